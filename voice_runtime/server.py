@@ -1,0 +1,178 @@
+"""Start a Wyoming server on ``tcp://``, ``unix://`` or ``stdio://``.
+
+Adds what the wyoming package's servers leave out: a connection limit, an optional
+allow-list of client networks, zeroconf advertisement of the real address, and a graceful
+shutdown on SIGINT/SIGTERM (connections' work cancelled, sockets closed, zeroconf
+unregistered).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from wyoming.error import Error
+from wyoming.event import async_get_stdin, async_get_stdout, async_write_event
+from wyoming.server import AsyncEventHandler
+
+from .discovery import Advertiser, default_name, reachable_host
+from .limits import Limits
+from .tasks import cancel_and_wait
+
+_LOGGER = logging.getLogger(__name__)
+
+HandlerFactory = Callable[[asyncio.StreamReader, asyncio.StreamWriter], AsyncEventHandler]
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    uri: str
+    program: str = "hearth"
+    zeroconf: bool = False
+    zeroconf_name: str | None = None
+    zeroconf_host: str | None = None
+    limits: Limits = field(default_factory=Limits)
+    allow: tuple[str, ...] = ()  # client networks (CIDR); empty = everyone
+
+
+def parse_networks(values: tuple[str, ...]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(v, strict=False) for v in values]
+
+
+class WyomingServer:
+    """One listening server; :meth:`start` binds, :meth:`stop` shuts everything down."""
+
+    def __init__(self, config: ServerConfig, factory: HandlerFactory) -> None:
+        self.config = config
+        self.factory = factory
+        self._server: asyncio.AbstractServer | None = None
+        self._handlers: dict[asyncio.Task[None], AsyncEventHandler] = {}
+        self._advertiser: Advertiser | None = None
+        self._allow = parse_networks(config.allow)
+        self._stopped = asyncio.Event()
+        self.port: int | None = None
+
+    @property
+    def connections(self) -> int:
+        return len(self._handlers)
+
+    async def start(self) -> None:
+        parsed = urlparse(self.config.uri)
+        limit = self.config.limits.max_header_bytes + 1
+        if parsed.scheme == "tcp":
+            if parsed.hostname is None or parsed.port is None:
+                raise ValueError("a tcp:// URI needs a host and a port, e.g. tcp://0.0.0.0:10300")
+            self._server = await asyncio.start_server(
+                self._accept, host=parsed.hostname, port=parsed.port, limit=limit, reuse_address=True
+            )
+            self.port = int(self._server.sockets[0].getsockname()[1])
+            _LOGGER.info("listening uri=tcp://%s:%d", parsed.hostname, self.port)
+            if self.config.zeroconf:
+                host = self.config.zeroconf_host or reachable_host(parsed.hostname)
+                name = self.config.zeroconf_name or default_name(self.config.program)
+                self._advertiser = Advertiser(name, self.port, host)
+                await self._advertiser.start()
+        elif parsed.scheme == "unix":
+            path = Path(parsed.path)
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+            self._server = await asyncio.start_unix_server(self._accept, path=str(path), limit=limit)
+            _LOGGER.info("listening uri=unix://%s", path)
+        elif parsed.scheme == "stdio":
+            reader = await async_get_stdin()
+            reader._limit = limit  # type: ignore[attr-defined]  # stdin reader has no limit arg
+            writer = await async_get_stdout()
+            task = asyncio.create_task(self._serve_one(reader, writer), name="stdio connection")
+            task.add_done_callback(lambda _t: self._stopped.set())
+        else:
+            raise ValueError(f"unsupported URI {self.config.uri!r}: use tcp://, unix:// or stdio://")
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        if self._allow and isinstance(peer, tuple):
+            address = ipaddress.ip_address(peer[0])
+            if not any(address in net for net in self._allow):
+                _LOGGER.warning("refused client=%s reason=not-in-allow-list", peer[0])
+                await self._refuse(writer, "forbidden", "client address is not allowed")
+                return
+        if len(self._handlers) >= self.config.limits.max_connections:
+            _LOGGER.warning("refused client=%s reason=too-many-connections", peer)
+            await self._refuse(writer, "too-many-connections", "server is at its connection limit")
+            return
+        await self._serve_one(reader, writer)
+
+    async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        handler = self.factory(reader, writer)
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers[task] = handler
+        try:
+            await handler.run()
+        except Exception:
+            _LOGGER.exception("connection failed")
+        finally:
+            self._handlers.pop(task, None)
+
+    @staticmethod
+    async def _refuse(writer: asyncio.StreamWriter, code: str, text: str) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(async_write_event(Error(text=text, code=code).event(), writer), 1.0)
+        writer.close()
+
+    async def wait(self) -> None:
+        """Block until the server stops (stdio: when the stream ends)."""
+        await self._stopped.wait()
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        # Ask each connection to end (its worker and in-flight work are cancelled by the
+        # handler); cancelling the stream callbacks' tasks directly makes asyncio log errors.
+        handlers = dict(self._handlers)
+        for handler in handlers.values():
+            with contextlib.suppress(Exception):
+                await handler.stop()
+        if handlers:
+            await asyncio.wait(list(handlers), timeout=3.0)
+        for task in list(self._handlers):
+            await cancel_and_wait(task, timeout=1.0)
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 3.0)
+        if self._advertiser is not None:
+            await self._advertiser.close()
+            self._advertiser = None
+        parsed = urlparse(self.config.uri)
+        if parsed.scheme == "unix":
+            await asyncio.to_thread(Path(parsed.path).unlink, missing_ok=True)
+        self._stopped.set()
+
+
+async def run_server(config: ServerConfig, factory: HandlerFactory) -> None:
+    """Serve until SIGINT/SIGTERM (or, for stdio, until the stream ends), then shut down."""
+    server = WyomingServer(config, factory)
+    await server.start()
+    loop = asyncio.get_running_loop()
+    stop_requested = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop_requested.set)
+    waiter = asyncio.create_task(server.wait())
+    stopper = asyncio.create_task(stop_requested.wait())
+    try:
+        await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if stop_requested.is_set():
+            _LOGGER.info("stopping on signal")
+    finally:
+        await cancel_and_wait(waiter)
+        await cancel_and_wait(stopper)
+        await server.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(sig)
