@@ -54,7 +54,8 @@ async def server(request: pytest.FixtureRequest) -> AsyncIterator[WyomingServer]
     release = asyncio.Event()
 
     def factory(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> EchoHandler:
-        handler = EchoHandler(reader, writer, info=lambda: INFO, limits=Limits(max_payload_bytes=1024, max_connections=3))
+        limits = Limits(max_payload_bytes=1024, max_connections=3)
+        handler = EchoHandler(reader, writer, info=lambda: INFO, limits=limits)
         handler.release = release
         return handler
 

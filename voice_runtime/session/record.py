@@ -1,0 +1,103 @@
+"""A transparent TCP proxy that records every event in both directions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+from wyoming.event import async_write_event
+
+from ..limits import Limits
+from ..protocol import ProtocolError, read_frame
+from .format import Direction, RecordedEvent, Session, save_session
+
+_LOGGER = logging.getLogger(__name__)
+_PROXY_LIMITS = Limits(max_header_bytes=1024 * 1024, max_data_bytes=16 * 1024 * 1024,
+                       max_payload_bytes=64 * 1024 * 1024)
+
+
+class Recorder:
+    """Accepts clients on ``listen`` and forwards each to ``server``, recording to ``out``.
+
+    The first connection is written to ``out``, later ones to ``out-2.jsonl``, ``out-3.jsonl``…
+    Each file is written when its connection ends.
+    """
+
+    def __init__(self, listen: str, server: str, out: Path) -> None:
+        self.listen = urlparse(listen)
+        self.server = urlparse(server)
+        self.server_uri = server
+        self.out = out
+        self.count = 0
+        self.saved: list[Path] = []
+        self._saved_changed = asyncio.Condition()
+        self._server: asyncio.AbstractServer | None = None
+        self.port: int | None = None
+
+    async def start(self) -> None:
+        if self.listen.scheme != "tcp" or not self.listen.hostname or self.listen.port is None:
+            raise ValueError("--listen must be tcp://HOST:PORT")
+        self._server = await asyncio.start_server(
+            self._proxy, self.listen.hostname, self.listen.port, limit=_PROXY_LIMITS.max_header_bytes + 1
+        )
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        _LOGGER.info("listening uri=tcp://%s:%d recording to %s", self.listen.hostname, self.port, self.out)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def wait_saved(self, count: int = 1) -> list[Path]:
+        """Wait until ``count`` sessions have been written."""
+        async with self._saved_changed:
+            await self._saved_changed.wait_for(lambda: len(self.saved) >= count)
+        return list(self.saved)
+
+    def _path(self) -> Path:
+        self.count += 1
+        if self.count == 1:
+            return self.out
+        return self.out.with_name(f"{self.out.stem}-{self.count}{self.out.suffix}")
+
+    async def _proxy(self, c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter) -> None:
+        if not self.server.hostname or self.server.port is None:
+            raise ValueError("--server must be tcp://HOST:PORT")
+        s_reader, s_writer = await asyncio.open_connection(
+            self.server.hostname, self.server.port, limit=_PROXY_LIMITS.max_header_bytes + 1
+        )
+        session = Session(server=self.server_uri)
+        start = time.monotonic()
+        path = self._path()
+
+        async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, direction: Direction) -> None:
+            try:
+                while (event := await read_frame(reader, _PROXY_LIMITS)) is not None:
+                    session.events.append(RecordedEvent(time.monotonic() - start, direction, event))
+                    await async_write_event(event, writer)
+            except (ProtocolError, ConnectionError) as err:
+                _LOGGER.warning("recording %s stopped: %s", direction, err)
+            finally:
+                writer.close()
+
+        tasks = [asyncio.create_task(pump(c_reader, s_writer, "in")),
+                 asyncio.create_task(pump(s_reader, c_writer, "out"))]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            # Give the other direction a moment to deliver what is in flight.
+            await asyncio.wait(tasks, timeout=2.0)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(BaseException):
+                    await task
+            await asyncio.to_thread(save_session, session, path)
+            async with self._saved_changed:
+                self.saved.append(path)
+                self._saved_changed.notify_all()
+            _LOGGER.info("saved %d events to %s", len(session.events), path)
