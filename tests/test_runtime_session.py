@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from helpers import connected
+from test_runtime_server import INFO
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
 
@@ -19,8 +20,6 @@ from voice_runtime.session.__main__ import run as session_cli
 from voice_runtime.session.format import RecordedEvent, Session
 from voice_runtime.session.record import Recorder
 from voice_runtime.session.show import render
-
-from test_runtime_server import INFO
 
 
 class ParrotHandler(ServiceHandler):
