@@ -1,1 +1,1 @@
-"""Placeholder; see the issue."""
+"""The streaming ASR → intent/LLM → TTS pipeline, for satellites and standalone use."""

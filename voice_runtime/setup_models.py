@@ -268,6 +268,28 @@ def _link(target: Path, link: Path) -> None:
     tmp.replace(link)
 
 
+DEMO_QUESTION = "What is the capital of France?"
+
+
+def demo_wav() -> None:
+    """The spoken question the README's demo asks (Piper's voice, made once)."""
+    target = models.cache_dir() / "demo" / "question.wav"
+    if target.is_file() and target.stat().st_size > 10_000:
+        say(f"demo question: ok ({target})")
+        return
+    import wave
+
+    from piper import PiperVoice
+
+    voice = PiperVoice.load(str(models.resolve_piper()))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    with wave.open(str(tmp), "wb") as wav:
+        voice.synthesize_wav(DEMO_QUESTION, wav)
+    tmp.replace(target)
+    say(f"demo question: {DEMO_QUESTION!r} spoken to {target}")
+
+
 STEPS: dict[str, Callable[[], None]] = {
     "whisper": whisper_models,
     "silero": silero,
@@ -276,6 +298,7 @@ STEPS: dict[str, Callable[[], None]] = {
     "kokoro-voices": kokoro_voices,
     "llm": llm,
     "llama-server": llama_server,
+    "demo-wav": demo_wav,
 }
 
 

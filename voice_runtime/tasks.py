@@ -62,3 +62,26 @@ class TaskSet:
             task.cancel()
         with contextlib.suppress(Exception):
             await asyncio.wait(tasks, timeout=timeout) if tasks else None
+
+
+async def run_together(*coros: Coroutine[Any, Any, Any]) -> None:
+    """Run coroutines concurrently; the first failure cancels the rest and is re-raised as is.
+
+    Like ``asyncio.TaskGroup`` but without wrapping the error in an ExceptionGroup, so callers
+    can keep ordinary ``except`` clauses. Cancelling the caller cancels every coroutine.
+    """
+    tasks = [asyncio.create_task(c) for c in coros]
+    try:
+        pending: set[asyncio.Task[Any]] = set(tasks)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+    finally:
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task

@@ -1,0 +1,185 @@
+"""``voice-orchestrator``: serve satellites, or ``ask`` one question from a WAV file.
+
+  voice-orchestrator ask --wav question.wav --out reply.wav --asr tcp://… --handle tcp://… --tts tcp://…
+  voice-orchestrator serve --satellite tcp://192.168.1.20:10700 --asr … --handle … --tts …
+  voice-orchestrator serve --discover        (find services and satellites by zeroconf)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from voice_runtime.discovery import browse
+from voice_runtime.latency import LatencyMonitor
+from voice_runtime.logs import setup_logging
+from voice_runtime.tasks import TaskSet
+
+from .intents import IntentRecognizer
+from .metrics import MetricsServer
+from .pipeline import Pipeline, PipelineConfig, TurnResult
+from .satellite_link import LinkConfig, SatelliteLink
+from .services import ServicePool, describe, discover_services
+from .wavio import WavSink, wav_chunks
+
+_LOGGER = logging.getLogger("orchestrator")
+
+
+@dataclass(frozen=True)
+class OrchestratorConfig:
+    asr: tuple[str, ...]
+    handle: tuple[str, ...]
+    tts: tuple[str, ...]
+    intents: tuple[Path, ...]
+    use_intents: bool
+    pipeline: PipelineConfig
+    discover: bool
+    metrics_port: int | None
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--asr", action="append", default=[], help="speech-to-text URI (repeat for replicas)")
+    parser.add_argument("--handle", action="append", default=[], help="conversation (LLM) URI (repeatable)")
+    parser.add_argument("--tts", action="append", default=[], help="text-to-speech URI (repeatable)")
+    parser.add_argument("--discover", action="store_true", help="find services by zeroconf")
+    parser.add_argument("--intents", action="append", default=[], type=Path, help="extra sentence templates")
+    parser.add_argument("--no-intents", action="store_true", help="send everything to the LLM")
+    parser.add_argument("--language", default="en")
+    parser.add_argument("--voice", help="TTS voice name")
+    parser.add_argument("--metrics-port", type=int, help="serve Prometheus latency text on this port")
+    parser.add_argument("--debug", action="store_true")
+
+
+def build_config(args: argparse.Namespace) -> OrchestratorConfig:
+    return OrchestratorConfig(
+        asr=tuple(args.asr), handle=tuple(args.handle), tts=tuple(args.tts), intents=tuple(args.intents),
+        use_intents=not args.no_intents, pipeline=PipelineConfig(language=args.language, voice=args.voice),
+        discover=args.discover, metrics_port=args.metrics_port,
+    )
+
+
+async def build_pipeline(config: OrchestratorConfig, monitor: LatencyMonitor) -> Pipeline:
+    uris = {"asr": list(config.asr), "handle": list(config.handle), "tts": list(config.tts)}
+    if config.discover:
+        found = await discover_services()
+        for kind, extra in found.items():
+            if kind in uris:
+                uris[kind].extend(u for u in extra if u not in uris[kind])
+    missing = [k for k, v in uris.items() if not v]
+    if missing:
+        raise SystemExit(f"no {', '.join(missing)} service configured (use --{missing[0]} URI or --discover)")
+    pools = {k: ServicePool(k, v) for k, v in uris.items()}
+    with contextlib.suppress(Exception):
+        pools["tts"].info = await describe(uris["tts"][0])
+    intents = IntentRecognizer(config.intents) if config.use_intents else None
+    return Pipeline(pools["asr"], pools["handle"], pools["tts"], intents=intents, config=config.pipeline,
+                    monitor=monitor)
+
+
+def breakdown(result: TurnResult) -> str:
+    order = ["transcript", "intent", "first_token", "first_tts_audio", "first_audio_sent", "reply_done", "audio_done"]
+    parts = [f"{stage}={result.marks[stage] * 1000:.0f}ms" for stage in order if stage in result.marks]
+    return "latency from end of speech: " + (", ".join(parts) or "-")
+
+
+async def ask(args: argparse.Namespace) -> int:
+    config = build_config(args)
+    monitor = LatencyMonitor()
+    pipeline = await build_pipeline(config, monitor)
+    sink = WavSink()
+    try:
+        result = await pipeline.run_turn(
+            wav_chunks(args.wav, realtime=args.realtime), sink, conversation_id=args.conversation
+        )
+    finally:
+        for pool in (pipeline.asr, pipeline.handle, pipeline.tts):
+            await pool.close()
+    if args.out:
+        await asyncio.to_thread(sink.write, args.out)
+    summary = {
+        "transcript": result.transcript, "reply": result.reply,
+        "intent": result.intent.name if result.intent else None,
+        "error": {"code": result.error.code, "text": result.error.text} if result.error else None,
+        "reply_seconds": round(sink.seconds, 3), "latency_ms": {k: round(v * 1000) for k, v in result.marks.items()},
+        "out": str(args.out) if args.out else None,
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"you said:  {result.transcript!r}")
+        print(f"reply:     {result.reply!r}" + (f" (intent {result.intent.name})" if result.intent else ""))
+        if result.error:
+            print(f"error:     {result.error.code}: {result.error.text}")
+        print(breakdown(result))
+        if args.out:
+            print(f"reply audio: {args.out} ({sink.seconds:.2f} s)")
+    return 1 if result.error else 0
+
+
+async def serve(args: argparse.Namespace) -> int:
+    config = build_config(args)
+    monitor = LatencyMonitor()
+    pipeline = await build_pipeline(config, monitor)
+    satellites = list(args.satellite)
+    if args.discover:
+        for found in await browse(3.0):
+            with contextlib.suppress(Exception):
+                if (await describe(found.uri)).satellite is not None and found.uri not in satellites:
+                    satellites.append(found.uri)
+    if not satellites:
+        raise SystemExit("no satellite to serve (use --satellite URI or --discover)")
+    tasks = TaskSet()
+    links = [SatelliteLink(LinkConfig(uri), pipeline) for uri in satellites]
+    for link in links:
+        tasks.spawn(link.run(), name=f"satellite {link.config.uri}")
+    metrics = None
+    if config.metrics_port is not None:
+        metrics = MetricsServer(monitor, port=config.metrics_port)
+        await metrics.start()
+        _LOGGER.info("metrics on http://127.0.0.1:%d/metrics", metrics.port)
+    _LOGGER.info("serving satellites=%s", ",".join(satellites))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    for link in links:
+        await link.stop()
+    await tasks.close()
+    if metrics is not None:
+        await metrics.stop()
+    for pool in (pipeline.asr, pipeline.handle, pipeline.tts):
+        await pool.close()
+    return 0
+
+
+def run(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="voice-orchestrator", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    ask_p = sub.add_parser("ask", help="one turn from a WAV file")
+    _common(ask_p)
+    ask_p.add_argument("--wav", type=Path, required=True, help="the spoken question")
+    ask_p.add_argument("--out", type=Path, help="write the reply audio here")
+    ask_p.add_argument("--realtime", action="store_true", help="stream the WAV at speaking speed")
+    ask_p.add_argument("--conversation", default="ask", help="conversation id (history is kept per id)")
+    ask_p.add_argument("--json", action="store_true", help="print the result as JSON")
+    serve_p = sub.add_parser("serve", help="drive satellites until stopped")
+    _common(serve_p)
+    serve_p.add_argument("--satellite", action="append", default=[], help="satellite URI (repeatable)")
+    args = parser.parse_args(argv)
+    setup_logging(args.debug)
+    code = asyncio.run(ask(args) if args.command == "ask" else serve(args))
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    run()

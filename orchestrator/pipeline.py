@@ -1,0 +1,435 @@
+"""One turn: audio in → transcript → intent or LLM → streaming TTS → audio out.
+
+Streaming end to end: the LLM's ``handled-chunk`` text feeds a streaming TTS session
+(``synthesize-start``/``-chunk``/``-stop``) as it arrives, and TTS audio is converted to the
+satellite format and forwarded chunk by chunk while later sentences are still being
+synthesised. A turn is an asyncio task: cancelling it (barge-in) closes its LLM and TTS
+connections, which is how the servers learn to stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from wyoming.asr import Transcribe, Transcript
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.error import Error
+from wyoming.event import Event
+from wyoming.handle import Handled, HandledChunk, NotHandled
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
+
+from voice_runtime.audio import PCM16_MONO_16K, AudioConverter, AudioFormat
+from voice_runtime.latency import LatencyMonitor, TurnTimer
+from voice_runtime.retry import LLM_RETRY, TTS_RETRY, RetryPolicy, retry_async
+from voice_runtime.tasks import run_together
+
+from .intents import IntentMatch, IntentRecognizer
+from .services import Connection, ServicePool, ServiceUnavailable
+
+_LOGGER = logging.getLogger(__name__)
+APOLOGY = "Sorry, something went wrong. Please try again."
+# Error codes sent to satellites (documented in ARCHITECTURE.md).
+SERVICES_UNAVAILABLE = "services-unavailable"
+
+
+class TurnError(Exception):
+    def __init__(self, code: str, text: str) -> None:
+        super().__init__(text)
+        self.code = code
+        self.text = text
+
+
+class TurnOutput(Protocol):
+    """Where a turn's progress events and reply audio go (a satellite, a WAV file…)."""
+
+    async def event(self, event: Event) -> None: ...
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    language: str = "en"
+    voice: str | None = None
+    output_format: AudioFormat = PCM16_MONO_16K
+    asr_timeout: float = 30.0
+    handle_timeout: float = 60.0
+    tts_timeout: float = 60.0
+    max_turn_audio_seconds: float = 60.0
+    llm_retry: RetryPolicy = LLM_RETRY
+    tts_retry: RetryPolicy = TTS_RETRY
+    apologize: bool = True
+
+
+@dataclass
+class TurnResult:
+    transcript: str = ""
+    reply: str = ""
+    intent: IntentMatch | None = None
+    error: TurnError | None = None
+    marks: dict[str, float] = field(default_factory=dict)
+    audio_bytes: int = 0
+    cancelled: bool = False
+
+
+class Pipeline:
+    def __init__(
+        self,
+        asr: ServicePool,
+        handle: ServicePool,
+        tts: ServicePool,
+        *,
+        intents: IntentRecognizer | None = None,
+        config: PipelineConfig | None = None,
+        monitor: LatencyMonitor | None = None,
+    ) -> None:
+        self.asr = asr
+        self.handle = handle
+        self.tts = tts
+        self.intents = intents
+        self.config = config or PipelineConfig()
+        self.monitor = monitor or LatencyMonitor()
+        self.tts_streaming: bool | None = None  # learnt from the TTS service's info
+
+    # -- a whole turn ----------------------------------------------------------------------
+    async def run_turn(
+        self,
+        audio: AsyncIterator[AudioChunk],
+        out: TurnOutput,
+        *,
+        conversation_id: str,
+        result: TurnResult | None = None,
+        end_stage: str = "tts",
+    ) -> TurnResult:
+        """Run one turn. Pass ``result`` to see partial progress if the turn is cancelled.
+
+        ``end_stage`` is the satellite's ``run-pipeline`` end stage: ``asr`` stops after the
+        transcript, ``intent``/``handle`` after the reply text, ``tts`` speaks it.
+        """
+        result = result if result is not None else TurnResult()
+        timer = self.monitor.start_turn()
+        speak = end_stage == "tts"
+        try:
+            result.transcript = await self._transcribe(audio, out, timer)
+            await out.event(Transcript(text=result.transcript, language=self.config.language).event())
+            result.marks = timer.marks
+            if not result.transcript.strip():
+                raise TurnError("no-speech", "no speech was recognised")
+            if end_stage == "asr":
+                return result
+            match = self.intents.match(result.transcript) if self.intents else None
+            if match is not None:
+                result.intent = match
+                timer.mark("intent")
+                result.reply = match.response
+                if speak:
+                    await self._speak_text(match.response, out, timer, result)
+            else:
+                await self._converse(result, out, timer, conversation_id, speak=speak)
+        except asyncio.CancelledError:
+            result.cancelled = True
+            raise
+        except TurnError as err:
+            result.error = err
+            await self._fail(err, out, timer, result)
+        finally:
+            result.marks = dict(timer.marks)
+            if not result.cancelled and result.error is None:
+                self.monitor.finish_turn(timer)
+        return result
+
+    async def announce(self, text: str, out: TurnOutput, *, result: TurnResult | None = None) -> TurnResult:
+        """Speak ``text`` (a ``run-pipeline`` that starts at the tts stage)."""
+        result = result if result is not None else TurnResult()
+        timer = self.monitor.start_turn()
+        result.reply = text
+        try:
+            await self._speak_text(text, out, timer, result)
+        except TurnError as err:
+            result.error = err
+            with contextlib.suppress(Exception):
+                await out.event(Error(text=err.text, code=err.code).event())
+        return result
+
+    async def _fail(self, err: TurnError, out: TurnOutput, timer: TurnTimer, result: TurnResult) -> None:
+        _LOGGER.warning("turn failed code=%s text=%s", err.code, err.text)
+        with contextlib.suppress(Exception):
+            await out.event(Error(text=err.text, code=err.code).event())
+        tts_gone = err.code == SERVICES_UNAVAILABLE and "tts" in err.text
+        if self.config.apologize and err.code not in ("no-speech",) and not tts_gone and result.audio_bytes == 0:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(self.config.tts_timeout):
+                    await self._speak_text(APOLOGY, out, timer, result, retry=False)
+
+    # -- speech to text --------------------------------------------------------------------
+    async def _transcribe(self, audio: AsyncIterator[AudioChunk], out: TurnOutput, timer: TurnTimer) -> str:
+        buffered: list[AudioChunk] = []
+        limit_bytes = None
+        conn: Connection | None = None
+        reader: asyncio.Task[str] | None = None
+        first = True
+        try:
+            try:
+                conn = await self.asr.acquire()
+                await conn.send(Transcribe(language=self.config.language).event())
+                reader = asyncio.create_task(self._read_transcript(conn), name="asr reader")
+            except ServiceUnavailable as err:
+                raise TurnError(SERVICES_UNAVAILABLE, str(err)) from err
+            total = 0
+            async for chunk in audio:
+                outgoing = [chunk.event()]
+                if first:
+                    first = False
+                    await out.event(Event("voice-started", {}))
+                    limit_bytes = int(self.config.max_turn_audio_seconds * chunk.rate * chunk.width * chunk.channels)
+                    outgoing.insert(0, AudioStart(chunk.rate, chunk.width, chunk.channels).event())
+                buffered.append(chunk)
+                total += len(chunk.audio)
+                if limit_bytes is not None and total > limit_bytes:
+                    break
+                if conn is not None:
+                    try:
+                        for event in outgoing:
+                            await conn.send(event)
+                    except OSError:
+                        # Keep buffering; the whole utterance goes to another replica at the end.
+                        self.asr.mark_failed(conn.uri)
+                        await conn.close()
+                        conn = None
+            timer.start = timer.clock.now()  # latency is measured from the end of speech
+            await out.event(Event("voice-stopped", {}))
+            if not buffered:
+                raise TurnError("no-speech", "no audio was received")
+            try:
+                if conn is None or reader is None:
+                    raise ConnectionResetError("ASR connection lost while streaming")
+                await conn.send(AudioStop().event())
+                async with asyncio.timeout(self.config.asr_timeout):
+                    text = await reader
+            except (OSError, TimeoutError) as err:
+                if conn is not None:
+                    self.asr.mark_failed(conn.uri)
+                _LOGGER.warning("asr failed (%s); trying another replica with the buffered audio", err)
+                text = await self._transcribe_buffered(buffered)
+            timer.mark("transcript")
+            return text
+        finally:
+            if reader is not None and not reader.done():
+                reader.cancel()
+                with contextlib.suppress(BaseException):
+                    await reader
+            if conn is not None:
+                await conn.close()
+
+    async def _read_transcript(self, conn: Connection) -> str:
+        while True:
+            event = await conn.recv()
+            if Transcript.is_type(event.type):
+                return Transcript.from_event(event).text
+            if Error.is_type(event.type):
+                err = Error.from_event(event)
+                raise TurnError(err.code or "asr-failed", f"speech-to-text: {err.text}")
+
+    async def _transcribe_buffered(self, buffered: list[AudioChunk]) -> str:
+        try:
+            conn = await self.asr.acquire()
+        except ServiceUnavailable as err:
+            raise TurnError(SERVICES_UNAVAILABLE, str(err)) from err
+        try:
+            first = buffered[0]
+            await conn.send(Transcribe(language=self.config.language).event())
+            await conn.send(AudioStart(first.rate, first.width, first.channels).event())
+            for chunk in buffered:
+                await conn.send(chunk.event())
+            await conn.send(AudioStop().event())
+            async with asyncio.timeout(self.config.asr_timeout):
+                return await self._read_transcript(conn)
+        except (OSError, TimeoutError) as err:
+            self.asr.mark_failed(conn.uri)
+            raise TurnError("asr-failed", f"speech-to-text failed: {err}") from err
+        finally:
+            await conn.close()
+
+    # -- LLM → TTS, streaming --------------------------------------------------------------
+    async def _converse(
+        self, result: TurnResult, out: TurnOutput, timer: TurnTimer, conversation_id: str, *, speak: bool = True
+    ) -> None:
+        async def attempt() -> None:
+            await self._converse_once(result, out, timer, conversation_id, speak)
+
+        try:
+            await retry_async(
+                attempt, self.config.llm_retry, may_retry=lambda: result.audio_bytes == 0, what="conversation"
+            )
+        except ServiceUnavailable as err:
+            raise TurnError(SERVICES_UNAVAILABLE, str(err)) from err
+        except (OSError, TimeoutError) as err:
+            raise TurnError("llm-failed", f"conversation failed: {err}") from err
+
+    async def _converse_once(
+        self, result: TurnResult, out: TurnOutput, timer: TurnTimer, conversation_id: str, speak: bool
+    ) -> None:
+        deltas: asyncio.Queue[str | None] = asyncio.Queue()
+        llm = await self.handle.acquire()
+        try:
+            await llm.send(Transcript(text=result.transcript, context={"conversation_id": conversation_id},
+                                      language=self.config.language).event())
+
+            async def read_llm() -> None:
+                parts: list[str] = []
+                try:
+                    async with asyncio.timeout(self.config.handle_timeout):
+                        while True:
+                            event = await llm.recv()
+                            if HandledChunk.is_type(event.type):
+                                text = HandledChunk.from_event(event).text
+                                if text:
+                                    timer.mark("first_token")
+                                    parts.append(text)
+                                    await deltas.put(text)
+                            elif Handled.is_type(event.type) or NotHandled.is_type(event.type):
+                                final = (Handled.from_event(event) if Handled.is_type(event.type)
+                                         else NotHandled.from_event(event)).text or ""
+                                timer.mark("first_token")
+                                streamed = "".join(parts)
+                                if not streamed:
+                                    await deltas.put(final)
+                                elif final.startswith(streamed) and len(final) > len(streamed):
+                                    await deltas.put(final[len(streamed):])
+                                result.reply = final or streamed
+                                timer.mark("reply_done")
+                                return
+                            elif Error.is_type(event.type):
+                                err = Error.from_event(event)
+                                raise TurnError(err.code or "llm-failed", f"conversation: {err.text}")
+                finally:
+                    await deltas.put(None)
+
+            if speak:
+                await run_together(read_llm(), self._speak_stream(deltas, out, timer, result))
+            else:
+                await read_llm()
+        except (OSError, TimeoutError):
+            self.handle.mark_failed(llm.uri)
+            raise
+        finally:
+            await llm.close()
+        if result.reply:
+            await out.event(Synthesize(text=result.reply, voice=self._voice()).event())
+
+    def _voice(self) -> SynthesizeVoice | None:
+        return SynthesizeVoice(name=self.config.voice) if self.config.voice else None
+
+    async def _tts_streams(self) -> bool:
+        if self.tts_streaming is None:
+            info = self.tts.info
+            if info is None:
+                from .services import describe
+
+                with contextlib.suppress(Exception):
+                    info = await describe(self.tts.uris[0])
+                    self.tts.info = info
+            programs = info.tts if info is not None else []
+            self.tts_streaming = any(getattr(p, "supports_synthesize_streaming", False) for p in programs or [])
+        return self.tts_streaming
+
+    async def _speak_stream(
+        self, deltas: asyncio.Queue[str | None], out: TurnOutput, timer: TurnTimer, result: TurnResult
+    ) -> None:
+        if not await self._tts_streams():
+            parts: list[str] = []
+            while (delta := await deltas.get()) is not None:
+                parts.append(delta)
+            await self._speak_text("".join(parts), out, timer, result)
+            return
+        try:
+            tts = await self.tts.acquire()
+        except ServiceUnavailable as err:
+            raise TurnError(SERVICES_UNAVAILABLE, str(err)) from err
+        try:
+            await tts.send(SynthesizeStart(voice=self._voice()).event())
+
+            async def feed() -> None:
+                parts: list[str] = []
+                while (delta := await deltas.get()) is not None:
+                    parts.append(delta)
+                    await tts.send(SynthesizeChunk(text=delta).event())
+                await tts.send(Synthesize(text="".join(parts), voice=self._voice()).event())
+                await tts.send(SynthesizeStop().event())
+
+            await run_together(feed(), self._forward_audio(tts, out, timer, result, "synthesize-stopped"))
+        except (OSError, TimeoutError) as err:
+            self.tts.mark_failed(tts.uri)
+            raise TurnError("tts-failed", f"text-to-speech failed: {err}") from err
+        finally:
+            await tts.close()
+
+    async def _speak_text(
+        self, text: str, out: TurnOutput, timer: TurnTimer, result: TurnResult, *, retry: bool = True
+    ) -> None:
+        """One-shot synthesis of ``text`` (intent answers, apologies, non-streaming TTS)."""
+        if not text.strip():
+            return
+
+        async def attempt() -> None:
+            try:
+                tts = await self.tts.acquire()
+            except ServiceUnavailable as err:
+                raise TurnError(SERVICES_UNAVAILABLE, str(err)) from err
+            try:
+                await tts.send(Synthesize(text=text, voice=self._voice()).event())
+                await self._forward_audio(tts, out, timer, result, "audio-stop")
+            except (OSError, TimeoutError):
+                self.tts.mark_failed(tts.uri)
+                raise
+            finally:
+                await tts.close()
+
+        await out.event(Synthesize(text=text, voice=self._voice()).event())
+        policy = self.config.tts_retry if retry else RetryPolicy(delays=())
+        try:
+            await retry_async(attempt, policy, may_retry=lambda: result.audio_bytes == 0, what="tts")
+        except (OSError, TimeoutError) as err:
+            raise TurnError("tts-failed", f"text-to-speech failed: {err}") from err
+
+    async def _forward_audio(
+        self, tts: Connection, out: TurnOutput, timer: TurnTimer, result: TurnResult, end_type: str
+    ) -> None:
+        """Convert TTS audio to the output format and forward it; one audio-start/-stop per reply."""
+        converter: AudioConverter | None = None
+        fmt = self.config.output_format
+        started = False
+        async with asyncio.timeout(self.config.tts_timeout):
+            while True:
+                event = await tts.recv()
+                if AudioChunk.is_type(event.type):
+                    chunk = AudioChunk.from_event(event)
+                    src = AudioFormat(chunk.rate, chunk.width, chunk.channels)
+                    if converter is None or converter.src != src:
+                        converter = AudioConverter(src, fmt)
+                    pcm = converter.feed(chunk.audio)
+                    if not pcm:
+                        continue
+                    timer.mark("first_tts_audio")
+                    if not started:
+                        started = True
+                        await out.event(AudioStart(fmt.rate, fmt.width, fmt.channels).event())
+                    await out.event(AudioChunk(fmt.rate, fmt.width, fmt.channels, pcm).event())
+                    timer.mark("first_audio_sent")
+                    result.audio_bytes += len(pcm)
+                elif event.type == end_type:
+                    break
+                elif Error.is_type(event.type):
+                    err = Error.from_event(event)
+                    raise TurnError(err.code or "tts-failed", f"text-to-speech: {err.text}")
+        if converter is not None:
+            tail = converter.flush()
+            if tail and started:
+                await out.event(AudioChunk(fmt.rate, fmt.width, fmt.channels, tail).event())
+                result.audio_bytes += len(tail)
+        if started:
+            await out.event(AudioStop().event())
+            timer.mark("audio_done")

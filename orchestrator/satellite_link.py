@@ -1,0 +1,228 @@
+"""Drive a Wyoming satellite the way Home Assistant does.
+
+We connect to the satellite (it is the server), send ``run-satellite`` and ``describe``,
+ping every ``ping_interval`` seconds and drop the connection when a pong is ``ping_timeout``
+late, then reconnect after ``reconnect_delay``. The satellite starts each turn with
+``run-pipeline`` and streams its microphone audio; we answer with the events Home Assistant
+sends (``voice-started``/``voice-stopped``, ``transcript``, ``synthesize``, the reply
+``audio-start``/``audio-chunk``/``audio-stop``, ``error``) and wait for ``played``.
+
+A ``run-pipeline`` mid-turn is barge-in (see :mod:`orchestrator.state`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.error import Error
+from wyoming.event import Event
+from wyoming.info import Describe, Info
+from wyoming.ping import Ping, Pong
+from wyoming.pipeline import PipelineStage, RunPipeline
+from wyoming.satellite import RunSatellite
+from wyoming.snd import Played
+
+from voice_runtime.clock import Clock, MonotonicClock
+from voice_runtime.tasks import cancel_and_wait
+
+from .pipeline import Pipeline, TurnResult
+from .services import Connection
+from .state import Action, State, Trigger, TurnMachine
+
+_LOGGER = logging.getLogger(__name__)
+AUDIO_QUEUE_CHUNKS = 3000  # ~60 s of 20 ms chunks; when full the oldest chunk is dropped
+
+
+@dataclass(frozen=True)
+class LinkConfig:
+    uri: str
+    ping_interval: float = 2.0
+    ping_timeout: float = 5.0
+    reconnect_delay: float = 10.0
+    played_timeout: float = 120.0
+
+
+class _Out:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    async def event(self, event: Event) -> None:
+        await self.conn.send(event)
+
+
+class _Turn:
+    def __init__(self, number: int, stage: RunPipeline) -> None:
+        self.number = number
+        self.stage = stage
+        self.audio: asyncio.Queue[AudioChunk | None] = asyncio.Queue(maxsize=AUDIO_QUEUE_CHUNKS)
+        self.task: asyncio.Task[TurnResult] | None = None
+        self.result = TurnResult()
+        self.dropped = 0
+
+    def put(self, item: AudioChunk | None) -> None:
+        if self.audio.full():
+            self.audio.get_nowait()  # drop the oldest: the policy for a stalled pipeline
+            self.dropped += 1
+        self.audio.put_nowait(item)
+
+    async def chunks(self) -> AsyncIterator[AudioChunk]:
+        while (item := await self.audio.get()) is not None:
+            yield item
+
+
+class SatelliteLink:
+    def __init__(self, config: LinkConfig, pipeline: Pipeline, *, clock: Clock | None = None) -> None:
+        self.config = config
+        self.pipeline = pipeline
+        self.clock = clock or MonotonicClock()
+        self.machine = TurnMachine()
+        self.info: Info | None = None
+        self.connected = asyncio.Event()
+        self.turns: list[TurnResult] = []
+        self.turn_finished = asyncio.Condition()
+        self._turn: _Turn | None = None
+        self._count = 0
+        self._stopping = False
+
+    @property
+    def name(self) -> str:
+        if self.info is not None and self.info.satellite is not None:
+            return self.info.satellite.name
+        return self.config.uri
+
+    async def run(self) -> None:
+        """Connect, serve, reconnect after loss; until cancelled."""
+        while not self._stopping:
+            try:
+                conn = await Connection.open(self.config.uri)
+            except (OSError, TimeoutError) as err:
+                _LOGGER.info("satellite %s unreachable (%s); retry in %.0fs", self.config.uri, err,
+                             self.config.reconnect_delay)
+                await self.clock.sleep(self.config.reconnect_delay)
+                continue
+            try:
+                await self._session(conn)
+            except (OSError, TimeoutError) as err:
+                _LOGGER.warning("satellite %s connection lost: %s", self.config.uri, err)
+            finally:
+                self.connected.clear()
+                await self._cancel_turn()
+                self.machine.fire(Trigger.DISCONNECT)
+                await conn.close()
+            if not self._stopping:
+                await self.clock.sleep(self.config.reconnect_delay)
+
+    async def _session(self, conn: Connection) -> None:
+        await conn.send(RunSatellite().event())
+        await conn.send(Describe().event())
+        pong = asyncio.Event()
+        pinger = asyncio.create_task(self._ping(conn, pong), name=f"ping {self.config.uri}")
+        self.connected.set()
+        _LOGGER.info("satellite %s connected", self.config.uri)
+        try:
+            while True:
+                reading = asyncio.create_task(conn.recv())
+                done, _ = await asyncio.wait({reading, pinger}, return_when=asyncio.FIRST_COMPLETED)
+                if pinger in done:
+                    await cancel_and_wait(reading)
+                    pinger.result()  # raises TimeoutError when pongs stopped
+                    return
+                await self._on_event(reading.result(), conn, pong)
+        finally:
+            await cancel_and_wait(pinger)
+
+    async def _ping(self, conn: Connection, pong: asyncio.Event) -> None:
+        while True:
+            pong.clear()
+            await conn.send(Ping().event())
+            sent = self.clock.now()
+            await self.clock.sleep(self.config.ping_interval)
+            if not pong.is_set():
+                # Wait the rest of the timeout for a late pong.
+                remaining = self.config.ping_timeout - (self.clock.now() - sent)
+                if remaining > 0:
+                    waiter = asyncio.create_task(pong.wait())
+                    sleeper = asyncio.create_task(self.clock.sleep(remaining))
+                    await asyncio.wait({waiter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+                    await cancel_and_wait(waiter)
+                    await cancel_and_wait(sleeper)
+                if not pong.is_set():
+                    raise TimeoutError(f"no pong from {self.config.uri} within {self.config.ping_timeout}s")
+
+    async def _on_event(self, event: Event, conn: Connection, pong: asyncio.Event) -> None:
+        if Pong.is_type(event.type):
+            pong.set()
+        elif Ping.is_type(event.type):
+            await conn.send(Pong(text=Ping.from_event(event).text).event())
+        elif Info.is_type(event.type):
+            self.info = Info.from_event(event)
+        elif RunPipeline.is_type(event.type):
+            await self._on_run_pipeline(RunPipeline.from_event(event), conn)
+        elif AudioChunk.is_type(event.type):
+            if self._turn is not None and self.machine.state is State.LISTENING:
+                self._turn.put(AudioChunk.from_event(event))
+        elif AudioStop.is_type(event.type):
+            if self.machine.state is State.LISTENING and self._turn is not None:
+                self.machine.fire(Trigger.AUDIO_STOP)
+                self._turn.put(None)
+        elif Played.is_type(event.type):
+            self.machine.fire(Trigger.PLAYED)
+        elif AudioStart.is_type(event.type) or event.type in ("streaming-started", "streaming-stopped"):
+            pass
+        elif Error.is_type(event.type):
+            _LOGGER.warning("satellite %s reported an error: %s", self.config.uri, event.data)
+        else:
+            _LOGGER.debug("satellite %s sent %s", self.config.uri, event.type)
+
+    async def _on_run_pipeline(self, stage: RunPipeline, conn: Connection) -> None:
+        actions = self.machine.fire(Trigger.RUN_PIPELINE)
+        if Action.CANCEL_TURN in actions:
+            _LOGGER.info("satellite %s barge-in: cancelling turn %d", self.config.uri,
+                         self._turn.number if self._turn else -1)
+            await self._cancel_turn()
+        if Action.START_TURN in actions:
+            self._count += 1
+            turn = _Turn(self._count, stage)
+            self._turn = turn
+            turn.task = asyncio.create_task(self._run_turn(turn, conn), name=f"turn {turn.number}")
+
+    async def _run_turn(self, turn: _Turn, conn: Connection) -> TurnResult:
+        out = _Out(conn)
+        conversation = f"satellite:{self.name}"
+        try:
+            if turn.stage.start_stage == PipelineStage.TTS and turn.stage.announce_text:
+                await self.pipeline.announce(turn.stage.announce_text, out, result=turn.result)
+            else:
+                await self.pipeline.run_turn(
+                    turn.chunks(), out, conversation_id=conversation, result=turn.result,
+                    end_stage=turn.stage.end_stage.value,
+                )
+        except (OSError, TimeoutError) as err:
+            _LOGGER.warning("turn %d could not reach the satellite: %s", turn.number, err)
+        if self._turn is turn:
+            self.machine.fire(Trigger.TURN_DONE_AUDIO if turn.result.audio_bytes else Trigger.TURN_DONE_SILENT)
+        async with self.turn_finished:
+            self.turns.append(turn.result)
+            self.turn_finished.notify_all()
+        return turn.result
+
+    async def _cancel_turn(self) -> None:
+        turn, self._turn = self._turn, None
+        if turn is not None and turn.task is not None and not turn.task.done():
+            await cancel_and_wait(turn.task)
+            async with self.turn_finished:
+                self.turns.append(turn.result)
+                self.turn_finished.notify_all()
+
+    async def wait_turns(self, count: int) -> list[TurnResult]:
+        async with self.turn_finished:
+            await self.turn_finished.wait_for(lambda: len(self.turns) >= count)
+        return list(self.turns)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        await self._cancel_turn()

@@ -1,0 +1,181 @@
+"""Connections to engine services, with replicas, failover and a warm spare per replica.
+
+A turn takes a fresh connection per stage (as Home Assistant does); closing it is how a
+stage is cancelled (the server sees the disconnect and stops working). Each replica keeps
+one connection open and idle in advance so a turn does not pay for connect + handshake.
+Replicas are used round-robin; a replica that fails is skipped for ``cooldown`` seconds
+and the next one is tried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+from wyoming.event import Event, Eventable, async_read_event, async_write_event
+from wyoming.info import Describe, Info
+
+from voice_runtime.clock import Clock, MonotonicClock
+from voice_runtime.discovery import browse
+
+_LOGGER = logging.getLogger(__name__)
+READ_LIMIT = 16 * 1024 * 1024
+
+
+class ServiceUnavailable(ConnectionError):
+    """No replica of a service could be reached."""
+
+
+class Connection:
+    """One Wyoming client connection."""
+
+    def __init__(self, uri: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.uri = uri
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, uri: str, timeout: float = 5.0) -> Connection:
+        parsed = urlparse(uri)
+        async with asyncio.timeout(timeout):
+            if parsed.scheme == "tcp" and parsed.hostname and parsed.port:
+                reader, writer = await asyncio.open_connection(parsed.hostname, parsed.port, limit=READ_LIMIT)
+            elif parsed.scheme == "unix":
+                reader, writer = await asyncio.open_unix_connection(parsed.path, limit=READ_LIMIT)
+            else:
+                raise ValueError(f"unsupported service URI {uri!r}")
+        return cls(uri, reader, writer)
+
+    async def send(self, event: Event | Eventable) -> None:
+        await async_write_event(event if isinstance(event, Event) else event.event(), self.writer)
+
+    async def recv(self) -> Event:
+        event = await async_read_event(self.reader)
+        if event is None:
+            raise ConnectionResetError(f"{self.uri} closed the connection")
+        return event
+
+    @property
+    def alive(self) -> bool:
+        return not self.writer.is_closing() and not self.reader.at_eof()
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.writer.wait_closed(), 1.0)
+
+
+async def describe(uri: str, timeout: float = 3.0) -> Info:
+    conn = await Connection.open(uri, timeout)
+    try:
+        await conn.send(Describe())
+        async with asyncio.timeout(timeout):
+            while True:
+                event = await conn.recv()
+                if Info.is_type(event.type):
+                    return Info.from_event(event)
+    finally:
+        await conn.close()
+
+
+@dataclass
+class _Replica:
+    uri: str
+    down_until: float = 0.0
+    spare: Connection | None = None
+    spare_task: asyncio.Task[None] | None = None
+
+
+@dataclass
+class ServicePool:
+    """The replicas of one kind of service (asr, tts, handle, intent)."""
+
+    kind: str
+    uris: list[str]
+    cooldown: float = 5.0
+    clock: Clock = field(default_factory=MonotonicClock)
+    warm: bool = True
+
+    def __post_init__(self) -> None:
+        self._replicas = [_Replica(u) for u in self.uris]
+        self._next = 0
+        self.info: Info | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self._replicas)
+
+    def _order(self) -> list[_Replica]:
+        now = self.clock.now()
+        n = len(self._replicas)
+        rotated = [self._replicas[(self._next + i) % n] for i in range(n)]
+        self._next = (self._next + 1) % max(n, 1)
+        up = [r for r in rotated if r.down_until <= now]
+        return up + [r for r in rotated if r.down_until > now]  # try the cooling ones last
+
+    async def acquire(self) -> Connection:
+        """A connection to a healthy replica; raises ServiceUnavailable when none answers."""
+        errors: list[str] = []
+        for replica in self._order():
+            spare, replica.spare = replica.spare, None
+            if spare is not None and spare.alive:
+                self._refill(replica)
+                return spare
+            if spare is not None:
+                await spare.close()
+            try:
+                conn = await Connection.open(replica.uri)
+            except (OSError, TimeoutError) as err:
+                self.mark_failed(replica.uri)
+                errors.append(f"{replica.uri}: {err}")
+                continue
+            replica.down_until = 0.0
+            self._refill(replica)
+            return conn
+        raise ServiceUnavailable(f"no {self.kind} service reachable ({'; '.join(errors) or 'none configured'})")
+
+    def mark_failed(self, uri: str) -> None:
+        for replica in self._replicas:
+            if replica.uri == uri:
+                replica.down_until = self.clock.now() + self.cooldown
+                _LOGGER.warning("service kind=%s uri=%s marked down for %.0fs", self.kind, uri, self.cooldown)
+
+    def _refill(self, replica: _Replica) -> None:
+        if not self.warm or (replica.spare_task is not None and not replica.spare_task.done()):
+            return
+
+        async def fill() -> None:
+            with contextlib.suppress(OSError, TimeoutError):
+                replica.spare = await Connection.open(replica.uri)
+
+        replica.spare_task = asyncio.create_task(fill(), name=f"warm {replica.uri}")
+
+    async def close(self) -> None:
+        for replica in self._replicas:
+            if replica.spare_task is not None:
+                replica.spare_task.cancel()
+                with contextlib.suppress(BaseException):
+                    await replica.spare_task
+            if replica.spare is not None:
+                await replica.spare.close()
+                replica.spare = None
+
+
+async def discover_services(timeout: float = 3.0, interface: str | None = None) -> dict[str, list[str]]:
+    """Zeroconf-browse ``_wyoming._tcp`` and sort what answers ``describe`` by kind."""
+    kinds: dict[str, list[str]] = {"asr": [], "tts": [], "handle": [], "intent": []}
+    for found in await browse(timeout, interface):
+        try:
+            info = await describe(found.uri)
+        except (OSError, TimeoutError, ConnectionError) as err:
+            _LOGGER.info("discovered %s but describe failed: %s", found.uri, err)
+            continue
+        if info.satellite is not None:
+            continue
+        for kind, uris in kinds.items():
+            programs = getattr(info, kind) or []
+            if any(p.installed for p in programs):
+                uris.append(found.uri)
+    return kinds
