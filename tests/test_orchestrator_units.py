@@ -1,0 +1,86 @@
+"""The orchestrator's pure parts: the turn state machine and the intent fast path."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from orchestrator.intents import IntentRecognizer
+from orchestrator.state import TABLE, Action, State, Trigger, TurnMachine
+
+
+def test_a_normal_turn() -> None:
+    m = TurnMachine()
+    assert m.fire(Trigger.RUN_PIPELINE) == (Action.START_TURN,)
+    assert m.fire(Trigger.AUDIO_STOP) == (Action.END_AUDIO,)
+    assert m.state is State.RESPONDING
+    assert m.fire(Trigger.TURN_DONE_AUDIO) == ()
+    assert m.state is State.PLAYING
+    m.fire(Trigger.PLAYED)
+    assert m.state is State.IDLE
+
+
+def test_barge_in_cancels_then_starts_from_every_busy_state() -> None:
+    for busy in (State.LISTENING, State.RESPONDING):
+        m = TurnMachine(state=busy)
+        assert m.fire(Trigger.RUN_PIPELINE) == (Action.CANCEL_TURN, Action.START_TURN)
+        assert m.state is State.LISTENING
+    # While the satellite still plays, the turn is over: only a new one starts.
+    m = TurnMachine(state=State.PLAYING)
+    assert m.fire(Trigger.RUN_PIPELINE) == (Action.START_TURN,)
+
+
+def test_disconnect_cancels_and_ignored_pairs_change_nothing() -> None:
+    m = TurnMachine(state=State.RESPONDING)
+    assert m.fire(Trigger.DISCONNECT) == (Action.CANCEL_TURN,)
+    assert m.state is State.IDLE
+    assert m.fire(Trigger.AUDIO_STOP) == ()  # audio-stop without a turn
+    assert m.state is State.IDLE
+    assert TurnMachine(state=State.PLAYING).fire(Trigger.DISCONNECT) == ()
+    # Every target in the table is a real state and every state is reachable.
+    assert {target for target, _ in TABLE.values()} == set(State)
+
+
+def test_stale_turn_done_after_silent_turn() -> None:
+    m = TurnMachine()
+    m.fire(Trigger.RUN_PIPELINE)
+    m.fire(Trigger.AUDIO_STOP)
+    m.fire(Trigger.TURN_DONE_SILENT)
+    assert m.state is State.IDLE
+    assert m.history[-1] == (State.RESPONDING, Trigger.TURN_DONE_SILENT, State.IDLE)
+
+
+def fixed_now() -> dt.datetime:
+    return dt.datetime(2026, 11, 23, 21, 5)
+
+
+def test_builtin_intents() -> None:
+    r = IntentRecognizer(now=fixed_now)
+    lights = r.match("Turn on the kitchen lights.")
+    assert lights is not None and lights.name == "HassTurnOn" and lights.response == "Turned on the kitchen lights."
+    off = r.match("switch the fan off")
+    assert off is not None and off.name == "HassTurnOff" and off.slots == {"name": "fan"}
+    clock = r.match("What time is it?")
+    assert clock is not None and clock.response == "It is 9:05 PM."
+    timer = r.match("Set a timer for five minutes.")
+    assert timer is not None and timer.timer_seconds == 300 and timer.response == "Timer set for 5 minutes."
+    assert r.match("Tell me a joke about penguins.") is None
+    assert r.match("") is None
+
+
+def test_user_templates_extend_and_override(tmp_path: Path) -> None:
+    extra = tmp_path / "mine.yaml"
+    extra.write_text(
+        "language: en\n"
+        "intents:\n"
+        "  GoodNight:\n"
+        "    response: \"Good night, sleep well.\"\n"
+        "    data:\n"
+        "      - sentences:\n"
+        "          - \"good night [everyone]\"\n",
+        encoding="utf-8",
+    )
+    r = IntentRecognizer((extra,), now=fixed_now)
+    match = r.match("Good night!")
+    assert match is not None and match.name == "GoodNight" and match.response == "Good night, sleep well."
+    assert r.match("turn on the porch light") is not None  # built-ins still there
