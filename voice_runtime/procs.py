@@ -70,12 +70,16 @@ async def start_service(
     env: dict[str, str] | None = None,
     echo: bool = False,
     python: str | None = None,
+    command: list[str] | None = None,
 ) -> ServiceProcess:
-    """Start ``python -m module --uri tcp://127.0.0.1:PORT args``; return once it logs ``ready_marker``."""
+    """Start ``python -m module --uri tcp://127.0.0.1:PORT args``; return once it logs ``ready_marker``.
+
+    ``command`` replaces ``python -m module`` (a script, or a peer's console script).
+    """
     port = port or free_port()
     uri = f"tcp://127.0.0.1:{port}"
     proc = await asyncio.create_subprocess_exec(
-        python or sys.executable, "-m", module, "--uri", uri, *args,
+        *(command or [python or sys.executable, "-m", module]), "--uri", uri, *args,
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE, cwd=str(ROOT), env={**os.environ, **(env or {})},
     )
