@@ -22,6 +22,7 @@ from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.handle import Handled, HandledChunk, NotHandled
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
+from wyoming.vad import VoiceStarted, VoiceStopped
 
 from voice_runtime.audio import PCM16_MONO_16K, AudioConverter, AudioFormat
 from voice_runtime.latency import LatencyMonitor, TurnTimer
@@ -183,7 +184,7 @@ class Pipeline:
                 outgoing = [chunk.event()]
                 if first:
                     first = False
-                    await out.event(Event("voice-started", {}))
+                    await out.event(VoiceStarted().event())
                     limit_bytes = int(self.config.max_turn_audio_seconds * chunk.rate * chunk.width * chunk.channels)
                     outgoing.insert(0, AudioStart(chunk.rate, chunk.width, chunk.channels).event())
                 buffered.append(chunk)
@@ -200,7 +201,7 @@ class Pipeline:
                         await conn.close()
                         conn = None
             timer.start = timer.clock.now()  # latency is measured from the end of speech
-            await out.event(Event("voice-stopped", {}))
+            await out.event(VoiceStopped().event())
             if not buffered:
                 raise TurnError("no-speech", "no audio was received")
             try:
