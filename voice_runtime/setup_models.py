@@ -26,6 +26,7 @@ import numpy as np
 from . import models
 
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
+LLAMA_CPP_PYTHON_SDIST_SHA256 = "832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e"
 KOKORO_JS_PACKAGE = "kokoro-js@1.2.1"
 KOKORO_VOICE_SHAPE = (510, 1, 256)
 ENGLISH_VOICE_PREFIXES = ("af_", "am_", "bf_", "bm_")
@@ -224,12 +225,16 @@ def llama_server(native: bool = True) -> None:
         say(f"llama-server: downloading the llama-cpp-python {LLAMA_CPP_PYTHON_VERSION} sdist")
         subprocess.run(
             [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-             "--no-build-isolation", "-q", "-d", str(downloads),
+             "-q", "-d", str(downloads),
              f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}"],
             check=False,
         )
         if not sdist.is_file():
             raise SetupError(f"could not download llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION} (sdist)")
+    digest = hashlib.sha256(sdist.read_bytes()).hexdigest()
+    if digest != LLAMA_CPP_PYTHON_SDIST_SHA256:
+        sdist.unlink()
+        raise SetupError(f"{sdist.name} has sha256 {digest}, expected {LLAMA_CPP_PYTHON_SDIST_SHA256}; deleted, rerun")
     with tempfile.TemporaryDirectory(prefix="llama-build-") as tmp:
         work = Path(tmp)
         say("llama-server: unpacking the vendored llama.cpp sources")
