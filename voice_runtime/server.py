@@ -57,6 +57,7 @@ class WyomingServer:
         self._advertiser: Advertiser | None = None
         self._allow = parse_networks(config.allow)
         self._stopped = asyncio.Event()
+        self._changed = asyncio.Condition()
         self.port: int | None = None
 
     @property
@@ -118,6 +119,13 @@ class WyomingServer:
             _LOGGER.exception("connection failed")
         finally:
             self._handlers.pop(task, None)
+            async with self._changed:
+                self._changed.notify_all()
+
+    async def wait_connections(self, count: int = 0) -> None:
+        """Wait until at most ``count`` connections are open."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: len(self._handlers) <= count)
 
     @staticmethod
     async def _refuse(writer: asyncio.StreamWriter, code: str, text: str) -> None:
