@@ -59,3 +59,24 @@ else
 fi
 
 .venv/bin/python -m voice_runtime.setup_models
+
+# Peers for interoperability tests and benchmarks, each in its own virtualenv (never imported
+# by our code): wyoming-faster-whisper, wyoming-piper, wyoming-satellite (pins an old wyoming).
+peers="${HEARTH_CACHE_DIR:-$HOME/.cache/hearth}/peers"
+make_peer() {
+  local name=$1 spec=$2 dir="$peers/$1"
+  if [ -f "$dir/.installed-$spec" ]; then
+    say "peer $spec: ok"
+    return
+  fi
+  say "peer $spec: installing into $dir"
+  rm -rf "$dir"
+  mkdir -p "$peers"
+  "$PYTHON" -m venv "$dir"
+  "$dir/bin/python" -m pip install -q "$spec" 2>&1 | grep -v -i warning || true
+  "$dir/bin/python" -m pip show -q "${spec%%==*}" >/dev/null || { say "FAILED: could not install $spec"; exit 1; }
+  touch "$dir/.installed-$spec"
+}
+make_peer wyoming-faster-whisper "wyoming-faster-whisper==3.8.1"
+make_peer wyoming-piper "wyoming-piper==2.5.2"
+make_peer wyoming-satellite "wyoming-satellite==1.0.0"

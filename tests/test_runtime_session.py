@@ -11,11 +11,19 @@ import pytest
 from helpers import connected
 from test_runtime_server import INFO
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
-from wyoming.event import Event
+from wyoming.event import Event, async_read_event, async_write_event
 
+from voice_runtime.faultproxy import FaultProxy
 from voice_runtime.handler import ServiceHandler
 from voice_runtime.server import ServerConfig, WyomingServer
-from voice_runtime.session import CompareRules, compare, load_session, replay_session, save_session
+from voice_runtime.session import (
+    CompareRules,
+    compare,
+    load_session,
+    replay_as_server,
+    replay_session,
+    save_session,
+)
 from voice_runtime.session.__main__ import run as session_cli
 from voice_runtime.session.format import RecordedEvent, Session
 from voice_runtime.session.record import Recorder
@@ -121,3 +129,65 @@ def test_cli_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     save_session(session, path)
     session_cli(["show", str(path)])
     assert '→ transcribe {"language": "en"}' in capsys.readouterr().out
+
+
+async def test_replay_as_server_plays_the_server_side_to_a_connecting_client() -> None:
+    session = Session()
+    session.events += [
+        RecordedEvent(0.0, "in", Event("run-satellite")),
+        RecordedEvent(0.1, "out", Event("run-pipeline", {"start_stage": "asr", "end_stage": "tts"})),
+        RecordedEvent(0.2, "in", Event("transcript", {"text": "Hello there."})),
+        RecordedEvent(0.3, "out", Event("played")),
+        RecordedEvent(0.4, "in", Event("done")),
+    ]
+
+    async def client(port: int, answer: str) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            await async_write_event(Event("run-satellite"), writer)
+            first = await async_read_event(reader)
+            assert first is not None and first.type == "run-pipeline"
+            await async_write_event(Event("transcript", {"text": answer}), writer)
+            second = await async_read_event(reader)
+            assert second is not None and second.type == "played"  # only after our transcript
+            await async_write_event(Event("done"), writer)
+        finally:
+            writer.close()
+
+    for answer, ok in (("hello there", True), ("goodbye", False)):
+        port: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        replay = asyncio.create_task(replay_as_server(session, started=port, step_timeout=10))
+        await client(await port, answer)
+        report = await replay
+        assert report.ok is ok, report.describe()
+
+
+async def test_fault_proxy_modes() -> None:
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(1000):
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+
+    upstream = await asyncio.start_server(echo, "127.0.0.1", 0)
+    proxy = FaultProxy("127.0.0.1", int(upstream.sockets[0].getsockname()[1]), truncate_after=5)
+    await proxy.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        writer.write(b"abc")
+        assert await asyncio.wait_for(reader.readexactly(3), 5) == b"abc"
+        proxy.set_mode("reset")
+        with pytest.raises((ConnectionError, asyncio.IncompleteReadError)):
+            writer.write(b"x")
+            await writer.drain()
+            await asyncio.wait_for(reader.readexactly(1), 5)
+        writer.close()
+        proxy.set_mode("truncate")
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        writer.write(b"0123456789")
+        assert await asyncio.wait_for(reader.read(), 5) == b"01234"
+        writer.close()
+    finally:
+        await proxy.stop()
+        upstream.close()
+        await upstream.wait_closed()

@@ -13,7 +13,7 @@ of a secret environment variable, are replaced by ``[redacted]``.
 """
 
 from .format import RecordedEvent, Session, load_session, save_session
-from .replay import CompareRules, ReplayReport, compare, replay_session
+from .replay import CompareRules, ReplayReport, compare, replay_as_server, replay_session
 
 __all__ = [
     "CompareRules",
@@ -22,6 +22,7 @@ __all__ = [
     "Session",
     "compare",
     "load_session",
+    "replay_as_server",
     "replay_session",
     "save_session",
 ]

@@ -197,3 +197,89 @@ async def replay_session(
 
 def received_as_recorded(events: list[Event]) -> list[RecordedEvent]:
     return [RecordedEvent(0.0, "out", e) for e in events]
+
+
+async def replay_as_server(
+    session: Session,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    rules: CompareRules | None = None,
+    started: asyncio.Future[int] | None = None,
+    step_timeout: float = 60.0,
+) -> ReplayReport:
+    """Play the *server* side of a session to one client that connects (e.g. the orchestrator
+    connecting to a recorded satellite) and compare what that client sends with the recording.
+
+    Causality is kept: each recorded server event is sent only once the client has sent as
+    many comparable events as it had sent before that point in the recording.
+    ``started`` receives the listening port.
+    """
+    rules = rules or CompareRules()
+    connected: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = \
+        asyncio.get_running_loop().create_future()
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not connected.done():
+            connected.set_result((reader, writer))
+        else:
+            writer.close()
+
+    server = await asyncio.start_server(accept, host, port, limit=64 * 1024 * 1024)
+    if started is not None:
+        started.set_result(int(server.sockets[0].getsockname()[1]))
+    received: list[Event] = []
+    progress = asyncio.Condition()
+    writer: asyncio.StreamWriter | None = None
+    reading: asyncio.Task[None] | None = None
+    try:
+        reader, client_writer = await asyncio.wait_for(connected, step_timeout)
+        writer = client_writer
+
+        async def pump() -> None:
+            while (event := await async_read_event(reader)) is not None:
+                async with progress:
+                    received.append(event)
+                    progress.notify_all()
+            async with progress:
+                progress.notify_all()
+
+        reading = asyncio.create_task(pump(), name="replay-as-server reader")
+        seen_in = 0
+        for item in session.events:
+            if item.dir == "in":
+                if item.event.type not in rules.ignore_types:
+                    seen_in += 1
+                continue
+            need = seen_in
+
+            def enough(need: int = need) -> bool:
+                got = sum(1 for e in received if e.type not in rules.ignore_types)
+                return got >= need or (reading is not None and reading.done())
+
+            async with progress:
+                await asyncio.wait_for(progress.wait_for(enough), step_timeout)
+            await async_write_event(item.event, client_writer)
+        expected_in = [e.event for e in session.events if e.dir == "in"]
+        want = sum(1 for e in expected_in if e.type not in rules.ignore_types)
+
+        def complete() -> bool:
+            return sum(1 for e in received if e.type not in rules.ignore_types) >= want or bool(
+                reading is not None and reading.done())
+
+        with contextlib.suppress(TimeoutError):
+            async with progress:
+                await asyncio.wait_for(progress.wait_for(complete), step_timeout)
+    finally:
+        if reading is not None:
+            reading.cancel()
+            with contextlib.suppress(BaseException):
+                await reading
+        if writer is not None:
+            writer.close()
+        server.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(server.wait_closed(), 2)
+    expected = [e.event for e in session.events if e.dir == "in"]
+    diffs = compare(expected, received, rules)
+    return ReplayReport(ok=not diffs, differences=diffs, received=received)
