@@ -74,6 +74,7 @@ class TurnResult:
     marks: dict[str, float] = field(default_factory=dict)
     audio_bytes: int = 0
     cancelled: bool = False
+    chunks_after_cancel: int = 0  # reply audio chunks sent after a barge-in asked the turn to stop
 
 
 class Pipeline:
@@ -421,6 +422,9 @@ class Pipeline:
                     await out.event(AudioChunk(fmt.rate, fmt.width, fmt.channels, pcm).event())
                     timer.mark("first_audio_sent")
                     result.audio_bytes += len(pcm)
+                    # Buffered input and an undrained socket never suspend this loop; yield so a
+                    # barge-in read by the satellite link can cancel us before the next chunk.
+                    await asyncio.sleep(0)
                 elif event.type == end_type:
                     break
                 elif Error.is_type(event.type):

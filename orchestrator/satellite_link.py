@@ -47,10 +47,15 @@ class LinkConfig:
 
 
 class _Out:
-    def __init__(self, conn: Connection) -> None:
+    """A turn's output to the satellite; counts audio sent after a barge-in asked it to stop."""
+
+    def __init__(self, conn: Connection, turn: _Turn) -> None:
         self.conn = conn
+        self.turn = turn
 
     async def event(self, event: Event) -> None:
+        if self.turn.cancel_requested and AudioChunk.is_type(event.type):
+            self.turn.result.chunks_after_cancel += 1
         await self.conn.send(event)
 
 
@@ -62,6 +67,7 @@ class _Turn:
         self.task: asyncio.Task[TurnResult] | None = None
         self.result = TurnResult()
         self.dropped = 0
+        self.cancel_requested = False
 
     def put(self, item: AudioChunk | None) -> None:
         if self.audio.full():
@@ -123,16 +129,17 @@ class SatelliteLink:
         pinger = asyncio.create_task(self._ping(conn, pong), name=f"ping {self.config.uri}")
         self.connected.set()
         _LOGGER.info("satellite %s connected", self.config.uri)
+        reading: asyncio.Task[Event] | None = None
         try:
             while True:
                 reading = asyncio.create_task(conn.recv())
                 done, _ = await asyncio.wait({reading, pinger}, return_when=asyncio.FIRST_COMPLETED)
                 if pinger in done:
-                    await cancel_and_wait(reading)
                     pinger.result()  # raises TimeoutError when pongs stopped
                     return
                 await self._on_event(reading.result(), conn, pong)
         finally:
+            await cancel_and_wait(reading)
             await cancel_and_wait(pinger)
 
     async def _ping(self, conn: Connection, pong: asyncio.Event) -> None:
@@ -191,7 +198,7 @@ class SatelliteLink:
             turn.task = asyncio.create_task(self._run_turn(turn, conn), name=f"turn {turn.number}")
 
     async def _run_turn(self, turn: _Turn, conn: Connection) -> TurnResult:
-        out = _Out(conn)
+        out = _Out(conn, turn)
         conversation = f"satellite:{self.name}"
         try:
             if turn.stage.start_stage == PipelineStage.TTS and turn.stage.announce_text:
@@ -213,7 +220,10 @@ class SatelliteLink:
     async def _cancel_turn(self) -> None:
         turn, self._turn = self._turn, None
         if turn is not None and turn.task is not None and not turn.task.done():
+            turn.cancel_requested = True
             await cancel_and_wait(turn.task)
+            _LOGGER.info("turn %d cancelled; %d audio chunk(s) went out after the barge-in",
+                         turn.number, turn.result.chunks_after_cancel)
             async with self.turn_finished:
                 self.turns.append(turn.result)
                 self.turn_finished.notify_all()
