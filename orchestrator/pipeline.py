@@ -63,6 +63,9 @@ class PipelineConfig:
     llm_retry: RetryPolicy = LLM_RETRY
     tts_retry: RetryPolicy = TTS_RETRY
     apologize: bool = True
+    # False chains the stages the way Home Assistant does without streaming: the whole reply
+    # text, then one-shot TTS, and the audio forwarded once synthesis has finished (benchmarks).
+    streaming: bool = True
 
 
 @dataclass
@@ -310,7 +313,7 @@ class Pipeline:
                 finally:
                     await deltas.put(None)
 
-            if speak:
+            if speak and self.config.streaming:
                 await run_together(read_llm(), self._speak_stream(deltas, out, timer, result))
             else:
                 await read_llm()
@@ -319,7 +322,9 @@ class Pipeline:
             raise
         finally:
             await llm.close()
-        if result.reply:
+        if speak and not self.config.streaming:
+            await self._speak_text(result.reply, out, timer, result)
+        elif result.reply:
             await out.event(Synthesize(text=result.reply, voice=self._voice()).event())
 
     def _voice(self) -> SynthesizeVoice | None:
@@ -404,6 +409,14 @@ class Pipeline:
         converter: AudioConverter | None = None
         fmt = self.config.output_format
         started = False
+        held: list[Event] = []  # non-streaming mode: everything is sent after synthesis ends
+
+        async def send(event: Event) -> None:
+            if self.config.streaming:
+                await out.event(event)
+            else:
+                held.append(event)
+
         async with asyncio.timeout(self.config.tts_timeout):
             while True:
                 event = await tts.recv()
@@ -418,10 +431,11 @@ class Pipeline:
                     timer.mark("first_tts_audio")
                     if not started:
                         started = True
-                        await out.event(AudioStart(fmt.rate, fmt.width, fmt.channels).event())
-                    await out.event(AudioChunk(fmt.rate, fmt.width, fmt.channels, pcm).event())
-                    timer.mark("first_audio_sent")
+                        await send(AudioStart(fmt.rate, fmt.width, fmt.channels).event())
+                    await send(AudioChunk(fmt.rate, fmt.width, fmt.channels, pcm).event())
                     result.audio_bytes += len(pcm)
+                    if self.config.streaming:
+                        timer.mark("first_audio_sent")
                     # Buffered input and an undrained socket never suspend this loop; yield so a
                     # barge-in read by the satellite link can cancel us before the next chunk.
                     await asyncio.sleep(0)
@@ -433,8 +447,12 @@ class Pipeline:
         if converter is not None:
             tail = converter.flush()
             if tail and started:
-                await out.event(AudioChunk(fmt.rate, fmt.width, fmt.channels, tail).event())
+                await send(AudioChunk(fmt.rate, fmt.width, fmt.channels, tail).event())
                 result.audio_bytes += len(tail)
+        for event in held:
+            await out.event(event)
+            if AudioChunk.is_type(event.type):
+                timer.mark("first_audio_sent")
         if started:
             await out.event(AudioStop().event())
             timer.mark("audio_done")
