@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): ``./run.sh bench [NAME …] [-- ARGS]``; results in bench/results/."""
