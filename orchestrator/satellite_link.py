@@ -90,6 +90,7 @@ class SatelliteLink:
         self.connected = asyncio.Event()
         self.turns: list[TurnResult] = []
         self.turn_finished = asyncio.Condition()
+        self.played = 0
         self._turn: _Turn | None = None
         self._count = 0
         self._stopping = False
@@ -178,6 +179,9 @@ class SatelliteLink:
                 self._turn.put(None)
         elif Played.is_type(event.type):
             self.machine.fire(Trigger.PLAYED)
+            async with self.turn_finished:
+                self.played += 1
+                self.turn_finished.notify_all()
         elif AudioStart.is_type(event.type) or event.type in ("streaming-started", "streaming-stopped"):
             pass
         elif Error.is_type(event.type):
@@ -232,6 +236,11 @@ class SatelliteLink:
         async with self.turn_finished:
             await self.turn_finished.wait_for(lambda: len(self.turns) >= count)
         return list(self.turns)
+
+    async def wait_played(self, count: int) -> None:
+        """Wait until the satellite has reported ``played`` ``count`` times."""
+        async with self.turn_finished:
+            await self.turn_finished.wait_for(lambda: self.played >= count)
 
     async def stop(self) -> None:
         self._stopping = True
