@@ -233,7 +233,7 @@ class Pipeline:
         while True:
             event = await conn.recv()
             if Transcript.is_type(event.type):
-                return Transcript.from_event(event).text
+                return Transcript.from_event(event).text.strip()
             if Error.is_type(event.type):
                 err = Error.from_event(event)
                 raise TurnError(err.code or "asr-failed", f"speech-to-text: {err.text}")

@@ -155,9 +155,11 @@ class SatelliteLink:
                 if remaining > 0:
                     waiter = asyncio.create_task(pong.wait())
                     sleeper = asyncio.create_task(self.clock.sleep(remaining))
-                    await asyncio.wait({waiter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
-                    await cancel_and_wait(waiter)
-                    await cancel_and_wait(sleeper)
+                    try:
+                        await asyncio.wait({waiter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        await cancel_and_wait(waiter)
+                        await cancel_and_wait(sleeper)
                 if not pong.is_set():
                     raise TimeoutError(f"no pong from {self.config.uri} within {self.config.ping_timeout}s")
 

@@ -212,7 +212,8 @@ async def replay_as_server(
     connecting to a recorded satellite) and compare what that client sends with the recording.
 
     Causality is kept: each recorded server event is sent only once the client has sent as
-    many comparable events as it had sent before that point in the recording.
+    many comparable events as it had sent before that point in the recording. Pings are
+    answered live (recorded pongs are not replayed), as the recorded peer would have.
     ``started`` receives the listening port.
     """
     rules = rules or CompareRules()
@@ -238,6 +239,8 @@ async def replay_as_server(
 
         async def pump() -> None:
             while (event := await async_read_event(reader)) is not None:
+                if event.type == "ping":
+                    await async_write_event(Event("pong", {"text": event.data.get("text")}), client_writer)
                 async with progress:
                     received.append(event)
                     progress.notify_all()
@@ -250,6 +253,8 @@ async def replay_as_server(
             if item.dir == "in":
                 if item.event.type not in rules.ignore_types:
                     seen_in += 1
+                continue
+            if item.event.type == "pong":
                 continue
             need = seen_in
 

@@ -1,0 +1,39 @@
+"""Replay a recorded satellite session against the orchestrator (the orchestrator connects to the
+replayed satellite, as it would to a real one) and compare what it sends with the recording.
+
+To add one: record a live session with ``wyoming-session record --listen tcp://127.0.0.1:PORT
+--server tcp://SATELLITE`` and point the orchestrator at PORT; drop the file in tests/sessions/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from test_orchestrator_peers import peers
+from test_orchestrator_satellite import link_to
+
+from orchestrator.intents import IntentRecognizer
+from orchestrator.pipeline import Pipeline
+from orchestrator.services import ServicePool
+from voice_runtime.procs import ServiceProcess
+from voice_runtime.session import CompareRules, load_session, replay_as_server
+
+SESSIONS = Path(__file__).parent / "sessions"
+__all__ = ["peers"]
+
+
+@pytest.mark.parametrize("name", ["satellite_intent_turn.jsonl"])
+async def test_recorded_satellite_session(name: str, peers: tuple[ServiceProcess, ServiceProcess]) -> None:
+    whisper, piper = peers
+    session = load_session(SESSIONS / name)
+    rules = CompareRules(ignore_types=frozenset({"ping", "pong", "info"}))
+    port: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    replay = asyncio.create_task(replay_as_server(session, started=port, rules=rules, step_timeout=90))
+    pipeline = Pipeline(ServicePool("asr", [whisper.uri]), ServicePool("handle", []),
+                        ServicePool("tts", [piper.uri]), intents=IntentRecognizer())
+    async with link_to(await port, pipeline) as link:
+        report = await asyncio.wait_for(replay, 180)
+        assert link.turns and link.turns[0].reply == "Turned on the kitchen lights."
+    assert report.ok, report.describe()
