@@ -77,7 +77,6 @@ class TurnResult:
     marks: dict[str, float] = field(default_factory=dict)
     audio_bytes: int = 0
     cancelled: bool = False
-    chunks_after_cancel: int = 0  # reply audio chunks sent after a barge-in asked the turn to stop
 
 
 class Pipeline:

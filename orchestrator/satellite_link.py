@@ -47,15 +47,18 @@ class LinkConfig:
 
 
 class _Out:
-    """A turn's output to the satellite; counts audio sent after a barge-in asked it to stop."""
+    """A turn's output to the satellite, gated: once a barge-in cancels the turn, nothing more
+    of it goes out, even from stream tasks that have not yet seen their cancellation."""
 
     def __init__(self, conn: Connection, turn: _Turn) -> None:
         self.conn = conn
         self.turn = turn
 
     async def event(self, event: Event) -> None:
-        if self.turn.cancel_requested and AudioChunk.is_type(event.type):
-            self.turn.result.chunks_after_cancel += 1
+        if self.turn.cancel_requested:
+            if AudioChunk.is_type(event.type):
+                self.turn.suppressed_chunks += 1
+            return
         await self.conn.send(event)
 
 
@@ -68,6 +71,7 @@ class _Turn:
         self.result = TurnResult()
         self.dropped = 0
         self.cancel_requested = False
+        self.suppressed_chunks = 0
 
     def put(self, item: AudioChunk | None) -> None:
         if self.audio.full():
@@ -228,8 +232,8 @@ class SatelliteLink:
         if turn is not None and turn.task is not None and not turn.task.done():
             turn.cancel_requested = True
             await cancel_and_wait(turn.task)
-            _LOGGER.info("turn %d cancelled; %d audio chunk(s) went out after the barge-in",
-                         turn.number, turn.result.chunks_after_cancel)
+            _LOGGER.info("turn %d cancelled by barge-in; %d late audio chunk(s) held back",
+                         turn.number, turn.suppressed_chunks)
             async with self.turn_finished:
                 self.turns.append(turn.result)
                 self.turn_finished.notify_all()

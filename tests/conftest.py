@@ -23,3 +23,15 @@ async def no_leaked_tasks() -> AsyncIterator[None]:
     for task in leaked:
         task.cancel()
     pytest.fail(f"test leaked {len(leaked)} asyncio task(s): {names}")
+
+
+@pytest.fixture(scope="session")
+async def stack():  # type: ignore[no-untyped-def]
+    """Our whisper, llama and TTS servers (real processes, default models), shared by the session."""
+    from stack import start_stack
+
+    running = await start_stack()
+    try:
+        yield running
+    finally:
+        await running.stop()
