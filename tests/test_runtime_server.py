@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 
 import pytest
 from helpers import Client, connected
 from wyoming.error import Error
-from wyoming.event import Event
+from wyoming.event import Event, async_read_event, async_write_event
 from wyoming.info import Attribution, Describe, HandleModel, HandleProgram, Info
 from wyoming.ping import Ping
 
@@ -160,3 +161,55 @@ async def test_handler_returning_false_closes_connection(server: WyomingServer) 
     async with connected(server.port or 0) as client:
         await client.send(Event("bye"))
         assert await client.recv() is None
+
+
+@pytest.fixture
+async def strict_server() -> AsyncIterator[WyomingServer]:
+    limits = Limits(max_payload_bytes=65536, frame_timeout=0.5, write_timeout=0.5, queue_size=8)
+    srv = WyomingServer(ServerConfig(uri="tcp://127.0.0.1:0", limits=limits),
+                        lambda r, w: EchoHandler(r, w, info=lambda: INFO, limits=limits))
+    await srv.start()
+    try:
+        yield srv
+    finally:
+        await srv.stop()
+
+
+async def test_slowloris_header_is_cut_off(strict_server: WyomingServer) -> None:
+    async with connected(strict_server.port or 0) as client:
+        await client.send_raw(b'{"type": "ec')  # ... and never the rest
+        err = await client.recv(timeout=10)
+        assert err is not None and Error.from_event(err).code == "frame-timeout"
+        assert await client.recv(timeout=10) is None
+    await asyncio.wait_for(strict_server.wait_connections(0), 10)
+
+
+async def test_client_that_never_reads_is_dropped_and_others_are_served(strict_server: WyomingServer) -> None:
+    port = strict_server.port or 0
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    await async_write_event(Describe().event(), writer)
+    assert (await async_read_event(reader)) is not None  # being served
+    assert strict_server.connections == 1
+    payload = b"x" * 60000
+    frame = json.dumps({"type": "echo", "payload_length": len(payload)}).encode() + b"\n" + payload
+
+    async def flood() -> None:
+        try:
+            for _ in range(2000):  # ~120 MB of echoes we never read
+                writer.write(frame)
+                await writer.drain()
+        except ConnectionError:
+            pass
+
+    flooding = asyncio.create_task(flood())
+    try:
+        await asyncio.wait_for(strict_server.wait_connections(0), 30)  # the server let go of it
+        async with connected(port) as good:
+            await good.send(Event("echo", {"ok": 1}))
+            echo = await good.recv(timeout=10)
+            assert echo is not None and echo.data == {"ok": 1}
+    finally:
+        flooding.cancel()
+        with contextlib.suppress(BaseException):
+            await flooding
+        writer.close()

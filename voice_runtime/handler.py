@@ -78,7 +78,14 @@ class ServiceHandler(AsyncEventHandler):
         if self._closed:
             raise ConnectionResetError("connection closed")
         try:
-            await async_write_event(event, self.writer)
+            async with asyncio.timeout(self.limits.write_timeout):
+                await async_write_event(event, self.writer)
+        except TimeoutError as err:
+            # The client stopped reading: drop it rather than buffer without bound.
+            self._closed = True
+            _LOGGER.warning("client=%s not reading; closing after %.0fs", self.client, self.limits.write_timeout)
+            self.writer.transport.abort()
+            raise ConnectionResetError("client stopped reading") from err
         except (ConnectionError, RuntimeError) as err:
             self._closed = True
             raise ConnectionResetError(str(err)) from err

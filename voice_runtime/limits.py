@@ -20,5 +20,10 @@ class Limits:
     max_connections: int = 64
     # Seconds without any incoming event before a connection is closed; None disables it.
     idle_timeout: float | None = None
+    # Once a frame's first byte has arrived, the whole frame must arrive within this many
+    # seconds (a slowloris client trickling a header is cut off).
+    frame_timeout: float = 30.0
+    # A client that stops reading: a write that cannot drain within this many seconds closes it.
+    write_timeout: float = 30.0
     # Events waiting for the handler; when full the reader stops reading (TCP back-pressure).
     queue_size: int = 256

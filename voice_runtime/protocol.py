@@ -48,9 +48,22 @@ async def read_frame(reader: asyncio.StreamReader, limits: Limits) -> Event | No
     is.
     """
     try:
-        line = await reader.readuntil(b"\n")
+        first = await reader.readexactly(1)  # waiting for a frame to begin may take forever
+    except asyncio.IncompleteReadError:
+        return None
+    try:
+        async with asyncio.timeout(limits.frame_timeout):
+            return await _rest_of_frame(first, reader, limits)
+    except TimeoutError as err:
+        raise ProtocolError("frame-timeout", f"frame not complete within {limits.frame_timeout:.0f}s",
+                            fatal=True) from err
+
+
+async def _rest_of_frame(first: bytes, reader: asyncio.StreamReader, limits: Limits) -> Event | None:
+    try:
+        line = first if first == b"\n" else first + await reader.readuntil(b"\n")
     except asyncio.IncompleteReadError as err:
-        if not err.partial.strip():
+        if not (first + err.partial).strip():
             return None
         raise ProtocolError("truncated", "stream ended inside a header", fatal=True) from err
     except asyncio.LimitOverrunError as err:
