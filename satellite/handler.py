@@ -1,0 +1,59 @@
+"""The satellite's Wyoming protocol: one handler per connection, all sharing one :class:`Satellite`.
+
+In: ``run-satellite`` (this connection becomes the controller), ``pause-satellite``,
+``describe``/``ping`` (answered by the base class at once), and during a turn
+``voice-started``/``voice-stopped``, ``transcript``, ``synthesize``, the reply's
+``audio-start``/``audio-chunk``/``audio-stop`` and ``error``. Timer and other events are
+accepted and ignored (Home Assistant sends them to every satellite).
+
+Out (through the satellite's sender): ``run-pipeline``, ``audio-start``/``audio-chunk``/
+``audio-stop`` (the utterance) and ``played``. See :mod:`satellite.core` for the order and
+for barge-in (a new ``run-pipeline`` during a reply means "cancel that reply").
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from wyoming.event import Event
+from wyoming.info import Attribution, Info
+from wyoming.info import Satellite as SatelliteInfo
+
+from voice_runtime.handler import ServiceHandler
+from voice_runtime.limits import Limits
+
+from .core import Satellite
+
+VERSION = "0.1.0"
+
+
+def satellite_info(name: str, area: str | None) -> Info:
+    return Info(
+        satellite=SatelliteInfo(
+            name=name, area=area, has_vad=True, active_wake_words=[], max_active_wake_words=0,
+            supports_trigger=False, installed=True, description="hearth room satellite (WebRTC VAD, barge-in)",
+            version=VERSION, attribution=Attribution(name="hearth", url="https://github.com/OHF-Voice/wyoming"),
+        )
+    )
+
+
+class SatelliteHandler(ServiceHandler):
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        satellite: Satellite,
+        info: Callable[[], Info],
+        limits: Limits | None = None,
+    ) -> None:
+        super().__init__(reader, writer, info=info, limits=limits)
+        self.satellite = satellite
+
+    async def handle_event(self, event: Event) -> bool:
+        await self.satellite.on_controller_event(self, event)
+        return True
+
+    async def disconnect(self) -> None:
+        self.satellite.detach(self)

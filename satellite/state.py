@@ -1,0 +1,113 @@
+"""The satellite's turn state machine: one explicit table of states and transitions.
+
+Pure: no asyncio, no wyoming, no audio. The driver (:mod:`satellite.core`) feeds it
+triggers and carries out the actions each transition returns.
+
+States:
+
+* ``IDLE``: not armed (no controller has sent ``run-satellite``, it paused us, and cloud
+  fallback is off): the microphone is ignored.
+* ``LISTENING``: armed, waiting for local speech.
+* ``STREAMING``: speech started; the utterance (pre-roll included) streams to the
+  controller (or to the cloud STT).
+* ``WAITING``: speech ended, ``audio-stop`` sent; waiting for the reply.
+* ``SPEAKING``: the reply plays (as it streams in); the microphone is still listened to.
+* ``BARGE_IN``: the user started speaking over the reply. The reply is held at once (silent,
+  nothing dropped); once the speech has lasted the configured minimum it is dropped and a
+  new turn starts; a shorter sound (a cough) resumes it where it stopped.
+
+A trigger with no entry for the current state is ignored (the state is unchanged and no
+action is returned), so late or duplicate events cannot derail a turn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class State(StrEnum):
+    IDLE = "idle"
+    LISTENING = "listening"
+    STREAMING = "streaming"
+    WAITING = "waiting"
+    SPEAKING = "speaking"
+    BARGE_IN = "barge-in"
+
+
+class Trigger(StrEnum):
+    ARM = "arm"  # a controller sent run-satellite, or cloud fallback became available
+    DISARM = "disarm"  # paused, or no controller and no fallback
+    SPEECH_START = "speech-start"  # VAD: N voiced frames
+    SPEECH_END = "speech-end"  # VAD: silence_frames_required unvoiced frames
+    BARGE_IN_CONFIRMED = "barge-in-confirmed"  # speech over the reply lasted the minimum
+    TRANSCRIPT = "transcript"
+    REPLY_START = "reply-start"  # first reply audio
+    REPLY_DONE = "reply-done"  # reply complete (audio-stop) and played out
+    ERROR = "error"  # controller error, turn timeout, or controller lost (fallback on)
+
+
+class Action(StrEnum):
+    START_TURN = "start-turn"  # run-pipeline + audio-start + pre-roll (or a cloud turn)
+    END_STREAM = "end-stream"  # audio-stop
+    CANCEL_TURN = "cancel-turn"  # forget the turn in progress (cloud task cancelled)
+    STOP_PLAYBACK = "stop-playback"  # drop buffered reply audio at once
+    HOLD_PLAYBACK = "hold-playback"  # silence the reply, keep it buffered
+    RESUME_PLAYBACK = "resume-playback"
+    SEND_PLAYED = "send-played"
+    TONE_LISTEN = "tone-listen"  # 880 Hz
+    TONE_PROCESS = "tone-process"  # 440 Hz
+
+
+S, T, A = State, Trigger, Action
+_ABORT = (A.STOP_PLAYBACK, A.CANCEL_TURN)
+
+TRANSITIONS: dict[tuple[State, Trigger], tuple[State, tuple[Action, ...]]] = {
+    (S.IDLE, T.ARM): (S.LISTENING, ()),
+    (S.LISTENING, T.SPEECH_START): (S.STREAMING, (A.START_TURN, A.TONE_LISTEN)),
+    (S.LISTENING, T.DISARM): (S.IDLE, ()),
+    (S.STREAMING, T.SPEECH_END): (S.WAITING, (A.END_STREAM,)),
+    # The controller's own VAD ended the speech first.
+    (S.STREAMING, T.TRANSCRIPT): (S.WAITING, (A.END_STREAM, A.TONE_PROCESS)),
+    (S.STREAMING, T.ERROR): (S.LISTENING, _ABORT),
+    (S.STREAMING, T.DISARM): (S.IDLE, _ABORT),
+    (S.WAITING, T.TRANSCRIPT): (S.WAITING, (A.TONE_PROCESS,)),
+    (S.WAITING, T.REPLY_START): (S.SPEAKING, ()),
+    # The user spoke again before any reply: that is a new turn.
+    (S.WAITING, T.SPEECH_START): (S.STREAMING, (A.CANCEL_TURN, A.START_TURN, A.TONE_LISTEN)),
+    (S.WAITING, T.ERROR): (S.LISTENING, _ABORT),
+    (S.WAITING, T.DISARM): (S.IDLE, _ABORT),
+    (S.SPEAKING, T.REPLY_DONE): (S.LISTENING, (A.SEND_PLAYED,)),
+    (S.SPEAKING, T.SPEECH_START): (S.BARGE_IN, (A.HOLD_PLAYBACK,)),
+    (S.SPEAKING, T.ERROR): (S.LISTENING, _ABORT),
+    (S.SPEAKING, T.DISARM): (S.IDLE, _ABORT),
+    # No listening tone on barge-in: the reply going silent is the feedback.
+    (S.BARGE_IN, T.BARGE_IN_CONFIRMED): (S.STREAMING, (A.STOP_PLAYBACK, A.CANCEL_TURN, A.START_TURN)),
+    (S.BARGE_IN, T.SPEECH_END): (S.SPEAKING, (A.RESUME_PLAYBACK,)),  # too short: a cough
+    (S.BARGE_IN, T.REPLY_DONE): (S.STREAMING, (A.SEND_PLAYED, A.START_TURN)),
+    (S.BARGE_IN, T.ERROR): (S.LISTENING, _ABORT),
+    (S.BARGE_IN, T.DISARM): (S.IDLE, _ABORT),
+}
+
+
+@dataclass
+class TurnMachine:
+    """The current state plus a bounded history of transitions (for logs and tests)."""
+
+    state: State = State.IDLE
+    history: list[tuple[State, Trigger, State]] = field(default_factory=list)
+    max_history: int = 200
+
+    def fire(self, trigger: Trigger) -> tuple[Action, ...]:
+        """Apply ``trigger``; return the actions to carry out, in order (empty if ignored)."""
+        entry = TRANSITIONS.get((self.state, trigger))
+        if entry is None:
+            return ()
+        new_state, actions = entry
+        self.history.append((self.state, trigger, new_state))
+        del self.history[: -self.max_history]
+        self.state = new_state
+        return actions
+
+    def accepts(self, trigger: Trigger) -> bool:
+        return (self.state, trigger) in TRANSITIONS

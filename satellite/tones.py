@@ -1,0 +1,45 @@
+"""Feedback tones, generated in code: 880 Hz when listening starts, 440 Hz when processing starts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+LISTEN_HZ = 880.0
+PROCESS_HZ = 440.0
+
+
+@dataclass(frozen=True)
+class ToneConfig:
+    enabled: bool = True
+    seconds: float = 0.15
+    level: float = 0.3  # peak amplitude, 0..1
+    fade_seconds: float = 0.01
+
+
+def tone(freq: float, rate: int, config: ToneConfig) -> bytes:
+    """A sine tone as 16-bit mono PCM, with short fades so it does not click."""
+    count = int(config.seconds * rate)
+    t = np.arange(count, dtype=np.float64) / rate
+    wave = np.sin(2.0 * np.pi * freq * t) * config.level
+    fade = min(count // 2, int(config.fade_seconds * rate))
+    if fade > 0:
+        ramp = np.linspace(0.0, 1.0, fade)
+        wave[:fade] *= ramp
+        wave[count - fade:] *= ramp[::-1]
+    return np.round(wave * 32767.0).astype("<i2").tobytes()
+
+
+def tone_power(pcm: bytes, rate: int, freq: float) -> float:
+    """Fraction of the energy of ``pcm`` (16-bit mono) within ±30 Hz of ``freq`` (0..1)."""
+    samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2").astype(np.float64)
+    if samples.size == 0:
+        return 0.0
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(samples.size))) ** 2
+    freqs = np.fft.rfftfreq(samples.size, 1.0 / rate)
+    total = float(spectrum.sum())
+    if total <= 0:
+        return 0.0
+    band = (freqs > freq - 30.0) & (freqs < freq + 30.0)
+    return float(spectrum[band].sum()) / total

@@ -1,0 +1,196 @@
+"""The turn driver without audio hardware: frames fed by hand, controller events in, events out.
+
+Voiced/unvoiced frames are marked by their first byte (the VAD decision is injected), the
+echo guard is off (the test's frames are not real sound), time is a ManualClock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator
+
+import pytest
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.event import Event
+from wyoming.satellite import PauseSatellite, RunSatellite
+from wyoming.vad import VoiceStopped
+
+from satellite.audio_io import MemorySink
+from satellite.core import Satellite, SatelliteConfig
+from satellite.echo import EchoConfig
+from satellite.state import State
+from satellite.tones import ToneConfig
+from satellite.vad import SpeechDetector, VadConfig
+from voice_runtime.clock import ManualClock
+
+VAD = VadConfig(speech_frames_required=3, speech_window=5, silence_frames_required=5, preroll_seconds=0.15)
+CONFIG = SatelliteConfig(vad=VAD, echo=EchoConfig(enabled=False), tones=ToneConfig(enabled=False),
+                         barge_in_min_seconds=0.3, reply_timeout=5.0)
+REPLY = AudioStart(rate=16000, width=2, channels=1).event()
+
+
+class QuietMic:
+    """A mic that never delivers (the test feeds frames itself)."""
+
+    frame_bytes = VAD.frame_bytes
+
+    def __init__(self) -> None:
+        self._never = asyncio.Event()
+
+    async def open(self) -> None:
+        return None
+
+    async def read(self) -> bytes:
+        await self._never.wait()
+        return b""
+
+    async def close(self) -> None:
+        return None
+
+
+class Link:
+    """An in-process controller connection that records what the satellite writes to it."""
+
+    def __init__(self, name: str) -> None:
+        self.client = name
+        self.received: list[Event] = []
+
+    async def write_event(self, event: Event) -> None:
+        self.received.append(event)
+
+    def types(self) -> list[str]:
+        return [e.type for e in self.received if e.type != "audio-chunk"]
+
+
+def chunk(ms: int, value: int = 1000) -> Event:
+    return AudioChunk(rate=16000, width=2, channels=1, audio=value.to_bytes(2, "little", signed=True) * 16 * ms).event()
+
+
+@contextlib.asynccontextmanager
+async def running(config: SatelliteConfig) -> AsyncIterator[Satellite]:
+    satellite = Satellite(config, QuietMic(), MemorySink(16000), clock=ManualClock())
+    satellite.detector = SpeechDetector(config.vad, is_speech=lambda frame: frame[0] == 1)
+    await satellite.start()
+    try:
+        yield satellite
+    finally:
+        await satellite.stop()
+
+
+@pytest.fixture
+async def sat() -> AsyncIterator[Satellite]:
+    async with running(CONFIG) as satellite:
+        yield satellite
+
+
+def feed(sat: Satellite, pattern: str) -> bytes:
+    """'v' voiced, '.' silent; returns what the speaker played meanwhile."""
+    played = b""
+    for c in pattern:
+        frame = (b"\x01" if c == "v" else b"\x00") + bytes(VAD.frame_bytes - 1)
+        out = sat.playback.next_frame()
+        played += out
+        sat.process_frame(frame, out)
+    return played
+
+
+async def attach(sat: Satellite, name: str = "ha") -> Link:
+    link = Link(name)
+    await sat.on_controller_event(link, RunSatellite().event())
+    return link
+
+
+async def test_late_audio_of_an_interrupted_reply_is_dropped(sat: Satellite) -> None:
+    link = await attach(sat)
+    assert sat.state == State.LISTENING
+    feed(sat, "..vvv")
+    assert sat.state == State.STREAMING
+    feed(sat, "v.....")
+    assert sat.state == State.WAITING
+    for event in (REPLY, chunk(1000)):
+        await sat.on_controller_event(link, event)
+    assert sat.state == State.SPEAKING
+    assert any(feed(sat, "...."))  # the reply plays
+    assert any(feed(sat, "vvv"))  # written before the third voiced frame was heard
+    assert sat.state == State.BARGE_IN and sat.playback.has_reply
+    assert not any(feed(sat, "v"))  # held from the next frame on
+    feed(sat, "vvvvvv")  # 10 voiced frames = 0.3 s: confirmed
+    assert sat.state == State.STREAMING and not sat.playback.has_reply
+    # The old reply keeps arriving for a while: none of it plays.
+    for event in (chunk(500), AudioStop().event()):
+        await sat.on_controller_event(link, event)
+    assert not any(feed(sat, "v....."))
+    assert sat.state == State.WAITING
+    await sat.on_controller_event(link, chunk(500))  # still old (no audio-start yet)
+    assert not sat.playback.has_reply
+    await sat.on_controller_event(link, REPLY)
+    await sat.on_controller_event(link, chunk(100, 2000))
+    assert sat.state == State.SPEAKING and sat.playback.has_reply
+    await sat.flush()
+    assert link.types() == ["run-pipeline", "audio-start", "audio-stop", "run-pipeline", "audio-start", "audio-stop"]
+    second = [e for e in link.received if e.type == "audio-chunk"][-7:]
+    preroll = second[0].payload or b""  # pre-roll (5 frames) + the speech heard while held (7)
+    assert [preroll[i] for i in range(0, len(preroll), VAD.frame_bytes)] == [0, 0] + [1] * 10
+
+
+async def test_controller_vad_ends_the_stream_and_played_follows_the_reply(sat: Satellite) -> None:
+    link = await attach(sat)
+    feed(sat, "vvvvv")
+    await sat.on_controller_event(link, VoiceStopped().event())
+    assert sat.state == State.WAITING
+    feed(sat, "vvvvv......")  # the user's VAD ending later changes nothing
+    for event in (REPLY, chunk(100), AudioStop().event()):
+        await sat.on_controller_event(link, event)
+    feed(sat, "...")
+    assert sat.state == State.SPEAKING
+    feed(sat, "..")  # 100 ms of reply = 4 frames: drained
+    assert sat.state == State.LISTENING
+    await sat.flush()
+    assert link.types() == ["run-pipeline", "audio-start", "audio-stop", "played"]
+
+
+async def test_pause_and_a_replacing_controller(sat: Satellite) -> None:
+    first = await attach(sat, "first")
+    await sat.on_controller_event(first, PauseSatellite().event())
+    assert sat.state == State.IDLE
+    feed(sat, "vvvvvv.....")
+    second = await attach(sat, "second")
+    assert sat.state == State.LISTENING
+    feed(sat, ".....vvv")
+    assert sat.state == State.STREAMING
+    await sat.on_controller_event(first, VoiceStopped().event())  # not the controller any more
+    assert sat.state == State.STREAMING
+    sat.detach(first)  # the old connection closing changes nothing
+    assert sat.state == State.STREAMING
+    sat.detach(second)  # the controller gone, no cloud: the turn ends, the mic is ignored
+    assert sat.state == State.IDLE
+    await sat.flush()
+    assert first.received == [] and second.types() == ["run-pipeline", "audio-start"]
+
+
+async def test_no_reply_within_the_timeout(sat: Satellite) -> None:
+    link = await attach(sat)
+    feed(sat, "vvv.....")
+    assert sat.state == State.WAITING
+    feed(sat, "..")
+    assert sat.state == State.WAITING
+    assert isinstance(sat.clock, ManualClock)
+    sat.clock.advance(5.1)
+    feed(sat, ".")
+    assert sat.state == State.LISTENING
+    await sat.on_controller_event(link, REPLY)  # too late: ignored
+    assert sat.state == State.LISTENING and not sat.playback.has_reply
+
+
+async def test_endless_speech_is_cut() -> None:
+    async with running(dataclasses.replace(CONFIG, max_speech_seconds=0.6)) as sat:
+        link = await attach(sat)
+        feed(sat, "vvv" + "v" * 16)  # 19 frames: the pre-roll is the 3 frames heard so far
+        assert sat.state == State.STREAMING
+        feed(sat, "v")  # 20 frames = 0.6 s
+        assert sat.state == State.WAITING
+        feed(sat, "v" * 10)  # still talking: a new utterance once the VAD starts again
+        await sat.flush()
+        assert link.types()[:3] == ["run-pipeline", "audio-start", "audio-stop"]

@@ -1,0 +1,63 @@
+"""The satellite driven by our orchestrator on real servers (the peers wyoming-faster-whisper
+and wyoming-piper; the reply comes from the orchestrator's intent fast path, so no LLM).
+
+A WAV with a command is the mic; the satellite hears it, streams it to the orchestrator,
+plays the spoken reply and reports ``played``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from helpers import ROOT, free_port
+from peers import start_peer_piper, start_peer_whisper
+from test_satellite_service import SatelliteProcess, Speech, satellite, silence, speaker, speech, windows
+
+from voice_runtime.audio import PCM16_MONO_16K, write_wav
+
+__all__ = ["speech"]  # a fixture
+
+
+@contextlib.asynccontextmanager
+async def orchestrator(*args: str) -> AsyncIterator[SatelliteProcess]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "orchestrator", "serve", *args,
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        cwd=str(ROOT), env=dict(os.environ),
+    )
+    watched = SatelliteProcess(proc, 0)  # any process: its log, watched
+    try:
+        await watched.wait_log("serving satellites=")
+        yield watched
+    finally:
+        await watched.stop()
+
+
+async def test_orchestrator_on_real_servers_drives_the_satellite(speech: Speech, tmp_path: Path) -> None:
+    command = speech.mic("Turn on the kitchen lights.")
+    write_wav(str(tmp_path / "mic.wav"), silence(0.5) + command + silence(1.0), PCM16_MONO_16K)
+    whisper = await start_peer_whisper()
+    piper = await start_peer_piper()
+    try:
+        async with satellite("--mic-wav", str(tmp_path / "mic.wav"), "--mic-wav-fast", "--snd-wav",
+                             str(tmp_path / "speaker.wav"), "--snd-rate", "16000") as sat, \
+                orchestrator("--asr", whisper.uri, "--tts", piper.uri, "--handle", f"tcp://127.0.0.1:{free_port()}",
+                             "--satellite", f"tcp://127.0.0.1:{sat.port}") as orch:
+            await sat.wait_log("on reply-done", timeout=120)
+            assert orch.proc.returncode is None
+    finally:
+        await whisper.stop()
+        await piper.stop()
+    log = "\n".join(sat.log)
+    assert "turn 1 local run-pipeline" in log and "turn 2" not in log
+    transcripts = [line for line in sat.log if "transcript=" in line]
+    assert len(transcripts) == 1 and "kitchen" in transcripts[0].lower(), log
+    assert any("reply text=" in line for line in sat.log), log
+    played = speaker(tmp_path / "speaker.wav")
+    loud_ms = sum(any(w) for w in windows(played)) * 30
+    assert loud_ms > 500, "no spoken reply was played"
