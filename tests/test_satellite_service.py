@@ -37,6 +37,7 @@ from satellite.tones import LISTEN_HZ, PROCESS_HZ, tone_power
 from voice_runtime.audio import PCM16_MONO_16K, AudioFormat, convert, read_wav, write_wav
 from voice_runtime.discovery import browse
 from voice_runtime.models import resolve_piper
+from voice_runtime.procs import ServiceProcess
 
 PIPER_FMT = AudioFormat(22050, 2, 1)
 MS = 32  # bytes per millisecond of 16 kHz 16-bit mono
@@ -72,36 +73,19 @@ def silence(seconds: float) -> bytes:
 
 
 # --- the satellite process, with its log watched -----------------------------------------
-class SatelliteProcess:
+class SatelliteProcess(ServiceProcess):
+    """A running process (a satellite, or the orchestrator) whose log the tests wait on."""
+
     def __init__(self, proc: asyncio.subprocess.Process, port: int) -> None:
-        self.proc = proc
-        self.port = port
-        self.log: list[str] = []
-        self._changed = asyncio.Condition()
-        assert proc.stderr is not None
-        self._pump = asyncio.create_task(self._read(proc.stderr), name="satellite log")
+        super().__init__(proc, f"tcp://127.0.0.1:{port}", port)
 
-    async def _read(self, stream: asyncio.StreamReader) -> None:
-        while line := await stream.readline():
-            async with self._changed:
-                self.log.append(line.decode(errors="replace").rstrip())
-                self._changed.notify_all()
-        async with self._changed:
-            self._changed.notify_all()
+    async def wait_log(self, text: str, count: int = 1, timeout: float = 60.0) -> bool:
+        seen = await super().wait_log(text, count, timeout)
+        assert seen, "\n".join(self.log[-30:])
+        return seen
 
-    async def wait_log(self, text: str, count: int = 1, timeout: float = 60.0) -> None:
-        def seen() -> bool:
-            return sum(text in line for line in self.log) >= count or self.proc.returncode is not None
-
-        async with asyncio.timeout(timeout), self._changed:
-            await self._changed.wait_for(seen)
-        assert sum(text in line for line in self.log) >= count, "\n".join(self.log[-30:])
-
-    async def stop(self) -> None:
-        if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(self.proc.wait(), 20)
-        await asyncio.wait_for(self._pump, 5)
+    async def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+        return await super().stop(sig, timeout)
 
 
 @contextlib.asynccontextmanager

@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,17 +19,45 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@dataclass
 class ServiceProcess:
-    proc: asyncio.subprocess.Process
-    uri: str
-    port: int
-    log: list[str] = field(default_factory=list)
-    _pump: asyncio.Task[None] | None = None
+    """A child process whose stderr log is collected and can be waited on."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, uri: str, port: int, *, echo: bool = False) -> None:
+        self.proc = proc
+        self.uri = uri
+        self.port = port
+        self.log: list[str] = []
+        self.echo = echo
+        self._changed = asyncio.Condition()
+        assert proc.stderr is not None
+        self._pump = asyncio.create_task(self._read(proc.stderr), name=f"log of pid {proc.pid}")
 
     @property
     def pid(self) -> int:
         return self.proc.pid
+
+    async def _read(self, stream: asyncio.StreamReader) -> None:
+        while line := await stream.readline():
+            text = line.decode(errors="replace").rstrip()
+            if self.echo:
+                print(text, file=sys.stderr, flush=True)
+            async with self._changed:
+                self.log.append(text)
+                if len(self.log) > 4000:
+                    del self.log[:2000]
+                self._changed.notify_all()
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_log(self, text: str, count: int = 1, timeout: float = 60.0) -> bool:
+        """Wait until ``text`` has appeared in ``count`` log lines; False if the process exited first."""
+
+        def seen() -> bool:
+            return sum(text in line for line in self.log) >= count or self._pump.done()
+
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(seen)
+        return sum(text in line for line in self.log) >= count
 
     async def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
         if self.proc.returncode is None:
@@ -41,24 +68,9 @@ class ServiceProcess:
             except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
-        if self._pump is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._pump, 5)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._pump, 5)
         return int(self.proc.returncode or 0)
-
-
-async def _pump_stderr(
-    stream: asyncio.StreamReader, log: list[str], ready: asyncio.Event, marker: str, echo: bool
-) -> None:
-    while line := await stream.readline():
-        text = line.decode(errors="replace").rstrip()
-        log.append(text)
-        if len(log) > 2000:
-            del log[:1000]
-        if echo:
-            print(text, file=sys.stderr, flush=True)
-        if marker in text:
-            ready.set()
 
 
 async def start_service(
@@ -83,18 +95,12 @@ async def start_service(
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE, cwd=str(ROOT), env={**os.environ, **(env or {})},
     )
-    assert proc.stderr is not None
-    service = ServiceProcess(proc, uri, port)
-    ready = asyncio.Event()
-    service._pump = asyncio.create_task(_pump_stderr(proc.stderr, service.log, ready, ready_marker, echo))
-    waiter = asyncio.create_task(ready.wait())
-    exited = asyncio.create_task(proc.wait())
-    await asyncio.wait({waiter, exited}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    for task in (waiter, exited):
-        task.cancel()
-        with contextlib.suppress(BaseException):
-            await task
-    if not ready.is_set():
+    service = ServiceProcess(proc, uri, port, echo=echo)
+    try:
+        ready = await service.wait_log(ready_marker, timeout=timeout)
+    except TimeoutError:
+        ready = False
+    if not ready:
         await service.stop(signal.SIGKILL)
         raise RuntimeError(f"{module} did not start:\n" + "\n".join(service.log[-40:]))
     return service
