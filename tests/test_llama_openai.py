@@ -1,0 +1,251 @@
+"""The openai-compatible provider (DeepSeek) against a local fake speaking the real streaming format.
+
+``FakeOpenAIServer`` is a plain HTTP/1.1 server on loopback that answers
+``POST /v1/chat/completions`` with ``text/event-stream`` in chunked encoding, exactly as the
+OpenAI/DeepSeek APIs do: ``data: {chat.completion.chunk}`` events, a final usage chunk and
+``data: [DONE]``. Each request takes the next scripted :class:`FakeReply`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from helpers import Client, connected, start_service
+from wyoming.asr import Transcript
+from wyoming.error import Error
+from wyoming.event import Event
+from wyoming.handle import Handled, HandledChunk
+from wyoming.info import Info
+
+from voice_runtime.retry import RetryPolicy
+from voice_runtime.server import ServerConfig, WyomingServer
+from wyoming_llama.handler import LLM_TRANSIENT_RETRY, LlamaHandler, LlamaService
+from wyoming_llama.llm import GenerationSettings, OpenAICompatibleProvider, TransientLlmError
+
+API_KEY = "sk-fake-0123456789abcdef"
+
+
+@dataclass
+class FakeReply:
+    pieces: list[str] = field(default_factory=lambda: ["Hello", " there", "!"])
+    status: int = 200
+    cut_after: int | None = None  # drop the connection after this many pieces
+    hold_after: int | None = None  # send this many pieces, then wait for the client to hang up
+
+
+@dataclass
+class FakeRequest:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+class FakeOpenAIServer:
+    def __init__(self) -> None:
+        self.replies: deque[FakeReply] = deque()
+        self.requests: list[FakeRequest] = []
+        self.hung_up = asyncio.Event()  # a held stream was closed by the client
+        self._server: asyncio.AbstractServer | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+        await self._server.wait_closed()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            await self._serve(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self._tasks.discard(task)
+            writer.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request_line = (await reader.readline()).decode()
+        headers: dict[str, str] = {}
+        while (line := (await reader.readline()).decode().strip()):
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        body = json.loads(await reader.readexactly(int(headers.get("content-length", "0"))) or b"{}")
+        self.requests.append(FakeRequest(request_line.split()[1], headers, body))
+        reply = self.replies.popleft() if self.replies else FakeReply()
+        if reply.status != 200:
+            error = json.dumps({"error": {"message": "fake failure", "type": "server_error"}}).encode()
+            writer.write(f"HTTP/1.1 {reply.status} Error\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {len(error)}\r\nConnection: close\r\n\r\n".encode() + error)
+            await writer.drain()
+            return
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+                     b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+        model = body.get("model", "deepseek-chat")
+        created = int(time.time())
+        send = _sender(writer, model, created)
+        await send({"role": "assistant", "content": ""}, None)
+        for index, piece in enumerate(reply.pieces):
+            if reply.cut_after is not None and index == reply.cut_after:
+                writer.transport.abort()
+                return
+            if reply.hold_after is not None and index == reply.hold_after:
+                await reader.read()  # returns at EOF: the client closed the stream
+                self.hung_up.set()
+                return
+            await send({"content": piece}, None)
+        await send({}, "stop")
+        usage = {"prompt_tokens": 12, "completion_tokens": len(reply.pieces), "total_tokens": 12 + len(reply.pieces)}
+        await _chunk(writer, _event({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": created,
+                                     "model": model, "choices": [], "usage": usage}))
+        await _chunk(writer, b"data: [DONE]\n\n")
+        await _chunk(writer, b"")
+
+
+def _event(payload: dict[str, Any]) -> bytes:
+    return f"data: {json.dumps(payload)}\n\n".encode()
+
+
+async def _chunk(writer: asyncio.StreamWriter, data: bytes) -> None:
+    writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+    await writer.drain()
+
+
+def _sender(writer: asyncio.StreamWriter, model: str, created: int) -> Any:
+    async def send(delta: dict[str, Any], finish: str | None) -> None:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        await _chunk(writer, _event({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": created,
+                                     "model": model, "system_fingerprint": "fp_fake", "choices": [choice]}))
+    return send
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeOpenAIServer]:
+    server = FakeOpenAIServer()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@contextlib.asynccontextmanager
+async def in_process(fake: FakeOpenAIServer) -> AsyncIterator[tuple[Client, LlamaService]]:
+    provider = OpenAICompatibleProvider(base_url=fake.url, api_key=API_KEY)
+    service = LlamaService(
+        provider=provider, info=Info, system_prompt="Be brief.",
+        settings=GenerationSettings(max_tokens=64, temperature=0.2, model="deepseek-chat"),
+        retry=RetryPolicy(delays=(0.0, 0.0, 0.0), retry_on=(TransientLlmError,)),
+    )
+    server = WyomingServer(ServerConfig(uri="tcp://127.0.0.1:0"), lambda r, w: LlamaHandler(r, w, service=service))
+    await server.start()
+    try:
+        async with connected(server.port or 0) as client:
+            yield client, service
+    finally:
+        await server.stop()
+        await provider.aclose()
+
+
+def reply_text(events: list[Event]) -> str:
+    assert [e.type for e in events][0] == "handled-start" and events[-1].type == "handled-stop"
+    chunks = "".join(HandledChunk.from_event(e).text for e in events if e.type == "handled-chunk")
+    final = Handled.from_event(events[-2]).text
+    assert final == chunks
+    return final
+
+
+async def test_service_streams_from_the_fake_and_never_logs_the_key(fake: FakeOpenAIServer) -> None:
+    fake.replies.append(FakeReply(pieces=["The sky", " is blue", " because of scattering."]))
+    service = await start_service("wyoming_llama", "--provider", "openai-compatible", "--base-url", fake.url,
+                                  "--debug", env={"DEEPSEEK_API_KEY": API_KEY})
+    try:
+        async with connected(service.port) as client:
+            await client.send(Transcript(text="Why is the sky blue?", context={"conversation_id": "d"}))
+            events = await client.recv_until("handled-stop", timeout=60)
+    finally:
+        await service.stop()
+    assert reply_text(events) == "The sky is blue because of scattering."
+    (request,) = fake.requests
+    assert request.path == "/v1/chat/completions"
+    assert request.headers["authorization"] == f"Bearer {API_KEY}"
+    assert request.body["model"] == "deepseek-chat" and request.body["stream"] is True
+    assert request.body["messages"][0]["role"] == "system"
+    assert request.body["messages"][-1] == {"role": "user", "content": "Why is the sky blue?"}
+    assert service.log and not any(API_KEY in line for line in service.log)
+
+
+async def test_transient_failure_is_retried_before_the_first_token(fake: FakeOpenAIServer) -> None:
+    fake.replies.extend([FakeReply(status=503), FakeReply(status=429), FakeReply(pieces=["Fine."])])
+    async with in_process(fake) as (client, _):
+        await client.send(Transcript(text="How are you?"))
+        events = await client.recv_until("handled-stop")
+    assert reply_text(events) == "Fine."
+    assert len(fake.requests) == 3
+
+
+async def test_no_retry_after_the_first_token_and_history_keeps_what_was_said(fake: FakeOpenAIServer) -> None:
+    fake.replies.extend([FakeReply(pieces=["One", " two", " three"], cut_after=2), FakeReply()])
+    async with in_process(fake) as (client, service):
+        await client.send(Transcript(text="Count.", context={"conversation_id": "cut"}))
+        events = await client.recv_until("error")
+        turns = service.history.turns("cut")
+    assert [e.type for e in events] == ["handled-start", "handled-chunk", "handled-chunk", "error"]
+    assert Error.from_event(events[-1]).code == "llm-connection"
+    assert len(fake.requests) == 1
+    assert [(t.user, t.assistant) for t in turns] == [("Count.", "One two")]
+
+
+async def test_auth_failure_is_not_retried(fake: FakeOpenAIServer) -> None:
+    fake.replies.append(FakeReply(status=401))
+    async with in_process(fake) as (client, _):
+        await client.send(Transcript(text="Hello"))
+        events = await client.recv_until("error")
+    assert [e.type for e in events] == ["error"]
+    error = Error.from_event(events[0])
+    assert error.code == "llm-auth" and API_KEY not in (error.text or "")
+    assert len(fake.requests) == 1
+
+
+async def test_barge_in_closes_the_cloud_stream(fake: FakeOpenAIServer) -> None:
+    fake.replies.extend([FakeReply(pieces=["A", " long", " answer"], hold_after=1), FakeReply(pieces=["Sure."])])
+    async with in_process(fake) as (client, service):
+        await client.send(Transcript(text="Talk a lot.", context={"conversation_id": "b"}))
+        await client.recv_until("handled-chunk")
+        await client.send(Transcript(text="Stop. Say sure.", context={"conversation_id": "b"}))
+        events = await client.recv_until("handled-stop")
+        await asyncio.wait_for(fake.hung_up.wait(), 10)
+        turns = service.history.turns("b")
+    assert reply_text(events[events.index(next(e for e in events if e.type == "handled-start")):]) == "Sure."
+    assert [(t.user, t.assistant) for t in turns] == [("Talk a lot.", "A"), ("Stop. Say sure.", "Sure.")]
+    assert fake.requests[1].body["messages"][1:] == [
+        {"role": "user", "content": "Talk a lot."}, {"role": "assistant", "content": "A"},
+        {"role": "user", "content": "Stop. Say sure."}]
+
+
+def test_default_retry_is_the_seed_table_for_transient_failures_only() -> None:
+    assert LLM_TRANSIENT_RETRY.delays == (1.0, 2.0, 4.0)
+    assert LLM_TRANSIENT_RETRY.retry_on == (TransientLlmError,)

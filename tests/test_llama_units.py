@@ -1,0 +1,117 @@
+"""wyoming_llama's pure parts: history, flags -> config, the llama-server command, SSE chunks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from voice_runtime.models import resolve_llama_server, resolve_llm
+from wyoming_llama.__main__ import DEFAULT_SYSTEM_PROMPT, make_config, make_info, parse_args
+from wyoming_llama.history import HistoryStore, estimate_tokens
+from wyoming_llama.llm import LlmError, ReplyStats, _parse_chunk, _sse_data
+from wyoming_llama.process import LlamaServerConfig
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_history_keeps_the_last_turns_per_conversation() -> None:
+    store = HistoryStore(max_turns=10)
+    for i in range(12):
+        store.add("a", f"question {i}", f"answer {i}")
+    store.add("b", "other", "reply")
+    turns = store.turns("a")
+    assert [t.user for t in turns] == [f"question {i}" for i in range(2, 12)]
+    messages = store.build("a", "system", "next", budget_tokens=10_000)
+    assert messages[0] == {"role": "system", "content": "system"}
+    assert messages[1] == {"role": "user", "content": "question 2"}
+    assert messages[-2:] == [{"role": "assistant", "content": "answer 11"}, {"role": "user", "content": "next"}]
+    assert len(messages) == 1 + 20 + 1
+    assert store.build("b", "", "x", 10_000) == [
+        {"role": "user", "content": "other"}, {"role": "assistant", "content": "reply"},
+        {"role": "user", "content": "x"}]
+    assert store.build(None, "s", "x", 10_000) == [{"role": "system", "content": "s"}, {"role": "user", "content": "x"}]
+
+
+def test_history_is_trimmed_oldest_first_to_fit_the_budget() -> None:
+    store = HistoryStore()
+    long = "word " * 300  # ~500 estimated tokens a message
+    for i in range(5):
+        store.add("a", f"{i} {long}", f"{i} {long}")
+    budget = 2 * (2 * (estimate_tokens(f"0 {long}") + 8)) + 100  # room for two turns and the new question
+    messages = store.build("a", "sys", "now?", budget)
+    assert [m["content"][0] for m in messages[1:-1]] == ["3", "3", "4", "4"]
+    assert messages[-1]["content"] == "now?"
+    # Nothing fits: the question is still sent, with the system prompt.
+    assert store.build("a", "sys", "now?", 10) == [{"role": "system", "content": "sys"},
+                                                   {"role": "user", "content": "now?"}]
+
+
+def test_idle_conversations_expire_and_the_number_is_capped() -> None:
+    clock = Clock()
+    store = HistoryStore(idle_seconds=300, max_conversations=3, clock=clock)
+    store.add("old", "q", "a")
+    clock.now = 200
+    store.add("recent", "q", "a")
+    clock.now = 301
+    assert store.turns("old") == [] and len(store.turns("recent")) == 1
+    for name in ("x", "y", "z"):
+        store.add(name, "q", "a")
+    assert len(store) == 3 and store.turns("recent") == []  # least recently used went first
+
+
+def test_flags_to_config_and_info() -> None:
+    config = make_config(parse_args(["--threads", "2", "--max-restarts", "5", "--restart-delay", "1"]))
+    assert config.llama is not None
+    assert config.llama.model == resolve_llm() and config.llama.exe == resolve_llama_server()
+    assert config.llama.context_size == 4096 and config.llama.gpu_layers == -1
+    assert config.llama.restart_delays == (0.0, 1.0, 2.0, 4.0, 8.0)
+    assert config.llama.health_interval == 30.0
+    assert config.max_history_turns == 10 and config.system_prompt == DEFAULT_SYSTEM_PROMPT
+    assert config.server.uri == "tcp://127.0.0.1:10400"
+    program = make_info(config).handle[0]
+    assert program.installed and program.supports_handled_streaming
+    assert program.models[0].name == "SmolLM2-135M-Instruct.Q4_1"
+
+    attached = make_config(parse_args(["--llm-url", "http://127.0.0.1:8080", "--llm-option", "top_k=20",
+                                       "--llm-option", "ignore_eos=true"]))
+    assert attached.llama is None and attached.llm_url == "http://127.0.0.1:8080"
+    assert dict(attached.settings.extra) == {"top_k": 20, "ignore_eos": True}
+
+
+def test_cloud_provider_needs_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DEEPSEEK_API_KEY", raising=False)
+    monkeypatch.setattr("wyoming_llama.__main__.env", lambda name, default=None: default)
+    with pytest.raises(SystemExit, match="DEEPSEEK_API_KEY"):
+        make_config(parse_args(["--provider", "openai-compatible"]))
+    with pytest.raises(SystemExit):
+        make_config(parse_args(["--max-tokens", "5000"]))
+
+
+def test_llama_server_command_has_no_shell_and_the_issue_flags() -> None:
+    cmd = LlamaServerConfig(exe=Path("/opt/llama-server"), model=Path("/m.gguf"), threads=2).command(8123)
+    assert cmd[0] == "/opt/llama-server"
+    joined = " ".join(cmd)
+    for part in ("--model /m.gguf", "--host 127.0.0.1", "--port 8123", "--ctx-size 4096", "--n-gpu-layers -1",
+                 "--threads 2", "--cache-prompt"):
+        assert part in joined
+
+
+def test_sse_chunks_of_llama_server() -> None:
+    stats = ReplyStats()
+    assert _sse_data('data: {"a": 1}') == '{"a": 1}' and _sse_data(": keep-alive") is None
+    assert _parse_chunk({"choices": [{"index": 0, "delta": {"content": " Paris"}}]}, stats) == " Paris"
+    assert _parse_chunk({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}, stats) == ""
+    _parse_chunk({"choices": [], "usage": {"prompt_tokens": 24, "completion_tokens": 8,
+                                           "prompt_tokens_details": {"cached_tokens": 20}},
+                  "timings": {"predicted_per_second": 83.1}}, stats)
+    assert (stats.finish_reason, stats.prompt_tokens, stats.completion_tokens, stats.cached_tokens,
+            stats.tokens_per_second) == ("stop", 24, 8, 20, 83.1)
+    with pytest.raises(LlmError, match="context"):
+        _parse_chunk({"error": {"message": "context exceeded"}}, stats)

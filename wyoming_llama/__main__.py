@@ -1,0 +1,227 @@
+"""wyoming-llama: flags (with env/.env defaults) -> config -> llama-server + provider -> server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from wyoming.info import Attribution, HandleModel, HandleProgram, Info
+
+from voice_runtime.cli import add_server_args, server_config
+from voice_runtime.env import env
+from voice_runtime.logs import setup_logging
+from voice_runtime.models import ModelError, resolve_llama_server, resolve_llm
+from voice_runtime.server import ServerConfig, run_server
+from voice_runtime.tasks import cancel_and_wait
+
+from . import __version__
+from .handler import LlamaHandler, LlamaService
+from .history import HistoryStore
+from .llm import GenerationSettings, LocalProvider, OpenAICompatibleProvider, Provider
+from .process import LlamaServerConfig, LlamaServerProcess, LlamaUnavailable
+
+_LOGGER = logging.getLogger("wyoming_llama")
+PROVIDERS = ("local", "openai-compatible")
+DEFAULT_BASE_URL = "https://api.deepseek.com"
+DEFAULT_CLOUD_MODEL = "deepseek-chat"
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a friendly voice assistant. Your replies are spoken aloud, so answer in one to three "
+    "short sentences of plain text: no markdown, no lists, no emojis, no code."
+)
+
+
+@dataclass(frozen=True)
+class LlamaConfig:
+    server: ServerConfig
+    provider: str
+    model_name: str
+    llama: LlamaServerConfig | None  # a llama-server to start and manage
+    llm_url: str | None  # an already running OpenAI-compatible endpoint (local provider)
+    base_url: str  # openai-compatible provider
+    api_key_env: str
+    settings: GenerationSettings
+    system_prompt: str
+    context_size: int
+    max_history_turns: int
+    conversation_timeout: float
+    max_transcript_chars: int
+    languages: tuple[str, ...]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="wyoming-llama", description="Wyoming conversation agent over llama.cpp")
+    parser.add_argument("--provider", choices=PROVIDERS, default=env("LLM_PROVIDER", "local"),
+                        help="local (llama-server) or openai-compatible (DeepSeek; env LLM_PROVIDER)")
+    parser.add_argument("--model", default=None,
+                        help="local: GGUF path (env LLAMA_MODEL_PATH; default SmolLM2-135M-Instruct); "
+                        f"openai-compatible: model name (default {DEFAULT_CLOUD_MODEL})")
+    parser.add_argument("--llama-server", default=None,
+                        help="llama-server executable (env LLAMA_EXE_PATH; default: the cached build)")
+    parser.add_argument("--llm-url", default=env("LLAMA_URL"),
+                        help="attach to a running llama-server / OpenAI-compatible URL instead of starting one")
+    parser.add_argument("--base-url", default=env("DEEPSEEK_BASE_URL", DEFAULT_BASE_URL),
+                        help=f"openai-compatible endpoint (default {DEFAULT_BASE_URL})")
+    parser.add_argument("--api-key-env", default="DEEPSEEK_API_KEY",
+                        help="environment (or .env) variable holding the API key (default DEEPSEEK_API_KEY)")
+    parser.add_argument("--context-size", type=int, default=4096, help="llama-server context size in tokens")
+    parser.add_argument("--gpu-layers", type=int, default=-1, help="layers offloaded to a GPU (-1 = all)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="llama-server CPU threads (default: llama-server's choice, the physical cores)")
+    parser.add_argument("--parallel", type=int, default=1, help="llama-server slots (concurrent replies)")
+    parser.add_argument("--system-prompt", default=env("LLM_SYSTEM_PROMPT", DEFAULT_SYSTEM_PROMPT))
+    parser.add_argument("--max-history-turns", type=int, default=10, help="turns kept per conversation")
+    parser.add_argument("--conversation-timeout", type=float, default=300.0,
+                        help="seconds after which an idle conversation is forgotten")
+    parser.add_argument("--health-interval", type=float, default=30.0, help="seconds between health checks")
+    parser.add_argument("--health-timeout", type=float, default=10.0,
+                        help="seconds a health check may take; two failures in a row count as a hang")
+    parser.add_argument("--startup-timeout", type=float, default=120.0,
+                        help="seconds llama-server may take to become healthy")
+    parser.add_argument("--max-restarts", type=int, default=5, help="restart attempts before giving up")
+    parser.add_argument("--restart-delay", type=float, default=1.0,
+                        help="backoff before the 2nd restart attempt, doubling after (the 1st is immediate)")
+    parser.add_argument("--max-tokens", type=int, default=256, help="longest reply in tokens")
+    parser.add_argument("--temperature", type=float, default=0.7)
+    parser.add_argument("--llm-option", action="append", default=[], metavar="KEY=JSON",
+                        help="extra request field for the local provider, e.g. top_k=20 (repeatable)")
+    parser.add_argument("--max-transcript-chars", type=int, default=4000, help="longest transcript accepted")
+    parser.add_argument("--languages", default="en", help="languages advertised, comma-separated")
+    add_server_args(parser, default_uri="tcp://127.0.0.1:10400")
+    return parser.parse_args(argv)
+
+
+def _options(values: list[str]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--llm-option {item!r}: use KEY=JSON")
+        try:
+            options[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            options[key] = raw
+    return options
+
+
+def make_config(args: argparse.Namespace) -> LlamaConfig:
+    if args.context_size < 512 or args.max_tokens < 1 or args.max_tokens >= args.context_size:
+        raise SystemExit("--context-size must be >= 512 and --max-tokens between 1 and the context size")
+    if args.max_history_turns < 0 or args.health_interval <= 0 or args.startup_timeout <= 0:
+        raise SystemExit("--max-history-turns must be >= 0, --health-interval and --startup-timeout > 0")
+    llama: LlamaServerConfig | None = None
+    if args.provider == "openai-compatible":
+        model_name = args.model or DEFAULT_CLOUD_MODEL
+        if not env(args.api_key_env):
+            raise SystemExit(f"the openai-compatible provider needs an API key in {args.api_key_env}")
+    elif args.llm_url:
+        model_name = args.model or "llama-server"
+    else:
+        try:
+            model = resolve_llm(args.model)
+            exe = resolve_llama_server(args.llama_server)
+        except ModelError as err:
+            raise SystemExit(str(err)) from err
+        model_name = model.stem
+        llama = LlamaServerConfig(
+            exe=exe, model=model, context_size=args.context_size, threads=args.threads,
+            gpu_layers=args.gpu_layers, parallel=args.parallel, startup_timeout=args.startup_timeout,
+            health_interval=args.health_interval, health_timeout=args.health_timeout, max_restarts=args.max_restarts,
+            restart_delays=(0.0, *(args.restart_delay * 2**i for i in range(max(0, args.max_restarts - 1)))),
+        )
+    return LlamaConfig(
+        server=server_config(args, "wyoming-llama"),
+        provider=args.provider,
+        model_name=model_name,
+        llama=llama,
+        llm_url=args.llm_url if args.provider == "local" else None,
+        base_url=args.base_url,
+        api_key_env=args.api_key_env,
+        settings=GenerationSettings(
+            max_tokens=args.max_tokens, temperature=args.temperature,
+            model=model_name if args.provider == "openai-compatible" else None,
+            extra=_options(args.llm_option) if args.provider == "local" else {},
+        ),
+        system_prompt=args.system_prompt,
+        context_size=args.context_size,
+        max_history_turns=args.max_history_turns,
+        conversation_timeout=args.conversation_timeout,
+        max_transcript_chars=args.max_transcript_chars,
+        languages=tuple(lang.strip() for lang in args.languages.split(",") if lang.strip()) or ("en",),
+    )
+
+
+def make_info(config: LlamaConfig) -> Info:
+    attribution = Attribution(name="llama.cpp" if config.provider == "local" else "OpenAI-compatible API",
+                              url="https://github.com/ggml-org/llama.cpp" if config.provider == "local"
+                              else config.base_url)
+    model = HandleModel(name=config.model_name, description=f"{config.model_name} ({config.provider})",
+                        attribution=attribution, installed=True, version=__version__,
+                        languages=list(config.languages))
+    return Info(handle=[HandleProgram(
+        name="wyoming-llama", description="Conversation agent over a local LLM (llama.cpp)",
+        attribution=attribution, installed=True, version=__version__, models=[model],
+        supports_handled_streaming=True,
+    )])
+
+
+async def serve(config: LlamaConfig) -> None:
+    process: LlamaServerProcess | None = None
+    starter: asyncio.Task[None] | None = None
+    provider: Provider
+    if config.provider == "openai-compatible":
+        provider = OpenAICompatibleProvider(base_url=config.base_url, api_key=env(config.api_key_env) or "")
+    elif config.llama is not None:
+        process = LlamaServerProcess(config.llama)
+        provider = LocalProvider(process=process, ready_timeout=config.llama.startup_timeout)
+        starter = asyncio.create_task(_start(process), name="llama-server start")  # describe answers meanwhile
+    else:
+        assert config.llm_url is not None
+        provider = LocalProvider(url=config.llm_url)
+    info = make_info(config)
+    service = LlamaService(
+        provider=provider, info=lambda: info, system_prompt=config.system_prompt, settings=config.settings,
+        context_size=config.context_size,
+        history=HistoryStore(max_turns=config.max_history_turns, idle_seconds=config.conversation_timeout),
+        max_transcript_chars=config.max_transcript_chars,
+    )
+    _LOGGER.info("provider=%s model=%s", config.provider, config.model_name)
+    try:
+        await run_server(config.server, partial(_handler, service=service, config=config))
+    finally:
+        await cancel_and_wait(starter)
+        if process is not None:
+            await process.stop()
+        await provider.aclose()
+
+
+async def _start(process: LlamaServerProcess) -> None:
+    try:
+        await process.start()
+    except LlamaUnavailable as err:
+        _LOGGER.error("llama-server failed to start; every request will get an error: %s", err)
+
+
+def _handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, service: LlamaService,
+             config: LlamaConfig) -> LlamaHandler:
+    return LlamaHandler(reader, writer, service=service, limits=config.server.limits)
+
+
+def run() -> None:
+    args = parse_args()
+    setup_logging(args.debug)
+    config = make_config(args)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(config))
+
+
+if __name__ == "__main__":
+    run()
+
+
+

@@ -1,0 +1,188 @@
+"""The Wyoming conversation ("handle") protocol: which events in, which out, in what order.
+
+In: ``transcript`` (``context.conversation_id`` optional; without it the connection is the
+conversation). Out, per reply: ``handled-start``, ``handled-chunk``* as the model's text
+arrives, ``handled`` (the whole text, for clients that read only that), ``handled-stop``.
+An empty or whitespace transcript gets a short answer without calling the model.
+
+The reply runs in a task of its own, so the connection keeps reading: a new ``transcript``
+on the same connection, or a disconnect, cancels the reply in progress, which closes the
+HTTP stream to the model (llama-server stops generating). A cancelled reply sends nothing
+more; what had been sent is stored in the history as what was said.
+
+Transient model failures are retried (``retry``) only while nothing has been sent; after
+that the reply ends with ``error``.
+
+Errors (``error`` with a code, the connection stays usable): ``invalid-transcript``
+(text that is not a string, or a context that is not an object), ``transcript-too-long``,
+``llm-unavailable`` (llama-server down and not coming back), ``llm-connection``,
+``llm-timeout``, ``llm-busy``, ``llm-auth``, ``llm-failed``, ``llm-bad-response``; unknown
+events give ``unknown-event`` and malformed ones ``bad-event`` (shared runtime).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from wyoming.asr import Transcript
+from wyoming.event import Event
+from wyoming.handle import Handled, HandledChunk, HandledStart, HandledStop
+from wyoming.info import Info
+
+from voice_runtime.clock import Clock
+from voice_runtime.handler import ServiceHandler
+from voice_runtime.limits import Limits
+from voice_runtime.retry import LLM_RETRY, RetryPolicy, retry_async
+from voice_runtime.tasks import cancel_and_wait
+
+from .history import HistoryStore
+from .llm import GenerationSettings, LlmError, Provider, ReplyStats, TransientLlmError
+
+_LOGGER = logging.getLogger(__name__)
+
+# The seed's LLM retry table (3x, 1/2/4 s), for transient failures only.
+LLM_TRANSIENT_RETRY = RetryPolicy(delays=LLM_RETRY.delays, retry_on=(TransientLlmError,))
+EMPTY_TRANSCRIPT_REPLY = "Sorry, I didn't catch that."
+EMPTY_MODEL_REPLY = "Sorry, I have no answer to that."
+
+
+@dataclass
+class LlamaService:
+    """What every connection shares: the provider, the histories and the settings."""
+
+    provider: Provider
+    info: Callable[[], Info]
+    system_prompt: str
+    settings: GenerationSettings
+    context_size: int = 4096
+    history: HistoryStore = field(default_factory=HistoryStore)
+    retry: RetryPolicy = LLM_TRANSIENT_RETRY
+    max_transcript_chars: int = 4000
+    clock: Clock | None = None
+
+    @property
+    def prompt_budget(self) -> int:
+        """Tokens the prompt may use: the context minus the room kept for the reply."""
+        return max(256, self.context_size - self.settings.max_tokens - 64)
+
+
+class LlamaHandler(ServiceHandler):
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        service: LlamaService,
+        limits: Limits | None = None,
+    ) -> None:
+        super().__init__(reader, writer, info=service.info, limits=limits)
+        self.service = service
+        self._reply: asyncio.Task[None] | None = None
+        self._connection_conversation = f"connection-{uuid.uuid4().hex}"
+
+    async def preempt(self, event: Event) -> None:
+        if Transcript.is_type(event.type):
+            await cancel_and_wait(self._reply)  # a new question cuts the current answer off
+
+    async def disconnect(self) -> None:
+        await cancel_and_wait(self._reply)
+
+    async def handle_event(self, event: Event) -> bool:
+        if Transcript.is_type(event.type):
+            await cancel_and_wait(self._reply)
+            await self._transcript(Transcript.from_event(event))
+            return True
+        return await super().handle_event(event)
+
+    async def _transcript(self, transcript: Transcript) -> None:
+        text, context = transcript.text, transcript.context
+        if not isinstance(text, str):
+            await self.send_error("invalid-transcript", "transcript text must be a string")
+            return
+        if context is not None and not isinstance(context, dict):
+            await self.send_error("invalid-transcript", "transcript context must be an object")
+            return
+        if len(text) > self.service.max_transcript_chars:
+            await self.send_error(
+                "transcript-too-long",
+                f"transcript has {len(text)} characters; the limit is {self.service.max_transcript_chars}",
+            )
+            return
+        given = (context or {}).get("conversation_id")
+        conversation = str(given) if given not in (None, "") else self._connection_conversation
+        reply_context = {"conversation_id": given} if given not in (None, "") else None
+        if not text.strip():
+            await self._send_whole(EMPTY_TRANSCRIPT_REPLY, reply_context)
+            return
+        self._reply = asyncio.create_task(
+            self._answer(text.strip(), conversation, reply_context), name=f"reply {self.client}"
+        )
+
+    async def _answer(self, text: str, conversation: str, reply_context: dict[str, Any] | None) -> None:
+        service = self.service
+        messages = service.history.build(conversation, service.system_prompt, text, service.prompt_budget)
+        said: list[str] = []
+        stats = ReplyStats()
+        started = time.monotonic()
+        first_chunk: float | None = None
+
+        async def attempt() -> None:
+            nonlocal stats, first_chunk
+            stats = ReplyStats()
+            async for piece in service.provider.stream(messages, service.settings, stats):
+                if not said:
+                    first_chunk = time.monotonic()
+                    await self.write_event(HandledStart(context=reply_context).event())
+                said.append(piece)
+                await self.write_event(HandledChunk(text=piece).event())
+
+        completed = False
+        try:
+            await retry_async(attempt, service.retry, may_retry=lambda: not said, clock=service.clock, what="llm")
+            completed = True
+        except LlmError as err:
+            _LOGGER.warning("reply failed conversation=%s code=%s chunks_sent=%d: %s",
+                            conversation, err.code, len(said), err.text)
+            await self.send_error(err.code, err.text)
+            return
+        except ConnectionResetError:
+            return
+        except Exception:
+            _LOGGER.exception("reply failed conversation=%s", conversation)
+            await self.send_error("internal-error", "internal error while answering")
+            return
+        finally:
+            if said:  # completed, cut off or failed mid-way: store what was actually said
+                service.history.add(conversation, text, "".join(said))
+            if not completed and said:
+                _LOGGER.info("reply cut off conversation=%s chunks_sent=%d", conversation, len(said))
+        reply = "".join(said)
+        _LOGGER.info(
+            "reply conversation=%s chunks=%d prompt_tokens=%s cached=%s completion_tokens=%s "
+            "first_chunk_ms=%s total_ms=%d",
+            conversation, stats.chunks, stats.prompt_tokens, stats.cached_tokens, stats.completion_tokens,
+            f"{(first_chunk - started) * 1000:.0f}" if first_chunk else "-", (time.monotonic() - started) * 1000,
+        )
+        try:
+            if not reply.strip():  # the model said nothing useful: say so, chunks still join to the text
+                if not said:
+                    await self.write_event(HandledStart(context=reply_context).event())
+                await self.write_event(HandledChunk(text=EMPTY_MODEL_REPLY).event())
+                reply += EMPTY_MODEL_REPLY
+            await self.write_event(Handled(text=reply, context=reply_context).event())
+            await self.write_event(HandledStop().event())
+        except ConnectionResetError:
+            return
+
+    async def _send_whole(self, text: str, reply_context: dict[str, Any] | None) -> None:
+        """A reply not produced by the model, in the same event sequence."""
+        await self.write_event(HandledStart(context=reply_context).event())
+        await self.write_event(HandledChunk(text=text).event())
+        await self.write_event(Handled(text=text, context=reply_context).event())
+        await self.write_event(HandledStop().event())

@@ -1,0 +1,250 @@
+"""LLM providers behind one small protocol: stream the reply text of a chat.
+
+* :class:`LocalProvider`: llama.cpp's ``llama-server`` (managed or attached by URL), its
+  ``/v1/chat/completions`` read as server-sent events with httpx.
+* :class:`OpenAICompatibleProvider`: any OpenAI-compatible endpoint (DeepSeek by default)
+  through the ``openai`` package; the API key is passed to the client, never logged.
+
+The model runs in another process, so there is no thread here: the stream is an async
+iterator over the HTTP response, and closing it (or cancelling the task reading it) closes
+the connection, which makes llama-server stop generating.
+
+Failures are :class:`LlmError` with a code for the client; ``transient`` ones (connection
+refused or cut, timeouts, 429/5xx) may be retried by the caller while nothing has been said.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, cast
+
+import httpx
+
+from .history import ChatMessage
+from .process import LlamaServerProcess, LlamaUnavailable
+
+_LOGGER = logging.getLogger(__name__)
+TRANSIENT_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+
+
+class LlmError(Exception):
+    def __init__(self, code: str, text: str, *, transient: bool = False) -> None:
+        super().__init__(text)
+        self.code = code
+        self.text = text
+        self.transient = transient
+
+
+class TransientLlmError(LlmError):
+    """A failure worth retrying (before anything has been said)."""
+
+    def __init__(self, code: str, text: str) -> None:
+        super().__init__(code, text, transient=True)
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    max_tokens: int = 256
+    temperature: float = 0.7
+    model: str | None = None  # the request's "model" field (required by cloud APIs)
+    extra: Mapping[str, Any] = field(default_factory=dict)  # more request fields (llama.cpp sampling options)
+
+
+@dataclass
+class ReplyStats:
+    """Filled in while a reply streams (whatever the provider reports)."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cached_tokens: int | None = None
+    finish_reason: str | None = None
+    tokens_per_second: float | None = None
+    chunks: int = 0
+
+
+class Provider(Protocol):
+    name: str
+
+    def stream(
+        self, messages: list[ChatMessage], settings: GenerationSettings, stats: ReplyStats
+    ) -> AsyncIterator[str]:
+        """Text pieces of the reply as they are generated."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class LocalProvider:
+    """llama-server's OpenAI-compatible chat endpoint, streamed."""
+
+    name = "local"
+
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        process: LlamaServerProcess | None = None,
+        ready_timeout: float = 120.0,
+        read_timeout: float = 60.0,
+    ) -> None:
+        if (url is None) == (process is None):
+            raise ValueError("give either a URL or a managed process")
+        self.url = url.rstrip("/") if url else None
+        self.process = process
+        self.ready_timeout = ready_timeout
+        self._client = httpx.AsyncClient(timeout=httpx.Timeout(read_timeout, connect=5.0))
+
+    async def _base_url(self) -> str:
+        if self.process is None:
+            assert self.url is not None
+            return self.url
+        try:
+            return await self.process.wait_ready(self.ready_timeout)
+        except LlamaUnavailable as err:
+            raise LlmError("llm-unavailable", str(err)) from err
+
+    async def stream(
+        self, messages: list[ChatMessage], settings: GenerationSettings, stats: ReplyStats
+    ) -> AsyncIterator[str]:
+        base = await self._base_url()
+        body: dict[str, Any] = {
+            **settings.extra,
+            "messages": messages,
+            "stream": True,
+            "max_tokens": settings.max_tokens,
+            "temperature": settings.temperature,
+            "cache_prompt": True,
+            "stream_options": {"include_usage": True},
+        }
+        if settings.model:
+            body["model"] = settings.model
+        try:
+            async with self._client.stream("POST", f"{base}/v1/chat/completions", json=body) as response:
+                if response.status_code != 200:
+                    detail = (await response.aread()).decode(errors="replace")[:300]
+                    _raise_status(response.status_code, detail)
+                async for line in response.aiter_lines():
+                    data = _sse_data(line)
+                    if data is None:
+                        continue
+                    if data == "[DONE]":
+                        return
+                    piece = _parse_chunk(json.loads(data), stats)
+                    if piece:
+                        stats.chunks += 1
+                        yield piece
+        except httpx.TimeoutException as err:
+            raise TransientLlmError("llm-timeout", f"llama-server timed out: {type(err).__name__}") from err
+        except httpx.TransportError as err:
+            raise TransientLlmError("llm-connection", f"llama-server connection failed: {err}") from err
+        except json.JSONDecodeError as err:
+            raise LlmError("llm-bad-response", f"llama-server sent invalid JSON: {err}") from err
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def _sse_data(line: str) -> str | None:
+    """The payload of a ``data:`` line of a server-sent event stream (others are ignored)."""
+    if not line.startswith("data:"):
+        return None
+    return line[5:].strip()
+
+
+def _raise_status(status: int, detail: str) -> None:
+    text = f"LLM endpoint answered HTTP {status}: {detail}"
+    if status in TRANSIENT_STATUS:
+        raise TransientLlmError("llm-busy" if status == 429 else "llm-unavailable", text)
+    if status in (401, 403):
+        raise LlmError("llm-auth", f"LLM endpoint refused the credentials (HTTP {status})")
+    raise LlmError("llm-failed", text)
+
+
+def _parse_chunk(chunk: Mapping[str, Any], stats: ReplyStats) -> str:
+    """The text of one ``chat.completion.chunk``; usage and timings go into ``stats``."""
+    if "error" in chunk:
+        error = chunk["error"]
+        message = error.get("message", error) if isinstance(error, dict) else error
+        raise LlmError("llm-failed", f"LLM endpoint error: {message}")
+    usage = chunk.get("usage")
+    if isinstance(usage, dict):
+        stats.prompt_tokens = usage.get("prompt_tokens", stats.prompt_tokens)
+        stats.completion_tokens = usage.get("completion_tokens", stats.completion_tokens)
+        details = usage.get("prompt_tokens_details")
+        if isinstance(details, dict):
+            stats.cached_tokens = details.get("cached_tokens")
+    timings = chunk.get("timings")
+    if isinstance(timings, dict):
+        stats.tokens_per_second = timings.get("predicted_per_second")
+    text = ""
+    for choice in chunk.get("choices") or []:
+        if choice.get("finish_reason"):
+            stats.finish_reason = choice["finish_reason"]
+        content = (choice.get("delta") or {}).get("content")
+        if content:
+            text += content
+    return text
+
+
+class OpenAICompatibleProvider:
+    """An OpenAI-compatible cloud endpoint (DeepSeek Chat by default) via the ``openai`` package."""
+
+    name = "openai-compatible"
+
+    def __init__(self, *, base_url: str, api_key: str, timeout: float = 60.0) -> None:
+        from openai import AsyncOpenAI
+
+        # max_retries=0: retries are ours, and only while nothing has been said.
+        self._client = AsyncOpenAI(
+            api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
+        )
+        self.base_url = base_url
+
+    async def stream(
+        self, messages: list[ChatMessage], settings: GenerationSettings, stats: ReplyStats
+    ) -> AsyncIterator[str]:
+        import httpx2  # the openai package's HTTP client
+        import openai
+
+        try:
+            response = await self._client.chat.completions.create(
+                model=settings.model or "deepseek-chat",
+                messages=cast(Any, messages),
+                stream=True,
+                max_tokens=settings.max_tokens,
+                temperature=settings.temperature,
+                stream_options={"include_usage": True},
+            )
+            try:
+                async for chunk in response:
+                    piece = _parse_chunk(chunk.model_dump(), stats)
+                    if piece:
+                        stats.chunks += 1
+                        yield piece
+            finally:
+                await response.close()
+        except openai.APITimeoutError as err:
+            raise TransientLlmError("llm-timeout", "LLM endpoint timed out") from err
+        except openai.APIConnectionError as err:
+            raise TransientLlmError("llm-connection", f"LLM endpoint connection failed: {type(err).__name__}") from err
+        except openai.APIStatusError as err:
+            _raise_status(err.status_code, _status_detail(err))
+        except openai.APIError as err:  # an error object inside the stream
+            raise LlmError("llm-failed", f"LLM endpoint error: {_status_detail(err)}") from err
+        except (httpx.TransportError, httpx2.TransportError) as err:  # the body stream cut mid-reply
+            raise TransientLlmError("llm-connection", f"LLM endpoint connection failed: {err}") from err
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+def _status_detail(err: Any) -> str:
+    body = getattr(err, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and "message" in inner:
+            return str(inner["message"])[:300]
+    return str(getattr(err, "message", ""))[:300]

@@ -1,0 +1,266 @@
+"""The managed ``llama-server`` child process: start, health checks, restarts, stop.
+
+* Started without a shell on a free loopback port; the child asks the kernel to SIGKILL it
+  when its parent dies (``prctl(PR_SET_PDEATHSIG)``), so even a SIGKILL of our server leaves
+  no orphan. The spawn happens on the event-loop thread: the death signal follows the
+  *thread* that forked, and a worker thread may exit at any time.
+* Ready when ``/health`` answers 200 (polled, bounded by ``startup_timeout``; a child that
+  exits meanwhile fails at once). A failed first start is retried like a crash.
+* A monitor task notices an exit at once and probes ``/health`` every ``health_interval``
+  seconds; ``health_failures`` failed probes in a row count as a hang. Either way the
+  process is killed and restarted, up to ``max_restarts`` attempts with ``restart_delays``
+  between them. If it cannot come back the state becomes ``failed`` and every waiter gets
+  :class:`LlamaUnavailable` at once instead of hanging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import httpx
+
+from voice_runtime.clock import Clock, MonotonicClock
+from voice_runtime.procs import free_port
+from voice_runtime.tasks import cancel_and_wait
+
+_LOGGER = logging.getLogger(__name__)
+
+State = Literal["stopped", "starting", "ready", "restarting", "failed"]
+PR_SET_PDEATHSIG = 1
+
+
+class LlamaUnavailable(RuntimeError):
+    """llama-server is not running and could not be (re)started."""
+
+
+@dataclass(frozen=True)
+class LlamaServerConfig:
+    exe: Path
+    model: Path
+    context_size: int = 4096
+    threads: int | None = None  # None: llama-server's default
+    gpu_layers: int = -1  # -1: all layers (no effect without a GPU)
+    parallel: int = 1  # slots; one per concurrent conversation
+    host: str = "127.0.0.1"
+    startup_timeout: float = 120.0
+    health_interval: float = 30.0
+    health_timeout: float = 10.0
+    health_failures: int = 2
+    max_restarts: int = 5
+    restart_delays: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0, 8.0)
+    extra_args: tuple[str, ...] = ()
+
+    def command(self, port: int) -> list[str]:
+        args = [
+            str(self.exe), "--model", str(self.model), "--host", self.host, "--port", str(port),
+            "--ctx-size", str(self.context_size), "--n-gpu-layers", str(self.gpu_layers),
+            "--parallel", str(self.parallel), "--cache-prompt", "--no-webui", "--metrics",
+        ]
+        if self.threads:
+            args += ["--threads", str(self.threads)]
+        return args + list(self.extra_args)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Runs in the child between fork and exec: SIGKILL me when my parent dies."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class LlamaServerProcess:
+    """Owns one llama-server child; :meth:`start` returns once it is healthy."""
+
+    def __init__(self, config: LlamaServerConfig, *, clock: Clock | None = None) -> None:
+        self.config = config
+        self.clock = clock or MonotonicClock()
+        self.state: State = "stopped"
+        self.url = ""
+        self.restarts = 0  # successful restarts since start
+        self._proc: asyncio.subprocess.Process | None = None
+        self._pump: asyncio.Task[None] | None = None
+        self._monitor: asyncio.Task[None] | None = None
+        self._changed = asyncio.Condition()
+        self._http = httpx.AsyncClient(timeout=config.health_timeout)
+        self._log: deque[str] = deque(maxlen=40)
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    # -- public ------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start llama-server and wait until healthy; raises :class:`LlamaUnavailable`."""
+        await self._set_state("starting")
+        try:
+            await self._spawn_and_wait()
+        except LlamaUnavailable as err:  # e.g. the free port was taken meanwhile: retry like a crash
+            _LOGGER.warning("llama-server failed to start: %s", err)
+            if not await self._recover():
+                raise
+        else:
+            await self._set_state("ready")
+        self._monitor = asyncio.create_task(self._watch(), name="llama-server monitor")
+
+    async def wait_ready(self, timeout: float) -> str:
+        """The base URL once llama-server is ready; raises at once when it has failed."""
+        try:
+            async with asyncio.timeout(timeout), self._changed:
+                await self._changed.wait_for(self._settled)
+        except TimeoutError as err:
+            raise LlamaUnavailable(f"llama-server not ready within {timeout:.0f}s (state {self.state})") from err
+        if self.state != "ready":
+            raise LlamaUnavailable(f"llama-server is {self.state}")
+        return self.url
+
+    async def wait_for_state(self, *states: State, timeout: float) -> None:
+        """Wait (bounded) until the state is one of ``states`` (tests, tools)."""
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: self.state in states)
+
+    def _settled(self) -> bool:
+        if self.state == "ready":  # a crash not yet noticed by the monitor is not ready
+            return self._proc is not None and self._proc.returncode is None
+        return self.state in ("failed", "stopped")
+
+    async def stop(self) -> None:
+        await cancel_and_wait(self._monitor)
+        self._monitor = None
+        await self._kill(graceful=True)
+        await self._set_state("stopped")
+        await self._http.aclose()
+
+    async def healthy(self) -> bool:
+        try:
+            response = await self._http.get(f"{self.url}/health")
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    # -- internals ---------------------------------------------------------------------
+    async def _set_state(self, state: State) -> None:
+        async with self._changed:
+            self.state = state
+            self._changed.notify_all()
+
+    async def _spawn_and_wait(self) -> None:
+        port = free_port()
+        command = self.config.command(port)
+        self.url = f"http://{self.config.host}:{port}"
+        parent = os.getpid()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE, preexec_fn=lambda: _die_with_parent(parent),
+            )
+        except OSError as err:
+            raise LlamaUnavailable(f"cannot run {command[0]}: {err}") from err
+        self._proc = proc
+        assert proc.stderr is not None
+        self._pump = asyncio.create_task(self._drain(proc.stderr), name="llama-server log")
+        _LOGGER.info("llama-server starting pid=%d url=%s model=%s", proc.pid, self.url, self.config.model.name)
+        exited = asyncio.ensure_future(proc.wait())
+        try:
+            async with asyncio.timeout(self.config.startup_timeout):
+                while not await self.healthy():
+                    await asyncio.wait({exited}, timeout=0.1)  # poll, but notice an exit at once
+                    if exited.done():
+                        break
+        except TimeoutError:
+            await self._kill(graceful=False)
+            raise LlamaUnavailable(
+                f"llama-server not healthy within {self.config.startup_timeout:.0f}s: {self._tail()}"
+            ) from None
+        finally:
+            exited.cancel()
+        if proc.returncode is not None:
+            await self._kill(graceful=False)
+            raise LlamaUnavailable(f"llama-server exited with code {proc.returncode}: {self._tail()}")
+        _LOGGER.info("llama-server ready pid=%d url=%s", proc.pid, self.url)
+
+    async def _watch(self) -> None:
+        """Restart on exit (noticed at once) or on ``health_failures`` failed probes in a row."""
+        failures = 0
+        while True:
+            proc = self._proc
+            assert proc is not None
+            exited = asyncio.ensure_future(proc.wait())
+            tick = asyncio.ensure_future(self.clock.sleep(self.config.health_interval))
+            try:
+                await asyncio.wait({exited, tick}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                exited.cancel()
+                tick.cancel()
+            if proc.returncode is not None:
+                _LOGGER.warning("llama-server pid=%d exited code=%s; restarting", proc.pid, proc.returncode)
+            else:
+                if await self.healthy():
+                    failures = 0
+                    continue
+                failures += 1
+                _LOGGER.warning("llama-server health check failed (%d/%d)", failures, self.config.health_failures)
+                if failures < self.config.health_failures:
+                    continue
+                _LOGGER.warning("llama-server pid=%d hung; killing and restarting", proc.pid)
+            failures = 0
+            if not await self._recover():
+                return
+
+    async def _recover(self) -> bool:
+        await self._set_state("restarting")
+        await self._kill(graceful=False)
+        for attempt in range(self.config.max_restarts):
+            delays = self.config.restart_delays
+            delay = delays[min(attempt, len(delays) - 1)] if delays else 0.0
+            if delay > 0:
+                await self.clock.sleep(delay)
+            _LOGGER.warning("restarting llama-server, attempt %d/%d", attempt + 1, self.config.max_restarts)
+            try:
+                await self._spawn_and_wait()
+            except LlamaUnavailable as err:
+                _LOGGER.warning("restart attempt %d failed: %s", attempt + 1, err)
+                continue
+            self.restarts += 1
+            await self._set_state("ready")
+            return True
+        _LOGGER.error("llama-server could not be restarted after %d attempts; answering errors",
+                      self.config.max_restarts)
+        await self._set_state("failed")
+        return False
+
+    async def _kill(self, *, graceful: bool) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM if graceful else signal.SIGKILL)
+            try:
+                await asyncio.wait_for(proc.wait(), 10.0)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()
+        if self._pump is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._pump, 2.0)
+            await cancel_and_wait(self._pump)
+            self._pump = None
+
+    async def _drain(self, stream: asyncio.StreamReader) -> None:
+        while line := await stream.readline():
+            text = line.decode(errors="replace").rstrip()
+            self._log.append(text)
+            _LOGGER.debug("llama-server: %s", text)
+
+    def _tail(self) -> str:
+        return " | ".join(list(self._log)[-5:]) or "(no output)"
+
