@@ -1,0 +1,213 @@
+"""wyoming_whisper as a user meets it: one real server process (Whisper tiny.en, Silero VAD)
+shared by the module, real sockets, speech made by Piper at test time.
+
+Audio is paced like a microphone (real time) where streaming behaviour is under test; no
+test synchronises on time: each waits for the events it expects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from helpers import Client, ServiceProcess, connected, start_service
+from speech import speak
+from wyoming.asr import Transcribe, Transcript, TranscriptChunk
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.error import Error
+from wyoming.event import Event
+from wyoming.info import Describe, Info
+
+from voice_runtime.audio import PCM16_MONO_16K, AudioFormat, convert
+from wyoming_whisper.engine import normalise
+
+COMMAND = "Turn on the kitchen light."
+LONG = "Please turn off the lights in the living room and lock the front door before we go to bed."
+CHUNK_SECONDS = 0.1
+
+
+@pytest.fixture(scope="module")
+async def server() -> AsyncIterator[ServiceProcess]:
+    service = await start_service("wyoming_whisper", "--model", "tiny.en", "--max-seconds", "20")
+    try:
+        yield service
+    finally:
+        await service.stop()
+
+
+def chunks(pcm: bytes, fmt: AudioFormat, seconds: float = CHUNK_SECONDS) -> list[bytes]:
+    size = fmt.frames_bytes(seconds)
+    return [pcm[i : i + size] for i in range(0, len(pcm), size)]
+
+
+async def send_audio(client: Client, pcm: bytes, fmt: AudioFormat = PCM16_MONO_16K, *, realtime: bool = True,
+                     stop: bool = True, seconds: float = CHUNK_SECONDS) -> None:
+    """audio-start, the audio in chunks (paced like a microphone if ``realtime``), audio-stop."""
+    await client.send(AudioStart(rate=fmt.rate, width=fmt.width, channels=fmt.channels))
+    loop = asyncio.get_running_loop()
+    begin = loop.time()
+    for i, piece in enumerate(chunks(pcm, fmt, seconds)):
+        await client.send(AudioChunk(rate=fmt.rate, width=fmt.width, channels=fmt.channels, audio=piece))
+        if realtime:
+            await asyncio.sleep(max(0.0, begin + (i + 1) * seconds - loop.time()))  # pacing, not sync
+    if stop:
+        await client.send(AudioStop())
+
+
+async def transcribe(port: int, pcm: bytes, fmt: AudioFormat = PCM16_MONO_16K, *, realtime: bool = True) -> list[Event]:
+    async with connected(port) as client:
+        await client.send(Transcribe(language="en"))
+        await send_audio(client, pcm, fmt, realtime=realtime)
+        return await client.recv_until("transcript-stop")
+
+
+def final_text(events: list[Event]) -> str:
+    finals = [Transcript.from_event(e).text for e in events if Transcript.is_type(e.type)]
+    assert len(finals) == 1, [e.type for e in events]
+    return finals[0]
+
+
+def assert_stream_order(events: list[Event]) -> None:
+    types = [e.type for e in events]
+    assert types[0] == "transcript-start", types
+    assert types[-2:] == ["transcript", "transcript-stop"], types
+    assert set(types[1:-2]) <= {"transcript-chunk"}, types
+
+
+async def test_describe_advertises_installed_streaming_model(server: ServiceProcess) -> None:
+    async with connected(server.port) as client:
+        await client.send(Describe())
+        event = await client.recv()
+    assert event is not None
+    (program,) = Info.from_event(event).asr
+    assert program.installed and program.supports_transcript_streaming and program.requires_external_vad
+    (model,) = program.models
+    assert model.name == "tiny.en" and model.installed and model.languages == ["en"]
+
+
+async def test_spoken_command_streamed_in_real_time(server: ServiceProcess) -> None:
+    events = await transcribe(server.port, speak(COMMAND))
+    assert_stream_order(events)
+    assert normalise(final_text(events)) == normalise(COMMAND)
+    # Every chunk is an append-only piece of the final text.
+    streamed = "".join(TranscriptChunk.from_event(e).text for e in events if e.type == "transcript-chunk")
+    assert streamed == final_text(events)
+
+
+async def test_partials_arrive_before_audio_stop_and_final_equals_one_shot(server: ServiceProcess) -> None:
+    pcm = speak(LONG) + bytes(16000 * 2)  # a second of silence after it, as a client VAD would send
+    async with connected(server.port) as client:
+        await client.send(Transcribe(language="en"))
+        await send_audio(client, pcm, stop=False)
+        # audio-stop is held back until a partial has arrived: it must come while audio flows.
+        early = await client.recv_until("transcript-chunk")
+        await client.send(AudioStop())
+        events = early + await client.recv_until("transcript-stop")
+    assert_stream_order(events)
+    streamed = final_text(events)
+    assert TranscriptChunk.from_event(early[-1]).text.strip()
+    # The same audio in one piece (no streaming, no partials): the same transcript.
+    one_shot = final_text(await transcribe(server.port, pcm, realtime=False))
+    assert normalise(streamed) == normalise(one_shot)
+    assert {"lights", "living", "room", "front", "door"} <= set(normalise(streamed).split())
+
+
+async def test_silence_gives_an_empty_transcript(server: ServiceProcess) -> None:
+    events = await transcribe(server.port, bytes(2 * 16000 * 2), realtime=False)
+    assert_stream_order(events)
+    assert final_text(events) == ""
+
+
+async def test_44k1_stereo_input_is_converted(server: ServiceProcess) -> None:
+    stereo = AudioFormat(44100, 2, 2)
+    pcm = convert(speak(COMMAND), PCM16_MONO_16K, stereo)
+    events = await transcribe(server.port, pcm, stereo, realtime=False)
+    assert normalise(final_text(events)) == normalise(COMMAND)
+
+
+async def test_two_concurrent_clients_get_their_own_text(server: ServiceProcess) -> None:
+    texts = ["Open the garage door.", "What is the weather like tomorrow?"]
+    results = await asyncio.gather(*(transcribe(server.port, speak(t)) for t in texts))
+    assert [normalise(final_text(r)) for r in results] == [normalise(t) for t in texts]
+
+
+async def expect_error(client: Client, code: str) -> None:
+    event = await client.recv(timeout=30)
+    assert event is not None and Error.is_type(event.type), event
+    assert Error.from_event(event).code == code
+
+
+async def test_bad_input_gets_error_codes_and_the_server_keeps_serving(server: ServiceProcess) -> None:
+    fmt = PCM16_MONO_16K
+    async with connected(server.port) as client:
+        await client.send_raw(b"\x00\xffnot json at all\n")
+        await expect_error(client, "bad-json")
+
+        await client.send(AudioChunk(rate=16000, width=2, channels=1, audio=bytes(640)))
+        await expect_error(client, "audio-not-started")
+
+        await client.send(AudioStart(rate=16000, width=2, channels=1))
+        await client.send(AudioStop())
+        await expect_error(client, "empty-audio")
+
+        await client.send(AudioStart(rate=16000, width=2, channels=1))
+        await client.send(AudioChunk(rate=16000, width=2, channels=1, audio=bytes(640)))
+        await client.send(AudioChunk(rate=22050, width=2, channels=1, audio=bytes(640)))
+        await expect_error(client, "format-changed")
+        await client.send(AudioStop())  # the refused stream's stop is dropped quietly
+
+        await client.send(AudioStart(rate=16000, width=2, channels=1))
+        await client.send(AudioChunk(rate=16000, width=2, channels=1, audio=bytes(fmt.frames_bytes(21.0))))
+        await expect_error(client, "audio-too-long")
+
+        await client.send(Event("audio-start", {"rate": "fast", "width": 2, "channels": 1}))
+        await expect_error(client, "unsupported-format")
+
+        await client.send(Event("audio-chunk", {"rate": 16000}, b"\x01\x02\x03"))
+        await expect_error(client, "bad-event")
+
+        # The same connection still transcribes (with an odd-length garbage chunk in the stream).
+        await client.send(AudioStart(rate=16000, width=2, channels=1))
+        await client.send(AudioChunk(rate=16000, width=2, channels=1, audio=b"\x7f"))
+        await send_audio(client, speak(COMMAND), realtime=False)
+        events = await client.recv_until("transcript-stop")
+    assert normalise(final_text(events)) == normalise(COMMAND)
+
+
+async def test_disconnect_mid_utterance_leaves_the_server_serving(server: ServiceProcess) -> None:
+    async with connected(server.port) as client:
+        await client.send(Transcribe(language="en"))
+        await send_audio(client, speak(LONG), stop=False, realtime=False)
+        await client.send(Describe())  # answered once the audio before it has been read
+        assert await client.recv() is not None
+    events = await transcribe(server.port, speak(COMMAND), realtime=False)
+    assert normalise(final_text(events)) == normalise(COMMAND)
+    # The first connection's end was seen (its decodes cancelled) before the second one's transcript.
+    log = "\n".join(server.log)
+    assert "disconnected mid-utterance" in log
+    assert log.index("disconnected mid-utterance") < log.rindex("transcript='")
+
+
+async def test_server_side_endpointing_emits_voice_events_and_answers_before_audio_stop() -> None:
+    service = await start_service("wyoming_whisper", "--model", "tiny.en", "--endpoint-silence", "0.5",
+                                  "--partial-interval", "0", "--no-warmup")
+    try:
+        async with connected(service.port) as client:
+            await client.send(Describe())
+            info = await client.recv()
+            assert info is not None and not Info.from_event(info).asr[0].requires_external_vad
+            # A continuous stream, no audio-stop: the server decides when the speech ended.
+            await client.send(Transcribe(language="en"))
+            await send_audio(client, speak(COMMAND) + bytes(2 * 16000 * 2), realtime=False, stop=False)
+            events = await client.recv_until("transcript-stop")
+            await client.send(AudioStop())  # the client's late stop gets nothing more
+            await client.send(Describe())
+            after = await client.recv()
+        types = [e.type for e in events]
+        assert types[0] == "voice-started" and types.index("voice-stopped") < types.index("transcript"), types
+        assert types[-2:] == ["transcript", "transcript-stop"], types
+        assert normalise(final_text(events)) == normalise(COMMAND)
+        assert after is not None and after.type == "info"
+    finally:
+        await service.stop()

@@ -1,0 +1,184 @@
+"""wyoming-whisper: flags (with env/.env defaults) -> config -> engine -> server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+from wyoming.info import AsrModel, AsrProgram, Attribution, Info
+
+from voice_runtime.cli import add_server_args, server_config
+from voice_runtime.env import env
+from voice_runtime.logs import setup_logging
+from voice_runtime.models import ModelError, resolve_whisper, silero_vad
+from voice_runtime.server import ServerConfig, run_server
+
+from . import __version__
+from .engine import SAMPLE_RATE, EngineConfig, WhisperEngine
+from .handler import WhisperHandler, WhisperService
+from .stream import StreamPolicy
+from .vad import WINDOW, SileroVad, VadPolicy
+
+_LOGGER = logging.getLogger("wyoming_whisper")
+DEFAULT_MODEL = "tiny.en"
+
+
+@dataclass(frozen=True)
+class WhisperConfig:
+    server: ServerConfig
+    model_name: str
+    engine: EngineConfig
+    vad_model: Path
+    policy: StreamPolicy
+    max_seconds: float
+    warmup: bool
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="wyoming-whisper", description="Wyoming speech-to-text: faster-whisper with Silero VAD, streaming"
+    )
+    parser.add_argument("--model", default=env("WHISPER_MODEL", DEFAULT_MODEL),
+                        help="model name (tiny.en, base, small.en, distil-small.en, medium.en, ...; must be "
+                        f"installed) or a CTranslate2 model folder (env WHISPER_MODEL; default {DEFAULT_MODEL})")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default=env("WHISPER_DEVICE", "cpu"))
+    parser.add_argument("--compute-type", default=None,
+                        help="CTranslate2 compute type (default int8 on cpu, float16 on cuda)")
+    parser.add_argument("--beam-size", type=int, default=5, help="beam size of the final decode (default 5)")
+    parser.add_argument("--language", default=None,
+                        help="default language (default: en for *.en models, auto-detect otherwise)")
+    parser.add_argument("--initial-prompt", default=None, help="text that biases the decoding (names, terms)")
+    parser.add_argument("--cpu-threads", type=int, default=min(4, os.cpu_count() or 1),
+                        help="CPU threads per decode (default: min(4, cores))")
+    parser.add_argument("--audio-context", type=float, default=10.0,
+                        help="shortest encoder window in seconds: the encoder sees the audio plus 1 s but at "
+                        "least this much (default 10; 30 = stock faster-whisper, slower on CPU)")
+    parser.add_argument("--speech-threshold", type=float, default=0.45,
+                        help="Silero VAD speech probability threshold (default 0.45)")
+    parser.add_argument("--speech-pad", type=float, default=0.3,
+                        help="seconds of audio kept after the speech (default 0.3; 0.5 s is kept before it)")
+    parser.add_argument("--partial-interval", type=float, default=0.8,
+                        help="seconds of new audio between partial decodes while the user speaks; 0 disables "
+                        "partial transcripts (default 0.8)")
+    parser.add_argument("--endpoint-silence", type=float, default=None,
+                        help="end the utterance after this many seconds of silence following speech, "
+                        "sending voice-started/voice-stopped and the transcript without waiting for "
+                        "audio-stop (default: off, the client's VAD decides)")
+    parser.add_argument("--max-seconds", type=float, default=60.0,
+                        help="longest utterance accepted, in seconds (default 60)")
+    parser.add_argument("--no-warmup", action="store_true", help="skip the warm-up decode at start")
+    add_server_args(parser, default_uri="tcp://127.0.0.1:10300")
+    return parser.parse_args(argv)
+
+
+def _windows(seconds: float) -> int:
+    return max(1, round(seconds * SAMPLE_RATE / WINDOW))
+
+
+def make_config(args: argparse.Namespace) -> WhisperConfig:
+    try:
+        model_dir = resolve_whisper(args.model)
+        vad_model = silero_vad()
+    except ModelError as err:
+        raise SystemExit(f"wyoming-whisper: {err}") from err
+    if args.beam_size < 1 or args.max_seconds <= 0 or not 0.0 < args.speech_threshold < 1.0:
+        raise SystemExit("--beam-size and --max-seconds must be positive, --speech-threshold within (0, 1)")
+    compute_type = args.compute_type or ("int8" if args.device == "cpu" else "float16")
+    pad = _windows(args.speech_pad)
+    endpoint = None if args.endpoint_silence is None else max(pad, _windows(args.endpoint_silence))
+    return WhisperConfig(
+        server=server_config(args, "wyoming-whisper"),
+        model_name=model_dir.name if os.sep in args.model or Path(args.model).exists() else args.model,
+        engine=EngineConfig(
+            model_dir=model_dir,
+            device=args.device,
+            compute_type=compute_type,
+            cpu_threads=max(0, args.cpu_threads),
+            beam_size=args.beam_size,
+            language=args.language,
+            initial_prompt=args.initial_prompt,
+            audio_context=min(30.0, max(1.0, args.audio_context)),
+        ),
+        vad_model=vad_model,
+        policy=StreamPolicy(
+            vad=VadPolicy(threshold=args.speech_threshold, pad_windows=pad),
+            settle_windows=pad,
+            partial_interval=max(0.0, args.partial_interval),
+            endpoint_windows=endpoint,
+        ),
+        max_seconds=args.max_seconds,
+        warmup=not args.no_warmup,
+    )
+
+
+def build_info(config: WhisperConfig, engine: WhisperEngine) -> Info:
+    return Info(
+        asr=[
+            AsrProgram(
+                name="wyoming-whisper",
+                description="faster-whisper speech-to-text with Silero VAD, decoding while you speak",
+                attribution=Attribution(name="hearth", url="https://github.com/hearth-voice"),
+                installed=True,
+                version=__version__,
+                supports_transcript_streaming=True,
+                requires_external_vad=config.policy.endpoint_windows is None,
+                models=[
+                    AsrModel(
+                        name=config.model_name,
+                        description=f"Whisper {config.model_name} ({config.engine.compute_type})",
+                        attribution=Attribution(name="OpenAI", url="https://github.com/openai/whisper"),
+                        installed=True,
+                        version=None,
+                        languages=engine.languages,
+                    )
+                ],
+            )
+        ]
+    )
+
+
+def load(config: WhisperConfig) -> tuple[WhisperEngine, SileroVad]:
+    started = time.monotonic()
+    engine = WhisperEngine(config.engine)
+    vad = SileroVad(config.vad_model)
+    if config.warmup:
+        engine.transcribe(np.zeros(SAMPLE_RATE, dtype=np.float32))
+    _LOGGER.info("loaded model=%s path=%s compute_type=%s threads=%d in %.1fs", config.model_name,
+                 config.engine.model_dir, config.engine.compute_type, config.engine.cpu_threads,
+                 time.monotonic() - started)
+    return engine, vad
+
+
+async def serve(config: WhisperConfig) -> None:
+    engine, vad = await asyncio.to_thread(load, config)
+    info = build_info(config, engine)
+    service = WhisperService(engine=engine, vad=vad, policy=config.policy, info=lambda: info,
+                             max_seconds=config.max_seconds)
+    await run_server(config.server, partial(_handler, service=service, config=config))
+
+
+def _handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, service: WhisperService,
+             config: WhisperConfig) -> WhisperHandler:
+    return WhisperHandler(reader, writer, service=service, limits=config.server.limits)
+
+
+def run() -> None:
+    args = parse_args()
+    setup_logging(args.debug)
+    if not args.debug:  # faster-whisper logs every decode at info level
+        logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+    config = make_config(args)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(config))
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,292 @@
+"""The Wyoming speech-to-text protocol: which events in, which out, in what order.
+
+In: ``transcribe`` (optional ``name``, ``language``), ``audio-start``, ``audio-chunk``*,
+``audio-stop``. Out, per utterance: ``transcript-start``, ``transcript-chunk``* (append-only
+partial text, sent while audio still arrives), ``transcript`` (the whole final text, always
+sent), ``transcript-stop``. With server-side endpointing (``--endpoint-silence``) also
+``voice-started``/``voice-stopped``, and the transcript follows ``voice-stopped`` without
+waiting for ``audio-stop``.
+
+Audio in any rate/width/channels is converted to 16 kHz mono 16-bit as it arrives. Decodes
+run in worker threads under the model's lock; each connection has at most one background
+decode in flight (see :mod:`.stream` for what is decoded when).
+
+Errors (``error`` with a code; the connection stays usable and the next ``audio-start``
+begins afresh; the rest of a refused stream is dropped quietly):
+``audio-not-started`` (``audio-chunk``/``audio-stop`` without ``audio-start``),
+``unsupported-format``, ``format-changed`` (a chunk's format differs from its
+``audio-start``), ``empty-audio`` (``audio-stop`` with no audio), ``audio-too-long`` (over
+``--max-seconds``), ``unsupported-language``, ``transcription-failed``; malformed event
+fields give ``bad-event`` and garbage frames ``bad-json``/``bad-frame`` (shared runtime).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from wyoming.asr import Transcribe, Transcript, TranscriptChunk, TranscriptStart, TranscriptStop
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.event import Event
+from wyoming.info import Info
+from wyoming.vad import VoiceStarted, VoiceStopped
+
+from voice_runtime.audio import PCM16_MONO_16K, AudioConverter, AudioFormat
+from voice_runtime.handler import ServiceHandler
+from voice_runtime.limits import Limits
+from voice_runtime.tasks import TaskSet
+
+from .engine import SAMPLE_RATE, FloatArray, WhisperEngine
+from .stream import Job, StreamPolicy, Utterance
+from .vad import SileroVad
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass
+class WhisperService:
+    """What every connection shares: the engine, its lock, the VAD model, the settings."""
+
+    engine: WhisperEngine
+    vad: SileroVad
+    policy: StreamPolicy
+    info: Callable[[], Info]
+    max_seconds: float = 60.0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def endpointing(self) -> bool:
+        return self.policy.endpoint_windows is not None
+
+    async def decode(self, job: Job, language: str | None) -> str:
+        """Run one decode in a worker thread, holding the model lock until the thread ends."""
+        audio = job.audio()
+        fn: Callable[[FloatArray, str | None], str] = (
+            self.engine.transcribe if job.kind == "final" else self.engine.transcribe_partial
+        )
+        async with self.lock:
+            future = asyncio.ensure_future(asyncio.to_thread(fn, audio, language))
+            try:
+                return await asyncio.shield(future)
+            except asyncio.CancelledError:
+                # A thread cannot be interrupted: keep the model locked until it is done.
+                await asyncio.wait({future})
+                if not future.cancelled():
+                    future.exception()
+                raise
+
+
+@dataclass
+class _Stream:
+    """One audio-start ... audio-stop."""
+
+    fmt: AudioFormat
+    converter: AudioConverter
+    utterance: Utterance
+    language: str | None
+    tasks: TaskSet = field(default_factory=TaskSet)  # background decodes, run one after another
+    last: asyncio.Task[None] | None = None  # the latest background decode
+    final: tuple[Job, asyncio.Task[None]] | None = None  # the latest speculative final decode
+    started: bool = False  # transcript-start sent
+    done: bool = False  # transcript sent (endpointed); later chunks are dropped
+
+    def ingest(self, pcm: bytes) -> None:
+        self.utterance.add(self.converter.feed(pcm))
+
+    def flush(self) -> None:
+        self.utterance.add(self.converter.flush())
+        self.utterance.finish_audio()
+
+
+class WhisperHandler(ServiceHandler):
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        service: WhisperService,
+        limits: Limits | None = None,
+    ) -> None:
+        super().__init__(reader, writer, info=service.info, limits=limits)
+        self.service = service
+        self._language: str | None = None
+        self._stream: _Stream | None = None
+        self._refusing = False  # the current stream was refused; drop its audio quietly
+
+    async def disconnect(self) -> None:
+        if self._stream is not None:
+            running = len(self._stream.tasks)
+            _LOGGER.info("client=%s disconnected mid-utterance; cancelling decodes=%d", self.client, running)
+        await self._drop_stream()
+
+    async def handle_event(self, event: Event) -> bool:
+        if Transcribe.is_type(event.type):
+            request = Transcribe.from_event(event)
+            try:
+                self._language = self.service.engine.resolve_language(request.language)
+            except ValueError as err:
+                await self.send_error("unsupported-language", str(err))
+            return True
+        if AudioStart.is_type(event.type):
+            await self._start(AudioStart.from_event(event))
+            return True
+        if AudioChunk.is_type(event.type):
+            await self._chunk(AudioChunk.from_event(event))
+            return True
+        if AudioStop.is_type(event.type):
+            await self._stop()
+            return True
+        return await super().handle_event(event)
+
+    # -- events ---------------------------------------------------------------------------
+    async def _start(self, start: AudioStart) -> None:
+        await self._drop_stream()
+        self._refusing = False
+        try:
+            fmt = AudioFormat(int(start.rate), int(start.width), int(start.channels))
+        except (ValueError, TypeError) as err:
+            await self._refuse("unsupported-format", str(err))
+            return
+        language = self._language or self.service.engine.resolve_language(None)
+        utterance = Utterance(self.service.vad.stream(), self.service.policy)
+        self._stream = _Stream(fmt, AudioConverter(fmt, PCM16_MONO_16K), utterance, language)
+
+    async def _chunk(self, chunk: AudioChunk) -> None:
+        stream = self._stream
+        if stream is None:
+            if not self._refusing:
+                await self._refuse("audio-not-started", "audio-chunk before audio-start")
+            return
+        if stream.done:
+            return
+        if (chunk.rate, chunk.width, chunk.channels) != (stream.fmt.rate, stream.fmt.width, stream.fmt.channels):
+            await self._refuse(
+                "format-changed",
+                f"audio-chunk format {chunk.rate}/{chunk.width}/{chunk.channels} differs from audio-start "
+                f"{stream.fmt.rate}/{stream.fmt.width}/{stream.fmt.channels}",
+            )
+            return
+        added = stream.fmt.seconds(len(chunk.audio))
+        if stream.utterance.seconds + added > self.service.max_seconds:
+            await self._refuse("audio-too-long", f"audio longer than the {self.service.max_seconds:g} s limit")
+            return
+        await asyncio.to_thread(stream.ingest, chunk.audio)
+        await self._after_audio(stream)
+
+    async def _stop(self) -> None:
+        stream = self._stream
+        if stream is None:
+            if not self._refusing:
+                await self.send_error("audio-not-started", "audio-stop before audio-start")
+            self._refusing = False
+            return
+        if not stream.done:
+            await asyncio.to_thread(stream.flush)
+            if stream.utterance.samples == 0:
+                await self._drop_stream()
+                await self.send_error("empty-audio", "audio-stop without any audio")
+                return
+            await self._complete(stream)
+        await self._drop_stream()
+
+    # -- work -----------------------------------------------------------------------------
+    async def _after_audio(self, stream: _Stream) -> None:
+        utterance = stream.utterance
+        if self.service.endpointing:
+            for kind, millis in utterance.voice_events():
+                if kind == "started":
+                    await self.write_event(VoiceStarted(timestamp=millis).event())
+                    continue
+                await self.write_event(VoiceStopped(timestamp=millis).event())
+                await self._complete(stream)
+                return
+        running = stream.last is not None and not stream.last.done()
+        job = utterance.next_job(model_busy=running or self.service.lock.locked())
+        if job is None:
+            return
+        # A final decode may be queued behind the running one; it starts when that ends.
+        task = stream.tasks.spawn(self._background(stream, job, stream.last if running else None),
+                                  name=f"{job.kind} decode {self.client}")
+        stream.last = task
+        if job.kind == "final":
+            stream.final = (job, task)
+
+    async def _background(self, stream: _Stream, job: Job, after: asyncio.Task[None] | None) -> None:
+        if after is not None:
+            await asyncio.wait({after})
+        try:
+            text = await self.service.decode(job, stream.language)
+        except Exception:
+            _LOGGER.exception("client=%s background %s decode failed", self.client, job.kind)
+            return
+        utterance = stream.utterance
+        if job.kind == "final":
+            utterance.speculated = (job.region, text)
+        if stream is not self._stream or utterance.finishing:
+            return  # stale: the utterance ended or was replaced while decoding
+        _LOGGER.debug("client=%s %s hypothesis=%r", self.client, job.kind, text)
+        delta = utterance.hypothesis(text)
+        if delta:
+            try:
+                await self._begin(stream)
+                await self.write_event(TranscriptChunk(text=delta).event())
+            except ConnectionResetError:
+                return
+
+    async def _complete(self, stream: _Stream) -> None:
+        try:
+            await self._finish(stream)
+        except ConnectionResetError:
+            raise
+        except Exception as err:
+            _LOGGER.exception("client=%s final decode failed", self.client)
+            stream.done = True
+            await self.send_error("transcription-failed", f"transcription failed: {err}")
+
+    async def _finish(self, stream: _Stream) -> None:
+        utterance = stream.utterance
+        utterance.finishing = True
+        region = utterance.region()
+        text = ""
+        if region is not None:
+            text = await self._final_text(stream, region)
+        else:
+            await stream.tasks.close()
+        _LOGGER.info("client=%s audio=%.2fs speech=%s transcript=%r", self.client, utterance.seconds,
+                     None if region is None else f"{(region[1] - region[0]) / SAMPLE_RATE:.2f}s", text)
+        await self._begin(stream)
+        delta = utterance.final_delta(text)
+        if delta:
+            await self.write_event(TranscriptChunk(text=delta).event())
+        await self.write_event(Transcript(text=text, language=stream.language or None).event())
+        await self.write_event(TranscriptStop().event())
+        stream.done = True
+
+    async def _final_text(self, stream: _Stream, region: tuple[int, int]) -> str:
+        """The final decode of ``region``: reused from a speculative decode when possible."""
+        utterance = stream.utterance
+        if stream.final is not None and stream.final[0].region == region:
+            await asyncio.wait({stream.final[1]})  # the speculative decode of this very audio
+        await stream.tasks.close()  # anything else is stale: its thread ends, then ours runs
+        if utterance.speculated is not None and utterance.speculated[0] == region:
+            _LOGGER.debug("client=%s final transcript from the speculative decode", self.client)
+            return utterance.speculated[1]
+        return await self.service.decode(utterance.job("final", region), stream.language)
+
+    async def _begin(self, stream: _Stream) -> None:
+        if not stream.started:
+            stream.started = True
+            await self.write_event(TranscriptStart(language=stream.language or None).event())
+
+    async def _refuse(self, code: str, text: str) -> None:
+        await self._drop_stream()
+        self._refusing = True
+        await self.send_error(code, text)
+
+    async def _drop_stream(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            await stream.tasks.close()
+

@@ -1,0 +1,171 @@
+"""One utterance as it arrives: audio buffer, VAD, what to decode next, what to stream out.
+
+Pure and synchronous (no asyncio, no wyoming); the handler drives it.
+
+* **Region.** The audio sent to Whisper is the VAD speech span plus padding
+  (:func:`.vad.speech_region`), so leading/trailing silence is trimmed and an utterance
+  without speech is never decoded.
+* **Speculative final.** Once the speech has been followed by enough non-speech that the
+  region can no longer change unless the user speaks again ("settled"), the region is
+  decoded with the full final settings. If no new speech arrives before ``audio-stop``,
+  that decode *is* the final transcript: same samples, same deterministic decode, so it
+  equals a one-shot transcription of the whole audio. Otherwise it is discarded.
+* **Partials.** While the user speaks, the region so far is decoded greedily every
+  ``partial_interval`` seconds of new audio, only when the model is idle (a partial never
+  delays anyone's final transcript by more than the decode already running).
+* **Chunks.** ``transcript-chunk`` texts are append-only: a word is sent once two
+  consecutive hypotheses agree on it and on every word before it (local agreement); a
+  hypothesis's last word (where the audio was cut) is never sent. At the end the rest of
+  the final text is sent if the final text starts with the words already sent, so the
+  chunks concatenate to the final ``transcript`` whenever the final decode confirms them;
+  the ``transcript`` event is always authoritative.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .engine import SAMPLE_RATE, FloatArray, pcm16_to_float
+from .vad import WINDOW, VadPolicy, VadStream, speech_region, speech_windows
+
+Region = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class StreamPolicy:
+    vad: VadPolicy = VadPolicy()
+    # Trailing non-speech windows before a region counts as settled (>= vad.pad_windows).
+    settle_windows: int = 10
+    # Seconds of new audio between partial decodes; 0 disables partials.
+    partial_interval: float = 0.8
+    # No partial decode starts after this many non-speech windows (the speech may be ending).
+    pause_windows: int = 3
+    # No partial decodes once the speech is longer than one Whisper window.
+    partial_max_seconds: float = 28.0
+    # Non-speech windows after speech that end the utterance (server-side endpointing).
+    endpoint_windows: int | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    kind: str  # "partial" or "final"
+    region: Region
+    pcm: bytes  # the region's samples (a copy), 16 kHz mono 16-bit
+
+    def audio(self) -> FloatArray:
+        return pcm16_to_float(self.pcm)
+
+
+class Utterance:
+    def __init__(self, vad: VadStream, policy: StreamPolicy) -> None:
+        self.policy = policy
+        self._vad = vad
+        self._pcm = bytearray()
+        self.finishing = False
+        self.speculated: tuple[Region, str] | None = None
+        self._final_region: Region | None = None  # last region a final job was made for
+        self._partial_at = 0  # sample count when the last partial job was made
+        self._sent: list[str] = []
+        self._previous: list[str] | None = None
+        self._voice_started = False
+        self._voice_stopped = False
+
+    # -- audio ----------------------------------------------------------------------------
+    @property
+    def samples(self) -> int:
+        return len(self._pcm) // 2
+
+    @property
+    def seconds(self) -> float:
+        return self.samples / SAMPLE_RATE
+
+    def add(self, pcm: bytes) -> None:
+        """Append 16 kHz mono 16-bit audio and score it (CPU: call from a worker thread)."""
+        pcm = pcm[: len(pcm) - len(pcm) % 2]
+        if pcm:
+            self._pcm += pcm
+            self._vad.feed(pcm16_to_float(pcm))
+
+    def finish_audio(self) -> None:
+        self._vad.finish()
+
+    def region(self) -> Region | None:
+        """The span to transcribe now (at the end: the final span), None without speech."""
+        return speech_region(self._vad.probs, self.samples, self.policy.vad)
+
+    def _trailing_silence(self) -> int | None:
+        found = speech_windows(self._vad.probs, self.policy.vad)
+        if found is None:
+            return None
+        return len(self._vad.probs) - 1 - found[1]
+
+    # -- what to decode next --------------------------------------------------------------
+    def next_job(self, *, model_busy: bool) -> Job | None:
+        region = self.region()
+        trailing = self._trailing_silence()
+        if region is None or trailing is None or self.finishing:
+            return None
+        settle = max(self.policy.settle_windows, self.policy.vad.pad_windows)
+        if trailing >= settle:
+            if region == self._final_region:
+                return None
+            self._final_region = region
+            return self.job("final", region)
+        interval = int(self.policy.partial_interval * SAMPLE_RATE)
+        too_long = (self.samples - region[0]) > self.policy.partial_max_seconds * SAMPLE_RATE
+        pausing = trailing >= self.policy.pause_windows  # maybe the end: keep the model free for the final
+        if interval <= 0 or model_busy or too_long or pausing or self.samples - self._partial_at < interval:
+            return None
+        self._partial_at = self.samples
+        return self.job("partial", (region[0], self.samples))
+
+    def job(self, kind: str, region: Region) -> Job:
+        start, end = region
+        return Job(kind, region, bytes(self._pcm[start * 2 : end * 2]))
+
+    # -- streamed text --------------------------------------------------------------------
+    def hypothesis(self, text: str) -> str:
+        """Record a partial hypothesis; return the newly agreed text to send ('' if none)."""
+        words = text.split()
+        previous, self._previous = self._previous, words
+        if previous is None or words[: len(self._sent)] != self._sent:
+            return ""
+        agreed = 0
+        for a, b in zip(previous, words, strict=False):
+            if a != b:
+                break
+            agreed += 1
+        # The last word of a hypothesis is where the audio was cut: never sent from a partial.
+        return self._extend(words[: min(agreed, len(words) - 1)])
+
+    def final_delta(self, text: str) -> str:
+        """The rest of the final text after what was sent, if it confirms what was sent."""
+        words = text.split()
+        if words[: len(self._sent)] != self._sent:
+            return ""
+        return self._extend(words)
+
+    def _extend(self, words: list[str]) -> str:
+        if len(words) <= len(self._sent):
+            return ""
+        new = words[len(self._sent) :]
+        prefix = " " if self._sent else ""
+        self._sent = list(words)
+        return prefix + " ".join(new)
+
+    # -- server-side endpointing ----------------------------------------------------------
+    def voice_events(self) -> list[tuple[str, int]]:
+        """New ("started"|"stopped", milliseconds) transitions since the last call."""
+        found = speech_windows(self._vad.probs, self.policy.vad)
+        events: list[tuple[str, int]] = []
+        if found is None:
+            return events
+        first, last = found
+        if not self._voice_started:
+            self._voice_started = True
+            events.append(("started", first * WINDOW * 1000 // SAMPLE_RATE))
+        limit = self.policy.endpoint_windows
+        if limit is not None and not self._voice_stopped and len(self._vad.probs) - 1 - last >= limit:
+            self._voice_stopped = True
+            events.append(("stopped", (last + 1) * WINDOW * 1000 // SAMPLE_RATE))
+        return events

@@ -1,0 +1,105 @@
+"""Silero VAD v6 (the ONNX file that ships with faster-whisper) on onnxruntime: no torch.
+
+Pure and synchronous. :class:`VadStream` runs the model over 16 kHz audio as it arrives,
+512-sample windows at a time, carrying the recurrent state and context between calls, so
+the speech probabilities of a stream fed in pieces equal those of the whole buffer fed at
+once. :func:`speech_region` turns the probabilities into the span to transcribe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float32]
+WINDOW = 512  # samples per probability at 16 kHz (32 ms)
+_CONTEXT = 64
+
+
+class SileroVad:
+    """The loaded model; ``InferenceSession.run`` is thread-safe, so streams share it."""
+
+    def __init__(self, path: Path) -> None:
+        import onnxruntime
+
+        opts = onnxruntime.SessionOptions()
+        opts.inter_op_num_threads = 1
+        opts.intra_op_num_threads = 1
+        opts.log_severity_level = 4
+        self._session: Any = onnxruntime.InferenceSession(
+            str(path), sess_options=opts, providers=["CPUExecutionProvider"]
+        )
+
+    def stream(self) -> VadStream:
+        return VadStream(self)
+
+    def run(
+        self, windows: FloatArray, h: FloatArray, c: FloatArray, context: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        previous = np.concatenate([context[None, :], windows[:-1, -_CONTEXT:]], axis=0)
+        batch = np.concatenate([previous, windows], axis=1).astype(np.float32)
+        probs, h, c = self._session.run(None, {"input": batch, "h": h, "c": c})
+        return np.asarray(probs, dtype=np.float32).reshape(-1), h, c
+
+
+class VadStream:
+    """Speech probability per 512-sample window of one utterance."""
+
+    def __init__(self, vad: SileroVad) -> None:
+        self._vad = vad
+        self._h: FloatArray = np.zeros((1, 1, 128), dtype=np.float32)
+        self._c: FloatArray = np.zeros((1, 1, 128), dtype=np.float32)
+        self._context: FloatArray = np.zeros(_CONTEXT, dtype=np.float32)
+        self._pending: FloatArray = np.zeros(0, dtype=np.float32)
+        self.probs: list[float] = []
+
+    def feed(self, samples: FloatArray) -> None:
+        data = np.concatenate([self._pending, samples.astype(np.float32, copy=False)])
+        usable = len(data) - len(data) % WINDOW
+        self._pending = data[usable:]
+        if usable:
+            self._run(data[:usable].reshape(-1, WINDOW))
+
+    def finish(self) -> None:
+        """Score the last partial window (zero-padded)."""
+        if len(self._pending):
+            tail = np.zeros(WINDOW, dtype=np.float32)
+            tail[: len(self._pending)] = self._pending
+            self._pending = np.zeros(0, dtype=np.float32)
+            self._run(tail.reshape(1, WINDOW))
+
+    def _run(self, windows: FloatArray) -> None:
+        probs, self._h, self._c = self._vad.run(windows, self._h, self._c, self._context)
+        self._context = windows[-1, -_CONTEXT:].copy()
+        self.probs.extend(float(p) for p in probs)
+
+
+@dataclass(frozen=True)
+class VadPolicy:
+    threshold: float = 0.45
+    pad_windows: int = 10  # ~0.32 s kept after the speech
+    lead_windows: int = 16  # ~0.5 s kept before it (a soft first consonant can score low)
+    min_speech_windows: int = 3  # fewer speech windows than this is noise, not speech
+
+
+def speech_windows(probs: list[float], policy: VadPolicy) -> tuple[int, int] | None:
+    """First and last window at or above the threshold, or None if there is no speech."""
+    hits = [i for i, p in enumerate(probs) if p >= policy.threshold]
+    if len(hits) < policy.min_speech_windows:
+        return None
+    return hits[0], hits[-1]
+
+
+def speech_region(probs: list[float], n_samples: int, policy: VadPolicy) -> tuple[int, int] | None:
+    """The sample span [start, end) to transcribe: the speech plus padding, silence trimmed."""
+    found = speech_windows(probs, policy)
+    if found is None:
+        return None
+    first, last = found
+    start = max(0, (first - policy.lead_windows) * WINDOW)
+    end = min(n_samples, (last + 1 + policy.pad_windows) * WINDOW)
+    return start, end
