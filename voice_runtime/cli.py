@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from .env import env
 from .limits import Limits
 from .server import ServerConfig
 
@@ -13,7 +12,7 @@ def add_server_args(parser: argparse.ArgumentParser, *, default_uri: str) -> Non
     group = parser.add_argument_group("server")
     group.add_argument(
         "--uri",
-        default=env("HEARTH_URI", default_uri),
+        default=default_uri,
         help=f"tcp://HOST:PORT, unix://PATH or stdio:// (default {default_uri}; "
         "tcp://0.0.0.0:PORT exposes the service to your whole network)",
     )
