@@ -1,0 +1,145 @@
+"""Text for speech: LLM markup cleaned, and the incremental sentence splitter (pure)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from wyoming_kokoro.engine import pause_after
+from wyoming_kokoro.text import SentenceSplitter, clean_text, has_speech
+
+
+def split_streamed(text: str, step: int = 3, **kwargs: int) -> list[str]:
+    """Feed ``text`` a few characters at a time, as LLM tokens arrive."""
+    splitter = SentenceSplitter(**kwargs)
+    pieces: list[str] = []
+    for start in range(0, len(text), step):
+        pieces += splitter.feed(text[start : start + step])
+    return pieces + splitter.finish()
+
+
+@pytest.mark.parametrize(
+    ("raw", "spoken"),
+    [
+        ("**Sure!** Here it is 🎉", "Sure! Here it is."),
+        ("## Shopping list\n- milk\n- eggs\n* bread", "Shopping list. milk. eggs. bread."),
+        ("1. Open the door\n2) Close it", "Open the door. Close it."),
+        ("See [the docs](https://example.com/x) or https://example.com now.", "See the docs or a link now."),
+        ("Use `make test` and _then_ ~~stop~~ > quoted", "Use make test and then stop quoted."),
+        ("It costs $5.50, or €3 and £1,200.", "It costs 5 dollars 50 cents, or 3 euros and 1,200 pounds."),
+        ("About $2.5k.", "About 2.5 thousand dollars."),
+        ("50% off at 21°C, 3-5 days.", "50 percent off at 21 degrees Celsius, 3 to 5 days."),
+        ("On 2024-01-05 at 120 km/h for 5 km.", "On January 5, 2024 at 120 kilometers per hour for 5 kilometers."),
+        ("Dr. Who vs. Mr. Smith, e.g. you & me.", "Doctor Who versus Mister Smith, for example you and me."),
+        ("| a | b |\n|---|---|\n| 1 | 2 |", "a, b. 1, 2."),
+        ("Wait — what?", "Wait, what?"),
+        ("", ""),
+        ("👍🏽✨", ""),
+    ],
+)
+def test_clean_text(raw: str, spoken: str) -> None:
+    assert clean_text(raw) == spoken
+
+
+def test_clean_text_leaves_plain_numbers_to_the_phonemizer() -> None:
+    assert clean_text("It is 10:30 and pi is 3.14, the 22nd of 1,000.") == (
+        "It is 10:30 and pi is 3.14, the 22nd of 1,000."
+    )
+
+
+def test_splitter_sentences_abbreviations_decimals_and_ellipsis() -> None:
+    text = (
+        "Sure thing. Dr. Smith paid $3.50, e.g. a bargain! Is it? Yes... it is. "
+        "The U.S. team won at 3 p.m. today."
+    )
+    assert split_streamed(text) == [
+        "Sure thing.",
+        "Dr. Smith paid $3.50, e.g. a bargain!",
+        "Is it?",
+        "Yes... it is.",
+        "The U.S. team won at 3 p.m. today.",
+    ]
+
+
+def test_splitter_first_piece_may_be_a_short_clause_later_ones_are_sentences() -> None:
+    text = "Okay, so the weather today is sunny, with a high of twenty, and later, it may rain. Then, it clears."
+    assert split_streamed(text) == [
+        "Okay,",
+        "so the weather today is sunny, with a high of twenty, and later, it may rain.",
+        "Then, it clears.",
+    ]
+    assert split_streamed(text, first_min_words=3)[0] == "Okay, so the weather today is sunny,"
+
+
+def test_splitter_first_piece_may_end_before_a_conjunction() -> None:
+    text = "The kitchen lights are on and the door is locked. The rest and more stays."
+    assert split_streamed(text) == ["The kitchen lights are on", "and the door is locked.", "The rest and more stays."]
+    assert split_streamed("Lights on and off.") == ["Lights on and off."]  # too few words before it
+
+
+def test_splitter_lists_and_paragraphs_end_pieces() -> None:
+    text = "Here is the list:\n1. Milk\n2. Eggs\n- Bread\n\nThat is all"
+    assert split_streamed(text) == ["Here is the list:", "1. Milk", "2. Eggs", "- Bread", "That is all"]
+
+
+def test_splitter_waits_for_the_next_word_before_ending_a_sentence() -> None:
+    splitter = SentenceSplitter()
+    assert splitter.feed("It is 3.") == []
+    assert splitter.feed("14 now.") == []  # "3.14" was not split
+    assert splitter.feed(" ") == []  # the next word has not started yet
+    assert splitter.feed("Next") == ["It is 3.14 now."]
+    assert splitter.finish() == ["Next"]
+
+
+def test_splitter_text_without_punctuation_is_spoken_at_finish() -> None:
+    assert split_streamed("turn on the kitchen lights please") == ["turn on the kitchen lights please"]
+    assert split_streamed("") == []
+    assert split_streamed("   ...  ") == []
+
+
+def test_splitter_bounds_its_buffer_on_endless_text() -> None:
+    splitter = SentenceSplitter(soft_max=50, hard_max=100)
+    pieces: list[str] = []
+    for _ in range(500):
+        pieces += splitter.feed("word ")
+        assert len(splitter.pending) <= 101
+    pieces += splitter.finish()
+    assert all(len(p) <= 100 for p in pieces)
+    assert " ".join(pieces).split() == ["word"] * 500
+
+
+def test_splitter_one_huge_feed_is_cut_within_hard_max() -> None:
+    splitter = SentenceSplitter(soft_max=50, hard_max=100)
+    pieces = splitter.feed("word " * 2000) + splitter.finish()
+    assert len(pieces) > 100 and all(len(p) <= 100 for p in pieces)
+    assert " ".join(pieces).split() == ["word"] * 2000
+
+
+def test_splitter_long_sentence_breaks_at_a_clause_past_soft_max() -> None:
+    clause = "and the next part goes on"
+    text = ", ".join([clause] * 12) + "."
+    pieces = split_streamed(text, soft_max=60, hard_max=200)
+    assert len(pieces) > 2
+    assert all(p.endswith((",", ".")) for p in pieces)
+    assert " ".join(pieces) == text
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["Hello", "world", "Dr.", "3.5", "e.g.", "yes", "ok,", "now.", "why?", "wow!", "\n", "- a"]),
+        max_size=60,
+    ),
+    st.integers(min_value=1, max_value=7),
+)
+def test_splitter_never_loses_or_reorders_words(words: list[str], step: int) -> None:
+    text = " ".join(words)
+    pieces = split_streamed(text, step=step, soft_max=40, hard_max=80)
+    assert "".join("".join(pieces).split()) == "".join(text.split())
+    assert all(has_speech(p) for p in pieces)
+
+
+def test_pause_after_punctuation() -> None:
+    assert pause_after("Done.") > pause_after("so,") > 0
+    assert pause_after('He said "yes!"') == pause_after("Done.")

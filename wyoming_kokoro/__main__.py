@@ -1,0 +1,125 @@
+"""wyoming-kokoro: flags (with env/.env defaults) -> config -> engines -> server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+from functools import partial
+from pathlib import Path
+
+from voice_runtime.cli import add_server_args, server_config
+from voice_runtime.env import env
+from voice_runtime.logs import setup_logging
+from voice_runtime.models import (
+    KOKORO_DEFAULT_VOICE,
+    ModelError,
+    piper_voices,
+    resolve_kokoro_model,
+    resolve_kokoro_voices,
+    resolve_piper,
+)
+from voice_runtime.server import run_server
+
+from .handler import TtsHandler
+from .service import TtsConfig, TtsService, build_service
+
+_LOGGER = logging.getLogger("wyoming_kokoro")
+PROVIDERS = ("kokoro", "piper")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="wyoming-kokoro", description="Wyoming text-to-speech: Kokoro and Piper")
+    parser.add_argument("--provider", choices=PROVIDERS, default=env("TTS_PROVIDER", "kokoro"),
+                        help="engine of the default voice (env TTS_PROVIDER; default kokoro)")
+    parser.add_argument("--engines", default="kokoro,piper",
+                        help="engines to load, comma-separated; one whose model is missing is skipped "
+                        "(the --provider one must load)")
+    parser.add_argument("--voice", default=None,
+                        help="default voice (default: KOKORO_VOICE or af_heart for kokoro, the --piper-model "
+                        "voice for piper)")
+    parser.add_argument("--kokoro-model", default=None, help="Kokoro .onnx (default: the prepared int8 model)")
+    parser.add_argument("--kokoro-voices", default=None, help="Kokoro voices .npz (default: the English voices)")
+    parser.add_argument("--piper-model", default=None,
+                        help="Piper voice name or .onnx path (env PIPER_MODEL_PATH; default en_US-joe-medium)")
+    parser.add_argument("--speed", type=float, default=1.0, help="Kokoro speaking speed, 0.5-2.0")
+    parser.add_argument("--length-scale", type=float, default=None,
+                        help="Piper phoneme length (<1 faster; default: the voice's own)")
+    parser.add_argument("--samples-per-chunk", type=int, default=1024, help="samples per audio-chunk event")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--max-text-chars", type=int, default=20_000,
+                        help="longest text accepted in one synthesize or synthesize-chunk event")
+    parser.add_argument("--no-warmup", action="store_true", help="skip the warm-up synthesis at start")
+    add_server_args(parser, default_uri="tcp://127.0.0.1:10200")
+    return parser.parse_args(argv)
+
+
+def make_config(args: argparse.Namespace) -> TtsConfig:
+    engines = tuple(e.strip() for e in args.engines.split(",") if e.strip())
+    unknown = set(engines) - set(PROVIDERS)
+    if unknown:
+        raise SystemExit(f"unknown engine(s) {sorted(unknown)}; choose from {PROVIDERS}")
+    if args.provider not in engines:
+        engines = (args.provider, *engines)
+    if args.samples_per_chunk < 1 or args.max_text_chars < 1:
+        raise SystemExit("--samples-per-chunk and --max-text-chars must be positive")
+    if not 0.5 <= args.speed <= 2.0:
+        raise SystemExit("--speed must be between 0.5 and 2.0")
+    kokoro_model = kokoro_voices = None
+    piper_models: dict[str, Path] = {}
+    piper_default: str | None = None
+    for engine in engines:
+        try:
+            if engine == "kokoro":
+                kokoro_model = resolve_kokoro_model(args.kokoro_model)
+                kokoro_voices = resolve_kokoro_voices(args.kokoro_voices)
+            else:
+                chosen = resolve_piper(args.piper_model)
+                piper_default = chosen.stem
+                piper_models = {**piper_voices(), piper_default: chosen}
+        except ModelError as err:
+            if engine == args.provider:
+                raise SystemExit(f"{engine}: {err}") from err
+            _LOGGER.warning("not loading %s: %s", engine, err)
+    voice = args.voice
+    if voice is None:
+        voice = (env("KOKORO_VOICE") or KOKORO_DEFAULT_VOICE) if args.provider == "kokoro" else piper_default
+    return TtsConfig(
+        server=server_config(args, "wyoming-kokoro"),
+        provider=args.provider,
+        engines=tuple(e for e in engines if (e == "kokoro" and kokoro_model) or (e == "piper" and piper_models)),
+        voice=voice,
+        kokoro_model=kokoro_model,
+        kokoro_voices=kokoro_voices,
+        piper_models=piper_models,
+        piper_default=piper_default,
+        speed=args.speed,
+        length_scale=args.length_scale,
+        samples_per_chunk=args.samples_per_chunk,
+        device=args.device,
+        max_text_chars=args.max_text_chars,
+        warmup=not args.no_warmup,
+    )
+
+
+async def serve(config: TtsConfig) -> None:
+    service = await build_service(config)
+    await run_server(config.server, partial(_handler, service=service, config=config))
+
+
+def _handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, service: TtsService,
+             config: TtsConfig) -> TtsHandler:
+    return TtsHandler(reader, writer, service=service, limits=config.server.limits)
+
+
+def run() -> None:
+    args = parse_args()
+    setup_logging(args.debug)
+    config = make_config(args)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(config))
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,70 @@
+"""Kokoro-82M (int8 ONNX) through kokoro-onnx, with the English voices from kokoro-js."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .engine import EngineError, Samples, Voice, onnx_providers, pause_after, silence
+from .text import has_speech
+
+_LOGGER = logging.getLogger(__name__)
+SAMPLE_RATE = 24000
+# Voice name prefixes: first letter is the accent, second the gender.
+_LANGUAGES = {"a": ("en_US", "en-us", "American English"), "b": ("en_GB", "en-gb", "British English")}
+_GENDERS = {"f": "female", "m": "male"}
+
+
+def list_voices(voices_path: Path) -> list[Voice]:
+    """The English voices in a voices ``.npz`` (reads only its index)."""
+    with np.load(voices_path) as archive:
+        names = sorted(archive.files)
+    found: list[Voice] = []
+    for name in names:
+        accent = _LANGUAGES.get(name[:1])
+        if accent is None or len(name) < 3 or name[2] != "_":
+            continue
+        gender = _GENDERS.get(name[1:2], "")
+        found.append(Voice(name, "kokoro", accent[0], f"Kokoro {accent[2]} {gender} {name[3:]}".replace("  ", " ")))
+    return found
+
+
+class KokoroEngine:
+    provider = "kokoro"
+    sample_rate = SAMPLE_RATE
+
+    def __init__(self, model_path: Path, voices_path: Path, *, speed: float = 1.0, device: str = "cpu") -> None:
+        if not 0.5 <= speed <= 2.0:
+            raise ValueError(f"Kokoro speed must be between 0.5 and 2.0, got {speed}")
+        import onnxruntime
+        from kokoro_onnx import Kokoro
+
+        self.speed = speed
+        self._voices = list_voices(voices_path)
+        if not self._voices:
+            raise EngineError(f"{voices_path} holds no English Kokoro voices")
+        session = onnxruntime.InferenceSession(str(model_path), providers=onnx_providers(device))
+        self._kokoro = Kokoro.from_session(session, str(voices_path))
+        self._lang = {v.name: _LANGUAGES[v.name[0]][1] for v in self._voices}
+
+    def voices(self) -> Sequence[Voice]:
+        return self._voices
+
+    def synthesize(self, text: str, voice: str, speaker: str | None = None) -> Iterator[Samples]:
+        if not has_speech(text):
+            return
+        try:
+            audio, rate = self._kokoro.create(text, voice=voice, speed=self.speed, lang=self._lang[voice])
+        except ValueError as err:
+            # Text kokoro-onnx cannot phonemize (symbols, scripts without a voice): skip it.
+            _LOGGER.warning("kokoro skipped %d characters: %s", len(text), err)
+            return
+        except Exception as err:
+            raise EngineError(f"Kokoro failed on {len(text)} characters: {err}") from err
+        if rate != SAMPLE_RATE:
+            raise EngineError(f"Kokoro returned {rate} Hz audio, expected {SAMPLE_RATE}")
+        yield np.asarray(audio, dtype=np.float32).reshape(-1)
+        yield silence(pause_after(text), SAMPLE_RATE)

@@ -1,0 +1,279 @@
+"""One spoken reply: text pieces in, audio out, the next piece synthesised while one is sent.
+
+A :class:`Reply` owns two tasks: a *synthesiser* that takes pieces of text (sentences or
+clauses from :class:`~wyoming_kokoro.text.SentenceSplitter`) and runs the engine in a
+worker thread, and a *sender* that frames and writes the audio. A queue of one finished
+piece between them is the prefetch: while a sentence is being sent (and, behind TCP
+back-pressure, played), the next is already being synthesised.
+
+Framing: one ``audio-start`` before the first audio, one ``audio-stop`` at the end, and for
+a stream a final ``synthesize-stopped``. Engine failures are retried (2x, 0.5 s) only while
+no audio has gone out; after that the reply ends with an ``error``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.event import Event
+from wyoming.tts import SynthesizeStopped
+
+from voice_runtime.audio import from_float
+from voice_runtime.retry import TTS_RETRY, RetryPolicy, retry_async
+from voice_runtime.tasks import cancel_and_wait
+
+from .engine import Engine, EngineError, Samples, Voice
+from .text import SentenceSplitter, clean_text, has_speech
+
+_LOGGER = logging.getLogger(__name__)
+WIDTH = 2
+CHANNELS = 1
+ENGINE_RETRY = RetryPolicy(delays=TTS_RETRY.delays, retry_on=(EngineError, OSError, MemoryError))
+# Pieces of text waiting for the synthesiser; when full the feeder waits (back-pressure
+# reaches the client through the connection's bounded event queue).
+TEXT_QUEUE = 32
+# A cancelled reply may have to wait for the engine call in flight (one piece of text).
+CANCEL_TIMEOUT = 60.0
+
+Write = Callable[[Event], Awaitable[None]]
+SendError = Callable[[str, str], Awaitable[None]]
+
+
+class Synthesizer:
+    """An engine and its lock: one call at a time, each in a worker thread."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._lock = asyncio.Lock()
+
+    async def speak(self, text: str, voice: str, speaker: str | None = None) -> Samples:
+        async with self._lock:
+            work = asyncio.ensure_future(asyncio.to_thread(self._run, text, voice, speaker))
+            work.add_done_callback(_retrieve)
+            try:
+                return await asyncio.shield(work)
+            except asyncio.CancelledError:
+                # A thread cannot be interrupted: hold the lock until the engine is free.
+                await asyncio.wait({work})
+                raise
+
+    def _run(self, text: str, voice: str, speaker: str | None) -> Samples:
+        parts = list(self.engine.synthesize(text, voice, speaker))  # drained in the thread
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+
+def _retrieve(future: asyncio.Future[Samples]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+@dataclass(frozen=True)
+class ReplyOptions:
+    samples_per_chunk: int = 1024
+    policy: RetryPolicy = ENGINE_RETRY
+    # Pieces already waiting are joined into one engine call, up to this many characters
+    # for call k: the first call is one piece alone (first audio fast), then the budget
+    # doubles up to merge_max (fewer calls: Kokoro pays ~1 s per call on 2 busy cores).
+    merge_first: int = 100
+    merge_max: int = 300
+
+    def merge_budget(self, call: int) -> int:
+        return 0 if call == 0 else min(self.merge_max, self.merge_first * 2 ** (call - 1))
+
+
+class Reply:
+    """Audio for one ``synthesize`` (``streaming=False``) or one synthesize-start..stop stream."""
+
+    def __init__(
+        self,
+        synthesizer: Synthesizer,
+        voice: Voice,
+        speaker: str | None,
+        *,
+        streaming: bool,
+        write: Write,
+        send_error: SendError,
+        options: ReplyOptions,
+        client: str = "",
+    ) -> None:
+        self.voice = voice
+        self.speaker = speaker
+        self.streaming = streaming
+        self.accepting = True  # more text may come
+        self.cancelled = False
+        self._synth = synthesizer
+        self._write = write
+        self._send_error = send_error
+        self._options = options
+        self._client = client
+        self._rate = synthesizer.engine.sample_rate
+        self._splitter = SentenceSplitter()
+        self._text: asyncio.Queue[str | None] = asyncio.Queue(maxsize=TEXT_QUEUE)
+        self._audio: asyncio.Queue[Samples | BaseException | None] = asyncio.Queue(maxsize=1)
+        self._started = False
+        self._audio_stopped = False
+        self._stream_stopped = False
+        self._audio_sent = False
+        self._pieces = 0  # pieces handed to the engine
+        self._calls = 0  # engine calls (waiting pieces are joined)
+        self._received = 0  # pieces of text received
+        self._t0 = time.monotonic()
+        self._first_audio: float | None = None
+        self.task = asyncio.create_task(self._send_all(), name=f"tts reply {client}")
+        self.task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return
+        error = task.exception()  # retrieved here, so a dead client leaves no warning behind
+        if error is not None and not isinstance(error, ConnectionError):
+            _LOGGER.error("client=%s reply failed", self._client, exc_info=error)
+
+    # -- input -------------------------------------------------------------------------
+    async def feed(self, text: str) -> None:
+        for piece in self._splitter.feed(text):
+            await self._offer(piece)
+
+    async def finish(self) -> None:
+        if not self.accepting:
+            return
+        self.accepting = False
+        for piece in self._splitter.finish():
+            await self._offer(piece)
+        await self._offer(None)
+
+    async def _offer(self, item: str | None) -> None:
+        if self.task.done():
+            return
+        if item is not None:
+            self._received += 1
+        try:
+            self._text.put_nowait(item)
+            return
+        except asyncio.QueueFull:
+            pass
+        put = asyncio.ensure_future(self._text.put(item))
+        try:
+            await asyncio.wait({put, self.task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not put.done():
+                put.cancel()
+
+    # -- ending --------------------------------------------------------------------------
+    def cancel(self) -> None:
+        """Stop at once (from the reader: must not block); :meth:`abort` finishes the job."""
+        self.cancelled = True
+        self.accepting = False
+        self.task.cancel()
+
+    async def abort(self, *, close_framing: bool) -> None:
+        """Cancel and wait; then, if asked, close what was opened (audio-stop, synthesize-stopped)."""
+        running = not self.task.done()
+        self.cancel()
+        await cancel_and_wait(self.task, timeout=CANCEL_TIMEOUT)
+        if running:
+            _LOGGER.info(
+                "client=%s reply cancelled voice=%s synthesized=%d of received=%d pieces",
+                self._client, self.voice.name, self._pieces, self._received,
+            )
+        if close_framing:
+            await self._close_framing()
+
+    async def wait(self) -> None:
+        await asyncio.wait({self.task})
+
+    # -- output --------------------------------------------------------------------------
+    async def _send_all(self) -> None:
+        producer = asyncio.create_task(self._synthesize_all(), name=f"tts synth {self._client}")
+        failed = False
+        try:
+            while (item := await self._audio.get()) is not None:
+                if isinstance(item, BaseException):
+                    failed = True
+                    await self._send_error("synthesis-failed", f"text-to-speech failed: {item}")
+                    break
+                await self._send_audio(item)
+            if not self._started and not failed:
+                await self._start()  # empty text: empty audio, still framed
+            await self._close_framing()
+            first = f"{self._first_audio:.2f}s" if self._first_audio is not None else "none"
+            _LOGGER.info(
+                "client=%s voice=%s pieces=%d calls=%d first_audio=%s total=%.2fs", self._client,
+                self.voice.name, self._pieces, self._calls, first, time.monotonic() - self._t0,
+            )
+        finally:
+            await cancel_and_wait(producer, timeout=CANCEL_TIMEOUT)
+
+    async def _synthesize_all(self) -> None:
+        calls = 0
+        carry: str | None = None
+        ended = False
+        while not ended:
+            piece = carry if carry is not None else await self._text.get()
+            carry = None
+            if piece is None:
+                break
+            parts = [clean_text(piece)]
+            # Join what is already waiting, within this call's budget.
+            budget = self._options.merge_budget(calls)
+            while len(parts[0]) < budget and not self._text.empty():
+                following = self._text.get_nowait()
+                if following is None:
+                    ended = True
+                    break
+                cleaned = clean_text(following)
+                if sum(len(p) + 1 for p in parts) + len(cleaned) > budget:
+                    carry = following
+                    break
+                parts.append(cleaned)
+            text = " ".join(p for p in parts if has_speech(p))
+            if not text:
+                continue
+            calls += 1
+            self._calls = calls
+            self._pieces += len(parts)
+            try:
+                audio = await retry_async(
+                    partial(self._synth.speak, text, self.voice.name, self.speaker),
+                    self._options.policy,
+                    may_retry=lambda: not self._audio_sent,
+                    what=f"{self.voice.provider} synthesis",
+                )
+            except Exception as err:
+                _LOGGER.warning("client=%s synthesis failed: %s", self._client, err)
+                await self._audio.put(err)
+                return
+            await self._audio.put(audio)
+        await self._audio.put(None)
+
+    async def _start(self) -> None:
+        self._started = True
+        await self._write(AudioStart(rate=self._rate, width=WIDTH, channels=CHANNELS).event())
+
+    async def _send_audio(self, samples: Samples) -> None:
+        if not self._started:
+            await self._start()
+        pcm = from_float(samples, WIDTH)
+        step = self._options.samples_per_chunk * WIDTH * CHANNELS
+        for offset in range(0, len(pcm), step):
+            await self._write(
+                AudioChunk(rate=self._rate, width=WIDTH, channels=CHANNELS, audio=pcm[offset : offset + step]).event()
+            )
+            if not self._audio_sent:
+                self._audio_sent = True
+                self._first_audio = time.monotonic() - self._t0
+
+    async def _close_framing(self) -> None:
+        if self._started and not self._audio_stopped:
+            self._audio_stopped = True
+            await self._write(AudioStop().event())
+        if self.streaming and not self._stream_stopped:
+            self._stream_stopped = True
+            await self._write(SynthesizeStopped().event())

@@ -1,0 +1,89 @@
+"""Piper voices through piper-tts (each voice an ``.onnx`` with its ``.onnx.json``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .engine import EngineError, Samples, Voice, onnx_providers, pause_after, silence
+from .text import has_speech
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def describe_voice(name: str, model: Path) -> tuple[Voice, int]:
+    """A voice's name, language and speakers, and its sample rate, from its JSON config."""
+    config = json.loads(model.with_suffix(".onnx.json").read_text(encoding="utf-8"))
+    language = config.get("language", {}).get("code") or config.get("espeak", {}).get("voice", "en")
+    speakers = tuple(sorted(config.get("speaker_id_map") or {}))
+    dataset = config.get("dataset") or name
+    quality = config.get("audio", {}).get("quality", "")
+    voice = Voice(name, "piper", str(language), f"Piper {dataset} {quality}".strip(), speakers)
+    return voice, int(config["audio"]["sample_rate"])
+
+
+class PiperEngine:
+    """Every given voice must share one sample rate (one stream, one format)."""
+
+    provider = "piper"
+
+    def __init__(
+        self, models: Mapping[str, Path], *, length_scale: float | None = None, device: str = "cpu"
+    ) -> None:
+        if not models:
+            raise EngineError("no Piper voice given")
+        described = {name: describe_voice(name, path) for name, path in models.items()}
+        rates = {rate for _voice, rate in described.values()}
+        first = next(iter(described.values()))[1]
+        if len(rates) > 1:
+            kept = {n: d for n, d in described.items() if d[1] == first}
+            _LOGGER.warning("piper voices with a rate other than %d Hz are not offered: %s",
+                            first, sorted(set(described) - set(kept)))
+            described = kept
+        self.sample_rate = first
+        self.length_scale = length_scale
+        self.use_cuda = device == "cuda"
+        if self.use_cuda:
+            onnx_providers(device)  # refuses cuda early when onnxruntime has no CUDA
+        self._models = {name: models[name] for name in described}
+        self._voices = [voice for voice, _rate in described.values()]
+        self._loaded: dict[str, Any] = {}
+
+    def voices(self) -> Sequence[Voice]:
+        return self._voices
+
+    def load(self, voice: str) -> Any:
+        """The loaded voice (loaded on first use; call at start-up to preload)."""
+        if voice not in self._loaded:
+            from piper import PiperVoice
+
+            _LOGGER.info("loading piper voice=%s", voice)
+            try:
+                self._loaded[voice] = PiperVoice.load(self._models[voice], use_cuda=self.use_cuda)
+            except Exception as err:
+                raise EngineError(f"cannot load Piper voice {voice}: {err}") from err
+        return self._loaded[voice]
+
+    def synthesize(self, text: str, voice: str, speaker: str | None = None) -> Iterator[Samples]:
+        if not has_speech(text):
+            return
+        from piper import SynthesisConfig
+
+        model = self.load(voice)
+        config = SynthesisConfig(length_scale=self.length_scale)
+        if speaker is not None:
+            speaker_id = model.config.speaker_id_map.get(speaker)
+            if speaker_id is None and speaker.isdigit():
+                speaker_id = int(speaker)
+            config.speaker_id = speaker_id
+        try:
+            for chunk in model.synthesize(text, syn_config=config):
+                yield np.asarray(chunk.audio_float_array, dtype=np.float32).reshape(-1)
+        except Exception as err:
+            raise EngineError(f"Piper failed on {len(text)} characters: {err}") from err
+        yield silence(pause_after(text) * 0.5, self.sample_rate)
