@@ -78,7 +78,7 @@ async def test_tts_killed_mid_turn_then_replica_takes_over(
 
         sink = WavSink()
         next_turn = await pipeline.run_turn(audio("Turn off the hallway light."), sink, conversation_id="f")
-        assert next_turn.error is None and next_turn.reply == "Turned off the hallway light."
+        assert next_turn.error is None and next_turn.reply.startswith("Turned off the hallway")
         assert sink.seconds > 0.5
     finally:
         await slow.stop()
