@@ -20,10 +20,15 @@ def _voice():  # type: ignore[no-untyped-def]
 
 @functools.cache
 def speak(text: str) -> bytes:
-    """``text`` spoken as 16 kHz mono 16-bit PCM, with 0.3 s of silence either side."""
+    """``text`` spoken as 16 kHz mono 16-bit PCM, with 0.3 s of silence either side.
+
+    Noise is off, so the same text is always the same audio (and the same transcript).
+    """
+    from piper.config import SynthesisConfig
+
     buf = io.BytesIO()
     with wave.open(buf, "wb") as wav:
-        _voice().synthesize_wav(text, wav)
+        _voice().synthesize_wav(text, wav, syn_config=SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0))
     buf.seek(0)
     with wave.open(buf, "rb") as wav:
         fmt = AudioFormat(wav.getframerate(), wav.getsampwidth(), wav.getnchannels())
