@@ -37,6 +37,7 @@ class OrchestratorConfig:
     asr: tuple[str, ...]
     handle: tuple[str, ...]
     tts: tuple[str, ...]
+    intent: tuple[str, ...]
     intents: tuple[Path, ...]
     use_intents: bool
     pipeline: PipelineConfig
@@ -48,6 +49,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--asr", action="append", default=[], help="speech-to-text URI (repeat for replicas)")
     parser.add_argument("--handle", action="append", default=[], help="conversation (LLM) URI (repeatable)")
     parser.add_argument("--tts", action="append", default=[], help="text-to-speech URI (repeatable)")
+    parser.add_argument("--intent", action="append", default=[],
+                        help="a Wyoming intent service asked before the LLM when no template matches")
     parser.add_argument("--discover", action="store_true", help="find services by zeroconf")
     parser.add_argument("--intents", action="append", default=[], type=Path, help="extra sentence templates")
     parser.add_argument("--no-intents", action="store_true", help="send everything to the LLM")
@@ -59,28 +62,29 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def build_config(args: argparse.Namespace) -> OrchestratorConfig:
     return OrchestratorConfig(
-        asr=tuple(args.asr), handle=tuple(args.handle), tts=tuple(args.tts), intents=tuple(args.intents),
+        asr=tuple(args.asr), handle=tuple(args.handle), tts=tuple(args.tts), intent=tuple(args.intent),
+        intents=tuple(args.intents),
         use_intents=not args.no_intents, pipeline=PipelineConfig(language=args.language, voice=args.voice),
         discover=args.discover, metrics_port=args.metrics_port,
     )
 
 
 async def build_pipeline(config: OrchestratorConfig, monitor: LatencyMonitor) -> Pipeline:
-    uris = {"asr": list(config.asr), "handle": list(config.handle), "tts": list(config.tts)}
+    uris = {"asr": list(config.asr), "handle": list(config.handle), "tts": list(config.tts),
+            "intent": list(config.intent)}
     if config.discover:
         found = await discover_services()
         for kind, extra in found.items():
-            if kind in uris:
-                uris[kind].extend(u for u in extra if u not in uris[kind])
-    missing = [k for k, v in uris.items() if not v]
+            uris[kind].extend(u for u in extra if u not in uris[kind])
+    missing = [k for k, v in uris.items() if not v and k != "intent"]
     if missing:
         raise SystemExit(f"no {', '.join(missing)} service configured (use --{missing[0]} URI or --discover)")
     pools = {k: ServicePool(k, v) for k, v in uris.items()}
     with contextlib.suppress(Exception):
         pools["tts"].info = await describe(uris["tts"][0])
     intents = IntentRecognizer(config.intents) if config.use_intents else None
-    return Pipeline(pools["asr"], pools["handle"], pools["tts"], intents=intents, config=config.pipeline,
-                    monitor=monitor)
+    return Pipeline(pools["asr"], pools["handle"], pools["tts"], intents=intents,
+                    intent_service=pools["intent"] or None, config=config.pipeline, monitor=monitor)
 
 
 def breakdown(result: TurnResult) -> str:
@@ -99,8 +103,7 @@ async def ask(args: argparse.Namespace) -> int:
             wav_chunks(args.wav, realtime=args.realtime), sink, conversation_id=args.conversation
         )
     finally:
-        for pool in (pipeline.asr, pipeline.handle, pipeline.tts):
-            await pool.close()
+        await pipeline.close()
     if args.out:
         await asyncio.to_thread(sink.write, args.out)
     summary = {
@@ -156,8 +159,7 @@ async def serve(args: argparse.Namespace) -> int:
     await tasks.close()
     if metrics is not None:
         await metrics.stop()
-    for pool in (pipeline.asr, pipeline.handle, pipeline.tts):
-        await pool.close()
+    await pipeline.close()
     return 0
 
 

@@ -42,7 +42,7 @@ async def main(args: argparse.Namespace) -> int:
             print(f"  {label} ready on {service.uri} in {time.monotonic() - t0:.1f}s", flush=True)
         whisper, llama, tts = (s.uri for s in started)
         ask_args = argparse.Namespace(
-            asr=[whisper], handle=[llama], tts=[tts], intents=[], no_intents=args.no_intents, language="en",
+            asr=[whisper], handle=[llama], tts=[tts], intent=[], intents=[], no_intents=args.no_intents, language="en",
             voice=args.voice, discover=False, metrics_port=None, wav=question, out=args.out, realtime=args.realtime,
             conversation="demo", json=False, debug=args.debug,
         )

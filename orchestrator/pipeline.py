@@ -21,6 +21,7 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.handle import Handled, HandledChunk, NotHandled
+from wyoming.intent import Intent, NotRecognized, Recognize
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
 from wyoming.vad import VoiceStarted, VoiceStopped
 
@@ -63,6 +64,7 @@ class PipelineConfig:
     llm_retry: RetryPolicy = LLM_RETRY
     tts_retry: RetryPolicy = TTS_RETRY
     apologize: bool = True
+    intent_timeout: float = 2.0
     # False chains the stages the way Home Assistant does without streaming: the whole reply
     # text, then one-shot TTS, and the audio forwarded once synthesis has finished (benchmarks).
     streaming: bool = True
@@ -87,6 +89,7 @@ class Pipeline:
         tts: ServicePool,
         *,
         intents: IntentRecognizer | None = None,
+        intent_service: ServicePool | None = None,
         config: PipelineConfig | None = None,
         monitor: LatencyMonitor | None = None,
     ) -> None:
@@ -94,6 +97,7 @@ class Pipeline:
         self.handle = handle
         self.tts = tts
         self.intents = intents
+        self.intent_service = intent_service
         self.config = config or PipelineConfig()
         self.monitor = monitor or LatencyMonitor()
         self.tts_streaming: bool | None = None  # learnt from the TTS service's info
@@ -125,6 +129,8 @@ class Pipeline:
             if end_stage == "asr":
                 return result
             match = self.intents.match(result.transcript) if self.intents else None
+            if match is None and self.intent_service:
+                match = await self._recognize_remote(result.transcript)
             if match is not None:
                 result.intent = match
                 timer.mark("intent")
@@ -143,7 +149,43 @@ class Pipeline:
             result.marks = dict(timer.marks)
             if not result.cancelled and result.error is None:
                 self.monitor.finish_turn(timer)
+            stages = " ".join(f"{k}={v * 1000:.0f}ms" for k, v in result.marks.items())
+            outcome = "cancelled" if result.cancelled else (result.error.code if result.error else "ok")
+            _LOGGER.info("turn %s conversation=%s intent=%s %s", outcome, conversation_id,
+                         result.intent.name if result.intent else "-", stages)
         return result
+
+    async def close(self) -> None:
+        """Close the warm connections of every service pool."""
+        for pool in (self.asr, self.handle, self.tts, self.intent_service):
+            if pool is not None:
+                await pool.close()
+
+    async def _recognize_remote(self, text: str) -> IntentMatch | None:
+        """Ask the configured Wyoming ``intent`` service; anything but a match goes to the LLM."""
+        assert self.intent_service is not None
+        try:
+            conn = await self.intent_service.acquire()
+        except ServiceUnavailable as err:
+            _LOGGER.warning("intent service unavailable (%s); asking the LLM", err)
+            return None
+        try:
+            await conn.send(Recognize(text=text).event())
+            async with asyncio.timeout(self.config.intent_timeout):
+                while True:
+                    event = await conn.recv()
+                    if Intent.is_type(event.type):
+                        intent = Intent.from_event(event)
+                        slots = {e.name: e.value for e in intent.entities}
+                        return IntentMatch(intent.name, slots, intent.text or "Done.")
+                    if NotRecognized.is_type(event.type) or Error.is_type(event.type):
+                        return None
+        except (OSError, TimeoutError) as err:
+            self.intent_service.mark_failed(conn.uri)
+            _LOGGER.warning("intent service failed (%s); asking the LLM", err)
+            return None
+        finally:
+            await conn.close()
 
     async def announce(self, text: str, out: TurnOutput, *, result: TurnResult | None = None) -> TurnResult:
         """Speak ``text`` (a ``run-pipeline`` that starts at the tts stage)."""
