@@ -20,6 +20,7 @@ from orchestrator.pipeline import Pipeline, PipelineConfig
 from orchestrator.services import ServicePool, discover_services
 from orchestrator.wavio import WavSink
 from voice_runtime.audio import read_wav
+from voice_runtime.faultproxy import FaultProxy
 from voice_runtime.handler import ServiceHandler
 from voice_runtime.procs import ServiceProcess, free_port, start_service
 from voice_runtime.retry import RetryPolicy
@@ -148,3 +149,27 @@ async def test_discover_services_by_zeroconf_on_loopback() -> None:
         await whisper.stop()
     assert whisper.uri in found["asr"]
     assert whisper.uri not in found["tts"] + found["handle"]
+
+
+async def test_pool_keeps_a_warm_spare_and_round_robins(peers: tuple[ServiceProcess, ServiceProcess]) -> None:  # noqa: F811
+    whisper, _ = peers
+    a = FaultProxy("127.0.0.1", whisper.port)
+    b = FaultProxy("127.0.0.1", whisper.port)
+    await a.start()
+    await b.start()
+    pool = ServicePool("asr", [a.uri, b.uri])
+    try:
+        first = await pool.acquire()  # replica a, and a spare for a is being opened
+        second = await pool.acquire()  # round robin: replica b
+        assert (first.uri, second.uri) == (a.uri, b.uri)
+        for replica in pool._replicas:
+            assert replica.spare_task is not None
+            await replica.spare_task
+        third = await pool.acquire()  # a again: its warm spare, no new connection needed
+        assert third.uri == a.uri and a.connections == 2
+        for conn in (first, second, third):
+            await conn.close()
+    finally:
+        await pool.close()
+        await a.stop()
+        await b.stop()
