@@ -151,7 +151,7 @@ async def test_discover_services_by_zeroconf_on_loopback() -> None:
     assert whisper.uri not in found["tts"] + found["handle"]
 
 
-async def test_pool_keeps_a_warm_spare_and_round_robins(peers: tuple[ServiceProcess, ServiceProcess]) -> None:  # noqa: F811
+async def test_pool_keeps_a_warm_spare_and_round_robins(peers: tuple[ServiceProcess, ServiceProcess]) -> None:
     whisper, _ = peers
     a = FaultProxy("127.0.0.1", whisper.port)
     b = FaultProxy("127.0.0.1", whisper.port)
