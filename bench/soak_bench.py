@@ -6,7 +6,8 @@ another. Reported: errors; orchestrator asyncio tasks and open file descriptors,
 server's RSS and open file descriptors, at the start (after a warm-up of 10 turns) and at the
 end; latency (end of speech → first audio) of the first and the last 10 % of turns.
 
-    .venv/bin/python bench/soak_bench.py [--turns 1000]
+    .venv/bin/python bench/soak_bench.py [--turns 1000] [--max-minutes M]
+(``--max-minutes`` stops early, after the turn in progress; the report says how many ran.)
 Results: bench/results/soak.{md,json}.
 """
 
@@ -89,14 +90,19 @@ async def main(args: argparse.Namespace) -> int:
     errors: dict[str, int] = {}
     start_snapshot: dict[str, object] = {}
     started = time.monotonic()
+    done = 0
     try:
         for index in range(args.turns + WARMUP):
+            if args.max_minutes and index > WARMUP and time.monotonic() - started > args.max_minutes * 60:
+                print(f"  time budget of {args.max_minutes} min spent after {done} turns", flush=True)
+                break
             if index == WARMUP:
                 start_snapshot = snapshot(procs)
             text = UTTERANCES[index % len(UTTERANCES)]
             result = await pipeline.run_turn(chunks(audio[text]), WavSink(), conversation_id=f"soak-{index % 3}")
             if index < WARMUP:
                 continue
+            done += 1
             if result.error is not None:
                 errors[result.error.code] = errors.get(result.error.code, 0) + 1
             elif "first_audio_sent" in result.marks:
@@ -111,13 +117,14 @@ async def main(args: argparse.Namespace) -> int:
         await stack.stop()
     tenth = max(1, len(latencies) // 10)
     first, last = latencies[:tenth], latencies[-tenth:]
-    data = {"turns": args.turns, "errors": errors, "seconds": round(time.monotonic() - started),
+    data = {"turns": done, "turns_asked": args.turns, "errors": errors, "seconds": round(time.monotonic() - started),
             "start": start_snapshot, "end": end_snapshot,
             "latency_first_tenth_p50": statistics.median(first) if first else None,
             "latency_last_tenth_p50": statistics.median(last) if last else None}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "soak.json").write_text(json.dumps(data, indent=2))
-    lines = ["# Soak", "", f"{args.turns} turns ({len(UTTERANCES)} utterances in rotation, 3 conversations), "
+    lines = ["# Soak", "", f"{done} turns (of {args.turns} asked; {len(UTTERANCES)} utterances in rotation, "
+             "3 conversations), "
              f"{data['seconds']} s, errors: {sum(errors.values())} {errors or ''}", "",
              "| what | start | end | growth |", "|---|---|---|---|"]
 
@@ -141,6 +148,7 @@ async def main(args: argparse.Namespace) -> int:
 def cli(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--turns", type=int, default=1000)
+    parser.add_argument("--max-minutes", type=float, default=0.0, help="stop after this long (0: no limit)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     return asyncio.run(main(parser.parse_args(argv)))
 

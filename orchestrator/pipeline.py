@@ -201,14 +201,20 @@ class Pipeline:
         return result
 
     async def _fail(self, err: TurnError, out: TurnOutput, timer: TurnTimer, result: TurnResult) -> None:
+        """Apologise out loud if nothing was said yet (a whole reply, audio-stop included), then
+        send the ``error``: a satellite ends the turn on ``error``, so the apology goes first.
+
+        ``services-unavailable`` is sent at once and not apologised for: the satellite answers it
+        by sending the same utterance to its cloud fallback.
+        """
         _LOGGER.warning("turn failed code=%s text=%s", err.code, err.text)
-        with contextlib.suppress(Exception):
-            await out.event(Error(text=err.text, code=err.code).event())
-        tts_gone = err.code == SERVICES_UNAVAILABLE and "tts" in err.text
-        if self.config.apologize and err.code not in ("no-speech",) and not tts_gone and result.audio_bytes == 0:
+        silent = err.code in ("no-speech", SERVICES_UNAVAILABLE)
+        if self.config.apologize and not silent and result.audio_bytes == 0:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(self.config.tts_timeout):
                     await self._speak_text(APOLOGY, out, timer, result, retry=False)
+        with contextlib.suppress(Exception):
+            await out.event(Error(text=err.text, code=err.code).event())
 
     # -- speech to text --------------------------------------------------------------------
     async def _transcribe(self, audio: AsyncIterator[AudioChunk], out: TurnOutput, timer: TurnTimer) -> str:

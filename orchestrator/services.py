@@ -53,7 +53,10 @@ class Connection:
         await async_write_event(event if isinstance(event, Event) else event.event(), self.writer)
 
     async def recv(self) -> Event:
-        event = await async_read_event(self.reader)
+        try:
+            event = await async_read_event(self.reader)
+        except asyncio.IncompleteReadError as err:  # the stream was cut inside a frame
+            raise ConnectionResetError(f"{self.uri} cut the connection mid-frame") from err
         if event is None:
             raise ConnectionResetError(f"{self.uri} closed the connection")
         return event

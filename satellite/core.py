@@ -198,7 +198,9 @@ class Satellite:
         elif Error.is_type(event.type):
             error = Error.from_event(event)
             _LOGGER.warning("controller error code=%s text=%s", error.code, error.text)
-            if error.code == SERVICES_UNAVAILABLE and self.cloud is not None and state in (
+            if state is State.SPEAKING and self._reply_ended:
+                pass  # the whole reply (e.g. a spoken apology) has arrived: let it play to the end
+            elif error.code == SERVICES_UNAVAILABLE and self.cloud is not None and state in (
                 State.STREAMING, State.WAITING
             ):
                 self._degraded_until = self.clock.now() + self.config.local_retry_seconds

@@ -144,6 +144,9 @@ async def test_bad_input_gets_error_codes_and_the_server_keeps_serving(server: S
         await client.send_raw(b"\x00\xffnot json at all\n")
         await expect_error(client, "bad-json")
 
+        await client.send(Event("transcribe", {"language": 7}))  # found by bench/fuzz_bench.py
+        await expect_error(client, "bad-event")
+
         await client.send(AudioChunk(rate=16000, width=2, channels=1, audio=bytes(640)))
         await expect_error(client, "audio-not-started")
 

@@ -5,9 +5,13 @@ Modes, switchable while connections are open:
 * ``pass``: forward everything;
 * ``delay``: hold every chunk ``delay`` seconds before forwarding it;
 * ``drop``: keep connections open but forward nothing (a black hole, like lost Wi-Fi);
-* ``truncate``: forward ``truncate_after`` bytes of the server's answer, then close both sides
-  (a stream cut mid-audio);
+* ``truncate``: forward ``truncate_after`` bytes in the ``truncate_direction`` (``down``, the
+  server's answer, by default; ``up``, what the client sends), then close both sides (a
+  stream cut mid-audio);
 * ``reset``: abort every connection with a TCP reset (``SO_LINGER`` 0), new ones too.
+
+A fault can also be armed to strike at a point of a stream: :meth:`FaultProxy.fault_at`
+(e.g. "cut the connection 32,000 bytes after the first ``audio-start`` the client sends").
 """
 
 from __future__ import annotations
@@ -20,6 +24,25 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Mode = Literal["pass", "delay", "drop", "truncate", "reset"]
+Direction = Literal["up", "down"]  # up: client -> server; down: server -> client
+
+
+@dataclass
+class ArmedFault:
+    """Strike ``mode`` once ``after`` bytes have followed the ``occurrence``-th ``marker`` in
+    ``direction`` (``after`` may be negative, down to ``-len(marker)``: strike before the end
+    of the marker, e.g. at a frame boundary when the marker starts a header line).
+
+    ``truncate`` cuts the connection the marker was seen on (the proxy's mode is unchanged);
+    any other mode becomes the proxy's mode (``reset`` aborts every open connection).
+    """
+
+    marker: bytes
+    mode: Mode
+    after: int = 0
+    direction: Direction = "up"
+    occurrence: int = 1
+    fired: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 @dataclass
@@ -29,12 +52,15 @@ class FaultProxy:
     mode: Mode = "pass"
     delay: float = 0.2
     truncate_after: int = 1024
+    truncate_direction: Direction = "down"
     listen_host: str = "127.0.0.1"
     port: int = 0
     connections: int = 0
     _server: asyncio.AbstractServer | None = None
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _armed: ArmedFault | None = None
+    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     @property
     def uri(self) -> str:
@@ -49,6 +75,21 @@ class FaultProxy:
         if mode == "reset":
             for writer in list(self._writers):
                 _reset(writer)
+
+    def fault_at(self, marker: bytes, mode: Mode, *, after: int = 0, direction: Direction = "up",
+                 occurrence: int = 1) -> ArmedFault:
+        """Arm a one-shot fault (see :class:`ArmedFault`); ``await fault.fired.wait()`` to see it strike."""
+        self._armed = ArmedFault(marker, mode, after, direction, occurrence)
+        return self._armed
+
+    async def idle(self) -> None:
+        """Wait until no connection is open through the proxy."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: not self._writers)
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._writers) // 2
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -75,8 +116,8 @@ class FaultProxy:
             return
         self.connections += 1
         self._writers.update((c_writer, s_writer))
-        pumps = [asyncio.create_task(self._pump(c_reader, s_writer, limit=False)),
-                 asyncio.create_task(self._pump(s_reader, c_writer, limit=True))]
+        pumps = [asyncio.create_task(self._pump(c_reader, s_writer, "up")),
+                 asyncio.create_task(self._pump(s_reader, c_writer, "down"))]
         self._tasks.update(pumps)
         try:
             await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
@@ -90,24 +131,61 @@ class FaultProxy:
                 self._writers.discard(writer)
                 writer.close()
             self._tasks.difference_update(pumps)
+            async with self._changed:
+                self._changed.notify_all()
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, limit: bool) -> None:
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, direction: Direction) -> None:
         sent = 0
+        seen = b""  # the stream's tail, until an armed fault's marker is found in it
+        found_count = 0
+        countdown: int | None = None  # bytes to forward before the armed fault strikes
         while data := await reader.read(65536):
+            armed = self._armed
+            if armed is not None and armed.direction == direction and not armed.fired.is_set():
+                if countdown is None:
+                    # Keep len(marker) - 1 bytes of the previous chunks: a marker may span two.
+                    tail = len(seen)
+                    seen += data
+                    start = 0
+                    while countdown is None and (found := seen.find(armed.marker, start)) >= 0:
+                        found_count += 1
+                        start = found + len(armed.marker)
+                        if found_count == armed.occurrence:
+                            # Bytes of ``data`` before the strike point.
+                            countdown = found + len(armed.marker) + armed.after - tail - len(data)
+                    seen = seen[max(start, len(seen) - len(armed.marker) + 1):]
+                else:
+                    countdown -= len(data)
+                if countdown is not None and countdown <= 0:
+                    keep = max(0, len(data) + countdown)  # forward up to the fault point, then strike
+                    await self._forward(writer, data[:keep])
+                    armed.fired.set()
+                    self._armed = None
+                    if armed.mode == "truncate":
+                        return
+                    self.set_mode(armed.mode)
+                    data = data[keep:]
+                    if not data:
+                        continue
             if self.mode == "drop":
                 continue
             if self.mode == "delay":
                 await asyncio.sleep(self.delay)
-            if self.mode == "truncate" and limit:
+            truncating = self.mode == "truncate" and direction == self.truncate_direction
+            if truncating:
                 room = self.truncate_after - sent
                 if room <= 0:
                     return
                 data = data[:room]
-            writer.write(data)
+            await self._forward(writer, data)
             sent += len(data)
-            await writer.drain()
-            if self.mode == "truncate" and limit and sent >= self.truncate_after:
+            if truncating and sent >= self.truncate_after:
                 return
+
+    async def _forward(self, writer: asyncio.StreamWriter, data: bytes) -> None:
+        if data and self.mode not in ("drop", "reset"):
+            writer.write(data)
+            await writer.drain()
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:

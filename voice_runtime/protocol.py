@@ -78,7 +78,7 @@ async def _rest_of_frame(first: bytes, reader: asyncio.StreamReader, limits: Lim
         raise ProtocolError("bad-frame", "empty header line", fatal=False)
     try:
         header = json.loads(line)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (ValueError, RecursionError) as err:  # bad JSON, bad UTF-8, 4300+ digit ints, deep nesting
         raise ProtocolError("bad-json", f"header is not valid JSON: {err}", fatal=False) from err
     if not isinstance(header, dict):
         raise ProtocolError("bad-frame", "header must be a JSON object", fatal=False)
@@ -98,7 +98,7 @@ async def _rest_of_frame(first: bytes, reader: asyncio.StreamReader, limits: Lim
     if extra:
         try:
             more = json.loads(extra)
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        except (ValueError, RecursionError) as err:
             raise ProtocolError("bad-json", f"data is not valid JSON: {err}", fatal=False) from err
         if not isinstance(more, dict):
             raise ProtocolError("bad-frame", "data block must be a JSON object", fatal=False)

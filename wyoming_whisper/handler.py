@@ -124,6 +124,8 @@ class WhisperHandler(ServiceHandler):
     async def handle_event(self, event: Event) -> bool:
         if Transcribe.is_type(event.type):
             request = Transcribe.from_event(event)
+            if request.language is not None and not isinstance(request.language, str):
+                raise TypeError("'language' must be a string")  # answered as bad-event by the runtime
             try:
                 self._language = self.service.engine.resolve_language(request.language)
             except ValueError as err:
