@@ -112,8 +112,7 @@ async def main(args: argparse.Namespace) -> int:
                       f"{time.monotonic() - started:.0f}s", flush=True)
         end_snapshot = snapshot(procs)
     finally:
-        for pool in (pipeline.asr, pipeline.handle, pipeline.tts):
-            await pool.close()
+        await pipeline.close()
         await stack.stop()
     tenth = max(1, len(latencies) // 10)
     first, last = latencies[:tenth], latencies[-tenth:]

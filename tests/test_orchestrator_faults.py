@@ -84,8 +84,7 @@ async def test_tts_killed_mid_turn_then_replica_takes_over(
         await slow.stop()
         await first.stop()
         await second.stop()
-        for pool in (pipeline.asr, pipeline.tts):
-            await pool.close()
+        await pipeline.close()
 
 
 async def test_only_server_down_gives_services_unavailable_then_recovers(
@@ -112,8 +111,7 @@ async def test_only_server_down_gives_services_unavailable_then_recovers(
             await restarted.stop()
     finally:
         await piper.stop()
-        for pool in (pipeline.asr, pipeline.tts):
-            await pool.close()
+        await pipeline.close()
 
 
 async def test_asr_replica_takes_over_when_the_first_is_dead(
@@ -128,6 +126,5 @@ async def test_asr_replica_takes_over_when_the_first_is_dead(
         result = await pipeline.run_turn(audio("What time is it?"), WavSink(), conversation_id="h")
     finally:
         await dead.stop()
-        for pool in (pipeline.asr, pipeline.tts):
-            await pool.close()
+        await pipeline.close()
     assert result.error is None and result.intent is not None and result.intent.name == "HassGetTime"

@@ -49,8 +49,7 @@ async def test_home_command_through_peers_never_calls_the_llm(peers: tuple[Servi
     try:
         result = await pipeline.run_turn(chunks(speak("Turn on the kitchen lights.")), sink, conversation_id="t")
     finally:
-        for pool in (pipeline.asr, pipeline.handle, pipeline.tts):
-            await pool.close()
+        await pipeline.close()
         await llm_proxy.stop()
     assert result.error is None, result.error
     assert "kitchen light" in result.transcript.lower()

@@ -130,8 +130,7 @@ async def link_to(port: int, pipeline: Pipeline, **kw: float) -> AsyncIterator[S
         task.cancel()
         with contextlib.suppress(BaseException):
             await task
-        for pool in (pipeline.asr, pipeline.handle, pipeline.tts):
-            await pool.close()
+        await pipeline.close()
 
 
 async def test_barge_in_stops_reply_audio_within_one_chunk_and_closes_tts(

@@ -99,8 +99,7 @@ async def linked_task(
         with contextlib.suppress(BaseException):
             await task
         await proxy.stop()
-        for pool in (pipeline.asr, pipeline.handle, pipeline.tts):
-            await pool.close()
+        await pipeline.close()
 
 
 def pipeline_on(peers: tuple[ServiceProcess, ServiceProcess], intents: IntentRecognizer,
