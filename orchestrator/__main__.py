@@ -56,15 +56,27 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-intents", action="store_true", help="send everything to the LLM")
     parser.add_argument("--language", default="en")
     parser.add_argument("--voice", help="TTS voice name")
+    parser.add_argument("--vad-sensitivity", choices=["aggressive", "default", "relaxed", "off"], default=None,
+                        help="ask the speech-to-text service to end the utterance itself after 0.3 s "
+                        "(aggressive), 0.7 s (default) or 1.25 s (relaxed) of silence instead of waiting for "
+                        "the satellite's own end of speech; 'off' waits for audio-stop (default: aggressive "
+                        "for serve, off for ask)")
+    parser.add_argument("--partial-transcripts", action="store_true",
+                        help="let the speech-to-text service compute partial transcripts (unused here; off "
+                        "saves CPU)")
     parser.add_argument("--metrics-port", type=int, help="serve Prometheus latency text on this port")
     parser.add_argument("--debug", action="store_true")
 
 
 def build_config(args: argparse.Namespace) -> OrchestratorConfig:
+    sensitivity = args.vad_sensitivity or ("aggressive" if args.command == "serve" else "off")
+    pipeline = PipelineConfig(language=args.language, voice=args.voice,
+                              vad_sensitivity=None if sensitivity == "off" else sensitivity,
+                              partial_transcripts=args.partial_transcripts)
     return OrchestratorConfig(
         asr=tuple(args.asr), handle=tuple(args.handle), tts=tuple(args.tts), intent=tuple(args.intent),
         intents=tuple(args.intents),
-        use_intents=not args.no_intents, pipeline=PipelineConfig(language=args.language, voice=args.voice),
+        use_intents=not args.no_intents, pipeline=pipeline,
         discover=args.discover, metrics_port=args.metrics_port,
     )
 

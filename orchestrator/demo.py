@@ -44,7 +44,8 @@ async def main(args: argparse.Namespace) -> int:
         ask_args = argparse.Namespace(
             asr=[whisper], handle=[llama], tts=[tts], intent=[], intents=[], no_intents=args.no_intents, language="en",
             voice=args.voice, discover=False, metrics_port=None, wav=question, out=args.out, realtime=args.realtime,
-            conversation="demo", json=False, debug=args.debug,
+            conversation="demo", json=False, debug=args.debug, command="ask", vad_sensitivity=None,
+            partial_transcripts=False,
         )
         print(f"asking {question} …", flush=True)
         return await ask(ask_args)

@@ -28,7 +28,7 @@ from wyoming.vad import VoiceStarted, VoiceStopped
 from voice_runtime.audio import PCM16_MONO_16K, AudioConverter, AudioFormat
 from voice_runtime.latency import LatencyMonitor, TurnTimer
 from voice_runtime.retry import LLM_RETRY, TTS_RETRY, RetryPolicy, retry_async
-from voice_runtime.tasks import run_together
+from voice_runtime.tasks import cancel_and_wait, run_together
 
 from .intents import IntentMatch, IntentRecognizer
 from .services import Connection, ServicePool, ServiceUnavailable
@@ -68,6 +68,13 @@ class PipelineConfig:
     # False chains the stages the way Home Assistant does without streaming: the whole reply
     # text, then one-shot TTS, and the audio forwarded once synthesis has finished (benchmarks).
     streaming: bool = True
+    # Asked of the speech-to-text service in ``transcribe``: end the utterance itself after
+    # this much silence (Wyoming's vad_sensitivity: aggressive/default/relaxed; None: wait
+    # for the satellite's audio-stop). A service that ignores it changes nothing. The
+    # ``serve`` command asks for "aggressive" unless told otherwise.
+    vad_sensitivity: str | None = None
+    # Partial transcripts are not used here: ask the service not to spend CPU on them.
+    partial_transcripts: bool = False
 
 
 @dataclass
@@ -217,6 +224,10 @@ class Pipeline:
             await out.event(Error(text=err.text, code=err.code).event())
 
     # -- speech to text --------------------------------------------------------------------
+    def _transcribe_request(self) -> Transcribe:
+        return Transcribe(language=self.config.language, vad_sensitivity=self.config.vad_sensitivity,
+                          context=None if self.config.partial_transcripts else {"partial_transcripts": False})
+
     async def _transcribe(self, audio: AsyncIterator[AudioChunk], out: TurnOutput, timer: TurnTimer) -> str:
         buffered: list[AudioChunk] = []
         limit_bytes = None
@@ -226,12 +237,12 @@ class Pipeline:
         try:
             try:
                 conn = await self.asr.acquire()
-                await conn.send(Transcribe(language=self.config.language).event())
+                await conn.send(self._transcribe_request().event())
                 reader = asyncio.create_task(self._read_transcript(conn), name="asr reader")
             except ServiceUnavailable as err:
                 raise TurnError(SERVICES_UNAVAILABLE, str(err)) from err
             total = 0
-            async for chunk in audio:
+            async for chunk in _until_endpoint(audio, reader):
                 outgoing = [chunk.event()]
                 if first:
                     first = False
@@ -258,7 +269,10 @@ class Pipeline:
             try:
                 if conn is None or reader is None:
                     raise ConnectionResetError("ASR connection lost while streaming")
-                await conn.send(AudioStop().event())
+                if not reader.done():
+                    await conn.send(AudioStop().event())
+                else:
+                    _LOGGER.debug("the speech-to-text service ended the utterance before audio-stop")
                 async with asyncio.timeout(self.config.asr_timeout):
                     text = await reader
             except (OSError, TimeoutError) as err:
@@ -292,7 +306,7 @@ class Pipeline:
             raise TurnError(SERVICES_UNAVAILABLE, str(err)) from err
         try:
             first = buffered[0]
-            await conn.send(Transcribe(language=self.config.language).event())
+            await conn.send(self._transcribe_request().event())
             await conn.send(AudioStart(first.rate, first.width, first.channels).event())
             for chunk in buffered:
                 await conn.send(chunk.event())
@@ -503,3 +517,26 @@ class Pipeline:
         if started:
             await out.event(AudioStop().event())
             timer.mark("audio_done")
+
+
+async def _until_endpoint(audio: AsyncIterator[AudioChunk], reader: asyncio.Task[str]) -> AsyncIterator[AudioChunk]:
+    """``audio`` until it ends or the speech-to-text service has answered (it found the end of
+    speech itself). A reader that failed (connection lost) stops the race: the audio is still
+    wanted, for another replica."""
+    source = aiter(audio)
+    racing = True
+    while True:
+        step = asyncio.ensure_future(anext(source))
+        try:
+            if racing:
+                await asyncio.wait({step, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if not step.done():
+                    if reader.cancelled() or reader.exception() is None or isinstance(reader.exception(), TurnError):
+                        return
+                    racing = False
+            chunk = await step
+        except StopAsyncIteration:
+            return
+        finally:
+            await cancel_and_wait(step)
+        yield chunk

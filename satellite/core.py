@@ -184,6 +184,8 @@ class Satellite:
             _LOGGER.info("transcript=%r", Transcript.from_event(event).text)
             self._fire(Trigger.TRANSCRIPT)
         elif VoiceStopped.is_type(event.type):
+            if state is State.STREAMING:
+                _LOGGER.info("end of speech found by the controller")
             self._fire(Trigger.SPEECH_END)
         elif Synthesize.is_type(event.type):
             _LOGGER.info("reply text=%r", Synthesize.from_event(event).text)

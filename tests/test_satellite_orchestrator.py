@@ -16,6 +16,7 @@ from pathlib import Path
 
 from helpers import ROOT, free_port
 from peers import start_peer_piper, start_peer_whisper
+from stack import Stack
 from test_satellite_service import SatelliteProcess, Speech, satellite, silence, speaker, speech, windows
 
 from voice_runtime.audio import PCM16_MONO_16K, write_wav
@@ -61,3 +62,25 @@ async def test_orchestrator_on_real_servers_drives_the_satellite(speech: Speech,
     played = speaker(tmp_path / "speaker.wav")
     loud_ms = sum(any(w) for w in windows(played)) * 30
     assert loud_ms > 500, "no spoken reply was played"
+
+
+async def test_speech_to_text_ends_the_utterance_before_the_satellite_does(
+    speech: Speech, tmp_path: Path, stack: Stack
+) -> None:
+    """`serve` asks our whisper for server-side endpointing (vad_sensitivity "aggressive"):
+    the satellite, whose own VAD would wait 30 s of silence here, is told the transcript and
+    ends its stream on it, and the reply plays."""
+    command = speech.mic("Turn on the kitchen lights.")
+    write_wav(str(tmp_path / "mic.wav"), silence(0.5) + command + silence(3.0), PCM16_MONO_16K)
+    async with satellite("--mic-wav", str(tmp_path / "mic.wav"), "--mic-wav-fast", "--snd-wav",
+                         str(tmp_path / "speaker.wav"), "--snd-rate", "16000",
+                         "--silence-frames-required", "1000") as sat, \
+            orchestrator("--asr", stack.whisper.uri, "--tts", stack.tts.uri, "--handle", stack.llama.uri,
+                         "--satellite", f"tcp://127.0.0.1:{sat.port}"):
+        await sat.wait_log("on reply-done", timeout=120)
+    log = "\n".join(sat.log)
+    assert "end of speech found by the controller" in log, log
+    transcripts = [line for line in sat.log if "transcript=" in line]
+    assert len(transcripts) == 1 and "kitchen" in transcripts[0].lower(), log
+    played = speaker(tmp_path / "speaker.wav")
+    assert sum(any(w) for w in windows(played)) * 30 > 500, "no spoken reply was played"

@@ -214,3 +214,40 @@ async def test_server_side_endpointing_emits_voice_events_and_answers_before_aud
         assert after is not None and after.type == "info"
     finally:
         await service.stop()
+
+
+async def test_vad_sensitivity_in_transcribe_turns_endpointing_on_for_that_request(server: ServiceProcess) -> None:
+    """The module's server has no --endpoint-silence: a client asks for it per request (and
+    for no partial transcripts); the next plain request gets the server's defaults again."""
+    audio = speak(LONG) + bytes(2 * 16000 * 2)  # speech, then 2 s of silence and no audio-stop
+    async with connected(server.port) as client:
+        await client.send(Transcribe(language="en", vad_sensitivity="aggressive",
+                                     context={"partial_transcripts": False}))
+        await send_audio(client, audio, realtime=False, stop=False)
+        events = await client.recv_until("transcript-stop")
+        await client.send(AudioStop())
+        types = [e.type for e in events]
+        assert types[0] == "voice-started" and types.index("voice-stopped") < types.index("transcript"), types
+        assert "transcript-chunk" not in types[: types.index("voice-stopped")], types  # no partials
+        text = normalise(final_text(events))  # the whole sentence: not cut at a pause (tiny.en may drop "the")
+        assert text.startswith("please turn off") and text.endswith("before we go to bed"), text
+
+        # A plain transcribe on the same connection: no endpointing, partials while paced.
+        await client.send(Transcribe(language="en"))
+        await send_audio(client, speak(LONG), realtime=True)
+        plain = await client.recv_until("transcript-stop")
+        assert "voice-stopped" not in [e.type for e in plain]
+        assert any(TranscriptChunk.is_type(e.type) for e in plain[:-2])
+        assert normalise(final_text(plain)).endswith("before we go to bed")
+
+
+@pytest.mark.parametrize(("field", "value"), [("vad_sensitivity", "sleepy"),
+                                             ("context", {"partial_transcripts": "no"})])
+async def test_bad_transcribe_options_get_bad_event(server: ServiceProcess, field: str, value: object) -> None:
+    async with connected(server.port) as client:
+        await client.send(Event("transcribe", {"language": "en", field: value}))
+        reply = await client.recv()
+        assert reply is not None and Error.is_type(reply.type)
+        assert Error.from_event(reply).code == "bad-event"
+        events = await transcribe(server.port, speak(COMMAND), realtime=False)  # others still served
+        assert normalise(final_text(events)) == normalise(COMMAND)

@@ -1,11 +1,17 @@
 """The Wyoming speech-to-text protocol: which events in, which out, in what order.
 
-In: ``transcribe`` (optional ``name``, ``language``), ``audio-start``, ``audio-chunk``*,
-``audio-stop``. Out, per utterance: ``transcript-start``, ``transcript-chunk``* (append-only
-partial text, sent while audio still arrives), ``transcript`` (the whole final text, always
-sent), ``transcript-stop``. With server-side endpointing (``--endpoint-silence``) also
-``voice-started``/``voice-stopped``, and the transcript follows ``voice-stopped`` without
-waiting for ``audio-stop``.
+In: ``transcribe`` (optional ``name``, ``language``, ``vad_sensitivity``, ``context``),
+``audio-start``, ``audio-chunk``*, ``audio-stop``. Out, per utterance: ``transcript-start``,
+``transcript-chunk``* (append-only partial text, sent while audio still arrives),
+``transcript`` (the whole final text, always sent), ``transcript-stop``. With server-side
+endpointing (``--endpoint-silence``) also ``voice-started``/``voice-stopped``, and the
+transcript follows ``voice-stopped`` without waiting for ``audio-stop``.
+
+Per request, ``transcribe`` may turn server-side endpointing on with ``vad_sensitivity``
+(``aggressive``: the ``--speech-pad`` silence, 0.3 s by default; ``default``: 0.7 s;
+``relaxed``: 1.25 s, the silences Home Assistant's own VAD uses), and turn partial
+transcripts off with ``context: {"partial_transcripts": false}`` (a client that never shows
+them saves their CPU). Both apply to the utterances that follow, on that connection.
 
 Audio in any rate/width/channels is converted to 16 kHz mono 16-bit as it arrives. Decodes
 run in worker threads under the model's lock; each connection has at most one background
@@ -25,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from wyoming.asr import Transcribe, Transcript, TranscriptChunk, TranscriptStart, TranscriptStop
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -40,9 +46,39 @@ from voice_runtime.tasks import TaskSet
 
 from .engine import SAMPLE_RATE, FloatArray, WhisperEngine
 from .stream import Job, StreamPolicy, Utterance
-from .vad import SileroVad
+from .vad import WINDOW, SileroVad
 
 _LOGGER = logging.getLogger(__name__)
+
+# Seconds of silence after speech that end an utterance, per ``vad_sensitivity`` (the values
+# Home Assistant's own VAD uses; "aggressive" is floored at the --speech-pad silence).
+VAD_SENSITIVITY_SECONDS = {"aggressive": 0.25, "default": 0.7, "relaxed": 1.25}
+
+
+def request_policy(base: StreamPolicy, request: Transcribe) -> StreamPolicy:
+    """The stream policy for the utterances after ``request``: ``base`` plus its overrides.
+
+    Raises ValueError for an unknown sensitivity or a malformed context (a ``bad-event``).
+    """
+    policy = base
+    sensitivity = request.vad_sensitivity
+    if sensitivity is not None:
+        name = str(getattr(sensitivity, "value", sensitivity))
+        if name not in VAD_SENSITIVITY_SECONDS:
+            raise ValueError(f"'vad_sensitivity' must be one of {sorted(VAD_SENSITIVITY_SECONDS)}, not {name!r}")
+        windows = max(base.vad.pad_windows, round(VAD_SENSITIVITY_SECONDS[name] * SAMPLE_RATE / WINDOW))
+        policy = replace(policy, endpoint_windows=windows)
+    context = request.context
+    if context is not None:
+        if not isinstance(context, dict):
+            raise TypeError("'context' must be an object")
+        partials = context.get("partial_transcripts")
+        if partials is not None:
+            if not isinstance(partials, bool):
+                raise TypeError("'context.partial_transcripts' must be true or false")
+            if not partials:
+                policy = replace(policy, partial_interval=0.0)
+    return policy
 
 
 @dataclass
@@ -112,6 +148,7 @@ class WhisperHandler(ServiceHandler):
         super().__init__(reader, writer, info=service.info, limits=limits)
         self.service = service
         self._language: str | None = None
+        self._policy = service.policy  # the service's, or as the last transcribe asked
         self._stream: _Stream | None = None
         self._refusing = False  # the current stream was refused; drop its audio quietly
 
@@ -126,6 +163,7 @@ class WhisperHandler(ServiceHandler):
             request = Transcribe.from_event(event)
             if request.language is not None and not isinstance(request.language, str):
                 raise TypeError("'language' must be a string")  # answered as bad-event by the runtime
+            self._policy = request_policy(self.service.policy, request)
             try:
                 self._language = self.service.engine.resolve_language(request.language)
             except ValueError as err:
@@ -152,7 +190,7 @@ class WhisperHandler(ServiceHandler):
             await self._refuse("unsupported-format", str(err))
             return
         language = self._language or self.service.engine.resolve_language(None)
-        utterance = Utterance(self.service.vad.stream(), self.service.policy)
+        utterance = Utterance(self.service.vad.stream(), self._policy)
         self._stream = _Stream(fmt, AudioConverter(fmt, PCM16_MONO_16K), utterance, language)
 
     async def _chunk(self, chunk: AudioChunk) -> None:
@@ -196,7 +234,7 @@ class WhisperHandler(ServiceHandler):
     # -- work -----------------------------------------------------------------------------
     async def _after_audio(self, stream: _Stream) -> None:
         utterance = stream.utterance
-        if self.service.endpointing:
+        if utterance.policy.endpoint_windows is not None:
             for kind, millis in utterance.voice_events():
                 if kind == "started":
                     await self.write_event(VoiceStarted(timestamp=millis).event())
