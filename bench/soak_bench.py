@@ -4,7 +4,9 @@ Our three servers run as real processes; the orchestrator's pipeline runs here a
 spoken turns (a mix of home commands and LLM questions, spoken by Piper at start) one after
 another. Reported: errors; orchestrator asyncio tasks and open file descriptors, and each
 server's RSS and open file descriptors, at the start (after a warm-up of 10 turns) and at the
-end; latency (end of speech → first audio) of the first and the last 10 % of turns.
+end; latency (end of speech → first audio) of the first and the last 10 % of turns; and a
+series every ``--every`` turns (RSS, fds, median latency of those turns) to tell a plateau
+from a leak.
 
     .venv/bin/python bench/soak_bench.py [--turns 1000] [--max-minutes M]
 (``--max-minutes`` stops early, after the turn in progress; the report says how many ran.)
@@ -87,6 +89,8 @@ async def main(args: argparse.Namespace) -> int:
                         ServicePool("tts", [stack.tts.uri]), intents=IntentRecognizer())
     procs = {"wyoming_whisper": stack.whisper.pid, "wyoming_llama": stack.llama.pid, "wyoming_kokoro": stack.tts.pid}
     latencies: list[float] = []
+    series: list[dict[str, object]] = []
+    window: list[float] = []
     errors: dict[str, int] = {}
     start_snapshot: dict[str, object] = {}
     started = time.monotonic()
@@ -107,9 +111,18 @@ async def main(args: argparse.Namespace) -> int:
                 errors[result.error.code] = errors.get(result.error.code, 0) + 1
             elif "first_audio_sent" in result.marks:
                 latencies.append(result.marks["first_audio_sent"])
-            if (index - WARMUP + 1) % 50 == 0:
-                print(f"  {index - WARMUP + 1}/{args.turns} turns, {sum(errors.values())} errors, "
-                      f"{time.monotonic() - started:.0f}s", flush=True)
+                window.append(result.marks["first_audio_sent"])
+            if done % args.every == 0:
+                point = snapshot(procs)
+                series.append({"turns": done, "seconds": round(time.monotonic() - started),
+                               "latency_p50": round(statistics.median(window), 3) if window else None,
+                               **{name: v for name, v in point["servers"].items()},  # type: ignore[attr-defined]
+                               "orchestrator": point["orchestrator"]})
+                window = []
+                print(f"  {done}/{args.turns} turns, {sum(errors.values())} errors, "
+                      f"{time.monotonic() - started:.0f}s, latency p50 {series[-1]['latency_p50']} s, "
+                      + ", ".join(f"{n} {point['servers'][n]['rss_mb']} MB" for n in procs),  # type: ignore[index]
+                      flush=True)
         end_snapshot = snapshot(procs)
     finally:
         await pipeline.close()
@@ -119,7 +132,7 @@ async def main(args: argparse.Namespace) -> int:
     data = {"turns": done, "turns_asked": args.turns, "errors": errors, "seconds": round(time.monotonic() - started),
             "start": start_snapshot, "end": end_snapshot,
             "latency_first_tenth_p50": statistics.median(first) if first else None,
-            "latency_last_tenth_p50": statistics.median(last) if last else None}
+            "latency_last_tenth_p50": statistics.median(last) if last else None, "series": series}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "soak.json").write_text(json.dumps(data, indent=2))
     lines = ["# Soak", "", f"{done} turns (of {args.turns} asked; {len(UTTERANCES)} utterances in rotation, "
@@ -139,6 +152,16 @@ async def main(args: argparse.Namespace) -> int:
             row(f"{name} {key}", s["servers"][name][key], e["servers"][name][key])  # type: ignore[index]
     lines += ["", f"Latency (end of speech → first audio sent), p50 of the first 10 %: "
               f"{data['latency_first_tenth_p50']:.3f} s; of the last 10 %: {data['latency_last_tenth_p50']:.3f} s."]
+    if series:
+        names = list(procs)
+        lines += ["", f"Every {args.every} turns (RSS in MB; latency p50 of those turns, s):", "",
+                  "| turns | minutes | latency p50 | " + " | ".join(f"{n} RSS" for n in names)
+                  + " | orchestrator tasks |",
+                  "|---" * (4 + len(names)) + "|"]
+        for point in series:
+            lines.append(f"| {point['turns']} | {int(point['seconds']) / 60:.0f} | {point['latency_p50']} | "  # type: ignore[call-overload]
+                         + " | ".join(str(point[n]["rss_mb"]) for n in names)  # type: ignore[index]
+                         + f" | {point['orchestrator']['tasks']} |")  # type: ignore[index]
     (args.out / "soak.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 1 if errors else 0
@@ -148,6 +171,7 @@ def cli(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--turns", type=int, default=1000)
     parser.add_argument("--max-minutes", type=float, default=0.0, help="stop after this long (0: no limit)")
+    parser.add_argument("--every", type=int, default=100, help="sample RSS and latency every N turns")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     return asyncio.run(main(parser.parse_args(argv)))
 

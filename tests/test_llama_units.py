@@ -21,33 +21,52 @@ class Clock:
         return self.now
 
 
-def test_history_keeps_the_last_turns_per_conversation() -> None:
+def test_history_keeps_the_last_turns_per_conversation_trimming_in_blocks() -> None:
     store = HistoryStore(max_turns=10)
-    for i in range(12):
+    for i in range(10):
         store.add("a", f"question {i}", f"answer {i}")
+    assert [t.user for t in store.turns("a")] == [f"question {i}" for i in range(10)]
+    store.add("a", "question 10", "answer 10")  # one too many: the older half goes at once
+    assert [t.user for t in store.turns("a")] == [f"question {i}" for i in range(6, 11)]
+    prefixes = set()
+    for i in range(11, 16):  # the prompt keeps its start (the prompt cache stays valid) ...
+        prefixes.add(str(store.build("a", "system", "next", budget_tokens=10_000)[:3]))
+        store.add("a", f"question {i}", f"answer {i}")
+    assert len(prefixes) == 1
+    assert [t.user for t in store.turns("a")] == [f"question {i}" for i in range(6, 16)]
     store.add("b", "other", "reply")
-    turns = store.turns("a")
-    assert [t.user for t in turns] == [f"question {i}" for i in range(2, 12)]
     messages = store.build("a", "system", "next", budget_tokens=10_000)
     assert messages[0] == {"role": "system", "content": "system"}
-    assert messages[1] == {"role": "user", "content": "question 2"}
-    assert messages[-2:] == [{"role": "assistant", "content": "answer 11"}, {"role": "user", "content": "next"}]
+    assert messages[1] == {"role": "user", "content": "question 6"}
+    assert messages[-2:] == [{"role": "assistant", "content": "answer 15"}, {"role": "user", "content": "next"}]
     assert len(messages) == 1 + 20 + 1
     assert store.build("b", "", "x", 10_000) == [
         {"role": "user", "content": "other"}, {"role": "assistant", "content": "reply"},
         {"role": "user", "content": "x"}]
     assert store.build(None, "s", "x", 10_000) == [{"role": "system", "content": "s"}, {"role": "user", "content": "x"}]
+    one = HistoryStore(max_turns=1)
+    one.add("c", "q1", "a1")
+    one.add("c", "q2", "a2")
+    assert [t.user for t in one.turns("c")] == ["q2"]
+    none = HistoryStore(max_turns=0)
+    none.add("d", "q", "a")
+    assert none.turns("d") == []
 
 
-def test_history_is_trimmed_oldest_first_to_fit_the_budget() -> None:
+def test_history_over_the_budget_keeps_the_newest_turns_filling_half_of_it() -> None:
     store = HistoryStore()
     long = "word " * 300  # ~500 estimated tokens a message
     for i in range(5):
         store.add("a", f"{i} {long}", f"{i} {long}")
-    budget = 2 * (2 * (estimate_tokens(f"0 {long}") + 8)) + 100  # room for two turns and the new question
+    pair = 2 * (estimate_tokens(f"0 {long}") + 8)
+    base = estimate_tokens("sys") + estimate_tokens("now?") + 16
+    budget = base + 4 * pair + 10  # room for four turns of the five
     messages = store.build("a", "sys", "now?", budget)
-    assert [m["content"][0] for m in messages[1:-1]] == ["3", "3", "4", "4"]
+    assert [m["content"][0] for m in messages[1:-1]] == ["3", "3", "4", "4"]  # two turns: half the room
     assert messages[-1]["content"] == "now?"
+    assert [t.user[0] for t in store.turns("a")] == ["3", "4"]  # the dropped turns are forgotten
+    store.add("a", f"5 {long}", f"5 {long}")
+    assert [m["content"][0] for m in store.build("a", "sys", "now?", budget)[1:-1:2]] == ["3", "4", "5"]
     # Nothing fits: the question is still sent, with the system prompt.
     assert store.build("a", "sys", "now?", 10) == [{"role": "system", "content": "sys"},
                                                    {"role": "user", "content": "now?"}]
@@ -99,8 +118,11 @@ def test_llama_server_command_has_no_shell_and_the_issue_flags() -> None:
     assert cmd[0] == "/opt/llama-server"
     joined = " ".join(cmd)
     for part in ("--model /m.gguf", "--host 127.0.0.1", "--port 8123", "--ctx-size 4096", "--n-gpu-layers -1",
-                 "--threads 2", "--cache-prompt"):
+                 "--threads 2", "--cache-prompt", "--cache-ram 256"):
         assert part in joined
+    assert make_config(parse_args(["--cache-ram", "64"])).llama.cache_ram_mib == 64  # type: ignore[union-attr]
+    with pytest.raises(SystemExit, match="cache-ram"):
+        make_config(parse_args(["--cache-ram", "-1"]))
 
 
 def test_sse_chunks_of_llama_server() -> None:

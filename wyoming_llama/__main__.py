@@ -74,8 +74,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=None,
                         help="llama-server CPU threads (default: llama-server's choice, the physical cores)")
     parser.add_argument("--parallel", type=int, default=1, help="llama-server slots (concurrent replies)")
+    parser.add_argument("--cache-ram", type=int, default=256,
+                        help="MiB of RAM for llama-server's prompt cache, which keeps the conversations "
+                        "that are not in a slot so their history is not evaluated again (default 256; "
+                        "llama-server's own default, 8192, grows the process by gigabytes; 0 = off)")
     parser.add_argument("--system-prompt", default=env("LLM_SYSTEM_PROMPT", DEFAULT_SYSTEM_PROMPT))
-    parser.add_argument("--max-history-turns", type=int, default=10, help="turns kept per conversation")
+    parser.add_argument("--max-history-turns", type=int, default=10,
+                        help="turns kept per conversation (when full, the older half is dropped at once, so "
+                        "the prompt keeps its start for several turns and its cache stays valid)")
     parser.add_argument("--conversation-timeout", type=float, default=300.0,
                         help="seconds after which an idle conversation is forgotten")
     parser.add_argument("--health-interval", type=float, default=30.0, help="seconds between health checks")
@@ -112,8 +118,9 @@ def _options(values: list[str]) -> dict[str, Any]:
 def make_config(args: argparse.Namespace) -> LlamaConfig:
     if args.context_size < 512 or args.max_tokens < 1 or args.max_tokens >= args.context_size:
         raise SystemExit("--context-size must be >= 512 and --max-tokens between 1 and the context size")
-    if args.max_history_turns < 0 or args.health_interval <= 0 or args.startup_timeout <= 0:
-        raise SystemExit("--max-history-turns must be >= 0, --health-interval and --startup-timeout > 0")
+    if args.max_history_turns < 0 or args.health_interval <= 0 or args.startup_timeout <= 0 or args.cache_ram < 0:
+        raise SystemExit("--max-history-turns and --cache-ram must be >= 0, --health-interval and "
+                         "--startup-timeout > 0")
     llama: LlamaServerConfig | None = None
     if args.provider == "openai-compatible":
         model_name = args.model or DEFAULT_CLOUD_MODEL
@@ -130,7 +137,8 @@ def make_config(args: argparse.Namespace) -> LlamaConfig:
         model_name = model.stem
         llama = LlamaServerConfig(
             exe=exe, model=model, context_size=args.context_size, threads=args.threads,
-            gpu_layers=args.gpu_layers, parallel=args.parallel, startup_timeout=args.startup_timeout,
+            gpu_layers=args.gpu_layers, parallel=args.parallel, cache_ram_mib=args.cache_ram,
+            startup_timeout=args.startup_timeout,
             health_interval=args.health_interval, health_timeout=args.health_timeout, max_restarts=args.max_restarts,
             restart_delays=(0.0, *(args.restart_delay * 2**i for i in range(max(0, args.max_restarts - 1)))),
         )

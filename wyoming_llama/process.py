@@ -50,6 +50,7 @@ class LlamaServerConfig:
     threads: int | None = None  # None: llama-server's default
     gpu_layers: int = -1  # -1: all layers (no effect without a GPU)
     parallel: int = 1  # slots; one per concurrent conversation
+    cache_ram_mib: int = 256  # prompt cache for conversations not in a slot (llama-server's default: 8192)
     host: str = "127.0.0.1"
     startup_timeout: float = 120.0
     health_interval: float = 30.0
@@ -63,7 +64,8 @@ class LlamaServerConfig:
         args = [
             str(self.exe), "--model", str(self.model), "--host", self.host, "--port", str(port),
             "--ctx-size", str(self.context_size), "--n-gpu-layers", str(self.gpu_layers),
-            "--parallel", str(self.parallel), "--cache-prompt", "--no-webui", "--metrics",
+            "--parallel", str(self.parallel), "--cache-prompt", "--cache-ram", str(self.cache_ram_mib),
+            "--no-webui", "--metrics",
         ]
         if self.threads:
             args += ["--threads", str(self.threads)]
