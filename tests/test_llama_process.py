@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from wyoming.info import Info
 from voice_runtime.models import resolve_llama_server, resolve_llm
 from voice_runtime.server import ServerConfig, WyomingServer
 from wyoming_llama.handler import LlamaHandler, LlamaService
+from wyoming_llama.history import ChatMessage
 from wyoming_llama.llm import GenerationSettings, LlmError, LocalProvider, ReplyStats
 from wyoming_llama.process import LlamaServerConfig, LlamaServerProcess, LlamaUnavailable
 
@@ -100,3 +102,40 @@ async def test_when_restarts_fail_every_request_gets_an_error_at_once(
         await process.stop()
         await provider.aclose()
     assert process.state == "stopped"
+
+
+class StarvedHealth(LlamaServerProcess):
+    """Fault injection: ``/health`` fails while ``starved`` is set, as a probe does when the CPU
+    is so loaded that it times out, although llama-server itself keeps generating."""
+
+    starved = False
+
+    async def healthy(self) -> bool:
+        return False if self.starved else await super().healthy()
+
+
+async def test_failed_health_checks_while_a_reply_streams_do_not_kill_the_server(tmp_path: Path) -> None:
+    flag = tmp_path / "allowed"
+    flag.touch()
+    cfg = replace(config(wrapper(tmp_path, flag)), health_interval=0.05, health_timeout=3.0, health_failures=2)
+    process = StarvedHealth(cfg)
+    await process.start()
+    provider = LocalProvider(process=process, ready_timeout=60)
+    try:
+        pid = process.pid
+        process.starved = True
+        stats = ReplyStats()
+        settings = GenerationSettings(max_tokens=150, temperature=0.0, extra={"ignore_eos": True})
+        messages: list[ChatMessage] = [{"role": "user", "content": "Count from one to one hundred in words."}]
+        pieces = [piece async for piece in provider.stream(messages, settings, stats)]
+        # Many probes failed during the reply; none was counted: same process, whole reply.
+        assert process.pid == pid and process.restarts == 0 and process.state == "ready"
+        assert stats.finish_reason == "length" and stats.completion_tokens == 150 and len(pieces) > 100
+        # With no reply streaming, failed probes are a hang again: killed and restarted.
+        await process.wait_for_state("restarting", timeout=30)
+        process.starved = False
+        await process.wait_for_state("ready", timeout=120)
+        assert process.restarts == 1 and process.pid != pid
+    finally:
+        await process.stop()
+        await provider.aclose()

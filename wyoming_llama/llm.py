@@ -121,12 +121,16 @@ class LocalProvider:
         }
         if settings.model:
             body["model"] = settings.model
+        if self.process is not None:
+            self.process.note_progress()  # from here the prompt is being evaluated
         try:
             async with self._client.stream("POST", f"{base}/v1/chat/completions", json=body) as response:
                 if response.status_code != 200:
                     detail = (await response.aread()).decode(errors="replace")[:300]
                     _raise_status(response.status_code, detail)
                 async for line in response.aiter_lines():
+                    if self.process is not None:
+                        self.process.note_progress()
                     data = _sse_data(line)
                     if data is None:
                         continue

@@ -7,7 +7,9 @@
 * Ready when ``/health`` answers 200 (polled, bounded by ``startup_timeout``; a child that
   exits meanwhile fails at once). A failed first start is retried like a crash.
 * A monitor task notices an exit at once and probes ``/health`` every ``health_interval``
-  seconds; ``health_failures`` failed probes in a row count as a hang. Either way the
+  seconds; ``health_failures`` failed probes in a row count as a hang, unless a reply streamed
+  a token (or was sent) within the last health period (a probe starved by CPU load is not a hang; a
+  stopped process streams nothing, so it is still caught). Either way the
   process is killed and restarted, up to ``max_restarts`` attempts with ``restart_delays``
   between them. If it cannot come back the state becomes ``failed`` and every waiter gets
   :class:`LlamaUnavailable` at once instead of hanging.
@@ -95,6 +97,7 @@ class LlamaServerProcess:
         self._changed = asyncio.Condition()
         self._http = httpx.AsyncClient(timeout=config.health_timeout)
         self._log: deque[str] = deque(maxlen=40)
+        self._progress_at = float("-inf")  # when a reply last streamed something
 
     @property
     def pid(self) -> int | None:
@@ -129,6 +132,14 @@ class LlamaServerProcess:
         """Wait (bounded) until the state is one of ``states`` (tests, tools)."""
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(lambda: self.state in states)
+
+    def note_progress(self) -> None:
+        """A reply is streaming: the server works, even if ``/health`` answers slowly."""
+        self._progress_at = self.clock.now()
+
+    def _busy_but_alive(self) -> bool:
+        window = max(self.config.health_interval, self.config.health_timeout)
+        return self.clock.now() - self._progress_at < window
 
     def _settled(self) -> bool:
         if self.state == "ready":  # a crash not yet noticed by the monitor is not ready
@@ -207,6 +218,12 @@ class LlamaServerProcess:
                 _LOGGER.warning("llama-server pid=%d exited code=%s; restarting", proc.pid, proc.returncode)
             else:
                 if await self.healthy():
+                    failures = 0
+                    continue
+                if self._busy_but_alive():
+                    # Replies are streaming, so the server is not hung: a probe starved by CPU load
+                    # must not get a working server killed mid-reply.
+                    _LOGGER.warning("llama-server health check failed while a reply streams; not counted")
                     failures = 0
                     continue
                 failures += 1
