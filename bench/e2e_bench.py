@@ -8,14 +8,17 @@ mic frame, so both instants are sample positions on the microphone's timeline. T
 
 Pipelines (the same satellite and VAD setting, the same intents and the same LLM server in both):
   ours  wyoming_whisper (tiny.en int8) → wyoming_llama streaming (SmolLM2) → wyoming_kokoro
-        (Piper en_US-joe-medium) streaming, orchestrated with streaming end to end;
+        (Piper en_US-joe-medium) streaming, orchestrated with streaming end to end, as
+        ``voice-orchestrator serve`` does by default: whisper is asked (``vad_sensitivity``) to
+        end the utterance itself after 0.3 s of silence, without partial transcripts;
   peer  wyoming-faster-whisper (tiny.en int8) → wyoming_llama read without streaming →
         wyoming-piper (en_US-joe-medium), chained as Home Assistant does without streaming
         (final transcript → whole reply → whole TTS audio → satellite).
 
 Stage breakdown, every instant in seconds after the question's last voiced sample:
-  vad       the satellite's VAD decided the question had ended (end of the last audio chunk
-            it streamed, mic timeline; dominated by --silence-frames × 30 ms)
+  vad       the end of speech was decided: the end of the last audio chunk the pipeline took
+            (mic timeline). Peer: the satellite's VAD (--silence-frames × 30 ms); ours: whisper's
+            server-side endpointing, or the satellite's VAD if that came first
   asr       + final transcript at the orchestrator
   text      + reply text ready for TTS (intent match; first LLM token when streaming; the
             whole reply for the peer)
@@ -110,7 +113,7 @@ TRAIL_SECONDS = 1.0
 SILENCE_THRESHOLD = 300  # |sample| above this (16-bit, about -40 dBFS) counts as sound
 STAGES = ("vad", "asr", "text", "tts", "sent", "speaker")
 STAGE_LABELS = {
-    "vad": "VAD end of speech (satellite)",
+    "vad": "end of speech decided (satellite VAD or whisper)",
     "asr": "final transcript",
     "text": "reply text ready (intent / first LLM token; peer: whole reply)",
     "tts": "first TTS audio",
@@ -450,7 +453,10 @@ async def main(args: argparse.Namespace) -> int:
         tts = await stack.start("wyoming_kokoro", "wyoming_kokoro", "--provider", "piper", "--engines", "piper",
                                 "--voice", VOICE)
         ours = BenchPipeline(ServicePool("asr", [asr]), ServicePool("handle", [llm]), ServicePool("tts", [tts]),
-                             intents=intents, config=PipelineConfig(voice=VOICE))
+                             intents=intents,
+                             config=PipelineConfig(voice=VOICE, partial_transcripts=args.partial_transcripts,
+                                                   vad_sensitivity=None if args.vad_sensitivity == "off"
+                                                   else args.vad_sensitivity))
         if args.warmup:
             print("ours: warm-up turn (not counted)", flush=True)
             await one_batch(ours, "warmup", questions[:1], workdir, args)
@@ -583,6 +589,7 @@ def write_report(out: Path, turns: list[Turn], *, usage: dict[str, Any], barge: 
     data: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_avg": os.getloadavg()},
         "settings": {"questions": len(questions), "silence_frames": args.silence_frames,
+                     "vad_sensitivity": args.vad_sensitivity, "partial_transcripts": args.partial_transcripts,
                      "vad_end_seconds": args.silence_frames * 0.03, "max_tokens": args.max_tokens,
                      "temperature": args.temperature, "voice": VOICE, "question_voice": QUESTION_VOICE,
                      "elapsed_s": round(elapsed, 1)},
@@ -620,7 +627,11 @@ def write_report(out: Path, turns: list[Turn], *, usage: dict[str, Any], barge: 
         "speaker frame per mic frame; tones off; device latency not included).", "",
         f"**Satellite VAD end of speech: `--silence-frames-required {args.silence_frames}`** (30 ms frames = "
         f"{vad_s:.2f} s of silence before the satellite sends `audio-stop`), the same in both pipelines. "
-        f"This wait is part of every turn and dominates the budget. LLM: SmolLM2-135M, "
+        + (f"Ours, as `voice-orchestrator serve` by default, also asks whisper for server-side end of speech "
+           f"(`vad_sensitivity: {args.vad_sensitivity}`) and whichever comes first ends the question; "
+           if args.vad_sensitivity != "off" else "Ours waits for the satellite too; ")
+        + ("partial transcripts on. " if args.partial_transcripts else "partial transcripts off (unused). ")
+        + f"LLM: SmolLM2-135M, "
         f"`--max-tokens {args.max_tokens} --temperature {args.temperature}` (deterministic, so both pipelines "
         f"get the same reply). TTS voice: Piper `{VOICE}` in both.", "",
         "## Targets", "", "| target | goal | measured | |", "|---|---|---|---|",
@@ -639,8 +650,9 @@ def write_report(out: Path, turns: list[Turn], *, usage: dict[str, Any], barge: 
                                           "sent_p50")]
         lines.append(f"| {name} | {s['turns']:.0f} | {s['errors']:.0f} | " + " | ".join(cells) + " |")
     lines += ["", f"Ratio ours/peer: p50 {fmt(ratio, 2)}, p95 {fmt(ratio95, 2)}.", "",
-              "Stage columns are cumulative seconds after the last voiced sample: the satellite's VAD decision "
-              "(end of the audio it streamed), then the orchestrator's marks (final transcript; reply text ready "
+              "Stage columns are cumulative seconds after the last voiced sample: the end-of-speech decision "
+              "(the end of the audio the pipeline took: the satellite's VAD, or whisper's endpointing), then the "
+              "orchestrator's marks (final transcript; reply text ready "
               "for TTS: the intent match, the first LLM token when streaming, the whole reply for the peer; "
               "first TTS audio; first audio forwarded to the satellite). p50 = median; p95 interpolated.", "",
               "![latency](e2e.png)", "",
@@ -682,7 +694,9 @@ def write_report(out: Path, turns: list[Turn], *, usage: dict[str, Any], barge: 
     for phase, per in cpu_per_turn.items():
         lines.append(f"| {phase} | " + " | ".join(fmt(per.get(name), 2) for name in servers) + " |")
     lines += ["", "Raw per-turn numbers: `e2e.csv`, `e2e.json`. Rerun: "
-              f"`.venv/bin/python bench/e2e_bench.py --silence-frames {args.silence_frames}`."]
+              f"`.venv/bin/python bench/e2e_bench.py --silence-frames {args.silence_frames} "
+              f"--vad-sensitivity {args.vad_sensitivity}"
+              + (" --partial-transcripts`." if args.partial_transcripts else "`.")]
     (out / "e2e.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return data
@@ -734,6 +748,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--silence-frames", type=int, default=20,
                    help="the satellite's --silence-frames-required (30 ms frames), both pipelines (default 20, "
                         "the satellite's default)")
+    p.add_argument("--vad-sensitivity", choices=["aggressive", "default", "relaxed", "off"], default="aggressive",
+                   help="ours: server-side end of speech asked of whisper (default aggressive, as serve does)")
+    p.add_argument("--partial-transcripts", action="store_true", help="ours: let whisper compute partials")
     p.add_argument("--max-tokens", type=int, default=120, help="wyoming_llama --max-tokens")
     p.add_argument("--temperature", type=float, default=0.0, help="wyoming_llama --temperature")
     p.add_argument("--play-seconds", type=float, default=3.0,

@@ -10,7 +10,7 @@ after, the slowest ``describe``.
 
     .venv/bin/python bench/fuzz_bench.py [--frames 100000] [--servers whisper,tts,llama,satellite]
                                          [--atheris-runs 100000]
-With ``atheris`` importable (``pip install atheris``; not a project dependency), the frame reader
+With ``atheris`` importable (the ``bench`` extra, in ``all``; x86-64 Linux), the frame reader
 ``voice_runtime.protocol.read_frame`` is also fuzzed in-process, coverage-guided, for that many
 inputs: any exception other than ``ProtocolError`` is counted by type (the run goes on).
 Results: bench/results/fuzz.{md,json}.
