@@ -25,11 +25,13 @@ from test_satellite_cloud import FakeHttpServer, Request, Route
 from test_satellite_service import silence
 from wyoming.asr import Transcript
 from wyoming.error import Error
-from wyoming.info import Describe
+from wyoming.info import Attribution, Describe, Info, Satellite
 from wyoming.satellite import RunSatellite
 
 from voice_runtime.audio import PCM16_MONO_16K, write_wav
+from voice_runtime.handler import ServiceHandler
 from voice_runtime.procs import ServiceProcess
+from voice_runtime.server import ServerConfig, WyomingServer, allowed, parse_networks
 
 DEEPGRAM_KEY = "dg-reliability-4f1c9a7e2b"
 DEEPSEEK_KEY = "sk-reliability-8d3e6b0a5c"
@@ -76,6 +78,33 @@ async def test_allow_list_refuses_other_networks_and_accepts_listed_ones() -> No
     finally:
         await accepting.stop()
     assert not any("refused" in line for line in accepting.log)
+
+
+async def test_allow_list_over_ipv6_and_for_ipv4_clients_seen_through_ipv6() -> None:
+    """A server on ``tcp://[::1]``: an IPv6 client is matched against IPv6 networks; an IPv4
+    client that reaches an IPv6 socket (``::ffff:a.b.c.d``) against the IPv4 networks."""
+    info = Info(satellite=Satellite(name="v6", description="", attribution=Attribution("t", ""), installed=True,
+                                    version="1"))
+    for allow, welcome in ((("::1/128",), True), (("127.0.0.0/8", "fd00::/8"), False)):
+        server = WyomingServer(ServerConfig(uri="tcp://[::1]:0", allow=allow),
+                               lambda r, w: ServiceHandler(r, w, info=lambda: info))
+        await server.start()
+        try:
+            client = await Client.connect(server.port or 0, host="::1")
+            try:
+                if welcome:
+                    assert await describe_works(client)
+                else:
+                    event = await client.recv(timeout=10)
+                    assert event is not None and Error.from_event(event).code == "forbidden"
+            finally:
+                await client.close()
+        finally:
+            await server.stop()
+    v4 = parse_networks(("192.168.1.0/24",))
+    assert allowed("::ffff:192.168.1.5", v4) and allowed("192.168.1.5", v4)
+    assert not allowed("::ffff:10.0.0.5", v4) and not allowed("fe80::1%eth0", v4) and not allowed("bogus", v4)
+    assert allowed("fe80::1%eth0", parse_networks(("fe80::/10",)))
 
 
 async def test_connection_limit_refuses_the_extra_client_and_frees_its_slot() -> None:

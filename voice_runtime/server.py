@@ -46,6 +46,19 @@ def parse_networks(values: tuple[str, ...]) -> list[ipaddress.IPv4Network | ipad
     return [ipaddress.ip_network(v, strict=False) for v in values]
 
 
+def allowed(host: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    """Is a client at ``host`` in one of ``networks``? An IPv4 client seen through an IPv6
+    socket (``::ffff:192.168.1.5``) is matched as the IPv4 address it is; a zone index
+    (``fe80::1%eth0``) is ignored."""
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in net for net in networks)
+
+
 class WyomingServer:
     """One listening server; :meth:`start` binds, :meth:`stop` shuts everything down."""
 
@@ -96,12 +109,10 @@ class WyomingServer:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
-        if self._allow and isinstance(peer, tuple):
-            address = ipaddress.ip_address(peer[0])
-            if not any(address in net for net in self._allow):
-                _LOGGER.warning("refused client=%s reason=not-in-allow-list", peer[0])
-                await self._refuse(writer, "forbidden", "client address is not allowed")
-                return
+        if self._allow and isinstance(peer, tuple) and not allowed(str(peer[0]), self._allow):
+            _LOGGER.warning("refused client=%s reason=not-in-allow-list", peer[0])
+            await self._refuse(writer, "forbidden", "client address is not allowed")
+            return
         if len(self._handlers) >= self.config.limits.max_connections:
             _LOGGER.warning("refused client=%s reason=too-many-connections", peer)
             await self._refuse(writer, "too-many-connections", "server is at its connection limit")
