@@ -202,6 +202,28 @@ async def test_delayed_link_serves_a_turn_without_reconnecting(
     assert loud_ms(speaker(out)) >= 800
 
 
+async def test_lossy_link_serves_a_turn_with_the_whole_reply(
+    peers: tuple[ServiceProcess, ServiceProcess], tmp_path: Path,
+) -> None:
+    """Flaky Wi-Fi between satellite and orchestrator: a fifth of the chunks, both ways, stall
+    0.3 s as TCP retransmits them. The turn is served on the one connection, the reply is heard
+    whole, and nothing is cut or repeated."""
+    write_wav(str(tmp_path / "mic.wav"), silence(0.5) + speak(SECOND) + silence(6.0), PCM16_MONO_16K)
+    out = tmp_path / "speaker.wav"
+    async with satellite("--mic-wav", str(tmp_path / "mic.wav"), "--snd-wav", str(out), "--snd-rate", "16000",
+                         "--no-tones") as sat, \
+            linked(pipeline_on(peers, IntentRecognizer()), sat.port) as (link, proxy):
+        proxy.loss_rate, proxy.retransmit_delay = 0.2, 0.3
+        proxy.set_mode("loss")
+        await sat.wait_log("on reply-done", timeout=90)
+        turns = await asyncio.wait_for(link.wait_turns(1), 30)
+        await asyncio.wait_for(link.wait_played(1), 30)
+    assert proxy.stalls > 5  # the fault really happened
+    assert turns[0].error is None and turns[0].reply == SECOND_REPLY and turns[0].transcript
+    assert proxy.connections == 1 and len(link.turns) == 1  # no reconnect, no repeated turn
+    assert loud_ms(speaker(out)) >= 800
+
+
 async def test_fault_proxy_strikes_at_the_chosen_frame_boundary() -> None:
     """The tool itself: a cut armed before the 3rd header of a kind lets exactly the frames
     before it through (the stream is written in one go, so the marker sits inside a chunk)."""

@@ -8,7 +8,11 @@ Modes, switchable while connections are open:
 * ``truncate``: forward ``truncate_after`` bytes in the ``truncate_direction`` (``down``, the
   server's answer, by default; ``up``, what the client sends), then close both sides (a
   stream cut mid-audio);
-* ``reset``: abort every connection with a TCP reset (``SO_LINGER`` 0), new ones too.
+* ``reset``: abort every connection with a TCP reset (``SO_LINGER`` 0), new ones too;
+* ``loss``: packet loss as an application sees it over TCP (flaky Wi-Fi): each chunk is, with
+  probability ``loss_rate``, held ``retransmit_delay`` seconds (the retransmission timeout),
+  and everything behind it waits too. TCP never reorders or loses bytes for the application,
+  so stalls are what loss and reordering become (seeded, so a test run is repeatable).
 
 A fault can also be armed to strike at a point of a stream: :meth:`FaultProxy.fault_at`
 (e.g. "cut the connection 32,000 bytes after the first ``audio-start`` the client sends").
@@ -18,12 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import socket
 import struct
 from dataclasses import dataclass, field
 from typing import Literal
 
-Mode = Literal["pass", "delay", "drop", "truncate", "reset"]
+Mode = Literal["pass", "delay", "drop", "truncate", "reset", "loss"]
 Direction = Literal["up", "down"]  # up: client -> server; down: server -> client
 
 
@@ -53,6 +58,10 @@ class FaultProxy:
     delay: float = 0.2
     truncate_after: int = 1024
     truncate_direction: Direction = "down"
+    loss_rate: float = 0.1
+    retransmit_delay: float = 0.2
+    seed: int = 1
+    stalls: int = 0  # chunks held back by the loss mode so far
     listen_host: str = "127.0.0.1"
     port: int = 0
     connections: int = 0
@@ -61,6 +70,10 @@ class FaultProxy:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _armed: ArmedFault | None = None
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    _random: random.Random = field(default_factory=random.Random)
+
+    def __post_init__(self) -> None:
+        self._random.seed(self.seed)
 
     @property
     def uri(self) -> str:
@@ -171,6 +184,9 @@ class FaultProxy:
                 continue
             if self.mode == "delay":
                 await asyncio.sleep(self.delay)
+            elif self.mode == "loss" and self._random.random() < self.loss_rate:
+                self.stalls += 1
+                await asyncio.sleep(self.retransmit_delay)
             truncating = self.mode == "truncate" and direction == self.truncate_direction
             if truncating:
                 room = self.truncate_after - sent
