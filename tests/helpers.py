@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from wyoming.event import Event, Eventable, async_read_event, async_write_event
 
+from orchestrator.intents import IntentRecognizer
 from voice_runtime.procs import ROOT, ServiceProcess, free_port, start_service
 
 __all__ = ["ROOT", "Client", "ServiceProcess", "connected", "free_port", "start_service"]
@@ -60,3 +62,16 @@ async def connected(port: int) -> AsyncIterator[Client]:
         yield client
     finally:
         await client.close()
+
+
+def long_answer_intents(folder: Path, answer: str) -> IntentRecognizer:
+    """The built-in intents plus "read me the house rules", answered with ``answer`` (long, so a
+    test can break the TTS or the link while the reply is still being spoken)."""
+    extra = folder / "house_rules.yaml"
+    extra.write_text(
+        "language: en\nintents:\n  HouseRules:\n"
+        f"    response: \"{answer}\"\n"
+        "    data:\n      - sentences:\n          - \"(tell | read) me [the] house rules\"\n",
+        encoding="utf-8",
+    )
+    return IntentRecognizer((extra,))

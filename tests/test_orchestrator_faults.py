@@ -8,6 +8,7 @@ import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from helpers import long_answer_intents
 from peers import start_peer_piper
 from speech import speak
 from test_orchestrator_peers import chunks, peers
@@ -45,18 +46,6 @@ LONG_ANSWER = " ".join(f"Rule number {n}: keep the door closed and the lights of
                        for n in ("one", "two", "three", "four", "five", "six", "seven", "eight"))
 
 
-def house_rules(tmp_path: Path) -> IntentRecognizer:
-    """An intent with a long spoken answer, so the TTS is still working when it is killed."""
-    extra = tmp_path / "rules.yaml"
-    extra.write_text(
-        "language: en\nintents:\n  HouseRules:\n"
-        f"    response: \"{LONG_ANSWER}\"\n"
-        "    data:\n      - sentences:\n          - \"(tell me | read me) the house rules\"\n",
-        encoding="utf-8",
-    )
-    return IntentRecognizer((extra,))
-
-
 async def test_tts_killed_mid_turn_then_replica_takes_over(
     peers: tuple[ServiceProcess, ServiceProcess], tmp_path: Path,
 ) -> None:
@@ -68,7 +57,7 @@ async def test_tts_killed_mid_turn_then_replica_takes_over(
     await slow.start()
     tts = ServicePool("tts", [slow.uri, second.uri], cooldown=60, warm=False)
     pipeline = Pipeline(ServicePool("asr", [whisper.uri]), ServicePool("handle", []), tts,
-                        intents=house_rules(tmp_path))
+                        intents=long_answer_intents(tmp_path, LONG_ANSWER))
     try:
         killed = await pipeline.run_turn(audio("Tell me the house rules."), KillOnFirstAudio(first),
                                          conversation_id="f")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers import long_answer_intents
 from speech import speak
 from test_orchestrator_peers import chunks, peers
 from test_satellite_service import MS, SatelliteProcess, rms, satellite, silence, speaker, windows
@@ -45,18 +46,6 @@ SECOND_REPLY = "Turned off the hallway light."
 REPLY_CUT_BYTES = 32000  # the fault strikes after ~1 s of reply audio (16 kHz 16-bit mono)
 AUDIO_CHUNK = b'{"type": "audio-chunk"'  # how its header line starts (wyoming's json.dumps)
 GAP_S = 9.0  # between the two commands: time for the fault to be noticed and the link to return
-
-
-def story_intents(tmp_path: Path) -> IntentRecognizer:
-    """The built-in intents plus one with a long spoken answer."""
-    extra = tmp_path / "story.yaml"
-    extra.write_text(
-        "language: en\nintents:\n  TellStory:\n"
-        f"    response: \"{STORY}\"\n"
-        "    data:\n      - sentences:\n          - \"(tell | read) me [the] house rules\"\n",
-        encoding="utf-8",
-    )
-    return IntentRecognizer((extra,))
 
 
 def loud_ms(pcm: bytes) -> int:
@@ -116,7 +105,7 @@ async def _fault_mid_reply(
     out = tmp_path / "speaker.wav"
     async with satellite("--mic-wav", str(timeline.mic), "--snd-wav", str(out), "--snd-rate", "16000",
                          "--no-tones") as sat, \
-            linked(pipeline_on(peers, story_intents(tmp_path)), sat.port) as (link, proxy):
+            linked(pipeline_on(peers, long_answer_intents(tmp_path, STORY)), sat.port) as (link, proxy):
         # The reply is the only audio-start the orchestrator sends to the satellite.
         fault = proxy.fault_at(b'"audio-start"', mode, after=REPLY_CUT_BYTES, direction="up")
         await asyncio.wait_for(fault.fired.wait(), 90)
@@ -300,17 +289,20 @@ async def test_tts_cut_before_any_audio_is_retried(
         await pipeline.asr.close()
 
 
+@pytest.mark.parametrize("after", [-len(AUDIO_CHUNK), 200], ids=["between-frames", "inside-a-frame"])
 async def test_tts_stream_cut_mid_audio_ends_turn_with_error_then_recovers(
-    peers: tuple[ServiceProcess, ServiceProcess], tmp_path: Path,
+    peers: tuple[ServiceProcess, ServiceProcess], tmp_path: Path, after: int,
 ) -> None:
+    """The TTS stream is cut about 10 chunks into the reply: between two frames, or inside an
+    audio chunk's payload."""
     whisper, piper = peers
     cut = _tts_cut(piper)
     await cut.start()
     pipeline = Pipeline(ServicePool("asr", [whisper.uri]), ServicePool("handle", []),
-                        ServicePool("tts", [cut.uri], warm=False, cooldown=0.0), intents=story_intents(tmp_path))
+                        ServicePool("tts", [cut.uri], warm=False, cooldown=0.0),
+                        intents=long_answer_intents(tmp_path, STORY))
     try:
-        # Between two audio chunks, ~10 chunks into the reply.
-        fault = cut.fault_at(AUDIO_CHUNK, "truncate", after=-len(AUDIO_CHUNK), direction="down", occurrence=10)
+        fault = cut.fault_at(AUDIO_CHUNK, "truncate", after=after, direction="down", occurrence=10)
         sink = WavSink()
         broken = await pipeline.run_turn(chunks(speak(FIRST)), sink, conversation_id="c")
         assert fault.fired.is_set()
@@ -324,23 +316,6 @@ async def test_tts_stream_cut_mid_audio_ends_turn_with_error_then_recovers(
         sink = WavSink()
         again = await pipeline.run_turn(chunks(speak(SECOND)), sink, conversation_id="c")
         assert again.error is None and again.reply == SECOND_REPLY and sink.seconds > 1.0
-    finally:
-        await cut.stop()
-        await pipeline.asr.close()
-
-
-async def test_tts_stream_cut_inside_a_frame_ends_turn_with_error(
-    peers: tuple[ServiceProcess, ServiceProcess], tmp_path: Path,
-) -> None:
-    whisper, piper = peers
-    cut = _tts_cut(piper)
-    await cut.start()
-    pipeline = Pipeline(ServicePool("asr", [whisper.uri]), ServicePool("handle", []),
-                        ServicePool("tts", [cut.uri], warm=False), intents=story_intents(tmp_path))
-    try:
-        cut.fault_at(AUDIO_CHUNK, "truncate", after=200, direction="down", occurrence=10)  # inside the payload
-        broken = await pipeline.run_turn(chunks(speak(FIRST)), WavSink(), conversation_id="i")
-        assert broken.error is not None and broken.error.code == "tts-failed", broken.error
     finally:
         await cut.stop()
         await pipeline.asr.close()
