@@ -10,7 +10,7 @@ Pipelines (the same satellite and VAD setting, the same intents and the same LLM
   ours  wyoming_whisper (tiny.en int8) → wyoming_llama streaming (SmolLM2) → wyoming_kokoro
         (Piper en_US-joe-medium) streaming, orchestrated with streaming end to end, as
         ``voice-orchestrator serve`` does by default: whisper is asked (``vad_sensitivity``) to
-        end the utterance itself after 0.3 s of silence, without partial transcripts;
+        end the utterance itself after 0.25 s of silence, without partial transcripts;
   peer  wyoming-faster-whisper (tiny.en int8) → wyoming_llama read without streaming →
         wyoming-piper (en_US-joe-medium), chained as Home Assistant does without streaming
         (final transcript → whole reply → whole TTS audio → satellite).

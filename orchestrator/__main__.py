@@ -57,7 +57,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--language", default="en")
     parser.add_argument("--voice", help="TTS voice name")
     parser.add_argument("--vad-sensitivity", choices=["aggressive", "default", "relaxed", "off"], default=None,
-                        help="ask the speech-to-text service to end the utterance itself after 0.3 s "
+                        help="ask the speech-to-text service to end the utterance itself after 0.25 s "
                         "(aggressive), 0.7 s (default) or 1.25 s (relaxed) of silence instead of waiting for "
                         "the satellite's own end of speech; 'off' waits for audio-stop (default: aggressive "
                         "for serve, off for ask)")

@@ -8,8 +8,9 @@ endpointing (``--endpoint-silence``) also ``voice-started``/``voice-stopped``, a
 transcript follows ``voice-stopped`` without waiting for ``audio-stop``.
 
 Per request, ``transcribe`` may turn server-side endpointing on with ``vad_sensitivity``
-(``aggressive``: the ``--speech-pad`` silence, 0.3 s by default; ``default``: 0.7 s;
-``relaxed``: 1.25 s, the silences Home Assistant's own VAD uses), and turn partial
+(``aggressive``: 0.25 s; ``default``: 0.7 s; ``relaxed``: 1.25 s, the silences Home
+Assistant's own VAD uses; the speech is then decoded with 0.2 s of the silence after it,
+speculatively, while the rest of the endpoint silence is waited for), and turn partial
 transcripts off with ``context: {"partial_transcripts": false}`` (a client that never shows
 them saves their CPU). Both apply to the utterances that follow, on that connection.
 
@@ -51,8 +52,12 @@ from .vad import WINDOW, SileroVad
 _LOGGER = logging.getLogger(__name__)
 
 # Seconds of silence after speech that end an utterance, per ``vad_sensitivity`` (the values
-# Home Assistant's own VAD uses; "aggressive" is floored at the --speech-pad silence).
+# Home Assistant's own VAD uses).
 VAD_SENSITIVITY_SECONDS = {"aggressive": 0.25, "default": 0.7, "relaxed": 1.25}
+# With endpointing the audio kept after the speech (and so the silence after which the
+# speculative final decode starts) is at most this: the decode then runs while the endpoint
+# silence is still being waited for, and the transcript follows the endpoint almost at once.
+ENDPOINT_PAD_SECONDS = 0.2
 
 
 def request_policy(base: StreamPolicy, request: Transcribe) -> StreamPolicy:
@@ -66,8 +71,10 @@ def request_policy(base: StreamPolicy, request: Transcribe) -> StreamPolicy:
         name = str(getattr(sensitivity, "value", sensitivity))
         if name not in VAD_SENSITIVITY_SECONDS:
             raise ValueError(f"'vad_sensitivity' must be one of {sorted(VAD_SENSITIVITY_SECONDS)}, not {name!r}")
-        windows = max(base.vad.pad_windows, round(VAD_SENSITIVITY_SECONDS[name] * SAMPLE_RATE / WINDOW))
-        policy = replace(policy, endpoint_windows=windows)
+        pad = min(base.vad.pad_windows, round(ENDPOINT_PAD_SECONDS * SAMPLE_RATE / WINDOW))
+        windows = max(pad, round(VAD_SENSITIVITY_SECONDS[name] * SAMPLE_RATE / WINDOW))
+        policy = replace(policy, vad=replace(base.vad, pad_windows=pad), settle_windows=min(base.settle_windows, pad),
+                         endpoint_windows=windows)
     context = request.context
     if context is not None:
         if not isinstance(context, dict):
