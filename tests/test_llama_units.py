@@ -118,8 +118,10 @@ def test_llama_server_command_has_no_shell_and_the_issue_flags() -> None:
     assert cmd[0] == "/opt/llama-server"
     joined = " ".join(cmd)
     for part in ("--model /m.gguf", "--host 127.0.0.1", "--port 8123", "--ctx-size 4096", "--n-gpu-layers -1",
-                 "--threads 2", "--cache-prompt", "--cache-ram 256"):
+                 "--threads 2", "--cache-prompt", "--cache-ram 256", "--parallel 4", "--kv-unified"):
         assert part in joined
+    single = LlamaServerConfig(exe=Path("/x"), model=Path("/m.gguf"), parallel=1).command(1)
+    assert "--kv-unified" not in single and "--parallel 1" in " ".join(single)
     assert make_config(parse_args(["--cache-ram", "64"])).llama.cache_ram_mib == 64  # type: ignore[union-attr]
     with pytest.raises(SystemExit, match="cache-ram"):
         make_config(parse_args(["--cache-ram", "-1"]))

@@ -73,7 +73,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--gpu-layers", type=int, default=-1, help="layers offloaded to a GPU (-1 = all)")
     parser.add_argument("--threads", type=int, default=None,
                         help="llama-server CPU threads (default: llama-server's choice, the physical cores)")
-    parser.add_argument("--parallel", type=int, default=1, help="llama-server slots (concurrent replies)")
+    parser.add_argument("--parallel", type=int, default=4,
+                        help="llama-server slots: replies generated at once, batched, sharing one KV cache of "
+                        "--context-size (default 4: with 1, a second satellite's reply waits for the first "
+                        "to finish)")
     parser.add_argument("--cache-ram", type=int, default=256,
                         help="MiB of RAM for llama-server's prompt cache, which keeps the conversations "
                         "that are not in a slot so their history is not evaluated again (default 256; "

@@ -51,7 +51,7 @@ class LlamaServerConfig:
     context_size: int = 4096
     threads: int | None = None  # None: llama-server's default
     gpu_layers: int = -1  # -1: all layers (no effect without a GPU)
-    parallel: int = 1  # slots; one per concurrent conversation
+    parallel: int = 4  # slots: replies generated at once (batched), sharing one KV pool
     cache_ram_mib: int = 256  # prompt cache for conversations not in a slot (llama-server's default: 8192)
     host: str = "127.0.0.1"
     startup_timeout: float = 120.0
@@ -69,6 +69,8 @@ class LlamaServerConfig:
             "--parallel", str(self.parallel), "--cache-prompt", "--cache-ram", str(self.cache_ram_mib),
             "--no-webui", "--metrics",
         ]
+        if self.parallel > 1:
+            args.append("--kv-unified")  # one KV pool of --ctx-size: any slot may use all of it
         if self.threads:
             args += ["--threads", str(self.threads)]
         return args + list(self.extra_args)
