@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .engine import EngineError, Samples, Voice, onnx_providers, pause_after, silence
+from .engine import EngineError, Samples, ShrinkingSession, Voice, onnx_providers, pause_after, silence
 from .text import has_speech
 
 _LOGGER = logging.getLogger(__name__)
@@ -47,7 +47,8 @@ class KokoroEngine:
         if not self._voices:
             raise EngineError(f"{voices_path} holds no English Kokoro voices")
         session = onnxruntime.InferenceSession(str(model_path), providers=onnx_providers(device))
-        self._kokoro = Kokoro.from_session(session, str(voices_path))
+        self.session = ShrinkingSession(session, device)
+        self._kokoro = Kokoro.from_session(self.session, str(voices_path))
         self._lang = {v.name: _LANGUAGES[v.name[0]][1] for v in self._voices}
 
     def voices(self) -> Sequence[Voice]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import EngineError, Samples, Voice, onnx_providers, pause_after, silence
+from .engine import EngineError, Samples, ShrinkingSession, Voice, onnx_providers, pause_after, silence
 from .text import has_speech
 
 _LOGGER = logging.getLogger(__name__)
@@ -60,11 +60,19 @@ class PiperEngine:
     def load(self, voice: str) -> Any:
         """The loaded voice (loaded on first use; call at start-up to preload)."""
         if voice not in self._loaded:
+            import onnxruntime
             from piper import PiperVoice
+            from piper.config import PiperConfig
 
             _LOGGER.info("loading piper voice=%s", voice)
+            model = self._models[voice]
+            device = "cuda" if self.use_cuda else "cpu"
             try:
-                self._loaded[voice] = PiperVoice.load(self._models[voice], use_cuda=self.use_cuda)
+                config = json.loads(model.with_suffix(".onnx.json").read_text(encoding="utf-8"))
+                session = onnxruntime.InferenceSession(str(model), sess_options=onnxruntime.SessionOptions(),
+                                                       providers=onnx_providers(device))
+                self._loaded[voice] = PiperVoice(config=PiperConfig.from_dict(config),
+                                                 session=ShrinkingSession(session, device))
             except Exception as err:
                 raise EngineError(f"cannot load Piper voice {voice}: {err}") from err
         return self._loaded[voice]
