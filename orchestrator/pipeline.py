@@ -283,7 +283,9 @@ class Pipeline:
             timer.mark("transcript")
             return text
         finally:
-            if reader is not None and not reader.done():
+            if reader is not None:
+                # Cancel it if still running; either way collect its outcome, so a reader that
+                # failed while the turn took another path is not reported as never retrieved.
                 reader.cancel()
                 with contextlib.suppress(BaseException):
                     await reader

@@ -61,8 +61,11 @@ def test_stages_are_ordered_on_the_mic_timeline(report: Path) -> None:
     for turn in load(report)["turns"]:
         stages = turn["stages"]
         assert set(stages) == {"vad", "asr", "text", "tts", "sent", "speaker"}, turn
-        # The satellite cannot decide the question ended before hearing the whole silence window.
-        assert stages["vad"] >= SILENCE_FRAMES * 0.03 - 0.03
+        # The peer waits for the satellite, which cannot decide the question ended before hearing
+        # its whole silence window. Ours also ends it on whisper's endpoint (vad_sensitivity
+        # aggressive: 0.25 s of silence, judged on 32 ms Silero windows, so allow a little).
+        floor = SILENCE_FRAMES * 0.03 - 0.03 if turn["pipeline"] == "peer" else 0.25 - 0.1
+        assert stages["vad"] >= floor, turn
         assert stages["vad"] <= stages["asr"] <= stages["text"] <= stages["tts"] <= stages["sent"]
         # The first reply sample is heard after it was sent (two clocks: allow one 30 ms frame).
         assert stages["speaker"] >= stages["sent"] - 0.03

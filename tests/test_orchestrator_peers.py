@@ -62,5 +62,6 @@ async def test_home_command_through_peers_never_calls_the_llm(peers: tuple[Servi
     assert sink.fmt is not None and (sink.fmt.rate, sink.fmt.width, sink.fmt.channels) == (16000, 2, 1)
     assert sink.seconds > 0.8
     heard = transcribe(bytes(sink.audio)).lower()
-    assert "turned on" in heard and "kitchen" in heard
+    # Piper's voice is sampled with noise, so tiny.en hears "turned" or "tired" run to run.
+    assert "on the kitchen light" in heard, heard
     assert {"transcript", "intent", "first_tts_audio", "first_audio_sent"} <= set(result.marks)

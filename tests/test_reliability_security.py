@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import gc
 import json
 import os
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -43,8 +45,15 @@ def leaks(text: str) -> list[str]:
     return [key for key in KEYS.values() if key in text or key[-10:] in text]
 
 
+SILENT_MIC = Path(tempfile.gettempdir()) / f"hearth-silent-mic-{os.getpid()}.wav"
+
+
 async def satellite_server(*flags: str, env: dict[str, str] | None = None) -> ServiceProcess:
-    return await start_service("satellite", "--mic-wav", "/dev/null", "--snd-wav", "/dev/null", "--no-tones",
+    """A satellite whose microphone is a quiet room: a short silent WAV, then silence in real time.
+    (Not /dev/null: that is no WAV, so the satellite would exit once a controller arms its mic.)"""
+    if not SILENT_MIC.exists():
+        write_wav(str(SILENT_MIC), silence(0.1), PCM16_MONO_16K)
+    return await start_service("satellite", "--mic-wav", str(SILENT_MIC), "--snd-wav", "/dev/null", "--no-tones",
                                *flags, env=env)
 
 
@@ -149,11 +158,25 @@ async def test_idle_connection_is_closed_with_idle_timeout() -> None:
         await server.stop()
 
 
+def parse_python(path: Path) -> ast.Module:
+    """``ast.parse`` with the garbage collector held off. On CPython 3.11.7 a finalizer that
+    formats a traceback while ``ast.parse`` is building nodes (asyncio logging a task's
+    unretrieved exception does) re-enters the AST converter and corrupts its depth count:
+    ``SystemError: AST constructor recursion depth mismatch`` (fixed in later 3.11 releases)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return ast.parse(path.read_text(encoding="utf-8"), str(path))
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def test_every_server_binds_to_loopback_by_default() -> None:
     """Exposure is opt-in: the default URI of every server is loopback only."""
     packages = ["satellite", "wyoming_whisper", "wyoming_kokoro", "wyoming_llama"]
     for package in packages:
-        tree = ast.parse((ROOT / package / "__main__.py").read_text(encoding="utf-8"))
+        tree = parse_python(ROOT / package / "__main__.py")
         defaults = [kw.value.value for node in ast.walk(tree) if isinstance(node, ast.Call)
                     for kw in node.keywords
                     if kw.arg == "default_uri" and isinstance(kw.value, ast.Constant)]
@@ -265,7 +288,7 @@ SHELL_CALLS = {"system", "popen", "create_subprocess_shell", "getoutput", "getst
 
 def shell_uses(path: Path, root: Path = ROOT) -> list[str]:
     found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+    for node in ast.walk(parse_python(path)):
         if not isinstance(node, ast.Call):
             continue
         func = node.func

@@ -162,6 +162,35 @@ async def test_replay_as_server_plays_the_server_side_to_a_connecting_client() -
         assert report.ok is ok, report.describe()
 
 
+@pytest.mark.parametrize("chunks", [1, 3, 8], ids=["fewer-chunks", "as-recorded", "more-chunks"])
+async def test_replay_as_server_waits_for_the_whole_reply_however_it_is_chunked(chunks: int) -> None:
+    """The recording has the reply in 3 chunks; a live client may send 1 or 8. ``played`` goes
+    out only after the client's ``audio-stop`` either way, and the report matches."""
+    fmt = {"rate": 16000, "width": 2, "channels": 1}
+    session = Session()
+    session.events += [RecordedEvent(0.0, "in", Event("run-satellite")),
+                       RecordedEvent(0.1, "in", Event("audio-start", fmt))]
+    session.events += [RecordedEvent(0.2, "in", Event("audio-chunk", fmt, bytes(3200))) for _ in range(3)]
+    session.events += [RecordedEvent(0.3, "in", Event("audio-stop")), RecordedEvent(0.4, "out", Event("played"))]
+    port: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    replay = asyncio.create_task(replay_as_server(session, started=port, step_timeout=10))
+    reader, writer = await asyncio.open_connection("127.0.0.1", await port)
+    try:
+        for event in [Event("run-satellite"), Event("audio-start", fmt),
+                      *[Event("audio-chunk", fmt, bytes(9600 // chunks)) for _ in range(chunks)]]:
+            await async_write_event(event, writer)
+        # Nothing may come back before audio-stop, even once as many chunks as recorded are in.
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(async_read_event(reader), 0.5)
+        await async_write_event(Event("audio-stop"), writer)
+        played = await asyncio.wait_for(async_read_event(reader), 10)
+        assert played is not None and played.type == "played"
+    finally:
+        writer.close()
+    report = await replay
+    assert report.ok, report.describe()
+
+
 async def test_fault_proxy_modes() -> None:
     async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while data := await reader.read(1000):

@@ -90,6 +90,22 @@ def _collapse(events: Iterable[Event], rules: CompareRules) -> list[_Item]:
     return items
 
 
+class _ItemCounter:
+    """Counts comparable items as they arrive, the way :func:`_collapse` groups them."""
+
+    def __init__(self, rules: CompareRules) -> None:
+        self.rules = rules
+        self.items = 0
+        self._last: str | None = None
+
+    def add(self, event: Event) -> None:
+        if event.type in self.rules.ignore_types:
+            return
+        if not (event.type in STREAM_CHUNKS and event.type == self._last):
+            self.items += 1
+        self._last = event.type
+
+
 def _texts_differ(expected: str, actual: str, rule: TextRule) -> bool:
     if rule == "ignore":
         return False
@@ -212,7 +228,8 @@ async def replay_as_server(
     connecting to a recorded satellite) and compare what that client sends with the recording.
 
     Causality is kept: each recorded server event is sent only once the client has sent as
-    many comparable events as it had sent before that point in the recording. Pings are
+    many comparable items as it had sent before that point in the recording, a run of stream
+    chunks counting as one item (how a reply is chunked varies from run to run). Pings are
     answered live (recorded pongs are not replayed), as the recorded peer would have.
     ``started`` receives the listening port.
     """
@@ -230,6 +247,7 @@ async def replay_as_server(
     if started is not None:
         started.set_result(int(server.sockets[0].getsockname()[1]))
     received: list[Event] = []
+    got = _ItemCounter(rules)
     progress = asyncio.Condition()
     writer: asyncio.StreamWriter | None = None
     reading: asyncio.Task[None] | None = None
@@ -243,34 +261,29 @@ async def replay_as_server(
                     await async_write_event(Event("pong", {"text": event.data.get("text")}), client_writer)
                 async with progress:
                     received.append(event)
+                    got.add(event)
                     progress.notify_all()
             async with progress:
                 progress.notify_all()
 
         reading = asyncio.create_task(pump(), name="replay-as-server reader")
-        seen_in = 0
+        seen_in = _ItemCounter(rules)
         for item in session.events:
             if item.dir == "in":
-                if item.event.type not in rules.ignore_types:
-                    seen_in += 1
+                seen_in.add(item.event)
                 continue
             if item.event.type == "pong":
                 continue
-            need = seen_in
 
-            def enough(need: int = need) -> bool:
-                got = sum(1 for e in received if e.type not in rules.ignore_types)
-                return got >= need or (reading is not None and reading.done())
+            def enough(need: int = seen_in.items) -> bool:
+                return got.items >= need or (reading is not None and reading.done())
 
             async with progress:
                 await asyncio.wait_for(progress.wait_for(enough), step_timeout)
             await async_write_event(item.event, client_writer)
-        expected_in = [e.event for e in session.events if e.dir == "in"]
-        want = sum(1 for e in expected_in if e.type not in rules.ignore_types)
 
         def complete() -> bool:
-            return sum(1 for e in received if e.type not in rules.ignore_types) >= want or bool(
-                reading is not None and reading.done())
+            return got.items >= seen_in.items or bool(reading is not None and reading.done())
 
         with contextlib.suppress(TimeoutError):
             async with progress:
