@@ -6,6 +6,12 @@ worker thread, and a *sender* that frames and writes the audio. A queue of one f
 piece between them is the prefetch: while a sentence is being sent (and, behind TCP
 back-pressure, played), the next is already being synthesised.
 
+Scheduling: an engine runs one call at a time, shared by every connection. Waiting calls go
+earliest deadline first (:class:`DeadlineGate`): a reply's first piece is due at once (at
+the time its text arrived), a later piece when the audio already made for that reply would
+have played out. So one listener's third sentence does not hold up another listener's first
+words, and neither reply runs dry as long as the engine keeps up overall.
+
 Framing: one ``audio-start`` before the first audio, one ``audio-stop`` at the end, and for
 a stream a final ``synthesize-stopped``. Engine failures are retried (2x, 0.5 s) only while
 no audio has gone out; after that the reply ends with an ``error``.
@@ -14,6 +20,8 @@ no audio has gone out; after that the reply ends with an ``error``.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -46,23 +54,67 @@ Write = Callable[[Event], Awaitable[None]]
 SendError = Callable[[str, str], Awaitable[None]]
 
 
+class DeadlineGate:
+    """A lock whose waiters are served earliest deadline first (ties: in arrival order)."""
+
+    def __init__(self) -> None:
+        self._busy = False
+        self._waiting: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    @property
+    def waiting(self) -> int:
+        return sum(1 for _, _, future in self._waiting if not future.done())
+
+    async def acquire(self, deadline: float) -> None:
+        if not self._busy and not self.waiting:
+            self._busy = True
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (deadline, next(self._order), future))
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()  # granted just as we were cancelled: hand it on
+            raise
+
+    def release(self) -> None:
+        while self._waiting:
+            _, _, future = heapq.heappop(self._waiting)
+            if not future.done():
+                future.set_result(None)  # the gate passes straight to this waiter
+                return
+        self._busy = False
+
+
 class Synthesizer:
-    """An engine and its lock: one call at a time, each in a worker thread."""
+    """An engine and its gate: one call at a time, each in a worker thread."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._lock = asyncio.Lock()
+        self.gate = DeadlineGate()
 
-    async def speak(self, text: str, voice: str, speaker: str | None = None) -> Samples:
-        async with self._lock:
+    async def speak(self, text: str, voice: str, speaker: str | None = None, *,
+                    deadline: float | None = None) -> Samples:
+        """Audio for ``text``; ``deadline`` (``time.monotonic()`` seconds, default now) orders
+        this call among the waiting ones."""
+        await self.gate.acquire(time.monotonic() if deadline is None else deadline)
+        try:
             work = asyncio.ensure_future(asyncio.to_thread(self._run, text, voice, speaker))
             work.add_done_callback(_retrieve)
             try:
                 return await asyncio.shield(work)
             except asyncio.CancelledError:
-                # A thread cannot be interrupted: hold the lock until the engine is free.
+                # A thread cannot be interrupted: hold the gate until the engine is free.
                 await asyncio.wait({work})
                 raise
+        finally:
+            self.gate.release()
 
     def _run(self, text: str, voice: str, speaker: str | None) -> Samples:
         parts = list(self.engine.synthesize(text, voice, speaker))  # drained in the thread
@@ -126,6 +178,8 @@ class Reply:
         self._received = 0  # pieces of text received
         self._t0 = time.monotonic()
         self._first_audio: float | None = None
+        self._first_made: float | None = None  # when the first audio was synthesised
+        self._made_seconds = 0.0  # seconds of audio synthesised so far
         self.task = asyncio.create_task(self._send_all(), name=f"tts reply {client}")
         self.task.add_done_callback(self._done)
 
@@ -241,7 +295,7 @@ class Reply:
             self._pieces += len(parts)
             try:
                 audio = await retry_async(
-                    partial(self._synth.speak, text, self.voice.name, self.speaker),
+                    partial(self._synth.speak, text, self.voice.name, self.speaker, deadline=self._deadline()),
                     self._options.policy,
                     may_retry=lambda: not self._audio_sent,
                     what=f"{self.voice.provider} synthesis",
@@ -250,8 +304,18 @@ class Reply:
                 _LOGGER.warning("client=%s synthesis failed: %s", self._client, err)
                 await self._audio.put(err)
                 return
+            self._made_seconds += len(audio) / self._rate
+            if self._first_made is None:
+                self._first_made = time.monotonic()
             await self._audio.put(audio)
         await self._audio.put(None)
+
+    def _deadline(self) -> float:
+        """When this reply needs its next audio: at once (its request time) for the first piece,
+        else when the audio made so far would have played out from its first sample."""
+        if self._first_made is None:
+            return self._t0
+        return self._first_made + self._made_seconds
 
     async def _start(self) -> None:
         self._started = True
