@@ -1,5 +1,6 @@
 """The TTS engines' ONNX sessions give their memory arena back after each run (real models),
-and calls to one engine are served earliest deadline first.
+calls to one engine are served earliest deadline first, and short texts said again come from a
+bounded audio cache.
 
 Without it onnxruntime keeps its CPU arena at the largest size any input needed; the soak
 (`bench/soak_bench.py`) saw the TTS process grow 100 MB before it levelled off.
@@ -9,14 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
 from voice_runtime.models import resolve_kokoro_model, resolve_kokoro_voices, resolve_piper
-from wyoming_kokoro.engine import ShrinkingSession
+from wyoming_kokoro.engine import Samples, ShrinkingSession
 from wyoming_kokoro.kokoro_engine import KokoroEngine
-from wyoming_kokoro.pipeline import DeadlineGate, Synthesizer
+from wyoming_kokoro.pipeline import AudioCache, DeadlineGate, Synthesizer
 from wyoming_kokoro.piper_engine import PiperEngine
 
 SHRINK = "memory.enable_memory_arena_shrinkage"
@@ -40,9 +42,10 @@ def test_kokoro_runs_with_arena_shrinkage_and_still_speaks() -> None:
 
 
 # --- scheduling: one engine, many replies ------------------------------------------------------
-async def _until_waiting(gate: DeadlineGate, count: int) -> None:
-    while gate.waiting < count:  # yields to the loop until the callers have queued (no timer)
-        await asyncio.sleep(0)
+async def _queued(gate: DeadlineGate, count: int) -> None:
+    """One pass of the event loop runs every task just created up to its first wait."""
+    await asyncio.sleep(0)
+    assert gate.busy and gate.waiting == count
 
 
 async def test_engine_calls_wait_earliest_deadline_first() -> None:
@@ -57,12 +60,11 @@ async def test_engine_calls_wait_earliest_deadline_first() -> None:
 
     now = time.monotonic()
     holding = asyncio.create_task(say("This sentence keeps the engine busy for a moment.", now))
-    while not synth.gate.busy:
-        await asyncio.sleep(0)
+    await _queued(synth.gate, 0)
     later = asyncio.create_task(say("The third sentence of a long answer.", now + 5.0))
-    await _until_waiting(synth.gate, 1)
+    await _queued(synth.gate, 1)
     first = asyncio.create_task(say("Turned on the kitchen lights.", now + 0.1))
-    await _until_waiting(synth.gate, 2)
+    await _queued(synth.gate, 2)
     await asyncio.gather(holding, later, first)
     assert done == ["This sentence keeps the engine busy for a moment.", "Turned on the kitchen lights.",
                     "The third sentence of a long answer."]
@@ -74,7 +76,7 @@ async def test_a_cancelled_waiter_gives_the_gate_to_the_next() -> None:
     await gate.acquire(0.0)
     cancelled = asyncio.create_task(gate.acquire(1.0))
     served = asyncio.create_task(gate.acquire(2.0))
-    await _until_waiting(gate, 2)
+    await _queued(gate, 2)
     cancelled.cancel()
     with pytest.raises(asyncio.CancelledError):
         await cancelled
@@ -83,3 +85,44 @@ async def test_a_cancelled_waiter_gives_the_gate_to_the_next() -> None:
     assert gate.waiting == 0
     gate.release()
     await asyncio.wait_for(gate.acquire(3.0), 10)  # free again: acquired at once
+
+
+# --- the audio cache: short texts said again are answered without the engine -----------------
+async def test_a_repeated_short_text_is_spoken_once_then_served_from_the_cache() -> None:
+    engine = PiperEngine({"joe": resolve_piper()})
+    calls: list[str] = []
+    synthesize = engine.synthesize
+
+    def counting(text: str, voice: str, speaker: str | None = None) -> Iterator[Samples]:
+        calls.append(text)
+        return synthesize(text, voice, speaker)
+
+    engine.synthesize = counting  # type: ignore[method-assign]
+    synth = Synthesizer(engine, AudioCache(16 * 1024 * 1024))
+    first = await synth.speak("Turned on the kitchen lights.", "joe")
+    again = await synth.speak("Turned on the kitchen lights.", "joe")
+    other = await synth.speak("Turned off the kitchen lights.", "joe")
+    assert calls == ["Turned on the kitchen lights.", "Turned off the kitchen lights."]
+    assert np.array_equal(first, again) and first.size > engine.sample_rate // 2
+    assert not again.flags.writeable  # shared between replies: nobody may change it
+    assert other.size > 0 and (synth.cache.hits, synth.cache.misses, len(synth.cache)) == (1, 2, 2)
+    long_text = "This reply is much longer than any short confirmation. " * 4
+    await synth.speak(long_text, "joe")
+    await synth.speak(long_text, "joe")
+    assert calls.count(long_text) == 2  # long texts (LLM answers) are not kept
+
+
+def test_audio_cache_is_bounded_in_bytes_and_drops_the_least_recently_used() -> None:
+    second = np.ones(1000, dtype=np.float32)  # 4,000 bytes each
+    cache = AudioCache(max_bytes=10_000)
+    cache.put("v", None, "one", second)
+    cache.put("v", None, "two", second * 2)
+    assert cache.get("v", None, "one") is not None  # "one" is now the most recently used
+    cache.put("v", None, "three", second * 3)  # 12,000 bytes > 10,000: "two" goes
+    assert cache.get("v", None, "two") is None
+    assert cache.get("v", None, "one") is not None and cache.get("v", None, "three") is not None
+    assert cache.size_bytes == 8000 and len(cache) == 2
+    assert cache.get("v", "speaker 2", "one") is None  # another speaker is another key
+    off = AudioCache(max_bytes=0)
+    off.put("v", None, "one", second)
+    assert off.get("v", None, "one") is None and len(off) == 0

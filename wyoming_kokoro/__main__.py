@@ -51,6 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-text-chars", type=int, default=20_000,
                         help="longest text accepted in one synthesize or synthesize-chunk event")
     parser.add_argument("--no-warmup", action="store_true", help="skip the warm-up synthesis at start")
+    parser.add_argument("--cache-mb", type=float, default=16.0,
+                        help="memory for the audio of short texts already spoken, per engine (0: off; default 16)")
     add_server_args(parser, default_uri="tcp://127.0.0.1:10200")
     return parser.parse_args(argv)
 
@@ -66,6 +68,8 @@ def make_config(args: argparse.Namespace) -> TtsConfig:
         raise SystemExit("--samples-per-chunk and --max-text-chars must be positive")
     if not 0.5 <= args.speed <= 2.0:
         raise SystemExit("--speed must be between 0.5 and 2.0")
+    if args.cache_mb < 0:
+        raise SystemExit("--cache-mb must be 0 (off) or more")
     kokoro_model = kokoro_voices = None
     piper_models: dict[str, Path] = {}
     piper_default: str | None = None
@@ -100,6 +104,7 @@ def make_config(args: argparse.Namespace) -> TtsConfig:
         device=args.device,
         max_text_chars=args.max_text_chars,
         warmup=not args.no_warmup,
+        cache_mb=args.cache_mb,
     )
 
 

@@ -24,6 +24,7 @@ import heapq
 import itertools
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -92,29 +93,86 @@ class DeadlineGate:
         self._busy = False
 
 
-class Synthesizer:
-    """An engine and its gate: one call at a time, each in a worker thread."""
+class AudioCache:
+    """The audio of short texts already spoken, least recently used first out, bounded in bytes.
 
-    def __init__(self, engine: Engine) -> None:
+    Home assistants say the same short things again and again ("Turned on the kitchen
+    lights.", "Timer set for five minutes."); a hit answers at once instead of running the
+    engine. Only texts up to ``max_chars`` are kept; ``max_bytes`` 0 turns the cache off.
+    """
+
+    def __init__(self, max_bytes: int, max_chars: int = 160) -> None:
+        self.max_bytes = max_bytes
+        self.max_chars = max_chars
+        self._items: OrderedDict[tuple[str, str | None, str], Samples] = OrderedDict()
+        self._bytes = 0
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, voice: str, speaker: str | None, text: str) -> Samples | None:
+        if self.max_bytes <= 0 or len(text) > self.max_chars:
+            return None
+        key = (voice, speaker, text)
+        found = self._items.get(key)
+        if found is None:
+            self.misses += 1
+            return None
+        self._items.move_to_end(key)
+        self.hits += 1
+        return found
+
+    def put(self, voice: str, speaker: str | None, text: str, audio: Samples) -> None:
+        if self.max_bytes <= 0 or len(text) > self.max_chars or audio.nbytes > self.max_bytes:
+            return
+        key = (voice, speaker, text)
+        kept = audio.copy()
+        kept.flags.writeable = False  # shared by every reply that hits it
+        old = self._items.pop(key, None)
+        if old is not None:
+            self._bytes -= old.nbytes
+        self._items[key] = kept
+        self._bytes += kept.nbytes
+        while self._bytes > self.max_bytes:
+            _, dropped = self._items.popitem(last=False)
+            self._bytes -= dropped.nbytes
+
+
+class Synthesizer:
+    """An engine, its gate (one call at a time, each in a worker thread) and its audio cache."""
+
+    def __init__(self, engine: Engine, cache: AudioCache | None = None) -> None:
         self.engine = engine
         self.gate = DeadlineGate()
+        self.cache = cache if cache is not None else AudioCache(0)  # (an empty cache is falsy)
 
     async def speak(self, text: str, voice: str, speaker: str | None = None, *,
                     deadline: float | None = None) -> Samples:
         """Audio for ``text``; ``deadline`` (``time.monotonic()`` seconds, default now) orders
-        this call among the waiting ones."""
+        this call among the waiting ones. A cached text is answered without waiting."""
+        cached = self.cache.get(voice, speaker, text)
+        if cached is not None:
+            return cached
         await self.gate.acquire(time.monotonic() if deadline is None else deadline)
         try:
             work = asyncio.ensure_future(asyncio.to_thread(self._run, text, voice, speaker))
             work.add_done_callback(_retrieve)
             try:
-                return await asyncio.shield(work)
+                audio = await asyncio.shield(work)
             except asyncio.CancelledError:
                 # A thread cannot be interrupted: hold the gate until the engine is free.
                 await asyncio.wait({work})
                 raise
         finally:
             self.gate.release()
+        self.cache.put(voice, speaker, text, audio)
+        return audio
 
     def _run(self, text: str, voice: str, speaker: str | None) -> Samples:
         parts = list(self.engine.synthesize(text, voice, speaker))  # drained in the thread

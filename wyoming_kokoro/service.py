@@ -14,7 +14,7 @@ from voice_runtime.server import ServerConfig
 
 from . import __version__
 from .engine import Engine, EngineError, Voice, VoiceTable
-from .pipeline import ReplyOptions, Synthesizer
+from .pipeline import AudioCache, ReplyOptions, Synthesizer
 
 _LOGGER = logging.getLogger(__name__)
 ATTRIBUTIONS = {
@@ -39,6 +39,7 @@ class TtsConfig:
     device: str
     max_text_chars: int
     warmup: bool
+    cache_mb: float = 16.0
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ async def build_service(config: TtsConfig) -> TtsService:
     _LOGGER.info("default voice=%s voices=%d", voices.default_voice, len(voices.all()))
     return TtsService(
         voices=voices,
-        synthesizers={name: Synthesizer(engine) for name, engine in engines.items()},
+        synthesizers={name: Synthesizer(engine, AudioCache(int(config.cache_mb * 1024 * 1024)))
+                      for name, engine in engines.items()},
         options=ReplyOptions(samples_per_chunk=config.samples_per_chunk),
         info=lambda: info,
         max_text_chars=config.max_text_chars,
