@@ -450,8 +450,10 @@ async def main(args: argparse.Namespace) -> int:
         asr = await stack.start("wyoming_whisper", "wyoming_whisper", "--model", "tiny.en")
         llm = await stack.start("wyoming_llama", "wyoming_llama", "--max-tokens", str(args.max_tokens),
                                 "--temperature", str(args.temperature))
+        # The audio cache is off: the concurrency phases ask the first questions again, and
+        # replaying their cached audio would flatter those phases against the single one.
         tts = await stack.start("wyoming_kokoro", "wyoming_kokoro", "--provider", "piper", "--engines", "piper",
-                                "--voice", VOICE)
+                                "--voice", VOICE, "--cache-mb", "0")
         ours = BenchPipeline(ServicePool("asr", [asr]), ServicePool("handle", [llm]), ServicePool("tts", [tts]),
                              intents=intents,
                              config=PipelineConfig(voice=VOICE, partial_transcripts=args.partial_transcripts,
@@ -633,7 +635,8 @@ def write_report(out: Path, turns: list[Turn], *, usage: dict[str, Any], barge: 
         + ("partial transcripts on. " if args.partial_transcripts else "partial transcripts off (unused). ")
         + f"LLM: SmolLM2-135M, "
         f"`--max-tokens {args.max_tokens} --temperature {args.temperature}` (deterministic, so both pipelines "
-        f"get the same reply). TTS voice: Piper `{VOICE}` in both.", "",
+        f"get the same reply). TTS voice: Piper `{VOICE}` in both; our TTS audio cache off (`--cache-mb 0`: the "
+        f"concurrency phases repeat questions).", "",
         "## Targets", "", "| target | goal | measured | |", "|---|---|---|---|",
     ]
     for what, goal, measured, unit, ok in targets:
