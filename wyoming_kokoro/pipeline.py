@@ -72,7 +72,7 @@ class DeadlineGate:
         return sum(1 for _, _, future in self._waiting if not future.done())
 
     async def acquire(self, deadline: float) -> None:
-        if not self._busy and not self.waiting:
+        if not self._busy:  # (release hands a busy gate straight to a waiter, so none waits here)
             self._busy = True
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -65,6 +65,11 @@ class _Item:
     audio_format: tuple[int, int, int] | None = None
 
 
+def _continues(previous: str | None, event_type: str) -> bool:
+    """Whether an event of ``event_type`` after one of ``previous`` belongs to the same item."""
+    return event_type in STREAM_CHUNKS and event_type == previous
+
+
 def _collapse(events: Iterable[Event], rules: CompareRules) -> list[_Item]:
     items: list[_Item] = []
     fmt: tuple[int, int, int] | None = None
@@ -74,7 +79,7 @@ def _collapse(events: Iterable[Event], rules: CompareRules) -> list[_Item]:
         if event.type == "audio-start":
             fmt = (int(event.data.get("rate", 0)), int(event.data.get("width", 0)),
                    int(event.data.get("channels", 0)))
-        if items and event.type in STREAM_CHUNKS and items[-1].type == event.type:
+        if items and _continues(items[-1].type, event.type):
             item = items[-1]
             item.count += 1
         else:
@@ -101,7 +106,7 @@ class _ItemCounter:
     def add(self, event: Event) -> None:
         if event.type in self.rules.ignore_types:
             return
-        if not (event.type in STREAM_CHUNKS and event.type == self._last):
+        if not _continues(self._last, event.type):
             self.items += 1
         self._last = event.type
 
