@@ -132,6 +132,15 @@ async def test_two_concurrent_clients_get_their_own_text(server: ServiceProcess)
     assert [normalise(final_text(r)) for r in results] == [normalise(t) for t in texts]
 
 
+async def test_four_clients_finishing_at_once_each_get_their_own_text(server: ServiceProcess) -> None:
+    # Sent as fast as possible, the four finals wait for the model together and are batched
+    # (the batch's order must not mix the texts up).
+    texts = ["Turn on the kitchen lights.", "What time is it?", "Switch off the bedroom lamp.",
+             "How many legs does a spider have?"]
+    results = await asyncio.gather(*(transcribe(server.port, speak(t), realtime=False) for t in texts))
+    assert [normalise(final_text(r)) for r in results] == [normalise(t) for t in texts]
+
+
 async def expect_error(client: Client, code: str) -> None:
     event = await client.recv(timeout=30)
     assert event is not None and Error.is_type(event.type), event

@@ -39,6 +39,7 @@ class WhisperConfig:
     vad_model: Path
     policy: StreamPolicy
     max_seconds: float
+    max_batch: int
     warmup: bool
 
 
@@ -74,6 +75,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "audio-stop (default: off, the client's VAD decides)")
     parser.add_argument("--max-seconds", type=float, default=60.0,
                         help="longest utterance accepted, in seconds (default 60)")
+    parser.add_argument("--max-batch", type=int, default=8,
+                        help="decodes waiting at once (several satellites) are batched into one model call, "
+                        "up to this many; 1 decodes one at a time (default 8)")
     parser.add_argument("--no-warmup", action="store_true", help="skip the warm-up decode at start")
     add_server_args(parser, default_uri="tcp://127.0.0.1:10300")
     return parser.parse_args(argv)
@@ -89,8 +93,9 @@ def make_config(args: argparse.Namespace) -> WhisperConfig:
         vad_model = silero_vad()
     except ModelError as err:
         raise SystemExit(f"wyoming-whisper: {err}") from err
-    if args.beam_size < 1 or args.max_seconds <= 0 or not 0.0 < args.speech_threshold < 1.0:
-        raise SystemExit("--beam-size and --max-seconds must be positive, --speech-threshold within (0, 1)")
+    if args.beam_size < 1 or args.max_batch < 1 or args.max_seconds <= 0 or not 0.0 < args.speech_threshold < 1.0:
+        raise SystemExit("--beam-size, --max-batch and --max-seconds must be positive, "
+                         "--speech-threshold within (0, 1)")
     compute_type = args.compute_type or ("int8" if args.device == "cpu" else "float16")
     pad = _windows(args.speech_pad)
     endpoint = None if args.endpoint_silence is None else max(pad, _windows(args.endpoint_silence))
@@ -115,6 +120,7 @@ def make_config(args: argparse.Namespace) -> WhisperConfig:
             endpoint_windows=endpoint,
         ),
         max_seconds=args.max_seconds,
+        max_batch=args.max_batch,
         warmup=not args.no_warmup,
     )
 
@@ -161,7 +167,7 @@ async def serve(config: WhisperConfig) -> None:
     engine, vad = await asyncio.to_thread(load, config)
     info = build_info(config, engine)
     service = WhisperService(engine=engine, vad=vad, policy=config.policy, info=lambda: info,
-                             max_seconds=config.max_seconds)
+                             max_seconds=config.max_seconds, max_batch=config.max_batch)
     await run_server(config.server, partial(_handler, service=service, config=config))
 
 

@@ -15,8 +15,9 @@ transcripts off with ``context: {"partial_transcripts": false}`` (a client that 
 them saves their CPU). Both apply to the utterances that follow, on that connection.
 
 Audio in any rate/width/channels is converted to 16 kHz mono 16-bit as it arrives. Decodes
-run in worker threads under the model's lock; each connection has at most one background
-decode in flight (see :mod:`.stream` for what is decoded when).
+run in worker threads, one model call at a time, finals first and batched across connections
+(:mod:`.scheduler`); each connection has at most one background decode in flight (see
+:mod:`.stream` for what is decoded when).
 
 Errors (``error`` with a code; the connection stays usable and the next ``audio-start``
 begins afresh; the rest of a refused stream is dropped quietly):
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from wyoming.asr import Transcribe, Transcript, TranscriptChunk, TranscriptStart, TranscriptStop
@@ -46,6 +47,7 @@ from voice_runtime.limits import Limits
 from voice_runtime.tasks import TaskSet
 
 from .engine import SAMPLE_RATE, FloatArray, WhisperEngine
+from .scheduler import DecodeScheduler
 from .stream import Job, StreamPolicy, Utterance
 from .vad import WINDOW, SileroVad
 
@@ -90,35 +92,30 @@ def request_policy(base: StreamPolicy, request: Transcribe) -> StreamPolicy:
 
 @dataclass
 class WhisperService:
-    """What every connection shares: the engine, its lock, the VAD model, the settings."""
+    """What every connection shares: the engine, its scheduler, the VAD model, the settings."""
 
     engine: WhisperEngine
     vad: SileroVad
     policy: StreamPolicy
     info: Callable[[], Info]
     max_seconds: float = 60.0
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    max_batch: int = 8  # decodes batched into one model call (1: one at a time)
+    scheduler: DecodeScheduler = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.scheduler = DecodeScheduler(self._run, batch_key=self.engine.batch_key, max_batch=self.max_batch)
 
     @property
     def endpointing(self) -> bool:
         return self.policy.endpoint_windows is not None
 
+    def _run(self, kind: str, audios: Sequence[FloatArray], language: str | None) -> list[str]:
+        """One model call (worker thread): finals at the configured beam, partials greedy."""
+        return self.engine.transcribe_batch(audios, language, beam_size=None if kind == "final" else 1)
+
     async def decode(self, job: Job, language: str | None) -> str:
-        """Run one decode in a worker thread, holding the model lock until the thread ends."""
-        audio = job.audio()
-        fn: Callable[[FloatArray, str | None], str] = (
-            self.engine.transcribe if job.kind == "final" else self.engine.transcribe_partial
-        )
-        async with self.lock:
-            future = asyncio.ensure_future(asyncio.to_thread(fn, audio, language))
-            try:
-                return await asyncio.shield(future)
-            except asyncio.CancelledError:
-                # A thread cannot be interrupted: keep the model locked until it is done.
-                await asyncio.wait({future})
-                if not future.cancelled():
-                    future.exception()
-                raise
+        """The text of ``job``, decoded when the scheduler gets to it (maybe batched with others)."""
+        return await self.scheduler.decode(job.kind, job.audio(), language)
 
 
 @dataclass
@@ -250,7 +247,7 @@ class WhisperHandler(ServiceHandler):
                 await self._complete(stream)
                 return
         running = stream.last is not None and not stream.last.done()
-        job = utterance.next_job(model_busy=running or self.service.lock.locked())
+        job = utterance.next_job(model_busy=running or self.service.scheduler.busy)
         if job is None:
             return
         # A final decode may be queued behind the running one; it starts when that ends.

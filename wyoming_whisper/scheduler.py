@@ -1,0 +1,112 @@
+"""Who gets the model next: one Whisper model, many connections (asyncio, no wyoming).
+
+Every decode goes through one :class:`DecodeScheduler`. The model runs one call at a time, in
+a worker thread. When it frees up, the next call takes, from everything waiting:
+
+* final decodes before partial ones (a partial only refreshes text on a screen; a final is
+  what a user is waiting on), first come first served otherwise;
+* every waiting decode of the same kind, language and batch key (the engine's encoder
+  window: all commands share one), up to ``max_batch``, decoded together in one call. When
+  four satellites finish speaking at once, the fourth transcript is ready after one batched
+  decode instead of after four decodes one after another.
+
+A caller that is cancelled while its decode waits leaves the queue (no CPU spent on it); once
+its batch runs, the thread cannot be interrupted, so the model stays busy until it ends and
+the text is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+
+from .engine import FloatArray
+
+_LOGGER = logging.getLogger(__name__)
+
+# (kind, audios, language) -> texts; runs in a worker thread.
+BatchRunner = Callable[[str, Sequence[FloatArray], "str | None"], list[str]]
+
+
+@dataclass(eq=False)
+class _Request:
+    kind: str  # "final" or "partial"
+    audio: FloatArray
+    language: str | None
+    key: Hashable | None  # None: decoded alone
+    future: asyncio.Future[str]
+
+
+class DecodeScheduler:
+    def __init__(self, run: BatchRunner, *, batch_key: Callable[[FloatArray], Hashable | None],
+                 max_batch: int = 8) -> None:
+        self._run = run
+        self._batch_key = batch_key
+        self.max_batch = max(1, max_batch)
+        self._queue: list[_Request] = []
+        self._running: asyncio.Task[None] | None = None
+        self.batches = 0  # calls made (for tests and logs)
+        self.largest_batch = 0
+
+    @property
+    def busy(self) -> bool:
+        """A decode is running or waiting."""
+        return self._running is not None or bool(self._queue)
+
+    @property
+    def waiting(self) -> int:
+        return len(self._queue)
+
+    async def decode(self, kind: str, audio: FloatArray, language: str | None) -> str:
+        request = _Request(kind, audio, language, self._batch_key(audio), asyncio.get_running_loop().create_future())
+        self._queue.append(request)
+        self._next()
+        try:
+            return await request.future
+        except asyncio.CancelledError:
+            if request in self._queue:
+                self._queue.remove(request)
+            raise
+
+    def _pick(self) -> list[_Request]:
+        head = next((r for r in self._queue if r.kind == "final"), self._queue[0])
+        if head.key is None:
+            return [head]
+        group = [r for r in self._queue if (r.kind, r.language, r.key) == (head.kind, head.language, head.key)]
+        return group[: self.max_batch]
+
+    def _next(self) -> None:
+        if self._running is not None or not self._queue:
+            return
+        group = self._pick()
+        for request in group:
+            self._queue.remove(request)
+        self._running = asyncio.get_running_loop().create_task(self._call(group), name=f"{group[0].kind} decode")
+
+    async def _call(self, group: list[_Request]) -> None:
+        started = time.monotonic()
+        try:
+            texts = await asyncio.to_thread(self._run, group[0].kind, [r.audio for r in group], group[0].language)
+        except asyncio.CancelledError:  # the server is shutting down
+            for request in group:
+                request.future.cancel()
+            raise
+        except Exception as err:
+            for request in group:
+                if not request.future.done():
+                    request.future.set_exception(err)
+        else:
+            for request, text in zip(group, texts, strict=True):
+                if not request.future.done():
+                    request.future.set_result(text)
+        finally:
+            self.batches += 1
+            self.largest_batch = max(self.largest_batch, len(group))
+            if len(group) > 1:
+                _LOGGER.debug("decoded kind=%s batch=%d in %.3fs waiting=%d", group[0].kind, len(group),
+                              time.monotonic() - started, len(self._queue))
+            self._running = None
+            self._next()
