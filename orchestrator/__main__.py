@@ -20,6 +20,7 @@ from pathlib import Path
 from voice_runtime.discovery import browse
 from voice_runtime.latency import LatencyMonitor
 from voice_runtime.logs import setup_logging
+from voice_runtime.memory import tune_malloc
 from voice_runtime.tasks import TaskSet
 
 from .intents import IntentRecognizer
@@ -191,6 +192,7 @@ def run(argv: list[str] | None = None) -> None:
     serve_p.add_argument("--satellite", action="append", default=[], help="satellite URI (repeatable)")
     args = parser.parse_args(argv)
     setup_logging(args.debug)
+    tune_malloc()  # a months-long process: no RSS creep from malloc arenas
     code = asyncio.run(ask(args) if args.command == "ask" else serve(args))
     sys.exit(code)
 

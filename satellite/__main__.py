@@ -12,6 +12,7 @@ import sys
 from voice_runtime.cli import add_server_args, server_config
 from voice_runtime.env import env, env_bool
 from voice_runtime.logs import setup_logging
+from voice_runtime.memory import tune_malloc
 from voice_runtime.server import ServerConfig, run_server
 from voice_runtime.tasks import cancel_and_wait
 
@@ -133,6 +134,7 @@ async def serve(config: SatelliteConfig, audio: AudioConfig, cloud: CloudConfig 
 def run() -> None:
     args = build_parser().parse_args()
     setup_logging(args.debug)
+    tune_malloc()  # a months-long process: no RSS creep from malloc arenas
     if args.list_devices:
         print("\n".join(list_devices()) or "no PortAudio devices found")
         sys.exit(0)

@@ -152,6 +152,10 @@ def test_redact_removes_secrets() -> None:
     for secret in ("abc123xyz", "s3cr3tvalue", "sk-abcdefghijkl", "MYKEY"):
         assert secret not in cleaned
     assert "[redacted]" in cleaned
+    cleaned = redact("access_token=t0ps3cret password: hunter2", secrets=[])
+    assert cleaned == "access_token=[redacted] password: [redacted]"
+    # latency fields are not secrets
+    assert redact("turn first_token=476ms last_token=1.2s", secrets=[]) == "turn first_token=476ms last_token=1.2s"
 
 
 def test_secret_from_environment_never_reaches_a_log(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -266,3 +270,11 @@ def test_models_resolve_defaults_and_explain_missing(tmp_path: Path) -> None:
     with pytest.raises(models.ModelError, match="no x.onnx.json"):
         (tmp_path / "x.onnx").write_bytes(b"")
         models.resolve_piper(str(tmp_path / "x.onnx"))
+
+
+def test_malloc_tuning_applies_on_glibc() -> None:
+    import platform
+
+    from voice_runtime.memory import tune_malloc
+
+    assert tune_malloc() is (platform.libc_ver()[0] == "glibc")

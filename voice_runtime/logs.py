@@ -10,7 +10,9 @@ from .env import secret_values
 
 _SECRET_PATTERNS = [
     re.compile(r"(?i)(authorization:\s*(?:bearer|token)\s+)\S+"),
-    re.compile(r"(?i)((?:api[_-]?key|token|secret)\"?\s*[:=]\s*\"?)[^\s\",]+"),
+    # key=value / "key": "value" with a secret-sounding key (access_token too; but not the
+    # latency fields first_token=/last_token=, which are durations)
+    re.compile(r"(?i)((?<!first_)(?<!last_)(?:api[_-]?key|token|secret|password)\"?\s*[:=]\s*\"?)[^\s\",]+"),
     re.compile(r"\bsk-[A-Za-z0-9_-]{8,}"),
 ]
 REDACTED = "[redacted]"

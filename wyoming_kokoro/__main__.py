@@ -12,6 +12,7 @@ from pathlib import Path
 from voice_runtime.cli import add_server_args, server_config
 from voice_runtime.env import env
 from voice_runtime.logs import setup_logging
+from voice_runtime.memory import tune_malloc
 from voice_runtime.models import (
     KOKORO_DEFAULT_VOICE,
     ModelError,
@@ -121,6 +122,7 @@ def _handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, serv
 def run() -> None:
     args = parse_args()
     setup_logging(args.debug)
+    tune_malloc()  # a months-long process: no RSS creep from malloc arenas
     config = make_config(args)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(config))

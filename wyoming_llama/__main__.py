@@ -16,6 +16,7 @@ from wyoming.info import Attribution, HandleModel, HandleProgram, Info
 from voice_runtime.cli import add_server_args, server_config
 from voice_runtime.env import env
 from voice_runtime.logs import setup_logging
+from voice_runtime.memory import tune_malloc
 from voice_runtime.models import ModelError, resolve_llama_server, resolve_llm
 from voice_runtime.server import ServerConfig, run_server
 from voice_runtime.tasks import cancel_and_wait
@@ -226,6 +227,7 @@ def _handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, serv
 def run() -> None:
     args = parse_args()
     setup_logging(args.debug)
+    tune_malloc()  # a months-long process: no RSS creep from malloc arenas
     config = make_config(args)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(config))

@@ -18,6 +18,7 @@ from wyoming.info import AsrModel, AsrProgram, Attribution, Info
 from voice_runtime.cli import add_server_args, server_config
 from voice_runtime.env import env
 from voice_runtime.logs import setup_logging
+from voice_runtime.memory import tune_malloc
 from voice_runtime.models import ModelError, resolve_whisper, silero_vad
 from voice_runtime.server import ServerConfig, run_server
 
@@ -179,6 +180,7 @@ def _handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, serv
 def run() -> None:
     args = parse_args()
     setup_logging(args.debug)
+    tune_malloc()  # a months-long process: no RSS creep from malloc arenas
     if not args.debug:  # faster-whisper logs every decode at info level
         logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     config = make_config(args)
