@@ -89,7 +89,7 @@ def test_flags_to_config_and_info() -> None:
     config = make_config(parse_args(["--threads", "2", "--max-restarts", "5", "--restart-delay", "1"]))
     assert config.llama is not None
     assert config.llama.model == resolve_llm() and config.llama.exe == resolve_llama_server()
-    assert config.llama.context_size == 4096 and config.llama.gpu_layers == -1
+    assert config.llama.context_size == 8192 and config.llama.gpu_layers == -1
     assert config.llama.restart_delays == (0.0, 1.0, 2.0, 4.0, 8.0)
     assert config.llama.health_interval == 30.0
     assert config.max_history_turns == 10 and config.system_prompt == DEFAULT_SYSTEM_PROMPT
@@ -110,16 +110,19 @@ def test_cloud_provider_needs_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(SystemExit, match="DEEPSEEK_API_KEY"):
         make_config(parse_args(["--provider", "openai-compatible"]))
     with pytest.raises(SystemExit):
-        make_config(parse_args(["--max-tokens", "5000"]))
+        make_config(parse_args(["--max-tokens", "9000"]))
 
 
 def test_llama_server_command_has_no_shell_and_the_issue_flags() -> None:
     cmd = LlamaServerConfig(exe=Path("/opt/llama-server"), model=Path("/m.gguf"), threads=2).command(8123)
     assert cmd[0] == "/opt/llama-server"
     joined = " ".join(cmd)
-    for part in ("--model /m.gguf", "--host 127.0.0.1", "--port 8123", "--ctx-size 4096", "--n-gpu-layers -1",
-                 "--threads 2", "--cache-prompt", "--cache-ram 256", "--parallel 4", "--kv-unified"):
+    for part in ("--model /m.gguf", "--host 127.0.0.1", "--port 8123", "--ctx-size 8192", "--n-gpu-layers -1",
+                 "--threads 2", "--cache-prompt", "--cache-ram 0", "--no-cache-idle-slots", "--parallel 4",
+                 "--kv-unified"):
         assert part in joined
+    cached = " ".join(LlamaServerConfig(exe=Path("/x"), model=Path("/m.gguf"), cache_ram_mib=256).command(1))
+    assert "--cache-ram 256" in cached and "--no-cache-idle-slots" not in cached
     single = LlamaServerConfig(exe=Path("/x"), model=Path("/m.gguf"), parallel=1).command(1)
     assert "--kv-unified" not in single and "--parallel 1" in " ".join(single)
     assert make_config(parse_args(["--cache-ram", "64"])).llama.cache_ram_mib == 64  # type: ignore[union-attr]

@@ -70,7 +70,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"openai-compatible endpoint (default {DEFAULT_BASE_URL})")
     parser.add_argument("--api-key-env", default="DEEPSEEK_API_KEY",
                         help="environment (or .env) variable holding the API key (default DEEPSEEK_API_KEY)")
-    parser.add_argument("--context-size", type=int, default=4096, help="llama-server context size in tokens")
+    parser.add_argument("--context-size", type=int, default=8192,
+                        help="llama-server context size in tokens, shared by all slots: the KV cache is allocated "
+                        "at start (about 23 KB a token for SmolLM2-135M: 190 MB) and holds every satellite's "
+                        "conversation (default 8192)")
     parser.add_argument("--gpu-layers", type=int, default=-1, help="layers offloaded to a GPU (-1 = all)")
     parser.add_argument("--threads", type=int, default=None,
                         help="llama-server CPU threads (default: llama-server's choice, the physical cores)")
@@ -78,10 +81,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="llama-server slots: replies generated at once, batched, sharing one KV cache of "
                         "--context-size (default 4: with 1, a second satellite's reply waits for the first "
                         "to finish)")
-    parser.add_argument("--cache-ram", type=int, default=256,
-                        help="MiB of RAM for llama-server's prompt cache, which keeps the conversations "
-                        "that are not in a slot so their history is not evaluated again (default 256; "
-                        "llama-server's own default, 8192, grows the process by gigabytes; 0 = off)")
+    parser.add_argument("--cache-ram", type=int, default=0,
+                        help="MiB of RAM for llama-server's prompt cache, which keeps the conversations that "
+                        "lost their place in the KV cache so their history is not evaluated again. Default 0 "
+                        "(off): each satellite's conversation stays in the KV cache (--context-size), memory "
+                        "does not grow; set e.g. 256 for more conversations at once than --parallel")
     parser.add_argument("--system-prompt", default=env("LLM_SYSTEM_PROMPT", DEFAULT_SYSTEM_PROMPT))
     parser.add_argument("--max-history-turns", type=int, default=10,
                         help="turns kept per conversation (when full, the older half is dropped at once, so "

@@ -60,7 +60,7 @@ class LlamaService:
     info: Callable[[], Info]
     system_prompt: str
     settings: GenerationSettings
-    context_size: int = 4096
+    context_size: int = 8192
     history: HistoryStore = field(default_factory=HistoryStore)
     retry: RetryPolicy = LLM_TRANSIENT_RETRY
     max_transcript_chars: int = 4000

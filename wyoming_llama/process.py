@@ -48,11 +48,13 @@ class LlamaUnavailable(RuntimeError):
 class LlamaServerConfig:
     exe: Path
     model: Path
-    context_size: int = 4096
+    context_size: int = 8192
     threads: int | None = None  # None: llama-server's default
     gpu_layers: int = -1  # -1: all layers (no effect without a GPU)
     parallel: int = 4  # slots: replies generated at once (batched), sharing one KV pool
-    cache_ram_mib: int = 256  # prompt cache for conversations not in a slot (llama-server's default: 8192)
+    # llama-server's host prompt cache for conversations that lost their slot (its default: 8192 MiB).
+    # 0: off; each conversation's prompt stays in the shared KV cache instead (see __main__).
+    cache_ram_mib: int = 0
     host: str = "127.0.0.1"
     startup_timeout: float = 120.0
     health_interval: float = 30.0
@@ -69,6 +71,8 @@ class LlamaServerConfig:
             "--parallel", str(self.parallel), "--cache-prompt", "--cache-ram", str(self.cache_ram_mib),
             "--no-webui", "--metrics",
         ]
+        if self.cache_ram_mib == 0:
+            args.append("--no-cache-idle-slots")  # needs the prompt cache (llama-server warns otherwise)
         if self.parallel > 1:
             args.append("--kv-unified")  # one KV pool of --ctx-size: any slot may use all of it
         if self.threads:
