@@ -14,11 +14,12 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from wyoming.event import Event
 
 from voice_runtime.models import resolve_kokoro_model, resolve_kokoro_voices, resolve_piper
 from wyoming_kokoro.engine import Samples, ShrinkingSession
 from wyoming_kokoro.kokoro_engine import KokoroEngine
-from wyoming_kokoro.pipeline import AudioCache, DeadlineGate, Synthesizer
+from wyoming_kokoro.pipeline import AudioCache, DeadlineGate, Reply, ReplyOptions, Synthesizer
 from wyoming_kokoro.piper_engine import PiperEngine
 
 SHRINK = "memory.enable_memory_arena_shrinkage"
@@ -85,6 +86,56 @@ async def test_a_cancelled_waiter_gives_the_gate_to_the_next() -> None:
     assert gate.waiting == 0
     gate.release()
     await asyncio.wait_for(gate.acquire(3.0), 10)  # free again: acquired at once
+
+
+def _recording_piper() -> tuple[PiperEngine, list[str]]:
+    """Real Piper; the texts of its calls are noted."""
+    engine = PiperEngine({"joe": resolve_piper()})
+    calls: list[str] = []
+    synthesize = engine.synthesize
+
+    def counting(text: str, voice: str, speaker: str | None = None) -> Iterator[Samples]:
+        calls.append(text)
+        return synthesize(text, voice, speaker)
+
+    engine.synthesize = counting  # type: ignore[method-assign]
+    return engine, calls
+
+
+async def test_a_reply_joins_less_text_per_call_while_another_reply_shares_the_engine() -> None:
+    """A call cannot be interrupted: with another listener waiting on the same engine, a long
+    answer goes in calls of at most merge_first characters instead of up to merge_max."""
+    engine, calls = _recording_piper()
+    synth = Synthesizer(engine)
+    voice = engine.voices()[0]
+    events: list[Event] = []
+
+    async def write(event: Event) -> None:
+        events.append(event)
+
+    async def no_error(code: str, text: str) -> None:
+        raise AssertionError(f"{code}: {text}")
+
+    def reply() -> Reply:
+        return Reply(synth, voice, None, streaming=True, write=write, send_error=no_error, options=ReplyOptions())
+
+    answer = " ".join(f"This is sentence number {n} of a long answer." for n in range(1, 10))
+    alone = reply()
+    await alone.feed(answer)
+    await alone.finish()
+    await alone.wait()
+    alone_calls, calls[:] = list(calls), []
+    assert max(len(c) for c in alone_calls) > 100 and " ".join(alone_calls) == answer
+
+    other = reply()  # another listener's reply, its text still to come
+    shared = reply()
+    await shared.feed(answer)
+    await shared.finish()
+    await shared.wait()
+    assert max(len(c) for c in calls) <= ReplyOptions().merge_first and " ".join(calls) == answer
+    assert len(calls) > len(alone_calls)
+    await other.abort(close_framing=False)
+    assert synth.replies == 0
 
 
 # --- the audio cache: short texts said again are answered without the engine -----------------

@@ -10,7 +10,10 @@ Scheduling: an engine runs one call at a time, shared by every connection. Waiti
 earliest deadline first (:class:`DeadlineGate`): a reply's first piece is due at once (at
 the time its text arrived), a later piece when the audio already made for that reply would
 have played out. So one listener's third sentence does not hold up another listener's first
-words, and neither reply runs dry as long as the engine keeps up overall.
+words, and neither reply runs dry as long as the engine keeps up overall. A call cannot be
+interrupted, so while other replies share the engine a reply joins at most ``merge_first``
+characters into one call (alone it may join up to ``merge_max``): a new reply's first words
+then wait for one short call, not for seconds of someone else's answer.
 
 Framing: one ``audio-start`` before the first audio, one ``audio-stop`` at the end, and for
 a stream a final ``synthesize-stopped``. Engine failures are retried (2x, 0.5 s) only while
@@ -150,6 +153,7 @@ class Synthesizer:
     def __init__(self, engine: Engine, cache: AudioCache | None = None) -> None:
         self.engine = engine
         self.gate = DeadlineGate()
+        self.replies = 0  # replies in progress on this engine
         self.cache = cache if cache is not None else AudioCache(0)  # (an empty cache is falsy)
 
     async def speak(self, text: str, voice: str, speaker: str | None = None, *,
@@ -194,8 +198,11 @@ class ReplyOptions:
     merge_first: int = 100
     merge_max: int = 300
 
-    def merge_budget(self, call: int) -> int:
-        return 0 if call == 0 else min(self.merge_max, self.merge_first * 2 ** (call - 1))
+    def merge_budget(self, call: int, *, shared: bool = False) -> int:
+        """Characters call ``call`` may join; ``shared``: other replies use the engine too."""
+        if call == 0:
+            return 0
+        return self.merge_first if shared else min(self.merge_max, self.merge_first * 2 ** (call - 1))
 
 
 class Reply:
@@ -238,10 +245,12 @@ class Reply:
         self._first_audio: float | None = None
         self._first_made: float | None = None  # when the first audio was synthesised
         self._made_seconds = 0.0  # seconds of audio synthesised so far
+        synthesizer.replies += 1
         self.task = asyncio.create_task(self._send_all(), name=f"tts reply {client}")
         self.task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[None]) -> None:
+        self._synth.replies -= 1
         if task.cancelled():
             return
         error = task.exception()  # retrieved here, so a dead client leaves no warning behind
@@ -334,7 +343,7 @@ class Reply:
                 break
             parts = [clean_text(piece)]
             # Join what is already waiting, within this call's budget.
-            budget = self._options.merge_budget(calls)
+            budget = self._options.merge_budget(calls, shared=self._synth.replies > 1)
             while len(parts[0]) < budget and not self._text.empty():
                 following = self._text.get_nowait()
                 if following is None:
