@@ -11,6 +11,11 @@ connection here has two halves:
 
 The queue is bounded; when it is full the reader stops reading, so TCP back-pressure
 reaches the client instead of memory growing.
+
+End of input: a TCP/unix peer that goes away takes its work with it (cancelled at once). On
+``stdio://`` the end of stdin only means the client has sent everything
+(``cat request | wyoming-whisper --uri stdio://``), so the handler first works through what
+is queued and lets the subclass finish its replies (:meth:`finish`), then ends.
 """
 
 from __future__ import annotations
@@ -51,6 +56,8 @@ class ServiceHandler(AsyncEventHandler):
         self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=self.limits.queue_size)
         self._closed = False
         self.client = _peer(writer)
+        # stdio://: the end of input is not the end of the client (set by the server)
+        self.finish_on_eof = False
 
     # -- to implement ------------------------------------------------------------------
     async def handle_event(self, event: Event) -> bool:
@@ -64,6 +71,11 @@ class ServiceHandler(AsyncEventHandler):
         Override to react at once to control events (cancel the work in progress when a
         new request arrives). Must not block.
         """
+
+    async def finish(self) -> None:
+        """``finish_on_eof`` only: the client sent everything and every queued event was
+        handled; return once the replies in progress are complete (bounded by the idle
+        timeout; :meth:`disconnect` follows and cancels what is left)."""
 
     async def disconnect(self) -> None:
         """Called once when the connection ends; cancel the connection's work here."""
@@ -131,6 +143,8 @@ class ServiceHandler(AsyncEventHandler):
             except ConnectionError:
                 return
             if event is None:
+                if self.finish_on_eof:
+                    await self._end_of_input(worker)
                 return
             if Describe.is_type(event.type):
                 with contextlib.suppress(ConnectionResetError):
@@ -147,9 +161,26 @@ class ServiceHandler(AsyncEventHandler):
                 put.cancel()
                 return
 
+    async def _end_of_input(self, worker: asyncio.Task[None]) -> None:
+        """End of input on stdio: handle what is queued, then let the replies complete."""
+        try:
+            async with asyncio.timeout(self.limits.idle_timeout):
+                put = asyncio.ensure_future(self._queue.put(_STOP))
+                await asyncio.wait({put, worker}, return_when=asyncio.FIRST_COMPLETED)
+                if not put.done():
+                    put.cancel()
+                await asyncio.wait({worker})
+                if not self._closed:
+                    await self.finish()
+        except TimeoutError:
+            _LOGGER.warning("client=%s end of input: work not done after %.0fs; cancelling", self.client,
+                            self.limits.idle_timeout)
+
     async def _work(self) -> None:
         while True:
             event = await self._queue.get()
+            if event is _STOP:
+                return
             try:
                 keep_going = await self.handle_event(event)
             except ConnectionResetError:

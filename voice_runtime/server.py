@@ -20,15 +20,15 @@ from urllib.parse import urlparse
 
 from wyoming.error import Error
 from wyoming.event import async_get_stdin, async_get_stdout, async_write_event
-from wyoming.server import AsyncEventHandler
 
 from .discovery import Advertiser, default_name, reachable_host
+from .handler import ServiceHandler
 from .limits import Limits
 from .tasks import cancel_and_wait
 
 _LOGGER = logging.getLogger(__name__)
 
-HandlerFactory = Callable[[asyncio.StreamReader, asyncio.StreamWriter], AsyncEventHandler]
+HandlerFactory = Callable[[asyncio.StreamReader, asyncio.StreamWriter], ServiceHandler]
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class WyomingServer:
         self.config = config
         self.factory = factory
         self._server: asyncio.AbstractServer | None = None
-        self._handlers: dict[asyncio.Task[None], AsyncEventHandler] = {}
+        self._handlers: dict[asyncio.Task[None], ServiceHandler] = {}
         self._advertiser: Advertiser | None = None
         self._allow = parse_networks(config.allow)
         self._stopped = asyncio.Event()
@@ -102,7 +102,7 @@ class WyomingServer:
             reader = await async_get_stdin()
             reader._limit = limit  # type: ignore[attr-defined]  # stdin reader has no limit arg
             writer = await async_get_stdout()
-            task = asyncio.create_task(self._serve_one(reader, writer), name="stdio connection")
+            task = asyncio.create_task(self._serve_one(reader, writer, finish_on_eof=True), name="stdio connection")
             task.add_done_callback(lambda _t: self._stopped.set())
         else:
             raise ValueError(f"unsupported URI {self.config.uri!r}: use tcp://, unix:// or stdio://")
@@ -119,8 +119,10 @@ class WyomingServer:
             return
         await self._serve_one(reader, writer)
 
-    async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
+                         finish_on_eof: bool = False) -> None:
         handler = self.factory(reader, writer)
+        handler.finish_on_eof = finish_on_eof
         task = asyncio.current_task()
         assert task is not None
         self._handlers[task] = handler

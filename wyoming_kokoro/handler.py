@@ -62,6 +62,11 @@ class TtsHandler(ServiceHandler):
             _LOGGER.info("client=%s new stream: stopping the reply in progress", self.client)
             self._reply.cancel()
 
+    async def finish(self) -> None:
+        reply = self._reply
+        if reply is not None and not reply.accepting:  # (a stream never stopped is cut off)
+            await reply.wait()
+
     async def disconnect(self) -> None:
         reply, self._reply = self._reply, None
         if reply is not None:

@@ -90,6 +90,10 @@ class LlamaHandler(ServiceHandler):
         if Transcript.is_type(event.type):
             await cancel_and_wait(self._reply)  # a new question cuts the current answer off
 
+    async def finish(self) -> None:
+        if self._reply is not None:
+            await asyncio.wait({self._reply})
+
     async def disconnect(self) -> None:
         await cancel_and_wait(self._reply)
 
