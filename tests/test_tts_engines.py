@@ -34,6 +34,25 @@ def test_piper_voice_runs_with_arena_shrinkage_and_still_speaks() -> None:
     assert audio.size > engine.sample_rate // 2 and float(np.abs(audio).max()) > 0.05
 
 
+def test_piper_is_given_a_long_run_on_sentence_in_clause_runs() -> None:
+    """Piper's memory grows with one sentence's length (~1.2 MB a character): a run-on
+    sentence goes to it in runs of at most max_run_chars, ending at clauses."""
+    engine = PiperEngine({"joe": resolve_piper()}, max_run_chars=120)
+    model = engine.load("joe")
+    given: list[str] = []
+    synthesize = model.synthesize
+
+    def noting(text: str, **kwargs: object) -> object:
+        given.append(text)
+        return synthesize(text, **kwargs)
+
+    model.synthesize = noting
+    run_on = ", ".join(f"the {n}th lamp in the hall is on" for n in range(1, 10)) + "."
+    audio = np.concatenate(list(engine.synthesize(run_on, "joe")))
+    assert len(given) > 1 and all(len(t) <= 120 for t in given) and " ".join(given) == run_on
+    assert audio.size > 8 * engine.sample_rate  # all of it was spoken
+
+
 def test_kokoro_runs_with_arena_shrinkage_and_still_speaks() -> None:
     engine = KokoroEngine(resolve_kokoro_model(), resolve_kokoro_voices())
     assert isinstance(engine.session, ShrinkingSession)

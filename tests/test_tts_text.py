@@ -143,3 +143,17 @@ def test_splitter_never_loses_or_reorders_words(words: list[str], step: int) -> 
 def test_pause_after_punctuation() -> None:
     assert pause_after("Done.") > pause_after("so,") > 0
     assert pause_after('He said "yes!"') == pause_after("Done.")
+
+
+def test_bounded_runs_end_at_clauses_and_keep_the_text() -> None:
+    from wyoming_kokoro.text import bounded_runs
+
+    run_on = ", ".join(f"then the {n}th light went on in the hall" for n in range(1, 12)) + "."
+    runs = bounded_runs(run_on, 120)
+    assert " ".join(runs) == run_on and len(runs) > 3
+    assert all(len(r) <= 120 and r.endswith((",", ".")) for r in runs)
+    assert bounded_runs("Short. Two sentences.", 120) == ["Short. Two sentences."]
+    words = " ".join(["word"] * 60)  # no punctuation at all: cut between words
+    assert all(len(r) <= 50 for r in bounded_runs(words, 50)) and " ".join(bounded_runs(words, 50)) == words
+    assert bounded_runs("Supercalifragilisticexpialidocious!", 10) == ["Supercalifragilisticexpialidocious!"]
+    assert bounded_runs("   ", 10) == []

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .engine import EngineError, Samples, ShrinkingSession, Voice, onnx_providers, pause_after, silence
-from .text import has_speech
+from .text import bounded_runs, has_speech
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -33,7 +33,8 @@ class PiperEngine:
     provider = "piper"
 
     def __init__(
-        self, models: Mapping[str, Path], *, length_scale: float | None = None, device: str = "cpu"
+        self, models: Mapping[str, Path], *, length_scale: float | None = None, device: str = "cpu",
+        max_run_chars: int = 120,
     ) -> None:
         if not models:
             raise EngineError("no Piper voice given")
@@ -47,6 +48,7 @@ class PiperEngine:
             described = kept
         self.sample_rate = first
         self.length_scale = length_scale
+        self.max_run_chars = max_run_chars  # longest text given to Piper at once (memory)
         self.use_cuda = device == "cuda"
         if self.use_cuda:
             onnx_providers(device)  # refuses cuda early when onnxruntime has no CUDA
@@ -90,8 +92,11 @@ class PiperEngine:
                 speaker_id = int(speaker)
             config.speaker_id = speaker_id
         try:
-            for chunk in model.synthesize(text, syn_config=config):
-                yield np.asarray(chunk.audio_float_array, dtype=np.float32).reshape(-1)
+            # Piper's memory grows with the length of one sentence (a 280-character run-on
+            # sentence: ~340 MB): long ones go in runs that end at a clause.
+            for run in bounded_runs(text, self.max_run_chars):
+                for chunk in model.synthesize(run, syn_config=config):
+                    yield np.asarray(chunk.audio_float_array, dtype=np.float32).reshape(-1)
         except Exception as err:
             raise EngineError(f"Piper failed on {len(text)} characters: {err}") from err
         yield silence(pause_after(text) * 0.5, self.sample_rate)

@@ -4,7 +4,9 @@
   currency, units, ranges) into plain words a phonemizer reads sensibly. Plain numbers
   are left to espeak-ng, which already reads ``1,000``, ``3.14``, ``22nd`` and ``10:30``.
 * :class:`SentenceSplitter` is fed text token by token and hands back pieces as soon as
-  they are complete: sentences, a long clause, a line of a list. The first piece may be a
+  they are complete: sentences, a long clause, a line of a list.
+* :func:`bounded_runs` cuts a text for an engine whose memory grows with the length of one
+  sentence (Piper: ~1.2 MB a character) into runs of whole sentences and clauses. The first piece may be a
   short clause (a few words up to a comma) so the first audio comes out early; later
   pieces are whole sentences, and the buffer never grows past ``hard_max`` characters.
 """
@@ -317,3 +319,42 @@ def _skip_closers(buf: str, i: int) -> int:
         i += 1
     return i
 
+
+
+_CLAUSE_BREAK = re.compile(r"(?<=[.!?\u2026,;:])\s+")
+
+
+def bounded_runs(text: str, max_chars: int) -> list[str]:
+    """``text`` as consecutive runs of at most ``max_chars`` (rejoined with spaces: the text).
+
+    Runs end where a sentence or clause ends (after ``.!?…,;:`` and a space); a clause longer
+    than ``max_chars`` on its own is cut between words, a word longer than that is kept whole.
+    """
+    runs: list[str] = []
+    current = ""
+    for clause in _CLAUSE_BREAK.split(text.strip()):
+        for part in _wrap(clause, max_chars):
+            if current and len(current) + 1 + len(part) > max_chars:
+                runs.append(current)
+                current = part
+            else:
+                current = f"{current} {part}" if current else part
+    if current:
+        runs.append(current)
+    return runs
+
+
+def _wrap(clause: str, max_chars: int) -> list[str]:
+    if len(clause) <= max_chars:
+        return [clause]
+    lines: list[str] = []
+    line = ""
+    for word in clause.split():
+        if line and len(line) + 1 + len(word) > max_chars:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    if line:
+        lines.append(line)
+    return lines
