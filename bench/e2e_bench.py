@@ -65,6 +65,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from wyoming.audio import AudioChunk  # noqa: E402
 
+from bench import run_until_signalled  # noqa: E402
 from orchestrator.intents import IntentRecognizer  # noqa: E402
 from orchestrator.pipeline import Pipeline, PipelineConfig, TurnOutput, TurnResult  # noqa: E402
 from orchestrator.satellite_link import LinkConfig, SatelliteLink  # noqa: E402
@@ -772,7 +773,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def cli(argv: list[str] | None = None) -> int:
-    return asyncio.run(main(parser().parse_args(argv)))
+    return run_until_signalled(main(parser().parse_args(argv)))
 
 
 if __name__ == "__main__":

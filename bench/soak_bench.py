@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from wyoming.audio import AudioChunk  # noqa: E402
 
+from bench import run_until_signalled  # noqa: E402
 from orchestrator.intents import IntentRecognizer  # noqa: E402
 from orchestrator.pipeline import Pipeline  # noqa: E402
 from orchestrator.services import ServicePool  # noqa: E402
@@ -173,7 +174,7 @@ def cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-minutes", type=float, default=0.0, help="stop after this long (0: no limit)")
     parser.add_argument("--every", type=int, default=100, help="sample RSS and latency every N turns")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
-    return asyncio.run(main(parser.parse_args(argv)))
+    return run_until_signalled(main(parser.parse_args(argv)))
 
 
 if __name__ == "__main__":

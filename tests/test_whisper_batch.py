@@ -52,19 +52,47 @@ def test_batch_keeps_the_initial_prompt_and_each_audio_its_own_window() -> None:
     assert prompted.transcribe_batch([]) == []
 
 
+def test_finals_that_waited_use_the_busy_beam_and_partials_are_greedy(engine: WhisperEngine) -> None:
+    from voice_runtime.models import silero_vad
+    from wyoming_whisper.handler import WhisperService
+    from wyoming_whisper.stream import StreamPolicy
+    from wyoming_whisper.vad import SileroVad
+
+    service = WhisperService(engine=engine, vad=SileroVad(silero_vad()), policy=StreamPolicy(), info=lambda: None,  # type: ignore[arg-type,return-value]
+                             busy_beam_size=1)
+    audios = [pcm16_to_float(speak(q)) for q in QUESTIONS[:2]]
+    calls: list[int | None] = []
+    batch = engine.transcribe_batch
+
+    def noting(audios: Sequence[FloatArray], language: str | None = None, *, beam_size: int | None = None) -> list[str]:
+        calls.append(beam_size)
+        return batch(audios, language, beam_size=beam_size)
+
+    engine.transcribe_batch = noting  # type: ignore[method-assign]
+    try:
+        assert service._run("final", audios, "en", False) == [engine.transcribe(a) for a in audios]
+        assert service._run("final", audios, "en", True) == [engine.transcribe(a, beam_size=1) for a in audios]
+        service._run("partial", audios, "en", False)
+    finally:
+        del engine.transcribe_batch
+    assert calls == [None, 1, 1]
+
+
 class GatedRunner:
     """Records each call and holds it until ``release()`` (called from the test's loop)."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, list[float], str | None]] = []
+        self.waited: list[bool] = []
         self.started = threading.Semaphore(0)
         self._gates: list[threading.Event] = []
         self.fail: Exception | None = None
 
-    def __call__(self, kind: str, audios: Sequence[FloatArray], language: str | None) -> list[str]:
+    def __call__(self, kind: str, audios: Sequence[FloatArray], language: str | None, waited: bool) -> list[str]:
         gate = threading.Event()
         self._gates.append(gate)
         self.calls.append((kind, [float(a[0]) for a in audios], language))
+        self.waited.append(waited)
         self.started.release()
         gate.wait(30)
         if self.fail is not None:
@@ -107,6 +135,7 @@ async def test_waiting_finals_go_first_and_together_then_partials() -> None:
     assert [(kind, tags) for kind, tags, _ in runner.calls] == [
         ("final", [1.0]), ("final", [3.0, 5.0, 6.0]), ("final", [4.0]), ("final", [7.0, 8.0]), ("partial", [2.0])]
     assert scheduler.largest_batch == 3 and not scheduler.busy
+    assert runner.waited == [False, True, True, True, True]  # the first found the model free
 
 
 async def test_long_audio_is_decoded_alone_and_a_cancelled_waiter_leaves_the_queue() -> None:

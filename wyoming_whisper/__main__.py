@@ -41,6 +41,7 @@ class WhisperConfig:
     policy: StreamPolicy
     max_seconds: float
     max_batch: int
+    busy_beam_size: int | None
     warmup: bool
 
 
@@ -79,6 +80,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-batch", type=int, default=8,
                         help="decodes waiting at once (several satellites) are batched into one model call, "
                         "up to this many; 1 decodes one at a time (default 8)")
+    parser.add_argument("--busy-beam-size", type=int, default=1,
+                        help="beam size of final decodes that had to wait for another decode (several "
+                        "satellites finishing at once on a small CPU): greedy is ~30%% faster (default 1; "
+                        "0 = always --beam-size)")
     parser.add_argument("--no-warmup", action="store_true", help="skip the warm-up decode at start")
     add_server_args(parser, default_uri="tcp://127.0.0.1:10300")
     return parser.parse_args(argv)
@@ -94,9 +99,10 @@ def make_config(args: argparse.Namespace) -> WhisperConfig:
         vad_model = silero_vad()
     except ModelError as err:
         raise SystemExit(f"wyoming-whisper: {err}") from err
-    if args.beam_size < 1 or args.max_batch < 1 or args.max_seconds <= 0 or not 0.0 < args.speech_threshold < 1.0:
-        raise SystemExit("--beam-size, --max-batch and --max-seconds must be positive, "
-                         "--speech-threshold within (0, 1)")
+    if min(args.beam_size, args.max_batch) < 1 or args.busy_beam_size < 0 or args.max_seconds <= 0:
+        raise SystemExit("--beam-size, --max-batch and --max-seconds must be positive, --busy-beam-size >= 0")
+    if not 0.0 < args.speech_threshold < 1.0:
+        raise SystemExit("--speech-threshold must be within (0, 1)")
     compute_type = args.compute_type or ("int8" if args.device == "cpu" else "float16")
     pad = _windows(args.speech_pad)
     endpoint = None if args.endpoint_silence is None else max(pad, _windows(args.endpoint_silence))
@@ -122,6 +128,7 @@ def make_config(args: argparse.Namespace) -> WhisperConfig:
         ),
         max_seconds=args.max_seconds,
         max_batch=args.max_batch,
+        busy_beam_size=args.busy_beam_size or None,
         warmup=not args.no_warmup,
     )
 
@@ -168,7 +175,8 @@ async def serve(config: WhisperConfig) -> None:
     engine, vad = await asyncio.to_thread(load, config)
     info = build_info(config, engine)
     service = WhisperService(engine=engine, vad=vad, policy=config.policy, info=lambda: info,
-                             max_seconds=config.max_seconds, max_batch=config.max_batch)
+                             max_seconds=config.max_seconds, max_batch=config.max_batch,
+                             busy_beam_size=config.busy_beam_size)
     await run_server(config.server, partial(_handler, service=service, config=config))
 
 

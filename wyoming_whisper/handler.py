@@ -100,6 +100,7 @@ class WhisperService:
     info: Callable[[], Info]
     max_seconds: float = 60.0
     max_batch: int = 8  # decodes batched into one model call (1: one at a time)
+    busy_beam_size: int | None = None  # finals that had to wait for another decode (None: the usual beam)
     scheduler: DecodeScheduler = field(init=False)
 
     def __post_init__(self) -> None:
@@ -109,9 +110,12 @@ class WhisperService:
     def endpointing(self) -> bool:
         return self.policy.endpoint_windows is not None
 
-    def _run(self, kind: str, audios: Sequence[FloatArray], language: str | None) -> list[str]:
-        """One model call (worker thread): finals at the configured beam, partials greedy."""
-        return self.engine.transcribe_batch(audios, language, beam_size=None if kind == "final" else 1)
+    def _run(self, kind: str, audios: Sequence[FloatArray], language: str | None, waited: bool) -> list[str]:
+        """One model call (worker thread): finals at the configured beam (``busy_beam_size`` for
+        finals that waited for another decode), partials greedy."""
+        if kind != "final":
+            return self.engine.transcribe_batch(audios, language, beam_size=1)
+        return self.engine.transcribe_batch(audios, language, beam_size=self.busy_beam_size if waited else None)
 
     async def decode(self, job: Job, language: str | None) -> str:
         """The text of ``job``, decoded when the scheduler gets to it (maybe batched with others)."""

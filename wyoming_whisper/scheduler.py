@@ -10,6 +10,10 @@ a worker thread. When it frees up, the next call takes, from everything waiting:
   four satellites finish speaking at once, the fourth transcript is ready after one batched
   decode instead of after four decodes one after another.
 
+The runner is told whether the call's decodes had to wait for another call: the service then
+decodes finals greedily (``--busy-beam-size``), since on a busy box the wait costs more than
+beam search gains.
+
 A caller that is cancelled while its decode waits leaves the queue (no CPU spent on it); once
 its batch runs, the thread cannot be interrupted, so the model stays busy until it ends and
 the text is dropped.
@@ -27,8 +31,9 @@ from .engine import FloatArray
 
 _LOGGER = logging.getLogger(__name__)
 
-# (kind, audios, language) -> texts; runs in a worker thread.
-BatchRunner = Callable[[str, Sequence[FloatArray], "str | None"], list[str]]
+# (kind, audios, language, waited) -> texts; runs in a worker thread. ``waited``: the call's
+# decodes had to wait for another call (the machine is busy with several satellites).
+BatchRunner = Callable[[str, Sequence[FloatArray], "str | None", bool], list[str]]
 
 
 @dataclass(eq=False)
@@ -63,7 +68,7 @@ class DecodeScheduler:
     async def decode(self, kind: str, audio: FloatArray, language: str | None) -> str:
         request = _Request(kind, audio, language, self._batch_key(audio), asyncio.get_running_loop().create_future())
         self._queue.append(request)
-        self._next()
+        self._next(waited=False)
         try:
             return await request.future
         except asyncio.CancelledError:
@@ -78,18 +83,20 @@ class DecodeScheduler:
         group = [r for r in self._queue if (r.kind, r.language, r.key) == (head.kind, head.language, head.key)]
         return group[: self.max_batch]
 
-    def _next(self) -> None:
+    def _next(self, *, waited: bool) -> None:
         if self._running is not None or not self._queue:
             return
         group = self._pick()
         for request in group:
             self._queue.remove(request)
-        self._running = asyncio.get_running_loop().create_task(self._call(group), name=f"{group[0].kind} decode")
+        self._running = asyncio.get_running_loop().create_task(self._call(group, waited),
+                                                               name=f"{group[0].kind} decode")
 
-    async def _call(self, group: list[_Request]) -> None:
+    async def _call(self, group: list[_Request], waited: bool) -> None:
         started = time.monotonic()
         try:
-            texts = await asyncio.to_thread(self._run, group[0].kind, [r.audio for r in group], group[0].language)
+            texts = await asyncio.to_thread(self._run, group[0].kind, [r.audio for r in group], group[0].language,
+                                            waited)
         except asyncio.CancelledError:  # the server is shutting down
             for request in group:
                 request.future.cancel()
@@ -109,4 +116,4 @@ class DecodeScheduler:
                 _LOGGER.debug("decoded kind=%s batch=%d in %.3fs waiting=%d", group[0].kind, len(group),
                               time.monotonic() - started, len(self._queue))
             self._running = None
-            self._next()
+            self._next(waited=True)
