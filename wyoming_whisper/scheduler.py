@@ -97,7 +97,8 @@ class DecodeScheduler:
         try:
             texts = await asyncio.to_thread(self._run, group[0].kind, [r.audio for r in group], group[0].language,
                                             waited)
-        except asyncio.CancelledError:  # the server is shutting down
+        except asyncio.CancelledError:  # the server is shutting down: nothing more is started
+            self._running = None
             for request in group:
                 request.future.cancel()
             raise
@@ -109,11 +110,10 @@ class DecodeScheduler:
             for request, text in zip(group, texts, strict=True):
                 if not request.future.done():
                     request.future.set_result(text)
-        finally:
-            self.batches += 1
-            self.largest_batch = max(self.largest_batch, len(group))
-            if len(group) > 1:
-                _LOGGER.debug("decoded kind=%s batch=%d in %.3fs waiting=%d", group[0].kind, len(group),
-                              time.monotonic() - started, len(self._queue))
-            self._running = None
-            self._next(waited=True)
+        self.batches += 1
+        self.largest_batch = max(self.largest_batch, len(group))
+        if len(group) > 1:
+            _LOGGER.debug("decoded kind=%s batch=%d in %.3fs waiting=%d", group[0].kind, len(group),
+                          time.monotonic() - started, len(self._queue))
+        self._running = None
+        self._next(waited=True)
