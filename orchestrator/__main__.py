@@ -192,7 +192,7 @@ def run(argv: list[str] | None = None) -> None:
     serve_p.add_argument("--satellite", action="append", default=[], help="satellite URI (repeatable)")
     args = parser.parse_args(argv)
     setup_logging(args.debug)
-    tune_malloc()  # a months-long process: no RSS creep from malloc arenas
+    tune_malloc()  # a months-long process: two malloc arenas, not 8 per core
     code = asyncio.run(ask(args) if args.command == "ask" else serve(args))
     sys.exit(code)
 

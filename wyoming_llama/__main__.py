@@ -231,7 +231,7 @@ def _handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, serv
 def run() -> None:
     args = parse_args()
     setup_logging(args.debug)
-    tune_malloc()  # a months-long process: no RSS creep from malloc arenas
+    tune_malloc()  # a months-long process: two malloc arenas, not 8 per core
     config = make_config(args)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(config))
