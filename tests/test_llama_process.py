@@ -46,6 +46,10 @@ async def test_stop_ends_llama_server(tmp_path: Path) -> None:
     await process.start()
     pid = process.pid
     assert pid is not None and process.state == "ready" and await process.healthy()
+    # Every llama-server thread runs at the lower priority (nice 10 above ours by default).
+    expected = min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
+    threads = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    assert len(threads) > 1 and {os.getpriority(os.PRIO_PROCESS, t) for t in threads} == {expected}
     await process.stop()
     assert process.state == "stopped" and process.pid is None
     assert gone(pid)  # our child, reaped by stop()

@@ -86,6 +86,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "lost their place in the KV cache so their history is not evaluated again. Default 0 "
                         "(off): each satellite's conversation stays in the KV cache (--context-size), memory "
                         "does not grow; set e.g. 256 for more conversations at once than --parallel")
+    parser.add_argument("--nice", type=int, default=10,
+                        help="CPU priority of llama-server, 0-19 (default 10): under load the LLM, which writes "
+                        "far faster than speech, yields to speech-to-text and the first words of text-to-speech; "
+                        "no effect on an idle machine; 0 = same priority as everything else")
     parser.add_argument("--system-prompt", default=env("LLM_SYSTEM_PROMPT", DEFAULT_SYSTEM_PROMPT))
     parser.add_argument("--max-history-turns", type=int, default=10,
                         help="turns kept per conversation (when full, the older half is dropped at once, so "
@@ -126,6 +130,8 @@ def _options(values: list[str]) -> dict[str, Any]:
 def make_config(args: argparse.Namespace) -> LlamaConfig:
     if args.context_size < 512 or args.max_tokens < 1 or args.max_tokens >= args.context_size:
         raise SystemExit("--context-size must be >= 512 and --max-tokens between 1 and the context size")
+    if not 0 <= args.nice <= 19:
+        raise SystemExit("--nice must be within 0-19")
     if args.max_history_turns < 0 or args.health_interval <= 0 or args.startup_timeout <= 0 or args.cache_ram < 0:
         raise SystemExit("--max-history-turns and --cache-ram must be >= 0, --health-interval and "
                          "--startup-timeout > 0")
@@ -145,7 +151,7 @@ def make_config(args: argparse.Namespace) -> LlamaConfig:
         model_name = model.stem
         llama = LlamaServerConfig(
             exe=exe, model=model, context_size=args.context_size, threads=args.threads,
-            gpu_layers=args.gpu_layers, parallel=args.parallel, cache_ram_mib=args.cache_ram,
+            gpu_layers=args.gpu_layers, parallel=args.parallel, cache_ram_mib=args.cache_ram, nice=args.nice,
             startup_timeout=args.startup_timeout,
             health_interval=args.health_interval, health_timeout=args.health_timeout, max_restarts=args.max_restarts,
             restart_delays=(0.0, *(args.restart_delay * 2**i for i in range(max(0, args.max_restarts - 1)))),

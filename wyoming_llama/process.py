@@ -55,6 +55,10 @@ class LlamaServerConfig:
     # llama-server's host prompt cache for conversations that lost their slot (its default: 8192 MiB).
     # 0: off; each conversation's prompt stays in the shared KV cache instead (see __main__).
     cache_ram_mib: int = 0
+    # CPU priority of llama-server (nice, 0-19): the LLM writes far faster than anyone speaks,
+    # so under load it yields to the short, latency-critical work of the other services
+    # (end-of-speech VAD, final decodes, the first words of TTS). No effect on an idle box.
+    nice: int = 10
     host: str = "127.0.0.1"
     startup_timeout: float = 120.0
     health_interval: float = 30.0
@@ -80,12 +84,15 @@ class LlamaServerConfig:
         return args + list(self.extra_args)
 
 
-def _die_with_parent(parent: int) -> None:
-    """Runs in the child between fork and exec: SIGKILL me when my parent dies."""
+def _child_setup(parent: int, nice: int) -> None:
+    """Runs in the child between fork and exec: SIGKILL me when my parent dies; lower my
+    priority by ``nice`` (every thread llama-server starts inherits it)."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:  # the parent died before prctl took effect
         os.kill(os.getpid(), signal.SIGKILL)
+    if nice > 0:
+        os.nice(nice)
 
 
 class LlamaServerProcess:
@@ -176,11 +183,11 @@ class LlamaServerProcess:
         port = free_port()
         command = self.config.command(port)
         self.url = f"http://{self.config.host}:{port}"
-        parent = os.getpid()
+        parent, nice = os.getpid(), self.config.nice
         try:
             proc = await asyncio.create_subprocess_exec(
                 *command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.PIPE, preexec_fn=lambda: _die_with_parent(parent),
+                stderr=asyncio.subprocess.PIPE, preexec_fn=lambda: _child_setup(parent, nice),
             )
         except OSError as err:
             raise LlamaUnavailable(f"cannot run {command[0]}: {err}") from err
