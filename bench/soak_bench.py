@@ -10,7 +10,7 @@ from a leak.
 
     .venv/bin/python bench/soak_bench.py [--turns 1000] [--max-minutes M]
 (``--max-minutes`` stops early, after the turn in progress; the report says how many ran.)
-Results: bench/results/soak.{md,json}.
+Results: bench/results/soak.{md,json} (the JSON also has every turn's stage marks).
 """
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ async def main(args: argparse.Namespace) -> int:
                         ServicePool("tts", [stack.tts.uri]), intents=IntentRecognizer())
     procs = {"wyoming_whisper": stack.whisper.pid, "wyoming_llama": stack.llama.pid, "wyoming_kokoro": stack.tts.pid}
     latencies: list[float] = []
+    per_turn: list[dict[str, object]] = []  # each turn's marks (s after the end of speech), for drift analysis
     series: list[dict[str, object]] = []
     window: list[float] = []
     errors: dict[str, int] = {}
@@ -108,6 +109,9 @@ async def main(args: argparse.Namespace) -> int:
             if index < WARMUP:
                 continue
             done += 1
+            per_turn.append({"turn": done, "conversation": index % 3, "by_intent": result.intent is not None,
+                             "error": result.error.code if result.error is not None else None,
+                             **{k: round(v, 3) for k, v in result.marks.items()}})
             if result.error is not None:
                 errors[result.error.code] = errors.get(result.error.code, 0) + 1
             elif "first_audio_sent" in result.marks:
@@ -133,7 +137,8 @@ async def main(args: argparse.Namespace) -> int:
     data = {"turns": done, "turns_asked": args.turns, "errors": errors, "seconds": round(time.monotonic() - started),
             "start": start_snapshot, "end": end_snapshot,
             "latency_first_tenth_p50": statistics.median(first) if first else None,
-            "latency_last_tenth_p50": statistics.median(last) if last else None, "series": series}
+            "latency_last_tenth_p50": statistics.median(last) if last else None, "series": series,
+            "per_turn": per_turn}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "soak.json").write_text(json.dumps(data, indent=2))
     lines = ["# Soak", "", f"{done} turns (of {args.turns} asked; {len(UTTERANCES)} utterances in rotation, "

@@ -200,7 +200,8 @@ async def serve(config: LlamaConfig) -> None:
         provider = OpenAICompatibleProvider(base_url=config.base_url, api_key=env(config.api_key_env) or "")
     elif config.llama is not None:
         process = LlamaServerProcess(config.llama)
-        provider = LocalProvider(process=process, ready_timeout=config.llama.startup_timeout)
+        provider = LocalProvider(process=process, ready_timeout=config.llama.startup_timeout,
+                                 slots=config.llama.parallel)
         starter = asyncio.create_task(_start(process), name="llama-server start")  # describe answers meanwhile
     else:
         assert config.llm_url is not None

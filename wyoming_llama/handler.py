@@ -139,7 +139,7 @@ class LlamaHandler(ServiceHandler):
         async def attempt() -> None:
             nonlocal stats, first_chunk
             stats = ReplyStats()
-            async for piece in service.provider.stream(messages, service.settings, stats):
+            async for piece in service.provider.stream(messages, service.settings, stats, conversation=conversation):
                 if not said:
                     first_chunk = time.monotonic()
                     await self.write_event(HandledStart(context=reply_context).event())
