@@ -196,6 +196,53 @@ async def test_history_carries_a_fact_within_a_conversation_only(llama: ServiceP
     assert [t.user for t in service.history.turns("conv-b")] == ["What is my name?"]
 
 
+async def test_each_conversation_keeps_its_own_slot_so_its_history_is_not_evaluated_again(
+    llama: ServiceProcess,
+) -> None:
+    """Three conversations taking turns: without a slot each (id_slot), each would land in the
+    slot the previous one used (they share the system prompt) and evaluate its history again."""
+    url = await ready_url(llama)
+    provider = LocalProvider(url=url, slots=4)
+    settings = GenerationSettings(max_tokens=12, temperature=0.0)
+    history: dict[str, list[ChatMessage]] = {
+        c: [{"role": "system", "content": "Answer briefly."}] for c in ("kitchen", "bedroom", "hall")}
+    cached: dict[str, list[int]] = {c: [] for c in history}
+    prompt: dict[str, list[int]] = {c: [] for c in history}
+    try:
+        for question in ("Name a fruit.", "Name a color.", "Name an animal."):
+            for conversation, messages in history.items():
+                messages.append({"role": "user", "content": f"{question} ({conversation})"})
+                stats = ReplyStats()
+                reply = "".join([p async for p in provider.stream(messages, settings, stats,
+                                                                  conversation=conversation)])
+                messages.append({"role": "assistant", "content": reply})
+                cached[conversation].append(stats.cached_tokens or 0)
+                prompt[conversation].append(stats.prompt_tokens or 0)
+    finally:
+        await provider.aclose()
+    for conversation in history:
+        # From the second turn on, all but the newest question (and the re-read reply) is reused.
+        for turn in (1, 2):
+            assert cached[conversation][turn] >= prompt[conversation][turn - 1], (conversation, cached, prompt)
+
+
+def test_slot_map_gives_each_conversation_its_own_slot_and_reuses_the_least_recent() -> None:
+    from wyoming_llama.llm import SlotMap
+
+    slots = SlotMap(2)
+    a = slots.acquire("a")
+    slots.release(a)
+    b = slots.acquire("b")
+    slots.release(b)
+    assert a != b and slots.acquire("a") == a  # "a" is now the most recent
+    slots.release(a)
+    c = slots.acquire("c")  # both taken: "b", the least recently used, gives its slot up
+    assert c == b
+    slots.release(c)
+    busy = slots.acquire("a")  # "a" is generating: a newcomer takes "c"'s slot, not this one
+    assert slots.acquire("d") == c and busy == a
+
+
 async def test_new_transcript_cancels_generation_and_keeps_what_was_said(llama: ServiceProcess) -> None:
     url = await ready_url(llama)
     # Would generate 400 tokens if not stopped.
@@ -305,49 +352,3 @@ def not_running(pid: int) -> bool:
     except FileNotFoundError:
         return True
 
-
-async def test_each_conversation_keeps_its_own_slot_so_its_history_is_not_evaluated_again(
-    llama: ServiceProcess,
-) -> None:
-    """Three conversations taking turns: without a slot each (id_slot), each would land in the
-    slot the previous one used (they share the system prompt) and evaluate its history again."""
-    url = await ready_url(llama)
-    provider = LocalProvider(url=url, slots=4)
-    settings = GenerationSettings(max_tokens=12, temperature=0.0)
-    history: dict[str, list[ChatMessage]] = {
-        c: [{"role": "system", "content": "Answer briefly."}] for c in ("kitchen", "bedroom", "hall")}
-    cached: dict[str, list[int]] = {c: [] for c in history}
-    prompt: dict[str, list[int]] = {c: [] for c in history}
-    try:
-        for question in ("Name a fruit.", "Name a color.", "Name an animal."):
-            for conversation, messages in history.items():
-                messages.append({"role": "user", "content": f"{question} ({conversation})"})
-                stats = ReplyStats()
-                reply = "".join([p async for p in provider.stream(messages, settings, stats,
-                                                                  conversation=conversation)])
-                messages.append({"role": "assistant", "content": reply})
-                cached[conversation].append(stats.cached_tokens or 0)
-                prompt[conversation].append(stats.prompt_tokens or 0)
-    finally:
-        await provider.aclose()
-    for conversation in history:
-        # From the second turn on, all but the newest question (and the re-read reply) is reused.
-        for turn in (1, 2):
-            assert cached[conversation][turn] >= prompt[conversation][turn - 1], (conversation, cached, prompt)
-
-
-def test_slot_map_gives_each_conversation_its_own_slot_and_reuses_the_least_recent() -> None:
-    from wyoming_llama.llm import SlotMap
-
-    slots = SlotMap(2)
-    a = slots.acquire("a")
-    slots.release(a)
-    b = slots.acquire("b")
-    slots.release(b)
-    assert a != b and slots.acquire("a") == a  # "a" is now the most recent
-    slots.release(a)
-    c = slots.acquire("c")  # both taken: "b", the least recently used, gives its slot up
-    assert c == b
-    slots.release(c)
-    busy = slots.acquire("a")  # "a" is generating: a newcomer takes "c"'s slot, not this one
-    assert slots.acquire("d") == c and busy == a
