@@ -159,15 +159,7 @@ async def test_a_reply_joins_less_text_per_call_while_another_reply_shares_the_e
 
 # --- the audio cache: short texts said again are answered without the engine -----------------
 async def test_a_repeated_short_text_is_spoken_once_then_served_from_the_cache() -> None:
-    engine = PiperEngine({"joe": resolve_piper()})
-    calls: list[str] = []
-    synthesize = engine.synthesize
-
-    def counting(text: str, voice: str, speaker: str | None = None) -> Iterator[Samples]:
-        calls.append(text)
-        return synthesize(text, voice, speaker)
-
-    engine.synthesize = counting  # type: ignore[method-assign]
+    engine, calls = _recording_piper()
     synth = Synthesizer(engine, AudioCache(16 * 1024 * 1024))
     first = await synth.speak("Turned on the kitchen lights.", "joe")
     again = await synth.speak("Turned on the kitchen lights.", "joe")

@@ -330,31 +330,23 @@ def bounded_runs(text: str, max_chars: int) -> list[str]:
     Runs end where a sentence or clause ends (after ``.!?…,;:`` and a space); a clause longer
     than ``max_chars`` on its own is cut between words, a word longer than that is kept whole.
     """
+    parts: list[str] = []
+    for clause in _CLAUSE_BREAK.split(text.strip()):
+        parts += _pack(clause.split(), max_chars) if len(clause) > max_chars else [clause]
+    return _pack(parts, max_chars)
+
+
+def _pack(parts: list[str], max_chars: int) -> list[str]:
+    """``parts`` joined with spaces, in order, into as few runs of at most ``max_chars`` as
+    packing them greedily gives (a part longer than that is a run of its own); no empty runs."""
     runs: list[str] = []
     current = ""
-    for clause in _CLAUSE_BREAK.split(text.strip()):
-        for part in _wrap(clause, max_chars):
-            if current and len(current) + 1 + len(part) > max_chars:
-                runs.append(current)
-                current = part
-            else:
-                current = f"{current} {part}" if current else part
+    for part in parts:
+        if current and len(current) + 1 + len(part) > max_chars:
+            runs.append(current)
+            current = part
+        else:
+            current = f"{current} {part}" if current else part
     if current:
         runs.append(current)
     return runs
-
-
-def _wrap(clause: str, max_chars: int) -> list[str]:
-    if len(clause) <= max_chars:
-        return [clause]
-    lines: list[str] = []
-    line = ""
-    for word in clause.split():
-        if line and len(line) + 1 + len(word) > max_chars:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}" if line else word
-    if line:
-        lines.append(line)
-    return lines
