@@ -41,7 +41,8 @@ def package_dir(module: str) -> Path | None:
 
 
 # --- Whisper -----------------------------------------------------------------------------
-WHISPER_SIZES = ("tiny.en", "tiny", "base.en", "base", "small.en", "small", "distil-small.en", "medium.en")
+WHISPER_SIZES = ("tiny.en", "tiny", "base.en", "base", "small.en", "small", "distil-small.en", "medium.en", "medium",
+                 "large-v3-turbo")
 
 
 def _whisper_candidates() -> dict[str, Path]:

@@ -13,13 +13,13 @@ from voice_runtime.cli import add_server_args, server_config
 from voice_runtime.env import env
 from voice_runtime.logs import setup_logging
 from voice_runtime.memory import tune_malloc
+from voice_runtime.modelctl import resolve_or_fetch_piper
 from voice_runtime.models import (
     KOKORO_DEFAULT_VOICE,
     ModelError,
     piper_voices,
     resolve_kokoro_model,
     resolve_kokoro_voices,
-    resolve_piper,
 )
 from voice_runtime.server import run_server
 
@@ -87,7 +87,7 @@ def make_config(args: argparse.Namespace) -> TtsConfig:
                 kokoro_model = resolve_kokoro_model(args.kokoro_model)
                 kokoro_voices = resolve_kokoro_voices(args.kokoro_voices)
             else:
-                chosen = resolve_piper(args.piper_model)
+                chosen = resolve_or_fetch_piper(args.piper_model)  # a catalogue voice is fetched
                 piper_default = chosen.stem
                 piper_models = {**piper_voices(), piper_default: chosen}
         except ModelError as err:

@@ -19,7 +19,8 @@ from voice_runtime.cli import add_server_args, server_config
 from voice_runtime.env import env
 from voice_runtime.logs import setup_logging
 from voice_runtime.memory import tune_malloc
-from voice_runtime.models import ModelError, resolve_whisper, silero_vad
+from voice_runtime.modelctl import resolve_or_fetch_whisper
+from voice_runtime.models import ModelError, silero_vad
 from voice_runtime.server import ServerConfig, run_server
 
 from . import __version__
@@ -95,7 +96,7 @@ def _windows(seconds: float) -> int:
 
 def make_config(args: argparse.Namespace) -> WhisperConfig:
     try:
-        model_dir = resolve_whisper(args.model)
+        model_dir = resolve_or_fetch_whisper(args.model)  # a known size is fetched when missing
         vad_model = silero_vad()
     except ModelError as err:
         raise SystemExit(f"wyoming-whisper: {err}") from err

@@ -3,6 +3,7 @@
   hearth serve [--config hearth.toml]     start the engines and the orchestrator, keep them running
   hearth status [--config hearth.toml]    what runs, and whether each service answers `describe`
   hearth systemd [--out DIR] [--user U]   write systemd units (the home server; a satellite)
+  hearth models list|fetch|verify|remove  models on demand (see voice_runtime/modelctl.py)
 """
 
 from __future__ import annotations
@@ -95,6 +96,12 @@ def systemd(args: argparse.Namespace, config: HomeConfig) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     load_dotenv()
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["models"]:
+        from ..modelctl import main as models_main
+
+        setup_logging(False)
+        return models_main(argv[1:])
     parser = argparse.ArgumentParser(prog="hearth", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
