@@ -207,9 +207,34 @@ def _run_with_progress(cmd: list[str], label: str, log: Path) -> None:
             raise SetupError(f"{label} failed (exit {proc.returncode}); last lines:\n" + "\n".join(tail))
 
 
-def llama_server(native: bool = True) -> None:
+def gpu_backend(choice: str | None = None) -> str:
+    """``cuda`` or ``cpu`` for the llama-server build: ``choice`` (or ``HEARTH_GPU``: auto, cuda,
+    cpu); auto means CUDA when ``nvcc`` is on the PATH."""
+    wanted = (choice or os.environ.get("HEARTH_GPU") or "auto").lower()
+    if wanted not in {"auto", "cuda", "cpu"}:
+        raise SetupError(f"HEARTH_GPU/--gpu must be auto, cuda or cpu, not {wanted!r}")
+    if wanted == "auto":
+        return "cuda" if shutil.which("nvcc") else "cpu"
+    if wanted == "cuda" and shutil.which("nvcc") is None:
+        raise SetupError("a CUDA build needs nvcc (the CUDA toolkit) on the PATH")
+    return wanted
+
+
+def llama_cmake_flags(src: Path, build: Path, *, native: bool, gpu: str) -> list[str]:
+    flags = ["cmake", "-S", str(src), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
+             "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF", "-DBUILD_SHARED_LIBS=OFF",
+             f"-DGGML_NATIVE={'ON' if native else 'OFF'}", "-DLLAMA_CURL=OFF", "-DLLAMA_OPENSSL=OFF"]
+    if gpu == "cuda":
+        flags.append("-DGGML_CUDA=ON")
+    return flags
+
+
+def llama_server(native: bool = True, gpu: str | None = None) -> None:
     link = models.llama_server_link()
+    backend = gpu_backend(gpu)
     key = f"{LLAMA_CPP_PYTHON_VERSION}-{'native-' + cpu_key() if native else 'generic'}"
+    if backend == "cuda":
+        key += "-cuda"
     home = models.cache_dir() / "llama-server" / key
     exe = home / "llama-server"
     if exe.is_file() and os.access(exe, os.X_OK):
@@ -244,12 +269,8 @@ def llama_server(native: bool = True) -> None:
         if not (src / "CMakeLists.txt").is_file():
             raise SetupError(f"{sdist} has no vendor/llama.cpp sources")
         build = work / "build"
-        _run_with_progress(
-            ["cmake", "-S", str(src), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
-             "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF", "-DBUILD_SHARED_LIBS=OFF",
-             f"-DGGML_NATIVE={'ON' if native else 'OFF'}", "-DLLAMA_CURL=OFF", "-DLLAMA_OPENSSL=OFF"],
-            "llama-server configure", work / "configure.log",
-        )
+        _run_with_progress(llama_cmake_flags(src, build, native=native, gpu=backend), "llama-server configure",
+                           work / "configure.log")
         jobs = str(os.cpu_count() or 2)
         _run_with_progress(
             ["cmake", "--build", str(build), "--target", "llama-server", "-j", jobs],
@@ -310,7 +331,11 @@ STEPS: dict[str, Callable[[], None]] = {
 def run(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Prepare the default models offline.")
     parser.add_argument("steps", nargs="*", help=f"only these steps (default: all): {', '.join(STEPS)}")
+    parser.add_argument("--gpu", choices=("auto", "cuda", "cpu"), default=None,
+                        help="llama-server build: CUDA when nvcc is found (auto, env HEARTH_GPU), or as named")
     args = parser.parse_args(argv)
+    if args.gpu:
+        os.environ["HEARTH_GPU"] = args.gpu
     unknown = [s for s in args.steps if s not in STEPS]
     if unknown:
         parser.error(f"unknown step(s) {', '.join(unknown)}; choose from {', '.join(STEPS)}")

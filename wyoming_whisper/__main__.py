@@ -53,7 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", default=env("WHISPER_MODEL", DEFAULT_MODEL),
                         help="model name (tiny.en, base, small.en, distil-small.en, medium.en, ...; must be "
                         f"installed) or a CTranslate2 model folder (env WHISPER_MODEL; default {DEFAULT_MODEL})")
-    parser.add_argument("--device", choices=("cpu", "cuda"), default=env("WHISPER_DEVICE", "cpu"))
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=env("WHISPER_DEVICE", "auto"),
+                        help="auto (default): CUDA float16 where CTranslate2 sees a GPU, else CPU int8")
     parser.add_argument("--compute-type", default=None,
                         help="CTranslate2 compute type (default int8 on cpu, float16 on cuda)")
     parser.add_argument("--beam-size", type=int, default=5, help="beam size of the final decode (default 5)")
@@ -94,6 +95,15 @@ def _windows(seconds: float) -> int:
     return max(1, round(seconds * SAMPLE_RATE / WINDOW))
 
 
+def resolve_device(choice: str) -> str:
+    """``auto``: ``cuda`` where CTranslate2 counts a CUDA device, else ``cpu``."""
+    if choice != "auto":
+        return choice
+    import ctranslate2
+
+    return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+
+
 def make_config(args: argparse.Namespace) -> WhisperConfig:
     try:
         model_dir = resolve_or_fetch_whisper(args.model)  # a known size is fetched when missing
@@ -104,7 +114,8 @@ def make_config(args: argparse.Namespace) -> WhisperConfig:
         raise SystemExit("--beam-size, --max-batch and --max-seconds must be positive, --busy-beam-size >= 0")
     if not 0.0 < args.speech_threshold < 1.0:
         raise SystemExit("--speech-threshold must be within (0, 1)")
-    compute_type = args.compute_type or ("int8" if args.device == "cpu" else "float16")
+    device = resolve_device(args.device)
+    compute_type = args.compute_type or ("int8" if device == "cpu" else "float16")
     pad = _windows(args.speech_pad)
     endpoint = None if args.endpoint_silence is None else max(pad, _windows(args.endpoint_silence))
     return WhisperConfig(
@@ -112,7 +123,7 @@ def make_config(args: argparse.Namespace) -> WhisperConfig:
         model_name=model_dir.name if os.sep in args.model or Path(args.model).exists() else args.model,
         engine=EngineConfig(
             model_dir=model_dir,
-            device=args.device,
+            device=device,
             compute_type=compute_type,
             cpu_threads=max(0, args.cpu_threads),
             beam_size=args.beam_size,
