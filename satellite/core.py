@@ -233,6 +233,7 @@ class Satellite:
     def _reply_start(self, fmt: AudioFormat) -> None:
         state = self.machine.state
         if state == State.WAITING:
+            self.playback.resume()  # a new reply is audible, whatever was held before
             self.playback.start_reply(fmt)
             self._reply_ended = False
             self._fire(Trigger.REPLY_START)

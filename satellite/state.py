@@ -84,7 +84,9 @@ TRANSITIONS: dict[tuple[State, Trigger], tuple[State, tuple[Action, ...]]] = {
     # No listening tone on barge-in: the reply going silent is the feedback.
     (S.BARGE_IN, T.BARGE_IN_CONFIRMED): (S.STREAMING, (A.STOP_PLAYBACK, A.CANCEL_TURN, A.START_TURN)),
     (S.BARGE_IN, T.SPEECH_END): (S.SPEAKING, (A.RESUME_PLAYBACK,)),  # too short: a cough
-    (S.BARGE_IN, T.REPLY_DONE): (S.STREAMING, (A.SEND_PLAYED, A.START_TURN)),
+    # The reply ran out while the speech was still a candidate: it was heard to the end, and the
+    # speech is the next question. Nothing is held any more (else the next reply plays as silence).
+    (S.BARGE_IN, T.REPLY_DONE): (S.STREAMING, (A.RESUME_PLAYBACK, A.SEND_PLAYED, A.START_TURN)),
     (S.BARGE_IN, T.ERROR): (S.LISTENING, _ABORT),
     (S.BARGE_IN, T.DISARM): (S.IDLE, _ABORT),
 }

@@ -194,3 +194,25 @@ async def test_endless_speech_is_cut() -> None:
         feed(sat, "v" * 10)  # still talking: a new utterance once the VAD starts again
         await sat.flush()
         assert link.types()[:3] == ["run-pipeline", "audio-start", "audio-stop"]
+
+
+async def test_barge_in_in_the_frame_the_reply_ends_leaves_the_next_reply_audible(sat: Satellite) -> None:
+    """Issue 17.5: speech starting in the very frame the reply drains used to keep `held` set."""
+    link = await attach(sat)
+    feed(sat, "vvv")
+    feed(sat, "v.....")
+    for event in (REPLY, chunk(90), AudioStop().event()):  # 90 ms = 3 frames of reply
+        await sat.on_controller_event(link, event)
+    assert any(feed(sat, "vv"))
+    assert sat.state == State.SPEAKING
+    feed(sat, "v")  # the third voiced frame starts speech in the frame the reply's last 30 ms play
+    assert sat.state == State.STREAMING
+    feed(sat, "v.....")
+    assert sat.state == State.WAITING
+    for event in (REPLY, chunk(60, 2000), AudioStop().event()):
+        await sat.on_controller_event(link, event)
+    assert any(feed(sat, ".."))  # the next reply is heard, not played as silence
+    feed(sat, ".")
+    assert sat.state == State.LISTENING
+    await sat.flush()
+    assert link.types().count("played") == 2 and not sat.playback.held

@@ -60,7 +60,7 @@ def test_cough_during_reply_holds_then_resumes() -> None:
 
 def test_reply_ending_during_barge_in_candidate_sends_played_then_streams() -> None:
     m = TurnMachine(state=S.BARGE_IN)
-    assert run(m, T.REPLY_DONE) == [A.SEND_PLAYED, A.START_TURN] and m.state == S.STREAMING
+    assert run(m, T.REPLY_DONE) == [A.RESUME_PLAYBACK, A.SEND_PLAYED, A.START_TURN] and m.state == S.STREAMING
 
 
 def test_controller_ended_speech_first() -> None:
