@@ -6,28 +6,21 @@ one speaker frame is written (see :mod:`satellite.audio_io`).
 
 Turn protocol with the controller (as Home Assistant drives wyoming-satellite):
 ``run-pipeline`` (asr → tts), ``audio-start``, ``audio-chunk``s (pre-roll first),
-``audio-stop`` at speech end; the reply's ``audio-start``/``audio-chunk``s/``audio-stop``
-play as they stream in; ``played`` once the reply has been heard to the end.
+``audio-stop`` at speech end (or when the controller's ``voice-stopped``/``transcript``
+comes first); the reply's ``audio-start``/``audio-chunk``s/``audio-stop`` play as they
+stream in; ``played`` once the reply has been heard to the end.
 
 Barge-in: while a reply plays the mic is still listened to (through the echo guard). As soon
 as the VAD hears speech the reply is held (silent, kept); speech that lasts
-``barge_in_min_seconds`` then drops it (not drained) and starts a new turn, while a shorter
-sound (a cough) resumes it where it stopped. The controller is told to cancel by the new
-turn itself: a new ``run-pipeline`` during a reply means "cancel that reply" (the
-orchestrator treats it as barge-in; Home Assistant starts a new pipeline). The new
-utterance is streamed with its pre-roll, so its start is intact. Reply
-audio of the old turn that still arrives is dropped: reply audio is accepted only after
-the new utterance's ``audio-stop``, from its ``audio-start`` on.
+``barge_in_min_seconds`` then drops it and starts a new turn (a new ``run-pipeline`` during
+a reply means "cancel that reply"), while a shorter sound (a cough) resumes it. Reply audio
+of the old turn that still arrives is dropped.
 
-If the controller decides the speech has ended first (``voice-stopped`` or ``transcript``
-while the satellite still streams, as Home Assistant's own VAD may), the stream ends there.
-
-Cloud fallback: when no controller is attached, or the controller answers a turn with an
-``error`` of code ``services-unavailable`` (the utterance is then sent to the cloud), the
-turn runs against the cloud (:mod:`satellite.cloud`). After such an error turns go to the
-cloud for ``local_retry_seconds``, then the controller is tried again; a controller that
-(re)sends ``run-satellite`` is used at once. ``pause-satellite`` (muted in Home Assistant)
-makes the satellite ignore the mic until the next ``run-satellite``, cloud or not.
+Outside a turn (:mod:`satellite.outside`): announcements, timers, follow-ups, event hooks.
+Cloud fallback (:mod:`satellite.cloud_turn`): with no controller, or after an ``error`` of
+code ``services-unavailable``, the turn runs against the cloud; for ``local_retry_seconds``
+turns go there directly. ``pause-satellite`` makes the satellite ignore the mic until the
+next ``run-satellite``.
 """
 
 from __future__ import annotations
@@ -35,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -55,8 +47,9 @@ from voice_runtime.tasks import cancel_and_wait
 from .announce import AnnounceConfig, Announcements
 from .audio_io import EchoPathMic, MicSource, SpeakerSink
 from .cloud import CloudAssistant
+from .cloud_turn import CloudTurns
 from .echo import EchoConfig, EchoGuard, frame_rms
-from .hooks import EventHooks
+from .hooks import EventHooks, HooksConfig
 from .outside import LATE_REPLY_SECONDS, OutsideTurn
 from .playback import Playback
 from .state import HELD, PLAYING, Action, State, Trigger, TurnMachine
@@ -93,10 +86,11 @@ class SatelliteConfig:
     awake_wav: str | None = None  # replaces the 880 Hz listening tone
     done_wav: str | None = None  # replaces the 440 Hz processing tone
     timer_finished_wav: str | None = None  # replaces the alarm's beeps
+    hooks: HooksConfig = field(default_factory=HooksConfig)
 
 
 
-class Satellite(OutsideTurn):
+class Satellite(OutsideTurn, CloudTurns):
     def __init__(
         self,
         config: SatelliteConfig,
@@ -125,7 +119,7 @@ class Satellite(OutsideTurn):
         self.timers = TimerBoard()
         self.alarm = Alarm(config.alarm, wav_sound(config.timer_finished_wav, rate) if config.timer_finished_wav
                            else alarm(rate, config.tones))
-        self.hooks = hooks
+        self.hooks = hooks or (EventHooks(config.hooks) if config.hooks.enabled else None)
         self._incoming: str | None = None  # what controller audio-chunks are: "reply" | "announcement"
         # Until then an audio-start is the late reply of a turn that ended without it (dropped), not an
         # announcement: inf while a reply is owed, a few seconds after such a turn ended, else -inf.
@@ -256,23 +250,6 @@ class Satellite(OutsideTurn):
         else:
             _LOGGER.debug("event=%s ignored", event.type)
 
-    # -- cloud turn callbacks (TurnSink) -------------------------------------------------
-    def on_transcript(self, text: str) -> None:
-        self._fire(Trigger.TRANSCRIPT)
-
-    def on_reply_start(self, fmt: AudioFormat) -> None:
-        self._reply_start(fmt)
-
-    def on_reply_audio(self, pcm: bytes) -> None:
-        if self.machine.state in (State.SPEAKING, State.BARGE_IN) and not self._reply_ended:
-            self.playback.add_reply(pcm)
-
-    def on_reply_end(self) -> None:
-        if self.machine.state == State.WAITING:
-            self._fire(Trigger.ERROR)  # nothing to say: the turn is over
-        else:
-            self._reply_end()
-
     # -- internals -----------------------------------------------------------------------
     def _reply_start(self, fmt: AudioFormat) -> None:
         state = self.machine.state
@@ -400,38 +377,6 @@ class Satellite(OutsideTurn):
         else:
             _LOGGER.info("turn %d cloud", self.turns)
             self._start_cloud_turn(ended=False)
-
-    def _start_cloud_turn(self, *, ended: bool) -> None:
-        assert self.cloud is not None
-        self._cancel_cloud()
-        self._route = "cloud"
-        self._cloud_audio = asyncio.Queue()
-        self._cloud_audio.put_nowait(bytes(self._utterance))
-        if ended:
-            self._cloud_audio.put_nowait(None)
-        self._cloud_task = asyncio.create_task(self._cloud_turn(self._cloud_audio), name="cloud turn")
-
-    async def _cloud_turn(self, audio: asyncio.Queue[bytes | None]) -> None:
-        assert self.cloud is not None
-
-        async def chunks() -> AsyncIterator[bytes]:
-            while (chunk := await audio.get()) is not None:
-                yield chunk
-
-        try:
-            await self.cloud.run_turn(chunks(), self)
-        except Exception as err:  # network, HTTP status, bad JSON: the turn fails cleanly
-            _LOGGER.error("cloud turn failed: %s", type(err).__name__)
-            _LOGGER.debug("cloud turn failure detail", exc_info=True)
-            if self._cloud_task is asyncio.current_task():
-                self._cloud_task = None
-                self._fire(Trigger.ERROR)
-
-    def _cancel_cloud(self) -> None:
-        task, self._cloud_task = self._cloud_task, None
-        self._cloud_audio = None
-        if task is not None and not task.done():
-            task.cancel()
 
     def _stream(self, frame: bytes) -> None:
         self._utterance += frame

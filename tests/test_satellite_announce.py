@@ -9,23 +9,30 @@ length, odd ones too) + ``audio-stop``, then HA waits for ``played``.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
+import json
 import logging
+import sys
 import wave
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_satellite_core import CONFIG, REPLY, Link, attach, chunk, feed, running
+from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
-from wyoming.event import Event
+from wyoming.event import Event, async_read_event
+from wyoming.satellite import PauseSatellite
 from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted
 from wyoming.tts import Synthesize
 
 from satellite.announce import AnnounceConfig
 from satellite.core import Satellite
+from satellite.hooks import HooksConfig
 from satellite.playback import Playback
 from satellite.state import State
 from satellite.timers import AlarmConfig
@@ -258,3 +265,46 @@ async def test_a_reply_that_asks_a_question_opens_a_follow_up(text: str, follow_
         assert isinstance(sat.clock, ManualClock)
         sat.clock.advance(CONFIG.follow_up_seconds + 0.1)
         assert not sat.follow_up_open
+
+
+# --- event hooks ----------------------------------------------------------------------
+async def test_event_command_and_event_uri_are_told_every_state_change(tmp_path: Path) -> None:
+    forwarded: list[Event] = []
+    closed = asyncio.Event()
+
+    async def peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while (event := await async_read_event(reader)) is not None:
+            forwarded.append(event)
+        writer.close()
+        closed.set()
+
+    server = await asyncio.start_server(peer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    log = tmp_path / "events.jsonl"
+    command = (sys.executable, "-c", f"import sys; open({str(log)!r}, 'a').write(sys.stdin.read())")
+    config = dataclasses.replace(ALARM, hooks=HooksConfig(command=command, uri=f"tcp://127.0.0.1:{port}"))
+    try:
+        async with running(config) as sat:
+            link = await attach(sat)
+            feed(sat, "vvv")
+            feed(sat, "v.....")
+            for event in (Transcript(text="what time is it").event(), REPLY, chunk(60), AudioStop().event()):
+                await sat.on_controller_event(link, event)
+            feed(sat, "...")
+            await sat.on_controller_event(link, TimerFinished(id="t1").event())
+            feed(sat, ".")
+            assert sat.on_wake_detected("okay_nabu")
+            await sat.on_controller_event(link, PauseSatellite().event())
+            assert sat.hooks is not None
+            await sat.hooks.flush()
+        await asyncio.wait_for(closed.wait(), 5.0)
+    finally:
+        server.close()
+        await server.wait_closed()
+    expected = ["streaming-started", "streaming-stopped", "transcript", "speaking", "played", "timer-ringing",
+                "wake-detected", "timer-stopped", "muted"]
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [line["type"] for line in lines] == expected
+    assert lines[2]["data"] == {"text": "what time is it"} and lines[3]["data"] == {"what": "reply"}
+    assert [event.type for event in forwarded] == expected
+    assert forwarded[6].data == {"name": "okay_nabu"}
