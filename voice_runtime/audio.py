@@ -109,11 +109,13 @@ class AudioConverter:
         return self.src == self.dst
 
     def feed(self, pcm: bytes) -> bytes:
-        if self.passthrough:
-            return pcm
-        data = self._remainder + pcm
+        """Converted audio for ``pcm``; a partial frame at its end is carried to the next call
+        (chunks may be cut anywhere, even in passthrough)."""
+        data = self._remainder + pcm if self._remainder else pcm
         usable = len(data) - len(data) % self.src.bytes_per_frame
         self._remainder = data[usable:]
+        if self.passthrough:
+            return data[:usable]
         samples = _remix(to_float(data[:usable], self.src.width, self.src.channels), self.dst.channels)
         return from_float(self._resample(samples, final=False), self.dst.width)
 

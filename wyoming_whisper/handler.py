@@ -14,7 +14,10 @@ speculatively, while the rest of the endpoint silence is waited for), and turn p
 transcripts off with ``context: {"partial_transcripts": false}`` (a client that never shows
 them saves their CPU). Both apply to the utterances that follow, on that connection.
 
-Audio in any rate/width/channels is converted to 16 kHz mono 16-bit as it arrives. Decodes
+Audio in any rate/width/channels is converted to 16 kHz mono 16-bit as it arrives. Chunks may
+be cut at any byte, and a WAV file's header at the start of the audio is skipped (its format
+wins over ``audio-start``'s): Home Assistant's STT upload forwards a WAV byte stream as the HTTP
+body arrives. Decodes
 run in worker threads, one model call at a time, finals first and batched across connections
 (:mod:`.scheduler`); each connection has at most one background decode in flight (see
 :mod:`.stream` for what is decoded when).
@@ -44,6 +47,7 @@ from wyoming.vad import VoiceStarted, VoiceStopped
 from voice_runtime.audio import PCM16_MONO_16K, AudioConverter, AudioFormat
 from voice_runtime.handler import ServiceHandler
 from voice_runtime.limits import Limits
+from voice_runtime.pcm import PcmAligner, WavHeaderError
 from voice_runtime.tasks import TaskSet
 
 from .engine import SAMPLE_RATE, FloatArray, WhisperEngine
@@ -130,17 +134,33 @@ class _Stream:
     converter: AudioConverter
     utterance: Utterance
     language: str | None
+    aligner: PcmAligner  # chunks cut anywhere -> whole frames; a WAV header at the start is skipped
     tasks: TaskSet = field(default_factory=TaskSet)  # background decodes, run one after another
     last: asyncio.Task[None] | None = None  # the latest background decode
     final: tuple[Job, asyncio.Task[None]] | None = None  # the latest speculative final decode
     started: bool = False  # transcript-start sent
     done: bool = False  # transcript sent (endpointed); later chunks are dropped
+    start_fmt: AudioFormat = field(init=False)  # as audio-start said; ``fmt`` may follow a WAV header
 
-    def ingest(self, pcm: bytes) -> None:
-        self.utterance.add(self.converter.feed(pcm))
+    def __post_init__(self) -> None:
+        self.start_fmt = self.fmt
+
+    def ingest(self, data: bytes) -> None:
+        """Add the bytes of one chunk (CPU: call from a worker thread). Raises WavHeaderError."""
+        pcm = self.aligner.feed(data)
+        header = self.aligner.header
+        if header is not None and header.fmt is not None and header.fmt != self.fmt:
+            # The WAV header says what the bytes are; audio-start only said what to expect.
+            _LOGGER.info("WAV header format %s differs from audio-start %s; using the header's", header.fmt,
+                         self.fmt)
+            self.fmt = header.fmt
+            self.converter = AudioConverter(header.fmt, PCM16_MONO_16K)
+        if pcm:
+            self.utterance.add(self.converter.feed(pcm))
 
     def flush(self) -> None:
-        self.utterance.add(self.converter.flush())
+        tail = self.aligner.flush()
+        self.utterance.add(self.converter.feed(tail) + self.converter.flush())
         self.utterance.finish_audio()
 
 
@@ -199,7 +219,8 @@ class WhisperHandler(ServiceHandler):
             return
         language = self._language or self.service.engine.resolve_language(None)
         utterance = Utterance(self.service.vad.stream(), self._policy)
-        self._stream = _Stream(fmt, AudioConverter(fmt, PCM16_MONO_16K), utterance, language)
+        self._stream = _Stream(fmt, AudioConverter(fmt, PCM16_MONO_16K), utterance, language,
+                               PcmAligner(fmt.bytes_per_frame))
 
     async def _chunk(self, chunk: AudioChunk) -> None:
         stream = self._stream
@@ -209,18 +230,23 @@ class WhisperHandler(ServiceHandler):
             return
         if stream.done:
             return
-        if (chunk.rate, chunk.width, chunk.channels) != (stream.fmt.rate, stream.fmt.width, stream.fmt.channels):
+        if (chunk.rate, chunk.width, chunk.channels) != (stream.start_fmt.rate, stream.start_fmt.width,
+                                                         stream.start_fmt.channels):
             await self._refuse(
                 "format-changed",
                 f"audio-chunk format {chunk.rate}/{chunk.width}/{chunk.channels} differs from audio-start "
-                f"{stream.fmt.rate}/{stream.fmt.width}/{stream.fmt.channels}",
+                f"{stream.start_fmt.rate}/{stream.start_fmt.width}/{stream.start_fmt.channels}",
             )
             return
         added = stream.fmt.seconds(len(chunk.audio))
         if stream.utterance.seconds + added > self.service.max_seconds:
             await self._refuse("audio-too-long", f"audio longer than the {self.service.max_seconds:g} s limit")
             return
-        await asyncio.to_thread(stream.ingest, chunk.audio)
+        try:
+            await asyncio.to_thread(stream.ingest, chunk.audio)
+        except WavHeaderError as err:
+            await self._refuse("unsupported-format", f"bad WAV header at the start of the audio: {err}")
+            return
         await self._after_audio(stream)
 
     async def _stop(self) -> None:
