@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     vad.add_argument("--speech-frames-required", type=int, default=3, help="voiced frames (of 5) to start")
     vad.add_argument("--silence-frames-required", type=int, default=20, help="unvoiced frames to end")
     vad.add_argument("--preroll-seconds", type=float, default=0.6)
+    vad.add_argument("--vad-settle-seconds", type=float, default=0.3,
+                     help="the VAD learns the room's noise floor this long before it may start a turn")
     turn = parser.add_argument_group("turns")
     turn.add_argument("--barge-in-min-seconds", type=float, default=0.4,
                       help="speech over a reply must last this long to interrupt it (ignores coughs)")
@@ -102,7 +104,8 @@ def _argv(command: str | None) -> tuple[str, ...]:
 def configs(args: argparse.Namespace) -> tuple[SatelliteConfig, AudioConfig, CloudConfig | None, ServerConfig]:
     vad = VadConfig(aggressiveness=args.vad_aggressiveness, frame_ms=args.vad_frame_ms,
                     speech_frames_required=args.speech_frames_required,
-                    silence_frames_required=args.silence_frames_required, preroll_seconds=args.preroll_seconds)
+                    silence_frames_required=args.silence_frames_required, preroll_seconds=args.preroll_seconds,
+                    settle_seconds=args.vad_settle_seconds)
     echo = EchoConfig(enabled=not args.no_echo_guard, margin_db=args.echo_margin_db, window_ms=args.echo_window_ms,
                       initial_coupling_db=args.echo_coupling_db)
     satellite = SatelliteConfig(name=args.name, area=args.area, vad=vad, echo=echo,

@@ -93,7 +93,8 @@ def _frames(pattern: str, frame: int = 960) -> list[bytes]:
 
 
 def test_detector_start_end_and_preroll() -> None:
-    config = VadConfig(speech_frames_required=3, speech_window=5, silence_frames_required=4, preroll_seconds=0.3)
+    config = VadConfig(speech_frames_required=3, speech_window=5, silence_frames_required=4, preroll_seconds=0.3,
+                       settle_seconds=0.0)
     det = SpeechDetector(config, is_speech=lambda f: f[0] == 1)
     events = [det.process(f) for f in _frames("......v.vv" + "vvv" + "...." + "..")]
     assert events.index(VadEvent.START) == 9
@@ -104,7 +105,7 @@ def test_detector_start_end_and_preroll() -> None:
 
 
 def test_detector_gate_counts_blocked_frames_as_unvoiced() -> None:
-    det = SpeechDetector(VadConfig(), is_speech=lambda f: True)
+    det = SpeechDetector(VadConfig(settle_seconds=0.0), is_speech=lambda f: True)
     assert all(det.process(f, allow=False) == VadEvent.NONE for f in _frames("vvvvvvvv"))
     assert det.process(_frames("v")[0], allow=True) == VadEvent.NONE
     assert det.process(_frames("v")[0], allow=True) == VadEvent.NONE
