@@ -191,6 +191,9 @@ class OutsideTurn:
             self._send(Played().event())
             self._emit("played")
         if self._route == "announce":
+            clip = self.announcements.playing
+            if clip is not None:
+                _LOGGER.info("announcement played: %.2f s of audio", self.playback.fmt.seconds(clip.received))
             self.announcements.finish()
         elif self._route == "local" and self._reply_text.strip().endswith(QUESTION_ENDINGS) \
                 and self.config.follow_up_seconds > 0:
