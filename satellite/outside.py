@@ -112,6 +112,7 @@ class OutsideTurn:
             self._incoming = None
             tail, complete = self.announcements.stop()
         self.playback.add_pcm(tail)
+        _LOGGER.info("announcement audio-stop playing=%s", complete)
         if complete and self.machine.state in PLAYING:
             self._reply_ended = True
         return True
