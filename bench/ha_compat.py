@@ -191,7 +191,7 @@ def report(args: argparse.Namespace, run: Run) -> int:
     announce = re.search(r"announce HTTP (\d+) in ([\d.]+)s", line_with("announce HTTP"))
     http_s = float(announce.group(2)) if announce else None
     arriving = sat.first("announcement arriving")
-    stop = sat.first("announcement audio-stop")
+    stop = sat.first(r"announcement ended \(audio-stop\)")
     played = sat.first(r"announcement played: ([\d.]+) s")
     length_match = re.search(r"played: ([\d.]+) s", played[1]) if played else None
     length = float(length_match.group(1)) if length_match else None

@@ -63,9 +63,9 @@ class Announcements:
         return len(self._waiting)
 
     def start(self, fmt: AudioFormat) -> None:
-        """``audio-start`` of a new announcement: it joins the queue."""
+        """``audio-start`` of a new announcement: it joins the queue (end the previous one first)."""
         if self._receiving is not None and not self._receiving.complete:
-            self.stop()  # the previous one never got its audio-stop
+            self.stop()
         clip = Clip(IncomingAudio(fmt, self.speaker), self.speaker.frames_bytes(self.config.max_seconds))
         if len(self._waiting) >= self.config.max_waiting:
             self._waiting.popleft()
@@ -110,8 +110,8 @@ class Announcements:
             self._receiving = None
         self.playing = None
 
-    def clear(self) -> None:
-        """The controller is gone: forget every waiting announcement."""
+    def drop_waiting(self) -> None:
+        """Forget every waiting announcement (the controller is gone); the playing one plays on."""
         self._waiting.clear()
-        self._receiving = None
-        self.playing = None
+        if self._receiving is not self.playing:
+            self._receiving = None

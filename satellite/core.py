@@ -171,6 +171,7 @@ class Satellite(OutsideTurn, CloudTurns):
         if self.controller is not None and self.controller is not link:
             _LOGGER.info("controller replaced old=%s new=%s", self.controller.client, link.client)
             self._abort_local_turn()
+            self._end_controller_audio()
         self.controller = link
         self._paused = False
         self._degraded_until = float("-inf")
@@ -182,6 +183,7 @@ class Satellite(OutsideTurn, CloudTurns):
             return
         _LOGGER.info("controller gone client=%s", link.client)
         self._abort_local_turn()
+        self._end_controller_audio()
         self.controller = None
         self._paused = False
         self._update_arming()

@@ -93,6 +93,8 @@ class OutsideTurn:
                 self._incoming = None
                 self._send(Played().event())
                 return True
+            if self._incoming == "announcement":
+                self._announcement_ended("a new audio-start")  # the previous one got no audio-stop
             start = AudioStart.from_event(event)
             self.announcements.start(AudioFormat(start.rate, start.width, start.channels))
             self._incoming = "announcement"
@@ -101,21 +103,32 @@ class OutsideTurn:
             return True
         if self._incoming != "announcement" or not (AudioChunk.is_type(event.type) or AudioStop.is_type(event.type)):
             return False
+        if AudioStop.is_type(event.type):
+            self._announcement_ended("audio-stop")
+            return True
         try:
-            if AudioChunk.is_type(event.type):
-                self.playback.add_pcm(self.announcements.audio(AudioChunk.from_event(event).audio))
-                return True
-            self._incoming = None
-            tail, complete = self.announcements.stop()
-        except ValueError as err:  # a malformed WAV header
+            self.playback.add_pcm(self.announcements.audio(AudioChunk.from_event(event).audio))
+        except ValueError as err:  # a malformed WAV header: what came so far is all there is
             _LOGGER.error("announcement audio unusable: %s", err)
-            self._incoming = None
-            tail, complete = self.announcements.stop()
+            self._announcement_ended("bad audio")
+        return True
+
+    def _announcement_ended(self, why: str) -> None:
+        """The announcement being received is complete (what came of it plays out)."""
+        self._incoming = None
+        tail, complete = self.announcements.stop()
         self.playback.add_pcm(tail)
-        _LOGGER.info("announcement audio-stop playing=%s", complete)
+        _LOGGER.info("announcement ended (%s) playing=%s", why, complete)
         if complete and self.machine.state in PLAYING:
             self._reply_ended = True
-        return True
+
+    def _end_controller_audio(self) -> None:
+        """The controller is gone: what it sent of an announcement plays out; waiting ones are dropped."""
+        if self._incoming == "announcement":
+            self._announcement_ended("controller gone")
+        if self.announcements.waiting:
+            _LOGGER.info("controller gone: %d waiting announcement(s) dropped", self.announcements.waiting)
+        self.announcements.drop_waiting()
 
     def _next_announcement(self) -> None:
         if self.machine.state == State.LISTENING and self.announcements.waiting:
