@@ -89,7 +89,6 @@ class SatelliteConfig:
     hooks: HooksConfig = field(default_factory=HooksConfig)
 
 
-
 class Satellite(OutsideTurn, CloudTurns):
     def __init__(
         self,
