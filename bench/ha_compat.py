@@ -68,7 +68,12 @@ class Timed:
             self.lines.append((time.monotonic(), line.decode(errors="replace").rstrip()))
 
     def first(self, pattern: str) -> tuple[float, str] | None:
-        return next(((t, line) for t, line in self.lines if re.search(pattern, line)), None)
+        """The first log line matching ``pattern``: (when, its message)."""
+        for t, line in self.lines:
+            if re.search(pattern, line):
+                found = re.search(r'msg="(.*)"$', line)
+                return t, found.group(1) if found else line
+        return None
 
     async def stop(self) -> None:
         if self.proc.returncode is None:
@@ -257,6 +262,17 @@ def report(args: argparse.Namespace, run: Run) -> int:
         f"{figures['played_after_audio_start_s']} s after HA's audio-start, {figures['played_after_audio_stop_s']} s "
         f"after its audio-stop (HA waits audio + 0.5 s); HA logged no 'Did not receive played event': "
         f"{no_played_warning} |",
+        "",
+        "The satellite's log (seconds since it started; state changes, timers, announcements):",
+        "",
+        "```",
+        *[f"+{t - sat.lines[0][0]:7.3f}s {m.group(1)}" for t, line in sat.lines
+          if (m := re.search(r'msg="(.*)"$', line)) and re.search(r"state |timer|alarm|announcement|transcript|reply "
+                                                                  r"text|controller", line)],
+        "```",
+        "",
+        "Not covered here: the wake word (this run's satellite listens with its VAD; the pipeline starts at",
+        "`asr` either way).",
         "",
         "Rig output (the lines about the satellite):",
         "",

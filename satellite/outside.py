@@ -192,7 +192,7 @@ class OutsideTurn:
         if self.alarm.ringing is not None:
             if self.alarm.expired(now):
                 self.stop_alarm(f"rang {self.config.alarm.seconds:.0f} s")
-            elif not self.playback.busy:
+            elif not self.playback.busy and self.machine.state not in PLAYING:  # a reply/announcement goes first
                 self.playback.add_tone(self.alarm.sound)
 
     def _emit(self, event_type: str, **data: object) -> None:

@@ -325,3 +325,19 @@ async def test_event_command_and_event_uri_are_told_every_state_change(tmp_path:
     assert lines[2]["data"] == {"text": "what time is it"} and lines[3]["data"] == {"what": "reply"}
     assert [event.type for event in forwarded] == expected
     assert forwarded[6].data == {"name": "okay_nabu"}
+
+
+async def test_the_alarm_waits_while_an_announcement_is_waiting_for_its_audio() -> None:
+    """HA sends audio-start ~2 s before its TTS has audio: the beeps must not fill that gap."""
+    async with running(dataclasses.replace(ALARM, announce=AnnounceConfig(chime=False))) as sat:
+        link = await attach(sat)
+        await sat.on_controller_event(link, TimerFinished(id="t1").event())
+        assert rings(feed(sat, "." * 10))
+        feed(sat, "." * 40)  # the first period's gap ends: the next beeps would be due now
+        await sat.on_controller_event(link, AudioStart(rate=HA_RATE, width=2, channels=1).event())
+        assert sat.state == State.ANNOUNCING
+        assert not any(feed(sat, "." * 60))  # no audio yet, and no beeps
+        await sat.on_controller_event(link, AudioStop().event())  # it had no audio after all
+        feed(sat, "..")
+        assert sat.state == State.LISTENING
+        assert sat.alarm.ringing is not None and rings(feed(sat, "." * 60))  # beeps again after it
