@@ -69,7 +69,7 @@ def test_splitter_first_piece_may_be_a_short_clause_later_ones_are_sentences() -
         "so the weather today is sunny, with a high of twenty, and later, it may rain.",
         "Then, it clears.",
     ]
-    assert split_streamed(text, first_min_words=3)[0] == "Okay, so the weather today is sunny,"
+    assert split_streamed(text, first_min_words=3, first_max_words=0)[0] == "Okay, so the weather today is sunny,"
 
 
 def test_splitter_first_piece_may_end_before_a_conjunction() -> None:
@@ -106,14 +106,14 @@ def test_splitter_bounds_its_buffer_on_endless_text() -> None:
         assert len(splitter.pending) <= 101
     pieces += splitter.finish()
     assert all(len(p) <= 100 for p in pieces)
-    assert " ".join(pieces).split() == ["word"] * 500
+    assert " ".join(pieces).replace(",", "").split() == ["word"] * 500  # the first cut gets a comma
 
 
 def test_splitter_one_huge_feed_is_cut_within_hard_max() -> None:
     splitter = SentenceSplitter(soft_max=50, hard_max=100)
     pieces = splitter.feed("word " * 2000) + splitter.finish()
     assert len(pieces) > 100 and all(len(p) <= 100 for p in pieces)
-    assert " ".join(pieces).split() == ["word"] * 2000
+    assert " ".join(pieces).replace(",", "").split() == ["word"] * 2000  # the first cut gets a comma
 
 
 def test_splitter_long_sentence_breaks_at_a_clause_past_soft_max() -> None:
@@ -136,6 +136,8 @@ def test_splitter_long_sentence_breaks_at_a_clause_past_soft_max() -> None:
 def test_splitter_never_loses_or_reorders_words(words: list[str], step: int) -> None:
     text = " ".join(words)
     pieces = split_streamed(text, step=step, soft_max=40, hard_max=80)
+    if pieces and pieces[0].endswith(",") and not text[: len(pieces[0])].endswith(","):
+        pieces[0] = pieces[0][:-1]  # the comma a mid-sentence first cut gets
     assert "".join("".join(pieces).split()) == "".join(text.split())
     assert all(has_speech(p) for p in pieces)
 
@@ -157,3 +159,21 @@ def test_bounded_runs_end_at_clauses_and_keep_the_text() -> None:
     assert all(len(r) <= 50 for r in bounded_runs(words, 50)) and " ".join(bounded_runs(words, 50)) == words
     assert bounded_runs("Supercalifragilisticexpialidocious!", 10) == ["Supercalifragilisticexpialidocious!"]
     assert bounded_runs("   ", 10) == []
+
+
+def test_splitter_first_piece_of_a_long_sentence_without_a_comma_is_short() -> None:
+    """Kokoro takes ~1 s for a whole sentence here: the first piece is at most six words, and
+    a cut between two words gets a comma (cleaning would add a full stop: a falling voice)."""
+    text = "The moon is about three hundred eighty four thousand kilometres away from the Earth. It orbits us."
+    pieces = split_streamed(text)
+    assert pieces == ["The moon is about three hundred,",
+                      "eighty four thousand kilometres away from the Earth.", "It orbits us."]
+    # Before a word that starts a phrase, once it has four words.
+    assert split_streamed("Paris is the capital city of France with two million people.")[0] == (
+        "Paris is the capital city of,")
+    assert split_streamed("The meeting with the mayor from Lyon starts at noon.")[0] == "The meeting with the mayor,"
+    # Short sentences stay whole; later sentences are never cut by word count.
+    assert split_streamed("Turned on the kitchen lights.") == ["Turned on the kitchen lights."]
+    assert split_streamed("The kitchen lights are on and the door is locked.")[0] == "The kitchen lights are on"
+    assert split_streamed(text, first_max_words=0)[0] == (
+        "The moon is about three hundred eighty four thousand kilometres away,")

@@ -32,8 +32,11 @@ PROVIDERS = ("kokoro", "piper")
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="wyoming-kokoro", description="Wyoming text-to-speech: Kokoro and Piper")
-    parser.add_argument("--provider", choices=PROVIDERS, default=env("TTS_PROVIDER", "kokoro"),
-                        help="engine of the default voice (env TTS_PROVIDER; default kokoro)")
+    parser.add_argument("--provider", choices=("auto", *PROVIDERS), default=env("TTS_PROVIDER", "auto"),
+                        help="engine of the default voice (env TTS_PROVIDER; default auto: Kokoro if a start-up "
+                        "measurement shows it speaks a short first phrase within --auto-first-audio, else Piper)")
+    parser.add_argument("--auto-first-audio", type=float, default=0.3,
+                        help="with --provider auto: the most a 6-word first phrase may take Kokoro, s (default 0.3)")
     parser.add_argument("--engines", default="kokoro,piper",
                         help="engines to load, comma-separated; one whose model is missing is skipped "
                         "(the --provider one must load)")
@@ -63,8 +66,12 @@ def make_config(args: argparse.Namespace) -> TtsConfig:
     unknown = set(engines) - set(PROVIDERS)
     if unknown:
         raise SystemExit(f"unknown engine(s) {sorted(unknown)}; choose from {PROVIDERS}")
-    if args.provider not in engines:
+    if args.provider == "auto":
+        engines = tuple(dict.fromkeys((*engines, *PROVIDERS)))  # auto compares both
+    elif args.provider not in engines:
         engines = (args.provider, *engines)
+    if args.auto_first_audio <= 0:
+        raise SystemExit("--auto-first-audio must be positive")
     if args.samples_per_chunk < 1 or args.max_text_chars < 1:
         raise SystemExit("--samples-per-chunk and --max-text-chars must be positive")
     if not 0.5 <= args.speed <= 2.0:
@@ -87,9 +94,12 @@ def make_config(args: argparse.Namespace) -> TtsConfig:
             if engine == args.provider:
                 raise SystemExit(f"{engine}: {err}") from err
             _LOGGER.warning("not loading %s: %s", engine, err)
+    if args.provider == "auto" and kokoro_model is None and not piper_models:
+        raise SystemExit("neither Kokoro nor Piper could be loaded; run scripts/setup.sh")
+    kokoro_voice = env("KOKORO_VOICE") or KOKORO_DEFAULT_VOICE
     voice = args.voice
-    if voice is None:
-        voice = (env("KOKORO_VOICE") or KOKORO_DEFAULT_VOICE) if args.provider == "kokoro" else piper_default
+    if voice is None and args.provider != "auto":
+        voice = kokoro_voice if args.provider == "kokoro" else piper_default
     return TtsConfig(
         server=server_config(args, "wyoming-kokoro"),
         provider=args.provider,
@@ -106,6 +116,8 @@ def make_config(args: argparse.Namespace) -> TtsConfig:
         max_text_chars=args.max_text_chars,
         warmup=not args.no_warmup,
         cache_mb=args.cache_mb,
+        kokoro_voice=kokoro_voice,
+        auto_first_audio=args.auto_first_audio,
     )
 
 

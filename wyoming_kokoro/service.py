@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,8 @@ class TtsConfig:
     max_text_chars: int
     warmup: bool
     cache_mb: float = 16.0
+    kokoro_voice: str = "af_heart"  # the default voice when --provider auto picks Kokoro
+    auto_first_audio: float = 0.3  # --provider auto: Kokoro's budget for a short first phrase, s
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,11 @@ async def build_service(config: TtsConfig) -> TtsService:
         engines = await asyncio.to_thread(load_engines, config)
     except EngineError as err:
         raise SystemExit(str(err)) from err
+    voice = config.voice
+    if voice is None and config.provider == "auto":
+        voice = await asyncio.to_thread(pick_default_voice, engines, config)
     try:
-        voices = VoiceTable(engines, config.voice or "")
+        voices = VoiceTable(engines, voice or "")
     except ValueError as err:
         installed = ", ".join(v.name for e in engines.values() for v in e.voices())
         raise SystemExit(f"{err}; installed: {installed}") from err
@@ -96,6 +102,47 @@ def load_engines(config: TtsConfig) -> dict[str, Engine]:
     for name, engine in engines.items():
         _LOGGER.info("loaded engine=%s voices=%d rate=%d", name, len(engine.voices()), engine.sample_rate)
     return engines
+
+
+# A first phrase as the splitter cuts it (six words, no clause mark) and the speech it makes.
+PROBE_TEXT = "The moon is about three hundred"
+PROBE_RUNS = 3
+
+
+def choose_provider(kokoro_seconds: list[float], audio_seconds: float, budget: float) -> tuple[str, str]:
+    """``kokoro`` if its median time for the probe is within ``budget``, else ``piper``; with
+    the figures, for the log. (The probe speaks ~1.6 s, so the default 0.3 s budget also means
+    a real-time factor under 0.2: the rest of a reply streams with a wide margin.)"""
+    median = sorted(kokoro_seconds)[(len(kokoro_seconds) - 1) // 2]
+    rtf = median / audio_seconds if audio_seconds > 0 else float("inf")
+    figures = f"Kokoro first phrase {median * 1000:.0f} ms (budget {budget * 1000:.0f} ms), real-time factor {rtf:.2f}"
+    return ("kokoro" if median <= budget else "piper"), figures
+
+
+def pick_default_voice(engines: dict[str, Engine], config: TtsConfig) -> str | None:
+    """--provider auto: measure Kokoro on this machine (worker thread; ~1-5 s at start-up)."""
+    kokoro, piper = engines.get("kokoro"), engines.get("piper")
+    if kokoro is None or piper is None:
+        only = "kokoro" if kokoro is not None else "piper"
+        _LOGGER.info("provider=auto: only %s is installed", only)
+        return config.kokoro_voice if only == "kokoro" else config.piper_default
+    voice = config.kokoro_voice if any(v.name == config.kokoro_voice for v in kokoro.voices()) else (
+        kokoro.voices()[0].name)
+    list(kokoro.synthesize("Hello.", voice))  # the first call pays for allocations
+    timings: list[float] = []
+    audio = 0.0
+    majority = PROBE_RUNS // 2 + 1
+    for _ in range(PROBE_RUNS):  # stop once the median's side of the budget is decided
+        began = time.perf_counter()
+        made = list(kokoro.synthesize(PROBE_TEXT, voice))
+        timings.append(time.perf_counter() - began)
+        audio = sum(len(m) for m in made[:1]) / kokoro.sample_rate
+        over = sum(t > config.auto_first_audio for t in timings)
+        if over >= majority or len(timings) - over >= majority:
+            break
+    provider, figures = choose_provider(timings, audio, config.auto_first_audio)
+    _LOGGER.info("provider=auto chose %s: %s", provider, figures)
+    return config.kokoro_voice if provider == "kokoro" else config.piper_default
 
 
 def warm_up(engines: dict[str, Engine], voices: VoiceTable) -> None:

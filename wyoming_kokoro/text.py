@@ -186,6 +186,10 @@ _NO_BREAK_WORDS = frozenset(
 
 # A first piece may end before one of these (a clause boundary without punctuation).
 _CONJUNCTIONS = frozenset({"and", "but", "so", "because", "or", "while", "which", "then", "although"})
+# Words a phrase may start with: a long first piece with no clause mark may end before one.
+_PHRASE_STARTS = _CONJUNCTIONS | frozenset({
+    "about", "after", "before", "by", "for", "from", "if", "into", "than", "that", "when", "where",
+    "who", "with", "without"})  # not "on", "in", "to", "up": after a verb they belong to it
 _NEXT_WORD = re.compile(r"([A-Za-z]+)\s")
 
 
@@ -195,21 +199,27 @@ class SentenceSplitter:
     A boundary is only confirmed once the character after the punctuation is seen (so
     ``3.14``, ``Dr. Smith`` and ``e.g.`` are not split). For a fast first audio the first
     piece may be short: it ends at the first clause mark ("Sure,") once it has
-    ``first_min_words`` words, or before a conjunction ("... are on | and ...") once it has
-    ``first_conjunction_words``. Later pieces are sentences; any piece ends at a clause
-    mark past ``soft_max`` characters, and at a word boundary past ``hard_max``.
+    ``first_min_words`` words, or before a conjunction or a phrase-starting word ("... are on |
+    and ...", "... is 384 thousand kilometres | from ...") once it has
+    ``first_conjunction_words``, or, in a sentence with no early clause mark, after
+    ``first_max_words`` words once the next word has begun (0: no such cut): a model as slow as
+    Kokoro on a small CPU then speaks in ~0.3 s instead of after the whole sentence. Later
+    pieces are sentences; any piece ends at a clause mark past ``soft_max`` characters, and at a
+    word boundary past ``hard_max``.
     """
 
     def __init__(
-        self, *, first_min_words: int = 1, first_conjunction_words: int = 4, soft_max: int = 160,
-        hard_max: int = 320,
+        self, *, first_min_words: int = 1, first_conjunction_words: int = 4, first_max_words: int = 6,
+        soft_max: int = 160, hard_max: int = 320,
     ) -> None:
         self.first_min_words = first_min_words
         self.first_conjunction_words = first_conjunction_words
+        self.first_max_words = first_max_words
         self.soft_max = soft_max
         self.hard_max = hard_max
         self._buffer = ""
         self._emitted = 0
+        self._mid_phrase = False  # the next cut is inside a sentence, between two words
 
     @property
     def pending(self) -> str:
@@ -229,6 +239,11 @@ class SentenceSplitter:
 
     def _emit(self, cut: int, pieces: list[str]) -> None:
         piece, self._buffer = self._buffer[:cut].strip(), self._buffer[cut:]
+        if self._mid_phrase and has_speech(piece):
+            # Cut inside a sentence with no mark: a comma keeps the voice up (a full stop,
+            # which cleaning would add, makes it fall as if the answer had ended).
+            piece += ","
+        self._mid_phrase = False
         if has_speech(piece):
             pieces.append(piece)
             self._emitted += 1
@@ -263,7 +278,11 @@ class SentenceSplitter:
                     return clause_cut
             elif char.isspace() and words:
                 space_cut = i
-                if first and words >= self.first_conjunction_words and _conjunction_at(buf, i + 1):
+                if first and words >= self.first_conjunction_words and _phrase_start_at(buf, i + 1):
+                    self._mid_phrase = not _conjunction_at(buf, i + 1)
+                    return i
+                if first and 0 < self.first_max_words <= words and _word_begins_at(buf, i + 1):
+                    self._mid_phrase = True
                     return i
         if len(buf) > self.hard_max:
             # Too long without a sentence end: break at the last clause mark, else a space.
@@ -292,6 +311,18 @@ class SentenceSplitter:
 def _conjunction_at(buf: str, i: int) -> bool:
     match = _NEXT_WORD.match(buf, i)
     return match is not None and match.group(1).lower() in _CONJUNCTIONS
+
+
+def _phrase_start_at(buf: str, i: int) -> bool:
+    match = _NEXT_WORD.match(buf, i)
+    return match is not None and match.group(1).lower() in _PHRASE_STARTS
+
+
+def _word_begins_at(buf: str, i: int) -> bool:
+    """A word (not punctuation ending the sentence) starts at ``i``, after any spaces."""
+    while i < len(buf) and buf[i] in " \t":
+        i += 1
+    return i < len(buf) and buf[i].isalnum()
 
 
 def _word_before(buf: str, i: int) -> str:

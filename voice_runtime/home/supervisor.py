@@ -1,0 +1,155 @@
+"""Run the home server's services as child processes and keep them running.
+
+Each enabled service is started (engines and the local satellite first, the orchestrator last);
+its output goes to the supervisor's stderr, each line prefixed with ``service=NAME``. A child
+that exits is started again after a backoff (1, 2, 4 … 60 s; back to 1 s once a run lasted
+``STABLE_SECONDS``), while the others keep running. ``status.json`` in the state directory says
+what runs (written atomically at every change; ``hearth status`` reads it). SIGTERM/SIGINT stop
+every child (SIGTERM, then SIGKILL after ``STOP_SECONDS``) and the supervisor exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from .config import HomeConfig
+
+_LOGGER = logging.getLogger(__name__)
+BACKOFF_FIRST = 1.0
+BACKOFF_MAX = 60.0
+STABLE_SECONDS = 60.0
+STOP_SECONDS = 20.0
+START_ORDER = ("whisper", "kokoro", "llama", "satellite", "orchestrator")
+
+
+def backoff_delay(failures: int) -> float:
+    """Seconds to wait before start number ``failures + 1`` after ``failures`` quick exits."""
+    return min(BACKOFF_MAX, BACKOFF_FIRST * 2.0 ** max(0, failures - 1))
+
+
+@dataclass
+class ChildStatus:
+    name: str
+    command: list[str]
+    state: str = "starting"  # starting, running, backoff, stopped
+    pid: int | None = None
+    restarts: int = 0
+    last_exit: int | None = None
+    started: float | None = None  # wall clock of the current run
+    next_start: float | None = None  # wall clock, while in backoff
+
+
+@dataclass
+class Supervisor:
+    config: HomeConfig
+    python: str = sys.executable
+    out: TextIO = field(default=sys.stderr)
+    children: dict[str, ChildStatus] = field(default_factory=dict)
+    _procs: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def status_path(self) -> Path:
+        return self.config.state_dir / "status.json"
+
+    async def run(self) -> None:
+        """Start everything and supervise until :meth:`stop` (or SIGTERM/SIGINT)."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stopping.set)
+        names = [n for n in START_ORDER if self.config.spec(n).enabled]
+        if not names:
+            raise SystemExit("nothing to run: every service is disabled")
+        for name in names:
+            self.children[name] = ChildStatus(name, self.config.command(name, self.python))
+        _LOGGER.info("supervising services=%s state=%s", ",".join(names), self.status_path)
+        try:
+            async with asyncio.TaskGroup() as group:
+                for name in names:
+                    group.create_task(self._keep_running(name), name=f"supervise {name}")
+                group.create_task(self._stop_all_on_request(), name="supervisor stop")
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+            self._write_status()
+        _LOGGER.info("all services stopped")
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def _keep_running(self, name: str) -> None:
+        child = self.children[name]
+        failures = 0
+        while not self._stopping.is_set():
+            began = time.monotonic()
+            proc = await asyncio.create_subprocess_exec(
+                *child.command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+            self._procs[name] = proc
+            child.state, child.pid, child.started, child.next_start = "running", proc.pid, time.time(), None
+            self._write_status()
+            _LOGGER.info("service=%s started pid=%d", name, proc.pid)
+            assert proc.stdout is not None
+            await self._relay(name, proc.stdout)
+            code = await proc.wait()
+            child.last_exit, child.pid = code, None
+            if self._stopping.is_set():
+                break
+            ran = time.monotonic() - began
+            failures = 0 if ran >= STABLE_SECONDS else failures + 1
+            delay = backoff_delay(max(1, failures))
+            child.restarts += 1
+            child.state, child.next_start = "backoff", time.time() + delay
+            self._write_status()
+            _LOGGER.warning("service=%s exited code=%d after %.1fs; restart %d in %.0fs (the others keep running)",
+                            name, code, ran, child.restarts, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+        child.state = "stopped"
+        self._write_status()
+
+    async def _relay(self, name: str, stream: asyncio.StreamReader) -> None:
+        prefix = f"service={name} "
+        while line := await stream.readline():
+            self.out.write(prefix + line.decode(errors="replace"))
+            self.out.flush()
+
+    async def _stop_all_on_request(self) -> None:
+        await self._stopping.wait()
+        _LOGGER.info("stopping services=%d", len(self._procs))
+        # The orchestrator first (it holds the satellites), then the rest, all at once.
+        procs = sorted(self._procs.items(), key=lambda item: item[0] != "orchestrator")
+        for _name, proc in procs:
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        for name, proc in procs:
+            try:
+                await asyncio.wait_for(proc.wait(), STOP_SECONDS)
+            except TimeoutError:
+                _LOGGER.warning("service=%s did not stop in %.0fs; killing it", name, STOP_SECONDS)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                await proc.wait()
+
+    def _write_status(self) -> None:
+        state = {"pid": os.getpid(), "updated": time.time(), "stopping": self._stopping.is_set(),
+                 "services": {n: asdict(c) for n, c in self.children.items()},
+                 "uris": {n: self.config.uri(n) for n in self.children if n != "orchestrator"}}
+        try:
+            self.config.state_dir.mkdir(parents=True, exist_ok=True)
+            tmp = self.status_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(state, indent=1))
+            tmp.replace(self.status_path)
+        except OSError as err:
+            _LOGGER.warning("cannot write %s: %s", self.status_path, err)
