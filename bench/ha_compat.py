@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import json
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -172,6 +173,9 @@ async def main(args: argparse.Namespace) -> int:
     finally:
         for service in services:
             await service.stop()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+            shutil.rmtree(rig / "root" / out_dir.lstrip("/"), ignore_errors=True)
 
 
 @dataclass
@@ -290,6 +294,7 @@ if __name__ == "__main__":
     parser.add_argument("--rig", default="/tmp/ha2025", help="the rig's directory (setup.sh DIR)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     parser.add_argument("--whisper-model", default="tiny.en")
+    parser.add_argument("--keep", action="store_true", help="keep the speaker WAV and the rig's output dir")
     parser.add_argument("--tts-allowance", type=float, default=3.0,
                         help="seconds HA may spend on TTS of the message before it sends audio")
     sys.exit(asyncio.run(main(parser.parse_args())))
