@@ -37,7 +37,7 @@ from satellite.playback import Playback
 from satellite.state import State
 from satellite.timers import AlarmConfig
 from satellite.tones import ToneConfig, chime, tone_power
-from voice_runtime.audio import AudioFormat, convert
+from voice_runtime.audio import AudioFormat, convert, write_wav
 from voice_runtime.clock import ManualClock
 
 HA_RATE = 22050
@@ -341,3 +341,35 @@ async def test_the_alarm_waits_while_an_announcement_is_waiting_for_its_audio() 
         feed(sat, "..")
         assert sat.state == State.LISTENING
         assert sat.alarm.ringing is not None and rings(feed(sat, "." * 60))  # beeps again after it
+
+
+async def test_an_event_command_that_cannot_run_is_logged_and_the_satellite_keeps_serving(
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR)
+    config = dataclasses.replace(CONFIG, hooks=HooksConfig(command=("/nonexistent/led-ring",)))
+    async with running(config) as sat:
+        link = await attach(sat)
+        feed(sat, "vvv")
+        assert sat.hooks is not None
+        await sat.hooks.flush()
+        await sat.flush()
+        assert "event command cannot start" in caplog.text
+        assert link.types() == ["run-pipeline", "audio-start"]
+
+
+# --- sounds ---------------------------------------------------------------------------
+async def test_awake_wav_replaces_the_listening_tone_and_a_missing_file_is_a_startup_error(tmp_path: Path) -> None:
+    chirp = sine(1500.0, 0.2, 22050)
+    write_wav(str(tmp_path / "awake.wav"), chirp, AudioFormat(22050, 2, 1))
+    config = dataclasses.replace(CONFIG, tones=ToneConfig(enabled=True), awake_wav=str(tmp_path / "awake.wav"))
+    async with running(config) as sat:
+        await attach(sat)
+        feed(sat, "vvv")
+        heard = feed(sat, "v" * 7)  # the sound plays from the frame after speech started
+        expected = convert(chirp, AudioFormat(22050, 2, 1), AudioFormat(16000, 2, 1))
+        assert heard[:len(expected)] == expected
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "satellite", "--timer-finished-wav", str(tmp_path / "missing.wav"),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    _, err = await proc.communicate()
+    assert proc.returncode == 2 and b"--timer-finished-wav" in err and b"no such readable file" in err
