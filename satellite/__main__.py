@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import dataclasses
 import logging
+import os
 import shlex
 import sys
 
@@ -16,11 +17,14 @@ from voice_runtime.memory import tune_malloc
 from voice_runtime.server import ServerConfig, run_server
 from voice_runtime.tasks import cancel_and_wait
 
+from .announce import AnnounceConfig
 from .audio_io import AudioConfig, list_devices, open_audio
 from .cloud import CloudAssistant, CloudConfig, cloud_config
 from .core import Satellite, SatelliteConfig
 from .echo import EchoConfig
 from .handler import SatelliteHandler, satellite_info
+from .hooks import HooksConfig
+from .timers import AlarmConfig
 from .tones import ToneConfig
 from .vad import VadConfig
 
@@ -57,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     vad.add_argument("--speech-frames-required", type=int, default=3, help="voiced frames (of 5) to start")
     vad.add_argument("--silence-frames-required", type=int, default=20, help="unvoiced frames to end")
     vad.add_argument("--preroll-seconds", type=float, default=0.6)
+    vad.add_argument("--vad-settle-seconds", type=float, default=0.3,
+                     help="the VAD learns the room's noise floor this long before it may start a turn")
     turn = parser.add_argument_group("turns")
     turn.add_argument("--barge-in-min-seconds", type=float, default=0.4,
                       help="speech over a reply must last this long to interrupt it (ignores coughs)")
@@ -69,6 +75,17 @@ def build_parser() -> argparse.ArgumentParser:
     turn.add_argument("--no-tones", action="store_true", help="no 880/440 Hz feedback tones")
     turn.add_argument("--reply-timeout", type=float, default=20.0, help="seconds to wait for a reply")
     turn.add_argument("--max-speech-seconds", type=float, default=30.0, help="cut an utterance this long")
+    home = parser.add_argument_group("announcements, timers, follow-ups, sounds and event hooks")
+    home.add_argument("--no-announce-chime", action="store_true", help="no chime before an announcement")
+    home.add_argument("--timer-alarm-seconds", type=float, default=30.0,
+                      help="a finished timer rings at most this long (or until the wake word / a stop)")
+    home.add_argument("--follow-up-seconds", type=float, default=5.0,
+                      help="after a reply that asks a question, listen this long without the wake word (0: off)")
+    home.add_argument("--awake-wav", help="WAV played when listening starts (replaces the 880 Hz tone)")
+    home.add_argument("--done-wav", help="WAV played when the question is understood (replaces the 440 Hz tone)")
+    home.add_argument("--timer-finished-wav", help="WAV repeated while a finished timer rings (replaces the beeps)")
+    home.add_argument("--event-command", help="run for every event, the event as JSON on stdin (LED rings, sounds)")
+    home.add_argument("--event-uri", help="send every event to this Wyoming service, e.g. tcp://127.0.0.1:10500")
     cloud = parser.add_argument_group("cloud fallback (keys from DEEPGRAM_API_KEY, DEEPSEEK_API_KEY)")
     cloud.add_argument("--enable-cloud-fallback", action="store_true", default=env_bool("ENABLE_CLOUD_FALLBACK"))
     cloud.add_argument("--deepgram-url", default=env("DEEPGRAM_URL", "https://api.deepgram.com"))
@@ -87,7 +104,8 @@ def _argv(command: str | None) -> tuple[str, ...]:
 def configs(args: argparse.Namespace) -> tuple[SatelliteConfig, AudioConfig, CloudConfig | None, ServerConfig]:
     vad = VadConfig(aggressiveness=args.vad_aggressiveness, frame_ms=args.vad_frame_ms,
                     speech_frames_required=args.speech_frames_required,
-                    silence_frames_required=args.silence_frames_required, preroll_seconds=args.preroll_seconds)
+                    silence_frames_required=args.silence_frames_required, preroll_seconds=args.preroll_seconds,
+                    settle_seconds=args.vad_settle_seconds)
     echo = EchoConfig(enabled=not args.no_echo_guard, margin_db=args.echo_margin_db, window_ms=args.echo_window_ms,
                       initial_coupling_db=args.echo_coupling_db)
     satellite = SatelliteConfig(name=args.name, area=args.area, vad=vad, echo=echo,
@@ -95,7 +113,12 @@ def configs(args: argparse.Namespace) -> tuple[SatelliteConfig, AudioConfig, Clo
                                 barge_in_min_seconds=args.barge_in_min_seconds,
                                 barge_in_hold=not args.no_barge_in_hold, reply_timeout=args.reply_timeout,
                                 max_speech_seconds=args.max_speech_seconds,
-                                local_retry_seconds=args.local_retry_seconds)
+                                local_retry_seconds=args.local_retry_seconds,
+                                announce=AnnounceConfig(chime=not args.no_announce_chime),
+                                alarm=AlarmConfig(seconds=args.timer_alarm_seconds),
+                                follow_up_seconds=args.follow_up_seconds, awake_wav=args.awake_wav,
+                                done_wav=args.done_wav, timer_finished_wav=args.timer_finished_wav,
+                                hooks=HooksConfig(command=_argv(args.event_command), uri=args.event_uri))
     audio = AudioConfig(
         mic_device=args.mic_device, mic_command=_argv(args.mic_command), mic_wav=args.mic_wav,
         mic_wav_fast=args.mic_wav_fast, mic_rate=args.mic_rate, mic_width=args.mic_width,
@@ -132,7 +155,12 @@ async def serve(config: SatelliteConfig, audio: AudioConfig, cloud: CloudConfig 
 
 
 def run() -> None:
-    args = build_parser().parse_args()
+    parser = build_parser()
+    args = parser.parse_args()
+    for flag in ("awake_wav", "done_wav", "timer_finished_wav"):
+        path = getattr(args, flag)
+        if path and not os.access(path, os.R_OK):
+            parser.error(f"--{flag.replace('_', '-')} {path}: no such readable file")
     setup_logging(args.debug)
     tune_malloc()  # a months-long process: two malloc arenas, not 8 per core
     if args.list_devices:

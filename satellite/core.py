@@ -6,28 +6,21 @@ one speaker frame is written (see :mod:`satellite.audio_io`).
 
 Turn protocol with the controller (as Home Assistant drives wyoming-satellite):
 ``run-pipeline`` (asr → tts), ``audio-start``, ``audio-chunk``s (pre-roll first),
-``audio-stop`` at speech end; the reply's ``audio-start``/``audio-chunk``s/``audio-stop``
-play as they stream in; ``played`` once the reply has been heard to the end.
+``audio-stop`` at speech end (or when the controller's ``voice-stopped``/``transcript``
+comes first); the reply's ``audio-start``/``audio-chunk``s/``audio-stop`` play as they
+stream in; ``played`` once the reply has been heard to the end.
 
 Barge-in: while a reply plays the mic is still listened to (through the echo guard). As soon
 as the VAD hears speech the reply is held (silent, kept); speech that lasts
-``barge_in_min_seconds`` then drops it (not drained) and starts a new turn, while a shorter
-sound (a cough) resumes it where it stopped. The controller is told to cancel by the new
-turn itself: a new ``run-pipeline`` during a reply means "cancel that reply" (the
-orchestrator treats it as barge-in; Home Assistant starts a new pipeline). The new
-utterance is streamed with its pre-roll, so its start is intact. Reply
-audio of the old turn that still arrives is dropped: reply audio is accepted only after
-the new utterance's ``audio-stop``, from its ``audio-start`` on.
+``barge_in_min_seconds`` then drops it and starts a new turn (a new ``run-pipeline`` during
+a reply means "cancel that reply"), while a shorter sound (a cough) resumes it. Reply audio
+of the old turn that still arrives is dropped.
 
-If the controller decides the speech has ended first (``voice-stopped`` or ``transcript``
-while the satellite still streams, as Home Assistant's own VAD may), the stream ends there.
-
-Cloud fallback: when no controller is attached, or the controller answers a turn with an
-``error`` of code ``services-unavailable`` (the utterance is then sent to the cloud), the
-turn runs against the cloud (:mod:`satellite.cloud`). After such an error turns go to the
-cloud for ``local_retry_seconds``, then the controller is tried again; a controller that
-(re)sends ``run-satellite`` is used at once. ``pause-satellite`` (muted in Home Assistant)
-makes the satellite ignore the mic until the next ``run-satellite``, cloud or not.
+Outside a turn (:mod:`satellite.outside`): announcements, timers, follow-ups, event hooks.
+Cloud fallback (:mod:`satellite.cloud_turn`): with no controller, or after an ``error`` of
+code ``services-unavailable``, the turn runs against the cloud; for ``local_retry_seconds``
+turns go there directly. ``pause-satellite`` makes the satellite ignore the mic until the
+next ``run-satellite``.
 """
 
 from __future__ import annotations
@@ -35,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -45,7 +37,6 @@ from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.pipeline import PipelineStage, RunPipeline
 from wyoming.satellite import PauseSatellite, RunSatellite
-from wyoming.snd import Played
 from wyoming.tts import Synthesize
 from wyoming.vad import VoiceStopped
 
@@ -53,12 +44,17 @@ from voice_runtime.audio import AudioFormat
 from voice_runtime.clock import Clock, MonotonicClock
 from voice_runtime.tasks import cancel_and_wait
 
+from .announce import AnnounceConfig, Announcements
 from .audio_io import EchoPathMic, MicSource, SpeakerSink
 from .cloud import CloudAssistant
+from .cloud_turn import CloudTurns
 from .echo import EchoConfig, EchoGuard, frame_rms
+from .hooks import EventHooks, HooksConfig
+from .outside import LATE_REPLY_SECONDS, OutsideTurn
 from .playback import Playback
-from .state import Action, State, Trigger, TurnMachine
-from .tones import LISTEN_HZ, PROCESS_HZ, ToneConfig, tone
+from .state import HELD, PLAYING, Action, State, Trigger, TurnMachine
+from .timers import Alarm, AlarmConfig, TimerBoard, is_timer_event
+from .tones import LISTEN_HZ, PROCESS_HZ, ToneConfig, alarm, chime, tone, wav_sound
 from .vad import RATE, SpeechDetector, VadConfig, VadEvent
 
 _LOGGER = logging.getLogger(__name__)
@@ -84,9 +80,16 @@ class SatelliteConfig:
     reply_timeout: float = 20.0
     max_speech_seconds: float = 30.0  # an utterance is cut here (a TV left on must not stream forever)
     local_retry_seconds: float = 30.0
+    announce: AnnounceConfig = field(default_factory=AnnounceConfig)
+    alarm: AlarmConfig = field(default_factory=AlarmConfig)
+    follow_up_seconds: float = 5.0  # after a reply that asks a question: listen without the wake word
+    awake_wav: str | None = None  # replaces the 880 Hz listening tone
+    done_wav: str | None = None  # replaces the 440 Hz processing tone
+    timer_finished_wav: str | None = None  # replaces the alarm's beeps
+    hooks: HooksConfig = field(default_factory=HooksConfig)
 
 
-class Satellite:
+class Satellite(OutsideTurn, CloudTurns):
     def __init__(
         self,
         config: SatelliteConfig,
@@ -95,6 +98,7 @@ class Satellite:
         *,
         cloud: CloudAssistant | None = None,
         clock: Clock | None = None,
+        hooks: EventHooks | None = None,
     ) -> None:
         self.config = config
         self.mic = mic
@@ -105,8 +109,22 @@ class Satellite:
         self.detector = SpeechDetector(config.vad)
         self.guard = EchoGuard(config.echo, config.vad.frame_seconds)
         self.playback = Playback(speaker.rate, config.vad.frame_ms)
-        self._listen_tone = tone(LISTEN_HZ, speaker.rate, config.tones)
-        self._process_tone = tone(PROCESS_HZ, speaker.rate, config.tones)
+        rate = speaker.rate
+        tones = config.tones
+        self._listen_tone = wav_sound(config.awake_wav, rate) if config.awake_wav else tone(LISTEN_HZ, rate, tones)
+        self._process_tone = wav_sound(config.done_wav, rate) if config.done_wav else tone(PROCESS_HZ, rate, tones)
+        self._chime = chime(rate, config.tones) if config.announce.chime else b""
+        self.announcements = Announcements(config.announce, self.playback.fmt)
+        self.timers = TimerBoard()
+        self.alarm = Alarm(config.alarm, wav_sound(config.timer_finished_wav, rate) if config.timer_finished_wav
+                           else alarm(rate, config.tones))
+        self.hooks = hooks or (EventHooks(config.hooks) if config.hooks.enabled else None)
+        self._incoming: str | None = None  # what controller audio-chunks are: "reply" | "announcement"
+        # Until then an audio-start is the late reply of a turn that ended without it (dropped), not an
+        # announcement: inf while a reply is owed, a few seconds after such a turn ended, else -inf.
+        self._late_reply_until = float("-inf")
+        self._reply_text = ""
+        self._follow_up_until = float("-inf")
         self.controller: ControllerLink | None = None
         self._paused = False
         self._degraded_until = float("-inf")
@@ -131,6 +149,8 @@ class Satellite:
             asyncio.create_task(self._run(), name="satellite mic loop"),
             asyncio.create_task(self._send_loop(), name="satellite sender"),
         ]
+        if self.hooks is not None:
+            await self.hooks.start()
         self._update_arming()
 
     async def stop(self) -> None:
@@ -138,6 +158,8 @@ class Satellite:
         for task in self._tasks:
             await cancel_and_wait(task)
         self._tasks = []
+        if self.hooks is not None:
+            await self.hooks.stop()
 
     @property
     def state(self) -> State:
@@ -148,6 +170,7 @@ class Satellite:
         if self.controller is not None and self.controller is not link:
             _LOGGER.info("controller replaced old=%s new=%s", self.controller.client, link.client)
             self._abort_local_turn()
+            self._end_controller_audio()
         self.controller = link
         self._paused = False
         self._degraded_until = float("-inf")
@@ -159,6 +182,7 @@ class Satellite:
             return
         _LOGGER.info("controller gone client=%s", link.client)
         self._abort_local_turn()
+        self._end_controller_audio()
         self.controller = None
         self._paused = False
         self._update_arming()
@@ -172,34 +196,49 @@ class Satellite:
             return
         if PauseSatellite.is_type(event.type):
             _LOGGER.info("paused by controller")
+            self._emit("muted")
             self._abort_local_turn()
             self._paused = True
             self._update_arming()
+            return
+        if is_timer_event(event.type):
+            self._on_timer_event(event)
+            return
+        if self._on_announcement_audio(event):
             return
         if self._route != "local":
             _LOGGER.debug("event=%s outside a local turn; ignored", event.type)
             return
         state = self.machine.state
         if Transcript.is_type(event.type):
-            _LOGGER.info("transcript=%r", Transcript.from_event(event).text)
+            text = Transcript.from_event(event).text
+            _LOGGER.info("transcript=%r", text)
+            self._emit("transcript", text=text)
             self._fire(Trigger.TRANSCRIPT)
         elif VoiceStopped.is_type(event.type):
             if state is State.STREAMING:
                 _LOGGER.info("end of speech found by the controller")
             self._fire(Trigger.SPEECH_END)
         elif Synthesize.is_type(event.type):
-            _LOGGER.info("reply text=%r", Synthesize.from_event(event).text)
+            self._reply_text = Synthesize.from_event(event).text
+            _LOGGER.info("reply text=%r", self._reply_text)
         elif AudioStart.is_type(event.type):
             start = AudioStart.from_event(event)
             self._reply_start(AudioFormat(start.rate, start.width, start.channels))
         elif AudioChunk.is_type(event.type):
-            if state in (State.SPEAKING, State.BARGE_IN) and not self._reply_ended:
-                self.playback.add_reply(AudioChunk.from_event(event).audio)
+            if state in (State.SPEAKING, State.BARGE_IN) and not self._reply_ended and self._incoming == "reply":
+                try:
+                    self.playback.add_reply(AudioChunk.from_event(event).audio)
+                except ValueError as err:  # a malformed WAV header: the rest of this reply is dropped
+                    _LOGGER.error("reply audio unusable: %s", err)
+                    self._incoming = None
         elif AudioStop.is_type(event.type):
             self._reply_end()
         elif Error.is_type(event.type):
             error = Error.from_event(event)
             _LOGGER.warning("controller error code=%s text=%s", error.code, error.text)
+            self._emit("error", code=error.code, text=error.text)
+            self._late_reply_until = float("-inf")  # an error instead of a reply: none will come
             if state is State.SPEAKING and self._reply_ended:
                 pass  # the whole reply (e.g. a spoken apology) has arrived: let it play to the end
             elif error.code == SERVICES_UNAVAILABLE and self.cloud is not None and state in (
@@ -212,30 +251,17 @@ class Satellite:
         else:
             _LOGGER.debug("event=%s ignored", event.type)
 
-    # -- cloud turn callbacks (TurnSink) -------------------------------------------------
-    def on_transcript(self, text: str) -> None:
-        self._fire(Trigger.TRANSCRIPT)
-
-    def on_reply_start(self, fmt: AudioFormat) -> None:
-        self._reply_start(fmt)
-
-    def on_reply_audio(self, pcm: bytes) -> None:
-        if self.machine.state in (State.SPEAKING, State.BARGE_IN) and not self._reply_ended:
-            self.playback.add_reply(pcm)
-
-    def on_reply_end(self) -> None:
-        if self.machine.state == State.WAITING:
-            self._fire(Trigger.ERROR)  # nothing to say: the turn is over
-        else:
-            self._reply_end()
-
     # -- internals -----------------------------------------------------------------------
     def _reply_start(self, fmt: AudioFormat) -> None:
         state = self.machine.state
         if state == State.WAITING:
+            self.playback.resume()  # a new reply is audible, whatever was held before
             self.playback.start_reply(fmt)
             self._reply_ended = False
+            self._late_reply_until = float("-inf")
+            self._incoming = "reply"
             self._fire(Trigger.REPLY_START)
+            self._emit("speaking", what="reply")
         elif state in (State.SPEAKING, State.BARGE_IN) and not self._reply_ended:
             self.playback.start_reply(fmt)
 
@@ -243,6 +269,7 @@ class Satellite:
         if self.machine.state in (State.SPEAKING, State.BARGE_IN):
             self.playback.end_reply()
             self._reply_ended = True
+            self._incoming = None
 
     def _local_available(self) -> bool:
         return self.controller is not None and not self._paused
@@ -287,13 +314,21 @@ class Satellite:
             _LOGGER.info("state %s -> %s on %s", before.value, self.machine.state.value, trigger.value)
         for action in actions:
             self._do(action)
+        if self.machine.state in (State.LISTENING, State.IDLE):
+            if self._route == "announce":
+                self._route = None
+            if self._late_reply_until == float("inf"):  # the turn ended before its reply came
+                self._late_reply_until = self.clock.now() + LATE_REPLY_SECONDS
+            self._next_announcement()
 
     def _do(self, action: Action) -> None:
         if action == Action.START_TURN:
             self._start_turn()
         elif action == Action.END_STREAM:
             self._waiting_since = self.clock.now()
+            self._emit("streaming-stopped")
             if self._route == "local":
+                self._late_reply_until = float("inf")
                 self._send(AudioStop(timestamp=int(self._mic_ms)).event())
             elif self._cloud_audio is not None:
                 self._cloud_audio.put_nowait(None)
@@ -305,14 +340,18 @@ class Satellite:
             if dropped:
                 _LOGGER.info("playback stopped dropped_ms=%d", dropped * 1000 // (2 * self.playback.rate))
             self._reply_ended = False
+            if self._route == "announce":
+                self.announcements.finish()
+            if self._incoming == "reply":
+                self._incoming = None
         elif action == Action.HOLD_PLAYBACK and self.config.barge_in_hold:
             self.playback.hold()
         elif action == Action.RESUME_PLAYBACK:
             self.playback.resume()
         elif action == Action.SEND_PLAYED:
-            if self._route == "local":
-                self._send(Played().event())
-            self._route = None
+            self._send_played()
+        elif action == Action.PLAY_ANNOUNCEMENT:
+            self._play_announcement()
         elif action == Action.TONE_LISTEN and self.config.tones.enabled:
             self.playback.add_tone(self._listen_tone)
         elif action == Action.TONE_PROCESS and self.config.tones.enabled:
@@ -321,6 +360,10 @@ class Satellite:
     def _start_turn(self) -> None:
         self.turns += 1
         self._reply_ended = False
+        self._reply_text = ""
+        self._follow_up_until = float("-inf")
+        self.stop_alarm("speech")
+        self._emit("streaming-started")
         self._utterance = bytearray(self._pending)
         self._pending.clear()
         local = self._local_available() and self.clock.now() >= self._degraded_until
@@ -336,38 +379,6 @@ class Satellite:
             _LOGGER.info("turn %d cloud", self.turns)
             self._start_cloud_turn(ended=False)
 
-    def _start_cloud_turn(self, *, ended: bool) -> None:
-        assert self.cloud is not None
-        self._cancel_cloud()
-        self._route = "cloud"
-        self._cloud_audio = asyncio.Queue()
-        self._cloud_audio.put_nowait(bytes(self._utterance))
-        if ended:
-            self._cloud_audio.put_nowait(None)
-        self._cloud_task = asyncio.create_task(self._cloud_turn(self._cloud_audio), name="cloud turn")
-
-    async def _cloud_turn(self, audio: asyncio.Queue[bytes | None]) -> None:
-        assert self.cloud is not None
-
-        async def chunks() -> AsyncIterator[bytes]:
-            while (chunk := await audio.get()) is not None:
-                yield chunk
-
-        try:
-            await self.cloud.run_turn(chunks(), self)
-        except Exception as err:  # network, HTTP status, bad JSON: the turn fails cleanly
-            _LOGGER.error("cloud turn failed: %s", type(err).__name__)
-            _LOGGER.debug("cloud turn failure detail", exc_info=True)
-            if self._cloud_task is asyncio.current_task():
-                self._cloud_task = None
-                self._fire(Trigger.ERROR)
-
-    def _cancel_cloud(self) -> None:
-        task, self._cloud_task = self._cloud_task, None
-        self._cloud_audio = None
-        if task is not None and not task.done():
-            task.cancel()
-
     def _stream(self, frame: bytes) -> None:
         self._utterance += frame
         if self._route == "local":
@@ -382,6 +393,7 @@ class Satellite:
         Timestamps (ms) are positions in the mic's stream; ``_mic_ms`` is the end of ``frame``.
         """
         self._mic_ms += self.config.vad.frame_ms
+        self._tick()
         allow = self.guard.process(frame_rms(frame), frame_rms(played))
         event = self.detector.process(frame, allow)
         state = self.machine.state
@@ -392,7 +404,7 @@ class Satellite:
             self._fire(Trigger.SPEECH_START)
         elif state == State.STREAMING:
             self._stream(frame)
-        elif state == State.BARGE_IN:
+        elif state in HELD:
             self._pending += frame
         if event == VadEvent.END:
             self._pending.clear()
@@ -402,10 +414,10 @@ class Satellite:
             _LOGGER.warning("speech longer than %.0fs: cut", self.config.max_speech_seconds)
             self.detector.reset()
             self._fire(Trigger.SPEECH_END)
-        elif state == State.BARGE_IN and self.detector.voiced_seconds >= self.config.barge_in_min_seconds:
+        elif state in HELD and self.detector.voiced_seconds >= self.config.barge_in_min_seconds:
             _LOGGER.info("barge-in after %.2fs of speech", self.detector.voiced_seconds)
             self._fire(Trigger.BARGE_IN_CONFIRMED)
-        elif state in (State.SPEAKING, State.BARGE_IN) and self._reply_ended and not self.playback.has_reply:
+        elif state in PLAYING and self._reply_ended and not self.playback.has_reply:
             self._fire(Trigger.REPLY_DONE)
         elif state == State.WAITING and self.clock.now() - self._waiting_since > self.config.reply_timeout:
             _LOGGER.warning("no reply within %.0fs", self.config.reply_timeout)

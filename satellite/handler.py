@@ -1,14 +1,17 @@
 """The satellite's Wyoming protocol: one handler per connection, all sharing one :class:`Satellite`.
 
 In: ``run-satellite`` (this connection becomes the controller), ``pause-satellite``,
-``describe``/``ping`` (answered by the base class at once), and during a turn
+``describe``/``ping`` (answered by the base class at once), during a turn
 ``voice-started``/``voice-stopped``, ``transcript``, ``synthesize``, the reply's
-``audio-start``/``audio-chunk``/``audio-stop`` and ``error``. Timer and other events are
-accepted and ignored (Home Assistant sends them to every satellite).
+``audio-start``/``audio-chunk``/``audio-stop`` and ``error``; outside a turn an
+announcement's ``audio-start``/``audio-chunk``/``audio-stop`` and ``timer-started``/
+``timer-updated``/``timer-cancelled``/``timer-finished`` (see :mod:`satellite.outside`).
+Other events are accepted and ignored.
 
 Out (through the satellite's sender): ``run-pipeline``, ``audio-start``/``audio-chunk``/
-``audio-stop`` (the utterance) and ``played``. See :mod:`satellite.core` for the order and
-for barge-in (a new ``run-pipeline`` during a reply means "cancel that reply").
+``audio-stop`` (the utterance) and ``played`` (after every reply and announcement). See
+:mod:`satellite.core` for the order and for barge-in (a new ``run-pipeline`` during a reply
+means "cancel that reply").
 """
 
 from __future__ import annotations

@@ -3,13 +3,50 @@
 Pure and synchronous. One call of :meth:`Playback.next_frame` per mic frame hands out the
 speaker's share of that frame's time (silence when nothing plays); :meth:`stop` drops all
 buffered audio at once (barge-in).
+
+Controller audio may be cut at any byte (odd lengths, a WAV header in front):
+:class:`IncomingAudio` aligns it to whole sample frames (``voice_runtime.pcm.PcmAligner``)
+before converting it, so any cut of a stream plays the same samples.
 """
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from voice_runtime.audio import AudioConverter, AudioFormat
+from voice_runtime.pcm import PcmAligner
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class IncomingAudio:
+    """One controller audio stream (``audio-start`` … ``audio-stop``) → the speaker's format.
+
+    Raises ``ValueError`` (``WavHeaderError``) for a stream that starts with a malformed WAV header.
+    """
+
+    def __init__(self, src: AudioFormat, dst: AudioFormat) -> None:
+        self.src = src
+        self.dst = dst
+        self._aligner = PcmAligner(src.bytes_per_frame, wav_header=True)
+        self._converter = AudioConverter(src, dst)
+        self._header_seen = False
+
+    def feed(self, data: bytes) -> bytes:
+        frames = self._aligner.feed(data)
+        header = self._aligner.header
+        if header is not None and not self._header_seen:
+            self._header_seen = True
+            if header.fmt is not None and header.fmt != self.src:  # the WAV header knows best
+                _LOGGER.info("audio has a WAV header saying %s (audio-start said %s)", header.fmt, self.src)
+                self.src = header.fmt
+                self._converter = AudioConverter(header.fmt, self.dst)
+        return self._converter.feed(frames) if frames else b""
+
+    def flush(self) -> bytes:
+        return self._converter.feed(self._aligner.flush()) + self._converter.flush()
 
 
 class Playback:
@@ -19,7 +56,7 @@ class Playback:
         self.frame_ms = frame_ms
         self._reply = bytearray()
         self._tone = bytearray()
-        self._converter: AudioConverter | None = None
+        self._incoming: IncomingAudio | None = None
         self._ticks = 0
         self.played_reply_bytes = 0
         self.held = False  # the reply is paused (tones still play)
@@ -33,19 +70,24 @@ class Playback:
         return bool(self._reply or self._tone)
 
     def start_reply(self, fmt: AudioFormat) -> None:
-        if self._converter is not None:
-            self._reply += self._converter.flush()
-        self._converter = AudioConverter(fmt, self.fmt)
+        """Reply audio in ``fmt`` follows (a new reply, or a new segment of the current one)."""
+        self.end_reply()
+        self._incoming = IncomingAudio(fmt, self.fmt)
 
-    def add_reply(self, pcm: bytes) -> None:
-        if self._converter is None:
+    def add_reply(self, data: bytes) -> None:
+        """Bytes of the current reply, cut anywhere. ValueError before ``start_reply`` or for a bad header."""
+        if self._incoming is None:
             raise ValueError("reply audio before audio-start")
-        self._reply += self._converter.feed(pcm)
+        self._reply += self._incoming.feed(data)
 
     def end_reply(self) -> None:
-        if self._converter is not None:
-            self._reply += self._converter.flush()
-            self._converter = None
+        if self._incoming is not None:
+            self._reply += self._incoming.flush()
+            self._incoming = None
+
+    def add_pcm(self, pcm: bytes) -> None:
+        """Audio already in the speaker's format (a queued announcement, a chime)."""
+        self._reply += pcm
 
     def add_tone(self, pcm: bytes) -> None:
         self._tone += pcm
@@ -62,8 +104,12 @@ class Playback:
         dropped = len(self._reply) + len(self._tone)
         self._reply.clear()
         self._tone.clear()
-        self._converter = None
+        self._incoming = None
         return dropped
+
+    def clear_tones(self) -> None:
+        """Drop queued tones only (an alarm that was stopped); the reply keeps playing."""
+        self._tone.clear()
 
     def next_frame(self) -> bytes:
         start = self._ticks * self.frame_ms * self.rate // 1000

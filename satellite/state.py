@@ -15,6 +15,11 @@ States:
 * ``BARGE_IN``: the user started speaking over the reply. The reply is held at once (silent,
   nothing dropped); once the speech has lasted the configured minimum it is dropped and a
   new turn starts; a shorter sound (a cough) resumes it where it stopped.
+* ``ANNOUNCING``: controller audio that came outside a turn (Home Assistant's
+  ``assist_satellite.announce``) plays; ``played`` follows it. One that arrives during a turn
+  waits in a bounded queue until the satellite is back in ``LISTENING``.
+* ``ANNOUNCE_BARGE_IN``: the user started speaking over an announcement: as ``BARGE_IN``, and
+  a confirmed barge-in sends ``played`` (the announcement is over) before the new turn.
 
 A trigger with no entry for the current state is ignored (the state is unchanged and no
 action is returned), so late or duplicate events cannot derail a turn.
@@ -33,6 +38,8 @@ class State(StrEnum):
     WAITING = "waiting"
     SPEAKING = "speaking"
     BARGE_IN = "barge-in"
+    ANNOUNCING = "announcing"
+    ANNOUNCE_BARGE_IN = "announce-barge-in"
 
 
 class Trigger(StrEnum):
@@ -43,7 +50,8 @@ class Trigger(StrEnum):
     BARGE_IN_CONFIRMED = "barge-in-confirmed"  # speech over the reply lasted the minimum
     TRANSCRIPT = "transcript"
     REPLY_START = "reply-start"  # first reply audio
-    REPLY_DONE = "reply-done"  # reply complete (audio-stop) and played out
+    REPLY_DONE = "reply-done"  # reply or announcement complete (audio-stop) and played out
+    ANNOUNCE = "announce"  # an announcement is ready to play (it came outside a turn)
     ERROR = "error"  # controller error, turn timeout, or controller lost (fallback on)
 
 
@@ -57,6 +65,7 @@ class Action(StrEnum):
     SEND_PLAYED = "send-played"
     TONE_LISTEN = "tone-listen"  # 880 Hz
     TONE_PROCESS = "tone-process"  # 440 Hz
+    PLAY_ANNOUNCEMENT = "play-announcement"  # the next queued announcement (chime first) into playback
 
 
 S, T, A = State, Trigger, Action
@@ -84,10 +93,26 @@ TRANSITIONS: dict[tuple[State, Trigger], tuple[State, tuple[Action, ...]]] = {
     # No listening tone on barge-in: the reply going silent is the feedback.
     (S.BARGE_IN, T.BARGE_IN_CONFIRMED): (S.STREAMING, (A.STOP_PLAYBACK, A.CANCEL_TURN, A.START_TURN)),
     (S.BARGE_IN, T.SPEECH_END): (S.SPEAKING, (A.RESUME_PLAYBACK,)),  # too short: a cough
-    (S.BARGE_IN, T.REPLY_DONE): (S.STREAMING, (A.SEND_PLAYED, A.START_TURN)),
+    # The reply ran out while the speech was still a candidate: it was heard to the end, and the
+    # speech is the next question. Nothing is held any more (else the next reply plays as silence).
+    (S.BARGE_IN, T.REPLY_DONE): (S.STREAMING, (A.RESUME_PLAYBACK, A.SEND_PLAYED, A.START_TURN)),
     (S.BARGE_IN, T.ERROR): (S.LISTENING, _ABORT),
     (S.BARGE_IN, T.DISARM): (S.IDLE, _ABORT),
+    (S.LISTENING, T.ANNOUNCE): (S.ANNOUNCING, (A.PLAY_ANNOUNCEMENT,)),
+    (S.ANNOUNCING, T.REPLY_DONE): (S.LISTENING, (A.SEND_PLAYED,)),
+    (S.ANNOUNCING, T.SPEECH_START): (S.ANNOUNCE_BARGE_IN, (A.HOLD_PLAYBACK,)),
+    (S.ANNOUNCING, T.ERROR): (S.LISTENING, (A.STOP_PLAYBACK,)),  # the controller is gone
+    (S.ANNOUNCING, T.DISARM): (S.IDLE, (A.STOP_PLAYBACK, A.SEND_PLAYED)),
+    (S.ANNOUNCE_BARGE_IN, T.SPEECH_END): (S.ANNOUNCING, (A.RESUME_PLAYBACK,)),  # a cough
+    (S.ANNOUNCE_BARGE_IN, T.BARGE_IN_CONFIRMED): (S.STREAMING, (A.STOP_PLAYBACK, A.SEND_PLAYED, A.START_TURN)),
+    (S.ANNOUNCE_BARGE_IN, T.REPLY_DONE): (S.STREAMING, (A.RESUME_PLAYBACK, A.SEND_PLAYED, A.START_TURN)),
+    (S.ANNOUNCE_BARGE_IN, T.ERROR): (S.LISTENING, (A.STOP_PLAYBACK,)),
+    (S.ANNOUNCE_BARGE_IN, T.DISARM): (S.IDLE, (A.STOP_PLAYBACK, A.SEND_PLAYED)),
 }
+
+# Controller audio plays in these states; in HELD ones it is silenced while speech is judged.
+PLAYING = (S.SPEAKING, S.BARGE_IN, S.ANNOUNCING, S.ANNOUNCE_BARGE_IN)
+HELD = (S.BARGE_IN, S.ANNOUNCE_BARGE_IN)
 
 
 @dataclass

@@ -1,10 +1,16 @@
-"""Feedback tones, generated in code: 880 Hz when listening starts, 440 Hz when processing starts."""
+"""Feedback sounds, generated in code: 880 Hz when listening starts, 440 Hz when processing starts,
+a rising two-note chime before an announcement, and a beeping timer alarm.
+
+Any of them can be replaced by a WAV file (:func:`wav_sound`)."""
 
 from __future__ import annotations
 
+import wave
 from dataclasses import dataclass
 
 import numpy as np
+
+from voice_runtime.audio import AudioFormat, convert
 
 LISTEN_HZ = 880.0
 PROCESS_HZ = 440.0
@@ -43,3 +49,24 @@ def tone_power(pcm: bytes, rate: int, freq: float) -> float:
         return 0.0
     band = (freqs > freq - 30.0) & (freqs < freq + 30.0)
     return float(spectrum[band].sum()) / total
+
+
+def chime(rate: int, config: ToneConfig) -> bytes:
+    """The pre-announcement chime: two rising notes (660 Hz, 880 Hz)."""
+    note = ToneConfig(enabled=True, seconds=0.12, level=config.level, fade_seconds=config.fade_seconds)
+    return tone(660.0, rate, note) + tone(880.0, rate, note)
+
+
+def alarm(rate: int, config: ToneConfig, gap_seconds: float = 1.0) -> bytes:
+    """One period of the timer alarm: three 1 kHz beeps, then ``gap_seconds`` of silence."""
+    beep = tone(1000.0, rate, ToneConfig(enabled=True, seconds=0.1, level=config.level, fade_seconds=0.005))
+    pause = bytes(int(0.08 * rate) * 2)
+    return (beep + pause) * 3 + bytes(int(gap_seconds * rate) * 2)
+
+
+def wav_sound(path: str, rate: int) -> bytes:
+    """A WAV file as 16-bit mono PCM at ``rate`` (for --awake-wav, --done-wav, --timer-finished-wav)."""
+    with wave.open(path, "rb") as wav:
+        fmt = AudioFormat(wav.getframerate(), wav.getsampwidth(), wav.getnchannels())
+        pcm = wav.readframes(wav.getnframes())
+    return convert(pcm, fmt, AudioFormat(rate, 2, 1))

@@ -4,6 +4,11 @@ Pure and synchronous. Frames are 16 kHz, 16-bit mono PCM of 10, 20 or 30 ms. Spe
 when ``speech_frames_required`` of the last ``speech_window`` frames are voiced, and ends
 after ``silence_frames_required`` unvoiced frames in a row. The pre-roll (the frames before
 and including the start) is kept so the first syllable is not clipped.
+
+Settling: WebRTC VAD's noise estimate starts empty, so it calls the first 3–4 frames of any
+steady noise speech (measured: white noise at −70…−30 dBFS, a −45 dBFS hum). Without a
+settled floor the satellite opened a turn on quiet room noise 60–90 ms after it was armed.
+The first ``settle_seconds`` of audio are therefore fed to the VAD but never count as voiced.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ class VadConfig:
     speech_window: int = 5
     silence_frames_required: int = 20
     preroll_seconds: float = 0.6
+    settle_seconds: float = 0.3  # the VAD learns the noise floor: no speech start before this
 
     def __post_init__(self) -> None:
         if self.frame_ms not in (10, 20, 30):
@@ -35,6 +41,8 @@ class VadConfig:
             raise ValueError("speech_frames_required must be between 1 and speech_window")
         if self.silence_frames_required < 1:
             raise ValueError("silence_frames_required must be at least 1")
+        if self.settle_seconds < 0:
+            raise ValueError("settle_seconds must not be negative")
 
     @property
     def frame_samples(self) -> int:
@@ -80,6 +88,8 @@ class SpeechDetector:
         self.voiced_frames = 0  # voiced frames in the current utterance
         self._silence = 0
         self._started_preroll = b""
+        self._settle_frames = round(config.settle_seconds / config.frame_seconds)
+        self._seen = 0  # frames the VAD has seen (it keeps its noise estimate across reset())
 
     def reset(self) -> None:
         self._preroll.clear()
@@ -97,7 +107,12 @@ class SpeechDetector:
         """Classify ``frame``; ``allow=False`` (the echo guard's verdict) counts it unvoiced."""
         if len(frame) != self.config.frame_bytes:
             raise ValueError(f"VAD frame must be {self.config.frame_bytes} bytes, got {len(frame)}")
-        self.voiced = allow and self._is_speech(frame)
+        if self._seen < self._settle_frames:  # still learning the noise floor
+            self._seen += 1
+            self._is_speech(frame)
+            self.voiced = False
+        else:
+            self.voiced = allow and self._is_speech(frame)
         if not self.in_speech:
             self._preroll.append(frame)
             self._window.append(self.voiced)

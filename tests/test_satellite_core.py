@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
 
+import numpy as np
 import pytest
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
@@ -25,7 +26,8 @@ from satellite.tones import ToneConfig
 from satellite.vad import SpeechDetector, VadConfig
 from voice_runtime.clock import ManualClock
 
-VAD = VadConfig(speech_frames_required=3, speech_window=5, silence_frames_required=5, preroll_seconds=0.15)
+VAD = VadConfig(speech_frames_required=3, speech_window=5, silence_frames_required=5, preroll_seconds=0.15,
+                settle_seconds=0.0)  # the VAD decision is injected: nothing to settle
 CONFIG = SatelliteConfig(vad=VAD, echo=EchoConfig(enabled=False), tones=ToneConfig(enabled=False),
                          barge_in_min_seconds=0.3, reply_timeout=5.0)
 REPLY = AudioStart(rate=16000, width=2, channels=1).event()
@@ -194,3 +196,54 @@ async def test_endless_speech_is_cut() -> None:
         feed(sat, "v" * 10)  # still talking: a new utterance once the VAD starts again
         await sat.flush()
         assert link.types()[:3] == ["run-pipeline", "audio-start", "audio-stop"]
+
+
+async def test_barge_in_in_the_frame_the_reply_ends_leaves_the_next_reply_audible(sat: Satellite) -> None:
+    """Issue 17.5: speech starting in the very frame the reply drains used to keep `held` set."""
+    link = await attach(sat)
+    feed(sat, "vvv")
+    feed(sat, "v.....")
+    for event in (REPLY, chunk(90), AudioStop().event()):  # 90 ms = 3 frames of reply
+        await sat.on_controller_event(link, event)
+    assert any(feed(sat, "vv"))
+    assert sat.state == State.SPEAKING
+    feed(sat, "v")  # the third voiced frame starts speech in the frame the reply's last 30 ms play
+    assert sat.state == State.STREAMING
+    feed(sat, "v.....")
+    assert sat.state == State.WAITING
+    for event in (REPLY, chunk(60, 2000), AudioStop().event()):
+        await sat.on_controller_event(link, event)
+    assert any(feed(sat, ".."))  # the next reply is heard, not played as silence
+    feed(sat, ".")
+    assert sat.state == State.LISTENING
+    await sat.flush()
+    assert link.types().count("played") == 2 and not sat.playback.held
+
+
+@pytest.mark.parametrize("dbfs", [-70.0, -60.0, -45.0])
+async def test_quiet_room_noise_right_after_arming_opens_no_turn_but_speech_does(dbfs: float) -> None:
+    """Issue 15.4: the fresh WebRTC VAD called the first frames of −60 dBFS noise speech (a turn at 60–90 ms)."""
+    from speech import speak  # Piper, loaded only here
+
+    config = dataclasses.replace(CONFIG, vad=VadConfig(preroll_seconds=0.15))  # the real VAD, default settling
+    satellite = Satellite(config, QuietMic(), MemorySink(16000), clock=ManualClock())
+    await satellite.start()
+    rng = np.random.default_rng(int(-dbfs))
+    amp = 32767 * 10 ** (dbfs / 20)
+
+    def hear(pcm: np.ndarray) -> None:
+        for start in range(0, len(pcm) - VAD.frame_samples + 1, VAD.frame_samples):
+            noisy = pcm[start:start + VAD.frame_samples] + rng.normal(0, amp, VAD.frame_samples)
+            satellite.process_frame(np.clip(noisy, -32768, 32767).astype("<i2").tobytes(),
+                                    satellite.playback.next_frame())
+
+    try:
+        link = await attach(satellite)
+        hear(np.zeros(16000 * 5))  # 5 s of room noise only, from the moment it is armed
+        await satellite.flush()
+        assert link.types() == [] and satellite.state == State.LISTENING
+        hear(np.frombuffer(speak("Turn on the kitchen lights."), "<i2").astype(np.float64))
+        await satellite.flush()
+        assert link.types()[:2] == ["run-pipeline", "audio-start"]
+    finally:
+        await satellite.stop()

@@ -60,7 +60,7 @@ def test_cough_during_reply_holds_then_resumes() -> None:
 
 def test_reply_ending_during_barge_in_candidate_sends_played_then_streams() -> None:
     m = TurnMachine(state=S.BARGE_IN)
-    assert run(m, T.REPLY_DONE) == [A.SEND_PLAYED, A.START_TURN] and m.state == S.STREAMING
+    assert run(m, T.REPLY_DONE) == [A.RESUME_PLAYBACK, A.SEND_PLAYED, A.START_TURN] and m.state == S.STREAMING
 
 
 def test_controller_ended_speech_first() -> None:
@@ -93,7 +93,8 @@ def _frames(pattern: str, frame: int = 960) -> list[bytes]:
 
 
 def test_detector_start_end_and_preroll() -> None:
-    config = VadConfig(speech_frames_required=3, speech_window=5, silence_frames_required=4, preroll_seconds=0.3)
+    config = VadConfig(speech_frames_required=3, speech_window=5, silence_frames_required=4, preroll_seconds=0.3,
+                       settle_seconds=0.0)
     det = SpeechDetector(config, is_speech=lambda f: f[0] == 1)
     events = [det.process(f) for f in _frames("......v.vv" + "vvv" + "...." + "..")]
     assert events.index(VadEvent.START) == 9
@@ -104,7 +105,7 @@ def test_detector_start_end_and_preroll() -> None:
 
 
 def test_detector_gate_counts_blocked_frames_as_unvoiced() -> None:
-    det = SpeechDetector(VadConfig(), is_speech=lambda f: True)
+    det = SpeechDetector(VadConfig(settle_seconds=0.0), is_speech=lambda f: True)
     assert all(det.process(f, allow=False) == VadEvent.NONE for f in _frames("vvvvvvvv"))
     assert det.process(_frames("v")[0], allow=True) == VadEvent.NONE
     assert det.process(_frames("v")[0], allow=True) == VadEvent.NONE

@@ -1,0 +1,117 @@
+"""Announcements: controller audio that arrives outside a turn.
+
+Home Assistant's ``assist_satellite.announce`` (2026.2.3) sends ``audio-start`` (22050 Hz,
+16-bit mono), ``audio-chunk``s read from ffmpeg (at most 2048 bytes each, any length, odd
+ones included), ``audio-stop``, then waits up to the audio's length + 0.5 s for ``played``.
+It does not send its pre-announcement sound to Wyoming satellites, so the satellite plays
+its own chime first (``--no-announce-chime`` turns that off).
+
+Pure and synchronous. Each announcement is a :class:`Clip` (converted to the speaker's
+format as it arrives). The one playing streams straight into the speaker; ones that arrive
+while a turn or another announcement is in progress wait here, at most ``max_waiting`` of
+them (when full, the oldest waiting one is dropped, logged) and ``max_seconds`` each (longer
+audio is cut, logged).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass
+
+from voice_runtime.audio import AudioFormat
+
+from .playback import IncomingAudio
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AnnounceConfig:
+    chime: bool = True
+    max_waiting: int = 4
+    max_seconds: float = 120.0
+
+
+class Clip:
+    def __init__(self, incoming: IncomingAudio, max_bytes: int) -> None:
+        self.incoming = incoming
+        self.pcm = bytearray()  # waiting audio (moved into playback when it starts)
+        self.complete = False
+        self.max_bytes = max_bytes
+        self.received = 0
+
+    def take(self, pcm: bytes) -> bytes:
+        """Count ``pcm`` against the size cap; returns what may be kept."""
+        room = max(0, self.max_bytes - self.received)
+        if len(pcm) > room > 0:
+            _LOGGER.warning("announcement longer than the cap: cut")
+        self.received += min(len(pcm), room)
+        return pcm[:room]
+
+
+class Announcements:
+    def __init__(self, config: AnnounceConfig, speaker: AudioFormat) -> None:
+        self.config = config
+        self.speaker = speaker
+        self._waiting: deque[Clip] = deque()
+        self._receiving: Clip | None = None
+        self.playing: Clip | None = None
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    def start(self, fmt: AudioFormat) -> None:
+        """``audio-start`` of a new announcement: it joins the queue (end the previous one first)."""
+        if self._receiving is not None and not self._receiving.complete:
+            self.stop()
+        clip = Clip(IncomingAudio(fmt, self.speaker), self.speaker.frames_bytes(self.config.max_seconds))
+        if len(self._waiting) >= self.config.max_waiting:
+            self._waiting.popleft()
+            _LOGGER.warning("%d announcements waiting: dropped the oldest", self.config.max_waiting)
+        self._waiting.append(clip)
+        self._receiving = clip
+
+    def audio(self, data: bytes) -> bytes:
+        """An ``audio-chunk`` of the announcement being received: bytes to play now (if it is playing)."""
+        clip = self._receiving
+        if clip is None:
+            return b""
+        pcm = clip.take(clip.incoming.feed(data))
+        if clip is self.playing:
+            return pcm
+        clip.pcm += pcm
+        return b""
+
+    def stop(self) -> tuple[bytes, bool]:
+        """``audio-stop``: (the tail to play now, whether the playing announcement is now complete)."""
+        clip, self._receiving = self._receiving, None
+        if clip is None:
+            return b"", False
+        clip.complete = True
+        tail = clip.take(clip.incoming.flush())
+        if clip is self.playing:
+            return tail, True
+        clip.pcm += tail
+        return b"", False
+
+    def next(self) -> Clip | None:
+        """The next waiting announcement, which becomes the playing one (its audio so far is in ``pcm``)."""
+        if not self._waiting:
+            return None
+        clip = self._waiting.popleft()
+        self.playing = clip
+        return clip
+
+    def finish(self) -> None:
+        """The playing announcement was played out or cut: any rest still arriving is ignored."""
+        if self._receiving is not None and self._receiving is self.playing:
+            self._receiving = None
+        self.playing = None
+
+    def drop_waiting(self) -> None:
+        """Forget every waiting announcement (the controller is gone); the playing one plays on."""
+        self._waiting.clear()
+        if self._receiving is not self.playing:
+            self._receiving = None

@@ -1,0 +1,89 @@
+"""Cloud turns of the satellite: the utterance to Deepgram/DeepSeek when no controller can answer.
+
+A mixin of :class:`satellite.core.Satellite` (kept apart so each file stays small). The turn
+runs as a task; :class:`satellite.cloud.CloudAssistant` calls back the ``on_*`` methods
+(its ``TurnSink``) as the transcript and the spoken reply arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+from voice_runtime.audio import AudioFormat
+
+from .cloud import CloudAssistant
+from .playback import Playback
+from .state import State, Trigger, TurnMachine
+
+_LOGGER = logging.getLogger("satellite.core")
+
+
+class CloudTurns:
+    cloud: CloudAssistant | None
+    machine: TurnMachine
+    playback: Playback
+    _route: str | None
+    _reply_ended: bool
+    _utterance: bytearray
+    _cloud_audio: asyncio.Queue[bytes | None] | None
+    _cloud_task: asyncio.Task[None] | None
+
+    def _fire(self, trigger: Trigger) -> None:
+        raise NotImplementedError
+
+    def _reply_start(self, fmt: AudioFormat) -> None:
+        raise NotImplementedError
+
+    def _reply_end(self) -> None:
+        raise NotImplementedError
+
+    # -- callbacks of the cloud turn (TurnSink) ---------------------------------------------
+    def on_transcript(self, text: str) -> None:
+        self._fire(Trigger.TRANSCRIPT)
+
+    def on_reply_start(self, fmt: AudioFormat) -> None:
+        self._reply_start(fmt)
+
+    def on_reply_audio(self, pcm: bytes) -> None:
+        if self.machine.state in (State.SPEAKING, State.BARGE_IN) and not self._reply_ended:
+            self.playback.add_reply(pcm)
+
+    def on_reply_end(self) -> None:
+        if self.machine.state == State.WAITING:
+            self._fire(Trigger.ERROR)  # nothing to say: the turn is over
+        else:
+            self._reply_end()
+
+    def _start_cloud_turn(self, *, ended: bool) -> None:
+        assert self.cloud is not None
+        self._cancel_cloud()
+        self._route = "cloud"
+        self._cloud_audio = asyncio.Queue()
+        self._cloud_audio.put_nowait(bytes(self._utterance))
+        if ended:
+            self._cloud_audio.put_nowait(None)
+        self._cloud_task = asyncio.create_task(self._cloud_turn(self._cloud_audio), name="cloud turn")
+
+    async def _cloud_turn(self, audio: asyncio.Queue[bytes | None]) -> None:
+        assert self.cloud is not None
+
+        async def chunks() -> AsyncIterator[bytes]:
+            while (chunk := await audio.get()) is not None:
+                yield chunk
+
+        try:
+            await self.cloud.run_turn(chunks(), self)
+        except Exception as err:  # network, HTTP status, bad JSON: the turn fails cleanly
+            _LOGGER.error("cloud turn failed: %s", type(err).__name__)
+            _LOGGER.debug("cloud turn failure detail", exc_info=True)
+            if self._cloud_task is asyncio.current_task():
+                self._cloud_task = None
+                self._fire(Trigger.ERROR)
+
+    def _cancel_cloud(self) -> None:
+        task, self._cloud_task = self._cloud_task, None
+        self._cloud_audio = None
+        if task is not None and not task.done():
+            task.cancel()
