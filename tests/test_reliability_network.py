@@ -26,7 +26,7 @@ from speech import speak
 from test_orchestrator_peers import chunks, peers
 from test_satellite_service import MS, SatelliteProcess, rms, satellite, silence, speaker, windows
 
-from orchestrator.intents import IntentRecognizer
+from orchestrator.intents import NO_HOME_REPLY, IntentRecognizer
 from orchestrator.pipeline import Pipeline, PipelineConfig
 from orchestrator.satellite_link import LinkConfig, SatelliteLink
 from orchestrator.services import ServicePool
@@ -42,7 +42,7 @@ STORY = ("Once upon a time there was a little house by the sea. Every evening th
          "The family inside told long stories until the fire went out.")
 FIRST = "Tell me the house rules."
 SECOND = "Turn off the hallway light."
-SECOND_REPLY = "Turned off the hallway light."
+SECOND_REPLY = NO_HOME_REPLY
 REPLY_CUT_BYTES = 32000  # the fault strikes after ~1 s of reply audio (16 kHz 16-bit mono)
 AUDIO_CHUNK = b'{"type": "audio-chunk"'  # how its header line starts (wyoming's json.dumps)
 GAP_S = 9.0  # between the two commands: time for the fault to be noticed and the link to return
