@@ -10,7 +10,7 @@ sends (``voice-started``/``voice-stopped``, ``transcript``, ``synthesize``, the 
 A ``run-pipeline`` mid-turn is barge-in (see :mod:`orchestrator.state`).
 
 Timers: while connected the link is the :class:`~orchestrator.timers.Ringer` of its satellite's
-timers (owner ``satellite:<name>``, the conversation id of its turns): it forwards
+timers (owner ``satellite:<uri>``, the conversation id of its turns): it forwards
 ``timer-started``/``-updated``/``-cancelled``/``-finished`` and, when one finishes while no turn
 is running, speaks the line as an announcement (audio outside a pipeline run, as Home
 Assistant's ``announce`` does).
@@ -97,7 +97,6 @@ class SatelliteLink:
         self.config = config
         self.timers = timers
         self._conn: Connection | None = None
-        self._owners: set[str] = set()
         self._announcing: asyncio.Task[TurnResult] | None = None
         self.pipeline = pipeline
         self.clock = clock or MonotonicClock()
@@ -113,19 +112,17 @@ class SatelliteLink:
 
     @property
     def owner(self) -> str:
-        """The conversation id of this satellite's turns; its timers belong to it."""
-        return f"satellite:{self.name}"
+        """The conversation id of this satellite's turns; its timers belong to it. The URI, not
+        the name from ``info``: known before the first turn, stable across restarts, unique."""
+        return f"satellite:{self.config.uri}"
 
     def _attach_timers(self) -> None:
-        if self.timers is not None and self.owner not in self._owners:
-            self._owners.add(self.owner)
+        if self.timers is not None:
             self.timers.attach(self.owner, self)
 
     def _detach_timers(self) -> None:
         if self.timers is not None:
-            for owner in self._owners:
-                self.timers.detach(owner, self)
-        self._owners.clear()
+            self.timers.detach(self.owner, self)
 
     async def timer_event(self, event: Eventable, announce: str | None) -> None:
         """Tell the satellite about one of its timers (the TimerManager calls this)."""
@@ -182,6 +179,7 @@ class SatelliteLink:
         pong = asyncio.Event()
         pinger = asyncio.create_task(self._ping(conn, pong), name=f"ping {self.config.uri}")
         self._conn = conn
+        self._attach_timers()
         self.connected.set()
         _LOGGER.info("satellite %s connected", self.config.uri)
         reading: asyncio.Task[Event] | None = None
@@ -224,7 +222,6 @@ class SatelliteLink:
             await conn.send(Pong(text=Ping.from_event(event).text).event())
         elif Info.is_type(event.type):
             self.info = Info.from_event(event)
-            self._attach_timers()
         elif RunPipeline.is_type(event.type):
             await self._on_run_pipeline(RunPipeline.from_event(event), conn)
         elif AudioChunk.is_type(event.type):
@@ -260,7 +257,7 @@ class SatelliteLink:
 
     async def _run_turn(self, turn: _Turn, conn: Connection) -> TurnResult:
         out = _Out(conn, turn)
-        conversation = f"satellite:{self.name}"
+        conversation = self.owner
         try:
             if turn.stage.start_stage == PipelineStage.TTS and turn.stage.announce_text:
                 await self.pipeline.announce(turn.stage.announce_text, out, result=turn.result)
