@@ -80,3 +80,5 @@ make_peer() {
 make_peer wyoming-faster-whisper "wyoming-faster-whisper==3.8.1"
 make_peer wyoming-piper "wyoming-piper==2.5.2"
 make_peer wyoming-satellite "wyoming-satellite==1.0.0"
+# A real Home Assistant core for tests/test_home_assistant.py (the orchestrator's home backend).
+make_peer home-assistant "homeassistant==2024.3.3"

@@ -31,11 +31,11 @@ from .entities import HomeArea, HomeEntity, HomeSnapshot, slot_lists
 _LOGGER = logging.getLogger(__name__)
 UNREACHABLE = "I can't reach your home."
 TOO_SLOW = "Your home didn't answer in time, so I don't know whether that was done."
-# Domains HA exposes to Assist unless told otherwise (homeassistant/exposed_entities.py).
+# For an entity HA holds no exposure setting for: the domains HA exposes to Assist by default
+# (conversation DEFAULT_EXPOSED_DOMAINS; media_player as in older releases).
 DEFAULT_EXPOSED = frozenset({
-    "climate", "cover", "fan", "humidifier", "light", "lock", "media_player", "scene", "script", "switch",
-    "todo", "vacuum", "water_heater", "weather", "input_boolean", "input_button", "input_number", "sensor",
-    "binary_sensor",
+    "climate", "cover", "fan", "humidifier", "light", "lock", "media_player", "scene", "script", "sensor",
+    "switch", "vacuum", "water_heater",
 })
 RELOAD_EVENTS = ("entity_registry_updated", "area_registry_updated", "floor_registry_updated")
 
