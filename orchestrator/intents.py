@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from hassil import Intents, recognize
+from hassil import Intents, recognize_best
 from hassil.intents import SlotList, TextSlotList
 
 from .answers import CLOCK_INTENTS, TIMER_INTENTS, clock_answer, timer_answer
@@ -150,7 +150,10 @@ class IntentRecognizer:
 
     def _run(self, cleaned: str, intents: Intents, source: str,
              slot_lists: dict[str, SlotList] | None) -> Recognized | None:
-        result = recognize(cleaned, intents, slot_lists=slot_lists, skip_words=self._skip_words)
+        # Like Home Assistant: of several readings, prefer the one naming a device ("the kitchen
+        # light" as a name, not as the lights of the area "kitchen").
+        result = recognize_best(cleaned, intents, slot_lists=slot_lists, skip_words=self._skip_words,
+                                best_slot_name="name")
         if result is None:
             return None
         slots = {name: entity.value for name, entity in result.entities.items()}

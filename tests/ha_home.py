@@ -167,7 +167,7 @@ def _free_port() -> int:
         return port
 
 
-async def _wait_up(url: str, proc: asyncio.subprocess.Process, log: Path, timeout: float = 240) -> None:
+async def _wait_up(url: str, proc: asyncio.subprocess.Process, log: Path, timeout: float = 600) -> None:
     async with httpx.AsyncClient(base_url=url, timeout=5) as client, asyncio.timeout(timeout):
         while True:
             if proc.returncode is not None:

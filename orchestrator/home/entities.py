@@ -64,9 +64,10 @@ def slot_lists(home: HomeSnapshot) -> dict[str, SlotList]:
         for spoken in dict.fromkeys(spoken_form(n) for n in (entity.name, *entity.aliases)):
             if spoken:
                 names.append((spoken, entity.name, context))
-    areas = [(spoken_form(n), area.name) for area in home.areas for n in (area.name, *area.aliases)
+    # Areas and floors by id: what Home Assistant's intent handlers look them up by.
+    areas = [(spoken_form(n), area.area_id) for area in home.areas for n in (area.name, *area.aliases)
              if spoken_form(n)]
-    floors = [(spoken_form(name), name) for _, name in home.floors if spoken_form(name)]
+    floors = [(spoken_form(name), floor_id) for floor_id, name in home.floors if spoken_form(name)]
     return {
         "name": TextSlotList.from_tuples(names, allow_template=False, name="name"),
         "area": TextSlotList.from_tuples(areas, allow_template=False, name="area"),

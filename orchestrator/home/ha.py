@@ -26,7 +26,7 @@ import httpx
 from hassil.intents import SlotList
 
 from ..intents import Recognized
-from .entities import HomeArea, HomeEntity, HomeSnapshot, slot_lists
+from .entities import HomeArea, HomeEntity, HomeSnapshot, slot_lists, spoken_form
 
 _LOGGER = logging.getLogger(__name__)
 UNREACHABLE = "I can't reach your home."
@@ -37,6 +37,8 @@ DEFAULT_EXPOSED = frozenset({
     "climate", "cover", "fan", "humidifier", "light", "lock", "media_player", "scene", "script", "sensor",
     "switch", "vacuum", "water_heater",
 })
+HA_ERROR = "Your home could not do that."
+QUERY_INTENTS = frozenset({"HassGetState", "HassClimateGetTemperature", "HassGetWeather"})
 RELOAD_EVENTS = ("entity_registry_updated", "area_registry_updated", "floor_registry_updated")
 
 
@@ -83,11 +85,34 @@ class HomeAssistant:
         return self._lists
 
     async def execute(self, command: Recognized) -> str:
-        slots = {k: v for k, v in command.slots.items() if isinstance(v, str | int | float)}
-        body = await self._post("/api/intent/handle", {"name": command.name, "data": slots})
+        """Questions go to HA's conversation API (its answer has the values); actions to
+        ``/api/intent/handle``, described from HA's list of what succeeded and failed. An intent
+        this HA does not handle (an error) is passed to the conversation API as said."""
+        if command.name not in QUERY_INTENTS:
+            slots = {k: v for k, v in command.slots.items() if isinstance(v, str | int | float)}
+            body = await self._post("/api/intent/handle", {"name": command.name, "data": slots})
+            if isinstance(body, dict):
+                return _speech(body) or describe_outcome(command, body.get("data", {}))
+            if body is not HA_ERROR:
+                return body
+            if command.name == "HassClimateSetTemperature":  # no such intent before HA 2024.12
+                return await self._set_temperature(command)
+        return await self.converse(command.text, "") or "Your home didn't understand that."
+
+    async def _set_temperature(self, command: Recognized) -> str:
+        """The ``climate.set_temperature`` service call, for an HA without the intent."""
+        entity = self.snapshot.by_name.get(spoken_form(str(command.slots.get("name", ""))))
+        if entity is None:
+            climates = [e for e in self.snapshot.entities if e.domain == "climate"]
+            entity = climates[0] if len(climates) == 1 else None
+        if entity is None or "temperature" not in command.slots:
+            return "Which thermostat do you mean?"
+        degrees = float(command.slots["temperature"])
+        body = await self._post("/api/services/climate/set_temperature",
+                                {"entity_id": entity.entity_id, "temperature": degrees})
         if isinstance(body, str):
             return body
-        return _speech(body) or "Done."
+        return f"Set the {entity.name} to {degrees:g} degrees."
 
     async def converse(self, text: str, conversation_id: str) -> str | None:
         body = await self._post("/api/conversation/process",
@@ -120,11 +145,13 @@ class HomeAssistant:
             return UNREACHABLE
         if response.status_code >= 400:
             _LOGGER.warning("Home Assistant answered %d to %s", response.status_code, path)
-            return "Your home could not do that."
+            return HA_ERROR
         try:
             body = response.json()
         except ValueError:
             return "Your home gave an answer I could not read."
+        if isinstance(body, list):  # a service call: the states it changed
+            return {"changed": body}
         return body if isinstance(body, dict) else "Your home gave an answer I could not read."
 
     def _unauthorized(self) -> None:
@@ -251,6 +278,45 @@ def build_snapshot(registry: list[dict[str, Any]], states: list[dict[str, Any]],
                     for a in areas),
         floors=tuple((f["floor_id"], f["name"]) for f in floors),
     )
+
+
+def describe_outcome(command: Recognized, data: dict[str, Any]) -> str:
+    """What HA reports it did (its ``success``/``failed`` targets), as one sentence."""
+    done = [str(t.get("name")) for t in data.get("success", []) if t.get("type") == "entity"]
+    failed = [str(t.get("name")) for t in data.get("failed", [])]
+    domains = {str(t.get("id", "")).split(".")[0] for t in data.get("success", [])}
+    if not done:
+        return "Nothing was changed." + (f" {_names(failed)} failed." if failed else "")
+    verb = _verb(command, domains)
+    sentence = f"{verb} {_names(done)}" if "{}" not in verb else verb.format(_names(done))
+    return sentence + "." + (f" {_names(failed)} failed." if failed else "")
+
+
+def _verb(command: Recognized, domains: set[str]) -> str:
+    slots = command.slots
+    if command.name in ("HassTurnOn", "HassTurnOff"):
+        on = command.name == "HassTurnOn"
+        if domains == {"lock"}:
+            return "Locked" if on else "Unlocked"
+        if domains == {"cover"}:
+            return "Opened" if on else "Closed"
+        return "Turned on" if on else "Turned off"
+    if command.name == "HassLightSet":
+        if "brightness" in slots:
+            return f"Set {{}} to {int(float(slots['brightness']))}% brightness"
+        return f"Changed {{}} to {slots['color']}" if "color" in slots else "Changed"
+    if command.name == "HassSetPosition" and "position" in slots:
+        return f"Set {{}} to {int(float(slots['position']))}%"
+    if command.name == "HassSetVolume" and "volume_level" in slots:
+        return f"Set the volume of {{}} to {int(float(slots['volume_level']))}%"
+    return {"HassMediaPause": "Paused", "HassMediaUnpause": "Resumed", "HassMediaNext": "Skipped to the next track on",
+            "HassMediaPrevious": "Went back a track on", "HassClimateSetTemperature": "Set the temperature of",
+            }.get(command.name, "Done:")
+
+
+def _names(names: list[str]) -> str:
+    said = [f"the {n}" for n in names]
+    return said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
 
 
 def _speech(response: dict[str, Any]) -> str:
