@@ -75,6 +75,7 @@ class HomeAssistant:
         self._lists: dict[str, SlotList] = slot_lists(self.snapshot)
         self.loaded = asyncio.Event()
         self.reloads = 0
+        self._reloaded = asyncio.Condition()
         self._http = httpx.AsyncClient(base_url=config.url.rstrip("/"), timeout=config.timeout,
                                        headers={"Authorization": f"Bearer {config.token}"})
         self._next_id = 0
@@ -126,6 +127,11 @@ class HomeAssistant:
 
     async def close(self) -> None:
         await self._http.aclose()
+
+    async def wait_reloads(self, count: int) -> None:
+        """Until the device lists have been (re)loaded ``count`` times."""
+        async with self._reloaded:
+            await self._reloaded.wait_for(lambda: self.reloads >= count)
 
     # -- HTTP ------------------------------------------------------------------------------
     async def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any] | str:
@@ -239,6 +245,10 @@ class HomeAssistant:
     async def _reload(self, ws: Any, pending: dict[int, asyncio.Future[Any]]) -> None:
         self._changes.clear()
         registry = await self._call(ws, pending, {"type": "config/entity_registry/list"})
+        with contextlib.suppress(RuntimeError):  # the full entries carry the aliases
+            full = await self._call(ws, pending, {"type": "config/entity_registry/get_entries",
+                                                  "entity_ids": [r["entity_id"] for r in registry]})
+            registry = [full.get(r["entity_id"]) or r for r in registry]
         states = await self._call(ws, pending, {"type": "get_states"})
         areas = await self._call(ws, pending, {"type": "config/area_registry/list"})
         floors: list[dict[str, Any]] = []
@@ -250,9 +260,11 @@ class HomeAssistant:
                        ).get("exposed_entities", {})
         self.snapshot = build_snapshot(registry, states, areas, floors, exposed)
         self._lists = slot_lists(self.snapshot)
-        self.reloads += 1
         self.state = HaState.READY
         self.loaded.set()
+        async with self._reloaded:
+            self.reloads += 1
+            self._reloaded.notify_all()
         _LOGGER.info("Home Assistant: %d exposed entities, %d areas, %d floors", len(self.snapshot.entities),
                      len(self.snapshot.areas), len(self.snapshot.floors))
 
