@@ -1,6 +1,6 @@
 """Home command recognition: accuracy on written phrasings, and how long recognition takes.
 
-  python bench/home_bench.py [--entities 500] [--repeat 3] [--out bench/results/home]
+  python bench/home_bench.py [--entities 500] [--repeat 3] [--ha-rounds 20] [--out bench/results/home]
 
 - accuracy: the corpus in bench/home_corpus.py (a tuning part and a held-out part), recognised
   with the official home-assistant-intents templates and the corpus home's real names as slot
@@ -8,21 +8,27 @@
 - no home: every device command must get the honest answer, and general questions must still
   go to the LLM (false captures counted);
 - time: ``IntentRecognizer.recognize`` per phrase (p50/p95) with the small home and with
-  ``--entities`` generated entities (names, areas) added.
+  ``--entities`` generated entities (names, areas) added;
+- Home Assistant (``--ha-rounds`` > 0, needs the HA venv of scripts/setup.sh): a real HA core
+  (tests/ha_home.py) on loopback; ``answer()`` time of commands done in HA versus a question
+  answered locally (the time), p50 — the latency HA adds.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from hassil.intents import SlotList
 from home_corpus import AREAS, ENTITIES, HELD_OUT, NOT_COMMANDS, TUNE, Case
@@ -70,8 +76,8 @@ def corpus_home(extra: int = 0) -> HomeSnapshot:
 def _same(want: Any, got: Any) -> bool:
     try:
         return float(want) == float(got)
-    except (TypeError, ValueError):
-        return str(want).lower() == str(got).lower()
+    except (TypeError, ValueError):  # names, or area ids ("living_room" for "living room")
+        return str(want).lower().replace(" ", "_") == str(got).lower().replace(" ", "_")
 
 
 def judge(recognizer: IntentRecognizer, case: Case) -> tuple[bool, str]:
@@ -117,10 +123,43 @@ def no_home(cases: list[Case]) -> dict[str, Any]:
             "general_questions": len(NOT_COMMANDS), "wrongly_captured": captured}
 
 
+async def ha_latency(rounds: int) -> dict[str, Any]:
+    from ha_home import ha_installed, home_assistant
+
+    from orchestrator.home.ha import HaConfig, HomeAssistant
+
+    if not ha_installed():
+        return {"skipped": "Home Assistant not installed (scripts/setup.sh)"}
+    commands = ["turn on the kitchen light", "turn off the kitchen light", "unlock the front door",
+                "lock the front door", "open the garage door", "close the garage door"]
+    with tempfile.TemporaryDirectory() as folder:
+        async with home_assistant(Path(folder)) as ha:
+            home = HomeAssistant(HaConfig(ha.url, ha.token))
+            task = asyncio.create_task(home.run())
+            try:
+                await asyncio.wait_for(home.loaded.wait(), 60)
+                intents = IntentRecognizer(home=home)
+                times: dict[str, list[float]] = {"local": [], "ha": [], "ha_query": []}
+                for i in range(rounds):
+                    for key, text in (("local", "what time is it"), ("ha", commands[i % len(commands)]),
+                                      ("ha_query", "is the front door locked")):
+                        started = time.perf_counter()
+                        await intents.answer(text, "bench")
+                        times[key].append((time.perf_counter() - started) * 1000)
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+                await home.close()
+    p50 = {k: round(statistics.median(v), 1) for k, v in times.items()}
+    return {"rounds": rounds, "p50_ms": p50, "added_by_ha_action_ms": round(p50["ha"] - p50["local"], 1),
+            "added_by_ha_query_ms": round(p50["ha_query"] - p50["local"], 1)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--entities", type=int, default=500, help="generated entities for the timing run")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--ha-rounds", type=int, default=20, help="0: skip the Home Assistant latency")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "home")
     args = parser.parse_args()
     small = IntentRecognizer(home=SnapshotHome(corpus_home()))
@@ -134,6 +173,7 @@ def main() -> int:
         "time_small_home": timing(small, texts, args.repeat),
         f"time_{args.entities}_entities": timing(big, texts, args.repeat),
         "entities_small": len(ENTITIES), "entities_big": len(ENTITIES) + args.entities,
+        "home_assistant": asyncio.run(ha_latency(args.ha_rounds)) if args.ha_rounds else {"skipped": "--ha-rounds 0"},
     }
     with open("/proc/loadavg", encoding="utf-8") as f:
         report["loadavg"] = f.read().split()[:3]
@@ -152,6 +192,11 @@ def main() -> int:
     for key in ("time_small_home", f"time_{args.entities}_entities"):
         t = report[key]
         lines.append(f"| {key} | {t['n']} | {t['p50_ms']} ms | {t['p95_ms']} ms | {t['max_ms']} ms |")
+    ha = report["home_assistant"]
+    lines += ["", "Home Assistant 2024.3.3 on loopback, `answer()` p50: " + (
+        f"local answer {ha['p50_ms']['local']} ms, action done in HA {ha['p50_ms']['ha']} ms "
+        f"(+{ha['added_by_ha_action_ms']} ms), question answered by HA {ha['p50_ms']['ha_query']} ms "
+        f"(+{ha['added_by_ha_query_ms']} ms), {ha['rounds']} rounds." if "p50_ms" in ha else ha["skipped"])]
     lines += ["", "Misses (held out):"] + [f"- {m['text']!r}: want {m['want']} {m['want_slots']}, got {m['got']}"
                                           for m in report["held_out"]["misses"]]
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n", encoding="utf-8")
