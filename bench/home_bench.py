@@ -146,6 +146,22 @@ async def ha_latency(rounds: int) -> dict[str, Any]:
                         started = time.perf_counter()
                         await intents.answer(text, "bench")
                         times[key].append((time.perf_counter() - started) * 1000)
+                # The two ways to do an action in HA, raw HTTP on one connection each.
+                import httpx
+
+                auth = {"Authorization": f"Bearer {ha.token}"}
+                async with httpx.AsyncClient(base_url=ha.url, headers=auth) as client:
+                    times["http_intent_handle"], times["http_service_call"] = [], []
+                    for i in range(rounds):
+                        on = i % 2 == 0
+                        started = time.perf_counter()
+                        await client.post("/api/intent/handle", json={
+                            "name": "HassTurnOn" if on else "HassTurnOff", "data": {"name": "Kitchen Light"}})
+                        times["http_intent_handle"].append((time.perf_counter() - started) * 1000)
+                        started = time.perf_counter()
+                        await client.post(f"/api/services/light/turn_{'off' if on else 'on'}",
+                                          json={"entity_id": "light.kitchen_light"})
+                        times["http_service_call"].append((time.perf_counter() - started) * 1000)
             finally:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
@@ -196,7 +212,9 @@ def main() -> int:
     lines += ["", "Home Assistant 2024.3.3 on loopback, `answer()` p50: " + (
         f"local answer {ha['p50_ms']['local']} ms, action done in HA {ha['p50_ms']['ha']} ms "
         f"(+{ha['added_by_ha_action_ms']} ms), question answered by HA {ha['p50_ms']['ha_query']} ms "
-        f"(+{ha['added_by_ha_query_ms']} ms), {ha['rounds']} rounds." if "p50_ms" in ha else ha["skipped"])]
+        f"(+{ha['added_by_ha_query_ms']} ms), {ha['rounds']} rounds. Raw HTTP per action: "
+        f"/api/intent/handle {ha['p50_ms']['http_intent_handle']} ms, service call "
+        f"{ha['p50_ms']['http_service_call']} ms." if "p50_ms" in ha else ha["skipped"])]
     lines += ["", "Misses (held out):"] + [f"- {m['text']!r}: want {m['want']} {m['want_slots']}, got {m['got']}"
                                           for m in report["held_out"]["misses"]]
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n", encoding="utf-8")
