@@ -47,7 +47,7 @@ class OrchestratorConfig:
     pipeline: PipelineConfig
     discover: bool
     metrics_port: int | None
-    data_dir: Path
+    data_dir: Path | None  # None: timers are not kept across restarts
     no_home_reply: str
     home_assistant: HaConfig | None
 
