@@ -7,15 +7,24 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from speech import speak
+from speech import speak, transcribe
 from stack import Stack
-from test_orchestrator_peers import chunks
+from test_orchestrator_peers import chunks, peers
+from wyoming.asr import Transcript
 from wyoming.event import Event
+from wyoming.handle import Handled, HandledChunk
+from wyoming.info import Attribution, HandleProgram, Info
 
 from orchestrator.honesty import ClaimGuard, claims_action
 from orchestrator.intents import NO_HOME_REPLY, IntentRecognizer
 from orchestrator.pipeline import Pipeline, TurnResult
 from orchestrator.services import ServicePool
+from orchestrator.wavio import WavSink
+from voice_runtime.handler import ServiceHandler
+from voice_runtime.procs import ServiceProcess
+from voice_runtime.server import ServerConfig, WyomingServer
+
+__all__ = ["peers"]
 
 NOW = dt.datetime(2026, 3, 14, 15, 9)
 
@@ -141,3 +150,41 @@ async def test_the_real_default_model_never_claims_an_action_it_cannot_do(stack:
     finally:
         await pipeline.close()
     print(f"claims replaced in {replaced} of 4 replies")
+
+
+class FakeClaimingLlm(ServiceHandler):
+    """Fault injection: a conversation service that claims an action it cannot have done,
+    streamed in pieces that split the claim."""
+
+    PIECES = ("Sure", ", I've lo", "cked the front door", ". Anything else?")
+
+    async def handle_event(self, event: Event) -> bool:
+        if Transcript.is_type(event.type):
+            for piece in self.PIECES:
+                await self.write_event(HandledChunk(text=piece).event())
+            await self.write_event(Handled(text="".join(self.PIECES)).event())
+            return True
+        return await super().handle_event(event)
+
+
+async def test_a_streamed_action_claim_is_replaced_before_it_is_spoken(
+    peers: tuple[ServiceProcess, ServiceProcess],
+) -> None:
+    whisper, piper = peers
+    info = Info(handle=[HandleProgram(name="liar", description="", attribution=Attribution("tests", ""),
+                                      installed=True, version="1", models=[], supports_handled_streaming=True)])
+    server = WyomingServer(ServerConfig(uri="tcp://127.0.0.1:0"),
+                           lambda r, w: FakeClaimingLlm(r, w, info=lambda: info))
+    await server.start()
+    pipeline = Pipeline(ServicePool("asr", [whisper.uri]), ServicePool("handle", [f"tcp://127.0.0.1:{server.port}"]),
+                        ServicePool("tts", [piper.uri]))
+    sink = WavSink()
+    try:
+        result = await pipeline.run_turn(chunks(speak("Lock the front door.")), sink, conversation_id="liar")
+    finally:
+        await pipeline.close()
+        await server.stop()
+    assert result.error is None, result.error
+    assert result.reply == f"Sure, {NO_HOME_REPLY} Anything else?"
+    heard = transcribe(bytes(sink.audio)).lower()
+    assert "no home is connected" in heard and "locked" not in heard, heard
