@@ -34,6 +34,7 @@ from .timers import TimerManager
 EXTRA = Path(__file__).with_name("intents.yaml")
 FALLBACK = Path(__file__).with_name("home_fallback.yaml")
 NO_HOME_REPLY = "I can't control devices: no home is connected."
+LLM_CANNOT_ACT = "I can't do that myself, and your home didn't understand the request."
 HOME_INTENTS = frozenset({
     "HassTurnOn", "HassTurnOff", "HassLightSet", "HassClimateSetTemperature", "HassClimateGetTemperature",
     "HassClimateSetFanMode", "HassGetState", "HassGetWeather", "HassSetPosition", "HassMediaPause",
@@ -121,6 +122,11 @@ class IntentRecognizer:
             self._custom_responses.update(_responses_in(text))
         self.recognize("what time is it")  # hassil compiles templates on first use (~0.5 s): do it now
 
+    @property
+    def honest_line(self) -> str:
+        """What replaces an LLM's claim to have done something (it never can)."""
+        return self.no_home_reply if self.home is None else LLM_CANNOT_ACT
+
     # -- recognition (synchronous, pure) ---------------------------------------------------
     def recognize_one(self, text: str) -> Recognized | None:
         cleaned = normalize(text)
@@ -129,7 +135,7 @@ class IntentRecognizer:
         for intents in reversed(self._user):  # the user's files win
             if (found := self._run(cleaned, intents, "user", None)) is not None:
                 return found
-        lists = self.home.slot_lists() if self.home is not None else _empty_lists()
+        lists = {**_empty_lists(), **(self.home.slot_lists() if self.home is not None else {})}
         for intents, source, slot_lists in ((self._official, "official", lists), (self._extra, "extra", None),
                                             (self._fallback, "fallback", None)):
             if (found := self._run(cleaned, intents, source, slot_lists)) is not None:

@@ -342,7 +342,7 @@ class Pipeline:
         self, result: TurnResult, out: TurnOutput, timer: TurnTimer, conversation_id: str, speak: bool
     ) -> None:
         deltas: asyncio.Queue[str | None] = asyncio.Queue()
-        guard = ClaimGuard(self.intents.no_home_reply if self.intents else NO_HOME_REPLY)
+        guard = ClaimGuard(self.intents.honest_line if self.intents else NO_HOME_REPLY)
         llm = await self.handle.acquire()
         try:
             await llm.send(Transcript(text=result.transcript, context={"conversation_id": conversation_id},

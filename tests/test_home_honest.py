@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 from speech import speak, transcribe
@@ -16,7 +17,7 @@ from wyoming.handle import Handled, HandledChunk
 from wyoming.info import Attribution, HandleProgram, Info
 
 from orchestrator.honesty import ClaimGuard, claims_action
-from orchestrator.intents import NO_HOME_REPLY, IntentRecognizer
+from orchestrator.intents import LLM_CANNOT_ACT, NO_HOME_REPLY, IntentRecognizer
 from orchestrator.pipeline import Pipeline, TurnResult
 from orchestrator.services import ServicePool
 from orchestrator.wavio import WavSink
@@ -188,3 +189,18 @@ async def test_a_streamed_action_claim_is_replaced_before_it_is_spoken(
     assert result.reply == f"Sure, {NO_HOME_REPLY} Anything else?"
     heard = transcribe(bytes(sink.audio)).lower()
     assert "no home is connected" in heard and "locked" not in heard, heard
+
+
+def test_the_honest_line_says_what_is_true_with_and_without_a_home() -> None:
+    class NoNames:
+        def slot_lists(self) -> dict[str, Any]:
+            return {}
+
+        async def execute(self, command: Any) -> str:
+            return ""
+
+        async def converse(self, text: str, conversation_id: str) -> str | None:
+            return None
+
+    assert IntentRecognizer().honest_line == NO_HOME_REPLY
+    assert IntentRecognizer(home=NoNames()).honest_line == LLM_CANNOT_ACT
