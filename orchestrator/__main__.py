@@ -18,16 +18,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voice_runtime.discovery import browse
+from voice_runtime.env import env
 from voice_runtime.latency import LatencyMonitor
 from voice_runtime.logs import setup_logging
 from voice_runtime.memory import tune_malloc
-from voice_runtime.tasks import TaskSet
+from voice_runtime.tasks import TaskSet, cancel_and_wait
 
-from .intents import IntentRecognizer
+from .home.ha import HaConfig, HomeAssistant
+from .intents import NO_HOME_REPLY, IntentRecognizer
 from .metrics import MetricsServer
 from .pipeline import Pipeline, PipelineConfig, TurnResult
 from .satellite_link import LinkConfig, SatelliteLink
 from .services import ServicePool, describe, discover_services
+from .timers import TimerManager
 from .wavio import WavSink, wav_chunks
 
 _LOGGER = logging.getLogger("orchestrator")
@@ -44,6 +47,9 @@ class OrchestratorConfig:
     pipeline: PipelineConfig
     discover: bool
     metrics_port: int | None
+    data_dir: Path | None  # None: timers are not kept across restarts
+    no_home_reply: str
+    home_assistant: HaConfig | None
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -55,6 +61,15 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--discover", action="store_true", help="find services by zeroconf")
     parser.add_argument("--intents", action="append", default=[], type=Path, help="extra sentence templates")
     parser.add_argument("--no-intents", action="store_true", help="send everything to the LLM")
+    parser.add_argument("--data-dir", type=Path,
+                        default=Path(env("HEARTH_DATA_DIR") or Path.home() / ".local/share/hearth"),
+                        help="where timers are kept across restarts (default ~/.local/share/hearth)")
+    parser.add_argument("--no-home-reply", default=NO_HOME_REPLY,
+                        help="the answer to a device command when no home is connected")
+    parser.add_argument("--home-assistant", metavar="URL", help="Home Assistant as the home backend, e.g. "
+                        "http://homeassistant.local:8123 (token: HA_TOKEN or --ha-token-file)")
+    parser.add_argument("--ha-token-file", type=Path, help="a file holding a long-lived access token")
+    parser.add_argument("--ha-timeout", type=float, default=3.0, help="seconds to wait for Home Assistant")
     parser.add_argument("--language", default="en")
     parser.add_argument("--voice", help="TTS voice name")
     parser.add_argument("--vad-sensitivity", choices=["aggressive", "default", "relaxed", "off"], default=None,
@@ -78,11 +93,23 @@ def build_config(args: argparse.Namespace) -> OrchestratorConfig:
         asr=tuple(args.asr), handle=tuple(args.handle), tts=tuple(args.tts), intent=tuple(args.intent),
         intents=tuple(args.intents),
         use_intents=not args.no_intents, pipeline=pipeline,
-        discover=args.discover, metrics_port=args.metrics_port,
+        discover=args.discover, metrics_port=args.metrics_port, data_dir=args.data_dir,
+        no_home_reply=args.no_home_reply, home_assistant=_ha_config(args),
     )
 
 
-async def build_pipeline(config: OrchestratorConfig, monitor: LatencyMonitor) -> Pipeline:
+def _ha_config(args: argparse.Namespace) -> HaConfig | None:
+    if not args.home_assistant:
+        return None
+    token = (args.ha_token_file.read_text(encoding="utf-8").strip() if args.ha_token_file
+             else env("HA_TOKEN") or "")
+    if not token:
+        raise SystemExit("--home-assistant needs a token: set HA_TOKEN or use --ha-token-file")
+    return HaConfig(args.home_assistant, token, timeout=args.ha_timeout)
+
+
+async def build_pipeline(config: OrchestratorConfig, monitor: LatencyMonitor,
+                         timers: TimerManager | None = None, home: HomeAssistant | None = None) -> Pipeline:
     uris = {"asr": list(config.asr), "handle": list(config.handle), "tts": list(config.tts),
             "intent": list(config.intent)}
     if config.discover:
@@ -95,7 +122,8 @@ async def build_pipeline(config: OrchestratorConfig, monitor: LatencyMonitor) ->
     pools = {k: ServicePool(k, v) for k, v in uris.items()}
     with contextlib.suppress(Exception):
         pools["tts"].info = await describe(uris["tts"][0])
-    intents = IntentRecognizer(config.intents) if config.use_intents else None
+    intents = (IntentRecognizer(config.intents, timers=timers, home=home, no_home_reply=config.no_home_reply)
+               if config.use_intents else None)
     return Pipeline(pools["asr"], pools["handle"], pools["tts"], intents=intents,
                     intent_service=pools["intent"] or None, config=config.pipeline, monitor=monitor)
 
@@ -109,7 +137,12 @@ def breakdown(result: TurnResult) -> str:
 async def ask(args: argparse.Namespace) -> int:
     config = build_config(args)
     monitor = LatencyMonitor()
-    pipeline = await build_pipeline(config, monitor)
+    home = HomeAssistant(config.home_assistant) if config.home_assistant else None
+    home_task = asyncio.create_task(home.run()) if home else None
+    if home is not None:
+        with contextlib.suppress(TimeoutError):  # unreachable: commands get an honest answer
+            await asyncio.wait_for(home.loaded.wait(), 10)
+    pipeline = await build_pipeline(config, monitor, home=home)
     sink = WavSink()
     try:
         result = await pipeline.run_turn(
@@ -117,6 +150,9 @@ async def ask(args: argparse.Namespace) -> int:
         )
     finally:
         await pipeline.close()
+        await cancel_and_wait(home_task)
+        if home is not None:
+            await home.close()
     if args.out:
         await asyncio.to_thread(sink.write, args.out)
     summary = {
@@ -142,7 +178,9 @@ async def ask(args: argparse.Namespace) -> int:
 async def serve(args: argparse.Namespace) -> int:
     config = build_config(args)
     monitor = LatencyMonitor()
-    pipeline = await build_pipeline(config, monitor)
+    timers = TimerManager(config.data_dir)
+    home = HomeAssistant(config.home_assistant) if config.home_assistant else None
+    pipeline = await build_pipeline(config, monitor, timers, home)
     satellites = list(args.satellite)
     if args.discover:
         for found in await browse(3.0):
@@ -152,7 +190,10 @@ async def serve(args: argparse.Namespace) -> int:
     if not satellites:
         raise SystemExit("no satellite to serve (use --satellite URI or --discover)")
     tasks = TaskSet()
-    links = [SatelliteLink(LinkConfig(uri), pipeline) for uri in satellites]
+    links = [SatelliteLink(LinkConfig(uri), pipeline, timers=timers) for uri in satellites]
+    tasks.spawn(timers.run(), name="timers")
+    if home is not None:
+        tasks.spawn(home.run(), name="home-assistant")
     for link in links:
         tasks.spawn(link.run(), name=f"satellite {link.config.uri}")
     metrics = None
@@ -173,6 +214,8 @@ async def serve(args: argparse.Namespace) -> int:
     if metrics is not None:
         await metrics.stop()
     await pipeline.close()
+    if home is not None:
+        await home.close()
     return 0
 
 

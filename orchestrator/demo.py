@@ -19,6 +19,7 @@ from voice_runtime.models import cache_dir
 from voice_runtime.procs import ROOT, ServiceProcess, start_service
 
 from .__main__ import ask
+from .intents import NO_HOME_REPLY
 
 SERVICES = [
     ("speech-to-text", "wyoming_whisper"),
@@ -45,7 +46,8 @@ async def main(args: argparse.Namespace) -> int:
             asr=[whisper], handle=[llama], tts=[tts], intent=[], intents=[], no_intents=args.no_intents, language="en",
             voice=args.voice, discover=False, metrics_port=None, wav=question, out=args.out, realtime=args.realtime,
             conversation="demo", json=False, debug=args.debug, command="ask", vad_sensitivity=None,
-            partial_transcripts=False,
+            partial_transcripts=False, data_dir=None, no_home_reply=NO_HOME_REPLY, home_assistant=None,
+            ha_token_file=None, ha_timeout=3.0,
         )
         print(f"asking {question} …", flush=True)
         return await ask(ask_args)

@@ -1,18 +1,61 @@
-"""The intent fast path: home commands answered at once from sentence templates (hassil)."""
+"""The intent fast path: commands answered without the LLM, from sentence templates (hassil).
+
+Templates, in order: the user's ``--intents`` files, the official English templates of the
+``home-assistant-intents`` package (with the home's real entity, area and floor names as slot
+lists when a home backend is connected), our extra phrasings (``intents.yaml``), and last the
+home-looking wildcard commands (``home_fallback.yaml``). Everything is compiled once, at start.
+
+What a match does:
+- time, date, "never mind": answered here;
+- timers: done by the :class:`~orchestrator.timers.TimerManager` of the satellite that asked;
+- home commands: executed by the home backend (Home Assistant), whose outcome is the reply; with
+  no home connected they get an honest ``no_home_reply``, never a confirmation. A home-looking
+  command the official templates did not match goes to the backend's conversation API.
+- "X and Y": each part is recognised and done; the reply says what happened to each.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from hassil import Intents, recognize
+from hassil import Intents, recognize_best
+from hassil.intents import SlotList, TextSlotList
 
-BUILTIN = Path(__file__).with_name("intents.yaml")
+from .answers import CLOCK_INTENTS, TIMER_INTENTS, clock_answer, timer_answer
+from .timers import TimerManager
+
+EXTRA = Path(__file__).with_name("intents.yaml")
+FALLBACK = Path(__file__).with_name("home_fallback.yaml")
+NO_HOME_REPLY = "I can't control devices: no home is connected."
+LLM_CANNOT_ACT = "I can't do that myself, and your home didn't understand the request."
+HOME_INTENTS = frozenset({
+    "HassTurnOn", "HassTurnOff", "HassLightSet", "HassClimateSetTemperature", "HassClimateGetTemperature",
+    "HassClimateSetFanMode", "HassGetState", "HassGetWeather", "HassSetPosition", "HassMediaPause",
+    "HassMediaUnpause", "HassMediaNext", "HassMediaPrevious", "HassSetVolume", "HassSetVolumeRelative",
+    "HassMediaPlayerMute", "HassMediaPlayerUnmute", "HassMediaSearchAndPlay", "HassFanSetSpeed",
+    "HassVacuumStart", "HassVacuumReturnToBase", "HassVacuumCleanArea", "HassLawnMowerStartMowing",
+    "HassLawnMowerDock", "HassListAddItem", "HassListCompleteItem", "HassListRemoveItem",
+    "HassShoppingListAddItem", "HassShoppingListCompleteItem", "HassBroadcast",
+})
+HOME_SLOT_LISTS = ("name", "area", "floor")
+_SPLIT = re.compile(r"\s+(?:and then|and also|and|then)\s+")
+MAX_PARTS = 4
+
+
+@dataclass(frozen=True)
+class Recognized:
+    name: str
+    slots: dict[str, Any]
+    source: str  # "user", "official", "extra" or "fallback" (a wildcard home-looking command)
+    text: str
+    context: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -20,72 +63,147 @@ class IntentMatch:
     name: str
     slots: dict[str, Any]
     response: str
-    timer_seconds: int | None = None
 
 
-def _number(value: Any) -> int:
-    return int(float(value))
+class HomeBackend(Protocol):
+    """Where home commands are done (Home Assistant)."""
+
+    def slot_lists(self) -> dict[str, SlotList]: ...
+
+    async def execute(self, command: Recognized) -> str:
+        """Do ``command``; return what to say (the real outcome or an honest error)."""
+        ...
+
+    async def converse(self, text: str, conversation_id: str) -> str | None:
+        """Ask the home's own conversation agent; None when it did not understand."""
+        ...
 
 
-def _duration(slots: dict[str, Any]) -> tuple[int, str]:
-    if "minutes" in slots:
-        n = _number(slots["minutes"])
-        return n * 60, f"{n} minute{'s' if n != 1 else ''}"
-    n = _number(slots["seconds"])
-    return n, f"{n} second{'s' if n != 1 else ''}"
+def normalize(text: str) -> str:
+    text = text.lower().replace("’", "'")
+    text = re.sub(r"[^\w\s'%.-]|(?<!\d)[.-]|[.-](?!\d)", " ", text)
+    return " ".join(text.split())
 
 
-def _clock_text(now: dt.datetime) -> str:
-    hour = now.hour % 12 or 12
-    suffix = "AM" if now.hour < 12 else "PM"
-    return f"{hour}:{now.minute:02d} {suffix}"
+def _load_official() -> dict[str, Any]:
+    from home_assistant_intents import get_intents
+
+    data = get_intents("en")
+    if data is None:
+        raise RuntimeError("home-assistant-intents has no English templates")
+    return data
 
 
-RESPONSES: dict[str, Callable[[dict[str, Any], dt.datetime], str]] = {
-    "HassTurnOn": lambda s, _now: f"Turned on the {s['name']}.",
-    "HassTurnOff": lambda s, _now: f"Turned off the {s['name']}.",
-    "HassGetTime": lambda _s, now: f"It is {_clock_text(now)}.",
-    "HassGetDate": lambda _s, now: f"Today is {now.strftime('%A, %B')} {now.day}.",
-    "HassStartTimer": lambda s, _now: f"Timer set for {_duration(s)[1]}.",
-}
+def _empty_lists() -> dict[str, SlotList]:
+    return {name: TextSlotList(name=name, values=[]) for name in HOME_SLOT_LISTS}
 
 
 @dataclass
 class IntentRecognizer:
-    """Matches a transcript against the built-in templates plus the user's files."""
+    """Recognises and answers commands (see the module doc)."""
 
     files: tuple[Path, ...] = ()
     now: Callable[[], dt.datetime] = field(default=dt.datetime.now)
+    timers: TimerManager | None = None
+    home: HomeBackend | None = None
+    no_home_reply: str = NO_HOME_REPLY
 
     def __post_init__(self) -> None:
-        self._intents: list[Intents] = []
+        official = _load_official()
+        self._skip_words: list[str] = list(official.get("skip_words", []))
+        self._official = Intents.from_dict(official)
+        self._extra = Intents.from_yaml(io.StringIO(EXTRA.read_text(encoding="utf-8")))
+        self._fallback = Intents.from_yaml(io.StringIO(FALLBACK.read_text(encoding="utf-8")))
+        self._user: list[Intents] = []
         self._custom_responses: dict[str, str] = {}
-        for path in (BUILTIN, *self.files):
+        for path in self.files:
             text = path.read_text(encoding="utf-8")
-            self._intents.append(Intents.from_yaml(io.StringIO(text)))
+            self._user.append(Intents.from_yaml(io.StringIO(text)))
             self._custom_responses.update(_responses_in(text))
+        self.recognize("what time is it")  # hassil compiles templates on first use (~0.5 s): do it now
 
-    def match(self, text: str) -> IntentMatch | None:
-        cleaned = re.sub(r"[^\w\s']", " ", text.lower())
-        cleaned = " ".join(cleaned.replace("’", "'").split())
+    @property
+    def honest_line(self) -> str:
+        """What replaces an LLM's claim to have done something (it never can)."""
+        return self.no_home_reply if self.home is None else LLM_CANNOT_ACT
+
+    # -- recognition (synchronous, pure) ---------------------------------------------------
+    def recognize_one(self, text: str) -> Recognized | None:
+        cleaned = normalize(text)
         if not cleaned:
             return None
-        for intents in reversed(self._intents):  # the user's files win over the built-ins
-            result = recognize(cleaned, intents)
-            if result is None:
-                continue
-            slots = {name: entity.value for name, entity in result.entities.items()}
-            name = result.intent.name
-            now = self.now()
-            if name in self._custom_responses:
-                response = self._custom_responses[name].format(**slots)
-            elif name in RESPONSES:
-                response = RESPONSES[name](slots, now)
-            else:
-                response = "Done."
-            timer = _duration(slots)[0] if name == "HassStartTimer" else None
-            return IntentMatch(name, slots, response, timer)
+        for intents in reversed(self._user):  # the user's files win
+            if (found := self._run(cleaned, intents, "user", None)) is not None:
+                return found
+        lists = {**_empty_lists(), **(self.home.slot_lists() if self.home is not None else {})}
+        for intents, source, slot_lists in ((self._official, "official", lists), (self._extra, "extra", None),
+                                            (self._fallback, "fallback", None)):
+            if (found := self._run(cleaned, intents, source, slot_lists)) is not None:
+                return found
         return None
+
+    def recognize(self, text: str) -> list[Recognized]:
+        """One command, or the parts of "X and Y" when the whole did not match as one."""
+        whole = self.recognize_one(text)
+        if whole is not None and whole.source != "fallback":
+            return [whole]
+        pieces = [p for p in _SPLIT.split(normalize(text)) if p]
+        if 1 < len(pieces) <= MAX_PARTS:
+            parts = [self.recognize_one(p) for p in pieces]
+            if all(p is not None and p.name in HOME_INTENTS for p in parts):
+                return [p for p in parts if p is not None]
+        return [whole] if whole is not None else []
+
+    def _run(self, cleaned: str, intents: Intents, source: str,
+             slot_lists: dict[str, SlotList] | None) -> Recognized | None:
+        # Like Home Assistant: of several readings, prefer the one naming a device ("the kitchen
+        # light" as a name, not as the lights of the area "kitchen").
+        result = recognize_best(cleaned, intents, slot_lists=slot_lists, skip_words=self._skip_words,
+                                best_slot_name="name")
+        if result is None:
+            return None
+        slots = {name: entity.value for name, entity in result.entities.items()}
+        return Recognized(result.intent.name, slots, source, cleaned, dict(result.context or {}))
+
+    # -- answers ---------------------------------------------------------------------------
+    async def answer(self, text: str, conversation_id: str) -> IntentMatch | None:
+        """The reply to ``text`` if it is a command we answer; None: ask the LLM.
+
+        Recognition runs in a thread (milliseconds, more with hundreds of entities)."""
+        commands = await asyncio.to_thread(self.recognize, text)
+        if not commands:
+            return None
+        first = commands[0]
+        if len(commands) > 1:
+            return IntentMatch(first.name, {"commands": [c.name for c in commands]},
+                               await self._home_many(commands))
+        if first.source == "user":
+            template = self._custom_responses.get(first.name, "Done.")
+            return IntentMatch(first.name, first.slots, template.format(**first.slots))
+        if first.name in CLOCK_INTENTS:
+            return IntentMatch(first.name, first.slots, clock_answer(first.name, self.now()))
+        if first.name in TIMER_INTENTS:
+            reply = await timer_answer(self.timers, conversation_id, first.name, first.slots)
+            return IntentMatch(first.name, first.slots, reply)
+        if first.name in HOME_INTENTS:
+            if self.home is None:
+                return IntentMatch(first.name, first.slots, self.no_home_reply)
+            if first.source == "fallback":
+                spoken = await self.home.converse(text, conversation_id)
+                return IntentMatch(first.name, first.slots, spoken) if spoken else None
+            return IntentMatch(first.name, first.slots, await self.home.execute(first))
+        return None
+
+    async def _home_many(self, commands: list[Recognized]) -> str:
+        if self.home is None:
+            return self.no_home_reply
+        replies = []
+        for command in commands:  # in the order asked: "unlock the door and open the garage"
+            if command.source == "fallback":
+                replies.append(f"I didn't understand \"{command.text}\".")
+            else:
+                replies.append(await self.home.execute(command))
+        return " ".join(r.strip() for r in replies if r.strip())
 
 
 def _responses_in(yaml_text: str) -> dict[str, str]:

@@ -30,7 +30,8 @@ from voice_runtime.latency import LatencyMonitor, TurnTimer
 from voice_runtime.retry import LLM_RETRY, TTS_RETRY, RetryPolicy, retry_async
 from voice_runtime.tasks import cancel_and_wait, run_together
 
-from .intents import IntentMatch, IntentRecognizer
+from .honesty import ClaimGuard
+from .intents import NO_HOME_REPLY, IntentMatch, IntentRecognizer
 from .services import Connection, ServicePool, ServiceUnavailable
 
 _LOGGER = logging.getLogger(__name__)
@@ -135,14 +136,14 @@ class Pipeline:
                 raise TurnError("no-speech", "no speech was recognised")
             if end_stage == "asr":
                 return result
-            match = self.intents.match(result.transcript) if self.intents else None
+            match = await self.intents.answer(result.transcript, conversation_id) if self.intents else None
             if match is None and self.intent_service:
                 match = await self._recognize_remote(result.transcript)
             if match is not None:
                 result.intent = match
                 timer.mark("intent")
                 result.reply = match.response
-                if speak:
+                if speak and match.response:  # "never mind" says nothing
                     await self._speak_text(match.response, out, timer, result)
             else:
                 await self._converse(result, out, timer, conversation_id, speak=speak)
@@ -341,6 +342,7 @@ class Pipeline:
         self, result: TurnResult, out: TurnOutput, timer: TurnTimer, conversation_id: str, speak: bool
     ) -> None:
         deltas: asyncio.Queue[str | None] = asyncio.Queue()
+        guard = ClaimGuard(self.intents.honest_line if self.intents else NO_HOME_REPLY)
         llm = await self.handle.acquire()
         try:
             await llm.send(Transcript(text=result.transcript, context={"conversation_id": conversation_id},
@@ -357,17 +359,18 @@ class Pipeline:
                                 if text:
                                     timer.mark("first_token")
                                     parts.append(text)
-                                    await deltas.put(text)
+                                    if checked := guard.feed(text):
+                                        await deltas.put(checked)
                             elif Handled.is_type(event.type) or NotHandled.is_type(event.type):
                                 final = (Handled.from_event(event) if Handled.is_type(event.type)
                                          else NotHandled.from_event(event)).text or ""
                                 timer.mark("first_token")
                                 streamed = "".join(parts)
-                                if not streamed:
-                                    await deltas.put(final)
-                                elif final.startswith(streamed) and len(final) > len(streamed):
-                                    await deltas.put(final[len(streamed):])
-                                result.reply = final or streamed
+                                rest = final if not streamed else (
+                                    final[len(streamed):] if final.startswith(streamed) else "")
+                                if checked := guard.feed(rest) + guard.flush():
+                                    await deltas.put(checked)
+                                result.reply = guard.text  # as spoken: an action claim is replaced
                                 timer.mark("reply_done")
                                 return
                             elif Error.is_type(event.type):

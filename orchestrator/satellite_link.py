@@ -8,6 +8,12 @@ sends (``voice-started``/``voice-stopped``, ``transcript``, ``synthesize``, the 
 ``audio-start``/``audio-chunk``/``audio-stop``, ``error``) and wait for ``played``.
 
 A ``run-pipeline`` mid-turn is barge-in (see :mod:`orchestrator.state`).
+
+Timers: while connected the link is the :class:`~orchestrator.timers.Ringer` of its satellite's
+timers (owner ``satellite:<uri>``, the conversation id of its turns): it forwards
+``timer-started``/``-updated``/``-cancelled``/``-finished`` and, when one finishes while no turn
+is running, speaks the line as an announcement (audio outside a pipeline run, as Home
+Assistant's ``announce`` does).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from dataclasses import dataclass
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
-from wyoming.event import Event
+from wyoming.event import Event, Eventable
 from wyoming.info import Describe, Info
 from wyoming.ping import Ping, Pong
 from wyoming.pipeline import PipelineStage, RunPipeline
@@ -32,6 +38,7 @@ from voice_runtime.tasks import cancel_and_wait
 from .pipeline import Pipeline, TurnResult
 from .services import Connection
 from .state import Action, State, Trigger, TurnMachine
+from .timers import TimerManager
 
 _LOGGER = logging.getLogger(__name__)
 AUDIO_QUEUE_CHUNKS = 3000  # ~60 s of 20 ms chunks; when full the oldest chunk is dropped
@@ -85,8 +92,12 @@ class _Turn:
 
 
 class SatelliteLink:
-    def __init__(self, config: LinkConfig, pipeline: Pipeline, *, clock: Clock | None = None) -> None:
+    def __init__(self, config: LinkConfig, pipeline: Pipeline, *, clock: Clock | None = None,
+                 timers: TimerManager | None = None) -> None:
         self.config = config
+        self.timers = timers
+        self._conn: Connection | None = None
+        self._announcing: asyncio.Task[TurnResult] | None = None
         self.pipeline = pipeline
         self.clock = clock or MonotonicClock()
         self.machine = TurnMachine()
@@ -98,6 +109,38 @@ class SatelliteLink:
         self._turn: _Turn | None = None
         self._count = 0
         self._stopping = False
+
+    @property
+    def owner(self) -> str:
+        """The conversation id of this satellite's turns; its timers belong to it. The URI, not
+        the name from ``info``: known before the first turn, stable across restarts, unique."""
+        return f"satellite:{self.config.uri}"
+
+    def _attach_timers(self) -> None:
+        if self.timers is not None:
+            self.timers.attach(self.owner, self)
+
+    def _detach_timers(self) -> None:
+        if self.timers is not None:
+            self.timers.detach(self.owner, self)
+
+    async def timer_event(self, event: Eventable, announce: str | None) -> None:
+        """Tell the satellite about one of its timers (the TimerManager calls this)."""
+        conn = self._conn
+        if conn is None:
+            raise ConnectionResetError(f"satellite {self.config.uri} is not connected")
+        await conn.send(event.event())
+        busy = self._announcing is not None and not self._announcing.done()
+        if announce and self.machine.state is State.IDLE and not busy:
+            self._announcing = asyncio.create_task(self._announce(conn, announce), name=f"announce {self.name}")
+
+    async def _announce(self, conn: Connection, text: str) -> TurnResult:
+        turn = _Turn(0, RunPipeline(start_stage=PipelineStage.TTS, end_stage=PipelineStage.TTS))
+        try:
+            return await self.pipeline.announce(text, _Out(conn, turn))
+        except (OSError, TimeoutError) as err:
+            _LOGGER.warning("announcement to %s failed: %s", self.config.uri, err)
+            return turn.result
 
     @property
     def name(self) -> str:
@@ -121,6 +164,9 @@ class SatelliteLink:
                 _LOGGER.warning("satellite %s connection lost: %s", self.config.uri, err)
             finally:
                 self.connected.clear()
+                self._conn = None
+                self._detach_timers()
+                await cancel_and_wait(self._announcing)
                 await self._cancel_turn()
                 self.machine.fire(Trigger.DISCONNECT)
                 await conn.close()
@@ -132,6 +178,8 @@ class SatelliteLink:
         await conn.send(Describe().event())
         pong = asyncio.Event()
         pinger = asyncio.create_task(self._ping(conn, pong), name=f"ping {self.config.uri}")
+        self._conn = conn
+        self._attach_timers()
         self.connected.set()
         _LOGGER.info("satellite %s connected", self.config.uri)
         reading: asyncio.Task[Event] | None = None
@@ -209,7 +257,7 @@ class SatelliteLink:
 
     async def _run_turn(self, turn: _Turn, conn: Connection) -> TurnResult:
         out = _Out(conn, turn)
-        conversation = f"satellite:{self.name}"
+        conversation = self.owner
         try:
             if turn.stage.start_stage == PipelineStage.TTS and turn.stage.announce_text:
                 await self.pipeline.announce(turn.stage.announce_text, out, result=turn.result)

@@ -80,3 +80,9 @@ make_peer() {
 make_peer wyoming-faster-whisper "wyoming-faster-whisper==3.8.1"
 make_peer wyoming-piper "wyoming-piper==2.5.2"
 make_peer wyoming-satellite "wyoming-satellite==1.0.0"
+# A real Home Assistant core for tests/test_home_assistant.py (the orchestrator's home backend).
+# About 20 minutes on a busy 2-core machine the first time (it builds some sdists). josepy 2
+# breaks the acme that HA 2024.3.3's HTTP middleware imports, so pin it below 2.
+make_peer home-assistant "homeassistant==2024.3.3"
+"$peers/home-assistant/bin/python" -m pip show josepy 2>/dev/null | grep -q '^Version: 1' \
+  || "$peers/home-assistant/bin/python" -m pip install -q 'josepy<2' 2>&1 | grep -v -i warning || true

@@ -44,7 +44,7 @@ async def test_ask_prints_transcript_reply_and_breakdown_and_writes_the_reply(
     text = stdout.decode()
     assert proc.returncode == 0, stderr.decode()[-2000:]
     assert "you said:  'What time is it?'" in text
-    assert "reply:     'It is " in text and "(intent HassGetTime)" in text
+    assert "reply:     'It is " in text and "(intent HassGetCurrentTime)" in text
     assert "latency from end of speech: transcript=" in text and "first_audio_sent=" in text
     pcm, fmt = read_wav(str(out))
     assert fmt.rate == 16000 and fmt.seconds(len(pcm)) > 0.5

@@ -57,4 +57,4 @@ async def test_barge_in_during_an_llm_reply_closes_llm_and_tts_connections(stack
     assert_clean_cut(script, first.audio_bytes)
     assert llm_proxy.connections == 1  # only the first turn needed the LLM
     assert open_llm == 0 and open_tts == 0  # the first turn's streams were closed
-    assert second.intent is not None and second.intent.name == "HassGetTime" and second.error is None
+    assert second.intent is not None and second.intent.name == "HassGetCurrentTime" and second.error is None

@@ -15,7 +15,7 @@ from test_orchestrator_peers import chunks, peers
 from wyoming.audio import AudioChunk
 from wyoming.event import Event
 
-from orchestrator.intents import IntentRecognizer
+from orchestrator.intents import NO_HOME_REPLY, IntentRecognizer
 from orchestrator.pipeline import Pipeline
 from orchestrator.services import ServicePool
 from orchestrator.wavio import WavSink
@@ -67,7 +67,7 @@ async def test_tts_killed_mid_turn_then_replica_takes_over(
 
         sink = WavSink()
         next_turn = await pipeline.run_turn(audio("Turn off the hallway light."), sink, conversation_id="f")
-        assert next_turn.error is None and next_turn.reply.startswith("Turned off the hallway")
+        assert next_turn.error is None and next_turn.reply == NO_HOME_REPLY
         assert sink.seconds > 0.5
     finally:
         await slow.stop()
@@ -116,4 +116,4 @@ async def test_asr_replica_takes_over_when_the_first_is_dead(
     finally:
         await dead.stop()
         await pipeline.close()
-    assert result.error is None and result.intent is not None and result.intent.name == "HassGetTime"
+    assert result.error is None and result.intent is not None and result.intent.name == "HassGetCurrentTime"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from orchestrator.intents import IntentRecognizer
+from orchestrator.intents import NO_HOME_REPLY, IntentRecognizer
 from orchestrator.state import TABLE, Action, State, Trigger, TurnMachine
 
 
@@ -54,21 +54,21 @@ def fixed_now() -> dt.datetime:
     return dt.datetime(2026, 11, 23, 21, 5)
 
 
-def test_builtin_intents() -> None:
+async def test_builtin_intents() -> None:
     r = IntentRecognizer(now=fixed_now)
-    lights = r.match("Turn on the kitchen lights.")
-    assert lights is not None and lights.name == "HassTurnOn" and lights.response == "Turned on the kitchen lights."
-    off = r.match("switch the fan off")
-    assert off is not None and off.name == "HassTurnOff" and off.slots == {"name": "fan"}
-    clock = r.match("What time is it?")
+    lights = await r.answer("Turn on the kitchen lights.", "t")
+    assert lights is not None and lights.name == "HassTurnOn" and lights.response == NO_HOME_REPLY
+    off = r.recognize("switch the fan off")
+    assert [(c.name, c.slots) for c in off] == [("HassTurnOff", {"name": "fan"})]
+    clock = await r.answer("What time is it?", "t")
     assert clock is not None and clock.response == "It is 9:05 PM."
-    timer = r.match("Set a timer for five minutes.")
-    assert timer is not None and timer.timer_seconds == 300 and timer.response == "Timer set for 5 minutes."
-    assert r.match("Tell me a joke about penguins.") is None
-    assert r.match("") is None
+    timer = r.recognize("Set a timer for five minutes.")
+    assert [(c.name, c.slots) for c in timer] == [("HassStartTimer", {"minutes": 5})]
+    assert await r.answer("Tell me a joke about penguins.", "t") is None
+    assert await r.answer("", "t") is None
 
 
-def test_user_templates_extend_and_override(tmp_path: Path) -> None:
+async def test_user_templates_extend_and_override(tmp_path: Path) -> None:
     extra = tmp_path / "mine.yaml"
     extra.write_text(
         "language: en\n"
@@ -81,6 +81,6 @@ def test_user_templates_extend_and_override(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     r = IntentRecognizer((extra,), now=fixed_now)
-    match = r.match("Good night!")
+    match = await r.answer("Good night!", "t")
     assert match is not None and match.name == "GoodNight" and match.response == "Good night, sleep well."
-    assert r.match("turn on the porch light") is not None  # built-ins still there
+    assert await r.answer("turn on the porch light", "t") is not None  # built-ins still there

@@ -33,7 +33,9 @@ DEFAULT_BASE_URL = "https://api.deepseek.com"
 DEFAULT_CLOUD_MODEL = "deepseek-chat"
 DEFAULT_SYSTEM_PROMPT = (
     "You are a friendly voice assistant. Your replies are spoken aloud, so answer in one to three "
-    "short sentences of plain text: no markdown, no lists, no emojis, no code."
+    "short sentences of plain text: no markdown, no lists, no emojis, no code. You cannot control "
+    "devices, set timers or alarms, or take any action in the world: you can only talk. Never say "
+    "you turned, switched, locked, opened, set or started anything; if asked to, say you can't."
 )
 
 

@@ -1,0 +1,337 @@
+"""Home Assistant as the orchestrator's home backend.
+
+- Devices: over HA's WebSocket API (``/api/websocket``): the entity and area registries, the
+  floor registry where HA has one, the states (names), and which entities are exposed to Assist
+  (``homeassistant/expose_entity/list``; entities HA has no setting for follow its default:
+  exposed for the device domains it exposes by default). Registry and state events keep the
+  lists current (a reload a moment after a change, never more than one at a time).
+- Commands: recognised locally (``orchestrator.intents``) with those names, executed with HA's
+  ``POST /api/intent/handle``; what HA says is the reply. A home-looking command that did not
+  match goes to ``POST /api/conversation/process``.
+- Failures are said plainly: a rejected token is logged once (the token never is) and answered
+  "I can't reach your home."; no answer within ``timeout`` (3 s) gets an honest "I don't know".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from hassil.intents import SlotList
+
+from ..intents import Recognized
+from .entities import HomeArea, HomeEntity, HomeSnapshot, slot_lists, spoken_form
+
+_LOGGER = logging.getLogger(__name__)
+UNREACHABLE = "I can't reach your home."
+TOO_SLOW = "Your home didn't answer in time, so I don't know whether that was done."
+# For an entity HA holds no exposure setting for: the domains HA exposes to Assist by default
+# (conversation DEFAULT_EXPOSED_DOMAINS; media_player as in older releases).
+DEFAULT_EXPOSED = frozenset({
+    "climate", "cover", "fan", "humidifier", "light", "lock", "media_player", "scene", "script", "sensor",
+    "switch", "vacuum", "water_heater",
+})
+HA_ERROR = "Your home could not do that."
+QUERY_INTENTS = frozenset({"HassGetState", "HassClimateGetTemperature", "HassGetWeather"})
+RELOAD_EVENTS = ("entity_registry_updated", "area_registry_updated", "floor_registry_updated")
+
+
+class HaState(enum.Enum):
+    CONNECTING = "connecting"
+    READY = "ready"
+    UNAUTHORIZED = "unauthorized"
+    UNREACHABLE = "unreachable"
+
+
+@dataclass(frozen=True)
+class HaConfig:
+    url: str  # http://homeassistant.local:8123
+    token: str
+    timeout: float = 3.0
+    reconnect_delay: float = 5.0
+    language: str = "en"
+
+    def __repr__(self) -> str:  # the token never reaches a log
+        return f"HaConfig(url={self.url!r}, token=<redacted>, timeout={self.timeout})"
+
+
+class AuthError(Exception):
+    pass
+
+
+class HomeAssistant:
+    """A :class:`~orchestrator.intents.HomeBackend`; ``run()`` keeps the device lists current."""
+
+    def __init__(self, config: HaConfig) -> None:
+        self.config = config
+        self.state = HaState.CONNECTING
+        self.snapshot = HomeSnapshot()
+        self._lists: dict[str, SlotList] = slot_lists(self.snapshot)
+        self.loaded = asyncio.Event()
+        self.reloads = 0
+        self._reloaded = asyncio.Condition()
+        self._http = httpx.AsyncClient(base_url=config.url.rstrip("/"), timeout=config.timeout,
+                                       headers={"Authorization": f"Bearer {config.token}"})
+        self._next_id = 0
+        self._changes = asyncio.Event()
+
+    # -- HomeBackend -----------------------------------------------------------------------
+    def slot_lists(self) -> dict[str, SlotList]:
+        return self._lists
+
+    async def execute(self, command: Recognized) -> str:
+        """Questions go to HA's conversation API (its answer has the values); actions to
+        ``/api/intent/handle``, described from HA's list of what succeeded and failed. An intent
+        this HA does not handle (an error) is passed to the conversation API as said."""
+        if command.name not in QUERY_INTENTS:
+            slots = {k: v for k, v in command.slots.items() if isinstance(v, str | int | float)}
+            body = await self._post("/api/intent/handle", {"name": command.name, "data": slots})
+            if isinstance(body, dict):
+                return _speech(body) or describe_outcome(command, body.get("data", {}))
+            if body is not HA_ERROR:
+                return body
+            if command.name == "HassClimateSetTemperature":  # no such intent before HA 2024.12
+                return await self._set_temperature(command)
+        return await self.converse(command.text, "") or "Your home didn't understand that."
+
+    async def _set_temperature(self, command: Recognized) -> str:
+        """The ``climate.set_temperature`` service call, for an HA without the intent."""
+        entity = self.snapshot.by_name.get(spoken_form(str(command.slots.get("name", ""))))
+        if entity is None:
+            climates = [e for e in self.snapshot.entities if e.domain == "climate"]
+            entity = climates[0] if len(climates) == 1 else None
+        if entity is None or "temperature" not in command.slots:
+            return "Which thermostat do you mean?"
+        degrees = float(command.slots["temperature"])
+        body = await self._post("/api/services/climate/set_temperature",
+                                {"entity_id": entity.entity_id, "temperature": degrees})
+        if isinstance(body, str):
+            return body
+        return f"Set the {entity.name} to {degrees:g} degrees."
+
+    async def converse(self, text: str, conversation_id: str) -> str | None:
+        body = await self._post("/api/conversation/process",
+                                {"text": text, "language": self.config.language})
+        if isinstance(body, str):
+            return body
+        response = body.get("response", {})
+        if response.get("response_type") == "error" and response.get("data", {}).get("code") == "no_intent_match":
+            return None
+        return _speech(response) or None
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def wait_reloads(self, count: int) -> None:
+        """Until the device lists have been (re)loaded ``count`` times."""
+        async with self._reloaded:
+            await self._reloaded.wait_for(lambda: self.reloads >= count)
+
+    # -- HTTP ------------------------------------------------------------------------------
+    async def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any] | str:
+        """HA's JSON answer, or the sentence to say when there is none."""
+        if self.state is HaState.UNAUTHORIZED:
+            return UNREACHABLE
+        try:
+            response = await self._http.post(path, json=payload)
+        except httpx.TimeoutException:
+            _LOGGER.warning("Home Assistant took more than %.1f s for %s", self.config.timeout, path)
+            return TOO_SLOW
+        except httpx.HTTPError as err:
+            _LOGGER.warning("Home Assistant unreachable (%s)", type(err).__name__)
+            return UNREACHABLE
+        if response.status_code in (401, 403):
+            self._unauthorized()
+            return UNREACHABLE
+        if response.status_code >= 400:
+            _LOGGER.warning("Home Assistant answered %d to %s", response.status_code, path)
+            return HA_ERROR
+        try:
+            body = response.json()
+        except ValueError:
+            return "Your home gave an answer I could not read."
+        if isinstance(body, list):  # a service call: the states it changed
+            return {"changed": body}
+        return body if isinstance(body, dict) else "Your home gave an answer I could not read."
+
+    def _unauthorized(self) -> None:
+        if self.state is not HaState.UNAUTHORIZED:
+            _LOGGER.error("Home Assistant at %s rejected the access token (401): check HA_TOKEN / --ha-token-file",
+                          self.config.url)
+        self.state = HaState.UNAUTHORIZED
+
+    # -- WebSocket: the device lists -------------------------------------------------------
+    async def run(self) -> None:
+        """Connect, load, follow changes; reconnect after a loss. Stops for good on a bad token."""
+        while self.state is not HaState.UNAUTHORIZED:
+            try:
+                await self._session()
+            except AuthError:
+                self._unauthorized()
+                return
+            except (OSError, TimeoutError, ValueError, KeyError) as err:
+                if self.state is not HaState.UNREACHABLE:
+                    _LOGGER.warning("Home Assistant at %s unreachable (%s); retrying every %.0f s",
+                                    self.config.url, type(err).__name__, self.config.reconnect_delay)
+                self.state = HaState.UNREACHABLE
+            await asyncio.sleep(self.config.reconnect_delay)
+
+    async def _session(self) -> None:
+        import websockets
+
+        ws_url = self.config.url.rstrip("/").replace("http", "ws", 1) + "/api/websocket"
+        async with websockets.connect(ws_url, max_size=32 * 1024 * 1024, open_timeout=10) as ws:
+            hello = json.loads(await ws.recv())
+            if hello.get("type") == "auth_required":
+                await ws.send(json.dumps({"type": "auth", "access_token": self.config.token}))
+                answer = json.loads(await ws.recv())
+                if answer.get("type") != "auth_ok":
+                    raise AuthError(answer.get("message", "auth_invalid"))
+            pending: dict[int, asyncio.Future[Any]] = {}
+            reader = asyncio.create_task(self._read(ws, pending))
+            try:
+                await self._call(ws, pending, {"type": "subscribe_events", "event_type": "state_changed"})
+                for event_type in RELOAD_EVENTS:
+                    with contextlib.suppress(RuntimeError):  # an HA without floors
+                        await self._call(ws, pending, {"type": "subscribe_events", "event_type": event_type})
+                while True:
+                    await self._reload(ws, pending)
+                    await self._changes.wait()
+                    await asyncio.sleep(0.5)  # let a burst of registry events settle into one reload
+            finally:
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await reader
+
+    async def _read(self, ws: Any, pending: dict[int, asyncio.Future[Any]]) -> None:
+        async for raw in ws:
+            message = json.loads(raw)
+            if message.get("type") == "result":
+                fut = pending.pop(message.get("id", -1), None)
+                if fut is not None and not fut.done():
+                    if message.get("success"):
+                        fut.set_result(message.get("result"))
+                    else:
+                        fut.set_exception(RuntimeError(str(message.get("error"))))
+            elif message.get("type") == "event" and self._relevant(message.get("event", {})):
+                self._changes.set()
+        for fut in pending.values():
+            if not fut.done():
+                fut.set_exception(ConnectionResetError("Home Assistant closed the WebSocket"))
+
+    def _relevant(self, event: dict[str, Any]) -> bool:
+        if event.get("event_type") != "state_changed":
+            return True
+        data = event.get("data", {})
+        old, new = data.get("old_state"), data.get("new_state")
+        if old is None or new is None:
+            return True  # an entity appeared or went away
+        return bool(old.get("attributes", {}).get("friendly_name") != new.get("attributes", {}).get("friendly_name"))
+
+    async def _call(self, ws: Any, pending: dict[int, asyncio.Future[Any]], message: dict[str, Any]) -> Any:
+        self._next_id += 1
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        pending[self._next_id] = fut
+        await ws.send(json.dumps({"id": self._next_id, **message}))
+        async with asyncio.timeout(30):
+            return await fut
+
+    async def _reload(self, ws: Any, pending: dict[int, asyncio.Future[Any]]) -> None:
+        self._changes.clear()
+        registry = await self._call(ws, pending, {"type": "config/entity_registry/list"})
+        with contextlib.suppress(RuntimeError):  # the full entries carry the aliases
+            full = await self._call(ws, pending, {"type": "config/entity_registry/get_entries",
+                                                  "entity_ids": [r["entity_id"] for r in registry]})
+            registry = [full.get(r["entity_id"]) or r for r in registry]
+        states = await self._call(ws, pending, {"type": "get_states"})
+        areas = await self._call(ws, pending, {"type": "config/area_registry/list"})
+        floors: list[dict[str, Any]] = []
+        with contextlib.suppress(RuntimeError):
+            floors = await self._call(ws, pending, {"type": "config/floor_registry/list"})
+        exposed: dict[str, Any] = {}
+        with contextlib.suppress(RuntimeError):
+            exposed = (await self._call(ws, pending, {"type": "homeassistant/expose_entity/list"})
+                       ).get("exposed_entities", {})
+        self.snapshot = build_snapshot(registry, states, areas, floors, exposed)
+        self._lists = slot_lists(self.snapshot)
+        self.state = HaState.READY
+        self.loaded.set()
+        async with self._reloaded:
+            self.reloads += 1
+            self._reloaded.notify_all()
+        _LOGGER.info("Home Assistant: %d exposed entities, %d areas, %d floors", len(self.snapshot.entities),
+                     len(self.snapshot.areas), len(self.snapshot.floors))
+
+
+def build_snapshot(registry: list[dict[str, Any]], states: list[dict[str, Any]], areas: list[dict[str, Any]],
+                   floors: list[dict[str, Any]], exposed: dict[str, Any]) -> HomeSnapshot:
+    by_id = {r["entity_id"]: r for r in registry}
+    entities = []
+    for state in states:
+        entity_id = state["entity_id"]
+        setting = exposed.get(entity_id, {}).get("conversation")
+        if not (setting if setting is not None else entity_id.split(".")[0] in DEFAULT_EXPOSED):
+            continue
+        entry = by_id.get(entity_id, {})
+        if entry.get("disabled_by") or entry.get("hidden_by"):
+            continue
+        name = state.get("attributes", {}).get("friendly_name") or entry.get("name") or entity_id
+        entities.append(HomeEntity(entity_id, name, tuple(entry.get("aliases") or ()), entry.get("area_id"),
+                                   state.get("attributes", {}).get("device_class")))
+    return HomeSnapshot(
+        entities=tuple(entities),
+        areas=tuple(HomeArea(a["area_id"], a["name"], tuple(a.get("aliases") or ()), a.get("floor_id"))
+                    for a in areas),
+        floors=tuple((f["floor_id"], f["name"]) for f in floors),
+    )
+
+
+def describe_outcome(command: Recognized, data: dict[str, Any]) -> str:
+    """What HA reports it did (its ``success``/``failed`` targets), as one sentence."""
+    done = [str(t.get("name")) for t in data.get("success", []) if t.get("type") == "entity"]
+    failed = [str(t.get("name")) for t in data.get("failed", [])]
+    domains = {str(t.get("id", "")).split(".")[0] for t in data.get("success", [])}
+    if not done:
+        return "Nothing was changed." + (f" {_names(failed)} failed." if failed else "")
+    verb = _verb(command, domains)
+    sentence = f"{verb} {_names(done)}" if "{}" not in verb else verb.format(_names(done))
+    return sentence + "." + (f" {_names(failed)} failed." if failed else "")
+
+
+def _verb(command: Recognized, domains: set[str]) -> str:
+    slots = command.slots
+    if command.name in ("HassTurnOn", "HassTurnOff"):
+        on = command.name == "HassTurnOn"
+        if domains == {"lock"}:
+            return "Locked" if on else "Unlocked"
+        if domains == {"cover"}:
+            return "Opened" if on else "Closed"
+        return "Turned on" if on else "Turned off"
+    if command.name == "HassLightSet":
+        if "brightness" in slots:
+            return f"Set {{}} to {int(float(slots['brightness']))}% brightness"
+        return f"Changed {{}} to {slots['color']}" if "color" in slots else "Changed"
+    if command.name == "HassSetPosition" and "position" in slots:
+        return f"Set {{}} to {int(float(slots['position']))}%"
+    if command.name == "HassSetVolume" and "volume_level" in slots:
+        return f"Set the volume of {{}} to {int(float(slots['volume_level']))}%"
+    return {"HassMediaPause": "Paused", "HassMediaUnpause": "Resumed", "HassMediaNext": "Skipped to the next track on",
+            "HassMediaPrevious": "Went back a track on", "HassClimateSetTemperature": "Set the temperature of",
+            }.get(command.name, "Done:")
+
+
+def _names(names: list[str]) -> str:
+    said = [f"the {n}" for n in names]
+    return said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
+
+
+def _speech(response: dict[str, Any]) -> str:
+    speech = response.get("speech", {})
+    plain = speech.get("plain", {}) if isinstance(speech, dict) else {}
+    return str(plain.get("speech", "")).strip()

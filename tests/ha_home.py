@@ -1,0 +1,220 @@
+"""A real Home Assistant core for the tests: YAML-only entities, onboarded through its API.
+
+HA 2024.3.3 runs from its own virtualenv (``~/.cache/hearth/peers/home-assistant``, made by
+scripts/setup.sh; ``HEARTH_HA_PYTHON`` points elsewhere). The configuration has template lights,
+a switch, locks, covers, a generic thermostat, an input_number and a template weather entity,
+all backed by input_booleans/input_numbers so their state really changes. A user is created
+with the onboarding API and its access token is what the orchestrator uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+_CACHE = Path(os.environ.get("HEARTH_CACHE_DIR", Path.home() / ".cache/hearth"))
+HA_PYTHON = Path(os.environ.get("HEARTH_HA_PYTHON") or next(
+    (p for p in (_CACHE / "peers/home-assistant/bin/python", _CACHE / "ha/bin/python") if p.exists()),
+    _CACHE / "peers/home-assistant/bin/python"))
+CLIENT_ID = "http://127.0.0.1/"
+
+CONFIG = """
+homeassistant:
+  name: Test Home
+  unit_system: metric
+  time_zone: UTC
+  latitude: 52.0
+  longitude: 4.0
+  elevation: 0
+  currency: EUR
+  country: NL
+http:
+  server_host: 127.0.0.1
+  server_port: {port}
+api:
+onboarding:
+config:
+conversation:
+intent:
+input_boolean:
+  kitchen_light_on:
+  coffee_maker_on:
+  front_door_locked:
+    initial: true
+  back_door_locked:
+    initial: true
+  heater_on:
+input_number:
+  kitchen_light_level: {{min: 0, max: 255, initial: 0}}
+  garage_door_position: {{min: 0, max: 100, initial: 0}}
+  room_temperature: {{min: -20, max: 50, initial: 19, unit_of_measurement: "°C"}}
+  outdoor_temperature: {{min: -30, max: 50, initial: 12, unit_of_measurement: "°C"}}
+template:
+  - sensor:
+      - name: Room Temperature
+        unique_id: room_temperature
+        unit_of_measurement: "°C"
+        device_class: temperature
+        state: "{{{{ states('input_number.room_temperature') }}}}"
+light:
+  - platform: template
+    lights:
+      kitchen_light:
+        unique_id: kitchen_light
+        friendly_name: Kitchen Light
+        value_template: "{{{{ is_state('input_boolean.kitchen_light_on', 'on') }}}}"
+        level_template: "{{{{ states('input_number.kitchen_light_level') | int }}}}"
+        turn_on: {{service: input_boolean.turn_on, target: {{entity_id: input_boolean.kitchen_light_on}}}}
+        turn_off: {{service: input_boolean.turn_off, target: {{entity_id: input_boolean.kitchen_light_on}}}}
+        set_level:
+          - service: input_number.set_value
+            target: {{entity_id: input_number.kitchen_light_level}}
+            data: {{value: "{{{{ brightness }}}}"}}
+          - service: input_boolean.turn_on
+            target: {{entity_id: input_boolean.kitchen_light_on}}
+switch:
+  - platform: template
+    switches:
+      coffee_maker:
+        unique_id: coffee_maker
+        friendly_name: "Coffee Maker (old) #2"
+        value_template: "{{{{ is_state('input_boolean.coffee_maker_on', 'on') }}}}"
+        turn_on: {{service: input_boolean.turn_on, target: {{entity_id: input_boolean.coffee_maker_on}}}}
+        turn_off: {{service: input_boolean.turn_off, target: {{entity_id: input_boolean.coffee_maker_on}}}}
+      heater:
+        unique_id: heater
+        friendly_name: Heater Relay
+        value_template: "{{{{ is_state('input_boolean.heater_on', 'on') }}}}"
+        turn_on: {{service: input_boolean.turn_on, target: {{entity_id: input_boolean.heater_on}}}}
+        turn_off: {{service: input_boolean.turn_off, target: {{entity_id: input_boolean.heater_on}}}}
+lock:
+  - platform: template
+    name: Front Door
+    unique_id: front_door
+    value_template: "{{{{ is_state('input_boolean.front_door_locked', 'on') }}}}"
+    lock: {{service: input_boolean.turn_on, target: {{entity_id: input_boolean.front_door_locked}}}}
+    unlock: {{service: input_boolean.turn_off, target: {{entity_id: input_boolean.front_door_locked}}}}
+cover:
+  - platform: template
+    covers:
+      garage_door:
+        unique_id: garage_door
+        friendly_name: Garage Door
+        device_class: garage
+        position_template: "{{{{ states('input_number.garage_door_position') | int }}}}"
+        open_cover: {{service: input_number.set_value, target: {{entity_id: input_number.garage_door_position}},
+                      data: {{value: 100}}}}
+        close_cover: {{service: input_number.set_value, target: {{entity_id: input_number.garage_door_position}},
+                       data: {{value: 0}}}}
+        set_cover_position:
+          service: input_number.set_value
+          target: {{entity_id: input_number.garage_door_position}}
+          data: {{value: "{{{{ position }}}}"}}
+climate:
+  - platform: generic_thermostat
+    name: Thermostat
+    unique_id: thermostat
+    heater: switch.heater
+    target_sensor: sensor.room_temperature
+    target_temp: 20
+weather:
+  - platform: template
+    name: Home Forecast
+    unique_id: home_forecast
+    condition_template: "sunny"
+    temperature_template: "{{{{ states('input_number.outdoor_temperature') | float }}}}"
+    humidity_template: "60"
+"""
+
+
+def ha_installed() -> bool:
+    return HA_PYTHON.exists()
+
+
+@dataclass
+class RunningHa:
+    url: str
+    token: str
+    proc: asyncio.subprocess.Process
+    config_dir: Path
+
+    async def state(self, entity_id: str) -> dict[str, Any]:
+        async with httpx.AsyncClient(base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}) as c:
+            response = await c.get(f"/api/states/{entity_id}")
+            response.raise_for_status()
+            body: dict[str, Any] = response.json()
+            return body
+
+    async def call(self, domain: str, service: str, data: dict[str, Any]) -> None:
+        async with httpx.AsyncClient(base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}) as c:
+            response = await c.post(f"/api/services/{domain}/{service}", json=data)
+            response.raise_for_status()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def _wait_up(url: str, proc: asyncio.subprocess.Process, log: Path, timeout: float = 600) -> None:
+    async with httpx.AsyncClient(base_url=url, timeout=5) as client, asyncio.timeout(timeout):
+        while True:
+            if proc.returncode is not None:
+                tail = await asyncio.to_thread(log.read_text)
+                raise RuntimeError(f"Home Assistant exited {proc.returncode}: {tail[-2000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get("/api/onboarding")).status_code == 200:
+                    return
+            await asyncio.sleep(0.5)  # polling a starting process: nothing to wait on instead
+
+
+async def _onboard(url: str) -> str:
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        response = await client.post("/api/onboarding/users", json={
+            "client_id": CLIENT_ID, "name": "Test", "username": "test", "password": "test-password-1",
+            "language": "en"})
+        response.raise_for_status()
+        code = response.json()["auth_code"]
+        response = await client.post("/auth/token", data={"grant_type": "authorization_code", "code": code,
+                                                          "client_id": CLIENT_ID})
+        response.raise_for_status()
+        token: str = response.json()["access_token"]
+        return token
+
+
+@contextlib.asynccontextmanager
+async def home_assistant(folder: Path) -> AsyncIterator[RunningHa]:
+    port = _free_port()
+    config_dir = folder / "ha-config"
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / "configuration.yaml").write_text(CONFIG.format(port=port), encoding="utf-8")
+    log = config_dir / "stdout.log"
+    out = await asyncio.to_thread(log.open, "wb")
+    with out:
+        proc = await asyncio.create_subprocess_exec(
+            str(HA_PYTHON), "-m", "homeassistant", "-c", str(config_dir), "--log-no-color",
+            stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await _wait_up(url, proc, log)
+        token = await _onboard(url)
+        yield RunningHa(url, token, proc, config_dir)
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 30)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
