@@ -14,10 +14,11 @@ so the decision adds no decode of its own:
 A transcript is unfinished when it ends in a word that cannot end an English request
 (:data:`OPEN_WORDS`: articles, prepositions, conjunctions, auxiliaries, possessives, "to",
 "for", fillers such as "um"), in a verb particle right after its verb ("turn on", "switch
-off"), in a number after a timer/alarm word without its unit ("set a timer for fifteen"),
-in a comma, dash or ellipsis (Whisper writes those where the voice did not fall: the only
-prosody cue we use, and it comes free with the decode), or when it is a wh-question with no
-verb yet ("how far away", "what time"). Everything else is finished.
+off"), in a subject right after a modal ("can you"), in a number after a timer/alarm word
+without its unit ("set a timer for fifteen"), in a comma, dash or ellipsis (Whisper writes
+those where the voice did not fall: the only prosody cue we use, and it comes free with the
+decode), or when it is a wh-question with no verb yet ("how far away", "what time").
+Everything else is finished.
 
 What was tried and what won (``bench/turn_bench.py``, ``bench/results/turn.md``): these rules
 over the speculative transcript. The alternatives were weighed but not run within this

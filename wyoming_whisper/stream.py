@@ -19,6 +19,10 @@ Pure and synchronous (no asyncio, no wyoming); the handler drives it.
   the final text is sent if the final text starts with the words already sent, so the
   chunks concatenate to the final ``transcript`` whenever the final decode confirms them;
   the ``transcript`` event is always authoritative.
+* **End of turn** (server-side endpointing). Once ``endpoint_windows`` of silence follow the
+  speech, the speculative final's text is judged (:mod:`.endpoint`, :meth:`Utterance.judge`):
+  a finished request ends there, an unfinished one at ``endpoint_max_windows`` unless speech
+  resumes (then the longer region is judged at its next pause).
 """
 
 from __future__ import annotations
