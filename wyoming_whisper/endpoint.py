@@ -79,11 +79,17 @@ VERBS = AUXILIARIES | frozenset({
 NUMBER_WORDS = frozenset({
     "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
     "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty",
-    "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred", "a", "half",
+    "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred", "half",
 })
 UNIT_CONTEXT = frozenset({"timer", "alarm", "remind", "reminder", "wait", "countdown", "minutes", "for"})
 UNITS = frozenset({"second", "seconds", "minute", "minutes", "hour", "hours", "day", "days", "am", "pm",
                    "a.m", "p.m", "o'clock", "degrees", "percent", "morning", "evening", "tonight"})
+
+# A command verb said alone is unfinished ("turn ..."); "stop" is not.
+TRANSITIVE = frozenset({"turn", "set", "switch", "play", "add", "remind", "tell", "open", "close", "lock", "unlock",
+                        "put", "call", "show", "give", "make", "dim", "start", "read"})
+SET_WORDS = frozenset({"set", "start", "create", "make", "add"})
+_FINAL_PUNCTUATION = (".", "?", "!")
 
 _WORD = re.compile(r"[a-z0-9']+(?:\.[a-z]\b)?")
 _OPEN_PUNCTUATION = (",", "-", "…", "...", ";", ":")
@@ -112,7 +118,15 @@ def judge(text: str) -> Verdict:
         return Verdict(True, "no words")  # noise: nothing to wait for
     if stripped.endswith(_OPEN_PUNCTUATION):
         return Verdict(False, f"ends in {stripped[-1]!r}")
+    if not stripped.endswith(_FINAL_PUNCTUATION):
+        return Verdict(False, "no final punctuation")  # Whisper heard no falling voice
+    if _repeats(found):
+        return Verdict(False, "a repeated phrase")  # Whisper looping on audio cut mid-request
     last = found[-1]
+    if len(found) == 1 and last in TRANSITIVE:
+        return Verdict(False, f"{last!r} alone")
+    if {"timer", "alarm"} & set(found) and SET_WORDS & set(found) and not any(map(_is_number, found[1:])):
+        return Verdict(False, "a timer without its time")
     if len(found) == 1 and last in OPENERS:
         return Verdict(False, f"only {last!r}")
     if last in OPEN_WORDS and not (last in {"that", "this", "those", "these", "like", "also", "then", "so"}
@@ -127,6 +141,15 @@ def judge(text: str) -> Verdict:
     if found[0] in WH_WORDS and not VERBS & set(found[1:]) and not any(w.endswith("ed") for w in found[1:]):
         return Verdict(False, f"{found[0]}-question without a verb")
     return Verdict(True, "finished")
+
+
+def _repeats(found: list[str]) -> bool:
+    """Whether a phrase of 2+ words comes twice in a row ("tell me a joke tell me a joke")."""
+    for size in range(2, len(found) // 2 + 1):
+        for start in range(len(found) - 2 * size + 1):
+            if found[start : start + size] == found[start + size : start + 2 * size]:
+                return True
+    return False
 
 
 @dataclass(frozen=True)
