@@ -67,7 +67,7 @@ async def test_orchestrator_on_real_servers_drives_the_satellite(speech: Speech,
 async def test_speech_to_text_ends_the_utterance_before_the_satellite_does(
     speech: Speech, tmp_path: Path, stack: Stack
 ) -> None:
-    """`serve` asks our whisper for server-side endpointing (vad_sensitivity "aggressive"):
+    """`serve` asks our whisper for server-side endpointing (vad_sensitivity "default"):
     the satellite, whose own VAD would wait 30 s of silence here, is told the transcript and
     ends its stream on it, and the reply plays."""
     command = speech.mic("Turn on the kitchen lights.")

@@ -20,13 +20,18 @@ those where the voice did not fall: the only prosody cue we use, and it comes fr
 decode), or when it is a wh-question with no verb yet ("how far away", "what time").
 Everything else is finished.
 
-What was tried and what won (``bench/turn_bench.py``, ``bench/results/turn.md``): these rules
-over the speculative transcript. The alternatives were weighed but not run within this
-change: the local LLM's end-of-text probability (SmolLM2-135M is not trained for it, and a
-call per pause would add a request to llama-server on the latency path of every turn), a
-trained classifier (needs labelled data we do not have), and pitch/energy prosody features
-(Whisper's punctuation already carries the falling-voice cue). The figures are in
-``wyoming_whisper/README.md``.
+What was tried and what won (``bench/turn_bench.py``; 43 requests with a 0.3-0.9 s pause
+mid-sentence streamed in real time, 2026-12-01; paused requests cut, tune + held-out):
+silence alone 0.25 s cut 42/43 (the old ``serve`` default), 0.7 s 16/43; rules over the words
+alone (first run, ``aggressive``) 24/43; the words plus Whisper's final punctuation, repeated
+phrases, lone command verbs and timers without a time 18/43 with ``aggressive`` (0.25 s / 1.5 s)
+and 13/43 with ``default`` (0.4 s / 1.875 s), which ``serve`` now asks for. Finished requests
+without a pause were never cut and ended as fast as with 0.25 s of silence (p50 0.62 s on a
+busy machine; p95 1.70 s against 1.04 s: a finished request Whisper writes without a final
+period waits for the cap). Not tried: the local LLM's end-of-text probability (SmolLM2-135M
+is not trained for it, and it would put an HTTP request on every turn's latency path), a
+trained classifier (no labelled data), pitch/energy features. Details in
+``wyoming_whisper/README.md`` and ``bench/results/turn.md``.
 """
 
 from __future__ import annotations
