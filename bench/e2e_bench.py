@@ -10,7 +10,8 @@ Pipelines (the same satellite and VAD setting, the same intents and the same LLM
   ours  wyoming_whisper (tiny.en int8) → wyoming_llama streaming (SmolLM2) → wyoming_kokoro
         (Piper en_US-joe-medium) streaming, orchestrated with streaming end to end, as
         ``voice-orchestrator serve`` does by default: whisper is asked (``vad_sensitivity``) to
-        end the utterance itself after 0.25 s of silence, without partial transcripts;
+        end the utterance itself (0.4 s of silence after a finished request, up to 1.9 s after
+        an unfinished one), without partial transcripts;
   peer  wyoming-faster-whisper (tiny.en int8) → wyoming_llama read without streaming →
         wyoming-piper (en_US-joe-medium), chained as Home Assistant does without streaming
         (final transcript → whole reply → whole TTS audio → satellite).
@@ -752,8 +753,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--silence-frames", type=int, default=20,
                    help="the satellite's --silence-frames-required (30 ms frames), both pipelines (default 20, "
                         "the satellite's default)")
-    p.add_argument("--vad-sensitivity", choices=["aggressive", "default", "relaxed", "off"], default="aggressive",
-                   help="ours: server-side end of speech asked of whisper (default aggressive, as serve does)")
+    p.add_argument("--vad-sensitivity", choices=["aggressive", "default", "relaxed", "off"], default="default",
+                   help="ours: server-side end of speech asked of whisper (default: default, as serve does)")
     p.add_argument("--partial-transcripts", action="store_true", help="ours: let whisper compute partials")
     p.add_argument("--max-tokens", type=int, default=120, help="wyoming_llama --max-tokens")
     p.add_argument("--temperature", type=float, default=0.0, help="wyoming_llama --temperature")

@@ -67,7 +67,7 @@ async def test_orchestrator_on_real_servers_drives_the_satellite(speech: Speech,
 async def test_speech_to_text_ends_the_utterance_before_the_satellite_does(
     speech: Speech, tmp_path: Path, stack: Stack
 ) -> None:
-    """`serve` asks our whisper for server-side endpointing (vad_sensitivity "aggressive"):
+    """`serve` asks our whisper for server-side endpointing (vad_sensitivity "default"):
     the satellite, whose own VAD would wait 30 s of silence here, is told the transcript and
     ends its stream on it, and the reply plays."""
     command = speech.mic("Turn on the kitchen lights.")
@@ -84,3 +84,21 @@ async def test_speech_to_text_ends_the_utterance_before_the_satellite_does(
     assert len(transcripts) == 1 and "kitchen" in transcripts[0].lower(), log
     played = speaker(tmp_path / "speaker.wav")
     assert sum(any(w) for w in windows(played)) * 30 > 500, "no spoken reply was played"
+
+
+async def test_a_question_with_a_pause_is_heard_whole_by_default(tmp_path: Path, stack: Stack) -> None:
+    """"Turn on the ... kitchen lights" with 0.6 s of silence after "the", through satellite,
+    `serve` (its default end of speech) and our whisper: one turn with the whole question, not
+    an answer to "turn on the" (the old default, 0.25 s of silence, cut it there)."""
+    from speech import speak_paused
+
+    mic = speak_paused("Turn on the kitchen lights.", 3, 0.6)
+    write_wav(str(tmp_path / "mic.wav"), silence(0.5) + mic + silence(3.0), PCM16_MONO_16K)
+    async with satellite("--mic-wav", str(tmp_path / "mic.wav"), "--snd-wav", str(tmp_path / "speaker.wav"),
+                         "--snd-rate", "16000", "--silence-frames-required", "1000") as sat, \
+            orchestrator("--asr", stack.whisper.uri, "--tts", stack.tts.uri, "--handle", stack.llama.uri,
+                         "--satellite", f"tcp://127.0.0.1:{sat.port}"):
+        await sat.wait_log("on reply-done", timeout=120)
+    log = "\n".join(sat.log)
+    transcripts = [line for line in sat.log if "transcript=" in line]
+    assert len(transcripts) == 1 and "kitchen" in transcripts[0].lower(), log

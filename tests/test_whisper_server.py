@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from helpers import Client, ServiceProcess, connected, start_service
-from speech import speak
+from speech import speak, speak_paused
 from wyoming.asr import Transcribe, Transcript, TranscriptChunk
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
@@ -250,8 +250,33 @@ async def test_vad_sensitivity_in_transcribe_turns_endpointing_on_for_that_reque
         assert normalise(final_text(plain)).endswith("before we go to bed")
 
 
+async def endpointed(port: int, pcm: bytes, endpoint: str) -> str:
+    """The transcript the server ends on its own (aggressive sensitivity, no audio-stop)."""
+    async with connected(port) as client:
+        await client.send(Transcribe(language="en", vad_sensitivity="aggressive",
+                                     context={"partial_transcripts": False, "endpoint": endpoint}))
+        await send_audio(client, pcm, realtime=True, stop=False)
+        events = await client.recv_until("transcript-stop")
+        await client.send(AudioStop())
+    types = [e.type for e in events]
+    assert types.index("voice-stopped") < types.index("transcript"), types
+    return normalise(final_text(events))
+
+
+async def test_a_pause_after_the_does_not_end_the_request(server: ServiceProcess) -> None:
+    """"Turn on the ... kitchen lights" with 0.6 s of silence after "the": the transcript of the
+    speech so far is unfinished, so the server waits and hears the whole request. Silence alone
+    (the old rule, 0.25 s) cuts it at the pause."""
+    paused = speak_paused("Turn on the kitchen lights.", 3, 0.6) + bytes(2 * 16000 * 2)
+    whole = await endpointed(server.port, paused, "semantic")
+    assert whole.startswith("turn on the") and whole.endswith("kitchen lights"), whole
+    cut = await endpointed(server.port, paused, "silence")
+    assert "kitchen" not in cut and cut.startswith("turn on"), cut
+
+
 @pytest.mark.parametrize(("field", "value"), [("vad_sensitivity", "sleepy"),
-                                             ("context", {"partial_transcripts": "no"})])
+                                             ("context", {"partial_transcripts": "no"}),
+                                             ("context", {"endpoint": "psychic"})])
 async def test_bad_transcribe_options_get_bad_event(server: ServiceProcess, field: str, value: object) -> None:
     async with connected(server.port) as client:
         await client.send(Event("transcribe", {"language": "en", field: value}))

@@ -76,7 +76,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--endpoint-silence", type=float, default=None,
                         help="end the utterance after this many seconds of silence following speech, "
                         "sending voice-started/voice-stopped and the transcript without waiting for "
-                        "audio-stop (default: off, the client's VAD decides)")
+                        "audio-stop (default: off, the client's VAD decides, or it asks with vad_sensitivity); "
+                        "a request whose transcript is unfinished waits longer (--endpoint-max-silence)")
+    parser.add_argument("--endpoint-max-silence", type=float, default=1.5,
+                        help="with endpointing, the longest silence an unfinished request (\"turn on the ...\", "
+                        "\"how far away ...\") is given to go on, in seconds; scaled by vad_sensitivity (x1 "
+                        "aggressive, x1.25 default, x1.5 relaxed); 0: silence alone ends it (default 1.5)")
     parser.add_argument("--max-seconds", type=float, default=60.0,
                         help="longest utterance accepted, in seconds (default 60)")
     parser.add_argument("--max-batch", type=int, default=8,
@@ -118,6 +123,9 @@ def make_config(args: argparse.Namespace) -> WhisperConfig:
     compute_type = args.compute_type or ("int8" if device == "cpu" else "float16")
     pad = _windows(args.speech_pad)
     endpoint = None if args.endpoint_silence is None else max(pad, _windows(args.endpoint_silence))
+    if args.endpoint_max_silence < 0:
+        raise SystemExit("--endpoint-max-silence must be >= 0")
+    endpoint_max = _windows(args.endpoint_max_silence) if args.endpoint_max_silence > 0 else None
     return WhisperConfig(
         server=server_config(args, "wyoming-whisper"),
         model_name=model_dir.name if os.sep in args.model or Path(args.model).exists() else args.model,
@@ -137,6 +145,7 @@ def make_config(args: argparse.Namespace) -> WhisperConfig:
             settle_windows=pad,
             partial_interval=max(0.0, args.partial_interval),
             endpoint_windows=endpoint,
+            endpoint_max_windows=endpoint_max,
         ),
         max_seconds=args.max_seconds,
         max_batch=args.max_batch,

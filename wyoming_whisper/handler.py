@@ -7,12 +7,16 @@ In: ``transcribe`` (optional ``name``, ``language``, ``vad_sensitivity``, ``cont
 endpointing (``--endpoint-silence``) also ``voice-started``/``voice-stopped``, and the
 transcript follows ``voice-stopped`` without waiting for ``audio-stop``.
 
-Per request, ``transcribe`` may turn server-side endpointing on with ``vad_sensitivity``
-(``aggressive``: 0.25 s; ``default``: 0.7 s; ``relaxed``: 1.25 s, the silences Home
-Assistant's own VAD uses; the speech is then decoded with 0.2 s of the silence after it,
-speculatively, while the rest of the endpoint silence is waited for), and turn partial
-transcripts off with ``context: {"partial_transcripts": false}`` (a client that never shows
-them saves their CPU). Both apply to the utterances that follow, on that connection.
+Per request, ``transcribe`` may turn server-side endpointing on with ``vad_sensitivity``. The
+speech is decoded with 0.2 s of the silence after it, speculatively, and that text decides
+(:mod:`.endpoint`): a finished request ends after the base silence (``aggressive`` 0.25 s,
+``default`` 0.4 s, ``relaxed`` 0.7 s), an unfinished one ("turn on the ...") after the cap
+(``--endpoint-max-silence`` 1.5 s x 1, 1.25, 1.5) unless the user goes on.
+``context: {"endpoint": "silence"}`` asks for silence alone (0.25/0.7/1.25 s, Home Assistant's
+values; for comparisons). ``context: {"partial_transcripts": false}`` turns partial
+transcripts off (a client that never shows them saves their CPU). Both apply to the
+utterances that follow, on that connection; without ``vad_sensitivity`` (and without
+``--endpoint-silence``) the client's ``audio-stop`` ends the utterance.
 
 Audio in any rate/width/channels is converted to 16 kHz mono 16-bit as it arrives. Chunks may
 be cut at any byte, and a WAV file's header at the start of the audio is skipped (its format
@@ -57,34 +61,56 @@ from .vad import WINDOW, SileroVad
 
 _LOGGER = logging.getLogger(__name__)
 
-# Seconds of silence after speech that end an utterance, per ``vad_sensitivity`` (the values
-# Home Assistant's own VAD uses).
+# Seconds of silence after speech that end an utterance, per ``vad_sensitivity``, with silence
+# alone deciding (``context.endpoint: "silence"``; the values Home Assistant's own VAD uses).
 VAD_SENSITIVITY_SECONDS = {"aggressive": 0.25, "default": 0.7, "relaxed": 1.25}
+# With the transcript deciding too (the default, :mod:`.endpoint`): the silence that ends a
+# finished request, and the factor on the server's cap (``--endpoint-max-silence``) that ends
+# an unfinished one. aggressive < default < relaxed, as in Home Assistant.
+ENDPOINT_SENSITIVITY = {"aggressive": (0.25, 1.0), "default": (0.4, 1.25), "relaxed": (0.7, 1.5)}
+ENDPOINT_MODES = ("semantic", "silence")
 # With endpointing the audio kept after the speech (and so the silence after which the
 # speculative final decode starts) is at most this: the decode then runs while the endpoint
 # silence is still being waited for, and the transcript follows the endpoint almost at once.
 ENDPOINT_PAD_SECONDS = 0.2
 
 
+def _windows(seconds: float) -> int:
+    return round(seconds * SAMPLE_RATE / WINDOW)
+
+
 def request_policy(base: StreamPolicy, request: Transcribe) -> StreamPolicy:
     """The stream policy for the utterances after ``request``: ``base`` plus its overrides.
 
-    Raises ValueError for an unknown sensitivity or a malformed context (a ``bad-event``).
+    ``base.endpoint_max_windows`` is the server's cap for unfinished requests (None: silence
+    alone). Raises ValueError/TypeError for an unknown sensitivity or a malformed context (a
+    ``bad-event``).
     """
     policy = base
+    context = request.context
+    if context is not None and not isinstance(context, dict):
+        raise TypeError("'context' must be an object")
+    mode = "semantic" if context is None else context.get("endpoint", "semantic")
+    if mode not in ENDPOINT_MODES:
+        raise ValueError(f"'context.endpoint' must be one of {list(ENDPOINT_MODES)}, not {mode!r}")
+    if mode == "silence":
+        policy = replace(policy, endpoint_max_windows=None)
     sensitivity = request.vad_sensitivity
     if sensitivity is not None:
         name = str(getattr(sensitivity, "value", sensitivity))
         if name not in VAD_SENSITIVITY_SECONDS:
             raise ValueError(f"'vad_sensitivity' must be one of {sorted(VAD_SENSITIVITY_SECONDS)}, not {name!r}")
-        pad = min(base.vad.pad_windows, round(ENDPOINT_PAD_SECONDS * SAMPLE_RATE / WINDOW))
-        windows = max(pad, round(VAD_SENSITIVITY_SECONDS[name] * SAMPLE_RATE / WINDOW))
+        pad = min(base.vad.pad_windows, _windows(ENDPOINT_PAD_SECONDS))
+        cap = None
+        if mode == "silence" or not base.endpoint_max_windows:
+            silence = VAD_SENSITIVITY_SECONDS[name]
+        else:
+            silence, factor = ENDPOINT_SENSITIVITY[name]
+            cap = round(base.endpoint_max_windows * factor)
+        windows = max(pad, _windows(silence))
         policy = replace(policy, vad=replace(base.vad, pad_windows=pad), settle_windows=min(base.settle_windows, pad),
-                         endpoint_windows=windows)
-    context = request.context
+                         endpoint_windows=windows, endpoint_max_windows=cap)
     if context is not None:
-        if not isinstance(context, dict):
-            raise TypeError("'context' must be an object")
         partials = context.get("partial_transcripts")
         if partials is not None:
             if not isinstance(partials, bool):
@@ -268,14 +294,31 @@ class WhisperHandler(ServiceHandler):
     # -- work -----------------------------------------------------------------------------
     async def _after_audio(self, stream: _Stream) -> None:
         utterance = stream.utterance
-        if utterance.policy.endpoint_windows is not None:
-            for kind, millis in utterance.voice_events():
-                if kind == "started":
-                    await self.write_event(VoiceStarted(timestamp=millis).event())
-                    continue
+        endpointing = utterance.policy.endpoint_windows is not None
+        events = utterance.voice_events() if endpointing else []
+        for kind, millis in events:
+            if kind == "started":
+                await self.write_event(VoiceStarted(timestamp=millis).event())
+        if not any(kind == "stopped" for kind, _ in events):
+            self._spawn_decode(stream)
+            if not endpointing:
+                return
+            region = utterance.verdict_due()
+            if region is None:
+                return
+            text = await self._speculative_text(stream, region)
+            verdict = utterance.judge(region, text)
+            _LOGGER.info("client=%s end of turn? finished=%s (%s) text=%r", self.client, verdict.finished,
+                         verdict.reason, text)
+            events = utterance.voice_events()
+        for kind, millis in events:
+            if kind == "stopped":
                 await self.write_event(VoiceStopped(timestamp=millis).event())
                 await self._complete(stream)
                 return
+
+    def _spawn_decode(self, stream: _Stream) -> None:
+        utterance = stream.utterance
         running = stream.last is not None and not stream.last.done()
         job = utterance.next_job(model_busy=running or self.service.scheduler.busy)
         if job is None:
@@ -286,6 +329,14 @@ class WhisperHandler(ServiceHandler):
         stream.last = task
         if job.kind == "final":
             stream.final = (job, task)
+
+    async def _speculative_text(self, stream: _Stream, region: tuple[int, int]) -> str | None:
+        """The text of the speculative final decode of ``region`` (waiting for it: it was
+        started ~0.2 s into the silence), or None when there is none."""
+        if stream.final is not None and stream.final[0].region == region:
+            await asyncio.wait({stream.final[1]})
+        speculated = stream.utterance.speculated
+        return speculated[1] if speculated is not None and speculated[0] == region else None
 
     async def _background(self, stream: _Stream, job: Job, after: asyncio.Task[None] | None) -> None:
         if after is not None:

@@ -19,12 +19,17 @@ Pure and synchronous (no asyncio, no wyoming); the handler drives it.
   the final text is sent if the final text starts with the words already sent, so the
   chunks concatenate to the final ``transcript`` whenever the final decode confirms them;
   the ``transcript`` event is always authoritative.
+* **End of turn** (server-side endpointing). Once ``endpoint_windows`` of silence follow the
+  speech, the speculative final's text is judged (:mod:`.endpoint`, :meth:`Utterance.judge`):
+  a finished request ends there, an unfinished one at ``endpoint_max_windows`` unless speech
+  resumes (then the longer region is judged at its next pause).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .endpoint import EndpointPolicy, Verdict, ends, judge
 from .engine import SAMPLE_RATE, FloatArray, pcm16_to_float
 from .vad import WINDOW, VadPolicy, VadStream, speech_region, speech_windows
 
@@ -42,8 +47,21 @@ class StreamPolicy:
     pause_windows: int = 3
     # No partial decodes once the speech is longer than one Whisper window.
     partial_max_seconds: float = 28.0
-    # Non-speech windows after speech that end the utterance (server-side endpointing).
+    # Non-speech windows after speech that end the utterance (server-side endpointing) when
+    # its transcript reads as a finished request (:mod:`.endpoint`)...
     endpoint_windows: int | None = None
+    # ... and that end it anyway (an unfinished one). None or <= endpoint_windows: silence alone.
+    endpoint_max_windows: int | None = None
+
+    def endpoint(self) -> EndpointPolicy | None:
+        if self.endpoint_windows is None:
+            return None
+        cap = self.endpoint_max_windows or 0
+        return EndpointPolicy(base=_seconds(self.endpoint_windows), cap=_seconds(cap))
+
+
+def _seconds(windows: int) -> float:
+    return windows * WINDOW / SAMPLE_RATE
 
 
 @dataclass(frozen=True)
@@ -69,6 +87,7 @@ class Utterance:
         self._previous: list[str] | None = None
         self._voice_started = False
         self._voice_stopped = False
+        self.verdict: tuple[Region, Verdict] | None = None  # the latest speech judged (endpointing)
 
     # -- audio ----------------------------------------------------------------------------
     @property
@@ -154,6 +173,27 @@ class Utterance:
         return prefix + " ".join(new)
 
     # -- server-side endpointing ----------------------------------------------------------
+    def verdict_due(self) -> Region | None:
+        """The speech to judge now (finished request or not), or None: with semantic
+        endpointing, once the base silence has passed after speech not judged yet."""
+        endpoint = self.policy.endpoint()
+        trailing = self._trailing_silence()
+        if endpoint is None or not endpoint.semantic or trailing is None or self._voice_stopped:
+            return None
+        if _seconds(trailing) < endpoint.base:
+            return None
+        region = self.region()
+        if region is None or (self.verdict is not None and self.verdict[0] == region):
+            return None
+        return region
+
+    def judge(self, region: Region, text: str | None) -> Verdict:
+        """Record the verdict on ``region`` from the text of its decode (None: no decode, so
+        silence alone decides, as without semantic endpointing)."""
+        verdict = Verdict(True, "no decode") if text is None else judge(text)
+        self.verdict = (region, verdict)
+        return verdict
+
     def voice_events(self) -> list[tuple[str, int]]:
         """New ("started"|"stopped", milliseconds) transitions since the last call."""
         found = speech_windows(self._vad.probs, self.policy.vad)
@@ -164,8 +204,12 @@ class Utterance:
         if not self._voice_started:
             self._voice_started = True
             events.append(("started", first * WINDOW * 1000 // SAMPLE_RATE))
-        limit = self.policy.endpoint_windows
-        if limit is not None and not self._voice_stopped and len(self._vad.probs) - 1 - last >= limit:
+        endpoint = self.policy.endpoint()
+        if endpoint is None or self._voice_stopped:
+            return events
+        region = self.region()
+        verdict = self.verdict[1] if self.verdict is not None and self.verdict[0] == region else None
+        if ends(endpoint, _seconds(len(self._vad.probs) - 1 - last), verdict):
             self._voice_stopped = True
             events.append(("stopped", (last + 1) * WINDOW * 1000 // SAMPLE_RATE))
         return events

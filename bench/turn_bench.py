@@ -1,0 +1,254 @@
+"""End-of-turn benchmark: is a request with a pause heard whole, and how fast does a turn end?
+
+Each request of the corpus (``bench/turn_corpus.py``: 65 requests, 6 voices, 50 with a pause of
+0.3-0.9 s mid-sentence, clean/far-field/noisy) is streamed into one real ``wyoming_whisper``
+server (tiny.en, int8) at real-time pace in 32 ms chunks, the way ``voice-orchestrator serve``
+asks for it (``vad_sensitivity``, no partial transcripts), and the server ends the turn. Rules
+compared, interleaved request by request so load drift hits all alike:
+
+* ``silence-aggressive``: the old default, 0.25 s of silence (``context.endpoint: silence``);
+* ``silence-default``: 0.7 s of silence (Home Assistant's default);
+* ``semantic-aggressive``: the transcript decides (``wyoming_whisper/endpoint.py``), 0.25 s
+  for a finished request, up to 1.5 s for an unfinished one (the new default);
+* ``semantic-default`` (with ``--configs``): 0.4 s / up to 1.875 s.
+
+Reported per rule, for the tune and the held-out split apart: cut-off rate (the transcript
+misses the request: under 75 % of its words, or under 60 % of the words after its pause),
+and end of speech (the last voiced sample reaching the server, paced) -> ``transcript``
+p50/p95 over the requests heard whole. An oracle pass (the whole clip, ``audio-stop``, no
+endpointing) checks each clip is intelligible to tiny.en at all; clips it misses are left out.
+
+    .venv/bin/python bench/turn_bench.py [--configs a,b,...] [--limit N]
+
+Results: bench/results/turn.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wyoming.asr import Transcribe, Transcript
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.client import AsyncTcpClient
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import run_until_signalled  # noqa: E402
+from bench.turn_corpus import RATE, Request, build, noise_tail, norm_words  # noqa: E402
+from voice_runtime.procs import start_service  # noqa: E402
+
+CONFIGS = {  # name: (vad_sensitivity, context.endpoint)
+    "silence-aggressive": ("aggressive", "silence"),
+    "silence-default": ("default", "silence"),
+    "semantic-aggressive": ("aggressive", "semantic"),
+    "semantic-default": ("default", "semantic"),
+}
+DEFAULT_CONFIGS = "silence-aggressive,silence-default,semantic-aggressive"
+CHUNK = 512  # samples: 32 ms, about a satellite's read size
+TAIL = 3.0  # seconds of silence offered after the speech (the longest cap is 2.25 s)
+
+
+@dataclass
+class Outcome:
+    request: str
+    config: str
+    text: str
+    whole: bool
+    early: bool  # the transcript came before the speech ended
+    latency: float | None  # end of speech -> transcript, seconds (None: cut, or never endpointed)
+
+
+def recall(reference: list[str], heard: list[str]) -> float:
+    if not reference:
+        return 1.0
+    pool = list(heard)
+    hit = 0
+    for word in reference:
+        if word in pool:
+            pool.remove(word)
+            hit += 1
+    return hit / len(reference)
+
+
+NUMBERS = {"seven": "7", "fifteen": "15", "twenty": "20", "thirty": "30", "fifty": "50"}  # the corpus's
+
+
+def comparable(words: list[str]) -> list[str]:
+    """Words with the corpus's numbers as digits ("15", "7:30", "50%": Whisper's spelling)."""
+    out: list[str] = []
+    for word in words:
+        out += NUMBERS.get(word, word).replace(":", " ").replace(".", " ").split()
+    return out
+
+
+def is_whole(request: Request, text: str) -> bool:
+    heard = comparable(norm_words(text.replace("%", " percent")))
+    after = comparable(request.words_after_pause())
+    return recall(comparable(norm_words(request.text)), heard) >= 0.75 and (not after or recall(after, heard) >= 0.6)
+
+
+async def stream(port: int, request: Request, sensitivity: str, mode: str) -> tuple[str, float | None, bool]:
+    """Stream ``request`` paced like a microphone; the text, end of speech -> transcript, early?"""
+    client = AsyncTcpClient("127.0.0.1", port)
+    await client.connect()
+    got: asyncio.Future[tuple[str, float]] = asyncio.get_running_loop().create_future()
+
+    async def read() -> None:
+        while True:
+            event = await client.read_event()
+            if event is None:
+                if not got.done():
+                    got.set_exception(ConnectionError("closed before transcript"))
+                return
+            if Transcript.is_type(event.type) and not got.done():
+                got.set_result((Transcript.from_event(event).text, time.perf_counter()))
+                return
+
+    reader = asyncio.create_task(read())
+    try:
+        await client.write_event(Transcribe(language="en", vad_sensitivity=sensitivity,
+                                            context={"partial_transcripts": False, "endpoint": mode}).event())
+        await client.write_event(AudioStart(rate=RATE, width=2, channels=1).event())
+        pcm = request.pcm + noise_tail(request, TAIL)
+        step = CHUNK * 2
+        begin = time.perf_counter()
+        for i in range(0, len(pcm), step):
+            # A microphone has a chunk once its last sample was spoken.
+            await asyncio.sleep(max(0.0, begin + (i + step) / (2 * RATE) - time.perf_counter()))
+            if got.done():
+                break
+            await client.write_event(AudioChunk(rate=RATE, width=2, channels=1, audio=pcm[i : i + step]).event())
+        speech_end = begin + request.speech_end
+        if not got.done():
+            await client.write_event(AudioStop().event())
+            text, _ = await asyncio.wait_for(got, 60)
+            return text, None, False  # never endpointed: the client's stop ended it
+        text, at = got.result()
+        return text, at - speech_end, at < speech_end
+    finally:
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
+        await client.disconnect()
+
+
+async def oracle(port: int, request: Request) -> str:
+    client = AsyncTcpClient("127.0.0.1", port)
+    await client.connect()
+    try:
+        await client.write_event(Transcribe(language="en").event())
+        await client.write_event(AudioStart(rate=RATE, width=2, channels=1).event())
+        await client.write_event(AudioChunk(rate=RATE, width=2, channels=1, audio=request.pcm + bytes(9600)).event())
+        await client.write_event(AudioStop().event())
+        while True:
+            event = await asyncio.wait_for(client.read_event(), 60)
+            if event is None:
+                raise ConnectionError("closed before transcript")
+            if Transcript.is_type(event.type):
+                return Transcript.from_event(event).text
+    finally:
+        await client.disconnect()
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q
+    low = int(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def summarise(outcomes: list[Outcome], requests: dict[str, Request]) -> dict[str, Any]:
+    def group(items: list[Outcome]) -> dict[str, Any]:
+        lat = [o.latency for o in items if o.whole and o.latency is not None and not o.early]
+        return {"n": len(items), "cut": sum(not o.whole for o in items),
+                "cut_rate": round(sum(not o.whole for o in items) / len(items), 3) if items else None,
+                "p50": None if not lat else round(statistics.median(lat), 3),
+                "p95": None if not lat else round(pct(lat, 0.95) or 0.0, 3)}
+
+    result: dict[str, Any] = {}
+    for split in ("tune", "held", "all"):
+        part = [o for o in outcomes if split == "all" or requests[o.request].split == split]
+        result[split] = {
+            "all": group(part),
+            "paused": group([o for o in part if requests[o.request].pause_after]),
+            "paused-open": group([o for o in part if requests[o.request].pause_kind == "open"]),
+            "paused-can-end": group([o for o in part if requests[o.request].pause_kind == "can-end"]),
+            "unpaused": group([o for o in part if not requests[o.request].pause_after]),
+        }
+    return result
+
+
+async def run(args: argparse.Namespace) -> int:
+    corpus = await asyncio.to_thread(build)
+    if args.limit:
+        corpus = corpus[: args.limit]
+    configs = args.configs.split(",")
+    server = await start_service("wyoming_whisper", "--model", "tiny.en", "--compute-type", "int8",
+                                 "--language", "en", "--endpoint-max-silence", str(args.max_silence))
+    outcomes: list[Outcome] = []
+    skipped: dict[str, str] = {}
+    load = os.getloadavg()
+    try:
+        for request in corpus:
+            heard = await oracle(server.port, request)
+            if not is_whole(request, heard):
+                skipped[request.id] = heard
+                print(f"{request.id} skipped (tiny.en hears {heard!r} in the whole clip)", flush=True)
+                continue
+            for name in configs:
+                sensitivity, mode = CONFIGS[name]
+                text, latency, early = await stream(server.port, request, sensitivity, mode)
+                whole = is_whole(request, text) and not early
+                outcomes.append(Outcome(request.id, name, text, whole, early, latency))
+                print(f"{request.id} {name:20s} {'whole' if whole else 'CUT  '} "
+                      f"{'-' if latency is None else f'{latency:+.3f}s'} {text!r}", flush=True)
+    finally:
+        await server.stop()
+    write(args, corpus, configs, outcomes=outcomes, skipped=skipped, load=load)
+    return 0
+
+
+def write(args: argparse.Namespace, corpus: list[Request], configs: list[str], *, outcomes: list[Outcome],
+          skipped: dict[str, str], load: tuple[float, float, float]) -> None:
+    requests = {r.id: r for r in corpus}
+    summary = {c: summarise([o for o in outcomes if o.config == c], requests) for c in configs}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    conditions = {"machine": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                  "loadavg_start": load, "loadavg_end": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M UTC",
+                  time.gmtime()), "model": "tiny.en int8", "chunk_ms": CHUNK * 1000 // RATE,
+                  "endpoint_max_silence": args.max_silence}
+    corpus_info = [{k: v for k, v in vars(r).items() if k != "pcm"} for r in corpus]
+    (out / "turn.json").write_text(json.dumps({"conditions": conditions, "summary": summary,
+                                               "skipped": skipped, "corpus": corpus_info,
+                                               "outcomes": [vars(o) for o in outcomes]}, indent=1))
+    from bench.turn_report import markdown
+
+    (out / "turn.md").write_text(markdown(conditions, summary, corpus, outcomes, skipped))
+    print((out / "turn.md").read_text())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--configs", default=DEFAULT_CONFIGS, help=f"comma-separated, of {', '.join(CONFIGS)}")
+    parser.add_argument("--max-silence", type=float, default=1.5, help="the server's --endpoint-max-silence")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N requests (a quick look)")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    return run_until_signalled(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""End of turn from the transcript and the silence (wyoming_whisper.endpoint), and its use by
+the utterance bookkeeping with the real Silero VAD.
+
+The transcript sequences are what the server's speculative final decode (Whisper tiny.en)
+wrote at each pause of a request, in order: every one but the last must wait, the last must end.
+"""
+
+from __future__ import annotations
+
+import pytest
+from speech import speak
+from wyoming.asr import Transcribe
+
+from voice_runtime.models import silero_vad
+from wyoming_whisper.endpoint import EndpointPolicy, Verdict, ends, judge
+from wyoming_whisper.engine import SAMPLE_RATE
+from wyoming_whisper.handler import request_policy
+from wyoming_whisper.stream import StreamPolicy, Utterance
+from wyoming_whisper.vad import WINDOW, SileroVad
+
+# What tiny.en wrote at each pause (speculative final decodes), then at the end.
+SEQUENCES = [
+    ["How far away", "How far away is the moon from the earth?"],
+    ["Turn on the", "Turn on the kitchen lights."],
+    ["Set a timer for", "Set a timer for 15 minutes."],
+    ["Set a timer for 15", "Set a timer for 15 minutes."],
+    ["What is the", "What is the capital of Australia?"],
+    ["Add milk and", "Add milk and eggs to the shopping list."],
+    ["Remind me to call my", "Remind me to call my mother tomorrow."],
+    ["What's the weather going to", "What's the weather going to be like tomorrow?"],
+    ["Um...", "Um... turn off the lights."],
+    ["Switch off the lights,", "Switch off the lights, and lock the door."],
+    ["Turn on", "Turn on the porch light."],
+    ["How many days are there in", "How many days are there in a leap year?"],
+    ["Can you", "Can you tell me a joke?"],
+    ["What time", "What time is it?"],
+    # Recorded by bench/turn_bench.py (tune split): the server's speculative decodes at the pause.
+    ["How far away?", "How far away is the moon from the earth?"],
+    ["turn on the...", "Turn on the kitchen lights."],
+    ["Set a timer for.", "Set a timer for 15 minutes."],
+    ["Set a timer full.", "Set a timer for 15 minutes."],
+    ["How many days are there in?", "How many days are there in a leap year?"],
+    ["who wrote the novel", "Who wrote the novel Pride and Prejudice?"],
+    ["Tell me a joke Tell me a joke", "Tell me a joke about penguins."],
+    ["Turn.", "Turn the bedroom lights down to 50%."],
+    ["What's the weather going to?", "What's the weather going to be like tomorrow?"],
+]
+FINISHED = ["Stop.", "What time is it?", "Turn on the kitchen lights.", "Turn the volume up.",
+            "Turn the lights off.", "Thank you.", "What's the weather like?", "Who won?", "Pause the music.",
+            "Set a timer for 5 minutes.", "Set an alarm for 7.30 a.m."]
+
+
+@pytest.mark.parametrize("sequence", SEQUENCES, ids=[s[0] for s in SEQUENCES])
+def test_every_pause_but_the_last_waits(sequence: list[str]) -> None:
+    verdicts = [judge(text) for text in sequence]
+    assert [v.finished for v in verdicts] == [False] * (len(sequence) - 1) + [True], verdicts
+
+
+@pytest.mark.parametrize("text", FINISHED)
+def test_finished_requests_end_at_once(text: str) -> None:
+    assert judge(text).finished, judge(text)
+
+
+def test_a_text_without_final_punctuation_waits() -> None:
+    """Whisper ends a sentence with . ? ! where the voice fell; without, the speaker went on
+    (or the decode is unsure): the cost is a finished request waiting up to the cap."""
+    assert not judge("cancel the timer").finished and judge("Cancel the timer.").finished
+
+
+def test_noise_without_words_does_not_wait() -> None:
+    assert judge("").finished and judge(" ... ").finished
+
+
+def test_the_silence_rule_around_the_verdict() -> None:
+    policy = EndpointPolicy(base=0.25, cap=1.5)
+    done, open_ = Verdict(True, "finished"), Verdict(False, "ends in 'the'")
+    assert not ends(policy, 0.2, done)  # before the base silence nothing ends
+    assert ends(policy, 0.25, done)
+    assert not ends(policy, 0.25, open_) and not ends(policy, 1.49, open_)
+    assert ends(policy, 1.5, open_)  # the cap
+    assert not ends(policy, 0.3, None)  # not judged yet: wait (up to the cap)
+    silence_only = EndpointPolicy(base=0.25, cap=0.0)
+    assert not silence_only.semantic and ends(silence_only, 0.25, open_)
+
+
+@pytest.fixture(scope="module")
+def vad() -> SileroVad:
+    return SileroVad(silero_vad())
+
+
+def silence(seconds: float) -> bytes:
+    return bytes(int(seconds * SAMPLE_RATE) * 2)
+
+
+def windows(seconds: float) -> int:
+    return round(seconds * SAMPLE_RATE / WINDOW)
+
+
+def test_unfinished_speech_waits_through_a_pause_and_resumes(vad: SileroVad) -> None:
+    policy = StreamPolicy(endpoint_windows=windows(0.25), endpoint_max_windows=windows(1.5))
+    utterance = Utterance(vad.stream(), policy)
+    utterance.add(speak("Turn on the") + silence(0.3))
+    assert [kind for kind, _ in utterance.voice_events()] == ["started"]
+    first = utterance.verdict_due()
+    assert first is not None and not utterance.judge(first, "Turn on the").finished
+    utterance.add(silence(0.5))  # 0.8 s of pause: an unfinished request waits
+    assert utterance.voice_events() == [] and utterance.verdict_due() is None
+    utterance.add(speak("kitchen lights."))  # the user goes on: the same utterance
+    second = utterance.verdict_due()
+    assert second is not None and second != first  # the speech grew: judged again
+    assert utterance.judge(second, "Turn on the kitchen lights.").finished
+    assert [kind for kind, _ in utterance.voice_events()] == ["stopped"]
+
+
+def test_unfinished_speech_ends_at_the_cap(vad: SileroVad) -> None:
+    policy = StreamPolicy(endpoint_windows=windows(0.25), endpoint_max_windows=windows(1.5))
+    utterance = Utterance(vad.stream(), policy)
+    utterance.add(speak("Set a timer for") + silence(0.4))  # 0.7 s of silence (0.3 s from speak)
+    utterance.voice_events()
+    region = utterance.verdict_due()
+    assert region is not None and not utterance.judge(region, "Set a timer for").finished
+    utterance.add(silence(0.4))
+    assert utterance.voice_events() == []
+    utterance.add(silence(0.5))  # past 1.5 s of silence
+    assert [kind for kind, _ in utterance.voice_events()] == ["stopped"]
+
+
+def test_sensitivity_scales_base_and_cap_and_silence_mode_keeps_the_old_rule() -> None:
+    base = StreamPolicy(endpoint_max_windows=windows(1.5))
+    seen = []
+    for name in ("aggressive", "default", "relaxed"):
+        endpoint = request_policy(base, Transcribe(vad_sensitivity=name)).endpoint()
+        assert endpoint is not None and endpoint.semantic
+        seen.append((endpoint.base, endpoint.cap))
+    assert seen == sorted(seen) and seen[0][0] == pytest.approx(0.25, abs=0.02)
+    assert seen[0][1] == pytest.approx(1.5, abs=0.02)
+    old = request_policy(base, Transcribe(vad_sensitivity="default", context={"endpoint": "silence"})).endpoint()
+    assert old is not None and not old.semantic and old.base == pytest.approx(0.7, abs=0.02)
+    assert request_policy(base, Transcribe()).endpoint() is None  # no vad_sensitivity: the client ends it
+    with pytest.raises(ValueError, match="context.endpoint"):
+        request_policy(base, Transcribe(vad_sensitivity="default", context={"endpoint": "psychic"}))

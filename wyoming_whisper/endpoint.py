@@ -1,0 +1,185 @@
+"""End of turn from what was said and from silence: is this transcript a finished request?
+
+Pure and synchronous (no asyncio, no wyoming). The whisper server's endpointing
+(:mod:`.stream`, :mod:`.handler`) asks :func:`judge` about the text of the speculative final
+decode, the decode that already runs once the speech has been followed by ~0.2 s of silence,
+so the decision adds no decode of its own:
+
+* a **finished** request ("what time is it", "stop", "turn on the kitchen lights") ends after
+  the base silence (0.25 s with ``vad_sensitivity: aggressive``);
+* an **unfinished** one waits for more speech, up to the cap (``--endpoint-max-silence``,
+  1.5 s by default). Speech that resumes in the wait continues the same utterance, and its new
+  speculative decode is judged again at the next pause.
+
+A transcript is unfinished when it ends in a word that cannot end an English request
+(:data:`OPEN_WORDS`: articles, prepositions, conjunctions, auxiliaries, possessives, "to",
+"for", fillers such as "um"), in a verb particle right after its verb ("turn on", "switch
+off"), in a subject right after a modal ("can you"), in a number after a timer/alarm word
+without its unit ("set a timer for fifteen"), in a comma, dash or ellipsis (Whisper writes
+those where the voice did not fall: the only prosody cue we use, and it comes free with the
+decode), or when it is a wh-question with no verb yet ("how far away", "what time").
+Everything else is finished.
+
+What was tried and what won (``bench/turn_bench.py``; 43 requests with a 0.3-0.9 s pause
+mid-sentence streamed in real time, 2026-12-01; paused requests cut, tune + held-out):
+silence alone 0.25 s cut 42/43 (the old ``serve`` default), 0.7 s 16/43; rules over the words
+alone (first run, ``aggressive``) 24/43; the words plus Whisper's final punctuation, repeated
+phrases, lone command verbs and timers without a time 18/43 with ``aggressive`` (0.25 s / 1.5 s)
+and 13/43 with ``default`` (0.4 s / 1.875 s), which ``serve`` now asks for. Finished requests
+without a pause were never cut and ended as fast as with 0.25 s of silence (p50 0.62 s on a
+busy machine; p95 1.70 s against 1.04 s: a finished request Whisper writes without a final
+period waits for the cap). Not tried: the local LLM's end-of-text probability (SmolLM2-135M
+is not trained for it, and it would put an HTTP request on every turn's latency path), a
+trained classifier (no labelled data), pitch/energy features. Details in
+``wyoming_whisper/README.md`` and ``bench/results/turn.md``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+ARTICLES = frozenset({"a", "an", "the", "this", "that", "these", "those", "some", "any", "every", "each"})
+POSSESSIVES = frozenset({"my", "your", "his", "her", "its", "our", "their", "whose"})
+PREPOSITIONS = frozenset({
+    "to", "for", "of", "in", "at", "from", "with", "by", "about", "into", "onto", "than", "like",
+    "between", "after", "before", "until", "till", "during", "without", "through", "towards",
+    "toward", "across", "near", "under", "over", "per", "via", "against", "among", "upon",
+})
+CONJUNCTIONS = frozenset({"and", "or", "but", "nor", "so", "because", "if", "unless", "while", "whether",
+                          "although", "though", "then", "plus", "also"})
+AUXILIARIES = frozenset({
+    "is", "are", "was", "were", "am", "be", "been", "being", "do", "does", "did", "can", "could",
+    "will", "would", "shall", "should", "may", "might", "must", "have", "has", "had",
+    "what's", "where's", "who's", "how's", "it's", "that's", "there's", "i'm", "you're", "we're",
+    "they're", "i'd", "i'll", "you'll", "let's",
+})
+FILLERS = frozenset({"um", "umm", "uh", "uhh", "uhm", "er", "erm", "hmm", "ah", "eh", "mm", "like"})
+OPEN_WORDS = ARTICLES | POSSESSIVES | PREPOSITIONS | CONJUNCTIONS | AUXILIARIES | FILLERS
+# "please" and "also" ask for more only when nothing else was said ("please ..."): handled below.
+OPENERS = frozenset({"please", "hey", "okay", "ok", "so", "and", "well", "now", "can", "could", "would"})
+
+# A particle that finishes "turn the lights on" but not "turn on".
+PARTICLES = frozenset({"on", "off", "up", "down", "out", "in"})
+PARTICLE_VERBS = frozenset({"turn", "switch", "put", "set", "look", "find", "pick", "shut", "close", "open",
+                            "dim", "bring", "go", "come", "check", "read", "write", "play", "give", "fill"})
+
+# "can you", "how do you": a subject after a modal or "do", with the verb still to come.
+MODALS = frozenset({"can", "could", "would", "will", "should", "shall", "do", "does", "did", "may", "might", "must"})
+SUBJECTS = frozenset({"you", "i", "we", "they", "he", "she"})
+
+WH_WORDS = frozenset({"what", "how", "where", "when", "who", "which", "why", "whose", "whom"})
+# A wh-question is finished only once it has a verb ("how far away" has none).
+VERBS = AUXILIARIES | frozenset({
+    "add", "ask", "book", "boil", "bring", "buy", "call", "cancel", "change", "check", "close", "come", "cook",
+    "cost", "die", "dim", "drive", "eat", "end", "feel", "find", "fly", "get", "give", "go", "goes",
+    "happen", "happened", "have", "hear", "help", "invent", "invented", "know", "last", "leave", "like",
+    "live", "lives", "look", "make", "mean", "means", "need", "open", "pay", "play", "put", "rain", "read",
+    "remind", "run", "say", "said", "see", "sell", "send", "set", "show", "sing", "sleep", "sound", "spell",
+    "start", "stop", "take", "takes", "tell", "think", "turn", "use", "wake", "want", "was", "watch",
+    "wear", "weigh", "win", "won", "work", "works", "write", "wrote", "built", "discovered", "painted",
+    "born", "made", "called", "named", "gets", "got", "left", "opens", "closes",
+    "starts", "begin", "begins", "began", "happens", "does", "did",
+})
+NUMBER_WORDS = frozenset({
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty",
+    "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred", "half",
+})
+UNIT_CONTEXT = frozenset({"timer", "alarm", "remind", "reminder", "wait", "countdown", "minutes", "for"})
+UNITS = frozenset({"second", "seconds", "minute", "minutes", "hour", "hours", "day", "days", "am", "pm",
+                   "a.m", "p.m", "o'clock", "degrees", "percent", "morning", "evening", "tonight"})
+
+# A command verb said alone is unfinished ("turn ..."); "stop" is not.
+TRANSITIVE = frozenset({"turn", "set", "switch", "play", "add", "remind", "tell", "open", "close", "lock", "unlock",
+                        "put", "call", "show", "give", "make", "dim", "start", "read"})
+SET_WORDS = frozenset({"set", "start", "create", "make", "add"})
+_FINAL_PUNCTUATION = (".", "?", "!")
+
+_WORD = re.compile(r"[a-z0-9']+(?:\.[a-z]\b)?")
+_OPEN_PUNCTUATION = (",", "-", "…", "...", ";", ":")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    finished: bool
+    reason: str  # why: the rule that decided (for logs and the benchmark)
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words of ``text``, punctuation dropped, apostrophes kept ("what's")."""
+    return _WORD.findall(text.lower().replace("’", "'"))
+
+
+def _is_number(word: str) -> bool:
+    return word.isdigit() or word in NUMBER_WORDS or bool(re.fullmatch(r"\d+(:\d+)?", word))
+
+
+def judge(text: str) -> Verdict:
+    """Whether ``text`` (a transcript of the speech so far) reads as a finished request."""
+    stripped = text.strip()
+    found = words(stripped)
+    if not found:
+        return Verdict(True, "no words")  # noise: nothing to wait for
+    if stripped.endswith(_OPEN_PUNCTUATION):
+        return Verdict(False, f"ends in {stripped[-1]!r}")
+    if not stripped.endswith(_FINAL_PUNCTUATION):
+        return Verdict(False, "no final punctuation")  # Whisper heard no falling voice
+    if _repeats(found):
+        return Verdict(False, "a repeated phrase")  # Whisper looping on audio cut mid-request
+    last = found[-1]
+    if len(found) == 1 and last in TRANSITIVE:
+        return Verdict(False, f"{last!r} alone")
+    if {"timer", "alarm"} & set(found) and SET_WORDS & set(found) and not any(map(_is_number, found[1:])):
+        return Verdict(False, "a timer without its time")
+    if len(found) == 1 and last in OPENERS:
+        return Verdict(False, f"only {last!r}")
+    if last in OPEN_WORDS and not (last in {"that", "this", "those", "these", "like", "also", "then", "so"}
+                                   and len(found) > 2):
+        return Verdict(False, f"ends in {last!r}")
+    if last in PARTICLES and len(found) >= 2 and found[-2] in PARTICLE_VERBS:
+        return Verdict(False, f"{found[-2]} {last} without an object")
+    if last in SUBJECTS and len(found) >= 2 and found[-2] in MODALS:
+        return Verdict(False, f"{found[-2]} {last} without a verb")
+    if _is_number(last) and UNIT_CONTEXT & set(found[:-1]) and not UNITS & set(found):
+        return Verdict(False, f"number {last!r} without a unit")
+    if found[0] in WH_WORDS and not VERBS & set(found[1:]) and not any(w.endswith("ed") for w in found[1:]):
+        return Verdict(False, f"{found[0]}-question without a verb")
+    return Verdict(True, "finished")
+
+
+def _repeats(found: list[str]) -> bool:
+    """Whether a phrase of 2+ words comes twice in a row ("tell me a joke tell me a joke")."""
+    for size in range(2, len(found) // 2 + 1):
+        for start in range(len(found) - 2 * size + 1):
+            if found[start : start + size] == found[start + size : start + 2 * size]:
+                return True
+    return False
+
+
+@dataclass(frozen=True)
+class EndpointPolicy:
+    """Silences (seconds after the last speech) that end an utterance.
+
+    ``base``: a finished request ends here. ``cap``: an unfinished one ends here at the latest;
+    ``cap <= base`` means silence alone decides (the old rule).
+    """
+
+    base: float
+    cap: float
+
+    @property
+    def semantic(self) -> bool:
+        return self.cap > self.base
+
+
+def ends(policy: EndpointPolicy, silence: float, verdict: Verdict | None) -> bool:
+    """Whether ``silence`` seconds after the speech end the turn, given the verdict on its text
+    (None: not judged yet, i.e. its decode is still running: keep waiting until the cap)."""
+    if silence >= max(policy.base, policy.cap):
+        return True
+    if silence < policy.base:
+        return False
+    if not policy.semantic:
+        return True
+    return verdict is not None and verdict.finished
