@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     turn.add_argument("--echo-coupling-db", type=float, default=0.0, help="initial echo coupling estimate")
     turn.add_argument("--no-tones", action="store_true", help="no 880/440 Hz feedback tones")
     turn.add_argument("--reply-timeout", type=float, default=20.0, help="seconds to wait for a reply")
+    turn.add_argument("--controller-end-seconds", type=float, default=2.0,
+                      help="silence after which the satellite itself ends a question streamed to a controller "
+                      "(a fallback: the controller ends it from what was said; default 2.0)")
     turn.add_argument("--max-speech-seconds", type=float, default=30.0, help="cut an utterance this long")
     home = parser.add_argument_group("announcements, timers, follow-ups, sounds and event hooks")
     home.add_argument("--no-announce-chime", action="store_true", help="no chime before an announcement")
@@ -112,6 +115,7 @@ def configs(args: argparse.Namespace) -> tuple[SatelliteConfig, AudioConfig, Clo
                                 tones=ToneConfig(enabled=not args.no_tones),
                                 barge_in_min_seconds=args.barge_in_min_seconds,
                                 barge_in_hold=not args.no_barge_in_hold, reply_timeout=args.reply_timeout,
+                                controller_end_seconds=args.controller_end_seconds,
                                 max_speech_seconds=args.max_speech_seconds,
                                 local_retry_seconds=args.local_retry_seconds,
                                 announce=AnnounceConfig(chime=not args.no_announce_chime),

@@ -78,6 +78,10 @@ class SatelliteConfig:
     barge_in_min_seconds: float = 0.4
     barge_in_hold: bool = True  # silence the reply as soon as speech starts over it
     reply_timeout: float = 20.0
+    # Streaming to a controller: it finds the end of the question from what was said (our
+    # orchestrator; Home Assistant), so our own VAD ends it only after this much silence, as a
+    # fallback. 0.6 s (silence_frames_required) cut questions with a natural pause in half.
+    controller_end_seconds: float = 2.0
     max_speech_seconds: float = 30.0  # an utterance is cut here (a TV left on must not stream forever)
     local_retry_seconds: float = 30.0
     announce: AnnounceConfig = field(default_factory=AnnounceConfig)
@@ -211,6 +215,8 @@ class Satellite(OutsideTurn, CloudTurns):
             return
         state = self.machine.state
         if Transcript.is_type(event.type):
+            if state is State.STREAMING:
+                self.detector.end_after(None)  # the controller ended it: our VAD's usual silence again
             text = Transcript.from_event(event).text
             _LOGGER.info("transcript=%r", text)
             self._emit("transcript", text=text)
@@ -218,6 +224,7 @@ class Satellite(OutsideTurn, CloudTurns):
         elif VoiceStopped.is_type(event.type):
             if state is State.STREAMING:
                 _LOGGER.info("end of speech found by the controller")
+                self.detector.end_after(None)  # our VAD's usual silence again (barge-in needs it)
             self._fire(Trigger.SPEECH_END)
         elif Synthesize.is_type(event.type):
             self._reply_text = Synthesize.from_event(event).text
@@ -371,6 +378,7 @@ class Satellite(OutsideTurn, CloudTurns):
         if local or self.cloud is None:
             self._route = "local"
             _LOGGER.info("turn %d local run-pipeline preroll_ms=%d", self.turns, len(self._utterance) // 32)
+            self.detector.end_after(self.config.controller_end_seconds)
             self._send(RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS).event())
             self._send(AudioStart(rate=RATE, width=2, channels=1, timestamp=start_ms).event())
             self._send(AudioChunk(rate=RATE, width=2, channels=1, audio=bytes(self._utterance),

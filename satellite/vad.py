@@ -90,6 +90,13 @@ class SpeechDetector:
         self._started_preroll = b""
         self._settle_frames = round(config.settle_seconds / config.frame_seconds)
         self._seen = 0  # frames the VAD has seen (it keeps its noise estimate across reset())
+        self._end_frames: int | None = None  # this utterance ends after this much silence instead
+
+    def end_after(self, seconds: float | None) -> None:
+        """For the current utterance only: end it after ``seconds`` of silence (None: the usual
+        ``silence_frames_required``). A controller that finds the end of speech itself (from what
+        was said) gets the time to; this is then only the fallback."""
+        self._end_frames = None if seconds is None else max(1, round(seconds / self.config.frame_seconds))
 
     def reset(self) -> None:
         self._preroll.clear()
@@ -98,6 +105,7 @@ class SpeechDetector:
         self.voiced = False
         self.voiced_frames = 0
         self._silence = 0
+        self._end_frames = None
 
     @property
     def voiced_seconds(self) -> float:
@@ -130,10 +138,11 @@ class SpeechDetector:
             self._silence = 0
             return VadEvent.NONE
         self._silence += 1
-        if self._silence >= self.config.silence_frames_required:
+        if self._silence >= (self._end_frames or self.config.silence_frames_required):
             self.in_speech = False
             self.voiced_frames = 0
             self._silence = 0
+            self._end_frames = None
             return VadEvent.END
         return VadEvent.NONE
 

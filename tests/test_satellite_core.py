@@ -28,8 +28,10 @@ from voice_runtime.clock import ManualClock
 
 VAD = VadConfig(speech_frames_required=3, speech_window=5, silence_frames_required=5, preroll_seconds=0.15,
                 settle_seconds=0.0)  # the VAD decision is injected: nothing to settle
+# controller_end_seconds: these tests end a streamed question with the satellite's own VAD
+# (5 silent frames); the default (2 s, the controller decides) is tested on its own below.
 CONFIG = SatelliteConfig(vad=VAD, echo=EchoConfig(enabled=False), tones=ToneConfig(enabled=False),
-                         barge_in_min_seconds=0.3, reply_timeout=5.0)
+                         barge_in_min_seconds=0.3, reply_timeout=5.0, controller_end_seconds=5 * VAD.frame_seconds)
 REPLY = AudioStart(rate=16000, width=2, channels=1).event()
 
 
@@ -247,3 +249,28 @@ async def test_quiet_room_noise_right_after_arming_opens_no_turn_but_speech_does
         assert link.types()[:2] == ["run-pipeline", "audio-start"]
     finally:
         await satellite.stop()
+
+
+async def test_a_pause_mid_question_is_left_to_the_controller() -> None:
+    """Streaming to a controller, a 0.9 s pause does not end the question (it did after 0.6 s:
+    "turn on the ... kitchen lights" was cut); the controller's voice-stopped does, at once, and
+    our own VAD ends it only after controller_end_seconds of silence."""
+    config = dataclasses.replace(CONFIG, controller_end_seconds=2.0)
+    async with running(config) as sat:
+        link = await attach(sat)
+        feed(sat, "..vvvvv")
+        assert sat.state == State.STREAMING
+        feed(sat, "." * 30 + "vvvv")  # 0.9 s pause, then the rest of the question
+        assert sat.state == State.STREAMING
+        await sat.on_controller_event(link, VoiceStopped().event())
+        assert sat.state == State.WAITING and sat.detector.in_speech
+        feed(sat, ".....")  # from now on the usual silence (5 frames here) ends the utterance,
+        assert not sat.detector.in_speech  # so a barge-in over the reply is heard as new speech
+        await sat.flush()
+        assert link.types()[:3] == ["run-pipeline", "audio-start", "audio-stop"]
+    async with running(config) as sat:  # a controller that never ends it: our VAD, after 2 s
+        await attach(sat)
+        feed(sat, "..vvvvv" + "." * 60)
+        assert sat.state == State.STREAMING
+        feed(sat, "." * 7)
+        assert sat.state == State.WAITING
