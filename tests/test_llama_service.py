@@ -29,6 +29,7 @@ from voice_runtime.server import ServerConfig, WyomingServer
 from wyoming_llama.handler import EMPTY_TRANSCRIPT_REPLY, LlamaHandler, LlamaService
 from wyoming_llama.history import ChatMessage, HistoryStore
 from wyoming_llama.llm import GenerationSettings, LocalProvider, ReplyStats
+from wyoming_llama.spoken import SentenceBudget
 
 MAX_TOKENS = 64  # every reply of the shared service is exactly this long (ignore_eos)
 
@@ -38,7 +39,7 @@ async def llama() -> AsyncIterator[ServiceProcess]:
     service = await start_service(
         "wyoming_llama", "--threads", "1", "--context-size", "2048", "--max-tokens", str(MAX_TOKENS),
         "--temperature", "0", "--llm-option", "ignore_eos=true", "--health-interval", "1",
-        "--health-timeout", "3", "--restart-delay", "0.2",
+        "--health-timeout", "3", "--restart-delay", "0.2", "--max-sentences", "0",  # long replies on purpose
     )
     try:
         yield service
@@ -294,6 +295,35 @@ async def test_attached_to_a_running_llama_server(llama: ServiceProcess) -> None
     assert info.handle[0].models[0].name == "smol"
     assert check_reply(events, "attached").strip()
     assert llama_child(llama)[1] == url  # still the managed one; the attached service started none
+
+
+async def test_a_reply_is_stopped_after_max_sentences(llama: ServiceProcess) -> None:
+    """--max-sentences 2: the reply ends after its second sentence and generation stops there
+    (ignore_eos makes the model write on to --max-tokens otherwise)."""
+    url = await ready_url(llama)
+    attached = await start_service("wyoming_llama", "--llm-url", url, "--max-tokens", "300", "--temperature", "0",
+                                   "--llm-option", "ignore_eos=true", "--max-sentences", "2")
+    try:
+        predicted = await metric(url, "tokens_predicted_total")
+        async with connected(attached.port) as client:
+            events = await ask(client, "Tell me a long story about a dragon and a knight.", "sentences")
+        generated = await metric(url, "tokens_predicted_total") - predicted
+    finally:
+        await attached.stop()
+    reply = check_reply(events, "sentences")
+    ends = sum(1 for i, c in enumerate(reply) if c in ".!?" and (i + 1 == len(reply) or reply[i + 1].isspace()))
+    assert 1 <= ends <= 2, reply
+    assert generated < 300, generated  # stopped well before --max-tokens
+
+
+def test_sentence_budget_cuts_after_the_nth_sentence() -> None:
+    budget = SentenceBudget(2)
+    pieces = ["Hi", " there.", " Pi is 3.14 and", " e.g. more!", " Third one.", " Fourth."]
+    said = "".join(budget.take(p) for p in pieces)
+    assert said.rstrip() == "Hi there. Pi is 3.14 and e.g. more!" and budget.done and budget.sentences == 2
+    assert SentenceBudget(0).take("One. Two. Three. ") == "One. Two. Three. "
+    quoted = SentenceBudget(1)
+    assert quoted.take('He said "stop." Then') == 'He said "stop." ' and quoted.done
 
 
 async def test_sigkill_of_llama_server_mid_reply_then_automatic_restart(llama: ServiceProcess) -> None:

@@ -55,6 +55,7 @@ class LlamaConfig:
     conversation_timeout: float
     max_transcript_chars: int
     languages: tuple[str, ...]
+    max_sentences: int = 3
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -107,6 +108,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--restart-delay", type=float, default=1.0,
                         help="backoff before the 2nd restart attempt, doubling after (the 1st is immediate)")
     parser.add_argument("--max-tokens", type=int, default=256, help="longest reply in tokens")
+    parser.add_argument("--max-sentences", type=int, default=3,
+                        help="stop a reply after this many sentences, as speech (0: no limit; default 3)")
     parser.add_argument("--temperature", type=float, default=0.7)
     parser.add_argument("--llm-option", action="append", default=[], metavar="KEY=JSON",
                         help="extra request field for the local provider, e.g. top_k=20 (repeatable)")
@@ -130,6 +133,8 @@ def _options(values: list[str]) -> dict[str, Any]:
 
 
 def make_config(args: argparse.Namespace) -> LlamaConfig:
+    if args.max_sentences < 0:
+        raise SystemExit("--max-sentences must be 0 (no limit) or more")
     if args.context_size < 512 or args.max_tokens < 1 or args.max_tokens >= args.context_size:
         raise SystemExit("--context-size must be >= 512 and --max-tokens between 1 and the context size")
     if not 0 <= args.nice <= 19:
@@ -177,6 +182,7 @@ def make_config(args: argparse.Namespace) -> LlamaConfig:
         conversation_timeout=args.conversation_timeout,
         max_transcript_chars=args.max_transcript_chars,
         languages=tuple(lang.strip() for lang in args.languages.split(",") if lang.strip()) or ("en",),
+        max_sentences=args.max_sentences,
     )
 
 
@@ -213,7 +219,7 @@ async def serve(config: LlamaConfig) -> None:
         provider=provider, info=lambda: info, system_prompt=config.system_prompt, settings=config.settings,
         context_size=config.context_size,
         history=HistoryStore(max_turns=config.max_history_turns, idle_seconds=config.conversation_timeout),
-        max_transcript_chars=config.max_transcript_chars,
+        max_transcript_chars=config.max_transcript_chars, max_sentences=config.max_sentences,
     )
     _LOGGER.info("provider=%s model=%s", config.provider, config.model_name)
     try:

@@ -43,6 +43,7 @@ from voice_runtime.tasks import cancel_and_wait
 
 from .history import HistoryStore
 from .llm import GenerationSettings, LlmError, Provider, ReplyStats, TransientLlmError
+from .spoken import SentenceBudget
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class LlamaService:
     retry: RetryPolicy = LLM_TRANSIENT_RETRY
     max_transcript_chars: int = 4000
     clock: Clock | None = None
+    max_sentences: int = 0  # a reply is stopped after this many sentences (0: no limit)
 
     @property
     def prompt_budget(self) -> int:
@@ -139,12 +141,24 @@ class LlamaHandler(ServiceHandler):
         async def attempt() -> None:
             nonlocal stats, first_chunk
             stats = ReplyStats()
-            async for piece in service.provider.stream(messages, service.settings, stats, conversation=conversation):
-                if not said:
-                    first_chunk = time.monotonic()
-                    await self.write_event(HandledStart(context=reply_context).event())
-                said.append(piece)
-                await self.write_event(HandledChunk(text=piece).event())
+            budget = SentenceBudget(service.max_sentences)
+            stream = service.provider.stream(messages, service.settings, stats, conversation=conversation)
+            try:
+                async for generated in stream:
+                    piece = budget.take(generated)
+                    if piece:
+                        if not said:
+                            first_chunk = time.monotonic()
+                            await self.write_event(HandledStart(context=reply_context).event())
+                        said.append(piece)
+                        await self.write_event(HandledChunk(text=piece).event())
+                    if budget.done:
+                        _LOGGER.debug("reply stopped after %d sentences", budget.sentences)
+                        break
+            finally:
+                close = getattr(stream, "aclose", None)
+                if close is not None:
+                    await close()  # closes the HTTP stream: generation stops
 
         completed = False
         try:
