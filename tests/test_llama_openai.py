@@ -28,7 +28,13 @@ from wyoming.info import Info
 from voice_runtime.retry import RetryPolicy
 from voice_runtime.server import ServerConfig, WyomingServer
 from wyoming_llama.handler import LLM_TRANSIENT_RETRY, LlamaHandler, LlamaService
-from wyoming_llama.llm import GenerationSettings, OpenAICompatibleProvider, TransientLlmError
+from wyoming_llama.llm import (
+    GenerationSettings,
+    LocalProvider,
+    OpenAICompatibleProvider,
+    Provider,
+    TransientLlmError,
+)
 
 API_KEY = "sk-fake-0123456789abcdef"
 
@@ -39,6 +45,10 @@ class FakeReply:
     status: int = 200
     cut_after: int | None = None  # drop the connection after this many pieces
     hold_after: int | None = None  # send this many pieces, then wait for the client to hang up
+    # after this many pieces: end the body cleanly with this raw SSE text instead of the rest
+    # (llama-server's mid-stream error forms; b"" is a body that just stops, no [DONE])
+    end_after: int | None = None
+    end_with: bytes = b""
 
 
 @dataclass
@@ -112,6 +122,11 @@ class FakeOpenAIServer:
             if reply.cut_after is not None and index == reply.cut_after:
                 writer.transport.abort()
                 return
+            if reply.end_after is not None and index == reply.end_after:
+                if reply.end_with:
+                    await _chunk(writer, reply.end_with)
+                await _chunk(writer, b"")
+                return
             if reply.hold_after is not None and index == reply.hold_after:
                 await reader.read()  # returns at EOF: the client closed the stream
                 self.hung_up.set()
@@ -153,8 +168,11 @@ async def fake() -> AsyncIterator[FakeOpenAIServer]:
 
 
 @contextlib.asynccontextmanager
-async def in_process(fake: FakeOpenAIServer) -> AsyncIterator[tuple[Client, LlamaService]]:
-    provider = OpenAICompatibleProvider(base_url=fake.url, api_key=API_KEY)
+async def in_process(fake: FakeOpenAIServer, *, local: bool = False) -> AsyncIterator[tuple[Client, LlamaService]]:
+    """The service in this process on the fake: as the cloud provider, or (``local``) as the
+    llama-server provider attached by URL (``--llm-url``)."""
+    provider: Provider = (LocalProvider(url=f"http://127.0.0.1:{fake.port}") if local
+                          else OpenAICompatibleProvider(base_url=fake.url, api_key=API_KEY))
     service = LlamaService(
         provider=provider, info=Info, system_prompt="Be brief.",
         settings=GenerationSettings(max_tokens=64, temperature=0.2, model="deepseek-chat"),
@@ -249,3 +267,38 @@ async def test_barge_in_closes_the_cloud_stream(fake: FakeOpenAIServer) -> None:
 def test_default_retry_is_the_seed_table_for_transient_failures_only() -> None:
     assert LLM_TRANSIENT_RETRY.delays == (1.0, 2.0, 4.0)
     assert LLM_TRANSIENT_RETRY.retry_on == (TransientLlmError,)
+
+
+LLAMA_ERROR = b'{"code": 500, "message": "Context size has been exceeded.", "type": "server_error"}'
+
+
+@pytest.mark.parametrize(("end_with", "code"), [
+    (b"error: " + LLAMA_ERROR + b"\n\n", "llm-failed"),  # older llama-server builds
+    (b'data: {"error": ' + LLAMA_ERROR + b"}\n\n", "llm-failed"),  # current llama-server
+    (b"event: error\ndata: " + LLAMA_ERROR + b"\n\n", "llm-failed"),  # standard SSE error event
+    (b"", "llm-incomplete"),  # the body ends cleanly, without [DONE]
+])
+async def test_llama_server_mid_stream_error_ends_the_reply_with_an_error(
+    fake: FakeOpenAIServer, end_with: bytes, code: str
+) -> None:
+    fake.replies.append(FakeReply(pieces=["Paris", " is", " the", " capital."], end_after=2, end_with=end_with))
+    async with in_process(fake, local=True) as (client, service):
+        await client.send(Transcript(text="Capital of France?", context={"conversation_id": "e"}))
+        events = await client.recv_until("error")
+        turns = service.history.turns("e")
+    assert [e.type for e in events] == ["handled-start", "handled-chunk", "handled-chunk", "error"]
+    error = Error.from_event(events[-1])
+    assert error.code == code, error
+    if code == "llm-failed":
+        assert "Context size has been exceeded" in (error.text or "")
+    assert len(fake.requests) == 1  # something was said: no retry
+    # what was said is remembered as said (like a barge-in), never as the whole answer
+    assert [(t.user, t.assistant) for t in turns] == [("Capital of France?", "Paris is")]
+
+
+async def test_llama_server_stream_cut_before_the_first_token_is_retried(fake: FakeOpenAIServer) -> None:
+    fake.replies.extend([FakeReply(pieces=["x"], end_after=0), FakeReply(pieces=["Fine."])])
+    async with in_process(fake, local=True) as (client, _):
+        await client.send(Transcript(text="How are you?"))
+        events = await client.recv_until("handled-stop")
+    assert reply_text(events) == "Fine." and len(fake.requests) == 2
