@@ -2,12 +2,20 @@
 
 Precedence everywhere: command-line flag > process environment > `.env` file > built-in
 default. The `.env` file is read from the current directory, then the project root.
+
+The file is parsed by python-dotenv (the format users know from docker compose and every
+other tool): quotes, `# comments` after a value, escapes in double quotes (`\n`, `\"`), values
+spanning lines inside quotes, an `export ` prefix. `${VAR}` is not expanded (a value means what
+it says); a line python-dotenv cannot parse is skipped with a warning naming its line.
 """
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
+
+from dotenv import dotenv_values
 
 # The variables the project reads; `.env.example` documents each.
 KNOWN_VARIABLES = (
@@ -38,22 +46,9 @@ _loaded: dict[str, str] | None = None
 
 
 def parse_dotenv(text: str) -> dict[str, str]:
-    """Parse ``KEY=value`` lines; ``#`` comments, ``export`` prefixes and quotes allowed."""
-    values: dict[str, str] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        key = key.strip().removeprefix("export ").strip()
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        if key:
-            values[key] = value
-    return values
+    """The ``KEY=value`` pairs of a `.env` text (python-dotenv's parser; a bare ``KEY`` is skipped)."""
+    parsed = dotenv_values(stream=io.StringIO(text), interpolate=False)
+    return {key: value for key, value in parsed.items() if value is not None}
 
 
 def _project_root() -> Path:
