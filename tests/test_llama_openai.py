@@ -25,6 +25,7 @@ from wyoming.event import Event
 from wyoming.handle import Handled, HandledChunk
 from wyoming.info import Info
 
+from voice_runtime.clock import Clock, ManualClock
 from voice_runtime.retry import RetryPolicy
 from voice_runtime.server import ServerConfig, WyomingServer
 from wyoming_llama.handler import LLM_TRANSIENT_RETRY, LlamaHandler, LlamaService
@@ -168,7 +169,9 @@ async def fake() -> AsyncIterator[FakeOpenAIServer]:
 
 
 @contextlib.asynccontextmanager
-async def in_process(fake: FakeOpenAIServer, *, local: bool = False) -> AsyncIterator[tuple[Client, LlamaService]]:
+async def in_process(
+    fake: FakeOpenAIServer, *, local: bool = False, retry: RetryPolicy | None = None, clock: Clock | None = None,
+) -> AsyncIterator[tuple[Client, LlamaService]]:
     """The service in this process on the fake: as the cloud provider, or (``local``) as the
     llama-server provider attached by URL (``--llm-url``)."""
     provider: Provider = (LocalProvider(url=f"http://127.0.0.1:{fake.port}") if local
@@ -176,7 +179,7 @@ async def in_process(fake: FakeOpenAIServer, *, local: bool = False) -> AsyncIte
     service = LlamaService(
         provider=provider, info=Info, system_prompt="Be brief.",
         settings=GenerationSettings(max_tokens=64, temperature=0.2, model="deepseek-chat"),
-        retry=RetryPolicy(delays=(0.0, 0.0, 0.0), retry_on=(TransientLlmError,)),
+        retry=retry or RetryPolicy(delays=(0.0, 0.0, 0.0), retry_on=(TransientLlmError,)), clock=clock,
     )
     server = WyomingServer(ServerConfig(uri="tcp://127.0.0.1:0"), lambda r, w: LlamaHandler(r, w, service=service))
     await server.start()
@@ -302,3 +305,20 @@ async def test_llama_server_stream_cut_before_the_first_token_is_retried(fake: F
         await client.send(Transcript(text="How are you?"))
         events = await client.recv_until("handled-stop")
     assert reply_text(events) == "Fine." and len(fake.requests) == 2
+
+
+async def test_llm_retry_schedule_is_1_2_4_seconds(fake: FakeOpenAIServer) -> None:
+    """The default policy on the service's clock: 4 attempts, 1, 2 and 4 s apart, then an error."""
+    fake.replies.extend([FakeReply(status=503) for _ in range(4)])
+    clock = ManualClock()
+    async with in_process(fake, local=True, retry=LLM_TRANSIENT_RETRY, clock=clock) as (client, _):
+        await client.send(Transcript(text="Hello"))
+        for n, expected in enumerate((1.0, 2.0, 4.0), start=1):
+            assert await asyncio.wait_for(clock.next_sleep(), 60) == expected
+            assert len(fake.requests) == n  # the failed attempt came before the wait
+            clock.advance(expected / 2)
+            assert clock.sleeping == 1  # not a moment early
+            clock.advance(expected / 2)
+        events = await client.recv_until("error")
+    assert [e.type for e in events] == ["error"] and Error.from_event(events[0]).code == "llm-unavailable"
+    assert len(fake.requests) == 4 and clock.slept == [1.0, 2.0, 4.0] and clock.now() == 7.0
