@@ -54,7 +54,7 @@ from voice_runtime.clock import Clock, MonotonicClock
 from voice_runtime.tasks import cancel_and_wait
 
 from .audio_io import EchoPathMic, MicSource, SpeakerSink
-from .cloud import CloudAssistant
+from .cloud import CloudAssistant, CloudError
 from .echo import EchoConfig, EchoGuard, frame_rms
 from .playback import Playback
 from .state import Action, State, Trigger, TurnMachine
@@ -356,7 +356,7 @@ class Satellite:
         try:
             await self.cloud.run_turn(chunks(), self)
         except Exception as err:  # network, HTTP status, bad JSON: the turn fails cleanly
-            _LOGGER.error("cloud turn failed: %s", type(err).__name__)
+            _LOGGER.error("cloud turn failed: %s", err if isinstance(err, CloudError) else type(err).__name__)
             _LOGGER.debug("cloud turn failure detail", exc_info=True)
             if self._cloud_task is asyncio.current_task():
                 self._cloud_task = None
