@@ -60,3 +60,19 @@ def transcribe(pcm: bytes, fmt: AudioFormat = PCM16_MONO_16K) -> str:
     audio = to_float(convert(pcm, fmt, PCM16_MONO_16K), 2, 1)[:, 0].astype(np.float32)
     segments, _ = _whisper().transcribe(audio, language="en", beam_size=1)
     return " ".join(s.text.strip() for s in segments)
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Word error rate of ``hypothesis`` against ``reference`` (lower-case words, digits kept,
+    punctuation dropped): (substitutions + deletions + insertions) / reference words."""
+    import re
+
+    ref = re.findall(r"[a-z0-9']+", reference.lower())
+    hyp = re.findall(r"[a-z0-9']+", hypothesis.lower())
+    previous = list(range(len(hyp) + 1))
+    for i, word in enumerate(ref, start=1):
+        current = [i] + [0] * len(hyp)
+        for j, other in enumerate(hyp, start=1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (word != other))
+        previous = current
+    return previous[-1] / max(1, len(ref))
