@@ -133,7 +133,7 @@ async def serve(config: SatelliteConfig, audio: AudioConfig, cloud: CloudConfig 
 
 def run() -> None:
     args = build_parser().parse_args()
-    setup_logging(args.debug)
+    setup_logging(args.debug, log_format=args.log_format)
     tune_malloc()  # a months-long process: two malloc arenas, not 8 per core
     if args.list_devices:
         print("\n".join(list_devices()) or "no PortAudio devices found")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
+import re
 import sys
 import threading
 from collections.abc import Iterator
 
 import pytest
+from helpers import ROOT
 
 from voice_runtime.logs import setup_logging
 
@@ -75,3 +78,29 @@ def test_uncaught_exceptions_are_logged_redacted(captured: io.StringIO) -> None:
 def test_unknown_log_format_is_refused() -> None:
     with pytest.raises(ValueError, match="json"):
         setup_logging(log_format="xml")
+
+
+COMMANDS = ["wyoming_whisper", "wyoming_kokoro", "wyoming_llama", "satellite", "orchestrator", "orchestrator.demo",
+            "voice_runtime.session", "voice_runtime.setup_models"]
+
+
+@pytest.mark.parametrize("module", COMMANDS)
+async def test_every_command_has_version(module: str) -> None:
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", module, "--version", cwd=ROOT,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err
+    assert re.fullmatch(r".+ \d+\.\d+\S*\n", out.decode()), out
+
+
+async def test_a_service_logs_json_lines_with_log_format_json() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "tests" / "echo_service.py"), "--uri", "stdio://", "--log-format", "json",
+        "--debug", cwd=ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(b'not json\n{"type": "describe"}\n'), 60)
+    assert proc.returncode == 0
+    lines = [json.loads(line) for line in err.decode().splitlines()]
+    assert lines and all({"ts", "level", "logger", "msg"} <= line.keys() for line in lines)
+    assert any("code=bad-json" in line["msg"] for line in lines), lines

@@ -237,7 +237,7 @@ def _handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, serv
 
 def run() -> None:
     args = parse_args()
-    setup_logging(args.debug)
+    setup_logging(args.debug, log_format=args.log_format)
     tune_malloc()  # a months-long process: two malloc arenas, not 8 per core
     config = make_config(args)
     with contextlib.suppress(KeyboardInterrupt):
