@@ -10,7 +10,7 @@ import shlex
 import sys
 
 from voice_runtime.cli import add_server_args, server_config
-from voice_runtime.env import env, env_bool
+from voice_runtime.env import env, env_bool, warn_ignored
 from voice_runtime.logs import setup_logging
 from voice_runtime.memory import tune_malloc
 from voice_runtime.server import ServerConfig, run_server
@@ -134,6 +134,7 @@ async def serve(config: SatelliteConfig, audio: AudioConfig, cloud: CloudConfig 
 def run() -> None:
     args = build_parser().parse_args()
     setup_logging(args.debug, log_format=args.log_format)
+    warn_ignored("SERVER_URL")
     tune_malloc()  # a months-long process: two malloc arenas, not 8 per core
     if args.list_devices:
         print("\n".join(list_devices()) or "no PortAudio devices found")

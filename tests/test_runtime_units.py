@@ -164,6 +164,19 @@ def test_parse_dotenv_quotes_comments_escapes_multiline_and_export() -> None:
     }
 
 
+def test_ignored_seed_variables_get_a_clear_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from voice_runtime.env import warn_ignored
+
+    monkeypatch.setenv("PIPER_EXE_PATH", "/usr/bin/piper")
+    monkeypatch.delenv("SERVER_URL", raising=False)
+    with caplog.at_level(logging.WARNING, logger="voice_runtime.env"):
+        assert warn_ignored("PIPER_EXE_PATH", "SERVER_URL") == ["PIPER_EXE_PATH"]
+    (record,) = caplog.records
+    assert "PIPER_EXE_PATH is set but ignored" in record.getMessage() and "PIPER_MODEL_PATH" in record.getMessage()
+
+
 def test_env_precedence_environment_over_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from voice_runtime import env as env_module
 

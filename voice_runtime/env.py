@@ -12,6 +12,7 @@ it says); a line python-dotenv cannot parse is skipped with a warning naming its
 from __future__ import annotations
 
 import io
+import logging
 import os
 from pathlib import Path
 
@@ -24,7 +25,6 @@ KNOWN_VARIABLES = (
     "TTS_PROVIDER",
     "KOKORO_VOICE",
     "PIPER_MODEL_PATH",
-    "SERVER_URL",
     "ENABLE_CLOUD_FALLBACK",
     "DEEPGRAM_API_KEY",
     "DEEPSEEK_API_KEY",
@@ -41,6 +41,15 @@ KNOWN_VARIABLES = (
     "DEEPSEEK_URL",
 )
 SECRET_SUFFIXES = ("_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
+# Variables from the original seed's `.env` that do nothing here, and why (a warning at start).
+IGNORED_VARIABLES = {
+    "PIPER_EXE_PATH": "Piper runs in this process (the piper-tts package); there is no executable to point "
+    "at. Choose the voice with PIPER_MODEL_PATH or --piper-model",
+    "SERVER_URL": "the controller connects to the satellite, as Home Assistant does, not the other way "
+    "round: the satellite listens on --uri; give that address to Home Assistant or to "
+    "'voice-orchestrator serve --satellite tcp://HOST:10700'",
+}
+_LOGGER = logging.getLogger(__name__)
 
 _loaded: dict[str, str] | None = None
 
@@ -94,3 +103,11 @@ def secret_values() -> list[str]:
             if key.upper().endswith(SECRET_SUFFIXES) and len(value) >= 6:
                 found.append(value)
     return sorted(set(found), key=len, reverse=True)
+
+
+def warn_ignored(*names: str) -> list[str]:
+    """Log a warning for each of ``names`` (keys of IGNORED_VARIABLES) that is set; the names warned of."""
+    warned = [name for name in names if env(name) not in (None, "")]
+    for name in warned:
+        _LOGGER.warning("%s is set but ignored: %s", name, IGNORED_VARIABLES[name])
+    return warned
