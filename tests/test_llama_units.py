@@ -93,7 +93,7 @@ def test_flags_to_config_and_info() -> None:
     assert config.llama.restart_delays == (0.0, 1.0, 2.0, 4.0, 8.0)
     assert config.llama.health_interval == 30.0
     assert config.max_history_turns == 10 and config.system_prompt == DEFAULT_SYSTEM_PROMPT
-    assert config.server.uri == "tcp://127.0.0.1:10400"
+    assert config.server.uri == "tcp://127.0.0.1:10450"  # 10400 is openWakeWord's
     program = make_info(config).handle[0]
     assert program.installed and program.supports_handled_streaming
     assert program.models[0].name == "SmolLM2-135M-Instruct.Q4_1"
