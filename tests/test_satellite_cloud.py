@@ -72,7 +72,6 @@ class FakeHttpServer:
         self.requests: list[Request] = []
         self.faults: dict[str, Fault] = {}
         self.failures: list[BaseException] = []
-        self.hung = asyncio.Event()  # a request was left hanging by a "hang" fault
         self._server: asyncio.Server | None = None
         self._conns: set[asyncio.Task[None]] = set()
         self._test: asyncio.Task[object] | None = None
@@ -133,7 +132,6 @@ class FakeHttpServer:
         if fault.delay:
             await asyncio.sleep(fault.delay)  # the slow service being simulated
         if fault.hang:
-            self.hung.set()
             await asyncio.Event().wait()  # until the client gives up (the connection is cancelled)
         if fault.status is not None:
             await send_status(writer, fault.status)
