@@ -50,6 +50,7 @@ class FakeReply:
     # (llama-server's mid-stream error forms; b"" is a body that just stops, no [DONE])
     end_after: int | None = None
     end_with: bytes = b""
+    check: Any = None  # called with the FakeRequest: an assert about what the client sent
 
 
 @dataclass
@@ -64,6 +65,10 @@ class FakeOpenAIServer:
         self.replies: deque[FakeReply] = deque()
         self.requests: list[FakeRequest] = []
         self.hung_up = asyncio.Event()  # a held stream was closed by the client
+        # A failure inside the fake (an assert of a check, a bug) cancels test_task at once
+        # (in_process sets it) and is raised as the test's failure, not left to a timeout.
+        self.failures: list[BaseException] = []
+        self.test_task: asyncio.Task[Any] | None = None
         self._server: asyncio.AbstractServer | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.port = 0
@@ -85,6 +90,8 @@ class FakeOpenAIServer:
             with contextlib.suppress(BaseException):
                 await task
         await self._server.wait_closed()
+        if self.failures and self.test_task is None:  # not raised by in_process already
+            raise AssertionError(f"FakeOpenAIServer failed: {self.failures[0]!r}") from self.failures[0]
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -94,6 +101,10 @@ class FakeOpenAIServer:
             await self._serve(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except Exception as err:
+            self.failures.append(err)
+            if len(self.failures) == 1 and self.test_task is not None and not self.test_task.done():
+                self.test_task.cancel("FakeOpenAIServer failed")  # once: retries may fail again
         finally:
             self._tasks.discard(task)
             writer.close()
@@ -107,6 +118,8 @@ class FakeOpenAIServer:
         body = json.loads(await reader.readexactly(int(headers.get("content-length", "0"))) or b"{}")
         self.requests.append(FakeRequest(request_line.split()[1], headers, body))
         reply = self.replies.popleft() if self.replies else FakeReply()
+        if reply.check is not None:
+            reply.check(self.requests[-1])
         if reply.status != 200:
             error = json.dumps({"error": {"message": "fake failure", "type": "server_error"}}).encode()
             writer.write(f"HTTP/1.1 {reply.status} Error\r\nContent-Type: application/json\r\n"
@@ -183,9 +196,16 @@ async def in_process(
     )
     server = WyomingServer(ServerConfig(uri="tcp://127.0.0.1:0"), lambda r, w: LlamaHandler(r, w, service=service))
     await server.start()
+    fake.test_task = asyncio.current_task()
     try:
         async with connected(server.port or 0) as client:
             yield client, service
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if fake.failures and task is not None and task.cancelling():
+            task.uncancel()
+            raise AssertionError(f"FakeOpenAIServer failed: {fake.failures[0]!r}") from fake.failures[0]
+        raise
     finally:
         await server.stop()
         await provider.aclose()
@@ -322,3 +342,16 @@ async def test_llm_retry_schedule_is_1_2_4_seconds(fake: FakeOpenAIServer) -> No
         events = await client.recv_until("error")
     assert [e.type for e in events] == ["error"] and Error.from_event(events[0]).code == "llm-unavailable"
     assert len(fake.requests) == 4 and clock.slept == [1.0, 2.0, 4.0] and clock.now() == 7.0
+
+
+async def test_an_assert_inside_the_fake_fails_the_test_at_once(fake: FakeOpenAIServer) -> None:
+    """Not after recv_until's 120 s: the fake's failure cancels the waiting test and is its cause."""
+
+    def wrong_model(request: FakeRequest) -> None:
+        assert request.body.get("model") == "another-model", request.body.get("model")
+
+    fake.replies.append(FakeReply(check=wrong_model))
+    with pytest.raises(AssertionError, match="deepseek-chat"):
+        async with in_process(fake) as (client, _):
+            await client.send(Transcript(text="Hello"))
+            await client.recv_until("handled-stop")

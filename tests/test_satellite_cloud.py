@@ -114,8 +114,8 @@ class FakeHttpServer:
                 except Exception as err:
                     self.failures.append(err)
                     await send_status(writer, 500)
-                    if self._test is not None and not self._test.done():
-                        self._test.cancel(f"{type(self).__name__} route failed")
+                    if len(self.failures) == 1 and self._test is not None and not self._test.done():
+                        self._test.cancel(f"{type(self).__name__} route failed")  # once
                     return
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
