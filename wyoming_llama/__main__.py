@@ -29,10 +29,6 @@ from .process import LlamaServerConfig, LlamaServerProcess, LlamaUnavailable
 
 _LOGGER = logging.getLogger("wyoming_llama")
 PROVIDERS = ("local", "openai-compatible")
-# Not 10400 (openWakeWord's, and Porcupine's, in the Wyoming world) nor 10500 (the satellite
-# event/LED services of wyoming-satellite's examples): 10200 TTS, 10300 STT, 10400 wake word,
-# 10500 events, 10600/10601 external mic/speaker, 10700 satellites.
-DEFAULT_PORT = 10450
 DEFAULT_BASE_URL = "https://api.deepseek.com"
 DEFAULT_CLOUD_MODEL = "deepseek-chat"
 DEFAULT_SYSTEM_PROMPT = (
@@ -114,7 +110,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="extra request field for the local provider, e.g. top_k=20 (repeatable)")
     parser.add_argument("--max-transcript-chars", type=int, default=4000, help="longest transcript accepted")
     parser.add_argument("--languages", default="en", help="languages advertised, comma-separated")
-    add_server_args(parser, default_uri=f"tcp://127.0.0.1:{DEFAULT_PORT}")
+    # Port 10450: not 10400 (openWakeWord's, and Porcupine's, in the Wyoming world) nor 10500 (the
+    # satellite event/LED services of wyoming-satellite's examples): 10200 TTS, 10300 STT, 10400
+    # wake word, 10500 events, 10600/10601 external mic/speaker, 10700 satellites.
+    add_server_args(parser, default_uri="tcp://127.0.0.1:10450")
     return parser.parse_args(argv)
 
 
