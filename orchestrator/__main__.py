@@ -17,10 +17,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from voice_runtime.cli import add_version_arg
 from voice_runtime.discovery import browse
 from voice_runtime.env import env
 from voice_runtime.latency import LatencyMonitor
-from voice_runtime.logs import setup_logging
+from voice_runtime.logs import add_logging_args, setup_logging
 from voice_runtime.memory import tune_malloc
 from voice_runtime.tasks import TaskSet, cancel_and_wait
 
@@ -82,7 +83,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="let the speech-to-text service compute partial transcripts (unused here; off "
                         "saves CPU)")
     parser.add_argument("--metrics-port", type=int, help="serve Prometheus latency text on this port")
-    parser.add_argument("--debug", action="store_true")
+    add_logging_args(parser)
 
 
 def build_config(args: argparse.Namespace) -> OrchestratorConfig:
@@ -225,6 +226,7 @@ async def serve(args: argparse.Namespace) -> int:
 def run(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="voice-orchestrator", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_version_arg(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     ask_p = sub.add_parser("ask", help="one turn from a WAV file")
     _common(ask_p)
@@ -237,7 +239,7 @@ def run(argv: list[str] | None = None) -> None:
     _common(serve_p)
     serve_p.add_argument("--satellite", action="append", default=[], help="satellite URI (repeatable)")
     args = parser.parse_args(argv)
-    setup_logging(args.debug)
+    setup_logging(args.debug, log_format=args.log_format)
     tune_malloc()  # a months-long process: two malloc arenas, not 8 per core
     code = asyncio.run(ask(args) if args.command == "ask" else serve(args))
     sys.exit(code)

@@ -14,7 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from voice_runtime.logs import setup_logging
+from voice_runtime.cli import add_version_arg
+from voice_runtime.logs import add_logging_args, setup_logging
 from voice_runtime.models import cache_dir
 from voice_runtime.procs import ROOT, ServiceProcess, start_service
 
@@ -64,10 +65,11 @@ def run(argv: list[str] | None = None) -> None:
     parser.add_argument("--voice", help="TTS voice (e.g. af_heart, en_US-joe-medium)")
     parser.add_argument("--no-intents", action="store_true", help="always ask the LLM")
     parser.add_argument("--realtime", action="store_true", help="stream the question at speaking speed")
-    parser.add_argument("--debug", action="store_true", help="show the servers' logs")
+    add_version_arg(parser)
+    add_logging_args(parser)  # --debug also shows the servers' logs
     args = parser.parse_args(argv)
     args.extra = {}
-    setup_logging(args.debug)
+    setup_logging(args.debug, log_format=args.log_format)
     sys.exit(asyncio.run(main(args)))
 
 

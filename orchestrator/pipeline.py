@@ -26,6 +26,7 @@ from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, Synthesize
 from wyoming.vad import VoiceStarted, VoiceStopped
 
 from voice_runtime.audio import PCM16_MONO_16K, AudioConverter, AudioFormat
+from voice_runtime.clock import Clock
 from voice_runtime.latency import LatencyMonitor, TurnTimer
 from voice_runtime.retry import LLM_RETRY, TTS_RETRY, RetryPolicy, retry_async
 from voice_runtime.tasks import cancel_and_wait, run_together
@@ -64,6 +65,7 @@ class PipelineConfig:
     max_turn_audio_seconds: float = 60.0
     llm_retry: RetryPolicy = LLM_RETRY
     tts_retry: RetryPolicy = TTS_RETRY
+    retry_clock: Clock | None = None  # the retry delays' clock (tests inject a ManualClock)
     apologize: bool = True
     intent_timeout: float = 2.0
     # False chains the stages the way Home Assistant does without streaming: the whole reply
@@ -331,7 +333,8 @@ class Pipeline:
 
         try:
             await retry_async(
-                attempt, self.config.llm_retry, may_retry=lambda: result.audio_bytes == 0, what="conversation"
+                attempt, self.config.llm_retry, may_retry=lambda: result.audio_bytes == 0,
+                clock=self.config.retry_clock, what="conversation",
             )
         except ServiceUnavailable as err:
             raise TurnError(SERVICES_UNAVAILABLE, str(err)) from err
@@ -464,7 +467,8 @@ class Pipeline:
         await out.event(Synthesize(text=text, voice=self._voice()).event())
         policy = self.config.tts_retry if retry else RetryPolicy(delays=())
         try:
-            await retry_async(attempt, policy, may_retry=lambda: result.audio_bytes == 0, what="tts")
+            await retry_async(attempt, policy, may_retry=lambda: result.audio_bytes == 0,
+                              clock=self.config.retry_clock, what="tts")
         except (OSError, TimeoutError) as err:
             raise TurnError("tts-failed", f"text-to-speech failed: {err}") from err
 

@@ -11,7 +11,7 @@ import shlex
 import sys
 
 from voice_runtime.cli import add_server_args, server_config
-from voice_runtime.env import env, env_bool
+from voice_runtime.env import env, env_bool, warn_ignored
 from voice_runtime.logs import setup_logging
 from voice_runtime.memory import tune_malloc
 from voice_runtime.server import ServerConfig, run_server
@@ -165,7 +165,8 @@ def run() -> None:
         path = getattr(args, flag)
         if path and not os.access(path, os.R_OK):
             parser.error(f"--{flag.replace('_', '-')} {path}: no such readable file")
-    setup_logging(args.debug)
+    setup_logging(args.debug, log_format=args.log_format)
+    warn_ignored("SERVER_URL")
     tune_malloc()  # a months-long process: two malloc arenas, not 8 per core
     if args.list_devices:
         print("\n".join(list_devices()) or "no PortAudio devices found")

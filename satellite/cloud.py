@@ -13,14 +13,21 @@ Used when no controller is connected, or the controller reports ``services-unava
 
 Keys come from ``DEEPGRAM_API_KEY`` and ``DEEPSEEK_API_KEY`` and are never logged. Base
 URLs are configurable (tests point them at local fakes speaking the same wire formats).
+
+Failures (an HTTP error status, a timeout: ``timeout`` seconds without a byte, a refused or
+cut connection, a malformed answer) end the turn with :class:`CloudError`, which names the
+stage (``stt``, ``chat``, ``tts``) and the cause but never a response body (some APIs quote
+the credentials they were given). There is no retry: the utterance has been heard once, and
+a second try would only add to the wait.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -89,6 +96,28 @@ class TurnSink(Protocol):
     def on_reply_end(self) -> None: ...
 
 
+class CloudError(Exception):
+    """A cloud turn failed at ``stage`` (stt, chat or tts)."""
+
+    def __init__(self, stage: str, cause: str) -> None:
+        super().__init__(f"{stage}: {cause}")
+        self.stage = stage
+        self.cause = cause
+
+
+def _cause(err: BaseException) -> str:
+    """What went wrong, without a response body or a URL's query (no secrets)."""
+    status = getattr(err, "status_code", None)
+    response = getattr(err, "response", None)
+    if status is None and response is not None:
+        status = getattr(response, "status_code", None)
+    if isinstance(status, int):
+        return f"HTTP {status}"
+    if isinstance(err, httpx.TimeoutException) or "Timeout" in type(err).__name__:
+        return f"timed out ({type(err).__name__})"
+    return type(err).__name__
+
+
 def split_sentences(buffer: str) -> tuple[list[str], str]:
     """Complete sentences in ``buffer`` and the unfinished rest."""
     parts = _SENTENCE_END.split(buffer)
@@ -103,27 +132,48 @@ class CloudAssistant:
         self._history: list[ChatCompletionMessageParam] = []
 
     async def run_turn(self, audio: AsyncIterator[bytes], sink: TurnSink) -> None:
-        async with httpx.AsyncClient(timeout=self.config.timeout) as http:
-            text = await self.transcribe(http, audio)
-            sink.on_transcript(text)
-            if not text.strip():
-                _LOGGER.info("cloud turn: empty transcript")
-                sink.on_reply_end()
-                return
-            sentences: asyncio.Queue[str | None] = asyncio.Queue()
-            reply_parts: list[str] = []
-            speaker = asyncio.create_task(self._speak(http, sentences, sink), name="cloud tts")
-            try:
-                async for sentence in self.chat(text):
+        """One turn; raises :class:`CloudError` when a stage fails."""
+        stage = "stt"
+        try:
+            async with httpx.AsyncClient(timeout=self.config.timeout) as http:
+                text = await self.transcribe(http, audio)
+                stage = "chat"
+                await self._answer(http, text, sink)
+        except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as err:
+            raise CloudError(stage, _cause(err)) from err
+        except _SpeakFailed as err:
+            raise CloudError("tts", _cause(err.__cause__ or err)) from err
+        except Exception as err:
+            import httpx2  # the openai package's HTTP client (a body cut mid-stream)
+            import openai
+
+            if isinstance(err, openai.APIError | httpx2.HTTPError):
+                raise CloudError(stage, _cause(err)) from err
+            raise
+
+    async def _answer(self, http: httpx.AsyncClient, text: str, sink: TurnSink) -> None:
+        sink.on_transcript(text)
+        if not text.strip():
+            _LOGGER.info("cloud turn: empty transcript")
+            sink.on_reply_end()
+            return
+        sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        reply_parts: list[str] = []
+        speaker = asyncio.create_task(self._speak(http, sentences, sink), name="cloud tts")
+        try:
+            async with contextlib.aclosing(self.chat(text)) as replies:
+                async for sentence in replies:
                     reply_parts.append(sentence)
                     sentences.put_nowait(sentence)
-                sentences.put_nowait(None)
-                await speaker
-            finally:
-                if not speaker.done():
-                    speaker.cancel()
-                    await asyncio.gather(speaker, return_exceptions=True)
-            self._remember(text, " ".join(reply_parts))
+                    if speaker.done():  # the TTS failed: stop generating
+                        break
+            sentences.put_nowait(None)
+            await speaker
+        finally:
+            if not speaker.done():
+                speaker.cancel()
+                await asyncio.gather(speaker, return_exceptions=True)
+        self._remember(text, " ".join(reply_parts))
 
     def _remember(self, user: str, assistant: str) -> None:
         self._history += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
@@ -145,7 +195,7 @@ class CloudAssistant:
         _LOGGER.info("cloud stt transcript=%r", text)
         return text
 
-    async def chat(self, text: str) -> AsyncIterator[str]:
+    async def chat(self, text: str) -> AsyncGenerator[str, None]:
         """Sentences of the reply, as the tokens stream in."""
         from openai import AsyncOpenAI
 
@@ -172,6 +222,14 @@ class CloudAssistant:
             await client.close()
 
     async def _speak(self, http: httpx.AsyncClient, sentences: asyncio.Queue[str | None], sink: TurnSink) -> None:
+        try:
+            await self._speak_all(http, sentences, sink)
+        except (httpx.HTTPError, ValueError) as err:
+            raise _SpeakFailed from err
+
+    async def _speak_all(
+        self, http: httpx.AsyncClient, sentences: asyncio.Queue[str | None], sink: TurnSink
+    ) -> None:
         started = False
         while (sentence := await sentences.get()) is not None:
             params = {"model": self.config.tts_model, "encoding": "linear16", "sample_rate": str(REPLY_RATE),
@@ -188,3 +246,7 @@ class CloudAssistant:
                     sink.on_reply_audio(pcm)
         if started:
             sink.on_reply_end()
+
+
+class _SpeakFailed(Exception):
+    """The TTS stage failed (its cause is ``__cause__``)."""

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 
 from voice_runtime.audio import AudioFormat
 
-from .cloud import CloudAssistant
+from .cloud import CloudAssistant, CloudError
 from .playback import Playback
 from .state import State, Trigger, TurnMachine
 
@@ -76,7 +76,7 @@ class CloudTurns:
         try:
             await self.cloud.run_turn(chunks(), self)
         except Exception as err:  # network, HTTP status, bad JSON: the turn fails cleanly
-            _LOGGER.error("cloud turn failed: %s", type(err).__name__)
+            _LOGGER.error("cloud turn failed: %s", err if isinstance(err, CloudError) else type(err).__name__)
             _LOGGER.debug("cloud turn failure detail", exc_info=True)
             if self._cloud_task is asyncio.current_task():
                 self._cloud_task = None

@@ -1,28 +1,95 @@
-"""Shared fixtures: every test fails if it leaves asyncio tasks running."""
+"""Shared fixtures: every test fails if it leaves asyncio tasks running, child processes alive
+or file descriptors open.
+
+Each check compares the state just before a test with the state just after it (its own
+function-scoped fixtures torn down), so session- and module-scoped fixtures (set up before,
+torn down after) never count. Children are read from /proc (direct children of this process,
+zombies included: a child nobody waited for is a leak too); descriptors from /proc/self/fd,
+by number and target, so a number reused for something else counts as new. Files a library
+opens once per process and keeps (``ONCE_PER_PROCESS``) are not leaks.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import re
+import signal
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
+_PROC = Path("/proc")
+SETTLE_ROUNDS = 20  # loop iterations given to transports and cancelled tasks to finish closing
+# onnxruntime's per-user state database (opened with the first InferenceSession, kept open)
+ONCE_PER_PROCESS = re.compile(r"/\.onnxruntime/onnxruntime\.db(-wal|-shm)?$")
+
+
+def children() -> dict[int, str]:
+    """This process's direct children: pid → command line (``[zombie]`` for an unreaped one)."""
+    me = os.getpid()
+    found: dict[int, str] = {}
+    for entry in _PROC.iterdir() if _PROC.is_dir() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            state, ppid = stat[stat.rindex(")") + 2:].split()[:2]
+            if int(ppid) != me:
+                continue
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+        found[int(entry.name)] = "[zombie]" if state == "Z" else cmdline[:160]
+    return found
+
+
+def open_fds() -> dict[int, str]:
+    """This process's open descriptors: number → what it points at."""
+    fds: dict[int, str] = {}
+    folder = _PROC / "self" / "fd"
+    for entry in folder.iterdir() if folder.is_dir() else ():
+        with contextlib.suppress(OSError):
+            target = os.readlink(entry)
+            if not ONCE_PER_PROCESS.search(target):
+                fds[int(entry.name)] = target
+    return fds
+
+
+def _new(before: dict[int, str], after: dict[int, str]) -> dict[int, str]:
+    return {key: value for key, value in after.items() if before.get(key) != value}
+
 
 @pytest.fixture(autouse=True)
-async def no_leaked_tasks() -> AsyncIterator[None]:
-    before = set(asyncio.all_tasks())
+async def no_leaks() -> AsyncIterator[None]:
+    tasks_before = set(asyncio.all_tasks())
+    children_before = children()
+    fds_before = open_fds()
     yield
     current = asyncio.current_task()
-    # Let tasks that were cancelled during teardown run their cleanup.
-    for _ in range(5):
-        leaked = [t for t in asyncio.all_tasks() - before if t is not current and not t.done()]
-        if not leaked:
+    problems: list[str] = []
+    # Let tasks cancelled during teardown run their cleanup, and closed transports close.
+    for _ in range(SETTLE_ROUNDS):
+        leaked = [t for t in asyncio.all_tasks() - tasks_before if t is not current and not t.done()]
+        if not leaked and not _new(children_before, children()) and not _new(fds_before, open_fds()):
             return
         await asyncio.sleep(0)
-    names = ", ".join(sorted(t.get_name() + ":" + repr(t.get_coro()) for t in leaked))
-    for task in leaked:
-        task.cancel()
-    pytest.fail(f"test leaked {len(leaked)} asyncio task(s): {names}")
+    if leaked:
+        names = ", ".join(sorted(t.get_name() + ":" + repr(t.get_coro()) for t in leaked))
+        for task in leaked:
+            task.cancel()
+        problems.append(f"leaked {len(leaked)} asyncio task(s): {names}")
+    if leaked_children := _new(children_before, children()):
+        for pid in leaked_children:  # ours, and left behind: do not let them disturb later tests
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        problems.append(f"leaked {len(leaked_children)} child process(es): {leaked_children}")
+    if leaked_fds := _new(fds_before, open_fds()):
+        problems.append(f"leaked {len(leaked_fds)} file descriptor(s): {leaked_fds}")
+    if problems:
+        pytest.fail("test " + "; ".join(problems))
 
 
 @pytest.fixture(scope="session")

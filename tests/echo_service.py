@@ -41,7 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     add_server_args(parser, default_uri="tcp://127.0.0.1:10999")
     args = parser.parse_args()
-    setup_logging(args.debug)
+    setup_logging(args.debug, log_format=args.log_format)
     config = server_config(args, "echo")
     asyncio.run(run_server(config, lambda r, w: Echo(r, w, info=lambda: INFO, limits=config.limits)))
 

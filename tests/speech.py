@@ -86,3 +86,19 @@ def speak_paused(text: str, after_words: int, pause: float) -> bytes:
         if len(transcribe(pcm[:cut] + gap).split()) == after_words:
             return pcm[:cut] + gap + pcm[cut:]
     raise AssertionError(f"no pause point after word {after_words} of {text!r}")
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Word error rate of ``hypothesis`` against ``reference`` (lower-case words, digits kept,
+    punctuation dropped): (substitutions + deletions + insertions) / reference words."""
+    import re
+
+    ref = re.findall(r"[a-z0-9']+", reference.lower())
+    hyp = re.findall(r"[a-z0-9']+", hypothesis.lower())
+    previous = list(range(len(hyp) + 1))
+    for i, word in enumerate(ref, start=1):
+        current = [i] + [0] * len(hyp)
+        for j, other in enumerate(hyp, start=1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (word != other))
+        previous = current
+    return previous[-1] / max(1, len(ref))

@@ -20,6 +20,7 @@ class Stack:
 
 async def start_stack() -> Stack:
     whisper = await start_service("wyoming_whisper", "--model", "tiny.en")
-    llama = await start_service("wyoming_llama", "--max-tokens", "120")
+    # greedy: the same question gets the same reply, so tests (and their failures) repeat
+    llama = await start_service("wyoming_llama", "--max-tokens", "120", "--temperature", "0")
     tts = await start_service("wyoming_kokoro", "--provider", "piper", "--engines", "piper")
     return Stack(whisper, llama, tts)

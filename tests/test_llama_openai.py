@@ -25,10 +25,17 @@ from wyoming.event import Event
 from wyoming.handle import Handled, HandledChunk
 from wyoming.info import Info
 
+from voice_runtime.clock import Clock, ManualClock
 from voice_runtime.retry import RetryPolicy
 from voice_runtime.server import ServerConfig, WyomingServer
 from wyoming_llama.handler import LLM_TRANSIENT_RETRY, LlamaHandler, LlamaService
-from wyoming_llama.llm import GenerationSettings, OpenAICompatibleProvider, TransientLlmError
+from wyoming_llama.llm import (
+    GenerationSettings,
+    LocalProvider,
+    OpenAICompatibleProvider,
+    Provider,
+    TransientLlmError,
+)
 
 API_KEY = "sk-fake-0123456789abcdef"
 
@@ -39,6 +46,11 @@ class FakeReply:
     status: int = 200
     cut_after: int | None = None  # drop the connection after this many pieces
     hold_after: int | None = None  # send this many pieces, then wait for the client to hang up
+    # after this many pieces: end the body cleanly with this raw SSE text instead of the rest
+    # (llama-server's mid-stream error forms; b"" is a body that just stops, no [DONE])
+    end_after: int | None = None
+    end_with: bytes = b""
+    check: Any = None  # called with the FakeRequest: an assert about what the client sent
 
 
 @dataclass
@@ -53,6 +65,10 @@ class FakeOpenAIServer:
         self.replies: deque[FakeReply] = deque()
         self.requests: list[FakeRequest] = []
         self.hung_up = asyncio.Event()  # a held stream was closed by the client
+        # A failure inside the fake (an assert of a check, a bug) cancels test_task at once
+        # (in_process sets it) and is raised as the test's failure, not left to a timeout.
+        self.failures: list[BaseException] = []
+        self.test_task: asyncio.Task[Any] | None = None
         self._server: asyncio.AbstractServer | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.port = 0
@@ -74,6 +90,8 @@ class FakeOpenAIServer:
             with contextlib.suppress(BaseException):
                 await task
         await self._server.wait_closed()
+        if self.failures and self.test_task is None:  # not raised by in_process already
+            raise AssertionError(f"FakeOpenAIServer failed: {self.failures[0]!r}") from self.failures[0]
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -83,6 +101,10 @@ class FakeOpenAIServer:
             await self._serve(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except Exception as err:
+            self.failures.append(err)
+            if len(self.failures) == 1 and self.test_task is not None and not self.test_task.done():
+                self.test_task.cancel("FakeOpenAIServer failed")  # once: retries may fail again
         finally:
             self._tasks.discard(task)
             writer.close()
@@ -96,6 +118,8 @@ class FakeOpenAIServer:
         body = json.loads(await reader.readexactly(int(headers.get("content-length", "0"))) or b"{}")
         self.requests.append(FakeRequest(request_line.split()[1], headers, body))
         reply = self.replies.popleft() if self.replies else FakeReply()
+        if reply.check is not None:
+            reply.check(self.requests[-1])
         if reply.status != 200:
             error = json.dumps({"error": {"message": "fake failure", "type": "server_error"}}).encode()
             writer.write(f"HTTP/1.1 {reply.status} Error\r\nContent-Type: application/json\r\n"
@@ -111,6 +135,11 @@ class FakeOpenAIServer:
         for index, piece in enumerate(reply.pieces):
             if reply.cut_after is not None and index == reply.cut_after:
                 writer.transport.abort()
+                return
+            if reply.end_after is not None and index == reply.end_after:
+                if reply.end_with:
+                    await _chunk(writer, reply.end_with)
+                await _chunk(writer, b"")
                 return
             if reply.hold_after is not None and index == reply.hold_after:
                 await reader.read()  # returns at EOF: the client closed the stream
@@ -153,18 +182,30 @@ async def fake() -> AsyncIterator[FakeOpenAIServer]:
 
 
 @contextlib.asynccontextmanager
-async def in_process(fake: FakeOpenAIServer) -> AsyncIterator[tuple[Client, LlamaService]]:
-    provider = OpenAICompatibleProvider(base_url=fake.url, api_key=API_KEY)
+async def in_process(
+    fake: FakeOpenAIServer, *, local: bool = False, retry: RetryPolicy | None = None, clock: Clock | None = None,
+) -> AsyncIterator[tuple[Client, LlamaService]]:
+    """The service in this process on the fake: as the cloud provider, or (``local``) as the
+    llama-server provider attached by URL (``--llm-url``)."""
+    provider: Provider = (LocalProvider(url=f"http://127.0.0.1:{fake.port}") if local
+                          else OpenAICompatibleProvider(base_url=fake.url, api_key=API_KEY))
     service = LlamaService(
         provider=provider, info=Info, system_prompt="Be brief.",
         settings=GenerationSettings(max_tokens=64, temperature=0.2, model="deepseek-chat"),
-        retry=RetryPolicy(delays=(0.0, 0.0, 0.0), retry_on=(TransientLlmError,)),
+        retry=retry or RetryPolicy(delays=(0.0, 0.0, 0.0), retry_on=(TransientLlmError,)), clock=clock,
     )
     server = WyomingServer(ServerConfig(uri="tcp://127.0.0.1:0"), lambda r, w: LlamaHandler(r, w, service=service))
     await server.start()
+    fake.test_task = asyncio.current_task()
     try:
         async with connected(server.port or 0) as client:
             yield client, service
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if fake.failures and task is not None and task.cancelling():
+            task.uncancel()
+            raise AssertionError(f"FakeOpenAIServer failed: {fake.failures[0]!r}") from fake.failures[0]
+        raise
     finally:
         await server.stop()
         await provider.aclose()
@@ -249,3 +290,68 @@ async def test_barge_in_closes_the_cloud_stream(fake: FakeOpenAIServer) -> None:
 def test_default_retry_is_the_seed_table_for_transient_failures_only() -> None:
     assert LLM_TRANSIENT_RETRY.delays == (1.0, 2.0, 4.0)
     assert LLM_TRANSIENT_RETRY.retry_on == (TransientLlmError,)
+
+
+LLAMA_ERROR = b'{"code": 500, "message": "Context size has been exceeded.", "type": "server_error"}'
+
+
+@pytest.mark.parametrize(("end_with", "code"), [
+    (b"error: " + LLAMA_ERROR + b"\n\n", "llm-failed"),  # older llama-server builds
+    (b'data: {"error": ' + LLAMA_ERROR + b"}\n\n", "llm-failed"),  # current llama-server
+    (b"event: error\ndata: " + LLAMA_ERROR + b"\n\n", "llm-failed"),  # standard SSE error event
+    (b"", "llm-incomplete"),  # the body ends cleanly, without [DONE]
+])
+async def test_llama_server_mid_stream_error_ends_the_reply_with_an_error(
+    fake: FakeOpenAIServer, end_with: bytes, code: str
+) -> None:
+    fake.replies.append(FakeReply(pieces=["Paris", " is", " the", " capital."], end_after=2, end_with=end_with))
+    async with in_process(fake, local=True) as (client, service):
+        await client.send(Transcript(text="Capital of France?", context={"conversation_id": "e"}))
+        events = await client.recv_until("error")
+        turns = service.history.turns("e")
+    assert [e.type for e in events] == ["handled-start", "handled-chunk", "handled-chunk", "error"]
+    error = Error.from_event(events[-1])
+    assert error.code == code, error
+    if code == "llm-failed":
+        assert "Context size has been exceeded" in (error.text or "")
+    assert len(fake.requests) == 1  # something was said: no retry
+    # what was said is remembered as said (like a barge-in), never as the whole answer
+    assert [(t.user, t.assistant) for t in turns] == [("Capital of France?", "Paris is")]
+
+
+async def test_llama_server_stream_cut_before_the_first_token_is_retried(fake: FakeOpenAIServer) -> None:
+    fake.replies.extend([FakeReply(pieces=["x"], end_after=0), FakeReply(pieces=["Fine."])])
+    async with in_process(fake, local=True) as (client, _):
+        await client.send(Transcript(text="How are you?"))
+        events = await client.recv_until("handled-stop")
+    assert reply_text(events) == "Fine." and len(fake.requests) == 2
+
+
+async def test_llm_retry_schedule_is_1_2_4_seconds(fake: FakeOpenAIServer) -> None:
+    """The default policy on the service's clock: 4 attempts, 1, 2 and 4 s apart, then an error."""
+    fake.replies.extend([FakeReply(status=503) for _ in range(4)])
+    clock = ManualClock()
+    async with in_process(fake, local=True, retry=LLM_TRANSIENT_RETRY, clock=clock) as (client, _):
+        await client.send(Transcript(text="Hello"))
+        for n, expected in enumerate((1.0, 2.0, 4.0), start=1):
+            assert await asyncio.wait_for(clock.next_sleep(), 60) == expected
+            assert len(fake.requests) == n  # the failed attempt came before the wait
+            clock.advance(expected / 2)
+            assert clock.sleeping == 1  # not a moment early
+            clock.advance(expected / 2)
+        events = await client.recv_until("error")
+    assert [e.type for e in events] == ["error"] and Error.from_event(events[0]).code == "llm-unavailable"
+    assert len(fake.requests) == 4 and clock.slept == [1.0, 2.0, 4.0] and clock.now() == 7.0
+
+
+async def test_an_assert_inside_the_fake_fails_the_test_at_once(fake: FakeOpenAIServer) -> None:
+    """Not after recv_until's 120 s: the fake's failure cancels the waiting test and is its cause."""
+
+    def wrong_model(request: FakeRequest) -> None:
+        assert request.body.get("model") == "another-model", request.body.get("model")
+
+    fake.replies.append(FakeReply(check=wrong_model))
+    with pytest.raises(AssertionError, match="deepseek-chat"):
+        async with in_process(fake) as (client, _):
+            await client.send(Transcript(text="Hello"))
+            await client.recv_until("handled-stop")

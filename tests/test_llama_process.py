@@ -6,6 +6,7 @@ flag file exists; removing the flag makes every later start fail like a broken i
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -14,9 +15,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from helpers import connected
+from helpers import connected, start_service
 from wyoming.asr import Transcript
 from wyoming.error import Error
+from wyoming.event import Event
 from wyoming.info import Info
 
 from voice_runtime.models import resolve_llama_server, resolve_llm
@@ -143,3 +145,30 @@ async def test_failed_health_checks_while_a_reply_streams_do_not_kill_the_server
     finally:
         await process.stop()
         await provider.aclose()
+
+
+async def test_real_llama_server_error_mid_reply_ends_it_with_an_error() -> None:
+    """llama-server's shared KV cache (512 tokens for 2 slots) fills up while two long replies
+    are generated: it reports "Context size has been exceeded." inside both streams, after
+    tokens were sent. Each client gets an error after its chunks, never handled/handled-stop."""
+    service = await start_service(
+        "wyoming_llama", "--context-size", "512", "--parallel", "2", "--max-tokens", "440", "--temperature", "0",
+        "--llm-option", "ignore_eos=true", "--threads", "1",
+    )
+
+    async def ask(conversation: str) -> list[Event]:
+        async with connected(service.port) as client:
+            await client.send(Transcript(text="Tell me a very long story about a dragon and a knight.",
+                                         context={"conversation_id": conversation}))
+            return await client.recv_until("error", timeout=120)
+
+    try:
+        replies = await asyncio.gather(ask("a"), ask("b"))
+    finally:
+        await service.stop()
+    for events in replies:
+        types = [e.type for e in events]
+        assert types[0] == "handled-start" and types.count("handled-chunk") >= 5, types
+        assert "handled" not in types and "handled-stop" not in types
+        error = Error.from_event(events[-1])
+        assert error.code == "llm-failed" and "Context size has been exceeded" in (error.text or ""), error

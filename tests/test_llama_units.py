@@ -9,7 +9,7 @@ import pytest
 from voice_runtime.models import resolve_llama_server, resolve_llm
 from wyoming_llama.__main__ import DEFAULT_SYSTEM_PROMPT, make_config, make_info, parse_args
 from wyoming_llama.history import HistoryStore, estimate_tokens
-from wyoming_llama.llm import LlmError, ReplyStats, _parse_chunk, _sse_data
+from wyoming_llama.llm import LlmError, ReplyStats, SseReader, _parse_chunk
 from wyoming_llama.process import LlamaServerConfig
 
 
@@ -93,7 +93,7 @@ def test_flags_to_config_and_info() -> None:
     assert config.llama.restart_delays == (0.0, 1.0, 2.0, 4.0, 8.0)
     assert config.llama.health_interval == 30.0
     assert config.max_history_turns == 10 and config.system_prompt == DEFAULT_SYSTEM_PROMPT
-    assert config.server.uri == "tcp://127.0.0.1:10400"
+    assert config.server.uri == "tcp://127.0.0.1:10450"  # 10400 is openWakeWord's
     program = make_info(config).handle[0]
     assert program.installed and program.supports_handled_streaming
     assert program.models[0].name == "SmolLM2-135M-Instruct.Q4_1"
@@ -136,7 +136,9 @@ def test_llama_server_command_has_no_shell_and_the_issue_flags() -> None:
 
 def test_sse_chunks_of_llama_server() -> None:
     stats = ReplyStats()
-    assert _sse_data('data: {"a": 1}') == '{"a": 1}' and _sse_data(": keep-alive") is None
+    sse = SseReader()
+    assert sse.feed('data: {"a": 1}') == '{"a": 1}' and sse.feed(": keep-alive") is None and sse.feed("") is None
+    assert sse.feed("id: 7") is None and sse.feed("data:[DONE]") == "[DONE]"
     assert _parse_chunk({"choices": [{"index": 0, "delta": {"content": " Paris"}}]}, stats) == " Paris"
     assert _parse_chunk({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}, stats) == ""
     _parse_chunk({"choices": [], "usage": {"prompt_tokens": 24, "completion_tokens": 8,
@@ -146,3 +148,16 @@ def test_sse_chunks_of_llama_server() -> None:
             stats.tokens_per_second) == ("stop", 24, 8, 20, 83.1)
     with pytest.raises(LlmError, match="context"):
         _parse_chunk({"error": {"message": "context exceeded"}}, stats)
+
+
+@pytest.mark.parametrize("lines", [
+    ['error: {"code": 500, "message": "Context size has been exceeded.", "type": "server_error"}'],  # old llama-server
+    ["event: error", 'data: {"error": {"message": "Context size has been exceeded."}}'],  # a standard SSE event
+])
+def test_sse_error_lines_raise(lines: list[str]) -> None:
+    sse = SseReader()
+    assert sse.feed('data: {"choices": []}') == '{"choices": []}'
+    with pytest.raises(LlmError, match="Context size has been exceeded") as caught:
+        for line in lines:
+            sse.feed(line)
+    assert caught.value.code == "llm-failed" and not caught.value.transient

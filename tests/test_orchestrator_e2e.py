@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from speech import speak, transcribe
+from speech import speak, transcribe, word_error_rate
 from stack import Stack
 from test_orchestrator_satellite import Script, assert_clean_cut, link_to, satellite
 
@@ -28,8 +28,12 @@ async def test_spoken_question_gets_a_spoken_llm_reply(stack: Stack) -> None:
     assert {"first_token", "first_tts_audio", "first_audio_sent"} <= set(turn.marks)
     reply_audio = b"".join(e.payload or b"" for e in script.received if e.type == "audio-chunk")
     assert len(reply_audio) > 16000  # more than half a second of speech
-    heard = transcribe(reply_audio)
-    assert len(heard.split()) >= 2, heard
+    # What was spoken is the reply the LLM wrote (whisper listens; tiny.en on a busy box
+    # mishears some words, and the tiny LLM writes odd ones).
+    heard = await asyncio.to_thread(transcribe, reply_audio)
+    wer = word_error_rate(turn.reply, heard)
+    print(f"reply={turn.reply!r} heard={heard!r} wer={wer:.2f}")
+    assert wer <= 0.4, (turn.reply, heard, wer)
     types = [e.type for e in script.received]
     assert types.count("audio-start") == 1 and types.count("audio-stop") == 1
     assert types.index("transcript") < types.index("audio-start")

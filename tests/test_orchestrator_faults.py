@@ -4,6 +4,7 @@ wyoming-faster-whisper and wyoming-piper peers), killed with SIGKILL."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -63,7 +64,8 @@ async def test_tts_killed_mid_turn_then_replica_takes_over(
                                          conversation_id="f")
         assert killed.error is not None and killed.error.code == "tts-failed"
         assert killed.audio_bytes > 0  # it failed mid-reply, after audio went out: no retry
-        assert first.proc.returncode == -signal.SIGKILL
+        # reaped by asyncio's child watcher a moment after its sockets closed: wait, do not race it
+        assert await asyncio.wait_for(first.proc.wait(), 30) == -signal.SIGKILL
 
         sink = WavSink()
         next_turn = await pipeline.run_turn(audio("Turn off the hallway light."), sink, conversation_id="f")

@@ -146,6 +146,49 @@ def test_parse_dotenv() -> None:
     assert parse_dotenv(text) == {"A": "1", "B": "two words", "C": "x#y", "D": "val"}
 
 
+def test_parse_dotenv_quotes_comments_escapes_multiline_and_export() -> None:
+    text = (
+        'QUOTED="x y" # a note\n'
+        "SINGLE='a \\n b' # no escapes in single quotes\n"
+        'ESCAPED="line one\\nline \\"two\\""\n'
+        'MULTI="first\nsecond"\n'
+        "export EXPORTED=yes\n"
+        "  export   SPACED = padded  \n"
+        "HASH=a#b\n"
+        "EMPTY=\n"
+        "DOLLAR=${HOME}/x\n"
+    )
+    assert parse_dotenv(text) == {
+        "QUOTED": "x y", "SINGLE": "a \\n b", "ESCAPED": 'line one\nline "two"', "MULTI": "first\nsecond",
+        "EXPORTED": "yes", "SPACED": "padded", "HASH": "a#b", "EMPTY": "", "DOLLAR": "${HOME}/x",
+    }
+
+
+def test_ignored_seed_variables_get_a_clear_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from voice_runtime.env import warn_ignored
+
+    monkeypatch.setenv("PIPER_EXE_PATH", "/usr/bin/piper")
+    monkeypatch.delenv("SERVER_URL", raising=False)
+    with caplog.at_level(logging.WARNING, logger="voice_runtime.env"):
+        assert warn_ignored("PIPER_EXE_PATH", "SERVER_URL") == ["PIPER_EXE_PATH"]
+    (record,) = caplog.records
+    assert "PIPER_EXE_PATH is set but ignored" in record.getMessage() and "PIPER_MODEL_PATH" in record.getMessage()
+
+
+def test_env_precedence_environment_over_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from voice_runtime import env as env_module
+
+    (tmp_path / ".env").write_text('HEARTH_T_A="from file" # note\nHEARTH_T_B=file\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HEARTH_T_B", "environment")
+    monkeypatch.setattr(env_module, "_loaded", None)  # read this .env, and forget it afterwards
+    assert env_module.env("HEARTH_T_A") == "from file"
+    assert env_module.env("HEARTH_T_B") == "environment"
+    assert env_module.env("HEARTH_T_C", "default") == "default"
+
+
 def test_redact_removes_secrets() -> None:
     line = 'Authorization: Bearer abc123xyz and api_key="s3cr3tvalue" and sk-abcdefghijkl and MYKEY'
     cleaned = redact(line, secrets=["MYKEY"])

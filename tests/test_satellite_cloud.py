@@ -51,12 +51,30 @@ class Request:
 Route = Callable[[Request, asyncio.StreamWriter], Awaitable[None]]
 
 
+@dataclass
+class Fault:
+    """What a fake answers instead, for one path: an HTTP ``status`` (5xx), ``hang`` (read the
+    request, never answer), or ``delay`` seconds before the first byte of a normal answer."""
+
+    status: int | None = None
+    hang: bool = False
+    delay: float = 0.0
+    times: int = 1_000_000  # then the path works again
+
+
 class FakeHttpServer:
+    """A tiny HTTP/1.1 server. A route that fails (an assert about the request, a bug) answers
+    500 and cancels the test's task at once, and ``async with`` then raises that failure: the
+    test fails with the real cause, not with a timeout while waiting for what never comes."""
+
     def __init__(self, routes: dict[str, Route]) -> None:
         self.routes = routes
         self.requests: list[Request] = []
+        self.faults: dict[str, Fault] = {}
+        self.failures: list[BaseException] = []
         self._server: asyncio.Server | None = None
         self._conns: set[asyncio.Task[None]] = set()
+        self._test: asyncio.Task[object] | None = None
 
     @property
     def url(self) -> str:
@@ -64,6 +82,7 @@ class FakeHttpServer:
         return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
 
     async def __aenter__(self) -> Self:
+        self._test = asyncio.current_task()
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         return self
 
@@ -74,6 +93,10 @@ class FakeHttpServer:
             task.cancel()
         await asyncio.gather(*self._conns, return_exceptions=True)
         await self._server.wait_closed()
+        if self.failures:
+            if self._test is not None and self._test.cancelling():
+                self._test.uncancel()
+            raise AssertionError(f"{type(self).__name__} route failed: {self.failures[0]!r}") from self.failures[0]
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -82,12 +105,38 @@ class FakeHttpServer:
         try:
             while request := await self._read(reader):
                 self.requests.append(request)
-                await self.routes[request.path](request, writer)
+                if await self._fault(request, writer):
+                    continue
+                try:
+                    await self.routes[request.path](request, writer)
+                except (ConnectionError, asyncio.CancelledError):
+                    raise
+                except Exception as err:
+                    self.failures.append(err)
+                    await send_status(writer, 500)
+                    if len(self.failures) == 1 and self._test is not None and not self._test.done():
+                        self._test.cancel(f"{type(self).__name__} route failed")  # once
+                    return
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
             self._conns.discard(task)
             writer.close()
+
+    async def _fault(self, request: Request, writer: asyncio.StreamWriter) -> bool:
+        """Apply the path's fault; True when the request has been answered by it."""
+        fault = self.faults.get(request.path)
+        if fault is None or fault.times <= 0:
+            return False
+        fault.times -= 1
+        if fault.delay:
+            await asyncio.sleep(fault.delay)  # the slow service being simulated
+        if fault.hang:
+            await asyncio.Event().wait()  # until the client gives up (the connection is cancelled)
+        if fault.status is not None:
+            await send_status(writer, fault.status)
+            return True
+        return False
 
     @staticmethod
     async def _read(reader: asyncio.StreamReader) -> Request | None:
@@ -114,6 +163,13 @@ class FakeHttpServer:
 async def send_json(writer: asyncio.StreamWriter, payload: object) -> None:
     body = json.dumps(payload).encode()
     writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                 + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    await writer.drain()
+
+
+async def send_status(writer: asyncio.StreamWriter, status: int) -> None:
+    body = json.dumps({"error": {"message": f"fake failure {status}", "type": "server_error"}}).encode()
+    writer.write(f"HTTP/1.1 {status} Error\r\nContent-Type: application/json\r\n".encode()
                  + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
     await writer.drain()
 

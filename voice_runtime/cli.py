@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import argparse
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _dist_version
 
 from .limits import Limits
+from .logs import add_logging_args
 from .server import ServerConfig
 
 
+def version() -> str:
+    """The installed hearth-voice version (``0+unknown`` when run from a tree not installed)."""
+    try:
+        return _dist_version("hearth-voice")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def add_version_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+
+
 def add_server_args(parser: argparse.ArgumentParser, *, default_uri: str) -> None:
+    """The flags every server shares, ``--version``, ``--debug`` and ``--log-format`` included."""
+    add_version_arg(parser)
     group = parser.add_argument_group("server")
     group.add_argument(
         "--uri",
@@ -28,7 +45,7 @@ def add_server_args(parser: argparse.ArgumentParser, *, default_uri: str) -> Non
         "--idle-timeout", type=float, default=None,
         help="close connections silent for this many seconds (default: never)",
     )
-    group.add_argument("--debug", action="store_true", help="debug logging")
+    add_logging_args(group)
 
 
 def server_config(args: argparse.Namespace, program: str) -> ServerConfig:

@@ -36,17 +36,24 @@ class ManualClock:
         self._now = start
         self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
         self.slept: list[float] = []
+        self._sleeps: asyncio.Queue[float] = asyncio.Queue(maxsize=1000)  # for next_sleep()
 
     def now(self) -> float:
         return self._now
 
     async def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
+        self._sleeps.put_nowait(seconds)
         if seconds <= 0:
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._sleepers.append((self._now + seconds, fut))
         await fut
+
+    async def next_sleep(self) -> float:
+        """Wait until the code under test calls ``sleep`` (each call is reported once, in
+        order); how long it asked to sleep. A test steps through a schedule with it."""
+        return await self._sleeps.get()
 
     def advance(self, seconds: float) -> None:
         self._now += seconds

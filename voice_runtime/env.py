@@ -2,12 +2,21 @@
 
 Precedence everywhere: command-line flag > process environment > `.env` file > built-in
 default. The `.env` file is read from the current directory, then the project root.
+
+The file is parsed by python-dotenv (the format users know from docker compose and every
+other tool): quotes, `# comments` after a value, escapes in double quotes (`\n`, `\"`), values
+spanning lines inside quotes, an `export ` prefix. `${VAR}` is not expanded (a value means what
+it says); a line python-dotenv cannot parse is skipped with a warning naming its line.
 """
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 from pathlib import Path
+
+from dotenv import dotenv_values
 
 # The variables the project reads; `.env.example` documents each.
 KNOWN_VARIABLES = (
@@ -16,7 +25,6 @@ KNOWN_VARIABLES = (
     "TTS_PROVIDER",
     "KOKORO_VOICE",
     "PIPER_MODEL_PATH",
-    "SERVER_URL",
     "ENABLE_CLOUD_FALLBACK",
     "DEEPGRAM_API_KEY",
     "DEEPSEEK_API_KEY",
@@ -35,27 +43,23 @@ KNOWN_VARIABLES = (
     "HA_TOKEN",
 )
 SECRET_SUFFIXES = ("_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
+# Variables from the original seed's `.env` that do nothing here, and why (a warning at start).
+IGNORED_VARIABLES = {
+    "PIPER_EXE_PATH": "Piper runs in this process (the piper-tts package); there is no executable to point "
+    "at. Choose the voice with PIPER_MODEL_PATH or --piper-model",
+    "SERVER_URL": "the controller connects to the satellite, as Home Assistant does, not the other way "
+    "round: the satellite listens on --uri; give that address to Home Assistant or to "
+    "'voice-orchestrator serve --satellite tcp://HOST:10700'",
+}
+_LOGGER = logging.getLogger(__name__)
 
 _loaded: dict[str, str] | None = None
 
 
 def parse_dotenv(text: str) -> dict[str, str]:
-    """Parse ``KEY=value`` lines; ``#`` comments, ``export`` prefixes and quotes allowed."""
-    values: dict[str, str] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        key = key.strip().removeprefix("export ").strip()
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        if key:
-            values[key] = value
-    return values
+    """The ``KEY=value`` pairs of a `.env` text (python-dotenv's parser; a bare ``KEY`` is skipped)."""
+    parsed = dotenv_values(stream=io.StringIO(text), interpolate=False)
+    return {key: value for key, value in parsed.items() if value is not None}
 
 
 def _project_root() -> Path:
@@ -101,3 +105,11 @@ def secret_values() -> list[str]:
             if key.upper().endswith(SECRET_SUFFIXES) and len(value) >= 6:
                 found.append(value)
     return sorted(set(found), key=len, reverse=True)
+
+
+def warn_ignored(*names: str) -> list[str]:
+    """Log a warning for each of ``names`` (keys of IGNORED_VARIABLES) that is set; the names warned of."""
+    warned = [name for name in names if env(name) not in (None, "")]
+    for name in warned:
+        _LOGGER.warning("%s is set but ignored: %s", name, IGNORED_VARIABLES[name])
+    return warned

@@ -1,10 +1,21 @@
-"""Logging: key=value lines, secrets redacted, per-chunk messages rate-limited."""
+"""Logging: key=value lines (or JSON), secrets redacted, per-chunk messages rate-limited.
+
+Redaction covers the whole record: the message, an exception's traceback (``exc_info``: a key
+inside an exception message, or a chained exception's, is as much a leak as one in the message)
+and ``stack_info``. The traceback is rendered once, redacted, into ``exc_text``, and
+``exc_info`` is cleared, so no formatter can print the raw one.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
 import logging
 import re
+import sys
+import threading
 import time
+from types import TracebackType
 
 from .env import secret_values
 
@@ -40,7 +51,17 @@ class RedactingFilter(logging.Filter):
         cleaned = redact(message, self._secrets)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info:
+            record.exc_text = _PLAIN.formatException(record.exc_info)
+            record.exc_info = None
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text, self._secrets)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info, self._secrets)
         return True
+
+
+_PLAIN = logging.Formatter()
 
 
 class RateLimitFilter(logging.Filter):
@@ -83,15 +104,52 @@ class KeyValueFormatter(logging.Formatter):
         msg = record.getMessage().replace('"', '\\"')
         level = record.levelname.lower()
         line = f'ts={ts}.{int(record.msecs):03d} level={level} logger={record.name} msg="{msg}"'
-        if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
+        for extra in (_exception_text(record), record.stack_info):
+            if extra:
+                line += "\n" + extra
         return line
 
 
-def setup_logging(debug: bool = False, *, stream: object | None = None) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ``ts``, ``level``, ``logger``, ``msg`` (+ ``exc``, ``stack``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(record.created))
+        line: dict[str, str] = {
+            "ts": f"{ts}.{int(record.msecs):03d}",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if exc := _exception_text(record):
+            line["exc"] = exc
+        if record.stack_info:
+            line["stack"] = record.stack_info
+        return json.dumps(line, ensure_ascii=False)
+
+
+def _exception_text(record: logging.LogRecord) -> str | None:
+    if record.exc_info and not record.exc_text:  # no RedactingFilter ran (a handler of one's own)
+        record.exc_text = redact(_PLAIN.formatException(record.exc_info))
+    return record.exc_text
+
+
+LOG_FORMATS = ("text", "json")
+
+
+def add_logging_args(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--debug`` and ``--log-format``, the same on every command."""
+    parser.add_argument("--debug", action="store_true", help="debug logging")
+    parser.add_argument("--log-format", choices=LOG_FORMATS, default="text",
+                        help="text: key=value lines (default); json: one JSON object per line")
+
+
+def setup_logging(debug: bool = False, *, stream: object | None = None, log_format: str = "text") -> None:
     """Configure the root logger once for a service process (logs go to stderr)."""
+    if log_format not in LOG_FORMATS:
+        raise ValueError(f"unknown log format {log_format!r}; use one of {', '.join(LOG_FORMATS)}")
     handler = logging.StreamHandler(stream)  # type: ignore[arg-type]
-    handler.setFormatter(KeyValueFormatter())
+    handler.setFormatter(JsonFormatter() if log_format == "json" else KeyValueFormatter())
     handler.addFilter(RedactingFilter())
     handler.addFilter(RateLimitFilter())
     root = logging.getLogger()
@@ -99,3 +157,15 @@ def setup_logging(debug: bool = False, *, stream: object | None = None) -> None:
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     for noisy in ("httpx", "httpcore", "zeroconf", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # An uncaught exception would otherwise be printed raw by Python, secrets and all.
+    sys.excepthook = _log_uncaught
+    threading.excepthook = lambda args: _log_uncaught(args.exc_type, args.exc_value, args.exc_traceback)
+
+
+def _log_uncaught(
+    kind: type[BaseException], value: BaseException | None, traceback: TracebackType | None
+) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, value or kind(), traceback)
+        return
+    logging.getLogger("uncaught").critical("uncaught %s", kind.__name__, exc_info=(kind, value or kind(), traceback))

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from . import models
+from .cli import add_version_arg
 
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
 LLAMA_CPP_PYTHON_SDIST_SHA256 = "832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e"
@@ -329,7 +330,8 @@ STEPS: dict[str, Callable[[], None]] = {
 
 
 def run(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Prepare the default models offline.")
+    parser = argparse.ArgumentParser(prog="hearth-setup", description="Prepare the default models offline.")
+    add_version_arg(parser)
     parser.add_argument("steps", nargs="*", help=f"only these steps (default: all): {', '.join(STEPS)}")
     parser.add_argument("--gpu", choices=("auto", "cuda", "cpu"), default=None,
                         help="llama-server build: CUDA when nvcc is found (auto, env HEARTH_GPU), or as named")

@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 
 from voice_runtime.cli import add_server_args, server_config
-from voice_runtime.env import env
+from voice_runtime.env import env, warn_ignored
 from voice_runtime.logs import setup_logging
 from voice_runtime.memory import tune_malloc
 from voice_runtime.modelctl import resolve_or_fetch_piper
@@ -133,7 +133,8 @@ def _handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, serv
 
 def run() -> None:
     args = parse_args()
-    setup_logging(args.debug)
+    setup_logging(args.debug, log_format=args.log_format)
+    warn_ignored("PIPER_EXE_PATH")
     tune_malloc()  # a months-long process: two malloc arenas, not 8 per core
     config = make_config(args)
     with contextlib.suppress(KeyboardInterrupt):

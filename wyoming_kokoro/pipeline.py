@@ -38,6 +38,7 @@ from wyoming.event import Event
 from wyoming.tts import SynthesizeStopped
 
 from voice_runtime.audio import from_float
+from voice_runtime.clock import Clock
 from voice_runtime.retry import TTS_RETRY, RetryPolicy, retry_async
 from voice_runtime.tasks import cancel_and_wait
 
@@ -197,6 +198,7 @@ class ReplyOptions:
     # doubles up to merge_max (fewer calls: Kokoro pays ~1 s per call on 2 busy cores).
     merge_first: int = 100
     merge_max: int = 300
+    clock: Clock | None = None  # the retry delays' clock (tests inject a ManualClock)
 
     def merge_budget(self, call: int, *, shared: bool = False) -> int:
         """Characters call ``call`` may join; ``shared``: other replies use the engine too."""
@@ -365,6 +367,7 @@ class Reply:
                     partial(self._synth.speak, text, self.voice.name, self.speaker, deadline=self._deadline()),
                     self._options.policy,
                     may_retry=lambda: not self._audio_sent,
+                    clock=self._options.clock,
                     what=f"{self.voice.provider} synthesis",
                 )
             except Exception as err:

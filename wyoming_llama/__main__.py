@@ -115,7 +115,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="extra request field for the local provider, e.g. top_k=20 (repeatable)")
     parser.add_argument("--max-transcript-chars", type=int, default=4000, help="longest transcript accepted")
     parser.add_argument("--languages", default="en", help="languages advertised, comma-separated")
-    add_server_args(parser, default_uri="tcp://127.0.0.1:10400")
+    # Port 10450: not 10400 (openWakeWord's, and Porcupine's, in the Wyoming world) nor 10500 (the
+    # satellite event/LED services of wyoming-satellite's examples): 10200 TTS, 10300 STT, 10400
+    # wake word, 10500 events, 10600/10601 external mic/speaker, 10700 satellites.
+    add_server_args(parser, default_uri="tcp://127.0.0.1:10450")
     return parser.parse_args(argv)
 
 
@@ -245,7 +248,7 @@ def _handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, serv
 
 def run() -> None:
     args = parse_args()
-    setup_logging(args.debug)
+    setup_logging(args.debug, log_format=args.log_format)
     tune_malloc()  # a months-long process: two malloc arenas, not 8 per core
     config = make_config(args)
     with contextlib.suppress(KeyboardInterrupt):

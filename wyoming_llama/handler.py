@@ -16,7 +16,10 @@ that the reply ends with ``error``.
 Errors (``error`` with a code, the connection stays usable): ``invalid-transcript``
 (text that is not a string, or a context that is not an object), ``transcript-too-long``,
 ``llm-unavailable`` (llama-server down and not coming back), ``llm-connection``,
-``llm-timeout``, ``llm-busy``, ``llm-auth``, ``llm-failed``, ``llm-bad-response``; unknown
+``llm-timeout``, ``llm-busy``, ``llm-auth``, ``llm-failed`` (also an error llama-server reports
+inside the stream, e.g. its context filling up mid-reply), ``llm-incomplete`` (the stream ended
+without its ``[DONE]``), ``llm-bad-response``; a reply that fails after its first chunk ends with
+the ``error`` and never with ``handled``/``handled-stop``; unknown
 events give ``unknown-event`` and malformed ones ``bad-event`` (shared runtime).
 """
 

@@ -186,10 +186,11 @@ class LocalProvider:
                 if response.status_code != 200:
                     detail = (await response.aread()).decode(errors="replace")[:300]
                     _raise_status(response.status_code, detail)
+                events = SseReader()
                 async for line in response.aiter_lines():
                     if self.process is not None:
                         self.process.note_progress()
-                    data = _sse_data(line)
+                    data = events.feed(line)
                     if data is None:
                         continue
                     if data == "[DONE]":
@@ -198,6 +199,12 @@ class LocalProvider:
                     if piece:
                         stats.chunks += 1
                         yield piece
+                # The body ended without "[DONE]": llama-server ends a stream that way after an
+                # error, and a proxy or a dying server may cut it cleanly too. Not a success.
+                raise TransientLlmError(
+                    "llm-incomplete",
+                    f"llama-server ended the reply without finishing it (after {stats.chunks} chunks)",
+                )
         except httpx.TimeoutException as err:
             raise TransientLlmError("llm-timeout", f"llama-server timed out: {type(err).__name__}") from err
         except httpx.TransportError as err:
@@ -209,11 +216,45 @@ class LocalProvider:
         await self._client.aclose()
 
 
-def _sse_data(line: str) -> str | None:
-    """The payload of a ``data:`` line of a server-sent event stream (others are ignored)."""
-    if not line.startswith("data:"):
-        return None
-    return line[5:].strip()
+class SseReader:
+    """The ``data`` payloads of a server-sent event stream, one line at a time; errors raise.
+
+    llama-server reports a failure after the first token (context full, decode error) in the
+    stream itself, and the form depends on its version: ``data: {"error": {...}}`` (current,
+    handled by :func:`_parse_chunk`), a bare ``error: {...}`` line (older builds), or a standard
+    ``event: error`` event. The last two raise :class:`LlmError` here (``llm-failed``).
+    """
+
+    def __init__(self) -> None:
+        self._event = ""
+
+    def feed(self, line: str) -> str | None:
+        field, sep, value = line.partition(":")
+        if not sep or not field:  # a blank line ends an event; ":…" is a comment (keep-alive)
+            if not line:
+                self._event = ""
+            return None
+        value = value.removeprefix(" ")
+        if field == "event":
+            self._event = value.strip()
+            return None
+        if field == "error" or (field == "data" and self._event == "error"):
+            raise LlmError("llm-failed", f"LLM endpoint error: {_error_message(value)}")
+        if field != "data":
+            return None
+        return value.strip()
+
+
+def _error_message(payload: str) -> str:
+    try:
+        data: Any = json.loads(payload)
+    except json.JSONDecodeError:
+        return payload.strip()[:300]
+    if isinstance(data, dict):
+        data = data.get("error", data)
+        if isinstance(data, dict):
+            data = data.get("message", data)
+    return str(data)[:300]
 
 
 def _raise_status(status: int, detail: str) -> None:

@@ -208,7 +208,7 @@ def _handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, serv
 
 def run() -> None:
     args = parse_args()
-    setup_logging(args.debug)
+    setup_logging(args.debug, log_format=args.log_format)
     tune_malloc()  # a months-long process: two malloc arenas, not 8 per core
     if not args.debug:  # faster-whisper logs every decode at info level
         logging.getLogger("faster_whisper").setLevel(logging.WARNING)

@@ -9,7 +9,8 @@ import signal
 import sys
 from pathlib import Path
 
-from ..logs import setup_logging
+from ..cli import add_version_arg
+from ..logs import add_logging_args, setup_logging
 from .format import load_session
 from .record import Recorder
 from .replay import CompareRules, replay_session
@@ -30,6 +31,7 @@ async def _record(args: argparse.Namespace) -> None:
 
 def run(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="wyoming-session", description=__doc__)
+    add_version_arg(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     rec = sub.add_parser("record", help="proxy between a client and a server, writing the session")
     rec.add_argument("--listen", required=True, help="tcp://HOST:PORT the client connects to")
@@ -43,9 +45,9 @@ def run(argv: list[str] | None = None) -> None:
     rep.add_argument("--realtime", action="store_true", help="keep the recorded timing")
     show = sub.add_parser("show", help="print a session")
     show.add_argument("session")
-    parser.add_argument("--debug", action="store_true")
+    add_logging_args(parser)
     args = parser.parse_args(argv)
-    setup_logging(args.debug)
+    setup_logging(args.debug, log_format=args.log_format)
     if args.command == "record":
         asyncio.run(_record(args))
     elif args.command == "replay":
