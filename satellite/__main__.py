@@ -16,6 +16,7 @@ from voice_runtime.memory import tune_malloc
 from voice_runtime.server import ServerConfig, run_server
 from voice_runtime.tasks import cancel_and_wait
 
+from .aec import AudioFrontend, FrontendConfig
 from .audio_io import AudioConfig, list_devices, open_audio
 from .cloud import CloudAssistant, CloudConfig, cloud_config
 from .core import Satellite, SatelliteConfig
@@ -51,6 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
     snd.add_argument("--snd-rate", type=int, default=22050, help="speaker sample rate (16-bit mono)")
     snd.add_argument("--echo-sim-delay-ms", type=float, help="testing: mix the speaker into the mic at this delay")
     snd.add_argument("--echo-sim-gain-db", type=float, default=-10.0, help="testing: level of that echo")
+    front = parser.add_argument_group("mic front end (WebRTC audio processing)")
+    front.add_argument("--aec", action=argparse.BooleanOptionalAction, default=env_bool("SATELLITE_AEC", True),
+                       help="cancel the speaker's echo from the mic (AEC3, the playback is the reference)")
+    front.add_argument("--aec-engine", choices=["speex", "webrtc"], default=env("SATELLITE_AEC_ENGINE", "speex"),
+                       help="speex (libspeexdsp: keeps speech over the reply intact) or webrtc (AEC3)")
+    front.add_argument("--aec-tail-ms", type=int, default=300, help="speex: echo delay + reverberation covered")
+    front.add_argument("--noise-suppression", type=int, default=0, choices=range(5), metavar="0-4",
+                       help="noise suppression level (0 off)")
+    front.add_argument("--auto-gain", type=int, default=0, metavar="DBFS",
+                       help="automatic gain control, headroom below 0 dBFS 1-31 (0 off)")
     vad = parser.add_argument_group("voice activity detection")
     vad.add_argument("--vad-aggressiveness", type=int, default=2, choices=[0, 1, 2, 3])
     vad.add_argument("--vad-frame-ms", type=int, default=30, choices=[10, 20, 30])
@@ -84,13 +95,18 @@ def _argv(command: str | None) -> tuple[str, ...]:
     return tuple(shlex.split(command)) if command else ()
 
 
+def frontend_config(args: argparse.Namespace) -> FrontendConfig:
+    return FrontendConfig(aec=args.aec, aec_engine=args.aec_engine, aec_tail_ms=args.aec_tail_ms,
+                          noise_suppression=args.noise_suppression, auto_gain_dbfs=args.auto_gain)
+
+
 def configs(args: argparse.Namespace) -> tuple[SatelliteConfig, AudioConfig, CloudConfig | None, ServerConfig]:
     vad = VadConfig(aggressiveness=args.vad_aggressiveness, frame_ms=args.vad_frame_ms,
                     speech_frames_required=args.speech_frames_required,
                     silence_frames_required=args.silence_frames_required, preroll_seconds=args.preroll_seconds)
     echo = EchoConfig(enabled=not args.no_echo_guard, margin_db=args.echo_margin_db, window_ms=args.echo_window_ms,
                       initial_coupling_db=args.echo_coupling_db)
-    satellite = SatelliteConfig(name=args.name, area=args.area, vad=vad, echo=echo,
+    satellite = SatelliteConfig(name=args.name, area=args.area, vad=vad, echo=echo, frontend=frontend_config(args),
                                 tones=ToneConfig(enabled=not args.no_tones),
                                 barge_in_min_seconds=args.barge_in_min_seconds,
                                 barge_in_hold=not args.no_barge_in_hold, reply_timeout=args.reply_timeout,
@@ -113,7 +129,10 @@ def configs(args: argparse.Namespace) -> tuple[SatelliteConfig, AudioConfig, Clo
 
 async def serve(config: SatelliteConfig, audio: AudioConfig, cloud: CloudConfig | None, server: ServerConfig) -> None:
     mic, speaker = open_audio(audio, config.vad.frame_bytes)
-    satellite = Satellite(config, mic, speaker, cloud=CloudAssistant(cloud) if cloud else None)
+    frontend = AudioFrontend(config.frontend, speaker.rate) if config.frontend.active else None
+    if frontend is None:
+        _LOGGER.info("mic front end off: no echo cancellation, the energy gate alone guards barge-in")
+    satellite = Satellite(config, mic, speaker, cloud=CloudAssistant(cloud) if cloud else None, frontend=frontend)
     info = satellite_info(config.name, config.area)
     await satellite.start()
     serving = asyncio.create_task(run_server(server, lambda r, w: SatelliteHandler(

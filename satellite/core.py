@@ -53,6 +53,7 @@ from voice_runtime.audio import AudioFormat
 from voice_runtime.clock import Clock, MonotonicClock
 from voice_runtime.tasks import cancel_and_wait
 
+from .aec import AudioFrontend, FrontendConfig
 from .audio_io import EchoPathMic, MicSource, SpeakerSink
 from .cloud import CloudAssistant
 from .echo import EchoConfig, EchoGuard, frame_rms
@@ -78,6 +79,7 @@ class SatelliteConfig:
     area: str | None = None
     vad: VadConfig = field(default_factory=VadConfig)
     echo: EchoConfig = field(default_factory=EchoConfig)
+    frontend: FrontendConfig = field(default_factory=FrontendConfig)
     tones: ToneConfig = field(default_factory=ToneConfig)
     barge_in_min_seconds: float = 0.4
     barge_in_hold: bool = True  # silence the reply as soon as speech starts over it
@@ -95,12 +97,14 @@ class Satellite:
         *,
         cloud: CloudAssistant | None = None,
         clock: Clock | None = None,
+        frontend: AudioFrontend | None = None,
     ) -> None:
         self.config = config
         self.mic = mic
         self.speaker = speaker
         self.cloud = cloud
         self.clock = clock or MonotonicClock()
+        self.frontend = frontend  # AEC/NS/AGC (satellite.aec); None: the raw mic
         self.machine = TurnMachine()
         self.detector = SpeechDetector(config.vad)
         self.guard = EchoGuard(config.echo, config.vad.frame_seconds)
@@ -382,6 +386,8 @@ class Satellite:
         Timestamps (ms) are positions in the mic's stream; ``_mic_ms`` is the end of ``frame``.
         """
         self._mic_ms += self.config.vad.frame_ms
+        if self.frontend is not None:  # echo cancelled: what the VAD hears and what is streamed
+            frame = self.frontend.process(frame, played)
         allow = self.guard.process(frame_rms(frame), frame_rms(played))
         event = self.detector.process(frame, allow)
         state = self.machine.state
