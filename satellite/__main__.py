@@ -24,6 +24,8 @@ from .echo import EchoConfig
 from .handler import SatelliteHandler, satellite_info
 from .tones import ToneConfig
 from .vad import VadConfig
+from .wake import ENGINES as WAKE_ENGINES
+from .wake import WakeConfig, WakeGate, check_models
 
 _LOGGER = logging.getLogger(__name__)
 PROGRAM = "satellite"
@@ -62,6 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="noise suppression level (0 off)")
     front.add_argument("--auto-gain", type=int, default=0, metavar="DBFS",
                        help="automatic gain control, headroom below 0 dBFS 1-31 (0 off)")
+    wake = parser.add_argument_group("wake word (default: microWakeWord, okay_nabu)")
+    wake.add_argument("--wake-word", action="append", metavar="NAME",
+                      help="a wake word model (repeatable): okay_nabu, hey_jarvis, alexa, hey_mycroft "
+                           "(openWakeWord also hey_rhasspy)")
+    wake.add_argument("--wake-word-model", action="append", default=[], metavar="PATH",
+                      help="a custom model: microWakeWord JSON config, or an openWakeWord .tflite (repeatable)")
+    wake.add_argument("--wake-engine", choices=WAKE_ENGINES, default=env("SATELLITE_WAKE_ENGINE", "micro"))
+    wake.add_argument("--wake-uri", default=env("SATELLITE_WAKE_URI"),
+                      help="a remote Wyoming wake service (e.g. wyoming-openwakeword) instead of a local engine")
+    wake.add_argument("--no-wake-word", action="store_true", default=env_bool("SATELLITE_NO_WAKE_WORD"),
+                      help="always listening: any speech the VAD hears starts a turn (no wake word)")
+    wake.add_argument("--wake-refractory-seconds", type=float, default=1.5,
+                      help="ignore the wake word this long after a detection")
     vad = parser.add_argument_group("voice activity detection")
     vad.add_argument("--vad-aggressiveness", type=int, default=2, choices=[0, 1, 2, 3])
     vad.add_argument("--vad-frame-ms", type=int, default=30, choices=[10, 20, 30])
@@ -100,6 +115,13 @@ def frontend_config(args: argparse.Namespace) -> FrontendConfig:
                           noise_suppression=args.noise_suppression, auto_gain_dbfs=args.auto_gain)
 
 
+def wake_config(args: argparse.Namespace) -> WakeConfig:
+    names = tuple(args.wake_word) if args.wake_word else (() if args.wake_word_model else ("okay_nabu",))
+    return WakeConfig(enabled=not args.no_wake_word, engine=args.wake_engine, names=names,
+                      model_paths=tuple(args.wake_word_model), uri=args.wake_uri,
+                      refractory_seconds=args.wake_refractory_seconds)
+
+
 def configs(args: argparse.Namespace) -> tuple[SatelliteConfig, AudioConfig, CloudConfig | None, ServerConfig]:
     vad = VadConfig(aggressiveness=args.vad_aggressiveness, frame_ms=args.vad_frame_ms,
                     speech_frames_required=args.speech_frames_required,
@@ -107,6 +129,7 @@ def configs(args: argparse.Namespace) -> tuple[SatelliteConfig, AudioConfig, Clo
     echo = EchoConfig(enabled=not args.no_echo_guard, margin_db=args.echo_margin_db, window_ms=args.echo_window_ms,
                       initial_coupling_db=args.echo_coupling_db)
     satellite = SatelliteConfig(name=args.name, area=args.area, vad=vad, echo=echo, frontend=frontend_config(args),
+                                wake=wake_config(args),
                                 tones=ToneConfig(enabled=not args.no_tones),
                                 barge_in_min_seconds=args.barge_in_min_seconds,
                                 barge_in_hold=not args.no_barge_in_hold, reply_timeout=args.reply_timeout,
@@ -132,8 +155,10 @@ async def serve(config: SatelliteConfig, audio: AudioConfig, cloud: CloudConfig 
     frontend = AudioFrontend(config.frontend, speaker.rate) if config.frontend.active else None
     if frontend is None:
         _LOGGER.info("mic front end off: no echo cancellation, the energy gate alone guards barge-in")
-    satellite = Satellite(config, mic, speaker, cloud=CloudAssistant(cloud) if cloud else None, frontend=frontend)
-    info = satellite_info(config.name, config.area)
+    wake = WakeGate(config.wake, config.vad.frame_seconds) if config.wake.enabled else None
+    satellite = Satellite(config, mic, speaker, cloud=CloudAssistant(cloud) if cloud else None, frontend=frontend,
+                          wake=wake)
+    info = satellite_info(config.name, config.area, wake.programs() if wake else None)
     await satellite.start()
     serving = asyncio.create_task(run_server(server, lambda r, w: SatelliteHandler(
         r, w, satellite=satellite, info=lambda: info, limits=server.limits)), name="server")
@@ -157,7 +182,14 @@ def run() -> None:
     if args.list_devices:
         print("\n".join(list_devices()) or "no PortAudio devices found")
         sys.exit(0)
-    asyncio.run(serve(*configs(args)))
+    try:
+        config = configs(args)
+        if config[0].wake.enabled and not config[0].wake.uri:
+            check_models(config[0].wake)  # an unknown wake word is a start-up error listing the known ones
+    except ValueError as err:
+        print(f"voice-satellite: error: {err}", file=sys.stderr)
+        sys.exit(2)
+    asyncio.run(serve(*config))
 
 
 if __name__ == "__main__":

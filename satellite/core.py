@@ -48,6 +48,7 @@ from wyoming.satellite import PauseSatellite, RunSatellite
 from wyoming.snd import Played
 from wyoming.tts import Synthesize
 from wyoming.vad import VoiceStopped
+from wyoming.wake import Detection
 
 from voice_runtime.audio import AudioFormat
 from voice_runtime.clock import Clock, MonotonicClock
@@ -61,6 +62,7 @@ from .playback import Playback
 from .state import Action, State, Trigger, TurnMachine
 from .tones import LISTEN_HZ, PROCESS_HZ, ToneConfig, tone
 from .vad import RATE, SpeechDetector, VadConfig, VadEvent
+from .wake import WakeConfig, WakeGate
 
 _LOGGER = logging.getLogger(__name__)
 SERVICES_UNAVAILABLE = "services-unavailable"
@@ -80,6 +82,7 @@ class SatelliteConfig:
     vad: VadConfig = field(default_factory=VadConfig)
     echo: EchoConfig = field(default_factory=EchoConfig)
     frontend: FrontendConfig = field(default_factory=FrontendConfig)
+    wake: WakeConfig = field(default_factory=lambda: WakeConfig(enabled=False))
     tones: ToneConfig = field(default_factory=ToneConfig)
     barge_in_min_seconds: float = 0.4
     barge_in_hold: bool = True  # silence the reply as soon as speech starts over it
@@ -98,6 +101,7 @@ class Satellite:
         cloud: CloudAssistant | None = None,
         clock: Clock | None = None,
         frontend: AudioFrontend | None = None,
+        wake: WakeGate | None = None,
     ) -> None:
         self.config = config
         self.mic = mic
@@ -105,6 +109,10 @@ class Satellite:
         self.cloud = cloud
         self.clock = clock or MonotonicClock()
         self.frontend = frontend  # AEC/NS/AGC (satellite.aec); None: the raw mic
+        self.wake = wake  # None: always listening (--no-wake-word), any speech starts a turn
+        self._wake_name: str | None = None  # the wake word that started the turn in progress
+        self._wake_ms = 0.0  # mic time of the last detection
+        self._wake_turn = False  # the turn in progress was started by the wake word
         self.machine = TurnMachine()
         self.detector = SpeechDetector(config.vad)
         self.guard = EchoGuard(config.echo, config.vad.frame_seconds)
@@ -131,6 +139,8 @@ class Satellite:
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
+        if self.wake is not None:
+            await self.wake.start()
         self._tasks = [
             asyncio.create_task(self._run(), name="satellite mic loop"),
             asyncio.create_task(self._send_loop(), name="satellite sender"),
@@ -142,6 +152,8 @@ class Satellite:
         for task in self._tasks:
             await cancel_and_wait(task)
         self._tasks = []
+        if self.wake is not None:
+            await self.wake.stop()
 
     @property
     def state(self) -> State:
@@ -329,16 +341,19 @@ class Satellite:
         self._pending.clear()
         local = self._local_available() and self.clock.now() >= self._degraded_until
         start_ms = int(self._mic_ms - len(self._utterance) * 1000 / (2 * RATE))
+        self._wake_turn = self._wake_name is not None
         if local or self.cloud is None:
             self._route = "local"
             _LOGGER.info("turn %d local run-pipeline preroll_ms=%d", self.turns, len(self._utterance) // 32)
-            self._send(RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS).event())
+            self._send(RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS,
+                                   wake_word_name=self._wake_name).event())
             self._send(AudioStart(rate=RATE, width=2, channels=1, timestamp=start_ms).event())
             self._send(AudioChunk(rate=RATE, width=2, channels=1, audio=bytes(self._utterance),
                                   timestamp=start_ms).event())
         else:
             _LOGGER.info("turn %d cloud", self.turns)
             self._start_cloud_turn(ended=False)
+        self._wake_name = None
 
     def _start_cloud_turn(self, *, ended: bool) -> None:
         assert self.cloud is not None
@@ -393,6 +408,9 @@ class Satellite:
         state = self.machine.state
         if state == State.IDLE:
             return
+        if self.wake is not None:
+            event = self._wake_step(frame, event, state)
+            state = self.machine.state
         if event == VadEvent.START:
             self._pending = bytearray(self.detector.take_preroll())
             self._fire(Trigger.SPEECH_START)
@@ -416,6 +434,46 @@ class Satellite:
         elif state == State.WAITING and self.clock.now() - self._waiting_since > self.config.reply_timeout:
             _LOGGER.warning("no reply within %.0fs", self.config.reply_timeout)
             self._fire(Trigger.ERROR)
+
+    # -- wake word (satellite.wake) ------------------------------------------------------
+    def _wake_step(self, frame: bytes, event: VadEvent, state: State) -> VadEvent:
+        """Wake-word mode: only the wake word starts a turn (or interrupts a reply)."""
+        assert self.wake is not None
+        name = self.wake.process(frame)
+        if name is not None:
+            self._on_wake(name, state)
+            return VadEvent.NONE
+        if state in (State.LISTENING, State.WAITING) and event == VadEvent.START:
+            return VadEvent.NONE  # speech without the wake word starts nothing
+        if state == State.STREAMING and self._wake_turn:
+            if event == VadEvent.START:
+                return VadEvent.NONE  # the command began: it is streamed already, keep going
+            quiet = self._mic_ms - self._wake_ms > self.wake.config.command_timeout_seconds * 1000
+            if not self.detector.in_speech and quiet:
+                _LOGGER.info("nothing said after the wake word")
+                return VadEvent.END
+        return event
+
+    def _on_wake(self, name: str, state: State) -> None:
+        _LOGGER.info("wake word %s detected state=%s", name, state.value)
+        assert self.wake is not None
+        hook = getattr(self, "on_wake_detected", None)  # stops a ringing timer (the timers' side)
+        if callable(hook):
+            hook()
+        if state == State.STREAMING:
+            return
+        self._wake_name = name
+        self._wake_ms = self._mic_ms
+        self._send(Detection(name=name, timestamp=int(self._mic_ms)).event())
+        self.detector.reset()  # now the VAD waits for the command, then for its end
+        self._pending = bytearray(self.wake.take_preroll())
+        if state in (State.LISTENING, State.WAITING):
+            self._fire(Trigger.SPEECH_START)  # listening tone, run-pipeline from asr with the wake word
+            return
+        if state == State.SPEAKING:
+            self._fire(Trigger.SPEECH_START)  # the wake word over a reply is a barge-in, confirmed at once
+        self._fire(Trigger.BARGE_IN_CONFIRMED)
+        self._do(Action.TONE_LISTEN)
 
     async def _run(self) -> None:
         await self._armed.wait()
