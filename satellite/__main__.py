@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="cancel the speaker's echo from the mic (AEC3, the playback is the reference)")
     front.add_argument("--aec-engine", choices=["speex", "webrtc"], default=env("SATELLITE_AEC_ENGINE", "speex"),
                        help="speex (libspeexdsp: keeps speech over the reply intact) or webrtc (AEC3)")
-    front.add_argument("--aec-tail-ms", type=int, default=300, help="speex: echo delay + reverberation covered")
+    front.add_argument("--aec-tail-ms", type=int, default=500, help="speex: echo delay + reverberation covered")
     front.add_argument("--noise-suppression", type=int, default=0, choices=range(5), metavar="0-4",
                        help="noise suppression level (0 off)")
     front.add_argument("--auto-gain", type=int, default=0, metavar="DBFS",

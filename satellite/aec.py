@@ -49,7 +49,7 @@ Pcm = np.ndarray[Any, np.dtype[np.int16]]
 class FrontendConfig:
     aec: bool = True
     aec_engine: str = "speex"
-    aec_tail_ms: int = 300  # speex: speaker buffer + room delay + reverberation the filter covers
+    aec_tail_ms: int = 500  # speex: speaker buffer + room delay + reverberation the filter covers
     noise_suppression: int = 0  # 0 off, 1..4 (WebRTC NS levels: about 6/12/18/21 dB less noise)
     auto_gain_dbfs: int = 0  # 0 off; else AGC2 with this headroom below 0 dBFS (wyoming-satellite: 0..31)
 

@@ -317,12 +317,15 @@ class Satellite:
             self._cancel_cloud()
             self._route = None
         elif action == Action.STOP_PLAYBACK:
+            if not self.playback.held and self.playback.busy:
+                self._abort_speaker()
             dropped = self.playback.stop()
             if dropped:
                 _LOGGER.info("playback stopped dropped_ms=%d", dropped * 1000 // (2 * self.playback.rate))
             self._reply_ended = False
         elif action == Action.HOLD_PLAYBACK and self.config.barge_in_hold:
             self.playback.hold()
+            self._abort_speaker()
         elif action == Action.RESUME_PLAYBACK:
             self.playback.resume()
         elif action == Action.SEND_PLAYED:
@@ -333,6 +336,12 @@ class Satellite:
             self.playback.add_tone(self._listen_tone)
         elif action == Action.TONE_PROCESS and self.config.tones.enabled:
             self.playback.add_tone(self._process_tone)
+
+    def _abort_speaker(self) -> None:
+        """Silent now, not after the device's buffer has played out. The restarted device has
+        another delay: the echo guard learns the echo path again (the canceller re-adapts)."""
+        self.speaker.abort()
+        self.guard.reset()
 
     def _start_turn(self) -> None:
         self.turns += 1
