@@ -133,7 +133,7 @@ def scenario(folder: Path, wavs: dict[str, str], *, questions: int, barge: bool)
 
 async def run_room(folder: Path, scen: Path, echo_db: float, *, sat_flags: list[str], audio: dict[str, bytes],
                    python: str) -> dict[str, Any]:
-    out = folder / scen.stem
+    out = folder / f"{scen.stem}{echo_db:+.0f}dB"
     out.mkdir(exist_ok=True)
     port = free_port()
     ready = out / "go"

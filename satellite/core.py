@@ -339,9 +339,11 @@ class Satellite:
 
     def _abort_speaker(self) -> None:
         """Silent now, not after the device's buffer has played out. The restarted device has
-        another delay: the echo guard learns the echo path again (the canceller re-adapts)."""
+        another delay: the echo guard and the canceller learn the echo path again."""
         self.speaker.abort()
         self.guard.reset()
+        if self.frontend is not None:
+            self.frontend.reset()
 
     def _start_turn(self) -> None:
         self.turns += 1
@@ -410,9 +412,12 @@ class Satellite:
         Timestamps (ms) are positions in the mic's stream; ``_mic_ms`` is the end of ``frame``.
         """
         self._mic_ms += self.config.vad.frame_ms
-        if self.frontend is not None:  # echo cancelled: what the VAD hears and what is streamed
-            frame = self.frontend.process(frame, played)
+        # The energy gate judges the raw mic against the playback (measured in the room: judging the
+        # cancelled signal let the canceller's misadjustments through as "speech"); the VAD hears,
+        # and the controller gets, the echo-cancelled signal.
         allow = self.guard.process(frame_rms(frame), frame_rms(played))
+        if self.frontend is not None:
+            frame = self.frontend.process(frame, played)
         event = self.detector.process(frame, allow)
         state = self.machine.state
         if state == State.IDLE:
