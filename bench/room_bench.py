@@ -195,6 +195,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                     "replies_heard": len(replies),
                     "false_cuts": len(echo["result"]["false_cuts"]), "holds": echo["holds"],
                     "barge_ins_from_echo": echo["confirmed"], "room": echo["room"],
+                    "room_stats": echo["result"].get("stats"),
                 }
                 print(json.dumps({"echo_db": echo_db, **level["echo_only"]}), flush=True)
             if args.barge_ins:
@@ -205,6 +206,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                     "attempts": args.barge_ins, "cut": sum(b["cut"] for b in barge["result"]["barge_in"]),
                     "silenced": len(reactions), "reaction_s": pcts(reactions),
                     "confirmed": barge["confirmed"], "room": barge["room"],
+                    "room_stats": barge["result"].get("stats"),
                 }
                 print(json.dumps({"echo_db": echo_db, **level["barge_in"]}), flush=True)
             results["levels"][str(echo_db)] = level

@@ -282,7 +282,7 @@ class CommandSink:
     ~0.5 s); it is started again at the next write.
     """
 
-    def __init__(self, argv: Sequence[str], rate: int, max_queue_ms: int = 120) -> None:
+    def __init__(self, argv: Sequence[str], rate: int, max_queue_ms: int = 40) -> None:
         self.argv = list(argv)
         self.rate = rate
         self._proc: asyncio.subprocess.Process | None = None

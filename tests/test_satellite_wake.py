@@ -13,13 +13,14 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from functools import partial
+from pathlib import Path
 
 import pytest
-from helpers import free_port
+from helpers import connected, free_port, start_service
 from speech import speak
 from wyoming.audio import AudioChunk
 from wyoming.event import Event
-from wyoming.info import Info
+from wyoming.info import Describe, Info
 from wyoming.pipeline import PipelineStage, RunPipeline
 from wyoming.satellite import RunSatellite
 from wyoming.server import AsyncEventHandler, AsyncTcpServer
@@ -34,6 +35,7 @@ from satellite.state import State
 from satellite.tones import ToneConfig
 from satellite.vad import VadConfig
 from satellite.wake import MicroDetector, RemoteDetector, WakeConfig, WakeGate, _Threaded, make_detector
+from voice_runtime.audio import PCM16_MONO_16K, write_wav
 
 VAD = VadConfig()
 FRAME = VAD.frame_bytes
@@ -233,3 +235,26 @@ async def test_remote_wake_service() -> None:
     finally:
         await gate.stop()
         await server.stop()
+
+
+async def test_the_satellite_process_with_its_defaults_wakes_on_okay_nabu(tmp_path: Path) -> None:
+    """`python -m satellite` as installed: wake word and echo canceller on by default."""
+    wav = tmp_path / "mic.wav"
+    write_wav(str(wav), bytes(16000) + speak("What time is it?") + speak("Okay Nabu.") + speak("What time is it?")
+              + bytes(64000), PCM16_MONO_16K)
+    sat = await start_service("satellite", "--mic-wav", str(wav), "--mic-wav-fast", "--snd-wav", "/dev/null",
+                              "--no-tones")
+    try:
+        async with connected(sat.port) as client:
+            await client.send(Describe())
+            info = Info.from_event((await client.recv_until("info"))[-1])
+            assert info.wake and info.wake[0].models[0].name == "okay_nabu"
+            await client.send(RunSatellite())
+            events = await client.recv_until("audio-stop", timeout=60)
+        types = [e.type for e in events if e.type not in ("audio-chunk", "ping", "pong")]
+        assert types[:3] == ["detection", "run-pipeline", "audio-start"]  # not on the question without it
+        run = RunPipeline.from_event(events[[e.type for e in events].index("run-pipeline")])
+        assert run.wake_word_name == "okay_nabu"
+        assert await sat.wait_log("mic front end: aec=speex") or await sat.wait_log("mic front end: aec=webrtc")
+    finally:
+        await sat.stop()
