@@ -160,6 +160,15 @@ async def run_room(folder: Path, scen: Path, echo_db: float, *, sat_flags: list[
             "turns": controller.turns, "barge_turns": controller.barge_turns, "early_turns": controller.early_turns}
 
 
+def barge_summary(result: dict[str, Any], attempts: int) -> dict[str, Any]:
+    """Reaction of each interruption ("stop…") over a reply: onset → playback silent. One that
+    the reply outlived by more than 1 s was not heard (the reply played on)."""
+    stops = [b for b in result["barge_in"] if b["wav"] == "stop.wav"]
+    reactions = [b["reaction_s"] for b in stops if b["reaction_s"] <= 1.0]
+    return {"attempts": attempts, "over_a_reply": len(stops), "silenced_within_1s": len(reactions),
+            "reaction_s": pcts(reactions), "reactions_all_s": [b["reaction_s"] for b in stops]}
+
+
 def pcts(values: list[float]) -> dict[str, float | None]:
     if not values:
         return {"p50": None, "p95": None, "n": 0}
@@ -168,9 +177,7 @@ def pcts(values: list[float]) -> dict[str, float | None]:
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    sys.path.insert(0, str(ROOT / "tests"))
-    from speech import speak
-
+    from tests.speech import speak
     from voice_runtime.audio import PCM16_MONO_16K, write_wav
 
     audio = {"reply": speak(REPLY), "short": speak(SHORT)}
@@ -201,13 +208,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             if args.barge_ins:
                 barge = await run_room(folder, scenario(folder, wavs, questions=args.barge_ins, barge=True), echo_db,
                                        sat_flags=args.sat_flags, audio=audio, python=args.python)
-                reactions = [b["reaction_s"] for b in barge["result"]["barge_in"] if b["cut"] or b["reaction_s"] < 1]
-                level["barge_in"] = {
-                    "attempts": args.barge_ins, "cut": sum(b["cut"] for b in barge["result"]["barge_in"]),
-                    "silenced": len(reactions), "reaction_s": pcts(reactions),
+                level["barge_in"] = barge_summary(barge["result"], args.barge_ins)
+                level["barge_in"].update({
                     "confirmed": barge["confirmed"], "room": barge["room"],
                     "room_stats": barge["result"].get("stats"),
-                }
+                })
                 print(json.dumps({"echo_db": echo_db, **level["barge_in"]}), flush=True)
             results["levels"][str(echo_db)] = level
     load = os.getloadavg()
