@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> None:
     stream, items = positives(voices, rng)
     print(f"positives: {len(items)} utterances, {len(set(i['voice'].split('@')[0] for i in items))} voices, "
           f"{len(stream) / RATE / 60:.1f} min ({time.monotonic() - t0:.0f} s)", flush=True)
-    neg = negatives(voices, args.negative_minutes, rng)
+    neg = negatives(voices, args.negative_minutes, rng) if args.negative_minutes > 0 else {}
     print(f"negatives: {', '.join(f'{k} {len(v) / RATE / 60:.1f} min' for k, v in neg.items())} "
           f"({time.monotonic() - t0:.0f} s)", flush=True)
     results: dict[str, Any] = {"utterances": len(items), "voices": sorted({i["voice"].split("@")[0] for i in items}),
@@ -275,6 +275,8 @@ def main(argv: list[str] | None = None) -> None:
         found, cpu = run_gate(engine, stream)
         hits, latencies = 0, []
         by_gain: dict[str, list[int]] = {}
+        by_voice: dict[str, list[int]] = {}
+        by_text: dict[str, list[int]] = {}
         for item in items:
             inside = [t for t in found if item["start"] <= t <= item["end"] + 1.5]
             ok = bool(inside)
@@ -283,11 +285,17 @@ def main(argv: list[str] | None = None) -> None:
             by_gain.setdefault(key, [0, 0])
             by_gain[key][0] += ok
             by_gain[key][1] += 1
+            for table, k in ((by_voice, item["voice"]), (by_text, item["text"])):
+                table.setdefault(k, [0, 0])
+                table[k][0] += ok
+                table[k][1] += 1
             if ok:
                 latencies.append(inside[0] - item["wake_end"])
         row: dict[str, Any] = {
             "true_accept_rate": round(hits / len(items), 4),
             "true_accepts_by_condition": {k: f"{a}/{n}" for k, (a, n) in sorted(by_gain.items())},
+            "true_accepts_by_voice": {k: f"{a}/{n}" for k, (a, n) in sorted(by_voice.items())},
+            "true_accepts_by_text": {k: f"{a}/{n}" for k, (a, n) in sorted(by_text.items())},
             "detection_after_wake_end_s": {"p50": round(float(np.percentile(latencies, 50)), 3),
                                            "p95": round(float(np.percentile(latencies, 95)), 3)} if latencies else None,
             "cpu_percent_of_one_core": round(100 * cpu / (len(stream) / RATE), 2),
@@ -299,7 +307,8 @@ def main(argv: list[str] | None = None) -> None:
                            "times_s": [round(t, 1) for t in got[:20]]}
         total_hours = sum(f["hours"] for f in false.values())
         row["false_accepts"] = false
-        row["false_accepts_per_hour"] = round(sum(f["false_accepts"] for f in false.values()) / total_hours, 2)
+        row["false_accepts_per_hour"] = (round(sum(f["false_accepts"] for f in false.values()) / total_hours, 2)
+                                         if total_hours else None)
         results["engines"][engine] = row
         print(engine, json.dumps(row), flush=True)
     if args.cpu_seconds > 0:

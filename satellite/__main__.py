@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="keep the reply audible until barge-in is confirmed (default: silence it at once)")
     turn.add_argument("--no-echo-guard", action="store_true", help="let the speaker's echo trigger barge-in")
     turn.add_argument("--echo-margin-db", type=float, default=6.0)
-    turn.add_argument("--echo-window-ms", type=int, default=500)
+    turn.add_argument("--echo-window-ms", type=int, default=300)
     turn.add_argument("--echo-coupling-db", type=float, default=0.0, help="initial echo coupling estimate")
     turn.add_argument("--no-tones", action="store_true", help="no 880/440 Hz feedback tones")
     turn.add_argument("--reply-timeout", type=float, default=20.0, help="seconds to wait for a reply")

@@ -53,7 +53,7 @@ def ratio_to_db(ratio: float) -> float:
 class EchoConfig:
     enabled: bool = True
     margin_db: float = 6.0
-    window_ms: int = 500
+    window_ms: int = 300
     initial_coupling_db: float = 0.0
     learn_ms: int = 3000  # the coupling is a high percentile of the echo levels seen this long
     percentile: float = 90.0
