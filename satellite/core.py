@@ -1,4 +1,4 @@
-"""The satellite's turn driver: mic → echo guard → VAD → state machine → controller or cloud.
+"""The satellite's turn driver: mic → echo guard → canceller → (wake word) → VAD → state machine → controller or cloud.
 
 One :class:`Satellite` per process, shared by all connections; the connection that last
 sent ``run-satellite`` is the controller. The mic clocks everything: for each mic frame
@@ -21,6 +21,12 @@ the new utterance's ``audio-stop``, from its ``audio-start`` on.
 
 If the controller decides the speech has ended first (``voice-stopped`` or ``transcript``
 while the satellite still streams, as Home Assistant's own VAD may), the stream ends there.
+
+Wake word (``wake`` set, :mod:`satellite.wake`): only a detection starts a turn (``detection``,
+then ``run-pipeline`` from asr with ``wake_word_name``); the VAD then waits for the command and
+its end. A detection during a reply is a confirmed barge-in. Front end (``frontend`` set,
+:mod:`satellite.aec`): the echo-cancelled frame is what the VAD and wake word hear and what is
+streamed; the echo guard still judges the raw frame.
 
 Cloud fallback: when no controller is attached, or the controller answers a turn with an
 ``error`` of code ``services-unavailable`` (the utterance is then sent to the cloud), the
