@@ -258,3 +258,16 @@ async def test_the_satellite_process_with_its_defaults_wakes_on_okay_nabu(tmp_pa
         assert await sat.wait_log("mic front end: aec=speex") or await sat.wait_log("mic front end: aec=webrtc")
     finally:
         await sat.stop()
+
+
+def test_custom_model_file() -> None:
+    import pymicro_wakeword
+
+    config = Path(pymicro_wakeword.__file__).parent / "models" / "hey_jarvis.json"  # any model config file
+    gate = WakeGate(WakeConfig(names=(), model_paths=(str(config),)), VAD.frame_seconds)
+    assert gate.detector.names == ["hey_jarvis"]
+    assert [n for n, _ in detections(gate, speak("Hey Jarvis."))] == ["hey_jarvis"]
+    with pytest.raises(ValueError, match="does not exist"):
+        make_detector(WakeConfig(names=(), model_paths=("/nonexistent/model.json",)))
+    args = build_parser().parse_args(["--wake-word-model", str(config)])
+    assert wake_config(args).names == () and wake_config(args).model_paths == (str(config),)
