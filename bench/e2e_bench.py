@@ -269,8 +269,8 @@ async def one_batch(pipeline: BenchPipeline, name: str, questions: list[Question
     try:
         for q, out in zip(questions, outs, strict=True):
             sats.append(await start_service(
-                "satellite", "--mic-wav", str(q.wav), "--snd-wav", str(out), "--snd-rate", "16000", "--no-tones",
-                "--name", out.stem, *flags))
+                "satellite", "--no-wake-word", "--mic-wav", str(q.wav), "--snd-wav", str(out), "--snd-rate", "16000",
+                "--no-tones", "--name", out.stem, *flags))
         for sat in sats:
             link = SatelliteLink(LinkConfig(sat.uri, reconnect_delay=1.0), pipeline)
             links.append(link)

@@ -45,7 +45,8 @@ SERVERS = {
     "llama": ("wyoming_llama", ["--max-tokens", "8"]),
     # A real (silent) mic and speaker: a fuzzed run-satellite arms the satellite, which then
     # opens them; with /dev/null as its mic it would exit, as it should when its mic is gone.
-    "satellite": ("satellite", ["--mic-wav", "{tmp}/mic.wav", "--snd-wav", "{tmp}/speaker.wav", "--no-tones"]),
+    "satellite": ("satellite", ["--no-wake-word", "--mic-wav", "{tmp}/mic.wav", "--snd-wav", "{tmp}/speaker.wav",
+                                "--no-tones"]),
 }
 SEEDS: list[Event] = [
     Event("describe"),

@@ -64,7 +64,7 @@ def rss_kib(pid: int) -> int:
 async def satellite(*flags: str) -> AsyncIterator[tuple[asyncio.subprocess.Process, int]]:
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "satellite", "--uri", f"tcp://127.0.0.1:{port}", *flags,
+        sys.executable, "-m", "satellite", "--uri", f"tcp://127.0.0.1:{port}", "--no-wake-word", *flags,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, cwd=str(ROOT),
     )
     assert proc.stderr is not None

@@ -17,6 +17,7 @@ from voice_runtime.memory import tune_malloc
 from voice_runtime.server import ServerConfig, run_server
 from voice_runtime.tasks import cancel_and_wait
 
+from .aec import AudioFrontend, FrontendConfig
 from .announce import AnnounceConfig
 from .audio_io import AudioConfig, list_devices, open_audio
 from .cloud import CloudAssistant, CloudConfig, cloud_config
@@ -27,6 +28,8 @@ from .hooks import HooksConfig
 from .timers import AlarmConfig
 from .tones import ToneConfig
 from .vad import VadConfig
+from .wake import ENGINES as WAKE_ENGINES
+from .wake import WakeConfig, WakeGate, check_models
 
 _LOGGER = logging.getLogger(__name__)
 PROGRAM = "satellite"
@@ -55,6 +58,29 @@ def build_parser() -> argparse.ArgumentParser:
     snd.add_argument("--snd-rate", type=int, default=22050, help="speaker sample rate (16-bit mono)")
     snd.add_argument("--echo-sim-delay-ms", type=float, help="testing: mix the speaker into the mic at this delay")
     snd.add_argument("--echo-sim-gain-db", type=float, default=-10.0, help="testing: level of that echo")
+    front = parser.add_argument_group("mic front end (WebRTC audio processing)")
+    front.add_argument("--aec", action=argparse.BooleanOptionalAction, default=env_bool("SATELLITE_AEC", True),
+                       help="cancel the speaker's echo from the mic (AEC3, the playback is the reference)")
+    front.add_argument("--aec-engine", choices=["speex", "webrtc"], default=env("SATELLITE_AEC_ENGINE", "speex"),
+                       help="speex (libspeexdsp: keeps speech over the reply intact) or webrtc (AEC3)")
+    front.add_argument("--aec-tail-ms", type=int, default=500, help="speex: echo delay + reverberation covered")
+    front.add_argument("--noise-suppression", type=int, default=0, choices=range(5), metavar="0-4",
+                       help="noise suppression level (0 off)")
+    front.add_argument("--auto-gain", type=int, default=0, metavar="DBFS",
+                       help="automatic gain control, headroom below 0 dBFS 1-31 (0 off)")
+    wake = parser.add_argument_group("wake word (default: microWakeWord, okay_nabu)")
+    wake.add_argument("--wake-word", action="append", metavar="NAME",
+                      help="a wake word model (repeatable): okay_nabu, hey_jarvis, alexa, hey_mycroft "
+                           "(openWakeWord also hey_rhasspy)")
+    wake.add_argument("--wake-word-model", action="append", default=[], metavar="PATH",
+                      help="a custom model: microWakeWord JSON config, or an openWakeWord .tflite (repeatable)")
+    wake.add_argument("--wake-engine", choices=WAKE_ENGINES, default=env("SATELLITE_WAKE_ENGINE", "micro"))
+    wake.add_argument("--wake-uri", default=env("SATELLITE_WAKE_URI"),
+                      help="a remote Wyoming wake service (e.g. wyoming-openwakeword) instead of a local engine")
+    wake.add_argument("--no-wake-word", action="store_true", default=env_bool("SATELLITE_NO_WAKE_WORD"),
+                      help="always listening: any speech the VAD hears starts a turn (no wake word)")
+    wake.add_argument("--wake-refractory-seconds", type=float, default=1.5,
+                      help="ignore the wake word this long after a detection")
     vad = parser.add_argument_group("voice activity detection")
     vad.add_argument("--vad-aggressiveness", type=int, default=2, choices=[0, 1, 2, 3])
     vad.add_argument("--vad-frame-ms", type=int, default=30, choices=[10, 20, 30])
@@ -104,6 +130,18 @@ def _argv(command: str | None) -> tuple[str, ...]:
     return tuple(shlex.split(command)) if command else ()
 
 
+def frontend_config(args: argparse.Namespace) -> FrontendConfig:
+    return FrontendConfig(aec=args.aec, aec_engine=args.aec_engine, aec_tail_ms=args.aec_tail_ms,
+                          noise_suppression=args.noise_suppression, auto_gain_dbfs=args.auto_gain)
+
+
+def wake_config(args: argparse.Namespace) -> WakeConfig:
+    names = tuple(args.wake_word) if args.wake_word else (() if args.wake_word_model else ("okay_nabu",))
+    return WakeConfig(enabled=not args.no_wake_word, engine=args.wake_engine, names=names,
+                      model_paths=tuple(args.wake_word_model), uri=args.wake_uri,
+                      refractory_seconds=args.wake_refractory_seconds)
+
+
 def configs(args: argparse.Namespace) -> tuple[SatelliteConfig, AudioConfig, CloudConfig | None, ServerConfig]:
     vad = VadConfig(aggressiveness=args.vad_aggressiveness, frame_ms=args.vad_frame_ms,
                     speech_frames_required=args.speech_frames_required,
@@ -111,7 +149,8 @@ def configs(args: argparse.Namespace) -> tuple[SatelliteConfig, AudioConfig, Clo
                     settle_seconds=args.vad_settle_seconds)
     echo = EchoConfig(enabled=not args.no_echo_guard, margin_db=args.echo_margin_db, window_ms=args.echo_window_ms,
                       initial_coupling_db=args.echo_coupling_db)
-    satellite = SatelliteConfig(name=args.name, area=args.area, vad=vad, echo=echo,
+    satellite = SatelliteConfig(name=args.name, area=args.area, vad=vad, echo=echo, frontend=frontend_config(args),
+                                wake=wake_config(args),
                                 tones=ToneConfig(enabled=not args.no_tones),
                                 barge_in_min_seconds=args.barge_in_min_seconds,
                                 barge_in_hold=not args.no_barge_in_hold, reply_timeout=args.reply_timeout,
@@ -140,8 +179,13 @@ def configs(args: argparse.Namespace) -> tuple[SatelliteConfig, AudioConfig, Clo
 
 async def serve(config: SatelliteConfig, audio: AudioConfig, cloud: CloudConfig | None, server: ServerConfig) -> None:
     mic, speaker = open_audio(audio, config.vad.frame_bytes)
-    satellite = Satellite(config, mic, speaker, cloud=CloudAssistant(cloud) if cloud else None)
-    info = satellite_info(config.name, config.area)
+    frontend = AudioFrontend(config.frontend, speaker.rate) if config.frontend.active else None
+    if frontend is None:
+        _LOGGER.info("mic front end off: no echo cancellation, the energy gate alone guards barge-in")
+    wake = WakeGate(config.wake, config.vad.frame_seconds) if config.wake.enabled else None
+    satellite = Satellite(config, mic, speaker, cloud=CloudAssistant(cloud) if cloud else None, frontend=frontend,
+                          wake=wake)
+    info = satellite_info(config.name, config.area, wake.programs() if wake else None)
     await satellite.start()
     serving = asyncio.create_task(run_server(server, lambda r, w: SatelliteHandler(
         r, w, satellite=satellite, info=lambda: info, limits=server.limits)), name="server")
@@ -171,7 +215,14 @@ def run() -> None:
     if args.list_devices:
         print("\n".join(list_devices()) or "no PortAudio devices found")
         sys.exit(0)
-    asyncio.run(serve(*configs(args)))
+    try:
+        config = configs(args)
+        if config[0].wake.enabled and not config[0].wake.uri:
+            check_models(config[0].wake)  # an unknown wake word is a start-up error listing the known ones
+    except ValueError as err:
+        print(f"voice-satellite: error: {err}", file=sys.stderr)
+        sys.exit(2)
+    asyncio.run(serve(*config))
 
 
 if __name__ == "__main__":

@@ -15,11 +15,16 @@ playback is the echo guard's reference, aligned with what the mic hears.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
+import fcntl
 import logging
+import os
 import queue
 import shlex
+import signal
+import termios
 import threading
 import wave
 from collections.abc import Sequence
@@ -52,6 +57,10 @@ class SpeakerSink(Protocol):
     async def open(self) -> None: ...
 
     async def write(self, pcm: bytes) -> None: ...
+
+    def abort(self) -> None:
+        """Silence at once: drop what the device still holds (barge-in). Writing goes on after."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -229,6 +238,9 @@ class MemorySink:
     async def write(self, pcm: bytes) -> None:
         self.audio += pcm
 
+    def abort(self) -> None:
+        return None  # nothing is queued
+
     async def close(self) -> None:
         return None
 
@@ -251,6 +263,9 @@ class WavSink:
         if self._wav is not None:
             self._wav.writeframesraw(pcm)
 
+    def abort(self) -> None:
+        return None  # nothing is queued: the file is the mic's timeline
+
     async def close(self) -> None:
         if self._wav is not None:
             await asyncio.to_thread(self._wav.close)
@@ -258,19 +273,57 @@ class WavSink:
 
 
 class CommandSink:
-    """Raw PCM to a command's stdin, e.g. ``aplay -r 22050 -c 1 -f S16_LE -t raw``."""
+    """Raw PCM to a command's stdin, e.g. ``aplay -r 22050 -c 1 -f S16_LE -t raw``.
 
-    def __init__(self, argv: Sequence[str], rate: int) -> None:
+    Latency is bounded: the pipe to the command is shrunk to one page and a frame is dropped
+    rather than queued when more than ``max_queue_ms`` already waits in it (the mic clocks the
+    writes, so this happens only after a stall). :meth:`abort` kills the command (its process
+    group), which is the only way to silence what a sound program has buffered (aplay keeps
+    ~0.5 s); it is started again at the next write.
+    """
+
+    def __init__(self, argv: Sequence[str], rate: int, max_queue_ms: int = 40) -> None:
         self.argv = list(argv)
         self.rate = rate
         self._proc: asyncio.subprocess.Process | None = None
+        self._killed: asyncio.subprocess.Process | None = None
+        self._max_queue = rate * 2 * max_queue_ms // 1000
+        self._fd = -1
+        self.dropped_frames = 0
+        self.aborts = 0
 
     async def open(self) -> None:
-        self._proc = await asyncio.create_subprocess_exec(*self.argv, stdin=asyncio.subprocess.PIPE)
+        self._proc = await asyncio.create_subprocess_exec(*self.argv, stdin=asyncio.subprocess.PIPE,
+                                                          start_new_session=True)
+        self._fd = -1
+        pipe = self._proc.stdin.get_extra_info("pipe") if self._proc.stdin is not None else None
+        if pipe is not None:
+            self._fd = pipe.fileno()
+            with contextlib.suppress(OSError, AttributeError):
+                fcntl.fcntl(self._fd, fcntl.F_SETPIPE_SZ, 4096)
         _LOGGER.info("speaker command=%s pid=%s", shlex.join(self.argv), self._proc.pid)
 
+    def _queued(self) -> int:
+        if self._fd < 0:
+            return 0
+        try:
+            buf = array.array("i", [0])
+            fcntl.ioctl(self._fd, termios.FIONREAD, buf)
+            return int(buf[0])
+        except OSError:
+            return 0
+
     async def write(self, pcm: bytes) -> None:
+        if self._killed is not None:
+            await self._killed.wait()
+            self._killed = None
+            await self.open()
         if self._proc is None or self._proc.stdin is None or self._proc.returncode is not None:
+            return
+        if self._queued() > self._max_queue:
+            self.dropped_frames += 1
+            if self.dropped_frames in (1, 10, 100) or self.dropped_frames % 1000 == 0:
+                _LOGGER.warning("speaker is behind: dropped %d frames so far", self.dropped_frames)
             return
         try:
             self._proc.stdin.write(pcm)
@@ -279,7 +332,21 @@ class CommandSink:
             _LOGGER.error("speaker command exited (code %s)", self._proc.returncode)
             self._proc = None
 
+    def abort(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.returncode is not None:
+            return
+        self.aborts += 1
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        if proc.stdin is not None:
+            proc.stdin.close()
+        self._killed = proc
+
     async def close(self) -> None:
+        if self._killed is not None:
+            await self._killed.wait()
+            self._killed = None
         if self._proc is not None and self._proc.stdin is not None:
             with contextlib.suppress(Exception):
                 self._proc.stdin.close()
@@ -323,6 +390,13 @@ class PortAudioSink:
             except queue.Full:
                 with contextlib.suppress(queue.Empty):
                     self._queue.get_nowait()  # drop the oldest: latency must not grow
+
+    def abort(self) -> None:
+        while True:  # drop what waits for the device (what PortAudio holds itself still plays)
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                return
 
     async def close(self) -> None:
         if self._thread is not None:

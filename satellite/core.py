@@ -1,4 +1,4 @@
-"""The satellite's turn driver: mic → echo guard → VAD → state machine → controller or cloud.
+"""The satellite's turn driver: mic → echo guard → canceller → (wake word) → VAD → state machine → controller or cloud.
 
 One :class:`Satellite` per process, shared by all connections; the connection that last
 sent ``run-satellite`` is the controller. The mic clocks everything: for each mic frame
@@ -21,6 +21,12 @@ Cloud fallback (:mod:`satellite.cloud_turn`): with no controller, or after an ``
 code ``services-unavailable``, the turn runs against the cloud; for ``local_retry_seconds``
 turns go there directly. ``pause-satellite`` makes the satellite ignore the mic until the
 next ``run-satellite``.
+
+Wake word (``wake`` set, :mod:`satellite.wake`): only a detection starts a turn (``detection``,
+then ``run-pipeline`` from asr with ``wake_word_name``); the VAD then waits for the command and
+its end. A detection during a reply is a confirmed barge-in. Front end (``frontend`` set,
+:mod:`satellite.aec`): the echo-cancelled frame is what the VAD and wake word hear and what is
+streamed; the echo guard still judges the raw frame.
 """
 
 from __future__ import annotations
@@ -39,11 +45,13 @@ from wyoming.pipeline import PipelineStage, RunPipeline
 from wyoming.satellite import PauseSatellite, RunSatellite
 from wyoming.tts import Synthesize
 from wyoming.vad import VoiceStopped
+from wyoming.wake import Detection
 
 from voice_runtime.audio import AudioFormat
 from voice_runtime.clock import Clock, MonotonicClock
 from voice_runtime.tasks import cancel_and_wait
 
+from .aec import AudioFrontend, FrontendConfig
 from .announce import AnnounceConfig, Announcements
 from .audio_io import EchoPathMic, MicSource, SpeakerSink
 from .cloud import CloudAssistant
@@ -56,6 +64,7 @@ from .state import HELD, PLAYING, Action, State, Trigger, TurnMachine
 from .timers import Alarm, AlarmConfig, TimerBoard, is_timer_event
 from .tones import LISTEN_HZ, PROCESS_HZ, ToneConfig, alarm, chime, tone, wav_sound
 from .vad import RATE, SpeechDetector, VadConfig, VadEvent
+from .wake import WakeConfig, WakeGate
 
 _LOGGER = logging.getLogger(__name__)
 SERVICES_UNAVAILABLE = "services-unavailable"
@@ -74,6 +83,8 @@ class SatelliteConfig:
     area: str | None = None
     vad: VadConfig = field(default_factory=VadConfig)
     echo: EchoConfig = field(default_factory=EchoConfig)
+    frontend: FrontendConfig = field(default_factory=FrontendConfig)
+    wake: WakeConfig = field(default_factory=lambda: WakeConfig(enabled=False))
     tones: ToneConfig = field(default_factory=ToneConfig)
     barge_in_min_seconds: float = 0.4
     barge_in_hold: bool = True  # silence the reply as soon as speech starts over it
@@ -103,12 +114,19 @@ class Satellite(OutsideTurn, CloudTurns):
         cloud: CloudAssistant | None = None,
         clock: Clock | None = None,
         hooks: EventHooks | None = None,
+        frontend: AudioFrontend | None = None,
+        wake: WakeGate | None = None,
     ) -> None:
         self.config = config
         self.mic = mic
         self.speaker = speaker
         self.cloud = cloud
         self.clock = clock or MonotonicClock()
+        self.frontend = frontend  # AEC/NS/AGC (satellite.aec); None: the raw mic
+        self.wake = wake  # None: always listening (--no-wake-word), any speech starts a turn
+        self._wake_name: str | None = None  # the wake word that started the turn in progress
+        self._wake_ms = 0.0  # mic time of the last detection
+        self._wake_turn = False  # the turn in progress was started by the wake word
         self.machine = TurnMachine()
         self.detector = SpeechDetector(config.vad)
         self.guard = EchoGuard(config.echo, config.vad.frame_seconds)
@@ -149,6 +167,8 @@ class Satellite(OutsideTurn, CloudTurns):
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
+        if self.wake is not None:
+            await self.wake.start()
         self._tasks = [
             asyncio.create_task(self._run(), name="satellite mic loop"),
             asyncio.create_task(self._send_loop(), name="satellite sender"),
@@ -164,6 +184,8 @@ class Satellite(OutsideTurn, CloudTurns):
         self._tasks = []
         if self.hooks is not None:
             await self.hooks.stop()
+        if self.wake is not None:
+            await self.wake.stop()
 
     @property
     def state(self) -> State:
@@ -343,6 +365,8 @@ class Satellite(OutsideTurn, CloudTurns):
             self._cancel_cloud()
             self._route = None
         elif action == Action.STOP_PLAYBACK:
+            if not self.playback.held and self.playback.busy:
+                self._abort_speaker()
             dropped = self.playback.stop()
             if dropped:
                 _LOGGER.info("playback stopped dropped_ms=%d", dropped * 1000 // (2 * self.playback.rate))
@@ -353,6 +377,7 @@ class Satellite(OutsideTurn, CloudTurns):
                 self._incoming = None
         elif action == Action.HOLD_PLAYBACK and self.config.barge_in_hold:
             self.playback.hold()
+            self._abort_speaker()
         elif action == Action.RESUME_PLAYBACK:
             self.playback.resume()
         elif action == Action.SEND_PLAYED:
@@ -363,6 +388,14 @@ class Satellite(OutsideTurn, CloudTurns):
             self.playback.add_tone(self._listen_tone)
         elif action == Action.TONE_PROCESS and self.config.tones.enabled:
             self.playback.add_tone(self._process_tone)
+
+    def _abort_speaker(self) -> None:
+        """Silent now, not after the device's buffer has played out. The restarted device has
+        another delay: the echo guard and the canceller learn the echo path again."""
+        self.speaker.abort()
+        self.guard.reset()
+        if self.frontend is not None:
+            self.frontend.reset()
 
     def _start_turn(self) -> None:
         self.turns += 1
@@ -375,17 +408,20 @@ class Satellite(OutsideTurn, CloudTurns):
         self._pending.clear()
         local = self._local_available() and self.clock.now() >= self._degraded_until
         start_ms = int(self._mic_ms - len(self._utterance) * 1000 / (2 * RATE))
+        self._wake_turn = self._wake_name is not None
         if local or self.cloud is None:
             self._route = "local"
             _LOGGER.info("turn %d local run-pipeline preroll_ms=%d", self.turns, len(self._utterance) // 32)
             self.detector.end_after(self.config.controller_end_seconds)
-            self._send(RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS).event())
+            self._send(RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS,
+                                   wake_word_name=self._wake_name).event())
             self._send(AudioStart(rate=RATE, width=2, channels=1, timestamp=start_ms).event())
             self._send(AudioChunk(rate=RATE, width=2, channels=1, audio=bytes(self._utterance),
                                   timestamp=start_ms).event())
         else:
             _LOGGER.info("turn %d cloud", self.turns)
             self._start_cloud_turn(ended=False)
+        self._wake_name = None
 
     def _stream(self, frame: bytes) -> None:
         self._utterance += frame
@@ -402,11 +438,19 @@ class Satellite(OutsideTurn, CloudTurns):
         """
         self._mic_ms += self.config.vad.frame_ms
         self._tick()
+        # The energy gate judges the raw mic against the playback (measured in the room: judging the
+        # cancelled signal let the canceller's misadjustments through as "speech"); the VAD hears,
+        # and the controller gets, the echo-cancelled signal.
         allow = self.guard.process(frame_rms(frame), frame_rms(played))
+        if self.frontend is not None:
+            frame = self.frontend.process(frame, played)
         event = self.detector.process(frame, allow)
         state = self.machine.state
         if state == State.IDLE:
             return
+        if self.wake is not None:
+            event = self._wake_step(frame, event, state)
+            state = self.machine.state
         if event == VadEvent.START:
             self._pending = bytearray(self.detector.take_preroll())
             self._fire(Trigger.SPEECH_START)
@@ -430,6 +474,46 @@ class Satellite(OutsideTurn, CloudTurns):
         elif state == State.WAITING and self.clock.now() - self._waiting_since > self.config.reply_timeout:
             _LOGGER.warning("no reply within %.0fs", self.config.reply_timeout)
             self._fire(Trigger.ERROR)
+
+    # -- wake word (satellite.wake) ------------------------------------------------------
+    def _wake_step(self, frame: bytes, event: VadEvent, state: State) -> VadEvent:
+        """Wake-word mode: only the wake word starts a turn (or interrupts a reply)."""
+        assert self.wake is not None
+        name = self.wake.process(frame)
+        if name is not None:
+            self._on_wake(name, state)
+            return VadEvent.NONE
+        if state in (State.LISTENING, State.WAITING) and event == VadEvent.START:
+            return VadEvent.NONE  # speech without the wake word starts nothing
+        if state == State.STREAMING and self._wake_turn:
+            if event == VadEvent.START:
+                return VadEvent.NONE  # the command began: it is streamed already, keep going
+            quiet = self._mic_ms - self._wake_ms > self.wake.config.command_timeout_seconds * 1000
+            if not self.detector.in_speech and quiet:
+                _LOGGER.info("nothing said after the wake word")
+                return VadEvent.END
+        return event
+
+    def _on_wake(self, name: str, state: State) -> None:
+        _LOGGER.info("wake word %s detected state=%s", name, state.value)
+        assert self.wake is not None
+        hook = getattr(self, "on_wake_detected", None)  # stops a ringing timer (the timers' side)
+        if callable(hook):
+            hook()
+        if state == State.STREAMING:
+            return
+        self._wake_name = name
+        self._wake_ms = self._mic_ms
+        self._send(Detection(name=name, timestamp=int(self._mic_ms)).event())
+        self.detector.reset()  # now the VAD waits for the command, then for its end
+        self._pending = bytearray(self.wake.take_preroll())
+        if state in (State.LISTENING, State.WAITING):
+            self._fire(Trigger.SPEECH_START)  # listening tone, run-pipeline from asr with the wake word
+            return
+        if state == State.SPEAKING:
+            self._fire(Trigger.SPEECH_START)  # the wake word over a reply is a barge-in, confirmed at once
+        self._fire(Trigger.BARGE_IN_CONFIRMED)
+        self._do(Action.TONE_LISTEN)
 
     async def _run(self) -> None:
         await self._armed.wait()

@@ -20,7 +20,7 @@ import asyncio
 from collections.abc import Callable
 
 from wyoming.event import Event
-from wyoming.info import Attribution, Info
+from wyoming.info import Attribution, Info, WakeProgram
 from wyoming.info import Satellite as SatelliteInfo
 
 from voice_runtime.handler import ServiceHandler
@@ -31,10 +31,12 @@ from .core import Satellite
 VERSION = "0.1.0"
 
 
-def satellite_info(name: str, area: str | None) -> Info:
+def satellite_info(name: str, area: str | None, wake: list[WakeProgram] | None = None) -> Info:
+    active = [model.name for program in wake or [] for model in program.models]
     return Info(
+        wake=wake or [],
         satellite=SatelliteInfo(
-            name=name, area=area, has_vad=True, active_wake_words=[], max_active_wake_words=0,
+            name=name, area=area, has_vad=True, active_wake_words=active, max_active_wake_words=len(active),
             supports_trigger=False, installed=True, description="hearth room satellite (WebRTC VAD, barge-in)",
             version=VERSION, attribution=Attribution(name="hearth", url="https://github.com/OHF-Voice/wyoming"),
         )

@@ -25,6 +25,17 @@ if [ ! -e /usr/include/portaudio.h ]; then
     exit 1
   fi
 fi
+# libspeexdsp (the satellite's default echo canceller; without it the satellite uses WebRTC AEC3).
+if ! ldconfig -p 2>/dev/null | grep -q libspeexdsp.so.1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing libspeexdsp1 (the satellite's echo canceller)"
+    apt-get install -y -qq libspeexdsp1 >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null && apt-get install -y -qq libspeexdsp1 >/dev/null; } \
+      || say "warning: libspeexdsp1 not installed: the satellite falls back to WebRTC AEC3"
+  else
+    say "note: install libspeexdsp1 for the satellite's default echo canceller (else WebRTC AEC3 is used)"
+  fi
+fi
 for tool in cmake npm; do
   if ! command -v "$tool" >/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

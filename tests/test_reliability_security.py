@@ -53,8 +53,8 @@ async def satellite_server(*flags: str, env: dict[str, str] | None = None) -> Se
     (Not /dev/null: that is no WAV, so the satellite would exit once a controller arms its mic.)"""
     if not SILENT_MIC.exists():
         write_wav(str(SILENT_MIC), silence(0.1), PCM16_MONO_16K)
-    return await start_service("satellite", "--mic-wav", str(SILENT_MIC), "--snd-wav", "/dev/null", "--no-tones",
-                               *flags, env=env)
+    return await start_service("satellite", "--no-wake-word", "--mic-wav", str(SILENT_MIC), "--snd-wav", "/dev/null",
+                               "--no-tones", *flags, env=env)
 
 
 async def expect_refusal(port: int, code: str) -> None:
@@ -227,8 +227,8 @@ async def test_satellite_never_logs_the_cloud_keys_even_when_the_cloud_echoes_th
 ) -> None:
     write_wav(str(tmp_path / "mic.wav"), silence(0.5) + speak("What time is it?") + silence(3.0), PCM16_MONO_16K)
     sat = await start_service(
-        "satellite", "--mic-wav", str(tmp_path / "mic.wav"), "--mic-wav-fast", "--snd-wav", str(tmp_path / "out.wav"),
-        "--no-tones", "--enable-cloud-fallback", "--deepgram-url", echoing_cloud.url,
+        "satellite", "--no-wake-word", "--mic-wav", str(tmp_path / "mic.wav"), "--mic-wav-fast", "--snd-wav",
+        str(tmp_path / "out.wav"), "--no-tones", "--enable-cloud-fallback", "--deepgram-url", echoing_cloud.url,
         "--deepseek-url", f"{echoing_cloud.url}/v1", "--debug", env=KEYS,
     )
     try:
@@ -323,7 +323,7 @@ async def test_mic_command_with_shell_syntax_is_not_run_by_a_shell(tmp_path: Pat
     raw = tmp_path / "mic.raw"
     raw.write_bytes(bytes(3200))
     pwned = tmp_path / "pwned"
-    sat = await start_service("satellite", "--mic-command", f"cat {raw}; touch {pwned}", "--snd-wav",
+    sat = await start_service("satellite", "--no-wake-word", "--mic-command", f"cat {raw}; touch {pwned}", "--snd-wav",
                               str(tmp_path / "out.wav"), "--no-tones")
     try:
         async with connected(sat.port) as client:

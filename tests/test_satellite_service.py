@@ -92,7 +92,7 @@ class SatelliteProcess(ServiceProcess):
 async def satellite(*flags: str, env: dict[str, str] | None = None) -> AsyncIterator[SatelliteProcess]:
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "satellite", "--uri", f"tcp://127.0.0.1:{port}", *flags,
+        sys.executable, "-m", "satellite", "--uri", f"tcp://127.0.0.1:{port}", "--no-wake-word", *flags,
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         cwd=str(ROOT), env={**os.environ, **(env or {})},
     )
@@ -239,8 +239,9 @@ async def test_turn_streams_preroll_plays_reply_sends_played_with_tones(speech: 
     write_wav(str(tmp_path / "mic.wav"), mic, PCM16_MONO_16K)
     reply = speech.reply("It is sunny.")
     out = tmp_path / "speaker.wav"
+    # --no-aec: the streamed bytes are compared with the mic's (an echo canceller changes them, by design).
     flags = ("--mic-wav", str(tmp_path / "mic.wav"), "--mic-wav-fast", "--snd-wav", str(out), "--snd-rate", "16000",
-             "--name", "kitchen-sat", "--area", "Kitchen", "--zeroconf")
+             "--name", "kitchen-sat", "--area", "Kitchen", "--zeroconf", "--no-aec")
     async with satellite(*flags) as sat:
         found = await browse(timeout=5.0, interface="127.0.0.1", want="kitchen-sat")
         assert [(f.name, f.port) for f in found if f.name == "kitchen-sat"] == [("kitchen-sat", sat.port)]
@@ -301,7 +302,7 @@ async def _barge_in_run(speech: Speech, tmp_path: Path, said: str | None, *flags
     write_wav(str(tmp_path / "mic.wav"), mic, PCM16_MONO_16K)
     out = tmp_path / "speaker.wav"
     all_flags = ("--mic-wav", str(tmp_path / "mic.wav"), "--snd-wav", str(out), "--snd-rate", "16000", "--no-tones",
-                 *flags)
+                 "--no-aec", *flags)  # the streamed bytes are compared with the mic's: the raw mic
     async with satellite(*all_flags) as sat, \
             ScriptedController.connect(sat.port, lambda turn: reply if turn == 1 else short) as ctl:
         # Until the second utterance has been streamed, or (no interruption) the reply was played.

@@ -1,0 +1,243 @@
+"""Barge-in and echo in real time: our satellite in the shared room simulator (../shared/room).
+
+The room runs the satellite (``python -m satellite --mic-command "cat {mic}" --snd-command
+"{player}"``, always-listening VAD mode) in real time through FIFOs, with its speaker echoing
+into its mic (``--echo-delay-ms``, ``--echo-gain-db``, a 0.2 s reverb tail, −60 dBFS noise).
+A scripted controller (this process, over Wyoming TCP) answers each question with a long
+spoken reply (Piper) and a barge-in turn with a short one.
+
+Two scenarios per echo level:
+
+- echo only: ``--replies`` questions, each answered by a ~6 s reply nobody interrupts. Counted:
+  false cuts (the room: a reply cut with no user speech), holds (the satellite's log: the reply
+  silenced because it heard "speech" over it) and barge-ins confirmed from echo alone.
+- barge-in: ``--barge-ins`` questions, each reply interrupted 1.5 s in. Reaction = the room's
+  speech onset → playback silent at the speaker (p50/p95), and how many were cut.
+
+    python bench/room_bench.py [--echo-db -6 0] [--replies 20] [--barge-ins 10] [-- extra satellite flags]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shlex
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from wyoming.asr import Transcript
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.client import AsyncTcpClient
+from wyoming.pipeline import RunPipeline
+from wyoming.satellite import RunSatellite
+
+ROOT = Path(__file__).resolve().parent.parent
+ROOM = ROOT.parent / "shared" / "room" / "room.py"
+if not ROOM.exists():
+    ROOM = Path("/work/shared/room/room.py")
+REPLY = ("Here is the forecast for this week. Tomorrow will be sunny and warm, with a light breeze from the "
+         "south, and rain on Thursday.")
+SHORT = "Okay."
+QUESTIONS = ["What is the weather like this week?", "Tell me about the forecast.", "Will it rain on Thursday?",
+             "How warm will it be tomorrow?"]
+INTERRUPTION = "Stop. What time is it?"
+CYCLE_S = 12.0  # one question + its reply (echo only)
+BARGE_CYCLE_S = 9.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Controller:
+    """Answers each turn: a long reply, or a short one for a turn that interrupted a reply."""
+
+    def __init__(self, port: int, long_reply: bytes, short_reply: bytes) -> None:
+        self.port = port
+        self.long_reply, self.short_reply = long_reply, short_reply
+        self.turns = 0
+        self.replying = False
+        self.barge_turns = 0
+        self.early_turns = 0
+
+    async def run(self, ready: Path) -> None:
+        for _ in range(200):
+            try:
+                client = AsyncTcpClient("127.0.0.1", self.port)
+                await client.connect()
+                break
+            except OSError:
+                await asyncio.sleep(0.1)
+        else:
+            raise RuntimeError("satellite did not start")
+        await client.write_event(RunSatellite().event())
+        # A turn opened on the room's noise right after arming (the start-up false trigger, issue
+        # 15 item 4) gets an empty reply; the scenario clock starts once that has settled.
+        started = asyncio.get_running_loop().time() + 2.0
+        starter = asyncio.create_task(self._start_later(ready, 2.0))
+        interrupted = False
+        while (event := await client.read_event()) is not None:
+            if asyncio.get_running_loop().time() < started:
+                if AudioStop.is_type(event.type):
+                    self.early_turns += 1
+                    for early in (Transcript(text="").event(), AudioStart(rate=16000, width=2, channels=1).event(),
+                                  AudioStop().event()):
+                        await client.write_event(early)
+                continue
+            if RunPipeline.is_type(event.type):
+                self.turns += 1
+                interrupted = self.replying
+                self.barge_turns += interrupted
+            elif AudioStop.is_type(event.type):
+                await client.write_event(Transcript(text="question").event())
+                audio = self.short_reply if interrupted else self.long_reply
+                await client.write_event(AudioStart(rate=16000, width=2, channels=1).event())
+                for pos in range(0, len(audio), 3200):
+                    await client.write_event(AudioChunk(rate=16000, width=2, channels=1,
+                                                        audio=audio[pos:pos + 3200]).event())
+                await client.write_event(AudioStop().event())
+                self.replying = True
+            elif event.type == "played":
+                self.replying = False
+        await starter
+
+    @staticmethod
+    async def _start_later(ready: Path, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await asyncio.to_thread(ready.touch)
+
+
+def scenario(folder: Path, wavs: dict[str, str], *, questions: int, barge: bool) -> Path:
+    events: list[dict[str, Any]] = []
+    cycle = BARGE_CYCLE_S if barge else CYCLE_S
+    for i in range(questions):
+        events.append({"at": 1.0 + i * cycle, "wav": wavs[f"q{i % len(QUESTIONS)}"]})
+        if barge:
+            events.append({"after_reply_starts": 1.5, "wav": wavs["stop"]})
+    path = folder / ("barge.json" if barge else "echo.json")
+    path.write_text(json.dumps({"duration": 1.0 + questions * cycle + 2.0, "noise_db": -60, "events": events}))
+    return path
+
+
+async def run_room(folder: Path, scen: Path, echo_db: float, *, sat_flags: list[str], audio: dict[str, bytes],
+                   python: str) -> dict[str, Any]:
+    out = folder / f"{scen.stem}{echo_db:+.0f}dB"
+    out.mkdir(exist_ok=True)
+    port = free_port()
+    ready = out / "go"
+    sat = (f"{shlex.quote(python)} -m satellite --uri tcp://127.0.0.1:{port} --no-wake-word --no-tones --debug "
+           f"--mic-command 'cat {{mic}}' --snd-command '{{player}}' --snd-rate 22050 {shlex.join(sat_flags)}")
+    room = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOM), str(scen), "--dir", str(out), "--start-file", str(ready), "--run", sat,
+        "--echo-delay-ms", "40", "--echo-gain-db", str(echo_db), "--rt60", "0.2", "--reverb-db", "-10",
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(ROOT),
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    controller = Controller(port, audio["reply"], audio["short"])
+    task = asyncio.create_task(controller.run(ready))
+    stdout, _ = await room.communicate()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, ConnectionError, OSError):
+        await task
+    line = [x for x in stdout.decode(errors="replace").splitlines() if x.startswith("ROOM")]
+    result = json.loads((out / "result.json").read_text())
+    log = (out / "run.log").read_text(errors="replace")
+    holds = len(re.findall(r"state speaking -> barge-in", log))
+    confirmed = len(re.findall(r"barge-in after", log))
+    return {"room": line[0] if line else "", "result": result, "holds": holds, "confirmed": confirmed,
+            "turns": controller.turns, "barge_turns": controller.barge_turns, "early_turns": controller.early_turns}
+
+
+def barge_summary(result: dict[str, Any], attempts: int) -> dict[str, Any]:
+    """Reaction of each interruption ("stop…") over a reply: onset → playback silent. One that
+    the reply outlived by more than 1 s was not heard (the reply played on)."""
+    stops = [b for b in result["barge_in"] if b["wav"] == "stop.wav"]
+    reactions = [b["reaction_s"] for b in stops if b["reaction_s"] <= 1.0]
+    return {"attempts": attempts, "over_a_reply": len(stops), "silenced_within_1s": len(reactions),
+            "reaction_s": pcts(reactions), "reactions_all_s": [b["reaction_s"] for b in stops]}
+
+
+def pcts(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p95": None, "n": 0}
+    return {"p50": round(float(np.percentile(values, 50)), 3), "p95": round(float(np.percentile(values, 95)), 3),
+            "n": len(values)}
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    from tests.speech import speak
+    from voice_runtime.audio import PCM16_MONO_16K, write_wav
+
+    audio = {"reply": speak(REPLY), "short": speak(SHORT)}
+    results: dict[str, Any] = {"satellite_flags": args.sat_flags, "levels": {}}
+    with tempfile.TemporaryDirectory(prefix="room-bench-") as tmp:
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        wavs = {}
+        for i, q in enumerate(QUESTIONS):
+            write_wav(str(folder / f"q{i}.wav"), speak(q), PCM16_MONO_16K)
+            wavs[f"q{i}"] = f"q{i}.wav"
+        write_wav(str(folder / "stop.wav"), speak(INTERRUPTION), PCM16_MONO_16K)
+        wavs["stop"] = "stop.wav"
+        for echo_db in args.echo_db:
+            level: dict[str, Any] = {}
+            if args.replies:
+                echo = await run_room(folder, scenario(folder, wavs, questions=args.replies, barge=False), echo_db,
+                                      sat_flags=args.sat_flags, audio=audio, python=args.python)
+                replies = echo["result"]["replies"]
+                level["echo_only"] = {
+                    "questions": args.replies, "turns": echo["turns"], "startup_turns": echo["early_turns"],
+                    "replies_heard": len(replies),
+                    "false_cuts": len(echo["result"]["false_cuts"]), "holds": echo["holds"],
+                    "barge_ins_from_echo": echo["confirmed"], "room": echo["room"],
+                    "room_stats": echo["result"].get("stats"),
+                }
+                print(json.dumps({"echo_db": echo_db, **level["echo_only"]}), flush=True)
+            if args.barge_ins:
+                barge = await run_room(folder, scenario(folder, wavs, questions=args.barge_ins, barge=True), echo_db,
+                                       sat_flags=args.sat_flags, audio=audio, python=args.python)
+                level["barge_in"] = barge_summary(barge["result"], args.barge_ins)
+                level["barge_in"].update({
+                    "confirmed": barge["confirmed"], "room": barge["room"],
+                    "room_stats": barge["result"].get("stats"),
+                })
+                print(json.dumps({"echo_db": echo_db, **level["barge_in"]}), flush=True)
+            results["levels"][str(echo_db)] = level
+    load = os.getloadavg()
+    results["load_avg_1m"] = round(load[0], 2)
+    results["when"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="bench room", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--echo-db", type=float, nargs="+", default=[-6.0, 0.0])
+    parser.add_argument("--replies", type=int, default=20)
+    parser.add_argument("--barge-ins", type=int, default=10)
+    parser.add_argument("--python", default=sys.executable)
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--keep", type=Path, help="keep the room's files (mic.wav, played.wav, run.log) here")
+    parser.add_argument("sat_flags", nargs="*", help="extra satellite flags (after --)")
+    args = parser.parse_args(argv)
+    results = asyncio.run(main_async(args))
+    print(json.dumps(results, indent=1))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

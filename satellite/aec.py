@@ -1,0 +1,159 @@
+"""The mic front end: acoustic echo cancellation, noise suppression, auto gain.
+
+Pure and synchronous (no asyncio, no wyoming). One :class:`AudioFrontend` per satellite;
+:meth:`AudioFrontend.process` takes one mic frame (16 kHz, 16-bit mono) and the speaker
+frame written at the same tick (the playback reference, at the speaker's own rate) and
+returns the cleaned mic frame. The cleaned frame is what the VAD, the echo guard and the
+wake word hear and what is streamed to the controller.
+
+Echo cancellers (an adaptive filter from the playback reference to the mic; the predicted
+echo is subtracted):
+
+* ``speex`` (default): libspeexdsp's MDF canceller (:mod:`satellite.speex`, Debian
+  ``libspeexdsp1``). A linear canceller without a residual suppressor: a question spoken
+  over the reply comes through intact (measured: WER 3 % over 0 dB echo) at 30–33 dB ERLE,
+  after 4–6 s of reply to converge; the filter stays converged across replies. The filter
+  covers ``tail_ms`` of speaker→mic delay plus reverberation.
+* ``webrtc``: WebRTC AEC3 (``pywebrtc-audio``): 36–42 dB ERLE at once, but its suppressor
+  eats a question spoken over the reply (WER 30 %).
+
+``bench/aec_bench.py`` measured both; figures in ``satellite/README.md``. Noise
+suppression and auto gain are WebRTC's NS and AGC2 (``pywebrtc-audio``). When speex is
+asked for but libspeexdsp is not installed, AEC3 is used and the log says so.
+
+Without a playback reference (``aec`` off) the front end only suppresses noise / controls
+gain, and says so once in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from voice_runtime.audio import PCM16_MONO_16K, AudioConverter, AudioFormat
+
+from .speex import SpeexEchoCanceller, load_library
+
+_LOGGER = logging.getLogger(__name__)
+RATE = 16000
+_TEN_MS = RATE // 100
+_LEAD_BYTES = _TEN_MS * 2
+ENGINES = ("speex", "webrtc")
+Pcm = np.ndarray[Any, np.dtype[np.int16]]
+
+
+@dataclass(frozen=True)
+class FrontendConfig:
+    aec: bool = True
+    aec_engine: str = "speex"
+    aec_tail_ms: int = 500  # speex: speaker buffer + room delay + reverberation the filter covers
+    noise_suppression: int = 0  # 0 off, 1..4 (WebRTC NS levels: about 6/12/18/21 dB less noise)
+    auto_gain_dbfs: int = 0  # 0 off; else AGC2 with this headroom below 0 dBFS (wyoming-satellite: 0..31)
+
+    def __post_init__(self) -> None:
+        if self.aec_engine not in ENGINES:
+            raise ValueError(f"unknown echo canceller {self.aec_engine!r}; available: {', '.join(ENGINES)}")
+        if not 0 <= self.noise_suppression <= 4:
+            raise ValueError("noise suppression must be 0 (off) .. 4")
+        if not 0 <= self.auto_gain_dbfs <= 31:
+            raise ValueError("auto gain must be 0 (off) .. 31 dBFS")
+        if not 10 <= self.aec_tail_ms <= 2000:
+            raise ValueError("the echo tail must be 10 .. 2000 ms")
+
+    @property
+    def active(self) -> bool:
+        return self.aec or self.noise_suppression > 0 or self.auto_gain_dbfs > 0
+
+
+def _pywebrtc() -> Any:
+    try:
+        import pywebrtc_audio
+    except ImportError as err:  # pragma: no cover - the satellite extra installs it
+        raise RuntimeError(
+            "the mic front end needs pywebrtc-audio: pip install 'hearth-voice[satellite]' "
+            "(or run with --no-aec --noise-suppression 0 --auto-gain 0)"
+        ) from err
+    return pywebrtc_audio
+
+
+class AudioFrontend:
+    """Cleans each mic frame; call :meth:`process` once per tick, in order."""
+
+    def __init__(self, config: FrontendConfig, speaker_rate: int | None) -> None:
+        self.config = config
+        self.engine = "none"
+        self._speex: SpeexEchoCanceller | None = None
+        if config.aec and speaker_rate is None:
+            _LOGGER.warning("no playback reference (no speaker): echo cancellation is off")
+        elif not config.aec:
+            _LOGGER.warning("echo cancellation off: the reply's echo is held off by the energy gate only, "
+                            "and a question spoken over a reply reaches the controller with the echo in it")
+        elif config.aec_engine == "speex":
+            lib = load_library()
+            if lib is not None:
+                self._speex = SpeexEchoCanceller(lib, RATE, _TEN_MS, config.aec_tail_ms)
+                self.engine = "speex"
+            else:
+                _LOGGER.warning("libspeexdsp not found (apt install libspeexdsp1): using WebRTC AEC3 instead")
+                self.engine = "webrtc"
+        else:
+            self.engine = "webrtc"
+        need_webrtc = self.engine == "webrtc" or config.noise_suppression > 0 or config.auto_gain_dbfs > 0
+        lib = _pywebrtc() if need_webrtc else None
+        self._apm = lib.AudioProcessor(
+            sample_rate=RATE, echo_cancellation=self.engine == "webrtc",
+            noise_suppression=config.noise_suppression > 0, high_pass_filter=True,
+            ns_level=max(0, config.noise_suppression - 1),
+        ) if lib is not None and (self.engine == "webrtc" or config.noise_suppression > 0) else None
+        self._agc = (
+            lib.GainController(sample_rate=RATE, headroom_db=float(config.auto_gain_dbfs))
+            if lib is not None and config.auto_gain_dbfs > 0 else None
+        )
+        self._to_16k = (
+            AudioConverter(AudioFormat(speaker_rate, 2, 1), PCM16_MONO_16K)
+            if speaker_rate is not None and self.engine != "none" else None
+        )
+        # The playback reference at 16 kHz not yet paired with a mic frame. It starts with 10 ms
+        # of silence so the resampler's few samples of jitter never leave it short (the echo
+        # comes later than that anyway: the speaker's buffer plus the room).
+        self._ref = bytearray(_LEAD_BYTES)
+        self.frames = 0
+        _LOGGER.info("mic front end: aec=%s noise_suppression=%d auto_gain_dbfs=%d",
+                     self.engine, config.noise_suppression, config.auto_gain_dbfs)
+
+    @property
+    def cancels_echo(self) -> bool:
+        return self.engine != "none"
+
+    def reset(self) -> None:
+        for part in (self._speex, self._apm, self._agc):
+            if part is not None:
+                part.reset()
+        self._ref = bytearray(_LEAD_BYTES)
+
+    def _reference(self, played: bytes | None, need: int) -> Pcm:
+        assert self._to_16k is not None
+        self._ref += self._to_16k.feed(played or b"")
+        chunk = bytes(self._ref[:need]).ljust(need, b"\0")
+        del self._ref[:need]
+        if len(self._ref) > need + 2 * _LEAD_BYTES:  # cannot grow (one frame in, one out); bounded anyway
+            del self._ref[: len(self._ref) - _LEAD_BYTES]
+        return np.frombuffer(chunk, dtype="<i2")
+
+    def process(self, mic: bytes, played: bytes | None = None) -> bytes:
+        """The cleaned ``mic`` frame (same length); ``played`` is this tick's speaker frame."""
+        out: Pcm = np.frombuffer(mic, dtype="<i2")
+        if len(out) % _TEN_MS:
+            raise ValueError("front-end frames must be a multiple of 10 ms")
+        far = self._reference(played, len(mic)) if self._to_16k is not None else None
+        if self._speex is not None and far is not None:
+            out = self._speex.process(out, far)
+        if self._apm is not None:
+            out = self._apm.process(out, far) if self.engine == "webrtc" else self._apm.process(out)
+        if self._agc is not None:
+            out = self._agc.process(out)
+        self.frames += 1
+        return bytes(np.asarray(out, dtype="<i2").tobytes())

@@ -1,0 +1,315 @@
+"""Wake word on the device: microWakeWord (default), openWakeWord, or a remote Wyoming wake service.
+
+:class:`WakeGate` is what the turn driver sees: :meth:`WakeGate.process` takes each
+(echo-cancelled) mic frame and returns the name of a wake word heard in it, at most once per
+``refractory_seconds`` of mic time. It keeps the last ``preroll_seconds`` of audio (what is
+streamed first after a detection).
+
+Engines (each model ships in its package as TFLite, so everything works offline):
+
+* ``micro``: ``pymicro-wakeword`` (okay_nabu, hey_jarvis, alexa, hey_mycroft, or a JSON
+  model config). About 1 % of one core here: it runs inline, on the mic tick.
+* ``open``: ``pyopen-wakeword`` (the same plus hey_rhasspy, or a .tflite model). Heavier (a
+  mel and an embedding model): it runs in a worker thread fed through a bounded queue (the
+  oldest frame is dropped when full), so the mic loop never waits for it.
+* ``remote``: a Wyoming wake service (``--wake-uri``, e.g. wyoming-openwakeword): ``detect``
+  then ``audio-start`` and the mic as ``audio-chunk``s; its ``detection`` events come back.
+  Reconnects after a failure (1 s, then up to 10 s apart).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from wyoming.audio import AudioChunk, AudioStart
+from wyoming.client import AsyncClient
+from wyoming.info import Attribution, WakeModel, WakeProgram
+from wyoming.wake import Detect, Detection
+
+from voice_runtime.tasks import cancel_and_wait
+
+_LOGGER = logging.getLogger(__name__)
+RATE = 16000
+ENGINES = ("micro", "open")
+_ATTRIBUTION = {
+    "micro": Attribution(name="microWakeWord (Kevin Ahrendt)", url="https://github.com/kahrendt/microWakeWord"),
+    "open": Attribution(name="openWakeWord (David Scripka)", url="https://github.com/dscripka/openWakeWord"),
+}
+
+
+@dataclass(frozen=True)
+class WakeConfig:
+    enabled: bool = True
+    engine: str = "micro"
+    names: tuple[str, ...] = ("okay_nabu",)
+    model_paths: tuple[str, ...] = ()  # custom models (micro: a JSON config; open: a .tflite)
+    uri: str | None = None  # a remote Wyoming wake service instead of a local engine
+    refractory_seconds: float = 1.5
+    preroll_seconds: float = 0.3
+    open_threshold: float = 0.5
+    command_timeout_seconds: float = 5.0  # after the wake word, no speech this long ends the turn
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValueError(f"unknown wake word engine {self.engine!r}; available: {', '.join(ENGINES)}")
+
+
+def builtin_models(engine: str) -> list[str]:
+    if engine == "micro":
+        from pymicro_wakeword import Model as MicroModel
+
+        return [m.value for m in MicroModel]
+    from pyopen_wakeword import Model as OpenModel
+
+    return [m.value for m in OpenModel]
+
+
+def phrase(name: str) -> str:
+    return name.replace("_", " ").title()
+
+
+class Detector(Protocol):
+    names: list[str]
+
+    def process(self, frame: bytes) -> str | None: ...
+
+    def reset(self) -> None: ...
+
+
+class MicroDetector:
+    def __init__(self, names: tuple[str, ...], paths: tuple[str, ...]) -> None:
+        from pymicro_wakeword import MicroWakeWord, MicroWakeWordFeatures
+        from pymicro_wakeword import Model as MicroModel
+
+        self._models = [MicroWakeWord.from_builtin(MicroModel(n)) for n in names]
+        self._models += [MicroWakeWord.from_config(p) for p in paths]
+        self._features = MicroWakeWordFeatures()
+        self.names = [str(m.id) for m in self._models]
+
+    def process(self, frame: bytes) -> str | None:
+        found = None
+        for features in self._features.process_streaming(frame):
+            for model in self._models:
+                if model.process_streaming(features) and found is None:
+                    found = str(model.id)
+        return found
+
+    def reset(self) -> None:
+        self._features.reset()
+        for model in self._models:
+            model.reset()
+
+
+class OpenDetector:
+    def __init__(self, names: tuple[str, ...], paths: tuple[str, ...], threshold: float) -> None:
+        from pyopen_wakeword import Model as OpenModel
+        from pyopen_wakeword import OpenWakeWord, OpenWakeWordFeatures
+
+        self._models = [OpenWakeWord.from_builtin(OpenModel(n)) for n in names]
+        self._models += [OpenWakeWord.from_model(p) for p in paths]
+        self._features = OpenWakeWordFeatures.from_builtin()
+        self._threshold = threshold
+        self.names = [str(m.id) for m in self._models]
+
+    def process(self, frame: bytes) -> str | None:
+        found = None
+        for embeddings in self._features.process_streaming(frame):
+            for model in self._models:
+                if any(p > self._threshold for p in model.process_streaming(embeddings)) and found is None:
+                    found = str(model.id)
+        return found
+
+    def reset(self) -> None:
+        self._features.reset()
+        for model in self._models:
+            model.reset()
+
+
+def check_models(config: WakeConfig) -> None:
+    """An unknown name or a missing model file is a ValueError that lists the available ones."""
+    available = builtin_models(config.engine)
+    unknown = [n for n in config.names if n not in available]
+    if unknown:
+        raise ValueError(f"unknown wake word {', '.join(unknown)} for engine {config.engine}; available: "
+                         f"{', '.join(available)} (or --wake-word-model PATH)")
+    for path in config.model_paths:
+        if not Path(path).is_file():
+            raise ValueError(f"wake word model {path} does not exist")
+
+
+def make_detector(config: WakeConfig) -> Detector:
+    check_models(config)
+    if config.engine == "micro":
+        return MicroDetector(config.names, config.model_paths)
+    return OpenDetector(config.names, config.model_paths, config.open_threshold)
+
+
+class _Threaded:
+    """Runs a slow detector in a worker thread; results are picked up on later ticks."""
+
+    def __init__(self, inner: Detector, max_frames: int = 32) -> None:
+        self.inner = inner
+        self.names = inner.names
+        self._frames: queue.Queue[bytes | None] = queue.Queue(maxsize=max_frames)
+        self._found: collections.deque[str] = collections.deque(maxlen=8)
+        self._thread = threading.Thread(target=self._work, name="wake word", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        while (frame := self._frames.get()) is not None:
+            try:
+                if (name := self.inner.process(frame)) is not None:
+                    self._found.append(name)
+            finally:
+                self._frames.task_done()
+
+    def process(self, frame: bytes) -> str | None:
+        while True:
+            try:
+                self._frames.put_nowait(frame)
+                break
+            except queue.Full:  # the detector fell behind: drop the oldest audio, never block the mic
+                with contextlib.suppress(queue.Empty):
+                    self._frames.get_nowait()
+                    self._frames.task_done()
+        return self._found.popleft() if self._found else None
+
+    def drain(self) -> None:
+        """Wait until every queued frame has been looked at (tests, benchmarks)."""
+        self._frames.join()
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+    def close(self) -> None:
+        with contextlib.suppress(queue.Full):
+            self._frames.put_nowait(None)
+
+
+class RemoteDetector:
+    """A Wyoming wake service: the mic streams to it, its detections come back."""
+
+    def __init__(self, uri: str, names: tuple[str, ...], max_frames: int = 100) -> None:
+        self.uri = uri
+        self.names = list(names)
+        self._frames: asyncio.Queue[bytes] = asyncio.Queue(max_frames)
+        self._found: collections.deque[str] = collections.deque(maxlen=8)
+        self._task: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+        self.detected = asyncio.Event()  # set at each detection (tests, benchmarks)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="remote wake")
+
+    async def stop(self) -> None:
+        await cancel_and_wait(self._task)
+        self._task = None
+
+    def process(self, frame: bytes) -> str | None:
+        if self._frames.full():  # the service is not keeping up: drop the oldest audio
+            self._frames.get_nowait()
+        self._frames.put_nowait(frame)
+        return self._found.popleft() if self._found else None
+
+    def reset(self) -> None:
+        return None
+
+    async def _run(self) -> None:
+        delay = 1.0
+        while True:
+            client = AsyncClient.from_uri(self.uri)
+            try:
+                await client.connect()
+                await client.write_event(Detect(names=self.names or None).event())
+                await client.write_event(AudioStart(rate=RATE, width=2, channels=1).event())
+                _LOGGER.info("wake service connected uri=%s names=%s", self.uri, self.names)
+                self.connected.set()
+                delay = 1.0
+                await asyncio.gather(self._send(client), self._receive(client))
+            except (OSError, ConnectionError, EOFError) as err:
+                _LOGGER.warning("wake service %s failed: %s; retrying in %.0fs", self.uri, err, delay)
+            finally:
+                self.connected.clear()
+                with contextlib.suppress(Exception):
+                    await client.disconnect()
+            await asyncio.sleep(delay)
+            delay = min(10.0, delay * 2)
+
+    async def _send(self, client: AsyncClient) -> None:
+        while True:
+            frame = await self._frames.get()
+            await client.write_event(AudioChunk(rate=RATE, width=2, channels=1, audio=frame).event())
+
+    async def _receive(self, client: AsyncClient) -> None:
+        while (event := await client.read_event()) is not None:
+            if Detection.is_type(event.type):
+                name = Detection.from_event(event).name or (self.names[0] if self.names else "wake")
+                self._found.append(name)
+                self.detected.set()
+        raise EOFError("wake service closed the connection")
+
+
+class WakeGate:
+    """Detections with a refractory period, plus the pre-roll streamed after one."""
+
+    def __init__(self, config: WakeConfig, frame_seconds: float,
+                 detector_factory: Callable[[WakeConfig], Detector] = make_detector) -> None:
+        self.config = config
+        self.detector: Detector | RemoteDetector
+        if config.uri:
+            self.detector = RemoteDetector(config.uri, config.names)
+        elif config.engine == "open":
+            self.detector = _Threaded(detector_factory(config))
+        else:
+            self.detector = detector_factory(config)
+        self._frame_seconds = frame_seconds
+        self._preroll: collections.deque[bytes] = collections.deque(
+            maxlen=max(1, round(config.preroll_seconds / frame_seconds)))
+        self._quiet_frames = round(config.refractory_seconds / frame_seconds)
+        self._since = self._quiet_frames  # frames since the last detection
+        self.detections = 0
+        _LOGGER.info("wake word: %s %s", config.uri or config.engine, ", ".join(self.detector.names))
+
+    async def start(self) -> None:
+        if isinstance(self.detector, RemoteDetector):
+            await self.detector.start()
+
+    async def stop(self) -> None:
+        if isinstance(self.detector, RemoteDetector):
+            await self.detector.stop()
+        elif isinstance(self.detector, _Threaded):
+            self.detector.close()
+
+    def process(self, frame: bytes) -> str | None:
+        self._preroll.append(frame)
+        self._since += 1
+        name = self.detector.process(frame)
+        if name is None or self._since <= self._quiet_frames:
+            return None
+        self._since = 0
+        self.detections += 1
+        return name
+
+    def take_preroll(self) -> bytes:
+        audio = b"".join(self._preroll)
+        self._preroll.clear()
+        return audio
+
+    def programs(self) -> list[WakeProgram]:
+        """What ``describe`` lists: the active engine and its models."""
+        engine = "remote" if self.config.uri else self.config.engine
+        models = [WakeModel(name=n, description=phrase(n), phrase=phrase(n), languages=["en"], installed=True,
+                            attribution=_ATTRIBUTION.get(self.config.engine, _ATTRIBUTION["micro"]), version=None)
+                  for n in self.detector.names]
+        return [WakeProgram(name=engine, description=f"hearth satellite wake word ({engine})", installed=True,
+                            attribution=_ATTRIBUTION.get(self.config.engine, _ATTRIBUTION["micro"]),
+                            version=None, models=models)]

@@ -1,0 +1,273 @@
+"""Wake word on the satellite (satellite.wake): real models from the packages, real TTS speech.
+
+"Okay Nabu" / "Hey Jarvis" are spoken by Piper; the detectors are microWakeWord and
+openWakeWord with the TFLite models their packages ship. The remote engine talks to a small
+real Wyoming wake server run in-process (it uses the microWakeWord detector).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from functools import partial
+from pathlib import Path
+
+import pytest
+from helpers import connected, free_port, start_service
+from speech import speak
+from wyoming.audio import AudioChunk
+from wyoming.event import Event
+from wyoming.info import Describe, Info
+from wyoming.pipeline import PipelineStage, RunPipeline
+from wyoming.satellite import RunSatellite
+from wyoming.server import AsyncEventHandler, AsyncTcpServer
+from wyoming.wake import Detect, Detection
+
+from satellite.__main__ import build_parser, wake_config
+from satellite.audio_io import MemorySink
+from satellite.core import Satellite, SatelliteConfig
+from satellite.echo import EchoConfig
+from satellite.handler import satellite_info
+from satellite.state import State
+from satellite.tones import ToneConfig
+from satellite.vad import VadConfig
+from satellite.wake import MicroDetector, RemoteDetector, WakeConfig, WakeGate, _Threaded, make_detector
+from voice_runtime.audio import PCM16_MONO_16K, write_wav
+
+VAD = VadConfig()
+FRAME = VAD.frame_bytes
+MICRO = WakeConfig(names=("okay_nabu", "hey_jarvis"))
+
+
+def frames(audio: bytes) -> list[bytes]:
+    audio = audio + bytes(-len(audio) % FRAME)
+    return [audio[i:i + FRAME] for i in range(0, len(audio), FRAME)]
+
+
+def detections(gate: WakeGate, audio: bytes) -> list[tuple[str, float]]:
+    found = []
+    for i, frame in enumerate(frames(audio)):
+        if (name := gate.process(frame)) is not None:
+            found.append((name, (i + 1) * VAD.frame_seconds))
+    return found
+
+
+def test_micro_detects_its_words_and_nothing_else() -> None:
+    gate = WakeGate(MICRO, VAD.frame_seconds)
+    assert detections(gate, speak("Okay Nabu.")) and detections(gate, speak("Okay Nabu."))[0][0] == "okay_nabu"
+    assert [n for n, _ in detections(gate, speak("Hey Jarvis."))] == ["hey_jarvis"]
+    assert detections(gate, speak("The weather is nice today, and tomorrow it will rain.")) == []
+
+
+class FakeDetector:
+    """Fires on frames whose first byte is 1 (to place detections exactly in time)."""
+
+    names = ["okay_nabu"]
+
+    def process(self, frame: bytes) -> str | None:
+        return "okay_nabu" if frame[0] == 1 else None
+
+    def reset(self) -> None:
+        return None
+
+
+def test_refractory_period_counts_one_detection() -> None:
+    gate = WakeGate(MICRO, VAD.frame_seconds, detector_factory=lambda _: FakeDetector())
+    fire, quiet = b"\x01" + bytes(FRAME - 1), bytes(FRAME)
+    ticks = [fire] + [quiet] * 9 + [fire] + [quiet] * 39 + [fire] + [quiet] * 10 + [fire]  # 0, 0.3, 1.5, 1.83 s
+    got = [i for i, frame in enumerate(ticks) if gate.process(frame) is not None]
+    assert got == [0, 61]  # 0.3 s and 1.5 s after the first are within the 1.5 s refractory period
+    real = WakeGate(MICRO, VAD.frame_seconds)
+    once = speak("Okay Nabu.")
+    assert len(detections(real, once + bytes(32000) + once)) == 2  # ~2.5 s apart: both count
+
+
+def test_open_wake_word_runs_in_a_worker_thread() -> None:
+    gate = WakeGate(WakeConfig(engine="open", names=("hey_jarvis",)), VAD.frame_seconds)
+    assert isinstance(gate.detector, _Threaded)
+    try:
+        found = []
+        for frame in frames(bytes(32000) + speak("Hey Jarvis.") + bytes(32000)):
+            if (name := gate.process(frame)) is not None:
+                found.append(name)
+            gate.detector.drain()  # as in real time: the worker keeps up frame by frame
+        assert found == ["hey_jarvis"]
+    finally:
+        asyncio.run(gate.stop())
+
+
+def test_unknown_wake_word_is_a_clear_startup_error() -> None:
+    with pytest.raises(ValueError, match="available: okay_nabu, hey_jarvis, hey_mycroft, alexa"):
+        make_detector(WakeConfig(names=("hey_siri",)))
+    proc = subprocess.run([sys.executable, "-m", "satellite", "--wake-word", "hey_siri", "--mic-wav", "/dev/null"],
+                          check=False, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "unknown wake word hey_siri" in proc.stderr and "okay_nabu" in proc.stderr
+
+
+def test_flags_and_describe() -> None:
+    assert wake_config(build_parser().parse_args([])) == WakeConfig()  # on by default, okay_nabu
+    args = build_parser().parse_args(["--wake-word", "alexa", "--wake-word", "hey_jarvis", "--wake-engine", "open"])
+    assert wake_config(args).names == ("alexa", "hey_jarvis") and wake_config(args).engine == "open"
+    assert not wake_config(build_parser().parse_args(["--no-wake-word"])).enabled
+    gate = WakeGate(MICRO, VAD.frame_seconds)
+    info = Info.from_event(satellite_info("kitchen", None, gate.programs()).event())
+    assert info.wake[0].name == "micro" and [m.name for m in info.wake[0].models] == ["okay_nabu", "hey_jarvis"]
+    assert info.satellite is not None and info.satellite.active_wake_words == ["okay_nabu", "hey_jarvis"]
+
+
+# -- the turn driver in wake-word mode ---------------------------------------------------
+class Link:
+    def __init__(self) -> None:
+        self.client = "ha"
+        self.received: list[Event] = []
+
+    async def write_event(self, event: Event) -> None:
+        self.received.append(event)
+
+    def types(self) -> list[str]:
+        return [e.type for e in self.received if e.type != "audio-chunk"]
+
+
+class QuietMic:
+    frame_bytes = FRAME
+
+    async def open(self) -> None:
+        return None
+
+    async def read(self) -> bytes:
+        await asyncio.Event().wait()
+        return b""
+
+    async def close(self) -> None:
+        return None
+
+
+@contextlib.asynccontextmanager
+async def wake_satellite(barge_in_min_seconds: float = 0.4) -> AsyncIterator[tuple[Satellite, Link]]:
+    config = SatelliteConfig(vad=VAD, echo=EchoConfig(enabled=False), tones=ToneConfig(enabled=True), wake=MICRO,
+                             barge_in_min_seconds=barge_in_min_seconds)
+    sat = Satellite(config, QuietMic(), MemorySink(16000), wake=WakeGate(MICRO, VAD.frame_seconds))
+    await sat.start()
+    link = Link()
+    await sat.on_controller_event(link, RunSatellite().event())
+    try:
+        yield sat, link
+    finally:
+        await sat.stop()
+
+
+def play(sat: Satellite, audio: bytes) -> bytes:
+    heard = b""
+    for frame in frames(audio):
+        out = sat.playback.next_frame()
+        heard += out
+        sat.process_frame(frame, out)
+    return heard
+
+
+async def test_wake_word_starts_the_pipeline_from_asr_speech_alone_does_not() -> None:
+    async with wake_satellite() as (sat, link):
+        play(sat, speak("What time is it?") + bytes(32000))
+        await sat.flush()
+        assert link.types() == [] and sat.state == State.LISTENING  # no wake word: nothing starts
+        heard = play(sat, speak("Okay Nabu.") + speak("What time is it?") + bytes(32000))
+        await sat.flush()
+        assert link.types()[:3] == ["detection", "run-pipeline", "audio-start"]
+        assert Detection.from_event(link.received[0]).name == "okay_nabu"
+        run = RunPipeline.from_event(link.received[1])
+        assert run.start_stage == PipelineStage.ASR and run.wake_word_name == "okay_nabu"
+        assert any(heard)  # the listening tone played
+        assert "audio-stop" in link.types() and sat.state == State.WAITING  # the command ended by the VAD
+
+
+async def test_wake_word_during_a_reply_is_a_barge_in() -> None:
+    async with wake_satellite(barge_in_min_seconds=5.0) as (sat, link):  # only the wake word confirms it
+        play(sat, speak("Okay Nabu.") + speak("Tell me a story.") + bytes(32000))
+        assert sat.state == State.WAITING
+        await sat.on_controller_event(link, Event("audio-start", {"rate": 16000, "width": 2, "channels": 1}))
+        long_reply = AudioChunk(rate=16000, width=2, channels=1, audio=b"\x10\x00" * 16000 * 20).event()
+        await sat.on_controller_event(link, long_reply)
+        assert sat.state == State.SPEAKING
+        play(sat, speak("Okay Nabu."))
+        await sat.flush()
+        assert sat.state == State.STREAMING and not sat.playback.has_reply  # the reply was dropped
+        assert link.types().count("run-pipeline") == 2 and link.types().count("detection") == 2
+
+
+# -- a remote Wyoming wake service ---------------------------------------------------------
+class MicroWakeHandler(AsyncEventHandler):
+    """A real (small) Wyoming wake service: microWakeWord on the audio it is sent."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.detector = MicroDetector(("okay_nabu",), ())
+
+    async def handle_event(self, event: Event) -> bool:
+        if Detect.is_type(event.type) or not AudioChunk.is_type(event.type):
+            return True
+        if (name := self.detector.process(AudioChunk.from_event(event).audio)) is not None:
+            await self.write_event(Detection(name=name).event())
+        return True
+
+
+async def test_remote_wake_service() -> None:
+    port = free_port()
+    server = AsyncTcpServer("127.0.0.1", port)
+    await server.start(partial(MicroWakeHandler))
+    gate = WakeGate(WakeConfig(uri=f"tcp://127.0.0.1:{port}", names=("okay_nabu",)), VAD.frame_seconds)
+    await gate.start()
+    try:
+        remote = gate.detector
+        assert isinstance(remote, RemoteDetector)
+        await asyncio.wait_for(remote.connected.wait(), 10)
+        found: list[str] = []
+        for frame in frames(bytes(16000) + speak("Okay Nabu.") + bytes(16000)):
+            if (name := gate.process(frame)) is not None:
+                found.append(name)
+            await asyncio.sleep(0)  # the mic loop awaits between frames: the sender runs
+        await asyncio.wait_for(remote.detected.wait(), 10)
+        found += [n for n in [gate.process(bytes(FRAME))] if n is not None]
+        assert found == ["okay_nabu"]
+    finally:
+        await gate.stop()
+        await server.stop()
+
+
+async def test_the_satellite_process_with_its_defaults_wakes_on_okay_nabu(tmp_path: Path) -> None:
+    """`python -m satellite` as installed: wake word and echo canceller on by default."""
+    wav = tmp_path / "mic.wav"
+    write_wav(str(wav), bytes(16000) + speak("What time is it?") + speak("Okay Nabu.") + speak("What time is it?")
+              + bytes(64000), PCM16_MONO_16K)
+    sat = await start_service("satellite", "--mic-wav", str(wav), "--mic-wav-fast", "--snd-wav", "/dev/null",
+                              "--no-tones")
+    try:
+        async with connected(sat.port) as client:
+            await client.send(Describe())
+            info = Info.from_event((await client.recv_until("info"))[-1])
+            assert info.wake and info.wake[0].models[0].name == "okay_nabu"
+            await client.send(RunSatellite())
+            events = await client.recv_until("audio-stop", timeout=60)
+        types = [e.type for e in events if e.type not in ("audio-chunk", "ping", "pong")]
+        assert types[:3] == ["detection", "run-pipeline", "audio-start"]  # not on the question without it
+        run = RunPipeline.from_event(events[[e.type for e in events].index("run-pipeline")])
+        assert run.wake_word_name == "okay_nabu"
+        assert await sat.wait_log("mic front end: aec=speex") or await sat.wait_log("mic front end: aec=webrtc")
+    finally:
+        await sat.stop()
+
+
+def test_custom_model_file() -> None:
+    import pymicro_wakeword
+
+    config = Path(pymicro_wakeword.__file__).parent / "models" / "hey_jarvis.json"  # any model config file
+    gate = WakeGate(WakeConfig(names=(), model_paths=(str(config),)), VAD.frame_seconds)
+    assert gate.detector.names == ["hey_jarvis"]
+    assert [n for n, _ in detections(gate, speak("Hey Jarvis."))] == ["hey_jarvis"]
+    with pytest.raises(ValueError, match="does not exist"):
+        make_detector(WakeConfig(names=(), model_paths=("/nonexistent/model.json",)))
+    args = build_parser().parse_args(["--wake-word-model", str(config)])
+    assert wake_config(args).names == () and wake_config(args).model_paths == (str(config),)
