@@ -483,8 +483,8 @@ class Satellite(OutsideTurn, CloudTurns):
         if name is not None:
             self._on_wake(name, state)
             return VadEvent.NONE
-        if state in (State.LISTENING, State.WAITING) and event == VadEvent.START:
-            return VadEvent.NONE  # speech without the wake word starts nothing
+        if state in (State.LISTENING, State.WAITING) and event == VadEvent.START and not self.follow_up_open:
+            return VadEvent.NONE  # speech without the wake word starts nothing (except a follow-up)
         if state == State.STREAMING and self._wake_turn:
             if event == VadEvent.START:
                 return VadEvent.NONE  # the command began: it is streamed already, keep going
@@ -497,9 +497,8 @@ class Satellite(OutsideTurn, CloudTurns):
     def _on_wake(self, name: str, state: State) -> None:
         _LOGGER.info("wake word %s detected state=%s", name, state.value)
         assert self.wake is not None
-        hook = getattr(self, "on_wake_detected", None)  # stops a ringing timer (the timers' side)
-        if callable(hook):
-            hook()
+        if self.on_wake_detected(name):  # it stopped a ringing timer: the detection is used up
+            return
         if state == State.STREAMING:
             return
         self._wake_name = name

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import re
 import signal
@@ -86,6 +87,8 @@ async def no_leaks() -> AsyncIterator[None]:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
         problems.append(f"leaked {len(leaked_children)} child process(es): {leaked_children}")
+    if _new(fds_before, open_fds()):
+        gc.collect()  # unreachable objects (e.g. a TFLite interpreter holding its model file) close theirs
     if leaked_fds := _new(fds_before, open_fds()):
         problems.append(f"leaked {len(leaked_fds)} file descriptor(s): {leaked_fds}")
     if problems:

@@ -18,12 +18,14 @@ from pathlib import Path
 import pytest
 from helpers import connected, free_port, start_service
 from speech import speak
-from wyoming.audio import AudioChunk
+from wyoming.audio import AudioChunk, AudioStop
 from wyoming.event import Event
 from wyoming.info import Describe, Info
 from wyoming.pipeline import PipelineStage, RunPipeline
 from wyoming.satellite import RunSatellite
 from wyoming.server import AsyncEventHandler, AsyncTcpServer
+from wyoming.timer import TimerFinished, TimerStarted
+from wyoming.tts import Synthesize
 from wyoming.wake import Detect, Detection
 
 from satellite.__main__ import build_parser, wake_config
@@ -174,7 +176,8 @@ async def test_wake_word_starts_the_pipeline_from_asr_speech_alone_does_not() ->
         play(sat, speak("What time is it?") + bytes(32000))
         await sat.flush()
         assert link.types() == [] and sat.state == State.LISTENING  # no wake word: nothing starts
-        heard = play(sat, speak("Okay Nabu.") + speak("What time is it?") + bytes(32000))
+        heard = play(sat, speak("Okay Nabu.") + speak("What time is it?") + bytes(80000))  # 2.5 s: our VAD's
+        # fallback end (this scripted controller never ends the question itself)
         await sat.flush()
         assert link.types()[:3] == ["detection", "run-pipeline", "audio-start"]
         assert Detection.from_event(link.received[0]).name == "okay_nabu"
@@ -186,7 +189,7 @@ async def test_wake_word_starts_the_pipeline_from_asr_speech_alone_does_not() ->
 
 async def test_wake_word_during_a_reply_is_a_barge_in() -> None:
     async with wake_satellite(barge_in_min_seconds=5.0) as (sat, link):  # only the wake word confirms it
-        play(sat, speak("Okay Nabu.") + speak("Tell me a story.") + bytes(32000))
+        play(sat, speak("Okay Nabu.") + speak("Tell me a story.") + bytes(80000))
         assert sat.state == State.WAITING
         await sat.on_controller_event(link, Event("audio-start", {"rate": 16000, "width": 2, "channels": 1}))
         long_reply = AudioChunk(rate=16000, width=2, channels=1, audio=b"\x10\x00" * 16000 * 20).event()
@@ -196,6 +199,34 @@ async def test_wake_word_during_a_reply_is_a_barge_in() -> None:
         await sat.flush()
         assert sat.state == State.STREAMING and not sat.playback.has_reply  # the reply was dropped
         assert link.types().count("run-pipeline") == 2 and link.types().count("detection") == 2
+
+
+async def test_a_reply_that_asks_a_question_is_answered_without_the_wake_word() -> None:
+    """Continue conversation: after a reply ending in "?", speech alone starts the next turn."""
+    async with wake_satellite() as (sat, link):
+        play(sat, speak("Okay Nabu.") + speak("Turn on the light.") + bytes(80000))
+        assert sat.state == State.WAITING
+        await sat.on_controller_event(link, Synthesize(text="Which room?").event())
+        await sat.on_controller_event(link, Event("audio-start", {"rate": 16000, "width": 2, "channels": 1}))
+        await sat.on_controller_event(link, AudioChunk(rate=16000, width=2, channels=1, audio=bytes(3200)).event())
+        await sat.on_controller_event(link, AudioStop().event())
+        play(sat, bytes(6400))  # the reply plays out: played, listening, follow-up open
+        assert sat.state == State.LISTENING and sat.follow_up_open
+        play(sat, speak("The kitchen.") + bytes(32000))
+        await sat.flush()
+        assert link.types().count("run-pipeline") == 2 and link.types().count("detection") == 1
+        assert "played" in link.types()
+
+
+async def test_the_wake_word_stops_a_ringing_timer_and_starts_no_turn() -> None:
+    async with wake_satellite() as (sat, link):
+        await sat.on_controller_event(link, TimerStarted(id="t1", total_seconds=1).event())
+        await sat.on_controller_event(link, TimerFinished(id="t1").event())
+        play(sat, bytes(3200))
+        assert sat.alarm.ringing is not None
+        play(sat, speak("Okay Nabu.") + bytes(32000))
+        await sat.flush()
+        assert sat.alarm.ringing is None and "run-pipeline" not in link.types()
 
 
 # -- a remote Wyoming wake service ---------------------------------------------------------
