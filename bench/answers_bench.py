@@ -116,7 +116,8 @@ SETTINGS = [  # (name, prompt, temperature, max_tokens); "current" = the default
     ("short T0.3 120", "short", 0.3, 120),
     ("honest T0 120", "honest", 0.0, 120),
     ("short+honest T0 120", "short+honest", 0.0, 120),
-    ("default", "default", 0.0, 120),  # whatever wyoming_llama's default prompt is now, greedy
+    ("short+honest T0 80", "short+honest", 0.0, 80),
+    ("default", "default", 0.0, 80),  # wyoming_llama's defaults now (prompt, temperature 0, 80 tokens)
 ]
 PARALLEL = 4  # llama-server's slots: questions are asked four at a time (batched)
 WORDS_PER_SECOND = 2.7
