@@ -46,6 +46,27 @@ class TurnError(Exception):
         self.text = text
 
 
+class OutputLost(Exception):
+    """The turn's output (the satellite) could not be written to: nobody to speak to.
+
+    Not an ``OSError`` on purpose: it must not be taken for a failure of the engine whose
+    audio was being forwarded (that replica is healthy), nor retried.
+    """
+
+
+class _GuardedOutput:
+    """Turns a write error of the output into :class:`OutputLost`."""
+
+    def __init__(self, out: TurnOutput) -> None:
+        self.out = out
+
+    async def event(self, event: Event) -> None:
+        try:
+            await self.out.event(event)
+        except (OSError, RuntimeError) as err:  # RuntimeError: a write to a closed transport
+            raise OutputLost(f"{type(err).__name__}: {err}") from err
+
+
 class TurnOutput(Protocol):
     """Where a turn's progress events and reply audio go (a satellite, a WAV file…)."""
 
@@ -57,9 +78,13 @@ class PipelineConfig:
     language: str = "en"
     voice: str | None = None
     output_format: AudioFormat = PCM16_MONO_16K
+    # Inactivity timeouts (seconds without an event from the service), not whole-stage
+    # deadlines: a long healthy answer is never cut. A dead, black-holed or hung service is
+    # found sooner, when its connection is handed out (ServicePool's connect and probe
+    # timeouts), so ``services-unavailable`` reaches the satellite within about a second.
     asr_timeout: float = 30.0
-    handle_timeout: float = 60.0
-    tts_timeout: float = 60.0
+    handle_timeout: float = 30.0
+    tts_timeout: float = 30.0
     max_turn_audio_seconds: float = 60.0
     llm_retry: RetryPolicy = LLM_RETRY
     tts_retry: RetryPolicy = TTS_RETRY
@@ -127,6 +152,7 @@ class Pipeline:
         result = result if result is not None else TurnResult()
         timer = self.monitor.start_turn()
         speak = end_stage == "tts"
+        out = _GuardedOutput(out)
         try:
             result.transcript = await self._transcribe(audio, out, timer)
             await out.event(Transcript(text=result.transcript, language=self.config.language).event())
@@ -152,6 +178,9 @@ class Pipeline:
         except TurnError as err:
             result.error = err
             await self._fail(err, out, timer, result)
+        except OutputLost as err:
+            _LOGGER.warning("turn abandoned: the output is gone (%s)", err)
+            result.error = TurnError("output-lost", str(err))
         finally:
             result.marks = dict(timer.marks)
             if not result.cancelled and result.error is None:
@@ -199,8 +228,12 @@ class Pipeline:
         result = result if result is not None else TurnResult()
         timer = self.monitor.start_turn()
         result.reply = text
+        out = _GuardedOutput(out)
         try:
             await self._speak_text(text, out, timer, result)
+        except OutputLost as err:
+            _LOGGER.warning("announcement abandoned: the output is gone (%s)", err)
+            result.error = TurnError("output-lost", str(err))
         except TurnError as err:
             result.error = err
             with contextlib.suppress(Exception):
@@ -273,7 +306,7 @@ class Pipeline:
                     await conn.send(AudioStop().event())
                 else:
                     _LOGGER.debug("the speech-to-text service ended the utterance before audio-stop")
-                async with asyncio.timeout(self.config.asr_timeout):
+                async with asyncio.timeout(self.config.asr_timeout):  # from audio-stop to transcript
                     text = await reader
             except (OSError, TimeoutError) as err:
                 if conn is not None:
@@ -286,15 +319,13 @@ class Pipeline:
             if reader is not None:
                 # Cancel it if still running; either way collect its outcome, so a reader that
                 # failed while the turn took another path is not reported as never retrieved.
-                reader.cancel()
-                with contextlib.suppress(BaseException):
-                    await reader
+                await cancel_and_wait(reader)
             if conn is not None:
                 await conn.close()
 
-    async def _read_transcript(self, conn: Connection) -> str:
+    async def _read_transcript(self, conn: Connection, timeout: float | None = None) -> str:
         while True:
-            event = await conn.recv()
+            event = await conn.recv(timeout)
             if Transcript.is_type(event.type):
                 return Transcript.from_event(event).text.strip()
             if Error.is_type(event.type):
@@ -313,8 +344,7 @@ class Pipeline:
             for chunk in buffered:
                 await conn.send(chunk.event())
             await conn.send(AudioStop().event())
-            async with asyncio.timeout(self.config.asr_timeout):
-                return await self._read_transcript(conn)
+            return await self._read_transcript(conn, self.config.asr_timeout)
         except (OSError, TimeoutError) as err:
             self.asr.mark_failed(conn.uri)
             raise TurnError("asr-failed", f"speech-to-text failed: {err}") from err
@@ -326,14 +356,17 @@ class Pipeline:
         self, result: TurnResult, out: TurnOutput, timer: TurnTimer, conversation_id: str, *, speak: bool = True
     ) -> None:
         async def attempt() -> None:
-            await self._converse_once(result, out, timer, conversation_id, speak)
+            try:
+                await self._converse_once(result, out, timer, conversation_id, speak)
+            except ServiceUnavailable as err:
+                # The pool has already tried every replica (connect + probe): waiting 1/2/4 s to
+                # try them again would only delay the satellite's cloud fallback. Not retried.
+                raise TurnError(SERVICES_UNAVAILABLE, str(err)) from err
 
         try:
             await retry_async(
                 attempt, self.config.llm_retry, may_retry=lambda: result.audio_bytes == 0, what="conversation"
             )
-        except ServiceUnavailable as err:
-            raise TurnError(SERVICES_UNAVAILABLE, str(err)) from err
         except (OSError, TimeoutError) as err:
             raise TurnError("llm-failed", f"conversation failed: {err}") from err
 
@@ -349,30 +382,29 @@ class Pipeline:
             async def read_llm() -> None:
                 parts: list[str] = []
                 try:
-                    async with asyncio.timeout(self.config.handle_timeout):
-                        while True:
-                            event = await llm.recv()
-                            if HandledChunk.is_type(event.type):
-                                text = HandledChunk.from_event(event).text
-                                if text:
-                                    timer.mark("first_token")
-                                    parts.append(text)
-                                    await deltas.put(text)
-                            elif Handled.is_type(event.type) or NotHandled.is_type(event.type):
-                                final = (Handled.from_event(event) if Handled.is_type(event.type)
-                                         else NotHandled.from_event(event)).text or ""
+                    while True:
+                        event = await llm.recv(self.config.handle_timeout)
+                        if HandledChunk.is_type(event.type):
+                            text = HandledChunk.from_event(event).text
+                            if text:
                                 timer.mark("first_token")
-                                streamed = "".join(parts)
-                                if not streamed:
-                                    await deltas.put(final)
-                                elif final.startswith(streamed) and len(final) > len(streamed):
-                                    await deltas.put(final[len(streamed):])
-                                result.reply = final or streamed
-                                timer.mark("reply_done")
-                                return
-                            elif Error.is_type(event.type):
-                                err = Error.from_event(event)
-                                raise TurnError(err.code or "llm-failed", f"conversation: {err.text}")
+                                parts.append(text)
+                                await deltas.put(text)
+                        elif Handled.is_type(event.type) or NotHandled.is_type(event.type):
+                            final = (Handled.from_event(event) if Handled.is_type(event.type)
+                                     else NotHandled.from_event(event)).text or ""
+                            timer.mark("first_token")
+                            streamed = "".join(parts)
+                            if not streamed:
+                                await deltas.put(final)
+                            elif final.startswith(streamed) and len(final) > len(streamed):
+                                await deltas.put(final[len(streamed):])
+                            result.reply = final or streamed
+                            timer.mark("reply_done")
+                            return
+                        elif Error.is_type(event.type):
+                            err = Error.from_event(event)
+                            raise TurnError(err.code or "llm-failed", f"conversation: {err.text}")
                 finally:
                     await deltas.put(None)
 
@@ -400,7 +432,7 @@ class Pipeline:
                 from .services import describe
 
                 with contextlib.suppress(Exception):
-                    info = await describe(self.tts.uris[0])
+                    info = await describe(self.tts.uris[0], self.tts.probe_timeout)
                     self.tts.info = info
             programs = info.tts if info is not None else []
             self.tts_streaming = any(getattr(p, "supports_synthesize_streaming", False) for p in programs or [])
@@ -409,16 +441,17 @@ class Pipeline:
     async def _speak_stream(
         self, deltas: asyncio.Queue[str | None], out: TurnOutput, timer: TurnTimer, result: TurnResult
     ) -> None:
+        try:
+            tts = await self.tts.acquire()  # its probe tells the pool the service's info
+        except ServiceUnavailable as err:
+            raise TurnError(SERVICES_UNAVAILABLE, str(err)) from err
         if not await self._tts_streams():
+            await tts.close()
             parts: list[str] = []
             while (delta := await deltas.get()) is not None:
                 parts.append(delta)
             await self._speak_text("".join(parts), out, timer, result)
             return
-        try:
-            tts = await self.tts.acquire()
-        except ServiceUnavailable as err:
-            raise TurnError(SERVICES_UNAVAILABLE, str(err)) from err
         try:
             await tts.send(SynthesizeStart(voice=self._voice()).event())
 
@@ -480,33 +513,32 @@ class Pipeline:
             else:
                 held.append(event)
 
-        async with asyncio.timeout(self.config.tts_timeout):
-            while True:
-                event = await tts.recv()
-                if AudioChunk.is_type(event.type):
-                    chunk = AudioChunk.from_event(event)
-                    src = AudioFormat(chunk.rate, chunk.width, chunk.channels)
-                    if converter is None or converter.src != src:
-                        converter = AudioConverter(src, fmt)
-                    pcm = converter.feed(chunk.audio)
-                    if not pcm:
-                        continue
-                    timer.mark("first_tts_audio")
-                    if not started:
-                        started = True
-                        await send(AudioStart(fmt.rate, fmt.width, fmt.channels).event())
-                    await send(AudioChunk(fmt.rate, fmt.width, fmt.channels, pcm).event())
-                    result.audio_bytes += len(pcm)
-                    if self.config.streaming:
-                        timer.mark("first_audio_sent")
-                    # Buffered input and an undrained socket never suspend this loop; yield so a
-                    # barge-in read by the satellite link can cancel us before the next chunk.
-                    await asyncio.sleep(0)
-                elif event.type == end_type:
-                    break
-                elif Error.is_type(event.type):
-                    err = Error.from_event(event)
-                    raise TurnError(err.code or "tts-failed", f"text-to-speech: {err.text}")
+        while True:
+            event = await tts.recv(self.config.tts_timeout)
+            if AudioChunk.is_type(event.type):
+                chunk = AudioChunk.from_event(event)
+                src = AudioFormat(chunk.rate, chunk.width, chunk.channels)
+                if converter is None or converter.src != src:
+                    converter = AudioConverter(src, fmt)
+                pcm = converter.feed(chunk.audio)
+                if not pcm:
+                    continue
+                timer.mark("first_tts_audio")
+                if not started:
+                    started = True
+                    await send(AudioStart(fmt.rate, fmt.width, fmt.channels).event())
+                await send(AudioChunk(fmt.rate, fmt.width, fmt.channels, pcm).event())
+                result.audio_bytes += len(pcm)
+                if self.config.streaming:
+                    timer.mark("first_audio_sent")
+                # Buffered input and an undrained socket never suspend this loop; yield so a
+                # barge-in read by the satellite link can cancel us before the next chunk.
+                await asyncio.sleep(0)
+            elif event.type == end_type:
+                break
+            elif Error.is_type(event.type):
+                err = Error.from_event(event)
+                raise TurnError(err.code or "tts-failed", f"text-to-speech: {err.text}")
         if converter is not None:
             tail = converter.flush()
             if tail and started:

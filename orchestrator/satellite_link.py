@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -35,6 +36,9 @@ from .state import Action, State, Trigger, TurnMachine
 
 _LOGGER = logging.getLogger(__name__)
 AUDIO_QUEUE_CHUNKS = 3000  # ~60 s of 20 ms chunks; when full the oldest chunk is dropped
+RECENT_TURNS = 100  # results kept for inspection; older ones are only counted
+# Parsing a bad event raises these (wyoming's ``from_event`` on missing/mistyped fields).
+BAD_EVENT_ERRORS = (KeyError, ValueError, TypeError, AttributeError, IndexError, UnicodeError)
 
 
 @dataclass(frozen=True)
@@ -92,7 +96,10 @@ class SatelliteLink:
         self.machine = TurnMachine()
         self.info: Info | None = None
         self.connected = asyncio.Event()
-        self.turns: list[TurnResult] = []
+        self.turns: deque[TurnResult] = deque(maxlen=RECENT_TURNS)  # the most recent results
+        self.turns_done = 0  # every turn ever finished or cancelled
+        self.sessions = 0  # connections made (a reconnect adds one)
+        self.bad_events = 0  # events from the satellite that could not be parsed (answered with ``error``)
         self.turn_finished = asyncio.Condition()
         self.played = 0
         self._turn: _Turn | None = None
@@ -119,6 +126,8 @@ class SatelliteLink:
                 await self._session(conn)
             except (OSError, TimeoutError) as err:
                 _LOGGER.warning("satellite %s connection lost: %s", self.config.uri, err)
+            except Exception:  # a stream that can no longer be trusted, or a bug: never end for good
+                _LOGGER.exception("satellite %s session failed; reconnecting", self.config.uri)
             finally:
                 self.connected.clear()
                 await self._cancel_turn()
@@ -128,6 +137,7 @@ class SatelliteLink:
                 await self.clock.sleep(self.config.reconnect_delay)
 
     async def _session(self, conn: Connection) -> None:
+        self.sessions += 1
         await conn.send(RunSatellite().event())
         await conn.send(Describe().event())
         pong = asyncio.Event()
@@ -142,10 +152,24 @@ class SatelliteLink:
                 if pinger in done:
                     pinger.result()  # raises TimeoutError when pongs stopped
                     return
-                await self._on_event(reading.result(), conn, pong)
+                try:
+                    event = reading.result()
+                except BAD_EVENT_ERRORS as err:  # a frame wyoming cannot read: the stream is lost
+                    await self._send_error(conn, "bad-frame", f"unreadable frame: {type(err).__name__}")
+                    raise ConnectionResetError(f"unreadable frame from the satellite: {err!r}") from err
+                try:
+                    await self._on_event(event, conn, pong)
+                except BAD_EVENT_ERRORS as err:  # a readable frame with bad fields: answer, keep going
+                    self.bad_events += 1
+                    _LOGGER.warning("satellite %s sent a bad %r event: %r", self.config.uri, str(event.type)[:40], err)
+                    await self._send_error(conn, "bad-event", f"invalid {str(event.type)[:40]!r} event")
         finally:
             await cancel_and_wait(reading)
             await cancel_and_wait(pinger)
+
+    @staticmethod
+    async def _send_error(conn: Connection, code: str, text: str) -> None:
+        await conn.send(Error(text=text, code=code).event())
 
     async def _ping(self, conn: Connection, pong: asyncio.Event) -> None:
         while True:
@@ -222,9 +246,7 @@ class SatelliteLink:
             _LOGGER.warning("turn %d could not reach the satellite: %s", turn.number, err)
         if self._turn is turn:
             self.machine.fire(Trigger.TURN_DONE_AUDIO if turn.result.audio_bytes else Trigger.TURN_DONE_SILENT)
-        async with self.turn_finished:
-            self.turns.append(turn.result)
-            self.turn_finished.notify_all()
+        await self._finished(turn.result)
         return turn.result
 
     async def _cancel_turn(self) -> None:
@@ -234,13 +256,18 @@ class SatelliteLink:
             await cancel_and_wait(turn.task)
             _LOGGER.info("turn %d cancelled by barge-in; %d late audio chunk(s) held back",
                          turn.number, turn.suppressed_chunks)
-            async with self.turn_finished:
-                self.turns.append(turn.result)
-                self.turn_finished.notify_all()
+            await self._finished(turn.result)
+
+    async def _finished(self, result: TurnResult) -> None:
+        async with self.turn_finished:
+            self.turns.append(result)
+            self.turns_done += 1
+            self.turn_finished.notify_all()
 
     async def wait_turns(self, count: int) -> list[TurnResult]:
+        """Wait until ``count`` turns have finished in all; the most recent results (≤ RECENT_TURNS)."""
         async with self.turn_finished:
-            await self.turn_finished.wait_for(lambda: len(self.turns) >= count)
+            await self.turn_finished.wait_for(lambda: self.turns_done >= count)
         return list(self.turns)
 
     async def wait_played(self, count: int) -> None:

@@ -57,8 +57,12 @@ TABLE: dict[tuple[State, Trigger], tuple[State, tuple[Action, ...]]] = {
 
 @dataclass
 class TurnMachine:
+    """The current state plus the last ``max_history`` transitions (for logs and tests): a
+    link lives for months, so the history is bounded."""
+
     state: State = State.IDLE
     history: list[tuple[State, Trigger, State]] = field(default_factory=list)
+    max_history: int = 200
 
     def fire(self, trigger: Trigger) -> tuple[Action, ...]:
         """Apply ``trigger``; returns the actions to perform. Unknown pairs change nothing."""
@@ -75,4 +79,5 @@ class TurnMachine:
 
     def _move(self, trigger: Trigger, target: State) -> None:
         self.history.append((self.state, trigger, target))
+        del self.history[: -self.max_history]
         self.state = target
