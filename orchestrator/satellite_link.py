@@ -28,6 +28,8 @@ from wyoming.satellite import RunSatellite
 from wyoming.snd import Played
 
 from voice_runtime.clock import Clock, MonotonicClock
+from voice_runtime.limits import Limits
+from voice_runtime.protocol import ProtocolError, read_frame
 from voice_runtime.tasks import cancel_and_wait
 
 from .pipeline import Pipeline, TurnResult
@@ -37,6 +39,7 @@ from .state import Action, State, Trigger, TurnMachine
 _LOGGER = logging.getLogger(__name__)
 AUDIO_QUEUE_CHUNKS = 3000  # ~60 s of 20 ms chunks; when full the oldest chunk is dropped
 RECENT_TURNS = 100  # results kept for inspection; older ones are only counted
+LINK_LIMITS = Limits()  # frame size caps for what a satellite sends (as our servers apply)
 # Parsing a bad event raises these (wyoming's ``from_event`` on missing/mistyped fields).
 BAD_EVENT_ERRORS = (KeyError, ValueError, TypeError, AttributeError, IndexError, UnicodeError)
 
@@ -88,6 +91,16 @@ class _Turn:
             yield item
 
 
+def _checked(chunk: AudioChunk) -> AudioChunk:
+    """``chunk`` if its format can be used; ValueError (answered with ``bad-event``) if not."""
+    fmt = (chunk.rate, chunk.width, chunk.channels)
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in fmt) or chunk.width > 4:
+        raise ValueError(f"bad audio format {fmt!r}")
+    if not isinstance(chunk.audio, bytes):
+        raise ValueError("audio-chunk without a payload")
+    return chunk
+
+
 class SatelliteLink:
     def __init__(self, config: LinkConfig, pipeline: Pipeline, *, clock: Clock | None = None) -> None:
         self.config = config
@@ -99,7 +112,7 @@ class SatelliteLink:
         self.turns: deque[TurnResult] = deque(maxlen=RECENT_TURNS)  # the most recent results
         self.turns_done = 0  # every turn ever finished or cancelled
         self.sessions = 0  # connections made (a reconnect adds one)
-        self.bad_events = 0  # events from the satellite that could not be parsed (answered with ``error``)
+        self.bad_events = 0  # frames/events from the satellite that could not be used (answered with ``error``)
         self.turn_finished = asyncio.Condition()
         self.played = 0
         self._turn: _Turn | None = None
@@ -144,19 +157,24 @@ class SatelliteLink:
         pinger = asyncio.create_task(self._ping(conn, pong), name=f"ping {self.config.uri}")
         self.connected.set()
         _LOGGER.info("satellite %s connected", self.config.uri)
-        reading: asyncio.Task[Event] | None = None
+        reading: asyncio.Task[Event | None] | None = None
         try:
             while True:
-                reading = asyncio.create_task(conn.recv())
+                reading = asyncio.create_task(read_frame(conn.reader, LINK_LIMITS))
                 done, _ = await asyncio.wait({reading, pinger}, return_when=asyncio.FIRST_COMPLETED)
                 if pinger in done:
                     pinger.result()  # raises TimeoutError when pongs stopped
                     return
                 try:
                     event = reading.result()
-                except BAD_EVENT_ERRORS as err:  # a frame wyoming cannot read: the stream is lost
-                    await self._send_error(conn, "bad-frame", f"unreadable frame: {type(err).__name__}")
-                    raise ConnectionResetError(f"unreadable frame from the satellite: {err!r}") from err
+                except ProtocolError as err:  # answered; a fatal one means the stream is lost
+                    self.bad_events += 1
+                    await self._send_error(conn, err.code, err.text)
+                    if err.fatal:
+                        raise ConnectionResetError(f"unreadable frame from the satellite: {err.text}") from err
+                    continue
+                if event is None:
+                    raise ConnectionResetError(f"{self.config.uri} closed the connection")
                 try:
                     await self._on_event(event, conn, pong)
                 except BAD_EVENT_ERRORS as err:  # a readable frame with bad fields: answer, keep going
@@ -202,7 +220,7 @@ class SatelliteLink:
             await self._on_run_pipeline(RunPipeline.from_event(event), conn)
         elif AudioChunk.is_type(event.type):
             if self._turn is not None and self.machine.state is State.LISTENING:
-                self._turn.put(AudioChunk.from_event(event))
+                self._turn.put(_checked(AudioChunk.from_event(event)))
         elif AudioStop.is_type(event.type):
             if self.machine.state is State.LISTENING and self._turn is not None:
                 self.machine.fire(Trigger.AUDIO_STOP)
@@ -244,6 +262,8 @@ class SatelliteLink:
                 )
         except (OSError, TimeoutError) as err:
             _LOGGER.warning("turn %d could not reach the satellite: %s", turn.number, err)
+        except Exception:  # a bug: the turn ends, the link goes on
+            _LOGGER.exception("turn %d failed", turn.number)
         if self._turn is turn:
             self.machine.fire(Trigger.TURN_DONE_AUDIO if turn.result.audio_bytes else Trigger.TURN_DONE_SILENT)
         await self._finished(turn.result)
