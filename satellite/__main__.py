@@ -67,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     turn.add_argument("--echo-window-ms", type=int, default=300)
     turn.add_argument("--echo-coupling-db", type=float, default=0.0, help="initial echo coupling estimate")
     turn.add_argument("--no-tones", action="store_true", help="no 880/440 Hz feedback tones")
-    turn.add_argument("--reply-timeout", type=float, default=20.0, help="seconds to wait for a reply")
+    turn.add_argument("--reply-timeout", type=float, default=20.0,
+                      help="give up on a turn after this many seconds without an event of it from the controller")
     turn.add_argument("--max-speech-seconds", type=float, default=30.0, help="cut an utterance this long")
     cloud = parser.add_argument_group("cloud fallback (keys from DEEPGRAM_API_KEY, DEEPSEEK_API_KEY)")
     cloud.add_argument("--enable-cloud-fallback", action="store_true", default=env_bool("ENABLE_CLOUD_FALLBACK"))
