@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -455,15 +455,22 @@ class Pipeline:
         try:
             await tts.send(SynthesizeStart(voice=self._voice()).event())
 
+            feeding = True
+
             async def feed() -> None:
+                nonlocal feeding
                 parts: list[str] = []
                 while (delta := await deltas.get()) is not None:
                     parts.append(delta)
                     await tts.send(SynthesizeChunk(text=delta).event())
                 await tts.send(Synthesize(text="".join(parts), voice=self._voice()).event())
                 await tts.send(SynthesizeStop().event())
+                feeding = False
 
-            await run_together(feed(), self._forward_audio(tts, out, timer, result, "synthesize-stopped"))
+            # While the LLM still streams text, a quiet TTS is waiting for it (the LLM has its own
+            # inactivity timeout); the TTS's starts counting once all the text has been sent.
+            await run_together(feed(), self._forward_audio(tts, out, timer, result, "synthesize-stopped",
+                                                           waiting_for_input=lambda: feeding))
         except (OSError, TimeoutError) as err:
             self.tts.mark_failed(tts.uri)
             raise TurnError("tts-failed", f"text-to-speech failed: {err}") from err
@@ -499,7 +506,8 @@ class Pipeline:
             raise TurnError("tts-failed", f"text-to-speech failed: {err}") from err
 
     async def _forward_audio(
-        self, tts: Connection, out: TurnOutput, timer: TurnTimer, result: TurnResult, end_type: str
+        self, tts: Connection, out: TurnOutput, timer: TurnTimer, result: TurnResult, end_type: str, *,
+        waiting_for_input: Callable[[], bool] | None = None,
     ) -> None:
         """Convert TTS audio to the output format and forward it; one audio-start/-stop per reply."""
         converter: AudioConverter | None = None
@@ -514,7 +522,7 @@ class Pipeline:
                 held.append(event)
 
         while True:
-            event = await tts.recv(self.config.tts_timeout)
+            event = await _next_event(tts, self.config.tts_timeout, waiting_for_input)
             if AudioChunk.is_type(event.type):
                 chunk = AudioChunk.from_event(event)
                 src = AudioFormat(chunk.rate, chunk.width, chunk.channels)
@@ -551,6 +559,22 @@ class Pipeline:
         if started:
             await out.event(AudioStop().event())
             timer.mark("audio_done")
+
+
+async def _next_event(conn: Connection, timeout: float, excused: Callable[[], bool] | None = None) -> Event:
+    """The next event of ``conn``: TimeoutError after ``timeout`` s without one, unless
+    ``excused()`` says the silence is ours (the service still waits for our input). The read is
+    never interrupted mid-frame, so waiting on is safe."""
+    reading = asyncio.ensure_future(conn.recv())
+    try:
+        while True:
+            done, _ = await asyncio.wait({reading}, timeout=timeout)
+            if done:
+                return reading.result()
+            if excused is None or not excused():
+                raise TimeoutError(f"{conn.uri}: nothing for {timeout:.0f}s")
+    finally:
+        await cancel_and_wait(reading)
 
 
 async def _until_endpoint(audio: AsyncIterator[AudioChunk], reader: asyncio.Task[str]) -> AsyncIterator[AudioChunk]:
