@@ -63,8 +63,8 @@ async def test_a_satellite_write_error_is_not_a_tts_failure(stack: Stack) -> Non
 async def test_a_reply_longer_than_the_tts_timeout_is_not_cut(stack: Stack) -> None:
     slow = FaultProxy("127.0.0.1", stack.tts.port or 0, mode="delay", delay=2.0)  # a slow but steady link
     await slow.start()
-    pipeline = Pipeline(ServicePool("asr", []), ServicePool("handle", []), ServicePool("tts", [slow.uri], probe_timeout=6.0),
-                        config=PipelineConfig(tts_timeout=10.0))
+    tts = ServicePool("tts", [slow.uri], probe_timeout=6.0)  # describe crosses the slow link twice
+    pipeline = Pipeline(ServicePool("asr", []), ServicePool("handle", []), tts, config=PipelineConfig(tts_timeout=10.0))
     sink = WavSink()
     try:
         started = time.monotonic()
