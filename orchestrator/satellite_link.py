@@ -34,7 +34,7 @@ from voice_runtime.tasks import cancel_and_wait
 
 from .pipeline import Pipeline, TurnResult
 from .services import Connection
-from .state import Action, State, Trigger, TurnMachine
+from .state import LinkAction, LinkMachine, LinkState, LinkTrigger
 
 _LOGGER = logging.getLogger(__name__)
 AUDIO_QUEUE_CHUNKS = 3000  # ~60 s of 20 ms chunks; when full the oldest chunk is dropped
@@ -106,7 +106,7 @@ class SatelliteLink:
         self.config = config
         self.pipeline = pipeline
         self.clock = clock or MonotonicClock()
-        self.machine = TurnMachine()
+        self.machine = LinkMachine()
         self.info: Info | None = None
         self.connected = asyncio.Event()
         self.turns: deque[TurnResult] = deque(maxlen=RECENT_TURNS)  # the most recent results
@@ -144,7 +144,7 @@ class SatelliteLink:
             finally:
                 self.connected.clear()
                 await self._cancel_turn()
-                self.machine.fire(Trigger.DISCONNECT)
+                self.machine.fire(LinkTrigger.DISCONNECT)
                 await conn.close()
             if not self._stopping:
                 await self.clock.sleep(self.config.reconnect_delay)
@@ -219,14 +219,14 @@ class SatelliteLink:
         elif RunPipeline.is_type(event.type):
             await self._on_run_pipeline(RunPipeline.from_event(event), conn)
         elif AudioChunk.is_type(event.type):
-            if self._turn is not None and self.machine.state is State.LISTENING:
+            if self._turn is not None and self.machine.state is LinkState.LISTENING:
                 self._turn.put(_checked(AudioChunk.from_event(event)))
         elif AudioStop.is_type(event.type):
-            if self.machine.state is State.LISTENING and self._turn is not None:
-                self.machine.fire(Trigger.AUDIO_STOP)
+            if self.machine.state is LinkState.LISTENING and self._turn is not None:
+                self.machine.fire(LinkTrigger.AUDIO_STOP)
                 self._turn.put(None)
         elif Played.is_type(event.type):
-            self.machine.fire(Trigger.PLAYED)
+            self.machine.fire(LinkTrigger.PLAYED)
             async with self.turn_finished:
                 self.played += 1
                 self.turn_finished.notify_all()
@@ -238,12 +238,12 @@ class SatelliteLink:
             _LOGGER.debug("satellite %s sent %s", self.config.uri, event.type)
 
     async def _on_run_pipeline(self, stage: RunPipeline, conn: Connection) -> None:
-        actions = self.machine.fire(Trigger.RUN_PIPELINE)
-        if Action.CANCEL_TURN in actions:
+        actions = self.machine.fire(LinkTrigger.RUN_PIPELINE)
+        if LinkAction.CANCEL_TURN in actions:
             _LOGGER.info("satellite %s barge-in: cancelling turn %d", self.config.uri,
                          self._turn.number if self._turn else -1)
             await self._cancel_turn()
-        if Action.START_TURN in actions:
+        if LinkAction.START_TURN in actions:
             self._count += 1
             turn = _Turn(self._count, stage)
             self._turn = turn
@@ -265,7 +265,7 @@ class SatelliteLink:
         except Exception:  # a bug: the turn ends, the link goes on
             _LOGGER.exception("turn %d failed", turn.number)
         if self._turn is turn:
-            self.machine.fire(Trigger.TURN_DONE_AUDIO if turn.result.audio_bytes else Trigger.TURN_DONE_SILENT)
+            self.machine.fire(LinkTrigger.TURN_DONE_AUDIO if turn.result.audio_bytes else LinkTrigger.TURN_DONE_SILENT)
         await self._finished(turn.result)
         return turn.result
 

@@ -20,8 +20,7 @@ from wyoming.event import Event
 from wyoming.info import Info
 
 from orchestrator.services import ServicePool, ServiceUnavailable
-from orchestrator.state import Trigger as LinkTrigger
-from orchestrator.state import TurnMachine as LinkMachine
+from orchestrator.state import LinkMachine, LinkTrigger
 from satellite.audio_io import MemorySink
 from satellite.core import Satellite
 from satellite.state import State
