@@ -16,7 +16,9 @@ A first question is answered locally (every pool warm, spares open), then the fa
 applied and a second question is asked. Read off the satellite's own log (one clock): from
 its end of speech (``streaming -> waiting on speech-end``) to the ``services-unavailable`` it
 got, and to the first audio of the cloud reply (``waiting -> speaking on reply-start``).
-Targets: ≤ 2 s and ≤ 3 s. The mic FIFO is fed at twice real time (as in the cloud tests):
+Targets: ≤ 2 s and ≤ 3 s. The fake cloud's speech is synthesised (Piper) before the case, so
+its answers cost no CPU during the measurement; the cloud's own latency is not part of it.
+The mic FIFO is fed at twice real time (as in the cloud tests):
 the satellite's end of speech comes 0.6 s of mic time (0.3 s of wall time) after the words.
 
     python bench/fallback_bench.py [--kinds asr,handle,tts] [--faults refused,unreachable,black-hole,hung]
@@ -64,6 +66,7 @@ QUESTION = "Why is the sky blue?"
 END = "state streaming -> waiting on speech-end"
 ERROR = "controller error code=services-unavailable"
 REPLY = "state waiting -> speaking on reply-start"
+CLOUD_SENTENCES = ("It is noon.", "Have a nice day.")  # what the fake DeepSeek says, sentence by sentence
 
 
 @dataclass
@@ -119,6 +122,8 @@ async def link_to(sat: SatelliteProcess, pipeline: Pipeline) -> AsyncIterator[Sa
 
 async def fallback_case(stack: Stack, speech: Speech, tmp: Path, kind: str, fault: str) -> Case:
     """One case (see the module doc); returns what was measured and what was seen."""
+    for sentence in CLOUD_SENTENCES:  # the fake Aura answers at once, as the real one starts within ~0.2 s
+        speech.piper(sentence)
     engines = {"asr": stack.whisper, "handle": stack.llama, "tts": stack.tts}
     victim = engines[kind]
     proxy = FaultProxy("127.0.0.1", victim.port or 0)

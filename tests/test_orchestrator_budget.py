@@ -11,17 +11,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from piper import PiperVoice
+from speech import speak
 from stack import Stack
 from test_satellite_service import Speech
 from wyoming.audio import AudioChunk
 from wyoming.event import Event
 
 from bench.fallback_bench import fallback_case
+from orchestrator.intents import IntentRecognizer
 from orchestrator.pipeline import Pipeline, PipelineConfig
 from orchestrator.services import ServicePool
 from orchestrator.wavio import WavSink
@@ -77,6 +81,38 @@ async def test_a_reply_longer_than_the_tts_timeout_is_not_cut(stack: Stack) -> N
     assert result.error is None, result.error
     assert [e.type for e in sink.events if e.type in ("audio-start", "audio-stop")] == ["audio-start", "audio-stop"]
     assert sink.seconds > 8  # the whole answer (~12 s of speech), not a cut
+
+
+async def test_a_dead_llm_is_found_while_the_user_is_still_speaking(stack: Stack) -> None:
+    """The LLM is black-holed: its probe starts with the turn, so by the end of speech the turn
+    already knows, and ends with services-unavailable without waiting for a probe then."""
+    proxy = FaultProxy("127.0.0.1", stack.llama.port or 0, mode="drop")
+    await proxy.start()
+    pipeline = Pipeline(ServicePool("asr", [stack.whisper.uri]), ServicePool("handle", [proxy.uri]),
+                        ServicePool("tts", [stack.tts.uri]), intents=IntentRecognizer())
+    pcm = speak("Why is the sky blue?")
+    checked_during_speech = False
+
+    async def mic() -> AsyncIterator[AudioChunk]:
+        nonlocal checked_during_speech
+        for i in range(0, len(pcm), 640):
+            yield AudioChunk(rate=16000, width=2, channels=1, audio=pcm[i:i + 640])
+        for _ in range(200):  # the user is still speaking (audio-stop not sent) until the LLM was tried
+            if proxy.connections:
+                checked_during_speech = True
+                break
+            await asyncio.sleep(0.05)
+
+    sink = WavSink()
+    try:
+        result = await pipeline.run_turn(mic(), sink, conversation_id="ready")
+    finally:
+        await pipeline.close()
+        await proxy.stop()
+    assert checked_during_speech
+    assert result.error is not None and result.error.code == "services-unavailable"
+    assert result.audio_bytes == 0 and [e.data["code"] for e in sink.events if e.type == "error"] == [
+        "services-unavailable"]
 
 
 @pytest.mark.parametrize(("kind", "fault"), [("handle", "black-hole"), ("tts", "hung"), ("asr", "refused"),
