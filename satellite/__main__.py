@@ -114,8 +114,11 @@ def configs(args: argparse.Namespace) -> tuple[SatelliteConfig, AudioConfig, Clo
 
 async def serve(config: SatelliteConfig, audio: AudioConfig, cloud: CloudConfig | None, server: ServerConfig) -> None:
     mic, speaker = open_audio(audio, config.vad.frame_bytes)
-    satellite = Satellite(config, mic, speaker, cloud=CloudAssistant(cloud) if cloud else None)
+    assistant = CloudAssistant(cloud) if cloud else None
+    satellite = Satellite(config, mic, speaker, cloud=assistant)
     info = satellite_info(config.name, config.area)
+    # The cloud client's imports load in the background: a fallback must not wait for them.
+    preparing = asyncio.create_task(assistant.prepare(), name="cloud prepare") if assistant else None
     await satellite.start()
     serving = asyncio.create_task(run_server(server, lambda r, w: SatelliteHandler(
         r, w, satellite=satellite, info=lambda: info, limits=server.limits)), name="server")
@@ -126,6 +129,7 @@ async def serve(config: SatelliteConfig, audio: AudioConfig, cloud: CloudConfig 
     finally:
         await cancel_and_wait(serving)
         await cancel_and_wait(audio_ended)
+        await cancel_and_wait(preparing)
         await satellite.stop()
     if audio_ended in done and serving not in done:
         _LOGGER.error("exiting: the microphone or speaker stopped")
