@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from voice_runtime.retry import LLM_RETRY, TTS_RETRY, RetryPolicy, retry_async
 from voice_runtime.tasks import cancel_and_wait, run_together
 
 from .intents import IntentMatch, IntentRecognizer
+from .readiness import Readiness, acquire_ready
 from .services import Connection, ServicePool, ServiceUnavailable
 
 _LOGGER = logging.getLogger(__name__)
@@ -66,50 +66,6 @@ class _GuardedOutput:
             await self.out.event(event)
         except (OSError, RuntimeError) as err:  # RuntimeError: a write to a closed transport
             raise OutputLost(f"{type(err).__name__}: {err}") from err
-
-
-class _Readiness:
-    """Whether the LLM and TTS services answer, found while the user is still speaking.
-
-    Each pool is asked for a connection (connect + probe) at the start of the turn and it is
-    closed at once (the pool's warm spare is what the turn will use). When the reply needs a
-    service that did not answer, the turn ends with ``services-unavailable`` right away instead
-    of paying the connect/probe timeout again after the end of speech. A turn that does not
-    need it (an intent answer with the LLM down) is not affected.
-    """
-
-    def __init__(self, pools: list[ServicePool]) -> None:
-        self._checks = {id(pool): asyncio.create_task(self._check(pool), name=f"check {pool.kind}")
-                        for pool in pools if pool}
-
-    @staticmethod
-    async def _check(pool: ServicePool) -> str | None:
-        try:
-            conn = await pool.acquire()
-        except ServiceUnavailable as err:
-            return str(err)
-        await conn.close()
-        return None
-
-    async def require(self, pool: ServicePool) -> None:
-        check = self._checks.get(id(pool))
-        if check is not None and (failure := await asyncio.shield(check)) is not None:
-            raise ServiceUnavailable(failure)
-
-    async def close(self) -> None:
-        for check in self._checks.values():
-            await cancel_and_wait(check)
-
-
-_READINESS: contextvars.ContextVar[_Readiness | None] = contextvars.ContextVar("readiness", default=None)
-
-
-async def _acquire(pool: ServicePool) -> Connection:
-    """A connection from ``pool``; at once ServiceUnavailable if this turn's early check failed."""
-    readiness = _READINESS.get()
-    if readiness is not None:
-        await readiness.require(pool)
-    return await pool.acquire()
 
 
 class TurnOutput(Protocol):
@@ -198,8 +154,8 @@ class Pipeline:
         timer = self.monitor.start_turn()
         speak = end_stage == "tts"
         out = _GuardedOutput(out)
-        readiness = _Readiness([self.handle, self.tts] if speak else [self.handle])
-        token = _READINESS.set(readiness)
+        readiness = Readiness([self.handle, self.tts] if speak else [self.handle])
+        token = readiness.enter()
         try:
             result.transcript = await self._transcribe(audio, out, timer)
             await out.event(Transcript(text=result.transcript, language=self.config.language).event())
@@ -229,7 +185,7 @@ class Pipeline:
             _LOGGER.warning("turn abandoned: the output is gone (%s)", err)
             result.error = TurnError("output-lost", str(err))
         finally:
-            _READINESS.reset(token)
+            readiness.exit(token)
             await readiness.close()
             result.marks = dict(timer.marks)
             if not result.cancelled and result.error is None:
@@ -423,7 +379,7 @@ class Pipeline:
         self, result: TurnResult, out: TurnOutput, timer: TurnTimer, conversation_id: str, speak: bool
     ) -> None:
         deltas: asyncio.Queue[str | None] = asyncio.Queue()
-        llm = await _acquire(self.handle)
+        llm = await acquire_ready(self.handle)
         try:
             await llm.send(Transcript(text=result.transcript, context={"conversation_id": conversation_id},
                                       language=self.config.language).event())
@@ -491,7 +447,7 @@ class Pipeline:
         self, deltas: asyncio.Queue[str | None], out: TurnOutput, timer: TurnTimer, result: TurnResult
     ) -> None:
         try:
-            tts = await _acquire(self.tts)  # its probe tells the pool the service's info
+            tts = await acquire_ready(self.tts)  # its probe tells the pool the service's info
         except ServiceUnavailable as err:
             raise TurnError(SERVICES_UNAVAILABLE, str(err)) from err
         if not await self._tts_streams():
@@ -535,7 +491,7 @@ class Pipeline:
 
         async def attempt() -> None:
             try:
-                tts = await _acquire(self.tts)
+                tts = await acquire_ready(self.tts)
             except ServiceUnavailable as err:
                 raise TurnError(SERVICES_UNAVAILABLE, str(err)) from err
             try:

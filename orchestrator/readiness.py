@@ -1,0 +1,61 @@
+"""Early service checks for a turn: find a dead LLM or TTS while the user is still speaking."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+
+from voice_runtime.tasks import cancel_and_wait
+
+from .services import Connection, ServicePool, ServiceUnavailable
+
+
+class Readiness:
+    """Whether the LLM and TTS services answer, found while the user is still speaking.
+
+    Each pool is asked for a connection (connect + probe) at the start of the turn and it is
+    closed at once (the pool's warm spare is what the turn will use). When the reply needs a
+    service that did not answer, the turn ends with ``services-unavailable`` right away instead
+    of paying the connect/probe timeout again after the end of speech. A turn that does not
+    need it (an intent answer with the LLM down) is not affected.
+    """
+
+    def __init__(self, pools: list[ServicePool]) -> None:
+        self._checks = {id(pool): asyncio.create_task(self._check(pool), name=f"check {pool.kind}")
+                        for pool in pools if pool}
+
+    @staticmethod
+    async def _check(pool: ServicePool) -> str | None:
+        try:
+            conn = await pool.acquire()
+        except ServiceUnavailable as err:
+            return str(err)
+        await conn.close()
+        return None
+
+    async def require(self, pool: ServicePool) -> None:
+        check = self._checks.get(id(pool))
+        if check is not None and (failure := await asyncio.shield(check)) is not None:
+            raise ServiceUnavailable(failure)
+
+    def enter(self) -> contextvars.Token[Readiness | None]:
+        """Make this the current turn's readiness (for :func:`acquire_ready`, in its tasks too)."""
+        return _CURRENT.set(self)
+
+    def exit(self, token: contextvars.Token[Readiness | None]) -> None:
+        _CURRENT.reset(token)
+
+    async def close(self) -> None:
+        for check in self._checks.values():
+            await cancel_and_wait(check)
+
+
+_CURRENT: contextvars.ContextVar[Readiness | None] = contextvars.ContextVar("readiness", default=None)
+
+
+async def acquire_ready(pool: ServicePool) -> Connection:
+    """A connection from ``pool``; at once ServiceUnavailable if this turn's early check failed."""
+    readiness = _CURRENT.get()
+    if readiness is not None:
+        await readiness.require(pool)
+    return await pool.acquire()
