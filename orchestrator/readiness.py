@@ -9,12 +9,17 @@ from voice_runtime.tasks import cancel_and_wait
 
 from .services import Connection, ServicePool, ServiceUnavailable
 
+# A check that failed this fast (connection refused) is not trusted later: the service may be
+# back by the time the reply needs it, and asking again costs no more than this.
+QUICK_FAILURE = 0.25
+
 
 class Readiness:
     """Whether the LLM and TTS services answer, found while the user is still speaking.
 
-    Each pool is asked for a connection (connect + probe) at the start of the turn and it is
-    closed at once (the pool's warm spare is what the turn will use). When the reply needs a
+    Each pool is asked for a connection (connect + probe) at the start of the turn, given back
+    at once (it becomes the replica's spare, which the turn then takes), without moving the
+    round-robin. When the reply needs a
     service that did not answer, the turn ends with ``services-unavailable`` right away instead
     of paying the connect/probe timeout again after the end of speech. A turn that does not
     need it (an intent answer with the LLM down) is not affected.
@@ -26,14 +31,18 @@ class Readiness:
 
     @staticmethod
     async def _check(pool: ServicePool) -> str | None:
+        started = asyncio.get_running_loop().time()
         try:
-            conn = await pool.acquire()
+            conn = await pool.acquire(advance=False)
         except ServiceUnavailable as err:
+            if asyncio.get_running_loop().time() - started < QUICK_FAILURE:
+                return None  # refused at once: asking again when needed costs nothing (it may be back)
             return str(err)
-        await conn.close()
+        await pool.release(conn)
         return None
 
     async def require(self, pool: ServicePool) -> None:
+        """ServiceUnavailable if the early check of ``pool`` timed out (black hole, hung, unreachable)."""
         check = self._checks.get(id(pool))
         if check is not None and (failure := await asyncio.shield(check)) is not None:
             raise ServiceUnavailable(failure)

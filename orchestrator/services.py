@@ -139,18 +139,23 @@ class ServicePool:
     def __bool__(self) -> bool:
         return bool(self._replicas)
 
-    def _order(self) -> list[_Replica]:
+    def _order(self, advance: bool = True) -> list[_Replica]:
         now = self.clock.now()
         n = len(self._replicas)
         rotated = [self._replicas[(self._next + i) % n] for i in range(n)]
-        self._next = (self._next + 1) % max(n, 1)
+        if advance:
+            self._next = (self._next + 1) % max(n, 1)
         up = [r for r in rotated if r.down_until <= now]
         return up + [r for r in rotated if r.down_until > now]  # try the cooling ones last
 
-    async def acquire(self) -> Connection:
-        """A connection to a healthy replica; raises ServiceUnavailable when none answers."""
+    async def acquire(self, *, advance: bool = True) -> Connection:
+        """A connection to a healthy replica; raises ServiceUnavailable when none answers.
+
+        ``advance=False`` (a health check) leaves the round-robin where it is, so the next
+        acquire goes to the replica it would have gone to.
+        """
         errors: list[str] = []
-        for replica in self._order():
+        for replica in self._order(advance):
             try:
                 conn = await self._connect(replica)
             except (OSError, TimeoutError) as err:
@@ -190,6 +195,15 @@ class ServicePool:
             raise
         if self.info is None:
             self.info = info
+
+    async def release(self, conn: Connection) -> None:
+        """Give back a connection that was acquired but not used (a health check): it becomes
+        its replica's spare if that has none, so checking costs no extra connection."""
+        for replica in self._replicas:
+            if replica.uri == conn.uri and replica.spare is None and conn.alive:
+                replica.spare = conn
+                return
+        await conn.close()
 
     def mark_failed(self, uri: str) -> None:
         for replica in self._replicas:
