@@ -17,9 +17,10 @@ QUICK_FAILURE = 0.25
 class Readiness:
     """Whether the LLM and TTS services answer, found while the user is still speaking.
 
-    Each pool is asked for a connection (connect + probe) at the start of the turn, given back
-    at once (it becomes the replica's spare, which the turn then takes), without moving the
-    round-robin. When the reply needs a
+    Each pool with warm spares is asked for a connection (the spare, probed) at the start of
+    the turn and it is given back at once as the spare, which the turn then takes: no extra
+    connection, and the round-robin does not move. A pool without spares (``warm=False``) is
+    checked when used. When the reply needs a
     service that did not answer, the turn ends with ``services-unavailable`` right away instead
     of paying the connect/probe timeout again after the end of speech. A turn that does not
     need it (an intent answer with the LLM down) is not affected.
@@ -27,13 +28,13 @@ class Readiness:
 
     def __init__(self, pools: list[ServicePool]) -> None:
         self._checks = {id(pool): asyncio.create_task(self._check(pool), name=f"check {pool.kind}")
-                        for pool in pools if pool}
+                        for pool in pools if pool and pool.warm}
 
     @staticmethod
     async def _check(pool: ServicePool) -> str | None:
         started = asyncio.get_running_loop().time()
         try:
-            conn = await pool.acquire(advance=False)
+            conn = await pool.acquire(check=True)
         except ServiceUnavailable as err:
             if asyncio.get_running_loop().time() - started < QUICK_FAILURE:
                 return None  # refused at once: asking again when needed costs nothing (it may be back)

@@ -148,14 +148,15 @@ class ServicePool:
         up = [r for r in rotated if r.down_until <= now]
         return up + [r for r in rotated if r.down_until > now]  # try the cooling ones last
 
-    async def acquire(self, *, advance: bool = True) -> Connection:
+    async def acquire(self, *, check: bool = False) -> Connection:
         """A connection to a healthy replica; raises ServiceUnavailable when none answers.
 
-        ``advance=False`` (a health check) leaves the round-robin where it is, so the next
-        acquire goes to the replica it would have gone to.
+        ``check=True`` (a health check, the connection given back with :meth:`release`) leaves
+        the round-robin where it is and opens no replacement spare, so the check costs no
+        connection when the replica had a spare.
         """
         errors: list[str] = []
-        for replica in self._order(advance):
+        for replica in self._order(advance=not check):
             try:
                 conn = await self._connect(replica)
             except (OSError, TimeoutError) as err:
@@ -163,7 +164,8 @@ class ServicePool:
                 errors.append(f"{replica.uri}: {type(err).__name__} {err}".rstrip())
                 continue
             replica.down_until = 0.0
-            self._refill(replica)
+            if not check:
+                self._refill(replica)
             return conn
         raise ServiceUnavailable(f"no {self.kind} service reachable ({'; '.join(errors) or 'none configured'})")
 
@@ -217,7 +219,11 @@ class ServicePool:
 
         async def fill() -> None:
             with contextlib.suppress(OSError, TimeoutError):
-                replica.spare = await Connection.open(replica.uri, self.connect_timeout)
+                conn = await Connection.open(replica.uri, self.connect_timeout)
+                if replica.spare is None:
+                    replica.spare = conn
+                else:  # a connection was given back meanwhile (release): keep one spare
+                    await conn.close()
 
         replica.spare_task = asyncio.create_task(fill(), name=f"warm {replica.uri}")
 
