@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -33,6 +33,7 @@ from voice_runtime.tasks import cancel_and_wait, run_together
 
 from .honesty import ClaimGuard
 from .intents import NO_HOME_REPLY, IntentMatch, IntentRecognizer
+from .readiness import Readiness, acquire_ready
 from .services import Connection, ServicePool, ServiceUnavailable
 
 _LOGGER = logging.getLogger(__name__)
@@ -48,6 +49,27 @@ class TurnError(Exception):
         self.text = text
 
 
+class OutputLost(Exception):
+    """The turn's output (the satellite) could not be written to: nobody to speak to.
+
+    Not an ``OSError`` on purpose: it must not be taken for a failure of the engine whose
+    audio was being forwarded (that replica is healthy), nor retried.
+    """
+
+
+class _GuardedOutput:
+    """Turns a write error of the output into :class:`OutputLost`."""
+
+    def __init__(self, out: TurnOutput) -> None:
+        self.out = out
+
+    async def event(self, event: Event) -> None:
+        try:
+            await self.out.event(event)
+        except (OSError, RuntimeError) as err:  # RuntimeError: a write to a closed transport
+            raise OutputLost(f"{type(err).__name__}: {err}") from err
+
+
 class TurnOutput(Protocol):
     """Where a turn's progress events and reply audio go (a satellite, a WAV file…)."""
 
@@ -59,9 +81,13 @@ class PipelineConfig:
     language: str = "en"
     voice: str | None = None
     output_format: AudioFormat = PCM16_MONO_16K
+    # Inactivity timeouts (seconds without an event from the service), not whole-stage
+    # deadlines: a long healthy answer is never cut. A dead, black-holed or hung service is
+    # found sooner, when its connection is handed out (ServicePool's connect and probe
+    # timeouts), so ``services-unavailable`` reaches the satellite within about a second.
     asr_timeout: float = 30.0
-    handle_timeout: float = 60.0
-    tts_timeout: float = 60.0
+    handle_timeout: float = 30.0
+    tts_timeout: float = 30.0
     max_turn_audio_seconds: float = 60.0
     llm_retry: RetryPolicy = LLM_RETRY
     tts_retry: RetryPolicy = TTS_RETRY
@@ -130,6 +156,9 @@ class Pipeline:
         result = result if result is not None else TurnResult()
         timer = self.monitor.start_turn()
         speak = end_stage == "tts"
+        out = _GuardedOutput(out)
+        readiness = Readiness([self.handle, self.tts] if speak else [self.handle])
+        token = readiness.enter()
         try:
             result.transcript = await self._transcribe(audio, out, timer)
             await out.event(Transcript(text=result.transcript, language=self.config.language).event())
@@ -155,7 +184,12 @@ class Pipeline:
         except TurnError as err:
             result.error = err
             await self._fail(err, out, timer, result)
+        except OutputLost as err:
+            _LOGGER.warning("turn abandoned: the output is gone (%s)", err)
+            result.error = TurnError("output-lost", str(err))
         finally:
+            readiness.exit(token)
+            await readiness.close()
             result.marks = dict(timer.marks)
             if not result.cancelled and result.error is None:
                 self.monitor.finish_turn(timer)
@@ -202,8 +236,12 @@ class Pipeline:
         result = result if result is not None else TurnResult()
         timer = self.monitor.start_turn()
         result.reply = text
+        out = _GuardedOutput(out)
         try:
             await self._speak_text(text, out, timer, result)
+        except OutputLost as err:
+            _LOGGER.warning("announcement abandoned: the output is gone (%s)", err)
+            result.error = TurnError("output-lost", str(err))
         except TurnError as err:
             result.error = err
             with contextlib.suppress(Exception):
@@ -276,7 +314,7 @@ class Pipeline:
                     await conn.send(AudioStop().event())
                 else:
                     _LOGGER.debug("the speech-to-text service ended the utterance before audio-stop")
-                async with asyncio.timeout(self.config.asr_timeout):
+                async with asyncio.timeout(self.config.asr_timeout):  # from audio-stop to transcript
                     text = await reader
             except (OSError, TimeoutError) as err:
                 if conn is not None:
@@ -289,15 +327,13 @@ class Pipeline:
             if reader is not None:
                 # Cancel it if still running; either way collect its outcome, so a reader that
                 # failed while the turn took another path is not reported as never retrieved.
-                reader.cancel()
-                with contextlib.suppress(BaseException):
-                    await reader
+                await cancel_and_wait(reader)
             if conn is not None:
                 await conn.close()
 
-    async def _read_transcript(self, conn: Connection) -> str:
+    async def _read_transcript(self, conn: Connection, timeout: float | None = None) -> str:
         while True:
-            event = await conn.recv()
+            event = await conn.recv(timeout)
             if Transcript.is_type(event.type):
                 return Transcript.from_event(event).text.strip()
             if Error.is_type(event.type):
@@ -316,8 +352,7 @@ class Pipeline:
             for chunk in buffered:
                 await conn.send(chunk.event())
             await conn.send(AudioStop().event())
-            async with asyncio.timeout(self.config.asr_timeout):
-                return await self._read_transcript(conn)
+            return await self._read_transcript(conn, self.config.asr_timeout)
         except (OSError, TimeoutError) as err:
             self.asr.mark_failed(conn.uri)
             raise TurnError("asr-failed", f"speech-to-text failed: {err}") from err
@@ -329,15 +364,18 @@ class Pipeline:
         self, result: TurnResult, out: TurnOutput, timer: TurnTimer, conversation_id: str, *, speak: bool = True
     ) -> None:
         async def attempt() -> None:
-            await self._converse_once(result, out, timer, conversation_id, speak)
+            try:
+                await self._converse_once(result, out, timer, conversation_id, speak)
+            except ServiceUnavailable as err:
+                # The pool has already tried every replica (connect + probe): waiting 1/2/4 s to
+                # try them again would only delay the satellite's cloud fallback. Not retried.
+                raise TurnError(SERVICES_UNAVAILABLE, str(err)) from err
 
         try:
             await retry_async(
                 attempt, self.config.llm_retry, may_retry=lambda: result.audio_bytes == 0,
                 clock=self.config.retry_clock, what="conversation",
             )
-        except ServiceUnavailable as err:
-            raise TurnError(SERVICES_UNAVAILABLE, str(err)) from err
         except (OSError, TimeoutError) as err:
             raise TurnError("llm-failed", f"conversation failed: {err}") from err
 
@@ -346,7 +384,7 @@ class Pipeline:
     ) -> None:
         deltas: asyncio.Queue[str | None] = asyncio.Queue()
         guard = ClaimGuard(self.intents.honest_line if self.intents else NO_HOME_REPLY)
-        llm = await self.handle.acquire()
+        llm = await acquire_ready(self.handle)
         try:
             await llm.send(Transcript(text=result.transcript, context={"conversation_id": conversation_id},
                                       language=self.config.language).event())
@@ -354,31 +392,30 @@ class Pipeline:
             async def read_llm() -> None:
                 parts: list[str] = []
                 try:
-                    async with asyncio.timeout(self.config.handle_timeout):
-                        while True:
-                            event = await llm.recv()
-                            if HandledChunk.is_type(event.type):
-                                text = HandledChunk.from_event(event).text
-                                if text:
-                                    timer.mark("first_token")
-                                    parts.append(text)
-                                    if checked := guard.feed(text):
-                                        await deltas.put(checked)
-                            elif Handled.is_type(event.type) or NotHandled.is_type(event.type):
-                                final = (Handled.from_event(event) if Handled.is_type(event.type)
-                                         else NotHandled.from_event(event)).text or ""
+                    while True:
+                        event = await llm.recv(self.config.handle_timeout)
+                        if HandledChunk.is_type(event.type):
+                            text = HandledChunk.from_event(event).text
+                            if text:
                                 timer.mark("first_token")
-                                streamed = "".join(parts)
-                                rest = final if not streamed else (
-                                    final[len(streamed):] if final.startswith(streamed) else "")
-                                if checked := guard.feed(rest) + guard.flush():
+                                parts.append(text)
+                                if checked := guard.feed(text):
                                     await deltas.put(checked)
-                                result.reply = guard.text  # as spoken: an action claim is replaced
-                                timer.mark("reply_done")
-                                return
-                            elif Error.is_type(event.type):
-                                err = Error.from_event(event)
-                                raise TurnError(err.code or "llm-failed", f"conversation: {err.text}")
+                        elif Handled.is_type(event.type) or NotHandled.is_type(event.type):
+                            final = (Handled.from_event(event) if Handled.is_type(event.type)
+                                     else NotHandled.from_event(event)).text or ""
+                            timer.mark("first_token")
+                            streamed = "".join(parts)
+                            rest = final if not streamed else (
+                                final[len(streamed):] if final.startswith(streamed) else "")
+                            if checked := guard.feed(rest) + guard.flush():
+                                await deltas.put(checked)
+                            result.reply = guard.text  # as spoken: an action claim is replaced
+                            timer.mark("reply_done")
+                            return
+                        elif Error.is_type(event.type):
+                            err = Error.from_event(event)
+                            raise TurnError(err.code or "llm-failed", f"conversation: {err.text}")
                 finally:
                     await deltas.put(None)
 
@@ -406,7 +443,7 @@ class Pipeline:
                 from .services import describe
 
                 with contextlib.suppress(Exception):
-                    info = await describe(self.tts.uris[0])
+                    info = await describe(self.tts.uris[0], self.tts.probe_timeout)
                     self.tts.info = info
             programs = info.tts if info is not None else []
             self.tts_streaming = any(getattr(p, "supports_synthesize_streaming", False) for p in programs or [])
@@ -415,28 +452,36 @@ class Pipeline:
     async def _speak_stream(
         self, deltas: asyncio.Queue[str | None], out: TurnOutput, timer: TurnTimer, result: TurnResult
     ) -> None:
+        try:
+            tts = await acquire_ready(self.tts)  # its probe tells the pool the service's info
+        except ServiceUnavailable as err:
+            raise TurnError(SERVICES_UNAVAILABLE, str(err)) from err
         if not await self._tts_streams():
+            await tts.close()
             parts: list[str] = []
             while (delta := await deltas.get()) is not None:
                 parts.append(delta)
             await self._speak_text("".join(parts), out, timer, result)
             return
         try:
-            tts = await self.tts.acquire()
-        except ServiceUnavailable as err:
-            raise TurnError(SERVICES_UNAVAILABLE, str(err)) from err
-        try:
             await tts.send(SynthesizeStart(voice=self._voice()).event())
 
+            feeding = True
+
             async def feed() -> None:
+                nonlocal feeding
                 parts: list[str] = []
                 while (delta := await deltas.get()) is not None:
                     parts.append(delta)
                     await tts.send(SynthesizeChunk(text=delta).event())
                 await tts.send(Synthesize(text="".join(parts), voice=self._voice()).event())
                 await tts.send(SynthesizeStop().event())
+                feeding = False
 
-            await run_together(feed(), self._forward_audio(tts, out, timer, result, "synthesize-stopped"))
+            # While the LLM still streams text, a quiet TTS is waiting for it (the LLM has its own
+            # inactivity timeout); the TTS's starts counting once all the text has been sent.
+            await run_together(feed(), self._forward_audio(tts, out, timer, result, "synthesize-stopped",
+                                                           waiting_for_input=lambda: feeding))
         except (OSError, TimeoutError) as err:
             self.tts.mark_failed(tts.uri)
             raise TurnError("tts-failed", f"text-to-speech failed: {err}") from err
@@ -452,7 +497,7 @@ class Pipeline:
 
         async def attempt() -> None:
             try:
-                tts = await self.tts.acquire()
+                tts = await acquire_ready(self.tts)
             except ServiceUnavailable as err:
                 raise TurnError(SERVICES_UNAVAILABLE, str(err)) from err
             try:
@@ -473,7 +518,8 @@ class Pipeline:
             raise TurnError("tts-failed", f"text-to-speech failed: {err}") from err
 
     async def _forward_audio(
-        self, tts: Connection, out: TurnOutput, timer: TurnTimer, result: TurnResult, end_type: str
+        self, tts: Connection, out: TurnOutput, timer: TurnTimer, result: TurnResult, end_type: str, *,
+        waiting_for_input: Callable[[], bool] | None = None,
     ) -> None:
         """Convert TTS audio to the output format and forward it; one audio-start/-stop per reply."""
         converter: AudioConverter | None = None
@@ -487,33 +533,32 @@ class Pipeline:
             else:
                 held.append(event)
 
-        async with asyncio.timeout(self.config.tts_timeout):
-            while True:
-                event = await tts.recv()
-                if AudioChunk.is_type(event.type):
-                    chunk = AudioChunk.from_event(event)
-                    src = AudioFormat(chunk.rate, chunk.width, chunk.channels)
-                    if converter is None or converter.src != src:
-                        converter = AudioConverter(src, fmt)
-                    pcm = converter.feed(chunk.audio)
-                    if not pcm:
-                        continue
-                    timer.mark("first_tts_audio")
-                    if not started:
-                        started = True
-                        await send(AudioStart(fmt.rate, fmt.width, fmt.channels).event())
-                    await send(AudioChunk(fmt.rate, fmt.width, fmt.channels, pcm).event())
-                    result.audio_bytes += len(pcm)
-                    if self.config.streaming:
-                        timer.mark("first_audio_sent")
-                    # Buffered input and an undrained socket never suspend this loop; yield so a
-                    # barge-in read by the satellite link can cancel us before the next chunk.
-                    await asyncio.sleep(0)
-                elif event.type == end_type:
-                    break
-                elif Error.is_type(event.type):
-                    err = Error.from_event(event)
-                    raise TurnError(err.code or "tts-failed", f"text-to-speech: {err.text}")
+        while True:
+            event = await _next_event(tts, self.config.tts_timeout, waiting_for_input)
+            if AudioChunk.is_type(event.type):
+                chunk = AudioChunk.from_event(event)
+                src = AudioFormat(chunk.rate, chunk.width, chunk.channels)
+                if converter is None or converter.src != src:
+                    converter = AudioConverter(src, fmt)
+                pcm = converter.feed(chunk.audio)
+                if not pcm:
+                    continue
+                timer.mark("first_tts_audio")
+                if not started:
+                    started = True
+                    await send(AudioStart(fmt.rate, fmt.width, fmt.channels).event())
+                await send(AudioChunk(fmt.rate, fmt.width, fmt.channels, pcm).event())
+                result.audio_bytes += len(pcm)
+                if self.config.streaming:
+                    timer.mark("first_audio_sent")
+                # Buffered input and an undrained socket never suspend this loop; yield so a
+                # barge-in read by the satellite link can cancel us before the next chunk.
+                await asyncio.sleep(0)
+            elif event.type == end_type:
+                break
+            elif Error.is_type(event.type):
+                err = Error.from_event(event)
+                raise TurnError(err.code or "tts-failed", f"text-to-speech: {err.text}")
         if converter is not None:
             tail = converter.flush()
             if tail and started:
@@ -526,6 +571,22 @@ class Pipeline:
         if started:
             await out.event(AudioStop().event())
             timer.mark("audio_done")
+
+
+async def _next_event(conn: Connection, timeout: float, excused: Callable[[], bool] | None = None) -> Event:
+    """The next event of ``conn``: TimeoutError after ``timeout`` s without one, unless
+    ``excused()`` says the silence is ours (the service still waits for our input). The read is
+    never interrupted mid-frame, so waiting on is safe."""
+    reading = asyncio.ensure_future(conn.recv())
+    try:
+        while True:
+            done, _ = await asyncio.wait({reading}, timeout=timeout)
+            if done:
+                return reading.result()
+            if excused is None or not excused():
+                raise TimeoutError(f"{conn.uri}: nothing for {timeout:.0f}s")
+    finally:
+        await cancel_and_wait(reading)
 
 
 async def _until_endpoint(audio: AsyncIterator[AudioChunk], reader: asyncio.Task[str]) -> AsyncIterator[AudioChunk]:

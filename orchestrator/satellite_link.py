@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -33,15 +34,21 @@ from wyoming.satellite import RunSatellite
 from wyoming.snd import Played
 
 from voice_runtime.clock import Clock, MonotonicClock
+from voice_runtime.limits import Limits
+from voice_runtime.protocol import ProtocolError, read_frame
 from voice_runtime.tasks import cancel_and_wait
 
 from .pipeline import Pipeline, TurnResult
 from .services import Connection
-from .state import Action, State, Trigger, TurnMachine
+from .state import LinkAction, LinkMachine, LinkState, LinkTrigger
 from .timers import TimerManager
 
 _LOGGER = logging.getLogger(__name__)
 AUDIO_QUEUE_CHUNKS = 3000  # ~60 s of 20 ms chunks; when full the oldest chunk is dropped
+RECENT_TURNS = 100  # results kept for inspection; older ones are only counted
+LINK_LIMITS = Limits()  # frame size caps for what a satellite sends (as our servers apply)
+# Parsing a bad event raises these (wyoming's ``from_event`` on missing/mistyped fields).
+BAD_EVENT_ERRORS = (KeyError, ValueError, TypeError, AttributeError, IndexError, UnicodeError)
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,16 @@ class _Turn:
             yield item
 
 
+def _checked(chunk: AudioChunk) -> AudioChunk:
+    """``chunk`` if its format can be used; ValueError (answered with ``bad-event``) if not."""
+    fmt = (chunk.rate, chunk.width, chunk.channels)
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in fmt) or chunk.width > 4:
+        raise ValueError(f"bad audio format {fmt!r}")
+    if not isinstance(chunk.audio, bytes):
+        raise ValueError("audio-chunk without a payload")
+    return chunk
+
+
 class SatelliteLink:
     def __init__(self, config: LinkConfig, pipeline: Pipeline, *, clock: Clock | None = None,
                  timers: TimerManager | None = None) -> None:
@@ -100,10 +117,13 @@ class SatelliteLink:
         self._announcing: asyncio.Task[TurnResult] | None = None
         self.pipeline = pipeline
         self.clock = clock or MonotonicClock()
-        self.machine = TurnMachine()
+        self.machine = LinkMachine()
         self.info: Info | None = None
         self.connected = asyncio.Event()
-        self.turns: list[TurnResult] = []
+        self.turns: deque[TurnResult] = deque(maxlen=RECENT_TURNS)  # the most recent results
+        self.turns_done = 0  # every turn ever finished or cancelled
+        self.sessions = 0  # connections made (a reconnect adds one)
+        self.bad_events = 0  # frames/events from the satellite that could not be used (answered with ``error``)
         self.turn_finished = asyncio.Condition()
         self.played = 0
         self._turn: _Turn | None = None
@@ -131,7 +151,7 @@ class SatelliteLink:
             raise ConnectionResetError(f"satellite {self.config.uri} is not connected")
         await conn.send(event.event())
         busy = self._announcing is not None and not self._announcing.done()
-        if announce and self.machine.state is State.IDLE and not busy:
+        if announce and self.machine.state is LinkState.IDLE and not busy:
             self._announcing = asyncio.create_task(self._announce(conn, announce), name=f"announce {self.name}")
 
     async def _announce(self, conn: Connection, text: str) -> TurnResult:
@@ -162,18 +182,21 @@ class SatelliteLink:
                 await self._session(conn)
             except (OSError, TimeoutError) as err:
                 _LOGGER.warning("satellite %s connection lost: %s", self.config.uri, err)
+            except Exception:  # a stream that can no longer be trusted, or a bug: never end for good
+                _LOGGER.exception("satellite %s session failed; reconnecting", self.config.uri)
             finally:
                 self.connected.clear()
                 self._conn = None
                 self._detach_timers()
                 await cancel_and_wait(self._announcing)
                 await self._cancel_turn()
-                self.machine.fire(Trigger.DISCONNECT)
+                self.machine.fire(LinkTrigger.DISCONNECT)
                 await conn.close()
             if not self._stopping:
                 await self.clock.sleep(self.config.reconnect_delay)
 
     async def _session(self, conn: Connection) -> None:
+        self.sessions += 1
         await conn.send(RunSatellite().event())
         await conn.send(Describe().event())
         pong = asyncio.Event()
@@ -182,18 +205,37 @@ class SatelliteLink:
         self._attach_timers()
         self.connected.set()
         _LOGGER.info("satellite %s connected", self.config.uri)
-        reading: asyncio.Task[Event] | None = None
+        reading: asyncio.Task[Event | None] | None = None
         try:
             while True:
-                reading = asyncio.create_task(conn.recv())
+                reading = asyncio.create_task(read_frame(conn.reader, LINK_LIMITS))
                 done, _ = await asyncio.wait({reading, pinger}, return_when=asyncio.FIRST_COMPLETED)
                 if pinger in done:
                     pinger.result()  # raises TimeoutError when pongs stopped
                     return
-                await self._on_event(reading.result(), conn, pong)
+                try:
+                    event = reading.result()
+                except ProtocolError as err:  # answered; a fatal one means the stream is lost
+                    self.bad_events += 1
+                    await self._send_error(conn, err.code, err.text)
+                    if err.fatal:
+                        raise ConnectionResetError(f"unreadable frame from the satellite: {err.text}") from err
+                    continue
+                if event is None:
+                    raise ConnectionResetError(f"{self.config.uri} closed the connection")
+                try:
+                    await self._on_event(event, conn, pong)
+                except BAD_EVENT_ERRORS as err:  # a readable frame with bad fields: answer, keep going
+                    self.bad_events += 1
+                    _LOGGER.warning("satellite %s sent a bad %r event: %r", self.config.uri, str(event.type)[:40], err)
+                    await self._send_error(conn, "bad-event", f"invalid {str(event.type)[:40]!r} event")
         finally:
             await cancel_and_wait(reading)
             await cancel_and_wait(pinger)
+
+    @staticmethod
+    async def _send_error(conn: Connection, code: str, text: str) -> None:
+        await conn.send(Error(text=text, code=code).event())
 
     async def _ping(self, conn: Connection, pong: asyncio.Event) -> None:
         while True:
@@ -225,14 +267,14 @@ class SatelliteLink:
         elif RunPipeline.is_type(event.type):
             await self._on_run_pipeline(RunPipeline.from_event(event), conn)
         elif AudioChunk.is_type(event.type):
-            if self._turn is not None and self.machine.state is State.LISTENING:
-                self._turn.put(AudioChunk.from_event(event))
+            if self._turn is not None and self.machine.state is LinkState.LISTENING:
+                self._turn.put(_checked(AudioChunk.from_event(event)))
         elif AudioStop.is_type(event.type):
-            if self.machine.state is State.LISTENING and self._turn is not None:
-                self.machine.fire(Trigger.AUDIO_STOP)
+            if self.machine.state is LinkState.LISTENING and self._turn is not None:
+                self.machine.fire(LinkTrigger.AUDIO_STOP)
                 self._turn.put(None)
         elif Played.is_type(event.type):
-            self.machine.fire(Trigger.PLAYED)
+            self.machine.fire(LinkTrigger.PLAYED)
             async with self.turn_finished:
                 self.played += 1
                 self.turn_finished.notify_all()
@@ -244,12 +286,12 @@ class SatelliteLink:
             _LOGGER.debug("satellite %s sent %s", self.config.uri, event.type)
 
     async def _on_run_pipeline(self, stage: RunPipeline, conn: Connection) -> None:
-        actions = self.machine.fire(Trigger.RUN_PIPELINE)
-        if Action.CANCEL_TURN in actions:
+        actions = self.machine.fire(LinkTrigger.RUN_PIPELINE)
+        if LinkAction.CANCEL_TURN in actions:
             _LOGGER.info("satellite %s barge-in: cancelling turn %d", self.config.uri,
                          self._turn.number if self._turn else -1)
             await self._cancel_turn()
-        if Action.START_TURN in actions:
+        if LinkAction.START_TURN in actions:
             self._count += 1
             turn = _Turn(self._count, stage)
             self._turn = turn
@@ -268,11 +310,11 @@ class SatelliteLink:
                 )
         except (OSError, TimeoutError) as err:
             _LOGGER.warning("turn %d could not reach the satellite: %s", turn.number, err)
+        except Exception:  # a bug: the turn ends, the link goes on
+            _LOGGER.exception("turn %d failed", turn.number)
         if self._turn is turn:
-            self.machine.fire(Trigger.TURN_DONE_AUDIO if turn.result.audio_bytes else Trigger.TURN_DONE_SILENT)
-        async with self.turn_finished:
-            self.turns.append(turn.result)
-            self.turn_finished.notify_all()
+            self.machine.fire(LinkTrigger.TURN_DONE_AUDIO if turn.result.audio_bytes else LinkTrigger.TURN_DONE_SILENT)
+        await self._finished(turn.result)
         return turn.result
 
     async def _cancel_turn(self) -> None:
@@ -282,13 +324,18 @@ class SatelliteLink:
             await cancel_and_wait(turn.task)
             _LOGGER.info("turn %d cancelled by barge-in; %d late audio chunk(s) held back",
                          turn.number, turn.suppressed_chunks)
-            async with self.turn_finished:
-                self.turns.append(turn.result)
-                self.turn_finished.notify_all()
+            await self._finished(turn.result)
+
+    async def _finished(self, result: TurnResult) -> None:
+        async with self.turn_finished:
+            self.turns.append(result)
+            self.turns_done += 1
+            self.turn_finished.notify_all()
 
     async def wait_turns(self, count: int) -> list[TurnResult]:
+        """Wait until ``count`` turns have finished in all; the most recent results (≤ RECENT_TURNS)."""
         async with self.turn_finished:
-            await self.turn_finished.wait_for(lambda: len(self.turns) >= count)
+            await self.turn_finished.wait_for(lambda: self.turns_done >= count)
         return list(self.turns)
 
     async def wait_played(self, count: int) -> None:

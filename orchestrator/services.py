@@ -5,6 +5,13 @@ stage is cancelled (the server sees the disconnect and stops working). Each repl
 one connection open and idle in advance so a turn does not pay for connect + handshake.
 Replicas are used round-robin; a replica that fails is skipped for ``cooldown`` seconds
 and the next one is tried.
+
+Every connection handed out has just answered ``describe`` within ``probe_timeout``: a
+black-holed or hung server (connect succeeds, nothing answers) and a stale warm spare (the
+server closed it, or left an ``idle-timeout`` error in it, while ``at_eof()`` is still false)
+are found here, in well under a second, not by the stage's own timeout. A stale spare is
+replaced by a fresh connection to the same replica; a replica that does not answer is
+marked down and the next one is tried. Connecting is bounded by ``connect_timeout``.
 """
 
 from __future__ import annotations
@@ -15,11 +22,13 @@ import logging
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
+from wyoming.error import Error
 from wyoming.event import Event, Eventable, async_read_event, async_write_event
 from wyoming.info import Describe, Info
 
 from voice_runtime.clock import Clock, MonotonicClock
 from voice_runtime.discovery import browse
+from voice_runtime.tasks import cancel_and_wait
 
 _LOGGER = logging.getLogger(__name__)
 READ_LIMIT = 16 * 1024 * 1024
@@ -52,14 +61,31 @@ class Connection:
     async def send(self, event: Event | Eventable) -> None:
         await async_write_event(event if isinstance(event, Event) else event.event(), self.writer)
 
-    async def recv(self) -> Event:
+    async def recv(self, timeout: float | None = None) -> Event:
+        """The next event; ``timeout`` bounds the wait for it (an inactivity timeout)."""
         try:
-            event = await async_read_event(self.reader)
+            async with asyncio.timeout(timeout):
+                event = await async_read_event(self.reader)
         except asyncio.IncompleteReadError as err:  # the stream was cut inside a frame
             raise ConnectionResetError(f"{self.uri} cut the connection mid-frame") from err
         if event is None:
             raise ConnectionResetError(f"{self.uri} closed the connection")
         return event
+
+    async def probe(self, timeout: float) -> Info:
+        """``describe`` → ``info`` within ``timeout`` (TimeoutError: black hole or hung server).
+
+        An ``error`` first (a spare's buffered ``idle-timeout``) or a close means the connection
+        is stale: ConnectionResetError.
+        """
+        await self.send(Describe())
+        async with asyncio.timeout(timeout):
+            while True:
+                event = await self.recv()
+                if Info.is_type(event.type):
+                    return Info.from_event(event)
+                if Error.is_type(event.type):
+                    raise ConnectionResetError(f"{self.uri} stale connection: {Error.from_event(event).code}")
 
     @property
     def alive(self) -> bool:
@@ -101,6 +127,9 @@ class ServicePool:
     cooldown: float = 5.0
     clock: Clock = field(default_factory=MonotonicClock)
     warm: bool = True
+    connect_timeout: float = 1.0
+    probe_timeout: float = 1.0
+    probe: bool = True
 
     def __post_init__(self) -> None:
         self._replicas = [_Replica(u) for u in self.uris]
@@ -110,34 +139,73 @@ class ServicePool:
     def __bool__(self) -> bool:
         return bool(self._replicas)
 
-    def _order(self) -> list[_Replica]:
+    def _order(self, advance: bool = True) -> list[_Replica]:
         now = self.clock.now()
         n = len(self._replicas)
         rotated = [self._replicas[(self._next + i) % n] for i in range(n)]
-        self._next = (self._next + 1) % max(n, 1)
+        if advance:
+            self._next = (self._next + 1) % max(n, 1)
         up = [r for r in rotated if r.down_until <= now]
         return up + [r for r in rotated if r.down_until > now]  # try the cooling ones last
 
-    async def acquire(self) -> Connection:
-        """A connection to a healthy replica; raises ServiceUnavailable when none answers."""
+    async def acquire(self, *, check: bool = False) -> Connection:
+        """A connection to a healthy replica; raises ServiceUnavailable when none answers.
+
+        ``check=True`` (a health check, the connection given back with :meth:`release`) leaves
+        the round-robin where it is and opens no replacement spare, so the check costs no
+        connection when the replica had a spare.
+        """
         errors: list[str] = []
-        for replica in self._order():
-            spare, replica.spare = replica.spare, None
-            if spare is not None and spare.alive:
-                self._refill(replica)
-                return spare
-            if spare is not None:
-                await spare.close()
+        for replica in self._order(advance=not check):
             try:
-                conn = await Connection.open(replica.uri)
+                conn = await self._connect(replica)
             except (OSError, TimeoutError) as err:
                 self.mark_failed(replica.uri)
-                errors.append(f"{replica.uri}: {err}")
+                errors.append(f"{replica.uri}: {type(err).__name__} {err}".rstrip())
                 continue
             replica.down_until = 0.0
-            self._refill(replica)
+            if not check:
+                self._refill(replica)
             return conn
         raise ServiceUnavailable(f"no {self.kind} service reachable ({'; '.join(errors) or 'none configured'})")
+
+    async def _connect(self, replica: _Replica) -> Connection:
+        """The replica's warm spare if it still answers, else a fresh connection that does."""
+        spare, replica.spare = replica.spare, None
+        if spare is not None:
+            if spare.alive:
+                try:
+                    await self._check(spare)
+                    return spare
+                except TimeoutError:
+                    raise  # a black hole or a hung server: a fresh connection would hang too
+                except OSError as err:
+                    _LOGGER.info("service kind=%s uri=%s: warm spare was stale (%s)", self.kind, replica.uri, err)
+            else:
+                await spare.close()
+        conn = await Connection.open(replica.uri, self.connect_timeout)
+        await self._check(conn)
+        return conn
+
+    async def _check(self, conn: Connection) -> None:
+        if not self.probe:
+            return
+        try:
+            info = await conn.probe(self.probe_timeout)
+        except BaseException:
+            await conn.close()
+            raise
+        if self.info is None:
+            self.info = info
+
+    async def release(self, conn: Connection) -> None:
+        """Give back a connection that was acquired but not used (a health check): it becomes
+        its replica's spare if that has none, so checking costs no extra connection."""
+        for replica in self._replicas:
+            if replica.uri == conn.uri and replica.spare is None and conn.alive:
+                replica.spare = conn
+                return
+        await conn.close()
 
     def mark_failed(self, uri: str) -> None:
         for replica in self._replicas:
@@ -151,16 +219,17 @@ class ServicePool:
 
         async def fill() -> None:
             with contextlib.suppress(OSError, TimeoutError):
-                replica.spare = await Connection.open(replica.uri)
+                conn = await Connection.open(replica.uri, self.connect_timeout)
+                if replica.spare is None:
+                    replica.spare = conn
+                else:  # a connection was given back meanwhile (release): keep one spare
+                    await conn.close()
 
         replica.spare_task = asyncio.create_task(fill(), name=f"warm {replica.uri}")
 
     async def close(self) -> None:
         for replica in self._replicas:
-            if replica.spare_task is not None:
-                replica.spare_task.cancel()
-                with contextlib.suppress(BaseException):
-                    await replica.spare_task
+            await cancel_and_wait(replica.spare_task)
             if replica.spare is not None:
                 await replica.spare.close()
                 replica.spare = None

@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 
-class State(StrEnum):
+class LinkState(StrEnum):
     IDLE = "idle"
     LISTENING = "listening"
     RESPONDING = "responding"
     PLAYING = "playing"
 
 
-class Trigger(StrEnum):
+class LinkTrigger(StrEnum):
     RUN_PIPELINE = "run-pipeline"
     AUDIO_STOP = "audio-stop"
     TURN_DONE_AUDIO = "turn-done-audio"  # the turn ended after sending reply audio
@@ -33,14 +33,14 @@ class Trigger(StrEnum):
     DISCONNECT = "disconnect"
 
 
-class Action(StrEnum):
+class LinkAction(StrEnum):
     START_TURN = "start-turn"
     CANCEL_TURN = "cancel-turn"
     END_AUDIO = "end-audio"
 
 
-S, T, A = State, Trigger, Action
-TABLE: dict[tuple[State, Trigger], tuple[State, tuple[Action, ...]]] = {
+S, T, A = LinkState, LinkTrigger, LinkAction
+TABLE: dict[tuple[LinkState, LinkTrigger], tuple[LinkState, tuple[LinkAction, ...]]] = {
     (S.IDLE, T.RUN_PIPELINE): (S.LISTENING, (A.START_TURN,)),
     (S.LISTENING, T.RUN_PIPELINE): (S.LISTENING, (A.CANCEL_TURN, A.START_TURN)),
     (S.LISTENING, T.AUDIO_STOP): (S.RESPONDING, (A.END_AUDIO,)),
@@ -56,15 +56,20 @@ TABLE: dict[tuple[State, Trigger], tuple[State, tuple[Action, ...]]] = {
 
 
 @dataclass
-class TurnMachine:
-    state: State = State.IDLE
-    history: list[tuple[State, Trigger, State]] = field(default_factory=list)
+class LinkMachine:
+    """The current state plus the last ``max_history`` transitions (for logs and tests): a
+    link lives for months, so the history is bounded."""
 
-    def fire(self, trigger: Trigger) -> tuple[Action, ...]:
+    state: LinkState = LinkState.IDLE
+    history: list[tuple[LinkState, LinkTrigger, LinkState]] = field(default_factory=list)
+    max_history: int = 200
+
+    def fire(self, trigger: LinkTrigger) -> tuple[LinkAction, ...]:
         """Apply ``trigger``; returns the actions to perform. Unknown pairs change nothing."""
-        if trigger is Trigger.DISCONNECT:
-            actions: tuple[Action, ...] = (Action.CANCEL_TURN,) if self.state in (S.LISTENING, S.RESPONDING) else ()
-            self._move(trigger, State.IDLE)
+        if trigger is LinkTrigger.DISCONNECT:
+            busy = self.state in (S.LISTENING, S.RESPONDING)
+            actions: tuple[LinkAction, ...] = (LinkAction.CANCEL_TURN,) if busy else ()
+            self._move(trigger, LinkState.IDLE)
             return actions
         entry = TABLE.get((self.state, trigger))
         if entry is None:
@@ -73,6 +78,7 @@ class TurnMachine:
         self._move(trigger, target)
         return actions
 
-    def _move(self, trigger: Trigger, target: State) -> None:
+    def _move(self, trigger: LinkTrigger, target: LinkState) -> None:
         self.history.append((self.state, trigger, target))
+        del self.history[: -self.max_history]
         self.state = target

@@ -99,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     turn.add_argument("--echo-window-ms", type=int, default=300)
     turn.add_argument("--echo-coupling-db", type=float, default=0.0, help="initial echo coupling estimate")
     turn.add_argument("--no-tones", action="store_true", help="no 880/440 Hz feedback tones")
-    turn.add_argument("--reply-timeout", type=float, default=20.0, help="seconds to wait for a reply")
+    turn.add_argument("--reply-timeout", type=float, default=20.0,
+                      help="give up on a turn after this many seconds without an event of it from the controller")
     turn.add_argument("--controller-end-seconds", type=float, default=2.0,
                       help="silence after which the satellite itself ends a question streamed to a controller "
                       "(a fallback: the controller ends it from what was said; default 2.0)")
@@ -183,9 +184,11 @@ async def serve(config: SatelliteConfig, audio: AudioConfig, cloud: CloudConfig 
     if frontend is None:
         _LOGGER.info("mic front end off: no echo cancellation, the energy gate alone guards barge-in")
     wake = WakeGate(config.wake, config.vad.frame_seconds) if config.wake.enabled else None
-    satellite = Satellite(config, mic, speaker, cloud=CloudAssistant(cloud) if cloud else None, frontend=frontend,
-                          wake=wake)
+    assistant = CloudAssistant(cloud) if cloud else None
+    satellite = Satellite(config, mic, speaker, cloud=assistant, frontend=frontend, wake=wake)
     info = satellite_info(config.name, config.area, wake.programs() if wake else None)
+    # The cloud client's imports load in the background: a fallback must not wait for them.
+    preparing = asyncio.create_task(assistant.prepare(), name="cloud prepare") if assistant else None
     await satellite.start()
     serving = asyncio.create_task(run_server(server, lambda r, w: SatelliteHandler(
         r, w, satellite=satellite, info=lambda: info, limits=server.limits)), name="server")
@@ -196,6 +199,7 @@ async def serve(config: SatelliteConfig, audio: AudioConfig, cloud: CloudConfig 
     finally:
         await cancel_and_wait(serving)
         await cancel_and_wait(audio_ended)
+        await cancel_and_wait(preparing)
         await satellite.stop()
     if audio_ended in done and serving not in done:
         _LOGGER.error("exiting: the microphone or speaker stopped")

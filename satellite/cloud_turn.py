@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from voice_runtime.audio import AudioFormat
+from voice_runtime.clock import Clock
 
 from .cloud import CloudAssistant, CloudError
 from .playback import Playback
@@ -29,6 +30,8 @@ class CloudTurns:
     _utterance: bytearray
     _cloud_audio: asyncio.Queue[bytes | None] | None
     _cloud_task: asyncio.Task[None] | None
+    clock: Clock
+    _waiting_since: float
 
     def _fire(self, trigger: Trigger) -> None:
         raise NotImplementedError
@@ -41,6 +44,7 @@ class CloudTurns:
 
     # -- callbacks of the cloud turn (TurnSink) ---------------------------------------------
     def on_transcript(self, text: str) -> None:
+        self._waiting_since = self.clock.now()  # reply_timeout counts from the turn's last event
         self._fire(Trigger.TRANSCRIPT)
 
     def on_reply_start(self, fmt: AudioFormat) -> None:

@@ -160,7 +160,8 @@ class Satellite(OutsideTurn, CloudTurns):
         self._cloud_audio: asyncio.Queue[bytes | None] | None = None
         self._cloud_task: asyncio.Task[None] | None = None
         self._reply_ended = False
-        self._waiting_since = 0.0
+        self._waiting_since = 0.0  # the last sign of progress of the awaited reply
+        self._timed_out_turn = -1  # the turn given up on (its utterance is kept for a late fallback)
         self._mic_ms = 0.0
         self.turns = 0
         self.stopped = asyncio.Event()
@@ -227,6 +228,8 @@ class Satellite(OutsideTurn, CloudTurns):
             self._paused = True
             self._update_arming()
             return
+        if self._late_fallback(event):
+            return
         if is_timer_event(event.type):
             self._on_timer_event(event)
             return
@@ -235,6 +238,7 @@ class Satellite(OutsideTurn, CloudTurns):
         if self._route != "local":
             _LOGGER.debug("event=%s outside a local turn; ignored", event.type)
             return
+        self._waiting_since = self.clock.now()  # reply_timeout counts from the last event of the turn
         state = self.machine.state
         if Transcript.is_type(event.type):
             if state is State.STREAMING:
@@ -279,6 +283,22 @@ class Satellite(OutsideTurn, CloudTurns):
                 self._fire(Trigger.ERROR)
         else:
             _LOGGER.debug("event=%s ignored", event.type)
+
+    def _late_fallback(self, event: Event) -> bool:
+        """``services-unavailable`` for the turn the reply timeout gave up on, nothing newer
+        started: send its utterance to the cloud after all."""
+        if not (Error.is_type(event.type) and self._timed_out_turn == self.turns and self.cloud is not None
+                and self._route is None and self.machine.accepts(Trigger.LATE_FALLBACK)):
+            return False
+        if Error.from_event(event).code != SERVICES_UNAVAILABLE:
+            return False
+        _LOGGER.warning("services-unavailable after the reply timeout: turn %d goes to the cloud", self.turns)
+        self._timed_out_turn = -1
+        self._degraded_until = self.clock.now() + self.config.local_retry_seconds
+        self._waiting_since = self.clock.now()
+        self._fire(Trigger.LATE_FALLBACK)
+        self._start_cloud_turn(ended=True)
+        return True
 
     # -- internals -----------------------------------------------------------------------
     def _reply_start(self, fmt: AudioFormat) -> None:
@@ -472,7 +492,8 @@ class Satellite(OutsideTurn, CloudTurns):
         elif state in PLAYING and self._reply_ended and not self.playback.has_reply:
             self._fire(Trigger.REPLY_DONE)
         elif state == State.WAITING and self.clock.now() - self._waiting_since > self.config.reply_timeout:
-            _LOGGER.warning("no reply within %.0fs", self.config.reply_timeout)
+            _LOGGER.warning("nothing from the turn for %.0fs: given up", self.config.reply_timeout)
+            self._timed_out_turn = self.turns
             self._fire(Trigger.ERROR)
 
     # -- wake word (satellite.wake) ------------------------------------------------------

@@ -53,6 +53,7 @@ class Trigger(StrEnum):
     REPLY_DONE = "reply-done"  # reply or announcement complete (audio-stop) and played out
     ANNOUNCE = "announce"  # an announcement is ready to play (it came outside a turn)
     ERROR = "error"  # controller error, turn timeout, or controller lost (fallback on)
+    LATE_FALLBACK = "late-fallback"  # services-unavailable for a turn the satellite had given up on
 
 
 class Action(StrEnum):
@@ -75,6 +76,9 @@ TRANSITIONS: dict[tuple[State, Trigger], tuple[State, tuple[Action, ...]]] = {
     (S.IDLE, T.ARM): (S.LISTENING, ()),
     (S.LISTENING, T.SPEECH_START): (S.STREAMING, (A.START_TURN, A.TONE_LISTEN)),
     (S.LISTENING, T.DISARM): (S.IDLE, ()),
+    # The controller's services-unavailable came after the reply timeout: the utterance goes
+    # to the cloud after all (the driver starts the cloud turn).
+    (S.LISTENING, T.LATE_FALLBACK): (S.WAITING, (A.TONE_PROCESS,)),
     (S.STREAMING, T.SPEECH_END): (S.WAITING, (A.END_STREAM,)),
     # The controller's own VAD ended the speech first.
     (S.STREAMING, T.TRANSCRIPT): (S.WAITING, (A.END_STREAM, A.TONE_PROCESS)),

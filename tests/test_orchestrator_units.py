@@ -6,48 +6,48 @@ import datetime as dt
 from pathlib import Path
 
 from orchestrator.intents import NO_HOME_REPLY, IntentRecognizer
-from orchestrator.state import TABLE, Action, State, Trigger, TurnMachine
+from orchestrator.state import TABLE, LinkAction, LinkMachine, LinkState, LinkTrigger
 
 
 def test_a_normal_turn() -> None:
-    m = TurnMachine()
-    assert m.fire(Trigger.RUN_PIPELINE) == (Action.START_TURN,)
-    assert m.fire(Trigger.AUDIO_STOP) == (Action.END_AUDIO,)
-    assert m.state is State.RESPONDING
-    assert m.fire(Trigger.TURN_DONE_AUDIO) == ()
-    assert m.state is State.PLAYING
-    m.fire(Trigger.PLAYED)
-    assert m.state is State.IDLE
+    m = LinkMachine()
+    assert m.fire(LinkTrigger.RUN_PIPELINE) == (LinkAction.START_TURN,)
+    assert m.fire(LinkTrigger.AUDIO_STOP) == (LinkAction.END_AUDIO,)
+    assert m.state is LinkState.RESPONDING
+    assert m.fire(LinkTrigger.TURN_DONE_AUDIO) == ()
+    assert m.state is LinkState.PLAYING
+    m.fire(LinkTrigger.PLAYED)
+    assert m.state is LinkState.IDLE
 
 
 def test_barge_in_cancels_then_starts_from_every_busy_state() -> None:
-    for busy in (State.LISTENING, State.RESPONDING):
-        m = TurnMachine(state=busy)
-        assert m.fire(Trigger.RUN_PIPELINE) == (Action.CANCEL_TURN, Action.START_TURN)
-        assert m.state is State.LISTENING
+    for busy in (LinkState.LISTENING, LinkState.RESPONDING):
+        m = LinkMachine(state=busy)
+        assert m.fire(LinkTrigger.RUN_PIPELINE) == (LinkAction.CANCEL_TURN, LinkAction.START_TURN)
+        assert m.state is LinkState.LISTENING
     # While the satellite still plays, the turn is over: only a new one starts.
-    m = TurnMachine(state=State.PLAYING)
-    assert m.fire(Trigger.RUN_PIPELINE) == (Action.START_TURN,)
+    m = LinkMachine(state=LinkState.PLAYING)
+    assert m.fire(LinkTrigger.RUN_PIPELINE) == (LinkAction.START_TURN,)
 
 
 def test_disconnect_cancels_and_ignored_pairs_change_nothing() -> None:
-    m = TurnMachine(state=State.RESPONDING)
-    assert m.fire(Trigger.DISCONNECT) == (Action.CANCEL_TURN,)
-    assert m.state is State.IDLE
-    assert m.fire(Trigger.AUDIO_STOP) == ()  # audio-stop without a turn
-    assert m.state is State.IDLE
-    assert TurnMachine(state=State.PLAYING).fire(Trigger.DISCONNECT) == ()
+    m = LinkMachine(state=LinkState.RESPONDING)
+    assert m.fire(LinkTrigger.DISCONNECT) == (LinkAction.CANCEL_TURN,)
+    assert m.state is LinkState.IDLE
+    assert m.fire(LinkTrigger.AUDIO_STOP) == ()  # audio-stop without a turn
+    assert m.state is LinkState.IDLE
+    assert LinkMachine(state=LinkState.PLAYING).fire(LinkTrigger.DISCONNECT) == ()
     # Every target in the table is a real state and every state is reachable.
-    assert {target for target, _ in TABLE.values()} == set(State)
+    assert {target for target, _ in TABLE.values()} == set(LinkState)
 
 
 def test_stale_turn_done_after_silent_turn() -> None:
-    m = TurnMachine()
-    m.fire(Trigger.RUN_PIPELINE)
-    m.fire(Trigger.AUDIO_STOP)
-    m.fire(Trigger.TURN_DONE_SILENT)
-    assert m.state is State.IDLE
-    assert m.history[-1] == (State.RESPONDING, Trigger.TURN_DONE_SILENT, State.IDLE)
+    m = LinkMachine()
+    m.fire(LinkTrigger.RUN_PIPELINE)
+    m.fire(LinkTrigger.AUDIO_STOP)
+    m.fire(LinkTrigger.TURN_DONE_SILENT)
+    assert m.state is LinkState.IDLE
+    assert m.history[-1] == (LinkState.RESPONDING, LinkTrigger.TURN_DONE_SILENT, LinkState.IDLE)
 
 
 def fixed_now() -> dt.datetime:

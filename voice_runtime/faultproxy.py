@@ -71,6 +71,7 @@ class FaultProxy:
     _armed: ArmedFault | None = None
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _random: random.Random = field(default_factory=random.Random)
+    _stopped: bool = False
 
     def __post_init__(self) -> None:
         self._random.seed(self.seed)
@@ -105,6 +106,7 @@ class FaultProxy:
         return len(self._writers) // 2
 
     async def stop(self) -> None:
+        self._stopped = True  # a connection still being set up is cut as soon as it is
         if self._server is not None:
             self._server.close()
         for writer in list(self._writers):
@@ -125,6 +127,10 @@ class FaultProxy:
         try:
             s_reader, s_writer = await asyncio.open_connection(self.target_host, self.target_port)
         except OSError:
+            _reset(c_writer)
+            return
+        if self._stopped:  # stop() ran while this connection was being set up
+            s_writer.close()
             _reset(c_writer)
             return
         self.connections += 1

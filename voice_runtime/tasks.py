@@ -13,10 +13,12 @@ T = TypeVar("T")
 
 
 async def cancel_and_wait(task: asyncio.Task[Any] | None, timeout: float = 5.0) -> None:
-    """Cancel ``task`` and wait (bounded) until it has finished.
+    """Cancel ``task`` and wait (bounded) until it has finished: the one way to stop a task.
 
-    The task's own exception or cancellation is consumed; a cancellation of the *caller*
-    while waiting propagates as usual.
+    The task's own exception or cancellation is consumed (logged at debug); a cancellation
+    aimed at the *caller* while it waits is re-raised, never swallowed (``await task`` under
+    ``suppress(BaseException)`` would swallow it: a barge-in landing during the cleanup
+    would leave the caller running).
     """
     if task is None or task.done():
         if task is not None and not task.cancelled():
@@ -80,8 +82,6 @@ async def run_together(*coros: Coroutine[Any, Any, Any]) -> None:
                     raise task.exception()  # type: ignore[misc]
     finally:
         for task in tasks:
-            if not task.done():
-                task.cancel()
+            task.cancel()
         for task in tasks:
-            with contextlib.suppress(BaseException):
-                await task
+            await cancel_and_wait(task)

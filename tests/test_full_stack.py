@@ -1,0 +1,84 @@
+"""The whole product as a user runs it, every part a real process: our three engines
+(``stack``), ``voice-orchestrator serve`` and ``voice-satellite`` with its speaker into a WAV.
+
+The mic is a command (``cat FIFO``) the test feeds like a room (``Room`` of the cloud tests:
+silence, and speech when told), not a fixed WAV: the interruption must be spoken while the
+reply plays, and when the reply starts depends on the machine's load (on the shared 2-core
+box the LLM's first sentence came anywhere from 1 to over 7 s after the question). So the
+test speaks the interruption once the satellite reports that the reply is playing, which is
+also what a user does.
+
+Expected: the question (a long story, for the LLM) is answered and playing; the
+interruption ("What time is it?") stops it (the satellite holds then drops the reply, the
+orchestrator cancels the turn); the interruption is answered (the time, from the intent
+fast path) and played to the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from helpers import ROOT
+from speech import speak
+from stack import Stack
+from test_satellite_cloud import Room
+from test_satellite_service import SatelliteProcess, satellite
+
+QUESTION = "Tell me a long story about a brave little dragon."
+INTERRUPTION = "What time is it?"
+
+
+async def orchestrator(stack: Stack, satellite_uri: str) -> SatelliteProcess:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "orchestrator", "serve", "--satellite", satellite_uri, "--asr", stack.whisper.uri,
+        "--handle", stack.llama.uri, "--tts", stack.tts.uri,
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        cwd=str(ROOT), env=dict(os.environ),
+    )
+    return SatelliteProcess(proc, 0)
+
+
+def states(log: list[str]) -> list[str]:
+    return [line.split('msg="state ', 1)[1].rstrip('"') for line in log if 'msg="state ' in line]
+
+
+async def test_question_reply_interruption_stops_the_reply_and_is_answered(stack: Stack, tmp_path: Path) -> None:
+    fifo = tmp_path / "mic.fifo"
+    os.mkfifo(fifo)
+    async with satellite("--mic-command", f"cat {fifo}", "--snd-wav", str(tmp_path / "speaker.wav"),
+                         "--snd-rate", "16000", "--no-tones") as sat, Room(fifo) as room:
+        orch = await orchestrator(stack, sat.uri)
+        try:
+            await sat.wait_log("controller attached", timeout=30)
+            room.say(speak(QUESTION))
+            await sat.wait_log("waiting -> speaking on reply-start", timeout=180)  # the story plays
+            await asyncio.sleep(0)
+            room.say(speak(INTERRUPTION))  # spoken over the story
+            await orch.wait_log("turn ok", timeout=180)  # the interruption, answered
+            await sat.wait_log("on reply-done", timeout=60)  # … and played to the end
+        finally:
+            await orch.stop(signal.SIGTERM)
+            await sat.stop()
+    sat_log, orch_log = "\n".join(sat.log), "\n".join(orch.log)
+    seen = states(sat.log)
+    # Heard over the reply: held at once, confirmed, a new turn streamed.
+    start = seen.index("waiting -> speaking on reply-start")
+    assert seen[start + 1:start + 4] == ["speaking -> barge-in on speech-start",
+                                         "barge-in -> streaming on barge-in-confirmed",
+                                         "streaming -> waiting on speech-end"], (seen, sat_log)
+    assert "playback stopped dropped_ms=" in sat_log  # the rest of the story dropped, not played
+    # The orchestrator cancelled the story's turn because of the barge-in, then answered.
+    assert "barge-in: cancelling turn 1" in orch_log
+    outcomes = [line.split('msg="turn ', 1)[1].split(" ", 1)[0] for line in orch.log if 'msg="turn ' in line
+                and "conversation=" in line]
+    assert outcomes == ["cancelled", "ok"], orch_log
+    answered = [line for line in orch.log if 'msg="turn ok' in line]
+    assert "intent=HassGetTime" in answered[0], orch_log
+    # The answer to the interruption was played to the end, and nothing of the story after it.
+    served = seen[:seen.index("listening -> idle on disarm")] if "listening -> idle on disarm" in seen else seen
+    assert served[start + 4:] == ["waiting -> waiting on transcript", "waiting -> speaking on reply-start",
+                                  "speaking -> listening on reply-done"], seen

@@ -1,0 +1,218 @@
+"""Hardening round 2 (issue 14), the parts that need no engine: cancellation during cleanup,
+bounded histories, stale/black-holed warm spares, the satellite's reply wait and a
+``services-unavailable`` arriving after it gave up.
+
+Servers here are real sockets speaking Wyoming (our ``ServiceHandler`` with ``--idle-timeout``
+limits, the fault proxy for a black hole); the engine work itself is not needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+from test_satellite_core import CONFIG, QuietMic, attach, feed
+from wyoming.asr import Transcript
+from wyoming.error import Error
+from wyoming.event import Event
+from wyoming.info import Info
+
+from orchestrator.services import ServicePool, ServiceUnavailable
+from orchestrator.state import LinkMachine, LinkTrigger
+from satellite.audio_io import MemorySink
+from satellite.core import Satellite
+from satellite.state import State
+from satellite.vad import SpeechDetector
+from voice_runtime.audio import AudioFormat
+from voice_runtime.clock import ManualClock
+from voice_runtime.faultproxy import FaultProxy
+from voice_runtime.handler import ServiceHandler
+from voice_runtime.limits import Limits
+from voice_runtime.server import ServerConfig, WyomingServer
+from voice_runtime.tasks import run_together
+
+INFO = Info()
+
+
+# -- cancellation ----------------------------------------------------------------------------
+async def test_a_cancel_landing_during_run_together_cleanup_is_not_swallowed() -> None:
+    """A barge-in (cancel) that arrives while run_together is cancelling its children must end
+    the caller: before, ``suppress(BaseException)`` around ``await task`` swallowed it and the
+    caller went on (here: raised the child's ValueError instead of being cancelled)."""
+    cleaning = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow_to_stop() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            cleaning.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await release.wait()  # a cleanup that takes a while (closing a connection…)
+
+    async def failing() -> None:
+        await asyncio.sleep(0)
+        raise ValueError("stage failed")
+
+    after_cleanup: list[str] = []
+
+    async def turn() -> None:
+        with contextlib.suppress(ValueError):
+            await run_together(slow_to_stop(), failing())
+        after_cleanup.append("the turn went on")  # must not happen once cancelled
+
+    task = asyncio.create_task(turn())
+    await cleaning.wait()
+    task.cancel()  # the barge-in, during the cleanup
+    release.set()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert task.cancelled()
+    assert after_cleanup == []
+
+
+# -- bounded histories ---------------------------------------------------------------------------
+def test_the_orchestrator_turn_machine_history_is_bounded() -> None:
+    machine = LinkMachine()
+    for _ in range(1000):
+        machine.fire(LinkTrigger.RUN_PIPELINE)
+        machine.fire(LinkTrigger.AUDIO_STOP)
+        machine.fire(LinkTrigger.TURN_DONE_SILENT)
+    assert len(machine.history) == machine.max_history
+    assert machine.history[-1][2].value == "idle"
+
+
+# -- warm spares -------------------------------------------------------------------------------
+class Quiet(ServiceHandler):
+    """Answers describe (the base class does) and nothing else."""
+
+    async def handle_event(self, event: Event) -> bool:
+        return True
+
+
+@contextlib.asynccontextmanager
+async def quiet_server(idle_timeout: float = 30.0) -> AsyncIterator[WyomingServer]:
+    limits = Limits(idle_timeout=idle_timeout)
+    server = WyomingServer(ServerConfig(uri="tcp://127.0.0.1:0", limits=limits),
+                           lambda r, w: Quiet(r, w, info=lambda: INFO, limits=limits))
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def test_a_stale_warm_spare_is_replaced_not_handed_out() -> None:
+    """With ``--idle-timeout`` the server leaves an ``idle-timeout`` error in the spare and
+    closes it; the next acquire must hand out a working connection, not that one."""
+    async with quiet_server(idle_timeout=0.3) as server:
+        pool = ServicePool("asr", [f"tcp://127.0.0.1:{server.port}"])
+        try:
+            first = await pool.acquire()
+            await first.close()
+            spare_task = pool._replicas[0].spare_task
+            assert spare_task is not None
+            await spare_task
+            spare = pool._replicas[0].spare
+            assert spare is not None
+            # The server gives up on the idle spare: an error event, then the close.
+            event = await spare.recv(5.0)
+            assert Error.is_type(event.type) and Error.from_event(event).code == "idle-timeout"
+            # Put the event back, as it sat in the buffer unread: the spare looks alive.
+            pool._replicas[0].spare = spare
+            spare.reader._buffer[:0] = b'{"type": "error", "data": {"text": "idle", "code": "idle-timeout"}}\n'
+            conn = await pool.acquire()
+            assert conn is not spare
+            assert Info.is_type((await conn.probe(2.0)).event().type)
+            await conn.close()
+        finally:
+            await pool.close()
+
+
+async def test_a_black_holed_spare_gives_services_unavailable_at_once() -> None:
+    """A warm spare whose server stopped answering (black hole): the pool finds it by its probe
+    and says so, instead of handing it out for the stage to wait on."""
+    async with quiet_server() as server:
+        proxy = FaultProxy("127.0.0.1", server.port or 0)
+        await proxy.start()
+        pool = ServicePool("tts", [proxy.uri], probe_timeout=0.5)
+        try:
+            await (await pool.acquire()).close()
+            spare_task = pool._replicas[0].spare_task
+            assert spare_task is not None
+            await spare_task
+            assert pool._replicas[0].spare is not None
+            proxy.set_mode("drop")
+            with pytest.raises(ServiceUnavailable, match="TimeoutError"):
+                await pool.acquire()
+        finally:
+            await pool.close()
+            await proxy.stop()
+
+
+# -- the satellite's wait for a reply ----------------------------------------------------------
+class FakeCloud:
+    """Records the utterance of a cloud turn and answers with a short silence."""
+
+    def __init__(self) -> None:
+        self.audio = b""
+        self.done = asyncio.Event()
+
+    async def run_turn(self, audio: AsyncIterator[bytes], sink: Satellite) -> None:
+        async for chunk in audio:
+            self.audio += chunk
+        sink.on_transcript("what time is it")
+        sink.on_reply_start(AudioFormat(16000, 2, 1))
+        sink.on_reply_audio(bytes(3200))
+        sink.on_reply_end()
+        self.done.set()
+
+
+@contextlib.asynccontextmanager
+async def satellite(cloud: FakeCloud | None = None) -> AsyncIterator[tuple[Satellite, ManualClock]]:
+    clock = ManualClock()
+    sat = Satellite(CONFIG, QuietMic(), MemorySink(16000), cloud=cloud, clock=clock)  # type: ignore[arg-type]
+    sat.detector = SpeechDetector(CONFIG.vad, is_speech=lambda frame: frame[0] == 1)
+    await sat.start()
+    try:
+        yield sat, clock
+    finally:
+        await sat.stop()
+
+
+async def test_the_reply_wait_counts_from_the_last_event_of_the_turn() -> None:
+    async with satellite() as (sat, clock):
+        link = await attach(sat)
+        feed(sat, "..vvv" + "v" * 10 + ".....")
+        assert sat.state == State.WAITING
+        for _ in range(3):  # the controller keeps reporting progress, 4 s apart (timeout: 5 s)
+            clock.advance(4.0)
+            await sat.on_controller_event(link, Transcript(text="what time is it").event())
+            feed(sat, ".")
+            assert sat.state == State.WAITING
+        clock.advance(CONFIG.reply_timeout + 0.1)  # then nothing for longer than the timeout
+        feed(sat, ".")
+        assert sat.state == State.LISTENING
+
+
+async def test_services_unavailable_after_the_reply_timeout_still_goes_to_the_cloud() -> None:
+    cloud = FakeCloud()
+    async with satellite(cloud) as (sat, clock):
+        link = await attach(sat)
+        feed(sat, "..vvv" + "v" * 10 + ".....")
+        assert sat.state == State.WAITING
+        await sat.flush()
+        sent = b"".join(e.payload or b"" for e in link.received if e.type == "audio-chunk")
+        clock.advance(CONFIG.reply_timeout + 0.1)
+        feed(sat, ".")
+        assert sat.state == State.LISTENING  # gave up on the controller
+        await sat.on_controller_event(link, Error(text="down", code="services-unavailable").event())
+        assert sat.state == State.WAITING
+        await asyncio.wait_for(cloud.done.wait(), 10)
+        assert cloud.audio == sent  # the very utterance the controller got
+        assert sat.state == State.SPEAKING
+        # A second, stale services-unavailable changes nothing.
+        await sat.on_controller_event(link, Error(text="down", code="services-unavailable").event())
+        assert sat.state == State.SPEAKING
