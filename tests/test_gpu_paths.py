@@ -20,7 +20,7 @@ from wyoming_whisper.__main__ import make_config, parse_args, resolve_device
 def test_llama_build_is_cuda_where_nvcc_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HEARTH_GPU", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))  # no nvcc
-    assert gpu_backend() == "cpu" and gpu_backend("cpu") == "cpu"
+    assert gpu_backend(has_gpu=True) == "cpu" and gpu_backend("cpu") == "cpu"
     with pytest.raises(SetupError, match="needs nvcc"):
         gpu_backend("cuda")
     with pytest.raises(SetupError, match="auto, cuda or cpu"):
@@ -28,9 +28,11 @@ def test_llama_build_is_cuda_where_nvcc_is(tmp_path: Path, monkeypatch: pytest.M
     nvcc = tmp_path / "nvcc"  # a stand-in on the PATH: only its presence is looked at
     nvcc.write_text("#!/bin/sh\nexit 0\n")
     nvcc.chmod(nvcc.stat().st_mode | stat.S_IEXEC)
-    assert gpu_backend() == "cuda"
+    assert gpu_backend(has_gpu=True) == "cuda"
+    assert gpu_backend(has_gpu=False) == "cpu"  # a CUDA compiler without a GPU (as on this machine)
+    assert gpu_backend("cuda", has_gpu=False) == "cuda"  # asked for: built anyway
     monkeypatch.setenv("HEARTH_GPU", "cpu")
-    assert gpu_backend() == "cpu"
+    assert gpu_backend(has_gpu=True) == "cpu"
     cuda = llama_cmake_flags(Path("s"), Path("b"), native=True, gpu="cuda")
     cpu = llama_cmake_flags(Path("s"), Path("b"), native=True, gpu="cpu")
     assert "-DGGML_CUDA=ON" in cuda and "-DGGML_CUDA=ON" not in cpu and cuda[:-1] == cpu

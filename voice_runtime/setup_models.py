@@ -208,14 +208,20 @@ def _run_with_progress(cmd: list[str], label: str, log: Path) -> None:
             raise SetupError(f"{label} failed (exit {proc.returncode}); last lines:\n" + "\n".join(tail))
 
 
-def gpu_backend(choice: str | None = None) -> str:
+def gpu_present() -> bool:
+    """An NVIDIA GPU the driver exposes (a CUDA compiler alone, as on some CI images, is not one)."""
+    return any(Path("/dev").glob("nvidia[0-9]*"))
+
+
+def gpu_backend(choice: str | None = None, *, has_gpu: bool | None = None) -> str:
     """``cuda`` or ``cpu`` for the llama-server build: ``choice`` (or ``HEARTH_GPU``: auto, cuda,
-    cpu); auto means CUDA when ``nvcc`` is on the PATH."""
+    cpu); auto means CUDA when ``nvcc`` is on the PATH and a GPU is there."""
     wanted = (choice or os.environ.get("HEARTH_GPU") or "auto").lower()
     if wanted not in {"auto", "cuda", "cpu"}:
         raise SetupError(f"HEARTH_GPU/--gpu must be auto, cuda or cpu, not {wanted!r}")
     if wanted == "auto":
-        return "cuda" if shutil.which("nvcc") else "cpu"
+        gpu = gpu_present() if has_gpu is None else has_gpu
+        return "cuda" if gpu and shutil.which("nvcc") else "cpu"
     if wanted == "cuda" and shutil.which("nvcc") is None:
         raise SetupError("a CUDA build needs nvcc (the CUDA toolkit) on the PATH")
     return wanted
