@@ -126,3 +126,65 @@ async def test_orchestrator_retries_tts_twice_half_a_second_apart() -> None:
         await fake.stop()
     assert result.error is not None and result.error.code == "tts-failed"
     assert fake.accepted[0] == 3 and clock.slept == [0.5, 0.5] and clock.now() == 1.0
+
+
+class FakeDroppingLLM:
+    """A conversation service (fault injection) that answers ``describe`` (so the pool's probe
+    passes) and drops the connection when it is sent a transcript; counts the transcripts."""
+
+    def __init__(self) -> None:
+        self.transcripts = [0]
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        from wyoming.event import async_read_event, async_write_event
+        from wyoming.info import Attribution, HandleModel, HandleProgram, Info
+
+        info = Info(handle=[HandleProgram(name="fake", description="fault injection", installed=True, version="1",
+                                          attribution=Attribution(name="", url=""), models=[HandleModel(
+                                              name="fake", description="", installed=True, version="1",
+                                              attribution=Attribution(name="", url=""), languages=["en"])])])
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while (event := await async_read_event(reader)) is not None:
+                    if event.type == "describe":
+                        await async_write_event(info.event(), writer)
+                    elif event.type == "transcript":
+                        self.transcripts[0] += 1
+                        break
+            finally:
+                writer.close()
+
+        self._server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        return f"tcp://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    async def stop(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+
+async def test_orchestrator_retries_the_conversation_after_1_2_and_4_seconds() -> None:
+    """A conversation service that drops the connection mid-request (not one that is down: that
+    is services-unavailable at once) is tried 4 times, 1, 2 and 4 s apart, before llm-failed."""
+    from orchestrator.pipeline import TurnResult, TurnTimer
+
+    fake = FakeDroppingLLM()
+    uri = await fake.start()
+    clock = ManualClock()
+    handle = ServicePool("handle", [uri], warm=False)
+    pipeline = Pipeline(ServicePool("asr", []), handle, ServicePool("tts", []), intents=None,
+                        config=PipelineConfig(retry_clock=clock))
+    result = TurnResult(transcript="Why is the sky blue?")
+    try:
+        converse = asyncio.create_task(pipeline._converse(result, Collect(), TurnTimer(clock, 0.0), "c1",
+                                                          speak=False))
+        await step_through(clock, (1.0, 2.0, 4.0), fake.transcripts)
+        with pytest.raises(Exception) as failed:
+            await asyncio.wait_for(converse, 60)
+    finally:
+        await handle.close()
+        await fake.stop()
+    assert getattr(failed.value, "code", None) == "llm-failed", failed.value
+    assert fake.transcripts[0] == 4 and clock.slept == [1.0, 2.0, 4.0]

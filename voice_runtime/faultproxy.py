@@ -28,6 +28,8 @@ import struct
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .tasks import cancel_and_wait
+
 Mode = Literal["pass", "delay", "drop", "truncate", "reset", "loss"]
 Direction = Literal["up", "down"]  # up: client -> server; down: server -> client
 
@@ -112,10 +114,7 @@ class FaultProxy:
         for writer in list(self._writers):
             writer.close()
         for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(BaseException):
-                await task
+            await cancel_and_wait(task)
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
@@ -142,10 +141,7 @@ class FaultProxy:
             await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in pumps:
-                task.cancel()
-            for task in pumps:
-                with contextlib.suppress(BaseException):
-                    await task
+                await cancel_and_wait(task)
             for writer in (c_writer, s_writer):
                 self._writers.discard(writer)
                 writer.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ from wyoming.event import async_write_event
 
 from ..limits import Limits
 from ..protocol import ProtocolError, read_frame
+from ..tasks import cancel_and_wait
 from .format import Direction, RecordedEvent, Session, save_session
 
 _LOGGER = logging.getLogger(__name__)
@@ -92,10 +92,7 @@ class Recorder:
             await asyncio.wait(tasks, timeout=2.0)
         finally:
             for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(BaseException):
-                    await task
+                await cancel_and_wait(task)
             await asyncio.to_thread(save_session, session, path)
             async with self._saved_changed:
                 self.saved.append(path)

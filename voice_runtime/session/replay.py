@@ -26,6 +26,7 @@ from urllib.parse import urlparse
 
 from wyoming.event import Event, async_read_event, async_write_event
 
+from ..tasks import cancel_and_wait
 from .format import RecordedEvent, Session
 
 STREAM_CHUNKS = frozenset({"audio-chunk", "transcript-chunk", "handled-chunk", "synthesize-chunk"})
@@ -206,9 +207,7 @@ async def replay_session(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(reading), settle if not expected else 0.3)
     finally:
-        reading.cancel()
-        with contextlib.suppress(BaseException):
-            await reading
+        await cancel_and_wait(reading)
         writer.close()
         with contextlib.suppress(Exception):
             await writer.wait_closed()
@@ -295,9 +294,7 @@ async def replay_as_server(
                 await asyncio.wait_for(progress.wait_for(complete), step_timeout)
     finally:
         if reading is not None:
-            reading.cancel()
-            with contextlib.suppress(BaseException):
-                await reading
+            await cancel_and_wait(reading)
         if writer is not None:
             writer.close()
         server.close()
