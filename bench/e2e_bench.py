@@ -494,7 +494,7 @@ async def main(args: argparse.Namespace) -> int:
             print(f"ours: {n} concurrent satellites, {len(batches)} round(s)", flush=True)
             all_turns += await phase("ours", ours, batches)
         if args.echo_runs:
-            llm_questions = [q for q in questions if not intents.match(q.text)] or questions
+            llm_questions = [q for q in questions if not intents.recognize(q.text)] or questions
             echo_q = (llm_questions * args.echo_runs)[: args.echo_runs]
             print(f"ours-echo: {len(echo_q)} echo-only runs (−10 dB, 60 ms echo path)", flush=True)
             all_turns += await phase("ours-echo", ours, [[q] for q in echo_q],
@@ -623,7 +623,7 @@ def write_report(out: Path, turns: list[Turn], *, usage: dict[str, Any], barge: 
     lines = [
         "# End-to-end latency: hearth vs a Home-Assistant-style chain", "",
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {len(questions)} questions "
-        f"({sum(bool(IntentRecognizer().match(q.text)) for q in questions)} home commands answered by intents, "
+        f"({sum(bool(IntentRecognizer().recognize(q.text)) for q in questions)} home commands answered by intents, "
         f"the rest by the LLM), spoken by Kokoro `{QUESTION_VOICE}`; {os.cpu_count()} CPUs shared with other "
         f"work (load average at the end {os.getloadavg()[0]:.1f}); run took {elapsed / 60:.1f} min.", "",
         "**User-perceived latency** = the question's last voiced sample → the first reply sample at the "

@@ -96,7 +96,9 @@ class SpeechDetector:
         """For the current utterance only: end it after ``seconds`` of silence (None: the usual
         ``silence_frames_required``). A controller that finds the end of speech itself (from what
         was said) gets the time to; this is then only the fallback."""
-        self._end_frames = None if seconds is None else max(1, round(seconds / self.config.frame_seconds))
+        # Never sooner than the usual silence (a user who set a longer one keeps it).
+        self._end_frames = None if seconds is None else max(self.config.silence_frames_required,
+                                                             round(seconds / self.config.frame_seconds))
 
     def reset(self) -> None:
         self._preroll.clear()

@@ -77,7 +77,7 @@ async def test_question_reply_interruption_stops_the_reply_and_is_answered(stack
                 and "conversation=" in line]
     assert outcomes == ["cancelled", "ok"], orch_log
     answered = [line for line in orch.log if 'msg="turn ok' in line]
-    assert "intent=HassGetTime" in answered[0], orch_log
+    assert "intent=HassGetCurrentTime" in answered[0], orch_log
     # The answer to the interruption was played to the end, and nothing of the story after it.
     served = seen[:seen.index("listening -> idle on disarm")] if "listening -> idle on disarm" in seen else seen
     assert served[start + 4:] == ["waiting -> waiting on transcript", "waiting -> speaking on reply-start",

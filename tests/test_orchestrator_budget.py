@@ -65,22 +65,24 @@ async def test_a_satellite_write_error_is_not_a_tts_failure(stack: Stack) -> Non
 
 
 async def test_a_reply_longer_than_the_tts_timeout_is_not_cut(stack: Stack) -> None:
-    slow = FaultProxy("127.0.0.1", stack.tts.port or 0, mode="delay", delay=2.0)  # a slow but steady link
+    slow = FaultProxy("127.0.0.1", stack.tts.port or 0, mode="delay", delay=1.0)  # a slow but steady link
     await slow.start()
     tts = ServicePool("tts", [slow.uri], probe_timeout=6.0)  # describe crosses the slow link twice
-    pipeline = Pipeline(ServicePool("asr", []), ServicePool("handle", []), tts, config=PipelineConfig(tts_timeout=10.0))
+    # tts_timeout 4 s: no gap between events is that long (2 s of link latency before the first),
+    # but the whole ~24 s answer takes longer to make and send, so a whole-reply deadline would cut it.
+    pipeline = Pipeline(ServicePool("asr", []), ServicePool("handle", []), tts, config=PipelineConfig(tts_timeout=4.0))
     sink = WavSink()
     try:
         started = time.monotonic()
-        result = await pipeline.announce(LONG, sink)
+        result = await pipeline.announce(LONG + " " + LONG, sink)
         took = time.monotonic() - started
     finally:
         await pipeline.close()
         await slow.stop()
-    assert took > 10.0, "the reply did not outlast tts_timeout: the test proves nothing"
+    assert took > 4.0, "the reply did not outlast tts_timeout: the test proves nothing"
     assert result.error is None, result.error
     assert [e.type for e in sink.events if e.type in ("audio-start", "audio-stop")] == ["audio-start", "audio-stop"]
-    assert sink.seconds > 8  # the whole answer (~12 s of speech), not a cut
+    assert sink.seconds > 16  # the whole answer (~24 s of speech), not a cut
 
 
 async def test_a_dead_llm_is_found_while_the_user_is_still_speaking(stack: Stack) -> None:

@@ -1,7 +1,7 @@
 """The seed's retry schedules as the services run them, stepped on a ManualClock.
 
 TTS: 2 retries, 0.5 s apart, in the TTS server (``wyoming_kokoro``'s engine calls, real Piper
-with injected failures) and in the orchestrator (a TTS service that hangs up: ``FakeHangUpServer``).
+with injected failures) and in the orchestrator (``FakeDroppingService``: answers describe, drops the request).
 The LLM's 1/2/4 s is in tests/test_llama_openai.py. Each step checks the attempt count when
 the wait starts, that half the wait is not enough, and that the whole wait is.
 """
@@ -80,28 +80,6 @@ async def test_tts_server_retries_an_engine_call_twice_half_a_second_apart(failu
         assert not any(AudioChunk.is_type(e.type) for e in events)
 
 
-class FakeHangUpServer:
-    """A TTS "service" that accepts each connection and closes it at once (a crashing engine)."""
-
-    def __init__(self) -> None:
-        self.accepted = [0]
-        self._server: asyncio.Server | None = None
-
-    async def start(self) -> str:
-        async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            self.accepted[0] += 1
-            writer.close()
-            await writer.wait_closed()
-
-        self._server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
-        return f"tcp://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
-
-    async def stop(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
-
-
 class Collect:
     def __init__(self) -> None:
         self.events: list[Event] = []
@@ -111,7 +89,7 @@ class Collect:
 
 
 async def test_orchestrator_retries_tts_twice_half_a_second_apart() -> None:
-    fake = FakeHangUpServer()
+    fake = FakeDroppingService("synthesize")
     uri = await fake.start()
     clock = ManualClock()
     tts = ServicePool("tts", [uri], warm=False)
@@ -119,39 +97,38 @@ async def test_orchestrator_retries_tts_twice_half_a_second_apart() -> None:
                         config=PipelineConfig(retry_clock=clock))
     try:
         announce = asyncio.create_task(pipeline.announce("The oven is hot.", Collect()))
-        await step_through(clock, (0.5, 0.5), fake.accepted)
+        await step_through(clock, (0.5, 0.5), fake.dropped)
         result = await asyncio.wait_for(announce, 60)
     finally:
         await tts.close()
         await fake.stop()
     assert result.error is not None and result.error.code == "tts-failed"
-    assert fake.accepted[0] == 3 and clock.slept == [0.5, 0.5] and clock.now() == 1.0
+    assert fake.dropped[0] == 3 and clock.slept == [0.5, 0.5] and clock.now() == 1.0
 
 
-class FakeDroppingLLM:
-    """A conversation service (fault injection) that answers ``describe`` (so the pool's probe
-    passes) and drops the connection when it is sent a transcript; counts the transcripts."""
+class FakeDroppingService:
+    """A Wyoming service (fault injection) that answers ``describe`` (so the pool's probe passes:
+    it is not down) and drops the connection when sent ``drop_on`` (a crash mid-request);
+    ``dropped[0]`` counts those requests."""
 
-    def __init__(self) -> None:
-        self.transcripts = [0]
+    def __init__(self, drop_on: str) -> None:
+        self.drop_on = drop_on
+        self.dropped = [0]
         self._server: asyncio.Server | None = None
 
     async def start(self) -> str:
         from wyoming.event import async_read_event, async_write_event
-        from wyoming.info import Attribution, HandleModel, HandleProgram, Info
+        from wyoming.info import Info
 
-        info = Info(handle=[HandleProgram(name="fake", description="fault injection", installed=True, version="1",
-                                          attribution=Attribution(name="", url=""), models=[HandleModel(
-                                              name="fake", description="", installed=True, version="1",
-                                              attribution=Attribution(name="", url=""), languages=["en"])])])
+        info = Info().event()  # an answer to describe is all the probe asks for
 
         async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             try:
                 while (event := await async_read_event(reader)) is not None:
                     if event.type == "describe":
-                        await async_write_event(info.event(), writer)
-                    elif event.type == "transcript":
-                        self.transcripts[0] += 1
+                        await async_write_event(info, writer)
+                    elif event.type == self.drop_on:
+                        self.dropped[0] += 1
                         break
             finally:
                 writer.close()
@@ -170,7 +147,7 @@ async def test_orchestrator_retries_the_conversation_after_1_2_and_4_seconds() -
     is services-unavailable at once) is tried 4 times, 1, 2 and 4 s apart, before llm-failed."""
     from orchestrator.pipeline import TurnResult, TurnTimer
 
-    fake = FakeDroppingLLM()
+    fake = FakeDroppingService("transcript")
     uri = await fake.start()
     clock = ManualClock()
     handle = ServicePool("handle", [uri], warm=False)
@@ -180,11 +157,11 @@ async def test_orchestrator_retries_the_conversation_after_1_2_and_4_seconds() -
     try:
         converse = asyncio.create_task(pipeline._converse(result, Collect(), TurnTimer(clock, 0.0), "c1",
                                                           speak=False))
-        await step_through(clock, (1.0, 2.0, 4.0), fake.transcripts)
+        await step_through(clock, (1.0, 2.0, 4.0), fake.dropped)
         with pytest.raises(Exception) as failed:
             await asyncio.wait_for(converse, 60)
     finally:
         await handle.close()
         await fake.stop()
     assert getattr(failed.value, "code", None) == "llm-failed", failed.value
-    assert fake.transcripts[0] == 4 and clock.slept == [1.0, 2.0, 4.0]
+    assert fake.dropped[0] == 4 and clock.slept == [1.0, 2.0, 4.0]

@@ -92,7 +92,8 @@ class SatelliteProcess(ServiceProcess):
 async def satellite(*flags: str, env: dict[str, str] | None = None) -> AsyncIterator[SatelliteProcess]:
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "satellite", "--uri", f"tcp://127.0.0.1:{port}", "--no-wake-word", *flags,
+        sys.executable, "-m", "satellite", "--uri", f"tcp://127.0.0.1:{port}", "--no-wake-word",
+        "--controller-end-seconds", "0.6", *flags,  # this scripted controller never ends a question
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         cwd=str(ROOT), env={**os.environ, **(env or {})},
     )
