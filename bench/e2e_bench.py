@@ -266,6 +266,8 @@ async def one_batch(pipeline: BenchPipeline, name: str, questions: list[Question
     turns = [Turn(name, len(questions), q.text) for q in questions]
     results: list[TurnResult | None] = [None] * len(questions)
     flags = ["--silence-frames-required", str(args.silence_frames), *(ECHO_FLAGS if echo else ())]
+    if name.startswith("peer"):  # the peer chain finds no end of speech itself: the satellite's VAD does,
+        flags += ["--controller-end-seconds", f"{args.silence_frames * 0.03:.2f}"]  # as Home Assistant's would
     try:
         for q, out in zip(questions, outs, strict=True):
             sats.append(await start_service(
