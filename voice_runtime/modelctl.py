@@ -14,6 +14,7 @@ import difflib
 import json
 import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -107,32 +108,27 @@ def fetch(name: str, *, progress: Progress | None = None) -> Path:
 
 def resolve_or_fetch_whisper(name: str) -> Path:
     """:func:`resolve_whisper`, fetching a known size from the hub when it is missing."""
-    try:
-        return resolve_whisper(name)
-    except ModelError:
-        if name not in WHISPER_REPOS or offline():
-            raise
-    _LOGGER.info("fetching whisper model=%s from the hub", name)
-    try:
-        fetch(name, progress=ConsoleProgress())
-    except HubError as err:
-        raise ModelError(f"Whisper model {name!r} is not installed and could not be fetched: {err}") from err
-    return resolve_whisper(name)
+    return _resolve_or_fetch(name, resolve_whisper, fetchable=name in WHISPER_REPOS, what="Whisper model")
 
 
 def resolve_or_fetch_piper(name: str | None) -> Path:
     """:func:`resolve_piper`, fetching a voice of the Piper catalogue when it is missing."""
+    fetchable = bool(name) and "/" not in str(name) and not str(name).endswith(".onnx")
+    return _resolve_or_fetch(name, resolve_piper, fetchable=fetchable, what="Piper voice")
+
+
+def _resolve_or_fetch(name: str | None, resolve: Callable[[Any], Path], *, fetchable: bool, what: str) -> Path:
     try:
-        return resolve_piper(name)
+        return resolve(name)
     except ModelError:
-        if not name or "/" in name or name.endswith(".onnx") or offline():
+        if not fetchable or name is None or offline():
             raise
-    _LOGGER.info("fetching piper voice=%s from the hub", name)
+    _LOGGER.info("fetching %s=%s from the hub", what.lower(), name)
     try:
         fetch(name, progress=ConsoleProgress())
     except HubError as err:
-        raise ModelError(f"Piper voice {name!r} is not installed and could not be fetched: {err}") from err
-    return resolve_piper(name)
+        raise ModelError(f"{what} {name!r} is not installed and could not be fetched: {err}") from err
+    return resolve(name)
 
 
 def _fetch_files(repo: str, files: list[RemoteFile], folder: Path, progress: Progress | None, *,
