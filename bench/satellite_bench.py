@@ -64,7 +64,11 @@ def rss_kib(pid: int) -> int:
 async def satellite(*flags: str) -> AsyncIterator[tuple[asyncio.subprocess.Process, int]]:
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "satellite", "--uri", f"tcp://127.0.0.1:{port}", "--no-wake-word", *flags,
+        # The scripted controller never ends a question itself: the satellite's VAD ends it after
+        # 0.6 s, as before the 2 s --controller-end-seconds fallback (the script times the
+        # interruption to land in the reply).
+        sys.executable, "-m", "satellite", "--uri", f"tcp://127.0.0.1:{port}", "--no-wake-word",
+        "--controller-end-seconds", "0.6", *flags,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, cwd=str(ROOT),
     )
     assert proc.stderr is not None
