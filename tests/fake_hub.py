@@ -3,7 +3,9 @@
 ``/api/models/{repo}/tree/{rev}?recursive=true`` lists files (LFS ones with ``lfs.oid`` =
 sha256 and ``lfs.size``, others with ``oid`` = git blob sha1), ``/{repo}/resolve/{rev}/{path}``
 serves them with ``Range`` support. Fault injection: ``break_after`` (bytes of one file sent
-before the connection drops, once), ``corrupt`` (paths served with flipped bytes).
+before the connection drops, once), ``corrupt`` (paths served with flipped bytes), ``rate`` (bytes
+a second per download: a slow hub, so a download can be interrupted midway).
+``kokoro_repo`` builds the Kokoro ONNX repo's layout (``voices/NAME.bin``, ``onnx/*.onnx``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
@@ -23,6 +26,7 @@ class FakeHub:
     break_after: dict[str, int] = field(default_factory=dict)  # path -> bytes before a drop (once)
     corrupt: set[str] = field(default_factory=set)
     ranges: list[str] = field(default_factory=list)  # Range headers seen
+    rate: int | None = None  # bytes per second per download (None: as fast as it goes)
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -71,7 +75,15 @@ class FakeHub:
                     self.wfile.flush()
                     self.close_connection = True
                     return
-                self.wfile.write(body)
+                step = max(1, (hub.rate or len(body) or 1) // 20)
+                try:
+                    for offset in range(0, len(body), step):
+                        self.wfile.write(body[offset:offset + step])
+                        if hub.rate:
+                            self.wfile.flush()
+                            time.sleep(step / hub.rate)  # pacing a slow hub, not synchronisation
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client went away mid-download
 
             def _send(self, code: int, body: bytes) -> None:
                 self.send_response(code)
@@ -94,3 +106,12 @@ class FakeHub:
                     "lfs": {"oid": hashlib.sha256(data).hexdigest(), "size": len(data)}}
         blob = hashlib.sha1(f"blob {len(data)}\0".encode() + data, usedforsecurity=False).hexdigest()
         return {"type": "file", "path": path, "size": len(data), "oid": blob}
+
+
+def kokoro_repo(voices: dict[str, bytes], models: dict[str, bytes] | None = None) -> dict[str, bytes]:
+    """Files of the Kokoro ONNX repo (onnx-community/Kokoro-82M-v1.0-ONNX): ``voices/NAME.bin`` (raw
+    float32 510 x 1 x 256 each) and ``onnx/FILE.onnx``, plus the small files a real repo has."""
+    files = {f"voices/{name}.bin": data for name, data in voices.items()}
+    files.update({f"onnx/{name}": data for name, data in (models or {}).items()})
+    files["config.json"] = b'{"model_type": "style_text_to_speech_2"}'
+    return files

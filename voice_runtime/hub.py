@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import httpx
 
@@ -32,6 +32,14 @@ Progress = Callable[[str, int, int], None]  # (file name, bytes so far, total by
 
 class HubError(RuntimeError):
     """A model could not be fetched; the message says what and why."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a download: ``part`` (``have`` bytes) is kept for a resume, never used."""
+
+    def __init__(self, part: Path, have: int) -> None:
+        super().__init__(f"interrupted at {have} bytes of {part}")
+        self.part, self.have = part, have
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,8 @@ def download(repo: str, remote: RemoteFile, target: Path, *, revision: str = "ma
         except httpx.HTTPError as err:
             raise HubError(f"download of {repo}/{remote.path} broke off at {have} bytes ({err}); "
                            "run it again to resume") from err
+        except KeyboardInterrupt:
+            raise Interrupted(part, have) from None
     if not verify(part, remote):
         part.unlink()
         raise HubError(f"{repo}/{remote.path}: size or checksum does not match the hub's; the file was removed")
@@ -163,19 +173,32 @@ def file_sha256(path: Path) -> str:
 
 
 class ConsoleProgress:
-    """A progress line on stderr, at most a few updates a second."""
+    """Download progress on stderr: on a terminal a bar redrawn at most 4 times a second; in a log
+    (not a TTY: systemd, a pipe) one plain line every ``log_every`` seconds and one at the end."""
 
-    def __init__(self) -> None:
-        self._last = 0.0
+    def __init__(self, stream: TextIO | None = None, *, log_every: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._stream = stream if stream is not None else sys.stderr
+        self._tty = self._stream.isatty()
+        self._every = 0.25 if self._tty else log_every
+        self._clock = clock
+        self._last: float | None = None
+        self._started: dict[str, float] = {}
 
     def __call__(self, name: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - self._last < 0.25 and done < total:
+        now = self._clock()
+        start = self._started.setdefault(name, now)
+        finished = done >= total
+        if self._last is not None and now - self._last < self._every and not finished:
             return
         self._last = now
         share = done / total if total else 1.0
-        bar = "#" * int(share * 30)
-        sys.stderr.write(f"\r{name[-40:]:40} [{bar:30}] {share:6.1%} {done / 1e6:8.1f} MB")
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+        rate = done / (now - start) / 1e6 if now > start else 0.0
+        if self._tty:
+            bar = "#" * int(share * 30)
+            self._stream.write(f"\r{name[-40:]:40} [{bar:30}] {share:6.1%} {done / 1e6:8.1f} MB {rate:6.1f} MB/s")
+            if finished:
+                self._stream.write("\n")
+        else:
+            self._stream.write(f"{name}: {share:.0%} ({done / 1e6:.1f} of {total / 1e6:.1f} MB, {rate:.1f} MB/s)\n")
+        self._stream.flush()

@@ -1,19 +1,25 @@
 """Models on demand: what is installed, what can be fetched, fetch, verify, remove.
 
 Names users know: a faster-whisper size (``small.en``, ``distil-small.en``, ``large-v3-turbo``),
-a Piper voice from its catalogue (``en_GB-alan-medium``, every language), or any GGUF by
-``owner/repo/file.gguf``. Files land where the services look for them
-(``$HEARTH_CACHE_DIR/models``: ``whisper-NAME/``, ``piper/``, ``llm/``), each download with a
-``manifest.json`` of sizes and sha256, so ``verify`` works offline. The registry-packaged
-defaults (tiny.en, en_US-joe-medium, SmolLM2-135M, Kokoro) need no hub at all.
+a Piper voice from its catalogue (``en_GB-alan-medium``, every language), a Kokoro voice
+(``bf_emma``, ``jf_alpha``: ``voices/NAME.bin`` of the Kokoro ONNX repo) or Kokoro model
+(``kokoro-int8``, ``kokoro-fp32``, ...), or any GGUF by ``owner/repo/file.gguf``. Files land in
+the download dir (``--download-dir``; default the first writable ``--data-dir``, else
+``$HEARTH_CACHE_DIR/models``) where the services look for them (``whisper-NAME/``, ``piper/``,
+``kokoro/``, ``llm/``), each download with a ``manifest.json`` of sizes and sha256, so
+``verify`` works offline. The registry-packaged defaults (tiny.en, en_US-joe-medium,
+SmolLM2-135M, Kokoro af_heart and the English voices) need no hub at all.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import difflib
 import json
 import logging
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -22,6 +28,7 @@ from typing import Any
 from .hub import (
     ConsoleProgress,
     HubError,
+    Interrupted,
     Progress,
     RemoteFile,
     download,
@@ -30,7 +37,21 @@ from .hub import (
     list_files,
     offline,
 )
-from .models import ModelError, installed_whisper_models, models_dir, piper_voices, resolve_piper, resolve_whisper
+from .models import (
+    KOKORO_VOICE_BYTES,
+    KOKORO_VOICE_RE,
+    ModelDirs,
+    ModelError,
+    installed_whisper_models,
+    kokoro_voice_files,
+    model_dirs,
+    piper_voices,
+    resolve_kokoro_model,
+    resolve_kokoro_voices,
+    resolve_llm,
+    resolve_piper,
+    resolve_whisper,
+)
 
 WHISPER_REPOS = {
     "tiny.en": "Systran/faster-whisper-tiny.en", "tiny": "Systran/faster-whisper-tiny",
@@ -41,6 +62,12 @@ WHISPER_REPOS = {
     "large-v3-turbo": "mobiuslabsgmbh/faster-whisper-large-v3-turbo",
 }
 PIPER_REPO = "rhasspy/piper-voices"
+KOKORO_REPO = "onnx-community/Kokoro-82M-v1.0-ONNX"
+KOKORO_MODELS = {  # name -> file of KOKORO_REPO (kokoro-int8 is the quantisation the set-up installs)
+    "kokoro-int8": "onnx/model_quantized.onnx", "kokoro-fp32": "onnx/model.onnx",
+    "kokoro-fp16": "onnx/model_fp16.onnx", "kokoro-q8f16": "onnx/model_q8f16.onnx",
+    "kokoro-q4": "onnx/model_q4.onnx",
+}
 RECOMMENDED_GGUF = (
     "Qwen/Qwen2.5-1.5B-Instruct-GGUF/qwen2.5-1.5b-instruct-q4_k_m.gguf",
     "Qwen/Qwen2.5-3B-Instruct-GGUF/qwen2.5-3b-instruct-q4_k_m.gguf",
@@ -55,13 +82,13 @@ class ModelNotFound(HubError):
     """An unknown name; the message lists close matches."""
 
 
-def llm_dir() -> Path:
-    return models_dir() / "llm"
+def _d(dirs: ModelDirs | None) -> ModelDirs:
+    return dirs if dirs is not None else model_dirs()
 
 
-def piper_catalogue() -> dict[str, dict[str, Any]]:
+def piper_catalogue(dirs: ModelDirs | None = None) -> dict[str, dict[str, Any]]:
     """Piper's voices.json (cached beside the voices): name -> {"files": {path: {size_bytes, md5_digest}}}."""
-    cached = models_dir() / "piper" / "voices.json"
+    cached = _d(dirs).download / "piper" / "voices.json"
     try:
         catalogue = fetch_json(PIPER_REPO, "voices.json")
     except HubError:
@@ -73,59 +100,125 @@ def piper_catalogue() -> dict[str, dict[str, Any]]:
     return catalogue  # type: ignore[no-any-return]
 
 
+def kokoro_catalogue() -> dict[str, RemoteFile]:
+    """The Kokoro voices on the hub (``voices/NAME.bin``), by name."""
+    return {Path(f.path).stem: f for f in list_files(KOKORO_REPO)
+            if f.path.startswith("voices/") and f.path.endswith(".bin")}
+
+
 def kind_of(name: str) -> str:
     if name in WHISPER_REPOS:
         return "whisper"
     if name.endswith(".gguf") and name.count("/") >= 2:
         return "gguf"
+    if name in KOKORO_MODELS:
+        return "kokoro-model"
+    if KOKORO_VOICE_RE.fullmatch(name):
+        return "kokoro-voice"
     return "piper"
 
 
-def fetch(name: str, *, progress: Progress | None = None) -> Path:
-    """Fetch ``name``; returns the folder (Whisper) or file (Piper ``.onnx``, GGUF)."""
+def fetch(name: str, *, progress: Progress | None = None, dirs: ModelDirs | None = None) -> Path:
+    """Fetch ``name`` into the download dir; returns the folder (Whisper) or file."""
+    where = _d(dirs).download
     kind = kind_of(name)
     if kind == "whisper":
         repo = WHISPER_REPOS[name]
         files = [f for f in list_files(repo) if f.path not in _SKIP and not f.path.startswith(".")]
-        return _fetch_files(repo, files, models_dir() / f"whisper-{name}", progress)
+        return _fetch_files(repo, files, where / f"whisper-{name}", progress)
     if kind == "gguf":
         repo, _, path = name.rpartition("/")
         remote = next((f for f in list_files(repo) if f.path == path), None)
         if remote is None:
             raise ModelNotFound(f"{repo} has no file {path!r}")
-        _fetch_files(repo, [remote], llm_dir(), progress, flat=True)
-        return llm_dir() / Path(path).name
-    catalogue = piper_catalogue()
+        _fetch_files(repo, [remote], where / "llm", progress, flat=True)
+        return where / "llm" / Path(path).name
+    if kind == "kokoro-model":
+        remote = next((f for f in list_files(KOKORO_REPO) if f.path == KOKORO_MODELS[name]), None)
+        if remote is None:
+            raise ModelNotFound(f"{KOKORO_REPO} has no file {KOKORO_MODELS[name]!r}")
+        _fetch_files(KOKORO_REPO, [remote], where / "kokoro", progress, flat=True)
+        return where / "kokoro" / Path(remote.path).name
+    if kind == "kokoro-voice":
+        return _fetch_kokoro_voice(name, where, progress)
+    catalogue = piper_catalogue(dirs)
     if name not in catalogue:
-        close = difflib.get_close_matches(name, [*catalogue, *WHISPER_REPOS], n=5, cutoff=0.6)
+        close = difflib.get_close_matches(name, [*catalogue, *WHISPER_REPOS, *KOKORO_MODELS], n=5, cutoff=0.6)
         hint = f"; did you mean {', '.join(close)}?" if close else "; `hearth models list --all` shows them"
         raise ModelNotFound(f"unknown model or voice {name!r}{hint}")
     files = [RemoteFile(path, int(str(meta["size_bytes"])), None, None, md5=str(meta["md5_digest"]))
              for path, meta in catalogue[name]["files"].items() if path.endswith((".onnx", ".onnx.json"))]
-    _fetch_files(PIPER_REPO, files, models_dir() / "piper", progress, flat=True)
-    return models_dir() / "piper" / f"{name}.onnx"
+    _fetch_files(PIPER_REPO, files, where / "piper", progress, flat=True)
+    return where / "piper" / f"{name}.onnx"
 
 
-def resolve_or_fetch_whisper(name: str) -> Path:
+def _fetch_kokoro_voice(name: str, where: Path, progress: Progress | None) -> Path:
+    catalogue = kokoro_catalogue()
+    if name not in catalogue:
+        close = difflib.get_close_matches(name, catalogue, n=5, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else f"; {KOKORO_REPO} has {len(catalogue)} voices"
+        raise ModelNotFound(f"unknown Kokoro voice {name!r}{hint}")
+    remote = catalogue[name]
+    if remote.size != KOKORO_VOICE_BYTES:
+        raise HubError(f"{KOKORO_REPO}/{remote.path} has {remote.size} bytes, not a Kokoro voice "
+                       f"(float32 510x1x256 = {KOKORO_VOICE_BYTES})")
+    folder = _fetch_files(KOKORO_REPO, [remote], where / "kokoro" / "voices", progress, flat=True)
+    return folder / f"{name}.bin"
+
+
+def resolve_or_fetch_whisper(name: str, dirs: ModelDirs | None = None) -> Path:
     """:func:`resolve_whisper`, fetching a known size from the hub when it is missing."""
-    return _resolve_or_fetch(name, resolve_whisper, fetchable=name in WHISPER_REPOS, what="Whisper model")
+    return _resolve_or_fetch(name, lambda n: resolve_whisper(n, dirs), fetchable=name in WHISPER_REPOS,
+                             what="Whisper model", dirs=dirs)
 
 
-def resolve_or_fetch_piper(name: str | None) -> Path:
+def resolve_or_fetch_piper(name: str | None, dirs: ModelDirs | None = None) -> Path:
     """:func:`resolve_piper`, fetching a voice of the Piper catalogue when it is missing."""
     fetchable = bool(name) and "/" not in str(name) and not str(name).endswith(".onnx")
-    return _resolve_or_fetch(name, resolve_piper, fetchable=fetchable, what="Piper voice")
+    return _resolve_or_fetch(name, lambda n: resolve_piper(n, dirs), fetchable=fetchable, what="Piper voice",
+                             dirs=dirs)
 
 
-def _resolve_or_fetch(name: str | None, resolve: Callable[[Any], Path], *, fetchable: bool, what: str) -> Path:
+def resolve_or_fetch_kokoro_model(name: str | None, dirs: ModelDirs | None = None) -> Path:
+    """The Kokoro ``.onnx``: a path or file name, or a :data:`KOKORO_MODELS` name fetched when missing."""
+    if name in KOKORO_MODELS:
+        file = Path(KOKORO_MODELS[name]).name
+        return _resolve_or_fetch(name, lambda _n: resolve_kokoro_model(file, dirs), fetchable=True,
+                                 what="Kokoro model", dirs=dirs)
+    return resolve_kokoro_model(name, dirs)
+
+
+def resolve_or_fetch_kokoro_voice(name: str, installed: set[str], dirs: ModelDirs | None = None) -> Path | None:
+    """A Kokoro voice not among ``installed`` (nor fetched before) is fetched; None if it is there."""
+    if name in installed:
+        return None
+
+    def resolve(voice: str) -> Path:
+        found = kokoro_voice_files(dirs).get(voice)
+        if found is None:
+            raise ModelError(f"Kokoro voice {voice!r} is not installed (installed: {', '.join(sorted(installed))})")
+        return found
+
+    return _resolve_or_fetch(name, resolve, fetchable=bool(KOKORO_VOICE_RE.fullmatch(name)), what="Kokoro voice",
+                             dirs=dirs)
+
+
+def resolve_or_fetch_llm(name: str | None, dirs: ModelDirs | None = None) -> Path:
+    """:func:`resolve_llm`, fetching a hub ``owner/repo/file.gguf`` when it is missing."""
+    fetchable = name is not None and kind_of(name) == "gguf"
+    return _resolve_or_fetch(name, lambda n: resolve_llm(n, dirs), fetchable=fetchable, what="GGUF model", dirs=dirs)
+
+
+def _resolve_or_fetch(name: str | None, resolve: Callable[[Any], Path], *, fetchable: bool, what: str,
+                      dirs: ModelDirs | None) -> Path:
     try:
         return resolve(name)
     except ModelError:
         if not fetchable or name is None or offline():
             raise
-    _LOGGER.info("fetching %s=%s from the hub", what.lower(), name)
+    _LOGGER.info("fetching %s=%s from the hub into %s", what.lower(), name, _d(dirs).download)
     try:
-        fetch(name, progress=ConsoleProgress())
+        fetch(name, progress=ConsoleProgress(), dirs=dirs)
     except HubError as err:
         raise ModelError(f"{what} {name!r} is not installed and could not be fetched: {err}") from err
     return resolve(name)
@@ -147,78 +240,128 @@ def _fetch_files(repo: str, files: list[RemoteFile], folder: Path, progress: Pro
     return folder
 
 
-def verify_installed() -> dict[str, bool]:
-    """Every downloaded file against its manifest (offline): path -> intact."""
+def verify_installed(dirs: ModelDirs | None = None) -> dict[str, bool]:
+    """Every downloaded file of every model dir against its manifest (offline): path -> intact."""
     results: dict[str, bool] = {}
-    for manifest_path in sorted(models_dir().glob("**/manifest.json")):
-        for rel, meta in json.loads(manifest_path.read_text()).items():
-            path = manifest_path.parent / rel
-            results[str(path)] = (path.is_file() and path.stat().st_size == meta["size"]
-                                  and file_sha256(path) == meta["sha256_local"])
+    for folder in _d(dirs).search:
+        for manifest_path in sorted(folder.glob("**/manifest.json")):
+            for rel, meta in json.loads(manifest_path.read_text()).items():
+                path = manifest_path.parent / rel
+                results[str(path)] = (path.is_file() and path.stat().st_size == meta["size"]
+                                      and file_sha256(path) == meta["sha256_local"])
     return results
 
 
-def remove(name: str) -> list[Path]:
-    """Remove a downloaded model (never a packaged default); returns what was removed."""
+def remove(name: str, dirs: ModelDirs | None = None) -> list[Path]:
+    """Remove a downloaded model from the first model dir that has it (never a packaged default)."""
     removed: list[Path] = []
-    if kind_of(name) == "whisper":
-        folder = models_dir() / f"whisper-{name}"
-        if (folder / "manifest.json").is_file():
-            shutil.rmtree(folder)
-            removed.append(folder)
-    else:
-        base = llm_dir() / Path(name).name if kind_of(name) == "gguf" else models_dir() / "piper" / f"{name}.onnx"
-        for path in (base, base.with_name(base.name + ".json")):
-            if path.is_file():
+    kind = kind_of(name)
+    for where in _d(dirs).search:
+        if kind == "whisper":
+            folder = where / f"whisper-{name}"
+            if (folder / "manifest.json").is_file():
+                shutil.rmtree(folder)
+                removed.append(folder)
+            candidates: tuple[Path, ...] = ()
+        elif kind == "gguf":
+            candidates = (where / "llm" / Path(name).name,)
+        elif kind == "kokoro-model":
+            candidates = (where / "kokoro" / Path(KOKORO_MODELS[name]).name,)
+        elif kind == "kokoro-voice":
+            candidates = (where / "kokoro" / "voices" / f"{name}.bin",)
+        else:
+            onnx = where / "piper" / f"{name}.onnx"
+            candidates = (onnx, onnx.with_name(onnx.name + ".json"))
+        for path in candidates:
+            if path.is_file() and (path.parent / "manifest.json").is_file():
                 path.unlink()
                 removed.append(path)
-    if not removed:
-        raise ModelNotFound(f"{name!r} is not a downloaded model (packaged defaults cannot be removed)")
-    return removed
+        if removed:
+            return removed
+    raise ModelNotFound(f"{name!r} is not a downloaded model (packaged defaults cannot be removed)")
 
 
-def listing(*, everything: bool = False) -> str:
-    lines = ["installed:"]
-    lines += [f"  whisper  {n:18} {p}" for n, p in sorted(installed_whisper_models().items())]
-    lines += [f"  piper    {n:18} {p}" for n, p in sorted(piper_voices().items())]
-    lines += [f"  gguf     {p.name:18} {p}" for p in sorted(llm_dir().glob("*.gguf"))]
+def listing(*, everything: bool = False, dirs: ModelDirs | None = None) -> str:
+    lines = [f"model dirs (searched in order): {' '.join(str(d) for d in _d(dirs).search)}",
+             f"downloads go to: {_d(dirs).download}", "installed:"]
+    lines += [f"  whisper  {n:18} {p}" for n, p in sorted(installed_whisper_models(dirs).items())]
+    lines += [f"  piper    {n:18} {p}" for n, p in sorted(piper_voices(dirs).items())]
+    with contextlib.suppress(ModelError):
+        lines.append(f"  kokoro   {'(packaged voices)':18} {resolve_kokoro_voices(None, dirs)}")
+    lines += [f"  kokoro   {n:18} {p}" for n, p in sorted(kokoro_voice_files(dirs).items())]
+    lines += [f"  gguf     {p.name:18} {p}" for d in _d(dirs).search for p in sorted((d / "llm").glob("*.gguf"))]
     lines.append("can be fetched (hearth models fetch NAME):")
-    lines.append("  whisper  " + " ".join(n for n in WHISPER_REPOS if n not in installed_whisper_models()))
-    lines += [f"  gguf     {g}" for g in RECOMMENDED_GGUF]
+    lines.append("  whisper  " + " ".join(n for n in WHISPER_REPOS if n not in installed_whisper_models(dirs)))
+    lines.append("  gguf     any owner/repo/file.gguf; recommended for voice (small, instruct, Q4_K_M):")
+    lines += [f"             {g}" for g in RECOMMENDED_GGUF]
+    lines.append("  kokoro   models: " + " ".join(KOKORO_MODELS))
     if everything:
-        lines.append("  piper    " + " ".join(sorted(piper_catalogue())))
+        lines.append("  kokoro   voices: " + " ".join(sorted(kokoro_catalogue())))
+        lines.append("  piper    " + " ".join(sorted(piper_catalogue(dirs))))
     else:
+        lines.append(f"  kokoro   voices: any of {KOKORO_REPO}/voices (--all lists them), e.g. bf_emma")
         lines.append("  piper    any voice of the Piper catalogue (--all lists them), e.g. en_GB-alan-medium")
     return "\n".join(lines)
 
 
+def add_model_dir_args(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--data-dir`` (repeatable, searched in order) and ``--download-dir``, as the Wyoming services."""
+    parser.add_argument("--data-dir", action="append", default=[], metavar="DIR",
+                        help="a folder with models, searched in order (repeatable; "
+                        "$HEARTH_CACHE_DIR/models is always searched last)")
+    parser.add_argument("--download-dir", default=None, metavar="DIR",
+                        help="where fetched models go (default: the first writable --data-dir, "
+                        "else $HEARTH_CACHE_DIR/models)")
+
+
+def dirs_from_args(args: argparse.Namespace) -> ModelDirs:
+    return model_dirs(args.data_dir, args.download_dir)
+
+
 def main(argv: list[str]) -> int:
     """``hearth models list [--all] | fetch NAME… | verify | remove NAME…``."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="hearth models", description=__doc__)
+    parser = argparse.ArgumentParser(prog="hearth models", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    common = argparse.ArgumentParser(add_help=False)
+    add_model_dir_args(common)
     sub = parser.add_subparsers(dest="action", required=True)
-    sub.add_parser("list").add_argument("--all", action="store_true", help="every Piper voice too (needs the hub)")
-    sub.add_parser("fetch").add_argument("names", nargs="+")
-    sub.add_parser("verify")
-    sub.add_parser("remove").add_argument("names", nargs="+")
+    listed = sub.add_parser("list", parents=[common], help="what is installed and what can be fetched")
+    listed.add_argument("--all", action="store_true", help="every Piper and Kokoro voice too (needs the hub)")
+    sub.add_parser("fetch", parents=[common], help="download, check and install").add_argument("names", nargs="+")
+    sub.add_parser("verify", parents=[common], help="check downloads against their manifest (offline)")
+    sub.add_parser("remove", parents=[common], help="delete downloaded models").add_argument("names", nargs="+")
     args = parser.parse_args(argv)
+    dirs = dirs_from_args(args)
     try:
         if args.action == "list":
-            print(listing(everything=args.all))
+            print(listing(everything=args.all, dirs=dirs))
         elif args.action == "fetch":
             for name in args.names:
-                print(f"{name}: {fetch(name, progress=ConsoleProgress())}")
+                print(f"{name}: {fetch(name, progress=ConsoleProgress(), dirs=dirs)}", flush=True)
         elif args.action == "verify":
-            results = verify_installed()
+            results = verify_installed(dirs)
             for checked, ok in results.items():
                 print(f"{'ok     ' if ok else 'CORRUPT'} {checked}")
             return 0 if all(results.values()) else 1
         else:
             for name in args.names:
-                for path in remove(name):
+                for path in remove(name, dirs):
                     print(f"removed {path}")
     except HubError as err:
-        print(f"hearth models: {err}")
+        print(f"hearth models: {err}", file=sys.stderr)
         return 2
+    except OSError as err:
+        print(f"hearth models: {err.strerror or err}: {err.filename}", file=sys.stderr)
+        return 2
+    except Interrupted as stop:
+        print(f"\nhearth models: interrupted; {stop.part} ({stop.have} bytes) is kept and never used as "
+              "the model: run the same command again to resume it", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("\nhearth models: interrupted", file=sys.stderr)
+        return 130
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -9,16 +9,25 @@ import logging
 from functools import partial
 from pathlib import Path
 
+import numpy as np
+
 from voice_runtime.cli import add_server_args, server_config
 from voice_runtime.env import env, warn_ignored
 from voice_runtime.logs import setup_logging
 from voice_runtime.memory import tune_malloc
-from voice_runtime.modelctl import resolve_or_fetch_piper
+from voice_runtime.modelctl import (
+    add_model_dir_args,
+    dirs_from_args,
+    resolve_or_fetch_kokoro_model,
+    resolve_or_fetch_kokoro_voice,
+    resolve_or_fetch_piper,
+)
 from voice_runtime.models import (
     KOKORO_DEFAULT_VOICE,
+    KOKORO_VOICE_RE,
     ModelError,
+    kokoro_voice_files,
     piper_voices,
-    resolve_kokoro_model,
     resolve_kokoro_voices,
 )
 from voice_runtime.server import run_server
@@ -42,8 +51,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(the --provider one must load)")
     parser.add_argument("--voice", default=None,
                         help="default voice (default: KOKORO_VOICE or af_heart for kokoro, the --piper-model "
-                        "voice for piper)")
-    parser.add_argument("--kokoro-model", default=None, help="Kokoro .onnx (default: the prepared int8 model)")
+                        "voice for piper); a Kokoro voice not installed (e.g. bf_emma) is fetched from the hub")
+    parser.add_argument("--kokoro-model", default=None,
+                        help="Kokoro .onnx path or file name, or a hub name fetched when missing (kokoro-int8, "
+                        "kokoro-fp32, ...; default: the prepared int8 model)")
     parser.add_argument("--kokoro-voices", default=None, help="Kokoro voices .npz (default: the English voices)")
     parser.add_argument("--piper-model", default=None,
                         help="Piper voice name or .onnx path (env PIPER_MODEL_PATH; default en_US-joe-medium)")
@@ -55,6 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-text-chars", type=int, default=20_000,
                         help="longest text accepted in one synthesize or synthesize-chunk event")
     parser.add_argument("--no-warmup", action="store_true", help="skip the warm-up synthesis at start")
+    add_model_dir_args(parser)
     parser.add_argument("--cache-mb", type=float, default=16.0,
                         help="memory for the audio of short texts already spoken, per engine (0: off; default 16)")
     add_server_args(parser, default_uri="tcp://127.0.0.1:10200")
@@ -78,25 +90,32 @@ def make_config(args: argparse.Namespace) -> TtsConfig:
         raise SystemExit("--speed must be between 0.5 and 2.0")
     if args.cache_mb < 0:
         raise SystemExit("--cache-mb must be 0 (off) or more")
+    dirs = dirs_from_args(args)
+    kokoro_voice = env("KOKORO_VOICE") or KOKORO_DEFAULT_VOICE
     kokoro_model = kokoro_voices = None
+    kokoro_extra: dict[str, Path] = {}
     piper_models: dict[str, Path] = {}
     piper_default: str | None = None
     for engine in engines:
         try:
             if engine == "kokoro":
-                kokoro_model = resolve_kokoro_model(args.kokoro_model)
-                kokoro_voices = resolve_kokoro_voices(args.kokoro_voices)
+                kokoro_model = resolve_or_fetch_kokoro_model(args.kokoro_model, dirs)
+                kokoro_voices = resolve_kokoro_voices(args.kokoro_voices, dirs)
+                wanted = args.voice or kokoro_voice
+                if KOKORO_VOICE_RE.fullmatch(wanted):  # a Kokoro voice not installed is fetched
+                    with np.load(kokoro_voices) as packaged:
+                        resolve_or_fetch_kokoro_voice(wanted, {*packaged.files, *kokoro_voice_files(dirs)}, dirs)
+                kokoro_extra = kokoro_voice_files(dirs)
             else:
-                chosen = resolve_or_fetch_piper(args.piper_model)  # a catalogue voice is fetched
+                chosen = resolve_or_fetch_piper(args.piper_model, dirs)  # a catalogue voice is fetched
                 piper_default = chosen.stem
-                piper_models = {**piper_voices(), piper_default: chosen}
+                piper_models = {**piper_voices(dirs), piper_default: chosen}
         except ModelError as err:
             if engine == args.provider:
                 raise SystemExit(f"{engine}: {err}") from err
             _LOGGER.warning("not loading %s: %s", engine, err)
     if args.provider == "auto" and kokoro_model is None and not piper_models:
         raise SystemExit("neither Kokoro nor Piper could be loaded; run scripts/setup.sh")
-    kokoro_voice = env("KOKORO_VOICE") or KOKORO_DEFAULT_VOICE
     voice = args.voice
     if voice is None and args.provider != "auto":
         voice = kokoro_voice if args.provider == "kokoro" else piper_default
@@ -118,6 +137,7 @@ def make_config(args: argparse.Namespace) -> TtsConfig:
         cache_mb=args.cache_mb,
         kokoro_voice=kokoro_voice,
         auto_first_audio=args.auto_first_audio,
+        kokoro_extra_voices=kokoro_extra,
     )
 
 

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from wyoming.info import Attribution, Info, TtsProgram, TtsVoice, TtsVoiceSpeaker
@@ -43,6 +43,7 @@ class TtsConfig:
     cache_mb: float = 16.0
     kokoro_voice: str = "af_heart"  # the default voice when --provider auto picks Kokoro
     auto_first_audio: float = 0.3  # --provider auto: Kokoro's budget for a short first phrase, s
+    kokoro_extra_voices: dict[str, Path] = field(default_factory=dict)  # fetched voices/NAME.bin files
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,8 @@ def load_engines(config: TtsConfig) -> dict[str, Engine]:
         from .kokoro_engine import KokoroEngine
 
         engines["kokoro"] = KokoroEngine(
-            config.kokoro_model, config.kokoro_voices, speed=config.speed, device=config.device
+            config.kokoro_model, config.kokoro_voices, speed=config.speed, device=config.device,
+            extra_voices=config.kokoro_extra_voices,
         )
     if "piper" in config.engines and config.piper_models:
         from .piper_engine import PiperEngine

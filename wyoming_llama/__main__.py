@@ -17,7 +17,8 @@ from voice_runtime.cli import add_server_args, server_config
 from voice_runtime.env import env
 from voice_runtime.logs import setup_logging
 from voice_runtime.memory import tune_malloc
-from voice_runtime.models import ModelError, resolve_llama_server, resolve_llm
+from voice_runtime.modelctl import add_model_dir_args, dirs_from_args, resolve_or_fetch_llm
+from voice_runtime.models import ModelError, resolve_llama_server
 from voice_runtime.server import ServerConfig, run_server
 from voice_runtime.tasks import cancel_and_wait
 
@@ -68,8 +69,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--provider", choices=PROVIDERS, default=env("LLM_PROVIDER", "local"),
                         help="local (llama-server) or openai-compatible (DeepSeek; env LLM_PROVIDER)")
     parser.add_argument("--model", default=None,
-                        help="local: GGUF path (env LLAMA_MODEL_PATH; default SmolLM2-135M-Instruct); "
-                        f"openai-compatible: model name (default {DEFAULT_CLOUD_MODEL})")
+                        help="local: GGUF path, file name in a model dir, or hub owner/repo/file.gguf fetched "
+                        "when missing (env LLAMA_MODEL_PATH; default SmolLM2-135M-Instruct; `hearth models list` "
+                        f"recommends some); openai-compatible: model name (default {DEFAULT_CLOUD_MODEL})")
+    add_model_dir_args(parser)
     parser.add_argument("--llama-server", default=None,
                         help="llama-server executable (env LLAMA_EXE_PATH; default: the cached build)")
     parser.add_argument("--llm-url", default=env("LLAMA_URL"),
@@ -161,7 +164,7 @@ def make_config(args: argparse.Namespace) -> LlamaConfig:
         model_name = args.model or "llama-server"
     else:
         try:
-            model = resolve_llm(args.model)
+            model = resolve_or_fetch_llm(args.model, dirs_from_args(args))
             exe = resolve_llama_server(args.llama_server)
         except ModelError as err:
             raise SystemExit(str(err)) from err

@@ -19,7 +19,7 @@ from voice_runtime.cli import add_server_args, server_config
 from voice_runtime.env import env
 from voice_runtime.logs import setup_logging
 from voice_runtime.memory import tune_malloc
-from voice_runtime.modelctl import resolve_or_fetch_whisper
+from voice_runtime.modelctl import add_model_dir_args, dirs_from_args, resolve_or_fetch_whisper
 from voice_runtime.models import ModelError, silero_vad
 from voice_runtime.server import ServerConfig, run_server
 
@@ -51,8 +51,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="wyoming-whisper", description="Wyoming speech-to-text: faster-whisper with Silero VAD, streaming"
     )
     parser.add_argument("--model", default=env("WHISPER_MODEL", DEFAULT_MODEL),
-                        help="model name (tiny.en, base, small.en, distil-small.en, medium.en, ...; must be "
-                        f"installed) or a CTranslate2 model folder (env WHISPER_MODEL; default {DEFAULT_MODEL})")
+                        help="model name (tiny.en, base, small.en, distil-small.en, medium.en, large-v3-turbo, ...; "
+                        "fetched from the hub when missing) or a CTranslate2 model folder (env WHISPER_MODEL; "
+                        f"default {DEFAULT_MODEL})")
+    add_model_dir_args(parser)
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=env("WHISPER_DEVICE", "auto"),
                         help="auto (default): CUDA float16 where CTranslate2 sees a GPU, else CPU int8")
     parser.add_argument("--compute-type", default=None,
@@ -111,7 +113,7 @@ def resolve_device(choice: str) -> str:
 
 def make_config(args: argparse.Namespace) -> WhisperConfig:
     try:
-        model_dir = resolve_or_fetch_whisper(args.model)  # a known size is fetched when missing
+        model_dir = resolve_or_fetch_whisper(args.model, dirs_from_args(args))  # a known size is fetched
         vad_model = silero_vad()
     except ModelError as err:
         raise SystemExit(f"wyoming-whisper: {err}") from err
