@@ -20,9 +20,10 @@ import asyncio
 from collections.abc import Callable
 
 from wyoming.event import Event
-from wyoming.info import Attribution, Info, WakeProgram
+from wyoming.info import Info, WakeProgram
 from wyoming.info import Satellite as SatelliteInfo
 
+from voice_runtime.cli import ATTRIBUTION
 from voice_runtime.handler import ServiceHandler
 from voice_runtime.limits import Limits
 
@@ -38,7 +39,7 @@ def satellite_info(name: str, area: str | None, wake: list[WakeProgram] | None =
         satellite=SatelliteInfo(
             name=name, area=area, has_vad=True, active_wake_words=active, max_active_wake_words=len(active),
             supports_trigger=False, installed=True, description="hearth room satellite (WebRTC VAD, barge-in)",
-            version=VERSION, attribution=Attribution(name="hearth", url="https://github.com/OHF-Voice/wyoming"),
+            version=VERSION, attribution=ATTRIBUTION,
         )
     )
 

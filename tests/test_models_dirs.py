@@ -21,6 +21,7 @@ from helpers import ROOT, connected, start_service
 from wyoming.info import Describe, Info
 
 from voice_runtime import modelctl
+from voice_runtime.cli import ATTRIBUTION
 from voice_runtime.hub import ConsoleProgress
 from voice_runtime.models import model_dirs, package_dir, piper_voices, resolve_llm, resolve_whisper
 
@@ -136,6 +137,28 @@ async def test_the_whisper_server_uses_a_model_from_the_second_data_dir(tmp_path
             await client.send(Describe())
             info = Info.from_event((await client.recv_until("info"))[-1])
         assert [m.name for p in info.asr for m in p.models] == ["small.en"]
+        assert [p.attribution for p in info.asr] == [ATTRIBUTION]
+    finally:
+        await service.stop()
+
+
+async def test_the_llama_server_fetches_a_gguf_by_hub_name(tmp_path: Path) -> None:
+    """`wyoming-llama --model owner/repo/file.gguf` fetches it into --download-dir and serves it
+    (FakeHub serves the packaged SmolLM2 under that name)."""
+    gguf = resolve_llm()
+    repo = "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF"
+    with FakeHub(repos={repo: {gguf.name: gguf.read_bytes()}}) as fake:
+        service = await start_service("wyoming_llama", "--model", f"{repo}/{gguf.name}", "--download-dir",
+                                      str(tmp_path), "--threads", "1", "--context-size", "1024", "--parallel", "1",
+                                      timeout=300, env={"HF_ENDPOINT": fake.url})
+    try:
+        assert any("fetching gguf model=" in line for line in service.log)
+        assert (tmp_path / "llm" / gguf.name).stat().st_size == gguf.stat().st_size
+        async with connected(service.port) as client:
+            await client.send(Describe())
+            info = Info.from_event((await client.recv_until("info"))[-1])
+        assert [m.name for p in info.handle for m in p.models] == [gguf.stem]
+        assert [p.attribution for p in info.handle] == [ATTRIBUTION]
     finally:
         await service.stop()
 

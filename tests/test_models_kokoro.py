@@ -18,6 +18,7 @@ from wyoming.tts import Synthesize, SynthesizeVoice
 
 from voice_runtime import modelctl
 from voice_runtime.audio import AudioFormat
+from voice_runtime.cli import ATTRIBUTION
 from voice_runtime.hub import HubError
 from voice_runtime.models import KOKORO_VOICE_BYTES, kokoro_voice_files, model_dirs, resolve_kokoro_voices
 
@@ -77,6 +78,7 @@ async def test_the_kokoro_server_speaks_with_a_voice_it_fetched(tmp_path: Path, 
             await client.send(Describe())
             info = Info.from_event((await client.recv_until("info"))[-1])
             assert FETCHED in {v.name for p in info.tts for v in p.voices}
+            assert [p.attribution for p in info.tts] == [ATTRIBUTION]  # the same project credit everywhere
             await client.send(Synthesize(text="Turn on the kitchen light.", voice=SynthesizeVoice(name=FETCHED)))
             events = await client.recv_until("audio-stop")
     finally:
@@ -86,3 +88,4 @@ async def test_the_kokoro_server_speaks_with_a_voice_it_fetched(tmp_path: Path, 
     assert len(pcm) > start.rate * start.width * 0.5  # at least half a second of speech
     heard = transcribe(pcm, AudioFormat(start.rate, start.width, start.channels))
     assert "kitchen" in heard.lower(), heard
+

@@ -6,9 +6,15 @@ import argparse
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _dist_version
 
+from wyoming.info import Attribution
+
 from .limits import Limits
 from .logs import add_logging_args
 from .server import ServerConfig
+
+PROJECT_URL = "https://github.com/hearth-voice"
+# Every server's program attribution in describe (its models and voices credit their makers).
+ATTRIBUTION = Attribution(name="hearth", url=PROJECT_URL)
 
 
 def version() -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from wyoming.info import Attribution, Info, TtsProgram, TtsVoice, TtsVoiceSpeaker
 
+from voice_runtime.cli import ATTRIBUTION
 from voice_runtime.server import ServerConfig
 
 from . import __version__
@@ -161,7 +162,7 @@ def build_info(voices: list[Voice]) -> Info:
             TtsProgram(
                 name="wyoming-kokoro",
                 description="Kokoro-82M and Piper text to speech with streaming",
-                attribution=Attribution(name="hearth", url="https://github.com/hearth-voice"),
+                attribution=ATTRIBUTION,
                 installed=True,
                 version=__version__,
                 supports_synthesize_streaming=True,

@@ -13,7 +13,7 @@ from typing import Any
 
 from wyoming.info import Attribution, HandleModel, HandleProgram, Info
 
-from voice_runtime.cli import add_server_args, server_config
+from voice_runtime.cli import ATTRIBUTION, add_server_args, server_config
 from voice_runtime.env import env
 from voice_runtime.logs import setup_logging
 from voice_runtime.memory import tune_malloc
@@ -208,7 +208,7 @@ def make_info(config: LlamaConfig) -> Info:
                         languages=list(config.languages))
     return Info(handle=[HandleProgram(
         name="wyoming-llama", description="Conversation agent over a local LLM (llama.cpp)",
-        attribution=attribution, installed=True, version=__version__, models=[model],
+        attribution=ATTRIBUTION, installed=True, version=__version__, models=[model],
         supports_handled_streaming=True,
     )])
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from wyoming.info import AsrModel, AsrProgram, Attribution, Info
 
-from voice_runtime.cli import add_server_args, server_config
+from voice_runtime.cli import ATTRIBUTION, add_server_args, server_config
 from voice_runtime.env import env
 from voice_runtime.logs import setup_logging
 from voice_runtime.memory import tune_malloc
@@ -162,7 +162,7 @@ def build_info(config: WhisperConfig, engine: WhisperEngine) -> Info:
             AsrProgram(
                 name="wyoming-whisper",
                 description="faster-whisper speech-to-text with Silero VAD, decoding while you speak",
-                attribution=Attribution(name="hearth", url="https://github.com/hearth-voice"),
+                attribution=ATTRIBUTION,
                 installed=True,
                 version=__version__,
                 supports_transcript_streaming=True,
