@@ -23,7 +23,7 @@ from wyoming.info import Describe, Info
 from voice_runtime import modelctl
 from voice_runtime.cli import ATTRIBUTION
 from voice_runtime.hub import ConsoleProgress
-from voice_runtime.models import model_dirs, package_dir, piper_voices, resolve_llm, resolve_whisper
+from voice_runtime.models import ModelError, model_dirs, package_dir, piper_voices, resolve_llm, resolve_whisper
 
 SMALL = "Systran/faster-whisper-small.en"
 MODEL_BIN = bytes(range(256)) * 8000  # 2 MB
@@ -192,6 +192,22 @@ def test_ctrl_c_during_a_download_keeps_a_partial_that_a_rerun_resumes(tmp_path:
     assert hub.ranges[-1] == f"bytes={kept}-"  # resumed where Ctrl-C left it
     assert hashlib.sha256(final.read_bytes()).digest() == hashlib.sha256(MODEL_BIN).digest()
     assert not part.exists()
+
+
+def test_unknown_names_get_close_matches_even_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEARTH_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(modelctl.ModelNotFound, match="did you mean small.en"):
+        modelctl.fetch("smal.en")
+    with pytest.raises(ModelError, match="unknown Whisper model 'small.enn'.*did you mean small.en"):
+        modelctl.resolve_or_fetch_whisper("small.enn")
+    with pytest.raises(ModelError, match="did you mean en_US-joe-medium"):
+        modelctl.resolve_or_fetch_piper("en_US-joe-medium2")
+    failed = subprocess.run([sys.executable, "-m", "wyoming_whisper", "--model", "distil-small", "--uri", "stdio://"],
+                            env={**os.environ, "HEARTH_CACHE_DIR": str(tmp_path), "HF_HUB_OFFLINE": "1"}, cwd=ROOT,
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120, check=False)
+    assert failed.returncode != 0 and "did you mean distil-small.en" in failed.stderr, failed.stderr[-500:]
+    assert "Traceback" not in failed.stderr
 
 
 def test_progress_in_a_log_is_a_line_every_few_seconds() -> None:

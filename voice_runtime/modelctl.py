@@ -141,7 +141,14 @@ def fetch(name: str, *, progress: Progress | None = None, dirs: ModelDirs | None
         return where / "kokoro" / Path(remote.path).name
     if kind == "kokoro-voice":
         return _fetch_kokoro_voice(name, where, progress)
-    catalogue = piper_catalogue(dirs)
+    try:
+        catalogue = piper_catalogue(dirs)
+    except HubError as err:  # no hub: still name the close matches among the names known here
+        close = difflib.get_close_matches(name, [*WHISPER_REPOS, *KOKORO_MODELS, *piper_voices(dirs)], n=5,
+                                          cutoff=0.6)
+        if close and name not in piper_voices(dirs):
+            raise ModelNotFound(f"unknown model or voice {name!r}; did you mean {', '.join(close)}? ({err})") from err
+        raise
     if name not in catalogue:
         close = difflib.get_close_matches(name, [*catalogue, *WHISPER_REPOS, *KOKORO_MODELS], n=5, cutoff=0.6)
         hint = f"; did you mean {', '.join(close)}?" if close else "; `hearth models list --all` shows them"

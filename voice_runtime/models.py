@@ -13,6 +13,7 @@ in order, then ``--download-dir`` (where fetches land; default the first writabl
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import os
 import re
@@ -119,7 +120,12 @@ def resolve_whisper(name_or_path: str, dirs: ModelDirs | None = None) -> Path:
     if name_or_path in installed:
         return installed[name_or_path]
     have = ", ".join(sorted(installed)) or "none"
-    raise ModelError(f"Whisper model '{name_or_path}' is not installed (installed: {have}); {SETUP_HINT}")
+    close = difflib.get_close_matches(name_or_path, WHISPER_SIZES, n=3, cutoff=0.6)
+    if name_or_path not in WHISPER_SIZES:
+        hint = f"did you mean {', '.join(close)}?" if close else f"known sizes: {', '.join(WHISPER_SIZES)}"
+        raise ModelError(f"unknown Whisper model '{name_or_path}' (installed: {have}); {hint}")
+    raise ModelError(f"Whisper model '{name_or_path}' is not installed (installed: {have}); "
+                     f"`hearth models fetch {name_or_path}` or {SETUP_HINT}")
 
 
 def silero_vad() -> Path:
@@ -167,7 +173,10 @@ def resolve_piper(name_or_path: str | None = None, dirs: ModelDirs | None = None
     if choice in voices:
         return voices[choice]
     have = ", ".join(sorted(voices)) or "none"
-    raise ModelError(f"Piper voice '{choice}' is not installed (installed: {have}); {SETUP_HINT}")
+    close = difflib.get_close_matches(choice, voices, n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(close)}? or " if close else ""
+    raise ModelError(f"Piper voice '{choice}' is not installed (installed: {have}); {hint}"
+                     f"`hearth models fetch {choice}` (any voice of the Piper catalogue)")
 
 
 # --- Kokoro ------------------------------------------------------------------------------
