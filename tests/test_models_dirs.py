@@ -203,6 +203,7 @@ def test_unknown_names_get_close_matches_even_offline(tmp_path: Path, monkeypatc
         modelctl.resolve_or_fetch_whisper("small.enn")
     with pytest.raises(ModelError, match="did you mean en_US-joe-medium"):
         modelctl.resolve_or_fetch_piper("en_US-joe-medium2")
+    assert "(not listed: offline mode" in modelctl.listing(everything=True)  # --all without a hub still lists
     failed = subprocess.run([sys.executable, "-m", "wyoming_whisper", "--model", "distil-small", "--uri", "stdio://"],
                             env={**os.environ, "HEARTH_CACHE_DIR": str(tmp_path), "HF_HUB_OFFLINE": "1"}, cwd=ROOT,
                             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120, check=False)

@@ -303,8 +303,11 @@ def listing(*, everything: bool = False, dirs: ModelDirs | None = None) -> str:
     lines += [f"             {g}" for g in RECOMMENDED_GGUF]
     lines.append("  kokoro   models: " + " ".join(KOKORO_MODELS))
     if everything:
-        lines.append("  kokoro   voices: " + " ".join(sorted(kokoro_catalogue())))
-        lines.append("  piper    " + " ".join(sorted(piper_catalogue(dirs))))
+        for label, names in (("kokoro   voices: ", kokoro_catalogue), ("piper    ", lambda: piper_catalogue(dirs))):
+            try:
+                lines.append(f"  {label}" + " ".join(sorted(names())))
+            except HubError as err:
+                lines.append(f"  {label}(not listed: {err})")
     else:
         lines.append(f"  kokoro   voices: any of {KOKORO_REPO}/voices (--all lists them), e.g. bf_emma")
         lines.append("  piper    any voice of the Piper catalogue (--all lists them), e.g. en_GB-alan-medium")
