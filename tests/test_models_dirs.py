@@ -96,6 +96,13 @@ def test_a_fetch_lands_in_the_download_dir(tmp_path: Path, hub: FakeHub,
                                                                               "vocabulary.txt")}
 
 
+def test_a_gguf_in_a_folder_of_its_repo(tmp_path: Path, hub: FakeHub) -> None:
+    hub.repos["owner/Some-GGUF"] = {"Q4_K_M/model-q4_k_m.gguf": b"GGUF" + bytes(2000)}
+    got = modelctl.fetch("owner/Some-GGUF/Q4_K_M/model-q4_k_m.gguf", dirs=model_dirs(download_dir=tmp_path))
+    assert got == tmp_path / "llm" / "model-q4_k_m.gguf" and got.read_bytes()[:4] == b"GGUF"
+    assert resolve_llm("owner/Some-GGUF/Q4_K_M/model-q4_k_m.gguf", model_dirs(download_dir=tmp_path)) == got
+
+
 def test_a_read_only_data_dir_first(tmp_path: Path, hub: FakeHub) -> None:
     """A shared, read-only model folder first: its models are used in place, and a fetch goes to
     the first data dir that can be written (or fails clearly when --download-dir cannot be)."""

@@ -127,7 +127,8 @@ def fetch(name: str, *, progress: Progress | None = None, dirs: ModelDirs | None
         files = [f for f in list_files(repo) if f.path not in _SKIP and not f.path.startswith(".")]
         return _fetch_files(repo, files, where / f"whisper-{name}", progress)
     if kind == "gguf":
-        repo, _, path = name.rpartition("/")
+        owner, repo_name, path = name.split("/", 2)  # the file may sit in a folder of the repo
+        repo = f"{owner}/{repo_name}"
         remote = next((f for f in list_files(repo) if f.path == path), None)
         if remote is None:
             raise ModelNotFound(f"{repo} has no file {path!r}")
