@@ -29,6 +29,7 @@ from hassil import Intents, recognize_best
 from hassil.intents import SlotList, TextSlotList
 
 from .answers import CLOCK_INTENTS, TIMER_INTENTS, clock_answer, timer_answer
+from .home.speech import FAILURES, not_done
 from .timers import TimerManager
 
 EXTRA = Path(__file__).with_name("intents.yaml")
@@ -176,7 +177,7 @@ class IntentRecognizer:
         first = commands[0]
         if len(commands) > 1:
             return IntentMatch(first.name, {"commands": [c.name for c in commands]},
-                               await self._home_many(commands))
+                               await self._home_many(commands, conversation_id))
         if first.source == "user":
             template = self._custom_responses.get(first.name, "Done.")
             return IntentMatch(first.name, first.slots, template.format(**first.slots))
@@ -194,16 +195,22 @@ class IntentRecognizer:
             return IntentMatch(first.name, first.slots, await self.home.execute(first))
         return None
 
-    async def _home_many(self, commands: list[Recognized]) -> str:
+    async def _home_many(self, commands: list[Recognized], conversation_id: str) -> str:
+        """Each part in the order asked ("unlock the door and open the garage"); the reply says
+        what happened to each, naming a part that was not done as the user said it."""
         if self.home is None:
             return self.no_home_reply
         replies = []
-        for command in commands:  # in the order asked: "unlock the door and open the garage"
-            if command.source == "fallback":
-                replies.append(f"I didn't understand \"{command.text}\".")
+        for command in commands:
+            if command.source == "fallback":  # no such name here: maybe the home's own agent knows it
+                spoken = await self.home.converse(command.text, conversation_id)
+                reply = spoken or not_done(command.text, "I don't know what that is in your home.")
             else:
-                replies.append(await self.home.execute(command))
-        return " ".join(r.strip() for r in replies if r.strip())
+                reply = (await self.home.execute(command)).strip()
+                if reply in FAILURES:
+                    reply = not_done(command.text, reply)
+            replies.append(reply.strip())
+        return " ".join(r for r in replies if r)
 
 
 def _responses_in(yaml_text: str) -> dict[str, str]:

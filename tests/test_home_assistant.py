@@ -148,28 +148,13 @@ async def test_home_assistant_too_slow_gets_an_honest_timeout(ha: RunningHa) -> 
     assert fake.requests >= 1
 
 
-async def _ws_call(ha: RunningHa, message: dict[str, object]) -> object:
-    import json
-
-    import websockets
-
-    async with websockets.connect(ha.url.replace("http", "ws", 1) + "/api/websocket") as ws:
-        await ws.recv()
-        await ws.send(json.dumps({"type": "auth", "access_token": ha.token}))
-        assert json.loads(await ws.recv())["type"] == "auth_ok"
-        await ws.send(json.dumps({"id": 1, **message}))
-        answer = json.loads(await ws.recv())
-        assert answer.get("success"), answer
-        return answer.get("result")
-
-
 async def test_names_follow_home_assistant_changes_through_its_events(ha: RunningHa) -> None:
     async with backend(HaConfig(ha.url, ha.token)) as home:
         await asyncio.wait_for(home.loaded.wait(), 60)
         intents = IntentRecognizer(home=home)
         assert [c.source for c in intents.recognize("turn on the brew machine")] == ["fallback"]
         before = home.reloads
-        await _ws_call(ha, {"type": "config/entity_registry/update", "entity_id": "switch.coffee_maker",
+        await ha.ws({"type": "config/entity_registry/update", "entity_id": "switch.coffee_maker",
                             "aliases": ["brew machine"]})
         await asyncio.wait_for(home.wait_reloads(before + 1), 30)  # the registry event triggers a reload
         found = intents.recognize("turn on the brew machine")

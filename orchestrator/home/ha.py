@@ -27,17 +27,18 @@ from hassil.intents import SlotList
 
 from ..intents import Recognized
 from .entities import HomeArea, HomeEntity, HomeSnapshot, slot_lists, spoken_form
+from .speech import HA_ERROR, TOO_SLOW, UNREACHABLE, pick_weather, weather_sentence
 
+__all__ = ["HA_ERROR", "TOO_SLOW", "UNREACHABLE", "HaConfig", "HaState", "HomeAssistant"]
 _LOGGER = logging.getLogger(__name__)
-UNREACHABLE = "I can't reach your home."
-TOO_SLOW = "Your home didn't answer in time, so I don't know whether that was done."
 # For an entity HA holds no exposure setting for: the domains HA exposes to Assist by default
 # (conversation DEFAULT_EXPOSED_DOMAINS; media_player as in older releases).
 DEFAULT_EXPOSED = frozenset({
     "climate", "cover", "fan", "humidifier", "light", "lock", "media_player", "scene", "script", "sensor",
     "switch", "vacuum", "water_heater",
 })
-HA_ERROR = "Your home could not do that."
+MEDIA_INTENTS = frozenset({"HassMediaPause", "HassMediaUnpause", "HassMediaNext", "HassMediaPrevious",
+                           "HassSetVolume", "HassSetVolumeRelative"})
 QUERY_INTENTS = frozenset({"HassGetState", "HassClimateGetTemperature", "HassGetWeather"})
 RELOAD_EVENTS = ("entity_registry_updated", "area_registry_updated", "floor_registry_updated")
 
@@ -89,8 +90,15 @@ class HomeAssistant:
         """Questions go to HA's conversation API (its answer has the values); actions to
         ``/api/intent/handle``, described from HA's list of what succeeded and failed. An intent
         this HA does not handle (an error) is passed to the conversation API as said."""
+        if command.name == "HassGetWeather":
+            return await self._weather(command)
         if command.name not in QUERY_INTENTS:
             slots = {k: v for k, v in command.slots.items() if isinstance(v, str | int | float)}
+            if command.name in MEDIA_INTENTS and not {"name", "area", "floor"} & slots.keys():
+                player = await self._only_player()
+                if player is None:
+                    return "Which media player do you mean?"
+                slots["name"] = player
             body = await self._post("/api/intent/handle", {"name": command.name, "data": slots})
             if isinstance(body, dict):
                 return _speech(body) or describe_outcome(command, body.get("data", {}))
@@ -99,6 +107,28 @@ class HomeAssistant:
             if command.name == "HassClimateSetTemperature":  # no such intent before HA 2024.12
                 return await self._set_temperature(command)
         return await self.converse(command.text, "") or "Your home didn't understand that."
+
+    async def _weather(self, command: Recognized) -> str:
+        """Said from the weather entity's current state and attributes (HA's own answer,
+        "12.0 °C and sunny", reads badly aloud)."""
+        states = await self._request("GET", "/api/states")
+        if isinstance(states, str):
+            return states
+        name = command.slots.get("name")
+        return weather_sentence(pick_weather(states.get("states", []), str(name) if name else None))
+
+    async def _only_player(self) -> str | None:
+        """The media player a command without a target means: the only exposed one, else the
+        only one playing (HA 2024.3 needs a name; newer ones use the satellite's area)."""
+        players = [e for e in self.snapshot.entities if e.domain == "media_player"]
+        if len(players) == 1:
+            return players[0].name
+        states = await self._request("GET", "/api/states")
+        if isinstance(states, str):
+            return None
+        playing = {s["entity_id"] for s in states.get("states", []) if s.get("state") == "playing"}
+        active = [e for e in players if e.entity_id in playing]
+        return active[0].name if len(active) == 1 else None
 
     async def _set_temperature(self, command: Recognized) -> str:
         """The ``climate.set_temperature`` service call, for an HA without the intent."""
@@ -135,11 +165,15 @@ class HomeAssistant:
 
     # -- HTTP ------------------------------------------------------------------------------
     async def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any] | str:
-        """HA's JSON answer, or the sentence to say when there is none."""
+        return await self._request("POST", path, payload)
+
+    async def _request(self, method: str, path: str, payload: dict[str, Any] | None = None) -> dict[str, Any] | str:
+        """HA's JSON answer (a list as ``{"changed"|"states": [...]}``), or the sentence to say
+        when there is none."""
         if self.state is HaState.UNAUTHORIZED:
             return UNREACHABLE
         try:
-            response = await self._http.post(path, json=payload)
+            response = await self._http.request(method, path, json=payload)
         except httpx.TimeoutException:
             _LOGGER.warning("Home Assistant took more than %.1f s for %s", self.config.timeout, path)
             return TOO_SLOW
@@ -156,8 +190,8 @@ class HomeAssistant:
             body = response.json()
         except ValueError:
             return "Your home gave an answer I could not read."
-        if isinstance(body, list):  # a service call: the states it changed
-            return {"changed": body}
+        if isinstance(body, list):  # a service call: the states it changed; GET /api/states: all
+            return {"changed" if method == "POST" else "states": body}
         return body if isinstance(body, dict) else "Your home gave an answer I could not read."
 
     def _unauthorized(self) -> None:
