@@ -145,6 +145,7 @@ class IntentRecognizer:
 
     def recognize(self, text: str) -> list[Recognized]:
         """One command, or the parts of "X and Y" when the whole did not match as one."""
+        text = undouble(normalize(text))
         whole = self.recognize_one(text)
         if whole is not None and whole.source != "fallback":
             return [whole]
@@ -211,6 +212,16 @@ class IntentRecognizer:
                     reply = not_done(command.text, reply)
             replies.append(reply.strip())
         return " ".join(r for r in replies if r)
+
+
+def undouble(text: str) -> str:
+    """A sentence said once but transcribed twice ("turn the light blue turn the light blue": a
+    repetition small Whisper models make, seen in the room bench) counts once."""
+    words = text.split()
+    half = len(words) // 2
+    if half >= 2 and len(words) % 2 == 0 and words[:half] == words[half:]:
+        return " ".join(words[:half])
+    return text
 
 
 def _responses_in(yaml_text: str) -> dict[str, str]:

@@ -130,3 +130,11 @@ async def test_a_sentence_only_home_assistant_knows_is_handed_to_its_conversatio
     assert (await ha.state("input_boolean.party_mode"))["state"] == "off"
     assert await say(intents, "switch on party mode") == "Party mode is on."  # HA's intent_script speech
     assert (await ha.state("input_boolean.party_mode"))["state"] == "on"
+
+
+async def test_a_command_transcribed_twice_is_done_once(ha: RunningHa, intents: IntentRecognizer) -> None:
+    # Whisper tiny.en wrote this for one "Turn the kitchen light blue." in the room bench.
+    await say(intents, "make the kitchen light red")
+    reply = await say(intents, "turn the kitchen light blue turn the kitchen light blue")
+    assert reply == "Changed the Kitchen Light to blue."
+    assert (await ha.state("light.kitchen_light"))["attributes"]["hs_color"] == [240, 100]
