@@ -200,6 +200,7 @@ def report(said: list[tuple[str, str | None, Check | None]], result: dict[str, A
 
 def markdown(res: dict[str, Any]) -> str:
     c, s = res["end_of_speech_to_confirmation_s"], res["end_of_speech_to_ha_state_s"]
+    d = pct([r["to_confirmation_s"] for r in res["rows"] if r.get("done_in_ha") and r["to_confirmation_s"] is not None])
     lines = [
         "# Home commands in the real-time room (bench/home_room_bench.py)", "",
         f"{res['when']}, load average {' '.join(map(str, res['load_avg']))} (2 cores), echo {res['echo_db']} dB, "
@@ -208,7 +209,7 @@ def markdown(res: dict[str, Any]) -> str:
         f"- {res['replied']}/{res['commands']} commands got a spoken reply; {res['done_in_ha']}/{res['actions']} "
         "actions reached the expected state in HA.",
         f"- End of speech → confirmation starts playing: p50 {c['p50']} s, p95 {c['p95']} s, max {c['max']} s "
-        f"(n={c['n']}).",
+        f"(n={c['n']}); of the actions done in HA: p50 {d['p50']} s, p95 {d['p95']} s (n={d['n']}).",
         f"- End of speech → HA state changed: p50 {s['p50']} s, p95 {s['p95']} s (n={s['n']}).", "",
         "| said | → reply starts (s) | reply length (s) | done in HA | → HA state (s) |", "|---|---|---|---|---|"]
     for r in res["rows"]:
@@ -223,8 +224,9 @@ def main() -> int:
     parser.add_argument("--echo-db", type=float, default=-6.0)
     parser.add_argument("--keep", type=Path, help="keep the room's files here")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/home_room")
+    parser.add_argument("--render", type=Path, help="only write the Markdown of an earlier JSON result")
     args = parser.parse_args()
-    res = asyncio.run(run(args))
+    res = json.loads(args.render.read_text()) if args.render else asyncio.run(run(args))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
     args.out.with_suffix(".md").write_text(markdown(res), encoding="utf-8")
