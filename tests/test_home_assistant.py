@@ -111,6 +111,8 @@ async def test_home_assistant_down_gets_i_cant_reach_your_home(tmp_path: Path) -
     async with backend(HaConfig(f"http://127.0.0.1:{port}", "token", reconnect_delay=60)) as home:
         intents = IntentRecognizer(home=home)
         assert await say(intents, "Turn off the lights in the living room.") == UNREACHABLE
+        assert await say(intents, "pause the music") == UNREACHABLE  # no player list to pick from
+        assert await say(intents, "what's the weather like") == UNREACHABLE
 
 
 class FakeSlowHome:

@@ -27,7 +27,7 @@ from hassil.intents import SlotList
 
 from ..intents import Recognized
 from .entities import HomeArea, HomeEntity, HomeSnapshot, slot_lists, spoken_form
-from .speech import HA_ERROR, TOO_SLOW, UNREACHABLE, pick_weather, weather_sentence
+from .speech import FAILURES, HA_ERROR, TOO_SLOW, UNREACHABLE, pick_weather, weather_sentence
 
 __all__ = ["HA_ERROR", "TOO_SLOW", "UNREACHABLE", "HaConfig", "HaState", "HomeAssistant"]
 _LOGGER = logging.getLogger(__name__)
@@ -96,8 +96,8 @@ class HomeAssistant:
             slots = {k: v for k, v in command.slots.items() if isinstance(v, str | int | float)}
             if command.name in MEDIA_INTENTS and not {"name", "area", "floor"} & slots.keys():
                 player = await self._only_player()
-                if player is None:
-                    return "Which media player do you mean?"
+                if player is None or player in FAILURES:
+                    return player or "Which media player do you mean?"
                 slots["name"] = player
             body = await self._post("/api/intent/handle", {"name": command.name, "data": slots})
             if isinstance(body, dict):
@@ -119,13 +119,14 @@ class HomeAssistant:
 
     async def _only_player(self) -> str | None:
         """The media player a command without a target means: the only exposed one, else the
-        only one playing (HA 2024.3 needs a name; newer ones use the satellite's area)."""
+        only one playing (HA 2024.3 needs a name; newer ones use the satellite's area). When HA
+        cannot be asked, the sentence that says so."""
         players = [e for e in self.snapshot.entities if e.domain == "media_player"]
         if len(players) == 1:
             return players[0].name
         states = await self._request("GET", "/api/states")
         if isinstance(states, str):
-            return None
+            return states
         playing = {s["entity_id"] for s in states.get("states", []) if s.get("state") == "playing"}
         active = [e for e in players if e.entity_id in playing]
         return active[0].name if len(active) == 1 else None
