@@ -2,7 +2,7 @@
 
 HA 2024.3.3 runs from its own virtualenv (``~/.cache/hearth/peers/home-assistant``, made by
 scripts/setup.sh; ``HEARTH_HA_PYTHON`` points elsewhere). The configuration has a template light
-(brightness and hs colour), switches, locks, covers, a generic thermostat, a `universal` media
+(brightness and hs colour), switches, a fan, locks, covers, a generic thermostat, a `universal` media
 player (on/off, pause/play, next, volume), an input_number for a sensor and a template weather
 entity, all backed by input_booleans/input_numbers/input_selects so their state really changes,
 and one custom sentence only HA knows ("switch on party mode", an intent_script). A user is
@@ -63,6 +63,7 @@ intent_script:
       text: Party mode is on.
 input_boolean:
   party_mode:
+  ceiling_fan_on:
   kitchen_light_on:
   coffee_maker_on:
   front_door_locked:
@@ -132,6 +133,15 @@ switch:
         value_template: "{{{{ is_state('input_boolean.heater_on', 'on') }}}}"
         turn_on: {{service: input_boolean.turn_on, target: {{entity_id: input_boolean.heater_on}}}}
         turn_off: {{service: input_boolean.turn_off, target: {{entity_id: input_boolean.heater_on}}}}
+fan:
+  - platform: template
+    fans:
+      ceiling_fan:
+        unique_id: ceiling_fan
+        friendly_name: Ceiling Fan
+        value_template: "{{{{ states('input_boolean.ceiling_fan_on') }}}}"
+        turn_on: {{service: input_boolean.turn_on, target: {{entity_id: input_boolean.ceiling_fan_on}}}}
+        turn_off: {{service: input_boolean.turn_off, target: {{entity_id: input_boolean.ceiling_fan_on}}}}
 lock:
   - platform: template
     name: Front Door

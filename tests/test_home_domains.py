@@ -68,6 +68,15 @@ async def test_media_player_on_pause_resume_next_volume_off(ha: RunningHa, inten
     assert (await ha.state("media_player.tv"))["state"] == "off"
 
 
+async def test_fan_and_cover_position(ha: RunningHa, intents: IntentRecognizer) -> None:
+    await say(intents, "turn on the ceiling fan")
+    assert (await ha.state("fan.ceiling_fan"))["state"] == "on"
+    await say(intents, "turn off the ceiling fan")
+    assert (await ha.state("fan.ceiling_fan"))["state"] == "off"
+    await say(intents, "set the garage door position to 40")
+    assert (await ha.state("cover.garage_door"))["attributes"]["current_position"] == 40
+
+
 async def test_light_colour_and_brightness(ha: RunningHa, intents: IntentRecognizer) -> None:
     reply = await say(intents, "turn the kitchen light blue")
     assert "blue" in reply
