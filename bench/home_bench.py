@@ -57,7 +57,7 @@ class SnapshotHome:
     async def execute(self, command: Recognized) -> str:
         return command.name
 
-    async def converse(self, text: str, conversation_id: str) -> str | None:
+    async def converse(self, text: str, conversation_id: str, *, part: bool = False) -> str | None:
         return None
 
 

@@ -75,8 +75,9 @@ class HomeBackend(Protocol):
         """Do ``command``; return what to say (the real outcome or an honest error)."""
         ...
 
-    async def converse(self, text: str, conversation_id: str) -> str | None:
-        """Ask the home's own conversation agent; None when it did not understand."""
+    async def converse(self, text: str, conversation_id: str, *, part: bool = False) -> str | None:
+        """Ask the home's own conversation agent; None when it did not understand. ``part``: one
+        part of "X and Y", so an error answer must say that this part was not done."""
         ...
 
 
@@ -204,7 +205,7 @@ class IntentRecognizer:
         replies = []
         for command in commands:
             if command.source == "fallback":  # no such name here: maybe the home's own agent knows it
-                spoken = await self.home.converse(command.text, conversation_id)
+                spoken = await self.home.converse(command.text, conversation_id, part=True)
                 reply = spoken or not_done(command.text, "I don't know what that is in your home.")
             else:
                 reply = (await self.home.execute(command)).strip()

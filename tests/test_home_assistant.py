@@ -69,7 +69,7 @@ async def test_commands_are_done_in_home_assistant_and_its_states_change(ha: Run
         assert (await ha.state("cover.garage_door"))["attributes"]["current_position"] == 100
 
         await say(intents, "Set the kitchen light to 50%")
-        assert (await ha.state("light.kitchen_light"))["attributes"]["brightness"] in (127, 128)
+        await ha.wait_state("light.kitchen_light", lambda s: s["attributes"].get("brightness") in (127, 128))
 
         await say(intents, "Set the thermostat to 23 degrees")
         assert (await ha.state("climate.thermostat"))["attributes"]["temperature"] == 23

@@ -27,7 +27,17 @@ from hassil.intents import SlotList
 
 from ..intents import Recognized
 from .entities import HomeArea, HomeEntity, HomeSnapshot, slot_lists, spoken_form
-from .speech import FAILURES, HA_ERROR, TOO_SLOW, UNREACHABLE, pick_weather, weather_sentence
+from .speech import (
+    FAILURES,
+    HA_ERROR,
+    TOO_SLOW,
+    UNREACHABLE,
+    describe_outcome,
+    not_done,
+    pick_weather,
+    state_answer,
+    weather_sentence,
+)
 
 __all__ = ["HA_ERROR", "TOO_SLOW", "UNREACHABLE", "HaConfig", "HaState", "HomeAssistant"]
 _LOGGER = logging.getLogger(__name__)
@@ -92,16 +102,27 @@ class HomeAssistant:
         this HA does not handle (an error) is passed to the conversation API as said."""
         if command.name == "HassGetWeather":
             return await self._weather(command)
+        if command.name == "HassGetState" and (answer := await self._get_state(command)) is not None:
+            return answer
         if command.name not in QUERY_INTENTS:
             slots = {k: v for k, v in command.slots.items() if isinstance(v, str | int | float)}
+            chosen = None
             if command.name in MEDIA_INTENTS and not {"name", "area", "floor"} & slots.keys():
-                player = await self._only_player()
-                if player is None or player in FAILURES:
-                    return player or "Which media player do you mean?"
-                slots["name"] = player
+                chosen = await self._only_player()
+                if chosen is None or chosen in FAILURES:
+                    return chosen or "Which media player do you mean?"
+                slots["name"] = chosen
             body = await self._post("/api/intent/handle", {"name": command.name, "data": slots})
             if isinstance(body, dict):
-                return _speech(body) or describe_outcome(command, body.get("data", {}))
+                speech = _speech(body)
+                # HA 2026.2 answers a target it cannot match ("next" on a paused player) with
+                # action_done and its exception's repr as the speech; earlier ones with a 500.
+                if body.get("response_type") != "error" and not speech.startswith("<"):
+                    return speech or describe_outcome(command, body.get("data", {}))
+                _LOGGER.info("Home Assistant could not do %s (%s)", command.name, speech[:80])
+                if chosen is not None:  # its own agent would not know which player we meant
+                    return f"Nothing was done: your home could not do that on the {chosen}."
+                return await self.converse(command.text, "") or HA_ERROR
             if body is not HA_ERROR:
                 return body
             if command.name == "HassClimateSetTemperature":  # no such intent before HA 2024.12
@@ -116,6 +137,17 @@ class HomeAssistant:
             return states
         name = command.slots.get("name")
         return weather_sentence(pick_weather(states.get("states", []), str(name) if name else None))
+
+    async def _get_state(self, command: Recognized) -> str | None:
+        """"Is the front door locked?" for one named entity, from its state (HA's own answer
+        varies by release: "No, Playing" for a playing TV in 2024.3, a bare "No," in 2026.2).
+        None: a question about an area or several entities, for HA's conversation agent."""
+        entity = self.snapshot.by_name.get(spoken_form(str(command.slots.get("name", ""))))
+        asked = command.slots.get("state")
+        if entity is None or not isinstance(asked, str):
+            return None
+        state = await self._request("GET", f"/api/states/{entity.entity_id}")
+        return state if isinstance(state, str) else state_answer(entity.name, entity.domain, asked, state)
 
     async def _only_player(self) -> str | None:
         """The media player a command without a target means: the only exposed one, else the
@@ -146,15 +178,17 @@ class HomeAssistant:
             return body
         return f"Set the {entity.name} to {degrees:g} degrees."
 
-    async def converse(self, text: str, conversation_id: str) -> str | None:
+    async def converse(self, text: str, conversation_id: str, *, part: bool = False) -> str | None:
         body = await self._post("/api/conversation/process",
                                 {"text": text, "language": self.config.language})
         if isinstance(body, str):
-            return body
+            return not_done(text, body) if part else body
         response = body.get("response", {})
-        if response.get("response_type") == "error" and response.get("data", {}).get("code") == "no_intent_match":
+        error = response.get("response_type") == "error"
+        if error and response.get("data", {}).get("code") == "no_intent_match" and not part:
             return None
-        return _speech(response) or None
+        spoken = _speech(response)
+        return not_done(text, spoken or "your home didn't understand it.") if part and error else spoken or None
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -325,45 +359,6 @@ def build_snapshot(registry: list[dict[str, Any]], states: list[dict[str, Any]],
                     for a in areas),
         floors=tuple((f["floor_id"], f["name"]) for f in floors),
     )
-
-
-def describe_outcome(command: Recognized, data: dict[str, Any]) -> str:
-    """What HA reports it did (its ``success``/``failed`` targets), as one sentence."""
-    done = [str(t.get("name")) for t in data.get("success", []) if t.get("type") == "entity"]
-    failed = [str(t.get("name")) for t in data.get("failed", [])]
-    domains = {str(t.get("id", "")).split(".")[0] for t in data.get("success", [])}
-    if not done:
-        return "Nothing was changed." + (f" {_names(failed)} failed." if failed else "")
-    verb = _verb(command, domains)
-    sentence = f"{verb} {_names(done)}" if "{}" not in verb else verb.format(_names(done))
-    return sentence + "." + (f" {_names(failed)} failed." if failed else "")
-
-
-def _verb(command: Recognized, domains: set[str]) -> str:
-    slots = command.slots
-    if command.name in ("HassTurnOn", "HassTurnOff"):
-        on = command.name == "HassTurnOn"
-        if domains == {"lock"}:
-            return "Locked" if on else "Unlocked"
-        if domains == {"cover"}:
-            return "Opened" if on else "Closed"
-        return "Turned on" if on else "Turned off"
-    if command.name == "HassLightSet":
-        if "brightness" in slots:
-            return f"Set {{}} to {int(float(slots['brightness']))}% brightness"
-        return f"Changed {{}} to {slots['color']}" if "color" in slots else "Changed"
-    if command.name == "HassSetPosition" and "position" in slots:
-        return f"Set {{}} to {int(float(slots['position']))}%"
-    if command.name == "HassSetVolume" and "volume_level" in slots:
-        return f"Set the volume of {{}} to {int(float(slots['volume_level']))}%"
-    return {"HassMediaPause": "Paused", "HassMediaUnpause": "Resumed", "HassMediaNext": "Skipped to the next track on",
-            "HassMediaPrevious": "Went back a track on", "HassClimateSetTemperature": "Set the temperature of",
-            }.get(command.name, "Done:")
-
-
-def _names(names: list[str]) -> str:
-    said = [f"the {n}" for n in names]
-    return said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
 
 
 def _speech(response: dict[str, Any]) -> str:

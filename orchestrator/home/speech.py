@@ -2,12 +2,17 @@
 
 - the weather, from a ``weather.*`` entity's state (its condition) and attributes
   (temperature, humidity, wind), so the answer is what the entity reports now;
+- what a command did, from HA's list of the targets that succeeded and failed;
+- the answer to "is the front door locked?" from the entity's state;
 - the parts of "X and Y": which part was done and which was not.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..intents import Recognized
 
 # Home Assistant's weather conditions (weather/const.py), as said aloud.
 CONDITIONS = {
@@ -71,4 +76,64 @@ def pick_weather(states: list[dict[str, Any]], name: str | None) -> dict[str, An
 
 def not_done(part: str, reason: str) -> str:
     """One part of "X and Y" that was not done, named as the user said it."""
-    return f"\"{part}\" was not done: {reason[0].lower()}{reason[1:]}" if reason else f"\"{part}\" was not done."
+    if not reason:
+        return f"\"{part}\" was not done."
+    keep = reason.startswith(("I ", "I'")) or reason[1:2].isupper()
+    return f"\"{part}\" was not done: {reason if keep else reason[0].lower() + reason[1:]}"
+
+
+OFF_LIKE = frozenset({"off", "standby", "unavailable", "unknown", "idle"})
+
+
+def state_answer(name: str, domain: str, asked: str, state: dict[str, Any]) -> str:
+    """"Yes, the Front Door is locked." / "No, the TV is playing." from the entity's state
+    (a media player that plays, pauses or is idle-but-on counts as on)."""
+    actual = str(state.get("state", "unknown"))
+    same = actual == asked
+    if domain == "media_player" and asked in ("on", "off"):
+        same = (actual not in OFF_LIKE - {"idle"}) == (asked == "on")
+    if actual in ("unavailable", "unknown"):
+        return f"I don't know: the {name} is {actual}."
+    return f"{'Yes' if same else 'No'}, the {name} is {actual.replace('_', ' ')}."
+
+
+def describe_outcome(command: Recognized, data: dict[str, Any]) -> str:
+    """What HA reports it did (its ``success``/``failed`` targets), as one sentence."""
+    done = [str(t.get("name")) for t in data.get("success", []) if t.get("type") == "entity"]
+    failed = [str(t.get("name")) for t in data.get("failed", [])]
+    domains = {str(t.get("id", "")).split(".")[0] for t in data.get("success", [])}
+    if not done:
+        return "Nothing was changed." + (f" {_names(failed)} failed." if failed else "")
+    verb = _verb(command, domains)
+    sentence = f"{verb} {_names(done)}" if "{}" not in verb else verb.format(_names(done))
+    return sentence + "." + (f" {_names(failed)} failed." if failed else "")
+
+
+def _verb(command: Recognized, domains: set[str]) -> str:
+    slots = command.slots
+    if command.name in ("HassTurnOn", "HassTurnOff"):
+        on = command.name == "HassTurnOn"
+        if domains == {"lock"}:
+            return "Locked" if on else "Unlocked"
+        if domains == {"cover"}:
+            return "Opened" if on else "Closed"
+        return "Turned on" if on else "Turned off"
+    if command.name == "HassLightSet":
+        if "brightness" in slots:
+            return f"Set {{}} to {int(float(slots['brightness']))}% brightness"
+        return f"Changed {{}} to {slots['color']}" if "color" in slots else "Changed"
+    if command.name == "HassSetPosition" and "position" in slots:
+        return f"Set {{}} to {int(float(slots['position']))}%"
+    if command.name == "HassClimateSetTemperature" and "temperature" in slots:
+        return f"Set {{}} to {float(slots['temperature']):g} degrees"
+    if command.name == "HassSetVolume" and "volume_level" in slots:
+        return f"Set the volume of {{}} to {int(float(slots['volume_level']))}%"
+    return {"HassMediaPause": "Paused", "HassMediaUnpause": "Resumed", "HassMediaNext": "Skipped to the next track on",
+            "HassMediaPrevious": "Went back a track on"}.get(command.name, "Done:")
+
+
+def _names(names: list[str]) -> str:
+    said = [f"the {n}" for n in names]
+    return said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
+
+
