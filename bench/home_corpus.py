@@ -1,7 +1,10 @@
 """Phrasings for bench/home_bench.py: (text, expected intent, expected slots that must match).
 
 ``TUNE`` was used while writing orchestrator/intents.yaml and home_fallback.yaml; ``HELD_OUT``
-was written afterwards and nothing was changed after seeing its results. ``NOT_COMMANDS`` must go
+was written afterwards and nothing was changed after seeing its results. Session 6 added the
+media, colour, climate, state, weather and "X and Y" phrasings: ``TUNE_2`` (the target-less
+media phrasings were written for them) and ``HELD_OUT_2`` (written before any was run, not
+tuned on); ``TUNE``/``HELD_OUT`` include them. ``NOT_COMMANDS`` must go
 to the LLM. Expected slot values are compared case-insensitively; only the keys given are checked.
 """
 
@@ -136,6 +139,57 @@ HELD_OUT: list[Case] = [
     ("turn on the kitchen light and lock the front door", "HassTurnOn+HassTurnOn", {}),
     ("unlock the back door and open the garage door", "HassTurnOff+HassTurnOn", {}),
 ]
+
+TUNE_2: list[Case] = [
+    ("pause the music", "HassMediaPause", {}),
+    ("resume the music", "HassMediaUnpause", {}),
+    ("next song", "HassMediaNext", {}),
+    ("skip this song", "HassMediaNext", {}),
+    ("set the volume to 25 percent", "HassSetVolume", {"volume_level": 25}),
+    ("turn the tv off", "HassTurnOff", {"name": "tv"}),
+]
+
+HELD_OUT_2: list[Case] = [
+    ("stop the music", "HassMediaPause", {}),
+    ("pause playback", "HassMediaPause", {}),
+    ("unpause the tv", "HassMediaUnpause", {"name": "tv"}),
+    ("continue the music", "HassMediaUnpause", {}),
+    ("play the next song", "HassMediaNext", {}),
+    ("skip the track", "HassMediaNext", {}),
+    ("next track", "HassMediaNext", {}),
+    ("set the television volume to 20 percent", "HassSetVolume", {"name": "tv", "volume_level": 20}),
+    ("change the volume to 50", "HassSetVolume", {"volume_level": 50}),
+    ("turn the volume up to 70 percent", "HassSetVolume", {"volume_level": 70}),
+    ("switch on the television", "HassTurnOn", {"name": "tv"}),
+    ("switch the tv off", "HassTurnOff", {"name": "tv"}),
+    ("turn the bedroom light purple", "HassLightSet", {"name": "bedroom light", "color": "purple"}),
+    ("set the reading lamp to yellow", "HassLightSet", {"name": "reading lamp", "color": "yellow"}),
+    ("change the kitchen light color to orange", "HassLightSet", {"name": "kitchen light", "color": "orange"}),
+    ("make the reading lamp white", "HassLightSet", {"name": "reading lamp", "color": "white"}),
+    ("set the bedroom light brightness to 10 percent", "HassLightSet", {"name": "bedroom light", "brightness": 10}),
+    ("brighten the kitchen light to 100%", "HassLightSet", {"name": "kitchen light", "brightness": 100}),
+    ("set the living room lights to 40%", "HassLightSet", {"area": "living room", "brightness": 40}),
+    ("set the thermostat to 20", "HassClimateSetTemperature", {"temperature": 20}),
+    ("change the heating to 23 degrees", "HassClimateSetTemperature", {"temperature": 23}),
+    ("what's the temperature of the thermostat", "HassClimateGetTemperature", {}),
+    ("what is the temperature in the hallway", "HassClimateGetTemperature", {"area": "hallway"}),
+    ("how hot is it in the hallway", "HassClimateGetTemperature", {}),
+    ("is the garage door closed", "HassGetState", {"name": "garage door"}),
+    ("are the living room blinds open", "HassGetState", {}),
+    ("is the coffee maker on", "HassGetState", {"name": "coffee maker"}),
+    ("is the front door unlocked", "HassGetState", {"name": "front door"}),
+    ("is the tv on", "HassGetState", {"name": "tv"}),
+    ("how's the weather", "HassGetWeather", {}),
+    ("what is the weather like outside", "HassGetWeather", {}),
+    ("what's the forecast", "HassGetWeather", {}),
+    ("oh never mind", "HassNevermind", {}),
+    ("turn off the tv and turn on the kitchen light", "HassTurnOff+HassTurnOn", {}),
+    ("pause the tv and turn on the bedroom light", "HassMediaPause+HassTurnOn", {}),
+    ("close the garage door and lock the back door", "HassTurnOff+HassTurnOn", {}),
+    ("turn the kitchen light red and set the thermostat to 22 degrees", "HassLightSet+HassClimateSetTemperature", {}),
+]
+TUNE += TUNE_2
+HELD_OUT += HELD_OUT_2
 
 NOT_COMMANDS: list[Case] = [
     ("what is the capital of france", None, {}),

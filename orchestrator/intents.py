@@ -29,6 +29,7 @@ from hassil import Intents, recognize_best
 from hassil.intents import SlotList, TextSlotList
 
 from .answers import CLOCK_INTENTS, TIMER_INTENTS, clock_answer, timer_answer
+from .home.speech import FAILURES, not_done
 from .timers import TimerManager
 
 EXTRA = Path(__file__).with_name("intents.yaml")
@@ -74,8 +75,9 @@ class HomeBackend(Protocol):
         """Do ``command``; return what to say (the real outcome or an honest error)."""
         ...
 
-    async def converse(self, text: str, conversation_id: str) -> str | None:
-        """Ask the home's own conversation agent; None when it did not understand."""
+    async def converse(self, text: str, conversation_id: str, *, part: bool = False) -> str | None:
+        """Ask the home's own conversation agent; None when it did not understand. ``part``: one
+        part of "X and Y", so an error answer must say that this part was not done."""
         ...
 
 
@@ -144,6 +146,7 @@ class IntentRecognizer:
 
     def recognize(self, text: str) -> list[Recognized]:
         """One command, or the parts of "X and Y" when the whole did not match as one."""
+        text = undouble(normalize(text))
         whole = self.recognize_one(text)
         if whole is not None and whole.source != "fallback":
             return [whole]
@@ -176,7 +179,7 @@ class IntentRecognizer:
         first = commands[0]
         if len(commands) > 1:
             return IntentMatch(first.name, {"commands": [c.name for c in commands]},
-                               await self._home_many(commands))
+                               await self._home_many(commands, conversation_id))
         if first.source == "user":
             template = self._custom_responses.get(first.name, "Done.")
             return IntentMatch(first.name, first.slots, template.format(**first.slots))
@@ -194,16 +197,32 @@ class IntentRecognizer:
             return IntentMatch(first.name, first.slots, await self.home.execute(first))
         return None
 
-    async def _home_many(self, commands: list[Recognized]) -> str:
+    async def _home_many(self, commands: list[Recognized], conversation_id: str) -> str:
+        """Each part in the order asked ("unlock the door and open the garage"); the reply says
+        what happened to each, naming a part that was not done as the user said it."""
         if self.home is None:
             return self.no_home_reply
         replies = []
-        for command in commands:  # in the order asked: "unlock the door and open the garage"
-            if command.source == "fallback":
-                replies.append(f"I didn't understand \"{command.text}\".")
+        for command in commands:
+            if command.source == "fallback":  # no such name here: maybe the home's own agent knows it
+                spoken = await self.home.converse(command.text, conversation_id, part=True)
+                reply = spoken or not_done(command.text, "I don't know what that is in your home.")
             else:
-                replies.append(await self.home.execute(command))
-        return " ".join(r.strip() for r in replies if r.strip())
+                reply = (await self.home.execute(command)).strip()
+                if reply in FAILURES:
+                    reply = not_done(command.text, reply)
+            replies.append(reply.strip())
+        return " ".join(r for r in replies if r)
+
+
+def undouble(text: str) -> str:
+    """A sentence said once but transcribed twice ("turn the light blue turn the light blue": a
+    repetition small Whisper models make, seen in the room bench) counts once."""
+    words = text.split()
+    half = len(words) // 2
+    if half >= 2 and len(words) % 2 == 0 and words[:half] == words[half:]:
+        return " ".join(words[:half])
+    return text
 
 
 def _responses_in(yaml_text: str) -> dict[str, str]:

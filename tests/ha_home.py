@@ -1,20 +1,25 @@
 """A real Home Assistant core for the tests: YAML-only entities, onboarded through its API.
 
 HA 2024.3.3 runs from its own virtualenv (``~/.cache/hearth/peers/home-assistant``, made by
-scripts/setup.sh; ``HEARTH_HA_PYTHON`` points elsewhere). The configuration has template lights,
-a switch, locks, covers, a generic thermostat, an input_number and a template weather entity,
-all backed by input_booleans/input_numbers so their state really changes. A user is created
-with the onboarding API and its access token is what the orchestrator uses.
+scripts/setup.sh; ``HEARTH_HA_PYTHON`` points elsewhere). The configuration has a template light
+(brightness and hs colour), switches, a fan, locks, covers, a generic thermostat, a `universal` media
+player (on/off, pause/play, next, volume), an input_number for a sensor and a template weather
+entity, all backed by input_booleans/input_numbers/input_selects so their state really changes,
+and one custom sentence only HA knows ("switch on party mode", an intent_script). A user is
+created with the onboarding API and its access token is what the orchestrator uses; the media
+player is exposed to Assist through the WebSocket API (HA 2024.3 does not expose that domain by
+default).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import socket
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +31,7 @@ HA_PYTHON = Path(os.environ.get("HEARTH_HA_PYTHON") or next(
     (p for p in (_CACHE / "peers/home-assistant/bin/python", _CACHE / "ha/bin/python") if p.exists()),
     _CACHE / "peers/home-assistant/bin/python"))
 CLIENT_ID = "http://127.0.0.1/"
+EXPOSED = ["media_player.tv"]
 
 CONFIG = """
 homeassistant:
@@ -44,8 +50,20 @@ api:
 onboarding:
 config:
 conversation:
+  intents:  # a sentence only Home Assistant knows: the orchestrator's handover test
+    PartyMode:
+      - "(turn | switch) on [the] party mode"
 intent:
+intent_script:
+  PartyMode:
+    action:
+      - service: input_boolean.turn_on
+        target: {{entity_id: input_boolean.party_mode}}
+    speech:
+      text: Party mode is on.
 input_boolean:
+  party_mode:
+  ceiling_fan_on:
   kitchen_light_on:
   coffee_maker_on:
   front_door_locked:
@@ -53,11 +71,18 @@ input_boolean:
   back_door_locked:
     initial: true
   heater_on:
+input_select:
+  tv_state: {{options: ["off", "playing", "paused"], initial: "off"}}
+  weather_condition: {{options: ["sunny", "rainy", "partlycloudy"], initial: "sunny"}}
 input_number:
   kitchen_light_level: {{min: 0, max: 255, initial: 0}}
   garage_door_position: {{min: 0, max: 100, initial: 0}}
   room_temperature: {{min: -20, max: 50, initial: 19, unit_of_measurement: "°C"}}
   outdoor_temperature: {{min: -30, max: 50, initial: 12, unit_of_measurement: "°C"}}
+  kitchen_light_hue: {{min: 0, max: 360, initial: 0}}
+  kitchen_light_saturation: {{min: 0, max: 100, initial: 0}}
+  tv_volume: {{min: 0, max: 1, step: 0.01, initial: 0.2}}
+  tv_track: {{min: 0, max: 1000, initial: 1}}
 template:
   - sensor:
       - name: Room Temperature
@@ -75,12 +100,26 @@ light:
         level_template: "{{{{ states('input_number.kitchen_light_level') | int }}}}"
         turn_on: {{service: input_boolean.turn_on, target: {{entity_id: input_boolean.kitchen_light_on}}}}
         turn_off: {{service: input_boolean.turn_off, target: {{entity_id: input_boolean.kitchen_light_on}}}}
+        # Actions end with the step that changes what a test waits for (HA answers an intent
+        # after 0.2 s and runs the rest on; a template light drops a call while one still runs).
         set_level:
+          - service: input_boolean.turn_on
+            target: {{entity_id: input_boolean.kitchen_light_on}}
           - service: input_number.set_value
             target: {{entity_id: input_number.kitchen_light_level}}
             data: {{value: "{{{{ brightness }}}}"}}
+        hs_template: >-
+          ({{{{ states('input_number.kitchen_light_hue') | float }}}},
+           {{{{ states('input_number.kitchen_light_saturation') | float }}}})
+        set_hs:
           - service: input_boolean.turn_on
             target: {{entity_id: input_boolean.kitchen_light_on}}
+          - service: input_number.set_value
+            target: {{entity_id: input_number.kitchen_light_saturation}}
+            data: {{value: "{{{{ s }}}}"}}
+          - service: input_number.set_value
+            target: {{entity_id: input_number.kitchen_light_hue}}
+            data: {{value: "{{{{ h }}}}"}}
 switch:
   - platform: template
     switches:
@@ -96,6 +135,15 @@ switch:
         value_template: "{{{{ is_state('input_boolean.heater_on', 'on') }}}}"
         turn_on: {{service: input_boolean.turn_on, target: {{entity_id: input_boolean.heater_on}}}}
         turn_off: {{service: input_boolean.turn_off, target: {{entity_id: input_boolean.heater_on}}}}
+fan:
+  - platform: template
+    fans:
+      ceiling_fan:
+        unique_id: ceiling_fan
+        friendly_name: Ceiling Fan
+        value_template: "{{{{ states('input_boolean.ceiling_fan_on') }}}}"
+        turn_on: {{service: input_boolean.turn_on, target: {{entity_id: input_boolean.ceiling_fan_on}}}}
+        turn_off: {{service: input_boolean.turn_off, target: {{entity_id: input_boolean.ceiling_fan_on}}}}
 lock:
   - platform: template
     name: Front Door
@@ -126,13 +174,28 @@ climate:
     heater: switch.heater
     target_sensor: sensor.room_temperature
     target_temp: 20
+media_player:
+  - platform: universal
+    name: TV
+    unique_id: living_room_tv
+    state_template: "{{{{ states('input_select.tv_state') }}}}"
+    attributes:
+      volume_level: input_number.tv_volume
+    commands:
+      turn_on: {{service: input_select.select_option, data: {{entity_id: input_select.tv_state, option: "playing"}}}}
+      turn_off: {{service: input_select.select_option, data: {{entity_id: input_select.tv_state, option: "off"}}}}
+      media_play: {{service: input_select.select_option, data: {{entity_id: input_select.tv_state, option: "playing"}}}}
+      media_pause: {{service: input_select.select_option, data: {{entity_id: input_select.tv_state, option: "paused"}}}}
+      media_next_track: {{service: input_number.increment, target: {{entity_id: input_number.tv_track}}}}
+      volume_set: {{service: input_number.set_value, target: {{entity_id: input_number.tv_volume}},
+                    data: {{value: "{{{{ volume_level }}}}"}}}}
 weather:
   - platform: template
     name: Home Forecast
     unique_id: home_forecast
-    condition_template: "sunny"
+    condition_template: "{{{{ states('input_select.weather_condition') }}}}"
     temperature_template: "{{{{ states('input_number.outdoor_temperature') | float }}}}"
-    humidity_template: "60"
+    humidity_template: "{{{{ 60 }}}}"
 """
 
 
@@ -153,6 +216,41 @@ class RunningHa:
             response.raise_for_status()
             body: dict[str, Any] = response.json()
             return body
+
+    async def ws(self, message: dict[str, Any]) -> Any:
+        """One WebSocket API command (e.g. a registry update); its result."""
+        import websockets
+
+        async with websockets.connect(self.url.replace("http", "ws", 1) + "/api/websocket") as ws:
+            await ws.recv()
+            await ws.send(json.dumps({"type": "auth", "access_token": self.token}))
+            if json.loads(await ws.recv())["type"] != "auth_ok":
+                raise RuntimeError("Home Assistant refused the test token")
+            await ws.send(json.dumps({"id": 1, **message}))
+            answer = json.loads(await ws.recv())
+            if not answer.get("success"):
+                raise RuntimeError(f"Home Assistant refused {message['type']}: {answer.get('error')}")
+            return answer.get("result")
+
+    async def wait_state(self, entity_id: str, wanted: Callable[[dict[str, Any]], bool],
+                         timeout: float = 20.0) -> dict[str, Any]:
+        """The entity's state once ``wanted`` holds for it (HA's ``state_changed`` events, not
+        polling): HA answers an intent after 0.2 s while a slow action still runs."""
+        import websockets
+
+        async with websockets.connect(self.url.replace("http", "ws", 1) + "/api/websocket") as ws:
+            await ws.recv()
+            await ws.send(json.dumps({"type": "auth", "access_token": self.token}))
+            await ws.recv()
+            await ws.send(json.dumps({"id": 1, "type": "subscribe_events", "event_type": "state_changed"}))
+            await ws.recv()
+            state = await self.state(entity_id)
+            async with asyncio.timeout(timeout):
+                while not wanted(state):
+                    data = json.loads(await ws.recv()).get("event", {}).get("data", {})
+                    if data.get("entity_id") == entity_id and data.get("new_state"):
+                        state = data["new_state"]
+            return state
 
     async def call(self, domain: str, service: str, data: dict[str, Any]) -> None:
         async with httpx.AsyncClient(base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}) as c:
@@ -209,7 +307,11 @@ async def home_assistant(folder: Path) -> AsyncIterator[RunningHa]:
     try:
         await _wait_up(url, proc, log)
         token = await _onboard(url)
-        yield RunningHa(url, token, proc, config_dir)
+        running = RunningHa(url, token, proc, config_dir)
+        # HA exposes media players to Assist only when asked (not a default-exposed domain).
+        await running.ws({"type": "homeassistant/expose_entity", "assistants": ["conversation"],
+                          "entity_ids": EXPOSED, "should_expose": True})
+        yield running
     finally:
         if proc.returncode is None:
             proc.terminate()

@@ -199,7 +199,7 @@ def test_the_honest_line_says_what_is_true_with_and_without_a_home() -> None:
         async def execute(self, command: Any) -> str:
             return ""
 
-        async def converse(self, text: str, conversation_id: str) -> str | None:
+        async def converse(self, text: str, conversation_id: str, *, part: bool = False) -> str | None:
             return None
 
     assert IntentRecognizer().honest_line == NO_HOME_REPLY

@@ -27,17 +27,28 @@ from hassil.intents import SlotList
 
 from ..intents import Recognized
 from .entities import HomeArea, HomeEntity, HomeSnapshot, slot_lists, spoken_form
+from .speech import (
+    FAILURES,
+    HA_ERROR,
+    TOO_SLOW,
+    UNREACHABLE,
+    describe_outcome,
+    not_done,
+    pick_weather,
+    state_answer,
+    weather_sentence,
+)
 
+__all__ = ["HA_ERROR", "TOO_SLOW", "UNREACHABLE", "HaConfig", "HaState", "HomeAssistant"]
 _LOGGER = logging.getLogger(__name__)
-UNREACHABLE = "I can't reach your home."
-TOO_SLOW = "Your home didn't answer in time, so I don't know whether that was done."
 # For an entity HA holds no exposure setting for: the domains HA exposes to Assist by default
 # (conversation DEFAULT_EXPOSED_DOMAINS; media_player as in older releases).
 DEFAULT_EXPOSED = frozenset({
     "climate", "cover", "fan", "humidifier", "light", "lock", "media_player", "scene", "script", "sensor",
     "switch", "vacuum", "water_heater",
 })
-HA_ERROR = "Your home could not do that."
+MEDIA_INTENTS = frozenset({"HassMediaPause", "HassMediaUnpause", "HassMediaNext", "HassMediaPrevious",
+                           "HassSetVolume", "HassSetVolumeRelative"})
 QUERY_INTENTS = frozenset({"HassGetState", "HassClimateGetTemperature", "HassGetWeather"})
 RELOAD_EVENTS = ("entity_registry_updated", "area_registry_updated", "floor_registry_updated")
 
@@ -89,16 +100,68 @@ class HomeAssistant:
         """Questions go to HA's conversation API (its answer has the values); actions to
         ``/api/intent/handle``, described from HA's list of what succeeded and failed. An intent
         this HA does not handle (an error) is passed to the conversation API as said."""
+        if command.name == "HassGetWeather":
+            return await self._weather(command)
+        if command.name == "HassGetState" and (answer := await self._get_state(command)) is not None:
+            return answer
         if command.name not in QUERY_INTENTS:
             slots = {k: v for k, v in command.slots.items() if isinstance(v, str | int | float)}
+            chosen = None
+            if command.name in MEDIA_INTENTS and not {"name", "area", "floor"} & slots.keys():
+                chosen = await self._only_player()
+                if chosen is None or chosen in FAILURES:
+                    return chosen or "Which media player do you mean?"
+                slots["name"] = chosen
             body = await self._post("/api/intent/handle", {"name": command.name, "data": slots})
             if isinstance(body, dict):
-                return _speech(body) or describe_outcome(command, body.get("data", {}))
+                speech = _speech(body)
+                # HA 2026.2 answers a target it cannot match ("next" on a paused player) with
+                # action_done and its exception's repr as the speech; earlier ones with a 500.
+                if body.get("response_type") != "error" and not speech.startswith("<"):
+                    return speech or describe_outcome(command, body.get("data", {}))
+                _LOGGER.info("Home Assistant could not do %s (%s)", command.name, speech[:80])
+                if chosen is not None:  # its own agent would not know which player we meant
+                    return f"Nothing was done: your home could not do that on the {chosen}."
+                return await self.converse(command.text, "") or HA_ERROR
             if body is not HA_ERROR:
                 return body
             if command.name == "HassClimateSetTemperature":  # no such intent before HA 2024.12
                 return await self._set_temperature(command)
         return await self.converse(command.text, "") or "Your home didn't understand that."
+
+    async def _weather(self, command: Recognized) -> str:
+        """Said from the weather entity's current state and attributes (HA's own answer,
+        "12.0 °C and sunny", reads badly aloud)."""
+        states = await self._request("GET", "/api/states")
+        if isinstance(states, str):
+            return states
+        name = command.slots.get("name")
+        return weather_sentence(pick_weather(states.get("states", []), str(name) if name else None))
+
+    async def _get_state(self, command: Recognized) -> str | None:
+        """"Is the front door locked?" for one named entity, from its state (HA's own answer
+        varies by release: "No, Playing" for a playing TV in 2024.3, a bare "No," in 2026.2).
+        None: a question about an area or several entities, for HA's conversation agent."""
+        entity = self.snapshot.by_name.get(spoken_form(str(command.slots.get("name", ""))))
+        asked = command.slots.get("state")
+        if entity is None or not isinstance(asked, str):
+            return None
+        state = await self._request("GET", f"/api/states/{entity.entity_id}")
+        return state if isinstance(state, str) else state_answer(entity.name, entity.domain, asked, state)
+
+    async def _only_player(self) -> str | None:
+        """The media player a command without a target means: the only exposed one, else the
+        only one playing (HA 2024.3 needs a name; newer ones use the satellite's area). When HA
+        cannot be asked, the sentence that says so."""
+        players = [e for e in self.snapshot.entities if e.domain == "media_player"]
+        if len(players) == 1:
+            return players[0].name
+        states = await self._request("GET", "/api/states")
+        if isinstance(states, str):
+            return states
+        playing = {s["entity_id"] for s in states.get("states", []) if s.get("state") == "playing"}
+        active = [e for e in players if e.entity_id in playing]
+        return active[0].name if len(active) == 1 else None
 
     async def _set_temperature(self, command: Recognized) -> str:
         """The ``climate.set_temperature`` service call, for an HA without the intent."""
@@ -115,15 +178,17 @@ class HomeAssistant:
             return body
         return f"Set the {entity.name} to {degrees:g} degrees."
 
-    async def converse(self, text: str, conversation_id: str) -> str | None:
+    async def converse(self, text: str, conversation_id: str, *, part: bool = False) -> str | None:
         body = await self._post("/api/conversation/process",
                                 {"text": text, "language": self.config.language})
         if isinstance(body, str):
-            return body
+            return not_done(text, body) if part else body
         response = body.get("response", {})
-        if response.get("response_type") == "error" and response.get("data", {}).get("code") == "no_intent_match":
+        error = response.get("response_type") == "error"
+        if error and response.get("data", {}).get("code") == "no_intent_match" and not part:
             return None
-        return _speech(response) or None
+        spoken = _speech(response)
+        return not_done(text, spoken or "your home didn't understand it.") if part and error else spoken or None
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -135,11 +200,15 @@ class HomeAssistant:
 
     # -- HTTP ------------------------------------------------------------------------------
     async def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any] | str:
-        """HA's JSON answer, or the sentence to say when there is none."""
+        return await self._request("POST", path, payload)
+
+    async def _request(self, method: str, path: str, payload: dict[str, Any] | None = None) -> dict[str, Any] | str:
+        """HA's JSON answer (a list as ``{"changed"|"states": [...]}``), or the sentence to say
+        when there is none."""
         if self.state is HaState.UNAUTHORIZED:
             return UNREACHABLE
         try:
-            response = await self._http.post(path, json=payload)
+            response = await self._http.request(method, path, json=payload)
         except httpx.TimeoutException:
             _LOGGER.warning("Home Assistant took more than %.1f s for %s", self.config.timeout, path)
             return TOO_SLOW
@@ -156,8 +225,8 @@ class HomeAssistant:
             body = response.json()
         except ValueError:
             return "Your home gave an answer I could not read."
-        if isinstance(body, list):  # a service call: the states it changed
-            return {"changed": body}
+        if isinstance(body, list):  # a service call: the states it changed; GET /api/states: all
+            return {"changed" if method == "POST" else "states": body}
         return body if isinstance(body, dict) else "Your home gave an answer I could not read."
 
     def _unauthorized(self) -> None:
@@ -290,45 +359,6 @@ def build_snapshot(registry: list[dict[str, Any]], states: list[dict[str, Any]],
                     for a in areas),
         floors=tuple((f["floor_id"], f["name"]) for f in floors),
     )
-
-
-def describe_outcome(command: Recognized, data: dict[str, Any]) -> str:
-    """What HA reports it did (its ``success``/``failed`` targets), as one sentence."""
-    done = [str(t.get("name")) for t in data.get("success", []) if t.get("type") == "entity"]
-    failed = [str(t.get("name")) for t in data.get("failed", [])]
-    domains = {str(t.get("id", "")).split(".")[0] for t in data.get("success", [])}
-    if not done:
-        return "Nothing was changed." + (f" {_names(failed)} failed." if failed else "")
-    verb = _verb(command, domains)
-    sentence = f"{verb} {_names(done)}" if "{}" not in verb else verb.format(_names(done))
-    return sentence + "." + (f" {_names(failed)} failed." if failed else "")
-
-
-def _verb(command: Recognized, domains: set[str]) -> str:
-    slots = command.slots
-    if command.name in ("HassTurnOn", "HassTurnOff"):
-        on = command.name == "HassTurnOn"
-        if domains == {"lock"}:
-            return "Locked" if on else "Unlocked"
-        if domains == {"cover"}:
-            return "Opened" if on else "Closed"
-        return "Turned on" if on else "Turned off"
-    if command.name == "HassLightSet":
-        if "brightness" in slots:
-            return f"Set {{}} to {int(float(slots['brightness']))}% brightness"
-        return f"Changed {{}} to {slots['color']}" if "color" in slots else "Changed"
-    if command.name == "HassSetPosition" and "position" in slots:
-        return f"Set {{}} to {int(float(slots['position']))}%"
-    if command.name == "HassSetVolume" and "volume_level" in slots:
-        return f"Set the volume of {{}} to {int(float(slots['volume_level']))}%"
-    return {"HassMediaPause": "Paused", "HassMediaUnpause": "Resumed", "HassMediaNext": "Skipped to the next track on",
-            "HassMediaPrevious": "Went back a track on", "HassClimateSetTemperature": "Set the temperature of",
-            }.get(command.name, "Done:")
-
-
-def _names(names: list[str]) -> str:
-    said = [f"the {n}" for n in names]
-    return said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
 
 
 def _speech(response: dict[str, Any]) -> str:
