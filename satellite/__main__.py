@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     wake.add_argument("--no-wake-word", action="store_true", default=env_bool("SATELLITE_NO_WAKE_WORD"),
                       help="always listening: any speech the VAD hears starts a turn (no wake word)")
     wake.add_argument("--wake-threshold", type=float, metavar="0-1",
-                      help="detection threshold (default: each model's own; microWakeWord okay_nabu 0.85)")
+                      help="detection threshold (default: okay_nabu 0.65 as measured, other models their own)")
     wake.add_argument("--wake-refractory-seconds", type=float, default=1.5,
                       help="ignore the wake word this long after a detection")
     vad = parser.add_argument_group("voice activity detection")

@@ -41,6 +41,10 @@ from voice_runtime.tasks import cancel_and_wait
 _LOGGER = logging.getLogger(__name__)
 RATE = 16000
 ENGINES = ("micro", "open")
+# Built-in microWakeWord cutoffs we measured (bench/wake_bench.py, bench/results/wake.md): okay_nabu's
+# own 0.85 accepted 144/216 of the tuning corpus; 0.65 accepts 170/216 with still 0 false accepts in
+# 1 h of speech/music/TV-like audio (0.45: 3 per hour). The other words keep their model's cutoff.
+MICRO_CUTOFFS = {"okay_nabu": 0.65}
 _ATTRIBUTION = {
     "micro": Attribution(name="microWakeWord (Kevin Ahrendt)", url="https://github.com/kahrendt/microWakeWord"),
     "open": Attribution(name="openWakeWord (David Scripka)", url="https://github.com/dscripka/openWakeWord"),
@@ -56,7 +60,7 @@ class WakeConfig:
     uri: str | None = None  # a remote Wyoming wake service instead of a local engine
     refractory_seconds: float = 1.5
     preroll_seconds: float = 0.3
-    threshold: float | None = None  # None: each model's own cutoff (okay_nabu 0.85 micro, 0.5 open)
+    threshold: float | None = None  # None: each model's (MICRO_CUTOFFS, else its JSON's; open 0.5)
     command_timeout_seconds: float = 5.0  # after the wake word, no speech this long ends the turn
 
     def __post_init__(self) -> None:
@@ -95,7 +99,7 @@ class _Streaming(abc.ABC):
     _models: list[Any]
 
     def __init__(self, threshold: float | None) -> None:
-        self.threshold = threshold  # None: each model's own (microWakeWord: its JSON's cutoff; open: 0.5)
+        self.threshold = threshold  # None: each model's own (see MICRO_CUTOFFS; open: 0.5)
         self.names = [str(m.id) for m in self._models]
 
     @abc.abstractmethod
@@ -126,6 +130,8 @@ class MicroDetector(_Streaming):
         from pymicro_wakeword import Model as MicroModel
 
         self._models = [MicroWakeWord.from_builtin(MicroModel(n)) for n in names]
+        for model in self._models:
+            model.probability_cutoff = MICRO_CUTOFFS.get(str(model.id), model.probability_cutoff)
         self._models += [MicroWakeWord.from_config(p) for p in paths]
         self._features = MicroWakeWordFeatures()
         super().__init__(threshold)

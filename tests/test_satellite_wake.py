@@ -109,6 +109,8 @@ def test_threshold_overrides_the_models_own_cutoff() -> None:
     assert detections(WakeGate(WakeConfig(threshold=1.0), VAD.frame_seconds), wake) == []  # a mean never exceeds 1
     with pytest.raises(ValueError, match="threshold"):
         WakeConfig(threshold=1.5)
+    micro = MicroDetector(("okay_nabu", "hey_jarvis"), ())
+    assert [m.probability_cutoff for m in micro._models] == [0.65, 0.97]  # measured okay_nabu; the model's own
 
 
 def test_unknown_wake_word_is_a_clear_startup_error() -> None:
