@@ -5,20 +5,24 @@ Corpus (synthesised here, nothing downloaded):
 - wake utterances: "Okay Nabu" phrasings spoken by six Kokoro voices (American/British,
   female/male, 3 speeds) and Piper (3 playback speeds), each clean and with noise, at gains 0,
   −10, −20 dB (near and far);
+- a held-out split: four more Kokoro voices (``HELD_OUT_VOICES``), two phrasings each, under
+  the same conditions, reported apart and never used to choose anything;
 - non-wake audio, at least ``--negative-minutes`` in all: speech (160 sentences of this repo's
   own documentation spoken by Piper, 12 by Kokoro voices, replayed at three speeds and two
   levels to fill the time), music-like audio
   (random chords of harmonic tones with envelopes) and TV-like audio (speech of another voice
   under noise and music).
 
-All of it is fed through the satellite's own detector (:class:`satellite.wake.WakeGate`) in
-30 ms frames, faster than real time. Latency = end of the wake phrase (energy offset) → the
-frame in which the detection fires; the listening tone goes out in the next speaker frame
-(+30 ms) plus the sound device's buffer. CPU: process time per second of audio (detector
-alone), and the whole satellite process (``python -m satellite``, armed, real-time mic,
-AEC + noise suppression + wake word) over ``--cpu-seconds``.
+microWakeWord's probability trace over all of it gives true and false accepts at each cutoff
+of ``THRESHOLDS`` (the sweep); then all of it is fed through the satellite's own detector
+(:class:`satellite.wake.WakeGate`, its default cutoff or ``--threshold``) in 30 ms frames,
+faster than real time. Latency = end of the wake phrase (energy offset of the clean clip) → the
+frame in which the detection fires (``bench/wake_tone.py`` measures the listening tone on the
+satellite process). CPU: process time per second of audio (detector alone), and the whole
+satellite process (``python -m satellite``, armed, real-time mic, AEC + noise suppression +
+wake word) over ``--cpu-seconds``.
 
-    python bench/wake_bench.py [--engine micro] [--negative-minutes 60] [--out bench/results/wake.json]
+    python bench/wake_bench.py [--engines micro] [--threshold T] [--negative-minutes 60] [--out FILE]
 """
 
 from __future__ import annotations
@@ -200,6 +204,7 @@ def positives(voices: Voices, rng: np.random.Generator) -> tuple[np.ndarray, lis
     stream, items, pos = [], [], 0
     gap = np.zeros(int(2.5 * RATE))
     for audio, voice, text in clips:
+        end = wake_offset(audio, text)  # on the clean clip: quieter copies end at the same time
         for gain in GAINS_DB:
             for noisy in (False, True):
                 x = audio * 10 ** (gain / 20)
@@ -210,7 +215,7 @@ def positives(voices: Voices, rng: np.random.Generator) -> tuple[np.ndarray, lis
                 begin = (pos + len(lead)) / RATE
                 items.append({"voice": voice, "text": text, "gain_db": gain, "noisy": noisy, "start": begin,
                               "split": "held-out" if voice.startswith("held-out:") else "tune",
-                              "wake_end": begin + wake_offset(x, text), "end": (pos + len(seg)) / RATE})
+                              "wake_end": begin + end, "end": (pos + len(seg)) / RATE})
                 stream += [seg, gap]
                 pos += len(seg) + len(gap)
     return np.concatenate(stream), items
