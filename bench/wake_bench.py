@@ -238,7 +238,8 @@ def negatives(voices: Voices, minutes: float, rng: np.random.Generator) -> dict[
         k += 1
     speech = np.concatenate(variants)[:speech_want]
     mus = music(music_want / RATE, rng)
-    tv_speech = np.concatenate([resample(base, 1.05)] * (tv_want // len(base) + 1))[:tv_want]
+    tv_base = resample(base, 1.05)  # shorter than base: count the copies on it
+    tv_speech = np.concatenate([tv_base] * (tv_want // len(tv_base) + 1))[:tv_want]
     tv = tv_speech * 0.5 + music(tv_want / RATE, rng) * 0.3 + noise(tv_want, -35, rng)
     return {"speech": speech, "music": mus, "tv": tv}
 
