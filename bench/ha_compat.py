@@ -1,4 +1,4 @@
-"""Home Assistant 2026 drives our satellite: a pipeline run, an announcement, a timer set by voice.
+"""Home Assistant 2026 drives our satellite: a wake word pipeline run, an announcement, a timer by voice.
 
     sudo ../shared/ha2025/setup.sh /tmp/ha2025        # once: the rig (a Debian 13 chroot with HA)
     python bench/ha_compat.py [--rig /tmp/ha2025] [--out bench/results]
@@ -9,12 +9,15 @@ This script starts, on free ports:
 
 * our ``wyoming_whisper`` (STT) and ``wyoming_kokoro`` with Piper (TTS), which HA uses for the
   pipeline; HA's own conversation agent handles the request (it knows timers);
-* our satellite, its mic a WAV that says "Set a timer for three seconds." (Piper) once HA
-  has armed it, its speaker written to a WAV on the mic's timeline;
+* our satellite with its defaults (wake word on: microWakeWord okay_nabu), its mic a WAV that
+  says "Okay Nabu." and then "Set a timer for three seconds." (Piper) once HA has armed it, its
+  speaker written to a WAV on the mic's timeline;
 
 then runs the rig's check with ``--satellite … --sat-run --announce …`` and reads off:
 
-1. the pipeline run the satellite started (VAD, no wake word here): transcript, reply, ``played``;
+1. the wake word: detected on the satellite, which sends ``detection`` and ``run-pipeline`` from
+   ``asr`` with the wake word's name; HA runs its pipeline (STT → its agent → TTS) on the command
+   that follows; the reply plays and the satellite answers ``played``;
 2. the timer: HA's ``timer-started``/``timer-finished`` reach the satellite and the alarm rings
    (its beeps are in the speaker WAV);
 3. the announcement: HA's service call time, the audio's length, when the satellite sent
@@ -48,6 +51,8 @@ from satellite.tones import tone_power  # noqa: E402
 from voice_runtime.audio import PCM16_MONO_16K, AudioFormat, convert, read_wav, write_wav  # noqa: E402
 from voice_runtime.procs import ServiceProcess, free_port, start_service  # noqa: E402
 
+WAKE = "Okay Nabu."
+SHOWN = r"wake word|run-pipeline|state |timer|alarm|announcement|transcript|reply text|controller"  # log lines
 REQUEST = "Set a timer for three seconds."
 ANNOUNCE = "Dinner is ready. Please come to the kitchen."
 
@@ -150,7 +155,9 @@ async def main(args: argparse.Namespace) -> int:
         return 2
     work = Path(tempfile.mkdtemp(prefix="hearth-ha-compat-"))
     request = speak(REQUEST)
-    write_wav(str(work / "mic.wav"), bytes(16000) + request + bytes(32000), PCM16_MONO_16K)
+    write_wav(str(work / "mic.wav"), bytes(16000) + speak(WAKE) + bytes(9600) + request + bytes(32000),
+              PCM16_MONO_16K)
+    write_wav(str(work / "request.wav"), request, PCM16_MONO_16K)  # the rig's own STT check: no wake word
     speaker = work / "speaker.wav"
     out_dir = f"/tmp/ha_check_hearth_{int(time.time())}"
     services: list[ServiceProcess] = []
@@ -161,7 +168,7 @@ async def main(args: argparse.Namespace) -> int:
         services.append(await start_service("wyoming_kokoro", "--provider", "piper", "--engines", "piper"))
         async with satellite(work / "mic.wav", speaker) as (sat, sat_port):
             check = ["--stt", f"127.0.0.1:{services[0].port}", "--tts", f"127.0.0.1:{services[1].port}",
-                     "--satellite", f"127.0.0.1:{sat_port}", "--sat-run", "--wav", str(work / "mic.wav"),
+                     "--satellite", f"127.0.0.1:{sat_port}", "--sat-run", "--wav", str(work / "request.wav"),
                      "--expect", REQUEST, "--no-pipeline", "--announce", ANNOUNCE, "--out", out_dir]
             print("running the rig: check.sh " + " ".join(check), flush=True)
             rc, lines = await run_check(rig, check)
@@ -210,6 +217,10 @@ def report(args: argparse.Namespace, run: Run) -> int:
     finished = sat.first(r"timer \S+ finished")
     ringing = sat.first("alarm ringing")
     alarm_end = sat.first("alarm for timer")
+    wake = sat.first(r"wake word \S+ detected")
+    sent_run = sat.first(r"local run-pipeline")
+    wake_name = re.search(r"wake word (\S+) detected", wake[1]) if wake else None
+    ha_wake = [x for x in ha_text.splitlines() if "okay_nabu" in x.lower() or "okay nabu" in x.lower()][:5]
     transcript = sat.first("transcript=")
     reply = sat.first("reply text=")
     turn_played = sum(1 for _t, x in sat.lines if "state speaking -> listening on reply-done" in x)
@@ -220,12 +231,17 @@ def report(args: argparse.Namespace, run: Run) -> int:
     within = (length is not None and played_after_stop is not None and http_s is not None
               and played_after_stop <= length + 0.5 and http_s <= length + 0.5 + args.tts_allowance)
     ours = {
-        "pipeline run by the satellite (VAD, no wake word)": bool(transcript and reply and turn_played),
+        "wake word on the satellite starts HA's pipeline, reply played": bool(
+            wake and sent_run and transcript and reply and turn_played and checks.get("satellite_pipeline")
+            and (sent_run[0] >= wake[0])),
         "timer set by voice rings on the satellite": bool(timer_started and finished and ringing and beeps),
         "announcement played, `played` returned in time": bool(played and within and no_played_warning),
     }
     figures = {
         "ha_version": version, "rig_checks": checks, "rig_exit": rc, "load": load, "seconds": round(seconds, 1),
+        "wake": wake[1] if wake else None, "wake_word_name": wake_name.group(1) if wake_name else None,
+        "run_pipeline_after_wake_s": round(sent_run[0] - wake[0], 3) if wake and sent_run else None,
+        "ha_log_wake_lines": ha_wake,
         "transcript": transcript[1] if transcript else None, "reply": reply[1] if reply else None,
         "timer_started": timer_started[1] if timer_started else None,
         "timer_finished_after_start_s": round(finished[0] - timer_started[0], 2) if finished and timer_started
@@ -247,7 +263,7 @@ def report(args: argparse.Namespace, run: Run) -> int:
         f"`python bench/ha_compat.py` with the rig in `{args.rig}`; load average {' '.join(load)} "
         f"(2 cores, shared); {seconds:.0f} s in all. Engines: our wyoming_whisper ({args.whisper_model}), "
         "wyoming_kokoro (Piper); agent: HA's own. The satellite's mic says "
-        f"\"{REQUEST}\" once HA arms it.",
+        f"\"{WAKE}\" then \"{REQUEST}\" once HA arms it (wake word on, as by default).",
         "",
         "| check | result | detail |",
         "|---|---|---|",
@@ -256,8 +272,10 @@ def report(args: argparse.Namespace, run: Run) -> int:
         detail = line_with(f"(PASS|FAIL) {name}:").split(":", 1)[-1].strip()
         md.append(f"| rig: {name} | {'PASS' if ok else 'FAIL'} | {detail} |")
     md += [
-        f"| pipeline run by the satellite | {'PASS' if ours[next(iter(ours))] else 'FAIL'} | "
-        f"{figures['transcript']} → {figures['reply']}; reply played, `played` sent |",
+        f"| wake word → HA pipeline → reply played | {'PASS' if ours[next(iter(ours))] else 'FAIL'} | "
+        f"{figures['wake']} → `detection` + `run-pipeline` (asr, wake word {figures['wake_word_name']}) "
+        f"{figures['run_pipeline_after_wake_s']} s later → HA: {figures['transcript']} → {figures['reply']}; "
+        "reply played, `played` sent |",
         f"| timer by voice rings | {'PASS' if list(ours.values())[1] else 'FAIL'} | {figures['timer_started']}; "
         f"`timer-finished` {figures['timer_finished_after_start_s']} s later; beeps at "
         f"{figures['alarm_beeps_s'][:6]} s of the speaker WAV; {figures['alarm']} |",
@@ -267,16 +285,18 @@ def report(args: argparse.Namespace, run: Run) -> int:
         f"after its audio-stop (HA waits audio + 0.5 s); HA logged no 'Did not receive played event': "
         f"{no_played_warning} |",
         "",
-        "The satellite's log (seconds since it started; state changes, timers, announcements):",
+        "The satellite's log (seconds since it started; wake word, state changes, timers, announcements):",
         "",
         "```",
         *[f"+{t - sat.lines[0][0]:7.3f}s {m.group(1)}" for t, line in sat.lines
-          if (m := re.search(r'msg="(.*)"$', line)) and re.search(r"state |timer|alarm|announcement|transcript|reply "
-                                                                  r"text|controller", line)],
+          if (m := re.search(r'msg="(.*)"$', line)) and re.search(SHOWN, line)],
         "```",
         "",
-        "Not covered here: the wake word (this run's satellite listens with its VAD; the pipeline starts at",
-        "`asr` either way).",
+        "Home Assistant's log lines naming the wake word:",
+        "",
+        "```",
+        *(ha_wake or ["(none)"]),
+        "```",
         "",
         "Rig output (the lines about the satellite):",
         "",

@@ -5,20 +5,24 @@ Corpus (synthesised here, nothing downloaded):
 - wake utterances: "Okay Nabu" phrasings spoken by six Kokoro voices (American/British,
   female/male, 3 speeds) and Piper (3 playback speeds), each clean and with noise, at gains 0,
   −10, −20 dB (near and far);
+- a held-out split: four more Kokoro voices (``HELD_OUT_VOICES``), two phrasings each, under
+  the same conditions, reported apart and never used to choose anything;
 - non-wake audio, at least ``--negative-minutes`` in all: speech (160 sentences of this repo's
   own documentation spoken by Piper, 12 by Kokoro voices, replayed at three speeds and two
   levels to fill the time), music-like audio
   (random chords of harmonic tones with envelopes) and TV-like audio (speech of another voice
   under noise and music).
 
-All of it is fed through the satellite's own detector (:class:`satellite.wake.WakeGate`) in
-30 ms frames, faster than real time. Latency = end of the wake phrase (energy offset) → the
-frame in which the detection fires; the listening tone goes out in the next speaker frame
-(+30 ms) plus the sound device's buffer. CPU: process time per second of audio (detector
-alone), and the whole satellite process (``python -m satellite``, armed, real-time mic,
-AEC + noise suppression + wake word) over ``--cpu-seconds``.
+microWakeWord's probability trace over all of it gives true and false accepts at each cutoff
+of ``THRESHOLDS`` (the sweep); then all of it is fed through the satellite's own detector
+(:class:`satellite.wake.WakeGate`, its default cutoff or ``--threshold``) in 30 ms frames,
+faster than real time. Latency = end of the wake phrase (energy offset of the clean clip) → the
+frame in which the detection fires (``bench/wake_tone.py`` measures the listening tone on the
+satellite process). CPU: process time per second of audio (detector alone), and the whole
+satellite process (``python -m satellite``, armed, real-time mic, AEC + noise suppression +
+wake word) over ``--cpu-seconds``.
 
-    python bench/wake_bench.py [--engine micro] [--negative-minutes 60] [--out bench/results/wake.json]
+    python bench/wake_bench.py [--engines micro] [--threshold T] [--negative-minutes 60] [--out FILE]
 """
 
 from __future__ import annotations
@@ -42,6 +46,9 @@ FRAME_BYTES = 960
 WAKE_TEXTS = ["Okay Nabu.", "Okay, Nabu.", "Okay Nabu, what time is it?", "Ok Nabu, turn on the lights."]
 KOKORO_SPEEDS = (0.9, 1.0, 1.15)
 GAINS_DB = (0.0, -10.0, -20.0)
+TUNE_VOICES = ("af_heart", "am_michael", "bf_emma", "bm_george", "af_sky", "am_adam")
+HELD_OUT_VOICES = ("af_nicole", "am_eric", "bf_isabella", "bm_lewis")  # never looked at while tuning
+THRESHOLDS = (0.85, 0.75, 0.65, 0.55, 0.45)  # the sweep (0.85 is okay_nabu's own cutoff)
 
 
 def pcm(x: np.ndarray) -> bytes:
@@ -115,8 +122,8 @@ class Voices:
         self._fmt24 = AudioFormat(24000, 2, 1)
         self.kokoro = {s: KokoroEngine(resolve_kokoro_model(), resolve_kokoro_voices(), speed=s) for s in KOKORO_SPEEDS}
         names = [v.name for v in self.kokoro[1.0].voices()]
-        self.kokoro_voices = [n for n in ("af_heart", "am_michael", "bf_emma", "bm_george", "af_sky", "am_adam")
-                              if n in names][:6] or names[:6]
+        self.kokoro_voices = [n for n in TUNE_VOICES if n in names][:6] or names[:6]
+        self.held_out_voices = [n for n in HELD_OUT_VOICES if n in names]
 
     def kokoro_say(self, text: str, voice: str, speed: float = 1.0) -> np.ndarray:
         chunks = [np.asarray(c, dtype=np.float32) for c in self.kokoro[speed].synthesize(text, voice)]
@@ -139,10 +146,36 @@ def doc_sentences(limit: int) -> list[str]:
     return [s for s in good if "nabu" not in s.lower()][:limit]
 
 
-def run_gate(engine: str, audio: np.ndarray) -> tuple[list[float], float]:
+def prob_trace(audio: np.ndarray) -> np.ndarray:
+    """microWakeWord okay_nabu's probability (mean over its sliding window) at the end of each 30 ms frame."""
+    from pymicro_wakeword import MicroWakeWord, MicroWakeWordFeatures
+    from pymicro_wakeword import Model as MicroModel
+
+    model, features = MicroWakeWord.from_builtin(MicroModel("okay_nabu")), MicroWakeWordFeatures()
+    data = pcm(audio)
+    out = np.zeros(len(data) // FRAME_BYTES)
+    for i in range(len(out)):
+        probs = [model.process_streaming_prob(f) for f in features.process_streaming(data[i * FRAME_BYTES:
+                                                                                          (i + 1) * FRAME_BYTES])]
+        out[i] = max([p for p in probs if p is not None], default=0.0)
+    return out
+
+
+def detect(trace: np.ndarray, threshold: float, refractory: float = 1.5) -> list[float]:
+    """What :class:`satellite.wake.WakeGate` reports for ``trace`` at ``threshold`` (same refractory rule)."""
+    quiet, since, found = round(refractory / 0.03), round(refractory / 0.03), []
+    for i, p in enumerate(trace):
+        since += 1
+        if p > threshold and since > quiet:
+            since = 0
+            found.append((i + 1) * FRAME_BYTES / 2 / RATE)
+    return found
+
+
+def run_gate(engine: str, audio: np.ndarray, threshold: float | None = None) -> tuple[list[float], float]:
     from satellite.wake import WakeConfig, WakeGate
 
-    gate = WakeGate(WakeConfig(engine=engine, names=("okay_nabu",)), 0.03)
+    gate = WakeGate(WakeConfig(engine=engine, names=("okay_nabu",), threshold=threshold), 0.03)
     data = pcm(audio)
     found, start = [], time.process_time()
     drain = getattr(gate.detector, "drain", None)
@@ -162,12 +195,16 @@ def positives(voices: Voices, rng: np.random.Generator) -> tuple[np.ndarray, lis
         for speed in KOKORO_SPEEDS:  # one phrasing per speed, two at normal speed
             for text in [WAKE_TEXTS[n % 4]] + ([WAKE_TEXTS[(n + 1) % 4]] if speed == 1.0 else []):
                 clips.append((voices.kokoro_say(text, voice, speed), f"kokoro:{voice}@{speed}", text))
+    for n, voice in enumerate(voices.held_out_voices):  # held out: two phrasings each, normal speed
+        for text in (WAKE_TEXTS[n % 4], WAKE_TEXTS[(n + 2) % 4]):
+            clips.append((voices.kokoro_say(text, voice), f"held-out:{voice}@1.0", text))
     for text in WAKE_TEXTS:
         for factor in (0.92, 1.0, 1.08):
             clips.append((resample(voices.piper_say(text), factor), f"piper:joe@{factor}", text))
     stream, items, pos = [], [], 0
     gap = np.zeros(int(2.5 * RATE))
     for audio, voice, text in clips:
+        end = wake_offset(audio, text)  # on the clean clip: quieter copies end at the same time
         for gain in GAINS_DB:
             for noisy in (False, True):
                 x = audio * 10 ** (gain / 20)
@@ -177,7 +214,8 @@ def positives(voices: Voices, rng: np.random.Generator) -> tuple[np.ndarray, lis
                 seg = np.concatenate([lead, x])
                 begin = (pos + len(lead)) / RATE
                 items.append({"voice": voice, "text": text, "gain_db": gain, "noisy": noisy, "start": begin,
-                              "wake_end": begin + wake_offset(x, text), "end": (pos + len(seg)) / RATE})
+                              "split": "held-out" if voice.startswith("held-out:") else "tune",
+                              "wake_end": begin + end, "end": (pos + len(seg)) / RATE})
                 stream += [seg, gap]
                 pos += len(seg) + len(gap)
     return np.concatenate(stream), items
@@ -200,7 +238,8 @@ def negatives(voices: Voices, minutes: float, rng: np.random.Generator) -> dict[
         k += 1
     speech = np.concatenate(variants)[:speech_want]
     mus = music(music_want / RATE, rng)
-    tv_speech = np.concatenate([resample(base, 1.05)] * (tv_want // len(base) + 1))[:tv_want]
+    tv_base = resample(base, 1.05)  # shorter than base: count the copies on it
+    tv_speech = np.concatenate([tv_base] * (tv_want // len(tv_base) + 1))[:tv_want]
     tv = tv_speech * 0.5 + music(tv_want / RATE, rng) * 0.3 + noise(tv_want, -35, rng)
     return {"speech": speech, "music": mus, "tv": tv}
 
@@ -250,10 +289,55 @@ async def satellite_cpu(seconds: float, flags: list[str]) -> dict[str, Any]:
     return {"flags": flags, "seconds": round(wall, 1), "cpu_percent_of_one_core": round(100 * used / wall, 2)}
 
 
+def score(found: list[float], items: list[dict[str, Any]]) -> dict[str, Any]:
+    """True accepts (all, per condition/voice/text) and end of wake phrase -> detection, for ``items``."""
+    hits, latencies = 0, []
+    tables: dict[str, dict[str, list[int]]] = {"condition": {}, "voice": {}, "text": {}}
+    for item in items:
+        inside = [t for t in found if item["start"] <= t <= item["end"] + 1.5]
+        hits += bool(inside)
+        keys = {"condition": f"{item['gain_db']:+.0f}dB{' noisy' if item['noisy'] else ''}",
+                "voice": item["voice"], "text": item["text"]}
+        for name, key in keys.items():
+            cell = tables[name].setdefault(key, [0, 0])
+            cell[0] += bool(inside)
+            cell[1] += 1
+        if inside:
+            latencies.append(inside[0] - item["wake_end"])
+    row: dict[str, Any] = {"true_accepts": f"{hits}/{len(items)}", "true_accept_rate": round(hits / len(items), 4)}
+    row["detection_after_wake_end_s"] = {"p50": round(float(np.percentile(latencies, 50)), 3),
+                                         "p95": round(float(np.percentile(latencies, 95)), 3)} if latencies else None
+    for name, table in tables.items():
+        row[f"true_accepts_by_{name}"] = {k: f"{a}/{n}" for k, (a, n) in sorted(table.items())}
+    return row
+
+
+def sweep(stream: np.ndarray, items: list[dict[str, Any]], neg: dict[str, np.ndarray]) -> dict[str, Any]:
+    """microWakeWord at each of THRESHOLDS: true accepts (tune / held-out), false accepts per hour."""
+    trace = prob_trace(stream)
+    neg_traces = {kind: prob_trace(audio) for kind, audio in neg.items()}
+    hours = sum(len(a) for a in neg.values()) / RATE / 3600
+    out: dict[str, Any] = {}
+    for threshold in THRESHOLDS:
+        found = detect(trace, threshold)
+        row: dict[str, Any] = {}
+        for split in ("tune", "held-out"):
+            part = score(found, [i for i in items if i["split"] == split])
+            row[split] = {k: part[k] for k in ("true_accepts", "detection_after_wake_end_s")}
+        false = sum(len(detect(t, threshold)) for t in neg_traces.values())
+        row["false_accepts"] = false
+        row["false_accepts_per_hour"] = round(false / hours, 2) if hours else None
+        out[f"{threshold:.2f}"] = row
+        print("sweep", threshold, json.dumps(row), flush=True)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench wake", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--engines", default="micro,open")
+    parser.add_argument("--threshold", type=float, help="the satellite's --wake-threshold (default: the model's)")
+    parser.add_argument("--no-sweep", action="store_true", help="skip the microWakeWord threshold sweep")
     parser.add_argument("--negative-minutes", type=float, default=60.0)
     parser.add_argument("--cpu-seconds", type=float, default=30.0)
     parser.add_argument("--out", type=Path)
@@ -269,40 +353,20 @@ def main(argv: list[str] | None = None) -> None:
     print(f"negatives: {', '.join(f'{k} {len(v) / RATE / 60:.1f} min' for k, v in neg.items())} "
           f"({time.monotonic() - t0:.0f} s)", flush=True)
     results: dict[str, Any] = {"utterances": len(items), "voices": sorted({i["voice"].split("@")[0] for i in items}),
+                               "held_out_utterances": sum(i["split"] == "held-out" for i in items),
                                "negative_minutes": {k: round(len(v) / RATE / 60, 1) for k, v in neg.items()},
-                               "engines": {}}
+                               "threshold": args.threshold, "engines": {}}
+    if not args.no_sweep:
+        results["micro_threshold_sweep"] = sweep(stream, items, neg)
     for engine in args.engines.split(","):
-        found, cpu = run_gate(engine, stream)
-        hits, latencies = 0, []
-        by_gain: dict[str, list[int]] = {}
-        by_voice: dict[str, list[int]] = {}
-        by_text: dict[str, list[int]] = {}
-        for item in items:
-            inside = [t for t in found if item["start"] <= t <= item["end"] + 1.5]
-            ok = bool(inside)
-            hits += ok
-            key = f"{item['gain_db']:+.0f}dB{' noisy' if item['noisy'] else ''}"
-            by_gain.setdefault(key, [0, 0])
-            by_gain[key][0] += ok
-            by_gain[key][1] += 1
-            for table, k in ((by_voice, item["voice"]), (by_text, item["text"])):
-                table.setdefault(k, [0, 0])
-                table[k][0] += ok
-                table[k][1] += 1
-            if ok:
-                latencies.append(inside[0] - item["wake_end"])
-        row: dict[str, Any] = {
-            "true_accept_rate": round(hits / len(items), 4),
-            "true_accepts_by_condition": {k: f"{a}/{n}" for k, (a, n) in sorted(by_gain.items())},
-            "true_accepts_by_voice": {k: f"{a}/{n}" for k, (a, n) in sorted(by_voice.items())},
-            "true_accepts_by_text": {k: f"{a}/{n}" for k, (a, n) in sorted(by_text.items())},
-            "detection_after_wake_end_s": {"p50": round(float(np.percentile(latencies, 50)), 3),
-                                           "p95": round(float(np.percentile(latencies, 95)), 3)} if latencies else None,
-            "cpu_percent_of_one_core": round(100 * cpu / (len(stream) / RATE), 2),
-        }
+        found, cpu = run_gate(engine, stream, args.threshold)
+        row: dict[str, Any] = {split: score(found, [i for i in items if i["split"] == split])
+                               for split in ("tune", "held-out")}
+        row["all"] = {k: v for k, v in score(found, items).items() if not k.startswith("true_accepts_by")}
+        row["cpu_percent_of_one_core"] = round(100 * cpu / (len(stream) / RATE), 2)
         false: dict[str, dict[str, Any]] = {}
         for kind, audio in neg.items():
-            got, _ = run_gate(engine, audio)
+            got, _ = run_gate(engine, audio, args.threshold)
             false[kind] = {"false_accepts": len(got), "hours": round(len(audio) / RATE / 3600, 3),
                            "times_s": [round(t, 1) for t in got[:20]]}
         total_hours = sum(f["hours"] for f in false.values())

@@ -19,6 +19,7 @@ Engines (each model ships in its package as TFLite, so everything works offline)
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import collections
 import contextlib
@@ -28,7 +29,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from wyoming.audio import AudioChunk, AudioStart
 from wyoming.client import AsyncClient
@@ -40,6 +41,10 @@ from voice_runtime.tasks import cancel_and_wait
 _LOGGER = logging.getLogger(__name__)
 RATE = 16000
 ENGINES = ("micro", "open")
+# Built-in microWakeWord cutoffs we measured (bench/wake_bench.py, bench/results/wake.md): okay_nabu's
+# own 0.85 accepted 144/216 of the tuning corpus; 0.65 accepts 170/216 with still 0 false accepts in
+# 1 h of speech/music/TV-like audio (0.45: 3 per hour). The other words keep their model's cutoff.
+MICRO_CUTOFFS = {"okay_nabu": 0.65}
 _ATTRIBUTION = {
     "micro": Attribution(name="microWakeWord (Kevin Ahrendt)", url="https://github.com/kahrendt/microWakeWord"),
     "open": Attribution(name="openWakeWord (David Scripka)", url="https://github.com/dscripka/openWakeWord"),
@@ -55,12 +60,14 @@ class WakeConfig:
     uri: str | None = None  # a remote Wyoming wake service instead of a local engine
     refractory_seconds: float = 1.5
     preroll_seconds: float = 0.3
-    open_threshold: float = 0.5
+    threshold: float | None = None  # None: each model's (MICRO_CUTOFFS, else its JSON's; open 0.5)
     command_timeout_seconds: float = 5.0  # after the wake word, no speech this long ends the turn
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
             raise ValueError(f"unknown wake word engine {self.engine!r}; available: {', '.join(ENGINES)}")
+        if self.threshold is not None and not 0.0 < self.threshold <= 1.0:
+            raise ValueError(f"wake word threshold must be in (0, 1], got {self.threshold}")
 
 
 def builtin_models(engine: str) -> list[str]:
@@ -85,21 +92,29 @@ class Detector(Protocol):
     def reset(self) -> None: ...
 
 
-class MicroDetector:
-    def __init__(self, names: tuple[str, ...], paths: tuple[str, ...]) -> None:
-        from pymicro_wakeword import MicroWakeWord, MicroWakeWordFeatures
-        from pymicro_wakeword import Model as MicroModel
+class _Streaming(abc.ABC):
+    """One feature front end feeding every model; the first model over its threshold names the word."""
 
-        self._models = [MicroWakeWord.from_builtin(MicroModel(n)) for n in names]
-        self._models += [MicroWakeWord.from_config(p) for p in paths]
-        self._features = MicroWakeWordFeatures()
+    _features: Any
+    _models: list[Any]
+
+    def __init__(self, threshold: float | None) -> None:
+        self.threshold = threshold  # None: each model's own (see MICRO_CUTOFFS; open: 0.5)
         self.names = [str(m.id) for m in self._models]
+
+    @abc.abstractmethod
+    def _scores(self, model: Any, features: Any) -> list[float]: ...
+
+    @abc.abstractmethod
+    def _cutoff(self, model: Any) -> float: ...
 
     def process(self, frame: bytes) -> str | None:
         found = None
         for features in self._features.process_streaming(frame):
-            for model in self._models:
-                if model.process_streaming(features) and found is None:
+            for model in self._models:  # every model sees every feature (their streaming state)
+                fired = any(p > (self.threshold if self.threshold is not None else self._cutoff(model))
+                            for p in self._scores(model, features))
+                if fired and found is None:
                     found = str(model.id)
         return found
 
@@ -109,29 +124,41 @@ class MicroDetector:
             model.reset()
 
 
-class OpenDetector:
-    def __init__(self, names: tuple[str, ...], paths: tuple[str, ...], threshold: float) -> None:
+class MicroDetector(_Streaming):
+    def __init__(self, names: tuple[str, ...], paths: tuple[str, ...], threshold: float | None = None) -> None:
+        from pymicro_wakeword import MicroWakeWord, MicroWakeWordFeatures
+        from pymicro_wakeword import Model as MicroModel
+
+        self._models = [MicroWakeWord.from_builtin(MicroModel(n)) for n in names]
+        for model in self._models:
+            model.probability_cutoff = MICRO_CUTOFFS.get(str(model.id), model.probability_cutoff)
+        self._models += [MicroWakeWord.from_config(p) for p in paths]
+        self._features = MicroWakeWordFeatures()
+        super().__init__(threshold)
+
+    def _scores(self, model: Any, features: Any) -> list[float]:
+        prob = model.process_streaming_prob(features)  # the mean over the model's sliding window
+        return [] if prob is None else [float(prob)]
+
+    def _cutoff(self, model: Any) -> float:
+        return float(model.probability_cutoff)
+
+
+class OpenDetector(_Streaming):
+    def __init__(self, names: tuple[str, ...], paths: tuple[str, ...], threshold: float | None = None) -> None:
         from pyopen_wakeword import Model as OpenModel
         from pyopen_wakeword import OpenWakeWord, OpenWakeWordFeatures
 
         self._models = [OpenWakeWord.from_builtin(OpenModel(n)) for n in names]
         self._models += [OpenWakeWord.from_model(p) for p in paths]
         self._features = OpenWakeWordFeatures.from_builtin()
-        self._threshold = threshold
-        self.names = [str(m.id) for m in self._models]
+        super().__init__(threshold)
 
-    def process(self, frame: bytes) -> str | None:
-        found = None
-        for embeddings in self._features.process_streaming(frame):
-            for model in self._models:
-                if any(p > self._threshold for p in model.process_streaming(embeddings)) and found is None:
-                    found = str(model.id)
-        return found
+    def _scores(self, model: Any, features: Any) -> list[float]:
+        return [float(p) for p in model.process_streaming(features)]
 
-    def reset(self) -> None:
-        self._features.reset()
-        for model in self._models:
-            model.reset()
+    def _cutoff(self, model: Any) -> float:
+        return 0.5
 
 
 def check_models(config: WakeConfig) -> None:
@@ -149,8 +176,8 @@ def check_models(config: WakeConfig) -> None:
 def make_detector(config: WakeConfig) -> Detector:
     check_models(config)
     if config.engine == "micro":
-        return MicroDetector(config.names, config.model_paths)
-    return OpenDetector(config.names, config.model_paths, config.open_threshold)
+        return MicroDetector(config.names, config.model_paths, config.threshold)
+    return OpenDetector(config.names, config.model_paths, config.threshold)
 
 
 class _Threaded:

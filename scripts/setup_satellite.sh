@@ -7,10 +7,16 @@ cd "$(dirname "$0")/.."
 say() { echo "[setup-satellite] $*"; }
 PYTHON=${PYTHON:-python3}
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { say "FAILED: Python 3.11+ needed"; exit 1; }
-# Debian packages: PortAudio headers (pyaudio has no aarch64 wheel: it is built) and libspeexdsp
-# (the default echo canceller; without it the satellite uses WebRTC AEC3 and says so).
+# Debian packages: pyaudio has no aarch64 (or x86-64 Linux) wheel, so pip builds it: PortAudio
+# headers, Python headers and a C compiler. libspeexdsp is the default echo canceller (without it
+# the satellite uses WebRTC AEC3 and says so). Debian's Python needs python3-venv for a venv.
+# Every other satellite dependency has an aarch64 wheel on PyPI (README: "The satellite").
 need=()
 [ -e /usr/include/portaudio.h ] || need+=(portaudio19-dev)
+"$PYTHON" -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+  || need+=(python3-dev)
+command -v cc >/dev/null || need+=(build-essential)
+"$PYTHON" -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
 ldconfig -p 2>/dev/null | grep -q libspeexdsp.so.1 || need+=(libspeexdsp1)
 if [ ${#need[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null; then

@@ -101,6 +101,18 @@ def test_open_wake_word_runs_in_a_worker_thread() -> None:
         asyncio.run(gate.stop())
 
 
+def test_threshold_overrides_the_models_own_cutoff() -> None:
+    args = build_parser().parse_args(["--wake-threshold", "0.6"])
+    assert wake_config(args).threshold == 0.6
+    wake = speak("Okay Nabu.")
+    assert detections(WakeGate(WakeConfig(), VAD.frame_seconds), wake)  # the model's own 0.85
+    assert detections(WakeGate(WakeConfig(threshold=1.0), VAD.frame_seconds), wake) == []  # a mean never exceeds 1
+    with pytest.raises(ValueError, match="threshold"):
+        WakeConfig(threshold=1.5)
+    micro = MicroDetector(("okay_nabu", "hey_jarvis"), ())
+    assert [m.probability_cutoff for m in micro._models] == [0.65, 0.97]  # measured okay_nabu; the model's own
+
+
 def test_unknown_wake_word_is_a_clear_startup_error() -> None:
     with pytest.raises(ValueError, match="available: okay_nabu, hey_jarvis, hey_mycroft, alexa"):
         make_detector(WakeConfig(names=("hey_siri",)))
