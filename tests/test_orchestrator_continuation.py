@@ -79,8 +79,8 @@ def test_which_answers_may_have_acted() -> None:
 
 
 def chunk(ms: int, length_ms: int, value: int = 1, timestamp: bool = True) -> AudioChunk:
-    return AudioChunk(rate=16000, width=2, channels=1, audio=value.to_bytes(2, "little", signed=True) * (16 * length_ms),
-                      timestamp=ms if timestamp else None)
+    audio = value.to_bytes(2, "little", signed=True) * (16 * length_ms)
+    return AudioChunk(rate=16000, width=2, channels=1, audio=audio, timestamp=ms if timestamp else None)
 
 
 def test_the_pre_roll_of_the_second_part_is_not_sent_twice_and_a_gap_is_kept_short() -> None:
