@@ -32,6 +32,13 @@ period waits for the cap). Not tried: the local LLM's end-of-text probability (S
 is not trained for it, and it would put an HTTP request on every turn's latency path), a
 trained classifier (no labelled data), pitch/energy features. Details in
 ``wyoming_whisper/README.md`` and ``bench/results/turn.md``.
+
+Words and silence alone cannot get to zero cuts (a pause after a word that can end a request:
+"can you play some music ... by the Beatles"). Our orchestrator therefore also turns a cut into
+a *continuation* (:mod:`orchestrator.continuation`): speech that resumes within 1.5 s of the
+end is merged into the same question and transcribed whole (``context.endpoint_after`` keeps
+this server from ending it again in the first part). With Home Assistant driving the
+satellite only this module applies.
 """
 
 from __future__ import annotations

@@ -1,0 +1,86 @@
+"""bench/results/room_turns.{md,json} from the runs of bench/room_turns_bench.py
+(bench/results/room_turns/SPLIT-LABEL.json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def pcts(values: list[float]) -> str:
+    if not values:
+        return "-"
+    return f"{np.percentile(values, 50):.2f} / {np.percentile(values, 95):.2f} s (n={len(values)})"
+
+
+def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    scored = [r for r in rows if not r["excluded"]]
+    paused = [r for r in scored if r["pause"] > 0]
+
+    def cut(items: list[dict[str, Any]]) -> str:
+        return f"{sum(not r['whole'] for r in items)}/{len(items)}"
+
+    whole = [r for r in scored if r["whole"] and r["first_audio_s"] is not None]
+    intents = [r["first_audio_s"] for r in whole if r["intent"] not in (None, "-")]
+    llm = [r["first_audio_s"] for r in whole if r["intent"] == "-"]
+    heard = [h for r in rows for h in r["reply_heard_log_s"]]
+    return {
+        "requests": len(rows), "scored": len(scored),
+        "cut_paused": cut(paused),
+        "cut_open": cut([r for r in paused if r["pause_kind"] == "open"]),
+        "cut_can_end": cut([r for r in paused if r["pause_kind"] == "can-end"]),
+        "cut_aligned": cut([r for r in paused if r["method"] == "aligned"]),
+        "cut_split": cut([r for r in paused if r["method"] == "split"]),
+        "cut_no_pause": cut([r for r in scored if r["pause"] == 0]),
+        "first_audio_intents": pcts(intents), "first_audio_llm": pcts(llm),
+        "first_audio_all": pcts(intents + llm),
+        "merged_requests": sum(r["merges"] > 0 for r in rows),
+        "merges": sum(r["merges"] for r in rows),
+        "merges_no_pause": sum(r["merges"] > 0 for r in rows if r["pause"] == 0),
+        "reply_heard_before_merge_ms": [round(h * 1000) for h in heard],
+        "no_first_audio": sum(r["first_audio_s"] is None for r in scored),
+    }
+
+
+COLUMNS = [("cut_paused", "paused cut"), ("cut_open", "after a word that cannot end it"),
+           ("cut_can_end", "after a word that can end it"), ("cut_aligned", "aligned (continuing prosody)"),
+           ("cut_split", "split (final prosody)"), ("cut_no_pause", "no pause cut"),
+           ("first_audio_intents", "end of speech → first reply audio, intents p50 / p95"),
+           ("first_audio_llm", "… LLM turns p50 / p95"), ("merged_requests", "requests merged"),
+           ("reply_heard_before_merge_ms", "reply heard before a merge (ms, orchestrator's estimate)")]
+
+
+def report(results: Path) -> None:
+    runs = [json.loads(p.read_text()) for p in sorted((results / "room_turns").glob("*.json"))
+            if "smoke" not in p.name]
+    out: dict[str, Any] = {"runs": []}
+    lines = ["# Paused questions through the whole stack, in real time (`bench/room_turns_bench.py`)", "",
+             "Satellite + `voice-orchestrator serve` + the three engines in the room simulator (echo −6 dB, "
+             "40 ms, 0.2 s reverb). Cut-off judged from the transcript the orchestrator finally answered.", "",
+             "| split | run | " + " | ".join(title for _, title in COLUMNS) + " |",
+             "|---|---|" + "---|" * len(COLUMNS)]
+    for run in runs:
+        s = summary(run["rows"])
+        out["runs"].append({k: v for k, v in run.items() if k != "rows"} | {"summary": s})
+        cells = [str(s[key]) if not isinstance(s[key], list) else (", ".join(map(str, s[key])) or "-")
+                 for key, _ in COLUMNS]
+        lines.append(f"| {run['split']} | {run['label']} | " + " | ".join(cells) + " |")
+    lines += ["", "Conditions per run:", ""]
+    for run in runs:
+        lines.append(f"- {run['split']}/{run['label']}: {run['date']}, load average {run['loadavg_start'][0]:.2f} "
+                     f"at the start, {run['loadavg_end'][0]:.2f} at the end; continuation window "
+                     f"{'serve default' if run['window'] is None else run['window']}; {run['gap']} s between requests; "
+                     f"room: {'; '.join(run['room'])}")
+    lines += ["", "## Requests cut off", "", "| run | request | text | answered |", "|---|---|---|---|"]
+    for run in runs:
+        for r in run["rows"]:
+            if not r["whole"] and not r["excluded"]:
+                lines.append(f"| {run['split']}/{run['label']} | {r['id']} ({r['voice']}, {r['condition']}, "
+                             f"pause {r['pause']} s {r['pause_kind']}, {r['method']}) | {r['text']} | "
+                             f"{r['answered'] or '(nothing answered)'} |")
+    (results / "room_turns.md").write_text("\n".join(lines) + "\n")
+    (results / "room_turns.json").write_text(json.dumps(out, indent=1) + "\n")
+    print("\n".join(lines))
