@@ -151,26 +151,42 @@ def judge(requests: list[Request], run: dict[str, Any], skipped: set[str]) -> li
     scenario_wall = result["t0_monotonic"] + result["wav_offset_s"] + run["mono_to_wall"]
     events = log_events(run["log"], scenario_wall)
     utts, replies = result["utterances"], result["replies"]
+    # A turn belongs to the request during which it started (its run-pipeline: "new speech after
+    # turn N-1"); an LLM turn is logged as answered only once its reply was all sent.
+    started = {1: float("-inf")}
+    for t, _, msg in events:
+        if m := re.search(r"new speech after turn (\d+):", msg):
+            started[int(m.group(1)) + 1] = t
+    answered_by_turn = {int(m.group(1)): (m.group(2), msg) for t, lg, msg in events
+                        if (m := re.search(r"^turn (\d+) answered transcript=(.*) continued=\w+$", msg))}
+    outcomes = {msg for _, lg, msg in events if lg == "orchestrator.pipeline" and msg.startswith("turn ")
+                and "conversation=" in msg}
     rows = []
     for i, r in enumerate(requests):
         u = utts[i]
         end = utts[i + 1]["at"] if i + 1 < len(utts) else float("inf")
-        mine = [(t, lg, msg) for t, lg, msg in events if u["at"] <= t < end]
-        answered = [(t, msg) for t, lg, msg in mine if "answered transcript=" in msg]
-        outcome = [msg for _, lg, msg in mine if lg == "orchestrator.pipeline" and msg.startswith("turn ")]
-        final = answered[-1][1] if answered else ""
+        lo = u["at"] if i else float("-inf")
+        mine = [(t, lg, msg) for t, lg, msg in events if lo <= t < end]
+        turns = [n for n in sorted(answered_by_turn) if lo <= started.get(n, float("inf")) < end]
+        final = answered_by_turn[turns[-1]][1] if turns else ""
+        answered = turns
         text_m = re.search(r"transcript=(.*) continued=(\w+)$", final)
         text = str(ast.literal_eval(text_m.group(1))) if text_m else ""
-        intent_m = re.search(r"intent=(\S+)", outcome[-1]) if outcome else None
+        # the pipeline's "turn ok ... intent=X" line is logged just before that turn's "answered" line
+        k = next((k for k, (_, _, msg) in enumerate(events) if final and msg == final), 0)
+        outcome = events[k - 1][2] if k > 0 and events[k - 1][2] in outcomes else ""
+        intent_m = re.search(r"intent=(\S+)", outcome)
         merges = [float(m.group(1)) for _, _, msg in mine
                   if (m := re.search(r"continuation \(.*reply heard ([\d.]+)s\)", msg))]
         after = [p for p in replies if u["offset"] < p["start"] < end]
         during = [p for p in replies if u["onset"] <= p["start"] <= u["offset"]]
+        # Spoken over the previous reply (it outlived the gap): a barge-in question, not scored.
+        over = any(p["start"] < u["onset"] < p["end"] for p in replies)
         rows.append({
             "id": r.id, "split": r.split, "voice": r.voice, "condition": r.condition, "pause": r.pause,
             "pause_kind": r.pause_kind or "none", "method": r.method, "text": r.text, "answered": text,
             "continued": bool(text_m and text_m.group(2) == "True"), "whole": is_whole(r, text) if text else False,
-            "excluded": r.id in skipped, "intent": intent_m.group(1) if intent_m else None,
+            "excluded": r.id in skipped, "over_a_reply": over, "intent": intent_m.group(1) if intent_m else None,
             "merges": len(merges), "reply_heard_log_s": merges,
             "reply_heard_room_s": [p["played_s"] for p in during],
             "first_audio_s": round(after[0]["start"] - u["offset"], 3) if after else None,
@@ -186,6 +202,8 @@ def save(path: Path, data: dict[str, Any]) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     corpus = [r for r in await asyncio.to_thread(build) if r.split == args.split]
+    part, parts = (int(x) for x in args.part.split("/"))
+    corpus = corpus[(part - 1) * len(corpus) // parts: part * len(corpus) // parts]
     if args.limit:
         corpus = corpus[: args.limit]
     skipped = set(json.loads((RESULTS / "turn.json").read_text()).get("skipped", {}))
@@ -196,17 +214,18 @@ async def run(args: argparse.Namespace) -> int:
         engines["llama"] = await start_service("wyoming_llama", "--max-sentences", "1")
         engines["tts"] = await start_service("wyoming_kokoro")
         label = args.label or ("on" if args.window is None else f"window{args.window:g}")
-        folder = Path(args.keep or f"/tmp/room-turns-{args.split}-{label}")
+        folder = Path(args.keep or f"/tmp/room-turns-{args.split}-{label}-p{args.part.replace('/', 'of')}")
         ran = await run_split(args, corpus, engines, folder)
     finally:
         for proc in engines.values():
             await proc.stop()
     rows = judge(corpus, ran, skipped)
-    data = {"split": args.split, "label": label, "window": args.window, "gap": args.gap,
+    data = {"split": args.split, "label": label, "part": args.part, "window": args.window, "gap": args.gap,
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "loadavg_start": load_start,
-            "loadavg_end": os.getloadavg(), "room": ran["room_line"], "room_stats": ran["result"].get("stats"),
+            "loadavg_end": os.getloadavg(), "mono_to_wall": ran["mono_to_wall"], "room": ran["room_line"],
+            "room_stats": ran["result"].get("stats"),
             "rows": rows}
-    path = RESULTS / "room_turns" / f"{args.split}-{label}.json"
+    path = RESULTS / "room_turns" / f"{args.split}-{label}-p{args.part.replace('/', 'of')}.json"
     await asyncio.to_thread(save, path, data)
     for row in rows:
         print(f"{row['id']} {'whole' if row['whole'] else 'CUT  '}{' (excl)' if row['excluded'] else ''} "
@@ -220,7 +239,8 @@ def main() -> int:
     parser.add_argument("--split", choices=["tune", "held"], default="tune")
     parser.add_argument("--window", type=float, help="--continuation-window for serve (default: serve's own)")
     parser.add_argument("--label", help="name of this run in the results (default: on / windowN)")
-    parser.add_argument("--gap", type=float, default=9.0, help="seconds from the end of one request to the next")
+    parser.add_argument("--gap", type=float, default=12.0, help="seconds from the end of one request to the next")
+    parser.add_argument("--part", default="1/1", help="K/N: only the K-th of N equal parts of the split (short runs)")
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--keep", help="folder for the room's files (default /tmp/room-turns-SPLIT-LABEL)")
     parser.add_argument("--report", action="store_true", help="write room_turns.md/json from the runs")

@@ -17,7 +17,7 @@ def pcts(values: list[float]) -> str:
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    scored = [r for r in rows if not r["excluded"]]
+    scored = [r for r in rows if not r["excluded"] and not r["over_a_reply"]]
     paused = [r for r in scored if r["pause"] > 0]
 
     def cut(items: list[dict[str, Any]]) -> str:
@@ -28,7 +28,8 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     llm = [r["first_audio_s"] for r in whole if r["intent"] == "-"]
     heard = [h for r in rows for h in r["reply_heard_log_s"]]
     return {
-        "requests": len(rows), "scored": len(scored),
+        "requests": len(rows), "scored": len(scored), "excluded": sum(r["excluded"] for r in rows),
+        "over_a_reply": sum(r["over_a_reply"] for r in rows),
         "cut_paused": cut(paused),
         "cut_open": cut([r for r in paused if r["pause_kind"] == "open"]),
         "cut_can_end": cut([r for r in paused if r["pause_kind"] == "can-end"]),
@@ -54,8 +55,16 @@ COLUMNS = [("cut_paused", "paused cut"), ("cut_open", "after a word that cannot 
 
 
 def report(results: Path) -> None:
-    runs = [json.loads(p.read_text()) for p in sorted((results / "room_turns").glob("*.json"))
-            if "smoke" not in p.name]
+    parts = [json.loads(p.read_text()) for p in sorted((results / "room_turns").glob("*.json"))
+             if "smoke" not in p.name]
+    runs: list[dict[str, Any]] = []
+    for part in parts:  # the parts of one split and label make one run
+        same = [r for r in runs if (r["split"], r["label"]) == (part["split"], part["label"])]
+        if same:
+            same[0]["rows"] += part["rows"]
+            same[0]["parts"].append({k: v for k, v in part.items() if k != "rows"})
+        else:
+            runs.append({**part, "parts": [{k: v for k, v in part.items() if k != "rows"}]})
     out: dict[str, Any] = {"runs": []}
     lines = ["# Paused questions through the whole stack, in real time (`bench/room_turns_bench.py`)", "",
              "Satellite + `voice-orchestrator serve` + the three engines in the room simulator (echo −6 dB, "
@@ -70,10 +79,11 @@ def report(results: Path) -> None:
         lines.append(f"| {run['split']} | {run['label']} | " + " | ".join(cells) + " |")
     lines += ["", "Conditions per run:", ""]
     for run in runs:
-        lines.append(f"- {run['split']}/{run['label']}: {run['date']}, load average {run['loadavg_start'][0]:.2f} "
-                     f"at the start, {run['loadavg_end'][0]:.2f} at the end; continuation window "
-                     f"{'serve default' if run['window'] is None else run['window']}; {run['gap']} s between requests; "
-                     f"room: {'; '.join(run['room'])}")
+        for part in run["parts"]:
+            lines.append(f"- {run['split']}/{run['label']} part {part['part']}: {part['date']}, load average "
+                         f"{part['loadavg_start'][0]:.2f} at the start, {part['loadavg_end'][0]:.2f} at the end; "
+                         f"continuation window {'serve default' if part['window'] is None else part['window']}; "
+                         f"{part['gap']} s between requests; room: {'; '.join(part['room'])}")
     lines += ["", "## Requests cut off", "", "| run | request | text | answered |", "|---|---|---|---|"]
     for run in runs:
         for r in run["rows"]:
