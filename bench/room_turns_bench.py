@@ -148,7 +148,7 @@ def log_events(text: str, scenario_wall: float) -> list[tuple[float, str, str]]:
 
 def judge(requests: list[Request], run: dict[str, Any], skipped: set[str]) -> list[dict[str, Any]]:
     result = run["result"]
-    scenario_wall = result["t0_monotonic"] + result["wav_offset_s"] + run["mono_to_wall"]
+    scenario_wall = run.get("scenario_wall") or result["t0_monotonic"] + result["wav_offset_s"] + run["mono_to_wall"]
     events = log_events(run["log"], scenario_wall)
     utts, replies = result["utterances"], result["replies"]
     # A turn belongs to the request during which it started (its run-pipeline: "new speech after
@@ -157,8 +157,10 @@ def judge(requests: list[Request], run: dict[str, Any], skipped: set[str]) -> li
     for t, _, msg in events:
         if m := re.search(r"new speech after turn (\d+):", msg):
             started[int(m.group(1)) + 1] = t
+    # what each turn heard: answered, or cancelled (by a continuation, a barge-in or the next request)
     answered_by_turn = {int(m.group(1)): (m.group(2), msg) for t, lg, msg in events
-                        if (m := re.search(r"^turn (\d+) answered transcript=(.*) continued=\w+$", msg))}
+                        if (m := re.search(r"^turn (\d+) (?:answered|cancelled;.*;) transcript=(.*) continued=\w+$",
+                                           msg))}
     outcomes = {msg for _, lg, msg in events if lg == "orchestrator.pipeline" and msg.startswith("turn ")
                 and "conversation=" in msg}
     rows = []
@@ -172,6 +174,7 @@ def judge(requests: list[Request], run: dict[str, Any], skipped: set[str]) -> li
         answered = turns
         text_m = re.search(r"transcript=(.*) continued=(\w+)$", final)
         text = str(ast.literal_eval(text_m.group(1))) if text_m else ""
+        answered_fully = bool(final) and " answered " in final
         # the pipeline's "turn ok ... intent=X" line is logged just before that turn's "answered" line
         k = next((k for k, (_, _, msg) in enumerate(events) if final and msg == final), 0)
         outcome = events[k - 1][2] if k > 0 and events[k - 1][2] in outcomes else ""
@@ -190,7 +193,7 @@ def judge(requests: list[Request], run: dict[str, Any], skipped: set[str]) -> li
             "merges": len(merges), "reply_heard_log_s": merges,
             "reply_heard_room_s": [p["played_s"] for p in during],
             "first_audio_s": round(after[0]["start"] - u["offset"], 3) if after else None,
-            "turns_answered": len(answered),
+            "turns_answered": len(answered), "answer_finished": answered_fully,
         })
     return rows
 
@@ -200,12 +203,30 @@ def save(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=1) + "\n")
 
 
-async def run(args: argparse.Namespace) -> int:
-    corpus = [r for r in await asyncio.to_thread(build) if r.split == args.split]
-    part, parts = (int(x) for x in args.part.split("/"))
+def part_of(split: str, spec: str, limit: int) -> list[Request]:
+    corpus = [r for r in build() if r.split == split]
+    part, parts = (int(x) for x in spec.split("/"))
     corpus = corpus[(part - 1) * len(corpus) // parts: part * len(corpus) // parts]
-    if args.limit:
-        corpus = corpus[: args.limit]
+    return corpus[:limit] if limit else corpus
+
+
+def rejudge(args: argparse.Namespace) -> int:
+    """Judge a kept run folder again (the scenario clock placed at the start file's mtime)."""
+    folder = Path(args.rejudge)
+    path = RESULTS / "room_turns" / f"{args.split}-{args.label}-p{args.part.replace('/', 'of')}.json"
+    data = json.loads(path.read_text())
+    ran = {"result": json.loads((folder / "result.json").read_text()),
+           "log": (folder / "orchestrator.log").read_text(errors="replace"),
+           "scenario_wall": (folder / "go").stat().st_mtime}
+    skipped = set(json.loads((RESULTS / "turn.json").read_text()).get("skipped", {}))
+    data["rows"] = judge(part_of(args.split, args.part, args.limit), ran, skipped)
+    save(path, data)
+    print(f"rejudged {path}: {sum(r['whole'] for r in data['rows'])}/{len(data['rows'])} whole")
+    return 0
+
+
+async def run(args: argparse.Namespace) -> int:
+    corpus = await asyncio.to_thread(part_of, args.split, args.part, args.limit)
     skipped = set(json.loads((RESULTS / "turn.json").read_text()).get("skipped", {}))
     engines: dict[str, ServiceProcess] = {}
     load_start = os.getloadavg()
@@ -244,7 +265,10 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--keep", help="folder for the room's files (default /tmp/room-turns-SPLIT-LABEL)")
     parser.add_argument("--report", action="store_true", help="write room_turns.md/json from the runs")
+    parser.add_argument("--rejudge", help="judge this kept run folder again (with --split/--part/--label)")
     args = parser.parse_args()
+    if args.rejudge:
+        return rejudge(args)
     if args.report:
         from bench.room_turns_report import report
 

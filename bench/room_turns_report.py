@@ -42,6 +42,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "merges": sum(r["merges"] for r in rows),
         "merges_no_pause": sum(r["merges"] > 0 for r in rows if r["pause"] == 0),
         "reply_heard_before_merge_ms": [round(h * 1000) for h in heard],
+        "reply_played_during_question_ms": [round(h * 1000) for r in rows for h in r["reply_heard_room_s"]],
         "no_first_audio": sum(r["first_audio_s"] is None for r in scored),
     }
 
@@ -51,7 +52,9 @@ COLUMNS = [("cut_paused", "paused cut"), ("cut_open", "after a word that cannot 
            ("cut_split", "split (final prosody)"), ("cut_no_pause", "no pause cut"),
            ("first_audio_intents", "end of speech → first reply audio, intents p50 / p95"),
            ("first_audio_llm", "… LLM turns p50 / p95"), ("merged_requests", "requests merged"),
-           ("reply_heard_before_merge_ms", "reply heard before a merge (ms, orchestrator's estimate)")]
+           ("reply_heard_before_merge_ms", "reply heard before a merge (ms, orchestrator's estimate)"),
+           ("reply_played_during_question_ms", "reply audio played between speech onset and offset (ms, room)"),
+           ("over_a_reply", "spoken over the previous reply (not scored)")]
 
 
 def report(results: Path) -> None:

@@ -355,8 +355,8 @@ class SatelliteLink:
         if turn is not None and turn.task is not None and not turn.task.done():
             turn.cancel_requested = True
             await cancel_and_wait(turn.task)
-            _LOGGER.info("turn %d cancelled by barge-in; %d late audio chunk(s) held back",
-                         turn.number, turn.suppressed_chunks)
+            _LOGGER.info("turn %d cancelled; %d late audio chunk(s) held back; transcript=%r continued=%s",
+                         turn.number, turn.suppressed_chunks, turn.result.transcript, turn.heard.prefix_seconds > 0)
             await self._finished(turn.result)
 
     async def _finished(self, result: TurnResult) -> None:
