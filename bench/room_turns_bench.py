@@ -132,6 +132,7 @@ async def run_split(args: argparse.Namespace, requests: list[Request], engines: 
             await room.wait()
     result = json.loads((out / "result.json").read_text())
     return {"result": result, "log": orch_log.read_text(errors="replace"), "mono_to_wall": mono_to_wall,
+            "satlog": (out / "run.log").read_text(errors="replace"),
             "room_line": [x for x in stdout.decode(errors="replace").splitlines() if x.startswith("ROOM")]}
 
 
@@ -161,6 +162,10 @@ def judge(requests: list[Request], run: dict[str, Any], skipped: set[str]) -> li
     answered_by_turn = {int(m.group(1)): (m.group(2), msg) for t, lg, msg in events
                         if (m := re.search(r"^turn (\d+) (?:answered|cancelled;.*;) transcript=(.*) continued=\w+$",
                                            msg))}
+    ends = []  # when the satellite was told the question had ended (scenario seconds)
+    for line in run.get("satlog", "").splitlines():
+        if "end of speech found by the controller" in line and (m := re.match(r"ts=(\S+) ", line)):
+            ends.append(dt.datetime.fromisoformat(m.group(1)).timestamp() - scenario_wall)
     outcomes = {msg for _, lg, msg in events if lg == "orchestrator.pipeline" and msg.startswith("turn ")
                 and "conversation=" in msg}
     rows = []
@@ -169,7 +174,11 @@ def judge(requests: list[Request], run: dict[str, Any], skipped: set[str]) -> li
         end = utts[i + 1]["at"] if i + 1 < len(utts) else float("inf")
         lo = u["at"] if i else float("-inf")
         mine = [(t, lg, msg) for t, lg, msg in events if lo <= t < end]
-        turns = [n for n in sorted(answered_by_turn) if lo <= started.get(n, float("inf")) < end]
+        # The request's own turns start before its speech ended (+ the continuation window); a turn
+        # that starts later in its slot heard something else (the echo tail of the reply: counted apart).
+        turns = [n for n in sorted(answered_by_turn)
+                 if lo <= started.get(n, float("inf")) < min(end, u["offset"] + 2.5)]
+        extra = [n for n in sorted(answered_by_turn) if u["offset"] + 2.5 <= started.get(n, float("inf")) < end]
         final = answered_by_turn[turns[-1]][1] if turns else ""
         answered = turns
         text_m = re.search(r"transcript=(.*) continued=(\w+)$", final)
@@ -194,6 +203,10 @@ def judge(requests: list[Request], run: dict[str, Any], skipped: set[str]) -> li
             "reply_heard_room_s": [p["played_s"] for p in during],
             "first_audio_s": round(after[0]["start"] - u["offset"], 3) if after else None,
             "turns_answered": len(answered), "answer_finished": answered_fully,
+            # the controller ended the question while it was still being spoken (a cut the
+            # continuation must repair) / only after it (a request still missed was misheard)
+            "ended_mid_speech": sum(u["onset"] < t < u["offset"] - 0.05 for t in ends),
+            "extra_turns": [str(ast.literal_eval(answered_by_turn[n][0])) for n in extra],
         })
     return rows
 
@@ -217,6 +230,7 @@ def rejudge(args: argparse.Namespace) -> int:
     data = json.loads(path.read_text())
     ran = {"result": json.loads((folder / "result.json").read_text()),
            "log": (folder / "orchestrator.log").read_text(errors="replace"),
+           "satlog": (folder / "run.log").read_text(errors="replace"),
            "scenario_wall": (folder / "go").stat().st_mtime}
     skipped = set(json.loads((RESULTS / "turn.json").read_text()).get("skipped", {}))
     data["rows"] = judge(part_of(args.split, args.part, args.limit), ran, skipped)
