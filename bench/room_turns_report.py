@@ -17,7 +17,8 @@ def pcts(values: list[float]) -> str:
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    scored = [r for r in rows if not r["excluded"] and not r["over_a_reply"]]
+    # no turn of it logged (only the loaded first run: its build did not log cancelled turns)
+    scored = [r for r in rows if not r["excluded"] and not r["over_a_reply"] and r["turns_answered"]]
     paused = [r for r in scored if r["pause"] > 0]
 
     def cut(items: list[dict[str, Any]]) -> str:
@@ -30,6 +31,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "requests": len(rows), "scored": len(scored), "excluded": sum(r["excluded"] for r in rows),
         "over_a_reply": sum(r["over_a_reply"] for r in rows),
+        "no_turn_logged": sum(not r["turns_answered"] and not r["excluded"] for r in rows),
         "cut_paused": cut(paused),
         "cut_open": cut([r for r in paused if r["pause_kind"] == "open"]),
         "cut_can_end": cut([r for r in paused if r["pause_kind"] == "can-end"]),
@@ -39,6 +41,8 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "first_audio_intents": pcts(intents), "first_audio_llm": pcts(llm),
         "first_audio_all": pcts(intents + llm),
         "merged_requests": sum(r["merges"] > 0 for r in rows),
+        "ended_mid_speech": f"{sum(r['whole'] for r in paused if r.get('ended_mid_speech'))}/"
+                            f"{sum(bool(r.get('ended_mid_speech')) for r in paused)}",
         "merges": sum(r["merges"] for r in rows),
         "merges_no_pause": sum(r["merges"] > 0 for r in rows if r["pause"] == 0),
         "reply_heard_before_merge_ms": [round(h * 1000) for h in heard],
@@ -50,11 +54,13 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 COLUMNS = [("cut_paused", "paused cut"), ("cut_open", "after a word that cannot end it"),
            ("cut_can_end", "after a word that can end it"), ("cut_aligned", "aligned (continuing prosody)"),
            ("cut_split", "split (final prosody)"), ("cut_no_pause", "no pause cut"),
+           ("ended_mid_speech", "paused requests the end of turn cut mid-speech: answered whole / all"),
            ("first_audio_intents", "end of speech → first reply audio, intents p50 / p95"),
            ("first_audio_llm", "… LLM turns p50 / p95"), ("merged_requests", "requests merged"),
            ("reply_heard_before_merge_ms", "reply heard before a merge (ms, orchestrator's estimate)"),
            ("reply_played_during_question_ms", "reply audio played between speech onset and offset (ms, room)"),
-           ("over_a_reply", "spoken over the previous reply (not scored)")]
+           ("over_a_reply", "spoken over the previous reply (not scored)"),
+           ("no_turn_logged", "no turn logged (not scored)")]
 
 
 def report(results: Path) -> None:
@@ -90,7 +96,7 @@ def report(results: Path) -> None:
     lines += ["", "## Requests cut off", "", "| run | request | text | answered |", "|---|---|---|---|"]
     for run in runs:
         for r in run["rows"]:
-            if not r["whole"] and not r["excluded"]:
+            if not r["whole"] and not r["excluded"] and not r["over_a_reply"] and r["turns_answered"]:
                 lines.append(f"| {run['split']}/{run['label']} | {r['id']} ({r['voice']}, {r['condition']}, "
                              f"pause {r['pause']} s {r['pause_kind']}, {r['method']}) | {r['text']} | "
                              f"{r['answered'] or '(nothing answered)'} |")
