@@ -25,6 +25,7 @@ from voice_runtime.logs import add_logging_args, setup_logging
 from voice_runtime.memory import tune_malloc
 from voice_runtime.tasks import TaskSet, cancel_and_wait
 
+from .continuation import ContinuationPolicy
 from .home.ha import HaConfig, HomeAssistant
 from .intents import NO_HOME_REPLY, IntentRecognizer
 from .metrics import MetricsServer
@@ -194,7 +195,8 @@ async def serve(args: argparse.Namespace) -> int:
     if not satellites:
         raise SystemExit("no satellite to serve (use --satellite URI or --discover)")
     tasks = TaskSet()
-    links = [SatelliteLink(LinkConfig(uri), pipeline, timers=timers) for uri in satellites]
+    merging = ContinuationPolicy(window=args.continuation_window, max_reply_seconds=args.continuation_max_reply)
+    links = [SatelliteLink(LinkConfig(uri, continuation=merging), pipeline, timers=timers) for uri in satellites]
     tasks.spawn(timers.run(), name="timers")
     if home is not None:
         tasks.spawn(home.run(), name="home-assistant")
@@ -238,6 +240,11 @@ def run(argv: list[str] | None = None) -> None:
     serve_p = sub.add_parser("serve", help="drive satellites until stopped")
     _common(serve_p)
     serve_p.add_argument("--satellite", action="append", default=[], help="satellite URI (repeatable)")
+    serve_p.add_argument("--continuation-window", type=float, default=1.5,
+                         help="new speech this many seconds after the end of speech continues the same question "
+                         "(cancel the pending answer, transcribe both parts as one); 0: never (a barge-in)")
+    serve_p.add_argument("--continuation-max-reply", type=float, default=1.0,
+                         help="... unless this many seconds of the reply were already heard")
     args = parser.parse_args(argv)
     setup_logging(args.debug, log_format=args.log_format)
     tune_malloc()  # a months-long process: two malloc arenas, not 8 per core

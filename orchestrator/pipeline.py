@@ -31,22 +31,17 @@ from voice_runtime.latency import LatencyMonitor, TurnTimer
 from voice_runtime.retry import LLM_RETRY, TTS_RETRY, RetryPolicy, retry_async
 from voice_runtime.tasks import cancel_and_wait, run_together
 
+from .continuation import may_act
 from .honesty import ClaimGuard
 from .intents import NO_HOME_REPLY, IntentMatch, IntentRecognizer
 from .readiness import Readiness, acquire_ready
 from .services import Connection, ServicePool, ServiceUnavailable
+from .streams import TurnError, next_event, until_endpoint
 
 _LOGGER = logging.getLogger(__name__)
 APOLOGY = "Sorry, something went wrong. Please try again."
 # Error codes sent to satellites (documented in ARCHITECTURE.md).
 SERVICES_UNAVAILABLE = "services-unavailable"
-
-
-class TurnError(Exception):
-    def __init__(self, code: str, text: str) -> None:
-        super().__init__(text)
-        self.code = code
-        self.text = text
 
 
 class OutputLost(Exception):
@@ -115,6 +110,7 @@ class TurnResult:
     marks: dict[str, float] = field(default_factory=dict)
     audio_bytes: int = 0
     cancelled: bool = False
+    acting: bool = False  # an intent that may change something (timers, home) has started (continuation.py)
 
 
 class Pipeline:
@@ -147,11 +143,14 @@ class Pipeline:
         conversation_id: str,
         result: TurnResult | None = None,
         end_stage: str = "tts",
+        endpoint_after: float = 0.0,
     ) -> TurnResult:
         """Run one turn. Pass ``result`` to see partial progress if the turn is cancelled.
 
         ``end_stage`` is the satellite's ``run-pipeline`` end stage: ``asr`` stops after the
         transcript, ``intent``/``handle`` after the reply text, ``tts`` speaks it.
+        ``endpoint_after``: the first seconds of ``audio`` are an earlier part of the question
+        (a continuation): the speech-to-text service is asked not to end the turn in them.
         """
         result = result if result is not None else TurnResult()
         timer = self.monitor.start_turn()
@@ -160,16 +159,19 @@ class Pipeline:
         readiness = Readiness([self.handle, self.tts] if speak else [self.handle])
         token = readiness.enter()
         try:
-            result.transcript = await self._transcribe(audio, out, timer)
+            result.transcript = await self._transcribe(audio, out, timer, endpoint_after)
             await out.event(Transcript(text=result.transcript, language=self.config.language).event())
             result.marks = timer.marks
             if not result.transcript.strip():
                 raise TurnError("no-speech", "no speech was recognised")
             if end_stage == "asr":
                 return result
+            result.acting = True  # until we know what the intent did: a continuation must not repeat it
             match = await self.intents.answer(result.transcript, conversation_id) if self.intents else None
             if match is None and self.intent_service:
                 match = await self._recognize_remote(result.transcript)
+            result.acting = match is not None and may_act(
+                match.name, match.response, no_home_reply=self.intents.no_home_reply if self.intents else NO_HOME_REPLY)
             if match is not None:
                 result.intent = match
                 timer.mark("intent")
@@ -265,11 +267,15 @@ class Pipeline:
             await out.event(Error(text=err.text, code=err.code).event())
 
     # -- speech to text --------------------------------------------------------------------
-    def _transcribe_request(self) -> Transcribe:
+    def _transcribe_request(self, endpoint_after: float = 0.0) -> Transcribe:
+        context: dict[str, object] = {} if self.config.partial_transcripts else {"partial_transcripts": False}
+        if endpoint_after > 0:
+            context["endpoint_after"] = round(endpoint_after, 3)  # our whisper: no end inside the first part
         return Transcribe(language=self.config.language, vad_sensitivity=self.config.vad_sensitivity,
-                          context=None if self.config.partial_transcripts else {"partial_transcripts": False})
+                          context=context or None)
 
-    async def _transcribe(self, audio: AsyncIterator[AudioChunk], out: TurnOutput, timer: TurnTimer) -> str:
+    async def _transcribe(self, audio: AsyncIterator[AudioChunk], out: TurnOutput, timer: TurnTimer,
+                          endpoint_after: float = 0.0) -> str:
         buffered: list[AudioChunk] = []
         limit_bytes = None
         conn: Connection | None = None
@@ -278,12 +284,12 @@ class Pipeline:
         try:
             try:
                 conn = await self.asr.acquire()
-                await conn.send(self._transcribe_request().event())
+                await conn.send(self._transcribe_request(endpoint_after).event())
                 reader = asyncio.create_task(self._read_transcript(conn), name="asr reader")
             except ServiceUnavailable as err:
                 raise TurnError(SERVICES_UNAVAILABLE, str(err)) from err
             total = 0
-            async for chunk in _until_endpoint(audio, reader):
+            async for chunk in until_endpoint(audio, reader):
                 outgoing = [chunk.event()]
                 if first:
                     first = False
@@ -320,7 +326,7 @@ class Pipeline:
                 if conn is not None:
                     self.asr.mark_failed(conn.uri)
                 _LOGGER.warning("asr failed (%s); trying another replica with the buffered audio", err)
-                text = await self._transcribe_buffered(buffered)
+                text = await self._transcribe_buffered(buffered, endpoint_after)
             timer.mark("transcript")
             return text
         finally:
@@ -340,14 +346,14 @@ class Pipeline:
                 err = Error.from_event(event)
                 raise TurnError(err.code or "asr-failed", f"speech-to-text: {err.text}")
 
-    async def _transcribe_buffered(self, buffered: list[AudioChunk]) -> str:
+    async def _transcribe_buffered(self, buffered: list[AudioChunk], endpoint_after: float = 0.0) -> str:
         try:
             conn = await self.asr.acquire()
         except ServiceUnavailable as err:
             raise TurnError(SERVICES_UNAVAILABLE, str(err)) from err
         try:
             first = buffered[0]
-            await conn.send(self._transcribe_request().event())
+            await conn.send(self._transcribe_request(endpoint_after).event())
             await conn.send(AudioStart(first.rate, first.width, first.channels).event())
             for chunk in buffered:
                 await conn.send(chunk.event())
@@ -534,7 +540,7 @@ class Pipeline:
                 held.append(event)
 
         while True:
-            event = await _next_event(tts, self.config.tts_timeout, waiting_for_input)
+            event = await next_event(tts, self.config.tts_timeout, waiting_for_input)
             if AudioChunk.is_type(event.type):
                 chunk = AudioChunk.from_event(event)
                 src = AudioFormat(chunk.rate, chunk.width, chunk.channels)
@@ -571,42 +577,3 @@ class Pipeline:
         if started:
             await out.event(AudioStop().event())
             timer.mark("audio_done")
-
-
-async def _next_event(conn: Connection, timeout: float, excused: Callable[[], bool] | None = None) -> Event:
-    """The next event of ``conn``: TimeoutError after ``timeout`` s without one, unless
-    ``excused()`` says the silence is ours (the service still waits for our input). The read is
-    never interrupted mid-frame, so waiting on is safe."""
-    reading = asyncio.ensure_future(conn.recv())
-    try:
-        while True:
-            done, _ = await asyncio.wait({reading}, timeout=timeout)
-            if done:
-                return reading.result()
-            if excused is None or not excused():
-                raise TimeoutError(f"{conn.uri}: nothing for {timeout:.0f}s")
-    finally:
-        await cancel_and_wait(reading)
-
-
-async def _until_endpoint(audio: AsyncIterator[AudioChunk], reader: asyncio.Task[str]) -> AsyncIterator[AudioChunk]:
-    """``audio`` until it ends or the speech-to-text service has answered (it found the end of
-    speech itself). A reader that failed (connection lost) stops the race: the audio is still
-    wanted, for another replica."""
-    source = aiter(audio)
-    racing = True
-    while True:
-        step = asyncio.ensure_future(anext(source))
-        try:
-            if racing:
-                await asyncio.wait({step, reader}, return_when=asyncio.FIRST_COMPLETED)
-                if not step.done():
-                    if reader.cancelled() or reader.exception() is None or isinstance(reader.exception(), TurnError):
-                        return
-                    racing = False
-            chunk = await step
-        except StopAsyncIteration:
-            return
-        finally:
-            await cancel_and_wait(step)
-        yield chunk

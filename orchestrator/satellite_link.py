@@ -7,7 +7,8 @@ late, then reconnect after ``reconnect_delay``. The satellite starts each turn w
 sends (``voice-started``/``voice-stopped``, ``transcript``, ``synthesize``, the reply
 ``audio-start``/``audio-chunk``/``audio-stop``, ``error``) and wait for ``played``.
 
-A ``run-pipeline`` mid-turn is barge-in (see :mod:`orchestrator.state`).
+A ``run-pipeline`` mid-turn is barge-in (see :mod:`orchestrator.state`), unless it comes right
+after the end of speech: then it continues the same question (:mod:`orchestrator.continuation`).
 
 Timers: while connected the link is the :class:`~orchestrator.timers.Ringer` of its satellite's
 timers (owner ``satellite:<uri>``, the conversation id of its turns): it forwards
@@ -38,6 +39,7 @@ from voice_runtime.limits import Limits
 from voice_runtime.protocol import ProtocolError, read_frame
 from voice_runtime.tasks import cancel_and_wait
 
+from .continuation import ContinuationPolicy, HeardAudio, TurnTrack
 from .pipeline import Pipeline, TurnResult
 from .services import Connection
 from .state import LinkAction, LinkMachine, LinkState, LinkTrigger
@@ -58,15 +60,17 @@ class LinkConfig:
     ping_timeout: float = 5.0
     reconnect_delay: float = 10.0
     played_timeout: float = 120.0
+    continuation: ContinuationPolicy = ContinuationPolicy()
 
 
 class _Out:
     """A turn's output to the satellite, gated: once a barge-in cancels the turn, nothing more
     of it goes out, even from stream tasks that have not yet seen their cancellation."""
 
-    def __init__(self, conn: Connection, turn: _Turn) -> None:
+    def __init__(self, conn: Connection, turn: _Turn, clock: Clock) -> None:
         self.conn = conn
         self.turn = turn
+        self.clock = clock
 
     async def event(self, event: Event) -> None:
         if self.turn.cancel_requested:
@@ -74,13 +78,25 @@ class _Out:
                 self.turn.suppressed_chunks += 1
             return
         await self.conn.send(event)
+        seconds = 0.0
+        if AudioChunk.is_type(event.type):
+            chunk = AudioChunk.from_event(event)
+            seconds = len(chunk.audio) / max(1, chunk.rate * chunk.width * chunk.channels)
+        self.turn.track.sent(event.type, self.clock.now(), seconds)
 
 
 class _Turn:
-    def __init__(self, number: int, stage: RunPipeline) -> None:
+    def __init__(self, number: int, stage: RunPipeline, policy: ContinuationPolicy | None = None,
+                 prefix: HeardAudio | None = None) -> None:
+        policy = policy or ContinuationPolicy()
         self.number = number
         self.stage = stage
         self.audio: asyncio.Queue[AudioChunk | None] = asyncio.Queue(maxsize=AUDIO_QUEUE_CHUNKS)
+        self.track = TurnTrack(policy)
+        # The audio of the question (with the earlier part of a continued one), kept for a continuation.
+        self.heard = HeardAudio(max_seconds=policy.max_audio_seconds, max_gap=policy.max_gap_seconds, prefix=prefix)
+        for piece in self.heard.pieces():
+            self.audio.put_nowait(piece)
         self.task: asyncio.Task[TurnResult] | None = None
         self.result = TurnResult()
         self.dropped = 0
@@ -88,6 +104,8 @@ class _Turn:
         self.suppressed_chunks = 0
 
     def put(self, item: AudioChunk | None) -> None:
+        if item is not None and (item := self.heard.add(item)) is None:
+            return  # already held: the pre-roll of a continuation repeating the first part
         if self.audio.full():
             self.audio.get_nowait()  # drop the oldest: the policy for a stalled pipeline
             self.dropped += 1
@@ -126,6 +144,8 @@ class SatelliteLink:
         self.bad_events = 0  # frames/events from the satellite that could not be used (answered with ``error``)
         self.turn_finished = asyncio.Condition()
         self.played = 0
+        self.continuations = 0  # new speech merged into the question before it (continuation.py)
+        self.continuation_reply_heard: deque[float] = deque(maxlen=RECENT_TURNS)  # reply heard before each
         self._turn: _Turn | None = None
         self._count = 0
         self._stopping = False
@@ -157,7 +177,7 @@ class SatelliteLink:
     async def _announce(self, conn: Connection, text: str) -> TurnResult:
         turn = _Turn(0, RunPipeline(start_stage=PipelineStage.TTS, end_stage=PipelineStage.TTS))
         try:
-            return await self.pipeline.announce(text, _Out(conn, turn))
+            return await self.pipeline.announce(text, _Out(conn, turn, self.clock))
         except (OSError, TimeoutError) as err:
             _LOGGER.warning("announcement to %s failed: %s", self.config.uri, err)
             return turn.result
@@ -286,19 +306,30 @@ class SatelliteLink:
             _LOGGER.debug("satellite %s sent %s", self.config.uri, event.type)
 
     async def _on_run_pipeline(self, stage: RunPipeline, conn: Connection) -> None:
+        prev, prefix = self._turn, None
+        if prev is not None and prev.stage.start_stage == PipelineStage.ASR and stage.start_stage == PipelineStage.ASR:
+            # Decided before anything is cancelled: the turn cannot start an intent in between.
+            decision = prev.track.decide(self.clock.now(), acting=prev.result.acting, audio_ok=prev.heard.complete)
+            _LOGGER.info("satellite %s new speech after turn %d: %s (%s; reply heard %.2fs)", self.config.uri,
+                         prev.number, "continuation" if decision.merge else "new turn", decision.reason,
+                         decision.reply_heard)
+            if decision.merge:
+                prefix = prev.heard
+                self.continuations += 1
+                self.continuation_reply_heard.append(decision.reply_heard)
         actions = self.machine.fire(LinkTrigger.RUN_PIPELINE)
         if LinkAction.CANCEL_TURN in actions:
-            _LOGGER.info("satellite %s barge-in: cancelling turn %d", self.config.uri,
-                         self._turn.number if self._turn else -1)
+            _LOGGER.info("satellite %s %s: cancelling turn %d", self.config.uri,
+                         "continuation" if prefix is not None else "barge-in", self._turn.number if self._turn else -1)
             await self._cancel_turn()
         if LinkAction.START_TURN in actions:
             self._count += 1
-            turn = _Turn(self._count, stage)
+            turn = _Turn(self._count, stage, self.config.continuation, prefix)
             self._turn = turn
             turn.task = asyncio.create_task(self._run_turn(turn, conn), name=f"turn {turn.number}")
 
     async def _run_turn(self, turn: _Turn, conn: Connection) -> TurnResult:
-        out = _Out(conn, turn)
+        out = _Out(conn, turn, self.clock)
         conversation = self.owner
         try:
             if turn.stage.start_stage == PipelineStage.TTS and turn.stage.announce_text:
@@ -306,8 +337,10 @@ class SatelliteLink:
             else:
                 await self.pipeline.run_turn(
                     turn.chunks(), out, conversation_id=conversation, result=turn.result,
-                    end_stage=turn.stage.end_stage.value,
+                    end_stage=turn.stage.end_stage.value, endpoint_after=turn.heard.prefix_seconds,
                 )
+                _LOGGER.info("turn %d answered transcript=%r continued=%s", turn.number, turn.result.transcript,
+                             turn.heard.prefix_seconds > 0)
         except (OSError, TimeoutError) as err:
             _LOGGER.warning("turn %d could not reach the satellite: %s", turn.number, err)
         except Exception:  # a bug: the turn ends, the link goes on
@@ -322,8 +355,8 @@ class SatelliteLink:
         if turn is not None and turn.task is not None and not turn.task.done():
             turn.cancel_requested = True
             await cancel_and_wait(turn.task)
-            _LOGGER.info("turn %d cancelled by barge-in; %d late audio chunk(s) held back",
-                         turn.number, turn.suppressed_chunks)
+            _LOGGER.info("turn %d cancelled; %d late audio chunk(s) held back; transcript=%r continued=%s",
+                         turn.number, turn.suppressed_chunks, turn.result.transcript, turn.heard.prefix_seconds > 0)
             await self._finished(turn.result)
 
     async def _finished(self, result: TurnResult) -> None:

@@ -242,7 +242,7 @@ class Satellite(OutsideTurn, CloudTurns):
         state = self.machine.state
         if Transcript.is_type(event.type):
             if state is State.STREAMING:
-                self.detector.end_after(None)  # the controller ended it: our VAD's usual silence again
+                self._ended_by_controller()  # speech from now on is a new turn (outside.py)
             text = Transcript.from_event(event).text
             _LOGGER.info("transcript=%r", text)
             self._emit("transcript", text=text)
@@ -250,7 +250,7 @@ class Satellite(OutsideTurn, CloudTurns):
         elif VoiceStopped.is_type(event.type):
             if state is State.STREAMING:
                 _LOGGER.info("end of speech found by the controller")
-                self.detector.end_after(None)  # our VAD's usual silence again (barge-in needs it)
+                self._ended_by_controller()  # speech from now on is new: a continuation, or a barge-in
             self._fire(Trigger.SPEECH_END)
         elif Synthesize.is_type(event.type):
             self._reply_text = Synthesize.from_event(event).text

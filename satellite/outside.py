@@ -18,6 +18,10 @@ small. What Home Assistant 2026.2.3's wyoming ``assist_satellite`` does (read fr
   same rule to the reply's ``synthesize`` text and, after ``played``, listens without the
   wake word for ``follow_up_seconds`` (:attr:`OutsideTurn.follow_up_open`, read by the wake
   word gate).
+* **Going on after the end of the question**: once the controller has ended the question, the
+  VAD starts afresh (speech from then on is a new turn, which our orchestrator merges into the
+  question: ``orchestrator/continuation.py``), and for ``CONTINUE_SECONDS`` it needs no wake
+  word either (the user simply goes on).
 """
 
 from __future__ import annotations
@@ -41,10 +45,12 @@ from .timers import Alarm, TimerBoard, TimerFinishedNotice
 
 if TYPE_CHECKING:
     from .core import SatelliteConfig
+    from .vad import SpeechDetector
 
 _LOGGER = logging.getLogger(__name__)
 QUESTION_ENDINGS = ("?", ";", "？")  # Home Assistant's rule for continuing a conversation
 LATE_REPLY_SECONDS = 10.0  # audio starting this soon after a turn that got no reply is its late reply
+CONTINUE_SECONDS = 1.5  # after the controller ended the question, speech starts a turn without the wake word
 
 
 class OutsideTurn:
@@ -62,7 +68,9 @@ class OutsideTurn:
     _reply_text: str
     _late_reply_until: float
     _follow_up_until: float
+    _continue_until: float = float("-inf")
     _chime: bytes
+    detector: SpeechDetector
 
     def _fire(self, trigger: Trigger) -> None:
         raise NotImplementedError
@@ -181,8 +189,16 @@ class OutsideTurn:
 
     @property
     def follow_up_open(self) -> bool:
-        """The reply asked a question: listen again without the wake word (for ``follow_up_seconds``)."""
-        return self.machine.state == State.LISTENING and self.clock.now() < self._follow_up_until
+        """The reply asked a question: listen again without the wake word (for ``follow_up_seconds``);
+        or the controller has just ended the question and the user may go on (``CONTINUE_SECONDS``)."""
+        state, now = self.machine.state, self.clock.now()
+        return (state == State.LISTENING and now < self._follow_up_until) or (
+            state == State.WAITING and now < self._continue_until)
+
+    def _ended_by_controller(self) -> None:
+        """The controller ended the question: speech from now on is new (a continuation or a barge-in)."""
+        self.detector.restart()
+        self._continue_until = self.clock.now() + CONTINUE_SECONDS
 
     def _tick(self) -> None:
         """Once per mic frame: timers overdue, the alarm's next beeps or its end."""

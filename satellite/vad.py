@@ -100,6 +100,16 @@ class SpeechDetector:
         self._end_frames = None if seconds is None else max(self.config.silence_frames_required,
                                                              round(seconds / self.config.frame_seconds))
 
+    def restart(self) -> None:
+        """The controller ended the current utterance: speech from now on is a new one (the user
+        going on at once starts a turn after ``speech_frames_required`` voiced frames, its
+        pre-roll from now on; the noise estimate is kept)."""
+        self.in_speech = False
+        self.voiced_frames = 0
+        self._silence = 0
+        self._end_frames = None
+        self._window.clear()
+
     def reset(self) -> None:
         self._preroll.clear()
         self._window.clear()

@@ -12,6 +12,11 @@ Expected: the question (a long story, for the LLM) is answered and playing; the
 interruption ("What time is it?") stops it (the satellite holds then drops the reply, the
 orchestrator cancels the turn); the interruption is answered (the time, from the intent
 fast path) and played to the end.
+
+A question with a pause after a word that can end it ("Turn off the lights. ... in the living
+room") is cut by the end of turn at the pause; the rest, spoken at once, continues the same
+question (orchestrator/continuation.py): the orchestrator answers the whole of it. (The Room
+feeds the mic at twice real time: the pause lasts 0.35 s of wall time.)
 """
 
 from __future__ import annotations
@@ -30,12 +35,13 @@ from test_satellite_service import SatelliteProcess, satellite
 
 QUESTION = "Tell me a long story about a brave little dragon."
 INTERRUPTION = "What time is it?"
+FIRST_PART, REST = "Turn off the lights.", "in the living room."
 
 
-async def orchestrator(stack: Stack, satellite_uri: str) -> SatelliteProcess:
+async def orchestrator(stack: Stack, satellite_uri: str, *flags: str) -> SatelliteProcess:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "orchestrator", "serve", "--satellite", satellite_uri, "--asr", stack.whisper.uri,
-        "--handle", stack.llama.uri, "--tts", stack.tts.uri,
+        "--handle", stack.llama.uri, "--tts", stack.tts.uri, *flags,
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         cwd=str(ROOT), env=dict(os.environ),
     )
@@ -51,7 +57,8 @@ async def test_question_reply_interruption_stops_the_reply_and_is_answered(stack
     os.mkfifo(fifo)
     async with satellite("--mic-command", f"cat {fifo}", "--snd-wav", str(tmp_path / "speaker.wav"),
                          "--snd-rate", "16000", "--no-tones") as sat, Room(fifo) as room:
-        orch = await orchestrator(stack, sat.uri)
+        # Spoken over a reply that has begun: a barge-in, never the rest of the question.
+        orch = await orchestrator(stack, sat.uri, "--continuation-max-reply", "0")
         try:
             await sat.wait_log("controller attached", timeout=30)
             room.say(speak(QUESTION))
@@ -82,3 +89,25 @@ async def test_question_reply_interruption_stops_the_reply_and_is_answered(stack
     served = seen[:seen.index("listening -> idle on disarm")] if "listening -> idle on disarm" in seen else seen
     assert served[start + 4:] == ["waiting -> waiting on transcript", "waiting -> speaking on reply-start",
                                   "speaking -> listening on reply-done"], seen
+
+
+async def test_a_question_cut_at_a_pause_is_answered_whole(stack: Stack, tmp_path: Path) -> None:
+    fifo = tmp_path / "mic.fifo"
+    os.mkfifo(fifo)
+    # 0.3 s + 0.1 s + 0.3 s: a 0.7 s pause after "lights", where the request reads as finished.
+    question = speak(FIRST_PART) + bytes(3200) + speak(REST)
+    async with satellite("--mic-command", f"cat {fifo}", "--snd-wav", str(tmp_path / "speaker.wav"),
+                         "--snd-rate", "16000", "--no-tones", "--controller-end-seconds", "2.0") as sat, \
+            Room(fifo) as room:
+        orch = await orchestrator(stack, sat.uri)
+        try:
+            await sat.wait_log("controller attached", timeout=30)
+            room.say(question)
+            await orch.wait_log("room", timeout=120)  # the rest was answered (alone or whole)
+        finally:
+            await orch.stop(signal.SIGTERM)
+            await sat.stop()
+    orch_log = "\n".join(orch.log)
+    answered = [line for line in orch.log if "answered transcript=" in line]
+    assert "light" in answered[-1].lower() and "room" in answered[-1].lower(), orch_log
+    assert "continued=True" in answered[-1] and "after turn 1: continuation" in orch_log, orch_log

@@ -6,7 +6,7 @@ import asyncio
 
 from speech import speak, transcribe, word_error_rate
 from stack import Stack
-from test_orchestrator_satellite import Script, assert_clean_cut, link_to, satellite
+from test_orchestrator_satellite import NO_CONTINUATION, Script, assert_clean_cut, link_to, satellite
 
 from orchestrator.intents import IntentRecognizer
 from orchestrator.pipeline import Pipeline
@@ -50,7 +50,8 @@ async def test_barge_in_during_an_llm_reply_closes_llm_and_tts_connections(stack
                     barge_in_on_first_audio=True)
     speak(script.utterances[0])
     try:
-        async with satellite(script) as sat, link_to(sat.port or 0, pipeline) as link:
+        # At the reply's first audio, new speech would continue the question: here it is a barge-in.
+        async with satellite(script) as sat, link_to(sat.port or 0, pipeline, continuation=NO_CONTINUATION) as link:
             await asyncio.wait_for(script.done.wait(), 240)
             first, second = await asyncio.wait_for(link.wait_turns(2), 30)
             open_llm, open_tts = len(llm_proxy._writers), len(tts_proxy._writers)

@@ -20,6 +20,7 @@ from wyoming.info import Attribution, Info, Satellite
 from wyoming.pipeline import PipelineStage, RunPipeline
 from wyoming.snd import Played
 
+from orchestrator.continuation import ContinuationPolicy
 from orchestrator.intents import NO_HOME_REPLY, IntentRecognizer
 from orchestrator.pipeline import Pipeline
 from orchestrator.satellite_link import LinkConfig, SatelliteLink
@@ -119,9 +120,12 @@ async def satellite(script: Script) -> AsyncIterator[WyomingServer]:
         await server.stop()
 
 
+NO_CONTINUATION = ContinuationPolicy(window=0)
+
+
 @contextlib.asynccontextmanager
-async def link_to(port: int, pipeline: Pipeline, **kw: float) -> AsyncIterator[SatelliteLink]:
-    link = SatelliteLink(LinkConfig(f"tcp://127.0.0.1:{port}", **kw), pipeline)
+async def link_to(port: int, pipeline: Pipeline, **kw: object) -> AsyncIterator[SatelliteLink]:
+    link = SatelliteLink(LinkConfig(f"tcp://127.0.0.1:{port}", **kw), pipeline)  # type: ignore[arg-type]
     task = asyncio.create_task(link.run())
     try:
         yield link
@@ -144,7 +148,8 @@ async def test_barge_in_stops_reply_audio_within_one_chunk_and_closes_tts(
                         ServicePool("tts", [tts_proxy.uri], warm=False), intents=IntentRecognizer())
     script = Script(["Turn off the bedroom lamp.", "What time is it?"], barge_in_on_first_audio=True)
     try:
-        async with satellite(script) as sat, link_to(sat.port or 0, pipeline) as link:
+        # At the reply's first audio, new speech would continue the question: here it is a barge-in.
+        async with satellite(script) as sat, link_to(sat.port or 0, pipeline, continuation=NO_CONTINUATION) as link:
             await asyncio.wait_for(script.done.wait(), 120)
             turns = await asyncio.wait_for(link.wait_turns(2), 30)
             open_tts = len(tts_proxy._writers) // 2

@@ -144,7 +144,7 @@ async def test_controller_vad_ends_the_stream_and_played_follows_the_reply(sat: 
     feed(sat, "vvvvv")
     await sat.on_controller_event(link, VoiceStopped().event())
     assert sat.state == State.WAITING
-    feed(sat, "vvvvv......")  # the user's VAD ending later changes nothing
+    feed(sat, "......")  # the user's VAD ending later changes nothing
     for event in (REPLY, chunk(100), AudioStop().event()):
         await sat.on_controller_event(link, event)
     feed(sat, "...")
@@ -153,6 +153,20 @@ async def test_controller_vad_ends_the_stream_and_played_follows_the_reply(sat: 
     assert sat.state == State.LISTENING
     await sat.flush()
     assert link.types() == ["run-pipeline", "audio-start", "audio-stop", "played"]
+
+
+async def test_speech_going_on_after_the_controller_ended_the_question_is_a_new_turn(sat: Satellite) -> None:
+    """The controller's end of turn came while the user was still (or again) speaking ("Can you
+    play some music ... by the Beatles"): the rest is streamed as a new turn at once (the
+    orchestrator joins it to the question), not swallowed as the tail of the old one."""
+    link = await attach(sat)
+    feed(sat, "vvvvv")
+    await sat.on_controller_event(link, VoiceStopped().event())
+    assert sat.state == State.WAITING
+    feed(sat, "vvv")  # still speaking
+    assert sat.state == State.STREAMING
+    await sat.flush()
+    assert link.types() == ["run-pipeline", "audio-start", "audio-stop", "run-pipeline", "audio-start"]
 
 
 async def test_pause_and_a_replacing_controller(sat: Satellite) -> None:
@@ -263,9 +277,10 @@ async def test_a_pause_mid_question_is_left_to_the_controller() -> None:
         feed(sat, "." * 30 + "vvvv")  # 0.9 s pause, then the rest of the question
         assert sat.state == State.STREAMING
         await sat.on_controller_event(link, VoiceStopped().event())
-        assert sat.state == State.WAITING and sat.detector.in_speech
-        feed(sat, ".....")  # from now on the usual silence (5 frames here) ends the utterance,
-        assert not sat.detector.in_speech  # so a barge-in over the reply is heard as new speech
+        # The controller ended the utterance: our VAD starts afresh, so speech from now on (a
+        # barge-in over the reply, or the user going on) is heard as new speech.
+        assert sat.state == State.WAITING and not sat.detector.in_speech
+        feed(sat, ".....")
         await sat.flush()
         assert link.types()[:3] == ["run-pipeline", "audio-start", "audio-stop"]
     async with running(config) as sat:  # a controller that never ends it: our VAD, after 2 s

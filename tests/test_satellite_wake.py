@@ -26,6 +26,7 @@ from wyoming.satellite import RunSatellite
 from wyoming.server import AsyncEventHandler, AsyncTcpServer
 from wyoming.timer import TimerFinished, TimerStarted
 from wyoming.tts import Synthesize
+from wyoming.vad import VoiceStopped
 from wyoming.wake import Detect, Detection
 
 from satellite.__main__ import build_parser, wake_config
@@ -38,6 +39,7 @@ from satellite.tones import ToneConfig
 from satellite.vad import VadConfig
 from satellite.wake import MicroDetector, RemoteDetector, WakeConfig, WakeGate, _Threaded, make_detector
 from voice_runtime.audio import PCM16_MONO_16K, write_wav
+from voice_runtime.clock import ManualClock
 
 VAD = VadConfig()
 FRAME = VAD.frame_bytes
@@ -161,10 +163,11 @@ class QuietMic:
 
 
 @contextlib.asynccontextmanager
-async def wake_satellite(barge_in_min_seconds: float = 0.4) -> AsyncIterator[tuple[Satellite, Link]]:
+async def wake_satellite(barge_in_min_seconds: float = 0.4,
+                         clock: ManualClock | None = None) -> AsyncIterator[tuple[Satellite, Link]]:
     config = SatelliteConfig(vad=VAD, echo=EchoConfig(enabled=False), tones=ToneConfig(enabled=True), wake=MICRO,
                              barge_in_min_seconds=barge_in_min_seconds)
-    sat = Satellite(config, QuietMic(), MemorySink(16000), wake=WakeGate(MICRO, VAD.frame_seconds))
+    sat = Satellite(config, QuietMic(), MemorySink(16000), wake=WakeGate(MICRO, VAD.frame_seconds), clock=clock)
     await sat.start()
     link = Link()
     await sat.on_controller_event(link, RunSatellite().event())
@@ -228,6 +231,24 @@ async def test_a_reply_that_asks_a_question_is_answered_without_the_wake_word() 
         await sat.flush()
         assert link.types().count("run-pipeline") == 2 and link.types().count("detection") == 1
         assert "played" in link.types()
+
+
+@pytest.mark.parametrize("later", [0.0, 2.0])
+async def test_going_on_right_after_the_controller_ended_the_question_needs_no_wake_word(later: float) -> None:
+    """Cut at a pause ("Turn off the lights ... in the living room"): the rest, spoken at once,
+    is streamed as a new turn (the orchestrator joins it to the question); later, it needs the
+    wake word again."""
+    clock = ManualClock()
+    async with wake_satellite(clock=clock) as (sat, link):
+        play(sat, speak("Okay Nabu.") + speak("Turn off the lights."))
+        assert sat.state == State.STREAMING
+        await sat.on_controller_event(link, VoiceStopped().event())  # the controller's end of turn
+        assert sat.state == State.WAITING
+        clock.advance(later)
+        play(sat, speak("in the living room.") + bytes(80000))
+        await sat.flush()
+        assert link.types().count("detection") == 1
+        assert link.types().count("run-pipeline") == (2 if later == 0 else 1), link.types()
 
 
 async def test_the_wake_word_stops_a_ringing_timer_and_starts_no_turn() -> None:

@@ -14,7 +14,7 @@ from wyoming.asr import Transcribe
 from voice_runtime.models import silero_vad
 from wyoming_whisper.endpoint import EndpointPolicy, Verdict, ends, judge
 from wyoming_whisper.engine import SAMPLE_RATE
-from wyoming_whisper.handler import request_policy
+from wyoming_whisper.policy import request_policy
 from wyoming_whisper.stream import StreamPolicy, Utterance
 from wyoming_whisper.vad import WINDOW, SileroVad
 
@@ -139,3 +139,27 @@ def test_sensitivity_scales_base_and_cap_and_silence_mode_keeps_the_old_rule() -
     assert request_policy(base, Transcribe()).endpoint() is None  # no vad_sensitivity: the client ends it
     with pytest.raises(ValueError, match="context.endpoint"):
         request_policy(base, Transcribe(vad_sensitivity="default", context={"endpoint": "psychic"}))
+
+
+def test_endpoint_after_holds_the_end_until_speech_after_the_earlier_part(vad: SileroVad) -> None:
+    """A continuation re-sends the first part ("Can you play some music", read as finished)
+    with its trailing silence: without the hold the end would be found in it at once."""
+    first = speak("Can you play some music?") + silence(0.8)
+    for hold, ends_in_first in ((0, True), (windows(len(first) / 2 / SAMPLE_RATE), False)):
+        policy = StreamPolicy(endpoint_windows=windows(0.4), endpoint_max_windows=windows(1.9), hold_windows=hold)
+        utterance = Utterance(vad.stream(), policy)
+        utterance.add(first)
+        utterance.voice_events()
+        region = utterance.verdict_due()
+        if region is not None:
+            utterance.judge(region, "Can you play some music?")
+        assert ("stopped" in [kind for kind, _ in utterance.voice_events()]) is ends_in_first
+        if ends_in_first:
+            continue
+        utterance.add(silence(0.3) + speak("by the Beatles.") + silence(0.2))  # the gap, the rest
+        utterance.voice_events()
+        region = utterance.verdict_due()
+        assert region is not None  # the longer speech is judged at its own pause
+        utterance.judge(region, "Can you play some music by the Beatles?")
+        utterance.add(silence(0.3))
+        assert [kind for kind, _ in utterance.voice_events()] == ["stopped"]

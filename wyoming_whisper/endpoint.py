@@ -32,6 +32,21 @@ period waits for the cap). Not tried: the local LLM's end-of-text probability (S
 is not trained for it, and it would put an HTTP request on every turn's latency path), a
 trained classifier (no labelled data), pitch/energy features. Details in
 ``wyoming_whisper/README.md`` and ``bench/results/turn.md``.
+
+Words and silence alone cannot get to zero cuts (a pause after a word that can end a request:
+"can you play some music ... by the Beatles"). Our orchestrator therefore also turns a cut into
+a *continuation* (:mod:`orchestrator.continuation`): speech that resumes within 1.5 s of the
+end is merged into the same question and transcribed whole (``context.endpoint_after`` keeps
+this server from ending it again in the first part). With Home Assistant driving the
+satellite only this module applies.
+
+Tried and NOT kept (2026-12-01, ``bench/prosody_probe.py``, offline, ``bench/results/prosody.json``):
+a pitch cue, the F0 slope over the last ~300 ms of voiced audio (autocorrelation, 40 ms frames),
+"level or rising = going on", applied where the words read as finished. At the threshold that
+rescued most (-12 st/s) it would have kept 5/6 + 5/5 aligned pauses (tune + held-out) and 2/3 +
+2/5 split ones from being cut, but made 12/27 + 7/26 finished requests wait for the cap; at
+0 st/s it rescued 2/6 + 4/5 aligned, 1/3 + 1/5 split and still slowed 5/27 + 2/26 (yes/no
+questions rise at the end). It slows complete requests at every threshold, so it is not used.
 """
 
 from __future__ import annotations

@@ -14,9 +14,12 @@ speech is decoded with 0.2 s of the silence after it, speculatively, and that te
 (``--endpoint-max-silence`` 1.5 s x 1, 1.25, 1.5) unless the user goes on.
 ``context: {"endpoint": "silence"}`` asks for silence alone (0.25/0.7/1.25 s, Home Assistant's
 values; for comparisons). ``context: {"partial_transcripts": false}`` turns partial
-transcripts off (a client that never shows them saves their CPU). Both apply to the
-utterances that follow, on that connection; without ``vad_sensitivity`` (and without
-``--endpoint-silence``) the client's ``audio-stop`` ends the utterance.
+transcripts off (a client that never shows them saves their CPU).
+``context: {"endpoint_after": seconds}`` says the first seconds of the audio are an earlier part
+of the question sent again (our orchestrator's continuation): speech that ends before that point
+does not end the utterance. All apply to the utterances that follow, on that connection;
+without ``vad_sensitivity`` (and without ``--endpoint-silence``) the client's ``audio-stop``
+ends the utterance.
 
 Audio in any rate/width/channels is converted to 16 kHz mono 16-bit as it arrives. Chunks may
 be cut at any byte, and a WAV file's header at the start of the audio is skipped (its format
@@ -40,7 +43,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from wyoming.asr import Transcribe, Transcript, TranscriptChunk, TranscriptStart, TranscriptStop
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -55,70 +58,12 @@ from voice_runtime.pcm import PcmAligner, WavHeaderError
 from voice_runtime.tasks import TaskSet
 
 from .engine import SAMPLE_RATE, FloatArray, WhisperEngine
+from .policy import request_policy
 from .scheduler import DecodeScheduler
 from .stream import Job, StreamPolicy, Utterance
-from .vad import WINDOW, SileroVad
+from .vad import SileroVad
 
 _LOGGER = logging.getLogger(__name__)
-
-# Seconds of silence after speech that end an utterance, per ``vad_sensitivity``, with silence
-# alone deciding (``context.endpoint: "silence"``; the values Home Assistant's own VAD uses).
-VAD_SENSITIVITY_SECONDS = {"aggressive": 0.25, "default": 0.7, "relaxed": 1.25}
-# With the transcript deciding too (the default, :mod:`.endpoint`): the silence that ends a
-# finished request, and the factor on the server's cap (``--endpoint-max-silence``) that ends
-# an unfinished one. aggressive < default < relaxed, as in Home Assistant.
-ENDPOINT_SENSITIVITY = {"aggressive": (0.25, 1.0), "default": (0.4, 1.25), "relaxed": (0.7, 1.5)}
-ENDPOINT_MODES = ("semantic", "silence")
-# With endpointing the audio kept after the speech (and so the silence after which the
-# speculative final decode starts) is at most this: the decode then runs while the endpoint
-# silence is still being waited for, and the transcript follows the endpoint almost at once.
-ENDPOINT_PAD_SECONDS = 0.2
-
-
-def _windows(seconds: float) -> int:
-    return round(seconds * SAMPLE_RATE / WINDOW)
-
-
-def request_policy(base: StreamPolicy, request: Transcribe) -> StreamPolicy:
-    """The stream policy for the utterances after ``request``: ``base`` plus its overrides.
-
-    ``base.endpoint_max_windows`` is the server's cap for unfinished requests (None: silence
-    alone). Raises ValueError/TypeError for an unknown sensitivity or a malformed context (a
-    ``bad-event``).
-    """
-    policy = base
-    context = request.context
-    if context is not None and not isinstance(context, dict):
-        raise TypeError("'context' must be an object")
-    mode = "semantic" if context is None else context.get("endpoint", "semantic")
-    if mode not in ENDPOINT_MODES:
-        raise ValueError(f"'context.endpoint' must be one of {list(ENDPOINT_MODES)}, not {mode!r}")
-    if mode == "silence":
-        policy = replace(policy, endpoint_max_windows=None)
-    sensitivity = request.vad_sensitivity
-    if sensitivity is not None:
-        name = str(getattr(sensitivity, "value", sensitivity))
-        if name not in VAD_SENSITIVITY_SECONDS:
-            raise ValueError(f"'vad_sensitivity' must be one of {sorted(VAD_SENSITIVITY_SECONDS)}, not {name!r}")
-        pad = min(base.vad.pad_windows, _windows(ENDPOINT_PAD_SECONDS))
-        cap = None
-        if mode == "silence" or not base.endpoint_max_windows:
-            silence = VAD_SENSITIVITY_SECONDS[name]
-        else:
-            silence, factor = ENDPOINT_SENSITIVITY[name]
-            cap = round(base.endpoint_max_windows * factor)
-        windows = max(pad, _windows(silence))
-        policy = replace(policy, vad=replace(base.vad, pad_windows=pad), settle_windows=min(base.settle_windows, pad),
-                         endpoint_windows=windows, endpoint_max_windows=cap)
-    if context is not None:
-        partials = context.get("partial_transcripts")
-        if partials is not None:
-            if not isinstance(partials, bool):
-                raise TypeError("'context.partial_transcripts' must be true or false")
-            if not partials:
-                policy = replace(policy, partial_interval=0.0)
-    return policy
-
 
 @dataclass
 class WhisperService:

@@ -22,7 +22,8 @@ Pure and synchronous (no asyncio, no wyoming); the handler drives it.
 * **End of turn** (server-side endpointing). Once ``endpoint_windows`` of silence follow the
   speech, the speculative final's text is judged (:mod:`.endpoint`, :meth:`Utterance.judge`):
   a finished request ends there, an unfinished one at ``endpoint_max_windows`` unless speech
-  resumes (then the longer region is judged at its next pause).
+  resumes (then the longer region is judged at its next pause). Speech that ends before
+  ``hold_windows`` (an earlier part of the question the client sent again first) ends nothing.
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ class StreamPolicy:
     endpoint_windows: int | None = None
     # ... and that end it anyway (an unfinished one). None or <= endpoint_windows: silence alone.
     endpoint_max_windows: int | None = None
+    # Speech that ends before this window does not end the utterance (the client re-sent an
+    # earlier part of the question first: ``context.endpoint_after``, a continuation).
+    hold_windows: int = 0
 
     def endpoint(self) -> EndpointPolicy | None:
         if self.endpoint_windows is None:
@@ -180,7 +184,7 @@ class Utterance:
         trailing = self._trailing_silence()
         if endpoint is None or not endpoint.semantic or trailing is None or self._voice_stopped:
             return None
-        if _seconds(trailing) < endpoint.base:
+        if len(self._vad.probs) - 1 - trailing < self.policy.hold_windows or _seconds(trailing) < endpoint.base:
             return None
         region = self.region()
         if region is None or (self.verdict is not None and self.verdict[0] == region):
@@ -205,7 +209,7 @@ class Utterance:
             self._voice_started = True
             events.append(("started", first * WINDOW * 1000 // SAMPLE_RATE))
         endpoint = self.policy.endpoint()
-        if endpoint is None or self._voice_stopped:
+        if endpoint is None or self._voice_stopped or last < self.policy.hold_windows:
             return events
         region = self.region()
         verdict = self.verdict[1] if self.verdict is not None and self.verdict[0] == region else None

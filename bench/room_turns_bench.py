@@ -1,0 +1,295 @@
+"""Paused questions through the whole stack in real time: is the user ever cut off?
+
+Our three engines (``wyoming_whisper``, ``wyoming_llama``, ``wyoming_kokoro``; defaults except
+``--max-sentences 1`` for the LLM, so one reply fits between two questions),
+``voice-orchestrator serve`` with its defaults, and our satellite (``python -m satellite``,
+defaults except what the room needs: the FIFO mic and speaker, ``--no-wake-word`` because the
+corpus has no wake word, ``--no-tones`` because the room would count a tone as the reply)
+in the shared room simulator (``../shared/room``: real time, speaker echo at -6 dB / 40 ms,
+0.2 s reverb, -60 dBFS noise). The requests are the end-of-turn corpus (``bench/turn_corpus.py``:
+6 voices, 50 of 65 with a 0.3-0.9 s pause mid-sentence, clean/far/noisy), one every
+``len + --gap`` seconds; each split (tune / held-out) is one room run of at most ~8 minutes.
+
+Per request, judged from the orchestrator's log (``turn N answered transcript=...``) and the
+room's timeline (times from the scenario clock; the orchestrator's log is placed on it through
+CLOCK_MONOTONIC):
+
+* cut off: the last transcript the orchestrator answered for it misses the request (the
+  turn bench's rule: under 75 % of its words, or under 60 % of the words after the pause);
+* end of speech (the room's speech offset) -> first reply audio at the speaker after it
+  (the room's reply start), intents and LLM turns apart;
+* continuations (new speech merged into the question) and the reply audio the user heard
+  before it stopped (``reply heard`` in the orchestrator's log; the room's playback that
+  started between speech onset and offset).
+
+    flock /tmp/hearth-rt.lock .venv/bin/python bench/room_turns_bench.py --split tune [--label on]
+    .venv/bin/python bench/room_turns_bench.py --report   # bench/results/room_turns.{md,json}
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import re
+import shlex
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import run_until_signalled  # noqa: E402
+from bench.turn_bench import is_whole  # noqa: E402
+from bench.turn_corpus import Request, build  # noqa: E402
+from voice_runtime.audio import PCM16_MONO_16K, write_wav  # noqa: E402
+from voice_runtime.procs import ServiceProcess, start_service  # noqa: E402
+
+ROOM = Path("/work/shared/room/room.py") if not (ROOT.parent / "shared/room/room.py").exists() \
+    else ROOT.parent / "shared/room/room.py"
+RESULTS = ROOT / "bench" / "results"
+ECHO = ["--echo-delay-ms", "40", "--echo-gain-db", "-6", "--rt60", "0.2", "--reverb-db", "-10"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_for(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        await asyncio.sleep(0.1)
+
+
+def can_connect(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def write_scenario(out: Path, requests: list[Request], gap: float) -> tuple[Path, float]:
+    out.mkdir(parents=True, exist_ok=True)
+    events, at = [], 2.0
+    for r in requests:
+        write_wav(str(out / f"{r.id}.wav"), r.pcm, PCM16_MONO_16K)
+        events.append({"at": round(at, 3), "wav": f"{r.id}.wav"})
+        at += len(r.pcm) / 32000 + gap
+    scen = out / "scenario.json"
+    scen.write_text(json.dumps({"duration": round(at + 2.0, 1), "noise_db": -60, "events": events}))
+    return scen, at
+
+
+async def run_split(args: argparse.Namespace, requests: list[Request], engines: dict[str, ServiceProcess],
+                    out: Path) -> dict[str, Any]:
+    scen, at = await asyncio.to_thread(write_scenario, out, requests, args.gap)
+    port = free_port()
+    sat = (f"{shlex.quote(sys.executable)} -m satellite --uri tcp://127.0.0.1:{port} --no-wake-word --no-tones "
+           f"--mic-command 'cat {{mic}}' --snd-command '{{player}}' --snd-rate 22050")
+    go = out / "go"
+    go.unlink(missing_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    room = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOM), str(scen), "--dir", str(out), "--start-file", str(go), "--run", sat, *ECHO,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=str(ROOT), env=env)
+    orch_log = out / "orchestrator.log"
+    orch = None
+    try:
+        await wait_for(lambda: can_connect(port), 120, "the satellite did not start")
+        flags = ["--continuation-window", str(args.window)] if args.window is not None else []
+        with orch_log.open("wb") as log:
+            orch = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "orchestrator", "serve", "--satellite", f"tcp://127.0.0.1:{port}",
+                "--asr", engines["whisper"].uri, "--handle", engines["llama"].uri, "--tts", engines["tts"].uri,
+                "--log-format", "json", *flags, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
+                cwd=str(ROOT), env=env)
+        await wait_for(lambda: " connected" in orch_log.read_text(errors="replace"), 60, "orchestrator not connected")
+        await asyncio.sleep(2.0)  # the satellite's VAD settles on the room's noise first
+        mono_to_wall = time.time() - time.monotonic()
+        go.touch()
+        print(f"room running: {len(requests)} requests, {at:.0f} s; load {os.getloadavg()[0]:.2f}", flush=True)
+        stdout, _ = await room.communicate()
+    finally:
+        if orch is not None and orch.returncode is None:
+            orch.send_signal(signal.SIGTERM)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(orch.wait(), 20)
+            if orch.returncode is None:
+                orch.kill()
+                await orch.wait()
+        if room.returncode is None:
+            room.send_signal(signal.SIGINT)
+            await room.wait()
+    result = json.loads((out / "result.json").read_text())
+    return {"result": result, "log": orch_log.read_text(errors="replace"), "mono_to_wall": mono_to_wall,
+            "satlog": (out / "run.log").read_text(errors="replace"),
+            "room_line": [x for x in stdout.decode(errors="replace").splitlines() if x.startswith("ROOM")]}
+
+
+def log_events(text: str, scenario_wall: float) -> list[tuple[float, str, str]]:
+    """(scenario seconds, logger, message) of the orchestrator's log."""
+    found = []
+    for line in text.splitlines():
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            entry = json.loads(line)
+            wall = dt.datetime.fromisoformat(entry["ts"]).timestamp()
+            found.append((wall - scenario_wall, entry["logger"], entry["msg"]))
+    return found
+
+
+def judge(requests: list[Request], run: dict[str, Any], skipped: set[str]) -> list[dict[str, Any]]:
+    result = run["result"]
+    scenario_wall = run.get("scenario_wall") or result["t0_monotonic"] + result["wav_offset_s"] + run["mono_to_wall"]
+    events = log_events(run["log"], scenario_wall)
+    utts, replies = result["utterances"], result["replies"]
+    # A turn belongs to the request during which it started (its run-pipeline: "new speech after
+    # turn N-1"); an LLM turn is logged as answered only once its reply was all sent.
+    started = {1: float("-inf")}
+    for t, _, msg in events:
+        if m := re.search(r"new speech after turn (\d+):", msg):
+            started[int(m.group(1)) + 1] = t
+    # what each turn heard: answered, or cancelled (by a continuation, a barge-in or the next request)
+    answered_by_turn = {int(m.group(1)): (m.group(2), msg) for t, lg, msg in events
+                        if (m := re.search(r"^turn (\d+) (?:answered|cancelled;.*;) transcript=(.*) continued=\w+$",
+                                           msg))}
+    ends = []  # when the satellite was told the question had ended (scenario seconds)
+    for line in run.get("satlog", "").splitlines():
+        if "end of speech found by the controller" in line and (m := re.match(r"ts=(\S+) ", line)):
+            ends.append(dt.datetime.fromisoformat(m.group(1)).timestamp() - scenario_wall)
+    outcomes = {msg for _, lg, msg in events if lg == "orchestrator.pipeline" and msg.startswith("turn ")
+                and "conversation=" in msg}
+    rows = []
+    for i, r in enumerate(requests):
+        u = utts[i]
+        end = utts[i + 1]["at"] if i + 1 < len(utts) else float("inf")
+        lo = u["at"] if i else float("-inf")
+        mine = [(t, lg, msg) for t, lg, msg in events if lo <= t < end]
+        # The request's own turns start before its speech ended (+ the continuation window); a turn
+        # that starts later in its slot heard something else (the echo tail of the reply: counted apart).
+        turns = [n for n in sorted(answered_by_turn)
+                 if lo <= started.get(n, float("inf")) < min(end, u["offset"] + 2.5)]
+        extra = [n for n in sorted(answered_by_turn) if u["offset"] + 2.5 <= started.get(n, float("inf")) < end]
+        final = answered_by_turn[turns[-1]][1] if turns else ""
+        answered = turns
+        text_m = re.search(r"transcript=(.*) continued=(\w+)$", final)
+        text = str(ast.literal_eval(text_m.group(1))) if text_m else ""
+        answered_fully = bool(final) and " answered " in final
+        # the pipeline's "turn ok ... intent=X" line is logged just before that turn's "answered" line
+        k = next((k for k, (_, _, msg) in enumerate(events) if final and msg == final), 0)
+        outcome = events[k - 1][2] if k > 0 and events[k - 1][2] in outcomes else ""
+        intent_m = re.search(r"intent=(\S+)", outcome)
+        merges = [float(m.group(1)) for _, _, msg in mine
+                  if (m := re.search(r"continuation \(.*reply heard ([\d.]+)s\)", msg))]
+        after = [p for p in replies if u["offset"] < p["start"] < end]
+        during = [p for p in replies if u["onset"] <= p["start"] <= u["offset"]]
+        # Spoken over the previous reply (it outlived the gap): a barge-in question, not scored.
+        over = any(p["start"] < u["onset"] < p["end"] for p in replies)
+        rows.append({
+            "id": r.id, "split": r.split, "voice": r.voice, "condition": r.condition, "pause": r.pause,
+            "pause_kind": r.pause_kind or "none", "method": r.method, "text": r.text, "answered": text,
+            "continued": bool(text_m and text_m.group(2) == "True"), "whole": is_whole(r, text) if text else False,
+            "excluded": r.id in skipped, "over_a_reply": over, "intent": intent_m.group(1) if intent_m else None,
+            "merges": len(merges), "reply_heard_log_s": merges,
+            "reply_heard_room_s": [p["played_s"] for p in during],
+            "first_audio_s": round(after[0]["start"] - u["offset"], 3) if after else None,
+            "turns_answered": len(answered), "answer_finished": answered_fully,
+            # the controller ended the question while it was still being spoken (a cut the
+            # continuation must repair) / only after it (a request still missed was misheard)
+            "ended_mid_speech": sum(u["onset"] < t < u["offset"] - 0.05 for t in ends),
+            "extra_turns": [str(ast.literal_eval(answered_by_turn[n][0])) for n in extra],
+        })
+    return rows
+
+
+def save(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(data, indent=1) + "\n")
+
+
+def part_of(split: str, spec: str, limit: int) -> list[Request]:
+    corpus = [r for r in build() if r.split == split]
+    part, parts = (int(x) for x in spec.split("/"))
+    corpus = corpus[(part - 1) * len(corpus) // parts: part * len(corpus) // parts]
+    return corpus[:limit] if limit else corpus
+
+
+def rejudge(args: argparse.Namespace) -> int:
+    """Judge a kept run folder again (the scenario clock placed at the start file's mtime)."""
+    folder = Path(args.rejudge)
+    path = RESULTS / "room_turns" / f"{args.split}-{args.label}-p{args.part.replace('/', 'of')}.json"
+    data = json.loads(path.read_text())
+    ran = {"result": json.loads((folder / "result.json").read_text()),
+           "log": (folder / "orchestrator.log").read_text(errors="replace"),
+           "satlog": (folder / "run.log").read_text(errors="replace"),
+           "scenario_wall": (folder / "go").stat().st_mtime}
+    skipped = set(json.loads((RESULTS / "turn.json").read_text()).get("skipped", {}))
+    data["rows"] = judge(part_of(args.split, args.part, args.limit), ran, skipped)
+    save(path, data)
+    print(f"rejudged {path}: {sum(r['whole'] for r in data['rows'])}/{len(data['rows'])} whole")
+    return 0
+
+
+async def run(args: argparse.Namespace) -> int:
+    corpus = await asyncio.to_thread(part_of, args.split, args.part, args.limit)
+    skipped = set(json.loads((RESULTS / "turn.json").read_text()).get("skipped", {}))
+    engines: dict[str, ServiceProcess] = {}
+    load_start = os.getloadavg()
+    try:
+        engines["whisper"] = await start_service("wyoming_whisper")
+        engines["llama"] = await start_service("wyoming_llama", "--max-sentences", "1")
+        engines["tts"] = await start_service("wyoming_kokoro")
+        label = args.label or ("on" if args.window is None else f"window{args.window:g}")
+        folder = Path(args.keep or f"/tmp/room-turns-{args.split}-{label}-p{args.part.replace('/', 'of')}")
+        ran = await run_split(args, corpus, engines, folder)
+    finally:
+        for proc in engines.values():
+            await proc.stop()
+    rows = judge(corpus, ran, skipped)
+    data = {"split": args.split, "label": label, "part": args.part, "window": args.window, "gap": args.gap,
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "loadavg_start": load_start,
+            "loadavg_end": os.getloadavg(), "mono_to_wall": ran["mono_to_wall"], "room": ran["room_line"],
+            "room_stats": ran["result"].get("stats"),
+            "rows": rows}
+    path = RESULTS / "room_turns" / f"{args.split}-{label}-p{args.part.replace('/', 'of')}.json"
+    await asyncio.to_thread(save, path, data)
+    for row in rows:
+        print(f"{row['id']} {'whole' if row['whole'] else 'CUT  '}{' (excl)' if row['excluded'] else ''} "
+              f"merges={row['merges']} first_audio={row['first_audio_s']} {row['answered']!r}", flush=True)
+    print(f"wrote {path}")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--split", choices=["tune", "held"], default="tune")
+    parser.add_argument("--window", type=float, help="--continuation-window for serve (default: serve's own)")
+    parser.add_argument("--label", help="name of this run in the results (default: on / windowN)")
+    parser.add_argument("--gap", type=float, default=12.0, help="seconds from the end of one request to the next")
+    parser.add_argument("--part", default="1/1", help="K/N: only the K-th of N equal parts of the split (short runs)")
+    parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--keep", help="folder for the room's files (default /tmp/room-turns-SPLIT-LABEL)")
+    parser.add_argument("--report", action="store_true", help="write room_turns.md/json from the runs")
+    parser.add_argument("--rejudge", help="judge this kept run folder again (with --split/--part/--label)")
+    args = parser.parse_args()
+    if args.rejudge:
+        return rejudge(args)
+    if args.report:
+        from bench.room_turns_report import report
+
+        report(RESULTS)
+        return 0
+    return run_until_signalled(run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

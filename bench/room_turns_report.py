@@ -1,0 +1,105 @@
+"""bench/results/room_turns.{md,json} from the runs of bench/room_turns_bench.py
+(bench/results/room_turns/SPLIT-LABEL.json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def pcts(values: list[float]) -> str:
+    if not values:
+        return "-"
+    return f"{np.percentile(values, 50):.2f} / {np.percentile(values, 95):.2f} s (n={len(values)})"
+
+
+def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    # no turn of it logged (only the loaded first run: its build did not log cancelled turns)
+    scored = [r for r in rows if not r["excluded"] and not r["over_a_reply"] and r["turns_answered"]]
+    paused = [r for r in scored if r["pause"] > 0]
+
+    def cut(items: list[dict[str, Any]]) -> str:
+        return f"{sum(not r['whole'] for r in items)}/{len(items)}"
+
+    whole = [r for r in scored if r["whole"] and r["first_audio_s"] is not None]
+    intents = [r["first_audio_s"] for r in whole if r["intent"] not in (None, "-")]
+    llm = [r["first_audio_s"] for r in whole if r["intent"] == "-"]
+    heard = [h for r in rows for h in r["reply_heard_log_s"]]
+    return {
+        "requests": len(rows), "scored": len(scored), "excluded": sum(r["excluded"] for r in rows),
+        "over_a_reply": sum(r["over_a_reply"] for r in rows),
+        "no_turn_logged": sum(not r["turns_answered"] and not r["excluded"] for r in rows),
+        "cut_paused": cut(paused),
+        "cut_open": cut([r for r in paused if r["pause_kind"] == "open"]),
+        "cut_can_end": cut([r for r in paused if r["pause_kind"] == "can-end"]),
+        "cut_aligned": cut([r for r in paused if r["method"] == "aligned"]),
+        "cut_split": cut([r for r in paused if r["method"] == "split"]),
+        "cut_no_pause": cut([r for r in scored if r["pause"] == 0]),
+        "first_audio_intents": pcts(intents), "first_audio_llm": pcts(llm),
+        "first_audio_all": pcts(intents + llm),
+        "merged_requests": sum(r["merges"] > 0 for r in rows),
+        "ended_mid_speech": f"{sum(r['whole'] for r in paused if r.get('ended_mid_speech'))}/"
+                            f"{sum(bool(r.get('ended_mid_speech')) for r in paused)}",
+        "merges": sum(r["merges"] for r in rows),
+        "merges_no_pause": sum(r["merges"] > 0 for r in rows if r["pause"] == 0),
+        "reply_heard_before_merge_ms": [round(h * 1000) for h in heard],
+        "reply_played_during_question_ms": [round(h * 1000) for r in rows for h in r["reply_heard_room_s"]],
+        "no_first_audio": sum(r["first_audio_s"] is None for r in scored),
+    }
+
+
+COLUMNS = [("cut_paused", "paused cut"), ("cut_open", "after a word that cannot end it"),
+           ("cut_can_end", "after a word that can end it"), ("cut_aligned", "aligned (continuing prosody)"),
+           ("cut_split", "split (final prosody)"), ("cut_no_pause", "no pause cut"),
+           ("ended_mid_speech", "paused requests the end of turn cut mid-speech: answered whole / all"),
+           ("first_audio_intents", "end of speech → first reply audio, intents p50 / p95"),
+           ("first_audio_llm", "… LLM turns p50 / p95"), ("merged_requests", "requests merged"),
+           ("reply_heard_before_merge_ms", "reply heard before a merge (ms, orchestrator's estimate)"),
+           ("reply_played_during_question_ms", "reply audio played between speech onset and offset (ms, room)"),
+           ("over_a_reply", "spoken over the previous reply (not scored)"),
+           ("no_turn_logged", "no turn logged (not scored)")]
+
+
+def report(results: Path) -> None:
+    parts = [json.loads(p.read_text()) for p in sorted((results / "room_turns").glob("*.json"))
+             if "smoke" not in p.name]
+    runs: list[dict[str, Any]] = []
+    for part in parts:  # the parts of one split and label make one run
+        same = [r for r in runs if (r["split"], r["label"]) == (part["split"], part["label"])]
+        if same:
+            same[0]["rows"] += part["rows"]
+            same[0]["parts"].append({k: v for k, v in part.items() if k != "rows"})
+        else:
+            runs.append({**part, "parts": [{k: v for k, v in part.items() if k != "rows"}]})
+    out: dict[str, Any] = {"runs": []}
+    lines = ["# Paused questions through the whole stack, in real time (`bench/room_turns_bench.py`)", "",
+             "Satellite + `voice-orchestrator serve` + the three engines in the room simulator (echo −6 dB, "
+             "40 ms, 0.2 s reverb). Cut-off judged from the transcript the orchestrator finally answered.", "",
+             "| split | run | " + " | ".join(title for _, title in COLUMNS) + " |",
+             "|---|---|" + "---|" * len(COLUMNS)]
+    for run in runs:
+        s = summary(run["rows"])
+        out["runs"].append({k: v for k, v in run.items() if k != "rows"} | {"summary": s})
+        cells = [str(s[key]) if not isinstance(s[key], list) else (", ".join(map(str, s[key])) or "-")
+                 for key, _ in COLUMNS]
+        lines.append(f"| {run['split']} | {run['label']} | " + " | ".join(cells) + " |")
+    lines += ["", "Conditions per run:", ""]
+    for run in runs:
+        for part in run["parts"]:
+            lines.append(f"- {run['split']}/{run['label']} part {part['part']}: {part['date']}, load average "
+                         f"{part['loadavg_start'][0]:.2f} at the start, {part['loadavg_end'][0]:.2f} at the end; "
+                         f"continuation window {'serve default' if part['window'] is None else part['window']}; "
+                         f"{part['gap']} s between requests; room: {'; '.join(part['room'])}")
+    lines += ["", "## Requests cut off", "", "| run | request | text | answered |", "|---|---|---|---|"]
+    for run in runs:
+        for r in run["rows"]:
+            if not r["whole"] and not r["excluded"] and not r["over_a_reply"] and r["turns_answered"]:
+                lines.append(f"| {run['split']}/{run['label']} | {r['id']} ({r['voice']}, {r['condition']}, "
+                             f"pause {r['pause']} s {r['pause_kind']}, {r['method']}) | {r['text']} | "
+                             f"{r['answered'] or '(nothing answered)'} |")
+    (results / "room_turns.md").write_text("\n".join(lines) + "\n")
+    (results / "room_turns.json").write_text(json.dumps(out, indent=1) + "\n")
+    print("\n".join(lines))

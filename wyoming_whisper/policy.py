@@ -1,0 +1,76 @@
+"""Per-request stream policy: what a ``transcribe`` asks for (``vad_sensitivity``, ``context``)
+on top of the server's settings. Pure (no asyncio); the handler applies it to the utterances
+that follow on the connection."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from wyoming.asr import Transcribe
+
+from .engine import SAMPLE_RATE
+from .stream import StreamPolicy
+from .vad import WINDOW
+
+# Seconds of silence after speech that end an utterance, per ``vad_sensitivity``, with silence
+# alone deciding (``context.endpoint: "silence"``; the values Home Assistant's own VAD uses).
+VAD_SENSITIVITY_SECONDS = {"aggressive": 0.25, "default": 0.7, "relaxed": 1.25}
+# With the transcript deciding too (the default, :mod:`.endpoint`): the silence that ends a
+# finished request, and the factor on the server's cap (``--endpoint-max-silence``) that ends
+# an unfinished one. aggressive < default < relaxed, as in Home Assistant.
+ENDPOINT_SENSITIVITY = {"aggressive": (0.25, 1.0), "default": (0.4, 1.25), "relaxed": (0.7, 1.5)}
+ENDPOINT_MODES = ("semantic", "silence")
+# With endpointing the audio kept after the speech (and so the silence after which the
+# speculative final decode starts) is at most this: the decode then runs while the endpoint
+# silence is still being waited for, and the transcript follows the endpoint almost at once.
+ENDPOINT_PAD_SECONDS = 0.2
+
+
+def _windows(seconds: float) -> int:
+    return round(seconds * SAMPLE_RATE / WINDOW)
+
+
+def request_policy(base: StreamPolicy, request: Transcribe) -> StreamPolicy:
+    """The stream policy for the utterances after ``request``: ``base`` plus its overrides.
+
+    ``base.endpoint_max_windows`` is the server's cap for unfinished requests (None: silence
+    alone). Raises ValueError/TypeError for an unknown sensitivity or a malformed context (a
+    ``bad-event``).
+    """
+    policy = base
+    context = request.context
+    if context is not None and not isinstance(context, dict):
+        raise TypeError("'context' must be an object")
+    mode = "semantic" if context is None else context.get("endpoint", "semantic")
+    if mode not in ENDPOINT_MODES:
+        raise ValueError(f"'context.endpoint' must be one of {list(ENDPOINT_MODES)}, not {mode!r}")
+    if mode == "silence":
+        policy = replace(policy, endpoint_max_windows=None)
+    sensitivity = request.vad_sensitivity
+    if sensitivity is not None:
+        name = str(getattr(sensitivity, "value", sensitivity))
+        if name not in VAD_SENSITIVITY_SECONDS:
+            raise ValueError(f"'vad_sensitivity' must be one of {sorted(VAD_SENSITIVITY_SECONDS)}, not {name!r}")
+        pad = min(base.vad.pad_windows, _windows(ENDPOINT_PAD_SECONDS))
+        cap = None
+        if mode == "silence" or not base.endpoint_max_windows:
+            silence = VAD_SENSITIVITY_SECONDS[name]
+        else:
+            silence, factor = ENDPOINT_SENSITIVITY[name]
+            cap = round(base.endpoint_max_windows * factor)
+        windows = max(pad, _windows(silence))
+        policy = replace(policy, vad=replace(base.vad, pad_windows=pad), settle_windows=min(base.settle_windows, pad),
+                         endpoint_windows=windows, endpoint_max_windows=cap)
+    if context is not None:
+        after = context.get("endpoint_after")
+        if after is not None:
+            if isinstance(after, bool) or not isinstance(after, int | float) or not 0 <= after <= 3600:
+                raise TypeError("'context.endpoint_after' must be a number of seconds")
+            policy = replace(policy, hold_windows=_windows(float(after)))
+        partials = context.get("partial_transcripts")
+        if partials is not None:
+            if not isinstance(partials, bool):
+                raise TypeError("'context.partial_transcripts' must be true or false")
+            if not partials:
+                policy = replace(policy, partial_interval=0.0)
+    return policy
