@@ -86,7 +86,8 @@ class Controller:
         marker = f"tcp://127.0.0.1:{self.port}".encode()
         for stat in Path("/proc").glob("[0-9]*/cmdline"):
             try:
-                if marker not in stat.read_bytes() or b"satellite" not in stat.read_bytes():
+                cmdline = stat.read_bytes()
+                if marker not in cmdline or b"-m\0satellite\0" not in cmdline:  # the python, not its sh -c
                     continue
                 fields = (stat.parent / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
