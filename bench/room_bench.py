@@ -174,8 +174,12 @@ async def run_room(folder: Path, scen: Path, echo_db: float, *, sat_flags: list[
     out.mkdir(exist_ok=True)
     port = free_port()
     ready = out / "go"
+    # The scripted controller does not find the end of speech itself (our orchestrator and Home
+    # Assistant do): the satellite's VAD ends each question after 0.6 s of silence, as it does for
+    # such controllers (with the 2 s fallback an interruption ran into the next question).
     sat = (f"{shlex.quote(python)} -m satellite --uri tcp://127.0.0.1:{port} --no-wake-word --no-tones --debug "
-           f"--mic-command 'cat {{mic}}' --snd-command '{{player}}' --snd-rate 22050 {shlex.join(sat_flags)}")
+           f"--controller-end-seconds 0.6 --mic-command 'cat {{mic}}' --snd-command '{{player}}' --snd-rate 22050 "
+           f"{shlex.join(sat_flags)}")
     room = await asyncio.create_subprocess_exec(
         sys.executable, str(ROOM), str(scen), "--dir", str(out), "--start-file", str(ready), "--run", sat,
         "--echo-delay-ms", "40", "--echo-gain-db", str(echo_db), "--rt60", "0.2", "--reverb-db", "-10",
