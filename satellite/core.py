@@ -134,6 +134,8 @@ class Satellite(OutsideTurn, CloudTurns, WakeTurns):
         self.guard = EchoJudge(config.echo, config.vad.frame_seconds,
                                cancels_echo=frontend is not None and frontend.cancels_echo)
         self.trace = BargeTrace()
+        if frontend is not None:
+            frontend.on_path_change = self.guard.path_changed
         self.playback = Playback(speaker.rate, config.vad.frame_ms)
         rate = speaker.rate
         tones = config.tones
@@ -427,6 +429,8 @@ class Satellite(OutsideTurn, CloudTurns, WakeTurns):
         self.trace.report(why, mic_ms=self._mic_ms, voiced_frames=self.detector.voiced_frames,
                           sink_queued=sink_queued, buffered_ms=self.playback.buffered_ms)
         self.guard.path_changed()
+        if self.frontend is not None:
+            self.frontend.path_changed()
 
     def _log_echo(self) -> None:
         erle, frames = self.guard.take_reply_erle()

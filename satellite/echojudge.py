@@ -69,6 +69,7 @@ class ResidualGate:
         self._refs.append(reference_rms)
         reference = max(self._refs)
         if reference < self._min_ref:
+            self.excess_db = float("-inf")  # nothing playing: no residual to be above
             self._floor.append(cleaned_rms)
             self.floor = float(np.percentile(np.fromiter(self._floor, float), 20))
             return True

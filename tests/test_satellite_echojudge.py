@@ -69,6 +69,7 @@ def holds(s: dict, *, cancel: bool = True) -> list[int]:
     onset, or the VAD starting speech through the judge's gate."""
     frontend = AudioFrontend(FrontendConfig(aec=cancel), SPEAKER_RATE)
     judge = EchoJudge(EchoConfig(), FRAME / RATE, cancels_echo=frontend.cancels_echo)
+    frontend.on_path_change = judge.path_changed  # as the satellite wires them
     vad = SpeechDetector(VadConfig())
     starts = []
     for i, played in enumerate(s["played"]):
@@ -77,7 +78,8 @@ def holds(s: dict, *, cancel: bool = True) -> list[int]:
         if vad.process(cleaned, judge.process(raw, cleaned, played)) == VadEvent.START or judge.onset:
             starts.append((i + 1) * FRAME)
         if any(i * FRAME <= change < (i + 1) * FRAME for change in s["path_changes"]):
-            judge.path_changed()  # the satellite does this when it restarts the speaker
+            judge.path_changed()  # the satellite does both when it restarts the speaker
+            frontend.path_changed()
     return starts
 
 
