@@ -137,3 +137,24 @@ def test_without_a_canceller_the_raw_gate_decides_and_the_log_says_so(caplog: py
     assert fresh.process(loud, loud, bytes(len(playing)))  # nothing playing: the VAD decides
     assert not judge.onset  # onsets need a trusted canceller
     assert judge.take_reply_erle() == (None, 0)  # no canceller, no ERLE
+
+
+def test_the_echo_delay_is_measured_and_the_canceller_is_back_at_once_after_it_jumps() -> None:
+    """70 ms, then 170 ms after a (simulated) speaker restart: the delay is found within 1 ms and
+    the canceller, fed the reference delayed by it, is at >= 20 dB again 1.5 s into the reply."""
+    s = scene(0.0, user_at=None, delays_ms=(70, 170, 170))
+    frontend = AudioFrontend(FrontendConfig(), SPEAKER_RATE)
+    out = []
+    for i, played in enumerate(s["played"]):
+        out.append(samples(frontend.process(pcm(s["mic"][i * FRAME:(i + 1) * FRAME]), played)))
+        if any(i * FRAME <= change < (i + 1) * FRAME for change in s["path_changes"][:1]):
+            before = frontend.bulk
+            frontend.path_changed()
+    cleaned = np.concatenate(out)
+    # The echo arrives 170 ms late (plus the front end's 10 ms lead): the reference is delayed by
+    # all but 10 ms of that, 100 ms more than before the restart.
+    assert abs((frontend.bulk - before) / 16 - 100.0) <= 1.0
+    second = s["reply_starts"][1]
+    window = slice(second + int(1.5 * RATE), second + int(3.5 * RATE))
+    mic = s["mic"][window]
+    assert 10 * np.log10(np.sum(mic**2) / np.sum(cleaned[window] ** 2)) >= 20.0
