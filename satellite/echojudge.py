@@ -59,10 +59,10 @@ class ResidualGate:
         self.floor = 0.0
         self.excess_db = 0.0  # the last frame's level above the predicted residual echo
 
-    def reset(self) -> None:
-        self._refs.clear()
+    def forget_coupling(self) -> None:
+        """The canceller is off its path: its residual is unknown again (the playback window is
+        kept: what was just played still echoes)."""
         self._levels.clear()
-        self._hangover = 0
         self.coupling_db = self.config.initial_coupling_db
 
     def process(self, cleaned_rms: float, reference_rms: float) -> bool:
@@ -148,9 +148,11 @@ class EchoJudge:
         return 10.0 * math.log10(echo_in / max(echo_out, 1e-18)), frames
 
     def path_changed(self) -> None:
-        """The speaker was restarted: its delay may differ, so the canceller is unproven again."""
-        self.raw.reset()
-        self.residual.reset()
+        """The echo delay may have changed (a restarted speaker, a new bulk delay): the canceller
+        is unproven again. The gates keep their playback windows (measured in the room: clearing
+        them let the echo of the last 300 ms through as the user, 10-50 ms after each change) and
+        the raw gate its coupling (a level ratio, whatever the delay)."""
+        self.residual.forget_coupling()
         self._erle.clear()
         self.converged = False
         self._strong = 0

@@ -158,3 +158,16 @@ def test_the_echo_delay_is_measured_and_the_canceller_is_back_at_once_after_it_j
     window = slice(second + int(1.5 * RATE), second + int(3.5 * RATE))
     mic = s["mic"][window]
     assert 10 * np.log10(np.sum(mic**2) / np.sum(cleaned[window] ** 2)) >= 20.0
+
+
+def test_a_path_change_mid_reply_does_not_let_the_echo_of_what_just_played_through() -> None:
+    """In the room each change of the echo delay (a restart, a new bulk delay) was followed within
+    10-50 ms by a false speech start: the gates forgot the playback of the last 300 ms."""
+    judge = EchoJudge(EchoConfig(), FRAME / RATE, cancels_echo=True)
+    loud_ref = pcm(noise(int(FRAME * SPEAKER_RATE / RATE), -12.0))
+    echo = pcm(noise(FRAME, -18.0))  # -6 dB of the playback
+    cleaned = pcm(noise(FRAME, -45.0))  # what the canceller leaves
+    assert not any(judge.process(echo, cleaned, loud_ref) for _ in range(60))
+    judge.path_changed()
+    pause = bytes(len(loud_ref))  # the reply pauses: the mic still hears what played before it
+    assert not any(judge.process(echo, echo, pause) for _ in range(3))  # the canceller is off its path too
