@@ -12,7 +12,14 @@ Two scenarios per echo level:
   false cuts (the room: a reply cut with no user speech), holds (the satellite's log: the reply
   silenced because it heard "speech" over it) and barge-ins confirmed from echo alone.
 - barge-in: ``--barge-ins`` questions, each reply interrupted 1.5 s in. Reaction = the room's
-  speech onset → playback silent at the speaker (p50/p95), and how many were cut.
+  speech onset → playback silent at the speaker (p50/p95), and how many were cut. The audio the
+  satellite streams for each interrupting question (its echo-cancelled mic, what an orchestrator
+  would transcribe) is transcribed with Whisper tiny.en: WER against the words spoken.
+
+Also from each run: the canceller's ERLE per reply (the satellite's ``echo canceller erle_db``
+log lines: echo at the mic / after the canceller over the frames judged echo), the in-process
+steps of each hold (``barge-in trace`` debug lines) and the satellite's CPU (% of one core,
+from /proc, over the scenario).
 
     python bench/room_bench.py [--echo-db -6 0] [--replies 20] [--barge-ins 10] [-- extra satellite flags]
 """
@@ -71,6 +78,24 @@ class Controller:
         self.replying = False
         self.barge_turns = 0
         self.early_turns = 0
+        self.barge_audio: list[bytes] = []  # what the satellite streamed for each interrupting question
+        self.cpu: list[tuple[float, float]] = []  # (wall s, satellite CPU s) samples
+
+    def sample_cpu(self) -> None:
+        """The satellite process's CPU seconds so far (utime + stime), found by its --uri."""
+        marker = f"tcp://127.0.0.1:{self.port}".encode()
+        for stat in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                cmdline = stat.read_bytes()
+                if marker not in cmdline or b"-m\0satellite\0" not in cmdline:  # the python, not its sh -c
+                    continue
+                fields = (stat.parent / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks = os.sysconf("SC_CLK_TCK")
+            self.cpu.append((time.monotonic(), (int(fields[11]) + int(fields[12])) / ticks))
+            del self.cpu[1:-1]  # the first and the last sample are enough
+            return
 
     async def run(self, ready: Path) -> None:
         for _ in range(200):
@@ -87,6 +112,7 @@ class Controller:
         # 15 item 4) gets an empty reply; the scenario clock starts once that has settled.
         started = asyncio.get_running_loop().time() + 2.0
         starter = asyncio.create_task(self._start_later(ready, 2.0))
+        sampler = asyncio.create_task(self._sample_cpu_every(1.0, after=2.0))
         interrupted = False
         while (event := await client.read_event()) is not None:
             if asyncio.get_running_loop().time() < started:
@@ -100,6 +126,10 @@ class Controller:
                 self.turns += 1
                 interrupted = self.replying
                 self.barge_turns += interrupted
+                if interrupted and len(self.barge_audio) < 100:
+                    self.barge_audio.append(b"")
+            elif AudioChunk.is_type(event.type) and interrupted and self.barge_audio:
+                self.barge_audio[-1] += AudioChunk.from_event(event).audio
             elif AudioStop.is_type(event.type):
                 await client.write_event(Transcript(text="question").event())
                 audio = self.short_reply if interrupted else self.long_reply
@@ -111,7 +141,14 @@ class Controller:
                 self.replying = True
             elif event.type == "played":
                 self.replying = False
+        sampler.cancel()
         await starter
+
+    async def _sample_cpu_every(self, seconds: float, after: float) -> None:
+        await asyncio.sleep(after)
+        while True:
+            await asyncio.to_thread(self.sample_cpu)
+            await asyncio.sleep(seconds)
 
     @staticmethod
     async def _start_later(ready: Path, delay: float) -> None:
@@ -137,8 +174,12 @@ async def run_room(folder: Path, scen: Path, echo_db: float, *, sat_flags: list[
     out.mkdir(exist_ok=True)
     port = free_port()
     ready = out / "go"
+    # The scripted controller does not find the end of speech itself (our orchestrator and Home
+    # Assistant do): the satellite's VAD ends each question after 0.6 s of silence, as it does for
+    # such controllers (with the 2 s fallback an interruption ran into the next question).
     sat = (f"{shlex.quote(python)} -m satellite --uri tcp://127.0.0.1:{port} --no-wake-word --no-tones --debug "
-           f"--mic-command 'cat {{mic}}' --snd-command '{{player}}' --snd-rate 22050 {shlex.join(sat_flags)}")
+           f"--controller-end-seconds 0.6 --mic-command 'cat {{mic}}' --snd-command '{{player}}' --snd-rate 22050 "
+           f"{shlex.join(sat_flags)}")
     room = await asyncio.create_subprocess_exec(
         sys.executable, str(ROOM), str(scen), "--dir", str(out), "--start-file", str(ready), "--run", sat,
         "--echo-delay-ms", "40", "--echo-gain-db", str(echo_db), "--rt60", "0.2", "--reverb-db", "-10",
@@ -156,17 +197,55 @@ async def run_room(folder: Path, scen: Path, echo_db: float, *, sat_flags: list[
     log = (out / "run.log").read_text(errors="replace")
     holds = len(re.findall(r"state speaking -> barge-in", log))
     confirmed = len(re.findall(r"barge-in after", log))
+    erle = [float(x) for x in re.findall(r"echo canceller erle_db=(-?[\d.]+) frames=(?:[3-9]\d|\d{3,})", log)]
+    traces = [{k: float(v) for k, v in re.findall(r"(\w+_ms)=([\d.]+)", t)}
+              for t in re.findall(r"barge-in trace action=\w+ (.*)", log)]
+    cpu = controller.cpu
+    cpu_pct = round(100 * (cpu[-1][1] - cpu[0][1]) / (cpu[-1][0] - cpu[0][0]), 1) if len(cpu) == 2 else None
     return {"room": line[0] if line else "", "result": result, "holds": holds, "confirmed": confirmed,
-            "turns": controller.turns, "barge_turns": controller.barge_turns, "early_turns": controller.early_turns}
+            "turns": controller.turns, "barge_turns": controller.barge_turns, "early_turns": controller.early_turns,
+            "erle_db": erle, "traces": traces, "cpu_pct": cpu_pct, "barge_audio": controller.barge_audio}
+
+
+def erle_summary(values: list[float]) -> dict[str, Any]:
+    """ERLE per reply (the first reply is the canceller converging from nothing)."""
+    later = values[1:]
+    return {"replies": len(values), "first_db": values[0] if values else None,
+            "later_p50_db": round(float(np.median(later)), 1) if later else None,
+            "later_min_db": round(min(later), 1) if later else None}
+
+
+def trace_summary(traces: list[dict[str, float]]) -> dict[str, Any]:
+    keys = ("read_to_cleaned_ms", "cleaned_to_judged_ms", "judged_to_silent_ms")
+    return {k: round(float(np.median([t[k] for t in traces if k in t])), 2) for k in keys
+            if any(k in t for t in traces)} | {"holds_traced": len(traces)}
+
+
+def question_wer(audio: list[bytes]) -> dict[str, Any]:
+    """Each interrupting turn's streamed audio, transcribed; its WER against the closest of the
+    sentences the room speaks (the interruption, or a question that landed on a reply)."""
+    from bench.aec_bench import wer
+    from tests.speech import transcribe
+
+    heard = [transcribe(a) for a in audio if len(a) >= 3200]
+    wers = [min(wer(said, h) for said in [INTERRUPTION, *QUESTIONS]) for h in heard]
+    return {"turns": len(heard), "wer_mean": round(float(np.mean(wers)), 3) if wers else None,
+            "wer_p50": round(float(np.median(wers)), 3) if wers else None, "heard": heard}
 
 
 def barge_summary(result: dict[str, Any], attempts: int) -> dict[str, Any]:
-    """Reaction of each interruption ("stop…") over a reply: onset → playback silent. One that
-    the reply outlived by more than 1 s was not heard (the reply played on)."""
-    stops = [b for b in result["barge_in"] if b["wav"] == "stop.wav"]
-    reactions = [b["reaction_s"] for b in stops if b["reaction_s"] <= 1.0]
-    return {"attempts": attempts, "over_a_reply": len(stops), "silenced_within_1s": len(reactions),
-            "reaction_s": pcts(reactions), "reactions_all_s": [b["reaction_s"] for b in stops]}
+    """Reaction of each utterance spoken over a long reply (onset -> playback silent). The
+    scripted "Stop. What time is it?" is meant to land 1.5 s into each reply; when one is not
+    heard, the schedule slips and the next question lands on a reply instead: it is a user
+    speaking over the reply just the same, so every utterance over a reply that had played for
+    at least 1 s counts. One that the reply outlived by more than 1 s was not heard."""
+    starts = {r["n"]: r["start"] for r in result["replies"]}
+    over = [b for b in result["barge_in"] if b["onset"] - starts.get(b["reply"], b["onset"]) >= 1.0]
+    stops = [b for b in over if b["wav"] == "stop.wav"]
+    heard = [b["reaction_s"] for b in over if b["reaction_s"] <= 1.0]
+    return {"attempts": attempts, "over_a_reply": len(over), "stops_over_a_reply": len(stops),
+            "silenced_within_1s": len(heard), "reaction_s": pcts(heard),
+            "reactions_all_s": [b["reaction_s"] for b in over]}
 
 
 def pcts(values: list[float]) -> dict[str, float | None]:
@@ -202,7 +281,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                     "replies_heard": len(replies),
                     "false_cuts": len(echo["result"]["false_cuts"]), "holds": echo["holds"],
                     "barge_ins_from_echo": echo["confirmed"], "room": echo["room"],
-                    "room_stats": echo["result"].get("stats"),
+                    "room_stats": echo["result"].get("stats"), "erle": erle_summary(echo["erle_db"]),
+                    "satellite_cpu_pct_of_core": echo["cpu_pct"],
                 }
                 print(json.dumps({"echo_db": echo_db, **level["echo_only"]}), flush=True)
             if args.barge_ins:
@@ -211,7 +291,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 level["barge_in"] = barge_summary(barge["result"], args.barge_ins)
                 level["barge_in"].update({
                     "confirmed": barge["confirmed"], "room": barge["room"],
-                    "room_stats": barge["result"].get("stats"),
+                    "room_stats": barge["result"].get("stats"), "trace": trace_summary(barge["traces"]),
+                    "interrupting_question": question_wer(barge["barge_audio"]),
+                    "satellite_cpu_pct_of_core": barge["cpu_pct"],
                 })
                 print(json.dumps({"echo_db": echo_db, **level["barge_in"]}), flush=True)
             results["levels"][str(echo_db)] = level
@@ -232,7 +314,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", type=Path, help="keep the room's files (mic.wav, played.wav, run.log) here")
     parser.add_argument("sat_flags", nargs="*", help="extra satellite flags (after --)")
     args = parser.parse_args(argv)
+    before = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
     results = asyncio.run(main_async(args))
+    results["uptime_before"] = before
+    results["uptime_after"] = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
     print(json.dumps(results, indent=1))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -303,7 +303,7 @@ class CommandSink:
                 fcntl.fcntl(self._fd, fcntl.F_SETPIPE_SZ, 4096)
         _LOGGER.info("speaker command=%s pid=%s", shlex.join(self.argv), self._proc.pid)
 
-    def _queued(self) -> int:
+    def queued(self) -> int:
         if self._fd < 0:
             return 0
         try:
@@ -320,7 +320,7 @@ class CommandSink:
             await self.open()
         if self._proc is None or self._proc.stdin is None or self._proc.returncode is not None:
             return
-        if self._queued() > self._max_queue:
+        if self.queued() > self._max_queue:
             self.dropped_frames += 1
             if self.dropped_frames in (1, 10, 100) or self.dropped_frames % 1000 == 0:
                 _LOGGER.warning("speaker is behind: dropped %d frames so far", self.dropped_frames)

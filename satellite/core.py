@@ -26,7 +26,7 @@ Wake word (``wake`` set, :mod:`satellite.wake`): only a detection starts a turn 
 then ``run-pipeline`` from asr with ``wake_word_name``); the VAD then waits for the command and
 its end. A detection during a reply is a confirmed barge-in. Front end (``frontend`` set,
 :mod:`satellite.aec`): the echo-cancelled frame is what the VAD and wake word hear and what is
-streamed; the echo guard still judges the raw frame.
+streamed, and what the echo judge (:mod:`satellite.echojudge`) hears the user in.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ from wyoming.pipeline import PipelineStage, RunPipeline
 from wyoming.satellite import PauseSatellite, RunSatellite
 from wyoming.tts import Synthesize
 from wyoming.vad import VoiceStopped
-from wyoming.wake import Detection
 
 from voice_runtime.audio import AudioFormat
 from voice_runtime.clock import Clock, MonotonicClock
@@ -54,9 +53,11 @@ from voice_runtime.tasks import cancel_and_wait
 from .aec import AudioFrontend, FrontendConfig
 from .announce import AnnounceConfig, Announcements
 from .audio_io import EchoPathMic, MicSource, SpeakerSink
+from .bargetrace import BargeTrace
 from .cloud import CloudAssistant
 from .cloud_turn import CloudTurns
-from .echo import EchoConfig, EchoGuard, frame_rms
+from .echo import EchoConfig
+from .echojudge import EchoJudge
 from .hooks import EventHooks, HooksConfig
 from .outside import LATE_REPLY_SECONDS, OutsideTurn
 from .playback import Playback
@@ -65,6 +66,7 @@ from .timers import Alarm, AlarmConfig, TimerBoard, is_timer_event
 from .tones import LISTEN_HZ, PROCESS_HZ, ToneConfig, alarm, chime, tone, wav_sound
 from .vad import RATE, SpeechDetector, VadConfig, VadEvent
 from .wake import WakeConfig, WakeGate
+from .wake_turn import WakeTurns
 
 _LOGGER = logging.getLogger(__name__)
 SERVICES_UNAVAILABLE = "services-unavailable"
@@ -104,7 +106,7 @@ class SatelliteConfig:
     hooks: HooksConfig = field(default_factory=HooksConfig)
 
 
-class Satellite(OutsideTurn, CloudTurns):
+class Satellite(OutsideTurn, CloudTurns, WakeTurns):
     def __init__(
         self,
         config: SatelliteConfig,
@@ -129,7 +131,11 @@ class Satellite(OutsideTurn, CloudTurns):
         self._wake_turn = False  # the turn in progress was started by the wake word
         self.machine = TurnMachine()
         self.detector = SpeechDetector(config.vad)
-        self.guard = EchoGuard(config.echo, config.vad.frame_seconds)
+        self.guard = EchoJudge(config.echo, config.vad.frame_seconds,
+                               cancels_echo=frontend is not None and frontend.cancels_echo)
+        self.trace = BargeTrace()
+        if frontend is not None:
+            frontend.on_path_change = self.guard.path_changed
         self.playback = Playback(speaker.rate, config.vad.frame_ms)
         rate = speaker.rate
         tones = config.tones
@@ -163,6 +169,7 @@ class Satellite(OutsideTurn, CloudTurns):
         self._waiting_since = 0.0  # the last sign of progress of the awaited reply
         self._timed_out_turn = -1  # the turn given up on (its utterance is kept for a late fallback)
         self._mic_ms = 0.0
+        self._held_ms = 0.0  # mic time the reply was last held
         self.turns = 0
         self.stopped = asyncio.Event()
 
@@ -386,10 +393,11 @@ class Satellite(OutsideTurn, CloudTurns):
             self._route = None
         elif action == Action.STOP_PLAYBACK:
             if not self.playback.held and self.playback.busy:
-                self._abort_speaker()
+                self._abort_speaker("stop")
             dropped = self.playback.stop()
             if dropped:
                 _LOGGER.info("playback stopped dropped_ms=%d", dropped * 1000 // (2 * self.playback.rate))
+            self._log_echo()
             self._reply_ended = False
             if self._route == "announce":
                 self.announcements.finish()
@@ -397,11 +405,13 @@ class Satellite(OutsideTurn, CloudTurns):
                 self._incoming = None
         elif action == Action.HOLD_PLAYBACK and self.config.barge_in_hold:
             self.playback.hold()
-            self._abort_speaker()
+            self._held_ms = self._mic_ms
+            self._abort_speaker("hold")
         elif action == Action.RESUME_PLAYBACK:
             self.playback.resume()
         elif action == Action.SEND_PLAYED:
             self._send_played()
+            self._log_echo()
         elif action == Action.PLAY_ANNOUNCEMENT:
             self._play_announcement()
         elif action == Action.TONE_LISTEN and self.config.tones.enabled:
@@ -409,13 +419,23 @@ class Satellite(OutsideTurn, CloudTurns):
         elif action == Action.TONE_PROCESS and self.config.tones.enabled:
             self.playback.add_tone(self._process_tone)
 
-    def _abort_speaker(self) -> None:
-        """Silent now, not after the device's buffer has played out. The restarted device has
-        another delay: the echo guard and the canceller learn the echo path again."""
+    def _abort_speaker(self, why: str) -> None:
+        """Silent now, not after the device's buffer has played out. The restarted device may
+        have another delay: the echo judge trusts the canceller again only once it is proven
+        (its filter is kept: usually still right, and speex takes 4-6 s to adapt from zero)."""
+        queued = getattr(self.speaker, "queued", None)
+        sink_queued = queued() if callable(queued) else None
         self.speaker.abort()
-        self.guard.reset()
+        self.trace.report(why, mic_ms=self._mic_ms, voiced_frames=self.detector.voiced_frames,
+                          sink_queued=sink_queued, buffered_ms=self.playback.buffered_ms)
+        self.guard.path_changed()
         if self.frontend is not None:
-            self.frontend.reset()
+            self.frontend.path_changed()
+
+    def _log_echo(self) -> None:
+        erle, frames = self.guard.take_reply_erle()
+        if erle is not None:
+            _LOGGER.info("echo canceller erle_db=%.1f frames=%d trusted=%s", erle, frames, self.guard.converged)
 
     def _start_turn(self) -> None:
         self.turns += 1
@@ -458,13 +478,12 @@ class Satellite(OutsideTurn, CloudTurns):
         """
         self._mic_ms += self.config.vad.frame_ms
         self._tick()
-        # The energy gate judges the raw mic against the playback (measured in the room: judging the
-        # cancelled signal let the canceller's misadjustments through as "speech"); the VAD hears,
-        # and the controller gets, the echo-cancelled signal.
-        allow = self.guard.process(frame_rms(frame), frame_rms(played))
+        raw = frame  # the VAD, the echo judge and the controller get the echo-cancelled frame
         if self.frontend is not None:
             frame = self.frontend.process(frame, played)
-        event = self.detector.process(frame, allow)
+        self.trace.stamp_cleaned()
+        event = self.detector.process(frame, self.guard.process(raw, frame, played))
+        self.trace.stamp_judged()
         state = self.machine.state
         if state == State.IDLE:
             return
@@ -474,6 +493,9 @@ class Satellite(OutsideTurn, CloudTurns):
         if event == VadEvent.START:
             self._pending = bytearray(self.detector.take_preroll())
             self._fire(Trigger.SPEECH_START)
+        elif self.guard.onset and state in (State.SPEAKING, State.ANNOUNCING):
+            self._pending.clear()  # the VAD's pre-roll replaces it once it hears speech
+            self._fire(Trigger.ONSET)
         elif state == State.STREAMING:
             self._stream(frame)
         elif state in HELD:
@@ -489,51 +511,16 @@ class Satellite(OutsideTurn, CloudTurns):
         elif state in HELD and self.detector.voiced_seconds >= self.config.barge_in_min_seconds:
             _LOGGER.info("barge-in after %.2fs of speech", self.detector.voiced_seconds)
             self._fire(Trigger.BARGE_IN_CONFIRMED)
+        elif state in HELD and not self.detector.in_speech and (
+                self._mic_ms - self._held_ms >= self.config.echo.onset_confirm_ms or not self.playback.has_reply):
+            _LOGGER.info("onset not confirmed as speech: the reply resumes")
+            self._fire(Trigger.ONSET_LAPSED)
         elif state in PLAYING and self._reply_ended and not self.playback.has_reply:
             self._fire(Trigger.REPLY_DONE)
         elif state == State.WAITING and self.clock.now() - self._waiting_since > self.config.reply_timeout:
             _LOGGER.warning("nothing from the turn for %.0fs: given up", self.config.reply_timeout)
             self._timed_out_turn = self.turns
             self._fire(Trigger.ERROR)
-
-    # -- wake word (satellite.wake) ------------------------------------------------------
-    def _wake_step(self, frame: bytes, event: VadEvent, state: State) -> VadEvent:
-        """Wake-word mode: only the wake word starts a turn (or interrupts a reply)."""
-        assert self.wake is not None
-        name = self.wake.process(frame)
-        if name is not None:
-            self._on_wake(name, state)
-            return VadEvent.NONE
-        if state in (State.LISTENING, State.WAITING) and event == VadEvent.START and not self.follow_up_open:
-            return VadEvent.NONE  # speech without the wake word starts nothing (except a follow-up)
-        if state == State.STREAMING and self._wake_turn:
-            if event == VadEvent.START:
-                return VadEvent.NONE  # the command began: it is streamed already, keep going
-            quiet = self._mic_ms - self._wake_ms > self.wake.config.command_timeout_seconds * 1000
-            if not self.detector.in_speech and quiet:
-                _LOGGER.info("nothing said after the wake word")
-                return VadEvent.END
-        return event
-
-    def _on_wake(self, name: str, state: State) -> None:
-        _LOGGER.info("wake word %s detected state=%s", name, state.value)
-        assert self.wake is not None
-        if self.on_wake_detected(name):  # it stopped a ringing timer: the detection is used up
-            return
-        if state == State.STREAMING:
-            return
-        self._wake_name = name
-        self._wake_ms = self._mic_ms
-        self._send(Detection(name=name, timestamp=int(self._mic_ms)).event())
-        self.detector.reset()  # now the VAD waits for the command, then for its end
-        self._pending = bytearray(self.wake.take_preroll())
-        if state in (State.LISTENING, State.WAITING):
-            self._fire(Trigger.SPEECH_START)  # listening tone, run-pipeline from asr with the wake word
-            return
-        if state == State.SPEAKING:
-            self._fire(Trigger.SPEECH_START)  # the wake word over a reply is a barge-in, confirmed at once
-        self._fire(Trigger.BARGE_IN_CONFIRMED)
-        self._do(Action.TONE_LISTEN)
 
     async def _run(self) -> None:
         await self._armed.wait()
@@ -547,6 +534,7 @@ class Satellite(OutsideTurn, CloudTurns):
                 except EOFError:
                     _LOGGER.error("microphone ended")
                     return
+                self.trace.stamp_read()
                 played = self.playback.next_frame()
                 await self.speaker.write(played)
                 if echo_path is not None:

@@ -60,6 +60,13 @@ class EchoConfig:
     min_learned_frames: int = 10  # until then, the initial coupling is used
     hangover_ms: int = 500  # no learning this long after the user was heard
     min_reference_dbfs: float = -55.0  # quieter playback than this: no echo expected
+    # The residual gate (satellite.echojudge): the echo-cancelled mic against the residual echo.
+    residual_margin_db: float = 8.0
+    converged_erle_db: float = 12.0  # the canceller is trusted alone from this ERLE on
+    erle_window_ms: int = 1000  # ERLE is the median over this much echo
+    onset_frames: int = 2  # frames in a row this far above the residual echo hold the reply (0: off)
+    onset_margin_db: float = 8.0
+    onset_confirm_ms: int = 300  # an onset the VAD has not called speech by then lapses (the reply resumes)
 
 
 class EchoGuard:
@@ -75,6 +82,11 @@ class EchoGuard:
         self._hangover = 0
         self.coupling_db = config.initial_coupling_db
         self.echo_frames = 0  # frames held back as echo (for logs and the bench)
+
+    @property
+    def recent_reference(self) -> float:
+        """The loudest playback frame of the window (0 before any)."""
+        return max(self._refs, default=0.0)
 
     def reset(self) -> None:
         self._refs.clear()

@@ -66,6 +66,11 @@ class Playback:
         return bool(self._reply)
 
     @property
+    def buffered_ms(self) -> int:
+        """Reply audio waiting to be played (held or not)."""
+        return len(self._reply) * 1000 // (2 * self.rate)
+
+    @property
     def busy(self) -> bool:
         return bool(self._reply or self._tone)
 

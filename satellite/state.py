@@ -14,7 +14,10 @@ States:
 * ``SPEAKING``: the reply plays (as it streams in); the microphone is still listened to.
 * ``BARGE_IN``: the user started speaking over the reply. The reply is held at once (silent,
   nothing dropped); once the speech has lasted the configured minimum it is dropped and a
-  new turn starts; a shorter sound (a cough) resumes it where it stopped.
+  new turn starts; a shorter sound (a cough) resumes it where it stopped. It is entered on the
+  VAD's speech start, or earlier on an *onset*: the echo-cancelled mic clearly above the
+  residual echo for a few frames (an unvoiced "st" before the VAD hears a vowel). An onset
+  the VAD does not confirm as speech soon after lapses and the reply resumes.
 * ``ANNOUNCING``: controller audio that came outside a turn (Home Assistant's
   ``assist_satellite.announce``) plays; ``played`` follows it. One that arrives during a turn
   waits in a bounded queue until the satellite is back in ``LISTENING``.
@@ -46,6 +49,8 @@ class Trigger(StrEnum):
     ARM = "arm"  # a controller sent run-satellite, or cloud fallback became available
     DISARM = "disarm"  # paused, or no controller and no fallback
     SPEECH_START = "speech-start"  # VAD: N voiced frames
+    ONSET = "onset"  # the echo judge: sound clearly above the residual echo over playback (not yet speech)
+    ONSET_LAPSED = "onset-lapsed"  # the VAD did not confirm the onset as speech in time
     SPEECH_END = "speech-end"  # VAD: silence_frames_required unvoiced frames
     BARGE_IN_CONFIRMED = "barge-in-confirmed"  # speech over the reply lasted the minimum
     TRANSCRIPT = "transcript"
@@ -92,6 +97,8 @@ TRANSITIONS: dict[tuple[State, Trigger], tuple[State, tuple[Action, ...]]] = {
     (S.WAITING, T.DISARM): (S.IDLE, _ABORT),
     (S.SPEAKING, T.REPLY_DONE): (S.LISTENING, (A.SEND_PLAYED,)),
     (S.SPEAKING, T.SPEECH_START): (S.BARGE_IN, (A.HOLD_PLAYBACK,)),
+    (S.SPEAKING, T.ONSET): (S.BARGE_IN, (A.HOLD_PLAYBACK,)),
+    (S.BARGE_IN, T.ONSET_LAPSED): (S.SPEAKING, (A.RESUME_PLAYBACK,)),
     (S.SPEAKING, T.ERROR): (S.LISTENING, _ABORT),
     (S.SPEAKING, T.DISARM): (S.IDLE, _ABORT),
     # No listening tone on barge-in: the reply going silent is the feedback.
@@ -105,6 +112,8 @@ TRANSITIONS: dict[tuple[State, Trigger], tuple[State, tuple[Action, ...]]] = {
     (S.LISTENING, T.ANNOUNCE): (S.ANNOUNCING, (A.PLAY_ANNOUNCEMENT,)),
     (S.ANNOUNCING, T.REPLY_DONE): (S.LISTENING, (A.SEND_PLAYED,)),
     (S.ANNOUNCING, T.SPEECH_START): (S.ANNOUNCE_BARGE_IN, (A.HOLD_PLAYBACK,)),
+    (S.ANNOUNCING, T.ONSET): (S.ANNOUNCE_BARGE_IN, (A.HOLD_PLAYBACK,)),
+    (S.ANNOUNCE_BARGE_IN, T.ONSET_LAPSED): (S.ANNOUNCING, (A.RESUME_PLAYBACK,)),
     (S.ANNOUNCING, T.ERROR): (S.LISTENING, (A.STOP_PLAYBACK,)),  # the controller is gone
     (S.ANNOUNCING, T.DISARM): (S.IDLE, (A.STOP_PLAYBACK, A.SEND_PLAYED)),
     (S.ANNOUNCE_BARGE_IN, T.SPEECH_END): (S.ANNOUNCING, (A.RESUME_PLAYBACK,)),  # a cough

@@ -289,3 +289,60 @@ async def test_a_pause_mid_question_is_left_to_the_controller() -> None:
         assert sat.state == State.STREAMING
         feed(sat, "." * 7)
         assert sat.state == State.WAITING
+
+
+class FakeOnsetJudge:
+    """Stands in for the echo judge: lets every frame through, reports an onset when told to."""
+
+    converged = True
+
+    def __init__(self) -> None:
+        self.onset = False
+        self.path_changes = 0
+
+    def process(self, raw: bytes, cleaned: bytes, played: bytes) -> bool:
+        return True
+
+    def path_changed(self) -> None:
+        self.path_changes += 1
+
+    def take_reply_erle(self) -> tuple[float | None, int]:
+        return None, 0
+
+
+async def _speaking_with_onset_judge(sat: Satellite) -> tuple[Link, FakeOnsetJudge]:
+    judge = FakeOnsetJudge()
+    sat.guard = judge  # type: ignore[assignment]
+    link = await attach(sat)
+    feed(sat, "vvv")
+    feed(sat, "v.....")
+    for event in (REPLY, chunk(3000)):
+        await sat.on_controller_event(link, event)
+    assert any(feed(sat, "...")) and sat.state == State.SPEAKING
+    return link, judge
+
+
+async def test_an_onset_holds_the_reply_at_once_and_it_resumes_when_no_speech_follows(sat: Satellite) -> None:
+    link, judge = await _speaking_with_onset_judge(sat)
+    judge.onset = True
+    feed(sat, ".")  # the onset frame: held, the speaker restarted (the judge told of the new path)
+    judge.onset = False
+    assert sat.state == State.BARGE_IN and judge.path_changes == 1
+    assert not any(feed(sat, "." * 9)) and sat.state == State.BARGE_IN  # silent while held
+    feed(sat, ".")  # 300 ms after the onset, nothing the VAD calls speech: the onset lapsed
+    assert sat.state == State.SPEAKING
+    assert any(feed(sat, "..")), "the reply did not resume"
+    await sat.flush()
+    assert "run-pipeline" not in link.types()[1:]  # no new turn
+
+
+async def test_an_onset_the_vad_confirms_becomes_a_barge_in(sat: Satellite) -> None:
+    link, judge = await _speaking_with_onset_judge(sat)
+    judge.onset = True
+    feed(sat, ".")
+    judge.onset = False
+    assert sat.state == State.BARGE_IN
+    assert not any(feed(sat, "vvvvvvvvvvvvvvv"))  # held from the onset on, through the confirmation
+    assert sat.state == State.STREAMING
+    await sat.flush()
+    assert link.types().count("run-pipeline") == 2

@@ -58,6 +58,17 @@ def test_cough_during_reply_holds_then_resumes() -> None:
     assert run(m, T.SPEECH_START, T.SPEECH_END) == [A.HOLD_PLAYBACK, A.RESUME_PLAYBACK] and m.state == S.SPEAKING
 
 
+@pytest.mark.parametrize(("playing", "held"), [(S.SPEAKING, S.BARGE_IN), (S.ANNOUNCING, S.ANNOUNCE_BARGE_IN)])
+def test_an_onset_holds_at_once_and_lapses_or_is_confirmed_by_the_vad(playing: State, held: State) -> None:
+    m = TurnMachine(state=playing)
+    assert run(m, T.ONSET) == [A.HOLD_PLAYBACK] and m.state == held
+    assert run(m, T.ONSET_LAPSED) == [A.RESUME_PLAYBACK] and m.state == playing  # the VAD heard no speech
+    m = TurnMachine(state=playing)
+    assert run(m, T.ONSET, T.SPEECH_START) == [A.HOLD_PLAYBACK] and m.state == held  # held once, not twice
+    assert A.START_TURN in run(m, T.BARGE_IN_CONFIRMED) and m.state == S.STREAMING
+    assert run(TurnMachine(state=S.LISTENING), T.ONSET) == []  # no reply: an onset means nothing
+
+
 def test_reply_ending_during_barge_in_candidate_sends_played_then_streams() -> None:
     m = TurnMachine(state=S.BARGE_IN)
     assert run(m, T.REPLY_DONE) == [A.RESUME_PLAYBACK, A.SEND_PLAYED, A.START_TURN] and m.state == S.STREAMING

@@ -1,0 +1,160 @@
+"""Is the user speaking over the playback? Judged on the echo canceller's output.
+
+Pure and synchronous. Per mic frame :meth:`EchoJudge.process` gets the raw mic frame, the
+echo-cancelled frame and the speaker frame written at the same tick, and says whether the
+frame may hold the user's voice (the VAD then decides whether it is speech at all).
+
+Two gates, both adaptive (learned while the reply plays, never from frames judged to be the
+user):
+
+* the **raw gate** (:class:`satellite.echo.EchoGuard`): the raw mic must be ``margin_db``
+  (6 dB) louder than the echo the playback predicts. Safe with any canceller state, but deaf
+  to a user who is about as loud as the echo.
+* the **residual gate** (:class:`ResidualGate`): the *cancelled* mic must be
+  ``residual_margin_db`` (10 dB) louder than the residual echo the canceller leaves (a high
+  percentile of cancelled/reference levels, plus the noise floor). With the canceller removing
+  20–30 dB of echo, a user 10–20 dB quieter than the echo still passes it.
+
+Which one decides depends on the canceller's measured state. Its echo return loss
+enhancement (ERLE: raw/cancelled level over the last second of frames the raw gate calls echo)
+is tracked all the time. While it is at least ``converged_erle_db`` (12 dB) the residual gate
+alone decides (trusting the canceller); before that (start-up, a speaker restart, a canceller
+that misadjusted) a frame must pass *both* gates. A speaker restart (:meth:`path_changed`:
+the device's buffer, hence the echo delay, may differ) makes the canceller unproven again,
+but its filter is kept: it is usually still right, and re-adapting from zero takes speex
+4–6 s.
+
+**Onset.** While the canceller is trusted, ``onset_frames`` (2) frames in a row that the
+residual gate calls the user, with the cancelled mic at least ``onset_margin_db`` (10 dB)
+above the residual echo, are an *onset* (:attr:`EchoJudge.onset`): the satellite holds the
+reply on it, before the VAD has heard voicing (an "st" is ~150 ms of unvoiced sound), and
+resumes it if the VAD does not confirm speech soon after.
+
+Without a canceller (no playback reference, ``--no-aec``) the raw gate alone decides.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+
+from .echo import EchoConfig, EchoGuard, db_to_ratio, frame_rms, ratio_to_db
+
+
+class ResidualGate:
+    """The cancelled mic against the residual echo predicted from the playback."""
+
+    def __init__(self, config: EchoConfig, frame_seconds: float) -> None:
+        self.config = config
+        self._refs: deque[float] = deque(maxlen=max(1, round(config.window_ms / 1000.0 / frame_seconds)))
+        learn = max(1, round(config.learn_ms / 1000.0 / frame_seconds))
+        self._levels: deque[float] = deque(maxlen=learn)  # cancelled/reference, dB, of echo frames
+        self._floor: deque[float] = deque(maxlen=learn)  # cancelled level of quiet frames (noise)
+        self._hangover_frames = round(config.hangover_ms / 1000.0 / frame_seconds)
+        self._min_ref = db_to_ratio(config.min_reference_dbfs)
+        self._hangover = 0
+        self.coupling_db = config.initial_coupling_db
+        self.floor = 0.0
+        self.excess_db = 0.0  # the last frame's level above the predicted residual echo
+
+    def forget_coupling(self) -> None:
+        """The canceller is off its path: its residual is unknown again (the playback window is
+        kept: what was just played still echoes)."""
+        self._levels.clear()
+        self.coupling_db = self.config.initial_coupling_db
+
+    def process(self, cleaned_rms: float, reference_rms: float) -> bool:
+        self._refs.append(reference_rms)
+        reference = max(self._refs)
+        if reference < self._min_ref:
+            self.excess_db = float("-inf")  # nothing playing: no residual to be above
+            self._floor.append(cleaned_rms)
+            self.floor = float(np.percentile(np.fromiter(self._floor, float), 20))
+            return True
+        expected = reference * db_to_ratio(self.coupling_db) + self.floor
+        self.excess_db = ratio_to_db(max(cleaned_rms, 1e-9) / max(expected, 1e-9))
+        if self.excess_db > self.config.residual_margin_db:
+            self._hangover = self._hangover_frames
+            return True
+        if self._hangover > 0:
+            self._hangover -= 1
+            return False
+        self._levels.append(ratio_to_db(max(cleaned_rms, 1e-9) / reference))
+        if len(self._levels) >= self.config.min_learned_frames:
+            self.coupling_db = float(np.percentile(np.fromiter(self._levels, float), self.config.percentile))
+        return False
+
+
+class EchoJudge:
+    """Call :meth:`process` once per mic frame, in order."""
+
+    def __init__(self, config: EchoConfig, frame_seconds: float, *, cancels_echo: bool) -> None:
+        self.config = config
+        self.cancels_echo = cancels_echo
+        self.raw = EchoGuard(config, frame_seconds)
+        self.residual = ResidualGate(config, frame_seconds)
+        erle_frames = max(2, round(config.erle_window_ms / 1000.0 / frame_seconds))
+        self._erle: deque[float] = deque(maxlen=erle_frames)
+        self._min_erle_frames = erle_frames // 2  # half a window of echo before the ERLE counts
+        self._min_ref = db_to_ratio(config.min_reference_dbfs)
+        self._echo_in = 0.0  # this reply's echo energy at the mic / after the canceller (for ERLE)
+        self._echo_out = 0.0
+        self._echo_frames = 0
+        self.converged = False
+        self.residual_decisions = 0  # frames decided by the residual gate alone
+        self._strong = 0  # frames in a row clearly above the residual echo while it is trusted
+        self.onset = False
+
+    def process(self, raw: bytes, cleaned: bytes, played: bytes) -> bool:
+        """True if the (cleaned) frame may be the user's voice, not just the playback's echo."""
+        mic, reference = frame_rms(raw), frame_rms(played)
+        raw_user = self.raw.process(mic, reference)
+        if not self.config.enabled:
+            return True
+        if not self.cancels_echo:
+            return raw_user
+        out = frame_rms(cleaned)
+        residual_user = self.residual.process(out, reference)
+        if not raw_user and max(self.raw.recent_reference, reference) >= self._min_ref:
+            self._erle.append(ratio_to_db(max(mic, 1e-9) / max(out, 1e-9)))
+            self._echo_in += mic * mic
+            self._echo_out += out * out
+            self._echo_frames += 1
+        erle = self.erle_db
+        self.converged = len(self._erle) >= self._min_erle_frames and erle is not None \
+            and erle >= self.config.converged_erle_db
+        strong = self.converged and residual_user and self.residual.excess_db >= self.config.onset_margin_db
+        self._strong = self._strong + 1 if strong else 0
+        self.onset = 0 < self.config.onset_frames <= self._strong
+        if self.converged:
+            self.residual_decisions += 1
+            return residual_user
+        return raw_user and residual_user
+
+    @property
+    def erle_db(self) -> float | None:
+        """The canceller's ERLE over the last second of echo (None before any)."""
+        return float(np.median(np.fromiter(self._erle, float))) if self._erle else None
+
+    def take_reply_erle(self) -> tuple[float | None, int]:
+        """ERLE (dB) over the echo frames since the last call, and how many frames that was."""
+        frames, echo_in, echo_out = self._echo_frames, self._echo_in, self._echo_out
+        self._echo_in = self._echo_out = 0.0
+        self._echo_frames = 0
+        if frames == 0 or echo_in <= 0:
+            return None, frames
+        return 10.0 * math.log10(echo_in / max(echo_out, 1e-18)), frames
+
+    def path_changed(self) -> None:
+        """The echo delay may have changed (a restarted speaker, a new bulk delay): the canceller
+        is unproven again. The gates keep their playback windows (measured in the room: clearing
+        them let the echo of the last 300 ms through as the user, 10-50 ms after each change) and
+        the raw gate its coupling (a level ratio, whatever the delay)."""
+        self.residual.forget_coupling()
+        self._erle.clear()
+        self.converged = False
+        self._strong = 0
+        self.onset = False
+
