@@ -193,6 +193,21 @@ HELD_OUT_2: list[Case] = [
 TUNE += TUNE_2
 HELD_OUT += HELD_OUT_2
 
+# Session 6b: the held-out phrasings that session 6 missed (bench/results/home.md of 4147144)
+# became tuning data for the weather/temperature/percent work: moved from HELD_OUT/HELD_OUT_2 to
+# TUNE_3 (TUNE includes it). "open the living room blinds" stays held out (its miss is the name
+# reading of "living room blinds", which Home Assistant prefers too).
+OLD_MISSES = frozenset({
+    "unpause the timer", "set the temperature to 22", "what's the temperature", "dim the bedroom light to 20 percent",
+    "what's the weather like today", "turn the volume up to 70 percent", "brighten the kitchen light to 100%",
+    "set the living room lights to 40%", "is the tv on", "how's the weather", "what is the weather like outside",
+    "what's the forecast", "oh never mind",
+})
+TUNE_3: list[Case] = [c for c in HELD_OUT if c[0] in OLD_MISSES]
+HELD_OUT = [c for c in HELD_OUT if c[0] not in OLD_MISSES]
+HELD_OUT_2 = [c for c in HELD_OUT_2 if c[0] not in OLD_MISSES]
+TUNE += TUNE_3
+
 # Session 6b (issue 16): written on 2026-12-01 BEFORE any change to the recognition for it, and
 # not tuned on afterwards: how people talk to a speaker about the weather, the temperature,
 # brightness and volume in percent, timers, "never mind" and state questions, plus some older
