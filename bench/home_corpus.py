@@ -4,8 +4,10 @@
 was written afterwards and nothing was changed after seeing its results. Session 6 added the
 media, colour, climate, state, weather and "X and Y" phrasings: ``TUNE_2`` (the target-less
 media phrasings were written for them) and ``HELD_OUT_2`` (written before any was run, not
-tuned on); ``TUNE``/``HELD_OUT`` include them. ``NOT_COMMANDS`` must go
-to the LLM. Expected slot values are compared case-insensitively; only the keys given are checked.
+tuned on); ``TUNE``/``HELD_OUT`` include them. ``HELD_OUT_3`` (73 phrasings) and
+``NOT_COMMANDS_3`` were written before the weather/temperature/percent work of session 6b and are
+reported on their own. ``NOT_COMMANDS`` must go to the LLM. Expected slot values are compared
+case-insensitively; only the keys given are checked.
 """
 
 from __future__ import annotations
@@ -190,6 +192,119 @@ HELD_OUT_2: list[Case] = [
 ]
 TUNE += TUNE_2
 HELD_OUT += HELD_OUT_2
+
+# Session 6b: the held-out phrasings that session 6 missed (bench/results/home.md of 4147144)
+# became tuning data for the weather/temperature/percent work: moved from HELD_OUT/HELD_OUT_2 to
+# TUNE_3 (TUNE includes it). "open the living room blinds" stays held out (its miss is the name
+# reading of "living room blinds", which Home Assistant prefers too).
+OLD_MISSES = frozenset({
+    "unpause the timer", "set the temperature to 22", "what's the temperature", "dim the bedroom light to 20 percent",
+    "what's the weather like today", "turn the volume up to 70 percent", "brighten the kitchen light to 100%",
+    "set the living room lights to 40%", "is the tv on", "how's the weather", "what is the weather like outside",
+    "what's the forecast", "oh never mind",
+})
+TUNE_3: list[Case] = [c for c in HELD_OUT if c[0] in OLD_MISSES]
+HELD_OUT = [c for c in HELD_OUT if c[0] not in OLD_MISSES]
+HELD_OUT_2 = [c for c in HELD_OUT_2 if c[0] not in OLD_MISSES]
+TUNE += TUNE_3
+
+# Session 6b (issue 16): written on 2026-12-01 BEFORE any change to the recognition for it, and
+# not tuned on afterwards: how people talk to a speaker about the weather, the temperature,
+# brightness and volume in percent, timers, "never mind" and state questions, plus some older
+# domains. Reported on its own (held_out_3); not part of HELD_OUT.
+HELD_OUT_3: list[Case] = [
+    # weather (one weather entity, never named)
+    ("what's the weather today", "HassGetWeather", {}),
+    ("how is the weather outside", "HassGetWeather", {}),
+    ("what's the weather doing", "HassGetWeather", {}),
+    ("tell me the weather", "HassGetWeather", {}),
+    ("what's the weather forecast", "HassGetWeather", {}),
+    ("what's the weather going to be like today", "HassGetWeather", {}),
+    ("give me the forecast", "HassGetWeather", {}),
+    ("how cold is it outside", "HassGetWeather", {}),
+    # temperature (one thermostat)
+    ("what's the temperature in here", "HassClimateGetTemperature", {}),
+    ("what is the temperature inside", "HassClimateGetTemperature", {}),
+    ("how warm is it in here", "HassClimateGetTemperature", {}),
+    ("what's the thermostat set to", "HassClimateGetTemperature", {}),
+    ("what temperature is it in the house", "HassClimateGetTemperature", {}),
+    ("set the heat to 21", "HassClimateSetTemperature", {"temperature": 21}),
+    ("turn the thermostat up to 23 degrees", "HassClimateSetTemperature", {"temperature": 23}),
+    ("set the temperature to 20 degrees", "HassClimateSetTemperature", {"temperature": 20}),
+    ("change the temperature to 19", "HassClimateSetTemperature", {"temperature": 19}),
+    ("make it 22 degrees", "HassClimateSetTemperature", {"temperature": 22}),
+    ("turn the heating down to 18", "HassClimateSetTemperature", {"temperature": 18}),
+    ("set the thermostat to 21.5", "HassClimateSetTemperature", {"temperature": 21.5}),
+    # brightness in percent
+    ("dim the kitchen light to 30 percent", "HassLightSet", {"name": "kitchen light", "brightness": 30}),
+    ("set the bedroom light to 50 percent", "HassLightSet", {"name": "bedroom light", "brightness": 50}),
+    ("turn the reading lamp down to 25%", "HassLightSet", {"name": "reading lamp", "brightness": 25}),
+    ("set the kitchen lights to 75 percent", "HassLightSet", {"area": "kitchen", "brightness": 75}),
+    ("brighten the bedroom light to 90 percent", "HassLightSet", {"name": "bedroom light", "brightness": 90}),
+    ("set brightness of the kitchen light to 60%", "HassLightSet", {"name": "kitchen light", "brightness": 60}),
+    ("dim the lights in the bedroom to 10 percent", "HassLightSet", {"area": "bedroom", "brightness": 10}),
+    ("turn the living room lights up to 100 percent", "HassLightSet", {"area": "living room", "brightness": 100}),
+    ("put the floor lamp at 40 percent", "HassLightSet", {"name": "reading lamp", "brightness": 40}),
+    # volume
+    ("set the volume to 30%", "HassSetVolume", {"volume_level": 30}),
+    ("turn the volume down to 20 percent", "HassSetVolume", {"volume_level": 20}),
+    ("set the tv volume to 35%", "HassSetVolume", {"name": "tv", "volume_level": 35}),
+    ("turn the tv volume down to 10", "HassSetVolume", {"name": "tv", "volume_level": 10}),
+    ("change the tv volume to 45 percent", "HassSetVolume", {"name": "tv", "volume_level": 45}),
+    ("turn the volume up", "HassSetVolumeRelative", {}),
+    ("mute the tv", "HassMediaPlayerMute", {"name": "tv"}),
+    # timers
+    ("unpause my timer", "HassUnpauseTimer", {}),
+    ("continue the timer", "HassUnpauseTimer", {}),
+    ("resume my pizza timer", "HassUnpauseTimer", {"name": "pizza"}),
+    ("how much time is left", "HassTimerStatus", {}),
+    ("how long left on the timer", "HassTimerStatus", {}),
+    ("set a timer for 90 seconds", "HassStartTimer", {"seconds": 90}),
+    ("set a 20 minute timer for the pasta", "HassStartTimer", {"minutes": 20}),
+    ("stop the pizza timer", "HassCancelTimer", {"name": "pizza"}),
+    ("pause the timer please", "HassPauseTimer", {}),
+    ("add ten minutes to the timer", "HassIncreaseTimer", {"minutes": 10}),
+    # never mind
+    ("nevermind then", "HassNevermind", {}),
+    ("forget it", "HassNevermind", {}),
+    ("sorry never mind", "HassNevermind", {}),
+    ("never mind that", "HassNevermind", {}),
+    ("no never mind", "HassNevermind", {}),
+    ("cancel that", "HassNevermind", {}),
+    # state questions
+    ("is the television on", "HassGetState", {"name": "tv"}),
+    ("is the kitchen light off", "HassGetState", {"name": "kitchen light"}),
+    ("is the garage door shut", "HassGetState", {"name": "garage door"}),
+    ("is the coffee maker still on", "HassGetState", {"name": "coffee maker"}),
+    ("are the lights on in the kitchen", "HassGetState", {"area": "kitchen"}),
+    ("did i lock the back door", "HassGetState", {"name": "back door"}),
+    ("is the bedroom light on", "HassGetState", {"name": "bedroom light"}),
+    ("are the blinds closed", "HassGetState", {}),
+    ("is the heating on", "HassGetState", {"name": "thermostat"}),
+    # older domains
+    ("switch the kitchen light on", "HassTurnOn", {"name": "kitchen light"}),
+    ("turn the ceiling fan on", "HassTurnOn", {"name": "ceiling fan"}),
+    ("lock the back door please", "HassTurnOn", {"name": "back door"}),
+    ("open the garage", "HassTurnOn", {}),
+    ("shut the garage door", "HassTurnOff", {"name": "garage door"}),
+    ("lower the blinds", "HassTurnOff", {}),
+    ("turn off all the lights", "HassTurnOff", {}),
+    ("set the living room blinds to 25 percent", "HassSetPosition", {"position": 25}),
+    ("play the next song on the tv", "HassMediaNext", {"name": "tv"}),
+    ("what time is it please", "HassGetCurrentTime", {}),
+    ("what day of the week is it", "HassGetCurrentDate", {}),
+    ("turn off the kitchen light and the bedroom light", "HassTurnOff+HassTurnOff", {}),
+]
+
+# General questions near the new domains: they must still go to the LLM (written with HELD_OUT_3).
+NOT_COMMANDS_3: list[Case] = [
+    ("what's the temperature on mars", None, {}),
+    ("how do thermostats work", None, {}),
+    ("what's the weather like in paris", None, {}),
+    ("what percent of the earth is water", None, {}),
+    ("never mind the weather what's a good movie", None, {}),
+    ("why do timers beep", None, {}),
+]
 
 NOT_COMMANDS: list[Case] = [
     ("what is the capital of france", None, {}),

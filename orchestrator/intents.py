@@ -46,6 +46,15 @@ HOME_INTENTS = frozenset({
     "HassShoppingListAddItem", "HassShoppingListCompleteItem", "HassBroadcast",
 })
 HOME_SLOT_LISTS = ("name", "area", "floor")
+# Official templates that need the satellite's area ("what's the temperature", "set the volume to
+# 40"): we know no satellite's area, so they are matched with the whole home as the area and the
+# home backend picks the only device that fits (the only thermostat, the only or playing player).
+WHOLE_HOME = "__whole_home__"
+WHOLE_HOME_INTENTS = frozenset({
+    "HassClimateGetTemperature", "HassClimateSetTemperature", "HassMediaPause", "HassMediaUnpause",
+    "HassMediaNext", "HassMediaPrevious", "HassSetVolume", "HassSetVolumeRelative", "HassMediaPlayerMute",
+    "HassMediaPlayerUnmute",
+})
 _SPLIT = re.compile(r"\s+(?:and then|and also|and|then)\s+")
 MAX_PARTS = 4
 
@@ -57,6 +66,11 @@ class Recognized:
     source: str  # "user", "official", "extra" or "fallback" (a wildcard home-looking command)
     text: str
     context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def whole_home(self) -> bool:
+        """Said without a target where Home Assistant would use the satellite's area."""
+        return bool(self.context.get("whole_home"))
 
 
 @dataclass(frozen=True)
@@ -96,6 +110,21 @@ def _load_official() -> dict[str, Any]:
     return data
 
 
+def _split_by_area_context(official: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The official templates as two sets: those that match as said, and those that need the
+    satellite's area (only for :data:`WHOLE_HOME_INTENTS`; the rest of them are left out)."""
+    plain: dict[str, Any] = {}
+    contextual: dict[str, Any] = {}
+    for name, intent in official["intents"].items():
+        for data in intent.get("data", []):
+            needs_area = "area" in (data.get("requires_context") or {})
+            if not needs_area:
+                plain.setdefault(name, {"data": []})["data"].append(data)
+            elif name in WHOLE_HOME_INTENTS:
+                contextual.setdefault(name, {"data": []})["data"].append(data)
+    return {**official, "intents": plain}, {**official, "intents": contextual}
+
+
 def _empty_lists() -> dict[str, SlotList]:
     return {name: TextSlotList(name=name, values=[]) for name in HOME_SLOT_LISTS}
 
@@ -113,8 +142,14 @@ class IntentRecognizer:
     def __post_init__(self) -> None:
         official = _load_official()
         self._skip_words: list[str] = list(official.get("skip_words", []))
-        self._official = Intents.from_dict(official)
+        plain, contextual = _split_by_area_context(official)
+        self._official = Intents.from_dict(plain)
+        self._contextual = Intents.from_dict(contextual)
+        # Our extra phrasings use the official lists ({brightness}, {temperature}, ...) and
+        # expansion rules (<what_is>, <light>, ...).
         self._extra = Intents.from_yaml(io.StringIO(EXTRA.read_text(encoding="utf-8")))
+        self._shared_lists: dict[str, SlotList] = dict(self._official.slot_lists)
+        self._rules = self._official.expansion_rules
         self._fallback = Intents.from_yaml(io.StringIO(FALLBACK.read_text(encoding="utf-8")))
         self._user: list[Intents] = []
         self._custom_responses: dict[str, str] = {}
@@ -138,11 +173,14 @@ class IntentRecognizer:
             if (found := self._run(cleaned, intents, "user", None)) is not None:
                 return found
         lists = {**_empty_lists(), **(self.home.slot_lists() if self.home is not None else {})}
-        for intents, source, slot_lists in ((self._official, "official", lists), (self._extra, "extra", None),
-                                            (self._fallback, "fallback", None)):
-            if (found := self._run(cleaned, intents, source, slot_lists)) is not None:
-                return found
-        return None
+        if (found := self._run(cleaned, self._official, "official", lists)) is not None:
+            return found
+        if (found := self._run(cleaned, self._contextual, "official", lists, whole_home=True)) is not None:
+            return found
+        shared = {**self._shared_lists, **lists}
+        if (found := self._run(cleaned, self._extra, "extra", shared, rules=self._rules)) is not None:
+            return found
+        return self._run(cleaned, self._fallback, "fallback", None)
 
     def recognize(self, text: str) -> list[Recognized]:
         """One command, or the parts of "X and Y" when the whole did not match as one."""
@@ -157,16 +195,20 @@ class IntentRecognizer:
                 return [p for p in parts if p is not None]
         return [whole] if whole is not None else []
 
-    def _run(self, cleaned: str, intents: Intents, source: str,
-             slot_lists: dict[str, SlotList] | None) -> Recognized | None:
+    def _run(self, cleaned: str, intents: Intents, source: str, slot_lists: dict[str, SlotList] | None, *,
+             rules: dict[str, Any] | None = None, whole_home: bool = False) -> Recognized | None:
         # Like Home Assistant: of several readings, prefer the one naming a device ("the kitchen
         # light" as a name, not as the lights of the area "kitchen").
+        context = {"area": {"value": WHOLE_HOME, "text": ""}} if whole_home else None
         result = recognize_best(cleaned, intents, slot_lists=slot_lists, skip_words=self._skip_words,
-                                best_slot_name="name")
+                                best_slot_name="name", expansion_rules=rules, intent_context=context)
         if result is None:
             return None
-        slots = {name: entity.value for name, entity in result.entities.items()}
-        return Recognized(result.intent.name, slots, source, cleaned, dict(result.context or {}))
+        slots = {name: entity.value for name, entity in result.entities.items() if entity.value != WHOLE_HOME}
+        found = dict(result.context or {})
+        if whole_home and "area" not in slots:
+            found = {"whole_home": True}
+        return Recognized(result.intent.name, slots, source, cleaned, found)
 
     # -- answers ---------------------------------------------------------------------------
     async def answer(self, text: str, conversation_id: str) -> IntentMatch | None:

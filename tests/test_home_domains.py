@@ -150,3 +150,20 @@ async def test_a_command_transcribed_twice_is_done_once(ha: RunningHa, intents: 
     reply = await say(intents, "turn the kitchen light blue turn the kitchen light blue")
     assert reply == "Changed the Kitchen Light to blue."
     await ha.wait_state("light.kitchen_light", lambda s: s["attributes"].get("hs_color") == [240, 100])
+
+
+async def test_commonest_phrasings_act_on_the_only_device_that_fits(ha: RunningHa, intents: IntentRecognizer) -> None:
+    # No thermostat, player or weather service is named: the only one in the home is meant.
+    await ha.call("input_number", "set_value", {"entity_id": "input_number.room_temperature", "value": 20.5})
+    assert (await say(intents, "what's the temperature")).startswith("It's 20.5 degrees")
+    assert await say(intents, "set the temperature to 22") == "Set the Thermostat to 22 degrees."
+    assert (await ha.state("climate.thermostat"))["attributes"]["temperature"] == 22
+    await say(intents, "dim the kitchen light to 20 percent")
+    await ha.wait_state("input_number.kitchen_light_level", lambda s: abs(float(s["state"]) - 51) <= 1)
+    await say(intents, "turn on the tv")
+    assert (await say(intents, "is the tv on")).startswith("Yes")
+    await say(intents, "turn the volume up to 70 percent")
+    assert (await ha.state("media_player.tv"))["attributes"]["volume_level"] == pytest.approx(0.7)
+    await say(intents, "turn the tv off")
+    assert (await say(intents, "is the tv on")).startswith("No")
+    assert (await say(intents, "what's the weather like today")).startswith("It's ")

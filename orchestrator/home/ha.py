@@ -19,7 +19,7 @@ import contextlib
 import enum
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -36,6 +36,7 @@ from .speech import (
     not_done,
     pick_weather,
     state_answer,
+    temperature_sentence,
     weather_sentence,
 )
 
@@ -104,6 +105,14 @@ class HomeAssistant:
             return await self._weather(command)
         if command.name == "HassGetState" and (answer := await self._get_state(command)) is not None:
             return answer
+        if command.name == "HassClimateGetTemperature" and (entity := self._thermometer(command)) is not None:
+            state = await self._request("GET", f"/api/states/{entity.entity_id}")
+            return state if isinstance(state, str) else temperature_sentence(state)
+        if command.whole_home and command.name == "HassClimateSetTemperature":
+            climates = [e for e in self.snapshot.entities if e.domain == "climate"]
+            if len(climates) != 1:
+                return "Which thermostat do you mean?" if climates else "There is no thermostat in your home."
+            command = replace(command, slots={**command.slots, "name": climates[0].name})
         if command.name not in QUERY_INTENTS:
             slots = {k: v for k, v in command.slots.items() if isinstance(v, str | int | float)}
             chosen = None
@@ -148,6 +157,19 @@ class HomeAssistant:
             return None
         state = await self._request("GET", f"/api/states/{entity.entity_id}")
         return state if isinstance(state, str) else state_answer(entity.name, entity.domain, asked, state)
+
+    def _thermometer(self, command: Recognized) -> HomeEntity | None:
+        """The thermostat (else temperature sensor) asked about: by name, the only one in the
+        area asked about, or the only one in the home. None: for HA's conversation agent."""
+        if "name" in command.slots:
+            return self.snapshot.by_name.get(spoken_form(str(command.slots["name"])))
+        area = command.slots.get("area")
+        for kind in ("climate", "sensor"):
+            found = [e for e in self.snapshot.entities if e.domain == kind and (area is None or e.area_id == area)
+                     and (kind == "climate" or e.device_class == "temperature")]
+            if found:
+                return found[0] if len(found) == 1 else None
+        return None
 
     async def _only_player(self) -> str | None:
         """The media player a command without a target means: the only exposed one, else the

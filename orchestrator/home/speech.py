@@ -82,6 +82,19 @@ def not_done(part: str, reason: str) -> str:
     return f"\"{part}\" was not done: {reason if keep else reason[0].lower() + reason[1:]}"
 
 
+def temperature_sentence(state: dict[str, Any]) -> str:
+    """"It's 21.5 degrees (the Thermostat is set to 18)." from a thermostat's current and target
+    temperature, or a temperature sensor's state; a missing reading is said as missing."""
+    attributes = state.get("attributes", {}) or {}
+    name = attributes.get("friendly_name") or state.get("entity_id", "the thermostat")
+    if str(state.get("entity_id", "")).startswith("climate."):
+        current, target = _number(attributes.get("current_temperature")), _number(attributes.get("temperature"))
+        said = f"It's {current} degrees" if current is not None else f"The {name} has no temperature reading"
+        return said + (f"; the {name} is set to {target}." if target is not None else ".")
+    current = _number(state.get("state"))
+    return f"It's {current} degrees." if current is not None else f"The {name} has no reading right now."
+
+
 OFF_LIKE = frozenset({"off", "standby", "unavailable", "unknown", "idle"})
 
 
@@ -90,7 +103,7 @@ def state_answer(name: str, domain: str, asked: str, state: dict[str, Any]) -> s
     (a media player that plays, pauses or is idle-but-on counts as on)."""
     actual = str(state.get("state", "unknown"))
     same = actual == asked
-    if domain == "media_player" and asked in ("on", "off"):
+    if domain in ("media_player", "climate", "humidifier", "water_heater") and asked in ("on", "off"):
         same = (actual not in OFF_LIKE - {"idle"}) == (asked == "on")
     if actual in ("unavailable", "unknown"):
         return f"I don't know: the {name} is {actual}."
