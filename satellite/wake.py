@@ -8,7 +8,9 @@ streamed first after a detection).
 Engines (each model ships in its package as TFLite, so everything works offline):
 
 * ``micro``: ``pymicro-wakeword`` (okay_nabu, hey_jarvis, alexa, hey_mycroft, or a JSON
-  model config). About 1 % of one core here: it runs inline, on the mic tick.
+  model config). About 1 % of one core here: it runs inline, on the mic tick. By default its
+  near misses on words openWakeWord also ships are checked by openWakeWord in a worker thread
+  (:mod:`satellite.wake_cascade`; ``WakeConfig.cascade``, ``--no-wake-cascade``).
 * ``open``: ``pyopen-wakeword`` (the same plus hey_rhasspy, or a .tflite model). Heavier (a
   mel and an embedding model): it runs in a worker thread fed through a bounded queue (the
   oldest frame is dropped when full), so the mic loop never waits for it.

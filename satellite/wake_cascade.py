@@ -101,7 +101,8 @@ class _Worker:
         self.live_bytes = live_bytes
         self.busy = threading.Event()  # a verification is queued or running
         self.jobs: queue.Queue[tuple[str, Any] | None] = queue.Queue(maxsize=max_jobs)
-        self.found: collections.deque[str] = collections.deque(maxlen=8)
+        self.found: collections.deque[tuple[int, str]] = collections.deque(maxlen=8)  # (candidate number, word)
+        self.number = 0  # the candidate being verified
 
     def run(self) -> None:
         while (job := self.jobs.get()) is not None:
@@ -120,9 +121,13 @@ class _Worker:
         verifier = self.verifier
         assert verifier is not None
         # a frame after the verification ended (IDLE) is ignored by feed()
-        found = verifier.start(data[0], data[1], self.live_bytes) if kind == "start" else verifier.feed(data)
+        if kind == "start":
+            self.number, word, audio = data
+            found = verifier.start(word, audio, self.live_bytes)
+        else:
+            found = verifier.feed(data)
         if found and verifier.word is not None:
-            self.found.append(verifier.word)
+            self.found.append((self.number, verifier.word))
         if verifier.phase is Phase.IDLE:
             self.busy.clear()
 
@@ -138,7 +143,8 @@ class CascadeDetector:
         self._ring = bytearray()  # the last PRE_SECONDS of audio
         self._hold = round(HOLD_SECONDS * BYTES_PER_SECOND)
         self._since = self._hold  # bytes of audio since the last candidate
-        self.candidates = 0  # verifications started (benchmarks)
+        self.candidates = 0  # verifications started (benchmarks); also numbers them
+        self._void = 0  # verifications up to this number are moot (microWakeWord fired on its own)
         self._worker = _Worker(words, round(POST_SECONDS * BYTES_PER_SECOND), max_jobs)
         self._thread = threading.Thread(target=self._worker.run, name="wake verifier", daemon=True)
         self._thread.start()
@@ -156,13 +162,18 @@ class CascadeDetector:
                 busy.set()
                 self._since = 0
                 self.candidates += 1
-                if not self._put(("start", (word, bytes(self._ring)))):
+                if not self._put(("start", (self.candidates, word, bytes(self._ring)))):
                     busy.clear()
         elif busy.is_set():
             self._put(("frame", frame))
         if name is not None:
+            self._void = self.candidates  # a late confirmation of this same utterance must not fire again
             return name
-        return self._worker.found.popleft() if self._worker.found else None
+        while self._worker.found:
+            number, word = self._worker.found.popleft()
+            if number > self._void:
+                return word
+        return None
 
     def _put(self, job: tuple[str, Any]) -> bool:
         try:

@@ -350,3 +350,15 @@ def test_the_cascade_rejects_a_near_miss_it_verified() -> None:
             assert isinstance(gate.detector, CascadeDetector) and gate.detector.candidates == before + 1, text
     finally:
         asyncio.run(gate.stop())
+
+
+def test_a_late_confirmation_of_a_word_microwakeword_caught_does_not_fire_again() -> None:
+    """Piper's "Okay Nabu." passes 0.2 (a verification starts) before microWakeWord fires on its own."""
+    clip = bytes(32000) + speak("Okay Nabu.") + bytes(64000)
+    alone = detections(WakeGate(WakeConfig(refractory_seconds=0.0, cascade=False), VAD.frame_seconds), clip)
+    gate = WakeGate(WakeConfig(refractory_seconds=0.0), VAD.frame_seconds)  # no refractory period to hide it
+    try:
+        assert detections(gate, clip) == alone and alone
+        assert isinstance(gate.detector, CascadeDetector) and gate.detector.candidates == 1
+    finally:
+        asyncio.run(gate.stop())
