@@ -34,7 +34,7 @@ from .wake import MicroDetector
 
 FIRST_STAGE = 0.2  # microWakeWord probability that makes a candidate (bench/wake_cascade.py)
 VERIFY_CUTOFF = 0.5  # openWakeWord's usual cutoff
-PRE_SECONDS = 2.0  # audio before the candidate: one openWakeWord window (16 embeddings × 80 ms + 0.775 s)
+PRE_SECONDS = 2.0  # audio before the candidate: about one openWakeWord window (16 embeddings × 80 ms + 0.775 s)
 POST_SECONDS = 0.5  # live audio after it (openWakeWord peaks just after the word ends)
 BYTES_PER_SECOND = 32000  # 16 kHz, 16 bit, mono
 HOLD_SECONDS = 1.5  # at most one candidate this often (the wake gate's refractory period)
@@ -113,9 +113,9 @@ class _Worker:
         self.jobs.task_done()
         self.verifier = None  # release the models now, not when the detector is collected
 
-    def stop(self) -> None:
-        with contextlib.suppress(queue.Full):
-            self.jobs.put_nowait(None)
+    def stop(self, wait_seconds: float = 0.0) -> None:
+        with contextlib.suppress(queue.Full):  # full: the worker is stuck; it is a daemon thread
+            self.jobs.put(None, block=wait_seconds > 0, timeout=wait_seconds or None)
 
     def _do(self, kind: str, data: Any) -> None:
         verifier = self.verifier
@@ -191,5 +191,5 @@ class CascadeDetector:
 
     def close(self) -> None:
         """Stop the worker and wait for it (at most one verification, ~0.15 s)."""
-        self._worker.stop()
+        self._worker.stop(wait_seconds=5.0)
         self._thread.join(timeout=5.0)
