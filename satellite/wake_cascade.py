@@ -167,7 +167,8 @@ class CascadeDetector:
         elif busy.is_set():
             self._put(("frame", frame))
         if name is not None:
-            self._void = self.candidates  # a late confirmation of this same utterance must not fire again
+            self._void = self.candidates  # a late confirmation of this same utterance must not fire again,
+            self._since = 0  # nor a candidate on its tail
             return name
         while self._worker.found:
             number, word = self._worker.found.popleft()
