@@ -1,18 +1,22 @@
-"""Experiment (not in the satellite): microWakeWord as a first stage, openWakeWord as a verifier.
+"""The satellite's wake word cascade (microWakeWord + openWakeWord verifier) through its own ``WakeGate``.
 
-The wake corpus of ``bench/wake_bench.py`` (same seed; tune and held-out splits; 1 h of non-wake
-audio). A detection is either microWakeWord okay_nabu over the satellite's cutoff (0.65), or a
-*candidate*, microWakeWord over a low first-stage cutoff (``--first``; at most one per 1.5 s),
-that openWakeWord okay_nabu confirms (score > 0.5) on the audio from 2.5 s before to 0.3 s after
-it. openWakeWord then runs only on candidates, so its cost is paid per candidate, not per second
-of audio. Offline (probability traces, not the satellite's ``WakeGate``).
+Corpus: ``bench/wake_bench.py``'s (same seed: tune and held-out splits, 1 h of non-wake audio) plus
+a NEW held-out split (``NEW_HELD_OUT_VOICES``: five Kokoro voices never used by any wake bench
+before, all four phrasings, the same 6 conditions), generated with its own seed. Each split and
+each kind of negative audio is fed through :class:`satellite.wake.WakeGate` in 30 ms frames with
+the cascade on (the default) and off (``--no-wake-cascade``), waiting for the verifier thread after
+every frame, so every figure is in audio time (load does not change it; CPU aside). Reported:
+true accepts per split, false accepts per hour, candidates (openWakeWord runs) per hour of
+negatives, the detector's CPU % of one core on the negatives, and with ``--cpu-seconds`` the
+whole satellite process (AEC + NS 2 + wake word) listening to a quiet room in real time.
 
-    python bench/wake_cascade.py [--first 0.3,0.2,0.1] [--out FILE]
+    python bench/wake_cascade.py [--negative-minutes 60] [--cpu-seconds 30] [--out FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
@@ -25,79 +29,102 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.wake_bench import RATE, Voices, detect, negatives, pcm, positives, prob_trace  # noqa: E402
+from bench.wake_bench import (  # noqa: E402
+    GAINS_DB,
+    RATE,
+    WAKE_TEXTS,
+    Voices,
+    negatives,
+    noise,
+    pcm,
+    positives,
+    satellite_cpu,
+    score,
+    wake_offset,
+)
 
-CUTOFF = 0.65  # the satellite's okay_nabu cutoff (satellite.wake.MICRO_CUTOFFS)
-
-
-class Verifier:
-    """openWakeWord okay_nabu over a window of audio, fresh state each time; results cached."""
-
-    def __init__(self) -> None:
-        from pyopen_wakeword import Model as OpenModel
-        from pyopen_wakeword import OpenWakeWord
-
-        self.model = OpenWakeWord.from_builtin(OpenModel("okay_nabu"))
-        self.cache: dict[tuple[str, float], tuple[float, float]] = {}  # (audio, t) -> (score, cpu s)
-
-    def score(self, name: str, audio: np.ndarray, t: float) -> float:
-        from pyopen_wakeword import OpenWakeWordFeatures
-
-        key = (name, round(t, 2))
-        if key not in self.cache:
-            start = time.process_time()
-            self.model.reset()
-            features = OpenWakeWordFeatures.from_builtin()
-            data = pcm(audio[max(0, int((t - 2.5) * RATE)):int((t + 0.3) * RATE)])
-            best = 0.0
-            for pos in range(0, len(data), 960):
-                for embedding in features.process_streaming(data[pos:pos + 960]):
-                    best = max([best, *map(float, self.model.process_streaming(embedding))])
-            self.cache[key] = (best, time.process_time() - start)
-        return self.cache[key][0]
+# Never used by wake_bench (tune: af_heart am_michael bf_emma bm_george af_sky am_adam; held-out:
+# af_nicole am_eric bf_isabella bm_lewis) nor by its negatives (the tune voices).
+NEW_HELD_OUT_VOICES = ("af_sarah", "af_bella", "am_liam", "bf_alice", "bm_daniel")
 
 
-def candidates(trace: np.ndarray, first: float, hold: float = 1.5) -> list[float]:
-    out: list[float] = []
-    for i, p in enumerate(trace):
-        t = (i + 1) * 0.03
-        if p > first and (not out or t - out[-1] > hold):
-            out.append(t)
-    return out
+def new_held_out(voices: Voices, rng: np.random.Generator) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    stream, items, pos = [], [], 0
+    gap = np.zeros(int(2.5 * RATE))
+    for voice in NEW_HELD_OUT_VOICES:
+        for text in WAKE_TEXTS:
+            audio = voices.kokoro_say(text, voice)
+            end = wake_offset(audio, text)
+            for gain in GAINS_DB:
+                for noisy in (False, True):
+                    x = audio * 10 ** (gain / 20)
+                    if noisy:
+                        x = x + noise(len(x), -50 + gain / 2, rng)
+                    lead = np.zeros(int(0.5 * RATE))
+                    seg = np.concatenate([lead, x])
+                    begin = (pos + len(lead)) / RATE
+                    items.append({"voice": f"new-held-out:{voice}@1.0", "text": text, "gain_db": gain,
+                                  "noisy": noisy, "start": begin, "split": "new-held-out", "wake_end": begin + end,
+                                  "end": (pos + len(seg)) / RATE})
+                    stream += [seg, gap]
+                    pos += len(seg) + len(gap)
+    return np.concatenate(stream), items
+
+
+def gate_run(audio: np.ndarray, cascade: bool) -> dict[str, Any]:
+    from satellite.wake import WakeConfig, WakeGate
+
+    gate = WakeGate(WakeConfig(names=("okay_nabu",), cascade=cascade), 0.03)
+    data, found = pcm(audio), []
+    drain = getattr(gate.detector, "drain", None)
+    start = time.process_time()
+    for pos in range(0, len(data) - 959, 960):
+        if gate.process(data[pos:pos + 960]) is not None:
+            found.append((pos + 960) / 2 / RATE)
+        if drain is not None:
+            drain()
+    cpu = time.process_time() - start
+    asyncio.run(gate.stop())
+    return {"found": found, "cpu_s": cpu, "candidates": getattr(gate.detector, "candidates", 0)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--first", default="0.3,0.2,0.1")
+    parser.add_argument("--negative-minutes", type=float, default=60.0)
+    parser.add_argument("--cpu-seconds", type=float, default=0.0)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     rng = np.random.default_rng(7)  # the same corpus as wake_bench
     voices = Voices()
     stream, items = positives(voices, rng)
-    neg = negatives(voices, 60.0, rng)
-    trace, neg_traces = prob_trace(stream), {k: prob_trace(a) for k, a in neg.items()}
-    verifier, neg_seconds = Verifier(), sum(len(a) for a in neg.values()) / RATE
-    results: dict[str, Any] = {"cutoff": CUTOFF, "negative_hours": round(neg_seconds / 3600, 2), "first_stage": {}}
-    for first in (float(x) for x in args.first.split(",")):
-        pos_cands = candidates(trace, first)
-        found = sorted(detect(trace, CUTOFF) + [t for t in pos_cands if verifier.score("pos", stream, t) > 0.5])
+    neg = negatives(voices, args.negative_minutes, rng) if args.negative_minutes > 0 else {}
+    new_stream, new_items = new_held_out(voices, np.random.default_rng(11))
+    print(f"corpus ready: {len(items)} + {len(new_items)} new held-out utterances", flush=True)
+    hours = sum(len(a) for a in neg.values()) / RATE / 3600
+    results: dict[str, Any] = {"new_held_out_voices": list(NEW_HELD_OUT_VOICES), "negative_hours": round(hours, 3),
+                               "cascade": {}}
+    for cascade in (True, False):
         row: dict[str, Any] = {}
-        for split in ("tune", "held-out"):
-            part = [i for i in items if i["split"] == split]
-            hits = sum(any(i["start"] <= t <= i["end"] + 1.5 for t in found) for i in part)
-            row[split] = f"{hits}/{len(part)}"
-        false, neg_cands, neg_cpu = 0, 0, 0.0
-        for kind, audio in neg.items():
-            cands = candidates(neg_traces[kind], first)
-            neg_cands += len(cands)
-            false += len(detect(neg_traces[kind], CUTOFF)) + sum(verifier.score(kind, audio, t) > 0.5 for t in cands)
-            neg_cpu += sum(verifier.cache[(kind, round(t, 2))][1] for t in cands)
-        cpu = [verifier.cache[("pos", round(t, 2))][1] for t in pos_cands]
-        row.update({"false_accepts": false, "candidates_in_negatives": neg_cands,
-                    "verifier_cpu_percent_on_negatives": round(100 * neg_cpu / neg_seconds, 3),
-                    "verifier_cpu_s_per_candidate_p50": round(float(np.median(cpu)), 3) if cpu else None})
-        results["first_stage"][f"{first:.2f}"] = row
-        print(first, json.dumps(row), flush=True)
+        old, new = gate_run(stream, cascade), gate_run(new_stream, cascade)
+        for split, found, part in (("tune", old, items), ("held-out", old, items), ("new-held-out", new, new_items)):
+            got = score(found["found"], [i for i in part if i["split"] == split])
+            row[split] = {k: v for k, v in got.items() if k in ("true_accepts", "true_accept_rate",
+                                                              "detection_after_wake_end_s", "true_accepts_by_voice")}
+        runs = {kind: gate_run(audio, cascade) for kind, audio in neg.items()}
+        false = sum(len(r["found"]) for r in runs.values())
+        row["false_accepts"] = {k: len(r["found"]) for k, r in runs.items()}
+        row["false_accepts_per_hour"] = round(false / hours, 2) if hours else None
+        candidates = sum(r["candidates"] for r in runs.values())
+        row["candidates_per_hour_of_negatives"] = round(candidates / hours, 2) if hours else None
+        row["detector_cpu_percent_of_one_core_on_negatives"] = (
+            round(100 * sum(r["cpu_s"] for r in runs.values()) / (hours * 3600), 2) if hours else None)
+        results["cascade"]["on" if cascade else "off"] = row
+        print("cascade" if cascade else "micro alone", json.dumps(row), flush=True)
+    if args.cpu_seconds > 0:
+        results["satellite_cpu"] = [asyncio.run(satellite_cpu(args.cpu_seconds, ["--noise-suppression", "2"])),
+                                    asyncio.run(satellite_cpu(args.cpu_seconds, ["--noise-suppression", "2",
+                                                                                 "--no-wake-cascade"]))]
+        print(json.dumps(results["satellite_cpu"]), flush=True)
     results["load_avg_1m"] = round(os.getloadavg()[0], 2)
     results["when"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     if args.out:

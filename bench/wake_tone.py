@@ -43,27 +43,34 @@ from voice_runtime.procs import start_service  # noqa: E402
 from voice_runtime.tasks import cancel_and_wait  # noqa: E402
 
 
-def corpus() -> tuple[np.ndarray, list[dict[str, Any]]]:
+def clips(kokoro_voices: list[str]) -> list[tuple[str, str, float, np.ndarray]]:
+    """Piper at 3 playback speeds (default), or each Kokoro voice at speed 1.0 (--voices)."""
+    if not kokoro_voices:
+        return [(text, "piper", factor, resample(base, factor))
+                for text in WAKE_TEXTS for base in [Voices.piper_say(text)] for factor in (0.92, 1.0, 1.08)]
+    voices = Voices()
+    return [(text, voice, 1.0, voices.kokoro_say(text, voice)) for voice in kokoro_voices for text in WAKE_TEXTS]
+
+
+def corpus(kokoro_voices: list[str]) -> tuple[np.ndarray, list[dict[str, Any]]]:
     parts, items, pos = [], [], 0
-    for text in WAKE_TEXTS:
-        base = Voices.piper_say(text)
-        for factor in (0.92, 1.0, 1.08):
-            clean = resample(base, factor)
-            end = wake_offset(clean, text)  # on the clean clip (a quieter copy ends at the same time)
-            for gain in (0.0, -20.0):
-                x = clean * 10 ** (gain / 20)
-                lead, tail = np.zeros(RATE), np.zeros(7 * RATE)  # > the 5 s "nothing said" timeout
-                items.append({"text": text, "speed": factor, "gain_db": gain, "start": (pos + len(lead)) / RATE,
-                              "wake_end": (pos + len(lead)) / RATE + end})
-                parts += [lead, x, tail]
-                pos += len(lead) + len(x) + len(tail)
+    for text, voice, factor, clean in clips(kokoro_voices):
+        end = wake_offset(clean, text)  # on the clean clip (a quieter copy ends at the same time)
+        for gain in (0.0, -20.0):
+            x = clean * 10 ** (gain / 20)
+            lead, tail = np.zeros(RATE), np.zeros(7 * RATE)  # > the 5 s "nothing said" timeout
+            start = (pos + len(lead)) / RATE
+            items.append({"text": text, "voice": voice, "speed": factor, "gain_db": gain, "start": start,
+                          "wake_end": start + end})
+            parts += [lead, x, tail]
+            pos += len(lead) + len(x) + len(tail)
     return np.concatenate(parts), items
 
 
-async def run(mic: Path, speaker: Path, seconds: float) -> list[str]:
+async def run(mic: Path, speaker: Path, seconds: float, realtime: bool) -> list[str]:
     """Arm the satellite, read its events until its mic WAV has been heard; their types."""
-    sat = await start_service("satellite", "--mic-wav", str(mic), "--mic-wav-fast", "--snd-wav", str(speaker),
-                              "--snd-rate", "16000")
+    sat = await start_service("satellite", "--mic-wav", str(mic), *([] if realtime else ["--mic-wav-fast"]),
+                              "--snd-wav", str(speaker), "--snd-rate", "16000")
     types: list[str] = []
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", sat.port)
@@ -86,12 +93,12 @@ async def run(mic: Path, speaker: Path, seconds: float) -> list[str]:
     return types
 
 
-async def measure() -> dict[str, Any]:
-    audio, items = corpus()
+async def measure(kokoro_voices: list[str], realtime: bool) -> dict[str, Any]:
+    audio, items = corpus(kokoro_voices)
     with tempfile.TemporaryDirectory() as tmp:
         mic, speaker = Path(tmp) / "mic.wav", Path(tmp) / "speaker.wav"
         write_wav(str(mic), pcm(audio), PCM16_MONO_16K)
-        types = await run(mic, speaker, 300.0)
+        types = await run(mic, speaker, 600.0, realtime)
         out, _fmt = read_wav(str(speaker))
     tones = tone_runs(out, LISTEN_HZ, 0.5)
     latencies = []
@@ -104,19 +111,24 @@ async def measure() -> dict[str, Any]:
             "tone_after_wake_end_s": {"p50": round(float(np.percentile(latencies, 50)), 3),
                                       "p95": round(float(np.percentile(latencies, 95)), 3),
                                       "max": round(float(max(latencies)), 3)} if latencies else None,
-            "items": items, "load_avg_1m": round(os.getloadavg()[0], 2),
+            "voices": kokoro_voices or ["piper"], "realtime_mic": realtime, "items": items,
+            "load_avg_1m": round(os.getloadavg()[0], 2),
             "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "audio_s": round(len(audio) / RATE)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--merge", type=Path, help="add the result to this wake.json as 'listening_tone'")
+    parser.add_argument("--key", default="listening_tone", help="its key in the --merge file")
+    parser.add_argument("--voices", default="", help="Kokoro voices instead of Piper (comma-separated)")
+    parser.add_argument("--realtime", action="store_true",
+                        help="the mic WAV in real time (the cascade's verifier thread then runs as it would live)")
     args = parser.parse_args()
-    result = asyncio.run(measure())
+    result = asyncio.run(measure([v for v in args.voices.split(",") if v], args.realtime))
     print(json.dumps({k: v for k, v in result.items() if k != "items"}, indent=1))
     if args.merge:
         data = json.loads(args.merge.read_text())
-        data["listening_tone"] = result
+        data[args.key] = result
         args.merge.write_text(json.dumps(data, indent=1) + "\n")
 
 

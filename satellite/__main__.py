@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="always listening: any speech the VAD hears starts a turn (no wake word)")
     wake.add_argument("--wake-threshold", type=float, metavar="0-1",
                       help="detection threshold (default: okay_nabu 0.65 as measured, other models their own)")
+    wake.add_argument("--no-wake-cascade", action="store_true", default=env_bool("SATELLITE_NO_WAKE_CASCADE"),
+                      help="microWakeWord alone: no openWakeWord check of its near misses (okay_nabu, hey_jarvis, "
+                           "alexa, hey_mycroft)")
     wake.add_argument("--wake-refractory-seconds", type=float, default=1.5,
                       help="ignore the wake word this long after a detection")
     vad = parser.add_argument_group("voice activity detection")
@@ -142,7 +145,8 @@ def wake_config(args: argparse.Namespace) -> WakeConfig:
     names = tuple(args.wake_word) if args.wake_word else (() if args.wake_word_model else ("okay_nabu",))
     return WakeConfig(enabled=not args.no_wake_word, engine=args.wake_engine, names=names,
                       model_paths=tuple(args.wake_word_model), uri=args.wake_uri,
-                      refractory_seconds=args.wake_refractory_seconds, threshold=args.wake_threshold)
+                      refractory_seconds=args.wake_refractory_seconds, threshold=args.wake_threshold,
+                      cascade=not args.no_wake_cascade)
 
 
 def configs(args: argparse.Namespace) -> tuple[SatelliteConfig, AudioConfig, CloudConfig | None, ServerConfig]:

@@ -8,7 +8,9 @@ streamed first after a detection).
 Engines (each model ships in its package as TFLite, so everything works offline):
 
 * ``micro``: ``pymicro-wakeword`` (okay_nabu, hey_jarvis, alexa, hey_mycroft, or a JSON
-  model config). About 1 % of one core here: it runs inline, on the mic tick.
+  model config). About 1 % of one core here: it runs inline, on the mic tick. By default its
+  near misses on words openWakeWord also ships are checked by openWakeWord in a worker thread
+  (:mod:`satellite.wake_cascade`; ``WakeConfig.cascade``, ``--no-wake-cascade``).
 * ``open``: ``pyopen-wakeword`` (the same plus hey_rhasspy, or a .tflite model). Heavier (a
   mel and an embedding model): it runs in a worker thread fed through a bounded queue (the
   oldest frame is dropped when full), so the mic loop never waits for it.
@@ -61,6 +63,7 @@ class WakeConfig:
     refractory_seconds: float = 1.5
     preroll_seconds: float = 0.3
     threshold: float | None = None  # None: each model's (MICRO_CUTOFFS, else its JSON's; open 0.5)
+    cascade: bool = True  # micro: openWakeWord verifies near misses on words both ship (satellite.wake_cascade)
     command_timeout_seconds: float = 5.0  # after the wake word, no speech this long ends the turn
 
     def __post_init__(self) -> None:
@@ -101,6 +104,7 @@ class _Streaming(abc.ABC):
     def __init__(self, threshold: float | None) -> None:
         self.threshold = threshold  # None: each model's own (see MICRO_CUTOFFS; open: 0.5)
         self.names = [str(m.id) for m in self._models]
+        self.peak: dict[str, float] = {}  # each model's highest score in the last frame (the cascade's low bar)
 
     @abc.abstractmethod
     def _scores(self, model: Any, features: Any) -> list[float]: ...
@@ -110,10 +114,13 @@ class _Streaming(abc.ABC):
 
     def process(self, frame: bytes) -> str | None:
         found = None
+        self.peak.clear()
         for features in self._features.process_streaming(frame):
             for model in self._models:  # every model sees every feature (their streaming state)
+                scores = self._scores(model, features)
+                self.peak[str(model.id)] = max([self.peak.get(str(model.id), 0.0), *scores])
                 fired = any(p > (self.threshold if self.threshold is not None else self._cutoff(model))
-                            for p in self._scores(model, features))
+                            for p in scores)
                 if fired and found is None:
                     found = str(model.id)
         return found
@@ -176,7 +183,13 @@ def check_models(config: WakeConfig) -> None:
 def make_detector(config: WakeConfig) -> Detector:
     check_models(config)
     if config.engine == "micro":
-        return MicroDetector(config.names, config.model_paths, config.threshold)
+        micro = MicroDetector(config.names, config.model_paths, config.threshold)
+        if config.cascade:
+            from .wake_cascade import CascadeDetector, cascade_words
+
+            if words := cascade_words(config.names):
+                return CascadeDetector(micro, words)
+        return micro
     return OpenDetector(config.names, config.model_paths, config.threshold)
 
 
@@ -315,6 +328,8 @@ class WakeGate:
             await self.detector.stop()
         elif isinstance(self.detector, _Threaded):
             self.detector.close()
+        elif (close := getattr(self.detector, "close", None)) is not None:  # the cascade's verifier thread
+            await asyncio.to_thread(close)
 
     def process(self, frame: bytes) -> str | None:
         self._preroll.append(frame)

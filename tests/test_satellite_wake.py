@@ -38,12 +38,13 @@ from satellite.state import State
 from satellite.tones import ToneConfig
 from satellite.vad import VadConfig
 from satellite.wake import MicroDetector, RemoteDetector, WakeConfig, WakeGate, _Threaded, make_detector
-from voice_runtime.audio import PCM16_MONO_16K, write_wav
+from satellite.wake_cascade import CascadeDetector
+from voice_runtime.audio import PCM16_MONO_16K, read_wav, write_wav
 from voice_runtime.clock import ManualClock
 
 VAD = VadConfig()
 FRAME = VAD.frame_bytes
-MICRO = WakeConfig(names=("okay_nabu", "hey_jarvis"))
+MICRO = WakeConfig(names=("okay_nabu", "hey_jarvis"), cascade=False)  # microWakeWord alone
 
 
 def frames(audio: bytes) -> list[bytes]:
@@ -53,9 +54,12 @@ def frames(audio: bytes) -> list[bytes]:
 
 def detections(gate: WakeGate, audio: bytes) -> list[tuple[str, float]]:
     found = []
+    drain = getattr(gate.detector, "drain", None)  # a worker thread: wait for it frame by frame (audio time)
     for i, frame in enumerate(frames(audio)):
         if (name := gate.process(frame)) is not None:
             found.append((name, (i + 1) * VAD.frame_seconds))
+        if drain is not None:
+            drain()
     return found
 
 
@@ -108,7 +112,8 @@ def test_threshold_overrides_the_models_own_cutoff() -> None:
     assert wake_config(args).threshold == 0.6
     wake = speak("Okay Nabu.")
     assert detections(WakeGate(WakeConfig(), VAD.frame_seconds), wake)  # the model's own 0.85
-    assert detections(WakeGate(WakeConfig(threshold=1.0), VAD.frame_seconds), wake) == []  # a mean never exceeds 1
+    alone = WakeConfig(threshold=1.0, cascade=False)
+    assert detections(WakeGate(alone, VAD.frame_seconds), wake) == []  # a mean never exceeds 1
     with pytest.raises(ValueError, match="threshold"):
         WakeConfig(threshold=1.5)
     micro = MicroDetector(("okay_nabu", "hey_jarvis"), ())
@@ -129,6 +134,8 @@ def test_flags_and_describe() -> None:
     args = build_parser().parse_args(["--wake-word", "alexa", "--wake-word", "hey_jarvis", "--wake-engine", "open"])
     assert wake_config(args).names == ("alexa", "hey_jarvis") and wake_config(args).engine == "open"
     assert not wake_config(build_parser().parse_args(["--no-wake-word"])).enabled
+    assert not wake_config(build_parser().parse_args(["--no-wake-cascade"])).cascade
+    assert isinstance(WakeGate(WakeConfig(cascade=False), VAD.frame_seconds).detector, MicroDetector)
     gate = WakeGate(MICRO, VAD.frame_seconds)
     info = Info.from_event(satellite_info("kitchen", None, gate.programs()).event())
     assert info.wake[0].name == "micro" and [m.name for m in info.wake[0].models] == ["okay_nabu", "hey_jarvis"]
@@ -335,3 +342,44 @@ def test_custom_model_file() -> None:
         make_detector(WakeConfig(names=(), model_paths=("/nonexistent/model.json",)))
     args = build_parser().parse_args(["--wake-word-model", str(config)])
     assert wake_config(args).names == () and wake_config(args).model_paths == (str(config),)
+
+
+AUDIO = Path(__file__).parent / "audio"
+
+
+def test_the_cascade_accepts_a_voice_microwakeword_alone_misses() -> None:
+    """Kokoro af_heart's "Okay Nabu." (tests/audio, synthesised with Kokoro): microWakeWord peaks ~0.2."""
+    clip = bytes(32000) + read_wav(str(AUDIO / "af_heart_okay_nabu.wav"))[0] + bytes(32000)
+    assert detections(WakeGate(WakeConfig(cascade=False), VAD.frame_seconds), clip) == []
+    gate = WakeGate(WakeConfig(), VAD.frame_seconds)
+    try:
+        assert isinstance(gate.detector, CascadeDetector)
+        found = detections(gate, clip)
+        assert [n for n, _ in found] == ["okay_nabu"] and gate.detector.candidates == 1
+        assert found[0][1] < 1.0 + 1.232 + 0.6  # within the verifier's window after the word
+    finally:
+        asyncio.run(gate.stop())
+
+
+def test_the_cascade_rejects_a_near_miss_it_verified() -> None:
+    """Candidates (microWakeWord over the 0.2 low bar, under its cutoff) that openWakeWord turns down."""
+    gate = WakeGate(WakeConfig(), VAD.frame_seconds)
+    try:
+        for text in ("Okay, Mabel.", "Okay, Nairobi."):
+            before = gate.detector.candidates if isinstance(gate.detector, CascadeDetector) else -1
+            assert detections(gate, bytes(32000) + speak(text) + bytes(64000)) == [], text
+            assert isinstance(gate.detector, CascadeDetector) and gate.detector.candidates == before + 1, text
+    finally:
+        asyncio.run(gate.stop())
+
+
+def test_a_late_confirmation_of_a_word_microwakeword_caught_does_not_fire_again() -> None:
+    """Piper's "Okay Nabu." passes 0.2 (a verification starts) before microWakeWord fires on its own."""
+    clip = bytes(32000) + speak("Okay Nabu.") + bytes(64000)
+    alone = detections(WakeGate(WakeConfig(refractory_seconds=0.0, cascade=False), VAD.frame_seconds), clip)
+    gate = WakeGate(WakeConfig(refractory_seconds=0.0), VAD.frame_seconds)  # no refractory period to hide it
+    try:
+        assert detections(gate, clip) == alone and alone
+        assert isinstance(gate.detector, CascadeDetector) and gate.detector.candidates == 1
+    finally:
+        asyncio.run(gate.stop())

@@ -1,0 +1,196 @@
+"""microWakeWord with openWakeWord as a verifier: the default for a word both engines ship (okay_nabu …).
+
+microWakeWord runs on every mic frame (about 1 % of a core). A frame where its probability for a
+word passes the cutoff is a detection, as without the cascade. A frame where it only passes the
+low bar (``FIRST_STAGE``, 0.2) is a *candidate*: openWakeWord's model for the same word is run on
+the last ``PRE_SECONDS`` of audio (a ring buffer) and then on the live frames for ``POST_SECONDS``
+more, in a worker thread; if it scores over ``VERIFY_CUTOFF`` the word is detected. So
+openWakeWord costs CPU only around candidates (a few per hour of non-wake audio, measured in
+``bench/results/wake.md``), and there is no stall: the buffered audio is caught up in one pass
+(without pyopen-wakeword's 8 s of zero padding after a reset) and the live frames follow as they
+come; the mic loop never waits for the worker.
+
+Why: the two models miss different voices (Kokoro af_heart's "Okay Nabu." peaks at 0.18 for
+microWakeWord, 0.94 for openWakeWord; bf_emma the other way round), and openWakeWord on every
+frame costs more than the satellite's CPU budget.
+
+Verifier states (one verification at a time; a candidate while one runs is ignored)::
+
+    idle ──candidate──▶ catching up (ring buffer) ──▶ live (≤ POST_SECONDS of frames) ──▶ idle
+                              └──────── score > VERIFY_CUTOFF: detection ─────────────────┘
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import enum
+import queue
+import threading
+import weakref
+from typing import Any
+
+from .wake import MicroDetector
+
+FIRST_STAGE = 0.2  # microWakeWord probability that makes a candidate (bench/wake_cascade.py)
+VERIFY_CUTOFF = 0.5  # openWakeWord's usual cutoff
+PRE_SECONDS = 2.0  # audio before the candidate: about one openWakeWord window (16 embeddings × 80 ms + 0.775 s)
+POST_SECONDS = 0.5  # live audio after it (openWakeWord peaks just after the word ends)
+BYTES_PER_SECOND = 32000  # 16 kHz, 16 bit, mono
+HOLD_SECONDS = 1.5  # at most one candidate this often (the wake gate's refractory period)
+
+
+def cascade_words(names: tuple[str, ...]) -> list[str]:
+    """The words both engines ship (each gets an openWakeWord verifier)."""
+    from pyopen_wakeword import Model as OpenModel
+
+    both = {m.value for m in OpenModel}
+    return [n for n in names if n in both]
+
+
+class Phase(enum.Enum):
+    IDLE = "idle"
+    LIVE = "live"  # the ring buffer has been caught up; live frames are being scored
+
+
+class Verifier:
+    """openWakeWord models for the cascade words over one shared feature front end (worker side)."""
+
+    def __init__(self, words: list[str]) -> None:
+        from pyopen_wakeword import Model as OpenModel
+        from pyopen_wakeword import OpenWakeWord, OpenWakeWordFeatures
+
+        self.models = {w: OpenWakeWord.from_builtin(OpenModel(w)) for w in words}
+        self.features = OpenWakeWordFeatures.from_builtin()
+        self.word: str | None = None
+        self.live_left = 0  # bytes of live audio still to score
+        self.phase = Phase.IDLE
+
+    def start(self, word: str, audio: bytes, live_bytes: int) -> bool:
+        """A candidate: score the buffered audio from a fresh state; True if the word is there."""
+        self.features.reset()
+        self.features.new_audio_samples = 0  # reset() queues 8 s of zeros: not needed, ~4x the work
+        self.models[word].reset()
+        self.word, self.live_left, self.phase = word, live_bytes, Phase.LIVE
+        return self._score(audio)
+
+    def feed(self, frame: bytes) -> bool:
+        if self.phase is Phase.IDLE:
+            return False
+        self.live_left -= len(frame)
+        found = self._score(frame)
+        if self.live_left <= 0:
+            self.phase = Phase.IDLE
+        return found
+
+    def _score(self, audio: bytes) -> bool:
+        assert self.word is not None
+        model = self.models[self.word]
+        for embedding in self.features.process_streaming(audio):
+            if any(p > VERIFY_CUTOFF for p in model.process_streaming(embedding)):
+                self.phase = Phase.IDLE  # confirmed: the rest of the window is not needed
+                return True
+        return False
+
+
+class _Worker:
+    """The verifier's thread side (holds no reference to the detector, so a dropped one is freed)."""
+
+    def __init__(self, words: list[str], live_bytes: int, max_jobs: int) -> None:
+        self.verifier: Verifier | None = Verifier(words)
+        self.live_bytes = live_bytes
+        self.busy = threading.Event()  # a verification is queued or running
+        self.jobs: queue.Queue[tuple[str, Any] | None] = queue.Queue(maxsize=max_jobs)
+        self.found: collections.deque[tuple[int, str]] = collections.deque(maxlen=8)  # (candidate number, word)
+        self.number = 0  # the candidate being verified
+
+    def run(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            try:
+                self._do(*job)
+            finally:
+                self.jobs.task_done()
+        self.jobs.task_done()
+        self.verifier = None  # release the models now, not when the detector is collected
+
+    def stop(self, wait_seconds: float = 0.0) -> None:
+        with contextlib.suppress(queue.Full):  # full: the worker is stuck; it is a daemon thread
+            self.jobs.put(None, block=wait_seconds > 0, timeout=wait_seconds or None)
+
+    def _do(self, kind: str, data: Any) -> None:
+        verifier = self.verifier
+        assert verifier is not None
+        # a frame after the verification ended (IDLE) is ignored by feed()
+        if kind == "start":
+            self.number, word, audio = data
+            found = verifier.start(word, audio, self.live_bytes)
+        else:
+            found = verifier.feed(data)
+        if found and verifier.word is not None:
+            self.found.append((self.number, verifier.word))
+        if verifier.phase is Phase.IDLE:
+            self.busy.clear()
+
+
+class CascadeDetector:
+    """A :class:`MicroDetector` whose near misses on cascade words are verified by openWakeWord."""
+
+    def __init__(self, micro: MicroDetector, words: list[str], max_jobs: int = 64) -> None:
+        self.micro = micro
+        self.names = micro.names
+        self.words = words
+        self._pre_bytes = round(PRE_SECONDS * BYTES_PER_SECOND)
+        self._ring = bytearray()  # the last PRE_SECONDS of audio
+        self._hold = round(HOLD_SECONDS * BYTES_PER_SECOND)
+        self._since = self._hold  # bytes of audio since the last candidate
+        self.candidates = 0  # verifications started (benchmarks); also numbers them
+        self._void = 0  # verifications up to this number are moot (microWakeWord fired on its own)
+        self._worker = _Worker(words, round(POST_SECONDS * BYTES_PER_SECOND), max_jobs)
+        self._thread = threading.Thread(target=self._worker.run, name="wake verifier", daemon=True)
+        self._thread.start()
+        weakref.finalize(self, _Worker.stop, self._worker)
+
+    def process(self, frame: bytes) -> str | None:
+        self._ring += frame
+        del self._ring[:-self._pre_bytes]
+        self._since += len(frame)
+        name = self.micro.process(frame)
+        busy = self._worker.busy
+        if name is None and not busy.is_set() and self._since > self._hold:
+            word = next((w for w in self.words if self.micro.peak.get(w, 0.0) > FIRST_STAGE), None)
+            if word is not None:
+                busy.set()
+                self._since = 0
+                self.candidates += 1
+                if not self._put(("start", (self.candidates, word, bytes(self._ring)))):
+                    busy.clear()
+        elif busy.is_set():
+            self._put(("frame", frame))
+        if name is not None:
+            self._void = self.candidates  # a late confirmation of this same utterance must not fire again,
+            self._since = 0  # nor a candidate on its tail
+            return name
+        while self._worker.found:
+            number, word = self._worker.found.popleft()
+            if number > self._void:
+                return word
+        return None
+
+    def _put(self, job: tuple[str, Any]) -> bool:
+        try:
+            self._worker.jobs.put_nowait(job)
+        except queue.Full:  # the worker fell behind by max_jobs: drop this job, never block the mic
+            return False
+        return True
+
+    def drain(self) -> None:
+        """Wait until every queued frame has been looked at (tests, benchmarks: audio time, not wall time)."""
+        self._worker.jobs.join()
+
+    def reset(self) -> None:
+        self.micro.reset()
+
+    def close(self) -> None:
+        """Stop the worker and wait for it (at most one verification, ~0.15 s)."""
+        self._worker.stop(wait_seconds=5.0)
+        self._thread.join(timeout=5.0)
