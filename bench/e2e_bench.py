@@ -230,7 +230,8 @@ class BenchPipeline(Pipeline):
     audio_end_ms: dict[int, float]
 
     async def run_turn(self, audio: AsyncIterator[AudioChunk], out: TurnOutput, *, conversation_id: str,
-                       result: TurnResult | None = None, end_stage: str = "tts") -> TurnResult:
+                       result: TurnResult | None = None, end_stage: str = "tts",
+                       endpoint_after: float = 0.0) -> TurnResult:
         result = result if result is not None else TurnResult()
         if not hasattr(self, "audio_end_ms"):
             self.audio_end_ms = {}
@@ -243,7 +244,7 @@ class BenchPipeline(Pipeline):
                 yield chunk
 
         return await super().run_turn(noted(), out, conversation_id=conversation_id, result=result,
-                                      end_stage=end_stage)
+                                      end_stage=end_stage, endpoint_after=endpoint_after)
 
 
 async def played_or_barge_in(link: SatelliteLink) -> None:
