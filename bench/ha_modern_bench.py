@@ -134,18 +134,13 @@ async def chroot_ha(args: argparse.Namespace, config: Callable[[int], str]) -> A
 
 @contextlib.asynccontextmanager
 async def recognizer(ha: Any) -> AsyncIterator[Any]:
-    from orchestrator.home.ha import HaConfig, HomeAssistant
+    from ha_home import ha_backend
+
+    from orchestrator.home.ha import HaConfig
     from orchestrator.intents import IntentRecognizer
 
-    home = HomeAssistant(HaConfig(ha.url, ha.token))
-    task = asyncio.create_task(home.run())
-    try:
-        await asyncio.wait_for(home.loaded.wait(), 60)
+    async with ha_backend(HaConfig(ha.url, ha.token), loaded=True) as home:
         yield IntentRecognizer(home=home)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await home.close()
 
 
 async def floors_run(args: argparse.Namespace) -> dict[str, Any]:

@@ -320,3 +320,22 @@ async def home_assistant(folder: Path) -> AsyncIterator[RunningHa]:
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
+
+
+@contextlib.asynccontextmanager
+async def ha_backend(config: Any, *, loaded: bool = False) -> AsyncIterator[Any]:
+    """Our HA backend (orchestrator.home.ha.HomeAssistant) running against ``config``; with
+    ``loaded`` it is yielded once its entities are loaded (60 s at most). Cancelled and closed after."""
+    from orchestrator.home.ha import HomeAssistant
+
+    home = HomeAssistant(config)
+    task = asyncio.create_task(home.run(), name="ha backend")
+    try:
+        if loaded:
+            await asyncio.wait_for(home.loaded.wait(), 60)
+        yield home
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await home.close()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from ha_home import RunningHa, ha_installed, home_assistant
+from ha_home import ha_backend as backend
 
 from orchestrator.home.ha import TOO_SLOW, UNREACHABLE, HaConfig, HaState, HomeAssistant
 from orchestrator.intents import NO_HOME_REPLY, IntentRecognizer
@@ -25,19 +26,6 @@ async def ha(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningH
         pytest.fail("Home Assistant is not installed: run scripts/setup.sh (it installs homeassistant==2024.3.3)")
     async with home_assistant(tmp_path_factory.mktemp("ha")) as running:
         yield running
-
-
-@contextlib.asynccontextmanager
-async def backend(config: HaConfig) -> AsyncIterator[HomeAssistant]:
-    home = HomeAssistant(config)
-    task = asyncio.create_task(home.run(), name="ha backend")
-    try:
-        yield home
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await home.close()
 
 
 async def say(intents: IntentRecognizer, text: str) -> str:

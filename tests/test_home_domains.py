@@ -5,13 +5,12 @@ agent. Each check reads HA's real state afterwards."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from ha_home import RunningHa, ha_installed, home_assistant
+from ha_home import RunningHa, ha_backend, ha_installed, home_assistant
 
-from orchestrator.home.ha import HaConfig, HomeAssistant
+from orchestrator.home.ha import HaConfig
 from orchestrator.intents import IntentRecognizer
 
 pytestmark = pytest.mark.slow
@@ -27,15 +26,8 @@ async def ha(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningH
 
 @pytest.fixture
 async def intents(ha: RunningHa) -> AsyncIterator[IntentRecognizer]:
-    home = HomeAssistant(HaConfig(ha.url, ha.token))
-    task = asyncio.create_task(home.run(), name="ha backend")
-    try:
-        await asyncio.wait_for(home.loaded.wait(), 60)
+    async with ha_backend(HaConfig(ha.url, ha.token), loaded=True) as home:
         yield IntentRecognizer(home=home)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await home.close()
 
 
 async def say(intents: IntentRecognizer, text: str) -> str:
