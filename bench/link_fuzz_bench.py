@@ -48,6 +48,7 @@ from orchestrator.satellite_link import LinkConfig, SatelliteLink  # noqa: E402
 from orchestrator.services import ServicePool  # noqa: E402
 from voice_runtime.audio import PCM16_MONO_16K, write_wav  # noqa: E402
 from voice_runtime.procs import ServiceProcess, start_service  # noqa: E402
+from voice_runtime.tasks import race  # noqa: E402
 
 
 @dataclass
@@ -168,7 +169,7 @@ async def fuzz_link(frames: int, seed: int) -> LinkReport:
     started = time.monotonic()
     task = asyncio.create_task(link.run(), name="link under fuzz")
     try:
-        await asyncio.wait({task, asyncio.create_task(satellite.done.wait())}, return_when=asyncio.FIRST_COMPLETED)
+        await race(task, satellite.done.wait())
         report.alive = not task.done()
         report.sessions = link.sessions
         report.reestablished = link.sessions > 1 and report.alive

@@ -143,7 +143,8 @@ async def ask(args: argparse.Namespace) -> int:
     config = build_config(args)
     monitor = LatencyMonitor()
     home = HomeAssistant(config.home_assistant) if config.home_assistant else None
-    home_task = asyncio.create_task(home.run()) if home else None
+    tasks = TaskSet()
+    home_task = tasks.spawn(home.run(), name="home") if home else None
     if home is not None:
         with contextlib.suppress(TimeoutError):  # unreachable: commands get an honest answer
             await asyncio.wait_for(home.loaded.wait(), 10)

@@ -14,36 +14,13 @@ from wyoming.error import Error
 from wyoming.vad import VoiceStarted, VoiceStopped
 
 from voice_runtime.latency import TurnTimer
-from voice_runtime.tasks import cancel_and_wait
+from voice_runtime.tasks import TaskSet, cancel_and_wait, race
 
 from .services import Connection, ServicePool, ServiceUnavailable
 from .streams import TurnError
 from .turn import SERVICES_UNAVAILABLE, PipelineConfig, TurnOutput
 
 _LOGGER = logging.getLogger(__name__)
-
-
-async def until_endpoint(audio: AsyncIterator[AudioChunk], reader: asyncio.Task[str]) -> AsyncIterator[AudioChunk]:
-    """``audio`` until it ends or the speech-to-text service has answered (it found the end of
-    speech itself). A reader that failed (connection lost) stops the race: the audio is still
-    wanted, for another replica."""
-    source = aiter(audio)
-    racing = True
-    while True:
-        step = asyncio.ensure_future(anext(source))
-        try:
-            if racing:
-                await asyncio.wait({step, reader}, return_when=asyncio.FIRST_COMPLETED)
-                if not step.done():
-                    if reader.cancelled() or reader.exception() is None or isinstance(reader.exception(), TurnError):
-                        return
-                    racing = False
-            chunk = await step
-        except StopAsyncIteration:
-            return
-        finally:
-            await cancel_and_wait(step)
-        yield chunk
 
 
 class AsrSession:
@@ -58,6 +35,7 @@ class AsrSession:
         self.timer = timer
         self.endpoint_after = endpoint_after
         self.buffered: list[AudioChunk] = []  # the whole utterance, for another replica
+        self._tasks = TaskSet()
 
     def request(self) -> Transcribe:
         context: dict[str, object] = {} if self.config.partial_transcripts else {"partial_transcripts": False}
@@ -77,11 +55,11 @@ class AsrSession:
             try:
                 conn = await self.pool.acquire()
                 await conn.send(self.request().event())
-                reader = asyncio.create_task(self._read_transcript(conn), name="asr reader")
+                reader = self._tasks.spawn(self._read_transcript(conn), name="asr reader", awaited=True)
             except ServiceUnavailable as err:
                 raise TurnError(SERVICES_UNAVAILABLE, str(err)) from err
             total = 0
-            async for chunk in until_endpoint(audio, reader):
+            async for chunk in self._until_endpoint(audio, reader):
                 outgoing = [chunk.event()]
                 if first:
                     first = False
@@ -128,6 +106,33 @@ class AsrSession:
                 await cancel_and_wait(reader)
             if conn is not None:
                 await conn.close()
+            await self._tasks.close()
+
+    async def _until_endpoint(self, audio: AsyncIterator[AudioChunk],
+                              reader: asyncio.Task[str]) -> AsyncIterator[AudioChunk]:
+        """``audio`` until it ends or the speech-to-text service has answered (it found the end
+        of speech itself). A reader that failed (connection lost) stops the race: the audio is
+        still wanted, for another replica. The next chunk is awaited in a task of its own, so
+        that losing the race to a failed reader does not close the audio stream."""
+        source = aiter(audio)
+
+        async def next_chunk() -> AudioChunk:
+            return await anext(source)
+
+        racing = True
+        while True:
+            step = self._tasks.spawn(next_chunk(), name="asr audio", awaited=True)
+            try:
+                if racing and (await race(step, reader)) == 1:
+                    if reader.cancelled() or reader.exception() is None or isinstance(reader.exception(), TurnError):
+                        return
+                    racing = False
+                chunk = await step
+            except StopAsyncIteration:
+                return
+            finally:
+                await cancel_and_wait(step)
+            yield chunk
 
     @staticmethod
     async def _read_transcript(conn: Connection, timeout: float | None = None) -> str:

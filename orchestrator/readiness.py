@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 
-from voice_runtime.tasks import cancel_and_wait
+from voice_runtime.tasks import TaskSet, cancel_and_wait
 
 from .services import Connection, ServicePool, ServiceUnavailable
 
@@ -27,7 +27,8 @@ class Readiness:
     """
 
     def __init__(self, pools: list[ServicePool]) -> None:
-        self._checks = {id(pool): asyncio.create_task(self._check(pool), name=f"check {pool.kind}")
+        self._tasks = TaskSet()
+        self._checks = {id(pool): self._tasks.spawn(self._check(pool), name=f"check {pool.kind}", awaited=True)
                         for pool in pools if pool and pool.warm}
 
     @staticmethod

@@ -37,7 +37,7 @@ from wyoming.snd import Played
 from voice_runtime.clock import Clock, MonotonicClock
 from voice_runtime.limits import Limits
 from voice_runtime.protocol import ProtocolError, read_frame
-from voice_runtime.tasks import cancel_and_wait
+from voice_runtime.tasks import TaskSet, cancel_and_wait, race
 
 from .continuation import ContinuationPolicy, HeardAudio, TurnTrack
 from .pipeline import Pipeline, TurnResult
@@ -147,6 +147,7 @@ class SatelliteLink:
         self.continuations = 0  # new speech merged into the question before it (continuation.py)
         self.continuation_reply_heard: deque[float] = deque(maxlen=RECENT_TURNS)  # reply heard before each
         self._turn: _Turn | None = None
+        self._tasks = TaskSet()  # the link's tasks: turns, the announcement, the pinger
         self._count = 0
         self._stopping = False
 
@@ -172,7 +173,7 @@ class SatelliteLink:
         await conn.send(event.event())
         busy = self._announcing is not None and not self._announcing.done()
         if announce and self.machine.state is LinkState.IDLE and not busy:
-            self._announcing = asyncio.create_task(self._announce(conn, announce), name=f"announce {self.name}")
+            self._announcing = self._tasks.spawn(self._announce(conn, announce), name=f"announce {self.name}")
 
     async def _announce(self, conn: Connection, text: str) -> TurnResult:
         turn = _Turn(0, RunPipeline(start_stage=PipelineStage.TTS, end_stage=PipelineStage.TTS))
@@ -220,7 +221,7 @@ class SatelliteLink:
         await conn.send(RunSatellite().event())
         await conn.send(Describe().event())
         pong = asyncio.Event()
-        pinger = asyncio.create_task(self._ping(conn, pong), name=f"ping {self.config.uri}")
+        pinger = self._tasks.spawn(self._ping(conn, pong), name=f"ping {self.config.uri}", awaited=True)
         self._conn = conn
         self._attach_timers()
         self.connected.set()
@@ -228,9 +229,9 @@ class SatelliteLink:
         reading: asyncio.Task[Event | None] | None = None
         try:
             while True:
-                reading = asyncio.create_task(read_frame(conn.reader, LINK_LIMITS))
-                done, _ = await asyncio.wait({reading, pinger}, return_when=asyncio.FIRST_COMPLETED)
-                if pinger in done:
+                reading = self._tasks.spawn(read_frame(conn.reader, LINK_LIMITS), name="read satellite",
+                                            awaited=True)
+                if await race(pinger, reading) == 0:  # the pinger first: a lost link wins a tie
                     pinger.result()  # raises TimeoutError when pongs stopped
                     return
                 try:
@@ -267,13 +268,7 @@ class SatelliteLink:
                 # Wait the rest of the timeout for a late pong.
                 remaining = self.config.ping_timeout - (self.clock.now() - sent)
                 if remaining > 0:
-                    waiter = asyncio.create_task(pong.wait())
-                    sleeper = asyncio.create_task(self.clock.sleep(remaining))
-                    try:
-                        await asyncio.wait({waiter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
-                    finally:
-                        await cancel_and_wait(waiter)
-                        await cancel_and_wait(sleeper)
+                    await race(pong.wait(), self.clock.sleep(remaining))
                 if not pong.is_set():
                     raise TimeoutError(f"no pong from {self.config.uri} within {self.config.ping_timeout}s")
 
@@ -326,7 +321,7 @@ class SatelliteLink:
             self._count += 1
             turn = _Turn(self._count, stage, self.config.continuation, prefix)
             self._turn = turn
-            turn.task = asyncio.create_task(self._run_turn(turn, conn), name=f"turn {turn.number}")
+            turn.task = self._tasks.spawn(self._run_turn(turn, conn), name=f"turn {turn.number}")
 
     async def _run_turn(self, turn: _Turn, conn: Connection) -> TurnResult:
         out = _Out(conn, turn, self.clock)

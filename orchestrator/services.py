@@ -28,7 +28,7 @@ from wyoming.info import Describe, Info
 
 from voice_runtime.clock import Clock, MonotonicClock
 from voice_runtime.discovery import browse
-from voice_runtime.tasks import cancel_and_wait
+from voice_runtime.tasks import TaskSet, cancel_and_wait
 
 _LOGGER = logging.getLogger(__name__)
 READ_LIMIT = 16 * 1024 * 1024
@@ -135,6 +135,7 @@ class ServicePool:
         self._replicas = [_Replica(u) for u in self.uris]
         self._next = 0
         self.info: Info | None = None
+        self._tasks = TaskSet()  # the warm spares being opened
 
     def __bool__(self) -> bool:
         return bool(self._replicas)
@@ -225,7 +226,7 @@ class ServicePool:
                 else:  # a connection was given back meanwhile (release): keep one spare
                     await conn.close()
 
-        replica.spare_task = asyncio.create_task(fill(), name=f"warm {replica.uri}")
+        replica.spare_task = self._tasks.spawn(fill(), name=f"warm {replica.uri}")
 
     async def close(self) -> None:
         for replica in self._replicas:

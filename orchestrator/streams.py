@@ -3,12 +3,11 @@ within its inactivity timeout."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 from wyoming.event import Event
 
-from voice_runtime.tasks import cancel_and_wait
+from voice_runtime.tasks import TaskSet, race
 
 from .services import Connection
 
@@ -26,13 +25,9 @@ async def next_event(conn: Connection, timeout: float, excused: Callable[[], boo
     """The next event of ``conn``: TimeoutError after ``timeout`` s without one, unless
     ``excused()`` says the silence is ours (the service still waits for our input). The read is
     never interrupted mid-frame, so waiting on is safe."""
-    reading = asyncio.ensure_future(conn.recv())
-    try:
-        while True:
-            done, _ = await asyncio.wait({reading}, timeout=timeout)
-            if done:
-                return reading.result()
+    async with TaskSet() as tasks:
+        reading = tasks.spawn(conn.recv(), name=f"read {conn.uri}", awaited=True)
+        while await race(reading, timeout=timeout) is None:
             if excused is None or not excused():
                 raise TimeoutError(f"{conn.uri}: nothing for {timeout:.0f}s")
-    finally:
-        await cancel_and_wait(reading)
+        return reading.result()

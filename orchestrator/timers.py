@@ -14,7 +14,6 @@ reaches this orchestrator, so nothing is duplicated.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import json
 import logging
@@ -30,6 +29,7 @@ from wyoming.event import Eventable
 from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted, TimerUpdated
 
 from voice_runtime.clock import Clock, MonotonicClock
+from voice_runtime.tasks import race
 
 _LOGGER = logging.getLogger(__name__)
 MAX_TIMERS_PER_SATELLITE = 20
@@ -233,17 +233,10 @@ class TimerManager:
             await self._finish_due()
             running = [t.deadline for t in self._timers.values()
                        if t.state is TimerState.RUNNING and t.deadline is not None and self.can_ring(t.owner)]
-            waiter = asyncio.create_task(self._changed.wait())
-            sleeper = (asyncio.create_task(self.clock.sleep(max(0.0, min(running) - self.wall())))
-                       if running else None)
-            try:
-                await asyncio.wait({waiter} | ({sleeper} if sleeper else set()), return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in (waiter, sleeper):
-                    if task is not None and not task.done():
-                        task.cancel()
-                        with contextlib.suppress(asyncio.CancelledError):
-                            await task
+            if running:
+                await race(self._changed.wait(), self.clock.sleep(max(0.0, min(running) - self.wall())))
+            else:
+                await self._changed.wait()
 
     async def _finish_due(self) -> None:
         now = self.wall()

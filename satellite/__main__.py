@@ -15,7 +15,7 @@ from voice_runtime.env import env, env_bool, warn_ignored
 from voice_runtime.logs import setup_logging
 from voice_runtime.memory import tune_malloc
 from voice_runtime.server import ServerConfig, run_server
-from voice_runtime.tasks import cancel_and_wait
+from voice_runtime.tasks import cancel_and_wait, race
 
 from .aec import AudioFrontend, FrontendConfig
 from .announce import AnnounceConfig
@@ -199,15 +199,15 @@ async def serve(config: SatelliteConfig, audio: AudioConfig, cloud: CloudConfig 
     serving = asyncio.create_task(run_server(server, lambda r, w: SatelliteHandler(
         r, w, satellite=satellite, info=lambda: info, limits=server.limits)), name="server")
     audio_ended = asyncio.create_task(satellite.stopped.wait(), name="audio ended")
-    done: set[asyncio.Task[object]] = set()
+    first = None
     try:
-        done, _ = await asyncio.wait({serving, audio_ended}, return_when=asyncio.FIRST_COMPLETED)
+        first = await race(serving, audio_ended)
     finally:
         await cancel_and_wait(serving)
         await cancel_and_wait(audio_ended)
         await cancel_and_wait(preparing)
         await satellite.stop()
-    if audio_ended in done and serving not in done:
+    if first == 1:  # the audio ended and the server did not (both done: the server's end wins)
         _LOGGER.error("exiting: the microphone or speaker stopped")
         sys.exit(1)
 

@@ -34,7 +34,7 @@ from orchestrator.wavio import WavSink
 from voice_runtime.audio import PCM16_MONO_16K, write_wav
 from voice_runtime.faultproxy import FaultProxy, Mode
 from voice_runtime.procs import ServiceProcess
-from voice_runtime.tasks import cancel_and_wait
+from voice_runtime.tasks import cancel_and_wait, race
 
 __all__ = ["peers"]  # a fixture
 
@@ -163,8 +163,7 @@ async def test_satellite_stream_cut_inside_a_frame_link_reconnects(
         await asyncio.wait_for(fault.fired.wait(), 60)
         await sat.wait_log("controller gone")
         back = asyncio.create_task(sat.wait_log("controller attached", count=2, timeout=30))
-        done, _ = await asyncio.wait({task, back}, return_when=asyncio.FIRST_COMPLETED)
-        if task in done:
+        if await race(task, back) == 0:
             await cancel_and_wait(back)
             task.result()  # the link died
         await back

@@ -28,7 +28,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .tasks import cancel_and_wait
+from .tasks import cancel_and_wait, race
 
 Mode = Literal["pass", "delay", "drop", "truncate", "reset", "loss"]
 Direction = Literal["up", "down"]  # up: client -> server; down: server -> client
@@ -138,7 +138,7 @@ class FaultProxy:
                  asyncio.create_task(self._pump(s_reader, c_writer, "down"))]
         self._tasks.update(pumps)
         try:
-            await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+            await race(*pumps)
         finally:
             for task in pumps:
                 await cancel_and_wait(task)

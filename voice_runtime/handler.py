@@ -33,7 +33,7 @@ from wyoming.server import AsyncEventHandler
 
 from .limits import Limits
 from .protocol import ProtocolError, read_frame
-from .tasks import cancel_and_wait
+from .tasks import cancel_and_wait, put_unless_done
 
 _LOGGER = logging.getLogger(__name__)
 _STOP = Event(type="__stop__")
@@ -155,20 +155,14 @@ class ServiceHandler(AsyncEventHandler):
                     await self.write_event(Pong(text=Ping.from_event(event).text).event())
                 continue
             await self.preempt(event)
-            put = asyncio.ensure_future(self._queue.put(event))
-            await asyncio.wait({put, worker}, return_when=asyncio.FIRST_COMPLETED)
-            if not put.done():
-                put.cancel()
+            if not await put_unless_done(self._queue, event, worker):
                 return
 
     async def _end_of_input(self, worker: asyncio.Task[None]) -> None:
         """End of input on stdio: handle what is queued, then let the replies complete."""
         try:
             async with asyncio.timeout(self.limits.idle_timeout):
-                put = asyncio.ensure_future(self._queue.put(_STOP))
-                await asyncio.wait({put, worker}, return_when=asyncio.FIRST_COMPLETED)
-                if not put.done():
-                    put.cancel()
+                await put_unless_done(self._queue, _STOP, worker)
                 await asyncio.wait({worker})
                 if not self._closed:
                     await self.finish()

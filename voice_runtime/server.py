@@ -24,7 +24,7 @@ from wyoming.event import async_get_stdin, async_get_stdout, async_write_event
 from .discovery import Advertiser, default_name, reachable_host
 from .handler import ServiceHandler
 from .limits import Limits
-from .tasks import cancel_and_wait
+from .tasks import cancel_and_wait, race
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -184,15 +184,11 @@ async def run_server(config: ServerConfig, factory: HandlerFactory) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop_requested.set)
-    waiter = asyncio.create_task(server.wait())
-    stopper = asyncio.create_task(stop_requested.wait())
     try:
-        await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        await race(server.wait(), stop_requested.wait())
         if stop_requested.is_set():
             _LOGGER.info("stopping on signal")
     finally:
-        await cancel_and_wait(waiter)
-        await cancel_and_wait(stopper)
         await server.stop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):

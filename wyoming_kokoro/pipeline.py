@@ -40,7 +40,7 @@ from wyoming.tts import SynthesizeStopped
 from voice_runtime.audio import from_float
 from voice_runtime.clock import Clock
 from voice_runtime.retry import TTS_RETRY, RetryPolicy, retry_async
-from voice_runtime.tasks import cancel_and_wait
+from voice_runtime.tasks import cancel_and_wait, put_unless_done
 
 from .engine import Engine, EngineError, Samples, Voice
 from .text import SentenceSplitter, clean_text, has_speech
@@ -277,17 +277,7 @@ class Reply:
             return
         if item is not None:
             self._received += 1
-        try:
-            self._text.put_nowait(item)
-            return
-        except asyncio.QueueFull:
-            pass
-        put = asyncio.ensure_future(self._text.put(item))
-        try:
-            await asyncio.wait({put, self.task}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            if not put.done():
-                put.cancel()
+        await put_unless_done(self._text, item, self.task)
 
     # -- ending --------------------------------------------------------------------------
     def cancel(self) -> None:

@@ -32,7 +32,7 @@ import httpx
 
 from voice_runtime.clock import Clock, MonotonicClock
 from voice_runtime.procs import free_port
-from voice_runtime.tasks import cancel_and_wait
+from voice_runtime.tasks import cancel_and_wait, race
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -220,13 +220,7 @@ class LlamaServerProcess:
         while True:
             proc = self._proc
             assert proc is not None
-            exited = asyncio.ensure_future(proc.wait())
-            tick = asyncio.ensure_future(self.clock.sleep(self.config.health_interval))
-            try:
-                await asyncio.wait({exited, tick}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                exited.cancel()
-                tick.cancel()
+            await race(proc.wait(), self.clock.sleep(self.config.health_interval))
             if proc.returncode is not None:
                 _LOGGER.warning("llama-server pid=%d exited code=%s; restarting", proc.pid, proc.returncode)
             else:

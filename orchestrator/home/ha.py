@@ -25,6 +25,8 @@ from typing import Any
 import httpx
 from hassil.intents import SlotList
 
+from voice_runtime.tasks import TaskSet, cancel_and_wait
+
 from ..intents import Recognized
 from .entities import HomeArea, HomeEntity, HomeSnapshot, slot_lists, spoken_form
 from .speech import (
@@ -92,6 +94,7 @@ class HomeAssistant:
                                        headers={"Authorization": f"Bearer {config.token}"})
         self._next_id = 0
         self._changes = asyncio.Event()
+        self._tasks = TaskSet()
 
     # -- HomeBackend -----------------------------------------------------------------------
     def slot_lists(self) -> dict[str, SlotList]:
@@ -285,7 +288,7 @@ class HomeAssistant:
                 if answer.get("type") != "auth_ok":
                     raise AuthError(answer.get("message", "auth_invalid"))
             pending: dict[int, asyncio.Future[Any]] = {}
-            reader = asyncio.create_task(self._read(ws, pending))
+            reader = self._tasks.spawn(self._read(ws, pending), name="ha reader", awaited=True)
             try:
                 await self._call(ws, pending, {"type": "subscribe_events", "event_type": "state_changed"})
                 for event_type in RELOAD_EVENTS:
@@ -296,9 +299,7 @@ class HomeAssistant:
                     await self._changes.wait()
                     await asyncio.sleep(0.5)  # let a burst of registry events settle into one reload
             finally:
-                reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await reader
+                await cancel_and_wait(reader)
 
     async def _read(self, ws: Any, pending: dict[int, asyncio.Future[Any]]) -> None:
         async for raw in ws:

@@ -12,7 +12,7 @@ from wyoming.event import async_write_event
 
 from ..limits import Limits
 from ..protocol import ProtocolError, read_frame
-from ..tasks import cancel_and_wait
+from ..tasks import cancel_and_wait, race
 from .format import Direction, RecordedEvent, Session, save_session
 
 _LOGGER = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class Recorder:
         tasks = [asyncio.create_task(pump(c_reader, s_writer, "in")),
                  asyncio.create_task(pump(s_reader, c_writer, "out"))]
         try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            await race(*tasks)
             # Give the other direction a moment to deliver what is in flight.
             await asyncio.wait(tasks, timeout=2.0)
         finally:

@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 
 from wyoming.event import Event, async_read_event, async_write_event
 
-from ..tasks import cancel_and_wait
+from ..tasks import cancel_and_wait, race
 from .format import RecordedEvent, Session
 
 STREAM_CHUNKS = frozenset({"audio-chunk", "transcript-chunk", "handled-chunk", "synthesize-chunk"})
@@ -200,9 +200,7 @@ async def replay_session(
                         await asyncio.sleep(delay)
                 await async_write_event(item.event, writer)
             if expected:
-                waiter = asyncio.create_task(got_enough.wait())
-                await asyncio.wait({waiter, reading}, return_when=asyncio.FIRST_COMPLETED)
-                waiter.cancel()
+                await race(got_enough.wait(), reading)
             # Anything extra the server still sends counts too.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(reading), settle if not expected else 0.3)
