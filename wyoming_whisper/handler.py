@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -258,6 +259,9 @@ class WhisperHandler(ServiceHandler):
             events = utterance.voice_events()
         for kind, millis in events:
             if kind == "stopped":
+                # mono: CLOCK_MONOTONIC, for benchmarks that put this on another process's timeline
+                _LOGGER.info("client=%s end of turn: speech ended at %.2fs, audio received %.2fs mono=%.4f",
+                             self.client, millis / 1000, utterance.seconds, time.monotonic())
                 await self.write_event(VoiceStopped(timestamp=millis).event())
                 await self._complete(stream)
                 return
@@ -324,8 +328,9 @@ class WhisperHandler(ServiceHandler):
             text = await self._final_text(stream, region)
         else:
             await stream.tasks.close()
-        _LOGGER.info("client=%s audio=%.2fs speech=%s transcript=%r", self.client, utterance.seconds,
-                     None if region is None else f"{(region[1] - region[0]) / SAMPLE_RATE:.2f}s", text)
+        _LOGGER.info("client=%s audio=%.2fs speech=%s transcript=%r mono=%.4f", self.client, utterance.seconds,
+                     None if region is None else f"{(region[1] - region[0]) / SAMPLE_RATE:.2f}s", text,
+                     time.monotonic())
         await self._begin(stream)
         delta = utterance.final_delta(text)
         if delta:
