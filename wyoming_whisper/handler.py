@@ -8,9 +8,9 @@ endpointing (``--endpoint-silence``) also ``voice-started``/``voice-stopped``, a
 transcript follows ``voice-stopped`` without waiting for ``audio-stop``.
 
 Per request, ``transcribe`` may turn server-side endpointing on with ``vad_sensitivity``. The
-speech is decoded with 0.2 s of the silence after it, speculatively, and that text decides
-(:mod:`.endpoint`): a finished request ends after the base silence (``aggressive`` 0.25 s,
-``default`` 0.4 s, ``relaxed`` 0.7 s), an unfinished one ("turn on the ...") after the cap
+speech is decoded with 0.1 s of the silence after it, speculatively, and that text decides
+(:mod:`.endpoint`): a finished request ends after the base silence (``aggressive`` 0.2 s,
+``default`` 0.25 s, ``relaxed`` 0.7 s), an unfinished one ("turn on the ...") after the cap
 (``--endpoint-max-silence`` 1.5 s x 1, 1.25, 1.5) unless the user goes on.
 ``context: {"endpoint": "silence"}`` asks for silence alone (0.25/0.7/1.25 s, Home Assistant's
 values; for comparisons). ``context: {"partial_transcripts": false}`` turns partial
@@ -281,7 +281,7 @@ class WhisperHandler(ServiceHandler):
 
     async def _speculative_text(self, stream: _Stream, region: tuple[int, int]) -> str | None:
         """The text of the speculative final decode of ``region`` (waiting for it: it was
-        started ~0.2 s into the silence), or None when there is none."""
+        started ~0.1 s into the silence), or None when there is none."""
         if stream.final is not None and stream.final[0].region == region:
             await asyncio.wait({stream.final[1]})
         speculated = stream.utterance.speculated
