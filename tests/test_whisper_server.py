@@ -20,6 +20,7 @@ from wyoming.event import Event
 from wyoming.info import Describe, Info
 
 from voice_runtime.audio import PCM16_MONO_16K, AudioFormat, convert
+from voice_runtime.speculative import SpeculativeTranscript
 from wyoming_whisper.engine import normalise
 
 COMMAND = "Turn on the kitchen light."
@@ -274,7 +275,31 @@ async def test_a_pause_after_the_does_not_end_the_request(server: ServiceProcess
     assert "kitchen" not in cut and cut.startswith("turn on"), cut
 
 
+async def test_speculative_transcript_comes_before_the_end_and_equals_the_final(server: ServiceProcess) -> None:
+    """Asked for, the text of the speculative final decode is sent as soon as it reads as finished,
+    before ``voice-stopped``, and the final transcript is that text. "Turn on the ..." at the
+    pause reads as unfinished: nothing is sent for it. Not asked for (Home Assistant): never sent."""
+    paused = speak_paused("Turn on the kitchen lights.", 3, 0.6) + bytes(2 * 16000 * 2)
+    for asked in (True, False):
+        async with connected(server.port) as client:
+            await client.send(Transcribe(language="en", vad_sensitivity="default",
+                                         context={"partial_transcripts": False, "speculative_transcripts": asked}))
+            await send_audio(client, paused, realtime=True, stop=False)
+            events = await client.recv_until("transcript-stop")
+            await client.send(AudioStop())
+        types = [e.type for e in events]
+        speculative = [SpeculativeTranscript.from_event(e).text for e in events
+                       if SpeculativeTranscript.is_type(e.type)]
+        if not asked:
+            assert speculative == [], types
+            continue
+        assert len(speculative) == 1, (types, speculative)
+        assert types.index("transcript-speculative") < types.index("voice-stopped"), types
+        assert speculative[0] == final_text(events) and normalise(speculative[0]).endswith("kitchen lights")
+
+
 @pytest.mark.parametrize(("field", "value"), [("vad_sensitivity", "sleepy"),
+                                             ("context", {"speculative_transcripts": "yes"}),
                                              ("context", {"partial_transcripts": "no"}),
                                              ("context", {"endpoint": "psychic"})])
 async def test_bad_transcribe_options_get_bad_event(server: ServiceProcess, field: str, value: object) -> None:

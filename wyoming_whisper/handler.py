@@ -15,6 +15,10 @@ speech is decoded with 0.1 s of the silence after it, speculatively, and that te
 ``context: {"endpoint": "silence"}`` asks for silence alone (0.25/0.7/1.25 s, Home Assistant's
 values; for comparisons). ``context: {"partial_transcripts": false}`` turns partial
 transcripts off (a client that never shows them saves their CPU).
+``context: {"speculative_transcripts": true}`` (with ``vad_sensitivity``): as soon as the
+speculative final decode reads as a finished request, a ``transcript-speculative`` with its text
+is sent, before ``voice-stopped``: the final transcript will be that text if no more speech
+comes (:mod:`voice_runtime.speculative`; our orchestrator prepares the reply on it).
 ``context: {"endpoint_after": seconds}`` says the first seconds of the audio are an earlier part
 of the question sent again (our orchestrator's continuation): speech that ends before that point
 does not end the utterance. All apply to the utterances that follow, on that connection;
@@ -56,6 +60,7 @@ from voice_runtime.audio import PCM16_MONO_16K, AudioConverter, AudioFormat
 from voice_runtime.handler import ServiceHandler
 from voice_runtime.limits import Limits
 from voice_runtime.pcm import PcmAligner, WavHeaderError
+from voice_runtime.speculative import SpeculativeTranscript
 from voice_runtime.tasks import TaskSet
 
 from .engine import SAMPLE_RATE, FloatArray, WhisperEngine
@@ -300,6 +305,11 @@ class WhisperHandler(ServiceHandler):
             utterance.speculated = (job.region, text)
         if stream is not self._stream or utterance.finishing:
             return  # stale: the utterance ended or was replaced while decoding
+        if job.kind == "final" and (speculative := utterance.speculative_text(job.region, text)) is not None:
+            try:
+                await self.write_event(SpeculativeTranscript(text=speculative).event())
+            except ConnectionResetError:
+                return
         _LOGGER.debug("client=%s %s hypothesis=%r", self.client, job.kind, text)
         delta = utterance.hypothesis(text)
         if delta:

@@ -73,6 +73,11 @@ def request_policy(base: StreamPolicy, request: Transcribe) -> StreamPolicy:
             if isinstance(after, bool) or not isinstance(after, int | float) or not 0 <= after <= 3600:
                 raise TypeError("'context.endpoint_after' must be a number of seconds")
             policy = replace(policy, hold_windows=_windows(float(after)))
+        speculative = context.get("speculative_transcripts")
+        if speculative is not None:
+            if not isinstance(speculative, bool):
+                raise TypeError("'context.speculative_transcripts' must be true or false")
+            policy = replace(policy, speculative=speculative)
         partials = context.get("partial_transcripts")
         if partials is not None:
             if not isinstance(partials, bool):
