@@ -1,0 +1,146 @@
+"""Preemptive replies: the reply to a question is prepared while its end-of-turn silence runs.
+
+Our whisper server sends a ``transcript-speculative`` (:mod:`voice_runtime.speculative`) as soon
+as the speech, followed by ~0.1 s of silence, decodes to a finished request: if no more speech
+comes, that text is the final transcript. The turn then starts the LLM and the TTS on it at
+once, into a :class:`HeldOutput` that sends nothing. When the final transcript arrives:
+
+* the same text (a **hit**): the held audio goes to the satellite at once and the rest of the
+  reply follows as it streams; the LLM service is told the question was real (it keeps the
+  speculative exchange out of the conversation's history until then);
+* another text (a **miss**: the user went on after the pause): the prepared reply is cancelled
+  (its LLM and TTS connections closed, nothing was sent) and the turn goes on as usual.
+
+Only LLM replies are prepared. A transcript that is a command (the intent recogniser's pure
+``recognize`` finds one) is never acted on, nor answered, before the end of the turn: home
+commands and timers happen after it, as always. With an external Wyoming intent service
+(``--intent``) nothing is prepared (it cannot be asked without the risk of acting).
+
+Pure state table (:class:`Speculation`) plus the output that holds events; the runner that
+drives the stages lives with the turn (:mod:`.pipeline`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from wyoming.audio import AudioChunk
+from wyoming.event import Event
+
+
+class TurnOutput(Protocol):
+    async def event(self, event: Event) -> None: ...
+
+
+class SpecPhase(StrEnum):
+    IDLE = "idle"  # nothing prepared
+    PREPARING = "preparing"  # a reply to ``text`` is being prepared (held)
+    HIT = "hit"  # the final transcript is ``text``: the prepared reply is the answer
+    MISS = "miss"  # the final transcript differs: the prepared reply was dropped
+
+
+class SpecCue(StrEnum):
+    USABLE = "usable"  # a speculative transcript an LLM reply can be prepared for
+    UNUSABLE = "unusable"  # a speculative transcript that is a command (or empty)
+    FINAL_SAME = "final-same"  # the final transcript equals the prepared text
+    FINAL_OTHER = "final-other"  # the final transcript differs (or nothing was prepared)
+
+
+class SpecAction(StrEnum):
+    START = "start"  # start preparing a reply to the new text
+    RESTART = "restart"  # drop the prepared reply, prepare one to the new text
+    CANCEL = "cancel"  # drop the prepared reply
+    USE = "use"  # release the prepared reply: it is the answer
+    NONE = "none"
+
+
+# (phase, cue) -> (next phase, action); pairs not listed change nothing.
+TABLE: dict[tuple[SpecPhase, SpecCue], tuple[SpecPhase, SpecAction]] = {
+    (SpecPhase.IDLE, SpecCue.USABLE): (SpecPhase.PREPARING, SpecAction.START),
+    (SpecPhase.PREPARING, SpecCue.USABLE): (SpecPhase.PREPARING, SpecAction.RESTART),
+    (SpecPhase.PREPARING, SpecCue.UNUSABLE): (SpecPhase.IDLE, SpecAction.CANCEL),
+    (SpecPhase.PREPARING, SpecCue.FINAL_SAME): (SpecPhase.HIT, SpecAction.USE),
+    (SpecPhase.PREPARING, SpecCue.FINAL_OTHER): (SpecPhase.MISS, SpecAction.CANCEL),
+}
+
+
+@dataclass
+class Speculation:
+    """What one turn prepared, from the speculative transcripts and the final one."""
+
+    enabled: bool = True
+    phase: SpecPhase = SpecPhase.IDLE
+    text: str | None = None
+    history: list[tuple[SpecPhase, SpecCue, SpecAction]] = field(default_factory=list)
+
+    def speculative(self, text: str, commands: Sequence[object]) -> SpecAction:
+        """A speculative transcript arrived; ``commands``: what the intent recogniser found in it
+        (anything found: a command, so nothing is prepared)."""
+        text = text.strip()
+        if self.phase is SpecPhase.PREPARING and text == self.text:
+            return SpecAction.NONE  # the same text again: keep what is being prepared
+        cue = SpecCue.USABLE if self.enabled and text and not commands else SpecCue.UNUSABLE
+        return self._fire(cue, text if cue is SpecCue.USABLE else None)
+
+    def final(self, text: str) -> SpecAction:
+        """The final transcript arrived."""
+        same = self.phase is SpecPhase.PREPARING and text.strip() == self.text
+        return self._fire(SpecCue.FINAL_SAME if same else SpecCue.FINAL_OTHER, self.text)
+
+    def _fire(self, cue: SpecCue, text: str | None) -> SpecAction:
+        target = TABLE.get((self.phase, cue))
+        if target is None:
+            return SpecAction.NONE
+        before = self.phase
+        self.phase, action = target
+        if action in (SpecAction.START, SpecAction.RESTART):
+            self.text = text
+        elif action is SpecAction.CANCEL:
+            self.text = None if self.phase is SpecPhase.IDLE else self.text
+        self.history.append((before, cue, action))
+        return action
+
+
+class HeldOverflow(Exception):
+    """A prepared reply grew past what :class:`HeldOutput` keeps: it is given up."""
+
+
+class HeldOutput:
+    """A turn output that keeps events until :meth:`release` (then passes them on), bounded:
+    past ``max_events`` it raises :class:`HeldOverflow` (the prepared reply is dropped)."""
+
+    def __init__(self, max_events: int = 4000) -> None:
+        self.max_events = max_events
+        self._held: deque[Event] = deque()
+        self._out: TurnOutput | None = None
+        self._lock = asyncio.Lock()
+        self.audio_chunks = 0
+
+    @property
+    def held(self) -> int:
+        return len(self._held)
+
+    async def event(self, event: Event) -> None:
+        async with self._lock:
+            if AudioChunk.is_type(event.type):
+                self.audio_chunks += 1
+            if self._out is not None:
+                await self._out.event(event)
+                return
+            if len(self._held) >= self.max_events:
+                raise HeldOverflow(f"more than {self.max_events} events held")
+            self._held.append(event)
+
+    async def release(self, out: TurnOutput) -> int:
+        """Send what is held to ``out``, then pass everything on; returns how many were held."""
+        async with self._lock:
+            count = len(self._held)
+            while self._held:
+                await out.event(self._held.popleft())
+            self._out = out
+            return count
