@@ -24,13 +24,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
 from wyoming.audio import AudioChunk
 from wyoming.event import Event
+
+from voice_runtime.tasks import TaskSet
 
 
 class TurnOutput(Protocol):
@@ -144,3 +146,71 @@ class HeldOutput:
                 await out.event(self._held.popleft())
             self._out = out
             return count
+
+
+class Prepared(Protocol):
+    """A reply being prepared (the turn's runner): dropped on a miss."""
+
+    text: str
+
+    async def drop(self) -> None: ...
+
+
+class Preemptor:
+    """Drives one turn's :class:`Speculation`: speculative transcripts in (from the ASR reader, in
+    order), at most one prepared reply at a time, and at the final transcript the prepared reply
+    to use, or none. ``recognize`` is the intent recogniser's pure ``recognize`` (run in a thread
+    by the caller's function); ``prepare`` starts preparing a reply to a text."""
+
+    def __init__(self, recognize: Callable[[str], Awaitable[Sequence[object]]],
+                 prepare: Callable[[str], Prepared], *, enabled: bool = True) -> None:
+        self.spec = Speculation(enabled=enabled)
+        self._recognize = recognize
+        self._prepare = prepare
+        self._pending: deque[str] = deque(maxlen=4)  # speculative texts not decided yet (newest kept)
+        self._tasks = TaskSet()
+        self._deciding: set[asyncio.Task[None]] = set()
+        self._lock = asyncio.Lock()
+        self.prepared: Prepared | None = None
+
+    def speculative(self, text: str) -> None:
+        """A speculative transcript arrived (called from the reader: returns at once)."""
+        if self.spec.enabled:
+            self._pending.append(text)
+            task = self._tasks.spawn(self._decide(), name="preemptive decision")
+            self._deciding.add(task)
+            task.add_done_callback(self._deciding.discard)
+
+    async def _decide(self) -> None:
+        async with self._lock:  # one decision at a time, in arrival order
+            if not self._pending:
+                return
+            text = self._pending.popleft()
+            commands = await self._recognize(text)
+            action = self.spec.speculative(text, commands)
+            if action in (SpecAction.RESTART, SpecAction.CANCEL):
+                await self._drop()
+            if action in (SpecAction.START, SpecAction.RESTART):
+                self.prepared = self._prepare(text)
+
+    async def final(self, text: str) -> Prepared | None:
+        """The final transcript: the prepared reply to use (a hit), else None (anything prepared
+        is dropped). Speculative transcripts still being decided are decided first."""
+        if self._deciding:
+            await asyncio.wait(list(self._deciding))
+        async with self._lock:
+            action = self.spec.final(text)
+            if action is SpecAction.USE and self.prepared is not None:
+                prepared, self.prepared = self.prepared, None
+                return prepared
+            await self._drop()
+            return None
+
+    async def close(self) -> None:
+        await self._tasks.close()
+        await self._drop()
+
+    async def _drop(self) -> None:
+        prepared, self.prepared = self.prepared, None
+        if prepared is not None:
+            await prepared.drop()

@@ -4,6 +4,7 @@ and the output that holds a prepared reply."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 
 import pytest
@@ -11,7 +12,7 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
 
 from orchestrator.intents import IntentRecognizer
-from orchestrator.preemptive import HeldOutput, HeldOverflow, SpecAction, SpecPhase, Speculation
+from orchestrator.preemptive import HeldOutput, HeldOverflow, Preemptor, SpecAction, SpecPhase, Speculation
 
 
 @functools.cache
@@ -100,3 +101,40 @@ async def test_held_output_is_bounded() -> None:
     await held.event(AudioStop().event())
     with pytest.raises(HeldOverflow):
         await held.event(AudioStop().event())
+
+
+class RecordingPreparation:
+    """Stands for the pipeline's prepared reply: records whether it was dropped."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.dropped = False
+
+    async def drop(self) -> None:
+        self.dropped = True
+
+
+async def test_preemptor_prepares_in_order_and_hands_over_only_a_hit() -> None:
+    started: list[RecordingPreparation] = []
+
+    def prepare(text: str) -> RecordingPreparation:
+        started.append(RecordingPreparation(text))
+        return started[-1]
+
+    async def recognize(text: str) -> list[object]:
+        return list(await asyncio.to_thread(recognizer().recognize, text))
+
+    hit = Preemptor(recognize, prepare)
+    hit.speculative("How far away?")
+    hit.speculative("How far away is the moon from the earth?")
+    used = await hit.final("How far away is the moon from the earth?")  # both decided first, in order
+    assert [p.text for p in started] == ["How far away?", "How far away is the moon from the earth?"]
+    assert used is started[1] and started[0].dropped and not started[1].dropped
+    await hit.close()
+
+    miss = Preemptor(recognize, prepare)
+    miss.speculative("Can you play some music?")
+    miss.speculative("Turn on the kitchen lights.")  # a command: nothing prepared for it
+    assert await miss.final("Can you play some music by the Beatles?") is None
+    assert started[-1].text == "Can you play some music?" and started[-1].dropped
+    await miss.close()
