@@ -121,6 +121,7 @@ class HeldOutput:
         self._held: deque[Event] = deque()
         self._out: TurnOutput | None = None
         self._lock = asyncio.Lock()
+        self._on_audio: Callable[[], None] | None = None
         self.audio_chunks = 0
 
     @property
@@ -132,20 +133,28 @@ class HeldOutput:
             if AudioChunk.is_type(event.type):
                 self.audio_chunks += 1
             if self._out is not None:
-                await self._out.event(event)
+                await self._send(self._out, event)
                 return
             if len(self._held) >= self.max_events:
                 raise HeldOverflow(f"more than {self.max_events} events held")
             self._held.append(event)
 
-    async def release(self, out: TurnOutput) -> int:
-        """Send what is held to ``out``, then pass everything on; returns how many were held."""
+    async def release(self, out: TurnOutput, on_audio: Callable[[], None] | None = None) -> int:
+        """Send what is held to ``out``, then pass everything on; returns how many were held.
+        ``on_audio`` is called once, when the first audio chunk has gone to ``out``."""
         async with self._lock:
+            self._on_audio = on_audio
             count = len(self._held)
             while self._held:
-                await out.event(self._held.popleft())
+                await self._send(out, self._held.popleft())
             self._out = out
             return count
+
+    async def _send(self, out: TurnOutput, event: Event) -> None:
+        await out.event(event)
+        if self._on_audio is not None and AudioChunk.is_type(event.type):
+            on_audio, self._on_audio = self._on_audio, None
+            on_audio()
 
 
 class Prepared(Protocol):

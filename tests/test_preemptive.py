@@ -90,9 +90,11 @@ async def test_held_output_sends_nothing_until_released_then_everything_in_order
     await held.event(AudioStart(rate=16000, width=2, channels=1).event())
     await held.event(chunk)
     assert out.events == [] and held.held == 2
-    assert await held.release(out) == 2
+    heard: list[int] = []
+    assert await held.release(out, lambda: heard.append(len(out.events))) == 2
     await held.event(AudioStop().event())  # after the release: straight through
     assert [e.type for e in out.events] == ["audio-start", "audio-chunk", "audio-stop"] and held.audio_chunks == 1
+    assert heard == [2]  # told once, right after the first audio chunk went out
 
 
 async def test_held_output_is_bounded() -> None:
