@@ -77,7 +77,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vad-sensitivity", choices=["aggressive", "default", "relaxed", "off"], default=None,
                         help="ask the speech-to-text service to end the utterance itself instead of waiting "
                         "for the satellite's own end of speech (Wyoming's vad_sensitivity; our wyoming-whisper "
-                        "ends a finished request after 0.25/0.4/0.7 s of silence and waits up to 1.5/1.9/2.25 s "
+                        "ends a finished request after 0.2/0.25/0.7 s of silence and waits up to 1.5/1.9/2.25 s "
                         "for an unfinished one, e.g. 'turn on the ...'); 'off' waits for audio-stop (default: "
                         "default for serve, off for ask)")
     parser.add_argument("--partial-transcripts", action="store_true",
