@@ -4,6 +4,8 @@ the room (a kept ``bench/room_turns_bench.py`` run folder).
 Every step is placed on the room's scenario clock (seconds; the room's ``result.json``):
 
 * ``speech end``: the last voiced 10 ms block of the request (the room, from the clean WAV);
+* ``whisper's speculative final decoded``: the decode of the speech plus 0.1 s of silence that
+  the end-of-turn rules read (its log, monotonic): from here a reply could be prepared;
 * ``whisper end of turn``: the whisper server sent ``voice-stopped`` (its log, CLOCK_MONOTONIC,
   ``end of turn: speech ended at S, audio received A``; A - S is the silence whisper had heard);
 * ``whisper transcript``: the final transcript went out (its log, monotonic);
@@ -30,8 +32,9 @@ from typing import Any
 
 import numpy as np
 
-STEPS = ["eot", "asr", "told", "text", "tts", "sent", "sat", "speaker"]
-TITLES = {"eot": "whisper end of turn", "asr": "whisper transcript", "told": "satellite told (end of speech)",
+STEPS = ["spec", "eot", "asr", "told", "text", "tts", "sent", "sat", "speaker"]
+TITLES = {"spec": "whisper's speculative final decoded (the text a reply could start on)",
+          "eot": "whisper end of turn", "asr": "whisper transcript", "told": "satellite told (end of speech)",
           "text": "intent answer / LLM first token", "tts": "first TTS audio",
           "sent": "first chunk sent to the satellite",
           "sat": "satellite has the reply", "speaker": "first sound at the speaker"}
@@ -77,6 +80,8 @@ def breakdown(folder: Path, whisper_log: Path | None = None) -> list[dict[str, A
     eots = [(float(m.group(3)) - scenario_mono, float(m.group(2)) - float(m.group(1))) for _, line in wlog
             if (m := re.search(r"end of turn: speech ended at ([\d.]+)s, audio received ([\d.]+)s mono=([\d.]+)",
                                line))]
+    specs = [float(m.group(1)) - scenario_mono for _, line in wlog
+             if (m := re.search(r"speculative final decoded mono=([\d.]+)", line))]
     finals = [float(m.group(1)) - scenario_mono for _, line in wlog
               if "transcript=" in line and (m := re.search(r" mono=([\d.]+)\"?$", line))]
     told = [t for t, msg in sat if "end of speech found by the controller" in msg]
@@ -101,6 +106,7 @@ def breakdown(folder: Path, whisper_log: Path | None = None) -> list[dict[str, A
         row["eot"] = last([t for t, _ in eots])
         row["eot_silence"] = next((s for t, s in eots if t == row["eot"]), None)
         row["asr"] = last(finals)
+        row["spec"] = last(specs, u["onset"], row["eot"]) if row["eot"] is not None else None
         row["sat"] = last(sat_reply)
         line = next(((t, msg) for t, msg in turn_lines if row["sat"] is not None and t >= row["sat"]), None)
         row["intent"] = None

@@ -303,6 +303,7 @@ class WhisperHandler(ServiceHandler):
         utterance = stream.utterance
         if job.kind == "final":
             utterance.speculated = (job.region, text)
+            _LOGGER.info("client=%s speculative final decoded mono=%.4f", self.client, time.monotonic())
         if stream is not self._stream or utterance.finishing:
             return  # stale: the utterance ended or was replaced while decoding
         if job.kind == "final" and (speculative := utterance.speculative_text(job.region, text)) is not None:
