@@ -15,10 +15,8 @@ speech is decoded with 0.1 s of the silence after it, speculatively, and that te
 ``context: {"endpoint": "silence"}`` asks for silence alone (0.25/0.7/1.25 s, Home Assistant's
 values; for comparisons). ``context: {"partial_transcripts": false}`` turns partial
 transcripts off (a client that never shows them saves their CPU).
-``context: {"speculative_transcripts": true}`` (with ``vad_sensitivity``): as soon as the
-speculative final decode reads as a finished request, a ``transcript-speculative`` with its text
-is sent, before ``voice-stopped``: the final transcript will be that text if no more speech
-comes (:mod:`voice_runtime.speculative`; our orchestrator prepares the reply on it).
+``context: {"speculative_transcripts": true}``: a speculative decode that reads as finished is
+sent as ``transcript-speculative`` before ``voice-stopped`` (:mod:`voice_runtime.speculative`).
 ``context: {"endpoint_after": seconds}`` says the first seconds of the audio are an earlier part
 of the question sent again (our orchestrator's continuation): speech that ends before that point
 does not end the utterance. All apply to the utterances that follow, on that connection;
@@ -28,8 +26,7 @@ ends the utterance.
 Audio in any rate/width/channels is converted to 16 kHz mono 16-bit as it arrives. Chunks may
 be cut at any byte, and a WAV file's header at the start of the audio is skipped (its format
 wins over ``audio-start``'s): Home Assistant's STT upload forwards a WAV byte stream as the HTTP
-body arrives. Decodes
-run in worker threads, one model call at a time, finals first and batched across connections
+body arrives. Decodes run in worker threads, one model call at a time, finals first and batched across connections
 (:mod:`.scheduler`); each connection has at most one background decode in flight (see
 :mod:`.stream` for what is decoded when).
 
@@ -61,7 +58,7 @@ from voice_runtime.handler import ServiceHandler
 from voice_runtime.limits import Limits
 from voice_runtime.pcm import PcmAligner, WavHeaderError
 from voice_runtime.speculative import SpeculativeTranscript
-from voice_runtime.tasks import TaskSet
+from voice_runtime.tasks import TaskSet, cancel_and_wait
 
 from .engine import SAMPLE_RATE, FloatArray, WhisperEngine
 from .policy import request_policy
@@ -70,6 +67,10 @@ from .stream import Job, StreamPolicy, Utterance
 from .vad import SileroVad
 
 _LOGGER = logging.getLogger(__name__)
+
+class _NewerAudio(Exception):
+    """Audio that came after the speech being judged waits to be handled (see _speculative_text)."""
+
 
 @dataclass
 class WhisperService:
@@ -156,6 +157,13 @@ class WhisperHandler(ServiceHandler):
         self._policy = service.policy  # the service's, or as the last transcribe asked
         self._stream: _Stream | None = None
         self._refusing = False  # the current stream was refused; drop its audio quietly
+        self._chunks_waiting = 0  # read, not handled yet: no end of turn before they are (_speculative_text)
+        self._chunk_arrived = asyncio.Event()
+
+    async def preempt(self, event: Event) -> None:
+        if AudioChunk.is_type(event.type):
+            self._chunks_waiting += 1
+            self._chunk_arrived.set()
 
     async def disconnect(self) -> None:
         if self._stream is not None:
@@ -200,6 +208,7 @@ class WhisperHandler(ServiceHandler):
                                PcmAligner(fmt.bytes_per_frame))
 
     async def _chunk(self, chunk: AudioChunk) -> None:
+        self._chunks_waiting = max(0, self._chunks_waiting - 1)
         stream = self._stream
         if stream is None:
             if not self._refusing:
@@ -257,7 +266,10 @@ class WhisperHandler(ServiceHandler):
             region = utterance.verdict_due()
             if region is None:
                 return
-            text = await self._speculative_text(stream, region)
+            try:
+                text = await self._speculative_text(stream, region)
+            except _NewerAudio:
+                return  # judged at a later chunk, with that audio in
             verdict = utterance.judge(region, text)
             _LOGGER.info("client=%s end of turn? finished=%s (%s) text=%r", self.client, verdict.finished,
                          verdict.reason, text)
@@ -285,10 +297,21 @@ class WhisperHandler(ServiceHandler):
             stream.final = (job, task)
 
     async def _speculative_text(self, stream: _Stream, region: tuple[int, int]) -> str | None:
-        """The text of the speculative final decode of ``region`` (waiting for it: it was
-        started ~0.1 s into the silence), or None when there is none."""
+        """The text of the speculative final decode of ``region`` (waiting for it: it started ~0.1 s
+        into the silence), or None when there is none. Raises :class:`_NewerAudio` rather than wait
+        while newer audio waits to be handled, or when some arrives: the user may have gone on
+        ("Lock the front door ... please"); a slow decode must not end the turn on older audio."""
         if stream.final is not None and stream.final[0].region == region:
-            await asyncio.wait({stream.final[1]})
+            decode = stream.final[1]
+            while not decode.done():
+                if self._chunks_waiting:
+                    raise _NewerAudio
+                self._chunk_arrived.clear()
+                arrived = asyncio.ensure_future(self._chunk_arrived.wait())
+                try:
+                    await asyncio.wait({decode, arrived}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    await cancel_and_wait(arrived)
         speculated = stream.utterance.speculated
         return speculated[1] if speculated is not None and speculated[0] == region else None
 
