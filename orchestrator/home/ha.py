@@ -19,14 +19,15 @@ import contextlib
 import enum
 import json
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from hassil.intents import SlotList
 
 from ..intents import Recognized
-from .entities import HomeArea, HomeEntity, HomeSnapshot, slot_lists, spoken_form
+from .entities import HomeSnapshot, build_snapshot, slot_lists, spoken_form
+from .resolve import area_state_answer, by_kind, only_thermostat, thermometer
 from .speech import (
     FAILURES,
     HA_ERROR,
@@ -42,12 +43,6 @@ from .speech import (
 
 __all__ = ["HA_ERROR", "TOO_SLOW", "UNREACHABLE", "HaConfig", "HaState", "HomeAssistant"]
 _LOGGER = logging.getLogger(__name__)
-# For an entity HA holds no exposure setting for: the domains HA exposes to Assist by default
-# (conversation DEFAULT_EXPOSED_DOMAINS; media_player as in older releases).
-DEFAULT_EXPOSED = frozenset({
-    "climate", "cover", "fan", "humidifier", "light", "lock", "media_player", "scene", "script", "sensor",
-    "switch", "vacuum", "water_heater",
-})
 MEDIA_INTENTS = frozenset({"HassMediaPause", "HassMediaUnpause", "HassMediaNext", "HassMediaPrevious",
                            "HassSetVolume", "HassSetVolumeRelative"})
 QUERY_INTENTS = frozenset({"HassGetState", "HassClimateGetTemperature", "HassGetWeather"})
@@ -101,18 +96,19 @@ class HomeAssistant:
         """Questions go to HA's conversation API (its answer has the values); actions to
         ``/api/intent/handle``, described from HA's list of what succeeded and failed. An intent
         this HA does not handle (an error) is passed to the conversation API as said."""
+        resolved = by_kind(self.snapshot, command)  # "lower the blinds": the one cover of that kind
+        if command.name == "HassClimateSetTemperature":  # "set the heat to 21": the one thermostat
+            resolved = only_thermostat(self.snapshot, command)
+        if isinstance(resolved, str):
+            return resolved
+        command = resolved
         if command.name == "HassGetWeather":
             return await self._weather(command)
         if command.name == "HassGetState" and (answer := await self._get_state(command)) is not None:
             return answer
-        if command.name == "HassClimateGetTemperature" and (entity := self._thermometer(command)) is not None:
+        if command.name == "HassClimateGetTemperature" and (entity := thermometer(self.snapshot, command)):
             state = await self._request("GET", f"/api/states/{entity.entity_id}")
             return state if isinstance(state, str) else temperature_sentence(state)
-        if command.whole_home and command.name == "HassClimateSetTemperature":
-            climates = [e for e in self.snapshot.entities if e.domain == "climate"]
-            if len(climates) != 1:
-                return "Which thermostat do you mean?" if climates else "There is no thermostat in your home."
-            command = replace(command, slots={**command.slots, "name": climates[0].name})
         if command.name not in QUERY_INTENTS:
             slots = {k: v for k, v in command.slots.items() if isinstance(v, str | int | float)}
             chosen = None
@@ -151,25 +147,17 @@ class HomeAssistant:
         """"Is the front door locked?" for one named entity, from its state (HA's own answer
         varies by release: "No, Playing" for a playing TV in 2024.3, a bare "No," in 2026.2).
         None: a question about an area or several entities, for HA's conversation agent."""
+        if "area" in command.slots and "name" not in command.slots:  # "are the lights on in the kitchen?"
+            states = await self._request("GET", "/api/states")
+            if isinstance(states, str):
+                return states
+            return area_state_answer(self.snapshot, command, states.get("states", []))
         entity = self.snapshot.by_name.get(spoken_form(str(command.slots.get("name", ""))))
         asked = command.slots.get("state")
         if entity is None or not isinstance(asked, str):
             return None
         state = await self._request("GET", f"/api/states/{entity.entity_id}")
         return state if isinstance(state, str) else state_answer(entity.name, entity.domain, asked, state)
-
-    def _thermometer(self, command: Recognized) -> HomeEntity | None:
-        """The thermostat (else temperature sensor) asked about: by name, the only one in the
-        area asked about, or the only one in the home. None: for HA's conversation agent."""
-        if "name" in command.slots:
-            return self.snapshot.by_name.get(spoken_form(str(command.slots["name"])))
-        area = command.slots.get("area")
-        for kind in ("climate", "sensor"):
-            found = [e for e in self.snapshot.entities if e.domain == kind and (area is None or e.area_id == area)
-                     and (kind == "climate" or e.device_class == "temperature")]
-            if found:
-                return found[0] if len(found) == 1 else None
-        return None
 
     async def _only_player(self) -> str | None:
         """The media player a command without a target means: the only exposed one, else the
@@ -358,29 +346,6 @@ class HomeAssistant:
             self._reloaded.notify_all()
         _LOGGER.info("Home Assistant: %d exposed entities, %d areas, %d floors", len(self.snapshot.entities),
                      len(self.snapshot.areas), len(self.snapshot.floors))
-
-
-def build_snapshot(registry: list[dict[str, Any]], states: list[dict[str, Any]], areas: list[dict[str, Any]],
-                   floors: list[dict[str, Any]], exposed: dict[str, Any]) -> HomeSnapshot:
-    by_id = {r["entity_id"]: r for r in registry}
-    entities = []
-    for state in states:
-        entity_id = state["entity_id"]
-        setting = exposed.get(entity_id, {}).get("conversation")
-        if not (setting if setting is not None else entity_id.split(".")[0] in DEFAULT_EXPOSED):
-            continue
-        entry = by_id.get(entity_id, {})
-        if entry.get("disabled_by") or entry.get("hidden_by"):
-            continue
-        name = state.get("attributes", {}).get("friendly_name") or entry.get("name") or entity_id
-        entities.append(HomeEntity(entity_id, name, tuple(entry.get("aliases") or ()), entry.get("area_id"),
-                                   state.get("attributes", {}).get("device_class")))
-    return HomeSnapshot(
-        entities=tuple(entities),
-        areas=tuple(HomeArea(a["area_id"], a["name"], tuple(a.get("aliases") or ()), a.get("floor_id"))
-                    for a in areas),
-        floors=tuple((f["floor_id"], f["name"]) for f in floors),
-    )
 
 
 def _speech(response: dict[str, Any]) -> str:
