@@ -40,6 +40,7 @@ from .speech import (
     temperature_sentence,
     weather_sentence,
 )
+from .verify import unconfirmed, unconfirmed_reply
 
 __all__ = ["HA_ERROR", "TOO_SLOW", "UNREACHABLE", "HaConfig", "HaState", "HomeAssistant"]
 _LOGGER = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class HaConfig:
     timeout: float = 3.0
     reconnect_delay: float = 5.0
     language: str = "en"
+    confirm_window: float = 2.0  # how long a done action's state may take to show it (0: trust HA's answer)
 
     def __repr__(self) -> str:  # the token never reaches a log
         return f"HaConfig(url={self.url!r}, token=<redacted>, timeout={self.timeout})"
@@ -87,6 +89,8 @@ class HomeAssistant:
                                        headers={"Authorization": f"Bearer {config.token}"})
         self._next_id = 0
         self._changes = asyncio.Event()
+        self._states: dict[str, dict[str, Any]] = {}  # exposed entities' latest states (WebSocket events)
+        self._state_seen = asyncio.Condition()
 
     # -- HomeBackend -----------------------------------------------------------------------
     def slot_lists(self) -> dict[str, SlotList]:
@@ -123,7 +127,8 @@ class HomeAssistant:
                 # HA 2026.2 answers a target it cannot match ("next" on a paused player) with
                 # action_done and its exception's repr as the speech; earlier ones with a 500.
                 if body.get("response_type") != "error" and not speech.startswith("<"):
-                    return speech or describe_outcome(command, body.get("data", {}))
+                    data = body.get("data", {})
+                    return await self._confirmed(command, data, speech or describe_outcome(command, data))
                 _LOGGER.info("Home Assistant could not do %s (%s)", command.name, speech[:80])
                 if chosen is not None:  # its own agent would not know which player we meant
                     return f"Nothing was done: your home could not do that on the {chosen}."
@@ -186,7 +191,30 @@ class HomeAssistant:
                                 {"entity_id": entity.entity_id, "temperature": degrees})
         if isinstance(body, str):
             return body
-        return f"Set the {entity.name} to {degrees:g} degrees."
+        target = {"type": "entity", "id": entity.entity_id, "name": entity.name}
+        return await self._confirmed(command, {"success": [target]}, f"Set the {entity.name} to {degrees:g} degrees.")
+
+    async def _confirmed(self, command: Recognized, data: dict[str, Any], said: str) -> str:
+        """``said`` once every target HA reports as done shows it in its state (HA's
+        ``state_changed`` events, within ``confirm_window``; then once more over HTTP), else
+        what the state shows: on its way ("The Garage Door is opening.") or not changed."""
+        targets = {str(t["id"]): str(t.get("name") or t["id"]) for t in data.get("success", [])
+                   if t.get("type") == "entity" and t.get("id")}
+        if not targets or self.config.confirm_window <= 0:
+            return said
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.config.confirm_window), self._state_seen:
+                await self._state_seen.wait_for(lambda: not unconfirmed(command, targets, self._states))
+        for entity_id in unconfirmed(command, targets, self._states):  # the WebSocket may lag or be down
+            state = await self._request("GET", f"/api/states/{entity_id}")
+            if isinstance(state, dict):
+                self._states[entity_id] = state
+        pending = unconfirmed(command, targets, self._states)
+        if not pending:
+            return said
+        _LOGGER.info("Home Assistant reported %s done, but %s did not change within %.1f s", command.name,
+                     ", ".join(pending), self.config.confirm_window)
+        return unconfirmed_reply(targets, pending, self._states, self.config.confirm_window)
 
     async def converse(self, text: str, conversation_id: str, *, part: bool = False) -> str | None:
         body = await self._post("/api/conversation/process",
@@ -298,11 +326,22 @@ class HomeAssistant:
                         fut.set_result(message.get("result"))
                     else:
                         fut.set_exception(RuntimeError(str(message.get("error"))))
-            elif message.get("type") == "event" and self._relevant(message.get("event", {})):
-                self._changes.set()
+            elif message.get("type") == "event":
+                event = message.get("event", {})
+                await self._remember(event)
+                if self._relevant(event):
+                    self._changes.set()
         for fut in pending.values():
             if not fut.done():
                 fut.set_exception(ConnectionResetError("Home Assistant closed the WebSocket"))
+
+    async def _remember(self, event: dict[str, Any]) -> None:
+        """An exposed entity's new state, for :meth:`_confirmed`."""
+        data = event.get("data", {}) if event.get("event_type") == "state_changed" else {}
+        if data.get("entity_id") in self._states and data.get("new_state"):
+            self._states[data["entity_id"]] = data["new_state"]
+            async with self._state_seen:
+                self._state_seen.notify_all()
 
     def _relevant(self, event: dict[str, Any]) -> bool:
         if event.get("event_type") != "state_changed":
@@ -338,6 +377,8 @@ class HomeAssistant:
             exposed = (await self._call(ws, pending, {"type": "homeassistant/expose_entity/list"})
                        ).get("exposed_entities", {})
         self.snapshot = build_snapshot(registry, states, areas, floors, exposed)
+        exposed_ids = {e.entity_id for e in self.snapshot.entities}
+        self._states = {s["entity_id"]: s for s in states if s.get("entity_id") in exposed_ids}
         self._lists = slot_lists(self.snapshot)
         self.state = HaState.READY
         self.loaded.set()
