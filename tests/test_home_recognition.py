@@ -6,7 +6,10 @@ against a real Home Assistant)."""
 from __future__ import annotations
 
 import pytest
+from wyoming.asr import Transcribe
+from wyoming.info import Describe
 
+from orchestrator.home.asr import names_prompt, with_names
 from orchestrator.home.entities import HomeArea, HomeEntity, HomeSnapshot, slot_lists
 from orchestrator.home.resolve import area_state_answer, by_kind, only_thermostat
 from orchestrator.home.speech import state_answer, temperature_sentence
@@ -170,3 +173,17 @@ def test_the_lights_of_an_area_are_answered_from_their_states(recognizer: Intent
         "No, no lights are on in the Kitchen.")
     garage = recognizer.recognize("are the lights on in the garage")[0]
     assert area_state_answer(HOME, garage, []) == "There are no lights in the Garage."
+
+
+def test_the_homes_names_go_to_speech_to_text_as_its_prompt() -> None:
+    lists = slot_lists(HOME)
+    prompt = names_prompt(lists)
+    assert prompt is not None and prompt.startswith("Kitchen Light, Bedroom Light, Thermostat, TV, Home Forecast")
+    assert prompt.endswith("Kitchen, Bedroom, Hallway, Living Room, Garage.") and prompt.count("TV") == 1
+    assert len(names_prompt(lists, limit=40) or "") <= 41
+    asked = Transcribe(language="en", context={"endpoint_after": 1.5}).event()
+    sent = Transcribe.from_event(with_names(asked, lists))
+    assert sent.language == "en" and sent.context == {"endpoint_after": 1.5, "initial_prompt": prompt}
+    other = Describe().event()
+    assert with_names(other, lists) is other
+    assert with_names(asked, slot_lists(HomeSnapshot())) is asked  # no names: as it was
