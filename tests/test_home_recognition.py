@@ -13,6 +13,7 @@ from orchestrator.home.asr import names_prompt, with_names
 from orchestrator.home.entities import HomeArea, HomeEntity, HomeSnapshot, slot_lists
 from orchestrator.home.resolve import area_state_answer, by_kind, only_thermostat
 from orchestrator.home.speech import state_answer, temperature_sentence
+from orchestrator.home.verify import Progress, progress, unconfirmed, unconfirmed_reply
 from orchestrator.intents import NO_HOME_REPLY, IntentRecognizer, Recognized
 
 HOME = HomeSnapshot(
@@ -187,3 +188,25 @@ def test_the_homes_names_go_to_speech_to_text_as_its_prompt() -> None:
     other = Describe().event()
     assert with_names(other, lists) is other
     assert with_names(asked, slot_lists(HomeSnapshot())) is asked  # no names: as it was
+
+
+def test_a_done_action_is_read_from_the_state_asked_for() -> None:
+    def cmd(name: str, **slots: object) -> Recognized:
+        return Recognized(name, dict(slots), "official", "")
+
+    door = {"entity_id": "cover.garage_door", "state": "opening", "attributes": {}}
+    assert progress(cmd("HassTurnOn"), door) is Progress.MOVING
+    assert progress(cmd("HassTurnOn"), {**door, "state": "open"}) is Progress.DONE
+    lamp = {"entity_id": "light.kitchen", "state": "on", "attributes": {"brightness": 77}}
+    assert progress(cmd("HassLightSet", brightness=30), lamp) is Progress.DONE  # 30 % of 255 = 76.5
+    assert progress(cmd("HassLightSet", brightness=80), lamp) is Progress.NOT_YET
+    assert progress(cmd("HassTurnOff"), lamp) is Progress.NOT_YET
+    assert progress(cmd("HassMediaNext"), {"entity_id": "media_player.tv", "state": "playing"}) is None
+    states = {"cover.garage_door": door, "switch.kettle": {"entity_id": "switch.kettle", "state": "off"},
+              "light.kitchen": lamp}
+    targets = {"cover.garage_door": "Garage Door", "switch.kettle": "Kettle", "light.kitchen": "Kitchen Light"}
+    pending = unconfirmed(cmd("HassTurnOn"), targets, states)
+    assert pending == {"cover.garage_door": Progress.MOVING, "switch.kettle": Progress.NOT_YET}
+    assert unconfirmed_reply(targets, pending, states, 2.0) == (
+        "I asked your home, but the Kettle has not changed after 2 seconds. The Garage Door is opening. "
+        "The rest is done.")
