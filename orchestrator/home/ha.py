@@ -65,7 +65,7 @@ class HaConfig:
     reconnect_delay: float = 5.0
     language: str = "en"
     confirm_window: float = 2.0  # how long a done action's state may take to show it (0: trust HA's answer)
-    names_to_asr: bool = True  # the exposed names as speech-to-text's initial prompt (home/asr.py)
+    names_to_asr: bool = False  # the exposed names as speech-to-text's initial prompt (home/asr.py; opt-in)
 
     def __repr__(self) -> str:  # the token never reaches a log
         return f"HaConfig(url={self.url!r}, token=<redacted>, timeout={self.timeout})"
