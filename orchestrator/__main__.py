@@ -26,6 +26,7 @@ from voice_runtime.memory import tune_malloc
 from voice_runtime.tasks import TaskSet, cancel_and_wait
 
 from .continuation import ContinuationPolicy
+from .home.asr import with_names
 from .home.ha import HaConfig, HomeAssistant
 from .intents import NO_HOME_REPLY, IntentRecognizer
 from .metrics import MetricsServer
@@ -72,6 +73,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         "http://homeassistant.local:8123 (token: HA_TOKEN or --ha-token-file)")
     parser.add_argument("--ha-token-file", type=Path, help="a file holding a long-lived access token")
     parser.add_argument("--ha-timeout", type=float, default=3.0, help="seconds to wait for Home Assistant")
+    parser.add_argument("--ha-confirm-window", type=float, default=2.0,
+                        help="seconds an action's new state may take to show in HA before the reply says it has "
+                        "not changed (0: trust HA's answer)")
+    parser.add_argument("--ha-names-to-asr", action="store_true",
+                        help="send the home's device and room names to speech-to-text as its initial prompt (off by "
+                        "default: in the room bench it did not lower tiny.en's errors, and it made whisper write "
+                        "names into echo, bench/results/home_room_names.md)")
     parser.add_argument("--language", default="en")
     parser.add_argument("--voice", help="TTS voice name")
     parser.add_argument("--vad-sensitivity", choices=["aggressive", "default", "relaxed", "off"], default=None,
@@ -110,7 +118,8 @@ def _ha_config(args: argparse.Namespace) -> HaConfig | None:
              else env("HA_TOKEN") or "")
     if not token:
         raise SystemExit("--home-assistant needs a token: set HA_TOKEN or use --ha-token-file")
-    return HaConfig(args.home_assistant, token, timeout=args.ha_timeout)
+    return HaConfig(args.home_assistant, token, timeout=args.ha_timeout, confirm_window=args.ha_confirm_window,
+                    names_to_asr=args.ha_names_to_asr)
 
 
 async def build_pipeline(config: OrchestratorConfig, monitor: LatencyMonitor,
@@ -125,6 +134,8 @@ async def build_pipeline(config: OrchestratorConfig, monitor: LatencyMonitor,
     if missing:
         raise SystemExit(f"no {', '.join(missing)} service configured (use --{missing[0]} URI or --discover)")
     pools = {k: ServicePool(k, v) for k, v in uris.items()}
+    if home is not None and home.config.names_to_asr:
+        pools["asr"].rewrite = lambda event: with_names(event, home.slot_lists())
     with contextlib.suppress(Exception):
         pools["tts"].info = await describe(uris["tts"][0])
     intents = (IntentRecognizer(config.intents, timers=timers, home=home, no_home_reply=config.no_home_reply)

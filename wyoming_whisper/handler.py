@@ -19,7 +19,9 @@ transcripts off (a client that never shows them saves their CPU).
 sent as ``transcript-speculative`` before ``voice-stopped`` (:mod:`voice_runtime.speculative`).
 ``context: {"endpoint_after": seconds}`` says the first seconds of the audio are an earlier part
 of the question sent again (our orchestrator's continuation): speech that ends before that point
-does not end the utterance. All apply to the utterances that follow, on that connection;
+does not end the utterance. ``context: {"initial_prompt": "Kitchen Light, Front Door, ..."}``
+biases the decoding towards those words (the home's names, sent by our orchestrator) instead of
+the server's ``--initial-prompt``. All apply to the utterances that follow, on that connection;
 without ``vad_sensitivity`` (and without ``--endpoint-silence``) the client's ``audio-stop``
 ends the utterance.
 
@@ -61,7 +63,7 @@ from voice_runtime.speculative import SpeculativeTranscript
 from voice_runtime.tasks import TaskSet, cancel_and_wait
 
 from .engine import SAMPLE_RATE, FloatArray, WhisperEngine
-from .policy import request_policy
+from .policy import request_policy, request_prompt
 from .scheduler import DecodeScheduler
 from .stream import Job, StreamPolicy, Utterance
 from .vad import SileroVad
@@ -92,16 +94,18 @@ class WhisperService:
     def endpointing(self) -> bool:
         return self.policy.endpoint_windows is not None
 
-    def _run(self, kind: str, audios: Sequence[FloatArray], language: str | None, waited: bool) -> list[str]:
+    def _run(self, kind: str, audios: Sequence[FloatArray], language: str | None, waited: bool,
+             prompt: str | None) -> list[str]:
         """One model call (worker thread): finals at the configured beam (``busy_beam_size`` for
         finals that waited for another decode), partials greedy."""
         if kind != "final":
-            return self.engine.transcribe_batch(audios, language, beam_size=1)
-        return self.engine.transcribe_batch(audios, language, beam_size=self.busy_beam_size if waited else None)
+            return self.engine.transcribe_batch(audios, language, beam_size=1, prompt=prompt)
+        beam = self.busy_beam_size if waited else None
+        return self.engine.transcribe_batch(audios, language, beam_size=beam, prompt=prompt)
 
-    async def decode(self, job: Job, language: str | None) -> str:
+    async def decode(self, job: Job, language: str | None, prompt: str | None = None) -> str:
         """The text of ``job``, decoded when the scheduler gets to it (maybe batched with others)."""
-        return await self.scheduler.decode(job.kind, job.audio(), language)
+        return await self.scheduler.decode(job.kind, job.audio(), language, prompt)
 
 
 @dataclass
@@ -113,6 +117,7 @@ class _Stream:
     utterance: Utterance
     language: str | None
     aligner: PcmAligner  # chunks cut anywhere -> whole frames; a WAV header at the start is skipped
+    prompt: str | None  # context.initial_prompt of the transcribe: words to expect (names)
     tasks: TaskSet = field(default_factory=TaskSet)  # background decodes, run one after another
     last: asyncio.Task[None] | None = None  # the latest background decode
     final: tuple[Job, asyncio.Task[None]] | None = None  # the latest speculative final decode
@@ -154,6 +159,7 @@ class WhisperHandler(ServiceHandler):
         super().__init__(reader, writer, info=service.info, limits=limits)
         self.service = service
         self._language: str | None = None
+        self._prompt: str | None = None
         self._policy = service.policy  # the service's, or as the last transcribe asked
         self._stream: _Stream | None = None
         self._refusing = False  # the current stream was refused; drop its audio quietly
@@ -177,6 +183,7 @@ class WhisperHandler(ServiceHandler):
             if request.language is not None and not isinstance(request.language, str):
                 raise TypeError("'language' must be a string")  # answered as bad-event by the runtime
             self._policy = request_policy(self.service.policy, request)
+            self._prompt = request_prompt(request)
             try:
                 self._language = self.service.engine.resolve_language(request.language)
             except ValueError as err:
@@ -205,7 +212,7 @@ class WhisperHandler(ServiceHandler):
         language = self._language or self.service.engine.resolve_language(None)
         utterance = Utterance(self.service.vad.stream(), self._policy)
         self._stream = _Stream(fmt, AudioConverter(fmt, PCM16_MONO_16K), utterance, language,
-                               PcmAligner(fmt.bytes_per_frame))
+                               PcmAligner(fmt.bytes_per_frame), self._prompt)
 
     async def _chunk(self, chunk: AudioChunk) -> None:
         self._chunks_waiting = max(0, self._chunks_waiting - 1)
@@ -319,7 +326,7 @@ class WhisperHandler(ServiceHandler):
         if after is not None:
             await asyncio.wait({after})
         try:
-            text = await self.service.decode(job, stream.language)
+            text = await self.service.decode(job, stream.language, stream.prompt)
         except Exception:
             _LOGGER.exception("client=%s background %s decode failed", self.client, job.kind)
             return
@@ -382,7 +389,7 @@ class WhisperHandler(ServiceHandler):
         if utterance.speculated is not None and utterance.speculated[0] == region:
             _LOGGER.debug("client=%s final transcript from the speculative decode", self.client)
             return utterance.speculated[1]
-        return await self.service.decode(utterance.job("final", region), stream.language)
+        return await self.service.decode(utterance.job("final", region), stream.language, stream.prompt)
 
     async def _begin(self, stream: _Stream) -> None:
         if not stream.started:

@@ -36,6 +36,22 @@ def _windows(seconds: float) -> int:
     return round(seconds * SAMPLE_RATE / WINDOW)
 
 
+MAX_PROMPT_CHARS = 2000
+
+
+def request_prompt(request: Transcribe) -> str | None:
+    """``context.initial_prompt``: words the speaker is likely to say (the home's device and
+    room names, sent by our orchestrator), biasing this request's decoding instead of the
+    server's ``--initial-prompt``. None: the server's. Raises TypeError when malformed."""
+    context = request.context
+    prompt = context.get("initial_prompt") if isinstance(context, dict) else None
+    if prompt is None:
+        return None
+    if not isinstance(prompt, str) or len(prompt) > MAX_PROMPT_CHARS:
+        raise TypeError(f"'context.initial_prompt' must be a string of at most {MAX_PROMPT_CHARS} characters")
+    return prompt.strip() or None
+
+
 def request_policy(base: StreamPolicy, request: Transcribe) -> StreamPolicy:
     """The stream policy for the utterances after ``request``: ``base`` plus its overrides.
 
