@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from hassil import Intents, recognize_best
 from hassil.intents import SlotList, TextSlotList
 
-from .answers import CLOCK_INTENTS, TIMER_INTENTS, clock_answer, timer_answer
+from .answers import CLOCK_INTENTS, TIMER_INTENTS, TIMER_READ_ONLY, clock_answer, timer_answer
 from .home.speech import FAILURES, not_done
 from .timers import TimerManager
 
@@ -220,15 +220,21 @@ class IntentRecognizer:
         return Recognized(result.intent.name, slots, source, cleaned, found)
 
     # -- answers ---------------------------------------------------------------------------
-    async def answer(self, text: str, conversation_id: str) -> IntentMatch | None:
+    async def answer(self, text: str, conversation_id: str,
+                     on_act: Callable[[], object] | None = None) -> IntentMatch | None:
         """The reply to ``text`` if it is a command we answer; None: ask the LLM.
 
-        Recognition runs in a thread (milliseconds, more with hundreds of entities)."""
+        Recognition runs in a thread (milliseconds, more with hundreds of entities). ``on_act``
+        is called right before anything that may change something (a timer, the home) starts:
+        until then the question may still be continued (:mod:`.continuation`)."""
         commands = await asyncio.to_thread(self.recognize, text)
         if not commands:
             return None
         first = commands[0]
+        acts = on_act if on_act is not None else (lambda: None)
         if len(commands) > 1:
+            if self.home is not None:
+                acts()
             return IntentMatch(first.name, {"commands": [c.name for c in commands]},
                                await self._home_many(commands, conversation_id))
         if first.source == "user":
@@ -237,11 +243,14 @@ class IntentRecognizer:
         if first.name in CLOCK_INTENTS:
             return IntentMatch(first.name, first.slots, clock_answer(first.name, self.now()))
         if first.name in TIMER_INTENTS:
+            if first.name not in TIMER_READ_ONLY:
+                acts()
             reply = await timer_answer(self.timers, conversation_id, first.name, first.slots)
             return IntentMatch(first.name, first.slots, reply)
         if first.name in HOME_INTENTS:
             if self.home is None:
                 return IntentMatch(first.name, first.slots, self.no_home_reply)
+            acts()
             if first.source == "fallback":
                 spoken = await self.home.converse(text, conversation_id)
                 return IntentMatch(first.name, first.slots, spoken) if spoken else None
