@@ -155,6 +155,9 @@ def main() -> int:
     every: list[dict[str, Any]] = []
     for folder in args.folders:
         rows = breakdown(folder, args.whisper_log)
+        log = (folder / "orchestrator.log").read_text(errors="replace")
+        print(f"prepared replies (preemptive.py): started {log.count('preparing a reply to')}, "
+              f"used {log.count('prepared reply used')}, dropped {log.count('dropped')}")
         for r in rows:
             r["folder"] = str(folder)
         every += rows
