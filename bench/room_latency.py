@@ -157,7 +157,8 @@ def main() -> int:
         rows = breakdown(folder, args.whisper_log)
         log = (folder / "orchestrator.log").read_text(errors="replace")
         print(f"prepared replies (preemptive.py): started {log.count('preparing a reply to')}, "
-              f"used {log.count('prepared reply used')}, dropped {log.count('dropped')}")
+              f"used {log.count('prepared reply used')}, "
+              f"dropped {sum('prepared reply to' in x and ' dropped' in x for x in log.splitlines())}")
         for r in rows:
             r["folder"] = str(folder)
         every += rows
