@@ -1,0 +1,160 @@
+"""The speech-to-text stage of one turn: the satellite's audio streamed to an ASR replica as it
+arrives, raced against the service's own end of speech, and re-sent whole from the buffer to
+another replica when the first one fails."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+from wyoming.asr import Transcribe, Transcript
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.error import Error
+from wyoming.vad import VoiceStarted, VoiceStopped
+
+from voice_runtime.latency import TurnTimer
+from voice_runtime.tasks import cancel_and_wait
+
+from .services import Connection, ServicePool, ServiceUnavailable
+from .streams import TurnError
+from .turn import SERVICES_UNAVAILABLE, PipelineConfig, TurnOutput
+
+_LOGGER = logging.getLogger(__name__)
+
+
+async def until_endpoint(audio: AsyncIterator[AudioChunk], reader: asyncio.Task[str]) -> AsyncIterator[AudioChunk]:
+    """``audio`` until it ends or the speech-to-text service has answered (it found the end of
+    speech itself). A reader that failed (connection lost) stops the race: the audio is still
+    wanted, for another replica."""
+    source = aiter(audio)
+    racing = True
+    while True:
+        step = asyncio.ensure_future(anext(source))
+        try:
+            if racing:
+                await asyncio.wait({step, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if not step.done():
+                    if reader.cancelled() or reader.exception() is None or isinstance(reader.exception(), TurnError):
+                        return
+                    racing = False
+            chunk = await step
+        except StopAsyncIteration:
+            return
+        finally:
+            await cancel_and_wait(step)
+        yield chunk
+
+
+class AsrSession:
+    """One utterance to text. ``endpoint_after``: the first seconds of the audio are an earlier
+    part of the question (a continuation): the service is asked not to end the turn in them."""
+
+    def __init__(self, pool: ServicePool, config: PipelineConfig, out: TurnOutput, timer: TurnTimer, *,
+                 endpoint_after: float = 0.0) -> None:
+        self.pool = pool
+        self.config = config
+        self.out = out
+        self.timer = timer
+        self.endpoint_after = endpoint_after
+        self.buffered: list[AudioChunk] = []  # the whole utterance, for another replica
+
+    def request(self) -> Transcribe:
+        context: dict[str, object] = {} if self.config.partial_transcripts else {"partial_transcripts": False}
+        if self.endpoint_after > 0:
+            context["endpoint_after"] = round(self.endpoint_after, 3)  # our whisper: no end inside the first part
+        return Transcribe(language=self.config.language, vad_sensitivity=self.config.vad_sensitivity,
+                          context=context or None)
+
+    async def run(self, audio: AsyncIterator[AudioChunk]) -> str:
+        """The transcript of ``audio``; ``voice-started``/``voice-stopped`` go to the output."""
+        buffered = self.buffered
+        limit_bytes = None
+        conn: Connection | None = None
+        reader: asyncio.Task[str] | None = None
+        first = True
+        try:
+            try:
+                conn = await self.pool.acquire()
+                await conn.send(self.request().event())
+                reader = asyncio.create_task(self._read_transcript(conn), name="asr reader")
+            except ServiceUnavailable as err:
+                raise TurnError(SERVICES_UNAVAILABLE, str(err)) from err
+            total = 0
+            async for chunk in until_endpoint(audio, reader):
+                outgoing = [chunk.event()]
+                if first:
+                    first = False
+                    await self.out.event(VoiceStarted().event())
+                    limit_bytes = int(self.config.max_turn_audio_seconds * chunk.rate * chunk.width * chunk.channels)
+                    outgoing.insert(0, AudioStart(chunk.rate, chunk.width, chunk.channels).event())
+                buffered.append(chunk)
+                total += len(chunk.audio)
+                if limit_bytes is not None and total > limit_bytes:
+                    break
+                if conn is not None:
+                    try:
+                        for event in outgoing:
+                            await conn.send(event)
+                    except OSError:
+                        # Keep buffering; the whole utterance goes to another replica at the end.
+                        self.pool.mark_failed(conn.uri)
+                        await conn.close()
+                        conn = None
+            self.timer.start = self.timer.clock.now()  # latency is measured from the end of speech
+            await self.out.event(VoiceStopped().event())
+            if not buffered:
+                raise TurnError("no-speech", "no audio was received")
+            try:
+                if conn is None or reader is None:
+                    raise ConnectionResetError("ASR connection lost while streaming")
+                if not reader.done():
+                    await conn.send(AudioStop().event())
+                else:
+                    _LOGGER.debug("the speech-to-text service ended the utterance before audio-stop")
+                async with asyncio.timeout(self.config.asr_timeout):  # from audio-stop to transcript
+                    text = await reader
+            except (OSError, TimeoutError) as err:
+                if conn is not None:
+                    self.pool.mark_failed(conn.uri)
+                _LOGGER.warning("asr failed (%s); trying another replica with the buffered audio", err)
+                text = await self._transcribe_buffered()
+            self.timer.mark("transcript")
+            return text
+        finally:
+            if reader is not None:
+                # Cancel it if still running; either way collect its outcome, so a reader that
+                # failed while the turn took another path is not reported as never retrieved.
+                await cancel_and_wait(reader)
+            if conn is not None:
+                await conn.close()
+
+    @staticmethod
+    async def _read_transcript(conn: Connection, timeout: float | None = None) -> str:
+        while True:
+            event = await conn.recv(timeout)
+            if Transcript.is_type(event.type):
+                return Transcript.from_event(event).text.strip()
+            if Error.is_type(event.type):
+                err = Error.from_event(event)
+                raise TurnError(err.code or "asr-failed", f"speech-to-text: {err.text}")
+
+    async def _transcribe_buffered(self) -> str:
+        """Failover: the whole buffered utterance to another replica, at once."""
+        try:
+            conn = await self.pool.acquire()
+        except ServiceUnavailable as err:
+            raise TurnError(SERVICES_UNAVAILABLE, str(err)) from err
+        try:
+            first = self.buffered[0]
+            await conn.send(self.request().event())
+            await conn.send(AudioStart(first.rate, first.width, first.channels).event())
+            for chunk in self.buffered:
+                await conn.send(chunk.event())
+            await conn.send(AudioStop().event())
+            return await self._read_transcript(conn, self.config.asr_timeout)
+        except (OSError, TimeoutError) as err:
+            self.pool.mark_failed(conn.uri)
+            raise TurnError("asr-failed", f"speech-to-text failed: {err}") from err
+        finally:
+            await conn.close()
