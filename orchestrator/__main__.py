@@ -91,6 +91,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--partial-transcripts", action="store_true",
                         help="let the speech-to-text service compute partial transcripts (unused here; off "
                         "saves CPU)")
+    parser.add_argument("--no-preemptive", action="store_true",
+                        help="do not prepare the LLM reply on the speech-to-text service's speculative transcript "
+                        "while the end-of-turn silence runs (our wyoming-whisper sends one; commands are never "
+                        "prepared)")
     parser.add_argument("--metrics-port", type=int, help="serve Prometheus latency text on this port")
     add_logging_args(parser)
 
@@ -101,7 +105,7 @@ def build_config(args: argparse.Namespace) -> OrchestratorConfig:
     sensitivity = args.vad_sensitivity or ("default" if args.command == "serve" else "off")
     pipeline = PipelineConfig(language=args.language, voice=args.voice,
                               vad_sensitivity=None if sensitivity == "off" else sensitivity,
-                              partial_transcripts=args.partial_transcripts)
+                              partial_transcripts=args.partial_transcripts, preemptive=not args.no_preemptive)
     return OrchestratorConfig(
         asr=tuple(args.asr), handle=tuple(args.handle), tts=tuple(args.tts), intent=tuple(args.intent),
         intents=tuple(args.intents),

@@ -16,27 +16,33 @@ Only LLM replies are prepared. A transcript that is a command (the intent recogn
 commands and timers happen after it, as always. With an external Wyoming intent service
 (``--intent``) nothing is prepared (it cannot be asked without the risk of acting).
 
-Pure state table (:class:`Speculation`) plus the output that holds events; the runner that
-drives the stages lives with the turn (:mod:`.pipeline`).
+:class:`Speculation` is the pure state table, :class:`Preemptor` drives it for one turn and
+:class:`PreparedReply` runs the turn's own stages (:class:`~.llm_stream.LlmStream`,
+:class:`~.tts_forwarder.TtsForwarder`) into a :class:`HeldOutput`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from wyoming.audio import AudioChunk
 from wyoming.event import Event
+from wyoming.tts import Synthesize
 
-from voice_runtime.tasks import TaskSet
+from voice_runtime.latency import TurnTimer
+from voice_runtime.tasks import TaskSet, cancel_and_wait, run_together
 
+from .llm_stream import LlmStream
+from .tts_forwarder import TtsForwarder
+from .turn import TurnOutput, TurnResult
 
-class TurnOutput(Protocol):
-    async def event(self, event: Event) -> None: ...
+_LOGGER = logging.getLogger(__name__)
 
 
 class SpecPhase(StrEnum):
@@ -121,7 +127,7 @@ class HeldOutput:
         self._held: deque[Event] = deque()
         self._out: TurnOutput | None = None
         self._lock = asyncio.Lock()
-        self._on_audio: Callable[[], None] | None = None
+        self._on_audio: Callable[[], object] | None = None
         self.audio_chunks = 0
 
     @property
@@ -139,7 +145,7 @@ class HeldOutput:
                 raise HeldOverflow(f"more than {self.max_events} events held")
             self._held.append(event)
 
-    async def release(self, out: TurnOutput, on_audio: Callable[[], None] | None = None) -> int:
+    async def release(self, out: TurnOutput, on_audio: Callable[[], object] | None = None) -> int:
         """Send what is held to ``out``, then pass everything on; returns how many were held.
         ``on_audio`` is called once, when the first audio chunk has gone to ``out``."""
         async with self._lock:
@@ -165,14 +171,17 @@ class Prepared(Protocol):
     async def drop(self) -> None: ...
 
 
-class Preemptor:
+P = TypeVar("P", bound=Prepared)
+
+
+class Preemptor(Generic[P]):
     """Drives one turn's :class:`Speculation`: speculative transcripts in (from the ASR reader, in
     order), at most one prepared reply at a time, and at the final transcript the prepared reply
     to use, or none. ``recognize`` is the intent recogniser's pure ``recognize`` (run in a thread
     by the caller's function); ``prepare`` starts preparing a reply to a text."""
 
     def __init__(self, recognize: Callable[[str], Awaitable[Sequence[object]]],
-                 prepare: Callable[[str], Prepared], *, enabled: bool = True) -> None:
+                 prepare: Callable[[str], P], *, enabled: bool = True) -> None:
         self.spec = Speculation(enabled=enabled)
         self._recognize = recognize
         self._prepare = prepare
@@ -180,7 +189,7 @@ class Preemptor:
         self._tasks = TaskSet()
         self._deciding: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
-        self.prepared: Prepared | None = None
+        self.prepared: P | None = None
 
     def speculative(self, text: str) -> None:
         """A speculative transcript arrived (called from the reader: returns at once)."""
@@ -202,7 +211,7 @@ class Preemptor:
             if action in (SpecAction.START, SpecAction.RESTART):
                 self.prepared = self._prepare(text)
 
-    async def final(self, text: str) -> Prepared | None:
+    async def final(self, text: str) -> P | None:
         """The final transcript: the prepared reply to use (a hit), else None (anything prepared
         is dropped). Speculative transcripts still being decided are decided first."""
         if self._deciding:
@@ -223,3 +232,48 @@ class Preemptor:
         prepared, self.prepared = self.prepared, None
         if prepared is not None:
             await prepared.drop()
+
+
+class PreparedReply:
+    """An LLM reply, text and audio, prepared for a speculative transcript into a :class:`HeldOutput`,
+    with a timer and a result of its own. The LLM service is asked with ``context.speculative``
+    and, on a hit, asked the same question again without it, which makes it keep the exchange in
+    the conversation's history (it does not answer twice). :meth:`drop` closes the connections,
+    which stops the LLM and the TTS; the service then forgets the exchange."""
+
+    def __init__(self, text: str, conversation_id: str, *, llm: LlmStream,
+                 tts: Callable[[TurnOutput], TtsForwarder], timer: TurnTimer, result: TurnResult) -> None:
+        self.text = text
+        self.conversation_id = conversation_id
+        self.timer = timer
+        self.result = result
+        self.held = HeldOutput()
+        self._llm = llm
+        self._tts = tts(self.held)
+        self._confirmed = asyncio.Event()
+        self._tasks = TaskSet()
+        self.task = self._tasks.spawn(self._run(), name="prepared reply")
+        _LOGGER.info("preparing a reply to %r", text)
+
+    async def _run(self) -> None:
+        async with self._llm as llm:
+            await llm.ask(self.text, self.conversation_id, speculative=True)
+
+            async def confirm() -> None:
+                await self._confirmed.wait()
+                await llm.ask(self.text, self.conversation_id)  # the question was real: keep it
+
+            await run_together(llm.read(), self._tts.speak_stream(llm.deltas), confirm())
+        if self.result.reply:
+            await self.held.event(Synthesize(text=self.result.reply, voice=self._tts.voice()).event())
+
+    async def use(self, out: TurnOutput, on_audio: Callable[[], object]) -> None:
+        """The hit: what is ready goes to ``out`` now, the rest as it comes; returns at the end."""
+        self._confirmed.set()
+        await self.held.release(out, on_audio)
+        await self.task
+
+    async def drop(self) -> None:
+        if not self.task.done():
+            _LOGGER.info("prepared reply to %r dropped", self.text)
+        await cancel_and_wait(self.task)
