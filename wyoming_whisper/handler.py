@@ -7,23 +7,15 @@ In: ``transcribe`` (optional ``name``, ``language``, ``vad_sensitivity``, ``cont
 endpointing (``--endpoint-silence``) also ``voice-started``/``voice-stopped``, and the
 transcript follows ``voice-stopped`` without waiting for ``audio-stop``.
 
-Per request, ``transcribe`` may turn server-side endpointing on with ``vad_sensitivity``. The
-speech is decoded with 0.1 s of the silence after it, speculatively, and that text decides
-(:mod:`.endpoint`): a finished request ends after the base silence (``aggressive`` 0.2 s,
-``default`` 0.25 s, ``relaxed`` 0.7 s), an unfinished one ("turn on the ...") after the cap
-(``--endpoint-max-silence`` 1.5 s x 1, 1.25, 1.5) unless the user goes on.
-``context: {"endpoint": "silence"}`` asks for silence alone (0.25/0.7/1.25 s, Home Assistant's
-values; for comparisons). ``context: {"partial_transcripts": false}`` turns partial
-transcripts off (a client that never shows them saves their CPU).
-``context: {"speculative_transcripts": true}``: a speculative decode that reads as finished is
-sent as ``transcript-speculative`` before ``voice-stopped`` (:mod:`voice_runtime.speculative`).
-``context: {"endpoint_after": seconds}`` says the first seconds of the audio are an earlier part
-of the question sent again (our orchestrator's continuation): speech that ends before that point
-does not end the utterance. ``context: {"initial_prompt": "Kitchen Light, Front Door, ..."}``
-biases the decoding towards those words (the home's names, sent by our orchestrator) instead of
-the server's ``--initial-prompt``. All apply to the utterances that follow, on that connection;
-without ``vad_sensitivity`` (and without ``--endpoint-silence``) the client's ``audio-stop``
-ends the utterance.
+Per request, ``transcribe`` may turn server-side endpointing on with ``vad_sensitivity``: the
+speech plus 0.1 s of the silence after it is decoded speculatively and that text decides
+(:mod:`.endpoint`: a finished request ends after 0.2/0.25/0.7 s, an unfinished one after the
+cap unless the user goes on). ``context`` may ask for silence alone (``endpoint``), no partials
+(``partial_transcripts``), ``transcript-speculative`` events (``speculative_transcripts``,
+:mod:`voice_runtime.speculative`), no end inside a re-sent first part (``endpoint_after``) or
+another ``initial_prompt`` (:mod:`.policy`; all listed in the package README). They apply to the
+utterances that follow on that connection; without ``vad_sensitivity`` (and without
+``--endpoint-silence``) the client's ``audio-stop`` ends the utterance.
 
 Audio in any rate/width/channels is converted to 16 kHz mono 16-bit as it arrives. Chunks may
 be cut at any byte, and a WAV file's header at the start of the audio is skipped (its format
