@@ -92,6 +92,14 @@ DOMAINS: list[tuple[str, str | None, str, Any, str | None]] = [
     ("turn on the kitchen light and open the pool gate", "light.kitchen_light", "state", "on", "was not done"),
     ("turn off the kitchen light and lock the front door", "lock.front_door", "state", "locked", None),
     ("never mind", None, "", None, ""),
+    # session 7: covers and the thermostat by kind, "did I ...", "X and the Y", the state check
+    ("close the garage", "cover.garage_door", "current_position", 0, None),
+    ("open the garage", "cover.garage_door", "current_position", 100, None),
+    ("set the heat to 21", "climate.thermostat", "temperature", 21, None),
+    ("did i lock the front door", None, "", None, "Yes, the Front Door is locked."),
+    ("turn on the kitchen light and the ceiling fan", "light.kitchen_light", "state", "on", None),
+    ("turn off the kitchen light and the ceiling fan", "fan.ceiling_fan", "state", "off", None),
+    ("turn on the slow kettle", "switch.slow_kettle", "state", "off", "has not changed after 2 seconds"),
 ]
 
 

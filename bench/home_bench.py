@@ -43,6 +43,7 @@ from home_corpus import (
     TUNE_2,
     Case,
 )
+from home_corpus_4 import HELD_OUT_4, NOT_COMMANDS_4
 
 from orchestrator.home.entities import HomeArea, HomeEntity, HomeSnapshot, slot_lists
 from orchestrator.intents import HOME_INTENTS, IntentRecognizer, Recognized
@@ -128,10 +129,11 @@ def no_home(cases: list[Case]) -> dict[str, Any]:
     recognizer = IntentRecognizer()
     device = [c for c in cases if c[1] and all(p in HOME_INTENTS for p in c[1].split("+"))]
     honest = [c[0] for c in device if any(r.name in HOME_INTENTS for r in recognizer.recognize(c[0]))]
-    captured = [c[0] for c in NOT_COMMANDS + NOT_COMMANDS_3 if recognizer.recognize(c[0])]
+    general = NOT_COMMANDS + NOT_COMMANDS_3 + NOT_COMMANDS_4
+    captured = [c[0] for c in general if recognizer.recognize(c[0])]
     return {"device_commands": len(device), "honest": len(honest),
             "not_honest": [c[0] for c in device if c[0] not in honest],
-            "general_questions": len(NOT_COMMANDS + NOT_COMMANDS_3), "wrongly_captured": captured}
+            "general_questions": len(general), "wrongly_captured": captured}
 
 
 async def ha_latency(rounds: int) -> dict[str, Any]:
@@ -191,7 +193,7 @@ def main() -> int:
     args = parser.parse_args()
     small = IntentRecognizer(home=SnapshotHome(corpus_home()))
     big = IntentRecognizer(home=SnapshotHome(corpus_home(args.entities)))
-    texts = [c[0] for c in TUNE + HELD_OUT + HELD_OUT_3 + NOT_COMMANDS + NOT_COMMANDS_3]
+    texts = [c[0] for c in TUNE + HELD_OUT + HELD_OUT_3 + HELD_OUT_4 + NOT_COMMANDS + NOT_COMMANDS_3 + NOT_COMMANDS_4]
     report = {
         "tune": accuracy(small, TUNE), "held_out": accuracy(small, HELD_OUT),
         "tune_new_domains": accuracy(small, TUNE_2), "held_out_new_domains": accuracy(small, HELD_OUT_2),
@@ -199,7 +201,9 @@ def main() -> int:
         "held_out_3": accuracy(small, HELD_OUT_3), "not_commands_3": accuracy(small, NOT_COMMANDS_3),
         "held_out_3_with_many_entities": accuracy(big, HELD_OUT_3),
         "held_out_with_many_entities": accuracy(big, HELD_OUT),
-        "no_home": no_home(TUNE + HELD_OUT + HELD_OUT_3),
+        "held_out_4": accuracy(small, HELD_OUT_4), "not_commands_4": accuracy(small, NOT_COMMANDS_4),
+        "held_out_4_with_many_entities": accuracy(big, HELD_OUT_4),
+        "no_home": no_home(TUNE + HELD_OUT + HELD_OUT_3 + HELD_OUT_4),
         "time_small_home": timing(small, texts, args.repeat),
         f"time_{args.entities}_entities": timing(big, texts, args.repeat),
         "entities_small": len(ENTITIES), "entities_big": len(ENTITIES) + args.entities,
@@ -213,7 +217,8 @@ def main() -> int:
              f"Load average while running: {' '.join(report['loadavg'])} (2 cores).", "",
              "| set | phrasings | correct | accuracy |", "|---|---|---|---|"]
     for key in ("tune", "held_out", "tune_new_domains", "held_out_new_domains", "not_commands",
-                "held_out_with_many_entities", "held_out_3", "held_out_3_with_many_entities", "not_commands_3"):
+                "held_out_with_many_entities", "held_out_3", "held_out_3_with_many_entities", "not_commands_3",
+                "held_out_4", "held_out_4_with_many_entities", "not_commands_4"):
         r = report[key]
         lines.append(f"| {key} | {r['n']} | {r['correct']} | {r['accuracy']:.1%} |")
     nh = report["no_home"]
@@ -231,6 +236,9 @@ def main() -> int:
         f"{ha['rounds']} rounds. Raw HTTP per action: "
         f"/api/intent/handle {ha['p50_ms']['http_intent_handle']} ms, service call "
         f"{ha['p50_ms']['http_service_call']} ms." if "p50_ms" in ha else ha["skipped"])]
+    lines += ["", "Misses (held out 4):"] + [
+        f"- {m['text']!r}: want {m['want']} {m['want_slots']}, got {m['got']}"
+        for m in report["held_out_4"]["misses"] + report["not_commands_4"]["misses"]]
     lines += ["", "Misses (held out 3):"] + [
         f"- {m['text']!r}: want {m['want']} {m['want_slots']}, got {m['got']}"
         for m in report["held_out_3"]["misses"] + report["not_commands_3"]["misses"]]

@@ -296,6 +296,23 @@ HELD_OUT_3: list[Case] = [
     ("turn off the kitchen light and the bedroom light", "HassTurnOff+HassTurnOff", {}),
 ]
 
+# Session 7: the 26 phrasings HELD_OUT_3 missed (bench/results/home.md of 9d0e606) became tuning
+# data for the classes behind them (TUNE_4, part of TUNE); HELD_OUT_3 keeps the other 47.
+# bench/home_corpus_4.HELD_OUT_4 was written and measured before this move.
+HELD_OUT_3_MISSES = frozenset({
+    "what's the weather doing", "what's the weather going to be like today", "give me the forecast",
+    "how cold is it outside", "what is the temperature inside", "what's the thermostat set to",
+    "what temperature is it in the house", "set the heat to 21", "turn the thermostat up to 23 degrees",
+    "make it 22 degrees", "turn the heating down to 18", "put the floor lamp at 40 percent", "how much time is left",
+    "nevermind then", "forget it", "never mind that", "cancel that", "is the coffee maker still on",
+    "are the lights on in the kitchen", "did i lock the back door", "are the blinds closed", "open the garage",
+    "lower the blinds", "play the next song on the tv", "what day of the week is it",
+    "turn off the kitchen light and the bedroom light",
+})
+TUNE_4: list[Case] = [c for c in HELD_OUT_3 if c[0] in HELD_OUT_3_MISSES]
+HELD_OUT_3 = [c for c in HELD_OUT_3 if c[0] not in HELD_OUT_3_MISSES]
+TUNE += TUNE_4
+
 # General questions near the new domains: they must still go to the LLM (written with HELD_OUT_3).
 NOT_COMMANDS_3: list[Case] = [
     ("what's the temperature on mars", None, {}),

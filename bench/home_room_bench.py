@@ -9,17 +9,22 @@ spoken commands into the satellite's microphone in real time, echoes its speaker
 
 Per command: end of speech (the room's speech offset) → the confirmation starts playing at the
 speaker (the room), and → the entity's state changed in HA (HA's history; both clocks are this
-machine's). A command counts as done when HA's history shows the expected state after it.
+machine's). A command counts as done when HA's history shows the expected state after it. What
+whisper heard (its log) is compared with what was said: word error rate per command.
+``--names`` runs the orchestrator with ``--ha-names-to-asr`` (the home's names sent to whisper
+as its initial prompt), for the comparison.
 
-    flock /tmp/hearth-rt.lock python bench/home_room_bench.py [--rounds 2] [--echo-db -6] [--out FILE]
+    flock /tmp/hearth-rt.lock python bench/home_room_bench.py [--rounds 2] [--echo-db -6] [--names] [--out FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import asyncio
 import json
 import os
+import re
 import socket
 import statistics
 import sys
@@ -120,7 +125,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             orch_proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "orchestrator", "serve", "--satellite", f"tcp://127.0.0.1:{sat_port}",
                 "--asr", whisper.uri, "--handle", llama.uri, "--tts", tts.uri, "--home-assistant", ha.url,
-                "--data-dir", str(folder / "data"), stdin=asyncio.subprocess.DEVNULL,
+                "--data-dir", str(folder / "data"), *(["--ha-names-to-asr"] if args.names else []),
+                stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, cwd=str(ROOT),
                 env={**os.environ, "HA_TOKEN": ha.token, "PYTHONPATH": str(ROOT)})
             orch = ServiceProcess(orch_proc, "", 0)
@@ -161,12 +167,38 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             s0 = result["t0_monotonic"] + result["wav_offset_s"]
         turns = [line for line in orch.log if "intent=" in line]
     return report(said, result, changes=changes, s0_wall=s0 + offset_wall, turns=turns,
-                  room_out=stdout.decode(errors="replace"), args=args)
+                  room_out=stdout.decode(errors="replace"), args=args, heard=transcripts(whisper.log))
+
+
+_TRANSCRIPT = re.compile(r"^ts=(\S+) .*transcript=(.*)\"$")
+
+
+def transcripts(log: list[str]) -> list[tuple[float, str]]:
+    """(wall time, text) of every final transcript in whisper's log."""
+    out = []
+    for line in log:
+        found = _TRANSCRIPT.match(line)
+        if found:
+            stamp, millis = found.group(1).split(".")
+            wall = time.mktime(time.strptime(stamp, "%Y-%m-%dT%H:%M:%S")) + int(millis) / 1000
+            out.append((wall, str(ast.literal_eval(found.group(2).replace('\\"', '"')))))
+    return out
+
+
+def wer(said: str, heard: str) -> float:
+    """Word error rate of ``heard`` against ``said`` (lower case, punctuation ignored)."""
+    ref, hyp = (re.sub(r"[^\w' ]", " ", t.lower()).split() for t in (said, heard))
+    row = list(range(len(hyp) + 1))
+    for i, word in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, got in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (word != got))
+    return row[-1] / max(1, len(ref))
 
 
 def report(said: list[tuple[str, str | None, Check | None]], result: dict[str, Any], *,
            changes: list[tuple[float, dict[str, Any]]], s0_wall: float, turns: list[str], room_out: str,
-           args: argparse.Namespace) -> dict[str, Any]:
+           args: argparse.Namespace, heard: list[tuple[float, str]]) -> dict[str, Any]:
     utts, replies = result["utterances"], result["replies"]
     rows = []
     for i, (text, entity, check) in enumerate(said):
@@ -176,6 +208,10 @@ def report(said: list[tuple[str, str | None, Check | None]], result: dict[str, A
         row: dict[str, Any] = {"said": text, "end_of_speech_s": end,
                                "to_confirmation_s": round(reply["start"] - end, 3) if reply else None,
                                "reply_played_s": reply["played_s"] if reply else None}
+        # What whisper heard: its first non-empty transcript between this command's start and the next's.
+        window = [text for wall, text in heard if utts[i]["onset"] <= wall - s0_wall < nxt and text.strip()]
+        row["heard"] = window[0] if window else ""
+        row["wer"] = round(wer(text, row["heard"]), 3)
         if entity and check:
             # Done: the entity is in the wanted state before the next command (it may have been
             # already); timed: the first change into that state after this command ended.
@@ -193,6 +229,8 @@ def report(said: list[tuple[str, str | None, Check | None]], result: dict[str, A
         "echo_db": args.echo_db, "commands": len(rows), "replied": len(confirm),
         "actions": sum("done_in_ha" in r for r in rows), "done_in_ha": sum(bool(r.get("done_in_ha")) for r in rows),
         "end_of_speech_to_confirmation_s": pct(confirm), "end_of_speech_to_ha_state_s": pct(state),
+        "names_to_asr": args.names, "wer_mean": round(statistics.mean(r["wer"] for r in rows), 3),
+        "heard_exactly": sum(r["wer"] == 0 for r in rows),
         "room_late_ticks": result["stats"].get("late_ticks"), "room": room_out.strip().splitlines()[-1:],
         "rows": rows, "orchestrator_turns": turns[-len(rows) * 2:],
     }
@@ -210,11 +248,14 @@ def markdown(res: dict[str, Any]) -> str:
         "actions reached the expected state in HA.",
         f"- End of speech → confirmation starts playing: p50 {c['p50']} s, p95 {c['p95']} s, max {c['max']} s "
         f"(n={c['n']}); of the actions done in HA: p50 {d['p50']} s, p95 {d['p95']} s (n={d['n']}).",
-        f"- End of speech → HA state changed: p50 {s['p50']} s, p95 {s['p95']} s (n={s['n']}).", "",
-        "| said | → reply starts (s) | reply length (s) | done in HA | → HA state (s) |", "|---|---|---|---|---|"]
+        f"- End of speech → HA state changed: p50 {s['p50']} s, p95 {s['p95']} s (n={s['n']}).",
+        f"- Home names sent to whisper as its prompt: {res.get('names_to_asr', False)}; word error rate mean "
+        f"{res.get('wer_mean')}, {res.get('heard_exactly')}/{res['commands']} commands heard exactly.", "",
+        "| said | heard | WER | → reply starts (s) | reply length (s) | done in HA | → HA state (s) |",
+        "|---|---|---|---|---|---|---|"]
     for r in res["rows"]:
-        lines.append(f"| {r['said']} | {r['to_confirmation_s']} | {r['reply_played_s']} | "
-                     f"{r.get('done_in_ha', '-')} | {r.get('to_ha_state_s', '-')} |")
+        lines.append(f"| {r['said']} | {r.get('heard', '')} | {r.get('wer', '')} | {r['to_confirmation_s']} | "
+                     f"{r['reply_played_s']} | {r.get('done_in_ha', '-')} | {r.get('to_ha_state_s', '-')} |")
     return "\n".join(lines) + "\n"
 
 
@@ -223,6 +264,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2, help="rounds of the 10 commands")
     parser.add_argument("--echo-db", type=float, default=-6.0)
     parser.add_argument("--keep", type=Path, help="keep the room's files here")
+    parser.add_argument("--names", action="store_true", help="send the home's names to whisper as its prompt")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/home_room")
     parser.add_argument("--render", type=Path, help="only write the Markdown of an earlier JSON result")
     args = parser.parse_args()

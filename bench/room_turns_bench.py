@@ -111,7 +111,7 @@ async def run_split(args: argparse.Namespace, requests: list[Request], engines: 
             orch = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "orchestrator", "serve", "--satellite", f"tcp://127.0.0.1:{port}",
                 "--asr", engines["whisper"].uri, "--handle", engines["llama"].uri, "--tts", engines["tts"].uri,
-                "--log-format", "json", *flags, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
+                "--log-format", "json", "--debug", *flags, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
                 cwd=str(ROOT), env=env)
         await wait_for(lambda: " connected" in orch_log.read_text(errors="replace"), 60, "orchestrator not connected")
         await asyncio.sleep(2.0)  # the satellite's VAD settles on the room's noise first
@@ -244,6 +244,7 @@ async def run(args: argparse.Namespace) -> int:
     skipped = set(json.loads((RESULTS / "turn.json").read_text()).get("skipped", {}))
     engines: dict[str, ServiceProcess] = {}
     load_start = os.getloadavg()
+    folder: Path | None = None
     try:
         engines["whisper"] = await start_service("wyoming_whisper")
         engines["llama"] = await start_service("wyoming_llama", "--max-sentences", "1")
@@ -252,8 +253,10 @@ async def run(args: argparse.Namespace) -> int:
         folder = Path(args.keep or f"/tmp/room-turns-{args.split}-{label}-p{args.part.replace('/', 'of')}")
         ran = await run_split(args, corpus, engines, folder)
     finally:
-        for proc in engines.values():
+        for name, proc in engines.items():
             await proc.stop()
+            if folder is not None:  # bench/room_latency.py reads the whisper server's end-of-turn lines
+                (folder / f"{name}.log").write_text("\n".join(proc.log) + "\n")
     rows = judge(corpus, ran, skipped)
     data = {"split": args.split, "label": label, "part": args.part, "window": args.window, "gap": args.gap,
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "loadavg_start": load_start,

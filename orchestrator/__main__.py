@@ -26,6 +26,7 @@ from voice_runtime.memory import tune_malloc
 from voice_runtime.tasks import TaskSet, cancel_and_wait
 
 from .continuation import ContinuationPolicy
+from .home.asr import with_names
 from .home.ha import HaConfig, HomeAssistant
 from .intents import NO_HOME_REPLY, IntentRecognizer
 from .metrics import MetricsServer
@@ -72,17 +73,28 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         "http://homeassistant.local:8123 (token: HA_TOKEN or --ha-token-file)")
     parser.add_argument("--ha-token-file", type=Path, help="a file holding a long-lived access token")
     parser.add_argument("--ha-timeout", type=float, default=3.0, help="seconds to wait for Home Assistant")
+    parser.add_argument("--ha-confirm-window", type=float, default=2.0,
+                        help="seconds an action's new state may take to show in HA before the reply says it has "
+                        "not changed (0: trust HA's answer)")
+    parser.add_argument("--ha-names-to-asr", action="store_true",
+                        help="send the home's device and room names to speech-to-text as its initial prompt (off by "
+                        "default: in the room bench it did not lower tiny.en's errors, and it made whisper write "
+                        "names into echo, bench/results/home_room_names.md)")
     parser.add_argument("--language", default="en")
     parser.add_argument("--voice", help="TTS voice name")
     parser.add_argument("--vad-sensitivity", choices=["aggressive", "default", "relaxed", "off"], default=None,
                         help="ask the speech-to-text service to end the utterance itself instead of waiting "
                         "for the satellite's own end of speech (Wyoming's vad_sensitivity; our wyoming-whisper "
-                        "ends a finished request after 0.25/0.4/0.7 s of silence and waits up to 1.5/1.9/2.25 s "
+                        "ends a finished request after 0.2/0.25/0.7 s of silence and waits up to 1.5/1.9/2.25 s "
                         "for an unfinished one, e.g. 'turn on the ...'); 'off' waits for audio-stop (default: "
                         "default for serve, off for ask)")
     parser.add_argument("--partial-transcripts", action="store_true",
                         help="let the speech-to-text service compute partial transcripts (unused here; off "
                         "saves CPU)")
+    parser.add_argument("--no-preemptive", action="store_true",
+                        help="do not prepare the LLM reply on the speech-to-text service's speculative transcript "
+                        "while the end-of-turn silence runs (our wyoming-whisper sends one; commands are never "
+                        "prepared)")
     parser.add_argument("--metrics-port", type=int, help="serve Prometheus latency text on this port")
     add_logging_args(parser)
 
@@ -93,7 +105,7 @@ def build_config(args: argparse.Namespace) -> OrchestratorConfig:
     sensitivity = args.vad_sensitivity or ("default" if args.command == "serve" else "off")
     pipeline = PipelineConfig(language=args.language, voice=args.voice,
                               vad_sensitivity=None if sensitivity == "off" else sensitivity,
-                              partial_transcripts=args.partial_transcripts)
+                              partial_transcripts=args.partial_transcripts, preemptive=not args.no_preemptive)
     return OrchestratorConfig(
         asr=tuple(args.asr), handle=tuple(args.handle), tts=tuple(args.tts), intent=tuple(args.intent),
         intents=tuple(args.intents),
@@ -110,7 +122,8 @@ def _ha_config(args: argparse.Namespace) -> HaConfig | None:
              else env("HA_TOKEN") or "")
     if not token:
         raise SystemExit("--home-assistant needs a token: set HA_TOKEN or use --ha-token-file")
-    return HaConfig(args.home_assistant, token, timeout=args.ha_timeout)
+    return HaConfig(args.home_assistant, token, timeout=args.ha_timeout, confirm_window=args.ha_confirm_window,
+                    names_to_asr=args.ha_names_to_asr)
 
 
 async def build_pipeline(config: OrchestratorConfig, monitor: LatencyMonitor,
@@ -125,6 +138,8 @@ async def build_pipeline(config: OrchestratorConfig, monitor: LatencyMonitor,
     if missing:
         raise SystemExit(f"no {', '.join(missing)} service configured (use --{missing[0]} URI or --discover)")
     pools = {k: ServicePool(k, v) for k, v in uris.items()}
+    if home is not None and home.config.names_to_asr:
+        pools["asr"].rewrite = lambda event: with_names(event, home.slot_lists())
     with contextlib.suppress(Exception):
         pools["tts"].info = await describe(uris["tts"][0])
     intents = (IntentRecognizer(config.intents, timers=timers, home=home, no_home_reply=config.no_home_reply)

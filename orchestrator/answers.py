@@ -16,6 +16,7 @@ TIMER_INTENTS = frozenset({
     "HassPauseTimer", "HassUnpauseTimer", "HassTimerStatus",
 })
 CLOCK_INTENTS = frozenset({"HassGetCurrentTime", "HassGetCurrentDate", "HassNevermind"})
+TIMER_READ_ONLY = frozenset({"HassTimerStatus"})  # timer intents that change nothing
 NO_TIMER_SATELLITE = "I can't set timers here: there is no satellite to ring when it is done."
 
 

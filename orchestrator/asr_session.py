@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -14,6 +14,7 @@ from wyoming.error import Error
 from wyoming.vad import VoiceStarted, VoiceStopped
 
 from voice_runtime.latency import TurnTimer
+from voice_runtime.speculative import SpeculativeTranscript
 from voice_runtime.tasks import TaskSet, cancel_and_wait, race
 
 from .services import Connection, ServicePool, ServiceUnavailable
@@ -25,15 +26,18 @@ _LOGGER = logging.getLogger(__name__)
 
 class AsrSession:
     """One utterance to text. ``endpoint_after``: the first seconds of the audio are an earlier
-    part of the question (a continuation): the service is asked not to end the turn in them."""
+    part of the question (a continuation): the service is asked not to end the turn in them.
+    ``on_speculative``: called with each speculative transcript (the final text-to-be, our
+    whisper's ``transcript-speculative``), which the service is then asked for."""
 
     def __init__(self, pool: ServicePool, config: PipelineConfig, out: TurnOutput, timer: TurnTimer, *,
-                 endpoint_after: float = 0.0) -> None:
+                 endpoint_after: float = 0.0, on_speculative: Callable[[str], None] | None = None) -> None:
         self.pool = pool
         self.config = config
         self.out = out
         self.timer = timer
         self.endpoint_after = endpoint_after
+        self.on_speculative = on_speculative
         self.buffered: list[AudioChunk] = []  # the whole utterance, for another replica
         self._tasks = TaskSet()
 
@@ -41,6 +45,8 @@ class AsrSession:
         context: dict[str, object] = {} if self.config.partial_transcripts else {"partial_transcripts": False}
         if self.endpoint_after > 0:
             context["endpoint_after"] = round(self.endpoint_after, 3)  # our whisper: no end inside the first part
+        if self.on_speculative is not None:
+            context["speculative_transcripts"] = True
         return Transcribe(language=self.config.language, vad_sensitivity=self.config.vad_sensitivity,
                           context=context or None)
 
@@ -134,12 +140,18 @@ class AsrSession:
                 await cancel_and_wait(step)
             yield chunk
 
-    @staticmethod
-    async def _read_transcript(conn: Connection, timeout: float | None = None) -> str:
+    async def _read_transcript(self, conn: Connection, timeout: float | None = None) -> str:
         while True:
             event = await conn.recv(timeout)
             if Transcript.is_type(event.type):
                 return Transcript.from_event(event).text.strip()
+            if SpeculativeTranscript.is_type(event.type) and self.on_speculative is not None:
+                try:
+                    speculative = SpeculativeTranscript.from_event(event).text.strip()
+                except TypeError as bad:  # a hint only: a malformed one is ignored
+                    _LOGGER.warning("ignored a malformed transcript-speculative: %s", bad)
+                    continue
+                self.on_speculative(speculative)
             if Error.is_type(event.type):
                 err = Error.from_event(event)
                 raise TurnError(err.code or "asr-failed", f"speech-to-text: {err.text}")

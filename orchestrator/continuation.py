@@ -35,10 +35,10 @@ from enum import StrEnum
 
 from wyoming.audio import AudioChunk
 
-from .answers import CLOCK_INTENTS
+from .answers import CLOCK_INTENTS, TIMER_READ_ONLY
 
 # Intents that only read or say something: cancelling them undoes nothing.
-READ_ONLY_INTENTS = CLOCK_INTENTS | frozenset({"HassTimerStatus"})
+READ_ONLY_INTENTS = CLOCK_INTENTS | TIMER_READ_ONLY
 PREFIX_PIECE_SECONDS = 1.0  # the first part is re-sent in pieces of this length
 
 

@@ -1,6 +1,7 @@
 """The intent fast path: commands answered without the LLM, from sentence templates (hassil).
 
-Templates, in order: the user's ``--intents`` files, the official English templates of the
+Templates, in order: the user's ``--intents`` files, a few phrasings the official templates read
+wrongly (``intents_first.yaml``), the official English templates of the
 ``home-assistant-intents`` package (with the home's real entity, area and floor names as slot
 lists when a home backend is connected), our extra phrasings (``intents.yaml``), and last the
 home-looking wildcard commands (``home_fallback.yaml``). Everything is compiled once, at start.
@@ -28,11 +29,12 @@ from typing import Any, Protocol
 from hassil import Intents, recognize_best
 from hassil.intents import SlotList, TextSlotList
 
-from .answers import CLOCK_INTENTS, TIMER_INTENTS, clock_answer, timer_answer
+from .answers import CLOCK_INTENTS, TIMER_INTENTS, TIMER_READ_ONLY, clock_answer, timer_answer
 from .home.speech import FAILURES, not_done
 from .timers import TimerManager
 
 EXTRA = Path(__file__).with_name("intents.yaml")
+FIRST = Path(__file__).with_name("intents_first.yaml")
 FALLBACK = Path(__file__).with_name("home_fallback.yaml")
 NO_HOME_REPLY = "I can't control devices: no home is connected."
 LLM_CANNOT_ACT = "I can't do that myself, and your home didn't understand the request."
@@ -56,6 +58,9 @@ WHOLE_HOME_INTENTS = frozenset({
     "HassMediaPlayerUnmute",
 })
 _SPLIT = re.compile(r"\s+(?:and then|and also|and|then)\s+")
+# "turn off the tv and the kitchen light": a part that starts with its object takes the verb of
+# the part before it ("turn off").
+_OBJECT_FIRST = re.compile(r"^(?:the|my|our|all|both)\b")
 MAX_PARTS = 4
 
 
@@ -112,7 +117,8 @@ def _load_official() -> dict[str, Any]:
 
 def _split_by_area_context(official: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The official templates as two sets: those that match as said, and those that need the
-    satellite's area (only for :data:`WHOLE_HOME_INTENTS`; the rest of them are left out)."""
+    satellite's area (only for :data:`WHOLE_HOME_INTENTS` and covers by kind, "lower the blinds";
+    the rest of them, "turn on the lights", are left out: not every light of the home)."""
     plain: dict[str, Any] = {}
     contextual: dict[str, Any] = {}
     for name, intent in official["intents"].items():
@@ -120,7 +126,7 @@ def _split_by_area_context(official: dict[str, Any]) -> tuple[dict[str, Any], di
             needs_area = "area" in (data.get("requires_context") or {})
             if not needs_area:
                 plain.setdefault(name, {"data": []})["data"].append(data)
-            elif name in WHOLE_HOME_INTENTS:
+            elif name in WHOLE_HOME_INTENTS or (data.get("slots") or {}).get("domain") == "cover":
                 contextual.setdefault(name, {"data": []})["data"].append(data)
     return {**official, "intents": plain}, {**official, "intents": contextual}
 
@@ -148,6 +154,7 @@ class IntentRecognizer:
         # Our extra phrasings use the official lists ({brightness}, {temperature}, ...) and
         # expansion rules (<what_is>, <light>, ...).
         self._extra = Intents.from_yaml(io.StringIO(EXTRA.read_text(encoding="utf-8")))
+        self._first = Intents.from_yaml(io.StringIO(FIRST.read_text(encoding="utf-8")))
         self._shared_lists: dict[str, SlotList] = dict(self._official.slot_lists)
         self._rules = self._official.expansion_rules
         self._fallback = Intents.from_yaml(io.StringIO(FALLBACK.read_text(encoding="utf-8")))
@@ -173,11 +180,13 @@ class IntentRecognizer:
             if (found := self._run(cleaned, intents, "user", None)) is not None:
                 return found
         lists = {**_empty_lists(), **(self.home.slot_lists() if self.home is not None else {})}
+        shared = {**self._shared_lists, **lists}
+        if (found := self._run(cleaned, self._first, "extra", shared, rules=self._rules)) is not None:
+            return found
         if (found := self._run(cleaned, self._official, "official", lists)) is not None:
             return found
         if (found := self._run(cleaned, self._contextual, "official", lists, whole_home=True)) is not None:
             return found
-        shared = {**self._shared_lists, **lists}
         if (found := self._run(cleaned, self._extra, "extra", shared, rules=self._rules)) is not None:
             return found
         return self._run(cleaned, self._fallback, "fallback", None)
@@ -190,7 +199,7 @@ class IntentRecognizer:
             return [whole]
         pieces = [p for p in _SPLIT.split(normalize(text)) if p]
         if 1 < len(pieces) <= MAX_PARTS:
-            parts = [self.recognize_one(p) for p in pieces]
+            parts = [self.recognize_one(p) for p in _with_verbs(pieces)]
             if all(p is not None and p.name in HOME_INTENTS for p in parts):
                 return [p for p in parts if p is not None]
         return [whole] if whole is not None else []
@@ -211,15 +220,21 @@ class IntentRecognizer:
         return Recognized(result.intent.name, slots, source, cleaned, found)
 
     # -- answers ---------------------------------------------------------------------------
-    async def answer(self, text: str, conversation_id: str) -> IntentMatch | None:
+    async def answer(self, text: str, conversation_id: str,
+                     on_act: Callable[[], object] | None = None) -> IntentMatch | None:
         """The reply to ``text`` if it is a command we answer; None: ask the LLM.
 
-        Recognition runs in a thread (milliseconds, more with hundreds of entities)."""
+        Recognition runs in a thread (milliseconds, more with hundreds of entities). ``on_act``
+        is called right before anything that may change something (a timer, the home) starts:
+        until then the question may still be continued (:mod:`.continuation`)."""
         commands = await asyncio.to_thread(self.recognize, text)
         if not commands:
             return None
         first = commands[0]
+        acts = on_act if on_act is not None else (lambda: None)
         if len(commands) > 1:
+            if self.home is not None:
+                acts()
             return IntentMatch(first.name, {"commands": [c.name for c in commands]},
                                await self._home_many(commands, conversation_id))
         if first.source == "user":
@@ -228,11 +243,14 @@ class IntentRecognizer:
         if first.name in CLOCK_INTENTS:
             return IntentMatch(first.name, first.slots, clock_answer(first.name, self.now()))
         if first.name in TIMER_INTENTS:
+            if first.name not in TIMER_READ_ONLY:
+                acts()
             reply = await timer_answer(self.timers, conversation_id, first.name, first.slots)
             return IntentMatch(first.name, first.slots, reply)
         if first.name in HOME_INTENTS:
             if self.home is None:
                 return IntentMatch(first.name, first.slots, self.no_home_reply)
+            acts()
             if first.source == "fallback":
                 spoken = await self.home.converse(text, conversation_id)
                 return IntentMatch(first.name, first.slots, spoken) if spoken else None
@@ -255,6 +273,17 @@ class IntentRecognizer:
                     reply = not_done(command.text, reply)
             replies.append(reply.strip())
         return " ".join(r for r in replies if r)
+
+
+def _with_verbs(pieces: list[str]) -> list[str]:
+    """Each part as a command of its own: "the kitchen light" after "turn off the tv" is
+    "turn off the kitchen light" (the words before the first part's object)."""
+    out = [pieces[0]]
+    for piece in pieces[1:]:
+        words = out[-1].split()
+        verb = " ".join(words[:next((i for i, w in enumerate(words) if _OBJECT_FIRST.match(w)), 0)])
+        out.append(f"{verb} {piece}" if verb and _OBJECT_FIRST.match(piece) else piece)
+    return out
 
 
 def undouble(text: str) -> str:

@@ -50,10 +50,14 @@ class LlmStream:
             self.pool.mark_failed(self._conn.uri)
         await self._conn.close()
 
-    async def ask(self, transcript: str, conversation_id: str) -> None:
+    async def ask(self, transcript: str, conversation_id: str, *, speculative: bool = False) -> None:
+        """``speculative``: a prepared reply (:mod:`.preemptive`); the service keeps it out of the
+        history until the same transcript is asked again without the flag."""
         assert self._conn is not None
-        await self._conn.send(Transcript(text=transcript, context={"conversation_id": conversation_id},
-                                         language=self.config.language).event())
+        context: dict[str, object] = {"conversation_id": conversation_id}
+        if speculative:
+            context["speculative"] = True
+        await self._conn.send(Transcript(text=transcript, context=context, language=self.config.language).event())
 
     async def read(self) -> str:
         """Read the reply to its end; returns it as spoken (an action claim replaced), also

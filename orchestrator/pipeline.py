@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk
@@ -31,6 +31,7 @@ from .continuation import may_act
 from .honesty import ClaimGuard
 from .intents import NO_HOME_REPLY, IntentMatch, IntentRecognizer
 from .llm_stream import LlmStream
+from .preemptive import HeldOverflow, Preemptor, PreparedReply
 from .readiness import Readiness
 from .services import ServicePool, ServiceUnavailable
 from .streams import TurnError
@@ -66,8 +67,10 @@ class Pipeline:
         self.tts_capability = TtsCapability(tts)  # learnt from the TTS service's info
 
     # -- the stages of one turn --------------------------------------------------------------
-    def asr_session(self, out: TurnOutput, timer: TurnTimer, endpoint_after: float = 0.0) -> AsrSession:
-        return AsrSession(self.asr, self.config, out, timer, endpoint_after=endpoint_after)
+    def asr_session(self, out: TurnOutput, timer: TurnTimer, endpoint_after: float = 0.0,
+                    on_speculative: Callable[[str], None] | None = None) -> AsrSession:
+        return AsrSession(self.asr, self.config, out, timer, endpoint_after=endpoint_after,
+                          on_speculative=on_speculative)
 
     def llm_stream(self, timer: TurnTimer, result: TurnResult) -> LlmStream:
         guard = ClaimGuard(self.intents.honest_line if self.intents else NO_HOME_REPLY)
@@ -100,17 +103,25 @@ class Pipeline:
         out = GuardedOutput(out)
         readiness = Readiness([self.handle, self.tts] if speak else [self.handle])
         token = readiness.enter()
+        preemptor = self._preemptor(conversation_id) if speak else None
         try:
-            result.transcript = await self.asr_session(out, timer, endpoint_after).run(audio)
+            result.transcript = await self.asr_session(
+                out, timer, endpoint_after, preemptor.speculative if preemptor is not None else None).run(audio)
             await out.event(Transcript(text=result.transcript, language=self.config.language).event())
             result.marks = timer.marks
             if not result.transcript.strip():
                 raise TurnError("no-speech", "no speech was recognised")
             if end_stage == "asr":
                 return result
-            result.acting = True  # until we know what the intent did: a continuation must not repeat it
-            match = await self.intents.answer(result.transcript, conversation_id) if self.intents else None
+            prepared = await preemptor.final(result.transcript) if preemptor is not None else None
+            if prepared is not None and await self._use_prepared(prepared, result, out, timer):
+                return result
+            def acting() -> None:  # from here on a continuation must not repeat what is being done
+                result.acting = True
+
+            match = await self.intents.answer(result.transcript, conversation_id, acting) if self.intents else None
             if match is None and self.intent_service:
+                acting()  # a remote intent service may act while it recognises
                 match = await self._recognize_remote(result.transcript)
             result.acting = match is not None and may_act(
                 match.name, match.response, no_home_reply=self.intents.no_home_reply if self.intents else NO_HOME_REPLY)
@@ -132,6 +143,8 @@ class Pipeline:
             _LOGGER.warning("turn abandoned: the output is gone (%s)", err)
             result.error = TurnError("output-lost", str(err))
         finally:
+            if preemptor is not None:
+                await preemptor.close()
             readiness.exit(token)
             await readiness.close()
             result.marks = dict(timer.marks)
@@ -142,6 +155,51 @@ class Pipeline:
             _LOGGER.info("turn %s conversation=%s intent=%s %s", outcome, conversation_id,
                          result.intent.name if result.intent else "-", stages)
         return result
+
+    # -- preemptive replies (preemptive.py) ---------------------------------------------------
+    def _preemptor(self, conversation_id: str) -> Preemptor[PreparedReply] | None:
+        """Replies prepared while the end-of-turn silence runs, where they can be: the speech-to-text
+        service ends the turn itself (it sends speculative transcripts only then), and no external
+        intent service decides (it cannot be asked without the risk of acting)."""
+        config = self.config
+        if not (config.preemptive and config.streaming and config.vad_sensitivity and self.intent_service is None):
+            return None
+        intents = self.intents
+
+        async def recognize(text: str) -> Sequence[object]:
+            return await asyncio.to_thread(intents.recognize, text) if intents is not None else []
+
+        def prepare(text: str) -> PreparedReply:
+            timer = self.monitor.start_turn()
+            result = TurnResult(transcript=text)
+            return PreparedReply(text, conversation_id, llm=self.llm_stream(timer, result),
+                                 tts=lambda held: self.tts_forwarder(held, timer, result), timer=timer, result=result)
+
+        return Preemptor(recognize, prepare)
+
+    async def _use_prepared(self, prepared: PreparedReply, result: TurnResult, out: TurnOutput,
+                            timer: TurnTimer) -> bool:
+        """A hit: the reply prepared during the silence is the answer (an LLM reply: nothing was
+        done). False when it failed before any of it was heard: the turn asks the LLM again."""
+        result.acting = False
+        timer.mark("preemptive")
+        _LOGGER.info("prepared reply used: %d event(s) were ready", prepared.held.held)
+        try:
+            await prepared.use(out, lambda: timer.mark("first_audio_sent"))
+        except (TurnError, ServiceUnavailable, HeldOverflow, OSError, TimeoutError) as err:
+            if "first_audio_sent" not in timer.marks:
+                _LOGGER.warning("the prepared reply failed before it was heard (%s); asking again", err)
+                return False
+            result.audio_bytes, result.reply = prepared.result.audio_bytes, prepared.result.reply
+            if isinstance(err, TurnError):
+                raise
+            raise TurnError("llm-failed", f"conversation failed: {err}") from err
+        finally:
+            await prepared.drop()  # if this turn was cancelled meanwhile
+            for stage, at in prepared.timer.marks.items():  # on this turn's clock: < 0 before the end of speech
+                timer.marks.setdefault(stage, prepared.timer.start + at - timer.start)
+        result.audio_bytes, result.reply = prepared.result.audio_bytes, prepared.result.reply
+        return True
 
     async def close(self) -> None:
         """Close the warm connections of every service pool."""

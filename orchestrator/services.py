@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
@@ -45,6 +46,7 @@ class Connection:
         self.uri = uri
         self.reader = reader
         self.writer = writer
+        self.rewrite: Callable[[Event], Event] | None = None  # the pool's, applied to every event sent
 
     @classmethod
     async def open(cls, uri: str, timeout: float = 5.0) -> Connection:
@@ -59,7 +61,8 @@ class Connection:
         return cls(uri, reader, writer)
 
     async def send(self, event: Event | Eventable) -> None:
-        await async_write_event(event if isinstance(event, Event) else event.event(), self.writer)
+        event = event if isinstance(event, Event) else event.event()
+        await async_write_event(self.rewrite(event) if self.rewrite is not None else event, self.writer)
 
     async def recv(self, timeout: float | None = None) -> Event:
         """The next event; ``timeout`` bounds the wait for it (an inactivity timeout)."""
@@ -130,6 +133,9 @@ class ServicePool:
     connect_timeout: float = 1.0
     probe_timeout: float = 1.0
     probe: bool = True
+    # Applied to every event sent on this pool's connections (the ASR pool adds the home's names
+    # to ``transcribe``: orchestrator/home/asr.py).
+    rewrite: Callable[[Event], Event] | None = None
 
     def __post_init__(self) -> None:
         self._replicas = [_Replica(u) for u in self.uris]
@@ -167,6 +173,7 @@ class ServicePool:
             replica.down_until = 0.0
             if not check:
                 self._refill(replica)
+            conn.rewrite = self.rewrite
             return conn
         raise ServiceUnavailable(f"no {self.kind} service reachable ({'; '.join(errors) or 'none configured'})")
 

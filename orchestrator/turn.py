@@ -77,6 +77,9 @@ class PipelineConfig:
     vad_sensitivity: str | None = None
     # Partial transcripts are not used here: ask the service not to spend CPU on them.
     partial_transcripts: bool = False
+    # Prepare the LLM reply on the speech-to-text service's speculative transcript while the
+    # end-of-turn silence runs (our whisper, with vad_sensitivity; :mod:`.preemptive`).
+    preemptive: bool = True
 
 
 @dataclass

@@ -2,13 +2,13 @@
 
 HA 2024.3.3 runs from its own virtualenv (``~/.cache/hearth/peers/home-assistant``, made by
 scripts/setup.sh; ``HEARTH_HA_PYTHON`` points elsewhere). The configuration has a template light
-(brightness and hs colour), switches, a fan, locks, covers, a generic thermostat, a `universal` media
-player (on/off, pause/play, next, volume), an input_number for a sensor and a template weather
-entity, all backed by input_booleans/input_numbers/input_selects so their state really changes,
-and one custom sentence only HA knows ("switch on party mode", an intent_script). A user is
-created with the onboarding API and its access token is what the orchestrator uses; the media
-player is exposed to Assist through the WebSocket API (HA 2024.3 does not expose that domain by
-default).
+(brightness and hs colour), switches, a fan, locks, covers, a generic thermostat, a `universal`
+media player (on/off, pause/play, next, volume), an input_number for a sensor, a template weather
+entity and a slow switch (its turn-on takes 3 s), all backed by
+input_booleans/input_numbers/input_selects so their state really changes, and one custom sentence
+only HA knows ("switch on party mode", an intent_script). A user is created with the onboarding API
+and its access token is what the orchestrator uses; the media player is exposed to Assist through
+the WebSocket API (HA 2024.3 does not expose that domain by default).
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ input_boolean:
   back_door_locked:
     initial: true
   heater_on:
+  kettle_on:
 input_select:
   tv_state: {{options: ["off", "playing", "paused"], initial: "off"}}
   weather_condition: {{options: ["sunny", "rainy", "partlycloudy"], initial: "sunny"}}
@@ -129,6 +130,15 @@ switch:
         value_template: "{{{{ is_state('input_boolean.coffee_maker_on', 'on') }}}}"
         turn_on: {{service: input_boolean.turn_on, target: {{entity_id: input_boolean.coffee_maker_on}}}}
         turn_off: {{service: input_boolean.turn_off, target: {{entity_id: input_boolean.coffee_maker_on}}}}
+      slow_kettle:  # its switching on takes 3 s: HA answers "done" long before the state follows
+        unique_id: slow_kettle
+        friendly_name: Slow Kettle
+        value_template: "{{{{ is_state('input_boolean.kettle_on', 'on') }}}}"
+        turn_on:
+          - delay: 3
+          - service: input_boolean.turn_on
+            target: {{entity_id: input_boolean.kettle_on}}
+        turn_off: {{service: input_boolean.turn_off, target: {{entity_id: input_boolean.kettle_on}}}}
       heater:
         unique_id: heater
         friendly_name: Heater Relay

@@ -42,6 +42,7 @@ from wyoming.vad import VoiceStarted, VoiceStopped
 
 from voice_runtime.limits import Limits
 from voice_runtime.protocol import read_frame
+from voice_runtime.speculative import SpeculativeTranscript
 
 ATTR = Attribution("hearth", "https://example.invalid")
 EVENTS: list[Eventable] = [
@@ -70,6 +71,7 @@ EVENTS: list[Eventable] = [
     TranscriptChunk(text="turn on"),
     Transcript(text="turn on the lights", context={"conversation_id": "c1"}, language="en"),
     TranscriptStop(),
+    SpeculativeTranscript(text="turn on the lights."),
     AudioStart(rate=16000, width=2, channels=1),
     AudioChunk(rate=16000, width=2, channels=1, audio=b"\x01\x00" * 160),
     AudioStop(),

@@ -3,12 +3,15 @@ joining of the two parts' audio, and the whisper server's ``endpoint_after`` hol
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from wyoming.asr import Transcribe
 from wyoming.audio import AudioChunk
 
 from orchestrator.continuation import ContinuationPolicy, HeardAudio, Phase, TurnTrack, may_act
-from orchestrator.intents import NO_HOME_REPLY
+from orchestrator.intents import NO_HOME_REPLY, IntentRecognizer
+from orchestrator.timers import TimerManager
 
 # What a turn sent the satellite, as the link's output saw it: (seconds, event type, audio s).
 # Recorded from the orchestrator's log of a paused question in the room ("Can you play some
@@ -118,3 +121,21 @@ def test_endpoint_after_is_a_hold_and_bad_values_are_refused() -> None:
     for bad in ("2", True, -1):
         with pytest.raises(TypeError):
             request_policy(base, Transcribe(context={"endpoint_after": bad}))
+
+
+@pytest.mark.parametrize(("text", "acts"), [
+    ("Turn off the lights.", False),  # no home connected: answered honestly, nothing done
+    ("What time is it?", False),
+    ("How much time is left on the timer?", False),
+    ("Set a timer for five minutes.", True),
+])
+async def test_a_turn_counts_as_acting_only_from_the_moment_an_action_starts(tmp_path: Path, text: str,
+                                                                             acts: bool) -> None:
+    """Recognising a command changes nothing: until a timer or the home is about to be changed,
+    speech that goes on still continues the question (a full-stack run answered "Turn off the
+    lights. ... in the living room" as two turns once the end of turn came 0.15 s sooner)."""
+    timers = TimerManager(tmp_path)
+    recognizer = IntentRecognizer(timers=timers)
+    calls: list[str] = []
+    match = await recognizer.answer(text, "satellite:test", on_act=lambda: calls.append(text))
+    assert match is not None and bool(calls) is acts, (match, calls)

@@ -189,3 +189,14 @@ def test_audio_cache_is_bounded_in_bytes_and_drops_the_least_recently_used() -> 
     off = AudioCache(max_bytes=0)
     off.put("v", None, "one", second)
     assert off.get("v", None, "one") is None and len(off) == 0
+
+
+def test_trim_leading_silence_keeps_5_ms_before_the_sound() -> None:
+    from wyoming_kokoro.engine import trim_leading_silence
+
+    rate = 22050
+    sound = np.concatenate([np.zeros(rate // 25, dtype=np.float32), np.full(100, 0.5, dtype=np.float32)])
+    trimmed = trim_leading_silence(sound, rate)
+    assert len(trimmed) == 100 + int(0.005 * rate) and trimmed[-1] == 0.5
+    quiet = np.zeros(500, dtype=np.float32)
+    assert trim_leading_silence(quiet, rate) is quiet

@@ -200,6 +200,8 @@ async def test_each_engine_speaks_what_whisper_hears(
         heard = await synthesize(client, text, voice)
     heard.assert_framed(streaming=False)
     assert heard.formats == {(rate, 2, 1)}
+    samples = np.frombuffer(heard.pcm, "<i2").astype(np.float32) / 32768
+    assert np.flatnonzero(np.abs(samples) > 10 ** (-50 / 20))[0] / rate <= 0.01  # no silence before the sound
     transcript = await asyncio.to_thread(transcribe, whisper, heard)
     assert_heard(text, transcript)
 

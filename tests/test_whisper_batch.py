@@ -64,15 +64,16 @@ def test_finals_that_waited_use_the_busy_beam_and_partials_are_greedy(engine: Wh
     calls: list[int | None] = []
     batch = engine.transcribe_batch
 
-    def noting(audios: Sequence[FloatArray], language: str | None = None, *, beam_size: int | None = None) -> list[str]:
+    def noting(audios: Sequence[FloatArray], language: str | None = None, *, beam_size: int | None = None,
+               prompt: str | None = None) -> list[str]:
         calls.append(beam_size)
         return batch(audios, language, beam_size=beam_size)
 
     engine.transcribe_batch = noting  # type: ignore[method-assign]
     try:
-        assert service._run("final", audios, "en", False) == [engine.transcribe(a) for a in audios]
-        assert service._run("final", audios, "en", True) == [engine.transcribe(a, beam_size=1) for a in audios]
-        service._run("partial", audios, "en", False)
+        assert service._run("final", audios, "en", False, None) == [engine.transcribe(a) for a in audios]
+        assert service._run("final", audios, "en", True, None) == [engine.transcribe(a, beam_size=1) for a in audios]
+        service._run("partial", audios, "en", False, None)
     finally:
         del engine.transcribe_batch
     assert calls == [None, 1, 1]
@@ -88,7 +89,8 @@ class GatedRunner:
         self._gates: list[threading.Event] = []
         self.fail: Exception | None = None
 
-    def __call__(self, kind: str, audios: Sequence[FloatArray], language: str | None, waited: bool) -> list[str]:
+    def __call__(self, kind: str, audios: Sequence[FloatArray], language: str | None, waited: bool,
+                 prompt: str | None = None) -> list[str]:
         gate = threading.Event()
         self._gates.append(gate)
         self.calls.append((kind, [float(a[0]) for a in audios], language))

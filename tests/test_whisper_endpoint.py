@@ -7,6 +7,7 @@ wrote at each pause of a request, in order: every one but the last must wait, th
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from speech import speak
 from wyoming.asr import Transcribe
@@ -132,7 +133,7 @@ def test_sensitivity_scales_base_and_cap_and_silence_mode_keeps_the_old_rule() -
         endpoint = request_policy(base, Transcribe(vad_sensitivity=name)).endpoint()
         assert endpoint is not None and endpoint.semantic
         seen.append((endpoint.base, endpoint.cap))
-    assert seen == sorted(seen) and seen[0][0] == pytest.approx(0.25, abs=0.02)
+    assert seen == sorted(seen) and seen[0][0] == pytest.approx(0.2, abs=0.02)
     assert seen[0][1] == pytest.approx(1.5, abs=0.02)
     old = request_policy(base, Transcribe(vad_sensitivity="default", context={"endpoint": "silence"})).endpoint()
     assert old is not None and not old.semantic and old.base == pytest.approx(0.7, abs=0.02)
@@ -163,3 +164,30 @@ def test_endpoint_after_holds_the_end_until_speech_after_the_earlier_part(vad: S
         utterance.judge(region, "Can you play some music by the Beatles?")
         utterance.add(silence(0.3))
         assert [kind for kind, _ in utterance.voice_events()] == ["stopped"]
+
+
+def test_default_sensitivity_decodes_early_and_ends_a_finished_request_quickly(vad: SileroVad) -> None:
+    """``default`` (what ``serve`` asks for): the speculative final starts after ~0.1 s of silence
+    and a finished request ends after 0.25 s, so its transcript is ready when the silence is."""
+    policy = request_policy(StreamPolicy(endpoint_max_windows=windows(1.5)), Transcribe(vad_sensitivity="default"))
+    endpoint = policy.endpoint()
+    assert endpoint is not None and endpoint.base == pytest.approx(0.25, abs=0.02)
+    utterance = Utterance(vad.stream(), policy)
+    pcm = np.frombuffer(speak("Turn on the kitchen lights."), "<i2")
+    utterance.add(pcm[: np.flatnonzero(np.abs(pcm) > 300)[-1] + 1].tobytes())  # up to the last voiced sample
+    first = utterance.next_job(model_busy=False)
+    assert first is None or first.kind != "final"  # the speech just ended: no final yet
+    started = None
+    for step in range(1, 12):  # 32 ms at a time, as audio arrives
+        utterance.add(silence(WINDOW / SAMPLE_RATE))
+        job = utterance.next_job(model_busy=False)
+        if job is not None and job.kind == "final":
+            started = step
+            break
+    assert started is not None and started * WINDOW / SAMPLE_RATE <= 0.2  # (was 0.2 s + the VAD's tail)
+    region = None
+    while region is None:
+        utterance.add(silence(WINDOW / SAMPLE_RATE))
+        region = utterance.verdict_due()
+    assert utterance.judge(region, "Turn on the kitchen lights.").finished
+    assert [kind for kind, _ in utterance.voice_events()] == ["started", "stopped"]

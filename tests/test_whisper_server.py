@@ -20,6 +20,7 @@ from wyoming.event import Event
 from wyoming.info import Describe, Info
 
 from voice_runtime.audio import PCM16_MONO_16K, AudioFormat, convert
+from voice_runtime.speculative import SpeculativeTranscript
 from wyoming_whisper.engine import normalise
 
 COMMAND = "Turn on the kitchen light."
@@ -274,9 +275,35 @@ async def test_a_pause_after_the_does_not_end_the_request(server: ServiceProcess
     assert "kitchen" not in cut and cut.startswith("turn on"), cut
 
 
+async def test_speculative_transcript_comes_before_the_end_and_equals_the_final(server: ServiceProcess) -> None:
+    """Asked for, the text of the speculative final decode is sent as soon as it reads as finished,
+    before ``voice-stopped``, and the final transcript is that text. "Turn on the ..." at the
+    pause reads as unfinished: nothing is sent for it. Not asked for (Home Assistant): never sent."""
+    paused = speak_paused("Turn on the kitchen lights.", 3, 0.6) + bytes(2 * 16000 * 2)
+    for asked in (True, False):
+        async with connected(server.port) as client:
+            await client.send(Transcribe(language="en", vad_sensitivity="default",
+                                         context={"partial_transcripts": False, "speculative_transcripts": asked}))
+            await send_audio(client, paused, realtime=True, stop=False)
+            events = await client.recv_until("transcript-stop")
+            await client.send(AudioStop())
+        types = [e.type for e in events]
+        speculative = [SpeculativeTranscript.from_event(e).text for e in events
+                       if SpeculativeTranscript.is_type(e.type)]
+        if not asked:
+            assert speculative == [], types
+            continue
+        assert len(speculative) == 1, (types, speculative)
+        assert types.index("transcript-speculative") < types.index("voice-stopped"), types
+        assert speculative[0] == final_text(events) and normalise(speculative[0]).endswith("kitchen lights")
+
+
 @pytest.mark.parametrize(("field", "value"), [("vad_sensitivity", "sleepy"),
+                                             ("context", {"speculative_transcripts": "yes"}),
                                              ("context", {"partial_transcripts": "no"}),
-                                             ("context", {"endpoint": "psychic"})])
+                                             ("context", {"endpoint": "psychic"}),
+                                             ("context", {"initial_prompt": 42}),
+                                             ("context", {"initial_prompt": "x" * 2001})])
 async def test_bad_transcribe_options_get_bad_event(server: ServiceProcess, field: str, value: object) -> None:
     async with connected(server.port) as client:
         await client.send(Event("transcribe", {"language": "en", field: value}))
@@ -285,3 +312,41 @@ async def test_bad_transcribe_options_get_bad_event(server: ServiceProcess, fiel
         assert Error.from_event(reply).code == "bad-event"
         events = await transcribe(server.port, speak(COMMAND), realtime=False)  # others still served
         assert normalise(final_text(events)) == normalise(COMMAND)
+
+
+async def test_an_initial_prompt_in_transcribe_brings_in_the_names_it_lists(server: ServiceProcess) -> None:
+    # tiny.en hears "Turn on the Zor Black Slant." without the name; the orchestrator sends the
+    # home's names as context.initial_prompt (orchestrator/home/asr.py).
+    pcm = speak("Turn on the Zorblax lamp.")
+    plain = normalise(final_text(await transcribe(server.port, pcm, realtime=False)))
+    assert "zorblax" not in plain, plain
+    async with connected(server.port) as client:
+        await client.send(Transcribe(language="en", context={"initial_prompt": "Zorblax Lamp, Kitchen."}))
+        await send_audio(client, pcm, realtime=False)
+        prompted = normalise(final_text(await client.recv_until("transcript-stop")))
+    assert prompted == "turn on the zorblax lamp", prompted
+
+
+async def test_the_orchestrators_asr_pool_sends_the_homes_names(server: ServiceProcess) -> None:
+    from orchestrator.home.asr import with_names
+    from orchestrator.home.entities import HomeArea, HomeEntity, HomeSnapshot, slot_lists
+    from orchestrator.services import ServicePool
+
+    lists = slot_lists(HomeSnapshot(entities=(HomeEntity("light.z", "Zorblax Lamp", (), "kitchen"),),
+                                    areas=(HomeArea("kitchen", "Kitchen"),)))
+    pool = ServicePool("asr", [f"tcp://127.0.0.1:{server.port}"], warm=False,
+                       rewrite=lambda event: with_names(event, lists))
+    conn = await pool.acquire()
+    try:
+        await conn.send(Transcribe(language="en", context={"partial_transcripts": False}))  # as the pipeline does
+        pcm = speak("Turn on the Zorblax lamp.")
+        await conn.send(AudioStart(rate=16000, width=2, channels=1))
+        for piece in chunks(pcm, PCM16_MONO_16K):
+            await conn.send(AudioChunk(rate=16000, width=2, channels=1, audio=piece))
+        await conn.send(AudioStop())
+        while not Transcript.is_type((event := await conn.recv(timeout=30)).type):
+            pass
+        assert normalise(Transcript.from_event(event).text) == "turn on the zorblax lamp"
+    finally:
+        await conn.close()
+        await pool.close()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from dataclasses import dataclass, field
 
 from .clock import Clock, MonotonicClock
+
+_LOGGER = logging.getLogger(__name__)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -30,7 +33,11 @@ class TurnTimer:
     def mark(self, stage: str) -> float:
         """Record ``stage`` once (the first mark wins) and return its offset."""
         if stage not in self.marks:
-            self.marks[stage] = self.clock.now() - self.start
+            now = self.clock.now()
+            self.marks[stage] = now - self.start
+            # The clock's own time (CLOCK_MONOTONIC for the real one): benchmarks place the stages
+            # of a turn on another process's timeline with it (bench/room_latency.py).
+            _LOGGER.debug("latency mark stage=%s mono=%.4f", stage, now)
         return self.marks[stage]
 
 

@@ -81,6 +81,18 @@ def silence(seconds: float, rate: int) -> Samples:
     return np.zeros(int(seconds * rate), dtype=np.float32)
 
 
+def trim_leading_silence(samples: Samples, rate: int, *, threshold_db: float = -50.0, keep: float = 0.005) -> Samples:
+    """``samples`` from ``keep`` seconds before the first one above ``threshold_db`` (dBFS).
+
+    Piper starts a sentence with 20-50 ms of near silence; at the start of a reply that is only
+    delay before the user hears anything (bench/results/room_latency.md). All silence: unchanged.
+    """
+    loud = np.flatnonzero(np.abs(samples) > 10 ** (threshold_db / 20))
+    if not len(loud):
+        return samples
+    return samples[max(0, int(loud[0]) - int(keep * rate)):]
+
+
 def pause_after(text: str) -> float:
     """Seconds of silence that fit after a piece ending with this punctuation."""
     end = text.rstrip("\"')]}\u201d\u2019 ")[-1:]

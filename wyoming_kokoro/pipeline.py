@@ -42,7 +42,7 @@ from voice_runtime.clock import Clock
 from voice_runtime.retry import TTS_RETRY, RetryPolicy, retry_async
 from voice_runtime.tasks import cancel_and_wait, put_unless_done
 
-from .engine import Engine, EngineError, Samples, Voice
+from .engine import Engine, EngineError, Samples, Voice, trim_leading_silence
 from .text import SentenceSplitter, clean_text, has_speech
 
 _LOGGER = logging.getLogger(__name__)
@@ -384,6 +384,7 @@ class Reply:
     async def _send_audio(self, samples: Samples) -> None:
         if not self._started:
             await self._start()
+            samples = trim_leading_silence(samples, self._rate)  # the reply's first sound: no silence before it
         pcm = from_float(samples, WIDTH)
         step = self._options.samples_per_chunk * WIDTH * CHANNELS
         for offset in range(0, len(pcm), step):

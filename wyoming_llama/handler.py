@@ -10,6 +10,13 @@ on the same connection, or a disconnect, cancels the reply in progress, which cl
 HTTP stream to the model (llama-server stops generating). A cancelled reply sends nothing
 more; what had been sent is stored in the history as what was said.
 
+**Speculative replies** (our orchestrator's preemptive generation): a ``transcript`` with
+``context.speculative: true`` is answered at once as usual, but kept out of the conversation's
+history until the same text (same conversation) arrives again on the connection without the flag:
+that confirms it. The confirming ``transcript`` does not restart the reply (its events were
+already sent or are on their way; nothing more is sent for it). A different ``transcript`` or a
+disconnect drops it: the history never holds a question the user did not finish asking.
+
 Transient model failures are retried (``retry``) only while nothing has been sent; after
 that the reply ends with ``error``.
 
@@ -57,6 +64,16 @@ EMPTY_MODEL_REPLY = "Sorry, I have no answer to that."
 
 
 @dataclass
+class Speculation:
+    """A reply to a speculative transcript: stored in the history only once confirmed."""
+
+    text: str
+    conversation: str
+    confirmed: bool = False
+    said: str | None = None  # what the reply said, once it ended (stored when confirmed)
+
+
+@dataclass
 class LlamaService:
     """What every connection shares: the provider, the histories and the settings."""
 
@@ -90,10 +107,33 @@ class LlamaHandler(ServiceHandler):
         self.service = service
         self._reply: asyncio.Task[None] | None = None
         self._connection_conversation = f"connection-{uuid.uuid4().hex}"
+        self._speculation: Speculation | None = None
 
     async def preempt(self, event: Event) -> None:
-        if Transcript.is_type(event.type):
+        if Transcript.is_type(event.type) and not self._confirms(event):
             await cancel_and_wait(self._reply)  # a new question cuts the current answer off
+
+    def _conversation(self, context: Any) -> str:
+        given = context.get("conversation_id") if isinstance(context, dict) else None
+        return str(given) if given not in (None, "") else self._connection_conversation
+
+    def _confirms(self, event: Event) -> bool:
+        """Whether ``event`` (a transcript) confirms the speculative reply in progress or done."""
+        spec = self._speculation
+        if spec is None or spec.confirmed:
+            return False
+        text, context = event.data.get("text"), event.data.get("context")
+        if not isinstance(text, str) or (isinstance(context, dict) and context.get("speculative")):
+            return False
+        return text.strip() == spec.text and self._conversation(context) == spec.conversation
+
+    def _confirm(self) -> None:
+        spec = self._speculation
+        assert spec is not None
+        spec.confirmed = True
+        _LOGGER.info("speculative reply confirmed conversation=%s", spec.conversation)
+        if spec.said is not None:  # the reply has already ended: store it now
+            self.service.history.add(spec.conversation, spec.text, spec.said)
 
     async def finish(self) -> None:
         if self._reply is not None:
@@ -101,10 +141,20 @@ class LlamaHandler(ServiceHandler):
 
     async def disconnect(self) -> None:
         await cancel_and_wait(self._reply)
+        self._drop_speculation()
+
+    def _drop_speculation(self) -> None:
+        spec, self._speculation = self._speculation, None
+        if spec is not None and not spec.confirmed:
+            _LOGGER.info("speculative reply dropped conversation=%s (not confirmed)", spec.conversation)
 
     async def handle_event(self, event: Event) -> bool:
         if Transcript.is_type(event.type):
+            if self._confirms(event):
+                self._confirm()
+                return True
             await cancel_and_wait(self._reply)
+            self._drop_speculation()
             await self._transcript(Transcript.from_event(event))
             return True
         return await super().handle_event(event)
@@ -124,16 +174,19 @@ class LlamaHandler(ServiceHandler):
             )
             return
         given = (context or {}).get("conversation_id")
-        conversation = str(given) if given not in (None, "") else self._connection_conversation
+        conversation = self._conversation(context)
         reply_context = {"conversation_id": given} if given not in (None, "") else None
         if not text.strip():
             await self._send_whole(EMPTY_TRANSCRIPT_REPLY, reply_context)
             return
+        spec = Speculation(text.strip(), conversation) if (context or {}).get("speculative") is True else None
+        self._speculation = spec
         self._reply = asyncio.create_task(
-            self._answer(text.strip(), conversation, reply_context), name=f"reply {self.client}"
+            self._answer(text.strip(), conversation, reply_context, spec), name=f"reply {self.client}"
         )
 
-    async def _answer(self, text: str, conversation: str, reply_context: dict[str, Any] | None) -> None:
+    async def _answer(self, text: str, conversation: str, reply_context: dict[str, Any] | None,
+                      spec: Speculation | None = None) -> None:
         service = self.service
         messages = service.history.build(conversation, service.system_prompt, text, service.prompt_budget)
         said: list[str] = []
@@ -179,7 +232,9 @@ class LlamaHandler(ServiceHandler):
             await self.send_error("internal-error", "internal error while answering")
             return
         finally:
-            if said:  # completed, cut off or failed mid-way: store what was actually said
+            if said and spec is not None and not spec.confirmed:
+                spec.said = "".join(said)  # stored if the transcript is confirmed later
+            elif said:  # completed, cut off or failed mid-way: store what was actually said
                 service.history.add(conversation, text, "".join(said))
             if not completed and said:
                 _LOGGER.info("reply cut off conversation=%s chunks_sent=%d", conversation, len(said))

@@ -113,8 +113,11 @@ class WhisperEngine:
         return max(int(self.config.audio_context * _FRAMES_PER_SECOND),
                    audio.size * _FRAMES_PER_SECOND // SAMPLE_RATE + _CONTEXT_MARGIN)
 
-    def transcribe(self, audio: FloatArray, language: str | None = None, *, beam_size: int | None = None) -> str:
-        """Text of 16 kHz mono float32 ``audio`` (the final, full-quality decode)."""
+    def transcribe(self, audio: FloatArray, language: str | None = None, *, beam_size: int | None = None,
+                   prompt: str | None = None) -> str:
+        """Text of 16 kHz mono float32 ``audio`` (the final, full-quality decode). ``prompt``:
+        words the speaker is likely to say (a request's ``context.initial_prompt``), instead of
+        the server's ``initial_prompt``."""
         if audio.size == 0:
             return ""
         frames = self._frames(audio)
@@ -127,7 +130,7 @@ class WhisperEngine:
             condition_on_previous_text=False,
             without_timestamps=True,
             vad_filter=False,
-            initial_prompt=self.config.initial_prompt,
+            initial_prompt=prompt if prompt is not None else self.config.initial_prompt,
         )
         # The generator is lazy: the decoding happens here, in this thread.
         return " ".join(text for segment in segments if (text := segment.text.strip()))
@@ -142,7 +145,7 @@ class WhisperEngine:
         return frames if audio.size > 0 and frames < _FULL_WINDOW else None
 
     def transcribe_batch(self, audios: Sequence[FloatArray], language: str | None = None, *,
-                         beam_size: int | None = None) -> list[str]:
+                         beam_size: int | None = None, prompt: str | None = None) -> list[str]:
         """``transcribe`` of each of ``audios``, decoded together; same texts as one by one.
 
         Audios with the same encoder window (all commands under ``audio_context`` seconds) are
@@ -160,15 +163,16 @@ class WhisperEngine:
                 groups.setdefault(-1 - i, []).append(i)  # on its own
         for group in groups.values():
             if len(group) == 1:
-                texts[group[0]] = self.transcribe(audios[group[0]], language, beam_size=beam_size)
+                texts[group[0]] = self.transcribe(audios[group[0]], language, beam_size=beam_size, prompt=prompt)
                 continue
             beam = beam_size or self.config.beam_size
-            decoded = self._decode_together([audios[i] for i in group], lang or "en", beam)
+            decoded = self._decode_together([audios[i] for i in group], lang or "en", beam, prompt)
             for i, text in zip(group, decoded, strict=True):
                 texts[i] = text
         return texts
 
-    def _decode_together(self, audios: Sequence[FloatArray], language: str, beam_size: int) -> list[str]:
+    def _decode_together(self, audios: Sequence[FloatArray], language: str, beam_size: int,
+                         prompt: str | None = None) -> list[str]:
         from faster_whisper.audio import pad_or_trim
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_ctranslate2_storage, get_suppressed_tokens
@@ -180,11 +184,12 @@ class WhisperEngine:
             mel = model.feature_extractor(audio)  # as transcribe: the whole clip, the last frame dropped
             features.append(pad_or_trim(mel[:, : mel.shape[-1] - 1])[:, :frames])
         tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language)
-        prompt = model.get_prompt(tokenizer, self._prompt_tokens(tokenizer), without_timestamps=True)
+        tokens = self._prompt_tokens(tokenizer, prompt)
+        prompt_ids = model.get_prompt(tokenizer, tokens, without_timestamps=True)
         encoded = model.model.encode(get_ctranslate2_storage(np.ascontiguousarray(np.stack(features))), to_cpu=False)
         results = model.model.generate(
             encoded,
-            [prompt] * len(audios),
+            [prompt_ids] * len(audios),
             beam_size=beam_size,
             patience=1.0,
             length_penalty=1.0,
@@ -205,8 +210,8 @@ class WhisperEngine:
             texts.append("" if silent else tokenizer.decode(tokens).strip())
         return texts
 
-    def _prompt_tokens(self, tokenizer: Any) -> list[int]:
-        prompt = self.config.initial_prompt
+    def _prompt_tokens(self, tokenizer: Any, prompt: str | None = None) -> list[int]:
+        prompt = prompt if prompt is not None else self.config.initial_prompt
         if prompt is None:
             return []
         return list(tokenizer.encode(" " + prompt.strip()))

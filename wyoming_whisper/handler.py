@@ -7,25 +7,20 @@ In: ``transcribe`` (optional ``name``, ``language``, ``vad_sensitivity``, ``cont
 endpointing (``--endpoint-silence``) also ``voice-started``/``voice-stopped``, and the
 transcript follows ``voice-stopped`` without waiting for ``audio-stop``.
 
-Per request, ``transcribe`` may turn server-side endpointing on with ``vad_sensitivity``. The
-speech is decoded with 0.2 s of the silence after it, speculatively, and that text decides
-(:mod:`.endpoint`): a finished request ends after the base silence (``aggressive`` 0.25 s,
-``default`` 0.4 s, ``relaxed`` 0.7 s), an unfinished one ("turn on the ...") after the cap
-(``--endpoint-max-silence`` 1.5 s x 1, 1.25, 1.5) unless the user goes on.
-``context: {"endpoint": "silence"}`` asks for silence alone (0.25/0.7/1.25 s, Home Assistant's
-values; for comparisons). ``context: {"partial_transcripts": false}`` turns partial
-transcripts off (a client that never shows them saves their CPU).
-``context: {"endpoint_after": seconds}`` says the first seconds of the audio are an earlier part
-of the question sent again (our orchestrator's continuation): speech that ends before that point
-does not end the utterance. All apply to the utterances that follow, on that connection;
-without ``vad_sensitivity`` (and without ``--endpoint-silence``) the client's ``audio-stop``
-ends the utterance.
+Per request, ``transcribe`` may turn server-side endpointing on with ``vad_sensitivity``: the
+speech plus 0.1 s of the silence after it is decoded speculatively and that text decides
+(:mod:`.endpoint`: a finished request ends after 0.2/0.25/0.7 s, an unfinished one after the
+cap unless the user goes on). ``context`` may ask for silence alone (``endpoint``), no partials
+(``partial_transcripts``), ``transcript-speculative`` events (``speculative_transcripts``,
+:mod:`voice_runtime.speculative`), no end inside a re-sent first part (``endpoint_after``) or
+another ``initial_prompt`` (:mod:`.policy`; all listed in the package README). They apply to the
+utterances that follow on that connection; without ``vad_sensitivity`` (and without
+``--endpoint-silence``) the client's ``audio-stop`` ends the utterance.
 
 Audio in any rate/width/channels is converted to 16 kHz mono 16-bit as it arrives. Chunks may
 be cut at any byte, and a WAV file's header at the start of the audio is skipped (its format
 wins over ``audio-start``'s): Home Assistant's STT upload forwards a WAV byte stream as the HTTP
-body arrives. Decodes
-run in worker threads, one model call at a time, finals first and batched across connections
+body arrives. Decodes run in worker threads, one model call at a time, finals first and batched across connections
 (:mod:`.scheduler`); each connection has at most one background decode in flight (see
 :mod:`.stream` for what is decoded when).
 
@@ -42,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -55,15 +51,20 @@ from voice_runtime.audio import PCM16_MONO_16K, AudioConverter, AudioFormat
 from voice_runtime.handler import ServiceHandler
 from voice_runtime.limits import Limits
 from voice_runtime.pcm import PcmAligner, WavHeaderError
-from voice_runtime.tasks import TaskSet
+from voice_runtime.speculative import SpeculativeTranscript
+from voice_runtime.tasks import TaskSet, cancel_and_wait
 
 from .engine import SAMPLE_RATE, FloatArray, WhisperEngine
-from .policy import request_policy
+from .policy import request_policy, request_prompt
 from .scheduler import DecodeScheduler
 from .stream import Job, StreamPolicy, Utterance
 from .vad import SileroVad
 
 _LOGGER = logging.getLogger(__name__)
+
+class _NewerAudio(Exception):
+    """Audio that came after the speech being judged waits to be handled (see _speculative_text)."""
+
 
 @dataclass
 class WhisperService:
@@ -85,16 +86,18 @@ class WhisperService:
     def endpointing(self) -> bool:
         return self.policy.endpoint_windows is not None
 
-    def _run(self, kind: str, audios: Sequence[FloatArray], language: str | None, waited: bool) -> list[str]:
+    def _run(self, kind: str, audios: Sequence[FloatArray], language: str | None, waited: bool,
+             prompt: str | None) -> list[str]:
         """One model call (worker thread): finals at the configured beam (``busy_beam_size`` for
         finals that waited for another decode), partials greedy."""
         if kind != "final":
-            return self.engine.transcribe_batch(audios, language, beam_size=1)
-        return self.engine.transcribe_batch(audios, language, beam_size=self.busy_beam_size if waited else None)
+            return self.engine.transcribe_batch(audios, language, beam_size=1, prompt=prompt)
+        beam = self.busy_beam_size if waited else None
+        return self.engine.transcribe_batch(audios, language, beam_size=beam, prompt=prompt)
 
-    async def decode(self, job: Job, language: str | None) -> str:
+    async def decode(self, job: Job, language: str | None, prompt: str | None = None) -> str:
         """The text of ``job``, decoded when the scheduler gets to it (maybe batched with others)."""
-        return await self.scheduler.decode(job.kind, job.audio(), language)
+        return await self.scheduler.decode(job.kind, job.audio(), language, prompt)
 
 
 @dataclass
@@ -106,6 +109,7 @@ class _Stream:
     utterance: Utterance
     language: str | None
     aligner: PcmAligner  # chunks cut anywhere -> whole frames; a WAV header at the start is skipped
+    prompt: str | None  # context.initial_prompt of the transcribe: words to expect (names)
     tasks: TaskSet = field(default_factory=TaskSet)  # background decodes, run one after another
     last: asyncio.Task[None] | None = None  # the latest background decode
     final: tuple[Job, asyncio.Task[None]] | None = None  # the latest speculative final decode
@@ -147,9 +151,17 @@ class WhisperHandler(ServiceHandler):
         super().__init__(reader, writer, info=service.info, limits=limits)
         self.service = service
         self._language: str | None = None
+        self._prompt: str | None = None
         self._policy = service.policy  # the service's, or as the last transcribe asked
         self._stream: _Stream | None = None
         self._refusing = False  # the current stream was refused; drop its audio quietly
+        self._chunks_waiting = 0  # read, not handled yet: no end of turn before they are (_speculative_text)
+        self._chunk_arrived = asyncio.Event()
+
+    async def preempt(self, event: Event) -> None:
+        if AudioChunk.is_type(event.type):
+            self._chunks_waiting += 1
+            self._chunk_arrived.set()
 
     async def disconnect(self) -> None:
         if self._stream is not None:
@@ -163,6 +175,7 @@ class WhisperHandler(ServiceHandler):
             if request.language is not None and not isinstance(request.language, str):
                 raise TypeError("'language' must be a string")  # answered as bad-event by the runtime
             self._policy = request_policy(self.service.policy, request)
+            self._prompt = request_prompt(request)
             try:
                 self._language = self.service.engine.resolve_language(request.language)
             except ValueError as err:
@@ -191,9 +204,10 @@ class WhisperHandler(ServiceHandler):
         language = self._language or self.service.engine.resolve_language(None)
         utterance = Utterance(self.service.vad.stream(), self._policy)
         self._stream = _Stream(fmt, AudioConverter(fmt, PCM16_MONO_16K), utterance, language,
-                               PcmAligner(fmt.bytes_per_frame))
+                               PcmAligner(fmt.bytes_per_frame), self._prompt)
 
     async def _chunk(self, chunk: AudioChunk) -> None:
+        self._chunks_waiting = max(0, self._chunks_waiting - 1)
         stream = self._stream
         if stream is None:
             if not self._refusing:
@@ -251,13 +265,19 @@ class WhisperHandler(ServiceHandler):
             region = utterance.verdict_due()
             if region is None:
                 return
-            text = await self._speculative_text(stream, region)
+            try:
+                text = await self._speculative_text(stream, region)
+            except _NewerAudio:
+                return  # judged at a later chunk, with that audio in
             verdict = utterance.judge(region, text)
             _LOGGER.info("client=%s end of turn? finished=%s (%s) text=%r", self.client, verdict.finished,
                          verdict.reason, text)
             events = utterance.voice_events()
         for kind, millis in events:
             if kind == "stopped":
+                # mono: CLOCK_MONOTONIC, for benchmarks that put this on another process's timeline
+                _LOGGER.info("client=%s end of turn: speech ended at %.2fs, audio received %.2fs mono=%.4f",
+                             self.client, millis / 1000, utterance.seconds, time.monotonic())
                 await self.write_event(VoiceStopped(timestamp=millis).event())
                 await self._complete(stream)
                 return
@@ -276,10 +296,21 @@ class WhisperHandler(ServiceHandler):
             stream.final = (job, task)
 
     async def _speculative_text(self, stream: _Stream, region: tuple[int, int]) -> str | None:
-        """The text of the speculative final decode of ``region`` (waiting for it: it was
-        started ~0.2 s into the silence), or None when there is none."""
+        """The text of the speculative final decode of ``region`` (waiting for it: it started ~0.1 s
+        into the silence), or None when there is none. Raises :class:`_NewerAudio` rather than wait
+        while newer audio waits to be handled, or when some arrives: the user may have gone on
+        ("Lock the front door ... please"); a slow decode must not end the turn on older audio."""
         if stream.final is not None and stream.final[0].region == region:
-            await asyncio.wait({stream.final[1]})
+            decode = stream.final[1]
+            while not decode.done():
+                if self._chunks_waiting:
+                    raise _NewerAudio
+                self._chunk_arrived.clear()
+                arrived = asyncio.ensure_future(self._chunk_arrived.wait())
+                try:
+                    await asyncio.wait({decode, arrived}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    await cancel_and_wait(arrived)
         speculated = stream.utterance.speculated
         return speculated[1] if speculated is not None and speculated[0] == region else None
 
@@ -287,15 +318,21 @@ class WhisperHandler(ServiceHandler):
         if after is not None:
             await asyncio.wait({after})
         try:
-            text = await self.service.decode(job, stream.language)
+            text = await self.service.decode(job, stream.language, stream.prompt)
         except Exception:
             _LOGGER.exception("client=%s background %s decode failed", self.client, job.kind)
             return
         utterance = stream.utterance
         if job.kind == "final":
             utterance.speculated = (job.region, text)
+            _LOGGER.info("client=%s speculative final decoded mono=%.4f", self.client, time.monotonic())
         if stream is not self._stream or utterance.finishing:
             return  # stale: the utterance ended or was replaced while decoding
+        if job.kind == "final" and (speculative := utterance.speculative_text(job.region, text)) is not None:
+            try:
+                await self.write_event(SpeculativeTranscript(text=speculative).event())
+            except ConnectionResetError:
+                return
         _LOGGER.debug("client=%s %s hypothesis=%r", self.client, job.kind, text)
         delta = utterance.hypothesis(text)
         if delta:
@@ -324,8 +361,9 @@ class WhisperHandler(ServiceHandler):
             text = await self._final_text(stream, region)
         else:
             await stream.tasks.close()
-        _LOGGER.info("client=%s audio=%.2fs speech=%s transcript=%r", self.client, utterance.seconds,
-                     None if region is None else f"{(region[1] - region[0]) / SAMPLE_RATE:.2f}s", text)
+        _LOGGER.info("client=%s audio=%.2fs speech=%s transcript=%r mono=%.4f", self.client, utterance.seconds,
+                     None if region is None else f"{(region[1] - region[0]) / SAMPLE_RATE:.2f}s", text,
+                     time.monotonic())
         await self._begin(stream)
         delta = utterance.final_delta(text)
         if delta:
@@ -343,7 +381,7 @@ class WhisperHandler(ServiceHandler):
         if utterance.speculated is not None and utterance.speculated[0] == region:
             _LOGGER.debug("client=%s final transcript from the speculative decode", self.client)
             return utterance.speculated[1]
-        return await self.service.decode(utterance.job("final", region), stream.language)
+        return await self.service.decode(utterance.job("final", region), stream.language, stream.prompt)
 
     async def _begin(self, stream: _Stream) -> None:
         if not stream.started:

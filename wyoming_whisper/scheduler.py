@@ -5,7 +5,7 @@ a worker thread. When it frees up, the next call takes, from everything waiting:
 
 * final decodes before partial ones (a partial only refreshes text on a screen; a final is
   what a user is waiting on), first come first served otherwise;
-* every waiting decode of the same kind, language and batch key (the engine's encoder
+* every waiting decode of the same kind, language, prompt and batch key (the engine's encoder
   window: all commands share one), up to ``max_batch``, decoded together in one call. When
   four satellites finish speaking at once, the fourth transcript is ready after one batched
   decode instead of after four decodes one after another.
@@ -31,9 +31,9 @@ from .engine import FloatArray
 
 _LOGGER = logging.getLogger(__name__)
 
-# (kind, audios, language, waited) -> texts; runs in a worker thread. ``waited``: the call's
-# decodes had to wait for another call (the machine is busy with several satellites).
-BatchRunner = Callable[[str, Sequence[FloatArray], "str | None", bool], list[str]]
+# (kind, audios, language, waited, prompt) -> texts; runs in a worker thread. ``waited``: the
+# call's decodes had to wait for another call (the machine is busy with several satellites).
+BatchRunner = Callable[[str, Sequence[FloatArray], "str | None", bool, "str | None"], list[str]]
 
 
 @dataclass(eq=False)
@@ -43,6 +43,7 @@ class _Request:
     language: str | None
     key: Hashable | None  # None: decoded alone
     future: asyncio.Future[str]
+    prompt: str | None = None  # the request's words to expect (context.initial_prompt)
 
 
 class DecodeScheduler:
@@ -65,8 +66,9 @@ class DecodeScheduler:
     def waiting(self) -> int:
         return len(self._queue)
 
-    async def decode(self, kind: str, audio: FloatArray, language: str | None) -> str:
-        request = _Request(kind, audio, language, self._batch_key(audio), asyncio.get_running_loop().create_future())
+    async def decode(self, kind: str, audio: FloatArray, language: str | None, prompt: str | None = None) -> str:
+        request = _Request(kind, audio, language, self._batch_key(audio), asyncio.get_running_loop().create_future(),
+                           prompt)
         self._queue.append(request)
         self._next(waited=False)
         try:
@@ -80,7 +82,8 @@ class DecodeScheduler:
         head = next((r for r in self._queue if r.kind == "final"), self._queue[0])
         if head.key is None:
             return [head]
-        group = [r for r in self._queue if (r.kind, r.language, r.key) == (head.kind, head.language, head.key)]
+        group = [r for r in self._queue
+                 if (r.kind, r.language, r.prompt, r.key) == (head.kind, head.language, head.prompt, head.key)]
         return group[: self.max_batch]
 
     def _next(self, *, waited: bool) -> None:
@@ -96,7 +99,7 @@ class DecodeScheduler:
         started = time.monotonic()
         try:
             texts = await asyncio.to_thread(self._run, group[0].kind, [r.audio for r in group], group[0].language,
-                                            waited)
+                                            waited, group[0].prompt)
         except asyncio.CancelledError:  # the server is shutting down: nothing more is started
             self._running = None
             for request in group:

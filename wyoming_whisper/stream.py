@@ -56,6 +56,9 @@ class StreamPolicy:
     # Speech that ends before this window does not end the utterance (the client re-sent an
     # earlier part of the question first: ``context.endpoint_after``, a continuation).
     hold_windows: int = 0
+    # Send the speculative final's text as ``transcript-speculative`` when it reads as finished
+    # (``context.speculative_transcripts``; :mod:`voice_runtime.speculative`).
+    speculative: bool = False
 
     def endpoint(self) -> EndpointPolicy | None:
         if self.endpoint_windows is None:
@@ -190,6 +193,17 @@ class Utterance:
         if region is None or (self.verdict is not None and self.verdict[0] == region):
             return None
         return region
+
+    def speculative_text(self, region: Region, text: str) -> str | None:
+        """``text`` (a speculative final decode of ``region``) to send the client as the transcript
+        to be, or None: only when asked for, while the turn can still end here (not inside an
+        earlier part re-sent first) and the text reads as a finished request."""
+        endpoint = self.policy.endpoint()
+        found = speech_windows(self._vad.probs, self.policy.vad)
+        if (not self.policy.speculative or endpoint is None or self._voice_stopped or found is None
+                or found[1] < self.policy.hold_windows or region != self.region() or not text.strip()):
+            return None
+        return text if judge(text).finished else None
 
     def judge(self, region: Region, text: str | None) -> Verdict:
         """Record the verdict on ``region`` from the text of its decode (None: no decode, so

@@ -10,8 +10,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from hassil.intents import SlotList, TextSlotList
+
+# For an entity HA holds no exposure setting for: the domains HA exposes to Assist by default
+# (conversation DEFAULT_EXPOSED_DOMAINS; media_player as in older releases).
+DEFAULT_EXPOSED = frozenset({
+    "climate", "cover", "fan", "humidifier", "light", "lock", "media_player", "scene", "script", "sensor",
+    "switch", "vacuum", "water_heater",
+})
 
 
 @dataclass(frozen=True)
@@ -73,3 +81,26 @@ def slot_lists(home: HomeSnapshot) -> dict[str, SlotList]:
         "area": TextSlotList.from_tuples(areas, allow_template=False, name="area"),
         "floor": TextSlotList.from_tuples(floors, allow_template=False, name="floor"),
     }
+
+
+def build_snapshot(registry: list[dict[str, Any]], states: list[dict[str, Any]], areas: list[dict[str, Any]],
+                   floors: list[dict[str, Any]], exposed: dict[str, Any]) -> HomeSnapshot:
+    by_id = {r["entity_id"]: r for r in registry}
+    entities = []
+    for state in states:
+        entity_id = state["entity_id"]
+        setting = exposed.get(entity_id, {}).get("conversation")
+        if not (setting if setting is not None else entity_id.split(".")[0] in DEFAULT_EXPOSED):
+            continue
+        entry = by_id.get(entity_id, {})
+        if entry.get("disabled_by") or entry.get("hidden_by"):
+            continue
+        name = state.get("attributes", {}).get("friendly_name") or entry.get("name") or entity_id
+        entities.append(HomeEntity(entity_id, name, tuple(entry.get("aliases") or ()), entry.get("area_id"),
+                                   state.get("attributes", {}).get("device_class")))
+    return HomeSnapshot(
+        entities=tuple(entities),
+        areas=tuple(HomeArea(a["area_id"], a["name"], tuple(a.get("aliases") or ()), a.get("floor_id"))
+                    for a in areas),
+        floors=tuple((f["floor_id"], f["name"]) for f in floors),
+    )

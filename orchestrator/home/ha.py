@@ -19,7 +19,7 @@ import contextlib
 import enum
 import json
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -28,7 +28,8 @@ from hassil.intents import SlotList
 from voice_runtime.tasks import TaskSet, cancel_and_wait
 
 from ..intents import Recognized
-from .entities import HomeArea, HomeEntity, HomeSnapshot, slot_lists, spoken_form
+from .entities import HomeSnapshot, build_snapshot, slot_lists, spoken_form
+from .resolve import area_state_answer, by_kind, only_thermostat, thermometer
 from .speech import (
     FAILURES,
     HA_ERROR,
@@ -41,15 +42,10 @@ from .speech import (
     temperature_sentence,
     weather_sentence,
 )
+from .verify import unconfirmed, unconfirmed_reply
 
 __all__ = ["HA_ERROR", "TOO_SLOW", "UNREACHABLE", "HaConfig", "HaState", "HomeAssistant"]
 _LOGGER = logging.getLogger(__name__)
-# For an entity HA holds no exposure setting for: the domains HA exposes to Assist by default
-# (conversation DEFAULT_EXPOSED_DOMAINS; media_player as in older releases).
-DEFAULT_EXPOSED = frozenset({
-    "climate", "cover", "fan", "humidifier", "light", "lock", "media_player", "scene", "script", "sensor",
-    "switch", "vacuum", "water_heater",
-})
 MEDIA_INTENTS = frozenset({"HassMediaPause", "HassMediaUnpause", "HassMediaNext", "HassMediaPrevious",
                            "HassSetVolume", "HassSetVolumeRelative"})
 QUERY_INTENTS = frozenset({"HassGetState", "HassClimateGetTemperature", "HassGetWeather"})
@@ -70,6 +66,8 @@ class HaConfig:
     timeout: float = 3.0
     reconnect_delay: float = 5.0
     language: str = "en"
+    confirm_window: float = 2.0  # how long a done action's state may take to show it (0: trust HA's answer)
+    names_to_asr: bool = False  # the exposed names as speech-to-text's initial prompt (home/asr.py; opt-in)
 
     def __repr__(self) -> str:  # the token never reaches a log
         return f"HaConfig(url={self.url!r}, token=<redacted>, timeout={self.timeout})"
@@ -95,6 +93,8 @@ class HomeAssistant:
         self._next_id = 0
         self._changes = asyncio.Event()
         self._tasks = TaskSet()
+        self._states: dict[str, dict[str, Any]] = {}  # exposed entities' latest states (WebSocket events)
+        self._state_seen = asyncio.Condition()
 
     # -- HomeBackend -----------------------------------------------------------------------
     def slot_lists(self) -> dict[str, SlotList]:
@@ -104,18 +104,19 @@ class HomeAssistant:
         """Questions go to HA's conversation API (its answer has the values); actions to
         ``/api/intent/handle``, described from HA's list of what succeeded and failed. An intent
         this HA does not handle (an error) is passed to the conversation API as said."""
+        resolved = by_kind(self.snapshot, command)  # "lower the blinds": the one cover of that kind
+        if command.name == "HassClimateSetTemperature":  # "set the heat to 21": the one thermostat
+            resolved = only_thermostat(self.snapshot, command)
+        if isinstance(resolved, str):
+            return resolved
+        command = resolved
         if command.name == "HassGetWeather":
             return await self._weather(command)
         if command.name == "HassGetState" and (answer := await self._get_state(command)) is not None:
             return answer
-        if command.name == "HassClimateGetTemperature" and (entity := self._thermometer(command)) is not None:
+        if command.name == "HassClimateGetTemperature" and (entity := thermometer(self.snapshot, command)):
             state = await self._request("GET", f"/api/states/{entity.entity_id}")
             return state if isinstance(state, str) else temperature_sentence(state)
-        if command.whole_home and command.name == "HassClimateSetTemperature":
-            climates = [e for e in self.snapshot.entities if e.domain == "climate"]
-            if len(climates) != 1:
-                return "Which thermostat do you mean?" if climates else "There is no thermostat in your home."
-            command = replace(command, slots={**command.slots, "name": climates[0].name})
         if command.name not in QUERY_INTENTS:
             slots = {k: v for k, v in command.slots.items() if isinstance(v, str | int | float)}
             chosen = None
@@ -130,7 +131,8 @@ class HomeAssistant:
                 # HA 2026.2 answers a target it cannot match ("next" on a paused player) with
                 # action_done and its exception's repr as the speech; earlier ones with a 500.
                 if body.get("response_type") != "error" and not speech.startswith("<"):
-                    return speech or describe_outcome(command, body.get("data", {}))
+                    data = body.get("data", {})
+                    return await self._confirmed(command, data, speech or describe_outcome(command, data))
                 _LOGGER.info("Home Assistant could not do %s (%s)", command.name, speech[:80])
                 if chosen is not None:  # its own agent would not know which player we meant
                     return f"Nothing was done: your home could not do that on the {chosen}."
@@ -154,25 +156,17 @@ class HomeAssistant:
         """"Is the front door locked?" for one named entity, from its state (HA's own answer
         varies by release: "No, Playing" for a playing TV in 2024.3, a bare "No," in 2026.2).
         None: a question about an area or several entities, for HA's conversation agent."""
+        if "area" in command.slots and "name" not in command.slots:  # "are the lights on in the kitchen?"
+            states = await self._request("GET", "/api/states")
+            if isinstance(states, str):
+                return states
+            return area_state_answer(self.snapshot, command, states.get("states", []))
         entity = self.snapshot.by_name.get(spoken_form(str(command.slots.get("name", ""))))
         asked = command.slots.get("state")
         if entity is None or not isinstance(asked, str):
             return None
         state = await self._request("GET", f"/api/states/{entity.entity_id}")
         return state if isinstance(state, str) else state_answer(entity.name, entity.domain, asked, state)
-
-    def _thermometer(self, command: Recognized) -> HomeEntity | None:
-        """The thermostat (else temperature sensor) asked about: by name, the only one in the
-        area asked about, or the only one in the home. None: for HA's conversation agent."""
-        if "name" in command.slots:
-            return self.snapshot.by_name.get(spoken_form(str(command.slots["name"])))
-        area = command.slots.get("area")
-        for kind in ("climate", "sensor"):
-            found = [e for e in self.snapshot.entities if e.domain == kind and (area is None or e.area_id == area)
-                     and (kind == "climate" or e.device_class == "temperature")]
-            if found:
-                return found[0] if len(found) == 1 else None
-        return None
 
     async def _only_player(self) -> str | None:
         """The media player a command without a target means: the only exposed one, else the
@@ -201,7 +195,30 @@ class HomeAssistant:
                                 {"entity_id": entity.entity_id, "temperature": degrees})
         if isinstance(body, str):
             return body
-        return f"Set the {entity.name} to {degrees:g} degrees."
+        target = {"type": "entity", "id": entity.entity_id, "name": entity.name}
+        return await self._confirmed(command, {"success": [target]}, f"Set the {entity.name} to {degrees:g} degrees.")
+
+    async def _confirmed(self, command: Recognized, data: dict[str, Any], said: str) -> str:
+        """``said`` once every target HA reports as done shows it in its state (HA's
+        ``state_changed`` events, within ``confirm_window``; then once more over HTTP), else
+        what the state shows: on its way ("The Garage Door is opening.") or not changed."""
+        targets = {str(t["id"]): str(t.get("name") or t["id"]) for t in data.get("success", [])
+                   if t.get("type") == "entity" and t.get("id")}
+        if not targets or self.config.confirm_window <= 0:
+            return said
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.config.confirm_window), self._state_seen:
+                await self._state_seen.wait_for(lambda: not unconfirmed(command, targets, self._states))
+        for entity_id in unconfirmed(command, targets, self._states):  # the WebSocket may lag or be down
+            state = await self._request("GET", f"/api/states/{entity_id}")
+            if isinstance(state, dict):
+                self._states[entity_id] = state
+        pending = unconfirmed(command, targets, self._states)
+        if not pending:
+            return said
+        _LOGGER.info("Home Assistant reported %s done, but %s did not change within %.1f s", command.name,
+                     ", ".join(pending), self.config.confirm_window)
+        return unconfirmed_reply(targets, pending, self._states, self.config.confirm_window)
 
     async def converse(self, text: str, conversation_id: str, *, part: bool = False) -> str | None:
         body = await self._post("/api/conversation/process",
@@ -311,11 +328,22 @@ class HomeAssistant:
                         fut.set_result(message.get("result"))
                     else:
                         fut.set_exception(RuntimeError(str(message.get("error"))))
-            elif message.get("type") == "event" and self._relevant(message.get("event", {})):
-                self._changes.set()
+            elif message.get("type") == "event":
+                event = message.get("event", {})
+                await self._remember(event)
+                if self._relevant(event):
+                    self._changes.set()
         for fut in pending.values():
             if not fut.done():
                 fut.set_exception(ConnectionResetError("Home Assistant closed the WebSocket"))
+
+    async def _remember(self, event: dict[str, Any]) -> None:
+        """An exposed entity's new state, for :meth:`_confirmed`."""
+        data = event.get("data", {}) if event.get("event_type") == "state_changed" else {}
+        if data.get("entity_id") in self._states and data.get("new_state"):
+            self._states[data["entity_id"]] = data["new_state"]
+            async with self._state_seen:
+                self._state_seen.notify_all()
 
     def _relevant(self, event: dict[str, Any]) -> bool:
         if event.get("event_type") != "state_changed":
@@ -351,6 +379,8 @@ class HomeAssistant:
             exposed = (await self._call(ws, pending, {"type": "homeassistant/expose_entity/list"})
                        ).get("exposed_entities", {})
         self.snapshot = build_snapshot(registry, states, areas, floors, exposed)
+        exposed_ids = {e.entity_id for e in self.snapshot.entities}
+        self._states = {s["entity_id"]: s for s in states if s.get("entity_id") in exposed_ids}
         self._lists = slot_lists(self.snapshot)
         self.state = HaState.READY
         self.loaded.set()
@@ -359,29 +389,6 @@ class HomeAssistant:
             self._reloaded.notify_all()
         _LOGGER.info("Home Assistant: %d exposed entities, %d areas, %d floors", len(self.snapshot.entities),
                      len(self.snapshot.areas), len(self.snapshot.floors))
-
-
-def build_snapshot(registry: list[dict[str, Any]], states: list[dict[str, Any]], areas: list[dict[str, Any]],
-                   floors: list[dict[str, Any]], exposed: dict[str, Any]) -> HomeSnapshot:
-    by_id = {r["entity_id"]: r for r in registry}
-    entities = []
-    for state in states:
-        entity_id = state["entity_id"]
-        setting = exposed.get(entity_id, {}).get("conversation")
-        if not (setting if setting is not None else entity_id.split(".")[0] in DEFAULT_EXPOSED):
-            continue
-        entry = by_id.get(entity_id, {})
-        if entry.get("disabled_by") or entry.get("hidden_by"):
-            continue
-        name = state.get("attributes", {}).get("friendly_name") or entry.get("name") or entity_id
-        entities.append(HomeEntity(entity_id, name, tuple(entry.get("aliases") or ()), entry.get("area_id"),
-                                   state.get("attributes", {}).get("device_class")))
-    return HomeSnapshot(
-        entities=tuple(entities),
-        areas=tuple(HomeArea(a["area_id"], a["name"], tuple(a.get("aliases") or ()), a.get("floor_id"))
-                    for a in areas),
-        floors=tuple((f["floor_id"], f["name"]) for f in floors),
-    )
 
 
 def _speech(response: dict[str, Any]) -> str:

@@ -1,0 +1,176 @@
+"""Where the time goes from the end of the user's speech to the first reply sound, per turn, in
+the room (a kept ``bench/room_turns_bench.py`` run folder).
+
+Every step is placed on the room's scenario clock (seconds; the room's ``result.json``):
+
+* ``speech end``: the last voiced 10 ms block of the request (the room, from the clean WAV);
+* ``whisper's speculative final decoded``: the decode of the speech plus 0.1 s of silence that
+  the end-of-turn rules read (its log, monotonic): from here a reply could be prepared;
+* ``whisper end of turn``: the whisper server sent ``voice-stopped`` (its log, CLOCK_MONOTONIC,
+  ``end of turn: speech ended at S, audio received A``; A - S is the silence whisper had heard);
+* ``whisper transcript``: the final transcript went out (its log, monotonic);
+* ``satellite told``: the satellite logged "end of speech found by the controller" (wall clock,
+  ms); the orchestrator's turn clock starts within a few ms of it;
+* ``text``: the intent's answer or the LLM's first token; ``tts``: the first TTS audio chunk;
+  ``sent``: the first reply chunk written to the satellite (orchestrator ``--debug``: ``latency
+  mark stage=... mono=...``; without it, the turn line's offsets from ``satellite told``);
+* ``satellite reply``: the satellite's "waiting -> speaking on reply-start" (first reply audio in);
+* ``speaker``: the first audible reply block at the room's speaker (> -40 dBFS).
+
+    python bench/room_latency.py /tmp/room-turns-held-on-p1of2 [--whisper-log FILE] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+STEPS = ["spec", "eot", "asr", "told", "text", "tts", "sent", "sat", "speaker"]
+TITLES = {"spec": "whisper's speculative final decoded (the text a reply could start on)",
+          "eot": "whisper end of turn", "asr": "whisper transcript", "told": "satellite told (end of speech)",
+          "text": "intent answer / LLM first token", "tts": "first TTS audio",
+          "sent": "first chunk sent to the satellite",
+          "sat": "satellite has the reply", "speaker": "first sound at the speaker"}
+_TS = re.compile(r"^ts=(\S+) ")
+_MARK = re.compile(r"latency mark stage=(\w+) mono=([\d.]+)")
+
+
+def wall(ts: str) -> float:
+    return dt.datetime.fromisoformat(ts).timestamp()
+
+
+def text_log(path: Path) -> list[tuple[float, str]]:
+    """(wall seconds, message) of a key=value log."""
+    out = []
+    if path.exists():
+        for line in path.read_text(errors="replace").splitlines():
+            if m := _TS.match(line):
+                out.append((wall(m.group(1)), line))
+    return out
+
+
+def json_log(path: Path) -> list[tuple[float, str]]:
+    out = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+            out.append((wall(entry["ts"]), entry["msg"]))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return out
+
+
+def breakdown(folder: Path, whisper_log: Path | None = None) -> list[dict[str, Any]]:
+    result = json.loads((folder / "result.json").read_text())
+    scenario_mono = result["t0_monotonic"] + result["wav_offset_s"]
+    # the scenario clock started when the start file appeared (the room polls it every 10 ms)
+    scenario_wall = (folder / "go").stat().st_mtime
+    sat = [(t - scenario_wall, msg) for t, msg in text_log(folder / "run.log")]
+    orch = [(t - scenario_wall, msg) for t, msg in json_log(folder / "orchestrator.log")]
+    marks = [(m.group(1), float(m.group(2)) - scenario_mono) for _, msg in orch if (m := _MARK.search(msg))]
+    whisper_path = whisper_log or folder / "whisper.log"
+    wlog = text_log(whisper_path) if whisper_path.exists() else []
+    eots = [(float(m.group(3)) - scenario_mono, float(m.group(2)) - float(m.group(1))) for _, line in wlog
+            if (m := re.search(r"end of turn: speech ended at ([\d.]+)s, audio received ([\d.]+)s mono=([\d.]+)",
+                               line))]
+    specs = [float(m.group(1)) - scenario_mono for _, line in wlog
+             if (m := re.search(r"speculative final decoded mono=([\d.]+)", line))]
+    finals = [float(m.group(1)) - scenario_mono for _, line in wlog
+              if "transcript=" in line and (m := re.search(r" mono=([\d.]+)\"?$", line))]
+    told = [t for t, msg in sat if "end of speech found by the controller" in msg]
+    sat_reply = [t for t, msg in sat if "speaking on reply-start" in msg]
+    turn_lines = [(t, msg) for t, msg in orch if re.match(r"turn (ok|cancelled|\S+) conversation=", msg)]
+    utts, replies = result["utterances"], result["replies"]
+    rows = []
+    for i, u in enumerate(utts):
+        nxt = utts[i + 1]["onset"] if i + 1 < len(utts) else float("inf")
+        heard = [p["start"] for p in replies if u["offset"] < p["start"] < nxt]
+        if not heard:
+            continue
+        spk = heard[0]
+
+        def last(times: list[float], lo: float = u["onset"], hi: float = spk) -> float | None:
+            inside = [t for t in times if lo <= t <= hi]
+            return inside[-1] if inside else None
+
+        row: dict[str, Any] = {"utterance": i, "wav": u.get("wav"), "offset": u["offset"], "speaker": spk}
+        told_t = last(told)
+        row["told"] = told_t
+        row["eot"] = last([t for t, _ in eots])
+        row["eot_silence"] = next((s for t, s in eots if t == row["eot"]), None)
+        row["asr"] = last(finals)
+        row["spec"] = last(specs, u["onset"], row["eot"]) if row["eot"] is not None else None
+        row["sat"] = last(sat_reply)
+        line = next(((t, msg) for t, msg in turn_lines if row["sat"] is not None and t >= row["sat"]), None)
+        row["intent"] = None
+        if line is not None:
+            im = re.search(r"intent=(\S+)", line[1])
+            row["intent"] = im.group(1) if im else None
+        for step, names in (("text", ("intent", "first_token")), ("tts", ("first_tts_audio",)),
+                            ("sent", ("first_audio_sent",))):
+            found = [t for name, t in marks if name in names]
+            value = last(found, told_t - 0.05 if told_t is not None else u["onset"])
+            if value is None and line is not None and told_t is not None:  # no --debug: the turn line's offsets
+                offs = [float(m.group(2)) / 1000 for m in re.finditer(r"(\w+)=(\d+)ms", line[1]) if m.group(1) in names]
+                value = told_t + offs[0] if offs else None
+            row[step] = value
+        for step in STEPS:
+            row[f"{step}_s"] = None if row.get(step) is None else round(row[step] - u["offset"], 3)
+        rows.append(row)
+    return rows
+
+
+def table(rows: list[dict[str, Any]], title: str) -> str:
+    lines = [f"### {title}", "", "| step (from the last voiced sample) | intents p50 / p95 | LLM turns p50 / p95 |",
+             "|---|---|---|"]
+    kinds = {"intents": [r for r in rows if r["intent"] not in (None, "-")],
+             "llm": [r for r in rows if r["intent"] == "-"]}
+
+    def cell(items: list[dict[str, Any]], key: str) -> str:
+        vals = [r[key] for r in items if r.get(key) is not None]
+        if not vals:
+            return "-"
+        return f"{np.percentile(vals, 50):.3f} / {np.percentile(vals, 95):.3f} s (n={len(vals)})"
+
+    for step in STEPS:
+        lines.append(f"| {TITLES[step]} | {cell(kinds['intents'], step + '_s')} | {cell(kinds['llm'], step + '_s')} |")
+    lines.append(f"| (silence whisper had heard at its end of turn) | {cell(kinds['intents'], 'eot_silence')} | "
+                 f"{cell(kinds['llm'], 'eot_silence')} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("folders", nargs="+", type=Path)
+    parser.add_argument("--whisper-log", type=Path)
+    parser.add_argument("--json", type=Path, help="write the rows here")
+    args = parser.parse_args()
+    every: list[dict[str, Any]] = []
+    for folder in args.folders:
+        rows = breakdown(folder, args.whisper_log)
+        log = (folder / "orchestrator.log").read_text(errors="replace")
+        print(f"prepared replies (preemptive.py): started {log.count('preparing a reply to')}, "
+              f"used {log.count('prepared reply used')}, "
+              f"dropped {sum('prepared reply to' in x and ' dropped' in x for x in log.splitlines())}")
+        for r in rows:
+            r["folder"] = str(folder)
+        every += rows
+        print(table(rows, str(folder)))
+        for r in rows:
+            print(r["wav"], r["intent"], " ".join(f"{s}={r[s + '_s']}" for s in STEPS))
+    if len(args.folders) > 1:
+        print(table(every, "all"))
+    if args.json:
+        args.json.write_text(json.dumps(every, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

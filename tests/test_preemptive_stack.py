@@ -1,0 +1,71 @@
+"""Preemptive replies on the real engines: our whisper sends the speculative transcript, the turn
+prepares the LLM reply and its audio while the end-of-turn silence runs, and nothing of it goes
+out before the end of the turn."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from speech import speak
+from stack import Stack
+from wyoming.audio import AudioChunk
+from wyoming.event import Event
+
+from orchestrator.intents import IntentRecognizer
+from orchestrator.pipeline import Pipeline, PipelineConfig, TurnResult
+from orchestrator.services import ServicePool
+
+
+class Events:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    async def event(self, event: Event) -> None:
+        self.events.append(event)
+
+
+async def chunks(pcm: bytes) -> AsyncIterator[AudioChunk]:
+    """30 ms chunks at the microphone's pace, as the satellite sends them (the end of turn is
+    decided as the audio comes; all at once, whisper would see the silence pass its cap first)."""
+    loop = asyncio.get_running_loop()
+    begin = loop.time()
+    for n, i in enumerate(range(0, len(pcm), 960)):
+        yield AudioChunk(16000, 2, 1, pcm[i:i + 960])
+        await asyncio.sleep(max(0.0, begin + (n + 1) * 0.03 - loop.time()))  # pacing, not sync
+
+
+def pipeline_for(stack: Stack, *, preemptive: bool) -> Pipeline:
+    return Pipeline(ServicePool("asr", [stack.whisper.uri]), ServicePool("handle", [stack.llama.uri]),
+                    ServicePool("tts", [stack.tts.uri]), intents=IntentRecognizer(),
+                    config=PipelineConfig(vad_sensitivity="default", preemptive=preemptive))
+
+
+async def test_a_finished_question_is_answered_from_the_prepared_reply(stack: Stack) -> None:
+    audio = speak("What is the capital of France?") + bytes(2 * 16000 * 2)  # then 2 s of silence
+    for preemptive in (True, False):
+        pipeline = pipeline_for(stack, preemptive=preemptive)
+        out, result = Events(), TurnResult()
+        try:
+            await pipeline.run_turn(chunks(audio), out, conversation_id=f"pre-{preemptive}", result=result)
+        finally:
+            await pipeline.close()
+        types = [e.type for e in out.events]
+        assert result.error is None and result.intent is None and result.reply.strip(), (result, types)
+        assert ("preemptive" in result.marks) is preemptive, result.marks
+        # Nothing of the reply before the end of the turn: the audio follows the transcript.
+        assert types.index("voice-stopped") < types.index("transcript") < types.index("audio-start"), types
+        assert types.count("audio-start") == 1 and types.count("audio-stop") == 1 and "synthesize" in types
+        assert result.audio_bytes == sum(len(e.payload or b"") for e in out.events if e.type == "audio-chunk") > 16000
+
+
+async def test_a_command_is_not_prepared_and_is_done_after_the_end(stack: Stack) -> None:
+    pipeline = pipeline_for(stack, preemptive=True)
+    out, result = Events(), TurnResult()
+    try:
+        await pipeline.run_turn(chunks(speak("What time is it?") + bytes(2 * 16000 * 2)), out,
+                                conversation_id="pre-command", result=result)
+    finally:
+        await pipeline.close()
+    assert result.intent is not None and result.intent.name == "HassGetCurrentTime", result
+    assert "preemptive" not in result.marks
