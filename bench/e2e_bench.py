@@ -67,6 +67,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from wyoming.audio import AudioChunk  # noqa: E402
 
 from bench import run_until_signalled  # noqa: E402
+from bench.nonstreaming import NonStreamingPipeline  # noqa: E402
 from orchestrator.intents import IntentRecognizer  # noqa: E402
 from orchestrator.pipeline import Pipeline, PipelineConfig, TurnOutput, TurnResult  # noqa: E402
 from orchestrator.satellite_link import LinkConfig, SatelliteLink  # noqa: E402
@@ -247,6 +248,10 @@ class BenchPipeline(Pipeline):
                                       end_stage=end_stage, endpoint_after=endpoint_after)
 
 
+class PeerBenchPipeline(NonStreamingPipeline, BenchPipeline):
+    """The Home-Assistant-style chain (bench/nonstreaming.py), noting where the audio ended."""
+
+
 async def played_or_barge_in(link: SatelliteLink) -> None:
     """Until the satellite reports ``played`` or a second turn (a barge-in) reached the link."""
     async with link.turn_finished:
@@ -315,7 +320,8 @@ async def one_batch(pipeline: BenchPipeline, name: str, questions: list[Question
             turn.perceived = None if heard is None else round(heard - q.speech_end, 3)
             end_ms = pipeline.audio_end_ms.get(id(result)) if result is not None else None
             if end_ms is not None:
-                turn.stages = stage_times(turn, end_ms / 1000 - q.speech_end, pipeline.config.streaming)
+                turn.stages = stage_times(turn, end_ms / 1000 - q.speech_end,
+                                          not isinstance(pipeline, NonStreamingPipeline))
     return turns
 
 
@@ -480,10 +486,9 @@ async def main(args: argparse.Namespace) -> int:
             print("  starting wyoming-faster-whisper, wyoming-piper …", flush=True)
             stack.procs["wyoming-faster-whisper"] = await start_peer_whisper()
             stack.procs["wyoming-piper"] = await start_peer_piper()
-            peer = BenchPipeline(
+            peer = PeerBenchPipeline(
                 ServicePool("asr", [stack.procs["wyoming-faster-whisper"].uri]), ServicePool("handle", [llm]),
                 ServicePool("tts", [stack.procs["wyoming-piper"].uri]), intents=intents,
-                config=PipelineConfig(streaming=False),
             )
             if args.warmup:
                 print("peer: warm-up turn (not counted)", flush=True)

@@ -162,7 +162,7 @@ class Pipeline:
         service ends the turn itself (it sends speculative transcripts only then), and no external
         intent service decides (it cannot be asked without the risk of acting)."""
         config = self.config
-        if not (config.preemptive and config.streaming and config.vad_sensitivity and self.intent_service is None):
+        if not (config.preemptive and config.vad_sensitivity and self.intent_service is None):
             return None
         intents = self.intents
 
@@ -289,14 +289,13 @@ class Pipeline:
     async def _converse_once(
         self, result: TurnResult, out: TurnOutput, timer: TurnTimer, conversation_id: str, speak: bool
     ) -> None:
+        """One try: the LLM's reply streamed into the TTS as it comes (both cancelled at once)."""
         tts = self.tts_forwarder(out, timer, result)
         async with self.llm_stream(timer, result) as llm:
             await llm.ask(result.transcript, conversation_id)
-            if speak and self.config.streaming:
+            if speak:
                 await run_together(llm.read(), tts.speak_stream(llm.deltas))
             else:
                 await llm.read()
-        if speak and not self.config.streaming:
-            await tts.speak_text(result.reply)
-        elif result.reply:
+        if result.reply:
             await out.event(Synthesize(text=result.reply, voice=tts.voice()).event())

@@ -46,7 +46,11 @@ class TtsCapability:
 
 class TtsForwarder:
     """Speaks one turn's reply (or an intent's answer, an apology, an announcement) to ``out``,
-    counting the audio sent in ``result.audio_bytes``."""
+    counting the audio sent in ``result.audio_bytes``.
+
+    Audio goes out as it comes (:meth:`emit`); a benchmark's Home-Assistant-style chain holds it
+    until synthesis has ended instead (``bench/nonstreaming.py`` overrides :meth:`emit` and
+    :meth:`synthesis_done`)."""
 
     def __init__(self, pool: ServicePool, config: PipelineConfig, out: TurnOutput, timer: TurnTimer,
                  result: TurnResult, *, capability: TtsCapability) -> None:
@@ -125,21 +129,23 @@ class TtsForwarder:
         except (OSError, TimeoutError) as err:
             raise TurnError("tts-failed", f"text-to-speech failed: {err}") from err
 
+    async def emit(self, event: Event) -> None:
+        """Send reply audio (``audio-start``, ``audio-chunk``) to the output as it comes."""
+        await self.out.event(event)
+        if AudioChunk.is_type(event.type):
+            self.timer.mark("first_audio_sent")
+
+    async def synthesis_done(self) -> None:
+        """The TTS service has sent all its audio (before the reply's ``audio-stop``)."""
+
     async def forward(self, tts: Connection, end_type: str, *,
                       waiting_for_input: Callable[[], bool] | None = None) -> None:
         """Convert TTS audio to the output format and forward it; one audio-start/-stop per reply."""
         converter: AudioConverter | None = None
         fmt = self.config.output_format
         timer, result = self.timer, self.result
+        send = self.emit
         started = False
-        held: list[Event] = []  # non-streaming mode: everything is sent after synthesis ends
-
-        async def send(event: Event) -> None:
-            if self.config.streaming:
-                await self.out.event(event)
-            else:
-                held.append(event)
-
         while True:
             event = await next_event(tts, self.config.tts_timeout, waiting_for_input)
             if AudioChunk.is_type(event.type):
@@ -156,8 +162,6 @@ class TtsForwarder:
                     await send(AudioStart(fmt.rate, fmt.width, fmt.channels).event())
                 await send(AudioChunk(fmt.rate, fmt.width, fmt.channels, pcm).event())
                 result.audio_bytes += len(pcm)
-                if self.config.streaming:
-                    timer.mark("first_audio_sent")
                 # Buffered input and an undrained socket never suspend this loop; yield so a
                 # barge-in read by the satellite link can cancel us before the next chunk.
                 await asyncio.sleep(0)
@@ -171,10 +175,7 @@ class TtsForwarder:
             if tail and started:
                 await send(AudioChunk(fmt.rate, fmt.width, fmt.channels, tail).event())
                 result.audio_bytes += len(tail)
-        for event in held:
-            await self.out.event(event)
-            if AudioChunk.is_type(event.type):
-                timer.mark("first_audio_sent")
+        await self.synthesis_done()
         if started:
             await self.out.event(AudioStop().event())
             timer.mark("audio_done")

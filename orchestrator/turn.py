@@ -67,9 +67,6 @@ class PipelineConfig:
     retry_clock: Clock | None = None  # the retry delays' clock (tests inject a ManualClock)
     apologize: bool = True
     intent_timeout: float = 2.0
-    # False chains the stages the way Home Assistant does without streaming: the whole reply
-    # text, then one-shot TTS, and the audio forwarded once synthesis has finished (benchmarks).
-    streaming: bool = True
     # Asked of the speech-to-text service in ``transcribe``: end the utterance itself after
     # this much silence (Wyoming's vad_sensitivity: aggressive/default/relaxed; None: wait
     # for the satellite's audio-stop). A service that ignores it changes nothing. The

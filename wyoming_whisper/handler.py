@@ -52,7 +52,7 @@ from voice_runtime.handler import ServiceHandler
 from voice_runtime.limits import Limits
 from voice_runtime.pcm import PcmAligner, WavHeaderError
 from voice_runtime.speculative import SpeculativeTranscript
-from voice_runtime.tasks import TaskSet, cancel_and_wait
+from voice_runtime.tasks import TaskSet, race
 
 from .engine import SAMPLE_RATE, FloatArray, WhisperEngine
 from .policy import request_policy, request_prompt
@@ -306,11 +306,7 @@ class WhisperHandler(ServiceHandler):
                 if self._chunks_waiting:
                     raise _NewerAudio
                 self._chunk_arrived.clear()
-                arrived = asyncio.ensure_future(self._chunk_arrived.wait())
-                try:
-                    await asyncio.wait({decode, arrived}, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    await cancel_and_wait(arrived)
+                await race(decode, self._chunk_arrived.wait())
         speculated = stream.utterance.speculated
         return speculated[1] if speculated is not None and speculated[0] == region else None
 
