@@ -12,6 +12,7 @@ adds (detection, the frame it is heard in, the tone queued on the next speaker f
 sound device adds its own output buffer on top (not measured here).
 
     python bench/wake_tone.py [--merge bench/results/wake.json]
+    python bench/wake_tone.py --voices af_river,bf_lily --cache /tmp/c.npz --corpus-only   # then --realtime …
 """
 
 from __future__ import annotations
@@ -93,8 +94,20 @@ async def run(mic: Path, speaker: Path, seconds: float, realtime: bool) -> list[
     return types
 
 
-async def measure(kokoro_voices: list[str], realtime: bool) -> dict[str, Any]:
+def cached_corpus(kokoro_voices: list[str], cache: Path | None) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """:func:`corpus`, synthesised once into ``cache`` (so a locked real-time run does not wait for Kokoro)."""
+    if cache is not None and cache.exists():
+        with np.load(cache) as data:
+            return data["audio"].astype(np.float64), json.loads(str(data["items"]))
     audio, items = corpus(kokoro_voices)
+    if cache is not None:
+        np.savez(cache, audio=audio.astype(np.float32), items=json.dumps(items))
+    return audio, items
+
+
+async def measure(kokoro_voices: list[str], realtime: bool, cache: Path | None = None) -> dict[str, Any]:
+    audio, items = cached_corpus(kokoro_voices, cache)
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory() as tmp:
         mic, speaker = Path(tmp) / "mic.wav", Path(tmp) / "speaker.wav"
         write_wav(str(mic), pcm(audio), PCM16_MONO_16K)
@@ -112,7 +125,7 @@ async def measure(kokoro_voices: list[str], realtime: bool) -> dict[str, Any]:
                                       "p95": round(float(np.percentile(latencies, 95)), 3),
                                       "max": round(float(max(latencies)), 3)} if latencies else None,
             "voices": kokoro_voices or ["piper"], "realtime_mic": realtime, "items": items,
-            "load_avg_1m": round(os.getloadavg()[0], 2),
+            "load_avg_at_start": load_at_start, "load_avg_at_end": [round(x, 2) for x in os.getloadavg()],
             "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "audio_s": round(len(audio) / RATE)}
 
 
@@ -123,8 +136,14 @@ def main() -> None:
     parser.add_argument("--voices", default="", help="Kokoro voices instead of Piper (comma-separated)")
     parser.add_argument("--realtime", action="store_true",
                         help="the mic WAV in real time (the cascade's verifier thread then runs as it would live)")
+    parser.add_argument("--cache", type=Path, help="the corpus, synthesised once (.npz)")
+    parser.add_argument("--corpus-only", action="store_true", help="only synthesise the corpus into --cache")
     args = parser.parse_args()
-    result = asyncio.run(measure([v for v in args.voices.split(",") if v], args.realtime))
+    voices = [v for v in args.voices.split(",") if v]
+    if args.corpus_only:
+        cached_corpus(voices, args.cache)
+        return
+    result = asyncio.run(measure(voices, args.realtime, args.cache))
     print(json.dumps({k: v for k, v in result.items() if k != "items"}, indent=1))
     if args.merge:
         data = json.loads(args.merge.read_text())

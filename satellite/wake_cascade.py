@@ -34,10 +34,12 @@ from .wake import MicroDetector
 
 FIRST_STAGE = 0.2  # microWakeWord probability that makes a candidate (bench/wake_cascade.py)
 VERIFY_CUTOFF = 0.5  # openWakeWord's usual cutoff
-PRE_SECONDS = 2.0  # audio before the candidate: about one openWakeWord window (16 embeddings × 80 ms + 0.775 s)
-POST_SECONDS = 0.5  # live audio after it (openWakeWord peaks just after the word ends)
+PRE_SECONDS = 2.2  # audio before the candidate: one openWakeWord window (16 embeddings × 80 ms + 0.775 s) + 0.2 s
+POST_SECONDS = 0.5  # live audio after the last frame microWakeWord kept over FIRST_STAGE
+MAX_LIVE_SECONDS = 3.0  # one verification never scores more live audio than this
 BYTES_PER_SECOND = 32000  # 16 kHz, 16 bit, mono
 HOLD_SECONDS = 1.5  # at most one candidate this often (the wake gate's refractory period)
+VERIFIERS = ("either", "open", "ours")  # who may confirm: openWakeWord's model, ours (satellite.wake_verifier)
 
 
 def cascade_words(names: tuple[str, ...]) -> list[str]:
@@ -54,40 +56,47 @@ class Phase(enum.Enum):
 
 
 class Verifier:
-    """openWakeWord models for the cascade words over one shared feature front end (worker side)."""
+    """openWakeWord's models for the cascade words and ours (where shipped) over one shared front end (worker side)."""
 
-    def __init__(self, words: list[str]) -> None:
+    def __init__(self, words: list[str], who: str = "either") -> None:
         from pyopen_wakeword import Model as OpenModel
         from pyopen_wakeword import OpenWakeWord, OpenWakeWordFeatures
 
-        self.models = {w: OpenWakeWord.from_builtin(OpenModel(w)) for w in words}
+        from .wake_verifier import EmbeddingVerifier, available
+
+        if who not in VERIFIERS:
+            raise ValueError(f"unknown wake verifier {who!r}; available: {', '.join(VERIFIERS)}")
+        use_open = who in ("either", "open")
+        self.models = {w: OpenWakeWord.from_builtin(OpenModel(w)) for w in words if use_open or not available(w)}
+        self.ours = {w: EmbeddingVerifier.for_word(w) for w in words if who != "open" and available(w)}
         self.features = OpenWakeWordFeatures.from_builtin()
         self.word: str | None = None
-        self.live_left = 0  # bytes of live audio still to score
         self.phase = Phase.IDLE
 
-    def start(self, word: str, audio: bytes, live_bytes: int) -> bool:
+    def start(self, word: str, audio: bytes) -> bool:
         """A candidate: score the buffered audio from a fresh state; True if the word is there."""
         self.features.reset()
         self.features.new_audio_samples = 0  # reset() queues 8 s of zeros: not needed, ~4x the work
-        self.models[word].reset()
-        self.word, self.live_left, self.phase = word, live_bytes, Phase.LIVE
+        if word in self.models:
+            self.models[word].reset()
+        if word in self.ours:
+            self.ours[word].reset()
+        self.word, self.phase = word, Phase.LIVE
         return self._score(audio)
 
     def feed(self, frame: bytes) -> bool:
-        if self.phase is Phase.IDLE:
-            return False
-        self.live_left -= len(frame)
-        found = self._score(frame)
-        if self.live_left <= 0:
-            self.phase = Phase.IDLE
-        return found
+        return self.phase is Phase.LIVE and self._score(frame)
+
+    def end(self) -> None:
+        self.phase = Phase.IDLE
 
     def _score(self, audio: bytes) -> bool:
         assert self.word is not None
-        model = self.models[self.word]
+        model, ours = self.models.get(self.word), self.ours.get(self.word)
         for embedding in self.features.process_streaming(audio):
-            if any(p > VERIFY_CUTOFF for p in model.process_streaming(embedding)):
+            score = ours.push(embedding) if ours is not None else None
+            if (score is not None and ours is not None and score > ours.cutoff) or (
+                    model is not None and any(p > VERIFY_CUTOFF for p in model.process_streaming(embedding))):
                 self.phase = Phase.IDLE  # confirmed: the rest of the window is not needed
                 return True
         return False
@@ -96,9 +105,8 @@ class Verifier:
 class _Worker:
     """The verifier's thread side (holds no reference to the detector, so a dropped one is freed)."""
 
-    def __init__(self, words: list[str], live_bytes: int, max_jobs: int) -> None:
-        self.verifier: Verifier | None = Verifier(words)
-        self.live_bytes = live_bytes
+    def __init__(self, words: list[str], who: str, max_jobs: int) -> None:
+        self.verifier: Verifier | None = Verifier(words, who)
         self.busy = threading.Event()  # a verification is queued or running
         self.jobs: queue.Queue[tuple[str, Any] | None] = queue.Queue(maxsize=max_jobs)
         self.found: collections.deque[tuple[int, str]] = collections.deque(maxlen=8)  # (candidate number, word)
@@ -120,12 +128,14 @@ class _Worker:
     def _do(self, kind: str, data: Any) -> None:
         verifier = self.verifier
         assert verifier is not None
-        # a frame after the verification ended (IDLE) is ignored by feed()
+        found = False
         if kind == "start":
             self.number, word, audio = data
-            found = verifier.start(word, audio, self.live_bytes)
-        else:
+            found = verifier.start(word, audio)
+        elif kind == "frame":  # a frame after the verification ended (IDLE) is ignored by feed()
             found = verifier.feed(data)
+        else:
+            verifier.end()
         if found and verifier.word is not None:
             self.found.append((self.number, verifier.word))
         if verifier.phase is Phase.IDLE:
@@ -133,19 +143,29 @@ class _Worker:
 
 
 class CascadeDetector:
-    """A :class:`MicroDetector` whose near misses on cascade words are verified by openWakeWord."""
+    """A :class:`MicroDetector` whose near misses on cascade words are verified in a worker thread.
 
-    def __init__(self, micro: MicroDetector, words: list[str], max_jobs: int = 64) -> None:
+    The main side decides how long a verification listens: it sends live frames while
+    microWakeWord stays over ``first_stage`` and ``POST_SECONDS`` after (at most
+    ``MAX_LIVE_SECONDS``), then an end; the worker ends it sooner when the word is confirmed.
+    """
+
+    def __init__(self, micro: MicroDetector, words: list[str], max_jobs: int = 128,
+                 first_stage: float = FIRST_STAGE, who: str = "either") -> None:
         self.micro = micro
         self.names = micro.names
         self.words = words
+        self.first_stage = first_stage
         self._pre_bytes = round(PRE_SECONDS * BYTES_PER_SECOND)
         self._ring = bytearray()  # the last PRE_SECONDS of audio
         self._hold = round(HOLD_SECONDS * BYTES_PER_SECOND)
+        self._post = round(POST_SECONDS * BYTES_PER_SECOND)
+        self._max_live = round(MAX_LIVE_SECONDS * BYTES_PER_SECOND)
         self._since = self._hold  # bytes of audio since the last candidate
+        self._left = 0  # bytes of live audio still to send to the running verification (0: none)
         self.candidates = 0  # verifications started (benchmarks); also numbers them
         self._void = 0  # verifications up to this number are moot (microWakeWord fired on its own)
-        self._worker = _Worker(words, round(POST_SECONDS * BYTES_PER_SECOND), max_jobs)
+        self._worker = _Worker(words, who, max_jobs)
         self._thread = threading.Thread(target=self._worker.run, name="wake verifier", daemon=True)
         self._thread.start()
         weakref.finalize(self, _Worker.stop, self._worker)
@@ -155,17 +175,20 @@ class CascadeDetector:
         del self._ring[:-self._pre_bytes]
         self._since += len(frame)
         name = self.micro.process(frame)
+        peak = max(self.micro.peak.get(w, 0.0) for w in self.words)
         busy = self._worker.busy
-        if name is None and not busy.is_set() and self._since > self._hold:
-            word = next((w for w in self.words if self.micro.peak.get(w, 0.0) > FIRST_STAGE), None)
-            if word is not None:
-                busy.set()
-                self._since = 0
-                self.candidates += 1
-                if not self._put(("start", (self.candidates, word, bytes(self._ring)))):
-                    busy.clear()
-        elif busy.is_set():
-            self._put(("frame", frame))
+        if busy.is_set() and self._left > 0:
+            self._left = self._post if peak > self.first_stage and self._since < self._max_live else \
+                self._left - len(frame)
+            self._put(("frame", frame) if self._left > 0 else ("end", None))
+        elif name is None and not busy.is_set() and self._since > self._hold and peak > self.first_stage:
+            word = next(w for w in self.words if self.micro.peak.get(w, 0.0) > self.first_stage)
+            busy.set()
+            self._since, self._left = 0, self._post
+            self.candidates += 1
+            if not self._put(("start", (self.candidates, word, bytes(self._ring)))):
+                busy.clear()
+                self._left = 0
         if name is not None:
             self._void = self.candidates  # a late confirmation of this same utterance must not fire again,
             self._since = 0  # nor a candidate on its tail
