@@ -131,6 +131,9 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=21)
     parser.add_argument("--no-cascade", action="store_true")
+    parser.add_argument("--verifier", default="either", choices=("either", "open", "ours"))
+    parser.add_argument("--first-stage", type=float, default=0.2)
+    parser.add_argument("--verify-all", action="store_true", help="microWakeWord over its cutoff is verified too")
     parser.add_argument("--material", type=Path, help="cache the synthesised clips here (.npz)")
     parser.add_argument("--material-only", action="store_true")
     parser.add_argument("--out", type=Path)
@@ -144,7 +147,11 @@ def main() -> None:
         return
     print(f"material: {len(clips)} clips, {sum(len(c) for _, c in clips) / RATE / 60:.1f} min "
           f"({time.monotonic() - t0:.0f} s)", flush=True)
-    gate = WakeGate(WakeConfig(names=("okay_nabu",), cascade=not args.no_cascade), 0.03)
+    from bench.wake_verifier_eval import factory
+
+    who = "micro" if args.no_cascade else args.verifier
+    make = factory(args.first_stage, who, None, trust_micro=not args.verify_all)
+    gate = WakeGate(WakeConfig(names=("okay_nabu",)), 0.03, detector_factory=make)
     drain = getattr(gate.detector, "drain", None)
     kinds = ["speech"] * 6 + ["music"] * 2 + ["tv"] * 2  # 60 % speech, 20 % music-like, 20 % TV-like
     blocks = int(args.hours * 3600 / BLOCK_SECONDS)
@@ -157,30 +164,41 @@ def main() -> None:
         data = pcm(audio)
         start = time.process_time()
         for pos in range(0, len(data) - 959, 960):
+            before = getattr(gate.detector, "by_verifier", 0)
             if gate.process(data[pos:pos + 960]) is not None:
                 at = (pos + 960) / 2 / RATE
                 said = [t for s, t in marks if at - 4 <= s <= at]
-                found.append({"block": b, "kind": kind, "at_s": round(at, 2), "text": said[-2:]})
+                found.append({"block": b, "kind": kind, "at_s": round(at, 2), "text": said[-2:],
+                              "by": "verifier" if getattr(gate.detector, "by_verifier", 0) > before else "micro"})
             if drain is not None:
                 drain()
         cpu += time.process_time() - start
         hours[kind] += BLOCK_SECONDS / 3600
         done = sum(hours.values())
-        print(f"block {b + 1}/{blocks} {kind}: {done:.2f} h, false accepts {len(found)}, candidates "
+        print(f"block {b + 1}/{blocks} {kind}: {done:.2f} h, false accepts {len(found)} "
+              f"({sum(f['by'] == 'verifier' for f in found)} by the verifier), candidates "
               f"{getattr(gate.detector, 'candidates', 0)}, {time.monotonic() - t0:.0f} s", flush=True)
+        if args.out:  # after every block: a run stopped early still leaves its figures
+            partial = summary(found, hours, clips=clips, cpu=cpu, gate=gate, args=args, t0=t0)
+            args.out.write_text(json.dumps(partial, indent=1) + "\n")
+    result = summary(found, hours, clips=clips, cpu=cpu, gate=gate, args=args, t0=t0)
+    print(json.dumps(result, indent=1))
+
+
+def summary(found: list[dict[str, Any]], hours: dict[str, float], *, clips: list[tuple[str, np.ndarray]],
+            cpu: float, gate: Any, args: argparse.Namespace, t0: float) -> dict[str, Any]:
     total = sum(hours.values())
-    result = {"hours": round(total, 2), "hours_by_kind": {k: round(v, 2) for k, v in hours.items()},
-              "cascade": not args.no_cascade, "false_accepts": len(found),
+    return {"hours": round(total, 2), "config": {k: v for k, v in vars(args).items() if k not in ("out", "material")},
+            "hours_by_kind": {k: round(v, 2) for k, v in hours.items()}, "false_accepts": len(found),
               "false_accepts_per_hour": round(len(found) / total, 3),
-              "by_kind": {k: sum(f["kind"] == k for f in found) for k in hours}, "found": found[:50],
+              "by_kind": {k: sum(f["kind"] == k for f in found) for k in hours},
+              "by_path": {p: sum(f["by"] == p for f in found) for p in ("micro", "verifier")},
+              "found": found[:60],
               "candidates": getattr(gate.detector, "candidates", 0),
               "distinct_material_minutes": round(sum(len(c) for _, c in clips) / RATE / 60, 1),
               "detector_cpu_percent_of_one_core": round(100 * cpu / (total * 3600), 2),
               "wall_s": round(time.monotonic() - t0), "load_avg_1m": round(os.getloadavg()[0], 2),
               "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-    print(json.dumps(result, indent=1))
-    if args.out:
-        args.out.write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -65,13 +65,20 @@ def corpora(cache: Path, negative_minutes: float) -> tuple[dict[str, tuple[np.nd
     return pos, neg
 
 
-def factory(first: float, who: str) -> Callable[[Any], Any]:
+def factory(first: float, who: str, cutoff: float | None = None, *, trust_micro: bool = True
+            ) -> Callable[[Any], Any]:
     from satellite.wake import MicroDetector
     from satellite.wake_cascade import CascadeDetector
 
     def make(config: Any) -> Any:
         micro = MicroDetector(config.names, (), None)
-        return micro if who == "micro" else CascadeDetector(micro, list(config.names), first_stage=first, who=who)
+        if who == "micro":
+            return micro
+        cascade = CascadeDetector(micro, list(config.names), first_stage=first, who=who, trust_micro=trust_micro)
+        verifier = cascade._worker.verifier  # a bench: another cutoff of ours
+        for ours in verifier.ours.values() if cutoff is not None and verifier is not None else ():
+            ours.cutoff = cutoff
+        return cascade
 
     return make
 
@@ -94,9 +101,9 @@ def gate_run(audio: np.ndarray, make: Callable[[Any], Any]) -> dict[str, Any]:
 
 
 def evaluate(pos: dict[str, tuple[np.ndarray, list[dict[str, Any]]]], neg: dict[str, np.ndarray],
-             first: float, who: str) -> dict[str, Any]:
-    make = factory(first, who)
-    row: dict[str, Any] = {"first_stage": first, "verifier": who}
+             first: float, who: str, cutoff: float | None = None, *, trust_micro: bool = True) -> dict[str, Any]:
+    make = factory(first, who, cutoff, trust_micro=trust_micro)
+    row: dict[str, Any] = {"first_stage": first, "verifier": who, "our_cutoff": cutoff, "trust_micro": trust_micro}
     for group, (audio, items) in pos.items():
         run = gate_run(audio, make)
         for split in SPLITS:
@@ -123,6 +130,8 @@ def main() -> None:
     parser.add_argument("--first", default="0.2,0.1")
     parser.add_argument("--who", default="open,either,ours")
     parser.add_argument("--micro", action="store_true", help="also microWakeWord alone")
+    parser.add_argument("--verify-all", action="store_true", help="microWakeWord over its cutoff is verified too")
+    parser.add_argument("--cutoff", type=float, help="our verifier's cutoff (default: the one in its weights file)")
     parser.add_argument("--negative-minutes", type=float, default=60.0)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/wake-eval"))
     parser.add_argument("--out", type=Path)
@@ -130,9 +139,11 @@ def main() -> None:
     pos, neg = corpora(args.cache, args.negative_minutes)
     print("corpora ready", {k: len(v[1]) for k, v in pos.items()}, flush=True)
     rows = [evaluate(pos, neg, 0.0, "micro")] if args.micro else []
+    if rows:
+        print(json.dumps({k: v for k, v in rows[0].items() if not isinstance(v, dict)}), flush=True)
     for first in (float(f) for f in args.first.split(",")):
         for who in args.who.split(","):
-            rows.append(evaluate(pos, neg, first, who))
+            rows.append(evaluate(pos, neg, first, who, args.cutoff, trust_micro=not args.verify_all))
             brief = {k: (v["true_accepts"] if isinstance(v, dict) and "true_accepts" in v else v)
                      for k, v in rows[-1].items()}
             print(json.dumps(brief), flush=True)

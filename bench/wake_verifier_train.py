@@ -240,7 +240,9 @@ def main() -> None:
                      "val_negative_windows_over": int((scores[neg] > cutoff).sum()),
                      "val_negative_windows": int(neg.sum())})
         print(json.dumps(rows[-1]), flush=True)
-    cutoff = 0.5
+    # the highest cutoff that still finds every validation wake clip (fewest false windows)
+    cutoff = max([r["cutoff"] for r in rows if r["val_wake_clips_found"].split("/")[0] ==
+                  r["val_wake_clips_found"].split("/")[1]], default=0.5)
     np.savez(args.out, **{k: v.astype(np.float32) for k, v in params.items() if k != "b2"}, b2=params["b2"][0],
              window=WINDOW, cutoff=cutoff)
     tmp.unlink()

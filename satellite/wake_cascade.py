@@ -30,7 +30,7 @@ import threading
 import weakref
 from typing import Any
 
-from .wake import MicroDetector
+from .wake import VERIFIERS, MicroDetector
 
 FIRST_STAGE = 0.2  # microWakeWord probability that makes a candidate (bench/wake_cascade.py)
 VERIFY_CUTOFF = 0.5  # openWakeWord's usual cutoff
@@ -39,7 +39,6 @@ POST_SECONDS = 0.5  # live audio after the last frame microWakeWord kept over FI
 MAX_LIVE_SECONDS = 3.0  # one verification never scores more live audio than this
 BYTES_PER_SECOND = 32000  # 16 kHz, 16 bit, mono
 HOLD_SECONDS = 1.5  # at most one candidate this often (the wake gate's refractory period)
-VERIFIERS = ("either", "open", "ours")  # who may confirm: openWakeWord's model, ours (satellite.wake_verifier)
 
 
 def cascade_words(names: tuple[str, ...]) -> list[str]:
@@ -150,9 +149,10 @@ class CascadeDetector:
     ``MAX_LIVE_SECONDS``), then an end; the worker ends it sooner when the word is confirmed.
     """
 
-    def __init__(self, micro: MicroDetector, words: list[str], max_jobs: int = 128,
-                 first_stage: float = FIRST_STAGE, who: str = "either") -> None:
+    def __init__(self, micro: MicroDetector, words: list[str], *, max_jobs: int = 128,
+                 first_stage: float = FIRST_STAGE, who: str = "either", trust_micro: bool = True) -> None:
         self.micro = micro
+        self.trust_micro = trust_micro
         self.names = micro.names
         self.words = words
         self.first_stage = first_stage
@@ -164,6 +164,7 @@ class CascadeDetector:
         self._since = self._hold  # bytes of audio since the last candidate
         self._left = 0  # bytes of live audio still to send to the running verification (0: none)
         self.candidates = 0  # verifications started (benchmarks); also numbers them
+        self.by_micro = self.by_verifier = 0  # detections by microWakeWord's cutoff / by a verification
         self._void = 0  # verifications up to this number are moot (microWakeWord fired on its own)
         self._worker = _Worker(words, who, max_jobs)
         self._thread = threading.Thread(target=self._worker.run, name="wake verifier", daemon=True)
@@ -175,6 +176,8 @@ class CascadeDetector:
         del self._ring[:-self._pre_bytes]
         self._since += len(frame)
         name = self.micro.process(frame)
+        if name is not None and not self.trust_micro:
+            name = None  # every detection is verified: microWakeWord over its cutoff is a candidate too
         peak = max(self.micro.peak.get(w, 0.0) for w in self.words)
         busy = self._worker.busy
         if busy.is_set() and self._left > 0:
@@ -192,10 +195,12 @@ class CascadeDetector:
         if name is not None:
             self._void = self.candidates  # a late confirmation of this same utterance must not fire again,
             self._since = 0  # nor a candidate on its tail
+            self.by_micro += 1
             return name
         while self._worker.found:
             number, word = self._worker.found.popleft()
             if number > self._void:
+                self.by_verifier += 1
                 return word
         return None
 
