@@ -134,6 +134,7 @@ def main() -> None:
     parser.add_argument("--verifier", default="either", choices=("either", "open", "ours"))
     parser.add_argument("--first-stage", type=float, default=0.2)
     parser.add_argument("--verify-all", action="store_true", help="microWakeWord over its cutoff is verified too")
+    parser.add_argument("--no-near-misses", action="store_true", help="leave the near-miss phrases out")
     parser.add_argument("--material", type=Path, help="cache the synthesised clips here (.npz)")
     parser.add_argument("--material-only", action="store_true")
     parser.add_argument("--out", type=Path)
@@ -145,6 +146,8 @@ def main() -> None:
     clips = material(args.seed, args.material)
     if args.material_only:
         return
+    if args.no_near_misses:  # ordinary speech, music, TV only
+        clips = [(t, a) for t, a in clips if t not in EVAL_NEAR_MISSES]
     print(f"material: {len(clips)} clips, {sum(len(c) for _, c in clips) / RATE / 60:.1f} min "
           f"({time.monotonic() - t0:.0f} s)", flush=True)
     from bench.wake_verifier_eval import factory

@@ -162,6 +162,7 @@ class CascadeDetector:
         self._post = round(POST_SECONDS * BYTES_PER_SECOND)
         self._max_live = round(MAX_LIVE_SECONDS * BYTES_PER_SECOND)
         self._since = self._hold  # bytes of audio since the last candidate
+        self._after_verified = self._hold + 1  # bytes of audio since the last confirmed verification
         self._left = 0  # bytes of live audio still to send to the running verification (0: none)
         self.candidates = 0  # verifications started (benchmarks); also numbers them
         self.by_micro = self.by_verifier = 0  # detections by microWakeWord's cutoff / by a verification
@@ -175,9 +176,10 @@ class CascadeDetector:
         self._ring += frame
         del self._ring[:-self._pre_bytes]
         self._since += len(frame)
+        self._after_verified += len(frame)
         name = self.micro.process(frame)
-        if name is not None and not self.trust_micro:
-            name = None  # every detection is verified: microWakeWord over its cutoff is a candidate too
+        if name is not None and (not self.trust_micro or self._after_verified <= self._hold):
+            name = None  # verified every time, or the word a verification has just confirmed
         peak = max(self.micro.peak.get(w, 0.0) for w in self.words)
         busy = self._worker.busy
         if busy.is_set() and self._left > 0:
@@ -201,6 +203,7 @@ class CascadeDetector:
             number, word = self._worker.found.popleft()
             if number > self._void:
                 self.by_verifier += 1
+                self._after_verified = 0  # microWakeWord catching up on the same word must not fire again
                 return word
         return None
 
