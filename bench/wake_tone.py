@@ -68,10 +68,10 @@ def corpus(kokoro_voices: list[str]) -> tuple[np.ndarray, list[dict[str, Any]]]:
     return np.concatenate(parts), items
 
 
-async def run(mic: Path, speaker: Path, seconds: float, realtime: bool) -> list[str]:
+async def run(mic: Path, speaker: Path, seconds: float, realtime: bool, flags: list[str]) -> list[str]:
     """Arm the satellite, read its events until its mic WAV has been heard; their types."""
     sat = await start_service("satellite", "--mic-wav", str(mic), *([] if realtime else ["--mic-wav-fast"]),
-                              "--snd-wav", str(speaker), "--snd-rate", "16000")
+                              "--snd-wav", str(speaker), "--snd-rate", "16000", *flags)
     types: list[str] = []
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", sat.port)
@@ -105,13 +105,14 @@ def cached_corpus(kokoro_voices: list[str], cache: Path | None) -> tuple[np.ndar
     return audio, items
 
 
-async def measure(kokoro_voices: list[str], realtime: bool, cache: Path | None = None) -> dict[str, Any]:
+async def measure(kokoro_voices: list[str], realtime: bool, cache: Path | None = None,
+                  flags: list[str] | None = None) -> dict[str, Any]:
     audio, items = cached_corpus(kokoro_voices, cache)
     load_at_start = [round(x, 2) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory() as tmp:
         mic, speaker = Path(tmp) / "mic.wav", Path(tmp) / "speaker.wav"
         write_wav(str(mic), pcm(audio), PCM16_MONO_16K)
-        types = await run(mic, speaker, 600.0, realtime)
+        types = await run(mic, speaker, 600.0, realtime, flags or [])
         out, _fmt = read_wav(str(speaker))
     tones = tone_runs(out, LISTEN_HZ, 0.5)
     latencies = []
@@ -124,7 +125,8 @@ async def measure(kokoro_voices: list[str], realtime: bool, cache: Path | None =
             "tone_after_wake_end_s": {"p50": round(float(np.percentile(latencies, 50)), 3),
                                       "p95": round(float(np.percentile(latencies, 95)), 3),
                                       "max": round(float(max(latencies)), 3)} if latencies else None,
-            "voices": kokoro_voices or ["piper"], "realtime_mic": realtime, "items": items,
+            "voices": kokoro_voices or ["piper"], "realtime_mic": realtime, "satellite_flags": flags or [],
+            "items": items,
             "load_avg_at_start": load_at_start, "load_avg_at_end": [round(x, 2) for x in os.getloadavg()],
             "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "audio_s": round(len(audio) / RATE)}
 
@@ -138,12 +140,13 @@ def main() -> None:
                         help="the mic WAV in real time (the cascade's verifier thread then runs as it would live)")
     parser.add_argument("--cache", type=Path, help="the corpus, synthesised once (.npz)")
     parser.add_argument("--corpus-only", action="store_true", help="only synthesise the corpus into --cache")
+    parser.add_argument("--flag", action="append", default=[], help="an extra satellite flag (repeatable)")
     args = parser.parse_args()
     voices = [v for v in args.voices.split(",") if v]
     if args.corpus_only:
         cached_corpus(voices, args.cache)
         return
-    result = asyncio.run(measure(voices, args.realtime, args.cache))
+    result = asyncio.run(measure(voices, args.realtime, args.cache, args.flag))
     print(json.dumps({k: v for k, v in result.items() if k != "items"}, indent=1))
     if args.merge:
         data = json.loads(args.merge.read_text())

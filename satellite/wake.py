@@ -66,6 +66,7 @@ class WakeConfig:
     threshold: float | None = None  # None: each model's (MICRO_CUTOFFS, else its JSON's; open 0.5)
     cascade: bool = True  # micro: openWakeWord verifies near misses on words both ship (satellite.wake_cascade)
     verifier: str = "either"  # the cascade's: openWakeWord's model ("open"), ours ("ours", satellite.wake_verifier)
+    verify_all: bool = False  # the cascade verifies microWakeWord's own detections too (fewer false accepts)
     command_timeout_seconds: float = 5.0  # after the wake word, no speech this long ends the turn
 
     def __post_init__(self) -> None:
@@ -192,7 +193,7 @@ def make_detector(config: WakeConfig) -> Detector:
             from .wake_cascade import CascadeDetector, cascade_words
 
             if words := cascade_words(config.names):
-                return CascadeDetector(micro, words, who=config.verifier)
+                return CascadeDetector(micro, words, who=config.verifier, trust_micro=not config.verify_all)
         return micro
     return OpenDetector(config.names, config.model_paths, config.threshold)
 
