@@ -98,3 +98,24 @@ def test_a_word_our_verifier_confirmed_first_does_not_fire_again_when_microwakew
         assert isinstance(gate.detector, CascadeDetector) and gate.detector.by_verifier == 1
     finally:
         asyncio.run(gate.stop())
+
+
+def test_flags_choose_the_verifier_and_verify_all() -> None:
+    from satellite.__main__ import build_parser, wake_config
+
+    config = wake_config(build_parser().parse_args(["--wake-verifier", "ours", "--wake-verify-all"]))
+    assert config.verifier == "ours" and config.verify_all
+    assert wake_config(build_parser().parse_args([])).verifier == "either"
+    with pytest.raises(ValueError, match="unknown wake verifier"):
+        WakeConfig(verifier="both")
+
+
+def test_verify_all_sends_microwakewords_own_detections_to_the_verifier() -> None:
+    audio = bytes(32000) + speak("Okay Nabu.") + bytes(64000)
+    gate = WakeGate(WakeConfig(verify_all=True), SECONDS)
+    try:
+        assert len(detections(gate, audio)) == 1
+        assert isinstance(gate.detector, CascadeDetector)
+        assert (gate.detector.by_micro, gate.detector.by_verifier) == (0, 1)
+    finally:
+        asyncio.run(gate.stop())
