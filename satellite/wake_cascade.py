@@ -25,12 +25,15 @@ from __future__ import annotations
 import collections
 import contextlib
 import enum
+import logging
 import queue
 import threading
 import weakref
 from typing import Any
 
 from .wake import VERIFIERS, MicroDetector
+
+_LOGGER = logging.getLogger(__name__)
 
 FIRST_STAGE = 0.2  # microWakeWord probability that makes a candidate (bench/wake_cascade.py)
 VERIFY_CUTOFF = 0.5  # openWakeWord's usual cutoff
@@ -68,6 +71,8 @@ class Verifier:
         use_open = who in ("either", "open")
         self.models = {w: OpenWakeWord.from_builtin(OpenModel(w)) for w in words if use_open or not available(w)}
         self.ours = {w: EmbeddingVerifier.for_word(w) for w in words if who != "open" and available(w)}
+        if who != "open" and not self.ours:
+            _LOGGER.warning("no verifier of our own for %s: openWakeWord's model verifies", ", ".join(words))
         self.features = OpenWakeWordFeatures.from_builtin()
         self.word: str | None = None
         self.phase = Phase.IDLE
