@@ -91,6 +91,8 @@ async def run(mic: Path, speaker: Path, seconds: float, realtime: bool, flags: l
         await writer.wait_closed()
     finally:
         await sat.stop()
+        if log := os.environ.get("WAKE_TONE_LOG"):  # the satellite's log, to look into a run
+            await asyncio.to_thread(Path(log).write_text, "\n".join(sat.log) + "\n")
     return types
 
 

@@ -188,9 +188,9 @@ class CascadeDetector:
         peak = max(self.micro.peak.get(w, 0.0) for w in self.words)
         busy = self._worker.busy
         if busy.is_set() and self._left > 0:
-            self._left = self._post if peak > self.first_stage and self._since < self._max_live else \
-                self._left - len(frame)
-            self._put(("frame", frame) if self._left > 0 else ("end", None))
+            left = self._post if peak > self.first_stage and self._since < self._max_live else self._left - len(frame)
+            if self._put(("frame", frame) if left > 0 else ("end", None)) or left > 0:
+                self._left = left  # an end that did not fit in the queue is sent again with the next frame
         elif name is None and not busy.is_set() and self._since > self._hold and peak > self.first_stage:
             word = next(w for w in self.words if self.micro.peak.get(w, 0.0) > self.first_stage)
             busy.set()

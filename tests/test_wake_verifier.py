@@ -119,3 +119,21 @@ def test_verify_all_sends_microwakewords_own_detections_to_the_verifier() -> Non
         assert (gate.detector.by_micro, gate.detector.by_verifier) == (0, 1)
     finally:
         asyncio.run(gate.stop())
+
+
+def test_a_full_verifier_queue_does_not_stop_later_verifications() -> None:
+    """The worker falls far behind (a 4-job queue, frames fed without waiting): the end of that verification
+    is dropped with the frames, and must be sent again, or no candidate is ever verified after it."""
+    def make(config: WakeConfig) -> CascadeDetector:
+        return CascadeDetector(MicroDetector(config.names, ()), list(config.names), who="ours", max_jobs=4)
+
+    gate = WakeGate(WakeConfig(), SECONDS, detector_factory=make)
+    try:
+        burst = bytes(32000) + speak("Okay, Mabel.") + bytes(64000)
+        for i in range(0, len(burst) - FRAME + 1, FRAME):
+            gate.process(burst[i:i + FRAME])  # no waiting: the queue overflows
+        assert isinstance(gate.detector, CascadeDetector) and gate.detector.candidates == 1
+        gate.detector.drain()
+        assert len(detections(gate, clip("bf_alice_okay_nabu_time.wav"))) == 1
+    finally:
+        asyncio.run(gate.stop())
