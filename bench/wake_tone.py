@@ -31,6 +31,7 @@ import numpy as np
 from wyoming.audio import AudioStop
 from wyoming.error import Error
 from wyoming.event import async_read_event, async_write_event
+from wyoming.ping import Ping
 from wyoming.satellite import RunSatellite
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,8 +85,15 @@ async def run(mic: Path, speaker: Path, seconds: float, realtime: bool, flags: l
                 if AudioStop.is_type(event.type):  # the command streamed: end the turn at once, as
                     await async_write_event(Error(text="no reply here", code="bench").event(), writer)  # HA may
 
+        async def ping() -> None:  # as Home Assistant does every 2 s (the satellite disarms after 15 s of silence)
+            while True:
+                await asyncio.sleep(2.0)
+                await async_write_event(Ping().event(), writer)
+
         reading = asyncio.create_task(read(), name="satellite events")
+        pinging = asyncio.create_task(ping(), name="controller pings")
         await sat.wait_log("mic wav finished", timeout=seconds)
+        await cancel_and_wait(pinging)
         await cancel_and_wait(reading)
         writer.close()
         await writer.wait_closed()
