@@ -1,23 +1,26 @@
-"""microWakeWord with openWakeWord as a verifier: the default for a word both engines ship (okay_nabu …).
+"""microWakeWord with a verifier: the default for a word both engines ship (okay_nabu …).
 
 microWakeWord runs on every mic frame (about 1 % of a core). A frame where its probability for a
-word passes the cutoff is a detection, as without the cascade. A frame where it only passes the
-low bar (``FIRST_STAGE``, 0.2) is a *candidate*: openWakeWord's model for the same word is run on
-the last ``PRE_SECONDS`` of audio (a ring buffer) and then on the live frames for ``POST_SECONDS``
-more, in a worker thread; if it scores over ``VERIFY_CUTOFF`` the word is detected. So
-openWakeWord costs CPU only around candidates (a few per hour of non-wake audio, measured in
+word passes the cutoff is a detection, as without the cascade (with ``trust_micro=False``,
+``--wake-verify-all``, it is a candidate too). A frame where it only passes the low bar
+(``FIRST_STAGE``, 0.2) is a *candidate*: in a worker thread, openWakeWord's front end embeds the
+last ``PRE_SECONDS`` of audio (a ring buffer) and then the live frames, for as long as
+microWakeWord stays over the low bar and ``POST_SECONDS`` after (at most ``MAX_LIVE_SECONDS``);
+openWakeWord's model for the word (> ``VERIFY_CUTOFF``) and/or ours (:mod:`satellite.wake_verifier`,
+over its own cutoff) score each embedding, and a score over the cutoff is a detection. So the
+verifier costs CPU only around candidates (a few per hour of non-wake audio, measured in
 ``bench/results/wake.md``), and there is no stall: the buffered audio is caught up in one pass
 (without pyopen-wakeword's 8 s of zero padding after a reset) and the live frames follow as they
 come; the mic loop never waits for the worker.
 
-Why: the two models miss different voices (Kokoro af_heart's "Okay Nabu." peaks at 0.18 for
-microWakeWord, 0.94 for openWakeWord; bf_emma the other way round), and openWakeWord on every
-frame costs more than the satellite's CPU budget.
+Why: microWakeWord misses voices (Kokoro af_heart's "Okay Nabu." peaks at 0.18), openWakeWord's
+model misses others (bf_emma, bf_alice), and openWakeWord on every frame costs more than the
+satellite's CPU budget.
 
 Verifier states (one verification at a time; a candidate while one runs is ignored)::
 
-    idle ──candidate──▶ catching up (ring buffer) ──▶ live (≤ POST_SECONDS of frames) ──▶ idle
-                              └──────── score > VERIFY_CUTOFF: detection ─────────────────┘
+    idle ──candidate──▶ catching up (ring buffer) ──▶ live (frames while microWakeWord stays up) ──end──▶ idle
+                              └──────────────── a score over its cutoff: detection ────────────────────┘
 """
 
 from __future__ import annotations
