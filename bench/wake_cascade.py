@@ -48,10 +48,11 @@ from bench.wake_bench import (  # noqa: E402
 NEW_HELD_OUT_VOICES = ("af_sarah", "af_bella", "am_liam", "bf_alice", "bm_daniel")
 
 
-def new_held_out(voices: Voices, rng: np.random.Generator) -> tuple[np.ndarray, list[dict[str, Any]]]:
+def new_held_out(voices: Voices, rng: np.random.Generator, names: tuple[str, ...] = NEW_HELD_OUT_VOICES,
+                 split: str = "new-held-out") -> tuple[np.ndarray, list[dict[str, Any]]]:
     stream, items, pos = [], [], 0
     gap = np.zeros(int(2.5 * RATE))
-    for voice in NEW_HELD_OUT_VOICES:
+    for voice in names:
         for text in WAKE_TEXTS:
             audio = voices.kokoro_say(text, voice)
             end = wake_offset(audio, text)
@@ -63,8 +64,8 @@ def new_held_out(voices: Voices, rng: np.random.Generator) -> tuple[np.ndarray, 
                     lead = np.zeros(int(0.5 * RATE))
                     seg = np.concatenate([lead, x])
                     begin = (pos + len(lead)) / RATE
-                    items.append({"voice": f"new-held-out:{voice}@1.0", "text": text, "gain_db": gain,
-                                  "noisy": noisy, "start": begin, "split": "new-held-out", "wake_end": begin + end,
+                    items.append({"voice": f"{split}:{voice}@1.0", "text": text, "gain_db": gain,
+                                  "noisy": noisy, "start": begin, "split": split, "wake_end": begin + end,
                                   "end": (pos + len(seg)) / RATE})
                     stream += [seg, gap]
                     pos += len(seg) + len(gap)

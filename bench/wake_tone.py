@@ -12,6 +12,7 @@ adds (detection, the frame it is heard in, the tone queued on the next speaker f
 sound device adds its own output buffer on top (not measured here).
 
     python bench/wake_tone.py [--merge bench/results/wake.json]
+    python bench/wake_tone.py --voices af_river,bf_lily --cache /tmp/c.npz --corpus-only   # then --realtime …
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import numpy as np
 from wyoming.audio import AudioStop
 from wyoming.error import Error
 from wyoming.event import async_read_event, async_write_event
+from wyoming.ping import Ping
 from wyoming.satellite import RunSatellite
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,10 +69,10 @@ def corpus(kokoro_voices: list[str]) -> tuple[np.ndarray, list[dict[str, Any]]]:
     return np.concatenate(parts), items
 
 
-async def run(mic: Path, speaker: Path, seconds: float, realtime: bool) -> list[str]:
+async def run(mic: Path, speaker: Path, seconds: float, realtime: bool, flags: list[str]) -> list[str]:
     """Arm the satellite, read its events until its mic WAV has been heard; their types."""
     sat = await start_service("satellite", "--mic-wav", str(mic), *([] if realtime else ["--mic-wav-fast"]),
-                              "--snd-wav", str(speaker), "--snd-rate", "16000")
+                              "--snd-wav", str(speaker), "--snd-rate", "16000", *flags)
     types: list[str] = []
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", sat.port)
@@ -83,22 +85,44 @@ async def run(mic: Path, speaker: Path, seconds: float, realtime: bool) -> list[
                 if AudioStop.is_type(event.type):  # the command streamed: end the turn at once, as
                     await async_write_event(Error(text="no reply here", code="bench").event(), writer)  # HA may
 
+        async def ping() -> None:  # as Home Assistant does every 2 s (the satellite disarms after 15 s of silence)
+            while True:
+                await asyncio.sleep(2.0)
+                await async_write_event(Ping().event(), writer)
+
         reading = asyncio.create_task(read(), name="satellite events")
+        pinging = asyncio.create_task(ping(), name="controller pings")
         await sat.wait_log("mic wav finished", timeout=seconds)
+        await cancel_and_wait(pinging)
         await cancel_and_wait(reading)
         writer.close()
         await writer.wait_closed()
     finally:
         await sat.stop()
+        if log := os.environ.get("WAKE_TONE_LOG"):  # the satellite's log, to look into a run
+            await asyncio.to_thread(Path(log).write_text, "\n".join(sat.log) + "\n")
     return types
 
 
-async def measure(kokoro_voices: list[str], realtime: bool) -> dict[str, Any]:
+def cached_corpus(kokoro_voices: list[str], cache: Path | None) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """:func:`corpus`, synthesised once into ``cache`` (so a locked real-time run does not wait for Kokoro)."""
+    if cache is not None and cache.exists():
+        with np.load(cache) as data:
+            return data["audio"].astype(np.float64), json.loads(str(data["items"]))
     audio, items = corpus(kokoro_voices)
+    if cache is not None:
+        np.savez(cache, audio=audio.astype(np.float32), items=json.dumps(items))
+    return audio, items
+
+
+async def measure(kokoro_voices: list[str], realtime: bool, cache: Path | None = None,
+                  flags: list[str] | None = None) -> dict[str, Any]:
+    audio, items = cached_corpus(kokoro_voices, cache)
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory() as tmp:
         mic, speaker = Path(tmp) / "mic.wav", Path(tmp) / "speaker.wav"
         write_wav(str(mic), pcm(audio), PCM16_MONO_16K)
-        types = await run(mic, speaker, 600.0, realtime)
+        types = await run(mic, speaker, 600.0, realtime, flags or [])
         out, _fmt = read_wav(str(speaker))
     tones = tone_runs(out, LISTEN_HZ, 0.5)
     latencies = []
@@ -111,8 +135,9 @@ async def measure(kokoro_voices: list[str], realtime: bool) -> dict[str, Any]:
             "tone_after_wake_end_s": {"p50": round(float(np.percentile(latencies, 50)), 3),
                                       "p95": round(float(np.percentile(latencies, 95)), 3),
                                       "max": round(float(max(latencies)), 3)} if latencies else None,
-            "voices": kokoro_voices or ["piper"], "realtime_mic": realtime, "items": items,
-            "load_avg_1m": round(os.getloadavg()[0], 2),
+            "voices": kokoro_voices or ["piper"], "realtime_mic": realtime, "satellite_flags": flags or [],
+            "items": items,
+            "load_avg_at_start": load_at_start, "load_avg_at_end": [round(x, 2) for x in os.getloadavg()],
             "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "audio_s": round(len(audio) / RATE)}
 
 
@@ -123,8 +148,15 @@ def main() -> None:
     parser.add_argument("--voices", default="", help="Kokoro voices instead of Piper (comma-separated)")
     parser.add_argument("--realtime", action="store_true",
                         help="the mic WAV in real time (the cascade's verifier thread then runs as it would live)")
+    parser.add_argument("--cache", type=Path, help="the corpus, synthesised once (.npz)")
+    parser.add_argument("--corpus-only", action="store_true", help="only synthesise the corpus into --cache")
+    parser.add_argument("--flag", action="append", default=[], help="an extra satellite flag (repeatable)")
     args = parser.parse_args()
-    result = asyncio.run(measure([v for v in args.voices.split(",") if v], args.realtime))
+    voices = [v for v in args.voices.split(",") if v]
+    if args.corpus_only:
+        cached_corpus(voices, args.cache)
+        return
+    result = asyncio.run(measure(voices, args.realtime, args.cache, args.flag))
     print(json.dumps({k: v for k, v in result.items() if k != "items"}, indent=1))
     if args.merge:
         data = json.loads(args.merge.read_text())

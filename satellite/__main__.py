@@ -29,6 +29,7 @@ from .timers import AlarmConfig
 from .tones import ToneConfig
 from .vad import VadConfig
 from .wake import ENGINES as WAKE_ENGINES
+from .wake import VERIFIERS as WAKE_VERIFIERS
 from .wake import WakeConfig, WakeGate, check_models
 
 _LOGGER = logging.getLogger(__name__)
@@ -84,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     wake.add_argument("--no-wake-cascade", action="store_true", default=env_bool("SATELLITE_NO_WAKE_CASCADE"),
                       help="microWakeWord alone: no openWakeWord check of its near misses (okay_nabu, hey_jarvis, "
                            "alexa, hey_mycroft)")
+    wake.add_argument("--wake-verifier", choices=WAKE_VERIFIERS, default=env("SATELLITE_WAKE_VERIFIER", "either"),
+                      help="who confirms the cascade's near misses: openWakeWord's model, ours (okay_nabu, trained on "
+                           "many synthetic voices), or either")
+    wake.add_argument("--wake-verify-all", action="store_true", default=env_bool("SATELLITE_WAKE_VERIFY_ALL"),
+                      help="the verifier checks microWakeWord's own detections too (fewer false accepts on near "
+                           "misses, a later listening tone)")
     wake.add_argument("--wake-refractory-seconds", type=float, default=1.5,
                       help="ignore the wake word this long after a detection")
     vad = parser.add_argument_group("voice activity detection")
@@ -146,7 +153,8 @@ def wake_config(args: argparse.Namespace) -> WakeConfig:
     return WakeConfig(enabled=not args.no_wake_word, engine=args.wake_engine, names=names,
                       model_paths=tuple(args.wake_word_model), uri=args.wake_uri,
                       refractory_seconds=args.wake_refractory_seconds, threshold=args.wake_threshold,
-                      cascade=not args.no_wake_cascade)
+                      cascade=not args.no_wake_cascade, verifier=args.wake_verifier,
+                      verify_all=args.wake_verify_all)
 
 
 def configs(args: argparse.Namespace) -> tuple[SatelliteConfig, AudioConfig, CloudConfig | None, ServerConfig]:

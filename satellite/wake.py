@@ -43,6 +43,7 @@ from voice_runtime.tasks import cancel_and_wait
 _LOGGER = logging.getLogger(__name__)
 RATE = 16000
 ENGINES = ("micro", "open")
+VERIFIERS = ("either", "open", "ours")  # who confirms the cascade's candidates (satellite.wake_cascade)
 # Built-in microWakeWord cutoffs we measured (bench/wake_bench.py, bench/results/wake.md): okay_nabu's
 # own 0.85 accepted 144/216 of the tuning corpus; 0.65 accepts 170/216 with still 0 false accepts in
 # 1 h of speech/music/TV-like audio (0.45: 3 per hour). The other words keep their model's cutoff.
@@ -64,11 +65,15 @@ class WakeConfig:
     preroll_seconds: float = 0.3
     threshold: float | None = None  # None: each model's (MICRO_CUTOFFS, else its JSON's; open 0.5)
     cascade: bool = True  # micro: openWakeWord verifies near misses on words both ship (satellite.wake_cascade)
+    verifier: str = "either"  # the cascade's: openWakeWord's model ("open"), ours ("ours", satellite.wake_verifier)
+    verify_all: bool = False  # the cascade verifies microWakeWord's own detections too (fewer false accepts)
     command_timeout_seconds: float = 5.0  # after the wake word, no speech this long ends the turn
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
             raise ValueError(f"unknown wake word engine {self.engine!r}; available: {', '.join(ENGINES)}")
+        if self.verifier not in VERIFIERS:
+            raise ValueError(f"unknown wake verifier {self.verifier!r}; available: {', '.join(VERIFIERS)}")
         if self.threshold is not None and not 0.0 < self.threshold <= 1.0:
             raise ValueError(f"wake word threshold must be in (0, 1], got {self.threshold}")
 
@@ -188,7 +193,7 @@ def make_detector(config: WakeConfig) -> Detector:
             from .wake_cascade import CascadeDetector, cascade_words
 
             if words := cascade_words(config.names):
-                return CascadeDetector(micro, words)
+                return CascadeDetector(micro, words, who=config.verifier, trust_micro=not config.verify_all)
         return micro
     return OpenDetector(config.names, config.model_paths, config.threshold)
 

@@ -1,23 +1,26 @@
-"""microWakeWord with openWakeWord as a verifier: the default for a word both engines ship (okay_nabu …).
+"""microWakeWord with a verifier: the default for a word both engines ship (okay_nabu …).
 
 microWakeWord runs on every mic frame (about 1 % of a core). A frame where its probability for a
-word passes the cutoff is a detection, as without the cascade. A frame where it only passes the
-low bar (``FIRST_STAGE``, 0.2) is a *candidate*: openWakeWord's model for the same word is run on
-the last ``PRE_SECONDS`` of audio (a ring buffer) and then on the live frames for ``POST_SECONDS``
-more, in a worker thread; if it scores over ``VERIFY_CUTOFF`` the word is detected. So
-openWakeWord costs CPU only around candidates (a few per hour of non-wake audio, measured in
+word passes the cutoff is a detection, as without the cascade (with ``trust_micro=False``,
+``--wake-verify-all``, it is a candidate too). A frame where it only passes the low bar
+(``FIRST_STAGE``, 0.2) is a *candidate*: in a worker thread, openWakeWord's front end embeds the
+last ``PRE_SECONDS`` of audio (a ring buffer) and then the live frames, for as long as
+microWakeWord stays over the low bar and ``POST_SECONDS`` after (at most ``MAX_LIVE_SECONDS``);
+openWakeWord's model for the word (> ``VERIFY_CUTOFF``) and/or ours (:mod:`satellite.wake_verifier`,
+over its own cutoff) score each embedding, and a score over the cutoff is a detection. So the
+verifier costs CPU only around candidates (a few per hour of non-wake audio, measured in
 ``bench/results/wake.md``), and there is no stall: the buffered audio is caught up in one pass
 (without pyopen-wakeword's 8 s of zero padding after a reset) and the live frames follow as they
 come; the mic loop never waits for the worker.
 
-Why: the two models miss different voices (Kokoro af_heart's "Okay Nabu." peaks at 0.18 for
-microWakeWord, 0.94 for openWakeWord; bf_emma the other way round), and openWakeWord on every
-frame costs more than the satellite's CPU budget.
+Why: microWakeWord misses voices (Kokoro af_heart's "Okay Nabu." peaks at 0.18), openWakeWord's
+model misses others (bf_emma, bf_alice), and openWakeWord on every frame costs more than the
+satellite's CPU budget.
 
 Verifier states (one verification at a time; a candidate while one runs is ignored)::
 
-    idle ──candidate──▶ catching up (ring buffer) ──▶ live (≤ POST_SECONDS of frames) ──▶ idle
-                              └──────── score > VERIFY_CUTOFF: detection ─────────────────┘
+    idle ──candidate──▶ catching up (ring buffer) ──▶ live (frames while microWakeWord stays up) ──end──▶ idle
+                              └──────────────── a score over its cutoff: detection ────────────────────┘
 """
 
 from __future__ import annotations
@@ -25,17 +28,21 @@ from __future__ import annotations
 import collections
 import contextlib
 import enum
+import logging
 import queue
 import threading
 import weakref
 from typing import Any
 
-from .wake import MicroDetector
+from .wake import VERIFIERS, MicroDetector
+
+_LOGGER = logging.getLogger(__name__)
 
 FIRST_STAGE = 0.2  # microWakeWord probability that makes a candidate (bench/wake_cascade.py)
 VERIFY_CUTOFF = 0.5  # openWakeWord's usual cutoff
-PRE_SECONDS = 2.0  # audio before the candidate: about one openWakeWord window (16 embeddings × 80 ms + 0.775 s)
-POST_SECONDS = 0.5  # live audio after it (openWakeWord peaks just after the word ends)
+PRE_SECONDS = 2.2  # audio before the candidate: one openWakeWord window (16 embeddings × 80 ms + 0.775 s) + 0.2 s
+POST_SECONDS = 0.5  # live audio after the last frame microWakeWord kept over FIRST_STAGE
+MAX_LIVE_SECONDS = 3.0  # one verification never scores more live audio than this
 BYTES_PER_SECOND = 32000  # 16 kHz, 16 bit, mono
 HOLD_SECONDS = 1.5  # at most one candidate this often (the wake gate's refractory period)
 
@@ -54,40 +61,49 @@ class Phase(enum.Enum):
 
 
 class Verifier:
-    """openWakeWord models for the cascade words over one shared feature front end (worker side)."""
+    """openWakeWord's models for the cascade words and ours (where shipped) over one shared front end (worker side)."""
 
-    def __init__(self, words: list[str]) -> None:
+    def __init__(self, words: list[str], who: str = "either") -> None:
         from pyopen_wakeword import Model as OpenModel
         from pyopen_wakeword import OpenWakeWord, OpenWakeWordFeatures
 
-        self.models = {w: OpenWakeWord.from_builtin(OpenModel(w)) for w in words}
+        from .wake_verifier import EmbeddingVerifier, available
+
+        if who not in VERIFIERS:
+            raise ValueError(f"unknown wake verifier {who!r}; available: {', '.join(VERIFIERS)}")
+        use_open = who in ("either", "open")
+        self.models = {w: OpenWakeWord.from_builtin(OpenModel(w)) for w in words if use_open or not available(w)}
+        self.ours = {w: EmbeddingVerifier.for_word(w) for w in words if who != "open" and available(w)}
+        if who != "open" and not self.ours:
+            _LOGGER.warning("no verifier of our own for %s: openWakeWord's model verifies", ", ".join(words))
         self.features = OpenWakeWordFeatures.from_builtin()
         self.word: str | None = None
-        self.live_left = 0  # bytes of live audio still to score
         self.phase = Phase.IDLE
 
-    def start(self, word: str, audio: bytes, live_bytes: int) -> bool:
+    def start(self, word: str, audio: bytes) -> bool:
         """A candidate: score the buffered audio from a fresh state; True if the word is there."""
         self.features.reset()
         self.features.new_audio_samples = 0  # reset() queues 8 s of zeros: not needed, ~4x the work
-        self.models[word].reset()
-        self.word, self.live_left, self.phase = word, live_bytes, Phase.LIVE
+        if word in self.models:
+            self.models[word].reset()
+        if word in self.ours:
+            self.ours[word].reset()
+        self.word, self.phase = word, Phase.LIVE
         return self._score(audio)
 
     def feed(self, frame: bytes) -> bool:
-        if self.phase is Phase.IDLE:
-            return False
-        self.live_left -= len(frame)
-        found = self._score(frame)
-        if self.live_left <= 0:
-            self.phase = Phase.IDLE
-        return found
+        return self.phase is Phase.LIVE and self._score(frame)
+
+    def end(self) -> None:
+        self.phase = Phase.IDLE
 
     def _score(self, audio: bytes) -> bool:
         assert self.word is not None
-        model = self.models[self.word]
+        model, ours = self.models.get(self.word), self.ours.get(self.word)
         for embedding in self.features.process_streaming(audio):
-            if any(p > VERIFY_CUTOFF for p in model.process_streaming(embedding)):
+            score = ours.push(embedding) if ours is not None else None
+            if (score is not None and ours is not None and score > ours.cutoff) or (
+                    model is not None and any(p > VERIFY_CUTOFF for p in model.process_streaming(embedding))):
                 self.phase = Phase.IDLE  # confirmed: the rest of the window is not needed
                 return True
         return False
@@ -96,9 +112,8 @@ class Verifier:
 class _Worker:
     """The verifier's thread side (holds no reference to the detector, so a dropped one is freed)."""
 
-    def __init__(self, words: list[str], live_bytes: int, max_jobs: int) -> None:
-        self.verifier: Verifier | None = Verifier(words)
-        self.live_bytes = live_bytes
+    def __init__(self, words: list[str], who: str, max_jobs: int) -> None:
+        self.verifier: Verifier | None = Verifier(words, who)
         self.busy = threading.Event()  # a verification is queued or running
         self.jobs: queue.Queue[tuple[str, Any] | None] = queue.Queue(maxsize=max_jobs)
         self.found: collections.deque[tuple[int, str]] = collections.deque(maxlen=8)  # (candidate number, word)
@@ -120,12 +135,14 @@ class _Worker:
     def _do(self, kind: str, data: Any) -> None:
         verifier = self.verifier
         assert verifier is not None
-        # a frame after the verification ended (IDLE) is ignored by feed()
+        found = False
         if kind == "start":
             self.number, word, audio = data
-            found = verifier.start(word, audio, self.live_bytes)
-        else:
+            found = verifier.start(word, audio)
+        elif kind == "frame":  # a frame after the verification ended (IDLE) is ignored by feed()
             found = verifier.feed(data)
+        else:
+            verifier.end()
         if found and verifier.word is not None:
             self.found.append((self.number, verifier.word))
         if verifier.phase is Phase.IDLE:
@@ -133,19 +150,32 @@ class _Worker:
 
 
 class CascadeDetector:
-    """A :class:`MicroDetector` whose near misses on cascade words are verified by openWakeWord."""
+    """A :class:`MicroDetector` whose near misses on cascade words are verified in a worker thread.
 
-    def __init__(self, micro: MicroDetector, words: list[str], max_jobs: int = 64) -> None:
+    The main side decides how long a verification listens: it sends live frames while
+    microWakeWord stays over ``first_stage`` and ``POST_SECONDS`` after (at most
+    ``MAX_LIVE_SECONDS``), then an end; the worker ends it sooner when the word is confirmed.
+    """
+
+    def __init__(self, micro: MicroDetector, words: list[str], *, max_jobs: int = 128,
+                 first_stage: float = FIRST_STAGE, who: str = "either", trust_micro: bool = True) -> None:
         self.micro = micro
+        self.trust_micro = trust_micro
         self.names = micro.names
         self.words = words
+        self.first_stage = first_stage
         self._pre_bytes = round(PRE_SECONDS * BYTES_PER_SECOND)
         self._ring = bytearray()  # the last PRE_SECONDS of audio
         self._hold = round(HOLD_SECONDS * BYTES_PER_SECOND)
+        self._post = round(POST_SECONDS * BYTES_PER_SECOND)
+        self._max_live = round(MAX_LIVE_SECONDS * BYTES_PER_SECOND)
         self._since = self._hold  # bytes of audio since the last candidate
+        self._after_verified = self._hold + 1  # bytes of audio since the last confirmed verification
+        self._left = 0  # bytes of live audio still to send to the running verification (0: none)
         self.candidates = 0  # verifications started (benchmarks); also numbers them
+        self.by_micro = self.by_verifier = 0  # detections by microWakeWord's cutoff / by a verification
         self._void = 0  # verifications up to this number are moot (microWakeWord fired on its own)
-        self._worker = _Worker(words, round(POST_SECONDS * BYTES_PER_SECOND), max_jobs)
+        self._worker = _Worker(words, who, max_jobs)
         self._thread = threading.Thread(target=self._worker.run, name="wake verifier", daemon=True)
         self._thread.start()
         weakref.finalize(self, _Worker.stop, self._worker)
@@ -154,25 +184,34 @@ class CascadeDetector:
         self._ring += frame
         del self._ring[:-self._pre_bytes]
         self._since += len(frame)
+        self._after_verified += len(frame)
         name = self.micro.process(frame)
+        if name is not None and (not self.trust_micro or self._after_verified <= self._hold):
+            name = None  # verified every time, or the word a verification has just confirmed
+        peak = max(self.micro.peak.get(w, 0.0) for w in self.words)
         busy = self._worker.busy
-        if name is None and not busy.is_set() and self._since > self._hold:
-            word = next((w for w in self.words if self.micro.peak.get(w, 0.0) > FIRST_STAGE), None)
-            if word is not None:
-                busy.set()
-                self._since = 0
-                self.candidates += 1
-                if not self._put(("start", (self.candidates, word, bytes(self._ring)))):
-                    busy.clear()
-        elif busy.is_set():
-            self._put(("frame", frame))
+        if busy.is_set() and self._left > 0:
+            left = self._post if peak > self.first_stage and self._since < self._max_live else self._left - len(frame)
+            if self._put(("frame", frame) if left > 0 else ("end", None)) or left > 0:
+                self._left = left  # an end that did not fit in the queue is sent again with the next frame
+        elif name is None and not busy.is_set() and self._since > self._hold and peak > self.first_stage:
+            word = next(w for w in self.words if self.micro.peak.get(w, 0.0) > self.first_stage)
+            busy.set()
+            self._since, self._left = 0, self._post
+            self.candidates += 1
+            if not self._put(("start", (self.candidates, word, bytes(self._ring)))):
+                busy.clear()
+                self._left = 0
         if name is not None:
             self._void = self.candidates  # a late confirmation of this same utterance must not fire again,
             self._since = 0  # nor a candidate on its tail
+            self.by_micro += 1
             return name
         while self._worker.found:
             number, word = self._worker.found.popleft()
             if number > self._void:
+                self.by_verifier += 1
+                self._after_verified = 0  # microWakeWord catching up on the same word must not fire again
                 return word
         return None
 

@@ -69,6 +69,7 @@ def test_the_satellite_extra_pulls_no_server_dependency(light_venv: Path) -> Non
     assert str(found["satellite"]).startswith(str(light_venv))  # the installed copy, not this tree
     assert (light_venv / "bin" / "voice-satellite").exists()
     assert not list(light_venv.rglob("llama-server*"))
+    assert (Path(str(found["satellite"])).parent / "wake_verifier_okay_nabu.npz").is_file()  # package data
 
 
 async def test_the_installed_satellite_wakes_streams_and_plays(light_venv: Path, tmp_path: Path) -> None:
