@@ -21,6 +21,8 @@ _TIME_NOW = re.compile(
     r"\b(?:it's|it is|its|the (?:current |local )?time (?:is|now is|right now is)|the time's)\s+"
     r"(?:now\s+|currently\s+|exactly\s+|about\s+|around\s+|approximately\s+|just\s+|right now\s+|already\s+)*"
     rf"(?P<h>\d{{1,2}})(?:[:.](?P<m>\d{{2}}))?\s*{_AP}?"
+    # or a clause that is only a clock time ("Today is Tuesday. 23:12.")
+    rf"|^\s*(?P<h2>\d{{1,2}})[:.](?P<m2>\d{{2}})\s*(?P<ap2>a\.?\s?m\b\.?|p\.?\s?m\b\.?)?\s*[.!]?\s*$"
 )
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
@@ -71,11 +73,12 @@ def fix_clock_claim(clause: str, now: dt.datetime) -> str | None:
     """The real time or date to say instead of ``clause``; None when it states no wrong one."""
     text = " ".join(clause.lower().replace("’", "'").split())
     for found in _TIME_NOW.finditer(text):
-        minute = int(found["m"]) if found["m"] else None
-        ap = found["ap"].replace(".", "").replace(" ", "").replace("'", "") if found["ap"] else None
+        hour, minute, said_ap = (found["h"], found["m"], found["ap"]) if found["h"] else (
+            found["h2"], found["m2"], found["ap2"])
+        ap = said_ap.replace(".", "").replace(" ", "").replace("'", "") if said_ap else None
         if _ELSEWHERE.match(text, found.end()):
             continue  # "it's 3 am in tokyo": not the time here
-        if not _time_is_now(int(found["h"]), minute, ap, now):
+        if not _time_is_now(int(hour), int(minute) if minute else None, ap, now):
             return clock_answer("HassGetCurrentTime", now) + " "
     stated = _DATE_NOW.search(text) and (_WEEKDAY.search(text) or _MONTH_DAY.search(text))
     if stated and not _date_is_today(text, now):

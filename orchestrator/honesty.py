@@ -46,11 +46,15 @@ _DEVICE = (r"(?:it|they|both|all of them|the\s+[\w' ]{0,30}?(?:doors?|locks?|lig
            r"fans?|blinds?|shades?|curtains?|windows?|heating|heater|thermostat|kettle|coffee maker|oven|"
            r"stove|switch(?:es)?|plugs?|speakers?))")
 _STATE_CLAIMS = [
-    re.compile(rf"\b{_DEVICE}\s*(?:'s|'re|is|are|was|were)\s+(?:currently\s+|still\s+|now\s+|already\s+|"
-               r"definitely\s+|all\s+|both\s+|securely\s+|safely\s+)*(?:(?:locked|unlocked|closed|shut)\b|"
+    re.compile(rf"\b{_DEVICE}(?:\s+(?:in|on|at|of)\s+the\s+[\w ]{{1,20}}?)?\s*(?:'s|'re|is|are|was|were|isn't|"
+               r"aren't|wasn't|weren't)\s+(?:not\s+|currently\s+|still\s+|now\s+|already\s+|definitely\s+|all\s+|"
+               r"both\s+|securely\s+|safely\s+)*(?:(?:locked|unlocked|closed|shut)\b|"
                r"(?:on|off|open|running)\s*(?:right now|now|at the moment)?\s*[,;:.!?\n]*\s*$)"),
     re.compile(r"\byou\s+(?:did\s+)?(?:left|locked|unlocked|closed|shut|turned)\s+(?:it|them|the)\b"),
-    re.compile(r"\byou\s+did\s*[,;:.!?\n]*\s*$"),
+    re.compile(r"\byou\s+(?:did|didn't|did not)\s*[,;:.!?\n]*\s*$"),
+    # "you forgot to lock the back door", "you didn't turn it off"
+    re.compile(r"\byou\s+(?:forgot|didn't|did not|never|haven't|have not)\s+(?:to\s+)?"
+               r"(?:lock|unlock|close|shut|turn|switch|leave)\b"),
 ]
 # A clause ends at punctuation followed by a space ("4:20" and "3.5" do not end one), or a line.
 _CLAUSE_END = re.compile(r"[,;:.!?]+\s+|\n+\s*")

@@ -29,7 +29,7 @@ class Events:
 
 @pytest.mark.parametrize("clause", [
     "It's 3:45 PM.", "It is 10:00 in the morning.", "The current time is 09:12.", "It's 11 o'clock.",
-    "It is now exactly 4:10 pm.", "Today is Monday.", "It's March 15th.", "Today's date is the 2nd of April.",
+    "It is now exactly 4:10 pm.", "23:12.", "Today is Monday.", "It's March 15th.", "Today's date is the 2nd of April.",
 ])
 def test_a_wrong_time_or_date_stated_as_now_is_replaced_by_the_real_one(clause: str) -> None:
     fixed = fix_clock_claim(clause, NOW)
@@ -56,6 +56,8 @@ def test_the_guard_does_not_cut_a_clock_time_at_its_colon_and_fixes_it_as_text_s
 @pytest.mark.parametrize("claim", [
     "Yes, it's locked.", "The back door is locked.", "The kitchen lights are still on.", "They are off right now.",
     "You left it on.", "Yes, you did.", "The garage door is currently open.", "It is unlocked",
+    # said by SmolLM2-135M (the default model) with no home connected, 2026-12-01
+    "You forgot to lock the back door.", "The lights on the kitchen are not on.", "No, you didn't.",
 ])
 def test_a_claimed_device_state_is_a_claim(claim: str) -> None:
     assert claims_action(claim)
