@@ -43,7 +43,7 @@ from home_corpus import (
     TUNE_2,
     Case,
 )
-from home_corpus_4 import HELD_OUT_4, NOT_COMMANDS_4
+from home_corpus_4 import HELD_OUT_4, HELD_OUT_4_REST, NOT_COMMANDS_4, TUNE_5
 from home_corpus_5 import HELD_OUT_5, NOT_COMMANDS_5
 
 from orchestrator.home.entities import HomeArea, HomeEntity, HomeSnapshot, slot_lists
@@ -204,6 +204,7 @@ def main() -> int:
         "held_out_4": accuracy(small, HELD_OUT_4), "not_commands_4": accuracy(small, NOT_COMMANDS_4),
         "held_out_4_with_many_entities": accuracy(big, HELD_OUT_4),
         "no_home": no_home(TUNE + HELD_OUT + HELD_OUT_3 + HELD_OUT_4, NOT_COMMANDS + NOT_COMMANDS_3 + NOT_COMMANDS_4),
+        "tune_5": accuracy(small, TUNE_5), "held_out_4_rest": accuracy(small, HELD_OUT_4_REST),
         "held_out_5": accuracy(small, HELD_OUT_5), "not_commands_5": accuracy(small, NOT_COMMANDS_5),
         "held_out_5_with_many_entities": accuracy(big, HELD_OUT_5),
         "no_home_5": no_home(HELD_OUT_5, NOT_COMMANDS_5),
@@ -222,7 +223,7 @@ def main() -> int:
     for key in ("tune", "held_out", "tune_new_domains", "held_out_new_domains", "not_commands",
                 "held_out_with_many_entities", "held_out_3", "held_out_3_with_many_entities", "not_commands_3",
                 "held_out_4", "held_out_4_with_many_entities", "not_commands_4",
-                "held_out_5", "held_out_5_with_many_entities", "not_commands_5"):
+                "tune_5", "held_out_4_rest", "held_out_5", "held_out_5_with_many_entities", "not_commands_5"):
         r = report[key]
         lines.append(f"| {key} | {r['n']} | {r['correct']} | {r['accuracy']:.1%} |")
     nh = report["no_home"]
