@@ -28,11 +28,14 @@ _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
            "november", "december")
 # "today is monday", "it's tuesday", "today's date is the 3rd of december", "the date is ..."
-_DATE_NOW = re.compile(r"\b(?:today is|today's|it's|it is|the date (?:today )?is|the current date is)\b")
+_DATE_NOW = re.compile(r"\b(?:today is|today's|it's|it is|the date (?:today )?is|the current date is|"
+                       r"the (?:current )?year is|this year is)\b")
 _WEEKDAY = re.compile(rf"\b({'|'.join(_WEEKDAYS)})\b")
 _MONTH_DAY = re.compile(rf"\b(?:({'|'.join(_MONTHS)})\s+(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\b|"
                         rf"(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({'|'.join(_MONTHS)}))\b")
 _ELSEWHERE = re.compile(r"\s*(?:in|at)\s+(?!the\s+(?:morning|afternoon|evening|night)\b)\w")
+_ISO_DATE = re.compile(r"\b((?:19|20)\d\d)-(\d\d)-(\d\d)\b")
+_YEAR = re.compile(r"(?<![\d-])((?:19|20)\d\d)(?![\d-])")
 _SLACK_MINUTES = 2
 
 
@@ -66,7 +69,9 @@ def _date_is_today(text: str, now: dt.datetime) -> bool:
         month, day = (m1, d1) if m1 else (m2, d2)
         if month != _MONTHS[now.month - 1] or int(day) != now.day:
             return False
-    return True
+    if any((int(y), int(m), int(d)) != (now.year, now.month, now.day) for y, m, d in _ISO_DATE.findall(text)):
+        return False
+    return all(int(year) == now.year for year in _YEAR.findall(text))
 
 
 def fix_clock_claim(clause: str, now: dt.datetime) -> str | None:
@@ -80,7 +85,8 @@ def fix_clock_claim(clause: str, now: dt.datetime) -> str | None:
             continue  # "it's 3 am in tokyo": not the time here
         if not _time_is_now(int(hour), int(minute) if minute else None, ap, now):
             return clock_answer("HassGetCurrentTime", now) + " "
-    stated = _DATE_NOW.search(text) and (_WEEKDAY.search(text) or _MONTH_DAY.search(text))
+    stated = _DATE_NOW.search(text) and (_WEEKDAY.search(text) or _MONTH_DAY.search(text)
+                                         or _ISO_DATE.search(text) or _YEAR.search(text))
     if stated and not _date_is_today(text, now):
         return clock_answer("HassGetCurrentDate", now) + " "
     return None
