@@ -45,6 +45,7 @@ from home_corpus import (
 )
 from home_corpus_4 import HELD_OUT_4, HELD_OUT_4_REST, NOT_COMMANDS_4, TUNE_5
 from home_corpus_5 import HELD_OUT_5, NOT_COMMANDS_5
+from home_corpus_6 import HELD_OUT_6, NOT_COMMANDS_6
 
 from orchestrator.home.entities import HomeArea, HomeEntity, HomeSnapshot, slot_lists
 from orchestrator.intents import HOME_INTENTS, IntentRecognizer, Recognized
@@ -208,6 +209,9 @@ def main() -> int:
         "held_out_5": accuracy(small, HELD_OUT_5), "not_commands_5": accuracy(small, NOT_COMMANDS_5),
         "held_out_5_with_many_entities": accuracy(big, HELD_OUT_5),
         "no_home_5": no_home(HELD_OUT_5, NOT_COMMANDS_5),
+        "held_out_6": accuracy(small, HELD_OUT_6), "not_commands_6": accuracy(small, NOT_COMMANDS_6),
+        "held_out_6_with_many_entities": accuracy(big, HELD_OUT_6),
+        "no_home_6": no_home(HELD_OUT_6, NOT_COMMANDS_6),
         "time_small_home": timing(small, texts, args.repeat),
         f"time_{args.entities}_entities": timing(big, texts, args.repeat),
         "entities_small": len(ENTITIES), "entities_big": len(ENTITIES) + args.entities,
@@ -223,7 +227,8 @@ def main() -> int:
     for key in ("tune", "held_out", "tune_new_domains", "held_out_new_domains", "not_commands",
                 "held_out_with_many_entities", "held_out_3", "held_out_3_with_many_entities", "not_commands_3",
                 "held_out_4", "held_out_4_with_many_entities", "not_commands_4",
-                "tune_5", "held_out_4_rest", "held_out_5", "held_out_5_with_many_entities", "not_commands_5"):
+                "tune_5", "held_out_4_rest", "held_out_5", "held_out_5_with_many_entities", "not_commands_5",
+                "held_out_6", "held_out_6_with_many_entities", "not_commands_6"):
         r = report[key]
         lines.append(f"| {key} | {r['n']} | {r['correct']} | {r['accuracy']:.1%} |")
     nh = report["no_home"]
@@ -233,6 +238,9 @@ def main() -> int:
               f"No home, held out 5: {report['no_home_5']['honest']}/{report['no_home_5']['device_commands']} "
               f"device commands honest; {len(report['no_home_5']['wrongly_captured'])}/"
               f"{report['no_home_5']['general_questions']} general questions wrongly kept from the LLM.",
+              f"No home, held out 6: {report['no_home_6']['honest']}/{report['no_home_6']['device_commands']} "
+              f"device commands honest; {len(report['no_home_6']['wrongly_captured'])}/"
+              f"{report['no_home_6']['general_questions']} general questions wrongly kept from the LLM.",
               "", "| recognition time | n | p50 | p95 | max |", "|---|---|---|---|---|"]
     for key in ("time_small_home", f"time_{args.entities}_entities"):
         t = report[key]
@@ -245,6 +253,10 @@ def main() -> int:
         f"{ha['rounds']} rounds. Raw HTTP per action: "
         f"/api/intent/handle {ha['p50_ms']['http_intent_handle']} ms, service call "
         f"{ha['p50_ms']['http_service_call']} ms." if "p50_ms" in ha else ha["skipped"])]
+    lines += ["", "Misses (held out 6):"] + [
+        f"- {m['text']!r}: want {m['want']} {m['want_slots']}, got {m['got']}"
+        for m in report["held_out_6"]["misses"] + report["not_commands_6"]["misses"]]
+    lines += ["", "No home, held out 6, not honest:"] + [f"- {t!r}" for t in report["no_home_6"]["not_honest"]]
     lines += ["", "Misses (held out 5):"] + [
         f"- {m['text']!r}: want {m['want']} {m['want_slots']}, got {m['got']}"
         for m in report["held_out_5"]["misses"] + report["not_commands_5"]["misses"]]
