@@ -294,17 +294,25 @@ def _with_verbs(pieces: list[str]) -> list[str]:
     return out
 
 
-_LEAD = re.compile(r"^(?:(?:um+|uh+|umm+|er+|erm|hmm+|oh|ok|okay|so|well|alright|now)\s+)+")
-_ASK = re.compile(r"^(?:(?:can|could|would|will) you (?:please )?(?:tell me|let me know)|tell me)\s+"
-                  r"(?=(?:what|which|how)\b)")
-_TAIL = re.compile(r"\s+(?:right now|at the moment|thanks|thank you|please|for me)$")
+_LEAD = re.compile(r"^(?:(?:um+|uh+|umm+|er+|erm|hmm+|oh|ok|okay|so|well|alright|now|hey|hi|hello|please"
+                   r"|actually)\s+)+")
+# An indirect question: "could you tell me / do you know / any idea what time it is".
+_ASK = re.compile(r"^(?:(?:(?:can|could|would|will) you (?:please )?)?(?:tell me|let me know)|(?:do|would) you"
+                  r"(?: happen to)? know|(?:have you )?(?:got )?any idea)\s+(?=(?:what|which|how|when)\b)")
+# An indirect yes/no question: "can you check if the front door is locked" -> "is the front door
+# locked".
+_IF = re.compile(r"^(?:(?:can|could|would|will) you (?:please )?)?(?:check|see|tell me|find out|let me know"
+                 r"|(?:do|would) you know)(?: if| whether) (?P<what>(?:the|my|our|all) .+?) (?P<verb>is|are)"
+                 r" (?P<rest>\S.*)$")
+_TAIL = re.compile(r"\s+(?:right now|at the moment|now|thanks|thank you|please|for me)$")
 
 
 def trim(text: str) -> str:
-    """``text`` (normalized) without leading fillers ("um", "so"), an indirect ask ("could you
-    tell me what time it is") or trailing politeness and "right now"."""
+    """``text`` (normalized) without leading fillers ("um", "hey"), an indirect ask ("could you
+    tell me what time it is", "can you check if the door is locked": "is the door locked") or
+    trailing politeness and "right now"."""
     while True:
-        short = _TAIL.sub("", _ASK.sub("", _LEAD.sub("", text)))
+        short = _TAIL.sub("", _IF.sub(r"\g<verb> \g<what> \g<rest>", _ASK.sub("", _LEAD.sub("", text))))
         if short == text or not short:
             return text
         text = short
