@@ -17,7 +17,7 @@ from orchestrator.honesty import ClaimGuard, claims_action
 from orchestrator.intents import NO_HOME_REPLY
 from orchestrator.pipeline import Pipeline, TurnResult
 from orchestrator.services import ServicePool
-from wyoming_llama.handler import with_clock
+from wyoming_llama.handler import clock_line
 
 NOW = dt.datetime(2026, 3, 14, 15, 9, 30)  # a Saturday
 
@@ -76,7 +76,7 @@ def test_sentences_about_other_things_are_not_state_claims(fine: str) -> None:
 
 
 def test_the_model_is_told_the_local_time_and_date() -> None:
-    assert with_clock("Be brief.", NOW) == "Be brief. It is now 3:09 PM on Saturday, March 14, 2026 (local time)."
+    assert clock_line(NOW) == "It is now 3:09 PM on Saturday, March 14, 2026 (local time)."
 
 
 def _checked(reply: str, now: dt.datetime) -> None:

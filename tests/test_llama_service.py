@@ -189,10 +189,10 @@ async def test_history_carries_a_fact_within_a_conversation_only(llama: ServiceP
         check_reply(await ask(client, "Where do I live?"), None)
     same, other = provider.sent[1], provider.sent[2]
     assert same == [
-        {"role": "system", "content": "Answer briefly. It is now 3:09 PM on Saturday, March 14, 2026 (local time)."},
-        {"role": "user", "content": "My name is Zorblax."},
+        {"role": "system", "content": "Answer briefly."},
+        {"role": "user", "content": "My name is Zorblax."},  # stored without the clock line
         {"role": "assistant", "content": first},
-        {"role": "user", "content": "What is my name?"},
+        {"role": "user", "content": "It is now 3:09 PM on Saturday, March 14, 2026 (local time).\n\nWhat is my name?"},
     ]
     assert not any("Zorblax" in m["content"] for m in other)
     assert "Oslo" in provider.sent[4][1]["content"]

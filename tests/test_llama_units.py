@@ -72,6 +72,20 @@ def test_history_over_the_budget_keeps_the_newest_turns_filling_half_of_it() -> 
                                                    {"role": "user", "content": "now?"}]
 
 
+def test_the_clock_note_goes_before_the_newest_question_so_the_prompt_start_is_the_same() -> None:
+    """The time told to the model changes every minute: before the newest question (not in the
+    system prompt), what comes before it is the same as the last turn's, for llama-server's prompt
+    cache; the history keeps the question without it."""
+    store = HistoryStore()
+    store.add("a", "hello", "hi there")
+    one = store.build("a", "sys", "what time is it", 4000, note="It is now 3:09 PM.")
+    two = store.build("a", "sys", "what time is it", 4000, note="It is now 3:10 PM.")
+    assert one[:-1] == two[:-1] == [{"role": "system", "content": "sys"}, {"role": "user", "content": "hello"},
+                                    {"role": "assistant", "content": "hi there"}]
+    assert two[-1] == {"role": "user", "content": "It is now 3:10 PM.\n\nwhat time is it"}
+    assert store.build("a", "sys", "what time is it", 4000)[-1]["content"] == "what time is it"
+
+
 def test_idle_conversations_expire_and_the_number_is_capped() -> None:
     clock = Clock()
     store = HistoryStore(idle_seconds=300, max_conversations=3, clock=clock)

@@ -17,9 +17,11 @@ that confirms it. The confirming ``transcript`` does not restart the reply (its 
 already sent or are on their way; nothing more is sent for it). A different ``transcript`` or a
 disconnect drops it: the history never holds a question the user did not finish asking.
 
-The system prompt of every turn ends with the real local time and date ("It is now 6:05 PM on
-Tuesday, December 1, 2026."), so a time or date the model says is the real one
-(``LlamaService.now``; None leaves the prompt as given).
+The newest user message of every turn starts with the real local time and date ("It is now 6:05
+PM on Tuesday, December 1, 2026."), so a time or date the model says is the real one
+(``LlamaService.now``; None: no clock). It is there and not in the system prompt so that the
+prompt's start (system prompt and history) stays the same from one minute to the next and
+llama-server reuses its prompt cache; the history stores the question without it.
 
 Transient model failures are retried (``retry``) only while nothing has been sent; after
 that the reply ends with ``error``.
@@ -100,12 +102,11 @@ class LlamaService:
         return max(256, self.context_size - self.settings.max_tokens - 64)
 
 
-def with_clock(system_prompt: str, now: dt.datetime) -> str:
-    """``system_prompt`` ending with the local time and date of ``now`` (to the minute)."""
+def clock_line(now: dt.datetime) -> str:
+    """The local time and date of ``now`` (to the minute), as told to the model."""
     hour = now.hour % 12 or 12
-    clock = (f"It is now {hour}:{now.minute:02d} {'AM' if now.hour < 12 else 'PM'} on "
-             f"{now.strftime('%A, %B')} {now.day}, {now.year} (local time).")
-    return f"{system_prompt.rstrip()} {clock}".strip()
+    return (f"It is now {hour}:{now.minute:02d} {'AM' if now.hour < 12 else 'PM'} on "
+            f"{now.strftime('%A, %B')} {now.day}, {now.year} (local time).")
 
 
 class LlamaHandler(ServiceHandler):
@@ -202,8 +203,8 @@ class LlamaHandler(ServiceHandler):
     async def _answer(self, text: str, conversation: str, reply_context: dict[str, Any] | None,
                       spec: Speculation | None = None) -> None:
         service = self.service
-        prompt = with_clock(service.system_prompt, service.now()) if service.now else service.system_prompt
-        messages = service.history.build(conversation, prompt, text, service.prompt_budget)
+        note = clock_line(service.now()) if service.now else ""
+        messages = service.history.build(conversation, service.system_prompt, text, service.prompt_budget, note=note)
         said: list[str] = []
         stats = ReplyStats()
         started = time.monotonic()

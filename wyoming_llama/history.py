@@ -73,10 +73,12 @@ class HistoryStore:
         return list(conversation.turns) if conversation else []
 
     def build(self, conversation_id: str | None, system_prompt: str, user_text: str,
-              budget_tokens: int) -> list[ChatMessage]:
-        """System prompt, as many recent turns as fit ``budget_tokens``, then the new user text."""
+              budget_tokens: int, *, note: str = "") -> list[ChatMessage]:
+        """System prompt, as many recent turns as fit ``budget_tokens``, then the new user text,
+        after ``note`` (what changes every turn, such as the time: after the history, so the
+        prompt's start stays the same and llama-server's prompt cache is reused)."""
         head: list[ChatMessage] = [{"role": "system", "content": system_prompt}] if system_prompt else []
-        tail: list[ChatMessage] = [{"role": "user", "content": user_text}]
+        tail: list[ChatMessage] = [{"role": "user", "content": f"{note}\n\n{user_text}" if note else user_text}]
         used = prompt_tokens(head + tail, self.count_tokens)
         turns = self.turns(conversation_id) if conversation_id else []
         pairs: list[list[ChatMessage]] = [
