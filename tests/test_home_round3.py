@@ -2,10 +2,11 @@
 questions, the time or date said alone, timer status in other words, a cover at half, how warm
 it is in the house, what to take for the weather), and, with no home connected, the device
 phrasings that still reached the LLM: a room's temperature, "kitchen light on", "start the coffee
-maker", "switch the lights on in the kitchen". Pure: no server."""
+maker", "switch the lights on in the kitchen"; "all the lights" done at once. No server."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 
@@ -16,7 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from home_bench import SnapshotHome, corpus_home, judge
 from home_corpus import Case
 
-from orchestrator.intents import NO_HOME_REPLY, IntentRecognizer, trim
+from orchestrator.home.entities import HomeEntity, HomeSnapshot
+from orchestrator.home.ha import HaConfig, HomeAssistant
+from orchestrator.intents import NO_HOME_REPLY, IntentRecognizer, Recognized, trim
 
 # The 8 HELD_OUT_5 misses and a sibling of each class (now a tuning set, like TUNE_5).
 TUNE_6: list[Case] = [
@@ -90,3 +93,35 @@ async def test_without_a_home_these_device_phrasings_get_the_honest_answer(no_ho
 async def test_without_a_home_general_questions_near_them_still_go_to_the_llm(no_home: IntentRecognizer,
                                                                               text: str) -> None:
     assert await no_home.answer(text, "satellite:test") is None
+
+
+class FakeSlowLights(HomeAssistant):
+    """Fault injection: each light's command (and its confirmation) lasts until every light's has
+    started, as three slow lights would. Nothing reaches a Home Assistant."""
+
+    def __init__(self) -> None:
+        super().__init__(HaConfig("http://127.0.0.1:9", "unused"))
+        self.snapshot = HomeSnapshot(entities=tuple(HomeEntity(f"light.{n}", f"{n.title()} Light") for n in "abc"))
+        self.started: list[str] = []
+        self.all_started = asyncio.Event()
+
+    async def execute(self, command: Recognized) -> str:
+        if command.slots.get("every"):
+            return await super().execute(command)
+        self.started.append(str(command.slots["name"]))
+        if len(self.started) == len(self.snapshot.entities):
+            self.all_started.set()
+        await self.all_started.wait()
+        return f"Turned on the {command.slots['name']}. "
+
+
+async def test_all_the_lights_are_done_and_confirmed_at_once_not_one_after_another() -> None:
+    home = FakeSlowLights()
+    try:
+        async with asyncio.timeout(10):  # one after another, the first light would wait for ever
+            reply = await home.execute(Recognized("HassTurnOn", {"domain": "light", "every": True}, "extra",
+                                                  "turn on all the lights"))
+    finally:
+        await home.close()
+    assert reply == "Turned on the A Light. Turned on the B Light. Turned on the C Light."
+    assert sorted(home.started) == ["A Light", "B Light", "C Light"]

@@ -1,10 +1,7 @@
 """Home Assistant as the orchestrator's home backend.
 
-- Devices: over HA's WebSocket API (``/api/websocket``): the entity and area registries, the
-  floor registry where HA has one, the states (names), and which entities are exposed to Assist
-  (``homeassistant/expose_entity/list``; entities HA has no setting for follow its default:
-  exposed for the device domains it exposes by default). Registry and state events keep the
-  lists current (a reload a moment after a change, never more than one at a time).
+- Devices: over HA's WebSocket API (:mod:`.ha_devices`: registries, exposure, states, kept
+  current by HA's events).
 - Commands: recognised locally (``orchestrator.intents``) with those names, executed with HA's
   ``POST /api/intent/handle``; what HA says is the reply. A home-looking command that did not
   match goes to ``POST /api/conversation/process``.
@@ -16,19 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
-import json
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from hassil.intents import SlotList
 
-from voice_runtime.tasks import TaskSet, cancel_and_wait
+from voice_runtime.tasks import TaskSet
 
 from ..intents import Recognized
-from .entities import HomeSnapshot, build_snapshot, slot_lists, spoken_form
+from .entities import HomeSnapshot, slot_lists, spoken_form
+from .ha_devices import DeviceLists, HaConfig, HaState
 from .resolve import area_state_answer, by_kind, every_one, only_thermostat, thermometer
 from .speech import (
     FAILURES,
@@ -49,35 +44,9 @@ _LOGGER = logging.getLogger(__name__)
 MEDIA_INTENTS = frozenset({"HassMediaPause", "HassMediaUnpause", "HassMediaNext", "HassMediaPrevious",
                            "HassSetVolume", "HassSetVolumeRelative"})
 QUERY_INTENTS = frozenset({"HassGetState", "HassClimateGetTemperature", "HassGetWeather"})
-RELOAD_EVENTS = ("entity_registry_updated", "area_registry_updated", "floor_registry_updated")
 
 
-class HaState(enum.Enum):
-    CONNECTING = "connecting"
-    READY = "ready"
-    UNAUTHORIZED = "unauthorized"
-    UNREACHABLE = "unreachable"
-
-
-@dataclass(frozen=True)
-class HaConfig:
-    url: str  # http://homeassistant.local:8123
-    token: str
-    timeout: float = 3.0
-    reconnect_delay: float = 5.0
-    language: str = "en"
-    confirm_window: float = 2.0  # how long a done action's state may take to show it (0: trust HA's answer)
-    names_to_asr: bool = False  # the exposed names as speech-to-text's initial prompt (home/asr.py; opt-in)
-
-    def __repr__(self) -> str:  # the token never reaches a log
-        return f"HaConfig(url={self.url!r}, token=<redacted>, timeout={self.timeout})"
-
-
-class AuthError(Exception):
-    pass
-
-
-class HomeAssistant:
+class HomeAssistant(DeviceLists):
     """A :class:`~orchestrator.intents.HomeBackend`; ``run()`` keeps the device lists current."""
 
     def __init__(self, config: HaConfig) -> None:
@@ -104,8 +73,10 @@ class HomeAssistant:
         """Questions go to HA's conversation API (its answer has the values); actions to
         ``/api/intent/handle``, described from HA's list of what succeeded and failed. An intent
         this HA does not handle (an error) is passed to the conversation API as said."""
-        if (each := every_one(self.snapshot, command)) is not None:  # "turn on all the lights"
-            return each if isinstance(each, str) else " ".join([(await self.execute(c)).strip() for c in each])
+        if (each := every_one(self.snapshot, command)) is not None:  # "turn on all the lights": all at
+            if isinstance(each, str):  # once, so their confirmations share one window (not one each)
+                return each
+            return " ".join(r.strip() for r in await asyncio.gather(*(self.execute(c) for c in each)))
         resolved = by_kind(self.snapshot, command)  # "lower the blinds": the one cover of that kind
         if command.name == "HassClimateSetTemperature":  # "set the heat to 21": the one thermostat
             resolved = only_thermostat(self.snapshot, command)
@@ -237,11 +208,6 @@ class HomeAssistant:
     async def close(self) -> None:
         await self._http.aclose()
 
-    async def wait_reloads(self, count: int) -> None:
-        """Until the device lists have been (re)loaded ``count`` times."""
-        async with self._reloaded:
-            await self._reloaded.wait_for(lambda: self.reloads >= count)
-
     # -- HTTP ------------------------------------------------------------------------------
     async def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any] | str:
         return await self._request("POST", path, payload)
@@ -273,124 +239,6 @@ class HomeAssistant:
             return {"changed" if method == "POST" else "states": body}
         return body if isinstance(body, dict) else "Your home gave an answer I could not read."
 
-    def _unauthorized(self) -> None:
-        if self.state is not HaState.UNAUTHORIZED:
-            _LOGGER.error("Home Assistant at %s rejected the access token (401): check HA_TOKEN / --ha-token-file",
-                          self.config.url)
-        self.state = HaState.UNAUTHORIZED
-
-    # -- WebSocket: the device lists -------------------------------------------------------
-    async def run(self) -> None:
-        """Connect, load, follow changes; reconnect after a loss. Stops for good on a bad token."""
-        while self.state is not HaState.UNAUTHORIZED:
-            try:
-                await self._session()
-            except AuthError:
-                self._unauthorized()
-                return
-            except (OSError, TimeoutError, ValueError, KeyError) as err:
-                if self.state is not HaState.UNREACHABLE:
-                    _LOGGER.warning("Home Assistant at %s unreachable (%s); retrying every %.0f s",
-                                    self.config.url, type(err).__name__, self.config.reconnect_delay)
-                self.state = HaState.UNREACHABLE
-            await asyncio.sleep(self.config.reconnect_delay)
-
-    async def _session(self) -> None:
-        import websockets
-
-        ws_url = self.config.url.rstrip("/").replace("http", "ws", 1) + "/api/websocket"
-        async with websockets.connect(ws_url, max_size=32 * 1024 * 1024, open_timeout=10) as ws:
-            hello = json.loads(await ws.recv())
-            if hello.get("type") == "auth_required":
-                await ws.send(json.dumps({"type": "auth", "access_token": self.config.token}))
-                answer = json.loads(await ws.recv())
-                if answer.get("type") != "auth_ok":
-                    raise AuthError(answer.get("message", "auth_invalid"))
-            pending: dict[int, asyncio.Future[Any]] = {}
-            reader = self._tasks.spawn(self._read(ws, pending), name="ha reader", awaited=True)
-            try:
-                await self._call(ws, pending, {"type": "subscribe_events", "event_type": "state_changed"})
-                for event_type in RELOAD_EVENTS:
-                    with contextlib.suppress(RuntimeError):  # an HA without floors
-                        await self._call(ws, pending, {"type": "subscribe_events", "event_type": event_type})
-                while True:
-                    await self._reload(ws, pending)
-                    await self._changes.wait()
-                    await asyncio.sleep(0.5)  # let a burst of registry events settle into one reload
-            finally:
-                await cancel_and_wait(reader)
-
-    async def _read(self, ws: Any, pending: dict[int, asyncio.Future[Any]]) -> None:
-        async for raw in ws:
-            message = json.loads(raw)
-            if message.get("type") == "result":
-                fut = pending.pop(message.get("id", -1), None)
-                if fut is not None and not fut.done():
-                    if message.get("success"):
-                        fut.set_result(message.get("result"))
-                    else:
-                        fut.set_exception(RuntimeError(str(message.get("error"))))
-            elif message.get("type") == "event":
-                event = message.get("event", {})
-                await self._remember(event)
-                if self._relevant(event):
-                    self._changes.set()
-        for fut in pending.values():
-            if not fut.done():
-                fut.set_exception(ConnectionResetError("Home Assistant closed the WebSocket"))
-
-    async def _remember(self, event: dict[str, Any]) -> None:
-        """An exposed entity's new state, for :meth:`_confirmed`."""
-        data = event.get("data", {}) if event.get("event_type") == "state_changed" else {}
-        if data.get("entity_id") in self._states and data.get("new_state"):
-            self._states[data["entity_id"]] = data["new_state"]
-            async with self._state_seen:
-                self._state_seen.notify_all()
-
-    def _relevant(self, event: dict[str, Any]) -> bool:
-        if event.get("event_type") != "state_changed":
-            return True
-        data = event.get("data", {})
-        old, new = data.get("old_state"), data.get("new_state")
-        if old is None or new is None:
-            return True  # an entity appeared or went away
-        return bool(old.get("attributes", {}).get("friendly_name") != new.get("attributes", {}).get("friendly_name"))
-
-    async def _call(self, ws: Any, pending: dict[int, asyncio.Future[Any]], message: dict[str, Any]) -> Any:
-        self._next_id += 1
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        pending[self._next_id] = fut
-        await ws.send(json.dumps({"id": self._next_id, **message}))
-        async with asyncio.timeout(30):
-            return await fut
-
-    async def _reload(self, ws: Any, pending: dict[int, asyncio.Future[Any]]) -> None:
-        self._changes.clear()
-        registry = await self._call(ws, pending, {"type": "config/entity_registry/list"})
-        with contextlib.suppress(RuntimeError):  # the full entries carry the aliases
-            full = await self._call(ws, pending, {"type": "config/entity_registry/get_entries",
-                                                  "entity_ids": [r["entity_id"] for r in registry]})
-            registry = [full.get(r["entity_id"]) or r for r in registry]
-        states = await self._call(ws, pending, {"type": "get_states"})
-        areas = await self._call(ws, pending, {"type": "config/area_registry/list"})
-        floors: list[dict[str, Any]] = []
-        with contextlib.suppress(RuntimeError):
-            floors = await self._call(ws, pending, {"type": "config/floor_registry/list"})
-        exposed: dict[str, Any] = {}
-        with contextlib.suppress(RuntimeError):
-            exposed = (await self._call(ws, pending, {"type": "homeassistant/expose_entity/list"})
-                       ).get("exposed_entities", {})
-        self.snapshot = build_snapshot(registry, states, areas, floors, exposed)
-        exposed_ids = {e.entity_id for e in self.snapshot.entities}
-        self._states = {s["entity_id"]: s for s in states if s.get("entity_id") in exposed_ids}
-        self._lists = slot_lists(self.snapshot)
-        self.state = HaState.READY
-        self.loaded.set()
-        async with self._reloaded:
-            self.reloads += 1
-            self._reloaded.notify_all()
-        _LOGGER.info("Home Assistant: %d exposed entities, %d areas, %d floors", len(self.snapshot.entities),
-                     len(self.snapshot.areas), len(self.snapshot.floors))
 
 
 def _speech(response: dict[str, Any]) -> str:
