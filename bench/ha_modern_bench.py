@@ -100,6 +100,12 @@ DOMAINS: list[tuple[str, str | None, str, Any, str | None]] = [
     ("turn on the kitchen light and the ceiling fan", "light.kitchen_light", "state", "on", None),
     ("turn off the kitchen light and the ceiling fan", "fan.ceiling_fan", "state", "off", None),
     ("turn on the slow kettle", "switch.slow_kettle", "state", "off", "has not changed after 2 seconds"),
+    # session 8 (round 3): greetings and indirect questions, "all the lights" at once, a cover at half
+    ("hey could you turn on the kitchen light please", "light.kitchen_light", "state", "on", None),
+    ("turn off all the lights", "light.kitchen_light", "state", "off", None),
+    ("open the garage door halfway", "cover.garage_door", "current_position", 50, None),
+    ("can you check if the front door is locked", None, "", None, "Yes, the Front Door is locked."),
+    ("how warm is it in the house", None, "", None, "19"),
 ]
 
 
