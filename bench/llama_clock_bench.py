@@ -9,6 +9,10 @@ did), then the 7th at minute M, both layouts alternating, each round with new tu
 the 7th: time to the first content token (request sent -> first delta) and the prompt tokens
 llama-server evaluated (``timings.prompt_n``).
 
+``--answers``: instead, what the model says to 10 time/date questions (no history, temperature 0)
+with the clock line in each place: replies that state the real time/weekday/date/year asked for,
+and replies with a wrong time or date stated as now (``orchestrator.clock_claims``).
+
     .venv/bin/python bench/llama_clock_bench.py [--rounds 4] [--threads 2]
 
 Starts ``python -m wyoming_llama`` (its llama-server and the default SmolLM2-135M model).
@@ -36,6 +40,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from llama_bench import llama_url, via_service  # noqa: E402
 
+from orchestrator.clock_claims import fix_clock_claim  # noqa: E402
 from voice_runtime.procs import start_service  # noqa: E402
 from wyoming_llama.__main__ import DEFAULT_SYSTEM_PROMPT  # noqa: E402
 from wyoming_llama.handler import clock_line  # noqa: E402
@@ -91,6 +96,35 @@ async def one_round(http: httpx.AsyncClient, url: str, layout: str, index: int) 
                                          minute + dt.timedelta(minutes=1)))
 
 
+def clock_questions(now: dt.datetime) -> list[tuple[str, str]]:
+    """(question, what a right answer contains)."""
+    hm = f"{now.hour % 12 or 12}:{now.minute:02d}"
+    day, date, year = now.strftime("%A"), f"{now.strftime('%B')} {now.day}", str(now.year)
+    return [("What time is it?", hm), ("Could you tell me what time it is?", hm), ("What's the time right now?", hm),
+            ("Do you know the time?", hm), ("What's today's date?", date), ("What is the date today?", date),
+            ("Which day of the week is it?", day), ("What day is it today?", day), ("What year is it?", year),
+            ("What month is it?", now.strftime("%B"))]
+
+
+async def answers(http: httpx.AsyncClient, url: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for layout in ("system", "user"):
+        right, wrong, said = 0, 0, []
+        now = dt.datetime.now()
+        for question, want in clock_questions(now):
+            sent = messages(layout, HistoryStore(), "", question, now)
+            body = {"messages": sent, "max_tokens": 48, "temperature": 0.0, "cache_prompt": True}
+            answer = (await http.post(f"{url}/v1/chat/completions", json=body)).json()
+            reply = str(answer["choices"][0]["message"]["content"])
+            clauses = [c for c in reply.replace("!", ".").split(". ") if c.strip()]
+            right += want.lower() in reply.lower()
+            wrong += any(fix_clock_claim(c, now) is not None for c in clauses)
+            said.append({"question": question, "reply": reply})
+            print(f"{layout}: {question!r} -> {reply!r}", flush=True)
+        out[layout] = {"questions": len(said), "right": right, "wrong_claim": wrong, "replies": said}
+    return out
+
+
 def summary(rows: list[dict[str, float]]) -> dict[str, float]:
     first = sorted(r["first_token_ms"] for r in rows)
     return {"first_token_ms_p50": round(statistics.median(first), 1), "first_token_ms_max": round(first[-1], 1),
@@ -102,6 +136,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--answers", action="store_true", help="the answer probe instead of the timing")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "llama_clock")
     args = parser.parse_args()
     load_before = [f"{x:.2f}" for x in os.getloadavg()]
@@ -112,6 +147,13 @@ async def main() -> None:
         url = llama_url(service)
         # llama-server closes the connection after a streamed reply: no keep-alive
         async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_keepalive_connections=0)) as http:
+            if args.answers:
+                probe = await answers(http, url)
+                probe["loadavg"] = [f"{x:.2f}" for x in os.getloadavg()]
+                path = args.out.with_name(args.out.name + "_answers.json")
+                path.write_text(json.dumps(probe, indent=1), encoding="utf-8")
+                print({k: (v["right"], v["wrong_claim"]) for k, v in probe.items() if k != "loadavg"})
+                return
             for index in range(args.rounds):
                 for layout in (("system", "user") if index % 2 else ("user", "system")):
                     rows[layout].append(await one_round(http, url, layout, index))
