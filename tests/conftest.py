@@ -108,6 +108,21 @@ async def ha(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
 
 
 @pytest.fixture(scope="session")
+async def peers():  # type: ignore[no-untyped-def]
+    """wyoming-faster-whisper and wyoming-piper (the peers' own servers, tests/peers.py), shared by
+    the session's tests that run our orchestrator on them (none of them stops these two)."""
+    from peers import start_peer_piper, start_peer_whisper
+
+    whisper = await start_peer_whisper()
+    piper = await start_peer_piper()
+    try:
+        yield whisper, piper
+    finally:
+        await whisper.stop()
+        await piper.stop()
+
+
+@pytest.fixture(scope="session")
 async def stack():  # type: ignore[no-untyped-def]
     """Our whisper, llama and TTS servers (real processes, default models), shared by the session."""
     from stack import start_stack

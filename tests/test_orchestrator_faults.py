@@ -12,7 +12,7 @@ from pathlib import Path
 from helpers import long_answer_intents
 from peers import start_peer_piper
 from speech import speak
-from test_orchestrator_peers import chunks, peers
+from test_orchestrator_peers import chunks
 from wyoming.audio import AudioChunk
 from wyoming.event import Event
 
@@ -22,8 +22,6 @@ from orchestrator.services import ServicePool
 from orchestrator.wavio import WavSink
 from voice_runtime.faultproxy import FaultProxy
 from voice_runtime.procs import ServiceProcess
-
-__all__ = ["peers"]
 
 
 class KillOnFirstAudio(WavSink):
