@@ -30,9 +30,13 @@ class KillOnFirstAudio(WavSink):
     def __init__(self, victim: ServiceProcess) -> None:
         super().__init__()
         self.victim = victim
+        self.killed = False
 
     async def event(self, event: Event) -> None:
-        if AudioChunk.is_type(event.type) and self.victim.proc.returncode is None:
+        if AudioChunk.is_type(event.type) and not self.killed:
+            # Once: returncode is set only when asyncio's watcher has reaped the child, and a second
+            # send_signal polls (reaps) it first, so the watcher then reports 255 instead of -9.
+            self.killed = True
             self.victim.proc.send_signal(signal.SIGKILL)
         await super().event(event)
 
