@@ -141,7 +141,10 @@ def wer(ref: str, hyp: str) -> float:
 
 
 def run(out_path: Path | None, engines: list[str]) -> dict[str, Any]:
-    from tests.speech import speak, transcribe
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from speech import speak, transcribe
 
     far = samples(speak(REPLY))
     far = np.concatenate([far, far])  # ~20 s: convergence, then the measured half

@@ -93,7 +93,7 @@ def main() -> int:
             end = found[-1]
             rows.append({"id": r.id, "split": r.split, "pause": r.pause, "pause_kind": r.pause_kind,
                          "condition": r.condition, "pad": pad_s, "beam": beam, "text": end["text"],
-                         "whole": is_whole(r, end["text"]), "finished_at_end": end["finished"],
+                         "whole": is_whole(r, str(end["text"])), "finished_at_end": end["finished"],
                          "reason_at_end": end["reason"], "decode_s": end["decode_s"],
                          "pause_finished": [f["finished"] for f in found[:-1]], "points": found})
         load.append(os.getloadavg()[0])

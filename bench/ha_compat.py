@@ -41,6 +41,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -237,7 +238,7 @@ def report(args: argparse.Namespace, run: Run) -> int:
         "timer set by voice rings on the satellite": bool(timer_started and finished and ringing and beeps),
         "announcement played, `played` returned in time": bool(played and within and no_played_warning),
     }
-    figures = {
+    figures: dict[str, Any] = {
         "ha_version": version, "rig_checks": checks, "rig_exit": rc, "load": load, "seconds": round(seconds, 1),
         "wake": wake[1] if wake else None, "wake_word_name": wake_name.group(1) if wake_name else None,
         "run_pipeline_after_wake_s": round(sent_run[0] - wake[0], 3) if wake and sent_run else None,

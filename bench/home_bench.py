@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from hassil.intents import SlotList
-from home_corpus import (
+
+from bench.home_corpus import (
     AREAS,
     ENTITIES,
     HELD_OUT,
@@ -43,10 +44,9 @@ from home_corpus import (
     TUNE_2,
     Case,
 )
-from home_corpus_4 import HELD_OUT_4, HELD_OUT_4_REST, NOT_COMMANDS_4, TUNE_5
-from home_corpus_5 import HELD_OUT_5, NOT_COMMANDS_5
-from home_corpus_6 import HELD_OUT_6, NOT_COMMANDS_6
-
+from bench.home_corpus_4 import HELD_OUT_4, HELD_OUT_4_REST, NOT_COMMANDS_4, TUNE_5
+from bench.home_corpus_5 import HELD_OUT_5, NOT_COMMANDS_5
+from bench.home_corpus_6 import HELD_OUT_6, NOT_COMMANDS_6
 from orchestrator.home.entities import HomeArea, HomeEntity, HomeSnapshot, slot_lists
 from orchestrator.intents import HOME_INTENTS, IntentRecognizer, Recognized
 

@@ -12,7 +12,7 @@ the LLM. Expected slot values are compared case-insensitively; only the keys giv
 
 from __future__ import annotations
 
-from home_corpus import Case
+from bench.home_corpus import Case
 
 HELD_OUT_4: list[Case] = [
     # time and date

@@ -14,7 +14,7 @@ LLM. Expected slot values are compared case-insensitively; only the keys given a
 
 from __future__ import annotations
 
-from home_corpus import Case
+from bench.home_corpus import Case
 
 HELD_OUT_5: list[Case] = [
     # time and date

@@ -14,7 +14,7 @@ given are checked.
 
 from __future__ import annotations
 
-from home_corpus import Case
+from bench.home_corpus import Case
 
 HELD_OUT_6: list[Case] = [
     # time and date

@@ -148,7 +148,7 @@ async def main() -> None:
     finally:
         await service.stop()
 
-    result = {
+    result: dict[str, Any] = {
         "machine": {"cpu": platform.processor() or platform.machine(), "python": platform.python_version()},
         "settings": {"runs": args.runs, "tokens": args.tokens, "threads": args.threads,
                      "model": "SmolLM2-135M-Instruct.Q4_1"},

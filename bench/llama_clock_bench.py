@@ -38,8 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from llama_bench import llama_url, via_service  # noqa: E402
-
+from bench.llama_bench import llama_url, via_service  # noqa: E402
 from orchestrator.clock_claims import fix_clock_claim  # noqa: E402
 from voice_runtime.procs import start_service  # noqa: E402
 from wyoming_llama.__main__ import DEFAULT_SYSTEM_PROMPT  # noqa: E402

@@ -67,7 +67,8 @@ def pitch_slope(x: np.ndarray[Any, np.dtype[np.float32]], span: float = 0.3) -> 
 
 def clean_audio() -> dict[str, np.ndarray[Any, np.dtype[np.float32]]]:
     """Each request's clean rendering (the cached synthesis: the pause is exact zeros)."""
-    folder, out, n = cache_dir() / "turn_corpus", {}, 0
+    folder, n = cache_dir() / "turn_corpus", 0
+    out: dict[str, np.ndarray[Any, np.dtype[np.float32]]] = {}
     for split, table in (("tune", TUNE), ("held", HELD)):
         for text, k, _ in table:
             for r in range(2 if k else 1):
@@ -75,7 +76,8 @@ def clean_audio() -> dict[str, np.ndarray[Any, np.dtype[np.float32]]]:
                 pause = PAUSES[(n + r * 2) % len(PAUSES)] if k else 0.0
                 n += 1
                 key = hashlib.sha1(f"{text}|{name_index}|{k}|{pause}".encode()).hexdigest()[:16]
-                out[f"{split}-{n:02d}"] = np.frombuffer((folder / f"{key}.raw").read_bytes(), "<i2") / 32768
+                raw = np.frombuffer((folder / f"{key}.raw").read_bytes(), "<i2")
+                out[f"{split}-{n:02d}"] = (raw / 32768).astype(np.float32)
     return out
 
 
@@ -95,11 +97,11 @@ def main() -> int:
     whisper = WhisperModel(str(resolve_whisper("tiny.en")), device="cpu", compute_type="int8")
     skipped = set(json.loads((ROOT / "bench/results/turn.json").read_text()).get("skipped", {}))
     cleans = clean_audio()
-    points = []
+    points: list[dict[str, Any]] = []
     for req in build():
         if req.id in skipped:
             continue
-        x = np.frombuffer(req.pcm, "<i2").astype(np.float32) / 32768
+        x = (np.frombuffer(req.pcm, "<i2") / 32768).astype(np.float32)
         ends = [("end", len(x))]
         if req.pause_after:
             ends.insert(0, ("pause", int(LEAD * RATE) + pause_at(cleans[req.id], req.pause)))

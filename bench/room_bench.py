@@ -49,6 +49,7 @@ from wyoming.pipeline import RunPipeline
 from wyoming.satellite import RunSatellite
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(1, str(ROOT / "tests"))  # its helpers (speech) by their bare names
 ROOM = ROOT.parent / "shared" / "room" / "room.py"
 if not ROOM.exists():
     ROOM = Path("/work/shared/room/room.py")
@@ -224,8 +225,9 @@ def trace_summary(traces: list[dict[str, float]]) -> dict[str, Any]:
 def question_wer(audio: list[bytes]) -> dict[str, Any]:
     """Each interrupting turn's streamed audio, transcribed; its WER against the closest of the
     sentences the room speaks (the interruption, or a question that landed on a reply)."""
+    from speech import transcribe
+
     from bench.aec_bench import wer
-    from tests.speech import transcribe
 
     heard = [transcribe(a) for a in audio if len(a) >= 3200]
     wers = [min(wer(said, h) for said in [INTERRUPTION, *QUESTIONS]) for h in heard]
@@ -256,7 +258,8 @@ def pcts(values: list[float]) -> dict[str, float | None]:
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    from tests.speech import speak
+    from speech import speak
+
     from voice_runtime.audio import PCM16_MONO_16K, write_wav
 
     audio = {"reply": speak(REPLY), "short": speak(SHORT)}

@@ -189,7 +189,7 @@ def parser() -> argparse.ArgumentParser:
 async def bench(args: argparse.Namespace) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        results: dict[str, object] = await idle_cpu(tmp, args.idle_seconds)
+        results: dict[str, object] = dict(await idle_cpu(tmp, args.idle_seconds))
         voice = PiperVoice.load(resolve_piper())
         runs = [await barge_in(tmp, voice, i) for i in range(args.runs)]
     for key in runs[0]:

@@ -132,7 +132,7 @@ class Voices:
             audio, rate = self.kokoro.create(text, voice=voice, speed=1.0, lang=lang)
             raw = (np.clip(np.asarray(audio, dtype=np.float32), -1, 1) * 32767).astype("<i2").tobytes()
             pcm = convert(raw, AudioFormat(int(rate), 2, 1), PCM16_MONO_16K)
-        return trim(np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768)
+        return trim((np.frombuffer(pcm, dtype="<i2") / 32768).astype(np.float32))
 
 
 def trim(x: np.ndarray[Any, np.dtype[np.float32]]) -> np.ndarray[Any, np.dtype[np.float32]]:
@@ -148,8 +148,8 @@ def _hear(whisper: Any, x: np.ndarray[Any, np.dtype[np.float32]], *, timestamps:
 def _cuts(x: np.ndarray[Any, np.dtype[np.float32]], text: str, k: int, whisper: Any) -> list[int]:
     """Candidate sample indices between word k and k+1 of ``text`` in ``x``: the quietest 10 ms
     spots near where Whisper's word timestamps (tiny.en: often 0.1 s off) put the boundary."""
-    heard = [(norm_words(w.word), w.start, w.end) for w in _hear(whisper, x, timestamps=True)]
-    heard = [(ws[0], a, b) for ws, a, b in heard if ws]
+    timed = [(norm_words(w.word), w.start, w.end) for w in _hear(whisper, x, timestamps=True)]
+    heard = [(ws[0], a, b) for ws, a, b in timed if ws]
     ref = norm_words(text)
     for i in range(len(heard) - 1):
         if heard[i][0] == ref[k - 1] and heard[i + 1][0] == ref[k]:
@@ -216,7 +216,7 @@ def build(folder: Path | None = None) -> list[Request]:
                     wav.write_bytes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
                     meta.write_text(json.dumps({"voice": voice, "method": method}))
                 info = json.loads(meta.read_text())
-                clean = np.frombuffer(wav.read_bytes(), dtype="<i2").astype(np.float32) / 32768
+                clean = (np.frombuffer(wav.read_bytes(), dtype="<i2") / 32768).astype(np.float32)
                 requests.append(_condition(split, f"{split}-{n:02d}", text, info, k=k, kind=kind, pause=pause,
                                            condition=condition, gain=gain, noise=noise, clean=clean))
     return requests
@@ -242,5 +242,6 @@ def noise_tail(request: Request, seconds: float) -> bytes:
     if request.noise_dbfs is None:
         return bytes(count * 2)
     rng = np.random.default_rng(len(request.pcm))
-    tail = rng.standard_normal(count).astype(np.float32) * 10 ** (request.noise_dbfs / 20)
-    return (np.clip(tail, -1, 1) * 32767).astype("<i2").tobytes()
+    tail = rng.standard_normal(count).astype(np.float32) * float(10 ** (request.noise_dbfs / 20))
+    out: bytes = (np.clip(tail, -1, 1) * 32767).astype("<i2").tobytes()
+    return out

@@ -132,7 +132,7 @@ class Voices:
 
     @staticmethod
     def piper_say(text: str) -> np.ndarray:
-        from tests.speech import speak
+        from speech import speak
 
         return floats(speak(text))
 

@@ -66,8 +66,9 @@ def material(seed: int, cache: Path | None = None) -> list[tuple[str, np.ndarray
             return [(str(data[f"t{i}"]), data[f"a{i}"].astype(np.float64)) for i in range(len(data.files) // 2)]
     clips = _material(seed)
     if cache is not None:
-        np.savez(cache, **{f"t{i}": t for i, (t, _) in enumerate(clips)},
-                 **{f"a{i}": a.astype(np.float32) for i, (_, a) in enumerate(clips)})
+        arrays: dict[str, Any] = {f"t{i}": t for i, (t, _) in enumerate(clips)}
+        arrays.update({f"a{i}": a.astype(np.float32) for i, (_, a) in enumerate(clips)})
+        np.savez(cache, **arrays)
     return clips
 
 
@@ -113,7 +114,8 @@ def music_block(seconds: float, rng: np.random.Generator) -> np.ndarray:
     notes = 220 * 2 ** (rng.integers(0, 15, size=int(seconds * 3) + 1) / 12)
     melody = np.sin(2 * np.pi * np.cumsum(np.repeat(notes, RATE // 3)[:n]) / RATE) * 2000
     beat = (np.modf(t * rng.uniform(1.5, 2.5))[0] < 0.03) * rng.standard_normal(n) * 4000
-    return (out + melody + beat) * 10 ** (rng.uniform(-15, 0) / 20)
+    block: np.ndarray = (out + melody + beat) * 10 ** (rng.uniform(-15, 0) / 20)
+    return block
 
 
 def block(kind: str, clips: list[tuple[str, np.ndarray]], rng: np.random.Generator

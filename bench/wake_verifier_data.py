@@ -20,6 +20,7 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -113,7 +114,7 @@ class Synth:
         with np.load(voices) as archive:
             self.styles = {n: np.asarray(archive[n], dtype=np.float32) for n in archive.files}
         self._convert, self._fmt16, self._fmt24 = convert, PCM16_MONO_16K, AudioFormat(24000, 2, 1)
-        self._piper = None
+        self._piper: Any = None  # a PiperVoice, loaded on first use
 
     def say(self, speaker: Speaker, text: str, seed: int) -> np.ndarray:
         if speaker.name.startswith("piper:"):

@@ -75,8 +75,9 @@ def factory(first: float, who: str, cutoff: float | None = None, *, trust_micro:
             return micro
         cascade = CascadeDetector(micro, list(config.names), first_stage=first, who=who, trust_micro=trust_micro)
         verifier = cascade._worker.verifier  # a bench: another cutoff of ours
-        for ours in verifier.ours.values() if cutoff is not None and verifier is not None else ():
-            ours.cutoff = cutoff
+        if cutoff is not None and verifier is not None:
+            for ours in verifier.ours.values():
+                ours.cutoff = cutoff
         return cascade
 
     return make

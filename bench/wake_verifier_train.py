@@ -229,10 +229,11 @@ def main() -> None:
     from satellite.wake_verifier import EmbeddingVerifier
 
     tmp = args.out.with_suffix(".tmp.npz")
-    np.savez(tmp, **{k: v.astype(np.float32) for k, v in params.items() if k != "b2"}, b2=params["b2"][0],
-             window=WINDOW, cutoff=0.5)
+    weights: dict[str, Any] = {k: v.astype(np.float32) for k, v in params.items() if k != "b2"}
+    weights["b2"] = params["b2"][0]
+    np.savez(tmp, **weights, window=WINDOW, cutoff=0.5)
     scores = EmbeddingVerifier(tmp).scores(x[is_val])
-    rows = []
+    rows: list[dict[str, Any]] = []
     for cutoff in (0.3, 0.5, 0.7, 0.8, 0.9):
         hit, total = clip_recall(scores, y[is_val], data["clip"][is_val], cutoff)
         neg = y[is_val] == 0
@@ -243,8 +244,7 @@ def main() -> None:
     # the highest cutoff that still finds every validation wake clip (fewest false windows)
     cutoff = max([r["cutoff"] for r in rows if r["val_wake_clips_found"].split("/")[0] ==
                   r["val_wake_clips_found"].split("/")[1]], default=0.5)
-    np.savez(args.out, **{k: v.astype(np.float32) for k, v in params.items() if k != "b2"}, b2=params["b2"][0],
-             window=WINDOW, cutoff=cutoff)
+    np.savez(args.out, **weights, window=WINDOW, cutoff=cutoff)
     tmp.unlink()
     summary = {"clips": len(clips), "speakers": len(speakers), "windows": len(y), "positive_windows": int(y.sum()),
                "validation_speakers": sorted(val_names), "validation": rows, "cutoff": cutoff,

@@ -5,6 +5,7 @@ as text deltas (the TTS stage reads them from :attr:`LlmStream.deltas`)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from types import TracebackType
 
 from wyoming.asr import Transcript
@@ -19,6 +20,11 @@ from .services import Connection, ServicePool
 from .streams import TurnError
 from .turn import PipelineConfig, TurnResult
 
+# Checked pieces of the reply waiting for the TTS stage (a piece is a clause or more): a reply
+# read faster than it is spoken waits here; when full, the reader stops reading the LLM service
+# (back-pressure: its words wait in the socket) until the TTS stage takes one.
+DELTAS_MAX = 64
+
 
 class LlmStream:
     """One request to the conversation service. Use as ``async with``: the connection is taken
@@ -26,7 +32,8 @@ class LlmStream:
     failed (OSError, TimeoutError) is marked down.
 
     ``deltas`` gets the checked reply text as it comes, then ``None`` when the reply has ended
-    (or the stream failed): a consumer reads until ``None``. Its length is bounded by the reply.
+    (or the stream failed): a consumer reads until ``None``. It holds at most ``DELTAS_MAX``
+    pieces; when full, :meth:`read` waits for the consumer (back-pressure).
     """
 
     def __init__(self, pool: ServicePool, config: PipelineConfig, timer: TurnTimer, result: TurnResult,
@@ -36,7 +43,7 @@ class LlmStream:
         self.timer = timer
         self.result = result
         self.guard = guard
-        self.deltas: asyncio.Queue[str | None] = asyncio.Queue()
+        self.deltas: asyncio.Queue[str | None] = asyncio.Queue(maxsize=DELTAS_MAX)
         self._conn: Connection | None = None
 
     async def __aenter__(self) -> LlmStream:
@@ -64,6 +71,7 @@ class LlmStream:
         stored in ``result.reply`` as soon as it is known."""
         assert self._conn is not None
         parts: list[str] = []
+        cancelled = False
         try:
             while True:
                 event = await self._conn.recv(self.config.handle_timeout)
@@ -89,5 +97,12 @@ class LlmStream:
                 elif Error.is_type(event.type):
                     err = Error.from_event(event)
                     raise TurnError(err.code or "llm-failed", f"conversation: {err.text}")
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
         finally:
-            await self.deltas.put(None)
+            if cancelled:  # the consumer is being cancelled with us (run_together): never wait for it
+                with contextlib.suppress(asyncio.QueueFull):
+                    self.deltas.put_nowait(None)
+            else:
+                await self.deltas.put(None)

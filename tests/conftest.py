@@ -96,6 +96,33 @@ async def no_leaks() -> AsyncIterator[None]:
 
 
 @pytest.fixture(scope="session")
+async def ha(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One real Home Assistant core (tests/ha_home.py), shared by the session's home tests
+    (test_home_assistant.py, test_home_domains.py): each sets the states it checks first."""
+    from ha_home import ha_installed, home_assistant
+
+    if not ha_installed():
+        pytest.fail("Home Assistant is not installed: run scripts/setup.sh (it installs homeassistant==2024.3.3)")
+    async with home_assistant(tmp_path_factory.mktemp("ha")) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+async def peers():  # type: ignore[no-untyped-def]
+    """wyoming-faster-whisper and wyoming-piper (the peers' own servers, tests/peers.py), shared by
+    the session's tests that run our orchestrator on them (none of them stops these two)."""
+    from peers import start_peer_piper, start_peer_whisper
+
+    whisper = await start_peer_whisper()
+    piper = await start_peer_piper()
+    try:
+        yield whisper, piper
+    finally:
+        await whisper.stop()
+        await piper.stop()
+
+
+@pytest.fixture(scope="session")
 async def stack():  # type: ignore[no-untyped-def]
     """Our whisper, llama and TTS servers (real processes, default models), shared by the session."""
     from stack import start_stack

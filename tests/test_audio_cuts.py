@@ -12,13 +12,13 @@ import io
 import random
 import struct
 import wave
-from collections.abc import AsyncIterator
 
 import pytest
-from helpers import ServiceProcess, connected, start_service
+from helpers import ServiceProcess, connected
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from speech import speak
+from stack import Stack
 from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
@@ -115,12 +115,9 @@ def test_malformed_headers_are_errors() -> None:
 
 # -- the real server ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-async def server() -> AsyncIterator[ServiceProcess]:
-    service = await start_service("wyoming_whisper", "--model", "tiny.en")
-    try:
-        yield service
-    finally:
-        await service.stop()
+def server(stack: Stack) -> ServiceProcess:
+    """The session's wyoming_whisper (tiny.en, default flags: what this module started on its own before)."""
+    return stack.whisper
 
 
 async def transcript_of(port: int, pieces: list[bytes], fmt: AudioFormat = PCM16_MONO_16K) -> str:

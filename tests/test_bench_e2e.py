@@ -1,7 +1,7 @@
 """The end-to-end benchmark in short: two questions through our stack and the peer chain.
 
 Runs ``bench/e2e_bench.py`` as the README does (a real process starting real servers,
-satellites and peers), with one echo-only run and one barge-in run and no concurrency sweep,
+satellites and peers), with one echo-only run, one barge-in run and one concurrency turn (no sweep),
 then checks that the report files exist and that their numbers are consistent. Speed is not
 asserted here (that is what the benchmark reports).
 """
@@ -27,6 +27,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("e2e")
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "e2e_bench.py"), "--questions", "2", "--scale", "1",
+         "--scale-rounds", "1", "--play-seconds", "1.5",  # one concurrency turn; the reply's start is enough
          "--echo-runs", "1", "--barge-in-runs", "1", "--warmup", "0", "--silence-frames", str(SILENCE_FRAMES),
          "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,

@@ -7,25 +7,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from ha_home import RunningHa, ha_installed, home_assistant
+from ha_home import RunningHa
 from ha_home import ha_backend as backend
 
 from orchestrator.home.ha import TOO_SLOW, UNREACHABLE, HaConfig, HaState, HomeAssistant
 from orchestrator.intents import NO_HOME_REPLY, IntentRecognizer
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-async def ha(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningHa]:
-    if not ha_installed():
-        pytest.fail("Home Assistant is not installed: run scripts/setup.sh (it installs homeassistant==2024.3.3)")
-    async with home_assistant(tmp_path_factory.mktemp("ha")) as running:
-        yield running
 
 
 async def say(intents: IntentRecognizer, text: str) -> str:

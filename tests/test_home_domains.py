@@ -9,20 +9,12 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from ha_home import RunningHa, ha_backend, ha_installed, home_assistant
+from ha_home import RunningHa, ha_backend
 
 from orchestrator.home.ha import HaConfig, HomeAssistant
 from orchestrator.intents import IntentRecognizer
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-async def ha(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningHa]:
-    if not ha_installed():
-        pytest.fail("Home Assistant is not installed: run scripts/setup.sh (it installs homeassistant==2024.3.3)")
-    async with home_assistant(tmp_path_factory.mktemp("ha")) as running:
-        yield running
 
 
 @pytest.fixture

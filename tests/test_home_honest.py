@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from speech import speak, transcribe
 from stack import Stack
-from test_orchestrator_peers import chunks, peers
+from test_orchestrator_peers import chunks
 from wyoming.asr import Transcript
 from wyoming.event import Event
 from wyoming.handle import Handled, HandledChunk
@@ -22,10 +22,7 @@ from orchestrator.pipeline import Pipeline, TurnResult
 from orchestrator.services import ServicePool
 from orchestrator.wavio import WavSink
 from voice_runtime.handler import ServiceHandler
-from voice_runtime.procs import ServiceProcess
 from voice_runtime.server import ServerConfig, WyomingServer
-
-__all__ = ["peers"]
 
 NOW = dt.datetime(2026, 3, 14, 15, 9)
 
@@ -168,10 +165,8 @@ class FakeClaimingLlm(ServiceHandler):
         return await super().handle_event(event)
 
 
-async def test_a_streamed_action_claim_is_replaced_before_it_is_spoken(
-    peers: tuple[ServiceProcess, ServiceProcess],
-) -> None:
-    whisper, piper = peers
+async def test_a_streamed_action_claim_is_replaced_before_it_is_spoken(stack: Stack) -> None:
+    whisper, piper = stack.whisper, stack.tts  # the session's real servers (whisper, Piper TTS)
     info = Info(handle=[HandleProgram(name="liar", description="", attribution=Attribution("tests", ""),
                                       installed=True, version="1", models=[], supports_handled_streaming=True)])
     server = WyomingServer(ServerConfig(uri="tcp://127.0.0.1:0"),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from helpers import ROOT
 from speech import speak, speak_to_wav
-from test_orchestrator_peers import chunks, peers
+from test_orchestrator_peers import chunks
 from wyoming.event import Event
 from wyoming.info import Attribution, Info, IntentModel, IntentProgram
 from wyoming.intent import Entity, Intent, NotRecognized, Recognize
@@ -25,8 +25,6 @@ from voice_runtime.handler import ServiceHandler
 from voice_runtime.procs import ServiceProcess, free_port, start_service
 from voice_runtime.retry import RetryPolicy
 from voice_runtime.server import ServerConfig, WyomingServer
-
-__all__ = ["peers"]
 
 
 async def test_ask_prints_transcript_reply_and_breakdown_and_writes_the_reply(

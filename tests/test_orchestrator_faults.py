@@ -12,7 +12,7 @@ from pathlib import Path
 from helpers import long_answer_intents
 from peers import start_peer_piper
 from speech import speak
-from test_orchestrator_peers import chunks, peers
+from test_orchestrator_peers import chunks
 from wyoming.audio import AudioChunk
 from wyoming.event import Event
 
@@ -23,8 +23,6 @@ from orchestrator.wavio import WavSink
 from voice_runtime.faultproxy import FaultProxy
 from voice_runtime.procs import ServiceProcess
 
-__all__ = ["peers"]
-
 
 class KillOnFirstAudio(WavSink):
     """A sink that SIGKILLs a server as soon as the first reply audio arrives."""
@@ -32,9 +30,13 @@ class KillOnFirstAudio(WavSink):
     def __init__(self, victim: ServiceProcess) -> None:
         super().__init__()
         self.victim = victim
+        self.killed = False
 
     async def event(self, event: Event) -> None:
-        if AudioChunk.is_type(event.type) and self.victim.proc.returncode is None:
+        if AudioChunk.is_type(event.type) and not self.killed:
+            # Once: returncode is set only when asyncio's watcher has reaped the child, and a second
+            # send_signal polls (reaps) it first, so the watcher then reports 255 instead of -9.
+            self.killed = True
             self.victim.proc.send_signal(signal.SIGKILL)
         await super().event(event)
 

@@ -17,10 +17,14 @@ from test_satellite_core import CONFIG, QuietMic, attach, feed
 from wyoming.asr import Transcript
 from wyoming.error import Error
 from wyoming.event import Event
+from wyoming.handle import Handled, HandledChunk
 from wyoming.info import Info
 
+from orchestrator.honesty import ClaimGuard
+from orchestrator.llm_stream import DELTAS_MAX, LlmStream
 from orchestrator.services import ServicePool, ServiceUnavailable
 from orchestrator.state import LinkMachine, LinkTrigger
+from orchestrator.turn import PipelineConfig, TurnResult
 from satellite.audio_io import MemorySink
 from satellite.core import Satellite
 from satellite.state import TurnState
@@ -29,9 +33,10 @@ from voice_runtime.audio import AudioFormat
 from voice_runtime.clock import ManualClock
 from voice_runtime.faultproxy import FaultProxy
 from voice_runtime.handler import ServiceHandler
+from voice_runtime.latency import TurnTimer
 from voice_runtime.limits import Limits
 from voice_runtime.server import ServerConfig, WyomingServer
-from voice_runtime.tasks import run_together
+from voice_runtime.tasks import race, run_together
 
 INFO = Info()
 
@@ -82,6 +87,56 @@ def test_the_orchestrator_turn_machine_history_is_bounded() -> None:
         machine.fire(LinkTrigger.TURN_DONE_SILENT)
     assert len(machine.history) == machine.max_history
     assert machine.history[-1][2].value == "idle"
+
+
+# -- the LLM reply's queue ---------------------------------------------------------------------
+FLOOD = [f"Part {n} of a long reply. " for n in range(3 * DELTAS_MAX)]
+
+
+class Flood(ServiceHandler):
+    """A conversation service that writes a whole long reply at once, one clause per chunk."""
+
+    sent: asyncio.Event
+
+    async def handle_event(self, event: Event) -> bool:
+        if Transcript.is_type(event.type):
+            for text in FLOOD:
+                await self.write_event(HandledChunk(text=text).event())
+            await self.write_event(Handled(text="".join(FLOOD)).event())
+            self.sent.set()
+        return True
+
+
+async def test_the_llm_reply_waits_for_the_tts_stage_with_a_bounded_queue() -> None:
+    """A reply that streams faster than it is spoken fills at most ``DELTAS_MAX`` pieces, then the
+    reader waits for the TTS stage (back-pressure); the TTS stage still gets every clause, in
+    order, and the end. Unbounded, the whole reply (3 x DELTAS_MAX clauses) sat in the queue."""
+    sent = asyncio.Event()
+
+    def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> Flood:
+        flood = Flood(r, w, info=lambda: INFO)
+        flood.sent = sent
+        return flood
+
+    server = WyomingServer(ServerConfig(uri="tcp://127.0.0.1:0"), handler)
+    await server.start()
+    pool = ServicePool("handle", [f"tcp://127.0.0.1:{server.port}"])
+    clock = ManualClock()
+    try:
+        async with LlmStream(pool, PipelineConfig(), TurnTimer(clock, clock.now()), TurnResult(),
+                             ClaimGuard("I can't do that.")) as llm:
+            await llm.ask("tell me everything", "c1")
+            reading = asyncio.create_task(llm.read())
+            await sent.wait()  # the whole reply is in the socket; only the queue can hold it back
+            assert await race(reading, timeout=1.0) is None, "the reader did not wait for the TTS stage"
+            assert llm.deltas.qsize() == DELTAS_MAX
+            spoken: list[str] = []
+            while (delta := await llm.deltas.get()) is not None:
+                spoken.append(delta)
+            assert "".join(spoken) == "".join(FLOOD) == await reading
+    finally:
+        await pool.close()
+        await server.stop()
 
 
 # -- warm spares -------------------------------------------------------------------------------

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import pytest
-from peers import start_peer_piper, start_peer_whisper
 from speech import speak, transcribe
 from wyoming.audio import AudioChunk
 
@@ -19,17 +17,6 @@ from orchestrator.services import ServicePool
 from orchestrator.wavio import WavSink
 from voice_runtime.faultproxy import FaultProxy
 from voice_runtime.procs import ServiceProcess, free_port
-
-
-@pytest.fixture(scope="module")
-async def peers() -> AsyncIterator[tuple[ServiceProcess, ServiceProcess]]:
-    whisper = await start_peer_whisper()
-    piper = await start_peer_piper()
-    try:
-        yield whisper, piper
-    finally:
-        await whisper.stop()
-        await piper.stop()
 
 
 async def chunks(pcm: bytes) -> AsyncIterator[AudioChunk]:

@@ -11,7 +11,6 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from test_orchestrator_peers import peers
 from test_orchestrator_satellite import link_to
 
 from orchestrator.intents import IntentRecognizer
@@ -30,7 +29,6 @@ def scene_file(folder: Path) -> Path:
     path.write_text('language: en\nintents:\n  KitchenScene:\n    response: "Turned on the kitchen lights."\n'
                     '    data:\n      - sentences:\n          - "turn on [the] kitchen light[s]"\n', encoding="utf-8")
     return path
-__all__ = ["peers"]
 
 
 @pytest.mark.parametrize("name", ["satellite_intent_turn.jsonl"])

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 from peers import start_peer_piper, start_peer_whisper
 from speech import speak
-from test_orchestrator_peers import peers
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
 from wyoming.info import Attribution, Info, Satellite
@@ -30,7 +29,7 @@ from voice_runtime.handler import ServiceHandler
 from voice_runtime.procs import ServiceProcess
 from voice_runtime.server import ServerConfig, WyomingServer
 
-__all__ = ["peers", "start_peer_piper", "start_peer_whisper"]
+__all__ = ["start_peer_piper", "start_peer_whisper"]
 ATTR = Attribution("tests", "")
 INFO = Info(satellite=Satellite(name="scripted", description="scripted satellite", attribution=ATTR,
                                 installed=True, version="1", area="Lab", has_vad=True))

@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 from helpers import start_service
 from speech import speak
-from test_orchestrator_peers import peers
 from test_reliability_network import linked, loud_ms
 from test_satellite_service import MS, SatelliteProcess, satellite, silence, speaker
 
@@ -30,8 +29,6 @@ from orchestrator.services import ServicePool
 from voice_runtime.audio import PCM16_MONO_16K, write_wav
 from voice_runtime.faultproxy import FaultProxy
 from voice_runtime.procs import ServiceProcess
-
-__all__ = ["peers"]  # a fixture
 
 FIRST = "What is the capital of France?"
 SECOND = "How many legs does a spider have?"

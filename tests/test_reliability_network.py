@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from helpers import long_answer_intents
 from speech import speak
-from test_orchestrator_peers import chunks, peers
+from test_orchestrator_peers import chunks
 from test_satellite_service import MS, SatelliteProcess, rms, satellite, silence, speaker, windows
 
 from orchestrator.intents import NO_HOME_REPLY, IntentRecognizer
@@ -35,8 +35,6 @@ from voice_runtime.audio import PCM16_MONO_16K, write_wav
 from voice_runtime.faultproxy import FaultProxy, Mode
 from voice_runtime.procs import ServiceProcess
 from voice_runtime.tasks import cancel_and_wait, race
-
-__all__ = ["peers"]  # a fixture
 
 STORY = ("Once upon a time there was a little house by the sea. Every evening the lights came on one by one. "
          "The family inside told long stories until the fire went out.")

@@ -20,8 +20,9 @@ from orchestrator.services import ServicePool
 from voice_runtime.clock import ManualClock
 from voice_runtime.models import resolve_piper
 from wyoming_kokoro.engine import EngineError, Samples
-from wyoming_kokoro.pipeline import Reply, ReplyOptions, Synthesizer
+from wyoming_kokoro.pipeline import Reply, ReplyOptions
 from wyoming_kokoro.piper_engine import PiperEngine
+from wyoming_kokoro.synthesizer import Synthesizer
 
 
 async def step_through(clock: ManualClock, schedule: tuple[float, ...], attempts: list[int] | None = None) -> None:

@@ -48,9 +48,10 @@ def light_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = work / "venv"
     env = {**os.environ, **CLEAN_ENV}
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120, env=env)
-    # this venv's pip installs into the new one (pip --python): no ensurepip, ~25 s with a warm pip cache
+    # this venv's pip installs into the new one (pip --python): no ensurepip, ~25 s with a warm pip cache;
+    # no byte-compiling of every installed file (numpy's thousand): what runs compiles on import
     pip = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
-                          f"{src}[satellite]"],
+                          "--no-compile", f"{src}[satellite]"],
                          check=False, capture_output=True, text=True, timeout=900, cwd=work, env=env)
     assert pip.returncode == 0, pip.stderr[-3000:]
     return venv

@@ -8,7 +8,6 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from test_orchestrator_peers import peers
 from test_orchestrator_satellite import Script, satellite
 from wyoming.timer import TimerFinished, TimerStarted
 
@@ -19,8 +18,6 @@ from orchestrator.services import ServicePool
 from orchestrator.timers import TimerManager
 from voice_runtime.clock import ManualClock
 from voice_runtime.procs import ServiceProcess
-
-__all__ = ["peers"]
 
 
 @contextlib.asynccontextmanager

@@ -19,8 +19,9 @@ from wyoming.event import Event
 from voice_runtime.models import resolve_kokoro_model, resolve_kokoro_voices, resolve_piper
 from wyoming_kokoro.engine import Samples, ShrinkingSession
 from wyoming_kokoro.kokoro_engine import KokoroEngine
-from wyoming_kokoro.pipeline import AudioCache, DeadlineGate, Reply, ReplyOptions, Synthesizer
+from wyoming_kokoro.pipeline import Reply, ReplyOptions
 from wyoming_kokoro.piper_engine import PiperEngine
+from wyoming_kokoro.synthesizer import AudioCache, DeadlineGate, Synthesizer
 
 SHRINK = "memory.enable_memory_arena_shrinkage"
 

@@ -54,7 +54,7 @@ def test_batch_keeps_the_initial_prompt_and_each_audio_its_own_window() -> None:
 
 def test_finals_that_waited_use_the_busy_beam_and_partials_are_greedy(engine: WhisperEngine) -> None:
     from voice_runtime.models import silero_vad
-    from wyoming_whisper.handler import WhisperService
+    from wyoming_whisper.service import WhisperService
     from wyoming_whisper.stream import StreamPolicy
     from wyoming_whisper.vad import SileroVad
 

@@ -23,7 +23,8 @@ from wyoming.info import Info
 
 from voice_runtime.models import resolve_whisper, silero_vad
 from wyoming_whisper.engine import EngineConfig, WhisperEngine
-from wyoming_whisper.handler import WhisperHandler, WhisperService
+from wyoming_whisper.handler import WhisperHandler
+from wyoming_whisper.service import WhisperService
 from wyoming_whisper.stream import StreamPolicy
 from wyoming_whisper.vad import SileroVad
 

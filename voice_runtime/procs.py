@@ -10,6 +10,8 @@ import socket
 import sys
 from pathlib import Path
 
+from .tasks import TaskSet
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -30,7 +32,8 @@ class ServiceProcess:
         self.echo = echo
         self._changed = asyncio.Condition()
         assert proc.stderr is not None
-        self._pump = asyncio.create_task(self._read(proc.stderr), name=f"log of pid {proc.pid}")
+        self._tasks = TaskSet()  # the log reader: ended by stop() even if a grandchild keeps stderr open
+        self._pump = self._tasks.spawn(self._read(proc.stderr), name=f"log of pid {proc.pid}")
 
     @property
     def pid(self) -> int:
@@ -68,8 +71,8 @@ class ServiceProcess:
             except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._pump, 5)
+        await asyncio.wait({self._pump}, timeout=5)  # the rest of the log
+        await self._tasks.close()
         return int(self.proc.returncode or 0)
 
 

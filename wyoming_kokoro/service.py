@@ -16,7 +16,8 @@ from voice_runtime.server import ServerConfig
 
 from . import __version__
 from .engine import Engine, EngineError, Voice, VoiceTable
-from .pipeline import AudioCache, ReplyOptions, Synthesizer
+from .pipeline import ReplyOptions
+from .synthesizer import AudioCache, Synthesizer
 
 _LOGGER = logging.getLogger(__name__)
 ATTRIBUTIONS = {

@@ -32,7 +32,7 @@ import httpx
 
 from voice_runtime.clock import Clock, MonotonicClock
 from voice_runtime.procs import free_port
-from voice_runtime.tasks import cancel_and_wait, race
+from voice_runtime.tasks import TaskSet, cancel_and_wait, race
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -195,9 +195,9 @@ class LlamaServerProcess:
         assert proc.stderr is not None
         self._pump = asyncio.create_task(self._drain(proc.stderr), name="llama-server log")
         _LOGGER.info("llama-server starting pid=%d url=%s model=%s", proc.pid, self.url, self.config.model.name)
-        exited = asyncio.ensure_future(proc.wait())
         try:
-            async with asyncio.timeout(self.config.startup_timeout):
+            async with TaskSet() as watching, asyncio.timeout(self.config.startup_timeout):
+                exited = watching.spawn(proc.wait(), name="llama-server exit", awaited=True)
                 while not await self.healthy():
                     await asyncio.wait({exited}, timeout=0.1)  # poll, but notice an exit at once
                     if exited.done():
@@ -207,8 +207,6 @@ class LlamaServerProcess:
             raise LlamaUnavailable(
                 f"llama-server not healthy within {self.config.startup_timeout:.0f}s: {self._tail()}"
             ) from None
-        finally:
-            exited.cancel()
         if proc.returncode is not None:
             await self._kill(graceful=False)
             raise LlamaUnavailable(f"llama-server exited with code {proc.returncode}: {self._tail()}")

@@ -25,7 +25,8 @@ from voice_runtime.server import ServerConfig, run_server
 
 from . import __version__
 from .engine import SAMPLE_RATE, EngineConfig, WhisperEngine
-from .handler import WhisperHandler, WhisperService
+from .handler import WhisperHandler
+from .service import WhisperService
 from .stream import StreamPolicy
 from .vad import WINDOW, SileroVad, VadPolicy
 

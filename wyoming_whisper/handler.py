@@ -38,13 +38,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 from wyoming.asr import Transcribe, Transcript, TranscriptChunk, TranscriptStart, TranscriptStop
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
-from wyoming.info import Info
 from wyoming.vad import VoiceStarted, VoiceStopped
 
 from voice_runtime.audio import PCM16_MONO_16K, AudioConverter, AudioFormat
@@ -52,91 +49,17 @@ from voice_runtime.handler import ServiceHandler
 from voice_runtime.limits import Limits
 from voice_runtime.pcm import PcmAligner, WavHeaderError
 from voice_runtime.speculative import SpeculativeTranscript
-from voice_runtime.tasks import TaskSet, race
+from voice_runtime.tasks import race
 
-from .engine import SAMPLE_RATE, FloatArray, WhisperEngine
+from .engine import SAMPLE_RATE
 from .policy import request_policy, request_prompt
-from .scheduler import DecodeScheduler
-from .stream import Job, StreamPolicy, Utterance
-from .vad import SileroVad
+from .service import AudioStream, WhisperService
+from .stream import Job, Utterance
 
 _LOGGER = logging.getLogger(__name__)
 
 class _NewerAudio(Exception):
     """Audio that came after the speech being judged waits to be handled (see _speculative_text)."""
-
-
-@dataclass
-class WhisperService:
-    """What every connection shares: the engine, its scheduler, the VAD model, the settings."""
-
-    engine: WhisperEngine
-    vad: SileroVad
-    policy: StreamPolicy
-    info: Callable[[], Info]
-    max_seconds: float = 60.0
-    max_batch: int = 8  # decodes batched into one model call (1: one at a time)
-    busy_beam_size: int | None = None  # finals that had to wait for another decode (None: the usual beam)
-    scheduler: DecodeScheduler = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.scheduler = DecodeScheduler(self._run, batch_key=self.engine.batch_key, max_batch=self.max_batch)
-
-    @property
-    def endpointing(self) -> bool:
-        return self.policy.endpoint_windows is not None
-
-    def _run(self, kind: str, audios: Sequence[FloatArray], language: str | None, waited: bool,
-             prompt: str | None) -> list[str]:
-        """One model call (worker thread): finals at the configured beam (``busy_beam_size`` for
-        finals that waited for another decode), partials greedy."""
-        if kind != "final":
-            return self.engine.transcribe_batch(audios, language, beam_size=1, prompt=prompt)
-        beam = self.busy_beam_size if waited else None
-        return self.engine.transcribe_batch(audios, language, beam_size=beam, prompt=prompt)
-
-    async def decode(self, job: Job, language: str | None, prompt: str | None = None) -> str:
-        """The text of ``job``, decoded when the scheduler gets to it (maybe batched with others)."""
-        return await self.scheduler.decode(job.kind, job.audio(), language, prompt)
-
-
-@dataclass
-class _Stream:
-    """One audio-start ... audio-stop."""
-
-    fmt: AudioFormat
-    converter: AudioConverter
-    utterance: Utterance
-    language: str | None
-    aligner: PcmAligner  # chunks cut anywhere -> whole frames; a WAV header at the start is skipped
-    prompt: str | None  # context.initial_prompt of the transcribe: words to expect (names)
-    tasks: TaskSet = field(default_factory=TaskSet)  # background decodes, run one after another
-    last: asyncio.Task[None] | None = None  # the latest background decode
-    final: tuple[Job, asyncio.Task[None]] | None = None  # the latest speculative final decode
-    started: bool = False  # transcript-start sent
-    done: bool = False  # transcript sent (endpointed); later chunks are dropped
-    start_fmt: AudioFormat = field(init=False)  # as audio-start said; ``fmt`` may follow a WAV header
-
-    def __post_init__(self) -> None:
-        self.start_fmt = self.fmt
-
-    def ingest(self, data: bytes) -> None:
-        """Add the bytes of one chunk (CPU: call from a worker thread). Raises WavHeaderError."""
-        pcm = self.aligner.feed(data)
-        header = self.aligner.header
-        if header is not None and header.fmt is not None and header.fmt != self.fmt:
-            # The WAV header says what the bytes are; audio-start only said what to expect.
-            _LOGGER.info("WAV header format %s differs from audio-start %s; using the header's", header.fmt,
-                         self.fmt)
-            self.fmt = header.fmt
-            self.converter = AudioConverter(header.fmt, PCM16_MONO_16K)
-        if pcm:
-            self.utterance.add(self.converter.feed(pcm))
-
-    def flush(self) -> None:
-        tail = self.aligner.flush()
-        self.utterance.add(self.converter.feed(tail) + self.converter.flush())
-        self.utterance.finish_audio()
 
 
 class WhisperHandler(ServiceHandler):
@@ -153,7 +76,7 @@ class WhisperHandler(ServiceHandler):
         self._language: str | None = None
         self._prompt: str | None = None
         self._policy = service.policy  # the service's, or as the last transcribe asked
-        self._stream: _Stream | None = None
+        self._stream: AudioStream | None = None
         self._refusing = False  # the current stream was refused; drop its audio quietly
         self._chunks_waiting = 0  # read, not handled yet: no end of turn before they are (_speculative_text)
         self._chunk_arrived = asyncio.Event()
@@ -203,7 +126,7 @@ class WhisperHandler(ServiceHandler):
             return
         language = self._language or self.service.engine.resolve_language(None)
         utterance = Utterance(self.service.vad.stream(), self._policy)
-        self._stream = _Stream(fmt, AudioConverter(fmt, PCM16_MONO_16K), utterance, language,
+        self._stream = AudioStream(fmt, AudioConverter(fmt, PCM16_MONO_16K), utterance, language,
                                PcmAligner(fmt.bytes_per_frame), self._prompt)
 
     async def _chunk(self, chunk: AudioChunk) -> None:
@@ -251,7 +174,7 @@ class WhisperHandler(ServiceHandler):
         await self._drop_stream()
 
     # -- work -----------------------------------------------------------------------------
-    async def _after_audio(self, stream: _Stream) -> None:
+    async def _after_audio(self, stream: AudioStream) -> None:
         utterance = stream.utterance
         endpointing = utterance.policy.endpoint_windows is not None
         events = utterance.voice_events() if endpointing else []
@@ -282,7 +205,7 @@ class WhisperHandler(ServiceHandler):
                 await self._complete(stream)
                 return
 
-    def _spawn_decode(self, stream: _Stream) -> None:
+    def _spawn_decode(self, stream: AudioStream) -> None:
         utterance = stream.utterance
         running = stream.last is not None and not stream.last.done()
         job = utterance.next_job(model_busy=running or self.service.scheduler.busy)
@@ -295,7 +218,7 @@ class WhisperHandler(ServiceHandler):
         if job.kind == "final":
             stream.final = (job, task)
 
-    async def _speculative_text(self, stream: _Stream, region: tuple[int, int]) -> str | None:
+    async def _speculative_text(self, stream: AudioStream, region: tuple[int, int]) -> str | None:
         """The text of the speculative final decode of ``region`` (waiting for it: it started ~0.1 s
         into the silence), or None when there is none. Raises :class:`_NewerAudio` rather than wait
         while newer audio waits to be handled, or when some arrives: the user may have gone on
@@ -310,7 +233,7 @@ class WhisperHandler(ServiceHandler):
         speculated = stream.utterance.speculated
         return speculated[1] if speculated is not None and speculated[0] == region else None
 
-    async def _background(self, stream: _Stream, job: Job, after: asyncio.Task[None] | None) -> None:
+    async def _background(self, stream: AudioStream, job: Job, after: asyncio.Task[None] | None) -> None:
         if after is not None:
             await asyncio.wait({after})
         try:
@@ -338,7 +261,7 @@ class WhisperHandler(ServiceHandler):
             except ConnectionResetError:
                 return
 
-    async def _complete(self, stream: _Stream) -> None:
+    async def _complete(self, stream: AudioStream) -> None:
         try:
             await self._finish(stream)
         except ConnectionResetError:
@@ -348,7 +271,7 @@ class WhisperHandler(ServiceHandler):
             stream.done = True
             await self.send_error("transcription-failed", f"transcription failed: {err}")
 
-    async def _finish(self, stream: _Stream) -> None:
+    async def _finish(self, stream: AudioStream) -> None:
         utterance = stream.utterance
         utterance.finishing = True
         region = utterance.region()
@@ -368,7 +291,7 @@ class WhisperHandler(ServiceHandler):
         await self.write_event(TranscriptStop().event())
         stream.done = True
 
-    async def _final_text(self, stream: _Stream, region: tuple[int, int]) -> str:
+    async def _final_text(self, stream: AudioStream, region: tuple[int, int]) -> str:
         """The final decode of ``region``: reused from a speculative decode when possible."""
         utterance = stream.utterance
         if stream.final is not None and stream.final[0].region == region:
@@ -379,7 +302,7 @@ class WhisperHandler(ServiceHandler):
             return utterance.speculated[1]
         return await self.service.decode(utterance.job("final", region), stream.language, stream.prompt)
 
-    async def _begin(self, stream: _Stream) -> None:
+    async def _begin(self, stream: AudioStream) -> None:
         if not stream.started:
             stream.started = True
             await self.write_event(TranscriptStart(language=stream.language or None).event())

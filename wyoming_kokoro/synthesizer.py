@@ -1,0 +1,146 @@
+"""The engine side of synthesis, shared by every connection: one engine call at a time, earliest
+deadline first (:class:`DeadlineGate`), each call in a worker thread, and the audio of short
+texts already spoken (:class:`AudioCache`). :mod:`.pipeline` turns a reply's text into calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time
+from collections import OrderedDict
+
+import numpy as np
+
+from .engine import Engine, Samples
+
+
+class DeadlineGate:
+    """A lock whose waiters are served earliest deadline first (ties: in arrival order)."""
+
+    def __init__(self) -> None:
+        self._busy = False
+        self._waiting: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    @property
+    def waiting(self) -> int:
+        return sum(1 for _, _, future in self._waiting if not future.done())
+
+    async def acquire(self, deadline: float) -> None:
+        if not self._busy:  # (release hands a busy gate straight to a waiter, so none waits here)
+            self._busy = True
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (deadline, next(self._order), future))
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()  # granted just as we were cancelled: hand it on
+            raise
+
+    def release(self) -> None:
+        while self._waiting:
+            _, _, future = heapq.heappop(self._waiting)
+            if not future.done():
+                future.set_result(None)  # the gate passes straight to this waiter
+                return
+        self._busy = False
+
+
+class AudioCache:
+    """The audio of short texts already spoken, least recently used first out, bounded in bytes.
+
+    Home assistants say the same short things again and again ("Turned on the kitchen
+    lights.", "Timer set for five minutes."); a hit answers at once instead of running the
+    engine. Only texts up to ``max_chars`` are kept; ``max_bytes`` 0 turns the cache off.
+    """
+
+    def __init__(self, max_bytes: int, max_chars: int = 160) -> None:
+        self.max_bytes = max_bytes
+        self.max_chars = max_chars
+        self._items: OrderedDict[tuple[str, str | None, str], Samples] = OrderedDict()
+        self._bytes = 0
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, voice: str, speaker: str | None, text: str) -> Samples | None:
+        if self.max_bytes <= 0 or len(text) > self.max_chars:
+            return None
+        key = (voice, speaker, text)
+        found = self._items.get(key)
+        if found is None:
+            self.misses += 1
+            return None
+        self._items.move_to_end(key)
+        self.hits += 1
+        return found
+
+    def put(self, voice: str, speaker: str | None, text: str, audio: Samples) -> None:
+        if self.max_bytes <= 0 or len(text) > self.max_chars or audio.nbytes > self.max_bytes:
+            return
+        key = (voice, speaker, text)
+        kept = audio.copy()
+        kept.flags.writeable = False  # shared by every reply that hits it
+        old = self._items.pop(key, None)
+        if old is not None:
+            self._bytes -= old.nbytes
+        self._items[key] = kept
+        self._bytes += kept.nbytes
+        while self._bytes > self.max_bytes:
+            _, dropped = self._items.popitem(last=False)
+            self._bytes -= dropped.nbytes
+
+
+class Synthesizer:
+    """An engine, its gate (one call at a time, each in a worker thread) and its audio cache."""
+
+    def __init__(self, engine: Engine, cache: AudioCache | None = None) -> None:
+        self.engine = engine
+        self.gate = DeadlineGate()
+        self.replies = 0  # replies in progress on this engine
+        self.cache = cache if cache is not None else AudioCache(0)  # (an empty cache is falsy)
+
+    async def speak(self, text: str, voice: str, speaker: str | None = None, *,
+                    deadline: float | None = None) -> Samples:
+        """Audio for ``text``; ``deadline`` (``time.monotonic()`` seconds, default now) orders
+        this call among the waiting ones. A cached text is answered without waiting."""
+        cached = self.cache.get(voice, speaker, text)
+        if cached is not None:
+            return cached
+        await self.gate.acquire(time.monotonic() if deadline is None else deadline)
+        try:
+            work = asyncio.ensure_future(asyncio.to_thread(self._run, text, voice, speaker))
+            work.add_done_callback(_retrieve)
+            try:
+                audio = await asyncio.shield(work)
+            except asyncio.CancelledError:
+                # A thread cannot be interrupted: hold the gate until the engine is free.
+                await asyncio.wait({work})
+                raise
+        finally:
+            self.gate.release()
+        self.cache.put(voice, speaker, text, audio)
+        return audio
+
+    def _run(self, text: str, voice: str, speaker: str | None) -> Samples:
+        parts = list(self.engine.synthesize(text, voice, speaker))  # drained in the thread
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+
+def _retrieve(future: asyncio.Future[Samples]) -> None:
+    if not future.cancelled():
+        future.exception()
