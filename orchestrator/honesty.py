@@ -16,8 +16,8 @@ one is replaced by the real time or date (:mod:`orchestrator.clock_claims`).
 back by 0.3-0.5 s in the room (the first clause is often a whole sentence: "The largest planet in
 our solar system is Jupiter,"). So in the reply's first clause, whole words are let through as
 they arrive while none of them could be part of a claim (:data:`RISKY_WORDS`: a first or second
-person, "it"/"they", a device, a timer, "now"/"been"/"just", a clock or date word, a number; nor
-a clause that starts with a done-verb, "Turned on the ..."): text-to-speech can start its short
+person, "it"/"they", a device, a timer, "now"/"been"/"just", a clock or date word; nor a clause
+that starts with a number or a done-verb, "23:12.", "Turned on the ..."): text-to-speech can start its short
 first piece. From the first such word the rest of the clause is held as before, and the whole
 clause (words let through included) is checked at its end: a claim found then replaces the held
 rest with the honest line, so a claim is never spoken. Later clauses are checked whole.
@@ -88,9 +88,11 @@ _OPENERS = frozenset({"ok", "okay", "sure", "alright", "yes", "yeah"})
 _EARLY_WORD = re.compile(r"\S+\s+")  # a whole word: followed by a space
 
 
-def _risky(word: str) -> bool:
+def _risky(word: str, first: bool) -> bool:
+    """``first``: the clause's first word, where a number may be a clock time said alone ("23:12.");
+    elsewhere a time or date needs a word that is risky itself ("it's", "today", "time", a month)."""
     bare = word.lower().replace("\u2019", "'").strip(".,;:!?\"()[]-")
-    return bare in RISKY_WORDS or any(ch.isdigit() for ch in bare)
+    return bare in RISKY_WORDS or (first and any(ch.isdigit() for ch in bare))
 
 
 def _done_verb(word: str) -> bool:
@@ -145,10 +147,11 @@ class ClaimGuard:
         cut = 0
         for match in _EARLY_WORD.finditer(self._pending):
             word = match.group().strip()
-            if _risky(word) or (not self._said and cut == 0 and _done_verb(word)):
+            first = not self._said and cut == 0
+            if _risky(word, first) or (first and _done_verb(word)):
                 self._early = False
                 break
-            if not self._said and cut == 0 and word.lower().strip(",.!") in _OPENERS:
+            if first and word.lower().strip(",.!") in _OPENERS:
                 self._early = False  # "Okay turned on ...": the verb decides; hold it
                 break
             cut = match.end()

@@ -20,6 +20,7 @@ PLAIN = [
     "Mount Everest is the tallest mountain on Earth and is the highest mountain in Asia.",
     "The closest star to the Earth is actually Sirius, a planet in the constellation Canis.",
     "Serbian and Portuguese are the primary languages spoken in Brazil.",
+    "The boiling point of water is 100 degrees Celsius at sea level.",
     "The capital of the United Kingdom is London, United Kingdom.",
 ]
 # Claims after words that are let through early, and claims that open the reply.
@@ -36,6 +37,9 @@ CLAIMS = [
     "Your music is now playing in the kitchen.",
     "The heating has been switched on.",
     "Everything is done and the garage is closed.",
+    "23:12. Have a good evening.",
+    "Good question and the current time is 4:20 PM.",
+    "Right now in your area the date is March 2, 2026.",
 ]
 
 
