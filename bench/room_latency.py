@@ -4,6 +4,8 @@ the room (a kept ``bench/room_turns_bench.py`` run folder).
 Every step is placed on the room's scenario clock (seconds; the room's ``result.json``):
 
 * ``speech end``: the last voiced 10 ms block of the request (the room, from the clean WAV);
+* ``whisper's speculative final decode starts``: its log (monotonic), once ~0.1 s of silence
+  followed the speech (the decode time, start to text, is a row of its own);
 * ``whisper's speculative final decoded``: the decode of the speech plus 0.1 s of silence that
   the end-of-turn rules read (its log, monotonic): from here a reply could be prepared;
 * ``whisper end of turn``: the whisper server sent ``voice-stopped`` (its log, CLOCK_MONOTONIC,
@@ -32,8 +34,9 @@ from typing import Any
 
 import numpy as np
 
-STEPS = ["spec", "eot", "asr", "told", "text", "tts", "sent", "sat", "speaker"]
-TITLES = {"spec": "whisper's speculative final decoded (the text a reply could start on)",
+STEPS = ["start", "spec", "eot", "asr", "told", "text", "tts", "sent", "sat", "speaker"]
+TITLES = {"start": "whisper's speculative final decode starts (~0.1 s of silence heard)",
+          "spec": "whisper's speculative final decoded (the text a reply could start on)",
           "eot": "whisper end of turn", "asr": "whisper transcript", "told": "satellite told (end of speech)",
           "text": "intent answer / LLM first token", "tts": "first TTS audio",
           "sent": "first chunk sent to the satellite",
@@ -82,6 +85,8 @@ def breakdown(folder: Path, whisper_log: Path | None = None) -> list[dict[str, A
                                line))]
     specs = [float(m.group(1)) - scenario_mono for _, line in wlog
              if (m := re.search(r"speculative final decoded mono=([\d.]+)", line))]
+    starts = [float(m.group(1)) - scenario_mono for _, line in wlog
+              if (m := re.search(r"speculative final decode starts mono=([\d.]+)", line))]
     finals = [float(m.group(1)) - scenario_mono for _, line in wlog
               if "transcript=" in line and (m := re.search(r" mono=([\d.]+)\"?$", line))]
     told = [t for t, msg in sat if "end of speech found by the controller" in msg]
@@ -107,6 +112,8 @@ def breakdown(folder: Path, whisper_log: Path | None = None) -> list[dict[str, A
         row["eot_silence"] = next((s for t, s in eots if t == row["eot"]), None)
         row["asr"] = last(finals)
         row["spec"] = last(specs, u["onset"], row["eot"]) if row["eot"] is not None else None
+        row["start"] = last(starts, u["onset"], row["spec"]) if row["spec"] is not None else None
+        row["decode"] = None if row["start"] is None else round(row["spec"] - row["start"], 3)
         row["sat"] = last(sat_reply)
         line = next(((t, msg) for t, msg in turn_lines if row["sat"] is not None and t >= row["sat"]), None)
         row["intent"] = None
@@ -143,6 +150,8 @@ def table(rows: list[dict[str, Any]], title: str) -> str:
         lines.append(f"| {TITLES[step]} | {cell(kinds['intents'], step + '_s')} | {cell(kinds['llm'], step + '_s')} |")
     lines.append(f"| (silence whisper had heard at its end of turn) | {cell(kinds['intents'], 'eot_silence')} | "
                  f"{cell(kinds['llm'], 'eot_silence')} |")
+    lines.append(f"| (its speculative final decode: start to text) | {cell(kinds['intents'], 'decode')} | "
+                 f"{cell(kinds['llm'], 'decode')} |")
     return "\n".join(lines) + "\n"
 
 

@@ -11,6 +11,16 @@ The LLM cannot see the home either: a clause stating a device's state ("yes, it'
 kitchen light is on", "you left it on") is replaced the same way. And a clause stating the time
 or date now ("it's 3:15 PM", "today is Monday") is checked against the real local clock: a wrong
 one is replaced by the real time or date (:mod:`orchestrator.clock_claims`).
+
+**The first words early.** Waiting for the end of the first clause held the reply's first audio
+back by 0.3-0.5 s in the room (the first clause is often a whole sentence: "The largest planet in
+our solar system is Jupiter,"). So in the reply's first clause, whole words are let through as
+they arrive while none of them could be part of a claim (:data:`RISKY_WORDS`: a first or second
+person, "it"/"they", a device, a timer, "now"/"been"/"just", a clock or date word; nor a clause
+that starts with a number or a done-verb, "23:12.", "Turned on the ..."): text-to-speech can start its short
+first piece. From the first such word the rest of the clause is held as before, and the whole
+clause (words let through included) is checked at its end: a claim found then replaces the held
+rest with the honest line, so a claim is never spoken. Later clauses are checked whole.
 """
 
 from __future__ import annotations
@@ -60,6 +70,36 @@ _STATE_CLAIMS = [
 _CLAUSE_END = re.compile(r"[,;:.!?]+\s+|\n+\s*")
 MAX_PENDING = 400  # characters held at most before they are checked anyway
 
+# Words that may begin or carry a claim (see the module doc): from the first of them on, the first
+# clause is held to its end like any other.
+RISKY_WORDS = frozenset({
+    "i", "i'm", "i've", "i'll", "i'd", "im", "ive", "we", "we've", "we'll", "we're", "you", "you're", "you've",
+    "you'll", "you'd", "your", "yours", "it", "it's", "its", "they", "they're", "them", "their", "both", "all",
+    "everything", "done", "now", "been", "just", "currently", "still", "already", "today", "today's", "tonight",
+    "time", "time's", "date", "year", "clock", "o'clock", "am", "pm", "a.m", "p.m", "noon", "midnight",
+    "timer", "timers", "alarm", "alarms", "reminder", "reminders", "door", "doors", "lock", "locks", "light",
+    "lights", "lamp", "lamps", "garage", "tv", "television", "fan", "fans", "blind", "blinds", "shade", "shades",
+    "curtain", "curtains", "window", "windows", "heating", "heater", "thermostat", "kettle", "coffee", "oven",
+    "stove", "switch", "switches", "plug", "plugs", "speaker", "speakers", "home", "house",
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february", "march",
+    "april", "may", "june", "july", "august", "september", "october", "november", "december",
+})
+_OPENERS = frozenset({"ok", "okay", "sure", "alright", "yes", "yeah"})
+_EARLY_WORD = re.compile(r"\S+\s+")  # a whole word: followed by a space
+
+
+def _risky(word: str, first: bool) -> bool:
+    """``first``: the clause's first word, where a number may be a clock time said alone ("23:12.");
+    elsewhere a time or date needs a word that is risky itself ("it's", "today", "time", a month)."""
+    bare = word.lower().replace("\u2019", "'").strip(".,;:!?\"()[]-")
+    return bare in RISKY_WORDS or (first and any(ch.isdigit() for ch in bare))
+
+
+def _done_verb(word: str) -> bool:
+    """A clause that starts "Turned on the ...", "Setting the ...": a claim's usual opening."""
+    bare = word.lower().strip(".,;:!?\"()[]-")
+    return bare.endswith(("ed", "ing")) or bare in {"set", "shut", "done"}
+
 
 def claims_action(clause: str) -> bool:
     text = " ".join(clause.lower().replace("’", "'").split())
@@ -69,13 +109,16 @@ def claims_action(clause: str) -> bool:
 class ClaimGuard:
     """Feed streamed text in, get checked text out (see the module doc)."""
 
-    def __init__(self, honest_line: str, now: Callable[[], dt.datetime] = dt.datetime.now) -> None:
+    def __init__(self, honest_line: str, now: Callable[[], dt.datetime] = dt.datetime.now, *,
+                 early: bool = True) -> None:
         self.honest_line = honest_line
         self.now = now
         self.clock_fixed = False
         self.replaced = False
         self._pending = ""
         self._out: list[str] = []
+        self._early = early  # still in the reply's first clause, no risky word seen
+        self._said = ""  # the current clause's words already let through early
 
     def feed(self, delta: str) -> str:
         self._pending += delta
@@ -85,15 +128,49 @@ class ClaimGuard:
             if end is None:
                 break
             clause, self._pending = self._pending[: end.end()], self._pending[end.end():]
-            ready.append(self._check(clause))
+            ready.append(self._check_rest(clause))
+            self._early = False  # only the reply's first clause goes out word by word
         if len(self._pending) > MAX_PENDING:
-            ready.append(self._check(self._pending))
+            ready.append(self._check_rest(self._pending))
             self._pending = ""
+            self._early = False
+        if self._early:
+            ready.append(self._release_early())
         return self._emit("".join(ready))
 
     def flush(self) -> str:
         rest, self._pending = self._pending, ""
-        return self._emit(self._check(rest) if rest else "")
+        return self._emit(self._check_rest(rest) if rest or self._said else "")
+
+    def _release_early(self) -> str:
+        """The first clause's whole words that cannot be part of a claim, let through now."""
+        cut = 0
+        for match in _EARLY_WORD.finditer(self._pending):
+            word = match.group().strip()
+            first = not self._said and cut == 0
+            if _risky(word, first) or (first and _done_verb(word)):
+                self._early = False
+                break
+            if first and word.lower().strip(",.!") in _OPENERS:
+                self._early = False  # "Okay turned on ...": the verb decides; hold it
+                break
+            cut = match.end()
+        text = self._pending[:cut]
+        if not text or claims_action(self._said + text) or fix_clock_claim(self._said + text, self.now()):
+            return ""
+        self._said += text
+        self._pending = self._pending[cut:]
+        return text
+
+    def _check_rest(self, rest: str) -> str:
+        """Check a clause whose first words (``_said``) may have gone out already; what to say
+        for the rest of it."""
+        said, self._said = self._said, ""
+        if not said:
+            return self._check(rest)
+        clause = said + rest
+        checked = self._check(clause)
+        return rest if checked == clause else checked
 
     @property
     def text(self) -> str:

@@ -13,11 +13,13 @@ so the decision adds no decode of its own:
 
 A transcript is unfinished when it ends in a word that cannot end an English request
 (:data:`OPEN_WORDS`: articles, prepositions, conjunctions, auxiliaries, possessives, "to",
-"for", fillers such as "um"), in a verb particle right after its verb ("turn on", "switch
-off"), in a subject right after a modal ("can you"), in a number after a timer/alarm word
-without its unit ("set a timer for fifteen"), in a comma, dash or ellipsis (Whisper writes
-those where the voice did not fall: the only prosody cue we use, and it comes free with the
-decode), or when it is a wh-question with no verb yet ("how far away", "what time").
+"for", fillers such as "um"), in a verb particle right after its verb ("turn on", "switch off"),
+in "on" after the object of a verb that says where ("play the next song on", "show the weather
+on"; not "turn the lights on", "is the tv on"), in a subject right after a modal ("can you"), in
+a number after a timer/alarm word without its unit ("set a timer for fifteen"), in a comma, dash
+or ellipsis (Whisper writes those where the voice did not fall: the only prosody cue we use, and
+it comes free with the decode), or when it is a wh-question with no verb yet ("how far away",
+"what time").
 Everything else is finished.
 
 What was tried and what won (``bench/turn_bench.py``; 43 requests with a 0.3-0.9 s pause
@@ -78,6 +80,14 @@ OPENERS = frozenset({"please", "hey", "okay", "ok", "so", "and", "well", "now", 
 PARTICLES = frozenset({"on", "off", "up", "down", "out", "in"})
 PARTICLE_VERBS = frozenset({"turn", "switch", "put", "set", "look", "find", "pick", "shut", "close", "open",
                             "dim", "bring", "go", "come", "check", "read", "write", "play", "give", "fill"})
+# "on" after an object is the device or place still to come ("play the next song on ... my playlist",
+# "show the weather on ... the tv") unless the request is about something being on ("turn the lights
+# on", "is the tv on", "leave the fan on").
+PLACE_VERBS = frozenset({"play", "show", "cast", "stream", "watch", "display", "start", "resume", "read",
+                         "send", "share", "write", "add", "note"})
+ON_STATE_WORDS = frozenset({"turn", "turned", "switch", "switched", "leave", "left", "keep", "kept", "is", "are",
+                            "was", "were", "be", "still", "what's", "it's", "that's", "there's", "stay", "stays",
+                            "carry", "hold", "come", "go", "move", "log", "sign", "try", "put"})
 
 # "can you", "how do you": a subject after a modal or "do", with the verb still to come.
 MODALS = frozenset({"can", "could", "would", "will", "should", "shall", "do", "does", "did", "may", "might", "must"})
@@ -154,6 +164,8 @@ def judge(text: str) -> Verdict:
         return Verdict(False, f"ends in {last!r}")
     if last in PARTICLES and len(found) >= 2 and found[-2] in PARTICLE_VERBS:
         return Verdict(False, f"{found[-2]} {last} without an object")
+    if last == "on" and PLACE_VERBS & set(found[:-2]) and not ON_STATE_WORDS & set(found[:-1]):
+        return Verdict(False, "on without where (play ... on)")
     if last in SUBJECTS and len(found) >= 2 and found[-2] in MODALS:
         return Verdict(False, f"{found[-2]} {last} without a verb")
     if _is_number(last) and UNIT_CONTEXT & set(found[:-1]) and not UNITS & set(found):

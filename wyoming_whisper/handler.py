@@ -236,6 +236,8 @@ class WhisperHandler(ServiceHandler):
     async def _background(self, stream: AudioStream, job: Job, after: asyncio.Task[None] | None) -> None:
         if after is not None:
             await asyncio.wait({after})
+        if job.kind == "final":  # bench/room_latency.py: the decode time the end of turn waits for
+            _LOGGER.info("client=%s speculative final decode starts mono=%.4f", self.client, time.monotonic())
         try:
             text = await self.service.decode(job, stream.language, stream.prompt)
         except Exception:

@@ -1,0 +1,98 @@
+"""The honesty guard lets the first clause's safe words through before the clause ends, so
+text-to-speech can start its first piece sooner, and still never lets a claim be spoken."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from orchestrator.clock_claims import fix_clock_claim
+from orchestrator.honesty import ClaimGuard, claims_action
+from orchestrator.intents import NO_HOME_REPLY
+from wyoming_kokoro.text import SentenceSplitter
+
+NOW = dt.datetime(2026, 3, 14, 15, 9, 30)
+
+# First clauses SmolLM2-135M wrote in bench/results/answers.json (long, with no early comma).
+PLAIN = [
+    "The largest planet in our solar system is Jupiter, but in a different perspective, it's the Moon.",
+    "Mount Everest is the tallest mountain on Earth and is the highest mountain in Asia.",
+    "The closest star to the Earth is actually Sirius, a planet in the constellation Canis.",
+    "Serbian and Portuguese are the primary languages spoken in Brazil.",
+    "The boiling point of water is 100 degrees Celsius at sea level.",
+    "The capital of the United Kingdom is London, United Kingdom.",
+]
+# Claims after words that are let through early, and claims that open the reply.
+CLAIMS = [
+    "The whole house is now locked up tight.",
+    "Well my good friend the front door is locked.",
+    "As requested the living room lights are now off.",
+    "Alright then I have turned off the kitchen lights.",
+    "Turned on the kitchen lights for you.",
+    "Okay turned on the porch light.",
+    "Sure thing I've set a timer for ten minutes.",
+    "Good question and the answer is that it's 4:20 PM right now.",
+    "Good question and the answer is that today is Monday, March 2.",
+    "Your music is now playing in the kitchen.",
+    "The heating has been switched on.",
+    "Everything is done and the garage is closed.",
+    "23:12. Have a good evening.",
+    "Good question and the current time is 4:20 PM.",
+    "Right now in your area the date is March 2, 2026.",
+]
+
+
+def stream(guard: ClaimGuard, text: str, step: int = 2) -> list[str]:
+    """What the guard lets out, delta by delta, for ``text`` arriving ``step`` characters at a time."""
+    outs = [guard.feed(text[i : i + step]) for i in range(0, len(text), step)]
+    return [*outs, guard.flush()]
+
+
+@pytest.mark.parametrize("reply", PLAIN)
+def test_the_first_piece_reaches_text_to_speech_before_the_first_clause_ends(reply: str) -> None:
+    guard = ClaimGuard(NO_HOME_REPLY, now=lambda: NOW)
+    splitter = SentenceSplitter()  # the TTS server's, with its defaults
+    clause_end = reply.index(",") if "," in reply else len(reply) - 1
+    first_piece_at = None
+    fed = 0
+    for i in range(0, len(reply), 2):
+        out = guard.feed(reply[i : i + 2])
+        fed = i + 2
+        if splitter.feed(out) and first_piece_at is None:
+            first_piece_at = fed
+    splitter.feed(guard.flush())
+    assert first_piece_at is not None and first_piece_at < clause_end, (first_piece_at, clause_end)
+    assert guard.text == reply and not guard.replaced  # nothing changed, only sooner
+
+
+@pytest.mark.parametrize("reply", PLAIN)
+def test_without_early_words_nothing_goes_out_before_the_first_clause_ends(reply: str) -> None:
+    """The comparison the test above is measured against (the guard as it was)."""
+    guard = ClaimGuard(NO_HOME_REPLY, now=lambda: NOW, early=False)
+    clause_end = reply.index(",") if "," in reply else len(reply) - 1
+    assert not "".join(guard.feed(reply[i : i + 2]) for i in range(0, clause_end - 1, 2))
+
+
+@pytest.mark.parametrize("reply", CLAIMS)
+@pytest.mark.parametrize("step", [1, 3, 7])
+def test_a_claim_is_never_spoken_when_the_first_words_go_out_early(reply: str, step: int) -> None:
+    guard = ClaimGuard(NO_HOME_REPLY, now=lambda: NOW)
+    spoken = "".join(stream(guard, reply, step))
+    plain = ClaimGuard(NO_HOME_REPLY, now=lambda: NOW, early=False)
+    "".join(stream(plain, reply, step))
+    assert guard.replaced == plain.replaced and guard.clock_fixed == plain.clock_fixed
+    assert guard.replaced or guard.clock_fixed, spoken
+    for clause in spoken.replace(NO_HOME_REPLY, ".").split("."):
+        assert not claims_action(clause), spoken
+        assert fix_clock_claim(clause + ".", NOW) is None, spoken
+    assert "4:20" not in spoken and "Monday" not in spoken
+
+
+def test_only_the_first_clause_goes_out_word_by_word() -> None:
+    guard = ClaimGuard(NO_HOME_REPLY, now=lambda: NOW)
+    assert guard.feed("Paris is the capital of ") == "Paris is the capital of "
+    assert guard.feed("France, and a lovely ") == "France, "
+    assert guard.feed("city to visit.") == ""
+    assert guard.flush() == "and a lovely city to visit."
+    assert guard.text == "Paris is the capital of France, and a lovely city to visit."
