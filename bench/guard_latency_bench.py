@@ -119,7 +119,7 @@ async def chunks_only(args: argparse.Namespace) -> int:
                         break
             finally:
                 await conn.close()
-            row = {"question": question, "reply": "".join(chunks), "chunks": len(chunks),
+            row: dict[str, Any] = {"question": question, "reply": "".join(chunks), "chunks": len(chunks),
                    "early": first_piece_chunk(chunks, True), "held": first_piece_chunk(chunks, False)}
             rows.append(row)
             print(f"early {row['early']:2d} held {row['held']:2d} of {row['chunks']:2d}  {row['reply'][:80]!r}",
