@@ -24,6 +24,7 @@ around it are saved.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import sys
@@ -198,7 +199,8 @@ def summary(found: list[dict[str, Any]], hours: dict[str, float], *, clips: list
               "false_accepts_per_hour": round(len(found) / total, 3),
               "by_kind": {k: sum(f["kind"] == k for f in found) for k in hours},
               "by_path": {p: sum(f["by"] == p for f in found) for p in ("micro", "verifier")},
-              "found": found[:60],
+              "by_text": dict(collections.Counter(f["text"][-1] if f["text"] else "" for f in found).most_common(20)),
+              "found": found[:300],
               "candidates": getattr(gate.detector, "candidates", 0),
               "distinct_material_minutes": round(sum(len(c) for _, c in clips) / RATE / 60, 1),
               "detector_cpu_percent_of_one_core": round(100 * cpu / (total * 3600), 2),

@@ -4,10 +4,10 @@ Splits (all through :class:`satellite.wake.WakeGate`, 30 ms frames, waiting for 
 thread after every frame: audio time, load does not change the counts):
 
 - ``tune`` (216) and ``held-out`` (48): ``bench/wake_bench.py``'s corpus (seed 7). The tune voices
-  are also training voices of the verifier, so ``tune`` is not a test of it; ``held-out`` (four
-  voices) is what a variant is chosen on, with the false accepts of the 1 h of negatives;
+  are also training voices of the verifier, so ``tune`` is not a test of it; since session 8
+  (``bench/wake_verifier_more.py``) the ``held-out`` voices are training voices too;
 - ``new-held-out`` (120): ``bench/wake_cascade.py``'s five voices (seed 11), seen by session 6's
-  cascade but never by the verifier's training;
+  cascade; training voices of the verifier since session 8;
 - ``fresh-held-out`` (120): ``bench/wake_verifier_data.FRESH_HELD_OUT``, five voices no wake
   bench or training has used (seed 13), the same design.
 
@@ -117,9 +117,11 @@ def main() -> None:
     parser.add_argument("--cutoff", type=float, help="our verifier's cutoff (default: the one in its weights file)")
     parser.add_argument("--negative-minutes", type=float, default=60.0)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/wake-eval"))
+    parser.add_argument("--groups", default="bench,new,fresh", help="which wake corpora (fresh: the held-out test)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     pos, neg = corpora(args.cache, args.negative_minutes)
+    pos = {k: v for k, v in pos.items() if k in args.groups.split(",")}
     print("corpora ready", {k: len(v[1]) for k, v in pos.items()}, flush=True)
     rows = [evaluate(pos, neg, 0.0, "micro")] if args.micro else []
     if rows:

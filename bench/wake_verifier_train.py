@@ -98,6 +98,28 @@ def windows(embs: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return x, ends[idx]
 
 
+def clip_windows(clip: Clip, variants: int, rng: np.random.Generator, embed: Embedder,
+                 babble: list[Path]) -> tuple[np.ndarray, np.ndarray]:
+    """One clip's training windows and labels over its random conditions (``variants``; half for a negative)."""
+    clean = np.load(clip.path).astype(np.float64)
+    end = wake_offset(clean, clip.text) if clip.label else 0.0
+    xs, ys = [], []
+    for _ in range(variants if clip.label else max(1, variants // 2)):
+        under = np.load(babble[rng.integers(len(babble))]).astype(np.float64)
+        audio, start = condition(clean, rng, under)
+        x, t = windows(*embed(audio))
+        if clip.label:
+            rel = t - (start + end)
+            keep = ((rel >= POS_FROM) & (rel <= POS_TO)) | (rel <= -NEG_BEFORE)
+            y = ((rel >= POS_FROM) & (rel <= POS_TO)).astype(np.float32)
+            x, y = x[keep], y[keep]
+        else:
+            y = np.zeros(len(x), np.float32)
+        xs.append(x)
+        ys.append(y)
+    return np.concatenate(xs), np.concatenate(ys)
+
+
 def dataset(clips: list[Clip], variants: int, seed: int) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     embed = Embedder()
@@ -105,23 +127,11 @@ def dataset(clips: list[Clip], variants: int, seed: int) -> dict[str, Any]:
     xs, ys, groups, clip_ids = [], [], [], []
     speakers = sorted({c.speaker for c in clips})
     for n, clip in enumerate(clips):
-        clean = np.load(clip.path).astype(np.float64)
-        end = wake_offset(clean, clip.text) if clip.label else 0.0
-        for _ in range(variants if clip.label else max(1, variants // 2)):
-            babble = np.load(negs[rng.integers(len(negs))].path).astype(np.float64)
-            audio, start = condition(clean, rng, babble)
-            x, t = windows(*embed(audio))
-            if clip.label:
-                rel = t - (start + end)
-                keep = ((rel >= POS_FROM) & (rel <= POS_TO)) | (rel <= -NEG_BEFORE)
-                y = ((rel >= POS_FROM) & (rel <= POS_TO)).astype(np.float32)
-                x, y = x[keep], y[keep]
-            else:
-                y = np.zeros(len(x), np.float32)
-            xs.append(x)
-            ys.append(y)
-            groups.append(np.full(len(x), speakers.index(clip.speaker)))
-            clip_ids.append(np.full(len(x), n))
+        x, y = clip_windows(clip, variants, rng, embed, [c.path for c in negs])
+        xs.append(x)
+        ys.append(y)
+        groups.append(np.full(len(x), speakers.index(clip.speaker)))
+        clip_ids.append(np.full(len(x), n))
         if n % 50 == 0:
             print(f"features {n + 1}/{len(clips)}", flush=True)
     # pure background (music-like, noise) as negatives too
@@ -192,6 +202,36 @@ def clip_recall(scores: np.ndarray, y: np.ndarray, clips: np.ndarray, cutoff: fl
     return hit, len(pos_clips)
 
 
+def add_round2(data: dict[str, Any], texts: list[str], cache: Path, feat: Path) -> dict[str, Any]:
+    """``data`` plus round 2's per-clip windows (``bench/wake_verifier_more.py``); ``texts`` grows to match."""
+    from bench.wake_verifier_more import clips2
+
+    speakers = [str(s) for s in data["speakers"]]
+    xs, ys, groups, ids = [data["x"]], [data["y"]], [data["group"]], [data["clip"]]
+    for clip in clips2(cache):
+        path = feat / f"{clip.path.stem}.npz"
+        if not path.exists():
+            continue
+        with np.load(path) as f:
+            x, y = f["x"].astype(np.float32), f["y"].astype(np.float32)
+        if clip.speaker not in speakers:
+            speakers.append(clip.speaker)
+        xs.append(x)
+        ys.append(y)
+        groups.append(np.full(len(x), speakers.index(clip.speaker)))
+        ids.append(np.full(len(x), len(texts)))
+        texts.append(clip.text)
+    return {"x": np.concatenate(xs), "y": np.concatenate(ys), "group": np.concatenate(groups),
+            "clip": np.concatenate(ids), "speakers": np.array(speakers)}
+
+
+def voices_of(speaker: str) -> set[str]:
+    """The Kokoro voices a speaker is made of ("blend:a+b@w" → a, b); Piper → "piper"."""
+    if speaker.startswith("piper"):
+        return {"piper"}
+    return set(speaker.removeprefix("blend:").split("@")[0].split("+"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/wake-cache"))
@@ -204,6 +244,12 @@ def main() -> None:
     parser.add_argument("--input-noise", type=float, default=0.5, help="Gaussian noise on the standardised input")
     parser.add_argument("--hidden", type=int, default=HIDDEN)
     parser.add_argument("--features", type=Path, help="cache the windows here (.npz)")
+    parser.add_argument("--more", type=Path, help="round 2's per-clip windows (bench/wake_verifier_more.py --feat)")
+    parser.add_argument("--val-voices", type=int, default=0,
+                        help="validate on every speaker made from N random voices (voice-disjoint) instead")
+    parser.add_argument("--min-recall", type=float, default=1.0,
+                        help="the cutoff: the highest that finds this share of the validation wake clips found "
+                             "at the lowest cutoff")
     parser.add_argument("--out", type=Path, default=ROOT / "satellite" / "wake_verifier_okay_nabu.npz")
     args = parser.parse_args()
     t0 = time.monotonic()
@@ -216,9 +262,21 @@ def main() -> None:
         data["speakers"] = np.array(data["speakers"])
         if args.features:
             np.savez(args.features, **data)
+    texts = [c.text for c in clips]
+    if args.more:
+        data = add_round2(data, texts, args.cache, args.more)
     speakers = [str(s) for s in data["speakers"]]
     rng = np.random.default_rng(args.seed)
-    val_names = set(rng.choice([s for s in speakers if not s.startswith("piper")], args.val_speakers, replace=False))
+    if args.val_voices:
+        from bench.wake_verifier_more import BRITISH_FEMALE
+
+        pool = sorted(set().union(*map(voices_of, speakers)) - {"piper", *BRITISH_FEMALE})
+        held = set(rng.choice(pool, args.val_voices, replace=False))
+        val_names = {s for s in speakers if voices_of(s) & held}
+        print(f"validation voices {sorted(held)}", flush=True)
+    else:
+        val_names = set(rng.choice([s for s in speakers if not s.startswith("piper")], args.val_speakers,
+                                   replace=False))
     val_groups = [speakers.index(s) for s in val_names]
     is_val = np.isin(data["group"], val_groups)
     x, y = data["x"], data["y"]
@@ -234,20 +292,26 @@ def main() -> None:
     np.savez(tmp, **weights, window=WINDOW, cutoff=0.5)
     scores = EmbeddingVerifier(tmp).scores(x[is_val])
     rows: list[dict[str, Any]] = []
-    for cutoff in (0.3, 0.5, 0.7, 0.8, 0.9):
-        hit, total = clip_recall(scores, y[is_val], data["clip"][is_val], cutoff)
-        neg = y[is_val] == 0
+    clip_v, neg = data["clip"][is_val], y[is_val] == 0
+    for cutoff in (0.3, 0.5, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99):
+        hit, total = clip_recall(scores, y[is_val], clip_v, cutoff)
+        wake_clips = {int(c) for c in clip_v[~neg]}  # a wake clip's early windows ("okay") are no false accept
+        fired = sorted({int(c) for c in clip_v[neg & (scores > cutoff)]} - wake_clips)
+        neg_clips = {int(c) for c in clip_v[neg] if c >= 0} - wake_clips
         rows.append({"cutoff": cutoff, "val_wake_clips_found": f"{hit}/{total}",
                      "val_negative_windows_over": int((scores[neg] > cutoff).sum()),
-                     "val_negative_windows": int(neg.sum())})
+                     "val_negative_windows": int(neg.sum()),
+                     "val_negative_clips_over": f"{len([c for c in fired if c >= 0])}/{len(neg_clips)}",
+                     "val_negative_texts_over": sorted({texts[c] for c in fired if 0 <= c < len(texts)})[:12]})
         print(json.dumps(rows[-1]), flush=True)
-    # the highest cutoff that still finds every validation wake clip (fewest false windows)
-    cutoff = max([r["cutoff"] for r in rows if r["val_wake_clips_found"].split("/")[0] ==
-                  r["val_wake_clips_found"].split("/")[1]], default=0.5)
+    # the highest cutoff that still finds --min-recall of the validation wake clips that the lowest cutoff finds
+    found = {r["cutoff"]: int(r["val_wake_clips_found"].split("/")[0]) for r in rows}
+    cutoff = max([c for c, hit in found.items() if hit >= args.min_recall * max(found.values()) - 1e-9])
     np.savez(args.out, **weights, window=WINDOW, cutoff=cutoff)
     tmp.unlink()
-    summary = {"clips": len(clips), "speakers": len(speakers), "windows": len(y), "positive_windows": int(y.sum()),
+    summary = {"clips": len(texts), "speakers": len(speakers), "windows": len(y), "positive_windows": int(y.sum()),
                "validation_speakers": sorted(val_names), "validation": rows, "cutoff": cutoff,
+               "min_recall": args.min_recall,
                "seconds": round(time.monotonic() - t0), "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     (ROOT / "bench" / "results" / "wake_verifier_train.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(json.dumps(summary))

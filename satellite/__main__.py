@@ -85,12 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     wake.add_argument("--no-wake-cascade", action="store_true", default=env_bool("SATELLITE_NO_WAKE_CASCADE"),
                       help="microWakeWord alone: no openWakeWord check of its near misses (okay_nabu, hey_jarvis, "
                            "alexa, hey_mycroft)")
-    wake.add_argument("--wake-verifier", choices=WAKE_VERIFIERS, default=env("SATELLITE_WAKE_VERIFIER", "either"),
-                      help="who confirms the cascade's near misses: openWakeWord's model, ours (okay_nabu, trained on "
-                           "many synthetic voices), or either")
-    wake.add_argument("--wake-verify-all", action="store_true", default=env_bool("SATELLITE_WAKE_VERIFY_ALL"),
-                      help="the verifier checks microWakeWord's own detections too (fewer false accepts on near "
-                           "misses, a later listening tone)")
+    wake.add_argument("--wake-verifier", choices=WAKE_VERIFIERS, default=env("SATELLITE_WAKE_VERIFIER", "ours"),
+                      help="who confirms the cascade's candidates: ours (okay_nabu, trained on many synthetic voices "
+                           "and near misses; other words: openWakeWord's), openWakeWord's model, or either")
+    wake.add_argument("--wake-verify-all", action=argparse.BooleanOptionalAction,
+                      default=env_bool("SATELLITE_WAKE_VERIFY_ALL", True),
+                      help="the verifier checks microWakeWord's own detections too (default; fewer false accepts on "
+                           "near misses such as 'Okay, Napoli.'); --no-wake-verify-all trusts microWakeWord's cutoff")
     wake.add_argument("--wake-refractory-seconds", type=float, default=1.5,
                       help="ignore the wake word this long after a detection")
     vad = parser.add_argument_group("voice activity detection")

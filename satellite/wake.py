@@ -65,8 +65,8 @@ class WakeConfig:
     preroll_seconds: float = 0.3
     threshold: float | None = None  # None: each model's (MICRO_CUTOFFS, else its JSON's; open 0.5)
     cascade: bool = True  # micro: openWakeWord verifies near misses on words both ship (satellite.wake_cascade)
-    verifier: str = "either"  # the cascade's: openWakeWord's model ("open"), ours ("ours", satellite.wake_verifier)
-    verify_all: bool = False  # the cascade verifies microWakeWord's own detections too (fewer false accepts)
+    verifier: str = "ours"  # the cascade's: ours (satellite.wake_verifier), openWakeWord's model ("open"), "either"
+    verify_all: bool = True  # the cascade verifies microWakeWord's own detections too (near misses it is sure of)
     command_timeout_seconds: float = 5.0  # after the wake word, no speech this long ends the turn
 
     def __post_init__(self) -> None:

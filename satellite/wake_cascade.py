@@ -199,7 +199,9 @@ class CascadeDetector:
             busy.set()
             self._since, self._left = 0, self._post
             self.candidates += 1
-            if not self._put(("start", (self.candidates, word, bytes(self._ring)))):
+            # just after start-up the ring holds less than one verifier window: silence before it, as a quiet mic
+            history = bytes(self._pre_bytes - len(self._ring)) + bytes(self._ring)
+            if not self._put(("start", (self.candidates, word, history))):
                 busy.clear()
                 self._left = 0
         if name is not None:
