@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -59,6 +60,7 @@ from .cloud_turn import CloudTurns
 from .echo import EchoConfig
 from .echojudge import EchoJudge
 from .hooks import EventHooks, HooksConfig
+from .lag import MicLag
 from .outside import LATE_REPLY_SECONDS, OutsideTurn
 from .playback import Playback
 from .state import HELD, PLAYING, Action, State, Trigger, TurnMachine
@@ -134,6 +136,8 @@ class Satellite(OutsideTurn, CloudTurns, WakeTurns):
         self.guard = EchoJudge(config.echo, config.vad.frame_seconds,
                                cancels_echo=frontend is not None and frontend.cancels_echo)
         self.trace = BargeTrace()
+        self.lag = MicLag(config.vad.frame_seconds)
+        self._stalled = False
         if frontend is not None:
             frontend.on_path_change = self.guard.path_changed
         self.playback = Playback(speaker.rate, config.vad.frame_ms)
@@ -522,6 +526,15 @@ class Satellite(OutsideTurn, CloudTurns, WakeTurns):
             self._timed_out_turn = self.turns
             self._fire(Trigger.ERROR)
 
+    def _check_lag(self) -> None:
+        lag = self.lag.update(self.trace.read)
+        if lag > 0.045 and not self._stalled:
+            self._stalled = True
+            _LOGGER.debug("behind the mic by %.0f ms", lag * 1000)
+        elif lag < 0.015 and self._stalled:
+            self._stalled = False
+            _LOGGER.info("stall over: was behind the mic by up to %.0f ms", self.lag.take_peak() * 1000)
+
     async def _run(self) -> None:
         await self._armed.wait()
         echo_path = self.mic if isinstance(self.mic, EchoPathMic) else None
@@ -535,11 +548,15 @@ class Satellite(OutsideTurn, CloudTurns, WakeTurns):
                     _LOGGER.error("microphone ended")
                     return
                 self.trace.stamp_read()
+                self._check_lag()
                 played = self.playback.next_frame()
                 await self.speaker.write(played)
                 if echo_path is not None:
                     echo_path.played(played)
                 self.process_frame(frame, played)
+                busy = time.monotonic() - self.trace.read
+                if busy > 0.015:
+                    _LOGGER.debug("slow frame: %.1f ms from the mic read to the frame processed", busy * 1000)
         except (OSError, ValueError) as err:  # a device or command that cannot be opened or used
             _LOGGER.error("audio failed: %s", err)
         finally:
