@@ -48,7 +48,8 @@ class ResidualGate:
 
     def __init__(self, config: EchoConfig, frame_seconds: float) -> None:
         self.config = config
-        self._refs: deque[float] = deque(maxlen=max(1, round(config.window_ms / 1000.0 / frame_seconds)))
+        self._window_frames = max(1, round(config.window_ms / 1000.0 / frame_seconds))
+        self._refs: deque[float] = deque(maxlen=self._window_frames)
         learn = max(1, round(config.learn_ms / 1000.0 / frame_seconds))
         self._levels: deque[float] = deque(maxlen=learn)  # cancelled/reference, dB, of echo frames
         self._floor: deque[float] = deque(maxlen=learn)  # cancelled level of quiet frames (noise)
@@ -58,6 +59,11 @@ class ResidualGate:
         self.coupling_db = config.initial_coupling_db
         self.floor = 0.0
         self.excess_db = 0.0  # the last frame's level above the predicted residual echo
+
+    def set_span(self, frames: int) -> None:
+        frames = max(frames, self._window_frames)
+        if frames != self._refs.maxlen:
+            self._refs = deque(self._refs, maxlen=frames)
 
     def forget_coupling(self) -> None:
         """The canceller is off its path: its residual is unknown again (the playback window is
@@ -96,8 +102,9 @@ class EchoJudge:
         self.raw = EchoGuard(config, frame_seconds)
         self.residual = ResidualGate(config, frame_seconds)
         erle_frames = max(2, round(config.erle_window_ms / 1000.0 / frame_seconds))
-        self._erle: deque[float] = deque(maxlen=erle_frames)
-        self._min_erle_frames = erle_frames // 2  # half a window of echo before the ERLE counts
+        # (echo energy at the mic, after the canceller) of the last second's echo frames
+        self._erle: deque[tuple[float, float]] = deque(maxlen=erle_frames)
+        self._min_erle_frames = max(2, round(config.trust_after_ms / 1000.0 / frame_seconds))
         self._min_ref = db_to_ratio(config.min_reference_dbfs)
         self._echo_in = 0.0  # this reply's echo energy at the mic / after the canceller (for ERLE)
         self._echo_out = 0.0
@@ -106,9 +113,14 @@ class EchoJudge:
         self.residual_decisions = 0  # frames decided by the residual gate alone
         self._strong = 0  # frames in a row clearly above the residual echo while it is trusted
         self.onset = False
+        self.suspended = False  # the path may have moved: not trusted until confirmed (or re-proven)
+        self._frame_seconds = frame_seconds
+        self.span_s = config.window_ms / 1000.0
 
-    def process(self, raw: bytes, cleaned: bytes, played: bytes) -> bool:
-        """True if the (cleaned) frame may be the user's voice, not just the playback's echo."""
+    def process(self, raw: bytes, cleaned: bytes, played: bytes, *, cancelling: bool = True) -> bool:
+        """True if the (cleaned) frame may be the user's voice, not just the playback's echo.
+        ``cancelling`` False: the canceller let this frame through untouched (it waits for the
+        echo delay): no evidence about it either way."""
         mic, reference = frame_rms(raw), frame_rms(played)
         raw_user = self.raw.process(mic, reference)
         if not self.config.enabled:
@@ -117,13 +129,13 @@ class EchoJudge:
             return raw_user
         out = frame_rms(cleaned)
         residual_user = self.residual.process(out, reference)
-        if not raw_user and max(self.raw.recent_reference, reference) >= self._min_ref:
-            self._erle.append(ratio_to_db(max(mic, 1e-9) / max(out, 1e-9)))
+        if cancelling and not raw_user and max(self.raw.recent_reference, reference) >= self._min_ref:
+            self._erle.append((mic * mic, out * out))
             self._echo_in += mic * mic
             self._echo_out += out * out
             self._echo_frames += 1
         erle = self.erle_db
-        self.converged = len(self._erle) >= self._min_erle_frames and erle is not None \
+        self.converged = not self.suspended and len(self._erle) >= self._min_erle_frames and erle is not None \
             and erle >= self.config.converged_erle_db
         strong = self.converged and residual_user and self.residual.excess_db >= self.config.onset_margin_db
         self._strong = self._strong + 1 if strong else 0
@@ -135,8 +147,15 @@ class EchoJudge:
 
     @property
     def erle_db(self) -> float | None:
-        """The canceller's ERLE over the last second of echo (None before any)."""
-        return float(np.median(np.fromiter(self._erle, float))) if self._erle else None
+        """The canceller's ERLE over the last second of echo: echo energy at the mic over what
+        is left of it (the loud frames weigh most; a per-frame median was held down by the
+        quiet frames, where the noise floor bounds it: ~10 dB with a canceller at 30). None
+        before any."""
+        if not self._erle:
+            return None
+        echo_in = sum(e[0] for e in self._erle)
+        echo_out = sum(e[1] for e in self._erle)
+        return 10.0 * math.log10(max(echo_in, 1e-18) / max(echo_out, 1e-18))
 
     def take_reply_erle(self) -> tuple[float | None, int]:
         """ERLE (dB) over the echo frames since the last call, and how many frames that was."""
@@ -147,6 +166,27 @@ class EchoJudge:
             return None, frames
         return 10.0 * math.log10(echo_in / max(echo_out, 1e-18)), frames
 
+    def set_span(self, seconds: float) -> None:
+        """The playback's echo lasts this long after it is played (delay + reverberation, from the
+        canceller): both gates expect echo from that much playback, so the tail of a reply that
+        has just ended is not taken for the user (at least ``window_ms``)."""
+        self.span_s = max(seconds, self.config.window_ms / 1000.0)
+        frames = math.ceil(self.span_s / self._frame_seconds) + 1
+        self.raw.set_span(frames)
+        self.residual.set_span(frames)
+
+    def suspend(self) -> None:
+        """The echo path may have moved (the satellite fell behind its mic): the canceller is not
+        trusted until :meth:`confirm` (the delay was re-measured unchanged) or, if it changed,
+        until it has proven itself again after :meth:`path_changed`."""
+        self.suspended = True
+        self.converged = False
+        self._strong = 0
+        self.onset = False
+
+    def confirm(self) -> None:
+        self.suspended = False
+
     def path_changed(self) -> None:
         """The echo delay may have changed (a restarted speaker, a new bulk delay): the canceller
         is unproven again. The gates keep their playback windows (measured in the room: clearing
@@ -154,6 +194,7 @@ class EchoJudge:
         the raw gate its coupling (a level ratio, whatever the delay)."""
         self.residual.forget_coupling()
         self._erle.clear()
+        self.suspended = False  # re-proven from the ERLE measured from now on
         self.converged = False
         self._strong = 0
         self.onset = False

@@ -300,7 +300,7 @@ class FakeOnsetJudge:
         self.onset = False
         self.path_changes = 0
 
-    def process(self, raw: bytes, cleaned: bytes, played: bytes) -> bool:
+    def process(self, raw: bytes, cleaned: bytes, played: bytes, *, cancelling: bool = True) -> bool:
         return True
 
     def path_changed(self) -> None:
