@@ -126,6 +126,7 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
         self.lag = MicLag(config.vad.frame_seconds)
         self._stalled = False
         self._span_frames = 0
+        self._span_adapted = False
         self._wire_echo_path()
         self.playback = Playback(speaker.rate, config.vad.frame_ms)
         rate = speaker.rate

@@ -42,6 +42,8 @@ import numpy as np
 
 from .echo import EchoConfig, EchoGuard, db_to_ratio, frame_rms, ratio_to_db
 
+_LOUD_DB = 20.0  # the ERLE counts on frames whose echo is this close to the loudest of the window
+
 
 class ResidualGate:
     """The cancelled mic against the residual echo predicted from the playback."""
@@ -71,7 +73,10 @@ class ResidualGate:
         self._levels.clear()
         self.coupling_db = self.config.initial_coupling_db
 
-    def process(self, cleaned_rms: float, reference_rms: float) -> bool:
+    def process(self, cleaned_rms: float, reference_rms: float, *, learn: bool = True) -> bool:
+        """``learn`` False: the frame is not the canceller's output (it waits for the delay), so the
+        residual echo is not learned from it (else it learned the raw echo and was deaf to the
+        user for the next ``learn_ms``)."""
         self._refs.append(reference_rms)
         reference = max(self._refs)
         if reference < self._min_ref:
@@ -86,6 +91,8 @@ class ResidualGate:
             return True
         if self._hangover > 0:
             self._hangover -= 1
+            return False
+        if not learn:
             return False
         self._levels.append(ratio_to_db(max(cleaned_rms, 1e-9) / reference))
         if len(self._levels) >= self.config.min_learned_frames:
@@ -128,15 +135,19 @@ class EchoJudge:
         if not self.cancels_echo:
             return raw_user
         out = frame_rms(cleaned)
-        residual_user = self.residual.process(out, reference)
-        if cancelling and not raw_user and max(self.raw.recent_reference, reference) >= self._min_ref:
+        residual_user = self.residual.process(out, reference, learn=cancelling)
+        # ERLE from echo alone: not while either gate hears more than echo (double talk: the user
+        # in the mic, not removed by the canceller, would pull it down and end the trust just as
+        # the user starts to speak).
+        if cancelling and not raw_user and not residual_user \
+                and max(self.raw.recent_reference, reference) >= self._min_ref:
             self._erle.append((mic * mic, out * out))
             self._echo_in += mic * mic
             self._echo_out += out * out
             self._echo_frames += 1
-        erle = self.erle_db
-        self.converged = not self.suspended and len(self._erle) >= self._min_erle_frames and erle is not None \
-            and erle >= self.config.converged_erle_db
+        loud = self._loud_erle()
+        self.converged = not self.suspended and len(loud) >= self._min_erle_frames \
+            and float(np.median(loud)) >= self.config.converged_erle_db
         strong = self.converged and residual_user and self.residual.excess_db >= self.config.onset_margin_db
         self._strong = self._strong + 1 if strong else 0
         self.onset = 0 < self.config.onset_frames <= self._strong
@@ -147,15 +158,18 @@ class EchoJudge:
 
     @property
     def erle_db(self) -> float | None:
-        """The canceller's ERLE over the last second of echo: echo energy at the mic over what
-        is left of it (the loud frames weigh most; a per-frame median was held down by the
-        quiet frames, where the noise floor bounds it: ~10 dB with a canceller at 30). None
-        before any."""
+        """The canceller's ERLE over the last second of echo: the median over the frames whose
+        echo is within ``_LOUD_DB`` of the loudest (a median over all frames sat at the noise
+        floor, ~10 dB with a canceller at 30; an energy ratio was held down for a whole second
+        by one bad frame as the canceller resumed). None before any."""
+        loud = self._loud_erle()
+        return float(np.median(loud)) if loud else None
+
+    def _loud_erle(self) -> list[float]:
         if not self._erle:
-            return None
-        echo_in = sum(e[0] for e in self._erle)
-        echo_out = sum(e[1] for e in self._erle)
-        return 10.0 * math.log10(max(echo_in, 1e-18) / max(echo_out, 1e-18))
+            return []
+        floor = max(e[0] for e in self._erle) * 10 ** (-_LOUD_DB / 10)
+        return [10.0 * math.log10(max(a, 1e-18) / max(b, 1e-18)) for a, b in self._erle if a >= floor]
 
     def take_reply_erle(self) -> tuple[float | None, int]:
         """ERLE (dB) over the echo frames since the last call, and how many frames that was."""

@@ -49,6 +49,7 @@ class SpeakerPath:
     _mic_ms: float
     _stalled: bool
     _span_frames: int
+    _span_adapted: bool
 
     def _wire_echo_path(self) -> None:
         if self.frontend is not None:
@@ -74,15 +75,16 @@ class SpeakerPath:
 
     def _update_echo_span(self) -> None:
         self._span_frames = 0
+        self._span_adapted = self.guard.converged
         if self.frontend is not None:
-            span = self.frontend.echo_span(adapted=self.guard.converged)
+            span = self.frontend.echo_span(adapted=self._span_adapted)
             if span is not None:
                 self.guard.set_span(span)
 
     def _tick_echo_span(self) -> None:
         self._span_frames += 1
-        if self._span_frames >= _SPAN_EVERY:
-            self._update_echo_span()
+        if self._span_frames >= _SPAN_EVERY or self.guard.converged != self._span_adapted:
+            self._update_echo_span()  # at once when the canceller is (no longer) trusted
 
     def _abort_speaker(self, why: str) -> None:
         """Silent now, not after the device's buffer has played out. The restarted device may
