@@ -182,15 +182,16 @@ class AudioFrontend:
             self._delay.restart()
             self._rechecking = True
 
-    def echo_span(self, adapted: bool) -> float | None:
-        """Seconds after a sample is played during which its echo still reaches the mic: the
-        measured delay plus the reverberation in the canceller's learned echo path (until it
-        is ``TAIL_DB`` below its peak); the canceller's whole tail while it has not ``adapted``
-        or the delay is not known. None when there is no such estimate (no speex)."""
+    def echo_path(self, adapted: bool) -> tuple[float | None, float] | None:
+        """(delay, tail) in seconds: the echo of a sample played now reaches the mic ``delay``
+        later (None while it is being measured) and lasts ``tail`` more: the reverberation in the
+        canceller's learned echo path, until ``TAIL_DB`` below its peak (its whole tail while it
+        has not ``adapted``). None when there is no such estimate (no speex)."""
         if self._speex is None or self._delay is None:
             return None
         tail = self.config.aec_tail_ms / 1000.0
-        if adapted and self._waited is None:
+        known = self._waited is None and not self._delay.fresh
+        if adapted and known:
             h = self._speex.impulse_response()
             blocks = len(h) // _TEN_MS
             if blocks:
@@ -199,8 +200,7 @@ class AudioFrontend:
                 if peak > 0:
                     loud = np.nonzero(energy >= peak * 10 ** (-TAIL_DB / 10))[0]
                     tail = (int(loud[-1]) + 1) * _TEN_MS / RATE
-        known = self._delay.lag is not None
-        return (self.bulk if known else _MAX_BULK) / RATE + tail
+        return (self.bulk / RATE if known else None), tail
 
     @property
     def cancelling(self) -> bool:

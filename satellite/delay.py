@@ -11,8 +11,8 @@ Two modes:
 
 * **settled**: an estimate every ``every_ms`` while the playback is audible; the delay in use
   changes only when two estimates in a row agree on the new value (one outlier moves nothing).
-* **fresh** (at start and after :meth:`restart`: the path has changed): the windows are
-  emptied, so nothing from before the change is correlated, and an estimate is made every
+* **fresh** (at start and after :meth:`restart`: the path has changed): the playback window
+  is emptied, so nothing from before the change is correlated, and an estimate is made every
   frame once the playback has been audible for ``min_audible_ms``. The first two estimates in
   a row that agree within ``agree_ms``, with the playback audible for at least the delay plus
   ``min_audible_ms`` (its echo must have been heard), are the new delay. Measured on speech:
@@ -54,8 +54,9 @@ class EchoDelay:
         self.sharpness = 0.0
 
     def restart(self) -> None:
-        """The echo path changed (a restarted speaker, a stall): forget everything before now."""
-        self._mic[:] = 0
+        """The echo path changed (a restarted speaker, a stall): forget the playback before now
+        (the mic keeps its past: zeroing both windows at the same point made the edge itself
+        correlate, a sharp false 0 ms seen in the room)."""
         self._ref[:] = 0
         self._audible = 0
         self._candidate = None

@@ -42,6 +42,7 @@ import numpy as np
 
 from .echo import EchoConfig, EchoGuard, db_to_ratio, frame_rms, ratio_to_db
 
+_MAX_DELAY_S = 0.48  # the longest speaker->mic delay measured (satellite.aec)
 _LOUD_DB = 20.0  # the ERLE counts on frames whose echo is this close to the loudest of the window
 
 
@@ -123,12 +124,16 @@ class EchoJudge:
         self.suspended = False  # the path may have moved: not trusted until confirmed (or re-proven)
         self._frame_seconds = frame_seconds
         self.span_s = config.window_ms / 1000.0
+        self._delay_frames = 0  # the reference is delayed by this many frames before the gates
+        self._played: deque[float] = deque(maxlen=math.ceil(_MAX_DELAY_S / frame_seconds) + 2)
 
     def process(self, raw: bytes, cleaned: bytes, played: bytes, *, cancelling: bool = True) -> bool:
         """True if the (cleaned) frame may be the user's voice, not just the playback's echo.
         ``cancelling`` False: the canceller let this frame through untouched (it waits for the
         echo delay): no evidence about it either way."""
-        mic, reference = frame_rms(raw), frame_rms(played)
+        mic = frame_rms(raw)
+        self._played.append(frame_rms(played))
+        reference = self._played[-1 - self._delay_frames] if len(self._played) > self._delay_frames else 0.0
         raw_user = self.raw.process(mic, reference)
         if not self.config.enabled:
             return True
@@ -180,12 +185,23 @@ class EchoJudge:
             return None, frames
         return 10.0 * math.log10(echo_in / max(echo_out, 1e-18)), frames
 
-    def set_span(self, seconds: float) -> None:
-        """The playback's echo lasts this long after it is played (delay + reverberation, from the
-        canceller): both gates expect echo from that much playback, so the tail of a reply that
-        has just ended is not taken for the user (at least ``window_ms``)."""
-        self.span_s = max(seconds, self.config.window_ms / 1000.0)
-        frames = math.ceil(self.span_s / self._frame_seconds) + 1
+    def set_echo_path(self, delay_s: float | None, tail_s: float) -> None:
+        """The playback's echo reaches the mic ``delay_s`` after it is played (None: not known) and
+        lasts ``tail_s`` (from the canceller). Both gates compare each mic frame with the playback
+        of that moment: the reference is delayed by the known delay (less a frame) and they expect
+        echo from the playback of the window after it (at least ``window_ms``). Before, a fixed
+        300 ms window from now missed the echo of a deep speaker buffer (the room: 200-470 ms) and
+        the tail of a reply that had just ended; a window as long as delay + tail made the raw
+        gate deaf (it expected the loudest echo of the last 0.8 s)."""
+        window = self.config.window_ms / 1000.0
+        if delay_s is None:
+            self._delay_frames = 0
+            span = max(window, _MAX_DELAY_S + tail_s)
+        else:
+            self._delay_frames = max(0, int(delay_s / self._frame_seconds) - 1)
+            span = max(window, delay_s - self._delay_frames * self._frame_seconds + tail_s)
+        self.span_s = self._delay_frames * self._frame_seconds + span
+        frames = math.ceil(span / self._frame_seconds) + 1
         self.raw.set_span(frames)
         self.residual.set_span(frames)
 

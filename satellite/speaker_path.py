@@ -13,10 +13,11 @@ only while they know the echo path; three things move or reveal it:
   trusting the canceller at once, before the echo on a moved path reaches the mic, and the
   delay is measured afresh (the canceller keeps running): unchanged, the trust is back;
   changed, the canceller is re-aligned and proves itself again.
-* **the echo's span**: a reply's echo goes on for the delay plus the room's reverberation
-  after its last sample was handed to the speaker. Both gates of the judge expect echo from
-  that much playback (the canceller's measured delay plus the reverberation in its learned
-  echo path), so the tail of a reply is not taken for the user's next turn.
+* **the echo's span**: a reply's echo reaches the mic the measured delay after each sample was
+  handed to the speaker and lasts for the reverberation in the canceller's learned echo path.
+  Both gates of the judge compare each mic frame with the playback of that moment (the
+  reference delayed by the known delay), so a deep speaker buffer is covered, and the tail of
+  a reply is not taken for the user's next turn.
 """
 
 from __future__ import annotations
@@ -77,9 +78,9 @@ class SpeakerPath:
         self._span_frames = 0
         self._span_adapted = self.guard.converged
         if self.frontend is not None:
-            span = self.frontend.echo_span(adapted=self._span_adapted)
-            if span is not None:
-                self.guard.set_span(span)
+            path = self.frontend.echo_path(adapted=self._span_adapted)
+            if path is not None:
+                self.guard.set_echo_path(*path)
 
     def _tick_echo_span(self) -> None:
         self._span_frames += 1
