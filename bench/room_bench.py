@@ -169,7 +169,7 @@ def scenario(folder: Path, wavs: dict[str, str], *, questions: int, barge: bool)
 
 
 async def run_room(folder: Path, scen: Path, echo_db: float, *, sat_flags: list[str], audio: dict[str, bytes],
-                   python: str) -> dict[str, Any]:
+                   python: str, nice: int = 0) -> dict[str, Any]:
     out = folder / f"{scen.stem}{echo_db:+.0f}dB"
     out.mkdir(exist_ok=True)
     port = free_port()
@@ -177,11 +177,15 @@ async def run_room(folder: Path, scen: Path, echo_db: float, *, sat_flags: list[
     # The scripted controller does not find the end of speech itself (our orchestrator and Home
     # Assistant do): the satellite's VAD ends each question after 0.6 s of silence, as it does for
     # such controllers (with the 2 s fallback an interruption ran into the next question).
-    sat = (f"{shlex.quote(python)} -m satellite --uri tcp://127.0.0.1:{port} --no-wake-word --no-tones --debug "
+    # --harness-nice N: the room (the stand-in for the sound card, which is never late) runs at
+    # nice -N, the satellite it starts at nice 0 as before (room.py passes its niceness on).
+    renice = f"nice -n {nice} " if nice else ""
+    sat = (f"{renice}{shlex.quote(python)} -m satellite --uri tcp://127.0.0.1:{port} --no-wake-word --no-tones --debug "
            f"--controller-end-seconds 0.6 --mic-command 'cat {{mic}}' --snd-command '{{player}}' --snd-rate 22050 "
            f"{shlex.join(sat_flags)}")
     room = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOM), str(scen), "--dir", str(out), "--start-file", str(ready), "--run", sat,
+        *(["nice", "-n", str(-nice)] if nice else []), sys.executable, str(ROOM), str(scen), "--dir", str(out),
+        "--start-file", str(ready), "--run", sat,
         "--echo-delay-ms", "40", "--echo-gain-db", str(echo_db), "--rt60", "0.2", "--reverb-db", "-10",
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(ROOT),
         env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -260,7 +264,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     from voice_runtime.audio import PCM16_MONO_16K, write_wav
 
     audio = {"reply": speak(REPLY), "short": speak(SHORT)}
-    results: dict[str, Any] = {"satellite_flags": args.sat_flags, "levels": {}}
+    results: dict[str, Any] = {"satellite_flags": args.sat_flags, "harness_nice": -args.harness_nice, "levels": {}}
     with tempfile.TemporaryDirectory(prefix="room-bench-") as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
@@ -274,7 +278,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             level: dict[str, Any] = {}
             if args.replies:
                 echo = await run_room(folder, scenario(folder, wavs, questions=args.replies, barge=False), echo_db,
-                                      sat_flags=args.sat_flags, audio=audio, python=args.python)
+                                      sat_flags=args.sat_flags, audio=audio, python=args.python,
+                                      nice=args.harness_nice)
                 replies = echo["result"]["replies"]
                 level["echo_only"] = {
                     "questions": args.replies, "turns": echo["turns"], "startup_turns": echo["early_turns"],
@@ -287,7 +292,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 print(json.dumps({"echo_db": echo_db, **level["echo_only"]}), flush=True)
             if args.barge_ins:
                 barge = await run_room(folder, scenario(folder, wavs, questions=args.barge_ins, barge=True), echo_db,
-                                       sat_flags=args.sat_flags, audio=audio, python=args.python)
+                                       sat_flags=args.sat_flags, audio=audio, python=args.python,
+                                      nice=args.harness_nice)
                 level["barge_in"] = barge_summary(barge["result"], args.barge_ins)
                 level["barge_in"].update({
                     "confirmed": barge["confirmed"], "room": barge["room"],
@@ -311,6 +317,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--barge-ins", type=int, default=10)
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--harness-nice", type=int, default=0,
+                        help="run the room at nice -N (the satellite at 0): a busy box made the room late")
     parser.add_argument("--keep", type=Path, help="keep the room's files (mic.wav, played.wav, run.log) here")
     parser.add_argument("sat_flags", nargs="*", help="extra satellite flags (after --)")
     args = parser.parse_args(argv)

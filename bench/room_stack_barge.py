@@ -68,14 +68,16 @@ def write_scenario(out: Path, cycles: int, cycle_s: float, after: float) -> Path
 async def run_room(args: argparse.Namespace, engines: dict[str, ServiceProcess], out: Path) -> dict[str, Any]:
     scen = await asyncio.to_thread(write_scenario, out, args.cycles, args.cycle, args.after)
     port = free_port()
-    sat = (f"{shlex.quote(sys.executable)} -m satellite --uri tcp://127.0.0.1:{port} --no-wake-word --no-tones "
+    renice = f"nice -n {args.harness_nice} " if args.harness_nice else ""  # the satellite at nice 0
+    sat = (f"{renice}{shlex.quote(sys.executable)} -m satellite --uri tcp://127.0.0.1:{port} --no-wake-word --no-tones "
            f"--debug --mic-command 'cat {{mic}}' --snd-command '{{player}}' --snd-rate 22050")
     go = out / "go"
     go.unlink(missing_ok=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     echo = ["--echo-delay-ms", "40", "--echo-gain-db", str(args.echo_db), "--rt60", "0.2", "--reverb-db", "-10"]
     room = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOM), str(scen), "--dir", str(out), "--start-file", str(go), "--run", sat, *echo,
+        *(["nice", "-n", str(-args.harness_nice)] if args.harness_nice else []), sys.executable, str(ROOM),
+        str(scen), "--dir", str(out), "--start-file", str(go), "--run", sat, *echo,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=str(ROOT), env=env)
     orch_log = out / "orchestrator.log"
     orch = None
@@ -148,7 +150,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     rows = judge(ran)
     over = [r for r in rows if r["over_a_reply"]]
     scored = [r["wer"] for r in rows]
-    return {"echo_db": args.echo_db, "cycles": args.cycles, "after_reply_starts_s": args.after,
+    return {"echo_db": args.echo_db, "cycles": args.cycles, "harness_nice": -args.harness_nice,
+            "after_reply_starts_s": args.after,
             "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "uptime_before": before,
             "uptime_after": after, "room": ran["room_line"], "room_stats": ran["result"].get("stats"),
             "false_cuts": ran["result"]["false_cuts"], "interruptions": len(rows),
@@ -165,6 +168,7 @@ def main() -> int:
     parser.add_argument("--cycle", type=float, default=16.0, help="seconds per question + interruption")
     parser.add_argument("--after", type=float, default=1.0, help="the interruption starts this long into the reply")
     parser.add_argument("--keep", default="/tmp/room-stack-barge")
+    parser.add_argument("--harness-nice", type=int, default=0, help="the room at nice -N (the satellite at 0)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     data = asyncio.run(main_async(args))
