@@ -62,6 +62,10 @@ CYCLE_S = 12.0  # one question + its reply (echo only)
 BARGE_CYCLE_S = 9.0
 
 
+def harness(nice: int) -> str:
+    return "room SCHED_FIFO 20, satellite normal" if nice < 0 else f"room nice {-nice}, satellite nice 0"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -178,13 +182,15 @@ async def run_room(folder: Path, scen: Path, echo_db: float, *, sat_flags: list[
     # Assistant do): the satellite's VAD ends each question after 0.6 s of silence, as it does for
     # such controllers (with the 2 s fallback an interruption ran into the next question).
     # --harness-nice N: the room (the stand-in for the sound card, which is never late) runs at
-    # nice -N, the satellite it starts at nice 0 as before (room.py passes its niceness on).
-    renice = f"nice -n {nice} " if nice else ""
+    # nice -N, the satellite it starts at nice 0 as before (room.py passes its niceness on);
+    # N < 0: the room runs real-time (SCHED_FIFO 20), the satellite normal (SCHED_OTHER, nice 0).
+    renice = "chrt -o 0 " if nice < 0 else f"nice -n {nice} " if nice else ""
     sat = (f"{renice}{shlex.quote(python)} -m satellite --uri tcp://127.0.0.1:{port} --no-wake-word --no-tones --debug "
            f"--controller-end-seconds 0.6 --mic-command 'cat {{mic}}' --snd-command '{{player}}' --snd-rate 22050 "
            f"{shlex.join(sat_flags)}")
     room = await asyncio.create_subprocess_exec(
-        *(["nice", "-n", str(-nice)] if nice else []), sys.executable, str(ROOM), str(scen), "--dir", str(out),
+        *(["chrt", "-f", "20"] if nice < 0 else ["nice", "-n", str(-nice)] if nice else []), sys.executable,
+        str(ROOM), str(scen), "--dir", str(out),
         "--start-file", str(ready), "--run", sat,
         "--echo-delay-ms", "40", "--echo-gain-db", str(echo_db), "--rt60", "0.2", "--reverb-db", "-10",
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(ROOT),
@@ -264,7 +270,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     from voice_runtime.audio import PCM16_MONO_16K, write_wav
 
     audio = {"reply": speak(REPLY), "short": speak(SHORT)}
-    results: dict[str, Any] = {"satellite_flags": args.sat_flags, "harness_nice": -args.harness_nice, "levels": {}}
+    results: dict[str, Any] = {"satellite_flags": args.sat_flags, "harness": harness(args.harness_nice), "levels": {}}
     with tempfile.TemporaryDirectory(prefix="room-bench-") as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
@@ -318,7 +324,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--harness-nice", type=int, default=0,
-                        help="run the room at nice -N (the satellite at 0): a busy box made the room late")
+                        help="run the room at nice -N (the satellite at 0); -1: the room real-time (SCHED_FIFO), the "
+                             "satellite normal: a busy box made the room late")
     parser.add_argument("--keep", type=Path, help="keep the room's files (mic.wav, played.wav, run.log) here")
     parser.add_argument("sat_flags", nargs="*", help="extra satellite flags (after --)")
     args = parser.parse_args(argv)

@@ -68,7 +68,8 @@ def write_scenario(out: Path, cycles: int, cycle_s: float, after: float) -> Path
 async def run_room(args: argparse.Namespace, engines: dict[str, ServiceProcess], out: Path) -> dict[str, Any]:
     scen = await asyncio.to_thread(write_scenario, out, args.cycles, args.cycle, args.after)
     port = free_port()
-    renice = f"nice -n {args.harness_nice} " if args.harness_nice else ""  # the satellite at nice 0
+    nice = args.harness_nice  # < 0: the room real-time (SCHED_FIFO 20), the satellite normal
+    renice = "chrt -o 0 " if nice < 0 else f"nice -n {nice} " if nice else ""
     sat = (f"{renice}{shlex.quote(sys.executable)} -m satellite --uri tcp://127.0.0.1:{port} --no-wake-word --no-tones "
            f"--debug --mic-command 'cat {{mic}}' --snd-command '{{player}}' --snd-rate 22050")
     go = out / "go"
@@ -76,7 +77,7 @@ async def run_room(args: argparse.Namespace, engines: dict[str, ServiceProcess],
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     echo = ["--echo-delay-ms", "40", "--echo-gain-db", str(args.echo_db), "--rt60", "0.2", "--reverb-db", "-10"]
     room = await asyncio.create_subprocess_exec(
-        *(["nice", "-n", str(-args.harness_nice)] if args.harness_nice else []), sys.executable, str(ROOM),
+        *(["chrt", "-f", "20"] if nice < 0 else ["nice", "-n", str(-nice)] if nice else []), sys.executable, str(ROOM),
         str(scen), "--dir", str(out), "--start-file", str(go), "--run", sat, *echo,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=str(ROOT), env=env)
     orch_log = out / "orchestrator.log"
@@ -131,6 +132,10 @@ def judge(run: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def harness(nice: int) -> str:
+    return "room SCHED_FIFO 20, satellite normal" if nice < 0 else f"room nice {-nice}, satellite nice 0"
+
+
 def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
 
@@ -150,7 +155,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     rows = judge(ran)
     over = [r for r in rows if r["over_a_reply"]]
     scored = [r["wer"] for r in rows]
-    return {"echo_db": args.echo_db, "cycles": args.cycles, "harness_nice": -args.harness_nice,
+    return {"echo_db": args.echo_db, "cycles": args.cycles, "harness": harness(args.harness_nice),
             "after_reply_starts_s": args.after,
             "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "uptime_before": before,
             "uptime_after": after, "room": ran["room_line"], "room_stats": ran["result"].get("stats"),
@@ -168,7 +173,8 @@ def main() -> int:
     parser.add_argument("--cycle", type=float, default=16.0, help="seconds per question + interruption")
     parser.add_argument("--after", type=float, default=1.0, help="the interruption starts this long into the reply")
     parser.add_argument("--keep", default="/tmp/room-stack-barge")
-    parser.add_argument("--harness-nice", type=int, default=0, help="the room at nice -N (the satellite at 0)")
+    parser.add_argument("--harness-nice", type=int, default=0,
+                        help="the room at nice -N (the satellite at 0); -1: the room real-time, the satellite normal")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     data = asyncio.run(main_async(args))
