@@ -34,7 +34,7 @@ Pcm = np.ndarray[Any, np.dtype[np.int16]]
 class EchoDelay:
     def __init__(self, rate: int = 16000, *, window_ms: int = 750, max_lag_ms: int = 480, every_ms: int = 250,
                  min_dbfs: float = -50.0, min_sharpness: float = 20.0, min_audible_ms: int = 150,
-                 agree_ms: float = 1.0) -> None:
+                 agree_ms: float = 1.0, min_coherence: float = 0.25) -> None:
         self.window = rate * window_ms // 1000
         self.max_lag = rate * max_lag_ms // 1000
         self.every = rate * every_ms // 1000
@@ -43,6 +43,8 @@ class EchoDelay:
         self._min_amplitude = 32768.0 * 10 ** (min_dbfs / 20)
         self._min_power = float(self._min_amplitude**2)
         self._min_sharpness = min_sharpness
+        self._min_coherence = min_coherence
+        self.coherence = 0.0
         self._min_audible = rate * min_audible_ms // 1000
         self._agree = max(1, round(rate * agree_ms / 1000))
         self._since = 0
@@ -102,5 +104,13 @@ class EchoDelay:
         k = int(np.argmax(corr))
         self.sharpness = float(corr[k] / (np.mean(np.abs(corr)) + 1e-12))
         if self.sharpness < self._min_sharpness:
+            return None
+        # The echo must explain the mic: the plain correlation of the mic with the playback at
+        # that lag. A peak of the whitened correlation alone can be sharp and wrong (before the
+        # echo of a new path has reached the mic: sharp false 0-10 ms estimates in the room).
+        ref = self._ref[k:k + self.window]
+        energy = float(np.sqrt(np.dot(self._mic, self._mic) * np.dot(ref, ref)))
+        self.coherence = float(np.dot(self._mic, ref)) / (energy + 1e-9)
+        if self.coherence < self._min_coherence:
             return None
         return self.max_lag - k
