@@ -45,6 +45,7 @@ import numpy as np
 from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
+from wyoming.ping import Ping
 from wyoming.pipeline import RunPipeline
 from wyoming.satellite import RunSatellite
 
@@ -112,6 +113,7 @@ class Controller:
         else:
             raise RuntimeError("satellite did not start")
         await client.write_event(RunSatellite().event())
+        pinger = asyncio.create_task(self._ping_every(client, 2.0))  # as Home Assistant does (the idle timeout)
         # A turn opened on the room's noise right after arming (the start-up false trigger, issue
         # 15 item 4) gets an empty reply; the scenario clock starts once that has settled.
         started = asyncio.get_running_loop().time() + 2.0
@@ -146,7 +148,14 @@ class Controller:
             elif event.type == "played":
                 self.replying = False
         sampler.cancel()
+        pinger.cancel()
         await starter
+
+    @staticmethod
+    async def _ping_every(client: AsyncTcpClient, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            await client.write_event(Ping().event())
 
     async def _sample_cpu_every(self, seconds: float, after: float) -> None:
         await asyncio.sleep(after)
