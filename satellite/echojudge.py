@@ -205,6 +205,14 @@ class EchoJudge:
         self.raw.set_span(frames)
         self.residual.set_span(frames)
 
+    def speaker_dropped(self) -> None:
+        """The speaker's buffer was thrown away (a hold or stop kills the sound command): what was
+        written in the last ``delay`` will never sound, so no echo of it is expected (else the
+        gates held the user's voice back for delay + tail after a hold, and the barge-in was
+        never confirmed: the room, 0 of 15 at -6 dB)."""
+        for i in range(min(self._delay_frames, len(self._played))):
+            self._played[-1 - i] = 0.0
+
     def suspend(self) -> None:
         """The echo path may have moved (the satellite fell behind its mic): the canceller is not
         trusted until :meth:`confirm` (the delay was re-measured unchanged) or, if it changed,

@@ -94,6 +94,7 @@ class SpeakerPath:
         queued = getattr(self.speaker, "queued", None)
         sink_queued = queued() if callable(queued) else None
         self.speaker.abort()
+        self.guard.speaker_dropped()
         self.trace.report(why, mic_ms=self._mic_ms, voiced_frames=self.detector.voiced_frames,
                           sink_queued=sink_queued, buffered_ms=self.playback.buffered_ms)
         self.guard.path_changed()
