@@ -221,6 +221,8 @@ class EchoJudge:
         self.converged = False
         self._strong = 0
         self.onset = False
+        self._erle.clear()  # trust is earned again on frames from after the stall (the room: false
+        # onsets right after an "unchanged" delay, the canceller disturbed by the stall's gap)
 
     def confirm(self) -> None:
         self.suspended = False
