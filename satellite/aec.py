@@ -186,9 +186,11 @@ class AudioFrontend:
         """(delay, tail) in seconds: the echo of a sample played now reaches the mic ``delay``
         later (None while it is being measured) and lasts ``tail`` more: the reverberation in the
         canceller's learned echo path, until ``TAIL_DB`` below its peak (its whole tail while it
-        has not ``adapted``). None when there is no such estimate (no speex)."""
-        if self._speex is None or self._delay is None:
-            return None
+        has not ``adapted``). None when there is no such estimate: no speex, or the delay was never
+        measured (a listening tone at start-up made the judge expect echo for ~1 s and the user's
+        words went unheard)."""
+        if self._speex is None or self._delay is None or self._delay.lag is None:
+            return None  # never measured (start-up, no echo at all): the judge keeps its default window
         tail = self.config.aec_tail_ms / 1000.0
         known = self._waited is None and not self._delay.fresh
         if adapted and known:
