@@ -19,7 +19,8 @@ Two modes:
   0.2–0.45 s of playback after a change (the old way: a 0.75 s window still half full of the
   old path, every 0.25 s).
 
-Cost: one 32768-point real FFT pair per estimate (~1 ms); per frame only while fresh.
+Cost: one 32768-point real FFT pair per estimate (1-5 ms on the shared 2-core box); every 90 ms
+while fresh, every 250 ms while audible otherwise.
 """
 
 from __future__ import annotations
@@ -47,9 +48,13 @@ class EchoDelay:
         self.coherence = 0.0
         self._min_audible = rate * min_audible_ms // 1000
         self._agree = max(1, round(rate * agree_ms / 1000))
+        # While fresh, an estimate every 90 ms, not every frame: one costs ~5 ms on the loaded
+        # 2-core box, and per frame it slowed the mic loop into more stalls (room: slow frames
+        # p50 25-28 ms vs 19 ms).
+        self._fresh_every = rate * 90 // 1000
         self._since = 0
         self._n = 1 << int(np.ceil(np.log2(self.window + self.max_lag)))
-        self.fresh = True  # the delay is unknown: estimate every frame from what came since
+        self.fresh = True  # the delay is unknown: estimate often, from what came since
         self._audible = 0  # samples of audible playback since the windows were emptied
         self._candidate: int | None = None  # the last estimate, waiting for one that agrees
         self.lag: int | None = None  # the delay in use (samples)
@@ -74,7 +79,7 @@ class EchoDelay:
             self._audible += k
         self._since += k
         if self.fresh:
-            if self._audible < self._min_audible:
+            if self._audible < self._min_audible or self._since < self._fresh_every:
                 return None
         elif self._since < self.every:
             return None
