@@ -63,7 +63,8 @@ class EchoConfig:
     # The residual gate (satellite.echojudge): the echo-cancelled mic against the residual echo.
     residual_margin_db: float = 8.0
     converged_erle_db: float = 12.0  # the canceller is trusted alone from this ERLE on
-    erle_window_ms: int = 1000  # ERLE is the median over this much echo
+    erle_window_ms: int = 1000  # ERLE is measured over this much echo
+    trust_after_ms: int = 240  # ... and counts once there is this much echo since the path was known
     onset_frames: int = 2  # frames in a row this far above the residual echo hold the reply (0: off)
     onset_margin_db: float = 8.0
     onset_confirm_ms: int = 300  # an onset the VAD has not called speech by then lapses (the reply resumes)
@@ -74,14 +75,20 @@ class EchoGuard:
 
     def __init__(self, config: EchoConfig, frame_seconds: float) -> None:
         self.config = config
-        frames = max(1, round(config.window_ms / 1000.0 / frame_seconds))
-        self._refs: deque[float] = deque(maxlen=frames)
+        self._window_frames = max(1, round(config.window_ms / 1000.0 / frame_seconds))
+        self._refs: deque[float] = deque(maxlen=self._window_frames)
         self._levels: deque[float] = deque(maxlen=max(1, round(config.learn_ms / 1000.0 / frame_seconds)))
         self._min_ref = db_to_ratio(config.min_reference_dbfs)
         self._hangover_frames = round(config.hangover_ms / 1000.0 / frame_seconds)
         self._hangover = 0
         self.coupling_db = config.initial_coupling_db
         self.echo_frames = 0  # frames held back as echo (for logs and the bench)
+
+    def set_span(self, frames: int) -> None:
+        """Expect echo from the playback of the last ``frames`` frames (at least ``window_ms``)."""
+        frames = max(frames, self._window_frames)
+        if frames != self._refs.maxlen:
+            self._refs = deque(self._refs, maxlen=frames)
 
     @property
     def recent_reference(self) -> float:
