@@ -23,7 +23,7 @@ from voice_runtime.clock import Clock
 
 from .cloud import CloudAssistant
 from .playback import Playback
-from .state import State, Trigger, TurnMachine
+from .state import TurnMachine, TurnState, TurnTrigger
 from .timers import is_timer_event
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ class ControllerEvents:
 
     if TYPE_CHECKING:
         def attach(self, link: ControllerLink) -> None: ...
-        def _fire(self, trigger: Trigger) -> None: ...
+        def _fire(self, trigger: TurnTrigger) -> None: ...
         def _emit(self, event_type: str, **data: object) -> None: ...
         def _abort_local_turn(self) -> None: ...
         def _update_arming(self) -> None: ...
@@ -95,17 +95,17 @@ class ControllerEvents:
         self._waiting_since = self.clock.now()  # reply_timeout counts from the last event of the turn
         state = self.machine.state
         if Transcript.is_type(event.type):
-            if state is State.STREAMING:
+            if state is TurnState.STREAMING:
                 self._ended_by_controller()  # speech from now on is a new turn (outside.py)
             text = Transcript.from_event(event).text
             _LOGGER.info("transcript=%r", text)
             self._emit("transcript", text=text)
-            self._fire(Trigger.TRANSCRIPT)
+            self._fire(TurnTrigger.TRANSCRIPT)
         elif VoiceStopped.is_type(event.type):
-            if state is State.STREAMING:
+            if state is TurnState.STREAMING:
                 _LOGGER.info("end of speech found by the controller")
                 self._ended_by_controller()  # speech from now on is new: a continuation, or a barge-in
-            self._fire(Trigger.SPEECH_END)
+            self._fire(TurnTrigger.SPEECH_END)
         elif Synthesize.is_type(event.type):
             self._reply_text = Synthesize.from_event(event).text
             _LOGGER.info("reply text=%r", self._reply_text)
@@ -113,7 +113,8 @@ class ControllerEvents:
             start = AudioStart.from_event(event)
             self._reply_start(AudioFormat(start.rate, start.width, start.channels))
         elif AudioChunk.is_type(event.type):
-            if state in (State.SPEAKING, State.BARGE_IN) and not self._reply_ended and self._incoming == "reply":
+            if (state in (TurnState.SPEAKING, TurnState.BARGE_IN) and not self._reply_ended
+                    and self._incoming == "reply"):
                 try:
                     self.playback.add_reply(AudioChunk.from_event(event).audio)
                 except ValueError as err:  # a malformed WAV header: the rest of this reply is dropped
@@ -126,15 +127,15 @@ class ControllerEvents:
             _LOGGER.warning("controller error code=%s text=%s", error.code, error.text)
             self._emit("error", code=error.code, text=error.text)
             self._late_reply_until = float("-inf")  # an error instead of a reply: none will come
-            if state is State.SPEAKING and self._reply_ended:
+            if state is TurnState.SPEAKING and self._reply_ended:
                 pass  # the whole reply (e.g. a spoken apology) has arrived: let it play to the end
             elif error.code == SERVICES_UNAVAILABLE and self.cloud is not None and state in (
-                State.STREAMING, State.WAITING
+                TurnState.STREAMING, TurnState.WAITING
             ):
                 self._degraded_until = self.clock.now() + self.config.local_retry_seconds
-                self._start_cloud_turn(ended=state == State.WAITING)
+                self._start_cloud_turn(ended=state == TurnState.WAITING)
             else:
-                self._fire(Trigger.ERROR)
+                self._fire(TurnTrigger.ERROR)
         else:
             _LOGGER.debug("event=%s ignored", event.type)
 
@@ -142,7 +143,7 @@ class ControllerEvents:
         """``services-unavailable`` for the turn the reply timeout gave up on, nothing newer
         started: send its utterance to the cloud after all."""
         if not (Error.is_type(event.type) and self._timed_out_turn == self.turns and self.cloud is not None
-                and self._route is None and self.machine.accepts(Trigger.LATE_FALLBACK)):
+                and self._route is None and self.machine.accepts(TurnTrigger.LATE_FALLBACK)):
             return False
         if Error.from_event(event).code != SERVICES_UNAVAILABLE:
             return False
@@ -150,25 +151,25 @@ class ControllerEvents:
         self._timed_out_turn = -1
         self._degraded_until = self.clock.now() + self.config.local_retry_seconds
         self._waiting_since = self.clock.now()
-        self._fire(Trigger.LATE_FALLBACK)
+        self._fire(TurnTrigger.LATE_FALLBACK)
         self._start_cloud_turn(ended=True)
         return True
 
     def _reply_start(self, fmt: AudioFormat) -> None:
         state = self.machine.state
-        if state == State.WAITING:
+        if state == TurnState.WAITING:
             self.playback.resume()  # a new reply is audible, whatever was held before
             self.playback.start_reply(fmt)
             self._reply_ended = False
             self._late_reply_until = float("-inf")
             self._incoming = "reply"
-            self._fire(Trigger.REPLY_START)
+            self._fire(TurnTrigger.REPLY_START)
             self._emit("speaking", what="reply")
-        elif state in (State.SPEAKING, State.BARGE_IN) and not self._reply_ended:
+        elif state in (TurnState.SPEAKING, TurnState.BARGE_IN) and not self._reply_ended:
             self.playback.start_reply(fmt)
 
     def _reply_end(self) -> None:
-        if self.machine.state in (State.SPEAKING, State.BARGE_IN):
+        if self.machine.state in (TurnState.SPEAKING, TurnState.BARGE_IN):
             self.playback.end_reply()
             self._reply_ended = True
             self._incoming = None

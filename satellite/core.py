@@ -57,7 +57,7 @@ from .lag import MicLag
 from .outside import LATE_REPLY_SECONDS, OutsideTurn
 from .playback import Playback
 from .speaker_path import SpeakerPath
-from .state import HELD, PLAYING, Action, State, Trigger, TurnMachine
+from .state import HELD, PLAYING, TurnAction, TurnMachine, TurnState, TurnTrigger
 from .timers import Alarm, AlarmConfig, TimerBoard
 from .tones import LISTEN_HZ, PROCESS_HZ, ToneConfig, alarm, chime, tone, wav_sound
 from .vad import RATE, SpeechDetector, VadConfig, VadEvent
@@ -188,7 +188,7 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
             await self.wake.stop()
 
     @property
-    def state(self) -> State:
+    def state(self) -> TurnState:
         return self.machine.state
 
     # -- controller API (called by the handler) ------------------------------------------
@@ -221,13 +221,13 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
         armed = self._local_available() or (self.cloud is not None and not self._paused)
         if armed:
             self._armed.set()
-            self._fire(Trigger.ARM)
+            self._fire(TurnTrigger.ARM)
         else:
-            self._fire(Trigger.DISARM)
+            self._fire(TurnTrigger.DISARM)
 
     def _abort_local_turn(self) -> None:
-        if self._route == "local" and self.machine.state not in (State.IDLE, State.LISTENING):
-            self._fire(Trigger.ERROR)
+        if self._route == "local" and self.machine.state not in (TurnState.IDLE, TurnState.LISTENING):
+            self._fire(TurnTrigger.ERROR)
 
     def _send(self, event: Event) -> None:
         if self.controller is None:
@@ -250,24 +250,24 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
         """Wait until every event queued for the controller has been written."""
         await self._outbox.join()
 
-    def _fire(self, trigger: Trigger) -> None:
+    def _fire(self, trigger: TurnTrigger) -> None:
         before = self.machine.state
         actions = self.machine.fire(trigger)
         if self.machine.state != before or actions:
             _LOGGER.info("state %s -> %s on %s", before.value, self.machine.state.value, trigger.value)
         for action in actions:
             self._do(action)
-        if self.machine.state in (State.LISTENING, State.IDLE):
+        if self.machine.state in (TurnState.LISTENING, TurnState.IDLE):
             if self._route == "announce":
                 self._route = None
             if self._late_reply_until == float("inf"):  # the turn ended before its reply came
                 self._late_reply_until = self.clock.now() + LATE_REPLY_SECONDS
             self._next_announcement()
 
-    def _do(self, action: Action) -> None:
-        if action == Action.START_TURN:
+    def _do(self, action: TurnAction) -> None:
+        if action == TurnAction.START_TURN:
             self._start_turn()
-        elif action == Action.END_STREAM:
+        elif action == TurnAction.END_STREAM:
             self._waiting_since = self.clock.now()
             self._emit("streaming-stopped")
             if self._route == "local":
@@ -275,10 +275,10 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
                 self._send(AudioStop(timestamp=int(self._mic_ms)).event())
             elif self._cloud_audio is not None:
                 self._cloud_audio.put_nowait(None)
-        elif action == Action.CANCEL_TURN:
+        elif action == TurnAction.CANCEL_TURN:
             self._cancel_cloud()
             self._route = None
-        elif action == Action.STOP_PLAYBACK:
+        elif action == TurnAction.STOP_PLAYBACK:
             if not self.playback.held and self.playback.busy:
                 self._abort_speaker("stop")
             dropped = self.playback.stop()
@@ -290,20 +290,20 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
                 self.announcements.finish()
             if self._incoming == "reply":
                 self._incoming = None
-        elif action == Action.HOLD_PLAYBACK and self.config.barge_in_hold:
+        elif action == TurnAction.HOLD_PLAYBACK and self.config.barge_in_hold:
             self.playback.hold()
             self._held_ms = self._mic_ms
             self._abort_speaker("hold")
-        elif action == Action.RESUME_PLAYBACK:
+        elif action == TurnAction.RESUME_PLAYBACK:
             self.playback.resume()
-        elif action == Action.SEND_PLAYED:
+        elif action == TurnAction.SEND_PLAYED:
             self._send_played()
             self._log_echo()
-        elif action == Action.PLAY_ANNOUNCEMENT:
+        elif action == TurnAction.PLAY_ANNOUNCEMENT:
             self._play_announcement()
-        elif action == Action.TONE_LISTEN and self.config.tones.enabled:
+        elif action == TurnAction.TONE_LISTEN and self.config.tones.enabled:
             self.playback.add_tone(self._listen_tone)
-        elif action == Action.TONE_PROCESS and self.config.tones.enabled:
+        elif action == TurnAction.TONE_PROCESS and self.config.tones.enabled:
             self.playback.add_tone(self._process_tone)
 
     def _start_turn(self) -> None:
@@ -357,42 +357,42 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
         event = self.detector.process(frame, self.guard.process(raw, frame, played, cancelling=cancelling))
         self.trace.stamp_judged()
         state = self.machine.state
-        if state == State.IDLE:
+        if state == TurnState.IDLE:
             return
         if self.wake is not None:
             event = self._wake_step(frame, event, state)
             state = self.machine.state
         if event == VadEvent.START:
             self._pending = bytearray(self.detector.take_preroll())
-            self._fire(Trigger.SPEECH_START)
-        elif self.guard.onset and state in (State.SPEAKING, State.ANNOUNCING):
+            self._fire(TurnTrigger.SPEECH_START)
+        elif self.guard.onset and state in (TurnState.SPEAKING, TurnState.ANNOUNCING):
             self._pending.clear()  # the VAD's pre-roll replaces it once it hears speech
-            self._fire(Trigger.ONSET)
-        elif state == State.STREAMING:
+            self._fire(TurnTrigger.ONSET)
+        elif state == TurnState.STREAMING:
             self._stream(frame)
         elif state in HELD:
             self._pending += frame
         if event == VadEvent.END:
             self._pending.clear()
-            self._fire(Trigger.SPEECH_END)
+            self._fire(TurnTrigger.SPEECH_END)
         state = self.machine.state
-        if state == State.STREAMING and len(self._utterance) >= self.config.max_speech_seconds * RATE * 2:
+        if state == TurnState.STREAMING and len(self._utterance) >= self.config.max_speech_seconds * RATE * 2:
             _LOGGER.warning("speech longer than %.0fs: cut", self.config.max_speech_seconds)
             self.detector.reset()
-            self._fire(Trigger.SPEECH_END)
+            self._fire(TurnTrigger.SPEECH_END)
         elif state in HELD and self.detector.voiced_seconds >= self.config.barge_in_min_seconds:
             _LOGGER.info("barge-in after %.2fs of speech", self.detector.voiced_seconds)
-            self._fire(Trigger.BARGE_IN_CONFIRMED)
+            self._fire(TurnTrigger.BARGE_IN_CONFIRMED)
         elif state in HELD and not self.detector.in_speech and (
                 self._mic_ms - self._held_ms >= self.config.echo.onset_confirm_ms or not self.playback.has_reply):
             _LOGGER.info("onset not confirmed as speech: the reply resumes")
-            self._fire(Trigger.ONSET_LAPSED)
+            self._fire(TurnTrigger.ONSET_LAPSED)
         elif state in PLAYING and self._reply_ended and not self.playback.has_reply:
-            self._fire(Trigger.REPLY_DONE)
-        elif state == State.WAITING and self.clock.now() - self._waiting_since > self.config.reply_timeout:
+            self._fire(TurnTrigger.REPLY_DONE)
+        elif state == TurnState.WAITING and self.clock.now() - self._waiting_since > self.config.reply_timeout:
             _LOGGER.warning("nothing from the turn for %.0fs: given up", self.config.reply_timeout)
             self._timed_out_turn = self.turns
-            self._fire(Trigger.ERROR)
+            self._fire(TurnTrigger.ERROR)
 
     async def _run(self) -> None:
         await self._armed.wait()
