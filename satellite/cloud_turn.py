@@ -16,7 +16,7 @@ from voice_runtime.clock import Clock
 
 from .cloud import CloudAssistant, CloudError
 from .playback import Playback
-from .state import State, Trigger, TurnMachine
+from .state import TurnMachine, TurnState, TurnTrigger
 
 _LOGGER = logging.getLogger("satellite.core")
 
@@ -33,7 +33,7 @@ class CloudTurns:
     clock: Clock
     _waiting_since: float
 
-    def _fire(self, trigger: Trigger) -> None:
+    def _fire(self, trigger: TurnTrigger) -> None:
         raise NotImplementedError
 
     def _reply_start(self, fmt: AudioFormat) -> None:
@@ -45,18 +45,18 @@ class CloudTurns:
     # -- callbacks of the cloud turn (TurnSink) ---------------------------------------------
     def on_transcript(self, text: str) -> None:
         self._waiting_since = self.clock.now()  # reply_timeout counts from the turn's last event
-        self._fire(Trigger.TRANSCRIPT)
+        self._fire(TurnTrigger.TRANSCRIPT)
 
     def on_reply_start(self, fmt: AudioFormat) -> None:
         self._reply_start(fmt)
 
     def on_reply_audio(self, pcm: bytes) -> None:
-        if self.machine.state in (State.SPEAKING, State.BARGE_IN) and not self._reply_ended:
+        if self.machine.state in (TurnState.SPEAKING, TurnState.BARGE_IN) and not self._reply_ended:
             self.playback.add_reply(pcm)
 
     def on_reply_end(self) -> None:
-        if self.machine.state == State.WAITING:
-            self._fire(Trigger.ERROR)  # nothing to say: the turn is over
+        if self.machine.state == TurnState.WAITING:
+            self._fire(TurnTrigger.ERROR)  # nothing to say: the turn is over
         else:
             self._reply_end()
 
@@ -84,7 +84,7 @@ class CloudTurns:
             _LOGGER.debug("cloud turn failure detail", exc_info=True)
             if self._cloud_task is asyncio.current_task():
                 self._cloud_task = None
-                self._fire(Trigger.ERROR)
+                self._fire(TurnTrigger.ERROR)
 
     def _cancel_cloud(self) -> None:
         task, self._cloud_task = self._cloud_task, None

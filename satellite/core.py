@@ -61,7 +61,7 @@ from .echojudge import EchoJudge
 from .hooks import EventHooks, HooksConfig
 from .outside import LATE_REPLY_SECONDS, OutsideTurn
 from .playback import Playback
-from .state import HELD, PLAYING, Action, State, Trigger, TurnMachine
+from .state import HELD, PLAYING, TurnAction, TurnMachine, TurnState, TurnTrigger
 from .timers import Alarm, AlarmConfig, TimerBoard, is_timer_event
 from .tones import LISTEN_HZ, PROCESS_HZ, ToneConfig, alarm, chime, tone, wav_sound
 from .vad import RATE, SpeechDetector, VadConfig, VadEvent
@@ -196,7 +196,7 @@ class Satellite(OutsideTurn, CloudTurns, WakeTurns):
             await self.wake.stop()
 
     @property
-    def state(self) -> State:
+    def state(self) -> TurnState:
         return self.machine.state
 
     # -- controller API (called by the handler) ------------------------------------------
@@ -248,17 +248,17 @@ class Satellite(OutsideTurn, CloudTurns, WakeTurns):
         self._waiting_since = self.clock.now()  # reply_timeout counts from the last event of the turn
         state = self.machine.state
         if Transcript.is_type(event.type):
-            if state is State.STREAMING:
+            if state is TurnState.STREAMING:
                 self._ended_by_controller()  # speech from now on is a new turn (outside.py)
             text = Transcript.from_event(event).text
             _LOGGER.info("transcript=%r", text)
             self._emit("transcript", text=text)
-            self._fire(Trigger.TRANSCRIPT)
+            self._fire(TurnTrigger.TRANSCRIPT)
         elif VoiceStopped.is_type(event.type):
-            if state is State.STREAMING:
+            if state is TurnState.STREAMING:
                 _LOGGER.info("end of speech found by the controller")
                 self._ended_by_controller()  # speech from now on is new: a continuation, or a barge-in
-            self._fire(Trigger.SPEECH_END)
+            self._fire(TurnTrigger.SPEECH_END)
         elif Synthesize.is_type(event.type):
             self._reply_text = Synthesize.from_event(event).text
             _LOGGER.info("reply text=%r", self._reply_text)
@@ -266,7 +266,8 @@ class Satellite(OutsideTurn, CloudTurns, WakeTurns):
             start = AudioStart.from_event(event)
             self._reply_start(AudioFormat(start.rate, start.width, start.channels))
         elif AudioChunk.is_type(event.type):
-            if state in (State.SPEAKING, State.BARGE_IN) and not self._reply_ended and self._incoming == "reply":
+            if (state in (TurnState.SPEAKING, TurnState.BARGE_IN) and not self._reply_ended
+                    and self._incoming == "reply"):
                 try:
                     self.playback.add_reply(AudioChunk.from_event(event).audio)
                 except ValueError as err:  # a malformed WAV header: the rest of this reply is dropped
@@ -279,15 +280,15 @@ class Satellite(OutsideTurn, CloudTurns, WakeTurns):
             _LOGGER.warning("controller error code=%s text=%s", error.code, error.text)
             self._emit("error", code=error.code, text=error.text)
             self._late_reply_until = float("-inf")  # an error instead of a reply: none will come
-            if state is State.SPEAKING and self._reply_ended:
+            if state is TurnState.SPEAKING and self._reply_ended:
                 pass  # the whole reply (e.g. a spoken apology) has arrived: let it play to the end
             elif error.code == SERVICES_UNAVAILABLE and self.cloud is not None and state in (
-                State.STREAMING, State.WAITING
+                TurnState.STREAMING, TurnState.WAITING
             ):
                 self._degraded_until = self.clock.now() + self.config.local_retry_seconds
-                self._start_cloud_turn(ended=state == State.WAITING)
+                self._start_cloud_turn(ended=state == TurnState.WAITING)
             else:
-                self._fire(Trigger.ERROR)
+                self._fire(TurnTrigger.ERROR)
         else:
             _LOGGER.debug("event=%s ignored", event.type)
 
@@ -295,7 +296,7 @@ class Satellite(OutsideTurn, CloudTurns, WakeTurns):
         """``services-unavailable`` for the turn the reply timeout gave up on, nothing newer
         started: send its utterance to the cloud after all."""
         if not (Error.is_type(event.type) and self._timed_out_turn == self.turns and self.cloud is not None
-                and self._route is None and self.machine.accepts(Trigger.LATE_FALLBACK)):
+                and self._route is None and self.machine.accepts(TurnTrigger.LATE_FALLBACK)):
             return False
         if Error.from_event(event).code != SERVICES_UNAVAILABLE:
             return False
@@ -303,26 +304,26 @@ class Satellite(OutsideTurn, CloudTurns, WakeTurns):
         self._timed_out_turn = -1
         self._degraded_until = self.clock.now() + self.config.local_retry_seconds
         self._waiting_since = self.clock.now()
-        self._fire(Trigger.LATE_FALLBACK)
+        self._fire(TurnTrigger.LATE_FALLBACK)
         self._start_cloud_turn(ended=True)
         return True
 
     # -- internals -----------------------------------------------------------------------
     def _reply_start(self, fmt: AudioFormat) -> None:
         state = self.machine.state
-        if state == State.WAITING:
+        if state == TurnState.WAITING:
             self.playback.resume()  # a new reply is audible, whatever was held before
             self.playback.start_reply(fmt)
             self._reply_ended = False
             self._late_reply_until = float("-inf")
             self._incoming = "reply"
-            self._fire(Trigger.REPLY_START)
+            self._fire(TurnTrigger.REPLY_START)
             self._emit("speaking", what="reply")
-        elif state in (State.SPEAKING, State.BARGE_IN) and not self._reply_ended:
+        elif state in (TurnState.SPEAKING, TurnState.BARGE_IN) and not self._reply_ended:
             self.playback.start_reply(fmt)
 
     def _reply_end(self) -> None:
-        if self.machine.state in (State.SPEAKING, State.BARGE_IN):
+        if self.machine.state in (TurnState.SPEAKING, TurnState.BARGE_IN):
             self.playback.end_reply()
             self._reply_ended = True
             self._incoming = None
@@ -334,13 +335,13 @@ class Satellite(OutsideTurn, CloudTurns, WakeTurns):
         armed = self._local_available() or (self.cloud is not None and not self._paused)
         if armed:
             self._armed.set()
-            self._fire(Trigger.ARM)
+            self._fire(TurnTrigger.ARM)
         else:
-            self._fire(Trigger.DISARM)
+            self._fire(TurnTrigger.DISARM)
 
     def _abort_local_turn(self) -> None:
-        if self._route == "local" and self.machine.state not in (State.IDLE, State.LISTENING):
-            self._fire(Trigger.ERROR)
+        if self._route == "local" and self.machine.state not in (TurnState.IDLE, TurnState.LISTENING):
+            self._fire(TurnTrigger.ERROR)
 
     def _send(self, event: Event) -> None:
         if self.controller is None:
@@ -363,24 +364,24 @@ class Satellite(OutsideTurn, CloudTurns, WakeTurns):
         """Wait until every event queued for the controller has been written."""
         await self._outbox.join()
 
-    def _fire(self, trigger: Trigger) -> None:
+    def _fire(self, trigger: TurnTrigger) -> None:
         before = self.machine.state
         actions = self.machine.fire(trigger)
         if self.machine.state != before or actions:
             _LOGGER.info("state %s -> %s on %s", before.value, self.machine.state.value, trigger.value)
         for action in actions:
             self._do(action)
-        if self.machine.state in (State.LISTENING, State.IDLE):
+        if self.machine.state in (TurnState.LISTENING, TurnState.IDLE):
             if self._route == "announce":
                 self._route = None
             if self._late_reply_until == float("inf"):  # the turn ended before its reply came
                 self._late_reply_until = self.clock.now() + LATE_REPLY_SECONDS
             self._next_announcement()
 
-    def _do(self, action: Action) -> None:
-        if action == Action.START_TURN:
+    def _do(self, action: TurnAction) -> None:
+        if action == TurnAction.START_TURN:
             self._start_turn()
-        elif action == Action.END_STREAM:
+        elif action == TurnAction.END_STREAM:
             self._waiting_since = self.clock.now()
             self._emit("streaming-stopped")
             if self._route == "local":
@@ -388,10 +389,10 @@ class Satellite(OutsideTurn, CloudTurns, WakeTurns):
                 self._send(AudioStop(timestamp=int(self._mic_ms)).event())
             elif self._cloud_audio is not None:
                 self._cloud_audio.put_nowait(None)
-        elif action == Action.CANCEL_TURN:
+        elif action == TurnAction.CANCEL_TURN:
             self._cancel_cloud()
             self._route = None
-        elif action == Action.STOP_PLAYBACK:
+        elif action == TurnAction.STOP_PLAYBACK:
             if not self.playback.held and self.playback.busy:
                 self._abort_speaker("stop")
             dropped = self.playback.stop()
@@ -403,20 +404,20 @@ class Satellite(OutsideTurn, CloudTurns, WakeTurns):
                 self.announcements.finish()
             if self._incoming == "reply":
                 self._incoming = None
-        elif action == Action.HOLD_PLAYBACK and self.config.barge_in_hold:
+        elif action == TurnAction.HOLD_PLAYBACK and self.config.barge_in_hold:
             self.playback.hold()
             self._held_ms = self._mic_ms
             self._abort_speaker("hold")
-        elif action == Action.RESUME_PLAYBACK:
+        elif action == TurnAction.RESUME_PLAYBACK:
             self.playback.resume()
-        elif action == Action.SEND_PLAYED:
+        elif action == TurnAction.SEND_PLAYED:
             self._send_played()
             self._log_echo()
-        elif action == Action.PLAY_ANNOUNCEMENT:
+        elif action == TurnAction.PLAY_ANNOUNCEMENT:
             self._play_announcement()
-        elif action == Action.TONE_LISTEN and self.config.tones.enabled:
+        elif action == TurnAction.TONE_LISTEN and self.config.tones.enabled:
             self.playback.add_tone(self._listen_tone)
-        elif action == Action.TONE_PROCESS and self.config.tones.enabled:
+        elif action == TurnAction.TONE_PROCESS and self.config.tones.enabled:
             self.playback.add_tone(self._process_tone)
 
     def _abort_speaker(self, why: str) -> None:
@@ -485,42 +486,42 @@ class Satellite(OutsideTurn, CloudTurns, WakeTurns):
         event = self.detector.process(frame, self.guard.process(raw, frame, played))
         self.trace.stamp_judged()
         state = self.machine.state
-        if state == State.IDLE:
+        if state == TurnState.IDLE:
             return
         if self.wake is not None:
             event = self._wake_step(frame, event, state)
             state = self.machine.state
         if event == VadEvent.START:
             self._pending = bytearray(self.detector.take_preroll())
-            self._fire(Trigger.SPEECH_START)
-        elif self.guard.onset and state in (State.SPEAKING, State.ANNOUNCING):
+            self._fire(TurnTrigger.SPEECH_START)
+        elif self.guard.onset and state in (TurnState.SPEAKING, TurnState.ANNOUNCING):
             self._pending.clear()  # the VAD's pre-roll replaces it once it hears speech
-            self._fire(Trigger.ONSET)
-        elif state == State.STREAMING:
+            self._fire(TurnTrigger.ONSET)
+        elif state == TurnState.STREAMING:
             self._stream(frame)
         elif state in HELD:
             self._pending += frame
         if event == VadEvent.END:
             self._pending.clear()
-            self._fire(Trigger.SPEECH_END)
+            self._fire(TurnTrigger.SPEECH_END)
         state = self.machine.state
-        if state == State.STREAMING and len(self._utterance) >= self.config.max_speech_seconds * RATE * 2:
+        if state == TurnState.STREAMING and len(self._utterance) >= self.config.max_speech_seconds * RATE * 2:
             _LOGGER.warning("speech longer than %.0fs: cut", self.config.max_speech_seconds)
             self.detector.reset()
-            self._fire(Trigger.SPEECH_END)
+            self._fire(TurnTrigger.SPEECH_END)
         elif state in HELD and self.detector.voiced_seconds >= self.config.barge_in_min_seconds:
             _LOGGER.info("barge-in after %.2fs of speech", self.detector.voiced_seconds)
-            self._fire(Trigger.BARGE_IN_CONFIRMED)
+            self._fire(TurnTrigger.BARGE_IN_CONFIRMED)
         elif state in HELD and not self.detector.in_speech and (
                 self._mic_ms - self._held_ms >= self.config.echo.onset_confirm_ms or not self.playback.has_reply):
             _LOGGER.info("onset not confirmed as speech: the reply resumes")
-            self._fire(Trigger.ONSET_LAPSED)
+            self._fire(TurnTrigger.ONSET_LAPSED)
         elif state in PLAYING and self._reply_ended and not self.playback.has_reply:
-            self._fire(Trigger.REPLY_DONE)
-        elif state == State.WAITING and self.clock.now() - self._waiting_since > self.config.reply_timeout:
+            self._fire(TurnTrigger.REPLY_DONE)
+        elif state == TurnState.WAITING and self.clock.now() - self._waiting_since > self.config.reply_timeout:
             _LOGGER.warning("nothing from the turn for %.0fs: given up", self.config.reply_timeout)
             self._timed_out_turn = self.turns
-            self._fire(Trigger.ERROR)
+            self._fire(TurnTrigger.ERROR)
 
     async def _run(self) -> None:
         await self._armed.wait()

@@ -40,7 +40,7 @@ from voice_runtime.clock import Clock
 from .announce import Announcements
 from .hooks import EventHooks
 from .playback import Playback
-from .state import PLAYING, State, Trigger, TurnMachine
+from .state import PLAYING, TurnMachine, TurnState, TurnTrigger
 from .timers import Alarm, TimerBoard, TimerFinishedNotice
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ class OutsideTurn:
     _chime: bytes
     detector: SpeechDetector
 
-    def _fire(self, trigger: Trigger) -> None:
+    def _fire(self, trigger: TurnTrigger) -> None:
         raise NotImplementedError
 
     def _send(self, event: Event) -> None:
@@ -81,7 +81,7 @@ class OutsideTurn:
     def _is_reply_audio_start(self) -> bool:
         state = self.machine.state
         if self._route == "local" and (
-            state == State.WAITING or (state in (State.SPEAKING, State.BARGE_IN) and not self._reply_ended)
+            state == TurnState.WAITING or (state in (TurnState.SPEAKING, TurnState.BARGE_IN) and not self._reply_ended)
         ):
             return True
         if self.clock.now() < self._late_reply_until:
@@ -96,7 +96,7 @@ class OutsideTurn:
         if AudioStart.is_type(event.type):
             if self._is_reply_audio_start():
                 return False
-            if self.machine.state == State.IDLE:
+            if self.machine.state == TurnState.IDLE:
                 _LOGGER.warning("paused: announcement not played")
                 self._incoming = None
                 self._send(Played().event())
@@ -139,8 +139,8 @@ class OutsideTurn:
         self.announcements.drop_waiting()
 
     def _next_announcement(self) -> None:
-        if self.machine.state == State.LISTENING and self.announcements.waiting:
-            self._fire(Trigger.ANNOUNCE)
+        if self.machine.state == TurnState.LISTENING and self.announcements.waiting:
+            self._fire(TurnTrigger.ANNOUNCE)
 
     def _play_announcement(self) -> None:
         clip = self.announcements.next()
@@ -192,8 +192,8 @@ class OutsideTurn:
         """The reply asked a question: listen again without the wake word (for ``follow_up_seconds``);
         or the controller has just ended the question and the user may go on (``CONTINUE_SECONDS``)."""
         state, now = self.machine.state, self.clock.now()
-        return (state == State.LISTENING and now < self._follow_up_until) or (
-            state == State.WAITING and now < self._continue_until)
+        return (state == TurnState.LISTENING and now < self._follow_up_until) or (
+            state == TurnState.WAITING and now < self._continue_until)
 
     def _ended_by_controller(self) -> None:
         """The controller ended the question: speech from now on is new (a continuation or a barge-in)."""

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 
-class State(StrEnum):
+class TurnState(StrEnum):
     IDLE = "idle"
     LISTENING = "listening"
     STREAMING = "streaming"
@@ -45,7 +45,7 @@ class State(StrEnum):
     ANNOUNCE_BARGE_IN = "announce-barge-in"
 
 
-class Trigger(StrEnum):
+class TurnTrigger(StrEnum):
     ARM = "arm"  # a controller sent run-satellite, or cloud fallback became available
     DISARM = "disarm"  # paused, or no controller and no fallback
     SPEECH_START = "speech-start"  # VAD: N voiced frames
@@ -61,7 +61,7 @@ class Trigger(StrEnum):
     LATE_FALLBACK = "late-fallback"  # services-unavailable for a turn the satellite had given up on
 
 
-class Action(StrEnum):
+class TurnAction(StrEnum):
     START_TURN = "start-turn"  # run-pipeline + audio-start + pre-roll (or a cloud turn)
     END_STREAM = "end-stream"  # audio-stop
     CANCEL_TURN = "cancel-turn"  # forget the turn in progress (cloud task cancelled)
@@ -74,10 +74,10 @@ class Action(StrEnum):
     PLAY_ANNOUNCEMENT = "play-announcement"  # the next queued announcement (chime first) into playback
 
 
-S, T, A = State, Trigger, Action
+S, T, A = TurnState, TurnTrigger, TurnAction
 _ABORT = (A.STOP_PLAYBACK, A.CANCEL_TURN)
 
-TRANSITIONS: dict[tuple[State, Trigger], tuple[State, tuple[Action, ...]]] = {
+TRANSITIONS: dict[tuple[TurnState, TurnTrigger], tuple[TurnState, tuple[TurnAction, ...]]] = {
     (S.IDLE, T.ARM): (S.LISTENING, ()),
     (S.LISTENING, T.SPEECH_START): (S.STREAMING, (A.START_TURN, A.TONE_LISTEN)),
     (S.LISTENING, T.DISARM): (S.IDLE, ()),
@@ -132,11 +132,11 @@ HELD = (S.BARGE_IN, S.ANNOUNCE_BARGE_IN)
 class TurnMachine:
     """The current state plus a bounded history of transitions (for logs and tests)."""
 
-    state: State = State.IDLE
-    history: list[tuple[State, Trigger, State]] = field(default_factory=list)
+    state: TurnState = TurnState.IDLE
+    history: list[tuple[TurnState, TurnTrigger, TurnState]] = field(default_factory=list)
     max_history: int = 200
 
-    def fire(self, trigger: Trigger) -> tuple[Action, ...]:
+    def fire(self, trigger: TurnTrigger) -> tuple[TurnAction, ...]:
         """Apply ``trigger``; return the actions to carry out, in order (empty if ignored)."""
         entry = TRANSITIONS.get((self.state, trigger))
         if entry is None:
@@ -147,5 +147,5 @@ class TurnMachine:
         self.state = new_state
         return actions
 
-    def accepts(self, trigger: Trigger) -> bool:
+    def accepts(self, trigger: TurnTrigger) -> bool:
         return (self.state, trigger) in TRANSITIONS

@@ -11,7 +11,7 @@ import logging
 from wyoming.event import Event
 from wyoming.wake import Detection
 
-from .state import Action, State, Trigger, TurnMachine
+from .state import TurnAction, TurnMachine, TurnState, TurnTrigger
 from .vad import SpeechDetector, VadEvent
 from .wake import WakeGate
 
@@ -35,25 +35,25 @@ class WakeTurns:
     def on_wake_detected(self, name: str | None = None) -> bool:
         raise NotImplementedError
 
-    def _fire(self, trigger: Trigger) -> None:
+    def _fire(self, trigger: TurnTrigger) -> None:
         raise NotImplementedError
 
     def _send(self, event: Event) -> None:
         raise NotImplementedError
 
-    def _do(self, action: Action) -> None:
+    def _do(self, action: TurnAction) -> None:
         raise NotImplementedError
 
-    def _wake_step(self, frame: bytes, event: VadEvent, state: State) -> VadEvent:
+    def _wake_step(self, frame: bytes, event: VadEvent, state: TurnState) -> VadEvent:
         """Wake-word mode: only the wake word starts a turn (or interrupts a reply)."""
         assert self.wake is not None
         name = self.wake.process(frame)
         if name is not None:
             self._on_wake(name, state)
             return VadEvent.NONE
-        if state in (State.LISTENING, State.WAITING) and event == VadEvent.START and not self.follow_up_open:
+        if state in (TurnState.LISTENING, TurnState.WAITING) and event == VadEvent.START and not self.follow_up_open:
             return VadEvent.NONE  # speech without the wake word starts nothing (except a follow-up)
-        if state == State.STREAMING and self._wake_turn:
+        if state == TurnState.STREAMING and self._wake_turn:
             if event == VadEvent.START:
                 return VadEvent.NONE  # the command began: it is streamed already, keep going
             quiet = self._mic_ms - self._wake_ms > self.wake.config.command_timeout_seconds * 1000
@@ -62,22 +62,22 @@ class WakeTurns:
                 return VadEvent.END
         return event
 
-    def _on_wake(self, name: str, state: State) -> None:
+    def _on_wake(self, name: str, state: TurnState) -> None:
         _LOGGER.info("wake word %s detected state=%s", name, state.value)
         assert self.wake is not None
         if self.on_wake_detected(name):  # it stopped a ringing timer: the detection is used up
             return
-        if state == State.STREAMING:
+        if state == TurnState.STREAMING:
             return
         self._wake_name = name
         self._wake_ms = self._mic_ms
         self._send(Detection(name=name, timestamp=int(self._mic_ms)).event())
         self.detector.reset()  # now the VAD waits for the command, then for its end
         self._pending = bytearray(self.wake.take_preroll())
-        if state in (State.LISTENING, State.WAITING):
-            self._fire(Trigger.SPEECH_START)  # listening tone, run-pipeline from asr with the wake word
+        if state in (TurnState.LISTENING, TurnState.WAITING):
+            self._fire(TurnTrigger.SPEECH_START)  # listening tone, run-pipeline from asr with the wake word
             return
-        if state == State.SPEAKING:
-            self._fire(Trigger.SPEECH_START)  # the wake word over a reply is a barge-in, confirmed at once
-        self._fire(Trigger.BARGE_IN_CONFIRMED)
-        self._do(Action.TONE_LISTEN)
+        if state == TurnState.SPEAKING:
+            self._fire(TurnTrigger.SPEECH_START)  # the wake word over a reply is a barge-in, confirmed at once
+        self._fire(TurnTrigger.BARGE_IN_CONFIRMED)
+        self._do(TurnAction.TONE_LISTEN)

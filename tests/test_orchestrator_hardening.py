@@ -23,7 +23,7 @@ from orchestrator.services import ServicePool, ServiceUnavailable
 from orchestrator.state import LinkMachine, LinkTrigger
 from satellite.audio_io import MemorySink
 from satellite.core import Satellite
-from satellite.state import State
+from satellite.state import TurnState
 from satellite.vad import SpeechDetector
 from voice_runtime.audio import AudioFormat
 from voice_runtime.clock import ManualClock
@@ -186,15 +186,15 @@ async def test_the_reply_wait_counts_from_the_last_event_of_the_turn() -> None:
     async with satellite() as (sat, clock):
         link = await attach(sat)
         feed(sat, "..vvv" + "v" * 10 + ".....")
-        assert sat.state == State.WAITING
+        assert sat.state == TurnState.WAITING
         for _ in range(3):  # the controller keeps reporting progress, 4 s apart (timeout: 5 s)
             clock.advance(4.0)
             await sat.on_controller_event(link, Transcript(text="what time is it").event())
             feed(sat, ".")
-            assert sat.state == State.WAITING
+            assert sat.state == TurnState.WAITING
         clock.advance(CONFIG.reply_timeout + 0.1)  # then nothing for longer than the timeout
         feed(sat, ".")
-        assert sat.state == State.LISTENING
+        assert sat.state == TurnState.LISTENING
 
 
 async def test_services_unavailable_after_the_reply_timeout_still_goes_to_the_cloud() -> None:
@@ -202,17 +202,17 @@ async def test_services_unavailable_after_the_reply_timeout_still_goes_to_the_cl
     async with satellite(cloud) as (sat, clock):
         link = await attach(sat)
         feed(sat, "..vvv" + "v" * 10 + ".....")
-        assert sat.state == State.WAITING
+        assert sat.state == TurnState.WAITING
         await sat.flush()
         sent = b"".join(e.payload or b"" for e in link.received if e.type == "audio-chunk")
         clock.advance(CONFIG.reply_timeout + 0.1)
         feed(sat, ".")
-        assert sat.state == State.LISTENING  # gave up on the controller
+        assert sat.state == TurnState.LISTENING  # gave up on the controller
         await sat.on_controller_event(link, Error(text="down", code="services-unavailable").event())
-        assert sat.state == State.WAITING
+        assert sat.state == TurnState.WAITING
         await asyncio.wait_for(cloud.done.wait(), 10)
         assert cloud.audio == sent  # the very utterance the controller got
-        assert sat.state == State.SPEAKING
+        assert sat.state == TurnState.SPEAKING
         # A second, stale services-unavailable changes nothing.
         await sat.on_controller_event(link, Error(text="down", code="services-unavailable").event())
-        assert sat.state == State.SPEAKING
+        assert sat.state == TurnState.SPEAKING

@@ -34,7 +34,7 @@ from satellite.announce import AnnounceConfig
 from satellite.core import Satellite
 from satellite.hooks import HooksConfig
 from satellite.playback import Playback
-from satellite.state import State
+from satellite.state import TurnState
 from satellite.timers import AlarmConfig
 from satellite.tones import ToneConfig, chime, tone_power
 from voice_runtime.audio import AudioFormat, convert, write_wav
@@ -67,11 +67,11 @@ async def test_announcement_outside_a_turn_plays_chime_then_audio_then_played() 
         await announce(sat, link, pcm)
         out = b""
         for _ in range(30):  # chime 0.24 s + audio 0.3 s (+ the resampler's tail) = 19 frames
-            assert sat.state == State.ANNOUNCING
+            assert sat.state == TurnState.ANNOUNCING
             out += feed(sat, ".")
-            if sat.state == State.LISTENING:
+            if sat.state == TurnState.LISTENING:
                 break
-        assert sat.state == State.LISTENING and len(out) == 19 * 960
+        assert sat.state == TurnState.LISTENING and len(out) == 19 * 960
         await sat.flush()
         assert link.types() == ["played"]
         ding = chime(16000, CONFIG.tones)
@@ -91,18 +91,18 @@ async def test_an_announcement_during_a_reply_waits_its_turn_and_the_queue_is_bo
             await sat.on_controller_event(link, event)
         for freq in (500.0, 600.0, 700.0):  # three arrive during the reply; room for two
             await announce(sat, link, sine(freq, 0.09))
-        assert sat.state == State.SPEAKING and sat.announcements.waiting == 2
+        assert sat.state == TurnState.SPEAKING and sat.announcements.waiting == 2
         reply = feed(sat, "...")
         assert np.frombuffer(reply, "<i2").tolist() == [3000] * (len(reply) // 2)  # the reply alone
         feed(sat, ".")
-        assert sat.state == State.ANNOUNCING
+        assert sat.state == TurnState.ANNOUNCING
         second = feed(sat, "...")
         assert tone_power(second, 16000, 600.0) > 0.8  # the oldest waiting one (500 Hz) was dropped
         feed(sat, ".")
         third = feed(sat, "...")
         assert tone_power(third, 16000, 700.0) > 0.8
         feed(sat, "..")
-        assert sat.state == State.LISTENING
+        assert sat.state == TurnState.LISTENING
         await sat.flush()
         assert link.types() == ["run-pipeline", "audio-start", "audio-stop", "played", "played", "played"]
 
@@ -113,16 +113,16 @@ async def test_barge_in_on_an_announcement_sends_played_then_a_new_turn() -> Non
         await announce(sat, link, sine(440.0, 2.0))
         assert any(feed(sat, "...."))
         feed(sat, "vvv")
-        assert sat.state == State.ANNOUNCE_BARGE_IN
+        assert sat.state == TurnState.ANNOUNCE_BARGE_IN
         assert not any(feed(sat, "v"))  # held at once
         feed(sat, "vvvvvv")  # 0.3 s of speech: confirmed
-        assert sat.state == State.STREAMING and not sat.playback.has_reply
+        assert sat.state == TurnState.STREAMING and not sat.playback.has_reply
         await sat.flush()
         assert link.types() == ["played", "run-pipeline", "audio-start"]
         feed(sat, "v.....")
         await sat.on_controller_event(link, REPLY)  # the reply of the new turn plays normally
         await sat.on_controller_event(link, chunk(60))
-        assert sat.state == State.SPEAKING
+        assert sat.state == TurnState.SPEAKING
 
 
 async def test_an_announcement_cut_off_by_a_replaced_controller_plays_what_came_then_listens() -> None:
@@ -132,11 +132,11 @@ async def test_an_announcement_cut_off_by_a_replaced_controller_plays_what_came_
         await sat.on_controller_event(link, AudioChunk(rate=HA_RATE, width=2, channels=1,
                                                        audio=sine(440.0, 0.1)).event())  # no audio-stop ever
         await announce(sat, link, sine(550.0, 0.1))  # a second one waits
-        assert sat.state == State.ANNOUNCING and sat.announcements.waiting == 1
+        assert sat.state == TurnState.ANNOUNCING and sat.announcements.waiting == 1
         second = await attach(sat, "ha-again")  # HA reconnected: the old connection's stream is over
         assert sat.announcements.waiting == 0
         assert any(feed(sat, "." * 14))  # chime 0.24 s + 0.1 s
-        assert sat.state == State.LISTENING and not sat.playback.has_reply
+        assert sat.state == TurnState.LISTENING and not sat.playback.has_reply
         feed(sat, "vvv")  # a new turn, nothing stuck
         await sat.flush()
         assert second.types() == ["played", "run-pipeline", "audio-start"]
@@ -147,9 +147,9 @@ async def test_a_cough_over_an_announcement_resumes_it() -> None:
         link = await attach(sat)
         await announce(sat, link, sine(440.0, 1.0))
         feed(sat, "..vvv")
-        assert sat.state == State.ANNOUNCE_BARGE_IN
+        assert sat.state == TurnState.ANNOUNCE_BARGE_IN
         feed(sat, ".....")
-        assert sat.state == State.ANNOUNCING and any(feed(sat, "."))
+        assert sat.state == TurnState.ANNOUNCING and any(feed(sat, "."))
         await sat.flush()
         assert link.types() == []
 
@@ -277,7 +277,7 @@ async def test_a_reply_that_asks_a_question_opens_a_follow_up(text: str, follow_
         for event in (Synthesize(text=text).event(), REPLY, chunk(60), AudioStop().event()):
             await sat.on_controller_event(link, event)
         feed(sat, "...")
-        assert sat.state == State.LISTENING
+        assert sat.state == TurnState.LISTENING
         assert sat.follow_up_open is follow_up
         assert isinstance(sat.clock, ManualClock)
         sat.clock.advance(CONFIG.follow_up_seconds + 0.1)
@@ -335,11 +335,11 @@ async def test_the_alarm_waits_while_an_announcement_is_waiting_for_its_audio() 
         assert rings(feed(sat, "." * 10))
         feed(sat, "." * 40)  # the first period's gap ends: the next beeps would be due now
         await sat.on_controller_event(link, AudioStart(rate=HA_RATE, width=2, channels=1).event())
-        assert sat.state == State.ANNOUNCING
+        assert sat.state == TurnState.ANNOUNCING
         assert not any(feed(sat, "." * 60))  # no audio yet, and no beeps
         await sat.on_controller_event(link, AudioStop().event())  # it had no audio after all
         feed(sat, "..")
-        assert sat.state == State.LISTENING
+        assert sat.state == TurnState.LISTENING
         assert sat.alarm.ringing is not None and rings(feed(sat, "." * 60))  # beeps again after it
 
 

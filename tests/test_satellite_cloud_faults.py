@@ -34,7 +34,7 @@ from wyoming.error import Error
 from satellite.audio_io import MemorySink
 from satellite.cloud import CloudAssistant, CloudConfig
 from satellite.core import Satellite
-from satellite.state import State
+from satellite.state import TurnState
 from satellite.vad import SpeechDetector
 from voice_runtime.clock import ManualClock
 
@@ -68,10 +68,10 @@ async def cloud_turn(sat: Satellite) -> bytes:
     await asyncio.wait_for(asyncio.wait({task}), 60)
     played = b""
     for _ in range(2000):  # drain the reply (a 30 ms frame per call)
-        if sat.state == State.LISTENING:
+        if sat.state == TurnState.LISTENING:
             break
         played += feed(sat, ".")
-    assert sat.state == State.LISTENING
+    assert sat.state == TurnState.LISTENING
     return played
 
 
@@ -137,7 +137,7 @@ async def test_local_retry_seconds_keeps_turns_in_the_cloud_then_tries_the_contr
         await sat.flush()
         assert link.types()[-3:] == ["run-pipeline", "audio-start", "audio-stop"]
         assert link.types().count("run-pipeline") == 2 and len(deepgram.stt()) == 2
-        assert sat.state == State.WAITING  # for the controller's reply
+        assert sat.state == TurnState.WAITING  # for the controller's reply
 
 
 async def test_an_assert_in_a_fake_route_fails_the_test_at_once() -> None:

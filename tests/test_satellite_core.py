@@ -21,7 +21,7 @@ from wyoming.vad import VoiceStopped
 from satellite.audio_io import MemorySink
 from satellite.core import Satellite, SatelliteConfig
 from satellite.echo import EchoConfig
-from satellite.state import State
+from satellite.state import TurnState
 from satellite.tones import ToneConfig
 from satellite.vad import SpeechDetector, VadConfig
 from voice_runtime.clock import ManualClock
@@ -108,30 +108,30 @@ async def attach(sat: Satellite, name: str = "ha") -> Link:
 
 async def test_late_audio_of_an_interrupted_reply_is_dropped(sat: Satellite) -> None:
     link = await attach(sat)
-    assert sat.state == State.LISTENING
+    assert sat.state == TurnState.LISTENING
     feed(sat, "..vvv")
-    assert sat.state == State.STREAMING
+    assert sat.state == TurnState.STREAMING
     feed(sat, "v.....")
-    assert sat.state == State.WAITING
+    assert sat.state == TurnState.WAITING
     for event in (REPLY, chunk(1000)):
         await sat.on_controller_event(link, event)
-    assert sat.state == State.SPEAKING
+    assert sat.state == TurnState.SPEAKING
     assert any(feed(sat, "...."))  # the reply plays
     assert any(feed(sat, "vvv"))  # written before the third voiced frame was heard
-    assert sat.state == State.BARGE_IN and sat.playback.has_reply
+    assert sat.state == TurnState.BARGE_IN and sat.playback.has_reply
     assert not any(feed(sat, "v"))  # held from the next frame on
     feed(sat, "vvvvvv")  # 10 voiced frames = 0.3 s: confirmed
-    assert sat.state == State.STREAMING and not sat.playback.has_reply
+    assert sat.state == TurnState.STREAMING and not sat.playback.has_reply
     # The old reply keeps arriving for a while: none of it plays.
     for event in (chunk(500), AudioStop().event()):
         await sat.on_controller_event(link, event)
     assert not any(feed(sat, "v....."))
-    assert sat.state == State.WAITING
+    assert sat.state == TurnState.WAITING
     await sat.on_controller_event(link, chunk(500))  # still old (no audio-start yet)
     assert not sat.playback.has_reply
     await sat.on_controller_event(link, REPLY)
     await sat.on_controller_event(link, chunk(100, 2000))
-    assert sat.state == State.SPEAKING and sat.playback.has_reply
+    assert sat.state == TurnState.SPEAKING and sat.playback.has_reply
     await sat.flush()
     assert link.types() == ["run-pipeline", "audio-start", "audio-stop", "run-pipeline", "audio-start", "audio-stop"]
     second = [e for e in link.received if e.type == "audio-chunk"][-7:]
@@ -143,14 +143,14 @@ async def test_controller_vad_ends_the_stream_and_played_follows_the_reply(sat: 
     link = await attach(sat)
     feed(sat, "vvvvv")
     await sat.on_controller_event(link, VoiceStopped().event())
-    assert sat.state == State.WAITING
+    assert sat.state == TurnState.WAITING
     feed(sat, "......")  # the user's VAD ending later changes nothing
     for event in (REPLY, chunk(100), AudioStop().event()):
         await sat.on_controller_event(link, event)
     feed(sat, "...")
-    assert sat.state == State.SPEAKING
+    assert sat.state == TurnState.SPEAKING
     feed(sat, "..")  # 100 ms of reply = 4 frames: drained
-    assert sat.state == State.LISTENING
+    assert sat.state == TurnState.LISTENING
     await sat.flush()
     assert link.types() == ["run-pipeline", "audio-start", "audio-stop", "played"]
 
@@ -162,9 +162,9 @@ async def test_speech_going_on_after_the_controller_ended_the_question_is_a_new_
     link = await attach(sat)
     feed(sat, "vvvvv")
     await sat.on_controller_event(link, VoiceStopped().event())
-    assert sat.state == State.WAITING
+    assert sat.state == TurnState.WAITING
     feed(sat, "vvv")  # still speaking
-    assert sat.state == State.STREAMING
+    assert sat.state == TurnState.STREAMING
     await sat.flush()
     assert link.types() == ["run-pipeline", "audio-start", "audio-stop", "run-pipeline", "audio-start"]
 
@@ -172,18 +172,18 @@ async def test_speech_going_on_after_the_controller_ended_the_question_is_a_new_
 async def test_pause_and_a_replacing_controller(sat: Satellite) -> None:
     first = await attach(sat, "first")
     await sat.on_controller_event(first, PauseSatellite().event())
-    assert sat.state == State.IDLE
+    assert sat.state == TurnState.IDLE
     feed(sat, "vvvvvv.....")
     second = await attach(sat, "second")
-    assert sat.state == State.LISTENING
+    assert sat.state == TurnState.LISTENING
     feed(sat, ".....vvv")
-    assert sat.state == State.STREAMING
+    assert sat.state == TurnState.STREAMING
     await sat.on_controller_event(first, VoiceStopped().event())  # not the controller any more
-    assert sat.state == State.STREAMING
+    assert sat.state == TurnState.STREAMING
     sat.detach(first)  # the old connection closing changes nothing
-    assert sat.state == State.STREAMING
+    assert sat.state == TurnState.STREAMING
     sat.detach(second)  # the controller gone, no cloud: the turn ends, the mic is ignored
-    assert sat.state == State.IDLE
+    assert sat.state == TurnState.IDLE
     await sat.flush()
     assert first.received == [] and second.types() == ["run-pipeline", "audio-start"]
 
@@ -191,24 +191,24 @@ async def test_pause_and_a_replacing_controller(sat: Satellite) -> None:
 async def test_no_reply_within_the_timeout(sat: Satellite) -> None:
     link = await attach(sat)
     feed(sat, "vvv.....")
-    assert sat.state == State.WAITING
+    assert sat.state == TurnState.WAITING
     feed(sat, "..")
-    assert sat.state == State.WAITING
+    assert sat.state == TurnState.WAITING
     assert isinstance(sat.clock, ManualClock)
     sat.clock.advance(5.1)
     feed(sat, ".")
-    assert sat.state == State.LISTENING
+    assert sat.state == TurnState.LISTENING
     await sat.on_controller_event(link, REPLY)  # too late: ignored
-    assert sat.state == State.LISTENING and not sat.playback.has_reply
+    assert sat.state == TurnState.LISTENING and not sat.playback.has_reply
 
 
 async def test_endless_speech_is_cut() -> None:
     async with running(dataclasses.replace(CONFIG, max_speech_seconds=0.6)) as sat:
         link = await attach(sat)
         feed(sat, "vvv" + "v" * 16)  # 19 frames: the pre-roll is the 3 frames heard so far
-        assert sat.state == State.STREAMING
+        assert sat.state == TurnState.STREAMING
         feed(sat, "v")  # 20 frames = 0.6 s
-        assert sat.state == State.WAITING
+        assert sat.state == TurnState.WAITING
         feed(sat, "v" * 10)  # still talking: a new utterance once the VAD starts again
         await sat.flush()
         assert link.types()[:3] == ["run-pipeline", "audio-start", "audio-stop"]
@@ -222,16 +222,16 @@ async def test_barge_in_in_the_frame_the_reply_ends_leaves_the_next_reply_audibl
     for event in (REPLY, chunk(90), AudioStop().event()):  # 90 ms = 3 frames of reply
         await sat.on_controller_event(link, event)
     assert any(feed(sat, "vv"))
-    assert sat.state == State.SPEAKING
+    assert sat.state == TurnState.SPEAKING
     feed(sat, "v")  # the third voiced frame starts speech in the frame the reply's last 30 ms play
-    assert sat.state == State.STREAMING
+    assert sat.state == TurnState.STREAMING
     feed(sat, "v.....")
-    assert sat.state == State.WAITING
+    assert sat.state == TurnState.WAITING
     for event in (REPLY, chunk(60, 2000), AudioStop().event()):
         await sat.on_controller_event(link, event)
     assert any(feed(sat, ".."))  # the next reply is heard, not played as silence
     feed(sat, ".")
-    assert sat.state == State.LISTENING
+    assert sat.state == TurnState.LISTENING
     await sat.flush()
     assert link.types().count("played") == 2 and not sat.playback.held
 
@@ -257,7 +257,7 @@ async def test_quiet_room_noise_right_after_arming_opens_no_turn_but_speech_does
         link = await attach(satellite)
         hear(np.zeros(16000 * 5))  # 5 s of room noise only, from the moment it is armed
         await satellite.flush()
-        assert link.types() == [] and satellite.state == State.LISTENING
+        assert link.types() == [] and satellite.state == TurnState.LISTENING
         hear(np.frombuffer(speak("Turn on the kitchen lights."), "<i2").astype(np.float64))
         await satellite.flush()
         assert link.types()[:2] == ["run-pipeline", "audio-start"]
@@ -273,22 +273,22 @@ async def test_a_pause_mid_question_is_left_to_the_controller() -> None:
     async with running(config) as sat:
         link = await attach(sat)
         feed(sat, "..vvvvv")
-        assert sat.state == State.STREAMING
+        assert sat.state == TurnState.STREAMING
         feed(sat, "." * 30 + "vvvv")  # 0.9 s pause, then the rest of the question
-        assert sat.state == State.STREAMING
+        assert sat.state == TurnState.STREAMING
         await sat.on_controller_event(link, VoiceStopped().event())
         # The controller ended the utterance: our VAD starts afresh, so speech from now on (a
         # barge-in over the reply, or the user going on) is heard as new speech.
-        assert sat.state == State.WAITING and not sat.detector.in_speech
+        assert sat.state == TurnState.WAITING and not sat.detector.in_speech
         feed(sat, ".....")
         await sat.flush()
         assert link.types()[:3] == ["run-pipeline", "audio-start", "audio-stop"]
     async with running(config) as sat:  # a controller that never ends it: our VAD, after 2 s
         await attach(sat)
         feed(sat, "..vvvvv" + "." * 60)
-        assert sat.state == State.STREAMING
+        assert sat.state == TurnState.STREAMING
         feed(sat, "." * 7)
-        assert sat.state == State.WAITING
+        assert sat.state == TurnState.WAITING
 
 
 class FakeOnsetJudge:
@@ -318,7 +318,7 @@ async def _speaking_with_onset_judge(sat: Satellite) -> tuple[Link, FakeOnsetJud
     feed(sat, "v.....")
     for event in (REPLY, chunk(3000)):
         await sat.on_controller_event(link, event)
-    assert any(feed(sat, "...")) and sat.state == State.SPEAKING
+    assert any(feed(sat, "...")) and sat.state == TurnState.SPEAKING
     return link, judge
 
 
@@ -327,10 +327,10 @@ async def test_an_onset_holds_the_reply_at_once_and_it_resumes_when_no_speech_fo
     judge.onset = True
     feed(sat, ".")  # the onset frame: held, the speaker restarted (the judge told of the new path)
     judge.onset = False
-    assert sat.state == State.BARGE_IN and judge.path_changes == 1
-    assert not any(feed(sat, "." * 9)) and sat.state == State.BARGE_IN  # silent while held
+    assert sat.state == TurnState.BARGE_IN and judge.path_changes == 1
+    assert not any(feed(sat, "." * 9)) and sat.state == TurnState.BARGE_IN  # silent while held
     feed(sat, ".")  # 300 ms after the onset, nothing the VAD calls speech: the onset lapsed
-    assert sat.state == State.SPEAKING
+    assert sat.state == TurnState.SPEAKING
     assert any(feed(sat, "..")), "the reply did not resume"
     await sat.flush()
     assert "run-pipeline" not in link.types()[1:]  # no new turn
@@ -341,8 +341,8 @@ async def test_an_onset_the_vad_confirms_becomes_a_barge_in(sat: Satellite) -> N
     judge.onset = True
     feed(sat, ".")
     judge.onset = False
-    assert sat.state == State.BARGE_IN
+    assert sat.state == TurnState.BARGE_IN
     assert not any(feed(sat, "vvvvvvvvvvvvvvv"))  # held from the onset on, through the confirmation
-    assert sat.state == State.STREAMING
+    assert sat.state == TurnState.STREAMING
     await sat.flush()
     assert link.types().count("run-pipeline") == 2

@@ -16,16 +16,16 @@ from satellite.cloud import cloud_config, split_sentences
 from satellite.echo import EchoConfig, EchoGuard, frame_rms
 from satellite.handler import satellite_info
 from satellite.playback import Playback
-from satellite.state import TRANSITIONS, Action, State, Trigger, TurnMachine
+from satellite.state import TRANSITIONS, TurnAction, TurnMachine, TurnState, TurnTrigger
 from satellite.tones import LISTEN_HZ, PROCESS_HZ, ToneConfig, tone, tone_power
 from satellite.vad import SpeechDetector, VadConfig, VadEvent
 from voice_runtime.audio import AudioFormat
 
-A, S, T = Action, State, Trigger
+A, S, T = TurnAction, TurnState, TurnTrigger
 
 
-def run(machine: TurnMachine, *triggers: Trigger) -> list[Action]:
-    actions: list[Action] = []
+def run(machine: TurnMachine, *triggers: TurnTrigger) -> list[TurnAction]:
+    actions: list[TurnAction] = []
     for trigger in triggers:
         actions += machine.fire(trigger)
     return actions
@@ -59,7 +59,7 @@ def test_cough_during_reply_holds_then_resumes() -> None:
 
 
 @pytest.mark.parametrize(("playing", "held"), [(S.SPEAKING, S.BARGE_IN), (S.ANNOUNCING, S.ANNOUNCE_BARGE_IN)])
-def test_an_onset_holds_at_once_and_lapses_or_is_confirmed_by_the_vad(playing: State, held: State) -> None:
+def test_an_onset_holds_at_once_and_lapses_or_is_confirmed_by_the_vad(playing: TurnState, held: TurnState) -> None:
     m = TurnMachine(state=playing)
     assert run(m, T.ONSET) == [A.HOLD_PLAYBACK] and m.state == held
     assert run(m, T.ONSET_LAPSED) == [A.RESUME_PLAYBACK] and m.state == playing  # the VAD heard no speech
@@ -80,7 +80,7 @@ def test_controller_ended_speech_first() -> None:
 
 
 @pytest.mark.parametrize("state", [S.STREAMING, S.WAITING, S.SPEAKING, S.BARGE_IN])
-def test_error_and_disarm_abort_any_turn(state: State) -> None:
+def test_error_and_disarm_abort_any_turn(state: TurnState) -> None:
     m = TurnMachine(state=state)
     assert run(m, T.ERROR) == [A.STOP_PLAYBACK, A.CANCEL_TURN] and m.state == S.LISTENING
     m = TurnMachine(state=state)
@@ -92,8 +92,8 @@ def test_unknown_transitions_are_ignored_and_every_state_is_reachable() -> None:
     assert run(m, T.REPLY_DONE, T.BARGE_IN_CONFIRMED, T.REPLY_START) == [] and m.state == S.LISTENING
     assert m.history == []
     targets = {new for new, _ in TRANSITIONS.values()} | {S.IDLE}
-    assert targets == set(State)
-    for state in State:  # no state is a dead end
+    assert targets == set(TurnState)
+    for state in TurnState:  # no state is a dead end
         assert any(key[0] == state for key in TRANSITIONS)
 
 

@@ -34,7 +34,7 @@ from satellite.audio_io import MemorySink
 from satellite.core import Satellite, SatelliteConfig
 from satellite.echo import EchoConfig
 from satellite.handler import satellite_info
-from satellite.state import State
+from satellite.state import TurnState
 from satellite.tones import ToneConfig
 from satellite.vad import VadConfig
 from satellite.wake import MicroDetector, RemoteDetector, WakeConfig, WakeGate, _Threaded, make_detector
@@ -197,7 +197,7 @@ async def test_wake_word_starts_the_pipeline_from_asr_speech_alone_does_not() ->
     async with wake_satellite() as (sat, link):
         play(sat, speak("What time is it?") + bytes(32000))
         await sat.flush()
-        assert link.types() == [] and sat.state == State.LISTENING  # no wake word: nothing starts
+        assert link.types() == [] and sat.state == TurnState.LISTENING  # no wake word: nothing starts
         heard = play(sat, speak("Okay Nabu.") + speak("What time is it?") + bytes(80000))  # 2.5 s: our VAD's
         # fallback end (this scripted controller never ends the question itself)
         await sat.flush()
@@ -206,20 +206,20 @@ async def test_wake_word_starts_the_pipeline_from_asr_speech_alone_does_not() ->
         run = RunPipeline.from_event(link.received[1])
         assert run.start_stage == PipelineStage.ASR and run.wake_word_name == "okay_nabu"
         assert any(heard)  # the listening tone played
-        assert "audio-stop" in link.types() and sat.state == State.WAITING  # the command ended by the VAD
+        assert "audio-stop" in link.types() and sat.state == TurnState.WAITING  # the command ended by the VAD
 
 
 async def test_wake_word_during_a_reply_is_a_barge_in() -> None:
     async with wake_satellite(barge_in_min_seconds=5.0) as (sat, link):  # only the wake word confirms it
         play(sat, speak("Okay Nabu.") + speak("Tell me a story.") + bytes(80000))
-        assert sat.state == State.WAITING
+        assert sat.state == TurnState.WAITING
         await sat.on_controller_event(link, Event("audio-start", {"rate": 16000, "width": 2, "channels": 1}))
         long_reply = AudioChunk(rate=16000, width=2, channels=1, audio=b"\x10\x00" * 16000 * 20).event()
         await sat.on_controller_event(link, long_reply)
-        assert sat.state == State.SPEAKING
+        assert sat.state == TurnState.SPEAKING
         play(sat, speak("Okay Nabu."))
         await sat.flush()
-        assert sat.state == State.STREAMING and not sat.playback.has_reply  # the reply was dropped
+        assert sat.state == TurnState.STREAMING and not sat.playback.has_reply  # the reply was dropped
         assert link.types().count("run-pipeline") == 2 and link.types().count("detection") == 2
 
 
@@ -227,13 +227,13 @@ async def test_a_reply_that_asks_a_question_is_answered_without_the_wake_word() 
     """Continue conversation: after a reply ending in "?", speech alone starts the next turn."""
     async with wake_satellite() as (sat, link):
         play(sat, speak("Okay Nabu.") + speak("Turn on the light.") + bytes(80000))
-        assert sat.state == State.WAITING
+        assert sat.state == TurnState.WAITING
         await sat.on_controller_event(link, Synthesize(text="Which room?").event())
         await sat.on_controller_event(link, Event("audio-start", {"rate": 16000, "width": 2, "channels": 1}))
         await sat.on_controller_event(link, AudioChunk(rate=16000, width=2, channels=1, audio=bytes(3200)).event())
         await sat.on_controller_event(link, AudioStop().event())
         play(sat, bytes(6400))  # the reply plays out: played, listening, follow-up open
-        assert sat.state == State.LISTENING and sat.follow_up_open
+        assert sat.state == TurnState.LISTENING and sat.follow_up_open
         play(sat, speak("The kitchen.") + bytes(32000))
         await sat.flush()
         assert link.types().count("run-pipeline") == 2 and link.types().count("detection") == 1
@@ -248,9 +248,9 @@ async def test_going_on_right_after_the_controller_ended_the_question_needs_no_w
     clock = ManualClock()
     async with wake_satellite(clock=clock) as (sat, link):
         play(sat, speak("Okay Nabu.") + speak("Turn off the lights."))
-        assert sat.state == State.STREAMING
+        assert sat.state == TurnState.STREAMING
         await sat.on_controller_event(link, VoiceStopped().event())  # the controller's end of turn
-        assert sat.state == State.WAITING
+        assert sat.state == TurnState.WAITING
         clock.advance(later)
         play(sat, speak("in the living room.") + bytes(80000))
         await sat.flush()
