@@ -43,7 +43,8 @@ from home_corpus import (
     TUNE_2,
     Case,
 )
-from home_corpus_4 import HELD_OUT_4, NOT_COMMANDS_4
+from home_corpus_4 import HELD_OUT_4, HELD_OUT_4_REST, NOT_COMMANDS_4, TUNE_5
+from home_corpus_5 import HELD_OUT_5, NOT_COMMANDS_5
 
 from orchestrator.home.entities import HomeArea, HomeEntity, HomeSnapshot, slot_lists
 from orchestrator.intents import HOME_INTENTS, IntentRecognizer, Recognized
@@ -125,11 +126,10 @@ def timing(recognizer: IntentRecognizer, texts: list[str], repeat: int) -> dict[
             "p95_ms": round(times[int(0.95 * (len(times) - 1))], 2), "max_ms": round(times[-1], 2)}
 
 
-def no_home(cases: list[Case]) -> dict[str, Any]:
+def no_home(cases: list[Case], general: list[Case]) -> dict[str, Any]:
     recognizer = IntentRecognizer()
     device = [c for c in cases if c[1] and all(p in HOME_INTENTS for p in c[1].split("+"))]
     honest = [c[0] for c in device if any(r.name in HOME_INTENTS for r in recognizer.recognize(c[0]))]
-    general = NOT_COMMANDS + NOT_COMMANDS_3 + NOT_COMMANDS_4
     captured = [c[0] for c in general if recognizer.recognize(c[0])]
     return {"device_commands": len(device), "honest": len(honest),
             "not_honest": [c[0] for c in device if c[0] not in honest],
@@ -203,7 +203,11 @@ def main() -> int:
         "held_out_with_many_entities": accuracy(big, HELD_OUT),
         "held_out_4": accuracy(small, HELD_OUT_4), "not_commands_4": accuracy(small, NOT_COMMANDS_4),
         "held_out_4_with_many_entities": accuracy(big, HELD_OUT_4),
-        "no_home": no_home(TUNE + HELD_OUT + HELD_OUT_3 + HELD_OUT_4),
+        "no_home": no_home(TUNE + HELD_OUT + HELD_OUT_3 + HELD_OUT_4, NOT_COMMANDS + NOT_COMMANDS_3 + NOT_COMMANDS_4),
+        "tune_5": accuracy(small, TUNE_5), "held_out_4_rest": accuracy(small, HELD_OUT_4_REST),
+        "held_out_5": accuracy(small, HELD_OUT_5), "not_commands_5": accuracy(small, NOT_COMMANDS_5),
+        "held_out_5_with_many_entities": accuracy(big, HELD_OUT_5),
+        "no_home_5": no_home(HELD_OUT_5, NOT_COMMANDS_5),
         "time_small_home": timing(small, texts, args.repeat),
         f"time_{args.entities}_entities": timing(big, texts, args.repeat),
         "entities_small": len(ENTITIES), "entities_big": len(ENTITIES) + args.entities,
@@ -218,13 +222,18 @@ def main() -> int:
              "| set | phrasings | correct | accuracy |", "|---|---|---|---|"]
     for key in ("tune", "held_out", "tune_new_domains", "held_out_new_domains", "not_commands",
                 "held_out_with_many_entities", "held_out_3", "held_out_3_with_many_entities", "not_commands_3",
-                "held_out_4", "held_out_4_with_many_entities", "not_commands_4"):
+                "held_out_4", "held_out_4_with_many_entities", "not_commands_4",
+                "tune_5", "held_out_4_rest", "held_out_5", "held_out_5_with_many_entities", "not_commands_5"):
         r = report[key]
         lines.append(f"| {key} | {r['n']} | {r['correct']} | {r['accuracy']:.1%} |")
     nh = report["no_home"]
     lines += ["", f"No home connected: {nh['honest']}/{nh['device_commands']} device commands got the honest "
               f"answer; {len(nh['wrongly_captured'])}/{nh['general_questions']} general questions were wrongly "
-              "kept from the LLM.", "", "| recognition time | n | p50 | p95 | max |", "|---|---|---|---|---|"]
+              "kept from the LLM.",
+              f"No home, held out 5: {report['no_home_5']['honest']}/{report['no_home_5']['device_commands']} "
+              f"device commands honest; {len(report['no_home_5']['wrongly_captured'])}/"
+              f"{report['no_home_5']['general_questions']} general questions wrongly kept from the LLM.",
+              "", "| recognition time | n | p50 | p95 | max |", "|---|---|---|---|---|"]
     for key in ("time_small_home", f"time_{args.entities}_entities"):
         t = report[key]
         lines.append(f"| {key} | {t['n']} | {t['p50_ms']} ms | {t['p95_ms']} ms | {t['max_ms']} ms |")
@@ -236,6 +245,10 @@ def main() -> int:
         f"{ha['rounds']} rounds. Raw HTTP per action: "
         f"/api/intent/handle {ha['p50_ms']['http_intent_handle']} ms, service call "
         f"{ha['p50_ms']['http_service_call']} ms." if "p50_ms" in ha else ha["skipped"])]
+    lines += ["", "Misses (held out 5):"] + [
+        f"- {m['text']!r}: want {m['want']} {m['want_slots']}, got {m['got']}"
+        for m in report["held_out_5"]["misses"] + report["not_commands_5"]["misses"]]
+    lines += ["", "No home, held out 5, not honest:"] + [f"- {t!r}" for t in report["no_home_5"]["not_honest"]]
     lines += ["", "Misses (held out 4):"] + [
         f"- {m['text']!r}: want {m['want']} {m['want_slots']}, got {m['got']}"
         for m in report["held_out_4"]["misses"] + report["not_commands_4"]["misses"]]

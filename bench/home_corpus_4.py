@@ -145,3 +145,19 @@ NOT_COMMANDS_4: list[Case] = [
     ("how do you open a stuck jar", None, {}),
     ("turn this sentence into french", None, {}),
 ]
+
+# Round 2 of session 7: the 29 phrasings of HELD_OUT_4 that the AFTER run of round 1 missed
+# became tuning data (``TUNE_5``); ``HELD_OUT_4_REST`` is the 71 that were never tuned on.
+HELD_OUT_4_MISSES = frozenset({
+    "um what time is it", "could you tell me what time it is", "which day of the week is it",
+    "put a timer on for 15 minutes", "how much longer on the pizza timer", "how much time do i have left",
+    "add another minute to the timer", "um can you turn off the bedroom light", "turn on all the lights",
+    "start the coffee maker", "turn the fan on", "lock up the back door", "lock all the doors",
+    "put the heating on 23", "lower the temperature to 18 degrees", "what is the thermostat set at",
+    "is the front door locked right now", "did i leave the kitchen light on", "is the garage door closed right now",
+    "volume to 40 percent", "is it going to rain today", "what's it like outside", "is it raining outside",
+    "what's the temperature outside", "never mind thanks", "nothing never mind", "cancel", "forget about it",
+    "scratch that",
+})
+TUNE_5: list[Case] = [c for c in HELD_OUT_4 if c[0] in HELD_OUT_4_MISSES]
+HELD_OUT_4_REST: list[Case] = [c for c in HELD_OUT_4 if c[0] not in HELD_OUT_4_MISSES]

@@ -2,15 +2,24 @@
 
 A small LLM asked to "lock the front door" happily answers "I've locked the front door."
 :class:`ClaimGuard` sits between the LLM's streamed text and text-to-speech. It holds the text
-back only up to the end of the current clause (``,;:.!?`` or a line break), checks each clause
+back only up to the end of the current clause (``,;:.!?`` and a space, or a line break), checks each clause
 for a first-person claim of an action ("I turned on…", "the door is now locked", "timer set"),
 and replaces the first such clause with an honest line; later claims are dropped. Clauses
 without a claim pass unchanged, so the first words still reach the speaker one clause early.
+
+The LLM cannot see the home either: a clause stating a device's state ("yes, it's locked", "the
+kitchen light is on", "you left it on") is replaced the same way. And a clause stating the time
+or date now ("it's 3:15 PM", "today is Monday") is checked against the real local clock: a wrong
+one is replaced by the real time or date (:mod:`orchestrator.clock_claims`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections.abc import Callable
+
+from .clock_claims import fix_clock_claim
 
 # Verbs of doing something to a device or the house.
 _VERBS = (
@@ -30,20 +39,40 @@ _CLAIMS = [
     re.compile(r"\b(?:timer|alarm|reminder)\s+(?:is\s+)?(?:set|started|created)\b"),
     re.compile(r"^\s*(?:done|all done)\s*[.!]?\s*$"),
 ]
-_CLAUSE_END = re.compile(r"[,;:.!?\n]+\s*")
+# A device's state, which the LLM cannot know: "it's locked", "the back door is locked", "the
+# lights are still on", "you left it on". On/off/open only at the end of the clause ("it is on
+# the table" is not a state).
+_DEVICE = (r"(?:it|they|both|all of them|the\s+[\w' ]{0,30}?(?:doors?|locks?|lights?|lamps?|garage|tv|television|"
+           r"fans?|blinds?|shades?|curtains?|windows?|heating|heater|thermostat|kettle|coffee maker|oven|"
+           r"stove|switch(?:es)?|plugs?|speakers?))")
+_STATE_CLAIMS = [
+    re.compile(rf"\b{_DEVICE}(?:\s+(?:in|on|at|of)\s+the\s+[\w ]{{1,20}}?)?\s*(?:'s|'re|is|are|was|were|isn't|"
+               r"aren't|wasn't|weren't)\s+(?:not\s+|currently\s+|still\s+|now\s+|already\s+|definitely\s+|all\s+|"
+               r"both\s+|securely\s+|safely\s+)*(?:(?:locked|unlocked|closed|shut)\b|"
+               r"(?:on|off|open|running)\s*(?:right now|now|at the moment)?\s*[,;:.!?\n]*\s*$)"),
+    re.compile(r"\byou\s+(?:did\s+)?(?:left|locked|unlocked|closed|shut|turned)\s+(?:it|them|the)\b"),
+    re.compile(r"\byou\s+(?:did|didn't|did not)\s*[,;:.!?\n]*\s*$"),
+    # "you forgot to lock the back door", "you didn't turn it off"
+    re.compile(r"\byou\s+(?:forgot|didn't|did not|never|haven't|have not)\s+(?:to\s+)?"
+               r"(?:lock|unlock|close|shut|turn|switch|leave)\b"),
+]
+# A clause ends at punctuation followed by a space ("4:20" and "3.5" do not end one), or a line.
+_CLAUSE_END = re.compile(r"[,;:.!?]+\s+|\n+\s*")
 MAX_PENDING = 400  # characters held at most before they are checked anyway
 
 
 def claims_action(clause: str) -> bool:
     text = " ".join(clause.lower().replace("’", "'").split())
-    return any(p.search(text) for p in _CLAIMS)
+    return any(p.search(text) for p in _CLAIMS) or any(p.search(text) for p in _STATE_CLAIMS)
 
 
 class ClaimGuard:
     """Feed streamed text in, get checked text out (see the module doc)."""
 
-    def __init__(self, honest_line: str) -> None:
+    def __init__(self, honest_line: str, now: Callable[[], dt.datetime] = dt.datetime.now) -> None:
         self.honest_line = honest_line
+        self.now = now
+        self.clock_fixed = False
         self.replaced = False
         self._pending = ""
         self._out: list[str] = []
@@ -72,6 +101,9 @@ class ClaimGuard:
         return "".join(self._out)
 
     def _check(self, clause: str) -> str:
+        if (fixed := fix_clock_claim(clause, self.now())) is not None:
+            self.clock_fixed = True
+            return fixed
         if not claims_action(clause):
             return clause
         if self.replaced:

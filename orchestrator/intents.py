@@ -192,8 +192,16 @@ class IntentRecognizer:
         return self._run(cleaned, self._fallback, "fallback", None)
 
     def recognize(self, text: str) -> list[Recognized]:
-        """One command, or the parts of "X and Y" when the whole did not match as one."""
+        """One command, or the parts of "X and Y" when the whole did not match as one. Said with
+        fillers or politeness ("um can you ...", "... right now"), it is tried again without them."""
         text = undouble(normalize(text))
+        found = self._recognize(text)
+        short = trim(text)
+        if short != text and (not found or found[0].source == "fallback"):
+            found = self._recognize(short) or found
+        return found
+
+    def _recognize(self, text: str) -> list[Recognized]:
         whole = self.recognize_one(text)
         if whole is not None and whole.source != "fallback":
             return [whole]
@@ -284,6 +292,22 @@ def _with_verbs(pieces: list[str]) -> list[str]:
         verb = " ".join(words[:next((i for i, w in enumerate(words) if _OBJECT_FIRST.match(w)), 0)])
         out.append(f"{verb} {piece}" if verb and _OBJECT_FIRST.match(piece) else piece)
     return out
+
+
+_LEAD = re.compile(r"^(?:(?:um+|uh+|umm+|er+|erm|hmm+|oh|ok|okay|so|well|alright|now)\s+)+")
+_ASK = re.compile(r"^(?:(?:can|could|would|will) you (?:please )?(?:tell me|let me know)|tell me)\s+"
+                  r"(?=(?:what|which|how)\b)")
+_TAIL = re.compile(r"\s+(?:right now|at the moment|thanks|thank you|please|for me)$")
+
+
+def trim(text: str) -> str:
+    """``text`` (normalized) without leading fillers ("um", "so"), an indirect ask ("could you
+    tell me what time it is") or trailing politeness and "right now"."""
+    while True:
+        short = _TAIL.sub("", _ASK.sub("", _LEAD.sub("", text)))
+        if short == text or not short:
+            return text
+        text = short
 
 
 def undouble(text: str) -> str:

@@ -200,3 +200,28 @@ async def test_the_held_out_3_classes_act_in_home_assistant(ha: RunningHa, inten
     assert (await ha.state("light.kitchen_light"))["state"] == "off"
     assert (await ha.state("fan.ceiling_fan"))["state"] == "off"
     assert await say(intents, "are the lights on in the kitchen") == "No, no lights are on in the Kitchen."
+
+
+async def test_all_of_a_domain_a_device_by_its_last_word_lock_up_and_start(
+    ha: RunningHa, intents: IntentRecognizer,
+) -> None:
+    await say(intents, "turn off the kitchen light")
+    await say(intents, "unlock the front door")
+    await say(intents, "turn on all the lights")
+    assert (await ha.state("light.kitchen_light"))["state"] == "on"
+    await say(intents, "lock all the doors")
+    assert (await ha.state("lock.front_door"))["state"] == "locked"
+    await say(intents, "unlock the front door")
+    await say(intents, "lock up the front door")
+    assert (await ha.state("lock.front_door"))["state"] == "locked"
+    await say(intents, "turn the fan on")  # the Ceiling Fan: the only fan
+    assert (await ha.state("fan.ceiling_fan"))["state"] == "on"
+    await say(intents, "turn off the fan")
+    assert (await ha.state("fan.ceiling_fan"))["state"] == "off"
+    await say(intents, "start the heater relay")
+    assert (await ha.state("switch.heater"))["state"] == "on"
+    await say(intents, "stop the heater relay")
+    assert (await ha.state("switch.heater"))["state"] == "off"
+    assert (await say(intents, "did i leave the kitchen light on")).startswith("Yes")
+    await say(intents, "turn off all the lights")
+    assert (await ha.state("light.kitchen_light"))["state"] == "off"

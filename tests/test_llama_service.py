@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import os
 import re
 import signal
@@ -31,6 +32,7 @@ from wyoming_llama.history import ChatMessage, HistoryStore
 from wyoming_llama.llm import GenerationSettings, LocalProvider, ReplyStats
 from wyoming_llama.spoken import SentenceBudget
 
+PROMPT_NOW = dt.datetime(2026, 3, 14, 15, 9)  # the clock the in-process service tells the model
 MAX_TOKENS = 64  # every reply of the shared service is exactly this long (ignore_eos)
 
 
@@ -112,7 +114,8 @@ async def in_process(url: str, settings: GenerationSettings) -> AsyncIterator[tu
                                                                                   RecordingProvider]]:
     provider = RecordingProvider(LocalProvider(url=url))
     service = LlamaService(provider=provider, info=Info, system_prompt="Answer briefly.",
-                           settings=settings, context_size=2048, history=HistoryStore(max_turns=10))
+                           settings=settings, context_size=2048, history=HistoryStore(max_turns=10),
+                           now=lambda: PROMPT_NOW)
     server = WyomingServer(ServerConfig(uri="tcp://127.0.0.1:0"),
                            lambda r, w: LlamaHandler(r, w, service=service))
     await server.start()
@@ -186,7 +189,7 @@ async def test_history_carries_a_fact_within_a_conversation_only(llama: ServiceP
         check_reply(await ask(client, "Where do I live?"), None)
     same, other = provider.sent[1], provider.sent[2]
     assert same == [
-        {"role": "system", "content": "Answer briefly."},
+        {"role": "system", "content": "Answer briefly. It is now 3:09 PM on Saturday, March 14, 2026 (local time)."},
         {"role": "user", "content": "My name is Zorblax."},
         {"role": "assistant", "content": first},
         {"role": "user", "content": "What is my name?"},

@@ -17,6 +17,10 @@ that confirms it. The confirming ``transcript`` does not restart the reply (its 
 already sent or are on their way; nothing more is sent for it). A different ``transcript`` or a
 disconnect drops it: the history never holds a question the user did not finish asking.
 
+The system prompt of every turn ends with the real local time and date ("It is now 6:05 PM on
+Tuesday, December 1, 2026."), so a time or date the model says is the real one
+(``LlamaService.now``; None leaves the prompt as given).
+
 Transient model failures are retried (``retry``) only while nothing has been sent; after
 that the reply ends with ``error``.
 
@@ -33,6 +37,7 @@ events give ``unknown-event`` and malformed ones ``bad-event`` (shared runtime).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 import uuid
@@ -87,11 +92,20 @@ class LlamaService:
     max_transcript_chars: int = 4000
     clock: Clock | None = None
     max_sentences: int = 0  # a reply is stopped after this many sentences (0: no limit)
+    now: Callable[[], dt.datetime] | None = field(default=dt.datetime.now)  # the clock told to the model
 
     @property
     def prompt_budget(self) -> int:
         """Tokens the prompt may use: the context minus the room kept for the reply."""
         return max(256, self.context_size - self.settings.max_tokens - 64)
+
+
+def with_clock(system_prompt: str, now: dt.datetime) -> str:
+    """``system_prompt`` ending with the local time and date of ``now`` (to the minute)."""
+    hour = now.hour % 12 or 12
+    clock = (f"It is now {hour}:{now.minute:02d} {'AM' if now.hour < 12 else 'PM'} on "
+             f"{now.strftime('%A, %B')} {now.day}, {now.year} (local time).")
+    return f"{system_prompt.rstrip()} {clock}".strip()
 
 
 class LlamaHandler(ServiceHandler):
@@ -188,7 +202,8 @@ class LlamaHandler(ServiceHandler):
     async def _answer(self, text: str, conversation: str, reply_context: dict[str, Any] | None,
                       spec: Speculation | None = None) -> None:
         service = self.service
-        messages = service.history.build(conversation, service.system_prompt, text, service.prompt_budget)
+        prompt = with_clock(service.system_prompt, service.now()) if service.now else service.system_prompt
+        messages = service.history.build(conversation, prompt, text, service.prompt_budget)
         said: list[str] = []
         stats = ReplyStats()
         started = time.monotonic()

@@ -29,7 +29,7 @@ from voice_runtime.tasks import TaskSet, cancel_and_wait
 
 from ..intents import Recognized
 from .entities import HomeSnapshot, build_snapshot, slot_lists, spoken_form
-from .resolve import area_state_answer, by_kind, only_thermostat, thermometer
+from .resolve import area_state_answer, by_kind, every_one, only_thermostat, thermometer
 from .speech import (
     FAILURES,
     HA_ERROR,
@@ -104,6 +104,8 @@ class HomeAssistant:
         """Questions go to HA's conversation API (its answer has the values); actions to
         ``/api/intent/handle``, described from HA's list of what succeeded and failed. An intent
         this HA does not handle (an error) is passed to the conversation API as said."""
+        if (each := every_one(self.snapshot, command)) is not None:  # "turn on all the lights"
+            return each if isinstance(each, str) else " ".join([(await self.execute(c)).strip() for c in each])
         resolved = by_kind(self.snapshot, command)  # "lower the blinds": the one cover of that kind
         if command.name == "HassClimateSetTemperature":  # "set the heat to 21": the one thermostat
             resolved = only_thermostat(self.snapshot, command)

@@ -2,6 +2,9 @@
 
 - Covers by kind ("lower the blinds", "open the garage", "are the blinds closed?"): the only
   cover of that device class; with several, a question back naming them; with none, that.
+- A device said by the last word of its name ("turn the fan on": the Ceiling Fan, or the only
+  entity of the fan domain); with several, which one.
+- Every device of a domain ("turn on all the lights", "lock all the doors"): one command each.
 - The thermostat of "set the heat to 21": the only climate entity, else which one.
 - The thermometer of "what's the temperature": by name, the only one in the area asked about,
   or the only one in the home (a thermostat first, else a temperature sensor).
@@ -29,10 +32,15 @@ def _either(entities: list[HomeEntity]) -> str:
 
 
 def by_kind(snapshot: HomeSnapshot, command: Recognized) -> Recognized | str:
-    """``command`` aimed at the one entity of its device class, or the sentence to say instead.
-    A command with a name, area or floor, or without a device class, is returned as it is."""
+    """``command`` aimed at the one entity of its device class (or of the word said, ``kind``), or
+    the sentence to say instead. A command with a name, area or floor, or without a device class
+    or kind, is returned as it is."""
     slots = command.slots
-    if TARGETS & slots.keys() or "device_class" not in slots:
+    if TARGETS & slots.keys():
+        return command
+    if "kind" in slots:
+        return _by_word(snapshot, command, str(slots["kind"]))
+    if "device_class" not in slots:
         return command
     kind, domain = str(slots["device_class"]), slots.get("domain")
     found = [e for e in snapshot.entities if e.device_class == kind and (domain is None or e.domain == domain)]
@@ -43,6 +51,28 @@ def by_kind(snapshot: HomeSnapshot, command: Recognized) -> Recognized | str:
         return f"Which {word} do you mean: {_either(found)}?"
     rest = {k: v for k, v in slots.items() if k not in ("device_class", "domain")}
     return replace(command, slots={**rest, "name": found[0].name})
+
+
+def _by_word(snapshot: HomeSnapshot, command: Recognized, word: str) -> Recognized | str:
+    found = [e for e in snapshot.entities if e.domain == word or e.name.lower().split()[-1:] == [word]]
+    if not found:
+        return f"There is no {word} in your home."
+    if len(found) > 1:
+        return f"Which {word} do you mean: {_either(found)}?"
+    rest = {k: v for k, v in command.slots.items() if k != "kind"}
+    return replace(command, slots={**rest, "name": found[0].name})
+
+
+def every_one(snapshot: HomeSnapshot, command: Recognized) -> list[Recognized] | str | None:
+    """"Turn on all the lights": one command per entity of the domain (by name, in the home's
+    order), or what to say when there is none. None: not such a command."""
+    domain = command.slots.get("domain")
+    if not command.slots.get("every") or not isinstance(domain, str):
+        return None
+    found = [e for e in snapshot.entities if e.domain == domain]
+    if not found:
+        return f"There are no {DOMAIN_WORDS.get(domain, domain)} in your home."
+    return [replace(command, slots={"name": e.name, "domain": domain}) for e in found]
 
 
 def only_thermostat(snapshot: HomeSnapshot, command: Recognized) -> Recognized | str:
