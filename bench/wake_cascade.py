@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,10 +73,13 @@ def new_held_out(voices: Voices, rng: np.random.Generator, names: tuple[str, ...
     return np.concatenate(stream), items
 
 
-def gate_run(audio: np.ndarray, cascade: bool) -> dict[str, Any]:
-    from satellite.wake import WakeConfig, WakeGate
+def gate_run(audio: np.ndarray, cascade: bool, make: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+    """``audio`` through the satellite's WakeGate in 30 ms frames (audio time); ``make``: another
+    detector factory (bench/wake_verifier_eval.py's verifier variants)."""
+    from satellite.wake import WakeConfig, WakeGate, make_detector
 
-    gate = WakeGate(WakeConfig(names=("okay_nabu",), cascade=cascade), 0.03)
+    gate = WakeGate(WakeConfig(names=("okay_nabu",), cascade=cascade), 0.03,
+                    detector_factory=make or make_detector)
     data, found = pcm(audio), []
     drain = getattr(gate.detector, "drain", None)
     start = time.process_time()

@@ -20,7 +20,6 @@ Variants: microWakeWord alone; the cascade with openWakeWord's model as verifier
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -34,8 +33,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.wake_bench import RATE, Voices, negatives, pcm, positives, score  # noqa: E402
-from bench.wake_cascade import new_held_out  # noqa: E402
+from bench.wake_bench import RATE, Voices, negatives, positives, score  # noqa: E402
+from bench.wake_cascade import gate_run, new_held_out  # noqa: E402
 from bench.wake_verifier_data import FRESH_HELD_OUT  # noqa: E402
 
 SPLITS = ("tune", "held-out", "new-held-out", "fresh-held-out")
@@ -83,29 +82,12 @@ def factory(first: float, who: str, cutoff: float | None = None, *, trust_micro:
     return make
 
 
-def gate_run(audio: np.ndarray, make: Callable[[Any], Any]) -> dict[str, Any]:
-    from satellite.wake import WakeConfig, WakeGate
-
-    gate = WakeGate(WakeConfig(names=("okay_nabu",)), 0.03, detector_factory=make)
-    data, found = pcm(audio), []
-    drain = getattr(gate.detector, "drain", None)
-    start = time.process_time()
-    for pos in range(0, len(data) - 959, 960):
-        if gate.process(data[pos:pos + 960]) is not None:
-            found.append((pos + 960) / 2 / RATE)
-        if drain is not None:
-            drain()
-    cpu = time.process_time() - start
-    asyncio.run(gate.stop())
-    return {"found": found, "cpu_s": cpu, "candidates": getattr(gate.detector, "candidates", 0)}
-
-
 def evaluate(pos: dict[str, tuple[np.ndarray, list[dict[str, Any]]]], neg: dict[str, np.ndarray],
              first: float, who: str, cutoff: float | None = None, *, trust_micro: bool = True) -> dict[str, Any]:
     make = factory(first, who, cutoff, trust_micro=trust_micro)
     row: dict[str, Any] = {"first_stage": first, "verifier": who, "our_cutoff": cutoff, "trust_micro": trust_micro}
     for group, (audio, items) in pos.items():
-        run = gate_run(audio, make)
+        run = gate_run(audio, True, make)
         for split in SPLITS:
             part = [i for i in items if i["split"] == split]
             if part:
@@ -116,7 +98,7 @@ def evaluate(pos: dict[str, tuple[np.ndarray, list[dict[str, Any]]]], neg: dict[
         row[f"candidates_{group}"] = run["candidates"]
     hours = sum(len(a) for a in neg.values()) / RATE / 3600
     if hours:
-        runs = {kind: gate_run(audio, make) for kind, audio in neg.items()}
+        runs = {kind: gate_run(audio, True, make) for kind, audio in neg.items()}
         row["false_accepts"] = {k: len(r["found"]) for k, r in runs.items()}
         row["false_accepts_per_hour"] = round(sum(row["false_accepts"].values()) / hours, 2)
         row["candidates_per_hour_of_negatives"] = round(sum(r["candidates"] for r in runs.values()) / hours, 1)
