@@ -205,6 +205,13 @@ class AudioFrontend:
         return (self.bulk / RATE if known else None), tail
 
     @property
+    def mic_not_echo(self) -> bool:
+        """No echo delay was ever measured and the mic is loud with sound the playback explains
+        at no delay (:attr:`satellite.delay.EchoDelay.unexplained`): no echo path (a speaker
+        the mic does not hear), so the mic's sound is the user's. Checked every 90 ms."""
+        return self._delay is not None and self._delay.unexplained
+
+    @property
     def cancelling(self) -> bool:
         """The canceller is running on a known (or given-up-on) delay, not waiting for one."""
         return self.engine == "webrtc" or (self._speex is not None and self._waited is None)

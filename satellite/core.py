@@ -348,13 +348,14 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
         self._mic_ms += self.config.vad.frame_ms
         self._tick()
         raw = frame  # the VAD, the echo judge and the controller get the echo-cancelled frame
-        cancelling = True
+        cancelling, not_echo = True, False
         if self.frontend is not None:
             frame = self.frontend.process(frame, played)
-            cancelling = self.frontend.cancelling
+            cancelling, not_echo = self.frontend.cancelling, self.frontend.mic_not_echo
             self._tick_echo_span()
         self.trace.stamp_cleaned()
-        event = self.detector.process(frame, self.guard.process(raw, frame, played, cancelling=cancelling))
+        allow = self.guard.process(raw, frame, played, cancelling=cancelling, not_echo=not_echo)
+        event = self.detector.process(frame, allow)
         self.trace.stamp_judged()
         state = self.machine.state
         if state == TurnState.IDLE:

@@ -35,7 +35,8 @@ Pcm = np.ndarray[Any, np.dtype[np.int16]]
 class EchoDelay:
     def __init__(self, rate: int = 16000, *, window_ms: int = 750, max_lag_ms: int = 480, every_ms: int = 250,
                  min_dbfs: float = -50.0, min_sharpness: float = 20.0, min_audible_ms: int = 150,
-                 agree_ms: float = 1.0, min_coherence: float = 0.25) -> None:
+                 agree_ms: float = 1.0, min_coherence: float = 0.25,
+                 unexplained_below: float = 0.3) -> None:
         self.window = rate * window_ms // 1000
         self.max_lag = rate * max_lag_ms // 1000
         self.every = rate * every_ms // 1000
@@ -46,6 +47,9 @@ class EchoDelay:
         self._min_sharpness = min_sharpness
         self._min_coherence = min_coherence
         self.coherence = 0.0
+        self.explained = 0.0  # the largest plain correlation of the mic with the playback, any delay
+        self.unexplained = False  # the mic is loud and no delay explains it: not echo (while fresh)
+        self._unexplained_below = unexplained_below
         self._min_audible = rate * min_audible_ms // 1000
         self._agree = max(1, round(rate * agree_ms / 1000))
         # While fresh, an estimate every 90 ms, not every frame: one costs ~5 ms on the loaded
@@ -59,6 +63,7 @@ class EchoDelay:
         self._candidate: int | None = None  # the last estimate, waiting for one that agrees
         self.lag: int | None = None  # the delay in use (samples)
         self.sharpness = 0.0
+        self._blind = 0  # samples until the playback window holds all that may still echo
 
     def restart(self) -> None:
         """The echo path changed (a restarted speaker, a stall): forget the playback before now
@@ -68,6 +73,8 @@ class EchoDelay:
         self._audible = 0
         self._candidate = None
         self.fresh = True
+        self.unexplained = False
+        self._blind = self.window + self.max_lag  # what played before still echoes: not in the window
 
     def push(self, mic: Pcm, ref: Pcm) -> int | None:
         """Add one frame of each (same length); returns the delay when one is settled: the first
@@ -78,6 +85,7 @@ class EchoDelay:
         if np.max(np.abs(ref), initial=0) >= self._min_amplitude:
             self._audible += k
         self._since += k
+        self._blind = max(0, self._blind - k)
         if self.fresh:
             if self._audible < self._min_audible or self._since < self._fresh_every:
                 return None
@@ -97,12 +105,32 @@ class EchoDelay:
         self.lag = lag
         return lag
 
+    def _explain(self, plain: np.ndarray[Any, np.dtype[np.float64]], mic_energy: float) -> None:
+        """How much of the mic window the playback explains at its best delay: the largest plain
+        correlation over all delays (``plain[k]``: at ``k = max_lag - delay``), as a fraction.
+        Audio not played yet cannot echo, and before the playback started the window is empty:
+        so a mic that is loud now, explained at no delay, is not echo (no echo path at all, or
+        not yet): :attr:`unexplained`."""
+        energy = np.concatenate([[0.0], np.cumsum(np.square(self._ref, dtype=np.float64))])
+        ref_energy = energy[self.window:self.window + self.max_lag + 1] - energy[: self.max_lag + 1]
+        heard = ref_energy >= self._min_power * self._min_audible  # a delay whose playback was audible
+        self.explained = float(np.max(np.abs(plain[heard]) / np.sqrt(mic_energy * ref_energy[heard]), initial=0.0))
+        recent = self._mic[-self._fresh_every:]
+        # Only while no delay was ever measured (there is an echo path once one was) and with
+        # nothing played before the window that may still echo (after a restart: the window
+        # was emptied while the echo of what played before it went on).
+        self.unexplained = self.lag is None and self._blind == 0 and self.explained < self._unexplained_below \
+            and float(np.mean(recent * recent)) >= self._min_power
+
     def _estimate(self) -> int | None:
         ref_now = self._ref[self.max_lag:]  # the playback of the same window as the mic
+        mic_energy = float(np.dot(self._mic, self._mic))
         if float(np.mean(ref_now * ref_now)) < self._min_power * min(1.0, self._audible / self.window) or \
-                float(np.mean(self._mic * self._mic)) < 1e-3 * self._min_power:
+                mic_energy < 1e-3 * self._min_power * self.window:
+            self.unexplained = False
             return None
         spec = np.conj(np.fft.rfft(self._mic, self._n)) * np.fft.rfft(self._ref, self._n)
+        self._explain(np.fft.irfft(spec, self._n)[: self.max_lag + 1], mic_energy)
         corr = np.fft.irfft(spec / (np.abs(spec) + 1e-9), self._n)[: self.max_lag + 1]
         # corr[k] = sum mic[t] * ref[t + k]; the echo of ref[t'] is heard at mic time t' + lag,
         # i.e. at k = max_lag - lag.

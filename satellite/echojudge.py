@@ -127,10 +127,15 @@ class EchoJudge:
         self._delay_frames = 0  # the reference is delayed by this many frames before the gates
         self._played: deque[float] = deque(maxlen=math.ceil(_MAX_DELAY_S / frame_seconds) + 2)
 
-    def process(self, raw: bytes, cleaned: bytes, played: bytes, *, cancelling: bool = True) -> bool:
+    def process(self, raw: bytes, cleaned: bytes, played: bytes, *, cancelling: bool = True,
+                not_echo: bool = False) -> bool:
         """True if the (cleaned) frame may be the user's voice, not just the playback's echo.
         ``cancelling`` False: the canceller let this frame through untouched (it waits for the
-        echo delay): no evidence about it either way."""
+        echo delay): no evidence about it either way. ``not_echo``: the playback explains the
+        mic's sound at no delay (:attr:`satellite.aec.AudioFrontend.mic_not_echo`: no echo path):
+        the user's, whatever the gates say (they had nothing to learn an echo level from: with
+        the residual gate at its initial coupling the user had to be 8 dB louder than the
+        playback itself, and a user speaking as the reply began was never heard)."""
         mic = frame_rms(raw)
         self._played.append(frame_rms(played))
         reference = self._played[-1 - self._delay_frames] if len(self._played) > self._delay_frames else 0.0
@@ -140,7 +145,11 @@ class EchoJudge:
         if not self.cancels_echo:
             return raw_user
         out = frame_rms(cleaned)
-        residual_user = self.residual.process(out, reference, learn=cancelling)
+        residual_user = self.residual.process(out, reference, learn=cancelling and not not_echo)
+        if not_echo:
+            self._strong = 0
+            self.onset = False
+            return True
         # ERLE from echo alone: not while either gate hears more than echo (double talk: the user
         # in the mic, not removed by the canceller, would pull it down and end the trust just as
         # the user starts to speak).

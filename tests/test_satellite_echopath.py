@@ -59,7 +59,8 @@ class Chain(SpeakerPath):
         self._check_lag()
         cleaned = self.frontend.process(raw, played)
         self._tick_echo_span()
-        allow = self.guard.process(raw, cleaned, played, cancelling=self.frontend.cancelling)
+        allow = self.guard.process(raw, cleaned, played, cancelling=self.frontend.cancelling,
+                                   not_echo=self.frontend.mic_not_echo)
         return self.detector.process(cleaned, allow) == VadEvent.START or self.guard.onset
 
 
@@ -158,3 +159,22 @@ def test_the_end_of_a_reply_and_its_tail_are_not_taken_for_the_user_on_a_deep_sp
     s = scene(0.0, restart=(len(samples(speak(REPLY))) / RATE - 0.8, 0.3, 400.0))
     end = s["reply_end"]
     assert [p for p in run(s) if end - RATE // 2 <= p <= end + RATE] == []
+
+
+def test_with_no_echo_path_a_user_speaking_as_the_reply_begins_is_heard() -> None:
+    """The mic does not hear the speaker at all (a satellite playing into a file): no echo delay
+    is ever measured. Before: while the canceller waited for one, the residual gate kept its
+    initial coupling, so the user had to be 8 dB louder than the playback itself, and a user
+    speaking as the reply began was not heard (test_full_stack's interruption). Now the mic's
+    sound, which the playback explains at no delay, is the user's."""
+    far = np.concatenate([np.zeros(RATE), samples(speak(REPLY)), np.zeros(RATE)])
+    played = played_frames(far)
+    mic = np.zeros(len(played) * FRAME)  # digital silence, as a test's mic FIFO gives
+    user = samples(speak(USER))
+    at = RATE + int(0.2 * RATE)  # the user's first word 0.15 s after the reply's
+    mic[at:at + len(user)] += user
+    n = len(user) // 160
+    e = 10 * np.log10(np.mean(np.square(user[: n * 160].reshape(n, 160)), axis=1) + 1e-12)
+    onset = at + int(np.nonzero(e > e.max() - 35)[0][0]) * 160
+    held = [p for p in run({"mic": mic, "played": played, "restarts": []}) if p > onset]
+    assert held and held[0] - onset <= 6 * FRAME, (held[:1], onset)  # measured: 4.7 frames (before: never)
