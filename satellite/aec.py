@@ -212,6 +212,19 @@ class AudioFrontend:
         return self._delay is not None and self._delay.unexplained
 
     @property
+    def double_talk(self) -> bool:
+        """The mic is loud and the playback explains little of it at any delay: someone is
+        speaking over it (:attr:`satellite.delay.EchoDelay.double_talk`, every 90 ms while
+        :meth:`watch` is on, else every 250 ms)."""
+        return self._delay is not None and self._delay.double_talk
+
+    def watch(self, closely: bool) -> None:
+        """Estimate (delay, double talk) every 90 ms, not 250, while the judge does not trust the
+        canceller yet: then double talk is what lets the user through."""
+        if self._delay is not None:
+            self._delay.watch = closely
+
+    @property
     def cancelling(self) -> bool:
         """The canceller is running on a known (or given-up-on) delay, not waiting for one."""
         return self.engine == "webrtc" or (self._speex is not None and self._waited is None)

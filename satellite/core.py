@@ -348,13 +348,15 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
         self._mic_ms += self.config.vad.frame_ms
         self._tick()
         raw = frame  # the VAD, the echo judge and the controller get the echo-cancelled frame
-        cancelling, not_echo = True, False
+        cancelling, not_echo, double_talk = True, False, False
         if self.frontend is not None:
             frame = self.frontend.process(frame, played)
             cancelling, not_echo = self.frontend.cancelling, self.frontend.mic_not_echo
+            double_talk = self.frontend.double_talk
             self._tick_echo_span()
         self.trace.stamp_cleaned()
-        allow = self.guard.process(raw, frame, played, cancelling=cancelling, not_echo=not_echo)
+        allow = self.guard.process(raw, frame, played, cancelling=cancelling, not_echo=not_echo,
+                                   double_talk=double_talk)
         event = self.detector.process(frame, allow)
         self.trace.stamp_judged()
         state = self.machine.state

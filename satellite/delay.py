@@ -19,8 +19,10 @@ Two modes:
   0.2–0.45 s of playback after a change (the old way: a 0.75 s window still half full of the
   old path, every 0.25 s).
 
-Cost: one 32768-point real FFT pair per estimate (1-5 ms on the shared 2-core box); every 90 ms
-while fresh, every 250 ms while audible otherwise.
+Cost: one 32768-point real FFT pair per estimate (1-5 ms on the shared 2-core box) and a
+16384-point one for :meth:`EchoDelay._explain` (how much of the mic the playback explains at
+any delay: no echo path, double talk); every 90 ms while fresh or :attr:`EchoDelay.watch`-ed,
+every 250 ms while audible otherwise.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class EchoDelay:
     def __init__(self, rate: int = 16000, *, window_ms: int = 750, max_lag_ms: int = 480, every_ms: int = 250,
                  min_dbfs: float = -50.0, min_sharpness: float = 20.0, min_audible_ms: int = 150,
                  agree_ms: float = 1.0, min_coherence: float = 0.25,
-                 unexplained_below: float = 0.3) -> None:
+                 unexplained_below: float = 0.3, double_talk_below: float = 0.75) -> None:
         self.window = rate * window_ms // 1000
         self.max_lag = rate * max_lag_ms // 1000
         self.every = rate * every_ms // 1000
@@ -50,6 +52,9 @@ class EchoDelay:
         self.explained = 0.0  # the largest plain correlation of the mic with the playback, any delay
         self.unexplained = False  # the mic is loud and no delay explains it: not echo (while fresh)
         self._unexplained_below = unexplained_below
+        self.double_talk = False  # the mic is loud and the playback explains little of it (any time)
+        self._double_talk_below = double_talk_below
+        self.watch = False  # estimate every 90 ms also once settled (the canceller is not yet trusted)
         self._min_audible = rate * min_audible_ms // 1000
         self._agree = max(1, round(rate * agree_ms / 1000))
         # While fresh, an estimate every 90 ms, not every frame: one costs ~5 ms on the loaded
@@ -58,6 +63,8 @@ class EchoDelay:
         self._fresh_every = rate * 90 // 1000
         self._since = 0
         self._n = 1 << int(np.ceil(np.log2(self.window + self.max_lag)))
+        self._recent = rate * 300 // 1000
+        self._n_recent = 1 << int(np.ceil(np.log2(self._recent + self.max_lag)))
         self.fresh = True  # the delay is unknown: estimate often, from what came since
         self._audible = 0  # samples of audible playback since the windows were emptied
         self._candidate: int | None = None  # the last estimate, waiting for one that agrees
@@ -73,7 +80,7 @@ class EchoDelay:
         self._audible = 0
         self._candidate = None
         self.fresh = True
-        self.unexplained = False
+        self.unexplained = self.double_talk = False
         self._blind = self.window + self.max_lag  # what played before still echoes: not in the window
 
     def push(self, mic: Pcm, ref: Pcm) -> int | None:
@@ -89,7 +96,7 @@ class EchoDelay:
         if self.fresh:
             if self._audible < self._min_audible or self._since < self._fresh_every:
                 return None
-        elif self._since < self.every:
+        elif self._since < (self._fresh_every if self.watch else self.every):
             return None
         self._since = 0
         lag = self._estimate()
@@ -105,32 +112,43 @@ class EchoDelay:
         self.lag = lag
         return lag
 
-    def _explain(self, plain: np.ndarray[Any, np.dtype[np.float64]], mic_energy: float) -> None:
-        """How much of the mic window the playback explains at its best delay: the largest plain
-        correlation over all delays (``plain[k]``: at ``k = max_lag - delay``), as a fraction.
-        Audio not played yet cannot echo, and before the playback started the window is empty:
-        so a mic that is loud now, explained at no delay, is not echo (no echo path at all, or
-        not yet): :attr:`unexplained`."""
-        energy = np.concatenate([[0.0], np.cumsum(np.square(self._ref, dtype=np.float64))])
-        ref_energy = energy[self.window:self.window + self.max_lag + 1] - energy[: self.max_lag + 1]
+    def _explain(self) -> None:
+        """How much of the mic's last ``_recent`` samples the playback explains at its best delay:
+        the largest plain correlation over all delays, as a fraction. Audio not played yet cannot
+        echo, and before the playback started the window is empty: so a mic that is loud now,
+        explained at no delay, is not echo (no echo path at all, or not yet): :attr:`unexplained`.
+        Over the last 0.3 s, not the whole window: a user's first words were still outweighed by
+        0.75 s of echo (double talk seen 0.3 s after the onset)."""
+        mic = self._mic[-self._recent:]
+        ref = self._ref[self.window - self._recent:]  # ref[k + t] is heard with mic[t] at delay max_lag - k
+        mic_energy = float(np.dot(mic, mic))
+        plain = np.fft.irfft(np.conj(np.fft.rfft(mic, self._n_recent)) * np.fft.rfft(ref, self._n_recent),
+                             self._n_recent)[: self.max_lag + 1]
+        energy = np.concatenate([[0.0], np.cumsum(np.square(ref, dtype=np.float64))])
+        ref_energy = energy[self._recent:self._recent + self.max_lag + 1] - energy[: self.max_lag + 1]
         heard = ref_energy >= self._min_power * self._min_audible  # a delay whose playback was audible
-        self.explained = float(np.max(np.abs(plain[heard]) / np.sqrt(mic_energy * ref_energy[heard]), initial=0.0))
+        self.explained = float(np.max(np.abs(plain[heard]) / np.sqrt(mic_energy * ref_energy[heard] + 1e-9),
+                                      initial=0.0))
         recent = self._mic[-self._fresh_every:]
-        # Only while no delay was ever measured (there is an echo path once one was) and with
-        # nothing played before the window that may still echo (after a restart: the window
-        # was emptied while the echo of what played before it went on).
-        self.unexplained = self.lag is None and self._blind == 0 and self.explained < self._unexplained_below \
-            and float(np.mean(recent * recent)) >= self._min_power
+        loud = float(np.mean(recent * recent)) >= self._min_power
+        # A double-talk detector (normalized cross-correlation): echo alone is explained to 0.96
+        # (synthetic; 0.92 in the room), a user as loud as the echo over it to 0.6-0.75, 6 dB
+        # louder 0.38-0.5.
+        # Neither while something played before the window may still echo (after a restart the
+        # window was emptied while the echo of what played before it went on) ...
+        self.double_talk = loud and self._blind == 0 and self.explained < self._double_talk_below
+        # ... and this one only while no delay was ever measured (there is an echo path once one was).
+        self.unexplained = self.double_talk and self.lag is None and self.explained < self._unexplained_below
 
     def _estimate(self) -> int | None:
         ref_now = self._ref[self.max_lag:]  # the playback of the same window as the mic
         mic_energy = float(np.dot(self._mic, self._mic))
         if float(np.mean(ref_now * ref_now)) < self._min_power * min(1.0, self._audible / self.window) or \
                 mic_energy < 1e-3 * self._min_power * self.window:
-            self.unexplained = False
+            self.unexplained = self.double_talk = False
             return None
+        self._explain()
         spec = np.conj(np.fft.rfft(self._mic, self._n)) * np.fft.rfft(self._ref, self._n)
-        self._explain(np.fft.irfft(spec, self._n)[: self.max_lag + 1], mic_energy)
         corr = np.fft.irfft(spec / (np.abs(spec) + 1e-9), self._n)[: self.max_lag + 1]
         # corr[k] = sum mic[t] * ref[t + k]; the echo of ref[t'] is heard at mic time t' + lag,
         # i.e. at k = max_lag - lag.

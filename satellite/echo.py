@@ -101,8 +101,9 @@ class EchoGuard:
         self._hangover = 0
         self.coupling_db = self.config.initial_coupling_db
 
-    def process(self, mic_rms: float, reference_rms: float) -> bool:
-        """True if the mic frame may be the user's voice (not just the reply's echo)."""
+    def process(self, mic_rms: float, reference_rms: float, *, learn: bool = True) -> bool:
+        """True if the mic frame may be the user's voice (not just the reply's echo). ``learn``
+        False: someone may be speaking (double talk): not learned from as echo."""
         self._refs.append(reference_rms)
         if not self.config.enabled:
             return True
@@ -116,6 +117,8 @@ class EchoGuard:
         self.echo_frames += 1
         if self._hangover > 0:  # the user may still be talking: do not learn from this frame
             self._hangover -= 1
+            return False
+        if not learn:
             return False
         self._levels.append(ratio_db)
         if len(self._levels) >= self.config.min_learned_frames:

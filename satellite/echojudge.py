@@ -128,24 +128,29 @@ class EchoJudge:
         self._played: deque[float] = deque(maxlen=math.ceil(_MAX_DELAY_S / frame_seconds) + 2)
 
     def process(self, raw: bytes, cleaned: bytes, played: bytes, *, cancelling: bool = True,
-                not_echo: bool = False) -> bool:
+                not_echo: bool = False, double_talk: bool = False) -> bool:
         """True if the (cleaned) frame may be the user's voice, not just the playback's echo.
         ``cancelling`` False: the canceller let this frame through untouched (it waits for the
         echo delay): no evidence about it either way. ``not_echo``: the playback explains the
         mic's sound at no delay (:attr:`satellite.aec.AudioFrontend.mic_not_echo`: no echo path):
         the user's, whatever the gates say (they had nothing to learn an echo level from: with
         the residual gate at its initial coupling the user had to be 8 dB louder than the
-        playback itself, and a user speaking as the reply began was never heard)."""
+        playback itself, and a user speaking as the reply began was never heard).
+        ``double_talk``: the playback explains little of the mic's sound
+        (:attr:`satellite.aec.AudioFrontend.double_talk`): neither gate learns from the frame, and
+        before the canceller is trusted the VAD alone decides (someone is speaking; else a user 6 dB louder
+        than the echo, over the first reply, was learned as echo by the raw gate and never
+        heard: the room missed the first interruption at both echo levels)."""
         mic = frame_rms(raw)
         self._played.append(frame_rms(played))
         reference = self._played[-1 - self._delay_frames] if len(self._played) > self._delay_frames else 0.0
-        raw_user = self.raw.process(mic, reference)
+        raw_user = self.raw.process(mic, reference, learn=not double_talk)
         if not self.config.enabled:
             return True
         if not self.cancels_echo:
             return raw_user
         out = frame_rms(cleaned)
-        residual_user = self.residual.process(out, reference, learn=cancelling and not not_echo)
+        residual_user = self.residual.process(out, reference, learn=cancelling and not not_echo and not double_talk)
         if not_echo:
             self._strong = 0
             self.onset = False
@@ -153,7 +158,7 @@ class EchoJudge:
         # ERLE from echo alone: not while either gate hears more than echo (double talk: the user
         # in the mic, not removed by the canceller, would pull it down and end the trust just as
         # the user starts to speak).
-        if cancelling and not raw_user and not residual_user \
+        if cancelling and not raw_user and not residual_user and not double_talk \
                 and max(self.raw.recent_reference, reference) >= self._min_ref:
             self._erle.append((mic * mic, out * out))
             self._echo_in += mic * mic
@@ -168,7 +173,7 @@ class EchoJudge:
         if self.converged:
             self.residual_decisions += 1
             return residual_user
-        return raw_user and residual_user
+        return double_talk or (raw_user and residual_user)
 
     @property
     def erle_db(self) -> float | None:

@@ -83,6 +83,8 @@ class SpeakerPath:
                 self.guard.set_echo_path(*path)
 
     def _tick_echo_span(self) -> None:
+        if self.frontend is not None:
+            self.frontend.watch(not self.guard.converged)  # double talk is what lets the user through then
         self._span_frames += 1
         if self._span_frames >= _SPAN_EVERY or self.guard.converged != self._span_adapted:
             self._update_echo_span()  # at once when the canceller is (no longer) trusted

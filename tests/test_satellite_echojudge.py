@@ -75,7 +75,10 @@ def holds(s: dict, *, cancel: bool = True) -> list[int]:
     for i, played in enumerate(s["played"]):
         raw = pcm(s["mic"][i * FRAME:(i + 1) * FRAME])
         cleaned = frontend.process(raw, played)
-        if vad.process(cleaned, judge.process(raw, cleaned, played)) == VadEvent.START or judge.onset:
+        frontend.watch(not judge.converged)  # as the satellite's speaker_path does
+        allow = judge.process(raw, cleaned, played, cancelling=frontend.cancelling, not_echo=frontend.mic_not_echo,
+                              double_talk=frontend.double_talk)
+        if vad.process(cleaned, allow) == VadEvent.START or judge.onset:
             starts.append((i + 1) * FRAME)
         if any(i * FRAME <= change < (i + 1) * FRAME for change in s["path_changes"]):
             judge.path_changed()  # the satellite does both when it restarts the speaker

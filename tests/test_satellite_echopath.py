@@ -60,7 +60,7 @@ class Chain(SpeakerPath):
         cleaned = self.frontend.process(raw, played)
         self._tick_echo_span()
         allow = self.guard.process(raw, cleaned, played, cancelling=self.frontend.cancelling,
-                                   not_echo=self.frontend.mic_not_echo)
+                                   not_echo=self.frontend.mic_not_echo, double_talk=self.frontend.double_talk)
         return self.detector.process(cleaned, allow) == VadEvent.START or self.guard.onset
 
 
@@ -178,3 +178,25 @@ def test_with_no_echo_path_a_user_speaking_as_the_reply_begins_is_heard() -> Non
     onset = at + int(np.nonzero(e > e.max() - 35)[0][0]) * 160
     held = [p for p in run({"mic": mic, "played": played, "restarts": []}) if p > onset]
     assert held and held[0] - onset <= 6 * FRAME, (held[:1], onset)  # measured: 4.7 frames (before: never)
+
+
+@pytest.mark.parametrize("gain_db", [-6.0, 0.0])
+def test_a_user_over_the_first_reply_is_heard_before_the_canceller_is_proven(gain_db: float) -> None:
+    """A fresh satellite, its canceller not yet converged (ERLE ~0 dB half a second in), the user
+    as loud as the reply (6 dB over the echo at -6 dB) 0.5 s into the first one. Before: the
+    raw gate learned the user's first words as echo and both gates had to agree: never held at
+    -6 dB, 5 s late at 0 dB (the room missed the first interruption at both levels). Now the
+    double-talk detector (the playback explains little of the mic) lets the VAD decide."""
+    far = np.concatenate([np.zeros(RATE), samples(speak(REPLY)), np.zeros(RATE)])
+    played = played_frames(far)
+    far = far[:len(played) * FRAME]
+    mic = noise(len(far), -60.0) + echo_path(far, delay_ms=70.0, gain_db=gain_db)
+    user = samples(speak(USER))
+    at = RATE + int(0.5 * RATE)
+    mic[at:at + len(user)] += user
+    n = len(user) // 160
+    e = 10 * np.log10(np.mean(np.square(user[: n * 160].reshape(n, 160)), axis=1) + 1e-12)
+    onset = at + int(np.nonzero(e > e.max() - 35)[0][0]) * 160
+    held = run({"mic": mic, "played": played, "restarts": []})
+    assert held and held[0] > onset, (held, onset)  # nothing before the user: echo alone never held
+    assert held[0] - onset <= 12 * FRAME, (held[:1], onset)  # measured: 9.7 frames at both levels
