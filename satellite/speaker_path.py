@@ -51,6 +51,7 @@ class SpeakerPath:
     _stalled: bool
     _span_frames: int
     _span_adapted: bool
+    _double_talk: bool
 
     def _wire_echo_path(self) -> None:
         if self.frontend is not None:
@@ -60,6 +61,19 @@ class SpeakerPath:
     def _echo_path_moved(self) -> None:
         self.guard.path_changed()
         self._update_echo_span()
+
+    def _judge(self, raw: bytes, played: bytes) -> tuple[bytes, bool]:
+        """The echo-cancelled frame, and whether it may hold the user's voice (the echo judge)."""
+        cleaned, cancelling, not_echo, self._double_talk = raw, True, False, False
+        if self.frontend is not None:
+            cleaned = self.frontend.process(raw, played)
+            cancelling, not_echo = self.frontend.cancelling, self.frontend.mic_not_echo
+            self._double_talk = self.frontend.double_talk
+            self._tick_echo_span()
+        self.trace.stamp_cleaned()
+        allow = self.guard.process(raw, cleaned, played, cancelling=cancelling, not_echo=not_echo,
+                                   double_talk=self._double_talk)
+        return cleaned, allow
 
     def _check_lag(self) -> None:
         """Per mic frame read (before its speaker frame is written)."""

@@ -300,7 +300,8 @@ class FakeOnsetJudge:
         self.onset = False
         self.path_changes = 0
 
-    def process(self, raw: bytes, cleaned: bytes, played: bytes, *, cancelling: bool = True) -> bool:
+    def process(self, raw: bytes, cleaned: bytes, played: bytes, *, cancelling: bool = True,
+                not_echo: bool = False, double_talk: bool = False) -> bool:
         return True
 
     def path_changed(self) -> None:

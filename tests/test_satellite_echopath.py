@@ -47,7 +47,7 @@ class Chain(SpeakerPath):
         self.playback = Playback(SPEAKER_RATE, 30)
         self.trace = BargeTrace()
         self.lag = MicLag(FRAME / RATE)
-        self._stalled = False
+        self._stalled = self._double_talk = False
         self._span_frames = 0
         self._span_adapted = False
         self._mic_ms = 0.0
@@ -57,10 +57,7 @@ class Chain(SpeakerPath):
         """True when the satellite would hold the reply (or start a turn) on this frame."""
         self.trace.read = arrival
         self._check_lag()
-        cleaned = self.frontend.process(raw, played)
-        self._tick_echo_span()
-        allow = self.guard.process(raw, cleaned, played, cancelling=self.frontend.cancelling,
-                                   not_echo=self.frontend.mic_not_echo, double_talk=self.frontend.double_talk)
+        cleaned, allow = self._judge(raw, played)
         return self.detector.process(cleaned, allow) == VadEvent.START or self.guard.onset
 
 
