@@ -52,6 +52,7 @@ class SpeakerPath:
     _span_frames: int
     _span_adapted: bool
     _double_talk: bool
+    _dropped: int = 0
 
     def _wire_echo_path(self) -> None:
         if self.frontend is not None:
@@ -78,9 +79,14 @@ class SpeakerPath:
     def _check_lag(self) -> None:
         """Per mic frame read (before its speaker frame is written)."""
         lag = self.lag.update(self.trace.read)
-        if lag > STALL_S and not self._stalled:
-            self._stalled = True
-            _LOGGER.debug("behind the mic by %.0f ms: the echo path may have moved", lag * 1000)
+        # A frame the speaker sink dropped (its command fell behind) moves the echo path too: what
+        # plays from now on is heard a frame earlier than the reference says.
+        dropped = getattr(self.speaker, "dropped_frames", 0)
+        moved, self._dropped = dropped != self._dropped, dropped
+        if (lag > STALL_S and not self._stalled) or moved:
+            self._stalled = self._stalled or lag > STALL_S
+            _LOGGER.debug("behind the mic by %.0f ms, %d speaker frames dropped: the echo path may have moved",
+                          lag * 1000, dropped)
             if self.frontend is not None and self.frontend.cancels_echo:
                 self.guard.suspend()
                 self.frontend.recheck()
