@@ -54,7 +54,6 @@ from .echo import EchoConfig
 from .echojudge import EchoJudge
 from .hooks import EventHooks, HooksConfig
 from .lag import MicLag
-from .onset_roll import OnsetPreroll
 from .outside import LATE_REPLY_SECONDS, OutsideTurn
 from .playback import Playback
 from .speaker_path import SpeakerPath
@@ -127,7 +126,6 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
         self.lag = MicLag(config.vad.frame_seconds)
         self._stalled = self._span_adapted = self._double_talk = False
         self._span_frames = 0
-        self.onset_roll = OnsetPreroll(config.vad.frame_seconds)
         self._wire_echo_path()
         self.playback = Playback(speaker.rate, config.vad.frame_ms)
         rate = speaker.rate
@@ -350,10 +348,6 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
         self._tick()
         frame, allow = self._judge(frame, played)  # the VAD, the wake word and the controller get the cleaned frame
         event = self.detector.process(frame, allow)
-        if self.machine.state in PLAYING:
-            self.onset_roll.push(frame, self.detector.voiced or self._double_talk)
-        else:
-            self.onset_roll.clear()
         self.trace.stamp_judged()
         state = self.machine.state
         if state == TurnState.IDLE:
@@ -361,9 +355,8 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
         if self.wake is not None:
             event = self._wake_step(frame, event, state)
             state = self.machine.state
-        if event == VadEvent.START:  # over a reply: from the user's onset (onset_roll.py)
-            preroll = self.detector.take_preroll()
-            self._pending = bytearray(self.onset_roll.take(preroll) if state in PLAYING else preroll)
+        if event == VadEvent.START:
+            self._pending = bytearray(self.detector.take_preroll())
             self._fire(TurnTrigger.SPEECH_START)
         elif self.guard.onset and state in (TurnState.SPEAKING, TurnState.ANNOUNCING):
             self._pending.clear()  # the VAD's pre-roll replaces it once it hears speech
