@@ -70,7 +70,10 @@ class EchoDelay:
         self._candidate: int | None = None  # the last estimate, waiting for one that agrees
         self.lag: int | None = None  # the delay in use (samples)
         self.sharpness = 0.0
-        self._blind = 0  # samples until the playback window holds all that may still echo
+        # The playback of the last 0.3 s + max_lag, never emptied (restart() empties _ref): what
+        # played before a restart still echoes, so it may explain the mic.
+        self._hist = np.zeros(self._recent + self.max_lag, dtype=np.float32)
+        self._blind = 0  # samples until the echo of what played before a restart has died away
 
     def restart(self) -> None:
         """The echo path changed (a restarted speaker, a stall): forget the playback before now
@@ -81,7 +84,7 @@ class EchoDelay:
         self._candidate = None
         self.fresh = True
         self.unexplained = self.double_talk = False
-        self._blind = self.window + self.max_lag  # what played before still echoes: not in the window
+        self._blind = self.window + self.max_lag
 
     def push(self, mic: Pcm, ref: Pcm) -> int | None:
         """Add one frame of each (same length); returns the delay when one is settled: the first
@@ -92,6 +95,7 @@ class EchoDelay:
         if np.max(np.abs(ref), initial=0) >= self._min_amplitude:
             self._audible += k
         self._since += k
+        self._hist = np.concatenate([self._hist[k:], ref.astype(np.float32)])
         self._blind = max(0, self._blind - k)
         if self.fresh:
             if self._audible < self._min_audible or self._since < self._fresh_every:
@@ -120,7 +124,7 @@ class EchoDelay:
         Over the last 0.3 s, not the whole window: a user's first words were still outweighed by
         0.75 s of echo (double talk seen 0.3 s after the onset)."""
         mic = self._mic[-self._recent:]
-        ref = self._ref[self.window - self._recent:]  # ref[k + t] is heard with mic[t] at delay max_lag - k
+        ref = self._hist  # ref[k + t] is heard with mic[t] at delay max_lag - k
         mic_energy = float(np.dot(mic, mic))
         plain = np.fft.irfft(np.conj(np.fft.rfft(mic, self._n_recent)) * np.fft.rfft(ref, self._n_recent),
                              self._n_recent)[: self.max_lag + 1]
@@ -134,11 +138,14 @@ class EchoDelay:
         # A double-talk detector (normalized cross-correlation): echo alone is explained to 0.96
         # (synthetic; 0.92 in the room), a user as loud as the echo over it to 0.6-0.75, 6 dB
         # louder 0.38-0.5.
-        # Neither while something played before the window may still echo (after a restart the
-        # window was emptied while the echo of what played before it went on) ...
+        # Not for 1.2 s after a restart (a new path): the echo of what played before it and of
+        # what plays now mix in the window, and neither delay alone explains the mix (measured:
+        # false double talk on a 400 ms path resumed near a reply's end).
         self.double_talk = loud and self._blind == 0 and self.explained < self._double_talk_below
-        # ... and this one only while no delay was ever measured (there is an echo path once one was).
-        self.unexplained = self.double_talk and self.lag is None and self.explained < self._unexplained_below
+        # No echo path: only while no delay was ever measured (there is one once one was). Also
+        # right after a restart (a stall: the user may be speaking just then): a mix of two
+        # paths is still explained well above 0.3.
+        self.unexplained = loud and self.lag is None and self.explained < self._unexplained_below
 
     def _estimate(self) -> int | None:
         ref_now = self._ref[self.max_lag:]  # the playback of the same window as the mic
