@@ -45,6 +45,7 @@ import numpy as np
 from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
+from wyoming.ping import Ping
 from wyoming.pipeline import RunPipeline
 from wyoming.satellite import RunSatellite
 
@@ -61,6 +62,10 @@ QUESTIONS = ["What is the weather like this week?", "Tell me about the forecast.
 INTERRUPTION = "Stop. What time is it?"
 CYCLE_S = 12.0  # one question + its reply (echo only)
 BARGE_CYCLE_S = 9.0
+
+
+def harness(nice: int) -> str:
+    return "room SCHED_FIFO 20, satellite normal" if nice < 0 else f"room nice {-nice}, satellite nice 0"
 
 
 def free_port() -> int:
@@ -109,6 +114,7 @@ class Controller:
         else:
             raise RuntimeError("satellite did not start")
         await client.write_event(RunSatellite().event())
+        pinger = asyncio.create_task(self._ping_every(client, 2.0))  # as Home Assistant does (the idle timeout)
         # A turn opened on the room's noise right after arming (the start-up false trigger, issue
         # 15 item 4) gets an empty reply; the scenario clock starts once that has settled.
         started = asyncio.get_running_loop().time() + 2.0
@@ -143,7 +149,14 @@ class Controller:
             elif event.type == "played":
                 self.replying = False
         sampler.cancel()
+        pinger.cancel()
         await starter
+
+    @staticmethod
+    async def _ping_every(client: AsyncTcpClient, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            await client.write_event(Ping().event())
 
     async def _sample_cpu_every(self, seconds: float, after: float) -> None:
         await asyncio.sleep(after)
@@ -170,7 +183,7 @@ def scenario(folder: Path, wavs: dict[str, str], *, questions: int, barge: bool)
 
 
 async def run_room(folder: Path, scen: Path, echo_db: float, *, sat_flags: list[str], audio: dict[str, bytes],
-                   python: str) -> dict[str, Any]:
+                   python: str, nice: int = 0) -> dict[str, Any]:
     out = folder / f"{scen.stem}{echo_db:+.0f}dB"
     out.mkdir(exist_ok=True)
     port = free_port()
@@ -178,11 +191,17 @@ async def run_room(folder: Path, scen: Path, echo_db: float, *, sat_flags: list[
     # The scripted controller does not find the end of speech itself (our orchestrator and Home
     # Assistant do): the satellite's VAD ends each question after 0.6 s of silence, as it does for
     # such controllers (with the 2 s fallback an interruption ran into the next question).
-    sat = (f"{shlex.quote(python)} -m satellite --uri tcp://127.0.0.1:{port} --no-wake-word --no-tones --debug "
+    # --harness-nice N: the room (the stand-in for the sound card, which is never late) runs at
+    # nice -N, the satellite it starts at nice 0 as before (room.py passes its niceness on);
+    # N < 0: the room runs real-time (SCHED_FIFO 20), the satellite normal (SCHED_OTHER, nice 0).
+    renice = "chrt -o 0 " if nice < 0 else f"nice -n {nice} " if nice else ""
+    sat = (f"{renice}{shlex.quote(python)} -m satellite --uri tcp://127.0.0.1:{port} --no-wake-word --no-tones --debug "
            f"--controller-end-seconds 0.6 --mic-command 'cat {{mic}}' --snd-command '{{player}}' --snd-rate 22050 "
            f"{shlex.join(sat_flags)}")
     room = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOM), str(scen), "--dir", str(out), "--start-file", str(ready), "--run", sat,
+        *(["chrt", "-f", "20"] if nice < 0 else ["nice", "-n", str(-nice)] if nice else []), sys.executable,
+        str(ROOM), str(scen), "--dir", str(out),
+        "--start-file", str(ready), "--run", sat,
         "--echo-delay-ms", "40", "--echo-gain-db", str(echo_db), "--rt60", "0.2", "--reverb-db", "-10",
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(ROOT),
         env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -263,7 +282,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     from voice_runtime.audio import PCM16_MONO_16K, write_wav
 
     audio = {"reply": speak(REPLY), "short": speak(SHORT)}
-    results: dict[str, Any] = {"satellite_flags": args.sat_flags, "levels": {}}
+    results: dict[str, Any] = {"satellite_flags": args.sat_flags, "harness": harness(args.harness_nice), "levels": {}}
     with tempfile.TemporaryDirectory(prefix="room-bench-") as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
@@ -277,7 +296,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             level: dict[str, Any] = {}
             if args.replies:
                 echo = await run_room(folder, scenario(folder, wavs, questions=args.replies, barge=False), echo_db,
-                                      sat_flags=args.sat_flags, audio=audio, python=args.python)
+                                      sat_flags=args.sat_flags, audio=audio, python=args.python,
+                                      nice=args.harness_nice)
                 replies = echo["result"]["replies"]
                 level["echo_only"] = {
                     "questions": args.replies, "turns": echo["turns"], "startup_turns": echo["early_turns"],
@@ -290,7 +310,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 print(json.dumps({"echo_db": echo_db, **level["echo_only"]}), flush=True)
             if args.barge_ins:
                 barge = await run_room(folder, scenario(folder, wavs, questions=args.barge_ins, barge=True), echo_db,
-                                       sat_flags=args.sat_flags, audio=audio, python=args.python)
+                                       sat_flags=args.sat_flags, audio=audio, python=args.python,
+                                      nice=args.harness_nice)
                 level["barge_in"] = barge_summary(barge["result"], args.barge_ins)
                 level["barge_in"].update({
                     "confirmed": barge["confirmed"], "room": barge["room"],
@@ -314,6 +335,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--barge-ins", type=int, default=10)
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--harness-nice", type=int, default=0,
+                        help="run the room at nice -N (the satellite at 0); -1: the room real-time (SCHED_FIFO), the "
+                             "satellite normal: a busy box made the room late")
     parser.add_argument("--keep", type=Path, help="keep the room's files (mic.wav, played.wav, run.log) here")
     parser.add_argument("sat_flags", nargs="*", help="extra satellite flags (after --)")
     args = parser.parse_args(argv)

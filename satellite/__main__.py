@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     mic.add_argument("--mic-rate", type=int, default=16000)
     mic.add_argument("--mic-width", type=int, default=2)
     mic.add_argument("--mic-channels", type=int, default=1)
+    parser.add_argument("--nice", type=int, default=int(env("SATELLITE_NICE") or 0),
+                        help="scheduling niceness of the satellite and its mic/speaker commands (e.g. -10 on a busy "
+                             "box: a starved satellite falls behind its mic and the echo path moves; negative values "
+                             "need CAP_SYS_NICE, else logged and ignored)")
     snd = parser.add_argument_group("speaker (default: the default PortAudio output)")
     snd.add_argument("--snd-device", help="PortAudio output: index or part of the name")
     snd.add_argument("--snd-command", help="command playing raw PCM, e.g. 'aplay -r 22050 -c 1 -f S16_LE -t raw'")
@@ -231,6 +235,13 @@ def run() -> None:
     setup_logging(args.debug, log_format=args.log_format)
     warn_ignored("SERVER_URL")
     tune_malloc()  # a months-long process: two malloc arenas, not 8 per core
+    if args.nice:
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, args.nice)
+            _LOGGER.info("niceness %d", args.nice)
+        except OSError as err:
+            _LOGGER.warning("cannot set niceness %d (%s): running at %d", args.nice, err, os.getpriority(
+                os.PRIO_PROCESS, 0))
     if args.list_devices:
         print("\n".join(list_devices()) or "no PortAudio devices found")
         sys.exit(0)

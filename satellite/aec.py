@@ -57,6 +57,7 @@ ENGINES = ("speex", "webrtc")
 KEEP_MS = 10  # the delay the canceller sees once the bulk is compensated
 _MAX_BULK = RATE * 480 // 1000
 _MAX_WAIT = RATE * 3  # samples of audible playback to wait for a delay estimate at most
+TAIL_DB = 35.0  # the echo path's reverberation counts until this far below its peak
 Pcm = np.ndarray[Any, np.dtype[np.int16]]
 
 
@@ -140,6 +141,8 @@ class AudioFrontend:
         self.bulk = 0  # samples the reference is delayed by before the canceller
         self._waited: int | None = 0  # playback samples waited for a delay estimate (None: known)
         self.on_path_change: Callable[[], None] | None = None  # told when the bulk delay changes
+        self.on_path_confirmed: Callable[[], None] | None = None  # told when a recheck found it unchanged
+        self._rechecking = False
         self.frames = 0
         _LOGGER.info("mic front end: aec=%s noise_suppression=%d auto_gain_dbfs=%d",
                      self.engine, config.noise_suppression, config.auto_gain_dbfs)
@@ -164,9 +167,67 @@ class AudioFrontend:
         return np.frombuffer(chunk, dtype="<i2")
 
     def path_changed(self) -> None:
-        """The speaker was restarted: its delay may differ. The canceller waits for it (not reset)."""
+        """The echo path may have changed (a restarted speaker, a stall that ran it dry): the delay
+        is measured afresh from what plays from now on; the canceller waits for it (not reset)."""
         if self._delay is not None:
+            self._delay.restart()
             self._waited = 0
+
+    def recheck(self) -> None:
+        """The echo path may have moved (the satellite fell behind its mic: the speaker may have
+        run dry and now plays later): the delay is measured afresh from what plays from now on,
+        the canceller keeps running on the delay it has. :attr:`on_path_confirmed` or
+        :attr:`on_path_change` says what was found."""
+        if self._delay is not None:
+            self._delay.restart()
+            self._rechecking = True
+
+    def echo_path(self, adapted: bool) -> tuple[float | None, float] | None:
+        """(delay, tail) in seconds: the echo of a sample played now reaches the mic ``delay``
+        later (None while it is being measured) and lasts ``tail`` more: the reverberation in the
+        canceller's learned echo path, until ``TAIL_DB`` below its peak (its whole tail while it
+        has not ``adapted``). None when there is no such estimate: no speex, or the delay was never
+        measured (a listening tone at start-up made the judge expect echo for ~1 s and the user's
+        words went unheard)."""
+        if self._speex is None or self._delay is None or self._delay.lag is None:
+            return None  # never measured (start-up, no echo at all): the judge keeps its default window
+        tail = self.config.aec_tail_ms / 1000.0
+        known = self._waited is None and not self._delay.fresh
+        if adapted and known:
+            h = self._speex.impulse_response()
+            blocks = len(h) // _TEN_MS
+            if blocks:
+                energy = np.sum(np.square(h[: blocks * _TEN_MS]).reshape(blocks, _TEN_MS), axis=1)
+                peak = float(np.max(energy))
+                if peak > 0:
+                    loud = np.nonzero(energy >= peak * 10 ** (-TAIL_DB / 10))[0]
+                    tail = (int(loud[-1]) + 1) * _TEN_MS / RATE
+        return (self.bulk / RATE if known else None), tail
+
+    @property
+    def mic_not_echo(self) -> bool:
+        """No echo delay was ever measured and the mic is loud with sound the playback explains
+        at no delay (:attr:`satellite.delay.EchoDelay.unexplained`): no echo path (a speaker
+        the mic does not hear), so the mic's sound is the user's. Checked every 90 ms."""
+        return self._delay is not None and self._delay.unexplained
+
+    @property
+    def double_talk(self) -> bool:
+        """The mic is loud and the playback explains little of it at any delay: someone is
+        speaking over it (:attr:`satellite.delay.EchoDelay.double_talk`, every 90 ms while
+        :meth:`watch` is on, else every 250 ms)."""
+        return self._delay is not None and self._delay.double_talk
+
+    def watch(self, closely: bool) -> None:
+        """Estimate (delay, double talk) every 90 ms, not 250, while the judge does not trust the
+        canceller yet: then double talk is what lets the user through."""
+        if self._delay is not None:
+            self._delay.watch = closely
+
+    @property
+    def cancelling(self) -> bool:
+        """The canceller is running on a known (or given-up-on) delay, not waiting for one."""
+        return self.engine == "webrtc" or (self._speex is not None and self._waited is None)
 
     def _compensated(self, mic: Pcm, far: Pcm) -> Pcm:
         """``far`` delayed by the bulk of the measured echo delay (updated as it is measured)."""
@@ -191,6 +252,10 @@ class AudioFrontend:
                 self.bulk = bulk
                 if self.on_path_change is not None:
                     self.on_path_change()  # the canceller is off its path until it adapts: not to be trusted
+            elif self._rechecking and self.on_path_confirmed is not None:
+                _LOGGER.debug("echo delay %.1f ms: unchanged", lag / 16)
+                self.on_path_confirmed()
+            self._rechecking = False
         end = len(self._history) - self.bulk
         return self._history[end - n:end]
 

@@ -26,6 +26,7 @@ import shlex
 import signal
 import termios
 import threading
+import time
 import wave
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -315,9 +316,11 @@ class CommandSink:
 
     async def write(self, pcm: bytes) -> None:
         if self._killed is not None:
+            began = time.monotonic()
             await self._killed.wait()
             self._killed = None
             await self.open()
+            _LOGGER.debug("speaker command restarted in %.1f ms", (time.monotonic() - began) * 1000)
         if self._proc is None or self._proc.stdin is None or self._proc.returncode is not None:
             return
         if self.queued() > self._max_queue:

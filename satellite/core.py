@@ -35,18 +35,11 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from typing import Protocol
 
-from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
-from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.pipeline import PipelineStage, RunPipeline
-from wyoming.satellite import PauseSatellite, RunSatellite
-from wyoming.tts import Synthesize
-from wyoming.vad import VoiceStopped
 
-from voice_runtime.audio import AudioFormat
 from voice_runtime.clock import Clock, MonotonicClock
 from voice_runtime.tasks import cancel_and_wait
 
@@ -56,27 +49,23 @@ from .audio_io import EchoPathMic, MicSource, SpeakerSink
 from .bargetrace import BargeTrace
 from .cloud import CloudAssistant
 from .cloud_turn import CloudTurns
+from .controller_events import ControllerEvents, ControllerLink
 from .echo import EchoConfig
 from .echojudge import EchoJudge
 from .hooks import EventHooks, HooksConfig
+from .lag import MicLag
 from .outside import LATE_REPLY_SECONDS, OutsideTurn
 from .playback import Playback
+from .speaker_path import SpeakerPath
 from .state import HELD, PLAYING, TurnAction, TurnMachine, TurnState, TurnTrigger
-from .timers import Alarm, AlarmConfig, TimerBoard, is_timer_event
+from .timers import Alarm, AlarmConfig, TimerBoard
 from .tones import LISTEN_HZ, PROCESS_HZ, ToneConfig, alarm, chime, tone, wav_sound
 from .vad import RATE, SpeechDetector, VadConfig, VadEvent
 from .wake import WakeConfig, WakeGate
 from .wake_turn import WakeTurns
 
 _LOGGER = logging.getLogger(__name__)
-SERVICES_UNAVAILABLE = "services-unavailable"
 _OUTBOX_SIZE = 2000  # events (~60 s of 30 ms chunks); when full, events are dropped (logged)
-
-
-class ControllerLink(Protocol):
-    client: str
-
-    async def write_event(self, event: Event) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -106,7 +95,7 @@ class SatelliteConfig:
     hooks: HooksConfig = field(default_factory=HooksConfig)
 
 
-class Satellite(OutsideTurn, CloudTurns, WakeTurns):
+class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurns):
     def __init__(
         self,
         config: SatelliteConfig,
@@ -134,8 +123,10 @@ class Satellite(OutsideTurn, CloudTurns, WakeTurns):
         self.guard = EchoJudge(config.echo, config.vad.frame_seconds,
                                cancels_echo=frontend is not None and frontend.cancels_echo)
         self.trace = BargeTrace()
-        if frontend is not None:
-            frontend.on_path_change = self.guard.path_changed
+        self.lag = MicLag(config.vad.frame_seconds)
+        self._stalled = self._span_adapted = self._double_talk = False
+        self._span_frames = 0
+        self._wire_echo_path()
         self.playback = Playback(speaker.rate, config.vad.frame_ms)
         rate = speaker.rate
         tones = config.tones
@@ -221,113 +212,7 @@ class Satellite(OutsideTurn, CloudTurns, WakeTurns):
         self._paused = False
         self._update_arming()
 
-    async def on_controller_event(self, link: ControllerLink, event: Event) -> None:
-        if RunSatellite.is_type(event.type):
-            self.attach(link)
-            return
-        if link is not self.controller:
-            _LOGGER.debug("event=%s from a connection that is not the controller; ignored", event.type)
-            return
-        if PauseSatellite.is_type(event.type):
-            _LOGGER.info("paused by controller")
-            self._emit("muted")
-            self._abort_local_turn()
-            self._paused = True
-            self._update_arming()
-            return
-        if self._late_fallback(event):
-            return
-        if is_timer_event(event.type):
-            self._on_timer_event(event)
-            return
-        if self._on_announcement_audio(event):
-            return
-        if self._route != "local":
-            _LOGGER.debug("event=%s outside a local turn; ignored", event.type)
-            return
-        self._waiting_since = self.clock.now()  # reply_timeout counts from the last event of the turn
-        state = self.machine.state
-        if Transcript.is_type(event.type):
-            if state is TurnState.STREAMING:
-                self._ended_by_controller()  # speech from now on is a new turn (outside.py)
-            text = Transcript.from_event(event).text
-            _LOGGER.info("transcript=%r", text)
-            self._emit("transcript", text=text)
-            self._fire(TurnTrigger.TRANSCRIPT)
-        elif VoiceStopped.is_type(event.type):
-            if state is TurnState.STREAMING:
-                _LOGGER.info("end of speech found by the controller")
-                self._ended_by_controller()  # speech from now on is new: a continuation, or a barge-in
-            self._fire(TurnTrigger.SPEECH_END)
-        elif Synthesize.is_type(event.type):
-            self._reply_text = Synthesize.from_event(event).text
-            _LOGGER.info("reply text=%r", self._reply_text)
-        elif AudioStart.is_type(event.type):
-            start = AudioStart.from_event(event)
-            self._reply_start(AudioFormat(start.rate, start.width, start.channels))
-        elif AudioChunk.is_type(event.type):
-            if (state in (TurnState.SPEAKING, TurnState.BARGE_IN) and not self._reply_ended
-                    and self._incoming == "reply"):
-                try:
-                    self.playback.add_reply(AudioChunk.from_event(event).audio)
-                except ValueError as err:  # a malformed WAV header: the rest of this reply is dropped
-                    _LOGGER.error("reply audio unusable: %s", err)
-                    self._incoming = None
-        elif AudioStop.is_type(event.type):
-            self._reply_end()
-        elif Error.is_type(event.type):
-            error = Error.from_event(event)
-            _LOGGER.warning("controller error code=%s text=%s", error.code, error.text)
-            self._emit("error", code=error.code, text=error.text)
-            self._late_reply_until = float("-inf")  # an error instead of a reply: none will come
-            if state is TurnState.SPEAKING and self._reply_ended:
-                pass  # the whole reply (e.g. a spoken apology) has arrived: let it play to the end
-            elif error.code == SERVICES_UNAVAILABLE and self.cloud is not None and state in (
-                TurnState.STREAMING, TurnState.WAITING
-            ):
-                self._degraded_until = self.clock.now() + self.config.local_retry_seconds
-                self._start_cloud_turn(ended=state == TurnState.WAITING)
-            else:
-                self._fire(TurnTrigger.ERROR)
-        else:
-            _LOGGER.debug("event=%s ignored", event.type)
-
-    def _late_fallback(self, event: Event) -> bool:
-        """``services-unavailable`` for the turn the reply timeout gave up on, nothing newer
-        started: send its utterance to the cloud after all."""
-        if not (Error.is_type(event.type) and self._timed_out_turn == self.turns and self.cloud is not None
-                and self._route is None and self.machine.accepts(TurnTrigger.LATE_FALLBACK)):
-            return False
-        if Error.from_event(event).code != SERVICES_UNAVAILABLE:
-            return False
-        _LOGGER.warning("services-unavailable after the reply timeout: turn %d goes to the cloud", self.turns)
-        self._timed_out_turn = -1
-        self._degraded_until = self.clock.now() + self.config.local_retry_seconds
-        self._waiting_since = self.clock.now()
-        self._fire(TurnTrigger.LATE_FALLBACK)
-        self._start_cloud_turn(ended=True)
-        return True
-
     # -- internals -----------------------------------------------------------------------
-    def _reply_start(self, fmt: AudioFormat) -> None:
-        state = self.machine.state
-        if state == TurnState.WAITING:
-            self.playback.resume()  # a new reply is audible, whatever was held before
-            self.playback.start_reply(fmt)
-            self._reply_ended = False
-            self._late_reply_until = float("-inf")
-            self._incoming = "reply"
-            self._fire(TurnTrigger.REPLY_START)
-            self._emit("speaking", what="reply")
-        elif state in (TurnState.SPEAKING, TurnState.BARGE_IN) and not self._reply_ended:
-            self.playback.start_reply(fmt)
-
-    def _reply_end(self) -> None:
-        if self.machine.state in (TurnState.SPEAKING, TurnState.BARGE_IN):
-            self.playback.end_reply()
-            self._reply_ended = True
-            self._incoming = None
-
     def _local_available(self) -> bool:
         return self.controller is not None and not self._paused
 
@@ -420,24 +305,6 @@ class Satellite(OutsideTurn, CloudTurns, WakeTurns):
         elif action == TurnAction.TONE_PROCESS and self.config.tones.enabled:
             self.playback.add_tone(self._process_tone)
 
-    def _abort_speaker(self, why: str) -> None:
-        """Silent now, not after the device's buffer has played out. The restarted device may
-        have another delay: the echo judge trusts the canceller again only once it is proven
-        (its filter is kept: usually still right, and speex takes 4-6 s to adapt from zero)."""
-        queued = getattr(self.speaker, "queued", None)
-        sink_queued = queued() if callable(queued) else None
-        self.speaker.abort()
-        self.trace.report(why, mic_ms=self._mic_ms, voiced_frames=self.detector.voiced_frames,
-                          sink_queued=sink_queued, buffered_ms=self.playback.buffered_ms)
-        self.guard.path_changed()
-        if self.frontend is not None:
-            self.frontend.path_changed()
-
-    def _log_echo(self) -> None:
-        erle, frames = self.guard.take_reply_erle()
-        if erle is not None:
-            _LOGGER.info("echo canceller erle_db=%.1f frames=%d trusted=%s", erle, frames, self.guard.converged)
-
     def _start_turn(self) -> None:
         self.turns += 1
         self._reply_ended = False
@@ -479,11 +346,8 @@ class Satellite(OutsideTurn, CloudTurns, WakeTurns):
         """
         self._mic_ms += self.config.vad.frame_ms
         self._tick()
-        raw = frame  # the VAD, the echo judge and the controller get the echo-cancelled frame
-        if self.frontend is not None:
-            frame = self.frontend.process(frame, played)
-        self.trace.stamp_cleaned()
-        event = self.detector.process(frame, self.guard.process(raw, frame, played))
+        frame, allow = self._judge(frame, played)  # the VAD, the wake word and the controller get the cleaned frame
+        event = self.detector.process(frame, allow)
         self.trace.stamp_judged()
         state = self.machine.state
         if state == TurnState.IDLE:
@@ -536,11 +400,13 @@ class Satellite(OutsideTurn, CloudTurns, WakeTurns):
                     _LOGGER.error("microphone ended")
                     return
                 self.trace.stamp_read()
+                self._check_lag()
                 played = self.playback.next_frame()
                 await self.speaker.write(played)
                 if echo_path is not None:
                     echo_path.played(played)
                 self.process_frame(frame, played)
+                self._slow_frame()
         except (OSError, ValueError) as err:  # a device or command that cannot be opened or used
             _LOGGER.error("audio failed: %s", err)
         finally:

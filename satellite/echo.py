@@ -63,7 +63,8 @@ class EchoConfig:
     # The residual gate (satellite.echojudge): the echo-cancelled mic against the residual echo.
     residual_margin_db: float = 8.0
     converged_erle_db: float = 12.0  # the canceller is trusted alone from this ERLE on
-    erle_window_ms: int = 1000  # ERLE is the median over this much echo
+    erle_window_ms: int = 1000  # ERLE is measured over this much echo
+    trust_after_ms: int = 240  # ... and counts once there is this much echo since the path was known
     onset_frames: int = 2  # frames in a row this far above the residual echo hold the reply (0: off)
     onset_margin_db: float = 8.0
     onset_confirm_ms: int = 300  # an onset the VAD has not called speech by then lapses (the reply resumes)
@@ -74,14 +75,20 @@ class EchoGuard:
 
     def __init__(self, config: EchoConfig, frame_seconds: float) -> None:
         self.config = config
-        frames = max(1, round(config.window_ms / 1000.0 / frame_seconds))
-        self._refs: deque[float] = deque(maxlen=frames)
+        self._window_frames = max(1, round(config.window_ms / 1000.0 / frame_seconds))
+        self._refs: deque[float] = deque(maxlen=self._window_frames)
         self._levels: deque[float] = deque(maxlen=max(1, round(config.learn_ms / 1000.0 / frame_seconds)))
         self._min_ref = db_to_ratio(config.min_reference_dbfs)
         self._hangover_frames = round(config.hangover_ms / 1000.0 / frame_seconds)
         self._hangover = 0
         self.coupling_db = config.initial_coupling_db
         self.echo_frames = 0  # frames held back as echo (for logs and the bench)
+
+    def set_span(self, frames: int) -> None:
+        """Expect echo from the playback of the last ``frames`` frames (at least ``window_ms``)."""
+        frames = max(frames, self._window_frames)
+        if frames != self._refs.maxlen:
+            self._refs = deque(self._refs, maxlen=frames)
 
     @property
     def recent_reference(self) -> float:
@@ -94,8 +101,9 @@ class EchoGuard:
         self._hangover = 0
         self.coupling_db = self.config.initial_coupling_db
 
-    def process(self, mic_rms: float, reference_rms: float) -> bool:
-        """True if the mic frame may be the user's voice (not just the reply's echo)."""
+    def process(self, mic_rms: float, reference_rms: float, *, learn: bool = True) -> bool:
+        """True if the mic frame may be the user's voice (not just the reply's echo). ``learn``
+        False: someone may be speaking (double talk): not learned from as echo."""
         self._refs.append(reference_rms)
         if not self.config.enabled:
             return True
@@ -109,6 +117,8 @@ class EchoGuard:
         self.echo_frames += 1
         if self._hangover > 0:  # the user may still be talking: do not learn from this frame
             self._hangover -= 1
+            return False
+        if not learn:
             return False
         self._levels.append(ratio_db)
         if len(self._levels) >= self.config.min_learned_frames:

@@ -42,13 +42,17 @@ import numpy as np
 
 from .echo import EchoConfig, EchoGuard, db_to_ratio, frame_rms, ratio_to_db
 
+_MAX_DELAY_S = 0.48  # the longest speaker->mic delay measured (satellite.aec)
+_LOUD_DB = 20.0  # the ERLE counts on frames whose echo is this close to the loudest of the window
+
 
 class ResidualGate:
     """The cancelled mic against the residual echo predicted from the playback."""
 
     def __init__(self, config: EchoConfig, frame_seconds: float) -> None:
         self.config = config
-        self._refs: deque[float] = deque(maxlen=max(1, round(config.window_ms / 1000.0 / frame_seconds)))
+        self._window_frames = max(1, round(config.window_ms / 1000.0 / frame_seconds))
+        self._refs: deque[float] = deque(maxlen=self._window_frames)
         learn = max(1, round(config.learn_ms / 1000.0 / frame_seconds))
         self._levels: deque[float] = deque(maxlen=learn)  # cancelled/reference, dB, of echo frames
         self._floor: deque[float] = deque(maxlen=learn)  # cancelled level of quiet frames (noise)
@@ -59,13 +63,21 @@ class ResidualGate:
         self.floor = 0.0
         self.excess_db = 0.0  # the last frame's level above the predicted residual echo
 
+    def set_span(self, frames: int) -> None:
+        frames = max(frames, self._window_frames)
+        if frames != self._refs.maxlen:
+            self._refs = deque(self._refs, maxlen=frames)
+
     def forget_coupling(self) -> None:
         """The canceller is off its path: its residual is unknown again (the playback window is
         kept: what was just played still echoes)."""
         self._levels.clear()
         self.coupling_db = self.config.initial_coupling_db
 
-    def process(self, cleaned_rms: float, reference_rms: float) -> bool:
+    def process(self, cleaned_rms: float, reference_rms: float, *, learn: bool = True) -> bool:
+        """``learn`` False: the frame is not the canceller's output (it waits for the delay), so the
+        residual echo is not learned from it (else it learned the raw echo and was deaf to the
+        user for the next ``learn_ms``)."""
         self._refs.append(reference_rms)
         reference = max(self._refs)
         if reference < self._min_ref:
@@ -80,6 +92,8 @@ class ResidualGate:
             return True
         if self._hangover > 0:
             self._hangover -= 1
+            return False
+        if not learn:
             return False
         self._levels.append(ratio_to_db(max(cleaned_rms, 1e-9) / reference))
         if len(self._levels) >= self.config.min_learned_frames:
@@ -96,8 +110,9 @@ class EchoJudge:
         self.raw = EchoGuard(config, frame_seconds)
         self.residual = ResidualGate(config, frame_seconds)
         erle_frames = max(2, round(config.erle_window_ms / 1000.0 / frame_seconds))
-        self._erle: deque[float] = deque(maxlen=erle_frames)
-        self._min_erle_frames = erle_frames // 2  # half a window of echo before the ERLE counts
+        # (echo energy at the mic, after the canceller) of the last second's echo frames
+        self._erle: deque[tuple[float, float]] = deque(maxlen=erle_frames)
+        self._min_erle_frames = max(2, round(config.trust_after_ms / 1000.0 / frame_seconds))
         self._min_ref = db_to_ratio(config.min_reference_dbfs)
         self._echo_in = 0.0  # this reply's echo energy at the mic / after the canceller (for ERLE)
         self._echo_out = 0.0
@@ -106,37 +121,74 @@ class EchoJudge:
         self.residual_decisions = 0  # frames decided by the residual gate alone
         self._strong = 0  # frames in a row clearly above the residual echo while it is trusted
         self.onset = False
+        self.suspended = False  # the path may have moved: not trusted until confirmed (or re-proven)
+        self._frame_seconds = frame_seconds
+        self.span_s = config.window_ms / 1000.0
+        self._delay_frames = 0  # the reference is delayed by this many frames before the gates
+        self._played: deque[float] = deque(maxlen=math.ceil(_MAX_DELAY_S / frame_seconds) + 2)
 
-    def process(self, raw: bytes, cleaned: bytes, played: bytes) -> bool:
-        """True if the (cleaned) frame may be the user's voice, not just the playback's echo."""
-        mic, reference = frame_rms(raw), frame_rms(played)
-        raw_user = self.raw.process(mic, reference)
+    def process(self, raw: bytes, cleaned: bytes, played: bytes, *, cancelling: bool = True,
+                not_echo: bool = False, double_talk: bool = False) -> bool:
+        """True if the (cleaned) frame may be the user's voice, not just the playback's echo.
+        ``cancelling`` False: the canceller let this frame through untouched (it waits for the
+        echo delay): no evidence about it either way. ``not_echo``: the playback explains the
+        mic's sound at no delay (:attr:`satellite.aec.AudioFrontend.mic_not_echo`: no echo path):
+        the user's, whatever the gates say (they had nothing to learn an echo level from: with
+        the residual gate at its initial coupling the user had to be 8 dB louder than the
+        playback itself, and a user speaking as the reply began was never heard).
+        ``double_talk``: the playback explains little of the mic's sound
+        (:attr:`satellite.aec.AudioFrontend.double_talk`): neither gate learns from the frame, and
+        before the canceller is trusted the VAD alone decides (someone is speaking; else a user 6 dB louder
+        than the echo, over the first reply, was learned as echo by the raw gate and never
+        heard: the room missed the first interruption at both echo levels)."""
+        mic = frame_rms(raw)
+        self._played.append(frame_rms(played))
+        reference = self._played[-1 - self._delay_frames] if len(self._played) > self._delay_frames else 0.0
+        raw_user = self.raw.process(mic, reference, learn=not double_talk)
         if not self.config.enabled:
             return True
         if not self.cancels_echo:
             return raw_user
         out = frame_rms(cleaned)
-        residual_user = self.residual.process(out, reference)
-        if not raw_user and max(self.raw.recent_reference, reference) >= self._min_ref:
-            self._erle.append(ratio_to_db(max(mic, 1e-9) / max(out, 1e-9)))
+        residual_user = self.residual.process(out, reference, learn=cancelling and not not_echo and not double_talk)
+        if not_echo:
+            self._strong = 0
+            self.onset = False
+            return True
+        # ERLE from echo alone: not while either gate hears more than echo (double talk: the user
+        # in the mic, not removed by the canceller, would pull it down and end the trust just as
+        # the user starts to speak).
+        if cancelling and not raw_user and not residual_user and not double_talk \
+                and max(self.raw.recent_reference, reference) >= self._min_ref:
+            self._erle.append((mic * mic, out * out))
             self._echo_in += mic * mic
             self._echo_out += out * out
             self._echo_frames += 1
-        erle = self.erle_db
-        self.converged = len(self._erle) >= self._min_erle_frames and erle is not None \
-            and erle >= self.config.converged_erle_db
+        loud = self._loud_erle()
+        self.converged = not self.suspended and len(loud) >= self._min_erle_frames \
+            and float(np.median(loud)) >= self.config.converged_erle_db
         strong = self.converged and residual_user and self.residual.excess_db >= self.config.onset_margin_db
         self._strong = self._strong + 1 if strong else 0
         self.onset = 0 < self.config.onset_frames <= self._strong
         if self.converged:
             self.residual_decisions += 1
             return residual_user
-        return raw_user and residual_user
+        return double_talk or (raw_user and residual_user)
 
     @property
     def erle_db(self) -> float | None:
-        """The canceller's ERLE over the last second of echo (None before any)."""
-        return float(np.median(np.fromiter(self._erle, float))) if self._erle else None
+        """The canceller's ERLE over the last second of echo: the median over the frames whose
+        echo is within ``_LOUD_DB`` of the loudest (a median over all frames sat at the noise
+        floor, ~10 dB with a canceller at 30; an energy ratio was held down for a whole second
+        by one bad frame as the canceller resumed). None before any."""
+        loud = self._loud_erle()
+        return float(np.median(loud)) if loud else None
+
+    def _loud_erle(self) -> list[float]:
+        if not self._erle:
+            return []
+        floor = max(e[0] for e in self._erle) * 10 ** (-_LOUD_DB / 10)
+        return [10.0 * math.log10(max(a, 1e-18) / max(b, 1e-18)) for a, b in self._erle if a >= floor]
 
     def take_reply_erle(self) -> tuple[float | None, int]:
         """ERLE (dB) over the echo frames since the last call, and how many frames that was."""
@@ -147,6 +199,48 @@ class EchoJudge:
             return None, frames
         return 10.0 * math.log10(echo_in / max(echo_out, 1e-18)), frames
 
+    def set_echo_path(self, delay_s: float | None, tail_s: float) -> None:
+        """The playback's echo reaches the mic ``delay_s`` after it is played (None: not known) and
+        lasts ``tail_s`` (from the canceller). Both gates compare each mic frame with the playback
+        of that moment: the reference is delayed by the known delay (less a frame) and they expect
+        echo from the playback of the window after it (at least ``window_ms``). Before, a fixed
+        300 ms window from now missed the echo of a deep speaker buffer (the room: 200-470 ms) and
+        the tail of a reply that had just ended; a window as long as delay + tail made the raw
+        gate deaf (it expected the loudest echo of the last 0.8 s)."""
+        window = self.config.window_ms / 1000.0
+        if delay_s is None:
+            self._delay_frames = 0
+            span = max(window, _MAX_DELAY_S + tail_s)
+        else:
+            self._delay_frames = max(0, int(delay_s / self._frame_seconds) - 1)
+            span = max(window, delay_s - self._delay_frames * self._frame_seconds + tail_s)
+        self.span_s = self._delay_frames * self._frame_seconds + span
+        frames = math.ceil(span / self._frame_seconds) + 1
+        self.raw.set_span(frames)
+        self.residual.set_span(frames)
+
+    def speaker_dropped(self) -> None:
+        """The speaker's buffer was thrown away (a hold or stop kills the sound command): what was
+        written in the last ``delay`` will never sound, so no echo of it is expected (else the
+        gates held the user's voice back for delay + tail after a hold, and the barge-in was
+        never confirmed: the room, 0 of 15 at -6 dB)."""
+        for i in range(min(self._delay_frames, len(self._played))):
+            self._played[-1 - i] = 0.0
+
+    def suspend(self) -> None:
+        """The echo path may have moved (the satellite fell behind its mic): the canceller is not
+        trusted until :meth:`confirm` (the delay was re-measured unchanged) or, if it changed,
+        until it has proven itself again after :meth:`path_changed`."""
+        self.suspended = True
+        self.converged = False
+        self._strong = 0
+        self.onset = False
+        self._erle.clear()  # trust is earned again on frames from after the stall (the room: false
+        # onsets right after an "unchanged" delay, the canceller disturbed by the stall's gap)
+
+    def confirm(self) -> None:
+        self.suspended = False
+
     def path_changed(self) -> None:
         """The echo delay may have changed (a restarted speaker, a new bulk delay): the canceller
         is unproven again. The gates keep their playback windows (measured in the room: clearing
@@ -154,6 +248,7 @@ class EchoJudge:
         the raw gate its coupling (a level ratio, whatever the delay)."""
         self.residual.forget_coupling()
         self._erle.clear()
+        self.suspended = False  # re-proven from the ERLE measured from now on
         self.converged = False
         self._strong = 0
         self.onset = False

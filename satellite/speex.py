@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 
 _SET_SAMPLING_RATE = 24  # speex_echo.h SPEEX_ECHO_SET_SAMPLING_RATE
+_GET_IMPULSE_RESPONSE_SIZE = 27
+_GET_IMPULSE_RESPONSE = 29
 _I16P = ctypes.POINTER(ctypes.c_int16)
 
 
@@ -68,6 +70,14 @@ class SpeexEchoCanceller:
                                               self._out.ctypes.data_as(_I16P))
             out[start:start + n] = self._out
         return out
+
+    def impulse_response(self) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """The echo path the filter has learned (its length is the tail; arbitrary scale)."""
+        size = ctypes.c_int(0)
+        self._lib.speex_echo_ctl(self._state, _GET_IMPULSE_RESPONSE_SIZE, ctypes.byref(size))
+        out = (ctypes.c_int32 * max(size.value, 0))()
+        self._lib.speex_echo_ctl(self._state, _GET_IMPULSE_RESPONSE, out)
+        return np.array(out[:], dtype=np.float64)
 
     def reset(self) -> None:
         self._lib.speex_echo_state_reset(self._state)

@@ -300,11 +300,15 @@ class FakeOnsetJudge:
         self.onset = False
         self.path_changes = 0
 
-    def process(self, raw: bytes, cleaned: bytes, played: bytes) -> bool:
+    def process(self, raw: bytes, cleaned: bytes, played: bytes, *, cancelling: bool = True,
+                not_echo: bool = False, double_talk: bool = False) -> bool:
         return True
 
     def path_changed(self) -> None:
         self.path_changes += 1
+
+    def speaker_dropped(self) -> None:
+        return None
 
     def take_reply_erle(self) -> tuple[float | None, int]:
         return None, 0

@@ -75,7 +75,10 @@ def holds(s: dict, *, cancel: bool = True) -> list[int]:
     for i, played in enumerate(s["played"]):
         raw = pcm(s["mic"][i * FRAME:(i + 1) * FRAME])
         cleaned = frontend.process(raw, played)
-        if vad.process(cleaned, judge.process(raw, cleaned, played)) == VadEvent.START or judge.onset:
+        frontend.watch(not judge.converged)  # as the satellite's speaker_path does
+        allow = judge.process(raw, cleaned, played, cancelling=frontend.cancelling, not_echo=frontend.mic_not_echo,
+                              double_talk=frontend.double_talk)
+        if vad.process(cleaned, allow) == VadEvent.START or judge.onset:
             starts.append((i + 1) * FRAME)
         if any(i * FRAME <= change < (i + 1) * FRAME for change in s["path_changes"]):
             judge.path_changed()  # the satellite does both when it restarts the speaker
@@ -171,3 +174,24 @@ def test_a_path_change_mid_reply_does_not_let_the_echo_of_what_just_played_throu
     judge.path_changed()
     pause = bytes(len(loud_ref))  # the reply pauses: the mic still hears what played before it
     assert not any(judge.process(echo, echo, pause) for _ in range(3))  # the canceller is off its path too
+
+
+def test_after_the_speaker_is_killed_what_it_never_played_is_not_expected_as_echo() -> None:
+    """A hold kills the sound command: the last ~delay of playback never sounds. With the gates on
+    the delayed reference (250 ms here) the user's voice right after the hold was taken for that
+    echo for delay + window, so the VAD could not confirm the barge-in before the hold lapsed
+    (the room, -6 dB: 0 of 15 confirmed)."""
+    judge = EchoJudge(EchoConfig(), FRAME / RATE, cancels_echo=False)
+    judge.set_echo_path(0.25, 0.1)
+    loud_ref = pcm(noise(int(FRAME * SPEAKER_RATE / RATE), -12.0))
+    echo = pcm(noise(FRAME, -18.0))
+    quiet = pcm(noise(FRAME, -60.0))
+    for _ in range(8):  # the echo is on its way
+        judge.process(quiet, quiet, loud_ref)
+    assert not any(judge.process(echo, echo, loud_ref) for _ in range(40))
+    judge.speaker_dropped()
+    silence = bytes(len(loud_ref))
+    voice = pcm(noise(FRAME, -16.0, seed=3))  # the user, about as loud as the echo was
+    heard = [judge.process(voice, voice, silence) for _ in range(15)]
+    # what did play still echoes for the window (300 ms): then the user is heard (frame 10; 17 without the drop)
+    assert all(heard[11:]), heard

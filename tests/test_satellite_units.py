@@ -212,3 +212,4 @@ def test_sentence_split_and_cloud_config_without_keys(caplog: pytest.LogCaptureF
     assert "DEEPGRAM_API_KEY not set" in caplog.text and "sk-secret-value-123" not in caplog.text
     config = cloud_config(True, "dg-key-0000", "sk-key-0000")
     assert config is not None and "dg-key-0000" not in repr(config)
+

@@ -1,0 +1,188 @@
+"""Questions spoken over the assistant's reply, through the whole stack, in the real-time room.
+
+Our three engines (``wyoming_whisper``, ``wyoming_llama`` (``--max-sentences 2``, so a reply
+is long enough to talk over), ``wyoming_kokoro``), ``voice-orchestrator serve`` with its
+defaults and our satellite (defaults except what the room needs: the FIFO mic and speaker,
+``--no-wake-word``, ``--no-tones``) in the shared room (``../shared/room``: real time, speaker
+echo 40 ms at ``--echo-db``, 0.2 s reverb, −60 dBFS noise). Each cycle: a question, then
+``--after`` s after its reply starts playing a different question spoken over it (Piper's
+voice, as loud as a normal request).
+
+Per interrupting question: did the satellite silence the reply (the room's reaction: speech
+onset → speaker silent), and what did the orchestrator transcribe for the turn it started (its
+log: ``new speech after turn N`` then ``turn N+1 answered|cancelled ... transcript=``)? WER
+against the words spoken; a question that started no turn counts as WER 1.
+
+    flock /tmp/hearth-rt.lock .venv/bin/python bench/room_stack_barge.py --echo-db -6 [--cycles 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.aec_bench import wer  # noqa: E402
+from bench.room_turns_bench import ROOM, can_connect, free_port, log_events, wait_for  # noqa: E402
+from voice_runtime.audio import PCM16_MONO_16K, write_wav  # noqa: E402
+from voice_runtime.procs import ServiceProcess, start_service  # noqa: E402
+
+QUESTIONS = ["Tell me a story about a dragon who lived in the mountains.",
+             "Explain how a rainbow forms in the sky.",
+             "Describe the city of Paris for a first time visitor.",
+             "Tell me about the history of the bicycle."]
+INTERRUPTIONS = ["Stop. What time is it?", "Wait, what is the capital of France?",
+                 "Sorry, how many days are in a week?", "Hold on, what is two plus two?"]
+
+
+def write_scenario(out: Path, cycles: int, cycle_s: float, after: float) -> Path:
+    from tests.speech import speak
+
+    out.mkdir(parents=True, exist_ok=True)
+    events: list[dict[str, Any]] = []
+    for i in range(cycles):
+        q, u = f"q{i % len(QUESTIONS)}.wav", f"u{i % len(INTERRUPTIONS)}.wav"
+        for name, text in ((q, QUESTIONS[i % len(QUESTIONS)]), (u, INTERRUPTIONS[i % len(INTERRUPTIONS)])):
+            if not (out / name).exists():
+                write_wav(str(out / name), speak(text), PCM16_MONO_16K)
+        events += [{"at": 2.0 + i * cycle_s, "wav": q}, {"after_reply_starts": after, "wav": u}]
+    scen = out / "scenario.json"
+    scen.write_text(json.dumps({"duration": 2.0 + cycles * cycle_s + 3.0, "noise_db": -60, "events": events}))
+    return scen
+
+
+async def run_room(args: argparse.Namespace, engines: dict[str, ServiceProcess], out: Path) -> dict[str, Any]:
+    scen = await asyncio.to_thread(write_scenario, out, args.cycles, args.cycle, args.after)
+    port = free_port()
+    nice = args.harness_nice  # < 0: the room real-time (SCHED_FIFO 20), the satellite normal
+    renice = "chrt -o 0 " if nice < 0 else f"nice -n {nice} " if nice else ""
+    sat = (f"{renice}{shlex.quote(sys.executable)} -m satellite --uri tcp://127.0.0.1:{port} --no-wake-word --no-tones "
+           f"--debug --mic-command 'cat {{mic}}' --snd-command '{{player}}' --snd-rate 22050")
+    go = out / "go"
+    go.unlink(missing_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    echo = ["--echo-delay-ms", "40", "--echo-gain-db", str(args.echo_db), "--rt60", "0.2", "--reverb-db", "-10"]
+    room = await asyncio.create_subprocess_exec(
+        *(["chrt", "-f", "20"] if nice < 0 else ["nice", "-n", str(-nice)] if nice else []), sys.executable, str(ROOM),
+        str(scen), "--dir", str(out), "--start-file", str(go), "--run", sat, *echo,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=str(ROOT), env=env)
+    orch_log = out / "orchestrator.log"
+    orch = None
+    try:
+        await wait_for(lambda: can_connect(port), 120, "the satellite did not start")
+        with orch_log.open("wb") as log:
+            orch = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "orchestrator", "serve", "--satellite", f"tcp://127.0.0.1:{port}",
+                "--asr", engines["whisper"].uri, "--handle", engines["llama"].uri, "--tts", engines["tts"].uri,
+                "--log-format", "json", stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
+                cwd=str(ROOT), env=env)
+        await wait_for(lambda: " connected" in orch_log.read_text(errors="replace"), 60, "orchestrator not connected")
+        await asyncio.sleep(2.0)  # the satellite's VAD settles on the room's noise first
+        mono_to_wall = time.time() - time.monotonic()
+        go.touch()
+        stdout, _ = await room.communicate()
+    finally:
+        if orch is not None and orch.returncode is None:
+            orch.send_signal(signal.SIGTERM)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(orch.wait(), 20)
+            if orch.returncode is None:
+                orch.kill()
+                await orch.wait()
+        if room.returncode is None:
+            room.send_signal(signal.SIGINT)
+            await room.wait()
+    result = json.loads((out / "result.json").read_text())
+    return {"result": result, "log": orch_log.read_text(errors="replace"), "mono_to_wall": mono_to_wall,
+            "room_line": [x for x in stdout.decode(errors="replace").splitlines() if x.startswith("ROOM")]}
+
+
+def judge(run: dict[str, Any]) -> list[dict[str, Any]]:
+    result = run["result"]
+    events = log_events(run["log"], result["t0_monotonic"] + result["wav_offset_s"] + run["mono_to_wall"])
+    started = {int(m.group(1)) + 1: t for t, _, msg in events if (m := re.search(r"new speech after turn (\d+):", msg))}
+    heard = {int(m.group(1)): str(ast.literal_eval(m.group(2))) for _, _, msg in events
+             if (m := re.search(r"^turn (\d+) (?:answered|cancelled;.*;) transcript=(.*) continued=\w+$", msg))}
+    said = dict(zip((f"u{i}.wav" for i in range(len(INTERRUPTIONS))), INTERRUPTIONS, strict=True))
+    rows = []
+    for u in result["utterances"]:
+        if u["wav"] not in said:
+            continue
+        over = [b for b in result["barge_in"] if b["onset"] == u["onset"]]
+        turns = [n for n, t in started.items() if u["onset"] - 0.5 <= t <= u["offset"] + 1.5]
+        text = heard.get(turns[0], "") if turns else ""
+        rows.append({"said": said[u["wav"]], "heard": text, "turn_started": bool(turns),
+                     "wer": round(wer(said[u["wav"]], text), 3) if turns else 1.0,
+                     "over_a_reply": bool(over), "reaction_s": over[0]["reaction_s"] if over else None,
+                     "cut": over[0]["cut"] if over else None})
+    return rows
+
+
+def harness(nice: int) -> str:
+    return "room SCHED_FIFO 20, satellite normal" if nice < 0 else f"room nice {-nice}, satellite nice 0"
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    engines: dict[str, ServiceProcess] = {}
+    try:
+        engines["whisper"] = await start_service("wyoming_whisper")
+        engines["llama"] = await start_service("wyoming_llama", "--max-sentences", "2")
+        engines["tts"] = await start_service("wyoming_kokoro")
+        before = await asyncio.to_thread(uptime)
+        ran = await run_room(args, engines, Path(args.keep))
+        after = await asyncio.to_thread(uptime)
+    finally:
+        for proc in engines.values():
+            await proc.stop()
+    rows = judge(ran)
+    over = [r for r in rows if r["over_a_reply"]]
+    scored = [r["wer"] for r in rows]
+    return {"echo_db": args.echo_db, "cycles": args.cycles, "harness": harness(args.harness_nice),
+            "after_reply_starts_s": args.after,
+            "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "uptime_before": before,
+            "uptime_after": after, "room": ran["room_line"], "room_stats": ran["result"].get("stats"),
+            "false_cuts": ran["result"]["false_cuts"], "interruptions": len(rows),
+            "over_a_reply": len(over), "silenced_within_1s": sum(1 for r in over if (r["reaction_s"] or 9) <= 1.0),
+            "turns_started": sum(r["turn_started"] for r in rows),
+            "wer_mean": round(sum(scored) / len(scored), 3) if scored else None,
+            "rows": rows}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--echo-db", type=float, default=-6.0)
+    parser.add_argument("--cycles", type=int, default=8)
+    parser.add_argument("--cycle", type=float, default=16.0, help="seconds per question + interruption")
+    parser.add_argument("--after", type=float, default=1.0, help="the interruption starts this long into the reply")
+    parser.add_argument("--keep", default="/tmp/room-stack-barge")
+    parser.add_argument("--harness-nice", type=int, default=0,
+                        help="the room at nice -N (the satellite at 0); -1: the room real-time, the satellite normal")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    data = asyncio.run(main_async(args))
+    print(json.dumps(data, indent=1))
+    if args.out:
+        args.out.write_text(json.dumps(data, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

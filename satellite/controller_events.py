@@ -1,0 +1,175 @@
+"""Events from the controller during a turn: transcript, end of speech, the reply's audio, errors.
+
+A mixin of :class:`satellite.core.Satellite` (kept apart so each file stays small): what each
+controller event does to the turn in progress (:mod:`satellite.state` holds the table);
+announcements and timers outside a turn are :mod:`satellite.outside`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Protocol
+
+from wyoming.asr import Transcript
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.error import Error
+from wyoming.event import Event
+from wyoming.satellite import PauseSatellite, RunSatellite
+from wyoming.tts import Synthesize
+from wyoming.vad import VoiceStopped
+
+from voice_runtime.audio import AudioFormat
+from voice_runtime.clock import Clock
+
+from .cloud import CloudAssistant
+from .playback import Playback
+from .state import TurnMachine, TurnState, TurnTrigger
+from .timers import is_timer_event
+
+if TYPE_CHECKING:
+    from .core import SatelliteConfig
+
+_LOGGER = logging.getLogger("satellite.core")
+SERVICES_UNAVAILABLE = "services-unavailable"
+
+
+class ControllerLink(Protocol):
+    client: str
+
+    async def write_event(self, event: Event) -> None: ...
+
+
+class ControllerEvents:
+    config: SatelliteConfig
+    machine: TurnMachine
+    playback: Playback
+    clock: Clock
+    cloud: CloudAssistant | None
+    controller: ControllerLink | None
+    turns: int
+    _paused: bool
+    _route: str | None
+    _incoming: str | None
+    _reply_ended: bool
+    _reply_text: str
+    _waiting_since: float
+    _degraded_until: float
+    _late_reply_until: float
+    _timed_out_turn: int
+
+    if TYPE_CHECKING:
+        def attach(self, link: ControllerLink) -> None: ...
+        def _fire(self, trigger: TurnTrigger) -> None: ...
+        def _emit(self, event_type: str, **data: object) -> None: ...
+        def _abort_local_turn(self) -> None: ...
+        def _update_arming(self) -> None: ...
+        def _ended_by_controller(self) -> None: ...
+        def _on_announcement_audio(self, event: Event) -> bool: ...
+        def _on_timer_event(self, event: Event) -> None: ...
+        def _start_cloud_turn(self, *, ended: bool) -> None: ...
+
+    async def on_controller_event(self, link: ControllerLink, event: Event) -> None:
+        if RunSatellite.is_type(event.type):
+            self.attach(link)
+            return
+        if link is not self.controller:
+            _LOGGER.debug("event=%s from a connection that is not the controller; ignored", event.type)
+            return
+        if PauseSatellite.is_type(event.type):
+            _LOGGER.info("paused by controller")
+            self._emit("muted")
+            self._abort_local_turn()
+            self._paused = True
+            self._update_arming()
+            return
+        if self._late_fallback(event):
+            return
+        if is_timer_event(event.type):
+            self._on_timer_event(event)
+            return
+        if self._on_announcement_audio(event):
+            return
+        if self._route != "local":
+            _LOGGER.debug("event=%s outside a local turn; ignored", event.type)
+            return
+        self._waiting_since = self.clock.now()  # reply_timeout counts from the last event of the turn
+        state = self.machine.state
+        if Transcript.is_type(event.type):
+            if state is TurnState.STREAMING:
+                self._ended_by_controller()  # speech from now on is a new turn (outside.py)
+            text = Transcript.from_event(event).text
+            _LOGGER.info("transcript=%r", text)
+            self._emit("transcript", text=text)
+            self._fire(TurnTrigger.TRANSCRIPT)
+        elif VoiceStopped.is_type(event.type):
+            if state is TurnState.STREAMING:
+                _LOGGER.info("end of speech found by the controller")
+                self._ended_by_controller()  # speech from now on is new: a continuation, or a barge-in
+            self._fire(TurnTrigger.SPEECH_END)
+        elif Synthesize.is_type(event.type):
+            self._reply_text = Synthesize.from_event(event).text
+            _LOGGER.info("reply text=%r", self._reply_text)
+        elif AudioStart.is_type(event.type):
+            start = AudioStart.from_event(event)
+            self._reply_start(AudioFormat(start.rate, start.width, start.channels))
+        elif AudioChunk.is_type(event.type):
+            if (state in (TurnState.SPEAKING, TurnState.BARGE_IN) and not self._reply_ended
+                    and self._incoming == "reply"):
+                try:
+                    self.playback.add_reply(AudioChunk.from_event(event).audio)
+                except ValueError as err:  # a malformed WAV header: the rest of this reply is dropped
+                    _LOGGER.error("reply audio unusable: %s", err)
+                    self._incoming = None
+        elif AudioStop.is_type(event.type):
+            self._reply_end()
+        elif Error.is_type(event.type):
+            error = Error.from_event(event)
+            _LOGGER.warning("controller error code=%s text=%s", error.code, error.text)
+            self._emit("error", code=error.code, text=error.text)
+            self._late_reply_until = float("-inf")  # an error instead of a reply: none will come
+            if state is TurnState.SPEAKING and self._reply_ended:
+                pass  # the whole reply (e.g. a spoken apology) has arrived: let it play to the end
+            elif error.code == SERVICES_UNAVAILABLE and self.cloud is not None and state in (
+                TurnState.STREAMING, TurnState.WAITING
+            ):
+                self._degraded_until = self.clock.now() + self.config.local_retry_seconds
+                self._start_cloud_turn(ended=state == TurnState.WAITING)
+            else:
+                self._fire(TurnTrigger.ERROR)
+        else:
+            _LOGGER.debug("event=%s ignored", event.type)
+
+    def _late_fallback(self, event: Event) -> bool:
+        """``services-unavailable`` for the turn the reply timeout gave up on, nothing newer
+        started: send its utterance to the cloud after all."""
+        if not (Error.is_type(event.type) and self._timed_out_turn == self.turns and self.cloud is not None
+                and self._route is None and self.machine.accepts(TurnTrigger.LATE_FALLBACK)):
+            return False
+        if Error.from_event(event).code != SERVICES_UNAVAILABLE:
+            return False
+        _LOGGER.warning("services-unavailable after the reply timeout: turn %d goes to the cloud", self.turns)
+        self._timed_out_turn = -1
+        self._degraded_until = self.clock.now() + self.config.local_retry_seconds
+        self._waiting_since = self.clock.now()
+        self._fire(TurnTrigger.LATE_FALLBACK)
+        self._start_cloud_turn(ended=True)
+        return True
+
+    def _reply_start(self, fmt: AudioFormat) -> None:
+        state = self.machine.state
+        if state == TurnState.WAITING:
+            self.playback.resume()  # a new reply is audible, whatever was held before
+            self.playback.start_reply(fmt)
+            self._reply_ended = False
+            self._late_reply_until = float("-inf")
+            self._incoming = "reply"
+            self._fire(TurnTrigger.REPLY_START)
+            self._emit("speaking", what="reply")
+        elif state in (TurnState.SPEAKING, TurnState.BARGE_IN) and not self._reply_ended:
+            self.playback.start_reply(fmt)
+
+    def _reply_end(self) -> None:
+        if self.machine.state in (TurnState.SPEAKING, TurnState.BARGE_IN):
+            self.playback.end_reply()
+            self._reply_ended = True
+            self._incoming = None

@@ -1,0 +1,135 @@
+"""The speaker→mic echo path as the satellite sees it: restarts, stalls and the echo's span.
+
+A mixin of :class:`satellite.core.Satellite` (kept apart so each file stays small). The echo
+canceller (:mod:`satellite.aec`) and the echo judge (:mod:`satellite.echojudge`) are right
+only while they know the echo path; three things move or reveal it:
+
+* **a speaker restart** (every barge-in hold kills the sound command to silence its buffer
+  at once): the new one starts with another buffer level. The canceller pauses until the delay
+  is measured again (from the first ~0.2–0.45 s of playback); the judge does not trust it
+  until it has proven itself on the new delay.
+* **a stall** (:mod:`satellite.lag`): the satellite fell behind its mic by more than
+  ``STALL_S``; if the speaker ran dry meanwhile it plays later from now on. The judge stops
+  trusting the canceller at once, before the echo on a moved path reaches the mic, and the
+  delay is measured afresh (the canceller keeps running): unchanged, the trust is back;
+  changed, the canceller is re-aligned and proves itself again.
+* **the echo's span**: a reply's echo reaches the mic the measured delay after each sample was
+  handed to the speaker and lasts for the reverberation in the canceller's learned echo path.
+  Both gates of the judge compare each mic frame with the playback of that moment (the
+  reference delayed by the known delay), so a deep speaker buffer is covered, and the tail of
+  a reply is not taken for the user's next turn.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from .aec import AudioFrontend
+from .audio_io import SpeakerSink
+from .bargetrace import BargeTrace
+from .echojudge import EchoJudge
+from .lag import MicLag
+from .playback import Playback
+from .vad import SpeechDetector
+
+_LOGGER = logging.getLogger("satellite.core")
+STALL_S = 0.045  # behind the mic by more than this: the speaker may have run dry
+_STALL_OVER_S = 0.015
+_SPAN_EVERY = 33  # frames (~1 s) between updates of the echo span from the canceller
+
+
+class SpeakerPath:
+    frontend: AudioFrontend | None
+    guard: EchoJudge
+    speaker: SpeakerSink
+    trace: BargeTrace
+    detector: SpeechDetector
+    playback: Playback
+    lag: MicLag
+    _mic_ms: float
+    _stalled: bool
+    _span_frames: int
+    _span_adapted: bool
+    _double_talk: bool
+    _dropped: int = 0
+
+    def _wire_echo_path(self) -> None:
+        if self.frontend is not None:
+            self.frontend.on_path_change = self._echo_path_moved
+            self.frontend.on_path_confirmed = self.guard.confirm
+
+    def _echo_path_moved(self) -> None:
+        self.guard.path_changed()
+        self._update_echo_span()
+
+    def _judge(self, raw: bytes, played: bytes) -> tuple[bytes, bool]:
+        """The echo-cancelled frame, and whether it may hold the user's voice (the echo judge)."""
+        cleaned, cancelling, not_echo, self._double_talk = raw, True, False, False
+        if self.frontend is not None:
+            cleaned = self.frontend.process(raw, played)
+            cancelling, not_echo = self.frontend.cancelling, self.frontend.mic_not_echo
+            self._double_talk = self.frontend.double_talk
+            self._tick_echo_span()
+        self.trace.stamp_cleaned()
+        allow = self.guard.process(raw, cleaned, played, cancelling=cancelling, not_echo=not_echo,
+                                   double_talk=self._double_talk)
+        return cleaned, allow
+
+    def _check_lag(self) -> None:
+        """Per mic frame read (before its speaker frame is written)."""
+        lag = self.lag.update(self.trace.read)
+        # A frame the speaker sink dropped (its command fell behind) moves the echo path too: what
+        # plays from now on is heard a frame earlier than the reference says.
+        dropped = getattr(self.speaker, "dropped_frames", 0)
+        moved, self._dropped = dropped != self._dropped, dropped
+        if (lag > STALL_S and not self._stalled) or moved:
+            self._stalled = self._stalled or lag > STALL_S
+            _LOGGER.debug("behind the mic by %.0f ms, %d speaker frames dropped: the echo path may have moved",
+                          lag * 1000, dropped)
+            if self.frontend is not None and self.frontend.cancels_echo:
+                self.guard.suspend()
+                self.frontend.recheck()
+        elif lag < _STALL_OVER_S and self._stalled:
+            self._stalled = False
+            _LOGGER.info("stall over: was behind the mic by up to %.0f ms", self.lag.take_peak() * 1000)
+
+    def _update_echo_span(self) -> None:
+        self._span_frames = 0
+        self._span_adapted = self.guard.converged
+        if self.frontend is not None:
+            path = self.frontend.echo_path(adapted=self._span_adapted)
+            if path is not None:
+                self.guard.set_echo_path(*path)
+
+    def _tick_echo_span(self) -> None:
+        if self.frontend is not None:
+            self.frontend.watch(not self.guard.converged)  # double talk is what lets the user through then
+        self._span_frames += 1
+        if self._span_frames >= _SPAN_EVERY or self.guard.converged != self._span_adapted:
+            self._update_echo_span()  # at once when the canceller is (no longer) trusted
+
+    def _abort_speaker(self, why: str) -> None:
+        """Silent now, not after the device's buffer has played out. The restarted device may
+        have another delay: the echo judge trusts the canceller again only once it is proven
+        (its filter is kept: usually still right, and speex takes 4-6 s to adapt from zero)."""
+        queued = getattr(self.speaker, "queued", None)
+        sink_queued = queued() if callable(queued) else None
+        self.speaker.abort()
+        self.guard.speaker_dropped()
+        self.trace.report(why, mic_ms=self._mic_ms, voiced_frames=self.detector.voiced_frames,
+                          sink_queued=sink_queued, buffered_ms=self.playback.buffered_ms)
+        self.guard.path_changed()
+        if self.frontend is not None:
+            self.frontend.path_changed()
+
+    def _log_echo(self) -> None:
+        erle, frames = self.guard.take_reply_erle()
+        if erle is not None:
+            _LOGGER.info("echo canceller erle_db=%.1f frames=%d trusted=%s span_ms=%.0f", erle, frames,
+                         self.guard.converged, self.guard.span_s * 1000)
+
+    def _slow_frame(self) -> None:
+        busy = time.monotonic() - self.trace.read
+        if busy > 0.015:
+            _LOGGER.debug("slow frame: %.1f ms from the mic read to the frame processed", busy * 1000)
