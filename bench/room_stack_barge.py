@@ -35,6 +35,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(1, str(ROOT / "tests"))  # its helpers (speech) by their bare names
 
 from bench.aec_bench import wer  # noqa: E402
 from bench.room_turns_bench import ROOM, can_connect, free_port, log_events, wait_for  # noqa: E402
@@ -50,7 +51,7 @@ INTERRUPTIONS = ["Stop. What time is it?", "Wait, what is the capital of France?
 
 
 def write_scenario(out: Path, cycles: int, cycle_s: float, after: float) -> Path:
-    from tests.speech import speak
+    from speech import speak
 
     out.mkdir(parents=True, exist_ok=True)
     events: list[dict[str, Any]] = []
