@@ -235,7 +235,10 @@ async def test_service_streams_from_the_fake_and_never_logs_the_key(fake: FakeOp
     assert request.headers["authorization"] == f"Bearer {API_KEY}"
     assert request.body["model"] == "deepseek-chat" and request.body["stream"] is True
     assert request.body["messages"][0]["role"] == "system"
-    assert request.body["messages"][-1] == {"role": "user", "content": "Why is the sky blue?"}
+    last = request.body["messages"][-1]
+    # the newest user message starts with the real clock (wyoming_llama.handler.clock_line)
+    assert last["role"] == "user" and last["content"].startswith("It is now ")
+    assert last["content"].endswith("\n\nWhy is the sky blue?")
     assert service.log and not any(API_KEY in line for line in service.log)
 
 
@@ -282,9 +285,11 @@ async def test_barge_in_closes_the_cloud_stream(fake: FakeOpenAIServer) -> None:
         turns = service.history.turns("b")
     assert reply_text(events[events.index(next(e for e in events if e.type == "handled-start")):]) == "Sure."
     assert [(t.user, t.assistant) for t in turns] == [("Talk a lot.", "A"), ("Stop. Say sure.", "Sure.")]
-    assert fake.requests[1].body["messages"][1:] == [
-        {"role": "user", "content": "Talk a lot."}, {"role": "assistant", "content": "A"},
-        {"role": "user", "content": "Stop. Say sure."}]
+    # the history is stored without the clock line; only the newest question carries it
+    sent = fake.requests[1].body["messages"][1:]
+    assert sent[:2] == [{"role": "user", "content": "Talk a lot."}, {"role": "assistant", "content": "A"}]
+    assert len(sent) == 3 and sent[2]["role"] == "user"
+    assert sent[2]["content"].startswith("It is now ") and sent[2]["content"].endswith("\n\nStop. Say sure.")
 
 
 def test_default_retry_is_the_seed_table_for_transient_failures_only() -> None:
