@@ -21,12 +21,10 @@ from __future__ import annotations
 import argparse
 import ast
 import asyncio
-import contextlib
 import json
 import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
 import time
@@ -38,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(1, str(ROOT / "tests"))  # its helpers (speech) by their bare names
 
 from bench.aec_bench import wer  # noqa: E402
-from bench.room_turns_bench import ROOM, can_connect, free_port, log_events, wait_for  # noqa: E402
+from bench.room_turns_bench import ROOM, can_connect, free_port, log_events, stop_room, wait_for  # noqa: E402
 from voice_runtime.audio import PCM16_MONO_16K, write_wav  # noqa: E402
 from voice_runtime.procs import ServiceProcess, start_service  # noqa: E402
 
@@ -97,16 +95,7 @@ async def run_room(args: argparse.Namespace, engines: dict[str, ServiceProcess],
         go.touch()
         stdout, _ = await room.communicate()
     finally:
-        if orch is not None and orch.returncode is None:
-            orch.send_signal(signal.SIGTERM)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(orch.wait(), 20)
-            if orch.returncode is None:
-                orch.kill()
-                await orch.wait()
-        if room.returncode is None:
-            room.send_signal(signal.SIGINT)
-            await room.wait()
+        await stop_room(orch, room)
     result = json.loads((out / "result.json").read_text())
     return {"result": result, "log": orch_log.read_text(errors="replace"), "mono_to_wall": mono_to_wall,
             "room_line": [x for x in stdout.decode(errors="replace").splitlines() if x.startswith("ROOM")]}

@@ -90,6 +90,20 @@ def write_scenario(out: Path, requests: list[Request], gap: float) -> tuple[Path
     return scen, at
 
 
+async def stop_room(orch: asyncio.subprocess.Process | None, room: asyncio.subprocess.Process) -> None:
+    """Stop a room run: the orchestrator with SIGTERM (killed after 20 s), the room with SIGINT."""
+    if orch is not None and orch.returncode is None:
+        orch.send_signal(signal.SIGTERM)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(orch.wait(), 20)
+        if orch.returncode is None:
+            orch.kill()
+            await orch.wait()
+    if room.returncode is None:
+        room.send_signal(signal.SIGINT)
+        await room.wait()
+
+
 async def run_split(args: argparse.Namespace, requests: list[Request], engines: dict[str, ServiceProcess],
                     out: Path) -> dict[str, Any]:
     scen, at = await asyncio.to_thread(write_scenario, out, requests, args.gap)
@@ -120,16 +134,7 @@ async def run_split(args: argparse.Namespace, requests: list[Request], engines: 
         print(f"room running: {len(requests)} requests, {at:.0f} s; load {os.getloadavg()[0]:.2f}", flush=True)
         stdout, _ = await room.communicate()
     finally:
-        if orch is not None and orch.returncode is None:
-            orch.send_signal(signal.SIGTERM)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(orch.wait(), 20)
-            if orch.returncode is None:
-                orch.kill()
-                await orch.wait()
-        if room.returncode is None:
-            room.send_signal(signal.SIGINT)
-            await room.wait()
+        await stop_room(orch, room)
     result = json.loads((out / "result.json").read_text())
     return {"result": result, "log": orch_log.read_text(errors="replace"), "mono_to_wall": mono_to_wall,
             "satlog": (out / "run.log").read_text(errors="replace"),
