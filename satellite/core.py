@@ -124,7 +124,7 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
                                cancels_echo=frontend is not None and frontend.cancels_echo)
         self.trace = BargeTrace()
         self.lag = MicLag(config.vad.frame_seconds)
-        self._stalled = self._span_adapted = self._double_talk = False
+        self._stalled = self._span_adapted = False
         self._span_frames = 0
         self._wire_echo_path()
         self.playback = Playback(speaker.rate, config.vad.frame_ms)

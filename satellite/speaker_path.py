@@ -51,7 +51,6 @@ class SpeakerPath:
     _stalled: bool
     _span_frames: int
     _span_adapted: bool
-    _double_talk: bool
     _dropped: int = 0
 
     def _wire_echo_path(self) -> None:
@@ -65,15 +64,15 @@ class SpeakerPath:
 
     def _judge(self, raw: bytes, played: bytes) -> tuple[bytes, bool]:
         """The echo-cancelled frame, and whether it may hold the user's voice (the echo judge)."""
-        cleaned, cancelling, not_echo, self._double_talk = raw, True, False, False
+        cleaned, cancelling, not_echo, double_talk = raw, True, False, False
         if self.frontend is not None:
             cleaned = self.frontend.process(raw, played)
             cancelling, not_echo = self.frontend.cancelling, self.frontend.mic_not_echo
-            self._double_talk = self.frontend.double_talk
+            double_talk = self.frontend.double_talk
             self._tick_echo_span()
         self.trace.stamp_cleaned()
         allow = self.guard.process(raw, cleaned, played, cancelling=cancelling, not_echo=not_echo,
-                                   double_talk=self._double_talk)
+                                   double_talk=double_talk)
         return cleaned, allow
 
     def _check_lag(self) -> None:
