@@ -129,6 +129,9 @@ _OPEN_PUNCTUATION = (",", "-", "…", "...", ";", ":")
 class Verdict:
     finished: bool
     reason: str  # why: the rule that decided (for logs and the benchmark)
+    # Unfinished only for want of a final . ? ! (the words read as finished): a weaker cue, so the
+    # wait is shorter (``EndpointPolicy.weak_cap``).
+    weak: bool = False
 
 
 def words(text: str) -> list[str]:
@@ -149,7 +152,9 @@ def judge(text: str) -> Verdict:
     if stripped.endswith(_OPEN_PUNCTUATION):
         return Verdict(False, f"ends in {stripped[-1]!r}")
     if not stripped.endswith(_FINAL_PUNCTUATION):
-        return Verdict(False, "no final punctuation")  # Whisper heard no falling voice
+        # Whisper heard no falling voice, or the audio was noisy: weak when the words alone
+        # read as finished ("Switch off the bedroom lamp"), not after "turn on the".
+        return Verdict(False, "no final punctuation", weak=judge(stripped + ".").finished)
     if _repeats(found):
         return Verdict(False, "a repeated phrase")  # Whisper looping on audio cut mid-request
     last = found[-1]
@@ -189,11 +194,13 @@ class EndpointPolicy:
     """Silences (seconds after the last speech) that end an utterance.
 
     ``base``: a finished request ends here. ``cap``: an unfinished one ends here at the latest;
-    ``cap <= base`` means silence alone decides (the old rule).
+    ``cap <= base`` means silence alone decides (the old rule). ``weak_cap``: where a weak
+    unfinished verdict (no final punctuation only) ends, if sooner than ``cap`` (None: ``cap``).
     """
 
     base: float
     cap: float
+    weak_cap: float | None = None
 
     @property
     def semantic(self) -> bool:
@@ -209,4 +216,6 @@ def ends(policy: EndpointPolicy, silence: float, verdict: Verdict | None) -> boo
         return False
     if not policy.semantic:
         return True
+    if verdict is not None and verdict.weak and policy.weak_cap is not None:
+        return silence >= policy.weak_cap
     return verdict is not None and verdict.finished

@@ -53,6 +53,8 @@ class StreamPolicy:
     endpoint_windows: int | None = None
     # ... and that end it anyway (an unfinished one). None or <= endpoint_windows: silence alone.
     endpoint_max_windows: int | None = None
+    # ... and that end one unfinished only for want of a final . ? ! (None: endpoint_max_windows).
+    endpoint_weak_windows: int | None = None
     # Speech that ends before this window does not end the utterance (the client re-sent an
     # earlier part of the question first: ``context.endpoint_after``, a continuation).
     hold_windows: int = 0
@@ -64,7 +66,8 @@ class StreamPolicy:
         if self.endpoint_windows is None:
             return None
         cap = self.endpoint_max_windows or 0
-        return EndpointPolicy(base=_seconds(self.endpoint_windows), cap=_seconds(cap))
+        weak = None if self.endpoint_weak_windows is None else _seconds(min(cap, self.endpoint_weak_windows))
+        return EndpointPolicy(base=_seconds(self.endpoint_windows), cap=_seconds(cap), weak_cap=weak)
 
 
 def _seconds(windows: int) -> float:
