@@ -4,6 +4,10 @@ the room (a kept ``bench/room_turns_bench.py`` run folder).
 Every step is placed on the room's scenario clock (seconds; the room's ``result.json``):
 
 * ``speech end``: the last voiced 10 ms block of the request (the room, from the clean WAV);
+* ``Silero's speech end``: where Silero VAD (the whisper server's, threshold 0.45), run over the
+  room's ``mic.wav``, first hears 3 windows (96 ms) without speech after the request: the rest of
+  the last word, reverberation or noise it still takes for speech (the satellite's cleaned stream,
+  which whisper hears, differs a little: an estimate of the server's own speech end);
 * ``whisper's speculative final decode starts``: its log (monotonic), once ~0.1 s of silence
   followed the speech (the decode time, start to text, is a row of its own);
 * ``whisper's speculative final decoded``: the decode of the speech plus 0.1 s of silence that
@@ -29,13 +33,15 @@ import datetime as dt
 import json
 import re
 import sys
+import wave
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-STEPS = ["start", "spec", "eot", "asr", "told", "text", "tts", "sent", "sat", "speaker"]
-TITLES = {"start": "whisper's speculative final decode starts (~0.1 s of silence heard)",
+STEPS = ["vad", "start", "spec", "eot", "asr", "told", "text", "tts", "sent", "sat", "speaker"]
+TITLES = {"vad": "Silero's speech end (on the room's mic.wav; whisper's VAD threshold)",
+          "start": "whisper's speculative final decode starts (~0.1 s of silence heard)",
           "spec": "whisper's speculative final decoded (the text a reply could start on)",
           "eot": "whisper end of turn", "asr": "whisper transcript", "told": "satellite told (end of speech)",
           "text": "intent answer / LLM first token", "tts": "first TTS audio",
@@ -70,6 +76,32 @@ def json_log(path: Path) -> list[tuple[float, str]]:
     return out
 
 
+def silero_ends(folder: Path, result: dict[str, Any]) -> list[float | None]:
+    """Per utterance, Silero's speech end on the room's mic (scenario seconds), None without mic.wav:
+    the first of 3 windows in a row under the threshold from 0.1 s before the room's offset on."""
+    path = folder / "mic.wav"
+    if not path.exists():
+        return [None] * len(result["utterances"])
+    from voice_runtime.models import silero_vad
+    from wyoming_whisper.vad import WINDOW, SileroVad, VadPolicy
+
+    with wave.open(str(path)) as w:
+        if w.getframerate() != 16000 or w.getnchannels() != 1 or w.getsampwidth() != 2:
+            return [None] * len(result["utterances"])
+        mic = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768
+    vad, threshold, shift = SileroVad(silero_vad()), VadPolicy().threshold, result["wav_offset_s"]
+    ends: list[float | None] = []
+    for u in result["utterances"]:
+        begin = u["onset"] - 0.3  # scenario seconds; mic.wav starts wav_offset_s earlier
+        stream = vad.stream()
+        stream.feed(mic[int((begin + shift) * 16000): int((u["offset"] + 2.0 + shift) * 16000)])
+        probs = stream.probs
+        first = max(0, int((u["offset"] - 0.1 - begin) * 16000 / WINDOW))
+        k = next((k for k in range(first, len(probs) - 2) if max(probs[k:k + 3]) < threshold), None)
+        ends.append(None if k is None else begin + k * WINDOW / 16000)
+    return ends
+
+
 def breakdown(folder: Path, whisper_log: Path | None = None) -> list[dict[str, Any]]:
     result = json.loads((folder / "result.json").read_text())
     scenario_mono = result["t0_monotonic"] + result["wav_offset_s"]
@@ -93,6 +125,7 @@ def breakdown(folder: Path, whisper_log: Path | None = None) -> list[dict[str, A
     sat_reply = [t for t, msg in sat if "speaking on reply-start" in msg]
     turn_lines = [(t, msg) for t, msg in orch if re.match(r"turn (ok|cancelled|\S+) conversation=", msg)]
     utts, replies = result["utterances"], result["replies"]
+    vad_ends = silero_ends(folder, result)
     rows = []
     for i, u in enumerate(utts):
         nxt = utts[i + 1]["onset"] if i + 1 < len(utts) else float("inf")
@@ -108,12 +141,14 @@ def breakdown(folder: Path, whisper_log: Path | None = None) -> list[dict[str, A
         row: dict[str, Any] = {"utterance": i, "wav": u.get("wav"), "offset": u["offset"], "speaker": spk}
         told_t = last(told)
         row["told"] = told_t
+        row["vad"] = vad_ends[i]
         row["eot"] = last([t for t, _ in eots])
         row["eot_silence"] = next((s for t, s in eots if t == row["eot"]), None)
         row["asr"] = last(finals)
         row["spec"] = last(specs, u["onset"], row["eot"]) if row["eot"] is not None else None
         row["start"] = last(starts, u["onset"], row["spec"]) if row["spec"] is not None else None
         row["decode"] = None if row["start"] is None else round(row["spec"] - row["start"], 3)
+        row["after_vad"] = None if row["start"] is None or row["vad"] is None else round(row["start"] - row["vad"], 3)
         row["sat"] = last(sat_reply)
         line = next(((t, msg) for t, msg in turn_lines if row["sat"] is not None and t >= row["sat"]), None)
         row["intent"] = None
@@ -150,6 +185,8 @@ def table(rows: list[dict[str, Any]], title: str) -> str:
         lines.append(f"| {TITLES[step]} | {cell(kinds['intents'], step + '_s')} | {cell(kinds['llm'], step + '_s')} |")
     lines.append(f"| (silence whisper had heard at its end of turn) | {cell(kinds['intents'], 'eot_silence')} | "
                  f"{cell(kinds['llm'], 'eot_silence')} |")
+    lines.append(f"| (its decode starts after Silero's speech end: the 96 ms pad + the audio's way) | "
+                 f"{cell(kinds['intents'], 'after_vad')} | {cell(kinds['llm'], 'after_vad')} |")
     lines.append(f"| (its speculative final decode: start to text) | {cell(kinds['intents'], 'decode')} | "
                  f"{cell(kinds['llm'], 'decode')} |")
     return "\n".join(lines) + "\n"
