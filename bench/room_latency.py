@@ -88,7 +88,7 @@ def silero_ends(folder: Path, result: dict[str, Any]) -> list[float | None]:
     with wave.open(str(path)) as w:
         if w.getframerate() != 16000 or w.getnchannels() != 1 or w.getsampwidth() != 2:
             return [None] * len(result["utterances"])
-        mic = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768
+        mic = (np.frombuffer(w.readframes(w.getnframes()), "<i2") / 32768).astype(np.float32)
     vad, threshold, shift = SileroVad(silero_vad()), VadPolicy().threshold, result["wav_offset_s"]
     ends: list[float | None] = []
     for u in result["utterances"]:

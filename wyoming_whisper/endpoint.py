@@ -9,7 +9,10 @@ so the decision adds no decode of its own:
   the base silence (0.25 s with ``vad_sensitivity: default``, 0.2 s ``aggressive``);
 * an **unfinished** one waits for more speech, up to the cap (``--endpoint-max-silence``,
   1.5 s by default). Speech that resumes in the wait continues the same utterance, and its new
-  speculative decode is judged again at the next pause.
+  speculative decode is judged again at the next pause;
+* one unfinished only because Whisper wrote no final ``.`` ``?`` ``!`` while its words read as
+  finished (a **weak** verdict: tiny.en drops the period of finished requests in noise) waits
+  less (``EndpointPolicy.weak_cap``: 1.2 s with ``default``, longer than a 0.9 s pause).
 
 A transcript is unfinished when it ends in a word that cannot end an English request
 (:data:`OPEN_WORDS`: articles, prepositions, conjunctions, auxiliaries, possessives, "to",
