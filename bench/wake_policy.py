@@ -67,7 +67,8 @@ def record(audio: np.ndarray, first: float) -> dict[str, Any]:
     now = [0.0]
     candidates: list[dict[str, Any]] = []
 
-    def scoring(self: Any, chunk: bytes, strict: bool = False) -> bool:  # replaces Verifier._score: keep every score, never fire
+    def scoring(self: Any, chunk: bytes, strict: bool = False) -> bool:
+        """Replaces Verifier._score: keeps every score, never fires."""
         ours = self.ours.get(self.word)
         for embedding in self.features.process_streaming(chunk):
             value = ours.push(embedding) if ours is not None else None
