@@ -150,11 +150,17 @@ class ControllerEvents:
         streaming). The turn ends at once and the audio plays as an announcement; before, the
         satellite streamed on to its own end of speech, waited for a transcript until its reply
         timeout, and only then played the announcement (HA had given up waiting for ``played``).
+        Our orchestrator sends audio only after a transcript, except the reply of a turn the user
+        has just interrupted with a new one: that is still dropped.
         """
-        if AudioStart.is_type(event.type) and self._route == "local" and self.machine.state is TurnState.STREAMING:
-            _LOGGER.info("controller audio while the question streams: the controller ended the run")
-            self._emit("streaming-stopped")
-            self._fire(TurnTrigger.ABANDONED)
+        streaming = self._route == "local" and self.machine.state is TurnState.STREAMING
+        if not (AudioStart.is_type(event.type) and streaming):
+            return
+        if self.clock.now() < self._late_reply_until:
+            return  # the reply of the turn this one interrupted, in flight: dropped as before (outside.py)
+        _LOGGER.info("controller audio while the question streams: the controller ended the run")
+        self._emit("streaming-stopped")
+        self._fire(TurnTrigger.ABANDONED)
 
     def _late_fallback(self, event: Event) -> bool:
         """``services-unavailable`` for the turn the reply timeout gave up on, nothing newer

@@ -56,3 +56,28 @@ async def test_an_announcement_that_ends_the_run_ends_the_turn_and_plays_at_once
     assert any("the controller ended the run" in line for line in sat.log)
     assert any("state streaming -> listening on abandoned" in line for line in sat.log)
     assert not any("given up" in line for line in sat.log)  # no reply timeout
+
+
+async def test_audio_while_streaming_ends_the_turn_unless_an_earlier_reply_is_owed() -> None:
+    """In process (the turn table): an announcement's audio-start while a fresh question streams
+    ends the turn and plays; the reply of a turn the user has just cut short by speaking again
+    (our orchestrator, in flight) is dropped and the new question keeps streaming."""
+    from test_satellite_core import CONFIG, attach, feed, running
+
+    from satellite.state import TurnState
+
+    start = AudioStart(rate=22050, width=2, channels=1).event()
+    async with running(CONFIG) as sat:
+        link = await attach(sat)
+        feed(sat, "..vvv")
+        assert sat.state == TurnState.STREAMING
+        await sat.on_controller_event(link, start)  # Home Assistant cancelled the run for an announcement
+        assert sat.state == TurnState.ANNOUNCING
+    async with running(CONFIG) as sat:
+        link = await attach(sat)
+        feed(sat, "..vvv" + "v......")
+        assert sat.state == TurnState.WAITING  # the satellite ended the question: a reply is owed
+        feed(sat, "vvv")
+        assert sat.state == TurnState.STREAMING  # the user goes on: a new turn
+        await sat.on_controller_event(link, start)  # the first turn's reply, already on its way
+        assert sat.state == TurnState.STREAMING
