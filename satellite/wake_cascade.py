@@ -207,7 +207,10 @@ class CascadeDetector:
             job = ("frame", (frame, self._peak <= self.trusted_stage)) if left > 0 else ("end", None)
             if self._put(job) or left > 0:
                 self._left = left  # an end that did not fit in the queue is sent again with the next frame
-        elif name is None and not busy.is_set() and self._since > self._hold and peak > self.first_stage:
+        elif name is None and not busy.is_set() and peak > self.first_stage and (
+                self._since > self._hold or self._peak <= self.trusted_stage < peak):
+            # (a strict verification that has ended never held back the word's trusted candidate:
+            # "Okay" may start one at 0.1 that ends before microWakeWord passes 0.2 on "Nabu")
             word = next(w for w in self.words if self.micro.peak.get(w, 0.0) > self.first_stage)
             busy.set()
             self._since, self._left, self._peak = 0, self._post, peak
