@@ -50,3 +50,35 @@ def test_a_strict_verification_wants_the_strict_cutoff() -> None:
     assert verifier.start("okay_nabu", audio, strict=False)
     assert not verifier.start("okay_nabu", audio, strict=True)
     assert STRICT_CUTOFF > 0.9
+
+
+class FakeMicro:
+    """microWakeWord's per-frame probability, scripted (the first stage's output is the input here)."""
+
+    names = ("okay_nabu",)
+
+    def __init__(self, peaks: list[float]) -> None:
+        self.peaks = peaks
+        self.peak: dict[str, float] = {}
+
+    def process(self, frame: bytes) -> str | None:
+        self.peak = {"okay_nabu": self.peaks.pop(0) if self.peaks else 0.0}
+        return None
+
+    def reset(self) -> None:
+        pass
+
+
+def test_a_strict_verification_that_ended_does_not_hold_back_the_next_candidate() -> None:
+    """The word's "Okay" passes 0.1 (a strict verification starts and ends 0.5 s after it falls back), then
+    "Nabu" passes 0.2 within the 1.5 s hold: that candidate starts at once (the first cut of the
+    rule waited out the hold, which made the listening tone ~0.4 s later on bm_fable)."""
+    peaks = [0.15] * 5 + [0.0] * 25 + [0.5] * 5  # 30 ms frames: 0.9 s from the first candidate
+    detector = CascadeDetector(FakeMicro(peaks), ["okay_nabu"], who="ours", trust_micro=False)  # type: ignore[arg-type]
+    try:
+        for _ in range(len(peaks) + 10):
+            detector.process(bytes(960))
+            detector.drain()
+        assert detector.candidates == 2
+    finally:
+        detector.close()
