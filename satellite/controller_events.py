@@ -87,6 +87,7 @@ class ControllerEvents:
         if is_timer_event(event.type):
             self._on_timer_event(event)
             return
+        self._abandoned(event)
         if self._on_announcement_audio(event):
             return
         if self._route != "local":
@@ -138,6 +139,28 @@ class ControllerEvents:
                 self._fire(TurnTrigger.ERROR)
         else:
             _LOGGER.debug("event=%s ignored", event.type)
+
+    def _abandoned(self, event: Event) -> None:
+        """Audio from the controller while the question still streams: it has ended the run.
+
+        Home Assistant 2026.2.3 cancels the running pipeline for an announcement (its
+        ``assist_satellite`` ``async_internal_announce``) and tells a Wyoming satellite nothing
+        (``run-end`` is not forwarded), then sends the announcement's ``audio-start``. A reply
+        never comes before the question's end (``transcript``/``voice-stopped``, which end the
+        streaming). The turn ends at once and the audio plays as an announcement; before, the
+        satellite streamed on to its own end of speech, waited for a transcript until its reply
+        timeout, and only then played the announcement (HA had given up waiting for ``played``).
+        Our orchestrator sends audio only after a transcript, except the reply of a turn the user
+        has just interrupted with a new one: that is still dropped.
+        """
+        streaming = self._route == "local" and self.machine.state is TurnState.STREAMING
+        if not (AudioStart.is_type(event.type) and streaming):
+            return
+        if self.clock.now() < self._late_reply_until:
+            return  # the reply of the turn this one interrupted, in flight: dropped as before (outside.py)
+        _LOGGER.info("controller audio while the question streams: the controller ended the run")
+        self._emit("streaming-stopped")
+        self._fire(TurnTrigger.ABANDONED)
 
     def _late_fallback(self, event: Event) -> bool:
         """``services-unavailable`` for the turn the reply timeout gave up on, nothing newer

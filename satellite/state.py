@@ -58,6 +58,9 @@ class TurnTrigger(StrEnum):
     REPLY_DONE = "reply-done"  # reply or announcement complete (audio-stop) and played out
     ANNOUNCE = "announce"  # an announcement is ready to play (it came outside a turn)
     ERROR = "error"  # controller error, turn timeout, or controller lost (fallback on)
+    # The controller ended the run on its side and said nothing (Home Assistant cancels a running
+    # pipeline for an announcement): its audio came while the question was still streaming.
+    ABANDONED = "abandoned"
     LATE_FALLBACK = "late-fallback"  # services-unavailable for a turn the satellite had given up on
 
 
@@ -88,6 +91,7 @@ TRANSITIONS: dict[tuple[TurnState, TurnTrigger], tuple[TurnState, tuple[TurnActi
     # The controller's own VAD ended the speech first.
     (S.STREAMING, T.TRANSCRIPT): (S.WAITING, (A.END_STREAM, A.TONE_PROCESS)),
     (S.STREAMING, T.ERROR): (S.LISTENING, _ABORT),
+    (S.STREAMING, T.ABANDONED): (S.LISTENING, _ABORT),  # no tone: the controller's audio follows
     (S.STREAMING, T.DISARM): (S.IDLE, _ABORT),
     (S.WAITING, T.TRANSCRIPT): (S.WAITING, (A.TONE_PROCESS,)),
     (S.WAITING, T.REPLY_START): (S.SPEAKING, ()),

@@ -3,11 +3,15 @@
 microWakeWord runs on every mic frame (about 1 % of a core). A frame where its probability for a
 word passes the cutoff is a detection, as without the cascade (with ``trust_micro=False``,
 ``--wake-verify-all``, it is a candidate too). A frame where it only passes the low bar
-(``FIRST_STAGE``, 0.2) is a *candidate*: in a worker thread, openWakeWord's front end embeds the
+(``FIRST_STAGE``, 0.1) is a *candidate*: in a worker thread, openWakeWord's front end embeds the
 last ``PRE_SECONDS`` of audio (a ring buffer) and then the live frames, for as long as
 microWakeWord stays over the low bar and ``POST_SECONDS`` after (at most ``MAX_LIVE_SECONDS``);
 openWakeWord's model for the word (> ``VERIFY_CUTOFF``) and/or ours (:mod:`satellite.wake_verifier`,
-over its own cutoff) score each embedding, and a score over the cutoff is a detection. So the
+over its own cutoff) score each embedding, and a score over the cutoff is a detection. While
+microWakeWord has not yet passed ``TRUSTED_STAGE`` (0.2) on the candidate, only a score of ours
+over ``STRICT_CUTOFF`` (0.99) counts (openWakeWord's model does not): the first stage starts
+verifications earlier (the ring buffer is caught up sooner) and on voices microWakeWord hears
+weakly, without letting more near misses through (chosen in ``bench/wake_policy.py``). So the
 verifier costs CPU only around candidates (a few per hour of non-wake audio, measured in
 ``bench/results/wake.md``), and there is no stall: the buffered audio is caught up in one pass
 (without pyopen-wakeword's 8 s of zero padding after a reset) and the live frames follow as they
@@ -38,7 +42,9 @@ from .wake import VERIFIERS, MicroDetector
 
 _LOGGER = logging.getLogger(__name__)
 
-FIRST_STAGE = 0.2  # microWakeWord probability that makes a candidate (bench/wake_cascade.py)
+FIRST_STAGE = 0.1  # microWakeWord probability that makes a candidate (bench/wake_policy.py)
+TRUSTED_STAGE = 0.2  # under it (on the candidate so far), only a STRICT_CUTOFF score of ours confirms
+STRICT_CUTOFF = 0.99
 VERIFY_CUTOFF = 0.5  # openWakeWord's usual cutoff
 PRE_SECONDS = 2.2  # audio before the candidate: one openWakeWord window (16 embeddings × 80 ms + 0.775 s) + 0.2 s
 POST_SECONDS = 0.5  # live audio after the last frame microWakeWord kept over FIRST_STAGE
@@ -80,7 +86,7 @@ class Verifier:
         self.word: str | None = None
         self.phase = Phase.IDLE
 
-    def start(self, word: str, audio: bytes) -> bool:
+    def start(self, word: str, audio: bytes, strict: bool = False) -> bool:
         """A candidate: score the buffered audio from a fresh state; True if the word is there."""
         self.features.reset()
         self.features.new_audio_samples = 0  # reset() queues 8 s of zeros: not needed, ~4x the work
@@ -89,21 +95,23 @@ class Verifier:
         if word in self.ours:
             self.ours[word].reset()
         self.word, self.phase = word, Phase.LIVE
-        return self._score(audio)
+        return self._score(audio, strict)
 
-    def feed(self, frame: bytes) -> bool:
-        return self.phase is Phase.LIVE and self._score(frame)
+    def feed(self, frame: bytes, strict: bool = False) -> bool:
+        return self.phase is Phase.LIVE and self._score(frame, strict)
 
     def end(self) -> None:
         self.phase = Phase.IDLE
 
-    def _score(self, audio: bytes) -> bool:
+    def _score(self, audio: bytes, strict: bool = False) -> bool:
+        """``strict``: microWakeWord has not passed ``TRUSTED_STAGE`` on this candidate yet."""
         assert self.word is not None
         model, ours = self.models.get(self.word), self.ours.get(self.word)
+        cutoff = (max(ours.cutoff, STRICT_CUTOFF) if strict else ours.cutoff) if ours is not None else 1.0
         for embedding in self.features.process_streaming(audio):
             score = ours.push(embedding) if ours is not None else None
-            if (score is not None and ours is not None and score > ours.cutoff) or (
-                    model is not None and any(p > VERIFY_CUTOFF for p in model.process_streaming(embedding))):
+            opened = model is not None and any(p > VERIFY_CUTOFF for p in model.process_streaming(embedding))
+            if (score is not None and score > cutoff) or (opened and not strict):
                 self.phase = Phase.IDLE  # confirmed: the rest of the window is not needed
                 return True
         return False
@@ -137,10 +145,10 @@ class _Worker:
         assert verifier is not None
         found = False
         if kind == "start":
-            self.number, word, audio = data
-            found = verifier.start(word, audio)
+            self.number, word, audio, strict = data
+            found = verifier.start(word, audio, strict)
         elif kind == "frame":  # a frame after the verification ended (IDLE) is ignored by feed()
-            found = verifier.feed(data)
+            found = verifier.feed(*data)
         else:
             verifier.end()
         if found and verifier.word is not None:
@@ -158,12 +166,15 @@ class CascadeDetector:
     """
 
     def __init__(self, micro: MicroDetector, words: list[str], *, max_jobs: int = 128,
-                 first_stage: float = FIRST_STAGE, who: str = "either", trust_micro: bool = True) -> None:
+                 first_stage: float = FIRST_STAGE, who: str = "either", trust_micro: bool = True,
+                 trusted_stage: float = TRUSTED_STAGE) -> None:
         self.micro = micro
         self.trust_micro = trust_micro
         self.names = micro.names
         self.words = words
         self.first_stage = first_stage
+        self.trusted_stage = trusted_stage
+        self._peak = 0.0  # microWakeWord's highest probability on the candidate being verified
         self._pre_bytes = round(PRE_SECONDS * BYTES_PER_SECOND)
         self._ring = bytearray()  # the last PRE_SECONDS of audio
         self._hold = round(HOLD_SECONDS * BYTES_PER_SECOND)
@@ -192,16 +203,21 @@ class CascadeDetector:
         busy = self._worker.busy
         if busy.is_set() and self._left > 0:
             left = self._post if peak > self.first_stage and self._since < self._max_live else self._left - len(frame)
-            if self._put(("frame", frame) if left > 0 else ("end", None)) or left > 0:
+            self._peak = max(self._peak, peak)
+            job = ("frame", (frame, self._peak <= self.trusted_stage)) if left > 0 else ("end", None)
+            if self._put(job) or left > 0:
                 self._left = left  # an end that did not fit in the queue is sent again with the next frame
-        elif name is None and not busy.is_set() and self._since > self._hold and peak > self.first_stage:
+        elif name is None and not busy.is_set() and peak > self.first_stage and (
+                self._since > self._hold or self._peak <= self.trusted_stage < peak):
+            # (a strict verification that has ended never held back the word's trusted candidate:
+            # "Okay" may start one at 0.1 that ends before microWakeWord passes 0.2 on "Nabu")
             word = next(w for w in self.words if self.micro.peak.get(w, 0.0) > self.first_stage)
             busy.set()
-            self._since, self._left = 0, self._post
+            self._since, self._left, self._peak = 0, self._post, peak
             self.candidates += 1
             # just after start-up the ring holds less than one verifier window: silence before it, as a quiet mic
             history = bytes(self._pre_bytes - len(self._ring)) + bytes(self._ring)
-            if not self._put(("start", (self.candidates, word, history))):
+            if not self._put(("start", (self.candidates, word, history, peak <= self.trusted_stage))):
                 busy.clear()
                 self._left = 0
         if name is not None:
