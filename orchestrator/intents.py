@@ -30,6 +30,7 @@ from hassil import Intents, recognize_best
 from hassil.intents import SlotList, TextSlotList
 
 from .answers import CLOCK_INTENTS, TIMER_INTENTS, TIMER_READ_ONLY, clock_answer, timer_answer
+from .home.phrasing import DEVICE_NOUN, rephrase, trim, undouble
 from .home.speech import FAILURES, not_done
 from .timers import TimerManager
 
@@ -62,6 +63,7 @@ _SPLIT = re.compile(r"\s+(?:and then|and also|and|then)\s+")
 # the part before it ("turn off").
 _OBJECT_FIRST = re.compile(r"^(?:the|my|our|all|both)\b")
 MAX_PARTS = 4
+_INDEFINITE = re.compile(r"^(?:a|an|some|any|another)\b")
 
 
 @dataclass(frozen=True)
@@ -193,12 +195,21 @@ class IntentRecognizer:
 
     def recognize(self, text: str) -> list[Recognized]:
         """One command, or the parts of "X and Y" when the whole did not match as one. Said with
-        fillers or politeness ("um can you ...", "... right now"), it is tried again without them."""
+        fillers or politeness ("um can you ...", "... right now") or in other words ("fire up",
+        "half an hour"), it is tried again without them and in the templates' words
+        (:mod:`.home.phrasing`); a wildcard match is kept only when no form matches better."""
         text = undouble(normalize(text))
         found = self._recognize(text)
         short = trim(text)
-        if short != text and (not found or found[0].source == "fallback"):
-            found = self._recognize(short) or found
+        other = rephrase(short)
+        for variant in dict.fromkeys((short, other)):
+            if found and found[0].source != "fallback":
+                break
+            if variant != text:
+                better = self._recognize(variant)
+                if variant == other and not all(_names_device(c) for c in better):
+                    continue  # "kill the spider": other words, but no device
+                found = better or found
         return found
 
     def _recognize(self, text: str) -> list[Recognized]:
@@ -222,6 +233,8 @@ class IntentRecognizer:
         if result is None:
             return None
         slots = {name: entity.value for name, entity in result.entities.items() if entity.value != WHOLE_HOME}
+        if source == "fallback" and _INDEFINITE.match(str(slots.get("name", ""))):
+            return None  # "open a conversation about ...": a device is "the X" or "my X"
         found = dict(result.context or {})
         if whole_home and "area" not in slots:
             found = {"whole_home": True}
@@ -283,6 +296,11 @@ class IntentRecognizer:
         return " ".join(r for r in replies if r)
 
 
+def _names_device(command: Recognized) -> bool:
+    """A wildcard command names something that ends with a device word; any other always."""
+    return command.source != "fallback" or bool(DEVICE_NOUN.search(str(command.slots.get("name", ""))))
+
+
 def _with_verbs(pieces: list[str]) -> list[str]:
     """Each part as a command of its own: "the kitchen light" after "turn off the tv" is
     "turn off the kitchen light" (the words before the first part's object)."""
@@ -292,40 +310,6 @@ def _with_verbs(pieces: list[str]) -> list[str]:
         verb = " ".join(words[:next((i for i, w in enumerate(words) if _OBJECT_FIRST.match(w)), 0)])
         out.append(f"{verb} {piece}" if verb and _OBJECT_FIRST.match(piece) else piece)
     return out
-
-
-_LEAD = re.compile(r"^(?:(?:um+|uh+|umm+|er+|erm|hmm+|oh|ok|okay|so|well|alright|now|hey|hi|hello|please"
-                   r"|actually)\s+)+")
-# An indirect question: "could you tell me / do you know / any idea what time it is".
-_ASK = re.compile(r"^(?:(?:(?:can|could|would|will) you (?:please )?)?(?:tell me|let me know)|(?:do|would) you"
-                  r"(?: happen to)? know|(?:have you )?(?:got )?any idea)\s+(?=(?:what|which|how|when)\b)")
-# An indirect yes/no question: "can you check if the front door is locked" -> "is the front door
-# locked".
-_IF = re.compile(r"^(?:(?:can|could|would|will) you (?:please )?)?(?:check|see|tell me|find out|let me know"
-                 r"|(?:do|would) you know)(?: if| whether) (?P<what>(?:the|my|our|all) .+?) (?P<verb>is|are)"
-                 r" (?P<rest>\S.*)$")
-_TAIL = re.compile(r"\s+(?:right now|at the moment|now|thanks|thank you|please|for me)$")
-
-
-def trim(text: str) -> str:
-    """``text`` (normalized) without leading fillers ("um", "hey"), an indirect ask ("could you
-    tell me what time it is", "can you check if the door is locked": "is the door locked") or
-    trailing politeness and "right now"."""
-    while True:
-        short = _TAIL.sub("", _IF.sub(r"\g<verb> \g<what> \g<rest>", _ASK.sub("", _LEAD.sub("", text))))
-        if short == text or not short:
-            return text
-        text = short
-
-
-def undouble(text: str) -> str:
-    """A sentence said once but transcribed twice ("turn the light blue turn the light blue": a
-    repetition small Whisper models make, seen in the room bench) counts once."""
-    words = text.split()
-    half = len(words) // 2
-    if half >= 2 and len(words) % 2 == 0 and words[:half] == words[half:]:
-        return " ".join(words[:half])
-    return text
 
 
 def _responses_in(yaml_text: str) -> dict[str, str]:
