@@ -30,6 +30,7 @@ from hassil import Intents, recognize_best
 from hassil.intents import SlotList, TextSlotList
 
 from .answers import CLOCK_INTENTS, TIMER_INTENTS, TIMER_READ_ONLY, clock_answer, timer_answer
+from .home.confidence import Asked, Hearing, answer_word, doubt, home_names
 from .home.phrasing import DEVICE_NOUN, rephrase, trim, undouble
 from .home.speech import FAILURES, not_done
 from .timers import TimerManager
@@ -166,6 +167,7 @@ class IntentRecognizer:
             text = path.read_text(encoding="utf-8")
             self._user.append(Intents.from_yaml(io.StringIO(text)))
             self._custom_responses.update(_responses_in(text))
+        self._asked = Asked()  # device actions asked about, awaiting a yes or no
         self.recognize("what time is it")  # hassil compiles templates on first use (~0.5 s): do it now
 
     @property
@@ -241,23 +243,27 @@ class IntentRecognizer:
         return Recognized(result.intent.name, slots, source, cleaned, found)
 
     # -- answers ---------------------------------------------------------------------------
-    async def answer(self, text: str, conversation_id: str,
-                     on_act: Callable[[], object] | None = None) -> IntentMatch | None:
+    async def answer(self, text: str, conversation_id: str, on_act: Callable[[], object] | None = None,
+                     hearing: Hearing | None = None) -> IntentMatch | None:
         """The reply to ``text`` if it is a command we answer; None: ask the LLM.
 
         Recognition runs in a thread (milliseconds, more with hundreds of entities). ``on_act``
         is called right before anything that may change something (a timer, the home) starts:
-        until then the question may still be continued (:mod:`.continuation`)."""
+        until then the question may still be continued (:mod:`.continuation`). ``hearing``: how
+        sure speech-to-text was; a device action heard unsurely, or naming a device only nearly,
+        is asked about instead of done, and a "yes" next does it (:mod:`.home.confidence`)."""
+        acts = on_act if on_act is not None else (lambda: None)
+        meant = self._asked.take(conversation_id, self.now())
+        if meant and (yes := answer_word(normalize(text))) is not None:
+            if not yes:
+                return IntentMatch("HassNevermind", {}, "Okay, I won't.")
+            acts()
+            spoken = await self._home_do(list(meant), text, conversation_id)
+            return IntentMatch(meant[0].name, meant[0].slots, spoken or "Your home didn't understand that.")
         commands = await asyncio.to_thread(self.recognize, text)
         if not commands:
             return None
         first = commands[0]
-        acts = on_act if on_act is not None else (lambda: None)
-        if len(commands) > 1:
-            if self.home is not None:
-                acts()
-            return IntentMatch(first.name, {"commands": [c.name for c in commands]},
-                               await self._home_many(commands, conversation_id))
         if first.source == "user":
             template = self._custom_responses.get(first.name, "Done.")
             return IntentMatch(first.name, first.slots, template.format(**first.slots))
@@ -268,15 +274,29 @@ class IntentRecognizer:
                 acts()
             reply = await timer_answer(self.timers, conversation_id, first.name, first.slots)
             return IntentMatch(first.name, first.slots, reply)
-        if first.name in HOME_INTENTS:
-            if self.home is None:
-                return IntentMatch(first.name, first.slots, self.no_home_reply)
-            acts()
-            if first.source == "fallback":
-                spoken = await self.home.converse(text, conversation_id)
-                return IntentMatch(first.name, first.slots, spoken) if spoken else None
-            return IntentMatch(first.name, first.slots, await self.home.execute(first))
-        return None
+        if first.name not in HOME_INTENTS:
+            return None
+        slots = first.slots if len(commands) == 1 else {"commands": [c.name for c in commands]}
+        if self.home is None:
+            return IntentMatch(first.name, slots, self.no_home_reply)
+        names = home_names(self.home.slot_lists())
+        if (asking := doubt(commands, hearing, names, self.recognize)) is not None:
+            if asking.meant:
+                self._asked.put(conversation_id, asking.meant, self.now())
+            return IntentMatch(first.name, slots, asking.question)
+        acts()
+        spoken = await self._home_do(commands, text, conversation_id)
+        return IntentMatch(first.name, slots, spoken) if spoken else None
+
+    async def _home_do(self, commands: list[Recognized], text: str, conversation_id: str) -> str | None:
+        """Done in the home: one command (a wildcard one through the home's own agent, None when
+        it did not understand), or each of several."""
+        assert self.home is not None
+        if len(commands) > 1:
+            return await self._home_many(commands, conversation_id)
+        if commands[0].source == "fallback":
+            return await self.home.converse(text, conversation_id)
+        return await self.home.execute(commands[0])
 
     async def _home_many(self, commands: list[Recognized], conversation_id: str) -> str:
         """Each part in the order asked ("unlock the door and open the garage"); the reply says
