@@ -103,7 +103,7 @@ def main() -> int:
         if not _acts(found):
             continue  # not heard as a device action: nothing could be done wrongly
         same = _key(found) == _key(recognizer.recognize(said))
-        near = doubt(found, None, names, recognizer.recognize) is not None
+        near = doubt(found, None, lambda: names, recognizer.recognize) is not None
         rows.append({"set": kind, "condition": condition, "said": said, "heard": text, "right": same,
                      "near_name": near, **heard})
     report: dict[str, Any] = {"decodes_heard_as_actions": len(rows), "rows": rows, "thresholds": []}

@@ -285,8 +285,8 @@ class IntentRecognizer:
         slots = first.slots if len(commands) == 1 else {"commands": [c.name for c in commands]}
         if self.home is None:
             return IntentMatch(first.name, slots, self.no_home_reply)
-        names = home_names(self.home.slot_lists())
-        if (asking := doubt(commands, hearing, names, self.recognize)) is not None:
+        home = self.home
+        if (asking := doubt(commands, hearing, lambda: home_names(home.slot_lists()), self.recognize)) is not None:
             if asking.meant:
                 self._asked.put(conversation_id, asking.meant, self.now())
             return IntentMatch(first.name, slots, asking.question)

@@ -123,7 +123,7 @@ def home_names(lists: Mapping[str, SlotList]) -> list[str]:
     return list(dict.fromkeys(v.value_out for v in names.values if isinstance(v.value_out, str)))
 
 
-def doubt(commands: list[Recognized], hearing: Hearing | None, names: list[str],
+def doubt(commands: list[Recognized], hearing: Hearing | None, names: Callable[[], list[str]],
           recognize: Callable[[str], list[Recognized]]) -> Doubt | None:
     """Whether to ask instead of doing ``commands`` (see the module doc). A wildcard command
     whose name is close to a device's is asked about as that device ("Did you mean the Bedroom
@@ -136,7 +136,7 @@ def doubt(commands: list[Recognized], hearing: Hearing | None, names: list[str],
         said = str(command.slots.get("name", ""))
         if command.source != "fallback" or command.name in QUERIES or not said:
             continue
-        near = near_name(said, names)
+        near = near_name(said, names())
         if near is None:
             continue
         found = recognize(command.text.replace(said, near.lower()))
