@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -39,6 +40,7 @@ class AsrSession:
         self.endpoint_after = endpoint_after
         self.on_speculative = on_speculative
         self.buffered: list[AudioChunk] = []  # the whole utterance, for another replica
+        self.context: dict[str, Any] | None = None  # the transcript's context (how sure: .home.confidence)
         self._tasks = TaskSet()
 
     def request(self) -> Transcribe:
@@ -144,7 +146,9 @@ class AsrSession:
         while True:
             event = await conn.recv(timeout)
             if Transcript.is_type(event.type):
-                return Transcript.from_event(event).text.strip()
+                transcript = Transcript.from_event(event)
+                self.context = transcript.context
+                return transcript.text.strip()
             if SpeculativeTranscript.is_type(event.type) and self.on_speculative is not None:
                 try:
                     speculative = SpeculativeTranscript.from_event(event).text.strip()

@@ -30,6 +30,8 @@ from hassil import Intents, recognize_best
 from hassil.intents import SlotList, TextSlotList
 
 from .answers import CLOCK_INTENTS, TIMER_INTENTS, TIMER_READ_ONLY, clock_answer, timer_answer
+from .home.confidence import Asked, Hearing, answer_word, doubt, home_names
+from .home.phrasing import DEVICE_NOUN, rephrase, trim, undouble
 from .home.speech import FAILURES, not_done
 from .timers import TimerManager
 
@@ -62,6 +64,7 @@ _SPLIT = re.compile(r"\s+(?:and then|and also|and|then)\s+")
 # the part before it ("turn off").
 _OBJECT_FIRST = re.compile(r"^(?:the|my|our|all|both)\b")
 MAX_PARTS = 4
+_INDEFINITE = re.compile(r"^(?:a|an|some|any|another)\b")
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,7 @@ class IntentRecognizer:
             text = path.read_text(encoding="utf-8")
             self._user.append(Intents.from_yaml(io.StringIO(text)))
             self._custom_responses.update(_responses_in(text))
+        self._asked = Asked()  # device actions asked about, awaiting a yes or no
         self.recognize("what time is it")  # hassil compiles templates on first use (~0.5 s): do it now
 
     @property
@@ -193,23 +197,38 @@ class IntentRecognizer:
 
     def recognize(self, text: str) -> list[Recognized]:
         """One command, or the parts of "X and Y" when the whole did not match as one. Said with
-        fillers or politeness ("um can you ...", "... right now"), it is tried again without them."""
+        fillers or politeness ("um can you ...", "... right now") or in other words ("fire up",
+        "half an hour"), it is tried again without them and in the templates' words
+        (:mod:`.home.phrasing`); a wildcard match is kept only when no form matches better."""
         text = undouble(normalize(text))
         found = self._recognize(text)
         short = trim(text)
-        if short != text and (not found or found[0].source == "fallback"):
-            found = self._recognize(short) or found
+        other = rephrase(short)
+        for variant in dict.fromkeys((short, other)):
+            if found and found[0].source != "fallback":
+                break
+            if variant != text:
+                better = self._recognize(variant)
+                if variant == other and not all(_names_device(c) for c in better):
+                    continue  # "kill the spider": other words, but no device
+                found = better or found
         return found
 
     def _recognize(self, text: str) -> list[Recognized]:
+        # "X and Y" naming the home's devices is two commands, whatever the whole would match as
+        # (no template has a real name with "and" in it): its parts first, which saves matching
+        # the long whole against every template (the slowest recognitions with many entities).
+        pieces = [p for p in _SPLIT.split(normalize(text)) if p]
+        parts: list[Recognized | None] = []
+        if 1 < len(pieces) <= MAX_PARTS:
+            parts = [self.recognize_one(p) for p in _with_verbs(pieces)]
+            if all(p is not None and p.name in HOME_INTENTS and p.source != "fallback" for p in parts):
+                return [p for p in parts if p is not None]
         whole = self.recognize_one(text)
         if whole is not None and whole.source != "fallback":
             return [whole]
-        pieces = [p for p in _SPLIT.split(normalize(text)) if p]
-        if 1 < len(pieces) <= MAX_PARTS:
-            parts = [self.recognize_one(p) for p in _with_verbs(pieces)]
-            if all(p is not None and p.name in HOME_INTENTS for p in parts):
-                return [p for p in parts if p is not None]
+        if parts and all(p is not None and p.name in HOME_INTENTS for p in parts):
+            return [p for p in parts if p is not None]
         return [whole] if whole is not None else []
 
     def _run(self, cleaned: str, intents: Intents, source: str, slot_lists: dict[str, SlotList] | None, *,
@@ -222,29 +241,35 @@ class IntentRecognizer:
         if result is None:
             return None
         slots = {name: entity.value for name, entity in result.entities.items() if entity.value != WHOLE_HOME}
+        if source == "fallback" and _INDEFINITE.match(str(slots.get("name", ""))):
+            return None  # "open a conversation about ...": a device is "the X" or "my X"
         found = dict(result.context or {})
         if whole_home and "area" not in slots:
             found = {"whole_home": True}
         return Recognized(result.intent.name, slots, source, cleaned, found)
 
     # -- answers ---------------------------------------------------------------------------
-    async def answer(self, text: str, conversation_id: str,
-                     on_act: Callable[[], object] | None = None) -> IntentMatch | None:
+    async def answer(self, text: str, conversation_id: str, on_act: Callable[[], object] | None = None,
+                     hearing: Hearing | None = None) -> IntentMatch | None:
         """The reply to ``text`` if it is a command we answer; None: ask the LLM.
 
         Recognition runs in a thread (milliseconds, more with hundreds of entities). ``on_act``
         is called right before anything that may change something (a timer, the home) starts:
-        until then the question may still be continued (:mod:`.continuation`)."""
+        until then the question may still be continued (:mod:`.continuation`). ``hearing``: how
+        sure speech-to-text was; a device action heard unsurely, or naming a device only nearly,
+        is asked about instead of done, and a "yes" next does it (:mod:`.home.confidence`)."""
+        acts = on_act if on_act is not None else (lambda: None)
+        meant = self._asked.take(conversation_id, self.now())
+        if meant and (yes := answer_word(normalize(text))) is not None:
+            if not yes:
+                return IntentMatch("HassNevermind", {}, "Okay, I won't.")
+            acts()
+            spoken = await self._home_do(list(meant), text, conversation_id)
+            return IntentMatch(meant[0].name, meant[0].slots, spoken or "Your home didn't understand that.")
         commands = await asyncio.to_thread(self.recognize, text)
         if not commands:
             return None
         first = commands[0]
-        acts = on_act if on_act is not None else (lambda: None)
-        if len(commands) > 1:
-            if self.home is not None:
-                acts()
-            return IntentMatch(first.name, {"commands": [c.name for c in commands]},
-                               await self._home_many(commands, conversation_id))
         if first.source == "user":
             template = self._custom_responses.get(first.name, "Done.")
             return IntentMatch(first.name, first.slots, template.format(**first.slots))
@@ -255,15 +280,29 @@ class IntentRecognizer:
                 acts()
             reply = await timer_answer(self.timers, conversation_id, first.name, first.slots)
             return IntentMatch(first.name, first.slots, reply)
-        if first.name in HOME_INTENTS:
-            if self.home is None:
-                return IntentMatch(first.name, first.slots, self.no_home_reply)
-            acts()
-            if first.source == "fallback":
-                spoken = await self.home.converse(text, conversation_id)
-                return IntentMatch(first.name, first.slots, spoken) if spoken else None
-            return IntentMatch(first.name, first.slots, await self.home.execute(first))
-        return None
+        if first.name not in HOME_INTENTS:
+            return None
+        slots = first.slots if len(commands) == 1 else {"commands": [c.name for c in commands]}
+        if self.home is None:
+            return IntentMatch(first.name, slots, self.no_home_reply)
+        home = self.home
+        if (asking := doubt(commands, hearing, lambda: home_names(home.slot_lists()), self.recognize)) is not None:
+            if asking.meant:
+                self._asked.put(conversation_id, asking.meant, self.now())
+            return IntentMatch(first.name, slots, asking.question)
+        acts()
+        spoken = await self._home_do(commands, text, conversation_id)
+        return IntentMatch(first.name, slots, spoken) if spoken else None
+
+    async def _home_do(self, commands: list[Recognized], text: str, conversation_id: str) -> str | None:
+        """Done in the home: one command (a wildcard one through the home's own agent, None when
+        it did not understand), or each of several."""
+        assert self.home is not None
+        if len(commands) > 1:
+            return await self._home_many(commands, conversation_id)
+        if commands[0].source == "fallback":
+            return await self.home.converse(text, conversation_id)
+        return await self.home.execute(commands[0])
 
     async def _home_many(self, commands: list[Recognized], conversation_id: str) -> str:
         """Each part in the order asked ("unlock the door and open the garage"); the reply says
@@ -283,6 +322,11 @@ class IntentRecognizer:
         return " ".join(r for r in replies if r)
 
 
+def _names_device(command: Recognized) -> bool:
+    """A wildcard command names something that ends with a device word; any other always."""
+    return command.source != "fallback" or bool(DEVICE_NOUN.search(str(command.slots.get("name", ""))))
+
+
 def _with_verbs(pieces: list[str]) -> list[str]:
     """Each part as a command of its own: "the kitchen light" after "turn off the tv" is
     "turn off the kitchen light" (the words before the first part's object)."""
@@ -292,40 +336,6 @@ def _with_verbs(pieces: list[str]) -> list[str]:
         verb = " ".join(words[:next((i for i, w in enumerate(words) if _OBJECT_FIRST.match(w)), 0)])
         out.append(f"{verb} {piece}" if verb and _OBJECT_FIRST.match(piece) else piece)
     return out
-
-
-_LEAD = re.compile(r"^(?:(?:um+|uh+|umm+|er+|erm|hmm+|oh|ok|okay|so|well|alright|now|hey|hi|hello|please"
-                   r"|actually)\s+)+")
-# An indirect question: "could you tell me / do you know / any idea what time it is".
-_ASK = re.compile(r"^(?:(?:(?:can|could|would|will) you (?:please )?)?(?:tell me|let me know)|(?:do|would) you"
-                  r"(?: happen to)? know|(?:have you )?(?:got )?any idea)\s+(?=(?:what|which|how|when)\b)")
-# An indirect yes/no question: "can you check if the front door is locked" -> "is the front door
-# locked".
-_IF = re.compile(r"^(?:(?:can|could|would|will) you (?:please )?)?(?:check|see|tell me|find out|let me know"
-                 r"|(?:do|would) you know)(?: if| whether) (?P<what>(?:the|my|our|all) .+?) (?P<verb>is|are)"
-                 r" (?P<rest>\S.*)$")
-_TAIL = re.compile(r"\s+(?:right now|at the moment|now|thanks|thank you|please|for me)$")
-
-
-def trim(text: str) -> str:
-    """``text`` (normalized) without leading fillers ("um", "hey"), an indirect ask ("could you
-    tell me what time it is", "can you check if the door is locked": "is the door locked") or
-    trailing politeness and "right now"."""
-    while True:
-        short = _TAIL.sub("", _IF.sub(r"\g<verb> \g<what> \g<rest>", _ASK.sub("", _LEAD.sub("", text))))
-        if short == text or not short:
-            return text
-        text = short
-
-
-def undouble(text: str) -> str:
-    """A sentence said once but transcribed twice ("turn the light blue turn the light blue": a
-    repetition small Whisper models make, seen in the room bench) counts once."""
-    words = text.split()
-    half = len(words) // 2
-    if half >= 2 and len(words) % 2 == 0 and words[:half] == words[half:]:
-        return " ".join(words[:half])
-    return text
 
 
 def _responses_in(yaml_text: str) -> dict[str, str]:

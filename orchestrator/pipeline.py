@@ -28,6 +28,7 @@ from voice_runtime.tasks import run_together
 
 from .asr_session import AsrSession
 from .continuation import may_act
+from .home.confidence import Hearing
 from .honesty import ClaimGuard
 from .intents import NO_HOME_REPLY, IntentMatch, IntentRecognizer
 from .llm_stream import LlmStream
@@ -105,8 +106,8 @@ class Pipeline:
         token = readiness.enter()
         preemptor = self._preemptor(conversation_id) if speak else None
         try:
-            result.transcript = await self.asr_session(
-                out, timer, endpoint_after, preemptor.speculative if preemptor is not None else None).run(audio)
+            asr = self.asr_session(out, timer, endpoint_after, preemptor.speculative if preemptor is not None else None)
+            result.transcript = await asr.run(audio)
             await out.event(Transcript(text=result.transcript, language=self.config.language).event())
             result.marks = timer.marks
             if not result.transcript.strip():
@@ -119,7 +120,9 @@ class Pipeline:
             def acting() -> None:  # from here on a continuation must not repeat what is being done
                 result.acting = True
 
-            match = await self.intents.answer(result.transcript, conversation_id, acting) if self.intents else None
+            hearing = Hearing.from_context(asr.context)  # unsure: a device action is asked about, not done
+            match = (await self.intents.answer(result.transcript, conversation_id, acting, hearing)
+                     if self.intents else None)
             if match is None and self.intent_service:
                 acting()  # a remote intent service may act while it recognises
                 match = await self._recognize_remote(result.transcript)

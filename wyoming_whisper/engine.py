@@ -22,6 +22,8 @@ prompt, same no-speech rule), so batching never changes a transcript.
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +55,7 @@ _CONTEXT_MARGIN = 100  # frames of silence kept after the audio
 # says no speech with this probability and its text is no likelier than this average log-prob.
 _NO_SPEECH_THRESHOLD = 0.6
 _LOG_PROB_THRESHOLD = -1.0
+_HEARD_KEPT = 32  # decodes whose scores are kept for heard()
 
 
 def _load_model(config: EngineConfig) -> Any:
@@ -89,6 +92,24 @@ class WhisperEngine:
             self._languages: list[str] = list(self._model.supported_languages)
         else:
             self._languages = ["en"]
+        # How sure the latest decodes were, by text (for the transcript's context; see heard()).
+        self._heard: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._heard_lock = threading.Lock()
+
+    def _remember(self, text: str, avg_logprob: float, no_speech_prob: float) -> None:
+        with self._heard_lock:
+            self._heard[text] = (avg_logprob, no_speech_prob)
+            self._heard.move_to_end(text)
+            while len(self._heard) > _HEARD_KEPT:
+                self._heard.popitem(last=False)
+
+    def heard(self, text: str) -> dict[str, float]:
+        """How sure the latest decode that gave ``text`` was: its lowest segment ``avg_logprob``
+        and highest ``no_speech_prob`` (the orchestrator asks before a device action it may have
+        misheard); {} when no recent decode gave it."""
+        with self._heard_lock:
+            scores = self._heard.get(text)
+        return {} if scores is None else {"avg_logprob": round(scores[0], 3), "no_speech_prob": round(scores[1], 3)}
 
     @property
     def languages(self) -> list[str]:
@@ -133,7 +154,11 @@ class WhisperEngine:
             initial_prompt=prompt if prompt is not None else self.config.initial_prompt,
         )
         # The generator is lazy: the decoding happens here, in this thread.
-        return " ".join(text for segment in segments if (text := segment.text.strip()))
+        decoded = list(segments)
+        text = " ".join(t for segment in decoded if (t := segment.text.strip()))
+        if decoded:
+            self._remember(text, min(s.avg_logprob for s in decoded), max(s.no_speech_prob for s in decoded))
+        return text
 
     def transcribe_partial(self, audio: FloatArray, language: str | None = None) -> str:
         """A cheaper (greedy) decode of the audio so far, for partial results."""
@@ -208,6 +233,7 @@ class WhisperEngine:
             avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)  # length_penalty 1
             silent = result.no_speech_prob > _NO_SPEECH_THRESHOLD and avg_logprob <= _LOG_PROB_THRESHOLD
             texts.append("" if silent else tokenizer.decode(tokens).strip())
+            self._remember(texts[-1], avg_logprob, result.no_speech_prob)
         return texts
 
     def _prompt_tokens(self, tokenizer: Any, prompt: str | None = None) -> list[int]:

@@ -289,7 +289,8 @@ class WhisperHandler(ServiceHandler):
         delta = utterance.final_delta(text)
         if delta:
             await self.write_event(TranscriptChunk(text=delta).event())
-        await self.write_event(Transcript(text=text, language=stream.language or None).event())
+        heard = self.service.engine.heard(text) or None  # how sure: for the orchestrator's device actions
+        await self.write_event(Transcript(text=text, language=stream.language or None, context=heard).event())
         await self.write_event(TranscriptStop().event())
         stream.done = True
 

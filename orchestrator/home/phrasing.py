@@ -1,0 +1,154 @@
+"""The same request in the words the sentence templates know: pure, no I/O.
+
+Text here is already normalized (lower case, punctuation gone). Recognition first tries what was
+said; only when that fails (or matches just a wildcard command) does it try these forms:
+
+- :func:`trim`: without leading fillers ("um", "hey"), polite or indirect openings ("would it be
+  possible to ...", "go ahead and ...", "could you tell me what time it is", "can you check if the
+  door is locked": "is the door locked") and trailing politeness ("please", "right now", "my
+  friend");
+- :func:`rephrase`: other words for the same thing: "would you mind switching off" -> "switch
+  off", "fire up" / "kill" -> "turn on" / "turn off", "roll up the blinds" -> "raise the blinds",
+  "half brightness" -> "50 percent", spoken durations ("an hour and a half" -> "1 hour and 30
+  minutes") and added time ("put five more minutes on my timer" -> "add five minutes to my
+  timer"), "hold" / "carry on with" a timer -> "pause" / "resume".
+"""
+
+from __future__ import annotations
+
+import re
+
+_LEAD = re.compile(r"^(?:(?:um+|uh+|umm+|er+|erm|hmm+|oh|ok|okay|so|well|alright|now|hey|hi|hello|please"
+                   r"|actually|kindly|go ahead and|just)\s+)+")
+# A polite opening before a command: "would it be possible to", "i'd like you to", "could you
+# kindly", "do me a favour and".
+_POLITE = re.compile(r"^(?:(?:can|could|would|will) you (?:please )?(?:kindly|just) "
+                     r"|(?:would|will) it be possible to |is it possible to "
+                     r"|(?:i'd|i would) like you to "
+                     r"|i (?:want|need) you to |(?:could|can) i ask you to |do me a favou?r and "
+                     r"|be a (?:dear|love|star) and |if you (?:could|would|can) )")
+# An indirect question: "could you tell me / do you know / any idea what time it is".
+_ASK = re.compile(r"^(?:(?:(?:can|could|would|will) you (?:please )?)?(?:tell me|let me know)|(?:do|would) you"
+                  r"(?: happen to)? know|(?:have you )?(?:got )?any idea)\s+(?=(?:what|which|how|when)\b)")
+# An indirect yes/no question: "can you check if the front door is locked" -> "is the front door
+# locked".
+_IF = re.compile(r"^(?:(?:can|could|would|will) you (?:please )?)?(?:check|see|tell me|find out|let me know"
+                 r"|(?:do|would) you know)(?: if| whether) (?P<what>(?:the|my|our|all) .+?) (?P<verb>is|are)"
+                 r" (?P<rest>\S.*)$")
+_TAIL = re.compile(r"\s+(?:right now|at the moment|now|thanks|thank you|please|for me|if you (?:would|could|can|don't"
+                   r" mind)|would you|could you|will you|(?:my )?(?:friend|mate|buddy|dear|love))$")
+
+
+def trim(text: str) -> str:
+    """``text`` without leading fillers, a polite opening, an indirect ask or trailing
+    politeness and "right now" (see the module doc)."""
+    while True:
+        short = _LEAD.sub("", text)
+        short = _POLITE.sub("", short)
+        short = _TAIL.sub("", _IF.sub(r"\g<verb> \g<what> \g<rest>", _ASK.sub("", short)))
+        if short == text or not short:
+            return text
+        text = short
+
+
+def undouble(text: str) -> str:
+    """A sentence said once but transcribed twice ("turn the light blue turn the light blue": a
+    repetition small Whisper models make, seen in the room bench) counts once."""
+    words = text.split()
+    half = len(words) // 2
+    if half >= 2 and len(words) % 2 == 0 and words[:half] == words[half:]:
+        return " ".join(words[:half])
+    return text
+
+
+# "would you mind switching off ...": the verb's plain form.
+_GERUNDS = {
+    "turning": "turn", "switching": "switch", "opening": "open", "closing": "close", "shutting": "shut",
+    "locking": "lock", "unlocking": "unlock", "setting": "set", "putting": "put", "dimming": "dim",
+    "brightening": "brighten", "raising": "raise", "lowering": "lower", "pausing": "pause", "resuming": "resume",
+    "starting": "start", "stopping": "stop", "cancelling": "cancel", "canceling": "cancel", "making": "make",
+    "changing": "change", "muting": "mute", "unmuting": "unmute", "checking": "check", "telling": "tell",
+    "adding": "add", "skipping": "skip", "playing": "play",
+}
+_MIND = re.compile(r"^(?:would|do) you mind (?P<verb>\w+ing)\b")
+_NUM = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|fifteen|twenty|thirty|forty|fifty|sixty)"
+_UNIT = r"(?:seconds?|minutes?|hours?)"
+# Other words for on and off: "fire up the coffee maker", "kill the lights", "power down the fan".
+_ON_OFF = [
+    (re.compile(r"^(?:fire|start|power|boot) up\b"), "turn on"),
+    (re.compile(r"^power on\b"), "turn on"),
+    (re.compile(r"^(?:shut|power|cut) (?:off|down)\b"), "turn off"),
+    (re.compile(r"^kill\b"), "turn off"),
+]
+# Covers: "roll up the blinds", "pull the shades down".
+_COVER = [
+    (re.compile(r"^(?:roll|pull|wind|bring) up\b"), "raise"),
+    (re.compile(r"^(?:roll|pull|wind|bring) down\b"), "lower"),
+    (re.compile(r"^(?:roll|pull|wind|bring) (?P<what>.+) up$"), r"raise \g<what>"),
+    (re.compile(r"^(?:roll|pull|wind|bring) (?P<what>.+) down$"), r"lower \g<what>"),
+]
+_BRIGHTNESS = [
+    (re.compile(r"\b(?:to |at |on )?half (?:brightness|power)\b"), "to 50 percent"),
+    (re.compile(r"\b(?:to |at |on )?(?:full|max|maximum) (?:brightness|power)\b"), "to 100 percent"),
+    (re.compile(r"\b(?:to |at |on )?(?:minimum|min|lowest) (?:brightness|power)\b"), "to 1 percent"),
+]
+# Spoken durations (only in a timer request): "an hour and a half", "half an hour", "an hour".
+_DURATIONS = [
+    (re.compile(r"\b(?:an|one|a) hour and a half\b"), "1 hour and 30 minutes"),
+    (re.compile(r"\b(?P<n>\d+) and a half hours\b"), r"\g<n> hours and 30 minutes"),
+    (re.compile(r"\b(?:an|one|a) minute and a half\b"), "90 seconds"),
+    (re.compile(r"\b(?P<n>\d+) and a half minutes\b"), r"\g<n> minutes and 30 seconds"),
+    (re.compile(r"\b(?:half an hour|a half hour|half hour|half an hour's)\b"), "30 minutes"),
+    (re.compile(r"\b(?:a quarter of an hour|quarter of an hour|a quarter hour)\b"), "15 minutes"),
+    (re.compile(r"\ba couple (?:of )?(?P<u>minutes|hours|seconds)\b"), r"2 \g<u>"),
+    (re.compile(r"\b(?:an|one) hour\b"), "1 hour"),
+    (re.compile(r"\b(?:a|one) (?P<u>minute|second)\b"), r"1 \g<u>"),
+]
+# Time added to a timer: "put five more minutes on my timer", "give the timer another two
+# minutes", "extend the timer by 5 minutes" -> "add N UNIT to [the|my] [NAME] timer".
+_MORE = re.compile(rf"\b(?:another |an extra )?(?P<n>{_NUM}) (?:more |extra |additional )?(?P<u>{_UNIT})\b")
+_TIMER = r"(?P<t>(?:the |my )?(?:\w+ )?timer)"  # "the timer", "my egg timer"
+_ADD = [
+    (re.compile(rf"^(?:put|stick|throw|add) (?:on )?(?P<d>{_NUM} {_UNIT}) (?:on|onto|to) {_TIMER}$"),
+     r"add \g<d> to \g<t>"),
+    (re.compile(rf"^give {_TIMER} (?P<d>{_NUM} {_UNIT})$"), r"add \g<d> to \g<t>"),
+    (re.compile(rf"^give it (?P<d>{_NUM} {_UNIT})$"), r"add \g<d> to the timer"),
+    (re.compile(rf"^(?:extend|lengthen) {_TIMER} by (?P<d>{_NUM} {_UNIT})$"), r"add \g<d> to \g<t>"),
+]
+_FOR_A_BIT = r" for (?:a (?:moment|minute|sec|second|bit)|now)"
+_TIMER_VERBS = [  # "stop the timer" alone cancels it (the official templates)
+    (re.compile(rf"^(?:hold|freeze) {_TIMER}(?:{_FOR_A_BIT})?$"), r"pause \g<t>"),
+    (re.compile(rf"^stop {_TIMER}{_FOR_A_BIT}$"), r"pause \g<t>"),
+    (re.compile(rf"^(?:carry on|keep going|go on|continue|get going again) with {_TIMER}$"), r"resume \g<t>"),
+    (re.compile(rf"^(?:restart|start|unfreeze) {_TIMER} again$"), r"resume \g<t>"),
+    (re.compile(rf"^(?:unfreeze|unhold) {_TIMER}$"), r"resume \g<t>"),
+]
+
+
+# What a device's name ends with: a command in other words ("kill the spider") that only a
+# wildcard template matches is a home command only when it names a device.
+DEVICE_NOUN = re.compile(
+    r"\b(?:lights?|lamps?|fans?|tv|television|heater|heating|radio|speakers?|plugs?|switch|kettle|maker|machine"
+    r"|blinds?|shades?|curtains?|shutters?|doors?|garage|gates?|locks?|thermostat|ac|air conditioning|purifier"
+    r"|humidifier|dishwasher|washer|dryer|vacuum|sprinklers?|pump|outlets?|sockets?|music|player|stereo"
+    r"|projector|boiler|awning|heat|cooler)$")
+
+
+def rephrase(text: str) -> str:
+    """``text`` (normalized, trimmed) in the words the templates know (see the module doc); the
+    same text when nothing applies."""
+    mind = _MIND.match(text)
+    if mind and mind.group("verb") in _GERUNDS:
+        text = _GERUNDS[mind.group("verb")] + text[mind.end():]
+    if "timer" in text or text.startswith("give it "):
+        for pattern, repl in _DURATIONS:
+            text = pattern.sub(repl, text)
+        text = _MORE.sub(lambda m: f"{m.group('n')} {m.group('u')}", text)
+        for pattern, repl in _ADD + _TIMER_VERBS:
+            text = pattern.sub(repl, text)
+        return text
+    for pattern, repl in _ON_OFF + _COVER:
+        text = pattern.sub(repl, text, count=1)
+    for pattern, repl in _BRIGHTNESS:
+        text = pattern.sub(repl, text)
+    return " ".join(text.split())
