@@ -285,9 +285,12 @@ async def test_barge_in_closes_the_cloud_stream(fake: FakeOpenAIServer) -> None:
         turns = service.history.turns("b")
     assert reply_text(events[events.index(next(e for e in events if e.type == "handled-start")):]) == "Sure."
     assert [(t.user, t.assistant) for t in turns] == [("Talk a lot.", "A"), ("Stop. Say sure.", "Sure.")]
-    # the history is stored without the clock line; only the newest question carries it
+    # the earlier question is repeated exactly as it was asked, clock line included (so a local
+    # llama-server's prompt cache covers it); the newest question carries the clock of its own turn
+    first_asked = fake.requests[0].body["messages"][-1]
     sent = fake.requests[1].body["messages"][1:]
-    assert sent[:2] == [{"role": "user", "content": "Talk a lot."}, {"role": "assistant", "content": "A"}]
+    assert first_asked["content"].startswith("It is now ") and first_asked["content"].endswith("\n\nTalk a lot.")
+    assert sent[:2] == [first_asked, {"role": "assistant", "content": "A"}]
     assert len(sent) == 3 and sent[2]["role"] == "user"
     assert sent[2]["content"].startswith("It is now ") and sent[2]["content"].endswith("\n\nStop. Say sure.")
 

@@ -98,10 +98,12 @@ class RecordingProvider:
         self.inner = inner
         self.name = inner.name
         self.sent: list[list[ChatMessage]] = []
+        self.stats: list[ReplyStats] = []  # what llama-server reported for each request
 
     async def stream(self, messages: list[ChatMessage], settings: GenerationSettings,
                      stats: ReplyStats, *, conversation: str | None = None) -> AsyncIterator[str]:
         self.sent.append([dict(m) for m in messages])  # type: ignore[misc]
+        self.stats.append(stats)
         async for piece in self.inner.stream(messages, settings, stats, conversation=conversation):
             yield piece
 
@@ -190,11 +192,17 @@ async def test_history_carries_a_fact_within_a_conversation_only(llama: ServiceP
     same, other = provider.sent[1], provider.sent[2]
     assert same == [
         {"role": "system", "content": "Answer briefly."},
-        {"role": "user", "content": "My name is Zorblax."},  # stored without the clock line
+        # repeated as it was asked, clock line included, so llama-server's prompt cache covers it
+        {"role": "user",
+         "content": "It is now 3:09 PM on Saturday, March 14, 2026 (local time).\n\nMy name is Zorblax."},
         {"role": "assistant", "content": first},
         {"role": "user", "content": "It is now 3:09 PM on Saturday, March 14, 2026 (local time).\n\nWhat is my name?"},
     ]
     assert not any("Zorblax" in m["content"] for m in other)
+    # so llama-server evaluated only the new question: the whole first prompt came from its cache
+    asked_first, asked_again = provider.stats[0], provider.stats[1]
+    assert asked_first.prompt_tokens and asked_again.cached_tokens is not None
+    assert asked_again.cached_tokens >= asked_first.prompt_tokens, (asked_first, asked_again)
     assert "Oslo" in provider.sent[4][1]["content"]
     assert [t.user for t in service.history.turns("conv-a")] == ["My name is Zorblax.", "What is my name?"]
     assert [t.user for t in service.history.turns("conv-b")] == ["What is my name?"]

@@ -53,6 +53,18 @@ def test_history_keeps_the_last_turns_per_conversation_trimming_in_blocks() -> N
     assert none.turns("d") == []
 
 
+def test_a_turn_is_repeated_as_it_was_asked_clock_line_included() -> None:
+    """The next prompt starts with the previous one word for word: only the new question is new."""
+    store = HistoryStore()
+    first = store.build("a", "system", "Tell me about the moon.", 10_000, note="It is now 10:05.")
+    store.add("a", "Tell me about the moon.", "It orbits the earth.", note="It is now 10:05.")
+    second = store.build("a", "system", "How far is it?", 10_000, note="It is now 10:06.")
+    assert second[:len(first)] == first
+    assert second[len(first):] == [{"role": "assistant", "content": "It orbits the earth."},
+                                   {"role": "user", "content": "It is now 10:06.\n\nHow far is it?"}]
+    assert [t.user for t in store.turns("a")] == ["Tell me about the moon."]  # the words, without the note
+
+
 def test_history_over_the_budget_keeps_the_newest_turns_filling_half_of_it() -> None:
     store = HistoryStore()
     long = "word " * 300  # ~500 estimated tokens a message

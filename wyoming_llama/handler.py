@@ -78,6 +78,7 @@ class Speculation:
     conversation: str
     confirmed: bool = False
     said: str | None = None  # what the reply said, once it ended (stored when confirmed)
+    note: str = ""  # the clock line the question was asked with (stored with it)
 
 
 @dataclass
@@ -148,7 +149,7 @@ class LlamaHandler(ServiceHandler):
         spec.confirmed = True
         _LOGGER.info("speculative reply confirmed conversation=%s", spec.conversation)
         if spec.said is not None:  # the reply has already ended: store it now
-            self.service.history.add(spec.conversation, spec.text, spec.said)
+            self.service.history.add(spec.conversation, spec.text, spec.said, note=spec.note)
 
     async def finish(self) -> None:
         if self._reply is not None:
@@ -205,6 +206,8 @@ class LlamaHandler(ServiceHandler):
         service = self.service
         note = clock_line(service.now()) if service.now else ""
         messages = service.history.build(conversation, service.system_prompt, text, service.prompt_budget, note=note)
+        if spec is not None:
+            spec.note = note
         said: list[str] = []
         stats = ReplyStats()
         started = time.monotonic()
@@ -251,7 +254,7 @@ class LlamaHandler(ServiceHandler):
             if said and spec is not None and not spec.confirmed:
                 spec.said = "".join(said)  # stored if the transcript is confirmed later
             elif said:  # completed, cut off or failed mid-way: store what was actually said
-                service.history.add(conversation, text, "".join(said))
+                service.history.add(conversation, text, "".join(said), note=note)
             if not completed and said:
                 _LOGGER.info("reply cut off conversation=%s chunks_sent=%d", conversation, len(said))
         reply = "".join(said)

@@ -34,6 +34,7 @@ class ChatMessage(TypedDict):
 class Turn:
     user: str
     assistant: str
+    note: str = ""  # what came before the user's words when they were asked (the clock line)
 
 
 @dataclass
@@ -48,6 +49,11 @@ def estimate_tokens(text: str) -> int:
 
 
 MESSAGE_OVERHEAD_TOKENS = 8  # role markers and separators of the chat template
+
+
+def asked(user_text: str, note: str = "") -> str:
+    """The user message as the model sees it: ``note`` (the clock line) before the text."""
+    return f"{note}\n\n{user_text}" if note else user_text
 
 
 def prompt_tokens(messages: list[ChatMessage], count: Callable[[str], int] = estimate_tokens) -> int:
@@ -76,13 +82,16 @@ class HistoryStore:
               budget_tokens: int, *, note: str = "") -> list[ChatMessage]:
         """System prompt, as many recent turns as fit ``budget_tokens``, then the new user text,
         after ``note`` (what changes every turn, such as the time: after the history, so the
-        prompt's start stays the same and llama-server's prompt cache is reused)."""
+        prompt's start stays the same and llama-server's prompt cache is reused). Earlier turns
+        are repeated as they were asked, note included (``add(..., note=)``), so the prompt
+        matches the previous one word for word up to the new question: only that is evaluated."""
         head: list[ChatMessage] = [{"role": "system", "content": system_prompt}] if system_prompt else []
-        tail: list[ChatMessage] = [{"role": "user", "content": f"{note}\n\n{user_text}" if note else user_text}]
+        tail: list[ChatMessage] = [{"role": "user", "content": asked(user_text, note)}]
         used = prompt_tokens(head + tail, self.count_tokens)
         turns = self.turns(conversation_id) if conversation_id else []
         pairs: list[list[ChatMessage]] = [
-            [{"role": "user", "content": t.user}, {"role": "assistant", "content": t.assistant}] for t in turns
+            [{"role": "user", "content": asked(t.user, t.note)}, {"role": "assistant", "content": t.assistant}]
+            for t in turns
         ]
         costs = [prompt_tokens(pair, self.count_tokens) for pair in pairs]
         room = budget_tokens - used
@@ -101,13 +110,13 @@ class HistoryStore:
                     conversation.turns.popleft()
         return head + [message for pair in pairs for message in pair] + tail
 
-    def add(self, conversation_id: str, user_text: str, assistant_text: str) -> None:
+    def add(self, conversation_id: str, user_text: str, assistant_text: str, *, note: str = "") -> None:
         self.expire()
         conversation = self._conversations.pop(conversation_id, None)
         if conversation is None:
             conversation = _Conversation(deque(), self.clock())
         turns = conversation.turns
-        turns.append(Turn(user_text, assistant_text))
+        turns.append(Turn(user_text, assistant_text, note))
         if len(turns) > self.max_turns:
             keep = max(1, self.max_turns // 2) if self.max_turns else 0
             for _ in range(len(turns) - keep):
