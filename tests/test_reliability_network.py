@@ -113,6 +113,8 @@ async def _fault_mid_reply(
         await sat.wait_log("on reply-done", timeout=90)
         turns = await asyncio.wait_for(link.wait_turns(2), 30)
         await asyncio.wait_for(link.wait_played(1), 30)
+    # Two records, one per turn (the cut turn was once recorded twice: tests/test_orchestrator_cancel.py).
+    assert link.turns_done == 2 and turns[0] is not turns[1]
     assert "rules" in turns[0].transcript.lower() and turns[0].audio_bytes > REPLY_CUT_BYTES // 2
     second = turns[1]
     assert second.error is None and second.intent is not None and second.reply == SECOND_REPLY
