@@ -67,6 +67,9 @@ async def test_question_reply_interruption_stops_the_reply_and_is_answered(stack
             room.say(speak(INTERRUPTION))  # spoken over the story
             await orch.wait_log("turn ok", timeout=180)  # the interruption, answered
             await sat.wait_log("on reply-done", timeout=60)  # … and played to the end
+        except BaseException:
+            print("orchestrator:", *orch.log[-60:], sep="\n")  # shown with the failure
+            raise
         finally:
             await orch.stop(signal.SIGTERM)
             await sat.stop()

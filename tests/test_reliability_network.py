@@ -154,7 +154,7 @@ def _assert_reply_stopped_and_next_turn_played(sat: SatelliteProcess, timeline: 
     assert loud_ms(before_second) <= 1200, loud_ms(before_second)
     # The story would have lasted ~10 s; the rest of the timeline before the next command is silent.
     reply = played[timeline.second_end_ms * MS:]
-    assert loud_ms(reply) >= 800, "the second reply was not played"
+    assert loud_ms(reply) >= 800, f"the second reply was not played ({len(played) // MS} ms in the WAV):\n{log[-3000:]}"
 
 
 @pytest.mark.parametrize("mode", ["truncate", "reset", "drop"])

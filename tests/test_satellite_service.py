@@ -80,7 +80,10 @@ class SatelliteProcess(ServiceProcess):
         super().__init__(proc, f"tcp://127.0.0.1:{port}", port)
 
     async def wait_log(self, text: str, count: int = 1, timeout: float = 60.0) -> bool:
-        seen = await super().wait_log(text, count, timeout)
+        try:
+            seen = await super().wait_log(text, count, timeout)
+        except TimeoutError:  # say what the process was doing, not only that time ran out
+            raise AssertionError(f"{text!r} not logged within {timeout:.0f}s:\n" + "\n".join(self.log[-60:])) from None
         assert seen, "\n".join(self.log[-30:])
         return seen
 
