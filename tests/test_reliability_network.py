@@ -111,7 +111,7 @@ async def _fault_mid_reply(
     ``Room``; the first command is said once the link is attached, the second once it is back."""
     fifo, out = tmp_path / "mic.fifo", tmp_path / "speaker.wav"
     os.mkfifo(fifo)
-    second = speak(SECOND)
+    first, second = speak(FIRST), speak(SECOND)  # before the room starts (see test_full_stack)
     # Only the black hole is found by the pong timeout; a reset or a cut is seen by the socket, so
     # there a loaded box's late pong must not end the session before the fault.
     ping_timeout = 3.0 if mode == "drop" else 30.0
@@ -121,7 +121,7 @@ async def _fault_mid_reply(
         # The reply is the only audio-start the orchestrator sends to the satellite.
         fault = proxy.fault_at(b'"audio-start"', mode, after=REPLY_CUT_BYTES, direction="up")
         await sat.wait_log("controller attached")
-        room.say(speak(FIRST))
+        room.say(first)
         await asyncio.wait_for(fault.fired.wait(), 90)
         await sat.wait_log("controller gone")
         proxy.set_mode("pass")  # the network is back
