@@ -18,6 +18,12 @@ def _voice():  # type: ignore[no-untyped-def]
     return PiperVoice.load(str(resolve_piper()))
 
 
+def piper_voice():  # type: ignore[no-untyped-def]
+    """The session's one Piper voice (loading one took 4.6 s at load 11): every test module's
+    ``Speech`` shares it."""
+    return _voice()
+
+
 @functools.cache
 def speak(text: str) -> bytes:
     """``text`` spoken as 16 kHz mono 16-bit PCM, with 0.3 s of silence either side.

@@ -21,11 +21,9 @@ from typing import Self
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from piper import PiperVoice
+from speech import piper_voice
 from test_satellite_service import SatelliteProcess, ScriptedController, Speech, satellite, silence, speaker
 from wyoming.error import Error
-
-from voice_runtime.models import resolve_piper
 
 DEEPGRAM_KEY = "dg-test-key-0123456789"
 DEEPSEEK_KEY = "sk-test-key-0123456789"
@@ -35,7 +33,7 @@ REPLY = ["It is", " noon", ". Have", " a nice", " day."]
 
 @pytest.fixture(scope="module")
 def speech() -> Speech:
-    return Speech(PiperVoice.load(resolve_piper()))
+    return Speech(piper_voice())
 
 
 # --- a tiny HTTP/1.1 server (keep-alive, chunked request and response bodies) ----------

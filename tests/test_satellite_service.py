@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 from helpers import ROOT, Client, free_port
 from piper import PiperVoice
+from speech import piper_voice
 from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
@@ -36,7 +37,6 @@ from wyoming.tts import Synthesize
 from satellite.tones import LISTEN_HZ, PROCESS_HZ, tone_power
 from voice_runtime.audio import PCM16_MONO_16K, AudioFormat, convert, read_wav, write_wav
 from voice_runtime.discovery import browse
-from voice_runtime.models import resolve_piper
 from voice_runtime.procs import ServiceProcess
 
 PIPER_FMT = AudioFormat(22050, 2, 1)
@@ -65,7 +65,7 @@ class Speech:
 
 @pytest.fixture(scope="module")
 def speech() -> Speech:
-    return Speech(PiperVoice.load(resolve_piper()))
+    return Speech(piper_voice())
 
 
 def silence(seconds: float) -> bytes:
