@@ -86,18 +86,23 @@ RISKY_WORDS = frozenset({
 })
 _OPENERS = frozenset({"ok", "okay", "sure", "alright", "yes", "yeah"})
 _EARLY_WORD = re.compile(r"\S+\s+")  # a whole word: followed by a space
+_AROUND_WORD = ".,;:!?\"\u201c\u201d()[]-"  # punctuation and quotes (straight or curly) around a word
 
 
-def _risky(word: str, first: bool) -> bool:
+def _bare(word: str) -> str:
+    """The one normalisation of a word for the word lists: lower case, a curly apostrophe as a
+    straight one ("it’s" is "it's"), the punctuation and quotes around it gone."""
+    return word.lower().replace("\u2019", "'").strip().strip(_AROUND_WORD)
+
+
+def _risky(bare: str, first: bool) -> bool:
     """``first``: the clause's first word, where a number may be a clock time said alone ("23:12.");
     elsewhere a time or date needs a word that is risky itself ("it's", "today", "time", a month)."""
-    bare = word.lower().replace("\u2019", "'").strip(".,;:!?\"()[]-")
     return bare in RISKY_WORDS or (first and any(ch.isdigit() for ch in bare))
 
 
-def _done_verb(word: str) -> bool:
+def _done_verb(bare: str) -> bool:
     """A clause that starts "Turned on the ...", "Setting the ...": a claim's usual opening."""
-    bare = word.lower().strip(".,;:!?\"()[]-")
     return bare.endswith(("ed", "ing")) or bare in {"set", "shut", "done"}
 
 
@@ -146,12 +151,12 @@ class ClaimGuard:
         """The first clause's whole words that cannot be part of a claim, let through now."""
         cut = 0
         for match in _EARLY_WORD.finditer(self._pending):
-            word = match.group().strip()
+            word = _bare(match.group())
             first = not self._said and cut == 0
             if _risky(word, first) or (first and _done_verb(word)):
                 self._early = False
                 break
-            if first and word.lower().strip(",.!") in _OPENERS:
+            if first and word in _OPENERS:
                 self._early = False  # "Okay turned on ...": the verb decides; hold it
                 break
             cut = match.end()

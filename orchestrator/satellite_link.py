@@ -102,6 +102,7 @@ class _Turn:
         self.dropped = 0
         self.cancel_requested = False
         self.suppressed_chunks = 0
+        self.recorded = False  # in the link's turn records (once, by the task or by its cancel)
 
     def put(self, item: AudioChunk | None) -> None:
         if item is not None and (item := self.heard.add(item)) is None:
@@ -342,7 +343,7 @@ class SatelliteLink:
             _LOGGER.exception("turn %d failed", turn.number)
         if self._turn is turn:
             self.machine.fire(LinkTrigger.TURN_DONE_AUDIO if turn.result.audio_bytes else LinkTrigger.TURN_DONE_SILENT)
-        await self._finished(turn.result)
+        await self._finished(turn)
         return turn.result
 
     async def _cancel_turn(self) -> None:
@@ -352,11 +353,16 @@ class SatelliteLink:
             await cancel_and_wait(turn.task)
             _LOGGER.info("turn %d cancelled; %d late audio chunk(s) held back; transcript=%r continued=%s",
                          turn.number, turn.suppressed_chunks, turn.result.transcript, turn.heard.prefix_seconds > 0)
-            await self._finished(turn.result)
+            await self._finished(turn)
 
-    async def _finished(self, result: TurnResult) -> None:
+    async def _finished(self, turn: _Turn) -> None:
+        """Record ``turn`` once: a task that outlives its cancellation (``cancel_and_wait`` gave up
+        after its timeout) ends on its own later and must not count again."""
+        if turn.recorded:
+            return
+        turn.recorded = True
         async with self.turn_finished:
-            self.turns.append(result)
+            self.turns.append(turn.result)
             self.turns_done += 1
             self.turn_finished.notify_all()
 

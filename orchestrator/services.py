@@ -96,8 +96,12 @@ class Connection:
 
     async def close(self) -> None:
         self.writer.close()
+        # ``asyncio.timeout``, not ``wait_for``: Python 3.11's wait_for returns normally when the
+        # close completes in the same loop pass as a cancel of the caller, so a cancelled turn
+        # ran on (and was recorded twice by the satellite link).
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.writer.wait_closed(), 1.0)
+            async with asyncio.timeout(1.0):
+                await self.writer.wait_closed()
 
 
 async def describe(uri: str, timeout: float = 3.0) -> Info:

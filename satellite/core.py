@@ -410,6 +410,8 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
         except (OSError, ValueError) as err:  # a device or command that cannot be opened or used
             _LOGGER.error("audio failed: %s", err)
         finally:
-            self.stopped.set()
-            await self.mic.close()
-            await self.speaker.close()
+            try:  # closed before ``stopped``: the process exits on it (a WAV speaker's header is written at close)
+                await self.mic.close()
+                await self.speaker.close()
+            finally:
+                self.stopped.set()

@@ -22,7 +22,8 @@ Two modes:
 Cost: one 32768-point real FFT pair per estimate (1-5 ms on the shared 2-core box) and a
 16384-point one for :meth:`EchoDelay._explain` (how much of the mic the playback explains at
 any delay: no echo path, double talk); every 90 ms while fresh or :attr:`EchoDelay.watch`-ed,
-every 250 ms while audible otherwise.
+every 250 ms while audible otherwise. Per frame, the three windows are rings written in place
+(:class:`Window`): the chronological arrays are made only for an estimate.
 """
 
 from __future__ import annotations
@@ -32,6 +33,33 @@ from typing import Any
 import numpy as np
 
 Pcm = np.ndarray[Any, np.dtype[np.int16]]
+Floats = np.ndarray[Any, np.dtype[np.float32]]
+
+
+class Window:
+    """The last ``size`` samples as float32, written in place (a ring: no allocation per frame)."""
+
+    def __init__(self, size: int) -> None:
+        self._buf: Floats = np.zeros(size, dtype=np.float32)
+        self._end = 0  # where the next sample goes: the oldest sample is here
+
+    def push(self, frame: Pcm) -> None:
+        size, k = len(self._buf), len(frame)
+        if k >= size:
+            self._buf[:] = frame[k - size:]
+            self._end = 0
+            return
+        first = min(k, size - self._end)
+        self._buf[self._end:self._end + first] = frame[:first]
+        self._buf[:k - first] = frame[first:]
+        self._end = (self._end + k) % size
+
+    def clear(self) -> None:
+        self._buf[:] = 0
+
+    def array(self) -> Floats:
+        """The samples oldest first (a new array)."""
+        return np.concatenate([self._buf[self._end:], self._buf[:self._end]])
 
 
 class EchoDelay:
@@ -42,8 +70,8 @@ class EchoDelay:
         self.window = rate * window_ms // 1000
         self.max_lag = rate * max_lag_ms // 1000
         self.every = rate * every_ms // 1000
-        self._mic = np.zeros(self.window, dtype=np.float32)
-        self._ref = np.zeros(self.window + self.max_lag, dtype=np.float32)
+        self._mic = Window(self.window)
+        self._ref = Window(self.window + self.max_lag)
         self._min_amplitude = 32768.0 * 10 ** (min_dbfs / 20)
         self._min_power = float(self._min_amplitude**2)
         self._min_sharpness = min_sharpness
@@ -72,14 +100,14 @@ class EchoDelay:
         self.sharpness = 0.0
         # The playback of the last 0.3 s + max_lag, never emptied (restart() empties _ref): what
         # played before a restart still echoes, so it may explain the mic.
-        self._hist = np.zeros(self._recent + self.max_lag, dtype=np.float32)
+        self._hist = Window(self._recent + self.max_lag)
         self._blind = 0  # samples until the echo of what played before a restart has died away
 
     def restart(self) -> None:
         """The echo path changed (a restarted speaker, a stall): forget the playback before now
         (the mic keeps its past: zeroing both windows at the same point made the edge itself
         correlate, a sharp false 0 ms seen in the room)."""
-        self._ref[:] = 0
+        self._ref.clear()
         self._audible = 0
         self._candidate = None
         self.fresh = True
@@ -90,12 +118,12 @@ class EchoDelay:
         """Add one frame of each (same length); returns the delay when one is settled: the first
         after :meth:`restart` (changed or not), then only when it changes."""
         k = len(mic)
-        self._mic = np.concatenate([self._mic[k:], mic.astype(np.float32)])
-        self._ref = np.concatenate([self._ref[k:], ref.astype(np.float32)])
+        self._mic.push(mic)
+        self._ref.push(ref)
         if np.max(np.abs(ref), initial=0) >= self._min_amplitude:
             self._audible += k
         self._since += k
-        self._hist = np.concatenate([self._hist[k:], ref.astype(np.float32)])
+        self._hist.push(ref)
         self._blind = max(0, self._blind - k)
         if self.fresh:
             if self._audible < self._min_audible or self._since < self._fresh_every:
@@ -116,15 +144,15 @@ class EchoDelay:
         self.lag = lag
         return lag
 
-    def _explain(self) -> None:
+    def _explain(self, window: Floats) -> None:
         """How much of the mic's last ``_recent`` samples the playback explains at its best delay:
         the largest plain correlation over all delays, as a fraction. Audio not played yet cannot
         echo, and before the playback started the window is empty: so a mic that is loud now,
         explained at no delay, is not echo (no echo path at all, or not yet): :attr:`unexplained`.
         Over the last 0.3 s, not the whole window: a user's first words were still outweighed by
         0.75 s of echo (double talk seen 0.3 s after the onset)."""
-        mic = self._mic[-self._recent:]
-        ref = self._hist  # ref[k + t] is heard with mic[t] at delay max_lag - k
+        mic = window[-self._recent:]
+        ref = self._hist.array()  # ref[k + t] is heard with mic[t] at delay max_lag - k
         mic_energy = float(np.dot(mic, mic))
         plain = np.fft.irfft(np.conj(np.fft.rfft(mic, self._n_recent)) * np.fft.rfft(ref, self._n_recent),
                              self._n_recent)[: self.max_lag + 1]
@@ -133,7 +161,7 @@ class EchoDelay:
         heard = ref_energy >= self._min_power * self._min_audible  # a delay whose playback was audible
         self.explained = float(np.max(np.abs(plain[heard]) / np.sqrt(mic_energy * ref_energy[heard] + 1e-9),
                                       initial=0.0))
-        recent = self._mic[-self._fresh_every:]
+        recent = window[-self._fresh_every:]
         loud = float(np.mean(recent * recent)) >= self._min_power
         # A double-talk detector (normalized cross-correlation): echo alone is explained to 0.96
         # (synthetic; 0.92 in the room), a user as loud as the echo over it to 0.6-0.75, 6 dB
@@ -148,14 +176,15 @@ class EchoDelay:
         self.unexplained = loud and self.lag is None and self.explained < self._unexplained_below
 
     def _estimate(self) -> int | None:
-        ref_now = self._ref[self.max_lag:]  # the playback of the same window as the mic
-        mic_energy = float(np.dot(self._mic, self._mic))
+        window, played = self._mic.array(), self._ref.array()
+        ref_now = played[self.max_lag:]  # the playback of the same window as the mic
+        mic_energy = float(np.dot(window, window))
         if float(np.mean(ref_now * ref_now)) < self._min_power * min(1.0, self._audible / self.window) or \
                 mic_energy < 1e-3 * self._min_power * self.window:
             self.unexplained = self.double_talk = False
             return None
-        self._explain()
-        spec = np.conj(np.fft.rfft(self._mic, self._n)) * np.fft.rfft(self._ref, self._n)
+        self._explain(window)
+        spec = np.conj(np.fft.rfft(window, self._n)) * np.fft.rfft(played, self._n)
         corr = np.fft.irfft(spec / (np.abs(spec) + 1e-9), self._n)[: self.max_lag + 1]
         # corr[k] = sum mic[t] * ref[t + k]; the echo of ref[t'] is heard at mic time t' + lag,
         # i.e. at k = max_lag - lag.
@@ -166,9 +195,9 @@ class EchoDelay:
         # The echo must explain the mic: the plain correlation of the mic with the playback at
         # that lag. A peak of the whitened correlation alone can be sharp and wrong (before the
         # echo of a new path has reached the mic: sharp false 0-10 ms estimates in the room).
-        ref = self._ref[k:k + self.window]
-        energy = float(np.sqrt(np.dot(self._mic, self._mic) * np.dot(ref, ref)))
-        self.coherence = float(np.dot(self._mic, ref)) / (energy + 1e-9)
+        ref = played[k:k + self.window]
+        energy = float(np.sqrt(np.dot(window, window) * np.dot(ref, ref)))
+        self.coherence = float(np.dot(window, ref)) / (energy + 1e-9)
         if self.coherence < self._min_coherence:
             return None
         return self.max_lag - k

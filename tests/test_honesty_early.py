@@ -96,3 +96,14 @@ def test_only_the_first_clause_goes_out_word_by_word() -> None:
     assert guard.feed("city to visit.") == ""
     assert guard.flush() == "and a lovely city to visit."
     assert guard.text == "Paris is the capital of France, and a lovely city to visit."
+
+
+# Words in curly quotes or with a curly apostrophe are the same words to every early check
+# (honesty._bare: once the three checks normalised a word three ways, and the opener check
+# missed "“Okay,”", the risky-word check "“I").
+@pytest.mark.parametrize("reply", ["\u201cOkay,\u201d I turned on the porch light.",
+                                   "\u201cI\u2019ve turned on the porch light.\u201d"])
+@pytest.mark.parametrize("step", [1, 3, 7])
+def test_a_quoted_opening_word_is_held_like_a_bare_one(reply: str, step: int) -> None:
+    guard = ClaimGuard(NO_HOME_REPLY, now=lambda: NOW)
+    assert "".join(stream(guard, reply, step)) == NO_HOME_REPLY + " "

@@ -1,5 +1,7 @@
 """``llama-server`` killed (SIGKILL) or hung (SIGSTOP) in the middle of a reply, during a
-turn the orchestrator runs for the real satellite (``python -m satellite``, a WAV as the mic).
+turn the orchestrator runs for the real satellite (``python -m satellite``, its mic a FIFO fed by
+a ``Room``: the second question is said once the apology has played and llama-server is back,
+not at a fixed time, so a loaded box makes the test slower, not wrong).
 
 The turn must end with an ``error`` event and the spoken apology (nothing was spoken yet),
 ``wyoming_llama`` must restart its llama-server (the hang is found by the health check, run
@@ -21,18 +23,17 @@ import pytest
 from helpers import start_service
 from speech import speak
 from test_reliability_network import linked, loud_ms
-from test_satellite_service import MS, SatelliteProcess, satellite, silence, speaker
+from test_satellite_cloud import Room
+from test_satellite_service import MS, SatelliteProcess, satellite, speaker
 
 from orchestrator.intents import IntentRecognizer
 from orchestrator.pipeline import APOLOGY, Pipeline, TurnResult
 from orchestrator.services import ServicePool
-from voice_runtime.audio import PCM16_MONO_16K, write_wav
 from voice_runtime.faultproxy import FaultProxy
 from voice_runtime.procs import ServiceProcess
 
 FIRST = "What is the capital of France?"
 SECOND = "How many legs does a spider have?"
-GAP_S = 12.0  # time for the failed turn, its apology and the restart before the next question
 
 
 @pytest.fixture(scope="module")
@@ -56,32 +57,35 @@ def llama_server_pid(service: ServiceProcess) -> int:
     return int(children[0])
 
 
-def two_questions(tmp_path: Path) -> tuple[Path, int, int]:
-    """The mic WAV, and where (ms) the second question starts and ends in it."""
-    lead = silence(0.5) + speak(FIRST) + silence(GAP_S)
-    second = speak(SECOND)
-    write_wav(str(tmp_path / "mic.wav"), lead + second + silence(8.0), PCM16_MONO_16K)
-    return tmp_path / "mic.wav", len(lead) // MS, (len(lead) + len(second)) // MS
-
-
 async def _fault_mid_reply(peers: tuple[ServiceProcess, ServiceProcess], llama: ServiceProcess, tmp_path: Path,
-                           sig: signal.Signals) -> tuple[SatelliteProcess, list[TurnResult], int, int]:
+                           sig: signal.Signals) -> tuple[SatelliteProcess, list[TurnResult], int, int, tuple[int, int]]:
+    """… and where (ms, in the mic's and so the speaker WAV's timeline) the second question was said."""
     whisper, piper = peers
+    fifo = tmp_path / "mic.fifo"
+    os.mkfifo(fifo)
+    first, second = speak(FIRST), speak(SECOND)  # before the room starts (see test_full_stack)
+    restarts = sum("llama-server ready pid=" in line for line in llama.log)
     to_llama = FaultProxy("127.0.0.1", llama.port)
     await to_llama.start()
     pipeline = Pipeline(ServicePool("asr", [whisper.uri]), ServicePool("handle", [to_llama.uri], warm=False),
                         ServicePool("tts", [piper.uri]), intents=IntentRecognizer())
     old_pid = llama_server_pid(llama)
-    mic, _, _ = two_questions(tmp_path)
     try:
-        async with satellite("--mic-wav", str(mic), "--snd-wav", str(tmp_path / "speaker.wav"), "--snd-rate", "16000",
-                             "--no-tones") as sat, linked(pipeline, sat.port) as (link, to_satellite):
+        async with satellite("--mic-command", f"cat {fifo}", "--snd-wav", str(tmp_path / "speaker.wav"),
+                             "--snd-rate", "16000", "--no-tones") as sat, Room(fifo) as room, \
+                linked(pipeline, sat.port) as (link, to_satellite):
             apology_sent = to_satellite.fault_at(APOLOGY.encode(), "pass", direction="up")
             # The first piece of the reply on its way to the orchestrator: strike now.
             first_piece = to_llama.fault_at(b'"handled-chunk"', "pass", direction="down")
+            await sat.wait_log("controller attached")
+            room.say(first)
             await asyncio.wait_for(first_piece.fired.wait(), 120)
             os.kill(old_pid, sig)
             try:
+                # The failed turn and its apology played, llama-server back: the next question.
+                await asyncio.wait_for(link.wait_played(1), 120)
+                assert await llama.wait_log("llama-server ready pid=", count=restarts + 1, timeout=120)
+                room.say(second)
                 turns = await asyncio.wait_for(link.wait_turns(2), 120)
                 # `played` for the apology, then for the second reply
                 await asyncio.wait_for(link.wait_played(2), 60)
@@ -93,7 +97,8 @@ async def _fault_mid_reply(peers: tuple[ServiceProcess, ServiceProcess], llama: 
             assert apology_sent.fired.is_set()  # the apology's synthesize went to the satellite
     finally:
         await to_llama.stop()
-    return sat, turns, old_pid, llama_server_pid(llama)
+    said = room.said_at[1] // MS
+    return sat, turns, old_pid, llama_server_pid(llama), (said, said + len(second) // MS)
 
 
 def _assert_error_apology_and_next_turn(turns: list[TurnResult], old_pid: int, new_pid: int) -> None:
@@ -110,7 +115,7 @@ def _assert_error_apology_and_next_turn(turns: list[TurnResult], old_pid: int, n
 async def test_llama_server_fails_mid_reply_error_apology_restart_next_turn(
     peers: tuple[ServiceProcess, ServiceProcess], llama: ServiceProcess, tmp_path: Path, sig: signal.Signals,
 ) -> None:
-    sat, turns, old_pid, new_pid = await _fault_mid_reply(peers, llama, tmp_path, sig)
+    sat, turns, old_pid, new_pid, (second_start, second_end) = await _fault_mid_reply(peers, llama, tmp_path, sig)
     _assert_error_apology_and_next_turn(turns, old_pid, new_pid)
     log = "\n".join(llama.log)
     if sig == signal.SIGKILL:
@@ -121,6 +126,7 @@ async def test_llama_server_fails_mid_reply_error_apology_restart_next_turn(
     sat_log = "\n".join(sat.log)
     assert "controller error code=llm-" in sat_log, sat_log
     played = speaker(tmp_path / "speaker.wav")
-    _, second_start, second_end = two_questions(tmp_path)
-    assert loud_ms(played[second_end * MS:]) >= 500, "the second reply was not played"
+    assert loud_ms(played[second_end * MS:]) >= 500, \
+        f"the second reply was not played (said {second_start}-{second_end} ms, {len(played) // MS} ms played):\n" + \
+        sat_log[-4000:]
     assert loud_ms(played[:second_start * MS]) >= 1000, "the spoken apology was not played"

@@ -5,7 +5,8 @@ as the speaker, played in real time) is driven by the orchestrator's ``Satellite
 a proxy. The first turn's reply is long; in the middle of its audio the link is cut, reset or
 turned into a black hole. The link must reconnect (with its reconnect delay), the satellite
 must stop the half-played reply and go back to waiting for speech, and the second command,
-spoken a few seconds later, must be served as usual.
+spoken once the link is back (a ``Room`` feeds the mic FIFO: every step waits for the event
+before it, so a loaded box only makes the test slower), must be served as usual.
 
 Orchestrator ↔ engines: delayed links, a TTS stream cut mid-audio, an ASR upload cut
 mid-utterance and a black-holed TTS. ASR and TTS are the real peers (wyoming-faster-whisper,
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,7 @@ import pytest
 from helpers import long_answer_intents
 from speech import speak
 from test_orchestrator_peers import chunks
+from test_satellite_cloud import Room
 from test_satellite_service import MS, SatelliteProcess, rms, satellite, silence, speaker, windows
 
 from orchestrator.intents import NO_HOME_REPLY, IntentRecognizer
@@ -65,18 +68,20 @@ def two_commands(tmp_path: Path) -> Timeline:
 
 
 @contextlib.asynccontextmanager
-async def linked(pipeline: Pipeline, proxy_to: int) -> AsyncIterator[tuple[SatelliteLink, FaultProxy]]:
-    async with linked_task(pipeline, proxy_to) as (link, proxy, _):
+async def linked(pipeline: Pipeline, proxy_to: int,
+                 ping_timeout: float = 1.5) -> AsyncIterator[tuple[SatelliteLink, FaultProxy]]:
+    async with linked_task(pipeline, proxy_to, ping_timeout) as (link, proxy, _):
         yield link, proxy
 
 
 @contextlib.asynccontextmanager
 async def linked_task(
-    pipeline: Pipeline, proxy_to: int,
+    pipeline: Pipeline, proxy_to: int, ping_timeout: float = 1.5,
 ) -> AsyncIterator[tuple[SatelliteLink, FaultProxy, asyncio.Task[None]]]:
     proxy = FaultProxy("127.0.0.1", proxy_to)
     await proxy.start()
-    link = SatelliteLink(LinkConfig(proxy.uri, ping_interval=0.5, ping_timeout=1.5, reconnect_delay=0.3), pipeline)
+    config = LinkConfig(proxy.uri, ping_interval=0.5, ping_timeout=ping_timeout, reconnect_delay=0.3)
+    link = SatelliteLink(config, pipeline)
     task = asyncio.create_task(link.run(), name="satellite link")
     try:
         yield link, proxy, task
@@ -91,28 +96,43 @@ async def linked_task(
 
 def pipeline_on(peers: tuple[ServiceProcess, ServiceProcess], intents: IntentRecognizer,
                 config: PipelineConfig | None = None) -> Pipeline:
+    """The link tests' engines. They are healthy: generous connect/probe timeouts, so a describe
+    slowed by a loaded box is not taken for a dead engine (that is tested elsewhere)."""
     whisper, piper = peers
-    return Pipeline(ServicePool("asr", [whisper.uri]), ServicePool("handle", []), ServicePool("tts", [piper.uri]),
-                    intents=intents, config=config)
+    timeouts = {"connect_timeout": 10.0, "probe_timeout": 10.0}
+    return Pipeline(ServicePool("asr", [whisper.uri], **timeouts), ServicePool("handle", []),
+                    ServicePool("tts", [piper.uri], **timeouts), intents=intents, config=config)
 
 
 async def _fault_mid_reply(
     peers: tuple[ServiceProcess, ServiceProcess], tmp_path: Path, mode: Mode,
 ) -> tuple[SatelliteProcess, SatelliteLink, FaultProxy, Timeline]:
-    timeline = two_commands(tmp_path)
-    out = tmp_path / "speaker.wav"
-    async with satellite("--mic-wav", str(timeline.mic), "--snd-wav", str(out), "--snd-rate", "16000",
-                         "--no-tones") as sat, \
-            linked(pipeline_on(peers, long_answer_intents(tmp_path, STORY)), sat.port) as (link, proxy):
+    """Each step waits for the one before it (no fixed timeline): the mic is a FIFO fed by a
+    ``Room``; the first command is said once the link is attached, the second once it is back."""
+    fifo, out = tmp_path / "mic.fifo", tmp_path / "speaker.wav"
+    os.mkfifo(fifo)
+    first, second = speak(FIRST), speak(SECOND)  # before the room starts (see test_full_stack)
+    # Only the black hole is found by the pong timeout; a reset or a cut is seen by the socket, so
+    # there a loaded box's late pong must not end the session before the fault.
+    ping_timeout = 3.0 if mode == "drop" else 30.0
+    async with satellite("--mic-command", f"cat {fifo}", "--snd-wav", str(out), "--snd-rate", "16000",
+                         "--no-tones") as sat, Room(fifo) as room, \
+            linked(pipeline_on(peers, long_answer_intents(tmp_path, STORY)), sat.port, ping_timeout) as (link, proxy):
         # The reply is the only audio-start the orchestrator sends to the satellite.
         fault = proxy.fault_at(b'"audio-start"', mode, after=REPLY_CUT_BYTES, direction="up")
+        await sat.wait_log("controller attached")
+        room.say(first)
         await asyncio.wait_for(fault.fired.wait(), 90)
         await sat.wait_log("controller gone")
         proxy.set_mode("pass")  # the network is back
         await sat.wait_log("controller attached", count=2)
+        room.say(second)
         await sat.wait_log("on reply-done", timeout=90)
         turns = await asyncio.wait_for(link.wait_turns(2), 30)
         await asyncio.wait_for(link.wait_played(1), 30)
+    timeline = Timeline(fifo, room.said_at[1] // MS, (room.said_at[1] + len(second)) // MS)
+    # Two records, one per turn (the cut turn was once recorded twice: tests/test_orchestrator_cancel.py).
+    assert link.turns_done == 2 and turns[0] is not turns[1]
     assert "rules" in turns[0].transcript.lower() and turns[0].audio_bytes > REPLY_CUT_BYTES // 2
     second = turns[1]
     assert second.error is None and second.intent is not None and second.reply == SECOND_REPLY
@@ -134,7 +154,7 @@ def _assert_reply_stopped_and_next_turn_played(sat: SatelliteProcess, timeline: 
     assert loud_ms(before_second) <= 1200, loud_ms(before_second)
     # The story would have lasted ~10 s; the rest of the timeline before the next command is silent.
     reply = played[timeline.second_end_ms * MS:]
-    assert loud_ms(reply) >= 800, "the second reply was not played"
+    assert loud_ms(reply) >= 800, f"the second reply was not played ({len(played) // MS} ms in the WAV):\n{log[-3000:]}"
 
 
 @pytest.mark.parametrize("mode", ["truncate", "reset", "drop"])

@@ -21,11 +21,9 @@ from typing import Self
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from piper import PiperVoice
+from speech import piper_voice
 from test_satellite_service import SatelliteProcess, ScriptedController, Speech, satellite, silence, speaker
 from wyoming.error import Error
-
-from voice_runtime.models import resolve_piper
 
 DEEPGRAM_KEY = "dg-test-key-0123456789"
 DEEPSEEK_KEY = "sk-test-key-0123456789"
@@ -35,7 +33,7 @@ REPLY = ["It is", " noon", ". Have", " a nice", " day."]
 
 @pytest.fixture(scope="module")
 def speech() -> Speech:
-    return Speech(PiperVoice.load(resolve_piper()))
+    return Speech(piper_voice())
 
 
 # --- a tiny HTTP/1.1 server (keep-alive, chunked request and response bodies) ----------
@@ -238,12 +236,17 @@ class FakeDeepSeek(FakeHttpServer):
 
 # --- the room: a FIFO the satellite's mic command reads ---------------------------------
 class Room:
-    """Feeds the mic FIFO at twice real time: silence, and speech when asked."""
+    """Feeds the mic FIFO at twice real time: silence, and speech when asked.
+
+    ``said_at`` holds the mic byte offset where each said piece began (the satellite writes one
+    speaker frame per mic frame, so it is the same offset in its speaker WAV)."""
 
     def __init__(self, fifo: Path) -> None:
         self.fifo = fifo
         self._queue: asyncio.Queue[bytes] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self.written = 0
+        self.said_at: list[int] = []
 
     def say(self, pcm: bytes) -> None:
         self._queue.put_nowait(pcm)
@@ -266,8 +269,10 @@ class Room:
             while True:
                 if not pending and not self._queue.empty():
                     pending = self._queue.get_nowait()
+                    self.said_at.append(self.written)
                 frame, pending = (pending[:960].ljust(960, b"\0"), pending[960:]) if pending else (bytes(960), b"")
                 transport.write(frame)
+                self.written += len(frame)
                 await asyncio.sleep(0.015)  # a mic delivers audio at its own pace (here 2x real time)
         finally:
             transport.close()

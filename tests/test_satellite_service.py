@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 from helpers import ROOT, Client, free_port
 from piper import PiperVoice
+from speech import piper_voice
 from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
@@ -36,7 +37,6 @@ from wyoming.tts import Synthesize
 from satellite.tones import LISTEN_HZ, PROCESS_HZ, tone_power
 from voice_runtime.audio import PCM16_MONO_16K, AudioFormat, convert, read_wav, write_wav
 from voice_runtime.discovery import browse
-from voice_runtime.models import resolve_piper
 from voice_runtime.procs import ServiceProcess
 
 PIPER_FMT = AudioFormat(22050, 2, 1)
@@ -65,7 +65,7 @@ class Speech:
 
 @pytest.fixture(scope="module")
 def speech() -> Speech:
-    return Speech(PiperVoice.load(resolve_piper()))
+    return Speech(piper_voice())
 
 
 def silence(seconds: float) -> bytes:
@@ -80,7 +80,10 @@ class SatelliteProcess(ServiceProcess):
         super().__init__(proc, f"tcp://127.0.0.1:{port}", port)
 
     async def wait_log(self, text: str, count: int = 1, timeout: float = 60.0) -> bool:
-        seen = await super().wait_log(text, count, timeout)
+        try:
+            seen = await super().wait_log(text, count, timeout)
+        except TimeoutError:  # say what the process was doing, not only that time ran out
+            raise AssertionError(f"{text!r} not logged within {timeout:.0f}s:\n" + "\n".join(self.log[-60:])) from None
         assert seen, "\n".join(self.log[-30:])
         return seen
 

@@ -17,7 +17,7 @@ from speech import speak
 
 from voice_runtime.models import resolve_whisper
 from wyoming_whisper.engine import SAMPLE_RATE, EngineConfig, FloatArray, WhisperEngine, pcm16_to_float
-from wyoming_whisper.scheduler import DecodeScheduler
+from wyoming_whisper.scheduler import DecodeScheduler, SchedulerClosed
 
 QUESTIONS = ["What is the capital of France?", "Turn on the kitchen lights.", "Set a timer for five minutes.",
              "Switch off the bedroom lamp."]
@@ -201,3 +201,23 @@ async def test_a_caller_cancelled_while_its_call_runs_keeps_the_model_busy_until
     await runner.wait_started()
     runner.release()
     assert await nxt == "final:2"
+
+
+async def test_close_cancels_the_running_and_waiting_decodes_and_refuses_new_ones() -> None:
+    runner = GatedRunner()
+    scheduler = DecodeScheduler(runner, batch_key=short_only)
+    running = asyncio.create_task(scheduler.decode("final", clip(1), "en"))
+    await runner.wait_started()
+    waiting = asyncio.create_task(scheduler.decode("partial", clip(2), "en"))
+    await asyncio.sleep(0)
+    assert scheduler.waiting == 1
+    await scheduler.close()  # the server's shutdown: no task of the scheduler is left running
+    for task in (running, waiting):
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert not scheduler.busy
+    with pytest.raises(SchedulerClosed):
+        await scheduler.decode("final", clip(3), "en")
+    runner.release()  # the model call's thread ends on its own; nothing is started after it
+    await asyncio.sleep(0)
+    assert len(runner.calls) == 1 and scheduler.batches == 0

@@ -107,6 +107,7 @@ class LlamaServerProcess:
         self._proc: asyncio.subprocess.Process | None = None
         self._pump: asyncio.Task[None] | None = None
         self._monitor: asyncio.Task[None] | None = None
+        self._tasks = TaskSet()  # owns the monitor and each child's log pump
         self._changed = asyncio.Condition()
         self._http = httpx.AsyncClient(timeout=config.health_timeout)
         self._log: deque[str] = deque(maxlen=40)
@@ -128,7 +129,7 @@ class LlamaServerProcess:
                 raise
         else:
             await self._set_state("ready")
-        self._monitor = asyncio.create_task(self._watch(), name="llama-server monitor")
+        self._monitor = self._tasks.spawn(self._watch(), name="llama-server monitor")
 
     async def wait_ready(self, timeout: float) -> str:
         """The base URL once llama-server is ready; raises at once when it has failed."""
@@ -164,6 +165,7 @@ class LlamaServerProcess:
         self._monitor = None
         await self._kill(graceful=True)
         await self._set_state("stopped")
+        await self._tasks.close()
         await self._http.aclose()
 
     async def healthy(self) -> bool:
@@ -193,7 +195,7 @@ class LlamaServerProcess:
             raise LlamaUnavailable(f"cannot run {command[0]}: {err}") from err
         self._proc = proc
         assert proc.stderr is not None
-        self._pump = asyncio.create_task(self._drain(proc.stderr), name="llama-server log")
+        self._pump = self._tasks.spawn(self._drain(proc.stderr), name="llama-server log")
         _LOGGER.info("llama-server starting pid=%d url=%s model=%s", proc.pid, self.url, self.config.model.name)
         try:
             async with TaskSet() as watching, asyncio.timeout(self.config.startup_timeout):
@@ -274,8 +276,7 @@ class LlamaServerProcess:
                     proc.kill()
                 await proc.wait()
         if self._pump is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._pump, 2.0)
+            await asyncio.wait({self._pump}, timeout=2.0)  # the rest of its output, then stop it
             await cancel_and_wait(self._pump)
             self._pump = None
 

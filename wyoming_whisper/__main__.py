@@ -201,7 +201,10 @@ async def serve(config: WhisperConfig) -> None:
     service = WhisperService(engine=engine, vad=vad, policy=config.policy, info=lambda: info,
                              max_seconds=config.max_seconds, max_batch=config.max_batch,
                              busy_beam_size=config.busy_beam_size)
-    await run_server(config.server, partial(_handler, service=service, config=config))
+    try:
+        await run_server(config.server, partial(_handler, service=service, config=config))
+    finally:
+        await service.close()
 
 
 def _handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, service: WhisperService,

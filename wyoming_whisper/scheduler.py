@@ -17,6 +17,10 @@ beam search gains.
 A caller that is cancelled while its decode waits leaves the queue (no CPU spent on it); once
 its batch runs, the thread cannot be interrupted, so the model stays busy until it ends and
 the text is dropped.
+
+:meth:`DecodeScheduler.close` (the server's shutdown) cancels every waiting caller, cancels and
+awaits the running call's task (its thread ends on its own; its text is dropped) and refuses new
+decodes (:class:`SchedulerClosed`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
+from voice_runtime.tasks import TaskSet
+
 from .engine import FloatArray
 
 _LOGGER = logging.getLogger(__name__)
@@ -34,6 +40,10 @@ _LOGGER = logging.getLogger(__name__)
 # (kind, audios, language, waited, prompt) -> texts; runs in a worker thread. ``waited``: the
 # call's decodes had to wait for another call (the machine is busy with several satellites).
 BatchRunner = Callable[[str, Sequence[FloatArray], "str | None", bool, "str | None"], list[str]]
+
+
+class SchedulerClosed(RuntimeError):
+    """A decode asked of a scheduler that was closed (the server is shutting down)."""
 
 
 @dataclass(eq=False)
@@ -54,6 +64,8 @@ class DecodeScheduler:
         self.max_batch = max(1, max_batch)
         self._queue: list[_Request] = []
         self._running: asyncio.Task[None] | None = None
+        self._tasks = TaskSet()  # owns the running call's task
+        self._closed = False
         self.batches = 0  # calls made (for tests and logs)
         self.largest_batch = 0
 
@@ -67,6 +79,8 @@ class DecodeScheduler:
         return len(self._queue)
 
     async def decode(self, kind: str, audio: FloatArray, language: str | None, prompt: str | None = None) -> str:
+        if self._closed:
+            raise SchedulerClosed("the decode scheduler is closed")
         request = _Request(kind, audio, language, self._batch_key(audio), asyncio.get_running_loop().create_future(),
                            prompt)
         self._queue.append(request)
@@ -78,6 +92,16 @@ class DecodeScheduler:
                 self._queue.remove(request)
             raise
 
+    async def close(self) -> None:
+        """Shut down: waiting callers are cancelled, the running call's task is cancelled and
+        awaited, and no decode is started after this."""
+        self._closed = True
+        waiting, self._queue = self._queue, []
+        for request in waiting:
+            request.future.cancel()
+        await self._tasks.close()
+        self._running = None
+
     def _pick(self) -> list[_Request]:
         head = next((r for r in self._queue if r.kind == "final"), self._queue[0])
         if head.key is None:
@@ -87,13 +111,12 @@ class DecodeScheduler:
         return group[: self.max_batch]
 
     def _next(self, *, waited: bool) -> None:
-        if self._running is not None or not self._queue:
+        if self._running is not None or not self._queue or self._closed:
             return
         group = self._pick()
         for request in group:
             self._queue.remove(request)
-        self._running = asyncio.get_running_loop().create_task(self._call(group, waited),
-                                                               name=f"{group[0].kind} decode")
+        self._running = self._tasks.spawn(self._call(group, waited), name=f"{group[0].kind} decode")
 
     async def _call(self, group: list[_Request], waited: bool) -> None:
         started = time.monotonic()

@@ -56,6 +56,10 @@ class WhisperService:
         """The text of ``job``, decoded when the scheduler gets to it (maybe batched with others)."""
         return await self.scheduler.decode(job.kind, job.audio(), language, prompt)
 
+    async def close(self) -> None:
+        """The server is shutting down: no decode waits or starts after this."""
+        await self.scheduler.close()
+
 
 @dataclass
 class AudioStream:
