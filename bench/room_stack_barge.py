@@ -10,20 +10,22 @@ voice, as loud as a normal request).
 
 Per interrupting question: did the satellite silence the reply (the room's reaction: speech
 onset → speaker silent), and what did the orchestrator transcribe for the turn it started (its
-log: ``new speech after turn N`` then ``turn N+1 answered|cancelled ... transcript=``)? WER
-against the words spoken; a question that started no turn counts as WER 1.
+log: ``turn N answered|cancelled ... transcript=``)? WER against the words spoken; a question
+that started no turn counts as WER 1. The orchestrator talks to the satellite through a tap
+(``bench/turn_tap.py``) that keeps the audio streamed for each turn (``turn-K.wav`` in
+``--keep``, with the room's ``mic.wav``/``played.wav``); turns are matched to utterances by
+time window and content, and the WER is split by cause (``bench/stack_barge_judge.py``).
 
     flock /tmp/hearth-rt.lock .venv/bin/python bench/room_stack_barge.py --echo-db -6 [--cycles 8]
+    .venv/bin/python bench/room_stack_barge.py --judge /tmp/room-stack-barge   # judge a kept run again
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
 import asyncio
 import json
 import os
-import re
 import shlex
 import subprocess
 import sys
@@ -35,8 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(1, str(ROOT / "tests"))  # its helpers (speech) by their bare names
 
-from bench.aec_bench import wer  # noqa: E402
-from bench.room_turns_bench import ROOM, can_connect, free_port, log_events, stop_room, wait_for  # noqa: E402
+from bench.room_turns_bench import ROOM, can_connect, free_port, stop_room, wait_for  # noqa: E402
+from bench.stack_barge_judge import judge_dir, summary  # noqa: E402
+from bench.turn_tap import TurnTap  # noqa: E402
 from voice_runtime.audio import PCM16_MONO_16K, write_wav  # noqa: E402
 from voice_runtime.procs import ServiceProcess, start_service  # noqa: E402
 
@@ -81,11 +84,13 @@ async def run_room(args: argparse.Namespace, engines: dict[str, ServiceProcess],
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=str(ROOT), env=env)
     orch_log = out / "orchestrator.log"
     orch = None
+    tap = TurnTap("127.0.0.1", port)  # keeps what the satellite streamed for each turn
     try:
         await wait_for(lambda: can_connect(port), 120, "the satellite did not start")
+        tap_port = await tap.start()
         with orch_log.open("wb") as log:
             orch = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "orchestrator", "serve", "--satellite", f"tcp://127.0.0.1:{port}",
+                sys.executable, "-m", "orchestrator", "serve", "--satellite", f"tcp://127.0.0.1:{tap_port}",
                 "--asr", engines["whisper"].uri, "--handle", engines["llama"].uri, "--tts", engines["tts"].uri,
                 "--log-format", "json", stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
                 cwd=str(ROOT), env=env)
@@ -96,30 +101,17 @@ async def run_room(args: argparse.Namespace, engines: dict[str, ServiceProcess],
         stdout, _ = await room.communicate()
     finally:
         await stop_room(orch, room)
+        await tap.stop()
     result = json.loads((out / "result.json").read_text())
-    return {"result": result, "log": orch_log.read_text(errors="replace"), "mono_to_wall": mono_to_wall,
-            "room_line": [x for x in stdout.decode(errors="replace").splitlines() if x.startswith("ROOM")]}
-
-
-def judge(run: dict[str, Any]) -> list[dict[str, Any]]:
-    result = run["result"]
-    events = log_events(run["log"], result["t0_monotonic"] + result["wav_offset_s"] + run["mono_to_wall"])
-    started = {int(m.group(1)) + 1: t for t, _, msg in events if (m := re.search(r"new speech after turn (\d+):", msg))}
-    heard = {int(m.group(1)): str(ast.literal_eval(m.group(2))) for _, _, msg in events
-             if (m := re.search(r"^turn (\d+) (?:answered|cancelled;.*;) transcript=(.*) continued=\w+$", msg))}
-    said = dict(zip((f"u{i}.wav" for i in range(len(INTERRUPTIONS))), INTERRUPTIONS, strict=True))
-    rows = []
-    for u in result["utterances"]:
-        if u["wav"] not in said:
-            continue
-        over = [b for b in result["barge_in"] if b["onset"] == u["onset"]]
-        turns = [n for n, t in started.items() if u["onset"] - 0.5 <= t <= u["offset"] + 1.5]
-        text = heard.get(turns[0], "") if turns else ""
-        rows.append({"said": said[u["wav"]], "heard": text, "turn_started": bool(turns),
-                     "wer": round(wer(said[u["wav"]], text), 3) if turns else 1.0,
-                     "over_a_reply": bool(over), "reaction_s": over[0]["reaction_s"] if over else None,
-                     "cut": over[0]["cut"] if over else None})
-    return rows
+    turns = []
+    for k, turn in enumerate(tap.turns, start=1):
+        write_wav(str(out / f"turn-{k}.wav"), bytes(turn.audio), PCM16_MONO_16K)
+        turns.append({"started": turn.started, "ended": turn.ended, "start_ms": turn.start_ms,
+                      "file": f"turn-{k}.wav", "seconds": round(len(turn.audio) / 32000, 2)})
+    (out / "turns.json").write_text(json.dumps(turns, indent=1))
+    (out / "meta.json").write_text(json.dumps({"mono_to_wall": mono_to_wall}))
+    return {"result": result, "room_line": [x for x in stdout.decode(errors="replace").splitlines()
+                                            if x.startswith("ROOM")]}
 
 
 def harness(nice: int) -> str:
@@ -142,18 +134,20 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         for proc in engines.values():
             await proc.stop()
-    rows = judge(ran)
-    over = [r for r in rows if r["over_a_reply"]]
-    scored = [r["wer"] for r in rows]
-    return {"echo_db": args.echo_db, "cycles": args.cycles, "harness": harness(args.harness_nice),
-            "after_reply_starts_s": args.after,
-            "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "uptime_before": before,
-            "uptime_after": after, "room": ran["room_line"], "room_stats": ran["result"].get("stats"),
-            "false_cuts": ran["result"]["false_cuts"], "interruptions": len(rows),
-            "over_a_reply": len(over), "silenced_within_1s": sum(1 for r in over if (r["reaction_s"] or 9) <= 1.0),
-            "turns_started": sum(r["turn_started"] for r in rows),
-            "wer_mean": round(sum(scored) / len(scored), 3) if scored else None,
-            "rows": rows}
+    run = {"echo_db": args.echo_db, "cycles": args.cycles, "harness": harness(args.harness_nice),
+           "after_reply_starts_s": args.after, "keep": args.keep,
+           "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "uptime_before": before,
+           "uptime_after": after, "room": ran["room_line"], "room_stats": ran["result"].get("stats"),
+           "false_cuts": ran["result"]["false_cuts"]}
+    (Path(args.keep) / "run.json").write_text(json.dumps(run, indent=1))
+    return run | await asyncio.to_thread(judged, Path(args.keep), args.window)
+
+
+def judged(keep: Path, window: float) -> dict[str, Any]:
+    said = dict(zip((f"u{i}.wav" for i in range(len(INTERRUPTIONS))), INTERRUPTIONS, strict=True))
+    said |= dict(zip((f"q{i}.wav" for i in range(len(QUESTIONS))), QUESTIONS, strict=True))
+    data = judge_dir(keep, said, {f"u{i}.wav" for i in range(len(INTERRUPTIONS))}, window)
+    return {"summary": summary(data), **data}
 
 
 def main() -> int:
@@ -165,9 +159,15 @@ def main() -> int:
     parser.add_argument("--keep", default="/tmp/room-stack-barge")
     parser.add_argument("--harness-nice", type=int, default=0,
                         help="the room at nice -N (the satellite at 0); -1: the room real-time, the satellite normal")
+    parser.add_argument("--window", type=float, default=3.0,
+                        help="a turn belongs to an utterance if it starts up to this long after its speech ended")
+    parser.add_argument("--judge", type=Path, help="only judge a kept run (its --keep folder) again")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    data = asyncio.run(main_async(args))
+    if args.judge:
+        data = json.loads((args.judge / "run.json").read_text()) | judged(args.judge, args.window)
+    else:
+        data = asyncio.run(main_async(args))
     print(json.dumps(data, indent=1))
     if args.out:
         args.out.write_text(json.dumps(data, indent=1) + "\n")

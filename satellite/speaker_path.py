@@ -52,6 +52,7 @@ class SpeakerPath:
     _span_frames: int
     _span_adapted: bool
     _dropped: int = 0
+    _restarted: bool = False  # the speaker was killed: its new echo path is measured once it plays again
 
     def _wire_echo_path(self) -> None:
         if self.frontend is not None:
@@ -64,6 +65,9 @@ class SpeakerPath:
 
     def _judge(self, raw: bytes, played: bytes) -> tuple[bytes, bool]:
         """The echo-cancelled frame, and whether it may hold the user's voice (the echo judge)."""
+        if self._restarted and played.strip(b"\0"):
+            self._restarted = False
+            self._speaker_replayed()
         cleaned, cancelling, not_echo, double_talk = raw, True, False, False
         if self.frontend is not None:
             cleaned = self.frontend.process(raw, played)
@@ -82,7 +86,9 @@ class SpeakerPath:
         # plays from now on is heard a frame earlier than the reference says.
         dropped = getattr(self.speaker, "dropped_frames", 0)
         moved, self._dropped = dropped != self._dropped, dropped
-        if (lag > STALL_S and not self._stalled) or moved:
+        if moved and self._restarted and lag <= STALL_S:
+            pass  # the restarted speaker command is not reading yet: only silence was dropped
+        elif (lag > STALL_S and not self._stalled) or moved:
             self._stalled = self._stalled or lag > STALL_S
             _LOGGER.debug("behind the mic by %.0f ms, %d speaker frames dropped: the echo path may have moved",
                           lag * 1000, dropped)
@@ -109,15 +115,27 @@ class SpeakerPath:
             self._update_echo_span()  # at once when the canceller is (no longer) trusted
 
     def _abort_speaker(self, why: str) -> None:
-        """Silent now, not after the device's buffer has played out. The restarted device may
-        have another delay: the echo judge trusts the canceller again only once it is proven
-        (its filter is kept: usually still right, and speex takes 4-6 s to adapt from zero)."""
+        """Silent now, not after the device's buffer has played out. What was written in the
+        last delay never plays (no echo of it is expected, none is cancelled). The echo still
+        arriving is on the path it was played on: the judge and the canceller keep that path
+        until the speaker plays again (:meth:`_speaker_replayed`). Before, the path was called
+        unknown at once: the judge expected the loudest echo of the last second from a silent
+        speaker and the canceller paused, so the user whose words held the reply was not heard
+        (the room: the onset lapsed, the question was lost or lost its first words)."""
         queued = getattr(self.speaker, "queued", None)
         sink_queued = queued() if callable(queued) else None
         self.speaker.abort()
         self.guard.speaker_dropped()
+        if self.frontend is not None:
+            self.frontend.speaker_dropped()
         self.trace.report(why, mic_ms=self._mic_ms, voiced_frames=self.detector.voiced_frames,
                           sink_queued=sink_queued, buffered_ms=self.playback.buffered_ms)
+        self._restarted = True
+
+    def _speaker_replayed(self) -> None:
+        """The restarted speaker plays again (a resumed reply, the next one, a tone): it may
+        have another delay. The echo judge trusts the canceller again only once it is proven
+        (its filter is kept: usually still right, and speex takes 4-6 s to adapt from zero)."""
         self.guard.path_changed()
         if self.frontend is not None:
             self.frontend.path_changed()
