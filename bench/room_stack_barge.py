@@ -4,9 +4,11 @@ Our three engines (``wyoming_whisper``, ``wyoming_llama`` (``--max-sentences 2``
 is long enough to talk over), ``wyoming_kokoro``), ``voice-orchestrator serve`` with its
 defaults and our satellite (defaults except what the room needs: the FIFO mic and speaker,
 ``--no-wake-word``, ``--no-tones``) in the shared room (``../shared/room``: real time, speaker
-echo 40 ms at ``--echo-db``, 0.2 s reverb, −60 dBFS noise). Each cycle: a question, then
-``--after`` s after its reply starts playing a different question spoken over it (Piper's
-voice, as loud as a normal request).
+echo 40 ms at ``--echo-db``, 0.2 s reverb, −60 dBFS noise). A warm-up question first (the LLM's
+first prompt), then each cycle: a question, ``--after`` s after its reply starts playing a
+different question spoken over it (Piper's voice, as loud as a normal request), and the next
+question 5 s after the answer to that starts (so a loaded box slows the cycles, it does not
+mix them up; cycles that do not fit in ``--cycles`` x ``--cycle`` s are not run).
 
 Per interrupting question: did the satellite silence the reply (the room's reaction: speech
 onset → speaker silent), and what did the orchestrator transcribe for the turn it started (its
@@ -47,6 +49,8 @@ QUESTIONS = ["Tell me a story about a dragon who lived in the mountains.",
              "Explain how a rainbow forms in the sky.",
              "Describe the city of Paris for a first time visitor.",
              "Tell me about the history of the bicycle."]
+WARM_UP, WARM_UP_S = "Tell me a joke about a cat.", 20.0
+NEXT_S = 5.0
 INTERRUPTIONS = ["Stop. What time is it?", "Wait, what is the capital of France?",
                  "Sorry, how many days are in a week?", "Hold on, what is two plus two?"]
 
@@ -55,15 +59,23 @@ def write_scenario(out: Path, cycles: int, cycle_s: float, after: float) -> Path
     from speech import speak
 
     out.mkdir(parents=True, exist_ok=True)
-    events: list[dict[str, Any]] = []
+    if not (out / "warm.wav").exists():
+        write_wav(str(out / "warm.wav"), speak(WARM_UP), PCM16_MONO_16K)
+    # A warm-up question first: the LLM's first reply (its prompt not cached yet) came ~20 s
+    # late, ran into the next cycle and two interruptions were anchored on the same reply.
+    events: list[dict[str, Any]] = [{"at": 2.0, "wav": "warm.wav"}]
+    start = 2.0 + WARM_UP_S
     for i in range(cycles):
         q, u = f"q{i % len(QUESTIONS)}.wav", f"u{i % len(INTERRUPTIONS)}.wav"
         for name, text in ((q, QUESTIONS[i % len(QUESTIONS)]), (u, INTERRUPTIONS[i % len(INTERRUPTIONS)])):
             if not (out / name).exists():
                 write_wav(str(out / name), speak(text), PCM16_MONO_16K)
-        events += [{"at": 2.0 + i * cycle_s, "wav": q}, {"after_reply_starts": after, "wav": u}]
+        # The next question waits for the stack: NEXT_S after the interruption's answer starts
+        # (a fixed cycle let a loaded LLM's late replies run into the next question).
+        events += [{"at": start, "wav": q} if i == 0 else {"after_reply_starts": NEXT_S, "wav": q},
+                   {"after_reply_starts": after, "wav": u}]
     scen = out / "scenario.json"
-    scen.write_text(json.dumps({"duration": 2.0 + cycles * cycle_s + 3.0, "noise_db": -60, "events": events}))
+    scen.write_text(json.dumps({"duration": start + cycles * cycle_s + 3.0, "noise_db": -60, "events": events}))
     return scen
 
 
@@ -145,7 +157,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 
 def judged(keep: Path, window: float) -> dict[str, Any]:
     said = dict(zip((f"u{i}.wav" for i in range(len(INTERRUPTIONS))), INTERRUPTIONS, strict=True))
-    said |= dict(zip((f"q{i}.wav" for i in range(len(QUESTIONS))), QUESTIONS, strict=True))
+    said |= dict(zip((f"q{i}.wav" for i in range(len(QUESTIONS))), QUESTIONS, strict=True)) | {"warm.wav": WARM_UP}
     data = judge_dir(keep, said, {f"u{i}.wav" for i in range(len(INTERRUPTIONS))}, window)
     return {"summary": summary(data), **data}
 
@@ -154,8 +166,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--echo-db", type=float, default=-6.0)
     parser.add_argument("--cycles", type=int, default=8)
-    parser.add_argument("--cycle", type=float, default=16.0, help="seconds per question + interruption")
-    parser.add_argument("--after", type=float, default=1.0, help="the interruption starts this long into the reply")
+    parser.add_argument("--cycle", type=float, default=25.0,
+                        help="seconds per question + interruption in the room's duration (the cycles pace themselves)")
+    # The reply's first piece (a clause) often lasts under 1 s: the WAV (0.3 s of silence first)
+    # starting 0.4 s in puts the question's onset ~0.7 s into the reply.
+    parser.add_argument("--after", type=float, default=0.4,
+                        help="the interruption's WAV starts this long into it")
     parser.add_argument("--keep", default="/tmp/room-stack-barge")
     parser.add_argument("--harness-nice", type=int, default=0,
                         help="the room at nice -N (the satellite at 0); -1: the room real-time, the satellite normal")

@@ -37,12 +37,21 @@ from typing import Any
 
 import numpy as np
 
-from bench.aec_bench import wer
+from bench.aec_bench import wer as plain_wer
 from bench.room_turns_bench import log_events
 
 RATE = 16000
 EARLY_S = 0.3  # a turn may start this long before the room's speech onset (the onset is an energy estimate)
 Audio = np.ndarray[Any, np.dtype[np.float32]]
+
+
+_NUMBERS = dict(enumerate(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+                           "eleven", "twelve"]))
+
+
+def wer(said: str, heard: str) -> float:
+    """Word error rate with numbers as words ("2 plus 2" is "two plus two")."""
+    return plain_wer(said, re.sub(r"\b(\d+)\b", lambda m: _NUMBERS.get(int(m.group(1)), m.group(1)), heard))
 
 
 def read_wav(path: Path) -> Audio:

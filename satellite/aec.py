@@ -226,6 +226,12 @@ class AudioFrontend:
         :meth:`watch` is on, else every 250 ms)."""
         return self._delay is not None and self._delay.double_talk
 
+    @property
+    def echo_only(self) -> bool:
+        """The mic is loud and the playback explains it (at some delay, measured or not) as well
+        as echo alone does (:attr:`satellite.delay.EchoDelay.echo_only`)."""
+        return self._delay is not None and self._delay.echo_only
+
     def watch(self, closely: bool) -> None:
         """Estimate (delay, double talk) every 90 ms, not 250, while the judge does not trust the
         canceller yet: then double talk is what lets the user through."""

@@ -68,15 +68,15 @@ class SpeakerPath:
         if self._restarted and played.strip(b"\0"):
             self._restarted = False
             self._speaker_replayed()
-        cleaned, cancelling, not_echo, double_talk = raw, True, False, False
+        cleaned, cancelling, not_echo, double_talk, echo_only = raw, True, False, False, False
         if self.frontend is not None:
             cleaned = self.frontend.process(raw, played)
             cancelling, not_echo = self.frontend.cancelling, self.frontend.mic_not_echo
-            double_talk = self.frontend.double_talk
+            double_talk, echo_only = self.frontend.double_talk, self.frontend.echo_only
             self._tick_echo_span()
         self.trace.stamp_cleaned()
         allow = self.guard.process(raw, cleaned, played, cancelling=cancelling, not_echo=not_echo,
-                                   double_talk=double_talk)
+                                   double_talk=double_talk, echo_only=echo_only)
         return cleaned, allow
 
     def _check_lag(self) -> None:
@@ -95,6 +95,11 @@ class SpeakerPath:
             if self.frontend is not None and self.frontend.cancels_echo:
                 self.guard.suspend()
                 self.frontend.recheck()
+                # At once: the delay may have shrunk (an underrun, then frames played as soon as
+                # written) or grown; the judge expects echo from anything played in the longest
+                # delay and its tail until it is measured again (with the old delay the newest
+                # playback's echo was taken for the user: false holds after stalls).
+                self._update_echo_span()
         elif lag < _STALL_OVER_S and self._stalled:
             self._stalled = False
             _LOGGER.info("stall over: was behind the mic by up to %.0f ms", self.lag.take_peak() * 1000)

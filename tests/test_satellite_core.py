@@ -301,7 +301,7 @@ class FakeOnsetJudge:
         self.path_changes = 0
 
     def process(self, raw: bytes, cleaned: bytes, played: bytes, *, cancelling: bool = True,
-                not_echo: bool = False, double_talk: bool = False) -> bool:
+                not_echo: bool = False, double_talk: bool = False, echo_only: bool = False) -> bool:
         return True
 
     def path_changed(self) -> None:
