@@ -75,12 +75,12 @@ def _barge(gain_db: float, at: float) -> tuple[str, float]:
     return ("lapsed", 9.9) if hold is not None else ("never held", 0.0)
 
 
-@pytest.mark.parametrize("gain_db", [-6.0, 0.0])
-def test_the_user_whose_onset_held_the_reply_is_heard_through_the_speaker_restart(gain_db: float) -> None:
-    """Before: held on the onset, then the judge closed on the user for ~1 s (the echo path
-    unknown after the restart) and the onset lapsed: the question was lost. Now the echo still
-    arriving is judged on the path it was played on, and the new path is measured once the
-    speaker plays again."""
-    outcome, after = _barge(gain_db, 1.2)
+def test_the_user_whose_onset_held_the_reply_is_heard_through_the_speaker_restart() -> None:
+    """Over 0 dB echo. Before: held on the onset, then the judge closed on the user for ~1 s (the
+    echo path unknown after the restart): confirmed 1.11 s after the hold (-6 dB: 1.26 s; with a
+    third reply first the VAD ended the speech as a cough). Now the echo still arriving is judged
+    on the path it was played on, and the new path is measured once the speaker plays again:
+    0.51 s (-6 dB: 0.45 s)."""
+    outcome, after = _barge(0.0, 1.2)
     assert outcome == "confirmed", (outcome, after)
     assert after <= 0.8, after
