@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 
 from .aec import AudioFrontend
 from .audio_io import SpeakerSink
@@ -37,6 +38,8 @@ _LOGGER = logging.getLogger("satellite.core")
 STALL_S = 0.045  # behind the mic by more than this: the speaker may have run dry
 _STALL_OVER_S = 0.015
 _SPAN_EVERY = 33  # frames (~1 s) between updates of the echo span from the canceller
+_USER_GAP = 4  # frames the judge held back that still join two stretches of the user's voice
+_PRE_USER = 3  # frames kept before the user's first (the VAD's voicing starts after the first sound)
 
 
 class SpeakerPath:
@@ -53,8 +56,11 @@ class SpeakerPath:
     _span_adapted: bool
     _dropped: int = 0
     _restarted: bool = False  # the speaker was killed: its new echo path is measured once it plays again
+    _allowed: deque[bool]  # the judge's verdicts of the last frames (as many as the VAD's pre-roll)
 
     def _wire_echo_path(self) -> None:
+        vad = self.detector.config
+        self._allowed = deque(maxlen=max(vad.speech_window, round(vad.preroll_seconds / vad.frame_seconds)))
         if self.frontend is not None:
             self.frontend.on_path_change = self._echo_path_moved
             self.frontend.on_path_confirmed = self.guard.confirm
@@ -62,6 +68,27 @@ class SpeakerPath:
     def _echo_path_moved(self) -> None:
         self.guard.path_changed()
         self._update_echo_span()
+
+    def _preroll(self, preroll: bytes, frame_bytes: int, over_reply: bool) -> bytes:
+        """The VAD's pre-roll of a speech start; over a reply, from where the judge first let the
+        user through (gaps under ``_USER_GAP`` frames bridged) less ``_PRE_USER`` frames: the
+        frames before are the reply's echo as the canceller left it. Whole, the 0.6 s pre-roll
+        put the reply's words into the question (the loaded whole-stack room: "One day, stop.
+        What time is it?": 380 ms of echo at -21 dBFS before the onset; from the onset whisper
+        heard it right)."""
+        if not over_reply:
+            return preroll
+        flags = list(self._allowed)[-(len(preroll) // frame_bytes):]
+        first, gap = len(flags), 0
+        for i in range(len(flags) - 1, -1, -1):
+            if flags[i]:
+                first, gap = i, 0
+            else:
+                gap += 1
+                if gap >= _USER_GAP:
+                    break
+        keep = len(flags) - max(0, first - _PRE_USER)
+        return preroll[-keep * frame_bytes:] if keep else preroll
 
     def _judge(self, raw: bytes, played: bytes) -> tuple[bytes, bool]:
         """The echo-cancelled frame, and whether it may hold the user's voice (the echo judge)."""
@@ -77,6 +104,7 @@ class SpeakerPath:
         self.trace.stamp_cleaned()
         allow = self.guard.process(raw, cleaned, played, cancelling=cancelling, not_echo=not_echo,
                                    double_talk=double_talk, echo_only=echo_only)
+        self._allowed.append(allow)
         return cleaned, allow
 
     def _check_lag(self) -> None:

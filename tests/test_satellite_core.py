@@ -353,3 +353,33 @@ async def test_an_onset_the_vad_confirms_becomes_a_barge_in(sat: Satellite) -> N
     assert sat.state == TurnState.STREAMING
     await sat.flush()
     assert link.types().count("run-pipeline") == 2
+
+
+class FakeEchoJudge(FakeOnsetJudge):
+    """Holds back the frames marked as the reply's echo (second byte 1), lets the rest through."""
+
+    def process(self, raw: bytes, cleaned: bytes, played: bytes, *, cancelling: bool = True,
+                not_echo: bool = False, double_talk: bool = False, echo_only: bool = False) -> bool:
+        return raw[1] != 1
+
+
+async def test_a_barge_in_turn_starts_where_the_judge_first_heard_the_user_not_in_the_echo_before() -> None:
+    """The loaded whole-stack room: the question spoken over a reply was sent with the VAD's
+    whole 0.6 s pre-roll, 380 ms of it the reply's echo, and whisper heard "One day, stop. What
+    time is it?". Now the pre-roll of a speech start over a reply begins 3 frames before the
+    first frame the judge let through (old code: all 10 echo frames before it were sent)."""
+    async with running(dataclasses.replace(CONFIG, vad=dataclasses.replace(VAD, preroll_seconds=0.6))) as sat:
+        link, _ = await _speaking_with_onset_judge(sat)
+        sat.guard = FakeEchoJudge()  # type: ignore[assignment]
+        echo = b"\x01\x01" + bytes(VAD.frame_bytes - 2)  # voiced, but the judge calls it echo
+        for _ in range(10):
+            sat.process_frame(echo, sat.playback.next_frame())
+        assert sat.state == TurnState.SPEAKING
+        feed(sat, "v" * 15)
+        assert sat.state == TurnState.STREAMING
+        await sat.flush()
+    turn = [i for i, e in enumerate(link.received) if e.type == "run-pipeline"][1]
+    first = next(AudioChunk.from_event(e) for e in link.received[turn:] if e.type == "audio-chunk")
+    frames = [first.audio[i:i + VAD.frame_bytes] for i in range(0, len(first.audio), VAD.frame_bytes)]
+    assert sum(f[1] == 1 for f in frames) == 3, [f[:2] for f in frames]
+    assert frames[3][:2] == b"\x01\x00"  # the user's first frame follows
