@@ -29,6 +29,7 @@ from collections import deque
 from .aec import AudioFrontend
 from .audio_io import SpeakerSink
 from .bargetrace import BargeTrace
+from .echo import frame_rms
 from .echojudge import EchoJudge
 from .lag import MicLag
 from .playback import Playback
@@ -40,6 +41,7 @@ _STALL_OVER_S = 0.015
 _SPAN_EVERY = 33  # frames (~1 s) between updates of the echo span from the canceller
 _USER_GAP = 4  # frames the judge held back that still join two stretches of the user's voice
 _PRE_USER = 3  # frames kept before the user's first (the VAD's voicing starts after the first sound)
+_QUIET = 10 ** (-40 / 20)  # a cleaned frame below -40 dBFS is no echo worth keeping out of a question
 
 
 class SpeakerPath:
@@ -56,7 +58,7 @@ class SpeakerPath:
     _span_adapted: bool
     _dropped: int = 0
     _restarted: bool = False  # the speaker was killed: its new echo path is measured once it plays again
-    _allowed: deque[bool]  # the judge's verdicts of the last frames (as many as the VAD's pre-roll)
+    _allowed: deque[bool]  # per frame of the last pre-roll: the judge let it through, or it was quiet
 
     def _wire_echo_path(self) -> None:
         vad = self.detector.config
@@ -71,7 +73,8 @@ class SpeakerPath:
 
     def _preroll(self, preroll: bytes, frame_bytes: int, over_reply: bool) -> bytes:
         """The VAD's pre-roll of a speech start; over a reply, from where the judge first let the
-        user through (gaps under ``_USER_GAP`` frames bridged) less ``_PRE_USER`` frames: the
+        user through (quiet frames count as the user's: a pause in the question; gaps of loud
+        frames it held back under ``_USER_GAP`` bridged) less ``_PRE_USER`` frames: the loud
         frames before are the reply's echo as the canceller left it. Whole, the 0.6 s pre-roll
         put the reply's words into the question (the loaded whole-stack room: "One day, stop.
         What time is it?": 380 ms of echo at -21 dBFS before the onset; from the onset whisper
@@ -104,7 +107,7 @@ class SpeakerPath:
         self.trace.stamp_cleaned()
         allow = self.guard.process(raw, cleaned, played, cancelling=cancelling, not_echo=not_echo,
                                    double_talk=double_talk, echo_only=echo_only)
-        self._allowed.append(allow)
+        self._allowed.append(allow or frame_rms(cleaned) < _QUIET)  # the user's, or nothing loud held back
         return cleaned, allow
 
     def _check_lag(self) -> None:

@@ -371,7 +371,7 @@ async def test_a_barge_in_turn_starts_where_the_judge_first_heard_the_user_not_i
     async with running(dataclasses.replace(CONFIG, vad=dataclasses.replace(VAD, preroll_seconds=0.6))) as sat:
         link, _ = await _speaking_with_onset_judge(sat)
         sat.guard = FakeEchoJudge()  # type: ignore[assignment]
-        echo = b"\x01\x01" + bytes(VAD.frame_bytes - 2)  # voiced, but the judge calls it echo
+        echo = b"\x01\x01" + b"\x00\x40" * (VAD.frame_bytes // 2 - 1)  # loud, voiced, but the judge calls it echo
         for _ in range(10):
             sat.process_frame(echo, sat.playback.next_frame())
         assert sat.state == TurnState.SPEAKING
