@@ -4,26 +4,30 @@ Our three engines (``wyoming_whisper``, ``wyoming_llama`` (``--max-sentences 2``
 is long enough to talk over), ``wyoming_kokoro``), ``voice-orchestrator serve`` with its
 defaults and our satellite (defaults except what the room needs: the FIFO mic and speaker,
 ``--no-wake-word``, ``--no-tones``) in the shared room (``../shared/room``: real time, speaker
-echo 40 ms at ``--echo-db``, 0.2 s reverb, −60 dBFS noise). Each cycle: a question, then
-``--after`` s after its reply starts playing a different question spoken over it (Piper's
-voice, as loud as a normal request).
+echo 40 ms at ``--echo-db``, 0.2 s reverb, −60 dBFS noise). A warm-up question first (the LLM's
+first prompt), then each cycle: a question, ``--after`` s after its reply starts playing a
+different question spoken over it (Piper's voice, as loud as a normal request), and the next
+question 5 s after the answer to that starts (so a loaded box slows the cycles, it does not
+mix them up; cycles that do not fit in ``--cycles`` x ``--cycle`` s are not run).
 
 Per interrupting question: did the satellite silence the reply (the room's reaction: speech
 onset → speaker silent), and what did the orchestrator transcribe for the turn it started (its
-log: ``new speech after turn N`` then ``turn N+1 answered|cancelled ... transcript=``)? WER
-against the words spoken; a question that started no turn counts as WER 1.
+log: ``turn N answered|cancelled ... transcript=``)? WER against the words spoken; a question
+that started no turn counts as WER 1. The orchestrator talks to the satellite through a tap
+(``bench/turn_tap.py``) that keeps the audio streamed for each turn (``turn-K.wav`` in
+``--keep``, with the room's ``mic.wav``/``played.wav``); turns are matched to utterances by
+time window and content, and the WER is split by cause (``bench/stack_barge_judge.py``).
 
     flock /tmp/hearth-rt.lock .venv/bin/python bench/room_stack_barge.py --echo-db -6 [--cycles 8]
+    .venv/bin/python bench/room_stack_barge.py --judge /tmp/room-stack-barge   # judge a kept run again
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
 import asyncio
 import json
 import os
-import re
 import shlex
 import subprocess
 import sys
@@ -35,8 +39,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(1, str(ROOT / "tests"))  # its helpers (speech) by their bare names
 
-from bench.aec_bench import wer  # noqa: E402
-from bench.room_turns_bench import ROOM, can_connect, free_port, log_events, stop_room, wait_for  # noqa: E402
+from bench.room_turns_bench import ROOM, can_connect, free_port, stop_room, wait_for  # noqa: E402
+from bench.stack_barge_judge import judge_dir, summary  # noqa: E402
+from bench.turn_tap import TurnTap  # noqa: E402
 from voice_runtime.audio import PCM16_MONO_16K, write_wav  # noqa: E402
 from voice_runtime.procs import ServiceProcess, start_service  # noqa: E402
 
@@ -44,6 +49,8 @@ QUESTIONS = ["Tell me a story about a dragon who lived in the mountains.",
              "Explain how a rainbow forms in the sky.",
              "Describe the city of Paris for a first time visitor.",
              "Tell me about the history of the bicycle."]
+WARM_UP, WARM_UP_S = "Tell me a joke about a cat.", 20.0
+NEXT_S = 5.0
 INTERRUPTIONS = ["Stop. What time is it?", "Wait, what is the capital of France?",
                  "Sorry, how many days are in a week?", "Hold on, what is two plus two?"]
 
@@ -52,15 +59,23 @@ def write_scenario(out: Path, cycles: int, cycle_s: float, after: float) -> Path
     from speech import speak
 
     out.mkdir(parents=True, exist_ok=True)
-    events: list[dict[str, Any]] = []
+    if not (out / "warm.wav").exists():
+        write_wav(str(out / "warm.wav"), speak(WARM_UP), PCM16_MONO_16K)
+    # A warm-up question first: the LLM's first reply (its prompt not cached yet) came ~20 s
+    # late, ran into the next cycle and two interruptions were anchored on the same reply.
+    events: list[dict[str, Any]] = [{"at": 2.0, "wav": "warm.wav"}]
+    start = 2.0 + WARM_UP_S
     for i in range(cycles):
         q, u = f"q{i % len(QUESTIONS)}.wav", f"u{i % len(INTERRUPTIONS)}.wav"
         for name, text in ((q, QUESTIONS[i % len(QUESTIONS)]), (u, INTERRUPTIONS[i % len(INTERRUPTIONS)])):
             if not (out / name).exists():
                 write_wav(str(out / name), speak(text), PCM16_MONO_16K)
-        events += [{"at": 2.0 + i * cycle_s, "wav": q}, {"after_reply_starts": after, "wav": u}]
+        # The next question waits for the stack: NEXT_S after the interruption's answer starts
+        # (a fixed cycle let a loaded LLM's late replies run into the next question).
+        events += [{"at": start, "wav": q} if i == 0 else {"after_reply_starts": NEXT_S, "wav": q},
+                   {"after_reply_starts": after, "wav": u}]
     scen = out / "scenario.json"
-    scen.write_text(json.dumps({"duration": 2.0 + cycles * cycle_s + 3.0, "noise_db": -60, "events": events}))
+    scen.write_text(json.dumps({"duration": start + cycles * cycle_s + 3.0, "noise_db": -60, "events": events}))
     return scen
 
 
@@ -81,11 +96,13 @@ async def run_room(args: argparse.Namespace, engines: dict[str, ServiceProcess],
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=str(ROOT), env=env)
     orch_log = out / "orchestrator.log"
     orch = None
+    tap = TurnTap("127.0.0.1", port)  # keeps what the satellite streamed for each turn
     try:
         await wait_for(lambda: can_connect(port), 120, "the satellite did not start")
+        tap_port = await tap.start()
         with orch_log.open("wb") as log:
             orch = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "orchestrator", "serve", "--satellite", f"tcp://127.0.0.1:{port}",
+                sys.executable, "-m", "orchestrator", "serve", "--satellite", f"tcp://127.0.0.1:{tap_port}",
                 "--asr", engines["whisper"].uri, "--handle", engines["llama"].uri, "--tts", engines["tts"].uri,
                 "--log-format", "json", stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
                 cwd=str(ROOT), env=env)
@@ -96,30 +113,17 @@ async def run_room(args: argparse.Namespace, engines: dict[str, ServiceProcess],
         stdout, _ = await room.communicate()
     finally:
         await stop_room(orch, room)
+        await tap.stop()
     result = json.loads((out / "result.json").read_text())
-    return {"result": result, "log": orch_log.read_text(errors="replace"), "mono_to_wall": mono_to_wall,
-            "room_line": [x for x in stdout.decode(errors="replace").splitlines() if x.startswith("ROOM")]}
-
-
-def judge(run: dict[str, Any]) -> list[dict[str, Any]]:
-    result = run["result"]
-    events = log_events(run["log"], result["t0_monotonic"] + result["wav_offset_s"] + run["mono_to_wall"])
-    started = {int(m.group(1)) + 1: t for t, _, msg in events if (m := re.search(r"new speech after turn (\d+):", msg))}
-    heard = {int(m.group(1)): str(ast.literal_eval(m.group(2))) for _, _, msg in events
-             if (m := re.search(r"^turn (\d+) (?:answered|cancelled;.*;) transcript=(.*) continued=\w+$", msg))}
-    said = dict(zip((f"u{i}.wav" for i in range(len(INTERRUPTIONS))), INTERRUPTIONS, strict=True))
-    rows = []
-    for u in result["utterances"]:
-        if u["wav"] not in said:
-            continue
-        over = [b for b in result["barge_in"] if b["onset"] == u["onset"]]
-        turns = [n for n, t in started.items() if u["onset"] - 0.5 <= t <= u["offset"] + 1.5]
-        text = heard.get(turns[0], "") if turns else ""
-        rows.append({"said": said[u["wav"]], "heard": text, "turn_started": bool(turns),
-                     "wer": round(wer(said[u["wav"]], text), 3) if turns else 1.0,
-                     "over_a_reply": bool(over), "reaction_s": over[0]["reaction_s"] if over else None,
-                     "cut": over[0]["cut"] if over else None})
-    return rows
+    turns = []
+    for k, turn in enumerate(tap.turns, start=1):
+        write_wav(str(out / f"turn-{k}.wav"), bytes(turn.audio), PCM16_MONO_16K)
+        turns.append({"started": turn.started, "ended": turn.ended, "start_ms": turn.start_ms,
+                      "file": f"turn-{k}.wav", "seconds": round(len(turn.audio) / 32000, 2)})
+    (out / "turns.json").write_text(json.dumps(turns, indent=1))
+    (out / "meta.json").write_text(json.dumps({"mono_to_wall": mono_to_wall}))
+    return {"result": result, "room_line": [x for x in stdout.decode(errors="replace").splitlines()
+                                            if x.startswith("ROOM")]}
 
 
 def harness(nice: int) -> str:
@@ -142,32 +146,44 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         for proc in engines.values():
             await proc.stop()
-    rows = judge(ran)
-    over = [r for r in rows if r["over_a_reply"]]
-    scored = [r["wer"] for r in rows]
-    return {"echo_db": args.echo_db, "cycles": args.cycles, "harness": harness(args.harness_nice),
-            "after_reply_starts_s": args.after,
-            "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "uptime_before": before,
-            "uptime_after": after, "room": ran["room_line"], "room_stats": ran["result"].get("stats"),
-            "false_cuts": ran["result"]["false_cuts"], "interruptions": len(rows),
-            "over_a_reply": len(over), "silenced_within_1s": sum(1 for r in over if (r["reaction_s"] or 9) <= 1.0),
-            "turns_started": sum(r["turn_started"] for r in rows),
-            "wer_mean": round(sum(scored) / len(scored), 3) if scored else None,
-            "rows": rows}
+    run = {"echo_db": args.echo_db, "cycles": args.cycles, "harness": harness(args.harness_nice),
+           "after_reply_starts_s": args.after, "keep": args.keep,
+           "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "uptime_before": before,
+           "uptime_after": after, "room": ran["room_line"], "room_stats": ran["result"].get("stats"),
+           "false_cuts": ran["result"]["false_cuts"]}
+    (Path(args.keep) / "run.json").write_text(json.dumps(run, indent=1))
+    return run | await asyncio.to_thread(judged, Path(args.keep), args.window)
+
+
+def judged(keep: Path, window: float) -> dict[str, Any]:
+    said = dict(zip((f"u{i}.wav" for i in range(len(INTERRUPTIONS))), INTERRUPTIONS, strict=True))
+    said |= dict(zip((f"q{i}.wav" for i in range(len(QUESTIONS))), QUESTIONS, strict=True)) | {"warm.wav": WARM_UP}
+    data = judge_dir(keep, said, {f"u{i}.wav" for i in range(len(INTERRUPTIONS))}, window)
+    return {"summary": summary(data), **data}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--echo-db", type=float, default=-6.0)
     parser.add_argument("--cycles", type=int, default=8)
-    parser.add_argument("--cycle", type=float, default=16.0, help="seconds per question + interruption")
-    parser.add_argument("--after", type=float, default=1.0, help="the interruption starts this long into the reply")
+    parser.add_argument("--cycle", type=float, default=25.0,
+                        help="seconds per question + interruption in the room's duration (the cycles pace themselves)")
+    # The reply's first piece (a clause) often lasts under 1 s: the WAV (0.3 s of silence first)
+    # starting 0.4 s in puts the question's onset ~0.7 s into the reply.
+    parser.add_argument("--after", type=float, default=0.4,
+                        help="the interruption's WAV starts this long into it")
     parser.add_argument("--keep", default="/tmp/room-stack-barge")
     parser.add_argument("--harness-nice", type=int, default=0,
                         help="the room at nice -N (the satellite at 0); -1: the room real-time, the satellite normal")
+    parser.add_argument("--window", type=float, default=3.0,
+                        help="a turn belongs to an utterance if it starts up to this long after its speech ended")
+    parser.add_argument("--judge", type=Path, help="only judge a kept run (its --keep folder) again")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    data = asyncio.run(main_async(args))
+    if args.judge:
+        data = json.loads((args.judge / "run.json").read_text()) | judged(args.judge, args.window)
+    else:
+        data = asyncio.run(main_async(args))
     print(json.dumps(data, indent=1))
     if args.out:
         args.out.write_text(json.dumps(data, indent=1) + "\n")

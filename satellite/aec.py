@@ -173,6 +173,14 @@ class AudioFrontend:
             self._delay.restart()
             self._waited = 0
 
+    def speaker_dropped(self) -> None:
+        """The speaker's buffer was thrown away (a hold kills the sound command): what was written
+        in the last ``bulk`` of the delay never plays, so the canceller is not to cancel an echo
+        of it (it would add its prediction, an echo that is not there, to the user's words)."""
+        if self.bulk:
+            self._history[-self.bulk:] = 0
+        self._ref[:] = bytes(len(self._ref))
+
     def recheck(self) -> None:
         """The echo path may have moved (the satellite fell behind its mic: the speaker may have
         run dry and now plays later): the delay is measured afresh from what plays from now on,
@@ -217,6 +225,12 @@ class AudioFrontend:
         speaking over it (:attr:`satellite.delay.EchoDelay.double_talk`, every 90 ms while
         :meth:`watch` is on, else every 250 ms)."""
         return self._delay is not None and self._delay.double_talk
+
+    @property
+    def echo_only(self) -> bool:
+        """The mic is loud and the playback explains it (at some delay, measured or not) as well
+        as echo alone does (:attr:`satellite.delay.EchoDelay.echo_only`)."""
+        return self._delay is not None and self._delay.echo_only
 
     def watch(self, closely: bool) -> None:
         """Estimate (delay, double talk) every 90 ms, not 250, while the judge does not trust the

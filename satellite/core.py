@@ -355,8 +355,8 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
         if self.wake is not None:
             event = self._wake_step(frame, event, state)
             state = self.machine.state
-        if event == VadEvent.START:
-            self._pending = bytearray(self.detector.take_preroll())
+        if event == VadEvent.START:  # over a reply: from where the judge first heard the user
+            self._pending = bytearray(self._preroll(self.detector.take_preroll(), len(frame), state in PLAYING))
             self._fire(TurnTrigger.SPEECH_START)
         elif self.guard.onset and state in (TurnState.SPEAKING, TurnState.ANNOUNCING):
             self._pending.clear()  # the VAD's pre-roll replaces it once it hears speech

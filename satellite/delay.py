@@ -34,6 +34,7 @@ import numpy as np
 
 Pcm = np.ndarray[Any, np.dtype[np.int16]]
 Floats = np.ndarray[Any, np.dtype[np.float32]]
+ECHO_ONLY_ABOVE = 0.9  # explained this well, a loud mic is the playback's echo alone
 
 
 class Window:
@@ -79,6 +80,8 @@ class EchoDelay:
         self.coherence = 0.0
         self.explained = 0.0  # the largest plain correlation of the mic with the playback, any delay
         self.unexplained = False  # the mic is loud and no delay explains it: not echo (while fresh)
+        self.echo_seen = False  # the playback once explained a loud mic: there is an echo path
+        self.echo_only = False  # the playback explains the loud mic as echo alone does (last estimate)
         self._unexplained_below = unexplained_below
         self.double_talk = False  # the mic is loud and the playback explains little of it (any time)
         self._double_talk_below = double_talk_below
@@ -111,7 +114,7 @@ class EchoDelay:
         self._audible = 0
         self._candidate = None
         self.fresh = True
-        self.unexplained = self.double_talk = False
+        self.unexplained = self.double_talk = self.echo_only = False
         self._blind = self.window + self.max_lag
 
     def push(self, mic: Pcm, ref: Pcm) -> int | None:
@@ -170,10 +173,24 @@ class EchoDelay:
         # what plays now mix in the window, and neither delay alone explains the mix (measured:
         # false double talk on a 400 ms path resumed near a reply's end).
         self.double_talk = loud and self._blind == 0 and self.explained < self._double_talk_below
-        # No echo path: only while no delay was ever measured (there is one once one was). Also
-        # right after a restart (a stall: the user may be speaking just then): a mix of two
-        # paths is still explained well above 0.3.
-        self.unexplained = loud and self.lag is None and self.explained < self._unexplained_below
+        # No echo path: only while the playback never explained the mic (there is one once it
+        # did; nor while no delay was ever measured). Also right after a restart (a stall: the
+        # user may be speaking just then).
+        self._note_echo(loud)
+        self.unexplained = loud and self.lag is None and not self.echo_seen and \
+            self.explained < self._unexplained_below
+
+    def _note_echo(self, loud: bool) -> None:
+        """A loud mic the playback explains as echo alone does (:attr:`echo_seen`): there is an
+        echo path, whether or not its delay was ever settled. Under CPU starvation the delay was
+        never settled (each stall restarts the measurement) and right after a stall the mic's
+        window mixed the echo before and after the speaker's gap: explained 0.24, taken for
+        "no echo path", and the echo itself held the reply."""
+        if loud and self.explained >= self._double_talk_below:
+            self.echo_seen = True
+        # Echo and nothing else (synthetic echo 0.96, the room 0.92; a user as loud as the echo
+        # over it 0.6-0.75): the judge's gates, off their path after a stall, are overruled.
+        self.echo_only = loud and self.explained >= ECHO_ONLY_ABOVE
 
     def _estimate(self) -> int | None:
         window, played = self._mic.array(), self._ref.array()
@@ -181,7 +198,7 @@ class EchoDelay:
         mic_energy = float(np.dot(window, window))
         if float(np.mean(ref_now * ref_now)) < self._min_power * min(1.0, self._audible / self.window) or \
                 mic_energy < 1e-3 * self._min_power * self.window:
-            self.unexplained = self.double_talk = False
+            self.unexplained = self.double_talk = self.echo_only = False
             return None
         self._explain(window)
         spec = np.conj(np.fft.rfft(window, self._n)) * np.fft.rfft(played, self._n)

@@ -44,6 +44,8 @@ from .echo import EchoConfig, EchoGuard, db_to_ratio, frame_rms, ratio_to_db
 
 _MAX_DELAY_S = 0.48  # the longest speaker->mic delay measured (satellite.aec)
 _LOUD_DB = 20.0  # the ERLE counts on frames whose echo is this close to the loudest of the window
+_ABOVE_FLOOR_DB = 6.0  # with nothing playing, a frame this close to the noise floor is not the user
+_SUSPENDED_DB = 6.0  # the raw gate's extra margin while the echo path may have moved (a stall)
 
 
 class ResidualGate:
@@ -84,7 +86,10 @@ class ResidualGate:
             self.excess_db = float("-inf")  # nothing playing: no residual to be above
             self._floor.append(cleaned_rms)
             self.floor = float(np.percentile(np.fromiter(self._floor, float), 20))
-            return True
+            # Not at the noise floor: WebRTC's VAD, not fed while the echo was judged echo, kept
+            # the state of the last frame it heard and called the room's noise after the reply
+            # speech (a false hold after CPU stalls, tests/test_satellite_echopath_stall.py).
+            return cleaned_rms > self.floor * db_to_ratio(_ABOVE_FLOOR_DB)
         expected = reference * db_to_ratio(self.coupling_db) + self.floor
         self.excess_db = ratio_to_db(max(cleaned_rms, 1e-9) / max(expected, 1e-9))
         if self.excess_db > self.config.residual_margin_db:
@@ -128,7 +133,7 @@ class EchoJudge:
         self._played: deque[float] = deque(maxlen=math.ceil(_MAX_DELAY_S / frame_seconds) + 2)
 
     def process(self, raw: bytes, cleaned: bytes, played: bytes, *, cancelling: bool = True,
-                not_echo: bool = False, double_talk: bool = False) -> bool:
+                not_echo: bool = False, double_talk: bool = False, echo_only: bool = False) -> bool:
         """True if the (cleaned) frame may be the user's voice, not just the playback's echo.
         ``cancelling`` False: the canceller let this frame through untouched (it waits for the
         echo delay): no evidence about it either way. ``not_echo``: the playback explains the
@@ -140,11 +145,17 @@ class EchoJudge:
         (:attr:`satellite.aec.AudioFrontend.double_talk`): neither gate learns from the frame, and
         before the canceller is trusted the VAD alone decides (someone is speaking; else a user 6 dB louder
         than the echo, over the first reply, was learned as echo by the raw gate and never
-        heard: the room missed the first interruption at both echo levels)."""
+        heard: the room missed the first interruption at both echo levels). ``echo_only``: the
+        playback explains the mic as well as echo alone does
+        (:attr:`satellite.aec.AudioFrontend.echo_only`): before the canceller is trusted, not the
+        user whatever the gates say (after a stall both were off the path: the first syllable
+        of a reply's echo passed both, a false hold)."""
         mic = frame_rms(raw)
         self._played.append(frame_rms(played))
         reference = self._played[-1 - self._delay_frames] if len(self._played) > self._delay_frames else 0.0
         raw_user = self.raw.process(mic, reference, learn=not double_talk)
+        if raw_user and self.suspended and not double_talk:
+            raw_user = self._clearly_above_echo(mic)
         if not self.config.enabled:
             return True
         if not self.cancels_echo:
@@ -173,7 +184,19 @@ class EchoJudge:
         if self.converged:
             self.residual_decisions += 1
             return residual_user
-        return double_talk or (raw_user and residual_user)
+        return double_talk or (raw_user and residual_user and not echo_only)
+
+    def _clearly_above_echo(self, mic: float) -> bool:
+        """While the path may have moved (:meth:`suspend`: the satellite fell behind its mic)
+        neither gate knows the echo: the canceller is off its path (its residual is the whole
+        echo), and the speaker may play sooner or later than the raw gate's window says (the
+        first syllable of the echo after an underrun came as loud as the loudest playback of
+        the window, 7 dB over its learned coupling). The user must then be ``_SUSPENDED_DB``
+        more above the echo the raw gate expects."""
+        reference = self.raw.recent_reference
+        if reference < self._min_ref:
+            return True
+        return ratio_to_db(max(mic, 1e-9) / reference) > self.raw.coupling_db + self.config.margin_db + _SUSPENDED_DB
 
     @property
     def erle_db(self) -> float | None:

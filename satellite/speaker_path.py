@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 
 from .aec import AudioFrontend
 from .audio_io import SpeakerSink
 from .bargetrace import BargeTrace
+from .echo import frame_rms
 from .echojudge import EchoJudge
 from .lag import MicLag
 from .playback import Playback
@@ -37,6 +39,9 @@ _LOGGER = logging.getLogger("satellite.core")
 STALL_S = 0.045  # behind the mic by more than this: the speaker may have run dry
 _STALL_OVER_S = 0.015
 _SPAN_EVERY = 33  # frames (~1 s) between updates of the echo span from the canceller
+_USER_GAP = 4  # frames the judge held back that still join two stretches of the user's voice
+_PRE_USER = 3  # frames kept before the user's first (the VAD's voicing starts after the first sound)
+_QUIET = 10 ** (-40 / 20)  # a cleaned frame below -40 dBFS is no echo worth keeping out of a question
 
 
 class SpeakerPath:
@@ -52,8 +57,12 @@ class SpeakerPath:
     _span_frames: int
     _span_adapted: bool
     _dropped: int = 0
+    _restarted: bool = False  # the speaker was killed: its new echo path is measured once it plays again
+    _allowed: deque[bool]  # per frame of the last pre-roll: the judge let it through, or it was quiet
 
     def _wire_echo_path(self) -> None:
+        vad = self.detector.config
+        self._allowed = deque(maxlen=max(vad.speech_window, round(vad.preroll_seconds / vad.frame_seconds)))
         if self.frontend is not None:
             self.frontend.on_path_change = self._echo_path_moved
             self.frontend.on_path_confirmed = self.guard.confirm
@@ -62,17 +71,43 @@ class SpeakerPath:
         self.guard.path_changed()
         self._update_echo_span()
 
+    def _preroll(self, preroll: bytes, frame_bytes: int, over_reply: bool) -> bytes:
+        """The VAD's pre-roll of a speech start; over a reply, from where the judge first let the
+        user through (quiet frames count as the user's: a pause in the question; gaps of loud
+        frames it held back under ``_USER_GAP`` bridged) less ``_PRE_USER`` frames: the loud
+        frames before are the reply's echo as the canceller left it. Whole, the 0.6 s pre-roll
+        put the reply's words into the question (the loaded whole-stack room: "One day, stop.
+        What time is it?": 380 ms of echo at -21 dBFS before the onset; from the onset whisper
+        heard it right)."""
+        if not over_reply:
+            return preroll
+        flags = list(self._allowed)[-(len(preroll) // frame_bytes):]
+        first, gap = len(flags), 0
+        for i in range(len(flags) - 1, -1, -1):
+            if flags[i]:
+                first, gap = i, 0
+            else:
+                gap += 1
+                if gap >= _USER_GAP:
+                    break
+        keep = len(flags) - max(0, first - _PRE_USER)
+        return preroll[-keep * frame_bytes:] if keep else preroll
+
     def _judge(self, raw: bytes, played: bytes) -> tuple[bytes, bool]:
         """The echo-cancelled frame, and whether it may hold the user's voice (the echo judge)."""
-        cleaned, cancelling, not_echo, double_talk = raw, True, False, False
+        if self._restarted and played.strip(b"\0"):
+            self._restarted = False
+            self._speaker_replayed()
+        cleaned, cancelling, not_echo, double_talk, echo_only = raw, True, False, False, False
         if self.frontend is not None:
             cleaned = self.frontend.process(raw, played)
             cancelling, not_echo = self.frontend.cancelling, self.frontend.mic_not_echo
-            double_talk = self.frontend.double_talk
+            double_talk, echo_only = self.frontend.double_talk, self.frontend.echo_only
             self._tick_echo_span()
         self.trace.stamp_cleaned()
         allow = self.guard.process(raw, cleaned, played, cancelling=cancelling, not_echo=not_echo,
-                                   double_talk=double_talk)
+                                   double_talk=double_talk, echo_only=echo_only)
+        self._allowed.append(allow or frame_rms(cleaned) < _QUIET)  # the user's, or nothing loud held back
         return cleaned, allow
 
     def _check_lag(self) -> None:
@@ -82,13 +117,20 @@ class SpeakerPath:
         # plays from now on is heard a frame earlier than the reference says.
         dropped = getattr(self.speaker, "dropped_frames", 0)
         moved, self._dropped = dropped != self._dropped, dropped
-        if (lag > STALL_S and not self._stalled) or moved:
+        if moved and self._restarted and lag <= STALL_S:
+            pass  # the restarted speaker command is not reading yet: only silence was dropped
+        elif (lag > STALL_S and not self._stalled) or moved:
             self._stalled = self._stalled or lag > STALL_S
             _LOGGER.debug("behind the mic by %.0f ms, %d speaker frames dropped: the echo path may have moved",
                           lag * 1000, dropped)
             if self.frontend is not None and self.frontend.cancels_echo:
                 self.guard.suspend()
                 self.frontend.recheck()
+                # At once: the delay may have shrunk (an underrun, then frames played as soon as
+                # written) or grown; the judge expects echo from anything played in the longest
+                # delay and its tail until it is measured again (with the old delay the newest
+                # playback's echo was taken for the user: false holds after stalls).
+                self._update_echo_span()
         elif lag < _STALL_OVER_S and self._stalled:
             self._stalled = False
             _LOGGER.info("stall over: was behind the mic by up to %.0f ms", self.lag.take_peak() * 1000)
@@ -109,15 +151,27 @@ class SpeakerPath:
             self._update_echo_span()  # at once when the canceller is (no longer) trusted
 
     def _abort_speaker(self, why: str) -> None:
-        """Silent now, not after the device's buffer has played out. The restarted device may
-        have another delay: the echo judge trusts the canceller again only once it is proven
-        (its filter is kept: usually still right, and speex takes 4-6 s to adapt from zero)."""
+        """Silent now, not after the device's buffer has played out. What was written in the
+        last delay never plays (no echo of it is expected, none is cancelled). The echo still
+        arriving is on the path it was played on: the judge and the canceller keep that path
+        until the speaker plays again (:meth:`_speaker_replayed`). Before, the path was called
+        unknown at once: the judge expected the loudest echo of the last second from a silent
+        speaker and the canceller paused, so the user whose words held the reply was not heard
+        (the room: the onset lapsed, the question was lost or lost its first words)."""
         queued = getattr(self.speaker, "queued", None)
         sink_queued = queued() if callable(queued) else None
         self.speaker.abort()
         self.guard.speaker_dropped()
+        if self.frontend is not None:
+            self.frontend.speaker_dropped()
         self.trace.report(why, mic_ms=self._mic_ms, voiced_frames=self.detector.voiced_frames,
                           sink_queued=sink_queued, buffered_ms=self.playback.buffered_ms)
+        self._restarted = True
+
+    def _speaker_replayed(self) -> None:
+        """The restarted speaker plays again (a resumed reply, the next one, a tone): it may
+        have another delay. The echo judge trusts the canceller again only once it is proven
+        (its filter is kept: usually still right, and speex takes 4-6 s to adapt from zero)."""
         self.guard.path_changed()
         if self.frontend is not None:
             self.frontend.path_changed()
