@@ -40,7 +40,7 @@ STALL_S = 0.045  # behind the mic by more than this: the speaker may have run dr
 _STALL_OVER_S = 0.015
 _SPAN_EVERY = 33  # frames (~1 s) between updates of the echo span from the canceller
 _USER_GAP = 4  # frames the judge held back that still join two stretches of the user's voice
-_PRE_USER = 3  # frames kept before the user's first (the VAD's voicing starts after the first sound)
+_PRE_USER = 6  # frames kept before the first the judge let through (its reaction: ~4 frames after the onset)
 _QUIET = 10 ** (-40 / 20)  # a cleaned frame below -40 dBFS is no echo worth keeping out of a question
 
 

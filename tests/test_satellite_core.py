@@ -21,6 +21,7 @@ from wyoming.vad import VoiceStopped
 from satellite.audio_io import MemorySink
 from satellite.core import Satellite, SatelliteConfig
 from satellite.echo import EchoConfig
+from satellite.speaker_path import _PRE_USER
 from satellite.state import TurnState
 from satellite.tones import ToneConfig
 from satellite.vad import SpeechDetector, VadConfig
@@ -366,8 +367,8 @@ class FakeEchoJudge(FakeOnsetJudge):
 async def test_a_barge_in_turn_starts_where_the_judge_first_heard_the_user_not_in_the_echo_before() -> None:
     """The loaded whole-stack room: the question spoken over a reply was sent with the VAD's
     whole 0.6 s pre-roll, 380 ms of it the reply's echo, and whisper heard "One day, stop. What
-    time is it?". Now the pre-roll of a speech start over a reply begins 3 frames before the
-    first frame the judge let through (old code: all 10 echo frames before it were sent)."""
+    time is it?". Now the pre-roll of a speech start over a reply begins ``_PRE_USER`` frames
+    before the first frame the judge let through (old code: all 10 echo frames before it were sent)."""
     async with running(dataclasses.replace(CONFIG, vad=dataclasses.replace(VAD, preroll_seconds=0.6))) as sat:
         link, _ = await _speaking_with_onset_judge(sat)
         sat.guard = FakeEchoJudge()  # type: ignore[assignment]
@@ -381,5 +382,5 @@ async def test_a_barge_in_turn_starts_where_the_judge_first_heard_the_user_not_i
     turn = [i for i, e in enumerate(link.received) if e.type == "run-pipeline"][1]
     first = next(AudioChunk.from_event(e) for e in link.received[turn:] if e.type == "audio-chunk")
     frames = [first.audio[i:i + VAD.frame_bytes] for i in range(0, len(first.audio), VAD.frame_bytes)]
-    assert sum(f[1] == 1 for f in frames) == 3, [f[:2] for f in frames]
-    assert frames[3][:2] == b"\x01\x00"  # the user's first frame follows
+    assert sum(f[1] == 1 for f in frames) == _PRE_USER, [f[:2] for f in frames]
+    assert frames[_PRE_USER][:2] == b"\x01\x00"  # the user's first frame follows
