@@ -65,11 +65,6 @@ class Hearing:
         return ((self.avg_logprob is not None and self.avg_logprob < LOW_LOGPROB)
                 or (self.no_speech_prob is not None and self.no_speech_prob > HIGH_NO_SPEECH))
 
-    def context(self) -> dict[str, float]:
-        """The fields of a ``transcript`` context (what :meth:`from_context` reads)."""
-        out = {"avg_logprob": self.avg_logprob, "no_speech_prob": self.no_speech_prob}
-        return {k: round(v, 3) for k, v in out.items() if v is not None}
-
 
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
