@@ -32,6 +32,7 @@ class CloudTurns:
     _cloud_task: asyncio.Task[None] | None
     clock: Clock
     _waiting_since: float
+    _transcribed: bool
 
     def _fire(self, trigger: TurnTrigger) -> None:
         raise NotImplementedError
@@ -44,7 +45,8 @@ class CloudTurns:
 
     # -- callbacks of the cloud turn (TurnSink) ---------------------------------------------
     def on_transcript(self, text: str) -> None:
-        self._waiting_since = self.clock.now()  # reply_timeout counts from the turn's last event
+        self._waiting_since = self.clock.now()  # the wait counts from the turn's last event
+        self._transcribed = True
         self._fire(TurnTrigger.TRANSCRIPT)
 
     def on_reply_start(self, fmt: AudioFormat) -> None:

@@ -53,6 +53,7 @@ class ControllerEvents:
     _reply_ended: bool
     _reply_text: str
     _waiting_since: float
+    _transcribed: bool
     _degraded_until: float
     _late_reply_until: float
     _timed_out_turn: int
@@ -100,6 +101,7 @@ class ControllerEvents:
                 self._ended_by_controller()  # speech from now on is a new turn (outside.py)
             text = Transcript.from_event(event).text
             _LOGGER.info("transcript=%r", text)
+            self._transcribed = True  # the wait for the answer is now --answer-timeout
             self._emit("transcript", text=text)
             self._fire(TurnTrigger.TRANSCRIPT)
         elif VoiceStopped.is_type(event.type):

@@ -80,6 +80,11 @@ class SatelliteConfig:
     barge_in_min_seconds: float = 0.4
     barge_in_hold: bool = True  # silence the reply as soon as speech starts over it
     reply_timeout: float = 20.0
+    # Once the controller has sent the transcript it has the question: an LLM on a loaded box can
+    # take tens of seconds to its first audio and says nothing meanwhile (our orchestrator gives up
+    # after 30 s without a token and sends an error). Home Assistant sends nothing after an empty
+    # answer ("never mind"), so this is also how long such a turn shows as waiting.
+    answer_timeout: float = 45.0
     # Streaming to a controller: it finds the end of the question from what was said (our
     # orchestrator; Home Assistant), so our own VAD ends it only after this much silence, as a
     # fallback. 0.6 s (silence_frames_required) cut questions with a natural pause in half.
@@ -158,6 +163,7 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
         self._cloud_task: asyncio.Task[None] | None = None
         self._reply_ended = False
         self._waiting_since = 0.0  # the last sign of progress of the awaited reply
+        self._transcribed = False  # the controller has sent this turn's transcript
         self._timed_out_turn = -1  # the turn given up on (its utterance is kept for a late fallback)
         self._mic_ms = 0.0
         self._held_ms = 0.0  # mic time the reply was last held
@@ -305,8 +311,12 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
         elif action == TurnAction.TONE_PROCESS and self.config.tones.enabled:
             self.playback.add_tone(self._process_tone)
 
+    def _wait_limit(self) -> float:
+        return self.config.answer_timeout if self._transcribed else self.config.reply_timeout
+
     def _start_turn(self) -> None:
         self.turns += 1
+        self._transcribed = False
         self._reply_ended = False
         self._reply_text = ""
         self._follow_up_until = float("-inf")
@@ -382,8 +392,8 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
             self._fire(TurnTrigger.ONSET_LAPSED)
         elif state in PLAYING and self._reply_ended and not self.playback.has_reply:
             self._fire(TurnTrigger.REPLY_DONE)
-        elif state == TurnState.WAITING and self.clock.now() - self._waiting_since > self.config.reply_timeout:
-            _LOGGER.warning("nothing from the turn for %.0fs: given up", self.config.reply_timeout)
+        elif state == TurnState.WAITING and self.clock.now() - self._waiting_since > self._wait_limit():
+            _LOGGER.warning("nothing from the turn for %.0fs: given up", self._wait_limit())
             self._timed_out_turn = self.turns
             self._fire(TurnTrigger.ERROR)
 

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
+from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
 from wyoming.satellite import PauseSatellite, RunSatellite
@@ -201,6 +202,43 @@ async def test_no_reply_within_the_timeout(sat: Satellite) -> None:
     assert sat.state == TurnState.LISTENING
     await sat.on_controller_event(link, REPLY)  # too late: ignored
     assert sat.state == TurnState.LISTENING and not sat.playback.has_reply
+
+
+async def test_once_the_question_is_heard_a_slow_answer_is_waited_for() -> None:
+    # A local LLM on a busy box can take 20-30 s to its first audio after the transcript, and the
+    # controller says nothing meanwhile: the reply timeout (5 s here) must not drop that answer.
+    async with running(dataclasses.replace(CONFIG, answer_timeout=12.0)) as sat:
+        link = await attach(sat)
+        feed(sat, "vvv.....")
+        await sat.on_controller_event(link, Transcript(text="what is the meaning of life").event())
+        assert sat.state == TurnState.WAITING
+        assert isinstance(sat.clock, ManualClock)
+        sat.clock.advance(11.0)
+        feed(sat, ".")
+        assert sat.state == TurnState.WAITING
+        await sat.on_controller_event(link, REPLY)
+        await sat.on_controller_event(link, chunk(100))
+        assert sat.state == TurnState.SPEAKING and sat.playback.has_reply
+        # the next turn's question is again held to the reply timeout until its transcript
+        await sat.on_controller_event(link, AudioStop().event())
+        while sat.state != TurnState.LISTENING:
+            feed(sat, ".")
+        feed(sat, "vvv.....")
+        assert sat.state == TurnState.WAITING
+        sat.clock.advance(5.1)
+        feed(sat, ".")
+        assert sat.state == TurnState.LISTENING
+
+
+async def test_a_heard_question_with_no_answer_is_given_up_after_the_answer_timeout() -> None:
+    async with running(dataclasses.replace(CONFIG, answer_timeout=12.0)) as sat:
+        link = await attach(sat)
+        feed(sat, "vvv.....")
+        await sat.on_controller_event(link, Transcript(text="never mind").event())
+        assert isinstance(sat.clock, ManualClock)
+        sat.clock.advance(12.1)
+        feed(sat, ".")
+        assert sat.state == TurnState.LISTENING
 
 
 async def test_endless_speech_is_cut() -> None:
