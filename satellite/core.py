@@ -80,6 +80,7 @@ class SatelliteConfig:
     barge_in_min_seconds: float = 0.4
     barge_in_hold: bool = True  # silence the reply as soon as speech starts over it
     reply_timeout: float = 20.0
+    answer_timeout: float = 5.0  # after Home Assistant's transcript, no sign of an answer: its run said nothing
     # Streaming to a controller: it finds the end of the question from what was said (our
     # orchestrator; Home Assistant), so our own VAD ends it only after this much silence, as a
     # fallback. 0.6 s (silence_frames_required) cut questions with a natural pause in half.
@@ -382,10 +383,8 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
             self._fire(TurnTrigger.ONSET_LAPSED)
         elif state in PLAYING and self._reply_ended and not self.playback.has_reply:
             self._fire(TurnTrigger.REPLY_DONE)
-        elif state == TurnState.WAITING and self.clock.now() - self._waiting_since > self.config.reply_timeout:
-            _LOGGER.warning("nothing from the turn for %.0fs: given up", self.config.reply_timeout)
-            self._timed_out_turn = self.turns
-            self._fire(TurnTrigger.ERROR)
+        elif state == TurnState.WAITING:
+            self._check_waiting()
 
     async def _run(self) -> None:
         await self._armed.wait()
