@@ -119,9 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     turn.add_argument("--reply-timeout", type=float, default=20.0,
                       help="give up on a turn after this many seconds without an event of it from the controller "
                            "(until its transcript)")
-    turn.add_argument("--answer-timeout", type=float, default=45.0,
+    turn.add_argument("--thinking-timeout", type=float, default=45.0,
                       help="after the transcript, give up after this many seconds without an event of the turn "
                            "(a local LLM on a busy box can take tens of seconds to its first audio)")
+    turn.add_argument("--answer-timeout", type=float, default=5.0,
+                      help="end the turn when Home Assistant's run (it sent `transcribe`) sends no `synthesize` or "
+                           "audio this long after its transcript: a run with nothing to say sends nothing (0: off)")
     turn.add_argument("--controller-end-seconds", type=float, default=2.0,
                       help="silence after which the satellite itself ends a question streamed to a controller "
                       "(a fallback: the controller ends it from what was said; default 2.0)")
@@ -178,7 +181,7 @@ def configs(args: argparse.Namespace) -> tuple[SatelliteConfig, AudioConfig, Clo
                                 tones=ToneConfig(enabled=not args.no_tones),
                                 barge_in_min_seconds=args.barge_in_min_seconds,
                                 barge_in_hold=not args.no_barge_in_hold, reply_timeout=args.reply_timeout,
-                                answer_timeout=args.answer_timeout,
+                                answer_timeout=args.answer_timeout, thinking_timeout=args.thinking_timeout,
                                 controller_end_seconds=args.controller_end_seconds,
                                 max_speech_seconds=args.max_speech_seconds,
                                 local_retry_seconds=args.local_retry_seconds,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Protocol
 
-from wyoming.asr import Transcript
+from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.event import Event
@@ -57,6 +57,8 @@ class ControllerEvents:
     _degraded_until: float
     _late_reply_until: float
     _timed_out_turn: int
+    _stt_turn: int = -1  # the turn Home Assistant's pipeline announced its speech-to-text stage for
+    _answer_due: tuple[int, float] | None = None  # (turn, time): no sign of an answer by then -> end it
 
     if TYPE_CHECKING:
         def attach(self, link: ControllerLink) -> None: ...
@@ -96,23 +98,29 @@ class ControllerEvents:
             return
         self._waiting_since = self.clock.now()  # reply_timeout counts from the last event of the turn
         state = self.machine.state
-        if Transcript.is_type(event.type):
+        if Transcribe.is_type(event.type):
+            self._stt_turn, self._answer_due = self.turns, None  # Home Assistant's run: its STT stage
+        elif Transcript.is_type(event.type):
             if state is TurnState.STREAMING:
                 self._ended_by_controller()  # speech from now on is a new turn (outside.py)
             text = Transcript.from_event(event).text
             _LOGGER.info("transcript=%r", text)
-            self._transcribed = True  # the wait for the answer is now --answer-timeout
+            self._transcribed = True  # the wait for the answer is now --thinking-timeout
             self._emit("transcript", text=text)
             self._fire(TurnTrigger.TRANSCRIPT)
+            if self._stt_turn == self.turns and self.config.answer_timeout > 0:
+                self._answer_due = (self.turns, self.clock.now() + self.config.answer_timeout)
         elif VoiceStopped.is_type(event.type):
             if state is TurnState.STREAMING:
                 _LOGGER.info("end of speech found by the controller")
                 self._ended_by_controller()  # speech from now on is new: a continuation, or a barge-in
             self._fire(TurnTrigger.SPEECH_END)
         elif Synthesize.is_type(event.type):
+            self._answer_due = None
             self._reply_text = Synthesize.from_event(event).text
             _LOGGER.info("reply text=%r", self._reply_text)
         elif AudioStart.is_type(event.type):
+            self._answer_due = None
             start = AudioStart.from_event(event)
             self._reply_start(AudioFormat(start.rate, start.width, start.channels))
         elif AudioChunk.is_type(event.type):
@@ -127,6 +135,7 @@ class ControllerEvents:
             self._reply_end()
         elif Error.is_type(event.type):
             error = Error.from_event(event)
+            self._answer_due = None
             _LOGGER.warning("controller error code=%s text=%s", error.code, error.text)
             self._emit("error", code=error.code, text=error.text)
             self._late_reply_until = float("-inf")  # an error instead of a reply: none will come
@@ -141,6 +150,32 @@ class ControllerEvents:
                 self._fire(TurnTrigger.ERROR)
         else:
             _LOGGER.debug("event=%s ignored", event.type)
+
+    def _check_waiting(self) -> None:
+        """Once per mic frame in ``waiting``: give up on a reply that is not coming.
+
+        Home Assistant 2026.2.3 (``assist_pipeline``) skips the TTS stage when the intent's answer
+        is empty and its wyoming ``assist_satellite`` does not forward ``run-end``: after the
+        ``transcript`` the satellite hears nothing more of that run. Any answer to speak starts
+        with ``synthesize`` (its TTS stage; sent at once after the intent) or, when an agent
+        streams, the audio's ``audio-start``. So a run Home Assistant announced with ``transcribe``
+        (its STT stage, which our orchestrator does not send) that brings neither within
+        ``answer_timeout`` of its transcript said nothing: the turn ends. Audio that still comes
+        is not dropped as a late reply: it plays as an announcement (with ``played``).
+        Otherwise ``reply_timeout`` counts from the turn's last event.
+        """
+        now = self.clock.now()
+        if self._answer_due is not None and self._answer_due[0] == self.turns and now >= self._answer_due[1]:
+            _LOGGER.info("no answer %.1f s after the transcript of Home Assistant's run: it had nothing to say; "
+                         "turn %d ends", self.config.answer_timeout, self.turns)
+            self._answer_due = None
+            self._late_reply_until = float("-inf")  # audio after this is no reply to drop
+            self._fire(TurnTrigger.ERROR)
+        elif now - self._waiting_since > (limit := self.config.thinking_timeout if self._transcribed
+                                          else self.config.reply_timeout):
+            _LOGGER.warning("nothing from the turn for %.0fs: given up", limit)
+            self._timed_out_turn = self.turns
+            self._fire(TurnTrigger.ERROR)
 
     def _abandoned(self, event: Event) -> None:
         """Audio from the controller while the question still streams: it has ended the run.

@@ -80,11 +80,11 @@ class SatelliteConfig:
     barge_in_min_seconds: float = 0.4
     barge_in_hold: bool = True  # silence the reply as soon as speech starts over it
     reply_timeout: float = 20.0
+    answer_timeout: float = 5.0  # after Home Assistant's transcript, no sign of an answer: its run said nothing
     # Once the controller has sent the transcript it has the question: an LLM on a loaded box can
     # take tens of seconds to its first audio and says nothing meanwhile (our orchestrator gives up
-    # after 30 s without a token and sends an error). Home Assistant sends nothing after an empty
-    # answer ("never mind"), so this is also how long such a turn shows as waiting.
-    answer_timeout: float = 45.0
+    # after 30 s without a token and sends an error).
+    thinking_timeout: float = 45.0
     # Streaming to a controller: it finds the end of the question from what was said (our
     # orchestrator; Home Assistant), so our own VAD ends it only after this much silence, as a
     # fallback. 0.6 s (silence_frames_required) cut questions with a natural pause in half.
@@ -311,9 +311,6 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
         elif action == TurnAction.TONE_PROCESS and self.config.tones.enabled:
             self.playback.add_tone(self._process_tone)
 
-    def _wait_limit(self) -> float:
-        return self.config.answer_timeout if self._transcribed else self.config.reply_timeout
-
     def _start_turn(self) -> None:
         self.turns += 1
         self._transcribed = False
@@ -392,10 +389,8 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
             self._fire(TurnTrigger.ONSET_LAPSED)
         elif state in PLAYING and self._reply_ended and not self.playback.has_reply:
             self._fire(TurnTrigger.REPLY_DONE)
-        elif state == TurnState.WAITING and self.clock.now() - self._waiting_since > self._wait_limit():
-            _LOGGER.warning("nothing from the turn for %.0fs: given up", self._wait_limit())
-            self._timed_out_turn = self.turns
-            self._fire(TurnTrigger.ERROR)
+        elif state == TurnState.WAITING:
+            self._check_waiting()
 
     async def _run(self) -> None:
         await self._armed.wait()

@@ -207,7 +207,7 @@ async def test_no_reply_within_the_timeout(sat: Satellite) -> None:
 async def test_once_the_question_is_heard_a_slow_answer_is_waited_for() -> None:
     # A local LLM on a busy box can take 20-30 s to its first audio after the transcript, and the
     # controller says nothing meanwhile: the reply timeout (5 s here) must not drop that answer.
-    async with running(dataclasses.replace(CONFIG, answer_timeout=12.0)) as sat:
+    async with running(dataclasses.replace(CONFIG, thinking_timeout=12.0)) as sat:
         link = await attach(sat)
         feed(sat, "vvv.....")
         await sat.on_controller_event(link, Transcript(text="what is the meaning of life").event())
@@ -230,8 +230,8 @@ async def test_once_the_question_is_heard_a_slow_answer_is_waited_for() -> None:
         assert sat.state == TurnState.LISTENING
 
 
-async def test_a_heard_question_with_no_answer_is_given_up_after_the_answer_timeout() -> None:
-    async with running(dataclasses.replace(CONFIG, answer_timeout=12.0)) as sat:
+async def test_a_heard_question_with_no_answer_is_given_up_after_the_thinking_timeout() -> None:
+    async with running(dataclasses.replace(CONFIG, thinking_timeout=12.0)) as sat:
         link = await attach(sat)
         feed(sat, "vvv.....")
         await sat.on_controller_event(link, Transcript(text="never mind").event())
