@@ -53,8 +53,11 @@ def test_batch_keeps_the_initial_prompt_and_each_audio_its_own_window() -> None:
     config = EngineConfig(model_dir=resolve_whisper("tiny.en"), initial_prompt="Hearth. Kitchen, hallway.")
     prompted = WhisperEngine(config)
     short = [pcm16_to_float(speak(q)) for q in QUESTIONS]
-    longer = np.concatenate(short * 2)  # over 10 s: a wider encoder window than the commands'
-    too_long = np.concatenate(short * 4)  # over 30 s: more than one window
+    # Mostly silence (decoded to few tokens: cheap); what counts is the encoder window. Speech runs
+    # past 10 s in ``longer``, so batching it with the commands (their 10 s window) would cut words.
+    pause = np.zeros(9 * SAMPLE_RATE, np.float32)
+    longer = np.concatenate([pause, short[0], short[1]])  # over 10 s: a wider encoder window than the commands'
+    too_long = np.concatenate([pause, pause, pause, *short[:3]])  # over 30 s: more than one window
     assert 10 < longer.size / SAMPLE_RATE < 29 and prompted.batch_key(longer) != prompted.batch_key(short[0])
     assert too_long.size / SAMPLE_RATE > 30 and prompted.batch_key(too_long) is None
     assert prompted.batch_key(short[0]) == prompted.batch_key(short[1]) is not None
