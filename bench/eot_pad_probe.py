@@ -84,7 +84,7 @@ def main() -> int:
                 if region is None:
                     continue
                 t = time.perf_counter()
-                text = engine.transcribe(audio[region[0]:region[1]], beam_size=beam)
+                text = engine.transcribe(audio[region[0]:region[1]], beam_size=beam).text
                 found.append({"at": round(n * WINDOW / SAMPLE_RATE, 3), "text": text,
                               "decode_s": round(time.perf_counter() - t, 3), "finished": judge(text).finished,
                               "reason": judge(text).reason})

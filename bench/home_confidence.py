@@ -4,7 +4,7 @@ orchestrator/home/confidence.py (a device action heard unsurely is asked about, 
     python bench/home_confidence.py [--out bench/results/home_confidence]
 
 Not real time (no timing). Every clip is decoded by wyoming_whisper's own engine (tiny.en, beam
-5, its 10 s encoder window) and scored as the server scores a transcript (``engine.heard``:
+5, its 10 s encoder window) and scored as the server scores a transcript (``Decoded.confidence``:
 lowest segment avg_logprob, highest no_speech_prob). Two sets:
 
 - ``turn``: the end-of-turn corpus's device commands (bench/turn_corpus.py: Kokoro voices and
@@ -97,8 +97,8 @@ def main() -> int:
     names = home_names(recognizer.home.slot_lists()) if recognizer.home is not None else []
     rows: list[dict[str, Any]] = []
     for kind, condition, said, audio in clips():
-        text = engine.transcribe(audio, "en")
-        heard = engine.heard(text)
+        decoded = engine.transcribe(audio, "en")
+        text, heard = decoded.text, decoded.confidence()
         found = recognizer.recognize(text) if text else []
         if not _acts(found):
             continue  # not heard as a device action: nothing could be done wrongly

@@ -162,7 +162,8 @@ async def ask(args: argparse.Namespace) -> int:
     home_task = tasks.spawn(home.run(), name="home") if home else None
     if home is not None:
         with contextlib.suppress(TimeoutError):  # unreachable: commands get an honest answer
-            await asyncio.wait_for(home.loaded.wait(), 10)
+            async with asyncio.timeout(10):
+                await home.loaded.wait()
     pipeline = await build_pipeline(config, monitor, home=home)
     sink = WavSink()
     try:

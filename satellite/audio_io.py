@@ -420,7 +420,8 @@ async def _end_process(proc: asyncio.subprocess.Process | None) -> None:
     with contextlib.suppress(ProcessLookupError):
         proc.terminate()
     try:
-        await asyncio.wait_for(proc.wait(), 3.0)
+        async with asyncio.timeout(3.0):  # not wait_for: on 3.11 it can lose a cancel of the caller
+            await proc.wait()
     except TimeoutError:
         proc.kill()
         await proc.wait()

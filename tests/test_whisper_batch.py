@@ -16,7 +16,7 @@ import pytest
 from speech import speak
 
 from voice_runtime.models import resolve_whisper
-from wyoming_whisper.engine import SAMPLE_RATE, EngineConfig, FloatArray, WhisperEngine, pcm16_to_float
+from wyoming_whisper.engine import SAMPLE_RATE, Decoded, EngineConfig, FloatArray, WhisperEngine, pcm16_to_float
 from wyoming_whisper.scheduler import DecodeScheduler, SchedulerClosed
 
 QUESTIONS = ["What is the capital of France?", "Turn on the kitchen lights.", "Set a timer for five minutes.",
@@ -32,23 +32,37 @@ def test_batched_texts_equal_one_by_one_including_silence_and_noise(engine: Whis
     noise = (np.random.default_rng(7).standard_normal(SAMPLE_RATE) * 0.05).astype(np.float32)
     audios = [pcm16_to_float(speak(q)) for q in QUESTIONS] + [np.zeros(SAMPLE_RATE, np.float32), noise]
     alone = [engine.transcribe(a) for a in audios]
-    assert engine.transcribe_batch(audios) == alone
-    assert "kitchen lights" in alone[1] and alone[4] == ""
+    batched = engine.transcribe_batch(audios)
+    assert texts(batched) == texts(alone)
+    assert "kitchen lights" in alone[1].text and alone[4].text == ""
+    # each audio its own scores, as decoded alone (the batch's arithmetic differs in the last digits)
+    for one, together in zip(alone[:4], batched[:4], strict=True):
+        assert one.avg_logprob == pytest.approx(together.avg_logprob, abs=0.02)
+        assert one.no_speech_prob == pytest.approx(together.no_speech_prob, abs=0.02)
+    assert len({d.avg_logprob for d in batched[:4]}) == 4
     # greedy (the partials' decode) too
-    assert engine.transcribe_batch(audios[:3], beam_size=1) == [engine.transcribe_partial(a) for a in audios[:3]]
+    assert texts(engine.transcribe_batch(audios[:3], beam_size=1)) == texts(
+        [engine.transcribe_partial(a) for a in audios[:3]])
+
+
+def texts(decodes: Sequence[Decoded]) -> list[str]:
+    return [d.text for d in decodes]
 
 
 def test_batch_keeps_the_initial_prompt_and_each_audio_its_own_window() -> None:
     config = EngineConfig(model_dir=resolve_whisper("tiny.en"), initial_prompt="Hearth. Kitchen, hallway.")
     prompted = WhisperEngine(config)
     short = [pcm16_to_float(speak(q)) for q in QUESTIONS]
-    longer = np.concatenate(short * 2)  # over 10 s: a wider encoder window than the commands'
-    too_long = np.concatenate(short * 4)  # over 30 s: more than one window
+    # Mostly silence (decoded to few tokens: cheap); what counts is the encoder window. Speech runs
+    # past 10 s in ``longer``, so batching it with the commands (their 10 s window) would cut words.
+    pause = np.zeros(9 * SAMPLE_RATE, np.float32)
+    longer = np.concatenate([pause, short[0], short[1]])  # over 10 s: a wider encoder window than the commands'
+    too_long = np.concatenate([pause, pause, pause, *short[:3]])  # over 30 s: more than one window
     assert 10 < longer.size / SAMPLE_RATE < 29 and prompted.batch_key(longer) != prompted.batch_key(short[0])
     assert too_long.size / SAMPLE_RATE > 30 and prompted.batch_key(too_long) is None
     assert prompted.batch_key(short[0]) == prompted.batch_key(short[1]) is not None
     audios = [short[0], longer, short[1], too_long, short[2]]
-    assert prompted.transcribe_batch(audios) == [prompted.transcribe(a) for a in audios]
+    assert texts(prompted.transcribe_batch(audios)) == texts([prompted.transcribe(a) for a in audios])
     assert prompted.transcribe_batch([]) == []
 
 
@@ -65,14 +79,15 @@ def test_finals_that_waited_use_the_busy_beam_and_partials_are_greedy(engine: Wh
     batch = engine.transcribe_batch
 
     def noting(audios: Sequence[FloatArray], language: str | None = None, *, beam_size: int | None = None,
-               prompt: str | None = None) -> list[str]:
+               prompt: str | None = None) -> list[Decoded]:
         calls.append(beam_size)
         return batch(audios, language, beam_size=beam_size)
 
     engine.transcribe_batch = noting  # type: ignore[method-assign]
     try:
-        assert service._run("final", audios, "en", False, None) == [engine.transcribe(a) for a in audios]
-        assert service._run("final", audios, "en", True, None) == [engine.transcribe(a, beam_size=1) for a in audios]
+        assert texts(service._run("final", audios, "en", False, None)) == texts([engine.transcribe(a) for a in audios])
+        assert texts(service._run("final", audios, "en", True, None)) == texts(
+            [engine.transcribe(a, beam_size=1) for a in audios])
         service._run("partial", audios, "en", False, None)
     finally:
         del engine.transcribe_batch

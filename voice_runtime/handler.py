@@ -113,14 +113,21 @@ class ServiceHandler(AsyncEventHandler):
         try:
             await self._read(worker)
         finally:
+            # Each step runs even when a cancel of this connection (the server stopping it)
+            # lands in an earlier one: the subclass is told the client is gone (the satellite
+            # forgets its controller) and the socket is closed. asyncio.timeout, not wait_for:
+            # on Python 3.11 wait_for can swallow a cancel landing as the close completes.
             self._closed = True
-            await cancel_and_wait(worker)
             try:
-                await self.disconnect()
+                await cancel_and_wait(worker)
             finally:
-                self.writer.close()
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(self.writer.wait_closed(), 1.0)
+                try:
+                    await self.disconnect()
+                finally:
+                    self.writer.close()
+                    with contextlib.suppress(Exception):
+                        async with asyncio.timeout(1.0):
+                            await self.writer.wait_closed()
 
     async def stop(self) -> None:
         self._closed = True

@@ -67,7 +67,8 @@ class ServiceProcess:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.send_signal(sig)
             try:
-                await asyncio.wait_for(self.proc.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self.proc.wait()
             except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()

@@ -143,7 +143,8 @@ class WyomingServer:
     @staticmethod
     async def _refuse(writer: asyncio.StreamWriter, code: str, text: str) -> None:
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(async_write_event(Error(text=text, code=code).event(), writer), 1.0)
+            async with asyncio.timeout(1.0):
+                await async_write_event(Error(text=text, code=code).event(), writer)
         writer.close()
 
     async def wait(self) -> None:
@@ -165,7 +166,8 @@ class WyomingServer:
             await cancel_and_wait(task, timeout=1.0)
         if self._server is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 3.0)
+                async with asyncio.timeout(3.0):
+                    await self._server.wait_closed()
         if self._advertiser is not None:
             await self._advertiser.close()
             self._advertiser = None

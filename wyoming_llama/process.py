@@ -270,7 +270,8 @@ class LlamaServerProcess:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM if graceful else signal.SIGKILL)
             try:
-                await asyncio.wait_for(proc.wait(), 10.0)
+                async with asyncio.timeout(10.0):
+                    await proc.wait()
             except TimeoutError:
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()

@@ -12,6 +12,10 @@ that to reuse a decode made while the user was still silent after speaking.
 ``faster_whisper`` is imported lazily; ``transcribe`` drains its lazy segment generator
 inside the calling (worker) thread.
 
+Every decode returns a :class:`Decoded`: its text with how sure the model was of it (the
+lowest segment ``avg_logprob`` and highest ``no_speech_prob``), so each request carries its own
+scores (the handler puts them in its transcript's ``context``).
+
 Batching: ``transcribe_batch`` decodes several utterances in one encoder call and one beam
 search (CTranslate2 batches them), for when several satellites finish speaking at once: four
 commands take about 0.45 s together instead of 0.8 s one after another on 2 cores. Each
@@ -22,8 +26,6 @@ prompt, same no-speech rule), so batching never changes a transcript.
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +57,22 @@ _CONTEXT_MARGIN = 100  # frames of silence kept after the audio
 # says no speech with this probability and its text is no likelier than this average log-prob.
 _NO_SPEECH_THRESHOLD = 0.6
 _LOG_PROB_THRESHOLD = -1.0
-_HEARD_KEPT = 32  # decodes whose scores are kept for heard()
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """One decode: its text and how sure the model was of it (None: nothing was decoded)."""
+
+    text: str
+    avg_logprob: float | None = None  # the lowest of its segments'
+    no_speech_prob: float | None = None  # the highest of its segments'
+
+    def confidence(self) -> dict[str, float]:
+        """The scores for the transcript's ``context`` (the orchestrator asks before a device
+        action it may have misheard); {} when nothing was decoded."""
+        if self.avg_logprob is None or self.no_speech_prob is None:
+            return {}
+        return {"avg_logprob": round(self.avg_logprob, 3), "no_speech_prob": round(self.no_speech_prob, 3)}
 
 
 def _load_model(config: EngineConfig) -> Any:
@@ -92,24 +109,6 @@ class WhisperEngine:
             self._languages: list[str] = list(self._model.supported_languages)
         else:
             self._languages = ["en"]
-        # How sure the latest decodes were, by text (for the transcript's context; see heard()).
-        self._heard: OrderedDict[str, tuple[float, float]] = OrderedDict()
-        self._heard_lock = threading.Lock()
-
-    def _remember(self, text: str, avg_logprob: float, no_speech_prob: float) -> None:
-        with self._heard_lock:
-            self._heard[text] = (avg_logprob, no_speech_prob)
-            self._heard.move_to_end(text)
-            while len(self._heard) > _HEARD_KEPT:
-                self._heard.popitem(last=False)
-
-    def heard(self, text: str) -> dict[str, float]:
-        """How sure the latest decode that gave ``text`` was: its lowest segment ``avg_logprob``
-        and highest ``no_speech_prob`` (the orchestrator asks before a device action it may have
-        misheard); {} when no recent decode gave it."""
-        with self._heard_lock:
-            scores = self._heard.get(text)
-        return {} if scores is None else {"avg_logprob": round(scores[0], 3), "no_speech_prob": round(scores[1], 3)}
 
     @property
     def languages(self) -> list[str]:
@@ -135,12 +134,12 @@ class WhisperEngine:
                    audio.size * _FRAMES_PER_SECOND // SAMPLE_RATE + _CONTEXT_MARGIN)
 
     def transcribe(self, audio: FloatArray, language: str | None = None, *, beam_size: int | None = None,
-                   prompt: str | None = None) -> str:
-        """Text of 16 kHz mono float32 ``audio`` (the final, full-quality decode). ``prompt``:
+                   prompt: str | None = None) -> Decoded:
+        """Text (and scores) of 16 kHz mono float32 ``audio`` (the final, full-quality decode). ``prompt``:
         words the speaker is likely to say (a request's ``context.initial_prompt``), instead of
         the server's ``initial_prompt``."""
         if audio.size == 0:
-            return ""
+            return Decoded("")
         frames = self._frames(audio)
         self._model.encoder_frames = frames if frames < _FULL_WINDOW else None
         segments, _info = self._model.transcribe(
@@ -156,11 +155,11 @@ class WhisperEngine:
         # The generator is lazy: the decoding happens here, in this thread.
         decoded = list(segments)
         text = " ".join(t for segment in decoded if (t := segment.text.strip()))
-        if decoded:
-            self._remember(text, min(s.avg_logprob for s in decoded), max(s.no_speech_prob for s in decoded))
-        return text
+        if not decoded:
+            return Decoded(text)
+        return Decoded(text, min(s.avg_logprob for s in decoded), max(s.no_speech_prob for s in decoded))
 
-    def transcribe_partial(self, audio: FloatArray, language: str | None = None) -> str:
+    def transcribe_partial(self, audio: FloatArray, language: str | None = None) -> Decoded:
         """A cheaper (greedy) decode of the audio so far, for partial results."""
         return self.transcribe(audio, language, beam_size=1)
 
@@ -170,7 +169,7 @@ class WhisperEngine:
         return frames if audio.size > 0 and frames < _FULL_WINDOW else None
 
     def transcribe_batch(self, audios: Sequence[FloatArray], language: str | None = None, *,
-                         beam_size: int | None = None, prompt: str | None = None) -> list[str]:
+                         beam_size: int | None = None, prompt: str | None = None) -> list[Decoded]:
         """``transcribe`` of each of ``audios``, decoded together; same texts as one by one.
 
         Audios with the same encoder window (all commands under ``audio_context`` seconds) are
@@ -178,7 +177,7 @@ class WhisperEngine:
         whose language is to be detected (multilingual model, no language) is decoded alone.
         """
         lang = self.resolve_language(language)
-        texts = [""] * len(audios)
+        decodes = [Decoded("")] * len(audios)
         groups: dict[int, list[int]] = {}  # encoder window -> audios with that window
         for i, audio in enumerate(audios):
             key = self.batch_key(audio)
@@ -188,16 +187,16 @@ class WhisperEngine:
                 groups.setdefault(-1 - i, []).append(i)  # on its own
         for group in groups.values():
             if len(group) == 1:
-                texts[group[0]] = self.transcribe(audios[group[0]], language, beam_size=beam_size, prompt=prompt)
+                decodes[group[0]] = self.transcribe(audios[group[0]], language, beam_size=beam_size, prompt=prompt)
                 continue
             beam = beam_size or self.config.beam_size
-            decoded = self._decode_together([audios[i] for i in group], lang or "en", beam, prompt)
-            for i, text in zip(group, decoded, strict=True):
-                texts[i] = text
-        return texts
+            together = self._decode_together([audios[i] for i in group], lang or "en", beam, prompt)
+            for i, decoded in zip(group, together, strict=True):
+                decodes[i] = decoded
+        return decodes
 
     def _decode_together(self, audios: Sequence[FloatArray], language: str, beam_size: int,
-                         prompt: str | None = None) -> list[str]:
+                         prompt: str | None = None) -> list[Decoded]:
         from faster_whisper.audio import pad_or_trim
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_ctranslate2_storage, get_suppressed_tokens
@@ -227,14 +226,14 @@ class WhisperEngine:
             suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
             max_initial_timestamp_index=int(round(1.0 / model.time_precision)),
         )
-        texts = []
+        decodes = []
         for result in results:
             tokens = result.sequences_ids[0]
             avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)  # length_penalty 1
             silent = result.no_speech_prob > _NO_SPEECH_THRESHOLD and avg_logprob <= _LOG_PROB_THRESHOLD
-            texts.append("" if silent else tokenizer.decode(tokens).strip())
-            self._remember(texts[-1], avg_logprob, result.no_speech_prob)
-        return texts
+            decodes.append(Decoded("" if silent else tokenizer.decode(tokens).strip(), avg_logprob,
+                                   result.no_speech_prob))
+        return decodes
 
     def _prompt_tokens(self, tokenizer: Any, prompt: str | None = None) -> list[int]:
         prompt = prompt if prompt is not None else self.config.initial_prompt

@@ -51,7 +51,7 @@ from voice_runtime.pcm import PcmAligner, WavHeaderError
 from voice_runtime.speculative import SpeculativeTranscript
 from voice_runtime.tasks import race
 
-from .engine import SAMPLE_RATE
+from .engine import SAMPLE_RATE, Decoded
 from .policy import request_policy, request_prompt
 from .service import AudioStream, WhisperService
 from .stream import Job, Utterance
@@ -231,7 +231,7 @@ class WhisperHandler(ServiceHandler):
                 self._chunk_arrived.clear()
                 await race(decode, self._chunk_arrived.wait())
         speculated = stream.utterance.speculated
-        return speculated[1] if speculated is not None and speculated[0] == region else None
+        return speculated[1].text if speculated is not None and speculated[0] == region else None
 
     async def _background(self, stream: AudioStream, job: Job, after: asyncio.Task[None] | None) -> None:
         if after is not None:
@@ -239,13 +239,14 @@ class WhisperHandler(ServiceHandler):
         if job.kind == "final":  # bench/room_latency.py: the decode time the end of turn waits for
             _LOGGER.info("client=%s speculative final decode starts mono=%.4f", self.client, time.monotonic())
         try:
-            text = await self.service.decode(job, stream.language, stream.prompt)
+            decoded = await self.service.decode(job, stream.language, stream.prompt)
         except Exception:
             _LOGGER.exception("client=%s background %s decode failed", self.client, job.kind)
             return
+        text = decoded.text
         utterance = stream.utterance
         if job.kind == "final":
-            utterance.speculated = (job.region, text)
+            utterance.speculated = (job.region, decoded)
             _LOGGER.info("client=%s speculative final decoded mono=%.4f", self.client, time.monotonic())
         if stream is not self._stream or utterance.finishing:
             return  # stale: the utterance ended or was replaced while decoding
@@ -277,11 +278,12 @@ class WhisperHandler(ServiceHandler):
         utterance = stream.utterance
         utterance.finishing = True
         region = utterance.region()
-        text = ""
+        decoded = Decoded("")
         if region is not None:
-            text = await self._final_text(stream, region)
+            decoded = await self._final_decode(stream, region)
         else:
             await stream.tasks.close()
+        text = decoded.text
         _LOGGER.info("client=%s audio=%.2fs speech=%s transcript=%r mono=%.4f", self.client, utterance.seconds,
                      None if region is None else f"{(region[1] - region[0]) / SAMPLE_RATE:.2f}s", text,
                      time.monotonic())
@@ -289,12 +291,12 @@ class WhisperHandler(ServiceHandler):
         delta = utterance.final_delta(text)
         if delta:
             await self.write_event(TranscriptChunk(text=delta).event())
-        heard = self.service.engine.heard(text) or None  # how sure: for the orchestrator's device actions
-        await self.write_event(Transcript(text=text, language=stream.language or None, context=heard).event())
+        sure = decoded.confidence() or None  # this decode's own scores: for the orchestrator's device actions
+        await self.write_event(Transcript(text=text, language=stream.language or None, context=sure).event())
         await self.write_event(TranscriptStop().event())
         stream.done = True
 
-    async def _final_text(self, stream: AudioStream, region: tuple[int, int]) -> str:
+    async def _final_decode(self, stream: AudioStream, region: tuple[int, int]) -> Decoded:
         """The final decode of ``region``: reused from a speculative decode when possible."""
         utterance = stream.utterance
         if stream.final is not None and stream.final[0].region == region:

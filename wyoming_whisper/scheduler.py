@@ -30,6 +30,7 @@ import logging
 import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from voice_runtime.tasks import TaskSet
 
@@ -37,9 +38,13 @@ from .engine import FloatArray
 
 _LOGGER = logging.getLogger(__name__)
 
-# (kind, audios, language, waited, prompt) -> texts; runs in a worker thread. ``waited``: the
-# call's decodes had to wait for another call (the machine is busy with several satellites).
-BatchRunner = Callable[[str, Sequence[FloatArray], "str | None", bool, "str | None"], list[str]]
+# What one decode gives its caller (the service: the engine's Decoded, text with its scores).
+# The scheduler hands each caller the result of its own audio, never another request's.
+R = TypeVar("R")
+# (kind, audios, language, waited, prompt) -> one result per audio, in order; runs in a worker
+# thread. ``waited``: the call's decodes had to wait for another call (the machine is busy with
+# several satellites).
+BatchRunner = Callable[[str, Sequence[FloatArray], "str | None", bool, "str | None"], list[R]]
 
 
 class SchedulerClosed(RuntimeError):
@@ -47,22 +52,22 @@ class SchedulerClosed(RuntimeError):
 
 
 @dataclass(eq=False)
-class _Request:
+class _Request(Generic[R]):
     kind: str  # "final" or "partial"
     audio: FloatArray
     language: str | None
     key: Hashable | None  # None: decoded alone
-    future: asyncio.Future[str]
+    future: asyncio.Future[R]
     prompt: str | None = None  # the request's words to expect (context.initial_prompt)
 
 
-class DecodeScheduler:
-    def __init__(self, run: BatchRunner, *, batch_key: Callable[[FloatArray], Hashable | None],
+class DecodeScheduler(Generic[R]):
+    def __init__(self, run: BatchRunner[R], *, batch_key: Callable[[FloatArray], Hashable | None],
                  max_batch: int = 8) -> None:
         self._run = run
         self._batch_key = batch_key
         self.max_batch = max(1, max_batch)
-        self._queue: list[_Request] = []
+        self._queue: list[_Request[R]] = []
         self._running: asyncio.Task[None] | None = None
         self._tasks = TaskSet()  # owns the running call's task
         self._closed = False
@@ -78,11 +83,12 @@ class DecodeScheduler:
     def waiting(self) -> int:
         return len(self._queue)
 
-    async def decode(self, kind: str, audio: FloatArray, language: str | None, prompt: str | None = None) -> str:
+    async def decode(self, kind: str, audio: FloatArray, language: str | None, prompt: str | None = None) -> R:
+        """The runner's result for ``audio`` (its own, even when batched with others)."""
         if self._closed:
             raise SchedulerClosed("the decode scheduler is closed")
-        request = _Request(kind, audio, language, self._batch_key(audio), asyncio.get_running_loop().create_future(),
-                           prompt)
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        request = _Request(kind, audio, language, self._batch_key(audio), future, prompt)
         self._queue.append(request)
         self._next(waited=False)
         try:
@@ -102,7 +108,7 @@ class DecodeScheduler:
         await self._tasks.close()
         self._running = None
 
-    def _pick(self) -> list[_Request]:
+    def _pick(self) -> list[_Request[R]]:
         head = next((r for r in self._queue if r.kind == "final"), self._queue[0])
         if head.key is None:
             return [head]
@@ -118,10 +124,10 @@ class DecodeScheduler:
             self._queue.remove(request)
         self._running = self._tasks.spawn(self._call(group, waited), name=f"{group[0].kind} decode")
 
-    async def _call(self, group: list[_Request], waited: bool) -> None:
+    async def _call(self, group: list[_Request[R]], waited: bool) -> None:
         started = time.monotonic()
         try:
-            texts = await asyncio.to_thread(self._run, group[0].kind, [r.audio for r in group], group[0].language,
+            results = await asyncio.to_thread(self._run, group[0].kind, [r.audio for r in group], group[0].language,
                                             waited, group[0].prompt)
         except asyncio.CancelledError:  # the server is shutting down: nothing more is started
             self._running = None
@@ -133,9 +139,9 @@ class DecodeScheduler:
                 if not request.future.done():
                     request.future.set_exception(err)
         else:
-            for request, text in zip(group, texts, strict=True):
+            for request, result in zip(group, results, strict=True):
                 if not request.future.done():
-                    request.future.set_result(text)
+                    request.future.set_result(result)
         self.batches += 1
         self.largest_batch = max(self.largest_batch, len(group))
         if len(group) > 1:

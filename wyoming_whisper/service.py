@@ -15,7 +15,7 @@ from voice_runtime.audio import PCM16_MONO_16K, AudioConverter, AudioFormat
 from voice_runtime.pcm import PcmAligner
 from voice_runtime.tasks import TaskSet
 
-from .engine import FloatArray, WhisperEngine
+from .engine import Decoded, FloatArray, WhisperEngine
 from .scheduler import DecodeScheduler
 from .stream import Job, StreamPolicy, Utterance
 from .vad import SileroVad
@@ -34,7 +34,7 @@ class WhisperService:
     max_seconds: float = 60.0
     max_batch: int = 8  # decodes batched into one model call (1: one at a time)
     busy_beam_size: int | None = None  # finals that had to wait for another decode (None: the usual beam)
-    scheduler: DecodeScheduler = field(init=False)
+    scheduler: DecodeScheduler[Decoded] = field(init=False)
 
     def __post_init__(self) -> None:
         self.scheduler = DecodeScheduler(self._run, batch_key=self.engine.batch_key, max_batch=self.max_batch)
@@ -44,7 +44,7 @@ class WhisperService:
         return self.policy.endpoint_windows is not None
 
     def _run(self, kind: str, audios: Sequence[FloatArray], language: str | None, waited: bool,
-             prompt: str | None) -> list[str]:
+             prompt: str | None) -> list[Decoded]:
         """One model call (worker thread): finals at the configured beam (``busy_beam_size`` for
         finals that waited for another decode), partials greedy."""
         if kind != "final":
@@ -52,8 +52,9 @@ class WhisperService:
         beam = self.busy_beam_size if waited else None
         return self.engine.transcribe_batch(audios, language, beam_size=beam, prompt=prompt)
 
-    async def decode(self, job: Job, language: str | None, prompt: str | None = None) -> str:
-        """The text of ``job``, decoded when the scheduler gets to it (maybe batched with others)."""
+    async def decode(self, job: Job, language: str | None, prompt: str | None = None) -> Decoded:
+        """The text of ``job`` with its own scores, decoded when the scheduler gets to it (maybe
+        batched with others)."""
         return await self.scheduler.decode(job.kind, job.audio(), language, prompt)
 
     async def close(self) -> None:

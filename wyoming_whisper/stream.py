@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .endpoint import EndpointPolicy, Verdict, ends, judge
-from .engine import SAMPLE_RATE, FloatArray, pcm16_to_float
+from .engine import SAMPLE_RATE, Decoded, FloatArray, pcm16_to_float
 from .vad import WINDOW, VadPolicy, VadStream, speech_region, speech_windows
 
 Region = tuple[int, int]
@@ -90,7 +90,7 @@ class Utterance:
         self._vad = vad
         self._pcm = bytearray()
         self.finishing = False
-        self.speculated: tuple[Region, str] | None = None
+        self.speculated: tuple[Region, Decoded] | None = None  # the speculative final decode, its scores too
         self._final_region: Region | None = None  # last region a final job was made for
         self._partial_at = 0  # sample count when the last partial job was made
         self._sent: list[str] = []

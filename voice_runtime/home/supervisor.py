@@ -114,7 +114,8 @@ class Supervisor:
             _LOGGER.warning("service=%s exited code=%d after %.1fs; restart %d in %.0fs (the others keep running)",
                             name, code, ran, child.restarts, delay)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._stopping.wait()
         child.state = "stopped"
         self._write_status()
 
@@ -135,7 +136,8 @@ class Supervisor:
                     os.killpg(proc.pid, signal.SIGTERM)
         for name, proc in procs:
             try:
-                await asyncio.wait_for(proc.wait(), STOP_SECONDS)
+                async with asyncio.timeout(STOP_SECONDS):
+                    await proc.wait()
             except TimeoutError:
                 _LOGGER.warning("service=%s did not stop in %.0fs; killing it", name, STOP_SECONDS)
                 with contextlib.suppress(ProcessLookupError):

@@ -203,7 +203,8 @@ async def replay_session(
                 await race(got_enough.wait(), reading)
             # Anything extra the server still sends counts too.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(reading), settle if not expected else 0.3)
+                async with asyncio.timeout(settle if not expected else 0.3):
+                    await asyncio.shield(reading)
     finally:
         await cancel_and_wait(reading)
         writer.close()
@@ -254,7 +255,8 @@ async def replay_as_server(
     writer: asyncio.StreamWriter | None = None
     reading: asyncio.Task[None] | None = None
     try:
-        reader, client_writer = await asyncio.wait_for(connected, step_timeout)
+        async with asyncio.timeout(step_timeout):
+            reader, client_writer = await connected
         writer = client_writer
 
         async def pump() -> None:
@@ -280,16 +282,16 @@ async def replay_as_server(
             def enough(need: int = seen_in.items) -> bool:
                 return got.items >= need or (reading is not None and reading.done())
 
-            async with progress:
-                await asyncio.wait_for(progress.wait_for(enough), step_timeout)
+            async with asyncio.timeout(step_timeout), progress:
+                await progress.wait_for(enough)
             await async_write_event(item.event, client_writer)
 
         def complete() -> bool:
             return got.items >= seen_in.items or bool(reading is not None and reading.done())
 
         with contextlib.suppress(TimeoutError):
-            async with progress:
-                await asyncio.wait_for(progress.wait_for(complete), step_timeout)
+            async with asyncio.timeout(step_timeout), progress:
+                await progress.wait_for(complete)
     finally:
         if reading is not None:
             await cancel_and_wait(reading)
@@ -297,7 +299,8 @@ async def replay_as_server(
             writer.close()
         server.close()
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(server.wait_closed(), 2)
+            async with asyncio.timeout(2):
+                await server.wait_closed()
     expected = [e.event for e in session.events if e.dir == "in"]
     diffs = compare(expected, received, rules)
     return ReplayReport(ok=not diffs, differences=diffs, received=received)
