@@ -247,10 +247,11 @@ def main() -> int:
         r = report[key]
         lines.append(f"| {key} | {r['n']} | {r['correct']} | {r['accuracy']:.1%} |")
     nh = report["no_home"]
-    lines += ["", *[f"No home, held out {k}: {report[f'no_home_{k}']['honest']}/"
-                    f"{report[f'no_home_{k}']['device_commands']} device commands honest; "
-                    f"{len(report[f'no_home_{k}']['wrongly_captured'])}/{report[f'no_home_{k}']['general_questions']} "
-                    "general questions wrongly kept from the LLM." for k in ("8",)], f"No home connected: {nh['honest']}/{nh['device_commands']} device commands got the honest "
+    nh8 = report["no_home_8"]
+    lines += ["", f"No home, held out 8 (with NO_HOME_8): {nh8['honest']}/{nh8['device_commands']} device commands "
+              f"honest; {len(nh8['wrongly_captured'])}/{nh8['general_questions']} general questions wrongly kept "
+              "from the LLM."]
+    lines += [f"No home connected: {nh['honest']}/{nh['device_commands']} device commands got the honest "
               f"answer; {len(nh['wrongly_captured'])}/{nh['general_questions']} general questions were wrongly "
               "kept from the LLM.",
               f"No home, held out 5: {report['no_home_5']['honest']}/{report['no_home_5']['device_commands']} "
