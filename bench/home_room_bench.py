@@ -170,7 +170,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                   room_out=stdout.decode(errors="replace"), args=args, heard=transcripts(whisper.log))
 
 
-_TRANSCRIPT = re.compile(r"^ts=(\S+) .*transcript=(.*)\"$")
+# The text is a Python literal; whisper's log may put more fields after it (" mono=59842.8300").
+_TRANSCRIPT = re.compile(r"^ts=(\S+) .*transcript=(.*?)(?: \w+=[^\s'\"]+)*\"$")
 
 
 def transcripts(log: list[str]) -> list[tuple[float, str]]:

@@ -323,8 +323,11 @@ class IntentRecognizer:
 
 
 def _names_device(command: Recognized) -> bool:
-    """A wildcard command names something that ends with a device word; any other always."""
-    return command.source != "fallback" or bool(DEVICE_NOUN.search(str(command.slots.get("name", ""))))
+    """A wildcard command names something that ends with a device word, or matched on a device's
+    kind with no name ("is the tv on": the template's own word); any other always."""
+    if command.source != "fallback" or "name" not in command.slots:
+        return True
+    return bool(DEVICE_NOUN.search(str(command.slots["name"])))
 
 
 def _with_verbs(pieces: list[str]) -> list[str]:

@@ -153,10 +153,11 @@ async def test_a_command_our_whisper_heard_unsurely_is_asked_about_through_the_p
     asked about; said clearly, it is done."""
     async with backend(HaConfig(ha.url, ha.token)) as home:
         await asyncio.wait_for(home.loaded.wait(), 60)
-        await IntentRecognizer(home=home).answer("close the garage door", "setup")
+        intents = IntentRecognizer(home=home)  # one, for the set-up and the pipeline (compiling costs ~1 s)
+        await intents.answer("close the garage door", "setup")
         await ha.wait_state("cover.garage_door", lambda s: s["attributes"].get("current_position") == 0)
         pipeline = Pipeline(ServicePool("asr", [stack.whisper.uri]), ServicePool("handle", [stack.llama.uri]),
-                            ServicePool("tts", [stack.tts.uri]), intents=IntentRecognizer(home=home))
+                            ServicePool("tts", [stack.tts.uri]), intents=intents)
         try:
             unsure = TurnResult()
             await pipeline.run_turn(chunks(_noisy(speak("Open the garage door."), -14.0, -32.0, 7)), _Events(),

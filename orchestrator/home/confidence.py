@@ -6,7 +6,9 @@ Two signs that the words are not what was said:
   ``avg_logprob`` (the lowest of its segments) and ``no_speech_prob`` (the highest) in the
   ``transcript`` event's ``context``; other servers send nothing, and then nothing is unsure;
 - the device named is not one of the home's but is close to one (:func:`near_name`): "switch off
-  in bedroom lamp" (a wildcard template matched) names no device, "bedroom lamp" is one.
+  in bedroom lamp" (a wildcard template matched) names no device, "bedroom lamp" is one; or it
+  names one only once its "a"/"an" is read as "the" ("turn off the lights in a living room": a
+  misheard article, never how a room or device is named).
 
 Then a device ACTION is not done: the assistant asks ("Did you mean the Bedroom Lamp?") and a
 "yes" does it. Questions (states, temperature, weather), the time and timers go ahead.
@@ -97,6 +99,7 @@ def answer_word(text: str) -> bool | None:
     return True if text in YES else False if text in NO else None
 
 
+_ARTICLE = re.compile(r"(?<!\S)(?:a|an)(?!\S)")
 QUERIES = frozenset({"HassGetState", "HassClimateGetTemperature", "HassGetWeather"})  # safe: nothing changes
 ASK_FOR = dt.timedelta(seconds=60)  # how long a question's "yes" is awaited
 MAX_ASKED = 64  # conversations with a question open (the oldest is forgotten)
@@ -132,14 +135,16 @@ def doubt(commands: list[Recognized], hearing: Hearing | None, names: Callable[[
         if command.source != "fallback" or command.name in QUERIES or not said:
             continue
         near = near_name(said, names())
-        if near is None:
+        # "the lights in a living room": nobody names their room with "a"; the article was misheard
+        other = command.text.replace(said, near.lower() if near else _ARTICLE.sub("the", said))
+        if other == command.text:
             continue
-        found = recognize(command.text.replace(said, near.lower()))
+        found = recognize(other)
         if len(found) == 1 and found[0].source != "fallback":
             meant[i] = found[0]
-            fixed.append(near)
+            fixed.append(f"the {near}" if near else other)
     if fixed:
-        return Doubt(f"Did you mean the {' and the '.join(fixed)}?", tuple(meant))
+        return Doubt(f"Did you mean {' and '.join(fixed)}?", tuple(meant))
     if hearing is None or not hearing.unsure:
         return None
     if any(c.source == "fallback" and c.name not in QUERIES for c in commands):

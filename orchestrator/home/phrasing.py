@@ -19,31 +19,44 @@ from __future__ import annotations
 import re
 
 _LEAD = re.compile(r"^(?:(?:um+|uh+|umm+|er+|erm|hmm+|oh|ok|okay|so|well|alright|now|hey|hi|hello|please"
-                   r"|actually|kindly|go ahead and|just)\s+)+")
+                   r"|actually|kindly|go ahead and|just|excuse me)\s+)+")
+# A hesitation anywhere in the sentence, as whisper writes it: "turn on the uh bedroom light".
+_FILLER = re.compile(r"(?<!\S)(?:u+h+|u+m+|e+r+|e+r+m+|u+h+m+|h+m+)(?!\S)")
+# A remark before the request: "i'm cold set the heating to 23", "it's too dark turn the lamp on".
+_REMARK = re.compile(r"^(?:i'm|i am|it's|it is|we're|we are)(?: (?:a bit|a little|so|really|very|quite|too|pretty"
+                     r"|kind of|getting|rather|way too|bloody))* (?:cold|freezing|chilly|hot|warm|boiling|roasting"
+                     r"|baking|stuffy|dark|bright|noisy|loud|late|tired)(?: (?:in here|here|now|today|tonight))?"
+                     r" (?=(?:please |can |could |would |will |set |turn |switch |put |make |open |close |lock "
+                     r"|unlock |dim |bump |raise |lower |start |stop )\b)")
 # A polite opening before a command: "would it be possible to", "i'd like you to", "could you
 # kindly", "do me a favour and".
-_POLITE = re.compile(r"^(?:(?:can|could|would|will) you (?:please )?(?:kindly|just) "
+_POLITE = re.compile(r"^(?:(?:can|could|would|will) you (?:please )?(?:kindly |just )?(?=(?:set|turn|switch|put"
+                     r"|give|add|open|close|shut|lock|unlock|dim|bump|raise|lower|start|stop|pause|resume|cancel"
+                     r"|mute|unmute|skip|play|make|get|do) )"
                      r"|(?:would|will) it be possible to |is it possible to "
                      r"|(?:i'd|i would) like you to "
                      r"|i (?:want|need) you to |(?:could|can) i ask you to |do me a favou?r and "
                      r"|be a (?:dear|love|star) and |if you (?:could|would|can) )")
 # An indirect question: "could you tell me / do you know / any idea what time it is".
 _ASK = re.compile(r"^(?:(?:(?:can|could|would|will) you (?:please )?)?(?:tell me|let me know)|(?:do|would) you"
-                  r"(?: happen to)? know|(?:have you )?(?:got )?any idea)\s+(?=(?:what|which|how|when)\b)")
+                  r"(?: happen to)? know|(?:have you )?(?:got )?any idea|(?:can you |could you )?remind me)"
+                  r"\s+(?=(?:what|which|how|when)\b)")
 # An indirect yes/no question: "can you check if the front door is locked" -> "is the front door
 # locked".
 _IF = re.compile(r"^(?:(?:can|could|would|will) you (?:please )?)?(?:check|see|tell me|find out|let me know"
                  r"|(?:do|would) you know)(?: if| whether) (?P<what>(?:the|my|our|all) .+?) (?P<verb>is|are)"
                  r" (?P<rest>\S.*)$")
-_TAIL = re.compile(r"\s+(?:right now|at the moment|now|thanks|thank you|please|for me|if you (?:would|could|can|don't"
+_TAIL = re.compile(r"\s+(?:right now|at the moment|now|thanks|thank you|please|for me|or not"
+                   r"|if you (?:would|could|can|don't"
                    r" mind)|would you|could you|will you|(?:my )?(?:friend|mate|buddy|dear|love))$")
 
 
 def trim(text: str) -> str:
     """``text`` without leading fillers, a polite opening, an indirect ask or trailing
     politeness and "right now" (see the module doc)."""
+    text = " ".join(_FILLER.sub(" ", text).split()) or text
     while True:
-        short = _LEAD.sub("", text)
+        short = _REMARK.sub("", _LEAD.sub("", text))
         short = _POLITE.sub("", short)
         short = _TAIL.sub("", _IF.sub(r"\g<verb> \g<what> \g<rest>", _ASK.sub("", short)))
         if short == text or not short:
@@ -80,6 +93,27 @@ _ON_OFF = [
     (re.compile(r"^(?:shut|power|cut) (?:off|down)\b"), "turn off"),
     (re.compile(r"^kill\b"), "turn off"),
 ]
+# Casual speech: "gonna", "wanna".
+_CASUAL = [(re.compile(r"\bgonna\b"), "going to"), (re.compile(r"\bwanna\b"), "want to"),
+           (re.compile(r"\bgotta\b"), "have to")]
+# Other verbs for a new level: "bump the thermostat to 20", "knock the heating down to 18".
+_LEVEL = re.compile(r"^(?:bump|knock|crank|whack|nudge|push|drop)(?: (?:it|the|my) (?P<what>.+?))?"
+                    r"(?: (?P<dir>up|down))? to (?P<n>\S+)(?P<rest>.*)$")
+# "get the coffee maker going": turn it on.
+_GET_GOING = re.compile(r"^get (?P<what>(?:the|my) .+) (?:going|started|running)$")
+# Media: "go back a song", "back a track", "skip ahead to the next track".
+_MEDIA = [
+    (re.compile(r"^(?:go |skip |jump )?back (?:a|one) (?P<u>song|track)(?P<rest>.*)$"),
+     r"play the previous \g<u>\g<rest>"),
+    (re.compile(r"^(?:skip|go|jump) (?:ahead|forward|forwards|on) to (?:the )?next\b"), "skip to the next"),
+]
+# Volume belongs to a player: "put the tv volume at 60", "tv volume 50", "the tv's volume to 30".
+_VOLUME = re.compile(r"^(?:(?:put|set|turn|change|make|bring) )?(?:the |my )?(?P<what>.+?)(?:'s)? volume"
+                     r"(?: (?:up |down )?(?:to|at|on))? (?P<n>\d+)(?: percent|%)?$")
+# Covers said terse: "blinds up", "the garage door down"; "lock the house up".
+_UP_DOWN = re.compile(r"^(?:the |my )?(?P<what>(?:\w+ )*?(?:blinds?|shades?|curtains?|shutters?|garage door|garage))"
+                      r" (?P<dir>up|down)$")
+_LOCK_UP = re.compile(r"^lock (?P<what>everything|(?:the|my) (?:house|home|place|doors)) up$")
 # Covers: "roll up the blinds", "pull the shades down".
 _COVER = [
     (re.compile(r"^(?:roll|pull|wind|bring) up\b"), "raise"),
@@ -117,6 +151,8 @@ _ADD = [
 ]
 _FOR_A_BIT = r" for (?:a (?:moment|minute|sec|second|bit)|now)"
 _TIMER_VERBS = [  # "stop the timer" alone cancels it (the official templates)
+    (re.compile(rf"^(?:get rid of|delete|remove|clear|kill|ditch|bin|drop) {_TIMER}$"), r"cancel \g<t>"),
+    (re.compile(r"^(?:do|make|give|get) me an? (?P<rest>(?:\w+ )?timer\b.*)$"), r"set a \g<rest>"),
     (re.compile(rf"^(?:hold|freeze) {_TIMER}(?:{_FOR_A_BIT})?$"), r"pause \g<t>"),
     (re.compile(rf"^stop {_TIMER}{_FOR_A_BIT}$"), r"pause \g<t>"),
     (re.compile(rf"^(?:carry on|keep going|go on|continue|get going again) with {_TIMER}$"), r"resume \g<t>"),
@@ -137,6 +173,8 @@ DEVICE_NOUN = re.compile(
 def rephrase(text: str) -> str:
     """``text`` (normalized, trimmed) in the words the templates know (see the module doc); the
     same text when nothing applies."""
+    for pattern, repl in _CASUAL:
+        text = pattern.sub(repl, text)
     mind = _MIND.match(text)
     if mind and mind.group("verb") in _GERUNDS:
         text = _GERUNDS[mind.group("verb")] + text[mind.end():]
@@ -147,8 +185,17 @@ def rephrase(text: str) -> str:
         for pattern, repl in _ADD + _TIMER_VERBS:
             text = pattern.sub(repl, text)
         return text
-    for pattern, repl in _ON_OFF + _COVER:
+    for pattern, repl in _ON_OFF + _COVER + _MEDIA:
         text = pattern.sub(repl, text, count=1)
+    text = _GET_GOING.sub(r"turn on \g<what>", text)
+    text = _UP_DOWN.sub(lambda m: f"{'raise' if m.group('dir') == 'up' else 'lower'} the {m.group('what')}", text)
+    text = _LOCK_UP.sub(r"lock up \g<what>", text)
+    if (level := _LEVEL.match(text)) is not None:
+        what = level.group("what") or "heating"
+        verb = f"turn the {what} {level.group('dir')}" if level.group("dir") else f"set the {what}"
+        text = f"{verb} to {level.group('n')}{level.group('rest')}"
+    if (volume := _VOLUME.match(text)) is not None:
+        text = f"set the {volume.group('what')} volume to {volume.group('n')}"
     for pattern, repl in _BRIGHTNESS:
         text = pattern.sub(repl, text)
     return " ".join(text.split())
