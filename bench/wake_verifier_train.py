@@ -265,6 +265,7 @@ def main() -> None:
                         help="the cutoff: the highest that finds this share of the validation wake clips found "
                              "at the lowest cutoff")
     parser.add_argument("--out", type=Path, default=ROOT / "satellite" / "wake_verifier_okay_nabu.npz")
+    parser.add_argument("--net-seed", type=int, help="the network's initialisation and batch order (default: --seed)")
     parser.add_argument("--ensemble", help="a,b,...: stack these trained weight files into --out and stop")
     parser.add_argument("--ensemble-cutoff", type=float)
     args = parser.parse_args()
@@ -305,7 +306,8 @@ def main() -> None:
     x, y = data["x"], data["y"]
     print(f"windows: {len(y)} ({int(y.sum())} positive), validation speakers {sorted(val_names)}; "
           f"{time.monotonic() - t0:.0f} s", flush=True)
-    params = train(x[~is_val], y[~is_val], x[is_val], y[is_val], seed=args.seed, epochs=args.epochs,
+    net_seed = args.seed if args.net_seed is None else args.net_seed
+    params = train(x[~is_val], y[~is_val], x[is_val], y[is_val], seed=net_seed, epochs=args.epochs,
                    decay=args.decay, input_noise=args.input_noise, hidden=args.hidden)
     from satellite.wake_verifier import EmbeddingVerifier
 
