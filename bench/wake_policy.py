@@ -71,6 +71,7 @@ def record(audio: np.ndarray, first: float) -> dict[str, Any]:
         """Replaces Verifier._score: keeps every score, never fires."""
         ours = self.ours.get(self.word)
         for embedding in self.features.process_streaming(chunk):
+            candidates[-1]["emb"].append((now[0], np.asarray(embedding, np.float32).reshape(96)))
             value = ours.push(embedding) if ours is not None else None
             if value is not None:
                 candidates[-1]["scores"].append((round(now[0], 3), round(float(value), 4)))
@@ -79,7 +80,7 @@ def record(audio: np.ndarray, first: float) -> dict[str, Any]:
     start = wake_cascade.Verifier.start
 
     def starting(self: Any, word: str, history: bytes, strict: bool = False) -> bool:
-        candidates.append({"start": round(now[0], 3), "micro_peak": 0.0, "scores": []})
+        candidates.append({"start": round(now[0], 3), "micro_peak": 0.0, "scores": [], "emb": []})
         return start(self, word, history, strict)
 
     wake_cascade.Verifier._score = scoring  # type: ignore[method-assign,assignment]
@@ -115,10 +116,46 @@ def load_group(group: str, cache: Path = CACHE, material: Path = MATERIAL
     if group == "near-misses":
         audio, items = near_miss_audio(material)
         return audio, items, False
+    if group == "held3":  # session 10's held-out split: measured once, at the end
+        from bench.wake_held_out_3 import load
+
+        audio, items = load(cache)
+        return audio, items, True
     if group in ("speech", "music", "tv"):
         return np.load(cache / f"neg-{group}-60.npy").astype(np.float64), [], False
     meta = json.loads((cache / "index-60.json").read_text())
     return np.load(cache / f"{group}.npy").astype(np.float64), meta["items"][group], True
+
+
+def save_embeddings(result: dict[str, Any], path: Path) -> None:
+    """Each candidate's embeddings (n × 96) and their audio times, in the order the verifier saw them,
+    into ``path`` (.npz), taken out of ``result``: any verifier can then be scored without the audio."""
+    arrays: dict[str, Any] = {}
+    for n, candidate in enumerate(result["candidates"]):
+        emb = candidate.pop("emb")
+        arrays[f"e{n}"] = np.array([e for _, e in emb], np.float32).reshape(-1, 96)
+        arrays[f"t{n}"] = np.array([round(t, 3) for t, _ in emb])
+    np.savez_compressed(path, **arrays)
+
+
+def rescore(rec: dict[str, Any], embeddings: Path, weights: Path) -> dict[str, Any]:
+    """``rec`` with every candidate's scores recomputed by the verifier in ``weights`` (a fresh
+    state per candidate, one score per embedding once a window is full, as the satellite does)."""
+    from satellite.wake_verifier import EmbeddingVerifier
+
+    verifier = EmbeddingVerifier(weights)
+    out = dict(rec, candidates=[])
+    with np.load(embeddings) as data:
+        for n, candidate in enumerate(rec["candidates"]):
+            emb, times = data[f"e{n}"], data[f"t{n}"]
+            window = verifier.window
+            scores = []
+            if len(emb) >= window:
+                x = np.stack([emb[i - window + 1:i + 1].reshape(-1) for i in range(window - 1, len(emb))])
+                values = verifier.scores(x)
+                scores = [(float(t), round(float(v), 4)) for t, v in zip(times[window - 1:], values, strict=True)]
+            out["candidates"].append(dict(candidate, scores=scores))
+    return out
 
 
 def decide(candidate: dict[str, Any], first: float, rule: tuple[str, float, float]) -> float | None:
@@ -145,8 +182,10 @@ RULES: list[tuple[str, float, float]] = (
 FIRSTS = (0.05, 0.1, 0.15, 0.2)
 
 
-def rules(paths: list[Path]) -> list[dict[str, Any]]:
+def rules(paths: list[Path], weights: Path | None = None) -> list[dict[str, Any]]:
     recs = [json.loads(p.read_text()) for p in paths]
+    if weights is not None:  # another verifier: its scores from the recorded embeddings
+        recs = [rescore(r, p.with_suffix(".emb.npz"), weights) for r, p in zip(recs, paths, strict=True)]
     out = []
     for first in FIRSTS:
         for rule in RULES:
@@ -157,7 +196,7 @@ def rules(paths: list[Path]) -> list[dict[str, Any]]:
                 found = [t for c in rec["candidates"] if (t := decide(c, first, rule)) is not None]
                 if rec["positive"]:
                     for split in sorted({i["split"] for i in rec["items"]}):
-                        if split == "fresh-held-out" and not rec.get("final"):
+                        if split in ("fresh-held-out", "held-out-3") and not rec.get("final"):
                             continue
                         got = score(found, [i for i in rec["items"] if i["split"] == split])
                         row[split] = got["true_accepts"]
@@ -187,16 +226,18 @@ def main() -> None:
     rul = sub.add_parser("rules")
     rul.add_argument("records", type=Path, nargs="+")
     rul.add_argument("--out", type=Path)
+    rul.add_argument("--weights", type=Path, help="score with this verifier (.npz) from the records' embeddings")
     args = parser.parse_args()
     if args.cmd == "record":
         audio, items, positive = load_group(args.group, args.cache, args.material)
         result = record(audio, args.first)
-        result.update(group=args.group, items=items, positive=positive, final=args.group == "fresh")
+        result.update(group=args.group, items=items, positive=positive, final=args.group in ("fresh", "held3"))
+        save_embeddings(result, args.out.with_suffix(".emb.npz"))
         args.out.write_text(json.dumps(result) + "\n")
         print(f"{args.group}: {len(result['candidates'])} candidates in {result['seconds'] / 60:.1f} min, "
               f"cpu {result['cpu_s']} s", flush=True)
     else:
-        rows = rules(args.records)
+        rows = rules(args.records, args.weights)
         for row in rows:
             print(json.dumps(row))
         if args.out:

@@ -202,13 +202,15 @@ def clip_recall(scores: np.ndarray, y: np.ndarray, clips: np.ndarray, cutoff: fl
     return hit, len(pos_clips)
 
 
-def add_round2(data: dict[str, Any], texts: list[str], cache: Path, feat: Path) -> dict[str, Any]:
-    """``data`` plus round 2's per-clip windows (``bench/wake_verifier_more.py``); ``texts`` grows to match."""
+def add_round2(data: dict[str, Any], texts: list[str], cache: Path, feat: Path,
+               clips: list[Clip] | None = None) -> dict[str, Any]:
+    """``data`` plus round 2's per-clip windows (``bench/wake_verifier_more.py``; or ``clips``, e.g.
+    round 3's, ``bench/wake_verifier_round3.py``); ``texts`` grows to match."""
     from bench.wake_verifier_more import clips2
 
     speakers = [str(s) for s in data["speakers"]]
     xs, ys, groups, ids = [data["x"]], [data["y"]], [data["group"]], [data["clip"]]
-    for clip in clips2(cache):
+    for clip in clips2(cache) if clips is None else clips:
         path = feat / f"{clip.path.stem}.npz"
         if not path.exists():
             continue
@@ -226,10 +228,21 @@ def add_round2(data: dict[str, Any], texts: list[str], cache: Path, feat: Path) 
 
 
 def voices_of(speaker: str) -> set[str]:
-    """The Kokoro voices a speaker is made of ("blend:a+b@w" → a, b); Piper → "piper"."""
+    """The Kokoro voices a speaker is made of ("blend:a+b@w", "blend3:a+b@w" → a, b); Piper → "piper"."""
     if speaker.startswith("piper"):
         return {"piper"}
-    return set(speaker.removeprefix("blend:").split("@")[0].split("+"))
+    return set(speaker.split(":", 1)[-1].split("@", maxsplit=1)[0].split("+"))
+
+
+def ensemble(paths: list[Path], out: Path, cutoff: float | None = None) -> None:
+    """Stack trained networks into one weights file (:class:`satellite.wake_verifier.EmbeddingVerifier`
+    scores the mean of their sigmoids); the cutoff is ``cutoff`` or the first file's."""
+    files = [dict(np.load(p)) for p in paths]
+    if len({int(f["window"]) for f in files}) != 1:
+        raise ValueError("the networks see different windows")
+    keys = ("w1", "b1", "w2", "b2", "mean", "std")
+    stacked: dict[str, Any] = {k: np.stack([np.asarray(f[k], np.float32) for f in files]) for k in keys}
+    np.savez(out, **stacked, window=files[0]["window"], cutoff=files[0]["cutoff"] if cutoff is None else cutoff)
 
 
 def main() -> None:
@@ -245,13 +258,20 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=HIDDEN)
     parser.add_argument("--features", type=Path, help="cache the windows here (.npz)")
     parser.add_argument("--more", type=Path, help="round 2's per-clip windows (bench/wake_verifier_more.py --feat)")
+    parser.add_argument("--round3", type=Path, help="round 3's per-clip windows (bench/wake_verifier_round3.py --feat)")
     parser.add_argument("--val-voices", type=int, default=0,
                         help="validate on every speaker made from N random voices (voice-disjoint) instead")
     parser.add_argument("--min-recall", type=float, default=1.0,
                         help="the cutoff: the highest that finds this share of the validation wake clips found "
                              "at the lowest cutoff")
     parser.add_argument("--out", type=Path, default=ROOT / "satellite" / "wake_verifier_okay_nabu.npz")
+    parser.add_argument("--net-seed", type=int, help="the network's initialisation and batch order (default: --seed)")
+    parser.add_argument("--ensemble", help="a,b,...: stack these trained weight files into --out and stop")
+    parser.add_argument("--ensemble-cutoff", type=float)
     args = parser.parse_args()
+    if args.ensemble:
+        ensemble([Path(p) for p in args.ensemble.split(",")], args.out, args.ensemble_cutoff)
+        return
     t0 = time.monotonic()
     clips = build(args.cache, args.seed, args.rounds)
     if args.features and args.features.exists():
@@ -265,6 +285,10 @@ def main() -> None:
     texts = [c.text for c in clips]
     if args.more:
         data = add_round2(data, texts, args.cache, args.more)
+    if args.round3:
+        from bench.wake_verifier_round3 import clips3
+
+        data = add_round2(data, texts, args.cache, args.round3, clips3(args.cache))
     speakers = [str(s) for s in data["speakers"]]
     rng = np.random.default_rng(args.seed)
     if args.val_voices:
@@ -282,7 +306,8 @@ def main() -> None:
     x, y = data["x"], data["y"]
     print(f"windows: {len(y)} ({int(y.sum())} positive), validation speakers {sorted(val_names)}; "
           f"{time.monotonic() - t0:.0f} s", flush=True)
-    params = train(x[~is_val], y[~is_val], x[is_val], y[is_val], seed=args.seed, epochs=args.epochs,
+    net_seed = args.seed if args.net_seed is None else args.net_seed
+    params = train(x[~is_val], y[~is_val], x[is_val], y[is_val], seed=net_seed, epochs=args.epochs,
                    decay=args.decay, input_noise=args.input_noise, hidden=args.hidden)
     from satellite.wake_verifier import EmbeddingVerifier
 

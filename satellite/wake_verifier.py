@@ -8,8 +8,10 @@ so that it does not miss the voices the shipped models miss. The weights are a s
 next to this file (numpy only: no TensorFlow or torch on the satellite).
 
 Model: the last ``window`` embeddings, flattened, standardised (the training set's mean and
-spread), one hidden layer (ReLU), a sigmoid. :meth:`EmbeddingVerifier.push` takes one embedding
-and returns the score once ``window`` of them have been seen.
+spread), one hidden layer (ReLU), a sigmoid. A file may hold several such networks (every array
+with a leading model axis; ``bench/wake_verifier_train.py --ensemble``): the score is the mean of
+their sigmoids (a vote of models trained apart). :meth:`EmbeddingVerifier.push` takes one
+embedding and returns the score once ``window`` of them have been seen.
 """
 
 from __future__ import annotations
@@ -29,16 +31,17 @@ def available(word: str) -> bool:
 
 class EmbeddingVerifier:
     def __init__(self, path: Path) -> None:
-        with np.load(path) as data:
-            self.w1 = np.asarray(data["w1"], dtype=np.float32)
-            self.b1 = np.asarray(data["b1"], dtype=np.float32)
-            self.w2 = np.asarray(data["w2"], dtype=np.float32)
-            self.b2 = float(data["b2"])
-            self.mean = np.asarray(data["mean"], dtype=np.float32)
-            self.scale = np.asarray(1.0 / data["std"], dtype=np.float32)
+        with np.load(path) as data:  # one network, or several stacked on a leading axis
+            self.w1 = np.asarray(data["w1"], dtype=np.float32).reshape(-1, *data["w1"].shape[-2:])
+            models = len(self.w1)
+            self.b1 = np.asarray(data["b1"], dtype=np.float32).reshape(models, 1, -1)
+            self.w2 = np.asarray(data["w2"], dtype=np.float32).reshape(models, -1, 1)
+            self.b2 = np.asarray(data["b2"], dtype=np.float32).reshape(models, 1, 1)
+            self.mean = np.asarray(data["mean"], dtype=np.float32).reshape(models, 1, -1)
+            self.scale = np.asarray(1.0 / data["std"], dtype=np.float32).reshape(models, 1, -1)
             self.window = int(data["window"])
             self.cutoff = float(data["cutoff"])
-        if self.w1.shape != (self.window * 96, len(self.b1)) or self.w2.shape != self.b1.shape:
+        if self.w1.shape[1] != self.window * 96 or not self.w1.shape[2] == self.b1.shape[2] == self.w2.shape[1]:
             raise ValueError(f"{path}: weights do not fit a {self.window} x 96 input")
         self._last: collections.deque[np.ndarray] = collections.deque(maxlen=self.window)
 
@@ -47,10 +50,10 @@ class EmbeddingVerifier:
         return cls(WEIGHTS[word])
 
     def scores(self, x: np.ndarray) -> np.ndarray:
-        """Scores for a batch of flattened windows (N × window·96)."""
-        hidden = np.maximum(0.0, ((x - self.mean) * self.scale) @ self.w1 + self.b1)
-        logits = np.clip(hidden @ self.w2 + self.b2, -30.0, 30.0)
-        out: np.ndarray = 1.0 / (1.0 + np.exp(-logits))
+        """Scores for a batch of flattened windows (N × window·96): the mean over the models."""
+        hidden = np.maximum(0.0, ((x[None] - self.mean) * self.scale) @ self.w1 + self.b1)
+        logits = np.clip(hidden @ self.w2 + self.b2, -30.0, 30.0)[..., 0]
+        out: np.ndarray = (1.0 / (1.0 + np.exp(-logits))).mean(axis=0)
         return out
 
     def push(self, embedding: np.ndarray) -> float | None:

@@ -50,8 +50,8 @@ def clip(name: str) -> bytes:
 
 def test_the_shipped_weights_load_and_fit_openwakeword_embeddings(tmp_path: Path) -> None:
     verifier = EmbeddingVerifier.for_word("okay_nabu")
-    assert verifier.window == 16 and verifier.w1.shape == (16 * 96, len(verifier.b1))
-    assert WEIGHTS["okay_nabu"].stat().st_size < 300_000  # small enough to ship in the repo
+    assert verifier.window == 16 and verifier.w1.shape[1:] == (16 * 96, verifier.b1.shape[-1])
+    assert WEIGHTS["okay_nabu"].stat().st_size < 300_000 * len(verifier.w1)  # small enough to ship in the repo
     assert [verifier.push(np.zeros(96)) for _ in range(15)] == [None] * 15
     assert 0.0 <= (verifier.push(np.zeros((1, 1, 1, 96))) or -1.0) <= 1.0
     bad = tmp_path / "bad.npz"
@@ -164,3 +164,20 @@ def test_a_wake_word_right_after_start_up_is_verified() -> None:
         assert len(detections(gate, bytes(8000) + speak("Okay Nabu.") + bytes(64000))) == 1
     finally:
         asyncio.run(gate.stop())
+
+
+def test_a_file_of_several_networks_scores_the_mean_of_theirs(tmp_path: Path) -> None:
+    """``bench/wake_verifier_train.py --ensemble``: networks stacked on a leading axis vote by their mean."""
+    from bench.wake_verifier_train import ensemble
+
+    with np.load(WEIGHTS["okay_nabu"]) as data:
+        other = {k: data[k] for k in data.files}
+    other["b2"] = np.asarray(other["b2"]) + 2.0  # a second network that is surer of everything
+    np.savez(tmp_path / "other.npz", **other)
+    ensemble([WEIGHTS["okay_nabu"], tmp_path / "other.npz"], tmp_path / "both.npz")
+    x = np.random.default_rng(3).standard_normal((5, 16 * 96)).astype(np.float32)
+    one, two = EmbeddingVerifier(WEIGHTS["okay_nabu"]).scores(x), EmbeddingVerifier(tmp_path / "other.npz").scores(x)
+    both = EmbeddingVerifier(tmp_path / "both.npz")
+    assert both.cutoff == EmbeddingVerifier(WEIGHTS["okay_nabu"]).cutoff
+    np.testing.assert_allclose(both.scores(x), (one + two) / 2, rtol=1e-5)
+    assert not np.allclose(one, two)
