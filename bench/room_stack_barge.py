@@ -1,7 +1,7 @@
 """Questions spoken over the assistant's reply, through the whole stack, in the real-time room.
 
-Our three engines (``wyoming_whisper``, ``wyoming_llama`` (``--max-sentences 2``, so a reply
-is long enough to talk over), ``wyoming_kokoro``), ``voice-orchestrator serve`` with its
+Our three engines (``wyoming_whisper``, ``wyoming_llama`` (``--max-sentences``, default 3, so a
+reply is long enough to talk over), ``wyoming_kokoro`` (``--tts-provider``)), ``voice-orchestrator serve`` with its
 defaults and our satellite (defaults except what the room needs: the FIFO mic and speaker,
 ``--no-wake-word``, ``--no-tones``) in the shared room (``../shared/room``: real time, speaker
 echo 40 ms at ``--echo-db``, 0.2 s reverb, −60 dBFS noise). A warm-up question first (the LLM's
@@ -18,7 +18,8 @@ that started no turn counts as WER 1. The orchestrator talks to the satellite th
 ``--keep``, with the room's ``mic.wav``/``played.wav``); turns are matched to utterances by
 time window and content, and the WER is split by cause (``bench/stack_barge_judge.py``).
 
-    flock /tmp/hearth-rt.lock .venv/bin/python bench/room_stack_barge.py --echo-db -6 [--cycles 8]
+    flock /tmp/hearth-rt.lock .venv/bin/python bench/room_stack_barge.py \
+        --echo-db -6 [--cycles 10] [--tts-provider piper]
     .venv/bin/python bench/room_stack_barge.py --judge /tmp/room-stack-barge   # judge a kept run again
 """
 
@@ -138,8 +139,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     engines: dict[str, ServiceProcess] = {}
     try:
         engines["whisper"] = await start_service("wyoming_whisper")
-        engines["llama"] = await start_service("wyoming_llama", "--max-sentences", "2")
-        engines["tts"] = await start_service("wyoming_kokoro")
+        engines["llama"] = await start_service("wyoming_llama", "--max-sentences", str(args.max_sentences))
+        engines["tts"] = await start_service("wyoming_kokoro", "--provider", args.tts_provider)
         before = await asyncio.to_thread(uptime)
         ran = await run_room(args, engines, Path(args.keep))
         after = await asyncio.to_thread(uptime)
@@ -147,6 +148,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         for proc in engines.values():
             await proc.stop()
     run = {"echo_db": args.echo_db, "cycles": args.cycles, "harness": harness(args.harness_nice),
+           "tts_provider": args.tts_provider, "max_sentences": args.max_sentences,
            "after_reply_starts_s": args.after, "keep": args.keep,
            "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "uptime_before": before,
            "uptime_after": after, "room": ran["room_line"], "room_stats": ran["result"].get("stats"),
@@ -168,10 +170,16 @@ def main() -> int:
     parser.add_argument("--cycles", type=int, default=8)
     parser.add_argument("--cycle", type=float, default=25.0,
                         help="seconds per question + interruption in the room's duration (the cycles pace themselves)")
-    # The reply's first piece (a clause) often lasts under 1 s: the WAV (0.3 s of silence first)
-    # starting 0.4 s in puts the question's onset ~0.7 s into the reply.
-    parser.add_argument("--after", type=float, default=0.4,
-                        help="the interruption's WAV starts this long into it")
+    # The room anchors the interruption on the reply's first audible piece. With Kokoro on a busy
+    # box that piece (a clause, 0.4-0.6 s) ended before a question 0.4 s in was heard, and the
+    # next piece came > 0.7 s later: none of 4 interruptions landed over a playing reply (session
+    # 9, load 2.7). --tts-provider piper streams a reply without gaps; the onset then lands
+    # ~1.3 s into it (the WAV has 0.3 s of silence first).
+    parser.add_argument("--after", type=float, default=1.0,
+                        help="the interruption's WAV starts this long into the reply's first audible piece")
+    parser.add_argument("--tts-provider", default="auto", choices=("auto", "kokoro", "piper"),
+                        help="wyoming_kokoro --provider (auto: its start-up measurement, the default configuration)")
+    parser.add_argument("--max-sentences", type=int, default=3, help="wyoming_llama --max-sentences (long replies)")
     parser.add_argument("--keep", default="/tmp/room-stack-barge")
     parser.add_argument("--harness-nice", type=int, default=0,
                         help="the room at nice -N (the satellite at 0); -1: the room real-time, the satellite normal")
