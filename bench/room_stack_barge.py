@@ -84,7 +84,7 @@ async def run_room(args: argparse.Namespace, engines: dict[str, ServiceProcess],
     scen = await asyncio.to_thread(write_scenario, out, args.cycles, args.cycle, args.after)
     port = free_port()
     nice = args.harness_nice  # < 0: the room real-time (SCHED_FIFO 20), the satellite normal
-    renice = "chrt -o 0 " if nice < 0 else f"nice -n {nice} " if nice else ""
+    renice = "chrt -f 10 " if nice <= -2 else "chrt -o 0 " if nice < 0 else f"nice -n {nice} " if nice else ""
     sat = (f"{renice}{shlex.quote(sys.executable)} -m satellite --uri tcp://127.0.0.1:{port} --no-wake-word --no-tones "
            f"--debug --mic-command 'cat {{mic}}' --snd-command '{{player}}' --snd-rate 22050")
     go = out / "go"
@@ -128,6 +128,8 @@ async def run_room(args: argparse.Namespace, engines: dict[str, ServiceProcess],
 
 
 def harness(nice: int) -> str:
+    if nice <= -2:
+        return "room SCHED_FIFO 20, satellite SCHED_FIFO 10"
     return "room SCHED_FIFO 20, satellite normal" if nice < 0 else f"room nice {-nice}, satellite nice 0"
 
 
@@ -182,7 +184,8 @@ def main() -> int:
     parser.add_argument("--max-sentences", type=int, default=3, help="wyoming_llama --max-sentences (long replies)")
     parser.add_argument("--keep", default="/tmp/room-stack-barge")
     parser.add_argument("--harness-nice", type=int, default=0,
-                        help="the room at nice -N (the satellite at 0); -1: the room real-time, the satellite normal")
+                        help="the room at nice -N (the satellite at 0); -1: the room real-time, the satellite normal; "
+                        "-2: the satellite real-time too (SCHED_FIFO 10; the engines and orchestrator stay normal)")
     parser.add_argument("--window", type=float, default=3.0,
                         help="a turn belongs to an utterance if it starts up to this long after its speech ended")
     parser.add_argument("--judge", type=Path, help="only judge a kept run (its --keep folder) again")

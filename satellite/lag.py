@@ -15,7 +15,10 @@ once from a backlog has a large lag.
 
 from __future__ import annotations
 
+import gc
+import logging
 import math
+import time
 
 
 class MicLag:
@@ -39,3 +42,23 @@ class MicLag:
     def take_peak(self) -> float:
         peak, self.peak = self.peak, 0.0
         return peak
+
+
+def watch_gc(logger: logging.Logger, min_ms: float = 10.0) -> None:
+    """Log (debug) every full garbage collection (generation 2) that paused the process for at
+    least ``min_ms``: a pause over ``STALL_S`` (satellite.speaker_path) is a stall to the echo
+    judge, however quiet the box."""
+    if not logger.isEnabledFor(logging.DEBUG):
+        return
+    began = [0.0]
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            began[0] = time.monotonic()
+        elif (took := (time.monotonic() - began[0]) * 1000) >= min_ms:
+            logger.debug("full garbage collection took %.0f ms (%d collected, %d objects tracked)", took,
+                         info.get("collected", 0), len(gc.get_objects(generation=2)))
+
+    gc.callbacks.append(callback)
