@@ -291,8 +291,8 @@ class AudioFrontend:
         far = self._reference(played, len(mic)) if self._to_16k is not None else None
         if self._speex is not None and far is not None:
             ref = self._compensated(out, far)
-            if self._quiet_left is not None and np.any(far):
-                self._quiet_left = None  # the speaker plays again
+            if self._quiet_left is not None and played and played.strip(b"\0"):
+                self._quiet_left = None  # the speaker plays again (not the resampler's last samples)
             if self._waited is None and (self._quiet_left is None or self._quiet_left > 0):
                 out = self._speex.process(out, ref)
             if self._quiet_left is not None:
