@@ -86,7 +86,9 @@ async def run_room(args: argparse.Namespace, engines: dict[str, ServiceProcess],
     nice = args.harness_nice  # < 0: the room real-time (SCHED_FIFO 20), the satellite normal
     renice = "chrt -f 10 " if nice <= -2 else "chrt -o 0 " if nice < 0 else f"nice -n {nice} " if nice else ""
     sat = (f"{renice}{shlex.quote(sys.executable)} -m satellite --uri tcp://127.0.0.1:{port} --no-wake-word --no-tones "
-           f"--debug --mic-command 'cat {{mic}}' --snd-command '{{player}}' --snd-rate 22050")
+           f"--debug --mic-command 'cat {{mic}}' --snd-command '{{player}}' --snd-rate 22050 "
+           # a starved LLM answered 12-38 s after the question (load 8-10): not given up on at 20 s
+           f"--reply-timeout {args.reply_timeout}")
     go = out / "go"
     go.unlink(missing_ok=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -181,6 +183,7 @@ def main() -> int:
                         help="the interruption's WAV starts this long into the reply's first audible piece")
     parser.add_argument("--tts-provider", default="auto", choices=("auto", "kokoro", "piper"),
                         help="wyoming_kokoro --provider (auto: its start-up measurement, the default configuration)")
+    parser.add_argument("--reply-timeout", type=float, default=120.0, help="the satellite's --reply-timeout")
     parser.add_argument("--max-sentences", type=int, default=3, help="wyoming_llama --max-sentences (long replies)")
     parser.add_argument("--keep", default="/tmp/room-stack-barge")
     parser.add_argument("--harness-nice", type=int, default=0,
