@@ -44,10 +44,15 @@ class MicLag:
         return peak
 
 
-def watch_gc(logger: logging.Logger, min_ms: float = 10.0) -> None:
-    """Log (debug) every full garbage collection (generation 2) that paused the process for at
-    least ``min_ms``: a pause over ``STALL_S`` (satellite.speaker_path) is a stall to the echo
-    judge, however quiet the box."""
+def quiet_gc(logger: logging.Logger, min_ms: float = 10.0) -> None:
+    """Call once start-up is done. The ~40 000 objects alive then (modules, classes, models'
+    wrappers) live as long as the process: frozen out of the collector (``gc.freeze``), a full
+    collection no longer walks them. Unfrozen, each full collection paused the satellite 23-41 ms
+    (the room, satellite real-time, 2026-12-02), about a minute apart: with the frame's own work
+    near ``STALL_S`` (satellite.speaker_path), a stall to the echo judge on a quiet box. Full
+    collections still over ``min_ms`` are logged (debug)."""
+    gc.collect()
+    gc.freeze()
     if not logger.isEnabledFor(logging.DEBUG):
         return
     began = [0.0]
