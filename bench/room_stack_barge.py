@@ -18,8 +18,8 @@ that started no turn counts as WER 1. The orchestrator talks to the satellite th
 ``--keep``, with the room's ``mic.wav``/``played.wav``); turns are matched to utterances by
 time window and content, and the WER is split by cause (``bench/stack_barge_judge.py``).
 
-    flock /tmp/hearth-rt.lock .venv/bin/python bench/room_stack_barge.py \
-        --echo-db -6 [--cycles 10] [--tts-provider piper]
+    flock /tmp/hearth-rt.lock .venv/bin/python bench/room_stack_barge.py --echo-db -6 --cycles 10
+        [--tts-provider piper] [--harness-nice -2]
     .venv/bin/python bench/room_stack_barge.py --judge /tmp/room-stack-barge   # judge a kept run again
 """
 
