@@ -157,6 +157,7 @@ class AudioFrontend:
             if part is not None:
                 part.reset()
         self._ref = bytearray(_LEAD_BYTES)
+        self._quiet_left = None
 
     def _reference(self, played: bytes | None, need: int) -> Pcm:
         assert self._to_16k is not None
