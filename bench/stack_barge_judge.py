@@ -184,7 +184,14 @@ def summary(judged: dict[str, Any]) -> dict[str, Any]:
         vals = [r[key] for r in rows if r.get(key) is not None]
         return round(float(np.mean(vals)), 3) if vals else None
 
+    landed = [r for r in rows if r["over_a_reply"]]  # spoken while the reply was audible: the echo was in the mic
+    over = {k: round(float(np.mean([r[k] for r in landed if r.get(k) is not None])), 3)
+            if any(r.get(k) is not None for r in landed) else None
+            for k in ("wer", "wer_sent", "wer_sent_from_onset", "wer_mic", "wer_clean")}
     return {"interruptions": len(rows), "over_a_reply": sum(r["over_a_reply"] for r in rows),
+            "over_a_reply_wer_mean": over["wer"], "over_a_reply_wer_sent_mean": over["wer_sent"],
+            "over_a_reply_wer_sent_from_onset_mean": over["wer_sent_from_onset"],
+            "over_a_reply_wer_mic_mean": over["wer_mic"], "over_a_reply_wer_clean_mean": over["wer_clean"],
             "silenced_within_1s": sum(1 for r in rows if r["over_a_reply"] and (r["reaction_s"] or 9) <= 1.0),
             "with_a_turn": sum(r["turn"] is not None for r in rows),
             "split": sum(len(r["turns"]) > 1 for r in rows), "unmatched_turns": len(judged["unmatched_turns"]),

@@ -143,6 +143,7 @@ class AudioFrontend:
         self.on_path_change: Callable[[], None] | None = None  # told when the bulk delay changes
         self.on_path_confirmed: Callable[[], None] | None = None  # told when a recheck found it unchanged
         self._rechecking = False
+        self._quiet_left: int | None = None  # after a speaker kill: samples of echo tail still to cancel
         self.frames = 0
         _LOGGER.info("mic front end: aec=%s noise_suppression=%d auto_gain_dbfs=%d",
                      self.engine, config.noise_suppression, config.auto_gain_dbfs)
@@ -156,6 +157,7 @@ class AudioFrontend:
             if part is not None:
                 part.reset()
         self._ref = bytearray(_LEAD_BYTES)
+        self._quiet_left = None
 
     def _reference(self, played: bytes | None, need: int) -> Pcm:
         assert self._to_16k is not None
@@ -180,6 +182,15 @@ class AudioFrontend:
         if self.bulk:
             self._history[-self.bulk:] = 0
         self._ref[:] = bytes(len(self._ref))
+        # What already left the speaker echoes for the path's reverberation (plus the short delay
+        # the canceller keeps); after that the speaker is silent, the mic holds no echo, and
+        # speex is not fed until something plays again: fed the user's loud words (a barge-in)
+        # with the reply still in its 0.5 s of reference history, it adapted on them, and the
+        # next reply began with 13-27 dB of ERLE instead of ~32 (the room, 0 dB: the quiet
+        # start of "Stop" no longer cleared the residual, the hold came on the vowel, 0.19 s).
+        path = self.echo_path(adapted=True)
+        tail = path[1] if path is not None else self.config.aec_tail_ms / 1000.0
+        self._quiet_left = int((tail + KEEP_MS / 1000.0) * RATE)
 
     def recheck(self) -> None:
         """The echo path may have moved (the satellite fell behind its mic: the speaker may have
@@ -281,8 +292,12 @@ class AudioFrontend:
         far = self._reference(played, len(mic)) if self._to_16k is not None else None
         if self._speex is not None and far is not None:
             ref = self._compensated(out, far)
-            if self._waited is None:
+            if self._quiet_left is not None and played and played.strip(b"\0"):
+                self._quiet_left = None  # the speaker plays again (not the resampler's last samples)
+            if self._waited is None and (self._quiet_left is None or self._quiet_left > 0):
                 out = self._speex.process(out, ref)
+            if self._quiet_left is not None:
+                self._quiet_left -= len(out)
         if self._apm is not None:
             out = self._apm.process(out, far) if self.engine == "webrtc" else self._apm.process(out)
         if self._agc is not None:

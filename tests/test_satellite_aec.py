@@ -107,3 +107,32 @@ def test_flags_and_bad_values() -> None:
     bad = subprocess.run([sys.executable, "-m", "satellite", "--noise-suppression", "9"], check=False,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "noise-suppression" in bad.stderr
+
+
+@needs_speex
+def test_the_canceller_does_not_adapt_on_a_barge_in_once_the_speaker_is_silent(
+        reply: tuple[np.ndarray, list[bytes]]) -> None:
+    """A barge-in kills the speaker: after the echo's tail the mic holds only the user, whose loud
+    words (with the reply still in speex's 0.5 s of reference history) it used to adapt on, so
+    the next reply began with a damaged filter (the room, 0 dB: ERLE 13-27 dB at the next
+    interruption instead of 31-34, and the hold came on the vowel of "Stop", 0.19 s). Now speex
+    is not fed from the tail's end until the satellite plays again: its filter is unchanged."""
+    far, played = reply
+    kill = 8 * 16000 // FRAME * FRAME
+    frontend = AudioFrontend(FrontendConfig(aec=True, aec_engine="speex"), SPEAKER_RATE)
+    echo = echo_path(far[:kill], delay_ms=50.0, gain_db=0.0)
+    for i in range(kill // FRAME):
+        frontend.process(pcm(echo[i * FRAME:(i + 1) * FRAME] + noise(FRAME, -60.0, seed=i)), played[i])
+    frontend.speaker_dropped()
+    user = samples(speak("Stop. What time is it?"))
+    user *= np.sqrt(np.mean(echo**2)) / np.sqrt(np.mean(user[user != 0] ** 2))
+    silent = bytes(len(played[0]))
+    frames = len(user) // FRAME
+    for i in range(frames):
+        frontend.process(pcm(user[i * FRAME:(i + 1) * FRAME]), silent)
+        if i == 20:  # 0.6 s: the echo's tail has passed
+            settled = frontend._speex.impulse_response().copy()  # type: ignore[union-attr]
+    assert np.array_equal(frontend._speex.impulse_response(), settled)  # type: ignore[union-attr]
+    for i in range(150, 160):  # the reply plays again (past its lead-in silence): fed, adapting, as before
+        frontend.process(pcm(echo[i * FRAME:(i + 1) * FRAME]), played[i])
+    assert not np.array_equal(frontend._speex.impulse_response(), settled)  # type: ignore[union-attr]
