@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's commands; each one sets up first (idempotent, seconds when done before).
-#   ./run.sh test    lint, types and the whole test suite
+#   ./run.sh test    lint, types and the whole test suite (with its 30 slowest steps listed)
 #   ./run.sh demo    the assistant end to end on the default models
 #   ./run.sh bench   the benchmarks (bench/README.md)
 #   ./run.sh setup   only the set-up
@@ -14,7 +14,7 @@ case "$cmd" in
     bash scripts/setup.sh
     .venv/bin/ruff check .
     .venv/bin/mypy
-    exec .venv/bin/pytest -q -p no:cacheprovider "$@"
+    exec .venv/bin/pytest -q -p no:cacheprovider --durations=30 "$@"
     ;;
   demo)
     bash scripts/setup.sh

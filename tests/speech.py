@@ -61,6 +61,12 @@ def _whisper():  # type: ignore[no-untyped-def]
     return WhisperModel(str(resolve_whisper("tiny.en")), device="cpu", compute_type="int8")
 
 
+def whisper_model():  # type: ignore[no-untyped-def]
+    """The session's one in-process Whisper tiny.en (faster-whisper ``WhisperModel``), shared by
+    every test that listens to audio itself."""
+    return _whisper()
+
+
 def transcribe(pcm: bytes, fmt: AudioFormat = PCM16_MONO_16K) -> str:
     """What Whisper tiny.en hears in ``pcm`` (to check spoken replies)."""
     import numpy as np

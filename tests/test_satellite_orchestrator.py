@@ -15,11 +15,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from helpers import ROOT, free_port
-from peers import start_peer_piper, start_peer_whisper
 from stack import Stack
 from test_satellite_service import SatelliteProcess, Speech, satellite, silence, speaker, speech, windows
 
 from voice_runtime.audio import PCM16_MONO_16K, write_wav
+from voice_runtime.procs import ServiceProcess
 
 __all__ = ["speech"]  # a fixture
 
@@ -39,21 +39,18 @@ async def orchestrator(*args: str) -> AsyncIterator[SatelliteProcess]:
         await watched.stop()
 
 
-async def test_orchestrator_on_real_servers_drives_the_satellite(speech: Speech, tmp_path: Path) -> None:
+async def test_orchestrator_on_real_servers_drives_the_satellite(
+    speech: Speech, tmp_path: Path, peers: tuple[ServiceProcess, ServiceProcess],
+) -> None:
     command = speech.mic("Turn on the kitchen lights.")
     write_wav(str(tmp_path / "mic.wav"), silence(0.5) + command + silence(1.0), PCM16_MONO_16K)
-    whisper = await start_peer_whisper()
-    piper = await start_peer_piper()
-    try:
-        async with satellite("--mic-wav", str(tmp_path / "mic.wav"), "--mic-wav-fast", "--snd-wav",
-                             str(tmp_path / "speaker.wav"), "--snd-rate", "16000") as sat, \
-                orchestrator("--asr", whisper.uri, "--tts", piper.uri, "--handle", f"tcp://127.0.0.1:{free_port()}",
-                             "--satellite", f"tcp://127.0.0.1:{sat.port}") as orch:
-            await sat.wait_log("on reply-done", timeout=120)
-            assert orch.proc.returncode is None
-    finally:
-        await whisper.stop()
-        await piper.stop()
+    whisper, piper = peers  # the session's (this test only talks to them)
+    async with satellite("--mic-wav", str(tmp_path / "mic.wav"), "--mic-wav-fast", "--snd-wav",
+                         str(tmp_path / "speaker.wav"), "--snd-rate", "16000") as sat, \
+            orchestrator("--asr", whisper.uri, "--tts", piper.uri, "--handle", f"tcp://127.0.0.1:{free_port()}",
+                         "--satellite", f"tcp://127.0.0.1:{sat.port}") as orch:
+        await sat.wait_log("on reply-done", timeout=120)
+        assert orch.proc.returncode is None
     log = "\n".join(sat.log)
     assert "turn 1 local run-pipeline" in log and "turn 2" not in log
     transcripts = [line for line in sat.log if "transcript=" in line]

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 from helpers import ROOT, Client, connected, free_port, start_service
+from speech import whisper_model
 from wyoming.audio import AudioChunk, AudioStart
 from wyoming.error import Error
 from wyoming.event import Event
@@ -31,7 +32,7 @@ from wyoming.tts import (
 )
 
 from voice_runtime.audio import AudioFormat, convert, to_float
-from voice_runtime.models import piper_voices, resolve_kokoro_voices, resolve_whisper
+from voice_runtime.models import piper_voices, resolve_kokoro_voices
 from wyoming_kokoro.kokoro_engine import list_voices
 
 PIPER = "en_US-joe-medium"
@@ -97,9 +98,7 @@ def server() -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def whisper() -> Any:
-    from faster_whisper import WhisperModel
-
-    return WhisperModel(str(resolve_whisper("tiny.en")), device="cpu", compute_type="int8")
+    return whisper_model()  # the session's one tiny.en (tests/speech.py), not a second load
 
 
 # -- helpers --------------------------------------------------------------------------------
