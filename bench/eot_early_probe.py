@@ -64,7 +64,7 @@ def decode_points(engine: WhisperEngine, audio: np.ndarray, probs: list[float], 
         last = max(i for i in range(n) if probs[i] >= policy.threshold)
         silent = next((j for j in range(last + 1, len(probs)) if probs[j] >= policy.threshold), len(probs)) - last - 1
         began = time.perf_counter()
-        text = engine.transcribe(clip, beam_size=int(beam))
+        text = engine.transcribe(clip, beam_size=int(beam)).text
         verdict = judge(text)
         found.append({"at": round(n * WINDOW / SAMPLE_RATE, 3), "text": text, "ends_turn": silent >= BASE_WINDOWS,
                       "finished": verdict.finished, "decode_s": round(time.perf_counter() - began, 3)})
