@@ -25,7 +25,6 @@ from .core import Satellite, SatelliteConfig
 from .echo import EchoConfig
 from .handler import SatelliteHandler, satellite_info
 from .hooks import HooksConfig
-from .lag import quiet_gc
 from .timers import AlarmConfig
 from .tones import ToneConfig
 from .vad import VadConfig
@@ -218,7 +217,6 @@ async def serve(config: SatelliteConfig, audio: AudioConfig, cloud: CloudConfig 
     # The cloud client's imports load in the background: a fallback must not wait for them.
     preparing = asyncio.create_task(assistant.prepare(), name="cloud prepare") if assistant else None
     await satellite.start()
-    quiet_gc(_LOGGER)
     serving = asyncio.create_task(run_server(server, lambda r, w: SatelliteHandler(
         r, w, satellite=satellite, info=lambda: info, limits=server.limits)), name="server")
     audio_ended = asyncio.create_task(satellite.stopped.wait(), name="audio ended")

@@ -15,10 +15,7 @@ once from a backlog has a large lag.
 
 from __future__ import annotations
 
-import gc
-import logging
 import math
-import time
 
 
 class MicLag:
@@ -43,27 +40,3 @@ class MicLag:
         peak, self.peak = self.peak, 0.0
         return peak
 
-
-def quiet_gc(logger: logging.Logger, min_ms: float = 10.0) -> None:
-    """Call once start-up is done. The ~40 000 objects alive then (modules, classes, models'
-    wrappers) live as long as the process: frozen out of the collector (``gc.freeze``), a full
-    collection no longer walks them. Unfrozen, each full collection paused the satellite 23-41 ms
-    (the room, satellite real-time, 2026-12-02), about a minute apart: with the frame's own work
-    near ``STALL_S`` (satellite.speaker_path), a stall to the echo judge on a quiet box. Full
-    collections still over ``min_ms`` are logged (debug)."""
-    gc.collect()
-    gc.freeze()
-    if not logger.isEnabledFor(logging.DEBUG):
-        return
-    began = [0.0]
-
-    def callback(phase: str, info: dict[str, int]) -> None:
-        if info.get("generation") != 2:
-            return
-        if phase == "start":
-            began[0] = time.monotonic()
-        elif (took := (time.monotonic() - began[0]) * 1000) >= min_ms:
-            logger.debug("full garbage collection took %.0f ms (%d collected, %d objects tracked)", took,
-                         info.get("collected", 0), len(gc.get_objects(generation=2)))
-
-    gc.callbacks.append(callback)

@@ -247,7 +247,7 @@ async def test_the_reply_wait_counts_from_the_last_event_of_the_turn() -> None:
             await sat.on_controller_event(link, Transcript(text="what time is it").event())
             feed(sat, ".")
             assert sat.state == TurnState.WAITING
-        clock.advance(CONFIG.reply_timeout + 0.1)  # then nothing for longer than the timeout
+        clock.advance(CONFIG.thinking_timeout + 0.1)  # then nothing for longer than the timeout (after a transcript)
         feed(sat, ".")
         assert sat.state == TurnState.LISTENING
 
