@@ -162,7 +162,8 @@ class ControllerEvents:
         (its STT stage, which our orchestrator does not send) that brings neither within
         ``answer_timeout`` of its transcript said nothing: the turn ends. Audio that still comes
         is not dropped as a late reply: it plays as an announcement (with ``played``).
-        Otherwise ``reply_timeout`` counts from the turn's last event.
+        Otherwise the turn's last event starts the wait: ``reply_timeout`` until its transcript,
+        ``thinking_timeout`` after it (the controller has the question; an LLM may be slow).
         """
         now = self.clock.now()
         if self._answer_due is not None and self._answer_due[0] == self.turns and now >= self._answer_due[1]:

@@ -39,4 +39,3 @@ class MicLag:
     def take_peak(self) -> float:
         peak, self.peak = self.peak, 0.0
         return peak
-
