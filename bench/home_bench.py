@@ -49,6 +49,7 @@ from bench.home_corpus_5 import HELD_OUT_5, NOT_COMMANDS_5
 from bench.home_corpus_6 import HELD_OUT_6, NOT_COMMANDS_6
 from bench.home_corpus_7 import HELD_OUT_7, NOT_COMMANDS_7
 from bench.home_corpus_8 import HELD_OUT_8, NO_HOME_8, NOT_COMMANDS_8
+from bench.home_corpus_9 import HELD_OUT_9, NO_HOME_9, NOT_COMMANDS_9
 from orchestrator.home.entities import HomeArea, HomeEntity, HomeSnapshot, slot_lists
 from orchestrator.intents import HOME_INTENTS, IntentRecognizer, Recognized
 
@@ -225,6 +226,9 @@ def main() -> int:
         "held_out_8": accuracy(small, HELD_OUT_8), "not_commands_8": accuracy(small, NOT_COMMANDS_8),
         "held_out_8_with_many_entities": accuracy(big, HELD_OUT_8),
         "no_home_8": no_home(HELD_OUT_8 + NO_HOME_8, NOT_COMMANDS_8),
+        "held_out_9": accuracy(small, HELD_OUT_9), "not_commands_9": accuracy(small, NOT_COMMANDS_9),
+        "held_out_9_with_many_entities": accuracy(big, HELD_OUT_9),
+        "no_home_9": no_home(HELD_OUT_9 + NO_HOME_9, NOT_COMMANDS_9),
         "time_small_home": timing(small, texts, args.repeat),
         f"time_{args.entities}_entities": timing(big, texts, args.repeat),
         "entities_small": len(ENTITIES), "entities_big": len(ENTITIES) + args.entities,
@@ -243,11 +247,15 @@ def main() -> int:
                 "tune_5", "held_out_4_rest", "held_out_5", "held_out_5_with_many_entities", "not_commands_5",
                 "held_out_6", "held_out_6_with_many_entities", "not_commands_6",
                 "held_out_7", "held_out_7_with_many_entities", "not_commands_7",
-                "held_out_8", "held_out_8_with_many_entities", "not_commands_8"):
+                "held_out_8", "held_out_8_with_many_entities", "not_commands_8",
+                "held_out_9", "held_out_9_with_many_entities", "not_commands_9"):
         r = report[key]
         lines.append(f"| {key} | {r['n']} | {r['correct']} | {r['accuracy']:.1%} |")
     nh = report["no_home"]
-    nh8 = report["no_home_8"]
+    nh8, nh9 = report["no_home_8"], report["no_home_9"]
+    lines += ["", f"No home, held out 9 (with NO_HOME_9): {nh9['honest']}/{nh9['device_commands']} device commands "
+              f"honest; {len(nh9['wrongly_captured'])}/{nh9['general_questions']} general questions wrongly kept "
+              "from the LLM."]
     lines += ["", f"No home, held out 8 (with NO_HOME_8): {nh8['honest']}/{nh8['device_commands']} device commands "
               f"honest; {len(nh8['wrongly_captured'])}/{nh8['general_questions']} general questions wrongly kept "
               "from the LLM."]
@@ -276,6 +284,10 @@ def main() -> int:
         f"{ha['rounds']} rounds. Raw HTTP per action: "
         f"/api/intent/handle {ha['p50_ms']['http_intent_handle']} ms, service call "
         f"{ha['p50_ms']['http_service_call']} ms." if "p50_ms" in ha else ha["skipped"])]
+    lines += ["", "Misses (held out 9):"] + [
+        f"- {m['text']!r}: want {m['want']} {m['want_slots']}, got {m['got']}"
+        for m in report["held_out_9"]["misses"] + report["not_commands_9"]["misses"]]
+    lines += ["", "No home, held out 9 (with NO_HOME_9), not honest:"] + [f"- {t!r}" for t in nh9["not_honest"]]
     lines += ["", "Misses (held out 8):"] + [
         f"- {m['text']!r}: want {m['want']} {m['want_slots']}, got {m['got']}"
         for m in report["held_out_8"]["misses"] + report["not_commands_8"]["misses"]]
