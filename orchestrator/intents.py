@@ -22,7 +22,7 @@ import datetime as dt
 import io
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,7 +31,7 @@ from hassil.intents import SlotList, TextSlotList
 
 from .answers import CLOCK_INTENTS, TIMER_INTENTS, TIMER_READ_ONLY, clock_answer, timer_answer
 from .home.confidence import Asked, Hearing, answer_word, doubt, home_names
-from .home.phrasing import DEVICE_NOUN, rephrase, trim, undouble
+from .home.phrasing import DEVICE_NOUN, looped, rephrase, trim, undouble
 from .home.speech import FAILURES, not_done
 from .timers import TimerManager
 
@@ -286,6 +286,8 @@ class IntentRecognizer:
         if self.home is None:
             return IntentMatch(first.name, slots, self.no_home_reply)
         home = self.home
+        if looped(said := normalize(text)) and undouble(said) == said:  # a loop, not one sentence
+            hearing = replace(hearing or Hearing(), looped=True)  # said again: unsure (.home.confidence)
         if (asking := doubt(commands, hearing, lambda: home_names(home.slot_lists()), self.recognize)) is not None:
             if asking.meant:
                 self._asked.put(conversation_id, asking.meant, self.now())

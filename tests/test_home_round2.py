@@ -12,9 +12,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
-from home_bench import SnapshotHome, corpus_home, judge
+from home_bench import judge
 from home_corpus import Case
 from home_corpus_4 import TUNE_5
+from home_shared import bench_home, no_home
 
 from orchestrator.home.entities import HomeEntity, HomeSnapshot
 from orchestrator.home.resolve import by_kind, every_one
@@ -23,7 +24,7 @@ from orchestrator.intents import NO_HOME_REPLY, IntentRecognizer, Recognized, tr
 
 @pytest.fixture(scope="module")
 def recognizer() -> IntentRecognizer:
-    return IntentRecognizer(home=SnapshotHome(corpus_home()))
+    return bench_home()
 
 
 @pytest.mark.parametrize("case", TUNE_5, ids=[c[0] for c in TUNE_5])
@@ -52,14 +53,14 @@ def test_fillers_politeness_and_right_now_are_trimmed(said: str, short: str) -> 
     "is the tv still on", "did i remember to lock the front door", "next track on the tv",
 ])
 async def test_without_a_home_a_device_state_question_gets_the_honest_answer(text: str) -> None:
-    match = await IntentRecognizer().answer(text, "satellite:test")
+    match = await no_home().answer(text, "satellite:test")
     assert match is not None and match.response == NO_HOME_REPLY, text
 
 
 @pytest.mark.parametrize("text", ["what's the temperature of the sun", "what time is it in tokyo",
                                   "how do i lock a bike properly", "tell me about the history of the light bulb"])
 async def test_without_a_home_general_questions_still_go_to_the_llm(text: str) -> None:
-    assert await IntentRecognizer().answer(text, "satellite:test") is None
+    assert await no_home().answer(text, "satellite:test") is None
 
 
 HOME = HomeSnapshot(entities=(

@@ -14,8 +14,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
-from home_bench import SnapshotHome, corpus_home, judge
+from home_bench import judge
 from home_corpus import Case
+from home_shared import bench_home
+from home_shared import no_home as shared_no_home
 
 from orchestrator.home.entities import HomeEntity, HomeSnapshot
 from orchestrator.home.ha import HaConfig, HomeAssistant
@@ -46,12 +48,12 @@ TUNE_6: list[Case] = [
 
 @pytest.fixture(scope="module")
 def recognizer() -> IntentRecognizer:
-    return IntentRecognizer(home=SnapshotHome(corpus_home()))
+    return bench_home()
 
 
 @pytest.fixture(scope="module")
 def no_home() -> IntentRecognizer:
-    return IntentRecognizer()
+    return shared_no_home()
 
 
 @pytest.mark.parametrize("case", TUNE_6, ids=[c[0] for c in TUNE_6])

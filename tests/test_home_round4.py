@@ -19,8 +19,9 @@ from wyoming.event import Event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
-from home_bench import SnapshotHome, corpus_home, judge
+from home_bench import judge
 from home_corpus import Case
+from home_shared import bench_home, no_home
 
 from orchestrator.home.confidence import Hearing, near_name
 from orchestrator.home.ha import HaConfig
@@ -57,12 +58,12 @@ NOT_DEVICES = ["kill the spider", "fire up the grill", "cut the cake", "roll up 
                "open a conversation about philosophy with me", "hold the door", "start up a business"]
 
 
-_NO_HOME = IntentRecognizer()
+_NO_HOME = no_home()
 
 
 @pytest.fixture(scope="module")
 def recognizer() -> IntentRecognizer:
-    return IntentRecognizer(home=SnapshotHome(corpus_home()))
+    return bench_home()
 
 
 @pytest.mark.parametrize("case", CLASSES, ids=[c[0] for c in CLASSES])

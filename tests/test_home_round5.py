@@ -14,20 +14,21 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
-from home_bench import SnapshotHome, corpus_home, judge
+from home_bench import judge
 from home_corpus import Case
+from home_shared import bench_home, no_home
 from home_tune_8 import TUNE_8, TUNE_8_NO_HOME, TUNE_8_NOT
 
 from orchestrator.home.confidence import doubt, home_names
 from orchestrator.intents import HOME_INTENTS, NO_HOME_REPLY, IntentRecognizer
 
-_NO_HOME = IntentRecognizer()
+_NO_HOME = no_home()
 _DEVICE = [c for c in TUNE_8 + TUNE_8_NO_HOME if c[1] is not None and c[1] in HOME_INTENTS]
 
 
 @pytest.fixture(scope="module")
 def recognizer() -> IntentRecognizer:
-    return IntentRecognizer(home=SnapshotHome(corpus_home()))
+    return bench_home()
 
 
 @pytest.mark.parametrize("case", TUNE_8, ids=[c[0] for c in TUNE_8])

@@ -22,17 +22,22 @@ _LEAD = re.compile(r"^(?:(?:um+|uh+|umm+|er+|erm|hmm+|oh|ok|okay|so|well|alright
                    r"|actually|kindly|go ahead and|just|excuse me)\s+)+")
 # A hesitation anywhere in the sentence, as whisper writes it: "turn on the uh bedroom light".
 _FILLER = re.compile(r"(?<!\S)(?:u+h+|u+m+|e+r+|e+r+m+|u+h+m+|h+m+)(?!\S)")
-# A remark before the request: "i'm cold set the heating to 23", "it's too dark turn the lamp on".
-_REMARK = re.compile(r"^(?:i'm|i am|it's|it is|we're|we are)(?: (?:a bit|a little|so|really|very|quite|too|pretty"
-                     r"|kind of|getting|rather|way too|bloody))* (?:cold|freezing|chilly|hot|warm|boiling|roasting"
-                     r"|baking|stuffy|dark|bright|noisy|loud|late|tired)(?: (?:in here|here|now|today|tonight))?"
-                     r" (?=(?:please |can |could |would |will |set |turn |switch |put |make |open |close |lock "
-                     r"|unlock |dim |bump |raise |lower |start |stop )\b)")
+# A remark before or after the request: "i'm cold set the heating to 23", "i'm off to bed lock up
+# the house", "turn the fan off it's freezing", "close the blinds because the sun's in my eyes".
+_SAYING = (r"(?:(?:i'm|i am|it's|it is|we're|we are)(?: (?:a bit|a little|so|really|very|quite|too|pretty"
+           r"|kind of|getting|rather|way too|bloody))* (?:cold|freezing|chilly|hot|warm|boiling|roasting"
+           r"|baking|stuffy|dark|bright|noisy|loud|late|tired)(?: (?:in here|here|now|today|tonight|outside))?"
+           r"|(?:i'm|i am|we're|we are) (?:off|going|heading|leaving|done)(?: (?:out|home|away|to bed|to sleep"
+           r"|to work|up|upstairs|now|for the (?:night|day)))*)")
+_REMARK = re.compile(rf"^{_SAYING} (?=(?:please |can |could |would |will |set |turn |switch |put |make |open |close "
+                     r"|lock |unlock |dim |bump |raise |lower |start |stop )\b)")
+_REASON = re.compile(rf" (?:{_SAYING}|(?:because|cause|cos|coz|since) \S.*)$")
 # A polite opening before a command: "would it be possible to", "i'd like you to", "could you
 # kindly", "do me a favour and".
-_POLITE = re.compile(r"^(?:(?:can|could|would|will) you (?:please )?(?:kindly |just )?(?=(?:set|turn|switch|put"
+_POLITE = re.compile(r"^(?:(?:can|could|would|will) you (?:please )?(?:(?:kindly|just|like|maybe|possibly|quickly"
+                     r"|actually|also) )*(?=(?:set|turn|switch|put"
                      r"|give|add|open|close|shut|lock|unlock|dim|bump|raise|lower|start|stop|pause|resume|cancel"
-                     r"|mute|unmute|skip|play|make|get|do) )"
+                     r"|mute|unmute|skip|play|make|get|do|time|have) )"
                      r"|(?:would|will) it be possible to |is it possible to "
                      r"|(?:i'd|i would) like you to "
                      r"|i (?:want|need) you to |(?:could|can) i ask you to |do me a favou?r and "
@@ -56,7 +61,7 @@ def trim(text: str) -> str:
     politeness and "right now" (see the module doc)."""
     text = " ".join(_FILLER.sub(" ", text).split()) or text
     while True:
-        short = _REMARK.sub("", _LEAD.sub("", text))
+        short = _REASON.sub("", _REMARK.sub("", _LEAD.sub("", text)))
         short = _POLITE.sub("", short)
         short = _TAIL.sub("", _IF.sub(r"\g<verb> \g<what> \g<rest>", _ASK.sub("", short)))
         if short == text or not short:
@@ -65,13 +70,32 @@ def trim(text: str) -> str:
 
 
 def undouble(text: str) -> str:
-    """A sentence said once but transcribed twice ("turn the light blue turn the light blue": a
-    repetition small Whisper models make, seen in the room bench) counts once."""
+    """A sentence said once but transcribed several times ("turn the light blue turn the light
+    blue", "close the garage door close the garage door close the", a loop small Whisper models
+    make, seen in the room bench and on noisy audio) counts once."""
     words = text.split()
-    half = len(words) // 2
-    if half >= 2 and len(words) % 2 == 0 and words[:half] == words[half:]:
-        return " ".join(words[:half])
+    for size in range(2, len(words) // 2 + 1):
+        once = words[:size]
+        if all(w == once[i % size] for i, w in enumerate(words)):
+            return " ".join(once)
     return text
+
+
+def looped(text: str) -> bool:
+    """The transcript repeats itself: two or more words said again right after ("open the garage
+    door open the garage door", "turn on the turn on the light"), a loop small Whisper models
+    make, mostly on noisy audio; cut short at the end too ("open the garage door open the
+    garage")."""
+    words = text.split()
+    for start in range(2, len(words) - 1):  # the end says the beginning again
+        tail = words[start:]
+        if len(tail) <= start and words[:len(tail)] == tail:
+            return True
+    for n in range(2, len(words) // 2 + 1):
+        for i in range(len(words) - 2 * n + 1):
+            if words[i:i + n] == words[i + n:i + 2 * n]:
+                return True
+    return False
 
 
 # "would you mind switching off ...": the verb's plain form.
@@ -86,6 +110,7 @@ _GERUNDS = {
 _MIND = re.compile(r"^(?:would|do) you mind (?P<verb>\w+ing)\b")
 _NUM = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|fifteen|twenty|thirty|forty|fifty|sixty)"
 _UNIT = r"(?:seconds?|minutes?|hours?)"
+_TIMER = r"(?P<t>(?:the |my )?(?:\w+ )?timer)"  # "the timer", "my egg timer"
 # Other words for on and off: "fire up the coffee maker", "kill the lights", "power down the fan".
 _ON_OFF = [
     (re.compile(r"^(?:fire|start|power|boot) up\b"), "turn on"),
@@ -99,6 +124,21 @@ _CASUAL = [(re.compile(r"\bgonna\b"), "going to"), (re.compile(r"\bwanna\b"), "w
 # Other verbs for a new level: "bump the thermostat to 20", "knock the heating down to 18".
 _LEVEL = re.compile(r"^(?:bump|knock|crank|whack|nudge|push|drop)(?: (?:it|the|my) (?P<what>.+?))?"
                     r"(?: (?P<dir>up|down))? to (?P<n>\S+)(?P<rest>.*)$")
+# A state asked for instead of an action: "can i have the kitchen light on", "i need the front
+# door unlocked", "make sure the back door's locked", "i'd like the blinds down".
+_WANT = re.compile(r"^(?:(?:can|could|may) (?:i|we) (?:have|get)|(?:i|we) (?:need|want|would like)|(?:i'd|we'd) like"
+                   r"|make sure|ensure|make certain) (?P<what>\S.*?)(?:'s| is| are)? (?P<state>on|off|locked|unlocked"
+                   r"|open|opened|closed|shut|up|down)$")
+_WANT_VERB = {"on": "turn on", "off": "turn off", "locked": "lock", "unlocked": "unlock", "open": "open",
+              "opened": "open", "closed": "close", "shut": "close", "up": "raise", "down": "lower"}
+# Other verbs for "turn" with on/off: "put the fan on", "flip on the light", "get the lamp off".
+_TURN_LIKE = re.compile(r"^(?:put|flip|flick|pop|click|get|have) (?:(?P<p1>on|off) (?P<w1>(?:the|my|our|all|both)\b.*)"
+                        r"|(?P<w2>(?:the|my|our|all|both) .+?) (?P<p2>on|off))$")
+# "pause that", "resume it": the media playing.
+_PRONOUN_MEDIA = re.compile(r"^(?P<verb>pause|resume|unpause) (?:it|that|this)$")
+# "set the volume on the tv to 35": the player's volume.
+_VOLUME_OF = re.compile(r"^(?:set|put|turn|change|bring) (?:up |down )?the volume (?:on|of|for) (?:the |my )?"
+                        r"(?P<what>.+?) (?:up |down )?(?:to|at) (?P<n>\d+)(?: percent|%)?$")
 # "get the coffee maker going": turn it on.
 _GET_GOING = re.compile(r"^get (?P<what>(?:the|my) .+) (?:going|started|running)$")
 # Media: "go back a song", "back a track", "skip ahead to the next track".
@@ -118,14 +158,19 @@ _LOCK_UP = re.compile(r"^lock (?P<what>everything|(?:the|my) (?:house|home|place
 _COVER = [
     (re.compile(r"^(?:roll|pull|wind|bring) up\b"), "raise"),
     (re.compile(r"^(?:roll|pull|wind|bring) down\b"), "lower"),
-    (re.compile(r"^(?:roll|pull|wind|bring) (?P<what>.+) up$"), r"raise \g<what>"),
-    (re.compile(r"^(?:roll|pull|wind|bring) (?P<what>.+) down$"), r"lower \g<what>"),
+    (re.compile(r"^(?:roll|pull|wind|bring|put|get|move|let) (?P<what>.+) up$"), r"raise \g<what>"),
+    (re.compile(r"^(?:roll|pull|wind|bring|put|get|move|let) (?P<what>.+) down$"), r"lower \g<what>"),
 ]
 _BRIGHTNESS = [
     (re.compile(r"\b(?:to |at |on )?half (?:brightness|power)\b"), "to 50 percent"),
     (re.compile(r"\b(?:to |at |on )?(?:full|max|maximum) (?:brightness|power)\b"), "to 100 percent"),
     (re.compile(r"\b(?:to |at |on )?(?:minimum|min|lowest) (?:brightness|power)\b"), "to 1 percent"),
 ]
+# Time left said in units: "how many minutes are left (on the timer)" -> "how much time is left".
+_LEFT = re.compile(rf"^how many {_UNIT} (?:(?:are |is )?(?:there )?|(?:do i have|have i got|have we got|do we have) )"
+                   rf"left(?P<rest> on {_TIMER})?$")
+# "time ten minutes (for me)": a timer.
+_TIME_FOR = re.compile(rf"^time (?P<d>{_NUM} {_UNIT}(?: and {_NUM} {_UNIT})?)(?: for me)?$")
 # Spoken durations (only in a timer request): "an hour and a half", "half an hour", "an hour".
 _DURATIONS = [
     (re.compile(r"\b(?:an|one|a) hour and a half\b"), "1 hour and 30 minutes"),
@@ -141,7 +186,6 @@ _DURATIONS = [
 # Time added to a timer: "put five more minutes on my timer", "give the timer another two
 # minutes", "extend the timer by 5 minutes" -> "add N UNIT to [the|my] [NAME] timer".
 _MORE = re.compile(rf"\b(?:another |an extra )?(?P<n>{_NUM}) (?:more |extra |additional )?(?P<u>{_UNIT})\b")
-_TIMER = r"(?P<t>(?:the |my )?(?:\w+ )?timer)"  # "the timer", "my egg timer"
 _ADD = [
     (re.compile(rf"^(?:put|stick|throw|add) (?:on )?(?P<d>{_NUM} {_UNIT}) (?:on|onto|to) {_TIMER}$"),
      r"add \g<d> to \g<t>"),
@@ -151,7 +195,12 @@ _ADD = [
 ]
 _FOR_A_BIT = r" for (?:a (?:moment|minute|sec|second|bit)|now)"
 _TIMER_VERBS = [  # "stop the timer" alone cancels it (the official templates)
-    (re.compile(rf"^(?:get rid of|delete|remove|clear|kill|ditch|bin|drop) {_TIMER}$"), r"cancel \g<t>"),
+    (re.compile(rf"^(?:get rid of|delete|remove|clear|kill|ditch|bin|drop|scrap|scratch|abort|end|forget(?: about)?"
+                rf"|(?:turn|switch) off) {_TIMER}$"), r"cancel \g<t>"),
+    (re.compile(rf"^(?:turn|switch) {_TIMER} off$"), r"cancel \g<t>"),
+    # time taken off: "knock two minutes off the timer", "shave a minute off my timer"
+    (re.compile(rf"^(?:knock|take|shave|cut|chop|trim|drop) (?:off )?(?P<d>{_NUM} {_UNIT}) (?:off|from) {_TIMER}$"),
+     r"remove \g<d> from \g<t>"),
     (re.compile(r"^(?:do|make|give|get) me an? (?P<rest>(?:\w+ )?timer\b.*)$"), r"set a \g<rest>"),
     (re.compile(rf"^(?:hold|freeze) {_TIMER}(?:{_FOR_A_BIT})?$"), r"pause \g<t>"),
     (re.compile(rf"^stop {_TIMER}{_FOR_A_BIT}$"), r"pause \g<t>"),
@@ -178,6 +227,7 @@ def rephrase(text: str) -> str:
     mind = _MIND.match(text)
     if mind and mind.group("verb") in _GERUNDS:
         text = _GERUNDS[mind.group("verb")] + text[mind.end():]
+    text = _LEFT.sub(r"how much time is left\g<rest>", _TIME_FOR.sub(r"set a timer for \g<d>", text))
     if "timer" in text or text.startswith("give it "):
         for pattern, repl in _DURATIONS:
             text = pattern.sub(repl, text)
@@ -188,6 +238,13 @@ def rephrase(text: str) -> str:
     for pattern, repl in _ON_OFF + _COVER + _MEDIA:
         text = pattern.sub(repl, text, count=1)
     text = _GET_GOING.sub(r"turn on \g<what>", text)
+    if (want := _WANT.match(text)) is not None:
+        text = f"{_WANT_VERB[want.group('state')]} {want.group('what')}"
+    if (turn := _TURN_LIKE.match(text)) is not None:
+        text = f"turn {turn.group('p1') or turn.group('p2')} {turn.group('w1') or turn.group('w2')}"
+    text = _PRONOUN_MEDIA.sub(r"\g<verb> the media", text)
+    if (volume_of := _VOLUME_OF.match(text)) is not None:
+        text = f"set the {volume_of.group('what')} volume to {volume_of.group('n')}"
     text = _UP_DOWN.sub(lambda m: f"{'raise' if m.group('dir') == 'up' else 'lower'} the {m.group('what')}", text)
     text = _LOCK_UP.sub(r"lock up \g<what>", text)
     if (level := _LEVEL.match(text)) is not None:

@@ -3,7 +3,8 @@
 - Covers by kind ("lower the blinds", "open the garage", "are the blinds closed?"): the only
   cover of that device class; with several, a question back naming them; with none, that.
 - A device said by the last word of its name ("turn the fan on": the Ceiling Fan, or the only
-  entity of the fan domain); with several, which one.
+  entity of the fan domain; "is the fan on in the bedroom": the one in that area); with
+  several, which one.
 - Every device of a domain ("turn on all the lights", "lock all the doors"): one command each.
 - The thermostat of "set the heat to 21": the only climate entity, else which one.
 - The thermometer of "what's the temperature": by name, the only one in the area asked about,
@@ -36,10 +37,10 @@ def by_kind(snapshot: HomeSnapshot, command: Recognized) -> Recognized | str:
     the sentence to say instead. A command with a name, area or floor, or without a device class
     or kind, is returned as it is."""
     slots = command.slots
+    if "kind" in slots and "name" not in slots:  # "is the fan on in the bedroom": the area narrows it
+        return _by_word(snapshot, command, str(slots["kind"]), slots.get("area"))
     if TARGETS & slots.keys():
         return command
-    if "kind" in slots:
-        return _by_word(snapshot, command, str(slots["kind"]))
     if "device_class" not in slots:
         return command
     kind, domain = str(slots["device_class"]), slots.get("domain")
@@ -53,13 +54,15 @@ def by_kind(snapshot: HomeSnapshot, command: Recognized) -> Recognized | str:
     return replace(command, slots={**rest, "name": found[0].name})
 
 
-def _by_word(snapshot: HomeSnapshot, command: Recognized, word: str) -> Recognized | str:
-    found = [e for e in snapshot.entities if e.domain == word or e.name.lower().split()[-1:] == [word]]
+def _by_word(snapshot: HomeSnapshot, command: Recognized, word: str, area: Any = None) -> Recognized | str:
+    found = [e for e in snapshot.entities if (e.domain == word or e.name.lower().split()[-1:] == [word])
+             and (area is None or e.area_id == area)]
     if not found:
-        return f"There is no {word} in your home."
+        where = next((f" in the {a.name}" for a in snapshot.areas if a.area_id == area), "") if area else ""
+        return f"There is no {word}{where} in your home." if not where else f"There is no {word}{where}."
     if len(found) > 1:
         return f"Which {word} do you mean: {_either(found)}?"
-    rest = {k: v for k, v in command.slots.items() if k != "kind"}
+    rest = {k: v for k, v in command.slots.items() if k not in ("kind", "area")}
     return replace(command, slots={**rest, "name": found[0].name})
 
 
