@@ -51,7 +51,11 @@ if TYPE_CHECKING:
 # avg_logprob below this, or no_speech_prob above that, is an unsure transcript.
 LOW_LOGPROB = -0.6
 HIGH_NO_SPEECH = 0.6
-NEAR = 0.75  # difflib ratio of a said name to a device's name (spoken forms) that counts as "meant"
+# difflib ratio of a said name to a device's name (spoken forms) that counts as "meant". 0.7 (was
+# 0.75): on bench/home_loops.py's 408 decodes it stops 51 of 61 wrong device actions (was 39:
+# "bed in light" 0.72, "bedroom's life" 0.74 for the Bedroom Light) and asks about no more right
+# ones (10 of 147); no unknown device of HELD_OUT_8's no-home set is taken for one of the home's.
+NEAR = 0.7
 
 YES = frozenset({
     "yes", "yeah", "yep", "yup", "yes please", "yeah please", "yes do it", "yes it is", "yes i did", "correct",
