@@ -215,5 +215,13 @@ async def test_all_of_a_domain_a_device_by_its_last_word_lock_up_and_start(
     await say(intents, "stop the heater relay")
     assert (await ha.state("switch.heater"))["state"] == "off"
     assert (await say(intents, "did i leave the kitchen light on")).startswith("Yes")
+    # round 6: a state asked for, "put X on" with a reason after it
+    await say(intents, "unlock the front door")
+    await say(intents, "make sure the front door is locked")
+    assert (await ha.state("lock.front_door"))["state"] == "locked"
+    await say(intents, "could you put the fan on, it's boiling in here")
+    assert (await ha.state("fan.ceiling_fan"))["state"] == "on"
+    await say(intents, "i'd like the fan off")
+    assert (await ha.state("fan.ceiling_fan"))["state"] == "off"
     await say(intents, "turn off all the lights")
     assert (await ha.state("light.kitchen_light"))["state"] == "off"
