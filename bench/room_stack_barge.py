@@ -151,8 +151,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         ran = await run_room(args, engines, Path(args.keep))
         after = await asyncio.to_thread(uptime)
     finally:
-        for proc in engines.values():
+        for name, proc in engines.items():
             await proc.stop()
+            (Path(args.keep) / f"{name}.log").write_text("\n".join(proc.log) + "\n")
     run = {"echo_db": args.echo_db, "cycles": args.cycles, "harness": harness(args.harness_nice),
            "tts_provider": args.tts_provider, "max_sentences": args.max_sentences,
            "after_reply_starts_s": args.after, "keep": args.keep,

@@ -136,10 +136,12 @@ def read_played(path: Path) -> tuple[Audio, int]:
 
 
 def _loud(played: Audio, rate: int) -> np.ndarray[Any, np.dtype[np.bool_]]:
-    b = rate // 100
-    n = len(played) // b
-    rms = np.sqrt(np.mean(np.square(played[: n * b].reshape(n, b) / 32768.0), axis=1))
-    return 20 * np.log10(rms + 1e-9) > SILENCE_DBFS  # type: ignore[no-any-return]
+    """Per 10 ms of the room's timeline (block k = [k/100, (k+1)/100) s, exact even at 22050 Hz):
+    audible playback, as the room judges it."""
+    edges = np.round(np.arange(len(played) * 100 // rate + 1) * rate / 100).astype(np.int64)
+    power = np.concatenate([[0.0], np.cumsum(np.square(played.astype(np.float64) / 32768.0))])
+    mean = (power[edges[1:]] - power[edges[:-1]]) / np.maximum(1, np.diff(edges))
+    return 10 * np.log10(mean + 1e-18) > SILENCE_DBFS  # type: ignore[no-any-return]
 
 
 def at_onset(played: Audio, rate: int, onset: float, speech_s: float) -> dict[str, Any]:
