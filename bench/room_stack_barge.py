@@ -1,22 +1,27 @@
 """Questions spoken over the assistant's reply, through the whole stack, in the real-time room.
 
-Our three engines (``wyoming_whisper``, ``wyoming_llama`` (``--max-sentences``, default 3, so a
-reply is long enough to talk over), ``wyoming_kokoro`` (``--tts-provider``)), ``voice-orchestrator serve`` with its
-defaults and our satellite (defaults except what the room needs: the FIFO mic and speaker,
-``--no-wake-word``, ``--no-tones``) in the shared room (``../shared/room``: real time, speaker
-echo 40 ms at ``--echo-db``, 0.2 s reverb, −60 dBFS noise). A warm-up question first (the LLM's
-first prompt), then each cycle: a question, ``--after`` s after its reply starts playing a
-different question spoken over it (Piper's voice, as loud as a normal request), and the next
-question 5 s after the answer to that starts (so a loaded box slows the cycles, it does not
-mix them up; cycles that do not fit in ``--cycles`` x ``--cycle`` s are not run).
+Our three engines (``wyoming_whisper``, ``wyoming_llama`` (``--max-sentences``, default 3),
+``wyoming_kokoro`` (``--tts-provider``)), ``voice-orchestrator serve`` with its defaults and our
+satellite (defaults except what the room needs: the FIFO mic and speaker, ``--no-wake-word``,
+``--no-tones``) in the shared room (``../shared/room``: real time, speaker echo 40 ms at
+``--echo-db``, 0.2 s reverb, -60 dBFS noise). A warm-up question first (the LLM's first prompt),
+then each cycle: a question asking for a long reply, then an interrupting question
+(``bench/stack_barge_corpus.py``: fresh, five voices) whose speech starts 0.8-2.0 s after the
+reply's first audible sample at the speaker (the room's anchor; or ``--after`` s for the WAV
+start), and the next question 5 s after the answer to that starts (so a loaded box slows the
+cycles, it does not mix them up; cycles that do not fit in ``--cycles`` x ``--cycle`` s are not
+run).
 
-Per interrupting question: did the satellite silence the reply (the room's reaction: speech
-onset → speaker silent), and what did the orchestrator transcribe for the turn it started (its
-log: ``turn N answered|cancelled ... transcript=``)? WER against the words spoken; a question
-that started no turn counts as WER 1. The orchestrator talks to the satellite through a tap
-(``bench/turn_tap.py``) that keeps the audio streamed for each turn (``turn-K.wav`` in
-``--keep``, with the room's ``mic.wav``/``played.wav``); turns are matched to utterances by
-time window and content, and the WER is split by cause (``bench/stack_barge_judge.py``).
+Per interrupting question: did it land over the playing reply (the room counts its onset inside
+a reply and the speaker was audible within 0.3 s before it; misses are listed apart), did the
+satellite silence the reply (the room's reaction: speech onset -> speaker silent), what did the
+orchestrator transcribe for the turn it started (its log: ``turn N answered|cancelled ...
+transcript=``), and did the next reply answer it (tiny.en on the speaker's recording). WER
+against the words spoken; a question that started no turn counts as WER 1. The orchestrator
+talks to the satellite through a tap (``bench/turn_tap.py``) that keeps the audio streamed for
+each turn (``turn-K.wav`` in ``--keep``, with the room's ``mic.wav``/``played.wav`` and the
+engines' logs); turns are matched to utterances by time window and content, and the WER is
+split by cause (``bench/stack_barge_judge.py``).
 
     flock /tmp/hearth-rt.lock .venv/bin/python bench/room_stack_barge.py --echo-db -6 --cycles 10
         [--tts-provider piper] [--harness-nice -2]

@@ -4,9 +4,11 @@ Session 11's fresh set, written before any run and used by nothing else in the r
 its sentences appears in another bench, corpus or test): the interrupting questions are each
 spoken by a different voice (four Kokoro voices, two accents, and Piper's), none of them the
 assistant's own (Kokoro ``af_heart`` or Piper's default voice, whichever ``--provider auto``
-picks, is only the reply). Each interrupting question names the words its answer must contain
-(``answer``) so the judge can tell whether the stack answered it, and each long question the
-words that mark its own reply (``topic``), so an answer to the old question is caught too.
+picks, is only the reply). Each line names the words a reply about it contains (its subject or its
+answer), so the judge can tell whether the reply after an interruption is about the new question
+or still about the old one (not whether the small LLM got the fact right). "What color is an
+emerald?" was first written "colour" (session 11's runs were synthesized from that: the
+same phonemes); whisper writes "color", so the spelling counted as an error.
 
 The interruptions' onsets are spread over ``ONSETS_S`` after the reply's first audible sample
 (the room's anchor), cycling, so the judge sees both early and late barge-ins.
@@ -33,7 +35,7 @@ class Line:
     text: str
     voice: str  # a Kokoro voice, or "piper"
     lang: str  # Kokoro's phonemizer (en-us / en-gb); "" for Piper
-    words: tuple[str, ...]  # an answer (interruption) or the reply's topic (long question) names one
+    words: tuple[str, ...]  # a reply about it (its subject or answer) names one
 
 
 # Long questions: the default system prompt asks for one or two short sentences, so these ask for
@@ -51,14 +53,14 @@ QUESTIONS = (
 WARM_UP = Line("Tell me a joke about a cat.", "piper", "", ("cat",))
 
 INTERRUPTIONS = (
-    Line("How many strings does a violin have?", "am_michael", "en-us", ("four", "4")),
-    Line("Hang on, what is the largest desert in Africa?", "bf_emma", "en-gb", ("sahara",)),
-    Line("Which country is the Eiffel Tower in?", "af_nicole", "en-us", ("france", "paris")),
-    Line("What gas do plants take in from the air?", "bm_george", "en-gb", ("carbon", "co2")),
-    Line("How many players does a soccer team have on the field?", "piper", "", ("eleven", "11")),
-    Line("Excuse me, how many sides does a hexagon have?", "am_eric", "en-us", ("six", "6")),
-    Line("Where is the Great Wall?", "bf_emma", "en-gb", ("china",)),
-    Line("What colour is an emerald?", "am_michael", "en-us", ("green",)),
+    Line("How many strings does a violin have?", "am_michael", "en-us", ("violin", "four", "4")),
+    Line("Hang on, what is the largest desert in Africa?", "bf_emma", "en-gb", ("desert", "sahara")),
+    Line("Which country is the Eiffel Tower in?", "af_nicole", "en-us", ("eiffel", "france", "paris")),
+    Line("What gas do plants take in from the air?", "bm_george", "en-gb", ("plant", "carbon", "co2")),
+    Line("How many players does a soccer team have on the field?", "piper", "", ("soccer", "eleven", "11")),
+    Line("Excuse me, how many sides does a hexagon have?", "am_eric", "en-us", ("hexagon", "six", "6")),
+    Line("Where is the Great Wall?", "bf_emma", "en-gb", ("great wall", "china")),
+    Line("What color is an emerald?", "am_michael", "en-us", ("emerald", "green")),
 )
 ONSETS_S = (0.8, 1.1, 1.4, 1.7, 2.0)  # speech onset after the reply's first audible sample
 

@@ -22,6 +22,12 @@ as the server decodes, on kept audio):
   is right and the stack's transcript is not: the loss is in the streaming decode / end of turn);
 * ``wer_sent_from_onset``: the same, from 0.1 s before the question's speech (without the
   pre-roll's echo);
+* ``landed``: the room counts the onset inside a reply and the speaker was audible within
+  ``AUDIBLE_GAP_S`` before it (``quiet_before_s``; a miss that played again while the question
+  was spoken, ``resumed_after_onset_s``, fell in a gap of the reply, else after its end);
+* ``answer``: what the next reply said (tiny.en on the speaker's recording): about the new
+  question ("new"), still about the interrupted one ("old"), neither ("other") or no reply;
+* ``cause``: the first place the words were lost (``cause()``);
 * ``clip_ms``: how much of the question's speech is missing from the start of what was sent
   (0: none), ``preroll_ms``: audio sent before the speech onset, ``ser_db``: the question's
   speech over what else is in the sent audio during it (residual echo, noise, canceller damage).
@@ -160,8 +166,8 @@ def at_onset(played: Audio, rate: int, onset: float, speech_s: float) -> dict[st
 def answered(played: Audio, rate: int, result: dict[str, Any], utt: dict[str, Any], *, new: tuple[str, ...],
              old: tuple[str, ...]) -> dict[str, Any]:
     """The first reply that starts after the question ended, as heard from the speaker (tiny.en):
-    ``answer`` is "new" if it names the question's answer, "old" if only the interrupted
-    question's topic, "other" if neither, "none" if no reply started within 30 s."""
+    ``answer`` is "new" if it names the question's subject or answer, "old" if only the
+    interrupted question's, "other" if neither, "none" if no reply started within 30 s."""
     from bench.stack_barge_corpus import mentions
     from voice_runtime.audio import PCM16_MONO_16K, AudioFormat, convert
 
