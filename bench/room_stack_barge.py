@@ -1,22 +1,27 @@
 """Questions spoken over the assistant's reply, through the whole stack, in the real-time room.
 
-Our three engines (``wyoming_whisper``, ``wyoming_llama`` (``--max-sentences``, default 3, so a
-reply is long enough to talk over), ``wyoming_kokoro`` (``--tts-provider``)), ``voice-orchestrator serve`` with its
-defaults and our satellite (defaults except what the room needs: the FIFO mic and speaker,
-``--no-wake-word``, ``--no-tones``) in the shared room (``../shared/room``: real time, speaker
-echo 40 ms at ``--echo-db``, 0.2 s reverb, −60 dBFS noise). A warm-up question first (the LLM's
-first prompt), then each cycle: a question, ``--after`` s after its reply starts playing a
-different question spoken over it (Piper's voice, as loud as a normal request), and the next
-question 5 s after the answer to that starts (so a loaded box slows the cycles, it does not
-mix them up; cycles that do not fit in ``--cycles`` x ``--cycle`` s are not run).
+Our three engines (``wyoming_whisper``, ``wyoming_llama`` (``--max-sentences``, default 3),
+``wyoming_kokoro`` (``--tts-provider``)), ``voice-orchestrator serve`` with its defaults and our
+satellite (defaults except what the room needs: the FIFO mic and speaker, ``--no-wake-word``,
+``--no-tones``) in the shared room (``../shared/room``: real time, speaker echo 40 ms at
+``--echo-db``, 0.2 s reverb, -60 dBFS noise). A warm-up question first (the LLM's first prompt),
+then each cycle: a question asking for a long reply, then an interrupting question
+(``bench/stack_barge_corpus.py``: fresh, five voices) whose speech starts 0.8-2.0 s after the
+reply's first audible sample at the speaker (the room's anchor; or ``--after`` s for the WAV
+start), and the next question 5 s after the answer to that starts (so a loaded box slows the
+cycles, it does not mix them up; cycles that do not fit in ``--cycles`` x ``--cycle`` s are not
+run).
 
-Per interrupting question: did the satellite silence the reply (the room's reaction: speech
-onset → speaker silent), and what did the orchestrator transcribe for the turn it started (its
-log: ``turn N answered|cancelled ... transcript=``)? WER against the words spoken; a question
-that started no turn counts as WER 1. The orchestrator talks to the satellite through a tap
-(``bench/turn_tap.py``) that keeps the audio streamed for each turn (``turn-K.wav`` in
-``--keep``, with the room's ``mic.wav``/``played.wav``); turns are matched to utterances by
-time window and content, and the WER is split by cause (``bench/stack_barge_judge.py``).
+Per interrupting question: did it land over the playing reply (the room counts its onset inside
+a reply and the speaker was audible within 0.3 s before it; misses are listed apart), did the
+satellite silence the reply (the room's reaction: speech onset -> speaker silent), what did the
+orchestrator transcribe for the turn it started (its log: ``turn N answered|cancelled ...
+transcript=``), and did the next reply answer it (tiny.en on the speaker's recording). WER
+against the words spoken; a question that started no turn counts as WER 1. The orchestrator
+talks to the satellite through a tap (``bench/turn_tap.py``) that keeps the audio streamed for
+each turn (``turn-K.wav`` in ``--keep``, with the room's ``mic.wav``/``played.wav`` and the
+engines' logs); turns are matched to utterances by time window and content, and the WER is
+split by cause (``bench/stack_barge_judge.py``).
 
     flock /tmp/hearth-rt.lock .venv/bin/python bench/room_stack_barge.py --echo-db -6 --cycles 10
         [--tts-provider piper] [--harness-nice -2]
@@ -33,6 +38,7 @@ import shlex
 import subprocess
 import sys
 import time
+import wave
 from pathlib import Path
 from typing import Any
 
@@ -41,40 +47,41 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(1, str(ROOT / "tests"))  # its helpers (speech) by their bare names
 
 from bench.room_turns_bench import ROOM, can_connect, free_port, stop_room, wait_for  # noqa: E402
+from bench.stack_barge_corpus import INTERRUPTIONS, ONSETS_S, QUESTIONS, WARM_UP, Line, lead_in_s, synthesize  # noqa: E402
 from bench.stack_barge_judge import judge_dir, summary  # noqa: E402
 from bench.turn_tap import TurnTap  # noqa: E402
 from voice_runtime.audio import PCM16_MONO_16K, write_wav  # noqa: E402
 from voice_runtime.procs import ServiceProcess, start_service  # noqa: E402
 
-QUESTIONS = ["Tell me a story about a dragon who lived in the mountains.",
-             "Explain how a rainbow forms in the sky.",
-             "Describe the city of Paris for a first time visitor.",
-             "Tell me about the history of the bicycle."]
-WARM_UP, WARM_UP_S = "Tell me a joke about a cat.", 20.0
+WARM_UP_S = 20.0
 NEXT_S = 5.0
-INTERRUPTIONS = ["Stop. What time is it?", "Wait, what is the capital of France?",
-                 "Sorry, how many days are in a week?", "Hold on, what is two plus two?"]
 
 
-def write_scenario(out: Path, cycles: int, cycle_s: float, after: float) -> Path:
-    from speech import speak
-
+def write_scenario(out: Path, cycles: int, cycle_s: float, after: float | None) -> Path:
+    """Cycle i: question i % 4, its reply, interruption i % 8 with its speech onset ONSETS_S[i % 5]
+    after the reply's first audible sample (``after``: the WAV start instead, for every cycle)."""
     out.mkdir(parents=True, exist_ok=True)
-    if not (out / "warm.wav").exists():
-        write_wav(str(out / "warm.wav"), speak(WARM_UP), PCM16_MONO_16K)
+    lead: dict[str, float] = {}
+
+    def clip(name: str, line: Line) -> str:
+        if not (out / name).exists():
+            write_wav(str(out / name), synthesize(line), PCM16_MONO_16K)
+        with wave.open(str(out / name), "rb") as w:
+            lead[name] = lead_in_s(w.readframes(w.getnframes()))
+        return name
+
     # A warm-up question first: the LLM's first reply (its prompt not cached yet) came ~20 s
     # late, ran into the next cycle and two interruptions were anchored on the same reply.
-    events: list[dict[str, Any]] = [{"at": 2.0, "wav": "warm.wav"}]
+    events: list[dict[str, Any]] = [{"at": 2.0, "wav": clip("warm.wav", WARM_UP)}]
     start = 2.0 + WARM_UP_S
     for i in range(cycles):
-        q, u = f"q{i % len(QUESTIONS)}.wav", f"u{i % len(INTERRUPTIONS)}.wav"
-        for name, text in ((q, QUESTIONS[i % len(QUESTIONS)]), (u, INTERRUPTIONS[i % len(INTERRUPTIONS)])):
-            if not (out / name).exists():
-                write_wav(str(out / name), speak(text), PCM16_MONO_16K)
+        q = clip(f"q{i % len(QUESTIONS)}.wav", QUESTIONS[i % len(QUESTIONS)])
+        u = clip(f"u{i % len(INTERRUPTIONS)}.wav", INTERRUPTIONS[i % len(INTERRUPTIONS)])
+        wav_after = after if after is not None else round(ONSETS_S[i % len(ONSETS_S)] - lead[u], 3)
         # The next question waits for the stack: NEXT_S after the interruption's answer starts
         # (a fixed cycle let a loaded LLM's late replies run into the next question).
         events += [{"at": start, "wav": q} if i == 0 else {"after_reply_starts": NEXT_S, "wav": q},
-                   {"after_reply_starts": after, "wav": u}]
+                   {"after_reply_starts": wav_after, "wav": u}]
     scen = out / "scenario.json"
     scen.write_text(json.dumps({"duration": start + cycles * cycle_s + 3.0, "noise_db": -60, "events": events}))
     return scen
@@ -149,8 +156,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         ran = await run_room(args, engines, Path(args.keep))
         after = await asyncio.to_thread(uptime)
     finally:
-        for proc in engines.values():
+        for name, proc in engines.items():
             await proc.stop()
+            (Path(args.keep) / f"{name}.log").write_text("\n".join(proc.log) + "\n")
     run = {"echo_db": args.echo_db, "cycles": args.cycles, "harness": harness(args.harness_nice),
            "tts_provider": args.tts_provider, "max_sentences": args.max_sentences,
            "after_reply_starts_s": args.after, "keep": args.keep,
@@ -162,16 +170,17 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def judged(keep: Path, window: float) -> dict[str, Any]:
-    said = dict(zip((f"u{i}.wav" for i in range(len(INTERRUPTIONS))), INTERRUPTIONS, strict=True))
-    said |= dict(zip((f"q{i}.wav" for i in range(len(QUESTIONS))), QUESTIONS, strict=True)) | {"warm.wav": WARM_UP}
-    data = judge_dir(keep, said, {f"u{i}.wav" for i in range(len(INTERRUPTIONS))}, window)
+    lines = {f"u{i}.wav": x for i, x in enumerate(INTERRUPTIONS)} | {f"q{i}.wav": x for i, x in enumerate(QUESTIONS)}
+    lines["warm.wav"] = WARM_UP
+    data = judge_dir(keep, {k: x.text for k, x in lines.items()}, {f"u{i}.wav" for i in range(len(INTERRUPTIONS))},
+                     window, {k: x.words for k, x in lines.items()})
     return {"summary": summary(data), **data}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--echo-db", type=float, default=-6.0)
-    parser.add_argument("--cycles", type=int, default=8)
+    parser.add_argument("--cycles", type=int, default=10)
     parser.add_argument("--cycle", type=float, default=25.0,
                         help="seconds per question + interruption in the room's duration (the cycles pace themselves)")
     # The room anchors the interruption on the reply's first audible piece. With Kokoro on a busy
@@ -179,8 +188,9 @@ def main() -> int:
     # next piece came > 0.7 s later: none of 4 interruptions landed over a playing reply (session
     # 9, load 2.7). --tts-provider piper streams a reply without gaps; the onset then lands
     # ~1.3 s into it (the WAV has 0.3 s of silence first).
-    parser.add_argument("--after", type=float, default=1.0,
-                        help="the interruption's WAV starts this long into the reply's first audible piece")
+    parser.add_argument("--after", type=float, default=None,
+                        help="the interruption's WAV starts this long into the reply's first audible piece "
+                        "(default: its speech onset at 0.8, 1.1, 1.4, 1.7, 2.0 s, cycling)")
     parser.add_argument("--tts-provider", default="auto", choices=("auto", "kokoro", "piper"),
                         help="wyoming_kokoro --provider (auto: its start-up measurement, the default configuration)")
     parser.add_argument("--reply-timeout", type=float, default=120.0, help="the satellite's --reply-timeout")

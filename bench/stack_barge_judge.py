@@ -22,6 +22,12 @@ as the server decodes, on kept audio):
   is right and the stack's transcript is not: the loss is in the streaming decode / end of turn);
 * ``wer_sent_from_onset``: the same, from 0.1 s before the question's speech (without the
   pre-roll's echo);
+* ``landed``: the room counts the onset inside a reply and the speaker was audible within
+  ``AUDIBLE_GAP_S`` before it (``quiet_before_s``; a miss that played again while the question
+  was spoken, ``resumed_after_onset_s``, fell in a gap of the reply, else after its end);
+* ``answer``: what the next reply said (tiny.en on the speaker's recording): about the new
+  question ("new"), still about the interrupted one ("old"), neither ("other") or no reply;
+* ``cause``: the first place the words were lost (``cause()``);
 * ``clip_ms``: how much of the question's speech is missing from the start of what was sent
   (0: none), ``preroll_ms``: audio sent before the speech onset, ``ser_db``: the question's
   speech over what else is in the sent audio during it (residual echo, noise, canceller damage).
@@ -121,7 +127,85 @@ def orchestrator_turns(log: str, scenario_wall: float) -> dict[int, dict[str, An
     return turns
 
 
-def judge_dir(keep: Path, said: dict[str, str], interruptions: set[str], window: float = 3.0) -> dict[str, Any]:
+AUDIBLE_GAP_S = 0.3  # the reply counts as playing at the onset if the speaker was audible this recently
+SILENCE_DBFS = -40.0  # the room's own threshold for audible playback
+
+
+def read_played(path: Path) -> tuple[Audio, int]:
+    import wave
+
+    if not path.exists():
+        return np.zeros(0, np.float32), RATE
+    with wave.open(str(path), "rb") as w:
+        rate, data = w.getframerate(), w.readframes(w.getnframes())
+    return np.frombuffer(data, dtype="<i2").astype(np.float32), rate
+
+
+def _loud(played: Audio, rate: int) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """Per 10 ms of the room's timeline (block k = [k/100, (k+1)/100) s, exact even at 22050 Hz):
+    audible playback, as the room judges it."""
+    edges = np.round(np.arange(len(played) * 100 // rate + 1) * rate / 100).astype(np.int64)
+    power = np.concatenate([[0.0], np.cumsum(np.square(played.astype(np.float64) / 32768.0))])
+    mean = (power[edges[1:]] - power[edges[:-1]]) / np.maximum(1, np.diff(edges))
+    return 10 * np.log10(mean + 1e-18) > SILENCE_DBFS  # type: ignore[no-any-return]
+
+
+def at_onset(played: Audio, rate: int, onset: float, speech_s: float) -> dict[str, Any]:
+    """From the speaker's recording: how long it had been silent at the question's onset (0: audible
+    in the 10 ms block of the onset), and if silent, whether it played again while the question was
+    spoken (a gap inside the reply) or not (the reply had ended)."""
+    loud = _loud(played, rate)
+    k = int(onset * 100)
+    before = np.nonzero(loud[:k + 1])[0]
+    quiet = round((k - int(before[-1])) / 100, 2) if len(before) else None
+    later = np.nonzero(loud[k + 1:k + 1 + int(speech_s * 100)])[0]
+    return {"quiet_before_s": quiet if quiet is not None else 99.0,
+            "resumed_after_onset_s": round((int(later[0]) + 1) / 100, 2) if len(later) and (quiet or 0) > 0 else None}
+
+
+def answered(played: Audio, rate: int, result: dict[str, Any], utt: dict[str, Any], *, new: tuple[str, ...],
+             old: tuple[str, ...]) -> dict[str, Any]:
+    """The first reply that starts after the question ended, as heard from the speaker (tiny.en):
+    ``answer`` is "new" if it names the question's subject or answer, "old" if only the
+    interrupted question's, "other" if neither, "none" if no reply started within 30 s."""
+    from bench.stack_barge_corpus import mentions
+    from voice_runtime.audio import PCM16_MONO_16K, AudioFormat, convert
+
+    reply = next((r for r in result["replies"] if utt["offset"] - 0.1 <= r["start"] <= utt["offset"] + 30), None)
+    if reply is None:
+        return {"answer": "none", "answer_heard": ""}
+    off = result["wav_offset_s"]
+    part = played[int((reply["start"] + off) * rate):int((min(reply["end"], reply["start"] + 10) + off) * rate)]
+    pcm16 = convert(part.astype("<i2").tobytes(), AudioFormat(rate, 2, 1), PCM16_MONO_16K)
+    heard = decode(np.frombuffer(pcm16, "<i2").astype(np.float32))
+    kind = "new" if mentions(heard, new) else "old" if mentions(heard, old) else "other"
+    return {"answer": kind, "answer_heard": heard,
+            "answer_start_after_offset_s": round(reply["start"] - utt["offset"], 3)}
+
+
+def cause(row: dict[str, Any]) -> str:
+    """Where the interrupting question's words were lost (the first that fits)."""
+    if row["turn"] is None:
+        return "no turn"
+    if row["wer"] == 0:
+        return "none"
+    if len(row["turns"]) > 1 and row["wer_joined"] < row["wer"]:
+        return "split over turns"
+    if row.get("wer_sent") is None:
+        return "sent audio missing"
+    if row["wer_sent"] > (row.get("wer_sent_from_onset") or 0):
+        return "echo in the pre-roll"
+    if (row.get("clip_ms") or 0) > 50:
+        return "start cut"
+    if row["wer_sent"] > 0:
+        return "misrecognised (also offline)" if row["wer_sent"] > (row.get("wer_clean") or 0) else "recogniser floor"
+    return "streaming decode"
+
+
+def judge_dir(keep: Path, said: dict[str, str], interruptions: set[str], window: float = 3.0,
+              words: dict[str, tuple[str, ...]] | None = None) -> dict[str, Any]:
+    """``words``: per WAV, the words an answer to it (an interruption) or its reply (a question)
+    contains, to tell which question the reply after an interruption answered."""
     result = json.loads((keep / "result.json").read_text())
     meta = json.loads((keep / "meta.json").read_text())
     t0 = result["t0_monotonic"] + result["wav_offset_s"]
@@ -142,6 +226,7 @@ def judge_dir(keep: Path, said: dict[str, str], interruptions: set[str], window:
         else:
             unmatched.append({k2: turn.get(k2) for k2 in ("number", "start", "transcript", "outcome")})
     mic = read_wav(keep / "mic.wav") if (keep / "mic.wav").exists() else None
+    played, played_rate = read_played(keep / "played.wav")
     rows = []
     for i, u in enumerate(utts):
         text = said.get(u["wav"], "")
@@ -160,6 +245,11 @@ def judge_dir(keep: Path, said: dict[str, str], interruptions: set[str], window:
         row.update(over_a_reply=bool(over), reaction_s=over[0]["reaction_s"] if over else None,
                    cut=over[0]["cut"] if over else None)
         if row["interruption"]:
+            row.update(at_onset(played, played_rate, u["onset"] + result["wav_offset_s"], u["offset"] - u["onset"]))
+            row["landed"] = row["over_a_reply"] and row["quiet_before_s"] <= AUDIBLE_GAP_S
+            old = next((v["wav"] for v in reversed(utts[:i]) if v["wav"] not in interruptions), None)
+            row.update(answered(played, played_rate, result, u, new=(words or {}).get(u["wav"], ()),
+                                old=(words or {}).get(old or "", ())))
             clean = read_wav(keep / u["wav"])
             span = speech_span(clean)
             row["wer_clean"] = round(wer(text, decode(clean)), 3)
@@ -173,6 +263,7 @@ def judge_dir(keep: Path, said: dict[str, str], interruptions: set[str], window:
                 row["sent_heard"] = decode(sent)
                 row["wer_sent"] = round(wer(text, row["sent_heard"]), 3)
                 row.update(causes(sent, clean, span, text))
+            row["cause"] = cause(row)
         rows.append(row)
     return {"rows": rows, "unmatched_turns": unmatched, "turns": len(tapped)}
 
@@ -184,11 +275,22 @@ def summary(judged: dict[str, Any]) -> dict[str, Any]:
         vals = [r[key] for r in rows if r.get(key) is not None]
         return round(float(np.mean(vals)), 3) if vals else None
 
-    landed = [r for r in rows if r["over_a_reply"]]  # spoken while the reply was audible: the echo was in the mic
+    landed = [r for r in rows if r.get("landed", r["over_a_reply"])]  # spoken while the reply was audible
     over = {k: round(float(np.mean([r[k] for r in landed if r.get(k) is not None])), 3)
             if any(r.get(k) is not None for r in landed) else None
             for k in ("wer", "wer_sent", "wer_sent_from_onset", "wer_mic", "wer_clean")}
-    return {"interruptions": len(rows), "over_a_reply": sum(r["over_a_reply"] for r in rows),
+    reactions = sorted(r["reaction_s"] for r in landed if r["reaction_s"] is not None)
+    causes_ = [r.get("cause", "") for r in landed]
+    return {"interruptions": len(rows), "landed": len(landed), "over_a_reply": sum(r["over_a_reply"] for r in rows),
+            "missed": [{"wav": r["wav"], "onset": r["onset"], "quiet_before_s": r.get("quiet_before_s"),
+                        "resumed_after_onset_s": r.get("resumed_after_onset_s")} for r in rows if r not in landed],
+            "landed_wer_mean": over["wer"], "landed_wer_joined_mean": round(float(np.mean(
+                [r["wer_joined"] for r in landed])), 3) if landed else None,
+            "landed_causes": {c: causes_.count(c) for c in sorted(set(causes_))},
+            "landed_reaction_p50_s": round(float(np.percentile(reactions, 50)), 3) if reactions else None,
+            "landed_reaction_p95_s": round(float(np.percentile(reactions, 95)), 3) if reactions else None,
+            "landed_cut": sum(bool(r["cut"]) for r in landed),
+            "landed_answers": {a: sum(r.get("answer") == a for r in landed) for a in ("new", "old", "other", "none")},
             "over_a_reply_wer_mean": over["wer"], "over_a_reply_wer_sent_mean": over["wer_sent"],
             "over_a_reply_wer_sent_from_onset_mean": over["wer_sent_from_onset"],
             "over_a_reply_wer_mic_mean": over["wer_mic"], "over_a_reply_wer_clean_mean": over["wer_clean"],
