@@ -209,6 +209,7 @@ def report(args: argparse.Namespace, run: Run) -> int:
     http_s = float(announce.group(2)) if announce else None
     arriving = sat.first("announcement arriving")
     stop = sat.first(r"announcement ended \(audio-stop\)")
+    first_audio = sat.first("announcement first audio")
     played = sat.first(r"announcement played: ([\d.]+) s")
     length_match = re.search(r"played: ([\d.]+) s", played[1]) if played else None
     length = float(length_match.group(1)) if length_match else None
@@ -250,6 +251,9 @@ def report(args: argparse.Namespace, run: Run) -> int:
         "alarm": alarm_end[1] if alarm_end else None, "alarm_beeps_s": [round(b, 2) for b in beeps],
         "announce_http_s": http_s, "announce_audio_s": length,
         "played_after_audio_start_s": round(played_after_start, 2) if played_after_start is not None else None,
+        "first_audio_after_audio_start_s": round(first_audio[0] - arriving[0], 2) if first_audio and arriving
+        else None,
+        "played_after_first_audio_s": round(played[0] - first_audio[0], 2) if played and first_audio else None,
         "played_after_audio_stop_s": round(played_after_stop, 2) if played_after_stop is not None else None,
         "chime_at_s": [round(c, 2) for c in chimes], "ha_logged_no_played": not no_played_warning,
         "ours": ours,
@@ -283,7 +287,9 @@ def report(args: argparse.Namespace, run: Run) -> int:
         f"| announcement + `played` | {'PASS' if list(ours.values())[2] else 'FAIL'} | service call {http_s} s "
         f"(includes HA's TTS of the message), audio {length} s (+0.24 s chime); `played` "
         f"{figures['played_after_audio_start_s']} s after HA's audio-start, {figures['played_after_audio_stop_s']} s "
-        f"after its audio-stop (HA waits audio + 0.5 s); HA logged no 'Did not receive played event': "
+        f"after its audio-stop (HA waits audio + 0.5 s); first audio {figures['first_audio_after_audio_start_s']} s "
+        f"after audio-start, `played` {figures['played_after_first_audio_s']} s after it; "
+        "HA logged no 'Did not receive played event': "
         f"{no_played_warning} |",
         "",
         "The satellite's log (seconds since it started; wake word, state changes, timers, announcements):",
