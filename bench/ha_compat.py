@@ -74,10 +74,10 @@ class Timed:
         while line := await self.proc.stderr.readline():
             self.lines.append((time.monotonic(), line.decode(errors="replace").rstrip()))
 
-    def first(self, pattern: str) -> tuple[float, str] | None:
-        """The first log line matching ``pattern``: (when, its message)."""
+    def first(self, pattern: str, after: float = float("-inf")) -> tuple[float, str] | None:
+        """The first log line matching ``pattern`` (at or after ``after``): (when, its message)."""
         for t, line in self.lines:
-            if re.search(pattern, line):
+            if t >= after and re.search(pattern, line):
                 found = re.search(r'msg="(.*)"$', line)
                 return t, found.group(1) if found else line
         return None
@@ -207,10 +207,12 @@ def report(args: argparse.Namespace, run: Run) -> int:
     version = (re.search(r"SUMMARY \(HA ([^,]+)", line_with("SUMMARY")) or [None, "?"])[1]
     announce = re.search(r"announce HTTP (\d+) in ([\d.]+)s", line_with("announce HTTP"))
     http_s = float(announce.group(2)) if announce else None
-    arriving = sat.first("announcement arriving")
-    stop = sat.first(r"announcement ended \(audio-stop\)")
-    first_audio = sat.first("announcement first audio")
-    played = sat.first(r"announcement played: ([\d.]+) s")
+    # the service call's announcement is the last one (a reply HA sent after the turn ended also plays as one)
+    arriving = next((t for t in reversed(sat.lines) if "announcement arriving" in t[1]), None)
+    since = arriving[0] if arriving else float("-inf")
+    stop = sat.first(r"announcement ended \(audio-stop\)", since)
+    first_audio = sat.first("announcement first audio", since)
+    played = sat.first(r"announcement played: ([\d.]+) s", since)
     length_match = re.search(r"played: ([\d.]+) s", played[1]) if played else None
     length = float(length_match.group(1)) if length_match else None
     played_after_start = played[0] - arriving[0] if played and arriving else None
