@@ -86,7 +86,6 @@ class Verifier:
         self.features = OpenWakeWordFeatures.from_builtin()
         self.word: str | None = None
         self.phase = Phase.IDLE
-        self.best = 0.0  # our highest score on this candidate so far (it counts once microWakeWord is trusted)
 
     def start(self, word: str, audio: bytes, strict: bool = False) -> bool:
         """A candidate: score the buffered audio from a fresh state; True if the word is there."""
@@ -96,7 +95,7 @@ class Verifier:
             self.models[word].reset()
         if word in self.ours:
             self.ours[word].reset()
-        self.word, self.phase, self.best = word, Phase.LIVE, 0.0
+        self.word, self.phase = word, Phase.LIVE
         return self._score(audio, strict)
 
     def feed(self, frame: bytes, strict: bool = False) -> bool:
@@ -110,12 +109,8 @@ class Verifier:
         assert self.word is not None
         model, ours = self.models.get(self.word), self.ours.get(self.word)
         cutoff = (max(ours.cutoff, STRICT_CUTOFF) if strict else ours.cutoff) if ours is not None else 1.0
-        if self.best > cutoff:  # microWakeWord has just become trusted on a word ours already scored over its cutoff
-            self.phase = Phase.IDLE
-            return True
         for embedding in self.features.process_streaming(audio):
             score = ours.push(embedding) if ours is not None else None
-            self.best = max(self.best, score or 0.0)
             opened = model is not None and any(p > VERIFY_CUTOFF for p in model.process_streaming(embedding))
             if (score is not None and score > cutoff) or (opened and not strict):
                 self.phase = Phase.IDLE  # confirmed: the rest of the window is not needed
