@@ -74,10 +74,10 @@ class Timed:
         while line := await self.proc.stderr.readline():
             self.lines.append((time.monotonic(), line.decode(errors="replace").rstrip()))
 
-    def first(self, pattern: str) -> tuple[float, str] | None:
-        """The first log line matching ``pattern``: (when, its message)."""
+    def first(self, pattern: str, after: float = float("-inf")) -> tuple[float, str] | None:
+        """The first log line matching ``pattern`` (at or after ``after``): (when, its message)."""
         for t, line in self.lines:
-            if re.search(pattern, line):
+            if t >= after and re.search(pattern, line):
                 found = re.search(r'msg="(.*)"$', line)
                 return t, found.group(1) if found else line
         return None
@@ -207,9 +207,12 @@ def report(args: argparse.Namespace, run: Run) -> int:
     version = (re.search(r"SUMMARY \(HA ([^,]+)", line_with("SUMMARY")) or [None, "?"])[1]
     announce = re.search(r"announce HTTP (\d+) in ([\d.]+)s", line_with("announce HTTP"))
     http_s = float(announce.group(2)) if announce else None
-    arriving = sat.first("announcement arriving")
-    stop = sat.first(r"announcement ended \(audio-stop\)")
-    played = sat.first(r"announcement played: ([\d.]+) s")
+    # the service call's announcement is the last one (a reply HA sent after the turn ended also plays as one)
+    arriving = next((t for t in reversed(sat.lines) if "announcement arriving" in t[1]), None)
+    since = arriving[0] if arriving else float("-inf")
+    stop = sat.first(r"announcement ended \(audio-stop\)", since)
+    first_audio = sat.first("announcement first audio", since)
+    played = sat.first(r"announcement played: ([\d.]+) s", since)
     length_match = re.search(r"played: ([\d.]+) s", played[1]) if played else None
     length = float(length_match.group(1)) if length_match else None
     played_after_start = played[0] - arriving[0] if played and arriving else None
@@ -250,6 +253,9 @@ def report(args: argparse.Namespace, run: Run) -> int:
         "alarm": alarm_end[1] if alarm_end else None, "alarm_beeps_s": [round(b, 2) for b in beeps],
         "announce_http_s": http_s, "announce_audio_s": length,
         "played_after_audio_start_s": round(played_after_start, 2) if played_after_start is not None else None,
+        "first_audio_after_audio_start_s": round(first_audio[0] - arriving[0], 2) if first_audio and arriving
+        else None,
+        "played_after_first_audio_s": round(played[0] - first_audio[0], 2) if played and first_audio else None,
         "played_after_audio_stop_s": round(played_after_stop, 2) if played_after_stop is not None else None,
         "chime_at_s": [round(c, 2) for c in chimes], "ha_logged_no_played": not no_played_warning,
         "ours": ours,
@@ -283,7 +289,9 @@ def report(args: argparse.Namespace, run: Run) -> int:
         f"| announcement + `played` | {'PASS' if list(ours.values())[2] else 'FAIL'} | service call {http_s} s "
         f"(includes HA's TTS of the message), audio {length} s (+0.24 s chime); `played` "
         f"{figures['played_after_audio_start_s']} s after HA's audio-start, {figures['played_after_audio_stop_s']} s "
-        f"after its audio-stop (HA waits audio + 0.5 s); HA logged no 'Did not receive played event': "
+        f"after its audio-stop (HA waits audio + 0.5 s); first audio {figures['first_audio_after_audio_start_s']} s "
+        f"after audio-start, `played` {figures['played_after_first_audio_s']} s after it; "
+        "HA logged no 'Did not receive played event': "
         f"{no_played_warning} |",
         "",
         "The satellite's log (seconds since it started; wake word, state changes, timers, announcements):",

@@ -30,19 +30,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.wake_bench import (  # noqa: E402
-    GAINS_DB,
-    RATE,
-    WAKE_TEXTS,
-    Voices,
-    negatives,
-    noise,
-    pcm,
-    positives,
-    satellite_cpu,
-    score,
-    wake_offset,
-)
+from bench.wake_bench import RATE, WAKE_TEXTS, Voices, negatives, pcm, positives, satellite_cpu, score  # noqa: E402
+from bench.wake_splits import lay_out  # noqa: E402
 
 # Never used by wake_bench (tune: af_heart am_michael bf_emma bm_george af_sky am_adam; held-out:
 # af_nicole am_eric bf_isabella bm_lewis) nor by its negatives (the tune voices).
@@ -51,26 +40,8 @@ NEW_HELD_OUT_VOICES = ("af_sarah", "af_bella", "am_liam", "bf_alice", "bm_daniel
 
 def new_held_out(voices: Voices, rng: np.random.Generator, names: tuple[str, ...] = NEW_HELD_OUT_VOICES,
                  split: str = "new-held-out") -> tuple[np.ndarray, list[dict[str, Any]]]:
-    stream, items, pos = [], [], 0
-    gap = np.zeros(int(2.5 * RATE))
-    for voice in names:
-        for text in WAKE_TEXTS:
-            audio = voices.kokoro_say(text, voice)
-            end = wake_offset(audio, text)
-            for gain in GAINS_DB:
-                for noisy in (False, True):
-                    x = audio * 10 ** (gain / 20)
-                    if noisy:
-                        x = x + noise(len(x), -50 + gain / 2, rng)
-                    lead = np.zeros(int(0.5 * RATE))
-                    seg = np.concatenate([lead, x])
-                    begin = (pos + len(lead)) / RATE
-                    items.append({"voice": f"{split}:{voice}@1.0", "text": text, "gain_db": gain,
-                                  "noisy": noisy, "start": begin, "split": split, "wake_end": begin + end,
-                                  "end": (pos + len(seg)) / RATE})
-                    stream += [seg, gap]
-                    pos += len(seg) + len(gap)
-    return np.concatenate(stream), items
+    clips = ((voices.kokoro_say(text, voice), f"{voice}@1.0", text) for voice in names for text in WAKE_TEXTS)
+    return lay_out(clips, rng, split)
 
 
 def gate_run(audio: np.ndarray, cascade: bool, make: Callable[[Any], Any] | None = None) -> dict[str, Any]:

@@ -121,6 +121,11 @@ def load_group(group: str, cache: Path = CACHE, material: Path = MATERIAL
 
         audio, items = load(cache)
         return audio, items, True
+    if group == "held4":  # session 11's held-out split: measured once, at the end
+        from bench.wake_held_out_4 import load as load4
+
+        audio, items = load4(cache)
+        return audio, items, True
     if group in ("speech", "music", "tv"):
         return np.load(cache / f"neg-{group}-60.npy").astype(np.float64), [], False
     meta = json.loads((cache / "index-60.json").read_text())

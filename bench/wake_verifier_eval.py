@@ -37,7 +37,7 @@ from bench.wake_bench import RATE, Voices, negatives, positives, score  # noqa: 
 from bench.wake_cascade import gate_run, new_held_out  # noqa: E402
 from bench.wake_verifier_data import FRESH_HELD_OUT  # noqa: E402
 
-SPLITS = ("tune", "held-out", "new-held-out", "fresh-held-out", "held-out-3")
+SPLITS = ("tune", "held-out", "new-held-out", "fresh-held-out", "held-out-3", "held-out-4")
 
 
 def corpora(cache: Path, negative_minutes: float) -> tuple[dict[str, tuple[np.ndarray, list[dict[str, Any]]]],
@@ -117,7 +117,7 @@ def main() -> None:
     parser.add_argument("--cutoff", type=float, help="our verifier's cutoff (default: the one in its weights file)")
     parser.add_argument("--negative-minutes", type=float, default=60.0)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/wake-eval"))
-    parser.add_argument("--groups", default="bench,new,fresh", help="which wake corpora (fresh, held3: held-out tests)")
+    parser.add_argument("--groups", default="bench,new,fresh", help="which wake corpora (held3, held4: held-out tests)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     pos, neg = corpora(args.cache, args.negative_minutes)
@@ -126,6 +126,10 @@ def main() -> None:
         from bench.wake_held_out_3 import load
 
         pos["held3"] = load(args.cache)
+    if "held4" in args.groups.split(","):  # session 11's held-out split (bench/wake_held_out_4.py)
+        from bench.wake_held_out_4 import load as load4
+
+        pos["held4"] = load4(args.cache)
     print("corpora ready", {k: len(v[1]) for k, v in pos.items()}, flush=True)
     rows = [evaluate(pos, neg, 0.0, "micro")] if args.micro else []
     if rows:

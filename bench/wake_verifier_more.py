@@ -26,12 +26,9 @@ processes. Run under ``nice -n 19``.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import sys
-import tarfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +38,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.wake_bench import HELD_OUT_VOICES  # noqa: E402
 from bench.wake_cascade import NEW_HELD_OUT_VOICES  # noqa: E402
-from bench.wake_verifier_data import FRESH_HELD_OUT, SENTENCES, TRAIN_VOICES, WAKE_PHRASES, Clip, Speaker, Synth, plan  # noqa: E402
+from bench.wake_splits import generate, generation_args, kokoro_js_styles  # noqa: E402
+from bench.wake_verifier_data import FRESH_HELD_OUT, SENTENCES, TRAIN_VOICES, WAKE_PHRASES, Clip, Speaker, plan  # noqa: E402
 
 ROUND2_VOICES = (*HELD_OUT_VOICES, *NEW_HELD_OUT_VOICES)
 ACCENTED = ("ff_siwis", "if_sara", "ef_dora", "pf_dora", "hf_alpha", "hf_beta", "zf_xiaobei", "jf_alpha",
@@ -63,7 +61,6 @@ OKAY_SENTENCES = ("Okay, I'll call you later.", "Okay, I'll call you tomorrow mo
                   "Okay, now boil the water.", "Okay, no more biscuits tonight.", "Okay, let's go to bed.",
                   "Okay, I'll ring you back.", "Okay, bye for now.", "Okay, got it, thanks.")
 NEW_WAKE, NEW_MISSES, OLD_MISSES = 4, 4, 3  # per speaker (each also says one okay-sentence)
-KOKORO_JS = Path.home() / ".cache" / "hearth" / "downloads" / "kokoro-js-1.2.1.tgz"
 
 assert not set(ROUND2_VOICES) & set(FRESH_HELD_OUT)
 assert not set(ACCENTED) & set(FRESH_HELD_OUT)
@@ -71,15 +68,7 @@ assert not set(ACCENTED) & set(FRESH_HELD_OUT)
 
 def accented_styles() -> dict[str, np.ndarray]:
     """Kokoro's non-English voices (510 × 1 × 256 float32 each) from the kokoro-js package, if cached."""
-    if not KOKORO_JS.exists():
-        return {}
-    out = {}
-    with tarfile.open(KOKORO_JS) as tar:
-        for name in ACCENTED:
-            member = tar.extractfile(f"package/voices/{name}.bin")
-            if member is not None:
-                out[name] = np.frombuffer(member.read(), dtype=np.float32).reshape(510, 1, 256).copy()
-    return out
+    return kokoro_js_styles(ACCENTED, required=False)
 
 
 def new_speakers(seed: int = 8, accented: tuple[str, ...] = ACCENTED) -> list[Speaker]:
@@ -135,44 +124,7 @@ def clips2(cache: Path, seed: int = 8) -> list[Clip]:
 
 
 def main() -> None:
-    from bench.wake_verifier_train import Embedder, clip_windows
-
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/wake-cache"))
-    parser.add_argument("--feat", type=Path, default=Path("/tmp/wake-feat"))
-    parser.add_argument("--part", default="0/1")
-    parser.add_argument("--variants", type=int, default=4)
-    parser.add_argument("--until", help="stop at this UTC time (HH:MM)")
-    args = parser.parse_args()
-    part, parts = (int(v) for v in args.part.split("/"))
-    args.cache.mkdir(parents=True, exist_ok=True)
-    args.feat.mkdir(parents=True, exist_ok=True)
-    jobs = plan2()
-    babble = [c.path for c in (Clip(s.name, t, y, clip_path(args.cache, s, t)) for s, t, y in plan(5, 4))
-              if c.label == 0 and c.path.exists()]
-    synth, embed, t0, done = None, Embedder(), time.monotonic(), 0
-    for i, (speaker, text, label) in enumerate(jobs):
-        if i % parts != part:
-            continue
-        if args.until and time.strftime("%H:%M", time.gmtime()) >= args.until:
-            print(f"stopping at {args.until} UTC", flush=True)
-            break
-        path = clip_path(args.cache, speaker, text)
-        if not path.exists():
-            if synth is None:
-                synth = Synth()
-                synth.styles.update(accented_styles())
-            np.save(path, synth.say(speaker, text, 8 + i).astype(np.float32))
-        feat = args.feat / f"{path.stem}.npz"
-        if not feat.exists():
-            rng = np.random.default_rng(int(path.stem[:8], 16))
-            x, y = clip_windows(Clip(speaker.name, text, label, path), args.variants, rng, embed, babble)
-            np.savez(feat, x=x.astype(np.float16), y=y)
-        done += 1
-        if done % 10 == 0:
-            print(f"{time.strftime('%H:%M:%S', time.gmtime())} job {i + 1}/{len(jobs)} ({done} done here, "
-                  f"{done / (time.monotonic() - t0) * 60:.1f}/min) {speaker.name} {text!r}", flush=True)
-    print(f"done: {done} clips", flush=True)
+    generate(generation_args(__doc__, "/tmp/wake-feat"), plan2(), 8, accented_styles)
 
 
 if __name__ == "__main__":

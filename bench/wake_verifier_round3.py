@@ -25,9 +25,7 @@ in ``--feat`` (per clip); jobs interleaved (every speaker's first clip first) an
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -36,14 +34,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.wake_held_out_3 import HELD_OUT_3  # noqa: E402
+from bench.wake_splits import generate, generation_args  # noqa: E402
 from bench.wake_verifier_data import (  # noqa: E402
     FRESH_HELD_OUT,
     TRAIN_VOICES,
     WAKE_PHRASES,
     Clip,
     Speaker,
-    Synth,
-    plan,
 )
 from bench.wake_verifier_more import OKAY_SENTENCES, ROUND2_VOICES, accented_styles, clip_path  # noqa: E402
 
@@ -96,44 +93,7 @@ def clips3(cache: Path, seed: int = 10) -> list[Clip]:
 
 
 def main() -> None:
-    from bench.wake_verifier_train import Embedder, clip_windows
-
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/wake-cache"))
-    parser.add_argument("--feat", type=Path, default=Path("/tmp/wake-feat3"))
-    parser.add_argument("--part", default="0/1")
-    parser.add_argument("--variants", type=int, default=4)
-    parser.add_argument("--until", help="stop at this UTC time (HH:MM)")
-    args = parser.parse_args()
-    part, parts = (int(v) for v in args.part.split("/"))
-    args.cache.mkdir(parents=True, exist_ok=True)
-    args.feat.mkdir(parents=True, exist_ok=True)
-    babble = [c.path for c in (Clip(s.name, t, y, clip_path(args.cache, s, t)) for s, t, y in plan(5, 4))
-              if c.label == 0 and c.path.exists()]
-    synth, embed, t0, done = None, Embedder(), time.monotonic(), 0
-    jobs = plan3()
-    for i, (speaker, text, label) in enumerate(jobs):
-        if i % parts != part:
-            continue
-        if args.until and time.strftime("%H:%M", time.gmtime()) >= args.until:
-            print(f"stopping at {args.until} UTC", flush=True)
-            break
-        path = clip_path(args.cache, speaker, text)
-        if not path.exists():
-            if synth is None:
-                synth = Synth()
-                synth.styles.update(accented_styles())
-            np.save(path, synth.say(speaker, text, 30 + i).astype(np.float32))
-        feat = args.feat / f"{path.stem}.npz"
-        if not feat.exists():
-            rng = np.random.default_rng(int(path.stem[:8], 16))
-            x, y = clip_windows(Clip(speaker.name, text, label, path), args.variants, rng, embed, babble)
-            np.savez(feat, x=x.astype(np.float16), y=y)
-        done += 1
-        if done % 10 == 0:
-            print(f"{time.strftime('%H:%M:%S', time.gmtime())} job {i + 1}/{len(jobs)} ({done} done here, "
-                  f"{done / (time.monotonic() - t0) * 60:.1f}/min) {speaker.name} {text!r}", flush=True)
-    print(f"done: {done} clips", flush=True)
+    generate(generation_args(__doc__, "/tmp/wake-feat3"), plan3(), 30, accented_styles)
 
 
 if __name__ == "__main__":

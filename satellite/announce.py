@@ -4,7 +4,10 @@ Home Assistant's ``assist_satellite.announce`` (2026.2.3) sends ``audio-start`` 
 16-bit mono), ``audio-chunk``s read from ffmpeg (at most 2048 bytes each, any length, odd
 ones included), ``audio-stop``, then waits up to the audio's length + 0.5 s for ``played``.
 It does not send its pre-announcement sound to Wyoming satellites, so the satellite plays
-its own chime first (``--no-announce-chime`` turns that off).
+its own chime (``--no-announce-chime`` turns that off) right before the first audio, not at
+``audio-start``: HA sends ``audio-start`` at once and the audio only when its TTS and ffmpeg are
+done (6.5 s later for 6.93 s of speech at load 10, session 10), and a chime seconds before the
+words sounds like a false alarm.
 
 Pure and synchronous. Each announcement is a :class:`Clip` (converted to the speaker's
 format as it arrives). The one playing streams straight into the speaker; ones that arrive
@@ -38,6 +41,7 @@ class Clip:
         self.incoming = incoming
         self.pcm = bytearray()  # waiting audio (moved into playback when it starts)
         self.complete = False
+        self.chimed = False  # the chime went ahead of its first audio
         self.max_bytes = max_bytes
         self.received = 0
 
@@ -51,9 +55,10 @@ class Clip:
 
 
 class Announcements:
-    def __init__(self, config: AnnounceConfig, speaker: AudioFormat) -> None:
+    def __init__(self, config: AnnounceConfig, speaker: AudioFormat, chime: bytes = b"") -> None:
         self.config = config
         self.speaker = speaker
+        self.chime = chime if config.chime else b""  # played right before an announcement's first audio
         self._waiting: deque[Clip] = deque()
         self._receiving: Clip | None = None
         self.playing: Clip | None = None
@@ -78,11 +83,21 @@ class Announcements:
         clip = self._receiving
         if clip is None:
             return b""
+        first = clip.received == 0
         pcm = clip.take(clip.incoming.feed(data))
+        if first and pcm:  # when the controller's audio came (HA: its TTS + ffmpeg after audio-start)
+            _LOGGER.info("announcement first audio (%s)", "playing" if clip is self.playing else "waiting")
         if clip is self.playing:
-            return pcm
+            return self._lead_in(clip, pcm)
         clip.pcm += pcm
         return b""
+
+    def _lead_in(self, clip: Clip, pcm: bytes) -> bytes:
+        """``pcm`` of the playing ``clip``, with the chime ahead of its first audio."""
+        if pcm and not clip.chimed:
+            clip.chimed = True
+            return self.chime + pcm
+        return pcm
 
     def stop(self) -> tuple[bytes, bool]:
         """``audio-stop``: (the tail to play now, whether the playing announcement is now complete)."""
@@ -92,17 +107,20 @@ class Announcements:
         clip.complete = True
         tail = clip.take(clip.incoming.flush())
         if clip is self.playing:
-            return tail, True
+            return self._lead_in(clip, tail), True
         clip.pcm += tail
         return b"", False
 
-    def next(self) -> Clip | None:
-        """The next waiting announcement, which becomes the playing one (its audio so far is in ``pcm``)."""
+    def next(self) -> tuple[Clip, bytes] | None:
+        """The next waiting announcement, which becomes the playing one, and what to play of it now: its
+        audio so far after the chime, or nothing (the chime waits for the first audio)."""
         if not self._waiting:
             return None
         clip = self._waiting.popleft()
         self.playing = clip
-        return clip
+        pcm = self._lead_in(clip, bytes(clip.pcm))
+        clip.pcm.clear()
+        return clip, pcm
 
     def finish(self) -> None:
         """The playing announcement was played out or cut: any rest still arriving is ignored."""

@@ -137,8 +137,7 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
         tones = config.tones
         self._listen_tone = wav_sound(config.awake_wav, rate) if config.awake_wav else tone(LISTEN_HZ, rate, tones)
         self._process_tone = wav_sound(config.done_wav, rate) if config.done_wav else tone(PROCESS_HZ, rate, tones)
-        self._chime = chime(rate, config.tones) if config.announce.chime else b""
-        self.announcements = Announcements(config.announce, self.playback.fmt)
+        self.announcements = Announcements(config.announce, self.playback.fmt, chime(rate, config.tones))
         self.timers = TimerBoard()
         self.alarm = Alarm(config.alarm, wav_sound(config.timer_finished_wav, rate) if config.timer_finished_wav
                            else alarm(rate, config.tones))

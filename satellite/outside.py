@@ -6,7 +6,8 @@ small. What Home Assistant 2026.2.3's wyoming ``assist_satellite`` does (read fr
 * **Announcements** (``assist_satellite.announce``): ``audio-start`` (22050 Hz), chunks of up
   to 2048 bytes read from ffmpeg (any length), ``audio-stop``; then it waits up to the audio's
   length + 0.5 s for ``played``. Its pre-announcement sound is not sent to Wyoming
-  satellites, so the satellite plays its own chime first. Audio that starts outside a turn
+  satellites, so the satellite plays its own chime right before the first audio (HA sends it
+  seconds after `audio-start`, once its TTS is done). Audio that starts outside a turn
   is an announcement; one that arrives during a turn waits (:mod:`satellite.announce`).
 * **Timers**: ``timer-started/updated/cancelled/finished`` for timers set on this device
   (:mod:`satellite.timers`); at ``timer-finished`` an alarm rings until the wake word
@@ -69,7 +70,6 @@ class OutsideTurn:
     _late_reply_until: float
     _follow_up_until: float
     _continue_until: float = float("-inf")
-    _chime: bytes
     detector: SpeechDetector
 
     def _fire(self, trigger: TurnTrigger) -> None:
@@ -143,15 +143,14 @@ class OutsideTurn:
             self._fire(TurnTrigger.ANNOUNCE)
 
     def _play_announcement(self) -> None:
-        clip = self.announcements.next()
-        if clip is None:
+        nxt = self.announcements.next()
+        if nxt is None:
             return
+        clip, pcm = nxt
         self._route = "announce"
         self.playback.resume()
         self.playback.end_reply()
-        self.playback.add_pcm(self._chime)
-        self.playback.add_pcm(bytes(clip.pcm))
-        clip.pcm.clear()
+        self.playback.add_pcm(pcm)  # the chime and the audio so far; with no audio yet, the chime waits for it
         self._reply_ended = clip.complete
         self._emit("speaking", what="announcement")
 

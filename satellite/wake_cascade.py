@@ -9,13 +9,14 @@ microWakeWord stays over the low bar and ``POST_SECONDS`` after (at most ``MAX_L
 openWakeWord's model for the word (> ``VERIFY_CUTOFF``) and/or ours (:mod:`satellite.wake_verifier`,
 over its own cutoff) score each embedding, and a score over the cutoff is a detection. While
 microWakeWord has not yet passed ``TRUSTED_STAGE`` (0.2) on the candidate, only a score of ours
-over ``STRICT_CUTOFF`` (0.99) counts (openWakeWord's model does not): the first stage starts
-verifications earlier (the ring buffer is caught up sooner) and on voices microWakeWord hears
-weakly, without letting more near misses through (chosen in ``bench/wake_policy.py``). So the
-verifier costs CPU only around candidates (a few per hour of non-wake audio, measured in
-``bench/results/wake.md``), and there is no stall: the buffered audio is caught up in one pass
-(without pyopen-wakeword's 8 s of zero padding after a reset) and the live frames follow as they
-come; the mic loop never waits for the worker.
+over ``STRICT_CUTOFF`` (0.99) counts (openWakeWord's model does not; scores from before it passed
+are not looked at again: counting them raised near-miss false accepts from 10 to 14 in 3 h,
+session 11): the first stage starts verifications earlier (the ring buffer is caught up sooner)
+and on voices microWakeWord hears weakly, without letting more near misses through (chosen in
+``bench/wake_policy.py``). So the verifier costs CPU only around candidates (a few per hour of
+non-wake audio, measured in ``bench/results/wake.md``), and there is no stall: the buffered audio
+is caught up in one pass (without pyopen-wakeword's 8 s of zero padding after a reset) and the
+live frames follow as they come; the mic loop never waits for the worker.
 
 Why: microWakeWord misses voices (Kokoro af_heart's "Okay Nabu." peaks at 0.18), openWakeWord's
 model misses others (bf_emma, bf_alice), and openWakeWord on every frame costs more than the

@@ -81,6 +81,22 @@ async def test_announcement_outside_a_turn_plays_chime_then_audio_then_played() 
         assert tone_power(out[len(ding):len(ding) + len(expected)], 16000, 440.0) > 0.9
 
 
+async def test_the_chime_waits_for_the_announcements_first_audio() -> None:
+    """HA sends audio-start at once and the audio seconds later (its TTS): the chime goes right before the audio."""
+    async with running(CONFIG) as sat:
+        link = await attach(sat)
+        await sat.on_controller_event(link, AudioStart(rate=HA_RATE, width=2, channels=1).event())
+        assert not any(feed(sat, "." * 20))  # 0.6 s of TTS time: silence, not a chime then silence
+        pcm = sine(440.0, 0.3)
+        await sat.on_controller_event(link, AudioChunk(rate=HA_RATE, width=2, channels=1, audio=pcm).event())
+        await sat.on_controller_event(link, AudioStop().event())
+        out = feed(sat, "." * 19)
+        ding = chime(16000, CONFIG.tones)
+        assert out[:len(ding)] == ding and sat.state == TurnState.LISTENING
+        await sat.flush()
+        assert link.types() == ["played"]
+
+
 async def test_an_announcement_during_a_reply_waits_its_turn_and_the_queue_is_bounded() -> None:
     config = dataclasses.replace(CONFIG, announce=AnnounceConfig(chime=False, max_waiting=2))
     async with running(config) as sat:
