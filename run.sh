@@ -14,7 +14,8 @@ case "$cmd" in
     bash scripts/setup.sh
     .venv/bin/ruff check .
     .venv/bin/mypy
-    exec .venv/bin/pytest -q -p no:cacheprovider --durations=30 "$@"
+    # Two workers; tests/conftest.py groups the tests (shared servers start once, satellite tests one at a time).
+    exec .venv/bin/pytest -q -p no:cacheprovider --durations=30 -n 2 --dist loadgroup --no-loadscope-reorder "$@"
     ;;
   demo)
     bash scripts/setup.sh
