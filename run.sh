@@ -14,8 +14,7 @@ case "$cmd" in
     bash scripts/setup.sh
     .venv/bin/ruff check .
     .venv/bin/mypy
-    # Two workers; tests/conftest.py groups the tests (shared servers start once, satellite tests one at a time).
-    exec .venv/bin/pytest -q -p no:cacheprovider --durations=30 -n 2 --dist loadgroup --no-loadscope-reorder "$@"
+    exec .venv/bin/pytest -q -p no:cacheprovider --durations=30 "$@"
     ;;
   demo)
     bash scripts/setup.sh

@@ -74,35 +74,6 @@ def _new(before: dict[int, str], after: dict[int, str]) -> dict[int, str]:
     return {key: value for key, value in after.items() if before.get(key) != value}
 
 
-# Under pytest-xdist (``./run.sh test`` runs ``-n 2 --dist loadgroup --no-loadscope-reorder``) each test
-# is sent with its group: the tests of a session fixture together, so one worker starts it once (``ha``
-# goes with ``stack``: a test uses both), tests of the satellite's own files (a real satellite process,
-# real-time audio) one at a time, every other file whole (its module fixtures start once). The big
-# groups are sent first; each worker then takes the next group when it is free.
-SHARED_GROUPS = {"stack": "stack", "ha": "stack", "peers": "peers"}  # session fixture -> group
-FIRST_GROUPS = ("peers", "stack", "realtime")
-
-
-def xdist_group(item: pytest.Item) -> str:
-    fixtures = getattr(item, "fixturenames", ())
-    shared = next((group for name, group in SHARED_GROUPS.items() if name in fixtures), None)
-    if shared is not None:
-        return shared
-    module = item.path.stem
-    return "realtime" if module.startswith("test_satellite_") else module
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("dist", "no") != "loadgroup":
-        return
-    groups = {id(item): xdist_group(item) for item in items}
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(groups[id(item)]))
-    rank = {group: index for index, group in enumerate(FIRST_GROUPS)}
-    items.sort(key=lambda item: rank.get(groups[id(item)], len(rank)))  # stable: file order kept within
-
-
 @pytest.fixture(autouse=True)
 async def no_leaks() -> AsyncIterator[None]:
     tasks_before = set(asyncio.all_tasks())
