@@ -52,7 +52,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -67,6 +67,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from wyoming.audio import AudioChunk  # noqa: E402
 
 from bench import run_until_signalled  # noqa: E402
+from bench.e2e_profile import Profiler  # noqa: E402
 from bench.nonstreaming import NonStreamingPipeline  # noqa: E402
 from orchestrator.intents import IntentRecognizer  # noqa: E402
 from orchestrator.pipeline import Pipeline, PipelineConfig, TurnOutput, TurnResult  # noqa: E402
@@ -84,6 +85,7 @@ from voice_runtime.audio import (  # noqa: E402
 from voice_runtime.latency import percentile  # noqa: E402
 from voice_runtime.models import resolve_kokoro_model, resolve_kokoro_voices  # noqa: E402
 from voice_runtime.procs import ServiceProcess, start_service  # noqa: E402
+from voice_runtime.tasks import cancel_and_wait, race  # noqa: E402
 
 QUESTIONS = [
     "What is the capital of France?",
@@ -146,7 +148,8 @@ class Turn:
     perceived: float | None = None  # last voiced sample → first reply sample at the speaker
     marks: dict[str, float] = field(default_factory=dict)  # orchestrator, after audio-stop arrived
     stages: dict[str, float] = field(default_factory=dict)  # cumulative, after the last voiced sample
-    false_barge_in: bool | None = None  # echo-only runs
+    false_barge_in: bool | None = None  # echo-only runs whose reply was played (or barged into)
+    echo_end: str | None = None  # echo-only runs: how the turn ended at the satellite (ECHO_ENDS)
     satellite_rss_mb: float = 0.0
 
 
@@ -201,14 +204,26 @@ def self_usage() -> dict[str, float]:
     return {"peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2)}
 
 
+OURS = ("wyoming_whisper", "wyoming_llama", "wyoming_kokoro")
+
+
 class Stack:
     def __init__(self) -> None:
         self.procs: dict[str, ServiceProcess] = {}
 
-    async def start(self, name: str, module: str, *args: str) -> str:
-        print(f"  starting {name} …", flush=True)
-        self.procs[name] = await start_service(module, *args)
-        return self.procs[name].uri
+    async def start_all(self, modules: dict[str, tuple[str, ...]],
+                        others: dict[str, Coroutine[Any, Any, ServiceProcess]]) -> None:
+        """Start our servers (name → module and flags) and ``others`` at once. Every one that started
+        is kept for :meth:`stop` even when another failed (that failure is then raised)."""
+        print(f"  starting {', '.join([*modules, *others])} …", flush=True)
+        starts = {name: start_service(module, *flags) for name, (module, *flags) in modules.items()} | others
+        results = await asyncio.gather(*starts.values(), return_exceptions=True)
+        for name, result in zip(starts, results, strict=True):
+            if isinstance(result, ServiceProcess):
+                self.procs[name] = result
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     def usage(self) -> dict[str, dict[str, float]]:
         out = {name: proc_usage(proc.pid) for name, proc in self.procs.items()}
@@ -258,6 +273,27 @@ async def played_or_barge_in(link: SatelliteLink) -> None:
         await link.turn_finished.wait_for(lambda: link.played >= 1 or len(link.turns) > 1)
 
 
+GAVE_UP = "given up"  # the satellite's log line when a reply did not come in time (--thinking-timeout)
+ECHO_ENDS = ("played", "satellite gave up", "satellite exited")
+ECHO_BACKSTOP_S = 600.0  # never reached while the satellite runs: its own timeouts end the turn first
+
+
+async def echo_turn_end(link: SatelliteLink, sat: ServiceProcess) -> str:
+    """How an echo-only turn ended at the satellite: its ``played`` (or a barge-in), or the
+    satellite gave up waiting for the reply (a loaded box: the reply then never plays), or it
+    exited. Waits on the satellite, not on a fixed cap (session 10: 120 s lost per give-up)."""
+    gave_up = asyncio.create_task(sat.wait_log(GAVE_UP, timeout=ECHO_BACKSTOP_S))
+    try:
+        winner = await race(played_or_barge_in(link), gave_up, timeout=ECHO_BACKSTOP_S)
+    finally:
+        await cancel_and_wait(gave_up)
+    if winner == 0:
+        return ECHO_ENDS[0]
+    if winner == 1 and not gave_up.cancelled() and gave_up.exception() is None:
+        return ECHO_ENDS[1] if gave_up.result() else ECHO_ENDS[2]
+    return f"no end within {ECHO_BACKSTOP_S:.0f} s"
+
+
 def satellite_peak_rss(pid: int) -> float:
     return proc_usage(pid)["peak_rss_mb"]
 
@@ -298,10 +334,13 @@ async def one_batch(pipeline: BenchPipeline, name: str, questions: list[Question
                 turn.error = result.error.code
                 return
             # Latency needs only the reply's start; an echo run needs the whole reply played.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(played_or_barge_in(link), 120 if echo else args.play_seconds)
             if echo:
-                turn.false_barge_in = len(link.turns) > 1 or any(r.cancelled for r in link.turns)
+                turn.echo_end = await echo_turn_end(link, sats[index])
+                if turn.echo_end == ECHO_ENDS[0]:  # a reply that never played proves nothing either way
+                    turn.false_barge_in = len(link.turns) > 1 or any(r.cancelled for r in link.turns)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(played_or_barge_in(link), args.play_seconds)
             turn.satellite_rss_mb = satellite_peak_rss(sats[index].pid)
 
         await asyncio.gather(*(follow(i) for i in range(len(questions))))
@@ -366,63 +405,6 @@ async def run_phase(label: str, pipeline: BenchPipeline, batches: list[list[Ques
     return turns
 
 
-PLUMBING = ("<frozen", "threading.py", "asyncio/", "concurrent/futures", "__main__.py", "<module>")
-
-
-class Profiler:
-    """py-spy (``--profile``, install it into the venv) sampling processes during one phase."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.procs: dict[str, asyncio.subprocess.Process] = {}
-
-    async def start(self, pids: dict[str, int]) -> None:
-        spy = Path(sys.executable).parent / "py-spy"
-        self.folder.mkdir(parents=True, exist_ok=True)
-        for name, pid in pids.items():
-            self.procs[name] = await asyncio.create_subprocess_exec(
-                str(spy), "record", "--pid", str(pid), "--rate", "100", "--nonblocking", "--format", "raw",
-                "--output", str(self.folder / f"{name}.txt"),
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-
-    async def stop(self) -> None:
-        for proc in self.procs.values():
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(2)  # SIGINT: py-spy writes its output and exits
-        for proc in self.procs.values():
-            await proc.wait()
-
-    def summary(self, turns: int, top: int = 8) -> list[str]:
-        """Per process: active CPU samples per turn and the functions holding the most samples."""
-        lines = []
-        for name in self.procs:
-            path = self.folder / f"{name}.txt"
-            if not path.is_file():
-                continue
-            leaf: dict[str, int] = {}
-            inclusive: dict[str, int] = {}
-            total = 0
-            for line in path.read_text().splitlines():
-                stack, _, count_text = line.rpartition(" ")
-                if not count_text.isdigit():
-                    continue
-                count = int(count_text)
-                total += count
-                frames = stack.split(";")
-                leaf[frames[-1]] = leaf.get(frames[-1], 0) + count
-                for frame in set(frames):
-                    inclusive[frame] = inclusive.get(frame, 0) + count
-            lines += ["", f"### {name}: {total / 100 / max(turns, 1):.2f} s of active samples per turn", "",
-                      "| self % | function (file:line) |", "|---|---|"]
-            for frame, count in sorted(leaf.items(), key=lambda kv: -kv[1])[:top]:
-                lines.append(f"| {100 * count / max(total, 1):.0f} | `{frame[:110]}` |")
-            lines += ["", "| inclusive % | function (start-up and event-loop frames left out) |", "|---|---|"]
-            ours_frames = {f: c for f, c in inclusive.items() if not any(x in f for x in PLUMBING)}
-            for frame, count in sorted(ours_frames.items(), key=lambda kv: -kv[1])[:top]:
-                lines.append(f"| {100 * count / max(total, 1):.0f} | `{frame[:110]}` |")
-        return lines
-
-
 async def barge_in_runs(runs: int) -> list[dict[str, float]]:
     """bench/satellite_bench.py's barge-in run: a scripted controller, a long reply, the user
     interrupting it; reaction = interruption's speech onset → last reply sample played."""
@@ -443,10 +425,6 @@ async def barge_in_runs(runs: int) -> list[dict[str, float]]:
 async def main(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="hearth-e2e-"))
-    print(f"making {args.questions} questions with Kokoro {QUESTION_VOICE} …", flush=True)
-    loop = asyncio.get_running_loop()
-    with ProcessPoolExecutor(1) as pool:
-        questions = await loop.run_in_executor(pool, make_questions, workdir, args.questions)
     from peers import start_peer_piper, start_peer_whisper
 
     all_turns: list[Turn] = []
@@ -458,13 +436,23 @@ async def main(args: argparse.Namespace) -> int:
     started = time.monotonic()
     phase = functools.partial(run_phase, workdir=workdir, args=args, stack=stack, usage=usage)
     try:
-        asr = await stack.start("wyoming_whisper", "wyoming_whisper", "--model", "tiny.en")
-        llm = await stack.start("wyoming_llama", "wyoming_llama", "--max-tokens", str(args.max_tokens),
-                                "--temperature", str(args.temperature))
-        # The audio cache is off: the concurrency phases ask the first questions again, and
-        # replaying their cached audio would flatter those phases against the single one.
-        tts = await stack.start("wyoming_kokoro", "wyoming_kokoro", "--provider", "piper", "--engines", "piper",
-                                "--voice", VOICE, "--cache-mb", "0")
+        # Set-up at once (the model loads overlap; nothing is measured yet): the questions, spoken in
+        # a child process, and every server, the peers' too (idle until their phase).
+        print(f"making {args.questions} questions with Kokoro {QUESTION_VOICE} …", flush=True)
+        with ProcessPoolExecutor(1) as pool:
+            made = asyncio.get_running_loop().run_in_executor(pool, make_questions, workdir, args.questions)
+            # The audio cache is off: the concurrency phases ask the first questions again, and
+            # replaying their cached audio would flatter those phases against the single one.
+            await stack.start_all({
+                "wyoming_whisper": ("wyoming_whisper", "--model", "tiny.en"),
+                "wyoming_llama": ("wyoming_llama", "--max-tokens", str(args.max_tokens),
+                                  "--temperature", str(args.temperature)),
+                "wyoming_kokoro": ("wyoming_kokoro", "--provider", "piper", "--engines", "piper", "--voice", VOICE,
+                                   "--cache-mb", "0"),
+            }, {} if args.skip_peer else {"wyoming-faster-whisper": start_peer_whisper(),
+                                          "wyoming-piper": start_peer_piper()})
+            questions = await made
+        asr, llm, tts = (stack.procs[name].uri for name in OURS)
         ours = BenchPipeline(ServicePool("asr", [asr]), ServicePool("handle", [llm]), ServicePool("tts", [tts]),
                              intents=intents,
                              config=PipelineConfig(voice=VOICE, partial_transcripts=args.partial_transcripts,
@@ -476,16 +464,13 @@ async def main(args: argparse.Namespace) -> int:
         print("ours: one satellite per question", flush=True)
         profiler = Profiler(args.profile) if args.profile else None
         if profiler is not None:
-            await profiler.start({**{n: p.pid for n, p in stack.procs.items()}, "orchestrator": os.getpid()})
+            await profiler.start({**{n: stack.procs[n].pid for n in OURS}, "orchestrator": os.getpid()})
         single_ours = await phase("ours", ours, [[q] for q in questions])
         all_turns += single_ours
         if profiler is not None:
             await profiler.stop()
             write_profile(args, profiler, single_ours, usage)
         if not args.skip_peer:
-            print("  starting wyoming-faster-whisper, wyoming-piper …", flush=True)
-            stack.procs["wyoming-faster-whisper"] = await start_peer_whisper()
-            stack.procs["wyoming-piper"] = await start_peer_piper()
             peer = PeerBenchPipeline(
                 ServicePool("asr", [stack.procs["wyoming-faster-whisper"].uri]), ServicePool("handle", [llm]),
                 ServicePool("tts", [stack.procs["wyoming-piper"].uri]), intents=intents,
@@ -573,7 +558,8 @@ def write_report(out: Path, turns: list[Turn], *, usage: dict[str, Any], barge: 
     scale = {n: summarize([t for t in turns if t.pipeline == "ours" and t.concurrency == n])
              for n in sorted({t.concurrency for t in turns if t.pipeline == "ours"})}
     echo = [t for t in turns if t.pipeline == "ours-echo"]
-    false_barge = sum(bool(t.false_barge_in) for t in echo)
+    echo_played = [t for t in echo if t.false_barge_in is not None]  # the others' replies never played
+    false_barge = sum(bool(t.false_barge_in) for t in echo_played)
     reaction = [b["onset_to_silent_ms"] for b in barge]
     ours, peer = single.get("ours", {}), single.get("peer", {})
     ratio = ours["p50"] / peer["p50"] if "p50" in ours and peer.get("p50") else None
@@ -588,8 +574,8 @@ def write_report(out: Path, turns: list[Turn], *, usage: dict[str, Any], barge: 
         ("barge-in: speech onset → reply silent (median)", "≤ 150 ms",
          statistics.median(reaction) if reaction else None, "ms",
          None if not reaction else statistics.median(reaction) <= TARGETS["barge_in_ms"]),
-        ("false barge-ins on echo-only runs", "0", float(false_barge) if echo else None, f" of {len(echo)} runs",
-         None if not echo else false_barge == 0),
+        ("false barge-ins on echo-only runs", "0", float(false_barge) if echo_played else None,
+         f" of {len(echo_played)} runs played", None if not echo_played else false_barge == 0),
         ("p95 with 4 satellites / single p95", "≤ 2", p95_ratio, "",
          None if p95_ratio is None else p95_ratio <= TARGETS["p95_4_over_1"]),
     ]
@@ -606,7 +592,8 @@ def write_report(out: Path, turns: list[Turn], *, usage: dict[str, Any], barge: 
                      "temperature": args.temperature, "voice": VOICE, "question_voice": QUESTION_VOICE,
                      "elapsed_s": round(elapsed, 1)},
         "single": single, "by_kind": kinds, "scale": {str(k): v for k, v in scale.items()},
-        "echo": {"runs": len(echo), "false_barge_ins": false_barge}, "barge_in": barge,
+        "echo": {"runs": len(echo), "played": len(echo_played), "false_barge_ins": false_barge,
+                 "ends": [t.echo_end for t in echo]}, "barge_in": barge,
         "targets": [{"what": w, "target": tg, "measured": None if m is None else float(m),
                      "met": None if ok is None else bool(ok)} for w, tg, m, _u, ok in targets],
         "usage": usage, "cpu_per_turn": cpu_per_turn, "satellite_peak_rss_mb": sat_rss,
@@ -685,7 +672,9 @@ def write_report(out: Path, turns: list[Turn], *, usage: dict[str, Any], barge: 
               "## Barge-in and echo", "",
               f"- Echo-only runs: {len(echo)} LLM questions through our full pipeline with the satellite's simulated "
               f"echo path (`{' '.join(ECHO_FLAGS)}`), the reply played to the end with nobody speaking: "
-              f"**{false_barge} false barge-in(s)**.",
+              f"**{false_barge} false barge-in(s)** over the {len(echo_played)} run(s) whose reply played"
+              + ("" if len(echo_played) == len(echo) else " (the others ended without it: "
+                 + ", ".join(str(t.echo_end or t.error) for t in echo if t.false_barge_in is None) + ")") + ".",
               f"- Barge-in reaction (speech onset during a reply → reply silent, mic timeline, "
               f"`bench/satellite_bench.py`'s scripted run, {len(barge)} run(s)): "
               + (", ".join(f"{b['onset_to_silent_ms']:.0f}" for b in barge) + " ms; onset → new `run-pipeline`: "

@@ -63,13 +63,13 @@ async def test_a_satellite_write_error_is_not_a_tts_failure(stack: Stack) -> Non
 
 
 async def test_a_reply_longer_than_the_tts_timeout_is_not_cut(stack: Stack) -> None:
-    slow = FaultProxy("127.0.0.1", stack.tts.port or 0, mode="delay", delay=1.0)  # a slow but steady link
+    slow = FaultProxy("127.0.0.1", stack.tts.port or 0, mode="delay", delay=0.5)  # a slow but steady link
     await slow.start()
     tts = ServicePool("tts", [slow.uri], probe_timeout=6.0)  # describe crosses the slow link twice
-    # tts_timeout 4 s: no gap between events is that long (2 s of link latency before the first),
-    # but the whole ~13 s answer takes longer to make and send (the link holds every read 1 s: ~15 s
-    # on a quiet box), so a whole-reply deadline would cut it. (It was said twice, ~24 s and 25 s of
-    # test, to prove the same thing.)
+    # tts_timeout 4 s: no gap between events is that long (1 s of link latency before the first),
+    # but the whole ~13 s answer takes longer to make and send (the link holds every read 0.5 s; at
+    # least 9 reads of 64 KB for ~570 KB of 22 kHz audio), so a whole-reply deadline would cut it.
+    # (It was said twice, ~24 s and 25 s of test, then once at 1 s a read, ~15 s, to prove the same.)
     pipeline = Pipeline(ServicePool("asr", []), ServicePool("handle", []), tts, config=PipelineConfig(tts_timeout=4.0))
     sink = WavSink()
     try:
