@@ -202,8 +202,8 @@ class EchoJudge:
         self.converged = not self.suspended and len(loud) >= self._min_erle_frames \
             and float(np.median(loud)) >= self.config.converged_erle_db
         margin = self.config.onset_margin_db
-        strong = self.converged and ((residual_user and self.residual.excess_db >= margin)
-                                     or (hi_user and self.residual_hi.excess_db >= margin))
+        hiss = self.config.onset_high_band and hi_user and self.residual_hi.excess_db >= margin
+        strong = self.converged and ((residual_user and self.residual.excess_db >= margin) or hiss)
         self._strong = self._strong + 1 if strong else 0
         self.onset = 0 < self.config.onset_frames <= self._strong
         if self.converged:
