@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     turn.add_argument("--echo-margin-db", type=float, default=6.0)
     turn.add_argument("--echo-window-ms", type=int, default=300)
     turn.add_argument("--echo-coupling-db", type=float, default=0.0, help="initial echo coupling estimate")
+    turn.add_argument("--onset-high-band", action="store_true",
+                      help="also hold a reply on a hiss ('s', 't') over its echo (faster barge-in at 0 dB echo; "
+                           "experimental: one false onset in 10 room barge-ins)")
     turn.add_argument("--no-tones", action="store_true", help="no 880/440 Hz feedback tones")
     turn.add_argument("--reply-timeout", type=float, default=20.0,
                       help="give up on a turn after this many seconds without an event of it from the controller "
@@ -175,7 +178,7 @@ def configs(args: argparse.Namespace) -> tuple[SatelliteConfig, AudioConfig, Clo
                     silence_frames_required=args.silence_frames_required, preroll_seconds=args.preroll_seconds,
                     settle_seconds=args.vad_settle_seconds)
     echo = EchoConfig(enabled=not args.no_echo_guard, margin_db=args.echo_margin_db, window_ms=args.echo_window_ms,
-                      initial_coupling_db=args.echo_coupling_db)
+                      initial_coupling_db=args.echo_coupling_db, onset_high_band=args.onset_high_band)
     satellite = SatelliteConfig(name=args.name, area=args.area, vad=vad, echo=echo, frontend=frontend_config(args),
                                 wake=wake_config(args),
                                 tones=ToneConfig(enabled=not args.no_tones),

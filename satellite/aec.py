@@ -192,14 +192,20 @@ class AudioFrontend:
         tail = path[1] if path is not None else self.config.aec_tail_ms / 1000.0
         self._quiet_left = int((tail + KEEP_MS / 1000.0) * RATE)
 
-    def recheck(self) -> None:
+    def recheck(self, *, moved: bool = False) -> None:
         """The echo path may have moved (the satellite fell behind its mic: the speaker may have
         run dry and now plays later): the delay is measured afresh from what plays from now on,
         the canceller keeps running on the delay it has. :attr:`on_path_confirmed` or
-        :attr:`on_path_change` says what was found."""
+        :attr:`on_path_change` says what was found. ``moved``: it has (a frame the speaker
+        dropped: what plays from now on is heard a frame earlier): the canceller waits for the
+        new delay, as after a restart, so that its filter is kept for it (run on the old delay
+        for the 0.2-0.45 s the estimate takes, speex adapted to the shifted echo and the next
+        reply's ERLE fell to ~0 dB and took ~10 s back to 27 dB: the room's false holds at 0 dB)."""
         if self._delay is not None:
             self._delay.restart()
             self._rechecking = True
+            if moved:
+                self._waited = 0
 
     def echo_path(self, adapted: bool) -> tuple[float | None, float] | None:
         """(delay, tail) in seconds: the echo of a sample played now reaches the mic ``delay``

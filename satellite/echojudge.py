@@ -28,7 +28,12 @@ but its filter is kept: it is usually still right, and re-adapting from zero tak
 residual gate calls the user, with the cancelled mic at least ``onset_margin_db`` (10 dB)
 above the residual echo, are an *onset* (:attr:`EchoJudge.onset`): the satellite holds the
 reply on it, before the VAD has heard voicing (an "st" is ~150 ms of unvoiced sound), and
-resumes it if the VAD does not confirm speech soon after.
+resumes it if the VAD does not confirm speech soon after. The same test runs on the frames'
+high band (:func:`high_band_rms`, a second residual gate on the second difference of the
+cancelled mic and of the playback): the "s" of "Stop" is a hiss that the echo of speech has
+little of, so at 0 dB echo, with the canceller at 14-19 dB ERLE (the room's barge-ins), it
+clears the high band's residual at once while the broadband residual (the echo's voiced
+energy) hid it until the vowel, ~0.2 s after the onset.
 
 Without a canceller (no playback reference, ``--no-aec``) the raw gate alone decides.
 """
@@ -46,6 +51,17 @@ _MAX_DELAY_S = 0.48  # the longest speaker->mic delay measured (satellite.aec)
 _LOUD_DB = 20.0  # the ERLE counts on frames whose echo is this close to the loudest of the window
 _ABOVE_FLOOR_DB = 6.0  # with nothing playing, a frame this close to the noise floor is not the user
 _SUSPENDED_DB = 6.0  # the raw gate's extra margin while the echo path may have moved (a stall)
+
+
+def high_band_rms(pcm: bytes) -> float:
+    """RMS (full scale 1) of the second difference of 16-bit PCM: +12 dB/octave, so a hiss ("s",
+    "t") outweighs voiced energy below ~1-2 kHz by 30-40 dB. Any rate: the gates learn each
+    level as a ratio to the playback's, so the weighting needs only be monotonic."""
+    if len(pcm) < 6:
+        return 0.0
+    x = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2").astype(np.float32)
+    d = x[2:] - 2.0 * x[1:-1] + x[:-2]
+    return float(np.sqrt(np.mean(np.square(d)))) / 32768.0
 
 
 class ResidualGate:
@@ -114,6 +130,7 @@ class EchoJudge:
         self.cancels_echo = cancels_echo
         self.raw = EchoGuard(config, frame_seconds)
         self.residual = ResidualGate(config, frame_seconds)
+        self.residual_hi = ResidualGate(config, frame_seconds)  # the same on the high band (onsets only)
         erle_frames = max(2, round(config.erle_window_ms / 1000.0 / frame_seconds))
         # (echo energy at the mic, after the canceller) of the last second's echo frames
         self._erle: deque[tuple[float, float]] = deque(maxlen=erle_frames)
@@ -131,6 +148,7 @@ class EchoJudge:
         self.span_s = config.window_ms / 1000.0
         self._delay_frames = 0  # the reference is delayed by this many frames before the gates
         self._played: deque[float] = deque(maxlen=math.ceil(_MAX_DELAY_S / frame_seconds) + 2)
+        self._played_hi: deque[float] = deque(maxlen=self._played.maxlen)
 
     def process(self, raw: bytes, cleaned: bytes, played: bytes, *, cancelling: bool = True,
                 not_echo: bool = False, double_talk: bool = False, echo_only: bool = False) -> bool:
@@ -152,7 +170,10 @@ class EchoJudge:
         of a reply's echo passed both, a false hold)."""
         mic = frame_rms(raw)
         self._played.append(frame_rms(played))
-        reference = self._played[-1 - self._delay_frames] if len(self._played) > self._delay_frames else 0.0
+        self._played_hi.append(high_band_rms(played))
+        reference, reference_hi = (
+            (self._played[-1 - self._delay_frames], self._played_hi[-1 - self._delay_frames])
+            if len(self._played) > self._delay_frames else (0.0, 0.0))
         raw_user = self.raw.process(mic, reference, learn=not double_talk)
         if raw_user and self.suspended and not double_talk:
             raw_user = self._clearly_above_echo(mic)
@@ -161,7 +182,9 @@ class EchoJudge:
         if not self.cancels_echo:
             return raw_user
         out = frame_rms(cleaned)
-        residual_user = self.residual.process(out, reference, learn=cancelling and not not_echo and not double_talk)
+        learn = cancelling and not not_echo and not double_talk
+        residual_user = self.residual.process(out, reference, learn=learn)
+        hi_user = self.residual_hi.process(high_band_rms(cleaned), reference_hi, learn=learn and not residual_user)
         if not_echo:
             self._strong = 0
             self.onset = False
@@ -178,7 +201,9 @@ class EchoJudge:
         loud = self._loud_erle()
         self.converged = not self.suspended and len(loud) >= self._min_erle_frames \
             and float(np.median(loud)) >= self.config.converged_erle_db
-        strong = self.converged and residual_user and self.residual.excess_db >= self.config.onset_margin_db
+        margin = self.config.onset_margin_db
+        hiss = self.config.onset_high_band and hi_user and self.residual_hi.excess_db >= margin
+        strong = self.converged and ((residual_user and self.residual.excess_db >= margin) or hiss)
         self._strong = self._strong + 1 if strong else 0
         self.onset = 0 < self.config.onset_frames <= self._strong
         if self.converged:
@@ -241,6 +266,7 @@ class EchoJudge:
         frames = math.ceil(span / self._frame_seconds) + 1
         self.raw.set_span(frames)
         self.residual.set_span(frames)
+        self.residual_hi.set_span(frames)
 
     def speaker_dropped(self) -> None:
         """The speaker's buffer was thrown away (a hold or stop kills the sound command): what was
@@ -248,7 +274,7 @@ class EchoJudge:
         gates held the user's voice back for delay + tail after a hold, and the barge-in was
         never confirmed: the room, 0 of 15 at -6 dB)."""
         for i in range(min(self._delay_frames, len(self._played))):
-            self._played[-1 - i] = 0.0
+            self._played[-1 - i] = self._played_hi[-1 - i] = 0.0
 
     def suspend(self) -> None:
         """The echo path may have moved (the satellite fell behind its mic): the canceller is not
@@ -270,6 +296,7 @@ class EchoJudge:
         them let the echo of the last 300 ms through as the user, 10-50 ms after each change) and
         the raw gate its coupling (a level ratio, whatever the delay)."""
         self.residual.forget_coupling()
+        self.residual_hi.forget_coupling()
         self._erle.clear()
         self.suspended = False  # re-proven from the ERLE measured from now on
         self.converged = False

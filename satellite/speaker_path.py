@@ -125,7 +125,7 @@ class SpeakerPath:
                           lag * 1000, dropped)
             if self.frontend is not None and self.frontend.cancels_echo:
                 self.guard.suspend()
-                self.frontend.recheck()
+                self.frontend.recheck(moved=moved)
                 # At once: the delay may have shrunk (an underrun, then frames played as soon as
                 # written) or grown; the judge expects echo from anything played in the longest
                 # delay and its tail until it is measured again (with the old delay the newest
