@@ -416,6 +416,8 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
         finally:
             try:  # closed before ``stopped``: the process exits on it (a WAV speaker's header is written at close)
                 await self.mic.close()
-                await self.speaker.close()
-            finally:
-                self.stopped.set()
+            finally:  # a stop's cancel landing in the mic's close must not skip the speaker's
+                try:
+                    await self.speaker.close()
+                finally:
+                    self.stopped.set()

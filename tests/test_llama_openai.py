@@ -260,7 +260,20 @@ async def test_no_retry_after_the_first_token_and_history_keeps_what_was_said(fa
     assert [e.type for e in events] == ["handled-start", "handled-chunk", "handled-chunk", "error"]
     assert Error.from_event(events[-1]).code == "llm-connection"
     assert len(fake.requests) == 1
-    assert [(t.user, t.assistant) for t in turns] == [("Count.", "One two")]
+    assert [(t.user, t.assistant, t.cut) for t in turns] == [("Count.", "One two", True)]
+
+
+async def test_a_cut_off_reply_is_not_shown_to_the_model_again(fake: FakeOpenAIServer) -> None:
+    """The unfinished start of a cut reply stays out of later prompts (the small model copied it);
+    the question it answered stays, and a whole reply is shown as it was said."""
+    fake.replies.extend([FakeReply(pieces=["One", " two", " three"], cut_after=2), FakeReply(pieces=["Red."]),
+                         FakeReply()])
+    async with in_process(fake) as (client, _):
+        for question in ("Count.", "A colour?", "And now?"):
+            await client.send(Transcript(text=question, context={"conversation_id": "k"}))
+            await client.recv_until("error" if question == "Count." else "handled-stop")
+    shown = [(m["role"], m["content"].split("\n\n")[-1]) for m in fake.requests[-1].body["messages"][1:]]
+    assert shown == [("user", "Count."), ("user", "A colour?"), ("assistant", "Red."), ("user", "And now?")]
 
 
 async def test_auth_failure_is_not_retried(fake: FakeOpenAIServer) -> None:
@@ -290,9 +303,10 @@ async def test_barge_in_closes_the_cloud_stream(fake: FakeOpenAIServer) -> None:
     first_asked = fake.requests[0].body["messages"][-1]
     sent = fake.requests[1].body["messages"][1:]
     assert first_asked["content"].startswith("It is now ") and first_asked["content"].endswith("\n\nTalk a lot.")
-    assert sent[:2] == [first_asked, {"role": "assistant", "content": "A"}]
-    assert len(sent) == 3 and sent[2]["role"] == "user"
-    assert sent[2]["content"].startswith("It is now ") and sent[2]["content"].endswith("\n\nStop. Say sure.")
+    # (the cut reply's start "A" is not shown again: test_a_cut_off_reply_is_not_shown_to_the_model_again)
+    assert sent[:1] == [first_asked]
+    assert len(sent) == 2 and sent[1]["role"] == "user"
+    assert sent[1]["content"].startswith("It is now ") and sent[1]["content"].endswith("\n\nStop. Say sure.")
 
 
 def test_default_retry_is_the_seed_table_for_transient_failures_only() -> None:

@@ -79,6 +79,7 @@ class Speculation:
     confirmed: bool = False
     said: str | None = None  # what the reply said, once it ended (stored when confirmed)
     note: str = ""  # the clock line the question was asked with (stored with it)
+    cut: bool = False  # the reply ended before it was complete (cut off or failed)
 
 
 @dataclass
@@ -149,7 +150,7 @@ class LlamaHandler(ServiceHandler):
         spec.confirmed = True
         _LOGGER.info("speculative reply confirmed conversation=%s", spec.conversation)
         if spec.said is not None:  # the reply has already ended: store it now
-            self.service.history.add(spec.conversation, spec.text, spec.said, note=spec.note)
+            self.service.history.add(spec.conversation, spec.text, spec.said, note=spec.note, cut=spec.cut)
 
     async def finish(self) -> None:
         if self._reply is not None:
@@ -252,9 +253,9 @@ class LlamaHandler(ServiceHandler):
             return
         finally:
             if said and spec is not None and not spec.confirmed:
-                spec.said = "".join(said)  # stored if the transcript is confirmed later
+                spec.said, spec.cut = "".join(said), not completed  # stored if the transcript is confirmed later
             elif said:  # completed, cut off or failed mid-way: store what was actually said
-                service.history.add(conversation, text, "".join(said), note=note)
+                service.history.add(conversation, text, "".join(said), note=note, cut=not completed)
             if not completed and said:
                 _LOGGER.info("reply cut off conversation=%s chunks_sent=%d", conversation, len(said))
         reply = "".join(said)

@@ -35,6 +35,7 @@ class Turn:
     user: str
     assistant: str
     note: str = ""  # what came before the user's words when they were asked (the clock line)
+    cut: bool = False  # the reply was cut off (barge-in, error): ``assistant`` is its unfinished start
 
 
 @dataclass
@@ -54,6 +55,17 @@ MESSAGE_OVERHEAD_TOKENS = 8  # role markers and separators of the chat template
 def asked(user_text: str, note: str = "") -> str:
     """The user message as the model sees it: ``note`` (the clock line) before the text."""
     return f"{note}\n\n{user_text}" if note else user_text
+
+
+def _messages(turn: Turn) -> list[ChatMessage]:
+    """A past turn as the model sees it. A cut-off reply's unfinished start is left out: the small
+    default model copies it into later answers (SmolLM2-135M, temperature 0, 6 new questions after
+    1-3 cut replies: 2/18 answers repeated a cut reply's words when it was kept as said, with "…"
+    or with "(interrupted by the user)" after it; 0/18 with it left out)."""
+    user: ChatMessage = {"role": "user", "content": asked(turn.user, turn.note)}
+    if turn.cut:
+        return [user]
+    return [user, {"role": "assistant", "content": turn.assistant}]
 
 
 def prompt_tokens(messages: list[ChatMessage], count: Callable[[str], int] = estimate_tokens) -> int:
@@ -89,10 +101,7 @@ class HistoryStore:
         tail: list[ChatMessage] = [{"role": "user", "content": asked(user_text, note)}]
         used = prompt_tokens(head + tail, self.count_tokens)
         turns = self.turns(conversation_id) if conversation_id else []
-        pairs: list[list[ChatMessage]] = [
-            [{"role": "user", "content": asked(t.user, t.note)}, {"role": "assistant", "content": t.assistant}]
-            for t in turns
-        ]
+        pairs: list[list[ChatMessage]] = [_messages(t) for t in turns]
         costs = [prompt_tokens(pair, self.count_tokens) for pair in pairs]
         room = budget_tokens - used
         if sum(costs) > room:
@@ -110,13 +119,14 @@ class HistoryStore:
                     conversation.turns.popleft()
         return head + [message for pair in pairs for message in pair] + tail
 
-    def add(self, conversation_id: str, user_text: str, assistant_text: str, *, note: str = "") -> None:
+    def add(self, conversation_id: str, user_text: str, assistant_text: str, *, note: str = "",
+            cut: bool = False) -> None:
         self.expire()
         conversation = self._conversations.pop(conversation_id, None)
         if conversation is None:
             conversation = _Conversation(deque(), self.clock())
         turns = conversation.turns
-        turns.append(Turn(user_text, assistant_text, note))
+        turns.append(Turn(user_text, assistant_text, note, cut))
         if len(turns) > self.max_turns:
             keep = max(1, self.max_turns // 2) if self.max_turns else 0
             for _ in range(len(turns) - keep):
