@@ -169,9 +169,9 @@ def test_sse_chunks_of_llama_server() -> None:
     assert _parse_chunk({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}, stats) == ""
     _parse_chunk({"choices": [], "usage": {"prompt_tokens": 24, "completion_tokens": 8,
                                            "prompt_tokens_details": {"cached_tokens": 20}},
-                  "timings": {"predicted_per_second": 83.1}}, stats)
+                  "timings": {"predicted_per_second": 83.1, "prompt_ms": 31.5}}, stats)
     assert (stats.finish_reason, stats.prompt_tokens, stats.completion_tokens, stats.cached_tokens,
-            stats.tokens_per_second) == ("stop", 24, 8, 20, 83.1)
+            stats.tokens_per_second, stats.prompt_ms) == ("stop", 24, 8, 20, 83.1, 31.5)
     with pytest.raises(LlmError, match="context"):
         _parse_chunk({"error": {"message": "context exceeded"}}, stats)
 

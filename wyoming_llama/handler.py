@@ -260,9 +260,10 @@ class LlamaHandler(ServiceHandler):
                 _LOGGER.info("reply cut off conversation=%s chunks_sent=%d", conversation, len(said))
         reply = "".join(said)
         _LOGGER.info(
-            "reply conversation=%s chunks=%d prompt_tokens=%s cached=%s completion_tokens=%s "
+            "reply conversation=%s chunks=%d prompt_tokens=%s cached=%s prompt_eval_ms=%s completion_tokens=%s "
             "first_chunk_ms=%s total_ms=%d",
-            conversation, stats.chunks, stats.prompt_tokens, stats.cached_tokens, stats.completion_tokens,
+            conversation, stats.chunks, stats.prompt_tokens, stats.cached_tokens,
+            f"{stats.prompt_ms:.0f}" if stats.prompt_ms is not None else "-", stats.completion_tokens,
             f"{(first_chunk - started) * 1000:.0f}" if first_chunk else "-", (time.monotonic() - started) * 1000,
         )
         try:

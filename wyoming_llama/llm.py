@@ -71,6 +71,7 @@ class ReplyStats:
     cached_tokens: int | None = None
     finish_reason: str | None = None
     tokens_per_second: float | None = None
+    prompt_ms: float | None = None  # llama-server's prompt evaluation of this request (the uncached part)
     chunks: int = 0
 
 
@@ -282,6 +283,7 @@ def _parse_chunk(chunk: Mapping[str, Any], stats: ReplyStats) -> str:
     timings = chunk.get("timings")
     if isinstance(timings, dict):
         stats.tokens_per_second = timings.get("predicted_per_second")
+        stats.prompt_ms = timings.get("prompt_ms", stats.prompt_ms)
     text = ""
     for choice in chunk.get("choices") or []:
         if choice.get("finish_reason"):
