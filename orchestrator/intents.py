@@ -250,14 +250,17 @@ class IntentRecognizer:
 
     # -- answers ---------------------------------------------------------------------------
     async def answer(self, text: str, conversation_id: str, on_act: Callable[[], object] | None = None,
-                     hearing: Hearing | None = None) -> IntentMatch | None:
+                     hearing: Hearing | None = None, recognized: list[Recognized] | None = None,
+                     ) -> IntentMatch | None:
         """The reply to ``text`` if it is a command we answer; None: ask the LLM.
 
         Recognition runs in a thread (milliseconds, more with hundreds of entities). ``on_act``
         is called right before anything that may change something (a timer, the home) starts:
         until then the question may still be continued (:mod:`.continuation`). ``hearing``: how
         sure speech-to-text was; a device action heard unsurely, or naming a device only nearly,
-        is asked about instead of done, and a "yes" next does it (:mod:`.home.confidence`)."""
+        is asked about instead of done, and a "yes" next does it (:mod:`.home.confidence`).
+        ``recognized``: what :meth:`recognize` found in this very text a moment ago (the turn's
+        speculative transcript, :mod:`.preemptive`), so it is not run again."""
         acts = on_act if on_act is not None else (lambda: None)
         meant = self._asked.take(conversation_id, self.now())
         if meant and (yes := answer_word(normalize(text))) is not None:
@@ -266,7 +269,7 @@ class IntentRecognizer:
             acts()
             spoken = await self._home_do(list(meant), text, conversation_id)
             return IntentMatch(meant[0].name, meant[0].slots, spoken or "Your home didn't understand that.")
-        commands = await asyncio.to_thread(self.recognize, text)
+        commands = recognized if recognized is not None else await asyncio.to_thread(self.recognize, text)
         if not commands:
             return None
         first = commands[0]

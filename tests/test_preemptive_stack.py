@@ -12,7 +12,7 @@ from stack import Stack
 from wyoming.audio import AudioChunk
 from wyoming.event import Event
 
-from orchestrator.intents import IntentRecognizer
+from orchestrator.intents import IntentRecognizer, Recognized
 from orchestrator.pipeline import Pipeline, PipelineConfig, TurnResult
 from orchestrator.services import ServicePool
 
@@ -35,9 +35,20 @@ async def chunks(pcm: bytes) -> AsyncIterator[AudioChunk]:
         await asyncio.sleep(max(0.0, begin + (n + 1) * 0.03 - loop.time()))  # pacing, not sync
 
 
-def pipeline_for(stack: Stack, *, preemptive: bool) -> Pipeline:
+class CountingRecognizer(IntentRecognizer):
+    def __post_init__(self) -> None:
+        self.recognized: list[str] = []
+        super().__post_init__()
+        self.recognized.clear()  # the start-up's own warm-up recognitions
+
+    def recognize(self, text: str) -> list[Recognized]:
+        self.recognized.append(text)
+        return super().recognize(text)
+
+
+def pipeline_for(stack: Stack, *, preemptive: bool, intents: IntentRecognizer | None = None) -> Pipeline:
     return Pipeline(ServicePool("asr", [stack.whisper.uri]), ServicePool("handle", [stack.llama.uri]),
-                    ServicePool("tts", [stack.tts.uri]), intents=IntentRecognizer(),
+                    ServicePool("tts", [stack.tts.uri]), intents=intents or IntentRecognizer(),
                     config=PipelineConfig(vad_sensitivity="default", preemptive=preemptive))
 
 
@@ -66,7 +77,8 @@ async def test_a_finished_question_is_answered_from_the_prepared_reply(stack: St
 
 
 async def test_a_command_is_not_prepared_and_is_done_after_the_end(stack: Stack) -> None:
-    pipeline = pipeline_for(stack, preemptive=True)
+    intents = CountingRecognizer()
+    pipeline = pipeline_for(stack, preemptive=True, intents=intents)
     out, result = Events(), TurnResult()
     try:
         await pipeline.run_turn(chunks(speak("What time is it?") + bytes(2 * 16000 * 2)), out,
@@ -75,3 +87,5 @@ async def test_a_command_is_not_prepared_and_is_done_after_the_end(stack: Stack)
         await pipeline.close()
     assert result.intent is not None and result.intent.name == "HassGetCurrentTime", result
     assert "preemptive" not in result.marks
+    # recognised once: on the speculative transcript, and that is reused for the same final text
+    assert intents.recognized == [result.transcript], intents.recognized
