@@ -169,7 +169,7 @@ class Pipeline:
         intent service decides (it cannot be asked without the risk of acting). What the intent
         recogniser found in each speculative transcript goes into ``recognized`` (at most a few:
         the newest kept), so the final transcript, when it is the same text, is not recognised
-        again (~20-25 ms of the intent answer on this box)."""
+        again."""
         config = self.config
         if not (config.preemptive and config.vad_sensitivity and self.intent_service is None):
             return None
