@@ -192,6 +192,31 @@ def table(rows: list[dict[str, Any]], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+_LLM = re.compile(r"(reply|prefill) conversation=\S+ (?:chunks=\d+ )?prompt_tokens=(\d+) cached=(\d+)"
+                  r"(?: prompt_eval_ms=(\d+))?(?:.*first_chunk_ms=(\d+))?")
+
+
+def llm_lines(folder: Path) -> str:
+    """What llama-server evaluated per request (the conversation server's log): the prompt tokens
+    not in its cache, its prompt evaluation (ms, when logged) and, for replies, the first chunk."""
+    path = folder / "llama.log"
+    seen: dict[str, list[tuple[int, int | None, int | None]]] = {"reply": [], "prefill": []}
+    for line in path.read_text(errors="replace").splitlines() if path.exists() else []:
+        if m := _LLM.search(line):
+            seen[m.group(1)].append((int(m.group(2)) - int(m.group(3)),
+                                     int(m.group(4)) if m.group(4) else None, int(m.group(5)) if m.group(5) else None))
+    out = []
+    for kind, items in seen.items():
+        if items:
+            def med(k: int, items: list[tuple[int, int | None, int | None]] = items) -> str:
+                vals = [x[k] for x in items if x[k] is not None]
+                return f"{np.median(vals):.0f}" if vals else "-"
+
+            out.append(f"llama {kind} requests: {len(items)}, uncached prompt tokens p50 {med(0)} "
+                       f"(all: {[x[0] for x in items]}), prompt eval ms p50 {med(1)}, first chunk ms p50 {med(2)}")
+    return "\n".join(out)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("folders", nargs="+", type=Path)
@@ -205,6 +230,8 @@ def main() -> int:
         print(f"prepared replies (preemptive.py): started {log.count('preparing a reply to')}, "
               f"used {log.count('prepared reply used')}, "
               f"dropped {sum('prepared reply to' in x and ' dropped' in x for x in log.splitlines())}")
+        if lines := llm_lines(folder):
+            print(lines)
         for r in rows:
             r["folder"] = str(folder)
         every += rows
