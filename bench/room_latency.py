@@ -209,7 +209,7 @@ def llm_lines(folder: Path) -> str:
     for kind, items in seen.items():
         if items:
             def med(k: int, items: list[tuple[int, int | None, int | None]] = items) -> str:
-                vals = [x[k] for x in items if x[k] is not None]
+                vals = [v for x in items if (v := x[k]) is not None]
                 return f"{np.median(vals):.0f}" if vals else "-"
 
             out.append(f"llama {kind} requests: {len(items)}, uncached prompt tokens p50 {med(0)} "
