@@ -170,7 +170,8 @@ class EchoJudge:
         of a reply's echo passed both, a false hold)."""
         mic = frame_rms(raw)
         self._played.append(frame_rms(played))
-        self._played_hi.append(high_band_rms(played))
+        high_band = self.config.onset_high_band  # off: no high band is computed (per frame, on the mic loop)
+        self._played_hi.append(high_band_rms(played) if high_band else 0.0)
         reference, reference_hi = (
             (self._played[-1 - self._delay_frames], self._played_hi[-1 - self._delay_frames])
             if len(self._played) > self._delay_frames else (0.0, 0.0))
@@ -184,7 +185,8 @@ class EchoJudge:
         out = frame_rms(cleaned)
         learn = cancelling and not not_echo and not double_talk
         residual_user = self.residual.process(out, reference, learn=learn)
-        hi_user = self.residual_hi.process(high_band_rms(cleaned), reference_hi, learn=learn and not residual_user)
+        hi_user = high_band and self.residual_hi.process(high_band_rms(cleaned), reference_hi,
+                                                         learn=learn and not residual_user)
         if not_echo:
             self._strong = 0
             self.onset = False
@@ -202,7 +204,7 @@ class EchoJudge:
         self.converged = not self.suspended and len(loud) >= self._min_erle_frames \
             and float(np.median(loud)) >= self.config.converged_erle_db
         margin = self.config.onset_margin_db
-        hiss = self.config.onset_high_band and hi_user and self.residual_hi.excess_db >= margin
+        hiss = hi_user and self.residual_hi.excess_db >= margin
         strong = self.converged and ((residual_user and self.residual.excess_db >= margin) or hiss)
         self._strong = self._strong + 1 if strong else 0
         self.onset = 0 < self.config.onset_frames <= self._strong
