@@ -57,8 +57,6 @@ def _acts(commands: list[Recognized]) -> bool:
 
 def clips() -> list[tuple[str, str, str, Any]]:
     """(set, condition, what was said, 16 kHz float audio)."""
-    from speech import speak
-
     from bench.turn_corpus import build
 
     out = []
@@ -73,15 +71,24 @@ def clips() -> list[tuple[str, str, str, Any]]:
             noisy = audio * 10 ** ((gain - request.gain_db) / 20)
             out.append(("turn", name, request.text, noisy + rng.standard_normal(len(audio)).astype(np.float32)
                         * np.float32(10 ** (noise / 20))))
-    for sentence in PIPER:
+    return out + piper_in_noise(PIPER)
+
+
+def piper_in_noise(sentences: list[str]) -> list[tuple[str, str, str, Any]]:
+    """Each sentence spoken by the tests' Piper voice at gains -12/-14/-16 dB under white noise at
+    -36/-34/-32 dBFS, two noise seeds each: ("piper", condition, sentence, 16 kHz float audio)."""
+    from speech import speak
+
+    out = []
+    for sentence in sentences:
         clean = np.frombuffer(speak(sentence), dtype="<i2").astype(np.float32) / 32768
         for gain in (-12.0, -14.0, -16.0):
             for noise in (-36.0, -34.0, -32.0):
                 for seed in (7, 8):
                     rng = np.random.default_rng(seed)
                     hiss = rng.standard_normal(len(clean)).astype(np.float32) * np.float32(10 ** (noise / 20))
-                    x = clean * np.float32(10 ** (gain / 20)) + hiss
-                    out.append(("piper", f"{gain:g} dB / {noise:g} dBFS / seed {seed}", sentence, x))
+                    out.append(("piper", f"{gain:g} dB / {noise:g} dBFS / seed {seed}", sentence,
+                                clean * np.float32(10 ** (gain / 20)) + hiss))
     return out
 
 

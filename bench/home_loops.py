@@ -29,15 +29,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from bench.home_bench import SnapshotHome, corpus_home  # noqa: E402
-from bench.home_confidence import _acts, _key, clips  # noqa: E402
+from bench.home_confidence import _acts, _key, clips, piper_in_noise  # noqa: E402
 from orchestrator.home.confidence import QUERIES, Hearing, doubt, home_names  # noqa: E402
 from orchestrator.home.phrasing import looped, undouble  # noqa: E402
 from orchestrator.intents import IntentRecognizer, normalize  # noqa: E402
@@ -47,19 +45,7 @@ MORE_PIPER = ["Unlock the front door.", "Lock the back door.", "Close the garage
 
 
 def more_clips() -> list[tuple[str, str, str, Any]]:
-    from speech import speak
-
-    out = []
-    for sentence in MORE_PIPER:
-        clean = np.frombuffer(speak(sentence), dtype="<i2").astype(np.float32) / 32768
-        for gain in (-12.0, -14.0, -16.0):
-            for noise in (-36.0, -34.0, -32.0):
-                for seed in (7, 8):
-                    rng = np.random.default_rng(seed)
-                    hiss = rng.standard_normal(len(clean)).astype(np.float32) * np.float32(10 ** (noise / 20))
-                    out.append(("piper", f"{gain:g} dB / {noise:g} dBFS / seed {seed}", sentence,
-                                clean * np.float32(10 ** (gain / 20)) + hiss))
-    return out
+    return piper_in_noise(MORE_PIPER)
 
 
 def decode(out: Path) -> None:
