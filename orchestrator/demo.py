@@ -19,8 +19,7 @@ from voice_runtime.logs import add_logging_args, setup_logging
 from voice_runtime.models import cache_dir
 from voice_runtime.procs import ROOT, ServiceProcess, start_service
 
-from .__main__ import ask
-from .intents import NO_HOME_REPLY
+from .__main__ import _common, ask
 
 SERVICES = [
     ("speech-to-text", "wyoming_whisper"),
@@ -43,18 +42,27 @@ async def main(args: argparse.Namespace) -> int:
             started.append(service)
             print(f"  {label} ready on {service.uri} in {time.monotonic() - t0:.1f}s", flush=True)
         whisper, llama, tts = (s.uri for s in started)
-        ask_args = argparse.Namespace(
-            asr=[whisper], handle=[llama], tts=[tts], intent=[], intents=[], no_intents=args.no_intents, language="en",
-            voice=args.voice, discover=False, metrics_port=None, wav=question, out=args.out, realtime=args.realtime,
-            conversation="demo", json=False, debug=args.debug, command="ask", vad_sensitivity=None,
-            partial_transcripts=False, data_dir=None, no_home_reply=NO_HOME_REPLY, home_assistant=None,
-            ha_token_file=None, ha_timeout=3.0,
-        )
+        ask_args = ask_namespace(args, question, asr=whisper, handle=llama, tts=tts)
         print(f"asking {question} …", flush=True)
         return await ask(ask_args)
     finally:
         for service in reversed(started):
             await service.stop()
+
+
+def ask_namespace(args: argparse.Namespace, question: Path, *, asr: str, handle: str, tts: str) -> argparse.Namespace:
+    """``voice-orchestrator ask``'s flags with their defaults, from the orchestrator's own parser (a
+    hand-built namespace missed every option added since and crashed the demo)."""
+    parser = argparse.ArgumentParser()
+    _common(parser)
+    argv = ["--asr", asr, "--handle", handle, "--tts", tts, "--language", "en"]
+    argv += ["--voice", args.voice] if args.voice else []
+    argv += ["--no-intents"] if args.no_intents else []
+    argv += ["--debug"] if args.debug else []
+    ask_args = parser.parse_args(argv)
+    ask_args.__dict__.update(command="ask", wav=question, out=args.out, realtime=args.realtime,
+                             conversation="demo", json=False, data_dir=None, log_format=args.log_format)
+    return ask_args
 
 
 def run(argv: list[str] | None = None) -> None:
