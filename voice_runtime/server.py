@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import ipaddress
 import logging
 import signal
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +42,49 @@ class ServerConfig:
     zeroconf_host: str | None = None
     limits: Limits = field(default_factory=Limits)
     allow: tuple[str, ...] = ()  # client networks (CIDR); empty = everyone
+
+
+class ListenError(OSError):
+    """The server cannot listen where it was told: the port is taken, the address is not this
+    machine's, no permission. Its text says where and why, for the user; no traceback."""
+
+
+def _listen_error(uri: str, err: OSError) -> ListenError:
+    if err.errno == errno.EADDRINUSE:
+        why = "the address is already in use (another server on that port? pick another with --uri)"
+    elif err.errno == errno.EACCES:
+        why = "permission denied (ports below 1024 need root)"
+    elif err.errno == errno.EADDRNOTAVAIL:
+        why = "that address is not one of this machine's (use 0.0.0.0 for every interface)"
+    else:
+        why = err.strerror or str(err)
+    return ListenError(err.errno or 0, f"cannot listen on {uri}: {why}")
+
+
+def check_listen(uri: str) -> None:
+    """Fail at once, before minutes of model loading, when a ``tcp://`` URI cannot be bound (the
+    port is taken, the host is not this machine's): raises :class:`ListenError`. Other schemes
+    are checked when the server starts."""
+    parsed = urlparse(uri)
+    if parsed.scheme != "tcp" or parsed.hostname is None or parsed.port is None:
+        return
+    try:
+        infos = socket.getaddrinfo(parsed.hostname, parsed.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _name, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+            probe.bind(address)
+    except OSError as err:
+        raise _listen_error(uri, err) from None
+
+
+def require_listen(uri: str, program: str) -> None:
+    """:func:`check_listen` for a command's start: exits with one line (``PROGRAM: cannot listen on
+    URI: why``) instead of loading models for a server that could not start."""
+    try:
+        check_listen(uri)
+    except ListenError as err:
+        raise SystemExit(f"{program}: {err.strerror}") from None
 
 
 def parse_networks(values: tuple[str, ...]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
@@ -83,9 +128,12 @@ class WyomingServer:
         if parsed.scheme == "tcp":
             if parsed.hostname is None or parsed.port is None:
                 raise ValueError("a tcp:// URI needs a host and a port, e.g. tcp://0.0.0.0:10300")
-            self._server = await asyncio.start_server(
-                self._accept, host=parsed.hostname, port=parsed.port, limit=limit, reuse_address=True
-            )
+            try:
+                self._server = await asyncio.start_server(
+                    self._accept, host=parsed.hostname, port=parsed.port, limit=limit, reuse_address=True
+                )
+            except OSError as err:
+                raise _listen_error(self.config.uri, err) from None
             self.port = int(self._server.sockets[0].getsockname()[1])
             _LOGGER.info("listening uri=tcp://%s:%d", parsed.hostname, self.port)
             if self.config.zeroconf:
@@ -95,8 +143,11 @@ class WyomingServer:
                 await self._advertiser.start()
         elif parsed.scheme == "unix":
             path = Path(parsed.path)
-            await asyncio.to_thread(path.unlink, missing_ok=True)
-            self._server = await asyncio.start_unix_server(self._accept, path=str(path), limit=limit)
+            try:
+                await asyncio.to_thread(path.unlink, missing_ok=True)
+                self._server = await asyncio.start_unix_server(self._accept, path=str(path), limit=limit)
+            except OSError as err:
+                raise _listen_error(self.config.uri, err) from None
             _LOGGER.info("listening uri=unix://%s", path)
         elif parsed.scheme == "stdio":
             reader = await async_get_stdin()
@@ -178,9 +229,14 @@ class WyomingServer:
 
 
 async def run_server(config: ServerConfig, factory: HandlerFactory) -> None:
-    """Serve until SIGINT/SIGTERM (or, for stdio, until the stream ends), then shut down."""
+    """Serve until SIGINT/SIGTERM (or, for stdio, until the stream ends), then shut down. A server
+    that cannot listen exits with one line saying where and why (SystemExit), not a traceback."""
     server = WyomingServer(config, factory)
-    await server.start()
+    try:
+        await server.start()
+    except ListenError as err:
+        _LOGGER.error("%s", err.strerror)
+        raise SystemExit(f"{config.program}: {err.strerror}") from None
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -30,7 +30,7 @@ from voice_runtime.models import (
     piper_voices,
     resolve_kokoro_voices,
 )
-from voice_runtime.server import run_server
+from voice_runtime.server import require_listen, run_server
 
 from .handler import TtsHandler
 from .service import TtsConfig, TtsService, build_service
@@ -154,6 +154,7 @@ def _handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, serv
 def run() -> None:
     args = parse_args()
     setup_logging(args.debug, log_format=args.log_format)
+    require_listen(args.uri, "wyoming-kokoro")  # before the models load: a taken port fails at once
     warn_ignored("PIPER_EXE_PATH")
     tune_malloc()  # a months-long process: two malloc arenas, not 8 per core
     config = make_config(args)

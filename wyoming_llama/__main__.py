@@ -19,7 +19,7 @@ from voice_runtime.logs import setup_logging
 from voice_runtime.memory import tune_malloc
 from voice_runtime.modelctl import add_model_dir_args, dirs_from_args, resolve_or_fetch_llm
 from voice_runtime.models import ModelError, resolve_llama_server
-from voice_runtime.server import ServerConfig, run_server
+from voice_runtime.server import ServerConfig, require_listen, run_server
 from voice_runtime.tasks import cancel_and_wait
 
 from . import __version__
@@ -259,6 +259,7 @@ def _handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, serv
 def run() -> None:
     args = parse_args()
     setup_logging(args.debug, log_format=args.log_format)
+    require_listen(args.uri, "wyoming-llama")  # before the models load: a taken port fails at once
     tune_malloc()  # a months-long process: two malloc arenas, not 8 per core
     config = make_config(args)
     with contextlib.suppress(KeyboardInterrupt):

@@ -21,7 +21,7 @@ from voice_runtime.logs import setup_logging
 from voice_runtime.memory import tune_malloc
 from voice_runtime.modelctl import add_model_dir_args, dirs_from_args, resolve_or_fetch_whisper
 from voice_runtime.models import ModelError, silero_vad
-from voice_runtime.server import ServerConfig, run_server
+from voice_runtime.server import ServerConfig, require_listen, run_server
 
 from . import __version__
 from .engine import SAMPLE_RATE, EngineConfig, WhisperEngine
@@ -215,6 +215,7 @@ def _handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, serv
 def run() -> None:
     args = parse_args()
     setup_logging(args.debug, log_format=args.log_format)
+    require_listen(args.uri, "wyoming-whisper")  # before the models load: a taken port fails at once
     tune_malloc()  # a months-long process: two malloc arenas, not 8 per core
     if not args.debug:  # faster-whisper logs every decode at info level
         logging.getLogger("faster_whisper").setLevel(logging.WARNING)
