@@ -111,7 +111,7 @@ def make_config(args: argparse.Namespace) -> TtsConfig:
                 piper_default = chosen.stem
                 piper_models = {**piper_voices(dirs), piper_default: chosen}
         except ModelError as err:
-            if engine == args.provider:
+            if engine == args.provider or _asked_for(engine, args):
                 raise SystemExit(f"{engine}: {err}") from err
             _LOGGER.warning("not loading %s: %s", engine, err)
     if args.provider == "auto" and kokoro_model is None and not piper_models:
@@ -139,6 +139,15 @@ def make_config(args: argparse.Namespace) -> TtsConfig:
         auto_first_audio=args.auto_first_audio,
         kokoro_extra_voices=kokoro_extra,
     )
+
+
+def _asked_for(engine: str, args: argparse.Namespace) -> bool:
+    """Was this engine's model named by the user? A wrong path or name then stops the server (a
+    typo must not leave a server that silently speaks with the other engine); only the default
+    models may be missing, and then that engine is skipped."""
+    if engine == "kokoro":
+        return bool(args.kokoro_model or args.kokoro_voices)
+    return bool(args.piper_model or env("PIPER_MODEL_PATH"))
 
 
 async def serve(config: TtsConfig) -> None:
