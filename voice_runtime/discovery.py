@@ -8,7 +8,7 @@ import logging
 import socket
 from dataclasses import dataclass
 
-from zeroconf import IPVersion, ServiceStateChange, Zeroconf
+from zeroconf import InterfaceChoice, IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 _LOGGER = logging.getLogger(__name__)
@@ -36,9 +36,12 @@ def reachable_host(bind_host: str) -> str:
         return socket.gethostbyname(bind_host)
 
 
-def _interfaces_for(host: str) -> list[str] | None:
-    # Loopback services are advertised on loopback only (tests, single-box set-ups).
-    return [host] if ipaddress.ip_address(host).is_loopback else None
+def _interfaces_for(host: str) -> list[str] | InterfaceChoice:
+    # Loopback services are advertised on loopback only (tests, single-box set-ups); the others
+    # on every interface. (zeroconf wants InterfaceChoice.All, not the string "all": a TypeError
+    # that stopped every `--uri tcp://0.0.0.0:PORT --zeroconf` server and every browse without
+    # an interface, `voice-orchestrator serve --discover` and `hearth serve` among them.)
+    return [host] if ipaddress.ip_address(host).is_loopback else InterfaceChoice.All
 
 
 def default_name(program: str) -> str:
@@ -56,7 +59,7 @@ class Advertiser:
         self._info: AsyncServiceInfo | None = None
 
     async def start(self) -> None:
-        self._zc = AsyncZeroconf(interfaces=_interfaces_for(self.host) or "all", ip_version=IPVersion.V4Only)
+        self._zc = AsyncZeroconf(interfaces=_interfaces_for(self.host), ip_version=IPVersion.V4Only)
         self._info = AsyncServiceInfo(
             SERVICE_TYPE,
             f"{self.name}.{SERVICE_TYPE}",
@@ -94,7 +97,7 @@ async def browse(timeout: float = 2.0, interface: str | None = None, want: str |
 
     With ``want``, returns as soon as a service of that name has been resolved.
     """
-    zc = AsyncZeroconf(interfaces=[interface] if interface else "all", ip_version=IPVersion.V4Only)
+    zc = AsyncZeroconf(interfaces=[interface] if interface else InterfaceChoice.All, ip_version=IPVersion.V4Only)
     names: set[str] = set()
 
     def on_change(zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange) -> None:
