@@ -30,7 +30,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 [ -d .venv-satellite ] || "$PYTHON" -m venv .venv-satellite
 .venv-satellite/bin/python -m pip install -q --upgrade pip
-.venv-satellite/bin/python -m pip install -q -e '.[satellite]'
+PYTHONWARNINGS=ignore::UserWarning .venv-satellite/bin/python -m pip install -q -e '.[satellite]'  # no setuptools editable banner
 if .venv-satellite/bin/python -c 'import faster_whisper' 2>/dev/null \
     || .venv-satellite/bin/python -c 'import onnxruntime' 2>/dev/null; then
   say "FAILED: the satellite venv pulled a server dependency"; exit 1
