@@ -47,6 +47,10 @@ def test_check_listen_names_the_problem(taken: int) -> None:
         port = free.getsockname()[1]
     check_listen(f"tcp://127.0.0.1:{port}")  # a free port passes
     check_listen("stdio://")
+    for uri, said in [("tcp://127.0.0.1", "needs a host and a port"), ("http://127.0.0.1:10300", "unsupported URI"),
+                      ("tcp://127.0.0.1:99999", "out of range"), ("unix:///nonexistent/dir/s.sock", "no folder")]:
+        with pytest.raises(ListenError, match=said):  # were tracebacks, after the models had loaded
+            check_listen(uri)
 
 
 async def test_run_server_bind_failure_is_a_clear_exit(taken: int) -> None:

@@ -61,15 +61,31 @@ def _listen_error(uri: str, err: OSError) -> ListenError:
     return ListenError(err.errno or 0, f"cannot listen on {uri}: {why}")
 
 
+def _parse_listen_uri(uri: str) -> tuple[str, str, int | None, str]:
+    """(scheme, host, port, path) of a server URI, or :class:`ListenError` saying what is wrong."""
+    try:
+        parsed = urlparse(uri)
+        port = parsed.port  # ValueError when out of range
+    except ValueError as err:
+        raise ListenError(0, f"bad URI {uri!r}: {err}") from None
+    if parsed.scheme == "tcp" and (parsed.hostname is None or port is None):
+        raise ListenError(0, f"a tcp:// URI needs a host and a port, e.g. tcp://0.0.0.0:10300 (got {uri!r})")
+    if parsed.scheme not in ("tcp", "unix", "stdio"):
+        raise ListenError(0, f"unsupported URI {uri!r}: use tcp://HOST:PORT, unix://PATH or stdio://")
+    return parsed.scheme, parsed.hostname or "", port, parsed.path
+
+
 def check_listen(uri: str) -> None:
-    """Fail at once, before minutes of model loading, when a ``tcp://`` URI cannot be bound (the
-    port is taken, the host is not this machine's): raises :class:`ListenError`. Other schemes
-    are checked when the server starts."""
-    parsed = urlparse(uri)
-    if parsed.scheme != "tcp" or parsed.hostname is None or parsed.port is None:
+    """Fail at once, before minutes of model loading, when the server could not listen on ``uri``
+    (not a tcp/unix/stdio URI, no port, the port taken, a host not this machine's, no folder for
+    the socket): raises :class:`ListenError`."""
+    scheme, host, port, path = _parse_listen_uri(uri)
+    if scheme == "unix" and not Path(path).parent.is_dir():
+        raise ListenError(errno.ENOENT, f"cannot listen on {uri}: there is no folder {Path(path).parent}")
+    if scheme != "tcp":
         return
     try:
-        infos = socket.getaddrinfo(parsed.hostname, parsed.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         family, kind, proto, _name, address = infos[0]
         with socket.socket(family, kind, proto) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
@@ -123,40 +139,36 @@ class WyomingServer:
         return len(self._handlers)
 
     async def start(self) -> None:
-        parsed = urlparse(self.config.uri)
+        scheme, host, port, path = _parse_listen_uri(self.config.uri)
         limit = self.config.limits.max_header_bytes + 1
-        if parsed.scheme == "tcp":
-            if parsed.hostname is None or parsed.port is None:
-                raise ValueError("a tcp:// URI needs a host and a port, e.g. tcp://0.0.0.0:10300")
+        if scheme == "tcp":
             try:
                 self._server = await asyncio.start_server(
-                    self._accept, host=parsed.hostname, port=parsed.port, limit=limit, reuse_address=True
+                    self._accept, host=host, port=port, limit=limit, reuse_address=True
                 )
             except OSError as err:
                 raise _listen_error(self.config.uri, err) from None
             self.port = int(self._server.sockets[0].getsockname()[1])
-            _LOGGER.info("listening uri=tcp://%s:%d", parsed.hostname, self.port)
+            _LOGGER.info("listening uri=tcp://%s:%d", host, self.port)
             if self.config.zeroconf:
-                host = self.config.zeroconf_host or reachable_host(parsed.hostname)
+                advertised = self.config.zeroconf_host or reachable_host(host)
                 name = self.config.zeroconf_name or default_name(self.config.program)
-                self._advertiser = Advertiser(name, self.port, host)
+                self._advertiser = Advertiser(name, self.port, advertised)
                 await self._advertiser.start()
-        elif parsed.scheme == "unix":
-            path = Path(parsed.path)
+        elif scheme == "unix":
+            socket_path = Path(path)
             try:
-                await asyncio.to_thread(path.unlink, missing_ok=True)
-                self._server = await asyncio.start_unix_server(self._accept, path=str(path), limit=limit)
+                await asyncio.to_thread(socket_path.unlink, missing_ok=True)
+                self._server = await asyncio.start_unix_server(self._accept, path=str(socket_path), limit=limit)
             except OSError as err:
                 raise _listen_error(self.config.uri, err) from None
-            _LOGGER.info("listening uri=unix://%s", path)
-        elif parsed.scheme == "stdio":
+            _LOGGER.info("listening uri=unix://%s", socket_path)
+        else:  # stdio (_parse_listen_uri allows nothing else)
             reader = await async_get_stdin()
             reader._limit = limit  # type: ignore[attr-defined]  # stdin reader has no limit arg
             writer = await async_get_stdout()
             task = asyncio.create_task(self._serve_one(reader, writer, finish_on_eof=True), name="stdio connection")
             task.add_done_callback(lambda _t: self._stopped.set())
-        else:
-            raise ValueError(f"unsupported URI {self.config.uri!r}: use tcp://, unix:// or stdio://")
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
