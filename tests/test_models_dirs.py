@@ -116,6 +116,7 @@ def test_a_read_only_data_dir_first(tmp_path: Path, hub: FakeHub) -> None:
                                 capture_output=True, text=True, timeout=60, check=True).stdout
         assert f"whisper  base.en            {shared}" in listed
         assert f"downloads go to: {writable}" in listed
+        assert "gguf     SmolLM2-135M-Instruct.Q4_1.gguf" in listed  # the packaged default LLM (was not listed)
         fetched = subprocess.run(models_cmd("fetch", "small.en", *dirs, hub=hub, drop_root=True), env=env,
                                  cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
         assert fetched.returncode == 0, fetched.stderr

@@ -295,9 +295,14 @@ def listing(*, everything: bool = False, dirs: ModelDirs | None = None) -> str:
     lines += [f"  whisper  {n:18} {p}" for n, p in sorted(installed_whisper_models(dirs).items())]
     lines += [f"  piper    {n:18} {p}" for n, p in sorted(piper_voices(dirs).items())]
     with contextlib.suppress(ModelError):
+        lines.append(f"  kokoro   {'(model)':18} {resolve_kokoro_model(None, dirs)}")
+    with contextlib.suppress(ModelError):
         lines.append(f"  kokoro   {'(packaged voices)':18} {resolve_kokoro_voices(None, dirs)}")
     lines += [f"  kokoro   {n:18} {p}" for n, p in sorted(kokoro_voice_files(dirs).items())]
-    lines += [f"  gguf     {p.name:18} {p}" for d in _d(dirs).search for p in sorted((d / "llm").glob("*.gguf"))]
+    ggufs = [p for d in _d(dirs).search for p in sorted((d / "llm").glob("*.gguf"))]
+    with contextlib.suppress(ModelError):  # the default (LLAMA_MODEL_PATH or the packaged SmolLM2)
+        ggufs += [default] if (default := resolve_llm(None, dirs)) not in ggufs else []
+    lines += [f"  gguf     {p.name:18} {p}" for p in ggufs]
     lines.append("can be fetched (hearth models fetch NAME):")
     lines.append("  whisper  " + " ".join(n for n in WHISPER_REPOS if n not in installed_whisper_models(dirs)))
     lines.append("  gguf     any owner/repo/file.gguf; recommended for voice (small, instruct, Q4_K_M):")
