@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import sys
 import time
+import wave
 from pathlib import Path
 
 from voice_runtime.cli import add_version_arg
@@ -31,7 +32,13 @@ SERVICES = [
 async def main(args: argparse.Namespace) -> int:
     question = args.wav or cache_dir() / "demo" / "question.wav"
     if not question.is_file():
-        print(f"missing {question}: run ./run.sh setup", file=sys.stderr)
+        print(f"missing {question}" + ("" if args.wav else ": run ./run.sh setup"), file=sys.stderr)
+        return 1
+    try:  # before three servers start for nothing
+        with wave.open(str(question), "rb") as wav:
+            wav.getnframes()
+    except (wave.Error, EOFError) as err:
+        print(f"{question} is not a WAV file ({err})", file=sys.stderr)
         return 1
     started: list[ServiceProcess] = []
     try:

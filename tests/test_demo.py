@@ -43,3 +43,19 @@ async def test_demo_question_answered_end_to_end(stack, tmp_path: Path, capsys: 
     assert "what time is it" in printed.lower() and "(intent HassGetCurrentTime)" in printed
     with wave.open(str(out), "rb") as w:
         assert w.getnframes() > w.getframerate() // 2  # half a second of reply at least
+
+
+async def test_demo_with_a_file_that_is_not_a_wav_says_so_before_starting_servers(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from orchestrator.demo import main
+
+    text = tmp_path / "question.txt"
+    text.write_text("what time is it")
+    args = demo_args(tmp_path / "reply.wav")
+    args.wav, args.extra = text, {}
+    assert await main(args) == 1
+    err = capsys.readouterr()
+    assert f"{text} is not a WAV file" in err.err and "starting" not in err.out
+    args.wav = tmp_path / "missing.wav"
+    assert await main(args) == 1
+    assert capsys.readouterr().err.strip() == f"missing {args.wav}"  # not "run ./run.sh setup": it is the user's file
