@@ -104,3 +104,12 @@ async def test_a_service_logs_json_lines_with_log_format_json() -> None:
     lines = [json.loads(line) for line in err.decode().splitlines()]
     assert lines and all({"ts", "level", "logger", "msg"} <= line.keys() for line in lines)
     assert any("code=bad-json" in line["msg"] for line in lines), lines
+
+
+def test_http_clients_log_no_line_per_request(captured: io.StringIO) -> None:
+    """The openai client (the cloud LLM provider) logs through its own httpx2/httpcore2 copies: one
+    "HTTP Request: POST ..." info line per reply, quieted like httpx's."""
+    setup_logging(stream=captured)
+    for name in ("httpx", "httpx2", "httpcore", "httpcore2"):
+        logging.getLogger(name).info("HTTP Request: POST https://api.example/v1/chat/completions")
+    assert "HTTP Request" not in captured.getvalue()

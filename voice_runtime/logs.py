@@ -155,7 +155,8 @@ def setup_logging(debug: bool = False, *, stream: object | None = None, log_form
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.INFO)
-    for noisy in ("httpx", "httpcore", "zeroconf", "asyncio"):
+    # httpx2/httpcore2: the openai client's own copies (one "HTTP Request: POST ..." info line per reply)
+    for noisy in ("httpx", "httpcore", "httpx2", "httpcore2", "zeroconf", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # An uncaught exception would otherwise be printed raw by Python, secrets and all.
     sys.excepthook = _log_uncaught
