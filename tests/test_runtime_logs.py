@@ -81,7 +81,8 @@ def test_unknown_log_format_is_refused() -> None:
 
 
 COMMANDS = ["wyoming_whisper", "wyoming_kokoro", "wyoming_llama", "satellite", "orchestrator", "orchestrator.demo",
-            "voice_runtime.session", "voice_runtime.setup_models"]
+            "voice_runtime.session", "voice_runtime.setup_models", "voice_runtime.home",
+            "voice_runtime.modelctl"]
 
 
 @pytest.mark.parametrize("module", COMMANDS)

@@ -338,6 +338,9 @@ def main(argv: list[str]) -> int:
     """``hearth models list [--all] | fetch NAME… | verify | remove NAME…``."""
     parser = argparse.ArgumentParser(prog="hearth models", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    from .cli import add_version_arg
+
+    add_version_arg(parser)
     common = argparse.ArgumentParser(add_help=False)
     add_model_dir_args(common)
     sub = parser.add_subparsers(dest="action", required=True)

@@ -22,6 +22,7 @@ from typing import Any
 from wyoming.client import AsyncClient
 from wyoming.info import Describe
 
+from ..cli import add_version_arg
 from ..env import load_dotenv
 from ..logs import setup_logging
 from ..models import cache_dir
@@ -104,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         return models_main(argv[1:])
     parser = argparse.ArgumentParser(prog="hearth", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_version_arg(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text in (("serve", "start and supervise the services"), ("status", "what runs"),
                        ("systemd", "write systemd units")):
