@@ -213,7 +213,9 @@ def resolve_or_fetch_kokoro_voice(name: str, installed: set[str], dirs: ModelDir
 
 def resolve_or_fetch_llm(name: str | None, dirs: ModelDirs | None = None) -> Path:
     """:func:`resolve_llm`, fetching a hub ``owner/repo/file.gguf`` when it is missing."""
-    fetchable = name is not None and kind_of(name) == "gguf"
+    # a hub name is owner/repo/file.gguf: a path (absolute, ~, ./) or a file that is there is never fetched
+    fetchable = (name is not None and kind_of(name) == "gguf" and not name.startswith(("/", "~", "."))
+                 and not Path(name).exists())
     return _resolve_or_fetch(name, lambda n: resolve_llm(n, dirs), fetchable=fetchable, what="GGUF model", dirs=dirs)
 
 

@@ -196,7 +196,12 @@ def load(config: WhisperConfig) -> tuple[WhisperEngine, SileroVad]:
 
 
 async def serve(config: WhisperConfig) -> None:
-    engine, vad = await asyncio.to_thread(load, config)
+    try:
+        engine, vad = await asyncio.to_thread(load, config)
+    except Exception as err:  # a corrupt or foreign model file: one line, not CTranslate2's traceback
+        _LOGGER.debug("loading failed", exc_info=True)
+        raise SystemExit(f"wyoming-whisper: cannot load the model {config.model_name} from "
+                         f"{config.engine.model_dir}: {type(err).__name__}: {err}") from None
     info = build_info(config, engine)
     service = WhisperService(engine=engine, vad=vad, policy=config.policy, info=lambda: info,
                              max_seconds=config.max_seconds, max_batch=config.max_batch,

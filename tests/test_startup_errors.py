@@ -1,0 +1,74 @@
+"""A server given a model the user named that cannot be used says so in one line and exits 1.
+
+- ``wyoming-kokoro``: a wrong ``--kokoro-model`` / ``--piper-model`` path used to give a warning
+  and a server speaking with the other engine only (with the default ``--provider auto``). Only
+  the default models may be missing (that engine is then skipped).
+- ``wyoming-whisper``: a model folder whose ``model.bin`` is not a CTranslate2 model ended in
+  CTranslate2's RuntimeError traceback.
+- ``wyoming-llama``: a local ``.gguf`` path to a file that is not a GGUF was taken for a hub name
+  (``owner/repo/file``), fetched, and reported as "not installed and could not be fetched".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.parametrize(("flag", "said"), [
+    ("--kokoro-model", "kokoro: Kokoro model {path} is missing"),
+    ("--piper-model", "piper: Piper model {path} does not exist"),
+])
+async def test_a_named_model_that_is_missing_stops_the_server(flag: str, said: str, tmp_path: Path) -> None:
+    path = tmp_path / "typo.onnx"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "wyoming_kokoro", "--uri", "stdio://", flag, str(path), "--no-warmup",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        async with asyncio.timeout(60):  # the old code served (stdio: answered nothing, exited 0)
+            out, err = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    text = (out + err).decode()
+    assert proc.returncode == 1, text
+    assert said.format(path=path) in text and "Traceback" not in text, text
+
+
+async def run_module(*argv: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", *argv, stdin=asyncio.subprocess.DEVNULL,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        async with asyncio.timeout(60):
+            out, err = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode is not None
+    return proc.returncode, (out + err).decode()
+
+
+async def test_a_whisper_model_folder_with_a_broken_model_is_one_line(tmp_path: Path) -> None:
+    from voice_runtime.models import resolve_whisper
+
+    good = resolve_whisper("tiny.en")
+    for name in ("config.json", "vocabulary.txt"):
+        (tmp_path / name).write_bytes((good / name).read_bytes())
+    (tmp_path / "model.bin").write_bytes(b"not a model\n" * 100)
+    code, text = await run_module("wyoming_whisper", "--uri", "stdio://", "--model", str(tmp_path), "--no-warmup")
+    assert code == 1 and "Traceback" not in text, text
+    assert f"wyoming-whisper: cannot load the model {tmp_path.name} from {tmp_path}: RuntimeError" in text, text
+
+
+async def test_a_local_gguf_path_that_is_not_a_gguf_is_not_fetched(tmp_path: Path) -> None:
+    bad = tmp_path / "sub" / "model.gguf"  # three slashes and .gguf: looked like owner/repo/file.gguf
+    bad.parent.mkdir()
+    bad.write_bytes(b"garbage\n")
+    code, text = await run_module("wyoming_llama", "--uri", "stdio://", "--model", str(bad))
+    assert code == 1 and "Traceback" not in text, text
+    assert f"LLM model {bad} is not a GGUF file" in text and "fetch" not in text, text
