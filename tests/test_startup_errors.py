@@ -3,6 +3,7 @@
 - ``wyoming-kokoro``: a wrong ``--kokoro-model`` / ``--piper-model`` path used to give a warning
   and a server speaking with the other engine only (with the default ``--provider auto``). Only
   the default models may be missing (that engine is then skipped).
+- ``wyoming-kokoro``: a Kokoro ``.onnx`` that is not a model ended in onnxruntime's traceback.
 - ``wyoming-whisper``: a model folder whose ``model.bin`` is not a CTranslate2 model ended in
   CTranslate2's RuntimeError traceback.
 - ``wyoming-llama``: a local ``.gguf`` path to a file that is not a GGUF was taken for a hub name
@@ -72,3 +73,12 @@ async def test_a_local_gguf_path_that_is_not_a_gguf_is_not_fetched(tmp_path: Pat
     code, text = await run_module("wyoming_llama", "--uri", "stdio://", "--model", str(bad))
     assert code == 1 and "Traceback" not in text, text
     assert f"LLM model {bad} is not a GGUF file" in text and "fetch" not in text, text
+
+
+async def test_a_kokoro_model_that_is_not_onnx_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "kokoro.onnx"
+    bad.write_bytes(bytes(range(256)) * 8000)  # over the 1 MB "truncated" check
+    code, text = await run_module("wyoming_kokoro", "--uri", "stdio://", "--kokoro-model", str(bad), "--no-warmup",
+                                  "--provider", "kokoro", "--engines", "kokoro")
+    assert code == 1 and "Traceback" not in text, text
+    assert "wyoming-kokoro: cannot load the engines kokoro: InvalidProtobuf" in text, text

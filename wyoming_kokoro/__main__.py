@@ -151,7 +151,12 @@ def _asked_for(engine: str, args: argparse.Namespace) -> bool:
 
 
 async def serve(config: TtsConfig) -> None:
-    service = await build_service(config)
+    try:
+        service = await build_service(config)
+    except Exception as err:  # e.g. a corrupt Kokoro .onnx: one line, not onnxruntime's traceback
+        _LOGGER.debug("loading failed", exc_info=True)
+        raise SystemExit(f"wyoming-kokoro: cannot load the engines {', '.join(config.engines)}: "
+                         f"{type(err).__name__}: {err}") from None
     await run_server(config.server, partial(_handler, service=service, config=config))
 
 
