@@ -4,6 +4,8 @@
   and a server speaking with the other engine only (with the default ``--provider auto``). Only
   the default models may be missing (that engine is then skipped).
 - ``wyoming-kokoro``: a Kokoro ``.onnx`` that is not a model ended in onnxruntime's traceback.
+- every server: a flag's default taken from the environment or `.env` was not checked against the
+  flag's choices (``TTS_PROVIDER=kokor`` started a server that spoke Piper).
 - ``wyoming-whisper``: a model folder whose ``model.bin`` is not a CTranslate2 model ended in
   CTranslate2's RuntimeError traceback.
 - ``wyoming-llama``: a local ``.gguf`` path to a file that is not a GGUF was taken for a hub name
@@ -13,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -40,9 +43,10 @@ async def test_a_named_model_that_is_missing_stops_the_server(flag: str, said: s
     assert said.format(path=path) in text and "Traceback" not in text, text
 
 
-async def run_module(*argv: str) -> tuple[int, str]:
+async def run_module(*argv: str, env: dict[str, str] | None = None) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", *argv, stdin=asyncio.subprocess.DEVNULL,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                                                env={**os.environ, **(env or {})})
     try:
         async with asyncio.timeout(60):
             out, err = await proc.communicate()
@@ -82,3 +86,14 @@ async def test_a_kokoro_model_that_is_not_onnx_is_one_line(tmp_path: Path) -> No
                                   "--provider", "kokoro", "--engines", "kokoro")
     assert code == 1 and "Traceback" not in text, text
     assert "wyoming-kokoro: cannot load the engines kokoro: InvalidProtobuf" in text, text
+
+
+@pytest.mark.parametrize(("module", "variable", "value", "flag"), [
+    ("wyoming_kokoro", "TTS_PROVIDER", "kokor", "--provider"),
+    ("wyoming_llama", "LLM_PROVIDER", "cloud", "--provider"),
+    ("wyoming_whisper", "WHISPER_DEVICE", "gpu", "--device"),
+])
+async def test_a_bad_choice_from_the_environment_is_refused(module: str, variable: str, value: str, flag: str) -> None:
+    code, text = await run_module(module, "--uri", "stdio://", "--no-warmup" if module != "wyoming_llama" else
+                                  "--debug", env={variable: value})
+    assert code == 2 and f"{flag} {value!r} (from the environment or .env) is not one of" in text, text

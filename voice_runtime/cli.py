@@ -64,3 +64,18 @@ def server_config(args: argparse.Namespace, program: str) -> ServerConfig:
         limits=Limits(max_connections=args.max_connections, idle_timeout=args.idle_timeout),
         allow=tuple(args.allow),
     )
+
+
+def parse_checked(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
+    """``parser.parse_args`` that also checks the defaults taken from the environment or `.env`
+    against the flag's ``choices`` (argparse checks only what was typed: ``TTS_PROVIDER=kokor``
+    was taken as it was)."""
+    args = parser.parse_args(argv)
+    for action in parser._actions:
+        value = getattr(args, action.dest, None)
+        if action.choices is not None and value is not None and value not in action.choices:
+            choices = ", ".join(map(str, action.choices))
+            parser.error(f"{'/'.join(action.option_strings)} {value!r} (from the environment or .env) is not one "
+                         f"of: {choices}")
+    return args
+

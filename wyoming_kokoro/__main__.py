@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voice_runtime.cli import add_server_args, server_config
+from voice_runtime.cli import add_server_args, parse_checked, server_config
 from voice_runtime.env import env, warn_ignored
 from voice_runtime.logs import setup_logging
 from voice_runtime.memory import tune_malloc
@@ -70,7 +70,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cache-mb", type=float, default=16.0,
                         help="memory for the audio of short texts already spoken, per engine (0: off; default 16)")
     add_server_args(parser, default_uri="tcp://127.0.0.1:10200")
-    return parser.parse_args(argv)
+    return parse_checked(parser, argv)
 
 
 def make_config(args: argparse.Namespace) -> TtsConfig:

@@ -13,7 +13,7 @@ from typing import Any
 
 from wyoming.info import Attribution, HandleModel, HandleProgram, Info
 
-from voice_runtime.cli import ATTRIBUTION, add_server_args, server_config
+from voice_runtime.cli import ATTRIBUTION, add_server_args, parse_checked, server_config
 from voice_runtime.env import env
 from voice_runtime.logs import setup_logging
 from voice_runtime.memory import tune_malloc
@@ -129,7 +129,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # satellite event/LED services of wyoming-satellite's examples): 10200 TTS, 10300 STT, 10400
     # wake word, 10500 events, 10600/10601 external mic/speaker, 10700 satellites.
     add_server_args(parser, default_uri="tcp://127.0.0.1:10450")
-    return parser.parse_args(argv)
+    return parse_checked(parser, argv)
 
 
 def _options(values: list[str]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from wyoming.info import AsrModel, AsrProgram, Attribution, Info
 
-from voice_runtime.cli import ATTRIBUTION, add_server_args, server_config
+from voice_runtime.cli import ATTRIBUTION, add_server_args, parse_checked, server_config
 from voice_runtime.env import env
 from voice_runtime.logs import setup_logging
 from voice_runtime.memory import tune_malloc
@@ -96,7 +96,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "0 = always --beam-size)")
     parser.add_argument("--no-warmup", action="store_true", help="skip the warm-up decode at start")
     add_server_args(parser, default_uri="tcp://127.0.0.1:10300")
-    return parser.parse_args(argv)
+    return parse_checked(parser, argv)
 
 
 def _windows(seconds: float) -> int:
