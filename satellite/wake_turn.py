@@ -1,5 +1,8 @@
 """Wake-word turns of the satellite: only the wake word starts a turn or interrupts a reply.
 
+While a timer's alarm rings, speech ("stop"; the satellite cannot tell the word from others)
+silences it without the wake word and starts no turn; the wake word does the same.
+
 A mixin of :class:`satellite.core.Satellite` (kept apart so each file stays small); the
 detector itself is :mod:`satellite.wake`.
 """
@@ -35,6 +38,9 @@ class WakeTurns:
     def on_wake_detected(self, name: str | None = None) -> bool:
         raise NotImplementedError
 
+    def stop_alarm(self, reason: str = "local stop") -> bool:
+        raise NotImplementedError
+
     def _fire(self, trigger: TurnTrigger) -> None:
         raise NotImplementedError
 
@@ -51,6 +57,8 @@ class WakeTurns:
         if name is not None:
             self._on_wake(name, state)
             return VadEvent.NONE
+        if state == TurnState.LISTENING and event == VadEvent.START and self.stop_alarm("speech"):
+            return VadEvent.NONE  # "stop" (any speech) while a timer rings: silences it, starts nothing
         if state in (TurnState.LISTENING, TurnState.WAITING) and event == VadEvent.START and not self.follow_up_open:
             return VadEvent.NONE  # speech without the wake word starts nothing (except a follow-up)
         if state == TurnState.STREAMING and self._wake_turn:
