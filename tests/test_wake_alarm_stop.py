@@ -28,3 +28,6 @@ async def test_saying_stop_silences_a_ringing_timer_and_starts_no_turn() -> None
         play(sat, speak("Stop.") + bytes(32000))  # no alarm now: speech without the wake word starts nothing
         await sat.flush()
         assert "run-pipeline" not in link.types() and sat.state == TurnState.LISTENING
+        play(sat, speak("Okay Nabu.") + speak("What time is it?") + bytes(80000))  # later, the wake word works
+        await sat.flush()
+        assert link.types().count("run-pipeline") == 1
