@@ -201,24 +201,9 @@ def positives(voices: Voices, rng: np.random.Generator) -> tuple[np.ndarray, lis
     for text in WAKE_TEXTS:
         for factor in (0.92, 1.0, 1.08):
             clips.append((resample(voices.piper_say(text), factor), f"piper:joe@{factor}", text))
-    stream, items, pos = [], [], 0
-    gap = np.zeros(int(2.5 * RATE))
-    for audio, voice, text in clips:
-        end = wake_offset(audio, text)  # on the clean clip: quieter copies end at the same time
-        for gain in GAINS_DB:
-            for noisy in (False, True):
-                x = audio * 10 ** (gain / 20)
-                if noisy:
-                    x = x + noise(len(x), -50 + gain / 2, rng)  # SNR ~ 15-25 dB, worse when far
-                lead = np.zeros(int(0.5 * RATE))
-                seg = np.concatenate([lead, x])
-                begin = (pos + len(lead)) / RATE
-                items.append({"voice": voice, "text": text, "gain_db": gain, "noisy": noisy, "start": begin,
-                              "split": "held-out" if voice.startswith("held-out:") else "tune",
-                              "wake_end": begin + end, "end": (pos + len(seg)) / RATE})
-                stream += [seg, gap]
-                pos += len(seg) + len(gap)
-    return np.concatenate(stream), items
+    from bench.wake_splits import lay_out  # (it imports this module's layout constants)
+
+    return lay_out(clips, rng, lambda voice: "held-out" if voice.startswith("held-out:") else "tune")
 
 
 def negatives(voices: Voices, minutes: float, rng: np.random.Generator) -> dict[str, np.ndarray]:

@@ -19,7 +19,6 @@ The voices' style vectors come from the kokoro-js package in the download cache 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,8 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.wake_bench import RATE, WAKE_TEXTS  # noqa: E402
-from bench.wake_splits import cached_split, kokoro_js_styles, lay_out  # noqa: E402
+from bench.wake_splits import cached_split, kokoro_split, split_main  # noqa: E402
 from bench.wake_verifier_more import ACCENTED  # noqa: E402
 
 # (voice, phonemes); chosen before session 10 tuned anything, never used by training or a bench
@@ -42,13 +40,7 @@ assert not {v for v, _ in HELD_OUT_3} & set(ACCENTED)
 
 
 def build(seed: int = 17) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    from bench.wake_verifier_data import Speaker, Synth
-
-    synth = Synth()
-    synth.styles.update(kokoro_js_styles(v for v, _ in HELD_OUT_3))
-    clips = ((synth.say(Speaker(voice, lang, 1.0, voice), text, seed), f"{voice}/{lang}@1.0", text)
-             for voice, lang in HELD_OUT_3 for text in WAKE_TEXTS)
-    return lay_out(clips, np.random.default_rng(seed), SPLIT)
+    return kokoro_split(((voice, lang, 1.0) for voice, lang in HELD_OUT_3), seed, SPLIT)
 
 
 def load(cache: Path) -> tuple[np.ndarray, list[dict[str, Any]]]:
@@ -56,13 +48,5 @@ def load(cache: Path) -> tuple[np.ndarray, list[dict[str, Any]]]:
     return cached_split(cache, "held3", build)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/wake-eval"))
-    args = parser.parse_args()
-    audio, items = load(args.cache)
-    print(f"{len(items)} utterances, {len(audio) / RATE / 60:.1f} min")
-
-
 if __name__ == "__main__":
-    main()
+    split_main(__doc__, load)

@@ -18,7 +18,6 @@ Written once into ``--cache`` (``held4.npy`` + ``held4.json``); read by
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,9 +27,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.wake_bench import RATE, WAKE_TEXTS  # noqa: E402
 from bench.wake_held_out_3 import HELD_OUT_3  # noqa: E402
-from bench.wake_splits import cached_split, kokoro_js_styles, lay_out  # noqa: E402
+from bench.wake_splits import cached_split, kokoro_split, split_main  # noqa: E402
 from bench.wake_verifier_more import ACCENTED  # noqa: E402
 
 # (voice, phonemes); chosen before session 11 tuned anything, never used by training or a bench
@@ -48,13 +46,8 @@ def speeds(seed: int = SEED) -> list[float]:
 
 
 def build(seed: int = SEED) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    from bench.wake_verifier_data import Speaker, Synth
-
-    synth = Synth()
-    synth.styles.update(kokoro_js_styles(v for v, _ in HELD_OUT_4))
-    clips = ((synth.say(Speaker(voice, lang, speed, voice), text, seed), f"{voice}/{lang}@{speed}", text)
-             for (voice, lang), speed in zip(HELD_OUT_4, speeds(seed), strict=True) for text in WAKE_TEXTS)
-    return lay_out(clips, np.random.default_rng(seed), SPLIT)
+    return kokoro_split(((voice, lang, speed) for (voice, lang), speed in zip(HELD_OUT_4, speeds(seed), strict=True)),
+                        seed, SPLIT)
 
 
 def load(cache: Path) -> tuple[np.ndarray, list[dict[str, Any]]]:
@@ -62,13 +55,5 @@ def load(cache: Path) -> tuple[np.ndarray, list[dict[str, Any]]]:
     return cached_split(cache, "held4", build)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/wake-eval"))
-    args = parser.parse_args()
-    audio, items = load(args.cache)
-    print(f"{len(items)} utterances, {len(audio) / RATE / 60:.1f} min")
-
-
 if __name__ == "__main__":
-    main()
+    split_main(__doc__, load)

@@ -4,6 +4,9 @@
   (noise at −50 + gain/2 dBFS), 0.5 s of silence before it and a 2.5 s gap after, with an item per
   utterance (start, end of the wake word, split). ``bench/wake_cascade.new_held_out``,
   ``bench/wake_held_out_3.py`` and ``bench/wake_held_out_4.py`` lay out their splits with it.
+- :func:`kokoro_split`, :func:`split_main`: a held-out split of such voices and its command line
+  (``bench/wake_held_out_3.py``, ``bench/wake_held_out_4.py``); ``bench/wake_bench.positives``
+  lays out its corpus with :func:`lay_out` too.
 - :func:`kokoro_js_styles`: Kokoro voices that ``kokoro-onnx``'s voice file lacks (the non-English
   ones), from the kokoro-js package in the download cache.
 - :func:`cached_split`: a split written once into ``cache`` (``NAME.npy`` int16 + ``NAME.json``).
@@ -24,14 +27,17 @@ from typing import Any
 
 import numpy as np
 
-from bench.wake_bench import GAINS_DB, RATE, noise, wake_offset
+from bench.wake_bench import GAINS_DB, RATE, WAKE_TEXTS, noise, wake_offset
 
 KOKORO_JS = Path.home() / ".cache" / "hearth" / "downloads" / "kokoro-js-1.2.1.tgz"
 
 
-def lay_out(clips: Iterable[tuple[np.ndarray, str, str]], rng: np.random.Generator, split: str
+def lay_out(clips: Iterable[tuple[np.ndarray, str, str]], rng: np.random.Generator, split: str | Callable[[str], str]
             ) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    """``clips``: (audio at 16 kHz, voice label, text). Returns (stream, items)."""
+    """``clips``: (audio at 16 kHz, voice label, text). Returns (stream, items).
+
+    ``split``: the split's name (items' voice is ``split:label``), or a function naming each clip's
+    split from its label (items' voice is the label; ``bench/wake_bench.positives``)."""
     stream, items, pos = [], [], 0
     gap = np.zeros(int(2.5 * RATE))
     for audio, voice, text in clips:
@@ -44,8 +50,9 @@ def lay_out(clips: Iterable[tuple[np.ndarray, str, str]], rng: np.random.Generat
                 lead = np.zeros(int(0.5 * RATE))
                 seg = np.concatenate([lead, x])
                 begin = (pos + len(lead)) / RATE
-                items.append({"voice": f"{split}:{voice}", "text": text, "gain_db": gain, "noisy": noisy,
-                              "start": begin, "split": split, "wake_end": begin + end,
+                items.append({"voice": f"{split}:{voice}" if isinstance(split, str) else voice, "text": text,
+                              "gain_db": gain, "noisy": noisy, "start": begin,
+                              "split": split if isinstance(split, str) else split(voice), "wake_end": begin + end,
                               "end": (pos + len(seg)) / RATE})
                 stream += [seg, gap]
                 pos += len(seg) + len(gap)
@@ -66,6 +73,29 @@ def kokoro_js_styles(names: Iterable[str], required: bool = True) -> dict[str, n
                 continue
             out[name] = np.frombuffer(member.read(), dtype=np.float32).reshape(510, 1, 256).copy()
     return out
+
+
+def kokoro_split(speakers: Iterable[tuple[str, str, float]], seed: int, split: str
+                 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """A held-out split of Kokoro voices missing from ``kokoro-onnx`` (:func:`kokoro_js_styles`), each
+    ``(voice, phonemes, speed)`` saying the four ``WAKE_TEXTS``, laid out by :func:`lay_out` (``seed``)."""
+    from bench.wake_verifier_data import Speaker, Synth
+
+    speakers = list(speakers)
+    synth = Synth()
+    synth.styles.update(kokoro_js_styles(voice for voice, _, _ in speakers))
+    clips = ((synth.say(Speaker(voice, lang, speed, voice), text, seed), f"{voice}/{lang}@{speed}", text)
+             for voice, lang, speed in speakers for text in WAKE_TEXTS)
+    return lay_out(clips, np.random.default_rng(seed), split)
+
+
+def split_main(doc: str | None, load: Callable[[Path], tuple[np.ndarray, list[dict[str, Any]]]]) -> None:
+    """A held-out split script's command line: ``--cache DIR`` (default /tmp/wake-eval); builds it once."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/wake-eval"))
+    args = parser.parse_args()
+    audio, items = load(args.cache)
+    print(f"{len(items)} utterances, {len(audio) / RATE / 60:.1f} min")
 
 
 def cached_split(cache: Path, name: str, build: Callable[[], tuple[np.ndarray, list[dict[str, Any]]]]

@@ -159,7 +159,7 @@ def main() -> None:
     result = asyncio.run(measure(voices, args.realtime, args.cache, args.flag))
     print(json.dumps({k: v for k, v in result.items() if k != "items"}, indent=1))
     if args.merge:
-        data = json.loads(args.merge.read_text())
+        data = json.loads(args.merge.read_text()) if args.merge.exists() else {}
         data[args.key] = result
         args.merge.write_text(json.dumps(data, indent=1) + "\n")
 

@@ -9,6 +9,11 @@ its own chime (``--no-announce-chime`` turns that off) right before the first au
 done (6.5 s later for 6.93 s of speech at load 10, session 10), and a chime seconds before the
 words sounds like a false alarm.
 
+An announcement's trailing near-silence (TTS ends every sentence with 0.1-0.2 s of it; Piper
+0.10-0.18 s below -50 dBFS) is not played: ``played`` goes out after the last audible sample, which
+is what the listener hears as the end (at most ``quiet_tail_seconds`` are dropped, each sample no
+louder than ``quiet_level``). HA 2026.2.3 returns the service call on ``played``.
+
 Pure and synchronous. Each announcement is a :class:`Clip` (converted to the speaker's
 format as it arrives). The one playing streams straight into the speaker; ones that arrive
 while a turn or another announcement is in progress wait here, at most ``max_waiting`` of
@@ -24,7 +29,7 @@ from dataclasses import dataclass
 
 from voice_runtime.audio import AudioFormat
 
-from .playback import IncomingAudio
+from .playback import IncomingAudio, quiet_tail
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -34,6 +39,8 @@ class AnnounceConfig:
     chime: bool = True
     max_waiting: int = 4
     max_seconds: float = 120.0
+    quiet_tail_seconds: float = 0.5  # trailing near-silence not played (0: play every sample)
+    quiet_level: int = 104  # -50 dBFS: at most this loud counts as silence
 
 
 class Clip:
@@ -99,8 +106,15 @@ class Announcements:
             return self.chime + pcm
         return pcm
 
+    @property
+    def quiet_tail_bytes(self) -> int:
+        return self.speaker.frames_bytes(self.config.quiet_tail_seconds)
+
     def stop(self) -> tuple[bytes, bool]:
-        """``audio-stop``: (the tail to play now, whether the playing announcement is now complete)."""
+        """``audio-stop``: (the tail to play now, whether the playing announcement is now complete).
+
+        A waiting announcement loses its trailing near-silence here; the playing one's is still in the
+        speaker's buffer (:meth:`satellite.playback.Playback.drop_quiet_tail`)."""
         clip, self._receiving = self._receiving, None
         if clip is None:
             return b"", False
@@ -109,6 +123,8 @@ class Announcements:
         if clip is self.playing:
             return self._lead_in(clip, tail), True
         clip.pcm += tail
+        drop = quiet_tail(clip.pcm, self.config.quiet_level, self.quiet_tail_bytes)
+        del clip.pcm[len(clip.pcm) - drop:]
         return b"", False
 
     def next(self) -> tuple[Clip, bytes] | None:

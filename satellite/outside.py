@@ -126,7 +126,12 @@ class OutsideTurn:
         self._incoming = None
         tail, complete = self.announcements.stop()
         self.playback.add_pcm(tail)
-        _LOGGER.info("announcement ended (%s) playing=%s", why, complete)
+        dropped = 0
+        if complete:  # `played` after the last audible sample: its trailing near-silence is not played
+            dropped = self.playback.drop_quiet_tail(self.announcements.config.quiet_level,
+                                                    self.announcements.quiet_tail_bytes)
+        _LOGGER.info("announcement ended (%s) playing=%s quiet_tail_ms=%d", why, complete,
+                     self.playback.fmt.seconds(dropped) * 1000)
         if complete and self.machine.state in PLAYING:
             self._reply_ended = True
 

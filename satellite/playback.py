@@ -49,6 +49,16 @@ class IncomingAudio:
         return self._converter.feed(self._aligner.flush()) + self._converter.flush()
 
 
+def quiet_tail(pcm: bytes | bytearray, level: int, max_bytes: int) -> int:
+    """How many bytes at the end of ``pcm`` (16-bit mono) are no louder than ``level``, at most ``max_bytes``."""
+    size = min(len(pcm), max_bytes) // 2 * 2
+    if size == 0:
+        return 0
+    tail = np.abs(np.frombuffer(bytes(pcm[len(pcm) - size:]), "<i2").astype(np.int32))
+    loud = np.flatnonzero(tail > level)
+    return size if loud.size == 0 else (tail.size - 1 - int(loud[-1])) * 2
+
+
 class Playback:
     def __init__(self, rate: int, frame_ms: int) -> None:
         self.rate = rate
@@ -93,6 +103,13 @@ class Playback:
     def add_pcm(self, pcm: bytes) -> None:
         """Audio already in the speaker's format (a queued announcement, a chime)."""
         self._reply += pcm
+
+    def drop_quiet_tail(self, level: int, max_bytes: int) -> int:
+        """Drop the buffered reply's trailing samples no louder than ``level`` (at most ``max_bytes``)."""
+        drop = quiet_tail(self._reply, level, max_bytes)
+        if drop:
+            del self._reply[len(self._reply) - drop:]
+        return drop
 
     def add_tone(self, pcm: bytes) -> None:
         self._tone += pcm

@@ -16,7 +16,10 @@ and on voices microWakeWord hears weakly, without letting more near misses throu
 ``bench/wake_policy.py``). So the verifier costs CPU only around candidates (a few per hour of
 non-wake audio, measured in ``bench/results/wake.md``), and there is no stall: the buffered audio
 is caught up in one pass (without pyopen-wakeword's 8 s of zero padding after a reset) and the
-live frames follow as they come; the mic loop never waits for the worker.
+live frames follow as they come. The mic loop never waits for the catching up; on a live frame
+of a worker that has caught up it waits up to ``WAIT_SECONDS`` (12 ms; scoring a 30 ms frame
+takes 0.1 ms, or ~5 ms when it completes an 80 ms embedding) so that a confirmation starts the
+turn in the frame that brought it, not one frame (30 ms) later. The decisions are the same.
 
 Why: microWakeWord misses voices (Kokoro af_heart's "Okay Nabu." peaks at 0.18), openWakeWord's
 model misses others (bf_emma, bf_alice), and openWakeWord on every frame costs more than the
@@ -52,6 +55,7 @@ POST_SECONDS = 0.5  # live audio after the last frame microWakeWord kept over FI
 MAX_LIVE_SECONDS = 3.0  # one verification never scores more live audio than this
 BYTES_PER_SECOND = 32000  # 16 kHz, 16 bit, mono
 HOLD_SECONDS = 1.5  # at most one candidate this often (the wake gate's refractory period)
+WAIT_SECONDS = 0.012  # the mic loop waits at most this for a live frame's score (a worker that is caught up)
 
 
 def cascade_words(names: tuple[str, ...]) -> list[str]:
@@ -127,12 +131,17 @@ class _Worker:
         self.jobs: queue.Queue[tuple[str, Any] | None] = queue.Queue(maxsize=max_jobs)
         self.found: collections.deque[tuple[int, str]] = collections.deque(maxlen=8)  # (candidate number, word)
         self.number = 0  # the candidate being verified
+        self.done = 0  # jobs finished (the main side counts the ones it put)
+        self.progress = threading.Condition()
 
     def run(self) -> None:
         while (job := self.jobs.get()) is not None:
             try:
                 self._do(*job)
             finally:
+                with self.progress:
+                    self.done += 1
+                    self.progress.notify_all()
                 self.jobs.task_done()
         self.jobs.task_done()
         self.verifier = None  # release the models now, not when the detector is collected
@@ -168,7 +177,7 @@ class CascadeDetector:
 
     def __init__(self, micro: MicroDetector, words: list[str], *, max_jobs: int = 128,
                  first_stage: float = FIRST_STAGE, who: str = "either", trust_micro: bool = True,
-                 trusted_stage: float = TRUSTED_STAGE) -> None:
+                 trusted_stage: float = TRUSTED_STAGE, wait_seconds: float = WAIT_SECONDS) -> None:
         self.micro = micro
         self.trust_micro = trust_micro
         self.names = micro.names
@@ -187,6 +196,8 @@ class CascadeDetector:
         self.candidates = 0  # verifications started (benchmarks); also numbers them
         self.by_micro = self.by_verifier = 0  # detections by microWakeWord's cutoff / by a verification
         self._void = 0  # verifications up to this number are moot (microWakeWord fired on its own)
+        self._wait = wait_seconds
+        self._sent = 0  # jobs put on the worker's queue
         self._worker = _Worker(words, who, max_jobs)
         self._thread = threading.Thread(target=self._worker.run, name="wake verifier", daemon=True)
         self._thread.start()
@@ -206,8 +217,11 @@ class CascadeDetector:
             left = self._post if peak > self.first_stage and self._since < self._max_live else self._left - len(frame)
             self._peak = max(self._peak, peak)
             job = ("frame", (frame, self._peak <= self.trusted_stage)) if left > 0 else ("end", None)
+            caught_up = self._worker.done == self._sent
             if self._put(job) or left > 0:
                 self._left = left  # an end that did not fit in the queue is sent again with the next frame
+            if caught_up and left > 0:
+                self._await_worker()
         elif name is None and not busy.is_set() and peak > self.first_stage and (
                 self._since > self._hold or self._peak <= self.trusted_stage < peak):
             # (a strict verification that has ended never held back the word's trusted candidate:
@@ -239,7 +253,15 @@ class CascadeDetector:
             self._worker.jobs.put_nowait(job)
         except queue.Full:  # the worker fell behind by max_jobs: drop this job, never block the mic
             return False
+        self._sent += 1
         return True
+
+    def _await_worker(self) -> None:
+        """Give the worker up to ``wait_seconds`` to score the frame just sent, so a confirmation is
+        seen in this frame, not the next (30 ms, and the listening tone one speaker frame sooner)."""
+        worker = self._worker
+        with worker.progress:
+            worker.progress.wait_for(lambda: worker.done >= self._sent, timeout=self._wait)
 
     def drain(self) -> None:
         """Wait until every queued frame has been looked at (tests, benchmarks: audio time, not wall time)."""

@@ -1,5 +1,8 @@
 """Wake-word turns of the satellite: only the wake word starts a turn or interrupts a reply.
 
+While a timer's alarm rings, speech ("stop"; the satellite cannot tell the word from others)
+silences it without the wake word and starts no turn; the wake word does the same.
+
 A mixin of :class:`satellite.core.Satellite` (kept apart so each file stays small); the
 detector itself is :mod:`satellite.wake`.
 """
@@ -18,7 +21,11 @@ from .wake import WakeGate
 _LOGGER = logging.getLogger("satellite.core")
 
 
+HUSH_SECONDS = 2.0  # a wake word heard this soon after speech silenced an alarm is that speech: no turn
+
+
 class WakeTurns:
+    _hushed_ms = float("-inf")  # mic time when speech last silenced a ringing alarm
     wake: WakeGate | None
     machine: TurnMachine
     detector: SpeechDetector
@@ -33,6 +40,9 @@ class WakeTurns:
         raise NotImplementedError
 
     def on_wake_detected(self, name: str | None = None) -> bool:
+        raise NotImplementedError
+
+    def stop_alarm(self, reason: str = "local stop") -> bool:
         raise NotImplementedError
 
     def _fire(self, trigger: TurnTrigger) -> None:
@@ -51,6 +61,9 @@ class WakeTurns:
         if name is not None:
             self._on_wake(name, state)
             return VadEvent.NONE
+        if state == TurnState.LISTENING and event == VadEvent.START and self.stop_alarm("speech"):
+            self._hushed_ms = self._mic_ms
+            return VadEvent.NONE  # "stop" (any speech) while a timer rings: silences it, starts nothing
         if state in (TurnState.LISTENING, TurnState.WAITING) and event == VadEvent.START and not self.follow_up_open:
             return VadEvent.NONE  # speech without the wake word starts nothing (except a follow-up)
         if state == TurnState.STREAMING and self._wake_turn:
@@ -65,7 +78,8 @@ class WakeTurns:
     def _on_wake(self, name: str, state: TurnState) -> None:
         _LOGGER.info("wake word %s detected state=%s", name, state.value)
         assert self.wake is not None
-        if self.on_wake_detected(name):  # it stopped a ringing timer: the detection is used up
+        stopped = self.on_wake_detected(name)  # it stopped a ringing timer: the detection is used up
+        if stopped or self._mic_ms - self._hushed_ms <= HUSH_SECONDS * 1000:  # (or its start did, as speech)
             return
         if state == TurnState.STREAMING:
             return
