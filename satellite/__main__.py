@@ -10,7 +10,7 @@ import os
 import shlex
 import sys
 
-from voice_runtime.cli import add_server_args, server_config
+from voice_runtime.cli import add_server_args, parse_checked, server_config
 from voice_runtime.env import env, env_bool, warn_ignored
 from voice_runtime.logs import setup_logging
 from voice_runtime.memory import tune_malloc
@@ -231,14 +231,18 @@ async def serve(config: SatelliteConfig, audio: AudioConfig, cloud: CloudConfig 
         await cancel_and_wait(audio_ended)
         await cancel_and_wait(preparing)
         await satellite.stop()
+    failure = None if first != 0 or serving.cancelled() else serving.exception()
+    if failure is not None:  # race() reads no contender's outcome: the server's failure is ours to report
+        _LOGGER.error("exiting: the server failed: %s", failure, exc_info=failure)
+        raise SystemExit(f"voice-satellite: error: the server failed: {failure!r}")
     if first == 1:  # the audio ended and the server did not (both done: the server's end wins)
         _LOGGER.error("exiting: the microphone or speaker stopped")
         sys.exit(1)
 
 
-def run() -> None:
+def run(argv: list[str] | None = None) -> None:
     parser = build_parser()
-    args = parser.parse_args()
+    args = parse_checked(parser, argv)  # SATELLITE_AEC_ENGINE=… and other env defaults against their choices
     for flag in ("awake_wav", "done_wav", "timer_finished_wav"):
         path = getattr(args, flag)
         if path and not os.access(path, os.R_OK):
