@@ -1,4 +1,7 @@
-"""``wyoming-session record|replay|show``: turn a live session into a regression test."""
+"""``wyoming-session record|replay|show``: turn a live session into a regression test.
+
+Exit status: 0 ok (replay: the answers matched), 1 replay mismatch, 2 a file or address that
+cannot be used (one line on stderr)."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from pathlib import Path
 
 from ..cli import add_version_arg
 from ..logs import add_logging_args, setup_logging
-from .format import load_session
+from .format import SessionFileError, load_session
 from .record import Recorder
 from .replay import CompareRules, replay_session
 from .show import render
@@ -43,22 +46,46 @@ def run(argv: list[str] | None = None) -> None:
     rep.add_argument("--text", choices=["exact", "normalized", "ignore"], default="normalized")
     rep.add_argument("--audio-tolerance", type=float, default=0.25)
     rep.add_argument("--realtime", action="store_true", help="keep the recorded timing")
+    rep.add_argument("--timeout", type=float, default=120.0,
+                     help="seconds the whole replay may take; then what arrived is compared and the gap reported")
     show = sub.add_parser("show", help="print a session")
     show.add_argument("session")
     add_logging_args(parser)
     args = parser.parse_args(argv)
     setup_logging(args.debug, log_format=args.log_format)
+    try:
+        code = _command(args)
+    except (ValueError, OSError) as err:  # a file or address the user gave: one line, not a traceback
+        print(f"wyoming-session: error: {_said(err)}", file=sys.stderr)
+        sys.exit(2)
+    if code:
+        sys.exit(code)
+
+
+def _said(err: BaseException) -> str:
+    if isinstance(err, OSError) and not isinstance(err, SessionFileError) and err.strerror:
+        return err.strerror
+    return str(err)
+
+
+def _command(args: argparse.Namespace) -> int:
     if args.command == "record":
         asyncio.run(_record(args))
-    elif args.command == "replay":
-        session = load_session(Path(args.session))
-        rules = CompareRules(text=args.text, audio_tolerance=args.audio_tolerance)
-        report = asyncio.run(replay_session(session, args.server, rules=rules, realtime=args.realtime))
-        print(report.describe())
-        sys.exit(0 if report.ok else 1)
-    else:
+        return 0
+    if args.command == "show":
         print(render(load_session(Path(args.session))))
-
+        return 0
+    session = load_session(Path(args.session))
+    if not session.client_events():
+        raise SessionFileError(f"{args.session}: nothing to replay (no client events)")
+    rules = CompareRules(text=args.text, audio_tolerance=args.audio_tolerance)
+    try:
+        report = asyncio.run(replay_session(session, args.server, rules=rules, realtime=args.realtime,
+                                            timeout=args.timeout))
+    except OSError as err:
+        raise OSError(f"cannot reach {args.server}: {err.strerror or err}") from err
+    print(report.describe())
+    return 0 if report.ok else 1
 
 if __name__ == "__main__":
     run()
