@@ -49,6 +49,8 @@ class OrchestratorConfig:
     use_intents: bool
     pipeline: PipelineConfig
     discover: bool
+    discover_interface: str | None
+    discover_seconds: float
     metrics_port: int | None
     data_dir: Path | None  # None: timers are not kept across restarts
     no_home_reply: str
@@ -61,7 +63,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tts", action="append", default=[], help="text-to-speech URI (repeatable)")
     parser.add_argument("--intent", action="append", default=[],
                         help="a Wyoming intent service asked before the LLM when no template matches")
-    parser.add_argument("--discover", action="store_true", help="find services by zeroconf")
+    parser.add_argument("--discover", action="store_true", help="find services (and, for serve, satellites) by "
+                        "zeroconf")
+    parser.add_argument("--discover-interface", metavar="ADDRESS",
+                        help="with --discover: browse only on the interface with this address (default: every one)")
+    parser.add_argument("--discover-seconds", type=float, default=3.0,
+                        help="with --discover: how long each zeroconf browse listens for answers")
     parser.add_argument("--intents", action="append", default=[], type=Path, help="extra sentence templates")
     parser.add_argument("--no-intents", action="store_true", help="send everything to the LLM")
     parser.add_argument("--data-dir", type=Path,
@@ -110,7 +117,9 @@ def build_config(args: argparse.Namespace) -> OrchestratorConfig:
         asr=tuple(args.asr), handle=tuple(args.handle), tts=tuple(args.tts), intent=tuple(args.intent),
         intents=tuple(args.intents),
         use_intents=not args.no_intents, pipeline=pipeline,
-        discover=args.discover, metrics_port=args.metrics_port, data_dir=args.data_dir,
+        discover=args.discover, discover_interface=args.discover_interface, discover_seconds=args.discover_seconds,
+        metrics_port=args.metrics_port,
+        data_dir=args.data_dir,
         no_home_reply=args.no_home_reply, home_assistant=_ha_config(args),
     )
 
@@ -131,10 +140,13 @@ async def build_pipeline(config: OrchestratorConfig, monitor: LatencyMonitor,
     uris = {"asr": list(config.asr), "handle": list(config.handle), "tts": list(config.tts),
             "intent": list(config.intent)}
     if config.discover:
-        found = await discover_services()
+        found = await discover_services(config.discover_seconds, interface=config.discover_interface)
         for kind, extra in found.items():
             uris[kind].extend(u for u in extra if u not in uris[kind])
     missing = [k for k, v in uris.items() if not v and k != "intent"]
+    if missing and config.discover:
+        raise SystemExit(f"no {', '.join(missing)} service configured or found by zeroconf (start each with "
+                         f"--zeroconf, or use --{missing[0]} URI)")
     if missing:
         raise SystemExit(f"no {', '.join(missing)} service configured (use --{missing[0]} URI or --discover)")
     pools = {k: ServicePool(k, v) for k, v in uris.items()}
@@ -232,8 +244,9 @@ async def serve(args: argparse.Namespace) -> int:
         for uri in satellites:
             start_link(uri)
         if args.discover:  # now and later: a satellite started after us is picked up
-            watch = SatelliteWatch(WatchConfig(interval=args.discover_interval), start_link, stop_link,
-                                   fixed=satellites)
+            looking = WatchConfig(interval=args.discover_interval, browse_seconds=config.discover_seconds,
+                                  interface=config.discover_interface)
+            watch = SatelliteWatch(looking, start_link, stop_link, fixed=satellites)
             watching = tasks.spawn(watch.run(), name="satellite discovery")
         if config.metrics_port is not None:
             metrics = MetricsServer(monitor, port=config.metrics_port)

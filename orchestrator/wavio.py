@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import wave
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,23 +12,9 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
 
 from voice_runtime.audio import PCM16_MONO_16K, AudioFormat, convert, read_wav, write_wav
+from voice_runtime.wavcheck import wav_problem
 
-
-def wav_problem(path: Path) -> str | None:
-    """Why ``path`` cannot be read as the spoken question (one line), or None: checked before any
-    service is asked, so a typo is not a traceback."""
-    if not path.exists():
-        return f"{path}: no such file"
-    if not path.is_file():
-        return f"{path}: not a file"
-    try:
-        with wave.open(str(path), "rb") as wav:
-            wav.getnframes()
-    except (wave.Error, EOFError) as err:
-        return f"{path} is not a WAV file ({err or 'truncated'})"
-    except OSError as err:
-        return f"{path}: {err.strerror or err}"
-    return None
+__all__ = ["WavSink", "wav_chunks", "wav_problem"]
 
 
 async def wav_chunks(path: Path, *, realtime: bool = False, chunk_ms: int = 20) -> AsyncIterator[AudioChunk]:

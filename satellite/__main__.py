@@ -9,6 +9,7 @@ import logging
 import os
 import shlex
 import sys
+from pathlib import Path
 
 from voice_runtime.cli import add_server_args, parse_checked, server_config
 from voice_runtime.env import env, env_bool, warn_ignored
@@ -16,6 +17,7 @@ from voice_runtime.logs import setup_logging
 from voice_runtime.memory import tune_malloc
 from voice_runtime.server import ServerConfig, run_server
 from voice_runtime.tasks import cancel_and_wait, race
+from voice_runtime.wavcheck import wav_problem
 
 from .aec import AudioFrontend, FrontendConfig
 from .announce import AnnounceConfig
@@ -247,6 +249,10 @@ def run(argv: list[str] | None = None) -> None:
         path = getattr(args, flag)
         if path and not os.access(path, os.R_OK):
             parser.error(f"--{flag.replace('_', '-')} {path}: no such readable file")
+    if args.mic_wav and (problem := wav_problem(Path(args.mic_wav))):  # found at start, not when first armed
+        parser.error(f"--mic-wav {problem}")
+    if args.snd_wav and not os.path.isdir(os.path.dirname(os.path.abspath(args.snd_wav))):
+        parser.error(f"--snd-wav {args.snd_wav}: no such folder")
     setup_logging(args.debug, log_format=args.log_format)
     warn_ignored("SERVER_URL")
     tune_malloc()  # a months-long process: two malloc arenas, not 8 per core

@@ -26,6 +26,8 @@ from voice_runtime.audio import PCM16_MONO_16K, write_wav
 from voice_runtime.handler import ServiceHandler
 from voice_runtime.server import ServerConfig, WyomingServer
 
+# Browse loopback only: a satellite another test (or person) runs on the LAN is never dialled.
+LOOPBACK_DISCOVERY = ["--discover", "--discover-interface", "127.0.0.1", "--discover-seconds", "0.5"]
 NOWHERE = ["--asr", "tcp://127.0.0.1:9", "--handle", "tcp://127.0.0.1:9", "--tts", "tcp://127.0.0.1:9"]
 
 
@@ -92,7 +94,7 @@ async def test_serve_discover_with_no_satellite_keeps_running_and_says_it_waits(
     watch_log = logging.getLogger("orchestrator.satellite_watch")
     watch_log.addHandler(said)
     watch_log.setLevel(logging.INFO)
-    args = build_parser().parse_args(["serve", "--discover", "--discover-interval", "60", "--data-dir",
+    args = build_parser().parse_args(["serve", *LOOPBACK_DISCOVERY, "--discover-interval", "60", "--data-dir",
                                       str(tmp_path), *NOWHERE])
     serving = asyncio.create_task(serve(args))
     try:
@@ -121,7 +123,7 @@ async def test_a_satellite_found_later_is_served_and_followed_when_it_moves() ->
     async def stop(uri: str) -> None:
         stopped.append(uri)
 
-    watch = SatelliteWatch(WatchConfig(interval=0.1, browse_seconds=1.0, interface="127.0.0.1"), started.append,
+    watch = SatelliteWatch(WatchConfig(interval=0.1, browse_seconds=0.6, interface="127.0.0.1"), started.append,
                            stop)
     name = f"hearth-watch-test-{free_port()}"
     first, second = free_port(), free_port()
@@ -148,3 +150,29 @@ async def test_a_satellite_found_later_is_served_and_followed_when_it_moves() ->
         await server.stop()
     assert started.count(f"tcp://127.0.0.1:{first}") == 1 and stopped == [f"tcp://127.0.0.1:{first}"]
     assert watch.served[name] == f"tcp://127.0.0.1:{second}"
+
+
+@pytest.mark.parametrize("flags, said", [
+    (["--mic-wav", "/nonexistent.wav"], "--mic-wav /nonexistent.wav: no such file"),
+    (["--mic-wav", "README.md"], "--mic-wav README.md is not a WAV file"),
+    (["--snd-wav", "/nonexistent/dir/heard.wav"], "--snd-wav /nonexistent/dir/heard.wav: no such folder"),
+])
+def test_a_satellite_wav_it_cannot_use_is_refused_at_start(flags: list[str], said: str,
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    # The old code served, and the missing file was found only when a controller armed the mic
+    # ("audio failed: [Errno 2] ...", then exit 1); --list-devices stops it before it serves.
+    monkeypatch.chdir(Path(__file__).parent.parent)
+    monkeypatch.setattr(sys, "argv", ["voice-satellite", *flags, "--list-devices"])
+    with pytest.raises(SystemExit) as stopped:
+        satellite_main.run()
+    assert stopped.value.code == 2
+    assert said in capsys.readouterr().err
+
+
+async def test_serve_discover_without_services_says_where_it_looked(tmp_path: Path) -> None:
+    args = build_parser().parse_args(["serve", *LOOPBACK_DISCOVERY, "--data-dir", str(tmp_path)])
+    with pytest.raises(SystemExit) as stopped:
+        async with asyncio.timeout(30):
+            await serve(args)
+    assert "found by zeroconf (start each with --zeroconf, or use --asr URI)" in str(stopped.value.code)
