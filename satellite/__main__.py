@@ -249,10 +249,6 @@ def run(argv: list[str] | None = None) -> None:
         path = getattr(args, flag)
         if path and not os.access(path, os.R_OK):
             parser.error(f"--{flag.replace('_', '-')} {path}: no such readable file")
-    if args.mic_wav and (problem := wav_problem(Path(args.mic_wav))):  # found at start, not when first armed
-        parser.error(f"--mic-wav {problem}")
-    if args.snd_wav and not os.path.isdir(os.path.dirname(os.path.abspath(args.snd_wav))):
-        parser.error(f"--snd-wav {args.snd_wav}: no such folder")
     setup_logging(args.debug, log_format=args.log_format)
     warn_ignored("SERVER_URL")
     tune_malloc()  # a months-long process: two malloc arenas, not 8 per core
@@ -273,6 +269,10 @@ def run(argv: list[str] | None = None) -> None:
     except ValueError as err:
         print(f"voice-satellite: error: {err}", file=sys.stderr)
         sys.exit(2)
+    if args.mic_wav and (problem := wav_problem(Path(args.mic_wav))):  # found at start, not when first armed
+        parser.error(f"--mic-wav {problem}")
+    if args.snd_wav and not os.path.isdir(os.path.dirname(os.path.abspath(args.snd_wav))):
+        parser.error(f"--snd-wav {args.snd_wav}: no such folder")
     asyncio.run(serve(*config))
 
 
