@@ -17,7 +17,7 @@ import pytest
 from helpers import connected
 from test_runtime_server import INFO
 from test_runtime_session import ParrotHandler
-from wyoming.event import Event
+from wyoming.event import Event, async_read_event, async_write_event
 
 from voice_runtime.procs import free_port
 from voice_runtime.server import ServerConfig, WyomingServer
@@ -118,3 +118,44 @@ async def test_the_recorder_survives_an_absent_server_and_saves_no_empty_session
         if parrot is not None:
             await parrot.stop()
     assert recorder.saved == [out] and not (tmp_path / "s-2.jsonl").exists()  # no empty s-2.jsonl
+
+
+async def _connect_when_up(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    for _ in range(200):  # the CLI listens from its own thread: readiness polled, bounded (10 s)
+        try:
+            return await asyncio.open_connection("127.0.0.1", port)
+        except ConnectionRefusedError:
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"nothing listened on {port}")
+
+
+@pytest.mark.parametrize("answer, code", [("hi", 0), ("bye", 1)])
+async def test_play_gives_a_client_the_recorded_server_side_and_compares_what_it_sends(
+        answer: str, code: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The recording: the client (an orchestrator, say) sent transcript 'hi' after the server's
+    # run-pipeline; played back, the client under test answers `answer`. A ping is ignored.
+    path = tmp_path / "sat.jsonl"
+    save_session(Session(events=[RecordedEvent(0.0, "out", Event("run-pipeline", {"start_stage": "asr"})),
+                                 RecordedEvent(0.5, "in", Event("transcript", {"text": "hi"}))]), path)
+    port = free_port()
+
+    def play() -> object:
+        try:
+            session_cli(["play", str(path), "--listen", f"tcp://127.0.0.1:{port}", "--timeout", "10"])
+        except SystemExit as stopped:  # caught in its thread: a SystemExit must not reach the test's loop
+            return stopped.code
+        return 0
+
+    playing = asyncio.create_task(asyncio.to_thread(play))
+    reader, writer = await _connect_when_up(port)
+    try:
+        assert (await async_read_event(reader) or Event("none")).type == "run-pipeline"
+        await async_write_event(Event("ping", {}), writer)
+        await async_write_event(Event("transcript", {"text": answer}), writer)
+        assert await playing == code
+    finally:
+        writer.close()
+        await asyncio.gather(playing, return_exceptions=True)
+    out = capsys.readouterr().out
+    assert out.startswith(f"waiting for a client on tcp://127.0.0.1:{port} ...")
+    assert ("OK: 2 events matched" if code == 0 else "text expected 'hi', got 'bye'") in out, out
