@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voice_runtime.cli import add_version_arg
-from voice_runtime.discovery import browse
 from voice_runtime.env import env
 from voice_runtime.latency import LatencyMonitor
 from voice_runtime.logs import add_logging_args, setup_logging
@@ -32,9 +31,10 @@ from .intents import NO_HOME_REPLY, IntentRecognizer
 from .metrics import MetricsServer
 from .pipeline import Pipeline, PipelineConfig, TurnResult
 from .satellite_link import LinkConfig, SatelliteLink
+from .satellite_watch import SatelliteWatch, WatchConfig
 from .services import ServicePool, describe, discover_services
 from .timers import TimerManager
-from .wavio import WavSink, wav_chunks
+from .wavio import WavSink, wav_chunks, wav_problem
 
 _LOGGER = logging.getLogger("orchestrator")
 
@@ -49,6 +49,8 @@ class OrchestratorConfig:
     use_intents: bool
     pipeline: PipelineConfig
     discover: bool
+    discover_interface: str | None
+    discover_seconds: float
     metrics_port: int | None
     data_dir: Path | None  # None: timers are not kept across restarts
     no_home_reply: str
@@ -61,7 +63,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tts", action="append", default=[], help="text-to-speech URI (repeatable)")
     parser.add_argument("--intent", action="append", default=[],
                         help="a Wyoming intent service asked before the LLM when no template matches")
-    parser.add_argument("--discover", action="store_true", help="find services by zeroconf")
+    parser.add_argument("--discover", action="store_true", help="find services (and, for serve, satellites) by "
+                        "zeroconf")
+    parser.add_argument("--discover-interface", metavar="ADDRESS",
+                        help="with --discover: browse only on the interface with this address (default: every one)")
+    parser.add_argument("--discover-seconds", type=float, default=3.0,
+                        help="with --discover: how long each zeroconf browse listens for answers")
     parser.add_argument("--intents", action="append", default=[], type=Path, help="extra sentence templates")
     parser.add_argument("--no-intents", action="store_true", help="send everything to the LLM")
     parser.add_argument("--data-dir", type=Path,
@@ -110,7 +117,9 @@ def build_config(args: argparse.Namespace) -> OrchestratorConfig:
         asr=tuple(args.asr), handle=tuple(args.handle), tts=tuple(args.tts), intent=tuple(args.intent),
         intents=tuple(args.intents),
         use_intents=not args.no_intents, pipeline=pipeline,
-        discover=args.discover, metrics_port=args.metrics_port, data_dir=args.data_dir,
+        discover=args.discover, discover_interface=args.discover_interface, discover_seconds=args.discover_seconds,
+        metrics_port=args.metrics_port,
+        data_dir=args.data_dir,
         no_home_reply=args.no_home_reply, home_assistant=_ha_config(args),
     )
 
@@ -131,10 +140,13 @@ async def build_pipeline(config: OrchestratorConfig, monitor: LatencyMonitor,
     uris = {"asr": list(config.asr), "handle": list(config.handle), "tts": list(config.tts),
             "intent": list(config.intent)}
     if config.discover:
-        found = await discover_services()
+        found = await discover_services(config.discover_seconds, interface=config.discover_interface)
         for kind, extra in found.items():
             uris[kind].extend(u for u in extra if u not in uris[kind])
     missing = [k for k, v in uris.items() if not v and k != "intent"]
+    if missing and config.discover:
+        raise SystemExit(f"no {', '.join(missing)} service configured or found by zeroconf (start each with "
+                         f"--zeroconf, or use --{missing[0]} URI)")
     if missing:
         raise SystemExit(f"no {', '.join(missing)} service configured (use --{missing[0]} URI or --discover)")
     pools = {k: ServicePool(k, v) for k, v in uris.items()}
@@ -155,6 +167,10 @@ def breakdown(result: TurnResult) -> str:
 
 
 async def ask(args: argparse.Namespace) -> int:
+    problem = wav_problem(args.wav)
+    if problem is not None:  # before any service is asked
+        print(f"voice-orchestrator: error: {problem}", file=sys.stderr)
+        return 1
     config = build_config(args)
     monitor = LatencyMonitor()
     home = HomeAssistant(config.home_assistant) if config.home_assistant else None
@@ -203,46 +219,61 @@ async def serve(args: argparse.Namespace) -> int:
     timers = TimerManager(config.data_dir)
     home = HomeAssistant(config.home_assistant) if config.home_assistant else None
     pipeline = await build_pipeline(config, monitor, timers, home)
-    satellites = list(args.satellite)
-    if args.discover:
-        for found in await browse(3.0):
-            with contextlib.suppress(Exception):
-                if (await describe(found.uri)).satellite is not None and found.uri not in satellites:
-                    satellites.append(found.uri)
-    if not satellites:
+    satellites = list(dict.fromkeys(args.satellite))
+    if not satellites and not args.discover:
         raise SystemExit("no satellite to serve (use --satellite URI or --discover)")
     tasks = TaskSet()
     merging = ContinuationPolicy(window=args.continuation_window, max_reply_seconds=args.continuation_max_reply)
-    links = [SatelliteLink(LinkConfig(uri, continuation=merging), pipeline, timers=timers) for uri in satellites]
-    tasks.spawn(timers.run(), name="timers")
-    if home is not None:
-        tasks.spawn(home.run(), name="home-assistant")
-    for link in links:
-        tasks.spawn(link.run(), name=f"satellite {link.config.uri}")
-    metrics = None
-    if config.metrics_port is not None:
-        metrics = MetricsServer(monitor, port=config.metrics_port)
-        await metrics.start()
-        _LOGGER.info("metrics on http://127.0.0.1:%d/metrics", metrics.port)
-    _LOGGER.info("serving satellites=%s", ",".join(satellites))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    for link in links:
+    links: dict[str, tuple[SatelliteLink, asyncio.Task[None]]] = {}
+
+    def start_link(uri: str) -> None:
+        link = SatelliteLink(LinkConfig(uri, continuation=merging), pipeline, timers=timers)
+        links[uri] = (link, tasks.spawn(link.run(), name=f"satellite {uri}"))
+
+    async def stop_link(uri: str) -> None:
+        link, task = links.pop(uri)
         await link.stop()
-    await tasks.close()
-    if metrics is not None:
-        await metrics.stop()
-    await pipeline.close()
-    if home is not None:
-        await home.close()
+        await cancel_and_wait(task)
+
+    watching: asyncio.Task[None] | None = None
+    metrics = None
+    try:
+        tasks.spawn(timers.run(), name="timers")
+        if home is not None:
+            tasks.spawn(home.run(), name="home-assistant")
+        for uri in satellites:
+            start_link(uri)
+        if args.discover:  # now and later: a satellite started after us is picked up
+            looking = WatchConfig(interval=args.discover_interval, browse_seconds=config.discover_seconds,
+                                  interface=config.discover_interface)
+            watch = SatelliteWatch(looking, start_link, stop_link, fixed=satellites)
+            watching = tasks.spawn(watch.run(), name="satellite discovery")
+        if config.metrics_port is not None:
+            metrics = MetricsServer(monitor, port=config.metrics_port)
+            await metrics.start()
+            _LOGGER.info("metrics on http://127.0.0.1:%d/metrics", metrics.port)
+        if satellites:
+            _LOGGER.info("serving satellites=%s", ",".join(satellites))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        await cancel_and_wait(watching)  # first: it starts and stops links
+        for uri in list(links):
+            await stop_link(uri)
+        await tasks.close()
+        if metrics is not None:
+            await metrics.stop()
+        await pipeline.close()
+        if home is not None:
+            await home.close()
     return 0
 
 
-def run(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="voice-orchestrator", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_version_arg(parser)
@@ -257,11 +288,18 @@ def run(argv: list[str] | None = None) -> None:
     serve_p = sub.add_parser("serve", help="drive satellites until stopped")
     _common(serve_p)
     serve_p.add_argument("--satellite", action="append", default=[], help="satellite URI (repeatable)")
+    serve_p.add_argument("--discover-interval", type=float, default=15.0,
+                         help="with --discover: browse for new satellites this often, in seconds")
     serve_p.add_argument("--continuation-window", type=float, default=1.5,
                          help="new speech this many seconds after the end of speech continues the same question "
                          "(cancel the pending answer, transcribe both parts as one); 0: never (a barge-in)")
     serve_p.add_argument("--continuation-max-reply", type=float, default=1.0,
                          help="... unless this many seconds of the reply were already heard")
+    return parser
+
+
+def run(argv: list[str] | None = None) -> None:
+    parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(args.debug, log_format=args.log_format)
     tune_malloc()  # a months-long process: two malloc arenas, not 8 per core

@@ -12,6 +12,9 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
 
 from voice_runtime.audio import PCM16_MONO_16K, AudioFormat, convert, read_wav, write_wav
+from voice_runtime.wavcheck import wav_problem
+
+__all__ = ["WavSink", "wav_chunks", "wav_problem"]
 
 
 async def wav_chunks(path: Path, *, realtime: bool = False, chunk_ms: int = 20) -> AsyncIterator[AudioChunk]:

@@ -9,13 +9,15 @@ import logging
 import os
 import shlex
 import sys
+from pathlib import Path
 
-from voice_runtime.cli import add_server_args, server_config
+from voice_runtime.cli import add_server_args, parse_checked, server_config
 from voice_runtime.env import env, env_bool, warn_ignored
 from voice_runtime.logs import setup_logging
 from voice_runtime.memory import tune_malloc
 from voice_runtime.server import ServerConfig, run_server
 from voice_runtime.tasks import cancel_and_wait, race
+from voice_runtime.wavcheck import wav_problem
 
 from .aec import AudioFrontend, FrontendConfig
 from .announce import AnnounceConfig
@@ -231,14 +233,18 @@ async def serve(config: SatelliteConfig, audio: AudioConfig, cloud: CloudConfig 
         await cancel_and_wait(audio_ended)
         await cancel_and_wait(preparing)
         await satellite.stop()
+    failure = None if first != 0 or serving.cancelled() else serving.exception()
+    if failure is not None:  # race() reads no contender's outcome: the server's failure is ours to report
+        _LOGGER.error("exiting: the server failed: %s", failure, exc_info=failure)
+        raise SystemExit(f"voice-satellite: error: the server failed: {failure!r}")
     if first == 1:  # the audio ended and the server did not (both done: the server's end wins)
         _LOGGER.error("exiting: the microphone or speaker stopped")
         sys.exit(1)
 
 
-def run() -> None:
+def run(argv: list[str] | None = None) -> None:
     parser = build_parser()
-    args = parser.parse_args()
+    args = parse_checked(parser, argv)  # SATELLITE_AEC_ENGINE=… and other env defaults against their choices
     for flag in ("awake_wav", "done_wav", "timer_finished_wav"):
         path = getattr(args, flag)
         if path and not os.access(path, os.R_OK):
@@ -263,6 +269,10 @@ def run() -> None:
     except ValueError as err:
         print(f"voice-satellite: error: {err}", file=sys.stderr)
         sys.exit(2)
+    if args.mic_wav and (problem := wav_problem(Path(args.mic_wav))):  # found at start, not when first armed
+        parser.error(f"--mic-wav {problem}")
+    if args.snd_wav and not os.path.isdir(os.path.dirname(os.path.abspath(args.snd_wav))):
+        parser.error(f"--snd-wav {args.snd_wav}: no such folder")
     asyncio.run(serve(*config))
 
 

@@ -143,7 +143,7 @@ async def test_discover_services_by_zeroconf_on_loopback() -> None:
     name = f"hearth-test-asr-{free_port()}"
     whisper = await start_service("wyoming_whisper", "--model", "tiny.en", "--zeroconf", "--zeroconf-name", name)
     try:
-        found = await discover_services(timeout=4.0, interface="127.0.0.1")
+        found = await discover_services(timeout=2.0, interface="127.0.0.1")
     finally:
         await whisper.stop()
     assert whisper.uri in found["asr"]

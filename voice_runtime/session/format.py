@@ -88,20 +88,39 @@ def save_session(session: Session, path: Path) -> None:
     tmp.replace(path)
 
 
+class SessionFileError(ValueError):
+    """A session file that cannot be read: the message is one line naming the file (and line)."""
+
+
 def load_session(path: Path) -> Session:
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SessionFileError(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise SessionFileError(f"{path} is not a {FORMAT} file (not UTF-8 text)") from None
+    except OSError as err:
+        raise SessionFileError(f"{path}: {err.strerror or err}") from None
+    lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
-        raise ValueError(f"{path} is empty")
-    header = json.loads(lines[0])
-    if header.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a {FORMAT} file")
+        raise SessionFileError(f"{path} is empty")
+    try:
+        header = json.loads(lines[0])
+    except ValueError:
+        header = None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise SessionFileError(f"{path} is not a {FORMAT} file (its first line is not the header)")
     if header.get("version") != VERSION:
-        raise ValueError(f"{path} has version {header.get('version')}, this tool reads {VERSION}")
+        raise SessionFileError(f"{path} has version {header.get('version')}, this tool reads {VERSION}")
     events = []
     for number, line in enumerate(lines[1:], start=2):
         try:
-            events.append(RecordedEvent.from_json(json.loads(line)))
+            item = json.loads(line)
+            if not isinstance(item, dict):
+                raise TypeError("not a JSON object")
+            events.append(RecordedEvent.from_json(item))
         except (ValueError, KeyError, TypeError) as err:
-            raise ValueError(f"{path}:{number}: {err}") from err
+            cut = " (the file ends here: truncated?)" if number == len(lines) else ""
+            raise SessionFileError(f"{path}:{number}: not a recorded event: {err}{cut}") from err
     return Session(events=events, server=header.get("server"), note=header.get("note", ""),
                    created=header.get("created", ""))

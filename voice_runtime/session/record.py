@@ -24,7 +24,8 @@ class Recorder:
     """Accepts clients on ``listen`` and forwards each to ``server``, recording to ``out``.
 
     The first connection is written to ``out``, later ones to ``out-2.jsonl``, ``out-3.jsonl``…
-    Each file is written when its connection ends.
+    Each file is written when its connection ends; a connection that carried no event is not
+    written (a client's unused spare). A server that cannot be reached drops that client only.
     """
 
     def __init__(self, listen: str, server: str, out: Path) -> None:
@@ -41,6 +42,8 @@ class Recorder:
     async def start(self) -> None:
         if self.listen.scheme != "tcp" or not self.listen.hostname or self.listen.port is None:
             raise ValueError("--listen must be tcp://HOST:PORT")
+        if self.server.scheme != "tcp" or not self.server.hostname or self.server.port is None:
+            raise ValueError("--server must be tcp://HOST:PORT")
         self._server = await asyncio.start_server(
             self._proxy, self.listen.hostname, self.listen.port, limit=_PROXY_LIMITS.max_header_bytes + 1
         )
@@ -65,14 +68,18 @@ class Recorder:
         return self.out.with_name(f"{self.out.stem}-{self.count}{self.out.suffix}")
 
     async def _proxy(self, c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter) -> None:
-        if not self.server.hostname or self.server.port is None:
-            raise ValueError("--server must be tcp://HOST:PORT")
-        s_reader, s_writer = await asyncio.open_connection(
-            self.server.hostname, self.server.port, limit=_PROXY_LIMITS.max_header_bytes + 1
-        )
+        assert self.server.hostname and self.server.port is not None  # checked in start()
+        try:
+            s_reader, s_writer = await asyncio.open_connection(
+                self.server.hostname, self.server.port, limit=_PROXY_LIMITS.max_header_bytes + 1
+            )
+        except OSError as err:  # the client is dropped, the recorder keeps listening
+            _LOGGER.error("cannot reach %s (%s): client closed, nothing recorded", self.server_uri,
+                          err.strerror or err)
+            c_writer.close()
+            return
         session = Session(server=self.server_uri)
         start = time.monotonic()
-        path = self._path()
 
         async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, direction: Direction) -> None:
             try:
@@ -93,8 +100,15 @@ class Recorder:
         finally:
             for task in tasks:
                 await cancel_and_wait(task)
-            await asyncio.to_thread(save_session, session, path)
-            async with self._saved_changed:
-                self.saved.append(path)
-                self._saved_changed.notify_all()
-            _LOGGER.info("saved %d events to %s", len(session.events), path)
+            if session.events:
+                await self._save(session)
+            else:  # e.g. a client's spare connection that was never used
+                _LOGGER.info("a connection with no events: not saved")
+
+    async def _save(self, session: Session) -> None:
+        path = self._path()
+        await asyncio.to_thread(save_session, session, path)
+        async with self._saved_changed:
+            self.saved.append(path)
+            self._saved_changed.notify_all()
+        _LOGGER.info("saved %d events to %s", len(session.events), path)

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlparse
@@ -120,6 +120,17 @@ def _texts_differ(expected: str, actual: str, rule: TextRule) -> bool:
     return normalize_text(expected) != normalize_text(actual)
 
 
+def _runs(types: list[str]) -> str:
+    """``[a, b, b, b]`` as ``a, b ×3``: a server answering every event with an error is one line."""
+    runs: list[tuple[str, int]] = []
+    for kind in types:
+        if runs and runs[-1][0] == kind:
+            runs[-1] = (kind, runs[-1][1] + 1)
+        else:
+            runs.append((kind, 1))
+    return "[" + ", ".join(f"{kind} ×{count}" if count != 1 else kind for kind, count in runs) + "]"
+
+
 def compare(expected: Iterable[Event], actual: Iterable[Event], rules: CompareRules | None = None) -> list[str]:
     """The differences between two server-side event streams (empty when they match)."""
     rules = rules or CompareRules()
@@ -127,7 +138,11 @@ def compare(expected: Iterable[Event], actual: Iterable[Event], rules: CompareRu
     diffs: list[str] = []
     exp_types, act_types = [i.type for i in exp], [i.type for i in act]
     if exp_types != act_types:
-        diffs.append(f"event order differs: expected {exp_types}, got {act_types}")
+        diffs.append(f"event order differs: expected {_runs(exp_types)}, got {_runs(act_types)}")
+        first_error = next((i.event for i in act if i.type == "error" and i.type not in exp_types), None)
+        if first_error is not None:
+            diffs.append(f"the server answered error {first_error.data.get('code')!r}: "
+                         f"{first_error.data.get('text')!r}")
     for index, (want, got) in enumerate(zip(exp, act, strict=False)):
         if want.type != got.type:
             break
@@ -185,13 +200,16 @@ async def replay_session(
     async def pump() -> None:
         while (event := await async_read_event(reader)) is not None:
             received.append(event)
-            if len(_collapse(received, rules)) >= want_items and expected and \
+            if event.type == "error" and not any(e.type == "error" for e in expected):
+                got_enough.set()  # the server gave up where the recording did not: compare now
+            elif len(_collapse(received, rules)) >= want_items and expected and \
                     _collapse(received, rules)[-1].type == _collapse(expected, rules)[-1].type:
                 got_enough.set()
 
     reading = asyncio.create_task(pump(), name="replay reader")
+    timed_out = False
     try:
-        async with asyncio.timeout(timeout):
+        async with _timeout_noted(timeout) as deadline:
             start = time.monotonic()
             for item in session.client_events():
                 if realtime:
@@ -205,13 +223,25 @@ async def replay_session(
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(settle if not expected else 0.3):
                     await asyncio.shield(reading)
+        timed_out = deadline.expired()
     finally:
         await cancel_and_wait(reading)
         writer.close()
         with contextlib.suppress(Exception):
             await writer.wait_closed()
     diffs = compare(expected, received, rules)
+    if timed_out:  # what did arrive is compared too: the report says where the server stopped
+        diffs.insert(0, f"no complete answer within {timeout:g} s: the server sent {len(received)} events "
+                        f"({', '.join(dict.fromkeys(e.type for e in received)) or 'none'}), then nothing")
     return ReplayReport(ok=not diffs, differences=diffs, received=received)
+
+
+@contextlib.asynccontextmanager
+async def _timeout_noted(seconds: float) -> AsyncIterator[asyncio.Timeout]:
+    """``asyncio.timeout`` that ends the block instead of raising: ``expired()`` tells."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds) as deadline:
+            yield deadline
 
 
 def received_as_recorded(events: list[Event]) -> list[RecordedEvent]:
