@@ -145,7 +145,7 @@ async def test_a_reply_joins_less_text_per_call_while_another_reply_shares_the_e
     await alone.finish()
     await alone.wait()
     alone_calls, calls[:] = list(calls), []
-    # (the first piece is cut after six words, with a comma: "... number 1 of, a long answer")
+    # (the first piece is cut after about six words, with a comma: "... number 1 of a long, answer")
     assert max(len(c) for c in alone_calls) > 100 and " ".join(alone_calls).replace(",", "") == answer
 
     other = reply()  # another listener's reply, its text still to come

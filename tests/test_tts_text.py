@@ -164,18 +164,40 @@ def test_bounded_runs_end_at_clauses_and_keep_the_text() -> None:
 
 
 def test_splitter_first_piece_of_a_long_sentence_without_a_comma_is_short() -> None:
-    """Kokoro takes ~1 s for a whole sentence here: the first piece is at most six words, and
-    a cut between two words gets a comma (cleaning would add a full stop: a falling voice)."""
+    """Kokoro takes ~1 s for a whole sentence here: the first piece is about six words, and
+    a cut between two words gets a comma (cleaning would add a full stop: a falling voice).
+    The cut waits past a number or a name ("three hundred | eighty") and past a word the phrase
+    goes on from ("capital city of | France")."""
     text = "The moon is about three hundred eighty four thousand kilometres away from the Earth. It orbits us."
     pieces = split_streamed(text)
-    assert pieces == ["The moon is about three hundred,",
-                      "eighty four thousand kilometres away from the Earth.", "It orbits us."]
+    assert pieces == ["The moon is about three hundred eighty four thousand kilometres,",
+                      "away from the Earth.", "It orbits us."]
+    assert split_streamed("The sky is blue because of a process called Rayleigh scattering.")[0] == "The sky is blue"
     # Before a word that starts a phrase, once it has four words.
     assert split_streamed("Paris is the capital city of France with two million people.")[0] == (
-        "Paris is the capital city of,")
+        "Paris is the capital city of France,")
     assert split_streamed("The meeting with the mayor from Lyon starts at noon.")[0] == "The meeting with the mayor,"
     # Short sentences stay whole; later sentences are never cut by word count.
     assert split_streamed("Turned on the kitchen lights.") == ["Turned on the kitchen lights."]
     assert split_streamed("The kitchen lights are on and the door is locked.")[0] == "The kitchen lights are on"
     assert split_streamed(text, first_max_words=0)[0] == (
         "The moon is about three hundred eighty four thousand kilometres away,")
+
+
+def test_splitter_first_piece_is_not_cut_inside_a_name_or_a_number() -> None:
+    """Replies of the room's questions (SmolLM2-135M): the six-word cut used to land inside a
+    name ("... is in New, | York City") or right after a preposition."""
+    first = {text: split_streamed(text)[0] for text in (
+        "The nearest pharmacy is in New York City, New York.",
+        "I think you would love Romeo and Juliet by Shakespeare.",
+        "The moon is about 2,172,500 miles away from the Earth.",
+        "It takes about twenty five minutes to walk there from here.",
+        "The tallest mountain in the world is Mount Everest, which is the highest.",
+    )}
+    assert list(first.values()) == [
+        "The nearest pharmacy is in New York City,",
+        "I think you would love Romeo and Juliet,",
+        "The moon is about 2,172,500 miles,",
+        "It takes about twenty five minutes,",
+        "The tallest mountain in the world,",
+    ]

@@ -109,7 +109,7 @@ def load_engines(config: TtsConfig) -> dict[str, Engine]:
 
 
 # A first phrase as the splitter cuts it (six words, no clause mark) and the speech it makes.
-PROBE_TEXT = "The moon is about three hundred"
+PROBE_TEXT = "The tallest mountain in the world"
 PROBE_RUNS = 3
 
 

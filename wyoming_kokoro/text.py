@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from .phrase import may_cut
+
 # --- cleaning ----------------------------------------------------------------------------
 _CODE_FENCE = re.compile(r"^\s*(```|~~~).*$", re.MULTILINE)
 _IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
@@ -192,7 +194,6 @@ _PHRASE_STARTS = _CONJUNCTIONS | frozenset({
     "who", "with", "without"})  # not "on", "in", "to", "up": after a verb they belong to it
 _NEXT_WORD = re.compile(r"([A-Za-z]+)\s")
 
-
 class SentenceSplitter:
     """Incremental splitter: :meth:`feed` text as it arrives, :meth:`finish` at the end.
 
@@ -278,10 +279,12 @@ class SentenceSplitter:
                     return clause_cut
             elif char.isspace() and words:
                 space_cut = i
-                if first and words >= self.first_conjunction_words and _phrase_start_at(buf, i + 1):
+                if (first and words >= self.first_conjunction_words and _phrase_start_at(buf, i + 1)
+                        and may_cut(buf, i, words)):
                     self._mid_phrase = not _conjunction_at(buf, i + 1)
                     return i
-                if first and 0 < self.first_max_words <= words and _word_begins_at(buf, i + 1):
+                if (first and 0 < self.first_max_words <= words and _word_begins_at(buf, i + 1)
+                        and may_cut(buf, i, words)):
                     self._mid_phrase = True
                     return i
         if len(buf) > self.hard_max:

@@ -223,7 +223,8 @@ async def serve(config: LlamaConfig) -> None:
         process = LlamaServerProcess(config.llama)
         provider = LocalProvider(process=process, ready_timeout=config.llama.startup_timeout,
                                  slots=config.llama.parallel)
-        starter = asyncio.create_task(_start(process), name="llama-server start")  # describe answers meanwhile
+        # describe answers meanwhile
+        starter = asyncio.create_task(_start(process, provider, config.system_prompt), name="llama-server start")
     else:
         assert config.llm_url is not None
         provider = LocalProvider(url=config.llm_url)
@@ -244,11 +245,17 @@ async def serve(config: LlamaConfig) -> None:
         await provider.aclose()
 
 
-async def _start(process: LlamaServerProcess) -> None:
+async def _start(process: LlamaServerProcess, provider: LocalProvider, system_prompt: str) -> None:
+    """Start llama-server; warm its prompt cache now and after every restart (:meth:`LocalProvider.warm_up`)."""
     try:
         await process.start()
     except LlamaUnavailable as err:
         _LOGGER.error("llama-server failed to start; every request will get an error: %s", err)
+        return
+    while process.state == "ready":
+        await provider.warm_up(system_prompt)
+        await process.wait_for_state("restarting", "failed", "stopped", timeout=None)
+        await process.wait_for_state("ready", "failed", "stopped", timeout=None)
 
 
 def _handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, service: LlamaService,

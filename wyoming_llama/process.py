@@ -142,8 +142,8 @@ class LlamaServerProcess:
             raise LlamaUnavailable(f"llama-server is {self.state}")
         return self.url
 
-    async def wait_for_state(self, *states: State, timeout: float) -> None:
-        """Wait (bounded) until the state is one of ``states`` (tests, tools)."""
+    async def wait_for_state(self, *states: State, timeout: float | None) -> None:
+        """Wait until the state is one of ``states`` (tests, tools; None: no time limit)."""
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(lambda: self.state in states)
 
