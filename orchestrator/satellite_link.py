@@ -2,7 +2,9 @@
 
 We connect to the satellite (it is the server), send ``run-satellite`` and ``describe``,
 ping every ``ping_interval`` seconds and drop the connection when a pong is ``ping_timeout``
-late, then reconnect after ``reconnect_delay``. The satellite starts each turn with
+late, then reconnect: after 0.5 s, doubling on each failure up to ``reconnect_delay`` (a
+satellite started just after the orchestrator is reached within a second, a missing one is
+not hammered; a session that lasted ``reconnect_delay`` resets the wait). The satellite starts each turn with
 ``run-pipeline`` and streams its microphone audio; we answer with the events Home Assistant
 sends (``voice-started``/``voice-stopped``, ``transcript``, ``synthesize``, the reply
 ``audio-start``/``audio-chunk``/``audio-stop``, ``error``) and wait for ``played``.
@@ -47,6 +49,7 @@ from .timers import TimerManager
 
 _LOGGER = logging.getLogger(__name__)
 AUDIO_QUEUE_CHUNKS = 3000  # ~60 s of 20 ms chunks; when full the oldest chunk is dropped
+FIRST_RECONNECT_WAIT = 0.5  # seconds before the first reconnect attempt; doubles up to reconnect_delay
 RECENT_TURNS = 100  # results kept for inspection; older ones are only counted
 LINK_LIMITS = Limits()  # frame size caps for what a satellite sends (as our servers apply)
 # Parsing a bad event raises these (wyoming's ``from_event`` on missing/mistyped fields).
@@ -190,16 +193,23 @@ class SatelliteLink:
             return self.info.satellite.name
         return self.config.uri
 
+    def _next_wait(self, failures: int) -> float:
+        """The wait before reconnect attempt ``failures`` + 1: 0.5 s doubling, capped."""
+        return min(self.config.reconnect_delay, FIRST_RECONNECT_WAIT * 2 ** min(failures, 16))
+
     async def run(self) -> None:
-        """Connect, serve, reconnect after loss; until cancelled."""
+        """Connect, serve, reconnect after loss (waits back off); until cancelled."""
+        failures = 0
         while not self._stopping:
             try:
                 conn = await Connection.open(self.config.uri)
             except (OSError, TimeoutError) as err:
-                _LOGGER.info("satellite %s unreachable (%s); retry in %.0fs", self.config.uri, err,
-                             self.config.reconnect_delay)
-                await self.clock.sleep(self.config.reconnect_delay)
+                wait = self._next_wait(failures)
+                failures += 1
+                _LOGGER.info("satellite %s unreachable (%s); retry in %.1fs", self.config.uri, err, wait)
+                await self.clock.sleep(wait)
                 continue
+            started = self.clock.now()
             try:
                 await self._session(conn)
             except (OSError, TimeoutError) as err:
@@ -214,8 +224,12 @@ class SatelliteLink:
                 await self._cancel_turn()
                 self.machine.fire(LinkTrigger.DISCONNECT)
                 await conn.close()
+            if self.clock.now() - started >= self.config.reconnect_delay:
+                failures = 0  # it served a while: the next loss starts the back-off again
             if not self._stopping:
-                await self.clock.sleep(self.config.reconnect_delay)
+                wait = self._next_wait(failures)
+                failures += 1
+                await self.clock.sleep(wait)
 
     async def _session(self, conn: Connection) -> None:
         self.sessions += 1
