@@ -195,7 +195,7 @@ class SatelliteLink:
 
     def _next_wait(self, failures: int) -> float:
         """The wait before reconnect attempt ``failures`` + 1: 0.5 s doubling, capped."""
-        return min(self.config.reconnect_delay, FIRST_RECONNECT_WAIT * 2 ** min(failures, 16))
+        return float(min(self.config.reconnect_delay, FIRST_RECONNECT_WAIT * 2.0 ** min(failures, 16)))
 
     async def run(self) -> None:
         """Connect, serve, reconnect after loss (waits back off); until cancelled."""
