@@ -169,13 +169,15 @@ class SpeakerPath:
         if _LOGGER.isEnabledFor(logging.DEBUG):  # what the judge knew (which gate let the user through)
             erle = self.guard.erle_db
             _LOGGER.debug("barge-in judge action=%s trusted=%s suspended=%s erle_db=%s cancelling=%s double_talk=%s "
-                          "echo_only=%s excess_db=%.1f coupling_db=%.1f span_ms=%.0f", why, self.guard.converged,
+                          "echo_only=%s excess_db=%.1f coupling_db=%.1f hi_excess_db=%.1f hi_learned=%d span_ms=%.0f",
+                          why, self.guard.converged,
                           self.guard.suspended,
                           "n/a" if erle is None else f"{erle:.1f}",
                           self.frontend is not None and self.frontend.cancelling,
                           self.frontend is not None and self.frontend.double_talk,
                           self.frontend is not None and self.frontend.echo_only, self.guard.residual.excess_db,
-                          self.guard.residual.coupling_db, self.guard.span_s * 1000)
+                          self.guard.residual.coupling_db, self.guard.residual_hi.excess_db,
+                          self.guard.residual_hi.learned, self.guard.span_s * 1000)
         self._restarted = True
 
     def _speaker_replayed(self) -> None:
