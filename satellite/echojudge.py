@@ -51,7 +51,7 @@ _MAX_DELAY_S = 0.48  # the longest speaker->mic delay measured (satellite.aec)
 _LOUD_DB = 20.0  # the ERLE counts on frames whose echo is this close to the loudest of the window
 _ABOVE_FLOOR_DB = 6.0  # with nothing playing, a frame this close to the noise floor is not the user
 _SUSPENDED_DB = 6.0  # the raw gate's extra margin while the echo path may have moved (a stall)
-_HI_LEARNED_FRAMES = 20  # the high band's residual is trusted for onsets once learned on this many echo frames
+_HI_MIN_ERLE_DB = 15.0  # the high band's onsets only from this ERLE (the room: false ones at 12.2-13.1 dB)
 _HI_RISE_DB = 0.0  # a high-band onset needs a frame this far above the broadband residual echo
 
 
@@ -210,11 +210,10 @@ class EchoJudge:
             self._echo_out += out * out
             self._echo_frames += 1
         loud = self._loud_erle()
-        self.converged = not self.suspended and len(loud) >= self._min_erle_frames \
-            and float(np.median(loud)) >= self.config.converged_erle_db
+        erle = float(np.median(loud)) if len(loud) >= self._min_erle_frames else float("-inf")
+        self.converged = not self.suspended and erle >= self.config.converged_erle_db
         margin = self.config.onset_margin_db
-        hiss = hi_user and self.residual_hi.excess_db >= margin \
-            and self.residual_hi.learned >= _HI_LEARNED_FRAMES
+        hiss = hi_user and self.residual_hi.excess_db >= margin and erle >= _HI_MIN_ERLE_DB
         broadband = residual_user and self.residual.excess_db >= margin
         strong = self.converged and (broadband or hiss)
         self._strong = self._strong + 1 if strong else 0
