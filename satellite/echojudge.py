@@ -51,7 +51,7 @@ _MAX_DELAY_S = 0.48  # the longest speaker->mic delay measured (satellite.aec)
 _LOUD_DB = 20.0  # the ERLE counts on frames whose echo is this close to the loudest of the window
 _ABOVE_FLOOR_DB = 6.0  # with nothing playing, a frame this close to the noise floor is not the user
 _SUSPENDED_DB = 6.0  # the raw gate's extra margin while the echo path may have moved (a stall)
-_HI_MIN_ERLE_DB = 15.0  # the high band's onsets only from this ERLE (the room: false ones at 12.2-13.1 dB)
+_HI_MIN_ERLE_DB = 15.0  # high-band onsets only from this ERLE (the room: false ones at 12.2-13.1 dB, true 14.3-33)
 _HI_RISE_DB = 0.0  # a high-band onset needs a frame this far above the broadband residual echo
 
 
