@@ -172,7 +172,13 @@ class EchoDelay:
         # Not for 1.2 s after a restart (a new path): the echo of what played before it and of
         # what plays now mix in the window, and neither delay alone explains the mix (measured:
         # false double talk on a 400 ms path resumed near a reply's end).
-        self.double_talk = loud and self._blind == 0 and self.explained < self._double_talk_below
+        # Nor, before any delay was measured, until the playback has been audible for the longest
+        # delay and ``min_audible``: before that the echo's own delay may not count as heard, and
+        # the echo of a reply's first word was called double talk (the room's first reply at
+        # 0 dB, a false hold 0.1 s into its audio; synthetic, 0 dB, 110 or 200 ms: 4 of 10 start
+        # phases each). A user with no echo path is then heard as `unexplained`.
+        settled = self.lag is not None or self._audible >= self.max_lag + self._min_audible
+        self.double_talk = loud and self._blind == 0 and settled and self.explained < self._double_talk_below
         # No echo path: only while the playback never explained the mic (there is one once it
         # did; nor while no delay was ever measured). Also right after a restart (a stall: the
         # user may be speaking just then).

@@ -51,6 +51,8 @@ _MAX_DELAY_S = 0.48  # the longest speaker->mic delay measured (satellite.aec)
 _LOUD_DB = 20.0  # the ERLE counts on frames whose echo is this close to the loudest of the window
 _ABOVE_FLOOR_DB = 6.0  # with nothing playing, a frame this close to the noise floor is not the user
 _SUSPENDED_DB = 6.0  # the raw gate's extra margin while the echo path may have moved (a stall)
+_HI_MIN_ERLE_DB = 15.0  # high-band onsets only from this ERLE (the room: false ones at 12.2-13.1 dB, true 14.3-33)
+_HI_RISE_DB = 0.0  # a high-band onset needs a frame this far above the broadband residual echo
 
 
 def high_band_rms(pcm: bytes) -> float:
@@ -85,6 +87,11 @@ class ResidualGate:
         frames = max(frames, self._window_frames)
         if frames != self._refs.maxlen:
             self._refs = deque(self._refs, maxlen=frames)
+
+    @property
+    def learned(self) -> int:
+        """Echo frames the residual level is learned from (since the last :meth:`forget_coupling`)."""
+        return len(self._levels)
 
     def forget_coupling(self) -> None:
         """The canceller is off its path: its residual is unknown again (the playback window is
@@ -142,6 +149,7 @@ class EchoJudge:
         self.converged = False
         self.residual_decisions = 0  # frames decided by the residual gate alone
         self._strong = 0  # frames in a row clearly above the residual echo while it is trusted
+        self._risen = False  # ... one of which was above the broadband residual echo
         self.onset = False
         self.suspended = False  # the path may have moved: not trusted until confirmed (or re-proven)
         self._frame_seconds = frame_seconds
@@ -189,6 +197,7 @@ class EchoJudge:
                                                          learn=learn and not residual_user)
         if not_echo:
             self._strong = 0
+            self._risen = False
             self.onset = False
             return True
         # ERLE from echo alone: not while either gate hears more than echo (double talk: the user
@@ -201,13 +210,17 @@ class EchoJudge:
             self._echo_out += out * out
             self._echo_frames += 1
         loud = self._loud_erle()
-        self.converged = not self.suspended and len(loud) >= self._min_erle_frames \
-            and float(np.median(loud)) >= self.config.converged_erle_db
+        erle = float(np.median(loud)) if len(loud) >= self._min_erle_frames else float("-inf")
+        self.converged = not self.suspended and erle >= self.config.converged_erle_db
         margin = self.config.onset_margin_db
-        hiss = hi_user and self.residual_hi.excess_db >= margin
-        strong = self.converged and ((residual_user and self.residual.excess_db >= margin) or hiss)
+        hiss = hi_user and self.residual_hi.excess_db >= margin and erle >= _HI_MIN_ERLE_DB
+        broadband = residual_user and self.residual.excess_db >= margin
+        strong = self.converged and (broadband or hiss)
         self._strong = self._strong + 1 if strong else 0
-        self.onset = 0 < self.config.onset_frames <= self._strong
+        # A high-band onset needs a broadband rise in one of its frames: the echo's own hiss,
+        # poorly cancelled, came with the broadband residual below the residual echo.
+        self._risen = strong and (self._risen or self.residual.excess_db >= _HI_RISE_DB)
+        self.onset = 0 < self.config.onset_frames <= self._strong and self._risen
         if self.converged:
             self.residual_decisions += 1
             return residual_user
@@ -285,6 +298,7 @@ class EchoJudge:
         self.suspended = True
         self.converged = False
         self._strong = 0
+        self._risen = False
         self.onset = False
         self._erle.clear()  # trust is earned again on frames from after the stall (the room: false
         # onsets right after an "unchanged" delay, the canceller disturbed by the stall's gap)
@@ -303,5 +317,6 @@ class EchoJudge:
         self.suspended = False  # re-proven from the ERLE measured from now on
         self.converged = False
         self._strong = 0
+        self._risen = False
         self.onset = False
 

@@ -41,6 +41,10 @@ _STALL_OVER_S = 0.015
 _SPAN_EVERY = 33  # frames (~1 s) between updates of the echo span from the canceller
 _USER_GAP = 4  # frames the judge held back that still join two stretches of the user's voice
 _PRE_USER = 6  # frames kept before the first the judge let through (its reaction: ~4 frames after the onset)
+# Per frame of the pre-roll (``_allowed``): held back as echo; let through (or quiet); let through
+# on double talk before the canceller is trusted; held back, loud, before the canceller is trusted,
+# and not explained by the playback as echo alone is (satellite.delay.EchoDelay.echo_only).
+_HELD, _LET, _LET_ON_DOUBLE_TALK, _UNEXPLAINED = 0, 1, 2, 3
 _QUIET = 10 ** (-40 / 20)  # a cleaned frame below -40 dBFS is no echo worth keeping out of a question
 
 
@@ -58,7 +62,7 @@ class SpeakerPath:
     _span_adapted: bool
     _dropped: int = 0
     _restarted: bool = False  # the speaker was killed: its new echo path is measured once it plays again
-    _allowed: deque[bool]  # per frame of the last pre-roll: the judge let it through, or it was quiet
+    _allowed: deque[int]  # per frame of the last pre-roll: _HELD, _LET (or it was quiet), _LET_ON_DOUBLE_TALK
 
     def _wire_echo_path(self) -> None:
         vad = self.detector.config
@@ -84,12 +88,18 @@ class SpeakerPath:
         flags = list(self._allowed)[-(len(preroll) // frame_bytes):]
         first, gap = len(flags), 0
         for i in range(len(flags) - 1, -1, -1):
-            if flags[i]:
+            if flags[i] in (_LET, _LET_ON_DOUBLE_TALK):
                 first, gap = i, 0
             else:
                 gap += 1
                 if gap >= _USER_GAP:
                     break
+        if first < len(flags) and flags[first] == _LET_ON_DOUBLE_TALK:
+            # Double talk is called on the last 0.3 s of mic once the user outweighs the echo
+            # there: 0.3-0.5 s after the onset (the first barge-in of each whole-stack run lost
+            # 174-880 ms). The playback stopped explaining the mic as echo alone ~50 ms after it.
+            while first > 0 and flags[first - 1] != _HELD:
+                first -= 1
         keep = len(flags) - max(0, first - _PRE_USER)
         return preroll[-keep * frame_bytes:] if keep else preroll
 
@@ -107,8 +117,15 @@ class SpeakerPath:
         self.trace.stamp_cleaned()
         allow = self.guard.process(raw, cleaned, played, cancelling=cancelling, not_echo=not_echo,
                                    double_talk=double_talk, echo_only=echo_only)
-        self._allowed.append(allow or frame_rms(cleaned) < _QUIET)  # the user's, or nothing loud held back
+        self._allowed.append(self._flag(allow, frame_rms(cleaned) < _QUIET, double_talk, echo_only))
         return cleaned, allow
+
+    def _flag(self, allow: bool, quiet: bool, double_talk: bool, echo_only: bool) -> int:
+        if self.guard.converged or self.frontend is None:
+            return _LET if allow or quiet else _HELD  # the user's, or nothing loud held back
+        if allow:
+            return _LET_ON_DOUBLE_TALK if double_talk else _LET
+        return _LET if quiet else _HELD if echo_only else _UNEXPLAINED
 
     def _check_lag(self) -> None:
         """Per mic frame read (before its speaker frame is written)."""
@@ -169,13 +186,15 @@ class SpeakerPath:
         if _LOGGER.isEnabledFor(logging.DEBUG):  # what the judge knew (which gate let the user through)
             erle = self.guard.erle_db
             _LOGGER.debug("barge-in judge action=%s trusted=%s suspended=%s erle_db=%s cancelling=%s double_talk=%s "
-                          "echo_only=%s excess_db=%.1f coupling_db=%.1f span_ms=%.0f", why, self.guard.converged,
+                          "echo_only=%s excess_db=%.1f coupling_db=%.1f hi_excess_db=%.1f hi_learned=%d span_ms=%.0f",
+                          why, self.guard.converged,
                           self.guard.suspended,
                           "n/a" if erle is None else f"{erle:.1f}",
                           self.frontend is not None and self.frontend.cancelling,
                           self.frontend is not None and self.frontend.double_talk,
                           self.frontend is not None and self.frontend.echo_only, self.guard.residual.excess_db,
-                          self.guard.residual.coupling_db, self.guard.span_s * 1000)
+                          self.guard.residual.coupling_db, self.guard.residual_hi.excess_db,
+                          self.guard.residual_hi.learned, self.guard.span_s * 1000)
         self._restarted = True
 
     def _speaker_replayed(self) -> None:
