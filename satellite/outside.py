@@ -56,6 +56,7 @@ _LOGGER = logging.getLogger(__name__)
 QUESTION_ENDINGS = ("?", ";", "？")  # Home Assistant's rule for continuing a conversation
 LATE_REPLY_SECONDS = 10.0  # audio starting this soon after a turn that got no reply is its late reply
 CONTINUE_SECONDS = 1.5  # after the controller ended the question, speech starts a turn without the wake word
+LINE_ECHO_SECONDS = 1.5  # after the timer's spoken name, speech (its echo) does not yet silence the alarm
 
 
 class OutsideTurn:
@@ -76,6 +77,7 @@ class OutsideTurn:
     _continue_until: float = float("-inf")
     _tasks: list[asyncio.Task[None]]  # the satellite's tasks, cancelled at stop (core.py)
     _timer_line: asyncio.Task[None] | None = None  # the finished timer's name being synthesized
+    _line_until = float("-inf")  # until then speech does not silence the alarm (the name's echo)
     detector: SpeechDetector
 
     def _fire(self, trigger: TurnTrigger) -> None:
@@ -212,7 +214,11 @@ class OutsideTurn:
         self._tasks.append(asyncio.create_task(describe(self.config.alarm.voice), name="timer voice describe"))
 
     def stop_alarm(self, reason: str = "local stop") -> bool:
-        """Stop a ringing timer alarm (a button, a local "stop"); True if one was ringing."""
+        """Stop a ringing timer alarm (a button, a local "stop"); True if one was ringing. Speech does
+        not stop it while the timer's spoken name plays and ``LINE_ECHO_SECONDS`` after (its echo)."""
+        if reason == "speech" and self.alarm.ringing is not None and self.clock.now() < self._line_until:
+            _LOGGER.debug("speech while the timer's name plays: its echo, the alarm rings on")
+            return False
         if not self.alarm.stop(reason):
             return False
         self.playback.clear_tones()
@@ -249,7 +255,10 @@ class OutsideTurn:
             if self.alarm.expired(now):
                 self.stop_alarm(f"rang {self.config.alarm.seconds:.0f} s")
             elif not self.playback.busy and self.machine.state not in PLAYING:  # a reply/announcement goes first
-                self.playback.add_tone(self.alarm.next_sound())
+                sound = self.alarm.next_sound()
+                if sound and sound is not self.alarm.sound:  # the timer's name: speech heard now is its echo
+                    self._line_until = now + self.playback.fmt.seconds(len(sound)) + LINE_ECHO_SECONDS
+                self.playback.add_tone(sound)
 
     def _emit(self, event_type: str, **data: object) -> None:
         if self.hooks is not None:
