@@ -121,7 +121,10 @@ async def describe(config: TimerVoiceConfig) -> None:
         reader, writer = await _exchange(config.uri, Describe().event(), config.inactivity)
         while not Info.is_type((event := await _next(reader, config.uri, config.inactivity)).type):
             pass
-        voices = [v.name for p in Info.from_event(event).tts for v in p.voices][:5]
+        info = Info.from_event(event)
+        if not info.tts:
+            raise TtsFailed(f"{config.uri} offers no text-to-speech")
+        voices = [v.name for p in info.tts for v in p.voices][:5]
         _LOGGER.info("timer names spoken by the TTS server %s (voices %s)", config.uri, ", ".join(voices) or "none")
     except (TtsFailed, OSError, ValueError, KeyError, TypeError) as err:
         _LOGGER.warning("--tts-uri: %s; a finished timer will ring without its name until it answers", err)

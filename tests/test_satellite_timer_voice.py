@@ -19,11 +19,12 @@ from test_satellite_service import FRAME_MS, rms, satellite, silence, speaker, w
 from wyoming.audio import AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.event import Event, async_write_event
+from wyoming.info import Info
 from wyoming.satellite import RunSatellite
 from wyoming.timer import TimerFinished, TimerStarted
 
 from satellite.outside import LINE_ECHO_SECONDS
-from satellite.timer_voice import TimerVoiceConfig, TtsFailed, synthesize
+from satellite.timer_voice import TimerVoiceConfig, TtsFailed, describe, synthesize
 from satellite.timers import AlarmConfig
 from satellite.tones import ToneConfig, tone_power
 from voice_runtime.audio import PCM16_MONO_16K, write_wav
@@ -161,3 +162,13 @@ async def test_speech_heard_while_the_name_plays_is_its_echo_and_does_not_silenc
         sat.alarm.line = bytes(32000)
         feed(sat, ".")
         assert sat.stop_alarm("wake word") is True  # the wake word (or a button) stops it at any time
+
+
+async def test_describe_says_when_the_server_speaks_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    server, uri = await _fake_tts([Info().event()])  # an answer, but no text-to-speech program
+    try:
+        await describe(TimerVoiceConfig(uri=uri, inactivity=0.3))
+    finally:
+        server.close()
+    assert any("offers no text-to-speech" in r.getMessage() and "without its name" in r.getMessage()
+               for r in caplog.records)
