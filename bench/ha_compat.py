@@ -118,12 +118,12 @@ def tone_runs(pcm: bytes, freq: float, power: float) -> list[float]:
 
 
 @contextlib.asynccontextmanager
-async def satellite(mic: Path, speaker: Path) -> AsyncIterator[tuple[Timed, int]]:
+async def satellite(mic: Path, speaker: Path, *flags: str) -> AsyncIterator[tuple[Timed, int]]:
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "satellite", "--uri", f"tcp://127.0.0.1:{port}", "--name", "hearth-compat",
         "--mic-wav", str(mic), "--snd-wav", str(speaker), "--snd-rate", "16000", "--timer-alarm-seconds", "4",
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        *flags, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         cwd=str(ROOT))
     sat = Timed(proc)
     sat.start()
@@ -167,7 +167,8 @@ async def main(args: argparse.Namespace) -> int:
         print("starting wyoming_whisper and wyoming_kokoro (Piper) …", flush=True)
         services.append(await start_service("wyoming_whisper", "--model", args.whisper_model))
         services.append(await start_service("wyoming_kokoro", "--provider", "piper", "--engines", "piper"))
-        async with satellite(work / "mic.wav", speaker) as (sat, sat_port):
+        # the satellite says the finished timer's name itself (HA does not), with the same TTS server
+        async with satellite(work / "mic.wav", speaker, "--tts-uri", services[1].uri) as (sat, sat_port):
             check = ["--stt", f"127.0.0.1:{services[0].port}", "--tts", f"127.0.0.1:{services[1].port}",
                      "--satellite", f"127.0.0.1:{sat_port}", "--sat-run", "--wav", str(work / "request.wav"),
                      "--expect", REQUEST, "--no-pipeline", "--announce", ANNOUNCE, "--out", out_dir]
@@ -221,6 +222,7 @@ def report(args: argparse.Namespace, run: Run) -> int:
     finished = sat.first(r"timer \S+ finished")
     ringing = sat.first("alarm ringing")
     alarm_end = sat.first("alarm for timer")
+    named = sat.first("plays ahead of the beeps")
     wake = sat.first(r"wake word \S+ detected")
     sent_run = sat.first(r"local run-pipeline")
     wake_name = re.search(r"wake word (\S+) detected", wake[1]) if wake else None
@@ -240,6 +242,7 @@ def report(args: argparse.Namespace, run: Run) -> int:
             and (sent_run[0] >= wake[0])),
         "timer set by voice rings on the satellite": bool(timer_started and finished and ringing and beeps),
         "announcement played, `played` returned in time": bool(played and within and no_played_warning),
+        "the satellite says the finished timer's name (--tts-uri)": bool(named and ringing),
     }
     figures: dict[str, Any] = {
         "ha_version": version, "rig_checks": checks, "rig_exit": rc, "load": load, "seconds": round(seconds, 1),
@@ -248,6 +251,7 @@ def report(args: argparse.Namespace, run: Run) -> int:
         "ha_log_wake_lines": ha_wake,
         "transcript": transcript[1] if transcript else None, "reply": reply[1] if reply else None,
         "timer_started": timer_started[1] if timer_started else None,
+        "timer_name_spoken": named[1] if named else None,
         "timer_finished_after_start_s": round(finished[0] - timer_started[0], 2) if finished and timer_started
         else None,
         "alarm": alarm_end[1] if alarm_end else None, "alarm_beeps_s": [round(b, 2) for b in beeps],
@@ -293,6 +297,8 @@ def report(args: argparse.Namespace, run: Run) -> int:
         f"after audio-start, `played` {figures['played_after_first_audio_s']} s after it; "
         "HA logged no 'Did not receive played event': "
         f"{no_played_warning} |",
+        f"| timer's name said by the satellite | {'PASS' if list(ours.values())[3] else 'FAIL'} | "
+        f"{figures['timer_name_spoken']} |",
         "",
         "The satellite's log (seconds since it started; wake word, state changes, timers, announcements):",
         "",

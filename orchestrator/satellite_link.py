@@ -35,6 +35,7 @@ from wyoming.ping import Ping, Pong
 from wyoming.pipeline import PipelineStage, RunPipeline
 from wyoming.satellite import RunSatellite
 from wyoming.snd import Played
+from wyoming.timer import TimerFinished
 
 from voice_runtime.clock import Clock, MonotonicClock
 from voice_runtime.limits import Limits
@@ -174,9 +175,13 @@ class SatelliteLink:
         conn = self._conn
         if conn is None:
             raise ConnectionResetError(f"satellite {self.config.uri} is not connected")
-        await conn.send(event.event())
         busy = self._announcing is not None and not self._announcing.done()
-        if announce and self.machine.state is LinkState.IDLE and not busy:
+        speaks = bool(announce) and self.machine.state is LinkState.IDLE and not busy
+        sent = event.event()
+        if speaks and TimerFinished.is_type(sent.type):
+            sent.data["announced"] = True  # a satellite with its own --tts-uri does not say it too
+        await conn.send(sent)
+        if speaks and announce:
             self._announcing = self._tasks.spawn(self._announce(conn, announce), name=f"announce {self.name}")
 
     async def _announce(self, conn: Connection, text: str) -> TurnResult:

@@ -27,6 +27,7 @@ from .core import Satellite, SatelliteConfig
 from .echo import EchoConfig
 from .handler import SatelliteHandler, satellite_info
 from .hooks import HooksConfig
+from .timer_voice import TimerVoiceConfig
 from .timers import AlarmConfig
 from .tones import ToneConfig
 from .vad import VadConfig
@@ -138,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     home.add_argument("--no-announce-chime", action="store_true", help="no chime before an announcement")
     home.add_argument("--timer-alarm-seconds", type=float, default=30.0,
                       help="a finished timer rings at most this long (or until the wake word / a stop)")
+    home.add_argument("--tts-uri", help="Wyoming TTS server (e.g. tcp://127.0.0.1:10200) that speaks a finished "
+                      "timer's name ahead of the alarm (Home Assistant does not); default: beeps only")
+    home.add_argument("--timer-name-template", default=TimerVoiceConfig.template,
+                      help="what --tts-uri says for a named timer ({name}); an unnamed one: 'Your timer is done'")
     home.add_argument("--follow-up-seconds", type=float, default=5.0,
                       help="after a reply that asks a question, listen this long without the wake word (0: off)")
     home.add_argument("--awake-wav", help="WAV played when listening starts (replaces the 880 Hz tone)")
@@ -191,7 +196,8 @@ def configs(args: argparse.Namespace) -> tuple[SatelliteConfig, AudioConfig, Clo
                                 max_speech_seconds=args.max_speech_seconds,
                                 local_retry_seconds=args.local_retry_seconds,
                                 announce=AnnounceConfig(chime=not args.no_announce_chime),
-                                alarm=AlarmConfig(seconds=args.timer_alarm_seconds),
+                                alarm=AlarmConfig(seconds=args.timer_alarm_seconds, voice=TimerVoiceConfig(
+                                    uri=args.tts_uri, template=args.timer_name_template)),
                                 follow_up_seconds=args.follow_up_seconds, awake_wav=args.awake_wav,
                                 done_wav=args.done_wav, timer_finished_wav=args.timer_finished_wav,
                                 hooks=HooksConfig(command=_argv(args.event_command), uri=args.event_uri))

@@ -133,8 +133,7 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
         self._span_frames = 0
         self._wire_echo_path()
         self.playback = Playback(speaker.rate, config.vad.frame_ms)
-        rate = speaker.rate
-        tones = config.tones
+        rate, tones = speaker.rate, config.tones
         self._listen_tone = wav_sound(config.awake_wav, rate) if config.awake_wav else tone(LISTEN_HZ, rate, tones)
         self._process_tone = wav_sound(config.done_wav, rate) if config.done_wav else tone(PROCESS_HZ, rate, tones)
         self.announcements = Announcements(config.announce, self.playback.fmt, chime(rate, config.tones))
@@ -179,6 +178,7 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
         ]
         if self.hooks is not None:
             await self.hooks.start()
+        self._start_timer_voice()
         self._update_arming()
 
     async def stop(self) -> None:

@@ -12,7 +12,9 @@ small. What Home Assistant 2026.2.3's wyoming ``assist_satellite`` does (read fr
 * **Timers**: ``timer-started/updated/cancelled/finished`` for timers set on this device
   (:mod:`satellite.timers`); at ``timer-finished`` an alarm rings until the wake word
   (:meth:`OutsideTurn.on_wake_detected`), a local stop (:meth:`OutsideTurn.stop_alarm`),
-  speech that starts a turn, the timer cancelled, or ``alarm.seconds``.
+  speech that starts a turn, the timer cancelled, or ``alarm.seconds``. HA does not speak the
+  timer's name: with ``--tts-uri`` the satellite has it synthesized and plays it once ahead of
+  the beeps (:mod:`satellite.timer_voice`).
 * **Continue conversation**: Home Assistant sends nothing for it to a Wyoming satellite. Its
   pipeline keeps the conversation agent for the next run when the reply ends like a
   question (``ChatLog.continue_conversation``: "?", ";" or "？"). The satellite applies the
@@ -27,6 +29,7 @@ small. What Home Assistant 2026.2.3's wyoming ``assist_satellite`` does (read fr
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -42,6 +45,7 @@ from .announce import Announcements
 from .hooks import EventHooks
 from .playback import Playback
 from .state import PLAYING, TurnMachine, TurnState, TurnTrigger
+from .timer_voice import TtsFailed, describe, synthesize
 from .timers import Alarm, TimerBoard, TimerFinishedNotice
 
 if TYPE_CHECKING:
@@ -52,6 +56,7 @@ _LOGGER = logging.getLogger(__name__)
 QUESTION_ENDINGS = ("?", ";", "？")  # Home Assistant's rule for continuing a conversation
 LATE_REPLY_SECONDS = 10.0  # audio starting this soon after a turn that got no reply is its late reply
 CONTINUE_SECONDS = 1.5  # after the controller ended the question, speech starts a turn without the wake word
+LINE_ECHO_SECONDS = 1.5  # after the timer's spoken name, speech (its echo) does not yet silence the alarm
 
 
 class OutsideTurn:
@@ -70,6 +75,9 @@ class OutsideTurn:
     _late_reply_until: float
     _follow_up_until: float
     _continue_until: float = float("-inf")
+    _tasks: list[asyncio.Task[None]]  # the satellite's tasks, cancelled at stop (core.py)
+    _timer_line: asyncio.Task[None] | None = None  # the finished timer's name being synthesized
+    _line_until = float("-inf")  # until then speech does not silence the alarm (the name's echo)
     detector: SpeechDetector
 
     def _fire(self, trigger: TurnTrigger) -> None:
@@ -174,9 +182,43 @@ class OutsideTurn:
     def _ring(self, notice: TimerFinishedNotice) -> None:
         self.alarm.start(notice, self.clock.now())
         self._emit("timer-ringing", id=notice.id, name=notice.name)
+        voice = self.config.alarm.voice
+        if voice.uri is not None and notice.announced:
+            _LOGGER.info("timer %s: the controller announces it; the satellite does not say it too", notice.id)
+        elif voice.uri is not None:
+            self.alarm.waiting_for_line = True
+            if self._timer_line is not None:
+                self._timer_line.cancel()  # the line of a timer that is no longer ringing
+            self._timer_line = asyncio.create_task(self._say_timer(notice), name=f"timer {notice.id} name")
+            self._tasks = [task for task in self._tasks if not task.done()] + [self._timer_line]
+
+    async def _say_timer(self, notice: TimerFinishedNotice) -> None:
+        """Synthesize the finished timer's line (off the mic loop); it plays once, ahead of the beeps."""
+        voice = self.config.alarm.voice
+        text = voice.line(notice.name)
+        try:
+            pcm = await synthesize(voice, text, self.playback.fmt)
+        except TtsFailed as err:
+            _LOGGER.warning("timer %s rings without its name: %s", notice.id, err)
+            pcm = b""
+        if self.alarm.ringing is not notice:
+            _LOGGER.info("timer %s stopped before its name was ready: not spoken", notice.id)
+            return
+        self.alarm.line, self.alarm.waiting_for_line = pcm, False
+        if pcm:
+            _LOGGER.info("timer %s: %r (%.2f s) plays ahead of the beeps", notice.id, text,
+                         self.playback.fmt.seconds(len(pcm)))
+
+    def _start_timer_voice(self) -> None:
+        """At start-up: describe the --tts-uri server (or log that there is none), in the background."""
+        self._tasks.append(asyncio.create_task(describe(self.config.alarm.voice), name="timer voice describe"))
 
     def stop_alarm(self, reason: str = "local stop") -> bool:
-        """Stop a ringing timer alarm (a button, a local "stop"); True if one was ringing."""
+        """Stop a ringing timer alarm (a button, a local "stop"); True if one was ringing. Speech does
+        not stop it while the timer's spoken name plays and ``LINE_ECHO_SECONDS`` after (its echo)."""
+        if reason == "speech" and self.alarm.ringing is not None and self.clock.now() < self._line_until:
+            _LOGGER.debug("speech while the timer's name plays: its echo, the alarm rings on")
+            return False
         if not self.alarm.stop(reason):
             return False
         self.playback.clear_tones()
@@ -213,7 +255,10 @@ class OutsideTurn:
             if self.alarm.expired(now):
                 self.stop_alarm(f"rang {self.config.alarm.seconds:.0f} s")
             elif not self.playback.busy and self.machine.state not in PLAYING:  # a reply/announcement goes first
-                self.playback.add_tone(self.alarm.sound)
+                sound = self.alarm.next_sound()
+                if sound and sound is not self.alarm.sound:  # the timer's name: speech heard now is its echo
+                    self._line_until = now + self.playback.fmt.seconds(len(sound)) + LINE_ECHO_SECONDS
+                self.playback.add_tone(sound)
 
     def _emit(self, event_type: str, **data: object) -> None:
         if self.hooks is not None:

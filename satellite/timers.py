@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from wyoming.event import Event
 from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted, TimerUpdated
 
+from .timer_voice import TimerVoiceConfig
+
 _LOGGER = logging.getLogger(__name__)
 MAX_TIMERS = 32  # more than this: the one ending last is forgotten
 
@@ -37,10 +39,11 @@ class Timer:
 
 @dataclass(frozen=True)
 class TimerFinishedNotice:
-    """A timer ended: ring (``name`` may be spoken)."""
+    """A timer ended: ring (``name`` may be spoken; ``announced``: the controller speaks it itself)."""
 
     id: str
     name: str | None
+    announced: bool = False
 
 
 def is_timer_event(event_type: str) -> bool:
@@ -83,8 +86,9 @@ class TimerBoard:
         elif TimerFinished.is_type(event.type):
             finished = TimerFinished.from_event(event)
             timer = self.timers.pop(_id(finished.id), None)
-            _LOGGER.info("timer %s finished", finished.id)
-            return TimerFinishedNotice(finished.id, timer.name if timer else None)
+            announced = event.data.get("announced") is True  # our orchestrator announces the line itself
+            _LOGGER.info("timer %s finished%s", finished.id, " (the controller announces it)" if announced else "")
+            return TimerFinishedNotice(finished.id, timer.name if timer else None, announced)
         else:
             raise ValueError(f"unknown timer event {event.type}")
         return None
@@ -121,6 +125,7 @@ def _name(value: object) -> str | None:
 @dataclass(frozen=True)
 class AlarmConfig:
     seconds: float = 30.0  # rings at most this long (--timer-alarm-seconds)
+    voice: TimerVoiceConfig = TimerVoiceConfig()  # the timer's name spoken first (--tts-uri)
 
 
 class Alarm:
@@ -131,10 +136,13 @@ class Alarm:
         self.config = config
         self.sound = sound
         self.ringing: TimerFinishedNotice | None = None
+        self.line = b""  # the timer's name, spoken (speaker format): played once, ahead of the beeps
+        self.waiting_for_line = False  # its synthesis is under way: no beeps yet (bounded by voice.max_wait)
         self._until = 0.0
 
     def start(self, notice: TimerFinishedNotice, now: float) -> None:
         self.ringing = notice
+        self.line, self.waiting_for_line = b"", False
         self._until = now + self.config.seconds
         _LOGGER.info("alarm ringing for timer %s (name=%r), at most %.0f s", notice.id, notice.name,
                      self.config.seconds)
@@ -145,7 +153,16 @@ class Alarm:
             return False
         _LOGGER.info("alarm for timer %s stopped: %s", self.ringing.id, reason)
         self.ringing = None
+        self.line, self.waiting_for_line = b"", False
         return True
+
+    def next_sound(self) -> bytes:
+        """What to queue when the speaker is idle: the spoken name once, then the beeps (none while
+        the name is on its way)."""
+        if self.waiting_for_line:
+            return b""
+        line, self.line = self.line, b""
+        return line or self.sound
 
     def expired(self, now: float) -> bool:
         """True once it has rung ``seconds`` (the caller stops it)."""

@@ -58,6 +58,7 @@ async def test_announcement_played_then_a_timer_rings_on_the_real_satellite(tmp_
         finally:
             await client.close()
     assert any("malformed timer-updated event ignored" in line for line in sat.log)
+    assert any("no --tts-uri: a finished timer rings without its name" in line for line in sat.log)
     played = speaker(out)
     chime_at = tone_starts(played, 660.0)
     assert len(chime_at) == 1

@@ -60,6 +60,7 @@ async def test_a_spoken_timer_rings_the_satellite_and_is_announced(
     after = script.received[before:]
     types = [e.type for e in after]
     assert types[0] == "timer-finished" and TimerFinished.from_event(after[0]).id == started[0].id
+    assert after[0].data.get("announced") is True  # a satellite with --tts-uri does not say it a second time
     assert "audio-start" in types and types[-1] == "audio-stop"
     assert sum(len(e.payload or b"") for e in after if e.type == "audio-chunk") > 16000  # > 0.5 s spoken
     assert timers.timers(link.owner) == []
