@@ -3,7 +3,8 @@
 :class:`WakeGate` is what the turn driver sees: :meth:`WakeGate.process` takes each
 (echo-cancelled) mic frame and returns the name of a wake word heard in it, at most once per
 ``refractory_seconds`` of mic time. It keeps the last ``preroll_seconds`` of audio (what is
-streamed first after a detection).
+streamed first after a detection; by default only the detecting frame: the wake word's own
+end must not reach the STT).
 
 Engines (each model ships in its package as TFLite, so everything works offline):
 
@@ -62,7 +63,10 @@ class WakeConfig:
     model_paths: tuple[str, ...] = ()  # custom models (micro: a JSON config; open: a .tflite)
     uri: str | None = None  # a remote Wyoming wake service instead of a local engine
     refractory_seconds: float = 1.5
-    preroll_seconds: float = 0.3
+    # Audio before the detection streamed first. microWakeWord fires 0.14-0.19 s BEFORE the wake
+    # word's audio ends (Piper, 4 requests), so 0.3 s sent "Nabu" to the STT ("I'll boot. Set a
+    # timer", HA: "Sorry, I couldn't understand that"); 0 s (the detection frame only) heard all 4 whole.
+    preroll_seconds: float = 0.0
     threshold: float | None = None  # None: each model's (MICRO_CUTOFFS, else its JSON's; open 0.5)
     cascade: bool = True  # micro: openWakeWord verifies near misses on words both ship (satellite.wake_cascade)
     verifier: str = "ours"  # the cascade's: ours (satellite.wake_verifier), openWakeWord's model ("open"), "either"

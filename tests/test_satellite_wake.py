@@ -385,3 +385,27 @@ def test_a_late_confirmation_of_a_word_microwakeword_caught_does_not_fire_again(
         assert isinstance(gate.detector, CascadeDetector) and gate.detector.candidates == 1
     finally:
         asyncio.run(gate.stop())
+
+
+@pytest.mark.parametrize("wake, gap, request_text", [("Okay Nabu", 0, "set a timer for five minutes."),
+                                                     ("Okay Nabu.", 9600, "Set a timer for three seconds.")])
+def test_what_is_streamed_after_the_wake_word_holds_the_request_and_not_the_wake_word(
+        wake: str, gap: int, request_text: str) -> None:
+    """microWakeWord fires before the word's audio ends: a 0.3 s pre-roll sent "Nabu" on to the STT
+    ("I'll boot. Set a timer …", and Home Assistant's intents then understood nothing)."""
+    from speech import transcribe
+
+    audio = bytes(16000) + speak(wake) + bytes(gap) + speak(request_text) + bytes(16000)
+    gate = WakeGate(WakeConfig(), VAD.frame_seconds)
+    drain = getattr(gate.detector, "drain", None)
+    streamed = None
+    for frame in frames(audio):
+        if streamed is not None:
+            streamed += frame
+        elif gate.process(frame) is not None:
+            streamed = bytearray(gate.take_preroll())
+        if drain is not None:
+            drain()
+    assert streamed is not None
+    heard = transcribe(bytes(streamed)).lower().strip(" .")
+    assert heard.startswith("set a timer"), heard
