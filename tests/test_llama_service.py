@@ -72,6 +72,8 @@ async def ready_url(llama: ServiceProcess) -> str:
     async with connected(llama.port) as client:
         events = await ask(client, "Hi")
     assert events[-2].type == "handled"
+    # and its prompt-cache warm-up (4 slots, in the background) is over: it counts in the metrics
+    assert await llama.wait_log("warm-up: system prompt evaluated")
     return llama_child(llama)[1]
 
 
