@@ -18,8 +18,11 @@ Per announcement: the service call's duration; the audio's length (HA's chunks);
 chime, 0.24 s unless ``--no-chime``, plus the 30 ms frame the audio waits for, minus the audio's
 trailing near-silence, which the satellite does not play: ``quiet_tail_not_played_s`` from its
 log). For a ``message`` a second proxy in front of our TTS server splits HA's part: ``audio-start``
-→ HA asks our server; our server's first / all audio (ours); its last audio → HA's first chunk
-(HA's TTS view + ffmpeg). Target (issue 15): the call returns and ``played`` comes within the
+→ HA asks our server; our server's first / all audio (ours) and its engine time (``--debug`` log:
+``engine_calls`` [characters, gate wait, run] each); its last audio → HA's first chunk (HA's TTS
+view + ffmpeg: HA's conversion ffmpeg gives nothing out until its input ends or ~5 s of audio
+have come, so for a short message HA's first chunk waits for our last audio, not our first).
+Target (issue 15): the call returns and ``played`` comes within the
 audio's length + 0.5 s. Load average before and after; hold ``flock /tmp/ha2025.lock``.
 """
 
@@ -183,6 +186,13 @@ def tts_parts(tts: list[Stamp], sat: list[Stamp]) -> dict[str, Any]:
             "our_tts_all_audio_s": span(ask, last), "tts_last_audio_to_first_chunk_s": span(last, chunk)}
 
 
+def engine_calls(log: list[str]) -> dict[str, Any]:
+    """Our server's engine calls from its --debug log: [characters, gate wait s, engine run s] each."""
+    calls = [[int(m[1]), float(m[2]), float(m[3])] for line in log
+             if (m := re.search(r"chars=(\d+) gate_wait=([\d.]+)s run=([\d.]+)s", line))]
+    return {"engine_calls": calls, "our_engine_run_s": round(sum(c[2] for c in calls), 3) if calls else None}
+
+
 @contextlib.contextmanager
 def serve_files(folder: Path) -> Any:
     """A plain HTTP server for the pre-made announcement WAVs (HA's ffmpeg reads them)."""
@@ -256,7 +266,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     texts = (MESSAGES * 4)[:args.count]
     media = await asyncio.to_thread(make_media, texts, work)
     uptime = [os.getloadavg()]
-    tts = await start_service("wyoming_kokoro", "--provider", "piper", "--engines", "piper")
+    # --debug: the server logs each engine call's gate wait and run time (engine_calls below)
+    tts = await start_service("wyoming_kokoro", "--provider", "piper", "--engines", "piper", "--debug")
     rows: list[dict[str, Any]] = []
     version = "?"
     try:
@@ -290,7 +301,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                                 body: dict[str, Any] = {"entity_id": sat_entity, "preannounce": False}
                                 body.update({"message": text} if kind == "message" else
                                             {"media_id": f"{base}/{media[i]}"})
-                                n0, t0 = len(proxy.events), len(tts_proxy.events)
+                                n0, t0, l0 = len(proxy.events), len(tts_proxy.events), len(tts.log)
                                 called = time.monotonic()
                                 response = await client.post("/api/services/assist_satellite/announce", json=body)
                                 returned = time.monotonic()
@@ -298,6 +309,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                                 await asyncio.sleep(1.0)  # a late `played` would still be recorded
                                 row = measure(list(proxy.events)[n0:], called, returned)
                                 row.update(tts_parts(list(tts_proxy.events)[t0:], list(proxy.events)[n0:]))
+                                row.update(engine_calls(tts.log[l0:]))
                                 tail = [x for x in sat.log if "quiet_tail_ms=" in x][-1:]
                                 found = re.search(r"quiet_tail_ms=(\d+)", tail[0]) if tail else None
                                 row["quiet_tail_not_played_s"] = int(found.group(1)) / 1000 if found else None
@@ -321,9 +333,9 @@ def pct(values: list[float], q: float) -> float:
 
 
 COLUMNS = ["call_s", "audio_s", "call_over_audio_s", "audio_start_to_first_chunk_s", "audio_start_to_tts_request_s",
-           "our_tts_first_audio_s", "our_tts_all_audio_s", "tts_last_audio_to_first_chunk_s", "first_to_last_chunk_s",
-           "last_chunk_to_played_s", "audio_stop_to_played_s", "satellite_adds_s", "quiet_tail_not_played_s",
-           "played_to_return_s"]
+           "our_tts_first_audio_s", "our_tts_all_audio_s", "our_engine_run_s", "tts_last_audio_to_first_chunk_s",
+           "first_to_last_chunk_s", "last_chunk_to_played_s", "audio_stop_to_played_s", "satellite_adds_s",
+           "quiet_tail_not_played_s", "played_to_return_s"]
 
 
 def markdown(res: dict[str, Any]) -> str:

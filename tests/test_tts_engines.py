@@ -31,6 +31,10 @@ def test_piper_voice_runs_with_arena_shrinkage_and_still_speaks() -> None:
     session = engine.load("joe").session
     assert isinstance(session, ShrinkingSession)
     assert session.run_options.get_run_config_entry(SHRINK) == "cpu:0"
+    # One onnxruntime thread by default (steadier beside Home Assistant on 2 busy cores); 0: one per core.
+    assert session.session.get_session_options().intra_op_num_threads == 1
+    per_core = PiperEngine({"joe": resolve_piper()}, threads=0).load("joe").session
+    assert per_core.session.get_session_options().intra_op_num_threads == 0
     audio = np.concatenate(list(engine.synthesize("The kitchen light is on.", "joe")))
     assert audio.size > engine.sample_rate // 2 and float(np.abs(audio).max()) > 0.05
 

@@ -61,6 +61,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--speed", type=float, default=1.0, help="Kokoro speaking speed, 0.5-2.0")
     parser.add_argument("--length-scale", type=float, default=None,
                         help="Piper phoneme length (<1 faster; default: the voice's own)")
+    parser.add_argument("--piper-threads", type=int, default=1,
+                        help="onnxruntime threads per Piper call (default 1: steadier on a busy small CPU; "
+                        "0: one per core)")
     parser.add_argument("--samples-per-chunk", type=int, default=1024, help="samples per audio-chunk event")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--max-text-chars", type=int, default=20_000,
@@ -78,6 +81,8 @@ def make_config(args: argparse.Namespace) -> TtsConfig:
     unknown = set(engines) - set(PROVIDERS)
     if unknown:
         raise SystemExit(f"unknown engine(s) {sorted(unknown)}; choose from {PROVIDERS}")
+    if args.piper_threads < 0:
+        raise SystemExit("--piper-threads must be 0 (one per core) or more")
     if args.provider == "auto":
         engines = tuple(dict.fromkeys((*engines, *PROVIDERS)))  # auto compares both
     elif args.provider not in engines:
@@ -130,6 +135,7 @@ def make_config(args: argparse.Namespace) -> TtsConfig:
         piper_default=piper_default,
         speed=args.speed,
         length_scale=args.length_scale,
+        piper_threads=args.piper_threads,
         samples_per_chunk=args.samples_per_chunk,
         device=args.device,
         max_text_chars=args.max_text_chars,

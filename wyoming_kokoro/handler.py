@@ -89,6 +89,8 @@ class TtsHandler(ServiceHandler):
     async def _synthesize(self, request: Synthesize) -> None:
         reply = self._reply
         if self._refused_stream or (reply is not None and reply.streaming and (reply.accepting or reply.cancelled)):
+            if reply is not None:
+                reply.mark("synthesize received: the stream's copy, ignored")
             return  # the compatibility copy of a stream's text
         if not await self._text_ok(request.text):
             return
@@ -96,14 +98,17 @@ class TtsHandler(ServiceHandler):
         reply = await self._new_reply(request.voice, streaming=False)
         if reply is None:
             return
+        reply.mark("synthesize received")  # (--debug: each reply's timeline, see .pipeline)
         await reply.feed(request.text)
         await reply.finish()
 
     async def _start_stream(self, request: SynthesizeStart) -> None:
         await self._retire()
         self._refused_stream = False
-        if await self._new_reply(request.voice, streaming=True) is None:
+        if (reply := await self._new_reply(request.voice, streaming=True)) is None:
             self._refused_stream = True
+        else:
+            reply.mark("synthesize-start received")
 
     async def _stream_chunk(self, text: str) -> None:
         reply = self._reply
@@ -113,6 +118,7 @@ class TtsHandler(ServiceHandler):
             await self.send_error("no-stream", "synthesize-chunk outside a synthesize-start ... synthesize-stop stream")
             return
         if await self._text_ok(text):
+            reply.mark("synthesize-chunk received")
             await reply.feed(text)
 
     async def _stop_stream(self) -> None:
@@ -126,6 +132,7 @@ class TtsHandler(ServiceHandler):
         if reply is None or not reply.streaming or not reply.accepting:
             await self.send_error("no-stream", "synthesize-stop without a synthesize-start")
             return
+        reply.mark("synthesize-stop received")
         await reply.finish()
 
     # -- helpers ---------------------------------------------------------------------------

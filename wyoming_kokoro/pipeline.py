@@ -15,6 +15,10 @@ be interrupted, so while other replies share the engine a reply joins at most ``
 characters into one call (alone it may join up to ``merge_max``): a new reply's first words
 then wait for one short call, not for seconds of someone else's answer.
 
+Timeline: with ``--debug`` every step of a reply is logged with its time since the request
+(``t=``): text received, each engine call's start and end (with the gate wait and engine time
+from :class:`~.synthesizer.Synthesizer`), the first audio-chunk, the end of the text and audio-stop.
+
 Framing: one ``audio-start`` before the first audio, one ``audio-stop`` at the end, and for
 a stream a final ``synthesize-stopped``. Engine failures are retried (2x, 0.5 s) only while
 no audio has gone out; after that the reply ends with an ``error``.
@@ -126,16 +130,25 @@ class Reply:
         if error is not None and not isinstance(error, ConnectionError):
             _LOGGER.error("client=%s reply failed", self._client, exc_info=error)
 
+    def mark(self, what: str, *args: object) -> None:
+        """A step of this reply in the debug log, with its time since the request."""
+        if _LOGGER.isEnabledFor(logging.DEBUG):
+            _LOGGER.debug("client=%s t=%.3fs " + what, self._client, time.monotonic() - self._t0, *args)
+
     # -- input -------------------------------------------------------------------------
     async def feed(self, text: str) -> None:
-        for piece in self._splitter.feed(text):
+        pieces = self._splitter.feed(text)
+        self.mark("text +%d chars: %d piece(s) ready", len(text), len(pieces))
+        for piece in pieces:
             await self._offer(piece)
 
     async def finish(self) -> None:
         if not self.accepting:
             return
         self.accepting = False
-        for piece in self._splitter.finish():
+        pieces = self._splitter.finish()
+        self.mark("text ended: %d piece(s) ready", len(pieces))
+        for piece in pieces:
             await self._offer(piece)
         await self._offer(None)
 
@@ -219,6 +232,7 @@ class Reply:
             calls += 1
             self._calls = calls
             self._pieces += len(parts)
+            self.mark("call %d: %d piece(s), %d chars", calls, len(parts), len(text))
             try:
                 audio = await retry_async(
                     partial(self._synth.speak, text, self.voice.name, self.speaker, deadline=self._deadline()),
@@ -232,6 +246,7 @@ class Reply:
                 await self._audio.put(err)
                 return
             self._made_seconds += len(audio) / self._rate
+            self.mark("call %d done: %.2fs of audio", calls, len(audio) / self._rate)
             if self._first_made is None:
                 self._first_made = time.monotonic()
             await self._audio.put(audio)
@@ -261,11 +276,13 @@ class Reply:
             if not self._audio_sent:
                 self._audio_sent = True
                 self._first_audio = time.monotonic() - self._t0
+                self.mark("first audio-chunk sent")
 
     async def _close_framing(self) -> None:
         if self._started and not self._audio_stopped:
             self._audio_stopped = True
             await self._write(AudioStop().event())
+            self.mark("audio-stop sent")
         if self.streaming and not self._stream_stopped:
             self._stream_stopped = True
             await self._write(SynthesizeStopped().event())

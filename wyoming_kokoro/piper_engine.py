@@ -34,7 +34,7 @@ class PiperEngine:
 
     def __init__(
         self, models: Mapping[str, Path], *, length_scale: float | None = None, device: str = "cpu",
-        max_run_chars: int = 120,
+        max_run_chars: int = 120, threads: int = 1,
     ) -> None:
         if not models:
             raise EngineError("no Piper voice given")
@@ -50,6 +50,12 @@ class PiperEngine:
         self.length_scale = length_scale
         self.max_run_chars = max_run_chars  # longest text given to Piper at once (memory)
         self.use_cuda = device == "cuda"
+        # One thread per call by default: on 2 shared, busy cores (load 2.5-3) Piper made 6 short
+        # sentences in 1.07-1.33 s with one thread against 1.73-2.23 s with two (4 of 5 paired
+        # rounds faster; only on a quiet box were two a little faster, 0.93 against 1.01 s).
+        # Through Home Assistant (bench/results/ha_announce.md) our audio was all out in 0.18-0.37 s
+        # against 0.16-1.06 s. 0: onnxruntime's default, one thread per core.
+        self.threads = threads
         if self.use_cuda:
             onnx_providers(device)  # refuses cuda early when onnxruntime has no CUDA
         self._models = {name: models[name] for name in described}
@@ -71,7 +77,10 @@ class PiperEngine:
             device = "cuda" if self.use_cuda else "cpu"
             try:
                 config = json.loads(model.with_suffix(".onnx.json").read_text(encoding="utf-8"))
-                session = onnxruntime.InferenceSession(str(model), sess_options=onnxruntime.SessionOptions(),
+                options = onnxruntime.SessionOptions()
+                if self.threads > 0:
+                    options.intra_op_num_threads = self.threads
+                session = onnxruntime.InferenceSession(str(model), sess_options=options,
                                                        providers=onnx_providers(device))
                 self._loaded[voice] = PiperVoice(config=PiperConfig.from_dict(config),
                                                  session=ShrinkingSession(session, device))

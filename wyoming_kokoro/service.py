@@ -44,6 +44,7 @@ class TtsConfig:
     warmup: bool
     cache_mb: float = 16.0
     kokoro_voice: str = "af_heart"  # the default voice when --provider auto picks Kokoro
+    piper_threads: int = 1  # onnxruntime intra-op threads per Piper call (0: one per core)
     auto_first_audio: float = 0.3  # --provider auto: Kokoro's budget for a short first phrase, s
     kokoro_extra_voices: dict[str, Path] = field(default_factory=dict)  # fetched voices/NAME.bin files
 
@@ -99,7 +100,8 @@ def load_engines(config: TtsConfig) -> dict[str, Engine]:
     if "piper" in config.engines and config.piper_models:
         from .piper_engine import PiperEngine
 
-        piper = PiperEngine(config.piper_models, length_scale=config.length_scale, device=config.device)
+        piper = PiperEngine(config.piper_models, length_scale=config.length_scale, device=config.device,
+                            threads=config.piper_threads)
         if config.piper_default:
             piper.load(config.piper_default)
         engines["piper"] = piper

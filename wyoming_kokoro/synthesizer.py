@@ -8,12 +8,15 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import logging
 import time
 from collections import OrderedDict
 
 import numpy as np
 
 from .engine import Engine, Samples
+
+_LOGGER = logging.getLogger(__name__)
 
 
 class DeadlineGate:
@@ -120,8 +123,11 @@ class Synthesizer:
         this call among the waiting ones. A cached text is answered without waiting."""
         cached = self.cache.get(voice, speaker, text)
         if cached is not None:
+            _LOGGER.debug("engine=%s chars=%d cached", self.engine.provider, len(text))
             return cached
-        await self.gate.acquire(time.monotonic() if deadline is None else deadline)
+        asked = time.monotonic()
+        await self.gate.acquire(asked if deadline is None else deadline)
+        began = time.monotonic()
         try:
             work = asyncio.ensure_future(asyncio.to_thread(self._run, text, voice, speaker))
             work.add_done_callback(_retrieve)
@@ -133,6 +139,8 @@ class Synthesizer:
                 raise
         finally:
             self.gate.release()
+        _LOGGER.debug("engine=%s chars=%d gate_wait=%.3fs run=%.3fs", self.engine.provider, len(text),
+                      began - asked, time.monotonic() - began)
         self.cache.put(voice, speaker, text, audio)
         return audio
 
