@@ -24,17 +24,29 @@ Pure and synchronous (no asyncio, no wyoming); the handler drives it.
   a finished request ends there, an unfinished one at ``endpoint_max_windows`` unless speech
   resumes (then the longer region is judged at its next pause). Speech that ends before
   ``hold_windows`` (an earlier part of the question the client sent again first) ends nothing.
+* **A looped decode is decoded again, longer.** With the short encoder window
+  (:mod:`.engine`) and only 0.1 s of silence after the speech, tiny.en sometimes writes the
+  request twice ("What color is an emerald? What color is an emerald?" for one question said
+  once: room run 2026-12-02 10:31); the same samples plus 0.1-0.2 s more of the silence decode
+  once. So when the speculative final of the speech at a pause repeats a phrase, the region
+  there grows by ``LOOP_RETRY_SECONDS`` of the silence that followed (once the audio is in) and
+  is decoded again; that decode is the transcript, whatever it says (a phrase really said twice
+  stays twice; a decode that loops again is kept, not edited). Only with endpointing (the texts
+  are judged there), at most once per pause.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .endpoint import EndpointPolicy, Verdict, ends, judge
+from .endpoint import EndpointPolicy, Verdict, ends, judge, repeats, words
 from .engine import SAMPLE_RATE, Decoded, FloatArray, pcm16_to_float
 from .vad import WINDOW, VadPolicy, VadStream, speech_region, speech_windows
 
 Region = tuple[int, int]
+
+# Silence added to a region whose speculative final decode repeated a phrase (see above).
+LOOP_RETRY_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -98,6 +110,7 @@ class Utterance:
         self._voice_started = False
         self._voice_stopped = False
         self.verdict: tuple[Region, Verdict] | None = None  # the latest speech judged (endpointing)
+        self._loop_end: int | None = None  # end of the speech region whose decode looped: decoded longer
 
     # -- audio ----------------------------------------------------------------------------
     @property
@@ -119,8 +132,14 @@ class Utterance:
         self._vad.finish()
 
     def region(self) -> Region | None:
-        """The span to transcribe now (at the end: the final span), None without speech."""
-        return speech_region(self._vad.probs, self.samples, self.policy.vad)
+        """The span to transcribe now (at the end: the final span), None without speech: the
+        speech plus its padding, or plus ``LOOP_RETRY_SECONDS`` after a looped decode of it."""
+        region = speech_region(self._vad.probs, self.samples, self.policy.vad)
+        if region is not None and region[1] == self._loop_end:
+            longer = region[1] + int(LOOP_RETRY_SECONDS * SAMPLE_RATE)
+            if self.samples >= longer:  # once all of it is in: one more decode, not one per chunk
+                return region[0], longer
+        return region
 
     def _trailing_silence(self) -> int | None:
         found = speech_windows(self._vad.probs, self.policy.vad)
@@ -213,6 +232,9 @@ class Utterance:
         silence alone decides, as without semantic endpointing)."""
         verdict = Verdict(True, "no decode") if text is None else judge(text)
         self.verdict = (region, verdict)
+        plain = speech_region(self._vad.probs, self.samples, self.policy.vad)
+        if text is not None and region == plain and repeats(words(text)):
+            self._loop_end = region[1]  # decoded again with more of the silence (region())
         return verdict
 
     def voice_events(self) -> list[tuple[str, int]]:
