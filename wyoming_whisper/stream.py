@@ -24,15 +24,15 @@ Pure and synchronous (no asyncio, no wyoming); the handler drives it.
   a finished request ends there, an unfinished one at ``endpoint_max_windows`` unless speech
   resumes (then the longer region is judged at its next pause). Speech that ends before
   ``hold_windows`` (an earlier part of the question the client sent again first) ends nothing.
-* **A looped decode is decoded again, longer.** With the short encoder window
-  (:mod:`.engine`) and only 0.1 s of silence after the speech, tiny.en sometimes writes the
-  request twice ("What color is an emerald? What color is an emerald?" for one question said
-  once: room run 2026-12-02 10:31); the same samples plus 0.1-0.2 s more of the silence decode
-  once. So when the speculative final of the speech at a pause repeats a phrase, the region
-  there grows by ``LOOP_RETRY_SECONDS`` of the silence that followed (once the audio is in) and
-  is decoded again; that decode is the transcript, whatever it says (a phrase really said twice
-  stays twice; a decode that loops again is kept, not edited). Only with endpointing (the texts
-  are judged there), at most once per pause.
+* **A looped final is decoded again, longer.** With the short encoder window (:mod:`.engine`)
+  and only 0.1 s of silence after the speech (endpointing), tiny.en sometimes writes the request
+  twice ("What color is an emerald? What color is an emerald?" for one question said once: room
+  run 2026-12-02 10:31); the same samples plus 0.1-0.2 s more of the silence decode once. The
+  end of turn still reads such a text as unfinished (a loop also comes from speech cut at a
+  pause mid-request, so the turn waits as before); but when the final text repeats a phrase,
+  the region plus ``LOOP_RETRY_SECONDS`` of the audio that followed it (what is there of it) is
+  decoded again and that decode is the transcript, whatever it says (a phrase really said twice
+  stays twice; a decode that loops again is kept, not edited).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from .vad import WINDOW, VadPolicy, VadStream, speech_region, speech_windows
 
 Region = tuple[int, int]
 
-# Silence added to a region whose speculative final decode repeated a phrase (see above).
+# Audio after the region decoded again when its final text repeats a phrase (see above).
 LOOP_RETRY_SECONDS = 0.2
 
 
@@ -110,7 +110,6 @@ class Utterance:
         self._voice_started = False
         self._voice_stopped = False
         self.verdict: tuple[Region, Verdict] | None = None  # the latest speech judged (endpointing)
-        self._loop_end: int | None = None  # end of the speech region whose decode looped: decoded longer
 
     # -- audio ----------------------------------------------------------------------------
     @property
@@ -132,14 +131,17 @@ class Utterance:
         self._vad.finish()
 
     def region(self) -> Region | None:
-        """The span to transcribe now (at the end: the final span), None without speech: the
-        speech plus its padding, or plus ``LOOP_RETRY_SECONDS`` after a looped decode of it."""
-        region = speech_region(self._vad.probs, self.samples, self.policy.vad)
-        if region is not None and region[1] == self._loop_end:
-            longer = region[1] + int(LOOP_RETRY_SECONDS * SAMPLE_RATE)
-            if self.samples >= longer:  # once all of it is in: one more decode, not one per chunk
-                return region[0], longer
-        return region
+        """The span to transcribe now (at the end: the final span), None without speech."""
+        return speech_region(self._vad.probs, self.samples, self.policy.vad)
+
+    def loop_retry(self, region: Region, text: str) -> Region | None:
+        """The region to decode again when ``text``, the final decode of ``region``, repeats a
+        phrase: ``region`` plus up to ``LOOP_RETRY_SECONDS`` of the audio after it; None otherwise
+        (or when no audio follows it)."""
+        if not repeats(words(text)):
+            return None
+        end = min(self.samples, region[1] + int(LOOP_RETRY_SECONDS * SAMPLE_RATE))
+        return (region[0], end) if end > region[1] else None
 
     def _trailing_silence(self) -> int | None:
         found = speech_windows(self._vad.probs, self.policy.vad)
@@ -232,9 +234,6 @@ class Utterance:
         silence alone decides, as without semantic endpointing)."""
         verdict = Verdict(True, "no decode") if text is None else judge(text)
         self.verdict = (region, verdict)
-        plain = speech_region(self._vad.probs, self.samples, self.policy.vad)
-        if text is not None and region == plain and repeats(words(text)):
-            self._loop_end = region[1]  # decoded again with more of the silence (region())
         return verdict
 
     def voice_events(self) -> list[tuple[str, int]]:
