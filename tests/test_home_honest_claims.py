@@ -77,7 +77,7 @@ def test_sentences_about_other_things_are_not_state_claims(fine: str) -> None:
 
 
 def test_the_model_is_told_the_local_time_and_date() -> None:
-    assert clock_line(NOW) == "It is now 3:09 PM on Saturday, March 14, 2026 (local time)."
+    assert clock_line(NOW) == "It is 3:09 PM, Saturday, March 14, 2026."
 
 
 def _checked(reply: str, now: dt.datetime) -> None:

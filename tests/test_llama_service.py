@@ -196,9 +196,9 @@ async def test_history_carries_a_fact_within_a_conversation_only(llama: ServiceP
         {"role": "system", "content": "Answer briefly."},
         # repeated as it was asked, clock line included, so llama-server's prompt cache covers it
         {"role": "user",
-         "content": "It is now 3:09 PM on Saturday, March 14, 2026 (local time).\n\nMy name is Zorblax."},
+         "content": "It is 3:09 PM, Saturday, March 14, 2026.\n\nMy name is Zorblax."},
         {"role": "assistant", "content": first},
-        {"role": "user", "content": "It is now 3:09 PM on Saturday, March 14, 2026 (local time).\n\nWhat is my name?"},
+        {"role": "user", "content": "It is 3:09 PM, Saturday, March 14, 2026.\n\nWhat is my name?"},
     ]
     assert not any("Zorblax" in m["content"] for m in other)
     # so llama-server evaluated only the new question: the whole first prompt came from its cache

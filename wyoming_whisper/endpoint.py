@@ -158,7 +158,7 @@ def judge(text: str) -> Verdict:
         # Whisper heard no falling voice, or the audio was noisy: weak when the words alone
         # read as finished ("Switch off the bedroom lamp"), not after "turn on the".
         return Verdict(False, "no final punctuation", weak=judge(stripped + ".").finished)
-    if _repeats(found):
+    if repeats(found):
         return Verdict(False, "a repeated phrase")  # Whisper looping on audio cut mid-request
     last = found[-1]
     if len(found) == 1 and last in TRANSITIVE:
@@ -183,7 +183,7 @@ def judge(text: str) -> Verdict:
     return Verdict(True, "finished")
 
 
-def _repeats(found: list[str]) -> bool:
+def repeats(found: list[str]) -> bool:
     """Whether a phrase of 2+ words comes twice in a row ("tell me a joke tell me a joke")."""
     for size in range(2, len(found) // 2 + 1):
         for start in range(len(found) - 2 * size + 1):

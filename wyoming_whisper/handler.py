@@ -281,6 +281,12 @@ class WhisperHandler(ServiceHandler):
         decoded = Decoded("")
         if region is not None:
             decoded = await self._final_decode(stream, region)
+            longer = utterance.loop_retry(region, decoded.text)
+            if longer is not None:  # tiny.en looped on the speech cut just after it (see .stream)
+                _LOGGER.info("client=%s final text repeats a phrase: decoding %.2fs more audio; was %r", self.client,
+                             (longer[1] - region[1]) / SAMPLE_RATE, decoded.text)
+                region = longer
+                decoded = await self.service.decode(utterance.job("final", longer), stream.language, stream.prompt)
         else:
             await stream.tasks.close()
         text = decoded.text

@@ -24,17 +24,29 @@ Pure and synchronous (no asyncio, no wyoming); the handler drives it.
   a finished request ends there, an unfinished one at ``endpoint_max_windows`` unless speech
   resumes (then the longer region is judged at its next pause). Speech that ends before
   ``hold_windows`` (an earlier part of the question the client sent again first) ends nothing.
+* **A looped final is decoded again, longer.** With the short encoder window (:mod:`.engine`)
+  and only 0.1 s of silence after the speech (endpointing), tiny.en sometimes writes the request
+  twice ("What color is an emerald? What color is an emerald?" for one question said once: room
+  run 2026-12-02 10:31); the same samples plus 0.1-0.2 s more of the silence decode once. The
+  end of turn still reads such a text as unfinished (a loop also comes from speech cut at a
+  pause mid-request, so the turn waits as before); but when the final text repeats a phrase,
+  the region plus ``LOOP_RETRY_SECONDS`` of the audio that followed it (what is there of it) is
+  decoded again and that decode is the transcript, whatever it says (a phrase really said twice
+  stays twice; a decode that loops again is kept, not edited).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .endpoint import EndpointPolicy, Verdict, ends, judge
+from .endpoint import EndpointPolicy, Verdict, ends, judge, repeats, words
 from .engine import SAMPLE_RATE, Decoded, FloatArray, pcm16_to_float
 from .vad import WINDOW, VadPolicy, VadStream, speech_region, speech_windows
 
 Region = tuple[int, int]
+
+# Audio after the region decoded again when its final text repeats a phrase (see above).
+LOOP_RETRY_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -121,6 +133,15 @@ class Utterance:
     def region(self) -> Region | None:
         """The span to transcribe now (at the end: the final span), None without speech."""
         return speech_region(self._vad.probs, self.samples, self.policy.vad)
+
+    def loop_retry(self, region: Region, text: str) -> Region | None:
+        """The region to decode again when ``text``, the final decode of ``region``, repeats a
+        phrase: ``region`` plus up to ``LOOP_RETRY_SECONDS`` of the audio after it; None otherwise
+        (or when no audio follows it)."""
+        if not repeats(words(text)):
+            return None
+        end = min(self.samples, region[1] + int(LOOP_RETRY_SECONDS * SAMPLE_RATE))
+        return (region[0], end) if end > region[1] else None
 
     def _trailing_silence(self) -> int | None:
         found = speech_windows(self._vad.probs, self.policy.vad)
