@@ -123,7 +123,7 @@ async def test_a_satellite_found_later_is_served_and_followed_when_it_moves() ->
     async def stop(uri: str) -> None:
         stopped.append(uri)
 
-    watch = SatelliteWatch(WatchConfig(interval=0.1, browse_seconds=0.6, interface="127.0.0.1"), started.append,
+    watch = SatelliteWatch(WatchConfig(interval=0.1, browse_seconds=2.0, interface="127.0.0.1"), started.append,
                            stop)
     name = f"hearth-watch-test-{free_port()}"
     first, second = free_port(), free_port()
