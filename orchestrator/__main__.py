@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from voice_runtime.env import env
 from voice_runtime.latency import LatencyMonitor
 from voice_runtime.logs import add_logging_args, setup_logging
 from voice_runtime.memory import tune_malloc
+from voice_runtime.signals import on_stop_signal
 from voice_runtime.tasks import TaskSet, cancel_and_wait
 
 from .continuation import ContinuationPolicy
@@ -215,6 +215,12 @@ async def ask(args: argparse.Namespace) -> int:
 
 async def serve(args: argparse.Namespace) -> int:
     config = build_config(args)
+    stop = asyncio.Event()
+    with on_stop_signal(stop.set):  # from the start: a signal while starting stops it too
+        return await _serve(args, config, stop)
+
+
+async def _serve(args: argparse.Namespace, config: OrchestratorConfig, stop: asyncio.Event) -> int:
     monitor = LatencyMonitor()
     timers = TimerManager(config.data_dir)
     home = HomeAssistant(config.home_assistant) if config.home_assistant else None
@@ -254,11 +260,6 @@ async def serve(args: argparse.Namespace) -> int:
             _LOGGER.info("metrics on http://127.0.0.1:%d/metrics", metrics.port)
         if satellites:
             _LOGGER.info("serving satellites=%s", ",".join(satellites))
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
         await stop.wait()
     finally:
         await cancel_and_wait(watching)  # first: it starts and stops links
