@@ -3,7 +3,6 @@ process gets a real signal, exits 0 and says why it stopped."""
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import sys
 from pathlib import Path
@@ -11,22 +10,9 @@ from pathlib import Path
 import pytest
 from helpers import ROOT, ServiceProcess, free_port, start_service
 
+from voice_runtime.procs import start_process
+
 ECHO = str(ROOT / "tests" / "echo_service.py")
-
-
-async def _started(*command: str, ready: str) -> ServiceProcess:
-    proc = await asyncio.create_subprocess_exec(
-        *command,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=str(ROOT),
-    )
-    service = ServiceProcess(proc, "", 0)
-    if not await service.wait_log(ready, timeout=60):
-        await service.stop(signal.SIGKILL)
-        raise AssertionError(f"{command} did not start: {service.log[-20:]}")
-    return service
 
 
 async def _stopped_cleanly(service: ServiceProcess, sig: signal.Signals) -> None:
@@ -42,18 +28,11 @@ async def test_a_server_stops_on_a_signal(sig: signal.Signals) -> None:
 
 
 async def test_the_session_recorder_stops_on_sigterm(tmp_path: Path) -> None:
-    service = await _started(
-        sys.executable,
-        "-m",
-        "voice_runtime.session",
-        "record",
-        "--listen",
-        f"tcp://127.0.0.1:{free_port()}",
-        "--server",
-        f"tcp://127.0.0.1:{free_port()}",
-        "--out",
-        str(tmp_path / "s.jsonl"),
-        ready="listening uri=",
+    record = ["record", "--listen", f"tcp://127.0.0.1:{free_port()}", "--server", f"tcp://127.0.0.1:{free_port()}"]
+    service = await start_process(
+        [sys.executable, "-m", "voice_runtime.session", *record, "--out", str(tmp_path / "s.jsonl")],
+        ready_marker="listening uri=",
+        timeout=60,
     )
     await _stopped_cleanly(service, signal.SIGTERM)
 
@@ -75,11 +54,12 @@ enabled = false
 [orchestrator]
 args = ["--asr", "{nowhere}", "--tts", "{nowhere}", "--handle", "{nowhere}", "--data-dir", "{tmp_path / "data"}"]
 """)
-    home = await _started(
-        sys.executable, "-m", "voice_runtime.home", "serve", "--config", str(config), ready="serving satellites="
+    home = await start_process(
+        [sys.executable, "-m", "voice_runtime.home", "serve", "--config", str(config)],
+        ready_marker="serving satellites=",
+        timeout=60,
     )
     await _stopped_cleanly(home, signal.SIGTERM)
-    assert any("service=orchestrator" in line and "stopping on signal SIGTERM" in line for line in home.log), home.log[
-        -20:
-    ]
+    orchestrator = [line for line in home.log if "service=orchestrator" in line]
+    assert any("stopping on signal SIGTERM" in line for line in orchestrator), orchestrator[-20:]
     assert any("all services stopped" in line for line in home.log)

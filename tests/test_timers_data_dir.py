@@ -14,6 +14,7 @@ import pytest
 from helpers import ROOT, ServiceProcess, free_port
 
 from orchestrator.timers import DataDirBusy, claim_data_dir
+from voice_runtime.procs import start_process
 
 NOWHERE = "tcp://127.0.0.1:9"  # nothing answers: the orchestrator serves and re-dials
 
@@ -38,18 +39,7 @@ def serve_command(data_dir: Path) -> list[str]:
 
 
 async def serving(data_dir: Path) -> ServiceProcess:
-    proc = await asyncio.create_subprocess_exec(
-        *serve_command(data_dir),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=str(ROOT),
-    )
-    service = ServiceProcess(proc, "", 0)
-    if not await service.wait_log("serving satellites=", timeout=60):
-        await service.stop(signal.SIGKILL)
-        raise AssertionError(service.log[-20:])
-    return service
+    return await start_process(serve_command(data_dir), ready_marker="serving satellites=", timeout=60)
 
 
 async def test_a_second_serve_on_the_same_data_dir_stops_at_start_and_leaves_the_timers_alone(
