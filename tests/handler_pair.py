@@ -10,8 +10,15 @@ from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
 
 from wyoming.event import Event, async_read_event
+from wyoming.info import Info
 
 from voice_runtime.handler import ServiceHandler
+from voice_runtime.models import resolve_whisper
+from wyoming_whisper.engine import EngineConfig, WhisperEngine
+from wyoming_whisper.handler import WhisperHandler
+from wyoming_whisper.service import WhisperService
+from wyoming_whisper.stream import StreamPolicy
+from wyoming_whisper.vad import SileroVad
 
 H = TypeVar("H", bound=ServiceHandler)
 
@@ -32,6 +39,17 @@ async def handler_pair(
         for w in (writer, client_writer):
             w.close()
             await w.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def tiny_whisper(
+    vad: SileroVad, policy: StreamPolicy
+) -> AsyncIterator[tuple[WhisperHandler, asyncio.StreamReader]]:
+    """Our whisper handler on tiny.en (from the packages) with ``vad`` and ``policy``, on a socket pair."""
+    engine = WhisperEngine(EngineConfig(model_dir=resolve_whisper("tiny.en")))
+    service = WhisperService(engine=engine, vad=vad, info=Info, policy=policy)
+    async with handler_pair(lambda r, w: WhisperHandler(r, w, service=service)) as pair:
+        yield pair
 
 
 async def read_until(reader: asyncio.StreamReader, event_type: str, timeout: float = 60.0) -> list[Event]:

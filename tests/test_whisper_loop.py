@@ -19,17 +19,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from handler_pair import handler_pair, read_until
+from handler_pair import read_until, tiny_whisper
 from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
-from wyoming.info import Info
 from wyoming.vad import VoiceStopped
 
-from voice_runtime.models import resolve_whisper, silero_vad
-from wyoming_whisper.engine import SAMPLE_RATE, EngineConfig, WhisperEngine
+from voice_runtime.models import silero_vad
+from wyoming_whisper.engine import SAMPLE_RATE
 from wyoming_whisper.handler import WhisperHandler
 from wyoming_whisper.policy import request_policy
-from wyoming_whisper.service import WhisperService
 from wyoming_whisper.stream import LOOP_RETRY_SECONDS, StreamPolicy, Utterance
 from wyoming_whisper.vad import SileroVad
 
@@ -64,9 +62,7 @@ def test_a_final_text_that_repeats_a_phrase_is_decoded_again_with_the_audio_afte
 
 @pytest.fixture
 async def handler(vad: SileroVad) -> AsyncIterator[tuple[WhisperHandler, asyncio.StreamReader]]:
-    engine = WhisperEngine(EngineConfig(model_dir=resolve_whisper("tiny.en")))
-    service = WhisperService(engine=engine, vad=vad, info=Info, policy=POLICY)
-    async with handler_pair(lambda r, w: WhisperHandler(r, w, service=service)) as pair:
+    async with tiny_whisper(vad, POLICY) as pair:
         yield pair
 
 

@@ -14,26 +14,21 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from handler_pair import handler_pair, read_until
+from handler_pair import read_until, tiny_whisper
 from speech import speak_paused
 from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart
-from wyoming.info import Info
 
-from voice_runtime.models import resolve_whisper, silero_vad
-from wyoming_whisper.engine import EngineConfig, WhisperEngine
+from voice_runtime.models import silero_vad
 from wyoming_whisper.handler import WhisperHandler
-from wyoming_whisper.service import WhisperService
 from wyoming_whisper.stream import StreamPolicy
 from wyoming_whisper.vad import SileroVad
 
 
 @pytest.fixture
 async def handler() -> AsyncIterator[tuple[WhisperHandler, asyncio.StreamReader]]:
-    engine = WhisperEngine(EngineConfig(model_dir=resolve_whisper("tiny.en")))
-    service = WhisperService(engine=engine, vad=SileroVad(silero_vad()), info=Info,
-                             policy=StreamPolicy(endpoint_max_windows=round(1.5 * 16000 / 512)))
-    async with handler_pair(lambda r, w: WhisperHandler(r, w, service=service)) as pair:
+    policy = StreamPolicy(endpoint_max_windows=round(1.5 * 16000 / 512))
+    async with tiny_whisper(SileroVad(silero_vad()), policy) as pair:
         yield pair
 
 
