@@ -70,9 +70,9 @@ class Supervisor:
             raise SystemExit("nothing to run: every service is disabled")
         for name in names:
             self.children[name] = ChildStatus(name, self.config.command(name, self.python))
-        _LOGGER.info("supervising services=%s state=%s", ",".join(names), self.status_path)
         try:
-            with on_stop_signal(self._stopping.set):
+            with on_stop_signal(self._stopping.set):  # before the line a watcher may act on
+                _LOGGER.info("supervising services=%s state=%s", ",".join(names), self.status_path)
                 async with asyncio.TaskGroup() as group:
                     for name in names:
                         group.create_task(self._keep_running(name), name=f"supervise {name}")
