@@ -41,4 +41,3 @@ def on_stop_signal(stop: Callable[[], object]) -> Iterator[None]:
         for sig in installed:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(sig)
-
