@@ -53,6 +53,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from wyoming.event import async_read_event, async_write_event  # noqa: E402
 
+from bench.ha_rig import rig_parser, run_on_rig  # noqa: E402
 from voice_runtime.audio import PCM16_MONO_16K, write_wav  # noqa: E402
 from voice_runtime.procs import ServiceProcess, start_service  # noqa: E402
 
@@ -363,22 +364,11 @@ def markdown(res: dict[str, Any]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rig", type=Path, default=Path("/tmp/ha2025"))
+    parser = rig_parser(__doc__, ROOT / "bench/results/ha_announce")
     parser.add_argument("--count", type=int, default=5, help="announcements of each kind")
     parser.add_argument("--no-chime", action="store_true", help="run the satellite with --no-announce-chime")
-    parser.add_argument("--keep-config", action="store_true")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench/results/ha_announce")
-    args = parser.parse_args()
-    if not (args.rig / "inroot.sh").exists():
-        print(f"no HA rig at {args.rig}: run sudo ../shared/ha2025/setup.sh {args.rig}", file=sys.stderr)
-        return 2
-    res = asyncio.run(run(args))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
-    args.out.with_suffix(".md").write_text(markdown(res), encoding="utf-8")
-    print(markdown(res))
-    return 0 if all(r["played_within_audio_plus_half"] for r in res["rows"]) else 1
+    return run_on_rig(parser.parse_args(), run, markdown,
+                      lambda res: all(r["played_within_audio_plus_half"] for r in res["rows"]))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -31,6 +30,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+
+from bench.ha_rig import rig_parser, run_on_rig  # noqa: E402
 
 LIGHTS = {"bedroom": "Bedroom Light", "landing": "Landing Light", "kitchen": "Kitchen Light", "lounge": "Lounge Light"}
 FLOOR_OF = {"bedroom": "Upstairs", "landing": "Upstairs", "kitchen": "Ground Floor", "lounge": "Ground Floor"}
@@ -238,21 +239,9 @@ def markdown(res: dict[str, Any]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rig", type=Path, default=Path("/tmp/ha2025"))
-    parser.add_argument("--keep-config", action="store_true")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench/results/ha_modern")
-    args = parser.parse_args()
-    if not (args.rig / "inroot.sh").exists():
-        print(f"no HA rig at {args.rig}: run sudo ../shared/ha2025/setup.sh {args.rig}", file=sys.stderr)
-        return 2
-    res = asyncio.run(run(args))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
-    args.out.with_suffix(".md").write_text(markdown(res), encoding="utf-8")
-    print(markdown(res))
-    ok = all(res[k]["correct"] == res[k]["commands"] for k in ("floors", "domains"))
-    return 0 if ok else 1
+    parser = rig_parser(__doc__, ROOT / "bench/results/ha_modern")
+    return run_on_rig(parser.parse_args(), run, markdown,
+                      lambda res: all(res[k]["correct"] == res[k]["commands"] for k in ("floors", "domains")))
 
 
 if __name__ == "__main__":

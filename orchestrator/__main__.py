@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from voice_runtime.env import env
 from voice_runtime.latency import LatencyMonitor
 from voice_runtime.logs import add_logging_args, setup_logging
 from voice_runtime.memory import tune_malloc
+from voice_runtime.signals import on_stop_signal
 from voice_runtime.tasks import TaskSet, cancel_and_wait
 
 from .continuation import ContinuationPolicy
@@ -33,7 +33,7 @@ from .pipeline import Pipeline, PipelineConfig, TurnResult
 from .satellite_link import LinkConfig, SatelliteLink
 from .satellite_watch import SatelliteWatch, WatchConfig
 from .services import ServicePool, describe, discover_services
-from .timers import TimerManager
+from .timers import DataDirBusy, TimerManager, claim_data_dir
 from .wavio import WavSink, wav_chunks, wav_problem
 
 _LOGGER = logging.getLogger("orchestrator")
@@ -73,7 +73,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-intents", action="store_true", help="send everything to the LLM")
     parser.add_argument("--data-dir", type=Path,
                         default=Path(env("HEARTH_DATA_DIR") or Path.home() / ".local/share/hearth"),
-                        help="where timers are kept across restarts (default ~/.local/share/hearth)")
+                        help="serve: where timers are kept across restarts, one orchestrator per folder "
+                        "(default ~/.local/share/hearth); ask keeps no timers")
     parser.add_argument("--no-home-reply", default=NO_HOME_REPLY,
                         help="the answer to a device command when no home is connected")
     parser.add_argument("--home-assistant", metavar="URL", help="Home Assistant as the home backend, e.g. "
@@ -215,6 +216,22 @@ async def ask(args: argparse.Namespace) -> int:
 
 async def serve(args: argparse.Namespace) -> int:
     config = build_config(args)
+    try:
+        claim = claim_data_dir(config.data_dir)  # one orchestrator per timers file
+    except DataDirBusy as err:
+        raise SystemExit(str(err)) from None
+    except OSError as err:
+        raise SystemExit(f"--data-dir {config.data_dir}: {err.strerror or err}") from None
+    stop = asyncio.Event()
+    try:
+        with on_stop_signal(stop.set):  # from the start: a signal while starting stops it too
+            return await _serve(args, config, stop)
+    finally:
+        if claim is not None:
+            claim.release()
+
+
+async def _serve(args: argparse.Namespace, config: OrchestratorConfig, stop: asyncio.Event) -> int:
     monitor = LatencyMonitor()
     timers = TimerManager(config.data_dir)
     home = HomeAssistant(config.home_assistant) if config.home_assistant else None
@@ -254,11 +271,6 @@ async def serve(args: argparse.Namespace) -> int:
             _LOGGER.info("metrics on http://127.0.0.1:%d/metrics", metrics.port)
         if satellites:
             _LOGGER.info("serving satellites=%s", ",".join(satellites))
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
         await stop.wait()
     finally:
         await cancel_and_wait(watching)  # first: it starts and stops links

@@ -9,12 +9,18 @@ told through its registered :class:`Ringer` (wyoming ``timer-finished``, then a 
 
 With Home Assistant driving a satellite, Home Assistant owns that satellite's timers: it never
 reaches this orchestrator, so nothing is duplicated.
+
+One orchestrator per data dir: :func:`claim_data_dir` holds ``<data dir>/timers.lock`` while it
+serves. A second one on the same folder would load the same timers, then overwrite the first's
+file with its own set at every change (and ring the same timers twice); it stops at start instead,
+naming the pid that holds the folder. ``ask`` keeps no timers and never reads or writes the file.
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
+import fcntl
 import json
 import logging
 import os
@@ -35,6 +41,7 @@ _LOGGER = logging.getLogger(__name__)
 MAX_TIMERS_PER_SATELLITE = 20
 MAX_TIMER_SECONDS = 24 * 3600
 FILE_NAME = "timers.json"
+LOCK_NAME = "timers.lock"
 
 
 class TimerState(enum.Enum):
@@ -62,6 +69,41 @@ TRANSITIONS: dict[tuple[TimerState, TimerAction], TimerState] = {
     (TimerState.PAUSED, TimerAction.ADD): TimerState.PAUSED,
     (TimerState.PAUSED, TimerAction.CANCEL): TimerState.CANCELLED,
 }
+
+
+class DataDirBusy(Exception):
+    """Another orchestrator keeps its timers in this data dir; ``str()`` says which and what to do."""
+
+
+class DataDirClaim:
+    """``<data dir>/timers.lock``, held (flock) until :meth:`release` or the process ends."""
+
+    def __init__(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._fd: int | None = os.open(data_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
+        except BlockingIOError:
+            holder = os.pread(self._fd, 32, 0).decode(errors="replace").strip() or "?"
+            self.release()
+            raise DataDirBusy(f"another orchestrator (pid {holder}) keeps its timers in {data_dir}: stop it, "
+                              "or give this one its own --data-dir") from None
+        except OSError:
+            self.release()
+            raise
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # (the lock goes with it)
+            self._fd = None
+
+
+def claim_data_dir(data_dir: Path | None) -> DataDirClaim | None:
+    """Hold ``data_dir`` for this process's timers (None: no data dir, nothing to hold). Raises
+    :class:`DataDirBusy` when another process holds it, OSError when it cannot be created."""
+    return DataDirClaim(data_dir) if data_dir is not None else None
 
 
 class TimerError(Exception):

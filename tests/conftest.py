@@ -17,7 +17,7 @@ import gc
 import os
 import re
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -143,3 +143,13 @@ async def stack():  # type: ignore[no-untyped-def]
         yield running
     finally:
         await running.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Orchestrators the tests start keep their timers in this run's folder, not the user's
+    ~/.local/share/hearth: one orchestrator per data dir, so a `serve` of another run (a test
+    run in another checkout, or the user's own) would make theirs refuse to start."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HEARTH_DATA_DIR", str(tmp_path_factory.mktemp("hearth-data")))
+        yield

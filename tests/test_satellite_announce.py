@@ -60,6 +60,15 @@ async def announce(sat: Satellite, link: Link, pcm: bytes, cuts: tuple[int, ...]
     await sat.on_controller_event(link, AudioStop().event())
 
 
+async def a_turn_replied(sat: Satellite, link: Link, *before: Event, reply: Event | None = None) -> None:
+    """A question (4 voiced frames, then silence), then the controller's ``before`` events and a
+    reply (``reply``: its one chunk, default 90 ms at level 3000), which starts playing."""
+    feed(sat, "vvv")
+    feed(sat, "v.....")
+    for event in (*before, REPLY, reply or chunk(90, 3000), AudioStop().event()):
+        await sat.on_controller_event(link, event)
+
+
 async def test_announcement_outside_a_turn_plays_chime_then_audio_then_played() -> None:
     async with running(CONFIG) as sat:
         link = await attach(sat)
@@ -101,10 +110,7 @@ async def test_an_announcement_during_a_reply_waits_its_turn_and_the_queue_is_bo
     config = dataclasses.replace(CONFIG, announce=AnnounceConfig(chime=False, max_waiting=2))
     async with running(config) as sat:
         link = await attach(sat)
-        feed(sat, "vvv")
-        feed(sat, "v.....")
-        for event in (REPLY, chunk(90, 3000), AudioStop().event()):
-            await sat.on_controller_event(link, event)
+        await a_turn_replied(sat, link)
         for freq in (500.0, 600.0, 700.0):  # three arrive during the reply; room for two
             await announce(sat, link, sine(freq, 0.09))
         assert sat.state == TurnState.SPEAKING and sat.announcements.waiting == 2
@@ -288,10 +294,7 @@ async def test_a_malformed_timer_event_is_logged_and_ignored(data: dict[str, obj
 async def test_a_reply_that_asks_a_question_opens_a_follow_up(text: str, follow_up: bool) -> None:
     async with running(CONFIG) as sat:
         link = await attach(sat)
-        feed(sat, "vvv")
-        feed(sat, "v.....")
-        for event in (Synthesize(text=text).event(), REPLY, chunk(60), AudioStop().event()):
-            await sat.on_controller_event(link, event)
+        await a_turn_replied(sat, link, Synthesize(text=text).event(), reply=chunk(60))
         feed(sat, "...")
         assert sat.state == TurnState.LISTENING
         assert sat.follow_up_open is follow_up
@@ -319,10 +322,7 @@ async def test_event_command_and_event_uri_are_told_every_state_change(tmp_path:
     try:
         async with running(config) as sat:
             link = await attach(sat)
-            feed(sat, "vvv")
-            feed(sat, "v.....")
-            for event in (Transcript(text="what time is it").event(), REPLY, chunk(60), AudioStop().event()):
-                await sat.on_controller_event(link, event)
+            await a_turn_replied(sat, link, Transcript(text="what time is it").event(), reply=chunk(60))
             feed(sat, "...")
             await sat.on_controller_event(link, TimerFinished(id="t1").event())
             feed(sat, ".")

@@ -11,9 +11,8 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from test_satellite_announce import HA_RATE, announce, sine
-from test_satellite_core import CONFIG, REPLY, attach, chunk, feed, running
-from wyoming.audio import AudioStop
+from test_satellite_announce import HA_RATE, a_turn_replied, announce, sine
+from test_satellite_core import CONFIG, attach, feed, running
 
 from satellite.announce import AnnounceConfig
 from satellite.playback import quiet_tail
@@ -69,10 +68,7 @@ async def test_quiet_audio_inside_an_announcement_is_played_and_the_cap_holds() 
 async def test_an_announcement_waiting_behind_a_reply_loses_its_quiet_tail_too() -> None:
     async with running(NO_CHIME) as sat:
         link = await attach(sat)
-        feed(sat, "vvv")
-        feed(sat, "v.....")
-        for event in (REPLY, chunk(90, 3000), AudioStop().event()):
-            await sat.on_controller_event(link, event)
+        await a_turn_replied(sat, link)
         await announce(sat, link, sine(600.0, 0.3) + bytes(int(0.3 * HA_RATE) * 2))
         assert sat.state == TurnState.SPEAKING and sat.announcements.waiting == 1
         frames = 0

@@ -14,23 +14,20 @@ satellite's pre-roll burst reached the question before the blip was judged).
 from __future__ import annotations
 
 import asyncio
-import socket
 import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from handler_pair import read_until, tiny_whisper
 from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
-from wyoming.event import Event, async_read_event
-from wyoming.info import Info
 from wyoming.vad import VoiceStopped
 
-from voice_runtime.models import resolve_whisper, silero_vad
-from wyoming_whisper.engine import SAMPLE_RATE, EngineConfig, WhisperEngine
+from voice_runtime.models import silero_vad
+from wyoming_whisper.engine import SAMPLE_RATE
 from wyoming_whisper.handler import WhisperHandler
 from wyoming_whisper.policy import request_policy
-from wyoming_whisper.service import WhisperService
 from wyoming_whisper.stream import LOOP_RETRY_SECONDS, StreamPolicy, Utterance
 from wyoming_whisper.vad import SileroVad
 
@@ -65,19 +62,8 @@ def test_a_final_text_that_repeats_a_phrase_is_decoded_again_with_the_audio_afte
 
 @pytest.fixture
 async def handler(vad: SileroVad) -> AsyncIterator[tuple[WhisperHandler, asyncio.StreamReader]]:
-    ours, theirs = socket.socketpair()
-    reader, writer = await asyncio.open_connection(sock=ours)
-    client_reader, client_writer = await asyncio.open_connection(sock=theirs)
-    engine = WhisperEngine(EngineConfig(model_dir=resolve_whisper("tiny.en")))
-    service = WhisperService(engine=engine, vad=vad, info=Info, policy=POLICY)
-    handler = WhisperHandler(reader, writer, service=service)
-    try:
-        yield handler, client_reader
-    finally:
-        await handler.disconnect()
-        for w in (writer, client_writer):
-            w.close()
-            await w.wait_closed()
+    async with tiny_whisper(vad, POLICY) as pair:
+        yield pair
 
 
 async def test_the_question_said_once_is_transcribed_once(
@@ -94,11 +80,7 @@ async def test_the_question_said_once_is_transcribed_once(
     for event in events:  # as the runtime reads them: each handled before the next is read
         await whisper.preempt(event)
         await whisper.handle_event(event)
-    got: list[Event] = []
-    while not got or got[-1].type != "transcript-stop":
-        event = await asyncio.wait_for(async_read_event(client), 60)
-        assert event is not None
-        got.append(event)
+    got = await read_until(client, "transcript-stop")
     text = next(Transcript.from_event(e).text for e in got if Transcript.is_type(e.type))
     assert text.lower().count("emerald") == 1, text
     # the looped speculative text still read as unfinished: the turn ended at the cap (1.9 s), as before

@@ -11,40 +11,25 @@ decode makes happen), through the handler's own ``preempt``/``handle_event`` on 
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
+from handler_pair import read_until, tiny_whisper
 from speech import speak_paused
 from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart
-from wyoming.event import Event, async_read_event
-from wyoming.info import Info
 
-from voice_runtime.models import resolve_whisper, silero_vad
-from wyoming_whisper.engine import EngineConfig, WhisperEngine
+from voice_runtime.models import silero_vad
 from wyoming_whisper.handler import WhisperHandler
-from wyoming_whisper.service import WhisperService
 from wyoming_whisper.stream import StreamPolicy
 from wyoming_whisper.vad import SileroVad
 
 
 @pytest.fixture
 async def handler() -> AsyncIterator[tuple[WhisperHandler, asyncio.StreamReader]]:
-    ours, theirs = socket.socketpair()
-    reader, writer = await asyncio.open_connection(sock=ours)
-    client_reader, client_writer = await asyncio.open_connection(sock=theirs)
-    engine = WhisperEngine(EngineConfig(model_dir=resolve_whisper("tiny.en")))
-    service = WhisperService(engine=engine, vad=SileroVad(silero_vad()), info=Info,
-                             policy=StreamPolicy(endpoint_max_windows=round(1.5 * 16000 / 512)))
-    handler = WhisperHandler(reader, writer, service=service)
-    try:
-        yield handler, client_reader
-    finally:
-        await handler.disconnect()
-        for w in (writer, client_writer):
-            w.close()
-            await w.wait_closed()
+    policy = StreamPolicy(endpoint_max_windows=round(1.5 * 16000 / 512))
+    async with tiny_whisper(SileroVad(silero_vad()), policy) as pair:
+        yield pair
 
 
 async def test_speech_queued_after_a_finished_phrase_is_heard_before_the_end(
@@ -60,10 +45,6 @@ async def test_speech_queued_after_a_finished_phrase_is_heard_before_the_end(
         await whisper.preempt(event)
     for event in events:  # ... before the worker handles the first
         await whisper.handle_event(event)
-    got: list[Event] = []
-    while not got or got[-1].type != "transcript-stop":
-        event = await asyncio.wait_for(async_read_event(client), 60)
-        assert event is not None
-        got.append(event)
+    got = await read_until(client, "transcript-stop")
     text = next(Transcript.from_event(e).text for e in got if Transcript.is_type(e.type))
     assert "please" in text.lower(), text

@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from .tasks import TaskSet
@@ -77,6 +78,39 @@ class ServiceProcess:
         return int(self.proc.returncode or 0)
 
 
+async def start_process(
+    command: Sequence[str],
+    *,
+    ready_marker: str,
+    timeout: float = 300.0,
+    env: dict[str, str] | None = None,
+    echo: bool = False,
+    uri: str = "",
+    port: int = 0,
+    name: str | None = None,
+) -> ServiceProcess:
+    """Start ``command`` (stderr collected, run from the repository); return once it logs
+    ``ready_marker``, else kill it and raise RuntimeError with its last log lines (``name``:
+    what that error calls it, default the command's first words)."""
+    proc = await asyncio.create_subprocess_exec(
+        *command,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=str(ROOT),
+        env={**os.environ, **(env or {})},
+    )
+    service = ServiceProcess(proc, uri, port, echo=echo)
+    try:
+        ready = await service.wait_log(ready_marker, timeout=timeout)
+    except TimeoutError:
+        ready = False
+    if not ready:
+        await service.stop(signal.SIGKILL)
+        raise RuntimeError(f"{name or ' '.join(command[:3])} did not start:\n" + "\n".join(service.log[-40:]))
+    return service
+
+
 async def start_service(
     module: str,
     *args: str,
@@ -94,17 +128,6 @@ async def start_service(
     """
     port = port or free_port()
     uri = f"tcp://127.0.0.1:{port}"
-    proc = await asyncio.create_subprocess_exec(
-        *(command or [python or sys.executable, "-m", module]), "--uri", uri, *args,
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE, cwd=str(ROOT), env={**os.environ, **(env or {})},
-    )
-    service = ServiceProcess(proc, uri, port, echo=echo)
-    try:
-        ready = await service.wait_log(ready_marker, timeout=timeout)
-    except TimeoutError:
-        ready = False
-    if not ready:
-        await service.stop(signal.SIGKILL)
-        raise RuntimeError(f"{module} did not start:\n" + "\n".join(service.log[-40:]))
-    return service
+    return await start_process([*(command or [python or sys.executable, "-m", module]), "--uri", uri, *args],
+                               ready_marker=ready_marker, timeout=timeout, env=env, echo=echo, uri=uri, port=port,
+                               name=module)

@@ -13,7 +13,6 @@ import contextlib
 import errno
 import ipaddress
 import logging
-import signal
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from wyoming.event import async_get_stdin, async_get_stdout, async_write_event
 from .discovery import Advertiser, default_name, reachable_host
 from .handler import ServiceHandler
 from .limits import Limits
+from .signals import on_stop_signal
 from .tasks import cancel_and_wait, race
 
 _LOGGER = logging.getLogger(__name__)
@@ -244,22 +244,14 @@ async def run_server(config: ServerConfig, factory: HandlerFactory) -> None:
     """Serve until SIGINT/SIGTERM (or, for stdio, until the stream ends), then shut down. A server
     that cannot listen exits with one line saying where and why (SystemExit), not a traceback."""
     server = WyomingServer(config, factory)
-    try:
-        await server.start()
-    except ListenError as err:
-        _LOGGER.error("%s", err.strerror)
-        raise SystemExit(f"{config.program}: {err.strerror}") from None
-    loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop_requested.set)
-    try:
-        await race(server.wait(), stop_requested.wait())
-        if stop_requested.is_set():
-            _LOGGER.info("stopping on signal")
-    finally:
-        await server.stop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.remove_signal_handler(sig)
+    with on_stop_signal(stop_requested.set):  # before "listening": a signal right after it is handled
+        try:
+            await server.start()
+        except ListenError as err:
+            _LOGGER.error("%s", err.strerror)
+            raise SystemExit(f"{config.program}: {err.strerror}") from None
+        try:
+            await race(server.wait(), stop_requested.wait())
+        finally:
+            await server.stop()

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from ..signals import on_stop_signal
 from .config import HomeConfig
 
 _LOGGER = logging.getLogger(__name__)
@@ -64,23 +65,19 @@ class Supervisor:
 
     async def run(self) -> None:
         """Start everything and supervise until :meth:`stop` (or SIGTERM/SIGINT)."""
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._stopping.set)
         names = [n for n in START_ORDER if self.config.spec(n).enabled]
         if not names:
             raise SystemExit("nothing to run: every service is disabled")
         for name in names:
             self.children[name] = ChildStatus(name, self.config.command(name, self.python))
-        _LOGGER.info("supervising services=%s state=%s", ",".join(names), self.status_path)
         try:
-            async with asyncio.TaskGroup() as group:
-                for name in names:
-                    group.create_task(self._keep_running(name), name=f"supervise {name}")
-                group.create_task(self._stop_all_on_request(), name="supervisor stop")
+            with on_stop_signal(self._stopping.set):  # before the line a watcher may act on
+                _LOGGER.info("supervising services=%s state=%s", ",".join(names), self.status_path)
+                async with asyncio.TaskGroup() as group:
+                    for name in names:
+                        group.create_task(self._keep_running(name), name=f"supervise {name}")
+                    group.create_task(self._stop_all_on_request(), name="supervisor stop")
         finally:
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(sig)
             self._write_status()
         _LOGGER.info("all services stopped")
 

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
 from ..cli import add_version_arg
 from ..logs import add_logging_args, setup_logging
+from ..signals import on_stop_signal
 from ..tasks import race
 from .format import Session, SessionFileError, load_session
 from .record import Recorder
@@ -23,15 +22,12 @@ from .show import render
 
 
 async def _record(args: argparse.Namespace) -> None:
-    recorder = Recorder(args.listen, args.server, Path(args.out))
-    await recorder.start()
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await recorder.stop()
+    with on_stop_signal(stop.set):
+        recorder = Recorder(args.listen, args.server, Path(args.out))
+        await recorder.start()
+        await stop.wait()
+        await recorder.stop()
 
 
 def run(argv: list[str] | None = None) -> None:

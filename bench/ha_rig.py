@@ -1,0 +1,42 @@
+"""What the benchmarks on the real Home Assistant rig (../shared/ha2025) share: the rig, config
+and output flags, the check that the rig is there, and writing the results as JSON + Markdown."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+Result = dict[str, Any]
+
+
+def rig_parser(doc: str | None, out: Path) -> argparse.ArgumentParser:
+    """``--rig`` (default /tmp/ha2025), ``--keep-config`` and ``--out`` (default ``out``)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rig", type=Path, default=Path("/tmp/ha2025"))
+    parser.add_argument("--keep-config", action="store_true")
+    parser.add_argument("--out", type=Path, default=out)
+    return parser
+
+
+def run_on_rig(
+    args: argparse.Namespace,
+    run: Callable[[argparse.Namespace], Coroutine[Any, Any, Result]],
+    markdown: Callable[[Result], str],
+    passed: Callable[[Result], bool],
+) -> int:
+    """Run ``run(args)`` on the rig; write ``--out``.json/.md and print the Markdown. Exit status:
+    2 no rig, 1 ``passed`` says no, else 0."""
+    if not (args.rig / "inroot.sh").exists():
+        print(f"no HA rig at {args.rig}: run sudo ../shared/ha2025/setup.sh {args.rig}", file=sys.stderr)
+        return 2
+    res = asyncio.run(run(args))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
+    args.out.with_suffix(".md").write_text(markdown(res), encoding="utf-8")
+    print(markdown(res))
+    return 0 if passed(res) else 1
