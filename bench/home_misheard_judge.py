@@ -13,17 +13,50 @@ from typing import Any
 
 from bench.home_bench import SnapshotHome, corpus_home
 from orchestrator.home.confidence import Hearing
-from orchestrator.home.entities import HomeSnapshot
+from orchestrator.home.entities import HomeSnapshot, spoken_form
+from orchestrator.home.resolve import by_kind, every_one, only_thermostat
 from orchestrator.intents import IntentRecognizer, Recognized
 
-Key = list[tuple[str, list[tuple[str, str]]]]
+Key = list[tuple[str, list[str], list[tuple[str, str]]]]
+_TARGET_SLOTS = frozenset({"name", "area", "floor", "domain", "device_class", "every", "kind"})
 
 
-def key(commands: list[Recognized]) -> Key:
+def key(commands: list[Recognized], home: HomeSnapshot) -> Key:
+    """What ``commands`` do: intent, the entities they act on (resolved in ``home`` as Home
+    Assistant would: "the living room blind" is the one blind of that room) and their other slots."""
+
     def value(v: Any) -> str:
         return str(float(v)) if isinstance(v, int | float) else str(v).lower()
 
-    return [(c.name, sorted((k, value(v)) for k, v in c.slots.items())) for c in commands]
+    out = []
+    for command in commands:
+        rest = sorted((k, value(v)) for k, v in command.slots.items() if k not in _TARGET_SLOTS)
+        out.append((command.name, sorted(_entities(command, home)), rest))
+    return out
+
+
+def _entities(command: Recognized, home: HomeSnapshot) -> set[str]:
+    each = every_one(home, command)
+    if isinstance(each, list):
+        return {str(c.slots["name"]) for c in each}
+    resolved = by_kind(home, command)
+    if isinstance(resolved, Recognized) and resolved.name == "HassClimateSetTemperature":
+        resolved = only_thermostat(home, resolved)
+    if isinstance(resolved, str):
+        return {f"? {resolved}"}
+    slots = resolved.slots
+    if "name" in slots:
+        entity = home.by_name.get(spoken_form(str(slots["name"])))
+        return {entity.name if entity else f"? {slots['name']}"}
+    if "area" in slots:
+        return {
+            e.name
+            for e in home.entities
+            if e.area_id == slots["area"]
+            and e.domain == slots.get("domain", e.domain)
+            and e.device_class == slots.get("device_class", e.device_class)
+        }
+    return {f"? {sorted(slots.items())}"}
 
 
 class RecordingHome(SnapshotHome):
@@ -31,6 +64,7 @@ class RecordingHome(SnapshotHome):
 
     def __init__(self, snapshot: HomeSnapshot) -> None:
         super().__init__(snapshot)
+        self.snapshot = snapshot
         self.done: list[Recognized] = []
         self.agent: list[str] = []
 
@@ -45,7 +79,7 @@ class RecordingHome(SnapshotHome):
 
 def _acted(home: RecordingHome, expected: Key) -> str | None:
     if home.done:
-        return "right" if key(home.done) == expected else "WRONG"
+        return "right" if key(home.done, home.snapshot) == expected else "WRONG"
     return "agent" if home.agent else None
 
 
@@ -57,7 +91,7 @@ async def judge_all(decodes: list[dict[str, Any]]) -> dict[str, Any]:
     for i, row in enumerate(decodes):
         said, heard = row["said"], row["heard"]
         if said not in expected:
-            expected[said] = key(recognizer.recognize(said))
+            expected[said] = key(recognizer.recognize(said), home.snapshot)
         home.done, home.agent = [], []
         hearing = Hearing(row.get("avg_logprob"), row.get("no_speech_prob"))
         match = await recognizer.answer(heard, f"c{i}", hearing=hearing)
@@ -73,7 +107,7 @@ async def judge_all(decodes: list[dict[str, Any]]) -> dict[str, Any]:
                 on_yes = _acted(home, expected[said]) or "nothing"
             else:
                 outcome = "refused"
-        heard_right = key(recognizer.recognize(heard)) == expected[said] if heard else False
+        heard_right = key(recognizer.recognize(heard), home.snapshot) == expected[said] if heard else False
         rows.append(
             {
                 **{k: row[k] for k in ("split", "said", "voice", "condition", "heard")},
@@ -110,3 +144,66 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "heard_as_said_asked": sum(r["outcome"] == "asked" for r in as_said),
         }
     return out
+
+
+OUTCOMES = ("right", "WRONG", "asked", "refused", "agent", "llm")
+
+
+def markdown(runs: dict[str, dict[str, Any]]) -> str:
+    """The report: outcomes per split for each judged run, then every decode whose outcome
+    differs between the runs, and every wrong action left."""
+    lines = [
+        "# Misheard device requests through the home path (bench/home_misheard_bench.py)",
+        "",
+        "tiny.en (wyoming_whisper's engine, beam 5) on 42 requests x 2 voices x 5 conditions; the bench home "
+        "records what it is asked to do. asked: a question back (yes -> right / wrong: what a yes would do); "
+        "agent: handed to Home Assistant's own agent (what it does there: bench/results/home_ha_agent.md); llm: "
+        "not a device request. Right / wrong compares the intent, the entities acted on (resolved in the bench "
+        "home) and the other slots with what the sentence as written does.",
+        "",
+    ]
+    for label, run in runs.items():
+        lines.append(f"- {label}: judged {run['date']} (load {run['load']:.2f}), code {run['code']}")
+    lines += [
+        "",
+        "| run | split | decodes | right | WRONG | asked (yes -> right / wrong) | refused | agent | llm "
+        "| heard as said: done at once / asked |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, run in runs.items():
+        for split, s in run["summary"].items():
+            lines.append(
+                f"| {label} | {split} | {s['decodes']} | {s['right']} | {s['WRONG']} | {s['asked']} "
+                f"({s['asked_yes_right']} / {s['asked_yes_wrong']}) | {s['refused']} | {s['agent']} "
+                f"| {s['llm']} | {s['heard_as_said_done_at_once']} / {s['heard_as_said_asked']} of "
+                f"{s['heard_as_said']} |"
+            )
+    labels = list(runs)
+    if len(labels) > 1:
+        first, last = runs[labels[0]]["rows"], runs[labels[-1]]["rows"]
+        lines += [
+            "",
+            f"## Decodes whose outcome changed ({labels[0]} -> {labels[-1]})",
+            "",
+            "| split | voice | condition | said | heard | avg_logprob | outcome | reply |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for a, b in zip(first, last, strict=True):
+            if (a["outcome"], a["on_yes"]) != (b["outcome"], b["on_yes"]):
+                lines.append(
+                    f"| {b['split']} | {b['voice']} | {b['condition']} | {b['said']} | {b['heard']} "
+                    f"| {b['avg_logprob']} | {_said(a)} -> {_said(b)} | {b['reply']} |"
+                )
+    for label, run in runs.items():
+        wrong = [r for r in run["rows"] if r["outcome"] == "WRONG" or r["on_yes"] == "WRONG"]
+        lines += ["", f"## Wrong actions left ({label}): {len(wrong)}", ""]
+        lines += [
+            f"- {r['split']} {r['voice']} {r['condition']}: said {r['said']!r}, heard {r['heard']!r} "
+            f"({r['avg_logprob']}): {_said(r)}, done {r['done']}"
+            for r in wrong
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _said(row: dict[str, Any]) -> str:
+    return f"asked (yes -> {row['on_yes']})" if row["outcome"] == "asked" else row["outcome"]

@@ -71,8 +71,9 @@ async def test_a_temperature_heard_with_a_name_that_is_no_device_is_offered_to_t
     ("heard", "reply"),
     [
         ("set the kitchen light to 20 degrees", THERMOSTAT_20),
-        ("set the tv to 20 degrees", THERMOSTAT_20),
-        ("set the ceiling fan to 20 degrees", THERMOSTAT_20),
+        ("set the tv to 20 degrees", THERMOSTAT_20),  # HA 2026.2.3's own agent: "Volume set"
+        ("set the ceiling fan to 20 degrees", THERMOSTAT_20),  # HA 2026.2.3's own agent: "Speed set", fan on
+        ("set the garage door to 20 degrees", THERMOSTAT_20),  # HA 2026.2.3's own agent: garage door opened to 20 %
         ("set the firm stat to 21 degrees", "Did you mean: set the Thermostat to 21 degrees?"),
         ("set the front door to 50 percent", "The Front Door can't do that. Which device did you mean?"),
         ("dim the front door", "The Front Door can't do that. Which device did you mean?"),
