@@ -138,7 +138,8 @@ def _view(states: list[dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     import httpx
     from ha_home import CONFIG, EXPOSED
-    from ha_modern_bench import chroot_ha
+
+    from bench.ha_modern_bench import chroot_ha
 
     rows = []
     async with chroot_ha(args, lambda port: CONFIG.format(port=port)) as ha:

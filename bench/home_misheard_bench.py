@@ -89,9 +89,8 @@ def condition(
 
 def clips() -> list[dict[str, Any]]:
     """Every (split, sentence, voice, condition) with its 16 kHz audio (rendered once, cached)."""
-    from home_misheard_corpus import HELD_OUT, TUNE
-    from turn_corpus import Voices
-
+    from bench.home_misheard_corpus import HELD_OUT, TUNE
+    from bench.turn_corpus import Voices
     from voice_runtime.models import cache_dir
 
     folder = cache_dir() / "home_misheard"
@@ -139,22 +138,25 @@ def main() -> int:
     parser.add_argument("--label", default="after")
     parser.add_argument("--out", type=Path, default=RESULTS / "home_misheard")
     args = parser.parse_args()
-    # another checkout's orchestrator first (the "before"), then this one's bench modules
-    sys.path[:0] = ([str(args.code.resolve())] if args.code else []) + [str(ROOT), str(ROOT / "bench")]
+    sys.path.insert(0, str(ROOT))
+    if args.code is not None:  # that checkout's orchestrator (kept in sys.modules), this one's bench
+        sys.path.insert(0, str(args.code.resolve()))
+        import orchestrator.intents
+
+        sys.path.remove(str(args.code.resolve()))
     if args.step == "decode":
         decode()
         return 0
     path = args.out.with_suffix(".json")
     runs = json.loads(path.read_text()) if path.exists() else {}
     if args.step == "report":
-        from home_misheard_judge import markdown
+        from bench.home_misheard_judge import markdown
 
         args.out.with_suffix(".md").write_text(markdown(runs), encoding="utf-8")
         print(markdown(runs))
         return 0
-    from home_misheard_judge import judge_all
-
     import orchestrator  # the checkout judged (recorded with the report)
+    from bench.home_misheard_judge import judge_all
 
     report = asyncio.run(judge_all(json.loads(DECODES.read_text())["decodes"]))
     report["code"] = str(Path(orchestrator.__file__).parent.parent)

@@ -17,8 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 from home_bench import corpus_home
-from home_misheard_corpus import HELD_OUT, TUNE
 
+from bench.home_misheard_corpus import HELD_OUT, TUNE
 from bench.home_misheard_judge import RecordingHome
 from orchestrator.home.confidence import Hearing
 from orchestrator.home.entities import HomeEntity, HomeSnapshot
@@ -154,9 +154,9 @@ async def test_real_whisper_far_off_thermostat_request_is_never_done_on_another_
     to Home Assistant's own agent. Whatever it hears, nothing but the thermostat at 20 is done,
     nothing goes to HA's agent, and a device action is asked about, not done."""
     import numpy as np
-    from home_misheard_bench import condition
     from speech import speak
 
+    from bench.home_misheard_bench import condition
     from voice_runtime.models import resolve_whisper
     from wyoming_whisper.engine import EngineConfig, WhisperEngine
 

@@ -173,8 +173,8 @@ def _thermostat(command: Recognized, words: HomeWords, recognize: Callable[[str]
     if not climates:
         return Misfit("There is no thermostat in your home.")
     if len(climates) > 1:
-        said = [f"the {c}" for c in climates[:4]]
-        return Misfit(f"Which thermostat do you mean: {', '.join(said[:-1])} or {said[-1]}?")
+        listed = [f"the {c}" for c in climates[:4]]
+        return Misfit(f"Which thermostat do you mean: {', '.join(listed[:-1])} or {listed[-1]}?")
     name = climates[0]
     degrees = _DEGREES.search(command.text)
     if degrees is None:
