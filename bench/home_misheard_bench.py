@@ -2,6 +2,7 @@
 actions, questions back and refusals, on real decodes of spoken requests.
 
     python bench/home_misheard_bench.py decode                 # render + tiny.en, minutes (offline)
+    python bench/home_misheard_bench.py decode-held47          # adds the room's held-47, rendered
     python bench/home_misheard_bench.py judge [--code DIR] [--label after]   # seconds
     python bench/home_misheard_bench.py report                 # bench/results/home_misheard.md
 
@@ -114,13 +115,45 @@ def clips() -> list[dict[str, Any]]:
     return out
 
 
-def decode() -> None:
+def held47_clips() -> list[dict[str, Any]]:
+    """The room bench's held-47 as nearly as it can be made offline: bm_george says "Set the
+    thermostat to twenty degrees." whole and with 0.75 s of silence after "to" (split synthesis,
+    as the room corpus made it), far+noise (-14 dB, -40 dBFS) without and with reverberation,
+    three noise seeds each (the room's echo and real-time decoding are not reproduced)."""
+    from bench.turn_corpus import Voices
+
+    voices = Voices()
+    said = "Set the thermostat to twenty degrees."
+    whole = voices.speak(said, "bm_george")
+    pause = np.zeros(int(0.75 * RATE), np.float32)
+    split = np.concatenate(
+        [voices.speak("Set the thermostat to", "bm_george"), pause, voices.speak("twenty degrees.", "bm_george")]
+    )
+    out = []
+    for label, clean in (("whole", whole), ("split 0.75 s", split)):
+        for room in (False, True):
+            for seed in (1, 2, 3):
+                audio = condition(clean, gain=-14.0, noise=-40.0, room=room, seed=seed)
+                out.append(
+                    {
+                        "split": "held47",
+                        "said": said,
+                        "voice": "bm_george",
+                        "audio": audio,
+                        "condition": f"far+noise {label}{' reverb' if room else ''} seed {seed}",
+                    }
+                )
+    return out
+
+
+def decode(held47: bool = False) -> None:
     from voice_runtime.models import resolve_whisper
     from wyoming_whisper.engine import EngineConfig, WhisperEngine
 
     engine = WhisperEngine(EngineConfig(model_dir=resolve_whisper("tiny.en")))
-    rows = []
-    for clip in clips():
+    rows = json.loads(DECODES.read_text())["decodes"] if held47 else []
+    rows = [r for r in rows if r["split"] != "held47"]
+    for clip in held47_clips() if held47 else clips():
         decoded = engine.transcribe(clip.pop("audio"), "en")
         rows.append({**clip, "heard": decoded.text, **decoded.confidence()})
         print(
@@ -133,7 +166,7 @@ def decode() -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("step", choices=["decode", "judge", "report"])
+    parser.add_argument("step", choices=["decode", "decode-held47", "judge", "report"])
     parser.add_argument("--code", type=Path, help="judge with this checkout's orchestrator (e.g. main's)")
     parser.add_argument("--label", default="after")
     parser.add_argument("--out", type=Path, default=RESULTS / "home_misheard")
@@ -144,8 +177,8 @@ def main() -> int:
         import orchestrator.intents
 
         sys.path.remove(str(args.code.resolve()))
-    if args.step == "decode":
-        decode()
+    if args.step in ("decode", "decode-held47"):
+        decode(held47=args.step == "decode-held47")
         return 0
     path = args.out.with_suffix(".json")
     runs = json.loads(path.read_text()) if path.exists() else {}
