@@ -115,6 +115,12 @@ async def test_a_temperature_with_several_or_no_thermostats_is_asked_or_refused(
     assert two.done == two.agent == none.done == none.agent == []
 
 
+async def test_a_remark_about_the_warmth_is_not_a_temperature(home: tuple[IntentRecognizer, RecordingHome]) -> None:
+    """ "turn on the ceiling fan it's getting warmer" names the fan (with a remark after it): it
+    is asked about as the Ceiling Fan, not offered to the thermostat."""
+    assert await _ask(home, "turn on the ceiling fan it's getting warmer", "warmer") == "Did you mean the Ceiling Fan?"
+
+
 async def test_words_inside_a_devices_name_are_not_read_as_a_request() -> None:
     """ "Blue Lamp" is a name, not a colour; "Lock Light" is a light, not a lock."""
     recording = RecordingHome(

@@ -6,7 +6,8 @@ matches any name: "Set the thermostat to twenty degrees." heard far off as "Set 
 "firmest up"; "set the kitchen light to 20 degrees" would set a light. What the rest of the
 request says (outside every name of the home) tells what kind of device it is for:
 
-- a temperature (degrees, celsius, "warmer", the word thermostat): a thermostat or water heater;
+- a temperature (degrees, celsius, the words temperature and thermostat): a thermostat or water
+  heater;
 - a percentage: something with a level (a light, cover, fan, player, valve, humidifier);
 - brightness words and colours: a light;
 - lock / unlock: a lock.
@@ -39,8 +40,8 @@ _CUES: list[tuple[str, re.Pattern[str], frozenset[str]]] = [
     (
         "temperature",
         re.compile(
-            r"(?<!\S)(?:degrees?|celsius|fahrenheit|centigrade|temperature|thermostat|warmer"
-            r"|cooler|hotter|colder)(?!\S)"
+            # not "warmer" / "colder": said in remarks ("turn on the fan, it's getting warmer")
+            r"(?<!\S)(?:degrees?|celsius|fahrenheit|centigrade|temperature|thermostat)(?!\S)"
         ),
         frozenset({"climate", "water_heater"}),
     ),
