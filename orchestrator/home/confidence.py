@@ -150,10 +150,8 @@ def doubt(commands: list[Recognized], hearing: Hearing | None, names: Callable[[
     go ahead."""
     if all(c.name in QUERIES for c in commands):
         return None
-    if lists is not None:
-        home = lists()
-        if (wrong := misfit(commands, home, lambda said: near_name(said, home_names(home)), recognize)) is not None:
-            return Doubt(wrong.question, wrong.meant)
+    if lists is not None and (wrong := misfit(commands, lists(), recognize)) is not None:
+        return Doubt(wrong.question, wrong.meant)
     meant, fixed = list(commands), []
     for i, command in enumerate(commands):
         said = str(command.slots.get("name", ""))

@@ -16,7 +16,8 @@ A device action whose target's domain does not fit is not done. A temperature go
 home's thermostat: with one, the assistant asks "Did you mean: set the Thermostat to 20
 degrees?" (a "yes" does it); with several it asks which; with none it says so. Anything else
 that does not fit is asked about ("The Front Door can't do that. Which device did you mean?").
-A wildcard name that is no device of the home but comes with a temperature is treated the same.
+A wildcard name that is no device of the home but comes with a temperature is treated the same
+(any other wildcard name is left to :mod:`.confidence`).
 Requests whose words fit their device are not touched (no extra question on a clear request).
 """
 
@@ -120,16 +121,16 @@ def asked_for(text: str, words: HomeWords) -> set[str]:
     return {kind for kind, pattern, _ in _CUES if pattern.search(rest)}
 
 
-def target(command: Recognized, words: HomeWords, near: Callable[[str], str | None]) -> tuple[str, str] | None:
+def target(command: Recognized, words: HomeWords) -> tuple[str, str] | None:
     """(name or "", domain) of what ``command`` acts on, when it can be told: the matched
     device's, the domain slot's ("the lights in the kitchen"), or a wildcard name's when it is a
-    device of the home or nearly one (``near``). None: a name that is no device of the home."""
+    device of the home. None: a wildcard name that is no device of the home (one only close to a
+    device's is left to :func:`.confidence.near_name`: "dim the dining room lights" is not a
+    request for the Living Room Blinds)."""
     name = command.slots.get("name")
     domain = command.context.get("domain") or command.slots.get("domain")
     if isinstance(name, str) and name:
         device = words.devices.get(spoken_form(name))
-        if device is None and command.source == "fallback" and (close := near(name)) is not None:
-            device = words.devices.get(spoken_form(close))
         if device is not None:
             return device
         if command.source == "fallback":
@@ -141,10 +142,7 @@ def target(command: Recognized, words: HomeWords, near: Callable[[str], str | No
 
 
 def misfit(
-    commands: list[Recognized],
-    lists: Mapping[str, SlotList],
-    near: Callable[[str], str | None],
-    recognize: Callable[[str], list[Recognized]],
+    commands: list[Recognized], lists: Mapping[str, SlotList], recognize: Callable[[str], list[Recognized]]
 ) -> Misfit | None:
     """Why not to do ``commands`` as recognised (see the module doc); None: they fit."""
     words = HomeWords.of(lists)
@@ -152,7 +150,7 @@ def misfit(
         if command.name not in CHECKED:
             continue
         wants = asked_for(command.text, words)
-        aimed = target(command, words, near)
+        aimed = target(command, words)
         if aimed is None:  # a wildcard name that is no device: only a temperature says what it is for
             if "temperature" in wants:
                 return _thermostat(command, words, recognize)
