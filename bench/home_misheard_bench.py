@@ -189,14 +189,15 @@ def main() -> int:
         print(markdown(runs))
         return 0
     import orchestrator  # the checkout judged (recorded with the report)
-    from bench.home_misheard_judge import judge_all
+    from bench.home_misheard_judge import judge_all, written_all
 
     report = asyncio.run(judge_all(json.loads(DECODES.read_text())["decodes"]))
     report["code"] = str(Path(orchestrator.__file__).parent.parent)
+    report["written"] = asyncio.run(written_all())
     runs[args.label] = report
     path.write_text(json.dumps(runs, indent=1), encoding="utf-8")
     print(json.dumps({k: v for k, v in report.items() if k != "rows"}, indent=1))
-    print(Counter(r["outcome"] for r in report["rows"]))
+    print(Counter(r["outcome"] for r in report["rows"]), len(report["written"]), "written phrasings")
     return 0
 
 

@@ -128,6 +128,35 @@ async def judge_all(decodes: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+async def written_all() -> dict[str, list[Any]]:
+    """Every phrasing written in bench/home_corpus*.py (commands, questions, no-home requests),
+    answered as heard surely (-0.2): phrase -> [reply, intents done, handed to HA's agent]. A
+    request written as said must be done at once: nothing here may turn into a question."""
+    import importlib
+
+    phrases: list[str] = []
+    for name in (
+        "home_corpus",
+        "home_corpus_4",
+        "home_corpus_5",
+        "home_corpus_6",
+        "home_corpus_7",
+        "home_corpus_8",
+        "home_corpus_9",
+    ):
+        for attr, cases in vars(importlib.import_module(f"bench.{name}")).items():
+            if attr.isupper() and isinstance(cases, list) and cases and isinstance(cases[0], tuple):
+                phrases += [str(c[0]) for c in cases]
+    home = RecordingHome(corpus_home())
+    recognizer = IntentRecognizer(home=home)
+    out: dict[str, list[Any]] = {}
+    for i, text in enumerate(dict.fromkeys(phrases)):
+        home.done, home.agent = [], []
+        match = await recognizer.answer(text, f"w{i}", hearing=Hearing(-0.2, 0.05))
+        out[text] = [match.response if match else None, [c.name for c in home.done], bool(home.agent)]
+    return out
+
+
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for split in ("tune", "held", "all", "held47"):  # all: the corpus (tune + held); held47 apart
@@ -195,6 +224,17 @@ def markdown(runs: dict[str, dict[str, Any]]) -> str:
                     f"| {b['split']} | {b['voice']} | {b['condition']} | {b['said']} | {b['heard']} "
                     f"| {b['avg_logprob']} | {_said(a)} -> {_said(b)} | {b['reply']} |"
                 )
+    if all("written" in run for run in runs.values()):
+        lines += ["", "## Written phrasings (bench/home_corpus*.py), heard surely", ""]
+        for label, run in runs.items():
+            done = sum(bool(v[1]) for v in run["written"].values())
+            asked = sum(bool(v[0]) and str(v[0]).endswith("?") and not v[1] for v in run["written"].values())
+            lines.append(f"- {label}: {len(run['written'])} phrasings, {done} done at once, {asked} asked about")
+        if len(labels) > 1:
+            a, b = runs[labels[0]]["written"], runs[labels[-1]]["written"]
+            changed = [t for t in b if a.get(t) != b[t]]
+            lines.append(f"- changed {labels[0]} -> {labels[-1]}: {len(changed)}")
+            lines += [f"  - {t!r}: {a.get(t)} -> {b[t]}" for t in changed]
     for label, run in runs.items():
         wrong = [r for r in run["rows"] if r["outcome"] == "WRONG" or r["on_yes"] == "WRONG"]
         lines += ["", f"## Wrong actions left ({label}): {len(wrong)}", ""]
