@@ -195,7 +195,7 @@ def main() -> int:
     report["code"] = str(Path(orchestrator.__file__).parent.parent)
     report["written"] = asyncio.run(written_all())
     runs[args.label] = report
-    path.write_text(json.dumps(runs, indent=1), encoding="utf-8")
+    path.write_text(json.dumps(runs, indent=None) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in report.items() if k != "rows"}, indent=1))
     print(Counter(r["outcome"] for r in report["rows"]), len(report["written"]), "written phrasings")
     return 0
