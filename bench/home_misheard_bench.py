@@ -196,7 +196,7 @@ def main() -> int:
     report["written"] = asyncio.run(written_all())
     runs[args.label] = report
     path.write_text(json.dumps(runs, indent=None) + "\n", encoding="utf-8")
-    print(json.dumps({k: v for k, v in report.items() if k != "rows"}, indent=1))
+    print(json.dumps({k: v for k, v in report.items() if k not in ("rows", "written")}, indent=1))
     print(Counter(r["outcome"] for r in report["rows"]), len(report["written"]), "written phrasings")
     return 0
 
