@@ -11,7 +11,9 @@ Two signs that the words are not what was said:
   misheard article, never how a room or device is named).
 
 Then a device ACTION is not done: the assistant asks ("Did you mean the Bedroom Lamp?") and a
-"yes" does it. Questions (states, temperature, weather), the time and timers go ahead.
+"yes" does it. Questions (states, temperature, weather), the time and timers go ahead. Checked
+first, whatever the scores: a request whose words do not fit its device (degrees on a light, a
+percentage on a lock) is asked about too (:mod:`.fit`).
 
 The threshold was chosen by measurement (bench/home_confidence.py, tiny.en through our engine, 60
 decodes heard as device actions: the end-of-turn corpus at its conditions and harsher far+noise,
