@@ -291,7 +291,8 @@ class IntentRecognizer:
         home = self.home
         if looped(said := normalize(text)) and undouble(said) == said:  # a loop, not one sentence
             hearing = replace(hearing or Hearing(), looped=True)  # said again: unsure (.home.confidence)
-        if (asking := doubt(commands, hearing, lambda: home_names(home.slot_lists()), self.recognize)) is not None:
+        if (asking := doubt(commands, hearing, lambda: home_names(home.slot_lists()), self.recognize,
+                            home.slot_lists)) is not None:
             if asking.meant:
                 self._asked.put(conversation_id, asking.meant, self.now())
             return IntentMatch(first.name, slots, asking.question)

@@ -11,7 +11,9 @@ Two signs that the words are not what was said:
   misheard article, never how a room or device is named).
 
 Then a device ACTION is not done: the assistant asks ("Did you mean the Bedroom Lamp?") and a
-"yes" does it. Questions (states, temperature, weather), the time and timers go ahead.
+"yes" does it. Questions (states, temperature, weather), the time and timers go ahead. Checked
+first, whatever the scores: a request whose words do not fit its device (degrees on a light, a
+percentage on a lock) is asked about too (:mod:`.fit`).
 
 The threshold was chosen by measurement (bench/home_confidence.py, tiny.en through our engine, 60
 decodes heard as device actions: the end-of-turn corpus at its conditions and harsher far+noise,
@@ -44,6 +46,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hassil.intents import SlotList, TextSlotList
+
+from .fit import misfit
 
 if TYPE_CHECKING:
     from ..intents import Recognized
@@ -138,13 +142,18 @@ def home_names(lists: Mapping[str, SlotList]) -> list[str]:
 
 
 def doubt(commands: list[Recognized], hearing: Hearing | None, names: Callable[[], list[str]],
-          recognize: Callable[[str], list[Recognized]]) -> Doubt | None:
-    """Whether to ask instead of doing ``commands`` (see the module doc). A wildcard command
-    whose name is close to a device's is asked about as that device ("Did you mean the Bedroom
-    Lamp?"); with an unsure transcript any action is ("Did you say ...?"), or, when no device
-    fits, "which device". None: go ahead."""
+          recognize: Callable[[str], list[Recognized]],
+          lists: Callable[[], Mapping[str, SlotList]] | None = None) -> Doubt | None:
+    """Whether to ask instead of doing ``commands`` (see the module doc). With the home's slot
+    ``lists``, a request whose words do not fit its device ("set the kitchen light to 20
+    degrees") is asked about first (:mod:`.fit`). A wildcard command whose name is close to a
+    device's is asked about as that device ("Did you mean the Bedroom Lamp?"); with an unsure
+    transcript any action is ("Did you say ...?"), or, when no device fits, "which device". None:
+    go ahead."""
     if all(c.name in QUERIES for c in commands):
         return None
+    if lists is not None and (wrong := misfit(commands, lists(), recognize)) is not None:
+        return Doubt(wrong.question, wrong.meant)
     meant, fixed = list(commands), []
     for i, command in enumerate(commands):
         said = str(command.slots.get("name", ""))
