@@ -72,8 +72,12 @@ def test_a_text_without_final_punctuation_waits() -> None:
     assert not judge("cancel the timer").finished and judge("Cancel the timer.").finished
 
 
-def test_noise_without_words_does_not_wait() -> None:
-    assert judge("").finished and judge(" ... ").finished
+def test_noise_without_words_ends_no_turn() -> None:
+    """tiny.en writes "." for a noise blip: nothing was asked yet, so it must not end the turn
+    (speech that follows is the request); it waits like an unfinished one, up to the cap."""
+    for text in ("", ".", " ... ", "?", "-"):
+        verdict = judge(text)
+        assert not verdict.finished and not verdict.weak, (text, verdict)
 
 
 def test_the_silence_rule_around_the_verdict() -> None:
