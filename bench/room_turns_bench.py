@@ -251,7 +251,7 @@ async def run(args: argparse.Namespace) -> int:
     load_start = os.getloadavg()
     folder: Path | None = None
     try:
-        engines["whisper"] = await start_service("wyoming_whisper")
+        engines["whisper"] = await start_service("wyoming_whisper", *shlex.split(args.whisper_args))
         engines["llama"] = await start_service("wyoming_llama", "--max-sentences", "1", *shlex.split(args.llama_args))
         engines["tts"] = await start_service("wyoming_kokoro", *shlex.split(args.tts_args))
         label = args.label or ("on" if args.window is None else f"window{args.window:g}")
@@ -265,7 +265,7 @@ async def run(args: argparse.Namespace) -> int:
     rows = judge(corpus, ran, skipped)
     data = {"split": args.split, "label": label, "part": args.part, "window": args.window, "gap": args.gap,
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "loadavg_start": load_start,
-            "llama_args": args.llama_args, "tts_args": args.tts_args,
+            "llama_args": args.llama_args, "tts_args": args.tts_args, "whisper_args": args.whisper_args,
             "loadavg_end": os.getloadavg(), "mono_to_wall": ran["mono_to_wall"], "room": ran["room_line"],
             "room_stats": ran["result"].get("stats"),
             "rows": rows}
@@ -287,6 +287,7 @@ def main() -> int:
     parser.add_argument("--part", default="1/1", help="K/N: only the K-th of N equal parts of the split (short runs)")
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--llama-args", default="", help="more flags for wyoming_llama (A/B runs, e.g. '--threads 1')")
+    parser.add_argument("--whisper-args", default="", help="more flags for wyoming_whisper (e.g. '--beam-size 1')")
     parser.add_argument("--tts-args", default="", help="more flags for wyoming_kokoro (e.g. '--provider piper')")
     parser.add_argument("--keep", help="folder for the room's files (default /tmp/room-turns-SPLIT-LABEL)")
     parser.add_argument("--report", action="store_true", help="write room_turns.md/json from the runs")
