@@ -118,7 +118,7 @@ def main() -> int:
         for pad_s, beam, ctx, tail, weak in configs:
             pad = max(1, round(pad_s * SAMPLE_RATE / WINDOW))
             policy = VadPolicy(pad_windows=pad, tail_threshold=tail or None, weak_peak=weak or None)
-            found = []
+            found: list[dict[str, Any]] = []
             for n in points(probs, policy, pad):
                 region = speech_region(probs[:n], n * WINDOW, policy)
                 if region is None:
