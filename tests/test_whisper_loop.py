@@ -86,10 +86,14 @@ async def test_the_question_said_once_is_transcribed_once(
     whisper, client = handler
     audio = _clip() + bytes(2 * int(1.5 * SAMPLE_RATE))  # digital silence: the turn ends at the cap, as in the room
     context = {"partial_transcripts": False, "endpoint_after": 0.6}
-    events = [Transcribe(language="en", vad_sensitivity="default", context=context).event(),
-              AudioStart(rate=SAMPLE_RATE, width=2, channels=1).event()]
-    events += [AudioChunk(rate=SAMPLE_RATE, width=2, channels=1, audio=audio[i:i + 1024]).event()
-               for i in range(0, len(audio), 1024)]
+    events = [
+        Transcribe(language="en", vad_sensitivity="default", context=context).event(),
+        AudioStart(rate=SAMPLE_RATE, width=2, channels=1).event(),
+    ]
+    events += [
+        AudioChunk(rate=SAMPLE_RATE, width=2, channels=1, audio=audio[i : i + 1024]).event()
+        for i in range(0, len(audio), 1024)
+    ]
     events.append(AudioStop().event())
     for event in events:  # as the runtime reads them: each handled before the next is read
         await whisper.preempt(event)
@@ -113,10 +117,14 @@ async def test_a_noise_blip_before_the_question_does_not_end_the_turn(
     blip and the transcript was "." (the question was never heard)."""
     whisper, client = handler
     audio = _clip() + bytes(2 * int(1.5 * SAMPLE_RATE))
-    events = [Transcribe(language="en", vad_sensitivity="default", context={"partial_transcripts": False}).event(),
-              AudioStart(rate=SAMPLE_RATE, width=2, channels=1).event()]
-    events += [AudioChunk(rate=SAMPLE_RATE, width=2, channels=1, audio=audio[i:i + 1024]).event()
-               for i in range(0, len(audio), 1024)]
+    events = [
+        Transcribe(language="en", vad_sensitivity="default", context={"partial_transcripts": False}).event(),
+        AudioStart(rate=SAMPLE_RATE, width=2, channels=1).event(),
+    ]
+    events += [
+        AudioChunk(rate=SAMPLE_RATE, width=2, channels=1, audio=audio[i : i + 1024]).event()
+        for i in range(0, len(audio), 1024)
+    ]
     events.append(AudioStop().event())
     for event in events:
         await whisper.preempt(event)

@@ -60,6 +60,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+# fmt: off
 ARTICLES = frozenset({"a", "an", "the", "this", "that", "these", "those", "some", "any", "every", "each"})
 POSSESSIVES = frozenset({"my", "your", "his", "her", "its", "our", "their", "whose"})
 PREPOSITIONS = frozenset({
@@ -127,6 +128,7 @@ _FINAL_PUNCTUATION = (".", "?", "!")
 
 _WORD = re.compile(r"[a-z0-9']+(?:\.[a-z]\b)?")
 _OPEN_PUNCTUATION = (",", "-", "…", "...", ";", ":")
+# fmt: on
 
 
 @dataclass(frozen=True)
@@ -170,8 +172,9 @@ def judge(text: str) -> Verdict:
         return Verdict(False, "a timer without its time")
     if len(found) == 1 and last in OPENERS:
         return Verdict(False, f"only {last!r}")
-    if last in OPEN_WORDS and not (last in {"that", "this", "those", "these", "like", "also", "then", "so"}
-                                   and len(found) > 2):
+    if last in OPEN_WORDS and not (
+        last in {"that", "this", "those", "these", "like", "also", "then", "so"} and len(found) > 2
+    ):
         return Verdict(False, f"ends in {last!r}")
     if last in PARTICLES and len(found) >= 2 and found[-2] in PARTICLE_VERBS:
         return Verdict(False, f"{found[-2]} {last} without an object")

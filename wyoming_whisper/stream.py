@@ -231,8 +231,15 @@ class Utterance:
         earlier part re-sent first) and the text reads as a finished request."""
         endpoint = self.policy.endpoint()
         found = speech_windows(self._vad.probs, self.policy.vad)
-        if (not self.policy.speculative or endpoint is None or self._voice_stopped or found is None
-                or found[1] < self.policy.hold_windows or region != self.region() or not text.strip()):
+        if (
+            not self.policy.speculative
+            or endpoint is None
+            or self._voice_stopped
+            or found is None
+            or found[1] < self.policy.hold_windows
+            or region != self.region()
+            or not text.strip()
+        ):
             return None
         return text if judge(text).finished else None
 
