@@ -53,8 +53,11 @@ from bench.turn_corpus import Request, build  # noqa: E402
 from voice_runtime.audio import PCM16_MONO_16K, write_wav  # noqa: E402
 from voice_runtime.procs import ServiceProcess, start_service  # noqa: E402
 
-ROOM = Path("/work/shared/room/room.py") if not (ROOT.parent / "shared/room/room.py").exists() \
+ROOM = (
+    Path("/work/shared/room/room.py")
+    if not (ROOT.parent / "shared/room/room.py").exists()
     else ROOT.parent / "shared/room/room.py"
+)
 RESULTS = ROOT / "bench" / "results"
 ECHO = ["--echo-delay-ms", "40", "--echo-gain-db", "-6", "--rt60", "0.2", "--reverb-db", "-10"]
 
@@ -104,18 +107,34 @@ async def stop_room(orch: asyncio.subprocess.Process | None, room: asyncio.subpr
         await room.wait()
 
 
-async def run_split(args: argparse.Namespace, requests: list[Request], engines: dict[str, ServiceProcess],
-                    out: Path) -> dict[str, Any]:
+async def run_split(
+    args: argparse.Namespace, requests: list[Request], engines: dict[str, ServiceProcess], out: Path
+) -> dict[str, Any]:
     scen, at = await asyncio.to_thread(write_scenario, out, requests, args.gap)
     port = free_port()
-    sat = (f"{shlex.quote(sys.executable)} -m satellite --uri tcp://127.0.0.1:{port} --no-wake-word --no-tones "
-           f"--mic-command 'cat {{mic}}' --snd-command '{{player}}' --snd-rate 22050")
+    sat = (
+        f"{shlex.quote(sys.executable)} -m satellite --uri tcp://127.0.0.1:{port} --no-wake-word --no-tones "
+        f"--mic-command 'cat {{mic}}' --snd-command '{{player}}' --snd-rate 22050"
+    )
     go = out / "go"
     go.unlink(missing_ok=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     room = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOM), str(scen), "--dir", str(out), "--start-file", str(go), "--run", sat, *ECHO,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=str(ROOT), env=env)
+        sys.executable,
+        str(ROOM),
+        str(scen),
+        "--dir",
+        str(out),
+        "--start-file",
+        str(go),
+        "--run",
+        sat,
+        *ECHO,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        cwd=str(ROOT),
+        env=env,
+    )
     orch_log = out / "orchestrator.log"
     orch = None
     try:
@@ -123,10 +142,28 @@ async def run_split(args: argparse.Namespace, requests: list[Request], engines: 
         flags = ["--continuation-window", str(args.window)] if args.window is not None else []
         with orch_log.open("wb") as log:
             orch = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "orchestrator", "serve", "--satellite", f"tcp://127.0.0.1:{port}",
-                "--asr", engines["whisper"].uri, "--handle", engines["llama"].uri, "--tts", engines["tts"].uri,
-                "--log-format", "json", "--debug", *flags, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
-                cwd=str(ROOT), env=env)
+                sys.executable,
+                "-m",
+                "orchestrator",
+                "serve",
+                "--satellite",
+                f"tcp://127.0.0.1:{port}",
+                "--asr",
+                engines["whisper"].uri,
+                "--handle",
+                engines["llama"].uri,
+                "--tts",
+                engines["tts"].uri,
+                "--log-format",
+                "json",
+                "--debug",
+                *flags,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                cwd=str(ROOT),
+                env=env,
+            )
         await wait_for(lambda: " connected" in orch_log.read_text(errors="replace"), 60, "orchestrator not connected")
         await asyncio.sleep(2.0)  # the satellite's VAD settles on the room's noise first
         mono_to_wall = time.time() - time.monotonic()
@@ -136,9 +173,13 @@ async def run_split(args: argparse.Namespace, requests: list[Request], engines: 
     finally:
         await stop_room(orch, room)
     result = json.loads((out / "result.json").read_text())
-    return {"result": result, "log": orch_log.read_text(errors="replace"), "mono_to_wall": mono_to_wall,
-            "satlog": (out / "run.log").read_text(errors="replace"),
-            "room_line": [x for x in stdout.decode(errors="replace").splitlines() if x.startswith("ROOM")]}
+    return {
+        "result": result,
+        "log": orch_log.read_text(errors="replace"),
+        "mono_to_wall": mono_to_wall,
+        "satlog": (out / "run.log").read_text(errors="replace"),
+        "room_line": [x for x in stdout.decode(errors="replace").splitlines() if x.startswith("ROOM")],
+    }
 
 
 def log_events(text: str, scenario_wall: float) -> list[tuple[float, str, str]]:
@@ -164,15 +205,20 @@ def judge(requests: list[Request], run: dict[str, Any], skipped: set[str]) -> li
         if m := re.search(r"new speech after turn (\d+):", msg):
             started[int(m.group(1)) + 1] = t
     # what each turn heard: answered, or cancelled (by a continuation, a barge-in or the next request)
-    answered_by_turn = {int(m.group(1)): (m.group(2), msg) for t, lg, msg in events
-                        if (m := re.search(r"^turn (\d+) (?:answered|cancelled;.*;) transcript=(.*) continued=\w+$",
-                                           msg))}
+    answered_by_turn = {
+        int(m.group(1)): (m.group(2), msg)
+        for t, lg, msg in events
+        if (m := re.search(r"^turn (\d+) (?:answered|cancelled;.*;) transcript=(.*) continued=\w+$", msg))
+    }
     ends = []  # when the satellite was told the question had ended (scenario seconds)
     for line in run.get("satlog", "").splitlines():
         if "end of speech found by the controller" in line and (m := re.match(r"ts=(\S+) ", line)):
             ends.append(dt.datetime.fromisoformat(m.group(1)).timestamp() - scenario_wall)
-    outcomes = {msg for _, lg, msg in events if lg == "orchestrator.pipeline" and msg.startswith("turn ")
-                and "conversation=" in msg}
+    outcomes = {
+        msg
+        for _, lg, msg in events
+        if lg == "orchestrator.pipeline" and msg.startswith("turn ") and "conversation=" in msg
+    }
     rows = []
     for i, r in enumerate(requests):
         u = utts[i]
@@ -181,8 +227,9 @@ def judge(requests: list[Request], run: dict[str, Any], skipped: set[str]) -> li
         mine = [(t, lg, msg) for t, lg, msg in events if lo <= t < end]
         # The request's own turns start before its speech ended (+ the continuation window); a turn
         # that starts later in its slot heard something else (the echo tail of the reply: counted apart).
-        turns = [n for n in sorted(answered_by_turn)
-                 if lo <= started.get(n, float("inf")) < min(end, u["offset"] + 2.5)]
+        turns = [
+            n for n in sorted(answered_by_turn) if lo <= started.get(n, float("inf")) < min(end, u["offset"] + 2.5)
+        ]
         extra = [n for n in sorted(answered_by_turn) if u["offset"] + 2.5 <= started.get(n, float("inf")) < end]
         final = answered_by_turn[turns[-1]][1] if turns else ""
         answered = turns
@@ -193,26 +240,43 @@ def judge(requests: list[Request], run: dict[str, Any], skipped: set[str]) -> li
         k = next((k for k, (_, _, msg) in enumerate(events) if final and msg == final), 0)
         outcome = events[k - 1][2] if k > 0 and events[k - 1][2] in outcomes else ""
         intent_m = re.search(r"intent=(\S+)", outcome)
-        merges = [float(m.group(1)) for _, _, msg in mine
-                  if (m := re.search(r"continuation \(.*reply heard ([\d.]+)s\)", msg))]
+        merges = [
+            float(m.group(1))
+            for _, _, msg in mine
+            if (m := re.search(r"continuation \(.*reply heard ([\d.]+)s\)", msg))
+        ]
         after = [p for p in replies if u["offset"] < p["start"] < end]
         during = [p for p in replies if u["onset"] <= p["start"] <= u["offset"]]
         # Spoken over the previous reply (it outlived the gap): a barge-in question, not scored.
         over = any(p["start"] < u["onset"] < p["end"] for p in replies)
-        rows.append({
-            "id": r.id, "split": r.split, "voice": r.voice, "condition": r.condition, "pause": r.pause,
-            "pause_kind": r.pause_kind or "none", "method": r.method, "text": r.text, "answered": text,
-            "continued": bool(text_m and text_m.group(2) == "True"), "whole": is_whole(r, text) if text else False,
-            "excluded": r.id in skipped, "over_a_reply": over, "intent": intent_m.group(1) if intent_m else None,
-            "merges": len(merges), "reply_heard_log_s": merges,
-            "reply_heard_room_s": [p["played_s"] for p in during],
-            "first_audio_s": round(after[0]["start"] - u["offset"], 3) if after else None,
-            "turns_answered": len(answered), "answer_finished": answered_fully,
-            # the controller ended the question while it was still being spoken (a cut the
-            # continuation must repair) / only after it (a request still missed was misheard)
-            "ended_mid_speech": sum(u["onset"] < t < u["offset"] - 0.05 for t in ends),
-            "extra_turns": [str(ast.literal_eval(answered_by_turn[n][0])) for n in extra],
-        })
+        rows.append(
+            {
+                "id": r.id,
+                "split": r.split,
+                "voice": r.voice,
+                "condition": r.condition,
+                "pause": r.pause,
+                "pause_kind": r.pause_kind or "none",
+                "method": r.method,
+                "text": r.text,
+                "answered": text,
+                "continued": bool(text_m and text_m.group(2) == "True"),
+                "whole": is_whole(r, text) if text else False,
+                "excluded": r.id in skipped,
+                "over_a_reply": over,
+                "intent": intent_m.group(1) if intent_m else None,
+                "merges": len(merges),
+                "reply_heard_log_s": merges,
+                "reply_heard_room_s": [p["played_s"] for p in during],
+                "first_audio_s": round(after[0]["start"] - u["offset"], 3) if after else None,
+                "turns_answered": len(answered),
+                "answer_finished": answered_fully,
+                # the controller ended the question while it was still being spoken (a cut the
+                # continuation must repair) / only after it (a request still missed was misheard)
+                "ended_mid_speech": sum(u["onset"] < t < u["offset"] - 0.05 for t in ends),
+                "extra_turns": [str(ast.literal_eval(answered_by_turn[n][0])) for n in extra],
+            }
+        )
     return rows
 
 
@@ -224,7 +288,7 @@ def save(path: Path, data: dict[str, Any]) -> None:
 def part_of(split: str, spec: str, limit: int) -> list[Request]:
     corpus = [r for r in build() if r.split == split]
     part, parts = (int(x) for x in spec.split("/"))
-    corpus = corpus[(part - 1) * len(corpus) // parts: part * len(corpus) // parts]
+    corpus = corpus[(part - 1) * len(corpus) // parts : part * len(corpus) // parts]
     return corpus[:limit] if limit else corpus
 
 
@@ -233,10 +297,12 @@ def rejudge(args: argparse.Namespace) -> int:
     folder = Path(args.rejudge)
     path = RESULTS / "room_turns" / f"{args.split}-{args.label}-p{args.part.replace('/', 'of')}.json"
     data = json.loads(path.read_text())
-    ran = {"result": json.loads((folder / "result.json").read_text()),
-           "log": (folder / "orchestrator.log").read_text(errors="replace"),
-           "satlog": (folder / "run.log").read_text(errors="replace"),
-           "scenario_wall": (folder / "go").stat().st_mtime}
+    ran = {
+        "result": json.loads((folder / "result.json").read_text()),
+        "log": (folder / "orchestrator.log").read_text(errors="replace"),
+        "satlog": (folder / "run.log").read_text(errors="replace"),
+        "scenario_wall": (folder / "go").stat().st_mtime,
+    }
     skipped = set(json.loads((RESULTS / "turn.json").read_text()).get("skipped", {}))
     data["rows"] = judge(part_of(args.split, args.part, args.limit), ran, skipped)
     save(path, data)
@@ -251,7 +317,7 @@ async def run(args: argparse.Namespace) -> int:
     load_start = os.getloadavg()
     folder: Path | None = None
     try:
-        engines["whisper"] = await start_service("wyoming_whisper")
+        engines["whisper"] = await start_service("wyoming_whisper", *shlex.split(args.whisper_args))
         engines["llama"] = await start_service("wyoming_llama", "--max-sentences", "1", *shlex.split(args.llama_args))
         engines["tts"] = await start_service("wyoming_kokoro", *shlex.split(args.tts_args))
         label = args.label or ("on" if args.window is None else f"window{args.window:g}")
@@ -263,17 +329,31 @@ async def run(args: argparse.Namespace) -> int:
             if folder is not None:  # bench/room_latency.py reads the whisper server's end-of-turn lines
                 (folder / f"{name}.log").write_text("\n".join(proc.log) + "\n")
     rows = judge(corpus, ran, skipped)
-    data = {"split": args.split, "label": label, "part": args.part, "window": args.window, "gap": args.gap,
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "loadavg_start": load_start,
-            "llama_args": args.llama_args, "tts_args": args.tts_args,
-            "loadavg_end": os.getloadavg(), "mono_to_wall": ran["mono_to_wall"], "room": ran["room_line"],
-            "room_stats": ran["result"].get("stats"),
-            "rows": rows}
+    data = {
+        "split": args.split,
+        "label": label,
+        "part": args.part,
+        "window": args.window,
+        "gap": args.gap,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "loadavg_start": load_start,
+        "llama_args": args.llama_args,
+        "tts_args": args.tts_args,
+        "whisper_args": args.whisper_args,
+        "loadavg_end": os.getloadavg(),
+        "mono_to_wall": ran["mono_to_wall"],
+        "room": ran["room_line"],
+        "room_stats": ran["result"].get("stats"),
+        "rows": rows,
+    }
     path = RESULTS / "room_turns" / f"{args.split}-{label}-p{args.part.replace('/', 'of')}.json"
     await asyncio.to_thread(save, path, data)
     for row in rows:
-        print(f"{row['id']} {'whole' if row['whole'] else 'CUT  '}{' (excl)' if row['excluded'] else ''} "
-              f"merges={row['merges']} first_audio={row['first_audio_s']} {row['answered']!r}", flush=True)
+        print(
+            f"{row['id']} {'whole' if row['whole'] else 'CUT  '}{' (excl)' if row['excluded'] else ''} "
+            f"merges={row['merges']} first_audio={row['first_audio_s']} {row['answered']!r}",
+            flush=True,
+        )
     print(f"wrote {path}")
     return 0
 
@@ -287,6 +367,7 @@ def main() -> int:
     parser.add_argument("--part", default="1/1", help="K/N: only the K-th of N equal parts of the split (short runs)")
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--llama-args", default="", help="more flags for wyoming_llama (A/B runs, e.g. '--threads 1')")
+    parser.add_argument("--whisper-args", default="", help="more flags for wyoming_whisper (e.g. '--beam-size 1')")
     parser.add_argument("--tts-args", default="", help="more flags for wyoming_kokoro (e.g. '--provider piper')")
     parser.add_argument("--keep", help="folder for the room's files (default /tmp/room-turns-SPLIT-LABEL)")
     parser.add_argument("--report", action="store_true", help="write room_turns.md/json from the runs")

@@ -72,10 +72,14 @@ async def test_the_question_said_once_is_transcribed_once(
     whisper, client = handler
     audio = _clip() + bytes(2 * int(1.5 * SAMPLE_RATE))  # digital silence: the turn ends at the cap, as in the room
     context = {"partial_transcripts": False, "endpoint_after": 0.6}
-    events = [Transcribe(language="en", vad_sensitivity="default", context=context).event(),
-              AudioStart(rate=SAMPLE_RATE, width=2, channels=1).event()]
-    events += [AudioChunk(rate=SAMPLE_RATE, width=2, channels=1, audio=audio[i:i + 1024]).event()
-               for i in range(0, len(audio), 1024)]
+    events = [
+        Transcribe(language="en", vad_sensitivity="default", context=context).event(),
+        AudioStart(rate=SAMPLE_RATE, width=2, channels=1).event(),
+    ]
+    events += [
+        AudioChunk(rate=SAMPLE_RATE, width=2, channels=1, audio=audio[i : i + 1024]).event()
+        for i in range(0, len(audio), 1024)
+    ]
     events.append(AudioStop().event())
     for event in events:  # as the runtime reads them: each handled before the next is read
         await whisper.preempt(event)
@@ -85,3 +89,34 @@ async def test_the_question_said_once_is_transcribed_once(
     assert text.lower().count("emerald") == 1, text
     # the looped speculative text still read as unfinished: the turn ended at the cap (1.9 s), as before
     assert any(VoiceStopped.is_type(e.type) for e in got), [e.type for e in got]
+
+
+async def test_a_noise_blip_before_the_question_does_not_end_the_turn(
+    handler: tuple[WhisperHandler, asyncio.StreamReader],
+) -> None:
+    """The clip's first 0.2 s (a noise blip, decoded "."), then 0.35 s of quiet, then the question:
+    with no ``endpoint_after`` the "." used to read as a finished request, so the turn ended on the
+    blip and the transcript was "." (the question was never heard)."""
+    whisper, client = handler
+    audio = _clip() + bytes(2 * int(1.5 * SAMPLE_RATE))
+    events = [
+        Transcribe(language="en", vad_sensitivity="default", context={"partial_transcripts": False}).event(),
+        AudioStart(rate=SAMPLE_RATE, width=2, channels=1).event(),
+    ]
+    events += [
+        AudioChunk(rate=SAMPLE_RATE, width=2, channels=1, audio=audio[i : i + 1024]).event()
+        for i in range(0, len(audio), 1024)
+    ]
+    events.append(AudioStop().event())
+    for event in events:
+        await whisper.preempt(event)
+        await whisper.handle_event(event)
+    got: list[Event] = []
+    while not got or got[-1].type != "transcript-stop":
+        event = await asyncio.wait_for(async_read_event(client), 60)
+        assert event is not None
+        got.append(event)
+    text = next(Transcript.from_event(e).text for e in got if Transcript.is_type(e.type))
+    assert "emerald" in text.lower(), text
+    stopped = [VoiceStopped.from_event(e).timestamp for e in got if VoiceStopped.is_type(e.type)]
+    assert stopped and stopped[0] is not None and stopped[0] > 1000, stopped  # after the question, not the blip

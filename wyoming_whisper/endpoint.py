@@ -22,7 +22,8 @@ on"; not "turn the lights on", "is the tv on"), in a subject right after a modal
 a number after a timer/alarm word without its unit ("set a timer for fifteen"), in a comma, dash
 or ellipsis (Whisper writes those where the voice did not fall: the only prosody cue we use, and
 it comes free with the decode), or when it is a wh-question with no verb yet ("how far away",
-"what time").
+"what time"), or when it has no words at all (noise decoded as "." or ""; it used to end the turn,
+so a 0.2 s blip before the question was answered as the whole request).
 Everything else is finished.
 
 What was tried and what won (``bench/turn_bench.py``; 43 requests with a 0.3-0.9 s pause
@@ -59,6 +60,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+# fmt: off
 ARTICLES = frozenset({"a", "an", "the", "this", "that", "these", "those", "some", "any", "every", "each"})
 POSSESSIVES = frozenset({"my", "your", "his", "her", "its", "our", "their", "whose"})
 PREPOSITIONS = frozenset({
@@ -126,6 +128,7 @@ _FINAL_PUNCTUATION = (".", "?", "!")
 
 _WORD = re.compile(r"[a-z0-9']+(?:\.[a-z]\b)?")
 _OPEN_PUNCTUATION = (",", "-", "…", "...", ";", ":")
+# fmt: on
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,9 @@ def judge(text: str) -> Verdict:
     stripped = text.strip()
     found = words(stripped)
     if not found:
-        return Verdict(True, "no words")  # noise: nothing to wait for
+        # Noise (tiny.en writes "." or "" for a cough or a click): nothing was asked yet, so it
+        # ends no turn before the cap; speech that follows it is the request.
+        return Verdict(False, "no words")
     if stripped.endswith(_OPEN_PUNCTUATION):
         return Verdict(False, f"ends in {stripped[-1]!r}")
     if not stripped.endswith(_FINAL_PUNCTUATION):
@@ -167,8 +172,9 @@ def judge(text: str) -> Verdict:
         return Verdict(False, "a timer without its time")
     if len(found) == 1 and last in OPENERS:
         return Verdict(False, f"only {last!r}")
-    if last in OPEN_WORDS and not (last in {"that", "this", "those", "these", "like", "also", "then", "so"}
-                                   and len(found) > 2):
+    if last in OPEN_WORDS and not (
+        last in {"that", "this", "those", "these", "like", "also", "then", "so"} and len(found) > 2
+    ):
         return Verdict(False, f"ends in {last!r}")
     if last in PARTICLES and len(found) >= 2 and found[-2] in PARTICLE_VERBS:
         return Verdict(False, f"{found[-2]} {last} without an object")

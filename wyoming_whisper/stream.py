@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 from .endpoint import EndpointPolicy, Verdict, ends, judge, repeats, words
 from .engine import SAMPLE_RATE, Decoded, FloatArray, pcm16_to_float
-from .vad import WINDOW, VadPolicy, VadStream, speech_region, speech_windows
+from .vad import WINDOW, VadPolicy, VadStream, end_pad, speech_region, speech_windows
 
 Region = tuple[int, int]
 
@@ -149,13 +149,18 @@ class Utterance:
             return None
         return len(self._vad.probs) - 1 - found[1]
 
+    def _pad(self) -> int:
+        """Windows of silence the region keeps after the speech (more after a weak end: .vad)."""
+        found = speech_windows(self._vad.probs, self.policy.vad)
+        return self.policy.vad.pad_windows if found is None else end_pad(self._vad.probs, found[1], self.policy.vad)
+
     # -- what to decode next --------------------------------------------------------------
     def next_job(self, *, model_busy: bool) -> Job | None:
         region = self.region()
         trailing = self._trailing_silence()
         if region is None or trailing is None or self.finishing:
             return None
-        settle = max(self.policy.settle_windows, self.policy.vad.pad_windows)
+        settle = max(self.policy.settle_windows, self._pad())
         if trailing >= settle:
             if region == self._final_region:
                 return None
@@ -213,6 +218,8 @@ class Utterance:
             return None
         if len(self._vad.probs) - 1 - trailing < self.policy.hold_windows or _seconds(trailing) < endpoint.base:
             return None
+        if trailing < self._pad():
+            return None  # after a weak end the region (and its speculative final) is not complete yet
         region = self.region()
         if region is None or (self.verdict is not None and self.verdict[0] == region):
             return None
@@ -224,8 +231,15 @@ class Utterance:
         earlier part re-sent first) and the text reads as a finished request."""
         endpoint = self.policy.endpoint()
         found = speech_windows(self._vad.probs, self.policy.vad)
-        if (not self.policy.speculative or endpoint is None or self._voice_stopped or found is None
-                or found[1] < self.policy.hold_windows or region != self.region() or not text.strip()):
+        if (
+            not self.policy.speculative
+            or endpoint is None
+            or self._voice_stopped
+            or found is None
+            or found[1] < self.policy.hold_windows
+            or region != self.region()
+            or not text.strip()
+        ):
             return None
         return text if judge(text).finished else None
 

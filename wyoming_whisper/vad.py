@@ -84,14 +84,45 @@ class VadPolicy:
     pad_windows: int = 10  # ~0.32 s kept after the speech
     lead_windows: int = 16  # ~0.5 s kept before it (a soft first consonant can score low)
     min_speech_windows: int = 3  # fewer speech windows than this is noise, not speech
+    # A weak tail: windows right after the last one at the threshold that score at least this
+    # (a quiet last word, 0.1-0.45) still count as speech, up to ``tail_windows`` of them
+    # (None: off; the speech ends at the last window at the threshold).
+    tail_threshold: float | None = None
+    tail_windows: int = 16  # ~0.5 s: noise that keeps scoring low cannot hold the end off longer
+    # A weak end: when the last run of speech windows never scores this much (a quiet last word
+    # that only just crosses the threshold), ``weak_pad_windows`` are kept after it instead of
+    # ``pad_windows`` (Whisper needs more of the word's quiet end to read it). None: off.
+    # Room held-48, "where is the nearest pharmacy": "pharmacy" peaks at 0.48, the speech ends
+    # 0.08 s before the word does, and tiny.en reads "nearest farm/tour" on the speech plus 0.1 s,
+    # "nearest pharmacy" from ~0.3 s after the word's end on (bench/room_tail_probe.py).
+    weak_peak: float | None = 0.6
+    weak_pad_windows: int = 13  # ~0.4 s
+
+
+def end_pad(probs: list[float], last: int, policy: VadPolicy) -> int:
+    """Windows kept after the speech that ends at window ``last``: ``policy.pad_windows``, or
+    ``policy.weak_pad_windows`` (if more) after a weak end (see :class:`VadPolicy`)."""
+    if policy.weak_peak is None or policy.weak_pad_windows <= policy.pad_windows:
+        return policy.pad_windows
+    first = last
+    while first > 0 and probs[first - 1] >= policy.threshold:
+        first -= 1
+    weak = max(probs[first : last + 1]) < policy.weak_peak
+    return policy.weak_pad_windows if weak else policy.pad_windows
 
 
 def speech_windows(probs: list[float], policy: VadPolicy) -> tuple[int, int] | None:
-    """First and last window at or above the threshold, or None if there is no speech."""
+    """First and last window of the speech (at or above the threshold, plus a weak tail when
+    ``policy.tail_threshold`` is set), or None if there is no speech."""
     hits = [i for i, p in enumerate(probs) if p >= policy.threshold]
     if len(hits) < policy.min_speech_windows:
         return None
-    return hits[0], hits[-1]
+    last = hits[-1]
+    if policy.tail_threshold is not None:
+        limit = min(len(probs) - 1, last + policy.tail_windows)
+        while last < limit and probs[last + 1] >= policy.tail_threshold:
+            last += 1
+    return hits[0], last
 
 
 def speech_region(probs: list[float], n_samples: int, policy: VadPolicy) -> tuple[int, int] | None:
@@ -101,5 +132,5 @@ def speech_region(probs: list[float], n_samples: int, policy: VadPolicy) -> tupl
         return None
     first, last = found
     start = max(0, (first - policy.lead_windows) * WINDOW)
-    end = min(n_samples, (last + 1 + policy.pad_windows) * WINDOW)
+    end = min(n_samples, (last + 1 + end_pad(probs, last, policy)) * WINDOW)
     return start, end
