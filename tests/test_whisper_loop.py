@@ -111,11 +111,7 @@ async def test_a_noise_blip_before_the_question_does_not_end_the_turn(
     for event in events:
         await whisper.preempt(event)
         await whisper.handle_event(event)
-    got: list[Event] = []
-    while not got or got[-1].type != "transcript-stop":
-        event = await asyncio.wait_for(async_read_event(client), 60)
-        assert event is not None
-        got.append(event)
+    got = await read_until(client, "transcript-stop")
     text = next(Transcript.from_event(e).text for e in got if Transcript.is_type(e.type))
     assert "emerald" in text.lower(), text
     stopped = [VoiceStopped.from_event(e).timestamp for e in got if VoiceStopped.is_type(e.type)]
