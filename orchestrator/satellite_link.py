@@ -22,6 +22,7 @@ Assistant's ``announce`` does).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import AsyncIterator
@@ -52,6 +53,7 @@ _LOGGER = logging.getLogger(__name__)
 AUDIO_QUEUE_CHUNKS = 3000  # ~60 s of 20 ms chunks; when full the oldest chunk is dropped
 FIRST_RECONNECT_WAIT = 0.5  # seconds before the first reconnect attempt; doubles up to reconnect_delay
 RECENT_TURNS = 100  # results kept for inspection; older ones are only counted
+TURN_FAILED_SEND_TIMEOUT = 2.0  # seconds to tell the satellite a turn failed before giving up on it
 LINK_LIMITS = Limits()  # frame size caps for what a satellite sends (as our servers apply)
 # Parsing a bad event raises these (wyoming's ``from_event`` on missing/mistyped fields).
 BAD_EVENT_ERRORS = (KeyError, ValueError, TypeError, AttributeError, IndexError, UnicodeError)
@@ -356,14 +358,24 @@ class SatelliteLink:
                 )
                 _LOGGER.info("turn %d answered transcript=%r continued=%s", turn.number, turn.result.transcript,
                              turn.heard.prefix_seconds > 0)
-        except (OSError, TimeoutError) as err:
-            _LOGGER.warning("turn %d could not reach the satellite: %s", turn.number, err)
-        except Exception:  # a bug: the turn ends, the link goes on
+        except (OSError, TimeoutError) as err:  # the satellite's connection, or a file/service in the turn
+            _LOGGER.warning("turn %d failed: %s", turn.number, err)
+            await self._turn_failed(conn, turn, err)
+        except Exception as err:  # a bug: the turn ends, the link goes on
             _LOGGER.exception("turn %d failed", turn.number)
+            await self._turn_failed(conn, turn, err)
         if self._turn is turn:
             self.machine.fire(LinkTrigger.TURN_DONE_AUDIO if turn.result.audio_bytes else LinkTrigger.TURN_DONE_SILENT)
         await self._finished(turn)
         return turn.result
+
+    async def _turn_failed(self, conn: Connection, turn: _Turn, err: BaseException) -> None:
+        """Tell the satellite ``turn`` failed (it would wait out its own timeout in silence); if it is unreachable,
+        the session's reader notices and reconnects."""
+        with contextlib.suppress(OSError, TimeoutError):
+            async with asyncio.timeout(TURN_FAILED_SEND_TIMEOUT):
+                if not turn.cancel_requested:
+                    await self._send_error(conn, "turn-failed", f"the turn failed: {err or type(err).__name__}"[:200])
 
     async def _cancel_turn(self) -> None:
         turn, self._turn = self._turn, None

@@ -207,8 +207,14 @@ def resolve_or_fetch_kokoro_voice(name: str, installed: set[str], dirs: ModelDir
             raise ModelError(f"Kokoro voice {voice!r} is not installed (installed: {', '.join(sorted(installed))})")
         return found
 
-    return _resolve_or_fetch(name, resolve, fetchable=bool(KOKORO_VOICE_RE.fullmatch(name)), what="Kokoro voice",
-                             dirs=dirs)
+    try:
+        return _resolve_or_fetch(name, resolve, fetchable=bool(KOKORO_VOICE_RE.fullmatch(name)),
+                                 what="Kokoro voice", dirs=dirs)
+    except ModelError as err:
+        close = difflib.get_close_matches(name, installed, n=3, cutoff=0.6)
+        if not close:
+            raise
+        raise ModelError(f"{err}; did you mean {', '.join(close)}?") from err
 
 
 def resolve_or_fetch_llm(name: str | None, dirs: ModelDirs | None = None) -> Path:

@@ -151,8 +151,9 @@ def _asked_for(engine: str, args: argparse.Namespace) -> bool:
     """Was this engine's model named by the user? A wrong path or name then stops the server (a
     typo must not leave a server that silently speaks with the other engine); only the default
     models may be missing, and then that engine is skipped."""
-    if engine == "kokoro":
-        return bool(args.kokoro_model or args.kokoro_voices)
+    if engine == "kokoro":  # a model, voices file, or a Kokoro voice by name (--voice af_hart, KOKORO_VOICE)
+        return bool(args.kokoro_model or args.kokoro_voices or env("KOKORO_VOICE")
+                    or (args.voice and KOKORO_VOICE_RE.fullmatch(args.voice)))
     return bool(args.piper_model or env("PIPER_MODEL_PATH"))
 
 
