@@ -95,7 +95,8 @@ class Controller:
         for stat in Path("/proc").glob("[0-9]*/cmdline"):
             try:
                 cmdline = stat.read_bytes()
-                if marker not in cmdline or b"-m\0satellite\0" not in cmdline:  # the python, not its sh -c
+                # the python, not its sh -c
+                if marker not in cmdline or not re.search(rb"-m\0(satellite|bench\.sat_tap)\0", cmdline):
                     continue
                 fields = (stat.parent / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
@@ -185,9 +186,10 @@ def scenario(folder: Path, wavs: dict[str, str], *, questions: int, barge: bool)
 
 
 async def run_room(folder: Path, scen: Path, echo_db: float, *, sat_flags: list[str], audio: dict[str, bytes],
-                   python: str, nice: int = 0) -> dict[str, Any]:
+                   python: str, nice: int = 0, tap: bool = False) -> dict[str, Any]:
     out = folder / f"{scen.stem}{echo_db:+.0f}dB"
     out.mkdir(exist_ok=True)
+    module = f"bench.sat_tap {shlex.quote(str(out / 'tap'))}" if tap else "satellite"
     port = free_port()
     ready = out / "go"
     # The scripted controller does not find the end of speech itself (our orchestrator and Home
@@ -199,7 +201,7 @@ async def run_room(folder: Path, scen: Path, echo_db: float, *, sat_flags: list[
     # -2: the satellite real-time too (SCHED_FIFO 10, below the room): on a box shared with other
     # work it then runs as on a quiet one (it needs ~12 % of a core), so code versions compare.
     renice = "chrt -f 10 " if nice <= -2 else "chrt -o 0 " if nice < 0 else f"nice -n {nice} " if nice else ""
-    sat = (f"{renice}{shlex.quote(python)} -m satellite --uri tcp://127.0.0.1:{port} --no-wake-word --no-tones --debug "
+    sat = (f"{renice}{shlex.quote(python)} -m {module} --uri tcp://127.0.0.1:{port} --no-wake-word --no-tones --debug "
            f"--controller-end-seconds 0.6 --mic-command 'cat {{mic}}' --snd-command '{{player}}' --snd-rate 22050 "
            f"{shlex.join(sat_flags)}")
     room = await asyncio.create_subprocess_exec(
@@ -301,7 +303,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             if args.replies:
                 echo = await run_room(folder, scenario(folder, wavs, questions=args.replies, barge=False), echo_db,
                                       sat_flags=args.sat_flags, audio=audio, python=args.python,
-                                      nice=args.harness_nice)
+                                      nice=args.harness_nice, tap=args.tap)
                 replies = echo["result"]["replies"]
                 level["echo_only"] = {
                     "questions": args.replies, "turns": echo["turns"], "startup_turns": echo["early_turns"],
@@ -315,7 +317,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             if args.barge_ins:
                 barge = await run_room(folder, scenario(folder, wavs, questions=args.barge_ins, barge=True), echo_db,
                                        sat_flags=args.sat_flags, audio=audio, python=args.python,
-                                      nice=args.harness_nice)
+                                      nice=args.harness_nice, tap=args.tap)
                 level["barge_in"] = barge_summary(barge["result"], args.barge_ins)
                 level["barge_in"].update({
                     "confirmed": barge["confirmed"], "room": barge["room"],
@@ -344,6 +346,9 @@ def main(argv: list[str] | None = None) -> None:
                              "satellite normal: a busy box made the room late; -2: the satellite real-time too "
                              "(SCHED_FIFO 10): a quiet box for it on a shared one")
     parser.add_argument("--keep", type=Path, help="keep the room's files (mic.wav, played.wav, run.log) here")
+    parser.add_argument("--tap", action="store_true",
+                        help="with --keep: record the satellite's mic and speaker frames (bench/sat_tap.py) for "
+                             "bench/echo_replay.py")
     parser.add_argument("sat_flags", nargs="*", help="extra satellite flags (after --)")
     args = parser.parse_args(argv)
     before = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()

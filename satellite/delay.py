@@ -178,7 +178,14 @@ class EchoDelay:
         # 0 dB, a false hold 0.1 s into its audio; synthetic, 0 dB, 110 or 200 ms: 4 of 10 start
         # phases each). A user with no echo path is then heard as `unexplained`.
         settled = self.lag is not None or self._audible >= self.max_lag + self._min_audible
-        self.double_talk = loud and self._blind == 0 and settled and self.explained < self._double_talk_below
+        # The sound the playback does not explain must be loud itself (over the whole window): at a
+        # reply's first milliseconds the window was the room's noise and a faint echo start, which
+        # no single delay explains well, and echo alone was called double talk 0.1 s into a reply
+        # (the room at 0 dB, canceller untrusted: explained 0.41-0.42, a false hold and cut; 0.98
+        # one estimate later).
+        unexplained = mic_energy * (1.0 - self.explained**2) / len(mic) >= self._min_power
+        self.double_talk = loud and unexplained and self._blind == 0 and settled and \
+            self.explained < self._double_talk_below
         # No echo path: only while the playback never explained the mic (there is one once it
         # did; nor while no delay was ever measured). Also right after a restart (a stall: the
         # user may be speaking just then).

@@ -41,11 +41,17 @@ _STALL_OVER_S = 0.015
 _SPAN_EVERY = 33  # frames (~1 s) between updates of the echo span from the canceller
 _USER_GAP = 4  # frames the judge held back that still join two stretches of the user's voice
 _PRE_USER = 6  # frames kept before the first the judge let through (its reaction: ~4 frames after the onset)
-# Per frame of the pre-roll (``_allowed``): held back as echo; let through (or quiet); let through
-# on double talk before the canceller is trusted; held back, loud, before the canceller is trusted,
-# and not explained by the playback as echo alone is (satellite.delay.EchoDelay.echo_only).
-_HELD, _LET, _LET_ON_DOUBLE_TALK, _UNEXPLAINED = 0, 1, 2, 3
-_QUIET = 10 ** (-40 / 20)  # a cleaned frame below -40 dBFS is no echo worth keeping out of a question
+# How far back a question's start is looked for when double talk let it through (beyond the VAD's
+# pre-roll): double talk is not called for 1.2 s after the delay meter restarts (a stall, a dropped
+# speaker frame), and the whole-stack room called it 1.5 s after a user's onset (1118 ms lost).
+_REACH_BACK_S = 2.1
+_ECHO_ONLY_RUN = 3  # frames in a row explained as echo alone that end a reach back
+# Per frame of the pre-roll (``_allowed``): held back as echo; let through; let through on double
+# talk before the canceller is trusted; held back, loud, before the canceller is trusted, and not
+# explained by the playback as echo alone is (satellite.delay.EchoDelay.echo_only); quiet (nothing
+# loud held back: counted as the user's, a pause in the question).
+_HELD, _LET, _LET_ON_DOUBLE_TALK, _UNEXPLAINED, _QUIET = 0, 1, 2, 3, 4
+_QUIET_RMS = 10 ** (-40 / 20)  # a cleaned frame below -40 dBFS is no echo worth keeping out of a question
 
 
 class SpeakerPath:
@@ -62,11 +68,17 @@ class SpeakerPath:
     _span_adapted: bool
     _dropped: int = 0
     _restarted: bool = False  # the speaker was killed: its new echo path is measured once it plays again
-    _allowed: deque[int]  # per frame of the last pre-roll: _HELD, _LET (or it was quiet), _LET_ON_DOUBLE_TALK
+    _allowed: deque[int]  # per frame of the last ``_REACH_BACK_S`` (at least the pre-roll): _HELD, _LET, ...
+    _heard: deque[bytes]  # ... and the cleaned frames (what the VAD heard and a turn streams)
+    _unspoken: int  # frames since the VAD was last in speech (a reach-back stops there)
 
     def _wire_echo_path(self) -> None:
         vad = self.detector.config
-        self._allowed = deque(maxlen=max(vad.speech_window, round(vad.preroll_seconds / vad.frame_seconds)))
+        frames = max(vad.speech_window, round(vad.preroll_seconds / vad.frame_seconds),
+                     round(_REACH_BACK_S / vad.frame_seconds))
+        self._allowed = deque(maxlen=frames)
+        self._heard = deque(maxlen=frames)
+        self._unspoken = 0
         if self.frontend is not None:
             self.frontend.on_path_change = self._echo_path_moved
             self.frontend.on_path_confirmed = self.guard.confirm
@@ -85,23 +97,43 @@ class SpeakerPath:
         heard it right)."""
         if not over_reply:
             return preroll
-        flags = list(self._allowed)[-(len(preroll) // frame_bytes):]
+        flags = list(self._allowed)
+        base = max(0, len(flags) - len(preroll) // frame_bytes)  # the VAD's pre-roll is flags[base:]
         first, gap = len(flags), 0
-        for i in range(len(flags) - 1, -1, -1):
-            if flags[i] in (_LET, _LET_ON_DOUBLE_TALK):
+        for i in range(len(flags) - 1, base - 1, -1):
+            if flags[i] in (_LET, _LET_ON_DOUBLE_TALK, _QUIET):
                 first, gap = i, 0
             else:
                 gap += 1
                 if gap >= _USER_GAP:
                     break
-        if first < len(flags) and flags[first] == _LET_ON_DOUBLE_TALK:
-            # Double talk is called on the last 0.3 s of mic once the user outweighs the echo
-            # there: 0.3-0.5 s after the onset (the first barge-in of each whole-stack run lost
-            # 174-880 ms). The playback stopped explaining the mic as echo alone ~50 ms after it.
-            while first > 0 and flags[first - 1] != _HELD:
-                first -= 1
-        keep = len(flags) - max(0, first - _PRE_USER)
+        let = next((i for i in range(first, len(flags)) if flags[i] != _QUIET), len(flags))
+        if let < len(flags) and flags[let] == _LET_ON_DOUBLE_TALK and len(self._heard) == len(flags):
+            return self._reach_back(flags, let)
+        keep = len(flags) - max(base, first - _PRE_USER)
         return preroll[-keep * frame_bytes:] if keep else preroll
+
+    def _reach_back(self, flags: list[int], first: int) -> bytes:
+        """Double talk is called on the last 0.3 s of mic once the user outweighs the echo there:
+        0.3-0.5 s after the onset (the first barge-in of each whole-stack run lost 174-880 ms), and
+        not for 1.2 s after the delay meter restarted (a dropped speaker frame, a stall: the room
+        lost 1118 ms, beyond the VAD's 0.6 s pre-roll). The question is the loud frames the
+        playback did not explain as echo alone, back to ``_ECHO_ONLY_RUN`` in a row it did (quiet
+        frames, a pause, count neither way; echo-only is judged every 90 ms on the last 0.3 s, so
+        a frame or two of the user's can still be called echo), in the last ``_REACH_BACK_S`` and
+        not before the VAD last heard speech; kept from ``_PRE_USER`` frames before the first.
+        Synthetic (42 barge-ins over an untrusted canceller, -6/0 dB): start cut in 27, by up to
+        0.633 s -> 20, by up to 0.604 s (over 0.2 s: 9 -> 5); over 0.2 s of echo kept 1 -> 1."""
+        floor = max(0, len(flags) - self._unspoken)
+        user, held = first, 0
+        for i in range(first - 1, floor - 1, -1):
+            if flags[i] in (_UNEXPLAINED, _LET, _LET_ON_DOUBLE_TALK):
+                user, held = i, 0
+            elif flags[i] == _HELD:
+                held += 1
+                if held >= _ECHO_ONLY_RUN:
+                    break
+        return b"".join(list(self._heard)[max(floor, user - _PRE_USER):])
 
     def _judge(self, raw: bytes, played: bytes) -> tuple[bytes, bool]:
         """The echo-cancelled frame, and whether it may hold the user's voice (the echo judge)."""
@@ -117,15 +149,18 @@ class SpeakerPath:
         self.trace.stamp_cleaned()
         allow = self.guard.process(raw, cleaned, played, cancelling=cancelling, not_echo=not_echo,
                                    double_talk=double_talk, echo_only=echo_only)
-        self._allowed.append(self._flag(allow, frame_rms(cleaned) < _QUIET, double_talk, echo_only))
+        self._allowed.append(self._flag(allow, frame_rms(cleaned) < _QUIET_RMS, double_talk, echo_only))
+        self._heard.append(cleaned)
+        self._unspoken = 0 if self.detector.in_speech else self._unspoken + 1
         return cleaned, allow
 
     def _flag(self, allow: bool, quiet: bool, double_talk: bool, echo_only: bool) -> int:
-        if self.guard.converged or self.frontend is None:
-            return _LET if allow or quiet else _HELD  # the user's, or nothing loud held back
         if allow:
-            return _LET_ON_DOUBLE_TALK if double_talk else _LET
-        return _LET if quiet else _HELD if echo_only else _UNEXPLAINED
+            converged = self.guard.converged or self.frontend is None
+            return _LET_ON_DOUBLE_TALK if double_talk and not converged else _LET
+        if quiet:
+            return _QUIET  # nothing loud held back
+        return _HELD if self.guard.converged or self.frontend is None or echo_only else _UNEXPLAINED
 
     def _check_lag(self) -> None:
         """Per mic frame read (before its speaker frame is written)."""

@@ -1,0 +1,226 @@
+"""Replay a tapped room run (``room_bench.py --keep DIR --tap``) through the satellite's echo chain.
+
+The tap (``bench/sat_tap.py``) recorded each tick's raw mic frame, the speaker frame written at
+that tick, the time the mic read returned and the speaker's drops and kills. Here the same
+chain the satellite runs (speex with delay compensation, the echo judge, WebRTC VAD, wired by
+:class:`satellite.speaker_path.SpeakerPath`) is fed those frames in order, with the same
+clock and the same kills, so a hold of the live run can be looked at frame by frame and a
+change checked on the very audio that caused it. Speex, the delay meter and the judge are
+deterministic; the replay follows the live satellite until their decisions differ.
+
+    python -m bench.echo_replay DIR/echo-6dB/tap [--around SECONDS] [--frames N]
+
+Prints every frame where the chain would hold (a VAD start over playback, or an onset), with
+what the judge knew, and a per-frame table around ``--around`` (mic seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from satellite.aec import AudioFrontend, FrontendConfig
+from satellite.audio_io import MemorySink
+from satellite.bargetrace import BargeTrace
+from satellite.echo import EchoConfig, frame_rms, ratio_to_db
+from satellite.echojudge import EchoJudge
+from satellite.lag import MicLag
+from satellite.playback import Playback
+from satellite.speaker_path import SpeakerPath
+from satellite.vad import SpeechDetector, VadConfig, VadEvent
+
+RATE = 16000
+FRAME = 480
+
+
+@dataclass
+class Tick:
+    mic: bytes
+    ref: bytes
+    read: float
+    dropped: int
+    aborts_before: int
+    aborts_after: int
+    mic_ms: float
+
+
+def ticks(folder: Path) -> Iterator[Tick]:
+    mic = (folder / "mic.raw").read_bytes()
+    ref = (folder / "ref.raw").read_bytes()
+    pos = 0
+    for i, line in enumerate((folder / "meta.tsv").read_text().splitlines()):
+        parts = line.split("\t")
+        if len(parts) < 6 or (i + 1) * FRAME * 2 > len(mic):
+            return
+        size = int(parts[1])
+        yield Tick(
+            mic[i * FRAME * 2 : (i + 1) * FRAME * 2],
+            ref[pos : pos + size],
+            float(parts[0]),
+            int(parts[2]),
+            int(parts[3]),
+            int(parts[4]),
+            float(parts[5]),
+        )
+        pos += size
+
+
+class ReplayChain(SpeakerPath):
+    """The satellite's mic chain, wired as :class:`satellite.core.Satellite` wires it."""
+
+    def __init__(self, echo: EchoConfig, speaker_rate: int = 22050) -> None:
+        self.frontend = AudioFrontend(FrontendConfig(), speaker_rate)
+        self.guard = EchoJudge(echo, FRAME / RATE, cancels_echo=True)
+        self.detector = SpeechDetector(VadConfig())
+        self.speaker = MemorySink(speaker_rate)
+        self.speaker.dropped_frames = 0  # type: ignore[attr-defined]
+        self.playback = Playback(speaker_rate, 30)
+        self.trace = BargeTrace()
+        self.lag = MicLag(FRAME / RATE)
+        self._stalled = False
+        self._span_frames = 0
+        self._span_adapted = False
+        self._mic_ms = 0.0
+        self._wire_echo_path()
+
+
+def state(chain: ReplayChain) -> dict[str, Any]:
+    f, g = chain.frontend, chain.guard
+    assert f is not None
+    erle = g.erle_db
+    return {
+        "trusted": g.converged,
+        "suspended": g.suspended,
+        "erle": None if erle is None else round(erle, 1),
+        "cancelling": f.cancelling,
+        "double_talk": f.double_talk,
+        "echo_only": f.echo_only,
+        "explained": round(f._delay.explained, 2) if f._delay is not None else None,
+        "excess": round(g.residual.excess_db, 1),
+        "coupling": round(g.residual.coupling_db, 1),
+        "raw_coupling": round(g.raw.coupling_db, 1),
+        "bulk_ms": round(f.bulk / 16, 1),
+        "lag_ms": round(chain.lag.lag * 1000),
+        "span_ms": round(g.span_s * 1000),
+    }
+
+
+def jumped(ref: bytes, ms: float) -> bytes:
+    """The speaker frame with the echo path moved by ``ms`` from its start, unsignalled: ``ms`` > 0
+    the speaker plays that much later from here (an underrun): that much of the reference is
+    skipped; < 0 sooner (a dropped frame): that much silence is put in front."""
+    n = round(abs(ms) * 22.05) * 2
+    return ref[n:] if ms > 0 else bytes(n) + ref
+
+
+def replay(
+    folder: Path,
+    echo: EchoConfig,
+    *,
+    around: float | None = None,
+    frames: int = 40,
+    quiet: bool = False,
+    jump: tuple[float, float] | None = None,
+) -> list[dict[str, Any]]:
+    """``jump`` (mic s, ms): the echo path moves that much there, as no stall or drop says
+    (:func:`jumped`): how the chain takes a move it is not told of."""
+    chain = ReplayChain(echo)
+    holds: list[dict[str, Any]] = []
+    last_aborts = 0
+    recent: list[float] = []  # playback level (dBFS) of the last ~0.6 s: is a reply playing
+    for i, t in enumerate(ticks(folder)):
+        if t.aborts_before > last_aborts:
+            chain._abort_speaker("stop")
+        chain.speaker.dropped_frames = t.dropped  # type: ignore[attr-defined]
+        chain.trace.read = t.read
+        chain._mic_ms = t.mic_ms
+        chain._check_lag()
+        ref = t.ref
+        if jump is not None and i == int(jump[0] * RATE / FRAME):
+            ref = jumped(ref, jump[1])
+        cleaned, allow = chain._judge(t.mic, ref)
+        event = chain.detector.process(cleaned, allow)
+        recent = [*recent[-19:], ratio_to_db(frame_rms(t.ref))]
+        playing = max(recent) > -50
+        mic_s = (i + 1) * FRAME / RATE
+        row = {
+            "frame": i,
+            "read": t.read,
+            "mic_s": round(mic_s, 2),
+            "allow": allow,
+            "voiced": chain.detector.voiced,
+            "event": event.value,
+            "onset": chain.guard.onset,
+            "mic_db": round(ratio_to_db(frame_rms(t.mic)), 1),
+            "out_db": round(ratio_to_db(frame_rms(cleaned)), 1),
+            "ref_db": round(recent[-1], 1),
+            **state(chain),
+        }
+        if playing and (event == VadEvent.START or chain.guard.onset):
+            holds.append(row)
+            if not quiet:
+                print("HOLD", json.dumps(row))
+        if around is not None and abs(mic_s - around) <= frames * FRAME / RATE / 2 and not quiet:
+            print(json.dumps({k: v for k, v in row.items() if not (isinstance(v, float) and math.isinf(v))}))
+        if t.aborts_after > t.aborts_before:
+            chain._abort_speaker("hold")
+        last_aborts = t.aborts_after
+    return holds
+
+
+def room_times(tap: Path) -> tuple[float, list[dict[str, Any]], list[dict[str, Any]]] | None:
+    """The room's clock for the tap's frames (the room's result.json beside it: both use the
+    system's monotonic clock), its utterances and replies; None without one."""
+    result = tap.parent / "result.json"
+    if not result.exists():
+        return None
+    r = json.loads(result.read_text())
+    return float(r["t0_monotonic"]) + float(r["wav_offset_s"]), r["utterances"], r["replies"]
+
+
+def label(room_t: float, utterances: list[dict[str, Any]], replies: list[dict[str, Any]]) -> str:
+    """Which reply a moment falls in, and whether the user was speaking then."""
+    reply = next(
+        (f"r{x['n']}+{room_t - x['start']:.2f}s" for x in replies if x["start"] <= room_t <= x["end"] + 0.3), "no reply"
+    )
+    user = next(
+        (
+            f"user {u['wav']} onset{room_t - u['onset']:+.2f}s"
+            for u in utterances
+            if u["onset"] - 0.2 <= room_t <= u["offset"] + 0.5
+        ),
+        "no user",
+    )
+    return f"{reply}, {user}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("tap", type=Path)
+    parser.add_argument("--around", type=float, help="print every frame within --frames/2 of this mic second")
+    parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--onset-high-band", action="store_true")
+    parser.add_argument(
+        "--jump",
+        type=float,
+        nargs=2,
+        metavar=("SECONDS", "MS"),
+        help="move the echo path by MS (> 0: later) at mic SECONDS, unsignalled",
+    )
+    args = parser.parse_args()
+    echo = EchoConfig(onset_high_band=args.onset_high_band)
+    holds = replay(args.tap, echo, around=args.around, frames=args.frames, jump=args.jump)
+    room = room_times(args.tap)
+    for h in holds:
+        where = label(h["read"] - room[0], room[1], room[2]) if room else ""
+        print(f"{h['mic_s']:8.2f} s {'START' if h['event'] == 'start' else 'onset'}: {where}")
+    print(json.dumps({"holds": len(holds), "at_s": [h["mic_s"] for h in holds]}))
+
+
+if __name__ == "__main__":
+    main()

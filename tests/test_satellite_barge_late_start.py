@@ -1,0 +1,74 @@
+"""A question whose double talk is called late keeps its start (satellite.speaker_path._reach_back).
+
+The whole-stack room (issue 17, session 12): a stall at a reply's start dropped two speaker
+frames, the canceller re-aligned (untrusted, ERLE 6-7 dB) and the delay meter restarted: double
+talk, the only way through then, is not called for 1.2 s after a restart, so it came 1.5 s
+after the user's onset and the question lost its first 1118 ms (the VAD's pre-roll is 0.6 s).
+Here the satellite's chain (test_satellite_echopath.Chain) over a second reply: two speaker
+frames dropped 0.3 s into it (the echo 60 ms sooner from then on), the user, as loud as the
+echo, starts soon after.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from speech import speak
+from test_satellite_echopath import REPLY, Chain
+
+from bench.aec_bench import FRAME, echo_path, noise, pcm, played_frames, samples
+from satellite.speex import load_library
+from satellite.vad import VadEvent
+
+RATE = 16000
+pytestmark = pytest.mark.skipif(load_library() is None, reason="libspeexdsp1 is not installed")
+
+
+@pytest.mark.parametrize(
+    ("question", "at_s"),
+    [("Which country is the Eiffel Tower in?", 0.45), ("How many strings does a violin have?", 0.6)],
+)
+def test_a_question_let_through_by_late_double_talk_keeps_its_start(question: str, at_s: float) -> None:
+    """Measured (the VAD's start 0.93 / 0.78 s after the onset): the kept audio began 0.604 /
+    0.183 s after the onset on the old code, now 0.146 / 0.117 s before it."""
+    reply = samples(speak(REPLY))
+    far = np.concatenate([np.zeros(RATE), reply, np.zeros(RATE), reply, np.zeros(RATE)])
+    played = played_frames(far)
+    n = len(played) * FRAME
+    far = far[:n]
+    second = 2 * RATE + len(reply)
+    drop = second + int(0.3 * RATE)
+    before, after = far.copy(), far.copy()
+    before[drop:], after[:drop] = 0.0, 0.0
+    mic = (
+        noise(n, -60.0)
+        + echo_path(before, delay_ms=110.0, gain_db=-6.0)
+        + echo_path(after, delay_ms=50.0, gain_db=-6.0)
+    )
+    user = samples(speak(question))
+    echo_rms = float(np.sqrt(np.mean(echo_path(reply, delay_ms=110.0, gain_db=-6.0) ** 2)))
+    user *= echo_rms / float(np.sqrt(np.mean(user[np.abs(user) > 30] ** 2)))
+    at = second + int(at_s * RATE)
+    mic[at : at + len(user)] += user[: n - at]
+    e = 10 * np.log10(np.mean(np.square(user[: len(user) // 160 * 160].reshape(-1, 160)), axis=1) + 1e-12)
+    onset = at + int(np.nonzero(e > e.max() - 35)[0][0]) * 160
+    chain = Chain()
+    chain.speaker.dropped_frames = 0  # type: ignore[attr-defined]  # as satellite.audio_io.CommandSink counts them
+    for i, frame in enumerate(played):
+        if i == drop // FRAME:
+            chain.speaker.dropped_frames = 2  # type: ignore[attr-defined]
+        chain.trace.read = (i + 1) * FRAME / RATE
+        chain._check_lag()
+        cleaned, allow = chain._judge(pcm(mic[i * FRAME : (i + 1) * FRAME]), frame)
+        if chain.detector.process(cleaned, allow) == VadEvent.START:
+            break
+    else:
+        pytest.fail("the user was never heard")
+    end = (i + 1) * FRAME
+    assert end > onset, "a turn began before the user spoke"
+    assert end - onset > 0.6 * RATE, "double talk came in time: not the case of this test"
+    assert not chain.guard.converged and chain.frontend is not None and chain.frontend.double_talk
+    kept = chain._preroll(chain.detector.take_preroll(), 2 * FRAME, True)
+    start = end - len(kept) // 2
+    assert start <= onset, f"the question's first {(start - onset) / RATE:.3f} s were cut"
+    assert onset - start <= 0.2 * RATE, f"{(onset - start) / RATE:.3f} s of the reply's echo kept before it"
