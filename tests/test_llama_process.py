@@ -160,7 +160,7 @@ async def test_real_llama_server_error_mid_reply_ends_it_with_an_error() -> None
     tokens were sent. Each client gets an error after its chunks, never handled/handled-stop."""
     service = await start_service(
         "wyoming_llama", "--context-size", "512", "--parallel", "2", "--max-tokens", "440", "--temperature", "0",
-        "--llm-option", "ignore_eos=true", "--threads", "1", "--max-sentences", "0",
+        "--llm-option", "ignore_eos=true", "--threads", "1", "--max-sentences", "0", "--warm-up-slots", "0",
     )
 
     async def ask(conversation: str) -> list[Event]:

@@ -120,6 +120,10 @@ def test_flags_to_config_and_info() -> None:
     assert config.llama.health_interval == 30.0
     assert config.max_history_turns == 10 and config.system_prompt == DEFAULT_SYSTEM_PROMPT
     assert config.server.uri == "tcp://127.0.0.1:10450"  # 10400 is openWakeWord's
+    assert config.warm_up_slots is None  # every slot (LocalProvider.warm_up)
+    assert make_config(parse_args(["--warm-up-slots", "0"])).warm_up_slots == 0
+    with pytest.raises(SystemExit, match="--warm-up-slots"):
+        make_config(parse_args(["--warm-up-slots", "-1"]))
     program = make_info(config).handle[0]
     assert program.installed and program.supports_handled_streaming
     assert program.models[0].name == "SmolLM2-135M-Instruct.Q4_1"

@@ -62,6 +62,7 @@ class LlamaConfig:
     max_transcript_chars: int
     languages: tuple[str, ...]
     max_sentences: int = 3
+    warm_up_slots: int | None = None  # slots given the system prompt at start and after a restart (None: all)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -97,6 +98,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "lost their place in the KV cache so their history is not evaluated again. Default 0 "
                         "(off): each satellite's conversation stays in the KV cache (--context-size), memory "
                         "does not grow; set e.g. 256 for more conversations at once than --parallel")
+    parser.add_argument("--warm-up-slots", type=int, default=None, metavar="N",
+                        help="when llama-server is ready and after each restart, evaluate the system prompt into "
+                        "the first N slots, in the background, so a conversation's first turn evaluates only its "
+                        "question (default: all --parallel slots; 0: none, each slot's first turn pays for it)")
     parser.add_argument("--nice", type=int, default=10,
                         help="CPU priority of llama-server, 0-19 (default 10): under load the LLM, which writes "
                         "far faster than speech, yields to speech-to-text and the first words of text-to-speech; "
@@ -152,6 +157,8 @@ def make_config(args: argparse.Namespace) -> LlamaConfig:
         raise SystemExit("--context-size must be >= 512 and --max-tokens between 1 and the context size")
     if not 0 <= args.nice <= 19:
         raise SystemExit("--nice must be within 0-19")
+    if args.warm_up_slots is not None and args.warm_up_slots < 0:
+        raise SystemExit("--warm-up-slots must be 0 (none) or more")
     if args.max_history_turns < 0 or args.health_interval <= 0 or args.startup_timeout <= 0 or args.cache_ram < 0:
         raise SystemExit("--max-history-turns and --cache-ram must be >= 0, --health-interval and "
                          "--startup-timeout > 0")
@@ -196,6 +203,7 @@ def make_config(args: argparse.Namespace) -> LlamaConfig:
         max_transcript_chars=args.max_transcript_chars,
         languages=tuple(lang.strip() for lang in args.languages.split(",") if lang.strip()) or ("en",),
         max_sentences=args.max_sentences,
+        warm_up_slots=args.warm_up_slots,
     )
 
 
@@ -224,7 +232,8 @@ async def serve(config: LlamaConfig) -> None:
         provider = LocalProvider(process=process, ready_timeout=config.llama.startup_timeout,
                                  slots=config.llama.parallel)
         # describe answers meanwhile
-        starter = asyncio.create_task(_start(process, provider, config.system_prompt), name="llama-server start")
+        starter = asyncio.create_task(_start(process, provider, config.system_prompt, config.warm_up_slots),
+                                      name="llama-server start")
     else:
         assert config.llm_url is not None
         provider = LocalProvider(url=config.llm_url)
@@ -245,15 +254,17 @@ async def serve(config: LlamaConfig) -> None:
         await provider.aclose()
 
 
-async def _start(process: LlamaServerProcess, provider: LocalProvider, system_prompt: str) -> None:
-    """Start llama-server; warm its prompt cache now and after every restart (:meth:`LocalProvider.warm_up`)."""
+async def _start(process: LlamaServerProcess, provider: LocalProvider, system_prompt: str,
+                 slots: int | None = None) -> None:
+    """Start llama-server; warm its prompt cache now and after every restart (:meth:`LocalProvider.warm_up`,
+    ``slots`` of them: None all, 0 none)."""
     try:
         await process.start()
     except LlamaUnavailable as err:
         _LOGGER.error("llama-server failed to start; every request will get an error: %s", err)
         return
     while process.state == "ready":
-        await provider.warm_up(system_prompt)
+        await provider.warm_up(system_prompt, slots)
         await process.wait_for_state("restarting", "failed", "stopped", timeout=None)
         await process.wait_for_state("ready", "failed", "stopped", timeout=None)
 
