@@ -48,7 +48,7 @@ def children() -> dict[int, str]:
         entry = _PROC / str(pid)
         try:
             stat = (entry / "stat").read_text()
-            state, ppid = stat[stat.rindex(")") + 2:].split()[:2]
+            state, ppid = stat[stat.rindex(")") + 2 :].split()[:2]
             if int(ppid) != me:
                 continue
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()

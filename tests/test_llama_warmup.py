@@ -11,16 +11,20 @@ from wyoming_llama.history import ChatMessage
 from wyoming_llama.llm import GenerationSettings, LocalProvider, ReplyStats
 from wyoming_llama.process import LlamaServerConfig, LlamaServerProcess
 
-SYSTEM = ("You are a terse assistant for a lighthouse keeper on a cold northern island. Answer in a few words, "
-          "mention the weather only when asked, and never use lists or markdown in what you say.")
+SYSTEM = (
+    "You are a terse assistant for a lighthouse keeper on a cold northern island. Answer in a few words, "
+    "mention the weather only when asked, and never use lists or markdown in what you say."
+)
 
 
 async def first_turns(provider: LocalProvider) -> dict[str, ReplyStats]:
     settings = GenerationSettings(max_tokens=2, temperature=0.0)
     stats: dict[str, ReplyStats] = {}
     for conversation in ("kitchen", "hall", "attic"):  # three conversations: slots 0, 1, 2
-        messages: list[ChatMessage] = [{"role": "system", "content": SYSTEM},
-                                       {"role": "user", "content": f"Say hello to the {conversation}."}]
+        messages: list[ChatMessage] = [
+            {"role": "system", "content": SYSTEM},
+            {"role": "user", "content": f"Say hello to the {conversation}."},
+        ]
         stats[conversation] = ReplyStats()
         async for _ in provider.stream(messages, settings, stats[conversation], conversation=conversation):
             pass
@@ -28,8 +32,16 @@ async def first_turns(provider: LocalProvider) -> dict[str, ReplyStats]:
 
 
 async def test_warm_up_puts_the_system_prompt_in_the_first_slots_before_the_first_turn() -> None:
-    process = LlamaServerProcess(LlamaServerConfig(exe=resolve_llama_server(), model=resolve_llm(), context_size=1024,
-                                                   threads=1, parallel=3, startup_timeout=120))
+    process = LlamaServerProcess(
+        LlamaServerConfig(
+            exe=resolve_llama_server(),
+            model=resolve_llm(),
+            context_size=1024,
+            threads=1,
+            parallel=3,
+            startup_timeout=120,
+        )
+    )
     await process.start()
     provider = LocalProvider(process=process, ready_timeout=60, slots=3)
     try:
@@ -51,6 +63,7 @@ async def test_warm_up_puts_the_system_prompt_in_the_first_slots_before_the_firs
         # The system prompt (~40 tokens) and the user message's opening were evaluated already.
         assert warm[conversation].cached_tokens is not None and warm[conversation].cached_tokens >= 40, warm
     assert (warm["attic"].cached_tokens or 0) < 5, warm  # the third slot was left cold
+
 
 async def test_the_service_warms_every_slot_by_default(stack: Stack) -> None:
     """``wyoming_llama`` with its defaults (the session's stack: 4 slots) warms every slot once its
