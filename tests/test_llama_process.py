@@ -37,8 +37,9 @@ def wrapper(tmp_path: Path, flag: Path) -> Path:
 
 
 def config(exe: Path) -> LlamaServerConfig:
-    return LlamaServerConfig(exe=exe, model=resolve_llm(), context_size=512, threads=1, startup_timeout=120,
-                             restart_delays=(0.0, 0.05))
+    return LlamaServerConfig(
+        exe=exe, model=resolve_llm(), context_size=512, threads=1, startup_timeout=120, restart_delays=(0.0, 0.05)
+    )
 
 
 async def test_stop_ends_llama_server(tmp_path: Path) -> None:
@@ -159,14 +160,33 @@ async def test_real_llama_server_error_mid_reply_ends_it_with_an_error() -> None
     are generated: it reports "Context size has been exceeded." inside both streams, after
     tokens were sent. Each client gets an error after its chunks, never handled/handled-stop."""
     service = await start_service(
-        "wyoming_llama", "--context-size", "512", "--parallel", "2", "--max-tokens", "440", "--temperature", "0",
-        "--llm-option", "ignore_eos=true", "--threads", "1", "--max-sentences", "0",
+        "wyoming_llama",
+        "--context-size",
+        "512",
+        "--parallel",
+        "2",
+        "--max-tokens",
+        "440",
+        "--temperature",
+        "0",
+        "--llm-option",
+        "ignore_eos=true",
+        "--threads",
+        "1",
+        "--max-sentences",
+        "0",
+        "--warm-up-slots",
+        "0",
     )
 
     async def ask(conversation: str) -> list[Event]:
         async with connected(service.port) as client:
-            await client.send(Transcript(text="Tell me a very long story about a dragon and a knight.",
-                                         context={"conversation_id": conversation}))
+            await client.send(
+                Transcript(
+                    text="Tell me a very long story about a dragon and a knight.",
+                    context={"conversation_id": conversation},
+                )
+            )
             return await client.recv_until("error", timeout=120)
 
     try:

@@ -41,8 +41,10 @@ def test_history_keeps_the_last_turns_per_conversation_trimming_in_blocks() -> N
     assert messages[-2:] == [{"role": "assistant", "content": "answer 15"}, {"role": "user", "content": "next"}]
     assert len(messages) == 1 + 20 + 1
     assert store.build("b", "", "x", 10_000) == [
-        {"role": "user", "content": "other"}, {"role": "assistant", "content": "reply"},
-        {"role": "user", "content": "x"}]
+        {"role": "user", "content": "other"},
+        {"role": "assistant", "content": "reply"},
+        {"role": "user", "content": "x"},
+    ]
     assert store.build(None, "s", "x", 10_000) == [{"role": "system", "content": "s"}, {"role": "user", "content": "x"}]
     one = HistoryStore(max_turns=1)
     one.add("c", "q1", "a1")
@@ -59,9 +61,11 @@ def test_a_turn_is_repeated_as_it_was_asked_clock_line_included() -> None:
     first = store.build("a", "system", "Tell me about the moon.", 10_000, note="It is now 10:05.")
     store.add("a", "Tell me about the moon.", "It orbits the earth.", note="It is now 10:05.")
     second = store.build("a", "system", "How far is it?", 10_000, note="It is now 10:06.")
-    assert second[:len(first)] == first
-    assert second[len(first):] == [{"role": "assistant", "content": "It orbits the earth."},
-                                   {"role": "user", "content": "It is now 10:06.\n\nHow far is it?"}]
+    assert second[: len(first)] == first
+    assert second[len(first) :] == [
+        {"role": "assistant", "content": "It orbits the earth."},
+        {"role": "user", "content": "It is now 10:06.\n\nHow far is it?"},
+    ]
     assert [t.user for t in store.turns("a")] == ["Tell me about the moon."]  # the words, without the note
 
 
@@ -80,8 +84,10 @@ def test_history_over_the_budget_keeps_the_newest_turns_filling_half_of_it() -> 
     store.add("a", f"5 {long}", f"5 {long}")
     assert [m["content"][0] for m in store.build("a", "sys", "now?", budget)[1:-1:2]] == ["3", "4", "5"]
     # Nothing fits: the question is still sent, with the system prompt.
-    assert store.build("a", "sys", "now?", 10) == [{"role": "system", "content": "sys"},
-                                                   {"role": "user", "content": "now?"}]
+    assert store.build("a", "sys", "now?", 10) == [
+        {"role": "system", "content": "sys"},
+        {"role": "user", "content": "now?"},
+    ]
 
 
 def test_the_clock_note_goes_before_the_newest_question_so_the_prompt_start_is_the_same() -> None:
@@ -92,8 +98,15 @@ def test_the_clock_note_goes_before_the_newest_question_so_the_prompt_start_is_t
     store.add("a", "hello", "hi there")
     one = store.build("a", "sys", "what time is it", 4000, note="It is now 3:09 PM.")
     two = store.build("a", "sys", "what time is it", 4000, note="It is now 3:10 PM.")
-    assert one[:-1] == two[:-1] == [{"role": "system", "content": "sys"}, {"role": "user", "content": "hello"},
-                                    {"role": "assistant", "content": "hi there"}]
+    assert (
+        one[:-1]
+        == two[:-1]
+        == [
+            {"role": "system", "content": "sys"},
+            {"role": "user", "content": "hello"},
+            {"role": "assistant", "content": "hi there"},
+        ]
+    )
     assert two[-1] == {"role": "user", "content": "It is now 3:10 PM.\n\nwhat time is it"}
     assert store.build("a", "sys", "what time is it", 4000)[-1]["content"] == "what time is it"
 
@@ -120,12 +133,19 @@ def test_flags_to_config_and_info() -> None:
     assert config.llama.health_interval == 30.0
     assert config.max_history_turns == 10 and config.system_prompt == DEFAULT_SYSTEM_PROMPT
     assert config.server.uri == "tcp://127.0.0.1:10450"  # 10400 is openWakeWord's
+    assert config.warm_up_slots is None  # every slot (LocalProvider.warm_up)
+    assert make_config(parse_args(["--warm-up-slots", "0"])).warm_up_slots == 0
+    with pytest.raises(SystemExit, match="--warm-up-slots"):
+        make_config(parse_args(["--warm-up-slots", "-1"]))
     program = make_info(config).handle[0]
     assert program.installed and program.supports_handled_streaming
     assert program.models[0].name == "SmolLM2-135M-Instruct.Q4_1"
 
-    attached = make_config(parse_args(["--llm-url", "http://127.0.0.1:8080", "--llm-option", "top_k=20",
-                                       "--llm-option", "ignore_eos=true"]))
+    attached = make_config(
+        parse_args(
+            ["--llm-url", "http://127.0.0.1:8080", "--llm-option", "top_k=20", "--llm-option", "ignore_eos=true"]
+        )
+    )
     assert attached.llama is None and attached.llm_url == "http://127.0.0.1:8080"
     assert dict(attached.settings.extra) == {"top_k": 20, "ignore_eos": True}
 
@@ -143,9 +163,19 @@ def test_llama_server_command_has_no_shell_and_the_issue_flags() -> None:
     cmd = LlamaServerConfig(exe=Path("/opt/llama-server"), model=Path("/m.gguf"), threads=2).command(8123)
     assert cmd[0] == "/opt/llama-server"
     joined = " ".join(cmd)
-    for part in ("--model /m.gguf", "--host 127.0.0.1", "--port 8123", "--ctx-size 8192", "--n-gpu-layers -1",
-                 "--threads 2", "--cache-prompt", "--cache-ram 0", "--no-cache-idle-slots", "--parallel 4",
-                 "--kv-unified"):
+    for part in (
+        "--model /m.gguf",
+        "--host 127.0.0.1",
+        "--port 8123",
+        "--ctx-size 8192",
+        "--n-gpu-layers -1",
+        "--threads 2",
+        "--cache-prompt",
+        "--cache-ram 0",
+        "--no-cache-idle-slots",
+        "--parallel 4",
+        "--kv-unified",
+    ):
         assert part in joined
     cached = " ".join(LlamaServerConfig(exe=Path("/x"), model=Path("/m.gguf"), cache_ram_mib=256).command(1))
     assert "--cache-ram 256" in cached and "--no-cache-idle-slots" not in cached
@@ -167,19 +197,35 @@ def test_sse_chunks_of_llama_server() -> None:
     assert sse.feed("id: 7") is None and sse.feed("data:[DONE]") == "[DONE]"
     assert _parse_chunk({"choices": [{"index": 0, "delta": {"content": " Paris"}}]}, stats) == " Paris"
     assert _parse_chunk({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}, stats) == ""
-    _parse_chunk({"choices": [], "usage": {"prompt_tokens": 24, "completion_tokens": 8,
-                                           "prompt_tokens_details": {"cached_tokens": 20}},
-                  "timings": {"predicted_per_second": 83.1, "prompt_ms": 31.5}}, stats)
-    assert (stats.finish_reason, stats.prompt_tokens, stats.completion_tokens, stats.cached_tokens,
-            stats.tokens_per_second, stats.prompt_ms) == ("stop", 24, 8, 20, 83.1, 31.5)
+    _parse_chunk(
+        {
+            "choices": [],
+            "usage": {"prompt_tokens": 24, "completion_tokens": 8, "prompt_tokens_details": {"cached_tokens": 20}},
+            "timings": {"predicted_per_second": 83.1, "prompt_ms": 31.5},
+        },
+        stats,
+    )
+    assert (
+        stats.finish_reason,
+        stats.prompt_tokens,
+        stats.completion_tokens,
+        stats.cached_tokens,
+        stats.tokens_per_second,
+        stats.prompt_ms,
+    ) == ("stop", 24, 8, 20, 83.1, 31.5)
     with pytest.raises(LlmError, match="context"):
         _parse_chunk({"error": {"message": "context exceeded"}}, stats)
 
 
-@pytest.mark.parametrize("lines", [
-    ['error: {"code": 500, "message": "Context size has been exceeded.", "type": "server_error"}'],  # old llama-server
-    ["event: error", 'data: {"error": {"message": "Context size has been exceeded."}}'],  # a standard SSE event
-])
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [
+            'error: {"code": 500, "message": "Context size has been exceeded.", "type": "server_error"}'
+        ],  # old llama-server
+        ["event: error", 'data: {"error": {"message": "Context size has been exceeded."}}'],  # a standard SSE event
+    ],
+)
 def test_sse_error_lines_raise(lines: list[str]) -> None:
     sse = SseReader()
     assert sse.feed('data: {"choices": []}') == '{"choices": []}'

@@ -31,7 +31,7 @@ async def chunks(pcm: bytes) -> AsyncIterator[AudioChunk]:
     loop = asyncio.get_running_loop()
     begin = loop.time()
     for n, i in enumerate(range(0, len(pcm), 960)):
-        yield AudioChunk(16000, 2, 1, pcm[i:i + 960])
+        yield AudioChunk(16000, 2, 1, pcm[i : i + 960])
         await asyncio.sleep(max(0.0, begin + (n + 1) * 0.03 - loop.time()))  # pacing, not sync
 
 
@@ -47,26 +47,38 @@ class CountingRecognizer(IntentRecognizer):
 
 
 def pipeline_for(stack: Stack, *, preemptive: bool, intents: IntentRecognizer | None = None) -> Pipeline:
-    return Pipeline(ServicePool("asr", [stack.whisper.uri]), ServicePool("handle", [stack.llama.uri]),
-                    ServicePool("tts", [stack.tts.uri]), intents=intents or IntentRecognizer(),
-                    config=PipelineConfig(vad_sensitivity="default", preemptive=preemptive))
+    return Pipeline(
+        ServicePool("asr", [stack.whisper.uri]),
+        ServicePool("handle", [stack.llama.uri]),
+        ServicePool("tts", [stack.tts.uri]),
+        intents=intents or IntentRecognizer(),
+        config=PipelineConfig(vad_sensitivity="default", preemptive=preemptive),
+    )
 
 
 async def test_a_finished_question_is_answered_from_the_prepared_reply(stack: Stack) -> None:
     audio = speak("What is the capital of France?") + bytes(2 * 16000 * 2)  # then 2 s of silence
+    # Both pipelines are built before either turn starts, sharing one recognizer as the orchestrator
+    # does. Building a recognizer is 0.2-1.2 s of CPU on the event loop (hassil, and the GC of the
+    # last one's garbage); built inside its turn, the second one ran while the first turn's ASR
+    # connect and probe (1 s each) waited, and the pool gave up on a whisper server that was
+    # answering: "no asr service reachable (...: TimeoutError)" in 2 of 8 runs at load 7-9.
+    intents = IntentRecognizer()
+    pipelines = {pre: pipeline_for(stack, preemptive=pre, intents=intents) for pre in (True, False)}
 
     async def turn(preemptive: bool) -> tuple[Events, TurnResult]:
-        pipeline = pipeline_for(stack, preemptive=preemptive)
         out, result = Events(), TurnResult()
-        try:
-            await pipeline.run_turn(chunks(audio), out, conversation_id=f"pre-{preemptive}", result=result)
-        finally:
-            await pipeline.close()
+        await pipelines[preemptive].run_turn(chunks(audio), out, conversation_id=f"pre-{preemptive}", result=result)
         return out, result
 
     # With and without: two satellites asking at once (each its own pipeline and conversation;
     # whisper and llama-server serve both together), so the paced audio is waited for once.
-    for preemptive, (out, result) in zip((True, False), await asyncio.gather(turn(True), turn(False)), strict=True):
+    try:
+        turns = await asyncio.gather(turn(True), turn(False))
+    finally:
+        for pipeline in pipelines.values():
+            await pipeline.close()
+    for preemptive, (out, result) in zip((True, False), turns, strict=True):
         types = [e.type for e in out.events]
         assert result.error is None and result.intent is None and result.reply.strip(), (result, types)
         assert ("preemptive" in result.marks) is preemptive, result.marks
@@ -81,8 +93,9 @@ async def test_a_command_is_not_prepared_and_is_done_after_the_end(stack: Stack)
     pipeline = pipeline_for(stack, preemptive=True, intents=intents)
     out, result = Events(), TurnResult()
     try:
-        await pipeline.run_turn(chunks(speak("What time is it?") + bytes(2 * 16000 * 2)), out,
-                                conversation_id="pre-command", result=result)
+        await pipeline.run_turn(
+            chunks(speak("What time is it?") + bytes(2 * 16000 * 2)), out, conversation_id="pre-command", result=result
+        )
     finally:
         await pipeline.close()
     assert result.intent is not None and result.intent.name == "HassGetCurrentTime", result

@@ -62,67 +62,145 @@ class LlamaConfig:
     max_transcript_chars: int
     languages: tuple[str, ...]
     max_sentences: int = 3
+    warm_up_slots: int | None = None  # slots given the system prompt at start and after a restart (None: all)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="wyoming-llama", description="Wyoming conversation agent over llama.cpp")
-    parser.add_argument("--provider", choices=PROVIDERS, default=env("LLM_PROVIDER", "local"),
-                        help="local (llama-server) or openai-compatible (DeepSeek; env LLM_PROVIDER)")
-    parser.add_argument("--model", default=None,
-                        help="local: GGUF path, file name in a model dir, or hub owner/repo/file.gguf fetched "
-                        "when missing (env LLAMA_MODEL_PATH; default SmolLM2-135M-Instruct; `hearth models list` "
-                        f"recommends some); openai-compatible: model name (default {DEFAULT_CLOUD_MODEL})")
+    parser.add_argument(
+        "--provider",
+        choices=PROVIDERS,
+        default=env("LLM_PROVIDER", "local"),
+        help="local (llama-server) or openai-compatible (DeepSeek; env LLM_PROVIDER)",
+    )
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="local: GGUF path, file name in a model dir, or hub owner/repo/file.gguf fetched "
+        "when missing (env LLAMA_MODEL_PATH; default SmolLM2-135M-Instruct; `hearth models list` "
+        f"recommends some); openai-compatible: model name (default {DEFAULT_CLOUD_MODEL})",
+    )
     add_model_dir_args(parser)
-    parser.add_argument("--llama-server", default=None,
-                        help="llama-server executable (env LLAMA_EXE_PATH; default: the cached build)")
-    parser.add_argument("--llm-url", default=env("LLAMA_URL"),
-                        help="attach to a running llama-server / OpenAI-compatible URL instead of starting one")
-    parser.add_argument("--base-url", default=env("DEEPSEEK_BASE_URL", DEFAULT_BASE_URL),
-                        help=f"openai-compatible endpoint (default {DEFAULT_BASE_URL})")
-    parser.add_argument("--api-key-env", default="DEEPSEEK_API_KEY",
-                        help="environment (or .env) variable holding the API key (default DEEPSEEK_API_KEY)")
-    parser.add_argument("--context-size", type=int, default=8192,
-                        help="llama-server context size in tokens, shared by all slots: the KV cache is allocated "
-                        "at start (about 23 KB a token for SmolLM2-135M: 190 MB) and holds every satellite's "
-                        "conversation (default 8192)")
+    parser.add_argument(
+        "--llama-server", default=None, help="llama-server executable (env LLAMA_EXE_PATH; default: the cached build)"
+    )
+    parser.add_argument(
+        "--llm-url",
+        default=env("LLAMA_URL"),
+        help="attach to a running llama-server / OpenAI-compatible URL instead of starting one",
+    )
+    parser.add_argument(
+        "--base-url",
+        default=env("DEEPSEEK_BASE_URL", DEFAULT_BASE_URL),
+        help=f"openai-compatible endpoint (default {DEFAULT_BASE_URL})",
+    )
+    parser.add_argument(
+        "--api-key-env",
+        default="DEEPSEEK_API_KEY",
+        help="environment (or .env) variable holding the API key (default DEEPSEEK_API_KEY)",
+    )
+    parser.add_argument(
+        "--context-size",
+        type=int,
+        default=8192,
+        help="llama-server context size in tokens, shared by all slots: the KV cache is allocated "
+        "at start (about 23 KB a token for SmolLM2-135M: 190 MB) and holds every satellite's "
+        "conversation (default 8192)",
+    )
     parser.add_argument("--gpu-layers", type=int, default=-1, help="layers offloaded to a GPU (-1 = all)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="llama-server CPU threads (default: llama-server's choice, the physical cores)")
-    parser.add_argument("--parallel", type=int, default=4,
-                        help="llama-server slots: replies generated at once, batched, sharing one KV cache of "
-                        "--context-size (default 4: with 1, a second satellite's reply waits for the first "
-                        "to finish)")
-    parser.add_argument("--cache-ram", type=int, default=0,
-                        help="MiB of RAM for llama-server's prompt cache, which keeps the conversations that "
-                        "lost their place in the KV cache so their history is not evaluated again. Default 0 "
-                        "(off): each satellite's conversation stays in the KV cache (--context-size), memory "
-                        "does not grow; set e.g. 256 for more conversations at once than --parallel")
-    parser.add_argument("--nice", type=int, default=10,
-                        help="CPU priority of llama-server, 0-19 (default 10): under load the LLM, which writes "
-                        "far faster than speech, yields to speech-to-text and the first words of text-to-speech; "
-                        "no effect on an idle machine; 0 = same priority as everything else")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="llama-server CPU threads (default: llama-server's choice, the physical cores)",
+    )
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        default=4,
+        help="llama-server slots: replies generated at once, batched, sharing one KV cache of "
+        "--context-size (default 4: with 1, a second satellite's reply waits for the first "
+        "to finish)",
+    )
+    parser.add_argument(
+        "--cache-ram",
+        type=int,
+        default=0,
+        help="MiB of RAM for llama-server's prompt cache, which keeps the conversations that "
+        "lost their place in the KV cache so their history is not evaluated again. Default 0 "
+        "(off): each satellite's conversation stays in the KV cache (--context-size), memory "
+        "does not grow; set e.g. 256 for more conversations at once than --parallel",
+    )
+    parser.add_argument(
+        "--warm-up-slots",
+        type=int,
+        default=None,
+        metavar="N",
+        help="when llama-server is ready and after each restart, evaluate the system prompt into "
+        "the first N slots, in the background, so a conversation's first turn evaluates only its "
+        "question (default: all --parallel slots; 0: none, each slot's first turn pays for it)",
+    )
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=10,
+        help="CPU priority of llama-server, 0-19 (default 10): under load the LLM, which writes "
+        "far faster than speech, yields to speech-to-text and the first words of text-to-speech; "
+        "no effect on an idle machine; 0 = same priority as everything else",
+    )
     parser.add_argument("--system-prompt", default=env("LLM_SYSTEM_PROMPT", DEFAULT_SYSTEM_PROMPT))
-    parser.add_argument("--max-history-turns", type=int, default=10,
-                        help="turns kept per conversation (when full, the older half is dropped at once, so "
-                        "the prompt keeps its start for several turns and its cache stays valid)")
-    parser.add_argument("--conversation-timeout", type=float, default=300.0,
-                        help="seconds after which an idle conversation is forgotten")
+    parser.add_argument(
+        "--max-history-turns",
+        type=int,
+        default=10,
+        help="turns kept per conversation (when full, the older half is dropped at once, so "
+        "the prompt keeps its start for several turns and its cache stays valid)",
+    )
+    parser.add_argument(
+        "--conversation-timeout",
+        type=float,
+        default=300.0,
+        help="seconds after which an idle conversation is forgotten",
+    )
     parser.add_argument("--health-interval", type=float, default=30.0, help="seconds between health checks")
-    parser.add_argument("--health-timeout", type=float, default=10.0,
-                        help="seconds a health check may take; two failures in a row count as a hang")
-    parser.add_argument("--startup-timeout", type=float, default=120.0,
-                        help="seconds llama-server may take to become healthy")
+    parser.add_argument(
+        "--health-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a health check may take; two failures in a row count as a hang",
+    )
+    parser.add_argument(
+        "--startup-timeout", type=float, default=120.0, help="seconds llama-server may take to become healthy"
+    )
     parser.add_argument("--max-restarts", type=int, default=5, help="restart attempts before giving up")
-    parser.add_argument("--restart-delay", type=float, default=1.0,
-                        help="backoff before the 2nd restart attempt, doubling after (the 1st is immediate)")
-    parser.add_argument("--max-tokens", type=int, default=80,
-                        help="longest reply in tokens (default 80: about 25 s spoken)")
-    parser.add_argument("--max-sentences", type=int, default=3,
-                        help="stop a reply after this many sentences, as speech (0: no limit; default 3)")
-    parser.add_argument("--temperature", type=float, default=0.0,
-                        help="sampling temperature (default 0: greedy; the small default model answers best so)")
-    parser.add_argument("--llm-option", action="append", default=[], metavar="KEY=JSON",
-                        help="extra request field for the local provider, e.g. top_k=20 (repeatable)")
+    parser.add_argument(
+        "--restart-delay",
+        type=float,
+        default=1.0,
+        help="backoff before the 2nd restart attempt, doubling after (the 1st is immediate)",
+    )
+    parser.add_argument(
+        "--max-tokens", type=int, default=80, help="longest reply in tokens (default 80: about 25 s spoken)"
+    )
+    parser.add_argument(
+        "--max-sentences",
+        type=int,
+        default=3,
+        help="stop a reply after this many sentences, as speech (0: no limit; default 3)",
+    )
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=0.0,
+        help="sampling temperature (default 0: greedy; the small default model answers best so)",
+    )
+    parser.add_argument(
+        "--llm-option",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="extra request field for the local provider, e.g. top_k=20 (repeatable)",
+    )
     parser.add_argument("--max-transcript-chars", type=int, default=4000, help="longest transcript accepted")
     parser.add_argument("--languages", default="en", help="languages advertised, comma-separated")
     # Port 10450: not 10400 (openWakeWord's, and Porcupine's, in the Wyoming world) nor 10500 (the
@@ -152,9 +230,12 @@ def make_config(args: argparse.Namespace) -> LlamaConfig:
         raise SystemExit("--context-size must be >= 512 and --max-tokens between 1 and the context size")
     if not 0 <= args.nice <= 19:
         raise SystemExit("--nice must be within 0-19")
+    if args.warm_up_slots is not None and args.warm_up_slots < 0:
+        raise SystemExit("--warm-up-slots must be 0 (none) or more")
     if args.max_history_turns < 0 or args.health_interval <= 0 or args.startup_timeout <= 0 or args.cache_ram < 0:
-        raise SystemExit("--max-history-turns and --cache-ram must be >= 0, --health-interval and "
-                         "--startup-timeout > 0")
+        raise SystemExit(
+            "--max-history-turns and --cache-ram must be >= 0, --health-interval and --startup-timeout > 0"
+        )
     llama: LlamaServerConfig | None = None
     if args.provider == "openai-compatible":
         model_name = args.model or DEFAULT_CLOUD_MODEL
@@ -170,10 +251,18 @@ def make_config(args: argparse.Namespace) -> LlamaConfig:
             raise SystemExit(str(err)) from err
         model_name = model.stem
         llama = LlamaServerConfig(
-            exe=exe, model=model, context_size=args.context_size, threads=args.threads,
-            gpu_layers=args.gpu_layers, parallel=args.parallel, cache_ram_mib=args.cache_ram, nice=args.nice,
+            exe=exe,
+            model=model,
+            context_size=args.context_size,
+            threads=args.threads,
+            gpu_layers=args.gpu_layers,
+            parallel=args.parallel,
+            cache_ram_mib=args.cache_ram,
+            nice=args.nice,
             startup_timeout=args.startup_timeout,
-            health_interval=args.health_interval, health_timeout=args.health_timeout, max_restarts=args.max_restarts,
+            health_interval=args.health_interval,
+            health_timeout=args.health_timeout,
+            max_restarts=args.max_restarts,
             restart_delays=(0.0, *(args.restart_delay * 2**i for i in range(max(0, args.max_restarts - 1)))),
         )
     return LlamaConfig(
@@ -185,7 +274,8 @@ def make_config(args: argparse.Namespace) -> LlamaConfig:
         base_url=args.base_url,
         api_key_env=args.api_key_env,
         settings=GenerationSettings(
-            max_tokens=args.max_tokens, temperature=args.temperature,
+            max_tokens=args.max_tokens,
+            temperature=args.temperature,
             model=model_name if args.provider == "openai-compatible" else None,
             extra=_options(args.llm_option) if args.provider == "local" else {},
         ),
@@ -196,21 +286,36 @@ def make_config(args: argparse.Namespace) -> LlamaConfig:
         max_transcript_chars=args.max_transcript_chars,
         languages=tuple(lang.strip() for lang in args.languages.split(",") if lang.strip()) or ("en",),
         max_sentences=args.max_sentences,
+        warm_up_slots=args.warm_up_slots,
     )
 
 
 def make_info(config: LlamaConfig) -> Info:
-    attribution = Attribution(name="llama.cpp" if config.provider == "local" else "OpenAI-compatible API",
-                              url="https://github.com/ggml-org/llama.cpp" if config.provider == "local"
-                              else config.base_url)
-    model = HandleModel(name=config.model_name, description=f"{config.model_name} ({config.provider})",
-                        attribution=attribution, installed=True, version=__version__,
-                        languages=list(config.languages))
-    return Info(handle=[HandleProgram(
-        name="wyoming-llama", description="Conversation agent over a local LLM (llama.cpp)",
-        attribution=ATTRIBUTION, installed=True, version=__version__, models=[model],
-        supports_handled_streaming=True,
-    )])
+    attribution = Attribution(
+        name="llama.cpp" if config.provider == "local" else "OpenAI-compatible API",
+        url="https://github.com/ggml-org/llama.cpp" if config.provider == "local" else config.base_url,
+    )
+    model = HandleModel(
+        name=config.model_name,
+        description=f"{config.model_name} ({config.provider})",
+        attribution=attribution,
+        installed=True,
+        version=__version__,
+        languages=list(config.languages),
+    )
+    return Info(
+        handle=[
+            HandleProgram(
+                name="wyoming-llama",
+                description="Conversation agent over a local LLM (llama.cpp)",
+                attribution=ATTRIBUTION,
+                installed=True,
+                version=__version__,
+                models=[model],
+                supports_handled_streaming=True,
+            )
+        ]
+    )
 
 
 async def serve(config: LlamaConfig) -> None:
@@ -221,19 +326,26 @@ async def serve(config: LlamaConfig) -> None:
         provider = OpenAICompatibleProvider(base_url=config.base_url, api_key=env(config.api_key_env) or "")
     elif config.llama is not None:
         process = LlamaServerProcess(config.llama)
-        provider = LocalProvider(process=process, ready_timeout=config.llama.startup_timeout,
-                                 slots=config.llama.parallel)
+        provider = LocalProvider(
+            process=process, ready_timeout=config.llama.startup_timeout, slots=config.llama.parallel
+        )
         # describe answers meanwhile
-        starter = asyncio.create_task(_start(process, provider, config.system_prompt), name="llama-server start")
+        starter = asyncio.create_task(
+            _start(process, provider, config.system_prompt, config.warm_up_slots), name="llama-server start"
+        )
     else:
         assert config.llm_url is not None
         provider = LocalProvider(url=config.llm_url)
     info = make_info(config)
     service = LlamaService(
-        provider=provider, info=lambda: info, system_prompt=config.system_prompt, settings=config.settings,
+        provider=provider,
+        info=lambda: info,
+        system_prompt=config.system_prompt,
+        settings=config.settings,
         context_size=config.context_size,
         history=HistoryStore(max_turns=config.max_history_turns, idle_seconds=config.conversation_timeout),
-        max_transcript_chars=config.max_transcript_chars, max_sentences=config.max_sentences,
+        max_transcript_chars=config.max_transcript_chars,
+        max_sentences=config.max_sentences,
     )
     _LOGGER.info("provider=%s model=%s", config.provider, config.model_name)
     try:
@@ -245,21 +357,25 @@ async def serve(config: LlamaConfig) -> None:
         await provider.aclose()
 
 
-async def _start(process: LlamaServerProcess, provider: LocalProvider, system_prompt: str) -> None:
-    """Start llama-server; warm its prompt cache now and after every restart (:meth:`LocalProvider.warm_up`)."""
+async def _start(
+    process: LlamaServerProcess, provider: LocalProvider, system_prompt: str, slots: int | None = None
+) -> None:
+    """Start llama-server; warm its prompt cache now and after every restart (:meth:`LocalProvider.warm_up`,
+    ``slots`` of them: None all, 0 none)."""
     try:
         await process.start()
     except LlamaUnavailable as err:
         _LOGGER.error("llama-server failed to start; every request will get an error: %s", err)
         return
     while process.state == "ready":
-        await provider.warm_up(system_prompt)
+        await provider.warm_up(system_prompt, slots)
         await process.wait_for_state("restarting", "failed", "stopped", timeout=None)
         await process.wait_for_state("ready", "failed", "stopped", timeout=None)
 
 
-def _handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, service: LlamaService,
-             config: LlamaConfig) -> LlamaHandler:
+def _handler(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, service: LlamaService, config: LlamaConfig
+) -> LlamaHandler:
     return LlamaHandler(reader, writer, service=service, limits=config.server.limits)
 
 
@@ -275,6 +391,3 @@ def run() -> None:
 
 if __name__ == "__main__":
     run()
-
-
-

@@ -148,10 +148,11 @@ class LocalProvider:
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(read_timeout, connect=5.0))
         self.warmed: str | None = None  # the server (base URL) the system prompt was last evaluated on
 
-    async def warm_up(self, system_prompt: str) -> None:
-        """Evaluate ``system_prompt`` into every slot (see the module's "Warm-up"); a failure is
-        logged and otherwise ignored (the first turn then pays the evaluation, as without it)."""
-        if not system_prompt:
+    async def warm_up(self, system_prompt: str, slots: int | None = None) -> None:
+        """Evaluate ``system_prompt`` into every slot, or into the first ``slots`` of them (the ones
+        :class:`SlotMap` hands out first; 0: none); see the module's "Warm-up". A failure is logged
+        and otherwise ignored (the first turn then pays the evaluation, as without it)."""
+        if not system_prompt or slots == 0:
             return
         try:
             base = await self._base_url()
@@ -161,9 +162,11 @@ class LocalProvider:
         # The prompt of every turn starts like this one: the system prompt, then a user message.
         messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": ""}]
         started, evaluated = time.monotonic(), 0
-        slots: list[int | None] = list(range(self.slot_map.slots)) if self.slot_map is not None else [None]
+        warmed: list[int | None] = [None]
+        if self.slot_map is not None:
+            warmed = list(range(self.slot_map.slots if slots is None else min(slots, self.slot_map.slots)))
         try:
-            for slot in slots:
+            for slot in warmed:
                 body: dict[str, Any] = {"messages": messages, "max_tokens": 1, "temperature": 0.0,
                                         "cache_prompt": True}
                 if slot is not None:
@@ -180,7 +183,7 @@ class LocalProvider:
             return
         self.warmed = base
         _LOGGER.info("warm-up: system prompt evaluated into %d slot(s), %d prompt tokens in %.0f ms",
-                     len(slots), evaluated, (time.monotonic() - started) * 1000)
+                     len(warmed), evaluated, (time.monotonic() - started) * 1000)
 
     async def _base_url(self) -> str:
         if self.process is None:
