@@ -41,6 +41,7 @@ async def llama() -> AsyncIterator[ServiceProcess]:
     service = await start_service(
         "wyoming_llama", "--threads", "1", "--context-size", "1024", "--max-tokens", "40", "--temperature", "0",
         "--health-interval", "1", "--health-timeout", "1", "--restart-delay", "0.2",
+        "--warm-up-slots", "1",  # the restart is under test, not the warm-up (tests/test_llama_warmup.py)
     )
     try:
         yield service
