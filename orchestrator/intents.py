@@ -30,7 +30,7 @@ from hassil import Intents, recognize_best
 from hassil.intents import SlotList, TextSlotList
 
 from .answers import CLOCK_INTENTS, TIMER_INTENTS, TIMER_READ_ONLY, clock_answer, timer_answer
-from .home.confidence import Asked, Hearing, answer_word, doubt, home_names
+from .home.confidence import QUERIES, Asked, Doubt, Hearing, answer_word, doubt, home_names
 from .home.phrasing import DEVICE_NOUN, looped, rephrase, trim, undouble
 from .home.speech import FAILURES, not_done
 from .timers import TimerManager
@@ -81,11 +81,23 @@ class Recognized:
         return bool(self.context.get("whole_home"))
 
 
+# What a matched turn did (``IntentMatch.done``; the turn's log line says it): the intent's name
+# alone does not (a light-set that was only asked about is still "HassLightSet").
+ACTED = "acted"  # done: sent to the home, a timer set (the reply says how it went)
+FAILED = "failed"  # tried, and the home could not do it or did not answer
+ASKED = "asked"  # a device action asked about, not done ("Did you mean ...?")
+REFUSED = "refused"  # not done, nothing asked ("There is no thermostat in your home.")
+NO_HOME = "no-home"  # a home command with no home connected
+ANSWERED = "answered"  # nothing to do: the time, a state read, a timer read, "no" to a question
+REMOTE = "remote"  # the configured Wyoming intent service answered (what it did is not known here)
+
+
 @dataclass(frozen=True)
 class IntentMatch:
     name: str
     slots: dict[str, Any]
     response: str
+    done: str = ANSWERED  # one of the outcomes above
 
 
 class HomeBackend(Protocol):
@@ -268,7 +280,8 @@ class IntentRecognizer:
                 return IntentMatch("HassNevermind", {}, "Okay, I won't.")
             acts()
             spoken = await self._home_do(list(meant), text, conversation_id)
-            return IntentMatch(meant[0].name, meant[0].slots, spoken or "Your home didn't understand that.")
+            return IntentMatch(meant[0].name, meant[0].slots, spoken or "Your home didn't understand that.",
+                               _done(list(meant), spoken))
         commands = recognized if recognized is not None else await asyncio.to_thread(self.recognize, text)
         if not commands:
             return None
@@ -282,23 +295,31 @@ class IntentRecognizer:
             if first.name not in TIMER_READ_ONLY:
                 acts()
             reply = await timer_answer(self.timers, conversation_id, first.name, first.slots)
-            return IntentMatch(first.name, first.slots, reply)
+            return IntentMatch(first.name, first.slots, reply, ANSWERED if first.name in TIMER_READ_ONLY else ACTED)
         if first.name not in HOME_INTENTS:
             return None
         slots = first.slots if len(commands) == 1 else {"commands": [c.name for c in commands]}
         if self.home is None:
-            return IntentMatch(first.name, slots, self.no_home_reply)
+            return IntentMatch(first.name, slots, self.no_home_reply, NO_HOME)
+        if (asking := self.ask_first(commands, text, hearing)) is not None:
+            if asking.meant:
+                self._asked.put(conversation_id, asking.meant, self.now())
+            return IntentMatch(first.name, slots, asking.question, REFUSED if asking.refused else ASKED)
+        acts()
+        spoken = await self._home_do(commands, text, conversation_id)
+        return IntentMatch(first.name, slots, spoken, _done(commands, spoken)) if spoken else None
+
+    def ask_first(self, commands: list[Recognized], text: str, hearing: Hearing | None) -> Doubt | None:
+        """Whether to ask instead of doing ``commands`` recognised in ``text`` (None: go ahead):
+        a request whose words do not fit its device, a near name, an unsure hearing, a loop that
+        is not one sentence said again (:mod:`.home.confidence`, :mod:`.home.fit`). The one
+        decision :meth:`answer` takes, also used by the benches that measure it."""
+        if self.home is None:
+            return None
         home = self.home
         if looped(said := normalize(text)) and undouble(said) == said:  # a loop, not one sentence
             hearing = replace(hearing or Hearing(), looped=True)  # said again: unsure (.home.confidence)
-        if (asking := doubt(commands, hearing, lambda: home_names(home.slot_lists()), self.recognize,
-                            home.slot_lists)) is not None:
-            if asking.meant:
-                self._asked.put(conversation_id, asking.meant, self.now())
-            return IntentMatch(first.name, slots, asking.question)
-        acts()
-        spoken = await self._home_do(commands, text, conversation_id)
-        return IntentMatch(first.name, slots, spoken) if spoken else None
+        return doubt(commands, hearing, lambda: home_names(home.slot_lists()), self.recognize, home.slot_lists)
 
     async def _home_do(self, commands: list[Recognized], text: str, conversation_id: str) -> str | None:
         """Done in the home: one command (a wildcard one through the home's own agent, None when
@@ -326,6 +347,13 @@ class IntentRecognizer:
                     reply = not_done(command.text, reply)
             replies.append(reply.strip())
         return " ".join(r for r in replies if r)
+
+
+def _done(commands: list[Recognized], spoken: str | None) -> str:
+    """What sending ``commands`` to the home did, from its reply (:data:`ACTED` and the others)."""
+    if all(c.name in QUERIES for c in commands):
+        return ANSWERED
+    return FAILED if not spoken or (len(commands) == 1 and spoken.strip() in FAILURES) else ACTED
 
 
 def _names_device(command: Recognized) -> bool:

@@ -30,7 +30,7 @@ from .asr_session import AsrSession
 from .continuation import may_act
 from .home.confidence import Hearing
 from .honesty import ClaimGuard
-from .intents import NO_HOME_REPLY, IntentMatch, IntentRecognizer, Recognized
+from .intents import NO_HOME_REPLY, REMOTE, IntentMatch, IntentRecognizer, Recognized
 from .llm_stream import LlmStream
 from .preemptive import HeldOverflow, Preemptor, PreparedReply
 from .readiness import Readiness
@@ -157,8 +157,7 @@ class Pipeline:
                 self.monitor.finish_turn(timer)
             stages = " ".join(f"{k}={v * 1000:.0f}ms" for k, v in result.marks.items())
             outcome = "cancelled" if result.cancelled else (result.error.code if result.error else "ok")
-            _LOGGER.info("turn %s conversation=%s intent=%s %s", outcome, conversation_id,
-                         result.intent.name if result.intent else "-", stages)
+            _LOGGER.info("turn %s conversation=%s %s %s", outcome, conversation_id, result.what_done, stages)
         return result
 
     # -- preemptive replies (preemptive.py) ---------------------------------------------------
@@ -238,7 +237,7 @@ class Pipeline:
                     if Intent.is_type(event.type):
                         intent = Intent.from_event(event)
                         slots = {e.name: e.value for e in intent.entities}
-                        return IntentMatch(intent.name, slots, intent.text or "Done.")
+                        return IntentMatch(intent.name, slots, intent.text or "Done.", REMOTE)
                     if NotRecognized.is_type(event.type) or Error.is_type(event.type):
                         return None
         except (OSError, TimeoutError) as err:

@@ -127,10 +127,12 @@ MAX_ASKED = 64  # conversations with a question open (the oldest is forgotten)
 
 @dataclass(frozen=True)
 class Doubt:
-    """A device action not done: what to ask, and what a "yes" does (nothing: asked which)."""
+    """A device action not done: what to ask, and what a "yes" does (nothing: asked which).
+    ``refused``: nothing is asked ("There is no thermostat in your home.")."""
 
     question: str
     meant: tuple[Recognized, ...] = ()
+    refused: bool = False
 
 
 def home_names(lists: Mapping[str, SlotList]) -> list[str]:
@@ -153,7 +155,7 @@ def doubt(commands: list[Recognized], hearing: Hearing | None, names: Callable[[
     if all(c.name in QUERIES for c in commands):
         return None
     if lists is not None and (wrong := misfit(commands, lists(), recognize)) is not None:
-        return Doubt(wrong.question, wrong.meant)
+        return Doubt(wrong.question, wrong.meant, wrong.refused)
     meant, fixed = list(commands), []
     for i, command in enumerate(commands):
         said = str(command.slots.get("name", ""))
