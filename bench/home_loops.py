@@ -14,8 +14,8 @@ their own and three harsher conditions; Piper in white noise) plus four more Pip
 beam 5 and at beam 1 (greedy); every decode is stored (said, heard, scores), not only actions.
 Not real time (no timing), so the box's load does not change the figures.
 
-``judge``: re-reads the stored decodes and, with the current recogniser and
-``orchestrator.home.confidence``, counts for looped and other decodes heard as device actions:
+``judge``: re-reads the stored decodes and, with the current recogniser and the orchestrator's
+own decision (``IntentRecognizer.ask_first``), counts for looped and other decodes heard as device actions:
 right ones, wrong ones, and what the policy does with each (done, or asked about).
 """
 
@@ -25,7 +25,6 @@ import argparse
 import json
 import re
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +66,8 @@ def decode(out: Path) -> None:
 def judge(out: Path) -> dict[str, Any]:
     rows = json.loads(out.with_suffix(".decodes.json").read_text(encoding="utf-8"))
     recognizer = IntentRecognizer(home=SnapshotHome(corpus_home()))
-    names = home_names(recognizer.home.slot_lists()) if recognizer.home is not None else []
+    assert recognizer.home is not None
+    lists, names = recognizer.home.slot_lists, home_names(recognizer.home.slot_lists())
     table: dict[str, dict[str, int]] = {}
     cases: list[dict[str, Any]] = []
     for row in rows:
@@ -78,9 +78,10 @@ def judge(out: Path) -> dict[str, Any]:
         right = _key(found) == _key(recognizer.recognize(row["said"]))
         said = normalize(heard)
         loop = "not looped" if not looped(said) else "looped once said again" if undouble(said) != said else "looped"
-        hearing = Hearing(row.get("avg_logprob"), row.get("no_speech_prob"), looped=loop == "looped")
-        asked = doubt(found, hearing, lambda: names, recognizer.recognize) is not None
-        asked_before = doubt(found, replace(hearing, looped=False), lambda: names, recognizer.recognize) is not None
+        hearing = Hearing(row.get("avg_logprob"), row.get("no_speech_prob"))
+        asked = recognizer.ask_first(found, heard, hearing) is not None  # the orchestrator's decision
+        # the same without the loop rule (its fit check and near names kept)
+        asked_before = doubt(found, hearing, lambda: names, recognizer.recognize, lists) is not None
         # the alternative not taken: any loop asks before a lock, door, garage, gate or alarm is touched
         asked_guarded = asked_before or (loop != "not looped" and any(
             c.name not in QUERIES and GUARDED.search(c.text) for c in found))
@@ -99,10 +100,11 @@ def judge(out: Path) -> dict[str, Any]:
     lines = ["# Looped decodes of device commands (bench/home_loops.py)", "",
              f"{len(rows)} decodes (tiny.en, beam 5 and 1); rows heard as device actions only.", "",
              "Asked/stopped by: the shipped policy (a loop that is not one sentence said again is unsure); "
-             "round 5 (no loop rule: an unsure avg_logprob / no_speech_prob or a near name only); the "
+             "no loop rule (the rest of the shipped decision: an unsure avg_logprob / no_speech_prob, a near "
+             "name, words that do not fit the device); the "
              "alternative not taken (any loop asks before a lock, door, garage, gate or alarm).", "",
-             "| decodes | right | wrong | right asked: shipped / round 5 / guarded "
-             "| wrong stopped: shipped / round 5 / guarded |", "|---|---|---|---|---|"]
+             "| decodes | right | wrong | right asked: shipped / no loop rule / guarded "
+             "| wrong stopped: shipped / no loop rule / guarded |", "|---|---|---|---|---|"]
     for group, c in sorted(table.items()):
         lines.append(f"| {group} | {c['right']} | {c['wrong']} | {c['right_asked']} / {c['right_asked_before']} / "
                      f"{c['right_asked_guarded']} | {c['wrong_stopped']} / {c['wrong_stopped_before']} / "

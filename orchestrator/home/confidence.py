@@ -19,7 +19,9 @@ The threshold was chosen by measurement (bench/home_confidence.py, tiny.en throu
 decodes heard as device actions: the end-of-turn corpus at its conditions and harsher far+noise,
 and Piper in white noise; bench/results/home_confidence.md): with the near-name rule, an
 ``avg_logprob`` below -0.6 stops 11 of 14 wrong device actions and asks about 5 of 46 right ones;
--0.5 stops the same 11 and asks about 13; -0.7 stops 9 and asks about 4. The mishearing of the
+-0.5 stops the same 11 and asks about 13; -0.7 stops 9 and asks about 4. Re-judged with the whole
+decision (``IntentRecognizer.ask_first``: also the article rule and the fit check): -0.6 stops 12
+and asks 5, -0.5 stops 12 and asks 13, -0.7 stops 11 and asks 4. The mishearing of the
 room run ("Set the firmest up to 20 degrees", -0.635) is stopped. ``no_speech_prob`` above 0.6
 (faster-whisper's own no-speech threshold) is unsure too.
 
