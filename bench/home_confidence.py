@@ -52,6 +52,7 @@ THRESHOLDS = [-0.3, -0.4, -0.5, -0.6, -0.7, -0.8]
 def _key(commands: list[Recognized]) -> list[tuple[str, list[tuple[str, str]]]]:
     def value(v: Any) -> str:
         return str(float(v)) if isinstance(v, int | float) else str(v).lower()
+
     return [(c.name, sorted((k, value(v)) for k, v in c.slots.items())) for c in commands]
 
 
@@ -73,8 +74,14 @@ def clips() -> list[tuple[str, str, str, Any]]:
         for name, gain, noise in HARSHER:
             rng = np.random.default_rng(int(hashlib.sha1((request.id + name).encode()).hexdigest()[:8], 16))
             noisy = audio * 10 ** ((gain - request.gain_db) / 20)
-            out.append(("turn", name, request.text, noisy + rng.standard_normal(len(audio)).astype(np.float32)
-                        * np.float32(10 ** (noise / 20))))
+            out.append(
+                (
+                    "turn",
+                    name,
+                    request.text,
+                    noisy + rng.standard_normal(len(audio)).astype(np.float32) * np.float32(10 ** (noise / 20)),
+                )
+            )
     return out + piper_in_noise(PIPER)
 
 
@@ -91,8 +98,14 @@ def piper_in_noise(sentences: list[str]) -> list[tuple[str, str, str, Any]]:
                 for seed in (7, 8):
                     rng = np.random.default_rng(seed)
                     hiss = rng.standard_normal(len(clean)).astype(np.float32) * np.float32(10 ** (noise / 20))
-                    out.append(("piper", f"{gain:g} dB / {noise:g} dBFS / seed {seed}", sentence,
-                                clean * np.float32(10 ** (gain / 20)) + hiss))
+                    out.append(
+                        (
+                            "piper",
+                            f"{gain:g} dB / {noise:g} dBFS / seed {seed}",
+                            sentence,
+                            clean * np.float32(10 ** (gain / 20)) + hiss,
+                        )
+                    )
     return out
 
 
@@ -104,8 +117,16 @@ def main() -> int:
     recognizer = IntentRecognizer(home=SnapshotHome(corpus_home()))
     if args.rejudge:
         stored = json.loads(args.out.with_suffix(".json").read_text(encoding="utf-8"))["rows"]
-        decodes = [(r["set"], r["condition"], r["said"], r["heard"],
-                    {k: r[k] for k in ("avg_logprob", "no_speech_prob") if k in r}) for r in stored]
+        decodes = [
+            (
+                r["set"],
+                r["condition"],
+                r["said"],
+                r["heard"],
+                {k: r[k] for k in ("avg_logprob", "no_speech_prob") if k in r},
+            )
+            for r in stored
+        ]
     else:
         from voice_runtime.models import resolve_whisper
         from wyoming_whisper.engine import EngineConfig, WhisperEngine
@@ -122,35 +143,67 @@ def main() -> int:
             continue  # not heard as a device action: nothing could be done wrongly
         same = _key(found) == _key(recognizer.recognize(said))
         near = recognizer.ask_first(found, text, None) is not None  # the orchestrator's decision, no scores
-        rows.append({"set": kind, "condition": condition, "said": said, "heard": text, "right": same,
-                     "near_name": near, **heard})
+        rows.append(
+            {
+                "set": kind,
+                "condition": condition,
+                "said": said,
+                "heard": text,
+                "right": same,
+                "near_name": near,
+                **heard,
+            }
+        )
     report: dict[str, Any] = {"decodes_heard_as_actions": len(rows), "rows": rows, "thresholds": []}
-    lines = ["# Speech-to-text confidence of device commands (bench/home_confidence.py)", "",
-             "tiny.en through wyoming_whisper's engine; a row per decode heard as a device action.", "",
-             "| set | threshold | right asked (alone) | wrong stopped (alone) | right asked (+ near name, fit, loop) "
-             "| wrong stopped (+ near name, fit, loop) |", "|---|---|---|---|---|---|"]
+    lines = [
+        "# Speech-to-text confidence of device commands (bench/home_confidence.py)",
+        "",
+        "tiny.en through wyoming_whisper's engine; a row per decode heard as a device action.",
+        "",
+        "| set | threshold | right asked (alone) | wrong stopped (alone) | right asked (+ near name, fit, loop) "
+        "| wrong stopped (+ near name, fit, loop) |",
+        "|---|---|---|---|---|---|",
+    ]
     for kind in ("turn", "piper", "all"):
         subset = [r for r in rows if kind in ("all", r["set"])]
         right = [r for r in subset if r["right"]]
         wrong = [r for r in subset if not r["right"]]
         for threshold in THRESHOLDS:
+
             def unsure(r: dict[str, Any], t: float = threshold) -> bool:
                 hearing = Hearing(r.get("avg_logprob"), r.get("no_speech_prob"))
-                return hearing.avg_logprob is not None and hearing.avg_logprob < t or (
-                    hearing.no_speech_prob is not None and hearing.no_speech_prob > 0.6)
-            entry = {"set": kind, "threshold": threshold, "right": len(right), "wrong": len(wrong),
-                     "right_asked": sum(unsure(r) for r in right), "wrong_stopped": sum(unsure(r) for r in wrong),
-                     "right_asked_near": sum(unsure(r) or r["near_name"] for r in right),
-                     "wrong_stopped_near": sum(unsure(r) or r["near_name"] for r in wrong)}
+                return (
+                    hearing.avg_logprob is not None
+                    and hearing.avg_logprob < t
+                    or (hearing.no_speech_prob is not None and hearing.no_speech_prob > 0.6)
+                )
+
+            entry = {
+                "set": kind,
+                "threshold": threshold,
+                "right": len(right),
+                "wrong": len(wrong),
+                "right_asked": sum(unsure(r) for r in right),
+                "wrong_stopped": sum(unsure(r) for r in wrong),
+                "right_asked_near": sum(unsure(r) or r["near_name"] for r in right),
+                "wrong_stopped_near": sum(unsure(r) or r["near_name"] for r in wrong),
+            }
             report["thresholds"].append(entry)
-            lines.append(f"| {kind} | {threshold} | {entry['right_asked']}/{len(right)} | {entry['wrong_stopped']}/"
-                         f"{len(wrong)} | {entry['right_asked_near']}/{len(right)} | {entry['wrong_stopped_near']}/"
-                         f"{len(wrong)} |")
-    lines += ["", "| set | condition | said | heard | right | avg_logprob | no_speech_prob | asked, any scores |",
-              "|---|---|---|---|---|---|---|---|"]
+            lines.append(
+                f"| {kind} | {threshold} | {entry['right_asked']}/{len(right)} | {entry['wrong_stopped']}/"
+                f"{len(wrong)} | {entry['right_asked_near']}/{len(right)} | {entry['wrong_stopped_near']}/"
+                f"{len(wrong)} |"
+            )
+    lines += [
+        "",
+        "| set | condition | said | heard | right | avg_logprob | no_speech_prob | asked, any scores |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in sorted(rows, key=lambda r: r.get("avg_logprob", 0.0)):
-        lines.append(f"| {r['set']} | {r['condition']} | {r['said']} | {r['heard']} | {'yes' if r['right'] else 'NO'} "
-                     f"| {r.get('avg_logprob')} | {r.get('no_speech_prob')} | {'yes' if r['near_name'] else ''} |")
+        lines.append(
+            f"| {r['set']} | {r['condition']} | {r['said']} | {r['heard']} | {'yes' if r['right'] else 'NO'} "
+            f"| {r.get('avg_logprob')} | {r.get('no_speech_prob')} | {'yes' if r['near_name'] else ''} |"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=1), encoding="utf-8")
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n", encoding="utf-8")

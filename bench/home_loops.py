@@ -56,8 +56,16 @@ def decode(out: Path) -> None:
     for kind, condition, said, audio in clips() + more_clips():
         for beam in (5, 1):
             decoded = engine.transcribe(audio, "en", beam_size=beam)
-            rows.append({"set": kind, "condition": condition, "said": said, "beam": beam, "heard": decoded.text,
-                         **decoded.confidence()})
+            rows.append(
+                {
+                    "set": kind,
+                    "condition": condition,
+                    "said": said,
+                    "beam": beam,
+                    "heard": decoded.text,
+                    **decoded.confidence(),
+                }
+            )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".decodes.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
     print(f"{len(rows)} decodes -> {out.with_suffix('.decodes.json')}")
@@ -83,42 +91,74 @@ def judge(out: Path) -> dict[str, Any]:
         # the same without the loop rule (its fit check and near names kept)
         asked_before = doubt(found, hearing, lambda: names, recognizer.recognize, lists) is not None
         # the alternative not taken: any loop asks before a lock, door, garage, gate or alarm is touched
-        asked_guarded = asked_before or (loop != "not looped" and any(
-            c.name not in QUERIES and GUARDED.search(c.text) for c in found))
+        asked_guarded = asked_before or (
+            loop != "not looped" and any(c.name not in QUERIES and GUARDED.search(c.text) for c in found)
+        )
         group = f"beam {row['beam']}, {loop}"
-        counts = table.setdefault(group, {"right": 0, "right_asked": 0, "wrong": 0, "wrong_stopped": 0,
-                                          "right_asked_before": 0, "wrong_stopped_before": 0,
-                                          "right_asked_guarded": 0, "wrong_stopped_guarded": 0})
+        counts = table.setdefault(
+            group,
+            {
+                "right": 0,
+                "right_asked": 0,
+                "wrong": 0,
+                "wrong_stopped": 0,
+                "right_asked_before": 0,
+                "wrong_stopped_before": 0,
+                "right_asked_guarded": 0,
+                "wrong_stopped_guarded": 0,
+            },
+        )
         counts["right" if right else "wrong"] += 1
         counts["right_asked" if right else "wrong_stopped"] += asked
         counts["right_asked_before" if right else "wrong_stopped_before"] += asked_before
         counts["right_asked_guarded" if right else "wrong_stopped_guarded"] += asked_guarded
         if loop != "not looped" or not right:
-            cases.append({**row, "right": right, "asked": asked, "asked_before": asked_before,
-                          "looped": loop != "not looped", "got": [(c.name, c.source, c.slots) for c in found]})
+            cases.append(
+                {
+                    **row,
+                    "right": right,
+                    "asked": asked,
+                    "asked_before": asked_before,
+                    "looped": loop != "not looped",
+                    "got": [(c.name, c.source, c.slots) for c in found],
+                }
+            )
     report = {"decodes": len(rows), "groups": table, "cases": cases}
-    lines = ["# Looped decodes of device commands (bench/home_loops.py)", "",
-             f"{len(rows)} decodes (tiny.en, beam 5 and 1); rows heard as device actions only.", "",
-             "Asked/stopped by: the shipped policy (a loop that is not one sentence said again is unsure); "
-             "no loop rule (the rest of the shipped decision: an unsure avg_logprob / no_speech_prob, a near "
-             "name, words that do not fit the device); the "
-             "alternative not taken (any loop asks before a lock, door, garage, gate or alarm).", "",
-             "| decodes | right | wrong | right asked: shipped / no loop rule / guarded "
-             "| wrong stopped: shipped / no loop rule / guarded |", "|---|---|---|---|---|"]
+    lines = [
+        "# Looped decodes of device commands (bench/home_loops.py)",
+        "",
+        f"{len(rows)} decodes (tiny.en, beam 5 and 1); rows heard as device actions only.",
+        "",
+        "Asked/stopped by: the shipped policy (a loop that is not one sentence said again is unsure); "
+        "no loop rule (the rest of the shipped decision: an unsure avg_logprob / no_speech_prob, a near "
+        "name, words that do not fit the device); the "
+        "alternative not taken (any loop asks before a lock, door, garage, gate or alarm).",
+        "",
+        "| decodes | right | wrong | right asked: shipped / no loop rule / guarded "
+        "| wrong stopped: shipped / no loop rule / guarded |",
+        "|---|---|---|---|---|",
+    ]
     for group, c in sorted(table.items()):
-        lines.append(f"| {group} | {c['right']} | {c['wrong']} | {c['right_asked']} / {c['right_asked_before']} / "
-                     f"{c['right_asked_guarded']} | {c['wrong_stopped']} / {c['wrong_stopped_before']} / "
-                     f"{c['wrong_stopped_guarded']} |")
-    lines += ["", "Looped decodes and wrong ones (heard cut at 90 characters; got: what the recogniser made of it):",
-              "",
-              "| beam | condition | said | heard | got | looped | right | avg_logprob | asked |",
-              "|---|---|---|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {group} | {c['right']} | {c['wrong']} | {c['right_asked']} / {c['right_asked_before']} / "
+            f"{c['right_asked_guarded']} | {c['wrong_stopped']} / {c['wrong_stopped_before']} / "
+            f"{c['wrong_stopped_guarded']} |"
+        )
+    lines += [
+        "",
+        "Looped decodes and wrong ones (heard cut at 90 characters; got: what the recogniser made of it):",
+        "",
+        "| beam | condition | said | heard | got | looped | right | avg_logprob | asked |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for case in sorted(cases, key=lambda k: (not k["looped"], k.get("avg_logprob", 0.0))):
         heard = case["heard"] if len(case["heard"]) <= 90 else case["heard"][:90] + " ..."
         got = "; ".join(f"{n} {src} {slots}" for n, src, slots in case["got"])
-        lines.append(f"| {case['beam']} | {case['set']} {case['condition']} | {case['said']} | {heard} | {got} | "
-                     f"{'yes' if case['looped'] else ''} | {'yes' if case['right'] else 'NO'} | "
-                     f"{case.get('avg_logprob')} | {'yes' if case['asked'] else ''} |")
+        lines.append(
+            f"| {case['beam']} | {case['set']} {case['condition']} | {case['said']} | {heard} | {got} | "
+            f"{'yes' if case['looped'] else ''} | {'yes' if case['right'] else 'NO'} | "
+            f"{case.get('avg_logprob')} | {'yes' if case['asked'] else ''} |"
+        )
     out.with_suffix(".json").write_text(json.dumps(report, indent=1), encoding="utf-8")
     out.with_suffix(".md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))

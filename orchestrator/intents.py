@@ -40,6 +40,7 @@ FIRST = Path(__file__).with_name("intents_first.yaml")
 FALLBACK = Path(__file__).with_name("home_fallback.yaml")
 NO_HOME_REPLY = "I can't control devices: no home is connected."
 LLM_CANNOT_ACT = "I can't do that myself, and your home didn't understand the request."
+# fmt: off
 HOME_INTENTS = frozenset({
     "HassTurnOn", "HassTurnOff", "HassLightSet", "HassClimateSetTemperature", "HassClimateGetTemperature",
     "HassClimateSetFanMode", "HassGetState", "HassGetWeather", "HassSetPosition", "HassMediaPause",
@@ -49,16 +50,19 @@ HOME_INTENTS = frozenset({
     "HassLawnMowerDock", "HassListAddItem", "HassListCompleteItem", "HassListRemoveItem",
     "HassShoppingListAddItem", "HassShoppingListCompleteItem", "HassBroadcast",
 })
+# fmt: on
 HOME_SLOT_LISTS = ("name", "area", "floor")
 # Official templates that need the satellite's area ("what's the temperature", "set the volume to
 # 40"): we know no satellite's area, so they are matched with the whole home as the area and the
 # home backend picks the only device that fits (the only thermostat, the only or playing player).
 WHOLE_HOME = "__whole_home__"
+# fmt: off
 WHOLE_HOME_INTENTS = frozenset({
     "HassClimateGetTemperature", "HassClimateSetTemperature", "HassMediaPause", "HassMediaUnpause",
     "HassMediaNext", "HassMediaPrevious", "HassSetVolume", "HassSetVolumeRelative", "HassMediaPlayerMute",
     "HassMediaPlayerUnmute",
 })
+# fmt: on
 _SPLIT = re.compile(r"\s+(?:and then|and also|and|then)\s+")
 # "turn off the tv and the kitchen light": a part that starts with its object takes the verb of
 # the part before it ("turn off").
@@ -243,13 +247,28 @@ class IntentRecognizer:
             return [p for p in parts if p is not None]
         return [whole] if whole is not None else []
 
-    def _run(self, cleaned: str, intents: Intents, source: str, slot_lists: dict[str, SlotList] | None, *,
-             rules: dict[str, Any] | None = None, whole_home: bool = False) -> Recognized | None:
+    def _run(
+        self,
+        cleaned: str,
+        intents: Intents,
+        source: str,
+        slot_lists: dict[str, SlotList] | None,
+        *,
+        rules: dict[str, Any] | None = None,
+        whole_home: bool = False,
+    ) -> Recognized | None:
         # Like Home Assistant: of several readings, prefer the one naming a device ("the kitchen
         # light" as a name, not as the lights of the area "kitchen").
         context = {"area": {"value": WHOLE_HOME, "text": ""}} if whole_home else None
-        result = recognize_best(cleaned, intents, slot_lists=slot_lists, skip_words=self._skip_words,
-                                best_slot_name="name", expansion_rules=rules, intent_context=context)
+        result = recognize_best(
+            cleaned,
+            intents,
+            slot_lists=slot_lists,
+            skip_words=self._skip_words,
+            best_slot_name="name",
+            expansion_rules=rules,
+            intent_context=context,
+        )
         if result is None:
             return None
         slots = {name: entity.value for name, entity in result.entities.items() if entity.value != WHOLE_HOME}
@@ -261,9 +280,14 @@ class IntentRecognizer:
         return Recognized(result.intent.name, slots, source, cleaned, found)
 
     # -- answers ---------------------------------------------------------------------------
-    async def answer(self, text: str, conversation_id: str, on_act: Callable[[], object] | None = None,
-                     hearing: Hearing | None = None, recognized: list[Recognized] | None = None,
-                     ) -> IntentMatch | None:
+    async def answer(
+        self,
+        text: str,
+        conversation_id: str,
+        on_act: Callable[[], object] | None = None,
+        hearing: Hearing | None = None,
+        recognized: list[Recognized] | None = None,
+    ) -> IntentMatch | None:
         """The reply to ``text`` if it is a command we answer; None: ask the LLM.
 
         Recognition runs in a thread (milliseconds, more with hundreds of entities). ``on_act``
@@ -280,8 +304,9 @@ class IntentRecognizer:
                 return IntentMatch("HassNevermind", {}, "Okay, I won't.")
             acts()
             spoken = await self._home_do(list(meant), text, conversation_id)
-            return IntentMatch(meant[0].name, meant[0].slots, spoken or "Your home didn't understand that.",
-                               _done(list(meant), spoken))
+            return IntentMatch(
+                meant[0].name, meant[0].slots, spoken or "Your home didn't understand that.", _done(list(meant), spoken)
+            )
         commands = recognized if recognized is not None else await asyncio.to_thread(self.recognize, text)
         if not commands:
             return None
@@ -370,7 +395,7 @@ def _with_verbs(pieces: list[str]) -> list[str]:
     out = [pieces[0]]
     for piece in pieces[1:]:
         words = out[-1].split()
-        verb = " ".join(words[:next((i for i, w in enumerate(words) if _OBJECT_FIRST.match(w)), 0)])
+        verb = " ".join(words[: next((i for i, w in enumerate(words) if _OBJECT_FIRST.match(w)), 0)])
         out.append(f"{verb} {piece}" if verb and _OBJECT_FIRST.match(piece) else piece)
     return out
 

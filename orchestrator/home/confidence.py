@@ -63,10 +63,12 @@ HIGH_NO_SPEECH = 0.6
 # ones (10 of 147); no unknown device of HELD_OUT_8's no-home set is taken for one of the home's.
 NEAR = 0.7
 
+# fmt: off
 YES = frozenset({
     "yes", "yeah", "yep", "yup", "yes please", "yeah please", "yes do it", "yes it is", "yes i did", "correct",
     "that's right", "that's it", "right", "sure", "do it", "please do", "go ahead", "ok", "okay", "yes that one",
 })
+# fmt: on
 NO = frozenset({"no", "nope", "no thanks", "no thank you", "don't", "do not", "no don't", "wrong", "neither"})
 
 
@@ -86,8 +88,10 @@ class Hearing:
 
     @property
     def unsure(self) -> bool:
-        return self.looped or ((self.avg_logprob is not None and self.avg_logprob < LOW_LOGPROB)
-                or (self.no_speech_prob is not None and self.no_speech_prob > HIGH_NO_SPEECH))
+        return self.looped or (
+            (self.avg_logprob is not None and self.avg_logprob < LOW_LOGPROB)
+            or (self.no_speech_prob is not None and self.no_speech_prob > HIGH_NO_SPEECH)
+        )
 
 
 def _number(value: Any) -> float | None:
@@ -145,9 +149,13 @@ def home_names(lists: Mapping[str, SlotList]) -> list[str]:
     return list(dict.fromkeys(v.value_out for v in names.values if isinstance(v.value_out, str)))
 
 
-def doubt(commands: list[Recognized], hearing: Hearing | None, names: Callable[[], list[str]],
-          recognize: Callable[[str], list[Recognized]],
-          lists: Callable[[], Mapping[str, SlotList]] | None = None) -> Doubt | None:
+def doubt(
+    commands: list[Recognized],
+    hearing: Hearing | None,
+    names: Callable[[], list[str]],
+    recognize: Callable[[str], list[Recognized]],
+    lists: Callable[[], Mapping[str, SlotList]] | None = None,
+) -> Doubt | None:
     """Whether to ask instead of doing ``commands`` (see the module doc). With the home's slot
     ``lists``, a request whose words do not fit its device ("set the kitchen light to 20
     degrees") is asked about first (:mod:`.fit`). A wildcard command whose name is close to a
