@@ -14,8 +14,8 @@ their own and three harsher conditions; Piper in white noise) plus four more Pip
 beam 5 and at beam 1 (greedy); every decode is stored (said, heard, scores), not only actions.
 Not real time (no timing), so the box's load does not change the figures.
 
-``judge``: re-reads the stored decodes and, with the current recogniser and
-``orchestrator.home.confidence``, counts for looped and other decodes heard as device actions:
+``judge``: re-reads the stored decodes and, with the current recogniser and the orchestrator's
+own decision (``IntentRecognizer.ask_first``), counts for looped and other decodes heard as device actions:
 right ones, wrong ones, and what the policy does with each (done, or asked about).
 """
 
@@ -25,7 +25,6 @@ import argparse
 import json
 import re
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +56,16 @@ def decode(out: Path) -> None:
     for kind, condition, said, audio in clips() + more_clips():
         for beam in (5, 1):
             decoded = engine.transcribe(audio, "en", beam_size=beam)
-            rows.append({"set": kind, "condition": condition, "said": said, "beam": beam, "heard": decoded.text,
-                         **decoded.confidence()})
+            rows.append(
+                {
+                    "set": kind,
+                    "condition": condition,
+                    "said": said,
+                    "beam": beam,
+                    "heard": decoded.text,
+                    **decoded.confidence(),
+                }
+            )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".decodes.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
     print(f"{len(rows)} decodes -> {out.with_suffix('.decodes.json')}")
@@ -67,7 +74,8 @@ def decode(out: Path) -> None:
 def judge(out: Path) -> dict[str, Any]:
     rows = json.loads(out.with_suffix(".decodes.json").read_text(encoding="utf-8"))
     recognizer = IntentRecognizer(home=SnapshotHome(corpus_home()))
-    names = home_names(recognizer.home.slot_lists()) if recognizer.home is not None else []
+    assert recognizer.home is not None
+    lists, names = recognizer.home.slot_lists, home_names(recognizer.home.slot_lists())
     table: dict[str, dict[str, int]] = {}
     cases: list[dict[str, Any]] = []
     for row in rows:
@@ -78,45 +86,79 @@ def judge(out: Path) -> dict[str, Any]:
         right = _key(found) == _key(recognizer.recognize(row["said"]))
         said = normalize(heard)
         loop = "not looped" if not looped(said) else "looped once said again" if undouble(said) != said else "looped"
-        hearing = Hearing(row.get("avg_logprob"), row.get("no_speech_prob"), looped=loop == "looped")
-        asked = doubt(found, hearing, lambda: names, recognizer.recognize) is not None
-        asked_before = doubt(found, replace(hearing, looped=False), lambda: names, recognizer.recognize) is not None
+        hearing = Hearing(row.get("avg_logprob"), row.get("no_speech_prob"))
+        asked = recognizer.ask_first(found, heard, hearing) is not None  # the orchestrator's decision
+        # the same without the loop rule (its fit check and near names kept)
+        asked_before = doubt(found, hearing, lambda: names, recognizer.recognize, lists) is not None
         # the alternative not taken: any loop asks before a lock, door, garage, gate or alarm is touched
-        asked_guarded = asked_before or (loop != "not looped" and any(
-            c.name not in QUERIES and GUARDED.search(c.text) for c in found))
+        asked_guarded = asked_before or (
+            loop != "not looped" and any(c.name not in QUERIES and GUARDED.search(c.text) for c in found)
+        )
         group = f"beam {row['beam']}, {loop}"
-        counts = table.setdefault(group, {"right": 0, "right_asked": 0, "wrong": 0, "wrong_stopped": 0,
-                                          "right_asked_before": 0, "wrong_stopped_before": 0,
-                                          "right_asked_guarded": 0, "wrong_stopped_guarded": 0})
+        counts = table.setdefault(
+            group,
+            {
+                "right": 0,
+                "right_asked": 0,
+                "wrong": 0,
+                "wrong_stopped": 0,
+                "right_asked_before": 0,
+                "wrong_stopped_before": 0,
+                "right_asked_guarded": 0,
+                "wrong_stopped_guarded": 0,
+            },
+        )
         counts["right" if right else "wrong"] += 1
         counts["right_asked" if right else "wrong_stopped"] += asked
         counts["right_asked_before" if right else "wrong_stopped_before"] += asked_before
         counts["right_asked_guarded" if right else "wrong_stopped_guarded"] += asked_guarded
         if loop != "not looped" or not right:
-            cases.append({**row, "right": right, "asked": asked, "asked_before": asked_before,
-                          "looped": loop != "not looped", "got": [(c.name, c.source, c.slots) for c in found]})
+            cases.append(
+                {
+                    **row,
+                    "right": right,
+                    "asked": asked,
+                    "asked_before": asked_before,
+                    "looped": loop != "not looped",
+                    "got": [(c.name, c.source, c.slots) for c in found],
+                }
+            )
     report = {"decodes": len(rows), "groups": table, "cases": cases}
-    lines = ["# Looped decodes of device commands (bench/home_loops.py)", "",
-             f"{len(rows)} decodes (tiny.en, beam 5 and 1); rows heard as device actions only.", "",
-             "Asked/stopped by: the shipped policy (a loop that is not one sentence said again is unsure); "
-             "round 5 (no loop rule: an unsure avg_logprob / no_speech_prob or a near name only); the "
-             "alternative not taken (any loop asks before a lock, door, garage, gate or alarm).", "",
-             "| decodes | right | wrong | right asked: shipped / round 5 / guarded "
-             "| wrong stopped: shipped / round 5 / guarded |", "|---|---|---|---|---|"]
+    lines = [
+        "# Looped decodes of device commands (bench/home_loops.py)",
+        "",
+        f"{len(rows)} decodes (tiny.en, beam 5 and 1); rows heard as device actions only.",
+        "",
+        "Asked/stopped by: the shipped policy (a loop that is not one sentence said again is unsure); "
+        "no loop rule (the rest of the shipped decision: an unsure avg_logprob / no_speech_prob, a near "
+        "name, words that do not fit the device); the "
+        "alternative not taken (any loop asks before a lock, door, garage, gate or alarm).",
+        "",
+        "| decodes | right | wrong | right asked: shipped / no loop rule / guarded "
+        "| wrong stopped: shipped / no loop rule / guarded |",
+        "|---|---|---|---|---|",
+    ]
     for group, c in sorted(table.items()):
-        lines.append(f"| {group} | {c['right']} | {c['wrong']} | {c['right_asked']} / {c['right_asked_before']} / "
-                     f"{c['right_asked_guarded']} | {c['wrong_stopped']} / {c['wrong_stopped_before']} / "
-                     f"{c['wrong_stopped_guarded']} |")
-    lines += ["", "Looped decodes and wrong ones (heard cut at 90 characters; got: what the recogniser made of it):",
-              "",
-              "| beam | condition | said | heard | got | looped | right | avg_logprob | asked |",
-              "|---|---|---|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {group} | {c['right']} | {c['wrong']} | {c['right_asked']} / {c['right_asked_before']} / "
+            f"{c['right_asked_guarded']} | {c['wrong_stopped']} / {c['wrong_stopped_before']} / "
+            f"{c['wrong_stopped_guarded']} |"
+        )
+    lines += [
+        "",
+        "Looped decodes and wrong ones (heard cut at 90 characters; got: what the recogniser made of it):",
+        "",
+        "| beam | condition | said | heard | got | looped | right | avg_logprob | asked |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for case in sorted(cases, key=lambda k: (not k["looped"], k.get("avg_logprob", 0.0))):
         heard = case["heard"] if len(case["heard"]) <= 90 else case["heard"][:90] + " ..."
         got = "; ".join(f"{n} {src} {slots}" for n, src, slots in case["got"])
-        lines.append(f"| {case['beam']} | {case['set']} {case['condition']} | {case['said']} | {heard} | {got} | "
-                     f"{'yes' if case['looped'] else ''} | {'yes' if case['right'] else 'NO'} | "
-                     f"{case.get('avg_logprob')} | {'yes' if case['asked'] else ''} |")
+        lines.append(
+            f"| {case['beam']} | {case['set']} {case['condition']} | {case['said']} | {heard} | {got} | "
+            f"{'yes' if case['looped'] else ''} | {'yes' if case['right'] else 'NO'} | "
+            f"{case.get('avg_logprob')} | {'yes' if case['asked'] else ''} |"
+        )
     out.with_suffix(".json").write_text(json.dumps(report, indent=1), encoding="utf-8")
     out.with_suffix(".md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))

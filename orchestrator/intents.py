@@ -30,7 +30,7 @@ from hassil import Intents, recognize_best
 from hassil.intents import SlotList, TextSlotList
 
 from .answers import CLOCK_INTENTS, TIMER_INTENTS, TIMER_READ_ONLY, clock_answer, timer_answer
-from .home.confidence import Asked, Hearing, answer_word, doubt, home_names
+from .home.confidence import QUERIES, Asked, Doubt, Hearing, answer_word, doubt, home_names
 from .home.phrasing import DEVICE_NOUN, looped, rephrase, trim, undouble
 from .home.speech import FAILURES, not_done
 from .timers import TimerManager
@@ -40,6 +40,7 @@ FIRST = Path(__file__).with_name("intents_first.yaml")
 FALLBACK = Path(__file__).with_name("home_fallback.yaml")
 NO_HOME_REPLY = "I can't control devices: no home is connected."
 LLM_CANNOT_ACT = "I can't do that myself, and your home didn't understand the request."
+# fmt: off
 HOME_INTENTS = frozenset({
     "HassTurnOn", "HassTurnOff", "HassLightSet", "HassClimateSetTemperature", "HassClimateGetTemperature",
     "HassClimateSetFanMode", "HassGetState", "HassGetWeather", "HassSetPosition", "HassMediaPause",
@@ -49,16 +50,19 @@ HOME_INTENTS = frozenset({
     "HassLawnMowerDock", "HassListAddItem", "HassListCompleteItem", "HassListRemoveItem",
     "HassShoppingListAddItem", "HassShoppingListCompleteItem", "HassBroadcast",
 })
+# fmt: on
 HOME_SLOT_LISTS = ("name", "area", "floor")
 # Official templates that need the satellite's area ("what's the temperature", "set the volume to
 # 40"): we know no satellite's area, so they are matched with the whole home as the area and the
 # home backend picks the only device that fits (the only thermostat, the only or playing player).
 WHOLE_HOME = "__whole_home__"
+# fmt: off
 WHOLE_HOME_INTENTS = frozenset({
     "HassClimateGetTemperature", "HassClimateSetTemperature", "HassMediaPause", "HassMediaUnpause",
     "HassMediaNext", "HassMediaPrevious", "HassSetVolume", "HassSetVolumeRelative", "HassMediaPlayerMute",
     "HassMediaPlayerUnmute",
 })
+# fmt: on
 _SPLIT = re.compile(r"\s+(?:and then|and also|and|then)\s+")
 # "turn off the tv and the kitchen light": a part that starts with its object takes the verb of
 # the part before it ("turn off").
@@ -81,11 +85,23 @@ class Recognized:
         return bool(self.context.get("whole_home"))
 
 
+# What a matched turn did (``IntentMatch.done``; the turn's log line says it): the intent's name
+# alone does not (a light-set that was only asked about is still "HassLightSet").
+ACTED = "acted"  # done: sent to the home, a timer set (the reply says how it went)
+FAILED = "failed"  # tried, and the home could not do it or did not answer
+ASKED = "asked"  # a device action asked about, not done ("Did you mean ...?")
+REFUSED = "refused"  # not done, nothing asked ("There is no thermostat in your home.")
+NO_HOME = "no-home"  # a home command with no home connected
+ANSWERED = "answered"  # nothing to do: the time, a state read, a timer read, "no" to a question
+REMOTE = "remote"  # the configured Wyoming intent service answered (what it did is not known here)
+
+
 @dataclass(frozen=True)
 class IntentMatch:
     name: str
     slots: dict[str, Any]
     response: str
+    done: str = ANSWERED  # one of the outcomes above
 
 
 class HomeBackend(Protocol):
@@ -231,13 +247,28 @@ class IntentRecognizer:
             return [p for p in parts if p is not None]
         return [whole] if whole is not None else []
 
-    def _run(self, cleaned: str, intents: Intents, source: str, slot_lists: dict[str, SlotList] | None, *,
-             rules: dict[str, Any] | None = None, whole_home: bool = False) -> Recognized | None:
+    def _run(
+        self,
+        cleaned: str,
+        intents: Intents,
+        source: str,
+        slot_lists: dict[str, SlotList] | None,
+        *,
+        rules: dict[str, Any] | None = None,
+        whole_home: bool = False,
+    ) -> Recognized | None:
         # Like Home Assistant: of several readings, prefer the one naming a device ("the kitchen
         # light" as a name, not as the lights of the area "kitchen").
         context = {"area": {"value": WHOLE_HOME, "text": ""}} if whole_home else None
-        result = recognize_best(cleaned, intents, slot_lists=slot_lists, skip_words=self._skip_words,
-                                best_slot_name="name", expansion_rules=rules, intent_context=context)
+        result = recognize_best(
+            cleaned,
+            intents,
+            slot_lists=slot_lists,
+            skip_words=self._skip_words,
+            best_slot_name="name",
+            expansion_rules=rules,
+            intent_context=context,
+        )
         if result is None:
             return None
         slots = {name: entity.value for name, entity in result.entities.items() if entity.value != WHOLE_HOME}
@@ -249,9 +280,14 @@ class IntentRecognizer:
         return Recognized(result.intent.name, slots, source, cleaned, found)
 
     # -- answers ---------------------------------------------------------------------------
-    async def answer(self, text: str, conversation_id: str, on_act: Callable[[], object] | None = None,
-                     hearing: Hearing | None = None, recognized: list[Recognized] | None = None,
-                     ) -> IntentMatch | None:
+    async def answer(
+        self,
+        text: str,
+        conversation_id: str,
+        on_act: Callable[[], object] | None = None,
+        hearing: Hearing | None = None,
+        recognized: list[Recognized] | None = None,
+    ) -> IntentMatch | None:
         """The reply to ``text`` if it is a command we answer; None: ask the LLM.
 
         Recognition runs in a thread (milliseconds, more with hundreds of entities). ``on_act``
@@ -268,7 +304,9 @@ class IntentRecognizer:
                 return IntentMatch("HassNevermind", {}, "Okay, I won't.")
             acts()
             spoken = await self._home_do(list(meant), text, conversation_id)
-            return IntentMatch(meant[0].name, meant[0].slots, spoken or "Your home didn't understand that.")
+            return IntentMatch(
+                meant[0].name, meant[0].slots, spoken or "Your home didn't understand that.", _done(list(meant), spoken)
+            )
         commands = recognized if recognized is not None else await asyncio.to_thread(self.recognize, text)
         if not commands:
             return None
@@ -282,23 +320,31 @@ class IntentRecognizer:
             if first.name not in TIMER_READ_ONLY:
                 acts()
             reply = await timer_answer(self.timers, conversation_id, first.name, first.slots)
-            return IntentMatch(first.name, first.slots, reply)
+            return IntentMatch(first.name, first.slots, reply, ANSWERED if first.name in TIMER_READ_ONLY else ACTED)
         if first.name not in HOME_INTENTS:
             return None
         slots = first.slots if len(commands) == 1 else {"commands": [c.name for c in commands]}
         if self.home is None:
-            return IntentMatch(first.name, slots, self.no_home_reply)
+            return IntentMatch(first.name, slots, self.no_home_reply, NO_HOME)
+        if (asking := self.ask_first(commands, text, hearing)) is not None:
+            if asking.meant:
+                self._asked.put(conversation_id, asking.meant, self.now())
+            return IntentMatch(first.name, slots, asking.question, REFUSED if asking.refused else ASKED)
+        acts()
+        spoken = await self._home_do(commands, text, conversation_id)
+        return IntentMatch(first.name, slots, spoken, _done(commands, spoken)) if spoken else None
+
+    def ask_first(self, commands: list[Recognized], text: str, hearing: Hearing | None) -> Doubt | None:
+        """Whether to ask instead of doing ``commands`` recognised in ``text`` (None: go ahead):
+        a request whose words do not fit its device, a near name, an unsure hearing, a loop that
+        is not one sentence said again (:mod:`.home.confidence`, :mod:`.home.fit`). The one
+        decision :meth:`answer` takes, also used by the benches that measure it."""
+        if self.home is None:
+            return None
         home = self.home
         if looped(said := normalize(text)) and undouble(said) == said:  # a loop, not one sentence
             hearing = replace(hearing or Hearing(), looped=True)  # said again: unsure (.home.confidence)
-        if (asking := doubt(commands, hearing, lambda: home_names(home.slot_lists()), self.recognize,
-                            home.slot_lists)) is not None:
-            if asking.meant:
-                self._asked.put(conversation_id, asking.meant, self.now())
-            return IntentMatch(first.name, slots, asking.question)
-        acts()
-        spoken = await self._home_do(commands, text, conversation_id)
-        return IntentMatch(first.name, slots, spoken) if spoken else None
+        return doubt(commands, hearing, lambda: home_names(home.slot_lists()), self.recognize, home.slot_lists)
 
     async def _home_do(self, commands: list[Recognized], text: str, conversation_id: str) -> str | None:
         """Done in the home: one command (a wildcard one through the home's own agent, None when
@@ -328,6 +374,13 @@ class IntentRecognizer:
         return " ".join(r for r in replies if r)
 
 
+def _done(commands: list[Recognized], spoken: str | None) -> str:
+    """What sending ``commands`` to the home did, from its reply (:data:`ACTED` and the others)."""
+    if all(c.name in QUERIES for c in commands):
+        return ANSWERED
+    return FAILED if not spoken or (len(commands) == 1 and spoken.strip() in FAILURES) else ACTED
+
+
 def _names_device(command: Recognized) -> bool:
     """A wildcard command names something that ends with a device word, or matched on a device's
     kind with no name ("is the tv on": the template's own word); any other always."""
@@ -342,7 +395,7 @@ def _with_verbs(pieces: list[str]) -> list[str]:
     out = [pieces[0]]
     for piece in pieces[1:]:
         words = out[-1].split()
-        verb = " ".join(words[:next((i for i, w in enumerate(words) if _OBJECT_FIRST.match(w)), 0)])
+        verb = " ".join(words[: next((i for i, w in enumerate(words) if _OBJECT_FIRST.match(w)), 0)])
         out.append(f"{verb} {piece}" if verb and _OBJECT_FIRST.match(piece) else piece)
     return out
 

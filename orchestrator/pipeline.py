@@ -30,7 +30,7 @@ from .asr_session import AsrSession
 from .continuation import may_act
 from .home.confidence import Hearing
 from .honesty import ClaimGuard
-from .intents import NO_HOME_REPLY, IntentMatch, IntentRecognizer, Recognized
+from .intents import NO_HOME_REPLY, REMOTE, IntentMatch, IntentRecognizer, Recognized
 from .llm_stream import LlmStream
 from .preemptive import HeldOverflow, Preemptor, PreparedReply
 from .readiness import Readiness
@@ -39,8 +39,17 @@ from .streams import TurnError
 from .tts_forwarder import TtsCapability, TtsForwarder
 from .turn import SERVICES_UNAVAILABLE, GuardedOutput, OutputLost, PipelineConfig, TurnOutput, TurnResult
 
-__all__ = ["APOLOGY", "SERVICES_UNAVAILABLE", "OutputLost", "Pipeline", "PipelineConfig", "TurnError",
-           "TurnOutput", "TurnResult", "TurnTimer"]
+__all__ = [
+    "APOLOGY",
+    "SERVICES_UNAVAILABLE",
+    "OutputLost",
+    "Pipeline",
+    "PipelineConfig",
+    "TurnError",
+    "TurnOutput",
+    "TurnResult",
+    "TurnTimer",
+]
 
 _LOGGER = logging.getLogger(__name__)
 APOLOGY = "Sorry, something went wrong. Please try again."
@@ -68,10 +77,16 @@ class Pipeline:
         self.tts_capability = TtsCapability(tts)  # learnt from the TTS service's info
 
     # -- the stages of one turn --------------------------------------------------------------
-    def asr_session(self, out: TurnOutput, timer: TurnTimer, endpoint_after: float = 0.0,
-                    on_speculative: Callable[[str], None] | None = None) -> AsrSession:
-        return AsrSession(self.asr, self.config, out, timer, endpoint_after=endpoint_after,
-                          on_speculative=on_speculative)
+    def asr_session(
+        self,
+        out: TurnOutput,
+        timer: TurnTimer,
+        endpoint_after: float = 0.0,
+        on_speculative: Callable[[str], None] | None = None,
+    ) -> AsrSession:
+        return AsrSession(
+            self.asr, self.config, out, timer, endpoint_after=endpoint_after, on_speculative=on_speculative
+        )
 
     def llm_stream(self, timer: TurnTimer, result: TurnResult) -> LlmStream:
         guard = ClaimGuard(self.intents.honest_line if self.intents else NO_HOME_REPLY)
@@ -118,18 +133,24 @@ class Pipeline:
             prepared = await preemptor.final(result.transcript) if preemptor is not None else None
             if prepared is not None and await self._use_prepared(prepared, result, out, timer):
                 return result
+
             def acting() -> None:  # from here on a continuation must not repeat what is being done
                 result.acting = True
 
             hearing = Hearing.from_context(asr.context)  # unsure: a device action is asked about, not done
-            match = (await self.intents.answer(result.transcript, conversation_id, acting, hearing,
-                                               recognized.get(result.transcript))
-                     if self.intents else None)
+            match = (
+                await self.intents.answer(
+                    result.transcript, conversation_id, acting, hearing, recognized.get(result.transcript)
+                )
+                if self.intents
+                else None
+            )
             if match is None and self.intent_service:
                 acting()  # a remote intent service may act while it recognises
                 match = await self._recognize_remote(result.transcript)
             result.acting = match is not None and may_act(
-                match.name, match.response, no_home_reply=self.intents.no_home_reply if self.intents else NO_HOME_REPLY)
+                match.name, match.response, no_home_reply=self.intents.no_home_reply if self.intents else NO_HOME_REPLY
+            )
             if match is not None:
                 result.intent = match
                 timer.mark("intent")
@@ -157,13 +178,13 @@ class Pipeline:
                 self.monitor.finish_turn(timer)
             stages = " ".join(f"{k}={v * 1000:.0f}ms" for k, v in result.marks.items())
             outcome = "cancelled" if result.cancelled else (result.error.code if result.error else "ok")
-            _LOGGER.info("turn %s conversation=%s intent=%s %s", outcome, conversation_id,
-                         result.intent.name if result.intent else "-", stages)
+            _LOGGER.info("turn %s conversation=%s %s %s", outcome, conversation_id, result.what_done, stages)
         return result
 
     # -- preemptive replies (preemptive.py) ---------------------------------------------------
-    def _preemptor(self, conversation_id: str,
-                   recognized: dict[str, list[Recognized]]) -> Preemptor[PreparedReply] | None:
+    def _preemptor(
+        self, conversation_id: str, recognized: dict[str, list[Recognized]]
+    ) -> Preemptor[PreparedReply] | None:
         """Replies prepared while the end-of-turn silence runs, where they can be: the speech-to-text
         service ends the turn itself (it sends speculative transcripts only then), and no external
         intent service decides (it cannot be asked without the risk of acting). What the intent
@@ -187,13 +208,20 @@ class Pipeline:
         def prepare(text: str) -> PreparedReply:
             timer = self.monitor.start_turn()
             result = TurnResult(transcript=text)
-            return PreparedReply(text, conversation_id, llm=self.llm_stream(timer, result),
-                                 tts=lambda held: self.tts_forwarder(held, timer, result), timer=timer, result=result)
+            return PreparedReply(
+                text,
+                conversation_id,
+                llm=self.llm_stream(timer, result),
+                tts=lambda held: self.tts_forwarder(held, timer, result),
+                timer=timer,
+                result=result,
+            )
 
         return Preemptor(recognize, prepare)
 
-    async def _use_prepared(self, prepared: PreparedReply, result: TurnResult, out: TurnOutput,
-                            timer: TurnTimer) -> bool:
+    async def _use_prepared(
+        self, prepared: PreparedReply, result: TurnResult, out: TurnOutput, timer: TurnTimer
+    ) -> bool:
         """A hit: the reply prepared during the silence is the answer (an LLM reply: nothing was
         done). False when it failed before any of it was heard: the turn asks the LLM again."""
         result.acting = False
@@ -238,7 +266,7 @@ class Pipeline:
                     if Intent.is_type(event.type):
                         intent = Intent.from_event(event)
                         slots = {e.name: e.value for e in intent.entities}
-                        return IntentMatch(intent.name, slots, intent.text or "Done.")
+                        return IntentMatch(intent.name, slots, intent.text or "Done.", REMOTE)
                     if NotRecognized.is_type(event.type) or Error.is_type(event.type):
                         return None
         except (OSError, TimeoutError) as err:
@@ -295,8 +323,11 @@ class Pipeline:
 
         try:
             await retry_async(
-                attempt, self.config.llm_retry, may_retry=lambda: result.audio_bytes == 0,
-                clock=self.config.retry_clock, what="conversation",
+                attempt,
+                self.config.llm_retry,
+                may_retry=lambda: result.audio_bytes == 0,
+                clock=self.config.retry_clock,
+                what="conversation",
             )
         except (OSError, TimeoutError) as err:
             raise TurnError("llm-failed", f"conversation failed: {err}") from err

@@ -89,3 +89,10 @@ class TurnResult:
     audio_bytes: int = 0
     cancelled: bool = False
     acting: bool = False  # an intent that may change something (timers, home) has started (continuation.py)
+
+    @property
+    def what_done(self) -> str:
+        """For the turn's log line: the intent matched and what the turn did with it
+        ("intent=HassLightSet done=asked": a light-set only asked about); "intent=- done=-" when
+        the LLM answered."""
+        return f"intent={self.intent.name} done={self.intent.done}" if self.intent else "intent=- done=-"

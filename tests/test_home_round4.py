@@ -6,6 +6,7 @@ done (a real Home Assistant core's states are checked)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from home_shared import bench_home, no_home
 
 from orchestrator.home.confidence import Hearing, near_name
 from orchestrator.home.ha import HaConfig
-from orchestrator.intents import NO_HOME_REPLY, IntentRecognizer
+from orchestrator.intents import ASKED, NO_HOME_REPLY, IntentRecognizer
 from orchestrator.pipeline import Pipeline, TurnResult
 from orchestrator.services import ServicePool
 
@@ -54,8 +55,15 @@ CLASSES: list[Case] = [
     ("what time do we have", "HassGetCurrentTime", {}),
 ]
 # Other words that are not a device request: they still go to the LLM.
-NOT_DEVICES = ["kill the spider", "fire up the grill", "cut the cake", "roll up the sleeves",
-               "open a conversation about philosophy with me", "hold the door", "start up a business"]
+NOT_DEVICES = [
+    "kill the spider",
+    "fire up the grill",
+    "cut the cake",
+    "roll up the sleeves",
+    "open a conversation about philosophy with me",
+    "hold the door",
+    "start up a business",
+]
 
 
 _NO_HOME = no_home()
@@ -78,10 +86,17 @@ def test_other_words_without_a_device_go_to_the_llm(recognizer: IntentRecognizer
     assert _NO_HOME.recognize(text) == [], text
 
 
-@pytest.mark.parametrize("text", [
-    "would you mind switching off the kitchen light", "fire up the coffee maker", "go ahead and shut the garage door",
-    "roll up the living room blinds", "is the television still playing", "are the living room blinds up",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "would you mind switching off the kitchen light",
+        "fire up the coffee maker",
+        "go ahead and shut the garage door",
+        "roll up the living room blinds",
+        "is the television still playing",
+        "are the living room blinds up",
+    ],
+)
 async def test_without_a_home_these_get_the_honest_answer(text: str) -> None:
     match = await _NO_HOME.answer(text, "satellite:test")
     assert match is not None and match.response == NO_HOME_REPLY, text
@@ -147,31 +162,50 @@ def _noisy(pcm: bytes, gain_db: float, noise_dbfs: float, seed: int) -> bytes:
 
 @pytest.mark.slow
 async def test_a_command_our_whisper_heard_unsurely_is_asked_about_through_the_pipeline(
-        stack: Stack, ha: RunningHa) -> None:
+    stack: Stack, ha: RunningHa, caplog: pytest.LogCaptureFixture
+) -> None:
     """The real transcript path: our whisper server says how sure it was in the transcript's
     context, the pipeline hands it to the intents, and Home Assistant's state shows what was done.
     "Open the garage door." under loud hiss (measured: transcribed right, avg_logprob -0.88) is
-    asked about; said clearly, it is done."""
+    asked about; said clearly, it is done. The turn's log line says which (``done=``)."""
+    caplog.set_level(logging.INFO, logger="orchestrator.pipeline")
     async with backend(HaConfig(ha.url, ha.token)) as home:
         await asyncio.wait_for(home.loaded.wait(), 60)
         intents = IntentRecognizer(home=home)  # one, for the set-up and the pipeline (compiling costs ~1 s)
         await intents.answer("close the garage door", "setup")
         await ha.wait_state("cover.garage_door", lambda s: s["attributes"].get("current_position") == 0)
-        pipeline = Pipeline(ServicePool("asr", [stack.whisper.uri]), ServicePool("handle", [stack.llama.uri]),
-                            ServicePool("tts", [stack.tts.uri]), intents=intents)
+        pipeline = Pipeline(
+            ServicePool("asr", [stack.whisper.uri]),
+            ServicePool("handle", [stack.llama.uri]),
+            ServicePool("tts", [stack.tts.uri]),
+            intents=intents,
+        )
         try:
             unsure = TurnResult()
-            await pipeline.run_turn(chunks(_noisy(speak("Open the garage door."), -14.0, -32.0, 7)), _Events(),
-                                    conversation_id="hiss", result=unsure, end_stage="handle")
+            await pipeline.run_turn(
+                chunks(_noisy(speak("Open the garage door."), -14.0, -32.0, 7)),
+                _Events(),
+                conversation_id="hiss",
+                result=unsure,
+                end_stage="handle",
+            )
             assert unsure.error is None, unsure.error
             assert "garage door" in unsure.transcript.lower(), unsure.transcript
             assert unsure.reply.startswith("I'm not sure I heard that right."), unsure.reply
             assert (await ha.state("cover.garage_door"))["attributes"]["current_position"] == 0  # not done
+            assert unsure.intent is not None and unsure.intent.done == ASKED, unsure.intent
+            assert "conversation=hiss intent=HassTurnOn done=asked " in caplog.text, caplog.text
             sure = TurnResult()
-            await pipeline.run_turn(chunks(speak("Open the garage door.")), _Events(), conversation_id="clear",
-                                    result=sure, end_stage="handle")
+            await pipeline.run_turn(
+                chunks(speak("Open the garage door.")),
+                _Events(),
+                conversation_id="clear",
+                result=sure,
+                end_stage="handle",
+            )
             assert sure.error is None and not sure.reply.startswith("I'm not sure"), sure.reply
             await ha.wait_state("cover.garage_door", lambda s: s["attributes"].get("current_position") == 100)
+            assert "conversation=clear intent=HassTurnOn done=acted " in caplog.text, caplog.text
         finally:
             await pipeline.close()
 

@@ -19,7 +19,9 @@ The threshold was chosen by measurement (bench/home_confidence.py, tiny.en throu
 decodes heard as device actions: the end-of-turn corpus at its conditions and harsher far+noise,
 and Piper in white noise; bench/results/home_confidence.md): with the near-name rule, an
 ``avg_logprob`` below -0.6 stops 11 of 14 wrong device actions and asks about 5 of 46 right ones;
--0.5 stops the same 11 and asks about 13; -0.7 stops 9 and asks about 4. The mishearing of the
+-0.5 stops the same 11 and asks about 13; -0.7 stops 9 and asks about 4. Re-judged with the whole
+decision (``IntentRecognizer.ask_first``: also the article rule and the fit check): -0.6 stops 12
+and asks 5, -0.5 stops 12 and asks 13, -0.7 stops 11 and asks 4. The mishearing of the
 room run ("Set the firmest up to 20 degrees", -0.635) is stopped. ``no_speech_prob`` above 0.6
 (faster-whisper's own no-speech threshold) is unsure too.
 
@@ -61,10 +63,12 @@ HIGH_NO_SPEECH = 0.6
 # ones (10 of 147); no unknown device of HELD_OUT_8's no-home set is taken for one of the home's.
 NEAR = 0.7
 
+# fmt: off
 YES = frozenset({
     "yes", "yeah", "yep", "yup", "yes please", "yeah please", "yes do it", "yes it is", "yes i did", "correct",
     "that's right", "that's it", "right", "sure", "do it", "please do", "go ahead", "ok", "okay", "yes that one",
 })
+# fmt: on
 NO = frozenset({"no", "nope", "no thanks", "no thank you", "don't", "do not", "no don't", "wrong", "neither"})
 
 
@@ -84,8 +88,10 @@ class Hearing:
 
     @property
     def unsure(self) -> bool:
-        return self.looped or ((self.avg_logprob is not None and self.avg_logprob < LOW_LOGPROB)
-                or (self.no_speech_prob is not None and self.no_speech_prob > HIGH_NO_SPEECH))
+        return self.looped or (
+            (self.avg_logprob is not None and self.avg_logprob < LOW_LOGPROB)
+            or (self.no_speech_prob is not None and self.no_speech_prob > HIGH_NO_SPEECH)
+        )
 
 
 def _number(value: Any) -> float | None:
@@ -127,10 +133,12 @@ MAX_ASKED = 64  # conversations with a question open (the oldest is forgotten)
 
 @dataclass(frozen=True)
 class Doubt:
-    """A device action not done: what to ask, and what a "yes" does (nothing: asked which)."""
+    """A device action not done: what to ask, and what a "yes" does (nothing: asked which).
+    ``refused``: nothing is asked ("There is no thermostat in your home.")."""
 
     question: str
     meant: tuple[Recognized, ...] = ()
+    refused: bool = False
 
 
 def home_names(lists: Mapping[str, SlotList]) -> list[str]:
@@ -141,9 +149,13 @@ def home_names(lists: Mapping[str, SlotList]) -> list[str]:
     return list(dict.fromkeys(v.value_out for v in names.values if isinstance(v.value_out, str)))
 
 
-def doubt(commands: list[Recognized], hearing: Hearing | None, names: Callable[[], list[str]],
-          recognize: Callable[[str], list[Recognized]],
-          lists: Callable[[], Mapping[str, SlotList]] | None = None) -> Doubt | None:
+def doubt(
+    commands: list[Recognized],
+    hearing: Hearing | None,
+    names: Callable[[], list[str]],
+    recognize: Callable[[str], list[Recognized]],
+    lists: Callable[[], Mapping[str, SlotList]] | None = None,
+) -> Doubt | None:
     """Whether to ask instead of doing ``commands`` (see the module doc). With the home's slot
     ``lists``, a request whose words do not fit its device ("set the kitchen light to 20
     degrees") is asked about first (:mod:`.fit`). A wildcard command whose name is close to a
@@ -153,7 +165,7 @@ def doubt(commands: list[Recognized], hearing: Hearing | None, names: Callable[[
     if all(c.name in QUERIES for c in commands):
         return None
     if lists is not None and (wrong := misfit(commands, lists(), recognize)) is not None:
-        return Doubt(wrong.question, wrong.meant)
+        return Doubt(wrong.question, wrong.meant, wrong.refused)
     meant, fixed = list(commands), []
     for i, command in enumerate(commands):
         said = str(command.slots.get("name", ""))

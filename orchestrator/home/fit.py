@@ -74,10 +74,12 @@ THERMOSTAT_DOMAINS = ("climate",)  # what a temperature is set on (a water heate
 
 @dataclass(frozen=True)
 class Misfit:
-    """A device action not done: what to say, and what a "yes" does (nothing: asked which)."""
+    """A device action not done: what to say, and what a "yes" does (nothing: asked which).
+    ``refused``: nothing is asked, there is nothing it could be done on."""
 
     question: str
     meant: tuple[Recognized, ...] = ()
+    refused: bool = False
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,7 @@ def _thermostat(command: Recognized, words: HomeWords, recognize: Callable[[str]
     """A temperature asked of something that is no thermostat: asked about the home's one."""
     climates = words.of_domain(THERMOSTAT_DOMAINS)
     if not climates:
-        return Misfit("There is no thermostat in your home.")
+        return Misfit("There is no thermostat in your home.", refused=True)
     if len(climates) > 1:
         listed = [f"the {c}" for c in climates[:4]]
         return Misfit(f"Which thermostat do you mean: {', '.join(listed[:-1])} or {listed[-1]}?")
