@@ -226,7 +226,7 @@ async def serve(args: argparse.Namespace) -> int:
     except DataDirBusy as err:
         raise SystemExit(str(err)) from None
     except OSError as err:
-        raise SystemExit(f"--data-dir {config.data_dir}: {err.strerror or err}") from None
+        raise SystemExit(f"--data-dir {config.data_dir}: timers cannot be kept there ({err.strerror or err})") from None
     stop = asyncio.Event()
     try:
         with on_stop_signal(stop.set):  # from the start: a signal while starting stops it too
