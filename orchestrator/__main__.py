@@ -71,8 +71,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="with --discover: how long each zeroconf browse listens for answers")
     parser.add_argument("--intents", action="append", default=[], type=Path, help="extra sentence templates")
     parser.add_argument("--no-intents", action="store_true", help="send everything to the LLM")
-    parser.add_argument("--data-dir", type=Path,
-                        default=Path(env("HEARTH_DATA_DIR") or Path.home() / ".local/share/hearth"),
+    parser.add_argument("--data-dir", type=_user_path,
+                        default=_user_path(env("HEARTH_DATA_DIR") or "~/.local/share/hearth"),
                         help="serve: where timers are kept across restarts, one orchestrator per folder "
                         "(default ~/.local/share/hearth); ask keeps no timers")
     parser.add_argument("--no-home-reply", default=NO_HOME_REPLY,
@@ -105,6 +105,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         "prepared)")
     parser.add_argument("--metrics-port", type=int, help="serve Prometheus latency text on this port")
     add_logging_args(parser)
+
+
+def _user_path(text: str) -> Path:
+    """A folder as users write it: ``~/x`` (from .env, or a quoted flag) means their home's x."""
+    return Path(text).expanduser()
 
 
 def build_config(args: argparse.Namespace) -> OrchestratorConfig:
@@ -221,7 +226,7 @@ async def serve(args: argparse.Namespace) -> int:
     except DataDirBusy as err:
         raise SystemExit(str(err)) from None
     except OSError as err:
-        raise SystemExit(f"--data-dir {config.data_dir}: {err.strerror or err}") from None
+        raise SystemExit(f"--data-dir {config.data_dir}: timers cannot be kept there ({err.strerror or err})") from None
     stop = asyncio.Event()
     try:
         with on_stop_signal(stop.set):  # from the start: a signal while starting stops it too

@@ -119,6 +119,7 @@ class Pipeline:
         out = GuardedOutput(out)
         readiness = Readiness([self.handle, self.tts] if speak else [self.handle])
         token = readiness.enter()
+        broken = False
         recognized: dict[str, list[Recognized]] = {}  # the speculative transcripts' commands, by text
         preemptor = self._preemptor(conversation_id, recognized) if speak else None
         try:
@@ -168,16 +169,20 @@ class Pipeline:
         except OutputLost as err:
             _LOGGER.warning("turn abandoned: the output is gone (%s)", err)
             result.error = TurnError("output-lost", str(err))
+        except Exception:
+            broken = True  # a bug: the caller ends the turn (the satellite hears turn-failed)
+            raise
         finally:
             if preemptor is not None:
                 await preemptor.close()
             readiness.exit(token)
             await readiness.close()
             result.marks = dict(timer.marks)
-            if not result.cancelled and result.error is None:
+            if not result.cancelled and result.error is None and not broken:
                 self.monitor.finish_turn(timer)
             stages = " ".join(f"{k}={v * 1000:.0f}ms" for k, v in result.marks.items())
-            outcome = "cancelled" if result.cancelled else (result.error.code if result.error else "ok")
+            outcome = ("cancelled" if result.cancelled else result.error.code if result.error
+                       else "failed" if broken else "ok")
             _LOGGER.info("turn %s conversation=%s %s %s", outcome, conversation_id, result.what_done, stages)
         return result
 
@@ -305,7 +310,7 @@ class Pipeline:
         if self.config.apologize and not silent and result.audio_bytes == 0:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(self.config.tts_timeout):
-                    await self.tts_forwarder(out, timer, result).speak_text(APOLOGY, retry=False)
+                    await self.tts_forwarder(out, timer, result).speak_text(err.spoken or APOLOGY, retry=False)
         with contextlib.suppress(Exception):
             await out.event(Error(text=err.text, code=err.code).event())
 

@@ -15,6 +15,8 @@ from .services import Connection
 class TurnError(Exception):
     """A turn failed with an error code sent to the satellite (documented in ARCHITECTURE.md)."""
 
+    spoken: str | None = None  # said to the user instead of the general apology
+
     def __init__(self, code: str, text: str) -> None:
         super().__init__(text)
         self.code = code

@@ -14,11 +14,16 @@ One orchestrator per data dir: :func:`claim_data_dir` holds ``<data dir>/timers.
 serves. A second one on the same folder would load the same timers, then overwrite the first's
 file with its own set at every change (and ring the same timers twice); it stops at start instead,
 naming the pid that holds the folder. ``ask`` keeps no timers and never reads or writes the file.
+
+A folder the timers cannot be written to stops ``serve`` at start (the claim writes a probe file).
+A write that fails later (disk full, permissions changed) undoes the change in memory and raises
+:class:`TimerNotSaved`: the turn fails and the user hears that the timer was not saved.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import fcntl
 import json
@@ -37,11 +42,14 @@ from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted, TimerUpda
 from voice_runtime.clock import Clock, MonotonicClock
 from voice_runtime.tasks import race
 
+from .streams import TurnError
+
 _LOGGER = logging.getLogger(__name__)
 MAX_TIMERS_PER_SATELLITE = 20
 MAX_TIMER_SECONDS = 24 * 3600
 FILE_NAME = "timers.json"
 LOCK_NAME = "timers.lock"
+PROBE_NAME = "timers.tmp"  # the temporary file every save writes
 
 
 class TimerState(enum.Enum):
@@ -71,6 +79,15 @@ TRANSITIONS: dict[tuple[TimerState, TimerAction], TimerState] = {
 }
 
 
+class TimerNotSaved(TurnError):
+    """The timers file could not be written: the change was undone, the turn fails and says so."""
+
+    spoken = "Sorry, I couldn't save the timer, so nothing was changed."
+
+    def __init__(self, path: Path, err: OSError) -> None:
+        super().__init__("timer-not-saved", f"timers not saved to {path}: {err.strerror or err}")
+
+
 class DataDirBusy(Exception):
     """Another orchestrator keeps its timers in this data dir; ``str()`` says which and what to do."""
 
@@ -85,6 +102,10 @@ class DataDirClaim:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             os.ftruncate(self._fd, 0)
             os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
+            probe = data_dir / PROBE_NAME  # the timers are written as a new file, then renamed
+            with open(probe, "w", encoding="utf-8") as f:
+                f.write("probe\n")
+            probe.unlink()
         except BlockingIOError:
             holder = os.pread(self._fd, 32, 0).decode(errors="replace").strip() or "?"
             self.release()
@@ -221,7 +242,11 @@ class TimerManager:
                       deadline=self.wall() + total, left=None, name=name or None,
                       start_hours=hours or None, start_minutes=minutes or None, start_seconds=seconds or None)
         self._timers[timer.id] = timer
-        self._save()
+        try:
+            self._save()
+        except TimerNotSaved:
+            del self._timers[timer.id]  # not set: the user hears so
+            raise
         await self._notify(owner, TimerStarted(id=timer.id, total_seconds=total, name=timer.name,
                                                start_hours=timer.start_hours, start_minutes=timer.start_minutes,
                                                start_seconds=timer.start_seconds))
@@ -255,11 +280,18 @@ class TimerManager:
         updated = replace(timer, state=nxt, total_seconds=new_total,
                           deadline=now + left if nxt is TimerState.RUNNING else None,
                           left=left if nxt is TimerState.PAUSED else None)
+        before = dict(self._timers)
         if nxt in (TimerState.CANCELLED, TimerState.FINISHED):
             self._timers.pop(timer.id, None)
         else:
             self._timers[timer.id] = updated
-        self._save()
+        try:
+            self._save()
+        except TimerNotSaved as err:
+            if nxt is not TimerState.FINISHED:
+                self._timers = before  # as it was, and the user hears so
+                raise
+            _LOGGER.error("%s: timer %s rings now but may ring again after a restart", err.text, timer.id)
         if nxt is TimerState.CANCELLED:
             await self._notify(timer.owner, TimerCancelled(id=timer.id))
         elif nxt is TimerState.RUNNING or nxt is TimerState.PAUSED:
@@ -317,11 +349,17 @@ class TimerManager:
     def _save(self) -> None:
         if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
+        tmp = self.path.with_name(PROBE_NAME)
         body = json.dumps({"version": 1, "timers": [t.to_json() for t in self._timers.values()]}, indent=1)
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(body)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(body)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except OSError as err:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            _LOGGER.error("timers not saved to %s: %s", self.path, err)
+            raise TimerNotSaved(self.path, err) from err

@@ -19,15 +19,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from wyoming.client import AsyncClient
-from wyoming.info import Describe
-
 from ..cli import add_version_arg
 from ..env import load_dotenv
 from ..logs import setup_logging
 from ..models import cache_dir
 from .config import ConfigError, HomeConfig, load_config
 from .supervisor import Supervisor
+from .supervisor import answers as answers_describe
 from .units import UnitOptions, home_unit, satellite_unit
 
 
@@ -41,19 +39,6 @@ def _config(args: argparse.Namespace) -> HomeConfig:
     return config
 
 
-async def _answers(uri: str) -> bool:
-    """True if the service at ``uri`` answers describe within 2 s."""
-    try:
-        async with asyncio.timeout(2.0), AsyncClient.from_uri(uri) as client:
-            await client.write_event(Describe().event())
-            while (event := await client.read_event()) is not None:
-                if event.type == "info":
-                    return True
-    except (OSError, TimeoutError, ValueError):
-        return False
-    return False
-
-
 async def status(config: HomeConfig) -> int:
     path = config.state_dir / "status.json"
     try:
@@ -65,7 +50,7 @@ async def status(config: HomeConfig) -> int:
     print(f"supervisor pid {state['pid']}, status of {time.strftime('%H:%M:%S', time.localtime(state['updated']))}")
     for name, child in state["services"].items():
         uri = state["uris"].get(name)
-        answers = await _answers(uri) if uri and child["state"] == "running" else None
+        answers = await answers_describe(uri) if uri and child["state"] == "running" else None
         up = f"up {time.time() - child['started']:.0f}s" if child["state"] == "running" and child["started"] else ""
         said = "" if answers is None else (" answers describe" if answers else " DOES NOT ANSWER")
         print(f"  {name:13} {child['state']:9} {up:10} restarts={child['restarts']} {uri or ''}{said}")

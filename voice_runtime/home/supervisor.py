@@ -1,7 +1,9 @@
 """Run the home server's services as child processes and keep them running.
 
-Each enabled service is started (engines and the local satellite first, the orchestrator last);
-its output goes to the supervisor's stderr, each line prefixed with ``service=NAME``. A child
+Each enabled service is started (engines and the local satellite first); the orchestrator is
+started once every engine answers ``describe`` (it listens: its model is loaded), or after
+``READY_SECONDS`` with a warning, so the first turn does not meet a service still loading. Its
+output goes to the supervisor's stderr, each line prefixed with ``service=NAME``. A child
 that exits is started again after a backoff (1, 2, 4 … 60 s; back to 1 s once a run lasted
 ``STABLE_SECONDS``), while the others keep running. ``status.json`` in the state directory says
 what runs (written atomically at every change; ``hearth status`` reads it). SIGTERM/SIGINT stop
@@ -22,8 +24,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from wyoming.client import AsyncClient
+from wyoming.info import Describe
+
 from ..signals import on_stop_signal
-from .config import HomeConfig
+from .config import ENGINES, HomeConfig  # ENGINES: what the orchestrator's turns need
 
 _LOGGER = logging.getLogger(__name__)
 BACKOFF_FIRST = 1.0
@@ -31,6 +36,21 @@ BACKOFF_MAX = 60.0
 STABLE_SECONDS = 60.0
 STOP_SECONDS = 20.0
 START_ORDER = ("whisper", "kokoro", "llama", "satellite", "orchestrator")
+READY_SECONDS = 300.0  # the orchestrator starts then at the latest
+READY_LOG_SECONDS = 10.0  # a progress line this often while waiting
+
+
+async def answers(uri: str, timeout: float = 2.0) -> bool:
+    """True if the service at ``uri`` answers describe within ``timeout`` s."""
+    try:
+        async with asyncio.timeout(timeout), AsyncClient.from_uri(uri) as client:
+            await client.write_event(Describe().event())
+            while (event := await client.read_event()) is not None:
+                if event.type == "info":
+                    return True
+    except (OSError, TimeoutError, ValueError):
+        return False
+    return False
 
 
 def backoff_delay(failures: int) -> float:
@@ -42,7 +62,7 @@ def backoff_delay(failures: int) -> float:
 class ChildStatus:
     name: str
     command: list[str]
-    state: str = "starting"  # starting, running, backoff, stopped
+    state: str = "starting"  # starting, waiting (the orchestrator, for the engines), running, backoff, stopped
     pid: int | None = None
     restarts: int = 0
     last_exit: int | None = None
@@ -55,6 +75,7 @@ class Supervisor:
     config: HomeConfig
     python: str = sys.executable
     out: TextIO = field(default=sys.stderr)
+    ready_seconds: float = READY_SECONDS
     children: dict[str, ChildStatus] = field(default_factory=dict)
     _procs: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -75,7 +96,8 @@ class Supervisor:
                 _LOGGER.info("supervising services=%s state=%s", ",".join(names), self.status_path)
                 async with asyncio.TaskGroup() as group:
                     for name in names:
-                        group.create_task(self._keep_running(name), name=f"supervise {name}")
+                        starting = self._after_engines(name) if name == "orchestrator" else self._keep_running(name)
+                        group.create_task(starting, name=f"supervise {name}")
                     group.create_task(self._stop_all_on_request(), name="supervisor stop")
         finally:
             self._write_status()
@@ -83,6 +105,38 @@ class Supervisor:
 
     def stop(self) -> None:
         self._stopping.set()
+
+    async def _after_engines(self, name: str) -> None:
+        """Start ``name`` once every enabled engine answers (bounded by ``ready_seconds``)."""
+        waiting = [n for n in ENGINES if n in self.children]
+        child = self.children[name]
+        child.state = "waiting"
+        self._write_status()
+        began = time.monotonic()
+        logged = began
+        while waiting and not self._stopping.is_set():
+            checks = await asyncio.gather(*(answers(self.config.uri(n)) for n in waiting))
+            waiting = [n for n, ok in zip(waiting, checks, strict=True) if not ok]
+            waited = time.monotonic() - began
+            if not waiting:
+                _LOGGER.info("service=%s starting: the engines answer after %.1fs", name, waited)
+            elif waited >= self.ready_seconds:
+                _LOGGER.warning("service=%s starting anyway: services=%s not ready after %.0fs (turns get "
+                                "services-unavailable until they are)", name, ",".join(waiting), waited)
+                break
+            else:
+                if time.monotonic() - logged >= READY_LOG_SECONDS:
+                    logged = time.monotonic()
+                    _LOGGER.info("service=%s waits for services=%s (%.0fs of at most %.0fs)", name,
+                                 ",".join(waiting), waited, self.ready_seconds)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(1.0):  # poll again, or stop at once
+                        await self._stopping.wait()
+        if not self._stopping.is_set():
+            await self._keep_running(name)
+        else:
+            child.state = "stopped"
+            self._write_status()
 
     async def _keep_running(self, name: str) -> None:
         child = self.children[name]

@@ -26,6 +26,7 @@ class Recorder:
     The first connection is written to ``out``, later ones to ``out-2.jsonl``, ``out-3.jsonl``…
     Each file is written when its connection ends; a connection that carried no event is not
     written (a client's unused spare). A server that cannot be reached drops that client only.
+    ``out``'s folder is made if missing and must be writable: :meth:`start` checks (ValueError).
     """
 
     def __init__(self, listen: str, server: str, out: Path) -> None:
@@ -44,11 +45,22 @@ class Recorder:
             raise ValueError("--listen must be tcp://HOST:PORT")
         if self.server.scheme != "tcp" or not self.server.hostname or self.server.port is None:
             raise ValueError("--server must be tcp://HOST:PORT")
+        await asyncio.to_thread(self._check_out)
         self._server = await asyncio.start_server(
             self._proxy, self.listen.hostname, self.listen.port, limit=_PROXY_LIMITS.max_header_bytes + 1
         )
         self.port = int(self._server.sockets[0].getsockname()[1])
         _LOGGER.info("listening uri=tcp://%s:%d recording to %s", self.listen.hostname, self.port, self.out)
+
+    def _check_out(self) -> None:
+        """Before anything is recorded: a missing folder is made, one that cannot be written to refused."""
+        probe = self.out.with_suffix(self.out.suffix + ".tmp")  # save_session writes this, then renames
+        try:
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            probe.write_text("", encoding="utf-8")
+            probe.unlink()
+        except OSError as err:
+            raise ValueError(f"--out {self.out}: cannot write there ({err.strerror or err})") from None
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -107,7 +119,11 @@ class Recorder:
 
     async def _save(self, session: Session) -> None:
         path = self._path()
-        await asyncio.to_thread(save_session, session, path)
+        try:
+            await asyncio.to_thread(save_session, session, path)
+        except OSError as err:  # e.g. the disk filled up: this session is lost, the recorder goes on
+            _LOGGER.error("session of %d events NOT saved to %s: %s", len(session.events), path, err.strerror or err)
+            return
         async with self._saved_changed:
             self.saved.append(path)
             self._saved_changed.notify_all()
