@@ -44,8 +44,20 @@ def load_library() -> Any:
     return None
 
 
+def _energy(frame: np.ndarray[Any, np.dtype[np.int16]]) -> int:
+    return int(np.dot(frame.astype(np.int64), frame.astype(np.int64)))
+
+
 class SpeexEchoCanceller:
-    """Cancels ``far`` (the playback) from ``near`` (the mic), 16-bit mono, ``frame_size`` at a time."""
+    """Cancels ``far`` (the playback) from ``near`` (the mic), 16-bit mono, ``frame_size`` at a time.
+
+    A frame the canceller made louder than the mic's is passed through as the mic's: subtracting
+    the echo only ever takes energy away, so such output is the filter's prediction of an echo that
+    is not there. With no echo path (a speaker the mic cannot hear) speex adapts on the user's words
+    spoken over the playback and learns such an echo; on a digitally silent mic (a muted or very
+    quiet one) the next tone or reply then came out at -50 to -59 dBFS as "speech" of its own,
+    and the VAD, with a noise floor of zero, opened turns on it (tests/test_satellite_aec_silence.py).
+    """
 
     def __init__(self, lib: Any, rate: int, frame_size: int, tail_ms: int) -> None:
         self._lib = lib
@@ -68,7 +80,7 @@ class SpeexEchoCanceller:
             rec, play = near[start:start + n], far[start:start + n]
             self._lib.speex_echo_cancellation(self._state, rec.ctypes.data_as(_I16P), play.ctypes.data_as(_I16P),
                                               self._out.ctypes.data_as(_I16P))
-            out[start:start + n] = self._out
+            out[start:start + n] = self._out if _energy(self._out) <= _energy(rec) else rec
         return out
 
     def impulse_response(self) -> np.ndarray[Any, np.dtype[np.float64]]:
