@@ -23,8 +23,12 @@ QUIET_DBFS = -55.0  # a mic frame this quiet holds no echo worth cancelling: the
 
 def load_library() -> Any:
     """The loaded libspeexdsp, or None when it is not installed."""
-    names = [os.environ.get("SPEEXDSP_LIB", ""), "libspeexdsp.so.1", ctypes.util.find_library("speexdsp") or "",
-             "libspeexdsp.dylib"]
+    names = [
+        os.environ.get("SPEEXDSP_LIB", ""),
+        "libspeexdsp.so.1",
+        ctypes.util.find_library("speexdsp") or "",
+        "libspeexdsp.dylib",
+    ]
     for name in filter(None, names):
         try:
             lib = ctypes.CDLL(name)
@@ -73,19 +77,21 @@ class SpeexEchoCanceller:
         self._out = np.zeros(frame_size, dtype=np.int16)
         self._quiet = frame_size * int(32768 * 10 ** (QUIET_DBFS / 20)) ** 2  # a frame's energy at QUIET_DBFS
 
-    def process(self, near: np.ndarray[Any, np.dtype[np.int16]],
-                far: np.ndarray[Any, np.dtype[np.int16]]) -> np.ndarray[Any, np.dtype[np.int16]]:
+    def process(
+        self, near: np.ndarray[Any, np.dtype[np.int16]], far: np.ndarray[Any, np.dtype[np.int16]]
+    ) -> np.ndarray[Any, np.dtype[np.int16]]:
         """``near`` and ``far`` of the same length, a multiple of ``frame_size``."""
         near = np.ascontiguousarray(near, dtype=np.int16)
         far = np.ascontiguousarray(far, dtype=np.int16)
         out = np.empty_like(near)
         n = self.frame_size
         for start in range(0, len(near) - n + 1, n):
-            rec, play = near[start:start + n], far[start:start + n]
-            self._lib.speex_echo_cancellation(self._state, rec.ctypes.data_as(_I16P), play.ctypes.data_as(_I16P),
-                                              self._out.ctypes.data_as(_I16P))
+            rec, play = near[start : start + n], far[start : start + n]
+            self._lib.speex_echo_cancellation(
+                self._state, rec.ctypes.data_as(_I16P), play.ctypes.data_as(_I16P), self._out.ctypes.data_as(_I16P)
+            )
             mic = _energy(rec)
-            out[start:start + n] = rec if mic <= self._quiet and _energy(self._out) > mic else self._out
+            out[start : start + n] = rec if mic <= self._quiet and _energy(self._out) > mic else self._out
         return out
 
     def impulse_response(self) -> np.ndarray[Any, np.dtype[np.float64]]:

@@ -41,7 +41,7 @@ def test_a_silent_mic_stays_silent_after_double_talk_with_no_echo_path(floor: in
     assert frontend.cancelling
     user = samples(speak("What is the capital of Spain?"))
     for i, frame in enumerate(played[half:]):  # the user speaks over the rest of it (no echo in the mic)
-        near = user[i * FRAME:(i + 1) * FRAME]
+        near = user[i * FRAME : (i + 1) * FRAME]
         frontend.process(pcm(near) if len(near) == FRAME else silent_mic, frame)
     # Back to digital silence while the "understood" tone plays (and then nothing).
     beep = convert(tone(PROCESS_HZ, 16000, ToneConfig()), PCM16_MONO_16K, AudioFormat(SPEAKER_RATE, 2, 1))
@@ -50,7 +50,7 @@ def test_a_silent_mic_stays_silent_after_double_talk_with_no_echo_path(floor: in
     detector = SpeechDetector(VadConfig(frame_ms=FRAME * 1000 // 16000, settle_seconds=0.0))
     events, out = [], bytearray()
     for i in range(len(ref) // per):
-        cleaned = frontend.process(silent_mic, ref[i * per:(i + 1) * per])
+        cleaned = frontend.process(silent_mic, ref[i * per : (i + 1) * per])
         out += cleaned
         events.append(detector.process(cleaned))
     peak = float(np.max(np.abs(samples(bytes(out)))))
