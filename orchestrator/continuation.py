@@ -127,15 +127,19 @@ class TurnTrack:
             self.mark(Mark.REPLY_AUDIO, now)
             self.reply_seconds += seconds
 
-    def decide(self, now: float, *, acting: bool = False, audio_ok: bool = True) -> Decision:
+    def decide(self, now: float, *, acting: bool = False, audio_ok: bool = True,
+               no_speech: bool = False) -> Decision:
         """Whether a ``run-pipeline`` at ``now`` continues this turn's question. ``acting``: the
-        turn's intent stage may have done something (see :func:`may_act`)."""
+        turn's intent stage may have done something (see :func:`may_act`). ``no_speech``: the
+        turn ended with no speech recognised: there is no question to continue."""
         if acting:
             self.mark(Mark.ACTING, now)
         if not self.policy.enabled:
             return Decision(Verdict.NEW, "continuation off")
         if self.phase is Phase.SEALED:
             return Decision(Verdict.NEW, "an intent that can act has started")
+        if no_speech:
+            return Decision(Verdict.NEW, "no speech was recognised in the turn before")
         if self.phase is Phase.LISTENING or self.ended_at is None:
             return Decision(Verdict.NEW, "the question had not ended")
         if not audio_ok:

@@ -326,7 +326,9 @@ class SatelliteLink:
         prev, prefix = self._turn, None
         if prev is not None and prev.stage.start_stage == PipelineStage.ASR and stage.start_stage == PipelineStage.ASR:
             # Decided before anything is cancelled: the turn cannot start an intent in between.
-            decision = prev.track.decide(self.clock.now(), acting=prev.result.acting, audio_ok=prev.heard.complete)
+            no_speech = prev.result.error is not None and prev.result.error.code == "no-speech"
+            decision = prev.track.decide(self.clock.now(), acting=prev.result.acting, audio_ok=prev.heard.complete,
+                                         no_speech=no_speech)
             _LOGGER.info("satellite %s new speech after turn %d: %s (%s; reply heard %.2fs)", self.config.uri,
                          prev.number, "continuation" if decision.merge else "new turn", decision.reason,
                          decision.reply_heard)
