@@ -9,12 +9,14 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
 
+from wyoming.asr import Transcribe
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event, async_read_event
 from wyoming.info import Info
 
 from voice_runtime.handler import ServiceHandler
 from voice_runtime.models import resolve_whisper
-from wyoming_whisper.engine import EngineConfig, WhisperEngine
+from wyoming_whisper.engine import SAMPLE_RATE, EngineConfig, WhisperEngine
 from wyoming_whisper.handler import WhisperHandler
 from wyoming_whisper.service import WhisperService
 from wyoming_whisper.stream import StreamPolicy
@@ -60,3 +62,18 @@ async def read_until(reader: asyncio.StreamReader, event_type: str, timeout: flo
         assert event is not None, f"closed before {event_type}; got {[e.type for e in got]}"
         got.append(event)
     return got
+
+
+async def transcribe_stream(whisper: WhisperHandler, reader: asyncio.StreamReader, audio: bytes,
+                            context: dict[str, object]) -> list[Event]:
+    """``audio`` (16 kHz mono s16le) sent as one transcribe request in 1024-byte chunks, each event
+    handled before the next is read (as the runtime reads them); what came back, up to transcript-stop."""
+    events = [Transcribe(language="en", vad_sensitivity="default", context=context).event(),
+              AudioStart(rate=SAMPLE_RATE, width=2, channels=1).event()]
+    events += [AudioChunk(rate=SAMPLE_RATE, width=2, channels=1, audio=audio[i : i + 1024]).event()
+               for i in range(0, len(audio), 1024)]
+    events.append(AudioStop().event())
+    for event in events:
+        await whisper.preempt(event)
+        await whisper.handle_event(event)
+    return await read_until(reader, "transcript-stop")

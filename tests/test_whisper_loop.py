@@ -19,9 +19,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from handler_pair import read_until, tiny_whisper
+from handler_pair import tiny_whisper, transcribe_stream
 from wyoming.asr import Transcribe, Transcript
-from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.vad import VoiceStopped
 
 from voice_runtime.models import silero_vad
@@ -72,19 +71,7 @@ async def test_the_question_said_once_is_transcribed_once(
     whisper, client = handler
     audio = _clip() + bytes(2 * int(1.5 * SAMPLE_RATE))  # digital silence: the turn ends at the cap, as in the room
     context = {"partial_transcripts": False, "endpoint_after": 0.6}
-    events = [
-        Transcribe(language="en", vad_sensitivity="default", context=context).event(),
-        AudioStart(rate=SAMPLE_RATE, width=2, channels=1).event(),
-    ]
-    events += [
-        AudioChunk(rate=SAMPLE_RATE, width=2, channels=1, audio=audio[i : i + 1024]).event()
-        for i in range(0, len(audio), 1024)
-    ]
-    events.append(AudioStop().event())
-    for event in events:  # as the runtime reads them: each handled before the next is read
-        await whisper.preempt(event)
-        await whisper.handle_event(event)
-    got = await read_until(client, "transcript-stop")
+    got = await transcribe_stream(whisper, client, audio, context)
     text = next(Transcript.from_event(e).text for e in got if Transcript.is_type(e.type))
     assert text.lower().count("emerald") == 1, text
     # the looped speculative text still read as unfinished: the turn ended at the cap (1.9 s), as before
@@ -99,19 +86,7 @@ async def test_a_noise_blip_before_the_question_does_not_end_the_turn(
     blip and the transcript was "." (the question was never heard)."""
     whisper, client = handler
     audio = _clip() + bytes(2 * int(1.5 * SAMPLE_RATE))
-    events = [
-        Transcribe(language="en", vad_sensitivity="default", context={"partial_transcripts": False}).event(),
-        AudioStart(rate=SAMPLE_RATE, width=2, channels=1).event(),
-    ]
-    events += [
-        AudioChunk(rate=SAMPLE_RATE, width=2, channels=1, audio=audio[i : i + 1024]).event()
-        for i in range(0, len(audio), 1024)
-    ]
-    events.append(AudioStop().event())
-    for event in events:
-        await whisper.preempt(event)
-        await whisper.handle_event(event)
-    got = await read_until(client, "transcript-stop")
+    got = await transcribe_stream(whisper, client, audio, {"partial_transcripts": False})
     text = next(Transcript.from_event(e).text for e in got if Transcript.is_type(e.type))
     assert "emerald" in text.lower(), text
     stopped = [VoiceStopped.from_event(e).timestamp for e in got if VoiceStopped.is_type(e.type)]

@@ -18,21 +18,17 @@ this request and sends the merged stream so (without it the turn ends at the pau
 from __future__ import annotations
 
 import asyncio
-import socket
 import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from wyoming.asr import Transcribe, Transcript
-from wyoming.audio import AudioChunk, AudioStart, AudioStop
-from wyoming.event import Event, async_read_event
-from wyoming.info import Info
+from handler_pair import tiny_whisper, transcribe_stream
+from wyoming.asr import Transcript
 
-from voice_runtime.models import resolve_whisper, silero_vad
-from wyoming_whisper.engine import SAMPLE_RATE, EngineConfig, WhisperEngine
+from voice_runtime.models import silero_vad
+from wyoming_whisper.engine import SAMPLE_RATE
 from wyoming_whisper.handler import WhisperHandler
-from wyoming_whisper.service import WhisperService
 from wyoming_whisper.stream import StreamPolicy
 from wyoming_whisper.vad import WINDOW, SileroVad, VadPolicy, end_pad, speech_region
 
@@ -54,19 +50,8 @@ def test_the_pad_is_longer_only_after_a_weak_end() -> None:
 
 @pytest.fixture
 async def handler() -> AsyncIterator[tuple[WhisperHandler, asyncio.StreamReader]]:
-    ours, theirs = socket.socketpair()
-    reader, writer = await asyncio.open_connection(sock=ours)
-    client_reader, client_writer = await asyncio.open_connection(sock=theirs)
-    engine = WhisperEngine(EngineConfig(model_dir=resolve_whisper("tiny.en")))
-    service = WhisperService(engine=engine, vad=SileroVad(silero_vad()), info=Info, policy=POLICY)
-    handler = WhisperHandler(reader, writer, service=service)
-    try:
-        yield handler, client_reader
-    finally:
-        await handler.disconnect()
-        for w in (writer, client_writer):
-            w.close()
-            await w.wait_closed()
+    async with tiny_whisper(SileroVad(silero_vad()), POLICY) as pair:
+        yield pair
 
 
 async def test_a_quiet_last_word_is_heard_whole(handler: tuple[WhisperHandler, asyncio.StreamReader]) -> None:
@@ -75,22 +60,6 @@ async def test_a_quiet_last_word_is_heard_whole(handler: tuple[WhisperHandler, a
         assert (wav.getframerate(), wav.getsampwidth(), wav.getnchannels()) == (SAMPLE_RATE, 2, 1)
         audio = wav.readframes(wav.getnframes()) + bytes(2 * int(1.5 * SAMPLE_RATE))
     context = {"partial_transcripts": False, "endpoint_after": 1.7}
-    events = [
-        Transcribe(language="en", vad_sensitivity="default", context=context).event(),
-        AudioStart(rate=SAMPLE_RATE, width=2, channels=1).event(),
-    ]
-    events += [
-        AudioChunk(rate=SAMPLE_RATE, width=2, channels=1, audio=audio[i : i + 1024]).event()
-        for i in range(0, len(audio), 1024)
-    ]
-    events.append(AudioStop().event())
-    for event in events:  # as the runtime reads them: each handled before the next is read
-        await whisper.preempt(event)
-        await whisper.handle_event(event)
-    got: list[Event] = []
-    while not got or got[-1].type != "transcript-stop":
-        event = await asyncio.wait_for(async_read_event(client), 60)
-        assert event is not None
-        got.append(event)
+    got = await transcribe_stream(whisper, client, audio, context)
     text = next(Transcript.from_event(e).text for e in got if Transcript.is_type(e.type))
     assert "nearest pharmacy" in text.lower(), text
