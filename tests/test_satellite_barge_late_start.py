@@ -16,9 +16,8 @@ import pytest
 from speech import speak
 from test_satellite_echopath import REPLY, Chain
 
-from bench.aec_bench import FRAME, echo_path, noise, pcm, played_frames, samples
+from bench.aec_bench import FRAME, echo_path, noise, played_frames, samples
 from satellite.speex import load_library
-from satellite.vad import VadEvent
 
 RATE = 16000
 pytestmark = pytest.mark.skipif(load_library() is None, reason="libspeexdsp1 is not installed")
@@ -54,17 +53,12 @@ def test_a_question_let_through_by_late_double_talk_keeps_its_start(question: st
     onset = at + int(np.nonzero(e > e.max() - 35)[0][0]) * 160
     chain = Chain()
     chain.speaker.dropped_frames = 0  # type: ignore[attr-defined]  # as satellite.audio_io.CommandSink counts them
-    for i, frame in enumerate(played):
+
+    def stall(i: int) -> None:
         if i == drop // FRAME:
             chain.speaker.dropped_frames = 2  # type: ignore[attr-defined]
-        chain.trace.read = (i + 1) * FRAME / RATE
-        chain._check_lag()
-        cleaned, allow = chain._judge(pcm(mic[i * FRAME : (i + 1) * FRAME]), frame)
-        if chain.detector.process(cleaned, allow) == VadEvent.START:
-            break
-    else:
-        pytest.fail("the user was never heard")
-    end = (i + 1) * FRAME
+
+    end = chain.first_start(played, mic, stall)
     assert end > onset, "a turn began before the user spoke"
     assert end - onset > 0.6 * RATE, "double talk came in time: not the case of this test"
     assert not chain.guard.converged and chain.frontend is not None and chain.frontend.double_talk

@@ -16,9 +16,8 @@ import pytest
 from speech import speak
 from test_satellite_echopath import REPLY, Chain
 
-from bench.aec_bench import FRAME, echo_path, noise, pcm, played_frames, samples
+from bench.aec_bench import FRAME, echo_path, noise, played_frames, samples
 from satellite.speex import load_library
-from satellite.vad import VadEvent
 
 RATE = 16000
 pytestmark = pytest.mark.skipif(load_library() is None, reason="libspeexdsp1 is not installed")
@@ -42,15 +41,7 @@ def test_a_question_over_an_untrusted_canceller_keeps_its_start(question: str, a
     e = 10 * np.log10(np.mean(np.square(user[: len(user) // 160 * 160].reshape(-1, 160)), axis=1) + 1e-12)
     onset = at + int(np.nonzero(e > e.max() - 35)[0][0]) * 160
     chain = Chain()
-    for i, frame in enumerate(played):
-        chain.trace.read = (i + 1) * FRAME / RATE
-        chain._check_lag()
-        cleaned, allow = chain._judge(pcm(mic[i * FRAME:(i + 1) * FRAME]), frame)
-        if chain.detector.process(cleaned, allow) == VadEvent.START:
-            break
-    else:
-        pytest.fail("the user was never heard")
-    end = (i + 1) * FRAME
+    end = chain.first_start(played, mic)
     assert end > onset, "a turn began before the user spoke"
     assert not chain.guard.converged  # the case of the room's first barge-ins (else not this test)
     kept = chain._preroll(chain.detector.take_preroll(), 2 * FRAME, True)

@@ -13,6 +13,8 @@ clock (a stall is frames read late).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 from speech import speak
@@ -59,6 +61,19 @@ class Chain(SpeakerPath):
         self._check_lag()
         cleaned, allow = self._judge(raw, played)
         return self.detector.process(cleaned, allow) == VadEvent.START or self.guard.onset
+
+    def first_start(self, played: list[bytes], mic: np.ndarray,
+                    before_frame: Callable[[int], None] | None = None) -> int:
+        """The mic sample where the detector's first START ends (``before_frame(i)`` runs before frame i)."""
+        for i, out in enumerate(played):
+            if before_frame is not None:
+                before_frame(i)
+            self.trace.read = (i + 1) * FRAME / RATE
+            self._check_lag()
+            cleaned, allow = self._judge(pcm(mic[i * FRAME : (i + 1) * FRAME]), out)
+            if self.detector.process(cleaned, allow) == VadEvent.START:
+                return (i + 1) * FRAME
+        pytest.fail("the user was never heard")
 
 
 def scene(gain_db: float, delay_ms: float = 70.0, *, restart: tuple[float, float, float] | None = None,
