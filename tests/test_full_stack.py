@@ -88,13 +88,21 @@ async def test_question_reply_interruption_stops_the_reply_and_is_answered(stack
                                          "barge-in -> streaming on barge-in-confirmed",
                                          "streaming -> waiting on speech-end"], (seen, sat_log)
     assert "playback stopped dropped_ms=" in sat_log  # the rest of the story dropped, not played
-    # The orchestrator cancelled the story's turn because of the barge-in, then answered.
-    assert "barge-in: cancelling turn 1" in orch_log
+    # The orchestrator cancelled the story's turn because of the barge-in, then answered. On a quiet
+    # box the story's 120 tokens can all be made and sent before the barge-in is confirmed (seen in a
+    # clean-clone CI run at load 0.1): then turn 1 ended "ok" BEFORE the barge-in and nothing is left
+    # to cancel; the satellite still dropped the rest of the story (asserted above).
     outcomes = [line.split('msg="turn ', 1)[1].split(" ", 1)[0] for line in orch.log if 'msg="turn ' in line
                 and "conversation=" in line]
-    assert outcomes == ["cancelled", "ok"], orch_log
+    if "barge-in: cancelling turn 1" in orch_log:
+        assert outcomes == ["cancelled", "ok"], orch_log
+    else:
+        assert outcomes == ["ok", "ok"], orch_log
+        story_done = next(line for line in orch.log if 'msg="turn ok' in line)
+        barge_in = next(line for line in sat.log if "speaking -> barge-in on speech-start" in line)
+        assert story_done.split()[0] < barge_in.split()[0], (story_done, barge_in)  # ts=... ISO times
     answered = [line for line in orch.log if 'msg="turn ok' in line]
-    assert "intent=HassGetCurrentTime" in answered[0], orch_log
+    assert "intent=HassGetCurrentTime" in answered[-1], orch_log
     # The answer to the interruption was played to the end, and nothing of the story after it.
     served = seen[:seen.index("listening -> idle on disarm")] if "listening -> idle on disarm" in seen else seen
     assert served[start + 4:] == ["waiting -> waiting on transcript", "waiting -> speaking on reply-start",
