@@ -274,7 +274,7 @@ class WavSink:
 
 
 class CommandSink:
-    """Raw PCM to a command's stdin, e.g. ``aplay -r 22050 -c 1 -f S16_LE -t raw``.
+    """Raw PCM to a command's stdin, e.g. ``aplay --buffer-time=100000 -r 22050 -c 1 -f S16_LE -t raw``.
 
     Latency is bounded: the pipe to the command is shrunk to one page and a frame is dropped
     rather than queued when more than ``max_queue_ms`` already waits in it (the mic clocks the

@@ -15,7 +15,7 @@ args = ["--metrics-port", "9100"]
 [satellite]                           # a satellite on this machine (off unless enabled)
 enabled = true
 args = ["--mic-command", "arecord -r 16000 -c 1 -f S16_LE -t raw",
-        "--snd-command", "aplay -r 22050 -c 1 -f S16_LE -t raw"]
+        "--snd-command", "aplay --buffer-time=100000 -r 22050 -c 1 -f S16_LE -t raw"]
 ```
 An unknown key is an error that names it. Pure: no asyncio, no processes.
 """
