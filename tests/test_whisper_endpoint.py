@@ -48,6 +48,8 @@ SEQUENCES = [
     # The room (held-43, session 7): "on" after the object is where to play it, still to come.
     ["Play the next song on.", "Play the next song on my playlist."],
     ["Show the weather on.", "Show the weather on the TV."],
+    # The room (held-48, session 13's lead run): the quiet "pharmacy" came after the end of turn.
+    ["Where is the nearest?", "Where is the nearest pharmacy?"],
 ]
 FINISHED = [
     "Stop.",
@@ -68,6 +70,10 @@ FINISHED = [
     "Turn the radio on.",
     "Hold on.",
     "What's on?",
+    "Which one is the nearest pharmacy?",
+    "Skip to the next.",
+    "Play the last one.",
+    "Where is the rest?",
 ]
 
 

@@ -120,6 +120,12 @@ UNIT_CONTEXT = frozenset({"timer", "alarm", "remind", "reminder", "wait", "count
 UNITS = frozenset({"second", "seconds", "minute", "minutes", "hour", "hours", "day", "days", "am", "pm",
                    "a.m", "p.m", "o'clock", "degrees", "percent", "morning", "evening", "tonight"})
 
+# "Where is the nearest ... pharmacy?": a superlative after an article still wants its noun (the
+# room's held-48, whose quiet "pharmacy" came after the turn had ended on "Where is the nearest?").
+SUPERLATIVES = frozenset({
+    "nearest", "closest", "biggest", "largest", "smallest", "tallest", "highest", "lowest", "longest",
+    "shortest", "fastest", "oldest", "newest", "cheapest", "hottest", "coldest", "warmest", "deepest",
+})  # not "next"/"last": "skip to the next" is a whole command
 # A command verb said alone is unfinished ("turn ..."); "stop" is not.
 TRANSITIVE = frozenset({"turn", "set", "switch", "play", "add", "remind", "tell", "open", "close", "lock", "unlock",
                         "put", "call", "show", "give", "make", "dim", "start", "read"})
@@ -176,6 +182,8 @@ def judge(text: str) -> Verdict:
         last in {"that", "this", "those", "these", "like", "also", "then", "so"} and len(found) > 2
     ):
         return Verdict(False, f"ends in {last!r}")
+    if last in SUPERLATIVES and len(found) >= 2 and found[-2] in ARTICLES | POSSESSIVES:
+        return Verdict(False, f"{found[-2]} {last} without its noun")
     if last in PARTICLES and len(found) >= 2 and found[-2] in PARTICLE_VERBS:
         return Verdict(False, f"{found[-2]} {last} without an object")
     if last == "on" and PLACE_VERBS & set(found[:-2]) and not ON_STATE_WORDS & set(found[:-1]):
