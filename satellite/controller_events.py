@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger("satellite.core")
 SERVICES_UNAVAILABLE = "services-unavailable"
+NO_SPEECH = ("no-speech", "stt-no-text-recognized")  # our orchestrator's code, Home Assistant's
 
 
 class ControllerLink(Protocol):
@@ -153,7 +154,7 @@ class ControllerEvents:
                 self._fire(TurnTrigger.ERROR)
                 # no-speech: the controller heard nothing to answer; without the wake word that is
                 # mostly noise that started the VAD, not a question the user waits on.
-                if silent and (error.code != "no-speech" or self._wake_turn):
+                if silent and (error.code not in NO_SPEECH or self._wake_turn):
                     self._play_error_tone(error.code or "error")
         else:
             _LOGGER.debug("event=%s ignored", event.type)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from test_satellite_core import CONFIG, REPLY, attach, chunk, feed, running
 from test_satellite_error_tone import _error_tones
 from wyoming.audio import AudioStop
@@ -51,11 +52,12 @@ async def test_an_error_after_a_whole_apology_lets_it_play_without_a_tone() -> N
         assert _error_tones(feed(sat, AFTER)) == [] and sat.state == TurnState.LISTENING
 
 
-async def test_no_speech_without_the_wake_word_plays_no_tone() -> None:
+@pytest.mark.parametrize("code", ["no-speech", "stt-no-text-recognized"])  # ours, Home Assistant's
+async def test_no_speech_without_the_wake_word_plays_no_tone(code: str) -> None:
     async with running(TONES) as sat:
         link = await attach(sat)
         feed(sat, "vvvvv.....")
-        await sat.on_controller_event(link, Error(text="nothing heard", code="no-speech").event())
+        await sat.on_controller_event(link, Error(text="nothing heard", code=code).event())
         assert sat.state == TurnState.LISTENING
         assert _error_tones(feed(sat, AFTER)) == []
 
