@@ -7,7 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import free_port
 from speech import piper_voice
+from test_satellite_orchestrator import orchestrator
 from test_satellite_service import FRAME_MS, ScriptedController, Speech, rms, satellite, silence, speaker, windows
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
@@ -109,3 +111,22 @@ async def test_error_wav_replaces_the_tone(speech: Speech, tmp_path: Path) -> No
     played, _log = await _run(tmp_path, speech, "--error-wav", str(wav))
     assert _error_tones(played) == []
     assert len(_starts(played, WAV_HZ)) == 1
+
+
+async def test_the_real_orchestrator_with_no_service_reachable_gives_the_tone(speech: Speech, tmp_path: Path) -> None:
+    """No cloud fallback, speech-to-text unreachable: `services-unavailable` while the question streams."""
+    write_wav(
+        str(tmp_path / "mic.wav"),
+        silence(0.5) + speech.mic("Turn on the kitchen lights.") + silence(3.0),
+        PCM16_MONO_16K,
+    )
+    dead = [f"tcp://127.0.0.1:{free_port()}" for _ in range(3)]
+    out = tmp_path / "speaker.wav"
+    sat_flags = ("--mic-wav", str(tmp_path / "mic.wav"), "--snd-wav", str(out), "--snd-rate", "16000")
+    async with (
+        satellite(*sat_flags) as sat,
+        orchestrator("--asr", dead[0], "--tts", dead[1], "--handle", dead[2], "--satellite", sat.uri),
+    ):
+        await sat.wait_log("mic wav finished", timeout=90)
+    assert any("controller error code=services-unavailable" in line for line in sat.log)
+    assert len(_error_tones(speaker(out))) >= 1
