@@ -122,7 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     turn.add_argument("--onset-high-band", action="store_true",
                       help="also hold a reply on a hiss ('s', 't') over its echo (faster barge-in at 0 dB echo; "
                            "experimental: one false onset in 10 room barge-ins)")
-    turn.add_argument("--no-tones", action="store_true", help="no 880/440 Hz feedback tones")
+    turn.add_argument("--no-tones", action="store_true", help="no 880/440 Hz feedback tones (and no error tone)")
+    turn.add_argument("--no-error-tone", action="store_true",
+                      help="no falling two-note tone when a turn fails with an error and nothing was said")
     turn.add_argument("--reply-timeout", type=float, default=20.0,
                       help="give up on a turn after this many seconds without an event of it from the controller "
                            "(until its transcript)")
@@ -148,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="after a reply that asks a question, listen this long without the wake word (0: off)")
     home.add_argument("--awake-wav", help="WAV played when listening starts (replaces the 880 Hz tone)")
     home.add_argument("--done-wav", help="WAV played when the question is understood (replaces the 440 Hz tone)")
+    home.add_argument("--error-wav", help="WAV played when a turn fails with nothing said (replaces the error tone)")
     home.add_argument("--timer-finished-wav", help="WAV repeated while a finished timer rings (replaces the beeps)")
     home.add_argument("--event-command", help="run for every event, the event as JSON on stdin (LED rings, sounds)")
     home.add_argument("--event-uri", help="send every event to this Wyoming service, e.g. tcp://127.0.0.1:10500")
@@ -201,6 +204,7 @@ def configs(args: argparse.Namespace) -> tuple[SatelliteConfig, AudioConfig, Clo
                                     uri=args.tts_uri, template=args.timer_name_template)),
                                 follow_up_seconds=args.follow_up_seconds, awake_wav=args.awake_wav,
                                 done_wav=args.done_wav, timer_finished_wav=args.timer_finished_wav,
+                                error_tone=not args.no_error_tone, error_wav=args.error_wav,
                                 hooks=HooksConfig(command=_argv(args.event_command), uri=args.event_uri))
     audio = AudioConfig(
         mic_device=args.mic_device, mic_command=_argv(args.mic_command), mic_wav=args.mic_wav,
@@ -252,7 +256,7 @@ async def serve(config: SatelliteConfig, audio: AudioConfig, cloud: CloudConfig 
 def run(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parse_checked(parser, argv)  # SATELLITE_AEC_ENGINE=… and other env defaults against their choices
-    for flag in ("awake_wav", "done_wav", "timer_finished_wav"):
+    for flag in ("awake_wav", "done_wav", "error_wav", "timer_finished_wav"):
         path = getattr(args, flag)
         if path and not os.access(path, os.R_OK):
             parser.error(f"--{flag.replace('_', '-')} {path}: no such readable file")

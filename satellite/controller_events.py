@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger("satellite.core")
 SERVICES_UNAVAILABLE = "services-unavailable"
+NO_SPEECH = ("no-speech", "stt-no-text-recognized")  # our orchestrator's code, Home Assistant's
 
 
 class ControllerLink(Protocol):
@@ -57,6 +58,8 @@ class ControllerEvents:
     _degraded_until: float
     _late_reply_until: float
     _timed_out_turn: int
+    _error_tone: bytes
+    _wake_turn: bool
     _stt_turn: int = -1  # the turn Home Assistant's pipeline announced its speech-to-text stage for
     _answer_due: tuple[int, float] | None = None  # (turn, time): no sign of an answer by then -> end it
 
@@ -147,9 +150,35 @@ class ControllerEvents:
                 self._degraded_until = self.clock.now() + self.config.local_retry_seconds
                 self._start_cloud_turn(ended=state == TurnState.WAITING)
             else:
+                silent = state in (TurnState.STREAMING, TurnState.WAITING)  # no reply audio came for this turn
                 self._fire(TurnTrigger.ERROR)
+                # no-speech: the controller heard nothing to answer; without the wake word that is
+                # mostly noise that started the VAD, not a question the user waits on.
+                if silent and (error.code not in NO_SPEECH or self._wake_turn):
+                    self._play_error_tone(error.code or "error")
         else:
             _LOGGER.debug("event=%s ignored", event.type)
+
+    def _fail_local_turn(self, why: str) -> None:
+        """The controller is gone (or replaced) mid-turn: the turn ends; the error tone if nothing was said."""
+        silent = self._route == "local" and self.machine.state in (TurnState.STREAMING, TurnState.WAITING)
+        self._abort_local_turn()
+        if silent:
+            self._play_error_tone(why)
+
+    def _play_error_tone(self, why: str) -> None:
+        """Tell the user the turn failed: without it the satellite just goes back to listening.
+
+        Not after reply audio (an apology the controller spoke, a reply cut short), not on a
+        barge-in (no error comes for a cancelled turn), not for announcements (they are no turn).
+        Played through the speaker path like every tone, so the echo canceller has it as reference.
+        """
+        if not (self.config.error_tone and self.config.tones.enabled):
+            return
+        if self.machine.state is not TurnState.LISTENING:  # an announcement started at once: it speaks
+            return
+        _LOGGER.info("error tone: turn %d failed (%s) with nothing said", self.turns, why)
+        self.playback.add_tone(self._error_tone)
 
     def _check_waiting(self) -> None:
         """Once per mic frame in ``waiting``: give up on a reply that is not coming.

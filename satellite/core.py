@@ -59,7 +59,7 @@ from .playback import Playback
 from .speaker_path import SpeakerPath
 from .state import HELD, PLAYING, TurnAction, TurnMachine, TurnState, TurnTrigger
 from .timers import Alarm, AlarmConfig, TimerBoard
-from .tones import LISTEN_HZ, PROCESS_HZ, ToneConfig, alarm, chime, tone, wav_sound
+from .tones import LISTEN_HZ, PROCESS_HZ, ToneConfig, alarm, chime, error_tone, tone, wav_sound
 from .vad import RATE, SpeechDetector, VadConfig, VadEvent
 from .wake import WakeConfig, WakeGate
 from .wake_turn import WakeTurns
@@ -97,6 +97,8 @@ class SatelliteConfig:
     awake_wav: str | None = None  # replaces the 880 Hz listening tone
     done_wav: str | None = None  # replaces the 440 Hz processing tone
     timer_finished_wav: str | None = None  # replaces the alarm's beeps
+    error_tone: bool = True  # a turn failed with nothing said: a falling two-note tone (also off with tones)
+    error_wav: str | None = None  # replaces the error tone
     hooks: HooksConfig = field(default_factory=HooksConfig)
 
 
@@ -136,6 +138,7 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
         rate, tones = speaker.rate, config.tones
         self._listen_tone = wav_sound(config.awake_wav, rate) if config.awake_wav else tone(LISTEN_HZ, rate, tones)
         self._process_tone = wav_sound(config.done_wav, rate) if config.done_wav else tone(PROCESS_HZ, rate, tones)
+        self._error_tone = wav_sound(config.error_wav, rate) if config.error_wav else error_tone(rate, tones)
         self.announcements = Announcements(config.announce, self.playback.fmt, chime(rate, config.tones))
         self.timers = TimerBoard()
         self.alarm = Alarm(config.alarm, wav_sound(config.timer_finished_wav, rate) if config.timer_finished_wav
@@ -199,7 +202,7 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
     def attach(self, link: ControllerLink) -> None:
         if self.controller is not None and self.controller is not link:
             _LOGGER.info("controller replaced old=%s new=%s", self.controller.client, link.client)
-            self._abort_local_turn()
+            self._fail_local_turn("controller-replaced")
             self._end_controller_audio()
         self.controller = link
         self._paused = False
@@ -211,7 +214,7 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
         if self.controller is not link:
             return
         _LOGGER.info("controller gone client=%s", link.client)
-        self._abort_local_turn()
+        self._fail_local_turn("controller-lost")
         self._end_controller_audio()
         self.controller = None
         self._paused = False

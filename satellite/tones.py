@@ -1,5 +1,6 @@
 """Feedback sounds, generated in code: 880 Hz when listening starts, 440 Hz when processing starts,
-a rising two-note chime before an announcement, and a beeping timer alarm.
+a rising two-note chime before an announcement, a falling two-note error tone when a turn fails
+with nothing said, and a beeping timer alarm.
 
 Any of them can be replaced by a WAV file (:func:`wav_sound`)."""
 
@@ -14,6 +15,7 @@ from voice_runtime.audio import AudioFormat, convert
 
 LISTEN_HZ = 880.0
 PROCESS_HZ = 440.0
+ERROR_HZ = (520.0, 330.0)  # falling: unlike the rising chime and the single listen/process tones
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,12 @@ def chime(rate: int, config: ToneConfig) -> bytes:
     return tone(660.0, rate, note) + tone(880.0, rate, note)
 
 
+def error_tone(rate: int, config: ToneConfig) -> bytes:
+    """The failed-turn tone: two falling notes (520 Hz, 330 Hz), 0.4 s."""
+    note = ToneConfig(enabled=True, seconds=0.2, level=config.level, fade_seconds=config.fade_seconds)
+    return tone(ERROR_HZ[0], rate, note) + tone(ERROR_HZ[1], rate, note)
+
+
 def alarm(rate: int, config: ToneConfig, gap_seconds: float = 1.0) -> bytes:
     """One period of the timer alarm: three 1 kHz beeps, then ``gap_seconds`` of silence."""
     beep = tone(1000.0, rate, ToneConfig(enabled=True, seconds=0.1, level=config.level, fade_seconds=0.005))
@@ -65,7 +73,7 @@ def alarm(rate: int, config: ToneConfig, gap_seconds: float = 1.0) -> bytes:
 
 
 def wav_sound(path: str, rate: int) -> bytes:
-    """A WAV file as 16-bit mono PCM at ``rate`` (for --awake-wav, --done-wav, --timer-finished-wav)."""
+    """A WAV file as 16-bit mono PCM at ``rate`` (for --awake-wav, --done-wav, --error-wav, --timer-finished-wav)."""
     with wave.open(path, "rb") as wav:
         fmt = AudioFormat(wav.getframerate(), wav.getsampwidth(), wav.getnchannels())
         pcm = wav.readframes(wav.getnframes())
