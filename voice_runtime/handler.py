@@ -16,6 +16,12 @@ End of input: a TCP/unix peer that goes away takes its work with it (cancelled a
 ``stdio://`` the end of stdin only means the client has sent everything
 (``cat request | wyoming-whisper --uri stdio://``), so the handler first works through what
 is queued and lets the subclass finish its replies (:meth:`finish`), then ends.
+
+Events of another protocol (a text-to-speech client pointed at the speech-to-text server by
+mistake, an audio stream sent to the LLM server): ONE ``unknown-event`` error per such stream,
+saying what this server takes (:attr:`ServiceHandler.takes`); the rest of that stream is
+ignored up to its end (``audio-stop``, ``synthesize-stop``) or the next event the server serves
+(a whisper session sent to the TTS server used to get 89 errors, one per event).
 """
 
 from __future__ import annotations
@@ -25,11 +31,13 @@ import contextlib
 import logging
 from collections.abc import Callable
 
+from wyoming.audio import AudioStop
 from wyoming.error import Error
 from wyoming.event import Event, async_write_event
 from wyoming.info import Describe, Info
 from wyoming.ping import Ping, Pong
 from wyoming.server import AsyncEventHandler
+from wyoming.tts import SynthesizeStop
 
 from .limits import Limits
 from .protocol import ProtocolError, read_frame
@@ -37,10 +45,13 @@ from .tasks import cancel_and_wait, put_unless_done
 
 _LOGGER = logging.getLogger(__name__)
 _STOP = Event(type="__stop__")
+_STREAM_ENDS = (AudioStop, SynthesizeStop)  # a foreign stream is over after one of these
 
 
 class ServiceHandler(AsyncEventHandler):
     """Subclass and implement :meth:`handle_event`; optionally :meth:`preempt`."""
+
+    takes = ""  # what this server serves, said in the unknown-event error (e.g. "a text-to-speech server ...")
 
     def __init__(
         self,
@@ -58,11 +69,21 @@ class ServiceHandler(AsyncEventHandler):
         self.client = _peer(writer)
         # stdio://: the end of input is not the end of the client (set by the server)
         self.finish_on_eof = False
+        # A stream of events this server does not serve, already answered with its one error:
+        # cleared before every event (_work), set again by each of its events but the last.
+        self._foreign_stream = False
+        self._foreign_before = False
 
     # -- to implement ------------------------------------------------------------------
     async def handle_event(self, event: Event) -> bool:
-        """Handle one queued event in order. Return False to close the connection."""
-        await self.send_error("unknown-event", f"unexpected event type '{event.type}'")
+        """Handle one queued event in order. Return False to close the connection.
+
+        Call this (``super().handle_event``) for every event the subclass does not serve: one
+        ``unknown-event`` error per foreign stream (see the module docstring)."""
+        if not self._foreign_before:
+            what = f": this is {self.takes}; the rest of this stream is ignored" if self.takes else ""
+            await self.send_error("unknown-event", f"unexpected event type '{event.type}'{what}")
+        self._foreign_stream = not any(end.is_type(event.type) for end in _STREAM_ENDS)
         return True
 
     async def preempt(self, event: Event) -> None:
@@ -182,6 +203,7 @@ class ServiceHandler(AsyncEventHandler):
             event = await self._queue.get()
             if event is _STOP:
                 return
+            self._foreign_before, self._foreign_stream = self._foreign_stream, False
             try:
                 keep_going = await self.handle_event(event)
             except ConnectionResetError:

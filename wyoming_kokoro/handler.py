@@ -14,9 +14,8 @@
 * Errors (``error`` with a code; the connection stays usable): ``unknown-voice``,
   ``no-stream`` (chunk or stop without a start), ``text-too-long``, ``synthesis-failed``.
 * Events of another protocol (a speech-to-text client pointed here by mistake): ONE
-  ``unknown-event`` error that says what this server takes, then the rest of that stream is
-  ignored up to its ``audio-stop`` or the next text-to-speech event (a whisper session got
-  one error per event, 89 for a short question).
+  ``unknown-event`` error per stream that says what this server takes (the shared
+  :class:`voice_runtime.handler.ServiceHandler` rule).
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from wyoming.audio import AudioStop
 from wyoming.event import Event
 from wyoming.tts import (
     Synthesize,
@@ -46,6 +44,8 @@ _LOGGER = logging.getLogger(__name__)
 
 
 class TtsHandler(ServiceHandler):
+    takes = "a text-to-speech server (it takes synthesize, or synthesize-start, -chunk, -stop)"
+
     def __init__(
         self,
         reader: asyncio.StreamReader,
@@ -60,8 +60,6 @@ class TtsHandler(ServiceHandler):
         # A stream whose start was refused (bad voice): its chunks are dropped quietly and
         # its stop still answered with synthesize-stopped.
         self._refused_stream = False
-        # A stream of another protocol already answered with its one error (see the docstring).
-        self._foreign_stream = False
 
     # -- control, from the reader ---------------------------------------------------------
     async def preempt(self, event: Event) -> None:
@@ -90,17 +88,8 @@ class TtsHandler(ServiceHandler):
         elif Synthesize.is_type(event.type):
             await self._synthesize(Synthesize.from_event(event))
         else:
-            await self._foreign(event.type)
-            return True
-        self._foreign_stream = False
+            return await super().handle_event(event)  # one error per foreign stream
         return True
-
-    async def _foreign(self, event_type: str) -> None:
-        if not self._foreign_stream:
-            await self.send_error("unknown-event", f"unexpected event type '{event_type}': this is a text-to-speech "
-                                  "server (it takes synthesize, or synthesize-start, -chunk, -stop); the rest of "
-                                  "this stream is ignored")
-        self._foreign_stream = not AudioStop.is_type(event_type)  # an audio stream ends there
 
     async def _synthesize(self, request: Synthesize) -> None:
         reply = self._reply

@@ -32,8 +32,9 @@ Errors (``error`` with a code, the connection stays usable): ``invalid-transcrip
 ``llm-timeout``, ``llm-busy``, ``llm-auth``, ``llm-failed`` (also an error llama-server reports
 inside the stream, e.g. its context filling up mid-reply), ``llm-incomplete`` (the stream ended
 without its ``[DONE]``), ``llm-bad-response``; a reply that fails after its first chunk ends with
-the ``error`` and never with ``handled``/``handled-stop``; unknown
-events give ``unknown-event`` and malformed ones ``bad-event`` (shared runtime).
+the ``error`` and never with ``handled``/``handled-stop``; events of another protocol give
+one ``unknown-event`` per stream (an audio stream sent here: one error, not one per chunk) and
+malformed ones ``bad-event`` (shared runtime).
 """
 
 from __future__ import annotations
@@ -115,6 +116,8 @@ def clock_line(now: dt.datetime) -> str:
 
 
 class LlamaHandler(ServiceHandler):
+    takes = "a conversation server (it takes transcript)"
+
     def __init__(
         self,
         reader: asyncio.StreamReader,

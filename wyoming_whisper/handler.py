@@ -30,7 +30,8 @@ begins afresh; the rest of a refused stream is dropped quietly):
 ``unsupported-format``, ``format-changed`` (a chunk's format differs from its
 ``audio-start``), ``empty-audio`` (``audio-stop`` with no audio), ``audio-too-long`` (over
 ``--max-seconds``), ``unsupported-language``, ``transcription-failed``; malformed event
-fields give ``bad-event`` and garbage frames ``bad-json``/``bad-frame`` (shared runtime).
+fields give ``bad-event`` and garbage frames ``bad-json``/``bad-frame`` (shared runtime). Events of
+another protocol (a text-to-speech stream) get one ``unknown-event`` per stream (shared runtime).
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class _NewerAudio(Exception):
 
 
 class WhisperHandler(ServiceHandler):
+    takes = "a speech-to-text server (it takes transcribe, audio-start, audio-chunk, audio-stop)"
+
     def __init__(
         self,
         reader: asyncio.StreamReader,
