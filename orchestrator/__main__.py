@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voice_runtime.cli import add_version_arg
+from voice_runtime.client import describe
 from voice_runtime.env import env
 from voice_runtime.latency import LatencyMonitor
 from voice_runtime.logs import add_logging_args, setup_logging
@@ -32,7 +33,7 @@ from .metrics import MetricsServer
 from .pipeline import Pipeline, PipelineConfig, TurnResult
 from .satellite_link import LinkConfig, SatelliteLink
 from .satellite_watch import SatelliteWatch, WatchConfig
-from .services import ServicePool, describe, discover_services
+from .services import ServicePool, discover_services
 from .timers import DataDirBusy, TimerManager, claim_data_dir
 from .wavio import WavSink, wav_chunks, wav_problem
 

@@ -16,9 +16,8 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
+from voice_runtime.client import describe
 from voice_runtime.discovery import Found, browse
-
-from .services import describe
 
 _LOGGER = logging.getLogger(__name__)
 MAX_SATELLITES = 64  # bounded: a network full of advertisers does not grow the orchestrator without end

@@ -21,18 +21,17 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import urlparse
 
 from wyoming.error import Error
-from wyoming.event import Event, Eventable, async_read_event, async_write_event
+from wyoming.event import Event, Eventable, async_write_event
 from wyoming.info import Describe, Info
 
+from voice_runtime.client import describe, open_uri, read_event
 from voice_runtime.clock import Clock, MonotonicClock
 from voice_runtime.discovery import browse
 from voice_runtime.tasks import TaskSet, cancel_and_wait
 
 _LOGGER = logging.getLogger(__name__)
-READ_LIMIT = 16 * 1024 * 1024
 
 
 class ServiceUnavailable(ConnectionError):
@@ -50,15 +49,7 @@ class Connection:
 
     @classmethod
     async def open(cls, uri: str, timeout: float = 5.0) -> Connection:
-        parsed = urlparse(uri)
-        async with asyncio.timeout(timeout):
-            if parsed.scheme == "tcp" and parsed.hostname and parsed.port:
-                reader, writer = await asyncio.open_connection(parsed.hostname, parsed.port, limit=READ_LIMIT)
-            elif parsed.scheme == "unix":
-                reader, writer = await asyncio.open_unix_connection(parsed.path, limit=READ_LIMIT)
-            else:
-                raise ValueError(f"unsupported service URI {uri!r}")
-        return cls(uri, reader, writer)
+        return cls(uri, *await open_uri(uri, timeout))
 
     async def send(self, event: Event | Eventable) -> None:
         event = event if isinstance(event, Event) else event.event()
@@ -66,14 +57,8 @@ class Connection:
 
     async def recv(self, timeout: float | None = None) -> Event:
         """The next event; ``timeout`` bounds the wait for it (an inactivity timeout)."""
-        try:
-            async with asyncio.timeout(timeout):
-                event = await async_read_event(self.reader)
-        except asyncio.IncompleteReadError as err:  # the stream was cut inside a frame
-            raise ConnectionResetError(f"{self.uri} cut the connection mid-frame") from err
-        if event is None:
-            raise ConnectionResetError(f"{self.uri} closed the connection")
-        return event
+        async with asyncio.timeout(timeout):
+            return await read_event(self.reader, self.uri)
 
     async def probe(self, timeout: float) -> Info:
         """``describe`` → ``info`` within ``timeout`` (TimeoutError: black hole or hung server).
@@ -102,19 +87,6 @@ class Connection:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(1.0):
                 await self.writer.wait_closed()
-
-
-async def describe(uri: str, timeout: float = 3.0) -> Info:
-    conn = await Connection.open(uri, timeout)
-    try:
-        await conn.send(Describe())
-        async with asyncio.timeout(timeout):
-            while True:
-                event = await conn.recv()
-                if Info.is_type(event.type):
-                    return Info.from_event(event)
-    finally:
-        await conn.close()
 
 
 @dataclass

@@ -14,12 +14,13 @@ from wyoming.event import Event
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
 
 from voice_runtime.audio import AudioConverter, AudioFormat
+from voice_runtime.client import describe
 from voice_runtime.latency import TurnTimer
 from voice_runtime.retry import RetryPolicy, retry_async
 from voice_runtime.tasks import run_together
 
 from .readiness import acquire_ready
-from .services import Connection, ServicePool, ServiceUnavailable, describe
+from .services import Connection, ServicePool, ServiceUnavailable
 from .streams import TurnError, next_event
 from .turn import SERVICES_UNAVAILABLE, PipelineConfig, TurnOutput, TurnResult
 

@@ -2,7 +2,8 @@
 
 Each enabled service is started (engines and the local satellite first); the orchestrator is
 started once every engine answers ``describe`` (it listens: its model is loaded), or after
-``READY_SECONDS`` with a warning, so the first turn does not meet a service still loading. Its
+``READY_SECONDS`` with a warning, so the first turn does not meet a service still loading; a
+restart of the orchestrator (after it exited) waits for the engines the same way. Its
 output goes to the supervisor's stderr, each line prefixed with ``service=NAME``. A child
 that exits is started again after a backoff (1, 2, 4 … 60 s; back to 1 s once a run lasted
 ``STABLE_SECONDS``), while the others keep running. ``status.json`` in the state directory says
@@ -20,13 +21,12 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from wyoming.client import AsyncClient
-from wyoming.info import Describe
-
+from ..client import describe
 from ..signals import on_stop_signal
 from .config import ENGINES, HomeConfig  # ENGINES: what the orchestrator's turns need
 
@@ -43,14 +43,11 @@ READY_LOG_SECONDS = 10.0  # a progress line this often while waiting
 async def answers(uri: str, timeout: float = 2.0) -> bool:
     """True if the service at ``uri`` answers describe within ``timeout`` s."""
     try:
-        async with asyncio.timeout(timeout), AsyncClient.from_uri(uri) as client:
-            await client.write_event(Describe().event())
-            while (event := await client.read_event()) is not None:
-                if event.type == "info":
-                    return True
+        async with asyncio.timeout(timeout):
+            await describe(uri, timeout)
     except (OSError, TimeoutError, ValueError):
         return False
-    return False
+    return True
 
 
 def backoff_delay(failures: int) -> float:
@@ -96,8 +93,8 @@ class Supervisor:
                 _LOGGER.info("supervising services=%s state=%s", ",".join(names), self.status_path)
                 async with asyncio.TaskGroup() as group:
                     for name in names:
-                        starting = self._after_engines(name) if name == "orchestrator" else self._keep_running(name)
-                        group.create_task(starting, name=f"supervise {name}")
+                        wait = self._engines_ready if name == "orchestrator" else None
+                        group.create_task(self._keep_running(name, wait), name=f"supervise {name}")
                     group.create_task(self._stop_all_on_request(), name="supervisor stop")
         finally:
             self._write_status()
@@ -106,8 +103,9 @@ class Supervisor:
     def stop(self) -> None:
         self._stopping.set()
 
-    async def _after_engines(self, name: str) -> None:
-        """Start ``name`` once every enabled engine answers (bounded by ``ready_seconds``)."""
+    async def _engines_ready(self, name: str) -> None:
+        """Return once every enabled engine answers, or after ``ready_seconds`` (a warning), or
+        on stop: ``name`` (the orchestrator) starts then, at its first start and every restart."""
         waiting = [n for n in ENGINES if n in self.children]
         child = self.children[name]
         child.state = "waiting"
@@ -132,16 +130,16 @@ class Supervisor:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(1.0):  # poll again, or stop at once
                         await self._stopping.wait()
-        if not self._stopping.is_set():
-            await self._keep_running(name)
-        else:
-            child.state = "stopped"
-            self._write_status()
 
-    async def _keep_running(self, name: str) -> None:
+    async def _keep_running(self, name: str, wait: Callable[[str], Awaitable[None]] | None = None) -> None:
+        """Run ``name``, starting it again after each exit (backoff); ``wait`` before every start."""
         child = self.children[name]
         failures = 0
         while not self._stopping.is_set():
+            if wait is not None:
+                await wait(name)
+                if self._stopping.is_set():
+                    break
             began = time.monotonic()
             proc = await asyncio.create_subprocess_exec(
                 *child.command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
