@@ -11,11 +11,11 @@ load falls on all alike:
 * ``pad``: seconds of silence after the speech before the decode starts (and kept in it);
 * ``beam``: the final decode's beam size (the server's ``--beam-size``, 5);
 * ``ctx``: the shortest encoder window in seconds (the server's ``--audio-context``, 10);
-* ``tail``: a speech-probability floor that keeps a weak tail (Silero's score of a quiet last
-  word, 0.1-0.45) in the speech: the speech ends at the first window below it after the last
-  window at the threshold (``VadPolicy.tail_threshold``; 0: off, the server's default before);
-* ``weak`` (optional fifth field): after a final run of speech windows that never reaches this
+* ``weak`` (optional fourth field): after a final run of speech windows that never reaches this
   score, the decode keeps (and waits for) ``VadPolicy.weak_pad_windows`` of silence (0: off).
+
+(Session 13 also tried a weak-tail floor here, a fourth field before ``weak``: rejected and removed
+from the server in session 14; its rows are in bench/results/eot_decode.md.)
 
 Per configuration and split (tune / held): requests heard whole at the end (the turn bench's
 rule), word error rate at the end, finished-request verdicts at the end (an unfinished one makes
@@ -23,7 +23,7 @@ a finished request wait), paused requests read as finished at a pause (a cut the
 must repair), texts that repeat a phrase, decode time p50/p95, and the end of speech as the VAD
 places it and the final decode's start (seconds after the corpus's last voiced sample, p50/p95).
 
-    python bench/eot_decode_probe.py --configs 0.1/5/10/0,0.1/1/10/0 [--limit N] [--out F]
+    python bench/eot_decode_probe.py --configs 0.1/5/10,0.1/1/10,0.1/5/10/0.6 [--limit N] [--out F]
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def wer(reference: str, text: str) -> tuple[int, int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--configs", default="0.1/5/10/0,0.1/1/10/0", help="comma-separated pad/beam/ctx/tail configurations"
+        "--configs", default="0.1/5/10,0.1/1/10", help="comma-separated pad/beam/ctx[/weak] configurations"
     )
     parser.add_argument("--model", default="tiny.en")
     parser.add_argument("--split", choices=("tune", "held", "all"), default="all")
@@ -96,8 +96,10 @@ def main() -> int:
         corpus = corpus[: args.limit]
     configs = []
     for spec in args.configs.split(","):
-        pad, beam, ctx, tail, *weak = spec.split("/")
-        configs.append((float(pad), int(beam), float(ctx), float(tail), float(weak[0]) if weak else 0.0))
+        pad, beam, ctx, *weak = spec.split("/")
+        if len(weak) > 1:
+            parser.error(f"--configs {spec!r}: pad/beam/ctx[/weak] (the weak-tail field was removed)")
+        configs.append((float(pad), int(beam), float(ctx), float(weak[0]) if weak else 0.0))
     engines: dict[float, WhisperEngine] = {}
     for ctx in sorted({c[2] for c in configs}):
         engines[ctx] = WhisperEngine(EngineConfig(model_dir=resolve_whisper(args.model), audio_context=ctx))
@@ -115,9 +117,9 @@ def main() -> int:
         stream = vad.stream()
         stream.feed(audio)
         probs = stream.probs
-        for pad_s, beam, ctx, tail, weak in configs:
+        for pad_s, beam, ctx, weak in configs:
             pad = max(1, round(pad_s * SAMPLE_RATE / WINDOW))
-            policy = VadPolicy(pad_windows=pad, tail_threshold=tail or None, weak_peak=weak or None)
+            policy = VadPolicy(pad_windows=pad, weak_peak=weak or None)
             found: list[dict[str, Any]] = []
             for n in points(probs, policy, pad):
                 region = speech_region(probs[:n], n * WINDOW, policy)
@@ -148,7 +150,7 @@ def main() -> int:
                     "pause": r.pause,
                     "pause_kind": r.pause_kind,
                     "condition": r.condition,
-                    "config": f"{pad_s}/{beam}/{ctx:g}/{tail:g}/{weak:g}",
+                    "config": f"{pad_s}/{beam}/{ctx:g}/{weak:g}",
                     "text": last["text"],
                     "whole": is_whole(r, str(last["text"])),
                     "errors": errors,
@@ -173,8 +175,8 @@ def main() -> int:
             flush=True,
         )
     summary: dict[str, Any] = {}
-    for pad_s, beam, ctx, tail, weak in configs:
-        name = f"{pad_s}/{beam}/{ctx:g}/{tail:g}/{weak:g}"
+    for pad_s, beam, ctx, weak in configs:
+        name = f"{pad_s}/{beam}/{ctx:g}/{weak:g}"
         for split in ("tune", "held"):
             mine = [row for row in rows if row["config"] == name and row["split"] == split]
             if not mine:

@@ -1,6 +1,6 @@
 """Offline, on a kept room run: where the speech ends and what the speculative final reads, with and
-without a weak-tail floor (``wyoming_whisper.vad.VadPolicy.tail_threshold``) or a longer pad after
-a weak end (``VadPolicy.weak_peak``).
+without a longer pad after a weak end (``wyoming_whisper.vad.VadPolicy.weak_peak``). (Session 13
+also tried a weak-tail floor here: rejected, removed in session 14; bench/results/room_latency.md.)
 
 In the room a quiet last word can score 0.1-0.45 in Silero (held-48's "pharmacy": session 12's
 note in bench/results/room_latency.md), so the speech end lands inside the word and the
@@ -8,11 +8,10 @@ speculative final decodes audio that stops there ("where is the newest ..."). Fo
 a kept ``bench/room_turns_bench.py`` folder this runs Silero over the room's ``mic.wav`` from 0.5 s
 before the request's onset to 2 s after its offset, as the server would (window by window: the
 first point with ``pad`` windows below the speech after it), and decodes the region (tiny.en,
-beam 5, the server's 10 s window) with each configuration (``TAIL/WEAK``: the tail floor, the weak
-end's peak; 0 = off): when the decode starts after the room's offset (the cost: the turn ends that
-much later) and the text.
+beam 5, the server's 10 s window) with each configuration (``WEAK``: the weak end's peak; 0 = off):
+when the decode starts after the room's offset (the cost: the turn ends that much later) and the text.
 
-    python bench/room_tail_probe.py /tmp/room-turns-held-on-p1of2 [--configs 0/0,0.3/0,0/0.6]
+    python bench/room_tail_probe.py /tmp/room-turns-held-on-p1of2 [--configs 0,0.6]
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ from wyoming_whisper.vad import WINDOW, SileroVad, VadPolicy, end_pad, speech_re
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("folder", type=Path)
-    parser.add_argument("--configs", default="0/0,0.3/0,0.2/0,0.15/0,0/0.6")
+    parser.add_argument("--configs", default="0,0.6", help="comma-separated weak-end peaks (0: off)")
     parser.add_argument("--pad", type=int, default=3, help="windows of silence before the decode (0.1 s)")
     args = parser.parse_args()
     result = json.loads((args.folder / "result.json").read_text())
@@ -46,8 +45,8 @@ def main() -> int:
     shift = result["wav_offset_s"]
     vad = SileroVad(silero_vad())
     engine = WhisperEngine(EngineConfig(model_dir=resolve_whisper("tiny.en")))
-    configs = [(float(c.split("/")[0]), float(c.split("/")[1])) for c in args.configs.split(",")]
-    shifts: dict[tuple[float, float], list[float]] = {c: [] for c in configs}
+    configs = [float(c) for c in args.configs.split(",")]
+    shifts: dict[float, list[float]] = {c: [] for c in configs}
     for u in result["utterances"]:
         begin = u["onset"] - 0.5
         audio = mic[int((begin + shift) * SAMPLE_RATE) : int((u["offset"] + 2.0 + shift) * SAMPLE_RATE)]
@@ -55,9 +54,9 @@ def main() -> int:
         stream.feed(audio)
         probs = stream.probs
         line = [f"{Path(u.get('wav', '?')).name}"]
-        for tail, weak in configs:
-            name = f"{tail:g}/{weak:g}"
-            policy = VadPolicy(pad_windows=args.pad, tail_threshold=tail or None, weak_peak=weak or None)
+        for weak in configs:
+            name = f"{weak:g}"
+            policy = VadPolicy(pad_windows=args.pad, weak_peak=weak or None)
             region = None
             for n in range(1, len(probs) + 1):
                 found = speech_windows(probs[:n], policy)
@@ -71,13 +70,13 @@ def main() -> int:
                 line.append(f"{name}: no end")
                 continue
             text = engine.transcribe(audio[region[0] : region[1]]).text
-            shifts[(tail, weak)].append(start - u["offset"])
+            shifts[weak].append(start - u["offset"])
             line.append(f"{name}: decode at {start - u['offset']:+.3f} s {text!r} finished={judge(text).finished}")
         print(" | ".join(line), flush=True)
-    for (tail, weak), values in shifts.items():
+    for weak, values in shifts.items():
         if values:
             print(
-                f"{tail:g}/{weak:g}: decode start after the room's offset p50 {np.median(values):.3f} "
+                f"{weak:g}: decode start after the room's offset p50 {np.median(values):.3f} "
                 f"p95 {np.percentile(values, 95):.3f} s (n={len(values)})"
             )
     return 0

@@ -110,6 +110,7 @@ class Utterance:
         self._voice_started = False
         self._voice_stopped = False
         self.verdict: tuple[Region, Verdict] | None = None  # the latest speech judged (endpointing)
+        self._speech_at: tuple[int, Region | None] = (0, None)  # (windows scored, their speech windows)
 
     # -- audio ----------------------------------------------------------------------------
     @property
@@ -143,15 +144,23 @@ class Utterance:
         end = min(self.samples, region[1] + int(LOOP_RETRY_SECONDS * SAMPLE_RATE))
         return (region[0], end) if end > region[1] else None
 
+    def _speech(self) -> Region | None:
+        """The first and last speech window so far (.vad.speech_windows), computed once per
+        window scored: the probabilities only grow, and next_job/verdict_due ask several times."""
+        scored = len(self._vad.probs)
+        if self._speech_at[0] != scored:
+            self._speech_at = (scored, speech_windows(self._vad.probs, self.policy.vad))
+        return self._speech_at[1]
+
     def _trailing_silence(self) -> int | None:
-        found = speech_windows(self._vad.probs, self.policy.vad)
+        found = self._speech()
         if found is None:
             return None
         return len(self._vad.probs) - 1 - found[1]
 
     def _pad(self) -> int:
         """Windows of silence the region keeps after the speech (more after a weak end: .vad)."""
-        found = speech_windows(self._vad.probs, self.policy.vad)
+        found = self._speech()
         return self.policy.vad.pad_windows if found is None else end_pad(self._vad.probs, found[1], self.policy.vad)
 
     # -- what to decode next --------------------------------------------------------------

@@ -84,11 +84,6 @@ class VadPolicy:
     pad_windows: int = 10  # ~0.32 s kept after the speech
     lead_windows: int = 16  # ~0.5 s kept before it (a soft first consonant can score low)
     min_speech_windows: int = 3  # fewer speech windows than this is noise, not speech
-    # A weak tail: windows right after the last one at the threshold that score at least this
-    # (a quiet last word, 0.1-0.45) still count as speech, up to ``tail_windows`` of them
-    # (None: off; the speech ends at the last window at the threshold).
-    tail_threshold: float | None = None
-    tail_windows: int = 16  # ~0.5 s: noise that keeps scoring low cannot hold the end off longer
     # A weak end: when the last run of speech windows never scores this much (a quiet last word
     # that only just crosses the threshold), ``weak_pad_windows`` are kept after it instead of
     # ``pad_windows`` (Whisper needs more of the word's quiet end to read it). None: off.
@@ -112,17 +107,14 @@ def end_pad(probs: list[float], last: int, policy: VadPolicy) -> int:
 
 
 def speech_windows(probs: list[float], policy: VadPolicy) -> tuple[int, int] | None:
-    """First and last window of the speech (at or above the threshold, plus a weak tail when
-    ``policy.tail_threshold`` is set), or None if there is no speech."""
+    """First and last window of the speech (at or above the threshold), or None if there is no
+    speech. (A weak-tail floor, speech going on while the score stays >= 0.15-0.3, was measured
+    in session 13 and rejected: every end later by 0.01-0.12 s p50, held-48 not fixed;
+    bench/results/room_latency.md.)"""
     hits = [i for i, p in enumerate(probs) if p >= policy.threshold]
     if len(hits) < policy.min_speech_windows:
         return None
-    last = hits[-1]
-    if policy.tail_threshold is not None:
-        limit = min(len(probs) - 1, last + policy.tail_windows)
-        while last < limit and probs[last + 1] >= policy.tail_threshold:
-            last += 1
-    return hits[0], last
+    return hits[0], hits[-1]
 
 
 def speech_region(probs: list[float], n_samples: int, policy: VadPolicy) -> tuple[int, int] | None:
