@@ -192,7 +192,10 @@ class ControllerEvents:
         ``answer_timeout`` of its transcript said nothing: the turn ends. Audio that still comes
         is not dropped as a late reply: it plays as an announcement (with ``played``).
         Otherwise the turn's last event starts the wait: ``reply_timeout`` until its transcript,
-        ``thinking_timeout`` after it (the controller has the question; an LLM may be slow).
+        ``thinking_timeout`` after it (the controller has the question; an LLM may be slow). The
+        controller went quiet: the turn failed with nothing said, so the error tone plays (as for an
+        ``error``). Not at ``answer_timeout``: Home Assistant's run ended there with nothing to say
+        (an intent whose answer is empty, e.g. "never mind"), which is no failure.
         """
         now = self.clock.now()
         if self._answer_due is not None and self._answer_due[0] == self.turns and now >= self._answer_due[1]:
@@ -206,6 +209,7 @@ class ControllerEvents:
             _LOGGER.warning("nothing from the turn for %.0fs: given up", limit)
             self._timed_out_turn = self.turns
             self._fire(TurnTrigger.ERROR)
+            self._play_error_tone("thinking-timeout" if self._transcribed else "reply-timeout")
 
     def _abandoned(self, event: Event) -> None:
         """Audio from the controller while the question still streams: it has ended the run.
