@@ -9,19 +9,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 from helpers import ServiceProcess, connected, start_service
-from wyoming.asr import Transcribe, Transcript
-from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from test_tts_foreign import whisper_session
+from wyoming.asr import Transcript
 from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
-
-SILENCE = bytes(2 * 1024)
-
-
-def whisper_session(chunks: int) -> list[Event]:
-    events = [Transcribe(language="en").event(), AudioStart(rate=16000, width=2, channels=1).event()]
-    events += [AudioChunk(rate=16000, width=2, channels=1, audio=SILENCE).event() for _ in range(chunks)]
-    return [*events, AudioStop().event()]
 
 
 def tts_stream(words: list[str]) -> list[Event]:
