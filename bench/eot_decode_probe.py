@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.turn_bench import comparable, is_whole  # noqa: E402
-from bench.turn_corpus import build, norm_words  # noqa: E402
+from bench.turn_corpus import build, norm_words, with_noise_after  # noqa: E402
 from voice_runtime.models import resolve_whisper, silero_vad  # noqa: E402
 from wyoming_whisper.endpoint import judge, repeats, words  # noqa: E402
 from wyoming_whisper.engine import SAMPLE_RATE, EngineConfig, WhisperEngine  # noqa: E402
@@ -110,10 +110,7 @@ def main() -> int:
     load = [os.getloadavg()[0]]
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     for r in corpus:
-        x = np.frombuffer(r.pcm, "<i2").astype(np.float32) / 32768
-        tail_noise = rng.standard_normal(int(1.5 * SAMPLE_RATE)).astype(np.float32)
-        tail_noise *= 10 ** ((r.noise_dbfs if r.noise_dbfs is not None else -70) / 20)
-        audio = np.concatenate([x, tail_noise])
+        audio = with_noise_after(r, rng)
         stream = vad.stream()
         stream.feed(audio)
         probs = stream.probs

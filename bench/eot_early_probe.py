@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.eot_pad_probe import points  # noqa: E402
 from bench.turn_bench import is_whole  # noqa: E402
-from bench.turn_corpus import build  # noqa: E402
+from bench.turn_corpus import build, with_noise_after  # noqa: E402
 from voice_runtime.models import resolve_whisper, silero_vad  # noqa: E402
 from wyoming_whisper.endpoint import judge  # noqa: E402
 from wyoming_whisper.engine import SAMPLE_RATE, EngineConfig, WhisperEngine  # noqa: E402
@@ -92,9 +92,7 @@ def main() -> int:
     load = [os.getloadavg()[0]]
     corpus = build()
     for r in corpus[: args.limit or len(corpus)]:
-        tail = rng.standard_normal(int(1.5 * SAMPLE_RATE)).astype(np.float32)
-        tail *= 10 ** ((r.noise_dbfs if r.noise_dbfs is not None else -70) / 20)
-        audio = np.concatenate([np.frombuffer(r.pcm, "<i2").astype(np.float32) / 32768, tail])
+        audio = with_noise_after(r, rng)
         stream = vad.stream()
         stream.feed(audio)
         for config in configs:

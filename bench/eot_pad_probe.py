@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.turn_bench import is_whole  # noqa: E402
-from bench.turn_corpus import build  # noqa: E402
+from bench.turn_corpus import build, with_noise_after  # noqa: E402
 from voice_runtime.models import resolve_whisper, silero_vad  # noqa: E402
 from wyoming_whisper.endpoint import judge  # noqa: E402
 from wyoming_whisper.engine import SAMPLE_RATE, EngineConfig, WhisperEngine  # noqa: E402
@@ -68,10 +68,7 @@ def main() -> int:
     rows: list[dict[str, Any]] = []
     load = [os.getloadavg()[0]]
     for r in corpus:
-        x = np.frombuffer(r.pcm, "<i2").astype(np.float32) / 32768
-        tail = rng.standard_normal(int(1.5 * SAMPLE_RATE)).astype(np.float32)
-        tail *= 10 ** ((r.noise_dbfs if r.noise_dbfs is not None else -70) / 20)
-        audio = np.concatenate([x, tail])
+        audio = with_noise_after(r, rng)
         stream = vad.stream()
         stream.feed(audio)
         probs = stream.probs

@@ -236,6 +236,16 @@ def _condition(split: str, rid: str, text: str, info: dict[str, str], *, k: int,
                    pcm, speech_end)
 
 
+def with_noise_after(
+    request: Request, rng: np.random.Generator, seconds: float = 1.5
+) -> np.ndarray[Any, np.dtype[np.float32]]:
+    """The request's audio (float, -1..1) and ``seconds`` of noise after it at its noise level
+    (-70 dBFS without one), drawn from ``rng``: what the offline end-of-turn probes decode."""
+    tail = rng.standard_normal(int(seconds * RATE)).astype(np.float32)
+    tail *= 10 ** ((request.noise_dbfs if request.noise_dbfs is not None else -70) / 20)
+    return np.concatenate([np.frombuffer(request.pcm, "<i2").astype(np.float32) / 32768, tail])
+
+
 def noise_tail(request: Request, seconds: float) -> bytes:
     """``seconds`` of what follows the speech: silence, or the request's noise."""
     count = int(seconds * RATE)
