@@ -86,6 +86,27 @@ def test_units_are_hardened_and_verify(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
+def test_the_home_unit_keeps_timers_where_it_may_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under the unit, home folders are read-only (ProtectHome) and only ReadWritePaths are writable:
+    the orchestrator's timers folder must be one of them, or it stops at start ("--data-dir
+    /root/.local/share/hearth: timers cannot be kept there (Read-only file system)") and the
+    supervisor restarts it forever. Read as the orchestrator reads it (its parser, the unit's env)."""
+    from orchestrator.__main__ import build_parser
+
+    opts = UnitOptions(user="hearth", venv=Path(sys.prefix), cache_dir=tmp_path / "cache",
+                       state_dir=Path("/var/lib/hearth"), config=None)
+    unit = home_unit(opts)
+    assert "ProtectHome=read-only" in unit
+    writable = [Path(p) for line in unit.splitlines() if line.startswith("ReadWritePaths=")
+                for p in line.removeprefix("ReadWritePaths=").split()]
+    for line in unit.splitlines():
+        if line.startswith("Environment="):
+            name, _, value = line.removeprefix("Environment=").partition("=")
+            monkeypatch.setenv(name, value)
+    data_dir = build_parser().parse_args(["serve"]).data_dir
+    assert any(data_dir == p or p in data_dir.parents for p in writable), (data_dir, writable)
+
+
 async def test_serve_restarts_a_crashing_service_while_the_others_serve(tmp_path: Path) -> None:
     tts_port, stt_port = free_port(), free_port()
     config = write(tmp_path, f"""
