@@ -286,9 +286,9 @@ def run(argv: list[str] | None = None) -> None:
     if args.snd_wav and not os.path.isdir(os.path.dirname(os.path.abspath(args.snd_wav))):
         parser.error(f"--snd-wav {args.snd_wav}: no such folder")
     for flag in ("mic_command", "snd_command"):  # found at start, not when a controller first arms the mic
-        argv = _argv(getattr(args, flag))
-        if argv and shutil.which(argv[0]) is None:
-            parser.error(f"--{flag.replace('_', '-')}: {argv[0]}: no such command")
+        command = _argv(getattr(args, flag))
+        if command and shutil.which(command[0]) is None:
+            parser.error(f"--{flag.replace('_', '-')}: {command[0]}: no such command")
     asyncio.run(serve(*config))
 
 
