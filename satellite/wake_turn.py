@@ -94,8 +94,10 @@ class WakeTurns:
         if state == TurnState.STREAMING:
             return
         if self._mic_ms - self._streamed_ms < OWN_AUDIO_SECONDS * 1000:
-            _LOGGER.info("wake word ignored: heard %.2f s after the turn's audio ended, so it began in it",
-                         (self._mic_ms - self._streamed_ms) / 1000)
+            _LOGGER.info(
+                "wake word ignored: heard %.2f s after the turn's audio ended, so it began in it",
+                (self._mic_ms - self._streamed_ms) / 1000,
+            )
             return
         self._wake_name = name
         self._wake_ms = self._mic_ms

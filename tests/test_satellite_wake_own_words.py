@@ -60,14 +60,19 @@ def play(sat: Satellite, gate: WakeGate, audio: bytes) -> None:
     assert isinstance(gate.detector, CascadeDetector)
     drain = gate.detector.drain  # the verifier's worker: audio time, not wall time
     for i in range(0, len(audio), FRAME):
-        sat.process_frame(audio[i:i + FRAME], sat.playback.next_frame())
+        sat.process_frame(audio[i : i + FRAME], sat.playback.next_frame())
         drain()
 
 
 async def test_a_wake_word_heard_in_the_question_does_not_cut_its_answer() -> None:
     gate = WakeGate(DEFAULT_WAKE, VAD.frame_seconds)
-    config = SatelliteConfig(vad=VAD, echo=EchoConfig(enabled=False), tones=ToneConfig(enabled=False),
-                             wake=DEFAULT_WAKE, barge_in_min_seconds=5.0)  # only the wake word interrupts
+    config = SatelliteConfig(
+        vad=VAD,
+        echo=EchoConfig(enabled=False),
+        tones=ToneConfig(enabled=False),
+        wake=DEFAULT_WAKE,
+        barge_in_min_seconds=5.0,
+    )  # only the wake word interrupts
     sat = Satellite(config, QuietMic(), MemorySink(16000), wake=gate)
     link = Link()
     await sat.start()
