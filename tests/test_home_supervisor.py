@@ -107,6 +107,33 @@ def test_the_home_unit_keeps_timers_where_it_may_write(tmp_path: Path, monkeypat
     assert any(data_dir == p or p in data_dir.parents for p in writable), (data_dir, writable)
 
 
+async def test_hearth_serve_uses_its_own_engines_not_others_found_by_zeroconf(tmp_path: Path) -> None:
+    """With no satellites configured hearth runs the orchestrator with --discover (to find satellites);
+    that used to add every ASR/TTS/LLM/intent service zeroconf found on the network to its own engines
+    as round-robin replicas (checked 2026-12-02: a second whisper advertised on the LAN joined the pool)."""
+    from orchestrator.__main__ import build_config, build_parser, build_pipeline
+    from orchestrator.services import discover_services
+    from voice_runtime.latency import LatencyMonitor
+    from voice_runtime.procs import start_service
+
+    name = f"someone-elses-asr-{free_port()}"
+    other = await start_service("wyoming_whisper", "--model", "tiny.en", "--zeroconf", "--zeroconf-name", name)
+    try:
+        found = await discover_services(timeout=2.0, interface="127.0.0.1")
+        assert other.uri in found["asr"]  # it is there to be found
+        command = load_config(None).command("orchestrator", "py")[3:]
+        assert command[-1] == "--discover"
+        args = build_parser().parse_args([*command, "--discover-interface", "127.0.0.1",
+                                          "--discover-seconds", "2.0", "--data-dir", str(tmp_path)])
+        pipeline = await build_pipeline(build_config(args), LatencyMonitor())
+        try:
+            assert pipeline.asr.uris == ["tcp://127.0.0.1:10300"], pipeline.asr.uris
+        finally:
+            await pipeline.close()
+    finally:
+        await other.stop()
+
+
 async def test_serve_restarts_a_crashing_service_while_the_others_serve(tmp_path: Path) -> None:
     tts_port, stt_port = free_port(), free_port()
     config = write(tmp_path, f"""
