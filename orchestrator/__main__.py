@@ -64,8 +64,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tts", action="append", default=[], help="text-to-speech URI (repeatable)")
     parser.add_argument("--intent", action="append", default=[],
                         help="a Wyoming intent service asked before the LLM when no template matches")
-    parser.add_argument("--discover", action="store_true", help="find services (and, for serve, satellites) by "
-                        "zeroconf")
+    parser.add_argument("--discover", action="store_true", help="find the services not given by URI (and, for "
+                        "serve, satellites) by zeroconf")
     parser.add_argument("--discover-interface", metavar="ADDRESS",
                         help="with --discover: browse only on the interface with this address (default: every one)")
     parser.add_argument("--discover-seconds", type=float, default=3.0,
@@ -146,10 +146,13 @@ async def build_pipeline(config: OrchestratorConfig, monitor: LatencyMonitor,
                          timers: TimerManager | None = None, home: HomeAssistant | None = None) -> Pipeline:
     uris = {"asr": list(config.asr), "handle": list(config.handle), "tts": list(config.tts),
             "intent": list(config.intent)}
-    if config.discover:
+    if config.discover:  # zeroconf fills in only the kinds not given: a service named is the one meant
         found = await discover_services(config.discover_seconds, interface=config.discover_interface)
         for kind, extra in found.items():
-            uris[kind].extend(u for u in extra if u not in uris[kind])
+            if not uris[kind]:
+                uris[kind].extend(extra)
+            elif unused := [u for u in extra if u not in uris[kind]]:
+                _LOGGER.info("zeroconf found %s=%s; not used: --%s is given", kind, ",".join(unused), kind)
     missing = [k for k, v in uris.items() if not v and k != "intent"]
     if missing and config.discover:
         raise SystemExit(f"no {', '.join(missing)} service configured or found by zeroconf (start each with "

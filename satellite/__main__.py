@@ -8,6 +8,7 @@ import dataclasses
 import logging
 import os
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
@@ -284,6 +285,10 @@ def run(argv: list[str] | None = None) -> None:
         parser.error(f"--mic-wav {problem}")
     if args.snd_wav and not os.path.isdir(os.path.dirname(os.path.abspath(args.snd_wav))):
         parser.error(f"--snd-wav {args.snd_wav}: no such folder")
+    for flag in ("mic_command", "snd_command", "event_command"):  # found at start, not at first use
+        command = _argv(getattr(args, flag))
+        if command and shutil.which(command[0]) is None:
+            parser.error(f"--{flag.replace('_', '-')}: {command[0]}: no such command")
     asyncio.run(serve(*config))
 
 

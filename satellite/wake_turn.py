@@ -3,6 +3,12 @@
 While a timer's alarm rings, speech ("stop"; the satellite cannot tell the word from others)
 silences it without the wake word and starts no turn; the wake word does the same.
 
+A detection less than ``OWN_AUDIO_SECONDS`` after a turn stopped streaming is ignored: saying
+"Okay Nabu" takes 0.68-1.25 s (nine Piper/Kokoro voices), so that wake word began inside the
+streamed question, i.e. it is a false accept on the user's own words (Piper's "What time is
+it?" after "Okay Nabu." is one, at its last word); taken as a new wake word it cut the answer
+that had just begun, or replaced the question with an empty turn.
+
 A mixin of :class:`satellite.core.Satellite` (kept apart so each file stays small); the
 detector itself is :mod:`satellite.wake`.
 """
@@ -22,10 +28,12 @@ _LOGGER = logging.getLogger("satellite.core")
 
 
 HUSH_SECONDS = 2.0  # a wake word heard this soon after speech silenced an alarm is that speech: no turn
+OWN_AUDIO_SECONDS = 0.6  # a wake word heard this soon after a turn's stream ended began in that turn's audio
 
 
 class WakeTurns:
     _hushed_ms = float("-inf")  # mic time when speech last silenced a ringing alarm
+    _streamed_ms = float("-inf")  # mic time of the last frame heard while a turn was streaming
     wake: WakeGate | None
     machine: TurnMachine
     detector: SpeechDetector
@@ -57,6 +65,8 @@ class WakeTurns:
     def _wake_step(self, frame: bytes, event: VadEvent, state: TurnState) -> VadEvent:
         """Wake-word mode: only the wake word starts a turn (or interrupts a reply)."""
         assert self.wake is not None
+        if state == TurnState.STREAMING:
+            self._streamed_ms = self._mic_ms
         name = self.wake.process(frame)
         if name is not None:
             self._on_wake(name, state)
@@ -82,6 +92,12 @@ class WakeTurns:
         if stopped or self._mic_ms - self._hushed_ms <= HUSH_SECONDS * 1000:  # (or its start did, as speech)
             return
         if state == TurnState.STREAMING:
+            return
+        if self._mic_ms - self._streamed_ms < OWN_AUDIO_SECONDS * 1000:
+            _LOGGER.info(
+                "wake word ignored: heard %.2f s after the turn's audio ended, so it began in it",
+                (self._mic_ms - self._streamed_ms) / 1000,
+            )
             return
         self._wake_name = name
         self._wake_ms = self._mic_ms

@@ -156,6 +156,9 @@ async def test_a_satellite_found_later_is_served_and_followed_when_it_moves() ->
     (["--mic-wav", "/nonexistent.wav"], "--mic-wav /nonexistent.wav: no such file"),
     (["--mic-wav", "README.md"], "--mic-wav README.md is not a WAV file"),
     (["--snd-wav", "/nonexistent/dir/heard.wav"], "--snd-wav /nonexistent/dir/heard.wav: no such folder"),
+    (["--mic-command", "nonexistent-recorder -r 16000"], "--mic-command: nonexistent-recorder: no such command"),
+    (["--snd-command", "nonexistent-player -q"], "--snd-command: nonexistent-player: no such command"),
+    (["--event-command", "nonexistent-led-ring"], "--event-command: nonexistent-led-ring: no such command"),
 ])
 def test_a_satellite_wav_it_cannot_use_is_refused_at_start(flags: list[str], said: str,
                                                             monkeypatch: pytest.MonkeyPatch,

@@ -86,6 +86,54 @@ def test_units_are_hardened_and_verify(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
+def test_the_home_unit_keeps_timers_where_it_may_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under the unit, home folders are read-only (ProtectHome) and only ReadWritePaths are writable:
+    the orchestrator's timers folder must be one of them, or it stops at start ("--data-dir
+    /root/.local/share/hearth: timers cannot be kept there (Read-only file system)") and the
+    supervisor restarts it forever. Read as the orchestrator reads it (its parser, the unit's env)."""
+    from orchestrator.__main__ import build_parser
+
+    opts = UnitOptions(user="hearth", venv=Path(sys.prefix), cache_dir=tmp_path / "cache",
+                       state_dir=Path("/var/lib/hearth"), config=None)
+    unit = home_unit(opts)
+    assert "ProtectHome=read-only" in unit
+    writable = [Path(p) for line in unit.splitlines() if line.startswith("ReadWritePaths=")
+                for p in line.removeprefix("ReadWritePaths=").split()]
+    for line in unit.splitlines():
+        if line.startswith("Environment="):
+            name, _, value = line.removeprefix("Environment=").partition("=")
+            monkeypatch.setenv(name, value)
+    data_dir = build_parser().parse_args(["serve"]).data_dir
+    assert any(data_dir == p or p in data_dir.parents for p in writable), (data_dir, writable)
+
+
+async def test_hearth_serve_uses_its_own_engines_not_others_found_by_zeroconf(tmp_path: Path) -> None:
+    """With no satellites configured hearth runs the orchestrator with --discover (to find satellites);
+    that used to add every ASR/TTS/LLM/intent service zeroconf found on the network to its own engines
+    as round-robin replicas (checked 2026-12-02: a second whisper advertised on the LAN joined the pool)."""
+    from orchestrator.__main__ import build_config, build_parser, build_pipeline
+    from orchestrator.services import discover_services
+    from voice_runtime.latency import LatencyMonitor
+    from voice_runtime.procs import start_service
+
+    name = f"someone-elses-asr-{free_port()}"
+    other = await start_service("wyoming_whisper", "--model", "tiny.en", "--zeroconf", "--zeroconf-name", name)
+    try:
+        found = await discover_services(timeout=2.0, interface="127.0.0.1")
+        assert other.uri in found["asr"]  # it is there to be found
+        command = load_config(None).command("orchestrator", "py")[3:]
+        assert command[-1] == "--discover"
+        args = build_parser().parse_args([*command, "--discover-interface", "127.0.0.1",
+                                          "--discover-seconds", "2.0", "--data-dir", str(tmp_path)])
+        pipeline = await build_pipeline(build_config(args), LatencyMonitor())
+        try:
+            assert pipeline.asr.uris == ["tcp://127.0.0.1:10300"], pipeline.asr.uris
+        finally:
+            await pipeline.close()
+    finally:
+        await other.stop()
+
+
 async def test_serve_restarts_a_crashing_service_while_the_others_serve(tmp_path: Path) -> None:
     tts_port, stt_port = free_port(), free_port()
     config = write(tmp_path, f"""

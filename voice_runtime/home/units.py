@@ -1,7 +1,9 @@
 """systemd units for the home server (one unit for the supervisor) and for a satellite.
 
 Hardened: a named service user (models and the llama-server build live in its cache dir,
-``HEARTH_CACHE_DIR``), ``ProtectSystem=strict`` with only the state and cache dirs writable,
+``HEARTH_CACHE_DIR``), ``ProtectSystem=strict`` with only the state and cache dirs writable
+(the orchestrator's timers live in the state dir, ``HEARTH_DATA_DIR``: its default under the
+home folder is read-only there, and the orchestrator would stop at start, again and again),
 ``ProtectHome``, ``PrivateTmp``, ``NoNewPrivileges``, no new capabilities; restarted on failure.
 Pure: returns text.
 """
@@ -51,6 +53,7 @@ After=network-online.target
 Type=simple
 User={opts.user}
 Environment=HEARTH_CACHE_DIR={opts.cache_dir}
+Environment=HEARTH_DATA_DIR={opts.state_dir}
 Environment=PYTHONUNBUFFERED=1
 ExecStart={shlex.join(command)} --state-dir {opts.state_dir}
 Restart=on-failure
