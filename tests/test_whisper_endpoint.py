@@ -50,6 +50,14 @@ SEQUENCES = [
     ["Show the weather on.", "Show the weather on the TV."],
     # The room (held-48, session 13's lead run): the quiet "pharmacy" came after the end of turn.
     ["Where is the nearest?", "Where is the nearest pharmacy?"],
+    # The room (held-47, "Set the thermostat to ... twenty degrees.", far+noise): the first part of
+    # the merged transcript the orchestrator answered (session 13 15:24 and 14:59, session 12), i.e.
+    # the text the turn had ended on at the pause, then the whole.
+    ["Set the firmest out too.", "Set the firmest out too. 20 degrees."],
+    ["Set the firmest off too.", "Set the firmest off too. 20 degrees."],
+    ["Set the film a stop too.", "Set the film a stop too. 20 degrees."],
+    # bench/turn_bench_rules.py (held-46, a 0.032 s pad): a short gap before "to".
+    ["Set the thermostat.", "Set the thermostat to.", "Set the thermostat to 20 degrees."],
 ]
 FINISHED = [
     "Stop.",
@@ -74,6 +82,19 @@ FINISHED = [
     "Skip to the next.",
     "Play the last one.",
     "Where is the rest?",
+    # A "set" request with its value, and "too"/"two" that are not a "to" still to come.
+    "Set the thermostat to 20 degrees.",
+    "Set the firmest out to 20 degrees.",
+    "Set the bedroom light to 20%.",
+    "Set the lights to blue.",
+    "Set the volume to two.",
+    "Set the thermostat to twenty two.",
+    "Set the heating on.",
+    "Set it warmer.",
+    "Can you set a timer for 10 minutes?",
+    "Turn on the lights too.",
+    "Me too.",
+    "Change the channel.",
 ]
 
 
