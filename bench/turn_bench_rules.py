@@ -142,8 +142,11 @@ def load_rules(rev: str) -> ModuleType:
     return module
 
 
-def replay(request: dict[str, Any], found: list[dict[str, Any]], rules: ModuleType) -> dict[str, Any]:
-    """Where the modelled server ends the turn on these decodes under these rules."""
+def replay(
+    request: dict[str, Any], found: list[dict[str, Any]], rules: ModuleType, base: float = BASE
+) -> dict[str, Any]:
+    """Where the modelled server ends the turn on these decodes under these rules (``base``: the
+    silence that ends a finished request)."""
     free = 0.0  # when the model is free (the decodes run one at a time)
     for i, point in enumerate(found):
         start = max(point["at"], free)
@@ -151,7 +154,7 @@ def replay(request: dict[str, Any], found: list[dict[str, Any]], rules: ModuleTy
         verdict = rules.judge(point["text"])
         known = free - point["speech_end"]  # silence heard when the text is read
         if verdict.finished:
-            after = min(CAP, max(BASE, known))
+            after = min(CAP, max(base, known))
         elif verdict.weak:
             after = min(CAP, max(WEAK_CAP, known))
         else:
@@ -204,6 +207,7 @@ def main() -> int:
     parser.add_argument("--rules", default="main,.", help="comma-separated git revisions of endpoint.py ('.': here)")
     parser.add_argument("--decodes", type=Path, help="stored decodes (skip decoding)")
     parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--base", type=float, default=BASE, help="seconds of silence that end a finished request")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     if args.decodes:
@@ -223,7 +227,7 @@ def main() -> int:
             for request in data["requests"]:
                 found = request["points"][pad]
                 outcome[request["id"]] = {
-                    **replay(request, found, rules),
+                    **replay(request, found, rules, args.base),
                     "decodes": len(found),
                     "split": request["split"],
                 }
