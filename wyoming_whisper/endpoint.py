@@ -19,7 +19,10 @@ A transcript is unfinished when it ends in a word that cannot end an English req
 "for", fillers such as "um"), in a verb particle right after its verb ("turn on", "switch off"),
 in "on" after the object of a verb that says where ("play the next song on", "show the weather
 on"; not "turn the lights on", "is the tv on"), in a subject right after a modal ("can you"), in
-a number after a timer/alarm word without its unit ("set a timer for fifteen"), in a comma, dash
+a number after a timer/alarm word without its unit ("set a timer for fifteen"), in an article + a
+superlative ("where is the nearest"), in "too" at the end of a command that takes a "to" value
+("set the firmest out too": Whisper's spelling of a "to" cut at the pause), when it is a "set"
+request with no value yet ("set the thermostat"), in a comma, dash
 or ellipsis (Whisper writes those where the voice did not fall: the only prosody cue we use, and
 it comes free with the decode), or when it is a wh-question with no verb yet ("how far away",
 "what time"), or when it has no words at all (noise decoded as "." or ""; it used to end the turn,
