@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.eot_decode_probe import points  # noqa: E402
 from bench.turn_bench import is_whole, pct  # noqa: E402
-from bench.turn_corpus import build  # noqa: E402
+from bench.turn_corpus import Request, build  # noqa: E402
 from voice_runtime.models import resolve_whisper, silero_vad  # noqa: E402
 from wyoming_whisper.engine import SAMPLE_RATE, EngineConfig, WhisperEngine  # noqa: E402
 from wyoming_whisper.vad import WINDOW, SileroVad, VadPolicy, speech_region, speech_windows  # noqa: E402
@@ -162,7 +162,7 @@ def replay(
         gap = point["gap"]
         if gap is None or after < gap:
             last = i == len(found) - 1
-            whole = last and is_whole(_Said(request), point["text"])
+            whole = last and is_whole(_said(request), point["text"])
             return {
                 "cut": not last,
                 "whole": whole,
@@ -174,17 +174,23 @@ def replay(
     raise AssertionError("the last point always ends the turn")
 
 
-class _Said:
-    """What ``is_whole`` reads of a corpus request."""
-
-    def __init__(self, request: dict[str, Any]) -> None:
-        self.text = request["text"]
-        self.pause_after = request["pause_after"]
-
-    def words_after_pause(self) -> list[str]:
-        from bench.turn_corpus import norm_words
-
-        return norm_words(self.text)[self.pause_after :] if self.pause_after else []
+def _said(request: dict[str, Any]) -> Request:
+    """The corpus request as ``is_whole`` reads it (text and pause; no audio)."""
+    return Request(
+        request["id"],
+        request["split"],
+        request["text"],
+        "",
+        request["pause_after"],
+        "",
+        request["pause"],
+        request["condition"],
+        0.0,
+        None,
+        "",
+        b"",
+        request["voice_end"],
+    )
 
 
 def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
