@@ -85,7 +85,8 @@ def decode_corpus(pads: list[float], limit: int) -> dict[str, Any]:
                     continue
                 resume = next((i for i in range(n, len(probs)) if probs[i] >= policy.threshold), None)
                 t = time.perf_counter()
-                text = engine.transcribe(audio[region[0] : region[1]], beam_size=5).text
+                decoded = engine.transcribe(audio[region[0] : region[1]], beam_size=5)
+                text = decoded.text
                 found.append(
                     {
                         "at": round(n * W, 3),
@@ -93,6 +94,7 @@ def decode_corpus(pads: list[float], limit: int) -> dict[str, Any]:
                         "gap": None if resume is None else round((resume - speech[1] - 1) * W, 3),
                         "decode_s": round(time.perf_counter() - t, 3),
                         "text": text,
+                        **decoded.confidence(),
                     }
                 )
             per_pad[f"{pad_s:g}"] = found
@@ -143,7 +145,7 @@ def load_rules(rev: str) -> ModuleType:
 
 
 def replay(
-    request: dict[str, Any], found: list[dict[str, Any]], rules: ModuleType, base: float = BASE
+    request: dict[str, Any], found: list[dict[str, Any]], rules: ModuleType, base: float = BASE, unsure: float = -99.0
 ) -> dict[str, Any]:
     """Where the modelled server ends the turn on these decodes under these rules (``base``: the
     silence that ends a finished request)."""
@@ -152,6 +154,8 @@ def replay(
         start = max(point["at"], free)
         free = start + point["decode_s"]
         verdict = rules.judge(point["text"])
+        if verdict.finished and point.get("avg_logprob", 0.0) < unsure:
+            verdict = rules.Verdict(False, "heard unsure", weak=True)
         known = free - point["speech_end"]  # silence heard when the text is read
         if verdict.finished:
             after = min(CAP, max(base, known))
@@ -214,6 +218,12 @@ def main() -> int:
     parser.add_argument("--decodes", type=Path, help="stored decodes (skip decoding)")
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--base", type=float, default=BASE, help="seconds of silence that end a finished request")
+    parser.add_argument(
+        "--unsure-below",
+        type=float,
+        default=-99.0,
+        help="a finished text decoded with a lower avg_logprob waits like a weak one (try -0.7)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     if args.decodes:
@@ -233,7 +243,7 @@ def main() -> int:
             for request in data["requests"]:
                 found = request["points"][pad]
                 outcome[request["id"]] = {
-                    **replay(request, found, rules, args.base),
+                    **replay(request, found, rules, args.base, args.unsure_below),
                     "decodes": len(found),
                     "split": request["split"],
                 }
