@@ -56,6 +56,8 @@ SEQUENCES = [
     ["Set the firmest out too.", "Set the firmest out too. 20 degrees."],
     ["Set the firmest off too.", "Set the firmest off too. 20 degrees."],
     ["Set the film a stop too.", "Set the film a stop too. 20 degrees."],
+    # ... and as the whisper server logged it at the pause (session 14, 16:29 run), then the whole.
+    ["Set the film aside too.", "Set the thermostat to 20 degrees."],
     # bench/turn_bench_rules.py (held-46, a 0.032 s pad): a short gap before "to".
     ["Set the thermostat.", "Set the thermostat to.", "Set the thermostat to 20 degrees."],
 ]
