@@ -14,7 +14,7 @@ from wyoming.asr import Transcribe
 
 from voice_runtime.models import silero_vad
 from wyoming_whisper.endpoint import EndpointPolicy, Verdict, ends, judge
-from wyoming_whisper.engine import SAMPLE_RATE
+from wyoming_whisper.engine import SAMPLE_RATE, Decoded
 from wyoming_whisper.policy import request_policy
 from wyoming_whisper.stream import StreamPolicy, Utterance
 from wyoming_whisper.vad import WINDOW, SileroVad
@@ -50,6 +50,16 @@ SEQUENCES = [
     ["Show the weather on.", "Show the weather on the TV."],
     # The room (held-48, session 13's lead run): the quiet "pharmacy" came after the end of turn.
     ["Where is the nearest?", "Where is the nearest pharmacy?"],
+    # The room (held-47, "Set the thermostat to ... twenty degrees.", far+noise): the first part of
+    # the merged transcript the orchestrator answered (session 13 15:24 and 14:59, session 12), i.e.
+    # the text the turn had ended on at the pause, then the whole.
+    ["Set the firmest out too.", "Set the firmest out too. 20 degrees."],
+    ["Set the firmest off too.", "Set the firmest off too. 20 degrees."],
+    ["Set the film a stop too.", "Set the film a stop too. 20 degrees."],
+    # ... and as the whisper server logged it at the pause (session 14, 16:29 run), then the whole.
+    ["Set the film aside too.", "Set the thermostat to 20 degrees."],
+    # bench/turn_bench_rules.py (held-46, a 0.032 s pad): a short gap before "to".
+    ["Set the thermostat.", "Set the thermostat to.", "Set the thermostat to 20 degrees."],
 ]
 FINISHED = [
     "Stop.",
@@ -74,6 +84,19 @@ FINISHED = [
     "Skip to the next.",
     "Play the last one.",
     "Where is the rest?",
+    # A "set" request with its value, and "too"/"two" that are not a "to" still to come.
+    "Set the thermostat to 20 degrees.",
+    "Set the firmest out to 20 degrees.",
+    "Set the bedroom light to 20%.",
+    "Set the lights to blue.",
+    "Set the volume to two.",
+    "Set the thermostat to twenty two.",
+    "Set the heating on.",
+    "Set it warmer.",
+    "Can you set a timer for 10 minutes?",
+    "Turn on the lights too.",
+    "Me too.",
+    "Change the channel.",
 ]
 
 
@@ -267,3 +290,22 @@ def test_a_weak_pause_survives_and_a_weak_end_comes_before_the_cap(vad: SileroVa
     assert utterance.voice_events() == []
     utterance.add(silence(0.35))  # ~1.45 s: past the weak wait, before the 1.875 s cap
     assert [kind for kind, _ in utterance.voice_events()] == ["stopped"]
+
+
+def test_a_finished_text_heard_unsure_waits_the_weak_cap(vad: SileroVad) -> None:
+    """held-47 in the room: at its pause tiny.en wrote a mishearing that reads as finished ("Check
+    the film is dot two.", avg_logprob -1.07 offline). Heard that unsure, it is a weak verdict: the
+    turn waits the weak cap (longer than a 0.9 s pause), not the base silence; heard sure, it ends."""
+    policy = StreamPolicy(
+        endpoint_windows=windows(0.25), endpoint_max_windows=windows(1.5), endpoint_weak_windows=windows(1.2)
+    )
+    utterance = Utterance(vad.stream(), policy)
+    utterance.add(speak("Set the thermostat to") + silence(0.3))
+    region = utterance.verdict_due()
+    assert region is not None
+    utterance.speculated = (region, Decoded("Check the film is dot two.", avg_logprob=-1.07, no_speech_prob=0.2))
+    verdict = utterance.judge(region, "Check the film is dot two.")
+    assert not verdict.finished and verdict.weak, verdict
+    assert [kind for kind, _ in utterance.voice_events()] == ["started"]  # no "stopped": still waiting
+    utterance.speculated = (region, Decoded("Check the film is dot two.", avg_logprob=-0.4, no_speech_prob=0.2))
+    assert utterance.judge(region, "Check the film is dot two.").finished

@@ -19,7 +19,10 @@ A transcript is unfinished when it ends in a word that cannot end an English req
 "for", fillers such as "um"), in a verb particle right after its verb ("turn on", "switch off"),
 in "on" after the object of a verb that says where ("play the next song on", "show the weather
 on"; not "turn the lights on", "is the tv on"), in a subject right after a modal ("can you"), in
-a number after a timer/alarm word without its unit ("set a timer for fifteen"), in a comma, dash
+a number after a timer/alarm word without its unit ("set a timer for fifteen"), in an article + a
+superlative ("where is the nearest"), in "too" at the end of a command that takes a "to" value
+("set the firmest out too": Whisper's spelling of a "to" cut at the pause), when it is a "set"
+request with no value yet ("set the thermostat"), in a comma, dash
 or ellipsis (Whisper writes those where the voice did not fall: the only prosody cue we use, and
 it comes free with the decode), or when it is a wh-question with no verb yet ("how far away",
 "what time"), or when it has no words at all (noise decoded as "." or ""; it used to end the turn,
@@ -126,6 +129,21 @@ SUPERLATIVES = frozenset({
     "nearest", "closest", "biggest", "largest", "smallest", "tallest", "highest", "lowest", "longest",
     "shortest", "fastest", "oldest", "newest", "cheapest", "hottest", "coldest", "warmest", "deepest",
 })  # not "next"/"last": "skip to the next" is a whole command
+# "Set the thermostat ... to 20 degrees": a "set" request names what it sets the thing to (a
+# number, a state, a colour, or "to/at/for ..."); without one it is unfinished (the room's held-47,
+# heard "Set the firmest out too." at its pause, ended there). "change" is left out: "change the
+# channel" is whole.
+VALUE_WORDS = frozenset({
+    "on", "off", "up", "down", "high", "low", "max", "maximum", "min", "minimum", "auto", "eco", "heat", "cool",
+    "warm", "warmer", "cooler", "higher", "lower", "brighter", "dimmer", "louder", "quieter", "bright", "dim",
+    "full", "mute", "quiet", "loud", "home", "away", "night", "red", "green", "blue", "white", "yellow", "orange",
+    "purple", "pink",
+})
+VALUE_PREPOSITIONS = frozenset({"to", "at", "for", "by", "until", "till"})
+# "Set the firmest out too.": at a pause Whisper spells a "to" whose value has not been said yet as
+# "too" (or "two" where no "to" comes before it); in a command that reads as unfinished.
+# Only verbs that take a "to" value: "turn on the lights too" is whole.
+TOO_VERBS = frozenset({"set", "change", "adjust", "raise", "lower", "increase", "decrease", "dim", "bring", "move"})
 # A command verb said alone is unfinished ("turn ..."); "stop" is not.
 TRANSITIVE = frozenset({"turn", "set", "switch", "play", "add", "remind", "tell", "open", "close", "lock", "unlock",
                         "put", "call", "show", "give", "make", "dim", "start", "read"})
@@ -192,9 +210,34 @@ def judge(text: str) -> Verdict:
         return Verdict(False, f"{found[-2]} {last} without a verb")
     if _is_number(last) and UNIT_CONTEXT & set(found[:-1]) and not UNITS & set(found):
         return Verdict(False, f"number {last!r} without a unit")
+    verb = next((w for w in found if w not in OPENERS | SUBJECTS), "")
+    if verb in TOO_VERBS and _too_for_to(found):
+        return Verdict(False, f"{last!r} for 'to' (its value still to come)")
+    if verb == "set" and not _has_value(found[found.index(verb) + 1 :]):
+        return Verdict(False, "set without a value")
     if found[0] in WH_WORDS and not VERBS & set(found[1:]) and not any(w.endswith("ed") for w in found[1:]):
         return Verdict(False, f"{found[0]}-question without a verb")
     return Verdict(True, "finished")
+
+
+def _too_for_to(found: list[str]) -> bool:
+    """Whether the last word is "too", or "two" after a word a number cannot follow as the value
+    ("set the thermostat two"; not "set the volume to two", "twenty two")."""
+    last = found[-1]
+    if last == "too":
+        return True
+    return last in {"two", "2"} and len(found) >= 2 and not (found[-2] in PREPOSITIONS or _is_number(found[-2]))
+
+
+def _has_value(rest: list[str]) -> bool:
+    """Whether the words after "set" name a value: a number, a state or colour, a unit, or a
+    preposition such as "to" with a word after it."""
+    for i, word in enumerate(rest):
+        if _is_number(word) or word in VALUE_WORDS or word in UNITS:
+            return True
+        if word in VALUE_PREPOSITIONS and i + 1 < len(rest):
+            return True
+    return False
 
 
 def repeats(found: list[str]) -> bool:

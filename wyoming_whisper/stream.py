@@ -47,6 +47,13 @@ Region = tuple[int, int]
 
 # Audio after the region decoded again when its final text repeats a phrase (see above).
 LOOP_RETRY_SECONDS = 0.2
+# A speculative final whose words read as finished but that tiny.en decoded with a lower average
+# log-probability waits like a weak verdict (the weak cap). In the room the far+noise held-47
+# ("Set the thermostat to ... twenty degrees.") ended at its pause on mishearings ("Check the film
+# as top two.", "Set the firmest out too."); offline the corpus's misheard pause texts scored
+# -0.88 / -1.07 and every finished request heard whole at the end scored above -0.8
+# (bench/turn_bench_rules.py --unsure-below; bench/results/turn_rules.md).
+UNSURE_LOGPROB = -0.8
 
 
 @dataclass(frozen=True)
@@ -254,8 +261,15 @@ class Utterance:
 
     def judge(self, region: Region, text: str | None) -> Verdict:
         """Record the verdict on ``region`` from the text of its decode (None: no decode, so
-        silence alone decides, as without semantic endpointing)."""
+        silence alone decides, as without semantic endpointing). A text that reads as finished
+        but that the model was unsure of (its speculative decode's ``avg_logprob`` below
+        ``UNSURE_LOGPROB``) is a weak verdict: it waits the weak cap, longer than a 0.9 s pause."""
         verdict = Verdict(True, "no decode") if text is None else judge(text)
+        speculated = self.speculated
+        if verdict.finished and text is not None and speculated is not None and speculated[0] == region:
+            logprob = speculated[1].avg_logprob
+            if logprob is not None and logprob < UNSURE_LOGPROB:
+                verdict = Verdict(False, f"heard unsure (avg_logprob {logprob:.2f})", weak=True)
         self.verdict = (region, verdict)
         return verdict
 
