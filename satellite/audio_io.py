@@ -335,6 +335,7 @@ class CommandSink:
             return  # idle: the device plays silence of its own
         pcm = planned
         if self.queued() > self._max_queue:
+            self.ahead.slipped()
             self.dropped_frames += 1
             if self.dropped_frames in (1, 10, 100) or self.dropped_frames % 1000 == 0:
                 _LOGGER.warning("speaker is behind: dropped %d frames so far", self.dropped_frames)

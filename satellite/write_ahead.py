@@ -16,6 +16,11 @@ session 13's room runs). :class:`WriteAhead` decides per frame instead:
 * **streaming** (a sound, and up to ``hang_s`` of silence after it): every frame is written, as
   before; the level stays at ``lead_s`` (a stall that outlasts it is an underrun: the frames that
   catch up raise the level until the next idle stretch, as before).
+* **realigned**: a start after a stream that slipped (the card ran dry, a frame was dropped)
+  puts the echo back at ``lead_s`` while the canceller had re-measured the slipped delay; the
+  satellite then measures it again (:attr:`WriteAhead.realigned`; the room at -6 dB: both false
+  holds of 20 echo-only replies came 0.5 s into the reply after such a slip, the canceller 10 ms
+  off, before this was done).
 
 The level is estimated from what was written and the time since (never below zero: a card
 that ran dry plays silence and starts again when data comes). It is only trusted for the pad
@@ -36,6 +41,7 @@ from voice_runtime.clock import Clock, MonotonicClock
 
 LEAD_MS = 40  # what the card holds when a sound starts: margin against the satellite's jitter
 HANG_MS = 500  # silence still written after a sound (pauses within a reply keep the card running)
+_DRY_S = 0.002  # written this much later than the card's estimated level: it ran dry
 
 
 class WriteAhead:
@@ -48,6 +54,11 @@ class WriteAhead:
         self.clock = clock or MonotonicClock()
         self.streaming = False
         self.starts = 0  # sounds started into an idle card
+        # Starts that put the echo path back where it was anchored after the stream before had
+        # slipped (the card ran dry, a frame was dropped): the echo delay the canceller had
+        # re-measured then is wrong again from this start on.
+        self.realigned = 0
+        self._slipped = False
         self._level = 0.0  # seconds of audio the card is estimated to hold
         self._at = self.clock.now()
         self._quiet = 0.0  # seconds of silence handed over since the last audible frame
@@ -63,6 +74,8 @@ class WriteAhead:
         if self.lead_s < 0:
             return pcm  # off: every frame is written, silence too (the full-duplex way)
         now = self.clock.now()
+        if self.streaming and now - self._at > self._level + _DRY_S:
+            self._slipped = True  # the card ran dry: what plays from now on is later than anchored
         self._level = max(0.0, self._level - (now - self._at))
         self._at = now
         seconds = len(pcm) / (2 * self.rate)
@@ -81,12 +94,22 @@ class WriteAhead:
             return pcm
         self.streaming = True
         self.starts += 1
+        if self._slipped:
+            self._slipped = False
+            self.realigned += 1
         pad = max(0, round((self.lead_s - self._level) * self.rate)) * 2
         self._level += pad / (2 * self.rate) + seconds
         return bytes(pad) + pcm
 
+    def slipped(self) -> None:
+        """A frame of the stream was not written (the sink dropped it): the stream moved."""
+        if self.streaming:
+            self._slipped = True
+
     def dropped(self) -> None:
-        """The card's queue was thrown away (a barge-in killed the sound command)."""
+        """The card's queue was thrown away (a barge-in killed the sound command; the satellite
+        measures the echo path afresh after that anyway)."""
         self.streaming = False
+        self._slipped = False
         self._level = 0.0
         self._at = self.clock.now()

@@ -11,6 +11,7 @@ ratcheted the old always-written card up to a full buffer of silence in front of
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from satellite.audio_io import CommandSink
@@ -153,6 +154,36 @@ async def test_the_command_speaker_writes_no_idle_silence_and_a_lead_before_a_so
         await sink.write(bytes(FRAME))
     clock.advance(FRAME_S)
     await sink.write(LOUD)
-    await sink.close()  # end of input: cat writes everything and exits
+    proc = sink._proc
+    assert proc is not None and proc.stdin is not None
+    proc.stdin.close()  # end of input: cat writes everything and exits
+    assert await asyncio.wait_for(proc.wait(), 10) == 0
+    await sink.close()
     data = out.read_bytes()
     assert data == bytes(round(0.04 * RATE) * 2) + LOUD
+
+
+def test_a_start_after_a_stream_that_ran_dry_is_reported_as_realigned() -> None:
+    clock = ManualClock()
+    ahead = WriteAhead(RATE, lead_ms=40, hang_ms=100, clock=clock)
+
+    def reply(stall_s: float) -> None:
+        for n in range(20):
+            clock.advance(FRAME_S + (stall_s if n == 10 else 0.0))
+            ahead.plan(LOUD)
+        for _ in range(10):  # the hang, then idle: the card drains
+            clock.advance(FRAME_S)
+            ahead.plan(bytes(FRAME))
+
+    reply(stall_s=0.0)
+    reply(stall_s=0.0)
+    assert (ahead.starts, ahead.realigned) == (2, 0)  # the same echo delay every time: nothing to re-measure
+    reply(stall_s=0.035)  # within the 40 ms lead: the card did not run dry
+    assert ahead.realigned == 0
+    reply(stall_s=0.06)  # it ran dry: from then on the reply played 20 ms later than anchored ...
+    assert ahead.realigned == 0
+    reply(stall_s=0.0)  # ... and this start puts it back: the canceller must measure the delay again
+    assert (ahead.starts, ahead.realigned) == (5, 1)
+    ahead.slipped()  # a dropped frame, not streaming: nothing moved
+    reply(stall_s=0.0)
+    assert ahead.realigned == 1
