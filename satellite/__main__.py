@@ -35,6 +35,7 @@ from .vad import VadConfig
 from .wake import ENGINES as WAKE_ENGINES
 from .wake import VERIFIERS as WAKE_VERIFIERS
 from .wake import WakeConfig, WakeGate, check_models
+from .write_ahead import LEAD_MS
 
 _LOGGER = logging.getLogger(__name__)
 PROGRAM = "satellite"
@@ -63,9 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     snd = parser.add_argument_group("speaker (default: the default PortAudio output)")
     snd.add_argument("--snd-device", help="PortAudio output: index or part of the name")
     snd.add_argument("--snd-command", help="command playing raw PCM, e.g. "
-                     "'aplay --buffer-time=100000 -r 22050 -c 1 -f S16_LE -t raw'")
+                     "'aplay --buffer-time=100000 --start-delay=20000 -r 22050 -c 1 -f S16_LE -t raw'")
     snd.add_argument("--snd-wav", help="write the speaker's output (silence included) to this WAV")
     snd.add_argument("--snd-rate", type=int, default=22050, help="speaker sample rate (16-bit mono)")
+    snd.add_argument("--snd-lead-ms", type=float, default=LEAD_MS,
+                     help="a sound starts this far ahead of the device; while idle no silence is written "
+                          "(-1: silence written all the time, the device's queue stays full)")
     snd.add_argument("--echo-sim-delay-ms", type=float, help="testing: mix the speaker into the mic at this delay")
     snd.add_argument("--echo-sim-gain-db", type=float, default=-10.0, help="testing: level of that echo")
     front = parser.add_argument_group("mic front end (WebRTC audio processing)")
@@ -211,7 +215,8 @@ def configs(args: argparse.Namespace) -> tuple[SatelliteConfig, AudioConfig, Clo
         mic_device=args.mic_device, mic_command=_argv(args.mic_command), mic_wav=args.mic_wav,
         mic_wav_fast=args.mic_wav_fast, mic_rate=args.mic_rate, mic_width=args.mic_width,
         mic_channels=args.mic_channels, snd_device=args.snd_device, snd_command=_argv(args.snd_command),
-        snd_wav=args.snd_wav, snd_rate=args.snd_rate, echo_sim_delay_ms=args.echo_sim_delay_ms,
+        snd_wav=args.snd_wav, snd_rate=args.snd_rate, snd_lead_ms=args.snd_lead_ms,
+        echo_sim_delay_ms=args.echo_sim_delay_ms,
         echo_sim_gain_db=args.echo_sim_gain_db,
     )
     cloud = cloud_config(args.enable_cloud_fallback, env("DEEPGRAM_API_KEY"), env("DEEPSEEK_API_KEY"),

@@ -7,10 +7,12 @@ PortAudio device (``pyaudio``, imported only when used), a command's stdout (``a
 real-time silence, like a quiet room). Sinks: PortAudio, a command's stdin (``aplay …``),
 a WAV file, memory.
 
-The satellite is clocked by the microphone: for every mic frame it writes one speaker frame
-(reply audio or silence), as a full-duplex sound card does. So the WAV sink's timeline is
-the mic's timeline, a stop is immediate (nothing is queued beyond a frame or two), and the
-playback is the echo guard's reference, aligned with what the mic hears.
+The satellite is clocked by the microphone: for every mic frame it hands the speaker one
+frame (reply audio or silence). So the WAV sink's timeline is the mic's timeline, a stop is
+immediate (nothing is queued beyond a frame or two), and the playback is the echo guard's
+reference, aligned with what the mic hears. The device sinks (a command, PortAudio) write it
+the :mod:`satellite.write_ahead` way: not while idle, so a sound starts into a nearly empty
+device queue (``lead_ms`` ahead of it) instead of behind a full buffer of silence.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ import numpy as np
 
 from voice_runtime.audio import PCM16_MONO_16K, AudioConverter, AudioFormat, convert, read_wav
 from voice_runtime.clock import Clock, MonotonicClock
+
+from .write_ahead import LEAD_MS, WriteAhead
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -280,12 +284,15 @@ class CommandSink:
     rather than queued when more than ``max_queue_ms`` already waits in it (the mic clocks the
     writes, so this happens only after a stall). :meth:`abort` kills the command (its process
     group), which is the only way to silence what a sound program has buffered (aplay keeps
-    ~0.5 s); it is started again at the next write.
+    ~0.5 s); it is started again at the next write. Silence while idle is not written
+    (:class:`satellite.write_ahead.WriteAhead`, ``lead_ms``).
     """
 
-    def __init__(self, argv: Sequence[str], rate: int, max_queue_ms: int = 40) -> None:
+    def __init__(self, argv: Sequence[str], rate: int, max_queue_ms: int = 40, *,
+                 lead_ms: float = LEAD_MS, clock: Clock | None = None) -> None:
         self.argv = list(argv)
         self.rate = rate
+        self.ahead = WriteAhead(rate, lead_ms=lead_ms, clock=clock)
         self._proc: asyncio.subprocess.Process | None = None
         self._killed: asyncio.subprocess.Process | None = None
         self._max_queue = rate * 2 * max_queue_ms // 1000
@@ -323,7 +330,12 @@ class CommandSink:
             _LOGGER.debug("speaker command restarted in %.1f ms", (time.monotonic() - began) * 1000)
         if self._proc is None or self._proc.stdin is None or self._proc.returncode is not None:
             return
+        planned = self.ahead.plan(pcm)
+        if planned is None:
+            return  # idle: the device plays silence of its own
+        pcm = planned
         if self.queued() > self._max_queue:
+            self.ahead.slipped()
             self.dropped_frames += 1
             if self.dropped_frames in (1, 10, 100) or self.dropped_frames % 1000 == 0:
                 _LOGGER.warning("speaker is behind: dropped %d frames so far", self.dropped_frames)
@@ -336,6 +348,7 @@ class CommandSink:
             self._proc = None
 
     def abort(self) -> None:
+        self.ahead.dropped()
         proc, self._proc = self._proc, None
         if proc is None or proc.returncode is not None:
             return
@@ -358,11 +371,14 @@ class CommandSink:
 
 
 class PortAudioSink:
-    """A PortAudio output device; a writer thread plays a small queue (oldest dropped when full)."""
+    """A PortAudio output device; a writer thread plays a small queue (oldest dropped when full).
+    Silence while idle is not written (:class:`satellite.write_ahead.WriteAhead`); PortAudio
+    recovers from the output underflow at the next write."""
 
-    def __init__(self, device: str | None, rate: int, max_frames: int = 8) -> None:
+    def __init__(self, device: str | None, rate: int, max_frames: int = 8, *, lead_ms: float = LEAD_MS) -> None:
         self.device = device
         self.rate = rate
+        self.ahead = WriteAhead(rate, lead_ms=lead_ms)
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=max_frames)
         self._thread: threading.Thread | None = None
         self._pa: Any = None
@@ -386,15 +402,19 @@ class PortAudioSink:
             self._stream.write(pcm)
 
     async def write(self, pcm: bytes) -> None:
+        planned = self.ahead.plan(pcm)
+        if planned is None:
+            return
         while True:
             try:
-                self._queue.put_nowait(pcm)
+                self._queue.put_nowait(planned)
                 return
             except queue.Full:
                 with contextlib.suppress(queue.Empty):
                     self._queue.get_nowait()  # drop the oldest: latency must not grow
 
     def abort(self) -> None:
+        self.ahead.dropped()
         while True:  # drop what waits for the device (what PortAudio holds itself still plays)
             try:
                 self._queue.get_nowait()
@@ -472,6 +492,7 @@ class AudioConfig:
     snd_command: tuple[str, ...] = ()
     snd_wav: str | None = None
     snd_rate: int = 22050
+    snd_lead_ms: float = LEAD_MS  # a sound starts this far ahead of the device (satellite.write_ahead)
     echo_sim_delay_ms: float | None = None  # testing: mix the speaker into the mic
     echo_sim_gain_db: float = -10.0
 
@@ -490,9 +511,9 @@ def open_audio(config: AudioConfig, frame_bytes: int) -> tuple[MicSource, Speake
     if config.snd_wav:
         speaker = WavSink(config.snd_wav, config.snd_rate)
     elif config.snd_command:
-        speaker = CommandSink(config.snd_command, config.snd_rate)
+        speaker = CommandSink(config.snd_command, config.snd_rate, lead_ms=config.snd_lead_ms)
     else:
-        speaker = PortAudioSink(config.snd_device, config.snd_rate)
+        speaker = PortAudioSink(config.snd_device, config.snd_rate, lead_ms=config.snd_lead_ms)
     if config.echo_sim_delay_ms is not None:
         mic = EchoPathMic(mic, config.snd_rate, config.echo_sim_delay_ms, config.echo_sim_gain_db)
     return mic, speaker

@@ -68,6 +68,7 @@ class SpeakerPath:
     _span_adapted: bool
     _dropped: int = 0
     _restarted: bool = False  # the speaker was killed: its new echo path is measured once it plays again
+    _realigned: int = 0  # the speaker's write-ahead realignments seen (satellite.write_ahead)
     _allowed: deque[int]  # per frame of the last ``_REACH_BACK_S`` (at least the pre-roll): _HELD, _LET, ...
     _heard: deque[bytes]  # ... and the cleaned frames (what the VAD heard and a turn streams)
     _unspoken: int  # frames since the VAD was last in speech (a reach-back stops there)
@@ -140,6 +141,10 @@ class SpeakerPath:
         if self._restarted and played.strip(b"\0"):
             self._restarted = False
             self._speaker_replayed()
+        ahead = getattr(self.speaker, "ahead", None)
+        if ahead is not None and ahead.realigned != self._realigned:
+            self._realigned = ahead.realigned
+            self._speaker_realigned()
         cleaned, cancelling, not_echo, double_talk, echo_only = raw, True, False, False, False
         if self.frontend is not None:
             cleaned = self.frontend.process(raw, played)
@@ -239,6 +244,17 @@ class SpeakerPath:
         self.guard.path_changed()
         if self.frontend is not None:
             self.frontend.path_changed()
+
+    def _speaker_realigned(self) -> None:
+        """A sound started into a drained speaker at the write-ahead's lead after the stream
+        before had slipped (a stall ran it dry, a frame was dropped; the canceller had followed
+        that): the echo is back on the anchored delay. As after a dropped frame: the judge stops
+        trusting the canceller, which waits (its filter kept) until the delay is measured again."""
+        _LOGGER.debug("speaker realigned to its lead: the echo delay is measured again")
+        if self.frontend is not None and self.frontend.cancels_echo:
+            self.guard.suspend()
+            self.frontend.recheck(moved=True)
+            self._update_echo_span()
 
     def _log_echo(self) -> None:
         erle, frames = self.guard.take_reply_erle()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from satellite.audio_io import CommandSink
 
-FRAME = bytes(1323 * 2)  # 60 ms at 22050 Hz
+FRAME = b"\x01\x00" * 1323  # 60 ms at 22050 Hz (audible: silence while idle is not written)
 
 
 async def test_a_stalled_device_drops_frames_instead_of_blocking_the_mic_loop() -> None:
