@@ -95,7 +95,7 @@ async def one_run(args: argparse.Namespace, work: Path, engines: tuple[ServicePr
     live = sat.first(r"our whisper hears the speech at mic")
     return {
         "request": name, "mode": mode, "n": n, "rig_exit": rc, "load": load, "transcript": text,
-        "whole": bool(text) and all(w in text.lower() for w in words),
+        "whole": text is not None and all(w in text.lower() for w in words),
         "ended_by": "our whisper" if ours else "home assistant",
         "end_of_turn_s": round(stop_mic - speech_end, 3) if stop_mic is not None else None,
         "speech_end_s": round(speech_end, 3), "audio_stop_mic_s": stop_mic,
