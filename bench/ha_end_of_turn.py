@@ -42,10 +42,20 @@ from voice_runtime.audio import PCM16_MONO_16K, write_wav  # noqa: E402
 from voice_runtime.procs import ServiceProcess, start_service  # noqa: E402
 
 REQUESTS = {  # name: (parts spoken with a pause between, the pause (s), words the transcript must have)
+    # the pauses (0.9 s, its longest): after a word that cannot end a request ...
     "timer-0.9": (("Set a timer for", "fifteen minutes."), 0.9, ("minutes",)),
+    "capital-0.9": (("What is the capital of", "Australia?"), 0.9, ("australia",)),
+    "lights-0.9": (("Turn on the", "kitchen lights."), 0.9, ("kitchen",)),
+    # ... and after words that can
+    "moon-0.9": (("How far away", "is the moon from the earth?"), 0.9, ("moon",)),
+    "egg-0.9": (("How long does it take", "to boil an egg?"), 0.9, ("egg",)),
+    "living-0.9": (("Turn off the lights", "in the living room."), 0.9, ("living",)),
+    # pauses Home Assistant's default detector cuts (it ends ~1.3 s after the speech)
     "timer-1.5": (("Set a timer for", "fifteen minutes."), 1.5, ("minutes",)),
     "capital-1.5": (("What is the capital of", "Australia?"), 1.5, ("australia",)),
-    "complete": (("What time is it?",), 0.0, ("time",)),
+    # complete requests
+    "time": (("What time is it?",), 0.0, ("time",)),
+    "off": (("Turn off the kitchen lights.",), 0.0, ("kitchen",)),
 }
 LEAD = 1.0  # s of silence before the request in the mic WAV
 
