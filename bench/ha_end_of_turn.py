@@ -84,7 +84,8 @@ async def one_run(args: argparse.Namespace, work: Path, engines: tuple[ServicePr
     write_wav(str(mic), pcm, PCM16_MONO_16K)
     request = work / f"{name}.wav"  # the rig's own /api/stt check: the request alone
     write_wav(str(request), pcm[int(LEAD * 16000) * 2:int((speech_end + 0.3) * 16000) * 2], PCM16_MONO_16K)
-    flags = ["--no-wake-word", *(["--end-of-turn-uri", whisper.uri] if mode == "ours" else [])]
+    flags = ["--no-wake-word", *(["--end-of-turn-uri", whisper.uri, "--end-of-turn-sensitivity", args.sensitivity]
+                                 if mode == "ours" else [])]
     out_dir = f"/tmp/ha_eot_{int(time.time())}_{n}"
     async with satellite(mic, work / "speaker.wav", *flags) as (sat, port):
         check = ["--stt", f"127.0.0.1:{whisper.port}", "--tts", f"127.0.0.1:{tts.port}", "--satellite",
@@ -126,13 +127,14 @@ async def run(args: argparse.Namespace) -> Result:
         services.append(await start_service("wyoming_kokoro", "--provider", "piper", "--engines", "piper"))
         for n in range(args.repeat):
             for name in args.requests:
-                for mode in ("ha", "ours"):
+                for mode in args.modes:
                     runs.append(await one_run(args, work, (services[0], services[1]), name=name, mode=mode, n=n))
                     print(runs[-1], flush=True)
     finally:
         for service in services:
             await service.stop()
-    return {"started": started, "finished": time.strftime("%H:%M:%S", time.gmtime()), "load_before": load_before,
+    return {"started": started, "sensitivity": args.sensitivity,
+            "finished": time.strftime("%H:%M:%S", time.gmtime()), "load_before": load_before,
             "load_after": loadavg(), "runs": runs}
 
 
@@ -140,7 +142,8 @@ def markdown(res: Result) -> str:
     runs = res["runs"]
     md = [f"# Home Assistant 2026.2.3 + our satellite: end of turn from our whisper ({res['started']} UTC)", "",
           f"`bench/ha_end_of_turn.py`, the real HA rig, HA's finished speaking detection at its default (0.7 s); "
-          f"our wyoming_whisper tiny.en for HA's STT and for `--end-of-turn-uri`. Load {' '.join(res['load_before'])}"
+          f"our wyoming_whisper tiny.en for HA's STT and for `--end-of-turn-uri` (`--end-of-turn-sensitivity "
+          f"{res.get('sensitivity', 'default')}`). Load {' '.join(res['load_before'])}"
           f" -> {' '.join(res['load_after'])} (2 shared cores). End of turn: the satellite's audio-stop minus the "
           "end of speech, on the mic's timeline.", "",
           "| request | mode | n | whole | heard | ended by | end of turn (s) |", "|---|---|---|---|---|---|---|"]
@@ -165,5 +168,8 @@ def passed(res: Result) -> bool:
 if __name__ == "__main__":
     parser = rig_parser(__doc__, ROOT / "bench" / "results" / "ha_end_of_turn")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--modes", nargs="+", default=["ha", "ours"], choices=["ha", "ours"])
+    parser.add_argument("--sensitivity", default="default", choices=["aggressive", "default", "relaxed"],
+                        help="--end-of-turn-sensitivity of the satellite in mode ours")
     parser.add_argument("--requests", nargs="+", default=list(REQUESTS), choices=list(REQUESTS))
     sys.exit(run_on_rig(parser.parse_args(), run, markdown, passed))
