@@ -66,7 +66,7 @@ def mic_audio(parts: tuple[str, ...], pause: float) -> tuple[bytes, float]:
     speech = gap.join(speak(p) for p in parts)
     pcm = bytes(int(LEAD * 16000) * 2) + speech + bytes(8 * 16000 * 2)
     samples = np.frombuffer(pcm, "<i2").astype(np.float64)
-    loud = [i for i in range(0, len(samples) - 160, 160) if np.sqrt(np.mean(samples[i:i + 160] ** 2)) > 328]
+    loud = [i for i in range(0, len(samples) - 160, 160) if np.sqrt(np.mean(samples[i : i + 160] ** 2)) > 328]
     return pcm, (loud[-1] + 160) / 16000
 
 
@@ -75,22 +75,44 @@ def loadavg() -> list[str]:
         return f.read().split()[:3]
 
 
-async def one_run(args: argparse.Namespace, work: Path, engines: tuple[ServiceProcess, ServiceProcess], *,
-                  name: str, mode: str, n: int) -> dict[str, Any]:
+async def one_run(
+    args: argparse.Namespace,
+    work: Path,
+    engines: tuple[ServiceProcess, ServiceProcess],
+    *,
+    name: str,
+    mode: str,
+    n: int,
+) -> dict[str, Any]:
     whisper, tts = engines
     parts, pause, words = REQUESTS[name]
     pcm, speech_end = mic_audio(parts, pause)
     mic = work / f"{name}-{mode}-{n}.wav"
     write_wav(str(mic), pcm, PCM16_MONO_16K)
     request = work / f"{name}.wav"  # the rig's own /api/stt check: the request alone
-    write_wav(str(request), pcm[int(LEAD * 16000) * 2:int((speech_end + 0.3) * 16000) * 2], PCM16_MONO_16K)
-    flags = ["--no-wake-word", *(["--end-of-turn-uri", whisper.uri, "--end-of-turn-sensitivity", args.sensitivity]
-                                 if mode == "ours" else [])]
+    write_wav(str(request), pcm[int(LEAD * 16000) * 2 : int((speech_end + 0.3) * 16000) * 2], PCM16_MONO_16K)
+    flags = [
+        "--no-wake-word",
+        *(["--end-of-turn-uri", whisper.uri, "--end-of-turn-sensitivity", args.sensitivity] if mode == "ours" else []),
+    ]
     out_dir = f"/tmp/ha_eot_{int(time.time())}_{n}"
     async with satellite(mic, work / "speaker.wav", *flags) as (sat, port):
-        check = ["--stt", f"127.0.0.1:{whisper.port}", "--tts", f"127.0.0.1:{tts.port}", "--satellite",
-                 f"127.0.0.1:{port}", "--sat-run", "--wav", str(request), "--no-pipeline", "--announce", "",
-                 "--out", out_dir]
+        check = [
+            "--stt",
+            f"127.0.0.1:{whisper.port}",
+            "--tts",
+            f"127.0.0.1:{tts.port}",
+            "--satellite",
+            f"127.0.0.1:{port}",
+            "--sat-run",
+            "--wav",
+            str(request),
+            "--no-pipeline",
+            "--announce",
+            "",
+            "--out",
+            out_dir,
+        ]
         rc, lines = await run_check(args.rig, check)
         await asyncio.sleep(0.5)
     load = loadavg()
@@ -105,14 +127,23 @@ async def one_run(args: argparse.Namespace, work: Path, engines: tuple[ServicePr
     asked = sat.first(r"Home Assistant transcribes .* at mic")
     live = sat.first(r"our whisper hears the speech at mic")
     return {
-        "request": name, "mode": mode, "n": n, "rig_exit": rc, "load": load, "transcript": text,
+        "request": name,
+        "mode": mode,
+        "n": n,
+        "rig_exit": rc,
+        "load": load,
+        "transcript": text,
         "whole": text is not None and all(w in text.lower() for w in words),
         "ended_by": "our whisper" if ours else "home assistant",
         "end_of_turn_s": round(stop_mic - speech_end, 3) if stop_mic is not None else None,
-        "speech_end_s": round(speech_end, 3), "audio_stop_mic_s": stop_mic,
-        "held_back": held[1] if held else None, "ha_transcribe": asked[1] if asked else None,
-        "whisper_live": live[1] if live else None, "fallback_logged": down[1] if down else None,
-        "rig_pipeline": pipeline.strip(), "rig_fails": [x.strip() for x in lines if re.search(r"\bFAIL ", x)],
+        "speech_end_s": round(speech_end, 3),
+        "audio_stop_mic_s": stop_mic,
+        "held_back": held[1] if held else None,
+        "ha_transcribe": asked[1] if asked else None,
+        "whisper_live": live[1] if live else None,
+        "fallback_logged": down[1] if down else None,
+        "rig_pipeline": pipeline.strip(),
+        "rig_fails": [x.strip() for x in lines if re.search(r"\bFAIL ", x)],
     }
 
 
@@ -133,29 +164,41 @@ async def run(args: argparse.Namespace) -> Result:
     finally:
         for service in services:
             await service.stop()
-    return {"started": started, "sensitivity": args.sensitivity,
-            "finished": time.strftime("%H:%M:%S", time.gmtime()), "load_before": load_before,
-            "load_after": loadavg(), "runs": runs}
+    return {
+        "started": started,
+        "sensitivity": args.sensitivity,
+        "finished": time.strftime("%H:%M:%S", time.gmtime()),
+        "load_before": load_before,
+        "load_after": loadavg(),
+        "runs": runs,
+    }
 
 
 def markdown(res: Result) -> str:
     runs = res["runs"]
-    md = [f"# Home Assistant 2026.2.3 + our satellite: end of turn from our whisper ({res['started']} UTC)", "",
-          f"`bench/ha_end_of_turn.py`, the real HA rig, HA's finished speaking detection at its default (0.7 s); "
-          f"our wyoming_whisper tiny.en for HA's STT and for `--end-of-turn-uri` (`--end-of-turn-sensitivity "
-          f"{res.get('sensitivity', 'default')}`). Load {' '.join(res['load_before'])}"
-          f" -> {' '.join(res['load_after'])} (2 shared cores). End of turn: the satellite's audio-stop minus the "
-          "end of speech, on the mic's timeline.", "",
-          "| request | mode | n | whole | heard | ended by | end of turn (s) |", "|---|---|---|---|---|---|---|"]
+    md = [
+        f"# Home Assistant 2026.2.3 + our satellite: end of turn from our whisper ({res['started']} UTC)",
+        "",
+        f"`bench/ha_end_of_turn.py`, the real HA rig, HA's finished speaking detection at its default (0.7 s); "
+        f"our wyoming_whisper tiny.en for HA's STT and for `--end-of-turn-uri` (`--end-of-turn-sensitivity "
+        f"{res.get('sensitivity', 'default')}`). Load {' '.join(res['load_before'])}"
+        f" -> {' '.join(res['load_after'])} (2 shared cores). End of turn: the satellite's audio-stop minus the "
+        "end of speech, on the mic's timeline.",
+        "",
+        "| request | mode | n | whole | heard | ended by | end of turn (s) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name in dict.fromkeys(r["request"] for r in runs):
         for mode in ("ha", "ours"):
             cell = [r for r in runs if r["request"] == name and r["mode"] == mode]
             eot = [r["end_of_turn_s"] for r in cell if r["end_of_turn_s"] is not None]
             heard = "; ".join(repr(r["transcript"]) for r in cell)
             by = ", ".join(sorted({r["ended_by"] for r in cell}))
-            figure = (f"{statistics.median(eot):.2f} median ({', '.join(f'{x:.2f}' for x in eot)})" if eot else "-")
-            md.append(f"| {name} | {mode} | {len(cell)} | {sum(r['whole'] for r in cell)}/{len(cell)} | {heard} | "
-                      f"{by} | {figure} |")
+            figure = f"{statistics.median(eot):.2f} median ({', '.join(f'{x:.2f}' for x in eot)})" if eot else "-"
+            md.append(
+                f"| {name} | {mode} | {len(cell)} | {sum(r['whole'] for r in cell)}/{len(cell)} | {heard} | "
+                f"{by} | {figure} |"
+            )
     return "\n".join(md) + "\n"
 
 
@@ -169,7 +212,11 @@ if __name__ == "__main__":
     parser = rig_parser(__doc__, ROOT / "bench" / "results" / "ha_end_of_turn")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--modes", nargs="+", default=["ha", "ours"], choices=["ha", "ours"])
-    parser.add_argument("--sensitivity", default="default", choices=["aggressive", "default", "relaxed"],
-                        help="--end-of-turn-sensitivity of the satellite in mode ours")
+    parser.add_argument(
+        "--sensitivity",
+        default="default",
+        choices=["aggressive", "default", "relaxed"],
+        help="--end-of-turn-sensitivity of the satellite in mode ours",
+    )
     parser.add_argument("--requests", nargs="+", default=list(REQUESTS), choices=list(REQUESTS))
     sys.exit(run_on_rig(parser.parse_args(), run, markdown, passed))

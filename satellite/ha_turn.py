@@ -274,8 +274,13 @@ class HaEndOfTurn:
     def _eot_transcribe(self, language: str | None) -> None:
         """Home Assistant's ``transcribe`` (its STT stage) for the turn in progress."""
         if self._eot is not None:
-            _LOGGER.info("turn %d: Home Assistant transcribes (language %s) at mic %.2fs: end of turn from %s",
-                         self.turns, language, self._mic_ms / 1000, self.config.end_of_turn.uri)
+            _LOGGER.info(
+                "turn %d: Home Assistant transcribes (language %s) at mic %.2fs: end of turn from %s",
+                self.turns,
+                language,
+                self._mic_ms / 1000,
+                self.config.end_of_turn.uri,
+            )
             self._eot.start(language)
 
     def _eot_frames(self, frame: bytes) -> list[bytes]:
@@ -286,8 +291,11 @@ class HaEndOfTurn:
             return [frame]
         stream.feed(frame)
         if stream.live and gate is not None and not gate.holding:
-            _LOGGER.info("turn %d: our whisper hears the speech at mic %.2fs: pauses are held back from now",
-                         self.turns, self._mic_ms / 1000)
+            _LOGGER.info(
+                "turn %d: our whisper hears the speech at mic %.2fs: pauses are held back from now",
+                self.turns,
+                self._mic_ms / 1000,
+            )
         if stream.live and self._eot_down:
             self._eot_down = False
             _LOGGER.info("end of turn from %s: answering again", self.config.end_of_turn.uri)

@@ -95,11 +95,21 @@ class FakeHaController:
         return text
 
 
-async def ha_turn(tmp_path: Path, whisper: ServiceProcess, mic: bytes, *flags: str) -> tuple[FakeHaController, str,
-                                                                                              list[str]]:
+async def ha_turn(
+    tmp_path: Path, whisper: ServiceProcess, mic: bytes, *flags: str
+) -> tuple[FakeHaController, str, list[str]]:
     write_wav(str(tmp_path / "mic.wav"), silence(0.5) + mic + silence(8.0), PCM16_MONO_16K)
-    args = ("--mic-wav", str(tmp_path / "mic.wav"), "--snd-wav", str(tmp_path / "speaker.wav"),
-            "--snd-rate", "16000", "--controller-end-seconds", "2.0", *flags)
+    args = (
+        "--mic-wav",
+        str(tmp_path / "mic.wav"),
+        "--snd-wav",
+        str(tmp_path / "speaker.wav"),
+        "--snd-rate",
+        "16000",
+        "--controller-end-seconds",
+        "2.0",
+        *flags,
+    )
     fake = FakeHaController()
     async with satellite(*args) as sat:
         client = await Client.connect(sat.port)
@@ -113,8 +123,7 @@ async def ha_turn(tmp_path: Path, whisper: ServiceProcess, mic: bytes, *flags: s
 PAUSED = speak("Set a timer for") + silence(0.3) + speak("fifteen minutes.")  # a 0.9 s pause after "for"
 
 
-async def test_a_paused_request_is_heard_whole_with_our_end_of_turn(tmp_path: Path,
-                                                                    whisper: ServiceProcess) -> None:
+async def test_a_paused_request_is_heard_whole_with_our_end_of_turn(tmp_path: Path, whisper: ServiceProcess) -> None:
     fake, text, log = await ha_turn(tmp_path, whisper, PAUSED, "--end-of-turn-uri", whisper.uri)
     assert fake.ended_by == "satellite", log[-30:]
     assert any("end of turn from" in line and "request is complete" in line for line in log), log[-30:]
@@ -122,8 +131,7 @@ async def test_a_paused_request_is_heard_whole_with_our_end_of_turn(tmp_path: Pa
     assert "minutes" in text.lower(), text  # the transcript lost nothing
 
 
-async def test_without_it_home_assistants_detector_cuts_the_pause(tmp_path: Path,
-                                                                  whisper: ServiceProcess) -> None:
+async def test_without_it_home_assistants_detector_cuts_the_pause(tmp_path: Path, whisper: ServiceProcess) -> None:
     fake, text, log = await ha_turn(tmp_path, whisper, PAUSED)
     assert fake.ended_by == "detector"
     assert "minutes" not in text.lower(), text  # cut at the pause, as HA does today
@@ -131,8 +139,7 @@ async def test_without_it_home_assistants_detector_cuts_the_pause(tmp_path: Path
 
 
 async def test_a_complete_request_ends_on_our_whisper(tmp_path: Path, whisper: ServiceProcess) -> None:
-    fake, text, log = await ha_turn(tmp_path, whisper, speak("What time is it?"), "--end-of-turn-uri",
-                                    whisper.uri)
+    fake, text, log = await ha_turn(tmp_path, whisper, speak("What time is it?"), "--end-of-turn-uri", whisper.uri)
     assert any("request is complete" in line for line in log), log[-30:]
     assert fake.ended_by == "satellite"
     assert "time" in text.lower(), text
