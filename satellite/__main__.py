@@ -142,8 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="Home Assistant runs: also stream the question to this wyoming_whisper, send HA "
                            "audio-stop when it says the request is complete and hold back pauses it has not "
                            "ended (default: off, HA's own silence detector alone)")
-    turn.add_argument("--end-of-turn-sensitivity", choices=SENSITIVITIES, default="default",
-                      help="the vad_sensitivity asked of that server (set it like HA's finished speaking detection)")
+    turn.add_argument("--end-of-turn-sensitivity", choices=SENSITIVITIES, default=EndOfTurnConfig.sensitivity,
+                      help="the vad_sensitivity asked of that server (default relaxed: a finished request ends "
+                           "0.7 s after the speech, not 0.25 s, so a pause after words that read finished is kept)")
     turn.add_argument("--max-speech-seconds", type=float, default=30.0, help="cut an utterance this long")
     home = parser.add_argument_group("announcements, timers, follow-ups, sounds and event hooks")
     home.add_argument("--no-announce-chime", action="store_true", help="no chime before an announcement")

@@ -71,7 +71,9 @@ SENSITIVITIES = ("aggressive", "default", "relaxed")
 @dataclass(frozen=True)
 class EndOfTurnConfig:
     uri: str | None = None  # our whisper server; None: Home Assistant's detector alone (as before)
-    sensitivity: str = "default"  # the vad_sensitivity asked of it (Home Assistant's select: set it alike)
+    # the vad_sensitivity asked of it: relaxed (0.7 s after a finished request) kept 0.9 s pauses after words
+    # that read finished, which default (0.25 s) cut 3 of 3 (bench/results/ha_end_of_turn*.md)
+    sensitivity: str = "relaxed"
     keep_pause_seconds: float = 0.15  # of a pause not yet ended, Home Assistant hears this much
     preroll_seconds: float = 0.15  # of a held pause, this much goes ahead of speech that resumes
     max_held_seconds: float = 3.0  # a hold never keeps more (the satellite's own end comes at 2.0 s)

@@ -120,11 +120,16 @@ async def ha_turn(
     return fake, text, sat.log
 
 
+# The tests ask for `default` (0.25 s): with the satellite's own default, `relaxed` (0.7 s), the held end of
+# the pause that goes to HA just before `audio-stop` is itself 0.7 s, so the fake's count and our audio-stop
+# end the turn at the same moment and which one it reads first is not what is tested here.
 PAUSED = speak("Set a timer for") + silence(0.3) + speak("fifteen minutes.")  # a 0.9 s pause after "for"
 
 
 async def test_a_paused_request_is_heard_whole_with_our_end_of_turn(tmp_path: Path, whisper: ServiceProcess) -> None:
-    fake, text, log = await ha_turn(tmp_path, whisper, PAUSED, "--end-of-turn-uri", whisper.uri)
+    fake, text, log = await ha_turn(
+        tmp_path, whisper, PAUSED, "--end-of-turn-uri", whisper.uri, "--end-of-turn-sensitivity", "default"
+    )
     assert fake.ended_by == "satellite", log[-30:]
     assert any("end of turn from" in line and "request is complete" in line for line in log), log[-30:]
     assert fake.longest_silence < 0.5, fake.longest_silence  # the 0.9 s pause came shortened
@@ -139,7 +144,15 @@ async def test_without_it_home_assistants_detector_cuts_the_pause(tmp_path: Path
 
 
 async def test_a_complete_request_ends_on_our_whisper(tmp_path: Path, whisper: ServiceProcess) -> None:
-    fake, text, log = await ha_turn(tmp_path, whisper, speak("What time is it?"), "--end-of-turn-uri", whisper.uri)
+    fake, text, log = await ha_turn(
+        tmp_path,
+        whisper,
+        speak("What time is it?"),
+        "--end-of-turn-uri",
+        whisper.uri,
+        "--end-of-turn-sensitivity",
+        "default",
+    )
     assert any("request is complete" in line for line in log), log[-30:]
     assert fake.ended_by == "satellite"
     assert "time" in text.lower(), text
