@@ -21,7 +21,7 @@ satellite also streams the mic to that server with ``vad_sensitivity`` (the same
 orchestrator makes, ``orchestrator/asr_session.py``) and:
 
 * sends Home Assistant ``audio-stop`` as soon as the server's ``voice-stopped`` says the request
-  is complete (a finished request: ~0.25 s of silence + its decode);
+  is complete (a finished request: 0.7 s of silence with the default `relaxed`, + its decode);
 * of each pause the server has not ended, sends Home Assistant only the first
   ``keep_pause_seconds``; the rest is held back, and dropped when speech resumes (its last
   ``preroll_seconds`` go first, so a soft onset is not lost) or sent before ``audio-stop`` when
