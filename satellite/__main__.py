@@ -26,6 +26,7 @@ from .audio_io import AudioConfig, list_devices, open_audio
 from .cloud import CloudAssistant, CloudConfig, cloud_config
 from .core import Satellite, SatelliteConfig
 from .echo import EchoConfig
+from .ha_turn import SENSITIVITIES, EndOfTurnConfig
 from .handler import SatelliteHandler, satellite_info
 from .hooks import HooksConfig
 from .timer_voice import TimerVoiceConfig
@@ -142,6 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     turn.add_argument("--controller-end-seconds", type=float, default=2.0,
                       help="silence after which the satellite itself ends a question streamed to a controller "
                       "(a fallback: the controller ends it from what was said; default 2.0)")
+    turn.add_argument("--end-of-turn-uri", default=env("SATELLITE_END_OF_TURN_URI"), metavar="tcp://HOST:PORT",
+                      help="Home Assistant runs: also stream the question to this wyoming_whisper, send HA "
+                           "audio-stop when it says the request is complete and hold back pauses it has not "
+                           "ended (default: off, HA's own silence detector alone)")
+    turn.add_argument("--end-of-turn-sensitivity", choices=SENSITIVITIES, default=EndOfTurnConfig.sensitivity,
+                      help="the vad_sensitivity asked of that server (default relaxed: a finished request ends "
+                           "0.7 s after the speech, not 0.25 s, so a pause after words that read finished is kept)")
     turn.add_argument("--max-speech-seconds", type=float, default=30.0, help="cut an utterance this long")
     home = parser.add_argument_group("announcements, timers, follow-ups, sounds and event hooks")
     home.add_argument("--no-announce-chime", action="store_true", help="no chime before an announcement")
@@ -210,7 +218,9 @@ def configs(args: argparse.Namespace) -> tuple[SatelliteConfig, AudioConfig, Clo
                                 follow_up_seconds=args.follow_up_seconds, awake_wav=args.awake_wav,
                                 done_wav=args.done_wav, timer_finished_wav=args.timer_finished_wav,
                                 error_tone=not args.no_error_tone, error_wav=args.error_wav,
-                                hooks=HooksConfig(command=_argv(args.event_command), uri=args.event_uri))
+                                hooks=HooksConfig(command=_argv(args.event_command), uri=args.event_uri),
+                                end_of_turn=EndOfTurnConfig(uri=args.end_of_turn_uri,
+                                                            sensitivity=args.end_of_turn_sensitivity))
     audio = AudioConfig(
         mic_device=args.mic_device, mic_command=_argv(args.mic_command), mic_wav=args.mic_wav,
         mic_wav_fast=args.mic_wav_fast, mic_rate=args.mic_rate, mic_width=args.mic_width,

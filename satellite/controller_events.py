@@ -73,6 +73,7 @@ class ControllerEvents:
         def _on_announcement_audio(self, event: Event) -> bool: ...
         def _on_timer_event(self, event: Event) -> None: ...
         def _start_cloud_turn(self, *, ended: bool) -> None: ...
+        def _eot_transcribe(self, language: str | None) -> None: ...
 
     async def on_controller_event(self, link: ControllerLink, event: Event) -> None:
         if RunSatellite.is_type(event.type):
@@ -103,6 +104,7 @@ class ControllerEvents:
         state = self.machine.state
         if Transcribe.is_type(event.type):
             self._stt_turn, self._answer_due = self.turns, None  # Home Assistant's run: its STT stage
+            self._eot_transcribe(Transcribe.from_event(event).language)  # --end-of-turn-uri (ha_turn.py)
         elif Transcript.is_type(event.type):
             if state is TurnState.STREAMING:
                 self._ended_by_controller()  # speech from now on is a new turn (outside.py)

@@ -52,6 +52,7 @@ from .cloud_turn import CloudTurns
 from .controller_events import ControllerEvents, ControllerLink
 from .echo import EchoConfig
 from .echojudge import EchoJudge
+from .ha_turn import EndOfTurnConfig, HaEndOfTurn
 from .hooks import EventHooks, HooksConfig
 from .lag import MicLag
 from .outside import LATE_REPLY_SECONDS, OutsideTurn
@@ -100,9 +101,10 @@ class SatelliteConfig:
     error_tone: bool = True  # a turn failed with nothing said: a falling two-note tone (also off with tones)
     error_wav: str | None = None  # replaces the error tone
     hooks: HooksConfig = field(default_factory=HooksConfig)
+    end_of_turn: EndOfTurnConfig = field(default_factory=EndOfTurnConfig)  # --end-of-turn-uri (HA runs)
 
 
-class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurns):
+class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurns, HaEndOfTurn):
     def __init__(
         self,
         config: SatelliteConfig,
@@ -186,6 +188,8 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
 
     async def stop(self) -> None:
         await cancel_and_wait(self._cloud_task)
+        if self._eot is not None:
+            await self._eot.close()
         for task in self._tasks:
             await cancel_and_wait(task)
         self._tasks = []
@@ -265,6 +269,7 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
         for action in actions:
             self._do(action)
         if self.machine.state in (TurnState.LISTENING, TurnState.IDLE):
+            self._eot_stop()
             if self._route == "announce":
                 self._route = None
             if self._late_reply_until == float("inf"):  # the turn ended before its reply came
@@ -279,6 +284,10 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
             self._emit("streaming-stopped")
             if self._route == "local":
                 self._late_reply_until = float("inf")
+                for frame in self._eot_finish():  # a pause held back from Home Assistant (ha_turn.py)
+                    self._send(AudioChunk(rate=RATE, width=2, channels=1, audio=frame,
+                                          timestamp=int(self._mic_ms)).event())
+                _LOGGER.info("audio-stop to the controller at mic %.2fs", self._mic_ms / 1000)
                 self._send(AudioStop(timestamp=int(self._mic_ms)).event())
             elif self._cloud_audio is not None:
                 self._cloud_audio.put_nowait(None)
@@ -330,6 +339,7 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
             self._route = "local"
             _LOGGER.info("turn %d local run-pipeline preroll_ms=%d", self.turns, len(self._utterance) // 32)
             self.detector.end_after(self.config.controller_end_seconds)
+            self._eot_begin(bytes(self._utterance))
             self._send(RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS,
                                    wake_word_name=self._wake_name).event())
             self._send(AudioStart(rate=RATE, width=2, channels=1, timestamp=start_ms).event())
@@ -343,8 +353,10 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
     def _stream(self, frame: bytes) -> None:
         self._utterance += frame
         if self._route == "local":
-            start_ms = int(self._mic_ms) - self.config.vad.frame_ms
-            self._send(AudioChunk(rate=RATE, width=2, channels=1, audio=frame, timestamp=start_ms).event())
+            out = self._eot_frames(frame)  # the frame; with --end-of-turn-uri none while a pause is held back
+            for i, audio in enumerate(out):
+                start_ms = int(self._mic_ms) - self.config.vad.frame_ms * (len(out) - i)
+                self._send(AudioChunk(rate=RATE, width=2, channels=1, audio=audio, timestamp=start_ms).event())
         elif self._cloud_audio is not None:
             self._cloud_audio.put_nowait(frame)
 
