@@ -56,6 +56,7 @@ _HI_RISE_DB = 0.0  # a high-band onset needs a frame this far above the broadban
 _HI_HOLD_DB = 3.0  # ... and the frame it holds on this far (see process)
 _ADDED_DB = 1.0  # a frame the canceller made this much louder than the mic: it is off its path, no evidence
 _MISALIGNED_RMS = 10 ** (-35 / 20)  # ... on a mic frame this loud: the path moved (see process)
+_TRUST_FRAMES = 10  # the ERLE is at least converged_erle_db this many frames in a row: trusted
 _AS_ECHO_DB = 6.0  # a frame cancelled within this of the canceller's ERLE is echo (see process)
 
 
@@ -151,6 +152,7 @@ class EchoJudge:
         self._echo_out = 0.0
         self._echo_frames = 0
         self.converged = False
+        self._proven = 0  # frames in a row the ERLE has said the canceller may be trusted
         self._erle_now = float("-inf")  # the ERLE the last frame was judged with
         self.misaligned = False  # the last frame showed the trusted canceller off its path
         self.residual_decisions = 0  # frames decided by the residual gate alone
@@ -238,7 +240,13 @@ class EchoJudge:
         loud = self._loud_erle()
         erle = float(np.median(loud)) if len(loud) >= self._min_erle_frames else float("-inf")
         self._erle_now = erle
-        self.converged = not self.suspended and erle >= self.config.converged_erle_db
+        # Trusted once the ERLE has held for _TRUST_FRAMES in a row: a canceller re-converging
+        # after a speaker restart crossed 12 dB and back (11.1, 14.0, 12.4, 16.3 dB) and 5 frames
+        # after its first crossing let 5-9 dB of echo through (excess 15 dB: an onset and a false
+        # cut, the room at 0 dB); the true onsets came 24-103 frames after the trust began.
+        proven = not self.suspended and erle >= self.config.converged_erle_db
+        self._proven = self._proven + 1 if proven else 0
+        self.converged = self._proven >= _TRUST_FRAMES
         margin = self.config.onset_margin_db
         hiss = hi_user and self.residual_hi.excess_db >= margin and erle >= _HI_MIN_ERLE_DB
         broadband = residual_user and self.residual.excess_db >= margin
