@@ -35,6 +35,12 @@ little of, so at 0 dB echo, with the canceller at 14-19 dB ERLE (the room's barg
 clears the high band's residual at once while the broadband residual (the echo's voiced
 energy) hid it until the vowel, ~0.2 s after the onset.
 
+**What the canceller did to the frame** (while it is trusted): a frame it made louder than the
+mic is no evidence (it subtracted an echo that was not there: its path moved; a loud one ends the
+trust, :attr:`EchoJudge.misaligned`), and a frame it took about its ERLE out of is echo cancelled
+as usual, whatever the playback-based residual says. The trust begins only once the ERLE has
+held for ``_TRUST_FRAMES``.
+
 Without a canceller (no playback reference, ``--no-aec``) the raw gate alone decides.
 """
 
