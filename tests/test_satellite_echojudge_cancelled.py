@@ -89,3 +89,24 @@ def test_the_user_over_the_echo_still_holds_at_once() -> None:
     onset, allowed = _two(judge, _VOICE + user, _VOICE * _RESIDUAL + user, _VOICE)
     assert onset and allowed
     assert judge.converged
+
+
+def test_the_satellite_measures_the_delay_again_when_the_judge_finds_the_canceller_off_its_path() -> None:
+    """speaker_path wires :attr:`EchoJudge.misaligned` to the front end's recheck (the delay meter
+    measures afresh; unchanged, it confirms the judge; moved, the canceller is re-aligned)."""
+    from bench.echo_replay import ReplayChain
+
+    chain = ReplayChain(EchoConfig())
+    assert chain.frontend is not None
+    chain._judge(bytes(FRAME * 2), bytes(1324))
+    assert not chain.frontend._rechecking
+    judge_process = chain.guard.process
+
+    def misaligned(*args: object, **kwargs: object) -> bool:
+        allowed = judge_process(*args, **kwargs)  # type: ignore[arg-type]
+        chain.guard.misaligned = True
+        return allowed
+
+    chain.guard.process = misaligned  # type: ignore[method-assign]
+    chain._judge(bytes(FRAME * 2), bytes(1324))
+    assert chain.frontend._rechecking
