@@ -204,7 +204,7 @@ def main() -> None:
     parser.add_argument("tap", type=Path)
     parser.add_argument("--around", type=float, help="print every frame within --frames/2 of this mic second")
     parser.add_argument("--frames", type=int, default=40)
-    parser.add_argument("--onset-high-band", action="store_true")
+    parser.add_argument("--onset-high-band", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument(
         "--jump",
         type=float,

@@ -51,6 +51,8 @@ from wyoming.satellite import RunSatellite
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(1, str(ROOT / "tests"))  # its helpers (speech) by their bare names
+if str(ROOT) not in sys.path:  # run as a script (bench/room_bench.py): bench.aec_bench by its name
+    sys.path.insert(0, str(ROOT))
 ROOM = ROOT.parent / "shared" / "room" / "room.py"
 if not ROOM.exists():
     ROOM = Path("/work/shared/room/room.py")

@@ -125,9 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     turn.add_argument("--echo-margin-db", type=float, default=6.0)
     turn.add_argument("--echo-window-ms", type=int, default=300)
     turn.add_argument("--echo-coupling-db", type=float, default=0.0, help="initial echo coupling estimate")
-    turn.add_argument("--onset-high-band", action="store_true",
-                      help="also hold a reply on a hiss ('s', 't') over its echo (faster barge-in at 0 dB echo; "
-                           "experimental: one false onset in 10 room barge-ins)")
+    turn.add_argument("--onset-high-band", action=argparse.BooleanOptionalAction, default=True,
+                      help="also hold a reply on a hiss ('s', 't') over its echo (faster barge-in at 0 dB echo)")
     turn.add_argument("--no-tones", action="store_true", help="no 880/440 Hz feedback tones (and no error tone)")
     turn.add_argument("--no-error-tone", action="store_true",
                       help="no falling two-note tone when a turn fails with an error and nothing was said")

@@ -67,7 +67,7 @@ class EchoConfig:
     trust_after_ms: int = 240  # ... and counts once there is this much echo since the path was known
     onset_frames: int = 2  # frames in a row this far above the residual echo hold the reply (0: off)
     onset_margin_db: float = 8.0
-    onset_high_band: bool = False  # the onset test also on the high band (satellite.echojudge; off: see the README)
+    onset_high_band: bool = True  # the onset test also on the high band (satellite.echojudge; see the README)
     onset_confirm_ms: int = 300  # an onset the VAD has not called speech by then lapses (the reply resumes)
 
 

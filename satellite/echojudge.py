@@ -35,6 +35,12 @@ little of, so at 0 dB echo, with the canceller at 14-19 dB ERLE (the room's barg
 clears the high band's residual at once while the broadband residual (the echo's voiced
 energy) hid it until the vowel, ~0.2 s after the onset.
 
+**What the canceller did to the frame** (while it is trusted): a frame it made louder than the
+mic is no evidence (it subtracted an echo that was not there: its path moved; a loud one ends the
+trust, :attr:`EchoJudge.misaligned`), and a frame it took about its ERLE out of is echo cancelled
+as usual, whatever the playback-based residual says. The trust begins only once the ERLE has
+held for ``_TRUST_FRAMES``.
+
 Without a canceller (no playback reference, ``--no-aec``) the raw gate alone decides.
 """
 
@@ -53,6 +59,11 @@ _ABOVE_FLOOR_DB = 6.0  # with nothing playing, a frame this close to the noise f
 _SUSPENDED_DB = 6.0  # the raw gate's extra margin while the echo path may have moved (a stall)
 _HI_MIN_ERLE_DB = 15.0  # high-band onsets only from this ERLE (the room: false ones at 12.2-13.1 dB, true 14.3-33)
 _HI_RISE_DB = 0.0  # a high-band onset needs a frame this far above the broadband residual echo
+_HI_HOLD_DB = 3.0  # ... and the frame it holds on this far (see process)
+_ADDED_DB = 1.0  # a frame the canceller made this much louder than the mic: it is off its path, no evidence
+_MISALIGNED_RMS = 10 ** (-35 / 20)  # ... on a mic frame this loud: the path moved (see process)
+_TRUST_FRAMES = 10  # the ERLE is at least converged_erle_db this many frames in a row: trusted
+_AS_ECHO_DB = 6.0  # a frame cancelled within this of the canceller's ERLE is echo (see process)
 
 
 def high_band_rms(pcm: bytes) -> float:
@@ -147,6 +158,9 @@ class EchoJudge:
         self._echo_out = 0.0
         self._echo_frames = 0
         self.converged = False
+        self._proven = 0  # frames in a row the ERLE has said the canceller may be trusted
+        self._erle_now = float("-inf")  # the ERLE the last frame was judged with
+        self.misaligned = False  # the last frame showed the trusted canceller off its path
         self.residual_decisions = 0  # frames decided by the residual gate alone
         self._strong = 0  # frames in a row clearly above the residual echo while it is trusted
         self._risen = False  # ... one of which was above the broadband residual echo
@@ -191,8 +205,28 @@ class EchoJudge:
         if not self.cancels_echo:
             return raw_user
         out = frame_rms(cleaned)
-        learn = cancelling and not not_echo and not double_talk
-        residual_user = self.residual.process(out, reference, learn=learn)
+        # How much the canceller took out of this frame. Below -_ADDED_DB it made the frame louder:
+        # it subtracted an echo that was not there (the path moved under it, e.g. the speaker's
+        # delay changed by 10 ms with no stall: the room, 0 dB, ERLE 32 dB, cancelled 10-15 dB
+        # louder than the mic, excess 23 dB: a false hold). No voice does that (the user adds to
+        # the mic what the canceller leaves), so such a frame is no evidence either way.
+        cancelled_db = ratio_to_db(max(mic, 1e-9) / max(out, 1e-9)) if cancelling else 0.0
+        added = cancelled_db < -_ADDED_DB
+        # Over a trusted canceller a frame it took about its usual ERLE out of is echo, cancelled
+        # as usual, whatever the playback-based residual says: the user's voice is not cancelled,
+        # so a frame the residual gate calls the user (8 dB over the residual) loses at least
+        # ~8 dB less than the echo does (the room, 0 dB, 10 barge-ins: 7.3-22 dB less). The
+        # playback-based residual missed the echo's tail when the playback paused between
+        # phrases (the room: the mic at -18 dBFS of echo with the playback at -67, 16-24 dB
+        # taken out, ERLE 21 dB, excess 9-10 dB: a false hold).
+        as_echo = self.converged and cancelling and cancelled_db > self._erle_now - _AS_ECHO_DB
+        # A loud frame made louder by a trusted canceller: its path has moved (the satellite asks
+        # the delay meter, :attr:`misaligned`); not trusted until the delay is measured again.
+        self.misaligned = added and self.converged and mic >= _MISALIGNED_RMS
+        if self.misaligned:
+            self.suspend()
+        learn = cancelling and not not_echo and not double_talk and not added
+        residual_user = self.residual.process(out, reference, learn=learn) and not added and not as_echo
         hi_user = high_band and self.residual_hi.process(high_band_rms(cleaned), reference_hi,
                                                          learn=learn and not residual_user)
         if not_echo:
@@ -211,16 +245,24 @@ class EchoJudge:
             self._echo_frames += 1
         loud = self._loud_erle()
         erle = float(np.median(loud)) if len(loud) >= self._min_erle_frames else float("-inf")
-        self.converged = not self.suspended and erle >= self.config.converged_erle_db
+        self._erle_now = erle
+        # Trusted once the ERLE has held for _TRUST_FRAMES in a row: a canceller re-converging
+        # after a speaker restart crossed 12 dB and back (11.1, 14.0, 12.4, 16.3 dB) and 5 frames
+        # after its first crossing let 5-9 dB of echo through (excess 15 dB: an onset and a false
+        # cut, the room at 0 dB); the true onsets came 24-103 frames after the trust began.
+        proven = not self.suspended and erle >= self.config.converged_erle_db
+        self._proven = self._proven + 1 if proven else 0
+        self.converged = self._proven >= _TRUST_FRAMES
         margin = self.config.onset_margin_db
         hiss = hi_user and self.residual_hi.excess_db >= margin and erle >= _HI_MIN_ERLE_DB
         broadband = residual_user and self.residual.excess_db >= margin
-        strong = self.converged and (broadband or hiss)
+        strong = self.converged and (broadband or hiss) and not added and not as_echo
         self._strong = self._strong + 1 if strong else 0
         # A high-band onset needs a broadband rise in one of its frames: the echo's own hiss,
         # poorly cancelled, came with the broadband residual below the residual echo.
         self._risen = strong and (self._risen or self.residual.excess_db >= _HI_RISE_DB)
-        self.onset = 0 < self.config.onset_frames <= self._strong and self._risen
+        self.onset = 0 < self.config.onset_frames <= self._strong and self._risen \
+            and self.residual.excess_db >= _HI_HOLD_DB
         if self.converged:
             self.residual_decisions += 1
             return residual_user

@@ -154,6 +154,8 @@ class SpeakerPath:
         self.trace.stamp_cleaned()
         allow = self.guard.process(raw, cleaned, played, cancelling=cancelling, not_echo=not_echo,
                                    double_talk=double_talk, echo_only=echo_only)
+        if self.guard.misaligned and self.frontend is not None:
+            self.frontend.recheck()  # the judge suspended itself: the delay, measured again, confirms it
         self._allowed.append(self._flag(allow, frame_rms(cleaned) < _QUIET_RMS, double_talk, echo_only))
         self._heard.append(cleaned)
         self._unspoken = 0 if self.detector.in_speech else self._unspoken + 1

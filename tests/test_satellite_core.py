@@ -334,6 +334,7 @@ class FakeOnsetJudge:
     """Stands in for the echo judge: lets every frame through, reports an onset when told to."""
 
     converged = True
+    misaligned = False
 
     def __init__(self) -> None:
         self.onset = False
