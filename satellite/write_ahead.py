@@ -40,6 +40,11 @@ from __future__ import annotations
 from voice_runtime.clock import Clock, MonotonicClock
 
 LEAD_MS = 40  # what the card holds when a sound starts: margin against the satellite's jitter
+# The satellite's default: off (-1, silence written all the time). In the room at 0 dB echo the
+# write-ahead cost ~9 dB of ERLE and brought false holds back (lead 2026-12-02, one run each, same
+# hour, load 0.6-1.2: off 0/20 false holds, ERLE p50 31.3 dB; 40 ms 3/20, 21.4 dB; 80 ms 1/20,
+# 22.8 dB) for ~0.06 s less to first sound; opt in with --snd-lead-ms 40.
+DEFAULT_LEAD_MS = -1.0
 HANG_MS = 500  # silence still written after a sound (pauses within a reply keep the card running)
 _DRY_S = 0.002  # written this much later than the card's estimated level: it ran dry
 
