@@ -22,7 +22,7 @@ from voice_runtime.wavcheck import wav_problem
 
 from .aec import AudioFrontend, FrontendConfig
 from .announce import AnnounceConfig
-from .audio_io import AudioConfig, list_devices, open_audio
+from .audio_io import AudioConfig, check_audio, list_devices, open_audio
 from .cloud import CloudAssistant, CloudConfig, cloud_config
 from .core import Satellite, SatelliteConfig
 from .echo import EchoConfig
@@ -283,6 +283,7 @@ def run(argv: list[str] | None = None) -> None:
         config = configs(args)
         if config[0].wake.enabled and not config[0].wake.uri:
             check_models(config[0].wake)  # an unknown wake word is a start-up error listing the known ones
+        check_audio(config[1])  # no sound card: an error now, not "listening" then exit 1 at the first connection
     except ValueError as err:
         print(f"voice-satellite: error: {err}", file=sys.stderr)
         sys.exit(2)

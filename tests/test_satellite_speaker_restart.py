@@ -1,0 +1,112 @@
+"""A speaker command that exits is started again; a satellite without a sound card says so at start.
+
+Real processes: ``sh -c 'head -c N >/dev/null'`` is a player that dies after N bytes (a sound
+server restarted, a USB speaker unplugged); ``python -m satellite`` with a PortAudio device
+index no machine has. The backoff runs on an injected clock (no sleeps).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import pytest
+
+from satellite.audio_io import CommandSink
+from voice_runtime.clock import ManualClock
+
+FRAME = b"\x01\x00" * 1323  # 60 ms at 22050 Hz (audible: silence while idle is not written)
+
+
+async def _write_until_it_exits(sink: CommandSink) -> int:
+    proc = sink._proc
+    assert proc is not None
+    await sink.write(FRAME)  # more than the player takes: it exits after reading its share
+    return await asyncio.wait_for(proc.wait(), 10)
+
+
+async def test_a_speaker_command_that_exits_is_started_again_with_a_backoff(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = ManualClock()
+    sink = CommandSink(["sh", "-c", "head -c 1000 >/dev/null"], 22050, clock=clock)
+    await sink.open()
+    first = sink._proc
+    assert first is not None
+    try:
+        with caplog.at_level(logging.INFO, logger="satellite"):
+            assert await _write_until_it_exits(sink) == 0
+            await sink.write(FRAME)  # it died young: not at once (no restart loop), the frame dropped
+            assert sink._proc is None
+            clock.advance(0.5)
+            await sink.write(FRAME)
+            second = sink._proc
+            assert second is not None and second.pid != first.pid  # the old code never restarted it
+            await asyncio.wait_for(second.wait(), 10)  # it took that frame and exited again
+            await sink.write(FRAME)
+            clock.advance(0.9)
+            await sink.write(FRAME)
+            assert sink._proc is None  # the backoff doubled to 1 s
+            clock.advance(0.1)
+            await sink.write(FRAME)
+            assert sink._proc is not None and sink._proc.pid not in (first.pid, second.pid)
+        exits = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(exits) == 1, [r.getMessage() for r in exits]  # logged once, not per frame or exit
+        assert "speaker command exited (code 0)" in exits[0].getMessage()
+        assert sink.exits == 2
+    finally:
+        await sink.close()
+
+
+async def test_a_player_that_ran_a_while_is_started_again_at_once() -> None:
+    clock = ManualClock()
+    sink = CommandSink(["sh", "-c", "head -c 1000 >/dev/null"], 22050, clock=clock)
+    await sink.open()
+    try:
+        first = sink._proc
+        assert first is not None
+        clock.advance(60)  # a minute of playing, then the sound server restarts
+        assert await _write_until_it_exits(sink) == 0
+        await sink.write(FRAME)
+        assert sink._proc is not None and sink._proc.pid != first.pid
+    finally:
+        await sink.close()
+
+
+async def test_a_closed_speaker_does_not_start_its_command_again() -> None:
+    clock = ManualClock()
+    sink = CommandSink(["sh", "-c", "head -c 1000 >/dev/null"], 22050, clock=clock)
+    await sink.open()
+    assert await _write_until_it_exits(sink) == 0
+    await sink.close()
+    clock.advance(60)
+    await sink.write(FRAME)
+    assert sink._proc is None
+
+
+async def test_without_a_usable_sound_card_the_satellite_exits_2_at_start_saying_why() -> None:
+    # Device 999 exists on no machine (this one has no card at all). The old code announced
+    # itself and failed only when a controller connected ("Invalid input device", exit 1).
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "satellite",
+        "--uri",
+        "tcp://127.0.0.1:0",
+        "--no-tones",
+        "--mic-device",
+        "999",
+        "--snd-command",
+        "cat",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 2
+    assert "voice-satellite: error: no usable audio input: device '999'" in err.decode()
