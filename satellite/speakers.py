@@ -91,8 +91,9 @@ class CommandSink:
 
     A command that exits on its own (a sound server restarted, a device unplugged) is started
     again at a later write: at once if it had run for ``RESTART_HEALTHY_S``, else after a backoff
-    (``RESTART_FIRST_S`` doubling to ``RESTART_MAX_S``); the frames in between are dropped. The
-    first exit is logged as an error, repeats at 10, 100, every 1000.
+    (``RESTART_FIRST_S`` doubling to ``RESTART_MAX_S``); the frames in between are dropped (the
+    audible ones counted in ``dropped_frames``, so the echo path is measured afresh). The first
+    exit is logged as an error, repeats at 10, 100, every 1000.
     """
 
     def __init__(
@@ -154,6 +155,8 @@ class CommandSink:
         if self._proc is not None and self._proc.returncode is not None:
             self._exited(self._proc.returncode)
         if self._proc is None and not await self._restart():
+            if self._open and pcm.strip(b"\0"):
+                self.dropped_frames += 1  # heard by no one: the echo path moves (satellite.speaker_path)
             return
         proc = self._proc
         if proc is None or proc.stdin is None:
@@ -179,6 +182,9 @@ class CommandSink:
         proc, self._proc = self._proc, None
         self._fd = -1
         self.ahead.dropped()
+        if proc is not None and proc.returncode is None:  # it closed its input but runs on: useless
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
         if proc is not None and proc.stdin is not None:
             proc.stdin.close()
         self.exits += 1

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -38,7 +40,7 @@ async def test_a_speaker_command_that_exits_is_started_again_with_a_backoff(
         with caplog.at_level(logging.INFO, logger="satellite"):
             assert await _write_until_it_exits(sink) == 0
             await sink.write(FRAME)  # it died young: not at once (no restart loop), the frame dropped
-            assert sink._proc is None
+            assert sink._proc is None and sink.dropped_frames == 1  # counted: the echo path moves
             clock.advance(0.5)
             await sink.write(FRAME)
             second = sink._proc
@@ -110,3 +112,23 @@ async def test_without_a_usable_sound_card_the_satellite_exits_2_at_start_saying
             await proc.wait()
     assert proc.returncode == 2
     assert "voice-satellite: error: no usable audio input: device '999'" in err.decode()
+
+
+async def test_a_player_that_stops_reading_but_runs_on_is_killed_and_replaced(tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    os.mkfifo(ready)
+    clock = ManualClock()
+    sink = CommandSink(["sh", "-c", f"exec 0<&-; echo closed > {ready}; exec sleep 30"], 22050, clock=clock)
+    await sink.open()
+    first = sink._proc
+    assert first is not None
+    try:
+        assert (await asyncio.wait_for(asyncio.to_thread(ready.read_text), 10)).strip() == "closed"
+        await sink.write(FRAME)  # no reader left: a broken pipe, the process itself still runs
+        assert sink.exits == 1 and sink._proc is None
+        assert await asyncio.wait_for(first.wait(), 10) == -9  # killed, not left behind
+        clock.advance(0.5)
+        await sink.write(FRAME)
+        assert sink._proc is not None and sink._proc.pid != first.pid
+    finally:
+        await sink.close()
