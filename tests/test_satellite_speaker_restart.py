@@ -14,8 +14,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_satellite_service import ScriptedController, Speech, satellite, silence, speech  # noqa: F401
 
 from satellite.audio_io import CommandSink
+from voice_runtime.audio import PCM16_MONO_16K, write_wav
 from voice_runtime.clock import ManualClock
 
 FRAME = b"\x01\x00" * 1323  # 60 ms at 22050 Hz (audible: silence while idle is not written)
@@ -132,3 +134,26 @@ async def test_a_player_that_stops_reading_but_runs_on_is_killed_and_replaced(tm
         assert sink._proc is not None and sink._proc.pid != first.pid
     finally:
         await sink.close()
+
+
+async def test_the_user_hears_replies_again_after_the_satellites_player_died(
+    speech: Speech,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    # The player takes 0.25 s of 16 kHz audio and exits (the tones alone are longer). The old
+    # satellite sent `played` for the reply while nothing was heard after the first 8000 bytes.
+    mic = silence(0.5) + speech.mic("What is the weather like in Paris today?") + silence(1.0)
+    write_wav(str(tmp_path / "mic.wav"), mic, PCM16_MONO_16K)
+    out = tmp_path / "heard.raw"
+    player = f"sh -c 'head -c 8000 >> {out}'"
+    flags = ("--mic-wav", str(tmp_path / "mic.wav"), "--mic-wav-fast", "--snd-command", player,
+             "--snd-rate", "16000", "--no-aec")  # fmt: skip
+    async with (
+        satellite(*flags) as sat,
+        ScriptedController.connect(
+            sat.port, lambda _turn: speech.reply("It is sunny in Paris today, with a light breeze.")
+        ) as ctl,
+    ):
+        await ctl.wait(lambda: "played" in ctl.events)
+        await sat.wait_log("speaker command exited (code")  # a broken pipe or code 0
+    assert out.stat().st_size >= 2 * 8000  # a restarted player got the rest of the reply
