@@ -283,7 +283,6 @@ def run(argv: list[str] | None = None) -> None:
         config = configs(args)
         if config[0].wake.enabled and not config[0].wake.uri:
             check_models(config[0].wake)  # an unknown wake word is a start-up error listing the known ones
-        check_audio(config[1])  # no sound card: an error now, not "listening" then exit 1 at the first connection
     except ValueError as err:
         print(f"voice-satellite: error: {err}", file=sys.stderr)
         sys.exit(2)
@@ -295,6 +294,11 @@ def run(argv: list[str] | None = None) -> None:
         command = _argv(getattr(args, flag))
         if command and shutil.which(command[0]) is None:
             parser.error(f"--{flag.replace('_', '-')}: {command[0]}: no such command")
+    try:  # no sound card: an error now, not "listening" then exit 1 at the first connection
+        check_audio(config[1])
+    except ValueError as err:
+        print(f"voice-satellite: error: {err}", file=sys.stderr)
+        sys.exit(2)
     asyncio.run(serve(*config))
 
 
