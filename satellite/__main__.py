@@ -22,7 +22,7 @@ from voice_runtime.wavcheck import wav_problem
 
 from .aec import AudioFrontend, FrontendConfig
 from .announce import AnnounceConfig
-from .audio_io import AudioConfig, list_devices, open_audio
+from .audio_io import AudioConfig, check_audio, list_devices, open_audio
 from .cloud import CloudAssistant, CloudConfig, cloud_config
 from .core import Satellite, SatelliteConfig
 from .echo import EchoConfig
@@ -304,6 +304,11 @@ def run(argv: list[str] | None = None) -> None:
         command = _argv(getattr(args, flag))
         if command and shutil.which(command[0]) is None:
             parser.error(f"--{flag.replace('_', '-')}: {command[0]}: no such command")
+    try:  # no sound card: an error now, not "listening" then exit 1 at the first connection
+        check_audio(config[1])
+    except ValueError as err:
+        print(f"voice-satellite: error: {err}", file=sys.stderr)
+        sys.exit(2)
     asyncio.run(serve(*config))
 
 

@@ -1,11 +1,12 @@
 """Microphone sources and speaker sinks.
 
 Every source delivers fixed-size frames of 16 kHz, 16-bit mono PCM (converted from the
-device's own format); every sink takes 16-bit mono PCM at its own rate. Sources: a
+device's own format); every sink takes 16-bit mono PCM at its own rate. Sources (here): a
 PortAudio device (``pyaudio``, imported only when used), a command's stdout (``arecord
 …``, run without a shell), a WAV file (streamed in real time or as fast as possible, then
-real-time silence, like a quiet room). Sinks: PortAudio, a command's stdin (``aplay …``),
-a WAV file, memory.
+real-time silence, like a quiet room). Sinks (:mod:`satellite.speakers`): PortAudio, a
+command's stdin (``aplay …``), a WAV file, memory. PortAudio devices are found and checked
+at start-up in :mod:`satellite.portaudio_devices`.
 
 The satellite is clocked by the microphone: for every mic frame it hands the speaker one
 frame (reply audio or silence). So the WAV sink's timeline is the mic's timeline, a stop is
@@ -17,19 +18,9 @@ device queue (``lead_ms`` ahead of it) instead of behind a full buffer of silenc
 
 from __future__ import annotations
 
-import array
 import asyncio
-import contextlib
-import fcntl
 import logging
-import os
-import queue
 import shlex
-import signal
-import termios
-import threading
-import time
-import wave
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -39,7 +30,27 @@ import numpy as np
 from voice_runtime.audio import PCM16_MONO_16K, AudioConverter, AudioFormat, convert, read_wav
 from voice_runtime.clock import Clock, MonotonicClock
 
-from .write_ahead import LEAD_MS, WriteAhead
+from .portaudio_devices import check_devices, find_device, list_devices
+from .speakers import CommandSink, MemorySink, PortAudioSink, WavSink, end_process
+from .write_ahead import LEAD_MS
+
+__all__ = [
+    "AudioConfig",
+    "CommandMic",
+    "CommandSink",
+    "EchoPathMic",
+    "MemorySink",
+    "MicSource",
+    "PortAudioMic",
+    "PortAudioSink",
+    "SpeakerSink",
+    "WavMic",
+    "WavSink",
+    "check_audio",
+    "find_device",
+    "list_devices",
+    "open_audio",
+]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -124,7 +135,7 @@ class WavMic:
 
     async def read(self) -> bytes:
         if self._pos < len(self._audio):
-            frame = self._audio[self._pos: self._pos + self.frame_bytes]
+            frame = self._audio[self._pos : self._pos + self.frame_bytes]
             self._pos += self.frame_bytes
             frame = frame.ljust(self.frame_bytes, b"\0")
             if self._pos >= len(self._audio):
@@ -165,7 +176,7 @@ class CommandMic(_ConvertingSource):
         return await self._proc.stdout.read(size)
 
     async def close(self) -> None:
-        await _end_process(self._proc)
+        await end_process(self._proc)
         self._proc = None
 
 
@@ -184,8 +195,11 @@ class PortAudioMic(_ConvertingSource):
         self._pa = pyaudio.PyAudio()
         index = find_device(self._pa, self.device, want_input=True)
         self._stream = self._pa.open(
-            format=self._pa.get_format_from_width(self.fmt.width), channels=self.fmt.channels,
-            rate=self.fmt.rate, input=True, input_device_index=index,
+            format=self._pa.get_format_from_width(self.fmt.width),
+            channels=self.fmt.channels,
+            rate=self.fmt.rate,
+            input=True,
+            input_device_index=index,
             frames_per_buffer=self._native_bytes // self.fmt.bytes_per_frame,
         )
         _LOGGER.info("mic portaudio device=%s", index)
@@ -231,253 +245,6 @@ class EchoPathMic:
         await self.inner.close()
 
 
-# --- sinks ---------------------------------------------------------------------------
-class MemorySink:
-    def __init__(self, rate: int) -> None:
-        self.rate = rate
-        self.audio = bytearray()
-
-    async def open(self) -> None:
-        self.audio.clear()
-
-    async def write(self, pcm: bytes) -> None:
-        self.audio += pcm
-
-    def abort(self) -> None:
-        return None  # nothing is queued
-
-    async def close(self) -> None:
-        return None
-
-
-class WavSink:
-    """Everything the speaker would play (silence included), in the mic's timeline."""
-
-    def __init__(self, path: str, rate: int) -> None:
-        self.path = path
-        self.rate = rate
-        self._wav: wave.Wave_write | None = None
-
-    async def open(self) -> None:
-        self._wav = await asyncio.to_thread(wave.open, self.path, "wb")
-        self._wav.setnchannels(1)
-        self._wav.setsampwidth(2)
-        self._wav.setframerate(self.rate)
-
-    async def write(self, pcm: bytes) -> None:
-        if self._wav is not None:
-            self._wav.writeframesraw(pcm)
-
-    def abort(self) -> None:
-        return None  # nothing is queued: the file is the mic's timeline
-
-    async def close(self) -> None:
-        if self._wav is not None:
-            await asyncio.to_thread(self._wav.close)
-            self._wav = None
-
-
-class CommandSink:
-    """Raw PCM to a command's stdin, e.g. ``aplay --buffer-time=100000 -r 22050 -c 1 -f S16_LE -t raw``.
-
-    Latency is bounded: the pipe to the command is shrunk to one page and a frame is dropped
-    rather than queued when more than ``max_queue_ms`` already waits in it (the mic clocks the
-    writes, so this happens only after a stall). :meth:`abort` kills the command (its process
-    group), which is the only way to silence what a sound program has buffered (aplay keeps
-    ~0.5 s); it is started again at the next write. Silence while idle is not written
-    (:class:`satellite.write_ahead.WriteAhead`, ``lead_ms``).
-    """
-
-    def __init__(self, argv: Sequence[str], rate: int, max_queue_ms: int = 40, *,
-                 lead_ms: float = LEAD_MS, clock: Clock | None = None) -> None:
-        self.argv = list(argv)
-        self.rate = rate
-        self.ahead = WriteAhead(rate, lead_ms=lead_ms, clock=clock)
-        self._proc: asyncio.subprocess.Process | None = None
-        self._killed: asyncio.subprocess.Process | None = None
-        self._max_queue = rate * 2 * max_queue_ms // 1000
-        self._fd = -1
-        self.dropped_frames = 0
-        self.aborts = 0
-
-    async def open(self) -> None:
-        self._proc = await asyncio.create_subprocess_exec(*self.argv, stdin=asyncio.subprocess.PIPE,
-                                                          start_new_session=True)
-        self._fd = -1
-        pipe = self._proc.stdin.get_extra_info("pipe") if self._proc.stdin is not None else None
-        if pipe is not None:
-            self._fd = pipe.fileno()
-            with contextlib.suppress(OSError, AttributeError):
-                fcntl.fcntl(self._fd, fcntl.F_SETPIPE_SZ, 4096)
-        _LOGGER.info("speaker command=%s pid=%s", shlex.join(self.argv), self._proc.pid)
-
-    def queued(self) -> int:
-        if self._fd < 0:
-            return 0
-        try:
-            buf = array.array("i", [0])
-            fcntl.ioctl(self._fd, termios.FIONREAD, buf)
-            return int(buf[0])
-        except OSError:
-            return 0
-
-    async def write(self, pcm: bytes) -> None:
-        if self._killed is not None:
-            began = time.monotonic()
-            await self._killed.wait()
-            self._killed = None
-            await self.open()
-            _LOGGER.debug("speaker command restarted in %.1f ms", (time.monotonic() - began) * 1000)
-        if self._proc is None or self._proc.stdin is None or self._proc.returncode is not None:
-            return
-        planned = self.ahead.plan(pcm)
-        if planned is None:
-            return  # idle: the device plays silence of its own
-        pcm = planned
-        if self.queued() > self._max_queue:
-            self.ahead.slipped()
-            self.dropped_frames += 1
-            if self.dropped_frames in (1, 10, 100) or self.dropped_frames % 1000 == 0:
-                _LOGGER.warning("speaker is behind: dropped %d frames so far", self.dropped_frames)
-            return
-        try:
-            self._proc.stdin.write(pcm)
-            await self._proc.stdin.drain()
-        except (BrokenPipeError, ConnectionResetError):
-            _LOGGER.error("speaker command exited (code %s)", self._proc.returncode)
-            self._proc = None
-
-    def abort(self) -> None:
-        self.ahead.dropped()
-        proc, self._proc = self._proc, None
-        if proc is None or proc.returncode is not None:
-            return
-        self.aborts += 1
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        if proc.stdin is not None:
-            proc.stdin.close()
-        self._killed = proc
-
-    async def close(self) -> None:
-        if self._killed is not None:
-            await self._killed.wait()
-            self._killed = None
-        if self._proc is not None and self._proc.stdin is not None:
-            with contextlib.suppress(Exception):
-                self._proc.stdin.close()
-        await _end_process(self._proc)
-        self._proc = None
-
-
-class PortAudioSink:
-    """A PortAudio output device; a writer thread plays a small queue (oldest dropped when full).
-    Silence while idle is not written (:class:`satellite.write_ahead.WriteAhead`); PortAudio
-    recovers from the output underflow at the next write."""
-
-    def __init__(self, device: str | None, rate: int, max_frames: int = 8, *, lead_ms: float = LEAD_MS) -> None:
-        self.device = device
-        self.rate = rate
-        self.ahead = WriteAhead(rate, lead_ms=lead_ms)
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=max_frames)
-        self._thread: threading.Thread | None = None
-        self._pa: Any = None
-        self._stream: Any = None
-
-    async def open(self) -> None:
-        import pyaudio
-
-        self._pa = pyaudio.PyAudio()
-        index = find_device(self._pa, self.device, want_input=False)
-        self._stream = self._pa.open(
-            format=self._pa.get_format_from_width(2), channels=1, rate=self.rate, output=True,
-            output_device_index=index,
-        )
-        self._thread = threading.Thread(target=self._play, name="speaker", daemon=True)
-        self._thread.start()
-        _LOGGER.info("speaker portaudio device=%s", index)
-
-    def _play(self) -> None:
-        while (pcm := self._queue.get()) is not None:
-            self._stream.write(pcm)
-
-    async def write(self, pcm: bytes) -> None:
-        planned = self.ahead.plan(pcm)
-        if planned is None:
-            return
-        while True:
-            try:
-                self._queue.put_nowait(planned)
-                return
-            except queue.Full:
-                with contextlib.suppress(queue.Empty):
-                    self._queue.get_nowait()  # drop the oldest: latency must not grow
-
-    def abort(self) -> None:
-        self.ahead.dropped()
-        while True:  # drop what waits for the device (what PortAudio holds itself still plays)
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                return
-
-    async def close(self) -> None:
-        if self._thread is not None:
-            with contextlib.suppress(queue.Full):
-                self._queue.put_nowait(None)
-            await asyncio.to_thread(self._thread.join, 2.0)
-        if self._stream is not None:
-            self._stream.close()
-        if self._pa is not None:
-            self._pa.terminate()
-        self._thread = self._stream = self._pa = None
-
-
-# --- helpers -------------------------------------------------------------------------
-async def _end_process(proc: asyncio.subprocess.Process | None) -> None:
-    if proc is None or proc.returncode is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        proc.terminate()
-    try:
-        async with asyncio.timeout(3.0):  # not wait_for: on 3.11 it can lose a cancel of the caller
-            await proc.wait()
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-
-
-def find_device(pa: Any, device: str | None, *, want_input: bool) -> int | None:
-    """A PortAudio device index from an index or part of a name (None: the default device)."""
-    if device is None or device == "":
-        return None
-    if device.isdigit():
-        return int(device)
-    key = "maxInputChannels" if want_input else "maxOutputChannels"
-    for index in range(pa.get_device_count()):
-        info = pa.get_device_info_by_index(index)
-        if info.get(key, 0) > 0 and device.lower() in str(info.get("name", "")).lower():
-            return index
-    raise ValueError(f"no {'input' if want_input else 'output'} audio device matches {device!r}")
-
-
-def list_devices() -> list[str]:
-    """One line per PortAudio device: index, direction, name, default rate."""
-    import pyaudio
-
-    pa = pyaudio.PyAudio()
-    try:
-        lines = []
-        for index in range(pa.get_device_count()):
-            info = pa.get_device_info_by_index(index)
-            kinds = [k for k, f in (("in", "maxInputChannels"), ("out", "maxOutputChannels")) if info.get(f, 0) > 0]
-            rate = int(info.get("defaultSampleRate", 0))
-            lines.append(f"{index}: [{'/'.join(kinds)}] {info.get('name')} ({rate} Hz)")
-        return lines
-    finally:
-        pa.terminate()
-
-
 # --- choosing the devices from the configuration --------------------------------------
 @dataclass(frozen=True)
 class AudioConfig:
@@ -517,3 +284,13 @@ def open_audio(config: AudioConfig, frame_bytes: int) -> tuple[MicSource, Speake
     if config.echo_sim_delay_ms is not None:
         mic = EchoPathMic(mic, config.snd_rate, config.echo_sim_delay_ms, config.echo_sim_gain_db)
     return mic, speaker
+
+
+def check_audio(config: AudioConfig) -> None:
+    """Raise ValueError (for the user) unless the PortAudio devices the configuration uses open."""
+    uses_mic = not config.mic_wav and not config.mic_command
+    uses_speaker = not config.snd_wav and not config.snd_command
+    check_devices(
+        mic=(config.mic_device, config.mic_rate, config.mic_width, config.mic_channels) if uses_mic else None,
+        speaker=(config.snd_device, config.snd_rate) if uses_speaker else None,
+    )
