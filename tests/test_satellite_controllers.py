@@ -16,7 +16,7 @@ import contextlib
 import logging
 
 import pytest
-from helpers import Client
+from helpers import Client, connected
 from test_reliability_security import satellite_server
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
@@ -61,13 +61,12 @@ async def test_a_second_controller_is_refused_and_the_first_keeps_the_satellite(
         ha = await FakeHomeAssistant.connect(server.port)
         try:
             assert await server.wait_log("controller attached", timeout=10)
-            second = await Client.connect(server.port)
-            await second.send(RunSatellite())
-            refusal = await second.recv(timeout=10)
-            assert refusal is not None and Error.is_type(refusal.type), refusal
-            assert Error.from_event(refusal).code == BUSY
-            assert await second.recv(timeout=10) is None  # then closed
-            await second.close()
+            async with connected(server.port) as second:
+                await second.send(RunSatellite())
+                refusal = await second.recv(timeout=10)
+                assert refusal is not None and Error.is_type(refusal.type), refusal
+                assert Error.from_event(refusal).code == BUSY
+                assert await second.recv(timeout=10) is None  # then the end of the stream
             assert await ha.announce()  # the first controller still drives the satellite
             assert not any("controller replaced" in line for line in server.log)
             assert sum("refused controller" in line for line in server.log) == 1
