@@ -4,7 +4,9 @@ We connect to the satellite (it is the server), send ``run-satellite`` and ``des
 ping every ``ping_interval`` seconds and drop the connection when a pong is ``ping_timeout``
 late, then reconnect: after 0.5 s, doubling on each failure up to ``reconnect_delay`` (a
 satellite started just after the orchestrator is reached within a second, a missing one is
-not hammered; a session that lasted ``reconnect_delay`` resets the wait). The satellite starts each turn with
+not hammered; a session that lasted ``reconnect_delay`` resets the wait). A satellite that already has a
+controller (Home Assistant) answers ``run-satellite`` with an ``error`` of code ``satellite-busy`` and closes:
+that is logged once (at warning) per busy spell and retried with the same back-off. The satellite starts each turn with
 ``run-pipeline`` and streams its microphone audio; we answer with the events Home Assistant
 sends (``voice-started``/``voice-stopped``, ``transcript``, ``synthesize``, the reply
 ``audio-start``/``audio-chunk``/``audio-stop``, ``error``) and wait for ``played``.
@@ -57,6 +59,12 @@ TURN_FAILED_SEND_TIMEOUT = 2.0  # seconds to tell the satellite a turn failed be
 LINK_LIMITS = Limits()  # frame size caps for what a satellite sends (as our servers apply)
 # Parsing a bad event raises these (wyoming's ``from_event`` on missing/mistyped fields).
 BAD_EVENT_ERRORS = (KeyError, ValueError, TypeError, AttributeError, IndexError, UnicodeError)
+SATELLITE_BUSY = "satellite-busy"  # the satellite's refusal while another controller drives it (satellite.admission)
+
+
+class SatelliteBusy(ConnectionError):
+    """The satellite refused us: another controller (Home Assistant, another orchestrator) is in charge."""
+
 
 
 @dataclass(frozen=True)
@@ -148,6 +156,7 @@ class SatelliteLink:
         self.turns: deque[TurnResult] = deque(maxlen=RECENT_TURNS)  # the most recent results
         self.turns_done = 0  # every turn ever finished or cancelled
         self.sessions = 0  # connections made (a reconnect adds one)
+        self.busy = False  # refused by the satellite (satellite-busy) since the last session that ran
         self.bad_events = 0  # frames/events from the satellite that could not be used (answered with ``error``)
         self.turn_finished = asyncio.Condition()
         self.played = 0
@@ -216,9 +225,14 @@ class SatelliteLink:
                 _LOGGER.info("satellite %s unreachable (%s); retry in %.1fs", self.config.uri, err, wait)
                 await self.clock.sleep(wait)
                 continue
-            started = self.clock.now()
+            started, refused = self.clock.now(), False
             try:
                 await self._session(conn)
+            except SatelliteBusy as err:  # said once per busy spell
+                refused = True
+                _LOGGER.log(logging.DEBUG if self.busy else logging.WARNING, "satellite %s is busy with another "
+                            "controller; retrying with back-off (at most every %.0fs): %s", self.config.uri,
+                            self.config.reconnect_delay, err)
             except (OSError, TimeoutError) as err:
                 _LOGGER.warning("satellite %s connection lost: %s", self.config.uri, err)
             except Exception:  # a stream that can no longer be trusted, or a bug: never end for good
@@ -231,6 +245,7 @@ class SatelliteLink:
                 await self._cancel_turn()
                 self.machine.fire(LinkTrigger.DISCONNECT)
                 await conn.close()
+            self.busy = refused
             if self.clock.now() - started >= self.config.reconnect_delay:
                 failures = 0  # it served a while: the next loss starts the back-off again
             if not self._stopping:
@@ -318,6 +333,8 @@ class SatelliteLink:
         elif AudioStart.is_type(event.type) or event.type in ("streaming-started", "streaming-stopped"):
             pass
         elif Error.is_type(event.type):
+            if Error.from_event(event).code == SATELLITE_BUSY:
+                raise SatelliteBusy(Error.from_event(event).text)
             _LOGGER.warning("satellite %s reported an error: %s", self.config.uri, event.data)
         else:
             _LOGGER.debug("satellite %s sent %s", self.config.uri, event.type)

@@ -20,6 +20,7 @@ from voice_runtime.server import ServerConfig, run_server
 from voice_runtime.tasks import cancel_and_wait, race
 from voice_runtime.wavcheck import wav_problem
 
+from .admission import SILENT_SECONDS
 from .aec import AudioFrontend, FrontendConfig
 from .announce import AnnounceConfig
 from .audio_io import AudioConfig, check_audio, list_devices, open_audio
@@ -143,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     turn.add_argument("--controller-end-seconds", type=float, default=2.0,
                       help="silence after which the satellite itself ends a question streamed to a controller "
                       "(a fallback: the controller ends it from what was said; default 2.0)")
+    turn.add_argument("--controller-silent-seconds", type=float, default=SILENT_SECONDS,
+                      help="a second controller's run-satellite is refused (error satellite-busy) until the one "
+                           "in charge disconnects or sends nothing (not even a ping) this long "
+                           f"(default {SILENT_SECONDS:.0f})")
     turn.add_argument("--end-of-turn-uri", default=env("SATELLITE_END_OF_TURN_URI"), metavar="tcp://HOST:PORT",
                       help="Home Assistant runs: also stream the question to this wyoming_whisper, send HA "
                            "audio-stop when it says the request is complete and hold back pauses it has not "
@@ -210,6 +215,7 @@ def configs(args: argparse.Namespace) -> tuple[SatelliteConfig, AudioConfig, Clo
                                 barge_in_hold=not args.no_barge_in_hold, reply_timeout=args.reply_timeout,
                                 answer_timeout=args.answer_timeout, thinking_timeout=args.thinking_timeout,
                                 controller_end_seconds=args.controller_end_seconds,
+                                controller_silent_seconds=args.controller_silent_seconds,
                                 max_speech_seconds=args.max_speech_seconds,
                                 local_retry_seconds=args.local_retry_seconds,
                                 announce=AnnounceConfig(chime=not args.no_announce_chime),

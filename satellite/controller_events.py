@@ -21,6 +21,7 @@ from wyoming.vad import VoiceStopped
 from voice_runtime.audio import AudioFormat
 from voice_runtime.clock import Clock
 
+from .admission import Admission
 from .cloud import CloudAssistant
 from .playback import Playback
 from .state import TurnMachine, TurnState, TurnTrigger
@@ -47,6 +48,7 @@ class ControllerEvents:
     clock: Clock
     cloud: CloudAssistant | None
     controller: ControllerLink | None
+    admission: Admission
     turns: int
     _paused: bool
     _route: str | None
@@ -76,8 +78,9 @@ class ControllerEvents:
         def _eot_transcribe(self, language: str | None) -> None: ...
 
     async def on_controller_event(self, link: ControllerLink, event: Event) -> None:
-        if RunSatellite.is_type(event.type):
+        if RunSatellite.is_type(event.type):  # admitted by the handler (satellite.admission)
             self.attach(link)
+            self.admission.heard()
             return
         if link is not self.controller:
             _LOGGER.debug("event=%s from a connection that is not the controller; ignored", event.type)

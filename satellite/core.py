@@ -1,8 +1,8 @@
 """The satellite's turn driver: mic → echo guard → canceller → (wake word) → VAD → state machine → controller or cloud.
 
-One :class:`Satellite` per process, shared by all connections; the connection that last
-sent ``run-satellite`` is the controller. The mic clocks everything: for each mic frame
-one speaker frame is written (see :mod:`satellite.audio_io`).
+One :class:`Satellite` per process, shared by all connections; the first to send ``run-satellite``
+is the controller while it is alive (:mod:`satellite.admission`). The mic clocks everything: for
+each mic frame one speaker frame is written (see :mod:`satellite.audio_io`).
 
 Turn protocol with the controller (as Home Assistant drives wyoming-satellite):
 ``run-pipeline`` (asr → tts), ``audio-start``, ``audio-chunk``s (pre-roll first),
@@ -18,9 +18,8 @@ of the old turn that still arrives is dropped.
 
 Outside a turn (:mod:`satellite.outside`): announcements, timers, follow-ups, event hooks.
 Cloud fallback (:mod:`satellite.cloud_turn`): with no controller, or after an ``error`` of
-code ``services-unavailable``, the turn runs against the cloud; for ``local_retry_seconds``
-turns go there directly. ``pause-satellite`` makes the satellite ignore the mic until the
-next ``run-satellite``.
+code ``services-unavailable``, the turn runs against the cloud; for ``local_retry_seconds`` turns go
+there directly. ``pause-satellite`` makes the satellite ignore the mic until the next ``run-satellite``.
 
 Wake word (``wake`` set, :mod:`satellite.wake`): only a detection starts a turn (``detection``,
 then ``run-pipeline`` from asr with ``wake_word_name``); the VAD then waits for the command and
@@ -43,6 +42,7 @@ from wyoming.pipeline import PipelineStage, RunPipeline
 from voice_runtime.clock import Clock, MonotonicClock
 from voice_runtime.tasks import cancel_and_wait
 
+from .admission import SILENT_SECONDS, Admission
 from .aec import AudioFrontend, FrontendConfig
 from .announce import AnnounceConfig, Announcements
 from .audio_io import EchoPathMic, MicSource, SpeakerSink
@@ -82,13 +82,11 @@ class SatelliteConfig:
     barge_in_hold: bool = True  # silence the reply as soon as speech starts over it
     reply_timeout: float = 20.0
     answer_timeout: float = 5.0  # after Home Assistant's transcript, no sign of an answer: its run said nothing
-    # Once the controller has sent the transcript it has the question: an LLM on a loaded box can
-    # take tens of seconds to its first audio and says nothing meanwhile (our orchestrator gives up
-    # after 30 s without a token and sends an error).
+    # Once the controller has sent the transcript it has the question: an LLM on a loaded box can take tens
+    # of seconds to its first audio, silent meanwhile (our orchestrator gives up after 30 s and sends an error).
     thinking_timeout: float = 45.0
-    # Streaming to a controller: it finds the end of the question from what was said (our
-    # orchestrator; Home Assistant), so our own VAD ends it only after this much silence, as a
-    # fallback. 0.6 s (silence_frames_required) cut questions with a natural pause in half.
+    # Streaming to a controller: it finds the end of the question (our orchestrator; Home Assistant), so our
+    # VAD ends it only after this much silence, a fallback. 0.6 s cut questions with a natural pause in half.
     controller_end_seconds: float = 2.0
     max_speech_seconds: float = 30.0  # an utterance is cut here (a TV left on must not stream forever)
     local_retry_seconds: float = 30.0
@@ -102,6 +100,7 @@ class SatelliteConfig:
     error_wav: str | None = None  # replaces the error tone
     hooks: HooksConfig = field(default_factory=HooksConfig)
     end_of_turn: EndOfTurnConfig = field(default_factory=EndOfTurnConfig)  # --end-of-turn-uri (HA runs)
+    controller_silent_seconds: float = SILENT_SECONDS  # then another controller may take over (admission.py)
 
 
 class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurns, HaEndOfTurn):
@@ -153,6 +152,7 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
         self._reply_text = ""
         self._follow_up_until = float("-inf")
         self.controller: ControllerLink | None = None
+        self.admission = Admission(self.clock, config.controller_silent_seconds)  # who may be the controller
         self._paused = False
         self._degraded_until = float("-inf")
         self._armed = asyncio.Event()

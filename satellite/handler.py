@@ -1,6 +1,7 @@
 """The satellite's Wyoming protocol: one handler per connection, all sharing one :class:`Satellite`.
 
-In: ``run-satellite`` (this connection becomes the controller), ``pause-satellite``,
+In: ``run-satellite`` (this connection becomes the controller; refused with ``satellite-busy``
+while another controller is alive, see :mod:`satellite.admission`), ``pause-satellite``,
 ``describe``/``ping`` (answered by the base class at once), during a turn
 ``voice-started``/``voice-stopped``, ``transcript``, ``synthesize``, the reply's
 ``audio-start``/``audio-chunk``/``audio-stop`` and ``error``; outside a turn an
@@ -17,16 +18,20 @@ means "cancel that reply").
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
+from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.info import Info, WakeProgram
 from wyoming.info import Satellite as SatelliteInfo
+from wyoming.satellite import RunSatellite
 
 from voice_runtime.cli import ATTRIBUTION
 from voice_runtime.handler import ServiceHandler
 from voice_runtime.limits import Limits
 
+from .admission import BUSY
 from .core import Satellite
 
 VERSION = "0.1.0"
@@ -57,7 +62,22 @@ class SatelliteHandler(ServiceHandler):
         super().__init__(reader, writer, info=info, limits=limits)
         self.satellite = satellite
 
+    def heard(self, event: Event) -> None:
+        if self.satellite.controller is self:
+            self.satellite.admission.heard()
+
     async def handle_event(self, event: Event) -> bool:
+        if RunSatellite.is_type(event.type):
+            current = self.satellite.controller
+            other = None if current is None or current is self else current.client
+            refusal = self.satellite.admission.refusal(other, self.client)
+            if refusal is not None:  # another controller is in charge (satellite.admission): say so, then
+                # end our half of the stream; closing at once could reset the socket (frames of the client
+                # unread) before the error is read. The client closes on the end of the stream.
+                with contextlib.suppress(ConnectionResetError, OSError, RuntimeError):  # logged by admission
+                    await self.write_event(Error(text=refusal, code=BUSY).event())
+                    self.writer.write_eof()
+                return True
         await self.satellite.on_controller_event(self, event)
         return True
 

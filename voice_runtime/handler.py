@@ -101,6 +101,10 @@ class ServiceHandler(AsyncEventHandler):
     async def disconnect(self) -> None:
         """Called once when the connection ends; cancel the connection's work here."""
 
+    def heard(self, event: Event) -> None:
+        """Called by the reader for every event read, ``describe`` and ``ping`` included (the
+        client is alive). Must not block."""
+
     # -- helpers -----------------------------------------------------------------------
     @property
     def closed(self) -> bool:
@@ -174,6 +178,7 @@ class ServiceHandler(AsyncEventHandler):
                 if self.finish_on_eof:
                     await self._end_of_input(worker)
                 return
+            self.heard(event)
             if Describe.is_type(event.type):
                 with contextlib.suppress(ConnectionResetError):
                     await self.write_event(self._info().event())

@@ -1,0 +1,71 @@
+"""Which connection is the satellite's controller: the one that sent ``run-satellite`` first,
+for as long as it is alive.
+
+A second controller's ``run-satellite`` (our orchestrator found by zeroconf while Home Assistant
+drives the satellite, or the other way round) is refused with an ``error`` of code
+``satellite-busy`` and its connection is closed; the controller in charge is neither told nor
+disturbed (wyoming-satellite also keeps its server and drops a newcomer). "Alive" means
+connected and heard from (any frame, Home Assistant's and our orchestrator's pings included)
+within ``silent_seconds``: a controller that crashed without closing its socket (a half-open TCP
+connection) goes silent, and after that a new one takes over.
+
+Pure bookkeeping: no asyncio, no I/O; the clock is injected.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from voice_runtime.clock import Clock
+
+_LOGGER = logging.getLogger(__name__)
+BUSY = "satellite-busy"
+SILENT_SECONDS = 15.0  # Home Assistant and our orchestrator ping every few seconds
+REFUSAL_LOG_SECONDS = 60.0  # at most one refusal log line per this long (a controller retrying in a loop)
+
+
+class Admission:
+    def __init__(self, clock: Clock, silent_seconds: float = SILENT_SECONDS) -> None:
+        self.clock = clock
+        self.silent_seconds = silent_seconds
+        self.refused = 0
+        self._heard_at = float("-inf")  # the controller's last frame
+        self._logged_at = float("-inf")
+        self._unlogged = 0
+
+    def heard(self) -> None:
+        """The controller in charge sent something (call for every frame, pings included)."""
+        self._heard_at = self.clock.now()
+
+    def silent_for(self) -> float:
+        return self.clock.now() - self._heard_at
+
+    def refusal(self, current: str | None, newcomer: str) -> str | None:
+        """None: ``newcomer`` may become the controller; else the text of its ``satellite-busy`` error.
+
+        ``current`` is the client of the controller in charge (None: there is none, or it is the
+        newcomer's own connection)."""
+        if current is None:
+            return None
+        silent = self.silent_for()
+        if silent >= self.silent_seconds:
+            _LOGGER.warning("controller %s silent for %.0fs: %s takes over", current, silent, newcomer)
+            return None
+        self.refused += 1
+        now = self.clock.now()
+        if now - self._logged_at >= REFUSAL_LOG_SECONDS:
+            more = f" ({self._unlogged} more refused since the last line)" if self._unlogged else ""
+            _LOGGER.warning(
+                "refused controller %s: the satellite is busy with %s (heard %.1fs ago)%s",
+                newcomer,
+                current,
+                silent,
+                more,
+            )
+            self._logged_at, self._unlogged = now, 0
+        else:
+            self._unlogged += 1
+        return (
+            f"this satellite already has a controller ({current}, heard {silent:.0f}s ago); "
+            f"it takes another once that one disconnects or is silent for {self.silent_seconds:.0f}s"
+        )

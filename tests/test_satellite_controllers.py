@@ -1,0 +1,153 @@
+"""Two controllers, one satellite: the one in charge keeps it (satellite.admission).
+
+A real satellite process (``python -m satellite``, a quiet WAV as the mic); the first controller
+is ``FakeHomeAssistant``, a scripted Wyoming client that does what Home Assistant does
+(run-satellite, pings, an announcement) and says it is a fake; the second is our real
+orchestrator link (:class:`orchestrator.satellite_link.SatelliteLink`, real sockets, a
+ManualClock so its back-off waits are read, not slept) or another scripted client.
+Before the fix the last controller to connect took the satellite: the first one's
+announcement never got ``played``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import pytest
+from helpers import Client, connected
+from test_reliability_security import satellite_server
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.error import Error
+from wyoming.ping import Ping
+from wyoming.satellite import RunSatellite
+
+from orchestrator.pipeline import Pipeline
+from orchestrator.satellite_link import LinkConfig, SatelliteLink
+from orchestrator.services import ServicePool
+from satellite.admission import BUSY, Admission
+from voice_runtime.clock import ManualClock
+
+RATE = 22050
+
+
+class FakeHomeAssistant:
+    """A fake controller (a scripted Wyoming client standing in for Home Assistant)."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    @classmethod
+    async def connect(cls, port: int) -> FakeHomeAssistant:
+        ha = cls(await Client.connect(port))
+        await ha.client.send(RunSatellite())
+        await ha.client.send(Ping())
+        await ha.client.recv_until("pong", timeout=10)
+        return ha
+
+    async def announce(self) -> bool:
+        """A 0.2 s announcement; True once the satellite says it was ``played``."""
+        await self.client.send(AudioStart(rate=RATE, width=2, channels=1))
+        await self.client.send(AudioChunk(rate=RATE, width=2, channels=1, audio=bytes(int(0.2 * RATE) * 2)))
+        await self.client.send(AudioStop())
+        events = await self.client.recv_until("played", timeout=20)
+        return events[-1].type == "played"
+
+
+async def test_a_second_controller_is_refused_and_the_first_keeps_the_satellite() -> None:
+    server = await satellite_server()
+    try:
+        ha = await FakeHomeAssistant.connect(server.port)
+        try:
+            assert await server.wait_log("controller attached", timeout=10)
+            async with connected(server.port) as second:
+                await second.send(RunSatellite())
+                refusal = await second.recv(timeout=10)
+                assert refusal is not None and Error.is_type(refusal.type), refusal
+                assert Error.from_event(refusal).code == BUSY
+                assert await second.recv(timeout=10) is None  # then the end of the stream
+            assert await ha.announce()  # the first controller still drives the satellite
+            assert not any("controller replaced" in line for line in server.log)
+            assert sum("refused controller" in line for line in server.log) == 1
+        finally:
+            await ha.client.close()
+    finally:
+        await server.stop()
+
+
+async def test_our_orchestrator_is_refused_logs_it_once_and_backs_off(caplog: pytest.LogCaptureFixture) -> None:
+    server = await satellite_server()
+    clock = ManualClock()
+    pipeline = Pipeline(ServicePool("asr", []), ServicePool("handle", []), ServicePool("tts", []))
+    link = SatelliteLink(LinkConfig(server.uri, ping_interval=1000.0, reconnect_delay=10.0), pipeline, clock=clock)
+    task: asyncio.Task[None] | None = None
+    try:
+        ha = await FakeHomeAssistant.connect(server.port)
+        try:
+            assert await server.wait_log("controller attached", timeout=10)
+            caplog.set_level(logging.DEBUG, logger="orchestrator.satellite_link")
+            task = asyncio.create_task(link.run())
+            waits: list[float] = []
+            async with asyncio.timeout(60):  # the old satellite let the link take over: no retry ever came
+                while len(waits) < 3:
+                    wait = await clock.next_sleep()
+                    if wait == 1000.0:
+                        continue  # the link's pinger during a (refused) session
+                    waits.append(wait)
+                    clock.advance(wait)
+            assert waits == [0.5, 1.0, 2.0]  # backed off, not spinning
+            assert link.busy and link.sessions >= 3
+            busy = [r for r in caplog.records if "busy with another controller" in r.getMessage()]
+            assert [r.levelno for r in busy][:1] == [logging.WARNING]
+            assert all(r.levelno == logging.DEBUG for r in busy[1:]) and len(busy) >= 2
+            assert await ha.announce()
+            assert not any("controller replaced" in line for line in server.log)
+        finally:
+            await ha.client.close()
+    finally:
+        await link.stop()
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        await server.stop()
+
+
+async def test_a_silent_controller_is_taken_over() -> None:
+    """A controller that crashed without closing its socket goes silent; after
+    --controller-silent-seconds a new one takes the satellite (the silence is the input here)."""
+    server = await satellite_server("--controller-silent-seconds", "0.3")
+    try:
+        silent = await FakeHomeAssistant.connect(server.port)  # then says nothing more
+        try:
+            assert await server.wait_log("controller attached", timeout=10)
+            await asyncio.sleep(0.5)  # the silence under test, not a synchronisation
+            ha = await FakeHomeAssistant.connect(server.port)
+            try:
+                assert await server.wait_log("takes over", timeout=10)
+                assert await ha.announce()
+            finally:
+                await ha.client.close()
+        finally:
+            await silent.client.close()
+    finally:
+        await server.stop()
+
+
+def test_admission_refuses_while_heard_and_admits_after_the_silence(caplog: pytest.LogCaptureFixture) -> None:
+    clock = ManualClock()
+    admission = Admission(clock, silent_seconds=15.0)
+    assert admission.refusal(None, "ha") is None  # no controller yet
+    admission.heard()
+    caplog.set_level(logging.WARNING, logger="satellite.admission")
+    for _ in range(5):
+        clock.advance(2.0)
+        assert admission.refusal("ha", "orchestrator") is not None
+        admission.heard()  # Home Assistant's ping
+    assert admission.refused == 5
+    assert sum("refused controller" in r.getMessage() for r in caplog.records) == 1  # rate-limited
+    clock.advance(14.9)
+    assert admission.refusal("ha", "orchestrator") is not None
+    clock.advance(0.2)  # silent for 15.1 s: a half-open connection of a crashed controller
+    assert admission.refusal("ha", "orchestrator") is None
