@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     snd = parser.add_argument_group("speaker (default: the default PortAudio output)")
     snd.add_argument("--snd-device", help="PortAudio output: index or part of the name")
     snd.add_argument("--snd-command", help="command playing raw PCM, e.g. "
-                     "'aplay --buffer-time=100000 --start-delay=20000 -r 22050 -c 1 -f S16_LE -t raw'")
+                     "'aplay --buffer-time=100000 -r 22050 -c 1 -f S16_LE -t raw'")
     snd.add_argument("--snd-wav", help="write the speaker's output (silence included) to this WAV")
     snd.add_argument("--snd-rate", type=int, default=22050, help="speaker sample rate (16-bit mono)")
     snd.add_argument("--snd-lead-ms", type=float, default=DEFAULT_LEAD_MS,

@@ -32,7 +32,7 @@ from voice_runtime.clock import Clock, MonotonicClock
 
 from .portaudio_devices import check_devices, find_device, list_devices
 from .speakers import CommandSink, MemorySink, PortAudioSink, WavSink, end_process
-from .write_ahead import LEAD_MS
+from .write_ahead import DEFAULT_LEAD_MS
 
 __all__ = [
     "AudioConfig",
@@ -259,7 +259,7 @@ class AudioConfig:
     snd_command: tuple[str, ...] = ()
     snd_wav: str | None = None
     snd_rate: int = 22050
-    snd_lead_ms: float = LEAD_MS  # a sound starts this far ahead of the device (satellite.write_ahead)
+    snd_lead_ms: float = DEFAULT_LEAD_MS  # -1: off (the default); > 0: a sound starts this far ahead (satellite.write_ahead)
     echo_sim_delay_ms: float | None = None  # testing: mix the speaker into the mic
     echo_sim_gain_db: float = -10.0
 
