@@ -59,6 +59,7 @@ TURN_FAILED_SEND_TIMEOUT = 2.0  # seconds to tell the satellite a turn failed be
 LINK_LIMITS = Limits()  # frame size caps for what a satellite sends (as our servers apply)
 # Parsing a bad event raises these (wyoming's ``from_event`` on missing/mistyped fields).
 BAD_EVENT_ERRORS = (KeyError, ValueError, TypeError, AttributeError, IndexError, UnicodeError)
+LAST_WORDS_S = 0.5  # a closed link's buffered last frame is read within this
 SATELLITE_BUSY = "satellite-busy"  # the satellite's refusal while another controller drives it (satellite.admission)
 
 
@@ -255,8 +256,16 @@ class SatelliteLink:
 
     async def _session(self, conn: Connection) -> None:
         self.sessions += 1
-        await conn.send(RunSatellite().event())
-        await conn.send(Describe().event())
+        try:
+            await conn.send(RunSatellite().event())
+            await conn.send(Describe().event())
+        except OSError:  # the satellite closed at once: a refusal (satellite-busy) may be buffered
+            last = self._tasks.spawn(read_frame(conn.reader, LINK_LIMITS), name="read satellite", awaited=True)
+            try:
+                await self._last_words(last, conn, asyncio.Event())
+            finally:
+                await cancel_and_wait(last)
+            raise
         pong = asyncio.Event()
         pinger = self._tasks.spawn(self._ping(conn, pong), name=f"ping {self.config.uri}", awaited=True)
         self._conn = conn
@@ -269,6 +278,8 @@ class SatelliteLink:
                 reading = self._tasks.spawn(read_frame(conn.reader, LINK_LIMITS), name="read satellite",
                                             awaited=True)
                 if await race(pinger, reading) == 0:  # the pinger first: a lost link wins a tie
+                    if isinstance(pinger.exception(), OSError):  # a closed socket: what did it say last?
+                        await self._last_words(reading, conn, pong)  # satellite-busy raises SatelliteBusy
                     pinger.result()  # raises TimeoutError when pongs stopped
                     return
                 try:
@@ -290,6 +301,13 @@ class SatelliteLink:
         finally:
             await cancel_and_wait(reading)
             await cancel_and_wait(pinger)
+
+    async def _last_words(self, reading: asyncio.Task[Event | None], conn: Connection, pong: asyncio.Event) -> None:
+        """A ping hit a socket the satellite had closed: its last frame (an ``error`` saying why, e.g.
+        satellite-busy) may already be buffered; handle it rather than call the link merely lost."""
+        done, _ = await asyncio.wait({reading}, timeout=LAST_WORDS_S)
+        if done and not reading.cancelled() and reading.exception() is None and (event := reading.result()):
+            await self._on_event(event, conn, pong)
 
     @staticmethod
     async def _send_error(conn: Connection, code: str, text: str) -> None:

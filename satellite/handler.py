@@ -61,12 +61,23 @@ class SatelliteHandler(ServiceHandler):
     ) -> None:
         super().__init__(reader, writer, info=info, limits=limits)
         self.satellite = satellite
+        # Refused (satellite-busy): our half of the stream has ended; nothing more is written (a write
+        # after the end would close the socket with the client's frames unread: a reset that loses the
+        # refusal before the client reads it), and what the client still sends is read and dropped
+        # until it closes (or the idle timeout ends it).
+        self._refused = False
 
     def heard(self, event: Event) -> None:
         if self.satellite.controller is self:
             self.satellite.admission.heard()
 
+    async def write_event(self, event: Event) -> None:
+        if not self._refused:
+            await super().write_event(event)
+
     async def handle_event(self, event: Event) -> bool:
+        if self._refused:
+            return True
         if RunSatellite.is_type(event.type):
             current = self.satellite.controller
             other = None if current is None or current is self else current.client
@@ -77,6 +88,7 @@ class SatelliteHandler(ServiceHandler):
                 with contextlib.suppress(ConnectionResetError, OSError, RuntimeError):  # logged by admission
                     await self.write_event(Error(text=refusal, code=BUSY).event())
                     self.writer.write_eof()
+                self._refused = True
                 return True
         await self.satellite.on_controller_event(self, event)
         return True
