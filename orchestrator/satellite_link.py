@@ -5,7 +5,7 @@ ping every ``ping_interval`` seconds and drop the connection when a pong is ``pi
 late, then reconnect: after 0.5 s, doubling on each failure up to ``reconnect_delay`` (a
 satellite started just after the orchestrator is reached within a second, a missing one is
 not hammered; a session that lasted ``reconnect_delay`` resets the wait). A satellite that already has a
-controller (Home Assistant) answers ``run-satellite`` with an ``error`` of code ``satellite-busy`` and closes:
+controller (Home Assistant) answers ``run-satellite`` with an ``error`` of code ``satellite-busy`` and ends its side:
 that is logged once (at warning) per busy spell and retried with the same back-off. The satellite starts each turn with
 ``run-pipeline`` and streams its microphone audio; we answer with the events Home Assistant
 sends (``voice-started``/``voice-stopped``, ``transcript``, ``synthesize``, the reply
@@ -59,7 +59,6 @@ TURN_FAILED_SEND_TIMEOUT = 2.0  # seconds to tell the satellite a turn failed be
 LINK_LIMITS = Limits()  # frame size caps for what a satellite sends (as our servers apply)
 # Parsing a bad event raises these (wyoming's ``from_event`` on missing/mistyped fields).
 BAD_EVENT_ERRORS = (KeyError, ValueError, TypeError, AttributeError, IndexError, UnicodeError)
-LAST_WORDS_S = 0.5  # a closed link's buffered last frame is read within this
 SATELLITE_BUSY = "satellite-busy"  # the satellite's refusal while another controller drives it (satellite.admission)
 
 
@@ -256,16 +255,8 @@ class SatelliteLink:
 
     async def _session(self, conn: Connection) -> None:
         self.sessions += 1
-        try:
-            await conn.send(RunSatellite().event())
-            await conn.send(Describe().event())
-        except OSError:  # the satellite closed at once: a refusal (satellite-busy) may be buffered
-            last = self._tasks.spawn(read_frame(conn.reader, LINK_LIMITS), name="read satellite", awaited=True)
-            try:
-                await self._last_words(last, conn, asyncio.Event())
-            finally:
-                await cancel_and_wait(last)
-            raise
+        await conn.send(RunSatellite().event())
+        await conn.send(Describe().event())
         pong = asyncio.Event()
         pinger = self._tasks.spawn(self._ping(conn, pong), name=f"ping {self.config.uri}", awaited=True)
         self._conn = conn
@@ -278,8 +269,6 @@ class SatelliteLink:
                 reading = self._tasks.spawn(read_frame(conn.reader, LINK_LIMITS), name="read satellite",
                                             awaited=True)
                 if await race(pinger, reading) == 0:  # the pinger first: a lost link wins a tie
-                    if isinstance(pinger.exception(), OSError):  # a closed socket: what did it say last?
-                        await self._last_words(reading, conn, pong)  # satellite-busy raises SatelliteBusy
                     pinger.result()  # raises TimeoutError when pongs stopped
                     return
                 try:
@@ -301,13 +290,6 @@ class SatelliteLink:
         finally:
             await cancel_and_wait(reading)
             await cancel_and_wait(pinger)
-
-    async def _last_words(self, reading: asyncio.Task[Event | None], conn: Connection, pong: asyncio.Event) -> None:
-        """A ping hit a socket the satellite had closed: its last frame (an ``error`` saying why, e.g.
-        satellite-busy) may already be buffered; handle it rather than call the link merely lost."""
-        done, _ = await asyncio.wait({reading}, timeout=LAST_WORDS_S)
-        if done and not reading.cancelled() and reading.exception() is None and (event := reading.result()):
-            await self._on_event(event, conn, pong)
 
     @staticmethod
     async def _send_error(conn: Connection, code: str, text: str) -> None:

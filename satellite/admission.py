@@ -3,7 +3,8 @@ for as long as it is alive.
 
 A second controller's ``run-satellite`` (our orchestrator found by zeroconf while Home Assistant
 drives the satellite, or the other way round) is refused with an ``error`` of code
-``satellite-busy`` and its connection is closed; the controller in charge is neither told nor
+``satellite-busy`` and nothing more is written to its connection (the handler reads on until it
+closes, so the refusal is never lost to a reset); the controller in charge is neither told nor
 disturbed (wyoming-satellite also keeps its server and drops a newcomer). "Alive" means
 connected and heard from (any frame, Home Assistant's and our orchestrator's pings included)
 within ``silent_seconds``: a controller that crashed without closing its socket (a half-open TCP
