@@ -53,6 +53,7 @@ from wyoming.error import Error
 from wyoming.event import async_write_event
 from wyoming.vad import VoiceStarted, VoiceStopped
 
+from voice_runtime.client import open_uri
 from voice_runtime.limits import Limits
 from voice_runtime.protocol import ProtocolError, read_frame
 from voice_runtime.tasks import cancel_and_wait
@@ -189,12 +190,10 @@ class EndOfTurnStream:
             self.on_failed(why)
 
     async def _run(self, language: str | None) -> None:
-        assert self.config.uri is not None
-        host, port = host_port(self.config.uri)
+        assert self.config.uri is not None  # tcp://HOST:PORT, checked by EndOfTurnConfig (host_port)
         writer: asyncio.StreamWriter | None = None
         try:
-            async with asyncio.timeout(self.config.connect_timeout):
-                reader, writer = await asyncio.open_connection(host, port)
+            reader, writer = await open_uri(self.config.uri, self.config.connect_timeout)
             request = Transcribe(
                 language=language, vad_sensitivity=self.config.sensitivity, context={"partial_transcripts": False}
             )  # only its end of turn is wanted
