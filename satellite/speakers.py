@@ -25,7 +25,7 @@ from typing import Any
 from voice_runtime.clock import Clock, MonotonicClock
 
 from .portaudio_devices import find_device
-from .write_ahead import LEAD_MS, WriteAhead
+from .write_ahead import DEFAULT_LEAD_MS, WriteAhead
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class CommandSink:
         rate: int,
         max_queue_ms: int = 40,
         *,
-        lead_ms: float = LEAD_MS,
+        lead_ms: float = DEFAULT_LEAD_MS,
         clock: Clock | None = None,
     ) -> None:
         self.argv = list(argv)
@@ -245,7 +245,7 @@ class PortAudioSink:
     Silence while idle is not written (:class:`satellite.write_ahead.WriteAhead`); PortAudio
     recovers from the output underflow at the next write."""
 
-    def __init__(self, device: str | None, rate: int, max_frames: int = 8, *, lead_ms: float = LEAD_MS) -> None:
+    def __init__(self, device: str | None, rate: int, max_frames: int = 8, *, lead_ms: float = DEFAULT_LEAD_MS) -> None:
         self.device = device
         self.rate = rate
         self.ahead = WriteAhead(rate, lead_ms=lead_ms)
