@@ -11,6 +11,7 @@ came 0.08 s into the reply, 0.21 s after the question's stream ended: it cut the
 from __future__ import annotations
 
 from speech import speak
+from test_satellite_wake import Link  # the recording controller link the wake-word driver tests use
 from wyoming.audio import AudioChunk
 from wyoming.event import Event
 from wyoming.satellite import RunSatellite
@@ -28,18 +29,6 @@ from satellite.wake_cascade import CascadeDetector
 VAD = VadConfig()
 FRAME = VAD.frame_bytes
 DEFAULT_WAKE = WakeConfig(names=("okay_nabu",))  # the satellite's defaults: the cascade verifies
-
-
-class Link:
-    def __init__(self) -> None:
-        self.client = "controller"
-        self.received: list[Event] = []
-
-    async def write_event(self, event: Event) -> None:
-        self.received.append(event)
-
-    def types(self) -> list[str]:
-        return [e.type for e in self.received if e.type != "audio-chunk"]
 
 
 class QuietMic:
