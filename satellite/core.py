@@ -1,8 +1,9 @@
 """The satellite's turn driver: mic → echo guard → canceller → (wake word) → VAD → state machine → controller or cloud.
 
 One :class:`Satellite` per process, shared by all connections; the first to send ``run-satellite``
-is the controller while it is alive (:mod:`satellite.admission`). The mic clocks everything: for
-each mic frame one speaker frame is written (see :mod:`satellite.audio_io`).
+is the controller while it is alive (:mod:`satellite.admission`; attached, armed and written to
+by :mod:`satellite.controller_side`). The mic clocks everything: for each mic frame one speaker
+frame is written (see :mod:`satellite.audio_io`).
 
 Turn protocol with the controller (as Home Assistant drives wyoming-satellite):
 ``run-pipeline`` (asr → tts), ``audio-start``, ``audio-chunk``s (pre-roll first),
@@ -31,7 +32,6 @@ streamed, and what the echo judge (:mod:`satellite.echojudge`) hears the user in
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
 
@@ -50,6 +50,7 @@ from .bargetrace import BargeTrace
 from .cloud import CloudAssistant
 from .cloud_turn import CloudTurns
 from .controller_events import ControllerEvents, ControllerLink
+from .controller_side import ControllerSide
 from .echo import EchoConfig
 from .echojudge import EchoJudge
 from .ha_turn import EndOfTurnConfig, HaEndOfTurn
@@ -103,7 +104,7 @@ class SatelliteConfig:
     controller_silent_seconds: float = SILENT_SECONDS  # then another controller may take over (admission.py)
 
 
-class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurns, HaEndOfTurn):
+class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurns, HaEndOfTurn):
     def __init__(
         self,
         config: SatelliteConfig,
@@ -202,65 +203,7 @@ class Satellite(ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurn
     def state(self) -> TurnState:
         return self.machine.state
 
-    # -- controller API (called by the handler) ------------------------------------------
-    def attach(self, link: ControllerLink) -> None:
-        if self.controller is not None and self.controller is not link:
-            _LOGGER.info("controller replaced old=%s new=%s", self.controller.client, link.client)
-            self._fail_local_turn("controller-replaced")
-            self._end_controller_audio()
-        self.controller = link
-        self._paused = False
-        self._degraded_until = float("-inf")
-        _LOGGER.info("controller attached client=%s", link.client)
-        self._update_arming()
-
-    def detach(self, link: ControllerLink) -> None:
-        if self.controller is not link:
-            return
-        _LOGGER.info("controller gone client=%s", link.client)
-        self._fail_local_turn("controller-lost")
-        self._end_controller_audio()
-        self.controller = None
-        self._paused = False
-        self._update_arming()
-
     # -- internals -----------------------------------------------------------------------
-    def _local_available(self) -> bool:
-        return self.controller is not None and not self._paused
-
-    def _update_arming(self) -> None:
-        armed = self._local_available() or (self.cloud is not None and not self._paused)
-        if armed:
-            self._armed.set()
-            self._fire(TurnTrigger.ARM)
-        else:
-            self._fire(TurnTrigger.DISARM)
-
-    def _abort_local_turn(self) -> None:
-        if self._route == "local" and self.machine.state not in (TurnState.IDLE, TurnState.LISTENING):
-            self._fire(TurnTrigger.ERROR)
-
-    def _send(self, event: Event) -> None:
-        if self.controller is None:
-            return
-        try:
-            self._outbox.put_nowait((self.controller, event))
-        except asyncio.QueueFull:
-            _LOGGER.warning("controller is not reading; dropped %s", event.type)
-
-    async def _send_loop(self) -> None:
-        while True:
-            link, event = await self._outbox.get()
-            try:
-                with contextlib.suppress(ConnectionResetError):
-                    await link.write_event(event)
-            finally:
-                self._outbox.task_done()
-
-    async def flush(self) -> None:
-        """Wait until every event queued for the controller has been written."""
-        await self._outbox.join()
-
     def _fire(self, trigger: TurnTrigger) -> None:
         before = self.machine.state
         actions = self.machine.fire(trigger)
