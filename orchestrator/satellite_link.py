@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -45,14 +44,14 @@ from voice_runtime.limits import Limits
 from voice_runtime.protocol import ProtocolError, read_frame
 from voice_runtime.tasks import TaskSet, cancel_and_wait, race
 
-from .continuation import ContinuationPolicy, HeardAudio, TurnTrack
+from .continuation import ContinuationPolicy
+from .link_turn import LinkOut, LinkTurn, checked_chunk
 from .pipeline import Pipeline, TurnResult
 from .services import Connection
 from .state import LinkAction, LinkMachine, LinkState, LinkTrigger
 from .timers import TimerManager
 
 _LOGGER = logging.getLogger(__name__)
-AUDIO_QUEUE_CHUNKS = 3000  # ~60 s of 20 ms chunks; when full the oldest chunk is dropped
 FIRST_RECONNECT_WAIT = 0.5  # seconds before the first reconnect attempt; doubles up to reconnect_delay
 RECENT_TURNS = 100  # results kept for inspection; older ones are only counted
 TURN_FAILED_SEND_TIMEOUT = 2.0  # seconds to tell the satellite a turn failed before giving up on it
@@ -66,7 +65,6 @@ class SatelliteBusy(ConnectionError):
     """The satellite refused us: another controller (Home Assistant, another orchestrator) is in charge."""
 
 
-
 @dataclass(frozen=True)
 class LinkConfig:
     uri: str
@@ -77,73 +75,10 @@ class LinkConfig:
     continuation: ContinuationPolicy = ContinuationPolicy()
 
 
-class _Out:
-    """A turn's output to the satellite, gated: once a barge-in cancels the turn, nothing more
-    of it goes out, even from stream tasks that have not yet seen their cancellation."""
-
-    def __init__(self, conn: Connection, turn: _Turn, clock: Clock) -> None:
-        self.conn = conn
-        self.turn = turn
-        self.clock = clock
-
-    async def event(self, event: Event) -> None:
-        if self.turn.cancel_requested:
-            if AudioChunk.is_type(event.type):
-                self.turn.suppressed_chunks += 1
-            return
-        await self.conn.send(event)
-        seconds = 0.0
-        if AudioChunk.is_type(event.type):
-            chunk = AudioChunk.from_event(event)
-            seconds = len(chunk.audio) / max(1, chunk.rate * chunk.width * chunk.channels)
-        self.turn.track.sent(event.type, self.clock.now(), seconds)
-
-
-class _Turn:
-    def __init__(self, number: int, stage: RunPipeline, policy: ContinuationPolicy | None = None,
-                 prefix: HeardAudio | None = None) -> None:
-        policy = policy or ContinuationPolicy()
-        self.number = number
-        self.stage = stage
-        self.audio: asyncio.Queue[AudioChunk | None] = asyncio.Queue(maxsize=AUDIO_QUEUE_CHUNKS)
-        self.track = TurnTrack(policy)
-        # The audio of the question (with the earlier part of a continued one), kept for a continuation.
-        self.heard = HeardAudio(max_seconds=policy.max_audio_seconds, max_gap=policy.max_gap_seconds, prefix=prefix)
-        for piece in self.heard.pieces():
-            self.audio.put_nowait(piece)
-        self.task: asyncio.Task[TurnResult] | None = None
-        self.result = TurnResult()
-        self.dropped = 0
-        self.cancel_requested = False
-        self.suppressed_chunks = 0
-        self.recorded = False  # in the link's turn records (once, by the task or by its cancel)
-
-    def put(self, item: AudioChunk | None) -> None:
-        if item is not None and (item := self.heard.add(item)) is None:
-            return  # already held: the pre-roll of a continuation repeating the first part
-        if self.audio.full():
-            self.audio.get_nowait()  # drop the oldest: the policy for a stalled pipeline
-            self.dropped += 1
-        self.audio.put_nowait(item)
-
-    async def chunks(self) -> AsyncIterator[AudioChunk]:
-        while (item := await self.audio.get()) is not None:
-            yield item
-
-
-def _checked(chunk: AudioChunk) -> AudioChunk:
-    """``chunk`` if its format can be used; ValueError (answered with ``bad-event``) if not."""
-    fmt = (chunk.rate, chunk.width, chunk.channels)
-    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in fmt) or chunk.width > 4:
-        raise ValueError(f"bad audio format {fmt!r}")
-    if not isinstance(chunk.audio, bytes):
-        raise ValueError("audio-chunk without a payload")
-    return chunk
-
-
 class SatelliteLink:
-    def __init__(self, config: LinkConfig, pipeline: Pipeline, *, clock: Clock | None = None,
-                 timers: TimerManager | None = None) -> None:
+    def __init__(
+        self, config: LinkConfig, pipeline: Pipeline, *, clock: Clock | None = None, timers: TimerManager | None = None
+    ) -> None:
         self.config = config
         self.timers = timers
         self._conn: Connection | None = None
@@ -162,7 +97,7 @@ class SatelliteLink:
         self.played = 0
         self.continuations = 0  # new speech merged into the question before it (continuation.py)
         self.continuation_reply_heard: deque[float] = deque(maxlen=RECENT_TURNS)  # reply heard before each
-        self._turn: _Turn | None = None
+        self._turn: LinkTurn | None = None
         self._tasks = TaskSet()  # the link's tasks: turns, the announcement, the pinger
         self._count = 0
         self._stopping = False
@@ -196,9 +131,9 @@ class SatelliteLink:
             self._announcing = self._tasks.spawn(self._announce(conn, announce), name=f"announce {self.name}")
 
     async def _announce(self, conn: Connection, text: str) -> TurnResult:
-        turn = _Turn(0, RunPipeline(start_stage=PipelineStage.TTS, end_stage=PipelineStage.TTS))
+        turn = LinkTurn(0, RunPipeline(start_stage=PipelineStage.TTS, end_stage=PipelineStage.TTS))
         try:
-            return await self.pipeline.announce(text, _Out(conn, turn, self.clock))
+            return await self.pipeline.announce(text, LinkOut(conn, turn, self.clock))
         except (OSError, TimeoutError) as err:
             _LOGGER.warning("announcement to %s failed: %s", self.config.uri, err)
             return turn.result
@@ -230,9 +165,13 @@ class SatelliteLink:
                 await self._session(conn)
             except SatelliteBusy as err:  # said once per busy spell
                 refused = True
-                _LOGGER.log(logging.DEBUG if self.busy else logging.WARNING, "satellite %s is busy with another "
-                            "controller; retrying with back-off (at most every %.0fs): %s", self.config.uri,
-                            self.config.reconnect_delay, err)
+                _LOGGER.log(
+                    logging.DEBUG if self.busy else logging.WARNING,
+                    "satellite %s is busy with another controller; retrying with back-off (at most every %.0fs): %s",
+                    self.config.uri,
+                    self.config.reconnect_delay,
+                    err,
+                )
             except (OSError, TimeoutError) as err:
                 _LOGGER.warning("satellite %s connection lost: %s", self.config.uri, err)
             except Exception:  # a stream that can no longer be trusted, or a bug: never end for good
@@ -266,8 +205,7 @@ class SatelliteLink:
         reading: asyncio.Task[Event | None] | None = None
         try:
             while True:
-                reading = self._tasks.spawn(read_frame(conn.reader, LINK_LIMITS), name="read satellite",
-                                            awaited=True)
+                reading = self._tasks.spawn(read_frame(conn.reader, LINK_LIMITS), name="read satellite", awaited=True)
                 if await race(pinger, reading) == 0:  # the pinger first: a lost link wins a tie
                     pinger.result()  # raises TimeoutError when pongs stopped
                     return
@@ -320,7 +258,7 @@ class SatelliteLink:
             await self._on_run_pipeline(RunPipeline.from_event(event), conn)
         elif AudioChunk.is_type(event.type):
             if self._turn is not None and self.machine.state is LinkState.LISTENING:
-                self._turn.put(_checked(AudioChunk.from_event(event)))
+                self._turn.put(checked_chunk(AudioChunk.from_event(event)))
         elif AudioStop.is_type(event.type):
             if self.machine.state is LinkState.LISTENING and self._turn is not None:
                 self.machine.fire(LinkTrigger.AUDIO_STOP)
@@ -344,39 +282,57 @@ class SatelliteLink:
         if prev is not None and prev.stage.start_stage == PipelineStage.ASR and stage.start_stage == PipelineStage.ASR:
             # Decided before anything is cancelled: the turn cannot start an intent in between.
             no_speech = prev.result.error is not None and prev.result.error.code == "no-speech"
-            decision = prev.track.decide(self.clock.now(), acting=prev.result.acting, audio_ok=prev.heard.complete,
-                                         no_speech=no_speech)
-            _LOGGER.info("satellite %s new speech after turn %d: %s (%s; reply heard %.2fs)", self.config.uri,
-                         prev.number, "continuation" if decision.merge else "new turn", decision.reason,
-                         decision.reply_heard)
+            decision = prev.track.decide(
+                self.clock.now(), acting=prev.result.acting, audio_ok=prev.heard.complete, no_speech=no_speech
+            )
+            _LOGGER.info(
+                "satellite %s new speech after turn %d: %s (%s; reply heard %.2fs)",
+                self.config.uri,
+                prev.number,
+                "continuation" if decision.merge else "new turn",
+                decision.reason,
+                decision.reply_heard,
+            )
             if decision.merge:
                 prefix = prev.heard
                 self.continuations += 1
                 self.continuation_reply_heard.append(decision.reply_heard)
         actions = self.machine.fire(LinkTrigger.RUN_PIPELINE)
         if LinkAction.CANCEL_TURN in actions:
-            _LOGGER.info("satellite %s %s: cancelling turn %d", self.config.uri,
-                         "continuation" if prefix is not None else "barge-in", self._turn.number if self._turn else -1)
+            _LOGGER.info(
+                "satellite %s %s: cancelling turn %d",
+                self.config.uri,
+                "continuation" if prefix is not None else "barge-in",
+                self._turn.number if self._turn else -1,
+            )
             await self._cancel_turn()
         if LinkAction.START_TURN in actions:
             self._count += 1
-            turn = _Turn(self._count, stage, self.config.continuation, prefix)
+            turn = LinkTurn(self._count, stage, self.config.continuation, prefix)
             self._turn = turn
             turn.task = self._tasks.spawn(self._run_turn(turn, conn), name=f"turn {turn.number}")
 
-    async def _run_turn(self, turn: _Turn, conn: Connection) -> TurnResult:
-        out = _Out(conn, turn, self.clock)
+    async def _run_turn(self, turn: LinkTurn, conn: Connection) -> TurnResult:
+        out = LinkOut(conn, turn, self.clock)
         conversation = self.owner
         try:
             if turn.stage.start_stage == PipelineStage.TTS and turn.stage.announce_text:
                 await self.pipeline.announce(turn.stage.announce_text, out, result=turn.result)
             else:
                 await self.pipeline.run_turn(
-                    turn.chunks(), out, conversation_id=conversation, result=turn.result,
-                    end_stage=turn.stage.end_stage.value, endpoint_after=turn.heard.prefix_seconds,
+                    turn.chunks(),
+                    out,
+                    conversation_id=conversation,
+                    result=turn.result,
+                    end_stage=turn.stage.end_stage.value,
+                    endpoint_after=turn.heard.prefix_seconds,
                 )
-                _LOGGER.info("turn %d answered transcript=%r continued=%s", turn.number, turn.result.transcript,
-                             turn.heard.prefix_seconds > 0)
+                _LOGGER.info(
+                    "turn %d answered transcript=%r continued=%s",
+                    turn.number,
+                    turn.result.transcript,
+                    turn.heard.prefix_seconds > 0,
+                )
         except (OSError, TimeoutError) as err:  # the satellite's connection, or a file/service in the turn
             _LOGGER.warning("turn %d failed: %s", turn.number, err)
             await self._turn_failed(conn, turn, err)
@@ -388,7 +344,7 @@ class SatelliteLink:
         await self._finished(turn)
         return turn.result
 
-    async def _turn_failed(self, conn: Connection, turn: _Turn, err: BaseException) -> None:
+    async def _turn_failed(self, conn: Connection, turn: LinkTurn, err: BaseException) -> None:
         """Tell the satellite ``turn`` failed (it would wait out its own timeout in silence); if it is unreachable,
         the session's reader notices and reconnects."""
         with contextlib.suppress(OSError, TimeoutError):
@@ -401,11 +357,16 @@ class SatelliteLink:
         if turn is not None and turn.task is not None and not turn.task.done():
             turn.cancel_requested = True
             await cancel_and_wait(turn.task)
-            _LOGGER.info("turn %d cancelled; %d late audio chunk(s) held back; transcript=%r continued=%s",
-                         turn.number, turn.suppressed_chunks, turn.result.transcript, turn.heard.prefix_seconds > 0)
+            _LOGGER.info(
+                "turn %d cancelled; %d late audio chunk(s) held back; transcript=%r continued=%s",
+                turn.number,
+                turn.suppressed_chunks,
+                turn.result.transcript,
+                turn.heard.prefix_seconds > 0,
+            )
             await self._finished(turn)
 
-    async def _finished(self, turn: _Turn) -> None:
+    async def _finished(self, turn: LinkTurn) -> None:
         """Record ``turn`` once: a task that outlives its cancellation (``cancel_and_wait`` gave up
         after its timeout) ends on its own later and must not count again."""
         if turn.recorded:
