@@ -14,6 +14,7 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.vad import VoiceStarted, VoiceStopped
 
+from voice_runtime.error_codes import NO_SPEECH
 from voice_runtime.latency import TurnTimer
 from voice_runtime.speculative import SpeculativeTranscript
 from voice_runtime.tasks import TaskSet, cancel_and_wait, race
@@ -90,7 +91,7 @@ class AsrSession:
             self.timer.start = self.timer.clock.now()  # latency is measured from the end of speech
             await self.out.event(VoiceStopped().event())
             if not buffered:
-                raise TurnError("no-speech", "no audio was received")
+                raise TurnError(NO_SPEECH, "no audio was received")
             try:
                 if conn is None or reader is None:
                     raise ConnectionResetError("ASR connection lost while streaming")

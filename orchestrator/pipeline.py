@@ -22,6 +22,7 @@ from wyoming.error import Error
 from wyoming.intent import Intent, NotRecognized, Recognize
 from wyoming.tts import Synthesize
 
+from voice_runtime.error_codes import NO_SPEECH
 from voice_runtime.latency import LatencyMonitor, TurnTimer
 from voice_runtime.retry import retry_async
 from voice_runtime.tasks import run_together
@@ -128,7 +129,7 @@ class Pipeline:
             await out.event(Transcript(text=result.transcript, language=self.config.language).event())
             result.marks = timer.marks
             if not result.transcript.strip():
-                raise TurnError("no-speech", "no speech was recognised")
+                raise TurnError(NO_SPEECH, "no speech was recognised")
             if end_stage == "asr":
                 return result
             prepared = await preemptor.final(result.transcript) if preemptor is not None else None
@@ -306,7 +307,7 @@ class Pipeline:
         by sending the same utterance to its cloud fallback.
         """
         _LOGGER.warning("turn failed code=%s text=%s", err.code, err.text)
-        silent = err.code in ("no-speech", SERVICES_UNAVAILABLE)
+        silent = err.code in (NO_SPEECH, SERVICES_UNAVAILABLE)
         if self.config.apologize and not silent and result.audio_bytes == 0:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(self.config.tts_timeout):

@@ -40,6 +40,7 @@ from wyoming.snd import Played
 from wyoming.timer import TimerFinished
 
 from voice_runtime.clock import Clock, MonotonicClock
+from voice_runtime.error_codes import NO_SPEECH, SATELLITE_BUSY, TURN_FAILED
 from voice_runtime.limits import Limits
 from voice_runtime.protocol import ProtocolError, read_frame
 from voice_runtime.tasks import TaskSet, cancel_and_wait, race
@@ -58,7 +59,6 @@ TURN_FAILED_SEND_TIMEOUT = 2.0  # seconds to tell the satellite a turn failed be
 LINK_LIMITS = Limits()  # frame size caps for what a satellite sends (as our servers apply)
 # Parsing a bad event raises these (wyoming's ``from_event`` on missing/mistyped fields).
 BAD_EVENT_ERRORS = (KeyError, ValueError, TypeError, AttributeError, IndexError, UnicodeError)
-SATELLITE_BUSY = "satellite-busy"  # the satellite's refusal while another controller drives it (satellite.admission)
 
 
 class SatelliteBusy(ConnectionError):
@@ -281,7 +281,7 @@ class SatelliteLink:
         prev, prefix = self._turn, None
         if prev is not None and prev.stage.start_stage == PipelineStage.ASR and stage.start_stage == PipelineStage.ASR:
             # Decided before anything is cancelled: the turn cannot start an intent in between.
-            no_speech = prev.result.error is not None and prev.result.error.code == "no-speech"
+            no_speech = prev.result.error is not None and prev.result.error.code == NO_SPEECH
             decision = prev.track.decide(
                 self.clock.now(), acting=prev.result.acting, audio_ok=prev.heard.complete, no_speech=no_speech
             )
@@ -350,7 +350,7 @@ class SatelliteLink:
         with contextlib.suppress(OSError, TimeoutError):
             async with asyncio.timeout(TURN_FAILED_SEND_TIMEOUT):
                 if not turn.cancel_requested:
-                    await self._send_error(conn, "turn-failed", f"the turn failed: {err or type(err).__name__}"[:200])
+                    await self._send_error(conn, TURN_FAILED, f"the turn failed: {err or type(err).__name__}"[:200])
 
     async def _cancel_turn(self) -> None:
         turn, self._turn = self._turn, None

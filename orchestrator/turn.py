@@ -11,6 +11,7 @@ from typing import Protocol
 
 from wyoming.event import Event
 
+from voice_runtime import error_codes
 from voice_runtime.audio import PCM16_MONO_16K, AudioFormat
 from voice_runtime.clock import Clock
 from voice_runtime.retry import LLM_RETRY, TTS_RETRY, RetryPolicy
@@ -18,8 +19,8 @@ from voice_runtime.retry import LLM_RETRY, TTS_RETRY, RetryPolicy
 from .intents import IntentMatch
 from .streams import TurnError
 
-# Error codes sent to satellites (documented in ARCHITECTURE.md).
-SERVICES_UNAVAILABLE = "services-unavailable"
+# Error codes sent to satellites (documented in ARCHITECTURE.md; spelled once, in voice_runtime.error_codes).
+SERVICES_UNAVAILABLE = error_codes.SERVICES_UNAVAILABLE
 
 
 class OutputLost(Exception):

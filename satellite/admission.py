@@ -18,9 +18,10 @@ from __future__ import annotations
 import logging
 
 from voice_runtime.clock import Clock
+from voice_runtime.error_codes import SATELLITE_BUSY
 
 _LOGGER = logging.getLogger(__name__)
-BUSY = "satellite-busy"
+BUSY = SATELLITE_BUSY  # the refusal's error code (the orchestrator's link reads the same constant)
 SILENT_SECONDS = 15.0  # Home Assistant and our orchestrator ping every few seconds
 REFUSAL_LOG_SECONDS = 60.0  # at most one refusal log line per this long (a controller retrying in a loop)
 

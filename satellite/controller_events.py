@@ -20,6 +20,8 @@ from wyoming.vad import VoiceStopped
 
 from voice_runtime.audio import AudioFormat
 from voice_runtime.clock import Clock
+from voice_runtime.error_codes import HA_NO_SPEECH, SERVICES_UNAVAILABLE
+from voice_runtime.error_codes import NO_SPEECH as ORCHESTRATOR_NO_SPEECH
 
 from .admission import Admission
 from .cloud import CloudAssistant
@@ -31,8 +33,7 @@ if TYPE_CHECKING:
     from .core import SatelliteConfig
 
 _LOGGER = logging.getLogger("satellite.core")
-SERVICES_UNAVAILABLE = "services-unavailable"
-NO_SPEECH = ("no-speech", "stt-no-text-recognized")  # our orchestrator's code, Home Assistant's
+NO_SPEECH = (ORCHESTRATOR_NO_SPEECH, HA_NO_SPEECH)  # our orchestrator's code, Home Assistant's
 
 
 class ControllerLink(Protocol):
