@@ -25,9 +25,9 @@ from urllib.parse import urlsplit
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.event import Event, async_write_event
-from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize
 
+from voice_runtime import client
 from voice_runtime.audio import AudioFormat
 from voice_runtime.limits import Limits
 from voice_runtime.protocol import ProtocolError, read_frame
@@ -85,10 +85,8 @@ def _host_port(uri: str) -> tuple[str, int]:
 
 
 async def _exchange(uri: str, request: Event, inactivity: float) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    host, port = _host_port(uri)
     try:
-        async with asyncio.timeout(inactivity):
-            reader, writer = await asyncio.open_connection(host, port)
+        reader, writer = await client.open_uri(uri, inactivity)
     except (OSError, TimeoutError) as err:
         raise TtsFailed(f"TTS server {uri} unreachable: {err or type(err).__name__}") from err
     await async_write_event(request, writer)
@@ -116,23 +114,24 @@ async def describe(config: TimerVoiceConfig) -> None:
     if config.uri is None:
         _LOGGER.info("no --tts-uri: a finished timer rings without its name (unless the controller announces it)")
         return
-    writer = None
-    try:
-        reader, writer = await _exchange(config.uri, Describe().event(), config.inactivity)
-        while not Info.is_type((event := await _next(reader, config.uri, config.inactivity)).type):
-            pass
-        info = Info.from_event(event)
-        if not info.tts:
-            raise TtsFailed(f"{config.uri} offers no text-to-speech")
-        voices = [v.name for p in info.tts for v in p.voices][:5]
-        _LOGGER.info("timer names spoken by the TTS server %s (voices %s)", config.uri, ", ".join(voices) or "none")
-    except (TtsFailed, OSError, ValueError, KeyError, TypeError) as err:
-        _LOGGER.warning("--tts-uri: %s; a finished timer will ring without its name until it answers", err)
-    finally:
-        if writer is not None:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
+    uri = config.uri
+    try:  # the shared probe: ``inactivity`` bounds the connect, and again the answer
+        info = await client.describe(uri, config.inactivity)
+    except TimeoutError:
+        reason = f"TTS server {uri} sent no info within {config.inactivity:.1f} s"
+    except ConnectionResetError as err:  # (wyoming's reader also ends here on a frame it cannot read)
+        reason = f"TTS server {uri} sent no info: {err}"
+    except OSError as err:
+        reason = f"TTS server {uri} unreachable: {err or type(err).__name__}"
+    except (ValueError, KeyError, TypeError) as err:
+        reason = f"TTS server {uri} sent garbage: {type(err).__name__} {err}"
+    else:
+        if info.tts:
+            voices = [v.name for p in info.tts for v in p.voices][:5]
+            _LOGGER.info("timer names spoken by the TTS server %s (voices %s)", uri, ", ".join(voices) or "none")
+            return
+        reason = f"{uri} offers no text-to-speech"
+    _LOGGER.warning("--tts-uri: %s; a finished timer will ring without its name until it answers", reason)
 
 
 async def synthesize(config: TimerVoiceConfig, text: str, speaker: AudioFormat) -> bytes:
@@ -167,6 +166,6 @@ async def synthesize(config: TimerVoiceConfig, text: str, speaker: AudioFormat) 
                 await writer.wait_closed()
     if not pcm:
         raise TtsFailed(f"TTS server {config.uri} sent no audio")
-    del pcm[cap - cap % 2:]
-    del pcm[len(pcm) - quiet_tail(pcm, QUIET_LEVEL, speaker.frames_bytes(QUIET_TAIL_SECONDS)):]
+    del pcm[cap - cap % 2 :]
+    del pcm[len(pcm) - quiet_tail(pcm, QUIET_LEVEL, speaker.frames_bytes(QUIET_TAIL_SECONDS)) :]
     return bytes(pcm)

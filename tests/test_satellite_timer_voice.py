@@ -164,6 +164,28 @@ async def test_speech_heard_while_the_name_plays_is_its_echo_and_does_not_silenc
         assert sat.stop_alarm("wake word") is True  # the wake word (or a button) stops it at any time
 
 
+@pytest.mark.parametrize(("reply", "reason"), [
+    ([Error(text="no such thing", code="bad-event").event()], "sent no info within 0.3 s"),  # skipped, as all but info
+    ([b"this is no wyoming frame\n"], "closed the connection"),  # wyoming's reader: None, as at the end
+    ([], "sent no info within 0.3 s"),
+    (None, "unreachable"),
+])
+async def test_describe_of_a_failing_tts_server_says_why_and_goes_on(
+    reply: list[Event | bytes] | None, reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The shared probe (voice_runtime.client.describe), bounded by --tts-uri's inactivity.
+    server, uri = await _fake_tts(reply or [])
+    if reply is None:
+        server.close()
+        await server.wait_closed()
+    try:
+        await asyncio.wait_for(describe(TimerVoiceConfig(uri=uri, inactivity=0.3)), 5)
+    finally:
+        server.close()
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("--tts-uri: ")]
+    assert len(said) == 1 and reason in said[0] and "without its name" in said[0], said
+
+
 async def test_describe_says_when_the_server_speaks_nothing(caplog: pytest.LogCaptureFixture) -> None:
     server, uri = await _fake_tts([Info().event()])  # an answer, but no text-to-speech program
     try:
