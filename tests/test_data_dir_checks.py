@@ -5,12 +5,11 @@ the temporary timers file goes (fault injection) and /sys (read-only even for ro
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
 import pytest
-from helpers import ROOT
+from proc import run_to_exit
 from test_timers_data_dir import serve_command
 
 from orchestrator.__main__ import build_parser
@@ -46,23 +45,11 @@ async def test_serve_on_an_unwritable_data_dir_stops_at_start_with_one_line(tmp_
     data_dir = Path(where) if where.startswith("/") else tmp_path / where
     if where == "unwritable":
         _unwritable(data_dir)
-    proc = await asyncio.create_subprocess_exec(
-        *serve_command(data_dir),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=str(ROOT),
-    )
-    try:
-        _, err = await asyncio.wait_for(proc.communicate(), 60)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    said = err.decode().strip().splitlines()
-    assert proc.returncode == 1, said
+    exited = await run_to_exit(*serve_command(data_dir))
+    said = exited.stderr.strip().splitlines()
+    assert exited.code == 1, said
     assert said[-1].startswith(f"--data-dir {data_dir}: "), said
-    assert "Traceback" not in err.decode(), said
+    assert "Traceback" not in exited.stderr, said
 
 
 async def test_a_timer_that_cannot_be_saved_is_not_set_and_a_change_is_undone(tmp_path: Path) -> None:

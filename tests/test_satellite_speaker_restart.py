@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from proc import run_to_exit
 from test_satellite_service import ScriptedController, Speech, satellite, silence, speech  # noqa: F401
 
 from satellite.audio_io import CommandSink
@@ -92,28 +93,12 @@ async def test_a_closed_speaker_does_not_start_its_command_again() -> None:
 async def test_without_a_usable_sound_card_the_satellite_exits_2_at_start_saying_why() -> None:
     # Device 999 exists on no machine (this one has no card at all). The old code announced
     # itself and failed only when a controller connected ("Invalid input device", exit 1).
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "satellite",
-        "--uri",
-        "tcp://127.0.0.1:0",
-        "--no-tones",
-        "--mic-device",
-        "999",
-        "--snd-command",
-        "cat",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    exited = await run_to_exit(
+        sys.executable, "-m", "satellite", "--uri", "tcp://127.0.0.1:0", "--no-tones", "--mic-device", "999",
+        "--snd-command", "cat",
     )
-    try:
-        _, err = await asyncio.wait_for(proc.communicate(), 60)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode == 2
-    assert "voice-satellite: error: no usable audio input: device '999'" in err.decode()
+    assert exited.code == 2
+    assert "voice-satellite: error: no usable audio input: device '999'" in exited.stderr
 
 
 async def test_a_player_that_stops_reading_but_runs_on_is_killed_and_replaced(tmp_path: Path) -> None:

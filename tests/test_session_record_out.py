@@ -6,12 +6,11 @@ faked with chmod: /sys (read-only even for root) and a folder under a file stand
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 
 import pytest
-from helpers import ROOT
+from proc import run_to_exit
 
 from voice_runtime.session.record import Recorder
 
@@ -22,7 +21,7 @@ async def test_record_to_a_folder_that_cannot_be_written_stops_at_start_with_one
 ) -> None:
     (tmp_path / "a-file").write_text("not a folder")
     out = Path(where) if where.startswith("/") else tmp_path / where
-    proc = await asyncio.create_subprocess_exec(
+    exited = await run_to_exit(
         sys.executable,
         "-m",
         "voice_runtime.session",
@@ -33,21 +32,12 @@ async def test_record_to_a_folder_that_cannot_be_written_stops_at_start_with_one
         "tcp://127.0.0.1:9",
         "--out",
         str(out),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=str(ROOT),
+        timeout=30,  # before: it started and kept listening
     )
-    try:
-        _, err = await asyncio.wait_for(proc.communicate(), 30)  # before: it started and kept listening
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    said = err.decode().strip().splitlines()
-    assert proc.returncode == 2, said
+    said = exited.stderr.strip().splitlines()
+    assert exited.code == 2, said
     assert said == [f"wyoming-session: error: --out {out}: cannot write there ({said[0].rsplit('(', 1)[1]}"], said
-    assert "Traceback" not in err.decode()
+    assert "Traceback" not in exited.stderr
 
 
 async def test_record_makes_a_missing_folder_and_leaves_no_probe(tmp_path: Path) -> None:
