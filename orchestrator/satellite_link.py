@@ -4,9 +4,10 @@ We connect to the satellite (it is the server), send ``run-satellite`` and ``des
 ping every ``ping_interval`` seconds and drop the connection when a pong is ``ping_timeout``
 late, then reconnect: after 0.5 s, doubling on each failure up to ``reconnect_delay`` (a
 satellite started just after the orchestrator is reached within a second, a missing one is
-not hammered; a session that lasted ``reconnect_delay`` resets the wait). A satellite that already has a
-controller (Home Assistant) answers ``run-satellite`` with an ``error`` of code ``satellite-busy`` and ends its side:
-that is logged once (at warning) per busy spell and retried with the same back-off. The satellite starts each turn with
+not hammered and is logged once per outage; a session that lasted ``reconnect_delay`` resets
+the wait). A satellite that already has a controller (Home Assistant) answers ``run-satellite``
+with an ``error`` of code ``satellite-busy`` and ends its side: that is logged once (at warning)
+per busy spell and retried with the same back-off. The satellite starts each turn with
 ``run-pipeline`` and streams its microphone audio; we answer with the events Home Assistant
 sends (``voice-started``/``voice-stopped``, ``transcript``, ``synthesize``, the reply
 ``audio-start``/``audio-chunk``/``audio-stop``, ``error``) and wait for ``played``.
@@ -150,26 +151,27 @@ class SatelliteLink:
 
     async def run(self) -> None:
         """Connect, serve, reconnect after loss (waits back off); until cancelled."""
-        failures = 0
+        failures, unreachable = 0, False
         while not self._stopping:
             try:
                 conn = await Connection.open(self.config.uri)
-            except (OSError, TimeoutError) as err:
+            except (OSError, TimeoutError) as err:  # said once per outage: the next dials log at debug
                 wait = self._next_wait(failures)
                 failures += 1
-                _LOGGER.info("satellite %s unreachable (%s); retry in %.1fs", self.config.uri, err, wait)
+                level, unreachable = logging.DEBUG if unreachable else logging.INFO, True
+                _LOGGER.log(level, "satellite %s unreachable (%s); retry in %.1fs", self.config.uri, err, wait)
                 await self.clock.sleep(wait)
                 continue
-            started, refused = self.clock.now(), False
+            started, refused, unreachable = self.clock.now(), False, False
             try:
                 await self._session(conn)
             except SatelliteBusy as err:  # said once per busy spell
                 refused = True
+                level = logging.DEBUG if self.busy else logging.WARNING
                 _LOGGER.log(
-                    logging.DEBUG if self.busy else logging.WARNING,
-                    "satellite %s is busy with another controller; retrying with back-off (at most every %.0fs): %s",
+                    level,
+                    "satellite %s is busy with another controller; retrying with back-off: %s",
                     self.config.uri,
-                    self.config.reconnect_delay,
                     err,
                 )
             except (OSError, TimeoutError) as err:

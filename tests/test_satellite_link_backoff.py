@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 
+import pytest
 from wyoming.event import async_read_event
 
 from orchestrator.pipeline import Pipeline
@@ -64,4 +66,53 @@ async def test_an_absent_satellite_is_retried_after_half_a_second_doubling_to_th
         with contextlib.suppress(BaseException):
             await task
     assert waits == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+    assert link.sessions == 1
+
+
+async def test_an_unreachable_satellite_is_logged_once_per_outage(caplog: pytest.LogCaptureFixture) -> None:
+    # A satellite unplugged for an hour used to add an INFO line every 10 s (one per dial).
+    clock = ManualClock()
+    port = _free_port()
+    pipeline = Pipeline(ServicePool("asr", []), ServicePool("handle", []), ServicePool("tts", []))
+    config = LinkConfig(f"tcp://127.0.0.1:{port}", ping_interval=1000.0, reconnect_delay=10.0)
+    link = SatelliteLink(config, pipeline, clock=clock)
+    caplog.set_level(logging.DEBUG, logger="orchestrator.satellite_link")
+
+    def said() -> list[int]:
+        return [r.levelno for r in caplog.records if "unreachable" in r.getMessage()]
+
+    async def dials(count: int) -> None:
+        while len(said()) < count:
+            wait = await clock.next_sleep()
+            if wait != 1000.0:  # (the pinger of a session)
+                clock.advance(wait)
+
+    task = asyncio.create_task(link.run())
+    try:
+        await dials(8)
+        assert said() == [logging.INFO] + [logging.DEBUG] * 7
+        connected = asyncio.Event()
+
+        async def satellite(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await async_read_event(reader)
+            connected.set()
+            writer.close()  # the satellite goes away again
+
+        server = await asyncio.start_server(satellite, "127.0.0.1", port)
+        try:
+            while not connected.is_set():  # the next dial reaches it
+                wait = await clock.next_sleep()
+                if wait != 1000.0:
+                    clock.advance(wait)
+        finally:
+            server.close()
+            await server.wait_closed()
+        before = len(said())
+        await dials(before + 3)  # a new outage: said once again
+        assert said()[before:] == [logging.INFO, logging.DEBUG, logging.DEBUG]
+    finally:
+        await link.stop()
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
     assert link.sessions == 1
