@@ -203,7 +203,7 @@ class SatelliteLink:
         self._conn = conn
         self._attach_timers()
         self.connected.set()
-        _LOGGER.info("satellite %s connected", self.config.uri)
+        _LOGGER.debug("satellite %s dialled", self.config.uri)  # "connected" once it answers (a refusal does not)
         reading: asyncio.Task[Event | None] | None = None
         try:
             while True:
@@ -254,8 +254,9 @@ class SatelliteLink:
             pong.set()
         elif Ping.is_type(event.type):
             await conn.send(Pong(text=Ping.from_event(event).text).event())
-        elif Info.is_type(event.type):
+        elif Info.is_type(event.type):  # the answer to our describe: it took us as its controller
             self.info = Info.from_event(event)
+            _LOGGER.info("satellite %s connected (%s)", self.config.uri, self.name)
         elif RunPipeline.is_type(event.type):
             await self._on_run_pipeline(RunPipeline.from_event(event), conn)
         elif AudioChunk.is_type(event.type):

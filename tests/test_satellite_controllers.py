@@ -28,6 +28,7 @@ from orchestrator.satellite_link import LinkConfig, SatelliteLink
 from orchestrator.services import ServicePool
 from satellite.admission import BUSY, Admission
 from voice_runtime.clock import ManualClock
+from voice_runtime.tasks import cancel_and_wait
 
 RATE = 22050
 
@@ -151,3 +152,59 @@ def test_admission_refuses_while_heard_and_admits_after_the_silence(caplog: pyte
     assert admission.refusal("ha", "orchestrator") is not None
     clock.advance(0.2)  # silent for 15.1 s: a half-open connection of a crashed controller
     assert admission.refusal("ha", "orchestrator") is None
+
+
+class _Said(logging.Handler):
+    """Sets ``event`` once ``times`` records of ``level`` or above contain ``text``."""
+
+    def __init__(self, text: str, times: int = 1, level: int = logging.INFO) -> None:
+        super().__init__(level)
+        self.text, self.left, self.event = text, times, asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.left -= 1
+            if self.left <= 0:
+                self.event.set()
+
+
+async def test_while_another_controller_holds_the_satellite_the_link_says_so_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Home Assistant may hold a satellite for days while hearth serve (zeroconf) keeps trying it.
+    # Before: each refused dial also logged "satellite ... connected" at INFO (6 lines for 6 dials).
+    server = await satellite_server()
+    clock = ManualClock()
+    pipeline = Pipeline(ServicePool("asr", []), ServicePool("handle", []), ServicePool("tts", []))
+    link = SatelliteLink(LinkConfig(server.uri, ping_interval=1000.0, reconnect_delay=2.0), pipeline, clock=clock)
+    caplog.set_level(logging.DEBUG, logger="orchestrator.satellite_link")
+    logger = logging.getLogger("orchestrator.satellite_link")
+    refused, accepted = _Said("busy with another controller", 6, logging.DEBUG), _Said("connected (")
+    logger.addHandler(refused)
+    logger.addHandler(accepted)
+    ha = await FakeHomeAssistant.connect(server.port)
+    task = asyncio.create_task(link.run())
+
+    async def back_off() -> None:  # every wait of the back-off passes at once; the pinger's never does
+        while True:
+            if (wait := await clock.next_sleep()) != 1000.0:
+                clock.advance(wait)
+
+    driver = asyncio.create_task(back_off())
+    try:
+        await asyncio.wait_for(refused.event.wait(), 60)  # six refused dials, the last ones at the 2 s cap
+        said = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+        assert len(said) == 1 and "busy with another controller" in said[0], said
+        await ha.client.close()  # Home Assistant lets go: the link gets in and says so
+        await asyncio.wait_for(accepted.event.wait(), 60)
+        assert link.info is not None
+    finally:
+        logger.removeHandler(refused)
+        logger.removeHandler(accepted)
+        await cancel_and_wait(driver)
+        await link.stop()
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        await ha.client.close()
+        await server.stop()
