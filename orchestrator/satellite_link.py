@@ -15,11 +15,7 @@ sends (``voice-started``/``voice-stopped``, ``transcript``, ``synthesize``, the 
 A ``run-pipeline`` mid-turn is barge-in (see :mod:`orchestrator.state`), unless it comes right
 after the end of speech: then it continues the same question (:mod:`orchestrator.continuation`).
 
-Timers: while connected the link is the :class:`~orchestrator.timers.Ringer` of its satellite's
-timers (owner ``satellite:<uri>``, the conversation id of its turns): it forwards
-``timer-started``/``-updated``/``-cancelled``/``-finished`` and, when one finishes while no turn
-is running, speaks the line as an announcement (audio outside a pipeline run, as Home
-Assistant's ``announce`` does).
+Timers: while connected the link is the ringer of its satellite's timers (:mod:`orchestrator.link_timers`).
 """
 
 from __future__ import annotations
@@ -32,13 +28,12 @@ from dataclasses import dataclass
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
-from wyoming.event import Event, Eventable
+from wyoming.event import Event
 from wyoming.info import Describe, Info
 from wyoming.ping import Ping, Pong
 from wyoming.pipeline import PipelineStage, RunPipeline
 from wyoming.satellite import RunSatellite
 from wyoming.snd import Played
-from wyoming.timer import TimerFinished
 
 from voice_runtime.clock import Clock, MonotonicClock
 from voice_runtime.error_codes import NO_SPEECH, SATELLITE_BUSY, TURN_FAILED
@@ -47,6 +42,7 @@ from voice_runtime.protocol import ProtocolError, read_frame
 from voice_runtime.tasks import TaskSet, cancel_and_wait, race
 
 from .continuation import ContinuationPolicy
+from .link_timers import LinkTimers
 from .link_turn import LinkOut, LinkTurn, checked_chunk
 from .pipeline import Pipeline, TurnResult
 from .services import Connection
@@ -76,7 +72,7 @@ class LinkConfig:
     continuation: ContinuationPolicy = ContinuationPolicy()
 
 
-class SatelliteLink:
+class SatelliteLink(LinkTimers):
     def __init__(
         self, config: LinkConfig, pipeline: Pipeline, *, clock: Clock | None = None, timers: TimerManager | None = None
     ) -> None:
@@ -102,42 +98,6 @@ class SatelliteLink:
         self._tasks = TaskSet()  # the link's tasks: turns, the announcement, the pinger
         self._count = 0
         self._stopping = False
-
-    @property
-    def owner(self) -> str:
-        """The conversation id of this satellite's turns; its timers belong to it. The URI, not
-        the name from ``info``: known before the first turn, stable across restarts, unique."""
-        return f"satellite:{self.config.uri}"
-
-    def _attach_timers(self) -> None:
-        if self.timers is not None:
-            self.timers.attach(self.owner, self)
-
-    def _detach_timers(self) -> None:
-        if self.timers is not None:
-            self.timers.detach(self.owner, self)
-
-    async def timer_event(self, event: Eventable, announce: str | None) -> None:
-        """Tell the satellite about one of its timers (the TimerManager calls this)."""
-        conn = self._conn
-        if conn is None:
-            raise ConnectionResetError(f"satellite {self.config.uri} is not connected")
-        busy = self._announcing is not None and not self._announcing.done()
-        speaks = bool(announce) and self.machine.state is LinkState.IDLE and not busy
-        sent = event.event()
-        if speaks and TimerFinished.is_type(sent.type):
-            sent.data["announced"] = True  # a satellite with its own --tts-uri does not say it too
-        await conn.send(sent)
-        if speaks and announce:
-            self._announcing = self._tasks.spawn(self._announce(conn, announce), name=f"announce {self.name}")
-
-    async def _announce(self, conn: Connection, text: str) -> TurnResult:
-        turn = LinkTurn(0, RunPipeline(start_stage=PipelineStage.TTS, end_stage=PipelineStage.TTS))
-        try:
-            return await self.pipeline.announce(text, LinkOut(conn, turn, self.clock))
-        except (OSError, TimeoutError) as err:
-            _LOGGER.warning("announcement to %s failed: %s", self.config.uri, err)
-            return turn.result
 
     @property
     def name(self) -> str:
