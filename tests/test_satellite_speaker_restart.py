@@ -94,8 +94,16 @@ async def test_without_a_usable_sound_card_the_satellite_exits_2_at_start_saying
     # Device 999 exists on no machine (this one has no card at all). The old code announced
     # itself and failed only when a controller connected ("Invalid input device", exit 1).
     exited = await run_to_exit(
-        sys.executable, "-m", "satellite", "--uri", "tcp://127.0.0.1:0", "--no-tones", "--mic-device", "999",
-        "--snd-command", "cat",
+        sys.executable,
+        "-m",
+        "satellite",
+        "--uri",
+        "tcp://127.0.0.1:0",
+        "--no-tones",
+        "--mic-device",
+        "999",
+        "--snd-command",
+        "cat",
     )
     assert exited.code == 2
     assert "voice-satellite: error: no usable audio input: device '999'" in exited.stderr
