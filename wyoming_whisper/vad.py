@@ -92,6 +92,12 @@ class VadPolicy:
     # "nearest pharmacy" from ~0.3 s after the word's end on (bench/room_tail_probe.py).
     weak_peak: float | None = 0.6
     weak_pad_windows: int = 13  # ~0.4 s
+    # A quiet request: when fewer than ``min_speech_windows`` windows reach ``threshold``, windows
+    # scoring ``quiet_threshold`` or more are the speech (Silero scores quiet far-field speech low:
+    # the corpus's far "Turn the bedroom lights down to fifty percent" 6 dB quieter peaks at 0.37
+    # and was no speech at all). It changes nothing where speech reached the threshold, so no
+    # request ends later; white noise at -60..-30 dBFS never scores 0.2. None: off.
+    quiet_threshold: float | None = 0.3
 
 
 def end_pad(probs: list[float], last: int, policy: VadPolicy) -> int:
@@ -107,14 +113,19 @@ def end_pad(probs: list[float], last: int, policy: VadPolicy) -> int:
 
 
 def speech_windows(probs: list[float], policy: VadPolicy) -> tuple[int, int] | None:
-    """First and last window of the speech (at or above the threshold), or None if there is no
-    speech. (A weak-tail floor, speech going on while the score stays >= 0.15-0.3, was measured
-    in session 13 and rejected: every end later by 0.01-0.12 s p50, held-48 not fixed;
+    """First and last window of the speech (at or above the threshold; in a quiet request at or
+    above ``policy.quiet_threshold``), or None if there is no speech. (A weak-tail floor, speech
+    going on while the score stays >= 0.15-0.3, was measured in session 13 and rejected: every
+    end later by 0.01-0.12 s p50, held-48 not fixed; bench/results/room_latency.md. A quiet run
+    after louder speech counted as speech too was measured in session 15 and not kept:
     bench/results/room_latency.md.)"""
-    hits = [i for i, p in enumerate(probs) if p >= policy.threshold]
-    if len(hits) < policy.min_speech_windows:
-        return None
-    return hits[0], hits[-1]
+    for threshold in (policy.threshold, policy.quiet_threshold):
+        if threshold is None:
+            continue
+        hits = [i for i, p in enumerate(probs) if p >= threshold]
+        if len(hits) >= policy.min_speech_windows:
+            return hits[0], hits[-1]
+    return None
 
 
 def speech_region(probs: list[float], n_samples: int, policy: VadPolicy) -> tuple[int, int] | None:
