@@ -120,7 +120,7 @@ def clip_end(folder: Path, utterance: dict[str, Any]) -> float | None:
     if not path.is_file():
         return None
     with wave.open(str(path)) as w:
-        return float(utterance["at"]) + w.getnframes() / w.getframerate()
+        return float(utterance["at"]) + float(w.getnframes()) / float(w.getframerate())
 
 
 def breakdown(folder: Path, whisper_log: Path | None = None) -> list[dict[str, Any]]:

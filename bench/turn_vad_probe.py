@@ -49,17 +49,18 @@ def corpus_with_clean() -> tuple[list[Request], dict[str, np.ndarray[Any, np.dty
         clean[rid] = kwargs["clean"]
         return original(split, rid, *args, **kwargs)
 
-    corpus_module._condition = keep  # type: ignore[assignment]
+    corpus_module._condition = keep
     try:
         return corpus_module.build(), clean
     finally:
-        corpus_module._condition = original  # type: ignore[assignment]
+        corpus_module._condition = original
 
 
 def frame_db(x: np.ndarray[Any, np.dtype[np.float32]]) -> np.ndarray[Any, np.dtype[np.float64]]:
     n = len(x) // FRAME
     power = np.mean(x[: n * FRAME].reshape(n, FRAME).astype(np.float64) ** 2, axis=1)
-    return 10 * np.log10(power + 1e-12)
+    out: np.ndarray[Any, np.dtype[np.float64]] = 10 * np.log10(power + 1e-12)
+    return out
 
 
 def room_audio(r: Request, seed: int) -> np.ndarray[Any, np.dtype[np.float32]]:
@@ -132,6 +133,89 @@ def analyse(
     return row
 
 
+def hysteresis_end(probs: list[float], policy: VadPolicy, low: float) -> tuple[int, int] | None:
+    """Variant (not the product's): the speech goes on after its last window >= threshold while
+    the score stays >= ``low`` (Silero's own neg_threshold idea)."""
+    found = speech_windows(probs, policy)
+    if found is None:
+        return None
+    last = found[1]
+    while last + 1 < len(probs) and probs[last + 1] >= low:
+        last += 1
+    return found[0], last
+
+
+def trailing_quiet_end(
+    probs: list[float], policy: VadPolicy, low: float, min_windows: int = 3
+) -> tuple[int, int] | None:
+    """Variant (not the product's): a run of >= ``min_windows`` windows >= ``low`` with none
+    >= threshold after the speech (a quiet word said apart) extends it."""
+    found = speech_windows(probs, policy)
+    if found is None:
+        return None
+    last, i = found[1], found[1] + 1
+    while i < len(probs):
+        if probs[i] >= low:
+            j = i
+            while j + 1 < len(probs) and probs[j + 1] >= low:
+                j += 1
+            if j - i + 1 >= min_windows and max(probs[i : j + 1]) < policy.threshold:
+                last = j
+            i = j + 1
+        else:
+            i += 1
+    return found[0], last
+
+
+def compare(chosen: list[Request], clean: dict[str, Any], tail: str, low: float) -> None:
+    """Decode each variant's region with the server's final settings; whole/changed/decision delay."""
+    from bench.turn_bench import is_whole
+    from voice_runtime.models import resolve_whisper
+    from wyoming_whisper.engine import EngineConfig, WhisperEngine
+    from wyoming_whisper.vad import end_pad
+
+    engine = WhisperEngine(EngineConfig(model_dir=resolve_whisper("tiny.en")))
+    vad = SileroVad(silero_vad())
+    policy = replace(VadPolicy(), pad_windows=3)  # serve's endpoint pad (0.1 s)
+    variants = ["base", "hysteresis", "trailing"]
+    stats: dict[str, dict[str, list[Any]]] = {v: {"whole": [], "delay": []} for v in variants}
+    for i, r in enumerate(chosen):
+        x = room_audio(r, i) if tail == "room" else noise_after(r, i)
+        stream = vad.stream()
+        stream.feed(x)
+        probs = stream.probs
+        words_end = analyse(r, clean[r.id], probs, policy)["words_end"]
+        texts = {}
+        for v in variants:
+            found = {
+                "base": speech_windows(probs, policy),
+                "hysteresis": hysteresis_end(probs, policy, low),
+                "trailing": trailing_quiet_end(probs, policy, low),
+            }[v]
+            if found is None:
+                texts[v] = ""
+                continue
+            pad = end_pad(probs, found[1], policy)
+            start = max(0, (found[0] - policy.lead_windows) * WINDOW)
+            end = min(len(x), (found[1] + 1 + pad) * WINDOW)
+            texts[v] = engine.transcribe(x[start:end], "en").text.strip()
+            stats[v]["whole"].append(is_whole(r, texts[v]))
+            stats[v]["delay"].append((found[1] + 1 + max(8, pad)) * WINDOW / RATE - words_end)
+        if len(set(texts.values())) > 1:
+            print(f"  {r.id} {r.condition}: " + " | ".join(f"{v}={texts[v]!r}" for v in variants))
+    for v in variants:
+        d = sorted(stats[v]["delay"])
+        print(
+            f"{tail} low={low} {v}: whole {sum(stats[v]['whole'])}/{len(chosen)}, decision delay "
+            f"p50 {np.percentile(d, 50):.3f} / p95 {np.percentile(d, 95):.3f} s (n={len(d)})"
+        )
+
+
+def noise_after(r: Request, seed: int) -> np.ndarray[Any, np.dtype[np.float32]]:
+    """The clip with its own noise going on for 2 s after it (bench/turn_bench.py's model)."""
+    return corpus_module.with_noise_after(r, np.random.default_rng(seed), TAIL)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--split", default="tune,held")
@@ -139,6 +223,8 @@ def main() -> int:
     parser.add_argument("--threshold", type=float, default=VadPolicy().threshold)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--all", action="store_true", help="print every request, not only the misses")
+    parser.add_argument("--compare", choices=["room", "noise"], help="decode the end variants (tail model)")
+    parser.add_argument("--low", type=float, default=0.3, help="the variants' lower threshold")
     args = parser.parse_args()
     requests, clean = corpus_with_clean()
     chosen: list[Request] = []
@@ -148,6 +234,9 @@ def main() -> int:
             part, parts = (int(x) for x in args.held_part.split("/"))
             rows = rows[(part - 1) * len(rows) // parts : part * len(rows) // parts]
         chosen += rows
+    if args.compare:
+        compare(chosen, clean, args.compare, args.low)
+        return 0
     vad = SileroVad(silero_vad())
     policy = replace(VadPolicy(), threshold=args.threshold)
     out = []
