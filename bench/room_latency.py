@@ -23,6 +23,12 @@ Every step is placed on the room's scenario clock (seconds; the room's ``result.
 * ``satellite reply``: the satellite's "waiting -> speaking on reply-start" (first reply audio in);
 * ``speaker``: the first audible reply block at the room's speaker (> -40 dBFS).
 
+The room places the speech end at the last 10 ms block over a level relative to the clip's own
+noise (10 dB over its 10th percentile): in the corpus's noisy clips the last words can be under
+it, and then "the end of speech" falls early (held-50, far+noise: 1.06 s before its last word
+ended; tune-22: 2.57 s). The corpus clips end at their last voiced sample, so the table also
+gives the first sound from the clip's end (``clip end``: the WAV's start + its length).
+
     python bench/room_latency.py /tmp/room-turns-held-on-p1of2 [--whisper-log FILE] [--json OUT]
 """
 
@@ -40,13 +46,19 @@ from typing import Any
 import numpy as np
 
 STEPS = ["vad", "start", "spec", "eot", "asr", "told", "text", "tts", "sent", "sat", "speaker"]
-TITLES = {"vad": "Silero's speech end (on the room's mic.wav; whisper's VAD threshold)",
-          "start": "whisper's speculative final decode starts (~0.1 s of silence heard)",
-          "spec": "whisper's speculative final decoded (the text a reply could start on)",
-          "eot": "whisper end of turn", "asr": "whisper transcript", "told": "satellite told (end of speech)",
-          "text": "intent answer / LLM first token", "tts": "first TTS audio",
-          "sent": "first chunk sent to the satellite",
-          "sat": "satellite has the reply", "speaker": "first sound at the speaker"}
+TITLES = {
+    "vad": "Silero's speech end (on the room's mic.wav; whisper's VAD threshold)",
+    "start": "whisper's speculative final decode starts (~0.1 s of silence heard)",
+    "spec": "whisper's speculative final decoded (the text a reply could start on)",
+    "eot": "whisper end of turn",
+    "asr": "whisper transcript",
+    "told": "satellite told (end of speech)",
+    "text": "intent answer / LLM first token",
+    "tts": "first TTS audio",
+    "sent": "first chunk sent to the satellite",
+    "sat": "satellite has the reply",
+    "speaker": "first sound at the speaker",
+}
 _TS = re.compile(r"^ts=(\S+) ")
 _MARK = re.compile(r"latency mark stage=(\w+) mono=([\d.]+)")
 
@@ -94,12 +106,21 @@ def silero_ends(folder: Path, result: dict[str, Any]) -> list[float | None]:
     for u in result["utterances"]:
         begin = u["onset"] - 0.3  # scenario seconds; mic.wav starts wav_offset_s earlier
         stream = vad.stream()
-        stream.feed(mic[int((begin + shift) * 16000): int((u["offset"] + 2.0 + shift) * 16000)])
+        stream.feed(mic[int((begin + shift) * 16000) : int((u["offset"] + 2.0 + shift) * 16000)])
         probs = stream.probs
         first = max(0, int((u["offset"] - 0.1 - begin) * 16000 / WINDOW))
-        k = next((k for k in range(first, len(probs) - 2) if max(probs[k:k + 3]) < threshold), None)
+        k = next((k for k in range(first, len(probs) - 2) if max(probs[k : k + 3]) < threshold), None)
         ends.append(None if k is None else begin + k * WINDOW / 16000)
     return ends
+
+
+def clip_end(folder: Path, utterance: dict[str, Any]) -> float | None:
+    """The scenario second the utterance's WAV ends (None without it in the folder)."""
+    path = folder / str(utterance.get("wav"))
+    if not path.is_file():
+        return None
+    with wave.open(str(path)) as w:
+        return float(utterance["at"]) + float(w.getnframes()) / float(w.getframerate())
 
 
 def breakdown(folder: Path, whisper_log: Path | None = None) -> list[dict[str, Any]]:
@@ -112,15 +133,26 @@ def breakdown(folder: Path, whisper_log: Path | None = None) -> list[dict[str, A
     marks = [(m.group(1), float(m.group(2)) - scenario_mono) for _, msg in orch if (m := _MARK.search(msg))]
     whisper_path = whisper_log or folder / "whisper.log"
     wlog = text_log(whisper_path) if whisper_path.exists() else []
-    eots = [(float(m.group(3)) - scenario_mono, float(m.group(2)) - float(m.group(1))) for _, line in wlog
-            if (m := re.search(r"end of turn: speech ended at ([\d.]+)s, audio received ([\d.]+)s mono=([\d.]+)",
-                               line))]
-    specs = [float(m.group(1)) - scenario_mono for _, line in wlog
-             if (m := re.search(r"speculative final decoded mono=([\d.]+)", line))]
-    starts = [float(m.group(1)) - scenario_mono for _, line in wlog
-              if (m := re.search(r"speculative final decode starts mono=([\d.]+)", line))]
-    finals = [float(m.group(1)) - scenario_mono for _, line in wlog
-              if "transcript=" in line and (m := re.search(r" mono=([\d.]+)\"?$", line))]
+    eots = [
+        (float(m.group(3)) - scenario_mono, float(m.group(2)) - float(m.group(1)))
+        for _, line in wlog
+        if (m := re.search(r"end of turn: speech ended at ([\d.]+)s, audio received ([\d.]+)s mono=([\d.]+)", line))
+    ]
+    specs = [
+        float(m.group(1)) - scenario_mono
+        for _, line in wlog
+        if (m := re.search(r"speculative final decoded mono=([\d.]+)", line))
+    ]
+    starts = [
+        float(m.group(1)) - scenario_mono
+        for _, line in wlog
+        if (m := re.search(r"speculative final decode starts mono=([\d.]+)", line))
+    ]
+    finals = [
+        float(m.group(1)) - scenario_mono
+        for _, line in wlog
+        if "transcript=" in line and (m := re.search(r" mono=([\d.]+)\"?$", line))
+    ]
     told = [t for t, msg in sat if "end of speech found by the controller" in msg]
     sat_reply = [t for t, msg in sat if "speaking on reply-start" in msg]
     turn_lines = [(t, msg) for t, msg in orch if re.match(r"turn (ok|cancelled|\S+) conversation=", msg)]
@@ -142,6 +174,7 @@ def breakdown(folder: Path, whisper_log: Path | None = None) -> list[dict[str, A
         told_t = last(told)
         row["told"] = told_t
         row["vad"] = vad_ends[i]
+        row["clip_end"] = clip_end(folder, u)
         row["eot"] = last([t for t, _ in eots])
         row["eot_silence"] = next((s for t, s in eots if t == row["eot"]), None)
         row["asr"] = last(finals)
@@ -155,8 +188,11 @@ def breakdown(folder: Path, whisper_log: Path | None = None) -> list[dict[str, A
         if line is not None:
             im = re.search(r"intent=(\S+)", line[1])
             row["intent"] = im.group(1) if im else None
-        for step, names in (("text", ("intent", "first_token")), ("tts", ("first_tts_audio",)),
-                            ("sent", ("first_audio_sent",))):
+        for step, names in (
+            ("text", ("intent", "first_token")),
+            ("tts", ("first_tts_audio",)),
+            ("sent", ("first_audio_sent",)),
+        ):
             found = [t for name, t in marks if name in names]
             value = last(found, told_t - 0.05 if told_t is not None else u["onset"])
             if value is None and line is not None and told_t is not None:  # no --debug: the turn line's offsets
@@ -165,15 +201,24 @@ def breakdown(folder: Path, whisper_log: Path | None = None) -> list[dict[str, A
             row[step] = value
         for step in STEPS:
             row[f"{step}_s"] = None if row.get(step) is None else round(row[step] - u["offset"], 3)
+        ce = row["clip_end"]
+        row["speaker_clip_s"] = None if ce is None else round(spk - ce, 3)
+        row["offset_early_s"] = None if ce is None else round(ce - u["offset"], 3)
         rows.append(row)
     return rows
 
 
 def table(rows: list[dict[str, Any]], title: str) -> str:
-    lines = [f"### {title}", "", "| step (from the last voiced sample) | intents p50 / p95 | LLM turns p50 / p95 |",
-             "|---|---|---|"]
-    kinds = {"intents": [r for r in rows if r["intent"] not in (None, "-")],
-             "llm": [r for r in rows if r["intent"] == "-"]}
+    lines = [
+        f"### {title}",
+        "",
+        "| step (from the last voiced sample) | intents p50 / p95 | LLM turns p50 / p95 |",
+        "|---|---|---|",
+    ]
+    kinds = {
+        "intents": [r for r in rows if r["intent"] not in (None, "-")],
+        "llm": [r for r in rows if r["intent"] == "-"],
+    }
 
     def cell(items: list[dict[str, Any]], key: str) -> str:
         vals = [r[key] for r in items if r.get(key) is not None]
@@ -183,17 +228,33 @@ def table(rows: list[dict[str, Any]], title: str) -> str:
 
     for step in STEPS:
         lines.append(f"| {TITLES[step]} | {cell(kinds['intents'], step + '_s')} | {cell(kinds['llm'], step + '_s')} |")
-    lines.append(f"| (silence whisper had heard at its end of turn) | {cell(kinds['intents'], 'eot_silence')} | "
-                 f"{cell(kinds['llm'], 'eot_silence')} |")
-    lines.append(f"| (its decode starts after Silero's speech end: the 96 ms pad + the audio's way) | "
-                 f"{cell(kinds['intents'], 'after_vad')} | {cell(kinds['llm'], 'after_vad')} |")
-    lines.append(f"| (its speculative final decode: start to text) | {cell(kinds['intents'], 'decode')} | "
-                 f"{cell(kinds['llm'], 'decode')} |")
+    lines.append(
+        f"| first sound at the speaker, from the clip's end (its last voiced sample) | "
+        f"{cell(kinds['intents'], 'speaker_clip_s')} | {cell(kinds['llm'], 'speaker_clip_s')} |"
+    )
+    lines.append(
+        f"| (the room's speech end before the clip's end) | {cell(kinds['intents'], 'offset_early_s')} | "
+        f"{cell(kinds['llm'], 'offset_early_s')} |"
+    )
+    lines.append(
+        f"| (silence whisper had heard at its end of turn) | {cell(kinds['intents'], 'eot_silence')} | "
+        f"{cell(kinds['llm'], 'eot_silence')} |"
+    )
+    lines.append(
+        f"| (its decode starts after Silero's speech end: the 96 ms pad + the audio's way) | "
+        f"{cell(kinds['intents'], 'after_vad')} | {cell(kinds['llm'], 'after_vad')} |"
+    )
+    lines.append(
+        f"| (its speculative final decode: start to text) | {cell(kinds['intents'], 'decode')} | "
+        f"{cell(kinds['llm'], 'decode')} |"
+    )
     return "\n".join(lines) + "\n"
 
 
-_LLM = re.compile(r"(reply|prefill) conversation=\S+ (?:chunks=\d+ )?prompt_tokens=(\d+) cached=(\d+)"
-                  r"(?: prompt_eval_ms=(\d+))?(?:.*first_chunk_ms=(\d+))?")
+_LLM = re.compile(
+    r"(reply|prefill) conversation=\S+ (?:chunks=\d+ )?prompt_tokens=(\d+) cached=(\d+)"
+    r"(?: prompt_eval_ms=(\d+))?(?:.*first_chunk_ms=(\d+))?"
+)
 
 
 def llm_lines(folder: Path) -> str:
@@ -203,17 +264,25 @@ def llm_lines(folder: Path) -> str:
     seen: dict[str, list[tuple[int, int | None, int | None]]] = {"reply": [], "prefill": []}
     for line in path.read_text(errors="replace").splitlines() if path.exists() else []:
         if m := _LLM.search(line):
-            seen[m.group(1)].append((int(m.group(2)) - int(m.group(3)),
-                                     int(m.group(4)) if m.group(4) else None, int(m.group(5)) if m.group(5) else None))
+            seen[m.group(1)].append(
+                (
+                    int(m.group(2)) - int(m.group(3)),
+                    int(m.group(4)) if m.group(4) else None,
+                    int(m.group(5)) if m.group(5) else None,
+                )
+            )
     out = []
     for kind, items in seen.items():
         if items:
+
             def med(k: int, items: list[tuple[int, int | None, int | None]] = items) -> str:
                 vals = [v for x in items if (v := x[k]) is not None]
                 return f"{np.median(vals):.0f}" if vals else "-"
 
-            out.append(f"llama {kind} requests: {len(items)}, uncached prompt tokens p50 {med(0)} "
-                       f"(all: {[x[0] for x in items]}), prompt eval ms p50 {med(1)}, first chunk ms p50 {med(2)}")
+            out.append(
+                f"llama {kind} requests: {len(items)}, uncached prompt tokens p50 {med(0)} "
+                f"(all: {[x[0] for x in items]}), prompt eval ms p50 {med(1)}, first chunk ms p50 {med(2)}"
+            )
     return "\n".join(out)
 
 
@@ -227,9 +296,11 @@ def main() -> int:
     for folder in args.folders:
         rows = breakdown(folder, args.whisper_log)
         log = (folder / "orchestrator.log").read_text(errors="replace")
-        print(f"prepared replies (preemptive.py): started {log.count('preparing a reply to')}, "
-              f"used {log.count('prepared reply used')}, "
-              f"dropped {sum('prepared reply to' in x and ' dropped' in x for x in log.splitlines())}")
+        print(
+            f"prepared replies (preemptive.py): started {log.count('preparing a reply to')}, "
+            f"used {log.count('prepared reply used')}, "
+            f"dropped {sum('prepared reply to' in x and ' dropped' in x for x in log.splitlines())}"
+        )
         if lines := llm_lines(folder):
             print(lines)
         for r in rows:
@@ -237,7 +308,12 @@ def main() -> int:
         every += rows
         print(table(rows, str(folder)))
         for r in rows:
-            print(r["wav"], r["intent"], " ".join(f"{s}={r[s + '_s']}" for s in STEPS))
+            print(
+                r["wav"],
+                r["intent"],
+                " ".join(f"{s}={r[s + '_s']}" for s in STEPS),
+                f"speaker_from_clip_end={r['speaker_clip_s']}",
+            )
     if len(args.folders) > 1:
         print(table(every, "all"))
     if args.json:

@@ -246,6 +246,7 @@ def judge(requests: list[Request], run: dict[str, Any], skipped: set[str]) -> li
             if (m := re.search(r"continuation \(.*reply heard ([\d.]+)s\)", msg))
         ]
         after = [p for p in replies if u["offset"] < p["start"] < end]
+        clip_end = u["at"] + r.speech_end  # the corpus clips end at their last voiced sample
         during = [p for p in replies if u["onset"] <= p["start"] <= u["offset"]]
         # Spoken over the previous reply (it outlived the gap): a barge-in question, not scored.
         over = any(p["start"] < u["onset"] < p["end"] for p in replies)
@@ -269,6 +270,9 @@ def judge(requests: list[Request], run: dict[str, Any], skipped: set[str]) -> li
                 "reply_heard_log_s": merges,
                 "reply_heard_room_s": [p["played_s"] for p in during],
                 "first_audio_s": round(after[0]["start"] - u["offset"], 3) if after else None,
+                # from the clip's end (its last voiced sample): the room's offset, 10 dB over the
+                # clip's own noise, falls up to ~2.6 s early in the noisy clips (held-50: 1.08 s)
+                "first_audio_clip_s": round(after[0]["start"] - clip_end, 3) if after else None,
                 "turns_answered": len(answered),
                 "answer_finished": answered_fully,
                 # the controller ended the question while it was still being spoken (a cut the
@@ -351,7 +355,8 @@ async def run(args: argparse.Namespace) -> int:
     for row in rows:
         print(
             f"{row['id']} {'whole' if row['whole'] else 'CUT  '}{' (excl)' if row['excluded'] else ''} "
-            f"merges={row['merges']} first_audio={row['first_audio_s']} {row['answered']!r}",
+            f"merges={row['merges']} first_audio={row['first_audio_s']} "
+            f"from_clip_end={row['first_audio_clip_s']} {row['answered']!r}",
             flush=True,
         )
     print(f"wrote {path}")

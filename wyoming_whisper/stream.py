@@ -140,7 +140,7 @@ class Utterance:
 
     def region(self) -> Region | None:
         """The span to transcribe now (at the end: the final span), None without speech."""
-        return speech_region(self._vad.probs, self.samples, self.policy.vad)
+        return speech_region(self._vad.probs, self.samples, self.policy.vad, self._vad.half_probs)
 
     def loop_retry(self, region: Region, text: str) -> Region | None:
         """The region to decode again when ``text``, the final decode of ``region``, repeats a
@@ -156,7 +156,7 @@ class Utterance:
         window scored: the probabilities only grow, and next_job/verdict_due ask several times."""
         scored = len(self._vad.probs)
         if self._speech_at[0] != scored:
-            self._speech_at = (scored, speech_windows(self._vad.probs, self.policy.vad))
+            self._speech_at = (scored, speech_windows(self._vad.probs, self.policy.vad, self._vad.half_probs))
         return self._speech_at[1]
 
     def _trailing_silence(self) -> int | None:
@@ -246,7 +246,7 @@ class Utterance:
         to be, or None: only when asked for, while the turn can still end here (not inside an
         earlier part re-sent first) and the text reads as a finished request."""
         endpoint = self.policy.endpoint()
-        found = speech_windows(self._vad.probs, self.policy.vad)
+        found = speech_windows(self._vad.probs, self.policy.vad, self._vad.half_probs)
         if (
             not self.policy.speculative
             or endpoint is None
@@ -275,7 +275,7 @@ class Utterance:
 
     def voice_events(self) -> list[tuple[str, int]]:
         """New ("started"|"stopped", milliseconds) transitions since the last call."""
-        found = speech_windows(self._vad.probs, self.policy.vad)
+        found = speech_windows(self._vad.probs, self.policy.vad, self._vad.half_probs)
         events: list[tuple[str, int]] = []
         if found is None:
             return events

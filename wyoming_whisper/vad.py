@@ -47,15 +47,23 @@ class SileroVad:
 
 
 class VadStream:
-    """Speech probability per 512-sample window of one utterance."""
+    """Speech probability per 512-sample window of one utterance; with ``half`` (the default)
+    also on the grid shifted by half a window (``half_probs``: window m covers samples
+    256 + 512 m .. 256 + 512 (m + 1)), see :attr:`VadPolicy.half_grid`."""
 
-    def __init__(self, vad: SileroVad) -> None:
+    def __init__(self, vad: SileroVad, *, half: bool = True) -> None:
         self._vad = vad
         self._h: FloatArray = np.zeros((1, 1, 128), dtype=np.float32)
         self._c: FloatArray = np.zeros((1, 1, 128), dtype=np.float32)
         self._context: FloatArray = np.zeros(_CONTEXT, dtype=np.float32)
         self._pending: FloatArray = np.zeros(0, dtype=np.float32)
         self.probs: list[float] = []
+        self._half = VadStream(vad, half=False) if half else None
+        self._skip = WINDOW // 2
+
+    @property
+    def half_probs(self) -> list[float] | None:
+        return None if self._half is None else self._half.probs
 
     def feed(self, samples: FloatArray) -> None:
         data = np.concatenate([self._pending, samples.astype(np.float32, copy=False)])
@@ -63,6 +71,11 @@ class VadStream:
         self._pending = data[usable:]
         if usable:
             self._run(data[:usable].reshape(-1, WINDOW))
+        if self._half is not None:
+            skip = min(self._skip, len(samples))
+            self._skip -= skip
+            if len(samples) > skip:
+                self._half.feed(samples[skip:])
 
     def finish(self) -> None:
         """Score the last partial window (zero-padded)."""
@@ -92,6 +105,22 @@ class VadPolicy:
     # "nearest pharmacy" from ~0.3 s after the word's end on (bench/room_tail_probe.py).
     weak_peak: float | None = 0.6
     weak_pad_windows: int = 13  # ~0.4 s
+    # A quiet request: when fewer than ``min_speech_windows`` windows reach ``threshold``, windows
+    # scoring ``quiet_threshold`` or more are the speech (Silero scores quiet far-field speech low:
+    # the corpus's far "Turn the bedroom lights down to fifty percent" 6 dB quieter peaks at
+    # 0.37-0.46, under 3 windows over 0.45, and was no speech at all; the corpus 0-15 dB quieter:
+    # no speech 23 -> 2 of 1530). It changes nothing where speech reached the threshold, so no
+    # request ends later; white noise at -60..-30 dBFS never scores 0.2. None: off.
+    quiet_threshold: float | None = 0.3
+    # Speech said apart after the speech (a word after a pause) is looked for on two grids: the
+    # 512-sample windows and the same shifted by half a window. Silero's score of a quiet word
+    # depends on where the window grid falls: the room's held-48 "Where is the nearest ...
+    # pharmacy?" (session 15, its room mic from 256 start offsets) had "pharmacy" under 3 windows
+    # over 0.45 from 22 of them (the turn then ended on "where is the nearest?", a cut), from 4
+    # with either grid. Only a run apart from the speech counts (not the fading end of the last
+    # word), so a request without one ends as before (the corpus, 8 grid offsets each: decision
+    # delay p50/p95 unchanged; the max of both grids everywhere cost +16/+21 ms). False: one grid.
+    half_grid: bool = True
 
 
 def end_pad(probs: list[float], last: int, policy: VadPolicy) -> int:
@@ -106,20 +135,49 @@ def end_pad(probs: list[float], last: int, policy: VadPolicy) -> int:
     return policy.weak_pad_windows if weak else policy.pad_windows
 
 
-def speech_windows(probs: list[float], policy: VadPolicy) -> tuple[int, int] | None:
-    """First and last window of the speech (at or above the threshold), or None if there is no
-    speech. (A weak-tail floor, speech going on while the score stays >= 0.15-0.3, was measured
-    in session 13 and rejected: every end later by 0.01-0.12 s p50, held-48 not fixed;
+def speech_windows(probs: list[float], policy: VadPolicy, half: list[float] | None = None) -> tuple[int, int] | None:
+    """First and last window of the speech (at or above the threshold; in a quiet request at or
+    above ``policy.quiet_threshold``), or None if there is no speech. (A weak-tail floor, speech
+    going on while the score stays >= 0.15-0.3, was measured in session 13 and rejected: every
+    end later by 0.01-0.12 s p50, held-48 not fixed; bench/results/room_latency.md. A quiet run
+    after louder speech counted as speech too was measured in session 15 and not kept:
     bench/results/room_latency.md.)"""
-    hits = [i for i, p in enumerate(probs) if p >= policy.threshold]
-    if len(hits) < policy.min_speech_windows:
-        return None
-    return hits[0], hits[-1]
+    found = None
+    for threshold in (policy.threshold, policy.quiet_threshold):
+        if threshold is None:
+            continue
+        hits = [i for i, p in enumerate(probs) if p >= threshold]
+        if len(hits) >= policy.min_speech_windows:
+            found = hits[0], hits[-1]
+            break
+    if found is None or half is None or not policy.half_grid:
+        return found
+    return found[0], _later_run(probs, half, found[1], policy)
 
 
-def speech_region(probs: list[float], n_samples: int, policy: VadPolicy) -> tuple[int, int] | None:
+def _later_run(probs: list[float], half: list[float], last: int, policy: VadPolicy) -> int:
+    """The last window of speech said apart after window ``last`` on either grid (``half[j - 1]``
+    ends in the middle of window j), or ``last``. The run right after ``last`` is its fading end."""
+
+    def both(j: int) -> float:
+        return max(probs[j], half[j - 1] if j - 1 < len(half) else 0.0)
+
+    j = last + 1
+    while j < len(probs) and both(j) >= policy.threshold:
+        j += 1
+    run = 0
+    for k in range(j, len(probs)):
+        run = run + 1 if both(k) >= policy.threshold else 0
+        if run >= policy.min_speech_windows:
+            last = k
+    return last
+
+
+def speech_region(
+    probs: list[float], n_samples: int, policy: VadPolicy, half: list[float] | None = None
+) -> tuple[int, int] | None:
     """The sample span [start, end) to transcribe: the speech plus padding, silence trimmed."""
-    found = speech_windows(probs, policy)
+    found = speech_windows(probs, policy, half)
     if found is None:
         return None
     first, last = found
