@@ -52,10 +52,10 @@ from collections import deque
 import numpy as np
 
 from .echo import EchoConfig, EchoGuard, db_to_ratio, frame_rms, ratio_to_db
+from .residual import ResidualGate, high_band_rms
 
 _MAX_DELAY_S = 0.48  # the longest speaker->mic delay measured (satellite.aec)
 _LOUD_DB = 20.0  # the ERLE counts on frames whose echo is this close to the loudest of the window
-_ABOVE_FLOOR_DB = 6.0  # with nothing playing, a frame this close to the noise floor is not the user
 _SUSPENDED_DB = 6.0  # the raw gate's extra margin while the echo path may have moved (a stall)
 _HI_MIN_ERLE_DB = 15.0  # high-band onsets only from this ERLE (the room: false ones at 12.2-13.1 dB, true 14.3-33)
 _HI_RISE_DB = 0.0  # a high-band onset needs a frame this far above the broadband residual echo
@@ -64,80 +64,6 @@ _ADDED_DB = 1.0  # a frame the canceller made this much louder than the mic: it 
 _MISALIGNED_RMS = 10 ** (-35 / 20)  # ... on a mic frame this loud: the path moved (see process)
 _TRUST_FRAMES = 10  # the ERLE is at least converged_erle_db this many frames in a row: trusted
 _AS_ECHO_DB = 6.0  # a frame cancelled within this of the canceller's ERLE is echo (see process)
-
-
-def high_band_rms(pcm: bytes) -> float:
-    """RMS (full scale 1) of the second difference of 16-bit PCM: +12 dB/octave, so a hiss ("s",
-    "t") outweighs voiced energy below ~1-2 kHz by 30-40 dB. Any rate: the gates learn each
-    level as a ratio to the playback's, so the weighting needs only be monotonic."""
-    if len(pcm) < 6:
-        return 0.0
-    x = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2").astype(np.float32)
-    d = x[2:] - 2.0 * x[1:-1] + x[:-2]
-    return float(np.sqrt(np.mean(np.square(d)))) / 32768.0
-
-
-class ResidualGate:
-    """The cancelled mic against the residual echo predicted from the playback."""
-
-    def __init__(self, config: EchoConfig, frame_seconds: float) -> None:
-        self.config = config
-        self._window_frames = max(1, round(config.window_ms / 1000.0 / frame_seconds))
-        self._refs: deque[float] = deque(maxlen=self._window_frames)
-        learn = max(1, round(config.learn_ms / 1000.0 / frame_seconds))
-        self._levels: deque[float] = deque(maxlen=learn)  # cancelled/reference, dB, of echo frames
-        self._floor: deque[float] = deque(maxlen=learn)  # cancelled level of quiet frames (noise)
-        self._hangover_frames = round(config.hangover_ms / 1000.0 / frame_seconds)
-        self._min_ref = db_to_ratio(config.min_reference_dbfs)
-        self._hangover = 0
-        self.coupling_db = config.initial_coupling_db
-        self.floor = 0.0
-        self.excess_db = 0.0  # the last frame's level above the predicted residual echo
-
-    def set_span(self, frames: int) -> None:
-        frames = max(frames, self._window_frames)
-        if frames != self._refs.maxlen:
-            self._refs = deque(self._refs, maxlen=frames)
-
-    @property
-    def learned(self) -> int:
-        """Echo frames the residual level is learned from (since the last :meth:`forget_coupling`)."""
-        return len(self._levels)
-
-    def forget_coupling(self) -> None:
-        """The canceller is off its path: its residual is unknown again (the playback window is
-        kept: what was just played still echoes)."""
-        self._levels.clear()
-        self.coupling_db = self.config.initial_coupling_db
-
-    def process(self, cleaned_rms: float, reference_rms: float, *, learn: bool = True) -> bool:
-        """``learn`` False: the frame is not the canceller's output (it waits for the delay), so the
-        residual echo is not learned from it (else it learned the raw echo and was deaf to the
-        user for the next ``learn_ms``)."""
-        self._refs.append(reference_rms)
-        reference = max(self._refs)
-        if reference < self._min_ref:
-            self.excess_db = float("-inf")  # nothing playing: no residual to be above
-            self._floor.append(cleaned_rms)
-            self.floor = float(np.percentile(np.fromiter(self._floor, float), 20))
-            # Not at the noise floor: WebRTC's VAD, not fed while the echo was judged echo, kept
-            # the state of the last frame it heard and called the room's noise after the reply
-            # speech (a false hold after CPU stalls, tests/test_satellite_echopath_stall.py).
-            return cleaned_rms > self.floor * db_to_ratio(_ABOVE_FLOOR_DB)
-        expected = reference * db_to_ratio(self.coupling_db) + self.floor
-        self.excess_db = ratio_to_db(max(cleaned_rms, 1e-9) / max(expected, 1e-9))
-        if self.excess_db > self.config.residual_margin_db:
-            self._hangover = self._hangover_frames
-            return True
-        if self._hangover > 0:
-            self._hangover -= 1
-            return False
-        if not learn:
-            return False
-        self._levels.append(ratio_to_db(max(cleaned_rms, 1e-9) / reference))
-        if len(self._levels) >= self.config.min_learned_frames:
-            self.coupling_db = float(np.percentile(np.fromiter(self._levels, float), self.config.percentile))
-        return False
 
 
 class EchoJudge:
@@ -172,8 +98,17 @@ class EchoJudge:
         self._played: deque[float] = deque(maxlen=math.ceil(_MAX_DELAY_S / frame_seconds) + 2)
         self._played_hi: deque[float] = deque(maxlen=self._played.maxlen)
 
-    def process(self, raw: bytes, cleaned: bytes, played: bytes, *, cancelling: bool = True,
-                not_echo: bool = False, double_talk: bool = False, echo_only: bool = False) -> bool:
+    def process(
+        self,
+        raw: bytes,
+        cleaned: bytes,
+        played: bytes,
+        *,
+        cancelling: bool = True,
+        not_echo: bool = False,
+        double_talk: bool = False,
+        echo_only: bool = False,
+    ) -> bool:
         """True if the (cleaned) frame may be the user's voice, not just the playback's echo.
         ``cancelling`` False: the canceller let this frame through untouched (it waits for the
         echo delay): no evidence about it either way. ``not_echo``: the playback explains the
@@ -196,7 +131,9 @@ class EchoJudge:
         self._played_hi.append(high_band_rms(played) if high_band else 0.0)
         reference, reference_hi = (
             (self._played[-1 - self._delay_frames], self._played_hi[-1 - self._delay_frames])
-            if len(self._played) > self._delay_frames else (0.0, 0.0))
+            if len(self._played) > self._delay_frames
+            else (0.0, 0.0)
+        )
         raw_user = self.raw.process(mic, reference, learn=not double_talk)
         if raw_user and self.suspended and not double_talk:
             raw_user = self._clearly_above_echo(mic)
@@ -227,8 +164,9 @@ class EchoJudge:
             self.suspend()
         learn = cancelling and not not_echo and not double_talk and not added
         residual_user = self.residual.process(out, reference, learn=learn) and not added and not as_echo
-        hi_user = high_band and self.residual_hi.process(high_band_rms(cleaned), reference_hi,
-                                                         learn=learn and not residual_user)
+        hi_user = high_band and self.residual_hi.process(
+            high_band_rms(cleaned), reference_hi, learn=learn and not residual_user
+        )
         if not_echo:
             self._strong = 0
             self._risen = False
@@ -237,8 +175,13 @@ class EchoJudge:
         # ERLE from echo alone: not while either gate hears more than echo (double talk: the user
         # in the mic, not removed by the canceller, would pull it down and end the trust just as
         # the user starts to speak).
-        if cancelling and not raw_user and not residual_user and not double_talk \
-                and max(self.raw.recent_reference, reference) >= self._min_ref:
+        if (
+            cancelling
+            and not raw_user
+            and not residual_user
+            and not double_talk
+            and max(self.raw.recent_reference, reference) >= self._min_ref
+        ):
             self._erle.append((mic * mic, out * out))
             self._echo_in += mic * mic
             self._echo_out += out * out
@@ -261,8 +204,9 @@ class EchoJudge:
         # A high-band onset needs a broadband rise in one of its frames: the echo's own hiss,
         # poorly cancelled, came with the broadband residual below the residual echo.
         self._risen = strong and (self._risen or self.residual.excess_db >= _HI_RISE_DB)
-        self.onset = 0 < self.config.onset_frames <= self._strong and self._risen \
-            and self.residual.excess_db >= _HI_HOLD_DB
+        self.onset = (
+            0 < self.config.onset_frames <= self._strong and self._risen and self.residual.excess_db >= _HI_HOLD_DB
+        )
         if self.converged:
             self.residual_decisions += 1
             return residual_user
@@ -361,4 +305,3 @@ class EchoJudge:
         self._strong = 0
         self._risen = False
         self.onset = False
-
