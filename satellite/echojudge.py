@@ -13,7 +13,8 @@ user):
 * the **residual gate** (:class:`ResidualGate`): the *cancelled* mic must be
   ``residual_margin_db`` (10 dB) louder than the residual echo the canceller leaves (a high
   percentile of cancelled/reference levels, plus the noise floor). With the canceller removing
-  20–30 dB of echo, a user 10–20 dB quieter than the echo still passes it.
+  20–30 dB of echo, a user 10–20 dB quieter than the echo still passes it (but see *leaks*
+  below: a frame mostly echo by energy must be 15 dB over it).
 
 Which one decides depends on the canceller's measured state. Its echo return loss
 enhancement (ERLE: raw/cancelled level over the last second of frames the raw gate calls echo)
@@ -38,8 +39,12 @@ energy) hid it until the vowel, ~0.2 s after the onset.
 **What the canceller did to the frame** (while it is trusted): a frame it made louder than the
 mic is no evidence (it subtracted an echo that was not there: its path moved; a loud one ends the
 trust, :attr:`EchoJudge.misaligned`), and a frame it took about its ERLE out of is echo cancelled
-as usual, whatever the playback-based residual says. The trust begins only once the ERLE has
-held for ``_TRUST_FRAMES``.
+as usual, whatever the playback-based residual says. A frame it made much louder than anything
+the mic heard just before predicted an echo that had not come (the path moved): the trust ends.
+A *leak*, a frame it still took ``_LEAK_DB`` (8 dB) out of, less than ``_LEAK_EXCESS_DB`` (15 dB)
+over the residual echo and with no hiss, is the canceller cancelling a few frames worse than its
+ERLE, not the user: an onset needs a frame of its run that is not one (:meth:`EchoJudge._is_fresh`).
+The trust begins only once the ERLE has held for ``_TRUST_FRAMES``.
 
 Without a canceller (no playback reference, ``--no-aec``) the raw gate alone decides.
 """
@@ -66,9 +71,8 @@ _TRUST_FRAMES = 10  # the ERLE is at least converged_erle_db this many frames in
 _AS_ECHO_DB = 6.0  # a frame cancelled within this of the canceller's ERLE is echo (see process)
 _OFF_PATH_DB = 10.0  # a frame made this much louder than the mic, and than the mic before: the path moved
 _BEFORE = 4  # ... and than the loudest of this many mic frames before it
-_LEAK_DB = 8.0  # in the _LEAK_FRAMES after a quiet mic (_QUIET_RMS) a frame this much cancelled is echo
-_LEAK_FRAMES = 3
-_QUIET_RMS = 10 ** (-40 / 20)
+_LEAK_DB = 8.0  # a frame the canceller took this much out of is mostly echo: it is echo leaking ...
+_LEAK_EXCESS_DB = 15.0  # ... unless this far over the residual echo (see _is_fresh)
 
 
 class EchoJudge:
@@ -97,7 +101,6 @@ class EchoJudge:
         self._risen = False  # ... one of which was above the broadband residual echo
         self._fresh = False  # ... one of which was not a leak of echo coming back (_is_fresh)
         self._mics: deque[float] = deque(maxlen=_BEFORE)  # the last frames' mic levels (RMS)
-        self._since_quiet = _LEAK_FRAMES + 1  # frames since the mic was last quiet (_QUIET_RMS)
         self.onset = False
         self.suspended = False  # the path may have moved: not trusted until confirmed (or re-proven)
         self._frame_seconds = frame_seconds
@@ -134,9 +137,8 @@ class EchoJudge:
         user whatever the gates say (after a stall both were off the path: the first syllable
         of a reply's echo passed both, a false hold)."""
         mic = frame_rms(raw)
-        louder_before, since_quiet = max(self._mics, default=0.0), self._since_quiet
+        louder_before = max(self._mics, default=0.0)
         self._mics.append(mic)
-        self._since_quiet = 0 if mic <= _QUIET_RMS else self._since_quiet + 1
         self._played.append(frame_rms(played))
         high_band = self.config.onset_high_band  # off: no high band is computed (per frame, on the mic loop)
         self._played_hi.append(high_band_rms(played) if high_band else 0.0)
@@ -222,7 +224,7 @@ class EchoJudge:
         hiss = hi_user and self.residual_hi.excess_db >= margin and erle >= _HI_MIN_ERLE_DB
         broadband = residual_user and self.residual.excess_db >= margin
         strong = self.converged and (broadband or hiss) and not added and not as_echo
-        self._fresh = strong and (self._fresh or self._is_fresh(cancelled_db, since_quiet))
+        self._fresh = strong and (self._fresh or hiss or self._is_fresh(cancelled_db))
         self._strong = self._strong + 1 if strong else 0
         # A high-band onset needs a broadband rise in one of its frames: the echo's own hiss,
         # poorly cancelled, came with the broadband residual below the residual echo.
@@ -239,18 +241,22 @@ class EchoJudge:
             return residual_user
         return double_talk or (raw_user and residual_user and not echo_only)
 
-    def _is_fresh(self, cancelled_db: float, since_quiet: int) -> bool:
+    def _is_fresh(self, cancelled_db: float) -> bool:
         """Is this frame, clearly over the residual echo of a trusted canceller, more than echo
-        leaking through? Not if the echo came back out of a pause ``_LEAK_FRAMES`` ago at most and
-        the canceller still took ``_LEAK_DB`` out of the frame: the echo of a new phrase, cancelled
-        10-14 dB on its first two or three frames and 27 dB after them (the room, replayed: the
-        echo-only holds at the same word of a reply in four runs). A voice is not cancelled: the
-        users' frames up to their first hold (236 frames, 145 barge-ins) lost at most 8.4 dB, and
-        the best frame of each onset at most 5.0 dB. The cost: a user starting 8 dB or more under
-        echo that comes back just then holds the reply up to three frames later (not in the
-        room's recordings). The first frame of a run stays the user's either way (the VAD's
-        speech start came a frame later on four barge-ins when it did not)."""
-        return not (cancelled_db >= _LEAK_DB and since_quiet <= _LEAK_FRAMES)
+        leaking through? Not if the canceller still took ``_LEAK_DB`` out of it (most of the frame
+        was echo it cancelled) and it is less than ``_LEAK_EXCESS_DB`` over the residual echo: the
+        canceller cancelling a few frames 12-17 dB instead of its 26-32 (the room, replayed: a
+        new phrase's first frames, a reply's first echo; excess 8-13 dB). A voice is not
+        cancelled: the users' frames up to their first hold (236 frames, 145 barge-ins) lost at
+        most 8.4 dB (those two 12-14 dB over the residual), and the best frame of each onset at
+        most 5.0 dB. A hiss in the high band is fresh whatever the broadband (an "s" over echo:
+        the broadband mostly echo; the leaks had none, -9 to +2.4 dB over the high band's
+        residual). The cost: over a trusted canceller a voice 7 dB or more under the echo with
+        no hiss must be 15 dB, not 8, over the residual echo (up to ERLE - 15 dB under the echo:
+        11 dB at 26 dB ERLE) for an onset or the VAD while the echo plays. The first frame of a run stays the
+        user's either way (the VAD's speech start came a frame later on four barge-ins when it
+        did not)."""
+        return not (cancelled_db >= _LEAK_DB and self.residual.excess_db < _LEAK_EXCESS_DB)
 
     def _clearly_above_echo(self, mic: float) -> bool:
         """While the path may have moved (:meth:`suspend`: the satellite fell behind its mic)
