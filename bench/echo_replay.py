@@ -8,10 +8,14 @@ clock and the same kills, so a hold of the live run can be looked at frame by fr
 change checked on the very audio that caused it. Speex, the delay meter and the judge are
 deterministic; the replay follows the live satellite until their decisions differ.
 
-    python -m bench.echo_replay DIR/echo-6dB/tap [--around SECONDS] [--frames N]
+    python -m bench.echo_replay DIR/echo-6dB/tap [--around SECONDS] [--frames N] [--features F]
 
 Prints every frame where the chain would hold (a VAD start over playback, or an onset), with
-what the judge knew, and a per-frame table around ``--around`` (mic seconds).
+what the judge knew, and a per-frame table around ``--around`` (mic seconds); ``--features``
+writes every frame's row with the room's reply and user around it (JSON lines), to compare
+echo frames with users' onsets over many taps. A hold within 300 ms after a kill of the live
+run that the replay did not make is marked: from the kill on, the tap holds what the live
+satellite played (silence), not what this code would have played.
 """
 
 from __future__ import annotations
@@ -102,6 +106,7 @@ def state(chain: ReplayChain) -> dict[str, Any]:
         "echo_only": f.echo_only,
         "explained": round(f._delay.explained, 2) if f._delay is not None else None,
         "excess": round(g.residual.excess_db, 1),
+        "hi_excess": round(g.residual_hi.excess_db, 1),
         "coupling": round(g.residual.coupling_db, 1),
         "raw_coupling": round(g.raw.coupling_db, 1),
         "bulk_ms": round(f.bulk / 16, 1),
@@ -126,12 +131,21 @@ def replay(
     frames: int = 40,
     quiet: bool = False,
     jump: tuple[float, float] | None = None,
+    features: Path | None = None,
 ) -> list[dict[str, Any]]:
     """``jump`` (mic s, ms): the echo path moves that much there, as no stall or drop says
-    (:func:`jumped`): how the chain takes a move it is not told of."""
+    (:func:`jumped`): how the chain takes a move it is not told of. ``features``: every frame's
+    row (what the judge saw) is written there as JSON lines, with the room's reply and user
+    around it when its result.json is beside the tap. A row's ``live_kill_ms``: the live
+    satellite killed the speaker that long ago (<= 300 ms) where the replay did not hold: from
+    there the tap's playback is the live run's, not what this code would have played."""
     chain = ReplayChain(echo)
     holds: list[dict[str, Any]] = []
     last_aborts = 0
+    room = room_times(folder) if features is not None else None
+    out = features.open("w") if features is not None else None
+    unheld_kill: int | None = None  # the frame of the live run's last kill the replay did not hold at
+    held_at = -1
     recent: list[float] = []  # playback level (dBFS) of the last ~0.6 s: is a reply playing
     for i, t in enumerate(ticks(folder)):
         if t.aborts_before > last_aborts:
@@ -161,7 +175,17 @@ def replay(
             "ref_db": round(recent[-1], 1),
             **state(chain),
         }
+        if unheld_kill is not None and i - unheld_kill <= round(0.3 * RATE / FRAME):
+            row["live_kill_ms"] = round((i - unheld_kill) * FRAME / RATE * 1000)
+        if out is not None:
+            if room is not None:
+                row["room"] = label(t.read - room[0], room[1], room[2])
+            out.write(
+                json.dumps({k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()})
+                + "\n"
+            )
         if playing and (event == VadEvent.START or chain.guard.onset):
+            held_at = i
             holds.append(row)
             if not quiet:
                 print("HOLD", json.dumps(row))
@@ -169,7 +193,11 @@ def replay(
             print(json.dumps({k: v for k, v in row.items() if not (isinstance(v, float) and math.isinf(v))}))
         if t.aborts_after > t.aborts_before:
             chain._abort_speaker("hold")
+            if held_at < i - 1:
+                unheld_kill = i
         last_aborts = t.aborts_after
+    if out is not None:
+        out.close()
     return holds
 
 
@@ -205,6 +233,7 @@ def main() -> None:
     parser.add_argument("--around", type=float, help="print every frame within --frames/2 of this mic second")
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--onset-high-band", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--features", type=Path, help="write every frame's row here (JSON lines)")
     parser.add_argument(
         "--jump",
         type=float,
@@ -214,11 +243,12 @@ def main() -> None:
     )
     args = parser.parse_args()
     echo = EchoConfig(onset_high_band=args.onset_high_band)
-    holds = replay(args.tap, echo, around=args.around, frames=args.frames, jump=args.jump)
+    holds = replay(args.tap, echo, around=args.around, frames=args.frames, jump=args.jump, features=args.features)
     room = room_times(args.tap)
     for h in holds:
         where = label(h["read"] - room[0], room[1], room[2]) if room else ""
-        print(f"{h['mic_s']:8.2f} s {'START' if h['event'] == 'start' else 'onset'}: {where}")
+        killed = f" ({h['live_kill_ms']} ms after the live run's own kill)" if "live_kill_ms" in h else ""
+        print(f"{h['mic_s']:8.2f} s {'START' if h['event'] == 'start' else 'onset'}: {where}{killed}")
     print(json.dumps({"holds": len(holds), "at_s": [h["mic_s"] for h in holds]}))
 
 

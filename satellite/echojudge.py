@@ -13,7 +13,8 @@ user):
 * the **residual gate** (:class:`ResidualGate`): the *cancelled* mic must be
   ``residual_margin_db`` (10 dB) louder than the residual echo the canceller leaves (a high
   percentile of cancelled/reference levels, plus the noise floor). With the canceller removing
-  20–30 dB of echo, a user 10–20 dB quieter than the echo still passes it.
+  20–30 dB of echo, a user 10–20 dB quieter than the echo still passes it (but see *leaks*
+  below: a frame mostly echo by energy must be 15 dB over it).
 
 Which one decides depends on the canceller's measured state. Its echo return loss
 enhancement (ERLE: raw/cancelled level over the last second of frames the raw gate calls echo)
@@ -38,8 +39,12 @@ energy) hid it until the vowel, ~0.2 s after the onset.
 **What the canceller did to the frame** (while it is trusted): a frame it made louder than the
 mic is no evidence (it subtracted an echo that was not there: its path moved; a loud one ends the
 trust, :attr:`EchoJudge.misaligned`), and a frame it took about its ERLE out of is echo cancelled
-as usual, whatever the playback-based residual says. The trust begins only once the ERLE has
-held for ``_TRUST_FRAMES``.
+as usual, whatever the playback-based residual says. A frame it made much louder than anything
+the mic heard just before predicted an echo that had not come (the path moved): the trust ends.
+A *leak*, a frame it still took ``_LEAK_DB`` (8 dB) out of, less than ``_LEAK_EXCESS_DB`` (15 dB)
+over the residual echo and with no hiss, is the canceller cancelling a few frames worse than its
+ERLE, not the user: an onset needs a frame of its run that is not one (:meth:`EchoJudge._is_fresh`).
+The trust begins only once the ERLE has held for ``_TRUST_FRAMES``.
 
 Without a canceller (no playback reference, ``--no-aec``) the raw gate alone decides.
 """
@@ -52,10 +57,10 @@ from collections import deque
 import numpy as np
 
 from .echo import EchoConfig, EchoGuard, db_to_ratio, frame_rms, ratio_to_db
+from .residual import ResidualGate, high_band_rms
 
 _MAX_DELAY_S = 0.48  # the longest speaker->mic delay measured (satellite.aec)
 _LOUD_DB = 20.0  # the ERLE counts on frames whose echo is this close to the loudest of the window
-_ABOVE_FLOOR_DB = 6.0  # with nothing playing, a frame this close to the noise floor is not the user
 _SUSPENDED_DB = 6.0  # the raw gate's extra margin while the echo path may have moved (a stall)
 _HI_MIN_ERLE_DB = 15.0  # high-band onsets only from this ERLE (the room: false ones at 12.2-13.1 dB, true 14.3-33)
 _HI_RISE_DB = 0.0  # a high-band onset needs a frame this far above the broadband residual echo
@@ -64,80 +69,10 @@ _ADDED_DB = 1.0  # a frame the canceller made this much louder than the mic: it 
 _MISALIGNED_RMS = 10 ** (-35 / 20)  # ... on a mic frame this loud: the path moved (see process)
 _TRUST_FRAMES = 10  # the ERLE is at least converged_erle_db this many frames in a row: trusted
 _AS_ECHO_DB = 6.0  # a frame cancelled within this of the canceller's ERLE is echo (see process)
-
-
-def high_band_rms(pcm: bytes) -> float:
-    """RMS (full scale 1) of the second difference of 16-bit PCM: +12 dB/octave, so a hiss ("s",
-    "t") outweighs voiced energy below ~1-2 kHz by 30-40 dB. Any rate: the gates learn each
-    level as a ratio to the playback's, so the weighting needs only be monotonic."""
-    if len(pcm) < 6:
-        return 0.0
-    x = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2").astype(np.float32)
-    d = x[2:] - 2.0 * x[1:-1] + x[:-2]
-    return float(np.sqrt(np.mean(np.square(d)))) / 32768.0
-
-
-class ResidualGate:
-    """The cancelled mic against the residual echo predicted from the playback."""
-
-    def __init__(self, config: EchoConfig, frame_seconds: float) -> None:
-        self.config = config
-        self._window_frames = max(1, round(config.window_ms / 1000.0 / frame_seconds))
-        self._refs: deque[float] = deque(maxlen=self._window_frames)
-        learn = max(1, round(config.learn_ms / 1000.0 / frame_seconds))
-        self._levels: deque[float] = deque(maxlen=learn)  # cancelled/reference, dB, of echo frames
-        self._floor: deque[float] = deque(maxlen=learn)  # cancelled level of quiet frames (noise)
-        self._hangover_frames = round(config.hangover_ms / 1000.0 / frame_seconds)
-        self._min_ref = db_to_ratio(config.min_reference_dbfs)
-        self._hangover = 0
-        self.coupling_db = config.initial_coupling_db
-        self.floor = 0.0
-        self.excess_db = 0.0  # the last frame's level above the predicted residual echo
-
-    def set_span(self, frames: int) -> None:
-        frames = max(frames, self._window_frames)
-        if frames != self._refs.maxlen:
-            self._refs = deque(self._refs, maxlen=frames)
-
-    @property
-    def learned(self) -> int:
-        """Echo frames the residual level is learned from (since the last :meth:`forget_coupling`)."""
-        return len(self._levels)
-
-    def forget_coupling(self) -> None:
-        """The canceller is off its path: its residual is unknown again (the playback window is
-        kept: what was just played still echoes)."""
-        self._levels.clear()
-        self.coupling_db = self.config.initial_coupling_db
-
-    def process(self, cleaned_rms: float, reference_rms: float, *, learn: bool = True) -> bool:
-        """``learn`` False: the frame is not the canceller's output (it waits for the delay), so the
-        residual echo is not learned from it (else it learned the raw echo and was deaf to the
-        user for the next ``learn_ms``)."""
-        self._refs.append(reference_rms)
-        reference = max(self._refs)
-        if reference < self._min_ref:
-            self.excess_db = float("-inf")  # nothing playing: no residual to be above
-            self._floor.append(cleaned_rms)
-            self.floor = float(np.percentile(np.fromiter(self._floor, float), 20))
-            # Not at the noise floor: WebRTC's VAD, not fed while the echo was judged echo, kept
-            # the state of the last frame it heard and called the room's noise after the reply
-            # speech (a false hold after CPU stalls, tests/test_satellite_echopath_stall.py).
-            return cleaned_rms > self.floor * db_to_ratio(_ABOVE_FLOOR_DB)
-        expected = reference * db_to_ratio(self.coupling_db) + self.floor
-        self.excess_db = ratio_to_db(max(cleaned_rms, 1e-9) / max(expected, 1e-9))
-        if self.excess_db > self.config.residual_margin_db:
-            self._hangover = self._hangover_frames
-            return True
-        if self._hangover > 0:
-            self._hangover -= 1
-            return False
-        if not learn:
-            return False
-        self._levels.append(ratio_to_db(max(cleaned_rms, 1e-9) / reference))
-        if len(self._levels) >= self.config.min_learned_frames:
-            self.coupling_db = float(np.percentile(np.fromiter(self._levels, float), self.config.percentile))
-        return False
+_OFF_PATH_DB = 10.0  # a frame made this much louder than the mic, and than the mic before: the path moved
+_BEFORE = 4  # ... and than the loudest of this many mic frames before it
+_LEAK_DB = 8.0  # a frame the canceller took this much out of is mostly echo: it is echo leaking ...
+_LEAK_EXCESS_DB = 15.0  # ... unless this far over the residual echo (see _is_fresh)
 
 
 class EchoJudge:
@@ -164,6 +99,8 @@ class EchoJudge:
         self.residual_decisions = 0  # frames decided by the residual gate alone
         self._strong = 0  # frames in a row clearly above the residual echo while it is trusted
         self._risen = False  # ... one of which was above the broadband residual echo
+        self._fresh = False  # ... one of which was not a leak of echo coming back (_is_fresh)
+        self._mics: deque[float] = deque(maxlen=_BEFORE)  # the last frames' mic levels (RMS)
         self.onset = False
         self.suspended = False  # the path may have moved: not trusted until confirmed (or re-proven)
         self._frame_seconds = frame_seconds
@@ -172,8 +109,17 @@ class EchoJudge:
         self._played: deque[float] = deque(maxlen=math.ceil(_MAX_DELAY_S / frame_seconds) + 2)
         self._played_hi: deque[float] = deque(maxlen=self._played.maxlen)
 
-    def process(self, raw: bytes, cleaned: bytes, played: bytes, *, cancelling: bool = True,
-                not_echo: bool = False, double_talk: bool = False, echo_only: bool = False) -> bool:
+    def process(
+        self,
+        raw: bytes,
+        cleaned: bytes,
+        played: bytes,
+        *,
+        cancelling: bool = True,
+        not_echo: bool = False,
+        double_talk: bool = False,
+        echo_only: bool = False,
+    ) -> bool:
         """True if the (cleaned) frame may be the user's voice, not just the playback's echo.
         ``cancelling`` False: the canceller let this frame through untouched (it waits for the
         echo delay): no evidence about it either way. ``not_echo``: the playback explains the
@@ -191,12 +137,16 @@ class EchoJudge:
         user whatever the gates say (after a stall both were off the path: the first syllable
         of a reply's echo passed both, a false hold)."""
         mic = frame_rms(raw)
+        louder_before = max(self._mics, default=0.0)
+        self._mics.append(mic)
         self._played.append(frame_rms(played))
         high_band = self.config.onset_high_band  # off: no high band is computed (per frame, on the mic loop)
         self._played_hi.append(high_band_rms(played) if high_band else 0.0)
         reference, reference_hi = (
             (self._played[-1 - self._delay_frames], self._played_hi[-1 - self._delay_frames])
-            if len(self._played) > self._delay_frames else (0.0, 0.0))
+            if len(self._played) > self._delay_frames
+            else (0.0, 0.0)
+        )
         raw_user = self.raw.process(mic, reference, learn=not double_talk)
         if raw_user and self.suspended and not double_talk:
             raw_user = self._clearly_above_echo(mic)
@@ -222,23 +172,40 @@ class EchoJudge:
         as_echo = self.converged and cancelling and cancelled_db > self._erle_now - _AS_ECHO_DB
         # A loud frame made louder by a trusted canceller: its path has moved (the satellite asks
         # the delay meter, :attr:`misaligned`); not trusted until the delay is measured again.
-        self.misaligned = added and self.converged and mic >= _MISALIGNED_RMS
+        # Also a quiet mic made much louder than anything it heard in the last _BEFORE frames: the
+        # echo was predicted before it came (the room, -6 dB, a reply's first echo frame: the mic
+        # at -50 dBFS, the output at -26, 33 dB over the mic before, ERLE 29 dB; the next three
+        # frames were let through almost whole, 0-1.5 dB taken out: an onset on echo alone). Over
+        # the recorded taps three such frames, all at a reply's or phrase's start, 33-39 dB over;
+        # the 75 other frames made 6 dB louder, at most 2.4 dB over (the tail of an echo that had
+        # stopped, the canceller's estimate of it too long: still on its path).
+        off_path = cancelled_db <= -_OFF_PATH_DB and out >= max(
+            _MISALIGNED_RMS, louder_before * db_to_ratio(_OFF_PATH_DB)
+        )
+        self.misaligned = self.converged and ((added and mic >= _MISALIGNED_RMS) or off_path)
         if self.misaligned:
             self.suspend()
         learn = cancelling and not not_echo and not double_talk and not added
         residual_user = self.residual.process(out, reference, learn=learn) and not added and not as_echo
-        hi_user = high_band and self.residual_hi.process(high_band_rms(cleaned), reference_hi,
-                                                         learn=learn and not residual_user)
+        hi_user = high_band and self.residual_hi.process(
+            high_band_rms(cleaned), reference_hi, learn=learn and not residual_user
+        )
         if not_echo:
             self._strong = 0
             self._risen = False
+            self._fresh = False
             self.onset = False
             return True
         # ERLE from echo alone: not while either gate hears more than echo (double talk: the user
         # in the mic, not removed by the canceller, would pull it down and end the trust just as
         # the user starts to speak).
-        if cancelling and not raw_user and not residual_user and not double_talk \
-                and max(self.raw.recent_reference, reference) >= self._min_ref:
+        if (
+            cancelling
+            and not raw_user
+            and not residual_user
+            and not double_talk
+            and max(self.raw.recent_reference, reference) >= self._min_ref
+        ):
             self._erle.append((mic * mic, out * out))
             self._echo_in += mic * mic
             self._echo_out += out * out
@@ -257,16 +224,39 @@ class EchoJudge:
         hiss = hi_user and self.residual_hi.excess_db >= margin and erle >= _HI_MIN_ERLE_DB
         broadband = residual_user and self.residual.excess_db >= margin
         strong = self.converged and (broadband or hiss) and not added and not as_echo
+        self._fresh = strong and (self._fresh or hiss or self._is_fresh(cancelled_db))
         self._strong = self._strong + 1 if strong else 0
         # A high-band onset needs a broadband rise in one of its frames: the echo's own hiss,
         # poorly cancelled, came with the broadband residual below the residual echo.
         self._risen = strong and (self._risen or self.residual.excess_db >= _HI_RISE_DB)
-        self.onset = 0 < self.config.onset_frames <= self._strong and self._risen \
+        self.onset = (
+            0 < self.config.onset_frames <= self._strong
+            and self._risen
+            and self._fresh
             and self.residual.excess_db >= _HI_HOLD_DB
+        )
+        residual_user = residual_user and (self._fresh or self._strong < max(2, self.config.onset_frames))
         if self.converged:
             self.residual_decisions += 1
             return residual_user
         return double_talk or (raw_user and residual_user and not echo_only)
+
+    def _is_fresh(self, cancelled_db: float) -> bool:
+        """Is this frame, clearly over the residual echo of a trusted canceller, more than echo
+        leaking through? Not if the canceller still took ``_LEAK_DB`` out of it (most of the frame
+        was echo it cancelled) and it is less than ``_LEAK_EXCESS_DB`` over the residual echo: the
+        canceller cancelling a few frames 12-17 dB instead of its 26-32 (the room, replayed: a
+        new phrase's first frames, a reply's first echo; excess 8-13 dB). A voice is not
+        cancelled: the users' frames up to their first hold (236 frames, 145 barge-ins) lost at
+        most 8.4 dB (those two 12-14 dB over the residual), and the best frame of each onset at
+        most 5.0 dB. A hiss in the high band is fresh whatever the broadband (an "s" over echo:
+        the broadband mostly echo; the leaks had none, -9 to +2.4 dB over the high band's
+        residual). The cost: over a trusted canceller a voice 7 dB or more under the echo with
+        no hiss must be 15 dB, not 8, over the residual echo (up to ERLE - 15 dB under the echo:
+        11 dB at 26 dB ERLE) for an onset or the VAD while the echo plays. The first frame of a run stays the
+        user's either way (the VAD's speech start came a frame later on four barge-ins when it
+        did not)."""
+        return not (cancelled_db >= _LEAK_DB and self.residual.excess_db < _LEAK_EXCESS_DB)
 
     def _clearly_above_echo(self, mic: float) -> bool:
         """While the path may have moved (:meth:`suspend`: the satellite fell behind its mic)
@@ -341,6 +331,7 @@ class EchoJudge:
         self.converged = False
         self._strong = 0
         self._risen = False
+        self._fresh = False
         self.onset = False
         self._erle.clear()  # trust is earned again on frames from after the stall (the room: false
         # onsets right after an "unchanged" delay, the canceller disturbed by the stall's gap)
@@ -360,5 +351,5 @@ class EchoJudge:
         self.converged = False
         self._strong = 0
         self._risen = False
+        self._fresh = False
         self.onset = False
-
