@@ -10,8 +10,8 @@ its level near ``lead_s`` instead:
 
 * **start** (the first write, and after the card was dropped): ``lead_s`` of silence in front.
 * **idle** (nothing audible for ``hang_s`` plus what the card holds: the last sound and its echo
-  are over): while the card holds at least ``lead_s`` plus a :attr:`unit` of silence, whole
-  units of the silent frame are left out. The card plays everything after that exactly that
+  are over): while the card holds at least ``lead_s`` plus a :attr:`unit` when a frame comes,
+  whole units of the silent frame are left out. The card plays everything after that exactly that
   many samples sooner; :attr:`trimmed` counts them, and the echo canceller's reference delay is
   shortened by as much (``satellite.aec.AudioFrontend.advance_reference``): sample-exact, the
   filter stays right. A unit is the shortest time that is a whole number of samples both at the
@@ -114,9 +114,8 @@ class WriteAhead:
 
     def _trim(self, pcm: bytes) -> bytes:
         """The silent frame less the whole units the card holds beyond the lead."""
-        samples = len(pcm) // 2
-        after = self._level + samples / self.rate  # the level if it were written whole
-        units = min(samples // self.unit, math.floor((after - self.lead_s) * self.rate / self.unit + 1e-9))
+        samples = len(pcm) // 2  # the card holds ``_level`` before this frame: keep it at the lead
+        units = min(samples // self.unit, math.floor((self._level - self.lead_s) * self.rate / self.unit + 1e-9))
         if units <= 0:
             return pcm
         cut = units * self.unit
