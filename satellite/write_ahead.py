@@ -94,8 +94,11 @@ class WriteAhead:
         elapsed = now - self._at
         if not self._fresh and elapsed > self._level + _DRY_S:
             self.underruns += 1
-            _LOGGER.debug("speaker ran dry: %.1f ms of silence played in the stream (underrun %d)",
-                          (elapsed - self._level) * 1000, self.underruns)
+            _LOGGER.debug(
+                "speaker ran dry: %.1f ms of silence played in the stream (underrun %d)",
+                (elapsed - self._level) * 1000,
+                self.underruns,
+            )
         self._level = max(0.0, self._level - elapsed)
         self._at = now
         seconds = len(pcm) / (2 * self.rate)
@@ -120,9 +123,12 @@ class WriteAhead:
             return pcm
         cut = units * self.unit
         self.trimmed += cut
-        _LOGGER.debug("speaker idle: %.1f ms of silence left out (%.1f ms held), it plays that much sooner",
-                      cut * 1000 / self.rate, self._level * 1000)
-        return pcm[cut * 2:]
+        _LOGGER.debug(
+            "speaker idle: %.1f ms of silence left out (%.1f ms held), it plays that much sooner",
+            cut * 1000 / self.rate,
+            self._level * 1000,
+        )
+        return pcm[cut * 2 :]
 
     def dropped(self) -> None:
         """The card's queue was thrown away (a barge-in killed the sound command, the command

@@ -33,6 +33,8 @@ LOUD = b"\x10\x27" * (FRAME // 2)
 def frame_samples(n: int) -> int:
     """Samples of tick ``n``'s frame: 661.5 on average (satellite.playback.Playback.next_frame)."""
     return (n + 1) * 1323 // 2 - n * 1323 // 2
+
+
 UNIT_S = 441 / RATE  # 20 ms: a whole number of samples at 22050 and at 16000 Hz
 
 
