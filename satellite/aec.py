@@ -192,6 +192,20 @@ class AudioFrontend:
         tail = path[1] if path is not None else self.config.aec_tail_ms / 1000.0
         self._quiet_left = int((tail + KEEP_MS / 1000.0) * RATE)
 
+    def advance_reference(self, samples: int) -> None:
+        """The speaker plays everything ``samples`` (16 kHz) sooner from now on: silence was left
+        out of its stream while idle (:mod:`satellite.write_ahead`). Exact: the reference is
+        delayed that much less and the filter stays right (re-measured, a sub-sample move cost
+        speex ~10 dB: the room with session 14's write-ahead). Skipped reference is silence."""
+        if self._delay is None or samples <= 0:
+            return
+        if self._delay.lag is None or self.bulk < samples:
+            self.path_changed()  # nothing to shift yet (or it would go below zero): measured afresh
+            return
+        self.bulk -= samples
+        self._delay.advance(samples)
+        _LOGGER.debug("speaker plays %.2f ms sooner: reference delayed by %.1f ms", samples / 16, self.bulk / 16)
+
     def recheck(self, *, moved: bool = False) -> None:
         """The echo path may have moved (the satellite fell behind its mic: the speaker may have
         run dry and now plays later): the delay is measured afresh from what plays from now on,

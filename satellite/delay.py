@@ -62,6 +62,16 @@ class Window:
         """The samples oldest first (a new array)."""
         return np.concatenate([self._buf[self._end:], self._buf[:self._end]])
 
+    def delay(self, n: int) -> None:
+        """Move what it holds ``n`` samples later: silence in front, the newest ``n`` samples gone."""
+        if n <= 0:
+            return
+        held = self.array()
+        self._buf[:] = 0
+        if n < len(held):
+            self._buf[n:] = held[:len(held) - n]
+        self._end = 0
+
 
 class EchoDelay:
     def __init__(self, rate: int = 16000, *, window_ms: int = 750, max_lag_ms: int = 480, every_ms: int = 250,
@@ -116,6 +126,20 @@ class EchoDelay:
         self.fresh = True
         self.unexplained = self.double_talk = self.echo_only = False
         self._blind = self.window + self.max_lag
+
+    def advance(self, n: int) -> None:
+        """The speaker plays everything ``n`` samples sooner from now on (silence was left out of
+        its stream: :mod:`satellite.write_ahead`): the delay in use, the one waiting for
+        agreement and the playback windows move with it (the playback of before now pairs with
+        the mic ``n`` samples later than it will: its echo came on the longer path)."""
+        if n <= 0:
+            return
+        if self.lag is not None:
+            self.lag = max(0, self.lag - n)
+        if self._candidate is not None:
+            self._candidate = max(0, self._candidate - n)
+        self._ref.delay(n)
+        self._hist.delay(n)
 
     def push(self, mic: Pcm, ref: Pcm) -> int | None:
         """Add one frame of each (same length); returns the delay when one is settled: the first

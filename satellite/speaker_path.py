@@ -34,6 +34,7 @@ from .echojudge import EchoJudge
 from .lag import MicLag
 from .playback import Playback
 from .vad import SpeechDetector
+from .write_ahead import CANCELLER_RATE, WriteAhead
 
 _LOGGER = logging.getLogger("satellite.core")
 STALL_S = 0.045  # behind the mic by more than this: the speaker may have run dry
@@ -68,7 +69,8 @@ class SpeakerPath:
     _span_adapted: bool
     _dropped: int = 0
     _restarted: bool = False  # the speaker was killed: its new echo path is measured once it plays again
-    _realigned: int = 0  # the speaker's write-ahead realignments seen (satellite.write_ahead)
+    _underruns: int = 0  # the speaker's write-ahead underruns seen (satellite.write_ahead)
+    _trimmed: int = 0  # samples of idle silence the write-ahead left out, seen (at the speaker's rate)
     _allowed: deque[int]  # per frame of the last ``_REACH_BACK_S`` (at least the pre-roll): _HELD, _LET, ...
     _heard: deque[bytes]  # ... and the cleaned frames (what the VAD heard and a turn streams)
     _unspoken: int  # frames since the VAD was last in speech (a reach-back stops there)
@@ -147,9 +149,8 @@ class SpeakerPath:
             self._restarted = False
             self._speaker_replayed()
         ahead = getattr(self.speaker, "ahead", None)
-        if ahead is not None and ahead.realigned != self._realigned:
-            self._realigned = ahead.realigned
-            self._speaker_realigned()
+        if ahead is not None:
+            self._follow_write_ahead(ahead)
         cleaned, cancelling, not_echo, double_talk, echo_only = raw, True, False, False, False
         if self.frontend is not None:
             cleaned = self.frontend.process(raw, played)
@@ -252,16 +253,24 @@ class SpeakerPath:
         if self.frontend is not None:
             self.frontend.path_changed()
 
-    def _speaker_realigned(self) -> None:
-        """A sound started into a drained speaker at the write-ahead's lead after the stream
-        before had slipped (a stall ran it dry, a frame was dropped; the canceller had followed
-        that): the echo is back on the anchored delay. As after a dropped frame: the judge stops
-        trusting the canceller, which waits (its filter kept) until the delay is measured again."""
-        _LOGGER.debug("speaker realigned to its lead: the echo delay is measured again")
-        if self.frontend is not None and self.frontend.cancels_echo:
-            self.guard.suspend()
-            self.frontend.recheck(moved=True)
-            self._update_echo_span()
+    def _follow_write_ahead(self, ahead: WriteAhead) -> None:
+        """The write-ahead (:mod:`satellite.write_ahead`) moved the echo path with this frame's write:
+        idle silence left out (the speaker plays that much sooner, known to the sample: the
+        canceller's reference follows exactly), or the speaker ran dry (later by about a stall:
+        as after a dropped frame, the judge stops trusting the canceller, which waits, its filter
+        kept, until the delay is measured again)."""
+        if ahead.trimmed != self._trimmed:
+            samples, self._trimmed = ahead.trimmed - self._trimmed, ahead.trimmed
+            if self.frontend is not None:
+                self.frontend.advance_reference(samples * CANCELLER_RATE // ahead.rate)
+                self._update_echo_span()
+        if ahead.underruns != self._underruns:
+            self._underruns = ahead.underruns
+            _LOGGER.debug("speaker ran dry (%d so far): the echo delay is measured again", ahead.underruns)
+            if self.frontend is not None and self.frontend.cancels_echo:
+                self.guard.suspend()
+                self.frontend.recheck(moved=True)
+                self._update_echo_span()
 
     def _log_echo(self) -> None:
         erle, frames = self.guard.take_reply_erle()

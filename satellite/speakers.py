@@ -86,8 +86,8 @@ class CommandSink:
     rather than queued when more than ``max_queue_ms`` already waits in it (the mic clocks the
     writes, so this happens only after a stall). :meth:`abort` kills the command (its process
     group), which is the only way to silence what a sound program has buffered (aplay keeps
-    ~0.5 s); it is started again at the next write. Silence while idle is not written
-    (:class:`satellite.write_ahead.WriteAhead`, ``lead_ms``).
+    ~0.5 s); it is started again at the next write. With ``lead_ms`` >= 0 the queue is kept near
+    that level (:class:`satellite.write_ahead.WriteAhead`: idle silence trimmed, sample-exact).
 
     A command that exits on its own (a sound server restarted, a device unplugged) is started
     again at a later write: at once if it had run for ``RESTART_HEALTHY_S``, else after a backoff
@@ -163,10 +163,9 @@ class CommandSink:
             return
         planned = self.ahead.plan(pcm)
         if planned is None:
-            return  # idle: the device plays silence of its own
+            return  # idle, the device holds more than the lead: this silent frame is left out
         pcm = planned
         if self.queued() > self._max_queue:
-            self.ahead.slipped()
             self.dropped_frames += 1
             if self.dropped_frames in (1, 10, 100) or self.dropped_frames % 1000 == 0:
                 _LOGGER.warning("speaker is behind: dropped %d frames so far", self.dropped_frames)
@@ -242,8 +241,8 @@ class CommandSink:
 
 class PortAudioSink:
     """A PortAudio output device; a writer thread plays a small queue (oldest dropped when full).
-    Silence while idle is not written (:class:`satellite.write_ahead.WriteAhead`); PortAudio
-    recovers from the output underflow at the next write."""
+    With ``lead_ms`` >= 0 idle silence is trimmed to keep the device near that level
+    (:class:`satellite.write_ahead.WriteAhead`)."""
 
     def __init__(self, device: str | None, rate: int, max_frames: int = 8, *, lead_ms: float = DEFAULT_LEAD_MS) -> None:
         self.device = device

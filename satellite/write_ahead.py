@@ -1,52 +1,67 @@
 """How far ahead of the sound card the satellite writes: a reply starts into a nearly empty card.
 
 Pure and synchronous (the clock is injected). The satellite hands its speaker one frame per mic
-frame. Written always (silence while idle, as a full-duplex card wants), the card's queue stays
-at whatever level the past left it: every stall of the satellite let the card run dry, and the
-burst of frames that caught up raised the level for good, up to the whole buffer (the room
-simulator's 100 ms card plus the pipes: "satellite has the reply -> first sound" 0.06-0.17 s in
-session 13's room runs). :class:`WriteAhead` decides per frame instead:
+frame, silence while nothing plays, as a full-duplex card wants. Written as it comes, the card's
+queue stays at whatever level the past left it: every stall of the satellite let the card run
+dry, and the burst of frames that caught up raised the level for good, up to the whole buffer
+(the room simulator's 100 ms card plus the pipes: "satellite has the reply -> first sound"
+0.06-0.17 s in session 13's room runs). :class:`WriteAhead` keeps the card's stream unbroken and
+its level near ``lead_s`` instead:
 
-* **idle** (nothing audible for ``hang_s``): silent frames are not written. The card drains and
-  plays silence of its own (an underrun on a real ALSA card: see below).
-* **a sound starts** (the first audible frame after idle): ``lead_s`` of silence is written in
-  front of it, less what the card is estimated to hold still, so the sound plays ``lead_s`` after
-  the tick it was handed over in, every time: the echo canceller's reference delay is the same
-  reply after reply (it is measured once; the playback is its reference, frame by frame).
-* **streaming** (a sound, and up to ``hang_s`` of silence after it): every frame is written, as
-  before; the level stays at ``lead_s`` (a stall that outlasts it is an underrun: the frames that
-  catch up raise the level until the next idle stretch, as before).
-* **realigned**: a start after a stream that slipped (the card ran dry, a frame was dropped)
-  puts the echo back at ``lead_s`` while the canceller had re-measured the slipped delay; the
-  satellite then measures it again (:attr:`WriteAhead.realigned`; the room at -6 dB: both false
-  holds of 20 echo-only replies came 0.5 s into the reply after such a slip, the canceller 10 ms
-  off, before this was done).
+* **start** (the first write, and after the card was dropped): ``lead_s`` of silence in front.
+* **idle** (nothing audible for ``hang_s`` plus what the card holds: the last sound and its echo
+  are over): while the card holds at least ``lead_s`` plus a :attr:`unit` when a frame comes,
+  whole units of the silent frame are left out. The card plays everything after that exactly that
+  many samples sooner; :attr:`trimmed` counts them, and the echo canceller's reference delay is
+  shortened by as much (``satellite.aec.AudioFrontend.advance_reference``): sample-exact, the
+  filter stays right. A unit is the shortest time that is a whole number of samples both at the
+  speaker's rate and at the canceller's 16 kHz (22050 Hz: 441 samples, 20 ms; 48000 Hz: 3), so
+  the level settles in ``[lead_s, lead_s + unit)``.
+* **otherwise** every frame is written as it comes: within and between sounds the card plays
+  one unbroken stream, so the echo delay the canceller measured stays true to the sample.
+* **ran dry** (the satellite stalled longer than the card's level): the card played silence in
+  between, and what follows plays later by about the stall's excess. Counted in
+  :attr:`underruns` and logged; the satellite measures the echo delay again.
 
-The level is estimated from what was written and the time since (never below zero: a card
-that ran dry plays silence and starts again when data comes). It is only trusted for the pad
-in front of a new sound; the card's own clock may drift from the monotonic one by ~100 ppm,
-which over a reply (seconds) is well under a millisecond, and every idle stretch starts afresh.
+Why not stop writing while idle (session 14's version): each sound then started a drained card
+afresh, at ``lead_s`` after the tick it came in, and that anchor is never sample-exact (the room
+at 22050 Hz and 30 ms frames: one sample later on every other start, 45 us; a real card restarts
+at its own period boundary). Each reply moved the echo by a fraction of a sample to some
+milliseconds, too little to measure, enough to cost speex ~10 dB until it re-adapted: 0 dB echo,
+lead 40 ms, ERLE later p50 21.4 dB (live) vs 31.3 dB written always. The lead's tapped run,
+replayed with the reference the room really played: 35.2 dB; with only the sub-sample moves
+between replies: 23.0 dB; with only the two stall moves: 31.5 dB (2026-12-02, run r0).
 
-A real card: with ``aplay`` an idle stretch is an underrun ("underrun!!!" on its stderr; it
-prepares the device again and restarts at its start threshold, by default a full buffer: with
-``--buffer-time=100000`` a sound then starts ~100 ms after it was written, as it did before;
-``--start-delay=20000`` starts it at 20 ms). The last thing written before an underrun is
-``hang_s`` of silence, so the card stops on zeros: no click. PortAudio (ALSA) recovers from an
-output underflow on the next write by itself. Within a reply nothing changes for the card.
+The level is estimated from what was written and the time since (never below zero: a card that
+ran dry plays silence and goes on when data comes). A real card: the stream never stops, so no
+underrun while idle (``aplay --buffer-time=100000`` as before, no ``--start-delay`` needed);
+PortAudio the same. The card's own clock may drift from the monotonic one by ~100 ppm: over a
+long idle stretch the estimate drifts, the trimming stops at ``lead_s`` of it, and the first
+underrun (counted) resets it.
 """
 
 from __future__ import annotations
 
+import logging
+import math
+
 from voice_runtime.clock import Clock, MonotonicClock
 
+_LOGGER = logging.getLogger(__name__)
 LEAD_MS = 40  # what the card holds when a sound starts: margin against the satellite's jitter
-# The satellite's default: off (-1, silence written all the time). In the room at 0 dB echo the
-# write-ahead cost ~9 dB of ERLE and brought false holds back (lead 2026-12-02, one run each, same
-# hour, load 0.6-1.2: off 0/20 false holds, ERLE p50 31.3 dB; 40 ms 3/20, 21.4 dB; 80 ms 1/20,
-# 22.8 dB) for ~0.06 s less to first sound; opt in with --snd-lead-ms 40.
+# The satellite's default: off (-1, every frame written as it comes). In session 14's version
+# (no silence while idle) the write-ahead cost ~9 dB of ERLE (lead 2026-12-02, 0 dB, one run
+# each: off 0/20 false holds, ERLE p50 31.3 dB; 40 ms 3/20, 21.4 dB); this version, 0 dB, one run
+# each (2026-12-02 21:38-22:01): 40 ms 0/20, 33.5 dB; off 0/20, 33.9 dB. Opt in with --snd-lead-ms 40.
 DEFAULT_LEAD_MS = -1.0
-HANG_MS = 500  # silence still written after a sound (pauses within a reply keep the card running)
+HANG_MS = 500  # silence after a sound before its stream is trimmed (the echo's tail is over)
+CANCELLER_RATE = 16000  # the echo canceller's rate: a trim is a whole number of its samples too
 _DRY_S = 0.002  # written this much later than the card's estimated level: it ran dry
+
+
+def trim_unit(rate: int) -> int:
+    """The fewest samples at ``rate`` that are also a whole number of samples at 16 kHz."""
+    return rate // math.gcd(rate, CANCELLER_RATE)
 
 
 class WriteAhead:
@@ -57,13 +72,10 @@ class WriteAhead:
         self.lead_s = lead_ms / 1000.0
         self.hang_s = hang_ms / 1000.0
         self.clock = clock or MonotonicClock()
-        self.streaming = False
-        self.starts = 0  # sounds started into an idle card
-        # Starts that put the echo path back where it was anchored after the stream before had
-        # slipped (the card ran dry, a frame was dropped): the echo delay the canceller had
-        # re-measured then is wrong again from this start on.
-        self.realigned = 0
-        self._slipped = False
+        self.unit = trim_unit(rate)
+        self.trimmed = 0  # samples (at ``rate``) of idle silence left out: the card plays that much sooner
+        self.underruns = 0  # the card ran dry (a stall longer than its level): the echo moved later
+        self._fresh = True  # nothing written since the card was opened or dropped
         self._level = 0.0  # seconds of audio the card is estimated to hold
         self._at = self.clock.now()
         self._quiet = 0.0  # seconds of silence handed over since the last audible frame
@@ -74,47 +86,56 @@ class WriteAhead:
         return max(0.0, self._level - (self.clock.now() - self._at))
 
     def plan(self, pcm: bytes) -> bytes | None:
-        """What to write for this frame (16-bit mono): the frame, the frame with silence in front
-        (a sound starts), or None (idle: nothing)."""
+        """What to write for this frame (16-bit mono): the frame; ``lead_s`` of silence and the
+        frame (a start); part of a silent frame (idle, the card holds more than the lead); or
+        None (idle: the whole silent frame left out)."""
         if self.lead_s < 0:
-            return pcm  # off: every frame is written, silence too (the full-duplex way)
+            return pcm  # off: every frame as it comes
         now = self.clock.now()
-        if self.streaming and now - self._at > self._level + _DRY_S:
-            self._slipped = True  # the card ran dry: what plays from now on is later than anchored
-        self._level = max(0.0, self._level - (now - self._at))
+        elapsed = now - self._at
+        if not self._fresh and elapsed > self._level + _DRY_S:
+            self.underruns += 1
+            _LOGGER.debug(
+                "speaker ran dry: %.1f ms of silence played in the stream (underrun %d)",
+                (elapsed - self._level) * 1000,
+                self.underruns,
+            )
+        self._level = max(0.0, self._level - elapsed)
         self._at = now
         seconds = len(pcm) / (2 * self.rate)
-        if not pcm.strip(b"\0"):
+        out = pcm
+        if self._fresh:
+            self._fresh = False
+            out = bytes(round(self.lead_s * self.rate) * 2) + pcm
+        elif not pcm.strip(b"\0"):
             self._quiet += seconds
-            if not self.streaming:
-                return None
-            if self._quiet > self.hang_s:
-                self.streaming = False  # the card drains on the silence already written
-                return None
-            self._level += seconds
-            return pcm
-        self._quiet = 0.0
-        if self.streaming:
-            self._level += seconds
-            return pcm
-        self.streaming = True
-        self.starts += 1
-        if self._slipped:
-            self._slipped = False
-            self.realigned += 1
-        pad = max(0, round((self.lead_s - self._level) * self.rate)) * 2
-        self._level += pad / (2 * self.rate) + seconds
-        return bytes(pad) + pcm
+            if self._quiet > self.hang_s + self._level:
+                out = self._trim(pcm)
+        else:
+            self._quiet = 0.0
+        self._level += len(out) / (2 * self.rate)
+        return out or None
 
-    def slipped(self) -> None:
-        """A frame of the stream was not written (the sink dropped it): the stream moved."""
-        if self.streaming:
-            self._slipped = True
+    def _trim(self, pcm: bytes) -> bytes:
+        """The silent frame less the whole units the card holds beyond the lead."""
+        samples = len(pcm) // 2  # the card holds ``_level`` before this frame: keep it at the lead
+        units = min(samples // self.unit, math.floor((self._level - self.lead_s) * self.rate / self.unit + 1e-9))
+        if units <= 0:
+            return pcm
+        cut = units * self.unit
+        self.trimmed += cut
+        _LOGGER.debug(
+            "speaker idle: %.1f ms of silence left out (%.1f ms held), it plays that much sooner",
+            cut * 1000 / self.rate,
+            self._level * 1000,
+        )
+        return pcm[cut * 2 :]
 
     def dropped(self) -> None:
-        """The card's queue was thrown away (a barge-in killed the sound command; the satellite
-        measures the echo path afresh after that anyway)."""
-        self.streaming = False
-        self._slipped = False
+        """The card's queue was thrown away (a barge-in killed the sound command, the command
+        exited): the next write starts afresh with the lead (the satellite measures the echo path
+        again after a restart anyway)."""
+        self._fresh = True
         self._level = 0.0
+        self._quiet = 0.0
         self._at = self.clock.now()
