@@ -191,7 +191,7 @@ async def one_run(
     text = re.search(r"transcript='(.*)'", transcript[1]).group(1) if transcript else None  # type: ignore[union-attr]
     pipeline = next((x for x in lines if "satellite_pipeline" in x), "")
     stt_end = (
-        round(stop_mic + transcript[0] - stop[0] - speech_end, 3)  # type: ignore[index]
+        round(stop_mic + transcript[0] - stop[0] - speech_end, 3)
         if transcript and stop and stop_mic is not None
         else None
     )
