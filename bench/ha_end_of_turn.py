@@ -16,13 +16,25 @@ whole (every word of the request's end in it), and the end of turn: the satellit
 ``audio-stop`` (sent on HA's ``voice-stopped`` in ``ha`` mode, on our whisper's in ``ours``) in mic
 time minus the end of the speech in the mic WAV (energy, 10 ms windows above -40 dBFS).
 
-Writes ``--out``.md / .json (default bench/results/ha_end_of_turn).
+Also read off: HA's STT end (the ``transcript`` HA sends the satellite, on the mic's timeline:
+end of speech -> transcript), the wait from ``audio-stop`` to it (HA's STT decode; slower when our
+whisper is busy with the second stream?), and the whisper server's CPU seconds (user + system,
+all threads, ``/proc/PID/stat``) from the satellite's ``run-pipeline`` to the end of the run: in
+``ours`` mode the same server decodes the question twice (HA's STT stream and ours). The rig's own
+``/api/stt`` check of the request comes before the satellite's run, outside that window.
+
+Writes ``--out``.md / .json (default bench/results/ha_end_of_turn); ``--append`` adds the runs to
+those already in ``--out``.json (several short runs, each under the locks, one report).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
+import math
+import os
 import re
 import statistics
 import sys
@@ -38,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.ha_compat import run_check, satellite, speak  # noqa: E402
 from bench.ha_rig import Result, rig_parser, run_on_rig  # noqa: E402
+from satellite.ha_turn import SENSITIVITIES, EndOfTurnConfig  # noqa: E402
 from voice_runtime.audio import PCM16_MONO_16K, write_wav  # noqa: E402
 from voice_runtime.procs import ServiceProcess, start_service  # noqa: E402
 
@@ -57,7 +70,52 @@ REQUESTS = {  # name: (parts spoken with a pause between, the pause (s), words t
     "time": (("What time is it?",), 0.0, ("time",)),
     "off": (("Turn off the kitchen lights.",), 0.0, ("kitchen",)),
 }
+KINDS = {  # request -> its kind in the summary
+    "time": "complete",
+    "off": "complete",
+    "timer-1.5": "1.5 s pause after for/of",
+    "capital-1.5": "1.5 s pause after for/of",
+    "timer-0.9": "0.9 s pause after for/of/the",
+    "capital-0.9": "0.9 s pause after for/of/the",
+    "lights-0.9": "0.9 s pause after for/of/the",
+    "moon-0.9": "0.9 s pause after words that read finished",
+    "egg-0.9": "0.9 s pause after words that read finished",
+    "living-0.9": "0.9 s pause after words that read finished",
+}
 LEAD = 1.0  # s of silence before the request in the mic WAV
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (all its threads) so far."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime: fields 14 and 15 of stat(5)
+
+
+class CpuClock:
+    """Samples a process's CPU seconds every ``interval`` s (monotonic time, seconds)."""
+
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.samples: list[tuple[float, float]] = []
+
+    async def run(self) -> None:
+        while True:
+            self.samples.append((time.monotonic(), cpu_seconds(self.pid)))
+            await asyncio.sleep(self.interval)
+
+    def at(self, when: float) -> float:
+        """The CPU seconds of the last sample at or before ``when`` (the first sample if none)."""
+        before = [cpu for t, cpu in self.samples if t <= when]
+        return before[-1] if before else self.samples[0][1]
+
+
+def nearest_rank(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) by nearest rank: a value that was measured (p95 of 4 = the largest)."""
+    ranked = sorted(values)
+    return ranked[max(0, math.ceil(q * len(ranked)) - 1)]
 
 
 def mic_audio(parts: tuple[str, ...], pause: float) -> tuple[bytes, float]:
@@ -85,6 +143,8 @@ async def one_run(
     n: int,
 ) -> dict[str, Any]:
     whisper, tts = engines
+    cpu = CpuClock(whisper.pid)
+    sampler = asyncio.create_task(cpu.run(), name="whisper cpu")
     parts, pause, words = REQUESTS[name]
     pcm, speech_end = mic_audio(parts, pause)
     mic = work / f"{name}-{mode}-{n}.wav"
@@ -115,7 +175,14 @@ async def one_run(
         ]
         rc, lines = await run_check(args.rig, check)
         await asyncio.sleep(0.5)
+    end = time.monotonic()
+    await asyncio.sleep(2 * cpu.interval)
+    sampler.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sampler
     load = loadavg()
+    run_pipeline = sat.first(r"local run-pipeline")
+    whisper_cpu = cpu.at(end) - cpu.at(run_pipeline[0] - 0.1) if run_pipeline else None
     stop = sat.first(r"audio-stop to the controller at mic")
     stop_mic = float(re.search(r"at mic ([\d.]+)s", stop[1]).group(1)) if stop else None  # type: ignore[union-attr]
     ours = sat.first("end of turn from .* request is complete")
@@ -123,6 +190,11 @@ async def one_run(
     transcript = sat.first("transcript=")
     text = re.search(r"transcript='(.*)'", transcript[1]).group(1) if transcript else None  # type: ignore[union-attr]
     pipeline = next((x for x in lines if "satellite_pipeline" in x), "")
+    stt_end = (
+        round(stop_mic + transcript[0] - stop[0] - speech_end, 3)
+        if transcript and stop and stop_mic is not None
+        else None
+    )
     held = sat.first(r"s of pauses not sent")
     asked = sat.first(r"Home Assistant transcribes .* at mic")
     live = sat.first(r"our whisper hears the speech at mic")
@@ -138,6 +210,9 @@ async def one_run(
         "end_of_turn_s": round(stop_mic - speech_end, 3) if stop_mic is not None else None,
         "speech_end_s": round(speech_end, 3),
         "audio_stop_mic_s": stop_mic,
+        "stt_end_s": stt_end,  # end of speech -> HA's transcript at the satellite
+        "stop_to_transcript_s": round(transcript[0] - stop[0], 3) if transcript and stop else None,
+        "whisper_cpu_s": round(whisper_cpu, 2) if whisper_cpu is not None else None,
         "held_back": held[1] if held else None,
         "ha_transcribe": asked[1] if asked else None,
         "whisper_live": live[1] if live else None,
@@ -164,27 +239,67 @@ async def run(args: argparse.Namespace) -> Result:
     finally:
         for service in services:
             await service.stop()
-    return {
+    session = {
         "started": started,
         "sensitivity": args.sensitivity,
         "finished": time.strftime("%H:%M:%S", time.gmtime()),
         "load_before": load_before,
         "load_after": loadavg(),
-        "runs": runs,
     }
+    for r in runs:
+        r["session"] = started
+    earlier = json.loads(args.out.with_suffix(".json").read_text("utf-8")) if args.append else {}
+    return {"sessions": [*earlier.get("sessions", []), session], "runs": [*earlier.get("runs", []), *runs]}
+
+
+def _figures(values: list[float]) -> str:
+    if not values:
+        return "-"
+    return f"{statistics.median(values):.2f} / {nearest_rank(values, 0.95):.2f}"
+
+
+def summary(runs: list[dict[str, Any]]) -> list[str]:
+    """One row per request kind and mode: cuts, end of turn, HA's STT end, whisper CPU (p50 / p95)."""
+    md = [
+        "| kind | mode | n | cut | end of speech -> audio-stop p50 / p95 (s) | end of speech -> HA's transcript "
+        "p50 / p95 (s) | audio-stop -> transcript p50 / p95 (s) | whisper CPU per request p50 / p95 (s) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for kind in dict.fromkeys(KINDS[r["request"]] for r in runs):
+        for mode in ("ha", "ours"):
+            cell = [r for r in runs if KINDS[r["request"]] == kind and r["mode"] == mode]
+            if not cell:
+                continue
+
+            def col(key: str, cell: list[dict[str, Any]] = cell) -> str:
+                return _figures([r[key] for r in cell if r.get(key) is not None])
+
+            md.append(
+                f"| {kind} | {mode} | {len(cell)} | {sum(not r['whole'] for r in cell)} | {col('end_of_turn_s')} | "
+                f"{col('stt_end_s')} | {col('stop_to_transcript_s')} | {col('whisper_cpu_s')} |"
+            )
+    return md
 
 
 def markdown(res: Result) -> str:
     runs = res["runs"]
+    sessions = res.get("sessions") or [res]  # reports before session 15: one run, its fields at the top
+    loads = "; ".join(
+        f"{s['started']}-{s['finished']} load {' '.join(s['load_before'])} -> {' '.join(s['load_after'])}"
+        for s in sessions
+    )
     md = [
-        f"# Home Assistant 2026.2.3 + our satellite: end of turn from our whisper ({res['started']} UTC)",
+        f"# Home Assistant 2026.2.3 + our satellite: end of turn from our whisper ({sessions[0]['started']} UTC)",
         "",
         f"`bench/ha_end_of_turn.py`, the real HA rig, HA's finished speaking detection at its default (0.7 s); "
         f"our wyoming_whisper tiny.en for HA's STT and for `--end-of-turn-uri` (`--end-of-turn-sensitivity "
-        f"{res.get('sensitivity', 'default')}`). Load {' '.join(res['load_before'])}"
-        f" -> {' '.join(res['load_after'])} (2 shared cores). End of turn: the satellite's audio-stop minus the "
-        "end of speech, on the mic's timeline.",
+        f"{sessions[0].get('sensitivity', 'default')}`). Runs (UTC, 2 shared cores): {loads}. End of turn: the "
+        "satellite's audio-stop minus the end of speech, on the mic's timeline.",
         "",
+    ]
+    if all("whisper_cpu_s" in r for r in runs):
+        md += [*summary(runs), "", "p95 by nearest rank (of 4: the largest). Per run:", ""]
+    md += [
         "| request | mode | n | whole | heard | ended by | end of turn (s) |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -214,9 +329,10 @@ if __name__ == "__main__":
     parser.add_argument("--modes", nargs="+", default=["ha", "ours"], choices=["ha", "ours"])
     parser.add_argument(
         "--sensitivity",
-        default="default",
-        choices=["aggressive", "default", "relaxed"],
-        help="--end-of-turn-sensitivity of the satellite in mode ours",
+        default=EndOfTurnConfig().sensitivity,
+        choices=SENSITIVITIES,
+        help="--end-of-turn-sensitivity of the satellite in mode ours (default: the satellite's)",
     )
+    parser.add_argument("--append", action="store_true", help="add to the runs already in --out.json")
     parser.add_argument("--requests", nargs="+", default=list(REQUESTS), choices=list(REQUESTS))
     sys.exit(run_on_rig(parser.parse_args(), run, markdown, passed))

@@ -27,6 +27,15 @@ orchestrator makes, ``orchestrator/asr_session.py``) and:
   ``preroll_seconds`` go first, so a soft onset is not lost) or sent before ``audio-stop`` when
   the turn ends, so the transcript gets the whole trailing silence. Home Assistant hears a
   shortened pause and does not cut "turn on the … kitchen lights" at its 0.7 s.
+* once the server has read the speech so far as a finished request (its
+  ``transcript-speculative``, asked for with ``speculative_transcripts``), Home Assistant gets
+  ``finished_pause_seconds`` of that pause as it comes: enough for our whisper, as Home
+  Assistant's STT, to make its speculative final decode of Home Assistant's stream (after 0.3 s
+  of silence) while our end of turn still waits, so the transcript is ready at ``audio-stop``.
+  Before (the whole trailing silence in one burst with ``audio-stop``) Home Assistant's STT
+  started its decode only then: its transcript came 0.11-0.44 s after ``audio-stop``
+  (``bench/results/ha_end_of_turn.md``, session 15). A Home Assistant set to ``aggressive``
+  (0.25 s) then ends such a request itself, as it would alone.
 
 Held back only while the server has shown it keeps up (its ``voice-started`` for this turn).
 Whatever goes wrong (no server, a refused connection, an ``error``, a closed connection, a
@@ -56,6 +65,7 @@ from wyoming.vad import VoiceStarted, VoiceStopped
 from voice_runtime.client import open_uri
 from voice_runtime.limits import Limits
 from voice_runtime.protocol import ProtocolError, read_frame
+from voice_runtime.speculative import SpeculativeTranscript
 from voice_runtime.tasks import cancel_and_wait
 
 from .state import TurnMachine, TurnState, TurnTrigger
@@ -76,6 +86,9 @@ class EndOfTurnConfig:
     # that read finished, which default (0.25 s) cut 3 of 3 (bench/results/ha_end_of_turn*.md)
     sensitivity: str = "relaxed"
     keep_pause_seconds: float = 0.15  # of a pause not yet ended, Home Assistant hears this much
+    # ... and this much once our whisper reads the speech before it as finished: more than its
+    # 0.3 s speech pad, so Home Assistant's STT stream (the same server) decodes it in the pause
+    finished_pause_seconds: float = 0.4
     preroll_seconds: float = 0.15  # of a held pause, this much goes ahead of speech that resumes
     max_held_seconds: float = 3.0  # a hold never keeps more (the satellite's own end comes at 2.0 s)
     connect_timeout: float = 1.0
@@ -87,8 +100,8 @@ class EndOfTurnConfig:
             raise ValueError(f"end-of-turn sensitivity must be one of {', '.join(SENSITIVITIES)}")
         if self.uri is not None:
             host_port(self.uri)
-        if min(self.keep_pause_seconds, self.preroll_seconds) < 0:
-            raise ValueError("keep_pause_seconds and preroll_seconds must not be negative")
+        if min(self.keep_pause_seconds, self.preroll_seconds, self.finished_pause_seconds) < 0:
+            raise ValueError("keep_pause_seconds, preroll_seconds and finished_pause_seconds must not be negative")
 
 
 def host_port(uri: str) -> tuple[str, int]:
@@ -103,27 +116,42 @@ class SilenceGate:
 
     def __init__(self, frame_seconds: float, config: EndOfTurnConfig) -> None:
         self.keep = round(config.keep_pause_seconds / frame_seconds)
+        self.keep_finished = round(config.finished_pause_seconds / frame_seconds)
         self.preroll = round(config.preroll_seconds / frame_seconds)
         self.held: deque[bytes] = deque(maxlen=max(1, round(config.max_held_seconds / frame_seconds)))
         self.frame_seconds = frame_seconds
         self.holding = False
         self.silent = 0  # unvoiced frames in a row
+        self.allowed = self.keep  # of this pause's frames, Home Assistant gets this many as they come
         self.dropped = 0  # frames of held pauses never sent (the turn's total)
 
     def feed(self, frame: bytes, voiced: bool) -> list[bytes]:
         if voiced:
             self.silent = 0
+            self.allowed = self.keep
             out = list(self.held)[-self.preroll :] if self.preroll else []
             self.dropped += len(self.held) - len(out)
             self.held.clear()
             return [*out, frame]
         self.silent += 1
-        if not self.holding or self.silent <= self.keep:
+        if not self.holding:
             return [*self.release(), frame]
+        if not self.held and self.silent <= self.allowed:
+            return [frame]
         if len(self.held) == self.held.maxlen:
             self.dropped += 1  # the oldest goes (it was silence)
         self.held.append(frame)
         return []
+
+    def finished(self) -> list[bytes]:
+        """The speech before this pause reads as a finished request: Home Assistant gets up to
+        ``keep_finished`` frames of the pause (the held ones now, to send at once; the rest as
+        they come). Nothing during speech (the verdict was on older audio)."""
+        if self.silent == 0:
+            return []
+        self.allowed = max(self.allowed, self.keep_finished)
+        sent = self.silent - len(self.held)  # this pause's frames already sent (or dropped, if held too long)
+        return [self.held.popleft() for _ in range(max(0, min(len(self.held), self.allowed - sent)))]
 
     def release(self) -> list[bytes]:
         """Everything held, to send now (the turn ends, or holding stops)."""
@@ -151,6 +179,7 @@ class EndOfTurnStream:
         self.queue: asyncio.Queue[bytes] = asyncio.Queue(config.queue_frames)
         self.task: asyncio.Task[None] | None = None
         self.live = False  # the server said voice-started: it keeps up with this turn
+        self.finished_reading = False  # a transcript-speculative came: the speech so far reads finished
         self.failed = False
         self.ended = False
 
@@ -195,8 +224,10 @@ class EndOfTurnStream:
         try:
             reader, writer = await open_uri(self.config.uri, self.config.connect_timeout)
             request = Transcribe(
-                language=language, vad_sensitivity=self.config.sensitivity, context={"partial_transcripts": False}
-            )  # only its end of turn is wanted
+                language=language,
+                vad_sensitivity=self.config.sensitivity,
+                context={"partial_transcripts": False, "speculative_transcripts": True},
+            )  # only its end of turn is wanted, and when it reads the speech as finished (SilenceGate.finished)
             await async_write_event(request.event(), writer)
             await async_write_event(AudioStart(rate=16000, width=2, channels=1).event(), writer)
             sender = asyncio.create_task(self._send(writer), name="end of turn sender")
@@ -228,6 +259,8 @@ class EndOfTurnStream:
                 return
             if VoiceStarted.is_type(event.type):
                 self.live = not self.failed
+            elif SpeculativeTranscript.is_type(event.type):
+                self.finished_reading = True
             elif VoiceStopped.is_type(event.type):
                 if not self.failed and not self.ended:
                     self.ended = True
@@ -301,7 +334,11 @@ class HaEndOfTurn:
             self._eot_down = False
             _LOGGER.info("end of turn from %s: answering again", self.config.end_of_turn.uri)
         gate.holding = stream.live
-        return gate.feed(frame, self.detector.voiced)
+        ahead: list[bytes] = []
+        if stream.finished_reading:
+            stream.finished_reading = False
+            ahead = gate.finished()
+        return [*ahead, *gate.feed(frame, self.detector.voiced)]
 
     def _eot_finish(self) -> list[bytes]:
         """The turn's audio ends: the held frames (sent before ``audio-stop``); the stream stops."""

@@ -64,7 +64,8 @@ class FakeHaController:
     silence_seconds: float = 0.7
     received: bytearray = field(default_factory=bytearray)
     ended_by: str = ""  # "satellite" (its audio-stop) or "detector" (the silence count)
-    longest_silence: float = 0.0  # the longest run of silence received inside the question
+    longest_silence: float = 0.0  # the longest run of silence received after the question began
+    longest_pause: float = 0.0  # ... of those followed by speech (a pause inside the question)
 
     async def run(self, client: Client, whisper_port: int) -> str:
         await client.send(RunSatellite())
@@ -82,6 +83,7 @@ class FakeHaController:
                 for i in range(0, len(audio) - WINDOW + 1, WINDOW):
                     window = np.frombuffer(audio[i : i + WINDOW], "<i2").astype(np.float64)
                     if np.sqrt(np.mean(window**2)) > 300:  # about -40 dBFS: speech
+                        self.longest_pause = max(self.longest_pause, silent)
                         speech, silent = speech + 0.01, 0.0
                     elif speech >= 0.3:  # in the command (HA: 0.3 s of speech first)
                         silent += 0.01
@@ -96,7 +98,7 @@ class FakeHaController:
 
 
 async def ha_turn(
-    tmp_path: Path, whisper: ServiceProcess, mic: bytes, *flags: str
+    tmp_path: Path, whisper: ServiceProcess, mic: bytes, *flags: str, silence_seconds: float = 0.7
 ) -> tuple[FakeHaController, str, list[str]]:
     write_wav(str(tmp_path / "mic.wav"), silence(0.5) + mic + silence(8.0), PCM16_MONO_16K)
     args = (
@@ -110,7 +112,7 @@ async def ha_turn(
         "2.0",
         *flags,
     )
-    fake = FakeHaController()
+    fake = FakeHaController(silence_seconds)
     async with satellite(*args) as sat:
         client = await Client.connect(sat.port)
         try:
@@ -132,7 +134,7 @@ async def test_a_paused_request_is_heard_whole_with_our_end_of_turn(tmp_path: Pa
     )
     assert fake.ended_by == "satellite", log[-30:]
     assert any("end of turn from" in line and "request is complete" in line for line in log), log[-30:]
-    assert fake.longest_silence < 0.5, fake.longest_silence  # the 0.9 s pause came shortened
+    assert fake.longest_pause < 0.5, fake.longest_pause  # the 0.9 s pause came shortened
     assert "minutes" in text.lower(), text  # the transcript lost nothing
 
 
@@ -155,6 +157,23 @@ async def test_a_complete_request_ends_on_our_whisper(tmp_path: Path, whisper: S
     )
     assert any("request is complete" in line for line in log), log[-30:]
     assert fake.ended_by == "satellite"
+    assert "time" in text.lower(), text
+
+
+async def test_a_request_our_whisper_reads_finished_lets_home_assistant_hear_its_pause(
+    tmp_path: Path, whisper: ServiceProcess
+) -> None:
+    """Once our whisper reads the request as finished (its transcript-speculative), HA gets 0.4 s of the pause as
+    it comes (so HA's STT, the same server, decodes HA's stream while our 0.7 s `relaxed` wait runs). Shown with
+    a fake HA that ends after 0.4 s of silence: its count gets there before our whisper's end. Before, HA got
+    0.15 s (+ the frames the satellite's VAD still called speech: the fake counted < 0.35 s) and the rest only
+    with `audio-stop`, so our whisper ended every such turn and HA's STT started its decode only then."""
+    fake, text, log = await ha_turn(
+        tmp_path, whisper, speak("What time is it?"), "--end-of-turn-uri", whisper.uri, silence_seconds=0.4
+    )
+    assert fake.ended_by == "detector", log[-30:]
+    assert any("end of speech found by the controller" in line for line in log), log[-30:]
+    assert not any("request is complete" in line for line in log), log[-30:]
     assert "time" in text.lower(), text
 
 
@@ -185,3 +204,27 @@ def test_the_gate_shortens_a_pause_and_keeps_the_audio_around_speech() -> None:
     assert gate.release() == frames[9:]  # the turn ends: the held end of the pause goes before audio-stop
     gate.holding = False  # the server failed: every frame goes, nothing is held
     assert gate.feed(frames[0], voiced=False) == [frames[0]]
+
+
+def test_the_gate_lets_home_assistant_hear_more_of_a_pause_after_a_finished_request() -> None:
+    from satellite.ha_turn import EndOfTurnConfig, SilenceGate
+
+    config = EndOfTurnConfig(keep_pause_seconds=0.06, preroll_seconds=0.03, finished_pause_seconds=0.15)
+    gate = SilenceGate(0.03, config)
+    gate.holding = True
+    frames = [bytes([i]) * 960 for i in range(12)]
+    assert gate.finished() == []  # during speech: nothing (the verdict was on older audio)
+    sent = gate.feed(frames[0], voiced=True)
+    for frame in frames[1:5]:  # a pause: 2 frames go, 2 are held
+        sent += gate.feed(frame, voiced=False)
+    assert sent == frames[:3]
+    sent += gate.finished()  # our whisper reads it as finished: 5 frames of this pause in all, the held 2 now
+    assert sent == frames[:5]
+    for frame in frames[5:8]:  # the 5th goes as it comes, then held again
+        sent += gate.feed(frame, voiced=False)
+    assert sent == frames[:6]
+    assert gate.finished() == []  # nothing more of this pause
+    sent += gate.feed(frames[8], voiced=True)  # speech again: the allowance is back to 2 frames
+    for frame in frames[9:]:
+        sent += gate.feed(frame, voiced=False)
+    assert sent == [*frames[:6], frames[7], frames[8], frames[9], frames[10]]
