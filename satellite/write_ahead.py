@@ -49,11 +49,13 @@ from voice_runtime.clock import Clock, MonotonicClock
 
 _LOGGER = logging.getLogger(__name__)
 LEAD_MS = 40  # what the card holds when a sound starts: margin against the satellite's jitter
-# The satellite's default: off (-1, every frame written as it comes). In session 14's version
+# The satellite's default: 40 ms since session 15 (-1: every frame written as it comes). In session 14's version
 # (no silence while idle) the write-ahead cost ~9 dB of ERLE (lead 2026-12-02, 0 dB, one run
 # each: off 0/20 false holds, ERLE p50 31.3 dB; 40 ms 3/20, 21.4 dB); this version, 0 dB, one run
-# each (2026-12-02 21:38-22:01): 40 ms 0/20, 33.5 dB; off 0/20, 33.9 dB. Opt in with --snd-lead-ms 40.
-DEFAULT_LEAD_MS = -1.0
+# each (2026-12-02 21:38-22:01): 40 ms 0/20, 33.5 dB; off 0/20, 33.9 dB; the lead's quiet run of
+# the merged code (22:31-22:43) 40 ms: 0/20 at -6 and 0 dB, ERLE 31.2 / 34.3 dB (off, 22:45-22:57:
+# 1/20 and 0/20, 31.3 / 32.6 dB). Off with --snd-lead-ms -1.
+DEFAULT_LEAD_MS = 40.0
 HANG_MS = 500  # silence after a sound before its stream is trimmed (the echo's tail is over)
 CANCELLER_RATE = 16000  # the echo canceller's rate: a trim is a whole number of its samples too
 _DRY_S = 0.002  # written this much later than the card's estimated level: it ran dry
