@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import run_until_signalled  # noqa: E402
-from bench.turn_bench import is_whole  # noqa: E402
+from bench.turn_bench import is_whole, miss_kind  # noqa: E402
 from bench.turn_corpus import Request, build  # noqa: E402
 from voice_runtime.audio import PCM16_MONO_16K, write_wav  # noqa: E402
 from voice_runtime.procs import ServiceProcess, start_service  # noqa: E402
@@ -250,6 +250,7 @@ def judge(requests: list[Request], run: dict[str, Any], skipped: set[str]) -> li
         during = [p for p in replies if u["onset"] <= p["start"] <= u["offset"]]
         # Spoken over the previous reply (it outlived the gap): a barge-in question, not scored.
         over = any(p["start"] < u["onset"] < p["end"] for p in replies)
+        mid_speech = sum(u["onset"] < t < u["offset"] - 0.05 for t in ends)
         rows.append(
             {
                 "id": r.id,
@@ -277,7 +278,9 @@ def judge(requests: list[Request], run: dict[str, Any], skipped: set[str]) -> li
                 "answer_finished": answered_fully,
                 # the controller ended the question while it was still being spoken (a cut the
                 # continuation must repair) / only after it (a request still missed was misheard)
-                "ended_mid_speech": sum(u["onset"] < t < u["offset"] - 0.05 for t in ends),
+                "ended_mid_speech": mid_speech,
+                # not whole because the turn was cut, or misheard with the whole utterance heard
+                "miss": miss_kind(r, text, mid_speech),
                 "extra_turns": [str(ast.literal_eval(answered_by_turn[n][0])) for n in extra],
             }
         )

@@ -48,7 +48,22 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "reply_heard_before_merge_ms": [round(h * 1000) for h in heard],
         "reply_played_during_question_ms": [round(h * 1000) for r in rows for h in r["reply_heard_room_s"]],
         "no_first_audio": sum(r["first_audio_s"] is None for r in scored),
+        "miss_cut": f"{sum(r.get('miss') == 'cut' for r in scored)}/{len(scored)}",
+        "miss_misheard": f"{sum(r.get('miss') in ('misheard', 'lost') for r in scored)}/{len(scored)}",
     }
+
+
+def fill_miss(rows: list[dict[str, Any]]) -> None:
+    """Runs judged before ``miss`` existed: judge it from their rows (the corpus is cached)."""
+    if all("miss" in r for r in rows):
+        return
+    from bench.turn_bench import miss_kind
+    from bench.turn_corpus import build
+
+    requests = {r.id: r for r in build()}
+    for row in rows:
+        if "miss" not in row and row["id"] in requests:
+            row["miss"] = miss_kind(requests[row["id"]], row["answered"], row.get("ended_mid_speech", 0))
 
 
 COLUMNS = [("cut_paused", "paused cut"), ("cut_open", "after a word that cannot end it"),
@@ -60,7 +75,9 @@ COLUMNS = [("cut_paused", "paused cut"), ("cut_open", "after a word that cannot 
            ("reply_heard_before_merge_ms", "reply heard before a merge (ms, orchestrator's estimate)"),
            ("reply_played_during_question_ms", "reply audio played between speech onset and offset (ms, room)"),
            ("over_a_reply", "spoken over the previous reply (not scored)"),
-           ("no_turn_logged", "no turn logged (not scored)")]
+           ("no_turn_logged", "no turn logged (not scored)"),
+           ("miss_cut", "not whole: cut (ended mid-speech, or the part after the pause missing) / scored"),
+           ("miss_misheard", "not whole: misheard (the whole utterance decoded, wrong words) / scored")]
 
 
 def report(results: Path) -> None:
@@ -81,6 +98,7 @@ def report(results: Path) -> None:
              "| split | run | " + " | ".join(title for _, title in COLUMNS) + " |",
              "|---|---|" + "---|" * len(COLUMNS)]
     for run in runs:
+        fill_miss(run["rows"])
         s = summary(run["rows"])
         out["runs"].append({k: v for k, v in run.items() if k != "rows"} | {"summary": s})
         cells = [str(s[key]) if not isinstance(s[key], list) else (", ".join(map(str, s[key])) or "-")
@@ -93,13 +111,14 @@ def report(results: Path) -> None:
                          f"{part['loadavg_start'][0]:.2f} at the start, {part['loadavg_end'][0]:.2f} at the end; "
                          f"continuation window {'serve default' if part['window'] is None else part['window']}; "
                          f"{part['gap']} s between requests; room: {'; '.join(part['room'])}")
-    lines += ["", "## Requests cut off", "", "| run | request | text | answered |", "|---|---|---|---|"]
+    lines += ["", "## Requests not heard whole", "", "| run | request | text | answered | miss |",
+              "|---|---|---|---|---|"]
     for run in runs:
         for r in run["rows"]:
             if not r["whole"] and not r["excluded"] and not r["over_a_reply"] and r["turns_answered"]:
                 lines.append(f"| {run['split']}/{run['label']} | {r['id']} ({r['voice']}, {r['condition']}, "
                              f"pause {r['pause']} s {r['pause_kind']}, {r['method']}) | {r['text']} | "
-                             f"{r['answered'] or '(nothing answered)'} |")
+                             f"{r['answered'] or '(nothing answered)'} | {r.get('miss') or '-'} |")
     (results / "room_turns.md").write_text("\n".join(lines) + "\n")
     (results / "room_turns.json").write_text(json.dumps(out, indent=1) + "\n")
     print("\n".join(lines))

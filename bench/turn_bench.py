@@ -98,6 +98,32 @@ def is_whole(request: Request, text: str) -> bool:
     return recall(comparable(norm_words(request.text)), heard) >= 0.75 and (not after or recall(after, heard) >= 0.6)
 
 
+def miss_kind(request: Request, text: str, ended_mid_speech: int = 0) -> str | None:
+    """Why a request was not heard whole (None: it was). ``cut``: the end of turn came while the user
+    was still speaking, or the request's first part is there and its rest is missing (the words
+    after the pause; without a pause, the second half); ``misheard``: the words heard cover the
+    utterance's span but are wrong ("Yeah." for "Yes.": one word cannot be cut); ``lost``: no
+    transcript. A cut and a mishearing are both misses: the report counts both."""
+    if text and is_whole(request, text):
+        return None
+    if not text.strip():
+        return "lost"
+    if ended_mid_speech:
+        return "cut"
+    words = comparable(norm_words(request.text))
+    k = (len(words) + 1) // 2
+    if request.pause_after:
+        k = len(comparable(norm_words(request.text)[: request.pause_after]))
+    before, after = words[:k], words[k:]
+    heard = comparable(norm_words(text.replace("%", " percent")))
+    # the rest is missing: too few of its words heard, and too few words heard at all to hold it
+    # ("where is the nearest tour?" decoded a word for "pharmacy": misheard; "where is the nearest?": cut)
+    short = len(heard) < len(before) + 0.6 * len(after)
+    if before and after and recall(before, heard) >= 0.6 and recall(after, heard) < 0.6 and short:
+        return "cut"
+    return "misheard"
+
+
 async def stream(port: int, request: Request, sensitivity: str, mode: str) -> tuple[str, float | None, bool]:
     """Stream ``request`` paced like a microphone; the text, end of speech -> transcript, early?"""
     client = AsyncTcpClient("127.0.0.1", port)
