@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import turn_bench  # noqa: E402
-from bench.turn_corpus import RATE, Request, build, norm_words  # noqa: E402
+from bench.turn_corpus import RATE, Request, Voices, build, norm_words  # noqa: E402
 from voice_runtime.models import cache_dir, silero_vad  # noqa: E402
 from wyoming_whisper.vad import SileroVad, VadPolicy, speech_windows  # noqa: E402
 
@@ -56,17 +56,23 @@ TV = [
     "Scientists say the discovery could change how we think about the deep ocean.",
     "Stay with us for more highlights from this afternoon's game.",
 ]
-COMMANDS = ["Turn off the lights.", "Turn on the kitchen lights.", "Set a timer for ten minutes.",
-            "Open the garage door.", "Lock the front door."]
+COMMANDS = [
+    "Turn off the lights.",
+    "Turn on the kitchen lights.",
+    "Set a timer for ten minutes.",
+    "Open the garage door.",
+    "Lock the front door.",
+]
 VOICES = ["am_fenrir", "af_sky", "bm_lewis", "af_bella", "piper:joe"]
 COLOURS = ["far", "tv", "babble"]
 LEVELS = [-10, -15, -20, -25, -30, -35]  # dB under the corpus's clean requests
 ROOM_NOISE_DBFS = -60.0
 # VAD variants: VadPolicy fields (the server started with them: WHISPER_BENCH_VAD)
-VARIANTS: dict[str, dict[str, Any]] = {"off": {"quiet_threshold": None}, "main": {}}
+# off: no quiet rule; main: session 15's rule (no level check); rise: the rule with the level check
+VARIANTS: dict[str, dict[str, Any]] = {"off": {"quiet_threshold": None}, "main": {"quiet_rise_db": None}, "rise": {}}
 
 
-def active_db(x: F32) -> float:
+def active_db(x: np.ndarray[Any, Any]) -> float:
     """Mean power of the 10 ms frames within 30 dB of the loudest, in dBFS."""
     n = len(x) // 160
     p = np.mean(x[: n * 160].reshape(n, 160).astype(np.float64) ** 2, axis=1)
@@ -91,12 +97,6 @@ def band(x: F32, low: float, high: float) -> F32:
     return np.fft.irfft(spec, len(x)).astype(np.float32)
 
 
-def _speaker() -> Any:
-    from bench.turn_corpus import Voices
-
-    return Voices()
-
-
 def backgrounds() -> list[dict[str, Any]]:
     """Each clip (cached): id, colour, voice, text, command, audio at 0 dB relative (float)."""
     folder = cache_dir() / "turn_background"
@@ -110,7 +110,7 @@ def backgrounds() -> list[dict[str, Any]]:
         key = hashlib.sha1(f"{text}|{voice}|{colour}|v1".encode()).hexdigest()[:16]
         path = folder / f"{key}.raw"
         if not path.exists():
-            voices = voices or _speaker()
+            voices = voices or Voices()
             rng = np.random.default_rng(i)
             if colour == "babble":
                 parts = [voices.speak(text, voice)]
@@ -129,22 +129,32 @@ def backgrounds() -> list[dict[str, Any]]:
                 x = reverb(voices.speak(text, voice), 0.6, rng)
             path.write_bytes((np.clip(x / np.abs(x).max() * 0.5, -1, 1) * 32767).astype("<i2").tobytes())
         x = (np.frombuffer(path.read_bytes(), "<i2") / 32768).astype(np.float32)
-        out.append({"id": f"bg-{i:02d}", "colour": colour, "voice": voice, "text": text,
-                    "command": COMMANDS[(i + i // len(TV)) % len(COMMANDS)], "audio": x / 10 ** (active_db(x) / 20)})
+        out.append(
+            {
+                "id": f"bg-{i:02d}",
+                "colour": colour,
+                "voice": voice,
+                "text": text,
+                "command": COMMANDS[(i + i // len(TV)) % len(COMMANDS)],
+                "audio": x / 10 ** (active_db(x) / 20),
+            }
+        )
     return out
 
 
 def reference_db(corpus: list[Request]) -> float:
     """A normal request's level: the mean active level of the corpus's clean (0 dB) requests."""
-    levels = [active_db(np.frombuffer(r.pcm, "<i2").astype(np.float32) / 32768) for r in corpus
-              if r.condition == "clean"]
+    levels = [
+        active_db(np.frombuffer(r.pcm, "<i2").astype(np.float32) / 32768) for r in corpus if r.condition == "clean"
+    ]
     return float(np.mean(levels))
 
 
 def alone_audio(bg: dict[str, Any], level: float, seed: int) -> F32:
     x = np.concatenate([np.zeros(int(0.2 * RATE), np.float32), bg["audio"] * 10 ** (level / 20)])
     rng = np.random.default_rng(seed)
-    return (x + rng.standard_normal(len(x)).astype(np.float32) * 10 ** (ROOM_NOISE_DBFS / 20)).astype(np.float32)
+    out: F32 = (x + rng.standard_normal(len(x)) * 10 ** (ROOM_NOISE_DBFS / 20)).astype(np.float32)
+    return out
 
 
 def under_audio(r: Request, bg: dict[str, Any], level: float, seed: int, tail: float = 3.0) -> F32:
@@ -165,11 +175,11 @@ def as_request(rid: str, x: F32, text: str, speech_end: float, base: Request | N
     return Request(rid, "bg", text, "", 0, "", 0.0, "background", 0.0, ROOM_NOISE_DBFS, "whole", pcm, speech_end)
 
 
-def probs_of(vad: SileroVad, x: F32) -> tuple[list[float], list[float] | None]:
+def probs_of(vad: SileroVad, x: F32) -> tuple[list[float], list[float] | None, list[float]]:
     stream = vad.stream()
     stream.feed(x)
     stream.finish()
-    return stream.probs, stream.half_probs
+    return stream.probs, stream.half_probs, stream.levels
 
 
 def policies(names: list[str]) -> dict[str, VadPolicy]:
@@ -177,73 +187,103 @@ def policies(names: list[str]) -> dict[str, VadPolicy]:
 
 
 def offline(args: argparse.Namespace) -> None:
+    """Silero only: background alone with any speech found; requests under background where,
+    after some window, the speech so far is quiet-rule speech alone followed by >= 0.25 s without
+    speech (where a turn can end before the request); the quiet corpus with no speech found."""
     from bench.turn_vad_probe import room_audio
 
     corpus = build()
     ref = reference_db(corpus)
     vad = SileroVad(silero_vad())
     chosen = policies(args.variants.split(","))
-    found = {n: 0 for n in chosen}
+    off = VadPolicy(quiet_threshold=None)
+    bgs = backgrounds()
+    found = dict.fromkeys(chosen, 0)
     total = 0
-    backgrounds_cache = backgrounds()
-    for bg in backgrounds_cache:
-        for level in args.level_list:
-            probs, half = probs_of(vad, alone_audio(bg, ref + level, total))
+    for level in args.level_list:
+        for k, bg in enumerate(bgs):
+            probs, half, levels = probs_of(vad, alone_audio(bg, ref + level, k))
             total += 1
-            hits = {n: speech_windows(probs, p, half) is not None for n, p in chosen.items()}
+            hits = {n: speech_windows(probs, p, half, levels) is not None for n, p in chosen.items()}
             for n, hit in hits.items():
                 found[n] += hit
             if args.verbose or len(set(hits.values())) > 1:
-                print(f"  {bg['id']} {bg['colour']} {level} dB: {hits} peak {max(probs):.2f} "
-                      f">=0.45: {sum(p >= 0.45 for p in probs)} >=0.3: {sum(p >= 0.3 for p in probs)}")
-    print(f"background alone (reference {ref:.1f} dBFS), speech found: "
-          + ", ".join(f"{n} {found[n]}/{total}" for n in chosen))
+                print(
+                    f"  {bg['id']} {bg['colour']} {level} dB: {hits} peak {max(probs):.2f} "
+                    f">=0.45: {sum(p >= 0.45 for p in probs)} >=0.3: {sum(p >= 0.3 for p in probs)}"
+                )
+    print(
+        f"background alone (reference {ref:.1f} dBFS, levels {args.levels}), speech found (n={total}): "
+        + ", ".join(f"{n} {found[n]}" for n in chosen)
+    )
     requests = [r for r in corpus if r.split == args.split]
-    differ = {n: 0 for n in chosen}
+    if args.split == "held":
+        requests = requests[: len(requests) // 2]
+    gap = dict.fromkeys(chosen, 0)
     for level in args.level_list:
         for k, r in enumerate(requests):
-            probs, half = probs_of(vad, under_audio(r, backgrounds_cache[k % len(backgrounds_cache)], ref + level, k))
+            probs, half, levels = probs_of(vad, under_audio(r, bgs[k % len(bgs)], ref + level, k))
             for n, p in chosen.items():
-                # the speech as the stream sees it after every window (what the endpoint reads)
-                differ[n] += any(speech_windows(probs[:j], p, half[: j - 1] if half else None)
-                                 != speech_windows(probs[:j], VadPolicy(quiet_threshold=None),
-                                                   half[: j - 1] if half else None) for j in range(1, len(probs) + 1))
-    print(f"requests under background ({args.split}, n={len(requests) * len(args.level_list)}), speech differs from "
-          "the old rule after some window: " + ", ".join(f"{n} {differ[n]}" for n in chosen))
+                for j in range(1, len(probs) + 1):
+                    h = half[: j - 1] if half else None
+                    now = speech_windows(probs[:j], p, h, levels[:j])
+                    if now is not None and j - 1 - now[1] >= 8 and speech_windows(probs[:j], off, h) is None:
+                        gap[n] += 1
+                        break
+    print(
+        f"requests under background ({args.split}, n={len(requests) * len(args.level_list)}), quiet-rule "
+        "speech alone then >= 0.25 s without speech: " + ", ".join(f"{n} {gap[n]}" for n in chosen)
+    )
     if args.skip_quiet:
         return
     tune = [r for r in corpus if r.split == "tune"]
     held = [r for r in corpus if r.split == "held"]
     quiet = tune + held[: len(held) // 2]
-    none = {n: 0 for n in chosen}
+    none = dict.fromkeys(chosen, 0)
     count = 0
     for gain in (0, -6, -9, -12, -15):
         for seed in range(6):
             for i, r in enumerate(quiet):
                 x = room_audio(replace(r, pcm=_gained(r.pcm, gain)), seed * 1000 + i)
-                probs, half = probs_of(vad, x)
+                probs, half, levels = probs_of(vad, x)
                 count += 1
                 for n, p in chosen.items():
-                    none[n] += speech_windows(probs, p, half) is None
-    print(f"quiet corpus (0..-15 dB, 6 seeds, n={count}), no speech: " + ", ".join(f"{n} {none[n]}" for n in chosen))
+                    none[n] += speech_windows(probs, p, half, levels) is None
+    print(
+        f"quiet corpus (tune + held 1/2, 0..-15 dB, 6 seeds, n={count}), no speech: "
+        + ", ".join(f"{n} {none[n]}" for n in chosen)
+    )
 
 
 def _gained(pcm: bytes, gain: float) -> bytes:
     x = np.frombuffer(pcm, "<i2").astype(np.float32) * 10 ** (gain / 20)
-    return np.clip(x, -32768, 32767).astype("<i2").tobytes()
+    out: bytes = np.clip(x, -32768, 32767).astype("<i2").tobytes()
+    return out
 
 
 async def serve_all(names: list[str]) -> dict[str, Any]:
     from voice_runtime.procs import start_service
 
-    code = ("import functools, json, os, sys; import wyoming_whisper.__main__ as m; "
-            "m.VadPolicy = functools.partial(m.VadPolicy, **json.loads(os.environ['WHISPER_BENCH_VAD'])); m.run()")
+    code = (
+        "import functools, json, os, sys; import wyoming_whisper.__main__ as m; "
+        "m.VadPolicy = functools.partial(m.VadPolicy, **json.loads(os.environ['WHISPER_BENCH_VAD'])); m.run()"
+    )
     servers = {}
     for n in names:
         env = {**os.environ, "WHISPER_BENCH_VAD": json.dumps(VARIANTS[n]), "PYTHONPATH": str(ROOT)}
-        servers[n] = await start_service("wyoming_whisper", "--model", "tiny.en", "--compute-type", "int8",
-                                         "--language", "en", "--endpoint-max-silence", "1.5", env=env,
-                                         command=[sys.executable, "-c", code])
+        servers[n] = await start_service(
+            "wyoming_whisper",
+            "--model",
+            "tiny.en",
+            "--compute-type",
+            "int8",
+            "--language",
+            "en",
+            "--endpoint-max-silence",
+            "1.5",
+            env=env,
+            command=[sys.executable, "-c", code],
+        )
     return servers
 
 
@@ -268,7 +308,9 @@ async def live(args: argparse.Namespace) -> None:
             for level in args.level_list:
                 for k, bg in enumerate(bgs):
                     x = alone_audio(bg, ref + level, k)
-                    jobs.append((f"{bg['id']}@{level}", as_request(bg["id"], x, bg["text"], len(x) / RATE), bg["command"]))
+                    jobs.append(
+                        (f"{bg['id']}@{level}", as_request(bg["id"], x, bg["text"], len(x) / RATE), bg["command"])
+                    )
         else:
             requests = [r for r in corpus if r.split == args.split]
             if args.split == "held":
@@ -280,37 +322,55 @@ async def live(args: argparse.Namespace) -> None:
                     end = 1.0 + r.speech_end
                     jobs.append((f"{r.id}+{bg['id']}@{level}", as_request(r.id, x, r.text, end, r), r.text))
         for label, request, target in jobs:
-            results = await asyncio.gather(*(turn_bench.stream(servers[n].port, request, "aggressive", "semantic")
-                                             for n in names))
+            results = await asyncio.gather(
+                *(turn_bench.stream(servers[n].port, request, "aggressive", "semantic") for n in names)
+            )
             row: dict[str, Any] = {"id": label}
             for n, (text, latency, early) in zip(names, results, strict=True):
                 if args.mode == "alone":
                     heard = bool(text.strip())
-                    command = turn_bench.recall(turn_bench.comparable(norm_words(target)),
-                                                turn_bench.comparable(norm_words(text))) >= 0.75
+                    command = (
+                        turn_bench.recall(
+                            turn_bench.comparable(norm_words(target)), turn_bench.comparable(norm_words(text))
+                        )
+                        >= 0.75
+                    )
                     row[n] = {"text": text, "heard": heard, "command": command}
                 else:
-                    row[n] = {"text": text, "whole": turn_bench.is_whole(request, text) and not early,
-                              "latency": latency, "extra": extra_words(target, text)}
+                    row[n] = {
+                        "text": text,
+                        "whole": turn_bench.is_whole(request, text) and not early,
+                        "latency": latency,
+                        "extra": extra_words(target, text),
+                    }
             rows.append(row)
             print(label, " | ".join(f"{n}: {row[n]}" for n in names), flush=True)
     finally:
         for s in servers.values():
             await s.stop()
     load1 = os.getloadavg()
-    summary = {"mode": args.mode, "levels": args.level_list, "began": began,
-               "ended": time.strftime("%H:%M:%S", time.gmtime()), "load": [load0, load1], "n": len(rows),
-               "reference_dbfs": round(ref, 1)}
+    summary = {
+        "mode": args.mode,
+        "levels": args.level_list,
+        "began": began,
+        "ended": time.strftime("%H:%M:%S", time.gmtime()),
+        "load": [load0, load1],
+        "n": len(rows),
+        "reference_dbfs": round(ref, 1),
+    }
     for n in names:
         got = [r[n] for r in rows]
         if args.mode == "alone":
             summary[n] = {"transcript": sum(g["heard"] for g in got), "command": sum(g["command"] for g in got)}
         else:
             lat = sorted(g["latency"] for g in got if g["whole"] and g["latency"] is not None)
-            summary[n] = {"whole": sum(g["whole"] for g in got), "extra_words": sum(g["extra"] for g in got),
-                          "rows_with_extra": sum(g["extra"] > 0 for g in got),
-                          "p50": round(statistics.median(lat), 3) if lat else None,
-                          "p95": round(float(np.percentile(lat, 95)), 3) if lat else None}
+            summary[n] = {
+                "whole": sum(g["whole"] for g in got),
+                "extra_words": sum(g["extra"] for g in got),
+                "rows_with_extra": sum(g["extra"] > 0 for g in got),
+                "p50": round(statistics.median(lat), 3) if lat else None,
+                "p95": round(float(np.percentile(lat, 95)), 3) if lat else None,
+            }
     print(json.dumps(summary))
     out = ROOT / "bench" / "results" / "turn_background"
     out.mkdir(exist_ok=True)
@@ -322,7 +382,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("mode", choices=["offline", "alone", "under"])
     parser.add_argument("--levels", default=",".join(str(v) for v in LEVELS))
-    parser.add_argument("--variants", default="off,main")
+    parser.add_argument("--variants", default="off,main,rise")
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--skip-quiet", action="store_true", help="offline: background only")
     parser.add_argument("--split", default="tune", choices=["tune", "held"])
