@@ -33,15 +33,15 @@ def test_quiet_windows_are_speech_only_without_louder_speech() -> None:
 
 def test_silero_finds_the_quiet_request_and_not_white_noise() -> None:
     audio = clip_float(CLIP)
-    probs, _ = scores(np.concatenate([audio, np.zeros(SAMPLE_RATE, np.float32)]))
-    assert speech_windows(probs, OFF) is None  # the old rule: no speech at all
-    found = speech_windows(probs, VadPolicy())
+    probs, half, levels = scores(np.concatenate([audio, np.zeros(SAMPLE_RATE, np.float32)]))
+    assert speech_windows(probs, OFF, half, levels) is None  # the old rule: no speech at all
+    found = speech_windows(probs, VadPolicy(), half, levels)  # it rises over the noise floor
     assert found is not None
     # the speech spans the request (0.3 s of lead, ~3.4 s of words), not a blip in it
     assert found[0] * WINDOW < 0.6 * SAMPLE_RATE and found[1] * WINDOW > 3.0 * SAMPLE_RATE
     for dbfs in (-60, -40, -30):
         noise = np.random.default_rng(-dbfs).standard_normal(5 * SAMPLE_RATE) * 10 ** (dbfs / 20)
-        assert speech_windows(scores(noise)[0], VadPolicy()) is None, dbfs
+        assert speech_windows(scores(noise)[0], VadPolicy()) is None, dbfs  # not even without levels
 
 
 async def test_a_quiet_request_is_transcribed() -> None:

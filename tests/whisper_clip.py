@@ -31,12 +31,13 @@ def clip_float(path: Path) -> np.ndarray:
     return np.frombuffer(clip_pcm(path), "<i2").astype(np.float32) / 32768
 
 
-def scores(samples: np.ndarray) -> tuple[list[float], list[float] | None]:
-    """Silero's speech probabilities of ``samples`` (float), on both window grids."""
+def scores(samples: np.ndarray) -> tuple[list[float], list[float] | None, list[float]]:
+    """Silero's speech probabilities of ``samples`` (float) on both window grids, and the
+    windows' levels (dBFS)."""
     stream = SileroVad(silero_vad()).stream()
     stream.feed(samples.astype(np.float32))
     stream.finish()
-    return stream.probs, stream.half_probs
+    return stream.probs, stream.half_probs, stream.levels
 
 
 async def transcript(pcm: bytes, policy: StreamPolicy = POLICY) -> str:
