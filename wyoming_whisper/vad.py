@@ -151,7 +151,8 @@ def speech_windows(
     probs: list[float], policy: VadPolicy, half: list[float] | None = None, levels: list[float] | None = None
 ) -> tuple[int, int] | None:
     """First and last window of the speech (at or above the threshold; in a quiet request at or
-    above ``policy.quiet_threshold``), or None if there is no speech. (A weak-tail floor, speech
+    above ``policy.quiet_threshold``, and with ``levels``, the windows' dBFS, rising over the
+    noise), or None if there is no speech. (A weak-tail floor, speech
     going on while the score stays >= 0.15-0.3, was measured in session 13 and rejected: every
     end later by 0.01-0.12 s p50, held-48 not fixed; bench/results/room_latency.md. A quiet run
     after louder speech counted as speech too was measured in session 15 and not kept:
@@ -172,6 +173,7 @@ def speech_windows(
 
 
 def _rises(hits: list[int], policy: VadPolicy, levels: list[float] | None) -> bool:
+    """Whether quiet speech at windows ``hits`` rises over the floor (``VadPolicy.quiet_rise_db``)."""
     if policy.quiet_rise_db is None or levels is None or not hits:
         return True
     rises = [levels[i] for i in hits if i < len(levels)]
