@@ -13,32 +13,16 @@ nearest?".
 
 from __future__ import annotations
 
-import asyncio
-import wave
-from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
-import pytest
-from handler_pair import tiny_whisper, transcribe_stream
-from wyoming.asr import Transcript
+from whisper_clip import AUDIO, clip_float, clip_pcm, transcript
 
 from voice_runtime.models import silero_vad
 from wyoming_whisper.engine import SAMPLE_RATE
-from wyoming_whisper.handler import WhisperHandler
-from wyoming_whisper.stream import StreamPolicy
 from wyoming_whisper.vad import WINDOW, SileroVad, VadPolicy, speech_windows
 
-CLIP = Path(__file__).parent / "audio" / "pharmacy_half_grid_room.wav"
-POLICY = StreamPolicy(endpoint_max_windows=round(1.5 * SAMPLE_RATE / WINDOW))
-
-
-def clip_pcm() -> bytes:
-    with wave.open(str(CLIP)) as wav:
-        assert (wav.getframerate(), wav.getsampwidth(), wav.getnchannels()) == (SAMPLE_RATE, 2, 1)
-        pcm: bytes = wav.readframes(wav.getnframes())
-    return pcm
+CLIP = AUDIO / "pharmacy_half_grid_room.wav"
 
 
 def test_only_a_run_apart_from_the_speech_counts_on_the_half_grid() -> None:
@@ -58,7 +42,7 @@ def test_only_a_run_apart_from_the_speech_counts_on_the_half_grid() -> None:
 
 
 def test_the_quiet_word_is_speech_on_the_half_grid() -> None:
-    audio = np.frombuffer(clip_pcm(), "<i2").astype(np.float32) / 32768
+    audio = clip_float(CLIP)
     stream = SileroVad(silero_vad()).stream()
     stream.feed(audio)
     one = speech_windows(stream.probs, VadPolicy(half_grid=False))
@@ -69,7 +53,7 @@ def test_the_quiet_word_is_speech_on_the_half_grid() -> None:
 
 
 def test_a_stream_in_pieces_scores_the_half_grid_as_a_whole() -> None:
-    audio = np.frombuffer(clip_pcm(), "<i2").astype(np.float32) / 32768
+    audio = clip_float(CLIP)
     whole = SileroVad(silero_vad()).stream()
     whole.feed(audio)
     pieces = SileroVad(silero_vad()).stream()
@@ -80,15 +64,6 @@ def test_a_stream_in_pieces_scores_the_half_grid_as_a_whole() -> None:
     np.testing.assert_allclose(pieces.half_probs, whole.half_probs, atol=1e-5)
 
 
-@pytest.fixture
-async def handler() -> AsyncIterator[tuple[WhisperHandler, asyncio.StreamReader]]:
-    async with tiny_whisper(SileroVad(silero_vad()), POLICY) as pair:
-        yield pair
-
-
-async def test_the_word_after_the_pause_is_heard(handler: tuple[WhisperHandler, asyncio.StreamReader]) -> None:
-    whisper, client = handler
-    audio = clip_pcm() + bytes(2 * int(2.0 * SAMPLE_RATE))
-    got = await transcribe_stream(whisper, client, audio, {"partial_transcripts": False})
-    text = next(Transcript.from_event(e).text for e in got if Transcript.is_type(e.type))
+async def test_the_word_after_the_pause_is_heard() -> None:
+    text = await transcript(clip_pcm(CLIP) + bytes(2 * int(2.0 * SAMPLE_RATE)))
     assert "pharmacy" in text.lower(), text

@@ -140,7 +140,7 @@ class Utterance:
 
     def region(self) -> Region | None:
         """The span to transcribe now (at the end: the final span), None without speech."""
-        return speech_region(self._vad.probs, self.samples, self.policy.vad, self._vad.half_probs)
+        return speech_region(self._vad.probs, self.samples, self.policy.vad, self._vad.half_probs, self._vad.levels)
 
     def loop_retry(self, region: Region, text: str) -> Region | None:
         """The region to decode again when ``text``, the final decode of ``region``, repeats a
@@ -156,7 +156,8 @@ class Utterance:
         window scored: the probabilities only grow, and next_job/verdict_due ask several times."""
         scored = len(self._vad.probs)
         if self._speech_at[0] != scored:
-            self._speech_at = (scored, speech_windows(self._vad.probs, self.policy.vad, self._vad.half_probs))
+            vad = self._vad
+            self._speech_at = (scored, speech_windows(vad.probs, self.policy.vad, vad.half_probs, vad.levels))
         return self._speech_at[1]
 
     def _trailing_silence(self) -> int | None:
@@ -246,7 +247,7 @@ class Utterance:
         to be, or None: only when asked for, while the turn can still end here (not inside an
         earlier part re-sent first) and the text reads as a finished request."""
         endpoint = self.policy.endpoint()
-        found = speech_windows(self._vad.probs, self.policy.vad, self._vad.half_probs)
+        found = speech_windows(self._vad.probs, self.policy.vad, self._vad.half_probs, self._vad.levels)
         if (
             not self.policy.speculative
             or endpoint is None
@@ -275,7 +276,7 @@ class Utterance:
 
     def voice_events(self) -> list[tuple[str, int]]:
         """New ("started"|"stopped", milliseconds) transitions since the last call."""
-        found = speech_windows(self._vad.probs, self.policy.vad, self._vad.half_probs)
+        found = speech_windows(self._vad.probs, self.policy.vad, self._vad.half_probs, self._vad.levels)
         events: list[tuple[str, int]] = []
         if found is None:
             return events

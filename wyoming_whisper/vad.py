@@ -51,14 +51,16 @@ class VadStream:
     also on the grid shifted by half a window (``half_probs``: window m covers samples
     256 + 512 m .. 256 + 512 (m + 1)), see :attr:`VadPolicy.half_grid`."""
 
-    def __init__(self, vad: SileroVad, *, half: bool = True) -> None:
+    def __init__(self, vad: SileroVad, *, half: bool = True, levels: bool = True) -> None:
         self._vad = vad
         self._h: FloatArray = np.zeros((1, 1, 128), dtype=np.float32)
         self._c: FloatArray = np.zeros((1, 1, 128), dtype=np.float32)
         self._context: FloatArray = np.zeros(_CONTEXT, dtype=np.float32)
         self._pending: FloatArray = np.zeros(0, dtype=np.float32)
         self.probs: list[float] = []
-        self._half = VadStream(vad, half=False) if half else None
+        self.levels: list[float] = []  # dBFS of each window (see VadPolicy.quiet_rise_db)
+        self._levels = levels
+        self._half = VadStream(vad, half=False, levels=False) if half else None
         self._skip = WINDOW // 2
 
     @property
@@ -89,6 +91,9 @@ class VadStream:
         probs, self._h, self._c = self._vad.run(windows, self._h, self._c, self._context)
         self._context = windows[-1, -_CONTEXT:].copy()
         self.probs.extend(float(p) for p in probs)
+        if self._levels:
+            power = np.mean(windows.astype(np.float64) ** 2, axis=1)
+            self.levels.extend(float(v) for v in 10 * np.log10(power + 1e-12))
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,13 @@ class VadPolicy:
     # no speech 23 -> 2 of 1530). It changes nothing where speech reached the threshold, so no
     # request ends later; white noise at -60..-30 dBFS never scores 0.2. None: off.
     quiet_threshold: float | None = 0.3
+    # Quiet speech must also rise above the stream's noise floor: one of its windows at least this
+    # many dB over the 10th-percentile window level so far (``VadStream.levels``; with no levels
+    # given, no check). Background speech (a TV, a voice across the room) at or under the noise
+    # scores 0.3-0.45 too: without the check it was "speech" on its own at 40-50 dB under a normal
+    # request, and before a request as a quiet run then a gap, where a turn can end; quiet requests
+    # rise 11.8-23.8 dB (bench/results/turn_background.md). None: off.
+    quiet_rise_db: float | None = 10.0
     # Speech said apart after the speech (a word after a pause) is looked for on two grids: the
     # 512-sample windows and the same shifted by half a window. Silero's score of a quiet word
     # depends on where the window grid falls: the room's held-48 "Where is the nearest ...
@@ -135,9 +147,12 @@ def end_pad(probs: list[float], last: int, policy: VadPolicy) -> int:
     return policy.weak_pad_windows if weak else policy.pad_windows
 
 
-def speech_windows(probs: list[float], policy: VadPolicy, half: list[float] | None = None) -> tuple[int, int] | None:
+def speech_windows(
+    probs: list[float], policy: VadPolicy, half: list[float] | None = None, levels: list[float] | None = None
+) -> tuple[int, int] | None:
     """First and last window of the speech (at or above the threshold; in a quiet request at or
-    above ``policy.quiet_threshold``), or None if there is no speech. (A weak-tail floor, speech
+    above ``policy.quiet_threshold``, and with ``levels``, the windows' dBFS, rising over the
+    noise), or None if there is no speech. (A weak-tail floor, speech
     going on while the score stays >= 0.15-0.3, was measured in session 13 and rejected: every
     end later by 0.01-0.12 s p50, held-48 not fixed; bench/results/room_latency.md. A quiet run
     after louder speech counted as speech too was measured in session 15 and not kept:
@@ -147,12 +162,22 @@ def speech_windows(probs: list[float], policy: VadPolicy, half: list[float] | No
         if threshold is None:
             continue
         hits = [i for i, p in enumerate(probs) if p >= threshold]
+        if threshold != policy.threshold and not _rises(hits, policy, levels):
+            continue
         if len(hits) >= policy.min_speech_windows:
             found = hits[0], hits[-1]
             break
     if found is None or half is None or not policy.half_grid:
         return found
     return found[0], _later_run(probs, half, found[1], policy)
+
+
+def _rises(hits: list[int], policy: VadPolicy, levels: list[float] | None) -> bool:
+    """Whether quiet speech at windows ``hits`` rises over the floor (``VadPolicy.quiet_rise_db``)."""
+    if policy.quiet_rise_db is None or levels is None or not hits:
+        return True
+    rises = [levels[i] for i in hits if i < len(levels)]
+    return not rises or max(rises) >= float(np.percentile(levels, 10)) + policy.quiet_rise_db
 
 
 def _later_run(probs: list[float], half: list[float], last: int, policy: VadPolicy) -> int:
@@ -174,10 +199,14 @@ def _later_run(probs: list[float], half: list[float], last: int, policy: VadPoli
 
 
 def speech_region(
-    probs: list[float], n_samples: int, policy: VadPolicy, half: list[float] | None = None
+    probs: list[float],
+    n_samples: int,
+    policy: VadPolicy,
+    half: list[float] | None = None,
+    levels: list[float] | None = None,
 ) -> tuple[int, int] | None:
     """The sample span [start, end) to transcribe: the speech plus padding, silence trimmed."""
-    found = speech_windows(probs, policy, half)
+    found = speech_windows(probs, policy, half, levels)
     if found is None:
         return None
     first, last = found
