@@ -82,8 +82,9 @@ class SpeakerPath:
 
     def _wire_echo_path(self) -> None:
         vad = self.detector.config
-        frames = max(vad.speech_window, round(vad.preroll_seconds / vad.frame_seconds),
-                     round(_REACH_BACK_S / vad.frame_seconds))
+        frames = max(
+            vad.speech_window, round(vad.preroll_seconds / vad.frame_seconds), round(_REACH_BACK_S / vad.frame_seconds)
+        )
         self._allowed = deque(maxlen=frames)
         self._heard = deque(maxlen=frames)
         self._unspoken = 0
@@ -124,7 +125,7 @@ class SpeakerPath:
             return self._reach_back(flags, let)
         user = next((i for i in range(first, len(flags)) if flags[i] not in (_QUIET, _HELD)), len(flags))
         keep = len(flags) - max(base, user - _PRE_USER)
-        return preroll[-keep * frame_bytes:] if keep else preroll
+        return preroll[-keep * frame_bytes :] if keep else preroll
 
     def _reach_back(self, flags: list[int], first: int) -> bytes:
         """Double talk is called on the last 0.3 s of mic once the user outweighs the echo there:
@@ -146,7 +147,7 @@ class SpeakerPath:
                 held += 1
                 if held >= _ECHO_ONLY_RUN:
                     break
-        return b"".join(list(self._heard)[max(floor, user - _PRE_USER):])
+        return b"".join(list(self._heard)[max(floor, user - _PRE_USER) :])
 
     def _judge(self, raw: bytes, played: bytes) -> tuple[bytes, bool]:
         """The echo-cancelled frame, and whether it may hold the user's voice (the echo judge)."""
@@ -163,8 +164,9 @@ class SpeakerPath:
             double_talk, echo_only = self.frontend.double_talk, self.frontend.echo_only
             self._tick_echo_span()
         self.trace.stamp_cleaned()
-        allow = self.guard.process(raw, cleaned, played, cancelling=cancelling, not_echo=not_echo,
-                                   double_talk=double_talk, echo_only=echo_only)
+        allow = self.guard.process(
+            raw, cleaned, played, cancelling=cancelling, not_echo=not_echo, double_talk=double_talk, echo_only=echo_only
+        )
         if not allow and cancelling and not echo_only and self._partly_explained(raw):
             allow = double_talk = True  # the user, let through as on double talk (and so flagged)
         if self.guard.misaligned and self.frontend is not None:
@@ -214,8 +216,11 @@ class SpeakerPath:
             pass  # the restarted speaker command is not reading yet: only silence was dropped
         elif (lag > STALL_S and not self._stalled) or moved:
             self._stalled = self._stalled or lag > STALL_S
-            _LOGGER.debug("behind the mic by %.0f ms, %d speaker frames dropped: the echo path may have moved",
-                          lag * 1000, dropped)
+            _LOGGER.debug(
+                "behind the mic by %.0f ms, %d speaker frames dropped: the echo path may have moved",
+                lag * 1000,
+                dropped,
+            )
             if self.frontend is not None and self.frontend.cancels_echo:
                 self.guard.suspend()
                 self.frontend.recheck(moved=moved)
@@ -257,20 +262,31 @@ class SpeakerPath:
         self.guard.speaker_dropped()
         if self.frontend is not None:
             self.frontend.speaker_dropped()
-        self.trace.report(why, mic_ms=self._mic_ms, voiced_frames=self.detector.voiced_frames,
-                          sink_queued=sink_queued, buffered_ms=self.playback.buffered_ms)
+        self.trace.report(
+            why,
+            mic_ms=self._mic_ms,
+            voiced_frames=self.detector.voiced_frames,
+            sink_queued=sink_queued,
+            buffered_ms=self.playback.buffered_ms,
+        )
         if _LOGGER.isEnabledFor(logging.DEBUG):  # what the judge knew (which gate let the user through)
             erle = self.guard.erle_db
-            _LOGGER.debug("barge-in judge action=%s trusted=%s suspended=%s erle_db=%s cancelling=%s double_talk=%s "
-                          "echo_only=%s excess_db=%.1f coupling_db=%.1f hi_excess_db=%.1f hi_learned=%d span_ms=%.0f",
-                          why, self.guard.converged,
-                          self.guard.suspended,
-                          "n/a" if erle is None else f"{erle:.1f}",
-                          self.frontend is not None and self.frontend.cancelling,
-                          self.frontend is not None and self.frontend.double_talk,
-                          self.frontend is not None and self.frontend.echo_only, self.guard.residual.excess_db,
-                          self.guard.residual.coupling_db, self.guard.residual_hi.excess_db,
-                          self.guard.residual_hi.learned, self.guard.span_s * 1000)
+            _LOGGER.debug(
+                "barge-in judge action=%s trusted=%s suspended=%s erle_db=%s cancelling=%s double_talk=%s "
+                "echo_only=%s excess_db=%.1f coupling_db=%.1f hi_excess_db=%.1f hi_learned=%d span_ms=%.0f",
+                why,
+                self.guard.converged,
+                self.guard.suspended,
+                "n/a" if erle is None else f"{erle:.1f}",
+                self.frontend is not None and self.frontend.cancelling,
+                self.frontend is not None and self.frontend.double_talk,
+                self.frontend is not None and self.frontend.echo_only,
+                self.guard.residual.excess_db,
+                self.guard.residual.coupling_db,
+                self.guard.residual_hi.excess_db,
+                self.guard.residual_hi.learned,
+                self.guard.span_s * 1000,
+            )
         self._restarted = True
 
     def _speaker_replayed(self) -> None:
@@ -303,8 +319,13 @@ class SpeakerPath:
     def _log_echo(self) -> None:
         erle, frames = self.guard.take_reply_erle()
         if erle is not None:
-            _LOGGER.info("echo canceller erle_db=%.1f frames=%d trusted=%s span_ms=%.0f", erle, frames,
-                         self.guard.converged, self.guard.span_s * 1000)
+            _LOGGER.info(
+                "echo canceller erle_db=%.1f frames=%d trusted=%s span_ms=%.0f",
+                erle,
+                frames,
+                self.guard.converged,
+                self.guard.span_s * 1000,
+            )
 
     def _slow_frame(self) -> None:
         busy = time.monotonic() - self.trace.read
