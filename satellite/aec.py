@@ -258,6 +258,12 @@ class AudioFrontend:
         return self._delay is not None and self._delay.double_talk
 
     @property
+    def explained(self) -> float:
+        """How much of the loud mic the playback explains at its best delay (0..1, the last
+        estimate: :attr:`satellite.delay.EchoDelay.explained`); 0 without a canceller."""
+        return self._delay.explained if self._delay is not None else 0.0
+
+    @property
     def echo_only(self) -> bool:
         """The mic is loud and the playback explains it (at some delay, measured or not) as well
         as echo alone does (:attr:`satellite.delay.EchoDelay.echo_only`)."""

@@ -53,6 +53,11 @@ _ECHO_ONLY_RUN = 3  # frames in a row explained as echo alone that end a reach b
 # loud held back: counted as the user's, a pause in the question).
 _HELD, _LET, _LET_ON_DOUBLE_TALK, _UNEXPLAINED, _QUIET = 0, 1, 2, 3, 4
 _QUIET_RMS = 10 ** (-40 / 20)  # a cleaned frame below -40 dBFS is no echo worth keeping out of a question
+# A user over an untrusted canceller that the double-talk detector does not call (see _partly_explained):
+_PARTLY_EXPLAINED = (0.6, 0.88)  # the playback explains the loud mic this well: neither double talk nor echo alone
+_PARTLY_EXCESS_DB = 0.0  # ... the cleaned frame at least at the residual echo the canceller leaves
+_PARTLY_HISS_DB = 3.0  # ... and its high band this far over the high band's residual echo
+_PARTLY_MIC_RMS = 10 ** (-40 / 20)  # ... on a mic at least this loud
 
 
 class SpeakerPath:
@@ -77,8 +82,9 @@ class SpeakerPath:
 
     def _wire_echo_path(self) -> None:
         vad = self.detector.config
-        frames = max(vad.speech_window, round(vad.preroll_seconds / vad.frame_seconds),
-                     round(_REACH_BACK_S / vad.frame_seconds))
+        frames = max(
+            vad.speech_window, round(vad.preroll_seconds / vad.frame_seconds), round(_REACH_BACK_S / vad.frame_seconds)
+        )
         self._allowed = deque(maxlen=frames)
         self._heard = deque(maxlen=frames)
         self._unspoken = 0
@@ -119,7 +125,7 @@ class SpeakerPath:
             return self._reach_back(flags, let)
         user = next((i for i in range(first, len(flags)) if flags[i] not in (_QUIET, _HELD)), len(flags))
         keep = len(flags) - max(base, user - _PRE_USER)
-        return preroll[-keep * frame_bytes:] if keep else preroll
+        return preroll[-keep * frame_bytes :] if keep else preroll
 
     def _reach_back(self, flags: list[int], first: int) -> bytes:
         """Double talk is called on the last 0.3 s of mic once the user outweighs the echo there:
@@ -141,7 +147,7 @@ class SpeakerPath:
                 held += 1
                 if held >= _ECHO_ONLY_RUN:
                     break
-        return b"".join(list(self._heard)[max(floor, user - _PRE_USER):])
+        return b"".join(list(self._heard)[max(floor, user - _PRE_USER) :])
 
     def _judge(self, raw: bytes, played: bytes) -> tuple[bytes, bool]:
         """The echo-cancelled frame, and whether it may hold the user's voice (the echo judge)."""
@@ -158,14 +164,38 @@ class SpeakerPath:
             double_talk, echo_only = self.frontend.double_talk, self.frontend.echo_only
             self._tick_echo_span()
         self.trace.stamp_cleaned()
-        allow = self.guard.process(raw, cleaned, played, cancelling=cancelling, not_echo=not_echo,
-                                   double_talk=double_talk, echo_only=echo_only)
+        allow = self.guard.process(
+            raw, cleaned, played, cancelling=cancelling, not_echo=not_echo, double_talk=double_talk, echo_only=echo_only
+        )
+        if not allow and cancelling and not echo_only and self._partly_explained(raw):
+            allow = double_talk = True  # the user, let through as on double talk (and so flagged)
         if self.guard.misaligned and self.frontend is not None:
             self.frontend.recheck()  # the judge suspended itself: the delay, measured again, confirms it
         self._allowed.append(self._flag(allow, frame_rms(cleaned) < _QUIET_RMS, double_talk, echo_only))
         self._heard.append(cleaned)
         self._unspoken = 0 if self.detector.in_speech else self._unspoken + 1
         return cleaned, allow
+
+    def _partly_explained(self, raw: bytes) -> bool:
+        """Before the canceller is trusted the judge lets the user through on double talk alone
+        (both gates also pass only a user 6 dB over the echo). At 0 dB, the room's first barge-in
+        of a run (ERLE 6-8 dB): the playback still explained "Stop." over the echo to 0.75-0.83,
+        neither double talk (< 0.75) nor echo alone (>= 0.9; the room's echo 0.95-0.98), and the
+        double talk came 0.73 s after the onset, on "What": the reply went silent 0.79 s after
+        it and the reach back, ended by the echo alone in the pause, cut "Stop." from the question.
+        So a frame the playback explains only partly is the user's when the canceller left it at
+        least at its residual echo and its high band (the "s" of "Stop") over the high band's:
+        replayed on the lead's four taps of session 16 (0/-6 dB, echo only and barge-ins), the
+        two slow barge-ins let through 0.15-0.16 s after the onset, no echo-only frame."""
+        if self.frontend is None or self.guard.converged or self.guard.suspended:
+            return False
+        low, high = _PARTLY_EXPLAINED
+        return (
+            low <= self.frontend.explained < high
+            and self.guard.residual.excess_db >= _PARTLY_EXCESS_DB
+            and self.guard.residual_hi.excess_db >= _PARTLY_HISS_DB
+            and frame_rms(raw) >= _PARTLY_MIC_RMS
+        )
 
     def _flag(self, allow: bool, quiet: bool, double_talk: bool, echo_only: bool) -> int:
         if allow:
@@ -186,8 +216,11 @@ class SpeakerPath:
             pass  # the restarted speaker command is not reading yet: only silence was dropped
         elif (lag > STALL_S and not self._stalled) or moved:
             self._stalled = self._stalled or lag > STALL_S
-            _LOGGER.debug("behind the mic by %.0f ms, %d speaker frames dropped: the echo path may have moved",
-                          lag * 1000, dropped)
+            _LOGGER.debug(
+                "behind the mic by %.0f ms, %d speaker frames dropped: the echo path may have moved",
+                lag * 1000,
+                dropped,
+            )
             if self.frontend is not None and self.frontend.cancels_echo:
                 self.guard.suspend()
                 self.frontend.recheck(moved=moved)
@@ -229,20 +262,31 @@ class SpeakerPath:
         self.guard.speaker_dropped()
         if self.frontend is not None:
             self.frontend.speaker_dropped()
-        self.trace.report(why, mic_ms=self._mic_ms, voiced_frames=self.detector.voiced_frames,
-                          sink_queued=sink_queued, buffered_ms=self.playback.buffered_ms)
+        self.trace.report(
+            why,
+            mic_ms=self._mic_ms,
+            voiced_frames=self.detector.voiced_frames,
+            sink_queued=sink_queued,
+            buffered_ms=self.playback.buffered_ms,
+        )
         if _LOGGER.isEnabledFor(logging.DEBUG):  # what the judge knew (which gate let the user through)
             erle = self.guard.erle_db
-            _LOGGER.debug("barge-in judge action=%s trusted=%s suspended=%s erle_db=%s cancelling=%s double_talk=%s "
-                          "echo_only=%s excess_db=%.1f coupling_db=%.1f hi_excess_db=%.1f hi_learned=%d span_ms=%.0f",
-                          why, self.guard.converged,
-                          self.guard.suspended,
-                          "n/a" if erle is None else f"{erle:.1f}",
-                          self.frontend is not None and self.frontend.cancelling,
-                          self.frontend is not None and self.frontend.double_talk,
-                          self.frontend is not None and self.frontend.echo_only, self.guard.residual.excess_db,
-                          self.guard.residual.coupling_db, self.guard.residual_hi.excess_db,
-                          self.guard.residual_hi.learned, self.guard.span_s * 1000)
+            _LOGGER.debug(
+                "barge-in judge action=%s trusted=%s suspended=%s erle_db=%s cancelling=%s double_talk=%s "
+                "echo_only=%s excess_db=%.1f coupling_db=%.1f hi_excess_db=%.1f hi_learned=%d span_ms=%.0f",
+                why,
+                self.guard.converged,
+                self.guard.suspended,
+                "n/a" if erle is None else f"{erle:.1f}",
+                self.frontend is not None and self.frontend.cancelling,
+                self.frontend is not None and self.frontend.double_talk,
+                self.frontend is not None and self.frontend.echo_only,
+                self.guard.residual.excess_db,
+                self.guard.residual.coupling_db,
+                self.guard.residual_hi.excess_db,
+                self.guard.residual_hi.learned,
+                self.guard.span_s * 1000,
+            )
         self._restarted = True
 
     def _speaker_replayed(self) -> None:
@@ -275,8 +319,13 @@ class SpeakerPath:
     def _log_echo(self) -> None:
         erle, frames = self.guard.take_reply_erle()
         if erle is not None:
-            _LOGGER.info("echo canceller erle_db=%.1f frames=%d trusted=%s span_ms=%.0f", erle, frames,
-                         self.guard.converged, self.guard.span_s * 1000)
+            _LOGGER.info(
+                "echo canceller erle_db=%.1f frames=%d trusted=%s span_ms=%.0f",
+                erle,
+                frames,
+                self.guard.converged,
+                self.guard.span_s * 1000,
+            )
 
     def _slow_frame(self) -> None:
         busy = time.monotonic() - self.trace.read
