@@ -175,6 +175,7 @@ def replay(
     quiet: bool = False,
     jump: tuple[float, float] | None = None,
     features: Path | None = None,
+    speaker_rate: int = 22050,
 ) -> list[dict[str, Any]]:
     """``jump`` (mic s, ms): the echo path moves that much there, as no stall or drop says
     (:func:`jumped`): how the chain takes a move it is not told of. ``features``: every frame's
@@ -182,7 +183,7 @@ def replay(
     around it when its result.json is beside the tap. A row's ``live_kill_ms``: the live
     satellite killed the speaker that long ago (<= 300 ms) where the replay did not hold: from
     there the tap's playback is the live run's, not what this code would have played."""
-    chain = ReplayChain(echo)
+    chain = ReplayChain(echo, speaker_rate)
     holds: list[dict[str, Any]] = []
     last_aborts = 0
     room = room_times(folder) if features is not None else None
