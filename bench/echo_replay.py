@@ -158,6 +158,18 @@ def playback_correlation(chain: ReplayChain, signal: bytes) -> float:
     return float(np.max(np.abs(xc) / norm))
 
 
+def estimate_correlation(raw: bytes, cleaned: bytes) -> float:
+    """The normalised correlation (at no lag) of the canceller's output with what it took out of
+    the mic (its echo estimate, ``raw - cleaned``): a filter whose gain is off leaves a residue
+    that is the estimate scaled (+: too little taken out, -: too much); a user's voice is not in
+    the estimate."""
+    x = np.frombuffer(raw, dtype="<i2").astype(np.float64)
+    y = np.frombuffer(cleaned, dtype="<i2").astype(np.float64)
+    est = x - y
+    norm = math.sqrt(float(np.dot(y, y)) * float(np.dot(est, est)))
+    return float(np.dot(y, est)) / norm if norm > 0 else 0.0
+
+
 def jumped(ref: bytes, ms: float) -> bytes:
     """The speaker frame with the echo path moved by ``ms`` from its start, unsignalled: ``ms`` > 0
     the speaker plays that much later from here (an underrun): that much of the reference is
@@ -225,6 +237,7 @@ def replay(
         if features is not None and playing:
             row["out_corr"] = round(playback_correlation(chain, cleaned), 3)
             row["mic_corr"] = round(playback_correlation(chain, t.mic), 3)
+            row["est_corr"] = round(estimate_correlation(t.mic, cleaned), 3)
         if unheld_kill is not None and i - unheld_kill <= round(0.3 * RATE / FRAME):
             row["live_kill_ms"] = round((i - unheld_kill) * FRAME / RATE * 1000)
         if out is not None:
