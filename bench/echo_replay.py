@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from satellite.aec import AudioFrontend, FrontendConfig
 from satellite.audio_io import MemorySink
 from satellite.bargetrace import BargeTrace
@@ -51,6 +53,18 @@ class Tick:
     aborts_before: int
     aborts_after: int
     mic_ms: float
+    trimmed: int | None  # the write-ahead's idle trims so far (samples at the speaker's rate); None: not recorded
+    underruns: int
+
+
+@dataclass
+class TapAhead:
+    """The live speaker's write-ahead (:class:`satellite.write_ahead.WriteAhead`) as the tap recorded
+    it: the chain follows its trims and underruns (``SpeakerPath._follow_write_ahead``) as live."""
+
+    rate: int
+    trimmed: int = 0
+    underruns: int = 0
 
 
 def ticks(folder: Path) -> Iterator[Tick]:
@@ -70,6 +84,8 @@ def ticks(folder: Path) -> Iterator[Tick]:
             int(parts[3]),
             int(parts[4]),
             float(parts[5]),
+            int(parts[6]) if len(parts) > 7 else None,  # taps before session 16 did not record them
+            int(parts[7]) if len(parts) > 7 else 0,
         )
         pos += size
 
@@ -83,6 +99,7 @@ class ReplayChain(SpeakerPath):
         self.detector = SpeechDetector(VadConfig())
         self.speaker = MemorySink(speaker_rate)
         self.speaker.dropped_frames = 0  # type: ignore[attr-defined]
+        self.speaker.ahead = TapAhead(speaker_rate)  # type: ignore[attr-defined]
         self.playback = Playback(speaker_rate, 30)
         self.trace = BargeTrace()
         self.lag = MicLag(FRAME / RATE)
@@ -115,6 +132,44 @@ def state(chain: ReplayChain) -> dict[str, Any]:
     }
 
 
+CORR_LAGS = 1760  # 110 ms of the reference behind each frame: the canceller's 10 ms and the room's early echo
+
+
+def playback_correlation(chain: ReplayChain, signal: bytes) -> float:
+    """How much of ``signal`` (a 16 kHz frame at the mic: the canceller's output, or the raw mic)
+    the playback explains: the largest normalised cross-correlation of it with the reference as
+    the canceller aligned it (delayed by the measured bulk), over ``CORR_LAGS`` lags behind it.
+    Echo residue is the playback filtered by the path's error: it correlates with what is
+    playing; a user's voice does not (a 480-sample frame of unrelated sound: ~0.1-0.2)."""
+    f = chain.frontend
+    assert f is not None
+    x = np.frombuffer(signal, dtype="<i2").astype(np.float64)
+    hist = np.asarray(f._history, dtype=np.float64)
+    end = len(hist) - f.bulk
+    n = len(x)
+    if end - n - CORR_LAGS < 0 or not np.any(x):
+        return 0.0
+    seg = hist[end - n - CORR_LAGS : end]  # seg[k : k + n] is the reference k samples earlier than aligned
+    size = 1 << (len(seg) + n).bit_length()
+    xc = np.fft.irfft(np.fft.rfft(seg, size) * np.conj(np.fft.rfft(x, size)), size)[: CORR_LAGS + 1]
+    energy = np.concatenate([[0.0], np.cumsum(seg * seg)])
+    window = energy[n : n + CORR_LAGS + 1] - energy[: CORR_LAGS + 1]
+    norm = np.sqrt(np.maximum(window, 1e-9) * float(np.dot(x, x)))
+    return float(np.max(np.abs(xc) / norm))
+
+
+def estimate_correlation(raw: bytes, cleaned: bytes) -> float:
+    """The normalised correlation (at no lag) of the canceller's output with what it took out of
+    the mic (its echo estimate, ``raw - cleaned``): a filter whose gain is off leaves a residue
+    that is the estimate scaled (+: too little taken out, -: too much); a user's voice is not in
+    the estimate."""
+    x = np.frombuffer(raw, dtype="<i2").astype(np.float64)
+    y = np.frombuffer(cleaned, dtype="<i2").astype(np.float64)
+    est = x - y
+    norm = math.sqrt(float(np.dot(y, y)) * float(np.dot(est, est)))
+    return float(np.dot(y, est)) / norm if norm > 0 else 0.0
+
+
 def jumped(ref: bytes, ms: float) -> bytes:
     """The speaker frame with the echo path moved by ``ms`` from its start, unsignalled: ``ms`` > 0
     the speaker plays that much later from here (an underrun): that much of the reference is
@@ -132,6 +187,7 @@ def replay(
     quiet: bool = False,
     jump: tuple[float, float] | None = None,
     features: Path | None = None,
+    speaker_rate: int = 22050,
 ) -> list[dict[str, Any]]:
     """``jump`` (mic s, ms): the echo path moves that much there, as no stall or drop says
     (:func:`jumped`): how the chain takes a move it is not told of. ``features``: every frame's
@@ -139,7 +195,7 @@ def replay(
     around it when its result.json is beside the tap. A row's ``live_kill_ms``: the live
     satellite killed the speaker that long ago (<= 300 ms) where the replay did not hold: from
     there the tap's playback is the live run's, not what this code would have played."""
-    chain = ReplayChain(echo)
+    chain = ReplayChain(echo, speaker_rate)
     holds: list[dict[str, Any]] = []
     last_aborts = 0
     room = room_times(folder) if features is not None else None
@@ -151,6 +207,9 @@ def replay(
         if t.aborts_before > last_aborts:
             chain._abort_speaker("stop")
         chain.speaker.dropped_frames = t.dropped  # type: ignore[attr-defined]
+        if t.trimmed is not None:  # the live write-ahead's trims and underruns before this frame
+            chain.speaker.ahead.trimmed = t.trimmed  # type: ignore[attr-defined]
+            chain.speaker.ahead.underruns = t.underruns  # type: ignore[attr-defined]
         chain.trace.read = t.read
         chain._mic_ms = t.mic_ms
         chain._check_lag()
@@ -175,6 +234,10 @@ def replay(
             "ref_db": round(recent[-1], 1),
             **state(chain),
         }
+        if features is not None and playing:
+            row["out_corr"] = round(playback_correlation(chain, cleaned), 3)
+            row["mic_corr"] = round(playback_correlation(chain, t.mic), 3)
+            row["est_corr"] = round(estimate_correlation(t.mic, cleaned), 3)
         if unheld_kill is not None and i - unheld_kill <= round(0.3 * RATE / FRAME):
             row["live_kill_ms"] = round((i - unheld_kill) * FRAME / RATE * 1000)
         if out is not None:

@@ -19,28 +19,19 @@ then two frames of each kind.
 from __future__ import annotations
 
 import numpy as np
+from echo_frames import ERLE_DB, FRAME, OTHER, RATE, VOICE, pcm
 
 from satellite.echo import EchoConfig
 from satellite.echojudge import EchoJudge
 
-FRAME = 480
-RATE = 16000
-ERLE_DB = 21.0
-_t = np.arange(FRAME) / RATE
-_VOICE = 6000.0 * np.sin(2 * np.pi * 200.0 * _t) + 250.0 * np.random.default_rng(1).standard_normal(FRAME)
-_OTHER = np.random.default_rng(2).standard_normal(FRAME)  # a voice the playback does not explain
 _RESIDUAL = 10 ** (-ERLE_DB / 20)
-
-
-def _pcm(x: np.ndarray) -> bytes:
-    return bytes(np.clip(np.round(x), -32768, 32767).astype("<i2").tobytes())
 
 
 def _judge() -> EchoJudge:
     """A judge that has heard 2 s of the playback's echo, cancelled by ERLE_DB."""
     judge = EchoJudge(EchoConfig(), FRAME / RATE, cancels_echo=True)
     for _ in range(66):
-        judge.process(_pcm(_VOICE), _pcm(_VOICE * _RESIDUAL), _pcm(_VOICE))
+        judge.process(pcm(VOICE), pcm(VOICE * _RESIDUAL), pcm(VOICE))
     assert judge.converged and abs((judge.erle_db or 0.0) - ERLE_DB) < 0.5
     return judge
 
@@ -49,7 +40,7 @@ def _two(judge: EchoJudge, mic: np.ndarray, cleaned: np.ndarray, played: np.ndar
     """(onset, allowed) over two such frames."""
     onset = allowed = False
     for _ in range(2):
-        allowed = judge.process(_pcm(mic), _pcm(cleaned), _pcm(played)) or allowed
+        allowed = judge.process(pcm(mic), pcm(cleaned), pcm(played)) or allowed
         onset = onset or judge.onset
     return onset, allowed
 
@@ -59,12 +50,12 @@ def test_a_frame_the_canceller_made_louder_is_not_the_user() -> None:
     echo). Old code: onset and allowed. Now neither, and the judge stops trusting the canceller
     (the satellite asks the delay meter again)."""
     judge = _judge()
-    mic = _VOICE * 0.5
-    onset, allowed = _two(judge, mic, -2.0 * mic, _VOICE)
+    mic = VOICE * 0.5
+    onset, allowed = _two(judge, mic, -2.0 * mic, VOICE)
     assert not onset and not allowed
     assert judge.suspended and not judge.converged
     judge = _judge()
-    judge.process(_pcm(mic), _pcm(-2.0 * mic), _pcm(_VOICE))
+    judge.process(pcm(mic), pcm(-2.0 * mic), pcm(VOICE))
     assert judge.misaligned  # on the first such frame: the satellite rechecks the delay
 
 
@@ -72,9 +63,9 @@ def test_echo_cancelled_as_usual_is_not_the_user_when_the_playback_went_quiet() 
     """The playback went 30 dB quieter, then the echo rose 9 dB over what that playback predicts
     (the tail of what played before), cancelled by the ERLE as usual. Old code: onset."""
     judge = _judge()
-    quiet = _VOICE * 10 ** (-30 / 20)
+    quiet = VOICE * 10 ** (-30 / 20)
     for _ in range(12):  # longer than the gates' window: the loud playback has left it
-        judge.process(_pcm(quiet), _pcm(quiet * _RESIDUAL), _pcm(quiet))
+        judge.process(pcm(quiet), pcm(quiet * _RESIDUAL), pcm(quiet))
     mic = quiet * 10 ** (9 / 20)
     onset, allowed = _two(judge, mic, mic * _RESIDUAL, quiet)
     assert judge.residual.excess_db > judge.config.onset_margin_db  # the playback-based gate alone: the user
@@ -85,8 +76,8 @@ def test_the_user_over_the_echo_still_holds_at_once() -> None:
     """A voice 6 dB under the echo, not cancelled: the frame loses ~1 dB to the canceller, far
     less than its ERLE: an onset on the second frame, as before."""
     judge = _judge()
-    user = _OTHER * float(np.sqrt(np.mean(_VOICE**2))) * 10 ** (-6 / 20)
-    onset, allowed = _two(judge, _VOICE + user, _VOICE * _RESIDUAL + user, _VOICE)
+    user = OTHER * float(np.sqrt(np.mean(VOICE**2))) * 10 ** (-6 / 20)
+    onset, allowed = _two(judge, VOICE + user, VOICE * _RESIDUAL + user, VOICE)
     assert onset and allowed
     assert judge.converged
 

@@ -19,19 +19,14 @@ then each kind; and users who must still hold the reply on their second frame.
 from __future__ import annotations
 
 import numpy as np
+from echo_frames import ERLE_DB, FRAME, OTHER, RATE, VOICE, T, pcm
 
 from satellite.echo import EchoConfig
 from satellite.echojudge import EchoJudge
 
-FRAME = 480
-RATE = 16000
-ERLE_DB = 21.0
-_t = np.arange(FRAME) / RATE
-_VOICE = 6000.0 * np.sin(2 * np.pi * 200.0 * _t) + 250.0 * np.random.default_rng(1).standard_normal(FRAME)
-_OTHER = np.random.default_rng(2).standard_normal(FRAME)  # a voice the playback does not explain
-_LOW = np.sin(2 * np.pi * 150.0 * _t + 1.0)  # ... one with little high band (a vowel, no "s")
-_SINE = 6000.0 * np.sin(2 * np.pi * 200.0 * _t)  # the playback's voiced part: a leak of it has no high band
-_LEVEL = float(np.sqrt(np.mean(_VOICE**2)))
+_LOW = np.sin(2 * np.pi * 150.0 * T + 1.0)  # ... one with little high band (a vowel, no "s")
+_SINE = 6000.0 * np.sin(2 * np.pi * 200.0 * T)  # the playback's voiced part: a leak of it has no high band
+_LEVEL = float(np.sqrt(np.mean(VOICE**2)))
 _NOISE = 30.0 * np.random.default_rng(3).standard_normal(FRAME)  # the room, about -60 dBFS
 _SILENT = np.zeros(FRAME)
 
@@ -40,15 +35,11 @@ def _db(x: float) -> float:
     return float(10 ** (x / 20))
 
 
-def _pcm(x: np.ndarray) -> bytes:
-    return bytes(np.clip(np.round(x), -32768, 32767).astype("<i2").tobytes())
-
-
 def _judge() -> EchoJudge:
     """A judge that has heard 2 s of the playback's echo, cancelled by ERLE_DB."""
     judge = EchoJudge(EchoConfig(), FRAME / RATE, cancels_echo=True)
     for _ in range(66):
-        judge.process(_pcm(_VOICE), _pcm(_VOICE * _db(-ERLE_DB)), _pcm(_VOICE))
+        judge.process(pcm(VOICE), pcm(VOICE * _db(-ERLE_DB)), pcm(VOICE))
     assert judge.converged
     return judge
 
@@ -57,7 +48,7 @@ def _frames(judge: EchoJudge, frames: list[tuple[np.ndarray, np.ndarray, np.ndar
     """(onset, allowed) on any of the frames (mic, cleaned, played)."""
     onset = allowed = False
     for mic, cleaned, played in frames:
-        allowed = judge.process(_pcm(mic), _pcm(cleaned), _pcm(played)) or allowed
+        allowed = judge.process(pcm(mic), pcm(cleaned), pcm(played)) or allowed
         onset = onset or judge.onset
     return onset, allowed
 
@@ -73,7 +64,7 @@ def test_echo_coming_back_after_a_pause_cancelled_12_db_is_not_the_user() -> Non
     allowed on all three. Now no onset, and only the first frame may be the user's."""
     judge = _judge()
     _pause(judge)
-    leak = (_VOICE, _VOICE * _db(-ERLE_DB) + _SINE * (_db(-12) - _db(-ERLE_DB)), _VOICE)
+    leak = (VOICE, VOICE * _db(-ERLE_DB) + _SINE * (_db(-12) - _db(-ERLE_DB)), VOICE)
     _frames(judge, [leak])
     assert judge.residual.excess_db > judge.config.onset_margin_db
     onset, allowed = _frames(judge, [leak] * 2)
@@ -86,9 +77,9 @@ def test_an_echo_predicted_before_it_came_ends_the_trust() -> None:
     next two frames. Now the first frame ends the trust (the satellite measures the delay again)."""
     judge = _judge()
     _pause(judge, 12)
-    judge.process(_pcm(_NOISE), _pcm(_VOICE * _db(-6)), _pcm(_VOICE))
+    judge.process(pcm(_NOISE), pcm(VOICE * _db(-6)), pcm(VOICE))
     assert judge.misaligned and judge.suspended and not judge.converged
-    onset, allowed = _frames(judge, [(_VOICE, _VOICE * _db(-1), _VOICE)] * 2)
+    onset, allowed = _frames(judge, [(VOICE, VOICE * _db(-1), VOICE)] * 2)
     assert not onset and not allowed
 
 
@@ -97,7 +88,7 @@ def test_the_user_starting_in_a_pause_still_holds_at_once() -> None:
     echo's level, not cancelled (nothing to cancel): an onset on the second frame."""
     judge = _judge()
     _pause(judge, 3)
-    user = _OTHER * _LEVEL * _db(-10)
+    user = OTHER * _LEVEL * _db(-10)
     onset, allowed = _frames(judge, [(user, user, _SILENT)] * 2)
     assert onset and allowed
 
@@ -106,8 +97,8 @@ def test_a_user_6_db_under_the_echo_still_holds_at_once() -> None:
     """A voice 6 dB under a continuing echo, not cancelled (the frame loses ~7 dB): an onset on
     the second frame, as before."""
     judge = _judge()
-    user = _OTHER * _LEVEL * _db(-6)
-    onset, allowed = _frames(judge, [(_VOICE + user, _VOICE * _db(-ERLE_DB) + user, _VOICE)] * 2)
+    user = OTHER * _LEVEL * _db(-6)
+    onset, allowed = _frames(judge, [(VOICE + user, VOICE * _db(-ERLE_DB) + user, VOICE)] * 2)
     assert onset and allowed
 
 
@@ -118,14 +109,14 @@ def test_the_cost_a_user_far_under_the_echo_must_be_15_db_over_the_residual() ->
     while the echo plays; a hiss as loud is, and so is the vowel at ERLE 31."""
     judge = _judge()
     vowel = _LOW * _LEVEL * _db(-10)
-    onset, _ = _frames(judge, [(_VOICE + vowel, _VOICE * _db(-ERLE_DB) + vowel, _VOICE)] * 4)
+    onset, _ = _frames(judge, [(VOICE + vowel, VOICE * _db(-ERLE_DB) + vowel, VOICE)] * 4)
     assert not onset
     judge = _judge()
-    hiss = _OTHER * _LEVEL * _db(-10)
-    onset, _ = _frames(judge, [(_VOICE + hiss, _VOICE * _db(-ERLE_DB) + hiss, _VOICE)] * 2)
+    hiss = OTHER * _LEVEL * _db(-10)
+    onset, _ = _frames(judge, [(VOICE + hiss, VOICE * _db(-ERLE_DB) + hiss, VOICE)] * 2)
     assert onset
     judge = EchoJudge(EchoConfig(), FRAME / RATE, cancels_echo=True)
     for _ in range(66):
-        judge.process(_pcm(_VOICE), _pcm(_VOICE * _db(-31)), _pcm(_VOICE))
-    onset, allowed = _frames(judge, [(_VOICE + vowel, _VOICE * _db(-31) + vowel, _VOICE)] * 2)
+        judge.process(pcm(VOICE), pcm(VOICE * _db(-31)), pcm(VOICE))
+    onset, allowed = _frames(judge, [(VOICE + vowel, VOICE * _db(-31) + vowel, VOICE)] * 2)
     assert onset and allowed
