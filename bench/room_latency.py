@@ -17,6 +17,8 @@ Every step is placed on the room's scenario clock (seconds; the room's ``result.
 * ``whisper transcript``: the final transcript went out (its log, monotonic);
 * ``satellite told``: the satellite logged "end of speech found by the controller" (wall clock,
   ms); the orchestrator's turn clock starts within a few ms of it;
+* ``prep``: the orchestrator started the prepared reply that was used ("preparing a reply to",
+  its log; only turns with "prepared reply used": ``hit`` says which);
 * ``text``: the intent's answer or the LLM's first token; ``tts``: the first TTS audio chunk;
   ``sent``: the first reply chunk written to the satellite (orchestrator ``--debug``: ``latency
   mark stage=... mono=...``; without it, the turn line's offsets from ``satellite told``);
@@ -45,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-STEPS = ["vad", "start", "spec", "eot", "asr", "told", "text", "tts", "sent", "sat", "speaker"]
+STEPS = ["vad", "start", "spec", "eot", "asr", "told", "prep", "text", "tts", "sent", "sat", "speaker"]
 TITLES = {
     "vad": "Silero's speech end (on the room's mic.wav; whisper's VAD threshold)",
     "start": "whisper's speculative final decode starts (~0.1 s of silence heard)",
@@ -53,6 +55,7 @@ TITLES = {
     "eot": "whisper end of turn",
     "asr": "whisper transcript",
     "told": "satellite told (end of speech)",
+    "prep": "prepared reply started (preemptive.py; LLM turns whose prepared reply was used)",
     "text": "intent answer / LLM first token",
     "tts": "first TTS audio",
     "sent": "first chunk sent to the satellite",
@@ -155,6 +158,8 @@ def breakdown(folder: Path, whisper_log: Path | None = None) -> list[dict[str, A
     ]
     told = [t for t, msg in sat if "end of speech found by the controller" in msg]
     sat_reply = [t for t, msg in sat if "speaking on reply-start" in msg]
+    preparing = [t for t, msg in orch if msg.startswith("preparing a reply to")]
+    used = [t for t, msg in orch if msg.startswith("prepared reply used")]
     turn_lines = [(t, msg) for t, msg in orch if re.match(r"turn (ok|cancelled|\S+) conversation=", msg)]
     utts, replies = result["utterances"], result["replies"]
     vad_ends = silero_ends(folder, result)
@@ -183,6 +188,9 @@ def breakdown(folder: Path, whisper_log: Path | None = None) -> list[dict[str, A
         row["decode"] = None if row["start"] is None else round(row["spec"] - row["start"], 3)
         row["after_vad"] = None if row["start"] is None or row["vad"] is None else round(row["start"] - row["vad"], 3)
         row["sat"] = last(sat_reply)
+        hit = last(used, u["onset"])
+        row["hit"] = hit is not None
+        row["prep"] = last(preparing, u["onset"], hit) if hit is not None else None
         line = next(((t, msg) for t, msg in turn_lines if row["sat"] is not None and t >= row["sat"]), None)
         row["intent"] = None
         if line is not None:
