@@ -294,6 +294,20 @@ def llm_lines(folder: Path) -> str:
     return "\n".join(out)
 
 
+def tts_lines(folder: Path) -> str:
+    """The TTS server's engine and default voice (``tts.log``), and its replies' first audio from
+    the request (a stream's request opens before the LLM's first words: it includes that wait)."""
+    path = folder / "tts.log"
+    text = path.read_text(errors="replace") if path.exists() else ""
+    chose = [m.group(0) for m in re.finditer(r"(provider=auto chose \S+|default voice=\S+)", text)]
+    firsts = [float(m.group(2)) for m in re.finditer(r"voice=(\S+) pieces=\d+ calls=\d+ first_audio=([\d.]+)s", text)]
+    voices = sorted({m.group(1) for m in re.finditer(r" voice=(\S+) pieces=", text)})
+    if not (chose or firsts):
+        return ""
+    med = f"{np.median(firsts):.3f}" if firsts else "-"
+    return f"tts: {'; '.join(chose)}; replies {len(firsts)} (voices {voices}), first audio from the request p50 {med} s"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("folders", nargs="+", type=Path)
@@ -310,6 +324,8 @@ def main() -> int:
             f"dropped {sum('prepared reply to' in x and ' dropped' in x for x in log.splitlines())}"
         )
         if lines := llm_lines(folder):
+            print(lines)
+        if lines := tts_lines(folder):
             print(lines)
         for r in rows:
             r["folder"] = str(folder)
