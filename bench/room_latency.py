@@ -220,7 +220,7 @@ def table(rows: list[dict[str, Any]], title: str) -> str:
     lines = [
         f"### {title}",
         "",
-        "| step (from the last voiced sample) | intents p50 / p95 | LLM turns p50 / p95 |",
+        "| step (from the room's speech end) | intents p50 / p95 | LLM turns p50 / p95 |",
         "|---|---|---|",
     ]
     kinds = {
