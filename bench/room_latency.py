@@ -17,6 +17,8 @@ Every step is placed on the room's scenario clock (seconds; the room's ``result.
 * ``whisper transcript``: the final transcript went out (its log, monotonic);
 * ``satellite told``: the satellite logged "end of speech found by the controller" (wall clock,
   ms); the orchestrator's turn clock starts within a few ms of it;
+* ``prep``: the orchestrator started the prepared reply that was used ("preparing a reply to",
+  its log; only turns with "prepared reply used": ``hit`` says which);
 * ``text``: the intent's answer or the LLM's first token; ``tts``: the first TTS audio chunk;
   ``sent``: the first reply chunk written to the satellite (orchestrator ``--debug``: ``latency
   mark stage=... mono=...``; without it, the turn line's offsets from ``satellite told``);
@@ -45,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-STEPS = ["vad", "start", "spec", "eot", "asr", "told", "text", "tts", "sent", "sat", "speaker"]
+STEPS = ["vad", "start", "spec", "eot", "asr", "told", "prep", "text", "tts", "sent", "sat", "speaker"]
 TITLES = {
     "vad": "Silero's speech end (on the room's mic.wav; whisper's VAD threshold)",
     "start": "whisper's speculative final decode starts (~0.1 s of silence heard)",
@@ -53,6 +55,7 @@ TITLES = {
     "eot": "whisper end of turn",
     "asr": "whisper transcript",
     "told": "satellite told (end of speech)",
+    "prep": "prepared reply started (preemptive.py; LLM turns whose prepared reply was used)",
     "text": "intent answer / LLM first token",
     "tts": "first TTS audio",
     "sent": "first chunk sent to the satellite",
@@ -155,6 +158,8 @@ def breakdown(folder: Path, whisper_log: Path | None = None) -> list[dict[str, A
     ]
     told = [t for t, msg in sat if "end of speech found by the controller" in msg]
     sat_reply = [t for t, msg in sat if "speaking on reply-start" in msg]
+    preparing = [t for t, msg in orch if msg.startswith("preparing a reply to")]
+    used = [t for t, msg in orch if msg.startswith("prepared reply used")]
     turn_lines = [(t, msg) for t, msg in orch if re.match(r"turn (ok|cancelled|\S+) conversation=", msg)]
     utts, replies = result["utterances"], result["replies"]
     vad_ends = silero_ends(folder, result)
@@ -183,6 +188,9 @@ def breakdown(folder: Path, whisper_log: Path | None = None) -> list[dict[str, A
         row["decode"] = None if row["start"] is None else round(row["spec"] - row["start"], 3)
         row["after_vad"] = None if row["start"] is None or row["vad"] is None else round(row["start"] - row["vad"], 3)
         row["sat"] = last(sat_reply)
+        hit = last(used, u["onset"])
+        row["hit"] = hit is not None
+        row["prep"] = last(preparing, u["onset"], hit) if hit is not None else None
         line = next(((t, msg) for t, msg in turn_lines if row["sat"] is not None and t >= row["sat"]), None)
         row["intent"] = None
         if line is not None:
@@ -212,7 +220,7 @@ def table(rows: list[dict[str, Any]], title: str) -> str:
     lines = [
         f"### {title}",
         "",
-        "| step (from the last voiced sample) | intents p50 / p95 | LLM turns p50 / p95 |",
+        "| step (from the room's speech end) | intents p50 / p95 | LLM turns p50 / p95 |",
         "|---|---|---|",
     ]
     kinds = {
@@ -286,6 +294,20 @@ def llm_lines(folder: Path) -> str:
     return "\n".join(out)
 
 
+def tts_lines(folder: Path) -> str:
+    """The TTS server's engine and default voice (``tts.log``), and its replies' first audio from
+    the request (a stream's request opens before the LLM's first words: it includes that wait)."""
+    path = folder / "tts.log"
+    text = path.read_text(errors="replace") if path.exists() else ""
+    chose = [m.group(0) for m in re.finditer(r"(provider=auto chose \S+|default voice=\S+)", text)]
+    firsts = [float(m.group(2)) for m in re.finditer(r"voice=(\S+) pieces=\d+ calls=\d+ first_audio=([\d.]+)s", text)]
+    voices = sorted({m.group(1) for m in re.finditer(r" voice=(\S+) pieces=", text)})
+    if not (chose or firsts):
+        return ""
+    med = f"{np.median(firsts):.3f}" if firsts else "-"
+    return f"tts: {'; '.join(chose)}; replies {len(firsts)} (voices {voices}), first audio from the request p50 {med} s"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("folders", nargs="+", type=Path)
@@ -302,6 +324,8 @@ def main() -> int:
             f"dropped {sum('prepared reply to' in x and ' dropped' in x for x in log.splitlines())}"
         )
         if lines := llm_lines(folder):
+            print(lines)
+        if lines := tts_lines(folder):
             print(lines)
         for r in rows:
             r["folder"] = str(folder)

@@ -26,6 +26,7 @@ from . import __version__
 from .handler import LlamaHandler, LlamaService
 from .history import HistoryStore
 from .llm import GenerationSettings, LocalProvider, OpenAICompatibleProvider, Provider
+from .prefill import Prefiller
 from .process import LlamaServerConfig, LlamaServerProcess, LlamaUnavailable
 
 _LOGGER = logging.getLogger("wyoming_llama")
@@ -346,12 +347,15 @@ async def serve(config: LlamaConfig) -> None:
         history=HistoryStore(max_turns=config.max_history_turns, idle_seconds=config.conversation_timeout),
         max_transcript_chars=config.max_transcript_chars,
         max_sentences=config.max_sentences,
+        prefiller=Prefiller(provider) if isinstance(provider, LocalProvider) else None,
     )
     _LOGGER.info("provider=%s model=%s", config.provider, config.model_name)
     try:
         await run_server(config.server, partial(_handler, service=service, config=config))
     finally:
         await cancel_and_wait(starter)
+        if service.prefiller is not None:
+            await service.prefiller.aclose()
         if process is not None:
             await process.stop()
         await provider.aclose()

@@ -61,6 +61,7 @@ from voice_runtime.tasks import cancel_and_wait
 
 from .history import HistoryStore
 from .llm import GenerationSettings, LlmError, Provider, ReplyStats, TransientLlmError
+from .prefill import Prefiller
 from .spoken import SentenceBudget
 
 _LOGGER = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ class LlamaService:
     clock: Clock | None = None
     max_sentences: int = 0  # a reply is stopped after this many sentences (0: no limit)
     now: Callable[[], dt.datetime] | None = field(default=dt.datetime.now)  # the clock told to the model
+    prefiller: Prefiller | None = None  # the next prompt's start evaluated after each stored reply (prefill.py)
 
     @property
     def prompt_budget(self) -> int:
@@ -157,6 +159,17 @@ class LlamaHandler(ServiceHandler):
         _LOGGER.info("speculative reply confirmed conversation=%s", spec.conversation)
         if spec.said is not None:  # the reply has already ended: store it now
             self.service.history.add(spec.conversation, spec.text, spec.said, note=spec.note, cut=spec.cut)
+            self._prefill_next(spec.conversation)
+
+    def _prefill_next(self, conversation: str) -> None:
+        """A reply was stored: evaluate the next prompt up to its clock line now (:mod:`.prefill`)."""
+        service = self.service
+        if service.prefiller is None:
+            return
+        note = clock_line(service.now()) if service.now else ""
+        messages = service.history.build(conversation, service.system_prompt, "", service.prompt_budget, note=note)
+        messages[-1] = {"role": "user", "content": note}  # no "\n\n": the next prompt matches up to the line's end
+        service.prefiller.schedule(conversation, messages)
 
     async def finish(self) -> None:
         if self._reply is not None:
@@ -262,6 +275,7 @@ class LlamaHandler(ServiceHandler):
                 spec.said, spec.cut = "".join(said), not completed  # stored if the transcript is confirmed later
             elif said:  # completed, cut off or failed mid-way: store what was actually said
                 service.history.add(conversation, text, "".join(said), note=note, cut=not completed)
+                self._prefill_next(conversation)
             if not completed and said:
                 _LOGGER.info("reply cut off conversation=%s chunks_sent=%d", conversation, len(said))
         reply = "".join(said)

@@ -1,0 +1,61 @@
+"""The next question's prompt start (history + clock line) is evaluated once a reply is stored
+(``wyoming_llama/prefill.py``), on the real llama-server and SmolLM2: the next question then
+evaluates only its own words and the template's few tokens."""
+
+from __future__ import annotations
+
+from helpers import connected
+from test_llama_service import PROMPT_NOW, RecordingProvider, ask, check_reply, llama, ready_url  # noqa: F401
+from wyoming.info import Info
+
+from voice_runtime.server import ServerConfig, WyomingServer
+from wyoming_llama.handler import LlamaHandler, LlamaService, clock_line
+from wyoming_llama.history import HistoryStore
+from wyoming_llama.llm import GenerationSettings, LocalProvider
+from wyoming_llama.prefill import Prefiller
+
+SETTINGS = GenerationSettings(max_tokens=8, temperature=0.0)
+CLOCK_TOKENS = 21  # clock_line's length in SmolLM2's tokens (handler.clock_line)
+
+
+async def second_turn_uncached(url: str, conversation: str, *, prefill: bool) -> tuple[int, RecordingProvider]:
+    """Two questions in one conversation; the prompt tokens the second one evaluated (not cached)."""
+    provider = RecordingProvider(LocalProvider(url=url, slots=4))  # the shared service's --parallel
+    prefiller = Prefiller(provider.inner) if prefill else None
+    service = LlamaService(
+        provider=provider,
+        info=Info,
+        system_prompt="Answer briefly.",
+        settings=SETTINGS,
+        context_size=2048,
+        history=HistoryStore(max_turns=10),
+        now=lambda: PROMPT_NOW,
+        prefiller=prefiller,
+    )
+    server = WyomingServer(ServerConfig(uri="tcp://127.0.0.1:0"), lambda r, w: LlamaHandler(r, w, service=service))
+    await server.start()
+    try:
+        async with connected(server.port or 0) as client:
+            check_reply(await ask(client, "Name a fruit.", conversation), conversation)
+            if prefiller is not None:
+                await prefiller.wait()  # the user's pause: the prefill is over before the next question
+            check_reply(await ask(client, "Name a color.", conversation), conversation)
+    finally:
+        await server.stop()
+        if prefiller is not None:
+            await prefiller.aclose()
+        await provider.aclose()
+    stats = provider.stats[-1]
+    assert stats.prompt_tokens is not None and stats.cached_tokens is not None
+    return stats.prompt_tokens - stats.cached_tokens, provider
+
+
+async def test_after_a_stored_reply_the_next_question_finds_its_clock_line_evaluated(llama) -> None:  # noqa: F811
+    url = await ready_url(llama)
+    before, _ = await second_turn_uncached(url, "prefill-off", prefill=False)
+    after, provider = await second_turn_uncached(url, "prefill-on", prefill=True)
+    # the clock line (and the template around it) was evaluated before the question came
+    assert after <= before - CLOCK_TOKENS, (before, after)
+    # what the model was asked is unchanged: the prefill adds no message to the prompt
+    assert provider.sent[-1][-1]["content"] == f"{clock_line(PROMPT_NOW)}\n\nName a color."
+    assert [m["role"] for m in provider.sent[-1]] == ["system", "user", "assistant", "user"]
