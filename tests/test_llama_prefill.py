@@ -59,3 +59,10 @@ async def test_after_a_stored_reply_the_next_question_finds_its_clock_line_evalu
     # what the model was asked is unchanged: the prefill adds no message to the prompt
     assert provider.sent[-1][-1]["content"] == f"{clock_line(PROMPT_NOW)}\n\nName a color."
     assert [m["role"] for m in provider.sent[-1]] == ["system", "user", "assistant", "user"]
+
+
+def test_prefill_is_opt_in() -> None:
+    from wyoming_llama.__main__ import make_config, parse_args
+
+    assert make_config(parse_args([])).prefill is False
+    assert make_config(parse_args(["--prefill"])).prefill is True

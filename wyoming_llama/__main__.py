@@ -64,6 +64,7 @@ class LlamaConfig:
     languages: tuple[str, ...]
     max_sentences: int = 3
     warm_up_slots: int | None = None  # slots given the system prompt at start and after a restart (None: all)
+    prefill: bool = False  # after each stored reply, evaluate the next prompt up to its clock line (prefill.py)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -131,6 +132,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "lost their place in the KV cache so their history is not evaluated again. Default 0 "
         "(off): each satellite's conversation stays in the KV cache (--context-size), memory "
         "does not grow; set e.g. 256 for more conversations at once than --parallel",
+    )
+    parser.add_argument(
+        "--prefill",
+        action="store_true",
+        help="after each stored reply, evaluate the next prompt up to its clock line into the conversation's slot "
+        "(the next question reads ~12 uncached tokens, not ~40; off by default: its effect in the room is not yet "
+        "measured clearly, and it adds llama work after every reply)",
     )
     parser.add_argument(
         "--warm-up-slots",
@@ -288,6 +296,7 @@ def make_config(args: argparse.Namespace) -> LlamaConfig:
         languages=tuple(lang.strip() for lang in args.languages.split(",") if lang.strip()) or ("en",),
         max_sentences=args.max_sentences,
         warm_up_slots=args.warm_up_slots,
+        prefill=args.prefill,
     )
 
 
@@ -347,7 +356,7 @@ async def serve(config: LlamaConfig) -> None:
         history=HistoryStore(max_turns=config.max_history_turns, idle_seconds=config.conversation_timeout),
         max_transcript_chars=config.max_transcript_chars,
         max_sentences=config.max_sentences,
-        prefiller=Prefiller(provider) if isinstance(provider, LocalProvider) else None,
+        prefiller=Prefiller(provider) if config.prefill and isinstance(provider, LocalProvider) else None,
     )
     _LOGGER.info("provider=%s model=%s", config.provider, config.model_name)
     try:
