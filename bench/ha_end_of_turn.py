@@ -218,7 +218,8 @@ async def one_run(
     ours = sat.first("end of turn from .* request is complete")
     down = sat.first("unavailable")
     transcript = sat.first("transcript=")
-    text = re.search(r"transcript='(.*)'", transcript[1]).group(1) if transcript else None  # type: ignore[union-attr]
+    said = re.search(r"transcript=(['\"])(.*)\1", transcript[1]) if transcript else None  # repr: "What's …"
+    text = said.group(2) if said else None
     pipeline = next((x for x in lines if "satellite_pipeline" in x), "")
     stt_end = (
         round(stop_mic + transcript[0] - stop[0] - speech_end, 3)
