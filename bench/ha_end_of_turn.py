@@ -11,6 +11,9 @@ with our engines and its own agent, and the satellite runs it when it hears the 
 "finished speaking detection" stays at its default (0.7 s of silence). Modes: ``ha`` (HA's
 detector alone, as without the option) and ``ours`` (``--end-of-turn-uri`` = the same whisper).
 
+``CLOSE_PAUSES`` (session 16): two or three pauses after words that read finished, less than 1 s
+of speech apart, which Home Assistant adds up; run them alone with ``--requests``.
+
 Read off per run: the transcript HA got (its STT through the same whisper server), whether it is
 whole (every word of the request's end in it), and the end of turn: the satellite's
 ``audio-stop`` (sent on HA's ``voice-stopped`` in ``ha`` mode, on our whisper's in ``ours``) in mic
@@ -70,6 +73,20 @@ REQUESTS = {  # name: (parts spoken with a pause between, the pause (s), words t
     "time": (("What time is it?",), 0.0, ("time",)),
     "off": (("Turn off the kitchen lights.",), 0.0, ("kitchen",)),
 }
+# Two or three pauses after words that read finished, less than 1 s of speech apart (each middle
+# part is 0.6-0.9 s of Piper speech): Home Assistant adds such pauses up, so the 0.4 s of each that
+# the satellite lets it hear in mode ours could end the turn in a later one. Unlike the requests
+# above (whose pause is the gap inserted plus the voice's own ~0.2 s of quiet lead and tail,
+# minus 0.6 s: a "0.9" pause is ~0.53 s below -40 dBFS), the pause here is the silence measured
+# below -40 dBFS, 10 ms windows.
+CLOSE_PAUSES = {
+    "lights-2x0.6": (("Turn off the lights", "in the kitchen", "and the hall."), 0.6, ("hall",)),
+    "jazz-2x0.7": (("Play some jazz", "in the kitchen", "at low volume."), 0.7, ("volume",)),
+    "fan-2x0.8": (("Turn on the fan", "in the bedroom", "for an hour."), 0.8, ("hour",)),
+    "weather-2x0.9": (("What's the weather", "in Paris", "tomorrow?"), 0.9, ("tomorrow",)),
+    "lights-3x0.5": (("Turn off the lights", "in the kitchen", "and the hall", "right now."), 0.5, ("now",)),
+}
+REQUESTS.update(CLOSE_PAUSES)
 KINDS = {  # request -> its kind in the summary
     "time": "complete",
     "off": "complete",
@@ -81,6 +98,7 @@ KINDS = {  # request -> its kind in the summary
     "moon-0.9": "0.9 s pause after words that read finished",
     "egg-0.9": "0.9 s pause after words that read finished",
     "living-0.9": "0.9 s pause after words that read finished",
+    **{name: "2-3 measured pauses 0.5-0.9 s, < 1 s of speech apart" for name in CLOSE_PAUSES},
 }
 LEAD = 1.0  # s of silence before the request in the mic WAV
 TICK = os.sysconf("SC_CLK_TCK")
@@ -118,14 +136,26 @@ def nearest_rank(values: list[float], q: float) -> float:
     return ranked[max(0, math.ceil(q * len(ranked)) - 1)]
 
 
-def mic_audio(parts: tuple[str, ...], pause: float) -> tuple[bytes, float]:
-    """The mic WAV's audio and the end of its speech (s)."""
-    gap = bytes(int(max(0.0, pause - 0.6) * 16000) * 2)  # speak() pads 0.3 s each side
-    speech = gap.join(speak(p) for p in parts)
-    pcm = bytes(int(LEAD * 16000) * 2) + speech + bytes(8 * 16000 * 2)
+def loud_windows(pcm: bytes) -> list[int]:
+    """Start samples of the 10 ms windows above -40 dBFS."""
     samples = np.frombuffer(pcm, "<i2").astype(np.float64)
-    loud = [i for i in range(0, len(samples) - 160, 160) if np.sqrt(np.mean(samples[i : i + 160] ** 2)) > 328]
-    return pcm, (loud[-1] + 160) / 16000
+    return [i for i in range(0, len(samples) - 160, 160) if np.sqrt(np.mean(samples[i : i + 160] ** 2)) > 328]
+
+
+def mic_audio(parts: tuple[str, ...], pause: float, *, measured: bool = False) -> tuple[bytes, float]:
+    """The mic WAV's audio and the end of its speech (s). ``measured``: each pause is ``pause`` s
+    below -40 dBFS (the voice's quiet lead and tail counted in), else ``pause - 0.6`` s is inserted."""
+    spoken = [speak(p) for p in parts]
+    if measured:
+        speech = spoken[0]
+        for part in spoken[1:]:
+            tail = len(speech) // 2 - (loud_windows(speech)[-1] + 160)
+            gap = max(0, int(pause * 16000) - tail - loud_windows(part)[0])
+            speech += bytes(gap * 2) + part
+    else:
+        speech = bytes(int(max(0.0, pause - 0.6) * 16000) * 2).join(spoken)
+    pcm = bytes(int(LEAD * 16000) * 2) + speech + bytes(8 * 16000 * 2)
+    return pcm, (loud_windows(pcm)[-1] + 160) / 16000
 
 
 def loadavg() -> list[str]:
@@ -146,7 +176,7 @@ async def one_run(
     cpu = CpuClock(whisper.pid)
     sampler = asyncio.create_task(cpu.run(), name="whisper cpu")
     parts, pause, words = REQUESTS[name]
-    pcm, speech_end = mic_audio(parts, pause)
+    pcm, speech_end = mic_audio(parts, pause, measured=name in CLOSE_PAUSES)
     mic = work / f"{name}-{mode}-{n}.wav"
     write_wav(str(mic), pcm, PCM16_MONO_16K)
     request = work / f"{name}.wav"  # the rig's own /api/stt check: the request alone
@@ -188,7 +218,8 @@ async def one_run(
     ours = sat.first("end of turn from .* request is complete")
     down = sat.first("unavailable")
     transcript = sat.first("transcript=")
-    text = re.search(r"transcript='(.*)'", transcript[1]).group(1) if transcript else None  # type: ignore[union-attr]
+    said = re.search(r"transcript=(['\"])(.*)\1", transcript[1]) if transcript else None  # repr: "What's …"
+    text = said.group(2) if said else None
     pipeline = next((x for x in lines if "satellite_pipeline" in x), "")
     stt_end = (
         round(stop_mic + transcript[0] - stop[0] - speech_end, 3)

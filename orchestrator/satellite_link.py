@@ -35,8 +35,9 @@ from wyoming.pipeline import PipelineStage, RunPipeline
 from wyoming.satellite import RunSatellite
 from wyoming.snd import Played
 
+from voice_runtime.backoff import Backoff, BackoffPolicy
 from voice_runtime.clock import Clock, MonotonicClock
-from voice_runtime.error_codes import NO_SPEECH, SATELLITE_BUSY, TURN_FAILED
+from voice_runtime.error_codes import BAD_EVENT, NO_SPEECH, SATELLITE_BUSY, TURN_FAILED
 from voice_runtime.limits import Limits
 from voice_runtime.protocol import ProtocolError, read_frame
 from voice_runtime.tasks import TaskSet, cancel_and_wait, race
@@ -105,19 +106,16 @@ class SatelliteLink(LinkTimers):
             return self.info.satellite.name
         return self.config.uri
 
-    def _next_wait(self, failures: int) -> float:
-        """The wait before reconnect attempt ``failures`` + 1: 0.5 s doubling, capped."""
-        return float(min(self.config.reconnect_delay, FIRST_RECONNECT_WAIT * 2.0 ** min(failures, 16)))
-
     async def run(self) -> None:
         """Connect, serve, reconnect after loss (waits back off); until cancelled."""
-        failures, unreachable = 0, False
+        # The wait before each reconnect attempt: 0.5 s doubling, capped at reconnect_delay.
+        backoff = Backoff(BackoffPolicy(first=FIRST_RECONNECT_WAIT, cap=self.config.reconnect_delay), clock=self.clock)
+        unreachable = False
         while not self._stopping:
             try:
                 conn = await Connection.open(self.config.uri)
             except (OSError, TimeoutError) as err:  # said once per outage: the next dials log at debug
-                wait = self._next_wait(failures)
-                failures += 1
+                wait = backoff.next()
                 level, unreachable = logging.DEBUG if unreachable else logging.INFO, True
                 _LOGGER.log(level, "satellite %s unreachable (%s); retry in %.1fs", self.config.uri, err, wait)
                 await self.clock.sleep(wait)
@@ -148,11 +146,9 @@ class SatelliteLink(LinkTimers):
                 await conn.close()
             self.busy = refused
             if self.clock.now() - started >= self.config.reconnect_delay:
-                failures = 0  # it served a while: the next loss starts the back-off again
+                backoff.reset()  # it served a while: the next loss starts the back-off again
             if not self._stopping:
-                wait = self._next_wait(failures)
-                failures += 1
-                await self.clock.sleep(wait)
+                await self.clock.sleep(backoff.next())
 
     async def _session(self, conn: Connection) -> None:
         self.sessions += 1
@@ -186,7 +182,7 @@ class SatelliteLink(LinkTimers):
                 except BAD_EVENT_ERRORS as err:  # a readable frame with bad fields: answer, keep going
                     self.bad_events += 1
                     _LOGGER.warning("satellite %s sent a bad %r event: %r", self.config.uri, str(event.type)[:40], err)
-                    await self._send_error(conn, "bad-event", f"invalid {str(event.type)[:40]!r} event")
+                    await self._send_error(conn, BAD_EVENT, f"invalid {str(event.type)[:40]!r} event")
         finally:
             await cancel_and_wait(reading)
             await cancel_and_wait(pinger)

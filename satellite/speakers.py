@@ -22,6 +22,7 @@ import wave
 from collections.abc import Sequence
 from typing import Any
 
+from voice_runtime.backoff import Backoff, BackoffPolicy
 from voice_runtime.clock import Clock, MonotonicClock
 
 from .portaudio_devices import find_device
@@ -32,6 +33,9 @@ _LOGGER = logging.getLogger(__name__)
 RESTART_FIRST_S = 0.5  # a command that dies young is started again after this, doubling
 RESTART_MAX_S = 30.0
 RESTART_HEALTHY_S = 10.0  # one that lived this long is started again at once, the backoff reset
+RESTART_BACKOFF = BackoffPolicy(
+    first=RESTART_FIRST_S, cap=RESTART_MAX_S, healthy_after=RESTART_HEALTHY_S, healthy_wait=0.0
+)
 
 
 class MemorySink:
@@ -114,8 +118,7 @@ class CommandSink:
         self._max_queue = rate * 2 * max_queue_ms // 1000
         self._fd = -1
         self._open = False  # between open() and close(): a command that exited is started again
-        self._started = 0.0
-        self._backoff = 0.0
+        self._restarts = Backoff(RESTART_BACKOFF, clock=self.clock)
         self._retry_at = 0.0
         self.dropped_frames = 0
         self.aborts = 0
@@ -126,7 +129,7 @@ class CommandSink:
             *self.argv, stdin=asyncio.subprocess.PIPE, start_new_session=True
         )
         self._open = True
-        self._started = self.clock.now()
+        self._restarts.started()
         self._fd = -1
         pipe = self._proc.stdin.get_extra_info("pipe") if self._proc.stdin is not None else None
         if pipe is not None:
@@ -187,12 +190,9 @@ class CommandSink:
         if proc is not None and proc.stdin is not None:
             proc.stdin.close()
         self.exits += 1
-        now = self.clock.now()
-        lived = now - self._started
-        self._backoff = (
-            0.0 if lived >= RESTART_HEALTHY_S else min(RESTART_MAX_S, max(RESTART_FIRST_S, 2 * self._backoff))
-        )
-        self._retry_at = now + self._backoff
+        lived = self._restarts.lived()
+        wait = self._restarts.after_exit()
+        self._retry_at = self.clock.now() + wait
         if self.exits in (1, 10, 100) or self.exits % 1000 == 0:
             _LOGGER.error(
                 "speaker command exited (code %s) after %.1f s, %d time(s) so far: the speaker is "
@@ -200,7 +200,7 @@ class CommandSink:
                 "unknown" if code is None else code,
                 lived,
                 self.exits,
-                self._backoff,
+                wait,
             )
 
     async def _restart(self) -> bool:
@@ -209,9 +209,9 @@ class CommandSink:
         try:
             await self.open()
         except OSError as err:
-            self._backoff = min(RESTART_MAX_S, max(RESTART_FIRST_S, 2 * self._backoff))
-            self._retry_at = self.clock.now() + self._backoff
-            _LOGGER.error("speaker command cannot start (%s): retrying in %.1f s", err, self._backoff)
+            wait = self._restarts.next()
+            self._retry_at = self.clock.now() + wait
+            _LOGGER.error("speaker command cannot start (%s): retrying in %.1f s", err, wait)
             return False
         return True
 

@@ -39,6 +39,7 @@ from wyoming.ping import Ping, Pong
 from wyoming.server import AsyncEventHandler
 from wyoming.tts import SynthesizeStop
 
+from .error_codes import BAD_EVENT, IDLE_TIMEOUT, INTERNAL_ERROR, UNKNOWN_EVENT
 from .limits import Limits
 from .protocol import ProtocolError, read_frame
 from .tasks import cancel_and_wait, put_unless_done
@@ -82,7 +83,7 @@ class ServiceHandler(AsyncEventHandler):
         ``unknown-event`` error per foreign stream (see the module docstring)."""
         if not self._foreign_before:
             what = f": this is {self.takes}; the rest of this stream is ignored" if self.takes else ""
-            await self.send_error("unknown-event", f"unexpected event type '{event.type}'{what}")
+            await self.send_error(UNKNOWN_EVENT, f"unexpected event type '{event.type}'{what}")
         self._foreign_stream = not any(end.is_type(event.type) for end in _STREAM_ENDS)
         return True
 
@@ -165,7 +166,7 @@ class ServiceHandler(AsyncEventHandler):
                 async with asyncio.timeout(self.limits.idle_timeout):
                     event = await read_frame(self.reader, self.limits)
             except TimeoutError:
-                await self.send_error("idle-timeout", "connection idle for too long")
+                await self.send_error(IDLE_TIMEOUT, "connection idle for too long")
                 return
             except ProtocolError as err:
                 await self.send_error(err.code, err.text)
@@ -200,8 +201,9 @@ class ServiceHandler(AsyncEventHandler):
                 if not self._closed:
                     await self.finish()
         except TimeoutError:
-            _LOGGER.warning("client=%s end of input: work not done after %.0fs; cancelling", self.client,
-                            self.limits.idle_timeout)
+            _LOGGER.warning(
+                "client=%s end of input: work not done after %.0fs; cancelling", self.client, self.limits.idle_timeout
+            )
 
     async def _work(self) -> None:
         while True:
@@ -215,11 +217,11 @@ class ServiceHandler(AsyncEventHandler):
                 return
             except (ValueError, KeyError, TypeError, UnicodeError) as err:
                 # Event fields of the wrong shape: the client's fault, answered and survived.
-                await self.send_error("bad-event", f"invalid '{event.type}' event: {err}")
+                await self.send_error(BAD_EVENT, f"invalid '{event.type}' event: {err}")
                 continue
             except Exception:
                 _LOGGER.exception("client=%s handler failed on %s", self.client, event.type)
-                await self.send_error("internal-error", f"internal error handling '{event.type}'")
+                await self.send_error(INTERNAL_ERROR, f"internal error handling '{event.type}'")
                 continue
             if not keep_going:
                 self._closed = True

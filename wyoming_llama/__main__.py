@@ -13,6 +13,7 @@ from typing import Any
 
 from wyoming.info import Attribution, HandleModel, HandleProgram, Info
 
+from voice_runtime.backoff import BackoffPolicy
 from voice_runtime.cli import ATTRIBUTION, add_server_args, parse_checked, server_config
 from voice_runtime.env import env
 from voice_runtime.logs import setup_logging
@@ -272,7 +273,8 @@ def make_config(args: argparse.Namespace) -> LlamaConfig:
             health_interval=args.health_interval,
             health_timeout=args.health_timeout,
             max_restarts=args.max_restarts,
-            restart_delays=(0.0, *(args.restart_delay * 2**i for i in range(max(0, args.max_restarts - 1)))),
+            # the 1st restart at once, then --restart-delay doubling (voice_runtime.backoff)
+            restart_delays=(0.0, *BackoffPolicy(first=args.restart_delay).schedule(max(0, args.max_restarts - 1))),
         )
     return LlamaConfig(
         server=server_config(args, "wyoming-llama"),

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from ..backoff import Backoff, BackoffPolicy
 from ..client import describe
 from ..signals import on_stop_signal
 from .config import ENGINES, HomeConfig  # ENGINES: what the orchestrator's turns need
@@ -34,6 +35,7 @@ _LOGGER = logging.getLogger(__name__)
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 60.0
 STABLE_SECONDS = 60.0
+SERVICE_BACKOFF = BackoffPolicy(first=BACKOFF_FIRST, cap=BACKOFF_MAX, healthy_after=STABLE_SECONDS)
 STOP_SECONDS = 20.0
 START_ORDER = ("whisper", "kokoro", "llama", "satellite", "orchestrator")
 READY_SECONDS = 300.0  # the orchestrator starts then at the latest
@@ -52,7 +54,7 @@ async def answers(uri: str, timeout: float = 2.0) -> bool:
 
 def backoff_delay(failures: int) -> float:
     """Seconds to wait before start number ``failures + 1`` after ``failures`` quick exits."""
-    return min(BACKOFF_MAX, BACKOFF_FIRST * 2.0 ** max(0, failures - 1))
+    return SERVICE_BACKOFF.delay(failures - 1)
 
 
 @dataclass
@@ -119,14 +121,24 @@ class Supervisor:
             if not waiting:
                 _LOGGER.info("service=%s starting: the engines answer after %.1fs", name, waited)
             elif waited >= self.ready_seconds:
-                _LOGGER.warning("service=%s starting anyway: services=%s not ready after %.0fs (turns get "
-                                "services-unavailable until they are)", name, ",".join(waiting), waited)
+                _LOGGER.warning(
+                    "service=%s starting anyway: services=%s not ready after %.0fs (turns get "
+                    "services-unavailable until they are)",
+                    name,
+                    ",".join(waiting),
+                    waited,
+                )
                 break
             else:
                 if time.monotonic() - logged >= READY_LOG_SECONDS:
                     logged = time.monotonic()
-                    _LOGGER.info("service=%s waits for services=%s (%.0fs of at most %.0fs)", name,
-                                 ",".join(waiting), waited, self.ready_seconds)
+                    _LOGGER.info(
+                        "service=%s waits for services=%s (%.0fs of at most %.0fs)",
+                        name,
+                        ",".join(waiting),
+                        waited,
+                        self.ready_seconds,
+                    )
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(1.0):  # poll again, or stop at once
                         await self._stopping.wait()
@@ -134,16 +146,20 @@ class Supervisor:
     async def _keep_running(self, name: str, wait: Callable[[str], Awaitable[None]] | None = None) -> None:
         """Run ``name``, starting it again after each exit (backoff); ``wait`` before every start."""
         child = self.children[name]
-        failures = 0
+        backoff = Backoff(SERVICE_BACKOFF)
         while not self._stopping.is_set():
             if wait is not None:
                 await wait(name)
                 if self._stopping.is_set():
                     break
-            began = time.monotonic()
+            backoff.started()
             proc = await asyncio.create_subprocess_exec(
-                *child.command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+                *child.command,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+            )
             self._procs[name] = proc
             child.state, child.pid, child.started, child.next_start = "running", proc.pid, time.time(), None
             self._write_status()
@@ -154,14 +170,19 @@ class Supervisor:
             child.last_exit, child.pid = code, None
             if self._stopping.is_set():
                 break
-            ran = time.monotonic() - began
-            failures = 0 if ran >= STABLE_SECONDS else failures + 1
-            delay = backoff_delay(max(1, failures))
+            ran = backoff.lived()
+            delay = backoff.after_exit()  # a run of STABLE_SECONDS resets the doubling
             child.restarts += 1
             child.state, child.next_start = "backoff", time.time() + delay
             self._write_status()
-            _LOGGER.warning("service=%s exited code=%d after %.1fs; restart %d in %.0fs (the others keep running)",
-                            name, code, ran, child.restarts, delay)
+            _LOGGER.warning(
+                "service=%s exited code=%d after %.1fs; restart %d in %.0fs (the others keep running)",
+                name,
+                code,
+                ran,
+                child.restarts,
+                delay,
+            )
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await self._stopping.wait()
@@ -194,9 +215,13 @@ class Supervisor:
                 await proc.wait()
 
     def _write_status(self) -> None:
-        state = {"pid": os.getpid(), "updated": time.time(), "stopping": self._stopping.is_set(),
-                 "services": {n: asdict(c) for n, c in self.children.items()},
-                 "uris": {n: self.config.uri(n) for n in self.children if n != "orchestrator"}}
+        state = {
+            "pid": os.getpid(),
+            "updated": time.time(),
+            "stopping": self._stopping.is_set(),
+            "services": {n: asdict(c) for n, c in self.children.items()},
+            "uris": {n: self.config.uri(n) for n in self.children if n != "orchestrator"},
+        }
         try:
             self.config.state_dir.mkdir(parents=True, exist_ok=True)
             tmp = self.status_path.with_suffix(".tmp")
