@@ -82,8 +82,9 @@ SENSITIVITIES = ("aggressive", "default", "relaxed")
 @dataclass(frozen=True)
 class EndOfTurnConfig:
     uri: str | None = None  # our whisper server; None: Home Assistant's detector alone (as before)
-    # the vad_sensitivity asked of it: relaxed (0.7 s after a finished request) kept 0.9 s pauses after words
-    # that read finished, which default (0.25 s) cut 3 of 3 (bench/results/ha_end_of_turn*.md)
+    # the vad_sensitivity asked of it: relaxed (0.7 s after a finished request) kept the bench's "0.9 s" pauses
+    # after words that read finished (0.51-0.54 s of measured silence), which default (0.25 s) cut 3 of 3;
+    # 0.6-0.9 s of measured silence there it cuts too (4 of 5, session 16; bench/results/ha_end_of_turn*.md)
     sensitivity: str = "relaxed"
     keep_pause_seconds: float = 0.15  # of a pause not yet ended, Home Assistant hears this much
     # ... and this much once our whisper reads the speech before it as finished: more than its
