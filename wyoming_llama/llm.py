@@ -148,6 +148,14 @@ class LocalProvider:
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(read_timeout, connect=5.0))
         self.warmed: str | None = None  # the server (base URL) the system prompt was last evaluated on
 
+    async def evaluate(self, base: str, messages: list[ChatMessage], slot: int | None) -> httpx.Response:
+        """Evaluate ``messages`` into llama-server's prompt cache (of ``slot``), generating one token:
+        the warm-up and the post-reply prefill (:mod:`.prefill`)."""
+        body: dict[str, Any] = {"messages": messages, "max_tokens": 1, "temperature": 0.0, "cache_prompt": True}
+        if slot is not None:
+            body["id_slot"] = slot
+        return await self._client.post(f"{base}/v1/chat/completions", json=body)
+
     async def warm_up(self, system_prompt: str, slots: int | None = None) -> None:
         """Evaluate ``system_prompt`` into every slot, or into the first ``slots`` of them (the ones
         :class:`SlotMap` hands out first; 0: none); see the module's "Warm-up". A failure is logged
@@ -160,18 +168,14 @@ class LocalProvider:
             _LOGGER.warning("warm-up skipped: %s", err.text)
             return
         # The prompt of every turn starts like this one: the system prompt, then a user message.
-        messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": ""}]
+        messages: list[ChatMessage] = [{"role": "system", "content": system_prompt}, {"role": "user", "content": ""}]
         started, evaluated = time.monotonic(), 0
         warmed: list[int | None] = [None]
         if self.slot_map is not None:
             warmed = list(range(self.slot_map.slots if slots is None else min(slots, self.slot_map.slots)))
         try:
             for slot in warmed:
-                body: dict[str, Any] = {"messages": messages, "max_tokens": 1, "temperature": 0.0,
-                                        "cache_prompt": True}
-                if slot is not None:
-                    body["id_slot"] = slot
-                response = await self._client.post(f"{base}/v1/chat/completions", json=body)
+                response = await self.evaluate(base, messages, slot)
                 if response.status_code != 200:
                     _LOGGER.warning("warm-up of slot %s: HTTP %d", slot, response.status_code)
                     return

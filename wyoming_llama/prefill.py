@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
 
 import httpx
 
@@ -71,11 +70,7 @@ class Prefiller:
         started = time.monotonic()
         slot = provider.slot_map.acquire(conversation) if provider.slot_map is not None else None
         try:
-            base = await provider._base_url()
-            body: dict[str, Any] = {"messages": messages, "max_tokens": 1, "temperature": 0.0, "cache_prompt": True}
-            if slot is not None:
-                body["id_slot"] = slot
-            response = await provider._client.post(f"{base}/v1/chat/completions", json=body)
+            response = await provider.evaluate(await provider._base_url(), messages, slot)
             if response.status_code != 200:
                 _LOGGER.warning("prefill conversation=%s: HTTP %d", conversation, response.status_code)
                 return
