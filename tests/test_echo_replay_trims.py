@@ -14,9 +14,12 @@ canceller trusted across the gap with the reference advanced by exactly the trim
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root: bench/
 
 from bench.echo_replay import replay
 from satellite.echo import EchoConfig
