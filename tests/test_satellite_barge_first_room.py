@@ -15,10 +15,13 @@ label) is 10 ms before the end of the excerpt's frame 81.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 from test_satellite_echopath import Chain
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root: bench/
 
 from bench.aec_bench import FRAME
 from satellite.speex import load_library
