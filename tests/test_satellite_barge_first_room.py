@@ -18,10 +18,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root: bench/
+
 import pytest
 from test_satellite_echopath import Chain
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root: bench/
 
 from bench.aec_bench import FRAME
 from satellite.speex import load_library
