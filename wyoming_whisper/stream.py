@@ -156,9 +156,13 @@ class Utterance:
         window scored: the probabilities only grow, and next_job/verdict_due ask several times."""
         scored = len(self._vad.probs)
         if self._speech_at[0] != scored:
-            vad = self._vad
-            self._speech_at = (scored, speech_windows(vad.probs, self.policy.vad, vad.half_probs, vad.levels))
+            self._speech_at = (scored, self._speech_now())
         return self._speech_at[1]
+
+    def _speech_now(self) -> Region | None:
+        """:func:`.vad.speech_windows` over everything the stream's VAD has scored (both grids, levels)."""
+        vad = self._vad
+        return speech_windows(vad.probs, self.policy.vad, vad.half_probs, vad.levels)
 
     def _trailing_silence(self) -> int | None:
         found = self._speech()
@@ -247,7 +251,7 @@ class Utterance:
         to be, or None: only when asked for, while the turn can still end here (not inside an
         earlier part re-sent first) and the text reads as a finished request."""
         endpoint = self.policy.endpoint()
-        found = speech_windows(self._vad.probs, self.policy.vad, self._vad.half_probs, self._vad.levels)
+        found = self._speech_now()
         if (
             not self.policy.speculative
             or endpoint is None
@@ -276,7 +280,7 @@ class Utterance:
 
     def voice_events(self) -> list[tuple[str, int]]:
         """New ("started"|"stopped", milliseconds) transitions since the last call."""
-        found = speech_windows(self._vad.probs, self.policy.vad, self._vad.half_probs, self._vad.levels)
+        found = self._speech_now()
         events: list[tuple[str, int]] = []
         if found is None:
             return events
