@@ -17,7 +17,7 @@ from helpers import ROOT, connected, free_port
 from wyoming.info import Describe, Info
 
 from voice_runtime.home.config import ConfigError, load_config
-from voice_runtime.home.supervisor import backoff_delay
+from voice_runtime.home.supervisor import SERVICE_BACKOFF
 from voice_runtime.home.units import UnitOptions, home_unit, satellite_unit
 from voice_runtime.procs import ServiceProcess
 
@@ -63,7 +63,8 @@ def test_config_errors_name_the_key(tmp_path: Path, text: str, named: str) -> No
 
 
 def test_backoff_doubles_to_a_cap() -> None:
-    assert [backoff_delay(n) for n in (1, 2, 3, 4, 7, 20)] == [1.0, 2.0, 4.0, 8.0, 60.0, 60.0]
+    # the wait before start n + 1 after n quick exits
+    assert [SERVICE_BACKOFF.delay(n - 1) for n in (1, 2, 3, 4, 7, 20)] == [1.0, 2.0, 4.0, 8.0, 60.0, 60.0]
 
 
 def test_units_are_hardened_and_verify(tmp_path: Path) -> None:

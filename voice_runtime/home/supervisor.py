@@ -52,11 +52,6 @@ async def answers(uri: str, timeout: float = 2.0) -> bool:
     return True
 
 
-def backoff_delay(failures: int) -> float:
-    """Seconds to wait before start number ``failures + 1`` after ``failures`` quick exits."""
-    return SERVICE_BACKOFF.delay(failures - 1)
-
-
 @dataclass
 class ChildStatus:
     name: str
