@@ -125,7 +125,12 @@ class EchoDelay:
         self._candidate = None
         self.fresh = True
         self.unexplained = self.double_talk = self.echo_only = False
-        self._blind = self.window + self.max_lag
+        # Double talk is judged on the last ``_recent`` of mic against any delay up to ``max_lag``:
+        # the echo of what played before now is out of that window ``max_lag`` + ``_recent`` on
+        # (0.78 s; it was window + max_lag, 1.23 s, the estimator's window, not this one's). Replayed
+        # over 19 taps: 3 barge-ins after a stall held 0.36-0.54 s sooner (the room, -6 dB: 1.20 s
+        # after a 71 ms stall -> 0.84 s), none later, no echo-only hold more; 0.54 s added one.
+        self._blind = self._recent + self.max_lag
 
     def advance(self, n: int) -> None:
         """The speaker plays everything ``n`` samples sooner from now on (silence was left out of
@@ -193,7 +198,7 @@ class EchoDelay:
         # A double-talk detector (normalized cross-correlation): echo alone is explained to 0.96
         # (synthetic; 0.92 in the room), a user as loud as the echo over it to 0.6-0.75, 6 dB
         # louder 0.38-0.5.
-        # Not for 1.2 s after a restart (a new path): the echo of what played before it and of
+        # Not for 0.78 s after a restart (a new path; see restart): the echo of what played before it and of
         # what plays now mix in the window, and neither delay alone explains the mix (measured:
         # false double talk on a 400 ms path resumed near a reply's end).
         # Nor, before any delay was measured, until the playback has been audible for the longest

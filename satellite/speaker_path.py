@@ -48,7 +48,7 @@ _SPAN_EVERY = 33  # frames (~1 s) between updates of the echo span from the canc
 _USER_GAP = 4  # frames the judge held back that still join two stretches of the user's voice
 _PRE_USER = 6  # frames kept before the first the judge let through (its reaction: ~4 frames after the onset)
 # How far back a question's start is looked for when double talk let it through (beyond the VAD's
-# pre-roll): double talk is not called for 1.2 s after the delay meter restarts (a stall, a dropped
+# pre-roll): double talk is not called for 0.78 s (was 1.2 s) after the delay meter restarts (a stall, a dropped
 # speaker frame), and the whole-stack room called it 1.5 s after a user's onset (1118 ms lost).
 _REACH_BACK_S = 2.1
 _ECHO_ONLY_RUN = 3  # frames in a row explained as echo alone that end a reach back
@@ -135,7 +135,7 @@ class SpeakerPath:
     def _reach_back(self, flags: list[int], first: int) -> bytes:
         """Double talk is called on the last 0.3 s of mic once the user outweighs the echo there:
         0.3-0.5 s after the onset (the first barge-in of each whole-stack run lost 174-880 ms), and
-        not for 1.2 s after the delay meter restarted (a dropped speaker frame, a stall: the room
+        not for 0.78 s (1.2 s then) after the delay meter restarted (a dropped speaker frame, a stall: the room
         lost 1118 ms, beyond the VAD's 0.6 s pre-roll). The question is the loud frames the
         playback did not explain as echo alone, back to ``_ECHO_ONLY_RUN`` in a row it did (quiet
         frames, a pause, count neither way; echo-only is judged every 90 ms on the last 0.3 s, so
