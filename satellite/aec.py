@@ -206,7 +206,7 @@ class AudioFrontend:
         self._delay.advance(samples)
         _LOGGER.debug("speaker plays %.2f ms sooner: reference delayed by %.1f ms", samples / 16, self.bulk / 16)
 
-    def recheck(self, *, moved: bool = False) -> None:
+    def recheck(self, *, moved: bool = False, behind_s: float = 0.0) -> None:
         """The echo path may have moved (the satellite fell behind its mic: the speaker may have
         run dry and now plays later): the delay is measured afresh from what plays from now on,
         the canceller keeps running on the delay it has. :attr:`on_path_confirmed` or
@@ -214,9 +214,10 @@ class AudioFrontend:
         dropped: what plays from now on is heard a frame earlier): the canceller waits for the
         new delay, as after a restart, so that its filter is kept for it (run on the old delay
         for the 0.2-0.45 s the estimate takes, speex adapted to the shifted echo and the next
-        reply's ERLE fell to ~0 dB and took ~10 s back to 27 dB: the room's false holds at 0 dB)."""
+        reply's ERLE fell to ~0 dB and took ~10 s back to 27 dB: the room's false holds at 0 dB).
+        ``behind_s``: the satellite is that far behind its mic (a stall's backlog, heard before now)."""
         if self._delay is not None:
-            self._delay.restart()
+            self._delay.restart(behind=int(behind_s * RATE))
             self._rechecking = True
             if moved:
                 self._waited = 0

@@ -116,21 +116,23 @@ class EchoDelay:
         self._hist = Window(self._recent + self.max_lag)
         self._blind = 0  # samples until the echo of what played before a restart has died away
 
-    def restart(self) -> None:
+    def restart(self, behind: int = 0) -> None:
         """The echo path changed (a restarted speaker, a stall): forget the playback before now
         (the mic keeps its past: zeroing both windows at the same point made the edge itself
-        correlate, a sharp false 0 ms seen in the room)."""
+        correlate, a sharp false 0 ms seen in the room). ``behind``: samples of mic the caller has
+        still to read (a stall's backlog): they were heard before now."""
         self._ref.clear()
         self._audible = 0
         self._candidate = None
         self.fresh = True
         self.unexplained = self.double_talk = self.echo_only = False
         # Double talk is judged on the last ``_recent`` of mic against any delay up to ``max_lag``:
-        # the echo of what played before now is out of that window ``max_lag`` + ``_recent`` on
-        # (0.78 s; it was window + max_lag, 1.23 s, the estimator's window, not this one's). Replayed
-        # over 19 taps: 3 barge-ins after a stall held 0.36-0.54 s sooner (the room, -6 dB: 1.20 s
-        # after a 71 ms stall -> 0.84 s), none later, no echo-only hold more; 0.54 s added one.
-        self._blind = self._recent + self.max_lag
+        # the echo of what played before now is out of that window ``max_lag`` + ``_recent`` on,
+        # plus the backlog (0.78 s + the stall; it was window + max_lag, 1.23 s, the estimator's
+        # window, not this one's). Replayed over 19 taps: 3 barge-ins after a stall held 0.33-0.54 s
+        # sooner, none later, no echo-only hold more; 0.54 s added one, and without the backlog a
+        # storm of 50-400 ms stalls held on echo alone (tests/test_satellite_echopath_stall.py).
+        self._blind = self._recent + self.max_lag + max(0, behind)
 
     def advance(self, n: int) -> None:
         """The speaker plays everything ``n`` samples sooner from now on (silence was left out of

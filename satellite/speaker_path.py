@@ -228,7 +228,7 @@ class SpeakerPath:
             )
             if self.frontend is not None and self.frontend.cancels_echo:
                 self.guard.suspend()
-                self.frontend.recheck(moved=moved)
+                self.frontend.recheck(moved=moved, behind_s=lag)
                 # At once: the delay may have shrunk (an underrun, then frames played as soon as
                 # written) or grown; the judge expects echo from anything played in the longest
                 # delay and its tail until it is measured again (with the old delay the newest
@@ -318,7 +318,7 @@ class SpeakerPath:
             _LOGGER.debug("speaker ran dry (%d so far): the echo delay is measured again", ahead.underruns)
             if self.frontend is not None and self.frontend.cancels_echo:
                 self.guard.suspend()
-                self.frontend.recheck(moved=True)
+                self.frontend.recheck(moved=True, behind_s=self.lag.lag)
                 self._update_echo_span()
 
     def _log_echo(self) -> None:
