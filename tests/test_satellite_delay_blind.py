@@ -34,7 +34,9 @@ def _double_talk_after_restart(user: bool, behind_s: float = 0.0) -> float | Non
     a, b, c = (_speech(n) for n in ("af_heart_okay_nabu.wav", "am_eric_okay_napoli.wav", "bf_alice_okay_nabu_time.wav"))
     play = np.concatenate([a, c, a, c, a])
     lag = RATE * 120 // 1000
-    mic = np.random.default_rng(7).normal(0.0, 30.0, len(play)) + 0.5 * np.concatenate([np.zeros(lag), play])[: len(play)]
+    mic = (
+        np.random.default_rng(7).normal(0.0, 30.0, len(play)) + 0.5 * np.concatenate([np.zeros(lag), play])[: len(play)]
+    )
     restart = 3 * RATE // FRAME  # 3 s in: the delay long settled
     if user:
         talk = np.concatenate([b, b])
