@@ -105,8 +105,10 @@ class AudioFrontend:
         if config.aec and speaker_rate is None:
             _LOGGER.warning("no playback reference (no speaker): echo cancellation is off")
         elif not config.aec:
-            _LOGGER.warning("echo cancellation off: the reply's echo is held off by the energy gate only, "
-                            "and a question spoken over a reply reaches the controller with the echo in it")
+            _LOGGER.warning(
+                "echo cancellation off: the reply's echo is held off by the energy gate only, "
+                "and a question spoken over a reply reaches the controller with the echo in it"
+            )
         elif config.aec_engine == "speex":
             lib = load_library()
             if lib is not None:
@@ -119,18 +121,26 @@ class AudioFrontend:
             self.engine = "webrtc"
         need_webrtc = self.engine == "webrtc" or config.noise_suppression > 0 or config.auto_gain_dbfs > 0
         lib = _pywebrtc() if need_webrtc else None
-        self._apm = lib.AudioProcessor(
-            sample_rate=RATE, echo_cancellation=self.engine == "webrtc",
-            noise_suppression=config.noise_suppression > 0, high_pass_filter=True,
-            ns_level=max(0, config.noise_suppression - 1),
-        ) if lib is not None and (self.engine == "webrtc" or config.noise_suppression > 0) else None
+        self._apm = (
+            lib.AudioProcessor(
+                sample_rate=RATE,
+                echo_cancellation=self.engine == "webrtc",
+                noise_suppression=config.noise_suppression > 0,
+                high_pass_filter=True,
+                ns_level=max(0, config.noise_suppression - 1),
+            )
+            if lib is not None and (self.engine == "webrtc" or config.noise_suppression > 0)
+            else None
+        )
         self._agc = (
             lib.GainController(sample_rate=RATE, headroom_db=float(config.auto_gain_dbfs))
-            if lib is not None and config.auto_gain_dbfs > 0 else None
+            if lib is not None and config.auto_gain_dbfs > 0
+            else None
         )
         self._to_16k = (
             AudioConverter(AudioFormat(speaker_rate, 2, 1), PCM16_MONO_16K)
-            if speaker_rate is not None and self.engine != "none" else None
+            if speaker_rate is not None and self.engine != "none"
+            else None
         )
         # The playback reference at 16 kHz not yet paired with a mic frame. It starts with 10 ms
         # of silence so the resampler's few samples of jitter never leave it short (the echo
@@ -145,8 +155,12 @@ class AudioFrontend:
         self._rechecking = False
         self._quiet_left: int | None = None  # after a speaker kill: samples of echo tail still to cancel
         self.frames = 0
-        _LOGGER.info("mic front end: aec=%s noise_suppression=%d auto_gain_dbfs=%d",
-                     self.engine, config.noise_suppression, config.auto_gain_dbfs)
+        _LOGGER.info(
+            "mic front end: aec=%s noise_suppression=%d auto_gain_dbfs=%d",
+            self.engine,
+            config.noise_suppression,
+            config.auto_gain_dbfs,
+        )
 
     @property
     def cancels_echo(self) -> bool:
@@ -180,7 +194,7 @@ class AudioFrontend:
         in the last ``bulk`` of the delay never plays, so the canceller is not to cancel an echo
         of it (it would add its prediction, an echo that is not there, to the user's words)."""
         if self.bulk:
-            self._history[-self.bulk:] = 0
+            self._history[-self.bulk :] = 0
         self._ref[:] = bytes(len(self._ref))
         # What already left the speaker echoes for the path's reverberation (plus the short delay
         # the canceller keeps); after that the speaker is silent, the mic holds no echo, and
@@ -201,12 +215,18 @@ class AudioFrontend:
             return
         if self._delay.lag is None or self.bulk < samples:
             self.path_changed()  # nothing to shift yet (or it would go below zero): measured afresh
+            # The canceller waits for the new delay: the judge is told (else it went on trusting a
+            # canceller that let the echo through whole: the room at 0 dB, session 17, after a 313 ms
+            # stall the card held 229 ms, idle trims took the reference delay below the next trim:
+            # the next reply's first echo held it, trusted at 27 dB ERLE, cancelling nothing).
+            if self.on_path_change is not None:
+                self.on_path_change()
             return
         self.bulk -= samples
         self._delay.advance(samples)
         _LOGGER.debug("speaker plays %.2f ms sooner: reference delayed by %.1f ms", samples / 16, self.bulk / 16)
 
-    def recheck(self, *, moved: bool = False) -> None:
+    def recheck(self, *, moved: bool = False, behind_s: float = 0.0) -> None:
         """The echo path may have moved (the satellite fell behind its mic: the speaker may have
         run dry and now plays later): the delay is measured afresh from what plays from now on,
         the canceller keeps running on the delay it has. :attr:`on_path_confirmed` or
@@ -214,9 +234,10 @@ class AudioFrontend:
         dropped: what plays from now on is heard a frame earlier): the canceller waits for the
         new delay, as after a restart, so that its filter is kept for it (run on the old delay
         for the 0.2-0.45 s the estimate takes, speex adapted to the shifted echo and the next
-        reply's ERLE fell to ~0 dB and took ~10 s back to 27 dB: the room's false holds at 0 dB)."""
+        reply's ERLE fell to ~0 dB and took ~10 s back to 27 dB: the room's false holds at 0 dB).
+        ``behind_s``: the satellite is that far behind its mic (a stall's backlog, heard before now)."""
         if self._delay is not None:
-            self._delay.restart()
+            self._delay.restart(behind=int(behind_s * RATE))
             self._rechecking = True
             if moved:
                 self._waited = 0
@@ -291,15 +312,19 @@ class AudioFrontend:
         if self._waited is not None and np.any(far):
             self._waited += n
             if self._waited >= _MAX_WAIT:
-                _LOGGER.info("no clear echo delay after %.0f s of playback: cancelling with %.1f ms",
-                             _MAX_WAIT / RATE, self.bulk / 16)
+                _LOGGER.info(
+                    "no clear echo delay after %.0f s of playback: cancelling with %.1f ms",
+                    _MAX_WAIT / RATE,
+                    self.bulk / 16,
+                )
                 self._waited = None
         if lag is not None:
             self._waited = None
             bulk = min(_MAX_BULK, max(0, lag - RATE * KEEP_MS // 1000))
             if abs(bulk - self.bulk) > RATE // 1000:  # moved by more than 1 ms
-                _LOGGER.info("echo delay %.1f ms: reference delayed by %.1f ms (was %.1f)", lag / 16, bulk / 16,
-                             self.bulk / 16)
+                _LOGGER.info(
+                    "echo delay %.1f ms: reference delayed by %.1f ms (was %.1f)", lag / 16, bulk / 16, self.bulk / 16
+                )
                 self.bulk = bulk
                 if self.on_path_change is not None:
                     self.on_path_change()  # the canceller is off its path until it adapts: not to be trusted
@@ -308,7 +333,7 @@ class AudioFrontend:
                 self.on_path_confirmed()
             self._rechecking = False
         end = len(self._history) - self.bulk
-        return self._history[end - n:end]
+        return self._history[end - n : end]
 
     def process(self, mic: bytes, played: bytes | None = None) -> bytes:
         """The cleaned ``mic`` frame (same length); ``played`` is this tick's speaker frame."""

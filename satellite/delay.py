@@ -47,12 +47,12 @@ class Window:
     def push(self, frame: Pcm) -> None:
         size, k = len(self._buf), len(frame)
         if k >= size:
-            self._buf[:] = frame[k - size:]
+            self._buf[:] = frame[k - size :]
             self._end = 0
             return
         first = min(k, size - self._end)
-        self._buf[self._end:self._end + first] = frame[:first]
-        self._buf[:k - first] = frame[first:]
+        self._buf[self._end : self._end + first] = frame[:first]
+        self._buf[: k - first] = frame[first:]
         self._end = (self._end + k) % size
 
     def clear(self) -> None:
@@ -60,7 +60,7 @@ class Window:
 
     def array(self) -> Floats:
         """The samples oldest first (a new array)."""
-        return np.concatenate([self._buf[self._end:], self._buf[:self._end]])
+        return np.concatenate([self._buf[self._end :], self._buf[: self._end]])
 
     def delay(self, n: int) -> None:
         """Move what it holds ``n`` samples later: silence in front, the newest ``n`` samples gone."""
@@ -69,15 +69,26 @@ class Window:
         held = self.array()
         self._buf[:] = 0
         if n < len(held):
-            self._buf[n:] = held[:len(held) - n]
+            self._buf[n:] = held[: len(held) - n]
         self._end = 0
 
 
 class EchoDelay:
-    def __init__(self, rate: int = 16000, *, window_ms: int = 750, max_lag_ms: int = 480, every_ms: int = 250,
-                 min_dbfs: float = -50.0, min_sharpness: float = 20.0, min_audible_ms: int = 150,
-                 agree_ms: float = 1.0, min_coherence: float = 0.25,
-                 unexplained_below: float = 0.3, double_talk_below: float = 0.75) -> None:
+    def __init__(
+        self,
+        rate: int = 16000,
+        *,
+        window_ms: int = 750,
+        max_lag_ms: int = 480,
+        every_ms: int = 250,
+        min_dbfs: float = -50.0,
+        min_sharpness: float = 20.0,
+        min_audible_ms: int = 150,
+        agree_ms: float = 1.0,
+        min_coherence: float = 0.25,
+        unexplained_below: float = 0.3,
+        double_talk_below: float = 0.75,
+    ) -> None:
         self.window = rate * window_ms // 1000
         self.max_lag = rate * max_lag_ms // 1000
         self.every = rate * every_ms // 1000
@@ -116,16 +127,23 @@ class EchoDelay:
         self._hist = Window(self._recent + self.max_lag)
         self._blind = 0  # samples until the echo of what played before a restart has died away
 
-    def restart(self) -> None:
+    def restart(self, behind: int = 0) -> None:
         """The echo path changed (a restarted speaker, a stall): forget the playback before now
         (the mic keeps its past: zeroing both windows at the same point made the edge itself
-        correlate, a sharp false 0 ms seen in the room)."""
+        correlate, a sharp false 0 ms seen in the room). ``behind``: samples of mic the caller has
+        still to read (a stall's backlog): they were heard before now."""
         self._ref.clear()
         self._audible = 0
         self._candidate = None
         self.fresh = True
         self.unexplained = self.double_talk = self.echo_only = False
-        self._blind = self.window + self.max_lag
+        # Double talk is judged on the last ``_recent`` of mic against any delay up to ``max_lag``:
+        # the echo of what played before now is out of that window ``max_lag`` + ``_recent`` on,
+        # plus the backlog (0.78 s + the stall; it was window + max_lag, 1.23 s, the estimator's
+        # window, not this one's). Replayed over 19 taps: 3 barge-ins after a stall held 0.33-0.54 s
+        # sooner, none later, no echo-only hold more; 0.54 s added one, and without the backlog a
+        # storm of 50-400 ms stalls held on echo alone (tests/test_satellite_echopath_stall.py).
+        self._blind = self._recent + self.max_lag + max(0, behind)
 
     def advance(self, n: int) -> None:
         """The speaker plays everything ``n`` samples sooner from now on (silence was left out of
@@ -178,22 +196,24 @@ class EchoDelay:
         explained at no delay, is not echo (no echo path at all, or not yet): :attr:`unexplained`.
         Over the last 0.3 s, not the whole window: a user's first words were still outweighed by
         0.75 s of echo (double talk seen 0.3 s after the onset)."""
-        mic = window[-self._recent:]
+        mic = window[-self._recent :]
         ref = self._hist.array()  # ref[k + t] is heard with mic[t] at delay max_lag - k
         mic_energy = float(np.dot(mic, mic))
-        plain = np.fft.irfft(np.conj(np.fft.rfft(mic, self._n_recent)) * np.fft.rfft(ref, self._n_recent),
-                             self._n_recent)[: self.max_lag + 1]
+        plain = np.fft.irfft(
+            np.conj(np.fft.rfft(mic, self._n_recent)) * np.fft.rfft(ref, self._n_recent), self._n_recent
+        )[: self.max_lag + 1]
         energy = np.concatenate([[0.0], np.cumsum(np.square(ref, dtype=np.float64))])
-        ref_energy = energy[self._recent:self._recent + self.max_lag + 1] - energy[: self.max_lag + 1]
+        ref_energy = energy[self._recent : self._recent + self.max_lag + 1] - energy[: self.max_lag + 1]
         heard = ref_energy >= self._min_power * self._min_audible  # a delay whose playback was audible
-        self.explained = float(np.max(np.abs(plain[heard]) / np.sqrt(mic_energy * ref_energy[heard] + 1e-9),
-                                      initial=0.0))
-        recent = window[-self._fresh_every:]
+        self.explained = float(
+            np.max(np.abs(plain[heard]) / np.sqrt(mic_energy * ref_energy[heard] + 1e-9), initial=0.0)
+        )
+        recent = window[-self._fresh_every :]
         loud = float(np.mean(recent * recent)) >= self._min_power
         # A double-talk detector (normalized cross-correlation): echo alone is explained to 0.96
         # (synthetic; 0.92 in the room), a user as loud as the echo over it to 0.6-0.75, 6 dB
         # louder 0.38-0.5.
-        # Not for 1.2 s after a restart (a new path): the echo of what played before it and of
+        # Not for 0.78 s after a restart (a new path; see restart): the echo of what played before it and of
         # what plays now mix in the window, and neither delay alone explains the mix (measured:
         # false double talk on a 400 ms path resumed near a reply's end).
         # Nor, before any delay was measured, until the playback has been audible for the longest
@@ -208,14 +228,14 @@ class EchoDelay:
         # (the room at 0 dB, canceller untrusted: explained 0.41-0.42, a false hold and cut; 0.98
         # one estimate later).
         unexplained = mic_energy * (1.0 - self.explained**2) / len(mic) >= self._min_power
-        self.double_talk = loud and unexplained and self._blind == 0 and settled and \
-            self.explained < self._double_talk_below
+        self.double_talk = (
+            loud and unexplained and self._blind == 0 and settled and self.explained < self._double_talk_below
+        )
         # No echo path: only while the playback never explained the mic (there is one once it
         # did; nor while no delay was ever measured). Also right after a restart (a stall: the
         # user may be speaking just then).
         self._note_echo(loud)
-        self.unexplained = loud and self.lag is None and not self.echo_seen and \
-            self.explained < self._unexplained_below
+        self.unexplained = loud and self.lag is None and not self.echo_seen and self.explained < self._unexplained_below
 
     def _note_echo(self, loud: bool) -> None:
         """A loud mic the playback explains as echo alone does (:attr:`echo_seen`): there is an
@@ -231,10 +251,12 @@ class EchoDelay:
 
     def _estimate(self) -> int | None:
         window, played = self._mic.array(), self._ref.array()
-        ref_now = played[self.max_lag:]  # the playback of the same window as the mic
+        ref_now = played[self.max_lag :]  # the playback of the same window as the mic
         mic_energy = float(np.dot(window, window))
-        if float(np.mean(ref_now * ref_now)) < self._min_power * min(1.0, self._audible / self.window) or \
-                mic_energy < 1e-3 * self._min_power * self.window:
+        if (
+            float(np.mean(ref_now * ref_now)) < self._min_power * min(1.0, self._audible / self.window)
+            or mic_energy < 1e-3 * self._min_power * self.window
+        ):
             self.unexplained = self.double_talk = self.echo_only = False
             return None
         self._explain(window)
@@ -249,7 +271,7 @@ class EchoDelay:
         # The echo must explain the mic: the plain correlation of the mic with the playback at
         # that lag. A peak of the whitened correlation alone can be sharp and wrong (before the
         # echo of a new path has reached the mic: sharp false 0-10 ms estimates in the room).
-        ref = played[k:k + self.window]
+        ref = played[k : k + self.window]
         energy = float(np.sqrt(np.dot(window, window) * np.dot(ref, ref)))
         self.coherence = float(np.dot(window, ref)) / (energy + 1e-9)
         if self.coherence < self._min_coherence:

@@ -62,7 +62,10 @@ from .residual import ResidualGate, high_band_rms
 _MAX_DELAY_S = 0.48  # the longest speaker->mic delay measured (satellite.aec)
 _LOUD_DB = 20.0  # the ERLE counts on frames whose echo is this close to the loudest of the window
 _SUSPENDED_DB = 6.0  # the raw gate's extra margin while the echo path may have moved (a stall)
-_HI_MIN_ERLE_DB = 15.0  # high-band onsets only from this ERLE (the room: false ones at 12.2-13.1 dB, true 14.3-33)
+# High-band onsets only from this ERLE (the room: false ones at 12.2-13.1 dB, true 14.3-33). 14, not
+# 15, since the residual echo's floor (_ERLE_SLACK_DB): a "Stop" at 0 dB, 14.6 dB ERLE, its "s" 13.8 dB
+# over the high band's residual, was held a frame later without it (the stale residual had let it in).
+_HI_MIN_ERLE_DB = 14.0
 _HI_RISE_DB = 0.0  # a high-band onset needs a frame this far above the broadband residual echo
 _HI_HOLD_DB = 3.0  # ... and the frame it holds on this far (see process)
 _ADDED_DB = 1.0  # a frame the canceller made this much louder than the mic: it is off its path, no evidence
@@ -73,6 +76,7 @@ _OFF_PATH_DB = 10.0  # a frame made this much louder than the mic, and than the 
 _BEFORE = 4  # ... and than the loudest of this many mic frames before it
 _LEAK_DB = 8.0  # a frame the canceller took this much out of is mostly echo: it is echo leaking ...
 _LEAK_EXCESS_DB = 15.0  # ... unless this far over the residual echo (see _is_fresh)
+_ERLE_SLACK_DB: float | None = 6.0  # the residual echo: at least ERLE + this under the raw echo (process)
 
 
 class EchoJudge:
@@ -186,7 +190,20 @@ class EchoJudge:
         if self.misaligned:
             self.suspend()
         learn = cancelling and not not_echo and not double_talk and not added
-        residual_user = self.residual.process(out, reference, learn=learn) and not added and not as_echo
+        # The residual echo a trusted canceller leaves is at most its ERLE (+ _ERLE_SLACK_DB) under the
+        # echo the raw gate learned: a residual level learned below that is stale. After a speaker
+        # restart it was learned on the first frames, before the echo came (the room, 0 dB: -38.6 dB),
+        # and then never again: the canceller, re-converging from 3 dB, left every frame over the
+        # margin, so none was learned as echo; once its ERLE was 12-22 dB it was trusted with the
+        # residual still at -38.6 and the echo 14-17 dB over it held the reply (a false hold).
+        floor_db = (
+            self.raw.coupling_db - self._erle_now - _ERLE_SLACK_DB
+            if _ERLE_SLACK_DB is not None and self.converged and math.isfinite(self._erle_now)
+            else None
+        )
+        residual_user = (
+            self.residual.process(out, reference, learn=learn, min_coupling_db=floor_db) and not added and not as_echo
+        )
         hi_user = high_band and self.residual_hi.process(
             high_band_rms(cleaned), reference_hi, learn=learn and not residual_user
         )

@@ -57,10 +57,14 @@ class ResidualGate:
         self._levels.clear()
         self.coupling_db = self.config.initial_coupling_db
 
-    def process(self, cleaned_rms: float, reference_rms: float, *, learn: bool = True) -> bool:
+    def process(
+        self, cleaned_rms: float, reference_rms: float, *, learn: bool = True, min_coupling_db: float | None = None
+    ) -> bool:
         """``learn`` False: the frame is not the canceller's output (it waits for the delay), so the
         residual echo is not learned from it (else it learned the raw echo and was deaf to the
-        user for the next ``learn_ms``)."""
+        user for the next ``learn_ms``). ``min_coupling_db``: the residual echo is expected at
+        least this far from the playback, whatever was learned (see
+        :meth:`satellite.echojudge.EchoJudge.process`)."""
         self._refs.append(reference_rms)
         reference = max(self._refs)
         if reference < self._min_ref:
@@ -71,7 +75,8 @@ class ResidualGate:
             # the state of the last frame it heard and called the room's noise after the reply
             # speech (a false hold after CPU stalls, tests/test_satellite_echopath_stall.py).
             return cleaned_rms > self.floor * db_to_ratio(_ABOVE_FLOOR_DB)
-        expected = reference * db_to_ratio(self.coupling_db) + self.floor
+        coupling = self.coupling_db if min_coupling_db is None else max(self.coupling_db, min_coupling_db)
+        expected = reference * db_to_ratio(coupling) + self.floor
         self.excess_db = ratio_to_db(max(cleaned_rms, 1e-9) / max(expected, 1e-9))
         if self.excess_db > self.config.residual_margin_db:
             self._hangover = self._hangover_frames

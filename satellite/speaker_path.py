@@ -37,13 +37,18 @@ from .vad import SpeechDetector
 from .write_ahead import CANCELLER_RATE, WriteAhead
 
 _LOGGER = logging.getLogger("satellite.core")
-STALL_S = 0.045  # behind the mic by more than this: the speaker may have run dry
+# Behind the mic by more than this: the speaker may have run dry. Under the write-ahead's 40 ms
+# lead (satellite.write_ahead), not 45 ms: the room, 0 dB, a 41 ms stall ran its card dry by one
+# sample (played.wav against the tap), which the write-ahead's level estimate did not see; the
+# canceller, trusted at 39 dB ERLE, took 11-17 dB out of the echo from then on and the echo held the
+# reply (session 16's lead, 07:44:12). Replayed over 18 taps: that hold gone, 90 barge-ins unchanged.
+STALL_S = 0.035
 _STALL_OVER_S = 0.015
 _SPAN_EVERY = 33  # frames (~1 s) between updates of the echo span from the canceller
 _USER_GAP = 4  # frames the judge held back that still join two stretches of the user's voice
 _PRE_USER = 6  # frames kept before the first the judge let through (its reaction: ~4 frames after the onset)
 # How far back a question's start is looked for when double talk let it through (beyond the VAD's
-# pre-roll): double talk is not called for 1.2 s after the delay meter restarts (a stall, a dropped
+# pre-roll): double talk is not called for 0.78 s (was 1.2 s) after the delay meter restarts (a stall, a dropped
 # speaker frame), and the whole-stack room called it 1.5 s after a user's onset (1118 ms lost).
 _REACH_BACK_S = 2.1
 _ECHO_ONLY_RUN = 3  # frames in a row explained as echo alone that end a reach back
@@ -130,7 +135,7 @@ class SpeakerPath:
     def _reach_back(self, flags: list[int], first: int) -> bytes:
         """Double talk is called on the last 0.3 s of mic once the user outweighs the echo there:
         0.3-0.5 s after the onset (the first barge-in of each whole-stack run lost 174-880 ms), and
-        not for 1.2 s after the delay meter restarted (a dropped speaker frame, a stall: the room
+        not for 0.78 s (1.2 s then) after the delay meter restarted (a dropped speaker frame, a stall: the room
         lost 1118 ms, beyond the VAD's 0.6 s pre-roll). The question is the loud frames the
         playback did not explain as echo alone, back to ``_ECHO_ONLY_RUN`` in a row it did (quiet
         frames, a pause, count neither way; echo-only is judged every 90 ms on the last 0.3 s, so
@@ -223,7 +228,7 @@ class SpeakerPath:
             )
             if self.frontend is not None and self.frontend.cancels_echo:
                 self.guard.suspend()
-                self.frontend.recheck(moved=moved)
+                self.frontend.recheck(moved=moved, behind_s=lag)
                 # At once: the delay may have shrunk (an underrun, then frames played as soon as
                 # written) or grown; the judge expects echo from anything played in the longest
                 # delay and its tail until it is measured again (with the old delay the newest
@@ -313,7 +318,7 @@ class SpeakerPath:
             _LOGGER.debug("speaker ran dry (%d so far): the echo delay is measured again", ahead.underruns)
             if self.frontend is not None and self.frontend.cancels_echo:
                 self.guard.suspend()
-                self.frontend.recheck(moved=True)
+                self.frontend.recheck(moved=True, behind_s=self.lag.lag)
                 self._update_echo_span()
 
     def _log_echo(self) -> None:
