@@ -18,16 +18,18 @@ import io
 import json
 import re
 import wave
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bench.turn_pauses import fit_pause
 from voice_runtime.audio import PCM16_MONO_16K, AudioFormat, convert
 from voice_runtime.models import cache_dir, resolve_kokoro_model, resolve_kokoro_voices, resolve_piper
 
 RATE = 16000
+GENERATION = 2  # 1: sessions 6-17's corpus, each pause the inserted zeros (see bench/results/turn_pauses.md)
 LEAD = 0.3  # silence before the speech
 # (text, pause after this many words or 0, "open": the word before the pause cannot end a
 # request / "can-end": it can, as in "how far away ... is the moon")
@@ -97,9 +99,16 @@ class Request:
     method: str  # "aligned", "split" or "whole"
     pcm: bytes  # 16 kHz mono 16-bit, LEAD s of silence, then the speech; no trailing silence
     speech_end: float  # seconds from the start to the last voiced sample
+    clean: bytes = field(default=b"", repr=False)  # the clean source: no lead, gain or noise
+
 
     def words_after_pause(self) -> list[str]:
         return norm_words(self.text)[self.pause_after:] if self.pause_after else []
+
+
+def clean_source(request: Request) -> np.ndarray[Any, np.dtype[np.float32]]:
+    """The request's clean rendering (float, -1..1): before the lead, the gain and the noise."""
+    return (np.frombuffer(request.clean, dtype="<i2") / 32768).astype(np.float32)
 
 
 def norm_words(text: str) -> list[str]:
@@ -185,8 +194,10 @@ def _render(voices: Voices, whisper: Any, text: str, *, voice: str, k: int,
     return np.concatenate([first_half, gap, second]), "split"
 
 
-def build(folder: Path | None = None) -> list[Request]:
-    """The whole corpus (cached), in a fixed order: tune first, then held."""
+def build(folder: Path | None = None, *, generation: int = GENERATION) -> list[Request]:
+    """The whole corpus (cached), in a fixed order: tune first, then held. ``generation`` 1: the
+    pause is the inserted zeros (the cached rendering as it is); 2: the zeros resized so that the
+    silence measured around them is the nominal pause (``bench/turn_pauses.py``)."""
     folder = folder or cache_dir() / "turn_corpus"
     folder.mkdir(parents=True, exist_ok=True)
     voices: Voices | None = None
@@ -217,6 +228,8 @@ def build(folder: Path | None = None) -> list[Request]:
                     meta.write_text(json.dumps({"voice": voice, "method": method}))
                 info = json.loads(meta.read_text())
                 clean = (np.frombuffer(wav.read_bytes(), dtype="<i2") / 32768).astype(np.float32)
+                if k and generation >= 2:
+                    clean = fit_pause(clean, pause)
                 requests.append(_condition(split, f"{split}-{n:02d}", text, info, k=k, kind=kind, pause=pause,
                                            condition=condition, gain=gain, noise=noise, clean=clean))
     return requests
@@ -233,7 +246,7 @@ def _condition(split: str, rid: str, text: str, info: dict[str, str], *, k: int,
         x = x + rng.standard_normal(len(x)).astype(np.float32) * 10 ** (noise / 20)
     pcm = (np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
     return Request(rid, split, text, info["voice"], k, kind, pause, condition, gain, noise, info["method"],
-                   pcm, speech_end)
+                   pcm, speech_end, (np.clip(clean, -1, 1) * 32767).astype("<i2").tobytes())
 
 
 def with_noise_after(
