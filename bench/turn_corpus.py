@@ -80,8 +80,13 @@ HELD = [
 KOKORO_VOICES = ["af_heart", "am_michael", "bf_emma", "bm_george", "af_nicole", "am_adam", "bf_isabella"]
 PAUSES = [0.3, 0.45, 0.6, 0.75, 0.9]
 # (name, gain dB, noise dBFS or None)
-CONDITIONS = [("clean", 0.0, None), ("far", -20.0, None), ("noisy", -10.0, -40.0), ("noisy", 0.0, -30.0),
-              ("far+noise", -14.0, -40.0)]
+CONDITIONS = [
+    ("clean", 0.0, None),
+    ("far", -20.0, None),
+    ("noisy", -10.0, -40.0),
+    ("noisy", 0.0, -30.0),
+    ("far+noise", -14.0, -40.0),
+]
 
 
 @dataclass(frozen=True)
@@ -101,9 +106,8 @@ class Request:
     speech_end: float  # seconds from the start to the last voiced sample
     clean: bytes = field(default=b"", repr=False)  # the clean source: no lead, gain or noise
 
-
     def words_after_pause(self) -> list[str]:
-        return norm_words(self.text)[self.pause_after:] if self.pause_after else []
+        return norm_words(self.text)[self.pause_after :] if self.pause_after else []
 
 
 def clean_source(request: Request) -> np.ndarray[Any, np.dtype[np.float32]]:
@@ -173,8 +177,9 @@ def _cuts(x: np.ndarray[Any, np.dtype[np.float32]], text: str, k: int, whisper: 
     return [starts[i] + frame // 2 for i in sorted(minima, key=lambda i: energy[i])[:3]]
 
 
-def _render(voices: Voices, whisper: Any, text: str, *, voice: str, k: int,
-            pause: float) -> tuple[np.ndarray[Any, np.dtype[np.float32]], str]:
+def _render(
+    voices: Voices, whisper: Any, text: str, *, voice: str, k: int, pause: float
+) -> tuple[np.ndarray[Any, np.dtype[np.float32]], str]:
     """The request spoken, with the pause inserted at the first candidate boundary after which
     Whisper still hears (nearly) every word; split synthesis if none."""
     whole = voices.speak(text, voice)
@@ -230,14 +235,38 @@ def build(folder: Path | None = None, *, generation: int = GENERATION) -> list[R
                 clean = (np.frombuffer(wav.read_bytes(), dtype="<i2") / 32768).astype(np.float32)
                 if k and generation >= 2:
                     clean = fit_pause(clean, pause)
-                requests.append(_condition(split, f"{split}-{n:02d}", text, info, k=k, kind=kind, pause=pause,
-                                           condition=condition, gain=gain, noise=noise, clean=clean))
+                requests.append(
+                    _condition(
+                        split,
+                        f"{split}-{n:02d}",
+                        text,
+                        info,
+                        k=k,
+                        kind=kind,
+                        pause=pause,
+                        condition=condition,
+                        gain=gain,
+                        noise=noise,
+                        clean=clean,
+                    )
+                )
     return requests
 
 
-def _condition(split: str, rid: str, text: str, info: dict[str, str], *, k: int, kind: str, pause: float,
-               condition: str, gain: float, noise: float | None,
-               clean: np.ndarray[Any, np.dtype[np.float32]]) -> Request:
+def _condition(
+    split: str,
+    rid: str,
+    text: str,
+    info: dict[str, str],
+    *,
+    k: int,
+    kind: str,
+    pause: float,
+    condition: str,
+    gain: float,
+    noise: float | None,
+    clean: np.ndarray[Any, np.dtype[np.float32]],
+) -> Request:
     lead = np.zeros(int(LEAD * RATE), dtype=np.float32)
     x = np.concatenate([lead, clean * 10 ** (gain / 20)])
     speech_end = len(x) / RATE
@@ -245,8 +274,22 @@ def _condition(split: str, rid: str, text: str, info: dict[str, str], *, k: int,
         rng = np.random.default_rng(int(hashlib.sha1(rid.encode()).hexdigest()[:8], 16))
         x = x + rng.standard_normal(len(x)).astype(np.float32) * 10 ** (noise / 20)
     pcm = (np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
-    return Request(rid, split, text, info["voice"], k, kind, pause, condition, gain, noise, info["method"],
-                   pcm, speech_end, (np.clip(clean, -1, 1) * 32767).astype("<i2").tobytes())
+    return Request(
+        rid,
+        split,
+        text,
+        info["voice"],
+        k,
+        kind,
+        pause,
+        condition,
+        gain,
+        noise,
+        info["method"],
+        pcm,
+        speech_end,
+        (np.clip(clean, -1, 1) * 32767).astype("<i2").tobytes(),
+    )
 
 
 def with_noise_after(

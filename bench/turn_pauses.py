@@ -49,10 +49,13 @@ def speech_windows(x: Audio, threshold_dbfs: float = THRESHOLD_DBFS) -> np.ndarr
 
 
 def inserted_zeros(x: Audio) -> tuple[int, int]:
-    """(start, stop) samples of the longest run of exact zeros: the inserted pause."""
+    """(start, stop) samples of the longest run of exact zeros between the clip's first and last
+    non-zero samples: the inserted pause."""
     zero = np.concatenate([[0], (x == 0).astype(np.int8), [0]])
     edges = np.flatnonzero(np.diff(zero))
     starts, stops = edges[::2], edges[1::2]
+    inside = (starts > 0) & (stops < len(x))
+    starts, stops = starts[inside], stops[inside]
     if not len(starts):
         return 0, 0
     i = int(np.argmax(stops - starts))
@@ -98,8 +101,7 @@ def fit_pause(x: Audio, pause: float, threshold_dbfs: float = THRESHOLD_DBFS) ->
         from_zeros = min(cut, z1 - z0)
         from_tail = min(cut - from_zeros, z0 - start)
         from_lead = min(cut - from_zeros - from_tail, stop - z1)
-        x = np.concatenate([x[: z0 - from_tail], np.zeros(z1 - z0 - from_zeros, dtype=np.float32),
-                            x[z1 + from_lead :]])
+        x = np.concatenate([x[: z0 - from_tail], np.zeros(z1 - z0 - from_zeros, dtype=np.float32), x[z1 + from_lead :]])
     return x
 
 
@@ -110,8 +112,16 @@ def table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for method in ("aligned", "split", "all"):
             got = [r["measured"] for r in rows if r["nominal"] == nominal and method in (r["method"], "all")]
             if got:
-                out.append({"nominal": nominal, "method": method, "n": len(got), "min": min(got),
-                            "median": round(statistics.median(got), 3), "max": max(got)})
+                out.append(
+                    {
+                        "nominal": nominal,
+                        "method": method,
+                        "n": len(got),
+                        "min": min(got),
+                        "median": round(statistics.median(got), 3),
+                        "max": max(got),
+                    }
+                )
     return out
 
 
@@ -125,39 +135,64 @@ def measure(generation: int) -> dict[str, Any]:
             continue
         clean = clean_source(r)
         z0, z1 = inserted_zeros(clean)
-        rows.append({
-            "id": r.id, "split": r.split, "voice": r.voice, "condition": r.condition, "method": r.method,
-            "text": r.text, "pause_after": r.pause_after, "kind": r.pause_kind, "nominal": r.pause,
-            "zeros": round((z1 - z0) / RATE, 3), "measured": round(measured_pause(clean), 3),
-            "measured_-50dBFS": round(measured_pause(clean, -50.0), 3),
-        })
+        rows.append(
+            {
+                "id": r.id,
+                "split": r.split,
+                "voice": r.voice,
+                "condition": r.condition,
+                "method": r.method,
+                "text": r.text,
+                "pause_after": r.pause_after,
+                "kind": r.pause_kind,
+                "nominal": r.pause,
+                "zeros": round((z1 - z0) / RATE, 3),
+                "measured": round(measured_pause(clean), 3),
+                "measured_-50dBFS": round(measured_pause(clean, -50.0), 3),
+            }
+        )
     return {"generation": generation, "threshold_dbfs": THRESHOLD_DBFS, "rows": rows, "table": table(rows)}
 
 
 def write(data: dict[str, Any], stem: str) -> None:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=ROOT, check=False).stdout.strip()
-    data |= {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "commit": commit,
-             "loadavg": os.getloadavg()}
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=False
+    ).stdout.strip()
+    data |= {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": commit,
+        "loadavg": os.getloadavg(),
+    }
     results = ROOT / "bench" / "results"
     (results / f"{stem}.json").write_text(json.dumps(data, indent=1) + "\n")
     lines = [
-        f"# The corpus's pauses measured (generation {data['generation']})", "",
+        f"# The corpus's pauses measured (generation {data['generation']})",
+        "",
         f"{data['date']}, code {commit}, load average {data['loadavg'][0]:.2f} (offline: numpy only).",
         f"Silence below {data['threshold_dbfs']:.0f} dBFS in 10 ms windows on the clean source, from the last "
         "speech before the inserted zeros to the first speech after them (bench/turn_pauses.py). "
         f"{len(data['rows'])} paused requests (tune and held-out, every condition: measured on the clean source).",
-        "", "| nominal (s) | method | n | min | median | max |", "|---|---|---|---|---|---|",
+        "",
+        "| nominal (s) | method | n | min | median | max |",
+        "|---|---|---|---|---|---|",
     ]
-    lines += [f"| {t['nominal']} | {t['method']} | {t['n']} | {t['min']:.2f} | {t['median']:.2f} | {t['max']:.2f} |"
-              for t in data["table"]]
-    lines += ["", "| request | split | voice | method | nominal | zeros | measured | at -50 dBFS | text |",
-              "|---|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['id']} | {r['split']} | {r['voice']} | {r['method']} | {r['nominal']} | {r['zeros']:.2f} | "
-              f"{r['measured']:.2f} | {r['measured_-50dBFS']:.2f} | {r['text']} (after word {r['pause_after']}, "
-              f"{r['kind']}) |" for r in data["rows"]]
+    lines += [
+        f"| {t['nominal']} | {t['method']} | {t['n']} | {t['min']:.2f} | {t['median']:.2f} | {t['max']:.2f} |"
+        for t in data["table"]
+    ]
+    lines += [
+        "",
+        "| request | split | voice | method | nominal | zeros | measured | at -50 dBFS | text |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['id']} | {r['split']} | {r['voice']} | {r['method']} | {r['nominal']} | {r['zeros']:.2f} | "
+        f"{r['measured']:.2f} | {r['measured_-50dBFS']:.2f} | {r['text']} (after word {r['pause_after']}, "
+        f"{r['kind']}) |"
+        for r in data["rows"]
+    ]
     (results / f"{stem}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines[:14 + len(data["table"])]))
+    print("\n".join(lines[: 14 + len(data["table"])]))
 
 
 def main() -> int:
