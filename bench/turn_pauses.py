@@ -14,7 +14,7 @@ of the first speech window after them.
 ``fit_pause`` resizes the inserted zeros so that this measured pause equals the nominal one:
 the corpus's generation 2 (``turn_corpus.build``).
 
-    .venv/bin/python bench/turn_pauses.py [--generation 1|2]   # bench/results/turn_pauses{,_gN}.{md,json}
+    .venv/bin/python bench/turn_pauses.py [--generations 1,2]   # bench/results/turn_pauses.{md,json}
 """
 
 from __future__ import annotations
@@ -154,53 +154,68 @@ def measure(generation: int) -> dict[str, Any]:
     return {"generation": generation, "threshold_dbfs": THRESHOLD_DBFS, "rows": rows, "table": table(rows)}
 
 
-def write(data: dict[str, Any], stem: str) -> None:
+def write(runs: list[dict[str, Any]], stem: str = "turn_pauses") -> None:
+    """bench/results/<stem>.{md,json}: one section per corpus generation."""
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=False
     ).stdout.strip()
-    data |= {
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": commit,
-        "loadavg": os.getloadavg(),
-    }
+    date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    data = {"date": date, "commit": commit, "loadavg": os.getloadavg(), "runs": runs}
     results = ROOT / "bench" / "results"
     (results / f"{stem}.json").write_text(json.dumps(data, indent=1) + "\n")
     lines = [
-        f"# The corpus's pauses measured (generation {data['generation']})",
+        "# The end-of-turn corpus's pauses, measured",
         "",
-        f"{data['date']}, code {commit}, load average {data['loadavg'][0]:.2f} (offline: numpy only).",
-        f"Silence below {data['threshold_dbfs']:.0f} dBFS in 10 ms windows on the clean source, from the last "
-        "speech before the inserted zeros to the first speech after them (bench/turn_pauses.py). "
-        f"{len(data['rows'])} paused requests (tune and held-out, every condition: measured on the clean source).",
-        "",
-        "| nominal (s) | method | n | min | median | max |",
-        "|---|---|---|---|---|---|",
+        f"{date}, code {commit}, load average {data['loadavg'][0]:.2f} (offline, numpy only; bench/turn_pauses.py).",
+        f"The pause is the silence below {THRESHOLD_DBFS:.0f} dBFS (10 ms windows) on each request's clean source, "
+        "from the last speech window before the inserted zeros to the first speech window after them; the "
+        "far-field and noisy variants are measured on their clean source. At -50 dBFS instead a pause is "
+        "shorter by {:.2f} s (median), {:.2f} s at most: the voices' word ends fall off steeply.".format(
+            *threshold_effect(runs)
+        ),
     ]
-    lines += [
-        f"| {t['nominal']} | {t['method']} | {t['n']} | {t['min']:.2f} | {t['median']:.2f} | {t['max']:.2f} |"
-        for t in data["table"]
-    ]
-    lines += [
-        "",
-        "| request | split | voice | method | nominal | zeros | measured | at -50 dBFS | text |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    lines += [
-        f"| {r['id']} | {r['split']} | {r['voice']} | {r['method']} | {r['nominal']} | {r['zeros']:.2f} | "
-        f"{r['measured']:.2f} | {r['measured_-50dBFS']:.2f} | {r['text']} (after word {r['pause_after']}, "
-        f"{r['kind']}) |"
-        for r in data["rows"]
-    ]
+    for run in runs:
+        rows = run["rows"]
+        excess = [r["measured"] - r["nominal"] for r in rows]
+        lines += [
+            "",
+            f"## Generation {run['generation']}" + (" (sessions 6-17's corpus)" if run["generation"] == 1 else ""),
+            "",
+            f"{len(rows)} paused requests (tune and held-out); measured minus nominal: min {min(excess):+.2f} s, "
+            f"median {statistics.median(excess):+.2f} s, max {max(excess):+.2f} s.",
+            "",
+            "| nominal (s) | method | n | min | median | max |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {t['nominal']} | {t['method']} | {t['n']} | {t['min']:.2f} | {t['median']:.2f} | {t['max']:.2f} |"
+            for t in run["table"]
+        ]
+        lines += [
+            "",
+            "| request | voice | condition | method | nominal | zeros | measured | at -50 dBFS | text (pause after) |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['id']} | {r['voice']} | {r['condition']} | {r['method']} | {r['nominal']} | {r['zeros']:.2f} | "
+            f"{r['measured']:.2f} | {r['measured_-50dBFS']:.2f} | {r['text']} ({r['pause_after']}, {r['kind']}) |"
+            for r in rows
+        ]
     (results / f"{stem}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines[: 14 + len(data["table"])]))
+    print("\n".join(line for line in lines if not line.startswith("| tune") and not line.startswith("| held")))
+
+
+def threshold_effect(runs: list[dict[str, Any]]) -> tuple[float, float]:
+    """Median and largest difference between the pause at -40 and at -50 dBFS."""
+    diffs = [r["measured"] - r["measured_-50dBFS"] for run in runs for r in run["rows"]]
+    return statistics.median(diffs), max(diffs)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--generation", type=int, default=2)
-    parser.add_argument("--stem", default=None, help="results file stem (default turn_pauses_g<generation>)")
+    parser.add_argument("--generations", default="1,2", help="corpus generations to measure")
     args = parser.parse_args()
-    write(measure(args.generation), args.stem or f"turn_pauses_g{args.generation}")
+    write([measure(int(g)) for g in args.generations.split(",")])
     return 0
 
 
