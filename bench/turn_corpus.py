@@ -4,7 +4,11 @@ Made at bench time and cached (``~/.cache/hearth/turn_corpus``; nothing large is
 Voices: five Kokoro voices and Piper joe. A paused request is spoken whole (so the voice keeps
 its mid-sentence intonation at the pause), the word boundary found with Whisper's word
 timestamps (moved to the quietest 10 ms within 60 ms), and silence inserted there; when the
-boundary cannot be found the two halves are spoken apart (split synthesis). Conditions cycle
+boundary cannot be found the two halves are spoken apart (split synthesis). The cache holds that
+rendering with the nominal pause as exact zeros (generation 1: the voices' quiet word ends made the
+silence heard 0-0.48 s longer); generation 2, the default, resizes the zeros so that the silence
+measured around them (``bench/turn_pauses.py``: below -40 dBFS, 10 ms windows) is the nominal
+pause. ``bench/prosody_probe.py`` reads the cache itself (generation 1). Conditions cycle
 over clean, far-field (-20..0 dB) and noisy (white noise at -40..-30 dBFS) variants.
 
 The ``held`` split was written before the rules in ``wyoming_whisper/endpoint.py`` were tuned
