@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import run_until_signalled  # noqa: E402
 from bench.turn_bench import is_whole, miss_kind  # noqa: E402
-from bench.turn_corpus import Request, build  # noqa: E402
+from bench.turn_corpus import GENERATION, Request, build  # noqa: E402
 from voice_runtime.audio import PCM16_MONO_16K, write_wav  # noqa: E402
 from voice_runtime.procs import ServiceProcess, start_service  # noqa: E402
 
@@ -342,6 +342,7 @@ async def run(args: argparse.Namespace) -> int:
         "part": args.part,
         "window": args.window,
         "gap": args.gap,
+        "corpus_generation": GENERATION,  # 2: each pause measured = nominal (bench/turn_pauses.py)
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "loadavg_start": load_start,
         "llama_args": args.llama_args,

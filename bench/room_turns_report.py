@@ -29,7 +29,9 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     llm = [r["first_audio_s"] for r in whole if r["intent"] == "-"]
     heard = [h for r in rows for h in r["reply_heard_log_s"]]
     return {
-        "requests": len(rows), "scored": len(scored), "excluded": sum(r["excluded"] for r in rows),
+        "requests": len(rows),
+        "scored": len(scored),
+        "excluded": sum(r["excluded"] for r in rows),
         "over_a_reply": sum(r["over_a_reply"] for r in rows),
         "no_turn_logged": sum(not r["turns_answered"] and not r["excluded"] for r in rows),
         "cut_paused": cut(paused),
@@ -38,11 +40,12 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "cut_aligned": cut([r for r in paused if r["method"] == "aligned"]),
         "cut_split": cut([r for r in paused if r["method"] == "split"]),
         "cut_no_pause": cut([r for r in scored if r["pause"] == 0]),
-        "first_audio_intents": pcts(intents), "first_audio_llm": pcts(llm),
+        "first_audio_intents": pcts(intents),
+        "first_audio_llm": pcts(llm),
         "first_audio_all": pcts(intents + llm),
         "merged_requests": sum(r["merges"] > 0 for r in rows),
         "ended_mid_speech": f"{sum(r['whole'] for r in paused if r.get('ended_mid_speech'))}/"
-                            f"{sum(bool(r.get('ended_mid_speech')) for r in paused)}",
+        f"{sum(bool(r.get('ended_mid_speech')) for r in paused)}",
         "merges": sum(r["merges"] for r in rows),
         "merges_no_pause": sum(r["merges"] > 0 for r in rows if r["pause"] == 0),
         "reply_heard_before_merge_ms": [round(h * 1000) for h in heard],
@@ -51,6 +54,43 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "miss_cut": f"{sum(r.get('miss') == 'cut' for r in scored)}/{len(scored)}",
         "miss_misheard": f"{sum(r.get('miss') in ('misheard', 'lost') for r in scored)}/{len(scored)}",
     }
+
+
+def outcome(row: dict[str, Any]) -> str:
+    """whole / cut / misheard / lost (nothing answered for it) / excluded (left out of the scores)."""
+    if row["excluded"] or row["over_a_reply"]:
+        return "excluded"
+    if not row["turns_answered"]:
+        return "lost"
+    return "whole" if row["whole"] else str(row.get("miss") or "misheard")
+
+
+def by_pause(runs: list[dict[str, Any]]) -> list[str]:
+    """Per run of generation-2 corpus (each pause measured = nominal): the paused requests by
+    their pause and by the kind of word before it, as whole / cut / misheard / lost of n."""
+    lines = [
+        "",
+        "## Paused requests by their real pause (corpus generation 2) and the word before it",
+        "",
+        "Each cell: cut / misheard / lost of n (requests spoken over a reply or left out by the oracle not "
+        "counted). The pauses are the silence measured below -40 dBFS (bench/results/turn_pauses.md).",
+        "",
+        "| run | 0.3 s | 0.45 s | 0.6 s | 0.75 s | 0.9 s | after a word that cannot end it | that can | all |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def cell(rows: list[dict[str, Any]]) -> str:
+        got = [outcome(r) for r in rows if outcome(r) != "excluded"]
+        return f"{got.count('cut')} / {got.count('misheard')} / {got.count('lost')} of {len(got)}"
+
+    for run in runs:
+        if run.get("corpus_generation", 1) < 2:
+            continue
+        paused = [r for r in run["rows"] if r["pause"] > 0]
+        cells = [cell([r for r in paused if r["pause"] == p]) for p in (0.3, 0.45, 0.6, 0.75, 0.9)]
+        cells += [cell([r for r in paused if r["pause_kind"] == k]) for k in ("open", "can-end")] + [cell(paused)]
+        lines.append(f"| {run['split']}/{run['label']} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def fill_miss(rows: list[dict[str, Any]]) -> None:
@@ -66,23 +106,30 @@ def fill_miss(rows: list[dict[str, Any]]) -> None:
             row["miss"] = miss_kind(requests[row["id"]], row["answered"], row.get("ended_mid_speech", 0))
 
 
-COLUMNS = [("cut_paused", "paused cut"), ("cut_open", "after a word that cannot end it"),
-           ("cut_can_end", "after a word that can end it"), ("cut_aligned", "aligned (continuing prosody)"),
-           ("cut_split", "split (final prosody)"), ("cut_no_pause", "no pause cut"),
-           ("ended_mid_speech", "paused requests the end of turn cut mid-speech: answered whole / all"),
-           ("first_audio_intents", "end of speech → first reply audio, intents p50 / p95"),
-           ("first_audio_llm", "… LLM turns p50 / p95"), ("merged_requests", "requests merged"),
-           ("reply_heard_before_merge_ms", "reply heard before a merge (ms, orchestrator's estimate)"),
-           ("reply_played_during_question_ms", "reply audio played between speech onset and offset (ms, room)"),
-           ("over_a_reply", "spoken over the previous reply (not scored)"),
-           ("no_turn_logged", "no turn logged (not scored)"),
-           ("miss_cut", "not whole: cut (ended mid-speech, or the part after the pause missing) / scored"),
-           ("miss_misheard", "not whole: misheard (the whole utterance decoded, wrong words) / scored")]
+COLUMNS = [
+    ("cut_paused", "paused cut"),
+    ("cut_open", "after a word that cannot end it"),
+    ("cut_can_end", "after a word that can end it"),
+    ("cut_aligned", "aligned (continuing prosody)"),
+    ("cut_split", "split (final prosody)"),
+    ("cut_no_pause", "no pause cut"),
+    ("ended_mid_speech", "paused requests the end of turn cut mid-speech: answered whole / all"),
+    ("first_audio_intents", "end of speech → first reply audio, intents p50 / p95"),
+    ("first_audio_llm", "… LLM turns p50 / p95"),
+    ("merged_requests", "requests merged"),
+    ("reply_heard_before_merge_ms", "reply heard before a merge (ms, orchestrator's estimate)"),
+    ("reply_played_during_question_ms", "reply audio played between speech onset and offset (ms, room)"),
+    ("over_a_reply", "spoken over the previous reply (not scored)"),
+    ("no_turn_logged", "no turn logged (not scored)"),
+    ("miss_cut", "not whole: cut (ended mid-speech, or the part after the pause missing) / scored"),
+    ("miss_misheard", "not whole: misheard (the whole utterance decoded, wrong words) / scored"),
+]
 
 
 def report(results: Path) -> None:
-    parts = [json.loads(p.read_text()) for p in sorted((results / "room_turns").glob("*.json"))
-             if "smoke" not in p.name]
+    parts = [
+        json.loads(p.read_text()) for p in sorted((results / "room_turns").glob("*.json")) if "smoke" not in p.name
+    ]
     runs: list[dict[str, Any]] = []
     for part in parts:  # the parts of one split and label make one run
         same = [r for r in runs if (r["split"], r["label"]) == (part["split"], part["label"])]
@@ -92,33 +139,54 @@ def report(results: Path) -> None:
         else:
             runs.append({**part, "parts": [{k: v for k, v in part.items() if k != "rows"}]})
     out: dict[str, Any] = {"runs": []}
-    lines = ["# Paused questions through the whole stack, in real time (`bench/room_turns_bench.py`)", "",
-             "Satellite + `voice-orchestrator serve` + the three engines in the room simulator (echo −6 dB, "
-             "40 ms, 0.2 s reverb). Cut-off judged from the transcript the orchestrator finally answered.", "",
-             "| split | run | " + " | ".join(title for _, title in COLUMNS) + " |",
-             "|---|---|" + "---|" * len(COLUMNS)]
+    lines = [
+        "# Paused questions through the whole stack, in real time (`bench/room_turns_bench.py`)",
+        "",
+        "Satellite + `voice-orchestrator serve` + the three engines in the room simulator (echo −6 dB, "
+        "40 ms, 0.2 s reverb). Cut-off judged from the transcript the orchestrator finally answered.",
+        "",
+        "Corpus generation (in the conditions per run): runs before session 17 used generation 1, whose "
+        "pauses are longer than named (silence measured below -40 dBFS: a '0.3 s' pause is 0.30-0.39 s, a "
+        "'0.9 s' one 0.91-1.38 s; bench/results/turn_pauses.md); generation 2's measured pauses are the "
+        "nominal ones.",
+        "",
+        "| split | run | " + " | ".join(title for _, title in COLUMNS) + " |",
+        "|---|---|" + "---|" * len(COLUMNS),
+    ]
     for run in runs:
         fill_miss(run["rows"])
         s = summary(run["rows"])
         out["runs"].append({k: v for k, v in run.items() if k != "rows"} | {"summary": s})
-        cells = [str(s[key]) if not isinstance(s[key], list) else (", ".join(map(str, s[key])) or "-")
-                 for key, _ in COLUMNS]
+        cells = [
+            str(s[key]) if not isinstance(s[key], list) else (", ".join(map(str, s[key])) or "-") for key, _ in COLUMNS
+        ]
         lines.append(f"| {run['split']} | {run['label']} | " + " | ".join(cells) + " |")
+    lines += by_pause(runs)
     lines += ["", "Conditions per run:", ""]
     for run in runs:
         for part in run["parts"]:
-            lines.append(f"- {run['split']}/{run['label']} part {part['part']}: {part['date']}, load average "
-                         f"{part['loadavg_start'][0]:.2f} at the start, {part['loadavg_end'][0]:.2f} at the end; "
-                         f"continuation window {'serve default' if part['window'] is None else part['window']}; "
-                         f"{part['gap']} s between requests; room: {'; '.join(part['room'])}")
-    lines += ["", "## Requests not heard whole", "", "| run | request | text | answered | miss |",
-              "|---|---|---|---|---|"]
+            lines.append(
+                f"- {run['split']}/{run['label']} part {part['part']}: {part['date']}, load average "
+                f"{part['loadavg_start'][0]:.2f} at the start, {part['loadavg_end'][0]:.2f} at the end; "
+                f"continuation window {'serve default' if part['window'] is None else part['window']}; "
+                f"{part['gap']} s between requests; corpus generation {part.get('corpus_generation', 1)}; "
+                f"room: {'; '.join(part['room'])}"
+            )
+    lines += [
+        "",
+        "## Requests not heard whole",
+        "",
+        "| run | request | text | answered | miss |",
+        "|---|---|---|---|---|",
+    ]
     for run in runs:
         for r in run["rows"]:
             if not r["whole"] and not r["excluded"] and not r["over_a_reply"] and r["turns_answered"]:
-                lines.append(f"| {run['split']}/{run['label']} | {r['id']} ({r['voice']}, {r['condition']}, "
-                             f"pause {r['pause']} s {r['pause_kind']}, {r['method']}) | {r['text']} | "
-                             f"{r['answered'] or '(nothing answered)'} | {r.get('miss') or '-'} |")
+                lines.append(
+                    f"| {run['split']}/{run['label']} | {r['id']} ({r['voice']}, {r['condition']}, "
+                    f"pause {r['pause']} s {r['pause_kind']}, {r['method']}) | {r['text']} | "
+                    f"{r['answered'] or '(nothing answered)'} | {r.get('miss') or '-'} |"
+                )
     (results / "room_turns.md").write_text("\n".join(lines) + "\n")
     (results / "room_turns.json").write_text(json.dumps(out, indent=1) + "\n")
     print("\n".join(lines))

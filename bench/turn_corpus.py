@@ -4,7 +4,11 @@ Made at bench time and cached (``~/.cache/hearth/turn_corpus``; nothing large is
 Voices: five Kokoro voices and Piper joe. A paused request is spoken whole (so the voice keeps
 its mid-sentence intonation at the pause), the word boundary found with Whisper's word
 timestamps (moved to the quietest 10 ms within 60 ms), and silence inserted there; when the
-boundary cannot be found the two halves are spoken apart (split synthesis). Conditions cycle
+boundary cannot be found the two halves are spoken apart (split synthesis). The cache holds that
+rendering with the nominal pause as exact zeros (generation 1: the voices' quiet word ends made the
+silence heard 0-0.48 s longer); generation 2, the default, resizes the zeros so that the silence
+measured around them (``bench/turn_pauses.py``: below -40 dBFS, 10 ms windows) is the nominal
+pause. ``bench/prosody_probe.py`` reads the cache itself (generation 1). Conditions cycle
 over clean, far-field (-20..0 dB) and noisy (white noise at -40..-30 dBFS) variants.
 
 The ``held`` split was written before the rules in ``wyoming_whisper/endpoint.py`` were tuned
@@ -18,16 +22,18 @@ import io
 import json
 import re
 import wave
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bench.turn_pauses import fit_pause
 from voice_runtime.audio import PCM16_MONO_16K, AudioFormat, convert
 from voice_runtime.models import cache_dir, resolve_kokoro_model, resolve_kokoro_voices, resolve_piper
 
 RATE = 16000
+GENERATION = 2  # 1: sessions 6-17's corpus, each pause the inserted zeros (see bench/results/turn_pauses.md)
 LEAD = 0.3  # silence before the speech
 # (text, pause after this many words or 0, "open": the word before the pause cannot end a
 # request / "can-end": it can, as in "how far away ... is the moon")
@@ -78,8 +84,13 @@ HELD = [
 KOKORO_VOICES = ["af_heart", "am_michael", "bf_emma", "bm_george", "af_nicole", "am_adam", "bf_isabella"]
 PAUSES = [0.3, 0.45, 0.6, 0.75, 0.9]
 # (name, gain dB, noise dBFS or None)
-CONDITIONS = [("clean", 0.0, None), ("far", -20.0, None), ("noisy", -10.0, -40.0), ("noisy", 0.0, -30.0),
-              ("far+noise", -14.0, -40.0)]
+CONDITIONS = [
+    ("clean", 0.0, None),
+    ("far", -20.0, None),
+    ("noisy", -10.0, -40.0),
+    ("noisy", 0.0, -30.0),
+    ("far+noise", -14.0, -40.0),
+]
 
 
 @dataclass(frozen=True)
@@ -97,9 +108,15 @@ class Request:
     method: str  # "aligned", "split" or "whole"
     pcm: bytes  # 16 kHz mono 16-bit, LEAD s of silence, then the speech; no trailing silence
     speech_end: float  # seconds from the start to the last voiced sample
+    clean: bytes = field(default=b"", repr=False)  # the clean source: no lead, gain or noise
 
     def words_after_pause(self) -> list[str]:
-        return norm_words(self.text)[self.pause_after:] if self.pause_after else []
+        return norm_words(self.text)[self.pause_after :] if self.pause_after else []
+
+
+def clean_source(request: Request) -> np.ndarray[Any, np.dtype[np.float32]]:
+    """The request's clean rendering (float, -1..1): before the lead, the gain and the noise."""
+    return (np.frombuffer(request.clean, dtype="<i2") / 32768).astype(np.float32)
 
 
 def norm_words(text: str) -> list[str]:
@@ -164,8 +181,9 @@ def _cuts(x: np.ndarray[Any, np.dtype[np.float32]], text: str, k: int, whisper: 
     return [starts[i] + frame // 2 for i in sorted(minima, key=lambda i: energy[i])[:3]]
 
 
-def _render(voices: Voices, whisper: Any, text: str, *, voice: str, k: int,
-            pause: float) -> tuple[np.ndarray[Any, np.dtype[np.float32]], str]:
+def _render(
+    voices: Voices, whisper: Any, text: str, *, voice: str, k: int, pause: float
+) -> tuple[np.ndarray[Any, np.dtype[np.float32]], str]:
     """The request spoken, with the pause inserted at the first candidate boundary after which
     Whisper still hears (nearly) every word; split synthesis if none."""
     whole = voices.speak(text, voice)
@@ -185,8 +203,10 @@ def _render(voices: Voices, whisper: Any, text: str, *, voice: str, k: int,
     return np.concatenate([first_half, gap, second]), "split"
 
 
-def build(folder: Path | None = None) -> list[Request]:
-    """The whole corpus (cached), in a fixed order: tune first, then held."""
+def build(folder: Path | None = None, *, generation: int = GENERATION) -> list[Request]:
+    """The whole corpus (cached), in a fixed order: tune first, then held. ``generation`` 1: the
+    pause is the inserted zeros (the cached rendering as it is); 2: the zeros resized so that the
+    silence measured around them is the nominal pause (``bench/turn_pauses.py``)."""
     folder = folder or cache_dir() / "turn_corpus"
     folder.mkdir(parents=True, exist_ok=True)
     voices: Voices | None = None
@@ -217,14 +237,40 @@ def build(folder: Path | None = None) -> list[Request]:
                     meta.write_text(json.dumps({"voice": voice, "method": method}))
                 info = json.loads(meta.read_text())
                 clean = (np.frombuffer(wav.read_bytes(), dtype="<i2") / 32768).astype(np.float32)
-                requests.append(_condition(split, f"{split}-{n:02d}", text, info, k=k, kind=kind, pause=pause,
-                                           condition=condition, gain=gain, noise=noise, clean=clean))
+                if k and generation >= 2:
+                    clean = fit_pause(clean, pause)
+                requests.append(
+                    _condition(
+                        split,
+                        f"{split}-{n:02d}",
+                        text,
+                        info,
+                        k=k,
+                        kind=kind,
+                        pause=pause,
+                        condition=condition,
+                        gain=gain,
+                        noise=noise,
+                        clean=clean,
+                    )
+                )
     return requests
 
 
-def _condition(split: str, rid: str, text: str, info: dict[str, str], *, k: int, kind: str, pause: float,
-               condition: str, gain: float, noise: float | None,
-               clean: np.ndarray[Any, np.dtype[np.float32]]) -> Request:
+def _condition(
+    split: str,
+    rid: str,
+    text: str,
+    info: dict[str, str],
+    *,
+    k: int,
+    kind: str,
+    pause: float,
+    condition: str,
+    gain: float,
+    noise: float | None,
+    clean: np.ndarray[Any, np.dtype[np.float32]],
+) -> Request:
     lead = np.zeros(int(LEAD * RATE), dtype=np.float32)
     x = np.concatenate([lead, clean * 10 ** (gain / 20)])
     speech_end = len(x) / RATE
@@ -232,8 +278,22 @@ def _condition(split: str, rid: str, text: str, info: dict[str, str], *, k: int,
         rng = np.random.default_rng(int(hashlib.sha1(rid.encode()).hexdigest()[:8], 16))
         x = x + rng.standard_normal(len(x)).astype(np.float32) * 10 ** (noise / 20)
     pcm = (np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
-    return Request(rid, split, text, info["voice"], k, kind, pause, condition, gain, noise, info["method"],
-                   pcm, speech_end)
+    return Request(
+        rid,
+        split,
+        text,
+        info["voice"],
+        k,
+        kind,
+        pause,
+        condition,
+        gain,
+        noise,
+        info["method"],
+        pcm,
+        speech_end,
+        (np.clip(clean, -1, 1) * 32767).astype("<i2").tobytes(),
+    )
 
 
 def with_noise_after(
