@@ -6,7 +6,8 @@ decode, the decode that already runs once the speech has been followed by ~0.1 s
 so the decision adds no decode of its own:
 
 * a **finished** request ("what time is it", "stop", "turn on the kitchen lights") ends after
-  the base silence (0.25 s with ``vad_sensitivity: default``, 0.2 s ``aggressive``);
+  the base silence (0.25 s with ``vad_sensitivity: default``, 0.2 s ``aggressive``, 1.0 s
+  ``relaxed``: Home Assistant's runs, where no continuation merges a cut back; :mod:`.policy`);
 * an **unfinished** one waits for more speech, up to the cap (``--endpoint-max-silence``,
   1.5 s by default). Speech that resumes in the wait continues the same utterance, and its new
   speculative decode is judged again at the next pause;
