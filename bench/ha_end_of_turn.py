@@ -87,6 +87,23 @@ CLOSE_PAUSES = {
     "lights-3x0.5": (("Turn off the lights", "in the kitchen", "and the hall", "right now."), 0.5, ("now",)),
 }
 REQUESTS.update(CLOSE_PAUSES)
+# Session 17: the same sentences with 0.9 s pauses (measured), each part synthesised alone ("-split":
+# final intonation at each pause) or the sentence synthesised whole with a comma at each pause whose
+# gap is stretched to 0.9 s ("-aligned": the voice keeps its continuing intonation, as a person
+# pausing mid-sentence); and said in one go ("-plain", to price the end of turn of a complete request).
+S17_SENTENCES = {
+    "lights-2x": (("Turn off the lights", "in the kitchen", "and the hall."), ("hall",)),
+    "jazz-2x": (("Play some jazz", "in the kitchen", "at low volume."), ("volume",)),
+    "fan-2x": (("Turn on the fan", "in the bedroom", "for an hour."), ("hour",)),
+    "weather-2x": (("What's the weather", "in Paris", "tomorrow?"), ("tomorrow",)),
+    "lights-3x": (("Turn off the lights", "in the kitchen", "and the hall", "right now."), ("now",)),
+}
+S17 = {
+    **{f"{k}0.9-split": (parts, 0.9, words) for k, (parts, words) in S17_SENTENCES.items()},
+    **{f"{k}0.9-aligned": (parts, 0.9, words) for k, (parts, words) in S17_SENTENCES.items()},
+    **{f"{k.split('-')[0]}-plain": (parts, 0.0, words) for k, (parts, words) in S17_SENTENCES.items() if k != "lights-3x"},
+}
+REQUESTS.update(S17)
 KINDS = {  # request -> its kind in the summary
     "time": "complete",
     "off": "complete",
@@ -99,6 +116,11 @@ KINDS = {  # request -> its kind in the summary
     "egg-0.9": "0.9 s pause after words that read finished",
     "living-0.9": "0.9 s pause after words that read finished",
     **{name: "2-3 measured pauses 0.5-0.9 s, < 1 s of speech apart" for name in CLOSE_PAUSES},
+    **{name: "2-3 measured pauses 0.9 s after finished words, parts synthesised alone" for name in S17
+       if name.endswith("-split")},
+    **{name: "2-3 measured pauses 0.9 s after finished words, commas stretched" for name in S17
+       if name.endswith("-aligned")},
+    **{name: "complete (the same sentences in one go)" for name in S17 if name.endswith("-plain")},
 }
 LEAD = 1.0  # s of silence before the request in the mic WAV
 TICK = os.sysconf("SC_CLK_TCK")
@@ -142,10 +164,24 @@ def loud_windows(pcm: bytes) -> list[int]:
     return [i for i in range(0, len(samples) - 160, 160) if np.sqrt(np.mean(samples[i : i + 160] ** 2)) > 328]
 
 
-def mic_audio(parts: tuple[str, ...], pause: float, *, measured: bool = False) -> tuple[bytes, float]:
+def mic_audio(parts: tuple[str, ...], pause: float, *, measured: bool = False, aligned: bool = False,
+              plain: bool = False) -> tuple[bytes, float]:
     """The mic WAV's audio and the end of its speech (s). ``measured``: each pause is ``pause`` s
-    below -40 dBFS (the voice's quiet lead and tail counted in), else ``pause - 0.6`` s is inserted."""
+    below -40 dBFS (the voice's quiet lead and tail counted in), else ``pause - 0.6`` s is inserted.
+    ``aligned``: the sentence spoken whole with a comma at each pause, each comma's quiet gap
+    stretched to ``pause`` s below -40 dBFS; ``plain``: spoken whole, no pause."""
+    from bench.ha_eot_offline import stretch
+
+    whole = " ".join(p.rstrip(".?") for p in parts[:-1]) + " " + parts[-1]
     spoken = [speak(p) for p in parts]
+    if plain:
+        spoken = [speak(whole)]
+        measured = True
+    elif aligned:
+        commas = ", ".join(p.rstrip(".?") for p in parts[:-1]) + ", " + parts[-1]
+        said = np.frombuffer(speak(commas), "<i2").astype(np.float32) / 32768
+        spoken = [(np.clip(stretch(said, len(parts) - 1, pause), -1, 1) * 32767).astype("<i2").tobytes()]
+        measured = True
     if measured:
         speech = spoken[0]
         for part in spoken[1:]:
@@ -176,7 +212,8 @@ async def one_run(
     cpu = CpuClock(whisper.pid)
     sampler = asyncio.create_task(cpu.run(), name="whisper cpu")
     parts, pause, words = REQUESTS[name]
-    pcm, speech_end = mic_audio(parts, pause, measured=name in CLOSE_PAUSES)
+    pcm, speech_end = mic_audio(parts, pause, measured=name in CLOSE_PAUSES or name in S17,
+                                aligned=name.endswith("-aligned"), plain=name.endswith("-plain"))
     mic = work / f"{name}-{mode}-{n}.wav"
     write_wav(str(mic), pcm, PCM16_MONO_16K)
     request = work / f"{name}.wav"  # the rig's own /api/stt check: the request alone
@@ -215,7 +252,11 @@ async def one_run(
     whisper_cpu = cpu.at(end) - cpu.at(run_pipeline[0] - 0.1) if run_pipeline else None
     stop = sat.first(r"audio-stop to the controller at mic")
     stop_mic = float(re.search(r"at mic ([\d.]+)s", stop[1]).group(1)) if stop else None  # type: ignore[union-attr]
-    ours = sat.first("end of turn from .* request is complete")
+    # ours ended THIS turn only if its line's mic time is the audio-stop's (a later turn's line, after HA
+    # cut the first and the rig ran the rest as a second pipeline, is not: session 16 counted those)
+    ours_line = sat.first(r"end of turn from .* request is complete \(mic [\d.]+s\)")
+    ours_mic = float(re.search(r"\(mic ([\d.]+)s\)", ours_line[1]).group(1)) if ours_line else None  # type: ignore[union-attr]
+    ours = ours_mic is not None and stop_mic is not None and abs(ours_mic - stop_mic) < 0.15
     down = sat.first("unavailable")
     transcript = sat.first("transcript=")
     said = re.search(r"transcript=(['\"])(.*)\1", transcript[1]) if transcript else None  # repr: "What's …"
