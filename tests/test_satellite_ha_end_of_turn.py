@@ -122,9 +122,9 @@ async def ha_turn(
     return fake, text, sat.log
 
 
-# The tests ask for `default` (0.25 s): with the satellite's own default, `relaxed` (0.7 s), the held end of
-# the pause that goes to HA just before `audio-stop` is itself 0.7 s, so the fake's count and our audio-stop
-# end the turn at the same moment and which one it reads first is not what is tested here.
+# The tests ask for `default` (0.25 s): with the satellite's own default, `relaxed` (1.0 s), the held end of
+# the pause that goes to HA just before `audio-stop` is itself longer than 0.7 s, so the fake's count and our
+# audio-stop end the turn at the same moment and which one it reads first is not what is tested here.
 PAUSED = speak("Set a timer for") + silence(0.3) + speak("fifteen minutes.")  # a 0.9 s pause after "for"
 
 
@@ -164,7 +164,7 @@ async def test_a_request_our_whisper_reads_finished_lets_home_assistant_hear_its
     tmp_path: Path, whisper: ServiceProcess
 ) -> None:
     """Once our whisper reads the request as finished (its transcript-speculative), HA gets 0.4 s of the pause as
-    it comes (so HA's STT, the same server, decodes HA's stream while our 0.7 s `relaxed` wait runs). Shown with
+    it comes (so HA's STT, the same server, decodes HA's stream while our 1.0 s `relaxed` wait runs). Shown with
     a fake HA that ends after 0.4 s of silence: its count gets there before our whisper's end. Before, HA got
     0.15 s (+ the frames the satellite's VAD still called speech: the fake counted < 0.35 s) and the rest only
     with `audio-stop`, so our whisper ended every such turn and HA's STT started its decode only then."""
@@ -228,3 +228,57 @@ def test_the_gate_lets_home_assistant_hear_more_of_a_pause_after_a_finished_requ
     for frame in frames[9:]:
         sent += gate.feed(frame, voiced=False)
     assert sent == [*frames[:6], frames[7], frames[8], frames[9], frames[10]]
+
+
+def ha_counts_to_the_end(sent: list[tuple[bytes, bool]], frame_seconds: float, lag: float = 0.1) -> bool:
+    """Whether Home Assistant's ``VoiceCommandSegmenter`` (HA 2026.2.3, default 0.7 s) would end the
+    question on the frames it got: silence adds up until 1.0 s of speech restores the count. Its VAD
+    is modelled as calling the first ``lag`` s after speech still speech (a FAKE of HA's VAD model)."""
+    silence_left, reset_left, quiet = 0.7, 1.0, 0.0
+    for _, voiced in sent:
+        quiet = 0.0 if voiced else quiet + frame_seconds
+        if voiced or quiet <= lag + 1e-9:
+            reset_left -= frame_seconds
+            if reset_left <= 0:
+                silence_left, reset_left = 0.7, 1.0
+        else:
+            reset_left = 1.0
+            silence_left -= frame_seconds
+            if silence_left <= 1e-9:
+                return True
+    return False
+
+
+def test_the_gate_keeps_home_assistants_added_up_count_under_its_end() -> None:
+    """ "Turn off the lights ... in the kitchen ... and the hall ... right now": pauses of 0.9 s after
+    words our whisper reads as finished, 0.66 s of speech apart. Each finished pause used to give HA
+    0.4 s + the 0.15 s preroll, which its count adds up: HA ended the question in the second pause
+    while our whisper still waited (session 16's lights-2x0.6 ended at the same moment in both modes)."""
+    from satellite.ha_gate import SilenceGate
+    from satellite.ha_turn import EndOfTurnConfig
+
+    def run(config: EndOfTurnConfig) -> list[tuple[bytes, bool]]:
+        """What HA gets of 4 parts with 3 pauses between them, up to the end of the last part."""
+        gate = SilenceGate(0.03, config)
+        gate.holding = True
+        voiced_of: dict[bytes, bool] = {}
+        sent: list[bytes] = []
+        for part in range(4):
+            if part:
+                for i in range(30):  # 0.9 s of pause; our whisper reads it finished after 0.1 s + its decode
+                    frame = len(voiced_of).to_bytes(4, "little")
+                    voiced_of[frame] = False
+                    sent += gate.feed(frame, voiced=False)
+                    if i == 7:
+                        sent += gate.finished()
+            for _ in range(22):  # 0.66 s of speech
+                frame = len(voiced_of).to_bytes(4, "little")
+                voiced_of[frame] = True
+                sent += gate.feed(frame, voiced=True)
+        return [(frame, voiced_of[frame]) for frame in sent]
+
+    assert ha_counts_to_the_end(run(EndOfTurnConfig(ha_silence_seconds=10.0)), 0.03)  # as before: cut
+    gated = run(EndOfTurnConfig())
+    assert not ha_counts_to_the_end(gated, 0.03)
+    voiced = [v for _, v in gated[22:]]
+    assert voiced.index(True) >= round(0.4 / 0.03)  # the first finished pause still gives HA's STT its 0.4 s
