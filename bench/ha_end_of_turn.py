@@ -101,7 +101,11 @@ S17_SENTENCES = {
 S17 = {
     **{f"{k}0.9-split": (parts, 0.9, words) for k, (parts, words) in S17_SENTENCES.items()},
     **{f"{k}0.9-aligned": (parts, 0.9, words) for k, (parts, words) in S17_SENTENCES.items()},
-    **{f"{k.split('-')[0]}-plain": (parts, 0.0, words) for k, (parts, words) in S17_SENTENCES.items() if k != "lights-3x"},
+    **{
+        f"{k.split('-')[0]}-plain": (parts, 0.0, words)
+        for k, (parts, words) in S17_SENTENCES.items()
+        if k != "lights-3x"
+    },
 }
 REQUESTS.update(S17)
 KINDS = {  # request -> its kind in the summary
@@ -179,7 +183,7 @@ def mic_audio(parts: tuple[str, ...], pause: float, *, measured: bool = False, a
         measured = True
     elif aligned:
         commas = ", ".join(p.rstrip(".?") for p in parts[:-1]) + ", " + parts[-1]
-        said = np.frombuffer(speak(commas), "<i2").astype(np.float32) / 32768
+        said = (np.frombuffer(speak(commas), "<i2") / 32768).astype(np.float32)
         spoken = [(np.clip(stretch(said, len(parts) - 1, pause), -1, 1) * 32767).astype("<i2").tobytes()]
         measured = True
     if measured:

@@ -65,10 +65,21 @@ CLOSE_PAUSES = {  # as bench/ha_end_of_turn.py's (parts; words the whole request
 }
 PAUSES = (0.6, 0.75, 0.9)
 PLAIN = [
-    "What time is it?", "Turn off the kitchen lights.", "Stop.", "What's the weather today?",
-    "Set a timer for ten minutes.", "Is the front door locked?", "Turn the volume up.", "Thank you.",
-    "How old is the universe?", "Play some jazz.", "Lights off.", "Is it going to rain tomorrow?",
-    "Can you turn on the fan?", "Are the kitchen lights on?", "Who won the game last night?",
+    "What time is it?",
+    "Turn off the kitchen lights.",
+    "Stop.",
+    "What's the weather today?",
+    "Set a timer for ten minutes.",
+    "Is the front door locked?",
+    "Turn the volume up.",
+    "Thank you.",
+    "How old is the universe?",
+    "Play some jazz.",
+    "Lights off.",
+    "Is it going to rain tomorrow?",
+    "Can you turn on the fan?",
+    "Are the kitchen lights on?",
+    "Who won the game last night?",
 ]
 VOICES = ("piper:joe", "af_heart", "am_michael")
 FRAME = 480  # samples: the satellite's 30 ms mic frames
@@ -104,7 +115,8 @@ def windows_db(x: np.ndarray[Any, np.dtype[np.float32]]) -> np.ndarray[Any, np.d
     """Whether each 10 ms window is above -40 dBFS."""
     n = len(x) // 160
     frames = x[: n * 160].reshape(n, 160).astype(np.float64)
-    return np.sqrt(np.mean(frames**2, axis=1)) > QUIET
+    loud: np.ndarray[Any, np.dtype[np.bool_]] = np.sqrt(np.mean(frames**2, axis=1)) > QUIET
+    return loud
 
 
 def quiet_runs(x: np.ndarray[Any, np.dtype[np.float32]]) -> list[tuple[int, int]]:
@@ -121,7 +133,9 @@ def quiet_runs(x: np.ndarray[Any, np.dtype[np.float32]]) -> list[tuple[int, int]
     return runs
 
 
-def stretch(x: np.ndarray[Any, np.dtype[np.float32]], count: int, pause: float) -> np.ndarray[Any, np.dtype[np.float32]]:
+def stretch(
+    x: np.ndarray[Any, np.dtype[np.float32]], count: int, pause: float
+) -> np.ndarray[Any, np.dtype[np.float32]]:
     """``x`` with its ``count`` longest quiet runs (the commas) stretched to ``pause`` s (zeros
     inserted in each run's middle)."""
     runs = sorted(sorted(quiet_runs(x), key=lambda r: r[1] - r[0])[-count:])
@@ -134,7 +148,9 @@ def stretch(x: np.ndarray[Any, np.dtype[np.float32]], count: int, pause: float) 
     return np.concatenate(out)
 
 
-def join_measured(parts: list[np.ndarray[Any, np.dtype[np.float32]]], pause: float) -> np.ndarray[Any, np.dtype[np.float32]]:
+def join_measured(
+    parts: list[np.ndarray[Any, np.dtype[np.float32]]], pause: float
+) -> np.ndarray[Any, np.dtype[np.float32]]:
     """Parts one after another, each gap ``pause`` s below -40 dBFS counting the parts' own quiet edges."""
     speech = parts[0]
     for part in parts[1:]:
@@ -186,7 +202,13 @@ def build(voices: Voices | None) -> list[tuple[str, str, str, float, np.ndarray[
 
 
 def analyse(
-    rid: str, group: str, voice: str, pause: float, speech: np.ndarray[Any, np.dtype[np.float32]], tail: bytes,
+    *,
+    rid: str,
+    group: str,
+    voice: str,
+    pause: float,
+    speech: np.ndarray[Any, np.dtype[np.float32]],
+    tail: bytes,
     server: Any,
 ) -> Analysed:
     """Feed the request to the server's utterance bookkeeping in 30 ms frames; decode each
@@ -214,9 +236,17 @@ def analyse(
                 np.float32
             )
             kind = "finished" if verdict.finished else "weak" if verdict.weak else "unfinished"
-            points.append(Point(decoded.text, kind, verdict.reason, pitch_slope(audio[len(lead) // 2 :]),
-                                round((found[1] - found[0] + 1) * WINDOW / SAMPLE_RATE, 3), 0.0,
-                                round((found[1] + 1) * WINDOW / SAMPLE_RATE, 3)))
+            points.append(
+                Point(
+                    decoded.text,
+                    kind,
+                    verdict.reason,
+                    pitch_slope(audio[len(lead) // 2 :]),
+                    round((found[1] - found[0] + 1) * WINDOW / SAMPLE_RATE, 3),
+                    0.0,
+                    round((found[1] + 1) * WINDOW / SAMPLE_RATE, 3),
+                )
+            )
         trailing = utterance._trailing_silence()
         if points and trailing is not None:
             points[-1].silence_s = max(points[-1].silence_s, round(trailing * WINDOW / SAMPLE_RATE, 3))
@@ -229,7 +259,9 @@ def analyse(
 Wait = Callable[[Point], float]
 
 
-def waits(finished: float, *, weak: float = 1.5, cap: float = 2.25, cue: Callable[[Point], float | None] | None = None) -> Wait:
+def waits(
+    finished: float, *, weak: float = 1.5, cap: float = 2.25, cue: Callable[[Point], float | None] | None = None
+) -> Wait:
     """A candidate: the wait for a finished / weak / unfinished verdict; ``cue`` may give a
     finished verdict another wait (None: no change)."""
 
@@ -278,10 +310,15 @@ def price(rows: list[Analysed], name: str, wait: Wait) -> dict[str, Any]:
             cut = [r.id for r in cell if any(p.silence_s >= wait(p) for p in r.points[:-1])]
             out[f"{group} {pause}"] = f"{len(cut)}/{len(cell)}"
     paused = [r for r in rows if r.group == "corpus" and r.pause_s > 0]
-    out["corpus paused cut"] = f"{sum(any(p.silence_s >= wait(p) for p in r.points[:-1]) for r in paused)}/{len(paused)}"
+    out["corpus paused cut"] = (
+        f"{sum(any(p.silence_s >= wait(p) for p in r.points[:-1]) for r in paused)}/{len(paused)}"
+    )
     for group in ("plain", "corpus"):
-        delays = [r.points[-1].vad_end_s + wait(r.points[-1]) - r.speech_end_s for r in rows
-                  if r.group == group and r.points and not any(p.silence_s >= wait(p) for p in r.points[:-1])]
+        delays = [
+            r.points[-1].vad_end_s + wait(r.points[-1]) - r.speech_end_s
+            for r in rows
+            if r.group == group and r.points and not any(p.silence_s >= wait(p) for p in r.points[:-1])
+        ]
         if delays:
             out[f"{group} end p50/p95 (n)"] = (
                 f"{statistics.median(delays):.2f} / {sorted(delays)[max(0, math.ceil(0.95 * len(delays)) - 1)]:.2f} "
@@ -299,8 +336,9 @@ def load_server() -> tuple[Any, Any, Any]:
 
     config = make_config(parse_args(["--model", "tiny.en"]))
     engine, vad = load(config)
-    request = Transcribe(vad_sensitivity="relaxed", context={"partial_transcripts": False,
-                                                             "speculative_transcripts": True})
+    request = Transcribe(
+        vad_sensitivity="relaxed", context={"partial_transcripts": False, "speculative_transcripts": True}
+    )
     return engine, vad, request_policy(config.policy, request)
 
 
@@ -318,15 +356,28 @@ def main() -> int:
         server = load_server()
         rows = []
         for item in build(None):
-            rows.append(analyse(*item, server=server))
+            rid, group, voice, pause, speech, tail = item
+            rows.append(
+                analyse(rid=rid, group=group, voice=voice, pause=pause, speech=speech, tail=tail, server=server)
+            )
             print(json.dumps(asdict(rows[-1])), flush=True)
     table = [price(rows, name, wait) for name, wait in CANDIDATES.items()]
     for row in table:
         print(json.dumps(row), flush=True)
     load_after = Path("/proc/loadavg").read_text().split()[:3]
-    args.out.with_suffix(".json").write_text(json.dumps(
-        {"started": started, "load_before": load_before, "load_after": load_after, "table": table,
-         "rows": [asdict(r) for r in rows]}, indent=1) + "\n")
+    args.out.with_suffix(".json").write_text(
+        json.dumps(
+            {
+                "started": started,
+                "load_before": load_before,
+                "load_after": load_after,
+                "table": table,
+                "rows": [asdict(r) for r in rows],
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     return 0
 
 

@@ -110,8 +110,10 @@ class EndOfTurnConfig:
         if self.uri is not None:
             host_port(self.uri)
         if min(self.keep_pause_seconds, self.preroll_seconds, self.finished_pause_seconds, self.ha_silence_seconds) < 0:
-            raise ValueError("keep_pause_seconds, preroll_seconds, finished_pause_seconds and ha_silence_seconds "
-                             "must not be negative")
+            raise ValueError(
+                "keep_pause_seconds, preroll_seconds, finished_pause_seconds and ha_silence_seconds "
+                "must not be negative"
+            )
 
 
 def host_port(uri: str) -> tuple[str, int]:

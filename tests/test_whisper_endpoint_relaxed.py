@@ -25,12 +25,30 @@ from wyoming_whisper.vad import WINDOW, SileroVad
 FRAME = 960  # bytes: the satellite's 30 ms frames
 # (part spoken, what tiny.en wrote for the speech so far at the pause after it), the pause (s)
 SEQUENCES = [
-    ([("Play some jazz", "Play some jazz."), ("in the kitchen", "Play some jazz in the kitchen."),
-      ("at low volume.", "Play some jazz in the kitchen at low volume.")], 0.9),
-    ([("What's the weather", "What's the weather?"), ("in Paris", "What's the weather? In Paris."),
-      ("tomorrow?", "What's the weather? In Paris. Tomorrow.")], 0.9),
-    ([("Turn off the lights", "Turn off the lights."), ("in the kitchen", "Turn off the lights in the kitchen."),
-      ("and the hall.", "Turn off the lights in the kitchen and the hall.")], 0.75),
+    (
+        [
+            ("Play some jazz", "Play some jazz."),
+            ("in the kitchen", "Play some jazz in the kitchen."),
+            ("at low volume.", "Play some jazz in the kitchen at low volume."),
+        ],
+        0.9,
+    ),
+    (
+        [
+            ("What's the weather", "What's the weather?"),
+            ("in Paris", "What's the weather? In Paris."),
+            ("tomorrow?", "What's the weather? In Paris. Tomorrow."),
+        ],
+        0.9,
+    ),
+    (
+        [
+            ("Turn off the lights", "Turn off the lights."),
+            ("in the kitchen", "Turn off the lights in the kitchen."),
+            ("and the hall.", "Turn off the lights in the kitchen and the hall."),
+        ],
+        0.75,
+    ),
 ]
 
 
