@@ -342,15 +342,46 @@ def load_server() -> tuple[Any, Any, Any]:
     return engine, vad, request_policy(config.policy, request)
 
 
+def markdown(res: dict[str, Any]) -> str:
+    """The candidates' table (cuts per group and pause; end of speech -> end of turn p50 / p95)."""
+    table = res["table"]
+    keys = [k for k in table[0] if k != "candidate"]
+    md = [
+        f"# relaxed end-of-turn waits, priced offline ({res['started']} UTC, load {' '.join(res['load_before'])} -> "
+        f"{' '.join(res['load_after'])}, code {res.get('commit', '?')})",
+        "",
+        "`bench/ha_eot_offline.py`: the whisper server's parts in-process (tiny.en int8, Silero, the `relaxed` "
+        "policy a satellite asks for), 30 ms frames, each speculative final decoded and judged as the server does. "
+        "Cut: some pause before the end lasted the candidate's wait. ha-split / ha-aligned: 15 requests per pause "
+        "(5 sentences of `CLOSE_PAUSES` x 3 voices; pauses MEASURED below -40 dBFS); corpus: the 50 paused "
+        "requests of bench/turn_corpus.py. End: the VAD's end of speech + the wait - the last sample above "
+        "-40 dBFS (plain: 60 complete requests; corpus: its ends not cut), p95 by nearest rank.",
+        "",
+        "| candidate | " + " | ".join(keys) + " |",
+        "|---" * (len(keys) + 1) + "|",
+    ]
+    md += ["| " + " | ".join(str(row.get(k, "-")) for k in ["candidate", *keys]) + " |" for row in table]
+    return "\n".join(md) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ha_eot_offline")
     parser.add_argument("--reuse", action="store_true", help="price the points in --out.json again, no decoding")
+    parser.add_argument("--commit", default="?", help="the code commit the points were measured with")
     args = parser.parse_args()
-    started = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-    load_before = Path("/proc/loadavg").read_text().split()[:3]
+    res: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+        "load_before": Path("/proc/loadavg").read_text().split()[:3],
+        "commit": args.commit,
+    }
     if args.reuse:
         saved = json.loads(args.out.with_suffix(".json").read_text())
+        res = {
+            k: saved.get(k, res[k])
+            for k in ("started", "load_before", "load_after", "commit")
+            if k in saved or k in res
+        }
         rows = [Analysed(**{**r, "points": [Point(**p) for p in r["points"]]}) for r in saved["rows"]]
     else:
         server = load_server()
@@ -361,23 +392,13 @@ def main() -> int:
                 analyse(rid=rid, group=group, voice=voice, pause=pause, speech=speech, tail=tail, server=server)
             )
             print(json.dumps(asdict(rows[-1])), flush=True)
-    table = [price(rows, name, wait) for name, wait in CANDIDATES.items()]
-    for row in table:
+        res["load_after"] = Path("/proc/loadavg").read_text().split()[:3]
+    res["table"] = [price(rows, name, wait) for name, wait in CANDIDATES.items()]
+    for row in res["table"]:
         print(json.dumps(row), flush=True)
-    load_after = Path("/proc/loadavg").read_text().split()[:3]
-    args.out.with_suffix(".json").write_text(
-        json.dumps(
-            {
-                "started": started,
-                "load_before": load_before,
-                "load_after": load_after,
-                "table": table,
-                "rows": [asdict(r) for r in rows],
-            },
-            indent=1,
-        )
-        + "\n"
-    )
+    res["rows"] = [asdict(r) for r in rows]
+    args.out.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n")
+    args.out.with_suffix(".md").write_text(markdown(res))
     return 0
 
 
