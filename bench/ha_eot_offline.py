@@ -377,11 +377,7 @@ def main() -> int:
     }
     if args.reuse:
         saved = json.loads(args.out.with_suffix(".json").read_text())
-        res = {
-            k: saved.get(k, res[k])
-            for k in ("started", "load_before", "load_after", "commit")
-            if k in saved or k in res
-        }
+        res = {**res, **{k: saved[k] for k in ("started", "load_before", "load_after", "commit") if k in saved}}
         rows = [Analysed(**{**r, "points": [Point(**p) for p in r["points"]]}) for r in saved["rows"]]
     else:
         server = load_server()
