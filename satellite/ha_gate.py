@@ -11,12 +11,16 @@ pause) and, when speech resumes, ``preroll_seconds`` ahead of it; the rest is he
 Those slices add up in Home Assistant's count: with 0.4 s + 0.15 s of each pause after words that
 read finished, the second or third such pause of "Play some jazz ... in the kitchen ... at low
 volume" would end the turn at Home Assistant while our whisper still waits. So the gate also keeps
-an estimate of Home Assistant's count and sends no more of a pause than keeps it under
-``ha_silence_seconds`` (0.6 s, under HA's default 0.7 s): per pause it counts the frames sent
-(preroll included) less ``HA_VAD_LAG_SECONDS`` (HA's VAD still reads the first ~0.1 s after a word
-as speech: the real rig counted ~0.2 s less than it got, session 16), and it forgets the count
-after ``HA_RESET_SECONDS`` of voiced frames in a row, as HA does. The preroll always goes (a soft
-onset is not lost); a pause that finds the estimate spent gets no more than that.
+an estimate of Home Assistant's count and sends no more of a pause than keeps it within
+``ha_silence_seconds`` (0.6 s, under HA's default 0.7 s): it counts every frame of a pause it
+sends (the preroll too), and forgets the count after ``HA_RESET_SECONDS`` of speech in a row, as
+HA does. Once the estimate is spent a pause gets only ``MIN_PREROLL_SECONDS`` ahead of the speech.
+
+A pause starts where the voice drops ``QUIET_DB`` below the turn's loudest frame, even while the
+satellite's WebRTC VAD still calls the frames voiced: on the real rig it called the last ~0.12 s of
+a word's quiet tail (below -40 dBFS) speech, and Home Assistant, which counted them as silence,
+ended "Turn on the fan, ... in the bedroom" in its first 0.9 s pause (0.12 s of tail + 0.39 s +
+the 0.15 s preroll + the onset; session 17, ``bench/results/ha_end_of_turn_s17.md``).
 """
 
 from __future__ import annotations
@@ -24,11 +28,14 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 if TYPE_CHECKING:
     from .ha_turn import EndOfTurnConfig
 
 HA_RESET_SECONDS = 1.0  # VoiceCommandSegmenter.reset_seconds: speech that restores its silence count
-HA_VAD_LAG_SECONDS = 0.1  # of each pause, what HA's VAD still calls speech (it lags the sound)
+MIN_PREROLL_SECONDS = 0.06  # ahead of resumed speech even when the estimate is spent (a soft onset)
+QUIET_DB = 30.0  # a frame this far below the turn's loudest is a pause for the gate, voiced or not
 
 
 class SilenceGate:
@@ -39,7 +46,7 @@ class SilenceGate:
         self.keep_finished = round(config.finished_pause_seconds / frame_seconds)
         self.preroll = round(config.preroll_seconds / frame_seconds)
         self.budget = round(config.ha_silence_seconds / frame_seconds)
-        self.lag = round(HA_VAD_LAG_SECONDS / frame_seconds)
+        self.min_preroll = min(self.preroll, round(MIN_PREROLL_SECONDS / frame_seconds))
         self.reset = round(HA_RESET_SECONDS / frame_seconds)
         self.held: deque[bytes] = deque(maxlen=max(1, round(config.max_held_seconds / frame_seconds)))
         self.frame_seconds = frame_seconds
@@ -50,19 +57,31 @@ class SilenceGate:
         self.sent = 0  # of this pause's frames, sent to Home Assistant (held ones released too)
         self.counted = 0  # frames of silence Home Assistant has counted since its count was restored (estimate)
         self.dropped = 0  # frames of held pauses never sent (the turn's total)
+        self.peak = 0.0  # the turn's loudest frame so far (RMS)
+        self.spoken = False  # a voiced frame came: Home Assistant's count runs from here
 
     def _affordable(self) -> int:
         """How many more frames of this pause Home Assistant may get, keeping its count (with this
         pause's preroll still to come) within the budget."""
-        return max(0, self.budget - self.counted + self.lag - self.preroll - self.sent)
+        return max(0, self.budget - self.counted - self.preroll - self.sent)
+
+    def _loud(self, frame: bytes) -> bool:
+        """Whether ``frame`` is within ``QUIET_DB`` of the turn's loudest frame (and the new loudest)."""
+        samples = np.frombuffer(frame[: len(frame) - len(frame) % 2], "<i2").astype(np.float64)
+        rms = float(np.sqrt(np.mean(samples**2))) if samples.size else 0.0
+        self.peak = max(self.peak, rms)
+        return rms > 0 and rms >= self.peak * 10 ** (-QUIET_DB / 20)
 
     def feed(self, frame: bytes, voiced: bool) -> list[bytes]:
+        voiced = voiced and self._loud(frame)
         if voiced:
-            out = list(self.held)[-self.preroll :] if self.preroll else []
+            ahead = max(self.min_preroll, min(self.preroll, self.budget - self.counted - self.sent))
+            out = list(self.held)[-ahead:] if ahead else []
             self.dropped += len(self.held) - len(out)
             self.held.clear()
-            if self.silent:  # a pause ends: Home Assistant counted it, less what its VAD called speech
-                self.counted += max(0, self.sent + len(out) - self.lag)
+            if self.silent and self.spoken:  # a pause ends: Home Assistant counted what it got of it
+                self.counted += self.sent + len(out)  # (not the silence before the question: HA does not)
+            self.spoken = True
             self.silent = self.sent = 0
             self.allowed = self.keep
             self.voiced_run += 1
