@@ -263,7 +263,8 @@ async def one_run(
     ours = ours_mic is not None and stop_mic is not None and abs(ours_mic - stop_mic) < 0.15
     down = sat.first("unavailable")
     transcript = sat.first("transcript=")
-    said = re.search(r"transcript=(['\"])(.*)\1", transcript[1]) if transcript else None  # repr: "What's …"
+    # repr: "What's …", which the log line escapes as \"What's …\"
+    said = re.search(r"transcript=(['\"])(.*)\1", transcript[1].replace('\\"', '"')) if transcript else None
     text = said.group(2) if said else None
     pipeline = next((x for x in lines if "satellite_pipeline" in x), "")
     stt_end = (
