@@ -120,10 +120,16 @@ KINDS = {  # request -> its kind in the summary
     "egg-0.9": "0.9 s pause after words that read finished",
     "living-0.9": "0.9 s pause after words that read finished",
     **{name: "2-3 measured pauses 0.5-0.9 s, < 1 s of speech apart" for name in CLOSE_PAUSES},
-    **{name: "2-3 measured pauses 0.9 s after finished words, parts synthesised alone" for name in S17
-       if name.endswith("-split")},
-    **{name: "2-3 measured pauses 0.9 s after finished words, commas stretched" for name in S17
-       if name.endswith("-aligned")},
+    **{
+        name: "2-3 measured pauses 0.9 s after finished words, parts synthesised alone"
+        for name in S17
+        if name.endswith("-split")
+    },
+    **{
+        name: "2-3 measured pauses 0.9 s after finished words, commas stretched"
+        for name in S17
+        if name.endswith("-aligned")
+    },
     **{name: "complete (the same sentences in one go)" for name in S17 if name.endswith("-plain")},
 }
 LEAD = 1.0  # s of silence before the request in the mic WAV
@@ -168,8 +174,9 @@ def loud_windows(pcm: bytes) -> list[int]:
     return [i for i in range(0, len(samples) - 160, 160) if np.sqrt(np.mean(samples[i : i + 160] ** 2)) > 328]
 
 
-def mic_audio(parts: tuple[str, ...], pause: float, *, measured: bool = False, aligned: bool = False,
-              plain: bool = False) -> tuple[bytes, float]:
+def mic_audio(
+    parts: tuple[str, ...], pause: float, *, measured: bool = False, aligned: bool = False, plain: bool = False
+) -> tuple[bytes, float]:
     """The mic WAV's audio and the end of its speech (s). ``measured``: each pause is ``pause`` s
     below -40 dBFS (the voice's quiet lead and tail counted in), else ``pause - 0.6`` s is inserted.
     ``aligned``: the sentence spoken whole with a comma at each pause, each comma's quiet gap
@@ -216,8 +223,13 @@ async def one_run(
     cpu = CpuClock(whisper.pid)
     sampler = asyncio.create_task(cpu.run(), name="whisper cpu")
     parts, pause, words = REQUESTS[name]
-    pcm, speech_end = mic_audio(parts, pause, measured=name in CLOSE_PAUSES or name in S17,
-                                aligned=name.endswith("-aligned"), plain=name.endswith("-plain"))
+    pcm, speech_end = mic_audio(
+        parts,
+        pause,
+        measured=name in CLOSE_PAUSES or name in S17,
+        aligned=name.endswith("-aligned"),
+        plain=name.endswith("-plain"),
+    )
     mic = work / f"{name}-{mode}-{n}.wav"
     write_wav(str(mic), pcm, PCM16_MONO_16K)
     request = work / f"{name}.wav"  # the rig's own /api/stt check: the request alone
