@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 HA_RESET_SECONDS = 1.0  # VoiceCommandSegmenter.reset_seconds: speech that restores its silence count
 MIN_PREROLL_SECONDS = 0.06  # ahead of resumed speech even when the estimate is spent (a soft onset)
+MIN_PAUSE_SECONDS = 0.12  # shorter quiet runs are dips inside speech: not counted
 QUIET_DB = 30.0  # a frame this far below the turn's loudest is a pause for the gate, voiced or not
 
 
@@ -47,6 +48,7 @@ class SilenceGate:
         self.preroll = round(config.preroll_seconds / frame_seconds)
         self.budget = round(config.ha_silence_seconds / frame_seconds)
         self.min_preroll = min(self.preroll, round(MIN_PREROLL_SECONDS / frame_seconds))
+        self.min_pause = max(1, round(MIN_PAUSE_SECONDS / frame_seconds))
         self.reset = round(HA_RESET_SECONDS / frame_seconds)
         self.held: deque[bytes] = deque(maxlen=max(1, round(config.max_held_seconds / frame_seconds)))
         self.frame_seconds = frame_seconds
@@ -79,8 +81,11 @@ class SilenceGate:
             out = list(self.held)[-ahead:] if ahead else []
             self.dropped += len(self.held) - len(out)
             self.held.clear()
-            if self.silent and self.spoken:  # a pause ends: Home Assistant counted what it got of it
-                self.counted += self.sent + len(out)  # (not the silence before the question: HA does not)
+            # a pause ends: Home Assistant counted what it got of it (not the silence before the question,
+            # nor a dip inside a word: its VAD does not fall for 0.1 s, and counting them spent the estimate
+            # within a long request, so its STT decoded only after audio-stop: +0.2-0.4 s on the rig)
+            if self.spoken and self.silent >= self.min_pause:
+                self.counted += self.sent + len(out)
             self.spoken = True
             self.silent = self.sent = 0
             self.allowed = self.keep
