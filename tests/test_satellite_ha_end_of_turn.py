@@ -307,3 +307,26 @@ def test_a_quiet_tail_the_vad_still_calls_voiced_starts_the_pause() -> None:
     sent += [gate.feed(silent, voiced=False) for _ in range(20)]
     quiet = sum(len(out) for out in sent) - 20
     assert quiet == round(0.15 / 0.03), quiet  # keep_pause_seconds of it in all, the tail included
+
+
+def test_dips_inside_speech_leave_the_finished_pause_its_slice() -> None:
+    """A long request has many short quiet runs inside its words (stop closures). Counted toward HA's
+    estimated silence they spent it before the end (the rig, session 17: no finished slice, HA's STT
+    decoded after audio-stop, its transcript 0.2-0.47 s later); runs under 0.12 s are not counted."""
+    from satellite.ha_gate import SilenceGate
+    from satellite.ha_turn import EndOfTurnConfig
+
+    gate = SilenceGate(0.03, EndOfTurnConfig())
+    gate.holding = True
+    loud = np.full(480, 3000, "<i2").tobytes()
+    silent = bytes(960)
+    for _ in range(12):  # 12 words, each followed by a 60 ms dip
+        for _ in range(6):
+            gate.feed(loud, voiced=True)
+        for _ in range(2):
+            gate.feed(silent, voiced=False)
+    gate.feed(loud, voiced=True)
+    sent = [gate.feed(silent, voiced=False) for _ in range(5)]  # the end: 0.15 s as it comes
+    sent.append(gate.finished())  # our whisper reads it as finished
+    sent += [gate.feed(silent, voiced=False) for _ in range(20)]
+    assert sum(len(out) for out in sent) == round(0.4 / 0.03)  # the whole finished slice
