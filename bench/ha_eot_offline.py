@@ -48,6 +48,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.ha_eot_audio import join_measured, measured_pauses, stretch, windows_db  # noqa: E402
 from bench.prosody_probe import pitch_slope  # noqa: E402
 from bench.turn_corpus import Voices, noise_tail  # noqa: E402
 from bench.turn_corpus import build as corpus  # noqa: E402
@@ -84,7 +85,6 @@ PLAIN = [
 VOICES = ("piper:joe", "af_heart", "am_michael")
 FRAME = 480  # samples: the satellite's 30 ms mic frames
 TAIL = 2.6  # s after the speech (the relaxed cap is 2.25 s)
-QUIET = 328 / 32768  # -40 dBFS, as bench/ha_end_of_turn.py
 
 
 @dataclass
@@ -109,60 +109,6 @@ class Analysed:
     measured: list[float]  # measured pauses below -40 dBFS, s
     speech_end_s: float  # the last 10 ms window above -40 dBFS
     points: list[Point]
-
-
-def windows_db(x: np.ndarray[Any, np.dtype[np.float32]]) -> np.ndarray[Any, np.dtype[np.bool_]]:
-    """Whether each 10 ms window is above -40 dBFS."""
-    n = len(x) // 160
-    frames = x[: n * 160].reshape(n, 160).astype(np.float64)
-    loud: np.ndarray[Any, np.dtype[np.bool_]] = np.sqrt(np.mean(frames**2, axis=1)) > QUIET
-    return loud
-
-
-def quiet_runs(x: np.ndarray[Any, np.dtype[np.float32]]) -> list[tuple[int, int]]:
-    """(first, end) 10 ms windows of each quiet run between the first and the last loud window."""
-    loud = windows_db(x)
-    idx = np.flatnonzero(loud)
-    runs, start = [], None
-    for i in range(int(idx[0]), int(idx[-1]) + 1):
-        if not loud[i] and start is None:
-            start = i
-        elif loud[i] and start is not None:
-            runs.append((start, i))
-            start = None
-    return runs
-
-
-def stretch(
-    x: np.ndarray[Any, np.dtype[np.float32]], count: int, pause: float
-) -> np.ndarray[Any, np.dtype[np.float32]]:
-    """``x`` with its ``count`` longest quiet runs (the commas) stretched to ``pause`` s (zeros
-    inserted in each run's middle)."""
-    runs = sorted(sorted(quiet_runs(x), key=lambda r: r[1] - r[0])[-count:])
-    out, at = [], 0
-    for first, end in runs:
-        middle = (first + end) // 2 * 160
-        out += [x[at:middle], np.zeros(max(0, round(pause * 100) - (end - first)) * 160, np.float32)]
-        at = middle
-    out.append(x[at:])
-    return np.concatenate(out)
-
-
-def join_measured(
-    parts: list[np.ndarray[Any, np.dtype[np.float32]]], pause: float
-) -> np.ndarray[Any, np.dtype[np.float32]]:
-    """Parts one after another, each gap ``pause`` s below -40 dBFS counting the parts' own quiet edges."""
-    speech = parts[0]
-    for part in parts[1:]:
-        tail = len(speech) // 160 - (int(np.flatnonzero(windows_db(speech))[-1]) + 1)
-        lead = int(np.flatnonzero(windows_db(part))[0])
-        speech = np.concatenate([speech, np.zeros(max(0, round(pause * 100) - tail - lead) * 160, np.float32), part])
-    return speech
-
-
-def measured_pauses(x: np.ndarray[Any, np.dtype[np.float32]], count: int) -> list[float]:
-    runs = sorted(sorted(quiet_runs(x), key=lambda r: r[1] - r[0])[-count:]) if count else []
-    return [round((end - first) / 100, 2) for first, end in runs]
 
 
 def build(voices: Voices | None) -> list[tuple[str, str, str, float, np.ndarray[Any, np.dtype[np.float32]], bytes]]:
