@@ -94,8 +94,14 @@ def request_policy(base: StreamPolicy, request: Transcribe) -> StreamPolicy:
             cap = round(base.endpoint_max_windows * factor)
             weak = min(cap, _windows(ENDPOINT_WEAK_SECONDS[name]))
         windows = max(pad, _windows(silence))
-        policy = replace(policy, vad=replace(base.vad, pad_windows=pad), settle_windows=min(base.settle_windows, pad),
-                         endpoint_windows=windows, endpoint_max_windows=cap, endpoint_weak_windows=weak)
+        policy = replace(
+            policy,
+            vad=replace(base.vad, pad_windows=pad),
+            settle_windows=min(base.settle_windows, pad),
+            endpoint_windows=windows,
+            endpoint_max_windows=cap,
+            endpoint_weak_windows=weak,
+        )
     if context is not None:
         after = context.get("endpoint_after")
         if after is not None:
