@@ -22,8 +22,10 @@ orchestrator makes, ``orchestrator/asr_session.py``) and:
 
 * sends Home Assistant ``audio-stop`` as soon as the server's ``voice-stopped`` says the request
   is complete (a finished request: 1.0 s of silence with the default ``relaxed``, + its decode;
-  it keeps pauses of up to 0.9 s of measured silence after words that read finished, which the
-  0.7 s of sessions 15-16 cut: ``bench/ha_eot_offline.py``, ``bench/results/ha_end_of_turn_s17.md``);
+  it does not end a pause of up to 0.9 s of measured silence after words that read finished,
+  which the 0.7 s of sessions 15-16 did: 0 of 90 offline, 0 of 10 on the real rig, where Home
+  Assistant's own count still cut 1 of those 10: ``bench/results/ha_eot_offline.md``,
+  ``bench/results/ha_end_of_turn_s17.md``);
 * of each pause the server has not ended, sends Home Assistant only the first
   ``keep_pause_seconds``; the rest is held back, and dropped when speech resumes (its last
   ``preroll_seconds`` go first, so a soft onset is not lost) or sent before ``audio-stop`` when
