@@ -46,61 +46,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.ha_compat import run_check, satellite, speak  # noqa: E402
+from bench.ha_compat import run_check, satellite  # noqa: E402
+from bench.ha_eot_audio import CLOSE_PAUSES, KINDS, LEAD, REQUESTS, S17, mic_audio  # noqa: E402
 from bench.ha_rig import Result, rig_parser, run_on_rig  # noqa: E402
 from satellite.ha_turn import SENSITIVITIES, EndOfTurnConfig  # noqa: E402
 from voice_runtime.audio import PCM16_MONO_16K, write_wav  # noqa: E402
 from voice_runtime.procs import ServiceProcess, start_service  # noqa: E402
 
-REQUESTS = {  # name: (parts spoken with a pause between, the pause (s), words the transcript must have)
-    # the issue's pauses (0.9 s, its longest): after a word that cannot end a request ...
-    "timer-0.9": (("Set a timer for", "fifteen minutes."), 0.9, ("minutes",)),
-    "capital-0.9": (("What is the capital of", "Australia?"), 0.9, ("australia",)),
-    "lights-0.9": (("Turn on the", "kitchen lights."), 0.9, ("kitchen",)),
-    # ... and after words that can
-    "moon-0.9": (("How far away", "is the moon from the earth?"), 0.9, ("moon",)),
-    "egg-0.9": (("How long does it take", "to boil an egg?"), 0.9, ("egg",)),
-    "living-0.9": (("Turn off the lights", "in the living room."), 0.9, ("living",)),
-    # pauses Home Assistant's default detector cuts (it ends ~1.3 s after the speech)
-    "timer-1.5": (("Set a timer for", "fifteen minutes."), 1.5, ("minutes",)),
-    "capital-1.5": (("What is the capital of", "Australia?"), 1.5, ("australia",)),
-    # complete requests
-    "time": (("What time is it?",), 0.0, ("time",)),
-    "off": (("Turn off the kitchen lights.",), 0.0, ("kitchen",)),
-}
-# Two or three pauses after words that read finished, less than 1 s of speech apart (each middle
-# part is 0.6-0.9 s of Piper speech): Home Assistant adds such pauses up, so the 0.4 s of each that
-# the satellite lets it hear in mode ours could end the turn in a later one. Unlike the requests
-# above (whose pause is the gap inserted plus the voice's own ~0.2 s of quiet lead and tail,
-# minus 0.6 s: a "0.9" pause is ~0.53 s below -40 dBFS), the pause here is the silence measured
-# below -40 dBFS, 10 ms windows.
-CLOSE_PAUSES = {
-    "lights-2x0.6": (("Turn off the lights", "in the kitchen", "and the hall."), 0.6, ("hall",)),
-    "jazz-2x0.7": (("Play some jazz", "in the kitchen", "at low volume."), 0.7, ("volume",)),
-    "fan-2x0.8": (("Turn on the fan", "in the bedroom", "for an hour."), 0.8, ("hour",)),
-    "weather-2x0.9": (("What's the weather", "in Paris", "tomorrow?"), 0.9, ("tomorrow",)),
-    "lights-3x0.5": (("Turn off the lights", "in the kitchen", "and the hall", "right now."), 0.5, ("now",)),
-}
-REQUESTS.update(CLOSE_PAUSES)
-KINDS = {  # request -> its kind in the summary
-    "time": "complete",
-    "off": "complete",
-    "timer-1.5": "1.5 s pause after for/of",
-    "capital-1.5": "1.5 s pause after for/of",
-    "timer-0.9": "0.9 s pause after for/of/the",
-    "capital-0.9": "0.9 s pause after for/of/the",
-    "lights-0.9": "0.9 s pause after for/of/the",
-    "moon-0.9": "0.9 s pause after words that read finished",
-    "egg-0.9": "0.9 s pause after words that read finished",
-    "living-0.9": "0.9 s pause after words that read finished",
-    **{name: "2-3 measured pauses 0.5-0.9 s, < 1 s of speech apart" for name in CLOSE_PAUSES},
-}
-LEAD = 1.0  # s of silence before the request in the mic WAV
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -136,28 +91,6 @@ def nearest_rank(values: list[float], q: float) -> float:
     return ranked[max(0, math.ceil(q * len(ranked)) - 1)]
 
 
-def loud_windows(pcm: bytes) -> list[int]:
-    """Start samples of the 10 ms windows above -40 dBFS."""
-    samples = np.frombuffer(pcm, "<i2").astype(np.float64)
-    return [i for i in range(0, len(samples) - 160, 160) if np.sqrt(np.mean(samples[i : i + 160] ** 2)) > 328]
-
-
-def mic_audio(parts: tuple[str, ...], pause: float, *, measured: bool = False) -> tuple[bytes, float]:
-    """The mic WAV's audio and the end of its speech (s). ``measured``: each pause is ``pause`` s
-    below -40 dBFS (the voice's quiet lead and tail counted in), else ``pause - 0.6`` s is inserted."""
-    spoken = [speak(p) for p in parts]
-    if measured:
-        speech = spoken[0]
-        for part in spoken[1:]:
-            tail = len(speech) // 2 - (loud_windows(speech)[-1] + 160)
-            gap = max(0, int(pause * 16000) - tail - loud_windows(part)[0])
-            speech += bytes(gap * 2) + part
-    else:
-        speech = bytes(int(max(0.0, pause - 0.6) * 16000) * 2).join(spoken)
-    pcm = bytes(int(LEAD * 16000) * 2) + speech + bytes(8 * 16000 * 2)
-    return pcm, (loud_windows(pcm)[-1] + 160) / 16000
-
-
 def loadavg() -> list[str]:
     with open("/proc/loadavg", encoding="ascii") as f:
         return f.read().split()[:3]
@@ -176,7 +109,13 @@ async def one_run(
     cpu = CpuClock(whisper.pid)
     sampler = asyncio.create_task(cpu.run(), name="whisper cpu")
     parts, pause, words = REQUESTS[name]
-    pcm, speech_end = mic_audio(parts, pause, measured=name in CLOSE_PAUSES)
+    pcm, speech_end = mic_audio(
+        parts,
+        pause,
+        measured=name in CLOSE_PAUSES or name in S17,
+        aligned=name.endswith("-aligned"),
+        plain=name.endswith("-plain"),
+    )
     mic = work / f"{name}-{mode}-{n}.wav"
     write_wav(str(mic), pcm, PCM16_MONO_16K)
     request = work / f"{name}.wav"  # the rig's own /api/stt check: the request alone
@@ -215,10 +154,15 @@ async def one_run(
     whisper_cpu = cpu.at(end) - cpu.at(run_pipeline[0] - 0.1) if run_pipeline else None
     stop = sat.first(r"audio-stop to the controller at mic")
     stop_mic = float(re.search(r"at mic ([\d.]+)s", stop[1]).group(1)) if stop else None  # type: ignore[union-attr]
-    ours = sat.first("end of turn from .* request is complete")
+    # ours ended THIS turn only if its line's mic time is the audio-stop's (a later turn's line, after HA
+    # cut the first and the rig ran the rest as a second pipeline, is not: session 16 counted those)
+    ours_line = sat.first(r"end of turn from .* request is complete \(mic [\d.]+s\)")
+    ours_mic = float(re.search(r"\(mic ([\d.]+)s\)", ours_line[1]).group(1)) if ours_line else None  # type: ignore[union-attr]
+    ours = ours_mic is not None and stop_mic is not None and abs(ours_mic - stop_mic) < 0.15
     down = sat.first("unavailable")
     transcript = sat.first("transcript=")
-    said = re.search(r"transcript=(['\"])(.*)\1", transcript[1]) if transcript else None  # repr: "What's …"
+    # repr: "What's …", which the log line escapes as \"What's …\"
+    said = re.search(r"transcript=(['\"])(.*)\1", transcript[1].replace('\\"', '"')) if transcript else None
     text = said.group(2) if said else None
     pipeline = next((x for x in lines if "satellite_pipeline" in x), "")
     stt_end = (

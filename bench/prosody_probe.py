@@ -45,10 +45,10 @@ def pitch_slope(x: np.ndarray[Any, np.dtype[np.float32]], span: float = 0.3) -> 
     lo, hi = RATE // 400, RATE // 70
     peak = float(np.max(np.abs(x))) or 1.0
     for start in range(0, len(x) - FRAME, HOP):
-        frame = x[start:start + FRAME] - np.mean(x[start:start + FRAME])
-        if np.sqrt(np.mean(frame ** 2)) < peak * 10 ** (-30 / 20):
+        frame = x[start : start + FRAME] - np.mean(x[start : start + FRAME])
+        if np.sqrt(np.mean(frame**2)) < peak * 10 ** (-30 / 20):
             continue
-        ac = np.correlate(frame, frame, "full")[FRAME - 1:]
+        ac = np.correlate(frame, frame, "full")[FRAME - 1 :]
         if ac[0] <= 0:
             continue
         lag = lo + int(np.argmax(ac[lo:hi]))
@@ -107,14 +107,25 @@ def main() -> int:
             ends.insert(0, ("pause", int(LEAD * RATE) + pause_at(cleans[req.id], req.pause)))
         for kind, stop in ends:
             speech = x[:stop]
-            heard = np.concatenate([speech, x[stop:stop + RATE // 5] if kind == "pause" else
-                                    np.zeros(RATE // 5, np.float32)])
-            segments, _ = whisper.transcribe(heard, language="en", beam_size=5, without_timestamps=True,
-                                             condition_on_previous_text=False)
+            heard = np.concatenate(
+                [speech, x[stop : stop + RATE // 5] if kind == "pause" else np.zeros(RATE // 5, np.float32)]
+            )
+            segments, _ = whisper.transcribe(
+                heard, language="en", beam_size=5, without_timestamps=True, condition_on_previous_text=False
+            )
             text = "".join(s.text for s in segments).strip()
-            points.append({"id": req.id, "split": req.split, "kind": kind, "method": req.method,
-                           "pause_kind": req.pause_kind, "text": text, "finished": judge(text).finished,
-                           "slope": pitch_slope(speech[int(LEAD * RATE) // 2:])})
+            points.append(
+                {
+                    "id": req.id,
+                    "split": req.split,
+                    "kind": kind,
+                    "method": req.method,
+                    "pause_kind": req.pause_kind,
+                    "text": text,
+                    "finished": judge(text).finished,
+                    "slope": pitch_slope(speech[int(LEAD * RATE) // 2 :]),
+                }
+            )
             print(json.dumps(points[-1]), flush=True)
     table = []
     for t in THRESHOLDS:

@@ -154,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "ended (default: off, HA's own silence detector alone)")
     turn.add_argument("--end-of-turn-sensitivity", choices=SENSITIVITIES, default=EndOfTurnConfig.sensitivity,
                       help="the vad_sensitivity asked of that server (default relaxed: a finished request ends "
-                           "0.7 s after the speech, not 0.25 s, so a pause after words that read finished is kept)")
+                           "1.0 s after the speech, not 0.25 s, so a pause after words that read finished is kept)")
     turn.add_argument("--max-speech-seconds", type=float, default=30.0, help="cut an utterance this long")
     home = parser.add_argument_group("announcements, timers, follow-ups, sounds and event hooks")
     home.add_argument("--no-announce-chime", action="store_true", help="no chime before an announcement")

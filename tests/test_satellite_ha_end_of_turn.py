@@ -122,9 +122,9 @@ async def ha_turn(
     return fake, text, sat.log
 
 
-# The tests ask for `default` (0.25 s): with the satellite's own default, `relaxed` (0.7 s), the held end of
-# the pause that goes to HA just before `audio-stop` is itself 0.7 s, so the fake's count and our audio-stop
-# end the turn at the same moment and which one it reads first is not what is tested here.
+# The tests ask for `default` (0.25 s): with the satellite's own default, `relaxed` (1.0 s), the held end of
+# the pause that goes to HA just before `audio-stop` is itself longer than 0.7 s, so the fake's count and our
+# audio-stop end the turn at the same moment and which one it reads first is not what is tested here.
 PAUSED = speak("Set a timer for") + silence(0.3) + speak("fifteen minutes.")  # a 0.9 s pause after "for"
 
 
@@ -164,12 +164,13 @@ async def test_a_request_our_whisper_reads_finished_lets_home_assistant_hear_its
     tmp_path: Path, whisper: ServiceProcess
 ) -> None:
     """Once our whisper reads the request as finished (its transcript-speculative), HA gets 0.4 s of the pause as
-    it comes (so HA's STT, the same server, decodes HA's stream while our 0.7 s `relaxed` wait runs). Shown with
-    a fake HA that ends after 0.4 s of silence: its count gets there before our whisper's end. Before, HA got
+    it comes (so HA's STT, the same server, decodes HA's stream while our 1.0 s `relaxed` wait runs). Shown with
+    a fake HA that ends after 0.37 s of silence (the gate's 13 frames of 30 ms, 0.39 s from where the voice drops
+    30 dB): its count gets there before our whisper's end. Before, HA got
     0.15 s (+ the frames the satellite's VAD still called speech: the fake counted < 0.35 s) and the rest only
     with `audio-stop`, so our whisper ended every such turn and HA's STT started its decode only then."""
     fake, text, log = await ha_turn(
-        tmp_path, whisper, speak("What time is it?"), "--end-of-turn-uri", whisper.uri, silence_seconds=0.4
+        tmp_path, whisper, speak("What time is it?"), "--end-of-turn-uri", whisper.uri, silence_seconds=0.37
     )
     assert fake.ended_by == "detector", log[-30:]
     assert any("end of speech found by the controller" in line for line in log), log[-30:]
@@ -191,7 +192,7 @@ def test_the_gate_shortens_a_pause_and_keeps_the_audio_around_speech() -> None:
 
     gate = SilenceGate(0.03, EndOfTurnConfig(keep_pause_seconds=0.06, preroll_seconds=0.03))
     gate.holding = True
-    frames = [bytes([i]) * 960 for i in range(10)]
+    frames = [bytes([i + 1]) * 960 for i in range(10)]  # each voiced one the turn's loudest so far
     sent = gate.feed(frames[0], voiced=True)
     for frame in frames[1:6]:  # a pause of 5 frames: 2 go at once, 3 are held
         sent += gate.feed(frame, voiced=False)
@@ -212,7 +213,7 @@ def test_the_gate_lets_home_assistant_hear_more_of_a_pause_after_a_finished_requ
     config = EndOfTurnConfig(keep_pause_seconds=0.06, preroll_seconds=0.03, finished_pause_seconds=0.15)
     gate = SilenceGate(0.03, config)
     gate.holding = True
-    frames = [bytes([i]) * 960 for i in range(12)]
+    frames = [bytes([i + 1]) * 960 for i in range(12)]
     assert gate.finished() == []  # during speech: nothing (the verdict was on older audio)
     sent = gate.feed(frames[0], voiced=True)
     for frame in frames[1:5]:  # a pause: 2 frames go, 2 are held
@@ -228,3 +229,104 @@ def test_the_gate_lets_home_assistant_hear_more_of_a_pause_after_a_finished_requ
     for frame in frames[9:]:
         sent += gate.feed(frame, voiced=False)
     assert sent == [*frames[:6], frames[7], frames[8], frames[9], frames[10]]
+
+
+def ha_counts_to_the_end(sent: list[tuple[bytes, bool]], frame_seconds: float, lag: float = 0.0) -> bool:
+    """Whether Home Assistant's ``VoiceCommandSegmenter`` (HA 2026.2.3, default 0.7 s) would end the
+    question on the frames it got: silence adds up until 1.0 s of speech restores the count. Its VAD
+    is a FAKE: every frame of a pause is silence to it (``lag``: the first ``lag`` s after speech are
+    not; on the real rig it counted even a word's quiet tail, session 17)."""
+    silence_left, reset_left, quiet = 0.7, 1.0, 0.0
+    for _, voiced in sent:
+        quiet = 0.0 if voiced else quiet + frame_seconds
+        if voiced or quiet <= lag + 1e-9:
+            reset_left -= frame_seconds
+            if reset_left <= 0:
+                silence_left, reset_left = 0.7, 1.0
+        else:
+            reset_left = 1.0
+            silence_left -= frame_seconds
+            if silence_left <= 1e-9:
+                return True
+    return False
+
+
+def test_the_gate_keeps_home_assistants_added_up_count_under_its_end() -> None:
+    """ "Turn off the lights ... in the kitchen ... and the hall ... right now": pauses of 0.9 s after
+    words our whisper reads as finished, 0.66 s of speech apart. Each finished pause used to give HA
+    0.4 s + the 0.15 s preroll, which its count adds up: HA ended the question in the second pause
+    while our whisper still waited (session 16's lights-2x0.6 ended at the same moment in both modes)."""
+    from satellite.ha_gate import SilenceGate
+    from satellite.ha_turn import EndOfTurnConfig
+
+    def run(config: EndOfTurnConfig) -> list[tuple[bytes, bool]]:
+        """What HA gets of 4 parts with 3 pauses between them, up to the end of the last part."""
+        gate = SilenceGate(0.03, config)
+        gate.holding = True
+        voiced_of: dict[bytes, bool] = {}
+        sent: list[bytes] = []
+
+        def frame(voiced: bool) -> bytes:
+            samples = np.full(480, 3000 if voiced else 0, "<i2")
+            samples[0] = len(voiced_of)  # each frame its own
+            out = samples.tobytes()
+            voiced_of[out] = voiced
+            return out
+
+        for part in range(4):
+            if part:
+                for i in range(30):  # 0.9 s of pause; our whisper reads it finished after 0.1 s + its decode
+                    sent += gate.feed(frame(False), voiced=False)
+                    if i == 7:
+                        sent += gate.finished()
+            for _ in range(22):  # 0.66 s of speech
+                sent += gate.feed(frame(True), voiced=True)
+        return [(f, voiced_of[f]) for f in sent]
+
+    assert ha_counts_to_the_end(run(EndOfTurnConfig(ha_silence_seconds=10.0)), 0.03)  # as before: cut
+    gated = run(EndOfTurnConfig())
+    assert not ha_counts_to_the_end(gated, 0.03)
+    voiced = [v for _, v in gated[22:]]
+    assert voiced.index(True) >= round(0.4 / 0.03)  # the first finished pause still gives HA's STT its 0.4 s
+
+
+def test_a_quiet_tail_the_vad_still_calls_voiced_starts_the_pause() -> None:
+    """The satellite's WebRTC VAD called the last ~0.12 s of Piper's "fan," (below -40 dBFS) speech;
+    HA counted it as silence and ended the question in that 0.9 s pause (the real rig, session 17).
+    The gate starts the pause where the voice drops 30 dB below the turn's loudest frame."""
+    from satellite.ha_gate import SilenceGate
+    from satellite.ha_turn import EndOfTurnConfig
+
+    gate = SilenceGate(0.03, EndOfTurnConfig())
+    gate.holding = True
+    loud = np.full(480, 3000, "<i2").tobytes()
+    tail = np.full(480, 20, "<i2").tobytes()  # -64 dBFS, 44 dB under the speech
+    silent = bytes(960)
+    sent = [gate.feed(loud, voiced=True) for _ in range(20)]
+    sent += [gate.feed(tail, voiced=True) for _ in range(4)]  # voiced to WebRTC, a pause to the gate
+    sent += [gate.feed(silent, voiced=False) for _ in range(20)]
+    quiet = sum(len(out) for out in sent) - 20
+    assert quiet == round(0.15 / 0.03), quiet  # keep_pause_seconds of it in all, the tail included
+
+
+def test_dips_inside_speech_leave_the_finished_pause_its_slice() -> None:
+    """A long request has many short quiet runs inside its words (stop closures). Counted toward HA's
+    estimated silence they spent it before the end (the rig, session 17: no finished slice, HA's STT
+    decoded after audio-stop, its transcript 0.2-0.47 s later); runs under 0.12 s are not counted."""
+    from satellite.ha_gate import SilenceGate
+    from satellite.ha_turn import EndOfTurnConfig
+
+    gate = SilenceGate(0.03, EndOfTurnConfig())
+    gate.holding = True
+    loud = np.full(480, 3000, "<i2").tobytes()
+    silent = bytes(960)
+    for _ in range(12):  # 12 words, each followed by a 60 ms dip
+        for _ in range(6):
+            gate.feed(loud, voiced=True)
+        for _ in range(2):
+            gate.feed(silent, voiced=False)
+    gate.feed(loud, voiced=True)
+    sent = [gate.feed(silent, voiced=False) for _ in range(5)]  # the end: 0.15 s as it comes
+    sent.append(gate.finished())  # our whisper reads it as finished
+    sent += [gate.feed(silent, voiced=False) for _ in range(20)]
+    assert sum(len(out) for out in sent) == round(0.4 / 0.03)  # the whole finished slice
