@@ -189,12 +189,14 @@ def wer_counts(ref: list[str], hyp: list[str]) -> tuple[int, int]:
 
 
 def variant_config(name: str) -> TalkerGateConfig | None:
-    """off | open_db/keep_db[/hangover/preroll/tail] (seconds), e.g. 12/20 or 12/20/0.3/0.09/0."""
+    """off | open_db/keep_db[/open_frames/preroll/hangover] (seconds), e.g. 12/20 or 12/20/1/0.09."""
     if name == "off":
         return None
     parts = [float(v) for v in name.split("/")]
-    keys = ("open_db", "keep_db", "hangover_seconds", "preroll_seconds", "tail_seconds")
-    fields = dict(zip(keys, parts, strict=False))
+    keys = ("open_db", "keep_db", "open_frames", "preroll_seconds", "hangover_seconds")
+    fields: dict[str, Any] = dict(zip(keys, parts, strict=False))
+    if "open_frames" in fields:
+        fields["open_frames"] = int(fields["open_frames"])
     return TalkerGateConfig(**fields)
 
 

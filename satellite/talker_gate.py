@@ -12,9 +12,9 @@ was) and stays open ``hangover_seconds`` after the last such frame (word ends, s
 
 Without a wake word (``--no-wake-word``) there is no reference: the gate is never armed.
 
-Pure and synchronous (numpy only): :class:`satellite.core.Satellite` calls :meth:`TalkerGate.listen`
-on every frame, :meth:`TalkerGate.arm` at a detection, :meth:`TalkerGate.process` on each frame
-of that turn's stream and :meth:`TalkerGate.disarm` when it ends.
+Pure and synchronous (numpy only): :class:`satellite.core.Satellite` calls :meth:`TalkerGate.arm`
+when a wake word starts a turn and :meth:`TalkerGate.step` on every frame (``listen`` outside
+that turn's stream, ``process`` in it, ``disarm`` when it ends).
 """
 
 from __future__ import annotations
@@ -34,20 +34,23 @@ class TalkerGateConfig:
     # Chosen by bench/turn_talker.py (bench/results/turn_background.md, session 17).
     open_db: float = 12.0  # the first opening: a frame within this of the wake word's level (0: gate off)
     keep_db: float = 20.0  # once the talker was heard: frames this far under the wake word are silence
+    open_frames: int = 3  # the first opening needs this many frames over open_db ...
+    open_window_seconds: float = 0.3  # ... within this long (a TV's loudest syllables are rarely as many)
     hangover_seconds: float = 0.3  # open this long after the last frame over the bar
-    preroll_seconds: float = 0.09  # sent again, as heard, when the gate opens
+    preroll_seconds: float = 0.09  # sent again, as heard, when the gate opens (before the first frame over)
     tail_seconds: float = 0.3  # after the detection the wake word's own end is silence, at most this long
     tail_drop_db: float = 18.0  # the wake word has ended at the first frame this far under its level
     reference_seconds: float = 1.5  # the audio up to the detection that holds the wake word
     reference_frames: int = 5  # the reference: the mean power of this many loudest frames in it
+    floor_seconds: float = 3.0  # the room's noise floor (what silence is filled with): from this much audio
 
     def __post_init__(self) -> None:
         if self.open_db < 0 or self.keep_db < self.open_db and self.open_db > 0:
             raise ValueError("talker gate: 0 <= open_db <= keep_db")
         if min(self.hangover_seconds, self.preroll_seconds, self.tail_seconds) < 0:
             raise ValueError("talker gate hangover, pre-roll and tail must not be negative")
-        if self.reference_frames < 1:
-            raise ValueError("talker gate reference_frames must be at least 1")
+        if self.reference_frames < 1 or self.open_frames < 1:
+            raise ValueError("talker gate reference_frames and open_frames must be at least 1")
 
     @property
     def enabled(self) -> bool:
@@ -71,8 +74,14 @@ class TalkerGate:
 
     def __init__(self, config: TalkerGateConfig, frame_seconds: float) -> None:
         self.config = config
-        self._history: deque[float] = deque(maxlen=max(1, round(config.reference_seconds / frame_seconds)))
-        self._recent: deque[bytes] = deque(maxlen=max(0, round(config.preroll_seconds / frame_seconds)))
+        self._reference_frames = max(1, round(config.reference_seconds / frame_seconds))
+        self._history: deque[float] = deque(maxlen=max(self._reference_frames,
+                                                       round(config.floor_seconds / frame_seconds)))
+        self._rng = np.random.default_rng(0)
+        self._fill_rms = 0.0  # armed: the comfort noise's RMS (full scale 1.0)
+        self._preroll_frames = round(config.preroll_seconds / frame_seconds)
+        self._window_frames = max(1, round(config.open_window_seconds / frame_seconds))
+        self._recent: deque[tuple[bytes, bool]] = deque(maxlen=self._preroll_frames + self._window_frames)
         self._hangover_frames = round(config.hangover_seconds / frame_seconds)
         self._tail_frames = round(config.tail_seconds / frame_seconds)
         self.reference_db: float | None = None  # armed: the wake word's level
@@ -87,6 +96,15 @@ class TalkerGate:
     def armed(self) -> bool:
         return self.reference_db is not None
 
+    def step(self, frame: bytes, gating: bool) -> list[bytes]:
+        """The turn driver's one call per frame: ``gating`` while a wake-word turn streams."""
+        if gating and self.armed:
+            return self.process(frame)
+        if self.armed:
+            self.disarm()
+        self.listen(frame)
+        return [frame]
+
     def listen(self, frame: bytes) -> None:
         """Every frame outside a gated turn: the wake word's level is taken from these."""
         self._history.append(frame_db(frame))
@@ -95,16 +113,19 @@ class TalkerGate:
         """At a wake word: the reference is the mean power of the loudest frames just heard."""
         if not self.config.enabled or not self._history:
             return None
-        top = sorted(self._history)[-self.config.reference_frames :]
+        levels = list(self._history)
+        top = sorted(levels[-self._reference_frames :])[-self.config.reference_frames :]
+        floor = sorted(levels)[len(levels) // 10]
+        self._fill_rms = 10 ** (floor / 20) if floor > _FLOOR_DB else 0.0
         self.reference_db = 10.0 * float(np.log10(np.mean([10 ** (d / 10) for d in top])))
         self._open_for = 0
         self._in_tail = True
         self._recent.clear()
         self.heard = False
         self.opened = self.gated_frames = self.frames = 0
-        _LOGGER.info("talker gate armed: wake word at %.1f dBFS; silence until a frame over %.1f dBFS, then "
-                     "under %.1f dBFS", self.reference_db, self.reference_db - self.config.open_db,
-                     self.reference_db - self.config.keep_db)
+        _LOGGER.info("talker gate armed: wake word at %.1f dBFS, room %.1f dBFS; silence until a frame over "
+                     "%.1f dBFS, then under %.1f dBFS", self.reference_db, floor,
+                     self.reference_db - self.config.open_db, self.reference_db - self.config.keep_db)
         return self.reference_db
 
     def disarm(self) -> None:
@@ -122,25 +143,32 @@ class TalkerGate:
         level = frame_db(frame)
         if self._in_tail:
             if self.frames <= self._tail_frames and level >= self.reference_db - self.config.tail_drop_db:
-                self.gated_frames += 1
-                return [bytes(len(frame))]  # still the wake word
+                return [self._silence(frame)]  # still the wake word
             self._in_tail = False
-        bar = self.config.keep_db if self.heard else self.config.open_db
-        out: list[bytes]
-        if level >= self.reference_db - bar:
-            out = [frame] if self._open_for else [*self._recent, frame]
-            if not self._open_for:
-                self.opened += 1
-            self.heard = True
-            self._open_for = self._hangover_frames + 1
-            self._recent.clear()
-        elif self._open_for:
-            out = [frame]
-        else:
-            self.gated_frames += 1
-            out = [bytes(len(frame))]
-        if self._open_for:
-            self._open_for -= 1
-        elif self._recent.maxlen:
-            self._recent.append(frame)
+        over = level >= self.reference_db - (self.config.keep_db if self.heard else self.config.open_db)
+        if self._open_for:  # open: hangover after the last frame over the bar
+            self._open_for = self._hangover_frames if over else self._open_for - 1
+            return [frame]
+        self._recent.append((frame, over))
+        window = list(self._recent)[-self._window_frames :]
+        if sum(o for _, o in window) < (self.config.open_frames if not self.heard else 1):
+            return [self._silence(frame)]
+        # Opening: from ``preroll_seconds`` before the first frame over the bar (already streamed
+        # as silence: sent again as heard), so a soft onset keeps its audio.
+        first = len(self._recent) - len(window) + next(i for i, (_, o) in enumerate(window) if o)
+        out = [f for f, _ in list(self._recent)[max(0, first - self._preroll_frames) :]]
+        self._recent.clear()
+        self.opened += 1
+        self.heard = True
+        self._open_for = self._hangover_frames
+        return out
+
+    def _silence(self, frame: bytes) -> bytes:
+        """What a gated frame is streamed as: white noise at the room's floor (digital silence
+        between noisy speech made Silero miss a soft "What time is it?" under -40 dBFS noise)."""
+        self.gated_frames += 1
+        if not self._fill_rms:
+            return bytes(len(frame))
+        noise = self._rng.standard_normal(len(frame) // 2) * (self._fill_rms * 32767)
+        out: bytes = np.clip(noise, -32768, 32767).astype("<i2").tobytes()
         return out
