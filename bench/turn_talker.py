@@ -83,7 +83,9 @@ def speech_of(r: Request) -> F32:
     return x
 
 
-def compose(wake: F32, content: F32, bg: F32 | None, bg_dbfs: float, noise_dbfs: float, seed: int) -> tuple[F32, int]:
+def compose(
+    wake: F32, content: F32, bg: F32 | None, bg_dbfs: float, *, noise_dbfs: float, seed: int
+) -> tuple[F32, int]:
     """1 s lead, the wake word, 0.3 s, the content, TAIL; background (looped) under all of it."""
     lead, gap = RATE, int(0.3 * RATE)
     n = lead + len(wake) + gap + len(content) + int(TAIL * RATE)
@@ -113,12 +115,17 @@ def sessions(kinds: list[str], split: str = "tune") -> list[Session]:
             for k, bg in enumerate(bgs):
                 wake, voices = wake_clip(voices, talkers[k % len(talkers)])
                 ref = -20.0
-                x, det = compose(at_level(wake, ref), np.zeros(0, np.float32), bg["audio"], ref + level,
-                                 ROOM_NOISE_DBFS, k)
+                x, det = compose(
+                    at_level(wake, ref),
+                    np.zeros(0, np.float32),
+                    bg["audio"],
+                    ref + level,
+                    noise_dbfs=ROOM_NOISE_DBFS,
+                    seed=k,
+                )
                 # the background clip from the detection on (its command at the end), not looped again
                 end = min(len(x), det + len(bg["audio"]) + int(TAIL * RATE))
-                out.append(Session(f"{bg['id']}@{level:g}", "alone", x[: -(-end // FRAME) * FRAME], det,
-                                   bg["command"]))
+                out.append(Session(f"{bg['id']}@{level:g}", "alone", x[: -(-end // FRAME) * FRAME], det, bg["command"]))
     for k, r in enumerate(requests):
         speech = speech_of(r)
         level = active_db(speech)
@@ -127,11 +134,11 @@ def sessions(kinds: list[str], split: str = "tune") -> list[Session]:
         if "under" in kinds:
             for bl in LEVELS:
                 bg = bgs[k % len(bgs)]["audio"]
-                x, det = compose(at_level(wake, level), speech, bg, level + bl, noise, k)
+                x, det = compose(at_level(wake, level), speech, bg, level + bl, noise_dbfs=noise, seed=k)
                 out.append(Session(f"{r.id}@{bl:g}", "under", x, det, r.text))
         if "soft" in kinds:
             for softer in SOFTER:
-                x, det = compose(at_level(wake, level + softer), speech, None, 0.0, noise, k)
+                x, det = compose(at_level(wake, level + softer), speech, None, 0.0, noise_dbfs=noise, seed=k)
                 out.append(Session(f"{r.id}-{softer:g}dB", "soft", x, det, r.text))
     return out
 
@@ -158,8 +165,13 @@ async def transcribe(port: int, pcm: bytes) -> str:
     client = AsyncTcpClient("127.0.0.1", port)
     await client.connect()
     try:
-        await client.write_event(Transcribe(language="en", vad_sensitivity="aggressive", context={"partial_transcripts": False,
-                                                                    "endpoint": "semantic"}).event())
+        await client.write_event(
+            Transcribe(
+                language="en",
+                vad_sensitivity="aggressive",
+                context={"partial_transcripts": False, "endpoint": "semantic"},
+            ).event()
+        )
         await client.write_event(AudioStart(rate=RATE, width=2, channels=1).event())
         for i in range(0, len(pcm), 1024):
             await client.write_event(AudioChunk(rate=RATE, width=2, channels=1, audio=pcm[i : i + 1024]).event())
@@ -202,8 +214,11 @@ def variant_config(name: str) -> TalkerGateConfig | None:
 
 def score(kind: str, target: str, text: str) -> dict[str, Any]:
     if kind == "alone":
-        return {"text": text, "heard": bool(words(text)),
-                "command": turn_bench.recall(words(target), words(text)) >= 0.75}
+        return {
+            "text": text,
+            "heard": bool(words(text)),
+            "command": turn_bench.recall(words(target), words(text)) >= 0.75,
+        }
     edits, lost = wer_counts(words(target), words(text))
     return {"text": text, "edits": edits, "lost": lost, "n": len(words(target))}
 
@@ -221,8 +236,11 @@ def summarise(rows: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
                 out[group][n] = {"transcript": sum(g["heard"] for g in got), "command": sum(g["command"] for g in got)}
             else:
                 total = sum(g["n"] for g in got)
-                out[group][n] = {"wer": round(100 * sum(g["edits"] for g in got) / total, 1),
-                                 "lost": sum(g["lost"] for g in got), "words": total}
+                out[group][n] = {
+                    "wer": round(100 * sum(g["edits"] for g in got) / total, 1),
+                    "lost": sum(g["lost"] for g in got),
+                    "words": total,
+                }
     return out
 
 
@@ -236,9 +254,18 @@ async def run(args: argparse.Namespace) -> None:
     names = args.variants.split(",")
     configs = {n: variant_config(n) for n in names}
     todo = await asyncio.to_thread(sessions, args.kinds.split(","))
-    server = await start_service("wyoming_whisper", "--model", "tiny.en", "--compute-type", "int8", "--language",
-                                 "en", "--endpoint-max-silence", "1.5",
-                                 env={**os.environ, "PYTHONPATH": str(ROOT)})
+    server = await start_service(
+        "wyoming_whisper",
+        "--model",
+        "tiny.en",
+        "--compute-type",
+        "int8",
+        "--language",
+        "en",
+        "--endpoint-max-silence",
+        "1.5",
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     load0, began = os.getloadavg(), time.strftime("%H:%M:%S", time.gmtime())
     rows: list[dict[str, Any]] = []
     try:
@@ -250,13 +277,19 @@ async def run(args: argparse.Namespace) -> None:
             print(s.label, " | ".join(f"{n}: {row[n]['text']!r}" for n in names), flush=True)
     finally:
         await server.stop()
-    summary = {"began": began, "ended": time.strftime("%H:%M:%S", time.gmtime()), "load": [load0, os.getloadavg()],
-               "n": len(rows), "groups": summarise(rows, names)}
+    summary = {
+        "began": began,
+        "ended": time.strftime("%H:%M:%S", time.gmtime()),
+        "load": [load0, os.getloadavg()],
+        "n": len(rows),
+        "groups": summarise(rows, names),
+    }
     print(json.dumps(summary, indent=1))
     out = ROOT / "bench" / "results" / "turn_background"
     out.mkdir(exist_ok=True)
     (out / f"talker-{args.kinds.replace(',', '_')}-{'_'.join(n.replace('/', '-') for n in names)}.json").write_text(
-        json.dumps({"summary": summary, "rows": rows}, indent=1))
+        json.dumps({"summary": summary, "rows": rows}, indent=1)
+    )
 
 
 def iter_levels(s: Session) -> Iterator[float]:
@@ -277,8 +310,10 @@ def levels(args: argparse.Namespace) -> None:
             pcm = gated(s, config)
             x = np.frombuffer(pcm, "<i2")
             passed.setdefault(group_of(s), []).append(float(np.mean(x != 0)))
-        print(f"under {under:g} dB: frames streamed (mean share per session): "
-              + ", ".join(f"{g} {np.mean(v):.2f}" for g, v in sorted(passed.items())))
+        print(
+            f"under {under:g} dB: frames streamed (mean share per session): "
+            + ", ".join(f"{g} {np.mean(v):.2f}" for g, v in sorted(passed.items()))
+        )
 
 
 def main() -> int:

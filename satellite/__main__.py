@@ -30,8 +30,8 @@ from .echo import EchoConfig
 from .ha_turn import SENSITIVITIES, EndOfTurnConfig
 from .handler import SatelliteHandler, satellite_info
 from .hooks import HooksConfig
-from .timer_voice import TimerVoiceConfig
 from .talker_gate import TalkerGateConfig
+from .timer_voice import TimerVoiceConfig
 from .timers import AlarmConfig
 from .tones import ToneConfig
 from .vad import VadConfig

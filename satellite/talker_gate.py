@@ -75,8 +75,9 @@ class TalkerGate:
     def __init__(self, config: TalkerGateConfig, frame_seconds: float) -> None:
         self.config = config
         self._reference_frames = max(1, round(config.reference_seconds / frame_seconds))
-        self._history: deque[float] = deque(maxlen=max(self._reference_frames,
-                                                       round(config.floor_seconds / frame_seconds)))
+        self._history: deque[float] = deque(
+            maxlen=max(self._reference_frames, round(config.floor_seconds / frame_seconds))
+        )
         self._rng = np.random.default_rng(0)
         self._fill_rms = 0.0  # armed: the comfort noise's RMS (full scale 1.0)
         self._preroll_frames = round(config.preroll_seconds / frame_seconds)
@@ -123,15 +124,25 @@ class TalkerGate:
         self._recent.clear()
         self.heard = False
         self.opened = self.gated_frames = self.frames = 0
-        _LOGGER.info("talker gate armed: wake word at %.1f dBFS, room %.1f dBFS; silence until a frame over "
-                     "%.1f dBFS, then under %.1f dBFS", self.reference_db, floor,
-                     self.reference_db - self.config.open_db, self.reference_db - self.config.keep_db)
+        _LOGGER.info(
+            "talker gate armed: wake word at %.1f dBFS, room %.1f dBFS; silence until a frame over "
+            "%.1f dBFS, then under %.1f dBFS",
+            self.reference_db,
+            floor,
+            self.reference_db - self.config.open_db,
+            self.reference_db - self.config.keep_db,
+        )
         return self.reference_db
 
     def disarm(self) -> None:
         if self.reference_db is not None and self.frames:
-            _LOGGER.info("talker gate: %d of %d frames streamed as silence, %d openings, talker heard: %s",
-                         self.gated_frames, self.frames, self.opened, self.heard)
+            _LOGGER.info(
+                "talker gate: %d of %d frames streamed as silence, %d openings, talker heard: %s",
+                self.gated_frames,
+                self.frames,
+                self.opened,
+                self.heard,
+            )
         self.reference_db = None
         self._history.clear()  # the next reference is the next wake word's alone
 

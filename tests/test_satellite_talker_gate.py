@@ -76,8 +76,9 @@ async def streamed(audio: bytes, gate: TalkerGateConfig) -> tuple[bytes, list[st
     """What the satellite streamed to its controller in the wake word's turn, the event types and
     the state it is left in."""
     wake = WakeGate(WAKE, VAD.frame_seconds)
-    config = SatelliteConfig(vad=VAD, echo=EchoConfig(enabled=False), tones=ToneConfig(enabled=False), wake=WAKE,
-                             talker=gate)
+    config = SatelliteConfig(
+        vad=VAD, echo=EchoConfig(enabled=False), tones=ToneConfig(enabled=False), wake=WAKE, talker=gate
+    )
     sat = Satellite(config, QuietMic(), MemorySink(16000), wake=wake)
     link = Link()
     await sat.start()
