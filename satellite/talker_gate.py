@@ -161,13 +161,14 @@ class TalkerGate:
             self._open_for = self._hangover_frames if over else self._open_for - 1
             return [frame]
         self._recent.append((frame, over))
-        window = list(self._recent)[-self._window_frames :]
+        recent = list(self._recent)
+        window = recent[-self._window_frames :]
         if sum(o for _, o in window) < (self.config.open_frames if not self.heard else 1):
             return [self._silence(frame)]
         # Opening: from ``preroll_seconds`` before the first frame over the bar (already streamed
-        # as silence: sent again as heard), so a soft onset keeps its audio.
-        first = len(self._recent) - len(window) + next(i for i, (_, o) in enumerate(window) if o)
-        out = [f for f, _ in list(self._recent)[max(0, first - self._preroll_frames) :]]
+        # as silence, sent again as heard), so a soft onset keeps its audio.
+        first = len(recent) - len(window) + next(i for i, (_, o) in enumerate(window) if o)
+        out = [f for f, _ in recent[max(0, first - self._preroll_frames) :]]
         self._recent.clear()
         self.opened += 1
         self.heard = True
