@@ -12,6 +12,7 @@ streams it and it is transcribed.
 from __future__ import annotations
 
 import logging
+import re
 
 import numpy as np
 import pytest
@@ -22,7 +23,6 @@ from whisper_clip import transcript
 from wyoming.audio import AudioChunk
 from wyoming.satellite import RunSatellite
 
-from bench.turn_corpus import norm_words
 from satellite.audio_io import MemorySink
 from satellite.core import Satellite, SatelliteConfig
 from satellite.echo import EchoConfig
@@ -36,6 +36,10 @@ VAD = VadConfig()
 WAKE = WakeConfig(names=("okay_nabu",))
 TV = "And in other news tonight, the city council voted to approve the new budget. Turn off the lights."
 OFF = TalkerGateConfig(open_db=0.0)  # the satellite as it was: no gate
+
+
+def norm_words(text: str) -> list[str]:
+    return re.sub(r"[^a-z0-9' ]+", " ", text.lower().replace("-", " ")).split()
 
 
 def pcm(x: np.ndarray) -> bytes:
