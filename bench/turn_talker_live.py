@@ -48,7 +48,7 @@ def pcm(x: np.ndarray[Any, Any]) -> bytes:
 
 def write_scenario(out: Path, args: argparse.Namespace) -> tuple[Path, list[dict[str, Any]]]:
     out.mkdir(parents=True, exist_ok=True)
-    requests = [r for r in build() if r.split == "tune" and r.condition == "clean"][: args.sessions // 2]
+    requests = [r for r in build() if r.split == "tune" and r.noise_dbfs is None][: args.sessions // 2]  # clean, far
     voices = None
     slots: list[dict[str, Any]] = []
     events = []
