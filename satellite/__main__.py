@@ -30,6 +30,7 @@ from .echo import EchoConfig
 from .ha_turn import SENSITIVITIES, EndOfTurnConfig
 from .handler import SatelliteHandler, satellite_info
 from .hooks import HooksConfig
+from .talker_gate import TalkerGateConfig
 from .timer_voice import TimerVoiceConfig
 from .timers import AlarmConfig
 from .tones import ToneConfig
@@ -110,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
                            "near misses such as 'Okay, Napoli.'); --no-wake-verify-all trusts microWakeWord's cutoff")
     wake.add_argument("--wake-refractory-seconds", type=float, default=1.5,
                       help="ignore the wake word this long after a detection")
+    wake.add_argument("--talker-gate-db", type=float, default=float(env("SATELLITE_TALKER_GATE_DB") or 12.0),
+                      metavar="DB", help="after the wake word, stream as silence what never comes within DB of the "
+                                         "wake word's level (a TV, a far talker; 0: off)")
+    wake.add_argument("--talker-gate-keep-db", type=float, default=20.0, metavar="DB",
+                      help="once the talker was heard, frames this far under the wake word are silence")
     vad = parser.add_argument_group("voice activity detection")
     vad.add_argument("--vad-aggressiveness", type=int, default=2, choices=[0, 1, 2, 3])
     vad.add_argument("--vad-frame-ms", type=int, default=30, choices=[10, 20, 30])
@@ -210,6 +216,8 @@ def configs(args: argparse.Namespace) -> tuple[SatelliteConfig, AudioConfig, Clo
                       initial_coupling_db=args.echo_coupling_db, onset_high_band=args.onset_high_band)
     satellite = SatelliteConfig(name=args.name, area=args.area, vad=vad, echo=echo, frontend=frontend_config(args),
                                 wake=wake_config(args),
+                                talker=TalkerGateConfig(open_db=args.talker_gate_db,
+                                                        keep_db=max(args.talker_gate_keep_db, args.talker_gate_db)),
                                 tones=ToneConfig(enabled=not args.no_tones),
                                 barge_in_min_seconds=args.barge_in_min_seconds,
                                 barge_in_hold=not args.no_barge_in_hold, reply_timeout=args.reply_timeout,

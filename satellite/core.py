@@ -60,6 +60,7 @@ from .outside import LATE_REPLY_SECONDS, OutsideTurn
 from .playback import Playback
 from .speaker_path import SpeakerPath
 from .state import HELD, PLAYING, TurnAction, TurnMachine, TurnState, TurnTrigger
+from .talker_gate import TalkerGate, TalkerGateConfig
 from .timers import Alarm, AlarmConfig, TimerBoard
 from .tones import LISTEN_HZ, PROCESS_HZ, ToneConfig, alarm, chime, error_tone, tone, wav_sound
 from .vad import RATE, SpeechDetector, VadConfig, VadEvent
@@ -78,6 +79,7 @@ class SatelliteConfig:
     echo: EchoConfig = field(default_factory=EchoConfig)
     frontend: FrontendConfig = field(default_factory=FrontendConfig)
     wake: WakeConfig = field(default_factory=lambda: WakeConfig(enabled=False))
+    talker: TalkerGateConfig = field(default_factory=TalkerGateConfig)  # after a wake word: its talker only
     tones: ToneConfig = field(default_factory=ToneConfig)
     barge_in_min_seconds: float = 0.4
     barge_in_hold: bool = True  # silence the reply as soon as speech starts over it
@@ -124,6 +126,10 @@ class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, Clou
         self.clock = clock or MonotonicClock()
         self.frontend = frontend  # AEC/NS/AGC (satellite.aec); None: the raw mic
         self.wake = wake  # None: always listening (--no-wake-word), any speech starts a turn
+        # The talker gate (satellite.talker_gate) needs the wake word's level as its reference.
+        self.talker = TalkerGate(config.talker, config.vad.frame_seconds) if wake and config.talker.enabled else None
+        if wake is None and config.talker.enabled:
+            _LOGGER.info("talker gate off: no wake word, so no talker to key it to (--no-wake-word)")
         self._wake_name: str | None = None  # the wake word that started the turn in progress
         self._wake_ms = 0.0  # mic time of the last detection
         self._wake_turn = False  # the turn in progress was started by the wake word
@@ -275,6 +281,10 @@ class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, Clou
         self._emit("streaming-started")
         self._utterance = bytearray(self._pending)
         self._pending.clear()
+        if self.talker is not None and self._wake_name is not None and self.talker.arm() is not None:
+            size = self.config.vad.frame_bytes  # the wake word's end (its detection frame) goes through it too
+            self._utterance = bytearray(b"".join(b"".join(self.talker.process(bytes(self._utterance[i : i + size])))
+                                                 for i in range(0, len(self._utterance), size)))
         local = self._local_available() and self.clock.now() >= self._degraded_until
         start_ms = int(self._mic_ms - len(self._utterance) * 1000 / (2 * RATE))
         self._wake_turn = self._wake_name is not None
@@ -311,13 +321,17 @@ class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, Clou
         self._mic_ms += self.config.vad.frame_ms
         self._tick()
         frame, allow = self._judge(frame, played)  # the VAD, the wake word and the controller get the cleaned frame
+        heard, streamed = frame, [frame]
+        if self.talker is not None:  # in a wake-word turn the VAD and the controller hear its talker only
+            streamed = self.talker.step(frame, self._wake_turn and self.machine.state == TurnState.STREAMING)
+            frame = streamed[-1]
         event = self.detector.process(frame, allow)
         self.trace.stamp_judged()
         state = self.machine.state
         if state == TurnState.IDLE:
             return
         if self.wake is not None:
-            event = self._wake_step(frame, event, state)
+            event = self._wake_step(heard, event, state)
             state = self.machine.state
         if event == VadEvent.START:  # over a reply: from where the judge first heard the user
             self._pending = bytearray(self._preroll(self.detector.take_preroll(), len(frame), state in PLAYING))
@@ -326,7 +340,8 @@ class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, Clou
             self._pending.clear()  # the VAD's pre-roll replaces it once it hears speech
             self._fire(TurnTrigger.ONSET)
         elif state == TurnState.STREAMING:
-            self._stream(frame)
+            for audio in streamed:
+                self._stream(audio)
         elif state in HELD:
             self._pending += frame
         if event == VadEvent.END:

@@ -1,0 +1,186 @@
+"""The talker gate: after a wake word, only the talker who said it is streamed.
+
+A TV or someone across the room is speech to every VAD (Silero scores background speech 35 dB
+under a request as speech: ``bench/results/turn_background.md``), so a session opened by the
+wake word turned the TV's "... Turn off the lights." into a request. The wake word gives what
+the VAD lacks, a reference: the level at the mic of the person who opened the session. After
+the detection, a frame whose level stays ``under_db`` or more under that reference is streamed
+as digital silence, so any STT (ours or Home Assistant's) and the satellite's own VAD hear only
+the talker. The gate opens on the first frame within ``under_db`` of the reference, sends the
+``preroll_seconds`` before it (a soft onset, already streamed as silence, is sent again as it
+was) and stays open ``hangover_seconds`` after the last such frame (word ends, soft syllables).
+
+Without a wake word (``--no-wake-word``) there is no reference: the gate is never armed.
+
+Pure and synchronous (numpy only): :class:`satellite.core.Satellite` calls :meth:`TalkerGate.arm`
+when a wake word starts a turn and :meth:`TalkerGate.step` on every frame (``listen`` outside
+that turn's stream, ``process`` in it, ``disarm`` when it ends).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+_LOGGER = logging.getLogger(__name__)
+_FLOOR_DB = -120.0  # the level of digital silence
+
+
+@dataclass(frozen=True)
+class TalkerGateConfig:
+    # Chosen by bench/turn_talker.py (bench/results/turn_background.md, session 17).
+    open_db: float = 12.0  # the first opening: a frame within this of the wake word's level (0: gate off)
+    keep_db: float = 20.0  # once the talker was heard: frames this far under the wake word are silence
+    open_frames: int = 3  # the first opening needs this many frames over open_db ...
+    open_window_seconds: float = 0.3  # ... within this long (a TV's loudest syllables are rarely as many)
+    hangover_seconds: float = 0.3  # open this long after the last frame over the bar
+    preroll_seconds: float = 0.09  # sent again, as heard, when the gate opens (before the first frame over)
+    tail_seconds: float = 0.3  # after the detection the wake word's own end is silence, at most this long
+    tail_drop_db: float = 18.0  # the wake word has ended at the first frame this far under its level
+    reference_seconds: float = 1.5  # the audio up to the detection that holds the wake word
+    reference_frames: int = 5  # the reference: the mean power of this many loudest frames in it
+    floor_seconds: float = 3.0  # the room's noise floor (what silence is filled with): from this much audio
+
+    def __post_init__(self) -> None:
+        if self.open_db < 0 or self.keep_db < self.open_db and self.open_db > 0:
+            raise ValueError("talker gate: 0 <= open_db <= keep_db")
+        if min(self.hangover_seconds, self.preroll_seconds, self.tail_seconds) < 0:
+            raise ValueError("talker gate hangover, pre-roll and tail must not be negative")
+        if self.reference_frames < 1 or self.open_frames < 1:
+            raise ValueError("talker gate reference_frames and open_frames must be at least 1")
+
+    @property
+    def enabled(self) -> bool:
+        return self.open_db > 0
+
+
+def frame_db(frame: bytes) -> float:
+    """A 16-bit PCM frame's power in dBFS."""
+    x = np.frombuffer(frame, "<i2").astype(np.float64) / 32768.0
+    power = float(np.mean(x * x)) if len(x) else 0.0
+    return 10.0 * float(np.log10(power)) if power > 0 else _FLOOR_DB
+
+
+class TalkerGate:
+    """Feed every mic frame; while armed, :meth:`process` returns what to stream for each.
+
+    Armed, it goes through three phases: the wake word's tail (silence until its level drops),
+    waiting for the talker (silence until a frame comes within ``open_db`` of the wake word), then
+    a level gate at ``keep_db`` with hangover and pre-roll.
+    """
+
+    def __init__(self, config: TalkerGateConfig, frame_seconds: float) -> None:
+        self.config = config
+        self._reference_frames = max(1, round(config.reference_seconds / frame_seconds))
+        self._history: deque[float] = deque(
+            maxlen=max(self._reference_frames, round(config.floor_seconds / frame_seconds))
+        )
+        self._rng = np.random.default_rng(0)
+        self._fill_rms = 0.0  # armed: the comfort noise's RMS (full scale 1.0)
+        self._preroll_frames = round(config.preroll_seconds / frame_seconds)
+        self._window_frames = max(1, round(config.open_window_seconds / frame_seconds))
+        self._recent: deque[tuple[bytes, bool]] = deque(maxlen=self._preroll_frames + self._window_frames)
+        self._hangover_frames = round(config.hangover_seconds / frame_seconds)
+        self._tail_frames = round(config.tail_seconds / frame_seconds)
+        self.reference_db: float | None = None  # armed: the wake word's level
+        self._open_for = 0  # frames the gate stays open
+        self._in_tail = False  # the wake word's end, after the detection
+        self.heard = False  # the talker has been heard in this turn (the gate opened)
+        self.opened = 0  # openings in this turn
+        self.gated_frames = 0  # frames streamed as silence in this turn
+        self.frames = 0  # frames of this turn
+
+    @property
+    def armed(self) -> bool:
+        return self.reference_db is not None
+
+    def step(self, frame: bytes, gating: bool) -> list[bytes]:
+        """The turn driver's one call per frame: ``gating`` while a wake-word turn streams."""
+        if gating and self.armed:
+            return self.process(frame)
+        if self.armed:
+            self.disarm()
+        self.listen(frame)
+        return [frame]
+
+    def listen(self, frame: bytes) -> None:
+        """Every frame outside a gated turn: the wake word's level is taken from these."""
+        self._history.append(frame_db(frame))
+
+    def arm(self) -> float | None:
+        """At a wake word: the reference is the mean power of the loudest frames just heard."""
+        if not self.config.enabled or not self._history:
+            return None
+        levels = list(self._history)
+        top = sorted(levels[-self._reference_frames :])[-self.config.reference_frames :]
+        floor = sorted(levels)[len(levels) // 10]
+        self._fill_rms = 10 ** (floor / 20) if floor > _FLOOR_DB else 0.0
+        self.reference_db = 10.0 * float(np.log10(np.mean([10 ** (d / 10) for d in top])))
+        self._open_for = 0
+        self._in_tail = True
+        self._recent.clear()
+        self.heard = False
+        self.opened = self.gated_frames = self.frames = 0
+        _LOGGER.info(
+            "talker gate armed: wake word at %.1f dBFS, room %.1f dBFS; silence until a frame over "
+            "%.1f dBFS, then under %.1f dBFS",
+            self.reference_db,
+            floor,
+            self.reference_db - self.config.open_db,
+            self.reference_db - self.config.keep_db,
+        )
+        return self.reference_db
+
+    def disarm(self) -> None:
+        if self.reference_db is not None and self.frames:
+            _LOGGER.info(
+                "talker gate: %d of %d frames streamed as silence, %d openings, talker heard: %s",
+                self.gated_frames,
+                self.frames,
+                self.opened,
+                self.heard,
+            )
+        self.reference_db = None
+        self._history.clear()  # the next reference is the next wake word's alone
+
+    def process(self, frame: bytes) -> list[bytes]:
+        """The frames to stream for ``frame``: itself, silence, or (opening) the pre-roll and itself."""
+        if self.reference_db is None:
+            return [frame]
+        self.frames += 1
+        level = frame_db(frame)
+        if self._in_tail:
+            if self.frames <= self._tail_frames and level >= self.reference_db - self.config.tail_drop_db:
+                return [self._silence(frame)]  # still the wake word
+            self._in_tail = False
+        over = level >= self.reference_db - (self.config.keep_db if self.heard else self.config.open_db)
+        if self._open_for:  # open: hangover after the last frame over the bar
+            self._open_for = self._hangover_frames if over else self._open_for - 1
+            return [frame]
+        self._recent.append((frame, over))
+        recent = list(self._recent)
+        window = recent[-self._window_frames :]
+        if sum(o for _, o in window) < (self.config.open_frames if not self.heard else 1):
+            return [self._silence(frame)]
+        # Opening: from ``preroll_seconds`` before the first frame over the bar (already streamed
+        # as silence, sent again as heard), so a soft onset keeps its audio.
+        first = len(recent) - len(window) + next(i for i, (_, o) in enumerate(window) if o)
+        out = [f for f, _ in recent[max(0, first - self._preroll_frames) :]]
+        self._recent.clear()
+        self.opened += 1
+        self.heard = True
+        self._open_for = self._hangover_frames
+        return out
+
+    def _silence(self, frame: bytes) -> bytes:
+        """What a gated frame is streamed as: white noise at the room's floor (digital silence
+        between noisy speech made Silero miss a soft "What time is it?" under -40 dBFS noise)."""
+        self.gated_frames += 1
+        if not self._fill_rms:
+            return bytes(len(frame))
+        noise = self._rng.standard_normal(len(frame) // 2) * (self._fill_rms * 32767)
+        out: bytes = np.clip(noise, -32768, 32767).astype("<i2").tobytes()
+        return out
