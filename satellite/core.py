@@ -79,7 +79,7 @@ class SatelliteConfig:
     echo: EchoConfig = field(default_factory=EchoConfig)
     frontend: FrontendConfig = field(default_factory=FrontendConfig)
     wake: WakeConfig = field(default_factory=lambda: WakeConfig(enabled=False))
-    talker: TalkerGateConfig = field(default_factory=TalkerGateConfig)  # after a wake word: its talker only
+    talker: TalkerGateConfig = field(default_factory=lambda: TalkerGateConfig(open_db=0.0))  # opt-in (off)
     tones: ToneConfig = field(default_factory=ToneConfig)
     barge_in_min_seconds: float = 0.4
     barge_in_hold: bool = True  # silence the reply as soon as speech starts over it

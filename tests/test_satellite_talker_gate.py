@@ -143,7 +143,12 @@ def test_the_gate_opens_on_the_talker_with_its_onset_and_fills_the_rest_with_the
 
 def test_without_a_wake_word_the_gate_is_off_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="satellite.core")
-    config = SatelliteConfig(vad=VAD, echo=EchoConfig(enabled=False), tones=ToneConfig(enabled=False))
+    config = SatelliteConfig(vad=VAD, echo=EchoConfig(enabled=False), tones=ToneConfig(enabled=False),
+                             talker=TalkerGateConfig())  # asked for (it is opt-in), but no wake word
     sat = Satellite(config, QuietMic(), MemorySink(16000))
     assert sat.talker is None
     assert any("talker gate off" in r.getMessage() for r in caplog.records)
+
+
+def test_the_gate_is_opt_in() -> None:
+    assert not SatelliteConfig().talker.enabled
