@@ -272,17 +272,7 @@ async def serve_all(names: list[str]) -> dict[str, Any]:
     for n in names:
         env = {**os.environ, "WHISPER_BENCH_VAD": json.dumps(VARIANTS[n]), "PYTHONPATH": str(ROOT)}
         servers[n] = await start_service(
-            "wyoming_whisper",
-            "--model",
-            "tiny.en",
-            "--compute-type",
-            "int8",
-            "--language",
-            "en",
-            "--endpoint-max-silence",
-            "1.5",
-            env=env,
-            command=[sys.executable, "-c", code],
+            "wyoming_whisper", *turn_bench.TINY_WHISPER_ARGS, env=env, command=[sys.executable, "-c", code]
         )
     return servers
 

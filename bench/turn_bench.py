@@ -168,6 +168,23 @@ async def stream(port: int, request: Request, sensitivity: str, mode: str) -> tu
         await client.disconnect()
 
 
+# The whisper server every turn bench starts: tiny.en int8, English, the semantic endpoint's 1.5 s cap.
+TINY_WHISPER_ARGS = (
+    *("--model", "tiny.en", "--compute-type", "int8"),
+    *("--language", "en", "--endpoint-max-silence", "1.5"),
+)
+
+
+async def read_transcript(client: AsyncTcpClient, timeout: float) -> str:
+    """Read events until the transcript (each read within ``timeout`` s); its text."""
+    while True:
+        event = await asyncio.wait_for(client.read_event(), timeout)
+        if event is None:
+            raise ConnectionError("closed before transcript")
+        if Transcript.is_type(event.type):
+            return Transcript.from_event(event).text
+
+
 async def oracle(port: int, request: Request) -> str:
     client = AsyncTcpClient("127.0.0.1", port)
     await client.connect()
@@ -176,12 +193,7 @@ async def oracle(port: int, request: Request) -> str:
         await client.write_event(AudioStart(rate=RATE, width=2, channels=1).event())
         await client.write_event(AudioChunk(rate=RATE, width=2, channels=1, audio=request.pcm + bytes(9600)).event())
         await client.write_event(AudioStop().event())
-        while True:
-            event = await asyncio.wait_for(client.read_event(), 60)
-            if event is None:
-                raise ConnectionError("closed before transcript")
-            if Transcript.is_type(event.type):
-                return Transcript.from_event(event).text
+        return await read_transcript(client, 60)
     finally:
         await client.disconnect()
 

@@ -158,7 +158,7 @@ def gated(session: Session, config: TalkerGateConfig | None) -> bytes:
 
 
 async def transcribe(port: int, pcm: bytes) -> str:
-    from wyoming.asr import Transcribe, Transcript
+    from wyoming.asr import Transcribe
     from wyoming.audio import AudioChunk, AudioStart, AudioStop
     from wyoming.client import AsyncTcpClient
 
@@ -176,12 +176,7 @@ async def transcribe(port: int, pcm: bytes) -> str:
         for i in range(0, len(pcm), 1024):
             await client.write_event(AudioChunk(rate=RATE, width=2, channels=1, audio=pcm[i : i + 1024]).event())
         await client.write_event(AudioStop().event())
-        while True:
-            event = await asyncio.wait_for(client.read_event(), 120)
-            if event is None:
-                raise ConnectionError("closed before transcript")
-            if Transcript.is_type(event.type):
-                return Transcript.from_event(event).text
+        return await turn_bench.read_transcript(client, 120)
     finally:
         await client.disconnect()
 
@@ -255,16 +250,7 @@ async def run(args: argparse.Namespace) -> None:
     configs = {n: variant_config(n) for n in names}
     todo = await asyncio.to_thread(sessions, args.kinds.split(","))
     server = await start_service(
-        "wyoming_whisper",
-        "--model",
-        "tiny.en",
-        "--compute-type",
-        "int8",
-        "--language",
-        "en",
-        "--endpoint-max-silence",
-        "1.5",
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        "wyoming_whisper", *turn_bench.TINY_WHISPER_ARGS, env={**os.environ, "PYTHONPATH": str(ROOT)}
     )
     load0, began = os.getloadavg(), time.strftime("%H:%M:%S", time.gmtime())
     rows: list[dict[str, Any]] = []
