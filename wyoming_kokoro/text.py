@@ -193,6 +193,12 @@ _PHRASE_STARTS = _CONJUNCTIONS | frozenset({
     "about", "after", "before", "by", "for", "from", "if", "into", "than", "that", "when", "where",
     "who", "with", "without"})  # not "on", "in", "to", "up": after a verb they belong to it
 _NEXT_WORD = re.compile(r"([A-Za-z]+)\s")
+# A first piece that began with one of these (a noun phrase: "The capital of Australia") may end
+# before its verb (_PREDICATE_STARTS): the subject | predicate boundary, where a speaker pauses.
+_DETERMINERS = frozenset({"the", "a", "an", "this", "these", "those", "my", "your", "our", "its", "their"})
+_PREDICATE_STARTS = frozenset({
+    "is", "are", "was", "were", "has", "have", "had", "can", "could", "will", "would", "should", "may", "might",
+    "must", "does", "do", "did", "includes", "include", "contains", "consists", "means", "makes", "takes", "lies"})
 
 class SentenceSplitter:
     """Incremental splitter: :meth:`feed` text as it arrives, :meth:`finish` at the end.
@@ -204,18 +210,23 @@ class SentenceSplitter:
     and ...", "... is 384 thousand kilometres | from ...") once it has
     ``first_conjunction_words``, or, in a sentence with no early clause mark, after
     ``first_max_words`` words once the next word has begun (0: no such cut): a model as slow as
-    Kokoro on a small CPU then speaks in ~0.3 s instead of after the whole sentence. Later
+    Kokoro on a small CPU then speaks in ~0.3 s instead of after the whole sentence. A first
+    piece that starts with a noun phrase ("The speed of light | is ...", "The capital of
+    Australia | is ...") may also end before its verb once it has ``first_subject_words`` words
+    (0: no such cut): the subject is where a speaker pauses, and Piper, whose time grows with the
+    audio it makes, speaks it in ~2/3 of the time of six words (``bench/tts_bench.py --first-piece``). Later
     pieces are sentences; any piece ends at a clause mark past ``soft_max`` characters, and at a
     word boundary past ``hard_max``.
     """
 
     def __init__(
         self, *, first_min_words: int = 1, first_conjunction_words: int = 4, first_max_words: int = 6,
-        soft_max: int = 160, hard_max: int = 320,
+        first_subject_words: int = 4, soft_max: int = 160, hard_max: int = 320,
     ) -> None:
         self.first_min_words = first_min_words
         self.first_conjunction_words = first_conjunction_words
         self.first_max_words = first_max_words
+        self.first_subject_words = first_subject_words
         self.soft_max = soft_max
         self.hard_max = hard_max
         self._buffer = ""
@@ -283,6 +294,10 @@ class SentenceSplitter:
                         and may_cut(buf, i, words)):
                     self._mid_phrase = not _conjunction_at(buf, i + 1)
                     return i
+                if (first and 0 < self.first_subject_words <= words and _predicate_at(buf, i + 1)
+                        and _noun_phrase_start(buf) and may_cut(buf, i, words)):
+                    self._mid_phrase = True
+                    return i
                 if (first and 0 < self.first_max_words <= words and _word_begins_at(buf, i + 1)
                         and may_cut(buf, i, words)):
                     self._mid_phrase = True
@@ -319,6 +334,17 @@ def _conjunction_at(buf: str, i: int) -> bool:
 def _phrase_start_at(buf: str, i: int) -> bool:
     match = _NEXT_WORD.match(buf, i)
     return match is not None and match.group(1).lower() in _PHRASE_STARTS
+
+
+def _predicate_at(buf: str, i: int) -> bool:
+    match = _NEXT_WORD.match(buf, i)
+    return match is not None and match.group(1).lower() in _PREDICATE_STARTS
+
+
+def _noun_phrase_start(buf: str) -> bool:
+    """The piece starts with a determiner ("The ...", "A ...", "Your ...")."""
+    match = re.match(r"\s*([A-Za-z]+)\s", buf)
+    return match is not None and match.group(1).lower() in _DETERMINERS
 
 
 def _word_begins_at(buf: str, i: int) -> bool:
