@@ -9,6 +9,11 @@ at the recorded pace into two ``wyoming_kokoro --provider piper`` servers (one p
 order alternating per question: the first audio-chunk's time from the first chunk sent, and the
 first piece's text (the server's own :class:`SentenceSplitter` on the same text).
 
+``--pace-ms N``: the LLM's chunks are replayed one every N ms instead of at the recorded pace. On a
+busy box llama-server's threads stall for seconds between tokens (2026-12-03, load 4-5: 2.8 s to
+the second word), which hides the TTS's own time; in the lead's quiet room runs a reply streamed
+at 6-18 ms a chunk (80 chunks in 488 ms, 21 in 369 ms).
+
 Real time: run it under ``flock /tmp/hearth-rt.lock`` and note the load it prints.
 
     flock /tmp/hearth-rt.lock .venv/bin/python bench/tts_first_piece_bench.py [--out FILE.json]
@@ -79,6 +84,10 @@ async def record(llama: str, question: str, cid: str) -> list[tuple[float, str]]
         await conn.close()
 
 
+def paced(chunks: list[tuple[float, str]], pace_ms: float | None) -> list[tuple[float, str]]:
+    return chunks if pace_ms is None else [(i * pace_ms / 1000, text) for i, (_, text) in enumerate(chunks)]
+
+
 async def replay(tts: str, chunks: list[tuple[float, str]]) -> float:
     """Seconds from the first chunk sent to the first audio-chunk back."""
     conn = await Connection.open(tts)
@@ -117,7 +126,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         for name, words in SETTINGS.items():
             servers[name] = await start_service("wyoming_kokoro", "--provider", "piper", "--engines", "piper",
                                                 "--first-subject-words", str(words))
-        replies = [await record(llama.uri, q, f"q{i}") for i, q in enumerate(QUESTIONS[: args.questions])]
+        replies = [paced(await record(llama.uri, q, f"q{i}"), args.pace_ms)
+                   for i, q in enumerate(QUESTIONS[: args.questions])]
         await llama.stop()
         for server in servers.values():  # the voice warm
             await replay(server.uri, [(0.0, "Hello there.")])
@@ -136,7 +146,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await llama.stop()
         for server in servers.values():
             await server.stop()
-    summary: dict[str, Any] = {"n": len(rows), "load": [min(load), max(load)]}
+    summary: dict[str, Any] = {"n": len(rows), "load": [min(load), max(load)], "pace_ms": args.pace_ms}
     for name in SETTINGS:
         vals = [r[name] for r in rows]
         summary[name] = {"p50_s": round(float(np.percentile(vals, 50)), 3),
@@ -152,6 +162,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--questions", type=int, default=len(QUESTIONS))
+    parser.add_argument("--pace-ms", type=float, help="replay the chunks one every N ms (default: as recorded)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     result = asyncio.run(run(args))
