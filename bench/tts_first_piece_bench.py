@@ -94,19 +94,26 @@ async def replay(tts: str, chunks: list[tuple[float, str]]) -> float:
     try:
         await conn.send(SynthesizeStart().event())
         t0 = time.monotonic()
-        for at, text in chunks:
-            if (delay := t0 + at - time.monotonic()) > 0:
-                await asyncio.sleep(delay)
-            if text:
-                await conn.send(SynthesizeChunk(text=text).event())
-        await conn.send(SynthesizeStop().event())
+
+        async def send() -> None:
+            for at, text in chunks:
+                if (delay := t0 + at - time.monotonic()) > 0:
+                    await asyncio.sleep(delay)
+                if text:
+                    await conn.send(SynthesizeChunk(text=text).event())
+            await conn.send(SynthesizeStop().event())
+
+        sender = asyncio.create_task(send())  # the audio is read while the text still goes out
         first: float | None = None
-        while True:
-            event = await conn.recv(120)
-            if AudioChunk.is_type(event.type) and first is None:
-                first = time.monotonic() - t0
-            if SynthesizeStopped.is_type(event.type):
-                break
+        try:
+            while True:
+                event = await conn.recv(120)
+                if AudioChunk.is_type(event.type) and first is None:
+                    first = time.monotonic() - t0
+                if SynthesizeStopped.is_type(event.type):
+                    break
+        finally:
+            await sender
         assert first is not None, "no audio"
         return first
     finally:
