@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from .phrase import may_cut
+from .phrase import conjunction_at, may_cut, noun_phrase_start, phrase_start_at, predicate_at
 
 # --- cleaning ----------------------------------------------------------------------------
 _CODE_FENCE = re.compile(r"^\s*(```|~~~).*$", re.MULTILINE)
@@ -186,19 +186,6 @@ _NO_BREAK_WORDS = frozenset(
 )
 
 
-# A first piece may end before one of these (a clause boundary without punctuation).
-_CONJUNCTIONS = frozenset({"and", "but", "so", "because", "or", "while", "which", "then", "although"})
-# Words a phrase may start with: a long first piece with no clause mark may end before one.
-_PHRASE_STARTS = _CONJUNCTIONS | frozenset({
-    "about", "after", "before", "by", "for", "from", "if", "into", "than", "that", "when", "where",
-    "who", "with", "without"})  # not "on", "in", "to", "up": after a verb they belong to it
-_NEXT_WORD = re.compile(r"([A-Za-z]+)\s")
-# A first piece that began with one of these (a noun phrase: "The capital of Australia") may end
-# before its verb (_PREDICATE_STARTS): the subject | predicate boundary, where a speaker pauses.
-_DETERMINERS = frozenset({"the", "a", "an", "this", "these", "those", "my", "your", "our", "its", "their"})
-_PREDICATE_STARTS = frozenset({
-    "is", "are", "was", "were", "has", "have", "had", "can", "could", "will", "would", "should", "may", "might",
-    "must", "does", "do", "did", "includes", "include", "contains", "consists", "means", "makes", "takes", "lies"})
 
 class SentenceSplitter:
     """Incremental splitter: :meth:`feed` text as it arrives, :meth:`finish` at the end.
@@ -290,12 +277,12 @@ class SentenceSplitter:
                     return clause_cut
             elif char.isspace() and words:
                 space_cut = i
-                if (first and words >= self.first_conjunction_words and _phrase_start_at(buf, i + 1)
+                if (first and words >= self.first_conjunction_words and phrase_start_at(buf, i + 1)
                         and may_cut(buf, i, words)):
-                    self._mid_phrase = not _conjunction_at(buf, i + 1)
+                    self._mid_phrase = not conjunction_at(buf, i + 1)
                     return i
-                if (first and 0 < self.first_subject_words <= words and _predicate_at(buf, i + 1)
-                        and _noun_phrase_start(buf) and may_cut(buf, i, words)):
+                if (first and 0 < self.first_subject_words <= words and predicate_at(buf, i + 1)
+                        and noun_phrase_start(buf) and may_cut(buf, i, words)):
                     self._mid_phrase = True
                     return i
                 if (first and 0 < self.first_max_words <= words and _word_begins_at(buf, i + 1)
@@ -324,27 +311,6 @@ class SentenceSplitter:
             return False
         # A list number ("1. Open the door") starts its line.
         return not (word.isdigit() and _line_start(buf, i - len(word)))
-
-
-def _conjunction_at(buf: str, i: int) -> bool:
-    match = _NEXT_WORD.match(buf, i)
-    return match is not None and match.group(1).lower() in _CONJUNCTIONS
-
-
-def _phrase_start_at(buf: str, i: int) -> bool:
-    match = _NEXT_WORD.match(buf, i)
-    return match is not None and match.group(1).lower() in _PHRASE_STARTS
-
-
-def _predicate_at(buf: str, i: int) -> bool:
-    match = _NEXT_WORD.match(buf, i)
-    return match is not None and match.group(1).lower() in _PREDICATE_STARTS
-
-
-def _noun_phrase_start(buf: str) -> bool:
-    """The piece starts with a determiner ("The ...", "A ...", "Your ...")."""
-    match = re.match(r"\s*([A-Za-z]+)\s", buf)
-    return match is not None and match.group(1).lower() in _DETERMINERS
 
 
 def _word_begins_at(buf: str, i: int) -> bool:
