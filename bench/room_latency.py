@@ -156,6 +156,11 @@ def breakdown(folder: Path, whisper_log: Path | None = None) -> list[dict[str, A
         for _, line in wlog
         if "transcript=" in line and (m := re.search(r" mono=([\d.]+)\"?$", line))
     ]
+    judged = [
+        (t - scenario_wall, m.group(1) == "True", m.group(2), m.group(3))
+        for t, line in wlog
+        if (m := re.search(r"end of turn\? finished=(True|False) \((.*?)\) text='(.*)'", line))
+    ]
     told = [t for t, msg in sat if "end of speech found by the controller" in msg]
     sat_reply = [t for t, msg in sat if "speaking on reply-start" in msg]
     preparing = [t for t, msg in orch if msg.startswith("preparing a reply to")]
@@ -212,8 +217,27 @@ def breakdown(folder: Path, whisper_log: Path | None = None) -> list[dict[str, A
         ce = row["clip_end"]
         row["speaker_clip_s"] = None if ce is None else round(spk - ce, 3)
         row["offset_early_s"] = None if ce is None else round(ce - u["offset"], 3)
+        row["cause"] = slow_cause(row, [j for j in judged if u["onset"] <= j[0] <= spk])
         rows.append(row)
     return rows
+
+
+WEAK_END_S = 0.6  # whisper heard more silence than this before it ended the turn: it judged the text unfinished
+EARLY_MARK_S = 0.3  # the room's speech end this much before the clip's end (its level mark in a noisy clip)
+
+
+def slow_cause(row: dict[str, Any], judged: list[tuple[float, bool, str, str]]) -> str:
+    """Why a turn's first sound came late from the room's mark, when the log says: whisper waited
+    for more speech (its last "unfinished" judgement: reason and text), or the room's mark fell
+    before the clip's end."""
+    causes = []
+    if (silence := row.get("eot_silence")) is not None and silence > WEAK_END_S:
+        unfinished = [j for j in judged if not j[1]]
+        why = f" after {unfinished[-1][2]!r} on {unfinished[-1][3]!r}" if unfinished else ""
+        causes.append(f"weak end: whisper heard {silence:.2f} s of silence{why}")
+    if (early := row.get("offset_early_s")) is not None and early > EARLY_MARK_S:
+        causes.append(f"room's mark {early:.2f} s before the clip's end")
+    return "; ".join(causes)
 
 
 def table(rows: list[dict[str, Any]], title: str) -> str:
@@ -337,6 +361,7 @@ def main() -> int:
                 r["intent"],
                 " ".join(f"{s}={r[s + '_s']}" for s in STEPS),
                 f"speaker_from_clip_end={r['speaker_clip_s']}",
+                f"[{r['cause']}]" if r["cause"] else "",
             )
     if len(args.folders) > 1:
         print(table(every, "all"))

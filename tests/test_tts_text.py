@@ -201,3 +201,23 @@ def test_splitter_first_piece_is_not_cut_inside_a_name_or_a_number() -> None:
         "It takes about twenty five minutes,",
         "The tallest mountain in the world,",
     ]
+
+
+def test_splitter_first_piece_of_a_noun_phrase_ends_before_its_verb() -> None:
+    """Replies of the room's questions (SmolLM2-135M): a first piece that starts with a noun
+    phrase ends before its verb once it has four words, with a comma (the voice stays up), so
+    Piper speaks the subject first instead of six words or the whole sentence. Not in a short
+    subject ("The kitchen lights are on"), not after a word the phrase goes on from, not in a
+    piece that does not start with a determiner."""
+    assert split_streamed("The capital of Australia is Canberra.") == ["The capital of Australia,", "is Canberra."]
+    assert split_streamed("The boiling point of water is 1,000 degrees Celsius.")[0] == "The boiling point of water,"
+    assert split_streamed("The speed of light is approximately 299,792,458 meters per second.")[0] == (
+        "The speed of light,")
+    assert split_streamed("The novel by Jane Austen was published in 1813.")[0] == "The novel by Jane Austen,"
+    # (a token at a time, as the LLM sends them: the verb must be a whole word before the cut)
+    assert split_streamed("The longest river in Africa is the Nile.", step=1)[0] == "The longest river in Africa,"
+    assert split_streamed("The kitchen lights are on and the door is locked.")[0] == "The kitchen lights are on"
+    assert split_streamed("Paris in the spring is lovely, they say.")[0] == "Paris in the spring is lovely,"
+    assert split_streamed("The answer to this is complicated.") == ["The answer to this is complicated."]
+    assert split_streamed("The capital of Australia is Canberra.", first_subject_words=0) == [
+        "The capital of Australia is Canberra."]

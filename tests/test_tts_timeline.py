@@ -57,3 +57,20 @@ async def test_home_assistant_stream_sends_the_first_phrase_before_the_rest_is_m
     assert steps[-1] == "audio-stop sent", steps
     # Each engine call: how long it waited for the engine and how long the engine ran.
     assert sum("engine=piper chars=" in line and "gate_wait=" in line and " run=" in line for line in server.log) >= 2
+
+
+async def test_llm_stream_first_engine_call_is_the_subject(server: ServiceProcess) -> None:
+    """An LLM's reply token by token: the first engine call is the sentence's subject ("The capital
+    of Australia,", before its verb), not the whole sentence (Piper's time grows with its audio)."""
+    reply = "The capital of Australia is Canberra. It is a planned city."
+    async with connected(server.port) as client:
+        await client.send(SynthesizeStart())
+        for token in re.findall(r"\s*\S+", reply):
+            await client.send(SynthesizeChunk(text=token))
+        await client.send(SynthesizeStop())
+        await client.recv_until("synthesize-stopped")
+        host, port = client.writer.get_extra_info("sockname")[:2]
+    name = f"{host}:{port}"
+    assert await server.wait_log(f"client={name} voice=")
+    steps = timeline(server.log, name)
+    assert f"call 1: 1 piece(s), {len('The capital of Australia,')} chars" in steps, steps

@@ -2,7 +2,8 @@
 ("three hundred | eighty", "20 | degrees") or a name ("New | York", "Romeo | and Juliet"), nor
 after a word the phrase goes on from ("is in | ...", "capital city of | ..."). Used by
 :class:`~wyoming_kokoro.text.SentenceSplitter` for its early cuts without punctuation, so the
-short first piece still ends where a speaker could pause.
+short first piece still ends where a speaker could pause; and the words such a cut may come before
+(a conjunction, a phrase-starting word, the verb after a noun-phrase subject).
 """
 
 from __future__ import annotations
@@ -18,6 +19,19 @@ _NUMBER_WORDS = frozenset({
     "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen",
     "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty", "forty", "fifty",
     "sixty", "seventy", "eighty", "ninety", "hundred", "thousand", "million", "billion", "point"})
+# A first piece may end before one of these (a clause boundary without punctuation).
+_CONJUNCTIONS = frozenset({"and", "but", "so", "because", "or", "while", "which", "then", "although"})
+# Words a phrase may start with: a long first piece with no clause mark may end before one.
+_PHRASE_STARTS = _CONJUNCTIONS | frozenset({
+    "about", "after", "before", "by", "for", "from", "if", "into", "than", "that", "when", "where",
+    "who", "with", "without"})  # not "on", "in", "to", "up": after a verb they belong to it
+_NEXT_WORD = re.compile(r"([A-Za-z]+)\s")
+# A first piece that began with one of these (a noun phrase: "The capital of Australia") may end
+# before its verb (_PREDICATE_STARTS): the subject | predicate boundary, where a speaker pauses.
+_DETERMINERS = frozenset({"the", "a", "an", "this", "these", "those", "my", "your", "our", "its", "their"})
+_PREDICATE_STARTS = frozenset({
+    "is", "are", "was", "were", "has", "have", "had", "can", "could", "will", "would", "should", "may", "might",
+    "must", "does", "do", "did", "includes", "include", "contains", "consists", "means", "makes", "takes", "lies"})
 _WORD_AROUND = re.compile(r"(\S+)\s+(\S+)(?:\s+(\S+))?")
 
 
@@ -40,3 +54,24 @@ def may_cut(buf: str, i: int, words: int) -> bool:
 
     name = words > 1 and match.group(1)[:1].isupper() and then.lstrip("\"'(")[:1].isupper() and after != "i"
     return not (before in _NO_END_WORDS or numeric(before) or numeric(after) or name)
+
+
+def conjunction_at(buf: str, i: int) -> bool:
+    match = _NEXT_WORD.match(buf, i)
+    return match is not None and match.group(1).lower() in _CONJUNCTIONS
+
+
+def phrase_start_at(buf: str, i: int) -> bool:
+    match = _NEXT_WORD.match(buf, i)
+    return match is not None and match.group(1).lower() in _PHRASE_STARTS
+
+
+def predicate_at(buf: str, i: int) -> bool:
+    match = _NEXT_WORD.match(buf, i)
+    return match is not None and match.group(1).lower() in _PREDICATE_STARTS
+
+
+def noun_phrase_start(buf: str) -> bool:
+    """The piece starts with a determiner ("The ...", "A ...", "Your ...")."""
+    match = re.match(r"\s*([A-Za-z]+)\s", buf)
+    return match is not None and match.group(1).lower() in _DETERMINERS

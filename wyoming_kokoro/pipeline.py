@@ -69,6 +69,9 @@ class ReplyOptions:
     # doubles up to merge_max (fewer calls: Kokoro pays ~1 s per call on 2 busy cores).
     merge_first: int = 100
     merge_max: int = 300
+    # A first piece that starts with a noun phrase may end before its verb once it has this many
+    # words (0: never; :class:`~.text.SentenceSplitter`).
+    first_subject_words: int = 4
     clock: Clock | None = None  # the retry delays' clock (tests inject a ManualClock)
 
     def merge_budget(self, call: int, *, shared: bool = False) -> int:
@@ -104,7 +107,7 @@ class Reply:
         self._options = options
         self._client = client
         self._rate = synthesizer.engine.sample_rate
-        self._splitter = SentenceSplitter()
+        self._splitter = SentenceSplitter(first_subject_words=options.first_subject_words)
         self._text: asyncio.Queue[str | None] = asyncio.Queue(maxsize=TEXT_QUEUE)
         self._audio: asyncio.Queue[Samples | BaseException | None] = asyncio.Queue(maxsize=1)
         self._started = False

@@ -47,6 +47,7 @@ class TtsConfig:
     piper_threads: int = 1  # onnxruntime intra-op threads per Piper call (0: one per core)
     auto_first_audio: float = 0.3  # --provider auto: Kokoro's budget for a short first phrase, s
     kokoro_extra_voices: dict[str, Path] = field(default_factory=dict)  # fetched voices/NAME.bin files
+    first_subject_words: int = 4  # a first piece may end before its verb ("The capital of France | is")
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,8 @@ async def build_service(config: TtsConfig) -> TtsService:
         voices=voices,
         synthesizers={name: Synthesizer(engine, AudioCache(int(config.cache_mb * 1024 * 1024)))
                       for name, engine in engines.items()},
-        options=ReplyOptions(samples_per_chunk=config.samples_per_chunk),
+        options=ReplyOptions(samples_per_chunk=config.samples_per_chunk,
+                             first_subject_words=config.first_subject_words),
         info=lambda: info,
         max_text_chars=config.max_text_chars,
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from .phrase import may_cut
+from .phrase import conjunction_at, may_cut, noun_phrase_start, phrase_start_at, predicate_at
 
 # --- cleaning ----------------------------------------------------------------------------
 _CODE_FENCE = re.compile(r"^\s*(```|~~~).*$", re.MULTILINE)
@@ -186,13 +186,6 @@ _NO_BREAK_WORDS = frozenset(
 )
 
 
-# A first piece may end before one of these (a clause boundary without punctuation).
-_CONJUNCTIONS = frozenset({"and", "but", "so", "because", "or", "while", "which", "then", "although"})
-# Words a phrase may start with: a long first piece with no clause mark may end before one.
-_PHRASE_STARTS = _CONJUNCTIONS | frozenset({
-    "about", "after", "before", "by", "for", "from", "if", "into", "than", "that", "when", "where",
-    "who", "with", "without"})  # not "on", "in", "to", "up": after a verb they belong to it
-_NEXT_WORD = re.compile(r"([A-Za-z]+)\s")
 
 class SentenceSplitter:
     """Incremental splitter: :meth:`feed` text as it arrives, :meth:`finish` at the end.
@@ -204,18 +197,23 @@ class SentenceSplitter:
     and ...", "... is 384 thousand kilometres | from ...") once it has
     ``first_conjunction_words``, or, in a sentence with no early clause mark, after
     ``first_max_words`` words once the next word has begun (0: no such cut): a model as slow as
-    Kokoro on a small CPU then speaks in ~0.3 s instead of after the whole sentence. Later
+    Kokoro on a small CPU then speaks in ~0.3 s instead of after the whole sentence. A first
+    piece that starts with a noun phrase ("The speed of light | is ...", "The capital of
+    Australia | is ...") may also end before its verb once it has ``first_subject_words`` words
+    (0: no such cut): the subject is where a speaker pauses, and Piper, whose time grows with the
+    audio it makes, speaks it in ~2/3 of the time of six words (``bench/tts_bench.py --first-piece``). Later
     pieces are sentences; any piece ends at a clause mark past ``soft_max`` characters, and at a
     word boundary past ``hard_max``.
     """
 
     def __init__(
         self, *, first_min_words: int = 1, first_conjunction_words: int = 4, first_max_words: int = 6,
-        soft_max: int = 160, hard_max: int = 320,
+        first_subject_words: int = 4, soft_max: int = 160, hard_max: int = 320,
     ) -> None:
         self.first_min_words = first_min_words
         self.first_conjunction_words = first_conjunction_words
         self.first_max_words = first_max_words
+        self.first_subject_words = first_subject_words
         self.soft_max = soft_max
         self.hard_max = hard_max
         self._buffer = ""
@@ -279,9 +277,13 @@ class SentenceSplitter:
                     return clause_cut
             elif char.isspace() and words:
                 space_cut = i
-                if (first and words >= self.first_conjunction_words and _phrase_start_at(buf, i + 1)
+                if (first and words >= self.first_conjunction_words and phrase_start_at(buf, i + 1)
                         and may_cut(buf, i, words)):
-                    self._mid_phrase = not _conjunction_at(buf, i + 1)
+                    self._mid_phrase = not conjunction_at(buf, i + 1)
+                    return i
+                if (first and 0 < self.first_subject_words <= words and predicate_at(buf, i + 1)
+                        and noun_phrase_start(buf) and may_cut(buf, i, words)):
+                    self._mid_phrase = True
                     return i
                 if (first and 0 < self.first_max_words <= words and _word_begins_at(buf, i + 1)
                         and may_cut(buf, i, words)):
@@ -309,16 +311,6 @@ class SentenceSplitter:
             return False
         # A list number ("1. Open the door") starts its line.
         return not (word.isdigit() and _line_start(buf, i - len(word)))
-
-
-def _conjunction_at(buf: str, i: int) -> bool:
-    match = _NEXT_WORD.match(buf, i)
-    return match is not None and match.group(1).lower() in _CONJUNCTIONS
-
-
-def _phrase_start_at(buf: str, i: int) -> bool:
-    match = _NEXT_WORD.match(buf, i)
-    return match is not None and match.group(1).lower() in _PHRASE_STARTS
 
 
 def _word_begins_at(buf: str, i: int) -> bool:
