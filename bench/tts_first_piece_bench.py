@@ -39,18 +39,16 @@ from wyoming.tts import SynthesizeChunk, SynthesizeStart, SynthesizeStop, Synthe
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.guard_latency_bench import QUESTIONS as GUARD_QUESTIONS  # noqa: E402
 from orchestrator.honesty import ClaimGuard  # noqa: E402
 from orchestrator.intents import NO_HOME_REPLY  # noqa: E402
 from orchestrator.services import Connection  # noqa: E402
 from voice_runtime.procs import start_service  # noqa: E402
 from wyoming_kokoro.text import SentenceSplitter  # noqa: E402
 
-QUESTIONS = [
-    "What is the largest planet in our solar system?", "Who painted the Mona Lisa?",
-    "What is the tallest mountain in the world?", "How many legs does a spider have?",
-    "What is the capital of Australia?", "Why is the sky blue?", "Who wrote Pride and Prejudice?",
-    "What is the boiling point of water?", "Tell me something about penguins.", "How far away is the moon?",
-    "What do bees make?", "What is the longest river in Africa?", "What time does the store close?",
+QUESTIONS = [  # the guard bench's twelve, then more
+    *GUARD_QUESTIONS,
+    "What time does the store close?",
     "What kind of historic clothes?", "Good morning.", "How long does it take to boil an egg?",
     "Where is the nearest pharmacy?", "Tell me a joke.", "What should I cook for dinner?",
     "How do I make pancakes?", "What is the weather like on Mars?", "Who was the first person on the moon?",

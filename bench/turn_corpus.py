@@ -137,19 +137,25 @@ class Voices:
 
     def speak(self, text: str, voice: str) -> np.ndarray[Any, np.dtype[np.float32]]:
         if voice.startswith("piper:"):
-            buf = io.BytesIO()
-            with wave.open(buf, "wb") as wav:
-                self.piper.synthesize_wav(text, wav)
-            buf.seek(0)
-            with wave.open(buf, "rb") as wav:
-                fmt = AudioFormat(wav.getframerate(), wav.getsampwidth(), wav.getnchannels())
-                pcm = convert(wav.readframes(wav.getnframes()), fmt, PCM16_MONO_16K)
-        else:
-            lang = "en-gb" if voice.startswith("b") else "en-us"
-            audio, rate = self.kokoro.create(text, voice=voice, speed=1.0, lang=lang)
-            raw = (np.clip(np.asarray(audio, dtype=np.float32), -1, 1) * 32767).astype("<i2").tobytes()
-            pcm = convert(raw, AudioFormat(int(rate), 2, 1), PCM16_MONO_16K)
+            return piper_speech(self.piper, text)
+        lang = "en-gb" if voice.startswith("b") else "en-us"
+        audio, rate = self.kokoro.create(text, voice=voice, speed=1.0, lang=lang)
+        raw = (np.clip(np.asarray(audio, dtype=np.float32), -1, 1) * 32767).astype("<i2").tobytes()
+        pcm = convert(raw, AudioFormat(int(rate), 2, 1), PCM16_MONO_16K)
         return trim((np.frombuffer(pcm, dtype="<i2") / 32768).astype(np.float32))
+
+
+def piper_speech(piper: Any, text: str) -> np.ndarray[Any, np.dtype[np.float32]]:
+    """``text`` spoken by a loaded ``PiperVoice`` as the corpus's Piper voice: 16 kHz mono float,
+    trimmed at -45 dBFS."""
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as wav:
+        piper.synthesize_wav(text, wav)
+    buf.seek(0)
+    with wave.open(buf, "rb") as wav:
+        fmt = AudioFormat(wav.getframerate(), wav.getsampwidth(), wav.getnchannels())
+        pcm = convert(wav.readframes(wav.getnframes()), fmt, PCM16_MONO_16K)
+    return trim((np.frombuffer(pcm, dtype="<i2") / 32768).astype(np.float32))
 
 
 def trim(x: np.ndarray[Any, np.dtype[np.float32]]) -> np.ndarray[Any, np.dtype[np.float32]]:

@@ -3,9 +3,7 @@ generation 2 of the corpus makes that measured silence the nominal pause."""
 
 from __future__ import annotations
 
-import io
 import sys
-import wave
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +11,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root: bench/
 
-from bench.turn_corpus import trim
+from bench.turn_corpus import piper_speech
 from bench.turn_pauses import RATE, fit_pause, inserted_zeros, measured_pause, speech_windows
-from voice_runtime.audio import PCM16_MONO_16K, AudioFormat, convert
 from voice_runtime.models import resolve_piper
 
 Audio = np.ndarray[Any, np.dtype[np.float32]]
@@ -79,18 +76,10 @@ def test_fit_pause_grows_or_shrinks_the_zeros_to_the_nominal_pause() -> None:
 
 
 def piper(text: str) -> Audio:
-    """Piper joe (the corpus's sixth voice), 16 kHz, trimmed at -45 dBFS as the corpus does."""
+    """Piper joe (the corpus's sixth voice), as the corpus speaks it."""
     from piper import PiperVoice
 
-    voice = PiperVoice.load(str(resolve_piper()))
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as wav:
-        voice.synthesize_wav(text, wav)
-    buf.seek(0)
-    with wave.open(buf, "rb") as wav:
-        fmt = AudioFormat(wav.getframerate(), wav.getsampwidth(), wav.getnchannels())
-        pcm = convert(wav.readframes(wav.getnframes()), fmt, PCM16_MONO_16K)
-    return trim((np.frombuffer(pcm, dtype="<i2") / 32768).astype(np.float32))
+    return piper_speech(PiperVoice.load(str(resolve_piper())), text)
 
 
 def test_a_real_voice_split_pause_measured_is_the_nominal_one() -> None:
