@@ -76,7 +76,7 @@ _OFF_PATH_DB = 10.0  # a frame made this much louder than the mic, and than the 
 _BEFORE = 4  # ... and than the loudest of this many mic frames before it
 _LEAK_DB = 8.0  # a frame the canceller took this much out of is mostly echo: it is echo leaking ...
 _LEAK_EXCESS_DB = 15.0  # ... unless this far over the residual echo (see _is_fresh)
-_ERLE_SLACK_DB: float | None = 6.0  # the residual echo: at least ERLE + this under the raw echo (process)
+_ERLE_SLACK_DB = 6.0  # the residual echo: at least ERLE + this under the raw echo (process)
 
 
 class EchoJudge:
@@ -198,7 +198,7 @@ class EchoJudge:
         # residual still at -38.6 and the echo 14-17 dB over it held the reply (a false hold).
         floor_db = (
             self.raw.coupling_db - self._erle_now - _ERLE_SLACK_DB
-            if _ERLE_SLACK_DB is not None and self.converged and math.isfinite(self._erle_now)
+            if self.converged and math.isfinite(self._erle_now)
             else None
         )
         residual_user = (
