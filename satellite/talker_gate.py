@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from voice_runtime.audio import rms_dbfs
+
 _LOGGER = logging.getLogger(__name__)
 _FLOOR_DB = -120.0  # the level of digital silence
 
@@ -58,10 +60,8 @@ class TalkerGateConfig:
 
 
 def frame_db(frame: bytes) -> float:
-    """A 16-bit PCM frame's power in dBFS."""
-    x = np.frombuffer(frame, "<i2").astype(np.float64) / 32768.0
-    power = float(np.mean(x * x)) if len(x) else 0.0
-    return 10.0 * float(np.log10(power)) if power > 0 else _FLOOR_DB
+    """A 16-bit PCM frame's power in dBFS (digital silence: ``_FLOOR_DB``)."""
+    return max(rms_dbfs(frame), _FLOOR_DB)
 
 
 class TalkerGate:
