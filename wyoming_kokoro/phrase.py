@@ -56,22 +56,24 @@ def may_cut(buf: str, i: int, words: int) -> bool:
     return not (before in _NO_END_WORDS or numeric(before) or numeric(after) or name)
 
 
-def conjunction_at(buf: str, i: int) -> bool:
+def _next_word(buf: str, i: int) -> str | None:
+    """The word that starts at ``buf[i]`` (lower case), once a space has ended it."""
     match = _NEXT_WORD.match(buf, i)
-    return match is not None and match.group(1).lower() in _CONJUNCTIONS
+    return match.group(1).lower() if match is not None else None
+
+
+def conjunction_at(buf: str, i: int) -> bool:
+    return _next_word(buf, i) in _CONJUNCTIONS
 
 
 def phrase_start_at(buf: str, i: int) -> bool:
-    match = _NEXT_WORD.match(buf, i)
-    return match is not None and match.group(1).lower() in _PHRASE_STARTS
+    return _next_word(buf, i) in _PHRASE_STARTS
 
 
 def predicate_at(buf: str, i: int) -> bool:
-    match = _NEXT_WORD.match(buf, i)
-    return match is not None and match.group(1).lower() in _PREDICATE_STARTS
+    return _next_word(buf, i) in _PREDICATE_STARTS
 
 
 def noun_phrase_start(buf: str) -> bool:
     """The piece starts with a determiner ("The ...", "A ...", "Your ...")."""
-    match = re.match(r"\s*([A-Za-z]+)\s", buf)
-    return match is not None and match.group(1).lower() in _DETERMINERS
+    return _next_word(buf, len(buf) - len(buf.lstrip())) in _DETERMINERS
