@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING
 
-import numpy as np
+from .echo import db_to_ratio, frame_rms
 
 if TYPE_CHECKING:
     from .ha_turn import EndOfTurnConfig
@@ -69,10 +69,9 @@ class SilenceGate:
 
     def _loud(self, frame: bytes) -> bool:
         """Whether ``frame`` is within ``QUIET_DB`` of the turn's loudest frame (and the new loudest)."""
-        samples = np.frombuffer(frame[: len(frame) - len(frame) % 2], "<i2").astype(np.float64)
-        rms = float(np.sqrt(np.mean(samples**2))) if samples.size else 0.0
+        rms = frame_rms(frame)
         self.peak = max(self.peak, rms)
-        return rms > 0 and rms >= self.peak * 10 ** (-QUIET_DB / 20)
+        return rms > 0 and rms >= self.peak * db_to_ratio(-QUIET_DB)
 
     def feed(self, frame: bytes, voiced: bool) -> list[bytes]:
         voiced = voiced and self._loud(frame)
