@@ -45,7 +45,8 @@ A *leak*, a frame it still took ``_LEAK_DB`` (8 dB) out of, less than ``_LEAK_EX
 over the residual echo and with no hiss, is the canceller cancelling a few frames worse than its
 ERLE, not the user: an onset needs a frame of its run that is not one (:meth:`EchoJudge._is_fresh`).
 So is a frame whose cancelled sound is a scaled copy of the canceller's own echo estimate
-(``estimate_corr``: the canceller on its path underrated the echo), however far over the residual.
+(``estimate_corr``: the canceller on its path underrated the echo), or the negative of it (it subtracted
+an echo that was not there: the path moved unseen), however far over the residual.
 The trust begins only once the ERLE has held for ``_TRUST_FRAMES``.
 
 Without a canceller (no playback reference, ``--no-aec``) the raw gate alone decides.
@@ -79,6 +80,7 @@ _BEFORE = 4  # ... and than the loudest of this many mic frames before it
 _LEAK_DB = 8.0  # a frame the canceller took this much out of is mostly echo: it is echo leaking ...
 _LEAK_EXCESS_DB = 15.0  # ... unless this far over the residual echo (see _is_fresh)
 _UNDERRATED_CORR = 0.5  # the cancelled frame this correlated with the canceller's estimate: echo (_is_fresh)
+_OFF_PATH_CORR = -0.4  # ... or anti-correlated this much: the estimate subtracted where no such echo was
 _ERLE_SLACK_DB = 6.0  # the residual echo: at least ERLE + this under the raw echo (process)
 
 
@@ -245,8 +247,8 @@ class EchoJudge:
         hiss = hi_user and self.residual_hi.excess_db >= margin and erle >= _HI_MIN_ERLE_DB
         broadband = residual_user and self.residual.excess_db >= margin
         strong = self.converged and (broadband or hiss) and not added and not as_echo
-        # A scaled copy of the canceller's estimate is echo it underrated, hiss or not (_is_fresh).
-        underrated = estimate_corr >= _UNDERRATED_CORR
+        # A scaled copy of the canceller's estimate (or of its negative) is echo, hiss or not (_is_fresh).
+        underrated = estimate_corr >= _UNDERRATED_CORR or estimate_corr <= _OFF_PATH_CORR
         self._fresh = strong and (self._fresh or (not underrated and (hiss or self._is_fresh(cancelled_db))))
         self._strong = self._strong + 1 if strong else 0
         # A high-band onset needs a broadband rise in one of its frames: the echo's own hiss,
@@ -283,7 +285,11 @@ class EchoJudge:
         the room at 0 dB (session 17's lead, 143.1 s): a phrase's first echo frames cancelled 8-9 dB
         at 25 dB ERLE, on an unmoved path, 16 dB over the residual, 0.92-0.96 (a false hold); the
         users' frames over the trusted canceller, 26 replayed room runs: at most 0.20 (the caller
-        checks it: it overrules a hiss too, an underrated echo's high band is underrated as well)."""
+        checks it: it overrules a hiss too, an underrated echo's high band is underrated as well). Nor
+        one anti-correlated ``_OFF_PATH_CORR`` or more: the room at 0 dB on a box at load 6 (session
+        18, 34.3 s): the room's card played 20 ms of silence inside a reply that no stall or underrun
+        showed, the canceller (trusted, ERLE 29 dB) took 5 then -0.7 dB out, -0.47 / -0.46 (a false
+        hold); the users' frames >= 10 dB over the residual: at least -0.30."""
         return not (cancelled_db >= _LEAK_DB and self.residual.excess_db < _LEAK_EXCESS_DB)
 
     def _clearly_above_echo(self, mic: float) -> bool:
