@@ -123,6 +123,7 @@ def state(chain: ReplayChain) -> dict[str, Any]:
         "echo_only": f.echo_only,
         "explained": round(f._delay.explained, 2) if f._delay is not None else None,
         "excess": round(g.residual.excess_db, 1),
+        "estimate_corr": round(f.estimate_corr, 3),  # the canceller's output vs its echo estimate (the judge's)
         "hi_excess": round(g.residual_hi.excess_db, 1),
         "coupling": round(g.residual.coupling_db, 1),
         "raw_coupling": round(g.raw.coupling_db, 1),

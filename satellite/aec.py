@@ -38,6 +38,7 @@ without a clear estimate it runs with the delay it has.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -82,6 +83,19 @@ class FrontendConfig:
     @property
     def active(self) -> bool:
         return self.aec or self.noise_suppression > 0 or self.auto_gain_dbfs > 0
+
+
+def _estimate_corr(mic: Pcm, cancelled: Pcm) -> float:
+    """The normalised correlation (no lag) of the canceller's output with its echo estimate (``mic -
+    cancelled``). A canceller on its path that underrates the echo (the room at 0 dB: a new phrase's
+    first frames cancelled 8-9 dB at 25 dB ERLE) leaves a scaled copy of its estimate: 0.92-0.96; a
+    voice is not in the estimate (the users' frames over a trusted canceller in 26 replayed room
+    runs: at most 0.20)."""
+    x = mic.astype(np.float64)
+    y = cancelled.astype(np.float64)
+    est = x - y
+    norm = math.sqrt(float(np.dot(y, y)) * float(np.dot(est, est)))
+    return float(np.dot(y, est)) / norm if norm > 0 else 0.0
 
 
 def _pywebrtc() -> Any:
@@ -155,6 +169,9 @@ class AudioFrontend:
         self._rechecking = False
         self._quiet_left: int | None = None  # after a speaker kill: samples of echo tail still to cancel
         self.frames = 0
+        # The canceller's output against what it took out of the mic (its echo estimate), this frame
+        # (0 when it did not run): near 1 it left a scaled copy of its estimate, echo it underrated.
+        self.estimate_corr = 0.0
         _LOGGER.info(
             "mic front end: aec=%s noise_suppression=%d auto_gain_dbfs=%d",
             self.engine,
@@ -338,6 +355,7 @@ class AudioFrontend:
     def process(self, mic: bytes, played: bytes | None = None) -> bytes:
         """The cleaned ``mic`` frame (same length); ``played`` is this tick's speaker frame."""
         out: Pcm = np.frombuffer(mic, dtype="<i2")
+        self.estimate_corr = 0.0
         if len(out) % _TEN_MS:
             raise ValueError("front-end frames must be a multiple of 10 ms")
         far = self._reference(played, len(mic)) if self._to_16k is not None else None
@@ -346,7 +364,9 @@ class AudioFrontend:
             if self._quiet_left is not None and played and played.strip(b"\0"):
                 self._quiet_left = None  # the speaker plays again (not the resampler's last samples)
             if self._waited is None and (self._quiet_left is None or self._quiet_left > 0):
-                out = self._speex.process(out, ref)
+                cancelled = self._speex.process(out, ref)
+                self.estimate_corr = _estimate_corr(out, cancelled)
+                out = cancelled
             if self._quiet_left is not None:
                 self._quiet_left -= len(out)
         if self._apm is not None:

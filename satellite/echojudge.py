@@ -44,6 +44,9 @@ the mic heard just before predicted an echo that had not come (the path moved): 
 A *leak*, a frame it still took ``_LEAK_DB`` (8 dB) out of, less than ``_LEAK_EXCESS_DB`` (15 dB)
 over the residual echo and with no hiss, is the canceller cancelling a few frames worse than its
 ERLE, not the user: an onset needs a frame of its run that is not one (:meth:`EchoJudge._is_fresh`).
+So is a frame whose cancelled sound is a scaled copy of the canceller's own echo estimate
+(``estimate_corr``: the canceller on its path underrated the echo), or the negative of it (it subtracted
+an echo that was not there: the path moved unseen), however far over the residual.
 The trust begins only once the ERLE has held for ``_TRUST_FRAMES``.
 
 Without a canceller (no playback reference, ``--no-aec``) the raw gate alone decides.
@@ -76,6 +79,8 @@ _OFF_PATH_DB = 10.0  # a frame made this much louder than the mic, and than the 
 _BEFORE = 4  # ... and than the loudest of this many mic frames before it
 _LEAK_DB = 8.0  # a frame the canceller took this much out of is mostly echo: it is echo leaking ...
 _LEAK_EXCESS_DB = 15.0  # ... unless this far over the residual echo (see _is_fresh)
+_UNDERRATED_CORR = 0.5  # the cancelled frame this correlated with the canceller's estimate: echo (_is_fresh)
+_OFF_PATH_CORR = -0.4  # ... or anti-correlated this much: the estimate subtracted where no such echo was
 _ERLE_SLACK_DB = 6.0  # the residual echo: at least ERLE + this under the raw echo (process)
 
 
@@ -123,6 +128,7 @@ class EchoJudge:
         not_echo: bool = False,
         double_talk: bool = False,
         echo_only: bool = False,
+        estimate_corr: float = 0.0,
     ) -> bool:
         """True if the (cleaned) frame may be the user's voice, not just the playback's echo.
         ``cancelling`` False: the canceller let this frame through untouched (it waits for the
@@ -241,7 +247,9 @@ class EchoJudge:
         hiss = hi_user and self.residual_hi.excess_db >= margin and erle >= _HI_MIN_ERLE_DB
         broadband = residual_user and self.residual.excess_db >= margin
         strong = self.converged and (broadband or hiss) and not added and not as_echo
-        self._fresh = strong and (self._fresh or hiss or self._is_fresh(cancelled_db))
+        # A scaled copy of the canceller's estimate (or of its negative) is echo, hiss or not (_is_fresh).
+        underrated = estimate_corr >= _UNDERRATED_CORR or estimate_corr <= _OFF_PATH_CORR
+        self._fresh = strong and (self._fresh or (not underrated and (hiss or self._is_fresh(cancelled_db))))
         self._strong = self._strong + 1 if strong else 0
         # A high-band onset needs a broadband rise in one of its frames: the echo's own hiss,
         # poorly cancelled, came with the broadband residual below the residual echo.
@@ -272,7 +280,16 @@ class EchoJudge:
         no hiss must be 15 dB, not 8, over the residual echo (up to ERLE - 15 dB under the echo:
         11 dB at 26 dB ERLE) for an onset or the VAD while the echo plays. The first frame of a run stays the
         user's either way (the VAD's speech start came a frame later on four barge-ins when it
-        did not)."""
+        did not). Nor is a frame correlated ``_UNDERRATED_CORR`` or more with the canceller's echo
+        estimate (:attr:`satellite.aec.AudioFrontend.estimate_corr`), however far over the residual:
+        the room at 0 dB (session 17's lead, 143.1 s): a phrase's first echo frames cancelled 8-9 dB
+        at 25 dB ERLE, on an unmoved path, 16 dB over the residual, 0.92-0.96 (a false hold); the
+        users' frames over the trusted canceller, 26 replayed room runs: at most 0.20 (the caller
+        checks it: it overrules a hiss too, an underrated echo's high band is underrated as well). Nor
+        one anti-correlated ``_OFF_PATH_CORR`` or more: the room at 0 dB on a box at load 6 (session
+        18, 34.3 s): the room's card played 20 ms of silence inside a reply that no stall or underrun
+        showed, the canceller (trusted, ERLE 29 dB) took 5 then -0.7 dB out, -0.47 / -0.46 (a false
+        hold); the users' frames >= 10 dB over the residual: at least -0.30."""
         return not (cancelled_db >= _LEAK_DB and self.residual.excess_db < _LEAK_EXCESS_DB)
 
     def _clearly_above_echo(self, mic: float) -> bool:

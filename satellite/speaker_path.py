@@ -163,14 +163,23 @@ class SpeakerPath:
         if ahead is not None:
             self._follow_write_ahead(ahead)
         cleaned, cancelling, not_echo, double_talk, echo_only = raw, True, False, False, False
+        estimate_corr = 0.0
         if self.frontend is not None:
             cleaned = self.frontend.process(raw, played)
             cancelling, not_echo = self.frontend.cancelling, self.frontend.mic_not_echo
             double_talk, echo_only = self.frontend.double_talk, self.frontend.echo_only
+            estimate_corr = self.frontend.estimate_corr
             self._tick_echo_span()
         self.trace.stamp_cleaned()
         allow = self.guard.process(
-            raw, cleaned, played, cancelling=cancelling, not_echo=not_echo, double_talk=double_talk, echo_only=echo_only
+            raw,
+            cleaned,
+            played,
+            cancelling=cancelling,
+            not_echo=not_echo,
+            double_talk=double_talk,
+            echo_only=echo_only,
+            estimate_corr=estimate_corr,
         )
         if not allow and cancelling and not echo_only and self._partly_explained(raw):
             allow = double_talk = True  # the user, let through as on double talk (and so flagged)
