@@ -282,8 +282,9 @@ class HaEndOfTurn:
             )
             self._eot.start(language)
 
-    def _eot_frames(self, frame: bytes) -> list[bytes]:
-        """What Home Assistant gets for this mic frame: the frame, or nothing while a pause is held
+    def _eot_frames(self, frame: bytes, voiced: bool) -> list[bytes]:
+        """What Home Assistant gets for this mic frame (``voiced``: the VAD's verdict on it, not on the
+        current frame: the talker gate streams some late): the frame, or nothing while a pause is held
         back, or held frames ahead of it."""
         stream, gate = self._eot, self._eot_gate
         if stream is None or gate is None:
@@ -303,7 +304,7 @@ class HaEndOfTurn:
         if stream.finished_reading:
             stream.finished_reading = False
             ahead = gate.finished()
-        return [*ahead, *gate.feed(frame, self.detector.voiced)]
+        return [*ahead, *gate.feed(frame, voiced)]
 
     def _eot_finish(self) -> list[bytes]:
         """The turn's audio ends: the held frames (sent before ``audio-stop``); the stream stops."""
