@@ -224,8 +224,10 @@ class EndOfTurnStream:
                 return
             if VoiceStarted.is_type(event.type):
                 self.live = not self.failed
+                _LOGGER.info("end of turn: our whisper hears speech")  # once a turn (the pause's frames need it)
             elif SpeculativeTranscript.is_type(event.type):
                 self.finished_reading = True
+                _LOGGER.info("end of turn: our whisper reads the speech so far as finished")  # once a pause
             elif VoiceStopped.is_type(event.type):
                 if not self.failed and not self.ended:
                     self.ended = True
