@@ -302,11 +302,11 @@ class HaEndOfTurn:
             self._eot_down = False
             _LOGGER.info("end of turn from %s: answering again", self.config.end_of_turn.uri)
         gate.holding = stream.live
-        ahead: list[bytes] = []
-        if stream.finished_reading:
-            stream.finished_reading = False
-            ahead = gate.finished()
-        return [*ahead, *gate.feed(frame, voiced)]
+        out = gate.feed(frame, voiced)
+        if stream.finished_reading:  # judged on this frame, not the one before (a word's tail the VAD called
+            stream.finished_reading = False  # voiced made the verdict look stale: lost for the whole pause)
+            out += gate.finished()
+        return out
 
     def _eot_finish(self) -> list[bytes]:
         """The turn's audio ends: the held frames (sent before ``audio-stop``); the stream stops."""

@@ -362,3 +362,29 @@ def test_dips_inside_speech_leave_the_finished_pause_its_slice() -> None:
     sent.append(gate.finished())  # our whisper reads it as finished
     sent += [gate.feed(silent, voiced=False) for _ in range(20)]
     assert sum(len(out) for out in sent) == round(0.4 / 0.03)  # the whole finished slice
+
+
+def test_a_finished_verdict_that_arrives_on_a_words_last_frame_is_kept_for_the_pause() -> None:
+    """Our whisper's transcript-speculative is applied at the next mic frame. Judged on the frame before it
+    (still the word, voiced to the VAD) it looked stale and was dropped for the whole pause: HA then got
+    0.15 s of that pause, not 0.4 s, and our whisper ended the turn (the HA test above failed so under load)."""
+    from satellite.core import SatelliteConfig
+    from satellite.ha_turn import EndOfTurnConfig, HaEndOfTurn
+    from satellite.vad import SpeechDetector, VadConfig
+
+    class Turn(HaEndOfTurn):
+        def __init__(self) -> None:
+            self.config = SatelliteConfig(end_of_turn=EndOfTurnConfig(uri="tcp://127.0.0.1:9"))
+            self.detector = SpeechDetector(VadConfig())
+            self.turns, self._mic_ms = 1, 0.0
+
+    turn = Turn()
+    turn._eot_begin(b"")
+    assert turn._eot is not None
+    turn._eot.live = True  # our whisper's voice-started came
+    loud, silent = np.full(480, 3000, "<i2").tobytes(), bytes(960)
+    sent = sum(len(turn._eot_frames(loud, True)) for _ in range(20))
+    turn._eot.finished_reading = True  # its transcript-speculative arrives before the pause's first frame
+    sent += sum(len(turn._eot_frames(silent, False)) for _ in range(20))
+    assert sent - 20 == round(0.4 / 0.03), sent - 20  # the finished slice, not keep_pause_seconds' 5 frames
+    turn._eot_stop()
