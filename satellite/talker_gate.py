@@ -19,10 +19,14 @@ silence once no opening can reach them. A frame at the room's floor ends that ea
 does not reach back past it (heard or filled, it is the same noise), so in a quiet room the
 stream is not behind during a pause and an end of turn is not found later for the gate.
 
-A follow-up turn (the reply asked a question; no wake word) is gated against the level of its
-first words (:meth:`TalkerGate.arm_on`: the pre-roll that started it and the turn's first
-``reference_seconds``, the reference rising with them). Without a wake word at all
-(``--no-wake-word``) the gate is never armed.
+A turn opened without the wake word (a follow-up after a reply that asked a question, or a
+continuation right after the controller ended the question) is gated against the last wake word's
+level when that came within ``conversation_seconds`` (:meth:`TalkerGate.arm_on`; as after the wake
+word, minus its tail: the pre-roll that opened the turn goes through the gate too). In one live
+room run a TV 25 dB under the talker opened most such turns (session 18): keyed to their own first
+words they were keyed to the TV. Without a recent wake word, against the level of the turn's first
+words (the pre-roll and its first ``reference_seconds``, the reference rising with them). Without
+a wake word at all (``--no-wake-word``) the gate is never armed.
 
 Pure and synchronous (numpy only): :class:`satellite.core.Satellite` calls :meth:`TalkerGate.arm`
 when a wake word starts a turn (:meth:`TalkerGate.arm_on` for a follow-up), :meth:`TalkerGate.step`
@@ -59,6 +63,7 @@ class TalkerGateConfig:
     reference_frames: int = 5  # the reference: the mean power of this many loudest frames in it
     floor_seconds: float = 3.0  # the room's noise floor (what silence is filled with): from this much audio
     floor_margin_db: float = 6.0  # a frame within this of the floor is the room: no onset reaches back past it
+    conversation_seconds: float = 60.0  # a turn without the wake word this soon after one is keyed to its level
 
     def __post_init__(self) -> None:
         if self.open_db < 0 or self.keep_db < self.open_db and self.open_db > 0:
@@ -105,6 +110,9 @@ class TalkerGate:
         self.reference_db: float | None = None  # armed: the wake word's level
         self._learning = 0  # a follow-up: the reference still rises with the turn's first frames
         self._top: list[float] = []  # ... the loudest frames so far (powers, full scale 1.0)
+        self._conversation_frames = round(config.conversation_seconds / frame_seconds)
+        self._wake_db: float | None = None  # the last wake word's level ...
+        self._since_wake = 0  # ... this many frames ago
         self._open_for = 0  # frames the gate stays open
         self._in_tail = False  # the wake word's end, after the detection
         self.heard = False  # the talker has been heard in this turn (the gate opened)
@@ -134,12 +142,13 @@ class TalkerGate:
 
     def begin(self, preroll: bytes, wake_word: bool) -> bytes:
         """A turn starts with ``preroll`` (whole frames): armed for it (:meth:`arm` at a wake word,
-        else :meth:`arm_on` its first words), what to stream of it now."""
+        else :meth:`arm_on`), what to stream of it now."""
         size = self._frame_bytes
         frames = [preroll[i : i + size] for i in range(0, len(preroll), size)]
         if not wake_word:
-            self.arm_on(frames)
-            return preroll
+            if self.arm_on(frames) is None or self.heard:
+                return preroll  # keyed to its first words: they are the talker
+            return b"".join(b"".join(self.process(f)) for f in frames)  # keyed to the wake word: gated
         if self.arm() is None:
             return preroll
         return b"".join(b"".join(self.process(f)) for f in frames)  # the wake word's end: its tail
@@ -147,6 +156,7 @@ class TalkerGate:
     def listen(self, frame: bytes) -> None:
         """Every frame outside a gated turn: the wake word's level is taken from these."""
         self._history.append(frame_db(frame))
+        self._since_wake += 1
 
     def arm(self) -> float | None:
         """At a wake word: the reference is the mean power of the loudest frames just heard."""
@@ -155,24 +165,30 @@ class TalkerGate:
         levels = list(self._history)
         self._top = [10 ** (d / 10) for d in sorted(levels[-self._reference_frames :])[-self.config.reference_frames :]]
         self._start(sorted(levels)[len(levels) // 10], tail=True)
+        self._wake_db, self._since_wake = self.reference_db, 0
         return self.reference_db
 
     def arm_on(self, first: list[bytes]) -> float | None:
-        """A turn without a wake word (a follow-up): the reference is its first words, ``first``
-        (the pre-roll that started it), then rising with the turn's first ``reference_seconds``.
-        The talker is speaking: no tail, no waiting for an opening."""
+        """A turn without a wake word (``first``: the pre-roll that started it). Within
+        ``conversation_seconds`` of a wake word the reference is that wake word's level (no tail;
+        waiting for the talker as after it). Else it is ``first``, then rising with the turn's
+        first ``reference_seconds``; the talker is speaking: no waiting for an opening."""
         if not self.config.enabled or not first:
             return None
         levels = list(self._history)
         floor = sorted(levels)[len(levels) // 10] if levels else _FLOOR_DB
+        if self._wake_db is not None and self._since_wake <= self._conversation_frames:
+            self._top = [10 ** (self._wake_db / 10)]
+            self._start(floor, tail=False, keyed="the last wake word")
+            return self.reference_db
         self._top = sorted(10 ** (frame_db(f) / 10) for f in first)[-self.config.reference_frames :]
-        self._start(floor, tail=False)
+        self._start(floor, tail=False, keyed="first words")
         self._learning = self._reference_frames
         self.heard = True
         self._open_for = self._hangover_frames
         return self.reference_db
 
-    def _start(self, floor: float, *, tail: bool) -> None:
+    def _start(self, floor: float, *, tail: bool, keyed: str = "wake word") -> None:
         self._floor_db = floor
         self._fill_rms = 10 ** (floor / 20) if floor > _FLOOR_DB else 0.0
         self.reference_db = 10.0 * float(np.log10(np.mean(self._top)))
@@ -185,7 +201,7 @@ class TalkerGate:
         _LOGGER.info(
             "talker gate armed (%s): talker at %.1f dBFS, room %.1f dBFS; silence until a frame over "
             "%.1f dBFS, then under %.1f dBFS",
-            "wake word" if tail else "first words",
+            keyed,
             self.reference_db,
             floor,
             self.reference_db - self.config.open_db,
@@ -216,6 +232,7 @@ class TalkerGate:
         if self.reference_db is None:
             return [frame]
         self.frames += 1
+        self._since_wake += 1
         level = frame_db(frame)
         if self._learning:  # a follow-up's first words: the reference rises with them
             self._learning -= 1

@@ -1,6 +1,8 @@
 """A follow-up turn (the reply asked a question; no wake word) is gated too, against the level of
-its first words (session 18; issue 17). Before, only a turn the wake word opened was gated, so the
-TV going on after "The kitchen." was streamed as part of the answer and kept the turn open.
+the wake word that began the conversation (session 18; issue 17). Before, only a turn the wake word
+opened was gated, so the TV going on after "The kitchen." was streamed as part of the answer and
+kept the turn open; and keyed to its own first words, a follow-up the TV opened (most of them in
+one live room run) was keyed to the TV.
 
 Real parts: Piper speaks, the satellite's default wake word chain detects "Okay Nabu.", the
 satellite's own turn driver (in process, frame by frame) streams to a recording controller link,
@@ -38,9 +40,9 @@ def room(seconds: float) -> np.ndarray:
     return np.zeros(int(seconds * 16000), np.float32)  # (WebRTC's VAD calls steady white noise voiced)
 
 
-async def follow_up_audio(answer: str) -> tuple[bytes, int]:
+async def follow_up_audio(answer: str | None) -> tuple[bytes, int]:
     """What the satellite streamed in the turn after a reply that asked "Which room?", ``answer`` said
-    and the TV going on after it; and the number of turns."""
+    (or nothing) and the TV going on after it; and the number of turns."""
     wake = WakeGate(WAKE, VAD.frame_seconds)
     config = SatelliteConfig(
         vad=VAD, echo=EchoConfig(enabled=False), tones=ToneConfig(enabled=False), wake=WAKE, talker=TalkerGateConfig()
@@ -59,7 +61,8 @@ async def follow_up_audio(answer: str) -> tuple[bytes, int]:
         await sat.on_controller_event(link, AudioStop().event())
         play(sat, wake, pcm(room(1.0)))  # the reply plays out: the follow-up opens
         assert sat.state == TurnState.LISTENING and sat.follow_up_open
-        play(sat, wake, pcm(np.concatenate([floats(speak(answer)), tv(6.0, -25.0)])))
+        said = floats(speak(answer)) if answer else room(0.3)
+        play(sat, wake, pcm(np.concatenate([said, tv(6.0, -25.0)])))
         await sat.flush()
     finally:
         await sat.stop()
@@ -83,3 +86,10 @@ async def test_a_follow_up_turn_keeps_the_answer_and_not_the_tv_after_it() -> No
     assert len(heard) / 32000 < 0.6 + said + 2.0, len(heard) / 32000
     after = floats(heard[int((0.6 + said) * 16000) * 2 :])  # from the end of the answer (after the VAD's pre-roll)
     assert len(after) and float(np.sqrt(np.mean(after**2))) < 10 ** (-50 / 20)  # silence, not the TV (-38 dBFS)
+
+
+async def test_a_follow_up_the_tv_opens_streams_nothing() -> None:
+    heard, turns = await follow_up_audio(None)
+    assert turns == 2  # the TV opened a turn without the wake word (the satellite's VAD hears it)
+    assert not norm_words(await transcript(heard))
+    assert len(heard) / 32000 < 3.0, len(heard) / 32000  # its 2 s of silence ended it (keyed to the TV: 6.6 s)
