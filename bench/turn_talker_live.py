@@ -78,7 +78,7 @@ def write_scenario(out: Path, args: argparse.Namespace) -> tuple[Path, list[dict
 
 
 async def run(args: argparse.Namespace) -> int:
-    out = Path(f"/tmp/p17/talker-live-gate{args.gate_db:g}")
+    out = args.out or Path(f"/tmp/p17/talker-live-gate{args.gate_db:g}")
     scen, slots = await asyncio.to_thread(write_scenario, out, args)
     engines: dict[str, ServiceProcess] = {}
     load0, began = os.getloadavg(), time.strftime("%H:%M:%S", time.gmtime())
@@ -150,7 +150,7 @@ async def run(args: argparse.Namespace) -> int:
         "room": result.get("stats"),
     }
     print(json.dumps(summary))
-    path = ROOT / "bench" / "results" / "turn_background" / f"talker-live-gate{args.gate_db:g}.json"
+    path = ROOT / "bench" / "results" / "turn_background" / f"talker-live-gate{args.gate_db:g}{args.tag}.json"
     path.write_text(json.dumps({"summary": summary, "slots": slots}, indent=1))
     return 0
 
@@ -161,6 +161,8 @@ def main() -> int:
     parser.add_argument("--tv-db", type=float, default=-25.0)
     parser.add_argument("--softer", type=float, default=6.0)
     parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--out", type=Path, help="the room's working directory")
+    parser.add_argument("--tag", default="", help="appended to the result file's name (e.g. -s18)")
     return asyncio.run(run(parser.parse_args()))
 
 

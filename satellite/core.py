@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -176,6 +177,7 @@ class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, Clou
         self._transcribed = False  # the controller has sent this turn's transcript
         self._timed_out_turn = -1  # the turn given up on (its utterance is kept for a late fallback)
         self._mic_ms = 0.0
+        self._voiced: deque[bool] = deque(maxlen=64)  # the VAD's verdicts, the last frame's last (ha_turn.py)
         self._held_ms = 0.0  # mic time the reply was last held
         self.turns = 0
         self.stopped = asyncio.Event()
@@ -231,6 +233,7 @@ class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, Clou
         elif action == TurnAction.END_STREAM:
             self._waiting_since = self.clock.now()
             self._emit("streaming-stopped")
+            self._stream(self.talker.flush() if self.talker is not None else [])  # what the talker gate held back
             if self._route == "local":
                 self._late_reply_until = float("inf")
                 for frame in self._eot_finish():  # a pause held back from Home Assistant (ha_turn.py)
@@ -281,12 +284,11 @@ class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, Clou
         self._emit("streaming-started")
         self._utterance = bytearray(self._pending)
         self._pending.clear()
-        if self.talker is not None and self._wake_name is not None and self.talker.arm() is not None:
-            size = self.config.vad.frame_bytes  # the wake word's end (its detection frame) goes through it too
-            self._utterance = bytearray(b"".join(b"".join(self.talker.process(bytes(self._utterance[i : i + size])))
-                                                 for i in range(0, len(self._utterance), size)))
+        if self.talker is not None:  # keyed to the wake word's level, or a follow-up's first words
+            self._utterance = bytearray(self.talker.begin(bytes(self._utterance), self._wake_name is not None))
         local = self._local_available() and self.clock.now() >= self._degraded_until
-        start_ms = int(self._mic_ms - len(self._utterance) * 1000 / (2 * RATE))
+        lag = self.talker.lag if self.talker is not None else 0  # frames it holds back
+        start_ms = int(self._mic_ms - (len(self._utterance) // 32 + lag * self.config.vad.frame_ms))
         self._wake_turn = self._wake_name is not None
         if local or self.cloud is None:
             self._route = "local"
@@ -303,15 +305,20 @@ class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, Clou
             self._start_cloud_turn(ended=False)
         self._wake_name = None
 
-    def _stream(self, frame: bytes) -> None:
-        self._utterance += frame
-        if self._route == "local":
-            out = self._eot_frames(frame)  # the frame; with --end-of-turn-uri none while a pause is held back
-            for i, audio in enumerate(out):
-                start_ms = int(self._mic_ms) - self.config.vad.frame_ms * (len(out) - i)
-                self._send(AudioChunk(rate=RATE, width=2, channels=1, audio=audio, timestamp=start_ms).event())
-        elif self._cloud_audio is not None:
-            self._cloud_audio.put_nowait(frame)
+    def _stream(self, frames: list[bytes]) -> None:
+        """Stream ``frames``, the last heard ``lag`` frames before the current one (the talker gate holds some back)."""
+        lag = self.talker.lag if self.talker is not None else 0
+        for k, frame in enumerate(frames):
+            age = len(frames) - 1 - k + lag
+            self._utterance += frame
+            if self._route == "local":  # the frame (with its own VAD verdict); with --end-of-turn-uri
+                voiced = self._voiced[-1 - age] if age < len(self._voiced) else self.detector.voiced
+                out = self._eot_frames(frame, voiced)  # none while a pause is held back
+                for i, audio in enumerate(out):
+                    start_ms = int(self._mic_ms) - self.config.vad.frame_ms * (len(out) - i + age)
+                    self._send(AudioChunk(rate=RATE, width=2, channels=1, audio=audio, timestamp=start_ms).event())
+            elif self._cloud_audio is not None:
+                self._cloud_audio.put_nowait(frame)
 
     def process_frame(self, frame: bytes, played: bytes) -> None:
         """One tick: ``frame`` from the mic, ``played`` the speaker frame of the same moment.
@@ -321,11 +328,12 @@ class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, Clou
         self._mic_ms += self.config.vad.frame_ms
         self._tick()
         frame, allow = self._judge(frame, played)  # the VAD, the wake word and the controller get the cleaned frame
-        heard, streamed = frame, [frame]
-        if self.talker is not None:  # in a wake-word turn the VAD and the controller hear its talker only
-            streamed = self.talker.step(frame, self._wake_turn and self.machine.state == TurnState.STREAMING)
-            frame = streamed[-1]
+        heard, streamed, turns = frame, [frame], self.turns
+        if self.talker is not None:  # in a gated turn the VAD and the controller hear its talker only
+            streamed = self.talker.step(frame, self.machine.state == TurnState.STREAMING)
+            frame = self.talker.now
         event = self.detector.process(frame, allow)
+        self._voiced.append(self.detector.voiced)
         self.trace.stamp_judged()
         state = self.machine.state
         if state == TurnState.IDLE:
@@ -339,9 +347,8 @@ class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, Clou
         elif self.guard.onset and state in (TurnState.SPEAKING, TurnState.ANNOUNCING):
             self._pending.clear()  # the VAD's pre-roll replaces it once it hears speech
             self._fire(TurnTrigger.ONSET)
-        elif state == TurnState.STREAMING:
-            for audio in streamed:
-                self._stream(audio)
+        elif state == TurnState.STREAMING and self.turns == turns:  # (a turn's first frame is in its pre-roll)
+            self._stream(streamed)
         elif state in HELD:
             self._pending += frame
         if event == VadEvent.END:

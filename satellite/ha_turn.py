@@ -224,8 +224,10 @@ class EndOfTurnStream:
                 return
             if VoiceStarted.is_type(event.type):
                 self.live = not self.failed
+                _LOGGER.info("end of turn: our whisper hears speech")  # once a turn (the pause's frames need it)
             elif SpeculativeTranscript.is_type(event.type):
                 self.finished_reading = True
+                _LOGGER.info("end of turn: our whisper reads the speech so far as finished")  # once a pause
             elif VoiceStopped.is_type(event.type):
                 if not self.failed and not self.ended:
                     self.ended = True
@@ -282,8 +284,9 @@ class HaEndOfTurn:
             )
             self._eot.start(language)
 
-    def _eot_frames(self, frame: bytes) -> list[bytes]:
-        """What Home Assistant gets for this mic frame: the frame, or nothing while a pause is held
+    def _eot_frames(self, frame: bytes, voiced: bool) -> list[bytes]:
+        """What Home Assistant gets for this mic frame (``voiced``: the VAD's verdict on it, not on the
+        current frame: the talker gate streams some late): the frame, or nothing while a pause is held
         back, or held frames ahead of it."""
         stream, gate = self._eot, self._eot_gate
         if stream is None or gate is None:
@@ -299,11 +302,11 @@ class HaEndOfTurn:
             self._eot_down = False
             _LOGGER.info("end of turn from %s: answering again", self.config.end_of_turn.uri)
         gate.holding = stream.live
-        ahead: list[bytes] = []
-        if stream.finished_reading:
-            stream.finished_reading = False
-            ahead = gate.finished()
-        return [*ahead, *gate.feed(frame, self.detector.voiced)]
+        out = gate.feed(frame, voiced)
+        if stream.finished_reading:  # judged on this frame, not the one before (a word's tail the VAD called
+            stream.finished_reading = False  # voiced made the verdict look stale: lost for the whole pause)
+            out += gate.finished()
+        return out
 
     def _eot_finish(self) -> list[bytes]:
         """The turn's audio ends: the held frames (sent before ``audio-stop``); the stream stops."""

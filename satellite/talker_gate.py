@@ -7,14 +7,31 @@ the VAD lacks, a reference: the level at the mic of the person who opened the se
 the detection, a frame whose level stays ``under_db`` or more under that reference is streamed
 as digital silence, so any STT (ours or Home Assistant's) and the satellite's own VAD hear only
 the talker. The gate opens on the first frame within ``under_db`` of the reference, sends the
-``preroll_seconds`` before it (a soft onset, already streamed as silence, is sent again as it
-was) and stays open ``hangover_seconds`` after the last such frame (word ends, soft syllables).
+``preroll_seconds`` before it as heard (a soft onset) and stays open ``hangover_seconds`` after
+the last such frame (word ends, soft syllables).
 
-Without a wake word (``--no-wake-word``) there is no reference: the gate is never armed.
+Every mic frame is streamed once, at its own place (session 18; before, the pre-roll went out a
+second time when the gate opened, after its silence, stamped with the opening's time): while the
+gate is shut it holds back the frames an opening could still send as heard (``preroll_seconds``,
+and before the talker was first heard the opening window too), so the stream runs up to
+:attr:`TalkerGate.lag` frames behind the mic; the opening sends them as heard, or they go as
+silence once no opening can reach them. A frame at the room's floor ends that early: an onset
+does not reach back past it (heard or filled, it is the same noise), so in a quiet room the
+stream is not behind during a pause and an end of turn is not found later for the gate.
+
+A turn opened without the wake word (a follow-up after a reply that asked a question, or a
+continuation right after the controller ended the question) is gated against the last wake word's
+level when that came within ``conversation_seconds`` (:meth:`TalkerGate.arm_on`; as after the wake
+word, minus its tail: the pre-roll that opened the turn goes through the gate too). In one live
+room run a TV 25 dB under the talker opened most such turns (session 18): keyed to their own first
+words they were keyed to the TV. Without a recent wake word, against the level of the turn's first
+words (the pre-roll and its first ``reference_seconds``, the reference rising with them). Without
+a wake word at all (``--no-wake-word``) the gate is never armed.
 
 Pure and synchronous (numpy only): :class:`satellite.core.Satellite` calls :meth:`TalkerGate.arm`
-when a wake word starts a turn and :meth:`TalkerGate.step` on every frame (``listen`` outside
-that turn's stream, ``process`` in it, ``disarm`` when it ends).
+when a wake word starts a turn (:meth:`TalkerGate.arm_on` for a follow-up), :meth:`TalkerGate.step`
+on every frame (``listen`` outside that turn's stream, ``process`` in it, ``disarm`` when it ends)
+and :meth:`TalkerGate.flush` when the stream ends; the VAD hears :attr:`TalkerGate.now`.
 """
 
 from __future__ import annotations
@@ -39,12 +56,14 @@ class TalkerGateConfig:
     open_frames: int = 3  # the first opening needs this many frames over open_db ...
     open_window_seconds: float = 0.3  # ... within this long (a TV's loudest syllables are rarely as many)
     hangover_seconds: float = 0.3  # open this long after the last frame over the bar
-    preroll_seconds: float = 0.09  # sent again, as heard, when the gate opens (before the first frame over)
+    preroll_seconds: float = 0.09  # sent as heard when the gate opens (before the first frame over)
     tail_seconds: float = 0.3  # after the detection the wake word's own end is silence, at most this long
     tail_drop_db: float = 18.0  # the wake word has ended at the first frame this far under its level
     reference_seconds: float = 1.5  # the audio up to the detection that holds the wake word
     reference_frames: int = 5  # the reference: the mean power of this many loudest frames in it
     floor_seconds: float = 3.0  # the room's noise floor (what silence is filled with): from this much audio
+    floor_margin_db: float = 6.0  # a frame within this of the floor is the room: no onset reaches back past it
+    conversation_seconds: float = 60.0  # a turn without the wake word this soon after one is keyed to its level
 
     def __post_init__(self) -> None:
         if self.open_db < 0 or self.keep_db < self.open_db and self.open_db > 0:
@@ -65,7 +84,7 @@ def frame_db(frame: bytes) -> float:
 
 
 class TalkerGate:
-    """Feed every mic frame; while armed, :meth:`process` returns what to stream for each.
+    """Feed every mic frame; while armed, :meth:`process` returns what to stream for it.
 
     Armed, it goes through three phases: the wake word's tail (silence until its level drops),
     waiting for the talker (silence until a frame comes within ``open_db`` of the wake word), then
@@ -80,59 +99,114 @@ class TalkerGate:
         )
         self._rng = np.random.default_rng(0)
         self._fill_rms = 0.0  # armed: the comfort noise's RMS (full scale 1.0)
+        self._floor_db = _FLOOR_DB  # armed: the room's level
+        self._frame_bytes = 2 * round(16000 * frame_seconds)  # 16 kHz 16-bit mono
         self._preroll_frames = round(config.preroll_seconds / frame_seconds)
         self._window_frames = max(1, round(config.open_window_seconds / frame_seconds))
-        self._recent: deque[tuple[bytes, bool]] = deque(maxlen=self._preroll_frames + self._window_frames)
+        # shut: the frames not streamed yet (as heard, as silence, over the bar), oldest first
+        self._held: deque[tuple[bytes, bytes, bool]] = deque(maxlen=self._preroll_frames + self._window_frames)
         self._hangover_frames = round(config.hangover_seconds / frame_seconds)
         self._tail_frames = round(config.tail_seconds / frame_seconds)
         self.reference_db: float | None = None  # armed: the wake word's level
+        self._learning = 0  # a follow-up: the reference still rises with the turn's first frames
+        self._top: list[float] = []  # ... the loudest frames so far (powers, full scale 1.0)
+        self._conversation_frames = round(config.conversation_seconds / frame_seconds)
+        self._wake_db: float | None = None  # the last wake word's level ...
+        self._since_wake = 0  # ... this many frames ago
         self._open_for = 0  # frames the gate stays open
         self._in_tail = False  # the wake word's end, after the detection
         self.heard = False  # the talker has been heard in this turn (the gate opened)
         self.opened = 0  # openings in this turn
         self.gated_frames = 0  # frames streamed as silence in this turn
         self.frames = 0  # frames of this turn
+        self.now = b""  # the last frame as the VAD should hear it (as heard, or silence)
 
     @property
     def armed(self) -> bool:
         return self.reference_db is not None
 
+    @property
+    def lag(self) -> int:
+        """Frames held back: the last frame :meth:`process` returned is this many frames old."""
+        return len(self._held)
+
     def step(self, frame: bytes, gating: bool) -> list[bytes]:
-        """The turn driver's one call per frame: ``gating`` while a wake-word turn streams."""
+        """The turn driver's one call per frame: ``gating`` while an armed turn streams."""
         if gating and self.armed:
             return self.process(frame)
         if self.armed:
             self.disarm()
         self.listen(frame)
+        self.now = frame
         return [frame]
+
+    def begin(self, preroll: bytes, wake_word: bool) -> bytes:
+        """A turn starts with ``preroll`` (whole frames): armed for it (:meth:`arm` at a wake word,
+        else :meth:`arm_on`), what to stream of it now."""
+        size = self._frame_bytes
+        frames = [preroll[i : i + size] for i in range(0, len(preroll), size)]
+        if not wake_word:
+            if self.arm_on(frames) is None or self.heard:
+                return preroll  # keyed to its first words: they are the talker
+            return b"".join(b"".join(self.process(f)) for f in frames)  # keyed to the wake word: gated
+        if self.arm() is None:
+            return preroll
+        return b"".join(b"".join(self.process(f)) for f in frames)  # the wake word's end: its tail
 
     def listen(self, frame: bytes) -> None:
         """Every frame outside a gated turn: the wake word's level is taken from these."""
         self._history.append(frame_db(frame))
+        self._since_wake += 1
 
     def arm(self) -> float | None:
         """At a wake word: the reference is the mean power of the loudest frames just heard."""
         if not self.config.enabled or not self._history:
             return None
         levels = list(self._history)
-        top = sorted(levels[-self._reference_frames :])[-self.config.reference_frames :]
-        floor = sorted(levels)[len(levels) // 10]
+        self._top = [10 ** (d / 10) for d in sorted(levels[-self._reference_frames :])[-self.config.reference_frames :]]
+        self._start(sorted(levels)[len(levels) // 10], tail=True)
+        self._wake_db, self._since_wake = self.reference_db, 0
+        return self.reference_db
+
+    def arm_on(self, first: list[bytes]) -> float | None:
+        """A turn without a wake word (``first``: the pre-roll that started it). Within
+        ``conversation_seconds`` of a wake word the reference is that wake word's level (no tail;
+        waiting for the talker as after it). Else it is ``first``, then rising with the turn's
+        first ``reference_seconds``; the talker is speaking: no waiting for an opening."""
+        if not self.config.enabled or not first:
+            return None
+        levels = list(self._history)
+        floor = sorted(levels)[len(levels) // 10] if levels else _FLOOR_DB
+        if self._wake_db is not None and self._since_wake <= self._conversation_frames:
+            self._top = [10 ** (self._wake_db / 10)]
+            self._start(floor, tail=False, keyed="the last wake word")
+            return self.reference_db
+        self._top = sorted(10 ** (frame_db(f) / 10) for f in first)[-self.config.reference_frames :]
+        self._start(floor, tail=False, keyed="first words")
+        self._learning = self._reference_frames
+        self.heard = True
+        self._open_for = self._hangover_frames
+        return self.reference_db
+
+    def _start(self, floor: float, *, tail: bool, keyed: str = "wake word") -> None:
+        self._floor_db = floor
         self._fill_rms = 10 ** (floor / 20) if floor > _FLOOR_DB else 0.0
-        self.reference_db = 10.0 * float(np.log10(np.mean([10 ** (d / 10) for d in top])))
+        self.reference_db = 10.0 * float(np.log10(np.mean(self._top)))
+        self._learning = 0
         self._open_for = 0
-        self._in_tail = True
-        self._recent.clear()
+        self._in_tail = tail
+        self._held.clear()
         self.heard = False
         self.opened = self.gated_frames = self.frames = 0
         _LOGGER.info(
-            "talker gate armed: wake word at %.1f dBFS, room %.1f dBFS; silence until a frame over "
+            "talker gate armed (%s): talker at %.1f dBFS, room %.1f dBFS; silence until a frame over "
             "%.1f dBFS, then under %.1f dBFS",
+            keyed,
             self.reference_db,
             floor,
             self.reference_db - self.config.open_db,
             self.reference_db - self.config.keep_db,
         )
-        return self.reference_db
 
     def disarm(self) -> None:
         if self.reference_db is not None and self.frames:
@@ -144,41 +218,66 @@ class TalkerGate:
                 self.heard,
             )
         self.reference_db = None
+        self._held.clear()
         self._history.clear()  # the next reference is the next wake word's alone
 
+    def flush(self) -> list[bytes]:
+        """The stream ends: the frames still held back, as silence (no opening came for them)."""
+        return self._release(len(self._held))
+
     def process(self, frame: bytes) -> list[bytes]:
-        """The frames to stream for ``frame``: itself, silence, or (opening) the pre-roll and itself."""
+        """The frames to stream now, oldest first, the last :attr:`lag` frames before ``frame``:
+        none (held back), silence, or (opening) the held pre-roll as heard and ``frame``."""
+        self.now = frame
         if self.reference_db is None:
             return [frame]
         self.frames += 1
+        self._since_wake += 1
         level = frame_db(frame)
+        if self._learning:  # a follow-up's first words: the reference rises with them
+            self._learning -= 1
+            self._top = sorted([*self._top, 10 ** (level / 10)])[-self.config.reference_frames :]
+            self.reference_db = max(self.reference_db, 10.0 * float(np.log10(np.mean(self._top))))
         if self._in_tail:
             if self.frames <= self._tail_frames and level >= self.reference_db - self.config.tail_drop_db:
-                return [self._silence(frame)]  # still the wake word
+                self.now = self._silence(frame)
+                self.gated_frames += 1
+                return [self.now]  # still the wake word
             self._in_tail = False
         over = level >= self.reference_db - (self.config.keep_db if self.heard else self.config.open_db)
         if self._open_for:  # open: hangover after the last frame over the bar
             self._open_for = self._hangover_frames if over else self._open_for - 1
             return [frame]
-        self._recent.append((frame, over))
-        recent = list(self._recent)
-        window = recent[-self._window_frames :]
-        if sum(o for _, o in window) < (self.config.open_frames if not self.heard else 1):
-            return [self._silence(frame)]
-        # Opening: from ``preroll_seconds`` before the first frame over the bar (already streamed
-        # as silence, sent again as heard), so a soft onset keeps its audio.
-        first = len(recent) - len(window) + next(i for i, (_, o) in enumerate(window) if o)
-        out = [f for f, _ in recent[max(0, first - self._preroll_frames) :]]
-        self._recent.clear()
+        self.now = self._silence(frame)
+        self._held.append((frame, self.now, over))
+        held = list(self._held)
+        window = held[-self._window_frames :]
+        if sum(o for _, _, o in window) < (self.config.open_frames if not self.heard else 1):
+            # shut: what an opening can no longer send as heard goes now, as silence
+            if not any(o for _, _, o in held) and level <= self._floor_db + self.config.floor_margin_db:
+                return self._release(len(held))  # the room: no onset reaches back past it
+            reach = self._preroll_frames + (0 if self.heard else self._window_frames - 1)
+            return self._release(len(held) - reach)
+        # Opening: from ``preroll_seconds`` before the first frame over the bar, as heard.
+        first = len(held) - len(window) + next(i for i, (_, _, o) in enumerate(window) if o)
+        out = self._release(first - self._preroll_frames)
+        out += [f for f, _, _ in self._held]
+        self._held.clear()
+        self.now = frame
         self.opened += 1
         self.heard = True
         self._open_for = self._hangover_frames
         return out
 
+    def _release(self, count: int) -> list[bytes]:
+        """The ``count`` oldest held frames, as silence."""
+        out = [self._held.popleft()[1] for _ in range(max(0, min(count, len(self._held))))]
+        self.gated_frames += len(out)
+        return out
+
     def _silence(self, frame: bytes) -> bytes:
         """What a gated frame is streamed as: white noise at the room's floor (digital silence
         between noisy speech made Silero miss a soft "What time is it?" under -40 dBFS noise)."""
-        self.gated_frames += 1
         if not self._fill_rms:
             return bytes(len(frame))
         noise = self._rng.standard_normal(len(frame) // 2) * (self._fill_rms * 32767)

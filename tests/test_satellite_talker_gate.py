@@ -131,20 +131,33 @@ def test_the_gate_opens_on_the_talker_with_its_onset_and_fills_the_rest_with_the
         gate.listen(f)
     assert gate.arm() == pytest.approx(frame_db(loud), abs=0.5)
     tv_frame = frame(0.018)  # -35 dBFS: 15 dB under the wake word
-    before = [loud] * 3 + [room] * 10 + [tv_frame] * 20 + [room] * 3  # the wake word's end, the room, the TV
-    outs = [gate.process(f) for f in before]
-    assert all(len(o) == 1 and o[0] != f for o, f in zip(outs, before, strict=True))
-    assert all(abs(frame_db(o[0]) + 60) < 3 for o in outs)  # silence is the room's noise, not the TV
+    onset = frame(0.006)  # -44 dBFS: the talker's soft onset, over the room, under the bar
     soft = frame(0.05)  # -26 dBFS: the talker 6 dB softer than their wake word
-    assert [len(gate.process(f)) for f in (soft, soft)] == [1, 1]  # not yet: it opens on 3 frames
-    assert gate.process(soft) == [room] * 3 + [soft] * 3  # then from 0.09 s before the first, as heard
-    assert gate.process(tv_frame) == [tv_frame]  # open: the talker was heard, the bar is 20 dB now
+    # the wake word's end, the room, the TV, the room, the talker's onset, the talker, the TV
+    mic = [loud] * 3 + [room] * 10 + [tv_frame] * 20 + [room] * 3 + [onset] * 2 + [soft] * 3 + [tv_frame]
+    out: list[bytes] = []
+    lag: list[int] = []  # frames held back after each
+    for f in mic:
+        out += gate.process(f)
+        lag.append(gate.lag)
+    assert len(out) == len(mic) - gate.lag
+    out += gate.flush()
+    assert len(out) == len(mic)  # every frame once (session 17 sent the pre-roll a second time)
+    # it opened on the 3rd frame of the talker: from the onset before it, as heard, each at its place;
+    # then open: the talker was heard, the bar is 20 dB under the wake word now
+    assert out[-6:] == [onset] * 2 + [soft] * 3 + [tv_frame]
+    room_noise = [abs(frame_db(o) + 60) < 3 for o in out[:-6]]  # the rest is the room's noise
+    assert all(room_noise) and not set(out[:-6]) & set(mic)
+    assert lag[3:13] == [0] * 10  # the room: nothing held back (no onset reaches back past it)
+    assert max(lag[13:33]) == 12  # the TV: held while an opening could still send it as heard (0.36 s)
+    assert lag[33:36] == [0] * 3 and lag[36:40] == [1, 2, 3, 4] and lag[-2:] == [0, 0]
 
 
 def test_without_a_wake_word_the_gate_is_off_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="satellite.core")
-    config = SatelliteConfig(vad=VAD, echo=EchoConfig(enabled=False), tones=ToneConfig(enabled=False),
-                             talker=TalkerGateConfig())  # asked for (it is opt-in), but no wake word
+    config = SatelliteConfig(
+        vad=VAD, echo=EchoConfig(enabled=False), tones=ToneConfig(enabled=False), talker=TalkerGateConfig()
+    )  # asked for (it is opt-in), but no wake word
     sat = Satellite(config, QuietMic(), MemorySink(16000))
     assert sat.talker is None
     assert any("talker gate off" in r.getMessage() for r in caplog.records)
