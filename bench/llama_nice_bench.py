@@ -4,7 +4,7 @@ nice 0, while whisper decodes in parallel or not: paired, offline.
 Two real ``wyoming_llama`` services (default model and settings, ``--nice 10`` and ``--nice 0``,
 each its own llama-server) and one real ``wyoming_whisper`` (default model) on loopback. Each
 question is asked in a new conversation of each service, in both conditions: ``idle`` (nothing
-else of ours runs) and ``whisper`` (a client sends whisper a ~7 s Piper clip again and again as
+else of ours runs) and ``whisper`` (a client sends whisper a 5.5 s Piper clip again and again as
 fast as it decodes it: another satellite's turn, or the streaming decodes of a user still
 talking). The four orders rotate per question, so the box's own load (here: other people's work,
 mostly at nice 10) falls on all alike. Per ask: transcript -> first ``handled-chunk`` (s), the
