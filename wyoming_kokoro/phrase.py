@@ -95,7 +95,7 @@ def figure_at(buf: str, i: int) -> bool:
 
 def may_end_before_figure(buf: str, i: int) -> bool:
     """A piece may end at the space ``i`` before a figure: not after a word the phrase goes on
-    from ("distance of | about 5 km", "at | about 9"), nor inside a number ("5 | or about 6")."""
+    from ("distance of | about 5 km", "at | about 9"), nor after a figure ("1,200 | over 5 years")."""
     start = buf.rfind(" ", 0, i) + 1
     before = buf[start:i].strip(".,;:!?\"'()").lower()
     return bool(before) and before not in _NO_END_BEFORE_FIGURE and not any(ch.isdigit() for ch in before)
