@@ -1,13 +1,17 @@
 """LLM turns: the LLM's first chunk -> the first TTS audio, with the TTS server's first piece cut
-before its verb (``--first-subject-words 4``, the default) or not (``0``, the splitter before
-session 17), paired on the same replies.
+before an approximate figure (``--first-figure-words 2``, the default since session 18: "Mars is, |
+approximately 141,872,000 miles") or not (``0``), paired on the same replies.
 
 Our real ``wyoming_llama`` (default model and settings, as ``serve`` runs it) answers each
-question once, in a new conversation; its ``handled-chunk``s are recorded with the time each came.
-Each reply then goes through the orchestrator's honesty guard (:class:`ClaimGuard`) and is replayed
-at the recorded pace into two ``wyoming_kokoro --provider piper`` servers (one per setting), the
-order alternating per question: the first audio-chunk's time from the first chunk sent, and the
-first piece's text (the server's own :class:`SentenceSplitter` on the same text).
+question once, in a new conversation; its ``handled-chunk``s, through the orchestrator's honesty
+guard (:class:`ClaimGuard`), are recorded with the time each came (``--replies FILE``: recorded into
+FILE once, then read from it, so every run replays the same text). Each reply is replayed into two
+``wyoming_kokoro --provider P`` servers (one per setting; ``--provider piper|kokoro|auto``), the
+order alternating per reply. Per reply and setting: the first audio-chunk's time from the first
+chunk sent; the first piece (the server's own :class:`SentenceSplitter` on the same text), its
+words and the seconds of audio the server makes for it; whether the pieces say exactly the reply's
+words (a cut inside a number would not); and the gaps a player starting at the first audio-chunk
+would hear later (the next piece late).
 
 ``--pace-ms N``: the LLM's chunks are replayed one every N ms instead of at the recorded pace. On a
 busy box llama-server's threads stall for seconds between tokens (2026-12-03, load 4-5: 2.8 s to
@@ -16,7 +20,8 @@ at 6-18 ms a chunk (80 chunks in 488 ms, 21 in 369 ms).
 
 Real time: run it under ``flock /tmp/hearth-rt.lock`` and note the load it prints.
 
-    flock /tmp/hearth-rt.lock .venv/bin/python bench/tts_first_piece_bench.py [--out FILE.json]
+    flock /tmp/hearth-rt.lock .venv/bin/python bench/tts_first_piece_bench.py --pace-ms 10 \
+        --replies bench/results/tts_first_piece_s18/replies.json [--provider piper] [--out FILE.json]
 """
 
 from __future__ import annotations
