@@ -1,13 +1,17 @@
 """LLM turns: the LLM's first chunk -> the first TTS audio, with the TTS server's first piece cut
-before its verb (``--first-subject-words 4``, the default) or not (``0``, the splitter before
-session 17), paired on the same replies.
+before an approximate figure (``--first-figure-words 2``, the default since session 18: "Mars is, |
+approximately 141,872,000 miles") or not (``0``), paired on the same replies.
 
 Our real ``wyoming_llama`` (default model and settings, as ``serve`` runs it) answers each
-question once, in a new conversation; its ``handled-chunk``s are recorded with the time each came.
-Each reply then goes through the orchestrator's honesty guard (:class:`ClaimGuard`) and is replayed
-at the recorded pace into two ``wyoming_kokoro --provider piper`` servers (one per setting), the
-order alternating per question: the first audio-chunk's time from the first chunk sent, and the
-first piece's text (the server's own :class:`SentenceSplitter` on the same text).
+question once, in a new conversation; its ``handled-chunk``s, through the orchestrator's honesty
+guard (:class:`ClaimGuard`), are recorded with the time each came (``--replies FILE``: recorded into
+FILE once, then read from it, so every run replays the same text). Each reply is replayed into two
+``wyoming_kokoro --provider P`` servers (one per setting; ``--provider piper|kokoro|auto``), the
+order alternating per reply. Per reply and setting: the first audio-chunk's time from the first
+chunk sent; the first piece (the server's own :class:`SentenceSplitter` on the same text), its
+words and the seconds of audio the server makes for it; whether the pieces say exactly the reply's
+words (a cut inside a number would not); and the gaps a player starting at the first audio-chunk
+would hear later (the next piece late).
 
 ``--pace-ms N``: the LLM's chunks are replayed one every N ms instead of at the recorded pace. On a
 busy box llama-server's threads stall for seconds between tokens (2026-12-03, load 4-5: 2.8 s to
@@ -16,7 +20,8 @@ at 6-18 ms a chunk (80 chunks in 488 ms, 21 in 369 ms).
 
 Real time: run it under ``flock /tmp/hearth-rt.lock`` and note the load it prints.
 
-    flock /tmp/hearth-rt.lock .venv/bin/python bench/tts_first_piece_bench.py [--out FILE.json]
+    flock /tmp/hearth-rt.lock .venv/bin/python bench/tts_first_piece_bench.py --pace-ms 10 \
+        --replies bench/results/tts_first_piece_s18/replies.json [--provider piper] [--out FILE.json]
 """
 
 from __future__ import annotations
@@ -32,9 +37,9 @@ from typing import Any
 
 import numpy as np
 from wyoming.asr import Transcript
-from wyoming.audio import AudioChunk
+from wyoming.audio import AudioChunk, AudioStop
 from wyoming.handle import Handled, HandledChunk, NotHandled
-from wyoming.tts import SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -55,7 +60,27 @@ QUESTIONS = [  # the guard bench's twelve, then more
     "What is photosynthesis?", "How many days are in a leap year?", "What is the speed of light?",
     "Recommend a good book.", "What is the capital of France?", "What is the biggest ocean?",
 ]
-SETTINGS = {"before-verb": 4, "off": 0}  # --first-subject-words
+NUMBER_QUESTIONS = [  # session 18: numbers, dates, units, lists, "approximately"
+    "How far is Mars from the Sun?", "How far away is Mars?", "How far is the Sun from Earth?",
+    "How tall is Mount Everest?", "How deep is the Mariana Trench?", "What is the population of Tokyo?",
+    "What is the population of the world?", "How old is the universe?", "How many people live in China?",
+    "How long is the Great Wall of China?", "How big is the Pacific Ocean?", "How fast does sound travel?",
+    "How many bones are in the human body?", "When did World War Two end?",
+    "When was the Declaration of Independence signed?", "What year did the Titanic sink?",
+    "How many seconds are in a day?", "How many feet are in a mile?", "How much does an elephant weigh?",
+    "What is the diameter of the Earth?", "How hot is the surface of the Sun?", "What is absolute zero?",
+    "How many calories are in a banana?", "How long is a marathon?", "What is the circumference of the Earth?",
+    "How many kilometers are in a mile?", "What is the value of pi?", "How many stars are in the Milky Way?",
+    "How long does light take to reach Earth from the Sun?", "What are the planets in the solar system?",
+    "List the three primary colors.", "What are the days of the week?", "Name some fruits.",
+    "How many countries are in Africa?", "How heavy is the moon?", "At what temperature does water freeze?",
+    "How long is the Amazon River?", "How tall is the Eiffel Tower?", "How many miles is it to the moon?",
+    "How far is New York from London?", "When was the first iPhone released?",
+    "What is the speed of sound in miles per hour?", "How many people visit Paris each year?",
+    "How old is the Earth?", "How much does a gallon of milk cost?",
+]
+ALL_QUESTIONS = QUESTIONS + NUMBER_QUESTIONS
+SETTINGS = {"figure-cut": 2, "off": 0}  # --first-figure-words
 
 
 async def record(llama: str, question: str, cid: str) -> list[tuple[float, str]]:
@@ -86,8 +111,9 @@ def paced(chunks: list[tuple[float, str]], pace_ms: float | None) -> list[tuple[
     return chunks if pace_ms is None else [(i * pace_ms / 1000, text) for i, (_, text) in enumerate(chunks)]
 
 
-async def replay(tts: str, chunks: list[tuple[float, str]]) -> float:
-    """Seconds from the first chunk sent to the first audio-chunk back."""
+async def replay(tts: str, chunks: list[tuple[float, str]]) -> tuple[float, float]:
+    """Seconds from the first chunk sent to the first audio-chunk back, and the seconds a player
+    that starts at the first audio-chunk would wait for audio after it (gaps: the next piece late)."""
     conn = await Connection.open(tts)
     try:
         await conn.send(SynthesizeStart().event())
@@ -103,71 +129,138 @@ async def replay(tts: str, chunks: list[tuple[float, str]]) -> float:
 
         sender = asyncio.create_task(send())  # the audio is read while the text still goes out
         first: float | None = None
+        played_until = gaps = 0.0
         try:
             while True:
                 event = await conn.recv(120)
-                if AudioChunk.is_type(event.type) and first is None:
-                    first = time.monotonic() - t0
+                if AudioChunk.is_type(event.type):
+                    now, chunk = time.monotonic() - t0, AudioChunk.from_event(event)
+                    if first is None:
+                        first = played_until = now
+                    gaps += max(0.0, now - played_until)
+                    seconds = len(chunk.audio) / (chunk.rate * chunk.width * chunk.channels)
+                    played_until = max(played_until, now) + seconds
                 if SynthesizeStopped.is_type(event.type):
                     break
         finally:
             await sender
         assert first is not None, "no audio"
-        return first
+        return first, gaps
     finally:
         await conn.close()
 
 
-def first_piece(text: str, words: int) -> str:
-    splitter = SentenceSplitter(first_subject_words=words)
-    return (splitter.feed(text) + splitter.finish() + [""])[0]
+def split(text: str, words: int) -> list[str]:
+    splitter = SentenceSplitter(first_figure_words=words)
+    return splitter.feed(text) + splitter.finish()
+
+
+def same_words(text: str, pieces: list[str]) -> bool:
+    """The pieces say the reply's words (a mid-sentence cut's added comma aside; a number cut
+    inside, "141, 872,000", would change them)."""
+    said = " ".join(pieces).split()
+    if pieces and pieces[0].endswith(",") and not text.split()[len(pieces[0].split()) - 1].endswith(","):
+        said[len(pieces[0].split()) - 1] = said[len(pieces[0].split()) - 1][:-1]
+    return said == text.split()
+
+
+async def audio_seconds(tts: str, text: str) -> float:
+    """Seconds of audio the server makes for ``text`` alone."""
+    conn = await Connection.open(tts)
+    try:
+        await conn.send(Synthesize(text=text).event())
+        samples = 0
+        while True:
+            event = await conn.recv(120)
+            if AudioChunk.is_type(event.type):
+                chunk = AudioChunk.from_event(event)
+                samples += len(chunk.audio) // (chunk.width * chunk.channels)
+                rate = chunk.rate
+            if AudioStop.is_type(event.type):
+                return samples / rate if samples else 0.0
+    finally:
+        await conn.close()
+
+
+async def record_all(questions: list[str]) -> list[dict[str, Any]]:
+    llama = await start_service("wyoming_llama")
+    try:
+        return [{"question": q, "chunks": await record(llama.uri, q, f"q{i}")} for i, q in enumerate(questions)]
+    finally:
+        await llama.stop()
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     load = [os.getloadavg()[0]]
-    llama = await start_service("wyoming_llama")
+    if args.replies and args.replies.exists():
+        recorded = json.loads(args.replies.read_text())[args.start : args.questions]
+    else:
+        recorded = await record_all(ALL_QUESTIONS[: args.questions])
+        if args.replies:
+            args.replies.write_text(json.dumps(recorded, indent=1) + "\n")
+    engines = () if args.provider == "auto" else ("--engines", args.provider)
     servers = {}
+    chose = args.provider
     try:
         for name, words in SETTINGS.items():
-            servers[name] = await start_service("wyoming_kokoro", "--provider", "piper", "--engines", "piper",
-                                                "--first-subject-words", str(words))
-        replies = [paced(await record(llama.uri, q, f"q{i}"), args.pace_ms)
-                   for i, q in enumerate(QUESTIONS[: args.questions])]
-        await llama.stop()
+            servers[name] = await start_service("wyoming_kokoro", "--provider", args.provider, *engines,
+                                                "--first-figure-words", str(words))
+            chose = next((line.split("chose ")[1].split(":")[0] for line in servers[name].log
+                          if "provider=auto chose" in line), chose)
         for server in servers.values():  # the voice warm
             await replay(server.uri, [(0.0, "Hello there.")])
         rows: list[dict[str, Any]] = []
-        for i, (question, chunks) in enumerate(zip(QUESTIONS, replies, strict=False)):
+        for i, reply in enumerate(recorded):
+            chunks = paced([(at, text) for at, text in reply["chunks"]], args.pace_ms)
             text = "".join(t for _, t in chunks)
-            row: dict[str, Any] = {"question": question, "reply": text}
+            row: dict[str, Any] = {"question": reply["question"], "reply": text}
             for name in list(SETTINGS)[:: 1 if i % 2 == 0 else -1]:
-                row[name] = round(await replay(servers[name].uri, chunks), 3)
-                row[f"{name}_piece"] = first_piece(text, SETTINGS[name])
+                first, gaps = await replay(servers[name].uri, chunks)
+                row[name], row[f"{name}_gaps_s"] = round(first, 3), round(gaps, 3)
+            for name, words in SETTINGS.items():
+                pieces = split(text, words)
+                row[f"{name}_piece"] = (pieces + [""])[0]
+                row[f"{name}_words"] = len(row[f"{name}_piece"].split())
+                row[f"{name}_audio_s"] = round(await audio_seconds(servers[name].uri, row[f"{name}_piece"]), 3)
+                row[f"{name}_same_words"] = same_words(text, pieces)
             rows.append(row)
             load.append(os.getloadavg()[0])
-            print(f"{row['before-verb']:.3f} {row['off']:.3f}  {row['before-verb_piece']!r} / {row['off_piece']!r}",
+            print(f"{row['figure-cut']:.3f} {row['off']:.3f}  {row['figure-cut_piece']!r} / {row['off_piece']!r}",
                   flush=True)
     finally:
-        await llama.stop()
         for server in servers.values():
             await server.stop()
-    summary: dict[str, Any] = {"n": len(rows), "load": [min(load), max(load)], "pace_ms": args.pace_ms}
+    summary: dict[str, Any] = {"n": len(rows), "load": [round(min(load), 2), round(max(load), 2)],
+                               "pace_ms": args.pace_ms, "provider": args.provider, "chose": chose}
     for name in SETTINGS:
         vals = [r[name] for r in rows]
+        audio = [r[f"{name}_audio_s"] for r in rows]
         summary[name] = {"p50_s": round(float(np.percentile(vals, 50)), 3),
-                         "p95_s": round(float(np.percentile(vals, 95)), 3), "mean_s": round(float(np.mean(vals)), 3)}
-    changed = [r for r in rows if r["before-verb_piece"] != r["off_piece"]]
-    diffs = [r["off"] - r["before-verb"] for r in changed]
-    saved = round(float(np.percentile(diffs, 50)), 3) if diffs else None
-    summary["changed"] = {"n": len(changed), "saved_p50_s": saved,
-                          "saved_min_s": min(diffs, default=None), "saved_max_s": max(diffs, default=None)}
+                         "p95_s": round(float(np.percentile(vals, 95)), 3), "mean_s": round(float(np.mean(vals)), 3),
+                         "max_s": max(vals), "piece_audio_p50_s": round(float(np.percentile(audio, 50)), 3),
+                         "piece_audio_max_s": max(audio),
+                         "words_changed": sum(not r[f"{name}_same_words"] for r in rows),
+                         "gaps_total_s": round(sum(r[f"{name}_gaps_s"] for r in rows), 3),
+                         "replies_with_gap_over_50ms": sum(r[f"{name}_gaps_s"] > 0.05 for r in rows)}
+    changed = [r for r in rows if r["figure-cut_piece"] != r["off_piece"]]
+    diffs = [r["off"] - r["figure-cut"] for r in changed]
+    same = [r["off"] - r["figure-cut"] for r in rows if r["figure-cut_piece"] == r["off_piece"]]
+    summary["changed"] = {"n": len(changed),
+                          "saved_p50_s": round(float(np.percentile(diffs, 50)), 3) if diffs else None,
+                          "saved_min_s": min(diffs, default=None), "saved_max_s": max(diffs, default=None),
+                          "unchanged_diff_p50_s": round(float(np.percentile(same, 50)), 3) if same else None}
     return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "summary": summary, "rows": rows}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--questions", type=int, default=len(QUESTIONS))
+    parser.add_argument("--questions", type=int, default=len(ALL_QUESTIONS))
+    parser.add_argument("--start", type=int, default=0, help="with --replies: replay from this reply on")
     parser.add_argument("--pace-ms", type=float, help="replay the chunks one every N ms (default: as recorded)")
+    parser.add_argument("--provider", choices=("piper", "kokoro", "auto"), default="piper",
+                        help="the TTS servers' --provider (auto: the default voice path; default piper)")
+    parser.add_argument("--replies", type=Path,
+                        help="recorded replies (JSON): read if it exists, else the replies are recorded into it")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     result = asyncio.run(run(args))

@@ -197,7 +197,7 @@ def test_splitter_first_piece_is_not_cut_inside_a_name_or_a_number() -> None:
     assert list(first.values()) == [
         "The nearest pharmacy is in New York City,",
         "I think you would love Romeo and Juliet,",
-        "The moon is about 2,172,500 miles,",
+        "The moon is,",  # before the figure (session 18); before: "The moon is about 2,172,500 miles,"
         "It takes about twenty five minutes,",
         "The tallest mountain in the world,",
     ]
@@ -221,3 +221,33 @@ def test_splitter_first_piece_of_a_noun_phrase_ends_before_its_verb() -> None:
     assert split_streamed("The answer to this is complicated.") == ["The answer to this is complicated."]
     assert split_streamed("The capital of Australia is Canberra.", first_subject_words=0) == [
         "The capital of Australia is Canberra."]
+
+
+def test_splitter_first_piece_ends_before_an_approximate_figure() -> None:
+    """Replies of SmolLM2-135M (2026-12-03, bench/tts_first_piece_bench.py): "X is approximately
+    <figure> <unit> ..." had no cut before the figure's end (none may split a number), so the
+    first piece held the whole figure (0.5-0.9 s to the first audio). It now ends before the
+    approximate figure once it has two words, with a comma; the figure is read whole, digits and
+    unit, in the next piece, and no word changes."""
+    for text, first in (
+        ("Mars is approximately 141,872,000 miles from the Sun.", "Mars is,"),
+        ("A day is approximately 86,400 seconds.", "A day is,"),
+        ("The Mariana Trench is approximately 11,312.17 feet (3.52 meters) deep.", "The Mariana Trench is,"),
+        ("The universe is approximately 13.9 billion years old.", "The universe is,"),
+        ("It takes about 11 minutes to boil an egg.", "It takes,"),
+        ("A gallon of milk costs around $4 today.", "A gallon of milk costs,"),
+    ):
+        for step in (1, 3, 7):
+            pieces = split_streamed(text, step=step)
+            assert pieces[0] == first, (text, step)
+            assert " ".join(pieces) == text.replace(first[:-1], first, 1)  # the same words, the figure whole
+    splitter = SentenceSplitter()  # the cut waits for the figure's first digit
+    assert splitter.feed("Mars is approximately ") == []
+    assert splitter.feed("1") == ["Mars is,"]
+    # Not without a figure, not after a word the phrase goes on from, not from one word, only the first piece.
+    assert split_streamed("The film is about a dog and his owner.")[0] != "The film is,"
+    assert not split_streamed("Set a timer for about 10 minutes.")[0].endswith("for,")
+    assert split_streamed("It's about 5 kilometers.") == ["It's about 5 kilometers."]
+    assert split_streamed("Sure. It is about 5 kilometers away.") == ["Sure.", "It is about 5 kilometers away."]
+    assert split_streamed("A day is approximately 86,400 seconds.", first_figure_words=0) == [
+        "A day is approximately 86,400 seconds."]

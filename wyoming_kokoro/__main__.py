@@ -68,6 +68,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--first-subject-words", type=int, default=4,
                         help="a reply's first piece that starts with a noun phrase may end before its verb once "
                         "it has this many words (\"The capital of France | is Paris\"; 0: off; default 4)")
+    parser.add_argument("--first-figure-words", type=int, default=2,
+                        help="a reply's first piece may end before an approximate figure once it has this many "
+                        "words (\"Mars is, | approximately 141,872,000 miles\"; 0: off; default 2)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--max-text-chars", type=int, default=20_000,
                         help="longest text accepted in one synthesize or synthesize-chunk event")
@@ -98,8 +101,8 @@ def make_config(args: argparse.Namespace) -> TtsConfig:
         raise SystemExit("--speed must be between 0.5 and 2.0")
     if args.cache_mb < 0:
         raise SystemExit("--cache-mb must be 0 (off) or more")
-    if args.first_subject_words < 0:
-        raise SystemExit("--first-subject-words must be 0 (off) or more")
+    if args.first_subject_words < 0 or args.first_figure_words < 0:
+        raise SystemExit("--first-subject-words and --first-figure-words must be 0 (off) or more")
     dirs = dirs_from_args(args)
     kokoro_voice = env("KOKORO_VOICE") or KOKORO_DEFAULT_VOICE
     kokoro_model = kokoro_voices = None
@@ -150,6 +153,7 @@ def make_config(args: argparse.Namespace) -> TtsConfig:
         auto_first_audio=args.auto_first_audio,
         kokoro_extra_voices=kokoro_extra,
         first_subject_words=args.first_subject_words,
+        first_figure_words=args.first_figure_words,
     )
 
 

@@ -3,7 +3,8 @@
 after a word the phrase goes on from ("is in | ...", "capital city of | ..."). Used by
 :class:`~wyoming_kokoro.text.SentenceSplitter` for its early cuts without punctuation, so the
 short first piece still ends where a speaker could pause; and the words such a cut may come before
-(a conjunction, a phrase-starting word, the verb after a noun-phrase subject).
+(a conjunction, a phrase-starting word, the verb after a noun-phrase subject, an approximate
+figure).
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ _DETERMINERS = frozenset({"the", "a", "an", "this", "these", "those", "my", "you
 _PREDICATE_STARTS = frozenset({
     "is", "are", "was", "were", "has", "have", "had", "can", "could", "will", "would", "should", "may", "might",
     "must", "does", "do", "did", "includes", "include", "contains", "consists", "means", "makes", "takes", "lies"})
+# A first piece may end before one of these when a figure follows ("Mars is, | approximately 141,872,000
+# miles"): the figure is spoken in the next piece, whole (its digits, its unit), where a speaker pauses.
+_APPROXIMATORS = frozenset({"approximately", "about", "around", "roughly", "nearly", "almost", "exactly", "over"})
+_BEFORE_FIGURE = re.compile(r"([A-Za-z]+)\s+[$€£¥]?\d")
+# The words a piece may not end on before such a figure: _NO_END_WORDS but the verb "to be" ("Mars is, |").
+_NO_END_BEFORE_FIGURE = _NO_END_WORDS - {"is", "are", "was", "were"}
 _WORD_AROUND = re.compile(r"(\S+)\s+(\S+)(?:\s+(\S+))?")
 
 
@@ -77,3 +84,18 @@ def predicate_at(buf: str, i: int) -> bool:
 def noun_phrase_start(buf: str) -> bool:
     """The piece starts with a determiner ("The ...", "A ...", "Your ...")."""
     return _next_word(buf, len(buf) - len(buf.lstrip())) in _DETERMINERS
+
+
+def figure_at(buf: str, i: int) -> bool:
+    """An approximate figure starts at ``buf[i]``: "approximately 141...", "about 8", "over $5"
+    (the figure's first character has come)."""
+    match = _BEFORE_FIGURE.match(buf, i)
+    return match is not None and match.group(1).lower() in _APPROXIMATORS
+
+
+def may_end_before_figure(buf: str, i: int) -> bool:
+    """A piece may end at the space ``i`` before a figure: not after a word the phrase goes on
+    from ("distance of | about 5 km", "at | about 9"), nor after a figure ("1,200 | over 5 years")."""
+    start = buf.rfind(" ", 0, i) + 1
+    before = buf[start:i].strip(".,;:!?\"'()").lower()
+    return bool(before) and before not in _NO_END_BEFORE_FIGURE and not any(ch.isdigit() for ch in before)

@@ -72,6 +72,9 @@ class ReplyOptions:
     # A first piece that starts with a noun phrase may end before its verb once it has this many
     # words (0: never; :class:`~.text.SentenceSplitter`).
     first_subject_words: int = 4
+    # ... and before an approximate figure ("Mars is, | approximately 141 million miles") once it
+    # has this many words (0: never).
+    first_figure_words: int = 2
     clock: Clock | None = None  # the retry delays' clock (tests inject a ManualClock)
 
     def merge_budget(self, call: int, *, shared: bool = False) -> int:
@@ -107,7 +110,8 @@ class Reply:
         self._options = options
         self._client = client
         self._rate = synthesizer.engine.sample_rate
-        self._splitter = SentenceSplitter(first_subject_words=options.first_subject_words)
+        self._splitter = SentenceSplitter(first_subject_words=options.first_subject_words,
+                                          first_figure_words=options.first_figure_words)
         self._text: asyncio.Queue[str | None] = asyncio.Queue(maxsize=TEXT_QUEUE)
         self._audio: asyncio.Queue[Samples | BaseException | None] = asyncio.Queue(maxsize=1)
         self._started = False

@@ -48,6 +48,7 @@ class TtsConfig:
     auto_first_audio: float = 0.3  # --provider auto: Kokoro's budget for a short first phrase, s
     kokoro_extra_voices: dict[str, Path] = field(default_factory=dict)  # fetched voices/NAME.bin files
     first_subject_words: int = 4  # a first piece may end before its verb ("The capital of France | is")
+    first_figure_words: int = 2  # ... or before an approximate figure ("Mars is, | approximately 141 ...")
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,8 @@ async def build_service(config: TtsConfig) -> TtsService:
         synthesizers={name: Synthesizer(engine, AudioCache(int(config.cache_mb * 1024 * 1024)))
                       for name, engine in engines.items()},
         options=ReplyOptions(samples_per_chunk=config.samples_per_chunk,
-                             first_subject_words=config.first_subject_words),
+                             first_subject_words=config.first_subject_words,
+                             first_figure_words=config.first_figure_words),
         info=lambda: info,
         max_text_chars=config.max_text_chars,
     )

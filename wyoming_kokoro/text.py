@@ -16,7 +16,15 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from .phrase import conjunction_at, may_cut, noun_phrase_start, phrase_start_at, predicate_at
+from .phrase import (
+    conjunction_at,
+    figure_at,
+    may_cut,
+    may_end_before_figure,
+    noun_phrase_start,
+    phrase_start_at,
+    predicate_at,
+)
 
 # --- cleaning ----------------------------------------------------------------------------
 _CODE_FENCE = re.compile(r"^\s*(```|~~~).*$", re.MULTILINE)
@@ -201,19 +209,24 @@ class SentenceSplitter:
     piece that starts with a noun phrase ("The speed of light | is ...", "The capital of
     Australia | is ...") may also end before its verb once it has ``first_subject_words`` words
     (0: no such cut): the subject is where a speaker pauses, and Piper, whose time grows with the
-    audio it makes, speaks it in ~2/3 of the time of six words (``bench/tts_bench.py --first-piece``). Later
+    audio it makes, speaks it in ~2/3 of the time of six words (``bench/tts_bench.py --first-piece``).
+    A first piece may end before an approximate figure ("Mars is, | approximately 141,872,000
+    miles ...", "A day is, | about 86,400 seconds") once it has ``first_figure_words`` words (0: no
+    such cut): a figure, which no cut may split, reads as many words as it has digits and the LLM
+    sends it a digit a token, so a piece that held it took ~0.5-0.9 s to the first audio. Later
     pieces are sentences; any piece ends at a clause mark past ``soft_max`` characters, and at a
     word boundary past ``hard_max``.
     """
 
     def __init__(
         self, *, first_min_words: int = 1, first_conjunction_words: int = 4, first_max_words: int = 6,
-        first_subject_words: int = 4, soft_max: int = 160, hard_max: int = 320,
+        first_subject_words: int = 4, first_figure_words: int = 2, soft_max: int = 160, hard_max: int = 320,
     ) -> None:
         self.first_min_words = first_min_words
         self.first_conjunction_words = first_conjunction_words
         self.first_max_words = first_max_words
         self.first_subject_words = first_subject_words
+        self.first_figure_words = first_figure_words
         self.soft_max = soft_max
         self.hard_max = hard_max
         self._buffer = ""
@@ -280,6 +293,10 @@ class SentenceSplitter:
                 if (first and words >= self.first_conjunction_words and phrase_start_at(buf, i + 1)
                         and may_cut(buf, i, words)):
                     self._mid_phrase = not conjunction_at(buf, i + 1)
+                    return i
+                if (first and 0 < self.first_figure_words <= words and figure_at(buf, i + 1)
+                        and may_end_before_figure(buf, i)):
+                    self._mid_phrase = True
                     return i
                 if (first and 0 < self.first_subject_words <= words and predicate_at(buf, i + 1)
                         and noun_phrase_start(buf) and may_cut(buf, i, words)):
