@@ -57,8 +57,9 @@ def server_policy() -> StreamPolicy:
     """The whisper server's defaults (``--speech-pad 0.3``, ``--endpoint-max-silence 1.5``) with
     what ``serve`` asks for (``default`` sensitivity, no partials)."""
     pad = round(0.3 * SAMPLE_RATE / WINDOW)
-    base = StreamPolicy(vad=VadPolicy(pad_windows=pad), settle_windows=pad,
-                        endpoint_max_windows=round(1.5 * SAMPLE_RATE / WINDOW))
+    base = StreamPolicy(
+        vad=VadPolicy(pad_windows=pad), settle_windows=pad, endpoint_max_windows=round(1.5 * SAMPLE_RATE / WINDOW)
+    )
     return request_policy(base, Transcribe(vad_sensitivity="default", context={"partial_transcripts": False}))
 
 
@@ -81,8 +82,15 @@ def p_end(engine: WhisperEngine, audio: np.ndarray, text: str, prompt: str | Non
     encoded = model.model.encode(get_ctranslate2_storage(np.ascontiguousarray(features[None])), to_cpu=False)
     # The tokens after the prompt's special tokens are a forced prefix: the logits of step k predict
     # the sequence's token k, so step len(body_ids) is the token after the text.
-    result = model.model.generate(encoded, [ids + body_ids], beam_size=1, max_length=model.max_length,
-                                  return_logits_vocab=True, suppress_blank=False, suppress_tokens=[])[0]
+    result = model.model.generate(
+        encoded,
+        [ids + body_ids],
+        beam_size=1,
+        max_length=model.max_length,
+        return_logits_vocab=True,
+        suppress_blank=False,
+        suppress_tokens=[],
+    )[0]
     steps = result.logits[0] if result.logits else []
     if len(steps) <= len(body_ids):
         return float("nan"), float("nan")
@@ -100,8 +108,9 @@ def end_probs(engine: WhisperEngine, clip: np.ndarray, text: str, prompt: str | 
     return {"p_end": round(punct, 4), "p_eot": round(eot, 4)}
 
 
-def replay(engine: WhisperEngine, vad: SileroVad, policy: StreamPolicy, audio: np.ndarray,
-           prompts: list[str | None]) -> list[dict[str, Any]]:
+def replay(
+    engine: WhisperEngine, vad: SileroVad, policy: StreamPolicy, audio: np.ndarray, prompts: list[str | None]
+) -> list[dict[str, Any]]:
     """Every speculative final the server starts on ``audio``: its region and, per prompt, its
     decode; the silence after it (to the next speech window, or the end of the audio)."""
     utterance = Utterance(vad.stream(), policy)
@@ -129,15 +138,26 @@ def replay(engine: WhisperEngine, vad: SileroVad, policy: StreamPolicy, audio: n
             took = time.perf_counter() - t
             verdict = judge(decoded.text)
             unsure = verdict.finished and decoded.avg_logprob is not None and decoded.avg_logprob < UNSURE_LOGPROB
-            decodes.append({
-                "prompt": prompt or "none", "text": decoded.text, "avg_logprob": decoded.avg_logprob,
-                "finished": verdict.finished and not unsure, "weak": verdict.weak or unsure,
-                "reason": "unsure" if unsure else verdict.reason,
-                **end_probs(engine, clip, decoded.text, prompt),
-                "decode_s": round(took, 3),
-            })
-        out.append({"region_end_s": round(job.region[1] / SAMPLE_RATE, 3), "silence_after_s": round(silence, 3),
-                    "speech_follows": following is not None, "decodes": decodes})
+            decodes.append(
+                {
+                    "prompt": prompt or "none",
+                    "text": decoded.text,
+                    "avg_logprob": decoded.avg_logprob,
+                    "finished": verdict.finished and not unsure,
+                    "weak": verdict.weak or unsure,
+                    "reason": "unsure" if unsure else verdict.reason,
+                    **end_probs(engine, clip, decoded.text, prompt),
+                    "decode_s": round(took, 3),
+                }
+            )
+        out.append(
+            {
+                "region_end_s": round(job.region[1] / SAMPLE_RATE, 3),
+                "silence_after_s": round(silence, 3),
+                "speech_follows": following is not None,
+                "decodes": decodes,
+            }
+        )
     return out
 
 
@@ -157,15 +177,21 @@ def summary(rows: list[dict[str, Any]], weak_wait: float = 1.2, base: float = 0.
             cut = [(r, p, d) for r, p, d in pauses if d["finished"] and p["silence_after_s"] >= base]
             weak_pause = [(r, p, d) for r, p, d in pauses if d["weak"]]
             whole = sum(d["whole"] for _, _, d in ends)
-            print(f"[{prompt[:40]}] {split}: {len(ends)} ends ({whole} whole), weak at the end {len(weak_end)}, "
-                  f"unfinished at the end {len(open_end)}; finished at a pause (a cut) {len(cut)}, weak at a pause "
-                  f"{len(weak_pause)}")
+            print(
+                f"[{prompt[:40]}] {split}: {len(ends)} ends ({whole} whole), weak at the end {len(weak_end)}, "
+                f"unfinished at the end {len(open_end)}; finished at a pause (a cut) {len(cut)}, weak at a pause "
+                f"{len(weak_pause)}"
+            )
             for r, d in weak_end + open_end:
-                print(f"   end   {r['id']} {r['voice']:12s} {r['condition']:10s} {d['text']!r} {d['reason']} "
-                      f"lp={d['avg_logprob']:.2f} p_end={d['p_end']} p_eot={d['p_eot']}")
+                print(
+                    f"   end   {r['id']} {r['voice']:12s} {r['condition']:10s} {d['text']!r} {d['reason']} "
+                    f"lp={d['avg_logprob']:.2f} p_end={d['p_end']} p_eot={d['p_eot']}"
+                )
             for r, p, d in cut + weak_pause:
-                print(f"   pause {r['id']} {r['voice']:12s} {r['condition']:10s} {p['silence_after_s']:.2f}s "
-                      f"{d['text']!r} {d['reason']} p_end={d['p_end']} p_eot={d['p_eot']}")
+                print(
+                    f"   pause {r['id']} {r['voice']:12s} {r['condition']:10s} {p['silence_after_s']:.2f}s "
+                    f"{d['text']!r} {d['reason']} p_end={d['p_end']} p_eot={d['p_eot']}"
+                )
 
 
 def main() -> int:
@@ -193,12 +219,26 @@ def main() -> int:
         for point in points:
             for d in point["decodes"]:
                 d["whole"] = is_whole(r, d["text"])
-        rows.append({"id": r.id, "split": r.split, "text": r.text, "voice": r.voice, "condition": r.condition,
-                     "pause": r.pause, "pause_kind": r.pause_kind, "points": points})
+        rows.append(
+            {
+                "id": r.id,
+                "split": r.split,
+                "text": r.text,
+                "voice": r.voice,
+                "condition": r.condition,
+                "pause": r.pause,
+                "pause_kind": r.pause_kind,
+                "points": points,
+            }
+        )
         print(r.id, [[d["text"] for d in p["decodes"]] for p in points], flush=True)
         load.append(os.getloadavg()[0])
-    out = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "model": args.model,
-           "load": [min(load), max(load)], "rows": rows}
+    out = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "model": args.model,
+        "load": [min(load), max(load)],
+        "rows": rows,
+    }
     if args.out:
         args.out.write_text(json.dumps(out, indent=1) + "\n")
     summary(rows)

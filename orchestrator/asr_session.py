@@ -39,9 +39,17 @@ class AsrSession:
     whisper's ``transcript-speculative``), which the service is then asked for. ``complete``: whether
     a weak speculative text is a whole command (pure; run in a thread): then the turn ends at once."""
 
-    def __init__(self, pool: ServicePool, config: PipelineConfig, out: TurnOutput, timer: TurnTimer, *,
-                 endpoint_after: float = 0.0, on_speculative: Callable[[str], None] | None = None,
-                 complete: Callable[[str], bool] | None = None) -> None:
+    def __init__(
+        self,
+        pool: ServicePool,
+        config: PipelineConfig,
+        out: TurnOutput,
+        timer: TurnTimer,
+        *,
+        endpoint_after: float = 0.0,
+        on_speculative: Callable[[str], None] | None = None,
+        complete: Callable[[str], bool] | None = None,
+    ) -> None:
         self.pool = pool
         self.config = config
         self.out = out
@@ -64,8 +72,9 @@ class AsrSession:
             context["speculative_transcripts"] = True
         if self.complete is not None:
             context["speculative_weak"] = True
-        return Transcribe(language=self.config.language, vad_sensitivity=self.config.vad_sensitivity,
-                          context=context or None)
+        return Transcribe(
+            language=self.config.language, vad_sensitivity=self.config.vad_sensitivity, context=context or None
+        )
 
     async def run(self, audio: AsyncIterator[AudioChunk]) -> str:
         """The transcript of ``audio``; ``voice-started``/``voice-stopped`` go to the output."""
@@ -131,8 +140,9 @@ class AsrSession:
                 await conn.close()
             await self._tasks.close()
 
-    async def _until_endpoint(self, audio: AsyncIterator[AudioChunk],
-                              reader: asyncio.Task[str]) -> AsyncIterator[AudioChunk]:
+    async def _until_endpoint(
+        self, audio: AsyncIterator[AudioChunk], reader: asyncio.Task[str]
+    ) -> AsyncIterator[AudioChunk]:
         """``audio`` until it ends or the speech-to-text service has answered (it found the end
         of speech itself). A reader that failed (connection lost) stops the race: the audio is
         still wanted, for another replica. The next chunk is awaited in a task of its own, so

@@ -32,16 +32,34 @@ from voice_runtime.latency import LatencyMonitor
 from wyoming_whisper.engine import normalise
 
 # Complete commands tiny.en wrote without a final period (each waited the weak cap).
-WHOLE = ["next song", "cancel the timer", "Switch off the Bedroom lamp", "lock the front door",
-         "turn on the kitchen light", "add milk and eggs to the shopping list", "Pause the music",
-         "Set the thermostat to 20 degrees."]
+WHOLE = [
+    "next song",
+    "cancel the timer",
+    "Switch off the Bedroom lamp",
+    "lock the front door",
+    "turn on the kitchen light",
+    "add milk and eggs to the shopping list",
+    "Pause the music",
+    "Set the thermostat to 20 degrees.",
+]
 # Texts at a pause mid-request (the request went on) that must not end the turn here.
-PAUSED = ["turn on the kitchen", "time on the kitchen", "who wrote the novel", "turn on the kitchen life",
-          "turn it on there", "Tell me a joke", "Tarii", "I'd milk early", "Turn the bedroom lights down"]
+PAUSED = [
+    "turn on the kitchen",
+    "time on the kitchen",
+    "who wrote the novel",
+    "turn on the kitchen life",
+    "turn it on there",
+    "Tell me a joke",
+    "Tarii",
+    "I'd milk early",
+    "Turn the bedroom lights down",
+]
 
 HOME = HomeSnapshot(
-    entities=(HomeEntity("light.kitchen", "Kitchen Light", (), "kitchen"),
-              HomeEntity("light.bedroom_lamp", "Bedroom Lamp", (), "bedroom")),
+    entities=(
+        HomeEntity("light.kitchen", "Kitchen Light", (), "kitchen"),
+        HomeEntity("light.bedroom_lamp", "Bedroom Lamp", (), "bedroom"),
+    ),
     areas=(HomeArea("kitchen", "Kitchen"), HomeArea("bedroom", "Bedroom")),
 )
 
@@ -118,8 +136,13 @@ async def test_the_session_ends_the_turn_on_a_weak_whole_command(whisper: Servic
             yield AudioChunk(16000, 2, 1, pcm[i : i + 960])
             await asyncio.sleep(max(0.0, begin + (n + 1) * 0.03 - loop.time()))  # pacing, not sync
 
-    session = AsrSession(ServicePool("asr", [whisper.uri]), PipelineConfig(vad_sensitivity="default"), Events(),
-                         LatencyMonitor().start_turn(), complete=partial(complete_command, IntentRecognizer()))
+    session = AsrSession(
+        ServicePool("asr", [whisper.uri]),
+        PipelineConfig(vad_sensitivity="default"),
+        Events(),
+        LatencyMonitor().start_turn(),
+        complete=partial(complete_command, IntentRecognizer()),
+    )
     text = await session.run(audio())
     assert normalise(text) == "next song", text
     assert session.ended_by is not None and normalise(session.ended_by) == "next song"
