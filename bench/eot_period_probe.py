@@ -194,6 +194,29 @@ def summary(rows: list[dict[str, Any]], weak_wait: float = 1.2, base: float = 0.
                 )
 
 
+def price_command_end(rows: list[dict[str, Any]], prompt: str = "none", base: float = 0.25) -> None:
+    """The orchestrator's end of turn on weak texts that are whole commands
+    (:func:`orchestrator.command_end.complete_command`, no home connected as in the room): weak
+    ends it makes fast, and weak texts at pauses it would cut (the pause outlasts the base)."""
+    from orchestrator.command_end import complete_command
+    from orchestrator.intents import IntentRecognizer
+
+    intents = IntentRecognizer()
+    fast, slow, cuts, kept = [], [], [], []
+    for r in rows:
+        for point in r["points"]:
+            d = next(d for d in point["decodes"] if d["prompt"] == prompt)
+            if not d["weak"]:
+                continue
+            whole = complete_command(intents, d["text"])
+            if point["speech_follows"]:
+                (cuts if whole and point["silence_after_s"] >= base else kept).append((r["id"], d["text"]))
+            else:
+                (fast if whole else slow).append((r["id"], d["text"]))
+    print(f"[{prompt[:40]}] command end: weak ends made fast {len(fast)} {fast}; still waiting {len(slow)} {slow}")
+    print(f"[{prompt[:40]}] command end: weak texts at pauses cut {len(cuts)} {cuts}; kept {len(kept)} {kept}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--prompts", default="none", help="comma-separated: none or a prompt text ('|' for ',')")
@@ -203,7 +226,9 @@ def main() -> int:
     parser.add_argument("--summary", type=Path, help="print the summary of a rows file and stop")
     args = parser.parse_args()
     if args.summary:
-        summary(json.loads(args.summary.read_text())["rows"])
+        rows = json.loads(args.summary.read_text())["rows"]
+        summary(rows)
+        price_command_end(rows)
         return 0
     prompts: list[str | None] = [None if p == "none" else p.replace("|", ",") for p in args.prompts.split(",")]
     engine = WhisperEngine(EngineConfig(model_dir=resolve_whisper(args.model), cpu_threads=2))
@@ -242,6 +267,7 @@ def main() -> int:
     if args.out:
         args.out.write_text(json.dumps(out, indent=1) + "\n")
     summary(rows)
+    price_command_end(rows)
     print("load", out["load"])
     return 0
 

@@ -13,7 +13,10 @@ and ends the turn at once (``audio-stop``) when :func:`complete_command` says th
   the user's), or a wildcard home command whose device ends in a device noun ("the bedroom
   lamp"; not "turn on the kitchen", which the wildcard reads as a device named "kitchen");
 * no name or area in it is the start of a longer name of the home ("the kitchen" when the home
-  has a "Kitchen Light").
+  has a "Kitchen Light");
+* no run of three words comes twice in it (tiny.en looping over audio cut mid-request wrote
+  "open the garage door and open the garage door" at the room's held-50 pause after "and": two
+  whole commands to the recogniser).
 
 It cannot tell a command that is whole from one whose rest was lost from the decode ("Open the
 garage door ... and turn on the porch light" heard without its quiet "and"): the same text ends
@@ -30,7 +33,7 @@ from hassil.expression import TextChunk
 from hassil.intents import SlotList, TextSlotList
 
 from .home.phrasing import DEVICE_NOUN
-from .intents import IntentRecognizer
+from .intents import IntentRecognizer, normalize
 
 NAMED_SLOTS = ("name", "area", "floor")
 
@@ -54,9 +57,19 @@ def _starts_longer_name(value: str, names: Iterable[str]) -> bool:
     return any(name.startswith(said + " ") for name in names)
 
 
+def _said_twice(text: str, size: int = 3) -> bool:
+    """Whether a run of ``size`` words comes twice: tiny.en looping over audio cut mid-request
+    ("open the garage door and open the garage door" at the pause after "and")."""
+    said = normalize(text).split()
+    runs = [tuple(said[i : i + size]) for i in range(len(said) - size + 1)]
+    return len(set(runs)) < len(runs)
+
+
 def complete_command(intents: IntentRecognizer, text: str) -> bool:
     """Whether ``text`` is a whole command (see the module doc). Pure and synchronous: the
     recogniser's ``recognize`` (run it in a thread)."""
+    if _said_twice(text):
+        return False
     found = intents.recognize(text)
     if not found:
         return False

@@ -53,6 +53,7 @@ PAUSED = [
     "Tarii",
     "I'd milk early",
     "Turn the bedroom lights down",
+    "open the garage door and open the garage door",
 ]
 
 HOME = HomeSnapshot(
