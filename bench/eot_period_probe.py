@@ -202,7 +202,10 @@ def price_command_end(rows: list[dict[str, Any]], prompt: str = "none", base: fl
     from orchestrator.intents import IntentRecognizer
 
     intents = IntentRecognizer()
-    fast, slow, cuts, kept = [], [], [], []
+    fast: list[tuple[str, str]] = []
+    slow: list[tuple[str, str]] = []
+    cuts: list[tuple[str, str]] = []
+    kept: list[tuple[str, str]] = []
     for r in rows:
         for point in r["points"]:
             d = next(d for d in point["decodes"] if d["prompt"] == prompt)
