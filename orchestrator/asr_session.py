@@ -1,6 +1,12 @@
 """The speech-to-text stage of one turn: the satellite's audio streamed to an ASR replica as it
 arrives, raced against the service's own end of speech, and re-sent whole from the buffer to
-another replica when the first one fails."""
+another replica when the first one fails.
+
+With ``complete`` (the intent templates' :func:`~orchestrator.command_end.complete_command`) the
+session also asks our whisper for its weak speculative transcripts (a finished-reading text it
+would wait its weak cap for: no final period) and ends the turn itself, at once, when one is a
+whole command: the audio stops and ``audio-stop`` goes to the service, whose final transcript is
+then the speculative decode it already has."""
 
 from __future__ import annotations
 
@@ -30,28 +36,45 @@ class AsrSession:
     """One utterance to text. ``endpoint_after``: the first seconds of the audio are an earlier
     part of the question (a continuation): the service is asked not to end the turn in them.
     ``on_speculative``: called with each speculative transcript (the final text-to-be, our
-    whisper's ``transcript-speculative``), which the service is then asked for."""
+    whisper's ``transcript-speculative``), which the service is then asked for. ``complete``: whether
+    a weak speculative text is a whole command (pure; run in a thread): then the turn ends at once."""
 
-    def __init__(self, pool: ServicePool, config: PipelineConfig, out: TurnOutput, timer: TurnTimer, *,
-                 endpoint_after: float = 0.0, on_speculative: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        pool: ServicePool,
+        config: PipelineConfig,
+        out: TurnOutput,
+        timer: TurnTimer,
+        *,
+        endpoint_after: float = 0.0,
+        on_speculative: Callable[[str], None] | None = None,
+        complete: Callable[[str], bool] | None = None,
+    ) -> None:
         self.pool = pool
         self.config = config
         self.out = out
         self.timer = timer
         self.endpoint_after = endpoint_after
         self.on_speculative = on_speculative
+        self.complete = complete if config.vad_sensitivity else None  # only where the service ends turns
         self.buffered: list[AudioChunk] = []  # the whole utterance, for another replica
         self.context: dict[str, Any] | None = None  # the transcript's context (how sure: .home.confidence)
+        self.ended_by: str | None = None  # the weak speculative text this session ended the turn on
         self._tasks = TaskSet()
+        self._end_now = asyncio.Event()
+        self._speculatives = 0  # speculative transcripts read so far (a check is for the newest only)
 
     def request(self) -> Transcribe:
         context: dict[str, object] = {} if self.config.partial_transcripts else {"partial_transcripts": False}
         if self.endpoint_after > 0:
             context["endpoint_after"] = round(self.endpoint_after, 3)  # our whisper: no end inside the first part
-        if self.on_speculative is not None:
+        if self.on_speculative is not None or self.complete is not None:
             context["speculative_transcripts"] = True
-        return Transcribe(language=self.config.language, vad_sensitivity=self.config.vad_sensitivity,
-                          context=context or None)
+        if self.complete is not None:
+            context["speculative_weak"] = True
+        return Transcribe(
+            language=self.config.language, vad_sensitivity=self.config.vad_sensitivity, context=context or None
+        )
 
     async def run(self, audio: AsyncIterator[AudioChunk]) -> str:
         """The transcript of ``audio``; ``voice-started``/``voice-stopped`` go to the output."""
@@ -117,8 +140,9 @@ class AsrSession:
                 await conn.close()
             await self._tasks.close()
 
-    async def _until_endpoint(self, audio: AsyncIterator[AudioChunk],
-                              reader: asyncio.Task[str]) -> AsyncIterator[AudioChunk]:
+    async def _until_endpoint(
+        self, audio: AsyncIterator[AudioChunk], reader: asyncio.Task[str]
+    ) -> AsyncIterator[AudioChunk]:
         """``audio`` until it ends or the speech-to-text service has answered (it found the end
         of speech itself). A reader that failed (connection lost) stops the race: the audio is
         still wanted, for another replica. The next chunk is awaited in a task of its own, so
@@ -132,7 +156,10 @@ class AsrSession:
         while True:
             step = self._tasks.spawn(next_chunk(), name="asr audio", awaited=True)
             try:
-                if racing and (await race(step, reader)) == 1:
+                won = await race(step, reader, self._end_now.wait()) if racing else 0
+                if won == 2:
+                    return  # a weak speculative text was a whole command (_check_complete)
+                if won == 1:
                     if reader.cancelled() or reader.exception() is None or isinstance(reader.exception(), TurnError):
                         return
                     racing = False
@@ -150,16 +177,32 @@ class AsrSession:
                 transcript = Transcript.from_event(event)
                 self.context = transcript.context
                 return transcript.text.strip()
-            if SpeculativeTranscript.is_type(event.type) and self.on_speculative is not None:
+            if SpeculativeTranscript.is_type(event.type):
                 try:
-                    speculative = SpeculativeTranscript.from_event(event).text.strip()
+                    speculative = SpeculativeTranscript.from_event(event)
                 except TypeError as bad:  # a hint only: a malformed one is ignored
                     _LOGGER.warning("ignored a malformed transcript-speculative: %s", bad)
                     continue
-                self.on_speculative(speculative)
+                self._speculative(speculative.text.strip(), speculative.weak)
             if Error.is_type(event.type):
                 err = Error.from_event(event)
                 raise TurnError(err.code or "asr-failed", f"speech-to-text: {err.text}")
+
+    def _speculative(self, text: str, weak: bool) -> None:
+        self._speculatives += 1
+        # The preemptive reply gets what it got before weak ones were asked for: texts that end
+        # in . ? ! (an unsure one included), not the unpunctuated weak ones.
+        if self.on_speculative is not None and (not weak or text.endswith((".", "?", "!"))):
+            self.on_speculative(text)
+        if weak and self.complete is not None and text:
+            self._tasks.spawn(self._check_complete(text, self._speculatives), name="asr command end")
+
+    async def _check_complete(self, text: str, index: int) -> None:
+        assert self.complete is not None
+        if await asyncio.to_thread(self.complete, text) and index == self._speculatives:
+            self.ended_by = text
+            _LOGGER.info("end of turn from the words: %r is a whole command (weak speculative transcript)", text)
+            self._end_now.set()
 
     async def _transcribe_buffered(self) -> str:
         """Failover: the whole buffered utterance to another replica, at once."""

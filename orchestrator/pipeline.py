@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
+from functools import partial
 
 from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk
@@ -28,6 +29,7 @@ from voice_runtime.retry import retry_async
 from voice_runtime.tasks import run_together
 
 from .asr_session import AsrSession
+from .command_end import complete_command
 from .continuation import may_act
 from .home.confidence import Hearing
 from .honesty import ClaimGuard
@@ -85,9 +87,10 @@ class Pipeline:
         endpoint_after: float = 0.0,
         on_speculative: Callable[[str], None] | None = None,
     ) -> AsrSession:
-        return AsrSession(
-            self.asr, self.config, out, timer, endpoint_after=endpoint_after, on_speculative=on_speculative
-        )
+        intents = self.intents if self.config.end_on_command and self.intent_service is None else None
+        complete = partial(complete_command, intents) if intents is not None else None
+        return AsrSession(self.asr, self.config, out, timer, endpoint_after=endpoint_after,
+                          on_speculative=on_speculative, complete=complete)
 
     def llm_stream(self, timer: TurnTimer, result: TurnResult) -> LlmStream:
         guard = ClaimGuard(self.intents.honest_line if self.intents else NO_HOME_REPLY)

@@ -78,6 +78,9 @@ class PipelineConfig:
     # Prepare the LLM reply on the speech-to-text service's speculative transcript while the
     # end-of-turn silence runs (our whisper, with vad_sensitivity; :mod:`.preemptive`).
     preemptive: bool = True
+    # End the turn as soon as our whisper's weak speculative transcript (no final period, so it
+    # would wait its weak cap) is a whole command by the intent templates (:mod:`.command_end`).
+    end_on_command: bool = True
 
 
 @dataclass

@@ -13,7 +13,10 @@ so the decision adds no decode of its own:
   speculative decode is judged again at the next pause;
 * one unfinished only because Whisper wrote no final ``.`` ``?`` ``!`` while its words read as
   finished (a **weak** verdict: tiny.en drops the period of finished requests in noise) waits
-  less (``EndpointPolicy.weak_cap``: 1.2 s with ``default``, longer than a 0.9 s pause).
+  less (``EndpointPolicy.weak_cap``: 1.2 s with ``default``, longer than a 0.9 s pause). Our
+  orchestrator asks for those texts (``context.speculative_weak``) and ends the turn itself at
+  once when one is a whole command by its intent templates (``orchestrator/command_end.py``): the
+  words alone cannot tell "next song" from the first half of a paused request, the templates can.
 
 A transcript is unfinished when it ends in a word that cannot end an English request
 (:data:`OPEN_WORDS`: articles, prepositions, conjunctions, auxiliaries, possessives, "to",

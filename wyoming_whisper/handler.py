@@ -255,7 +255,7 @@ class WhisperHandler(ServiceHandler):
             return  # stale: the utterance ended or was replaced while decoding
         if job.kind == "final" and (speculative := utterance.speculative_text(job.region, text)) is not None:
             try:
-                await self.write_event(SpeculativeTranscript(text=speculative).event())
+                await self.write_event(SpeculativeTranscript(text=speculative[0], weak=speculative[1]).event())
             except ConnectionResetError:
                 return
         _LOGGER.debug("client=%s %s hypothesis=%r", self.client, job.kind, text)

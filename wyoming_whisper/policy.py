@@ -113,6 +113,11 @@ def request_policy(base: StreamPolicy, request: Transcribe) -> StreamPolicy:
             if not isinstance(speculative, bool):
                 raise TypeError("'context.speculative_transcripts' must be true or false")
             policy = replace(policy, speculative=speculative)
+        weak = context.get("speculative_weak")
+        if weak is not None:
+            if not isinstance(weak, bool):
+                raise TypeError("'context.speculative_weak' must be true or false")
+            policy = replace(policy, speculative_weak=weak)
         partials = context.get("partial_transcripts")
         if partials is not None:
             if not isinstance(partials, bool):

@@ -80,6 +80,9 @@ class StreamPolicy:
     # Send the speculative final's text as ``transcript-speculative`` when it reads as finished
     # (``context.speculative_transcripts``; :mod:`voice_runtime.speculative`).
     speculative: bool = False
+    # ... and also when it reads as finished but the turn would wait the weak cap (no final . ? !),
+    # marked weak (``context.speculative_weak``: the client may end the turn itself).
+    speculative_weak: bool = False
 
     def endpoint(self) -> EndpointPolicy | None:
         if self.endpoint_windows is None:
@@ -246,10 +249,11 @@ class Utterance:
             return None
         return region
 
-    def speculative_text(self, region: Region, text: str) -> str | None:
+    def speculative_text(self, region: Region, text: str) -> tuple[str, bool] | None:
         """``text`` (a speculative final decode of ``region``) to send the client as the transcript
-        to be, or None: only when asked for, while the turn can still end here (not inside an
-        earlier part re-sent first) and the text reads as a finished request."""
+        to be, and whether it is weak (the turn would wait the weak cap), or None: only when asked
+        for, while the turn can still end here (not inside an earlier part re-sent first) and the
+        text reads as a finished request (or, with ``speculative_weak``, as a weak one)."""
         endpoint = self.policy.endpoint()
         found = self._speech_now()
         if (
@@ -262,7 +266,18 @@ class Utterance:
             or not text.strip()
         ):
             return None
-        return text if judge(text).finished else None
+        verdict = judge(text)
+        if verdict.finished:
+            return text, self._unsure(region)
+        return (text, True) if verdict.weak and self.policy.speculative_weak else None
+
+    def _unsure(self, region: Region) -> bool:
+        """Whether the speculative decode of ``region`` scored below ``UNSURE_LOGPROB``."""
+        speculated = self.speculated
+        if speculated is None or speculated[0] != region:
+            return False
+        logprob = speculated[1].avg_logprob
+        return logprob is not None and logprob < UNSURE_LOGPROB
 
     def judge(self, region: Region, text: str | None) -> Verdict:
         """Record the verdict on ``region`` from the text of its decode (None: no decode, so
@@ -270,11 +285,9 @@ class Utterance:
         but that the model was unsure of (its speculative decode's ``avg_logprob`` below
         ``UNSURE_LOGPROB``) is a weak verdict: it waits the weak cap, longer than a 0.9 s pause."""
         verdict = Verdict(True, "no decode") if text is None else judge(text)
-        speculated = self.speculated
-        if verdict.finished and text is not None and speculated is not None and speculated[0] == region:
-            logprob = speculated[1].avg_logprob
-            if logprob is not None and logprob < UNSURE_LOGPROB:
-                verdict = Verdict(False, f"heard unsure (avg_logprob {logprob:.2f})", weak=True)
+        if verdict.finished and text is not None and self._unsure(region):
+            assert self.speculated is not None
+            verdict = Verdict(False, f"heard unsure (avg_logprob {self.speculated[1].avg_logprob:.2f})", weak=True)
         self.verdict = (region, verdict)
         return verdict
 
