@@ -86,8 +86,10 @@ async def run(audio: np.ndarray, starts: list[int], lead: float) -> list[Outcome
             pieces = [pcm[first : first + preroll]]
             pieces += [pcm[i : i + FRAME * 2] for i in range(first + preroll, len(pcm), FRAME * 2)]
             context = {"partial_transcripts": False, "speculative_transcripts": True}
-            events = [Transcribe(language="en", vad_sensitivity="default", context=context).event(),
-                      AudioStart(rate=SAMPLE_RATE, width=2, channels=1).event()]
+            events = [
+                Transcribe(language="en", vad_sensitivity="default", context=context).event(),
+                AudioStart(rate=SAMPLE_RATE, width=2, channels=1).event(),
+            ]
             events += [AudioChunk(rate=SAMPLE_RATE, width=2, channels=1, audio=p).event() for p in pieces]
             events.append(AudioStop().event())
             for event in events:
@@ -149,8 +151,10 @@ def main() -> int:
     for o in outcomes:
         whole = all(w.lower() in o.transcript.lower() for w in after)
         cut += not whole
-        print(f"{o.start_ms:4d} ms {'whole' if whole else 'CUT  '} {o.transcript!r} | " + " | ".join(o.verdicts),
-              flush=True)
+        print(
+            f"{o.start_ms:4d} ms {'whole' if whole else 'CUT  '} {o.transcript!r} | " + " | ".join(o.verdicts),
+            flush=True,
+        )
     print(f"cut {cut} of {len(outcomes)} starts")
     return 0
 

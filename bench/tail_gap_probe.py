@@ -41,14 +41,16 @@ from wyoming_whisper.vad import WINDOW, SileroVad  # noqa: E402
 
 LEAD = 0.5  # stream before the clip
 FRAME = 480
-BASE = StreamPolicy(endpoint_windows=round(0.25 * SAMPLE_RATE / WINDOW),
-                    endpoint_max_windows=round(1.5 * SAMPLE_RATE / WINDOW))
+BASE = StreamPolicy(
+    endpoint_windows=round(0.25 * SAMPLE_RATE / WINDOW), endpoint_max_windows=round(1.5 * SAMPLE_RATE / WINDOW)
+)
 
 
 def decodes(engine: WhisperEngine, vad: SileroVad, audio: np.ndarray, speech_end: float) -> list[dict[str, Any]]:
     """Every speculative final of ``audio`` (its speech ends ``speech_end`` s in)."""
-    policy = request_policy(BASE, Transcribe(language="en", vad_sensitivity="default",
-                                             context={"partial_transcripts": False}))
+    policy = request_policy(
+        BASE, Transcribe(language="en", vad_sensitivity="default", context={"partial_transcripts": False})
+    )
     utterance = Utterance(vad.stream(), policy)
     pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
     found = []
@@ -58,13 +60,20 @@ def decodes(engine: WhisperEngine, vad: SileroVad, audio: np.ndarray, speech_end
         if job is None or job.kind != "final":
             continue
         decoded = engine.transcribe(job.audio(), "en", word_end=True)
-        speech = utterance._speech()  # noqa: SLF001 - the probe reads what judge reads
+        speech = utterance._speech()  # the probe reads what judge reads
         assert speech is not None
         end = (speech[1] + 1) * WINDOW / SAMPLE_RATE
         gap = None if decoded.last_word_end is None else end - (job.region[0] / SAMPLE_RATE + decoded.last_word_end)
-        found.append({"at": "end" if end > speech_end - 0.3 else "pause", "text": decoded.text,
-                      "finished": judge(decoded.text).finished, "logprob": decoded.avg_logprob,
-                      "gap": None if gap is None else round(gap, 3), "speech_end": round(end, 3)})
+        found.append(
+            {
+                "at": "end" if end > speech_end - 0.3 else "pause",
+                "text": decoded.text,
+                "finished": judge(decoded.text).finished,
+                "logprob": decoded.avg_logprob,
+                "gap": None if gap is None else round(gap, 3),
+                "speech_end": round(end, 3),
+            }
+        )
     return found
 
 
@@ -102,10 +111,13 @@ def main() -> int:
             for r in corpus.values():
                 x = np.frombuffer(r.pcm, "<i2").astype(np.float32) / 32768
                 noise = r.noise_dbfs if r.noise_dbfs is not None else -90.0
-                pad = [rng.standard_normal(int(s * SAMPLE_RATE)).astype(np.float32) * 10 ** (noise / 20)
-                       for s in (0.2 + more, 0.6)]
-                clips.append((f"corpus/{r.id}+{more * 1000:.0f}", np.concatenate([pad[0], x, pad[1]]),
-                              0.2 + more + r.speech_end))
+                pad = [
+                    rng.standard_normal(int(s * SAMPLE_RATE)).astype(np.float32) * 10 ** (noise / 20)
+                    for s in (0.2 + more, 0.6)
+                ]
+                clips.append(
+                    (f"corpus/{r.id}+{more * 1000:.0f}", np.concatenate([pad[0], x, pad[1]]), 0.2 + more + r.speech_end)
+                )
         for folder in args.room:
             clips += [(f"{n}+{more * 1000:.0f}", a, e) for n, a, e in room_clips(folder, corpus, LEAD + more)]
     clips = [c for c in clips if args.only in c[0]]
@@ -119,8 +131,10 @@ def main() -> int:
     for at in ("end", "pause"):
         gaps = sorted(r["gap"] for r in rows if r["at"] == at and r["finished"] and r["gap"] is not None)
         if gaps:
-            print(f"finished at the {at}: n={len(gaps)} gap p50 {np.median(gaps):.3f} p95 "
-                  f"{np.percentile(gaps, 95):.3f} max {gaps[-1]:.3f}; top 5 {gaps[-5:]}")
+            print(
+                f"finished at the {at}: n={len(gaps)} gap p50 {np.median(gaps):.3f} p95 "
+                f"{np.percentile(gaps, 95):.3f} max {gaps[-1]:.3f}; top 5 {gaps[-5:]}"
+            )
     return 0
 
 

@@ -51,8 +51,9 @@ async def test_a_word_whisper_left_out_at_the_pause_does_not_end_the_turn(
     with wave.open(str(CLIP)) as wav:
         assert (wav.getframerate(), wav.getsampwidth(), wav.getnchannels()) == (SAMPLE_RATE, 2, 1)
         audio = wav.readframes(wav.getnframes()) + bytes(2 * int(1.5 * SAMPLE_RATE))
-    got = await transcribe_stream(whisper, client, audio, {"partial_transcripts": False,
-                                                           "speculative_transcripts": True})
+    got = await transcribe_stream(
+        whisper, client, audio, {"partial_transcripts": False, "speculative_transcripts": True}
+    )
     text = next(Transcript.from_event(e).text for e in got if Transcript.is_type(e.type))
     assert "porch" in text.lower(), text
     # the half read at the pause was not offered as the transcript to be either
