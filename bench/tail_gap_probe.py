@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 import wave
 from pathlib import Path
 from typing import Any
@@ -46,8 +47,11 @@ BASE = StreamPolicy(
 )
 
 
-def decodes(engine: WhisperEngine, vad: SileroVad, audio: np.ndarray, speech_end: float) -> list[dict[str, Any]]:
-    """Every speculative final of ``audio`` (its speech ends ``speech_end`` s in)."""
+def decodes(
+    engine: WhisperEngine, vad: SileroVad, audio: np.ndarray, speech_end: float, timed: bool = False
+) -> list[dict[str, Any]]:
+    """Every speculative final of ``audio`` (its speech ends ``speech_end`` s in). ``timed``: each
+    decoded twice more, without and with the alignment (in turns), their times kept."""
     policy = request_policy(
         BASE, Transcribe(language="en", vad_sensitivity="default", context={"partial_transcripts": False})
     )
@@ -60,6 +64,12 @@ def decodes(engine: WhisperEngine, vad: SileroVad, audio: np.ndarray, speech_end
         if job is None or job.kind != "final":
             continue
         decoded = engine.transcribe(job.audio(), "en", word_end=True)
+        times: dict[str, float] = {}
+        for aligned in (False, True) if len(found) % 2 else (True, False):
+            if timed:
+                began = time.perf_counter()
+                engine.transcribe(job.audio(), "en", word_end=aligned)
+                times["aligned" if aligned else "plain"] = round(time.perf_counter() - began, 4)
         speech = utterance._speech()  # the probe reads what judge reads
         assert speech is not None
         end = (speech[1] + 1) * WINDOW / SAMPLE_RATE
@@ -72,6 +82,7 @@ def decodes(engine: WhisperEngine, vad: SileroVad, audio: np.ndarray, speech_end
                 "logprob": decoded.avg_logprob,
                 "gap": None if gap is None else round(gap, 3),
                 "speech_end": round(end, 3),
+                **times,
             }
         )
     return found
@@ -99,6 +110,7 @@ def main() -> int:
     parser.add_argument("--room", type=Path, action="append", default=[], help="a kept room_turns folder")
     parser.add_argument("--json", type=Path, help="write every decode here")
     parser.add_argument("--only", default="", help="clips whose name contains this")
+    parser.add_argument("--time", action="store_true", help="time each decode without and with the alignment")
     parser.add_argument("--leads", default="0", help="ms more before each clip, comma-separated (grid phases)")
     args = parser.parse_args()
     corpus = {r.id: r for r in build()}
@@ -123,11 +135,18 @@ def main() -> int:
     clips = [c for c in clips if args.only in c[0]]
     rows = []
     for name, audio, end in clips:
-        for d in decodes(engine, vad, audio, end):
+        for d in decodes(engine, vad, audio, end, args.time):
             rows.append({"clip": name, **d})
             print(f"{name:28s} {d['at']:5s} {'F' if d['finished'] else 'u'} gap={d['gap']} {d['text']!r}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
+    extra = [r["aligned"] - r["plain"] for r in rows if "aligned" in r]
+    if extra:
+        plain = [r["plain"] for r in rows if "plain" in r]
+        print(
+            f"decode p50 {np.median(plain):.4f} s; the alignment adds p50 {np.median(extra):.4f} "
+            f"p95 {np.percentile(extra, 95):.4f} s (n={len(extra)})"
+        )
     for at in ("end", "pause"):
         gaps = sorted(r["gap"] for r in rows if r["at"] == at and r["finished"] and r["gap"] is not None)
         if gaps:

@@ -22,7 +22,9 @@ Pure and synchronous (no asyncio, no wyoming); the handler drives it.
 * **End of turn** (server-side endpointing). Once ``endpoint_windows`` of silence follow the
   speech, the speculative final's text is judged (:mod:`.endpoint`, :meth:`Utterance.judge`):
   a finished request ends there, an unfinished one at ``endpoint_max_windows`` unless speech
-  resumes (then the longer region is judged at its next pause). Speech that ends before
+  resumes (then the longer region is judged at its next pause). A finished-reading text whose
+  last word (aligned with the decode's audio) ends more than ``TAIL_SECONDS`` before the speech
+  does is judged weak: Silero heard a word Whisper left out. Speech that ends before
   ``hold_windows`` (an earlier part of the question the client sent again first) ends nothing.
 * **A looped final is decoded again, longer.** With the short encoder window (:mod:`.engine`)
   and only 0.1 s of silence after the speech (endpointing), tiny.en sometimes writes the request
