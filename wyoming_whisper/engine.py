@@ -17,8 +17,9 @@ lowest segment ``avg_logprob`` and highest ``no_speech_prob``), so each request 
 scores (the handler puts them in its transcript's ``context``). Asked for (``word_end``: the
 server's finals), also where its last word ends in the audio: the text aligned with the encoder
 output the decode already made (cross-attention, faster-whisper's word-timestamp alignment; one
-extra decoder pass: tiny.en p50 +24 ms on a 0.22 s decode at load 9, bench/results/tail_gap.md). The end of turn reads it
-(:mod:`.stream`): speech that runs on well after the last word decoded is a word Whisper dropped.
+extra decoder pass: tiny.en p50 +24 ms on a 0.22 s decode at load 9, bench/results/tail_gap.md).
+The end of turn reads it (:mod:`.stream`): speech that runs on well after the last word decoded
+is a word Whisper dropped.
 
 Batching: ``transcribe_batch`` decodes several utterances in one encoder call and one beam
 search (CTranslate2 batches them), for when several satellites finish speaking at once: four
