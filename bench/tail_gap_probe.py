@@ -57,7 +57,7 @@ def decodes(
     )
     utterance = Utterance(vad.stream(), policy)
     pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
-    found = []
+    found: list[dict[str, Any]] = []
     for i in range(0, len(pcm), FRAME * 2):
         utterance.add(pcm[i : i + FRAME * 2])
         job = utterance.next_job(model_busy=False)

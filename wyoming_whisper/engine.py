@@ -151,7 +151,7 @@ class WhisperEngine:
             return Decoded("")
         frames = self._frames(audio)
         self._model.encoder_frames = frames if frames < _FULL_WINDOW else None
-        segments, _info = self._model.transcribe(
+        segments, info = self._model.transcribe(
             audio,
             language=self.resolve_language(language),
             beam_size=beam_size or self.config.beam_size,
@@ -168,7 +168,7 @@ class WhisperEngine:
             return Decoded(text)
         end = None
         if word_end and frames < _FULL_WINDOW and len(decoded) == 1:
-            end = self._word_ends([decoded[0].tokens], self._model.encoded, [audio], self.resolve_language(language))[0]
+            end = self._word_ends([decoded[0].tokens], self._model.encoded, [audio], info.language)[0]
         return Decoded(text, min(s.avg_logprob for s in decoded), max(s.no_speech_prob for s in decoded), end)
 
     def transcribe_partial(self, audio: FloatArray, language: str | None = None) -> Decoded:
