@@ -269,7 +269,7 @@ def write(args: argparse.Namespace, corpus: list[Request], configs: list[str], *
                   "loadavg_start": load, "loadavg_end": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M UTC",
                   time.gmtime()), "model": "tiny.en int8", "chunk_ms": CHUNK * 1000 // RATE,
                   "endpoint_max_silence": args.max_silence}
-    corpus_info = [{k: v for k, v in vars(r).items() if k != "pcm"} for r in corpus]
+    corpus_info = [{k: v for k, v in vars(r).items() if k not in ("pcm", "clean")} for r in corpus]
     (out / "turn.json").write_text(json.dumps({"conditions": conditions, "summary": summary,
                                                "skipped": skipped, "corpus": corpus_info,
                                                "outcomes": [vars(o) for o in outcomes]}, indent=1))

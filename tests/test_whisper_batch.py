@@ -45,6 +45,24 @@ def test_batched_texts_equal_one_by_one_including_silence_and_noise(engine: Whis
         [engine.transcribe_partial(a) for a in audios[:3]])
 
 
+def test_the_last_word_end_is_the_same_batched_and_alone_and_only_when_asked(engine: WhisperEngine) -> None:
+    """Where the last word ends (the end of turn's check for a word Whisper left out, .stream):
+    inside the speech, the same batched as alone, None without words or unless asked for."""
+    speech = [pcm16_to_float(speak(q)) for q in QUESTIONS[:2]]
+    after = np.zeros(SAMPLE_RATE, np.float32)  # a second of silence after the speech
+    audios = [np.concatenate([s, after]) for s in speech] + [np.zeros(SAMPLE_RATE, np.float32)]
+    alone = [engine.transcribe(a, word_end=True) for a in audios]
+    batched = engine.transcribe_batch(audios, word_end=True)
+    for one, together, s in zip(alone[:2], batched[:2], speech, strict=True):
+        assert one.last_word_end is not None and together.last_word_end is not None
+        voiced = np.flatnonzero(np.abs(s) > 0.01)[-1] / SAMPLE_RATE  # the speech's last sample over -40 dBFS
+        assert voiced - 0.3 < one.last_word_end < voiced + 0.3, (one, voiced)
+        assert one.last_word_end == pytest.approx(together.last_word_end, abs=0.04)
+    assert alone[2].last_word_end is None and batched[2].last_word_end is None
+    assert engine.transcribe(audios[0]).last_word_end is None
+    assert all(d.last_word_end is None for d in engine.transcribe_batch(audios[:2]))
+
+
 def texts(decodes: Sequence[Decoded]) -> list[str]:
     return [d.text for d in decodes]
 
@@ -79,9 +97,9 @@ def test_finals_that_waited_use_the_busy_beam_and_partials_are_greedy(engine: Wh
     batch = engine.transcribe_batch
 
     def noting(audios: Sequence[FloatArray], language: str | None = None, *, beam_size: int | None = None,
-               prompt: str | None = None) -> list[Decoded]:
+               prompt: str | None = None, word_end: bool = False) -> list[Decoded]:
         calls.append(beam_size)
-        return batch(audios, language, beam_size=beam_size)
+        return batch(audios, language, beam_size=beam_size, word_end=word_end)
 
     engine.transcribe_batch = noting  # type: ignore[method-assign]
     try:

@@ -14,7 +14,12 @@ inside the calling (worker) thread.
 
 Every decode returns a :class:`Decoded`: its text with how sure the model was of it (the
 lowest segment ``avg_logprob`` and highest ``no_speech_prob``), so each request carries its own
-scores (the handler puts them in its transcript's ``context``).
+scores (the handler puts them in its transcript's ``context``). Asked for (``word_end``: the
+server's finals), also where its last word ends in the audio: the text aligned with the encoder
+output the decode already made (cross-attention, faster-whisper's word-timestamp alignment; one
+extra decoder pass: tiny.en p50 +24 ms on a 0.22 s decode at load 9, bench/results/tail_gap.md).
+The end of turn reads it (:mod:`.stream`): speech that runs on well after the last word decoded
+is a word Whisper dropped.
 
 Batching: ``transcribe_batch`` decodes several utterances in one encoder call and one beam
 search (CTranslate2 batches them), for when several satellites finish speaking at once: four
@@ -66,6 +71,7 @@ class Decoded:
     text: str
     avg_logprob: float | None = None  # the lowest of its segments'
     no_speech_prob: float | None = None  # the highest of its segments'
+    last_word_end: float | None = None  # seconds into the audio where its last word ends (None: not aligned)
 
     def confidence(self) -> dict[str, float]:
         """The scores for the transcript's ``context`` (the orchestrator asks before a device
@@ -82,12 +88,14 @@ def _load_model(config: EngineConfig) -> Any:
         """Encodes ``encoder_frames`` mel frames instead of the padded 30 s window."""
 
         encoder_frames: int | None = None
+        encoded: Any = None  # the last encoder output (for the alignment of its decode)
 
         def encode(self, features: Any) -> Any:
             frames = self.encoder_frames
             if frames is not None and features.shape[-1] > frames:
                 features = np.ascontiguousarray(features[..., :frames])
-            return super().encode(features)
+            self.encoded = super().encode(features)
+            return self.encoded
 
     return ShortContextWhisper(
         str(config.model_dir),
@@ -134,15 +142,16 @@ class WhisperEngine:
                    audio.size * _FRAMES_PER_SECOND // SAMPLE_RATE + _CONTEXT_MARGIN)
 
     def transcribe(self, audio: FloatArray, language: str | None = None, *, beam_size: int | None = None,
-                   prompt: str | None = None) -> Decoded:
+                   prompt: str | None = None, word_end: bool = False) -> Decoded:
         """Text (and scores) of 16 kHz mono float32 ``audio`` (the final, full-quality decode). ``prompt``:
         words the speaker is likely to say (a request's ``context.initial_prompt``), instead of
-        the server's ``initial_prompt``."""
+        the server's ``initial_prompt``. ``word_end``: also where its last word ends (audio that
+        fits one encoder window)."""
         if audio.size == 0:
             return Decoded("")
         frames = self._frames(audio)
         self._model.encoder_frames = frames if frames < _FULL_WINDOW else None
-        segments, _info = self._model.transcribe(
+        segments, info = self._model.transcribe(
             audio,
             language=self.resolve_language(language),
             beam_size=beam_size or self.config.beam_size,
@@ -157,7 +166,10 @@ class WhisperEngine:
         text = " ".join(t for segment in decoded if (t := segment.text.strip()))
         if not decoded:
             return Decoded(text)
-        return Decoded(text, min(s.avg_logprob for s in decoded), max(s.no_speech_prob for s in decoded))
+        end = None
+        if word_end and frames < _FULL_WINDOW and len(decoded) == 1:
+            end = self._word_ends([decoded[0].tokens], self._model.encoded, [audio], info.language)[0]
+        return Decoded(text, min(s.avg_logprob for s in decoded), max(s.no_speech_prob for s in decoded), end)
 
     def transcribe_partial(self, audio: FloatArray, language: str | None = None) -> Decoded:
         """A cheaper (greedy) decode of the audio so far, for partial results."""
@@ -169,7 +181,8 @@ class WhisperEngine:
         return frames if audio.size > 0 and frames < _FULL_WINDOW else None
 
     def transcribe_batch(self, audios: Sequence[FloatArray], language: str | None = None, *,
-                         beam_size: int | None = None, prompt: str | None = None) -> list[Decoded]:
+                         beam_size: int | None = None, prompt: str | None = None,
+                         word_end: bool = False) -> list[Decoded]:
         """``transcribe`` of each of ``audios``, decoded together; same texts as one by one.
 
         Audios with the same encoder window (all commands under ``audio_context`` seconds) are
@@ -187,16 +200,17 @@ class WhisperEngine:
                 groups.setdefault(-1 - i, []).append(i)  # on its own
         for group in groups.values():
             if len(group) == 1:
-                decodes[group[0]] = self.transcribe(audios[group[0]], language, beam_size=beam_size, prompt=prompt)
+                decodes[group[0]] = self.transcribe(audios[group[0]], language, beam_size=beam_size, prompt=prompt,
+                                                    word_end=word_end)
                 continue
             beam = beam_size or self.config.beam_size
-            together = self._decode_together([audios[i] for i in group], lang or "en", beam, prompt)
+            together = self._decode_together([audios[i] for i in group], lang or "en", beam, prompt, word_end)
             for i, decoded in zip(group, together, strict=True):
                 decodes[i] = decoded
         return decodes
 
     def _decode_together(self, audios: Sequence[FloatArray], language: str, beam_size: int,
-                         prompt: str | None = None) -> list[Decoded]:
+                         prompt: str | None = None, word_end: bool = False) -> list[Decoded]:
         from faster_whisper.audio import pad_or_trim
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_ctranslate2_storage, get_suppressed_tokens
@@ -226,14 +240,35 @@ class WhisperEngine:
             suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
             max_initial_timestamp_index=int(round(1.0 / model.time_precision)),
         )
+        sequences = [result.sequences_ids[0] for result in results]
+        ends = self._word_ends(sequences, encoded, audios, language) if word_end else [None] * len(audios)
         decodes = []
-        for result in results:
-            tokens = result.sequences_ids[0]
+        for result, tokens, end in zip(results, sequences, ends, strict=True):
             avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)  # length_penalty 1
             silent = result.no_speech_prob > _NO_SPEECH_THRESHOLD and avg_logprob <= _LOG_PROB_THRESHOLD
             decodes.append(Decoded("" if silent else tokenizer.decode(tokens).strip(), avg_logprob,
-                                   result.no_speech_prob))
+                                   result.no_speech_prob, None if silent else end))
         return decodes
+
+    def _word_ends(self, tokens: Sequence[Sequence[int]], encoded: Any, audios: Sequence[FloatArray],
+                   language: str | None) -> list[float | None]:
+        """Where the last word of each decode (its ``tokens``, of ``audios`` encoded together as
+        ``encoded``) ends, in seconds: the text aligned with the encoder output (faster-whisper's
+        word-timestamp alignment); None for a decode without words."""
+        from faster_whisper.tokenizer import Tokenizer
+
+        model = self._model
+        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
+                              language=language or "en")
+        texts = [[t for t in item if t < tokenizer.eot] for item in tokens]
+        # an empty decode is aligned as "." (align needs a token); its answer is not used
+        aligned = model.find_alignment(tokenizer, [t or tokenizer.encode(".") for t in texts], encoded,
+                                       [a.size * _FRAMES_PER_SECOND // SAMPLE_RATE for a in audios])
+        ends: list[float | None] = []
+        for text, words in zip(texts, aligned, strict=True):
+            spoken = [w for w in words if any(c.isalnum() for c in w["word"])]
+            ends.append(float(spoken[-1]["end"]) if text and spoken else None)
+        return ends
 
     def _prompt_tokens(self, tokenizer: Any, prompt: str | None = None) -> list[int]:
         prompt = prompt if prompt is not None else self.config.initial_prompt

@@ -46,11 +46,12 @@ class WhisperService:
     def _run(self, kind: str, audios: Sequence[FloatArray], language: str | None, waited: bool,
              prompt: str | None) -> list[Decoded]:
         """One model call (worker thread): finals at the configured beam (``busy_beam_size`` for
-        finals that waited for another decode), partials greedy."""
+        finals that waited for another decode) with where their last word ends (the end of turn
+        reads it), partials greedy."""
         if kind != "final":
             return self.engine.transcribe_batch(audios, language, beam_size=1, prompt=prompt)
         beam = self.busy_beam_size if waited else None
-        return self.engine.transcribe_batch(audios, language, beam_size=beam, prompt=prompt)
+        return self.engine.transcribe_batch(audios, language, beam_size=beam, prompt=prompt, word_end=True)
 
     async def decode(self, job: Job, language: str | None, prompt: str | None = None) -> Decoded:
         """The text of ``job`` with its own scores, decoded when the scheduler gets to it (maybe
