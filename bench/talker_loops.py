@@ -24,31 +24,15 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import turn_bench  # noqa: E402
-from bench.turn_talker import FRAME, Session, sessions, transcribe, words  # noqa: E402
-from satellite.talker_gate import TalkerGate, TalkerGateConfig  # noqa: E402
+from bench.turn_talker import gated, sessions, transcribe, words  # noqa: E402
+from satellite.talker_gate import TalkerGateConfig  # noqa: E402
 
 REPEATS = 5  # an n-gram this many times in a row is a loop (a request never says one 5 times)
 RATIO = 2.4  # faster-whisper's compression_ratio_threshold
-
-
-def streamed(session: Session, config: TalkerGateConfig | None) -> bytes:
-    """What the satellite streams from the detection on (the detection frame first; held frames at the end)."""
-    pcm = (np.clip(session.audio, -1, 1) * 32767).astype("<i2").tobytes()
-    frames = [pcm[i : i + FRAME * 2] for i in range(0, len(pcm), FRAME * 2)]
-    first = session.detect_at // FRAME
-    if config is None:
-        return b"".join(frames[first:])
-    gate = TalkerGate(config, FRAME / 16000)
-    for f in frames[: first + 1]:
-        gate.listen(f)
-    gate.arm()
-    return b"".join(b"".join(gate.process(f)) for f in frames[first:]) + b"".join(gate.flush())
 
 
 def longest_run(tokens: list[str]) -> int:
@@ -87,7 +71,7 @@ async def run(args: argparse.Namespace) -> None:
         for s in todo:
             row: dict[str, Any] = {"id": s.label, "kind": s.kind}
             for name, config in configs.items():
-                row[name] = loop_of(await transcribe(server.port, streamed(s, config)))
+                row[name] = loop_of(await transcribe(server.port, gated(s, config)))
             rows.append(row)
             print(s.label, " | ".join(f"{n}: {row[n]['run']} {row[n]['ratio']} {row[n]['text']!r}" for n in configs))
     finally:

@@ -144,7 +144,8 @@ def sessions(kinds: list[str], split: str = "tune") -> list[Session]:
 
 
 def gated(session: Session, config: TalkerGateConfig | None) -> bytes:
-    """What the satellite streams from the detection on (the detection frame first)."""
+    """What the satellite streams from the detection on (the detection frame first; frames the
+    gate still holds at the end are sent before ``audio-stop``, as the satellite does)."""
     pcm = (np.clip(session.audio, -1, 1) * 32767).astype("<i2").tobytes()
     frames = [pcm[i : i + FRAME * 2] for i in range(0, len(pcm), FRAME * 2)]
     first = session.detect_at // FRAME
@@ -154,7 +155,7 @@ def gated(session: Session, config: TalkerGateConfig | None) -> bytes:
     for f in frames[: first + 1]:
         gate.listen(f)
     gate.arm()
-    return b"".join(b"".join(gate.process(f)) for f in frames[first:])
+    return b"".join(b"".join(gate.process(f)) for f in frames[first:]) + b"".join(gate.flush())
 
 
 async def transcribe(port: int, pcm: bytes) -> str:

@@ -6,6 +6,7 @@ against a real Home Assistant)."""
 from __future__ import annotations
 
 import pytest
+from home_shared import SnapshotHome
 from wyoming.asr import Transcribe
 from wyoming.info import Describe
 
@@ -31,25 +32,9 @@ HOME = HomeSnapshot(
 )
 
 
-class SnapshotHome:
-    """Slot lists only; nothing is executed."""
-
-    def __init__(self) -> None:
-        self._lists = slot_lists(HOME)
-
-    def slot_lists(self):  # type: ignore[no-untyped-def]
-        return self._lists
-
-    async def execute(self, command: Recognized) -> str:
-        return command.name
-
-    async def converse(self, text: str, conversation_id: str, *, part: bool = False) -> str | None:
-        return None
-
-
 @pytest.fixture(scope="module")
 def recognizer() -> IntentRecognizer:
-    return IntentRecognizer(home=SnapshotHome())
+    return IntentRecognizer(home=SnapshotHome(HOME))
 
 
 @pytest.mark.parametrize(("text", "intent", "slots"), [

@@ -18,14 +18,15 @@ from functools import partial
 
 import pytest
 from helpers import ServiceProcess, start_service
+from home_shared import SnapshotHome
 from speech import speak
 from wyoming.audio import AudioChunk
 from wyoming.event import Event
 
 from orchestrator.asr_session import AsrSession
 from orchestrator.command_end import complete_command
-from orchestrator.home.entities import HomeArea, HomeEntity, HomeSnapshot, slot_lists
-from orchestrator.intents import IntentRecognizer, Recognized
+from orchestrator.home.entities import HomeArea, HomeEntity, HomeSnapshot
+from orchestrator.intents import IntentRecognizer
 from orchestrator.services import ServicePool
 from orchestrator.turn import PipelineConfig
 from voice_runtime.latency import LatencyMonitor
@@ -67,22 +68,6 @@ HOME = HomeSnapshot(
 )
 
 
-class SnapshotHome:
-    """Slot lists only; nothing is executed."""
-
-    def __init__(self) -> None:
-        self._lists = slot_lists(HOME)
-
-    def slot_lists(self):  # type: ignore[no-untyped-def]
-        return self._lists
-
-    async def execute(self, command: Recognized) -> str:
-        return command.name
-
-    async def converse(self, text: str, conversation_id: str, *, part: bool = False) -> str | None:
-        return None
-
-
 @pytest.fixture(scope="module")
 def intents() -> IntentRecognizer:
     return IntentRecognizer()
@@ -90,7 +75,7 @@ def intents() -> IntentRecognizer:
 
 @pytest.fixture(scope="module")
 def home_intents() -> IntentRecognizer:
-    return IntentRecognizer(home=SnapshotHome())
+    return IntentRecognizer(home=SnapshotHome(HOME))
 
 
 @pytest.mark.parametrize("text", WHOLE)
