@@ -341,7 +341,8 @@ class FakeOnsetJudge:
         self.path_changes = 0
 
     def process(self, raw: bytes, cleaned: bytes, played: bytes, *, cancelling: bool = True,
-                not_echo: bool = False, double_talk: bool = False, echo_only: bool = False) -> bool:
+                not_echo: bool = False, double_talk: bool = False, echo_only: bool = False,
+                estimate_corr: float = 0.0) -> bool:
         return True
 
     def path_changed(self) -> None:
@@ -399,7 +400,8 @@ class FakeEchoJudge(FakeOnsetJudge):
     """Holds back the frames marked as the reply's echo (second byte 1), lets the rest through."""
 
     def process(self, raw: bytes, cleaned: bytes, played: bytes, *, cancelling: bool = True,
-                not_echo: bool = False, double_talk: bool = False, echo_only: bool = False) -> bool:
+                not_echo: bool = False, double_talk: bool = False, echo_only: bool = False,
+                estimate_corr: float = 0.0) -> bool:
         return raw[1] != 1
 
 
