@@ -80,3 +80,26 @@ def test_the_verdict_is_weak_only_when_the_speech_runs_on_after_the_last_word() 
         assert verdict.weak is not finished
     utterance.speculated = (region, Decoded(text, -0.1, 0.01))  # not aligned: as before
     assert utterance.judge(region, text).finished
+
+
+def test_a_text_with_speech_after_its_last_word_is_never_offered_even_as_weak() -> None:
+    """The orchestrator ends a turn itself on a weak text that reads as a whole command
+    (``context.speculative_weak``, orchestrator/command_end.py). A finished-reading text whose speech
+    ran on after its last word (a word Whisper left out) must not reach it, weak or not, or the
+    command end would act on half a request; the same text aligned with the speech is offered."""
+    policy = request_policy(
+        POLICY,
+        Transcribe(vad_sensitivity="default", context={"speculative_transcripts": True, "speculative_weak": True}),
+    )
+    utterance = Utterance(SileroVad(silero_vad()).stream(), policy)
+    pcm = np.frombuffer(speak("Turn on the kitchen lights."), "<i2")
+    voiced = np.flatnonzero(np.abs(pcm) > 300)[-1] + 1
+    utterance.add(pcm[:voiced].tobytes() + bytes(2 * int(0.3 * SAMPLE_RATE)))
+    region = utterance.verdict_due()
+    assert region is not None
+    text = "Turn on the kitchen lights."
+    speech_end = voiced / SAMPLE_RATE - region[0] / SAMPLE_RATE
+    utterance.speculated = (region, Decoded(text, -0.1, 0.01, last_word_end=speech_end))
+    assert utterance.speculative_text(region, text) == (text, False)
+    utterance.speculated = (region, Decoded(text, -0.1, 0.01, last_word_end=speech_end - TAIL_SECONDS - 0.15))
+    assert utterance.speculative_text(region, text) is None
