@@ -61,25 +61,33 @@ async def test_a_word_whisper_left_out_at_the_pause_does_not_end_the_turn(
     assert all("porch" in t.lower() for t in offered), offered
 
 
-def test_the_verdict_is_weak_only_when_the_speech_runs_on_after_the_last_word() -> None:
-    """A decode sequence on a real request: the same finished text, its last word ending where the
-    speech does (the verdict stands: the turn ends at the base silence) or 0.4 s before it (weak)."""
-    policy = request_policy(POLICY, Transcribe(vad_sensitivity="default"))
+TEXT = "Turn on the kitchen lights."
+
+
+def paused_request(policy: StreamPolicy) -> tuple[Utterance, tuple[int, int], float]:
+    """An utterance of TEXT (Piper) and 0.3 s of silence, its region due for a verdict, and where
+    its speech ends in the region's audio (seconds)."""
     utterance = Utterance(SileroVad(silero_vad()).stream(), policy)
-    pcm = np.frombuffer(speak("Turn on the kitchen lights."), "<i2")
+    pcm = np.frombuffer(speak(TEXT), "<i2")
     voiced = np.flatnonzero(np.abs(pcm) > 300)[-1] + 1
     utterance.add(pcm[:voiced].tobytes() + bytes(2 * int(0.3 * SAMPLE_RATE)))
     region = utterance.verdict_due()
     assert region is not None
-    text = "Turn on the kitchen lights."
-    speech_end = voiced / SAMPLE_RATE - region[0] / SAMPLE_RATE  # in the region's audio
+    return utterance, region, voiced / SAMPLE_RATE - region[0] / SAMPLE_RATE
+
+
+def test_the_verdict_is_weak_only_when_the_speech_runs_on_after_the_last_word() -> None:
+    """A decode sequence on a real request: the same finished text, its last word ending where the
+    speech does (the verdict stands: the turn ends at the base silence) or 0.4 s before it (weak)."""
+    policy = request_policy(POLICY, Transcribe(vad_sensitivity="default"))
+    utterance, region, speech_end = paused_request(policy)
     for before, finished in ((0.0, True), (TAIL_SECONDS - 0.1, True), (TAIL_SECONDS + 0.15, False)):
-        utterance.speculated = (region, Decoded(text, -0.1, 0.01, last_word_end=speech_end - before))
-        verdict = utterance.judge(region, text)
+        utterance.speculated = (region, Decoded(TEXT, -0.1, 0.01, last_word_end=speech_end - before))
+        verdict = utterance.judge(region, TEXT)
         assert verdict.finished is finished, (before, verdict)
         assert verdict.weak is not finished
-    utterance.speculated = (region, Decoded(text, -0.1, 0.01))  # not aligned: as before
-    assert utterance.judge(region, text).finished
+    utterance.speculated = (region, Decoded(TEXT, -0.1, 0.01))  # not aligned: as before
+    assert utterance.judge(region, TEXT).finished
 
 
 def test_a_text_with_speech_after_its_last_word_is_never_offered_even_as_weak() -> None:
@@ -91,15 +99,8 @@ def test_a_text_with_speech_after_its_last_word_is_never_offered_even_as_weak() 
         POLICY,
         Transcribe(vad_sensitivity="default", context={"speculative_transcripts": True, "speculative_weak": True}),
     )
-    utterance = Utterance(SileroVad(silero_vad()).stream(), policy)
-    pcm = np.frombuffer(speak("Turn on the kitchen lights."), "<i2")
-    voiced = np.flatnonzero(np.abs(pcm) > 300)[-1] + 1
-    utterance.add(pcm[:voiced].tobytes() + bytes(2 * int(0.3 * SAMPLE_RATE)))
-    region = utterance.verdict_due()
-    assert region is not None
-    text = "Turn on the kitchen lights."
-    speech_end = voiced / SAMPLE_RATE - region[0] / SAMPLE_RATE
-    utterance.speculated = (region, Decoded(text, -0.1, 0.01, last_word_end=speech_end))
-    assert utterance.speculative_text(region, text) == (text, False)
-    utterance.speculated = (region, Decoded(text, -0.1, 0.01, last_word_end=speech_end - TAIL_SECONDS - 0.15))
-    assert utterance.speculative_text(region, text) is None
+    utterance, region, speech_end = paused_request(policy)
+    utterance.speculated = (region, Decoded(TEXT, -0.1, 0.01, last_word_end=speech_end))
+    assert utterance.speculative_text(region, TEXT) == (TEXT, False)
+    utterance.speculated = (region, Decoded(TEXT, -0.1, 0.01, last_word_end=speech_end - TAIL_SECONDS - 0.15))
+    assert utterance.speculative_text(region, TEXT) is None
