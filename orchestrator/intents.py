@@ -27,17 +27,24 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hassil import Intents, recognize_best
-from hassil.intents import SlotList, TextSlotList
+from hassil.intents import SlotList
 
 from .answers import CLOCK_INTENTS, TIMER_INTENTS, TIMER_READ_ONLY, clock_answer, timer_answer
 from .home.confidence import QUERIES, Asked, Doubt, Hearing, answer_word, doubt, home_names
 from .home.phrasing import DEVICE_NOUN, looped, rephrase, trim, undouble
 from .home.speech import FAILURES, not_done
+from .intent_templates import (
+    EXTRA,
+    FALLBACK,
+    FIRST,
+    WHOLE_HOME,
+    empty_lists,
+    load_official,
+    responses_in,
+    split_by_area_context,
+)
 from .timers import TimerManager
 
-EXTRA = Path(__file__).with_name("intents.yaml")
-FIRST = Path(__file__).with_name("intents_first.yaml")
-FALLBACK = Path(__file__).with_name("home_fallback.yaml")
 NO_HOME_REPLY = "I can't control devices: no home is connected."
 LLM_CANNOT_ACT = "I can't do that myself, and your home didn't understand the request."
 # fmt: off
@@ -49,18 +56,6 @@ HOME_INTENTS = frozenset({
     "HassVacuumStart", "HassVacuumReturnToBase", "HassVacuumCleanArea", "HassLawnMowerStartMowing",
     "HassLawnMowerDock", "HassListAddItem", "HassListCompleteItem", "HassListRemoveItem",
     "HassShoppingListAddItem", "HassShoppingListCompleteItem", "HassBroadcast",
-})
-# fmt: on
-HOME_SLOT_LISTS = ("name", "area", "floor")
-# Official templates that need the satellite's area ("what's the temperature", "set the volume to
-# 40"): we know no satellite's area, so they are matched with the whole home as the area and the
-# home backend picks the only device that fits (the only thermostat, the only or playing player).
-WHOLE_HOME = "__whole_home__"
-# fmt: off
-WHOLE_HOME_INTENTS = frozenset({
-    "HassClimateGetTemperature", "HassClimateSetTemperature", "HassMediaPause", "HassMediaUnpause",
-    "HassMediaNext", "HassMediaPrevious", "HassSetVolume", "HassSetVolumeRelative", "HassMediaPlayerMute",
-    "HassMediaPlayerUnmute",
 })
 # fmt: on
 _SPLIT = re.compile(r"\s+(?:and then|and also|and|then)\s+")
@@ -125,35 +120,6 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
-def _load_official() -> dict[str, Any]:
-    from home_assistant_intents import get_intents
-
-    data = get_intents("en")
-    if data is None:
-        raise RuntimeError("home-assistant-intents has no English templates")
-    return data
-
-
-def _split_by_area_context(official: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The official templates as two sets: those that match as said, and those that need the
-    satellite's area (only for :data:`WHOLE_HOME_INTENTS` and covers by kind, "lower the blinds";
-    the rest of them, "turn on the lights", are left out: not every light of the home)."""
-    plain: dict[str, Any] = {}
-    contextual: dict[str, Any] = {}
-    for name, intent in official["intents"].items():
-        for data in intent.get("data", []):
-            needs_area = "area" in (data.get("requires_context") or {})
-            if not needs_area:
-                plain.setdefault(name, {"data": []})["data"].append(data)
-            elif name in WHOLE_HOME_INTENTS or (data.get("slots") or {}).get("domain") == "cover":
-                contextual.setdefault(name, {"data": []})["data"].append(data)
-    return {**official, "intents": plain}, {**official, "intents": contextual}
-
-
-def _empty_lists() -> dict[str, SlotList]:
-    return {name: TextSlotList(name=name, values=[]) for name in HOME_SLOT_LISTS}
-
-
 @dataclass
 class IntentRecognizer:
     """Recognises and answers commands (see the module doc)."""
@@ -165,9 +131,9 @@ class IntentRecognizer:
     no_home_reply: str = NO_HOME_REPLY
 
     def __post_init__(self) -> None:
-        official = _load_official()
+        official = load_official()
         self._skip_words: list[str] = list(official.get("skip_words", []))
-        plain, contextual = _split_by_area_context(official)
+        plain, contextual = split_by_area_context(official)
         self._official = Intents.from_dict(plain)
         self._contextual = Intents.from_dict(contextual)
         # Our extra phrasings use the official lists ({brightness}, {temperature}, ...) and
@@ -182,7 +148,7 @@ class IntentRecognizer:
         for path in self.files:
             text = path.read_text(encoding="utf-8")
             self._user.append(Intents.from_yaml(io.StringIO(text)))
-            self._custom_responses.update(_responses_in(text))
+            self._custom_responses.update(responses_in(text))
         self._asked = Asked()  # device actions asked about, awaiting a yes or no
         self.recognize("what time is it")  # hassil compiles templates on first use (~0.5 s): do it now
 
@@ -199,7 +165,7 @@ class IntentRecognizer:
         for intents in reversed(self._user):  # the user's files win
             if (found := self._run(cleaned, intents, "user", None)) is not None:
                 return found
-        lists = {**_empty_lists(), **(self.home.slot_lists() if self.home is not None else {})}
+        lists = {**empty_lists(), **(self.home.slot_lists() if self.home is not None else {})}
         shared = {**self._shared_lists, **lists}
         if (found := self._run(cleaned, self._first, "extra", shared, rules=self._rules)) is not None:
             return found
@@ -398,18 +364,3 @@ def _with_verbs(pieces: list[str]) -> list[str]:
         verb = " ".join(words[: next((i for i, w in enumerate(words) if _OBJECT_FIRST.match(w)), 0)])
         out.append(f"{verb} {piece}" if verb and _OBJECT_FIRST.match(piece) else piece)
     return out
-
-
-def _responses_in(yaml_text: str) -> dict[str, str]:
-    """``response: "..."`` lines directly under an intent name in a user's file."""
-    responses: dict[str, str] = {}
-    current: str | None = None
-    for line in yaml_text.splitlines():
-        intent = re.match(r"^  ([A-Za-z_][\w]*):\s*$", line)
-        if intent:
-            current = intent.group(1)
-            continue
-        resp = re.match(r"^    response:\s*[\"']?(.*?)[\"']?\s*$", line)
-        if resp and current:
-            responses[current] = resp.group(1)
-    return responses

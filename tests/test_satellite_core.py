@@ -6,106 +6,31 @@ echo guard is off (the test's frames are not real sound), time is a ManualClock.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
+from satellite_harness import (
+    CONFIG,
+    REPLY,
+    VAD,
+    QuietMic,
+    attach,
+    chunk,
+    feed,
+    running,
+    sat_fixture,  # noqa: F401 (the `sat` fixture)
+)
 from wyoming.asr import Transcript
-from wyoming.audio import AudioChunk, AudioStart, AudioStop
-from wyoming.event import Event
-from wyoming.satellite import PauseSatellite, RunSatellite
+from wyoming.audio import AudioStop
+from wyoming.satellite import PauseSatellite
 from wyoming.vad import VoiceStopped
 
 from satellite.audio_io import MemorySink
-from satellite.core import Satellite, SatelliteConfig
-from satellite.echo import EchoConfig
-from satellite.speaker_path import _PRE_USER
+from satellite.core import Satellite
 from satellite.state import TurnState
-from satellite.tones import ToneConfig
-from satellite.vad import SpeechDetector, VadConfig
+from satellite.vad import VadConfig
 from voice_runtime.clock import ManualClock
-
-VAD = VadConfig(speech_frames_required=3, speech_window=5, silence_frames_required=5, preroll_seconds=0.15,
-                settle_seconds=0.0)  # the VAD decision is injected: nothing to settle
-# controller_end_seconds: these tests end a streamed question with the satellite's own VAD
-# (5 silent frames); the default (2 s, the controller decides) is tested on its own below.
-CONFIG = SatelliteConfig(vad=VAD, echo=EchoConfig(enabled=False), tones=ToneConfig(enabled=False),
-                         barge_in_min_seconds=0.3, reply_timeout=5.0, controller_end_seconds=5 * VAD.frame_seconds)
-REPLY = AudioStart(rate=16000, width=2, channels=1).event()
-
-
-class QuietMic:
-    """A mic that never delivers (the test feeds frames itself)."""
-
-    frame_bytes = VAD.frame_bytes
-
-    def __init__(self) -> None:
-        self._never = asyncio.Event()
-
-    async def open(self) -> None:
-        return None
-
-    async def read(self) -> bytes:
-        await self._never.wait()
-        return b""
-
-    async def close(self) -> None:
-        return None
-
-
-class Link:
-    """An in-process controller connection that records what the satellite writes to it."""
-
-    def __init__(self, name: str) -> None:
-        self.client = name
-        self.received: list[Event] = []
-
-    async def write_event(self, event: Event) -> None:
-        self.received.append(event)
-
-    def types(self) -> list[str]:
-        return [e.type for e in self.received if e.type != "audio-chunk"]
-
-
-def chunk(ms: int, value: int = 1000) -> Event:
-    return AudioChunk(rate=16000, width=2, channels=1, audio=value.to_bytes(2, "little", signed=True) * 16 * ms).event()
-
-
-@contextlib.asynccontextmanager
-async def running(config: SatelliteConfig) -> AsyncIterator[Satellite]:
-    satellite = Satellite(config, QuietMic(), MemorySink(16000), clock=ManualClock())
-    satellite.detector = SpeechDetector(config.vad, is_speech=lambda frame: frame[0] == 1)
-    await satellite.start()
-    try:
-        yield satellite
-    finally:
-        await satellite.stop()
-
-
-@pytest.fixture
-async def sat() -> AsyncIterator[Satellite]:
-    async with running(CONFIG) as satellite:
-        yield satellite
-
-
-def feed(sat: Satellite, pattern: str) -> bytes:
-    """'v' voiced, '.' silent; returns what the speaker played meanwhile."""
-    played = b""
-    for c in pattern:
-        frame = (b"\x01" if c == "v" else b"\x00") + bytes(VAD.frame_bytes - 1)
-        out = sat.playback.next_frame()
-        played += out
-        sat.process_frame(frame, out)
-    return played
-
-
-async def attach(sat: Satellite, name: str = "ha") -> Link:
-    link = Link(name)
-    await sat.on_controller_event(link, RunSatellite().event())
-    return link
 
 
 async def test_late_audio_of_an_interrupted_reply_is_dropped(sat: Satellite) -> None:
@@ -328,100 +253,3 @@ async def test_a_pause_mid_question_is_left_to_the_controller() -> None:
         assert sat.state == TurnState.STREAMING
         feed(sat, "." * 7)
         assert sat.state == TurnState.WAITING
-
-
-class FakeOnsetJudge:
-    """Stands in for the echo judge: lets every frame through, reports an onset when told to."""
-
-    converged = True
-    misaligned = False
-
-    def __init__(self) -> None:
-        self.onset = False
-        self.path_changes = 0
-
-    def process(self, raw: bytes, cleaned: bytes, played: bytes, *, cancelling: bool = True,
-                not_echo: bool = False, double_talk: bool = False, echo_only: bool = False,
-                estimate_corr: float = 0.0) -> bool:
-        return True
-
-    def path_changed(self) -> None:
-        self.path_changes += 1
-
-    def speaker_dropped(self) -> None:
-        return None
-
-    def take_reply_erle(self) -> tuple[float | None, int]:
-        return None, 0
-
-
-async def _speaking_with_onset_judge(sat: Satellite) -> tuple[Link, FakeOnsetJudge]:
-    judge = FakeOnsetJudge()
-    sat.guard = judge  # type: ignore[assignment]
-    link = await attach(sat)
-    feed(sat, "vvv")
-    feed(sat, "v.....")
-    for event in (REPLY, chunk(3000)):
-        await sat.on_controller_event(link, event)
-    assert any(feed(sat, "...")) and sat.state == TurnState.SPEAKING
-    return link, judge
-
-
-async def test_an_onset_holds_the_reply_at_once_and_it_resumes_when_no_speech_follows(sat: Satellite) -> None:
-    link, judge = await _speaking_with_onset_judge(sat)
-    judge.onset = True
-    feed(sat, ".")  # the onset frame: held, the speaker restarted
-    judge.onset = False
-    # The echo still arriving is on the old path: the judge is told of a new one only when the
-    # restarted speaker plays again.
-    assert sat.state == TurnState.BARGE_IN and judge.path_changes == 0
-    assert not any(feed(sat, "." * 9)) and sat.state == TurnState.BARGE_IN  # silent while held
-    feed(sat, ".")  # 300 ms after the onset, nothing the VAD calls speech: the onset lapsed
-    assert sat.state == TurnState.SPEAKING
-    assert any(feed(sat, "..")), "the reply did not resume"
-    assert judge.path_changes == 1
-    await sat.flush()
-    assert "run-pipeline" not in link.types()[1:]  # no new turn
-
-
-async def test_an_onset_the_vad_confirms_becomes_a_barge_in(sat: Satellite) -> None:
-    link, judge = await _speaking_with_onset_judge(sat)
-    judge.onset = True
-    feed(sat, ".")
-    judge.onset = False
-    assert sat.state == TurnState.BARGE_IN
-    assert not any(feed(sat, "vvvvvvvvvvvvvvv"))  # held from the onset on, through the confirmation
-    assert sat.state == TurnState.STREAMING
-    await sat.flush()
-    assert link.types().count("run-pipeline") == 2
-
-
-class FakeEchoJudge(FakeOnsetJudge):
-    """Holds back the frames marked as the reply's echo (second byte 1), lets the rest through."""
-
-    def process(self, raw: bytes, cleaned: bytes, played: bytes, *, cancelling: bool = True,
-                not_echo: bool = False, double_talk: bool = False, echo_only: bool = False,
-                estimate_corr: float = 0.0) -> bool:
-        return raw[1] != 1
-
-
-async def test_a_barge_in_turn_starts_where_the_judge_first_heard_the_user_not_in_the_echo_before() -> None:
-    """The loaded whole-stack room: the question spoken over a reply was sent with the VAD's
-    whole 0.6 s pre-roll, 380 ms of it the reply's echo, and whisper heard "One day, stop. What
-    time is it?". Now the pre-roll of a speech start over a reply begins ``_PRE_USER`` frames
-    before the first frame the judge let through (old code: all 10 echo frames before it were sent)."""
-    async with running(dataclasses.replace(CONFIG, vad=dataclasses.replace(VAD, preroll_seconds=0.6))) as sat:
-        link, _ = await _speaking_with_onset_judge(sat)
-        sat.guard = FakeEchoJudge()  # type: ignore[assignment]
-        echo = b"\x01\x01" + b"\x00\x40" * (VAD.frame_bytes // 2 - 1)  # loud, voiced, but the judge calls it echo
-        for _ in range(10):
-            sat.process_frame(echo, sat.playback.next_frame())
-        assert sat.state == TurnState.SPEAKING
-        feed(sat, "v" * 15)
-        assert sat.state == TurnState.STREAMING
-        await sat.flush()
-    turn = [i for i, e in enumerate(link.received) if e.type == "run-pipeline"][1]
-    first = next(AudioChunk.from_event(e) for e in link.received[turn:] if e.type == "audio-chunk")
-    frames = [first.audio[i:i + VAD.frame_bytes] for i in range(0, len(first.audio), VAD.frame_bytes)]
-    assert sum(f[1] == 1 for f in frames) == _PRE_USER, [f[:2] for f in frames]
-    assert frames[_PRE_USER][:2] == b"\x01\x00"  # the user's first frame follows

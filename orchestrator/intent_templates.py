@@ -1,0 +1,72 @@
+"""The intent fast path's template sources (:mod:`orchestrator.intents` uses them): our YAML
+files, the official English templates of ``home-assistant-intents`` split by whether they need the
+satellite's area, the home's slot lists when no home is connected, and the custom responses of a
+user's template file. Loaded once, at the recognizer's start."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from hassil.intents import SlotList, TextSlotList
+
+EXTRA = Path(__file__).with_name("intents.yaml")
+FIRST = Path(__file__).with_name("intents_first.yaml")
+FALLBACK = Path(__file__).with_name("home_fallback.yaml")
+HOME_SLOT_LISTS = ("name", "area", "floor")
+# Official templates that need the satellite's area ("what's the temperature", "set the volume to
+# 40"): we know no satellite's area, so they are matched with the whole home as the area and the
+# home backend picks the only device that fits (the only thermostat, the only or playing player).
+WHOLE_HOME = "__whole_home__"
+# fmt: off
+WHOLE_HOME_INTENTS = frozenset({
+    "HassClimateGetTemperature", "HassClimateSetTemperature", "HassMediaPause", "HassMediaUnpause",
+    "HassMediaNext", "HassMediaPrevious", "HassSetVolume", "HassSetVolumeRelative", "HassMediaPlayerMute",
+    "HassMediaPlayerUnmute",
+})
+# fmt: on
+
+
+def load_official() -> dict[str, Any]:
+    from home_assistant_intents import get_intents
+
+    data = get_intents("en")
+    if data is None:
+        raise RuntimeError("home-assistant-intents has no English templates")
+    return data
+
+
+def split_by_area_context(official: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The official templates as two sets: those that match as said, and those that need the
+    satellite's area (only for :data:`WHOLE_HOME_INTENTS` and covers by kind, "lower the blinds";
+    the rest of them, "turn on the lights", are left out: not every light of the home)."""
+    plain: dict[str, Any] = {}
+    contextual: dict[str, Any] = {}
+    for name, intent in official["intents"].items():
+        for data in intent.get("data", []):
+            needs_area = "area" in (data.get("requires_context") or {})
+            if not needs_area:
+                plain.setdefault(name, {"data": []})["data"].append(data)
+            elif name in WHOLE_HOME_INTENTS or (data.get("slots") or {}).get("domain") == "cover":
+                contextual.setdefault(name, {"data": []})["data"].append(data)
+    return {**official, "intents": plain}, {**official, "intents": contextual}
+
+
+def empty_lists() -> dict[str, SlotList]:
+    return {name: TextSlotList(name=name, values=[]) for name in HOME_SLOT_LISTS}
+
+
+def responses_in(yaml_text: str) -> dict[str, str]:
+    """``response: "..."`` lines directly under an intent name in a user's file."""
+    responses: dict[str, str] = {}
+    current: str | None = None
+    for line in yaml_text.splitlines():
+        intent = re.match(r"^  ([A-Za-z_][\w]*):\s*$", line)
+        if intent:
+            current = intent.group(1)
+            continue
+        resp = re.match(r"^    response:\s*[\"']?(.*?)[\"']?\s*$", line)
+        if resp and current:
+            responses[current] = resp.group(1)
+    return responses
