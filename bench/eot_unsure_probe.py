@@ -10,7 +10,7 @@ server's ``default`` timing, as ``turn_bench_rules.replay`` models it (base 0.25
 1.216 s, cap 1.888 s; a decode starts when its point fires or the model is free):
 
 * ``main``: the rules as they were (a finished text decoded below ``UNSURE_LOGPROB`` is weak);
-* ``unsure-open``: also an unfinished text with words decoded below it is weak;
+* ``unsure-open``: also an unfinished text with words decoded below it is weak (not a looped phrase);
 * ``question-cap S`` (``--question-caps``): on top, a weak text that reads as a whole question
   (:func:`whole_question`) ends after S s of silence instead of the weak cap.
 
@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.turn_bench import is_whole, pct  # noqa: E402
 from bench.turn_bench_rules import BASE, CAP, WEAK_CAP, _said, decode_corpus  # noqa: E402
-from wyoming_whisper.endpoint import VERBS, WH_WORDS, Verdict, judge, words  # noqa: E402
+from wyoming_whisper.endpoint import VERBS, WH_WORDS, Verdict, judge, repeats, words  # noqa: E402
 from wyoming_whisper.stream import UNSURE_LOGPROB  # noqa: E402
 
 QUESTION_STARTS = WH_WORDS | {"is", "are", "can", "could", "do", "does", "did", "will", "would", "should", "who's"}
@@ -57,7 +57,7 @@ def verdict(rule: str, text: str, logprob: float | None) -> tuple[Verdict, bool]
     unsure = logprob is not None and logprob < UNSURE_LOGPROB
     if unsure and said.finished:
         said = Verdict(False, "heard unsure", weak=True)
-    elif unsure and rule != "main" and not said.finished and not said.weak and words(text):
+    elif unsure and rule != "main" and not said.finished and not said.weak and words(text) and not repeats(words(text)):
         said = Verdict(False, f"{said.reason}, heard unsure", weak=True)
     return said, said.weak and whole_question(text)
 

@@ -61,7 +61,8 @@ LOOP_RETRY_SECONDS = 0.2
 # song.", "Please." for "Lock the front door ... please.", session 18); a paused request's text at
 # its pause waits the weak cap, longer than the 0.9 s pauses. Offline (the whole corpus, tune + held,
 # generation 2, bench/eot_unsure_probe.py, bench/results/eot_unsure.md): 1 of 25 unfinished texts
-# at a pause scored below -0.8 (at a 0.13 s pause), no new cut; at the ends one, a mishearing.
+# at a pause scored below -0.8, a loop ("Add milk Add milk", at a 0.13 s pause: loops still wait
+# the cap, they come from speech cut mid-request), no new cut; at the ends one, a mishearing.
 UNSURE_LOGPROB = -0.8
 # A speculative final whose words read as finished while the speech (Silero, both grids) runs on
 # more than this after its last word's end (the decode aligned with its audio: .engine) waits
@@ -304,8 +305,9 @@ class Utterance:
         """Record the verdict on ``region`` from the text of its decode (None: no decode, so
         silence alone decides, as without semantic endpointing). A text the model was unsure of
         (its speculative decode's ``avg_logprob`` below ``UNSURE_LOGPROB``) is a weak verdict
-        whether its words read finished or unfinished (not noise without words): it waits the weak
-        cap, longer than a 0.9 s pause and shorter than the cap."""
+        whether its words read finished or unfinished (not noise without words, nor a looped
+        phrase: tiny.en loops on speech cut mid-request, "Add milk Add milk" -0.91 at a pause): it
+        waits the weak cap, longer than a 0.9 s pause and shorter than the cap."""
         verdict = Verdict(True, "no decode") if text is None else judge(text)
         unsure = text is not None and self._unsure(region)
         if unsure:
@@ -313,7 +315,7 @@ class Utterance:
             heard = f"heard unsure (avg_logprob {self.speculated[1].avg_logprob:.2f})"
             if verdict.finished:
                 verdict = Verdict(False, heard, weak=True)
-            elif not verdict.weak and text is not None and words(text):
+            elif not verdict.weak and text is not None and words(text) and not repeats(words(text)):
                 verdict = Verdict(False, f"{verdict.reason}, {heard}", weak=True)
         elif verdict.finished and text is not None and (gap := self._speech_after_words(region)) is not None:
             verdict = Verdict(False, f"speech {gap:.2f}s after its last word", weak=True)
