@@ -6,7 +6,8 @@ With ``complete`` (the intent templates' :func:`~orchestrator.command_end.comple
 session also asks our whisper for its weak speculative transcripts (a finished-reading text it
 would wait its weak cap for: no final period) and ends the turn itself, at once, when one is a
 whole command: the audio stops and ``audio-stop`` goes to the service, whose final transcript is
-then the speculative decode it already has."""
+then the speculative decode it already has. A weak text of two words or more is offered to the
+preemptive reply too (:func:`offered_for_reply`), so its reply is ready when the weak wait ends."""
 
 from __future__ import annotations
 
@@ -30,6 +31,16 @@ from .streams import TurnError
 from .turn import SERVICES_UNAVAILABLE, PipelineConfig, TurnOutput
 
 _LOGGER = logging.getLogger(__name__)
+
+
+def offered_for_reply(text: str, weak: bool) -> bool:
+    """Whether a speculative transcript goes to the preemptive reply (:mod:`.preemptive`): a
+    finished one, and a weak one (the whisper server waits its weak cap, 1.2 s, on it) of two words
+    or more, or ending in . ? ! (decoded unsure). A weak whole question ("What is the capital of
+    Australia", no "?") is then answered the moment the wait ends, its first audio ready, instead
+    of asking the LLM only then; a weak first half the user goes on from is dropped unheard (a
+    miss). One word ("Tari" for a cough at a pause) is too little to go on."""
+    return not weak or text.endswith((".", "?", "!")) or len(text.split()) >= 2
 
 
 class AsrSession:
@@ -190,9 +201,7 @@ class AsrSession:
 
     def _speculative(self, text: str, weak: bool) -> None:
         self._speculatives += 1
-        # The preemptive reply gets what it got before weak ones were asked for: texts that end
-        # in . ? ! (an unsure one included), not the unpunctuated weak ones.
-        if self.on_speculative is not None and (not weak or text.endswith((".", "?", "!"))):
+        if self.on_speculative is not None and offered_for_reply(text, weak):
             self.on_speculative(text)
         if weak and self.complete is not None and text:
             self._tasks.spawn(self._check_complete(text, self._speculatives), name="asr command end")

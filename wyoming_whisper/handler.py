@@ -250,7 +250,8 @@ class WhisperHandler(ServiceHandler):
         utterance = stream.utterance
         if job.kind == "final":
             utterance.speculated = (job.region, decoded)
-            _LOGGER.info("client=%s speculative final decoded mono=%.4f", self.client, time.monotonic())
+            _LOGGER.info("client=%s speculative final decoded mono=%.4f avg_logprob=%s", self.client, time.monotonic(),
+                         None if decoded.avg_logprob is None else round(decoded.avg_logprob, 3))
         if stream is not self._stream or utterance.finishing:
             return  # stale: the utterance ended or was replaced while decoding
         if job.kind == "final" and (speculative := utterance.speculative_text(job.region, text)) is not None:
