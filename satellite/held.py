@@ -109,7 +109,9 @@ class HeldSpeech:
         minimum = float(getattr(self.config, field))
         frames = math.ceil(minimum / self.detector.config.frame_seconds - 1e-6)
         if self.detector.in_speech and self.detector.voiced_frames >= max(1, frames):
-            _LOGGER.info("%s after %.2fs of speech", self._hold_kind.value, self.detector.voiced_seconds)
+            # (one wording for both: bench/room_bench.py counts "barge-in after" as the reply cut by speech)
+            _LOGGER.info("barge-in after %.2fs of speech%s", self.detector.voiced_seconds,
+                         " (a continuation)" if trigger is TurnTrigger.CONTINUED else "")
             return trigger
         if not self.detector.in_speech and (
                 self._mic_ms - self._held_ms >= self.config.echo.onset_confirm_ms or not self.playback.has_reply):

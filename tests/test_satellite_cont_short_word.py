@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 from helpers import Client
 from speech import speak
+from test_satellite_core import CONFIG, REPLY, attach, chunk, feed, running
 from test_satellite_service import SatelliteProcess, satellite, silence
 from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -32,6 +33,8 @@ from wyoming.pipeline import RunPipeline
 from wyoming.satellite import RunSatellite
 from wyoming.tts import Synthesize
 from wyoming.vad import VoiceStopped
+
+from satellite.state import TurnState
 
 MS = 32  # bytes per ms of 16 kHz 16-bit mono
 WORD_SECONDS = 0.25
@@ -202,3 +205,29 @@ async def test_with_home_assistant_the_short_word_stays_a_cough(tmp_path: Path) 
 @pytest.fixture(autouse=True)
 def _piper_loaded() -> None:
     speak("Please.")  # (Piper loads once per session: not inside a step the satellite waits on)
+
+
+# --- the hold's kind, in process (frames fed by hand, the VAD's verdict injected) --------------
+async def _short_word_after(wait_frames: int, heard_frames: int) -> TurnState:
+    """The controller ends a question; ``wait_frames`` later its reply starts; ``heard_frames`` of it
+    later 7 voiced frames (0.21 s) and silence. The state then (with barge_in_min_seconds 0.3)."""
+    async with running(CONFIG) as sat:
+        link = await attach(sat)
+        feed(sat, "vvvvv")
+        await sat.on_controller_event(link, VoiceStopped().event())
+        feed(sat, "." * wait_frames)
+        for event in (REPLY, chunk(3000)):
+            await sat.on_controller_event(link, event)
+        feed(sat, "." * heard_frames)
+        feed(sat, "vvvvvvv.")
+        return sat.state
+
+
+@pytest.mark.parametrize(("wait_frames", "heard_frames", "state"), [
+    (3, 3, TurnState.STREAMING),  # 0.18 s after the end, 0.09 s of the reply heard: the question goes on
+    (40, 3, TurnState.BARGE_IN),  # 1.29 s after the end (a slow answer): held, not yet confirmed
+    (3, 21, TurnState.BARGE_IN),  # 0.63 s of the reply heard
+])
+async def test_only_right_after_the_end_and_the_reply_start_is_a_short_word_enough(
+        wait_frames: int, heard_frames: int, state: TurnState) -> None:
+    assert await _short_word_after(wait_frames, heard_frames) == state
