@@ -7,6 +7,7 @@ output to the satellite, gated so that nothing more of a cancelled turn goes out
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 from wyoming.audio import AudioChunk
@@ -15,10 +16,12 @@ from wyoming.pipeline import RunPipeline
 
 from voice_runtime.clock import Clock
 
-from .continuation import ContinuationPolicy, HeardAudio, TurnTrack
+from .continuation import ContinuationPolicy, HeardAudio, TurnTrack, adds_nothing
+from .pipeline import Pipeline
 from .services import Connection
-from .turn import TurnResult
+from .turn import TurnOutput, TurnResult
 
+_LOGGER = logging.getLogger("orchestrator.satellite_link")
 AUDIO_QUEUE_CHUNKS = 3000  # ~60 s of 20 ms chunks; when full the oldest chunk is dropped
 
 
@@ -67,6 +70,7 @@ class LinkTurn:
         self.cancel_requested = False
         self.suppressed_chunks = 0
         self.recorded = False  # in the link's turn records (once, by the task or by its cancel)
+        self.after_acting: str | None = None  # the reply of the acted-on request this speech went on from
 
     def put(self, item: AudioChunk | None) -> None:
         if item is not None and (item := self.heard.add(item)) is None:
@@ -89,3 +93,40 @@ def checked_chunk(chunk: AudioChunk) -> AudioChunk:
     if not isinstance(chunk.audio, bytes):
         raise ValueError("audio-chunk without a payload")
     return chunk
+
+
+class SecondPass:
+    """The output of a turn's second pass over its audio: what the first pass told the satellite
+    (its voice events and transcript) is not told again."""
+
+    SAID = frozenset({"voice-started", "voice-stopped", "transcript"})
+
+    def __init__(self, out: TurnOutput) -> None:
+        self.out = out
+
+    async def event(self, event: Event) -> None:
+        if event.type not in self.SAID:
+            await self.out.event(event)
+
+
+async def run_after_acting(pipeline: Pipeline, turn: LinkTurn, out: TurnOutput, conversation_id: str) -> None:
+    """Speech that went on right after a request was acted on (``continuation.Verdict.AFTER_ACTING``):
+    transcribed on its own; courtesy ("please") gets the acting turn's reply again (the new speech
+    cut it); anything else is answered as a new question, transcribed again from its audio (the
+    first pass stopped at the transcript), so nothing is run twice and nothing is lost."""
+    assert turn.after_acting is not None
+    result = turn.result
+    await pipeline.run_turn(turn.chunks(), out, conversation_id=conversation_id, result=result, end_stage="asr")
+    if result.error is not None or not result.transcript.strip():
+        return
+    if adds_nothing(result.transcript):
+        _LOGGER.info("turn %d: %r asks for nothing more than the request acted on: its reply again",
+                     turn.number, result.transcript)
+        await pipeline.announce(turn.after_acting, out, result=result)
+        return
+
+    async def audio() -> AsyncIterator[AudioChunk]:
+        for piece in turn.heard.pieces():
+            yield piece
+
+    await pipeline.run_turn(audio(), SecondPass(out), conversation_id=conversation_id, result=result)
