@@ -14,8 +14,9 @@ stream in; ``played`` once the reply has been heard to the end.
 Barge-in: while a reply plays the mic is still listened to (through the echo guard). As soon
 as the VAD hears speech the reply is held (silent, kept); speech that lasts
 ``barge_in_min_seconds`` then drops it and starts a new turn (a new ``run-pipeline`` during
-a reply means "cancel that reply"), while a shorter sound (a cough) resumes it. Reply audio
-of the old turn that still arrives is dropped.
+a reply means "cancel that reply"), while a shorter sound (a cough) resumes it. Right after the
+question's end, over the reply's first moments, a shorter word is enough: the user going on
+(:mod:`satellite.held`). Reply audio of the old turn that still arrives is dropped.
 
 Outside a turn (:mod:`satellite.outside`): announcements, timers, follow-ups, event hooks.
 Cloud fallback (:mod:`satellite.cloud_turn`): with no controller, or after an ``error`` of
