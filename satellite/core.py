@@ -234,6 +234,7 @@ class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, Clou
                 self._abort_speaker("hold")
         elif action == TurnAction.RESUME_PLAYBACK:
             self.playback.resume()
+            self._hold_ends()  # (logged: held.py)
         elif action == TurnAction.SEND_PLAYED:
             self._send_played()
             self._log_echo()

@@ -90,6 +90,7 @@ class HeldSpeech:
     _ended_ms: float = -math.inf  # mic time the question ended (audio-stop: the controller's end or the VAD's)
     _reply_from: int = 0  # the playback's played reply bytes when the reply began (controller_events.py)
     _hold_kind: HoldKind = HoldKind.BARGE_IN
+    _held_voiced: int = 0  # the most voiced frames the speech over the current hold reached
 
     def _hold_begins(self) -> None:
         """The reply (or an announcement) is being held: what will confirm the speech over it."""
@@ -99,16 +100,28 @@ class HeldSpeech:
         recent = (after <= config.continuation_hold_seconds and heard < config.continuation_max_heard_seconds
                   and self._route == "local" and self._stt_turn != self.turns and config.continuation_min_seconds > 0)
         self._hold_kind = KINDS.get((self.machine.state, recent), HoldKind.BARGE_IN)
-        if self._hold_kind is HoldKind.CONTINUATION:
-            _LOGGER.info("held %.2fs after the end of the question, %.2fs of the reply heard: "
-                         "speech of %.2fs continues it", after, heard, config.continuation_min_seconds)
+        self._held_voiced = 0
+        _LOGGER.info("hold (%s): %.2fs after the end of the question, %.2fs of the reply heard",
+                     self._hold_kind.value, after, heard)
+
+    def _minimum(self) -> tuple[float, int, TurnTrigger]:
+        """The current hold's minimum of voice: seconds, frames, and the trigger once it is reached."""
+        field, trigger = MINIMUM[self._hold_kind]
+        minimum = float(getattr(self.config, field))
+        return minimum, max(1, math.ceil(minimum / self.detector.config.frame_seconds - 1e-6)), trigger
+
+    def _hold_ends(self) -> None:
+        """The held reply plays on: how close the speech over it came to its minimum (the price of a
+        lower one is read off these lines in the room's logs)."""
+        minimum, frames, _ = self._minimum()
+        _LOGGER.info("hold (%s) over: %d voiced frames heard, %d confirm it (%.2fs)",
+                     self._hold_kind.value, self._held_voiced, frames, minimum)
 
     def _held_verdict(self) -> TurnTrigger | None:
         """Once per mic frame while held: what the speech over the reply has become (None: not yet)."""
-        field, trigger = MINIMUM[self._hold_kind]
-        minimum = float(getattr(self.config, field))
-        frames = math.ceil(minimum / self.detector.config.frame_seconds - 1e-6)
-        if self.detector.in_speech and self.detector.voiced_frames >= max(1, frames):
+        minimum, frames, trigger = self._minimum()
+        self._held_voiced = max(self._held_voiced, self.detector.voiced_frames)
+        if self.detector.in_speech and self.detector.voiced_frames >= frames:
             # (one wording for both: bench/room_bench.py counts "barge-in after" as the reply cut by speech)
             _LOGGER.info("barge-in after %.2fs of speech%s", self.detector.voiced_seconds,
                          " (a continuation)" if trigger is TurnTrigger.CONTINUED else "")
