@@ -256,8 +256,9 @@ class SatelliteLink(LinkTimers):
                 prefix = prev.heard
                 self.continuations += 1
                 self.continuation_reply_heard.append(decision.reply_heard)
-            elif decision.verdict is Verdict.AFTER_ACTING and stage.end_stage == PipelineStage.TTS:
-                acted_reply = prev.result.reply  # (link_turn.run_after_acting)
+            elif decision.verdict is Verdict.AFTER_ACTING and stage.end_stage == PipelineStage.TTS \
+                    and prev.result.reply:
+                acted_reply = prev.result.reply  # (link_turn.run_after_acting; no reply yet: as a barge-in)
         actions = self.machine.fire(LinkTrigger.RUN_PIPELINE)
         if LinkAction.CANCEL_TURN in actions:
             _LOGGER.info(
