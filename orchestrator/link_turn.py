@@ -11,10 +11,12 @@ import logging
 from collections.abc import AsyncIterator
 
 from wyoming.audio import AudioChunk
+from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.pipeline import RunPipeline
 
 from voice_runtime.clock import Clock
+from voice_runtime.error_codes import NO_SPEECH
 
 from .continuation import ContinuationPolicy, HeardAudio, TurnTrack, adds_nothing
 from .pipeline import Pipeline
@@ -109,19 +111,35 @@ class SecondPass:
             await self.out.event(event)
 
 
+class FirstPass:
+    """The output of the first pass (to the transcript) after acting: a no-speech error is held
+    back (the sound that cut the reply was no speech: the reply is said again instead)."""
+
+    def __init__(self, out: TurnOutput) -> None:
+        self.out = out
+
+    async def event(self, event: Event) -> None:
+        if not (Error.is_type(event.type) and Error.from_event(event).code == NO_SPEECH):
+            await self.out.event(event)
+
+
 async def run_after_acting(pipeline: Pipeline, turn: LinkTurn, out: TurnOutput, conversation_id: str) -> None:
     """Speech that went on right after a request was acted on (``continuation.Verdict.AFTER_ACTING``):
-    transcribed on its own; courtesy ("please") gets the acting turn's reply again (the new speech
-    cut it); anything else is answered as a new question, transcribed again from its audio (the
-    first pass stopped at the transcript), so nothing is run twice and nothing is lost."""
+    transcribed on its own; courtesy ("please"), or no speech at all (noise that cut the reply),
+    gets the acting turn's reply again (the new sound cut it); anything else is answered as a new
+    question, transcribed again from its audio (the first pass stopped at the transcript), so
+    nothing is run twice and nothing is lost."""
     assert turn.after_acting is not None
     result = turn.result
-    await pipeline.run_turn(turn.chunks(), out, conversation_id=conversation_id, result=result, end_stage="asr")
-    if result.error is not None or not result.transcript.strip():
+    await pipeline.run_turn(turn.chunks(), FirstPass(out), conversation_id=conversation_id, result=result,
+                            end_stage="asr")
+    silent = result.error is not None and result.error.code == NO_SPEECH
+    if result.error is not None and not silent:
         return
-    if adds_nothing(result.transcript):
+    if silent or adds_nothing(result.transcript):
         _LOGGER.info("turn %d: %r asks for nothing more than the request acted on: its reply again",
                      turn.number, result.transcript)
+        result.error = None
         await pipeline.announce(turn.after_acting, out, result=result)
         return
 

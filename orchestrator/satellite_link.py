@@ -248,7 +248,8 @@ class SatelliteLink(LinkTimers):
                 "satellite %s new speech after turn %d: %s (%s; reply heard %.2fs)",
                 self.config.uri,
                 prev.number,
-                "continuation" if decision.merge else "new turn",
+                {Verdict.MERGE: "continuation", Verdict.AFTER_ACTING: "new turn after acting"}.get(
+                    decision.verdict, "new turn"),
                 decision.reason,
                 decision.reply_heard,
             )

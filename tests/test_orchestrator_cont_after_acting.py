@@ -21,7 +21,10 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+import test_orchestrator_satellite
+from speech import speak
 from test_orchestrator_satellite import Script, assert_clean_cut, satellite
 
 from orchestrator.continuation import ContinuationPolicy, TurnTrack, Verdict, adds_nothing
@@ -77,6 +80,26 @@ async def test_please_after_an_acted_request_gets_its_reply_again(
     assert second.error is None and second.intent is None, second
     assert second.reply == first.reply  # what was done, said again
     assert count == 1  # set once
+    assert_clean_cut(script, first.audio_bytes)
+
+
+async def test_a_sound_that_is_no_speech_after_an_acted_request_gets_its_reply_again(
+    peers: tuple[ServiceProcess, ServiceProcess], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A noise right after the end (the room, session 19: 4 voiced frames of a far, noisy room's
+    noise 0.09 s after the end; 6 would have started a turn) that cut the reply: before, the turn
+    ended with a no-speech error and the user heard neither the reply nor why."""
+    rng = np.random.default_rng(19)
+    noise = (rng.normal(0, 300, 8000)).astype("<i2").tobytes()  # 0.5 s at about -40 dBFS
+
+    def sound(text: str) -> bytes:
+        return noise if text == "(noise)" else speak(text)
+
+    monkeypatch.setattr(test_orchestrator_satellite, "speak", sound)
+    first, second, count, script = await went_on(peers, tmp_path, "(noise)")
+    assert first.acting and first.cancelled
+    assert second.error is None and second.reply == first.reply, second
+    assert count == 1
     assert_clean_cut(script, first.audio_bytes)
 
 
