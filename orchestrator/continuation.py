@@ -10,7 +10,11 @@ answer (LLM, intent, TTS; the satellite has already stopped any reply audio on i
 link's output gate drops whatever the cancelled turn still sends), and transcribes the whole
 utterance: the first part's audio, the gap and the new speech, as one stream, so Whisper
 hears it whole. It merges only while nothing irreversible happened: once an intent that can
-act (timers, home commands) has started, new speech is an ordinary barge-in.
+act (timers, home commands) has started, a command must not run twice nor be re-decided on a
+longer text, so the new speech is heard on its own (``AFTER_ACTING``): "Lock the front door
+... please" (the lock ran on the first part) asks for nothing more, and the user hears the
+acting turn's reply again (the new speech had cut it: what was done must be said); anything
+else is a new question, as a barge-in.
 
 Pure and synchronous (no asyncio, no sockets): :class:`TurnTrack` is a small state table fed
 with the events the orchestrator sends the satellite (times from its clock);
@@ -86,6 +90,10 @@ TABLE: dict[tuple[Phase, Mark], Phase] = {
 class Verdict(StrEnum):
     MERGE = "merge"  # the same question: transcribe both parts as one
     NEW = "new"  # a barge-in or a new question
+    # It would have merged, but an intent that can act has started: the new speech is heard on its
+    # own; if it adds nothing to the request (:func:`adds_nothing`), the acting turn's reply is said
+    # again (what was done, once, on the whole request); else it is a new question.
+    AFTER_ACTING = "after-acting"
 
 
 @dataclass(frozen=True)
@@ -136,13 +144,13 @@ class TurnTrack:
             self.mark(Mark.ACTING, now)
         if not self.policy.enabled:
             return Decision(Verdict.NEW, "continuation off")
-        if self.phase is Phase.SEALED:
-            return Decision(Verdict.NEW, "an intent that can act has started")
-        if no_speech:
+        sealed = self.phase is Phase.SEALED
+        if no_speech and not sealed:
             return Decision(Verdict.NEW, "no speech was recognised in the turn before")
-        if self.phase is Phase.LISTENING or self.ended_at is None:
-            return Decision(Verdict.NEW, "the question had not ended")
-        if not audio_ok:
+        if self.ended_at is None:  # (sealed while the question was still being taken: a remote intent service)
+            return Decision(Verdict.NEW, "an intent that can act has started" if sealed
+                            else "the question had not ended")
+        if not audio_ok and not sealed:
             return Decision(Verdict.NEW, "the first part's audio is not all there")
         after = now - self.ended_at
         if after > self.policy.window:
@@ -150,7 +158,21 @@ class TurnTrack:
         heard = 0.0 if self.reply_at is None else min(max(0.0, now - self.reply_at), self.reply_seconds)
         if heard > self.policy.max_reply_seconds:
             return Decision(Verdict.NEW, f"{heard:.2f}s of the reply heard", heard)
+        if sealed:
+            return Decision(Verdict.AFTER_ACTING, f"an intent that can act has started; {after:.2f}s after the end "
+                            "of speech", heard)
         return Decision(Verdict.MERGE, f"{after:.2f}s after the end of speech", heard)
+
+
+# Words that ask for nothing more: said after a request was acted on, they leave it as it was.
+COURTESY_WORDS = frozenset({"please", "thanks", "thank", "you", "now", "ok", "okay", "cheers", "pls"})
+
+
+def adds_nothing(text: str) -> bool:
+    """``text`` (a transcript) is only courtesy ("Please.", "thank you", "now please"): after a
+    request that was acted on it asks for nothing more."""
+    words = "".join(c if c.isalnum() or c == "'" else " " for c in text.lower()).split()
+    return bool(words) and all(word in COURTESY_WORDS for word in words)
 
 
 def may_act(intent: str | None, response: str, *, no_home_reply: str) -> bool:

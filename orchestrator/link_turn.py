@@ -7,18 +7,23 @@ output to the satellite, gated so that nothing more of a cancelled turn goes out
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 from wyoming.audio import AudioChunk
+from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.pipeline import RunPipeline
 
 from voice_runtime.clock import Clock
+from voice_runtime.error_codes import NO_SPEECH
 
-from .continuation import ContinuationPolicy, HeardAudio, TurnTrack
+from .continuation import ContinuationPolicy, HeardAudio, TurnTrack, adds_nothing
+from .pipeline import Pipeline
 from .services import Connection
-from .turn import TurnResult
+from .turn import TurnOutput, TurnResult
 
+_LOGGER = logging.getLogger("orchestrator.satellite_link")
 AUDIO_QUEUE_CHUNKS = 3000  # ~60 s of 20 ms chunks; when full the oldest chunk is dropped
 
 
@@ -67,6 +72,7 @@ class LinkTurn:
         self.cancel_requested = False
         self.suppressed_chunks = 0
         self.recorded = False  # in the link's turn records (once, by the task or by its cancel)
+        self.after_acting: str | None = None  # the reply of the acted-on request this speech went on from
 
     def put(self, item: AudioChunk | None) -> None:
         if item is not None and (item := self.heard.add(item)) is None:
@@ -89,3 +95,56 @@ def checked_chunk(chunk: AudioChunk) -> AudioChunk:
     if not isinstance(chunk.audio, bytes):
         raise ValueError("audio-chunk without a payload")
     return chunk
+
+
+class SecondPass:
+    """The output of a turn's second pass over its audio: what the first pass told the satellite
+    (its voice events and transcript) is not told again."""
+
+    SAID = frozenset({"voice-started", "voice-stopped", "transcript"})
+
+    def __init__(self, out: TurnOutput) -> None:
+        self.out = out
+
+    async def event(self, event: Event) -> None:
+        if event.type not in self.SAID:
+            await self.out.event(event)
+
+
+class FirstPass:
+    """The output of the first pass (to the transcript) after acting: a no-speech error is held
+    back (the sound that cut the reply was no speech: the reply is said again instead)."""
+
+    def __init__(self, out: TurnOutput) -> None:
+        self.out = out
+
+    async def event(self, event: Event) -> None:
+        if not (Error.is_type(event.type) and Error.from_event(event).code == NO_SPEECH):
+            await self.out.event(event)
+
+
+async def run_after_acting(pipeline: Pipeline, turn: LinkTurn, out: TurnOutput, conversation_id: str) -> None:
+    """Speech that went on right after a request was acted on (``continuation.Verdict.AFTER_ACTING``):
+    transcribed on its own; courtesy ("please"), or no speech at all (noise that cut the reply),
+    gets the acting turn's reply again (the new sound cut it); anything else is answered as a new
+    question, transcribed again from its audio (the first pass stopped at the transcript), so
+    nothing is run twice and nothing is lost."""
+    assert turn.after_acting is not None
+    result = turn.result
+    await pipeline.run_turn(turn.chunks(), FirstPass(out), conversation_id=conversation_id, result=result,
+                            end_stage="asr")
+    silent = result.error is not None and result.error.code == NO_SPEECH
+    if result.error is not None and not silent:
+        return
+    if silent or adds_nothing(result.transcript):
+        _LOGGER.info("turn %d: %r asks for nothing more than the request acted on: its reply again",
+                     turn.number, result.transcript)
+        result.error = None
+        await pipeline.announce(turn.after_acting, out, result=result)
+        return
+
+    async def audio() -> AsyncIterator[AudioChunk]:
+        for piece in turn.heard.pieces():
+            yield piece
+
+    await pipeline.run_turn(audio(), SecondPass(out), conversation_id=conversation_id, result=result)

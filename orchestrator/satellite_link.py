@@ -42,9 +42,9 @@ from voice_runtime.limits import Limits
 from voice_runtime.protocol import ProtocolError, read_frame
 from voice_runtime.tasks import TaskSet, cancel_and_wait, race
 
-from .continuation import ContinuationPolicy
+from .continuation import ContinuationPolicy, Verdict
 from .link_timers import LinkTimers
-from .link_turn import LinkOut, LinkTurn, checked_chunk
+from .link_turn import LinkOut, LinkTurn, checked_chunk, run_after_acting
 from .pipeline import Pipeline, TurnResult
 from .services import Connection
 from .state import LinkAction, LinkMachine, LinkState, LinkTrigger
@@ -237,7 +237,7 @@ class SatelliteLink(LinkTimers):
             _LOGGER.debug("satellite %s sent %s", self.config.uri, event.type)
 
     async def _on_run_pipeline(self, stage: RunPipeline, conn: Connection) -> None:
-        prev, prefix = self._turn, None
+        prev, prefix, acted_reply = self._turn, None, None
         if prev is not None and prev.stage.start_stage == PipelineStage.ASR and stage.start_stage == PipelineStage.ASR:
             # Decided before anything is cancelled: the turn cannot start an intent in between.
             no_speech = prev.result.error is not None and prev.result.error.code == NO_SPEECH
@@ -248,7 +248,8 @@ class SatelliteLink(LinkTimers):
                 "satellite %s new speech after turn %d: %s (%s; reply heard %.2fs)",
                 self.config.uri,
                 prev.number,
-                "continuation" if decision.merge else "new turn",
+                {Verdict.MERGE: "continuation", Verdict.AFTER_ACTING: "new turn after acting"}.get(
+                    decision.verdict, "new turn"),
                 decision.reason,
                 decision.reply_heard,
             )
@@ -256,6 +257,9 @@ class SatelliteLink(LinkTimers):
                 prefix = prev.heard
                 self.continuations += 1
                 self.continuation_reply_heard.append(decision.reply_heard)
+            elif decision.verdict is Verdict.AFTER_ACTING and stage.end_stage == PipelineStage.TTS \
+                    and prev.result.reply:
+                acted_reply = prev.result.reply  # (link_turn.run_after_acting; no reply yet: as a barge-in)
         actions = self.machine.fire(LinkTrigger.RUN_PIPELINE)
         if LinkAction.CANCEL_TURN in actions:
             _LOGGER.info(
@@ -268,6 +272,7 @@ class SatelliteLink(LinkTimers):
         if LinkAction.START_TURN in actions:
             self._count += 1
             turn = LinkTurn(self._count, stage, self.config.continuation, prefix)
+            turn.after_acting = acted_reply
             self._turn = turn
             turn.task = self._tasks.spawn(self._run_turn(turn, conn), name=f"turn {turn.number}")
 
@@ -277,6 +282,8 @@ class SatelliteLink(LinkTimers):
         try:
             if turn.stage.start_stage == PipelineStage.TTS and turn.stage.announce_text:
                 await self.pipeline.announce(turn.stage.announce_text, out, result=turn.result)
+            elif turn.after_acting is not None:
+                await run_after_acting(self.pipeline, turn, out, conversation)
             else:
                 await self.pipeline.run_turn(
                     turn.chunks(),

@@ -30,7 +30,7 @@ from .state import TurnMachine, TurnState, TurnTrigger
 from .timers import is_timer_event
 
 if TYPE_CHECKING:
-    from .core import SatelliteConfig
+    from .config import SatelliteConfig
 
 _LOGGER = logging.getLogger("satellite.core")
 NO_SPEECH = (ORCHESTRATOR_NO_SPEECH, HA_NO_SPEECH)  # our orchestrator's code, Home Assistant's
@@ -65,6 +65,7 @@ class ControllerEvents:
     _wake_turn: bool
     _stt_turn: int = -1  # the turn Home Assistant's pipeline announced its speech-to-text stage for
     _answer_due: tuple[int, float] | None = None  # (turn, time): no sign of an answer by then -> end it
+    _reply_from: int = 0
 
     if TYPE_CHECKING:
         def attach(self, link: ControllerLink) -> None: ...
@@ -260,6 +261,7 @@ class ControllerEvents:
         if state == TurnState.WAITING:
             self.playback.resume()  # a new reply is audible, whatever was held before
             self.playback.start_reply(fmt)
+            self._reply_from = self.playback.played_reply_bytes  # how much of it was heard (held.py)
             self._reply_ended = False
             self._late_reply_until = float("-inf")
             self._incoming = "reply"
@@ -273,3 +275,4 @@ class ControllerEvents:
             self.playback.end_reply()
             self._reply_ended = True
             self._incoming = None
+            _LOGGER.info("reply audio complete: %d ms still to play", self.playback.buffered_ms)

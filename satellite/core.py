@@ -14,8 +14,9 @@ stream in; ``played`` once the reply has been heard to the end.
 Barge-in: while a reply plays the mic is still listened to (through the echo guard). As soon
 as the VAD hears speech the reply is held (silent, kept); speech that lasts
 ``barge_in_min_seconds`` then drops it and starts a new turn (a new ``run-pipeline`` during
-a reply means "cancel that reply"), while a shorter sound (a cough) resumes it. Reply audio
-of the old turn that still arrives is dropped.
+a reply means "cancel that reply"), while a shorter sound (a cough) resumes it. Right after the
+question's end, over the reply's first moments, a shorter word is enough: the user going on
+(:mod:`satellite.held`). Reply audio of the old turn that still arrives is dropped.
 
 Outside a turn (:mod:`satellite.outside`): announcements, timers, follow-ups, event hooks.
 Cloud fallback (:mod:`satellite.cloud_turn`): with no controller, or after an ``error`` of
@@ -34,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from dataclasses import dataclass, field
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
@@ -43,71 +43,39 @@ from wyoming.pipeline import PipelineStage, RunPipeline
 from voice_runtime.clock import Clock, MonotonicClock
 from voice_runtime.tasks import cancel_and_wait
 
-from .admission import SILENT_SECONDS, Admission
-from .aec import AudioFrontend, FrontendConfig
-from .announce import AnnounceConfig, Announcements
+from .admission import Admission
+from .aec import AudioFrontend
+from .announce import Announcements
 from .audio_io import EchoPathMic, MicSource, SpeakerSink
 from .bargetrace import BargeTrace
 from .cloud import CloudAssistant
 from .cloud_turn import CloudTurns
+from .config import SatelliteConfig
 from .controller_events import ControllerEvents, ControllerLink
 from .controller_side import ControllerSide
-from .echo import EchoConfig
 from .echojudge import EchoJudge
-from .ha_turn import EndOfTurnConfig, HaEndOfTurn
-from .hooks import EventHooks, HooksConfig
+from .ha_turn import HaEndOfTurn
+from .held import HeldSpeech
+from .hooks import EventHooks
 from .lag import MicLag
 from .outside import LATE_REPLY_SECONDS, OutsideTurn
 from .playback import Playback
 from .speaker_path import SpeakerPath
 from .state import HELD, PLAYING, TurnAction, TurnMachine, TurnState, TurnTrigger
-from .talker_gate import TalkerGate, TalkerGateConfig
-from .timers import Alarm, AlarmConfig, TimerBoard
-from .tones import LISTEN_HZ, PROCESS_HZ, ToneConfig, alarm, chime, error_tone, tone, wav_sound
-from .vad import RATE, SpeechDetector, VadConfig, VadEvent
-from .wake import WakeConfig, WakeGate
+from .talker_gate import TalkerGate
+from .timers import Alarm, TimerBoard
+from .tones import LISTEN_HZ, PROCESS_HZ, alarm, chime, error_tone, tone, wav_sound
+from .vad import RATE, SpeechDetector, VadEvent
+from .wake import WakeGate
 from .wake_turn import WakeTurns
 
+__all__ = ["Satellite", "SatelliteConfig"]  # the config's home was here: imported from here still
 _LOGGER = logging.getLogger(__name__)
 _OUTBOX_SIZE = 2000  # events (~60 s of 30 ms chunks); when full, events are dropped (logged)
 
 
-@dataclass(frozen=True)
-class SatelliteConfig:
-    name: str = "hearth-satellite"
-    area: str | None = None
-    vad: VadConfig = field(default_factory=VadConfig)
-    echo: EchoConfig = field(default_factory=EchoConfig)
-    frontend: FrontendConfig = field(default_factory=FrontendConfig)
-    wake: WakeConfig = field(default_factory=lambda: WakeConfig(enabled=False))
-    talker: TalkerGateConfig = field(default_factory=lambda: TalkerGateConfig(open_db=0.0))  # opt-in (off)
-    tones: ToneConfig = field(default_factory=ToneConfig)
-    barge_in_min_seconds: float = 0.4
-    barge_in_hold: bool = True  # silence the reply as soon as speech starts over it
-    reply_timeout: float = 20.0
-    answer_timeout: float = 5.0  # after Home Assistant's transcript, no sign of an answer: its run said nothing
-    # Once the controller has sent the transcript it has the question: an LLM on a loaded box can take tens
-    # of seconds to its first audio, silent meanwhile (our orchestrator gives up after 30 s and sends an error).
-    thinking_timeout: float = 45.0
-    # Streaming to a controller: it finds the end of the question (our orchestrator; Home Assistant), so our
-    # VAD ends it only after this much silence, a fallback. 0.6 s cut questions with a natural pause in half.
-    controller_end_seconds: float = 2.0
-    max_speech_seconds: float = 30.0  # an utterance is cut here (a TV left on must not stream forever)
-    local_retry_seconds: float = 30.0
-    announce: AnnounceConfig = field(default_factory=AnnounceConfig)
-    alarm: AlarmConfig = field(default_factory=AlarmConfig)
-    follow_up_seconds: float = 5.0  # after a reply that asks a question: listen without the wake word
-    awake_wav: str | None = None  # replaces the 880 Hz listening tone
-    done_wav: str | None = None  # replaces the 440 Hz processing tone
-    timer_finished_wav: str | None = None  # replaces the alarm's beeps
-    error_tone: bool = True  # a turn failed with nothing said: a falling two-note tone (also off with tones)
-    error_wav: str | None = None  # replaces the error tone
-    hooks: HooksConfig = field(default_factory=HooksConfig)
-    end_of_turn: EndOfTurnConfig = field(default_factory=EndOfTurnConfig)  # --end-of-turn-uri (HA runs)
-    controller_silent_seconds: float = SILENT_SECONDS  # then another controller may take over (admission.py)
-
-
-class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurns, HaEndOfTurn):
+class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, CloudTurns, WakeTurns, HaEndOfTurn,
+                HeldSpeech):
     def __init__(
         self,
         config: SatelliteConfig,
@@ -231,7 +199,7 @@ class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, Clou
         if action == TurnAction.START_TURN:
             self._start_turn()
         elif action == TurnAction.END_STREAM:
-            self._waiting_since = self.clock.now()
+            self._waiting_since, self._ended_ms = self.clock.now(), self._mic_ms
             self._emit("streaming-stopped")
             self._stream(self.talker.flush() if self.talker is not None else [])  # what the talker gate held back
             if self._route == "local":
@@ -258,12 +226,15 @@ class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, Clou
                 self.announcements.finish()
             if self._incoming == "reply":
                 self._incoming = None
-        elif action == TurnAction.HOLD_PLAYBACK and self.config.barge_in_hold:
-            self.playback.hold()
-            self._held_ms = self._mic_ms
-            self._abort_speaker("hold")
+        elif action == TurnAction.HOLD_PLAYBACK:
+            self._hold_begins()  # what will confirm the speech (held.py)
+            if self.config.barge_in_hold:
+                self.playback.hold()
+                self._held_ms = self._mic_ms
+                self._abort_speaker("hold")
         elif action == TurnAction.RESUME_PLAYBACK:
             self.playback.resume()
+            self._hold_ends()  # (logged: held.py)
         elif action == TurnAction.SEND_PLAYED:
             self._send_played()
             self._log_echo()
@@ -359,13 +330,8 @@ class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, Clou
             _LOGGER.warning("speech longer than %.0fs: cut", self.config.max_speech_seconds)
             self.detector.reset()
             self._fire(TurnTrigger.SPEECH_END)
-        elif state in HELD and self.detector.voiced_seconds >= self.config.barge_in_min_seconds:
-            _LOGGER.info("barge-in after %.2fs of speech", self.detector.voiced_seconds)
-            self._fire(TurnTrigger.BARGE_IN_CONFIRMED)
-        elif state in HELD and not self.detector.in_speech and (
-                self._mic_ms - self._held_ms >= self.config.echo.onset_confirm_ms or not self.playback.has_reply):
-            _LOGGER.info("onset not confirmed as speech: the reply resumes")
-            self._fire(TurnTrigger.ONSET_LAPSED)
+        elif state in HELD and (verdict := self._held_verdict()) is not None:  # held.py
+            self._fire(verdict)
         elif state in PLAYING and self._reply_ended and not self.playback.has_reply:
             self._fire(TurnTrigger.REPLY_DONE)
         elif state == TurnState.WAITING:

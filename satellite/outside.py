@@ -49,7 +49,7 @@ from .timer_voice import TtsFailed, describe, synthesize
 from .timers import Alarm, TimerBoard, TimerFinishedNotice
 
 if TYPE_CHECKING:
-    from .core import SatelliteConfig
+    from .config import SatelliteConfig
     from .vad import SpeechDetector
 
 _LOGGER = logging.getLogger(__name__)

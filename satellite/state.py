@@ -17,7 +17,8 @@ States:
   new turn starts; a shorter sound (a cough) resumes it where it stopped. It is entered on the
   VAD's speech start, or earlier on an *onset*: the echo-cancelled mic clearly above the
   residual echo for a few frames (an unvoiced "st" before the VAD hears a vowel). An onset
-  the VAD does not confirm as speech soon after lapses and the reply resumes.
+  the VAD does not confirm as speech soon after lapses and the reply resumes. Right after the
+  end of the question a shorter word is enough (``CONTINUED``: the user went on; :mod:`satellite.held`).
 * ``ANNOUNCING``: controller audio that came outside a turn (Home Assistant's
   ``assist_satellite.announce``) plays; ``played`` follows it. One that arrives during a turn
   waits in a bounded queue until the satellite is back in ``LISTENING``.
@@ -53,6 +54,9 @@ class TurnTrigger(StrEnum):
     ONSET_LAPSED = "onset-lapsed"  # the VAD did not confirm the onset as speech in time
     SPEECH_END = "speech-end"  # VAD: silence_frames_required unvoiced frames
     BARGE_IN_CONFIRMED = "barge-in-confirmed"  # speech over the reply lasted the minimum
+    # Speech over the reply's first moments, right after the question's end, lasted the (lower) minimum of a
+    # continuation: the user went on with the question (satellite.held).
+    CONTINUED = "continued"
     TRANSCRIPT = "transcript"
     REPLY_START = "reply-start"  # first reply audio
     REPLY_DONE = "reply-done"  # reply or announcement complete (audio-stop) and played out
@@ -107,6 +111,8 @@ TRANSITIONS: dict[tuple[TurnState, TurnTrigger], tuple[TurnState, tuple[TurnActi
     (S.SPEAKING, T.DISARM): (S.IDLE, _ABORT),
     # No listening tone on barge-in: the reply going silent is the feedback.
     (S.BARGE_IN, T.BARGE_IN_CONFIRMED): (S.STREAMING, (A.STOP_PLAYBACK, A.CANCEL_TURN, A.START_TURN)),
+    # The same for the controller: a new run-pipeline, which our orchestrator joins to the question.
+    (S.BARGE_IN, T.CONTINUED): (S.STREAMING, (A.STOP_PLAYBACK, A.CANCEL_TURN, A.START_TURN)),
     (S.BARGE_IN, T.SPEECH_END): (S.SPEAKING, (A.RESUME_PLAYBACK,)),  # too short: a cough
     # The reply ran out while the speech was still a candidate: it was heard to the end, and the
     # speech is the next question. Nothing is held any more (else the next reply plays as silence).

@@ -32,4 +32,6 @@ async def test_with_no_echo_path_a_user_speaking_as_the_reply_begins_interrupts_
     log = "\n".join(sat.log)
     assert "mic front end: aec=speex" in log  # the canceller was on
     assert len(turns) == 2 and not turns[0].played, log  # interrupted, a new turn streamed
-    assert "speaking -> barge-in on speech-start" in log and "barge-in -> streaming on barge-in-confirmed" in log
+    # (right after the question's end a continuation: the same cut, on less speech; satellite/held.py)
+    assert "speaking -> barge-in on speech-start" in log and ("barge-in -> streaming on barge-in-confirmed" in log
+                                                              or "barge-in -> streaming on continued" in log)

@@ -1,0 +1,133 @@
+"""Speech over a held reply: a barge-in, the rest of the question, or nothing (a cough).
+
+A mixin of :class:`satellite.core.Satellite` (kept apart so each file stays small). When the
+user is heard over a reply or an announcement it is held at once (``satellite.state.HELD``);
+each mic frame then decides what the speech is. What it takes is set when the hold begins,
+by the kind of hold (:data:`KINDS`), and what confirms each kind is :data:`MINIMUM`:
+
+=================  ======================================================  =====================
+hold               when it begins                                          confirmed after
+=================  ======================================================  =====================
+``CONTINUATION``   over a reply of a local turn, at most ``continuation_   ``continuation_min_
+                   hold_seconds`` of mic time after the question ended     seconds`` of voice
+                   (the satellite's ``audio-stop``, whoever found the      (0.18 s)
+                   end), under ``continuation_max_heard_seconds`` of the
+                   reply played, and a controller that joins such speech
+                   to the question (our orchestrator; not Home
+                   Assistant, whose runs send ``transcribe``)
+``BARGE_IN``       any other hold of a reply                               ``barge_in_min_
+                                                                           seconds`` (0.4 s)
+``ANNOUNCEMENT``   an announcement held                                    ``barge_in_min_
+                                                                           seconds``
+=================  ======================================================  =====================
+
+Why: a request with a pause after a word that can end it ("Lock the front door ... please")
+is ended at the pause; the reply starts and the user's last word, shorter than a barge-in's
+0.4 s, was taken for a cough: the reply resumed and the word was lost (the room, session 18,
+held-55 in 1 of 2 runs). Right after the end of the question the user going on is far likelier
+than a cough, and the orchestrator joins the new turn to the question
+(``orchestrator/continuation.py``: within 1.5 s of its end, under 1.0 s of the reply heard),
+so a short word there starts the turn. Only voice the echo judge lets through counts (the VAD
+hears the rest as silence); but echo it does let through at a reply's start (a false hold) now
+needs only ``continuation_min_seconds`` of it to cancel the reply, so the price is measured
+in the room (``bench/results/s19_cont.md``). Later in a reply, or with Home Assistant (which
+would answer "please" on its own), the barge-in rule stands.
+
+The verdict, once per held frame: the speech lasted the kind's minimum (``BARGE_IN_CONFIRMED``,
+or ``CONTINUED`` for a continuation); or the VAD is not in speech and the onset was not
+confirmed in ``onset_confirm_ms`` (or the reply ran out): ``ONSET_LAPSED``; else nothing yet.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from .playback import Playback
+from .state import TurnMachine, TurnState, TurnTrigger
+from .vad import SpeechDetector
+
+if TYPE_CHECKING:
+    from .config import SatelliteConfig
+
+_LOGGER = logging.getLogger("satellite.core")
+
+
+class HoldKind(StrEnum):
+    CONTINUATION = "continuation"  # the user going on right after the end of the question
+    BARGE_IN = "barge-in"
+    ANNOUNCEMENT = "announcement"
+
+
+# (held state, the question's end is recent and the controller joins what follows) -> the kind of hold
+KINDS: dict[tuple[TurnState, bool], HoldKind] = {
+    (TurnState.BARGE_IN, True): HoldKind.CONTINUATION,
+    (TurnState.BARGE_IN, False): HoldKind.BARGE_IN,
+    (TurnState.ANNOUNCE_BARGE_IN, True): HoldKind.ANNOUNCEMENT,
+    (TurnState.ANNOUNCE_BARGE_IN, False): HoldKind.ANNOUNCEMENT,
+}
+
+# kind -> (the SatelliteConfig field with the voiced seconds that confirm it, the trigger then)
+MINIMUM: dict[HoldKind, tuple[str, TurnTrigger]] = {
+    HoldKind.CONTINUATION: ("continuation_min_seconds", TurnTrigger.CONTINUED),
+    HoldKind.BARGE_IN: ("barge_in_min_seconds", TurnTrigger.BARGE_IN_CONFIRMED),
+    HoldKind.ANNOUNCEMENT: ("barge_in_min_seconds", TurnTrigger.BARGE_IN_CONFIRMED),
+}
+
+
+class HeldSpeech:
+    config: SatelliteConfig
+    machine: TurnMachine
+    playback: Playback
+    detector: SpeechDetector
+    turns: int
+    _route: str | None  # "local": the controller's turn
+    _mic_ms: float
+    _held_ms: float  # mic time the reply was last held (core.py)
+    _stt_turn: int  # the turn Home Assistant's run announced its speech-to-text stage for
+    _ended_ms: float = -math.inf  # mic time the question ended (audio-stop: the controller's end or the VAD's)
+    _reply_from: int = 0  # the playback's played reply bytes when the reply began (controller_events.py)
+    _hold_kind: HoldKind = HoldKind.BARGE_IN
+    _held_voiced: int = 0  # the most voiced frames the speech over the current hold reached
+
+    def _hold_begins(self) -> None:
+        """The reply (or an announcement) is being held: what will confirm the speech over it."""
+        heard = (self.playback.played_reply_bytes - self._reply_from) / (2 * self.playback.rate)
+        after = (self._mic_ms - self._ended_ms) / 1000
+        config = self.config
+        recent = (after <= config.continuation_hold_seconds and heard < config.continuation_max_heard_seconds
+                  and self._route == "local" and self._stt_turn != self.turns and config.continuation_min_seconds > 0)
+        self._hold_kind = KINDS.get((self.machine.state, recent), HoldKind.BARGE_IN)
+        self._held_voiced = 0
+        _LOGGER.info("hold (%s): %.2fs after the end of the question, %.2fs of the reply heard",
+                     self._hold_kind.value, after, heard)
+
+    def _minimum(self) -> tuple[float, int, TurnTrigger]:
+        """The current hold's minimum of voice: seconds, frames, and the trigger once it is reached."""
+        field, trigger = MINIMUM[self._hold_kind]
+        minimum = float(getattr(self.config, field))
+        return minimum, max(1, math.ceil(minimum / self.detector.config.frame_seconds - 1e-6)), trigger
+
+    def _hold_ends(self) -> None:
+        """The held reply plays on: how close the speech over it came to its minimum (the price of a
+        lower one is read off these lines in the room's logs)."""
+        minimum, frames, _ = self._minimum()
+        _LOGGER.info("hold (%s) over: %d voiced frames heard, %d confirm it (%.2fs)",
+                     self._hold_kind.value, self._held_voiced, frames, minimum)
+
+    def _held_verdict(self) -> TurnTrigger | None:
+        """Once per mic frame while held: what the speech over the reply has become (None: not yet)."""
+        minimum, frames, trigger = self._minimum()
+        self._held_voiced = max(self._held_voiced, self.detector.voiced_frames)
+        if self.detector.in_speech and self.detector.voiced_frames >= frames:
+            # (one wording for both: bench/room_bench.py counts "barge-in after" as the reply cut by speech)
+            _LOGGER.info("barge-in after %.2fs of speech%s", self.detector.voiced_seconds,
+                         " (a continuation)" if trigger is TurnTrigger.CONTINUED else "")
+            return trigger
+        if not self.detector.in_speech and (
+                self._mic_ms - self._held_ms >= self.config.echo.onset_confirm_ms or not self.playback.has_reply):
+            _LOGGER.info("onset not confirmed as speech: the reply resumes")
+            return TurnTrigger.ONSET_LAPSED
+        return None
