@@ -38,7 +38,8 @@ CUT = {
 # Left whole: the unit ends the sentence, one word follows it, or what follows the figure is no unit.
 WHOLE = {
     "A day is approximately 86,400 seconds.": ["A day is,", "approximately 86,400 seconds."],
-    "The universe is approximately 13.9 billion years old.": ["The universe is,", "approximately 13.9 billion years old."],
+    "The universe is approximately 13.9 billion years old.": [
+        "The universe is,", "approximately 13.9 billion years old."],
     "The world is approximately 7.9 billion people.": ["The world is,", "approximately 7.9 billion people."],
     "Water is about 70% of the surface of the Earth.": ["Water is,", "about 70% of the surface of the Earth."],
     "Mars is approximately 141 million miles from Earth.": ["Mars is,", "approximately 141 million miles from Earth."],
@@ -56,7 +57,8 @@ def split(text: str, step: int, **kwargs: int) -> tuple[list[str], int | None]:
 
 @pytest.mark.parametrize("step", [1, 3, 8])
 @pytest.mark.parametrize(("text", "pieces"), list(CUT.items()))
-def test_the_piece_after_a_figure_cut_ends_after_the_figure_and_its_unit(text: str, pieces: list[str], step: int) -> None:
+def test_the_piece_after_a_figure_cut_ends_after_the_figure_and_its_unit(
+        text: str, pieces: list[str], step: int) -> None:
     assert split(text, step) == (pieces, 1)
     # the same words, read whole: only the commas of the two cuts between words are added
     assert " ".join(pieces).replace(",", "") == text.replace(",", "")
@@ -110,19 +112,20 @@ async def test_the_figure_piece_is_an_engine_call_of_its_own() -> None:
     async def no_error(code: str, text: str) -> None:
         raise AssertionError(f"{code}: {text}")
 
-    def reply(**options: int) -> Reply:
+    def reply(tail_words: int) -> Reply:
         return Reply(Synthesizer(engine), engine.voices()[0], None, streaming=True, write=write,
-                     send_error=no_error, options=ReplyOptions(**options))
+                     send_error=no_error, options=ReplyOptions(figure_tail_words=tail_words))
 
     text = next(iter(CUT)) + " That is quite far."
-    for options, expected in (
-        ({}, ["Mars is,", "approximately 141.2 million miles,",
-              "(238.6 million kilometers) away from the Sun. That is quite far."]),
-        ({"figure_tail_words": 0},
-         ["Mars is,", "approximately 141.2 million miles (238.6 million kilometers) away from the Sun. That is quite far."]),
+    for tail_words, expected in (
+        (ReplyOptions().figure_tail_words, [
+            "Mars is,", "approximately 141.2 million miles,",
+            "(238.6 million kilometers) away from the Sun. That is quite far."]),
+        (0, ["Mars is,",
+             "approximately 141.2 million miles (238.6 million kilometers) away from the Sun. That is quite far."]),
     ):
         calls.clear()
-        speaking = reply(**options)
+        speaking = reply(tail_words)
         await speaking.feed(text)
         await speaking.finish()
         await speaking.wait()

@@ -25,7 +25,9 @@ from .phrase import (
     phrase_start_at,
     predicate_at,
 )
-from .runs import bounded_runs as bounded_runs  # (its home was here)
+from .runs import bounded_runs  # (its home was here)
+
+__all__ = ["SentenceSplitter", "bounded_runs", "clean_text", "has_speech", "strip_emoji"]
 
 # --- cleaning ----------------------------------------------------------------------------
 _CODE_FENCE = re.compile(r"^\s*(```|~~~).*$", re.MULTILINE)
@@ -279,10 +281,10 @@ class SentenceSplitter:
         words = 0  # words (with a letter or digit) in buf[: i + 1]
         in_word = False
         first = self._emitted == 0
-        if self._after_figure and self._emitted == 1:
-            if (end := figure_piece_end(buf[: self.hard_max], self.figure_tail_words)) is not None:
-                self._mid_phrase, self.figure_piece = end[1], 1
-                return end[0]
+        if (self._after_figure and self._emitted == 1
+                and (figure_end := figure_piece_end(buf[: self.hard_max], self.figure_tail_words)) is not None):
+            self._mid_phrase, self.figure_piece = figure_end[1], 1
+            return figure_end[0]
         for i in range(min(len(buf) - 1, self.hard_max)):
             char, nxt = buf[i], buf[i + 1]
             if char.isspace():
