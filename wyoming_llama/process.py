@@ -38,6 +38,7 @@ _LOGGER = logging.getLogger(__name__)
 
 State = Literal["stopped", "starting", "ready", "restarting", "failed"]
 PR_SET_PDEATHSIG = 1
+_CRASHES = (-signal.SIGSEGV, -signal.SIGILL, -signal.SIGBUS)  # llama-server's exit codes when it crashes
 
 
 class LlamaUnavailable(RuntimeError):
@@ -112,6 +113,10 @@ class LlamaServerProcess:
         self._http = httpx.AsyncClient(timeout=config.health_timeout)
         self._log: deque[str] = deque(maxlen=40)
         self._progress_at = float("-inf")  # when a reply last streamed something
+        # Started with --no-repack after a crash at start-up (a CPU whose weight-repacking path
+        # crashes: AMX advertised but not usable in this VM, 2026-12-03: SIGSEGV in
+        # ggml_backend_amx_mul_mat while the model loads).
+        self.no_repack = False
 
     @property
     def pid(self) -> int | None:
@@ -183,7 +188,7 @@ class LlamaServerProcess:
 
     async def _spawn_and_wait(self) -> None:
         port = free_port()
-        command = self.config.command(port)
+        command = self.config.command(port) + (["--no-repack"] if self.no_repack else [])
         self.url = f"http://{self.config.host}:{port}"
         parent, nice = os.getpid(), self.config.nice
         try:
@@ -210,8 +215,13 @@ class LlamaServerProcess:
                 f"llama-server not healthy within {self.config.startup_timeout:.0f}s: {self._tail()}"
             ) from None
         if proc.returncode is not None:
+            code = proc.returncode
             await self._kill(graceful=False)
-            raise LlamaUnavailable(f"llama-server exited with code {proc.returncode}: {self._tail()}")
+            if code in _CRASHES and not self.no_repack:
+                self.no_repack = True
+                _LOGGER.warning("llama-server crashed at start-up (signal %d): the next start is without weight "
+                                "repacking (--no-repack; its CPU-specific paths, e.g. AMX, are not used)", -code)
+            raise LlamaUnavailable(f"llama-server exited with code {code}: {self._tail()}")
         _LOGGER.info("llama-server ready pid=%d url=%s", proc.pid, self.url)
 
     async def _watch(self) -> None:
