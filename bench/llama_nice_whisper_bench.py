@@ -2,11 +2,11 @@
 with llama-server at nice 0, 5 or 10 (``wyoming_llama --nice``), and with no reply (idle): offline.
 
 One real ``wyoming_whisper`` (as ``serve`` runs it: defaults) and one real ``wyoming_llama`` per
-nice (defaults but ``--max-tokens 200 --max-sentences 0``, so the reply outlasts the request; its
+nice (defaults but ``--max-tokens 400 --max-sentences 0``, so the reply outlasts the request; its
 own llama-server) on loopback, every server at nice 0 whatever this harness runs at (run the
 harness itself under ``nice -n 10``). A trial in a cell ``nice N``: a question goes to that
-``wyoming_llama`` in a new conversation; once its first ``handled-chunk`` is in (the reply being
-written), a request (a Piper clip of a home command, ``bench.whisper_bench``) is streamed to
+``wyoming_llama`` in a new conversation; once its first ``handled-chunk`` is in and ``--lead`` s
+more (the reply being written), a request (a Piper clip of a home command, ``bench.whisper_bench``) is streamed to
 whisper in real time and ended with ``audio-stop``; the reply is dropped once the transcript is in.
 Per trial: ``audio-stop`` -> ``transcript`` (s), from whisper's own log line (its CLOCK_MONOTONIC
 ``mono=``; a harness at nice 10 may read late) and as the harness read it; whether the reply was
@@ -115,13 +115,14 @@ async def request(whisper: ServiceProcess, clip: Clip) -> tuple[float, float, st
 
 
 async def trial(cell: str, llamas: dict[str, ServiceProcess], whisper: ServiceProcess, clip: Clip, *,
-                question: str, cid: str) -> dict[str, Any]:
+                question: str, cid: str, lead: float) -> dict[str, Any]:
     reply = None
     if cell != "idle":
         conn = await Connection.open(llamas[cell].uri)
         await conn.send(Transcript(text=question, context={"conversation_id": cid}).event())
         reply = Reply(conn)
         await asyncio.wait_for(reply.first.wait(), 120)
+        await asyncio.sleep(lead)  # the reply written alone for a while: its pace before the request
     try:
         began = time.monotonic()
         server_s, read_s, text = await request(whisper, clip)
@@ -135,7 +136,7 @@ async def trial(cell: str, llamas: dict[str, ServiceProcess], whisper: ServicePr
         row["overlapped"] = reply.done_at is None or reply.done_at > ended
         row["llm_chunks_per_s_during"] = round(reply.pace(began, ended), 1)
         row["llm_chunks_per_s_before"] = round(reply.pace(reply.times[0], began), 1) if reply.times else 0.0
-        row["llm_first_s_before_request"] = round(began - reply.times[0], 3) if reply.times else None
+        row["llm_chunks"] = len(reply.times)
     return row
 
 
@@ -183,7 +184,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             for k, cell in enumerate(cells[shift:] + cells[:shift]):
                 clip = clips[(r + k) % len(clips)]
                 question = LONG_QUESTIONS[(r + k) % len(LONG_QUESTIONS)]
-                row = await trial(cell, llamas, whisper, clip, question=question, cid=f"r{r}{cell}")
+                row = await trial(cell, llamas, whisper, clip, question=question, cid=f"r{r}{cell}",
+                                  lead=args.lead)
                 rows.append({"round": r, **row})
                 await asyncio.sleep(args.settle)  # llama-server's slot released; the box back to its own load
             load.append(os.getloadavg()[0])
@@ -201,7 +203,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=12, help="trials per cell")
     parser.add_argument("--nices", default=",".join(map(str, NICES)), help="llama-server nice levels, comma-separated")
-    parser.add_argument("--max-tokens", type=int, default=200,
+    parser.add_argument("--lead", type=float, default=1.0,
+                        help="seconds the reply is written alone before the request starts")
+    parser.add_argument("--max-tokens", type=int, default=400,
                         help="the reply's length in tokens (long: it outlasts the request)")
     parser.add_argument("--settle", type=float, default=1.0, help="seconds between trials")
     parser.add_argument("--out", type=Path)
