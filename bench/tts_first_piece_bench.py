@@ -206,8 +206,9 @@ async def run_provider(provider: str, recorded: list[dict[str, Any]], args: argp
     chose = provider
     try:
         for name, (words, tail) in settings.items():
-            servers[name] = await start_service("wyoming_kokoro", "--provider", provider, *engines,
-                                                "--first-figure-words", str(words), "--figure-tail-words", str(tail))
+            servers[name] = await start_service(  # no audio cache: a reply replayed again would hit it
+                "wyoming_kokoro", "--provider", provider, *engines, "--cache-mb", "0",
+                "--first-figure-words", str(words), "--figure-tail-words", str(tail))
             chose = next((line.split("chose ")[1].split(":")[0] for line in servers[name].log
                           if "provider=auto chose" in line), chose)
         for server in servers.values():  # the voice warm
