@@ -56,10 +56,12 @@ class LlamaServerConfig:
     # llama-server's host prompt cache for conversations that lost their slot (its default: 8192 MiB).
     # 0: off; each conversation's prompt stays in the shared KV cache instead (see __main__).
     cache_ram_mib: int = 0
-    # CPU priority of llama-server (nice, 0-19): the LLM writes far faster than anyone speaks,
-    # so under load it yields to the short, latency-critical work of the other services
-    # (end-of-speech VAD, final decodes, the first words of TTS). No effect on an idle box.
-    nice: int = 10
+    # CPU priority of llama-server (nice, 0-19; 0: the same as the other services). Session 19
+    # measured the default 10 against 0 on this 2-core box: in the room (held 2/2, paired) nice 10
+    # made an LLM turn's first sound 4.2 s later (p50) and 4 of 7 went unanswered for >12 s vs 1,
+    # while with another satellite's reply being written, nice 10 saved whisper's final decode
+    # only ~0.06 s p50 (bench/llama_nice_whisper_bench.py): the LLM is on every LLM turn's path.
+    nice: int = 0
     host: str = "127.0.0.1"
     startup_timeout: float = 120.0
     health_interval: float = 30.0
