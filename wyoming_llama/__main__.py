@@ -154,10 +154,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--nice",
         type=int,
         default=0,
-        help="CPU priority of llama-server, 0-19 (default 0: the same as the other services). A higher "
-        "value makes the LLM yield the CPU under load: speech-to-text gains little (~0.06 s per final "
-        "decode while another satellite's reply is written, session 19) and LLM replies come seconds "
-        "later on a busy small CPU (10: +4.2 s p50 to the first sound in the room); no effect when idle",
+        help="CPU priority of llama-server, 0-19 (default 0: as the other services). Higher makes the LLM yield "
+        "under load: speech-to-text gains ~0.06 s a final decode while another reply is written, LLM replies "
+        "come seconds later on a busy small CPU (10: +4.2 s p50 in the room, session 19); no effect when idle",
     )
     parser.add_argument("--system-prompt", default=env("LLM_SYSTEM_PROMPT", DEFAULT_SYSTEM_PROMPT))
     parser.add_argument(
