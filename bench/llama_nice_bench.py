@@ -1,4 +1,4 @@
-"""The LLM's first chunk and its pace with llama-server at nice 10 (``wyoming_llama``'s default) or
+"""The LLM's first chunk and its pace with llama-server at nice 10 (``wyoming_llama``'s default until session 19) or
 nice 0, while whisper decodes in parallel or not: paired, offline.
 
 Two real ``wyoming_llama`` services (default model and settings, ``--nice 10`` and ``--nice 0``,

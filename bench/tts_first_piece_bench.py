@@ -1,17 +1,22 @@
-"""LLM turns: the LLM's first chunk -> the first TTS audio, with the TTS server's first piece cut
-before an approximate figure (``--first-figure-words 2``, the default since session 18: "Mars is, |
-approximately 141,872,000 miles") or not (``0``), paired on the same replies.
+"""LLM turns: the LLM's first chunk -> the first TTS audio, and the gaps after it, with the TTS
+server's first piece cut before an approximate figure (``--first-figure-words 2``, the default since
+session 18: "Mars is, | approximately 141,872,000 miles") or not (``0``), and the piece after it
+ending after the figure and its unit (``--figure-tail-words 2``, the default since session 19:
+"approximately 141.2 million miles, | (238.6 million kilometers) away ...") or not (``0``), paired
+on the same replies (``--settings``: figure-unit, figure-cut, off).
 
 Our real ``wyoming_llama`` (default model and settings, as ``serve`` runs it) answers each
 question once, in a new conversation; its ``handled-chunk``s, through the orchestrator's honesty
 guard (:class:`ClaimGuard`), are recorded with the time each came (``--replies FILE``: recorded into
-FILE once, then read from it, so every run replays the same text). Each reply is replayed into two
-``wyoming_kokoro --provider P`` servers (one per setting; ``--provider piper|kokoro|auto``), the
-order alternating per reply. Per reply and setting: the first audio-chunk's time from the first
-chunk sent; the first piece (the server's own :class:`SentenceSplitter` on the same text), its
-words and the seconds of audio the server makes for it; whether the pieces say exactly the reply's
-words (a cut inside a number would not); and the gaps a player starting at the first audio-chunk
-would hear later (the next piece late).
+FILE once, then read from it, so every run replays the same text). Each reply is replayed into one
+``wyoming_kokoro --provider P`` server per setting (``--provider``: piper, kokoro or auto, or several
+comma-separated, one after the other), the order rotating per reply (``--repeat N``: each reply N
+times; ``--only-changed``: only the replies the settings cut differently). Per reply and setting:
+the first audio-chunk's time from the first chunk sent; the first piece (the server's own
+:class:`SentenceSplitter` on the same text), its words and the seconds of audio the server makes
+for it; whether the pieces say exactly the reply's words (a cut inside a number would not); and the
+gaps a player starting at the first audio-chunk would hear later (the next piece late): in all,
+and the longest one.
 
 ``--pace-ms N``: the LLM's chunks are replayed one every N ms instead of at the recorded pace. On a
 busy box llama-server's threads stall for seconds between tokens (2026-12-03, load 4-5: 2.8 s to
@@ -80,7 +85,7 @@ NUMBER_QUESTIONS = [  # session 18: numbers, dates, units, lists, "approximately
     "How old is the Earth?", "How much does a gallon of milk cost?",
 ]
 ALL_QUESTIONS = QUESTIONS + NUMBER_QUESTIONS
-SETTINGS = {"figure-cut": 2, "off": 0}  # --first-figure-words
+SETTINGS = {"figure-unit": (2, 2), "figure-cut": (2, 0), "off": (0, 0)}  # --first-figure-words, --figure-tail-words
 
 
 async def record(llama: str, question: str, cid: str) -> list[tuple[float, str]]:
@@ -111,9 +116,10 @@ def paced(chunks: list[tuple[float, str]], pace_ms: float | None) -> list[tuple[
     return chunks if pace_ms is None else [(i * pace_ms / 1000, text) for i, (_, text) in enumerate(chunks)]
 
 
-async def replay(tts: str, chunks: list[tuple[float, str]]) -> tuple[float, float]:
+async def replay(tts: str, chunks: list[tuple[float, str]]) -> tuple[float, float, float]:
     """Seconds from the first chunk sent to the first audio-chunk back, and the seconds a player
-    that starts at the first audio-chunk would wait for audio after it (gaps: the next piece late)."""
+    that starts at the first audio-chunk would wait for audio after it (gaps: the next piece late),
+    in all and the longest gap."""
     conn = await Connection.open(tts)
     try:
         await conn.send(SynthesizeStart().event())
@@ -129,7 +135,7 @@ async def replay(tts: str, chunks: list[tuple[float, str]]) -> tuple[float, floa
 
         sender = asyncio.create_task(send())  # the audio is read while the text still goes out
         first: float | None = None
-        played_until = gaps = 0.0
+        played_until = gaps = longest = 0.0
         try:
             while True:
                 event = await conn.recv(120)
@@ -138,6 +144,7 @@ async def replay(tts: str, chunks: list[tuple[float, str]]) -> tuple[float, floa
                     if first is None:
                         first = played_until = now
                     gaps += max(0.0, now - played_until)
+                    longest = max(longest, now - played_until)
                     seconds = len(chunk.audio) / (chunk.rate * chunk.width * chunk.channels)
                     played_until = max(played_until, now) + seconds
                 if SynthesizeStopped.is_type(event.type):
@@ -145,23 +152,20 @@ async def replay(tts: str, chunks: list[tuple[float, str]]) -> tuple[float, floa
         finally:
             await sender
         assert first is not None, "no audio"
-        return first, gaps
+        return first, gaps, longest
     finally:
         await conn.close()
 
 
-def split(text: str, words: int) -> list[str]:
-    splitter = SentenceSplitter(first_figure_words=words)
+def split(text: str, setting: tuple[int, int]) -> list[str]:
+    splitter = SentenceSplitter(first_figure_words=setting[0], figure_tail_words=setting[1])
     return splitter.feed(text) + splitter.finish()
 
 
 def same_words(text: str, pieces: list[str]) -> bool:
-    """The pieces say the reply's words (a mid-sentence cut's added comma aside; a number cut
+    """The pieces say the reply's words (the commas added at cuts between words aside; a number cut
     inside, "141, 872,000", would change them)."""
-    said = " ".join(pieces).split()
-    if pieces and pieces[0].endswith(",") and not text.split()[len(pieces[0].split()) - 1].endswith(","):
-        said[len(pieces[0].split()) - 1] = said[len(pieces[0].split()) - 1][:-1]
-    return said == text.split()
+    return [w.rstrip(",") for w in " ".join(pieces).split()] == [w.rstrip(",") for w in text.split()]
 
 
 async def audio_seconds(tts: str, text: str) -> float:
@@ -190,66 +194,93 @@ async def record_all(questions: list[str]) -> list[dict[str, Any]]:
         await llama.stop()
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
+def percentile(values: list[float], q: float) -> float:
+    return round(float(np.percentile(values, q)), 3)
+
+
+async def run_provider(provider: str, recorded: list[dict[str, Any]], args: argparse.Namespace,
+                       settings: dict[str, tuple[int, int]]) -> dict[str, Any]:
     load = [os.getloadavg()[0]]
+    engines = () if provider == "auto" else ("--engines", provider)
+    servers = {}
+    chose = provider
+    try:
+        for name, (words, tail) in settings.items():
+            servers[name] = await start_service(  # no audio cache: a reply replayed again would hit it
+                "wyoming_kokoro", "--provider", provider, *engines, "--cache-mb", "0",
+                "--first-figure-words", str(words), "--figure-tail-words", str(tail))
+            chose = next((line.split("chose ")[1].split(":")[0] for line in servers[name].log
+                          if "provider=auto chose" in line), chose)
+        for server in servers.values():  # the voice warm
+            await replay(server.uri, [(0.0, "Hello there.")])
+        rows: list[dict[str, Any]] = []
+        seconds: dict[str, float] = {}  # the audio of a first piece, per piece
+        for i, reply in enumerate(recorded * args.repeat):
+            chunks = paced([(at, text) for at, text in reply["chunks"]], args.pace_ms)
+            text = "".join(t for _, t in chunks)
+            row: dict[str, Any] = {"question": reply["question"], "reply": text}
+            order = list(settings)
+            for name in order[i % len(order) :] + order[: i % len(order)]:
+                first, gaps_s, max_gap_s = await replay(servers[name].uri, chunks)
+                row[name] = round(first, 3)
+                row[f"{name}_gaps_s"], row[f"{name}_max_gap_s"] = round(gaps_s, 3), round(max_gap_s, 3)
+            for name, setting in settings.items():
+                pieces = split(text, setting)
+                first_piece = (pieces + [""])[0]
+                row[f"{name}_pieces"] = pieces
+                row[f"{name}_words"] = len(first_piece.split())
+                if first_piece not in seconds:
+                    seconds[first_piece] = round(await audio_seconds(servers[name].uri, first_piece), 3)
+                row[f"{name}_audio_s"] = seconds[first_piece]
+                row[f"{name}_same_words"] = same_words(text, pieces)
+            rows.append(row)
+            load.append(os.getloadavg()[0])
+            print(provider, "  ".join(f"{name} {row[name]:.3f}/{row[f'{name}_max_gap_s']:.3f}" for name in settings),
+                  repr(text[:60]), flush=True)
+    finally:
+        for server in servers.values():
+            await server.stop()
+    summary: dict[str, Any] = {"n": len(rows), "load": [round(min(load), 2), round(max(load), 2)],
+                               "pace_ms": args.pace_ms, "provider": provider, "chose": chose}
+    for name in settings:
+        vals = [r[name] for r in rows]
+        audio = [r[f"{name}_audio_s"] for r in rows]
+        gaps = [r[f"{name}_gaps_s"] for r in rows]
+        longest = [r[f"{name}_max_gap_s"] for r in rows]
+        summary[name] = {"p50_s": percentile(vals, 50), "p95_s": percentile(vals, 95),
+                         "mean_s": round(float(np.mean(vals)), 3), "max_s": max(vals),
+                         "piece_audio_p50_s": percentile(audio, 50), "piece_audio_max_s": max(audio),
+                         "words_changed": sum(not r[f"{name}_same_words"] for r in rows),
+                         "gaps_total_s": round(sum(gaps), 3), "gaps_p50_s": percentile(gaps, 50),
+                         "gaps_p95_s": percentile(gaps, 95), "max_gap_p50_s": percentile(longest, 50),
+                         "max_gap_p95_s": percentile(longest, 95), "max_gap_max_s": max(longest),
+                         "replies_with_gap_over_50ms": sum(g > 0.05 for g in gaps)}
+    if len(settings) >= 2:  # the first setting against the second, paired per reply
+        a, b = list(settings)[:2]
+        summary[f"{a}_vs_{b}"] = {
+            "first_audio_diff_p50_s": percentile([r[a] - r[b] for r in rows], 50),
+            "gaps_diff_p50_s": percentile([r[f"{a}_gaps_s"] - r[f"{b}_gaps_s"] for r in rows], 50),
+            "max_gap_diff_p50_s": percentile([r[f"{a}_max_gap_s"] - r[f"{b}_max_gap_s"] for r in rows], 50),
+            "max_gap_lower_in": sum(r[f"{a}_max_gap_s"] < r[f"{b}_max_gap_s"] for r in rows),
+        }
+    return {"summary": summary, "rows": rows}
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    settings = {name: SETTINGS[name] for name in args.settings.split(",")}
     if args.replies and args.replies.exists():
         recorded = json.loads(args.replies.read_text())[args.start : args.questions]
     else:
         recorded = await record_all(ALL_QUESTIONS[: args.questions])
         if args.replies:
             args.replies.write_text(json.dumps(recorded, indent=1) + "\n")
-    engines = () if args.provider == "auto" else ("--engines", args.provider)
-    servers = {}
-    chose = args.provider
-    try:
-        for name, words in SETTINGS.items():
-            servers[name] = await start_service("wyoming_kokoro", "--provider", args.provider, *engines,
-                                                "--first-figure-words", str(words))
-            chose = next((line.split("chose ")[1].split(":")[0] for line in servers[name].log
-                          if "provider=auto chose" in line), chose)
-        for server in servers.values():  # the voice warm
-            await replay(server.uri, [(0.0, "Hello there.")])
-        rows: list[dict[str, Any]] = []
-        for i, reply in enumerate(recorded):
-            chunks = paced([(at, text) for at, text in reply["chunks"]], args.pace_ms)
-            text = "".join(t for _, t in chunks)
-            row: dict[str, Any] = {"question": reply["question"], "reply": text}
-            for name in list(SETTINGS)[:: 1 if i % 2 == 0 else -1]:
-                first, gaps = await replay(servers[name].uri, chunks)
-                row[name], row[f"{name}_gaps_s"] = round(first, 3), round(gaps, 3)
-            for name, words in SETTINGS.items():
-                pieces = split(text, words)
-                row[f"{name}_piece"] = (pieces + [""])[0]
-                row[f"{name}_words"] = len(row[f"{name}_piece"].split())
-                row[f"{name}_audio_s"] = round(await audio_seconds(servers[name].uri, row[f"{name}_piece"]), 3)
-                row[f"{name}_same_words"] = same_words(text, pieces)
-            rows.append(row)
-            load.append(os.getloadavg()[0])
-            print(f"{row['figure-cut']:.3f} {row['off']:.3f}  {row['figure-cut_piece']!r} / {row['off_piece']!r}",
-                  flush=True)
-    finally:
-        for server in servers.values():
-            await server.stop()
-    summary: dict[str, Any] = {"n": len(rows), "load": [round(min(load), 2), round(max(load), 2)],
-                               "pace_ms": args.pace_ms, "provider": args.provider, "chose": chose}
-    for name in SETTINGS:
-        vals = [r[name] for r in rows]
-        audio = [r[f"{name}_audio_s"] for r in rows]
-        summary[name] = {"p50_s": round(float(np.percentile(vals, 50)), 3),
-                         "p95_s": round(float(np.percentile(vals, 95)), 3), "mean_s": round(float(np.mean(vals)), 3),
-                         "max_s": max(vals), "piece_audio_p50_s": round(float(np.percentile(audio, 50)), 3),
-                         "piece_audio_max_s": max(audio),
-                         "words_changed": sum(not r[f"{name}_same_words"] for r in rows),
-                         "gaps_total_s": round(sum(r[f"{name}_gaps_s"] for r in rows), 3),
-                         "replies_with_gap_over_50ms": sum(r[f"{name}_gaps_s"] > 0.05 for r in rows)}
-    changed = [r for r in rows if r["figure-cut_piece"] != r["off_piece"]]
-    diffs = [r["off"] - r["figure-cut"] for r in changed]
-    same = [r["off"] - r["figure-cut"] for r in rows if r["figure-cut_piece"] == r["off_piece"]]
-    summary["changed"] = {"n": len(changed),
-                          "saved_p50_s": round(float(np.percentile(diffs, 50)), 3) if diffs else None,
-                          "saved_min_s": min(diffs, default=None), "saved_max_s": max(diffs, default=None),
-                          "unchanged_diff_p50_s": round(float(np.percentile(same, 50)), 3) if same else None}
-    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "summary": summary, "rows": rows}
+    if args.only_changed:
+        recorded = [r for r in recorded
+                    if len({tuple(split("".join(t for _, t in r["chunks"]), s)) for s in settings.values()}) > 1]
+    results = {p: await run_provider(p, recorded, args, settings) for p in args.provider.split(",")}
+    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "settings": settings,
+            "summary": {p: r["summary"] for p, r in results.items()},
+            "rows": {p: r["rows"] for p, r in results.items()}}
 
 
 def main() -> int:
@@ -257,8 +288,14 @@ def main() -> int:
     parser.add_argument("--questions", type=int, default=len(ALL_QUESTIONS))
     parser.add_argument("--start", type=int, default=0, help="with --replies: replay from this reply on")
     parser.add_argument("--pace-ms", type=float, help="replay the chunks one every N ms (default: as recorded)")
-    parser.add_argument("--provider", choices=("piper", "kokoro", "auto"), default="piper",
-                        help="the TTS servers' --provider (auto: the default voice path; default piper)")
+    parser.add_argument("--provider", default="piper",
+                        help="the TTS servers' --provider: piper, kokoro or auto (the default voice path), or "
+                        "several comma-separated, one after the other (default piper)")
+    parser.add_argument("--settings", default=",".join(SETTINGS),
+                        help=f"settings to compare, comma-separated, the first against the second "
+                        f"({', '.join(SETTINGS)})")
+    parser.add_argument("--repeat", type=int, default=1, help="replay each reply this many times")
+    parser.add_argument("--only-changed", action="store_true", help="only the replies the settings cut differently")
     parser.add_argument("--replies", type=Path,
                         help="recorded replies (JSON): read if it exists, else the replies are recorded into it")
     parser.add_argument("--out", type=Path)

@@ -184,8 +184,9 @@ def test_llama_server_command_has_no_shell_and_the_issue_flags() -> None:
     assert make_config(parse_args(["--cache-ram", "64"])).llama.cache_ram_mib == 64  # type: ignore[union-attr]
     with pytest.raises(SystemExit, match="cache-ram"):
         make_config(parse_args(["--cache-ram", "-1"]))
-    assert make_config(parse_args([])).llama.nice == 10  # type: ignore[union-attr]
-    assert make_config(parse_args(["--nice", "0"])).llama.nice == 0  # type: ignore[union-attr]
+    # nice 0 by default since session 19 (10 cost LLM turns seconds in the room; see process.py)
+    assert make_config(parse_args([])).llama.nice == 0  # type: ignore[union-attr]
+    assert make_config(parse_args(["--nice", "10"])).llama.nice == 10  # type: ignore[union-attr]
     with pytest.raises(SystemExit, match="nice"):
         make_config(parse_args(["--nice", "20"]))
 

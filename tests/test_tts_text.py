@@ -240,7 +240,9 @@ def test_splitter_first_piece_ends_before_an_approximate_figure() -> None:
         for step in (1, 3, 7):
             pieces = split_streamed(text, step=step)
             assert pieces[0] == first, (text, step)
-            assert " ".join(pieces) == text.replace(first[:-1], first, 1)  # the same words, the figure whole
+            # the same words, the figure whole (the piece after it may end after its unit: a comma there,
+            # tests/test_tts_figure_piece.py)
+            assert " ".join(pieces).replace(",", "") == text.replace(",", "")
     splitter = SentenceSplitter()  # the cut waits for the figure's first digit
     assert splitter.feed("Mars is approximately ") == []
     assert splitter.feed("1") == ["Mars is,"]

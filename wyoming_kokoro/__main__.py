@@ -71,6 +71,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--first-figure-words", type=int, default=2,
                         help="a reply's first piece may end before an approximate figure once it has this many "
                         "words (\"Mars is, | approximately 141,872,000 miles\"; 0: off; default 2)")
+    parser.add_argument("--figure-tail-words", type=int, default=2,
+                        help="after such a cut, the next piece ends after the figure and its unit once this many "
+                        "more words of the sentence have come, and is an engine call of its own (\"approximately "
+                        "141.2 million miles, | (238.6 million kilometers) away\": a slow Kokoro makes it while "
+                        "the first piece plays; 0: the rest of the sentence; default 2)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--max-text-chars", type=int, default=20_000,
                         help="longest text accepted in one synthesize or synthesize-chunk event")
@@ -101,8 +106,8 @@ def make_config(args: argparse.Namespace) -> TtsConfig:
         raise SystemExit("--speed must be between 0.5 and 2.0")
     if args.cache_mb < 0:
         raise SystemExit("--cache-mb must be 0 (off) or more")
-    if args.first_subject_words < 0 or args.first_figure_words < 0:
-        raise SystemExit("--first-subject-words and --first-figure-words must be 0 (off) or more")
+    if args.first_subject_words < 0 or args.first_figure_words < 0 or args.figure_tail_words < 0:
+        raise SystemExit("--first-subject-words, --first-figure-words and --figure-tail-words must be 0 (off) or more")
     dirs = dirs_from_args(args)
     kokoro_voice = env("KOKORO_VOICE") or KOKORO_DEFAULT_VOICE
     kokoro_model = kokoro_voices = None
@@ -154,6 +159,7 @@ def make_config(args: argparse.Namespace) -> TtsConfig:
         kokoro_extra_voices=kokoro_extra,
         first_subject_words=args.first_subject_words,
         first_figure_words=args.first_figure_words,
+        figure_tail_words=args.figure_tail_words,
     )
 
 

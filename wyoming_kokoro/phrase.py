@@ -4,7 +4,7 @@ after a word the phrase goes on from ("is in | ...", "capital city of | ..."). U
 :class:`~wyoming_kokoro.text.SentenceSplitter` for its early cuts without punctuation, so the
 short first piece still ends where a speaker could pause; and the words such a cut may come before
 (a conjunction, a phrase-starting word, the verb after a noun-phrase subject, an approximate
-figure).
+figure); and where the piece after a cut before a figure may end (after the figure and its unit).
 """
 
 from __future__ import annotations
@@ -99,3 +99,36 @@ def may_end_before_figure(buf: str, i: int) -> bool:
     start = buf.rfind(" ", 0, i) + 1
     before = buf[start:i].strip(".,;:!?\"'()").lower()
     return bool(before) and before not in _NO_END_BEFORE_FIGURE and not any(ch.isdigit() for ch in before)
+
+
+# The piece after a first piece cut before a figure may end after the figure and its unit ("approximately
+# 141.2 million miles, | (238.6 million kilometers) away from the Sun."): Kokoro, slower than real time on
+# a busy CPU, then makes ~2 s of audio while the first piece plays instead of the whole sentence.
+_SCALES = "hundred|thousand|million|billion|trillion"
+_FIGURE_AND_UNIT = re.compile(
+    r"\s*[A-Za-z]+\s+"  # the approximator the first piece ended before
+    rf"[$€£¥]?\d(?:[\d,.:]*\d)?%?(?:\s+(?:{_SCALES})\b)*"  # "141,872,000", "13.9 billion", "11:31", "70%"
+    r"\s+(?P<unit>(?:(?:square|cubic|light)[\s-]+)?[A-Za-z][A-Za-z'-]*"  # "miles", "light-years", "square miles"
+    r"(?:\s+(?:per\s+[A-Za-z]+|Celsius|Fahrenheit|Kelvin|old|long|deep|tall|high|wide|away|across|ago|apart))?)"
+    r"(?P<mark>[,;:]?)(?=\s)"
+)
+_SENTENCE_ENDS = (".", "!", "?", "\u2026")
+_CLOSING = "\"')]}\u201d\u2019"
+
+
+def figure_piece_end(buf: str, tail_words: int) -> tuple[int, bool] | None:
+    """Where a piece that starts with an approximate figure ("approximately 141.2 million miles (...")
+    may end: after the figure and its unit, once ``tail_words`` (>= 1) more words of the same
+    sentence have come ("(238.6 million": the sentence goes on; "years old." is not cut off its
+    last word). The cut's index and whether it needs a comma (not when the unit has a mark); None
+    if the piece does not start so, its unit is not a unit ("about 70% of"), or not yet."""
+    match = _FIGURE_AND_UNIT.match(buf)
+    if match is None or tail_words < 1:
+        return None
+    unit = match.group("unit").split()[0].lower()
+    if unit in _NO_END_WORDS or unit in _PHRASE_STARTS or unit in _NUMBER_WORDS:
+        return None
+    tail = re.findall(r"\S+(?=\s)", buf[match.end() :])[:tail_words]
+    if len(tail) < tail_words or any(word.rstrip(_CLOSING).endswith(_SENTENCE_ENDS) for word in tail):
+        return None
+    return match.end(), not match.group("mark")

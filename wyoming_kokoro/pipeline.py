@@ -75,6 +75,9 @@ class ReplyOptions:
     # ... and before an approximate figure ("Mars is, | approximately 141 million miles") once it
     # has this many words (0: never).
     first_figure_words: int = 2
+    # The piece after that ends after the figure and its unit once this many more words of the
+    # sentence have come (0: it is the rest of the sentence), and is an engine call of its own.
+    figure_tail_words: int = 2
     clock: Clock | None = None  # the retry delays' clock (tests inject a ManualClock)
 
     def merge_budget(self, call: int, *, shared: bool = False) -> int:
@@ -111,8 +114,10 @@ class Reply:
         self._client = client
         self._rate = synthesizer.engine.sample_rate
         self._splitter = SentenceSplitter(first_subject_words=options.first_subject_words,
-                                          first_figure_words=options.first_figure_words)
-        self._text: asyncio.Queue[str | None] = asyncio.Queue(maxsize=TEXT_QUEUE)
+                                          first_figure_words=options.first_figure_words,
+                                          figure_tail_words=options.figure_tail_words)
+        # (a piece, and whether it is an engine call of its own: the figure piece)
+        self._text: asyncio.Queue[tuple[str, bool] | None] = asyncio.Queue(maxsize=TEXT_QUEUE)
         self._audio: asyncio.Queue[Samples | BaseException | None] = asyncio.Queue(maxsize=1)
         self._started = False
         self._audio_stopped = False
@@ -159,10 +164,12 @@ class Reply:
             await self._offer(piece)
         await self._offer(None)
 
-    async def _offer(self, item: str | None) -> None:
+    async def _offer(self, piece: str | None) -> None:
         if self.task.done():
             return
-        if item is not None:
+        item = None
+        if piece is not None:
+            item = (piece, self._received == self._splitter.figure_piece)
             self._received += 1
         await put_unless_done(self._text, item, self.task)
 
@@ -213,23 +220,25 @@ class Reply:
 
     async def _synthesize_all(self) -> None:
         calls = 0
-        carry: str | None = None
+        carry: tuple[str, bool] | None = None
         ended = False
         while not ended:
-            piece = carry if carry is not None else await self._text.get()
+            item = carry if carry is not None else await self._text.get()
             carry = None
-            if piece is None:
+            if item is None:
                 break
+            piece, alone = item
             parts = [clean_text(piece)]
-            # Join what is already waiting, within this call's budget.
-            budget = self._options.merge_budget(calls, shared=self._synth.replies > 1)
+            # Join what is already waiting, within this call's budget (a piece that is a call of its
+            # own, the figure piece, is joined to nothing).
+            budget = 0 if alone else self._options.merge_budget(calls, shared=self._synth.replies > 1)
             while len(parts[0]) < budget and not self._text.empty():
                 following = self._text.get_nowait()
                 if following is None:
                     ended = True
                     break
-                cleaned = clean_text(following)
-                if sum(len(p) + 1 for p in parts) + len(cleaned) > budget:
+                cleaned = clean_text(following[0])
+                if following[1] or sum(len(p) + 1 for p in parts) + len(cleaned) > budget:
                     carry = following
                     break
                 parts.append(cleaned)

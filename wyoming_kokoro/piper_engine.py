@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from .engine import EngineError, Samples, ShrinkingSession, Voice, onnx_providers, pause_after, silence
-from .text import bounded_runs, has_speech
+from .runs import bounded_runs
+from .text import has_speech
 
 _LOGGER = logging.getLogger(__name__)
 

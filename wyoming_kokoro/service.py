@@ -49,6 +49,7 @@ class TtsConfig:
     kokoro_extra_voices: dict[str, Path] = field(default_factory=dict)  # fetched voices/NAME.bin files
     first_subject_words: int = 4  # a first piece may end before its verb ("The capital of France | is")
     first_figure_words: int = 2  # ... or before an approximate figure ("Mars is, | approximately 141 ...")
+    figure_tail_words: int = 2  # ... and the next ends after the figure's unit ("... 141 million miles, | (...")
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,8 @@ async def build_service(config: TtsConfig) -> TtsService:
                       for name, engine in engines.items()},
         options=ReplyOptions(samples_per_chunk=config.samples_per_chunk,
                              first_subject_words=config.first_subject_words,
-                             first_figure_words=config.first_figure_words),
+                             first_figure_words=config.first_figure_words,
+                             figure_tail_words=config.figure_tail_words),
         info=lambda: info,
         max_text_chars=config.max_text_chars,
     )

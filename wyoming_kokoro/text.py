@@ -5,10 +5,9 @@
   are left to espeak-ng, which already reads ``1,000``, ``3.14``, ``22nd`` and ``10:30``.
 * :class:`SentenceSplitter` is fed text token by token and hands back pieces as soon as
   they are complete: sentences, a long clause, a line of a list.
-* :func:`bounded_runs` cuts a text for an engine whose memory grows with the length of one
-  sentence (Piper: ~1.2 MB a character) into runs of whole sentences and clauses. The first piece may be a
-  short clause (a few words up to a comma) so the first audio comes out early; later
-  pieces are whole sentences, and the buffer never grows past ``hard_max`` characters.
+  The first piece may be a short clause (a few words up to a comma) so the first audio comes out
+  early; later pieces are whole sentences, and the buffer never grows past ``hard_max`` characters.
+* :func:`~.runs.bounded_runs` (re-exported) cuts a text into runs of whole sentences and clauses.
 """
 
 from __future__ import annotations
@@ -19,12 +18,16 @@ import unicodedata
 from .phrase import (
     conjunction_at,
     figure_at,
+    figure_piece_end,
     may_cut,
     may_end_before_figure,
     noun_phrase_start,
     phrase_start_at,
     predicate_at,
 )
+from .runs import bounded_runs  # (its home was here)
+
+__all__ = ["SentenceSplitter", "bounded_runs", "clean_text", "has_speech", "strip_emoji"]
 
 # --- cleaning ----------------------------------------------------------------------------
 _CODE_FENCE = re.compile(r"^\s*(```|~~~).*$", re.MULTILINE)
@@ -213,25 +216,32 @@ class SentenceSplitter:
     A first piece may end before an approximate figure ("Mars is, | approximately 141,872,000
     miles ...", "A day is, | about 86,400 seconds") once it has ``first_figure_words`` words (0: no
     such cut): a figure, which no cut may split, reads as many words as it has digits and the LLM
-    sends it a digit a token, so a piece that held it took ~0.5-0.9 s to the first audio. Later
-    pieces are sentences; any piece ends at a clause mark past ``soft_max`` characters, and at a
-    word boundary past ``hard_max``.
+    sends it a digit a token, so a piece that held it took ~0.5-0.9 s to the first audio. The
+    piece after that one ends after the figure and its unit once ``figure_tail_words`` more words
+    of the sentence have come (0: it is the rest of the sentence): "approximately 141.2 million
+    miles, | (238.6 million kilometers) away ..."; :attr:`figure_piece` is its number, for an
+    engine call of its own. Later pieces are sentences; any piece ends at a clause mark past
+    ``soft_max`` characters, and at a word boundary past ``hard_max``.
     """
 
     def __init__(
         self, *, first_min_words: int = 1, first_conjunction_words: int = 4, first_max_words: int = 6,
-        first_subject_words: int = 4, first_figure_words: int = 2, soft_max: int = 160, hard_max: int = 320,
+        first_subject_words: int = 4, first_figure_words: int = 2, figure_tail_words: int = 2,
+        soft_max: int = 160, hard_max: int = 320,
     ) -> None:
         self.first_min_words = first_min_words
         self.first_conjunction_words = first_conjunction_words
         self.first_max_words = first_max_words
         self.first_subject_words = first_subject_words
         self.first_figure_words = first_figure_words
+        self.figure_tail_words = figure_tail_words
+        self.figure_piece: int | None = None  # the number of the piece cut after a figure and its unit
         self.soft_max = soft_max
         self.hard_max = hard_max
         self._buffer = ""
         self._emitted = 0
         self._mid_phrase = False  # the next cut is inside a sentence, between two words
+        self._after_figure = False  # the first piece ended before a figure
 
     @property
     def pending(self) -> str:
@@ -271,6 +281,10 @@ class SentenceSplitter:
         words = 0  # words (with a letter or digit) in buf[: i + 1]
         in_word = False
         first = self._emitted == 0
+        if (self._after_figure and self._emitted == 1
+                and (figure_end := figure_piece_end(buf[: self.hard_max], self.figure_tail_words)) is not None):
+            self._mid_phrase, self.figure_piece = figure_end[1], 1
+            return figure_end[0]
         for i in range(min(len(buf) - 1, self.hard_max)):
             char, nxt = buf[i], buf[i + 1]
             if char.isspace():
@@ -296,7 +310,7 @@ class SentenceSplitter:
                     return i
                 if (first and 0 < self.first_figure_words <= words and figure_at(buf, i + 1)
                         and may_end_before_figure(buf, i)):
-                    self._mid_phrase = True
+                    self._mid_phrase = self._after_figure = True
                     return i
                 if (first and 0 < self.first_subject_words <= words and predicate_at(buf, i + 1)
                         and noun_phrase_start(buf) and may_cut(buf, i, words)):
@@ -361,35 +375,3 @@ def _skip_closers(buf: str, i: int) -> int:
     while i < len(buf) and (buf[i] in _CLOSERS or buf[i] in _SENTENCE_END):
         i += 1
     return i
-
-
-
-_CLAUSE_BREAK = re.compile(r"(?<=[.!?\u2026,;:])\s+")
-
-
-def bounded_runs(text: str, max_chars: int) -> list[str]:
-    """``text`` as consecutive runs of at most ``max_chars`` (rejoined with spaces: the text).
-
-    Runs end where a sentence or clause ends (after ``.!?…,;:`` and a space); a clause longer
-    than ``max_chars`` on its own is cut between words, a word longer than that is kept whole.
-    """
-    parts: list[str] = []
-    for clause in _CLAUSE_BREAK.split(text.strip()):
-        parts += _pack(clause.split(), max_chars) if len(clause) > max_chars else [clause]
-    return _pack(parts, max_chars)
-
-
-def _pack(parts: list[str], max_chars: int) -> list[str]:
-    """``parts`` joined with spaces, in order, into as few runs of at most ``max_chars`` as
-    packing them greedily gives (a part longer than that is a run of its own); no empty runs."""
-    runs: list[str] = []
-    current = ""
-    for part in parts:
-        if current and len(current) + 1 + len(part) > max_chars:
-            runs.append(current)
-            current = part
-        else:
-            current = f"{current} {part}" if current else part
-    if current:
-        runs.append(current)
-    return runs

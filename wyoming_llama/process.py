@@ -38,6 +38,7 @@ _LOGGER = logging.getLogger(__name__)
 
 State = Literal["stopped", "starting", "ready", "restarting", "failed"]
 PR_SET_PDEATHSIG = 1
+_CRASHES = (-signal.SIGSEGV, -signal.SIGILL, -signal.SIGBUS)  # llama-server's exit codes when it crashes
 
 
 class LlamaUnavailable(RuntimeError):
@@ -55,10 +56,12 @@ class LlamaServerConfig:
     # llama-server's host prompt cache for conversations that lost their slot (its default: 8192 MiB).
     # 0: off; each conversation's prompt stays in the shared KV cache instead (see __main__).
     cache_ram_mib: int = 0
-    # CPU priority of llama-server (nice, 0-19): the LLM writes far faster than anyone speaks,
-    # so under load it yields to the short, latency-critical work of the other services
-    # (end-of-speech VAD, final decodes, the first words of TTS). No effect on an idle box.
-    nice: int = 10
+    # CPU priority of llama-server (nice, 0-19; 0: the same as the other services). Session 19
+    # measured the default 10 against 0 on this 2-core box: in the room (held 2/2, paired) nice 10
+    # made an LLM turn's first sound 4.2 s later (p50) and 4 of 7 went unanswered for >12 s vs 1,
+    # while with another satellite's reply being written, nice 10 saved whisper's final decode
+    # only ~0.06 s p50 (bench/llama_nice_whisper_bench.py): the LLM is on every LLM turn's path.
+    nice: int = 0
     host: str = "127.0.0.1"
     startup_timeout: float = 120.0
     health_interval: float = 30.0
@@ -112,6 +115,10 @@ class LlamaServerProcess:
         self._http = httpx.AsyncClient(timeout=config.health_timeout)
         self._log: deque[str] = deque(maxlen=40)
         self._progress_at = float("-inf")  # when a reply last streamed something
+        # Started with --no-repack after a crash at start-up (a CPU whose weight-repacking path
+        # crashes: AMX advertised but not usable in this VM, 2026-12-03: SIGSEGV in
+        # ggml_backend_amx_mul_mat while the model loads).
+        self.no_repack = False
 
     @property
     def pid(self) -> int | None:
@@ -183,7 +190,7 @@ class LlamaServerProcess:
 
     async def _spawn_and_wait(self) -> None:
         port = free_port()
-        command = self.config.command(port)
+        command = self.config.command(port) + (["--no-repack"] if self.no_repack else [])
         self.url = f"http://{self.config.host}:{port}"
         parent, nice = os.getpid(), self.config.nice
         try:
@@ -210,8 +217,13 @@ class LlamaServerProcess:
                 f"llama-server not healthy within {self.config.startup_timeout:.0f}s: {self._tail()}"
             ) from None
         if proc.returncode is not None:
+            code = proc.returncode
             await self._kill(graceful=False)
-            raise LlamaUnavailable(f"llama-server exited with code {proc.returncode}: {self._tail()}")
+            if code in _CRASHES and not self.no_repack:
+                self.no_repack = True
+                _LOGGER.warning("llama-server crashed at start-up (signal %d): the next start is without weight "
+                                "repacking (--no-repack; its CPU-specific paths, e.g. AMX, are not used)", -code)
+            raise LlamaUnavailable(f"llama-server exited with code {code}: {self._tail()}")
         _LOGGER.info("llama-server ready pid=%d url=%s", proc.pid, self.url)
 
     async def _watch(self) -> None:
