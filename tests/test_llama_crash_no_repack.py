@@ -44,6 +44,7 @@ async def test_a_crash_at_start_up_is_followed_by_a_start_without_repacking(
     try:
         await process.start()
         assert process.state == "ready" and await process.healthy() and process.no_repack
+        assert process.restarts == 0  # the same start went on without repacking: no restart, no back-off
         assert "crashed at start-up (signal 11)" in caplog.text
     finally:
         await process.stop()

@@ -221,8 +221,9 @@ class LlamaServerProcess:
             await self._kill(graceful=False)
             if code in _CRASHES and not self.no_repack:
                 self.no_repack = True
-                _LOGGER.warning("llama-server crashed at start-up (signal %d): the next start is without weight "
+                _LOGGER.warning("llama-server crashed at start-up (signal %d): starting it again without weight "
                                 "repacking (--no-repack; its CPU-specific paths, e.g. AMX, are not used)", -code)
+                return await self._spawn_and_wait()  # the same start: no restart counted, no back-off
             raise LlamaUnavailable(f"llama-server exited with code {code}: {self._tail()}")
         _LOGGER.info("llama-server ready pid=%d url=%s", proc.pid, self.url)
 
