@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from .realign import peak_offset
+
 Pcm = np.ndarray[Any, np.dtype[np.int16]]
 Floats = np.ndarray[Any, np.dtype[np.float32]]
 ECHO_ONLY_ABOVE = 0.9  # explained this well, a loud mic is the playback's echo alone
@@ -121,6 +123,8 @@ class EchoDelay:
         self._audible = 0  # samples of audible playback since the windows were emptied
         self._candidate: int | None = None  # the last estimate, waiting for one that agrees
         self.lag: int | None = None  # the delay in use (samples)
+        self.fine: float | None = None  # the last estimate to a 1/32 sample (satellite.realign)
+        self.settled_fine: float | None = None  # ... the last such estimate of the delay in use
         self.sharpness = 0.0
         # The playback of the last 0.3 s + max_lag, never emptied (restart() empties _ref): what
         # played before a restart still echoes, so it may explain the mic.
@@ -154,6 +158,8 @@ class EchoDelay:
             return
         if self.lag is not None:
             self.lag = max(0, self.lag - n)
+        if self.settled_fine is not None:
+            self.settled_fine -= n
         if self._candidate is not None:
             self._candidate = max(0, self._candidate - n)
         self._ref.delay(n)
@@ -185,6 +191,8 @@ class EchoDelay:
             return None
         was_fresh, self.fresh = self.fresh, False
         if not was_fresh and self.lag is not None and abs(lag - self.lag) <= self._agree:
+            if abs(lag - self.lag) <= 1:
+                self.settled_fine = self.fine  # the delay in use, measured again (the caller's last)
             return None  # unchanged
         self.lag = lag
         return lag
@@ -268,6 +276,7 @@ class EchoDelay:
         self.sharpness = float(corr[k] / (np.mean(np.abs(corr)) + 1e-12))
         if self.sharpness < self._min_sharpness:
             return None
+        self.fine = self.max_lag - k - peak_offset(corr, k)
         # The echo must explain the mic: the plain correlation of the mic with the playback at
         # that lag. A peak of the whitened correlation alone can be sharp and wrong (before the
         # echo of a new path has reached the mic: sharp false 0-10 ms estimates in the room).
