@@ -346,10 +346,11 @@ class AudioFrontend:
                 _LOGGER.debug("echo delay %.1f ms: unchanged", lag / 16)
                 self.on_path_confirmed()
             self._rechecking = False
-        if self._frac and self.bulk >= TAPS:
-            fine = delayed(self._history.astype(np.float64), len(self._history) - self.bulk - self._frac, n)
-            return np.clip(np.round(fine), -32768, 32767).astype(np.int16)
         end = len(self._history) - self.bulk
+        if self._frac and self.bulk >= TAPS:  # the reference from TAPS before to TAPS after the frame
+            seg = self._history[end - n - TAPS - 1 : end + TAPS + 1].astype(np.float64)
+            fine = delayed(seg, n + TAPS + 1 - self._frac, n)
+            return np.clip(np.round(fine), -32768, 32767).astype(np.int16)
         return self._history[end - n : end]
 
     def _moved(self, lag: int, before: tuple[int | None, float | None]) -> bool:
