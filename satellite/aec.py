@@ -359,8 +359,7 @@ class AudioFrontend:
         to ``lag`` less ``KEEP_MS`` if more than 1 ms away. True if it moved more than 1 ms."""
         assert self._delay is not None
         fine, (old, old_fine) = self._delay.fine, before
-        self._delay.settled_fine = fine
-        if old is not None and old_fine is not None and fine is not None:
+        if old is not None and old_fine is not None:
             shift = snap(fine - old_fine, self._step)
             delay = self.bulk + self._frac + shift
             if abs(shift - (lag - old)) <= _REALIGN_AGREE and 0 <= delay <= _MAX_BULK:
