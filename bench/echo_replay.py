@@ -189,11 +189,13 @@ def replay(
     jump: tuple[float, float] | None = None,
     features: Path | None = None,
     speaker_rate: int = 22050,
+    erle: list[tuple[float, float, int]] | None = None,
 ) -> list[dict[str, Any]]:
     """``jump`` (mic s, ms): the echo path moves that much there, as no stall or drop says
     (:func:`jumped`): how the chain takes a move it is not told of. ``features``: every frame's
     row (what the judge saw) is written there as JSON lines, with the room's reply and user
-    around it when its result.json is beside the tap. A row's ``live_kill_ms``: the live
+    around it when its result.json is beside the tap. ``erle``: (mic s, dB, frames) appended at the
+    end of each stretch of playback, as the satellite logs it at a reply's end. A row's ``live_kill_ms``: the live
     satellite killed the speaker that long ago (<= 300 ms) where the replay did not hold: from
     there the tap's playback is the live run's, not what this code would have played."""
     chain = ReplayChain(echo, speaker_rate)
@@ -204,6 +206,7 @@ def replay(
     unheld_kill: int | None = None  # the frame of the live run's last kill the replay did not hold at
     held_at = -1
     recent: list[float] = []  # playback level (dBFS) of the last ~0.6 s: is a reply playing
+    playing = False
     for i, t in enumerate(ticks(folder)):
         if t.aborts_before > last_aborts:
             chain._abort_speaker("stop")
@@ -220,7 +223,11 @@ def replay(
         cleaned, allow = chain._judge(t.mic, ref)
         event = chain.detector.process(cleaned, allow)
         recent = [*recent[-19:], ratio_to_db(frame_rms(t.ref))]
-        playing = max(recent) > -50
+        was_playing, playing = playing, max(recent) > -50
+        if erle is not None and was_playing and not playing:
+            reply_erle, echo_frames = chain.guard.take_reply_erle()
+            if reply_erle is not None:
+                erle.append(((i + 1) * FRAME / RATE, reply_erle, echo_frames))
         mic_s = (i + 1) * FRAME / RATE
         row = {
             "frame": i,
@@ -307,12 +314,16 @@ def main() -> None:
     )
     args = parser.parse_args()
     echo = EchoConfig(onset_high_band=args.onset_high_band)
-    holds = replay(args.tap, echo, around=args.around, frames=args.frames, jump=args.jump, features=args.features)
+    erle: list[tuple[float, float, int]] = []
+    holds = replay(
+        args.tap, echo, around=args.around, frames=args.frames, jump=args.jump, features=args.features, erle=erle
+    )
     room = room_times(args.tap)
     for h in holds:
         where = label(h["read"] - room[0], room[1], room[2]) if room else ""
         killed = f" ({h['live_kill_ms']} ms after the live run's own kill)" if "live_kill_ms" in h else ""
         print(f"{h['mic_s']:8.2f} s {'START' if h['event'] == 'start' else 'onset'}: {where}{killed}")
+    print(json.dumps({"erle_db": [(round(t, 2), round(e, 1), n) for t, e, n in erle if n >= 30]}))
     print(json.dumps({"holds": len(holds), "at_s": [h["mic_s"] for h in holds]}))
 
 

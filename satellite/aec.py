@@ -48,6 +48,7 @@ import numpy as np
 from voice_runtime.audio import PCM16_MONO_16K, AudioConverter, AudioFormat
 
 from .delay import EchoDelay
+from .realign import TAPS, delayed, snap
 from .speex import SpeexEchoCanceller, load_library
 
 _LOGGER = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ ENGINES = ("speex", "webrtc")
 KEEP_MS = 10  # the delay the canceller sees once the bulk is compensated
 _MAX_BULK = RATE * 480 // 1000
 _MAX_WAIT = RATE * 3  # samples of audible playback to wait for a delay estimate at most
+_REALIGN_AGREE = 2.0  # samples: a fine move of the echo must agree this well with the whole-sample one
 TAIL_DB = 35.0  # the echo path's reverberation counts until this far below its peak
 Pcm = np.ndarray[Any, np.dtype[np.int16]]
 
@@ -161,8 +163,10 @@ class AudioFrontend:
         # comes later than that anyway: the speaker's buffer plus the room).
         self._ref = bytearray(_LEAD_BYTES)
         self._delay = EchoDelay(RATE) if self._speex is not None else None
-        self._history = np.zeros(_MAX_BULK + _TEN_MS * 10, dtype=np.int16)  # recent reference (16 kHz)
-        self.bulk = 0  # samples the reference is delayed by before the canceller
+        self._history = np.zeros(_MAX_BULK + RATE // 2, dtype=np.int16)  # recent reference (16 kHz)
+        self.bulk = 0  # samples the reference is delayed by before the canceller ...
+        self._frac = 0.0  # ... and this fraction of one more (satellite.realign)
+        self._step = RATE / speaker_rate if speaker_rate else 0.0  # one speaker sample, at 16 kHz
         self._waited: int | None = 0  # playback samples waited for a delay estimate (None: known)
         self.on_path_change: Callable[[], None] | None = None  # told when the bulk delay changes
         self.on_path_confirmed: Callable[[], None] | None = None  # told when a recheck found it unchanged
@@ -325,24 +329,17 @@ class AudioFrontend:
             return far
         self._history = np.concatenate([self._history[n:], far])
         assert self._delay is not None
+        before = self._delay.lag, self._delay.settled_fine
         lag = self._delay.push(mic, far)
         if self._waited is not None and np.any(far):
             self._waited += n
             if self._waited >= _MAX_WAIT:
-                _LOGGER.info(
-                    "no clear echo delay after %.0f s of playback: cancelling with %.1f ms",
-                    _MAX_WAIT / RATE,
-                    self.bulk / 16,
-                )
+                waited = _MAX_WAIT // RATE
+                _LOGGER.info("no clear echo delay in %d s of playback: cancelling with %.1f ms", waited, self.bulk / 16)
                 self._waited = None
         if lag is not None:
             self._waited = None
-            bulk = min(_MAX_BULK, max(0, lag - RATE * KEEP_MS // 1000))
-            if abs(bulk - self.bulk) > RATE // 1000:  # moved by more than 1 ms
-                _LOGGER.info(
-                    "echo delay %.1f ms: reference delayed by %.1f ms (was %.1f)", lag / 16, bulk / 16, self.bulk / 16
-                )
-                self.bulk = bulk
+            if self._moved(lag, before):
                 if self.on_path_change is not None:
                     self.on_path_change()  # the canceller is off its path until it adapts: not to be trusted
             elif self._rechecking and self.on_path_confirmed is not None:
@@ -350,7 +347,31 @@ class AudioFrontend:
                 self.on_path_confirmed()
             self._rechecking = False
         end = len(self._history) - self.bulk
+        if self._frac and self.bulk >= TAPS:  # the reference from TAPS before to TAPS after the frame
+            seg = self._history[end - n - TAPS - 1 : end + TAPS + 1].astype(np.float64)
+            fine = delayed(seg, n + TAPS + 1 - self._frac, n)
+            return np.clip(np.round(fine), -32768, 32767).astype(np.int16)
         return self._history[end - n : end]
+
+    def _moved(self, lag: int, before: tuple[int | None, float | None]) -> bool:
+        """The reference's delay for a new echo delay ``lag`` (``before``: the old one and its fine estimate):
+        moved by the fine estimates' difference in whole speaker samples (:mod:`satellite.realign`), else
+        to ``lag`` less ``KEEP_MS`` if more than 1 ms away. True if it moved more than 1 ms."""
+        assert self._delay is not None
+        fine, (old, old_fine) = self._delay.fine, before
+        if old is not None and old_fine is not None:
+            shift = snap(fine - old_fine, self._step)
+            delay = self.bulk + self._frac + shift
+            if abs(shift - (lag - old)) <= _REALIGN_AGREE and 0 <= delay <= _MAX_BULK:
+                self.bulk, self._frac = math.floor(delay), delay - math.floor(delay)
+                _LOGGER.info("echo delay %.1f ms: moved %.2f samples, reference delayed %.2f", lag / 16, shift, delay)
+                return abs(shift) > RATE // 1000
+        bulk = min(_MAX_BULK, max(0, lag - RATE * KEEP_MS // 1000))
+        if abs(bulk - self.bulk) <= RATE // 1000:  # moved by 1 ms or less
+            return False
+        _LOGGER.info("echo delay %.1f ms: reference delayed by %.1f ms (was %.1f)", lag / 16, bulk / 16, self.bulk / 16)
+        self.bulk, self._frac = bulk, 0.0
+        return True
 
     def process(self, mic: bytes, played: bytes | None = None) -> bytes:
         """The cleaned ``mic`` frame (same length); ``played`` is this tick's speaker frame."""

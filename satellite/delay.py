@@ -32,9 +32,13 @@ from typing import Any
 
 import numpy as np
 
+from .realign import peak_offset
+
 Pcm = np.ndarray[Any, np.dtype[np.int16]]
 Floats = np.ndarray[Any, np.dtype[np.float32]]
 ECHO_ONLY_ABOVE = 0.9  # explained this well, a loud mic is the playback's echo alone
+_FINE_MOVED = 0.5  # samples: a fine estimate this far from the delay in use has moved (under 1 ms) ...
+_FINE_AGREE = 0.25  # ... when the one before agrees this well
 
 
 class Window:
@@ -121,6 +125,9 @@ class EchoDelay:
         self._audible = 0  # samples of audible playback since the windows were emptied
         self._candidate: int | None = None  # the last estimate, waiting for one that agrees
         self.lag: int | None = None  # the delay in use (samples)
+        self.fine = 0.0  # the last estimate to a 1/32 sample (satellite.realign)
+        self._candidate_fine: float | None = None
+        self.settled_fine: float | None = None  # ... the last such estimate of the delay in use
         self.sharpness = 0.0
         # The playback of the last 0.3 s + max_lag, never emptied (restart() empties _ref): what
         # played before a restart still echoes, so it may explain the mic.
@@ -134,7 +141,7 @@ class EchoDelay:
         still to read (a stall's backlog): they were heard before now."""
         self._ref.clear()
         self._audible = 0
-        self._candidate = None
+        self._candidate = self._candidate_fine = None
         self.fresh = True
         self.unexplained = self.double_talk = self.echo_only = False
         # Double talk is judged on the last ``_recent`` of mic against any delay up to ``max_lag``:
@@ -154,8 +161,12 @@ class EchoDelay:
             return
         if self.lag is not None:
             self.lag = max(0, self.lag - n)
+        if self.settled_fine is not None:
+            self.settled_fine -= n
         if self._candidate is not None:
             self._candidate = max(0, self._candidate - n)
+        if self._candidate_fine is not None:
+            self._candidate_fine -= n
         self._ref.delay(n)
         self._hist.delay(n)
 
@@ -180,13 +191,21 @@ class EchoDelay:
         if lag is None or (self.fresh and self._audible < lag + self._min_audible):
             return None  # the echo of this playback may not have reached the mic yet
         agreed = self._candidate is not None and abs(lag - self._candidate) <= self._agree
-        self._candidate = lag
+        fine_agreed = self._candidate_fine is not None and abs(self.fine - self._candidate_fine) <= _FINE_AGREE
+        self._candidate, self._candidate_fine = lag, self.fine
         if not agreed:
             return None
         was_fresh, self.fresh = self.fresh, False
         if not was_fresh and self.lag is not None and abs(lag - self.lag) <= self._agree:
-            return None  # unchanged
-        self.lag = lag
+            # Under 1 ms: moved all the same when two fine estimates in a row agree on a move of half
+            # a sample or more (a speaker that ran dry unseen for a few samples; the caller moves the
+            # reference by the fraction, satellite.realign); else the delay in use, measured again.
+            moved = self.settled_fine is not None and abs(self.fine - self.settled_fine) >= _FINE_MOVED
+            if not (moved and fine_agreed):
+                if not moved:
+                    self.settled_fine = self.fine
+                return None  # unchanged
+        self.lag, self.settled_fine = lag, self.fine
         return lag
 
     def _explain(self, window: Floats) -> None:
@@ -268,6 +287,7 @@ class EchoDelay:
         self.sharpness = float(corr[k] / (np.mean(np.abs(corr)) + 1e-12))
         if self.sharpness < self._min_sharpness:
             return None
+        self.fine = self.max_lag - k - peak_offset(corr, k)
         # The echo must explain the mic: the plain correlation of the mic with the playback at
         # that lag. A peak of the whitened correlation alone can be sharp and wrong (before the
         # echo of a new path has reached the mic: sharp false 0-10 ms estimates in the room).
