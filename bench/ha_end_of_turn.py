@@ -150,7 +150,7 @@ async def one_run(
         await asyncio.sleep(0.5)
     if args.tap is not None:
         args.tap.mkdir(parents=True, exist_ok=True)
-        tap.save(args.tap / f"{name}-{mode}-{n}.ha")
+        tap.save(args.tap, f"{name}-{mode}-{n}")
     heard = replay(b"".join(audio for _, audio in tap.chunks))  # HA's segmenter on what HA got, offline
     end = time.monotonic()
     await asyncio.sleep(2 * cpu.interval)

@@ -60,10 +60,11 @@ class AudioTap:
             return
         await asyncio.gather(self._pipe(reader, up_writer, False), self._pipe(up_reader, writer, True))
 
-    def save(self, stem: Path) -> None:
-        stem.with_suffix(".raw").write_bytes(b"".join(audio for _, audio in self.chunks))
+    def save(self, folder: Path, name: str) -> None:
+        """``folder/NAME.ha.raw`` (the audio) and ``NAME.ha.json`` (chunk times and sizes, audio-stop)."""
+        (folder / f"{name}.ha.raw").write_bytes(b"".join(audio for _, audio in self.chunks))
         meta = {"chunks": [[round(t, 4), len(audio)] for t, audio in self.chunks], "audio_stop": self.stops}
-        stem.with_suffix(".json").write_text(json.dumps(meta) + "\n", encoding="utf-8")
+        (folder / f"{name}.ha.json").write_text(json.dumps(meta) + "\n", encoding="utf-8")
 
 
 @contextlib.asynccontextmanager
