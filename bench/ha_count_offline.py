@@ -74,16 +74,20 @@ class Outcome:
     min_silence_left_s: float  # the lowest HA's silence count came before the request's end
 
 
-def simulate(pcm: bytes, gate_cls: Any, scenario: str, verdict_after: float, config: EndOfTurnConfig) -> Outcome:
-    """One request through the satellite's detector and gate; HA's end on what it received."""
+def simulate(
+    pcm: bytes, gate_cls: Any, scenario: str, *, verdict_after: float, config: EndOfTurnConfig, loud: float = LOUD
+) -> Outcome:
+    """One request through the satellite's detector and gate; HA's end on what it received.
+    The request ends at its last 30 ms frame above ``loud`` (RMS; -40 dBFS, more in noise)."""
     detector = SpeechDetector(VadConfig())
     gate = gate_cls(FRAME_S, config)
     gate.holding = True  # our whisper heard the speech (it says so within the turn's first words)
     samples = np.frombuffer(pcm, "<i2")
     loud_frames = [
-        i for i in range(len(samples) // FRAME) if np.sqrt(np.mean(samples[i * FRAME : (i + 1) * FRAME] ** 2.0)) > LOUD
+        i for i in range(len(samples) // FRAME) if np.sqrt(np.mean(samples[i * FRAME : (i + 1) * FRAME] ** 2.0)) > loud
     ]
-    last_loud, end_frame = loud_frames[-1], loud_frames[-1] + round(END_S / FRAME_S)
+    last_loud = loud_frames[-1]
+    end_frame = last_loud + round(END_S / FRAME_S)
     ha = HaVad()
     last_speech_at = 0.0
     final_slice = 0
@@ -97,7 +101,9 @@ def simulate(pcm: bytes, gate_cls: Any, scenario: str, verdict_after: float, con
             if event != VadEvent.START:
                 continue
             started = True
-            out = [detector.take_preroll()]
+            out = [detector.take_preroll()]  # sent as it is (core.py); the gate's view of HA hears it too
+            if hasattr(gate, "heard"):
+                gate.heard(out[0])
         else:
             out = gate.feed(frame, detector.voiced)
             quiet = 0 if detector.voiced else quiet + 1
@@ -133,10 +139,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for rid, group, voice, pause, speech, tail in build(None, corpus=args.corpus):
         x = (np.clip(speech, -1, 1) * 32767).astype("<i2").tobytes()
         pcm = bytes(int(LEAD_S * 16000) * 2) + x + (tail if group == "corpus" else bytes(int(2.6 * 16000) * 2))
+        noise = float(np.sqrt(np.mean(np.frombuffer(tail, "<i2").astype(np.float64) ** 2)))
+        loud = max(LOUD, 2 * noise)  # a noisy corpus clip: 6 dB over its noise
         row: dict[str, Any] = {"id": rid, "group": group, "voice": voice, "pause": pause}
         for gate_name, (cls, config) in gates.items():
             for scenario in args.scenarios:
-                row[f"{gate_name}/{scenario}"] = simulate(pcm, cls, scenario, args.verdict_after, config).__dict__
+                row[f"{gate_name}/{scenario}"] = simulate(
+                    pcm, cls, scenario, verdict_after=args.verdict_after, config=config, loud=loud
+                ).__dict__
         alone = HaVad()
         alone.feed(pcm)
         row["ha_alone_ended_s"] = None if alone.ended_at is None else round(alone.ended_at * 0.01, 2)

@@ -62,6 +62,10 @@ class SilenceGate:
         self.dropped = 0  # frames of held pauses never sent (the turn's total)
         self.peak = 0.0  # the turn's loudest frame so far (RMS)
 
+    def heard(self, audio: bytes) -> None:
+        """Audio Home Assistant got without the gate (the turn's pre-roll)."""
+        self.ha.feed(audio)
+
     def _out(self, frames: list[bytes]) -> list[bytes]:
         """Frames Home Assistant gets: its VAD and count hear them too."""
         for frame in frames:

@@ -100,7 +100,7 @@ class EndOfTurnConfig:
     finished_pause_seconds: float = 0.4
     preroll_seconds: float = 0.15  # of a held pause, this much goes ahead of speech that resumes
     # Home Assistant adds pauses up: of all of them it hears at most about this much (.ha_gate), under its 0.7 s
-    ha_silence_seconds: float = 0.6
+    ha_silence_seconds: float = 0.1
     max_held_seconds: float = 3.0  # a hold never keeps more (the satellite's own end comes at 2.0 s)
     connect_timeout: float = 1.0
     before_transcribe_seconds: float = 2.0  # audio kept until Home Assistant's transcribe; none by then: not HA
@@ -271,6 +271,7 @@ class HaEndOfTurn:
         )
         if preroll:
             self._eot.feed(preroll)
+            self._eot_gate.heard(preroll)  # Home Assistant gets it first (core.py), its VAD too
 
     def _eot_transcribe(self, language: str | None) -> None:
         """Home Assistant's ``transcribe`` (its STT stage) for the turn in progress."""
