@@ -78,7 +78,10 @@ def simulate(
     pcm: bytes, gate_cls: Any, scenario: str, *, verdict_after: float, config: EndOfTurnConfig, loud: float = LOUD
 ) -> Outcome:
     """One request through the satellite's detector and gate; HA's end on what it received.
-    The request ends at its last 30 ms frame above ``loud`` (RMS; -40 dBFS, more in noise)."""
+    The request ends at its last 30 ms frame above ``loud`` (RMS; -40 dBFS, more in noise). ``gate_cls``
+    None: satellite/ha_gate.py's ``SilenceGate``."""
+    if gate_cls is None:
+        from satellite.ha_gate import SilenceGate as gate_cls
     detector = SpeechDetector(VadConfig())
     gate = gate_cls(FRAME_S, config)
     gate.holding = True  # our whisper heard the speech (it says so within the turn's first words)
