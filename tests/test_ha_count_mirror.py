@@ -17,6 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from bench.ha_count_offline import simulate  # noqa: E402
@@ -65,8 +66,9 @@ def test_home_assistant_does_not_cut_the_fan_request(fan: bytes, scenario: str) 
 
 
 def test_a_complete_request_still_gives_home_assistants_stt_its_pause() -> None:
-    """A guard (passes on the old gate too): the finished slice stays: HA's STT (our whisper) decodes in the final pause before audio-stop (needs
-    more than its 0.3 s speech pad), because MicroVad still scores a word's end as speech for a while."""
+    """A guard (passes on the old gate too): the finished slice stays: HA's STT (our whisper) decodes in the
+    final pause before audio-stop (needs more than its 0.3 s speech pad), because MicroVad still scores a
+    word's end as speech for a while."""
     parts, pause, _ = REQUESTS["off"]
     pcm, _ = mic_audio(parts, pause)
     outcome = simulate(pcm, None, "finished", verdict_after=0.3, config=CONFIG)
@@ -76,8 +78,6 @@ def test_a_complete_request_still_gives_home_assistants_stt_its_pause() -> None:
 
 def test_the_gates_view_of_home_assistant_hears_the_pre_roll() -> None:
     """The turn's pre-roll goes to HA outside the gate (core.py); HA's VAD hears it, so the gate's copy must."""
-    import numpy as np
-
     from satellite.core import SatelliteConfig
     from satellite.ha_turn import HaEndOfTurn
     from satellite.vad import SpeechDetector, VadConfig
@@ -94,3 +94,75 @@ def test_the_gates_view_of_home_assistant_hears_the_pre_roll() -> None:
     assert turn._eot_gate is not None
     assert turn._eot_gate.ha.windows == 60
     turn._eot_stop()
+
+
+# Moved from tests/test_satellite_ha_end_of_turn.py (session 19): the gate with a FAKE view of HA.
+def ha_counts_to_the_end(sent: list[tuple[bytes, bool]], frame_seconds: float, lag: float = 0.0) -> bool:
+    """Whether Home Assistant's ``VoiceCommandSegmenter`` (HA 2026.2.3, default 0.7 s) would end the
+    question on the frames it got: silence adds up until 1.0 s of speech restores the count. Its VAD
+    is a FAKE: every frame of a pause is silence to it (``lag``: the first ``lag`` s after speech are
+    not; on the real rig it counted even a word's quiet tail, session 17)."""
+    silence_left, reset_left, quiet = 0.7, 1.0, 0.0
+    for _, voiced in sent:
+        quiet = 0.0 if voiced else quiet + frame_seconds
+        if voiced or quiet <= lag + 1e-9:
+            reset_left -= frame_seconds
+            if reset_left <= 0:
+                silence_left, reset_left = 0.7, 1.0
+        else:
+            reset_left = 1.0
+            silence_left -= frame_seconds
+            if silence_left <= 1e-9:
+                return True
+    return False
+
+
+class EnergyVad:
+    """A FAKE MicroVad for the gate's view of HA: speech when a 10 ms window is over about -40 dBFS, at once
+    (the real one is late and uneven: tests/test_ha_count_mirror.py), as :func:`ha_counts_to_the_end` hears."""
+
+    def Process10ms(self, audio: bytes) -> float:
+        return 1.0 if np.sqrt(np.mean(np.frombuffer(audio, "<i2").astype(np.float64) ** 2)) > 300 else 0.0
+
+
+def test_the_gate_keeps_home_assistants_added_up_count_under_its_end() -> None:
+    """ "Turn off the lights ... in the kitchen ... and the hall ... right now": pauses of 0.9 s after
+    words our whisper reads as finished, 0.66 s of speech apart. Each finished pause used to give HA
+    0.4 s + the 0.15 s preroll, which its count adds up: HA ended the question in the second pause
+    while our whisper still waited (session 16's lights-2x0.6 ended at the same moment in both modes).
+    The gate sends no more of a pause than keeps HA's count (its view of HA hears what HA hears: here the
+    fake's VAD) within ``ha_silence_seconds`` of its 0.7 s."""
+    from satellite.ha_gate import SilenceGate
+    from satellite.ha_turn import EndOfTurnConfig
+    from satellite.ha_vad import HaVad
+
+    def run(config: EndOfTurnConfig) -> list[tuple[bytes, bool]]:
+        """What HA gets of 4 parts with 3 pauses between them, up to the end of the last part."""
+        gate = SilenceGate(0.03, config, HaVad(vad=EnergyVad()))
+        gate.holding = True
+        voiced_of: dict[bytes, bool] = {}
+        sent: list[bytes] = []
+
+        def frame(voiced: bool) -> bytes:
+            samples = np.full(480, 3000 if voiced else 0, "<i2")
+            samples[0] = len(voiced_of)  # each frame its own
+            out = samples.tobytes()
+            voiced_of[out] = voiced
+            return out
+
+        for part in range(4):
+            if part:
+                for i in range(30):  # 0.9 s of pause; our whisper reads it finished after 0.1 s + its decode
+                    sent += gate.feed(frame(False), voiced=False)
+                    if i == 7:
+                        sent += gate.finished()
+            for _ in range(22):  # 0.66 s of speech
+                sent += gate.feed(frame(True), voiced=True)
+        return [(f, voiced_of[f]) for f in sent]
+
+    assert ha_counts_to_the_end(run(EndOfTurnConfig(ha_silence_seconds=10.0)), 0.03)  # no limit: cut
+    gated = run(EndOfTurnConfig(ha_silence_seconds=0.6))
+    assert not ha_counts_to_the_end(gated, 0.03)
+    voiced = [v for _, v in gated[22:]]
+    assert voiced.index(True) == round(0.54 / 0.03), voiced  # the first pause: the 0.39 s slice + the 0.15 s preroll
+    assert not ha_counts_to_the_end(run(EndOfTurnConfig()), 0.03)  # the default (0.1 s) sends less still
