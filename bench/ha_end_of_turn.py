@@ -26,6 +26,10 @@ all threads, ``/proc/PID/stat``) from the satellite's ``run-pipeline`` to the en
 ``ours`` mode the same server decodes the question twice (HA's STT stream and ours). The rig's own
 ``/api/stt`` check of the request comes before the satellite's run, outside that window.
 
+``--tap DIR`` keeps what HA heard of each run (``bench/ha_tap.py``: a proxy between HA and the
+satellite); every run's ``ha_replay_ended_s`` is HA's end of the command replayed on it (MicroVad +
+HA's segmenter, ``satellite/ha_vad.py``: None when HA would not have ended it before our audio-stop).
+
 Writes ``--out``.md / .json (default bench/results/ha_end_of_turn); ``--append`` adds the runs to
 those already in ``--out``.json (several short runs, each under the locks, one report).
 """
