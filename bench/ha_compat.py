@@ -122,7 +122,7 @@ async def satellite(mic: Path, speaker: Path, *flags: str) -> AsyncIterator[tupl
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "satellite", "--uri", f"tcp://127.0.0.1:{port}", "--name", "hearth-compat",
-        "--mic-wav", str(mic), "--snd-wav", str(speaker), "--snd-rate", "16000", "--timer-alarm-seconds", "4",
+        "--mic-wav", str(mic), "--snd-wav", str(speaker), "--snd-rate", "16000", "--timer-alarm-seconds", "8",
         *flags, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         cwd=str(ROOT))
     sat = Timed(proc)
@@ -175,6 +175,13 @@ async def main(args: argparse.Namespace) -> int:
             print("running the rig: check.sh " + " ".join(check), flush=True)
             rc, lines = await run_check(rig, check)
             await asyncio.sleep(1.0)  # the last log lines
+            # the timer (3 s) ends while HA's announcement plays, which goes first, then its spoken name: the
+            # beeps come after both (a 4 s alarm was over before them whenever timer-finished came after the
+            # announcement's audio-start: "beeps at []", session 19); wait for the alarm's end (at most 8 s)
+            for _ in range(100):
+                if sat.first("alarm for timer") or not sat.first("alarm ringing"):
+                    break
+                await asyncio.sleep(0.1)
             load = await asyncio.to_thread(lambda: Path("/proc/loadavg").read_text().split()[:3])
         ha_log = rig / "root" / out_dir.lstrip("/") / "home-assistant.log"
         ha_text = await asyncio.to_thread(lambda: ha_log.read_text(errors="replace") if ha_log.exists() else "")

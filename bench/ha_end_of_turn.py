@@ -26,6 +26,10 @@ all threads, ``/proc/PID/stat``) from the satellite's ``run-pipeline`` to the en
 ``ours`` mode the same server decodes the question twice (HA's STT stream and ours). The rig's own
 ``/api/stt`` check of the request comes before the satellite's run, outside that window.
 
+``--tap DIR`` keeps what HA heard of each run (``bench/ha_tap.py``: a proxy between HA and the
+satellite); every run's ``ha_replay_ended_s`` is HA's end of the command replayed on it (MicroVad +
+HA's segmenter, ``satellite/ha_vad.py``: None when HA would not have ended it before our audio-stop).
+
 Writes ``--out``.md / .json (default bench/results/ha_end_of_turn); ``--append`` adds the runs to
 those already in ``--out``.json (several short runs, each under the locks, one report).
 """
@@ -52,6 +56,7 @@ sys.path.insert(0, str(ROOT))
 from bench.ha_compat import run_check, satellite  # noqa: E402
 from bench.ha_eot_audio import CLOSE_PAUSES, KINDS, LEAD, REQUESTS, S17, mic_audio  # noqa: E402
 from bench.ha_rig import Result, rig_parser, run_on_rig  # noqa: E402
+from bench.ha_tap import audio_tap, replay  # noqa: E402
 from satellite.ha_turn import SENSITIVITIES, EndOfTurnConfig  # noqa: E402
 from voice_runtime.audio import PCM16_MONO_16K, write_wav  # noqa: E402
 from voice_runtime.procs import ServiceProcess, start_service  # noqa: E402
@@ -125,7 +130,10 @@ async def one_run(
         *(["--end-of-turn-uri", whisper.uri, "--end-of-turn-sensitivity", args.sensitivity] if mode == "ours" else []),
     ]
     out_dir = f"/tmp/ha_eot_{int(time.time())}_{n}"
-    async with satellite(mic, work / "speaker.wav", *flags) as (sat, port):
+    async with (
+        satellite(mic, work / "speaker.wav", *flags) as (sat, sat_port),
+        audio_tap(sat_port) as (tap, port),
+    ):
         check = [
             "--stt",
             f"127.0.0.1:{whisper.port}",
@@ -144,6 +152,10 @@ async def one_run(
         ]
         rc, lines = await run_check(args.rig, check)
         await asyncio.sleep(0.5)
+    if args.tap is not None:
+        args.tap.mkdir(parents=True, exist_ok=True)
+        tap.save(args.tap, f"{name}-{mode}-{n}")
+    heard = replay(b"".join(audio for _, audio in tap.chunks))  # HA's segmenter on what HA got, offline
     end = time.monotonic()
     await asyncio.sleep(2 * cpu.interval)
     sampler.cancel()
@@ -192,6 +204,8 @@ async def one_run(
         "ha_transcribe": asked[1] if asked else None,
         "whisper_live": live[1] if live else None,
         "fallback_logged": down[1] if down else None,
+        "ha_replay_ended_s": heard["ended_s"],  # HA's end of the command replayed (s into HA's stream)
+        "ha_stream_s": heard["stream_s"],
         "rig_pipeline": pipeline.strip(),
         "rig_fails": [x.strip() for x in lines if re.search(r"\bFAIL ", x)],
     }
@@ -308,6 +322,7 @@ if __name__ == "__main__":
         choices=SENSITIVITIES,
         help="--end-of-turn-sensitivity of the satellite in mode ours (default: the satellite's)",
     )
+    parser.add_argument("--tap", type=Path, help="keep what HA heard of each run here (bench/ha_tap.py)")
     parser.add_argument("--append", action="store_true", help="add to the runs already in --out.json")
     parser.add_argument("--requests", nargs="+", default=list(REQUESTS), choices=list(REQUESTS))
     sys.exit(run_on_rig(parser.parse_args(), run, markdown, passed))

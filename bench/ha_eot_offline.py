@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 from bench.ha_eot_audio import join_measured, measured_pauses, stretch, windows_db  # noqa: E402
 from bench.prosody_probe import pitch_slope  # noqa: E402
 from bench.turn_corpus import Voices, noise_tail  # noqa: E402
-from bench.turn_corpus import build as corpus  # noqa: E402
+from bench.turn_corpus import build as corpus_build  # noqa: E402
 from voice_runtime.models import cache_dir  # noqa: E402
 from wyoming_whisper.endpoint import Verdict  # noqa: E402
 from wyoming_whisper.engine import SAMPLE_RATE  # noqa: E402
@@ -111,9 +111,11 @@ class Analysed:
     points: list[Point]
 
 
-def build(voices: Voices | None) -> list[tuple[str, str, str, float, np.ndarray[Any, np.dtype[np.float32]], bytes]]:
+def build(
+    voices: Voices | None, *, corpus: bool = True
+) -> list[tuple[str, str, str, float, np.ndarray[Any, np.dtype[np.float32]], bytes]]:
     """(id, group, voice, pause, speech (float, from the first sound), tail bytes) per request;
-    synthesised audio cached in ~/.cache/hearth/ha_eot_offline."""
+    synthesised audio cached in ~/.cache/hearth/ha_eot_offline. ``corpus``: the end-of-turn corpus too."""
     folder = cache_dir() / "ha_eot_offline"
     folder.mkdir(parents=True, exist_ok=True)
     loaded: list[Voices] = [voices] if voices is not None else []
@@ -141,7 +143,7 @@ def build(voices: Voices | None) -> list[tuple[str, str, str, float, np.ndarray[
                 out.append((f"aligned-{name}-{pause}-{short}", "ha-aligned", voice, pause, aligned, silent))
         for i, text in enumerate(PLAIN):
             out.append((f"plain-{i:02d}-{short}", "plain", voice, 0.0, say(text, voice), silent))
-    for req in corpus():
+    for req in corpus_build() if corpus else []:
         x = (np.frombuffer(req.pcm, "<i2") / 32768).astype(np.float32)
         out.append((f"corpus-{req.id}", "corpus", req.voice, req.pause, x, noise_tail(req, TAIL)))
     return out

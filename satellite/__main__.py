@@ -111,10 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
                            "near misses such as 'Okay, Napoli.'); --no-wake-verify-all trusts microWakeWord's cutoff")
     wake.add_argument("--wake-refractory-seconds", type=float, default=1.5,
                       help="ignore the wake word this long after a detection")
-    wake.add_argument("--talker-gate-db", type=float, default=float(env("SATELLITE_TALKER_GATE_DB") or 0.0),
-                      metavar="DB", help="after the wake word, stream as silence what never comes within DB of the "
-                                         "wake word's level (a TV, a far talker); 0, the default: off; 12 is the "
-                                         "measured setting (opt-in: not yet shown live, see README)")
+    wake.add_argument("--talker-gate-db", type=float, default=float(env("SATELLITE_TALKER_GATE_DB") or 12.0),
+                      metavar="DB", help="after the wake word, stream as the room's noise what never comes within DB "
+                                         "of the wake word's level (a TV, a far talker); default 12 (the live room "
+                                         "run beside a gate-off one, session 19); 0: off")
     wake.add_argument("--talker-gate-keep-db", type=float, default=20.0, metavar="DB",
                       help="once the talker was heard, frames this far under the wake word are silence")
     vad = parser.add_argument_group("voice activity detection")

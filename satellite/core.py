@@ -269,8 +269,9 @@ class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, Clou
             self._send(RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS,
                                    wake_word_name=self._wake_name).event())
             self._send(AudioStart(rate=RATE, width=2, channels=1, timestamp=start_ms).event())
-            self._send(AudioChunk(rate=RATE, width=2, channels=1, audio=bytes(self._utterance),
-                                  timestamp=start_ms).event())
+            if self._utterance:  # none while the talker gate holds it: an empty chunk ends HA's STT stream
+                self._send(AudioChunk(rate=RATE, width=2, channels=1, audio=bytes(self._utterance),
+                                      timestamp=start_ms).event())
         else:
             _LOGGER.info("turn %d cloud", self.turns)
             self._start_cloud_turn(ended=False)

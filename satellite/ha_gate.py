@@ -8,64 +8,76 @@ ended, Home Assistant hears ``keep_pause_seconds`` (more, ``finished_pause_secon
 whisper reads the speech before it as finished, so that Home Assistant's STT decodes it in the
 pause) and, when speech resumes, ``preroll_seconds`` ahead of it; the rest is held back.
 
-Those slices add up in Home Assistant's count: with 0.4 s + 0.15 s of each pause after words that
-read finished, the second or third such pause of "Play some jazz ... in the kitchen ... at low
-volume" would end the turn at Home Assistant while our whisper still waits. So the gate also keeps
-an estimate of Home Assistant's count and sends no more of a pause than keeps it within
-``ha_silence_seconds`` (0.6 s, under HA's default 0.7 s): it counts every frame of a pause it
-sends (the preroll too), and forgets the count after ``HA_RESET_SECONDS`` of speech in a row, as
-HA does. Once the estimate is spent a pause gets only ``MIN_PREROLL_SECONDS`` ahead of the speech.
+Those slices add up in Home Assistant's count, and it counts more than the pauses: its VAD
+(MicroVad) scores the speech itself, late and unevenly. On the real rig (session 19,
+``bench/ha_tap.py``) HA ended "Turn on the fan, ... in the bedroom" 0.22 s into "in the bedroom":
+MicroVad gives nothing for its first 0.75 s of audio, so it heard "Turn on the fan" as under 0.5
+and its command began only at the pause; the pause's 0.56 s we sent, then the resumed words scored
+0.00, spent its 0.7 s. Session 17's gate kept an ESTIMATE of the count (the pause frames it sent),
+which could not see either. So the gate now runs HA's own end of the command on exactly what it
+sends (:class:`.ha_vad.HaVad`: MicroVad 1.0.1, HA's pin, and HA's segmenter logic) and sends no
+more of a pause than keeps HA's silence count above ``0.7 - ha_silence_seconds`` (0.3 s with the
+default 0.4: room for resumed words MicroVad scores as silence, bench/ha_count_offline.py). Once
+the count is that low a pause gets only ``MIN_PREROLL_SECONDS`` ahead of the speech.
 
 A pause starts where the voice drops ``QUIET_DB`` below the turn's loudest frame, even while the
 satellite's WebRTC VAD still calls the frames voiced: on the real rig it called the last ~0.12 s of
-a word's quiet tail (below -40 dBFS) speech, and Home Assistant, which counted them as silence,
-ended "Turn on the fan, ... in the bedroom" in its first 0.9 s pause (0.12 s of tail + 0.39 s +
-the 0.15 s preroll + the onset; session 17, ``bench/results/ha_end_of_turn_s17.md``).
+a word's quiet tail (below -40 dBFS) speech, which HA counts as silence.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import TYPE_CHECKING
 
 from .echo import db_to_ratio, frame_rms
+from .ha_vad import HaVad
 
 if TYPE_CHECKING:
     from .ha_turn import EndOfTurnConfig
 
-HA_RESET_SECONDS = 1.0  # VoiceCommandSegmenter.reset_seconds: speech that restores its silence count
-MIN_PREROLL_SECONDS = 0.06  # ahead of resumed speech even when the estimate is spent (a soft onset)
-MIN_PAUSE_SECONDS = 0.12  # shorter quiet runs are dips inside speech: not counted
+HA_SILENCE_SECONDS = 0.7  # HA's default "finished speaking detection" (the satellite cannot read HA's setting)
+MIN_PREROLL_SECONDS = 0.06  # ahead of resumed speech even when HA's count is low (a soft onset)
 QUIET_DB = 30.0  # a frame this far below the turn's loudest is a pause for the gate, voiced or not
 
 
 class SilenceGate:
-    """Which mic frames Home Assistant gets during a pause (pure). ``holding`` False: all of them."""
+    """Which mic frames Home Assistant gets during a pause (pure). ``holding`` False: all of them.
+    ``ha``: HA's end of the command, fed every frame the gate lets out (a MicroVad by default)."""
 
-    def __init__(self, frame_seconds: float, config: EndOfTurnConfig) -> None:
+    def __init__(self, frame_seconds: float, config: EndOfTurnConfig, ha: HaVad | None = None) -> None:
         self.keep = round(config.keep_pause_seconds / frame_seconds)
         self.keep_finished = round(config.finished_pause_seconds / frame_seconds)
         self.preroll = round(config.preroll_seconds / frame_seconds)
-        self.budget = round(config.ha_silence_seconds / frame_seconds)
         self.min_preroll = min(self.preroll, round(MIN_PREROLL_SECONDS / frame_seconds))
-        self.min_pause = max(1, round(MIN_PAUSE_SECONDS / frame_seconds))
-        self.reset = round(HA_RESET_SECONDS / frame_seconds)
+        self.floor = HA_SILENCE_SECONDS - config.ha_silence_seconds  # HA's count never goes under this
         self.held: deque[bytes] = deque(maxlen=max(1, round(config.max_held_seconds / frame_seconds)))
         self.frame_seconds = frame_seconds
+        self.ha = ha if ha is not None else HaVad(HA_SILENCE_SECONDS)
         self.holding = False
         self.silent = 0  # unvoiced frames in a row
-        self.voiced_run = 0  # voiced frames in a row
         self.allowed = self.keep  # of this pause's frames, Home Assistant gets this many as they come
         self.sent = 0  # of this pause's frames, sent to Home Assistant (held ones released too)
-        self.counted = 0  # frames of silence Home Assistant has counted since its count was restored (estimate)
         self.dropped = 0  # frames of held pauses never sent (the turn's total)
         self.peak = 0.0  # the turn's loudest frame so far (RMS)
-        self.spoken = False  # a voiced frame came: Home Assistant's count runs from here
 
-    def _affordable(self) -> int:
-        """How many more frames of this pause Home Assistant may get, keeping its count (with this
-        pause's preroll still to come) within the budget."""
-        return max(0, self.budget - self.counted - self.preroll - self.sent)
+    def heard(self, audio: bytes) -> None:
+        """Audio Home Assistant got without the gate (the turn's pre-roll)."""
+        self.ha.feed(audio)
+
+    def _out(self, frames: list[bytes]) -> list[bytes]:
+        """Frames Home Assistant gets: its VAD and count hear them too."""
+        for frame in frames:
+            self.ha.feed(frame)
+        return frames
+
+    def spare(self) -> int:
+        """How many more frames of silence Home Assistant may get, its count staying above the floor
+        (before its command begins it has counted nothing: its whole count is left)."""
+        segmenter = self.ha.segmenter
+        left = segmenter.silence_left if segmenter.in_command else segmenter.silence_seconds
+        return max(0, math.floor((left - self.floor) / self.frame_seconds + 1e-9))
 
     def _loud(self, frame: bytes) -> bool:
         """Whether ``frame`` is within ``QUIET_DB`` of the turn's loudest frame (and the new loudest)."""
@@ -76,30 +88,21 @@ class SilenceGate:
     def feed(self, frame: bytes, voiced: bool) -> list[bytes]:
         voiced = voiced and self._loud(frame)
         if voiced:
-            ahead = max(self.min_preroll, min(self.preroll, self.budget - self.counted - self.sent))
-            out = list(self.held)[-ahead:] if ahead else []
+            ahead = min(len(self.held), max(self.min_preroll, min(self.preroll, self.spare())))
+            out = list(self.held)[len(self.held) - ahead :]
             self.dropped += len(self.held) - len(out)
             self.held.clear()
-            # a pause ends: Home Assistant counted what it got of it (not the silence before the question,
-            # nor a dip inside a word: its VAD does not fall for 0.1 s, and counting them spent the estimate
-            # within a long request, so its STT decoded only after audio-stop: +0.2-0.4 s on the rig)
-            if self.spoken and self.silent >= self.min_pause:
-                self.counted += self.sent + len(out)
-            self.spoken = True
             self.silent = self.sent = 0
             self.allowed = self.keep
-            self.voiced_run += 1
-            if self.voiced_run >= self.reset:
-                self.counted = 0
-            return [*out, frame]
+            return self._out([*out, frame])
         self.silent += 1
-        self.voiced_run = 0
         if not self.holding:
             self.sent += 1
-            return [*self.release(), frame]
-        if not self.held and self.sent < self.allowed and self._affordable() > 0:
+            return [*self.release(), *self._out([frame])]
+        # as it comes, keeping room for the preroll a resumed voice gets at least
+        if not self.held and self.sent < self.allowed and self.spare() > self.min_preroll:
             self.sent += 1
-            return [frame]
+            return self._out([frame])
         if len(self.held) == self.held.maxlen:
             self.dropped += 1  # the oldest goes (it was silence)
         self.held.append(frame)
@@ -108,17 +111,20 @@ class SilenceGate:
     def finished(self) -> list[bytes]:
         """The speech before this pause reads as a finished request: Home Assistant gets up to
         ``keep_finished`` frames of the pause (the held ones now, to send at once; the rest as
-        they come), as far as the budget allows. Nothing during speech (the verdict was on older audio)."""
+        they come), as far as its count allows. Nothing during speech (the verdict was on older audio)."""
         if self.silent == 0:
             return []
         self.allowed = max(self.allowed, self.keep_finished)
         # this pause's frames before the held ones were sent, or dropped when held too long
-        count = max(0, min(len(self.held), self.allowed - (self.silent - len(self.held)), self._affordable()))
-        self.sent += count
-        return [self.held.popleft() for _ in range(count)]
+        count = max(0, min(len(self.held), self.allowed - (self.silent - len(self.held))))
+        out: list[bytes] = []
+        while len(out) < count and self.spare() > self.min_preroll:  # HA's count moves with each frame
+            out += self._out([self.held.popleft()])
+        self.sent += len(out)
+        return out
 
     def release(self) -> list[bytes]:
         """Everything held, to send now (the turn ends, or holding stops)."""
         out = list(self.held)
         self.held.clear()
-        return out
+        return self._out(out)

@@ -41,9 +41,11 @@ orchestrator makes, ``orchestrator/asr_session.py``) and:
   (``bench/results/ha_end_of_turn.md``, session 15). A Home Assistant set to ``aggressive``
   (0.25 s) then ends such a request itself, as it would alone.
 * Home Assistant adds those slices up over a question (its count is restored only after 1 s of
-  speech), so the gate (:mod:`.ha_gate`) keeps an estimate of that count and lets no pause take it
-  past ``ha_silence_seconds`` (0.6 s): the second or third pause after words that read finished
-  ("Play some jazz ... in the kitchen ... at low volume") is then not cut by Home Assistant either.
+  speech), and its VAD (MicroVad) also counts words it hears late as silence, so the gate
+  (:mod:`.ha_gate`) runs HA's own end of the command on exactly what it sends
+  (:mod:`.ha_vad`) and lets no pause take HA's count more than ``ha_silence_seconds`` (0.1 s)
+  below its 0.7 s: "Turn on the fan, ... in the bedroom" (cut by HA in every rig run of sessions
+  17-19 with the old estimate) is then not cut by Home Assistant either.
 
 Held back only while the server has shown it keeps up (its ``voice-started`` for this turn).
 Whatever goes wrong (no server, a refused connection, an ``error``, a closed connection, a
@@ -99,8 +101,9 @@ class EndOfTurnConfig:
     # 0.3 s speech pad, so Home Assistant's STT stream (the same server) decodes it in the pause
     finished_pause_seconds: float = 0.4
     preroll_seconds: float = 0.15  # of a held pause, this much goes ahead of speech that resumes
-    # Home Assistant adds pauses up: of all of them it hears at most about this much (.ha_gate), under its 0.7 s
-    ha_silence_seconds: float = 0.6
+    # of HA's 0.7 s count, the pauses we send may spend this much (HA's own count, mirrored: .ha_gate); 0.6 until
+    # session 19 (an estimate; 0.15 still cut 4 of 430 offline, 0.1 none: bench/ha_count_offline.py)
+    ha_silence_seconds: float = 0.1
     max_held_seconds: float = 3.0  # a hold never keeps more (the satellite's own end comes at 2.0 s)
     connect_timeout: float = 1.0
     before_transcribe_seconds: float = 2.0  # audio kept until Home Assistant's transcribe; none by then: not HA
@@ -271,6 +274,7 @@ class HaEndOfTurn:
         )
         if preroll:
             self._eot.feed(preroll)
+            self._eot_gate.heard(preroll)  # Home Assistant gets it first (core.py), its VAD too
 
     def _eot_transcribe(self, language: str | None) -> None:
         """Home Assistant's ``transcribe`` (its STT stage) for the turn in progress."""
