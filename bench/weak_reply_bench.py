@@ -24,17 +24,14 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-
-from wyoming.audio import AudioChunk
-from wyoming.event import Event
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import run_until_signalled  # noqa: E402
+from bench.paced import Events, chunks  # noqa: E402
 from bench.turn_bench import pct  # noqa: E402
 from bench.turn_corpus import piper_speech  # noqa: E402
 from orchestrator.intents import IntentRecognizer  # noqa: E402
@@ -44,22 +41,6 @@ from voice_runtime.models import resolve_piper  # noqa: E402
 from voice_runtime.procs import start_service  # noqa: E402
 
 QUESTION = "Who painted the Mona Lisa"
-
-
-class Events:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    async def event(self, event: Event) -> None:
-        self.events.append(event)
-
-
-async def chunks(pcm: bytes) -> AsyncIterator[AudioChunk]:
-    loop = asyncio.get_running_loop()
-    begin = loop.time()
-    for n, i in enumerate(range(0, len(pcm), 960)):
-        yield AudioChunk(16000, 2, 1, pcm[i : i + 960])
-        await asyncio.sleep(max(0.0, begin + (n + 1) * 0.03 - loop.time()))
 
 
 def speech() -> bytes:

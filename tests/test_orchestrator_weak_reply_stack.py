@@ -8,35 +8,19 @@ the wait). Nothing of the reply goes out before the end of the turn.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root: bench/
 
 from speech import speak
 from stack import Stack
-from wyoming.audio import AudioChunk
-from wyoming.event import Event
 
+from bench.paced import Events, chunks
 from orchestrator.intents import IntentRecognizer
 from orchestrator.pipeline import Pipeline, PipelineConfig, TurnResult
 from orchestrator.services import ServicePool
 from wyoming_whisper.endpoint import judge
-
-
-class Events:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    async def event(self, event: Event) -> None:
-        self.events.append(event)
-
-
-async def chunks(pcm: bytes) -> AsyncIterator[AudioChunk]:
-    """30 ms chunks at the microphone's pace (the end of turn is decided as the audio comes)."""
-    loop = asyncio.get_running_loop()
-    begin = loop.time()
-    for n, i in enumerate(range(0, len(pcm), 960)):
-        yield AudioChunk(16000, 2, 1, pcm[i : i + 960])
-        await asyncio.sleep(max(0.0, begin + (n + 1) * 0.03 - loop.time()))  # pacing, not sync
 
 
 async def test_a_weak_whole_question_is_answered_from_the_reply_prepared_during_the_weak_wait(stack: Stack) -> None:
