@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
-from test_satellite_core import CONFIG, QuietMic, attach, feed
+from satellite_harness import CONFIG, QuietMic, attach, feed
 from wyoming.asr import Transcript
 from wyoming.error import Error
 from wyoming.event import Event

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_satellite_core import CONFIG, REPLY, Link, attach, chunk, feed, running
+from satellite_harness import CONFIG, REPLY, Link, attach, chunk, feed, running
 from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event, async_read_event

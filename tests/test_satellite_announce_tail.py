@@ -11,8 +11,8 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from satellite_harness import CONFIG, attach, feed, running
 from test_satellite_announce import HA_RATE, a_turn_replied, announce, sine
-from test_satellite_core import CONFIG, attach, feed, running
 
 from satellite.announce import AnnounceConfig
 from satellite.playback import quiet_tail

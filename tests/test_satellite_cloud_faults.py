@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from satellite_harness import CONFIG, QuietMic, attach, feed
 from test_satellite_cloud import (
     DEEPGRAM_KEY,
     DEEPSEEK_KEY,
@@ -27,7 +28,6 @@ from test_satellite_cloud import (
     Fault,
     speech,
 )
-from test_satellite_core import CONFIG, QuietMic, attach, feed
 from test_satellite_service import Speech
 from wyoming.error import Error
 

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import Client
+from satellite_harness import CONFIG, REPLY, attach, chunk, feed, running
 from speech import speak
-from test_satellite_core import CONFIG, REPLY, attach, chunk, feed, running
 from test_satellite_service import SatelliteProcess, satellite, silence
 from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop

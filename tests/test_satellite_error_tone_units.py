@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from test_satellite_core import CONFIG, REPLY, attach, chunk, feed, running
+from satellite_harness import CONFIG, REPLY, attach, chunk, feed, running
 from test_satellite_error_tone import _error_tones
 from wyoming.audio import AudioStop
 from wyoming.error import Error

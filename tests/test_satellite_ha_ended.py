@@ -65,7 +65,7 @@ async def test_audio_while_streaming_ends_the_turn_unless_an_earlier_reply_is_ow
     """In process (the turn table): an announcement's audio-start while a fresh question streams
     ends the turn and plays; the reply of a turn the user has just cut short by speaking again
     (our orchestrator, in flight) is dropped and the new question keeps streaming."""
-    from test_satellite_core import CONFIG, attach, feed, running
+    from satellite_harness import CONFIG, attach, feed, running
 
     from satellite.state import TurnState
 
@@ -125,7 +125,7 @@ async def test_the_answer_timeout_needs_home_assistants_run_and_ends_on_any_sign
     comes after the turn ended plays as an announcement instead of being dropped."""
     import dataclasses
 
-    from test_satellite_core import CONFIG, attach, feed, running
+    from satellite_harness import CONFIG, attach, feed, running
 
     from satellite.state import TurnState
     from voice_runtime.clock import ManualClock

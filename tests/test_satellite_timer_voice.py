@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from helpers import Client
-from test_satellite_core import CONFIG, attach, feed, running
+from satellite_harness import CONFIG, attach, feed, running
 from test_satellite_service import FRAME_MS, rms, satellite, silence, speaker, windows
 from wyoming.audio import AudioStart, AudioStop
 from wyoming.error import Error
