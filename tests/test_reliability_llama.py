@@ -65,6 +65,9 @@ async def _fault_mid_reply(peers: tuple[ServiceProcess, ServiceProcess], llama: 
     fifo = tmp_path / "mic.fifo"
     os.mkfifo(fifo)
     first, second = speak(FIRST), speak(SECOND)  # before the room starts (see test_full_stack)
+    # wyoming_llama listens before its llama-server is up; on a CPU whose build crashes at start-up a
+    # second llama-server follows the first: wait for the start to be over before taking its pid.
+    assert await llama.wait_log("llama-server ready pid=", timeout=120)
     restarts = sum("llama-server ready pid=" in line for line in llama.log)
     to_llama = FaultProxy("127.0.0.1", llama.port)
     await to_llama.start()
