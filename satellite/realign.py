@@ -20,6 +20,7 @@ reply (1, 3 and 50 samples; 24.1, 17.4, 27.5 dB before), 33.7, 32.4, 32.6 dB in 
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -29,8 +30,11 @@ Floats = np.ndarray[Any, np.dtype[np.float64]]
 TAPS = 16  # each side of the windowed sinc: a reference delayed by a fraction needs this many newer samples
 
 
+@functools.lru_cache(maxsize=128)
 def _kernel(mu: float) -> Floats:
-    """Weights for x[i - TAPS + 1 .. i + TAPS] giving x at i + ``mu`` (0 <= mu < 1)."""
+    """Weights for x[i - TAPS + 1 .. i + TAPS] giving x at i + ``mu`` (0 <= mu < 1). Cached: the
+    peak search asks for the same 62 grid offsets at every delay estimate, and the reference for
+    the same fraction every frame until the next move (callers only read the array)."""
     t = np.arange(-TAPS + 1, TAPS + 1, dtype=np.float64) - mu
     window = 0.5 * (1.0 + np.cos(np.pi * t / (TAPS + 1)))  # Hann, zero beyond the taps
     k: Floats = np.sinc(t) * window
