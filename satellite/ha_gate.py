@@ -16,8 +16,9 @@ and its command began only at the pause; the pause's 0.56 s we sent, then the re
 0.00, spent its 0.7 s. Session 17's gate kept an ESTIMATE of the count (the pause frames it sent),
 which could not see either. So the gate now runs HA's own end of the command on exactly what it
 sends (:class:`.ha_vad.HaVad`: MicroVad 1.0.1, HA's pin, and HA's segmenter logic) and sends no
-more of a pause than keeps HA's silence count above ``0.7 - ha_silence_seconds`` (0.3 s with the
-default 0.4: room for resumed words MicroVad scores as silence, bench/ha_count_offline.py). Once
+more of a pause than keeps HA's silence count above ``0.7 - ha_silence_seconds`` (0.6 s with the
+default 0.1: the rest is room for resumed words MicroVad scores as silence; looser limits cut
+requests offline, bench/ha_count_offline.py, bench/results/s19_ha.md). Once
 the count is that low a pause gets only ``MIN_PREROLL_SECONDS`` ahead of the speech.
 
 A pause starts where the voice drops ``QUIET_DB`` below the turn's loudest frame, even while the
