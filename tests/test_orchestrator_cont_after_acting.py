@@ -17,41 +17,23 @@ not the window: tests/test_orchestrator_continuation.py).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import test_orchestrator_satellite
 from speech import speak
-from test_orchestrator_satellite import Script, assert_clean_cut, satellite
+from test_orchestrator_satellite import Script, assert_clean_cut, link_to, satellite
 
 from orchestrator.continuation import ContinuationPolicy, TurnTrack, Verdict, adds_nothing
 from orchestrator.intents import IntentRecognizer
 from orchestrator.pipeline import Pipeline
-from orchestrator.satellite_link import LinkConfig, SatelliteLink
 from orchestrator.services import ServicePool
 from orchestrator.timers import TimerManager
 from orchestrator.turn import TurnResult
 from voice_runtime.procs import ServiceProcess
 
 WIDE = ContinuationPolicy(window=60.0, max_reply_seconds=60.0)
-
-
-@contextlib.asynccontextmanager
-async def link_to(port: int, pipeline: Pipeline, timers: TimerManager) -> AsyncIterator[SatelliteLink]:
-    """The link as ``serve`` makes it, ringer of the satellite's timers (so a timer can be set)."""
-    link = SatelliteLink(LinkConfig(f"tcp://127.0.0.1:{port}", continuation=WIDE), pipeline, timers=timers)
-    task = asyncio.create_task(link.run())
-    try:
-        yield link
-    finally:
-        await link.stop()
-        task.cancel()
-        with contextlib.suppress(BaseException):
-            await task
-        await pipeline.close()
 
 
 async def went_on(peers: tuple[ServiceProcess, ServiceProcess], tmp_path: Path,
@@ -62,7 +44,7 @@ async def went_on(peers: tuple[ServiceProcess, ServiceProcess], tmp_path: Path,
     pipeline = Pipeline(ServicePool("asr", [whisper.uri], warm=False), ServicePool("handle", []),
                         ServicePool("tts", [piper.uri], warm=False), intents=IntentRecognizer(timers=timers))
     script = Script(["Set a timer for five minutes.", then], barge_in_on_first_audio=True)
-    async with satellite(script) as sat, link_to(sat.port or 0, pipeline, timers) as link:
+    async with satellite(script) as sat, link_to(sat.port or 0, pipeline, timers, continuation=WIDE) as link:
         await asyncio.wait_for(script.done.wait(), 120)
         first, second = await asyncio.wait_for(link.wait_turns(2), 30)
         count = len(timers.timers(link.owner))

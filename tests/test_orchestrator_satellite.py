@@ -24,6 +24,7 @@ from orchestrator.intents import NO_HOME_REPLY, IntentRecognizer
 from orchestrator.pipeline import Pipeline
 from orchestrator.satellite_link import LinkConfig, SatelliteLink
 from orchestrator.services import ServicePool
+from orchestrator.timers import TimerManager
 from voice_runtime.faultproxy import FaultProxy
 from voice_runtime.handler import ServiceHandler
 from voice_runtime.procs import ServiceProcess
@@ -123,8 +124,11 @@ NO_CONTINUATION = ContinuationPolicy(window=0)
 
 
 @contextlib.asynccontextmanager
-async def link_to(port: int, pipeline: Pipeline, **kw: object) -> AsyncIterator[SatelliteLink]:
-    link = SatelliteLink(LinkConfig(f"tcp://127.0.0.1:{port}", **kw), pipeline)  # type: ignore[arg-type]
+async def link_to(port: int, pipeline: Pipeline, timers: TimerManager | None = None,
+                  **kw: object) -> AsyncIterator[SatelliteLink]:
+    """The link as ``serve`` makes it (``timers``: the ringer of the satellite's timers; ``kw``: LinkConfig)."""
+    link = SatelliteLink(LinkConfig(f"tcp://127.0.0.1:{port}", **kw), pipeline,  # type: ignore[arg-type]
+                         timers=timers)
     task = asyncio.create_task(link.run())
     try:
         yield link
