@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.llama_bench import llama_url, via_service  # noqa: E402
 from voice_runtime.procs import start_service  # noqa: E402
-from wyoming_llama.__main__ import DEFAULT_SYSTEM_PROMPT  # noqa: E402
+from wyoming_llama.config import DEFAULT_SYSTEM_PROMPT  # noqa: E402
 from wyoming_llama.spoken import SentenceBudget  # noqa: E402
 
 # (question, accepted answers: any one of the "|"-separated words/phrases, lower case)

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from voice_runtime.procs import ServiceProcess, start_service  # noqa: E402
-from wyoming_llama.__main__ import DEFAULT_SYSTEM_PROMPT  # noqa: E402
+from wyoming_llama.config import DEFAULT_SYSTEM_PROMPT  # noqa: E402
 
 QUESTIONS = [
     "What is the capital of France?",

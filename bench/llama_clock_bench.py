@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench.llama_bench import llama_url, via_service  # noqa: E402
 from orchestrator.clock_claims import fix_clock_claim  # noqa: E402
 from voice_runtime.procs import start_service  # noqa: E402
-from wyoming_llama.__main__ import DEFAULT_SYSTEM_PROMPT  # noqa: E402
+from wyoming_llama.config import DEFAULT_SYSTEM_PROMPT  # noqa: E402
 from wyoming_llama.handler import clock_line  # noqa: E402
 from wyoming_llama.history import ChatMessage, HistoryStore  # noqa: E402
 

@@ -30,7 +30,7 @@ from helpers import connected
 
 from voice_runtime.models import resolve_llama_server, resolve_llm
 from voice_runtime.server import ServerConfig, WyomingServer
-from wyoming_llama.__main__ import DEFAULT_SYSTEM_PROMPT
+from wyoming_llama.config import DEFAULT_SYSTEM_PROMPT
 from wyoming_llama.handler import LlamaHandler, LlamaService
 from wyoming_llama.history import ChatMessage, HistoryStore
 from wyoming_llama.llm import GenerationSettings, LocalProvider, ReplyStats

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import models
+from . import llama_check, models
 from .cli import add_version_arg
 
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
@@ -245,9 +245,11 @@ def llama_server(native: bool = True, gpu: str | None = None) -> None:
     home = models.cache_dir() / "llama-server" / key
     exe = home / "llama-server"
     if exe.is_file() and os.access(exe, os.X_OK):
-        _link(exe, link)
-        say(f"llama-server: ok (cached build {key})")
-        return
+        if _start_checked(exe, key, native=native, backend=backend):
+            _link(exe, link)
+            say(f"llama-server: ok (cached build {key})")
+            return
+        return llama_server(native=False, gpu=gpu)
     if shutil.which("cmake") is None:
         raise SetupError("cmake is needed to build llama-server (apt-get install cmake)")
     downloads = models.cache_dir() / "downloads"
@@ -291,8 +293,27 @@ def llama_server(native: bool = True, gpu: str | None = None) -> None:
         home.mkdir(parents=True, exist_ok=True)
         shutil.copy2(built, exe.with_suffix(".tmp"))
         exe.with_suffix(".tmp").replace(exe)
-    _link(exe, link)
     say(f"llama-server: built and cached as {exe}")
+    if not _start_checked(exe, key, native=native, backend=backend):
+        return llama_server(native=False, gpu=gpu)
+    _link(exe, link)
+
+
+def _start_checked(exe: Path, key: str, *, native: bool, backend: str) -> bool:
+    """True when the build starts on the default model (checked once per build, the verdict kept
+    next to it); False when a native CPU build crashes: the caller builds the generic one."""
+    kept = llama_check.load(exe)
+    if kept is None:
+        say(f"llama-server: start check of build {key} on the default model (once per build)")
+        kept = llama_check.check(exe, models.resolve_llm())
+        llama_check.save(exe, kept)
+    if kept.works:
+        say(f"llama-server: build {key} {kept.detail}")
+        return True
+    if native and backend == "cpu":
+        say(f"llama-server: the native build {key} {kept.detail}: building the generic one (GGML_NATIVE=OFF)")
+        return False
+    raise SetupError(f"llama-server build {key} {kept.detail}; see {exe.parent}")
 
 
 def _link(target: Path, link: Path) -> None:

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import json
 import logging
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -20,10 +19,11 @@ from voice_runtime.logs import setup_logging
 from voice_runtime.memory import tune_malloc
 from voice_runtime.modelctl import add_model_dir_args, dirs_from_args, resolve_or_fetch_llm
 from voice_runtime.models import ModelError, resolve_llama_server
-from voice_runtime.server import ServerConfig, require_listen, run_server
+from voice_runtime.server import require_listen, run_server
 from voice_runtime.tasks import cancel_and_wait
 
 from . import __version__
+from .config import DEFAULT_BASE_URL, DEFAULT_CLOUD_MODEL, DEFAULT_SYSTEM_PROMPT, PROVIDERS, LlamaConfig
 from .handler import LlamaHandler, LlamaService
 from .history import HistoryStore
 from .llm import GenerationSettings, LocalProvider, OpenAICompatibleProvider, Provider
@@ -31,43 +31,6 @@ from .prefill import Prefiller
 from .process import LlamaServerConfig, LlamaServerProcess, LlamaUnavailable
 
 _LOGGER = logging.getLogger("wyoming_llama")
-PROVIDERS = ("local", "openai-compatible")
-DEFAULT_BASE_URL = "https://api.deepseek.com"
-DEFAULT_CLOUD_MODEL = "deepseek-chat"
-# Chosen by bench/answers_bench.py (2026-12-01, SmolLM2-135M, 48 questions, a held-out third):
-# this prompt at temperature 0 and 80 tokens answered 82 % / 80 % (tune / held-out) of factual
-# questions right, against 45 % / 60 % for the previous prompt at 0.7 and 256 tokens, whose
-# replies ran 68 s spoken at p95.
-DEFAULT_SYSTEM_PROMPT = (
-    "You are a helpful voice assistant in a home. Your answers are spoken aloud. Answer the question "
-    "directly and correctly in English, in one or two short sentences of plain text. Never use lists, "
-    "markdown or emojis. If you do not know, say so. You cannot control devices, set timers or alarms, "
-    "or take any action in the world: you can only talk. Never say you turned, switched, locked, opened, "
-    "set or started anything; if asked to, say you can't."
-)
-
-
-@dataclass(frozen=True)
-class LlamaConfig:
-    server: ServerConfig
-    provider: str
-    model_name: str
-    llama: LlamaServerConfig | None  # a llama-server to start and manage
-    llm_url: str | None  # an already running OpenAI-compatible endpoint (local provider)
-    base_url: str  # openai-compatible provider
-    api_key_env: str
-    settings: GenerationSettings
-    system_prompt: str
-    context_size: int
-    max_history_turns: int
-    conversation_timeout: float
-    max_transcript_chars: int
-    languages: tuple[str, ...]
-    max_sentences: int = 3
-    warm_up_slots: int | None = None  # slots given the system prompt at start and after a restart (None: all)
-    prefill: bool = False  # after each stored reply, evaluate the next prompt up to its clock line (prefill.py)
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="wyoming-llama", description="Wyoming conversation agent over llama.cpp")
     parser.add_argument(

@@ -30,6 +30,7 @@ from typing import Literal
 
 import httpx
 
+from voice_runtime import llama_check
 from voice_runtime.clock import Clock, MonotonicClock
 from voice_runtime.procs import free_port
 from voice_runtime.tasks import TaskSet, cancel_and_wait, race
@@ -119,6 +120,10 @@ class LlamaServerProcess:
         # crashes: AMX advertised but not usable in this VM, 2026-12-03: SIGSEGV in
         # ggml_backend_amx_mul_mat while the model loads).
         self.no_repack = False
+        kept = llama_check.load(config.exe)  # set-up's start check of this build, if it made one
+        if kept is not None and kept.flags is not None and llama_check.NO_REPACK in kept.flags:
+            self.no_repack = True  # set-up saw it crash with repacking: no crash (and core dump) per start
+            _LOGGER.info("llama-server starts with %s (set-up's start check: %s)", llama_check.NO_REPACK, kept.detail)
 
     @property
     def pid(self) -> int | None:
@@ -190,7 +195,9 @@ class LlamaServerProcess:
 
     async def _spawn_and_wait(self) -> None:
         port = free_port()
-        command = self.config.command(port) + (["--no-repack"] if self.no_repack else [])
+        command = self.config.command(port)
+        if self.no_repack and llama_check.NO_REPACK not in command:
+            command.append(llama_check.NO_REPACK)
         self.url = f"http://{self.config.host}:{port}"
         parent, nice = os.getpid(), self.config.nice
         try:
