@@ -255,7 +255,7 @@ class OutsideTurn:
             if self.alarm.expired(now):
                 self.stop_alarm(f"rang {self.config.alarm.seconds:.0f} s")
             elif not self.playback.busy and self.machine.state not in PLAYING:  # a reply/announcement goes first
-                sound = self.alarm.next_sound()
+                sound = self.alarm.next_sound(now)
                 if sound and sound is not self.alarm.sound:  # the timer's name: speech heard now is its echo
                     self._line_until = now + self.playback.fmt.seconds(len(sound)) + LINE_ECHO_SECONDS
                 self.playback.add_tone(sound)

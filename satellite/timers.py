@@ -122,6 +122,9 @@ def _name(value: object) -> str | None:
     raise TypeError("timer name must be a string")
 
 
+QUEUED_MAX_SECONDS = 600.0  # an alarm that has not sounded this long after its timer finished is dropped
+
+
 @dataclass(frozen=True)
 class AlarmConfig:
     seconds: float = 30.0  # rings at most this long (--timer-alarm-seconds)
@@ -138,12 +141,16 @@ class Alarm:
         self.ringing: TimerFinishedNotice | None = None
         self.line = b""  # the timer's name, spoken (speaker format): played once, ahead of the beeps
         self.waiting_for_line = False  # its synthesis is under way: no beeps yet (bounded by voice.max_wait)
-        self._until = 0.0
+        self._until: float | None = None  # when its ringing time ends (set at its first sound)
+        self._queued_until = 0.0
 
     def start(self, notice: TimerFinishedNotice, now: float) -> None:
         self.ringing = notice
         self.line, self.waiting_for_line = b"", False
-        self._until = now + self.config.seconds
+        # Its time counts from its first sound: a timer that finishes during an announcement or a reply
+        # (they go first) still rings its whole time after them (bounded: QUEUED_MAX_SECONDS).
+        self._until = None
+        self._queued_until = now + QUEUED_MAX_SECONDS
         _LOGGER.info("alarm ringing for timer %s (name=%r), at most %.0f s", notice.id, notice.name,
                      self.config.seconds)
 
@@ -156,14 +163,19 @@ class Alarm:
         self.line, self.waiting_for_line = b"", False
         return True
 
-    def next_sound(self) -> bytes:
+    def next_sound(self, now: float) -> bytes:
         """What to queue when the speaker is idle: the spoken name once, then the beeps (none while
-        the name is on its way)."""
+        the name is on its way). The first sound starts the ringing time."""
         if self.waiting_for_line:
             return b""
+        if self._until is None:
+            self._until = now + self.config.seconds
         line, self.line = self.line, b""
         return line or self.sound
 
     def expired(self, now: float) -> bool:
-        """True once it has rung ``seconds`` (the caller stops it)."""
-        return self.ringing is not None and now >= self._until
+        """True once it has rung ``seconds`` from its first sound, or could not sound for
+        ``QUEUED_MAX_SECONDS`` (the caller stops it)."""
+        if self.ringing is None:
+            return False
+        return now >= self._until if self._until is not None else now >= self._queued_until
