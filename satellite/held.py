@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from .config import SatelliteConfig
 
 _LOGGER = logging.getLogger("satellite.core")
+_PATTERN_FRAMES = 64  # the held frames' verdicts logged at most (the room's logs: how words and echo look)
 
 
 class HoldKind(StrEnum):
@@ -91,6 +92,7 @@ class HeldSpeech:
     _reply_from: int = 0  # the playback's played reply bytes when the reply began (controller_events.py)
     _hold_kind: HoldKind = HoldKind.BARGE_IN
     _held_voiced: int = 0  # the most voiced frames the speech over the current hold reached
+    _held_frames: str = ""  # the VAD's verdicts over the current hold ("v" voiced, "." not; logged, bounded)
 
     def _hold_begins(self) -> None:
         """The reply (or an announcement) is being held: what will confirm the speech over it."""
@@ -101,6 +103,7 @@ class HeldSpeech:
                   and self._route == "local" and self._stt_turn != self.turns and config.continuation_min_seconds > 0)
         self._hold_kind = KINDS.get((self.machine.state, recent), HoldKind.BARGE_IN)
         self._held_voiced = 0
+        self._held_frames = ""
         _LOGGER.info("hold (%s): %.2fs after the end of the question, %.2fs of the reply heard",
                      self._hold_kind.value, after, heard)
 
@@ -114,17 +117,19 @@ class HeldSpeech:
         """The held reply plays on: how close the speech over it came to its minimum (the price of a
         lower one is read off these lines in the room's logs)."""
         minimum, frames, _ = self._minimum()
-        _LOGGER.info("hold (%s) over: %d voiced frames heard, %d confirm it (%.2fs)",
-                     self._hold_kind.value, self._held_voiced, frames, minimum)
+        _LOGGER.info("hold (%s) over: %d voiced frames heard, %d confirm it (%.2fs) frames=%s",
+                     self._hold_kind.value, self._held_voiced, frames, minimum, self._held_frames)
 
     def _held_verdict(self) -> TurnTrigger | None:
         """Once per mic frame while held: what the speech over the reply has become (None: not yet)."""
         minimum, frames, trigger = self._minimum()
         self._held_voiced = max(self._held_voiced, self.detector.voiced_frames)
+        if len(self._held_frames) < _PATTERN_FRAMES:
+            self._held_frames += "v" if self.detector.voiced else "."
         if self.detector.in_speech and self.detector.voiced_frames >= frames:
             # (one wording for both: bench/room_bench.py counts "barge-in after" as the reply cut by speech)
-            _LOGGER.info("barge-in after %.2fs of speech%s", self.detector.voiced_seconds,
-                         " (a continuation)" if trigger is TurnTrigger.CONTINUED else "")
+            _LOGGER.info("barge-in after %.2fs of speech%s frames=%s", self.detector.voiced_seconds,
+                         " (a continuation)" if trigger is TurnTrigger.CONTINUED else "", self._held_frames)
             return trigger
         if not self.detector.in_speech and (
                 self._mic_ms - self._held_ms >= self.config.echo.onset_confirm_ms or not self.playback.has_reply):
