@@ -34,8 +34,13 @@ in the room (``bench/results/s19_cont.md``). Later in a reply, or with Home Assi
 would answer "please" on its own), the barge-in rule stands.
 
 The verdict, once per held frame: the speech lasted the kind's minimum (``BARGE_IN_CONFIRMED``,
-or ``CONTINUED`` for a continuation); or the VAD is not in speech and the onset was not
-confirmed in ``onset_confirm_ms`` (or the reply ran out): ``ONSET_LAPSED``; else nothing yet.
+or ``CONTINUED`` for a continuation); or, in a continuation hold, the speech went quiet for
+``continuation_lapse_seconds`` short of its minimum (``SPEECH_LAPSED``: the reply resumes at
+once, the VAD restarted; a word that goes on with the question is voiced without such a gap,
+the question's own tail or the noise the controller's early end left the VAD in is not: session
+19's held-60 waited 0.6 s for the VAD's end of 4 voiced frames, a stutter at the reply's start);
+or the VAD is not in speech and the onset was not confirmed in ``onset_confirm_ms`` (or the
+reply ran out): ``ONSET_LAPSED``; else nothing yet.
 """
 
 from __future__ import annotations
@@ -93,6 +98,7 @@ class HeldSpeech:
     _hold_kind: HoldKind = HoldKind.BARGE_IN
     _held_voiced: int = 0  # the most voiced frames the speech over the current hold reached
     _held_frames: str = ""  # the VAD's verdicts over the current hold ("v" voiced, "." not; logged, bounded)
+    _held_quiet: int = 0  # unvoiced frames in a row over the current hold
 
     def _hold_begins(self) -> None:
         """The reply (or an announcement) is being held: what will confirm the speech over it."""
@@ -104,6 +110,7 @@ class HeldSpeech:
         self._hold_kind = KINDS.get((self.machine.state, recent), HoldKind.BARGE_IN)
         self._held_voiced = 0
         self._held_frames = ""
+        self._held_quiet = 0
         _LOGGER.info("hold (%s): %.2fs after the end of the question, %.2fs of the reply heard",
                      self._hold_kind.value, after, heard)
 
@@ -120,17 +127,33 @@ class HeldSpeech:
         _LOGGER.info("hold (%s) over: %d voiced frames heard, %d confirm it (%.2fs) frames=%s",
                      self._hold_kind.value, self._held_voiced, frames, minimum, self._held_frames)
 
+    def _lapsed(self) -> bool:
+        """A continuation hold's speech went quiet (``continuation_lapse_seconds``) short of its minimum.
+        A word that goes on with the question is voiced without such a gap; the question's own tail
+        or a noise the controller's early end left the VAD in (session 19, held-60: 4 frames) is not,
+        and the VAD's end of that speech (0.6 s of silence) was a 0.6 s stutter at the reply's start."""
+        lapse = self.config.continuation_lapse_seconds
+        if self._hold_kind is not HoldKind.CONTINUATION or lapse <= 0 or not self.detector.in_speech:
+            return False
+        return self._held_quiet >= max(1, math.ceil(lapse / self.detector.config.frame_seconds - 1e-6))
+
     def _held_verdict(self) -> TurnTrigger | None:
         """Once per mic frame while held: what the speech over the reply has become (None: not yet)."""
         minimum, frames, trigger = self._minimum()
         self._held_voiced = max(self._held_voiced, self.detector.voiced_frames)
         if len(self._held_frames) < _PATTERN_FRAMES:
             self._held_frames += "v" if self.detector.voiced else "."
+        self._held_quiet = 0 if self.detector.voiced else self._held_quiet + 1
         if self.detector.in_speech and self.detector.voiced_frames >= frames:
             # (one wording for both: bench/room_bench.py counts "barge-in after" as the reply cut by speech)
             _LOGGER.info("barge-in after %.2fs of speech%s frames=%s", self.detector.voiced_seconds,
                          " (a continuation)" if trigger is TurnTrigger.CONTINUED else "", self._held_frames)
             return trigger
+        if self._lapsed():
+            _LOGGER.info("speech over the hold went quiet after %d voiced frames: not the user going on; "
+                         "the reply resumes", self.detector.voiced_frames)
+            self.detector.restart()  # speech from now on is new (a new hold)
+            return TurnTrigger.SPEECH_LAPSED
         if not self.detector.in_speech and (
                 self._mic_ms - self._held_ms >= self.config.echo.onset_confirm_ms or not self.playback.has_reply):
             _LOGGER.info("onset not confirmed as speech: the reply resumes")
