@@ -59,15 +59,18 @@ from voice_runtime.procs import ServiceProcess, start_service  # noqa: E402
 RATE = 16000
 RESULTS = ROOT / "bench" / "results" / "room_cont"
 # (head, trailing words, kind): "intent" answered at once (no home: the honest no-home reply, which
-# acted on nothing, so it is merged), "llm", "acting" (a timer: the tail is heard alone)
+# acted on nothing, so it is merged), "acting" (a timer: the tail is heard alone). No LLM questions:
+# on the shared box (load 7-8) their replies came 11 s late or never within a slot, and the tail then
+# fell over the next request's reply (the first run, s20-cont-1, had "Tell me a joke" and "Tell me
+# about the moon")
 PAIRS = [
     ("Lock the front door", "please", "intent"),
     ("Turn on the kitchen lights", "please", "intent"),
     ("What time is it", "now", "intent"),
     ("Turn off the lights", "in the kitchen", "intent"),
-    ("Tell me a joke", "please", "llm"),
+    ("Pause the music", "now", "intent"),
     ("Open the garage door", "now", "intent"),
-    ("Tell me about the moon", "thanks", "llm"),
+    ("Turn off the fan", "in the bedroom", "intent"),
     ("Switch on the fan", "in the kitchen", "intent"),
     ("Close the blinds", "please", "intent"),
     ("Set a timer for five minutes", "thanks", "acting"),
@@ -173,6 +176,9 @@ def judge(requests: list[dict[str, Any]], run: dict[str, Any]) -> list[dict[str,
                     m := re.match(r"the question's speech: (\d+) voiced frames", msg)):
                 holds[-1].setdefault("speech_frames", int(m.group(1)))  # the continued speech's whole voice
         merges = sum("new speech after turn" in m and ": continuation (" in m for m in mine)
+        # the tail started a turn of its own (the reply was cut and the tail is answered alone: a double answer)
+        alone = [msg for t, _, msg in orch if tail is not None and tail["onset"] - 0.2 <= t <= tail["offset"] + 1.0
+                 and re.search(r"new speech after turn \d+: new turn \(", msg)]
         after_acting = sum(": new turn after acting" in m for m in mine)
         tail_on = tail["onset"] if tail else None
         over_tail = [h for h in holds if tail is not None and tail["onset"] - 0.1 <= h["t"] <= tail["offset"] + 0.3]
@@ -182,6 +188,7 @@ def judge(requests: list[dict[str, Any]], run: dict[str, Any]) -> list[dict[str,
             "whole": bool(final) and words_in(r["head"], final) >= 0.75 and words_in(r["tail"], final) == 1.0,
             "tail_heard": bool(final) and words_in(r["tail"], final) == 1.0,
             "merges": merges, "after_acting": after_acting, "turns_answered": len(answered),
+            "tail_alone": len(alone),
             # the tail's onset - the first reply's start at the speaker (the room's real delay)
             "delay": round(tail_on - first["start"], 3) if tail_on is not None and first else None,
             "pause": round(tail_on - head["offset"], 3) if tail_on is not None else None,
@@ -204,8 +211,8 @@ def summary(rows: list[dict[str, Any]]) -> list[str]:
              f"{np.median([r['delay'] for r in over]) if over else float('nan'):.3f} s)"]
     lines.append(f"non-acting, tail over the reply: whole {sum(r['whole'] for r in merged_kind)}/{len(merged_kind)}, "
                  f"short-word rule fired {sum(r['continued'] for r in merged_kind)}, merged "
-                 f"{sum(r['merges'] > 0 for r in merged_kind)}, double answers "
-                 f"{sum(r['turns_answered'] > 1 for r in merged_kind)}")
+                 f"{sum(r['merges'] > 0 for r in merged_kind)}, tail a turn of its own (a double answer) "
+                 f"{sum(r['tail_alone'] > 0 for r in merged_kind)}")
     acting = [r for r in over if r["kind"] == "acting"]
     lost = sum(any(h.get("verdict") == "resumed" for h in r["holds_over_tail"]) for r in rows)
     acted = sum(r["after_acting"] > 0 for r in acting)
@@ -216,7 +223,7 @@ def summary(rows: list[dict[str, Any]]) -> list[str]:
         hs = " ".join(f"[{h['kind']} a={h['after']} h={h['heard']} {h.get('verdict', '?')} {h.get('frames', '')}]"
                       for h in r["holds"])
         lines.append(f"{r['id']} {r['kind']:6} {r['condition']:5} delay={r['delay']} pause={r['pause']} "
-                     f"{'WHOLE' if r['whole'] else 'miss '} merges={r['merges']} turns={r['turns_answered']} "
+                     f"{'WHOLE' if r['whole'] else 'miss '} merges={r['merges']} alone={r['tail_alone']} "
                      f"{r['answered'][-1] if r['answered'] else ''} {hs}")
     return lines
 
@@ -255,8 +262,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--label", default="cont")
     parser.add_argument("--keep", help="folder for the room's files (default /tmp/room-cont-LABEL)")
-    parser.add_argument("--count", type=int, default=30, help="requests (pairs, voices, delays in turn)")
-    parser.add_argument("--gap", type=float, default=11.0, help="seconds from one head's end to the next head")
+    parser.add_argument("--count", type=int, default=33, help="requests (pairs, voices, delays in turn)")
+    parser.add_argument("--gap", type=float, default=9.5, help="seconds from one head's end to the next head")
     parser.add_argument("--echo-db", type=float, default=-6.0)
     parser.add_argument("--rejudge", action="store_true", help="judge the kept --keep folder again")
     args = parser.parse_args()
@@ -272,7 +279,9 @@ def rejudge(args: argparse.Namespace) -> int:
     ran = {"result": json.loads((folder / "result.json").read_text()),
            "log": (folder / "orchestrator.log").read_text(errors="replace"),
            "satlog": (folder / "run.log").read_text(errors="replace"), "mono_to_wall": data["mono_to_wall"]}
-    data["rows"] = judge(build(args.count), ran)
+    requests = [{**{k: row[k] for k in ("id", "head", "tail", "kind", "voice", "condition")},
+                 "delay": row["delay_asked"]} for row in data["rows"]]  # (as run: the pairs may have changed since)
+    data["rows"] = judge(requests, ran)
     path.write_text(json.dumps(data, indent=1) + "\n")
     print("\n".join(summary(data["rows"])))
     return 0

@@ -9,10 +9,11 @@ by the kind of hold (:data:`KINDS`), and what confirms each kind is :data:`MINIM
 hold               when it begins                                          confirmed after
 =================  ======================================================  =====================
 ``CONTINUATION``   over a reply of a local turn, at most ``continuation_   ``continuation_min_
-                   hold_seconds`` of mic time after the question ended     seconds`` of voice
-                   (the satellite's ``audio-stop``, whoever found the      (0.18 s)
-                   end), under ``continuation_max_heard_seconds`` of the
-                   reply played, and a controller that joins such speech
+                   hold_seconds`` (1.3 s) of mic time after the question   seconds`` of voice
+                   ended (the satellite's ``audio-stop``, whoever found    (0.18 s)
+                   the end), under ``continuation_max_heard_seconds``
+                   (0.9 s) of the reply played, and a controller that
+                   joins such speech
                    to the question (our orchestrator; not Home
                    Assistant, whose runs send ``transcribe``)
 ``BARGE_IN``       any other hold of a reply                               ``barge_in_min_
