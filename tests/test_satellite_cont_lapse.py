@@ -24,27 +24,22 @@ from pathlib import Path
 import numpy as np
 from helpers import Client
 from satellite_harness import CONFIG, REPLY, VAD, attach, chunk, feed, running
-from speech import speak
-from test_satellite_cont_short_word import MS, FakeController, first_of, voiced
+from test_satellite_cont_short_word import MS, FakeController, first_of
 from test_satellite_service import satellite, silence
 from wyoming.vad import VoiceStopped
 
 from satellite.state import TurnState
 
-BURST_SECONDS = 0.12  # four 30 ms frames at most: short of the continuation's six
+FRAME = 960  # bytes: the satellite's 30 ms VAD frame
 
 
-def burst() -> bytes:
-    """0.12 s of Piper's "please" (its vowel), faded in and out, at -16 dBFS RMS: voice the VAD hears
-    for a few frames and then nothing (a word's tail, not a word)."""
-    word = np.frombuffer(voiced(speak("Please.")), "<i2").astype(np.float64)
-    middle = len(word) // 2
-    piece = word[middle - int(BURST_SECONDS * 8000): middle + int(BURST_SECONDS * 8000)]
-    fade = int(0.01 * 16000)
-    piece[:fade] *= np.linspace(0.0, 1.0, fade)
-    piece[-fade:] *= np.linspace(1.0, 0.0, fade)
-    piece *= 10 ** (-16 / 20) * 32768 / np.sqrt(np.mean(piece**2))
-    return piece.astype("<i2").tobytes()
+def buzz(seconds: float) -> bytes:
+    """A voice-like buzz (140 Hz, 3 Hz tremolo) at -16 dBFS RMS: WebRTC's VAD calls it voiced, and it is
+    the same every run (Piper's speech is not: its length and the VAD's verdicts vary by a frame)."""
+    t = np.arange(round(seconds * 16000)) / 16000
+    x = np.sign(np.sin(2 * np.pi * 140 * t)) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
+    x *= 10 ** (-16 / 20) * 32768 / np.sqrt(np.mean(x**2))
+    return x.astype("<i2").tobytes()
 
 
 def longest_silence_inside(path: Path) -> float:
@@ -79,12 +74,15 @@ async def test_a_burst_right_after_the_end_of_the_question_is_no_long_stutter(tm
         try:
             await controller.start()
             await sat.wait_log("controller attached")
-            question = silence(0.5) + voiced(speak("Lock the front door.")) + silence(0.3)
+            # In whole frames: the burst starts on a frame of its own and is voiced in four (the VAD's
+            # hangover after it is the reply's echo to the energy gate): short of six.
+            question = silence(0.48) + buzz(0.99) + silence(0.3)
+            assert len(question) % FRAME == 0
             await asyncio.to_thread(write, question)
             await controller.wait_heard(len(question) / MS - 30)
             await controller.end_and_reply("Lock the front door.", reply_seconds=2.0)
             await sat.wait_log("reply audio complete")
-            await asyncio.to_thread(write, burst() + silence(3.5))
+            await asyncio.to_thread(write, buzz(0.12) + silence(3.5))
             await first_of(sat, ("on reply-done", 1), ("audio-stop to the controller at mic", 2))
         finally:
             os.close(mic)
@@ -93,7 +91,7 @@ async def test_a_burst_right_after_the_end_of_the_question_is_no_long_stutter(tm
     log = "\n".join(sat.log[-40:])
     assert "hold (continuation)" in log, log  # held as the user going on, at first
     assert "barge-in -> speaking on speech-lapsed" in log, log
-    assert "on continued" not in log and len(controller.pipelines) == 1, log  # no new turn
+    assert "on continued" not in log and "on barge-in-confirmed" not in log, log  # the reply was not cut
     assert longest_silence_inside(speaker) < 0.4, log  # the hold: the burst and 0.15 s, not 0.6 s of silence
 
 
