@@ -55,8 +55,10 @@ def longest_silence_inside(path: Path) -> float:
 
 
 async def test_a_burst_right_after_the_end_of_the_question_is_no_long_stutter(tmp_path: Path) -> None:
-    """The old code held the reply until 0.6 s of silence after the burst (its gap >= 0.6 s) and
-    had no speech-lapsed transition."""
+    """The old code kept the reply held over the quiet after the burst until the VAD's end (0.6 s);
+    here it never got there: 0.24 s after the burst two more frames the VAD called voiced (its
+    hangover, once the energy gate opened on the held reply's silence) made the six, and the reply
+    was cut for a new turn (``frames=vv........vv``). Now the hold lapses after five quiet frames."""
     fifo = tmp_path / "mic.pcm"
     os.mkfifo(fifo)
     speaker = tmp_path / "speaker.wav"
