@@ -33,11 +33,11 @@ class SatelliteConfig:
     # The windows were 1.0 s / 0.6 s (session 19); the room (session 20, bench/room_cont_bench.py) held users'
     # trailing words at 0.39-1.02 s of the reply (the echo judge hears a user over a reply's first ~0.7 s
     # late) and 0.48-1.08 s after the end: 14 of 20 fell outside and 6 of those were lost. Kept under the
-    # orchestrator's merge limits (1.5 s / 1.0 s heard, measured there ~0.1 s later), so a continuation the
-    # satellite starts is one it merges.
+    # orchestrator's merge limits (1.5 s / 1.0 s heard; its clocks run on while the reply is held, so the
+    # windows hold up to the confirmation), so a continuation the satellite starts is one it merges.
     continuation_min_seconds: float = 0.18
-    continuation_hold_seconds: float = 1.3
-    continuation_max_heard_seconds: float = 0.9
+    continuation_hold_seconds: float = 1.4
+    continuation_max_heard_seconds: float = 0.95
     # A continuation hold whose speech goes quiet this long short of its minimum resumes the reply (0: only at
     # the VAD's end of speech, 0.6 s of silence: the stutter of session 19's held-60).
     continuation_lapse_seconds: float = 0.15

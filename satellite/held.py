@@ -9,11 +9,11 @@ by the kind of hold (:data:`KINDS`), and what confirms each kind is :data:`MINIM
 hold               when it begins                                          confirmed after
 =================  ======================================================  =====================
 ``CONTINUATION``   over a reply of a local turn, at most ``continuation_   ``continuation_min_
-                   hold_seconds`` (1.3 s) of mic time after the question   seconds`` of voice
-                   ended (the satellite's ``audio-stop``, whoever found    (0.18 s)
-                   the end), under ``continuation_max_heard_seconds``
-                   (0.9 s) of the reply played, and a controller that
-                   joins such speech
+                   hold_seconds`` (1.4 s) of mic time after the question   seconds`` of voice,
+                   ended (the satellite's ``audio-stop``, whoever found    reached within those
+                   the end), under ``continuation_max_heard_seconds``      windows (held time
+                   (0.95 s) of the reply played, and a controller that     counts); past them a
+                   joins such speech                                       barge-in's
                    to the question (our orchestrator; not Home
                    Assistant, whose runs send ``transcribe``)
 ``BARGE_IN``       any other hold of a reply                               ``barge_in_min_
@@ -100,6 +100,9 @@ class HeldSpeech:
     _held_voiced: int = 0  # the most voiced frames the speech over the current hold reached
     _held_frames: str = ""  # the VAD's verdicts over the current hold ("v" voiced, "." not; logged, bounded)
     _held_quiet: int = 0  # unvoiced frames in a row over the current hold
+    _hold_began_ms: float = 0.0  # mic time the current hold began
+    _hold_after: float = 0.0  # seconds from the question's end to the hold
+    _hold_heard: float = 0.0  # seconds of the reply played when the hold began
 
     def _hold_begins(self) -> None:
         """The reply (or an announcement) is being held: what will confirm the speech over it."""
@@ -112,8 +115,26 @@ class HeldSpeech:
         self._held_voiced = 0
         self._held_frames = ""
         self._held_quiet = 0
+        self._hold_began_ms, self._hold_after, self._hold_heard = self._mic_ms, after, heard
         _LOGGER.info("hold (%s): %.2fs after the end of the question, %.2fs of the reply heard",
                      self._hold_kind.value, after, heard)
+
+    def _continuation_expires(self) -> None:
+        """A continuation is confirmed only while the controller would still join it: its clocks (our
+        orchestrator's: the reply's time since its first chunk, the time since the question's end) run on
+        while the reply is held, so the windows hold up to the confirmation, not only at the hold's start
+        (the room, session 20: a word held at 0.84 s of the reply, confirmed 0.18 s later, came to the
+        orchestrator at 1.01 s, past its 1.0 s: the reply was cut and "Please!" answered on its own).
+        Past them the hold is a barge-in's."""
+        if self._hold_kind is not HoldKind.CONTINUATION:
+            return
+        held = (self._mic_ms - self._hold_began_ms) / 1000
+        config = self.config
+        if (self._hold_heard + held >= config.continuation_max_heard_seconds
+                or self._hold_after + held > config.continuation_hold_seconds):
+            self._hold_kind = HoldKind.BARGE_IN
+            _LOGGER.info("hold (continuation) now a barge-in's: not confirmed by %.2fs of the reply, %.2fs after "
+                         "the end of the question", self._hold_heard + held, self._hold_after + held)
 
     def _minimum(self) -> tuple[float, int, TurnTrigger]:
         """The current hold's minimum of voice: seconds, frames, and the trigger once it is reached."""
@@ -140,6 +161,7 @@ class HeldSpeech:
 
     def _held_verdict(self) -> TurnTrigger | None:
         """Once per mic frame while held: what the speech over the reply has become (None: not yet)."""
+        self._continuation_expires()
         minimum, frames, trigger = self._minimum()
         self._held_voiced = max(self._held_voiced, self.detector.voiced_frames)
         if len(self._held_frames) < _PATTERN_FRAMES:

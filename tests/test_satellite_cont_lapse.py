@@ -139,3 +139,25 @@ async def test_only_a_continuation_hold_gone_quiet_resumes_the_reply() -> None:
     assert (state, played) == (TurnState.SPEAKING, 10)
     assert (await _after_the_end("vvv....vvvv"))[0] == TurnState.STREAMING
     assert await _later_in_the_reply("vvvv.....") == TurnState.BARGE_IN
+
+
+async def _held_late(pattern: str) -> TurnState:
+    """A word held at ~0.84 s of the reply (where the room held most late-heard words), 0.3 s after the end."""
+    async with running(CONFIG) as sat:
+        link = await attach(sat)
+        feed(sat, "vvvvv")
+        await sat.on_controller_event(link, VoiceStopped().event())
+        for event in (REPLY, chunk(3000)):
+            await sat.on_controller_event(link, event)
+        feed(sat, "." * 25)
+        feed(sat, pattern)
+        return sat.state
+
+
+async def test_a_continuation_is_confirmed_within_the_windows_or_not_at_all() -> None:
+    """Held at ~0.84 s of the reply: the word confirmed 0.09 s later (~0.93 s) continues the question (the
+    old 0.6 s window made it a barge-in hold: BARGE_IN). One whose voice has a gap and reaches six frames
+    only 0.21 s later (~1.05 s, past the orchestrator's 1.0 s: it would answer the word on its own) stays
+    a barge-in hold."""
+    assert await _held_late("vvvvvvv") == TurnState.STREAMING
+    assert await _held_late("vvv....vvv") == TurnState.BARGE_IN
