@@ -225,7 +225,7 @@ async def _short_word_after(wait_frames: int, heard_frames: int) -> TurnState:
 
 @pytest.mark.parametrize(("wait_frames", "heard_frames", "state"), [
     (3, 3, TurnState.STREAMING),  # 0.18 s after the end, 0.09 s of the reply heard: the question goes on
-    # Session 20's windows (1.3 s / 0.9 s; were 1.0 / 0.6): the room held trailing words this late
+    # Session 20's windows (1.4 s / 0.95 s; were 1.0 / 0.6): the room held trailing words this late
     (30, 3, TurnState.STREAMING),  # ~1.1 s after the end
     (3, 21, TurnState.STREAMING),  # ~0.7 s of the reply heard
     (50, 3, TurnState.BARGE_IN),  # ~1.7 s after the end (a slow answer): held, not yet confirmed
