@@ -107,15 +107,17 @@ async def stop_room(orch: asyncio.subprocess.Process | None, room: asyncio.subpr
         await room.wait()
 
 
-async def run_split(
-    args: argparse.Namespace, requests: list[Request], engines: dict[str, ServiceProcess], out: Path
+async def run_split(  # (or a caller's own scenario: its file and length; args.echo: other echo flags)
+    args: argparse.Namespace, requests: list[Request], engines: dict[str, ServiceProcess], out: Path,
+    scenario: tuple[Path, float] | None = None,
 ) -> dict[str, Any]:
-    scen, at = await asyncio.to_thread(write_scenario, out, requests, args.gap)
+    scen, at = scenario if scenario is not None else await asyncio.to_thread(write_scenario, out, requests, args.gap)
     port = free_port()
     sat = (
         f"{shlex.quote(sys.executable)} -m satellite --uri tcp://127.0.0.1:{port} --no-wake-word --no-tones "
         f"--mic-command 'cat {{mic}}' --snd-command '{{player}}' --snd-rate 22050"
     )
+    echo = getattr(args, "echo", None) or ECHO
     go = out / "go"
     go.unlink(missing_ok=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -129,7 +131,7 @@ async def run_split(
         str(go),
         "--run",
         sat,
-        *ECHO,
+        *echo,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         cwd=str(ROOT),

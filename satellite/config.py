@@ -30,9 +30,17 @@ class SatelliteConfig:
     barge_in_min_seconds: float = 0.4
     # Speech held over a reply's first continuation_max_heard_seconds, within continuation_hold_seconds of the
     # question's end, continues the question after this much voice (0: as a barge-in); see satellite/held.py.
+    # The windows were 1.0 s / 0.6 s (session 19); the room (session 20, bench/room_cont_bench.py) held users'
+    # trailing words at 0.39-1.02 s of the reply (the echo judge hears a user over a reply's first ~0.7 s
+    # late) and 0.48-1.08 s after the end: 11 of 17 held past 0.6 s, 6 of them lost, 5 answered alone. Under the
+    # orchestrator's merge limits (1.5 s / 1.0 s heard; its clocks run on while the reply is held, so the
+    # windows hold up to the confirmation), so a continuation the satellite starts is one it merges.
     continuation_min_seconds: float = 0.18
-    continuation_hold_seconds: float = 1.0
-    continuation_max_heard_seconds: float = 0.6
+    continuation_hold_seconds: float = 1.4
+    continuation_max_heard_seconds: float = 0.95
+    # A continuation hold whose speech goes quiet this long short of its minimum resumes the reply (0: only at
+    # the VAD's end of speech, 0.6 s of silence: the stutter of session 19's held-60).
+    continuation_lapse_seconds: float = 0.15
     barge_in_hold: bool = True  # silence the reply as soon as speech starts over it
     reply_timeout: float = 20.0
     answer_timeout: float = 5.0  # after Home Assistant's transcript, no sign of an answer: its run said nothing

@@ -9,10 +9,11 @@ by the kind of hold (:data:`KINDS`), and what confirms each kind is :data:`MINIM
 hold               when it begins                                          confirmed after
 =================  ======================================================  =====================
 ``CONTINUATION``   over a reply of a local turn, at most ``continuation_   ``continuation_min_
-                   hold_seconds`` of mic time after the question ended     seconds`` of voice
-                   (the satellite's ``audio-stop``, whoever found the      (0.18 s)
-                   end), under ``continuation_max_heard_seconds`` of the
-                   reply played, and a controller that joins such speech
+                   hold_seconds`` (1.4 s) of mic time after the question   seconds`` of voice,
+                   ended (the satellite's ``audio-stop``, whoever found    reached within those
+                   the end), under ``continuation_max_heard_seconds``      windows (held time
+                   (0.95 s) of the reply played, and a controller that     counts); past them a
+                   joins such speech                                       barge-in's
                    to the question (our orchestrator; not Home
                    Assistant, whose runs send ``transcribe``)
 ``BARGE_IN``       any other hold of a reply                               ``barge_in_min_
@@ -34,8 +35,13 @@ in the room (``bench/results/s19_cont.md``). Later in a reply, or with Home Assi
 would answer "please" on its own), the barge-in rule stands.
 
 The verdict, once per held frame: the speech lasted the kind's minimum (``BARGE_IN_CONFIRMED``,
-or ``CONTINUED`` for a continuation); or the VAD is not in speech and the onset was not
-confirmed in ``onset_confirm_ms`` (or the reply ran out): ``ONSET_LAPSED``; else nothing yet.
+or ``CONTINUED`` for a continuation); or, in a continuation hold, the speech went quiet for
+``continuation_lapse_seconds`` short of its minimum (``SPEECH_LAPSED``: the reply resumes at
+once, the VAD restarted; a word that goes on with the question is voiced without such a gap,
+the question's own tail or the noise the controller's early end left the VAD in is not: session
+19's held-60 waited 0.6 s for the VAD's end of 4 voiced frames, a stutter at the reply's start);
+or the VAD is not in speech and the onset was not confirmed in ``onset_confirm_ms`` (or the
+reply ran out): ``ONSET_LAPSED``; else nothing yet.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ if TYPE_CHECKING:
     from .config import SatelliteConfig
 
 _LOGGER = logging.getLogger("satellite.core")
+_PATTERN_FRAMES = 64  # the held frames' verdicts logged at most (the room's logs: how words and echo look)
 
 
 class HoldKind(StrEnum):
@@ -91,6 +98,11 @@ class HeldSpeech:
     _reply_from: int = 0  # the playback's played reply bytes when the reply began (controller_events.py)
     _hold_kind: HoldKind = HoldKind.BARGE_IN
     _held_voiced: int = 0  # the most voiced frames the speech over the current hold reached
+    _held_frames: str = ""  # the VAD's verdicts over the current hold ("v" voiced, "." not; logged, bounded)
+    _held_quiet: int = 0  # unvoiced frames in a row over the current hold
+    _hold_began_ms: float = 0.0  # mic time the current hold began
+    _hold_after: float = 0.0  # seconds from the question's end to the hold
+    _hold_heard: float = 0.0  # seconds of the reply played when the hold began
 
     def _hold_begins(self) -> None:
         """The reply (or an announcement) is being held: what will confirm the speech over it."""
@@ -101,8 +113,28 @@ class HeldSpeech:
                   and self._route == "local" and self._stt_turn != self.turns and config.continuation_min_seconds > 0)
         self._hold_kind = KINDS.get((self.machine.state, recent), HoldKind.BARGE_IN)
         self._held_voiced = 0
+        self._held_frames = ""
+        self._held_quiet = 0
+        self._hold_began_ms, self._hold_after, self._hold_heard = self._mic_ms, after, heard
         _LOGGER.info("hold (%s): %.2fs after the end of the question, %.2fs of the reply heard",
                      self._hold_kind.value, after, heard)
+
+    def _continuation_expires(self) -> None:
+        """A continuation is confirmed only while the controller would still join it: its clocks (our
+        orchestrator's: the reply's time since its first chunk, the time since the question's end) run on
+        while the reply is held, so the windows hold up to the confirmation, not only at the hold's start
+        (the room, session 20: a word held at 0.84 s of the reply, confirmed 0.18 s later, came to the
+        orchestrator at 1.01 s, past its 1.0 s: the reply was cut and "Please!" answered on its own).
+        Past them the hold is a barge-in's."""
+        if self._hold_kind is not HoldKind.CONTINUATION:
+            return
+        held = (self._mic_ms - self._hold_began_ms) / 1000
+        config = self.config
+        if (self._hold_heard + held >= config.continuation_max_heard_seconds
+                or self._hold_after + held > config.continuation_hold_seconds):
+            self._hold_kind = HoldKind.BARGE_IN
+            _LOGGER.info("hold (continuation) now a barge-in's: not confirmed by %.2fs of the reply, %.2fs after "
+                         "the end of the question", self._hold_heard + held, self._hold_after + held)
 
     def _minimum(self) -> tuple[float, int, TurnTrigger]:
         """The current hold's minimum of voice: seconds, frames, and the trigger once it is reached."""
@@ -114,18 +146,37 @@ class HeldSpeech:
         """The held reply plays on: how close the speech over it came to its minimum (the price of a
         lower one is read off these lines in the room's logs)."""
         minimum, frames, _ = self._minimum()
-        _LOGGER.info("hold (%s) over: %d voiced frames heard, %d confirm it (%.2fs)",
-                     self._hold_kind.value, self._held_voiced, frames, minimum)
+        _LOGGER.info("hold (%s) over: %d voiced frames heard, %d confirm it (%.2fs) frames=%s",
+                     self._hold_kind.value, self._held_voiced, frames, minimum, self._held_frames)
+
+    def _lapsed(self) -> bool:
+        """A continuation hold's speech went quiet (``continuation_lapse_seconds``) short of its minimum.
+        A word that goes on with the question is voiced without such a gap; the question's own tail
+        or a noise the controller's early end left the VAD in (session 19, held-60: 4 frames) is not,
+        and the VAD's end of that speech (0.6 s of silence) was a 0.6 s stutter at the reply's start."""
+        lapse = self.config.continuation_lapse_seconds
+        if self._hold_kind is not HoldKind.CONTINUATION or lapse <= 0 or not self.detector.in_speech:
+            return False
+        return self._held_quiet >= max(1, math.ceil(lapse / self.detector.config.frame_seconds - 1e-6))
 
     def _held_verdict(self) -> TurnTrigger | None:
         """Once per mic frame while held: what the speech over the reply has become (None: not yet)."""
+        self._continuation_expires()
         minimum, frames, trigger = self._minimum()
         self._held_voiced = max(self._held_voiced, self.detector.voiced_frames)
+        if len(self._held_frames) < _PATTERN_FRAMES:
+            self._held_frames += "v" if self.detector.voiced else "."
+        self._held_quiet = 0 if self.detector.voiced else self._held_quiet + 1
         if self.detector.in_speech and self.detector.voiced_frames >= frames:
             # (one wording for both: bench/room_bench.py counts "barge-in after" as the reply cut by speech)
-            _LOGGER.info("barge-in after %.2fs of speech%s", self.detector.voiced_seconds,
-                         " (a continuation)" if trigger is TurnTrigger.CONTINUED else "")
+            _LOGGER.info("barge-in after %.2fs of speech%s frames=%s", self.detector.voiced_seconds,
+                         " (a continuation)" if trigger is TurnTrigger.CONTINUED else "", self._held_frames)
             return trigger
+        if self._lapsed():
+            _LOGGER.info("speech over the hold went quiet after %d voiced frames: not the user going on; "
+                         "the reply resumes", self.detector.voiced_frames)
+            self.detector.restart()  # speech from now on is new (a new hold)
+            return TurnTrigger.SPEECH_LAPSED
         if not self.detector.in_speech and (
                 self._mic_ms - self._held_ms >= self.config.echo.onset_confirm_ms or not self.playback.has_reply):
             _LOGGER.info("onset not confirmed as speech: the reply resumes")

@@ -243,6 +243,8 @@ class OutsideTurn:
 
     def _ended_by_controller(self) -> None:
         """The controller ended the question: speech from now on is new (a continuation or a barge-in)."""
+        _LOGGER.info("the question's speech: %d voiced frames (%s)", self.detector.voiced_frames,
+                     "in speech" if self.detector.in_speech else "ended")
         self.detector.restart()
         self._continue_until = self.clock.now() + CONTINUE_SECONDS
 

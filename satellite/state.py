@@ -57,6 +57,9 @@ class TurnTrigger(StrEnum):
     # Speech over the reply's first moments, right after the question's end, lasted the (lower) minimum of a
     # continuation: the user went on with the question (satellite.held).
     CONTINUED = "continued"
+    # The speech over a continuation hold went quiet before it reached that minimum: not the user going on
+    # (the question's own tail, noise the clip or the room carried): the reply resumes at once (satellite.held).
+    SPEECH_LAPSED = "speech-lapsed"
     TRANSCRIPT = "transcript"
     REPLY_START = "reply-start"  # first reply audio
     REPLY_DONE = "reply-done"  # reply or announcement complete (audio-stop) and played out
@@ -114,6 +117,7 @@ TRANSITIONS: dict[tuple[TurnState, TurnTrigger], tuple[TurnState, tuple[TurnActi
     # The same for the controller: a new run-pipeline, which our orchestrator joins to the question.
     (S.BARGE_IN, T.CONTINUED): (S.STREAMING, (A.STOP_PLAYBACK, A.CANCEL_TURN, A.START_TURN)),
     (S.BARGE_IN, T.SPEECH_END): (S.SPEAKING, (A.RESUME_PLAYBACK,)),  # too short: a cough
+    (S.BARGE_IN, T.SPEECH_LAPSED): (S.SPEAKING, (A.RESUME_PLAYBACK,)),  # not waiting for the VAD's whole end
     # The reply ran out while the speech was still a candidate: it was heard to the end, and the
     # speech is the next question. Nothing is held any more (else the next reply plays as silence).
     (S.BARGE_IN, T.REPLY_DONE): (S.STREAMING, (A.RESUME_PLAYBACK, A.SEND_PLAYED, A.START_TURN)),

@@ -40,10 +40,10 @@ async def test_late_audio_of_an_interrupted_reply_is_dropped(sat: Satellite) -> 
     assert sat.state == TurnState.STREAMING
     feed(sat, "v.....")
     assert sat.state == TurnState.WAITING
-    for event in (REPLY, chunk(1000)):
+    for event in (REPLY, chunk(2000)):
         await sat.on_controller_event(link, event)
     assert sat.state == TurnState.SPEAKING
-    assert any(feed(sat, "." * 25))  # the reply plays (past its first 0.6 s: a barge-in, not a continuation)
+    assert any(feed(sat, "." * 32))  # the reply plays (past its first 0.95 s: a barge-in, not a continuation)
     assert any(feed(sat, "vvv"))  # written before the third voiced frame was heard
     assert sat.state == TurnState.BARGE_IN and sat.playback.has_reply
     assert not any(feed(sat, "v"))  # held from the next frame on
