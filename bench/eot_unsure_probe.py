@@ -11,6 +11,7 @@ server's ``default`` timing, as ``turn_bench_rules.replay`` models it (base 0.25
 
 * ``main``: the rules as they were (a finished text decoded below ``UNSURE_LOGPROB`` is weak);
 * ``unsure-open``: also an unfinished text with words decoded below it is weak (not a looped phrase);
+* ``loop-weak`` (session 20): on top, a looped phrase is weak too (``wyoming_whisper.stream.LOOP_WAIT``);
 * ``question-cap S`` (``--question-caps``): on top, a weak text that reads as a whole question
   (:func:`whole_question`) ends after S s of silence instead of the weak cap.
 
@@ -59,6 +60,8 @@ def verdict(rule: str, text: str, logprob: float | None) -> tuple[Verdict, bool]
         said = Verdict(False, "heard unsure", weak=True)
     elif unsure and rule != "main" and not said.finished and not said.weak and words(text) and not repeats(words(text)):
         said = Verdict(False, f"{said.reason}, heard unsure", weak=True)
+    if rule == "loop-weak" and not said.finished and not said.weak and repeats(words(text)):
+        said = Verdict(False, f"{said.reason}: looped, the weak wait", weak=True)  # session 20 (stream.LOOP_WAIT)
     return said, said.weak and whole_question(text)
 
 
@@ -118,7 +121,7 @@ def main() -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "eot_unsure_decodes.json").write_text(json.dumps(data, indent=1) + "\n")
     pad = next(iter(data["requests"][0]["points"]))
-    rules: list[tuple[str, float | None]] = [("main", None), ("unsure-open", None)]
+    rules: list[tuple[str, float | None]] = [("main", None), ("unsure-open", None), ("loop-weak", None)]
     rules += [("unsure-open", float(s)) for s in args.question_caps.split(",") if s]
     summary: dict[str, Any] = {}
     changed: dict[str, list[str]] = {}

@@ -226,7 +226,7 @@ async def test_service_streams_from_the_fake_and_never_logs_the_key(fake: FakeOp
                                   "--debug", env={"DEEPSEEK_API_KEY": API_KEY})
     try:
         async with connected(service.port) as client:
-            await client.send(Transcript(text="Why is the sky blue?", context={"conversation_id": "d"}))
+            await client.send(Transcript(text="Why is the sky blue today?", context={"conversation_id": "d"}))
             events = await client.recv_until("handled-stop", timeout=60)
     finally:
         await service.stop()
@@ -237,10 +237,11 @@ async def test_service_streams_from_the_fake_and_never_logs_the_key(fake: FakeOp
     assert request.body["model"] == "deepseek-chat" and request.body["stream"] is True
     assert request.body["messages"][0]["role"] == "system"
     last = request.body["messages"][-1]
-    # the newest user message starts with the real clock (wyoming_llama.handler.clock_line)
+    # the newest user message starts with the real clock (wyoming_llama.handler.clock_line) when the
+    # question may need it ("today": handler.needs_clock; tests/test_llama_clock_when_asked.py)
     assert last["role"] == "user"
     clock = r"It is \d{1,2}:\d\d [AP]M, \w+day, \w+ \d{1,2}, \d{4}\."
-    assert re.fullmatch(clock + r"\n\nWhy is the sky blue\?", last["content"]), last["content"]
+    assert re.fullmatch(clock + r"\n\nWhy is the sky blue today\?", last["content"]), last["content"]
     assert service.log and not any(API_KEY in line for line in service.log)
 
 
@@ -292,23 +293,24 @@ async def test_auth_failure_is_not_retried(fake: FakeOpenAIServer) -> None:
 async def test_barge_in_closes_the_cloud_stream(fake: FakeOpenAIServer) -> None:
     fake.replies.extend([FakeReply(pieces=["A", " long", " answer"], hold_after=1), FakeReply(pieces=["Sure."])])
     async with in_process(fake) as (client, service):
-        await client.send(Transcript(text="Talk a lot.", context={"conversation_id": "b"}))
+        await client.send(Transcript(text="Talk a lot today.", context={"conversation_id": "b"}))
         await client.recv_until("handled-chunk")
-        await client.send(Transcript(text="Stop. Say sure.", context={"conversation_id": "b"}))
+        await client.send(Transcript(text="Stop. Say sure now.", context={"conversation_id": "b"}))
         events = await client.recv_until("handled-stop")
         await asyncio.wait_for(fake.hung_up.wait(), 10)
         turns = service.history.turns("b")
     assert reply_text(events[events.index(next(e for e in events if e.type == "handled-start")):]) == "Sure."
-    assert [(t.user, t.assistant) for t in turns] == [("Talk a lot.", "A"), ("Stop. Say sure.", "Sure.")]
-    # the earlier question is repeated exactly as it was asked, clock line included (so a local
-    # llama-server's prompt cache covers it); the newest question carries the clock of its own turn
+    assert [(t.user, t.assistant) for t in turns] == [("Talk a lot today.", "A"), ("Stop. Say sure now.", "Sure.")]
+    # the earlier question is repeated exactly as it was asked, clock line included ("today", "now":
+    # handler.needs_clock), so a local llama-server's prompt cache covers it; the newest question
+    # carries the clock of its own turn
     first_asked = fake.requests[0].body["messages"][-1]
     sent = fake.requests[1].body["messages"][1:]
-    assert first_asked["content"].startswith("It is ") and first_asked["content"].endswith("\n\nTalk a lot.")
+    assert first_asked["content"].startswith("It is ") and first_asked["content"].endswith("\n\nTalk a lot today.")
     # (the cut reply's start "A" is not shown again: test_a_cut_off_reply_is_not_shown_to_the_model_again)
     assert sent[:1] == [first_asked]
     assert len(sent) == 2 and sent[1]["role"] == "user"
-    assert sent[1]["content"].startswith("It is ") and sent[1]["content"].endswith("\n\nStop. Say sure.")
+    assert sent[1]["content"].startswith("It is ") and sent[1]["content"].endswith("\n\nStop. Say sure now.")
 
 
 def test_default_retry_is_the_seed_table_for_transient_failures_only() -> None:

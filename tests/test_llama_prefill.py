@@ -39,7 +39,7 @@ async def second_turn_uncached(url: str, conversation: str, *, prefill: bool) ->
             check_reply(await ask(client, "Name a fruit.", conversation), conversation)
             if prefiller is not None:
                 await prefiller.wait()  # the user's pause: the prefill is over before the next question
-            check_reply(await ask(client, "Name a color.", conversation), conversation)
+            check_reply(await ask(client, "Name a color for today.", conversation), conversation)
     finally:
         await server.stop()
         if prefiller is not None:
@@ -57,7 +57,8 @@ async def test_after_a_stored_reply_the_next_question_finds_its_clock_line_evalu
     # the clock line (and the template around it) was evaluated before the question came
     assert after <= before - CLOCK_TOKENS, (before, after)
     # what the model was asked is unchanged: the prefill adds no message to the prompt
-    assert provider.sent[-1][-1]["content"] == f"{clock_line(PROMPT_NOW)}\n\nName a color."
+    # ("today": a question asked with the clock line, handler.needs_clock)
+    assert provider.sent[-1][-1]["content"] == f"{clock_line(PROMPT_NOW)}\n\nName a color for today."
     assert [m["role"] for m in provider.sent[-1]] == ["system", "user", "assistant", "user"]
 
 

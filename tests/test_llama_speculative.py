@@ -28,8 +28,9 @@ async def test_a_confirmed_speculative_reply_is_kept_once_and_not_generated_agai
     assert len(provider.sent) == 2  # the confirmation did not ask the model again
     assert [(t.user, t.assistant) for t in service.history.turns("c")] == [
         ("My name is Zorblax.", first), ("What is my name?", service.history.turns("c")[1].assistant)]
-    # the confirmed turn is repeated exactly as the speculative request asked it (clock line included)
-    assert provider.sent[0][-1]["content"].endswith("\n\nMy name is Zorblax.")
+    # the confirmed turn is repeated exactly as the speculative request asked it (no clock line: not
+    # a question about the time, handler.needs_clock)
+    assert provider.sent[0][-1]["content"] == "My name is Zorblax."
     assert provider.sent[1][1:3] == [provider.sent[0][-1], {"role": "assistant", "content": first}]
 
 

@@ -17,11 +17,11 @@ that confirms it. The confirming ``transcript`` does not restart the reply (its 
 already sent or are on their way; nothing more is sent for it). A different ``transcript`` or a
 disconnect drops it: the history never holds a question the user did not finish asking.
 
-The newest user message of every turn starts with the real local time and date ("It is 6:05 PM,
-Tuesday, December 1, 2026."), so a time or date the model says is the real one
-(``LlamaService.now``; None: no clock). It is there and not in the system prompt so that the
-prompt's start (system prompt and history) stays the same from one minute to the next and
-llama-server reuses its prompt cache; the history stores the question without it.
+The newest user message of a turn that may need it (:func:`needs_clock`: a time, a date, "when",
+an alarm ...) starts with the real local time and date ("It is 6:05 PM, Tuesday, December 1,
+2026."), so a time or date the model says is the real one (``LlamaService.now``; None: no clock).
+It is there and not in the system prompt so that the prompt's start (system prompt and history)
+stays the same from one minute to the next and llama-server reuses its prompt cache.
 
 Transient model failures are retried (``retry``) only while nothing has been sent; after
 that the reply ends with ``error``.
@@ -42,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -115,6 +116,30 @@ def clock_line(now: dt.datetime) -> str:
     hour = now.hour % 12 or 12
     return (f"It is {hour}:{now.minute:02d} {'AM' if now.hour < 12 else 'PM'}, "
             f"{now.strftime('%A, %B')} {now.day}, {now.year}.")
+
+
+# The clock line goes into a question that may need it (its ~21 tokens are most of what a turn
+# evaluates before its first token, 200-300 ms on this VM: bench/llama_context_probe.py,
+# bench/results/s20_llm.md): one that names a time, a date, a day, a season or a time span, asks
+# "when" / "how long" / "how old", or sets an alarm, a timer or a reminder. Other questions ("How
+# far away is Mars?") are asked without it; a time or date the model says anyway is checked by the
+# orchestrator's claim guard against the real clock (orchestrator/honesty.py).
+TIME_WORDS = frozenset("""
+    time times clock o'clock hour hours minute minutes date dates day days today tonight tomorrow
+    yesterday week weeks weekend weekday month months year years now current currently latest recent
+    recently ago since until till when while early earlier late later soon long old age born century
+    decade morning afternoon evening night noon midnight am pm a.m p.m monday tuesday wednesday
+    thursday friday saturday sunday january february march april may june july august september
+    october november december season spring summer autumn fall winter holiday holidays christmas
+    easter halloween thanksgiving birthday anniversary calendar schedule alarm alarms timer timers
+    remind reminder reminders open opens close closes closed opening closing news weather forecast
+    """.split())  # noqa: SIM905 (a word list)
+_WORD = re.compile(r"[a-z0-9'.]+")
+
+
+def needs_clock(text: str) -> bool:
+    """Whether ``text`` (a question) is asked with the clock line (``TIME_WORDS``)."""
+    return any(word.strip(".") in TIME_WORDS or word in TIME_WORDS for word in _WORD.findall(text.lower()))
 
 
 class LlamaHandler(ServiceHandler):
@@ -224,7 +249,7 @@ class LlamaHandler(ServiceHandler):
     async def _answer(self, text: str, conversation: str, reply_context: dict[str, Any] | None,
                       spec: Speculation | None = None) -> None:
         service = self.service
-        note = clock_line(service.now()) if service.now else ""
+        note = clock_line(service.now()) if service.now and needs_clock(text) else ""
         messages = service.history.build(conversation, service.system_prompt, text, service.prompt_budget, note=note)
         if spec is not None:
             spec.note = note

@@ -64,6 +64,15 @@ LOOP_RETRY_SECONDS = 0.2
 # at a pause scored below -0.8, a loop ("Add milk Add milk", at a 0.13 s pause: loops still wait
 # the cap, they come from speech cut mid-request), no new cut; at the ends one, a mishearing.
 UNSURE_LOGPROB = -0.8
+# LOOP_WAIT: a looped phrase ("Lights after. Lights after." for "Lights off.", far, session 19's
+# room; "Read me? Read me?" at the pause of "Read me ... the news headlines") waits the weak cap
+# (1.2 s with ``default``), not the whole cap (1.875 s): tiny.en loops on a short or cut region,
+# at a pause or at the end alike, and every loop in session 19's room logs at a pause was at one of
+# the corpus's 0.3-0.9 s pauses, under the weak cap. The price: a pause of 1.2-1.875 s after a loop
+# is cut. Offline (the corpus's stored decodes, bench/eot_loop_probe.py, bench/results/s20_llm.md)
+# no pause is cut more. Loops are still never speculative (the orchestrator's command end and the
+# prepared reply never see them: "Turn off the lights. Turn off the lights." at the pause of "...
+# in the living room" reads as a whole command once undoubled).
 # A speculative final whose words read as finished while the speech (Silero, both grids) runs on
 # more than this after its last word's end (the decode aligned with its audio: .engine) waits
 # like a weak verdict too: Silero heard a word Whisper left out. In the room the far+noise held-50
@@ -305,9 +314,10 @@ class Utterance:
         """Record the verdict on ``region`` from the text of its decode (None: no decode, so
         silence alone decides, as without semantic endpointing). A text the model was unsure of
         (its speculative decode's ``avg_logprob`` below ``UNSURE_LOGPROB``) is a weak verdict
-        whether its words read finished or unfinished (not noise without words, nor a looped
-        phrase: tiny.en loops on speech cut mid-request, "Add milk Add milk" -0.91 at a pause): it
-        waits the weak cap, longer than a 0.9 s pause and shorter than the cap."""
+        whether its words read finished or unfinished (not noise without words): it waits the
+        weak cap, longer than a 0.9 s pause and shorter than the cap. So does a looped phrase
+        ("Lights after. Lights after.", sure or not; ``LOOP_WAIT``). Only ``speculative_text``'s
+        verdict (the pure :func:`judge`) decides what the client sees: a loop is never sent."""
         verdict = Verdict(True, "no decode") if text is None else judge(text)
         unsure = text is not None and self._unsure(region)
         if unsure:
@@ -319,6 +329,8 @@ class Utterance:
                 verdict = Verdict(False, f"{verdict.reason}, {heard}", weak=True)
         elif verdict.finished and text is not None and (gap := self._speech_after_words(region)) is not None:
             verdict = Verdict(False, f"speech {gap:.2f}s after its last word", weak=True)
+        if not verdict.finished and not verdict.weak and text is not None and repeats(words(text)):
+            verdict = Verdict(False, f"{verdict.reason}: looped, the weak wait", weak=True)  # LOOP_WAIT
         self.verdict = (region, verdict)
         return verdict
 
