@@ -253,11 +253,13 @@ class HeardAudio:
         return AudioChunk(rate=chunk.rate, width=chunk.width, channels=chunk.channels, audio=data,
                           timestamp=chunk.timestamp)
 
-    def pieces(self) -> list[AudioChunk]:
-        """The audio held, as chunks of ``PREFIX_PIECE_SECONDS``."""
+    def pieces(self, since: float = 0.0) -> list[AudioChunk]:
+        """The audio held (from ``since`` seconds in), as chunks of ``PREFIX_PIECE_SECONDS``."""
         if self.fmt is None or not self.pcm:
             return []
         rate, width, channels = self.fmt
-        step = int(PREFIX_PIECE_SECONDS * self.bytes_per_second) // (width * channels) * (width * channels)
+        frame = width * channels
+        step = int(PREFIX_PIECE_SECONDS * self.bytes_per_second) // frame * frame
+        first = min(len(self.pcm), int(since * self.bytes_per_second) // frame * frame)
         return [AudioChunk(rate=rate, width=width, channels=channels, audio=bytes(self.pcm[i:i + step]))
-                for i in range(0, len(self.pcm), step)]
+                for i in range(first, len(self.pcm), step)]

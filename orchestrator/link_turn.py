@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk
 from wyoming.error import Error
 from wyoming.event import Event
@@ -22,6 +23,7 @@ from voice_runtime.tasks import cancel_and_wait, race
 from .continuation import ContinuationPolicy, HeardAudio, TurnTrack, adds_nothing
 from .pipeline import Pipeline
 from .services import Connection
+from .streams import TurnError
 from .turn import TurnOutput, TurnResult
 
 _LOGGER = logging.getLogger("orchestrator.satellite_link")
@@ -83,6 +85,7 @@ class LinkTurn:
         # reply is ``after_acting`` (never heard: ``unheard``); see SatelliteLink._await_command.
         self.command: LinkTurn | None = None
         self.unheard = False
+        self.first_text = ""  # a continued question: the transcript of its first part (ContinuedOutput)
         # Set once this turn's command (if any) is over: its reply is known, or the turn has ended.
         self.settled = asyncio.Event()
 
@@ -107,6 +110,58 @@ def checked_chunk(chunk: AudioChunk) -> AudioChunk:
     if not isinstance(chunk.audio, bytes):
         raise ValueError("audio-chunk without a payload")
     return chunk
+
+
+class _Discard:
+    async def event(self, event: Event) -> None:
+        pass
+
+
+def _words(text: str) -> list[str]:
+    return "".join(c if c.isalnum() or c == "'" else " " for c in text.lower()).split()
+
+
+class ContinuedOutput:
+    """The output of a continued question (its first part's audio re-sent, then the new speech):
+    when the merged stream's transcript has no word more than the first part's, the speech-to-text
+    VAD missed the new speech the satellite heard (room, session 19, held-54 "... the front door
+    ... please" in noise: Silero scored "please" under its threshold in the merged stream, so the
+    final was the first part's decode again and "please" was dropped; the same audio on its own
+    reads "Please."). The new part is then transcribed on its own and its words are added. The
+    pipeline answers ``result.transcript`` as it stands once the satellite has been told the
+    transcript (``Pipeline.run_turn``), so the corrected text is the one answered."""
+
+    def __init__(self, out: TurnOutput, pipeline: Pipeline, turn: LinkTurn) -> None:
+        self.out = out
+        self.pipeline = pipeline
+        self.turn = turn
+        self.checked = False
+
+    async def event(self, event: Event) -> None:
+        if Transcript.is_type(event.type) and not self.checked:
+            self.checked = True
+            heard = Transcript.from_event(event)
+            text = heard.text.strip()
+            if text and self.turn.first_text and _words(text) == _words(self.turn.first_text):
+                more = await self._new_part_alone()
+                if more:
+                    _LOGGER.info("turn %d: the merged transcript %r has nothing of the new speech; on its own "
+                                 "it reads %r", self.turn.number, text, more)
+                    self.turn.result.transcript = text = f"{text} {more}"
+                    event = Transcript(text=text, language=heard.language, context=heard.context).event()
+        await self.out.event(event)
+
+    async def _new_part_alone(self) -> str:
+        async def audio() -> AsyncIterator[AudioChunk]:
+            for piece in self.turn.heard.pieces(since=self.turn.heard.prefix_seconds):
+                yield piece
+
+        timer = self.pipeline.monitor.start_turn()
+        try:
+            return (await self.pipeline.asr_session(_Discard(), timer).run(audio())).strip()
+        except (TurnError, OSError, TimeoutError) as err:  # no service: the merged transcript stands
+            _LOGGER.info("turn %d: the new part on its own: %s", self.turn.number, err)
+            return ""
 
 
 class SecondPass:

@@ -44,7 +44,15 @@ from voice_runtime.tasks import TaskSet, cancel_and_wait, race
 
 from .continuation import ContinuationPolicy, Verdict
 from .link_timers import LinkTimers
-from .link_turn import LinkOut, LinkTurn, await_command, checked_chunk, end_command, run_after_acting
+from .link_turn import (
+    ContinuedOutput,
+    LinkOut,
+    LinkTurn,
+    await_command,
+    checked_chunk,
+    end_command,
+    run_after_acting,
+)
 from .pipeline import Pipeline, TurnResult
 from .services import Connection
 from .state import LinkAction, LinkMachine, LinkState, LinkTrigger
@@ -237,7 +245,7 @@ class SatelliteLink(LinkTimers):
             _LOGGER.debug("satellite %s sent %s", self.config.uri, event.type)
 
     async def _on_run_pipeline(self, stage: RunPipeline, conn: Connection) -> None:
-        prev, prefix, acted_reply, command = self._turn, None, None, None
+        prev, prefix, acted_reply, command, first_text = self._turn, None, None, None, ""
         if prev is not None and prev.command is not None and stage.end_stage == PipelineStage.TTS:
             command, prev.command = prev.command, None  # more speech while waiting: the next turn waits
         elif prev is not None and prev.stage.start_stage == stage.start_stage == PipelineStage.ASR:
@@ -258,7 +266,7 @@ class SatelliteLink(LinkTimers):
                 decision.reply_heard,
             )
             if decision.merge:
-                prefix = prev.heard
+                prefix, first_text = prev.heard, prev.result.transcript
                 self.continuations += 1
                 self.continuation_reply_heard.append(decision.reply_heard)
             elif decision.verdict is Verdict.AFTER_ACTING and stage.end_stage == PipelineStage.TTS:
@@ -282,7 +290,7 @@ class SatelliteLink(LinkTimers):
         if LinkAction.START_TURN in actions:
             self._count += 1
             turn = LinkTurn(self._count, stage, self.config.continuation, prefix)
-            turn.after_acting, turn.command = acted_reply, command
+            turn.after_acting, turn.command, turn.first_text = acted_reply, command, first_text
             self._turn = turn
             turn.task = self._tasks.spawn(self._run_turn(turn, conn), name=f"turn {turn.number}")
 
@@ -299,7 +307,7 @@ class SatelliteLink(LinkTimers):
             else:
                 await self.pipeline.run_turn(
                     turn.chunks(),
-                    out,
+                    ContinuedOutput(out, self.pipeline, turn) if turn.first_text else out,
                     conversation_id=conversation,
                     result=turn.result,
                     end_stage=turn.stage.end_stage.value,
