@@ -82,7 +82,7 @@ class LinkTurn:
         self.recorded = False  # in the link's turn records (once, by the task or by its cancel)
         self.after_acting: str | None = None  # the reply of the acted-on request this speech went on from
         # The acting turn whose command was still running when this speech came: waited for, then its
-        # reply is ``after_acting`` (never heard: ``unheard``); see SatelliteLink._await_command.
+        # reply is ``after_acting`` (never heard: ``unheard``); see :func:`await_command`.
         self.command: LinkTurn | None = None
         self.unheard = False
         self.first_text = ""  # a continued question: the transcript of its first part (ContinuedOutput)
