@@ -14,7 +14,10 @@ act (timers, home commands) has started, a command must not run twice nor be re-
 longer text, so the new speech is heard on its own (``AFTER_ACTING``): "Lock the front door
 ... please" (the lock ran on the first part) asks for nothing more, and the user hears the
 acting turn's reply again (the new speech had cut it: what was done must be said); anything
-else is a new question, as a barge-in.
+else is a new question, as a barge-in. New speech while such a command is still running (a home
+command waits for Home Assistant and for the device's state to show it) never cancels it half-done,
+whenever it comes: the command is waited for, and the user hears its outcome (with courtesy, alone;
+before the answer to a new question).
 
 Pure and synchronous (no asyncio, no sockets): :class:`TurnTrack` is a small state table fed
 with the events the orchestrator sends the satellite (times from its clock);
@@ -92,7 +95,9 @@ class Verdict(StrEnum):
     NEW = "new"  # a barge-in or a new question
     # It would have merged, but an intent that can act has started: the new speech is heard on its
     # own; if it adds nothing to the request (:func:`adds_nothing`), the acting turn's reply is said
-    # again (what was done, once, on the whole request); else it is a new question.
+    # again (what was done, once, on the whole request); else it is a new question. Also whenever
+    # new speech comes while the command is still running (``running``): the command is waited for,
+    # not cancelled half-done, and its outcome is said (before the answer to a new question).
     AFTER_ACTING = "after-acting"
 
 
@@ -136,12 +141,16 @@ class TurnTrack:
             self.reply_seconds += seconds
 
     def decide(self, now: float, *, acting: bool = False, audio_ok: bool = True,
-               no_speech: bool = False) -> Decision:
+               no_speech: bool = False, running: bool = False) -> Decision:
         """Whether a ``run-pipeline`` at ``now`` continues this turn's question. ``acting``: the
         turn's intent stage may have done something (see :func:`may_act`). ``no_speech``: the
-        turn ended with no speech recognised: there is no question to continue."""
+        turn ended with no speech recognised: there is no question to continue. ``running``: the
+        turn's command is still being done (no reply yet): whenever new speech comes, it is
+        waited for, never cancelled half-done (``AFTER_ACTING``, whatever the window)."""
         if acting:
             self.mark(Mark.ACTING, now)
+        if running and self.phase is Phase.SEALED:
+            return Decision(Verdict.AFTER_ACTING, "a command that acts is still running: its outcome is waited for")
         if not self.policy.enabled:
             return Decision(Verdict.NEW, "continuation off")
         sealed = self.phase is Phase.SEALED
@@ -244,11 +253,13 @@ class HeardAudio:
         return AudioChunk(rate=chunk.rate, width=chunk.width, channels=chunk.channels, audio=data,
                           timestamp=chunk.timestamp)
 
-    def pieces(self) -> list[AudioChunk]:
-        """The audio held, as chunks of ``PREFIX_PIECE_SECONDS``."""
+    def pieces(self, since: float = 0.0) -> list[AudioChunk]:
+        """The audio held (from ``since`` seconds in), as chunks of ``PREFIX_PIECE_SECONDS``."""
         if self.fmt is None or not self.pcm:
             return []
         rate, width, channels = self.fmt
-        step = int(PREFIX_PIECE_SECONDS * self.bytes_per_second) // (width * channels) * (width * channels)
+        frame = width * channels
+        step = int(PREFIX_PIECE_SECONDS * self.bytes_per_second) // frame * frame
+        first = min(len(self.pcm), int(since * self.bytes_per_second) // frame * frame)
         return [AudioChunk(rate=rate, width=width, channels=channels, audio=bytes(self.pcm[i:i + step]))
-                for i in range(0, len(self.pcm), step)]
+                for i in range(first, len(self.pcm), step)]

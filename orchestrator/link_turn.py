@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
+from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk
 from wyoming.error import Error
 from wyoming.event import Event
@@ -17,14 +18,19 @@ from wyoming.pipeline import RunPipeline
 
 from voice_runtime.clock import Clock
 from voice_runtime.error_codes import NO_SPEECH
+from voice_runtime.tasks import cancel_and_wait, race
 
 from .continuation import ContinuationPolicy, HeardAudio, TurnTrack, adds_nothing
 from .pipeline import Pipeline
 from .services import Connection
+from .streams import TurnError
 from .turn import TurnOutput, TurnResult
 
 _LOGGER = logging.getLogger("orchestrator.satellite_link")
 AUDIO_QUEUE_CHUNKS = 3000  # ~60 s of 20 ms chunks; when full the oldest chunk is dropped
+# Seconds new speech waits for a command still running in the turn before (home: HA's 3 s timeout
+# and the 2 s wait for the device's state); past it the command is cancelled, as a barge-in would.
+COMMAND_WAIT = 10.0
 
 
 class LinkOut:
@@ -37,6 +43,8 @@ class LinkOut:
         self.clock = clock
 
     async def event(self, event: Event) -> None:
+        if self.turn.result.reply:  # anything sent after the reply is known: its command (if any) is over
+            self.turn.settled.set()
         if self.turn.cancel_requested:
             if AudioChunk.is_type(event.type):
                 self.turn.suppressed_chunks += 1
@@ -73,6 +81,13 @@ class LinkTurn:
         self.suppressed_chunks = 0
         self.recorded = False  # in the link's turn records (once, by the task or by its cancel)
         self.after_acting: str | None = None  # the reply of the acted-on request this speech went on from
+        # The acting turn whose command was still running when this speech came: waited for, then its
+        # reply is ``after_acting`` (never heard: ``unheard``); see :func:`await_command`.
+        self.command: LinkTurn | None = None
+        self.unheard = False
+        self.first_text = ""  # a continued question: the transcript of its first part (ContinuedOutput)
+        # Set once this turn's command (if any) is over: its reply is known, or the turn has ended.
+        self.settled = asyncio.Event()
 
     def put(self, item: AudioChunk | None) -> None:
         if item is not None and (item := self.heard.add(item)) is None:
@@ -97,17 +112,71 @@ def checked_chunk(chunk: AudioChunk) -> AudioChunk:
     return chunk
 
 
+class _Discard:
+    async def event(self, event: Event) -> None:
+        pass
+
+
+def _words(text: str) -> list[str]:
+    return "".join(c if c.isalnum() or c == "'" else " " for c in text.lower()).split()
+
+
+class ContinuedOutput:
+    """The output of a continued question (its first part's audio re-sent, then the new speech):
+    when the merged stream's transcript has no word more than the first part's, the speech-to-text
+    VAD missed the new speech the satellite heard (room, session 19, held-54 "... the front door
+    ... please" in noise: Silero scored "please" under its threshold in the merged stream, so the
+    final was the first part's decode again and "please" was dropped; the same audio on its own
+    reads "Please."). The new part is then transcribed on its own and its words are added. The
+    pipeline answers ``result.transcript`` as it stands once the satellite has been told the
+    transcript (``Pipeline.run_turn``), so the corrected text is the one answered."""
+
+    def __init__(self, out: TurnOutput, pipeline: Pipeline, turn: LinkTurn) -> None:
+        self.out = out
+        self.pipeline = pipeline
+        self.turn = turn
+        self.checked = False
+
+    async def event(self, event: Event) -> None:
+        if Transcript.is_type(event.type) and not self.checked:
+            self.checked = True
+            heard = Transcript.from_event(event)
+            text = heard.text.strip()
+            if text and self.turn.first_text and _words(text) == _words(self.turn.first_text):
+                more = await self._new_part_alone()
+                if more:
+                    _LOGGER.info("turn %d: the merged transcript %r has nothing of the new speech; on its own "
+                                 "it reads %r", self.turn.number, text, more)
+                    self.turn.result.transcript = text = f"{text} {more}"
+                    event = Transcript(text=text, language=heard.language, context=heard.context).event()
+        await self.out.event(event)
+
+    async def _new_part_alone(self) -> str:
+        async def audio() -> AsyncIterator[AudioChunk]:
+            for piece in self.turn.heard.pieces(since=self.turn.heard.prefix_seconds):
+                yield piece
+
+        timer = self.pipeline.monitor.start_turn()
+        try:
+            return (await self.pipeline.asr_session(_Discard(), timer).run(audio())).strip()
+        except (TurnError, OSError, TimeoutError) as err:  # no service: the merged transcript stands
+            _LOGGER.info("turn %d: the new part on its own: %s", self.turn.number, err)
+            return ""
+
+
 class SecondPass:
     """The output of a turn's second pass over its audio: what the first pass told the satellite
-    (its voice events and transcript) is not told again."""
+    (its voice events and transcript) is not told again; ``quiet``: nor the reply text to speak
+    (``synthesize``: the reply is said by the caller, after another)."""
 
     SAID = frozenset({"voice-started", "voice-stopped", "transcript"})
 
-    def __init__(self, out: TurnOutput) -> None:
+    def __init__(self, out: TurnOutput, *, quiet: bool = False) -> None:
         self.out = out
+        self.said = self.SAID | {"synthesize"} if quiet else self.SAID
 
     async def event(self, event: Event) -> None:
-        if event.type not in self.SAID:
+        if event.type not in self.said:
             await self.out.event(event)
 
 
@@ -128,7 +197,9 @@ async def run_after_acting(pipeline: Pipeline, turn: LinkTurn, out: TurnOutput, 
     transcribed on its own; courtesy ("please"), or no speech at all (noise that cut the reply),
     gets the acting turn's reply again (the new sound cut it); anything else is answered as a new
     question, transcribed again from its audio (the first pass stopped at the transcript), so
-    nothing is run twice and nothing is lost."""
+    nothing is run twice and nothing is lost. When the acting turn's reply was never heard (its
+    command was still running: ``turn.unheard``), a new question's answer is said after it, in
+    one reply: the user learns what was done."""
     assert turn.after_acting is not None
     result = turn.result
     await pipeline.run_turn(turn.chunks(), FirstPass(out), conversation_id=conversation_id, result=result,
@@ -147,4 +218,34 @@ async def run_after_acting(pipeline: Pipeline, turn: LinkTurn, out: TurnOutput, 
         for piece in turn.heard.pieces():
             yield piece
 
-    await pipeline.run_turn(audio(), SecondPass(out), conversation_id=conversation_id, result=result)
+    if not turn.unheard:
+        await pipeline.run_turn(audio(), SecondPass(out), conversation_id=conversation_id, result=result)
+        return
+    await pipeline.run_turn(audio(), SecondPass(out, quiet=True), conversation_id=conversation_id, result=result,
+                            end_stage="handle")
+    if result.error is None:
+        await pipeline.announce(f"{turn.after_acting} {result.reply}".strip(), out, result=result)
+
+
+async def await_command(turn: LinkTurn, clock: Clock, finished: Callable[[LinkTurn], Awaitable[None]]) -> None:
+    """``turn`` is speech that came while ``turn.command``'s command (a home command, a timer) was
+    still running (``continuation.TurnTrack.decide``, ``running``): wait until it is over (at most
+    ``COMMAND_WAIT``), then end that turn (its output is gated: it says nothing more) and take its
+    reply as the acted-on request's, never heard (:func:`run_after_acting`). No reply (it failed, or
+    said nothing): ``turn`` runs as a new question, as before."""
+    command = turn.command
+    assert command is not None
+    if await race(command.settled.wait(), clock.sleep(COMMAND_WAIT)) != 0:
+        _LOGGER.warning("turn %d: turn %d's command still ran after %.0f s: cancelled", turn.number,
+                        command.number, COMMAND_WAIT)
+    await end_command(command, finished)
+    turn.command = None
+    if command.result.reply:
+        turn.after_acting, turn.unheard = command.result.reply, True
+        _LOGGER.info("turn %d: turn %d's command is over: %r", turn.number, command.number, command.result.reply)
+
+
+async def end_command(command: LinkTurn, finished: Callable[[LinkTurn], Awaitable[None]]) -> None:
+    """End the turn whose command was waited for (its reply, gated, is not sent) and record it."""
+    await cancel_and_wait(command.task)
+    await finished(command)

@@ -44,7 +44,15 @@ from voice_runtime.tasks import TaskSet, cancel_and_wait, race
 
 from .continuation import ContinuationPolicy, Verdict
 from .link_timers import LinkTimers
-from .link_turn import LinkOut, LinkTurn, checked_chunk, run_after_acting
+from .link_turn import (
+    ContinuedOutput,
+    LinkOut,
+    LinkTurn,
+    await_command,
+    checked_chunk,
+    end_command,
+    run_after_acting,
+)
 from .pipeline import Pipeline, TurnResult
 from .services import Connection
 from .state import LinkAction, LinkMachine, LinkState, LinkTrigger
@@ -237,12 +245,16 @@ class SatelliteLink(LinkTimers):
             _LOGGER.debug("satellite %s sent %s", self.config.uri, event.type)
 
     async def _on_run_pipeline(self, stage: RunPipeline, conn: Connection) -> None:
-        prev, prefix, acted_reply = self._turn, None, None
-        if prev is not None and prev.stage.start_stage == PipelineStage.ASR and stage.start_stage == PipelineStage.ASR:
+        prev, prefix, acted_reply, command, first_text = self._turn, None, None, None, ""
+        if prev is not None and prev.command is not None and stage.end_stage == PipelineStage.TTS:
+            command, prev.command = prev.command, None  # more speech while waiting: the next turn waits
+        elif prev is not None and prev.stage.start_stage == stage.start_stage == PipelineStage.ASR:
             # Decided before anything is cancelled: the turn cannot start an intent in between.
             no_speech = prev.result.error is not None and prev.result.error.code == NO_SPEECH
+            running = prev.result.acting and not prev.result.reply and prev.task is not None and not prev.task.done()
             decision = prev.track.decide(
-                self.clock.now(), acting=prev.result.acting, audio_ok=prev.heard.complete, no_speech=no_speech
+                self.clock.now(), acting=prev.result.acting, audio_ok=prev.heard.complete, no_speech=no_speech,
+                running=running,
             )
             _LOGGER.info(
                 "satellite %s new speech after turn %d: %s (%s; reply heard %.2fs)",
@@ -254,14 +266,20 @@ class SatelliteLink(LinkTimers):
                 decision.reply_heard,
             )
             if decision.merge:
-                prefix = prev.heard
+                prefix, first_text = prev.heard, prev.result.transcript
                 self.continuations += 1
                 self.continuation_reply_heard.append(decision.reply_heard)
-            elif decision.verdict is Verdict.AFTER_ACTING and stage.end_stage == PipelineStage.TTS \
-                    and prev.result.reply:
-                acted_reply = prev.result.reply  # (link_turn.run_after_acting; no reply yet: as a barge-in)
+            elif decision.verdict is Verdict.AFTER_ACTING and stage.end_stage == PipelineStage.TTS:
+                if prev.result.reply:
+                    acted_reply = prev.result.reply  # (link_turn.run_after_acting)
+                elif running:
+                    command = prev  # its command is waited for, not cancelled (link_turn.await_command)
         actions = self.machine.fire(LinkTrigger.RUN_PIPELINE)
-        if LinkAction.CANCEL_TURN in actions:
+        if LinkAction.CANCEL_TURN in actions and command is not None and self._turn is command:
+            self._turn, command.cancel_requested = None, True  # nothing more of it goes out; its command runs on
+            _LOGGER.info("satellite %s new speech while turn %d's command runs: waiting for it",
+                         self.config.uri, command.number)
+        elif LinkAction.CANCEL_TURN in actions:
             _LOGGER.info(
                 "satellite %s %s: cancelling turn %d",
                 self.config.uri,
@@ -272,7 +290,7 @@ class SatelliteLink(LinkTimers):
         if LinkAction.START_TURN in actions:
             self._count += 1
             turn = LinkTurn(self._count, stage, self.config.continuation, prefix)
-            turn.after_acting = acted_reply
+            turn.after_acting, turn.command, turn.first_text = acted_reply, command, first_text
             self._turn = turn
             turn.task = self._tasks.spawn(self._run_turn(turn, conn), name=f"turn {turn.number}")
 
@@ -280,6 +298,8 @@ class SatelliteLink(LinkTimers):
         out = LinkOut(conn, turn, self.clock)
         conversation = self.owner
         try:
+            if turn.command is not None:
+                await await_command(turn, self.clock, self._finished)
             if turn.stage.start_stage == PipelineStage.TTS and turn.stage.announce_text:
                 await self.pipeline.announce(turn.stage.announce_text, out, result=turn.result)
             elif turn.after_acting is not None:
@@ -287,7 +307,7 @@ class SatelliteLink(LinkTimers):
             else:
                 await self.pipeline.run_turn(
                     turn.chunks(),
-                    out,
+                    ContinuedOutput(out, self.pipeline, turn) if turn.first_text else out,
                     conversation_id=conversation,
                     result=turn.result,
                     end_stage=turn.stage.end_stage.value,
@@ -305,6 +325,10 @@ class SatelliteLink(LinkTimers):
         except Exception as err:  # a bug: the turn ends, the link goes on
             _LOGGER.exception("turn %d failed", turn.number)
             await self._turn_failed(conn, turn, err)
+        finally:
+            turn.settled.set()
+            if turn.command is not None:  # this turn was cancelled while it waited
+                await end_command(turn.command, self._finished)
         if self._turn is turn:
             self.machine.fire(LinkTrigger.TURN_DONE_AUDIO if turn.result.audio_bytes else LinkTrigger.TURN_DONE_SILENT)
         await self._finished(turn)
