@@ -162,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     turn.add_argument("--end-of-turn-sensitivity", choices=SENSITIVITIES, default=EndOfTurnConfig.sensitivity,
                       help="the vad_sensitivity asked of that server (default relaxed: a finished request ends "
                            "1.0 s after the speech, not 0.25 s, so a pause after words that read finished is kept)")
+    turn.add_argument("--ha-finished-speaking", choices=SENSITIVITIES,
+                      default=env("SATELLITE_HA_FINISHED_SPEAKING", EndOfTurnConfig.ha_sensitivity),
+                      help="with --end-of-turn-uri: this satellite's 'Finished speaking detection' in Home Assistant "
+                           "(HA does not send it); the pauses HA is sent never let its count of that length end the "
+                           "question (default: default, HA's own default)")
     turn.add_argument("--max-speech-seconds", type=float, default=30.0, help="cut an utterance this long")
     home = parser.add_argument_group("announcements, timers, follow-ups, sounds and event hooks")
     home.add_argument("--no-announce-chime", action="store_true", help="no chime before an announcement")
@@ -235,7 +240,8 @@ def configs(args: argparse.Namespace) -> tuple[SatelliteConfig, AudioConfig, Clo
                                 error_tone=not args.no_error_tone, error_wav=args.error_wav,
                                 hooks=HooksConfig(command=_argv(args.event_command), uri=args.event_uri),
                                 end_of_turn=EndOfTurnConfig(uri=args.end_of_turn_uri,
-                                                            sensitivity=args.end_of_turn_sensitivity))
+                                                            sensitivity=args.end_of_turn_sensitivity,
+                                                            ha_sensitivity=args.ha_finished_speaking))
     audio = AudioConfig(
         mic_device=args.mic_device, mic_command=_argv(args.mic_command), mic_wav=args.mic_wav,
         mic_wav_fast=args.mic_wav_fast, mic_rate=args.mic_rate, mic_width=args.mic_width,
