@@ -134,6 +134,11 @@ async def one_run(
     flags = [
         *([] if args.wake else ["--no-wake-word"]),
         *(["--end-of-turn-uri", whisper.uri, "--end-of-turn-sensitivity", args.sensitivity] if mode == "ours" else []),
+        *(
+            ["--ha-finished-speaking", args.ha_sensitivity]
+            if mode == "ours" and args.ha_sensitivity and args.tell
+            else []
+        ),
     ]
     out_dir = f"/tmp/ha_eot_{int(time.time())}_{n}"
     async with (
@@ -203,6 +208,7 @@ async def one_run(
         "mode": mode,
         "n": n,
         "wake_word": args.wake,
+        "satellite_told": "--ha-finished-speaking" in flags,
         "ha_sensitivity": chosen["state"] if chosen else None,  # HA's select as read back (None: not set)
         "ha_set_before_the_run": bool(set_at and run_pipeline and set_at < run_pipeline[0]),
         "talker_gate": sat.first("talker gate armed") is not None,
@@ -355,6 +361,11 @@ if __name__ == "__main__":
         "--wake",
         action="store_true",
         help='"Okay Nabu." before the request; the satellite with its wake word (the talker gate on)',
+    )
+    parser.add_argument(
+        "--tell",
+        action="store_true",
+        help="mode ours: tell the satellite HA's setting too (--ha-finished-speaking; session 20)",
     )
     parser.add_argument("--lead", type=float, default=0.0, help="s of silence before it all (time to set the select)")
     sys.exit(run_on_rig(parser.parse_args(), run, markdown, passed))
