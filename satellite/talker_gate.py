@@ -148,6 +148,7 @@ class TalkerGate:
         """The turn driver's one call per frame: ``gating`` while an armed turn streams."""
         if gating and self.armed:
             self._recent.clear()
+            self._between_open = 0  # (the hangover of the wake word that began the turn does not outlast it)
             return self.process(frame)
         if self.armed:
             self.disarm()

@@ -116,16 +116,16 @@ def test_a_turn_started_between_turns_gets_its_soft_onset_as_the_mic_heard_it() 
     def frame(db: float) -> bytes:
         return pcm(rng.standard_normal(480).astype(np.float32) * 10 ** (db / 20))
 
-    for _ in range(40):
-        gate.step(frame(-60.0), gating=False)
-    for _ in range(10):
-        gate.step(frame(-16.0), gating=False)  # the wake word
-    gate.begin(b"", wake_word=True)
-    for _ in range(30):
-        gate.step(frame(-60.0), gating=True)  # its turn
-    gate.step(frame(-60.0), gating=False)  # over: between turns
-    for _ in range(20):
-        gate.step(frame(-40.0), gating=False)  # the TV: the room to the VAD
+    for wake_word in range(2):  # (the second within the conversation the first began)
+        for _ in range(40):
+            gate.step(frame(-60.0), gating=False)
+        for _ in range(10):
+            gate.step(frame(-16.0), gating=False)  # the wake word
+        gate.begin(b"", wake_word=True)
+        for _ in range(30):
+            gate.step(frame(-60.0), gating=True)  # its turn
+    for _ in range(20):  # the turn is over: between turns, the TV is the room to the VAD from the first frame
+        gate.step(frame(-40.0), gating=False)  # (the wake word's hangover ended with its turn)
         assert gate.now != gate._recent[-1][1]
     onset = [frame(-32.0), frame(-31.0), frame(-30.0)]  # under the bar (-28 dBFS), then the talker
     words = [frame(-18.0) for _ in range(6)]
