@@ -116,7 +116,7 @@ def test_a_turn_started_between_turns_gets_its_soft_onset_as_the_mic_heard_it() 
     def frame(db: float) -> bytes:
         return pcm(rng.standard_normal(480).astype(np.float32) * 10 ** (db / 20))
 
-    for wake_word in range(2):  # (the second within the conversation the first began)
+    for _wake_word in range(2):  # (the second within the conversation the first began)
         for _ in range(40):
             gate.step(frame(-60.0), gating=False)
         for _ in range(10):
