@@ -276,9 +276,7 @@ async def run(args: argparse.Namespace) -> None:
     out = ROOT / "bench" / "results" / "turn_background"
     out.mkdir(exist_ok=True)
     name = f"talker-{args.kinds.replace(',', '_')}-{'_'.join(n.replace('/', '-') for n in names)}{args.tag}.json"
-    (out / name).write_text(
-        json.dumps({"summary": summary, "rows": rows}, indent=1)
-    )
+    (out / name).write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
 
 
 def iter_levels(s: Session) -> Iterator[float]:
