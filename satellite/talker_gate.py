@@ -33,7 +33,7 @@ the gate too: a frame ``open_db`` or more under the wake word's level is the roo
 fills silence with) unless one within came in the last ``hangover_seconds``, so nobody far under
 the talker starts a turn without the wake word: not a continuation right after the question, not a
 barge-in over the reply, not a follow-up (session 20: in a live room run a TV 25 dB under the
-talker opened 7 such turns in 20 slots that the gate never opened for; they delayed
+talker opened 7 such turns in 20 slots that the gate never opened for; each delayed
 the reply by 2-4 s, and two replies were still owed when the next wake word came). The turn such
 speech does start gets its pre-roll as the mic heard it (:meth:`TalkerGate.begin`), so a soft
 onset under the bar is not lost: the streaming gate then decides on it as before.
