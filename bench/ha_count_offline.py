@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.ha_eot_offline import build  # noqa: E402
+from satellite.ha_gate import HA_SECONDS  # noqa: E402
 from satellite.ha_turn import EndOfTurnConfig  # noqa: E402
 from satellite.ha_vad import HaVad  # noqa: E402
 from satellite.vad import SpeechDetector, VadConfig, VadEvent  # noqa: E402
@@ -75,11 +76,18 @@ class Outcome:
 
 
 def simulate(
-    pcm: bytes, gate_cls: Any, scenario: str, *, verdict_after: float, config: EndOfTurnConfig, loud: float = LOUD
+    pcm: bytes,
+    gate_cls: Any,
+    scenario: str,
+    *,
+    verdict_after: float,
+    config: EndOfTurnConfig,
+    loud: float = LOUD,
+    ha_seconds: float = 0.7,
 ) -> Outcome:
     """One request through the satellite's detector and gate; HA's end on what it received.
     The request ends at its last 30 ms frame above ``loud`` (RMS; -40 dBFS, more in noise). ``gate_cls``
-    None: satellite/ha_gate.py's ``SilenceGate``."""
+    None: satellite/ha_gate.py's ``SilenceGate``. ``ha_seconds``: HA's finished speaking detection (its count)."""
     if gate_cls is None:
         from satellite.ha_gate import SilenceGate as gate_cls
     detector = SpeechDetector(VadConfig())
@@ -91,7 +99,7 @@ def simulate(
     ]
     last_loud = loud_frames[-1]
     end_frame = last_loud + round(END_S / FRAME_S)
-    ha = HaVad()
+    ha = HaVad(ha_seconds)
     last_speech_at = 0.0
     final_slice = 0
     lowest = 1.0
@@ -133,8 +141,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             from satellite.ha_gate import SilenceGate
 
             for seconds in args.ha_silence or [EndOfTurnConfig.ha_silence_seconds]:
-                label = f"new {seconds:g}" if args.ha_silence else "new"
-                gates[label] = SilenceGate, EndOfTurnConfig(uri="tcp://127.0.0.1:9", ha_silence_seconds=seconds)
+                for told in args.mirror or [EndOfTurnConfig.ha_sensitivity]:
+                    label = f"new {seconds:g}" if args.ha_silence else "new"
+                    label += f" told {told}" if args.mirror else ""
+                    gates[label] = (
+                        SilenceGate,
+                        EndOfTurnConfig(uri="tcp://127.0.0.1:9", ha_silence_seconds=seconds, ha_sensitivity=told),
+                    )
         else:
             old = old_gate_module(args.old_ref).SilenceGate
             gates[name] = old, EndOfTurnConfig(uri="tcp://127.0.0.1:9", ha_silence_seconds=0.6)
@@ -148,9 +161,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for gate_name, (cls, config) in gates.items():
             for scenario in args.scenarios:
                 row[f"{gate_name}/{scenario}"] = simulate(
-                    pcm, cls, scenario, verdict_after=args.verdict_after, config=config, loud=loud
+                    pcm,
+                    cls,
+                    scenario,
+                    verdict_after=args.verdict_after,
+                    config=config,
+                    loud=loud,
+                    ha_seconds=HA_SECONDS[args.ha_sensitivity],
                 ).__dict__
-        alone = HaVad()
+        alone = HaVad(HA_SECONDS[args.ha_sensitivity])
         alone.feed(pcm)
         row["ha_alone_ended_s"] = None if alone.ended_at is None else round(alone.ended_at * 0.01, 2)
         rows.append(row)
@@ -187,7 +206,8 @@ def markdown(res: dict[str, Any]) -> str:
         f"# HA's own end of the command on our satellite's stream, offline ({res['started']} UTC, load "
         f"{' '.join(res['load_before'])} -> {' '.join(res['load_after'])}, code {res['commit']})",
         "",
-        "`bench/ha_count_offline.py`. Cut: HA (MicroVad 1.0.1 + its segmenter, 0.7 s) ended the command before "
+        "`bench/ha_count_offline.py`. Cut: HA (MicroVad 1.0.1 + its segmenter, "
+        f"{res.get('ha_sensitivity', 'default')}) ended the command before "
         "the request's last loud frame reached it. Final slice: of the final pause, what HA got before our end "
         "(1.0 s after the speech). Lowest count: HA's silence count left, lowest before the request's end "
         "(0.7: HA never counted any).",
@@ -208,6 +228,18 @@ def main() -> int:
     parser.add_argument("--scenarios", nargs="+", default=["never", "finished"], choices=["never", "finished"])
     parser.add_argument("--verdict-after", type=float, default=0.3, help="s into a pause our whisper's verdict comes")
     parser.add_argument("--ha-silence", type=float, nargs="*", help="ha_silence_seconds of the new gate to try")
+    parser.add_argument(
+        "--ha-sensitivity",
+        default="default",
+        choices=list(HA_SECONDS),
+        help="HA's finished speaking detection the requests meet (session 20)",
+    )
+    parser.add_argument(
+        "--mirror",
+        nargs="*",
+        choices=list(HA_SECONDS),
+        help="the HA setting the new gate is told (--ha-finished-speaking), each a gate",
+    )
     parser.add_argument("--corpus", action="store_true", help="also the end-of-turn corpus (bench/turn_corpus.py)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ha_count_offline")
     args = parser.parse_args()
@@ -217,6 +249,7 @@ def main() -> int:
         "started": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
         "load_before": Path("/proc/loadavg").read_text().split()[:3],
         "commit": commit.stdout.strip(),
+        "ha_sensitivity": args.ha_sensitivity,
     }
     res.update(run(args))
     res["load_after"] = Path("/proc/loadavg").read_text().split()[:3]

@@ -53,13 +53,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.ha_compat import run_check, satellite  # noqa: E402
+from bench.ha_compat import WAKE, run_check, satellite, speak  # noqa: E402
 from bench.ha_eot_audio import CLOSE_PAUSES, KINDS, LEAD, REQUESTS, S17, mic_audio  # noqa: E402
 from bench.ha_rig import Result, rig_parser, run_on_rig  # noqa: E402
+from bench.ha_select import set_sensitivity  # noqa: E402
 from bench.ha_tap import audio_tap, replay  # noqa: E402
 from satellite.ha_turn import SENSITIVITIES, EndOfTurnConfig  # noqa: E402
 from voice_runtime.audio import PCM16_MONO_16K, write_wav  # noqa: E402
-from voice_runtime.procs import ServiceProcess, start_service  # noqa: E402
+from voice_runtime.procs import ServiceProcess, free_port, start_service  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -122,12 +123,22 @@ async def one_run(
         plain=name.endswith("-plain"),
     )
     mic = work / f"{name}-{mode}-{n}.wav"
-    write_wav(str(mic), pcm, PCM16_MONO_16K)
     request = work / f"{name}.wav"  # the rig's own /api/stt check: the request alone
     write_wav(str(request), pcm[int(LEAD * 16000) * 2 : int((speech_end + 0.3) * 16000) * 2], PCM16_MONO_16K)
+    # session 20: time for bench/ha_select.py to set HA's select, and "Okay Nabu." 0.3 s before the request
+    # (the satellite then runs with its wake word, and so with the talker gate, on by default)
+    lead = bytes(int(args.lead * 16000) * 2) + (speak(WAKE) if args.wake else b"")
+    cut = int((LEAD - 0.3) * 16000) * 2 if args.wake else 0
+    pcm, speech_end = lead + pcm[cut:], speech_end + (len(lead) - cut) / 32000
+    write_wav(str(mic), pcm, PCM16_MONO_16K)
     flags = [
-        "--no-wake-word",
+        *([] if args.wake else ["--no-wake-word"]),
         *(["--end-of-turn-uri", whisper.uri, "--end-of-turn-sensitivity", args.sensitivity] if mode == "ours" else []),
+        *(
+            ["--ha-finished-speaking", args.ha_sensitivity]
+            if mode == "ours" and args.ha_sensitivity and args.tell
+            else []
+        ),
     ]
     out_dir = f"/tmp/ha_eot_{int(time.time())}_{n}"
     async with (
@@ -150,7 +161,13 @@ async def one_run(
             "--out",
             out_dir,
         ]
+        selected: asyncio.Task[dict[str, Any]] | None = None
+        if args.ha_sensitivity:
+            ha_port = free_port()
+            check += ["--port", str(ha_port)]
+            selected = asyncio.create_task(set_sensitivity(ha_port, args.ha_sensitivity), name="ha select")
         rc, lines = await run_check(args.rig, check)
+        chosen = await selected if selected is not None else None
         await asyncio.sleep(0.5)
     if args.tap is not None:
         args.tap.mkdir(parents=True, exist_ok=True)
@@ -185,10 +202,16 @@ async def one_run(
     held = sat.first(r"s of pauses not sent")
     asked = sat.first(r"Home Assistant transcribes .* at mic")
     live = sat.first(r"our whisper hears the speech at mic")
+    set_at = chosen["set_at"] if chosen else None
     return {
         "request": name,
         "mode": mode,
         "n": n,
+        "wake_word": args.wake,
+        "satellite_told": "--ha-finished-speaking" in flags,
+        "ha_sensitivity": chosen["state"] if chosen else None,  # HA's select as read back (None: not set)
+        "ha_set_before_the_run": bool(set_at and run_pipeline and set_at < run_pipeline[0]),
+        "talker_gate": sat.first("talker gate armed") is not None,
         "rig_exit": rc,
         "load": load,
         "transcript": text,
@@ -231,6 +254,8 @@ async def run(args: argparse.Namespace) -> Result:
     session = {
         "started": started,
         "sensitivity": args.sensitivity,
+        "ha_sensitivity": args.ha_sensitivity or "default (not set)",
+        "wake_word": args.wake,
         "finished": time.strftime("%H:%M:%S", time.gmtime()),
         "load_before": load_before,
         "load_after": loadavg(),
@@ -280,7 +305,9 @@ def markdown(res: Result) -> str:
     md = [
         f"# Home Assistant 2026.2.3 + our satellite: end of turn from our whisper ({sessions[0]['started']} UTC)",
         "",
-        f"`bench/ha_end_of_turn.py`, the real HA rig, HA's finished speaking detection at its default (0.7 s); "
+        f"`bench/ha_end_of_turn.py`, the real HA rig, HA's finished speaking detection "
+        f"{sessions[0].get('ha_sensitivity', 'default (not set)')} (aggressive 0.25 s, default 0.7, relaxed 1.25); "
+        f"{'the wake word before the request (talker gate on); ' if sessions[0].get('wake_word') else ''}"
         f"our wyoming_whisper tiny.en for HA's STT and for `--end-of-turn-uri` (`--end-of-turn-sensitivity "
         f"{sessions[0].get('sensitivity', 'default')}`). Runs (UTC, 2 shared cores): {loads}. End of turn: the "
         "satellite's audio-stop minus the end of speech, on the mic's timeline.",
@@ -325,4 +352,20 @@ if __name__ == "__main__":
     parser.add_argument("--tap", type=Path, help="keep what HA heard of each run here (bench/ha_tap.py)")
     parser.add_argument("--append", action="store_true", help="add to the runs already in --out.json")
     parser.add_argument("--requests", nargs="+", default=list(REQUESTS), choices=list(REQUESTS))
+    parser.add_argument(
+        "--ha-sensitivity",
+        choices=SENSITIVITIES,
+        help="set HA's finished speaking detection for the satellite (bench/ha_select.py)",
+    )
+    parser.add_argument(
+        "--wake",
+        action="store_true",
+        help='"Okay Nabu." before the request; the satellite with its wake word (the talker gate on)',
+    )
+    parser.add_argument(
+        "--tell",
+        action="store_true",
+        help="mode ours: tell the satellite HA's setting too (--ha-finished-speaking; session 20)",
+    )
+    parser.add_argument("--lead", type=float, default=0.0, help="s of silence before it all (time to set the select)")
     sys.exit(run_on_rig(parser.parse_args(), run, markdown, passed))

@@ -103,7 +103,7 @@ def compose(
     return x, detect
 
 
-def sessions(kinds: list[str], split: str = "tune") -> list[Session]:
+def sessions(kinds: list[str], split: str = "tune", softer_db: list[float] | None = None) -> list[Session]:
     corpus = build()
     requests = [r for r in corpus if r.split == split]
     bgs = backgrounds()
@@ -137,7 +137,7 @@ def sessions(kinds: list[str], split: str = "tune") -> list[Session]:
                 x, det = compose(at_level(wake, level), speech, bg, level + bl, noise_dbfs=noise, seed=k)
                 out.append(Session(f"{r.id}@{bl:g}", "under", x, det, r.text))
         if "soft" in kinds:
-            for softer in SOFTER:
+            for softer in SOFTER if softer_db is None else softer_db:
                 x, det = compose(at_level(wake, level + softer), speech, None, 0.0, noise_dbfs=noise, seed=k)
                 out.append(Session(f"{r.id}-{softer:g}dB", "soft", x, det, r.text))
     return out
@@ -249,7 +249,8 @@ async def run(args: argparse.Namespace) -> None:
 
     names = args.variants.split(",")
     configs = {n: variant_config(n) for n in names}
-    todo = await asyncio.to_thread(sessions, args.kinds.split(","))
+    softer = [float(v) for v in args.softer.split(",")] if args.softer else None
+    todo = await asyncio.to_thread(sessions, args.kinds.split(","), "tune", softer)
     server = await start_service(
         "wyoming_whisper", *turn_bench.TINY_WHISPER_ARGS, env={**os.environ, "PYTHONPATH": str(ROOT)}
     )
@@ -274,9 +275,8 @@ async def run(args: argparse.Namespace) -> None:
     print(json.dumps(summary, indent=1))
     out = ROOT / "bench" / "results" / "turn_background"
     out.mkdir(exist_ok=True)
-    (out / f"talker-{args.kinds.replace(',', '_')}-{'_'.join(n.replace('/', '-') for n in names)}.json").write_text(
-        json.dumps({"summary": summary, "rows": rows}, indent=1)
-    )
+    name = f"talker-{args.kinds.replace(',', '_')}-{'_'.join(n.replace('/', '-') for n in names)}{args.tag}.json"
+    (out / name).write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
 
 
 def iter_levels(s: Session) -> Iterator[float]:
@@ -308,6 +308,8 @@ def main() -> int:
     parser.add_argument("mode", nargs="?", default="run", choices=["run", "levels"])
     parser.add_argument("--variants", default="off,20")
     parser.add_argument("--kinds", default="alone,under,soft")
+    parser.add_argument("--softer", help="soft: dB the request is under its wake word, e.g. 6,12 (default 0,6,10)")
+    parser.add_argument("--tag", default="", help="appended to the result file's name")
     args = parser.parse_args()
     if args.mode == "levels":
         levels(args)

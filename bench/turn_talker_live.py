@@ -6,8 +6,10 @@ shared room simulator (real time, speaker echo -6 dB / 40 ms, 0.2 s reverb, -60 
 A TV (``bench/turn_background.py``'s clips back to back, ``--tv-db`` under the wake word) plays
 all along; every ``SLOT`` seconds "Okay Nabu." (the corpus's voices, at -20 dBFS) is said, then
 either nothing (the TV alone) or a tune request ``--softer`` dB under the wake word. Per slot,
-from the orchestrator's log: the turns it answered and their transcripts. ``--gate-db 0`` runs
-the satellite without the gate (as before).
+the turns the satellite started in it, with what opened each, the orchestrator's outcome and
+transcript and the reply (``bench/turn_talker_score.py``; session 19 counted turn lines by the time
+they were logged, and a cancelled turn as answered). ``--gate-db 0`` runs the satellite without
+the gate (as before).
 
     flock /tmp/hearth-rt.lock .venv/bin/python bench/turn_talker_live.py [--gate-db 0]
 """
@@ -18,7 +20,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import shlex
 import sys
 import time
@@ -34,6 +35,7 @@ from bench import room_turns_bench as rt  # noqa: E402
 from bench.turn_background import active_db, backgrounds  # noqa: E402
 from bench.turn_corpus import RATE, build  # noqa: E402
 from bench.turn_talker import at_level, speech_of, wake_clip  # noqa: E402
+from bench.turn_talker_score import score  # noqa: E402
 from voice_runtime.audio import PCM16_MONO_16K, write_wav  # noqa: E402
 from voice_runtime.procs import ServiceProcess, start_service  # noqa: E402
 
@@ -122,31 +124,20 @@ async def run(args: argparse.Namespace) -> int:
             await proc.stop()
     result = json.loads((out / "result.json").read_text())
     wall0 = result["t0_monotonic"] + result["wav_offset_s"] + mono_to_wall
-    events = rt.log_events(orch_log.read_text(errors="replace"), wall0)
-    turns = [
-        (t, m.group(1), m.group(2))
-        for t, _, msg in events
-        if (m := re.search(r"^turn \d+ (answered|cancelled;.*;) transcript=(.*) continued=\w+$", msg))
-    ]
     satlog = (out / "run.log").read_text(errors="replace")
-    for i, slot in enumerate(slots):
-        end = slots[i + 1]["at"] if i + 1 < len(slots) else float("inf")
-        slot["turns"] = [(kind.split(";")[0], text) for t, kind, text in turns if slot["at"] <= t < end]
-        print(slot["id"], slot["request"], slot["turns"], flush=True)
-    tv = [s for s in slots if s["request"] is None]
-    said = [s for s in slots if s["request"] is not None]
+    scored = score(slots, satlog, orch_log.read_text(errors="replace"), wall0)  # per turn, by its start
+    for slot in slots:
+        print(slot["id"], slot["request"], [(r["opened"], r["outcome"], r["transcript"]) for r in slot["turns"]])
     summary = {
         "gate_db": args.gate_db,
         "tv_db": args.tv_db,
         "softer": args.softer,
         "began": began,
+        "scenario_wall": wall0,  # the scenario's start on the wall clock (re-scoring)
         "ended": time.strftime("%H:%M:%S", time.gmtime()),
         "load": [load0, os.getloadavg()],
         "wake_detections": satlog.count("wake word okay_nabu detected"),
-        "tv_sessions": len(tv),
-        "tv_sessions_with_a_transcript": sum(any(text.strip("'\" ") for _, text in s["turns"]) for s in tv),
-        "requests": len(said),
-        "requests_answered": sum(bool(s["turns"]) for s in said),
+        **scored,
         "room": result.get("stats"),
     }
     print(json.dumps(summary))

@@ -111,10 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
                            "near misses such as 'Okay, Napoli.'); --no-wake-verify-all trusts microWakeWord's cutoff")
     wake.add_argument("--wake-refractory-seconds", type=float, default=1.5,
                       help="ignore the wake word this long after a detection")
-    wake.add_argument("--talker-gate-db", type=float, default=float(env("SATELLITE_TALKER_GATE_DB") or 12.0),
+    wake.add_argument("--talker-gate-db", type=float, default=float(env("SATELLITE_TALKER_GATE_DB") or 14.0),
                       metavar="DB", help="after the wake word, stream as the room's noise what never comes within DB "
-                                         "of the wake word's level (a TV, a far talker); default 12 (the live room "
-                                         "run beside a gate-off one, session 19); 0: off")
+                                         "of the wake word's level (a TV, a far talker); default 14 (12 in session "
+                                         "19 streamed 5 of 37 requests said 12 dB under their wake word as silence, "
+                                         "offline; 14: none, a TV 25 dB under still none); 0: off")
     wake.add_argument("--talker-gate-keep-db", type=float, default=20.0, metavar="DB",
                       help="once the talker was heard, frames this far under the wake word are silence")
     vad = parser.add_argument_group("voice activity detection")
@@ -162,6 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     turn.add_argument("--end-of-turn-sensitivity", choices=SENSITIVITIES, default=EndOfTurnConfig.sensitivity,
                       help="the vad_sensitivity asked of that server (default relaxed: a finished request ends "
                            "1.0 s after the speech, not 0.25 s, so a pause after words that read finished is kept)")
+    turn.add_argument("--ha-finished-speaking", choices=SENSITIVITIES,
+                      default=env("SATELLITE_HA_FINISHED_SPEAKING", EndOfTurnConfig.ha_sensitivity),
+                      help="with --end-of-turn-uri: this satellite's 'Finished speaking detection' in Home Assistant "
+                           "(HA does not send it); the pauses HA is sent never let its count of that length end the "
+                           "question (default: default, HA's own default)")
     turn.add_argument("--max-speech-seconds", type=float, default=30.0, help="cut an utterance this long")
     home = parser.add_argument_group("announcements, timers, follow-ups, sounds and event hooks")
     home.add_argument("--no-announce-chime", action="store_true", help="no chime before an announcement")
@@ -235,7 +241,8 @@ def configs(args: argparse.Namespace) -> tuple[SatelliteConfig, AudioConfig, Clo
                                 error_tone=not args.no_error_tone, error_wav=args.error_wav,
                                 hooks=HooksConfig(command=_argv(args.event_command), uri=args.event_uri),
                                 end_of_turn=EndOfTurnConfig(uri=args.end_of_turn_uri,
-                                                            sensitivity=args.end_of_turn_sensitivity))
+                                                            sensitivity=args.end_of_turn_sensitivity,
+                                                            ha_sensitivity=args.ha_finished_speaking))
     audio = AudioConfig(
         mic_device=args.mic_device, mic_command=_argv(args.mic_command), mic_wav=args.mic_wav,
         mic_wav_fast=args.mic_wav_fast, mic_rate=args.mic_rate, mic_width=args.mic_width,

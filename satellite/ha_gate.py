@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from .ha_turn import EndOfTurnConfig
 
 HA_SILENCE_SECONDS = 0.7  # HA's default "finished speaking detection" (the satellite cannot read HA's setting)
+# HA's VadSensitivity.to_seconds, by the setting the satellite is told (--ha-finished-speaking)
+HA_SECONDS = {"aggressive": 0.25, "default": HA_SILENCE_SECONDS, "relaxed": 1.25}
+
 MIN_PREROLL_SECONDS = 0.06  # ahead of resumed speech even when HA's count is low (a soft onset)
 QUIET_DB = 30.0  # a frame this far below the turn's loudest is a pause for the gate, voiced or not
 
@@ -52,10 +55,12 @@ class SilenceGate:
         self.keep_finished = round(config.finished_pause_seconds / frame_seconds)
         self.preroll = round(config.preroll_seconds / frame_seconds)
         self.min_preroll = min(self.preroll, round(MIN_PREROLL_SECONDS / frame_seconds))
-        self.floor = HA_SILENCE_SECONDS - config.ha_silence_seconds  # HA's count never goes under this
+        seconds = HA_SECONDS[config.ha_sensitivity]
+        # HA's count never goes under this (the margin scales with the count: 0.1 s of 0.7 is 0.036 s of 0.25)
+        self.floor = seconds - config.ha_silence_seconds * seconds / HA_SILENCE_SECONDS
         self.held: deque[bytes] = deque(maxlen=max(1, round(config.max_held_seconds / frame_seconds)))
         self.frame_seconds = frame_seconds
-        self.ha = ha if ha is not None else HaVad(HA_SILENCE_SECONDS)
+        self.ha = ha if ha is not None else HaVad(seconds)
         self.holding = False
         self.silent = 0  # unvoiced frames in a row
         self.allowed = self.keep  # of this pause's frames, Home Assistant gets this many as they come

@@ -28,6 +28,16 @@ words they were keyed to the TV. Without a recent wake word, against the level o
 words (the pre-roll and its first ``reference_seconds``, the reference rising with them). Without
 a wake word at all (``--no-wake-word``) the gate is never armed.
 
+Between the turns of a conversation (within ``conversation_seconds`` of the wake word) the VAD hears
+the gate too: a frame ``open_db`` or more under the wake word's level is the room (what the gate
+fills silence with) unless one within came in the last ``hangover_seconds``, so nobody far under
+the talker starts a turn without the wake word: not a continuation right after the question, not a
+barge-in over the reply, not a follow-up (session 20: in a live room run a TV 25 dB under the
+talker opened 7 such turns in 20 slots that the gate never opened for; each delayed
+the reply by 2-4 s, and two replies were still owed when the next wake word came). The turn such
+speech does start gets its pre-roll as the mic heard it (:meth:`TalkerGate.begin`), so a soft
+onset under the bar is not lost: the streaming gate then decides on it as before.
+
 Pure and synchronous (numpy only): :class:`satellite.core.Satellite` calls :meth:`TalkerGate.arm`
 when a wake word starts a turn (:meth:`TalkerGate.arm_on` for a follow-up), :meth:`TalkerGate.step`
 on every frame (``listen`` outside that turn's stream, ``process`` in it, ``disarm`` when it ends)
@@ -46,6 +56,7 @@ from voice_runtime.audio import rms_dbfs
 
 _LOGGER = logging.getLogger(__name__)
 _FLOOR_DB = -120.0  # the level of digital silence
+_RECENT_SECONDS = 3.0  # between turns, the frames kept to restore a turn's pre-roll (VAD's 0.6 s + a hold)
 
 
 @dataclass(frozen=True)
@@ -120,6 +131,9 @@ class TalkerGate:
         self.gated_frames = 0  # frames streamed as silence in this turn
         self.frames = 0  # frames of this turn
         self.now = b""  # the last frame as the VAD should hear it (as heard, or silence)
+        self._between_open = 0  # between turns: frames the VAD still hears as they are
+        # between turns: (what the VAD heard, the frame), the last first; a turn's pre-roll is restored from it
+        self._recent: deque[tuple[bytes, bytes]] = deque(maxlen=round(_RECENT_SECONDS / frame_seconds))
 
     @property
     def armed(self) -> bool:
@@ -133,18 +147,53 @@ class TalkerGate:
     def step(self, frame: bytes, gating: bool) -> list[bytes]:
         """The turn driver's one call per frame: ``gating`` while an armed turn streams."""
         if gating and self.armed:
+            self._recent.clear()
+            self._between_open = 0  # (the hangover of the wake word that began the turn does not outlast it)
             return self.process(frame)
         if self.armed:
             self.disarm()
         self.listen(frame)
-        self.now = frame
+        self.now = self._between(frame)
         return [frame]
+
+    @property
+    def in_conversation(self) -> bool:
+        """A wake word came within ``conversation_seconds``: turns without one are keyed to its level."""
+        return self.config.enabled and self._wake_db is not None and self._since_wake <= self._conversation_frames
+
+    def _between(self, frame: bytes) -> bytes:
+        """Between turns: what the VAD hears of ``frame`` (the room when far under the last wake word)."""
+        if not self.in_conversation or self._wake_db is None:
+            self._recent.clear()
+            return frame
+        if frame_db(frame) >= self._wake_db - self.config.open_db:
+            self._between_open = self._hangover_frames + 1
+        if self._between_open:
+            self._between_open -= 1
+            heard = frame
+        else:
+            heard = self._silence(frame)
+        self._recent.append((heard, frame))
+        return heard
+
+    def _restore(self, frames: list[bytes]) -> list[bytes]:
+        """``frames`` (a pre-roll the VAD collected between turns, the last frame last) as the mic heard them."""
+        out = list(frames)
+        recent = list(self._recent)
+        for k in range(1, min(len(out), len(recent)) + 1):
+            heard, frame = recent[-k]
+            if out[-k] != heard:
+                break  # not what the VAD heard here (the wake word's pre-roll, a hold's frames): as it is
+            out[-k] = frame
+        self._recent.clear()
+        return out
 
     def begin(self, preroll: bytes, wake_word: bool) -> bytes:
         """A turn starts with ``preroll`` (whole frames): armed for it (:meth:`arm` at a wake word,
         else :meth:`arm_on`), what to stream of it now."""
         size = self._frame_bytes
-        frames = [preroll[i : i + size] for i in range(0, len(preroll), size)]
+        frames = self._restore([preroll[i : i + size] for i in range(0, len(preroll), size)])
+        preroll = b"".join(frames)
         if not wake_word:
             if self.arm_on(frames) is None or self.heard:
                 return preroll  # keyed to its first words: they are the talker

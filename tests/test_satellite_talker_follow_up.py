@@ -88,8 +88,9 @@ async def test_a_follow_up_turn_keeps_the_answer_and_not_the_tv_after_it() -> No
     assert len(after) and float(np.sqrt(np.mean(after**2))) < 10 ** (-50 / 20)  # silence, not the TV (-38 dBFS)
 
 
-async def test_a_follow_up_the_tv_opens_streams_nothing() -> None:
-    heard, turns = await follow_up_audio(None)
-    assert turns == 2  # the TV opened a turn without the wake word (the satellite's VAD hears it)
-    assert not norm_words(await transcript(heard))
-    assert len(heard) / 32000 < 3.0, len(heard) / 32000  # its 2 s of silence ended it (keyed to the TV: 6.6 s)
+async def test_the_tv_opens_no_follow_up() -> None:
+    _, turns = await follow_up_audio(None)
+    # Session 20: between turns the satellite's VAD hears the gate too, so the TV 25 dB under the
+    # talker opens no turn at all (session 18: it opened one, streamed as silence, 2 s long; before
+    # that, keyed to the TV, 6.6 s of it were streamed). tests/test_satellite_talker_between.py
+    assert turns == 1
