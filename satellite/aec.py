@@ -381,7 +381,7 @@ class AudioFrontend:
             if self._waited is None and (self._quiet_left is None or self._quiet_left > 0):
                 cancelled = self._speex.process(out, ref)
                 self.estimate_corr = _estimate_corr(out, cancelled)
-                self.later_echo.check(out, cancelled)
+                self.later_echo.feed(out, cancelled)
                 out = cancelled
             else:
                 self.later_echo.skip()

@@ -40,6 +40,7 @@ _TAPS = 2  # each side of the shift: the filter that absorbs a fraction of a sam
 _EXPLAINED_DB = 4.0  # the later estimate explains this much of the output's energy ...
 _OVER_UNSHIFTED_DB = 3.0  # ... and this much more than the estimate at no shift
 _THIRDS = 3
+_QUIET = 32768 * 10 ** (-55 / 20)  # an output under -55 dBFS is not looked at (no hold is that quiet)
 
 
 def estimate_corr(mic: Floats | np.ndarray[Any, Any], cancelled: Floats | np.ndarray[Any, Any]) -> float:
@@ -61,9 +62,10 @@ def _left(x: Floats, e: Floats, lo: int, hi: int, shift: int) -> float:
     base = lo + MAX_SHIFT - shift
     cols = np.stack([e[base + j : base + j + hi - lo] for j in range(-_TAPS, _TAPS + 1)], axis=1)
     target = x[lo:hi]
-    weights, *_ = np.linalg.lstsq(cols, target, rcond=None)
-    rest = target - cols @ weights
-    return float(np.dot(rest, rest))
+    gram, proj = cols.T @ cols, cols.T @ target  # least squares by its normal equations (5 x 5)
+    ridge = 1e-9 * max(float(np.trace(gram)), 1e-9)
+    weights = np.linalg.solve(gram + ridge * np.eye(len(gram)), proj)
+    return max(0.0, float(np.dot(target, target) - np.dot(proj, weights)))
 
 
 def _later(x: Floats, e: Floats, lo: int, hi: int) -> tuple[float, float, float, int]:
@@ -82,41 +84,58 @@ def _later(x: Floats, e: Floats, lo: int, hi: int) -> tuple[float, float, float,
 
 
 class LaterEcho:
-    """Call :meth:`check` once per frame the canceller ran on (:meth:`skip` for the others)."""
+    """Call :meth:`feed` once per frame the canceller ran on (:meth:`skip` for the others); :attr:`shift`
+    is worked out when asked (the satellite asks only while the judge trusts the canceller)."""
 
     def __init__(self) -> None:
         self._before: Floats = np.zeros(MAX_SHIFT)  # the estimate's last samples before this frame
-        self.shift = 0  # samples later the last frame's echo came (0: not later)
-        self.explained_db = 0.0  # ... how much of the output the later estimate explained
+        self._frame: tuple[Floats, Floats] | None = None  # (mic, estimate with MAX_SHIFT before it)
+        self._shift: int | None = 0
+        self.explained_db = 0.0  # how much of the last output asked about the later estimate explained
 
     def skip(self) -> None:
         self._before = np.zeros(MAX_SHIFT)
-        self.shift = 0
-        self.explained_db = 0.0
+        self._frame, self._shift = None, 0
 
-    def check(self, mic: np.ndarray[Any, Any], cancelled: np.ndarray[Any, Any]) -> int:
-        """The shift (samples at 16 kHz) by which the echo in ``mic`` is the canceller's estimate
-        heard later, 0 if it is not."""
+    def feed(self, mic: np.ndarray[Any, Any], cancelled: np.ndarray[Any, Any]) -> None:
         x = np.asarray(mic, dtype=np.float64)
         est = x - np.asarray(cancelled, dtype=np.float64)
-        e = np.concatenate([self._before, est])
+        self._frame, self._shift = (x, np.concatenate([self._before, est])), None
         self._before = est[-MAX_SHIFT:].copy()
-        self.shift, self.explained_db = 0, 0.0
+
+    def check(self, mic: np.ndarray[Any, Any], cancelled: np.ndarray[Any, Any]) -> int:
+        self.feed(mic, cancelled)
+        return self.shift
+
+    @property
+    def shift(self) -> int:
+        """The shift (samples at 16 kHz) by which the echo in the last frame is the canceller's
+        estimate heard later, 0 if it is not."""
+        if self._shift is None:
+            self._shift = self._find()
+        return self._shift
+
+    def _find(self) -> int:
+        assert self._frame is not None
+        x, e = self._frame
+        self.explained_db = 0.0
         n = len(x) - _TAPS  # the unshifted filter needs _TAPS samples after each
-        if n < _THIRDS * 4 * _TAPS or not np.any(est) or not np.any(x - est):
-            return 0
+        out = x - e[MAX_SHIFT:]
+        if n < _THIRDS * 4 * _TAPS or not np.any(e) or float(np.dot(out, out)) < len(x) * _QUIET**2:
+            return 0  # nothing left that could hold the reply
         cuts = [round(n * k / _THIRDS) for k in range(_THIRDS + 1)]
         total = unshifted = shifted = 0.0
         shifts = []
         for lo, hi in zip(cuts, cuts[1:], strict=False):
-            out, plain, later, shift = _later(x, e, lo, hi)
-            total += out
-            unshifted += min(out, plain)
-            shifted += min(out, later)
+            energy, plain, later, shift = _later(x, e, lo, hi)
+            total += energy
+            unshifted += min(energy, plain)
+            shifted += min(energy, later)
             if later < plain:
                 shifts.append(shift)
         explained = 10 * math.log10(max(total, 1e-9) / max(shifted, 1e-9))
         over = 10 * math.log10(max(unshifted, 1e-9) / max(shifted, 1e-9))
         if explained >= _EXPLAINED_DB and over >= _OVER_UNSHIFTED_DB and shifts:
-            self.shift, self.explained_db = int(np.median(shifts)), explained
-        return self.shift
+            self.explained_db = explained
+            return int(np.median(shifts))
+        return 0

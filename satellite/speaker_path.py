@@ -173,7 +173,7 @@ class SpeakerPath:
         estimate_corr = 0.0
         if self.frontend is not None:
             cleaned = self.frontend.process(raw, played)
-            if self.frontend.later_echo.shift and self.guard.converged:
+            if self.guard.converged and self.frontend.later_echo.shift:  # asked only when trusted (~1 ms)
                 self._echo_moved_later()
             cancelling, not_echo = self.frontend.cancelling, self.frontend.mic_not_echo
             double_talk, echo_only = self.frontend.double_talk, self.frontend.echo_only
