@@ -100,8 +100,9 @@ class LaterEcho:
     def feed(self, mic: np.ndarray[Any, Any], cancelled: np.ndarray[Any, Any]) -> None:
         x = np.asarray(mic, dtype=np.float64)
         est = x - np.asarray(cancelled, dtype=np.float64)
-        self._frame, self._shift = (x, np.concatenate([self._before, est])), None
-        self._before = est[-MAX_SHIFT:].copy()
+        e = np.concatenate([self._before, est])
+        self._frame, self._shift = (x, e), None
+        self._before = e[len(e) - MAX_SHIFT :].copy()
 
     def check(self, mic: np.ndarray[Any, Any], cancelled: np.ndarray[Any, Any]) -> int:
         self.feed(mic, cancelled)
