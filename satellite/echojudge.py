@@ -353,16 +353,12 @@ class EchoJudge:
         self.residual.set_span(frames)
         self.residual_hi.set_span(frames)
 
-    def speaker_dropped(self, unplayed_s: float | None = None) -> None:
+    def speaker_dropped(self) -> None:
         """The speaker's buffer was thrown away (a hold or stop kills the sound command): what was
-        written in the last ``unplayed_s`` (None: unknown, the whole delay) will never sound, so no
-        echo of it is expected (else the gates held the user's voice back for delay + tail after a
-        hold, and the barge-in was never confirmed: the room, 0 of 15 at -6 dB). What was written
-        before it is on its way to the mic: still expected."""
-        frames = self._delay_frames
-        if unplayed_s is not None:
-            frames = min(frames, math.ceil(max(0.0, unplayed_s) / self._frame_seconds))
-        for i in range(min(frames, len(self._played))):
+        written in the last ``delay`` will never sound, so no echo of it is expected (else the
+        gates held the user's voice back for delay + tail after a hold, and the barge-in was
+        never confirmed: the room, 0 of 15 at -6 dB)."""
+        for i in range(min(self._delay_frames, len(self._played))):
             self._played[-1 - i] = self._played_hi[-1 - i] = 0.0
 
     def suspend(self) -> None:

@@ -41,7 +41,7 @@ class FakeOnsetJudge:
     def path_changed(self) -> None:
         self.path_changes += 1
 
-    def speaker_dropped(self, unplayed_s: float | None = None) -> None:
+    def speaker_dropped(self) -> None:
         return None
 
     def take_reply_erle(self) -> tuple[float | None, int]:
