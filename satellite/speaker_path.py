@@ -173,7 +173,9 @@ class SpeakerPath:
         estimate_corr = 0.0
         if self.frontend is not None:
             cleaned = self.frontend.process(raw, played)
-            if self.guard.converged and self.frontend.later_echo.shift:  # asked only when trusted (~1 ms)
+            # Asked only while trusted (~1 ms) and the speaker plays: after a kill (live, session 20) it fired
+            # 60 ms into a barge-in, the judge suspended, the question was not confirmed (3 voiced frames).
+            if self.guard.converged and not self._restarted and self.frontend.later_echo.shift:
                 self._echo_moved_later()
             cancelling, not_echo = self.frontend.cancelling, self.frontend.mic_not_echo
             double_talk, echo_only = self.frontend.double_talk, self.frontend.echo_only
