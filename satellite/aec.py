@@ -48,6 +48,8 @@ import numpy as np
 from voice_runtime.audio import PCM16_MONO_16K, AudioConverter, AudioFormat
 
 from .delay import EchoDelay
+from .estimate import LaterEcho
+from .estimate import estimate_corr as _estimate_corr
 from .realign import TAPS, delayed, snap
 from .speex import SpeexEchoCanceller, load_library
 
@@ -85,19 +87,6 @@ class FrontendConfig:
     @property
     def active(self) -> bool:
         return self.aec or self.noise_suppression > 0 or self.auto_gain_dbfs > 0
-
-
-def _estimate_corr(mic: Pcm, cancelled: Pcm) -> float:
-    """The normalised correlation (no lag) of the canceller's output with its echo estimate (``mic -
-    cancelled``). A canceller on its path that underrates the echo (the room at 0 dB: a new phrase's
-    first frames cancelled 8-9 dB at 25 dB ERLE) leaves a scaled copy of its estimate: 0.92-0.96; a
-    voice is not in the estimate (the users' frames over a trusted canceller in 26 replayed room
-    runs: at most 0.20)."""
-    x = mic.astype(np.float64)
-    y = cancelled.astype(np.float64)
-    est = x - y
-    norm = math.sqrt(float(np.dot(y, y)) * float(np.dot(est, est)))
-    return float(np.dot(y, est)) / norm if norm > 0 else 0.0
 
 
 def _pywebrtc() -> Any:
@@ -176,6 +165,7 @@ class AudioFrontend:
         # The canceller's output against what it took out of the mic (its echo estimate), this frame
         # (0 when it did not run): near 1 it left a scaled copy of its estimate, echo it underrated.
         self.estimate_corr = 0.0
+        self.later_echo = LaterEcho()  # ... and whether the echo came later than its estimate (the path moved unseen)
         _LOGGER.info(
             "mic front end: aec=%s noise_suppression=%d auto_gain_dbfs=%d",
             self.engine,
@@ -210,12 +200,16 @@ class AudioFrontend:
             self._delay.restart()
             self._waited = 0
 
-    def speaker_dropped(self) -> None:
+    def speaker_dropped(self, unplayed: int | None = None) -> None:
         """The speaker's buffer was thrown away (a hold kills the sound command): what was written
-        in the last ``bulk`` of the delay never plays, so the canceller is not to cancel an echo
-        of it (it would add its prediction, an echo that is not there, to the user's words)."""
-        if self.bulk:
-            self._history[-self.bulk :] = 0
+        in the last ``unplayed`` samples (16 kHz; None: unknown, the whole ``bulk`` of the delay)
+        never plays, so the canceller is not to cancel an echo of it (it would add its prediction,
+        an echo that is not there, to the user's words). What was written before it had left the
+        speaker and is on its way to the mic (the room's 40 ms, the mic's own buffer): cancelled."""
+        pending = len(self._ref) // 2  # the newest reference, not yet in the history: zeroed below
+        zeroed = self.bulk if unplayed is None else min(self.bulk, max(0, unplayed - pending))
+        if zeroed:
+            self._history[-zeroed:] = 0
         self._ref[:] = bytes(len(self._ref))
         # What already left the speaker echoes for the path's reverberation (plus the short delay
         # the canceller keeps); after that the speaker is silent, the mic holds no echo, and
@@ -225,7 +219,7 @@ class AudioFrontend:
         # start of "Stop" no longer cleared the residual, the hold came on the vowel, 0.19 s).
         path = self.echo_path(adapted=True)
         tail = path[1] if path is not None else self.config.aec_tail_ms / 1000.0
-        self._quiet_left = int((tail + KEEP_MS / 1000.0) * RATE)
+        self._quiet_left = self.bulk - zeroed + int((tail + KEEP_MS / 1000.0) * RATE)
 
     def advance_reference(self, samples: int) -> None:
         """The speaker plays everything ``samples`` (16 kHz) sooner from now on: silence was left
@@ -387,7 +381,10 @@ class AudioFrontend:
             if self._waited is None and (self._quiet_left is None or self._quiet_left > 0):
                 cancelled = self._speex.process(out, ref)
                 self.estimate_corr = _estimate_corr(out, cancelled)
+                self.later_echo.feed(out, cancelled)
                 out = cancelled
+            else:
+                self.later_echo.skip()
             if self._quiet_left is not None:
                 self._quiet_left -= len(out)
         if self._apm is not None:

@@ -79,7 +79,11 @@ _OFF_PATH_DB = 10.0  # a frame made this much louder than the mic, and than the 
 _BEFORE = 4  # ... and than the loudest of this many mic frames before it
 _LEAK_DB = 8.0  # a frame the canceller took this much out of is mostly echo: it is echo leaking ...
 _LEAK_EXCESS_DB = 15.0  # ... unless this far over the residual echo (see _is_fresh)
-_UNDERRATED_CORR = 0.5  # the cancelled frame this correlated with the canceller's estimate: echo (_is_fresh)
+# The cancelled frame this correlated with the canceller's estimate: echo (_is_fresh). 0.3, not 0.5: the
+# echo 6 dB louder mid-reply (the speaker turned up), speex re-adapting left frames 0.34-0.48 correlated
+# 10-14 dB over the residual echo (held at 0 and -6 dB); the users' frames: at most 0.20 (26 room runs),
+# 0.19 (session 19's five barge-in taps, 88 frames 8 dB or more over the residual echo).
+_UNDERRATED_CORR = 0.3
 _OFF_PATH_CORR = -0.4  # ... or anti-correlated this much: the estimate subtracted where no such echo was
 _ERLE_SLACK_DB = 6.0  # the residual echo: at least ERLE + this under the raw echo (process)
 
@@ -280,7 +284,7 @@ class EchoJudge:
         no hiss must be 15 dB, not 8, over the residual echo (up to ERLE - 15 dB under the echo:
         11 dB at 26 dB ERLE) for an onset or the VAD while the echo plays. The first frame of a run stays the
         user's either way (the VAD's speech start came a frame later on four barge-ins when it
-        did not). Nor is a frame correlated ``_UNDERRATED_CORR`` or more with the canceller's echo
+        did not). Nor is a frame correlated ``_UNDERRATED_CORR`` (0.3) or more with the canceller's echo
         estimate (:attr:`satellite.aec.AudioFrontend.estimate_corr`), however far over the residual:
         the room at 0 dB (session 17's lead, 143.1 s): a phrase's first echo frames cancelled 8-9 dB
         at 25 dB ERLE, on an unmoved path, 16 dB over the residual, 0.92-0.96 (a false hold); the

@@ -65,6 +65,13 @@ _PARTLY_HISS_DB = 3.0  # ... and its high band this far over the high band's res
 _PARTLY_MIC_RMS = 10 ** (-40 / 20)  # ... on a mic at least this loud
 
 
+def _unplayed_s(ahead: object) -> float | None:
+    """Seconds of written audio the speaker still held (never to play once it is killed): the
+    write-ahead's estimate (satellite.write_ahead); None without one (or with it off)."""
+    level, lead = getattr(ahead, "level_s", None), getattr(ahead, "lead_s", -1.0)
+    return float(level) if isinstance(level, float) and isinstance(lead, float) and lead >= 0 else None
+
+
 class SpeakerPath:
     frontend: AudioFrontend | None
     guard: EchoJudge
@@ -166,6 +173,10 @@ class SpeakerPath:
         estimate_corr = 0.0
         if self.frontend is not None:
             cleaned = self.frontend.process(raw, played)
+            # Asked only while trusted (~1 ms) and the speaker plays: after a kill (live, session 20) it fired
+            # 60 ms into a barge-in, the judge suspended, the question was not confirmed (3 voiced frames).
+            if self.guard.converged and not self._restarted and self.frontend.later_echo.shift:
+                self._echo_moved_later()
             cancelling, not_echo = self.frontend.cancelling, self.frontend.mic_not_echo
             double_talk, echo_only = self.frontend.double_talk, self.frontend.echo_only
             estimate_corr = self.frontend.estimate_corr
@@ -272,10 +283,15 @@ class SpeakerPath:
         (the room: the onset lapsed, the question was lost or lost its first words)."""
         queued = getattr(self.speaker, "queued", None)
         sink_queued = queued() if callable(queued) else None
+        unplayed = _unplayed_s(getattr(self.speaker, "ahead", None))
         self.speaker.abort()
+        # The judge expects no echo of anything played in the delay (its gates held the user back after
+        # a hold otherwise); the canceller still cancels what had left the speaker (``unplayed`` earlier).
+        # Live, session 20: with the judge also expecting that echo one barge-in's onset lapsed (0 voiced
+        # frames in 0.3 s; 9 of 10 confirmed); replayed (the kill as on main) its speech started 0.18 s in.
         self.guard.speaker_dropped()
         if self.frontend is not None:
-            self.frontend.speaker_dropped()
+            self.frontend.speaker_dropped(None if unplayed is None else round(unplayed * CANCELLER_RATE))
         self.trace.report(
             why,
             mic_ms=self._mic_ms,
@@ -325,10 +341,20 @@ class SpeakerPath:
         if ahead.underruns != self._underruns:
             self._underruns = ahead.underruns
             _LOGGER.debug("speaker ran dry (%d so far): the echo delay is measured again", ahead.underruns)
-            if self.frontend is not None and self.frontend.cancels_echo:
-                self.guard.suspend()
-                self.frontend.recheck(moved=True, behind_s=self.lag.lag)
-                self._update_echo_span()
+            self._echo_moved_later()
+
+    def _echo_moved_later(self) -> None:
+        """The speaker ran dry: what follows plays later. The judge stops trusting the canceller, which
+        waits, its filter kept, until the delay is measured again (satellite.aec.AudioFrontend.recheck).
+        Also when nothing said so but the echo is the canceller's estimate heard later
+        (satellite.estimate.LaterEcho): a card that played silence the write-ahead did not see."""
+        if self.frontend is not None and self.frontend.cancels_echo:
+            if self.frontend.later_echo.shift:
+                _LOGGER.debug("echo %d samples later than the canceller's estimate: measured again",
+                              self.frontend.later_echo.shift)
+            self.guard.suspend()
+            self.frontend.recheck(moved=True, behind_s=self.lag.lag)
+            self._update_echo_span()
 
     def _log_echo(self) -> None:
         erle, frames = self.guard.take_reply_erle()
