@@ -5,7 +5,7 @@ hears what it did.
 The real home path: a real Home Assistant core (tests/ha_home.py) behind our backend
 (orchestrator.home.ha), the intent fast path, our orchestrator's link against a scripted
 satellite, and the real speech peers (wyoming-faster-whisper, wyoming-piper). "Turn on the slow
-kettle": HA answers at once but the kettle's state follows only after 3 s, so our backend's
+kettle": HA answers at once but the kettle's state follows only after 5 s, so our backend's
 confirmation wait keeps the command running for ~2 s. The satellite's second utterance starts
 once the backend has been asked (a hook on the real backend; nothing of HA is faked).
 

@@ -157,7 +157,7 @@ async def test_commonest_phrasings_act_on_the_only_device_that_fits(ha: RunningH
 async def test_a_slow_action_is_not_confirmed_before_its_state_shows_it(
     ha: RunningHa, intents: IntentRecognizer,
 ) -> None:
-    # HA answers intent/handle 0.2 s into the 3 s turn-on and reports success; the state has
+    # HA answers intent/handle 0.2 s into the 5 s turn-on and reports success; the state has
     # not followed within the 2 s confirmation window, so "done" would be a claim.
     reply = await say(intents, "turn on the slow kettle")
     assert reply == "I asked your home, but the Slow Kettle has not changed after 2 seconds.", reply
