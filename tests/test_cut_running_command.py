@@ -97,6 +97,10 @@ async def while_running(peers: tuple[ServiceProcess, ServiceProcess], ha: Runnin
             await asyncio.wait_for(script.done.wait(), 120)
             turns = await asyncio.wait_for(link.wait_turns(2), 30)
         await ha.wait_state("switch.slow_kettle", lambda s: s["state"] == "on")  # done, whole
+    # HA is shared by the session's tests: leave the kettle off (test_home_domains turns it on and
+    # expects it to be off first; left on, it was "Turned on" at once in CI).
+    await ha.call("switch", "turn_off", {"entity_id": "switch.slow_kettle"})
+    await ha.wait_state("switch.slow_kettle", lambda s: s["state"] == "off")
     return turns, script
 
 

@@ -159,6 +159,8 @@ async def test_a_slow_action_is_not_confirmed_before_its_state_shows_it(
 ) -> None:
     # HA answers intent/handle 0.2 s into the 5 s turn-on and reports success; the state has
     # not followed within the 2 s confirmation window, so "done" would be a claim.
+    await ha.call("switch", "turn_off", {"entity_id": "switch.slow_kettle"})  # HA is shared by the session's tests
+    await ha.wait_state("switch.slow_kettle", lambda s: s["state"] == "off")
     reply = await say(intents, "turn on the slow kettle")
     assert reply == "I asked your home, but the Slow Kettle has not changed after 2 seconds.", reply
     await ha.wait_state("switch.slow_kettle", lambda s: s["state"] == "on")  # HA does finish it
