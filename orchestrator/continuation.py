@@ -177,10 +177,15 @@ class TurnTrack:
 COURTESY_WORDS = frozenset({"please", "thanks", "thank", "you", "now", "ok", "okay", "cheers", "pls"})
 
 
+def transcript_words(text: str) -> list[str]:
+    """``text``'s words, lower case, punctuation dropped (apostrophes kept)."""
+    return "".join(c if c.isalnum() or c == "'" else " " for c in text.lower()).split()
+
+
 def adds_nothing(text: str) -> bool:
     """``text`` (a transcript) is only courtesy ("Please.", "thank you", "now please"): after a
     request that was acted on it asks for nothing more."""
-    words = "".join(c if c.isalnum() or c == "'" else " " for c in text.lower()).split()
+    words = transcript_words(text)
     return bool(words) and all(word in COURTESY_WORDS for word in words)
 
 

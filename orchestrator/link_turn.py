@@ -20,7 +20,7 @@ from voice_runtime.clock import Clock
 from voice_runtime.error_codes import NO_SPEECH
 from voice_runtime.tasks import cancel_and_wait, race
 
-from .continuation import ContinuationPolicy, HeardAudio, TurnTrack, adds_nothing
+from .continuation import ContinuationPolicy, HeardAudio, TurnTrack, adds_nothing, transcript_words
 from .pipeline import Pipeline
 from .services import Connection
 from .streams import TurnError
@@ -117,10 +117,6 @@ class _Discard:
         pass
 
 
-def _words(text: str) -> list[str]:
-    return "".join(c if c.isalnum() or c == "'" else " " for c in text.lower()).split()
-
-
 class ContinuedOutput:
     """The output of a continued question (its first part's audio re-sent, then the new speech):
     when the merged stream's transcript has no word more than the first part's, the speech-to-text
@@ -142,7 +138,7 @@ class ContinuedOutput:
             self.checked = True
             heard = Transcript.from_event(event)
             text = heard.text.strip()
-            if text and self.turn.first_text and _words(text) == _words(self.turn.first_text):
+            if text and self.turn.first_text and transcript_words(text) == transcript_words(self.turn.first_text):
                 more = await self._new_part_alone()
                 if more:
                     _LOGGER.info("turn %d: the merged transcript %r has nothing of the new speech; on its own "

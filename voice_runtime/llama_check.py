@@ -25,7 +25,7 @@ from voice_runtime.procs import free_port
 
 CHECK_FILE = "start-check.json"
 NO_REPACK = "--no-repack"
-_CRASHES = (-signal.SIGSEGV, -signal.SIGILL, -signal.SIGBUS)
+CRASHES = (-signal.SIGSEGV, -signal.SIGILL, -signal.SIGBUS)  # llama-server's exit codes when it crashes
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def check(exe: Path, model: Path, *, start: Callable[[Path, Path, tuple[str, ...
     code = start(exe, model, ())
     if code is None:
         return StartCheck((), "starts and answers")
-    if code not in _CRASHES:
+    if code not in CRASHES:
         return StartCheck(None, f"did not start (exit code {code})")
     again = start(exe, model, (NO_REPACK,))
     if again is None:

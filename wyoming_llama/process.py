@@ -39,7 +39,6 @@ _LOGGER = logging.getLogger(__name__)
 
 State = Literal["stopped", "starting", "ready", "restarting", "failed"]
 PR_SET_PDEATHSIG = 1
-_CRASHES = (-signal.SIGSEGV, -signal.SIGILL, -signal.SIGBUS)  # llama-server's exit codes when it crashes
 
 
 class LlamaUnavailable(RuntimeError):
@@ -226,7 +225,7 @@ class LlamaServerProcess:
         if proc.returncode is not None:
             code = proc.returncode
             await self._kill(graceful=False)
-            if code in _CRASHES and not self.no_repack:
+            if code in llama_check.CRASHES and not self.no_repack:
                 self.no_repack = True
                 _LOGGER.warning("llama-server crashed at start-up (signal %d): starting it again without weight "
                                 "repacking (--no-repack; its CPU-specific paths, e.g. AMX, are not used)", -code)
