@@ -69,6 +69,9 @@ class TurnTrigger(StrEnum):
     # pipeline for an announcement): its audio came while the question was still streaming.
     ABANDONED = "abandoned"
     LATE_FALLBACK = "late-fallback"  # services-unavailable for a turn the satellite had given up on
+    # The wake word heard just after a turn opened without it (a barge-in, a continuation, a follow-up)
+    # began before that turn: the turn starts again at the wake word (satellite.wake_turn).
+    WAKE_RESTART = "wake-restart"
 
 
 class TurnAction(StrEnum):
@@ -100,6 +103,8 @@ TRANSITIONS: dict[tuple[TurnState, TurnTrigger], tuple[TurnState, tuple[TurnActi
     (S.STREAMING, T.ERROR): (S.LISTENING, _ABORT),
     (S.STREAMING, T.ABANDONED): (S.LISTENING, _ABORT),  # no tone: the controller's audio follows
     (S.STREAMING, T.DISARM): (S.IDLE, _ABORT),
+    # A new run-pipeline cancels the one in progress (Home Assistant, our orchestrator): no audio-stop first.
+    (S.STREAMING, T.WAKE_RESTART): (S.STREAMING, (A.CANCEL_TURN, A.START_TURN, A.TONE_LISTEN)),
     (S.WAITING, T.TRANSCRIPT): (S.WAITING, (A.TONE_PROCESS,)),
     (S.WAITING, T.REPLY_START): (S.SPEAKING, ()),
     # The user spoke again before any reply: that is a new turn.

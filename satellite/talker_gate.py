@@ -283,6 +283,7 @@ class TalkerGate:
         self.frames += 1
         self._since_wake += 1
         level = frame_db(frame)
+        self._history.append(level)  # (a wake word heard in the turn re-arms it: satellite.wake_turn)
         if self._learning:  # a follow-up's first words: the reference rises with them
             self._learning -= 1
             self._top = sorted([*self._top, 10 ** (level / 10)])[-self.config.reference_frames :]

@@ -9,6 +9,15 @@ streamed question, i.e. it is a false accept on the user's own words (Piper's "W
 it?" after "Okay Nabu." is one, at its last word); taken as a new wake word it cut the answer
 that had just begun, or replaced the question with an empty turn.
 
+A detection while a turn streams is ignored too (a false accept on the user's words, or the wake
+word said again), except ``RESTART_SECONDS`` or less after a turn that opened WITHOUT the wake
+word began (a barge-in over a reply, a continuation, a follow-up): that wake word began before
+the turn (it takes up to 1.25 s to say), so the VAD opened the turn on its first syllables
+(session 20's live room: a barge-in confirmed 0.66 s before the detection, and "Okay, Naboo." was
+streamed as the request). The turn starts again at the wake word (``WAKE_RESTART``: detection,
+a new ``run-pipeline`` with its name, which cancels the one in progress in Home Assistant and in
+our orchestrator, the listening tone), the wake word's audio not in the request.
+
 A mixin of :class:`satellite.core.Satellite` (kept apart so each file stays small); the
 detector itself is :mod:`satellite.wake`.
 """
@@ -29,11 +38,14 @@ _LOGGER = logging.getLogger("satellite.core")
 
 HUSH_SECONDS = 2.0  # a wake word heard this soon after speech silenced an alarm is that speech: no turn
 OWN_AUDIO_SECONDS = 0.6  # a wake word heard this soon after a turn's stream ended began in that turn's audio
+RESTART_SECONDS = 1.3  # a wake word heard this soon after a turn without it began: the turn restarts at it
 
 
 class WakeTurns:
     _hushed_ms = float("-inf")  # mic time when speech last silenced a ringing alarm
     _streamed_ms = float("-inf")  # mic time of the last frame heard while a turn was streaming
+    _turn_seen = -1  # the turn whose start is ``_turn_began_ms``
+    _turn_began_ms = float("-inf")  # mic time (to a frame) the streaming turn began
     wake: WakeGate | None
     machine: TurnMachine
     detector: SpeechDetector
@@ -42,6 +54,7 @@ class WakeTurns:
     _wake_turn: bool
     _wake_name: str | None
     _pending: bytearray
+    turns: int
 
     @property
     def follow_up_open(self) -> bool:
@@ -67,6 +80,8 @@ class WakeTurns:
         assert self.wake is not None
         if state == TurnState.STREAMING:
             self._streamed_ms = self._mic_ms
+            if self.turns != self._turn_seen:
+                self._turn_seen, self._turn_began_ms = self.turns, self._mic_ms
         name = self.wake.process(frame)
         if name is not None:
             self._on_wake(name, state)
@@ -91,9 +106,15 @@ class WakeTurns:
         stopped = self.on_wake_detected(name)  # it stopped a ringing timer: the detection is used up
         if stopped or self._mic_ms - self._hushed_ms <= HUSH_SECONDS * 1000:  # (or its start did, as speech)
             return
+        restart = False
         if state == TurnState.STREAMING:
-            return
-        if self._mic_ms - self._streamed_ms < OWN_AUDIO_SECONDS * 1000:
+            into = (self._mic_ms - self._turn_began_ms) / 1000
+            if self._wake_turn or into > RESTART_SECONDS:
+                return  # heard in the request (a false accept on its words, or the wake word said again)
+            _LOGGER.info("wake word %.2f s into a turn opened without it: it began before that turn, which "
+                         "restarts at the wake word", into)
+            restart = True
+        elif self._mic_ms - self._streamed_ms < OWN_AUDIO_SECONDS * 1000:
             _LOGGER.info(
                 "wake word ignored: heard %.2f s after the turn's audio ended, so it began in it",
                 (self._mic_ms - self._streamed_ms) / 1000,
@@ -104,6 +125,9 @@ class WakeTurns:
         self._send(Detection(name=name, timestamp=int(self._mic_ms)).event())
         self.detector.reset()  # now the VAD waits for the command, then for its end
         self._pending = bytearray(self.wake.take_preroll())
+        if restart:
+            self._fire(TurnTrigger.WAKE_RESTART)  # run-pipeline with the wake word, the listening tone
+            return
         if state in (TurnState.LISTENING, TurnState.WAITING):
             self._fire(TurnTrigger.SPEECH_START)  # listening tone, run-pipeline from asr with the wake word
             return
