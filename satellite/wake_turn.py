@@ -14,9 +14,16 @@ word said again), except ``RESTART_SECONDS`` or less after a turn that opened WI
 word began (a barge-in over a reply, a continuation, a follow-up): that wake word began before
 the turn (it takes up to 1.25 s to say), so the VAD opened the turn on its first syllables
 (session 20's live room: a barge-in confirmed 0.66 s before the detection, and "Okay, Naboo." was
-streamed as the request). The turn starts again at the wake word (``WAKE_RESTART``: detection,
-a new ``run-pipeline`` with its name, which cancels the one in progress in Home Assistant and in
-our orchestrator, the listening tone), the wake word's audio not in the request.
+streamed as the request). Once a command follows it (``RESTART_VOICED_SECONDS`` of voice as loud
+as the talker, within the talker gate's opening bar of the last wake word's level, heard within
+``RESTART_CONFIRM_SECONDS`` of the detection; without the gate: that much voice after a pause)
+the turn starts again at the wake word
+(``WAKE_RESTART``: detection, a new ``run-pipeline`` with its name, which cancels the one in
+progress in Home Assistant and in our orchestrator, the listening tone; the pre-roll is the audio
+from the detection on), the wake word's audio not in the request. Without a command after it the
+detection was a false accept at the request's last word (Piper's "What time is it?" over a TV is
+one, at "it": the same timing, 1.0 s after the speech began, and 0.4 s of voice after it, all of
+it soft: the word's tail and the TV): the turn goes on as it was.
 
 A mixin of :class:`satellite.core.Satellite` (kept apart so each file stays small); the
 detector itself is :mod:`satellite.wake`.
@@ -30,6 +37,7 @@ from wyoming.event import Event
 from wyoming.wake import Detection
 
 from .state import TurnAction, TurnMachine, TurnState, TurnTrigger
+from .talker_gate import TalkerGate, frame_db
 from .vad import SpeechDetector, VadEvent
 from .wake import WakeGate
 
@@ -38,7 +46,9 @@ _LOGGER = logging.getLogger("satellite.core")
 
 HUSH_SECONDS = 2.0  # a wake word heard this soon after speech silenced an alarm is that speech: no turn
 OWN_AUDIO_SECONDS = 0.6  # a wake word heard this soon after a turn's stream ended began in that turn's audio
-RESTART_SECONDS = 1.3  # a wake word heard this soon after a turn without it began: the turn restarts at it
+RESTART_SECONDS = 1.3  # a wake word heard this soon after a turn without it began: the turn restarts at it ...
+RESTART_CONFIRM_SECONDS = 1.0  # ... once a command follows it within this long ...
+RESTART_VOICED_SECONDS = 0.09  # ... i.e. this much voice at the talker's level (the talker gate's open_frames)
 
 
 class WakeTurns:
@@ -46,6 +56,10 @@ class WakeTurns:
     _streamed_ms = float("-inf")  # mic time of the last frame heard while a turn was streaming
     _turn_seen = -1  # the turn whose start is ``_turn_began_ms``
     _turn_began_ms = float("-inf")  # mic time (to a frame) the streaming turn began
+    _restart: tuple[str, float, int] | None = None  # a wake word heard just after the turn began: name, mic ms, turn
+    _restart_audio = b""  # ... the audio heard from it on (the restarted turn's pre-roll)
+    _restart_voiced = 0  # ... voiced frames as loud as the talker heard after it (without the gate: after a pause)
+    _restart_frames = ""  # ... the VAD's verdicts on them ("v" voiced, "." not; logged)
     wake: WakeGate | None
     machine: TurnMachine
     detector: SpeechDetector
@@ -54,6 +68,7 @@ class WakeTurns:
     _wake_turn: bool
     _wake_name: str | None
     _pending: bytearray
+    talker: TalkerGate | None
     turns: int
 
     @property
@@ -86,6 +101,8 @@ class WakeTurns:
         if name is not None:
             self._on_wake(name, state)
             return VadEvent.NONE
+        if self._restart is not None and self._restart_step(frame, state):
+            return VadEvent.NONE
         if state == TurnState.LISTENING and event == VadEvent.START and self.stop_alarm("speech"):
             self._hushed_ms = self._mic_ms
             return VadEvent.NONE  # "stop" (any speech) while a timer rings: silences it, starts nothing
@@ -106,15 +123,16 @@ class WakeTurns:
         stopped = self.on_wake_detected(name)  # it stopped a ringing timer: the detection is used up
         if stopped or self._mic_ms - self._hushed_ms <= HUSH_SECONDS * 1000:  # (or its start did, as speech)
             return
-        restart = False
         if state == TurnState.STREAMING:
             into = (self._mic_ms - self._turn_began_ms) / 1000
             if self._wake_turn or into > RESTART_SECONDS:
                 return  # heard in the request (a false accept on its words, or the wake word said again)
             _LOGGER.info("wake word %.2f s into a turn opened without it: it began before that turn, which "
-                         "restarts at the wake word", into)
-            restart = True
-        elif self._mic_ms - self._streamed_ms < OWN_AUDIO_SECONDS * 1000:
+                         "restarts at the wake word if a command follows", into)
+            self._restart = (name, self._mic_ms, self.turns)
+            self._restart_audio, self._restart_voiced, self._restart_frames = self.wake.take_preroll(), 0, ""
+            return
+        if self._mic_ms - self._streamed_ms < OWN_AUDIO_SECONDS * 1000:
             _LOGGER.info(
                 "wake word ignored: heard %.2f s after the turn's audio ended, so it began in it",
                 (self._mic_ms - self._streamed_ms) / 1000,
@@ -125,9 +143,6 @@ class WakeTurns:
         self._send(Detection(name=name, timestamp=int(self._mic_ms)).event())
         self.detector.reset()  # now the VAD waits for the command, then for its end
         self._pending = bytearray(self.wake.take_preroll())
-        if restart:
-            self._fire(TurnTrigger.WAKE_RESTART)  # run-pipeline with the wake word, the listening tone
-            return
         if state in (TurnState.LISTENING, TurnState.WAITING):
             self._fire(TurnTrigger.SPEECH_START)  # listening tone, run-pipeline from asr with the wake word
             return
@@ -135,3 +150,42 @@ class WakeTurns:
             self._fire(TurnTrigger.SPEECH_START)  # the wake word over a reply is a barge-in, confirmed at once
         self._fire(TurnTrigger.BARGE_IN_CONFIRMED)
         self._do(TurnAction.TONE_LISTEN)
+
+    def _loud(self, frame: bytes) -> bool:
+        """``frame`` is as loud as the talker (within the talker gate's opening bar of the wake word's level);
+        without the gate, any frame after a pause (3 frames unvoiced) since the detection."""
+        talker = self.talker
+        if talker is None or talker.reference_db is None:
+            return "..." in self._restart_frames
+        return frame_db(frame) >= talker.reference_db - talker.config.open_db
+
+    def _restart_step(self, frame: bytes, state: TurnState) -> bool:
+        """A wake word heard just after a turn without it began: True once a command follows it (the turn
+        restarted at the wake word); the candidate is dropped when its turn ends or no command came."""
+        assert self._restart is not None
+        name, heard_ms, turn = self._restart
+        if state != TurnState.STREAMING or self.turns != turn:
+            _LOGGER.info("the turn ended before a command followed the wake word heard in it (frames=%s)",
+                         self._restart_frames)
+            self._restart = None  # the turn ended first: the detection was at the request's last word
+            return False
+        self._restart_audio += frame
+        loud = self._loud(frame)
+        self._restart_voiced += self.detector.voiced and loud
+        self._restart_frames += ("V" if loud else "v") if self.detector.voiced else "."
+        if self._restart_voiced * self.detector.config.frame_seconds < RESTART_VOICED_SECONDS - 1e-6:
+            if self._mic_ms - heard_ms > RESTART_CONFIRM_SECONDS * 1000:
+                _LOGGER.info("no command after the wake word heard in the turn: it goes on as it was (frames=%s)",
+                             self._restart_frames)
+                self._restart = None
+            return False
+        _LOGGER.info("a command follows the wake word: the turn restarts at it (%.2f s of audio after it, frames=%s)",
+                     (self._mic_ms - heard_ms) / 1000, self._restart_frames)
+        self._restart = None
+        self._wake_name, self._wake_ms = name, heard_ms
+        self._send(Detection(name=name, timestamp=int(heard_ms)).event())
+        self.detector.reset()  # the VAD waits for the command's start (it is going on), then for its end
+        self._pending = bytearray(self._restart_audio)
+        self._restart_audio = b""
+        self._fire(TurnTrigger.WAKE_RESTART)  # run-pipeline with the wake word, the listening tone
+        return True
