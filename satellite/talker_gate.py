@@ -109,9 +109,12 @@ class TalkerGate:
             maxlen=max(self._reference_frames, round(config.floor_seconds / frame_seconds))
         )
         self._rng = np.random.default_rng(0)
+        self._floor_frames = max(1, round(config.floor_seconds / frame_seconds / 2))  # enough to tell the floor
+        self._room_db = _FLOOR_DB  # the room's last floor estimate (digital silence until there is one)
         self._fill_rms = 0.0  # armed: the comfort noise's RMS (full scale 1.0)
         self._floor_db = _FLOOR_DB  # armed: the room's level
         self._frame_bytes = 2 * round(16000 * frame_seconds)  # 16 kHz 16-bit mono
+        self._frame_seconds = frame_seconds
         self._preroll_frames = round(config.preroll_seconds / frame_seconds)
         self._window_frames = max(1, round(config.open_window_seconds / frame_seconds))
         # shut: the frames not streamed yet (as heard, as silence, over the bar), oldest first
@@ -213,7 +216,7 @@ class TalkerGate:
             return None
         levels = list(self._history)
         self._top = [10 ** (d / 10) for d in sorted(levels[-self._reference_frames :])[-self.config.reference_frames :]]
-        self._start(sorted(levels)[len(levels) // 10], tail=True)
+        self._start(self._room(), tail=True)
         self._wake_db, self._since_wake = self.reference_db, 0
         return self.reference_db
 
@@ -224,8 +227,7 @@ class TalkerGate:
         first ``reference_seconds``; the talker is speaking: no waiting for an opening."""
         if not self.config.enabled or not first:
             return None
-        levels = list(self._history)
-        floor = sorted(levels)[len(levels) // 10] if levels else _FLOOR_DB
+        floor = self._room()
         if self._wake_db is not None and self._since_wake <= self._conversation_frames:
             self._top = [10 ** (self._wake_db / 10)]
             self._start(floor, tail=False, keyed="the last wake word")
@@ -236,6 +238,18 @@ class TalkerGate:
         self.heard = True
         self._open_for = self._hangover_frames
         return self.reference_db
+
+    def _room(self) -> float:
+        """The room's noise floor (what gated frames are filled with): the 10th percentile of the levels
+        heard, once there are enough of them (``floor_seconds`` / 2); else the last such estimate (if any). Right
+        after a turn the history holds only the talker's last frames: a floor from those made the fill
+        loud (session 19's live run: "room -38.7 dBFS" and "-24.7 dBFS" for continuations in a room at
+        -55), and the satellite's VAD, whose noise estimate is the room's, heard -38.7 dBFS of noise as
+        speech: the turn streamed 8.8 s of it (turn 24), until the next wake word."""
+        levels = list(self._history)
+        if len(levels) >= self._floor_frames or (levels and self._room_db == _FLOOR_DB):  # (or all there is)
+            self._room_db = sorted(levels)[len(levels) // 10]
+        return self._room_db
 
     def _start(self, floor: float, *, tail: bool, keyed: str = "wake word") -> None:
         self._floor_db = floor
@@ -314,6 +328,8 @@ class TalkerGate:
         out += [f for f, _, _ in self._held]
         self._held.clear()
         self.now = frame
+        if not self.opened:  # (when the talker is first heard: bench/turn_talker_score.py reads it)
+            _LOGGER.info("talker gate opened %.2f s into the turn", self.frames * self._frame_seconds)
         self.opened += 1
         self.heard = True
         self._open_for = self._hangover_frames

@@ -25,6 +25,12 @@ detection was a false accept at the request's last word (Piper's "What time is i
 one, at "it": the same timing, 1.0 s after the speech began, and 0.4 s of voice after it, all of
 it soft: the word's tail and the TV): the turn goes on as it was.
 
+A turn without the wake word keyed to the last one (a continuation, a barge-in, a follow-up) that
+the talker gate has not opened for ``UNHEARD_SECONDS`` into it is ended: nobody near is speaking
+(session 20's live room: 3 continuations opened by the talker's own last syllable right after the
+controller ended the question streamed the room for 2.1 s, the reply ~2.4 s late; on the room's taps
+the gate opened for the continuations the user did go on in 0.0-0.6 s, n=9).
+
 A mixin of :class:`satellite.core.Satellite` (kept apart so each file stays small); the
 detector itself is :mod:`satellite.wake`.
 """
@@ -49,6 +55,7 @@ OWN_AUDIO_SECONDS = 0.6  # a wake word heard this soon after a turn's stream end
 RESTART_SECONDS = 1.3  # a wake word heard this soon after a turn without it began: the turn restarts at it ...
 RESTART_CONFIRM_SECONDS = 1.0  # ... once a command follows it within this long ...
 RESTART_VOICED_SECONDS = 0.09  # ... i.e. this much voice at the talker's level (the talker gate's open_frames)
+UNHEARD_SECONDS = 1.0  # a turn without the wake word the talker gate has not opened for in this long is ended
 
 
 class WakeTurns:
@@ -108,6 +115,9 @@ class WakeTurns:
             return VadEvent.NONE  # "stop" (any speech) while a timer rings: silences it, starts nothing
         if state in (TurnState.LISTENING, TurnState.WAITING) and event == VadEvent.START and not self.follow_up_open:
             return VadEvent.NONE  # speech without the wake word starts nothing (except a follow-up)
+        if state == TurnState.STREAMING and not self._wake_turn and self._unheard():
+            self.detector.restart()  # (speech from now on is new)
+            return VadEvent.END
         if state == TurnState.STREAMING and self._wake_turn:
             if event == VadEvent.START:
                 return VadEvent.NONE  # the command began: it is streamed already, keep going
@@ -158,6 +168,18 @@ class WakeTurns:
         if talker is None or talker.reference_db is None:
             return "..." in self._restart_frames
         return frame_db(frame) >= talker.reference_db - talker.config.open_db
+
+    def _unheard(self) -> bool:
+        """A turn without the wake word, keyed to the last one, that the talker gate has not opened for in
+        ``UNHEARD_SECONDS``: nobody near is speaking; it ends (it streams only the room)."""
+        talker = self.talker
+        if talker is None or not talker.armed or talker.heard or self._restart is not None:
+            return False
+        if self._mic_ms - self._turn_began_ms < UNHEARD_SECONDS * 1000:
+            return False
+        _LOGGER.info("the talker gate has not opened %.2f s into a turn without the wake word: ended",
+                     (self._mic_ms - self._turn_began_ms) / 1000)
+        return True
 
     def _restart_step(self, frame: bytes, state: TurnState) -> bool:
         """A wake word heard just after a turn without it began: True once a command follows it (the turn
