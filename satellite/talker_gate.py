@@ -329,7 +329,8 @@ class TalkerGate:
         self._held.clear()
         self.now = frame
         if not self.opened:  # (when the talker is first heard: bench/turn_talker_score.py reads it)
-            _LOGGER.info("talker gate opened %.2f s into the turn", self.frames * self._frame_seconds)
+            _LOGGER.info("talker gate opened %.2f s into the turn's audio (its pre-roll too)",
+                         self.frames * self._frame_seconds)
         self.opened += 1
         self.heard = True
         self._open_for = self._hangover_frames

@@ -328,6 +328,12 @@ class WakeGate:
         self.detections = 0
         _LOGGER.info("wake word: %s %s", config.uri or config.engine, ", ".join(self.detector.names))
 
+    @property
+    def trusted(self) -> bool:
+        """The last detection was sure (the cascade: microWakeWord's peak on it passed its trusted stage;
+        any other detector: always)."""
+        return bool(getattr(self.detector, "trusted_detection", True))
+
     async def start(self) -> None:
         if isinstance(self.detector, RemoteDetector):
             await self.detector.start()

@@ -195,6 +195,9 @@ class CascadeDetector:
         self._left = 0  # bytes of live audio still to send to the running verification (0: none)
         self.candidates = 0  # verifications started (benchmarks); also numbers them
         self.by_micro = self.by_verifier = 0  # detections by microWakeWord's cutoff / by a verification
+        # The last detection's microWakeWord peak passed TRUSTED_STAGE (satellite.wake_turn: only such a
+        # detection restarts a turn at once; the false accept in Piper's "What time is it?" peaks at 0.18)
+        self.trusted_detection = True
         self._void = 0  # verifications up to this number are moot (microWakeWord fired on its own)
         self._wait = wait_seconds
         self._sent = 0  # jobs put on the worker's queue
@@ -239,11 +242,13 @@ class CascadeDetector:
             self._void = self.candidates  # a late confirmation of this same utterance must not fire again,
             self._since = 0  # nor a candidate on its tail
             self.by_micro += 1
+            self.trusted_detection = True
             return name
         while self._worker.found:
             number, word = self._worker.found.popleft()
             if number > self._void:
                 self.by_verifier += 1
+                self.trusted_detection = max(self._peak, peak) > self.trusted_stage
                 self._after_verified = 0  # microWakeWord catching up on the same word must not fire again
                 return word
         return None

@@ -10,20 +10,21 @@ it?" after "Okay Nabu." is one, at its last word); taken as a new wake word it c
 that had just begun, or replaced the question with an empty turn.
 
 A detection while a turn streams is ignored too (a false accept on the user's words, or the wake
-word said again), except ``RESTART_SECONDS`` or less after a turn that opened WITHOUT the wake
-word began (a barge-in over a reply, a continuation, a follow-up): that wake word began before
-the turn (it takes up to 1.25 s to say), so the VAD opened the turn on its first syllables
-(session 20's live room: a barge-in confirmed 0.66 s before the detection, and "Okay, Naboo." was
-streamed as the request). Once a command follows it (``RESTART_VOICED_SECONDS`` of voice as loud
-as the talker, within the talker gate's opening bar of the last wake word's level, heard within
-``RESTART_CONFIRM_SECONDS`` of the detection; without the gate: that much voice after a pause)
-the turn starts again at the wake word
-(``WAKE_RESTART``: detection, a new ``run-pipeline`` with its name, which cancels the one in
-progress in Home Assistant and in our orchestrator, the listening tone; the pre-roll is the audio
-from the detection on), the wake word's audio not in the request. Without a command after it the
-detection was a false accept at the request's last word (Piper's "What time is it?" over a TV is
-one, at "it": the same timing, 1.0 s after the speech began, and 0.4 s of voice after it, all of
-it soft: the word's tail and the TV): the turn goes on as it was.
+word said again), except ``RESTART_SECONDS`` or less after a turn that opened WITHOUT the wake word
+began (a barge-in over a reply, a follow-up; not a continuation: ``RESTARTABLE``): that wake word
+began before the turn (it takes up to 1.25 s to say), so the VAD opened the turn on its first
+syllables (session 20's live room: a barge-in confirmed 0.66 s before the detection, and "Okay,
+Naboo." was streamed as the request). The turn starts again at the wake word (``WAKE_RESTART``:
+detection, a new ``run-pipeline`` with its name, which cancels the one in progress in Home Assistant
+and in our orchestrator, the listening tone; the pre-roll is the audio from the detection on), the
+wake word's audio not in the request: at once for a sure detection (``WakeGate.trusted``: the
+cascade's microWakeWord peak on it passed its trusted stage), else once a command follows it
+(``RESTART_VOICED_SECONDS`` of voice as loud as the talker, within the talker gate's opening bar of
+the last wake word's level, within ``RESTART_CONFIRM_SECONDS``; without the gate: after a pause).
+An unsure detection with no command after it is taken for a false accept at the request's last word
+(Piper's "What time is it?" over a TV is one, at "it": the same timing, 1.0 s after the speech
+began; its microWakeWord peak 0.18, a verifier's strict score; 0.4 s of soft voice after it, the
+word's tail and the TV): the turn goes on as it was.
 
 A turn without the wake word keyed to the last one (a continuation, a barge-in, a follow-up) that
 the talker gate has not opened for ``UNHEARD_SECONDS`` into it is ended: nobody near is speaking
@@ -55,6 +56,15 @@ OWN_AUDIO_SECONDS = 0.6  # a wake word heard this soon after a turn's stream end
 RESTART_SECONDS = 1.3  # a wake word heard this soon after a turn without it began: the turn restarts at it ...
 RESTART_CONFIRM_SECONDS = 1.0  # ... once a command follows it within this long ...
 RESTART_VOICED_SECONDS = 0.09  # ... i.e. this much voice at the talker's level (the talker gate's open_frames)
+# The turns a wake word can have opened before it was detected (the state and trigger that started them): a
+# barge-in over a reply or an announcement, speech that outlasted the reply, a follow-up. Not a continuation
+# right after the question (the user is going on with it: live run, session 21, a false accept in "What is
+# the capital of Australia?" there restarted the turn at "-stralia").
+RESTARTABLE = frozenset({
+    (TurnState.BARGE_IN, TurnTrigger.BARGE_IN_CONFIRMED), (TurnState.BARGE_IN, TurnTrigger.REPLY_DONE),
+    (TurnState.ANNOUNCE_BARGE_IN, TurnTrigger.BARGE_IN_CONFIRMED),
+    (TurnState.ANNOUNCE_BARGE_IN, TurnTrigger.REPLY_DONE), (TurnState.LISTENING, TurnTrigger.SPEECH_START),
+})
 UNHEARD_SECONDS = 1.0  # a turn without the wake word the talker gate has not opened for in this long is ended
 
 
@@ -63,6 +73,7 @@ class WakeTurns:
     _streamed_ms = float("-inf")  # mic time of the last frame heard while a turn was streaming
     _turn_seen = -1  # the turn whose start is ``_turn_began_ms``
     _turn_began_ms = float("-inf")  # mic time (to a frame) the streaming turn began
+    _turn_restartable = False  # ... it was opened so that a wake word can have begun before it (RESTARTABLE)
     _restart: tuple[str, float, int] | None = None  # a wake word heard just after the turn began: name, mic ms, turn
     _restart_audio = b""  # ... the audio heard from it on (the restarted turn's pre-roll)
     _restart_voiced = 0  # ... voiced frames as loud as the talker heard after it (without the gate: after a pause)
@@ -104,6 +115,8 @@ class WakeTurns:
             self._streamed_ms = self._mic_ms
             if self.turns != self._turn_seen:
                 self._turn_seen, self._turn_began_ms = self.turns, self._mic_ms
+                last = self.machine.history[-1] if self.machine.history else None
+                self._turn_restartable = last is not None and (last[0], last[1]) in RESTARTABLE
         name = self.wake.process(frame)
         if name is not None:
             self._on_wake(name, state)
@@ -135,12 +148,14 @@ class WakeTurns:
             return
         if state == TurnState.STREAMING:
             into = (self._mic_ms - self._turn_began_ms) / 1000
-            if self._wake_turn or into > RESTART_SECONDS:
+            if self._wake_turn or into > RESTART_SECONDS or not self._turn_restartable:
                 return  # heard in the request (a false accept on its words, or the wake word said again)
-            _LOGGER.info("wake word %.2f s into a turn opened without it: it began before that turn, which "
-                         "restarts at the wake word if a command follows", into)
             self._restart = (name, self._mic_ms, self.turns)
             self._restart_audio, self._restart_voiced, self._restart_frames = self.wake.take_preroll(), 0, ""
+            _LOGGER.info("wake word %.2f s into a turn opened without it: it began before that turn, which "
+                         "restarts at the wake word %s", into, "now" if self.wake.trusted else "if a command follows")
+            if self.wake.trusted:
+                self._restart_now()
             return
         if self._mic_ms - self._streamed_ms < OWN_AUDIO_SECONDS * 1000:
             _LOGGER.info(
@@ -185,7 +200,7 @@ class WakeTurns:
         """A wake word heard just after a turn without it began: True once a command follows it (the turn
         restarted at the wake word); the candidate is dropped when its turn ends or no command came."""
         assert self._restart is not None
-        name, heard_ms, turn = self._restart
+        _, heard_ms, turn = self._restart
         if state != TurnState.STREAMING or self.turns != turn:
             _LOGGER.info("the turn ended before a command followed the wake word heard in it (frames=%s)",
                          self._restart_frames)
@@ -203,6 +218,13 @@ class WakeTurns:
             return False
         _LOGGER.info("a command follows the wake word: the turn restarts at it (%.2f s of audio after it, frames=%s)",
                      (self._mic_ms - heard_ms) / 1000, self._restart_frames)
+        self._restart_now()
+        return True
+
+    def _restart_now(self) -> None:
+        """The turn starts again at the wake word heard in it (``_restart``), its pre-roll the audio from it on."""
+        assert self._restart is not None
+        name, heard_ms, _ = self._restart
         self._restart = None
         self._wake_name, self._wake_ms = name, heard_ms
         self._send(Detection(name=name, timestamp=int(heard_ms)).event())
@@ -210,4 +232,3 @@ class WakeTurns:
         self._pending = bytearray(self._restart_audio)
         self._restart_audio = b""
         self._fire(TurnTrigger.WAKE_RESTART)  # run-pipeline with the wake word, the listening tone
-        return True

@@ -46,3 +46,15 @@ async def test_the_wake_word_over_a_reply_restarts_the_barge_in_it_opened() -> N
     assert "time" in words, words
     assert not WAKE_WORDS & set(words), words  # before: "Okay, Naboo. What time is it?" was the request
 
+
+
+async def test_the_wake_word_alone_over_a_reply_is_not_streamed_as_a_request() -> None:
+    """Session 20's 1/7: the user's wake word over a reply in a slot where only the TV went on."""
+    said = floats(speak("Okay Nabu."))
+    x = np.zeros(int(0.6 * 16000) + len(said) + 6 * 16000, np.float32)
+    x[int(0.6 * 16000) : int(0.6 * 16000) + len(said)] += said
+    link, _ = await after_the_question(x, reply=True)
+    runs = [RunPipeline.from_event(e) for e in link.received if RunPipeline.is_type(e.type)]
+    assert [r.wake_word_name for r in runs] == ["okay_nabu", None, "okay_nabu"], link.types()
+    words = norm_words(await transcript(turns_of(link)[-1]))
+    assert not WAKE_WORDS & set(words), words  # before: "Okay, Nabu." was the request
