@@ -69,7 +69,7 @@ class TurnTrigger(StrEnum):
     # pipeline for an announcement): its audio came while the question was still streaming.
     ABANDONED = "abandoned"
     LATE_FALLBACK = "late-fallback"  # services-unavailable for a turn the satellite had given up on
-    # The wake word heard just after a turn opened without it (a barge-in, a continuation, a follow-up)
+    # The wake word heard just after a turn opened without it (a barge-in over a reply, a follow-up)
     # began before that turn: the turn starts again at the wake word (satellite.wake_turn).
     WAKE_RESTART = "wake-restart"
 

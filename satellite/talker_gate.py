@@ -328,7 +328,7 @@ class TalkerGate:
         out += [f for f, _, _ in self._held]
         self._held.clear()
         self.now = frame
-        if not self.opened:  # (when the talker is first heard: bench/turn_talker_score.py reads it)
+        if not self.opened:  # (when the talker is first heard: how late a soft onset opens it, in the logs)
             _LOGGER.info("talker gate opened %.2f s into the turn's audio (its pre-roll too)",
                          self.frames * self._frame_seconds)
         self.opened += 1

@@ -30,7 +30,7 @@ A turn without the wake word keyed to the last one (a continuation, a barge-in, 
 the talker gate has not opened for ``UNHEARD_SECONDS`` into it is ended: nobody near is speaking
 (session 20's live room: 3 continuations opened by the talker's own last syllable right after the
 controller ended the question streamed the room for 2.1 s, the reply ~2.4 s late; on the room's taps
-the gate opened for the continuations the user did go on in 0.0-0.6 s, n=9).
+the gate opened for the turns the user did speak in 0.0-0.6 s into them, n=12: bench/turn_talker_open.py).
 
 A mixin of :class:`satellite.core.Satellite` (kept apart so each file stays small); the
 detector itself is :mod:`satellite.wake`.
