@@ -133,6 +133,35 @@ class VadPolicy:
     # word), so a request without one ends as before (the corpus, 8 grid offsets each: decision
     # delay p50/p95 unchanged; the max of both grids everywhere cost +16/+21 ms). False: one grid.
     half_grid: bool = True
+    # The decoded region's start reaches back over the request's first words when Silero scored
+    # them low (a noisy first word): from the first speech window back over windows whose LEVEL
+    # is at least ``reach_rise_db`` over the noise floor (the 10th-percentile window level so far,
+    # as ``quiet_rise_db``), gaps of at most ``reach_gap_windows`` quieter windows between them
+    # (the silence between words), at most ``reach_max_windows`` before the ``lead_windows`` start,
+    # then ``reach_lead_windows`` more before the earliest such window. The room's held-54 "Lock the
+    # front door ... please." (af_nicole, noise): Silero scored "Lock the front" 0.1-0.35 (13-18 dB
+    # over the clip's noise), the first speech windows were the end of "door", the region (0.5 s
+    # lead) began after "Lock" and the request was answered as "the front door." None: off.
+    reach_rise_db: float | None = 10.0
+    reach_gap_windows: int = 8  # ~0.26 s
+    reach_max_windows: int = 31  # ~1 s
+    reach_lead_windows: int = 3  # ~0.1 s
+
+
+def reach_start(first: int, policy: VadPolicy, levels: list[float] | None) -> int:
+    """The region's first window for speech whose first window is ``first``: ``policy.lead_windows``
+    before it, or earlier over loud windows contiguous with it (see ``VadPolicy.reach_rise_db``)."""
+    start = max(0, first - policy.lead_windows)
+    if policy.reach_rise_db is None or not levels or first > len(levels):
+        return start
+    loud = float(np.percentile(levels, 10)) + policy.reach_rise_db
+    earliest = first
+    i = first - 1
+    while i >= max(0, start - policy.reach_max_windows) and earliest - i <= policy.reach_gap_windows + 1:
+        if levels[i] >= loud:
+            earliest = i
+        i -= 1
+    return max(0, min(start, earliest - policy.reach_lead_windows))
 
 
 def end_pad(probs: list[float], last: int, policy: VadPolicy) -> int:
@@ -210,6 +239,6 @@ def speech_region(
     if found is None:
         return None
     first, last = found
-    start = max(0, (first - policy.lead_windows) * WINDOW)
+    start = reach_start(first, policy, levels) * WINDOW
     end = min(n_samples, (last + 1 + end_pad(probs, last, policy)) * WINDOW)
     return start, end
