@@ -248,6 +248,21 @@ def _has_value(rest: list[str]) -> bool:
     return False
 
 
+def whole_value(text: str) -> bool:
+    """Whether ``text`` is a command that ends in its whole value: a verb that takes a value
+    (:data:`TOO_VERBS`), then a preposition, a number and its unit ("Set the firmest out to 20
+    degrees.", "dim the lights to 30 %"). A text decoded unsure that says that much ends like a sure
+    one (``wyoming_whisper.stream.UNSURE_WHOLE_VALUE``): what was misheard is a name, not the end."""
+    found = words(text)
+    unit = len(found) >= 2 and (found[-1] in UNITS or (text.rstrip(" .!?").endswith("%") and _is_number(found[-1])))
+    if not unit or not judge(text).finished or repeats(found):
+        return False
+    verb = next((w for w in found if w not in OPENERS | SUBJECTS), "")
+    number = found[-2] if found[-1] in UNITS else found[-1]
+    at = len(found) - (3 if found[-1] in UNITS else 2)
+    return verb in TOO_VERBS and _is_number(number) and at >= 1 and found[at] in VALUE_PREPOSITIONS
+
+
 def repeats(found: list[str]) -> bool:
     """Whether a phrase of 2+ words comes twice in a row ("tell me a joke tell me a joke")."""
     for size in range(2, len(found) // 2 + 1):

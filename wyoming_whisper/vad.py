@@ -117,12 +117,12 @@ class VadPolicy:
     # no speech 23 -> 2 of 1530). It changes nothing where speech reached the threshold, so no
     # request ends later; white noise at -60..-30 dBFS never scores 0.2. None: off.
     quiet_threshold: float | None = 0.3
-    # Quiet speech must also rise above the stream's noise floor: one of its windows at least this
-    # many dB over the 10th-percentile window level so far (``VadStream.levels``; with no levels
-    # given, no check). Background speech (a TV, a voice across the room) at or under the noise
-    # scores 0.3-0.45 too: without the check it was "speech" on its own at 40-50 dB under a normal
-    # request, and before a request as a quiet run then a gap, where a turn can end; quiet requests
-    # rise 11.8-23.8 dB (bench/results/turn_background.md). None: off.
+    # Quiet speech must also rise above the stream's noise floor: one of its windows at least this many dB over the
+    # 10th-percentile window level so far (``VadStream.levels``, digital silence left out: :func:`noise_floor`; with
+    # no levels given, no check). Background speech (a TV, a voice across the room) at or under the noise scores
+    # 0.3-0.45 too: without the check it was "speech" on its own at 40-50 dB under a normal request, and before a
+    # request as a quiet run then a gap, where a turn can end; quiet requests rise 11.8-23.8 dB
+    # (bench/results/turn_background.md). None: off.
     quiet_rise_db: float | None = 10.0
     # Speech said apart after the speech (a word after a pause) is looked for on two grids: the
     # 512-sample windows and the same shifted by half a window. Silero's score of a quiet word
@@ -133,6 +133,46 @@ class VadPolicy:
     # word), so a request without one ends as before (the corpus, 8 grid offsets each: decision
     # delay p50/p95 unchanged; the max of both grids everywhere cost +16/+21 ms). False: one grid.
     half_grid: bool = True
+    # The decoded region's start reaches back over the request's first words when Silero scored
+    # them low (a noisy first word): from the first speech window back over windows whose LEVEL
+    # is at least ``reach_rise_db`` over the noise floor (the 10th-percentile window level so far,
+    # as ``quiet_rise_db``), gaps of at most ``reach_gap_windows`` quieter windows between them
+    # (the silence between words), at most ``reach_max_windows`` before the ``lead_windows`` start,
+    # then ``reach_lead_windows`` more before the earliest such window. The room's held-54 "Lock the
+    # front door ... please." (af_nicole, noise): Silero scored "Lock the front" 0.1-0.35 (13-18 dB
+    # over the clip's noise), the first speech windows were the end of "door", the region (0.5 s
+    # lead) began after "Lock" and the request was answered as "the front door." None: off.
+    reach_rise_db: float | None = 10.0
+    reach_gap_windows: int = 8  # ~0.26 s
+    reach_max_windows: int = 31  # ~1 s
+    reach_lead_windows: int = 3  # ~0.1 s
+
+
+# Digital silence (exact zeros: a muted or padded stream, -120 dBFS here) is no noise floor: a
+# second of it after quiet background speech put the floor 12 dB lower and made that speech "rise".
+DIGITAL_SILENCE_DB = -100.0
+
+
+def noise_floor(levels: list[float]) -> float:
+    """The stream's noise floor: the 10th-percentile window level, digital silence left out."""
+    heard = [v for v in levels if v > DIGITAL_SILENCE_DB]
+    return float(np.percentile(heard or levels, 10))
+
+
+def reach_start(first: int, policy: VadPolicy, levels: list[float] | None) -> int:
+    """The region's first window for speech whose first window is ``first``: ``policy.lead_windows``
+    before it, or earlier over loud windows contiguous with it (see ``VadPolicy.reach_rise_db``)."""
+    start = max(0, first - policy.lead_windows)
+    if policy.reach_rise_db is None or not levels or first > len(levels):
+        return start
+    loud = noise_floor(levels) + policy.reach_rise_db
+    earliest = first
+    i = first - 1
+    while i >= max(0, start - policy.reach_max_windows) and earliest - i <= policy.reach_gap_windows + 1:
+        if levels[i] >= loud:
+            earliest = i
+        i -= 1
+    return max(0, min(start, earliest - policy.reach_lead_windows))
 
 
 def end_pad(probs: list[float], last: int, policy: VadPolicy) -> int:
@@ -177,7 +217,7 @@ def _rises(hits: list[int], policy: VadPolicy, levels: list[float] | None) -> bo
     if policy.quiet_rise_db is None or levels is None or not hits:
         return True
     rises = [levels[i] for i in hits if i < len(levels)]
-    return not rises or max(rises) >= float(np.percentile(levels, 10)) + policy.quiet_rise_db
+    return not rises or max(rises) >= noise_floor(levels) + policy.quiet_rise_db
 
 
 def _later_run(probs: list[float], half: list[float], last: int, policy: VadPolicy) -> int:
@@ -210,6 +250,6 @@ def speech_region(
     if found is None:
         return None
     first, last = found
-    start = max(0, (first - policy.lead_windows) * WINDOW)
+    start = reach_start(first, policy, levels) * WINDOW
     end = min(n_samples, (last + 1 + end_pad(probs, last, policy)) * WINDOW)
     return start, end
