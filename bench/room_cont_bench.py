@@ -265,6 +265,8 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=33, help="requests (pairs, voices, delays in turn)")
     parser.add_argument("--gap", type=float, default=9.5, help="seconds from one head's end to the next head")
     parser.add_argument("--echo-db", type=float, default=-6.0)
+    parser.add_argument("--tap", action="store_true", help="with --keep: record the satellite's mic and speaker "
+                        "frames (bench/sat_tap.py, KEEP/tap) for bench/echo_replay.py")
     parser.add_argument("--rejudge", action="store_true", help="judge the kept --keep folder again")
     args = parser.parse_args()
     if args.rejudge:
