@@ -37,6 +37,7 @@ pipeline, and only the whisper server's endpointing (:mod:`wyoming_whisper.endpo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -141,12 +142,17 @@ class TurnTrack:
             self.reply_seconds += seconds
 
     def decide(self, now: float, *, acting: bool = False, audio_ok: bool = True,
-               no_speech: bool = False, running: bool = False) -> Decision:
+               no_speech: bool = False, running: bool = False, played: float | None = None) -> Decision:
         """Whether a ``run-pipeline`` at ``now`` continues this turn's question. ``acting``: the
         turn's intent stage may have done something (see :func:`may_act`). ``no_speech``: the
         turn ended with no speech recognised: there is no question to continue. ``running``: the
         turn's command is still being done (no reply yet): whenever new speech comes, it is
-        waited for, never cancelled half-done (``AFTER_ACTING``, whatever the window)."""
+        waited for, never cancelled half-done (``AFTER_ACTING``, whatever the window).
+        ``played``: the seconds of the reply the satellite played before it held it for the new
+        speech (:func:`reply_played`; our satellite says so): the reply heard is that, not the time
+        since its first chunk, which runs on while the reply is held silent (the room, session 20:
+        a word held at 0.87 s of the reply, its voice confirmed 0.1 s later, was past the 1.0 s and
+        lost; the satellite had to give up such holds early to stay inside this clock)."""
         if acting:
             self.mark(Mark.ACTING, now)
         if running and self.phase is Phase.SEALED:
@@ -165,12 +171,27 @@ class TurnTrack:
         if after > self.policy.window:
             return Decision(Verdict.NEW, f"{after:.2f}s after the end of speech")
         heard = 0.0 if self.reply_at is None else min(max(0.0, now - self.reply_at), self.reply_seconds)
+        if played is not None and self.reply_at is not None:
+            heard = min(max(0.0, played), self.reply_seconds)
         if heard > self.policy.max_reply_seconds:
             return Decision(Verdict.NEW, f"{heard:.2f}s of the reply heard", heard)
         if sealed:
             return Decision(Verdict.AFTER_ACTING, f"an intent that can act has started; {after:.2f}s after the end "
                             "of speech", heard)
         return Decision(Verdict.MERGE, f"{after:.2f}s after the end of speech", heard)
+
+
+REPLY_PLAYED = "reply_played"  # run-pipeline's data: seconds of the reply played before the hold
+
+
+def reply_played(data: dict[str, object] | None) -> float | None:
+    """The seconds of the reply a satellite played before it held the reply for the speech that
+    starts this ``run-pipeline`` (our satellite adds ``reply_played`` to the event's data; others
+    do not: None, and the time since the reply's first chunk stands)."""
+    value = (data or {}).get(REPLY_PLAYED)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        return None
+    return float(value)
 
 
 # Words that ask for nothing more: said after a request was acted on, they leave it as it was.

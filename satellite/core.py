@@ -55,7 +55,7 @@ from .controller_events import ControllerEvents, ControllerLink
 from .controller_side import ControllerSide
 from .echojudge import EchoJudge
 from .ha_turn import HaEndOfTurn
-from .held import HeldSpeech
+from .held import REPLY_PLAYED, HeldSpeech
 from .hooks import EventHooks
 from .lag import MicLag
 from .outside import LATE_REPLY_SECONDS, OutsideTurn
@@ -266,8 +266,11 @@ class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, Clou
             _LOGGER.info("turn %d local run-pipeline preroll_ms=%d", self.turns, len(self._utterance) // 32)
             self.detector.end_after(self.config.controller_end_seconds)
             self._eot_begin(bytes(self._utterance))
-            self._send(RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS,
-                                   wake_word_name=self._wake_name).event())
+            run = RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS,
+                              wake_word_name=self._wake_name).event()
+            if (played := self._played_before_hold()) is not None:  # (held.py; orchestrator.continuation)
+                run.data[REPLY_PLAYED] = played
+            self._send(run)
             self._send(AudioStart(rate=RATE, width=2, channels=1, timestamp=start_ms).event())
             if self._utterance:  # none while the talker gate holds it: an empty chunk ends HA's STT stream
                 self._send(AudioChunk(rate=RATE, width=2, channels=1, audio=bytes(self._utterance),
