@@ -121,7 +121,7 @@ class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, Clou
         self.alarm = Alarm(config.alarm, wav_sound(config.timer_finished_wav, rate) if config.timer_finished_wav
                            else alarm(rate, config.tones))
         self.hooks = hooks or (EventHooks(config.hooks) if config.hooks.enabled else None)
-        self._incoming: str | None = None  # what controller audio-chunks are: "reply" | "announcement"
+        self._incoming: str | None = None  # what controller audio-chunks are: "reply" | "announcement" | "parked"
         # Until then an audio-start is the late reply of a turn that ended without it (dropped), not an
         # announcement: inf while a reply is owed, a few seconds after such a turn ended, else -inf.
         self._late_reply_until = float("-inf")
@@ -188,6 +188,7 @@ class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, Clou
         for action in actions:
             self._do(action)
         if self.machine.state in (TurnState.LISTENING, TurnState.IDLE):
+            self._parked = None  # the turn is over: a cut reply is not resumed by a later one
             self._eot_stop()
             if self._route == "announce":
                 self._route = None
@@ -217,6 +218,7 @@ class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, Clou
         elif action == TurnAction.STOP_PLAYBACK:
             if not self.playback.held and self.playback.busy:
                 self._abort_speaker("stop")
+            self._park_reply()  # (controller_events.py: said again, only its rest plays)
             dropped = self.playback.stop()
             if dropped:
                 _LOGGER.info("playback stopped dropped_ms=%d", dropped * 1000 // (2 * self.playback.rate))
@@ -224,7 +226,7 @@ class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, Clou
             self._reply_ended = False
             if self._route == "announce":
                 self.announcements.finish()
-            if self._incoming == "reply":
+            if self._incoming in ("reply", "parked"):
                 self._incoming = None
         elif action == TurnAction.HOLD_PLAYBACK:
             self._hold_begins()  # what will confirm the speech (held.py)
