@@ -74,6 +74,12 @@ _HI_HOLD_DB = 3.0  # ... and the frame it holds on this far (see process)
 _ADDED_DB = 1.0  # a frame the canceller made this much louder than the mic: it is off its path, no evidence
 _MISALIGNED_RMS = 10 ** (-35 / 20)  # ... on a mic frame this loud: the path moved (see process)
 _TRUST_FRAMES = 10  # the ERLE is at least converged_erle_db this many frames in a row: trusted
+# ... or, after a speaker restart with the canceller's filter kept (path_changed), once its ERLE over at least
+# _KEPT_FRAMES echo frames is _KEPT_ERLE_DB and its last _KEPT_LAST each took converged_erle_db out (see
+# _kept_proven)
+_KEPT_FRAMES = 4
+_KEPT_ERLE_DB = 18.0
+_KEPT_LAST = 3
 _AS_ECHO_DB = 6.0  # a frame cancelled within this of the canceller's ERLE is echo (see process)
 _OFF_PATH_DB = 10.0  # a frame made this much louder than the mic, and than the mic before: the path moved
 _BEFORE = 4  # ... and than the loudest of this many mic frames before it
@@ -107,6 +113,7 @@ class EchoJudge:
         self._echo_frames = 0
         self.converged = False
         self._proven = 0  # frames in a row the ERLE has said the canceller may be trusted
+        self._kept = False  # the speaker restarted with the canceller's filter kept: proven sooner (_kept_proven)
         self._erle_now = float("-inf")  # the ERLE the last frame was judged with
         self.misaligned = False  # the last frame showed the trusted canceller off its path
         self.residual_decisions = 0  # frames decided by the residual gate alone
@@ -239,6 +246,9 @@ class EchoJudge:
             self._echo_frames += 1
         loud = self._loud_erle()
         erle = float(np.median(loud)) if len(loud) >= self._min_erle_frames else float("-inf")
+        kept = self._kept and not self.suspended and self._kept_proven(loud)
+        if kept and not math.isfinite(erle):
+            erle = float(np.median(loud))
         self._erle_now = erle
         # Trusted once the ERLE has held for _TRUST_FRAMES in a row: a canceller re-converging
         # after a speaker restart crossed 12 dB and back (11.1, 14.0, 12.4, 16.3 dB) and 5 frames
@@ -246,7 +256,10 @@ class EchoJudge:
         # cut, the room at 0 dB); the true onsets came 24-103 frames after the trust began.
         proven = not self.suspended and erle >= self.config.converged_erle_db
         self._proven = self._proven + 1 if proven else 0
+        if kept and proven:  # the kept filter is on its path at once: trusted without waiting out the proof
+            self._proven = max(self._proven, _TRUST_FRAMES)
         self.converged = self._proven >= _TRUST_FRAMES
+        self._kept = self._kept and not self.converged
         margin = self.config.onset_margin_db
         hiss = hi_user and self.residual_hi.excess_db >= margin and erle >= _HI_MIN_ERLE_DB
         broadband = residual_user and self.residual.excess_db >= margin
@@ -269,6 +282,21 @@ class EchoJudge:
             self.residual_decisions += 1
             return residual_user
         return double_talk or (raw_user and residual_user and not echo_only)
+
+    def _kept_proven(self, loud: list[float]) -> bool:
+        """After a speaker restart the canceller keeps its filter (:meth:`path_changed`), usually still
+        right: once the ERLE over ``_KEPT_FRAMES`` or more echo frames since is ``_KEPT_ERLE_DB`` (18 dB)
+        and each of the last ``_KEPT_LAST`` took ``converged_erle_db`` (12 dB) out, it is on its path:
+        trusted then, not after ``trust_after_ms`` of echo + ``_TRUST_FRAMES`` (~0.55 s: the room, session
+        21: cancelling from ~0.3 s of each reply after a hold, ERLE >= 12 dB from ~0.34 s, trusted only
+        at 0.8-0.92 s; until then a user had to be 6 dB over the whole echo, and the rest of a request
+        said over a reply's first 0.6 s was heard late or never: far voices never). A canceller
+        re-converging (session 17: 11.1, 14.0, 12.4, 16.3 dB, then echo let through) has no such run."""
+        if len(self._erle) < max(_KEPT_FRAMES, _KEPT_LAST) or len(loud) < _KEPT_FRAMES:
+            return False
+        last = list(self._erle)[-_KEPT_LAST:]
+        return float(np.median(loud)) >= _KEPT_ERLE_DB and all(
+            10.0 * math.log10(max(a, 1e-18) / max(b, 1e-18)) >= self.config.converged_erle_db for a, b in last)
 
     def _is_fresh(self, cancelled_db: float) -> bool:
         """Is this frame, clearly over the residual echo of a trusted canceller, more than echo
@@ -367,6 +395,7 @@ class EchoJudge:
         until it has proven itself again after :meth:`path_changed`."""
         self.suspended = True
         self.converged = False
+        self._kept = False  # (a stall disturbs the filter: the whole proof again)
         self._strong = 0
         self._risen = False
         self._fresh = False
@@ -385,6 +414,7 @@ class EchoJudge:
         self.residual.forget_coupling()
         self.residual_hi.forget_coupling()
         self._erle.clear()
+        self._kept = True  # (until the trust is earned again: _kept_proven)
         self.suspended = False  # re-proven from the ERLE measured from now on
         self.converged = False
         self._strong = 0
