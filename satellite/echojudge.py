@@ -60,7 +60,7 @@ from collections import deque
 import numpy as np
 
 from .echo import EchoConfig, EchoGuard, db_to_ratio, frame_rms, ratio_to_db
-from .echotrust import is_fresh, kept_proven
+from .echotrust import KEPT_FRAMES, is_fresh, kept_proven
 from .residual import ResidualGate, high_band_rms
 
 _MAX_DELAY_S = 0.48  # the longest speaker->mic delay measured (satellite.aec)
@@ -239,9 +239,12 @@ class EchoJudge:
             self._echo_frames += 1
         loud = self._loud_erle()
         erle = float(np.median(loud)) if len(loud) >= self._min_erle_frames else float("-inf")
-        kept = self._kept and not self.suspended and kept_proven(self._erle, loud, self.config.converged_erle_db)
-        if kept and not math.isfinite(erle):
+        # After a restart with the filter kept, the ERLE counts from KEPT_FRAMES echo frames on (until the
+        # trust_after_ms of them), and a kept filter on its path is trusted at once (echotrust.kept_proven)
+        self._kept = self._kept and not self.suspended and len(loud) < self._min_erle_frames
+        if self._kept and len(loud) >= KEPT_FRAMES:
             erle = float(np.median(loud))
+        kept = self._kept and kept_proven(self._erle, loud, self.config.converged_erle_db)
         self._erle_now = erle
         # Trusted once the ERLE has held for _TRUST_FRAMES in a row: a canceller re-converging
         # after a speaker restart crossed 12 dB and back (11.1, 14.0, 12.4, 16.3 dB) and 5 frames
@@ -252,7 +255,6 @@ class EchoJudge:
         if kept and proven:  # the kept filter is on its path at once: trusted without waiting out the proof
             self._proven = max(self._proven, _TRUST_FRAMES)
         self.converged = self._proven >= _TRUST_FRAMES
-        self._kept = self._kept and not self.converged
         margin = self.config.onset_margin_db
         hiss = hi_user and self.residual_hi.excess_db >= margin and erle >= _HI_MIN_ERLE_DB
         broadband = residual_user and self.residual.excess_db >= margin
@@ -367,7 +369,7 @@ class EchoJudge:
         self.residual.forget_coupling()
         self.residual_hi.forget_coupling()
         self._erle.clear()
-        self._kept = True  # (until the trust is earned again: kept_proven)
+        self._kept = True  # (for its first echo frames: kept_proven)
         self.suspended = False  # re-proven from the ERLE measured from now on
         self.converged = False
         self._strong = 0

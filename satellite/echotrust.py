@@ -12,9 +12,9 @@ import numpy as np
 
 _LEAK_DB = 8.0  # a frame the canceller took this much out of is mostly echo: it is echo leaking ...
 _LEAK_EXCESS_DB = 15.0  # ... unless this far over the residual echo (is_fresh)
-# After a speaker restart with the canceller's filter kept: trusted once its ERLE over at least _KEPT_FRAMES echo
+# After a speaker restart with the canceller's filter kept: trusted once its ERLE over at least KEPT_FRAMES echo
 # frames is _KEPT_ERLE_DB and its last _KEPT_LAST each took converged_erle_db out (kept_proven)
-_KEPT_FRAMES = 4
+KEPT_FRAMES = 4
 _KEPT_ERLE_DB = 18.0
 _KEPT_LAST = 3
 
@@ -23,14 +23,14 @@ def kept_proven(erle: deque[tuple[float, float]], loud: list[float], converged_e
     """``erle``: (echo energy at the mic, after the canceller) of the echo frames since the restart;
     ``loud``: their ERLEs (dB) within 20 dB of the loudest. After a speaker restart the canceller
     keeps its filter (:meth:`satellite.echojudge.EchoJudge.path_changed`), usually still right:
-    once the ERLE over ``_KEPT_FRAMES`` or more echo frames since is ``_KEPT_ERLE_DB`` (18 dB) and
+    once the ERLE over ``KEPT_FRAMES`` or more echo frames since is ``_KEPT_ERLE_DB`` (18 dB) and
     each of the last ``_KEPT_LAST`` took ``converged_erle_db`` (12 dB) out, it is on its path:
     trusted then, not after ``trust_after_ms`` of echo + 10 frames (~0.55 s: the room, session
     21: cancelling from ~0.3 s of each reply after a hold, ERLE >= 12 dB from ~0.34 s, trusted only
     at 0.8-0.92 s; until then a user had to be 6 dB over the whole echo, and the rest of a request
     said over a reply's first 0.6 s was heard late or never: far voices never). A canceller
     re-converging (session 17: 11.1, 14.0, 12.4, 16.3 dB, then echo let through) has no such run."""
-    if len(erle) < max(_KEPT_FRAMES, _KEPT_LAST) or len(loud) < _KEPT_FRAMES:
+    if len(erle) < max(KEPT_FRAMES, _KEPT_LAST) or len(loud) < KEPT_FRAMES:
         return False
     last = list(erle)[-_KEPT_LAST:]
     return float(np.median(loud)) >= _KEPT_ERLE_DB and all(
