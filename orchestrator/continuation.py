@@ -4,7 +4,8 @@ the same question.
 Silence and words cannot always tell a pause from the end ("Can you play some music ... by
 the Beatles?" reads as finished after "music"). When the satellite starts a new turn shortly
 after the end of speech (``run-pipeline`` within ``window`` seconds of the ``voice-stopped``
-the orchestrator sent) and the reply has not played for more than ``max_reply_seconds``, the
+the orchestrator sent) and the reply has not played for more than ``max_reply_seconds`` (as the
+satellite says in the ``run-pipeline``, :func:`reply_played`; else since its first chunk), the
 orchestrator treats the new speech as the rest of the same question: it cancels the pending
 answer (LLM, intent, TTS; the satellite has already stopped any reply audio on its own, and the
 link's output gate drops whatever the cancelled turn still sends), and transcribes the whole
@@ -12,9 +13,10 @@ utterance: the first part's audio, the gap and the new speech, as one stream, so
 hears it whole. It merges only while nothing irreversible happened: once an intent that can
 act (timers, home commands) has started, a command must not run twice nor be re-decided on a
 longer text, so the new speech is heard on its own (``AFTER_ACTING``): "Lock the front door
-... please" (the lock ran on the first part) asks for nothing more, and the user hears the
-acting turn's reply again (the new speech had cut it: what was done must be said); anything
-else is a new question, as a barge-in. New speech while such a command is still running (a home
+... please" (the lock ran on the first part) asks for nothing more, and the acting turn's reply
+is sent again (the new speech had cut it: what was done must be said; our satellite, which kept the
+cut reply, plays only its rest, from the word it was cut in: ``satellite.controller_events``);
+anything else is a new question, as a barge-in. New speech while such a command is still running (a home
 command waits for Home Assistant and for the device's state to show it) never cancels it half-done,
 whenever it comes: the command is waited for, and the user hears its outcome (with courtesy, alone;
 before the answer to a new question).

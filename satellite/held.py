@@ -27,7 +27,8 @@ is ended at the pause; the reply starts and the user's last word, shorter than a
 0.4 s, was taken for a cough: the reply resumed and the word was lost (the room, session 18,
 held-55 in 1 of 2 runs). Right after the end of the question the user going on is far likelier
 than a cough, and the orchestrator joins the new turn to the question
-(``orchestrator/continuation.py``: within 1.5 s of its end, under 1.0 s of the reply heard),
+(``orchestrator/continuation.py``: within 1.5 s of its end, under 1.0 s of the reply played before
+the hold, which the ``run-pipeline`` tells it: ``reply_played``),
 so a short word there starts the turn. Only voice the echo judge lets through counts (the VAD
 hears the rest as silence); but echo it does let through at a reply's start (a false hold) now
 needs only ``continuation_min_seconds`` of it to cancel the reply, so the price is measured
