@@ -26,7 +26,10 @@ Per request, from the room (timeline), the satellite's log and the orchestrator'
   audio after the tail's end.
 
     flock /tmp/hearth-rt.lock .venv/bin/python bench/room_cont_bench.py --label s20-cont-1 \\
-        --keep /tmp/p20/cont-run1 [--echo-db -6] [--limit N]
+        --keep /tmp/p20/cont-run1 [--echo-db -6] [--limit N] [--tap]
+
+``--tap``: the satellite records its echo chain (``bench/sat_tap.py``, KEEP/tap) so a hold, or a word
+never held, can be replayed frame by frame (``python -m bench.echo_replay KEEP/tap --features F``).
 """
 
 from __future__ import annotations
