@@ -261,11 +261,12 @@ class ControllerEvents:
         """Speech over a held reply was confirmed (a continuation or a barge-in) and the reply is cut:
         keep its rest (from the start of the word it was cut in: ``Playback.unheard``) until the next
         reply starts, in case that is the same reply again. Only a whole reply of a local turn whose
-        text came first (``synthesize``: an intent's answer, not an LLM's streamed one)."""
+        text came first (``synthesize``: an intent's answer, not an LLM's streamed one), of our
+        orchestrator (Home Assistant's runs, announced by ``transcribe``, answer new speech anew)."""
         history = self.machine.history
         self._parked = None
-        if (self._route == "local" and self._reply_ended and self._reply_text and history
-                and history[-1][0] is TurnState.BARGE_IN
+        if (self._route == "local" and self._stt_turn != self.turns and self._reply_ended and self._reply_text
+                and history and history[-1][0] is TurnState.BARGE_IN
                 and history[-1][1] in (TurnTrigger.CONTINUED, TurnTrigger.BARGE_IN_CONFIRMED)):
             self._parked = (self._reply_text, self.playback.unheard())
 

@@ -80,17 +80,18 @@ class Run:
     speaker: np.ndarray
 
 
-async def thanks_over_the_reply(tmp_path: Path, heard_seconds: float, *, again: str = REPLY_TEXT) -> Run:
+async def thanks_over_the_reply(tmp_path: Path, heard_seconds: float, *, again: str = REPLY_TEXT,
+                                home_assistant: bool = False) -> Run:
     """"Set a timer for five minutes", the controller ends it and replies; ``heard_seconds`` into
-    the reply a 0.25 s word; when the satellite starts the new turn the controller ends it at once
-    and answers ``again`` (the same reply by default)."""
+    the reply a 0.25 s word (``home_assistant``: a 1 s phrase, a barge-in there); when the satellite
+    starts the new turn the controller ends it at once and answers ``again`` (the same reply by default)."""
     fifo = tmp_path / "mic.pcm"
     os.mkfifo(fifo)
     wav = tmp_path / "speaker.wav"
     args = ("--mic-command", f"cat {fifo}", "--snd-wav", str(wav), "--snd-rate", "16000",
             "--no-tones", "--no-aec", "--controller-end-seconds", "2.0")
     async with satellite(*args) as sat:
-        controller = RepeatingController(await Client.connect(sat.port))
+        controller = RepeatingController(await Client.connect(sat.port), home_assistant)
         mic = os.open(fifo, os.O_RDWR)
 
         def feed(audio: bytes) -> None:
@@ -108,7 +109,8 @@ async def thanks_over_the_reply(tmp_path: Path, heard_seconds: float, *, again: 
             await controller.client.send(Transcript(text="Set a timer for five minutes."))
             await controller.reply(FIRST)
             await sat.wait_log("reply audio complete")
-            await asyncio.to_thread(feed, silence(heard_seconds) + short_word() + silence(0.3))
+            word = voiced(speak("Cancel that timer.")) if home_assistant else short_word()
+            await asyncio.to_thread(feed, silence(heard_seconds) + word + silence(0.3))
             await sat.wait_log("local run-pipeline", 2)
             await controller.client.send(VoiceStopped())  # the controller ends it: "Thanks."
             await controller.client.send(Transcript(text="Thanks."))
@@ -167,6 +169,16 @@ async def test_another_reply_plays_as_sent(tmp_path: Path) -> None:
     assert seconds_at(run.speaker, AGAIN) > 0.5  # the new reply (1 s of it sent) played
 
 
+async def test_with_home_assistant_the_same_text_plays_as_sent(tmp_path: Path) -> None:
+    """Home Assistant answers new speech anew (its run is announced by ``transcribe``): a reply with the
+    cut one's text is its answer, played as sent (only our orchestrator's "its reply again" is the rest)."""
+    run = await thanks_over_the_reply(tmp_path, 0.3, home_assistant=True)
+    log = "\n".join(run.log[-60:])
+    assert "barge-in -> streaming on barge-in-confirmed" in log, log
+    assert "its rest plays" not in log, log
+    assert seconds_at(run.speaker, AGAIN) > 1.5, log  # the second sending played whole
+
+
 async def test_the_run_pipeline_says_how_much_of_the_reply_was_played(tmp_path: Path) -> None:
     """The new turn's run-pipeline carries the reply played before the hold (the held time is no
     part of it); the question's own run carries none. Main sent no such field."""
@@ -180,6 +192,7 @@ async def test_the_run_pipeline_says_how_much_of_the_reply_was_played(tmp_path: 
 @pytest.fixture(autouse=True)
 def _piper_loaded() -> None:
     speak("Set a timer for five minutes.")
+    speak("Cancel that timer.")
     speak("Please.")
 
 
