@@ -26,7 +26,10 @@ Per request, from the room (timeline), the satellite's log and the orchestrator'
   audio after the tail's end.
 
     flock /tmp/hearth-rt.lock .venv/bin/python bench/room_cont_bench.py --label s20-cont-1 \\
-        --keep /tmp/p20/cont-run1 [--echo-db -6] [--limit N]
+        --keep /tmp/p20/cont-run1 [--echo-db -6] [--limit N] [--tap]
+
+``--tap``: the satellite records its echo chain (``bench/sat_tap.py``, KEEP/tap) so a hold, or a word
+never held, can be replayed frame by frame (``python -m bench.echo_replay KEEP/tap --features F``).
 """
 
 from __future__ import annotations
@@ -265,6 +268,8 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=33, help="requests (pairs, voices, delays in turn)")
     parser.add_argument("--gap", type=float, default=9.5, help="seconds from one head's end to the next head")
     parser.add_argument("--echo-db", type=float, default=-6.0)
+    parser.add_argument("--tap", action="store_true", help="with --keep: record the satellite's mic and speaker "
+                        "frames (bench/sat_tap.py, KEEP/tap) for bench/echo_replay.py")
     parser.add_argument("--rejudge", action="store_true", help="judge the kept --keep folder again")
     args = parser.parse_args()
     if args.rejudge:

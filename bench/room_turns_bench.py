@@ -113,8 +113,9 @@ async def run_split(  # (or a caller's own scenario: its file and length; args.e
 ) -> dict[str, Any]:
     scen, at = scenario if scenario is not None else await asyncio.to_thread(write_scenario, out, requests, args.gap)
     port = free_port()
+    module = f"bench.sat_tap {shlex.quote(str(out / 'tap'))}" if getattr(args, "tap", False) else "satellite"  # --tap
     sat = (
-        f"{shlex.quote(sys.executable)} -m satellite --uri tcp://127.0.0.1:{port} --no-wake-word --no-tones "
+        f"{shlex.quote(sys.executable)} -m {module} --uri tcp://127.0.0.1:{port} --no-wake-word --no-tones "
         f"--mic-command 'cat {{mic}}' --snd-command '{{player}}' --snd-rate 22050"
     )
     echo = getattr(args, "echo", None) or ECHO

@@ -4,7 +4,8 @@ the same question.
 Silence and words cannot always tell a pause from the end ("Can you play some music ... by
 the Beatles?" reads as finished after "music"). When the satellite starts a new turn shortly
 after the end of speech (``run-pipeline`` within ``window`` seconds of the ``voice-stopped``
-the orchestrator sent) and the reply has not played for more than ``max_reply_seconds``, the
+the orchestrator sent) and the reply has not played for more than ``max_reply_seconds`` (as the
+satellite says in the ``run-pipeline``, :func:`reply_played`; else since its first chunk), the
 orchestrator treats the new speech as the rest of the same question: it cancels the pending
 answer (LLM, intent, TTS; the satellite has already stopped any reply audio on its own, and the
 link's output gate drops whatever the cancelled turn still sends), and transcribes the whole
@@ -12,9 +13,10 @@ utterance: the first part's audio, the gap and the new speech, as one stream, so
 hears it whole. It merges only while nothing irreversible happened: once an intent that can
 act (timers, home commands) has started, a command must not run twice nor be re-decided on a
 longer text, so the new speech is heard on its own (``AFTER_ACTING``): "Lock the front door
-... please" (the lock ran on the first part) asks for nothing more, and the user hears the
-acting turn's reply again (the new speech had cut it: what was done must be said); anything
-else is a new question, as a barge-in. New speech while such a command is still running (a home
+... please" (the lock ran on the first part) asks for nothing more, and the acting turn's reply
+is sent again (the new speech had cut it: what was done must be said; our satellite, which kept the
+cut reply, plays only its rest, from the word it was cut in: ``satellite.controller_events``);
+anything else is a new question, as a barge-in. New speech while such a command is still running (a home
 command waits for Home Assistant and for the device's state to show it) never cancels it half-done,
 whenever it comes: the command is waited for, and the user hears its outcome (with courtesy, alone;
 before the answer to a new question).
@@ -37,6 +39,7 @@ pipeline, and only the whisper server's endpointing (:mod:`wyoming_whisper.endpo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -141,12 +144,17 @@ class TurnTrack:
             self.reply_seconds += seconds
 
     def decide(self, now: float, *, acting: bool = False, audio_ok: bool = True,
-               no_speech: bool = False, running: bool = False) -> Decision:
+               no_speech: bool = False, running: bool = False, played: float | None = None) -> Decision:
         """Whether a ``run-pipeline`` at ``now`` continues this turn's question. ``acting``: the
         turn's intent stage may have done something (see :func:`may_act`). ``no_speech``: the
         turn ended with no speech recognised: there is no question to continue. ``running``: the
         turn's command is still being done (no reply yet): whenever new speech comes, it is
-        waited for, never cancelled half-done (``AFTER_ACTING``, whatever the window)."""
+        waited for, never cancelled half-done (``AFTER_ACTING``, whatever the window).
+        ``played``: the seconds of the reply the satellite played before it held it for the new
+        speech (:func:`reply_played`; our satellite says so): the reply heard is that, not the time
+        since its first chunk, which runs on while the reply is held silent (the room, session 20:
+        a word held at 0.87 s of the reply, its voice confirmed 0.1 s later, was past the 1.0 s and
+        lost; the satellite had to give up such holds early to stay inside this clock)."""
         if acting:
             self.mark(Mark.ACTING, now)
         if running and self.phase is Phase.SEALED:
@@ -165,12 +173,27 @@ class TurnTrack:
         if after > self.policy.window:
             return Decision(Verdict.NEW, f"{after:.2f}s after the end of speech")
         heard = 0.0 if self.reply_at is None else min(max(0.0, now - self.reply_at), self.reply_seconds)
+        if played is not None and self.reply_at is not None:
+            heard = min(max(0.0, played), self.reply_seconds)
         if heard > self.policy.max_reply_seconds:
             return Decision(Verdict.NEW, f"{heard:.2f}s of the reply heard", heard)
         if sealed:
             return Decision(Verdict.AFTER_ACTING, f"an intent that can act has started; {after:.2f}s after the end "
                             "of speech", heard)
         return Decision(Verdict.MERGE, f"{after:.2f}s after the end of speech", heard)
+
+
+REPLY_PLAYED = "reply_played"  # run-pipeline's data: seconds of the reply played before the hold
+
+
+def reply_played(data: dict[str, object] | None) -> float | None:
+    """The seconds of the reply a satellite played before it held the reply for the speech that
+    starts this ``run-pipeline`` (our satellite adds ``reply_played`` to the event's data; others
+    do not: None, and the time since the reply's first chunk stands)."""
+    value = (data or {}).get(REPLY_PLAYED)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        return None
+    return float(value)
 
 
 # Words that ask for nothing more: said after a request was acted on, they leave it as it was.

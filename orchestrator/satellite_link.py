@@ -42,7 +42,7 @@ from voice_runtime.limits import Limits
 from voice_runtime.protocol import ProtocolError, read_frame
 from voice_runtime.tasks import TaskSet, cancel_and_wait, race
 
-from .continuation import ContinuationPolicy, Verdict
+from .continuation import ContinuationPolicy, Verdict, reply_played
 from .link_timers import LinkTimers
 from .link_turn import (
     ContinuedOutput,
@@ -222,7 +222,7 @@ class SatelliteLink(LinkTimers):
             self.info = Info.from_event(event)
             _LOGGER.info("satellite %s connected (%s)", self.config.uri, self.name)
         elif RunPipeline.is_type(event.type):
-            await self._on_run_pipeline(RunPipeline.from_event(event), conn)
+            await self._on_run_pipeline(RunPipeline.from_event(event), conn, reply_played(event.data))
         elif AudioChunk.is_type(event.type):
             if self._turn is not None and self.machine.state is LinkState.LISTENING:
                 self._turn.put(checked_chunk(AudioChunk.from_event(event)))
@@ -244,7 +244,7 @@ class SatelliteLink(LinkTimers):
         else:
             _LOGGER.debug("satellite %s sent %s", self.config.uri, event.type)
 
-    async def _on_run_pipeline(self, stage: RunPipeline, conn: Connection) -> None:
+    async def _on_run_pipeline(self, stage: RunPipeline, conn: Connection, played: float | None = None) -> None:
         prev, prefix, acted_reply, command, first_text = self._turn, None, None, None, ""
         if prev is not None and prev.command is not None and stage.end_stage == PipelineStage.TTS:
             command, prev.command = prev.command, None  # more speech while waiting: the next turn waits
@@ -254,7 +254,7 @@ class SatelliteLink(LinkTimers):
             running = prev.result.acting and not prev.result.reply and prev.task is not None and not prev.task.done()
             decision = prev.track.decide(
                 self.clock.now(), acting=prev.result.acting, audio_ok=prev.heard.complete, no_speech=no_speech,
-                running=running,
+                running=running, played=played,
             )
             _LOGGER.info(
                 "satellite %s new speech after turn %d: %s (%s; reply heard %.2fs)",

@@ -66,6 +66,7 @@ class ControllerEvents:
     _stt_turn: int = -1  # the turn Home Assistant's pipeline announced its speech-to-text stage for
     _answer_due: tuple[int, float] | None = None  # (turn, time): no sign of an answer by then -> end it
     _reply_from: int = 0
+    _parked: tuple[str, bytes] | None = None  # (text, the rest) of a reply cut by the user's speech (_park_reply)
 
     if TYPE_CHECKING:
         def attach(self, link: ControllerLink) -> None: ...
@@ -256,15 +257,37 @@ class ControllerEvents:
         self._start_cloud_turn(ended=True)
         return True
 
+    def _park_reply(self) -> None:
+        """Speech over a held reply was confirmed (a continuation or a barge-in) and the reply is cut:
+        keep its rest (from the start of the word it was cut in: ``Playback.unheard``) until the next
+        reply starts, in case that is the same reply again. Only a whole reply of a local turn whose
+        text came first (``synthesize``: an intent's answer, not an LLM's streamed one), of our
+        orchestrator (Home Assistant's runs, announced by ``transcribe``, answer new speech anew)."""
+        history = self.machine.history
+        self._parked = None
+        if (self._route == "local" and self._stt_turn != self.turns and self._reply_ended and self._reply_text
+                and history and history[-1][0] is TurnState.BARGE_IN
+                and history[-1][1] in (TurnTrigger.CONTINUED, TurnTrigger.BARGE_IN_CONFIRMED)):
+            self._parked = (self._reply_text, self.playback.unheard())
+
     def _reply_start(self, fmt: AudioFormat) -> None:
         state = self.machine.state
         if state == TurnState.WAITING:
+            parked, self._parked = self._parked, None
             self.playback.resume()  # a new reply is audible, whatever was held before
             self.playback.start_reply(fmt)
             self._reply_from = self.playback.played_reply_bytes  # how much of it was heard (held.py)
             self._reply_ended = False
             self._late_reply_until = float("-inf")
             self._incoming = "reply"
+            if parked is not None and parked[0].strip() == self._reply_text.strip():
+                # The same reply again (our orchestrator's answer to "Thanks." over a timer's reply: the
+                # command's reply again, session 20's room 2 of 3): the rest of the cut one, not all of it
+                # twice. This reply's own audio is not played ("parked": its chunks are dropped).
+                _LOGGER.info("the reply cut by the speech again: its rest plays (%d ms), not all of it twice",
+                             len(parked[1]) * 1000 // (2 * self.playback.rate))
+                self.playback.add_pcm(parked[1])
+                self._incoming = "parked"
             self._fire(TurnTrigger.REPLY_START)
             self._emit("speaking", what="reply")
         elif state in (TurnState.SPEAKING, TurnState.BARGE_IN) and not self._reply_ended:

@@ -55,7 +55,7 @@ from .controller_events import ControllerEvents, ControllerLink
 from .controller_side import ControllerSide
 from .echojudge import EchoJudge
 from .ha_turn import HaEndOfTurn
-from .held import HeldSpeech
+from .held import REPLY_PLAYED, HeldSpeech
 from .hooks import EventHooks
 from .lag import MicLag
 from .outside import LATE_REPLY_SECONDS, OutsideTurn
@@ -121,7 +121,7 @@ class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, Clou
         self.alarm = Alarm(config.alarm, wav_sound(config.timer_finished_wav, rate) if config.timer_finished_wav
                            else alarm(rate, config.tones))
         self.hooks = hooks or (EventHooks(config.hooks) if config.hooks.enabled else None)
-        self._incoming: str | None = None  # what controller audio-chunks are: "reply" | "announcement"
+        self._incoming: str | None = None  # what controller audio-chunks are: "reply" | "announcement" | "parked"
         # Until then an audio-start is the late reply of a turn that ended without it (dropped), not an
         # announcement: inf while a reply is owed, a few seconds after such a turn ended, else -inf.
         self._late_reply_until = float("-inf")
@@ -188,6 +188,7 @@ class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, Clou
         for action in actions:
             self._do(action)
         if self.machine.state in (TurnState.LISTENING, TurnState.IDLE):
+            self._parked = None  # the turn is over: a cut reply is not resumed by a later one
             self._eot_stop()
             if self._route == "announce":
                 self._route = None
@@ -217,6 +218,7 @@ class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, Clou
         elif action == TurnAction.STOP_PLAYBACK:
             if not self.playback.held and self.playback.busy:
                 self._abort_speaker("stop")
+            self._park_reply()  # (controller_events.py: said again, only its rest plays)
             dropped = self.playback.stop()
             if dropped:
                 _LOGGER.info("playback stopped dropped_ms=%d", dropped * 1000 // (2 * self.playback.rate))
@@ -224,7 +226,7 @@ class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, Clou
             self._reply_ended = False
             if self._route == "announce":
                 self.announcements.finish()
-            if self._incoming == "reply":
+            if self._incoming in ("reply", "parked"):
                 self._incoming = None
         elif action == TurnAction.HOLD_PLAYBACK:
             self._hold_begins()  # what will confirm the speech (held.py)
@@ -266,8 +268,11 @@ class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, Clou
             _LOGGER.info("turn %d local run-pipeline preroll_ms=%d", self.turns, len(self._utterance) // 32)
             self.detector.end_after(self.config.controller_end_seconds)
             self._eot_begin(bytes(self._utterance))
-            self._send(RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS,
-                                   wake_word_name=self._wake_name).event())
+            run = RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS,
+                              wake_word_name=self._wake_name).event()
+            if (played := self._played_before_hold()) is not None:  # (held.py; orchestrator.continuation)
+                run.data[REPLY_PLAYED] = played
+            self._send(run)
             self._send(AudioStart(rate=RATE, width=2, channels=1, timestamp=start_ms).event())
             if self._utterance:  # none while the talker gate holds it: an empty chunk ends HA's STT stream
                 self._send(AudioChunk(rate=RATE, width=2, channels=1, audio=bytes(self._utterance),

@@ -10,9 +10,9 @@ hold               when it begins                                          confi
 =================  ======================================================  =====================
 ``CONTINUATION``   over a reply of a local turn, at most ``continuation_   ``continuation_min_
                    hold_seconds`` (1.4 s) of mic time after the question   seconds`` of voice,
-                   ended (the satellite's ``audio-stop``, whoever found    reached within those
-                   the end), under ``continuation_max_heard_seconds``      windows (held time
-                   (0.95 s) of the reply played, and a controller that     counts); past them a
+                   ended (the satellite's ``audio-stop``, whoever found    reached within that
+                   the end), under ``continuation_max_heard_seconds``      window (held time
+                   (0.95 s) of the reply played, and a controller that     counts); past it a
                    joins such speech                                       barge-in's
                    to the question (our orchestrator; not Home
                    Assistant, whose runs send ``transcribe``)
@@ -27,7 +27,8 @@ is ended at the pause; the reply starts and the user's last word, shorter than a
 0.4 s, was taken for a cough: the reply resumed and the word was lost (the room, session 18,
 held-55 in 1 of 2 runs). Right after the end of the question the user going on is far likelier
 than a cough, and the orchestrator joins the new turn to the question
-(``orchestrator/continuation.py``: within 1.5 s of its end, under 1.0 s of the reply heard),
+(``orchestrator/continuation.py``: within 1.5 s of its end, under 1.0 s of the reply played before
+the hold, which the ``run-pipeline`` tells it: ``reply_played``),
 so a short word there starts the turn. Only voice the echo judge lets through counts (the VAD
 hears the rest as silence); but echo it does let through at a reply's start (a false hold) now
 needs only ``continuation_min_seconds`` of it to cancel the reply, so the price is measured
@@ -59,6 +60,9 @@ if TYPE_CHECKING:
     from .config import SatelliteConfig
 
 _LOGGER = logging.getLogger("satellite.core")
+# run-pipeline's data: the reply played before the hold the new turn's speech came over (seconds; read by
+# orchestrator.continuation.reply_played: the same name)
+REPLY_PLAYED = "reply_played"
 _PATTERN_FRAMES = 64  # the held frames' verdicts logged at most (the room's logs: how words and echo look)
 
 
@@ -120,21 +124,32 @@ class HeldSpeech:
                      self._hold_kind.value, after, heard)
 
     def _continuation_expires(self) -> None:
-        """A continuation is confirmed only while the controller would still join it: its clocks (our
-        orchestrator's: the reply's time since its first chunk, the time since the question's end) run on
-        while the reply is held, so the windows hold up to the confirmation, not only at the hold's start
-        (the room, session 20: a word held at 0.84 s of the reply, confirmed 0.18 s later, came to the
-        orchestrator at 1.01 s, past its 1.0 s: the reply was cut and "Please!" answered on its own).
-        Past them the hold is a barge-in's."""
+        """A continuation is confirmed only while the controller would still join it: its clock of the
+        time since the question's end runs on while the reply is held, so that window holds up to the
+        confirmation, not only at the hold's start. Past it the hold is a barge-in's. The reply heard is
+        not such a clock: the ``run-pipeline`` tells our orchestrator the reply played before the hold
+        (:meth:`_played_before_hold`), the held time is not heard. Before (session 20) it counted too,
+        the orchestrator's 1.0 s running on while the reply was held: the room, 19:58, cont-01's far
+        "please" held at 0.87 s of the reply reached the 6 voiced frames of a continuation 0.1 s later,
+        a barge-in's by then, and was lost."""
         if self._hold_kind is not HoldKind.CONTINUATION:
             return
         held = (self._mic_ms - self._hold_began_ms) / 1000
         config = self.config
-        if (self._hold_heard + held >= config.continuation_max_heard_seconds
-                or self._hold_after + held > config.continuation_hold_seconds):
+        if self._hold_after + held > config.continuation_hold_seconds:
             self._hold_kind = HoldKind.BARGE_IN
             _LOGGER.info("hold (continuation) now a barge-in's: not confirmed by %.2fs of the reply, %.2fs after "
                          "the end of the question", self._hold_heard + held, self._hold_after + held)
+
+    def _played_before_hold(self) -> float | None:
+        """Seconds of the reply played before the hold whose speech starts the turn now starting (the
+        speech confirmed over it), for the ``run-pipeline`` (``reply_played``: our orchestrator joins it
+        to the question only over the reply's first second, counted so); None for any other turn."""
+        history = self.machine.history
+        if not history or history[-1][0] is not TurnState.BARGE_IN or history[-1][1] not in (
+                TurnTrigger.CONTINUED, TurnTrigger.BARGE_IN_CONFIRMED):
+            return None
+        return round(self._hold_heard, 3)
 
     def _minimum(self) -> tuple[float, int, TurnTrigger]:
         """The current hold's minimum of voice: seconds, frames, and the trigger once it is reached."""

@@ -59,11 +59,40 @@ def quiet_tail(pcm: bytes | bytearray, level: int, max_bytes: int) -> int:
     return size if loud.size == 0 else (tail.size - 1 - int(loud[-1])) * 2
 
 
+_PLAYED_SECONDS = 1.0  # the reply audio played last kept (to resume a cut reply from a pause: unheard)
+_GAP_BLOCK_MS = 10
+_GAP_MS = 40  # a pause between words: this long ...
+_GAP_DB = -30.0  # ... this far under the loudest of the audio kept (or under _GAP_FLOOR)
+_GAP_FLOOR = 60.0  # (RMS, 16-bit)
+
+
+def last_gap(pcm: bytes | bytearray, rate: int) -> int:
+    """The byte offset in ``pcm`` (16-bit mono at ``rate``) where the speech after its last pause
+    (``_GAP_MS`` quiet) starts, a block of the pause kept before it; ``len(pcm)`` if it has none."""
+    block = rate * _GAP_BLOCK_MS // 1000
+    x = np.frombuffer(bytes(pcm[: len(pcm) // 2 * 2]), "<i2").astype(np.float64)
+    blocks = len(x) // block
+    if blocks == 0:
+        return len(pcm)
+    rms = np.sqrt(np.mean(x[: blocks * block].reshape(blocks, block) ** 2, axis=1))
+    quiet = rms <= max(float(rms.max()) * 10 ** (_GAP_DB / 20), _GAP_FLOOR)
+    need, run = -(-_GAP_MS // _GAP_BLOCK_MS), 0
+    for i in range(blocks - 1, -1, -1):
+        run = run + 1 if quiet[i] else 0
+        if run >= need:
+            end = i + run  # the first loud block after the pause (or the end)
+            while end < blocks and quiet[end]:
+                end += 1
+            return min(len(pcm), max(0, end - 1) * block * 2)
+    return len(pcm)
+
+
 class Playback:
     def __init__(self, rate: int, frame_ms: int) -> None:
         self.rate = rate
         self.fmt = AudioFormat(rate, 2, 1)
         self.frame_ms = frame_ms
+        self._played = bytearray()  # the reply audio handed out last (_PLAYED_SECONDS at most)
         self._reply = bytearray()
         self._tone = bytearray()
         self._incoming: IncomingAudio | None = None
@@ -86,6 +115,8 @@ class Playback:
 
     def start_reply(self, fmt: AudioFormat) -> None:
         """Reply audio in ``fmt`` follows (a new reply, or a new segment of the current one)."""
+        if not self._reply:
+            self._played.clear()  # (what another reply played is no part of this one)
         self.end_reply()
         self._incoming = IncomingAudio(fmt, self.fmt)
 
@@ -120,11 +151,18 @@ class Playback:
     def resume(self) -> None:
         self.held = False
 
+    def unheard(self) -> bytes:
+        """The reply from where the user last heard a pause in it (within the last ``_PLAYED_SECONDS``
+        played) to its end: to say the rest of a reply that was cut, from the start of the word it was
+        cut in (what the speaker held when it was silenced never sounded)."""
+        return bytes(self._played[last_gap(self._played, self.rate):]) + bytes(self._reply)
+
     def stop(self) -> int:
         """Drop everything buffered; returns how many bytes were dropped."""
         self.held = False
         dropped = len(self._reply) + len(self._tone)
         self._reply.clear()
+        self._played.clear()
         self._tone.clear()
         self._incoming = None
         return dropped
@@ -140,6 +178,9 @@ class Playback:
         reply = b"" if self.held else bytes(self._reply[:size])
         del self._reply[:len(reply)]
         self.played_reply_bytes += len(reply)
+        if reply:
+            self._played += reply
+            del self._played[: -int(_PLAYED_SECONDS * self.rate) * 2]
         tone = bytes(self._tone[:size])
         del self._tone[:size]
         if not tone:

@@ -157,7 +157,8 @@ async def _held_late(pattern: str) -> TurnState:
 async def test_a_continuation_is_confirmed_within_the_windows_or_not_at_all() -> None:
     """Held at ~0.84 s of the reply: the word confirmed 0.09 s later (~0.93 s) continues the question (the
     old 0.6 s window made it a barge-in hold: BARGE_IN). One whose voice has a gap and reaches six frames
-    only 0.21 s later (~1.05 s, past the orchestrator's 1.0 s: it would answer the word on its own) stays
-    a barge-in hold."""
+    only 0.21 s later (~1.05 s) continues it too since session 21: the run-pipeline tells our orchestrator
+    the reply played before the hold (0.84 s, under its 1.0 s), not the time since the reply's first
+    chunk (session 20 made it a barge-in hold, to stay inside that clock: the room lost such words)."""
     assert await _held_late("vvvvvvv") == TurnState.STREAMING
-    assert await _held_late("vvv....vvv") == TurnState.BARGE_IN
+    assert await _held_late("vvv....vvv") == TurnState.STREAMING
