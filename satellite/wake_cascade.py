@@ -271,6 +271,7 @@ class CascadeDetector:
         self.micro.reset()
 
     def close(self) -> None:
-        """Stop the worker and wait for it (at most one verification, ~0.15 s)."""
+        """Stop the worker and wait for it (at most one verification, ~0.15 s); release the models."""
         self._worker.stop(wait_seconds=5.0)
         self._thread.join(timeout=5.0)
+        self.micro.close()  # its model file too (the verifier's the worker released)
