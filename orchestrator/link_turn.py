@@ -7,6 +7,7 @@ output to the satellite, gated so that nothing more of a cancelled turn goes out
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -15,13 +16,14 @@ from wyoming.audio import AudioChunk
 from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.pipeline import RunPipeline
+from wyoming.tts import Synthesize
 
 from voice_runtime.clock import Clock
 from voice_runtime.error_codes import NO_SPEECH
 from voice_runtime.tasks import cancel_and_wait, race
 
 from .continuation import ContinuationPolicy, HeardAudio, TurnTrack, adds_nothing, transcript_words
-from .pipeline import Pipeline
+from .pipeline import APOLOGY, SERVICES_UNAVAILABLE, Pipeline
 from .services import Connection
 from .streams import TurnError
 from .turn import TurnOutput, TurnResult
@@ -188,39 +190,113 @@ class FirstPass:
             await self.out.event(event)
 
 
-async def run_after_acting(pipeline: Pipeline, turn: LinkTurn, out: TurnOutput, conversation_id: str) -> None:
+class Withheld:
+    """The output of the passes over speech that came while a command ran (its reply never heard):
+    what a failure of the new question says (its apology's audio, its ``error``) is held back, so
+    the command's reply is said first (:func:`run_after_acting`). These passes send no other audio
+    (they stop at the transcript, or at the reply text)."""
+
+    AUDIO = frozenset({"audio-start", "audio-chunk", "audio-stop"})
+
+    def __init__(self, out: TurnOutput) -> None:
+        self.out = out
+        self.error: Event | None = None
+
+    async def event(self, event: Event) -> None:
+        if Error.is_type(event.type):
+            self.error = event
+        elif event.type not in self.AUDIO:
+            await self.out.event(event)
+
+
+async def say(pipeline: Pipeline, text: str, out: TurnOutput, result: TurnResult, *, speak: bool) -> None:
+    """Tell the satellite ``text`` as the turn's reply: spoken, or (a satellite whose pipeline ends
+    before text to speech) as the ``synthesize`` text, as a conversation's reply is sent."""
+    if speak:
+        await pipeline.announce(text, out, result=result)
+    else:
+        result.reply = text
+        await out.event(Synthesize(text=text).event())
+
+
+async def run_after_acting(
+    pipeline: Pipeline, turn: LinkTurn, out: TurnOutput, conversation_id: str, *, end_stage: str = "tts"
+) -> None:
     """Speech that went on right after a request was acted on (``continuation.Verdict.AFTER_ACTING``):
     transcribed on its own; courtesy ("please"), or no speech at all (noise that cut the reply),
     gets the acting turn's reply again (the new sound cut it); anything else is answered as a new
     question, transcribed again from its audio (the first pass stopped at the transcript), so
     nothing is run twice and nothing is lost. When the acting turn's reply was never heard (its
     command was still running: ``turn.unheard``), a new question's answer is said after it, in
-    one reply: the user learns what was done."""
+    one reply: the user learns what was done; if the new question fails, the command's reply is
+    still said, then what the failure says. ``end_stage``: the satellite's (``tts``: replies are
+    spoken)."""
+    assert turn.after_acting is not None
+    if not turn.unheard:
+        await _after_acting(pipeline, turn, out, out, conversation_id, speak=end_stage == "tts")
+        return
+    held = Withheld(out)
+    try:
+        said = await _after_acting(pipeline, turn, held, out, conversation_id, speak=end_stage == "tts")
+    except Exception:  # a bug ended the new question: the command's reply first, then the caller's turn-failed
+        await said_after_failure(pipeline, turn, held, out, speak=end_stage == "tts")
+        raise
+    if not said:
+        await said_after_failure(pipeline, turn, held, out, speak=end_stage == "tts")
+
+
+async def _after_acting(pipeline: Pipeline, turn: LinkTurn, passes: TurnOutput, out: TurnOutput,
+                        conversation_id: str, *, speak: bool) -> bool:
+    """:func:`run_after_acting`'s passes (their output to ``passes``, the replies to ``out``); False
+    when the new question failed before anything was said."""
     assert turn.after_acting is not None
     result = turn.result
-    await pipeline.run_turn(turn.chunks(), FirstPass(out), conversation_id=conversation_id, result=result,
+    await pipeline.run_turn(turn.chunks(), FirstPass(passes), conversation_id=conversation_id, result=result,
                             end_stage="asr")
     silent = result.error is not None and result.error.code == NO_SPEECH
     if result.error is not None and not silent:
-        return
+        return False
     if silent or adds_nothing(result.transcript):
         _LOGGER.info("turn %d: %r asks for nothing more than the request acted on: its reply again",
                      turn.number, result.transcript)
         result.error = None
-        await pipeline.announce(turn.after_acting, out, result=result)
-        return
+        await say(pipeline, turn.after_acting, out, result, speak=speak)
+        return True
 
     async def audio() -> AsyncIterator[AudioChunk]:
         for piece in turn.heard.pieces():
             yield piece
 
     if not turn.unheard:
-        await pipeline.run_turn(audio(), SecondPass(out), conversation_id=conversation_id, result=result)
-        return
-    await pipeline.run_turn(audio(), SecondPass(out, quiet=True), conversation_id=conversation_id, result=result,
-                            end_stage="handle")
-    if result.error is None:
-        await pipeline.announce(f"{turn.after_acting} {result.reply}".strip(), out, result=result)
+        await pipeline.run_turn(audio(), SecondPass(passes), conversation_id=conversation_id, result=result)
+        return True
+    await pipeline.run_turn(audio(), SecondPass(passes, quiet=True), conversation_id=conversation_id,
+                            result=result, end_stage="handle")
+    if result.error is not None:
+        return False
+    await say(pipeline, f"{turn.after_acting} {result.reply}".strip(), out, result, speak=speak)
+    return True
+
+
+async def said_after_failure(pipeline: Pipeline, turn: LinkTurn, held: Withheld, out: TurnOutput, *,
+                             speak: bool) -> None:
+    """The new question after a command failed (or a bug ended it): the command's reply is said all
+    the same, with the failure's apology after it (``Pipeline._fail``'s, held back), then its
+    ``error`` (the turn's ``result.error`` stays the question's)."""
+    result, reply = turn.result, turn.after_acting or ""
+    err = result.error
+    apology = ""
+    if err is not None and pipeline.config.apologize and err.code not in (NO_SPEECH, SERVICES_UNAVAILABLE):
+        apology = err.spoken or APOLOGY
+    _LOGGER.info("turn %d: the question after the command failed (%s): the command's reply is said all the same",
+                 turn.number, err.code if err is not None else "a bug")
+    spoken = TurnResult()
+    with contextlib.suppress(TurnError, OSError, TimeoutError):
+        await say(pipeline, f"{reply} {apology}".strip(), out, spoken, speak=speak)
+    result.reply, result.audio_bytes = spoken.reply, result.audio_bytes + spoken.audio_bytes
+    if held.error is not None:
+        with contextlib.suppress(OSError, TimeoutError):
+            await out.event(held.error)
 
 
 async def await_command(turn: LinkTurn, clock: Clock, finished: Callable[[LinkTurn], Awaitable[None]]) -> None:

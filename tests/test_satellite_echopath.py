@@ -14,6 +14,7 @@ clock (a stall is frames read late).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -77,7 +78,7 @@ class Chain(SpeakerPath):
 
 
 def scene(gain_db: float, delay_ms: float = 70.0, *, restart: tuple[float, float, float] | None = None,
-          gap: tuple[float, float] | None = None) -> dict:
+          gap: tuple[float, float] | None = None) -> dict[str, Any]:
     """Three replies, their echo ``delay_ms`` late. ``restart`` (s into the third reply, hold s,
     new delay ms): the reply is held there (the speaker restarted) and resumes on another delay.
     ``gap`` (s into the third reply, ms): the speaker ran dry that long there, so the rest of
@@ -107,20 +108,20 @@ def scene(gain_db: float, delay_ms: float = 70.0, *, restart: tuple[float, float
             "gain_db": gain_db}
 
 
-def add_user(s: dict, at: float) -> int:
+def add_user(s: dict[str, Any], at: float) -> int:
     """The user, as loud as the echo, ``at`` s after the third reply resumed (or its first word); returns
     the onset."""
     user = samples(speak(USER))
     echo_rms = float(np.sqrt(np.mean(echo_path(samples(speak(REPLY)), delay_ms=70, gain_db=s["gain_db"]) ** 2)))
     user *= echo_rms / float(np.sqrt(np.mean(user[np.abs(user) > 30] ** 2)))
-    pos = (s["resumed"] if s["restarts"] else s["third"] + int(LEAD_IN * RATE)) + int(at * RATE)
+    pos: int = (s["resumed"] if s["restarts"] else s["third"] + int(LEAD_IN * RATE)) + int(at * RATE)
     s["mic"][pos:pos + len(user)] += user[: len(s["mic"]) - pos]
     n = len(user) // 160
     e = 10 * np.log10(np.mean(np.square(user[: n * 160].reshape(n, 160)), axis=1) + 1e-12)
     return pos + int(np.nonzero(e > e.max() - 35)[0][0]) * 160
 
 
-def run(s: dict, *, stall: tuple[float, float] | None = None) -> list[int]:
+def run(s: dict[str, Any], *, stall: tuple[float, float] | None = None) -> list[int]:
     """Sample positions (frame ends) where the satellite would hold the reply. ``stall``: (s into
     the third reply, seconds): the satellite reads the frames of that moment that late."""
     chain = Chain()

@@ -4,6 +4,8 @@ WAV as the mic and as the speaker, a scripted controller (tests/test_satellite_s
 
 from __future__ import annotations
 
+import asyncio
+import os
 from pathlib import Path
 
 import pytest
@@ -37,15 +39,68 @@ class ApologyThenError(ScriptedController):
         await self.client.send(Error(text="the turn failed", code="turn-failed"))
 
 
+class FifoMic:
+    """The satellite's mic (``--mic-command "cat FIFO"``), written by the test at twice real time:
+    what :meth:`say` queues, silence between; :meth:`finish` writes ``seconds`` more of silence and
+    closes it (the satellite then logs "microphone ended", having played one speaker frame per mic
+    frame, so whatever was queued to play before those frames has been played)."""
+
+    FRAME = 960  # 30 ms
+
+    def __init__(self, fifo: Path) -> None:
+        self.fifo = fifo
+        self._queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self._last: bytes | None = None  # set by finish(): the final silence, then close
+        self._done = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def say(self, pcm: bytes) -> None:
+        self._queue.put_nowait(pcm)
+
+    async def finish(self, seconds: float) -> None:
+        self._last = silence(seconds)
+        await self._done.wait()
+
+    async def __aenter__(self) -> FifoMic:
+        self._task = asyncio.create_task(self._feed(), name="fifo mic")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _feed(self) -> None:
+        fd = await asyncio.to_thread(os.open, self.fifo, os.O_WRONLY)  # waits for the satellite's `cat`
+        transport, _ = await asyncio.get_running_loop().connect_write_pipe(
+            asyncio.Protocol, os.fdopen(fd, "wb", buffering=0))
+        try:
+            pending = b""
+            while True:
+                if not pending and not self._queue.empty():
+                    pending = self._queue.get_nowait()
+                elif not pending and self._last is not None:
+                    transport.write(self._last)
+                    break
+                frame, pending = pending[: self.FRAME].ljust(self.FRAME, b"\0"), pending[self.FRAME :]
+                transport.write(frame)
+                await asyncio.sleep(0.015)  # pacing: a mic delivers audio at its own pace (here 2x real time)
+        finally:
+            transport.close()
+            self._done.set()
+
+
+
 async def _run(
     tmp_path: Path, speech: Speech, *flags: str, apology: bool = False, hang_up: bool = False
 ) -> tuple[bytes, list[str]]:
-    """One question; the controller answers with an error (or an apology and an error, or hangs up)."""
-    write_wav(
-        str(tmp_path / "mic.wav"),
-        silence(0.5) + speech.mic("Turn on the kitchen lights.") + silence(2.5),
-        PCM16_MONO_16K,
-    )
+    """One question; the controller answers with an error (or an apology and an error, or hangs up).
+    The mic is fed by the test (:class:`FifoMic`), and the satellite stopped only after 3 s of mic
+    frames that came after the turn's end (an apology, the tone) had been handled: with a mic WAV
+    the test stopped it at the WAV's end, which a loaded box could reach first (CI, session 20: the
+    controller-lost tone cut short, not found)."""
+    fifo = tmp_path / "mic.fifo"
+    os.mkfifo(fifo)
     out = tmp_path / "speaker.wav"
     error = Error(text="no service answered", code="services-unavailable")
     kind = ApologyThenError if apology else ScriptedController
@@ -54,16 +109,17 @@ async def _run(
         if apology
         else ((lambda _t: None) if hang_up else (lambda _t: error))
     )
-    async with satellite(
-        "--mic-wav", str(tmp_path / "mic.wav"), "--snd-wav", str(out), "--snd-rate", "16000", *flags
-    ) as sat:
+    async with satellite("--mic-command", f"cat {fifo}", "--snd-wav", str(out), "--snd-rate", "16000",
+                         *flags) as sat, FifoMic(fifo) as mic:
+        mic.say(silence(0.5) + speech.mic("Turn on the kitchen lights."))
         async with kind.connect(sat.port, reply) as ctl:
             await ctl.wait(lambda: "audio-stop" in ctl.events)
             if not hang_up:
                 await sat.wait_log("controller error code=")
         if hang_up:
             await sat.wait_log("controller gone")
-        await sat.wait_log("mic wav finished")
+        await mic.finish(3.0)  # all of it after what ends the turn was queued to play (tone: 0.54 s)
+        await sat.wait_log("microphone ended")
     return speaker(out), sat.log
 
 

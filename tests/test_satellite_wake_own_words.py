@@ -11,7 +11,7 @@ came 0.08 s into the reply, 0.21 s after the question's stream ended: it cut the
 from __future__ import annotations
 
 from speech import speak
-from test_satellite_wake import Link  # the recording controller link the wake-word driver tests use
+from test_satellite_wake import Link, state  # the recording controller link the wake-word driver tests use
 from wyoming.audio import AudioChunk
 from wyoming.event import Event
 from wyoming.satellite import RunSatellite
@@ -70,15 +70,15 @@ async def test_a_wake_word_heard_in_the_question_does_not_cut_its_answer() -> No
         question = speak("What time is it?")
         spoken = len(question) - int(0.3 * 16000) * 2  # speak() adds 0.3 s of silence either side
         play(sat, gate, speak("Okay Nabu.") + question[:spoken])
-        assert sat.state == TurnState.STREAMING
+        assert state(sat) == TurnState.STREAMING
         await sat.on_controller_event(link, VoiceStopped().event())  # the controller's end of turn
         await sat.on_controller_event(link, Event("audio-start", {"rate": 16000, "width": 2, "channels": 1}))
         reply = AudioChunk(rate=16000, width=2, channels=1, audio=b"\x10\x00" * 16000 * 5).event()
         await sat.on_controller_event(link, reply)  # "It is 4:15 PM." comes at once (an intent)
-        assert sat.state == TurnState.SPEAKING
+        assert state(sat) == TurnState.SPEAKING
         play(sat, gate, question[spoken:] + bytes(32000))
         await sat.flush()
-        assert sat.state == TurnState.SPEAKING and sat.playback.has_reply, link.types()  # the answer plays on
+        assert state(sat) == TurnState.SPEAKING and sat.playback.has_reply, link.types()  # the answer plays on
         assert link.types().count("detection") == 1 and link.types().count("run-pipeline") == 1, link.types()
     finally:
         await sat.stop()
