@@ -23,10 +23,11 @@ from voice_runtime.server import require_listen, run_server
 from voice_runtime.tasks import cancel_and_wait
 
 from . import __version__
+from .cloud import OpenAICompatibleProvider
 from .config import DEFAULT_BASE_URL, DEFAULT_CLOUD_MODEL, DEFAULT_SYSTEM_PROMPT, PROVIDERS, LlamaConfig
 from .handler import LlamaHandler, LlamaService
 from .history import HistoryStore
-from .llm import GenerationSettings, LocalProvider, OpenAICompatibleProvider, Provider
+from .llm import GenerationSettings, LocalProvider, Provider
 from .prefill import Prefiller
 from .process import LlamaServerConfig, LlamaServerProcess, LlamaUnavailable
 
