@@ -44,7 +44,7 @@ from wyoming_llama.config import DEFAULT_SYSTEM_PROMPT  # noqa: E402
 from wyoming_llama.handler import clock_line, needs_clock  # noqa: E402
 from wyoming_llama.history import HistoryStore  # noqa: E402
 from wyoming_llama.llm import GenerationSettings, LocalProvider, ReplyStats  # noqa: E402
-from wyoming_llama.process import LlamaServerConfig  # noqa: E402
+from wyoming_llama.process import LlamaServerConfig, _child_setup  # noqa: E402
 from wyoming_llama.spoken import SentenceBudget  # noqa: E402
 
 # The room corpus's LLM questions (bench/results/room_turns/*.json, the turns not taken as commands).
@@ -56,7 +56,6 @@ QUESTIONS = [
     "How many days are there in a leap year?", "How far away is the moon from the earth?",
     "Can you play some music by the Beatles?", "What's the weather going to be like tomorrow?", "Thank you.",
 ]
-SETTINGS = GenerationSettings(max_tokens=80, temperature=0.0)  # wyoming_llama's defaults
 BUDGET = 8192 - 80 - 64  # LlamaService.prompt_budget at the defaults
 BURN = "while True: pass"
 
@@ -66,8 +65,10 @@ def start(exe: Path, model: Path, flags: str, log: Path) -> tuple[subprocess.Pop
     command = LlamaServerConfig(exe=exe, model=model).command(port) + flags.split()
     if llama_check.NO_REPACK not in command:
         command.append(llama_check.NO_REPACK)
+    parent = os.getpid()  # the server dies with the bench, however it ends
     with log.open("wb") as out:
-        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=out)
+        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=out,
+                                preexec_fn=lambda: _child_setup(parent, 0))  # noqa: PLW1509 (no threads yet)
     return proc, f"http://127.0.0.1:{port}"
 
 
@@ -86,7 +87,8 @@ async def healthy(provider: LocalProvider, proc: subprocess.Popen[bytes]) -> Non
     raise RuntimeError(f"{url} not healthy")
 
 
-async def ask(provider: LocalProvider, history: HistoryStore, conversation: str, question: str) -> dict[str, Any]:
+async def ask(provider: LocalProvider, history: HistoryStore, conversation: str, question: str,
+              settings: GenerationSettings) -> dict[str, Any]:
     note = clock_line(dt.datetime.now()) if needs_clock(question) else ""
     messages = history.build(conversation, DEFAULT_SYSTEM_PROMPT, question, BUDGET, note=note)
     stats = ReplyStats()
@@ -95,7 +97,7 @@ async def ask(provider: LocalProvider, history: HistoryStore, conversation: str,
     load = os.getloadavg()[0]
     started = time.monotonic()
     first: float | None = None
-    stream = provider.stream(messages, SETTINGS, stats, conversation=conversation)
+    stream = provider.stream(messages, settings, stats, conversation=conversation)
     try:
         async for generated in stream:
             piece = budget.take(generated)
@@ -145,10 +147,12 @@ async def main() -> int:
     parser.add_argument("--turns", type=int, default=8, help="questions per conversation")
     parser.add_argument("--block", type=int, default=4, help="questions in a row per condition")
     parser.add_argument("--conditions", default="quiet,load")
+    parser.add_argument("--max-tokens", type=int, default=80, help="longest reply (80: wyoming_llama's default)")
     parser.add_argument("--logs", type=Path, default=Path("/tmp/llama_threads_bench"))
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     arms = dict(arm.split("=", 1) for arm in args.arms)
+    settings = GenerationSettings(max_tokens=args.max_tokens, temperature=0.0)  # temperature: the default
     conditions = args.conditions.split(",")
     exe, model = resolve_llama_server(), resolve_llm()
     args.logs.mkdir(parents=True, exist_ok=True)
@@ -178,7 +182,7 @@ async def main() -> int:
                     k += 1
                     for name in order:
                         row = await ask(providers[name], histories[(condition, name)],
-                                        f"{condition}-c{i // args.turns}", question)
+                                        f"{condition}-c{i // args.turns}", question, settings)
                         row.update(arm=name, condition=condition, turn=i % args.turns + 1, i=i)
                         rows.append(row)
                         print(json.dumps({key: row[key] for key in ("condition", "arm", "i", "load1", "prompt_ms",
