@@ -115,10 +115,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--prefill",
-        action="store_true",
-        help="after each stored reply, evaluate the next prompt up to its clock line into the conversation's slot "
-        "(the next question reads ~12 uncached tokens, not ~40; off by default: its effect in the room is not yet "
-        "measured clearly, and it adds llama work after every reply)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="after each stored reply, evaluate the next prompt up to its clock line into the conversation's slot, "
+        "while the reply is spoken (default on since session 21: a conversation's later questions read ~15 uncached "
+        "tokens instead of ~38 and their first token came 0.34 s sooner at p50, 2.7 s at p95 on the loaded 2-CPU box, "
+        "bench/llama_history_bench.py; --no-prefill: off, no llama work after a reply)",
     )
     parser.add_argument(
         "--warm-up-slots",
