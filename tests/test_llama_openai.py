@@ -29,12 +29,11 @@ from wyoming.info import Info
 from voice_runtime.clock import Clock, ManualClock
 from voice_runtime.retry import RetryPolicy
 from voice_runtime.server import ServerConfig, WyomingServer
+from wyoming_llama.cloud import OpenAICompatibleProvider
 from wyoming_llama.handler import LLM_TRANSIENT_RETRY, LlamaHandler, LlamaService
 from wyoming_llama.llm import (
     GenerationSettings,
     LocalProvider,
-    OpenAICompatibleProvider,
-    Provider,
     TransientLlmError,
 )
 
@@ -188,7 +187,7 @@ async def in_process(
 ) -> AsyncIterator[tuple[Client, LlamaService]]:
     """The service in this process on the fake: as the cloud provider, or (``local``) as the
     llama-server provider attached by URL (``--llm-url``)."""
-    provider: Provider = (LocalProvider(url=f"http://127.0.0.1:{fake.port}") if local
+    provider: LocalProvider | OpenAICompatibleProvider = (LocalProvider(url=f"http://127.0.0.1:{fake.port}") if local
                           else OpenAICompatibleProvider(base_url=fake.url, api_key=API_KEY))
     service = LlamaService(
         provider=provider, info=Info, system_prompt="Be brief.",

@@ -4,7 +4,7 @@ evaluates only its own words and the template's few tokens."""
 
 from __future__ import annotations
 
-from helpers import connected
+from helpers import ServiceProcess, connected
 from test_llama_service import PROMPT_NOW, RecordingProvider, ask, check_reply, llama, ready_url  # noqa: F401
 from wyoming.info import Info
 
@@ -50,7 +50,7 @@ async def second_turn_uncached(url: str, conversation: str, *, prefill: bool) ->
     return stats.prompt_tokens - stats.cached_tokens, provider
 
 
-async def test_after_a_stored_reply_the_next_question_finds_its_clock_line_evaluated(llama) -> None:  # noqa: F811
+async def test_after_a_stored_reply_the_next_question_finds_its_clock_line_evaluated(llama: ServiceProcess) -> None:  # noqa: F811
     url = await ready_url(llama)
     before, _ = await second_turn_uncached(url, "prefill-off", prefill=False)
     after, provider = await second_turn_uncached(url, "prefill-on", prefill=True)
@@ -62,8 +62,10 @@ async def test_after_a_stored_reply_the_next_question_finds_its_clock_line_evalu
     assert [m["role"] for m in provider.sent[-1]] == ["system", "user", "assistant", "user"]
 
 
-def test_prefill_is_opt_in() -> None:
+def test_prefill_is_on_by_default() -> None:
+    """On by default since session 21 (bench/llama_history_bench.py); --no-prefill turns it off."""
     from wyoming_llama.__main__ import make_config, parse_args
 
-    assert make_config(parse_args([])).prefill is False
+    assert make_config(parse_args([])).prefill is True
     assert make_config(parse_args(["--prefill"])).prefill is True
+    assert make_config(parse_args(["--no-prefill"])).prefill is False

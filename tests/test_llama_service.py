@@ -378,8 +378,13 @@ async def test_sigkill_of_our_server_leaves_no_orphan(llama: ServiceProcess) -> 
     child, _ = llama_child(llama)
     pidfd = os.pidfd_open(child)
     try:
-        exited = asyncio.get_running_loop().create_future()
-        asyncio.get_running_loop().add_reader(pidfd, lambda: exited.done() or exited.set_result(True))
+        exited: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+        def readable() -> None:
+            if not exited.done():
+                exited.set_result(True)
+
+        asyncio.get_running_loop().add_reader(pidfd, readable)
         try:
             await llama.stop(signal.SIGKILL)
             await asyncio.wait_for(exited, 30)

@@ -23,12 +23,13 @@ from voice_runtime.server import require_listen, run_server
 from voice_runtime.tasks import cancel_and_wait
 
 from . import __version__
+from .cloud import OpenAICompatibleProvider
 from .config import DEFAULT_BASE_URL, DEFAULT_CLOUD_MODEL, DEFAULT_SYSTEM_PROMPT, PROVIDERS, LlamaConfig
 from .handler import LlamaHandler, LlamaService
 from .history import HistoryStore
-from .llm import GenerationSettings, LocalProvider, OpenAICompatibleProvider, Provider
+from .llm import GenerationSettings, LocalProvider, Provider
 from .prefill import Prefiller
-from .process import LlamaServerConfig, LlamaServerProcess, LlamaUnavailable
+from .process import LlamaServerConfig, LlamaServerProcess, LlamaUnavailable, default_threads
 
 _LOGGER = logging.getLogger("wyoming_llama")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -78,7 +79,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--threads",
         type=int,
         default=None,
-        help="llama-server CPU threads (default: llama-server's choice, the physical cores)",
+        help="llama-server CPU threads (default: 1 on a box of 2 CPUs or fewer, where a second thread made the "
+        "prompt 1.5-5x slower whenever anything else ran (session 21); else llama-server's choice, the physical "
+        "cores; 0: llama-server's choice everywhere)",
+    )
+    parser.add_argument(
+        "--threads-batch",
+        type=int,
+        default=None,
+        help="llama-server threads for prompt evaluation (default: as --threads)",
+    )
+    parser.add_argument(
+        "--poll",
+        type=int,
+        default=None,
+        help="how hard llama-server's idle threads busy-wait for work, 0-100 (default: llama-server's, 50; "
+        "no effect with one thread)",
     )
     parser.add_argument(
         "--parallel",
@@ -99,10 +115,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--prefill",
-        action="store_true",
-        help="after each stored reply, evaluate the next prompt up to its clock line into the conversation's slot "
-        "(the next question reads ~12 uncached tokens, not ~40; off by default: its effect in the room is not yet "
-        "measured clearly, and it adds llama work after every reply)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="after each stored reply, evaluate the next prompt up to its clock line into the conversation's slot, "
+        "while the reply is spoken (default on since session 21: a conversation's later questions read ~15 uncached "
+        "tokens instead of ~38 and their first token came 0.34 s sooner at p50, 2.7 s at p95 on the loaded 2-CPU box, "
+        "bench/llama_history_bench.py; --no-prefill: off, no llama work after a reply)",
     )
     parser.add_argument(
         "--warm-up-slots",
@@ -203,6 +221,10 @@ def make_config(args: argparse.Namespace) -> LlamaConfig:
         raise SystemExit("--context-size must be >= 512 and --max-tokens between 1 and the context size")
     if not 0 <= args.nice <= 19:
         raise SystemExit("--nice must be within 0-19")
+    if args.poll is not None and not 0 <= args.poll <= 100:
+        raise SystemExit("--poll must be within 0-100")
+    if min(args.threads or 0, args.threads_batch or 0) < 0:
+        raise SystemExit("--threads and --threads-batch must be >= 0")
     if args.warm_up_slots is not None and args.warm_up_slots < 0:
         raise SystemExit("--warm-up-slots must be 0 (none) or more")
     if args.max_history_turns < 0 or args.health_interval <= 0 or args.startup_timeout <= 0 or args.cache_ram < 0:
@@ -227,7 +249,9 @@ def make_config(args: argparse.Namespace) -> LlamaConfig:
             exe=exe,
             model=model,
             context_size=args.context_size,
-            threads=args.threads,
+            threads=default_threads() if args.threads is None else args.threads,
+            threads_batch=args.threads_batch,
+            poll=args.poll,
             gpu_layers=args.gpu_layers,
             parallel=args.parallel,
             cache_ram_mib=args.cache_ram,

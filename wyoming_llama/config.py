@@ -43,4 +43,4 @@ class LlamaConfig:
     languages: tuple[str, ...]
     max_sentences: int = 3
     warm_up_slots: int | None = None  # slots given the system prompt at start and after a restart (None: all)
-    prefill: bool = False  # after each stored reply, evaluate the next prompt up to its clock line (prefill.py)
+    prefill: bool = True  # after each stored reply, evaluate the next prompt up to its clock line (prefill.py)

@@ -50,7 +50,9 @@ class LlamaServerConfig:
     exe: Path
     model: Path
     context_size: int = 8192
-    threads: int | None = None  # None: llama-server's default
+    threads: int | None = None  # generation threads (None: llama-server's default, the physical cores)
+    threads_batch: int | None = None  # prompt evaluation threads (None: as ``threads``)
+    poll: int | None = None  # how hard idle worker threads busy-wait, 0-100 (None: llama-server's default, 50)
     gpu_layers: int = -1  # -1: all layers (no effect without a GPU)
     parallel: int = 4  # slots: replies generated at once (batched), sharing one KV pool
     # llama-server's host prompt cache for conversations that lost their slot (its default: 8192 MiB).
@@ -84,7 +86,26 @@ class LlamaServerConfig:
             args.append("--kv-unified")  # one KV pool of --ctx-size: any slot may use all of it
         if self.threads:
             args += ["--threads", str(self.threads)]
+        if self.threads_batch:
+            args += ["--threads-batch", str(self.threads_batch)]
+        if self.poll is not None:
+            args += ["--poll", str(self.poll)]
         return args + list(self.extra_args)
+
+
+# Session 21 (bench/llama_threads_bench.py, bench/results/s21_llm.md): on this 2-CPU box one thread
+# evaluated the prompt and streamed the reply faster than llama-server's default of two, at p50 and far
+# more at p95, whenever anything else ran (always: whisper, the TTS, the satellite): two threads
+# wait on each other at every op, and one of them is off the CPU whenever another task runs.
+SMALL_BOX_CPUS = 2
+
+
+def default_threads(cpus: int | None = None) -> int | None:
+    """llama-server's ``--threads`` when none is given: 1 on a box of ``SMALL_BOX_CPUS`` CPUs or fewer
+    (measured), else None (llama-server's own default, the physical cores: not measured here)."""
+    if cpus is None:
+        cpus = len(os.sched_getaffinity(0))
+    return 1 if cpus <= SMALL_BOX_CPUS else None
 
 
 def _child_setup(parent: int, nice: int) -> None:
