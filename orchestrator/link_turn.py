@@ -23,7 +23,7 @@ from voice_runtime.error_codes import NO_SPEECH
 from voice_runtime.tasks import cancel_and_wait, race
 
 from .continuation import ContinuationPolicy, HeardAudio, TurnTrack, adds_nothing, transcript_words
-from .pipeline import APOLOGY, SERVICES_UNAVAILABLE, Pipeline
+from .pipeline import Pipeline
 from .services import Connection
 from .streams import TurnError
 from .turn import TurnOutput, TurnResult
@@ -281,13 +281,11 @@ async def _after_acting(pipeline: Pipeline, turn: LinkTurn, passes: TurnOutput, 
 async def said_after_failure(pipeline: Pipeline, turn: LinkTurn, held: Withheld, out: TurnOutput, *,
                              speak: bool) -> None:
     """The new question after a command failed (or a bug ended it): the command's reply is said all
-    the same, with the failure's apology after it (``Pipeline._fail``'s, held back), then its
-    ``error`` (the turn's ``result.error`` stays the question's)."""
+    the same, with the failure's apology after it (``Pipeline.apology``; what ``_fail`` said was
+    held back), then its ``error`` (the turn's ``result.error`` stays the question's)."""
     result, reply = turn.result, turn.after_acting or ""
     err = result.error
-    apology = ""
-    if err is not None and pipeline.config.apologize and err.code not in (NO_SPEECH, SERVICES_UNAVAILABLE):
-        apology = err.spoken or APOLOGY
+    apology = pipeline.apology(err) if err is not None else ""
     _LOGGER.info("turn %d: the question after the command failed (%s): the command's reply is said all the same",
                  turn.number, err.code if err is not None else "a bug")
     spoken = TurnResult()

@@ -302,6 +302,14 @@ class Pipeline:
                 await out.event(Error(text=err.text, code=err.code).event())
         return result
 
+    def apology(self, err: TurnError) -> str:
+        """What the user is told when a turn fails with ``err`` ("": nothing): the error's own words
+        or the general apology; nothing for ``no-speech`` or ``services-unavailable`` (the satellite
+        goes to its cloud fallback), or with apologies off."""
+        if not self.config.apologize or err.code in (NO_SPEECH, SERVICES_UNAVAILABLE):
+            return ""
+        return err.spoken or APOLOGY
+
     async def _fail(self, err: TurnError, out: TurnOutput, timer: TurnTimer, result: TurnResult) -> None:
         """Apologise out loud if nothing was said yet (a whole reply, audio-stop included), then
         send the ``error``: a satellite ends the turn on ``error``, so the apology goes first.
@@ -310,11 +318,11 @@ class Pipeline:
         by sending the same utterance to its cloud fallback.
         """
         _LOGGER.warning("turn failed code=%s text=%s", err.code, err.text)
-        silent = err.code in (NO_SPEECH, SERVICES_UNAVAILABLE)
-        if self.config.apologize and not silent and result.audio_bytes == 0:
+        apology = self.apology(err)
+        if apology and result.audio_bytes == 0:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(self.config.tts_timeout):
-                    await self.tts_forwarder(out, timer, result).speak_text(err.spoken or APOLOGY, retry=False)
+                    await self.tts_forwarder(out, timer, result).speak_text(apology, retry=False)
         with contextlib.suppress(Exception):
             await out.event(Error(text=err.text, code=err.code).event())
 
