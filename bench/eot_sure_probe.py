@@ -257,6 +257,11 @@ def main() -> int:
             out["summary"][f"{name} | {split}"] = s
             print(f"| {name} | {split} | {s['cut']}/{s['n']} | {s['whole']}/{s['n']} | ", end="")
             print(f"{s['eot_p50']} / {s['eot_p95']} |")
+            # the requests an intent answers: the stream's last text is a whole command
+            c = summarise([r for r in results.values() if r["stream"]["split"] == split and command(r["text"])])
+            out["summary"][f"{name} | {split} | commands"] = c
+            print(f"| {name} | {split}, whole commands | {c['cut']}/{c['n']} | {c['whole']}/{c['n']} | ", end="")
+            print(f"{c['eot_p50']} / {c['eot_p95']} |")
         out["cuts"][name] = [
             {
                 "id": k[0],

@@ -6,8 +6,14 @@ With ``complete`` (the intent templates' :func:`~orchestrator.command_end.comple
 session also asks our whisper for its weak speculative transcripts (a finished-reading text it
 would wait its weak cap for: no final period) and ends the turn itself, at once, when one is a
 whole command: the audio stops and ``audio-stop`` goes to the service, whose final transcript is
-then the speculative decode it already has. A weak text of two words or more is offered to the
-preemptive reply too (:func:`offered_for_reply`), so its reply is ready when the weak wait ends."""
+then the speculative decode it already has. A SURE speculative text (finished, decoded sure) that
+is a whole command ends the turn at once too (session 22): the server would end it at its base
+silence (0.256 s with ``default``), its decode is in at ~0.19 s of silence (0.1 s pad + ~0.09 s
+decode), so an intent turn ends ~0.06 s sooner. Offline (``bench/eot_sure_probe.py``, the corpus's
+room-like streams, decodes replayed at 0.09 s): whole commands' end of turn p50 0.229 -> 0.169 s
+(tune), 0.233 -> 0.173 s (held), pauses cut unchanged (48/185, 16/139; bench/results/s22_eot.md).
+A weak text of two words or more is offered to the preemptive reply too (:func:`offered_for_reply`),
+so its reply is ready when the weak wait ends."""
 
 from __future__ import annotations
 
@@ -70,7 +76,7 @@ class AsrSession:
         self.complete = complete if config.vad_sensitivity else None  # only where the service ends turns
         self.buffered: list[AudioChunk] = []  # the whole utterance, for another replica
         self.context: dict[str, Any] | None = None  # the transcript's context (how sure: .home.confidence)
-        self.ended_by: str | None = None  # the weak speculative text this session ended the turn on
+        self.ended_by: str | None = None  # the speculative text this session ended the turn on (a whole command)
         self._tasks = TaskSet()
         self._end_now = asyncio.Event()
         self._speculatives = 0  # speculative transcripts read so far (a check is for the newest only)
@@ -203,14 +209,15 @@ class AsrSession:
         self._speculatives += 1
         if self.on_speculative is not None and offered_for_reply(text, weak):
             self.on_speculative(text)
-        if weak and self.complete is not None and text:
-            self._tasks.spawn(self._check_complete(text, self._speculatives), name="asr command end")
+        if self.complete is not None and text:
+            self._tasks.spawn(self._check_complete(text, weak, self._speculatives), name="asr command end")
 
-    async def _check_complete(self, text: str, index: int) -> None:
+    async def _check_complete(self, text: str, weak: bool, index: int) -> None:
         assert self.complete is not None
         if await asyncio.to_thread(self.complete, text) and index == self._speculatives:
             self.ended_by = text
-            _LOGGER.info("end of turn from the words: %r is a whole command (weak speculative transcript)", text)
+            kind = "weak" if weak else "sure"
+            _LOGGER.info("end of turn from the words: %r is a whole command (%s speculative transcript)", text, kind)
             self._end_now.set()
 
     async def _transcribe_buffered(self) -> str:
