@@ -31,13 +31,14 @@ Priced offline on the end-of-turn corpus (``bench/eot_period_probe.py``,
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 
 from hassil.expression import TextChunk
 from hassil.intents import SlotList, TextSlotList
 
 from .home.phrasing import DEVICE_NOUN
-from .intents import IntentRecognizer, normalize
+from .intents import IntentRecognizer, Recognized, normalize
 
 NAMED_SLOTS = ("name", "area", "floor")
 # Doors, gates and locks wait as before: a cut there opens the garage on half a request ("Open the
@@ -73,13 +74,40 @@ def _said_twice(text: str, size: int = 3) -> bool:
     return len(set(runs)) < len(runs)
 
 
-def complete_command(intents: IntentRecognizer, text: str) -> bool:
+class RecognizedOnce:
+    """One turn's recognitions by text (``found``: the newest few kept), shared by the preemptive
+    reply, the command end and the final transcript, so a text is recognised once however many of
+    them ask (from worker threads: a lock). Session 22: the command end now also reads SURE
+    speculative texts, which the preemptive reply recognises too."""
+
+    KEEP = 4
+
+    def __init__(self, intents: IntentRecognizer, found: dict[str, list[Recognized]]) -> None:
+        self.intents = intents
+        self.found = found
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str) -> list[Recognized]:
+        with self._lock:
+            if text in self.found:
+                return self.found[text]
+            result = self.intents.recognize(text)
+            if len(self.found) >= self.KEEP:
+                self.found.clear()
+            self.found[text] = result
+            return result
+
+
+def complete_command(
+    intents: IntentRecognizer, text: str, recognize: Callable[[str], list[Recognized]] | None = None
+) -> bool:
     """Whether ``text`` is a whole command (see the module doc). Pure and synchronous: the
-    recogniser's ``recognize`` (run it in a thread)."""
+    recogniser's ``recognize`` (run it in a thread); ``recognize``: the turn's
+    :class:`RecognizedOnce` (None: the recogniser's own)."""
     said = normalize(text).split()
     if len(said) < 2 or _said_twice(text) or ENTRANCE.search(" ".join(said)):
         return False
-    found = intents.recognize(text)
+    found = (recognize or intents.recognize)(text)
     if not found:
         return False
     names = home_names(intents.home.slot_lists()) if intents.home is not None else set()

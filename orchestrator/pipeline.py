@@ -29,7 +29,7 @@ from voice_runtime.retry import retry_async
 from voice_runtime.tasks import run_together
 
 from .asr_session import AsrSession
-from .command_end import complete_command
+from .command_end import RecognizedOnce, complete_command
 from .continuation import may_act
 from .home.confidence import Hearing
 from .honesty import ClaimGuard
@@ -86,9 +86,10 @@ class Pipeline:
         timer: TurnTimer,
         endpoint_after: float = 0.0,
         on_speculative: Callable[[str], None] | None = None,
+        recognize: RecognizedOnce | None = None,
     ) -> AsrSession:
         intents = self.intents if self.config.end_on_command and self.intent_service is None else None
-        complete = partial(complete_command, intents) if intents is not None else None
+        complete = partial(complete_command, intents, recognize=recognize) if intents is not None else None
         return AsrSession(self.asr, self.config, out, timer, endpoint_after=endpoint_after,
                           on_speculative=on_speculative, complete=complete)
 
@@ -125,9 +126,11 @@ class Pipeline:
         token = readiness.enter()
         broken = False
         recognized: dict[str, list[Recognized]] = {}  # the speculative transcripts' commands, by text
-        preemptor = self._preemptor(conversation_id, recognized) if speak else None
+        once = RecognizedOnce(self.intents, recognized) if self.intents is not None else None
+        preemptor = self._preemptor(conversation_id, once) if speak else None
         try:
-            asr = self.asr_session(out, timer, endpoint_after, preemptor.speculative if preemptor is not None else None)
+            on_speculative = preemptor.speculative if preemptor is not None else None
+            asr = self.asr_session(out, timer, endpoint_after, on_speculative, recognize=once)
             result.transcript = await asr.run(audio)
             await out.event(Transcript(text=result.transcript, language=self.config.language).event())
             result.marks = timer.marks
@@ -191,28 +194,21 @@ class Pipeline:
         return result
 
     # -- preemptive replies (preemptive.py) ---------------------------------------------------
-    def _preemptor(
-        self, conversation_id: str, recognized: dict[str, list[Recognized]]
-    ) -> Preemptor[PreparedReply] | None:
+    def _preemptor(self, conversation_id: str, once: RecognizedOnce | None) -> Preemptor[PreparedReply] | None:
         """Replies prepared while the end-of-turn silence runs, where they can be: the speech-to-text
         service ends the turn itself (it sends speculative transcripts only then), and no external
         intent service decides (it cannot be asked without the risk of acting). What the intent
-        recogniser found in each speculative transcript goes into ``recognized`` (at most a few:
-        the newest kept), so the final transcript, when it is the same text, is not recognised
-        again."""
+        recogniser found in each speculative transcript goes into the turn's recognitions (``once``:
+        at most a few, the newest kept; the command end reads them too), so the final transcript,
+        when it is the same text, is not recognised again."""
         config = self.config
         if not (config.preemptive and config.vad_sensitivity and self.intent_service is None):
             return None
-        intents = self.intents
 
         async def recognize(text: str) -> Sequence[object]:
-            if intents is None:
+            if once is None:
                 return []
-            found = await asyncio.to_thread(intents.recognize, text)
-            if len(recognized) >= 4:
-                recognized.clear()
-            recognized[text] = found
-            return found
+            return await asyncio.to_thread(once, text)  # kept in the turn's recognitions (RecognizedOnce)
 
         def prepare(text: str) -> PreparedReply:
             timer = self.monitor.start_turn()
