@@ -42,6 +42,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import bench.eot_lead_probe as lead  # noqa: E402
 from bench.eot_lead_probe import PAD, W, points, scores, streamed  # noqa: E402
 from bench.turn_bench import is_whole, pct  # noqa: E402
 from bench.turn_bench_rules import BASE, CAP, WEAK_CAP  # noqa: E402
@@ -219,10 +220,14 @@ def main() -> int:
     parser.add_argument("--save", type=Path, default=Path("/tmp/eot_sure_decodes.json"))
     parser.add_argument("--prerolls", default="0.3,0.4,0.5,0.6,0.7")
     parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--pad", type=int, default=PAD, help="windows of silence before the speculative decode")
     parser.add_argument("--decode-s", type=float, help="replay every decode as this long (default: as measured)")
     parser.add_argument("--rules", default="now,command-sure,sure 0.2,sure 0.15")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "eot_sure.json")
     args = parser.parse_args()
+    global POLICY
+    POLICY = VadPolicy(pad_windows=args.pad)
+    lead.PAD = args.pad
     if args.decodes:
         data = json.loads(args.decodes.read_text())
     else:
