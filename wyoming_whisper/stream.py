@@ -365,7 +365,18 @@ class Utterance:
             self._voice_started = True
             events.append(("started", first * WINDOW * 1000 // SAMPLE_RATE))
         endpoint = self.policy.endpoint()
-        if endpoint is None or self._voice_stopped or last < self.policy.hold_windows:
+        if endpoint is None or self._voice_stopped:
+            return events
+        if last < self.policy.hold_windows:
+            # HOLD_CAP: a continuation whose new audio (after the re-sent first part) holds no speech
+            # Silero hears ends at the cap after the hold, as silence after an unfinished text would
+            # (the room's held-54: a quiet "please" missed in the merged stream ran 3.0 s until the
+            # satellite ended it). Its transcript is the first part's; the orchestrator then reads the
+            # new part alone (continuation.ContinuedOutput).
+            heard = len(self._vad.probs) - self.policy.hold_windows
+            if endpoint.semantic and heard >= 0 and _seconds(heard) >= max(endpoint.base, endpoint.cap):
+                self._voice_stopped = True
+                events.append(("stopped", self.policy.hold_windows * WINDOW * 1000 // SAMPLE_RATE))
             return events
         region = self.region()
         verdict = self.verdict[1] if self.verdict is not None and self.verdict[0] == region else None
