@@ -40,7 +40,9 @@ from __future__ import annotations
 
 import logging
 
+from wyoming.audio import AudioStart, AudioStop
 from wyoming.event import Event
+from wyoming.pipeline import PipelineStage, RunPipeline
 from wyoming.wake import Detection
 
 from .state import TurnAction, TurnMachine, TurnState, TurnTrigger
@@ -66,6 +68,19 @@ RESTARTABLE = frozenset({
     (TurnState.ANNOUNCE_BARGE_IN, TurnTrigger.REPLY_DONE), (TurnState.LISTENING, TurnTrigger.SPEECH_START),
 })
 UNHEARD_SECONDS = 1.0  # a turn without the wake word the talker gate has not opened for in this long is ended
+# An unsure wake word (WakeGate.trusted False) that no command follows within this long ends its turn quietly
+# (bench/wake_unsure.py: the command after a real wake word, its RESTART_VOICED_SECONDS confirmed, came at most
+# ... s after the detection, over ... real wake words with a command, sure and unsure).
+UNSURE_COMMAND_SECONDS = 1.5
+RATE = 16000
+
+
+def command_follows(frames: str, need: int) -> bool:
+    """``frames`` after a wake detection ("V" voiced as loud as the talker, "v" voiced softer, "." not voiced):
+    ``need`` frames of the talker's voice after the wake word's end (its first frame that is not the talker's
+    voice), so that the wake word's own tail after an early detection is not taken for the command."""
+    end = next((i for i, f in enumerate(frames) if f != "V"), len(frames))
+    return frames[end:].count("V") >= need
 
 
 class WakeTurns:
@@ -78,6 +93,8 @@ class WakeTurns:
     _restart_audio = b""  # ... the audio heard from it on (the restarted turn's pre-roll)
     _restart_voiced = 0  # ... voiced frames as loud as the talker heard after it (without the gate: after a pause)
     _restart_frames = ""  # ... the VAD's verdicts on them ("v" voiced, "." not; logged)
+    _unsure: tuple[float, int] | None = None  # an unsure wake word that opened a turn: mic ms, turn (no command yet)
+    _unsure_frames = ""  # ... the VAD's verdicts after it, as ``_restart_frames``
     wake: WakeGate | None
     machine: TurnMachine
     detector: SpeechDetector
@@ -86,6 +103,7 @@ class WakeTurns:
     _wake_turn: bool
     _wake_name: str | None
     _pending: bytearray
+    _route: str | None
     talker: TalkerGate | None
     turns: int
 
@@ -132,6 +150,8 @@ class WakeTurns:
             self.detector.restart()  # (speech from now on is new)
             return VadEvent.END
         if state == TurnState.STREAMING and self._wake_turn:
+            if self._unsure is not None and self._unsure_step(frame):
+                return VadEvent.NONE  # no command after an unsure wake word: its turn ended quietly
             if event == VadEvent.START:
                 return VadEvent.NONE  # the command began: it is streamed already, keep going
             quiet = self._mic_ms - self._wake_ms > self.wake.config.command_timeout_seconds * 1000
@@ -168,21 +188,64 @@ class WakeTurns:
         self._send(Detection(name=name, timestamp=int(self._mic_ms)).event())
         self.detector.reset()  # now the VAD waits for the command, then for its end
         self._pending = bytearray(self.wake.take_preroll())
-        if state in (TurnState.LISTENING, TurnState.WAITING):
-            self._fire(TurnTrigger.SPEECH_START)  # listening tone, run-pipeline from asr with the wake word
-            return
         if state == TurnState.SPEAKING:
             self._fire(TurnTrigger.SPEECH_START)  # the wake word over a reply is a barge-in, confirmed at once
-        self._fire(TurnTrigger.BARGE_IN_CONFIRMED)
-        self._do(TurnAction.TONE_LISTEN)
+        if state not in (TurnState.LISTENING, TurnState.WAITING):
+            self._fire(TurnTrigger.BARGE_IN_CONFIRMED)
+            self._do(TurnAction.TONE_LISTEN)
+        else:
+            self._fire(TurnTrigger.SPEECH_START)  # listening tone, run-pipeline from asr with the wake word
+        self._unsure, self._unsure_frames = (None if self.wake.trusted else (self._mic_ms, self.turns)), ""
+        if self._unsure is not None:
+            _LOGGER.info("the wake word is unsure: its turn ends quietly unless a command follows within %.1f s",
+                         UNSURE_COMMAND_SECONDS)
 
-    def _loud(self, frame: bytes) -> bool:
+    def _loud(self, frame: bytes, frames: str) -> bool:
         """``frame`` is as loud as the talker (within the talker gate's opening bar of the wake word's level);
-        without the gate, any frame after a pause (3 frames unvoiced) since the detection."""
+        without the gate, any frame after a pause (3 frames unvoiced) since the detection (``frames``)."""
         talker = self.talker
         if talker is None or talker.reference_db is None:
-            return "..." in self._restart_frames
+            return "..." in frames
         return frame_db(frame) >= talker.reference_db - talker.config.open_db
+
+    def _unsure_step(self, frame: bytes) -> bool:
+        """The turn an unsure wake word opened: True once it has ended quietly, no command having followed
+        within ``UNSURE_COMMAND_SECONDS`` (a false accept, or the wake word alone: either way nobody asked)."""
+        assert self._unsure is not None
+        heard_ms, turn = self._unsure
+        if self.turns != turn:
+            self._unsure = None
+            return False
+        loud = self._loud(frame, self._unsure_frames)
+        self._unsure_frames += ("V" if loud else "v") if self.detector.voiced else "."
+        need = round(RESTART_VOICED_SECONDS / self.detector.config.frame_seconds)
+        if command_follows(self._unsure_frames, need):
+            _LOGGER.info("a command follows the unsure wake word (%.2f s after it, frames=%s)",
+                         (self._mic_ms - heard_ms) / 1000, self._unsure_frames)
+            self._unsure = None
+            return False
+        if self._mic_ms - heard_ms <= UNSURE_COMMAND_SECONDS * 1000:
+            return False
+        if "V" * len(self._unsure_frames) == self._unsure_frames:
+            self._unsure = None  # the talker's voice all along since the wake word: the command ran on
+            return False
+        _LOGGER.info("no command %.2f s after the unsure wake word: its turn ends quietly (frames=%s)",
+                     (self._mic_ms - heard_ms) / 1000, self._unsure_frames)
+        self._unsure = None
+        self._drop_turn()
+        return True
+
+    def _drop_turn(self) -> None:
+        """End the streaming turn with no request and no reply. Its controller run is replaced (a new
+        ``run-pipeline`` cancels the one in progress in Home Assistant and in our orchestrator) by one that
+        ends at speech-to-text (``end_stage`` asr: no intent, no reply) and gets no audio (``audio-stop`` at
+        once: nothing to transcribe); its ``error``/``transcript`` comes while listening and is ignored."""
+        if self._route == "local":
+            self._send(RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.ASR).event())
+            self._send(AudioStart(rate=RATE, width=2, channels=1, timestamp=int(self._mic_ms)).event())
+            self._send(AudioStop(timestamp=int(self._mic_ms)).event())
+        self.detector.reset()
+        self._fire(TurnTrigger.WAKE_DROPPED)  # the cloud's turn (if it went there) is cancelled
 
     def _unheard(self) -> bool:
         """A turn without the wake word, keyed to the last one, that the talker gate has not opened for in
@@ -207,7 +270,7 @@ class WakeTurns:
             self._restart = None  # the turn ended first: the detection was at the request's last word
             return False
         self._restart_audio += frame
-        loud = self._loud(frame)
+        loud = self._loud(frame, self._restart_frames)
         self._restart_voiced += self.detector.voiced and loud
         self._restart_frames += ("V" if loud else "v") if self.detector.voiced else "."
         if self._restart_voiced * self.detector.config.frame_seconds < RESTART_VOICED_SECONDS - 1e-6:

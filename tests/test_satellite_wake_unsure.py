@@ -1,0 +1,122 @@
+"""An unsure wake word that no command follows ends its turn quietly (issue 17, session 22).
+
+The cascade's verifier confirms some wake words microWakeWord scores low (``WakeGate.trusted`` False:
+Kokoro af_heart's "Okay Nabu." peaks at 0.14) and some false accepts the same way. Before, such a turn
+streamed whatever came after the wake word until the command timeout (5 s) and then ended it with
+``audio-stop``: the controller answered what it heard (the wake word's tail, the room), and nobody had
+asked. Now, when no command follows within ``UNSURE_COMMAND_SECONDS``, the satellite replaces the run by
+one that ends at speech-to-text with no audio (no intent, no reply) and listens again, with no tone. A
+command after a real but unsure wake word still goes through.
+
+Real parts: Kokoro af_heart's "Okay Nabu." (stored clip), Piper's command, the satellite's default wake
+word chain (microWakeWord okay_nabu + its verifier), its own turn driver frame by frame (talker gate on),
+a recording controller link, and the streamed command transcribed by our whisper handler (tiny.en).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from speech import speak
+from test_satellite_talker_gate import floats, norm_words, pcm
+from test_satellite_wake import Link
+from test_satellite_wake_own_words import QuietMic, play
+from whisper_clip import AUDIO, clip_pcm, transcript
+from wyoming.audio import AudioChunk
+from wyoming.pipeline import PipelineStage, RunPipeline
+from wyoming.satellite import RunSatellite
+
+from satellite.audio_io import MemorySink
+from satellite.core import Satellite, SatelliteConfig
+from satellite.echo import EchoConfig
+from satellite.state import TurnState
+from satellite.talker_gate import TalkerGateConfig
+from satellite.tones import ToneConfig
+from satellite.vad import VadConfig
+from satellite.wake import WakeConfig, WakeGate
+from satellite.wake_turn import UNSURE_COMMAND_SECONDS
+from voice_runtime.clock import ManualClock
+
+VAD = VadConfig()
+WAKE = WakeConfig(names=("okay_nabu",))
+
+
+def unsure_wake_word() -> np.ndarray:
+    """Kokoro af_heart's "Okay Nabu." (microWakeWord peaks at 0.14: only the verifier's strict score confirms it)."""
+    return floats(clip_pcm(AUDIO / "af_heart_okay_nabu.wav"))
+
+
+async def hear(x: np.ndarray) -> tuple[Link, Satellite, list[tuple[float, TurnState]]]:
+    """The satellite, armed and listening, hears ``x`` (2 s of a quiet mic first); the state after every frame.
+    (microWakeWord's peak on af_heart's word depends on where its frames fall and on the noise before it:
+    0.14-0.56; after 2 s of digital silence it is 0.14, an unsure detection, which the tests check.)"""
+    wake = WakeGate(WAKE, VAD.frame_seconds)
+    config = SatelliteConfig(vad=VAD, echo=EchoConfig(enabled=False), tones=ToneConfig(enabled=False), wake=WAKE,
+                             talker=TalkerGateConfig())
+    sat = Satellite(config, QuietMic(), MemorySink(16000), wake=wake, clock=ManualClock())
+    link = Link()
+    states: list[tuple[float, TurnState]] = []
+    await sat.start()
+    try:
+        await sat.on_controller_event(link, RunSatellite().event())
+        audio = bytes(64000) + pcm(x)
+        frame, first_sure = VAD.frame_bytes, None
+        for i in range(0, len(audio) - frame + 1, frame):
+            play(sat, wake, audio[i : i + frame])
+            states.append(((i + frame) / 32000, sat.state))
+            if wake.detections == 1 and first_sure is None:
+                first_sure = wake.trusted
+        await sat.flush()
+        assert first_sure is False  # the case at hand: the wake word's detection is unsure
+        return link, sat, states
+    finally:
+        await sat.stop()
+
+
+def turns_of(link: Link) -> list[bytes]:
+    """The audio streamed in each turn (from its run-pipeline on)."""
+    turns: list[bytearray] = []
+    for event in link.received:
+        if event.type == "run-pipeline":
+            turns.append(bytearray())
+        elif AudioChunk.is_type(event.type) and turns:
+            turns[-1] += AudioChunk.from_event(event).audio
+    return [bytes(t) for t in turns]
+
+
+def runs(link: Link) -> list[RunPipeline]:
+    return [RunPipeline.from_event(e) for e in link.received if RunPipeline.is_type(e.type)]
+
+
+async def test_an_unsure_wake_word_with_nothing_after_it_ends_its_turn_quietly() -> None:
+    said = unsure_wake_word()
+    x = np.zeros(len(said) + 6 * 16000, np.float32)
+    x[: len(said)] = said
+    link, sat, states = await hear(x)
+    types = link.types()
+    assert types.count("detection") == 1, types
+    first, *rest = runs(link)
+    assert first.wake_word_name == "okay_nabu" and first.end_stage == PipelineStage.TTS
+    # the run is replaced by one that ends at speech-to-text and gets no audio: no request, no reply
+    assert [(r.start_stage, r.end_stage) for r in rest] == [(PipelineStage.ASR, PipelineStage.ASR)], types
+    assert types[types.index("run-pipeline") + 1 :] == ["audio-start", "run-pipeline", "audio-start", "audio-stop"]
+    assert turns_of(link)[-1] == b""
+    # (before: 5 s of the room streamed, then audio-stop: the controller answered whatever it heard)
+    streamed = [t for t, s in states if s == TurnState.STREAMING]
+    assert streamed and streamed[-1] - streamed[0] < UNSURE_COMMAND_SECONDS + 0.2
+    assert sat.state == TurnState.LISTENING
+    assert not sat.playback.busy  # no error tone either
+
+
+async def test_a_command_after_a_real_but_unsure_wake_word_still_goes_through() -> None:
+    wake_word = unsure_wake_word()
+    command = floats(speak("What time is it?"))
+    command *= np.sqrt(np.mean(wake_word**2) / np.mean(command**2))  # the same talker's level
+    gap = int(0.3 * 16000)
+    x = np.zeros(len(wake_word) + gap + len(command) + 3 * 16000, np.float32)
+    x[: len(wake_word)] = wake_word
+    x[len(wake_word) + gap : len(wake_word) + gap + len(command)] = command
+    link, _, _ = await hear(x)
+    assert [(r.wake_word_name, r.end_stage) for r in runs(link)] == [("okay_nabu", PipelineStage.TTS)], link.types()
+    assert "audio-stop" in link.types()
+    words = norm_words(await transcript(turns_of(link)[-1]))
+    assert "time" in words, words
