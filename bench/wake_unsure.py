@@ -14,7 +14,7 @@ Each clip: 1 s of room (-60 dBFS noise), the clip, 3 s of room, through the sate
 every frame (audio time), and its :class:`satellite.vad.SpeechDetector` and
 :class:`satellite.talker_gate.TalkerGate` (the wake word's level at the detection, as the satellite).
 Per detection: time, sure or not (``WakeGate.trusted``), and the time from it to the command the
-satellite would take as following (``RESTART_VOICED_SECONDS`` of voiced frames within the gate's
+satellite would take as following (``COMMAND_VOICED_SECONDS`` of voiced frames within the gate's
 ``open_db`` of the wake word's level), or none.
 
     nice -n 10 python bench/wake_unsure.py [--voices af_heart,...] [--out bench/results/wake_unsure.json]
@@ -41,7 +41,7 @@ from satellite.talker_gate import TalkerGate, TalkerGateConfig, frame_db  # noqa
 from satellite.vad import SpeechDetector, VadConfig  # noqa: E402
 from satellite.wake import WakeConfig, WakeGate  # noqa: E402
 from satellite.wake_cascade import CascadeDetector  # noqa: E402
-from satellite.wake_turn import RESTART_VOICED_SECONDS  # noqa: E402
+from satellite.wake_turn import COMMAND_VOICED_SECONDS  # noqa: E402
 
 VAD = VadConfig()
 WAKE = WakeConfig(names=("okay_nabu",))
@@ -59,7 +59,7 @@ def run_clip(x: np.ndarray) -> list[dict[str, Any]]:
     vad = SpeechDetector(VAD)
     talker = TalkerGate(TalkerGateConfig(), VAD.frame_seconds)
     size = VAD.frame_bytes
-    need = round(RESTART_VOICED_SECONDS / VAD.frame_seconds)
+    need = round(COMMAND_VOICED_SECONDS / VAD.frame_seconds)
     found: list[dict[str, Any]] = []
     ref: float | None = None
     voiced = 0
@@ -75,13 +75,16 @@ def run_clip(x: np.ndarray) -> list[dict[str, Any]]:
             gate.detector.drain()
             if name is not None:
                 ref = talker.arm()
-                found.append({"at": round(t - 1.0, 3), "sure": gate.trusted,
+                gate.request_opinion()
+                found.append({"at": round(t - 1.0, 3), "sure": gate.trusted, "opinion": None,
                               "peak": round(gate.detector._peak, 3), "ref_db": ref, "command_after": None,
                               "voice_before": None if first_voiced is None else round(t - first_voiced, 3),
                               "after": ""})
                 voiced = 0
                 continue
             talker.listen(frame)
+            if found and found[-1]["opinion"] is None and gate.agreed is not None:
+                found[-1]["opinion"] = round(float(gate.detector.opinion or 0.0), 3)
             if found and ref is not None and len(found[-1]["after"]) < 50:  # the 1.5 s after it
                 loud = frame_db(frame) >= ref - TalkerGateConfig().open_db
                 found[-1]["after"] += ("V" if loud else "v") if vad.voiced else ("L" if loud else ".")
@@ -111,6 +114,16 @@ def main(argv: list[str] | None = None) -> None:
         for speed in speeds:
             jobs += [("real", voice, speed, t) for t in WAKE_TEXTS if t != "Okay, Nabu."]
             jobs += [("false", voice, speed, t) for t in EVAL_NEAR_MISSES[: args.near_misses]]
+    from test_satellite_talker_gate import tv  # the TV of the satellite's tests (Piper, 25 dB under)
+
+    w = voices.piper_say("What time is it?")
+    for lead in (0.5, 1.0, 1.5, 2.0, 2.5):  # test_satellite_talker_between's false accept, at several alignments
+        x = tv(lead + len(w) / 16000 + 1.0, -25.0).astype(np.float64) * 32768
+        x[int(lead * 16000) : int(lead * 16000) + len(w)] += w
+        dets = run_clip(x)
+        rows.append({"kind": "false", "voice": "piper+tv", "speed": 1.0, "gain_db": 0.0, "lead": lead,
+                     "text": "What time is it?", "seconds": round(len(x) / 16000, 2), "detections": dets})
+        print("false piper+tv", lead, dets, flush=True)
     for kind, voice, speed, text in jobs:
         x = voices.piper_say(text) if voice == "piper" else voices.kokoro_say(text, voice, speed)
         for gain in (float(g) for g in args.gains.split(",")):
@@ -144,6 +157,11 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
                     "n": len(g), "no_command": sum(v is None for v in g),
                     "command_after_p50": float(np.median(known)) if known else None,
                     "command_after_max": max(known) if known else None}
+    for kind in ("real", "false"):
+        ops = [d["opinion"] for r in rows if r["kind"] == kind for d in r["detections"]]
+        known = [o for o in ops if o is not None]
+        summary[f"{kind} second opinion"] = {"n": len(ops), "over_0.5": sum(o > 0.5 for o in known),
+                                             "min": min(known) if known else None, "max": max(known) if known else None}
     summary["clips_without_detection"] = {k: sum(1 for r in rows if r["kind"] == k and not r["detections"])
                                           for k in ("real", "false")}
     return summary

@@ -17,14 +17,22 @@ syllables (session 20's live room: a barge-in confirmed 0.66 s before the detect
 Naboo." was streamed as the request). The turn starts again at the wake word (``WAKE_RESTART``:
 detection, a new ``run-pipeline`` with its name, which cancels the one in progress in Home Assistant
 and in our orchestrator, the listening tone; the pre-roll is the audio from the detection on), the
-wake word's audio not in the request: at once for a sure detection (``WakeGate.trusted``: the
-cascade's microWakeWord peak on it passed its trusted stage), else once a command follows it
-(``RESTART_VOICED_SECONDS`` of voice as loud as the talker, within the talker gate's opening bar of
-the last wake word's level, within ``RESTART_CONFIRM_SECONDS``; without the gate: after a pause).
-An unsure detection with no command after it is taken for a false accept at the request's last word
-(Piper's "What time is it?" over a TV is one, at "it": the same timing, 1.0 s after the speech
-began; its microWakeWord peak 0.18, a verifier's strict score; 0.4 s of soft voice after it, the
-word's tail and the TV): the turn goes on as it was.
+wake word's audio not in the request, once a second model hears the wake word too
+(``WakeGate.agreed``: the cascade asks openWakeWord's model about the ring buffer 0.45 s after the
+detection). The user is already speaking there, so a false accept would cut the request: Piper's
+"What time is it?" is one, of microWakeWord and our verifier at its last word, sure (microWakeWord
+0.48-0.55) at some alignments and unsure at others, and openWakeWord's model scores it 0.001 (real
+wake words 0.95-0.97; ``bench/wake_unsure.py``). Without that agreement the turn goes on as it was
+(session 21 restarted at once at a sure detection, and at an unsure one when voice followed it: a
+false accept inside a loud request then cut it there).
+
+An UNSURE wake word (``WakeGate.trusted`` False) that no command follows within
+``UNSURE_COMMAND_SECONDS`` ends its turn quietly (``WAKE_DROPPED``; the turn's run is replaced by one
+that ends at speech-to-text and gets no audio: no request, no reply, no tone), whether it opened the
+turn or restarted one: a false accept, or the wake word said alone; before, the turn streamed the room
+(or, over a reply, the wake word) and the controller answered it. The command: ``COMMAND_VOICED_SECONDS``
+of voice as loud as the talker (within the talker gate's opening bar of the wake word's level; without
+the gate: after a pause) after the wake word's end, or the talker's voice all along.
 
 A turn without the wake word keyed to the last one (a continuation, a barge-in, a follow-up) that
 the talker gate has not opened for ``UNHEARD_SECONDS`` into it is ended: nobody near is speaking
@@ -56,8 +64,8 @@ _LOGGER = logging.getLogger("satellite.core")
 HUSH_SECONDS = 2.0  # a wake word heard this soon after speech silenced an alarm is that speech: no turn
 OWN_AUDIO_SECONDS = 0.6  # a wake word heard this soon after a turn's stream ended began in that turn's audio
 RESTART_SECONDS = 1.3  # a wake word heard this soon after a turn without it began: the turn restarts at it ...
-RESTART_CONFIRM_SECONDS = 1.0  # ... once a command follows it within this long ...
-RESTART_VOICED_SECONDS = 0.09  # ... i.e. this much voice at the talker's level (the talker gate's open_frames)
+OPINION_WAIT_SECONDS = 1.0  # ... once the second model agrees (its answer comes 0.45 s after the detection)
+COMMAND_VOICED_SECONDS = 0.09  # a command: this much voice at the talker's level (the talker gate's open_frames)
 # The turns a wake word can have opened before it was detected (the state and trigger that started them): a
 # barge-in over a reply or an announcement, speech that outlasted the reply, a follow-up. Not a continuation
 # right after the question (the user is going on with it: live run, session 21, a false accept in "What is
@@ -69,7 +77,7 @@ RESTARTABLE = frozenset({
 })
 UNHEARD_SECONDS = 1.0  # a turn without the wake word the talker gate has not opened for in this long is ended
 # An unsure wake word (WakeGate.trusted False) that no command follows within this long ends its turn quietly
-# (bench/wake_unsure.py: the command after a real wake word, its RESTART_VOICED_SECONDS confirmed, came at most
+# (bench/wake_unsure.py: the command after a real wake word, its COMMAND_VOICED_SECONDS confirmed, came at most
 # ... s after the detection, over ... real wake words with a command, sure and unsure).
 UNSURE_COMMAND_SECONDS = 1.5
 RATE = 16000
@@ -91,7 +99,7 @@ class WakeTurns:
     _turn_restartable = False  # ... it was opened so that a wake word can have begun before it (RESTARTABLE)
     _restart: tuple[str, float, int] | None = None  # a wake word heard just after the turn began: name, mic ms, turn
     _restart_audio = b""  # ... the audio heard from it on (the restarted turn's pre-roll)
-    _restart_voiced = 0  # ... voiced frames as loud as the talker heard after it (without the gate: after a pause)
+    _restart_sure = True  # ... the detection was sure (WakeGate.trusted)
     _restart_frames = ""  # ... the VAD's verdicts on them ("v" voiced, "." not; logged)
     _unsure: tuple[float, int] | None = None  # an unsure wake word that opened a turn: mic ms, turn (no command yet)
     _unsure_frames = ""  # ... the VAD's verdicts after it, as ``_restart_frames``
@@ -171,10 +179,13 @@ class WakeTurns:
             if self._wake_turn or into > RESTART_SECONDS or not self._turn_restartable:
                 return  # heard in the request (a false accept on its words, or the wake word said again)
             self._restart = (name, self._mic_ms, self.turns)
-            self._restart_audio, self._restart_voiced, self._restart_frames = self.wake.take_preroll(), 0, ""
-            _LOGGER.info("wake word %.2f s into a turn opened without it: it began before that turn, which "
-                         "restarts at the wake word %s", into, "now" if self.wake.trusted else "if a command follows")
-            if self.wake.trusted:
+            self._restart_audio, self._restart_frames = self.wake.take_preroll(), ""
+            self._restart_sure = self.wake.trusted
+            self.wake.request_opinion()
+            _LOGGER.info("wake word (%s) %.2f s into a turn opened without it: if a second model hears it too, it "
+                         "began before that turn, which restarts at it", "sure" if self._restart_sure else "unsure",
+                         into)
+            if self.wake.agreed:  # a detector without a second model: at once
                 self._restart_now()
             return
         if self._mic_ms - self._streamed_ms < OWN_AUDIO_SECONDS * 1000:
@@ -218,7 +229,7 @@ class WakeTurns:
             return False
         loud = self._loud(frame, self._unsure_frames)
         self._unsure_frames += ("V" if loud else "v") if self.detector.voiced else "."
-        need = round(RESTART_VOICED_SECONDS / self.detector.config.frame_seconds)
+        need = round(COMMAND_VOICED_SECONDS / self.detector.config.frame_seconds)
         if command_follows(self._unsure_frames, need):
             _LOGGER.info("a command follows the unsure wake word (%.2f s after it, frames=%s)",
                          (self._mic_ms - heard_ms) / 1000, self._unsure_frames)
@@ -260,27 +271,29 @@ class WakeTurns:
         return True
 
     def _restart_step(self, frame: bytes, state: TurnState) -> bool:
-        """A wake word heard just after a turn without it began: True once a command follows it (the turn
-        restarted at the wake word); the candidate is dropped when its turn ends or no command came."""
+        """A wake word heard just after a turn without it began: True once the second model agrees (the turn
+        restarted at the wake word); the candidate is dropped when it does not, or when its turn ends first."""
         assert self._restart is not None
         _, heard_ms, turn = self._restart
         if state != TurnState.STREAMING or self.turns != turn:
-            _LOGGER.info("the turn ended before a command followed the wake word heard in it (frames=%s)",
+            _LOGGER.info("the turn ended before the second opinion on the wake word heard in it (frames=%s)",
                          self._restart_frames)
-            self._restart = None  # the turn ended first: the detection was at the request's last word
+            self._restart = None
             return False
         self._restart_audio += frame
         loud = self._loud(frame, self._restart_frames)
-        self._restart_voiced += self.detector.voiced and loud
         self._restart_frames += ("V" if loud else "v") if self.detector.voiced else "."
-        if self._restart_voiced * self.detector.config.frame_seconds < RESTART_VOICED_SECONDS - 1e-6:
-            if self._mic_ms - heard_ms > RESTART_CONFIRM_SECONDS * 1000:
-                _LOGGER.info("no command after the wake word heard in the turn: it goes on as it was (frames=%s)",
-                             self._restart_frames)
-                self._restart = None
+        agreed = self.wake.agreed if self.wake is not None else True
+        if agreed is None and self._mic_ms - heard_ms <= OPINION_WAIT_SECONDS * 1000:
             return False
-        _LOGGER.info("a command follows the wake word: the turn restarts at it (%.2f s of audio after it, frames=%s)",
-                     (self._mic_ms - heard_ms) / 1000, self._restart_frames)
+        if not agreed:
+            _LOGGER.info("the second model does not hear the wake word heard in the turn (%s): a false accept on the "
+                         "user's words; the turn goes on as it was", getattr(self.wake.detector, "opinion", None)
+                         if self.wake is not None else None)
+            self._restart = None
+            return False
+        _LOGGER.info("the second model hears the wake word too: the turn restarts at it (%.2f s of audio after it, "
+                     "frames=%s)", (self._mic_ms - heard_ms) / 1000, self._restart_frames)
         self._restart_now()
         return True
 
@@ -295,3 +308,8 @@ class WakeTurns:
         self._pending = bytearray(self._restart_audio)
         self._restart_audio = b""
         self._fire(TurnTrigger.WAKE_RESTART)  # run-pipeline with the wake word, the listening tone
+        self._unsure = None if self._restart_sure else (heard_ms, self.turns)
+        self._unsure_frames = self._restart_frames
+        if self._unsure is not None:
+            _LOGGER.info("the wake word is unsure: its turn ends quietly unless a command follows within %.1f s of it",
+                         UNSURE_COMMAND_SECONDS)

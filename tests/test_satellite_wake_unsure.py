@@ -1,4 +1,5 @@
-"""An unsure wake word that no command follows ends its turn quietly (issue 17, session 22).
+"""An unsure wake word that no command follows ends its turn quietly; a false accept does not restart a request
+(issue 17, session 22).
 
 The cascade's verifier confirms some wake words microWakeWord scores low (``WakeGate.trusted`` False:
 Kokoro af_heart's "Okay Nabu." peaks at 0.14) and some false accepts the same way. Before, such a turn
@@ -6,7 +7,13 @@ streamed whatever came after the wake word until the command timeout (5 s) and t
 ``audio-stop``: the controller answered what it heard (the wake word's tail, the room), and nobody had
 asked. Now, when no command follows within ``UNSURE_COMMAND_SECONDS``, the satellite replaces the run by
 one that ends at speech-to-text with no audio (no intent, no reply) and listens again, with no tone. A
-command after a real but unsure wake word still goes through.
+command after a real but unsure wake word still goes through. The same for an unsure wake word over a reply,
+where the VAD had opened a barge-in on its first syllables and the turn restarts at it.
+
+A wake word heard in a turn the user is already speaking in (a barge-in over a reply) restarts that turn only
+when openWakeWord's model hears it too (the cascade's second opinion): Piper's "What time is it?" is a sure
+false accept of microWakeWord + our verifier at "it" in some alignments; before, the barge-in restarted there
+and the request became what followed.
 
 Real parts: Kokoro af_heart's "Okay Nabu." (stored clip), Piper's command, the satellite's default wake
 word chain (microWakeWord okay_nabu + its verifier), its own turn driver frame by frame (talker gate on),
@@ -21,9 +28,10 @@ from test_satellite_talker_gate import floats, norm_words, pcm
 from test_satellite_wake import Link
 from test_satellite_wake_own_words import QuietMic, play
 from whisper_clip import AUDIO, clip_pcm, transcript
-from wyoming.audio import AudioChunk
+from wyoming.audio import AudioChunk, AudioStart
 from wyoming.pipeline import PipelineStage, RunPipeline
 from wyoming.satellite import RunSatellite
+from wyoming.vad import VoiceStopped
 
 from satellite.audio_io import MemorySink
 from satellite.core import Satellite, SatelliteConfig
@@ -118,5 +126,65 @@ async def test_a_command_after_a_real_but_unsure_wake_word_still_goes_through() 
     link, _, _ = await hear(x)
     assert [(r.wake_word_name, r.end_stage) for r in runs(link)] == [("okay_nabu", PipelineStage.TTS)], link.types()
     assert "audio-stop" in link.types()
+    words = norm_words(await transcript(turns_of(link)[-1]))
+    assert "time" in words, words
+
+
+async def after_the_question(then: np.ndarray) -> tuple[Link, TurnState, WakeGate]:
+    """The question "Okay Nabu. Turn off the lights.": the controller ends it, a long reply plays, then
+    ``then`` is heard (as ``test_satellite_talker_between.after_the_question``)."""
+    wake = WakeGate(WAKE, VAD.frame_seconds)
+    config = SatelliteConfig(
+        vad=VAD, echo=EchoConfig(enabled=False), tones=ToneConfig(enabled=False), wake=WAKE, talker=TalkerGateConfig()
+    )
+    sat = Satellite(config, QuietMic(), MemorySink(16000), wake=wake, clock=ManualClock())
+    link = Link()
+    await sat.start()
+    try:
+        await sat.on_controller_event(link, RunSatellite().event())
+        question = floats(speak("Okay Nabu. Turn off the lights."))
+        play(sat, wake, pcm(np.concatenate([np.zeros(16000, np.float32), question])))
+        await sat.on_controller_event(link, VoiceStopped().event())  # the controller's end of turn
+        await sat.on_controller_event(link, AudioStart(rate=16000, width=2, channels=1).event())
+        long_reply = AudioChunk(rate=16000, width=2, channels=1, audio=b"\x10\x00" * 16000 * 20).event()
+        await sat.on_controller_event(link, long_reply)
+        assert sat.state == TurnState.SPEAKING
+        play(sat, wake, pcm(then))
+        await sat.flush()
+        return link, sat.state, wake
+    finally:
+        await sat.stop()
+
+
+async def test_an_unsure_wake_word_alone_over_a_reply_is_no_request() -> None:
+    """The VAD opens a barge-in on its first syllables; the unsure detection 0.7 s in, the second model agrees:
+    the turn restarts at the wake word, and with no command after it, ends quietly. Before: the barge-in went on
+    ("if a command follows") and "Okay Nabu" was the request."""
+    said = unsure_wake_word()
+    at = int(0.9 * 16000)  # (at 0.5-0.8 s into the reply microWakeWord misses this clip altogether)
+    x = np.zeros(at + len(said) + 4 * 16000, np.float32)
+    x[at : at + len(said)] = said
+    link, state, _ = await after_the_question(x)
+    got = [(r.wake_word_name, r.end_stage) for r in runs(link)]
+    assert got == [("okay_nabu", PipelineStage.TTS), (None, PipelineStage.TTS), ("okay_nabu", PipelineStage.TTS),
+                   (None, PipelineStage.ASR)], link.types()
+    assert turns_of(link)[-1] == b"" and state == TurnState.LISTENING
+    types = link.types()
+    assert "audio-stop" not in types[types.index("detection", 1) : -1]  # the barge-in was never sent as a request
+
+
+async def test_a_false_accept_inside_a_barge_in_does_not_restart_it() -> None:
+    """Piper's "What time is it?" then "in London and in Paris right now?" over a reply: our cascade hears the
+    wake word at "it" (sure: microWakeWord 0.48), openWakeWord's model does not (0.001): the request goes on.
+    Before: the barge-in restarted at "it" and the request was "and London and Paris right now"."""
+    first = floats(speak("What time is it?"))
+    first = first[: np.nonzero(np.abs(first) > 0.01)[0][-1] + 1]  # (its trailing silence cut: the rest follows)
+    said = np.concatenate([first, floats(speak("in London and in Paris right now?"))])
+    at = int(0.8 * 16000)
+    x = np.zeros(at + len(said) + 4 * 16000, np.float32)
+    x[at : at + len(said)] = said
+    link, _, wake = await after_the_question(x)
+    assert [r.wake_word_name for r in runs(link)] == ["okay_nabu", None], link.types()
+    assert wake.detections == 2 and link.types().count("detection") == 1  # heard at "it", not sent
     words = norm_words(await transcript(turns_of(link)[-1]))
     assert "time" in words, words
