@@ -102,6 +102,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--voices", default=",".join(TUNE_VOICES + HELD_OUT_VOICES))
     parser.add_argument("--speeds", default=",".join(str(s) for s in KOKORO_SPEEDS))
     parser.add_argument("--near-misses", type=int, default=len(EVAL_NEAR_MISSES))
+    parser.add_argument("--near-miss-from", type=int, default=0, help="start at this one of EVAL_NEAR_MISSES")
+    parser.add_argument("--no-real", action="store_true", help="false-accept material only")
     parser.add_argument("--gains", default="0,-20", help="dB, each clip at each (the wake corpora's near and far)")
     parser.add_argument("--out", default=str(ROOT / "bench/results/wake_unsure.json"))
     args = parser.parse_args(argv)
@@ -112,8 +114,8 @@ def main(argv: list[str] | None = None) -> None:
     for voice in ["piper", *args.voices.split(",")]:
         speeds = [1.0] if voice == "piper" else [float(s) for s in args.speeds.split(",")]
         for speed in speeds:
-            jobs += [("real", voice, speed, t) for t in WAKE_TEXTS if t != "Okay, Nabu."]
-            jobs += [("false", voice, speed, t) for t in EVAL_NEAR_MISSES[: args.near_misses]]
+            jobs += [] if args.no_real else [("real", voice, speed, t) for t in WAKE_TEXTS if t != "Okay, Nabu."]
+            jobs += [("false", voice, speed, t) for t in EVAL_NEAR_MISSES[args.near_miss_from : args.near_misses]]
     from test_satellite_talker_gate import tv  # the TV of the satellite's tests (Piper, 25 dB under)
 
     w = voices.piper_say("What time is it?")
@@ -131,6 +133,7 @@ def main(argv: list[str] | None = None) -> None:
             rows.append({"kind": kind, "voice": voice, "speed": speed, "gain_db": gain, "text": text,
                          "seconds": round(len(x) / 16000, 2), "detections": dets})
             print(kind, voice, speed, gain, repr(text), dets, flush=True)
+        Path(args.out).write_text(json.dumps({"partial": True, "rows": rows}) + "\n")  # (a run cut short keeps these)
     summary = summarise(rows)
     print(json.dumps(summary, indent=1))
     Path(args.out).write_text(json.dumps({"summary": summary, "rows": rows,
