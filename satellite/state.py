@@ -109,6 +109,7 @@ TRANSITIONS: dict[tuple[TurnState, TurnTrigger], tuple[TurnState, tuple[TurnActi
     (S.STREAMING, T.WAKE_RESTART): (S.STREAMING, (A.CANCEL_TURN, A.START_TURN, A.TONE_LISTEN)),
     # The controller's run was replaced by one that ends at speech-to-text with no audio (sent by the driver).
     (S.STREAMING, T.WAKE_DROPPED): (S.LISTENING, (A.CANCEL_TURN,)),
+    (S.WAITING, T.WAKE_DROPPED): (S.LISTENING, (A.CANCEL_TURN,)),  # the controller ended it first: its reply dropped
     (S.WAITING, T.TRANSCRIPT): (S.WAITING, (A.TONE_PROCESS,)),
     (S.WAITING, T.REPLY_START): (S.SPEAKING, ()),
     # The user spoke again before any reply: that is a new turn.

@@ -28,7 +28,8 @@ from test_satellite_talker_gate import floats, norm_words, pcm
 from test_satellite_wake import Link
 from test_satellite_wake_own_words import QuietMic, play
 from whisper_clip import AUDIO, clip_pcm, transcript
-from wyoming.audio import AudioChunk, AudioStart
+from wyoming.asr import Transcribe
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.pipeline import PipelineStage, RunPipeline
 from wyoming.satellite import RunSatellite
 from wyoming.vad import VoiceStopped
@@ -53,7 +54,22 @@ def unsure_wake_word() -> np.ndarray:
     return floats(clip_pcm(AUDIO / "af_heart_okay_nabu.wav"))
 
 
-async def hear(x: np.ndarray) -> tuple[Link, Satellite, list[tuple[float, TurnState]]]:
+async def as_home_assistant(sat: Satellite, link: Link, announced: list[int]) -> None:
+    """Home Assistant announces its speech-to-text stage (``transcribe``) for every run the satellite starts."""
+    await sat.flush()
+    runs = link.types().count("run-pipeline")
+    if runs > len(announced):
+        announced.append(runs)
+        await sat.on_controller_event(link, Transcribe(language="en").event())
+
+
+def play_frames(sat: Satellite, wake: WakeGate, audio: bytes) -> list[bytes]:
+    frame = VAD.frame_bytes
+    audio += bytes(-len(audio) % frame)
+    return [audio[i : i + frame] for i in range(0, len(audio), frame)]
+
+
+async def hear(x: np.ndarray, ha: bool = False) -> tuple[Link, Satellite, list[tuple[float, TurnState]]]:
     """The satellite, armed and listening, hears ``x`` (2 s of a quiet mic first); the state after every frame.
     (microWakeWord's peak on af_heart's word depends on where its frames fall and on the noise before it:
     0.14-0.56; after 2 s of digital silence it is 0.14, an unsure detection, which the tests check.)"""
@@ -67,10 +83,12 @@ async def hear(x: np.ndarray) -> tuple[Link, Satellite, list[tuple[float, TurnSt
     try:
         await sat.on_controller_event(link, RunSatellite().event())
         audio = bytes(64000) + pcm(x)
-        frame, first_sure = VAD.frame_bytes, None
-        for i in range(0, len(audio) - frame + 1, frame):
-            play(sat, wake, audio[i : i + frame])
-            states.append(((i + frame) / 32000, sat.state))
+        first_sure, announced = None, list[int]()
+        for i, frame in enumerate(play_frames(sat, wake, audio)):
+            play(sat, wake, frame)
+            states.append(((i + 1) * VAD.frame_seconds, sat.state))
+            if ha:
+                await as_home_assistant(sat, link, announced)
             if wake.detections == 1 and first_sure is None:
                 first_sure = wake.trusted
         await sat.flush()
@@ -130,7 +148,8 @@ async def test_a_command_after_a_real_but_unsure_wake_word_still_goes_through() 
     assert "time" in words, words
 
 
-async def after_the_question(then: np.ndarray) -> tuple[Link, TurnState, WakeGate]:
+async def after_the_question(then: np.ndarray, ha: bool = False,
+                             reply: bytes = b"") -> tuple[Link, TurnState, WakeGate, Satellite]:
     """The question "Okay Nabu. Turn off the lights.": the controller ends it, a long reply plays, then
     ``then`` is heard (as ``test_satellite_talker_between.after_the_question``)."""
     wake = WakeGate(WAKE, VAD.frame_seconds)
@@ -143,15 +162,26 @@ async def after_the_question(then: np.ndarray) -> tuple[Link, TurnState, WakeGat
     try:
         await sat.on_controller_event(link, RunSatellite().event())
         question = floats(speak("Okay Nabu. Turn off the lights."))
-        play(sat, wake, pcm(np.concatenate([np.zeros(16000, np.float32), question])))
+        announced: list[int] = []
+        for frame in play_frames(sat, wake, pcm(np.concatenate([np.zeros(16000, np.float32), question]))):
+            play(sat, wake, frame)
+            if ha:
+                await as_home_assistant(sat, link, announced)
         await sat.on_controller_event(link, VoiceStopped().event())  # the controller's end of turn
         await sat.on_controller_event(link, AudioStart(rate=16000, width=2, channels=1).event())
         long_reply = AudioChunk(rate=16000, width=2, channels=1, audio=b"\x10\x00" * 16000 * 20).event()
         await sat.on_controller_event(link, long_reply)
         assert sat.state == TurnState.SPEAKING
-        play(sat, wake, pcm(then))
+        for frame in play_frames(sat, wake, pcm(then)):
+            play(sat, wake, frame)
+            if ha:
+                await as_home_assistant(sat, link, announced)
+        if reply:  # the controller's reply to the last run, after it
+            for event in (AudioStart(rate=16000, width=2, channels=1).event(),
+                          AudioChunk(rate=16000, width=2, channels=1, audio=reply).event(), AudioStop().event()):
+                await sat.on_controller_event(link, event)
         await sat.flush()
-        return link, sat.state, wake
+        return link, sat.state, wake, sat
     finally:
         await sat.stop()
 
@@ -164,7 +194,7 @@ async def test_an_unsure_wake_word_alone_over_a_reply_is_no_request() -> None:
     at = int(0.9 * 16000)  # (at 0.5-0.8 s into the reply microWakeWord misses this clip altogether)
     x = np.zeros(at + len(said) + 4 * 16000, np.float32)
     x[at : at + len(said)] = said
-    link, state, _ = await after_the_question(x)
+    link, state, _, _ = await after_the_question(x)
     got = [(r.wake_word_name, r.end_stage) for r in runs(link)]
     assert got == [("okay_nabu", PipelineStage.TTS), (None, PipelineStage.TTS), ("okay_nabu", PipelineStage.TTS),
                    (None, PipelineStage.ASR)], link.types()
@@ -183,8 +213,36 @@ async def test_a_false_accept_inside_a_barge_in_does_not_restart_it() -> None:
     at = int(0.8 * 16000)
     x = np.zeros(at + len(said) + 4 * 16000, np.float32)
     x[at : at + len(said)] = said
-    link, _, wake = await after_the_question(x)
+    link, _, wake, _ = await after_the_question(x)
     assert [r.wake_word_name for r in runs(link)] == ["okay_nabu", None], link.types()
     assert wake.detections == 2 and link.types().count("detection") == 1  # heard at "it", not sent
     words = norm_words(await transcript(turns_of(link)[-1]))
     assert "time" in words, words
+
+
+async def test_home_assistant_unsure_wake_word_with_nothing_after_it_ends_quietly() -> None:
+    """Home Assistant's run is not replaced (HA 2026.2.3 would drop the new run's audio): it gets audio-stop with
+    what the talker gate sent after the wake word (its quiet fill), and no second run-pipeline."""
+    said = unsure_wake_word()
+    x = np.zeros(len(said) + 6 * 16000, np.float32)
+    x[: len(said)] = said
+    link, sat, states = await hear(x, ha=True)
+    types = link.types()
+    assert types == ["detection", "run-pipeline", "audio-start", "audio-stop"], types
+    streamed = [t for t, s in states if s == TurnState.STREAMING]
+    assert streamed[-1] - streamed[0] < UNSURE_COMMAND_SECONDS + 0.2  # (before: 5 s, then audio-stop)
+    assert sat.state == TurnState.LISTENING and not sat.playback.busy
+
+
+async def test_home_assistant_wake_word_alone_over_a_reply_gets_no_reply() -> None:
+    """Over a reply in Home Assistant's run: no restart (its run would get no audio); with no command after the
+    wake word the barge-in ends, and the reply HA still sends to "Okay Nabu" is dropped, not played."""
+    said = unsure_wake_word()
+    at = int(0.9 * 16000)
+    x = np.zeros(at + len(said) + 4 * 16000, np.float32)
+    x[at : at + len(said)] = said
+    link, state, _, sat = await after_the_question(x, ha=True, reply=b"\x20\x00" * 16000)
+    assert [r.wake_word_name for r in runs(link)] == ["okay_nabu", None], link.types()  # no restart
+    assert link.types()[-1] == "audio-stop"
+    assert state == TurnState.LISTENING and not sat.playback.busy  # the reply to the wake word: not played
+    assert "played" not in link.types()[link.types().index("run-pipeline", 1) :]
