@@ -66,6 +66,7 @@ OWN_AUDIO_SECONDS = 0.6  # a wake word heard this soon after a turn's stream end
 RESTART_SECONDS = 1.3  # a wake word heard this soon after a turn without it began: the turn restarts at it ...
 OPINION_WAIT_SECONDS = 1.0  # ... once the second model agrees (its answer comes 0.45 s after the detection)
 COMMAND_VOICED_SECONDS = 0.09  # a command: this much voice at the talker's level (the talker gate's open_frames)
+HA_RUN_END_SECONDS = 4.0  # a Home Assistant run ended for a restart: its end (synthesize, error) awaited this long
 # The turns a wake word can have opened before it was detected (the state and trigger that started them): a
 # barge-in over a reply or an announcement, speech that outlasted the reply, a follow-up. Not a continuation
 # right after the question (the user is going on with it: live run, session 21, a false accept in "What is
@@ -102,6 +103,7 @@ class WakeTurns:
     _restart: tuple[str, float, int] | None = None  # a wake word heard just after the turn began: name, mic ms, turn
     _restart_audio = b""  # ... the audio heard from it on (the restarted turn's pre-roll)
     _restart_sure = True  # ... the detection was sure (WakeGate.trusted)
+    _restart_after_ha = False  # ... Home Assistant's run it began in was ended: waiting for that run's end
     _restart_frames = ""  # ... the VAD's verdicts on them ("v" voiced, "." not; logged)
     _unsure: tuple[float, int] | None = None  # an unsure wake word that opened a turn: mic ms, turn (no command yet)
     _unsure_frames = ""  # ... the VAD's verdicts after it, as ``_restart_frames``
@@ -116,6 +118,7 @@ class WakeTurns:
     _route: str | None
     _stt_turn: int  # the turn Home Assistant announced its speech-to-text stage for (controller_events.py)
     _late_reply_until: float  # until then a reply's audio is an ended turn's late reply: dropped (outside.py)
+    _reply_text: str  # the text of the turn's reply (Home Assistant's ``synthesize``: its run's TTS stage began)
     talker: TalkerGate | None
     turns: int
 
@@ -153,6 +156,8 @@ class WakeTurns:
             return VadEvent.NONE
         if self._restart is not None and self._restart_step(frame, state):
             return VadEvent.NONE
+        if self._restart is not None and self._restart_after_ha and state == TurnState.STREAMING:
+            return VadEvent.END  # Home Assistant's run ends (audio-stop), the restart waits for its end
         if state == TurnState.LISTENING and event == VadEvent.START and self.stop_alarm("speech"):
             self._hushed_ms = self._mic_ms
             return VadEvent.NONE  # "stop" (any speech) while a timer rings: silences it, starts nothing
@@ -184,13 +189,13 @@ class WakeTurns:
             if self._wake_turn or into > RESTART_SECONDS or not self._turn_restartable:
                 return  # heard in the request (a false accept on its words, or the wake word said again)
             self._restart = (name, self._mic_ms, self.turns)
-            self._restart_audio, self._restart_frames = self.wake.take_preroll(), ""
+            self._restart_audio, self._restart_frames, self._restart_after_ha = self.wake.take_preroll(), "", False
             self._restart_sure = self.wake.trusted
             self.wake.request_opinion()
             _LOGGER.info("wake word (%s) %.2f s into a turn opened without it: if a second model hears it too, it "
                          "began before that turn, which restarts at it", "sure" if self._restart_sure else "unsure",
                          into)
-            if self.wake.agreed:  # a detector without a second model: at once
+            if self.wake.agreed and not self._ha_run():  # a detector without a second model: at once
                 self._restart_now()
             return
         if self._mic_ms - self._streamed_ms < OWN_AUDIO_SECONDS * 1000:
@@ -290,9 +295,12 @@ class WakeTurns:
 
     def _restart_step(self, frame: bytes, state: TurnState) -> bool:
         """A wake word heard just after a turn without it began: True once the second model agrees (the turn
-        restarted at the wake word); the candidate is dropped when it does not, or when its turn ends first."""
+        restarted at the wake word, or its Home Assistant run ended for that); the candidate is dropped when it
+        does not agree, or when its turn ends first."""
         assert self._restart is not None
         _, heard_ms, turn = self._restart
+        if self._restart_after_ha:
+            return self._restart_after_ha_step(frame, heard_ms)
         if state != TurnState.STREAMING or self.turns != turn:
             _LOGGER.info("the turn ended before the second opinion on the wake word heard in it (frames=%s)",
                          self._restart_frames)
@@ -313,16 +321,30 @@ class WakeTurns:
         if self._ha_run():
             # Home Assistant 2026.2.3 cancels its running pipeline for a new run-pipeline, and the cancelled
             # run's end then marks the satellite's pipeline as not running: it drops every audio-chunk of the
-            # new run ("Unexpected event from satellite"; bench/ha_restart.py on the real rig). So its run goes
-            # on, the wake word in it; with no command after the wake word it ends quietly (the audio it has
-            # is the wake word: its reply is dropped).
-            _LOGGER.info("the second model hears the wake word too, but a Home Assistant run cannot be restarted: it "
-                         "goes on, and ends quietly unless a command follows (frames=%s)", self._restart_frames)
-            self._restart = None
-            self._unsure, self._unsure_frames = (heard_ms, turn), self._restart_frames
-            return False
+            # new run ("Unexpected event from satellite"; bench/ha_restart.py on the real rig). So its run is
+            # ended first (audio-stop: it hears the wake word; its reply is dropped), and the turn restarts once
+            # that run is over (its TTS stage's synthesize, or an error), with the audio from the wake word on.
+            _LOGGER.info("the second model hears the wake word too: Home Assistant's run ends first, then the turn "
+                         "restarts at it (frames=%s)", self._restart_frames)
+            self._restart_after_ha = True
+            self._reply_text = ""
+            self.detector.restart()  # (the command that follows is not a new turn of its own)
+            return False  # (the caller ends the stream: VadEvent.END below)
         _LOGGER.info("the second model hears the wake word too: the turn restarts at it (%.2f s of audio after it, "
                      "frames=%s)", (self._mic_ms - heard_ms) / 1000, self._restart_frames)
+        self._restart_now()
+        return True
+
+    def _restart_after_ha_step(self, frame: bytes, heard_ms: float) -> bool:
+        """Home Assistant's run was ended for a restart: the audio is kept until that run is over (its
+        ``synthesize``, or an ``error``: the satellite is then listening), then the turn restarts."""
+        self._restart_audio += frame
+        over = bool(self._reply_text) or self.machine.state == TurnState.LISTENING
+        if not over and self._mic_ms - heard_ms <= HA_RUN_END_SECONDS * 1000:
+            return True  # (speech meanwhile is the command: kept, no turn of its own)
+        _LOGGER.info("Home Assistant's run %s: the turn restarts at the wake word (%.2f s of audio after it)",
+                     "is over" if over else "did not end in time", (self._mic_ms - heard_ms) / 1000)
+        self._late_reply_until = float("inf")  # the ended run's reply (to the wake word): dropped
         self._restart_now()
         return True
 
@@ -341,7 +363,10 @@ class WakeTurns:
         self.detector.reset()  # the VAD waits for the command's start (it is going on), then for its end
         self._pending = bytearray(self._restart_audio)
         self._restart_audio = b""
-        self._fire(TurnTrigger.WAKE_RESTART)  # run-pipeline with the wake word, the listening tone
+        if self.machine.state == TurnState.STREAMING:
+            self._fire(TurnTrigger.WAKE_RESTART)  # run-pipeline with the wake word, the listening tone
+        else:  # (Home Assistant's run was ended first: waiting, or listening after its error)
+            self._fire(TurnTrigger.SPEECH_START)
         self._unsure = None if self._restart_sure else (heard_ms, self.turns)
         self._unsure_frames = self._restart_frames
         if self._unsure is not None:
