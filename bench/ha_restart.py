@@ -102,16 +102,19 @@ async def run(args: Any) -> Result:
 
 
 def verdict(res: Result) -> dict[str, bool]:
-    """The satellite's runs reached HA's agent as: the question, then the command without the wake word
-    (the rig's conversation check sends its own "Hello there." first: not the satellite's)."""
+    """The command's run reached HA's agent without the wake word, after the question's (the rig's conversation
+    check sends its own "Hello there." first: not the satellite's); the second wake word came over HA's reply; the
+    satellite restarted the turn at it. (The run the satellite ended for the restart reaches the agent too, with
+    the wake word: its reply is dropped; listed in the report.)"""
     ours = [t for t in res["handle_transcripts"] if "hello" not in words(t)]
+    log = res["satellite_log"]
     return {
-        "two runs reached the agent: the question, then the command": len(ours) == 2 and "capital" in words(ours[0])
-        and "time" in words(ours[1]),
-        "no wake word in the command's STT text": len(ours) == 2 and not set(WAKE_WORDS) & set(words(ours[1])),
-        "the second wake word came over HA's reply": any("state speaking -> barge-in" in x or
-                                                          "detected state=speaking" in x or
-                                                          "detected state=barge-in" in x for x in res["satellite_log"]),
+        "the question's run, then the command's reached the agent": len(ours) >= 2 and "capital" in words(ours[0])
+        and "time" in words(ours[-1]),
+        "no wake word in the command's STT text": bool(ours) and not set(WAKE_WORDS) & set(words(ours[-1])),
+        "the second wake word came over HA's reply": any("state speaking -> barge-in" in x for x in log),
+        "the satellite restarted the turn at it": any("restarts at the wake word" in x or "restarts at it (" in x
+                                                      for x in log),
     }
 
 
@@ -120,7 +123,8 @@ def markdown(res: Result) -> str:
     lines = [f"# HA rig: the wake word over HA's reply ({res['when']}, load {' '.join(res['load_start'])} -> "
              f"{' '.join(res['load_end'])}, {res['seconds']} s)", ""]
     lines += [f"- {'PASS' if ok else 'FAIL'} {name}" for name, ok in v.items()]
-    lines += ["", "HA's agent got: " + "; ".join(repr(t) for t in res["handle_transcripts"]), "", "Rig:", ""]
+    lines += ["", "HA's agent got (in order): " + "; ".join(repr(t) for t in res["handle_transcripts"]), "",
+              "Rig:", ""]
     lines += [f"    {x}" for x in res["rig_lines"]]
     lines += ["", "Satellite:", ""] + [f"    {x[-220:]}" for x in res["satellite_log"]]
     return "\n".join(lines) + "\n"
