@@ -339,7 +339,8 @@ class WakeTurns:
         """Home Assistant's run was ended for a restart: the audio is kept until that run is over (its
         ``synthesize``, or an ``error``: the satellite is then listening), then the turn restarts."""
         self._restart_audio += frame
-        over = bool(self._reply_text) or self.machine.state == TurnState.LISTENING
+        # (its synthesize; its error: listening; an agent that streams may start the reply's audio first: speaking)
+        over = bool(self._reply_text) or self.machine.state in (TurnState.LISTENING, TurnState.SPEAKING)
         if not over and self._mic_ms - heard_ms <= HA_RUN_END_SECONDS * 1000:
             return True  # (speech meanwhile is the command: kept, no turn of its own)
         _LOGGER.info("Home Assistant's run %s: the turn restarts at the wake word (%.2f s of audio after it)",
@@ -363,8 +364,13 @@ class WakeTurns:
         self.detector.reset()  # the VAD waits for the command's start (it is going on), then for its end
         self._pending = bytearray(self._restart_audio)
         self._restart_audio = b""
-        if self.machine.state == TurnState.STREAMING:
+        state = self.machine.state
+        if state == TurnState.STREAMING:
             self._fire(TurnTrigger.WAKE_RESTART)  # run-pipeline with the wake word, the listening tone
+        elif state == TurnState.SPEAKING:  # (Home Assistant's ended run began its reply: cut, as by a wake word)
+            self._fire(TurnTrigger.SPEECH_START)
+            self._fire(TurnTrigger.BARGE_IN_CONFIRMED)
+            self._do(TurnAction.TONE_LISTEN)
         else:  # (Home Assistant's run was ended first: waiting, or listening after its error)
             self._fire(TurnTrigger.SPEECH_START)
         self._unsure = None if self._restart_sure else (heard_ms, self.turns)
