@@ -23,6 +23,7 @@ a recording controller link, and the streamed command transcribed by our whisper
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from speech import speak
 from test_satellite_talker_gate import floats, norm_words, pcm
 from test_satellite_wake import Link
@@ -55,7 +56,7 @@ def unsure_wake_word() -> np.ndarray:
     return floats(clip_pcm(AUDIO / "af_heart_okay_nabu.wav"))
 
 
-async def as_home_assistant(sat: Satellite, link: Link, announced: list[int]) -> None:
+async def as_home_assistant(sat: Satellite, link: Link, announced: list[int], audio_first: bool = False) -> None:
     """Home Assistant announces its speech-to-text stage (``transcribe``) for every run the satellite starts; a
     barge-in's run (the second) that the satellite ends gets its transcript and its TTS stage's ``synthesize``."""
     await sat.flush()
@@ -68,6 +69,10 @@ async def as_home_assistant(sat: Satellite, link: Link, announced: list[int]) ->
     if second and "audio-stop" in types[second[0] :] and -2 not in announced:
         announced.append(-2)  # (marks this as done)
         await sat.on_controller_event(link, Transcript(text="Okay, Nabu.").event())
+        if audio_first:  # an agent that streams: HA starts the reply's audio before its TTS stage's synthesize
+            await sat.on_controller_event(link, AudioStart(rate=16000, width=2, channels=1).event())
+            await sat.on_controller_event(link, AudioChunk(rate=16000, width=2, channels=1,
+                                                           audio=b"\x20\x00" * 16000 * 3).event())
         await sat.on_controller_event(link, Synthesize(text="Sorry, I couldn't understand that.").event())
 
 
@@ -156,8 +161,8 @@ async def test_a_command_after_a_real_but_unsure_wake_word_still_goes_through() 
     assert "time" in words, words
 
 
-async def after_the_question(then: np.ndarray, ha: bool = False,
-                             reply: bytes = b"") -> tuple[Link, TurnState, WakeGate, Satellite]:
+async def after_the_question(then: np.ndarray, ha: bool = False, reply: bytes = b"",
+                             audio_first: bool = False) -> tuple[Link, TurnState, WakeGate, Satellite]:
     """The question "Okay Nabu. Turn off the lights.": the controller ends it, a long reply plays, then
     ``then`` is heard (as ``test_satellite_talker_between.after_the_question``)."""
     wake = WakeGate(WAKE, VAD.frame_seconds)
@@ -183,7 +188,7 @@ async def after_the_question(then: np.ndarray, ha: bool = False,
         for frame in play_frames(sat, wake, pcm(then)):
             play(sat, wake, frame)
             if ha:
-                await as_home_assistant(sat, link, announced)
+                await as_home_assistant(sat, link, announced, audio_first)
         if reply:  # the controller's reply to the last run, after it
             for event in (AudioStart(rate=16000, width=2, channels=1).event(),
                           AudioChunk(rate=16000, width=2, channels=1, audio=reply).event(), AudioStop().event()):
@@ -242,7 +247,8 @@ async def test_home_assistant_unsure_wake_word_with_nothing_after_it_ends_quietl
     assert sat.state == TurnState.LISTENING and not sat.playback.busy
 
 
-async def test_home_assistant_restarts_the_barge_in_after_its_run_ends() -> None:
+@pytest.mark.parametrize("audio_first", [False, True])
+async def test_home_assistant_restarts_the_barge_in_after_its_run_ends(audio_first: bool) -> None:
     """Over a reply in Home Assistant's run, the wake word and a command: HA's barge-in run is ended first
     (audio-stop), and once it is over (its synthesize) the turn restarts at the wake word with the audio kept
     from it on. Before: the new run-pipeline came while HA's run streamed, and HA 2026.2.3 dropped every
@@ -251,7 +257,7 @@ async def test_home_assistant_restarts_the_barge_in_after_its_run_ends() -> None
     at = int(0.6 * 16000)
     x = np.zeros(at + len(said) + 3 * 16000, np.float32)
     x[at : at + len(said)] = said
-    link, _, _, sat = await after_the_question(x, ha=True, reply=b"\x20\x00" * 16000)
+    link, _, _, sat = await after_the_question(x, ha=True, reply=b"\x20\x00" * 16000, audio_first=audio_first)
     types = link.types()
     assert [r.wake_word_name for r in runs(link)] == ["okay_nabu", None, "okay_nabu"], types
     third = [i for i, t in enumerate(types) if t == "run-pipeline"][2]
