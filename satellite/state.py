@@ -72,6 +72,8 @@ class TurnTrigger(StrEnum):
     # The wake word heard just after a turn opened without it (a barge-in over a reply, a follow-up)
     # began before that turn: the turn starts again at the wake word (satellite.wake_turn).
     WAKE_RESTART = "wake-restart"
+    # An unsure wake word that no command followed: the turn it opened ends quietly (satellite.wake_turn).
+    WAKE_DROPPED = "wake-dropped"
 
 
 class TurnAction(StrEnum):
@@ -105,6 +107,9 @@ TRANSITIONS: dict[tuple[TurnState, TurnTrigger], tuple[TurnState, tuple[TurnActi
     (S.STREAMING, T.DISARM): (S.IDLE, _ABORT),
     # A new run-pipeline cancels the one in progress (Home Assistant, our orchestrator): no audio-stop first.
     (S.STREAMING, T.WAKE_RESTART): (S.STREAMING, (A.CANCEL_TURN, A.START_TURN, A.TONE_LISTEN)),
+    # The controller's run was replaced by one that ends at speech-to-text with no audio (sent by the driver).
+    (S.STREAMING, T.WAKE_DROPPED): (S.LISTENING, (A.CANCEL_TURN,)),
+    (S.WAITING, T.WAKE_DROPPED): (S.LISTENING, (A.CANCEL_TURN,)),  # the controller ended it first: its reply dropped
     (S.WAITING, T.TRANSCRIPT): (S.WAITING, (A.TONE_PROCESS,)),
     (S.WAITING, T.REPLY_START): (S.SPEAKING, ()),
     # The user spoke again before any reply: that is a new turn.

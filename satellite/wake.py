@@ -339,6 +339,18 @@ class WakeGate:
         any other detector: always)."""
         return bool(getattr(self.detector, "trusted_detection", True))
 
+    def request_opinion(self) -> None:
+        """Ask a second model about the last detection (the cascade: openWakeWord's model; ``agreed``)."""
+        if (request := getattr(self.detector, "request_opinion", None)) is not None:
+            request()
+
+    @property
+    def agreed(self) -> bool | None:
+        """The second model's opinion on the last detection asked about: it heard the word too (True), it did
+        not (False), not yet known (None). A detector without one: True."""
+        agreed = getattr(self.detector, "agreed", True)
+        return None if agreed is None else bool(agreed)
+
     async def start(self) -> None:
         if isinstance(self.detector, RemoteDetector):
             await self.detector.start()

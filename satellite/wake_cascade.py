@@ -56,6 +56,12 @@ MAX_LIVE_SECONDS = 3.0  # one verification never scores more live audio than thi
 BYTES_PER_SECOND = 32000  # 16 kHz, 16 bit, mono
 HOLD_SECONDS = 1.5  # at most one candidate this often (the wake gate's refractory period)
 WAIT_SECONDS = 0.012  # the mic loop waits at most this for a live frame's score (a worker that is caught up)
+# A second opinion on a detection (request_opinion: satellite.wake_turn, a wake word heard in a turn the user is
+# already speaking in): openWakeWord's model over the ring buffer once this much audio followed the detection
+# (its score peaks after the word: at ours's confirmation it was under 0.5 on every real word of
+# bench/wake_unsure.py), after OPINION_LEAD_SECONDS of silence (its front end's warm-up).
+OPINION_AFTER_SECONDS = 0.45
+OPINION_LEAD_SECONDS = 1.0
 
 
 def cascade_words(names: tuple[str, ...]) -> list[str]:
@@ -90,6 +96,25 @@ class Verifier:
         self.features = OpenWakeWordFeatures.from_builtin()
         self.word: str | None = None
         self.phase = Phase.IDLE
+        self._opinion: tuple[Any, dict[str, Any]] | None = None  # (front end, models): loaded at the first opinion
+
+    def opinion(self, word: str, audio: bytes) -> float:
+        """openWakeWord's model's highest score for ``word`` in ``audio`` (after OPINION_LEAD_SECONDS of silence),
+        on a front end of its own (a verification may be running)."""
+        from pyopen_wakeword import Model as OpenModel
+        from pyopen_wakeword import OpenWakeWord, OpenWakeWordFeatures
+
+        if self._opinion is None:
+            self._opinion = (OpenWakeWordFeatures.from_builtin(), {})
+        features, models = self._opinion
+        model = models.setdefault(word, OpenWakeWord.from_builtin(OpenModel(word)))
+        features.reset()
+        features.new_audio_samples = 0  # (reset() queues 8 s of zeros)
+        model.reset()
+        best = 0.0
+        for embedding in features.process_streaming(bytes(round(OPINION_LEAD_SECONDS * BYTES_PER_SECOND)) + audio):
+            best = max([best, *(float(p) for p in model.process_streaming(embedding))])
+        return best
 
     def start(self, word: str, audio: bytes, strict: bool = False) -> bool:
         """A candidate: score the buffered audio from a fresh state; True if the word is there."""
@@ -130,6 +155,7 @@ class _Worker:
         self.busy = threading.Event()  # a verification is queued or running
         self.jobs: queue.Queue[tuple[str, Any] | None] = queue.Queue(maxsize=max_jobs)
         self.found: collections.deque[tuple[int, str]] = collections.deque(maxlen=8)  # (candidate number, word)
+        self.opinions: collections.deque[tuple[int, float]] = collections.deque(maxlen=8)  # (opinion number, score)
         self.number = 0  # the candidate being verified
         self.done = 0  # jobs finished (the main side counts the ones it put)
         self.progress = threading.Condition()
@@ -154,6 +180,10 @@ class _Worker:
         verifier = self.verifier
         assert verifier is not None
         found = False
+        if kind == "opinion":
+            number, word, audio = data
+            self.opinions.append((number, verifier.opinion(word, audio)))
+            return
         if kind == "start":
             self.number, word, audio, strict = data
             found = verifier.start(word, audio, strict)
@@ -198,6 +228,13 @@ class CascadeDetector:
         # The last detection's microWakeWord peak passed TRUSTED_STAGE (satellite.wake_turn: only such a
         # detection restarts a turn at once; the false accept in Piper's "What time is it?" peaks at 0.18)
         self.trusted_detection = True
+        self.last_word: str | None = None  # the last detection's word
+        # openWakeWord's model's opinion on the last detection it was asked about (request_opinion): over
+        # VERIFY_CUTOFF (True), not (False), pending (None)
+        self.agreed: bool | None = True
+        self.opinion: float | None = None  # ... its score
+        self._opinion_left = 0  # bytes of audio still to come before the opinion is asked (0: none asked)
+        self._opinions = 0  # opinions asked (numbers them)
         self._void = 0  # verifications up to this number are moot (microWakeWord fired on its own)
         self._wait = wait_seconds
         self._sent = 0  # jobs put on the worker's queue
@@ -206,9 +243,29 @@ class CascadeDetector:
         self._thread.start()
         weakref.finalize(self, _Worker.stop, self._worker)
 
+    def request_opinion(self) -> None:
+        """Ask openWakeWord's model about the last detection, once ``OPINION_AFTER_SECONDS`` of audio followed
+        it (``agreed``: None until its answer comes, in a later frame; the worker thread scores it)."""
+        self._opinion_left, self.agreed, self.opinion = round(OPINION_AFTER_SECONDS * BYTES_PER_SECOND), None, None
+        self._opinions += 1
+
+    def _opinion_step(self, frame: bytes) -> None:
+        if self._opinion_left > 0:
+            self._opinion_left -= len(frame)
+            due = self._opinion_left <= 0
+            if due and (self.last_word is None or not self._put(("opinion", (self._opinions, self.last_word,
+                                                                             bytes(self._ring))))):
+                _LOGGER.warning("wake verifier behind: no second opinion on the wake word")
+                self.agreed, self.opinion = False, 0.0
+        while self._worker.opinions:
+            number, score = self._worker.opinions.popleft()
+            if number == self._opinions:
+                self.agreed, self.opinion = score > VERIFY_CUTOFF, score
+
     def process(self, frame: bytes) -> str | None:
         self._ring += frame
         del self._ring[:-self._pre_bytes]
+        self._opinion_step(frame)
         self._since += len(frame)
         self._after_verified += len(frame)
         name = self.micro.process(frame)
@@ -243,6 +300,7 @@ class CascadeDetector:
             self._since = 0  # nor a candidate on its tail
             self.by_micro += 1
             self.trusted_detection = True
+            self.last_word = name
             return name
         while self._worker.found:
             number, word = self._worker.found.popleft()
@@ -250,6 +308,7 @@ class CascadeDetector:
                 self.by_verifier += 1
                 self.trusted_detection = max(self._peak, peak) > self.trusted_stage
                 self._after_verified = 0  # microWakeWord catching up on the same word must not fire again
+                self.last_word = word
                 return word
         return None
 

@@ -17,14 +17,22 @@ syllables (session 20's live room: a barge-in confirmed 0.66 s before the detect
 Naboo." was streamed as the request). The turn starts again at the wake word (``WAKE_RESTART``:
 detection, a new ``run-pipeline`` with its name, which cancels the one in progress in Home Assistant
 and in our orchestrator, the listening tone; the pre-roll is the audio from the detection on), the
-wake word's audio not in the request: at once for a sure detection (``WakeGate.trusted``: the
-cascade's microWakeWord peak on it passed its trusted stage), else once a command follows it
-(``RESTART_VOICED_SECONDS`` of voice as loud as the talker, within the talker gate's opening bar of
-the last wake word's level, within ``RESTART_CONFIRM_SECONDS``; without the gate: after a pause).
-An unsure detection with no command after it is taken for a false accept at the request's last word
-(Piper's "What time is it?" over a TV is one, at "it": the same timing, 1.0 s after the speech
-began; its microWakeWord peak 0.18, a verifier's strict score; 0.4 s of soft voice after it, the
-word's tail and the TV): the turn goes on as it was.
+wake word's audio not in the request, once a second model hears the wake word too
+(``WakeGate.agreed``: the cascade asks openWakeWord's model about the ring buffer 0.45 s after the
+detection). The user is already speaking there, so a false accept would cut the request: Piper's
+"What time is it?" is one, of microWakeWord and our verifier at its last word, sure (microWakeWord
+0.48-0.55) at some alignments and unsure at others, and openWakeWord's model scores it 0.001 (real
+wake words 0.95-0.97; ``bench/wake_unsure.py``). Without that agreement the turn goes on as it was
+(session 21 restarted at once at a sure detection, and at an unsure one when voice followed it: a
+false accept inside a loud request then cut it there).
+
+An UNSURE wake word (``WakeGate.trusted`` False) that no command follows within
+``UNSURE_COMMAND_SECONDS`` ends its turn quietly (``WAKE_DROPPED``; the turn's run is replaced by one
+that ends at speech-to-text and gets no audio: no request, no reply, no tone), whether it opened the
+turn or restarted one: a false accept, or the wake word said alone; before, the turn streamed the room
+(or, over a reply, the wake word) and the controller answered it. The command: ``COMMAND_VOICED_SECONDS``
+of voice as loud as the talker (within the talker gate's opening bar of the wake word's level; without
+the gate: after a pause) after the wake word's end, or the talker's voice all along.
 
 A turn without the wake word keyed to the last one (a continuation, a barge-in, a follow-up) that
 the talker gate has not opened for ``UNHEARD_SECONDS`` into it is ended: nobody near is speaking
@@ -40,7 +48,9 @@ from __future__ import annotations
 
 import logging
 
+from wyoming.audio import AudioStart, AudioStop
 from wyoming.event import Event
+from wyoming.pipeline import PipelineStage, RunPipeline
 from wyoming.wake import Detection
 
 from .state import TurnAction, TurnMachine, TurnState, TurnTrigger
@@ -54,8 +64,9 @@ _LOGGER = logging.getLogger("satellite.core")
 HUSH_SECONDS = 2.0  # a wake word heard this soon after speech silenced an alarm is that speech: no turn
 OWN_AUDIO_SECONDS = 0.6  # a wake word heard this soon after a turn's stream ended began in that turn's audio
 RESTART_SECONDS = 1.3  # a wake word heard this soon after a turn without it began: the turn restarts at it ...
-RESTART_CONFIRM_SECONDS = 1.0  # ... once a command follows it within this long ...
-RESTART_VOICED_SECONDS = 0.09  # ... i.e. this much voice at the talker's level (the talker gate's open_frames)
+OPINION_WAIT_SECONDS = 1.0  # ... once the second model agrees (its answer comes 0.45 s after the detection)
+COMMAND_VOICED_SECONDS = 0.09  # a command: this much voice at the talker's level (the talker gate's open_frames)
+HA_RUN_END_SECONDS = 4.0  # a Home Assistant run ended for a restart: its end (synthesize, error) awaited this long
 # The turns a wake word can have opened before it was detected (the state and trigger that started them): a
 # barge-in over a reply or an announcement, speech that outlasted the reply, a follow-up. Not a continuation
 # right after the question (the user is going on with it: live run, session 21, a false accept in "What is
@@ -66,6 +77,21 @@ RESTARTABLE = frozenset({
     (TurnState.ANNOUNCE_BARGE_IN, TurnTrigger.REPLY_DONE), (TurnState.LISTENING, TurnTrigger.SPEECH_START),
 })
 UNHEARD_SECONDS = 1.0  # a turn without the wake word the talker gate has not opened for in this long is ended
+# An unsure wake word (WakeGate.trusted False) that no command follows within this long ends its turn quietly.
+# bench/wake_unsure.py (8 Kokoro voices at 0.9/1.15x and Piper, 0/-20 dB: the wake corpora's design): the
+# command (COMMAND_VOICED_SECONDS of it) came p50 0.18 s, p95 0.71 s, at most 0.90 s after a real detection
+# (n=57; the 4 unsure ones 0.45-0.69 s). Synthetic talkers do not wait for the listening tone; people do
+# (the tone starts at the detection): 2.0 s leaves them 1.1 s more. A false accept costs only that wait.
+UNSURE_COMMAND_SECONDS = 2.0
+RATE = 16000
+
+
+def command_follows(frames: str, need: int) -> bool:
+    """``frames`` after a wake detection ("V" voiced as loud as the talker, "v" voiced softer, "." not voiced):
+    ``need`` frames of the talker's voice after the wake word's end (its first frame that is not the talker's
+    voice), so that the wake word's own tail after an early detection is not taken for the command."""
+    end = next((i for i, f in enumerate(frames) if f != "V"), len(frames))
+    return frames[end:].count("V") >= need
 
 
 class WakeTurns:
@@ -76,8 +102,11 @@ class WakeTurns:
     _turn_restartable = False  # ... it was opened so that a wake word can have begun before it (RESTARTABLE)
     _restart: tuple[str, float, int] | None = None  # a wake word heard just after the turn began: name, mic ms, turn
     _restart_audio = b""  # ... the audio heard from it on (the restarted turn's pre-roll)
-    _restart_voiced = 0  # ... voiced frames as loud as the talker heard after it (without the gate: after a pause)
+    _restart_sure = True  # ... the detection was sure (WakeGate.trusted)
+    _restart_after_ha = False  # ... Home Assistant's run it began in was ended: waiting for that run's end
     _restart_frames = ""  # ... the VAD's verdicts on them ("v" voiced, "." not; logged)
+    _unsure: tuple[float, int] | None = None  # an unsure wake word that opened a turn: mic ms, turn (no command yet)
+    _unsure_frames = ""  # ... the VAD's verdicts after it, as ``_restart_frames``
     wake: WakeGate | None
     machine: TurnMachine
     detector: SpeechDetector
@@ -86,6 +115,10 @@ class WakeTurns:
     _wake_turn: bool
     _wake_name: str | None
     _pending: bytearray
+    _route: str | None
+    _stt_turn: int  # the turn Home Assistant announced its speech-to-text stage for (controller_events.py)
+    _late_reply_until: float  # until then a reply's audio is an ended turn's late reply: dropped (outside.py)
+    _reply_text: str  # the text of the turn's reply (Home Assistant's ``synthesize``: its run's TTS stage began)
     talker: TalkerGate | None
     turns: int
 
@@ -123,6 +156,8 @@ class WakeTurns:
             return VadEvent.NONE
         if self._restart is not None and self._restart_step(frame, state):
             return VadEvent.NONE
+        if self._restart is not None and self._restart_after_ha and state == TurnState.STREAMING:
+            return VadEvent.END  # Home Assistant's run ends (audio-stop), the restart waits for its end
         if state == TurnState.LISTENING and event == VadEvent.START and self.stop_alarm("speech"):
             self._hushed_ms = self._mic_ms
             return VadEvent.NONE  # "stop" (any speech) while a timer rings: silences it, starts nothing
@@ -131,6 +166,9 @@ class WakeTurns:
         if state == TurnState.STREAMING and not self._wake_turn and self._unheard():
             self.detector.restart()  # (speech from now on is new)
             return VadEvent.END
+        if state in (TurnState.STREAMING, TurnState.WAITING) and self._unsure is not None and self._unsure_step(
+                frame, state):
+            return VadEvent.NONE  # no command after an unsure wake word: its turn ended quietly
         if state == TurnState.STREAMING and self._wake_turn:
             if event == VadEvent.START:
                 return VadEvent.NONE  # the command began: it is streamed already, keep going
@@ -151,10 +189,13 @@ class WakeTurns:
             if self._wake_turn or into > RESTART_SECONDS or not self._turn_restartable:
                 return  # heard in the request (a false accept on its words, or the wake word said again)
             self._restart = (name, self._mic_ms, self.turns)
-            self._restart_audio, self._restart_voiced, self._restart_frames = self.wake.take_preroll(), 0, ""
-            _LOGGER.info("wake word %.2f s into a turn opened without it: it began before that turn, which "
-                         "restarts at the wake word %s", into, "now" if self.wake.trusted else "if a command follows")
-            if self.wake.trusted:
+            self._restart_audio, self._restart_frames, self._restart_after_ha = self.wake.take_preroll(), "", False
+            self._restart_sure = self.wake.trusted
+            self.wake.request_opinion()
+            _LOGGER.info("wake word (%s) %.2f s into a turn opened without it: if a second model hears it too, it "
+                         "began before that turn, which restarts at it", "sure" if self._restart_sure else "unsure",
+                         into)
+            if self.wake.agreed and not self._ha_run():  # a detector without a second model: at once
                 self._restart_now()
             return
         if self._mic_ms - self._streamed_ms < OWN_AUDIO_SECONDS * 1000:
@@ -168,21 +209,77 @@ class WakeTurns:
         self._send(Detection(name=name, timestamp=int(self._mic_ms)).event())
         self.detector.reset()  # now the VAD waits for the command, then for its end
         self._pending = bytearray(self.wake.take_preroll())
-        if state in (TurnState.LISTENING, TurnState.WAITING):
-            self._fire(TurnTrigger.SPEECH_START)  # listening tone, run-pipeline from asr with the wake word
-            return
         if state == TurnState.SPEAKING:
             self._fire(TurnTrigger.SPEECH_START)  # the wake word over a reply is a barge-in, confirmed at once
-        self._fire(TurnTrigger.BARGE_IN_CONFIRMED)
-        self._do(TurnAction.TONE_LISTEN)
+        if state not in (TurnState.LISTENING, TurnState.WAITING):
+            self._fire(TurnTrigger.BARGE_IN_CONFIRMED)
+            self._do(TurnAction.TONE_LISTEN)
+        else:
+            self._fire(TurnTrigger.SPEECH_START)  # listening tone, run-pipeline from asr with the wake word
+        self._unsure, self._unsure_frames = (None if self.wake.trusted else (self._mic_ms, self.turns)), ""
+        if self._unsure is not None:
+            _LOGGER.info("the wake word is unsure: its turn ends quietly unless a command follows within %.1f s",
+                         UNSURE_COMMAND_SECONDS)
 
-    def _loud(self, frame: bytes) -> bool:
+    def _loud(self, frame: bytes, frames: str) -> bool:
         """``frame`` is as loud as the talker (within the talker gate's opening bar of the wake word's level);
-        without the gate, any frame after a pause (3 frames unvoiced) since the detection."""
+        without the gate, any frame after a pause (3 frames unvoiced) since the detection (``frames``)."""
         talker = self.talker
         if talker is None or talker.reference_db is None:
-            return "..." in self._restart_frames
+            return "..." in frames
         return frame_db(frame) >= talker.reference_db - talker.config.open_db
+
+    def _unsure_step(self, frame: bytes, state: TurnState) -> bool:
+        """The turn an unsure wake word opened: True once it has ended quietly, no command having followed
+        within ``UNSURE_COMMAND_SECONDS`` (a false accept, or the wake word alone: either way nobody asked),
+        or the controller having ended it before one did (Home Assistant's VAD: 0.7 s of silence)."""
+        assert self._unsure is not None
+        heard_ms, turn = self._unsure
+        if self.turns != turn:
+            self._unsure = None
+            return False
+        if state == TurnState.WAITING:
+            _LOGGER.info("the controller ended the turn before a command followed the wake word: it ends quietly "
+                         "(frames=%s)", self._unsure_frames)
+            self._unsure = None
+            self._drop_turn()
+            return True
+        loud = self._loud(frame, self._unsure_frames)
+        self._unsure_frames += ("V" if loud else "v") if self.detector.voiced else "."
+        need = round(COMMAND_VOICED_SECONDS / self.detector.config.frame_seconds)
+        if command_follows(self._unsure_frames, need):
+            _LOGGER.info("a command follows the unsure wake word (%.2f s after it, frames=%s)",
+                         (self._mic_ms - heard_ms) / 1000, self._unsure_frames)
+            self._unsure = None
+            return False
+        if self._mic_ms - heard_ms <= UNSURE_COMMAND_SECONDS * 1000:
+            return False
+        if "V" * len(self._unsure_frames) == self._unsure_frames:
+            self._unsure = None  # the talker's voice all along since the wake word: the command ran on
+            return False
+        _LOGGER.info("no command %.2f s after the unsure wake word: its turn ends quietly (frames=%s)",
+                     (self._mic_ms - heard_ms) / 1000, self._unsure_frames)
+        self._unsure = None
+        self._drop_turn()
+        return True
+
+    def _drop_turn(self) -> None:
+        """End the streaming turn with no request and no reply. Our orchestrator's run is replaced (a new
+        ``run-pipeline`` cancels the one in progress) by one that ends at speech-to-text (``end_stage`` asr: no
+        intent, no reply) and gets no audio (``audio-stop`` at once); its ``error``/``transcript`` comes while
+        listening and is ignored. Home Assistant's run cannot be replaced (``_restart_step``): it gets
+        ``audio-stop`` (what it heard after a wake word that opened the turn is the talker gate's quiet fill:
+        no text, an error, no reply), and whatever reply still comes is dropped as the ended turn's late reply."""
+        if self._ha_run():
+            if self.machine.state == TurnState.STREAMING:
+                self._send(AudioStop(timestamp=int(self._mic_ms)).event())
+            self._late_reply_until = float("inf")  # (at listening: for LATE_REPLY_SECONDS, core._fire)
+        elif self._route == "local":
+            self._send(RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.ASR).event())
+            self._send(AudioStart(rate=RATE, width=2, channels=1, timestamp=int(self._mic_ms)).event())
+            self._send(AudioStop(timestamp=int(self._mic_ms)).event())
+        self.detector.reset()
+        self._fire(TurnTrigger.WAKE_DROPPED)  # the cloud's turn (if it went there) is cancelled
 
     def _unheard(self) -> bool:
         """A turn without the wake word, keyed to the last one, that the talker gate has not opened for in
@@ -197,29 +294,65 @@ class WakeTurns:
         return True
 
     def _restart_step(self, frame: bytes, state: TurnState) -> bool:
-        """A wake word heard just after a turn without it began: True once a command follows it (the turn
-        restarted at the wake word); the candidate is dropped when its turn ends or no command came."""
+        """A wake word heard just after a turn without it began: True once the second model agrees (the turn
+        restarted at the wake word, or its Home Assistant run ended for that); the candidate is dropped when it
+        does not agree, or when its turn ends first."""
         assert self._restart is not None
         _, heard_ms, turn = self._restart
+        if self._restart_after_ha:
+            return self._restart_after_ha_step(frame, heard_ms)
         if state != TurnState.STREAMING or self.turns != turn:
-            _LOGGER.info("the turn ended before a command followed the wake word heard in it (frames=%s)",
+            _LOGGER.info("the turn ended before the second opinion on the wake word heard in it (frames=%s)",
                          self._restart_frames)
-            self._restart = None  # the turn ended first: the detection was at the request's last word
+            self._restart = None
             return False
         self._restart_audio += frame
-        loud = self._loud(frame)
-        self._restart_voiced += self.detector.voiced and loud
+        loud = self._loud(frame, self._restart_frames)
         self._restart_frames += ("V" if loud else "v") if self.detector.voiced else "."
-        if self._restart_voiced * self.detector.config.frame_seconds < RESTART_VOICED_SECONDS - 1e-6:
-            if self._mic_ms - heard_ms > RESTART_CONFIRM_SECONDS * 1000:
-                _LOGGER.info("no command after the wake word heard in the turn: it goes on as it was (frames=%s)",
-                             self._restart_frames)
-                self._restart = None
+        agreed = self.wake.agreed if self.wake is not None else True
+        if agreed is None and self._mic_ms - heard_ms <= OPINION_WAIT_SECONDS * 1000:
             return False
-        _LOGGER.info("a command follows the wake word: the turn restarts at it (%.2f s of audio after it, frames=%s)",
-                     (self._mic_ms - heard_ms) / 1000, self._restart_frames)
+        if not agreed:
+            _LOGGER.info("the second model does not hear the wake word heard in the turn (%s): a false accept on the "
+                         "user's words; the turn goes on as it was", getattr(self.wake.detector, "opinion", None)
+                         if self.wake is not None else None)
+            self._restart = None
+            return False
+        if self._ha_run():
+            # Home Assistant 2026.2.3 cancels its running pipeline for a new run-pipeline, and the cancelled
+            # run's end then marks the satellite's pipeline as not running: it drops every audio-chunk of the
+            # new run ("Unexpected event from satellite"; bench/ha_restart.py on the real rig). So its run is
+            # ended first (audio-stop: it hears the wake word; its reply is dropped), and the turn restarts once
+            # that run is over (its TTS stage's synthesize, or an error), with the audio from the wake word on.
+            _LOGGER.info("the second model hears the wake word too: Home Assistant's run ends first, then the turn "
+                         "restarts at it (frames=%s)", self._restart_frames)
+            self._restart_after_ha = True
+            self._reply_text = ""
+            self.detector.restart()  # (the command that follows is not a new turn of its own)
+            return False  # (the caller ends the stream: VadEvent.END below)
+        _LOGGER.info("the second model hears the wake word too: the turn restarts at it (%.2f s of audio after it, "
+                     "frames=%s)", (self._mic_ms - heard_ms) / 1000, self._restart_frames)
         self._restart_now()
         return True
+
+    def _restart_after_ha_step(self, frame: bytes, heard_ms: float) -> bool:
+        """Home Assistant's run was ended for a restart: the audio is kept until that run is over (its
+        ``synthesize``, or an ``error``: the satellite is then listening), then the turn restarts."""
+        self._restart_audio += frame
+        # (its synthesize; its error: listening; an agent that streams may start the reply's audio first: speaking)
+        over = bool(self._reply_text) or self.machine.state in (TurnState.LISTENING, TurnState.SPEAKING)
+        if not over and self._mic_ms - heard_ms <= HA_RUN_END_SECONDS * 1000:
+            return True  # (speech meanwhile is the command: kept, no turn of its own)
+        _LOGGER.info("Home Assistant's run %s: the turn restarts at the wake word (%.2f s of audio after it)",
+                     "is over" if over else "did not end in time", (self._mic_ms - heard_ms) / 1000)
+        self._late_reply_until = float("inf")  # the ended run's reply (to the wake word): dropped
+        self._restart_now()
+        return True
+
+    def _ha_run(self) -> bool:
+        """The streaming turn is Home Assistant's run (it announced its speech-to-text stage with ``transcribe``;
+        our orchestrator never sends that)."""
+        return self._route == "local" and getattr(self, "_stt_turn", -1) == self.turns
 
     def _restart_now(self) -> None:
         """The turn starts again at the wake word heard in it (``_restart``), its pre-roll the audio from it on."""
@@ -231,4 +364,17 @@ class WakeTurns:
         self.detector.reset()  # the VAD waits for the command's start (it is going on), then for its end
         self._pending = bytearray(self._restart_audio)
         self._restart_audio = b""
-        self._fire(TurnTrigger.WAKE_RESTART)  # run-pipeline with the wake word, the listening tone
+        state = self.machine.state
+        if state == TurnState.STREAMING:
+            self._fire(TurnTrigger.WAKE_RESTART)  # run-pipeline with the wake word, the listening tone
+        elif state == TurnState.SPEAKING:  # (Home Assistant's ended run began its reply: cut, as by a wake word)
+            self._fire(TurnTrigger.SPEECH_START)
+            self._fire(TurnTrigger.BARGE_IN_CONFIRMED)
+            self._do(TurnAction.TONE_LISTEN)
+        else:  # (Home Assistant's run was ended first: waiting, or listening after its error)
+            self._fire(TurnTrigger.SPEECH_START)
+        self._unsure = None if self._restart_sure else (heard_ms, self.turns)
+        self._unsure_frames = self._restart_frames
+        if self._unsure is not None:
+            _LOGGER.info("the wake word is unsure: its turn ends quietly unless a command follows within %.1f s of it",
+                         UNSURE_COMMAND_SECONDS)
