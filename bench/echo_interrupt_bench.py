@@ -28,6 +28,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -132,8 +133,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         floors[(text, voice)] = {how: decode(audio, how) for how in ("region", "whole")}
     for level in args.levels:
         for onset in args.onsets:
-            room = Room(reply, level)
+            room = Room(reply, level, shadow=args.shadow)
             room.warm_up(args.warm_up)
+            if args.twin:
+                room.twin = Room(reply, level, shadow=args.shadow)
+                room.twin.warm_up(args.warm_up)
             for text, voice, x in qs:
                 t = room.turn(text, x, onset)
                 row: dict[str, Any] = {
@@ -155,6 +159,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "rows": rows, "summary": summary(rows, args.variants)}
 
 
+_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+         "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+
+
+def _spelled(n: int) -> str:
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10 - 2] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
+    return f"{_spelled(n // 100)} {_spelled(n % 100)}"  # "730": seven thirty (a time)
+
+
+def _norm(text: str) -> str:
+    text = re.sub(r"(\d+):(\d\d)", r"\1\2", text.replace("%", " percent"))
+    return re.sub(r"\d+", lambda m: " " + _spelled(int(m.group())) + " ", text)
+
+
+def turn_wer(said: str, heard: str | None) -> float:
+    """WER with numbers spelled out ("15" is "fifteen"), at most 1 (a looped decode counts once)."""
+    return 1.0 if heard is None else min(1.0, wer(_norm(said), _norm(heard)))
+
+
 def summary(rows: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
     """Corpus WER (errors / words) per echo level, variant and decoder; the floor beside it."""
     out: dict[str, Any] = {}
@@ -162,11 +189,8 @@ def summary(rows: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
         mine = [r for r in rows if r["echo_db"] == level]
         words = sum(len(r["question"].split()) for r in mine)
 
-        def score(get: Any) -> float:
-            errors = 0.0
-            for r in mine:
-                heard = get(r)
-                errors += len(r["question"].split()) * (1.0 if heard is None else wer(r["question"], heard))
+        def score(get: Any, mine: list[dict[str, Any]] = mine, words: int = words) -> float:
+            errors = sum(len(r["question"].split()) * turn_wer(r["question"], get(r)) for r in mine)
             return round(errors / words, 4)
 
         level_out: dict[str, Any] = {
@@ -174,8 +198,7 @@ def summary(rows: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
             "never_streamed": sum(r.get("stream") is None for r in mine),
             "hold_ms_p50": _p(mine, "hold_ms", 50), "start_ms_p50": _p(mine, "start_ms", 50),
             "floor_region": score(lambda r: r["floor"]["region"]), "floor_whole": score(lambda r: r["floor"]["whole"]),
-            "misheard_turns": sum(1 for r in mine if r.get("stream") is None
-                                  or wer(r["question"], r["stream"]["region"]) > 0),
+            "misheard_turns": sum(turn_wer(r["question"], (r.get("stream") or {}).get("region")) > 0 for r in mine),
         }
         for name in names:
             for how in ("region", "whole") if name == "stream" else ("region",):
@@ -200,9 +223,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--warm-up", type=float, default=8.0, help="s of uninterrupted replies before the first turn")
     parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--shadow", action=argparse.BooleanOptionalAction, default=True,
+                        help="the held shadow canceller (satellite.aec_shadow); --no-shadow: as main")
+    parser.add_argument("--twin", action="store_true",
+                        help="also run each turn without the user (held alike): the residual echo without double talk")
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--rescore", type=Path, help="only summarise an earlier --out file's rows again")
     args = parser.parse_args(argv)
+    if args.rescore:
+        print(json.dumps(summary(json.loads(args.rescore.read_text())["rows"], args.variants), indent=1))
+        return
     t0 = time.time()
     result = run(args)
     result.update({"seconds": round(time.time() - t0), "load_avg": os.getloadavg(),

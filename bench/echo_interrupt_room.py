@@ -60,8 +60,8 @@ class _Ahead:
 class Chain(SpeakerPath):
     """The satellite's mic chain, wired as :class:`satellite.core.Satellite` wires it."""
 
-    def __init__(self) -> None:
-        self.frontend = AudioFrontend(FrontendConfig(), SPEAKER_RATE)
+    def __init__(self, shadow: bool = True) -> None:
+        self.frontend = AudioFrontend(FrontendConfig(aec_shadow=shadow), SPEAKER_RATE)
         self.guard = EchoJudge(EchoConfig(), FRAME / RATE, cancels_echo=True)
         self.detector = SpeechDetector(VadConfig())
         self.speaker = MemorySink(SPEAKER_RATE)
@@ -115,8 +115,8 @@ class Turn:
 class Room:
     """One chain, one reply after another, each interrupted by one question."""
 
-    def __init__(self, reply: bytes, gain_db: float, seed: int = 3) -> None:
-        self.chain = Chain()
+    def __init__(self, reply: bytes, gain_db: float, seed: int = 3, *, shadow: bool = True) -> None:
+        self.chain = Chain(shadow)
         self.h = room_filter(gain_db)
         self.reply16 = np.frombuffer(reply, "<i2").astype(np.float64)
         self.reply22 = convert(reply, PCM16_MONO_16K, AudioFormat(SPEAKER_RATE, 2, 1))
@@ -125,6 +125,7 @@ class Room:
         self.played: list[Array] = [np.zeros(len(self.h))]  # what the speaker played, 16 kHz
         self._played_n = len(self.h)
         self.frames = 0
+        self.twin: Room | None = None  # the same room without the user, held when this one is (a diagnosis)
 
     def _speaker_frame(self, pos: int | None) -> tuple[bytes, Array]:
         """The tick's speaker frame (the reply's ``pos``-th, or silence) at both rates."""
@@ -186,6 +187,7 @@ class Room:
         user_all = np.zeros(end - begin * FRAME + FRAME)
         user_all[t.onset - begin * FRAME : t.onset - begin * FRAME + len(voice)] = voice
         cleaned_log: list[bytes] = []
+        twin_log: list[bytes] = []
         near_log: list[Array] = []
         raw_log: list[bytes] = []
         pos: int | None = 0
@@ -196,13 +198,21 @@ class Room:
             cleaned, raw, near = self._tick(pos if state == "speaking" else None, user_all[i * FRAME : (i + 1) * FRAME])
             cleaned_log.append(cleaned)
             raw_log.append(raw)
+            if self.twin is not None:
+                twin_log.append(self.twin._tick(pos if state == "speaking" else None, np.zeros(FRAME))[0])
             near_log.append(near)
             at = self.frames * FRAME
             if pos is not None:
                 pos += 1
             if state == "speaking" and (self._event == VadEvent.START or self.chain.guard.onset):
                 t.hold = at
+                shadow = getattr(self.chain.frontend, "_shadow", None)
+                if shadow is not None:  # the two cancellers on the echo alone, as the front end compares them
+                    t.residual_db["shadow_erle"] = round(shadow.erle_db, 1)
+                    t.residual_db["speex_erle"] = round(shadow.speex_erle_db, 1)
                 self._kill()
+                if self.twin is not None:
+                    self.twin._kill()
                 state = "held"
             if state == "held" and self._event == VadEvent.START:
                 pre = self.chain._preroll(self.chain.detector.take_preroll(), 2 * FRAME, True)
@@ -232,13 +242,19 @@ class Room:
             out = np.frombuffer(t.stream, "<i2").astype(np.float64)
             mine = near_all[s0 * FRAME : s0 * FRAME + len(out)]
             rel = t.onset - t.start
-            for name, a, b in (("first_0.3s", rel, rel + int(0.3 * RATE)), ("rest", rel + int(0.3 * RATE), len(out))):
-                a, b = max(0, a), min(len(out), b)
+            for name, lo, hi in (("first_0.3s", rel, rel + int(0.3 * RATE)), ("rest", rel + int(0.3 * RATE), len(out))):
+                a, b = max(0, lo), min(len(out), hi)
                 if b - a > FRAME:
                     res = float(np.sum(np.square(out[a:b] - mine[a:b])))
                     sig = float(np.sum(np.square(mine[a:b])))
                     t.residual_db[name] = round(10 * np.log10(max(res, 1.0) / max(sig, 1.0)), 1)
+                    if twin_log:  # the echo the canceller leaves without the user (no double talk)
+                        echo = np.frombuffer(b"".join(twin_log), "<i2").astype(np.float64)[s0 * FRAME :][: len(out)]
+                        alone = float(np.sum(np.square(echo[a:b])))
+                        t.residual_db[name + "_alone"] = round(10 * np.log10(max(alone, 1.0) / max(sig, 1.0)), 1)
         quiet = np.zeros(FRAME)
         for _ in range(int(GAP_S * RATE / FRAME)):
             self._tick(None, quiet)
+            if self.twin is not None:
+                self.twin._tick(None, quiet)
         return t
