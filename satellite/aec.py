@@ -13,7 +13,8 @@ echo is subtracted):
   ``libspeexdsp1``). A linear canceller without a residual suppressor: a question spoken
   over the reply comes through intact (measured: WER 3 % over 0 dB echo) at 30–33 dB ERLE,
   after 4–6 s of reply to converge; the filter stays converged across replies. The filter
-  covers ``tail_ms`` of speaker→mic delay plus reverberation.
+  covers ``tail_ms`` of speaker→mic delay plus reverberation. speex adapts on the user's words
+  over a reply; while the user is heard a held shadow filter's output is used (:mod:`.aec_shadow`).
 * ``webrtc``: WebRTC AEC3 (``pywebrtc-audio``): 36–42 dB ERLE at once, but its suppressor
   eats a question spoken over the reply (WER 30 %).
 
@@ -64,9 +65,7 @@ _MAX_BULK = RATE * 480 // 1000
 _MAX_WAIT = RATE * 3  # samples of audible playback to wait for a delay estimate at most
 _REALIGN_AGREE = 2.0  # samples: a fine move of the echo must agree this well with the whole-sample one
 TAIL_DB = 35.0  # the echo path's reverberation counts until this far below its peak
-# While the user speaks over the echo, the held shadow canceller's output replaces speex's once it takes
-# at least this much out of the echo alone, and no more than SHADOW_BEHIND_DB less than speex does
-# (both measured on the same echo-only blocks, about the last 2 s of them: satellite.aec_shadow).
+# The held shadow's output replaces speex's once its ERLE on the echo alone is this and within BEHIND of speex's.
 SHADOW_MIN_ERLE_DB = 10.0
 SHADOW_BEHIND_DB = 6.0
 Pcm = np.ndarray[Any, np.dtype[np.int16]]

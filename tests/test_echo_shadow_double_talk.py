@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -37,17 +38,19 @@ def test_the_question_over_the_reply_keeps_little_echo() -> None:
     """Measured: main's chain -12.1..-14.0 dB (median -12.5) under the user; with the shadow -16..-23."""
     room = Room(speak(REPLY), 0.0)
     room.warm_up(8.0)
-    residual = []
+    residual: list[float] = []
     for question in QUESTIONS:
         voice = np.frombuffer(speak(question), "<i2").astype(np.float64)
         turn = room.turn(question, voice, 1.5)
         assert turn.hold is not None and 0 <= turn.hold - turn.onset <= 0.2 * RATE, "not held at its onset"
-        residual.append(turn.residual_db["first_0.3s"])
+        value = turn.residual_db["first_0.3s"]
+        assert value is not None
+        residual.append(value)
     assert room.chain.frontend is not None and room.chain.frontend.shadow_frames > 0
     assert float(np.median(residual)) <= -16.0, residual
 
 
-def _scene(seconds: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _scene(seconds: float, seed: int) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     rng = np.random.default_rng(seed)
     far = np.frombuffer(speak(REPLY), "<i2").astype(np.float64)
     far = np.tile(far, int(seconds * RATE / len(far)) + 1)[: int(seconds * RATE) // FRAME * FRAME]
