@@ -13,7 +13,8 @@ echo is subtracted):
   ``libspeexdsp1``). A linear canceller without a residual suppressor: a question spoken
   over the reply comes through intact (measured: WER 3 % over 0 dB echo) at 30–33 dB ERLE,
   after 4–6 s of reply to converge; the filter stays converged across replies. The filter
-  covers ``tail_ms`` of speaker→mic delay plus reverberation.
+  covers ``tail_ms`` of speaker→mic delay plus reverberation. speex adapts on the user's words
+  over a reply; while the user is heard a held shadow filter's output is used (:mod:`.aec_shadow`).
 * ``webrtc``: WebRTC AEC3 (``pywebrtc-audio``): 36–42 dB ERLE at once, but its suppressor
   eats a question spoken over the reply (WER 30 %).
 
@@ -40,53 +41,34 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from voice_runtime.audio import PCM16_MONO_16K, AudioConverter, AudioFormat
 
+from .aec_config import ENGINES, FrontendConfig
+from .aec_shadow import ShadowCanceller
 from .delay import EchoDelay
 from .estimate import LaterEcho
 from .estimate import estimate_corr as _estimate_corr
 from .realign import TAPS, delayed, snap
 from .speex import SpeexEchoCanceller, load_library
 
+__all__ = ["ENGINES", "AudioFrontend", "FrontendConfig"]
 _LOGGER = logging.getLogger(__name__)
 RATE = 16000
 _TEN_MS = RATE // 100
 _LEAD_BYTES = _TEN_MS * 2
-ENGINES = ("speex", "webrtc")
 KEEP_MS = 10  # the delay the canceller sees once the bulk is compensated
 _MAX_BULK = RATE * 480 // 1000
 _MAX_WAIT = RATE * 3  # samples of audible playback to wait for a delay estimate at most
 _REALIGN_AGREE = 2.0  # samples: a fine move of the echo must agree this well with the whole-sample one
 TAIL_DB = 35.0  # the echo path's reverberation counts until this far below its peak
+# The held shadow's output replaces speex's once its ERLE on the echo alone is this and within BEHIND of speex's.
+SHADOW_MIN_ERLE_DB = 10.0
+SHADOW_BEHIND_DB = 6.0
 Pcm = np.ndarray[Any, np.dtype[np.int16]]
-
-
-@dataclass(frozen=True)
-class FrontendConfig:
-    aec: bool = True
-    aec_engine: str = "speex"
-    aec_tail_ms: int = 500  # speex: speaker buffer + room delay + reverberation the filter covers
-    noise_suppression: int = 0  # 0 off, 1..4 (WebRTC NS levels: about 6/12/18/21 dB less noise)
-    auto_gain_dbfs: int = 0  # 0 off; else AGC2 with this headroom below 0 dBFS (wyoming-satellite: 0..31)
-
-    def __post_init__(self) -> None:
-        if self.aec_engine not in ENGINES:
-            raise ValueError(f"unknown echo canceller {self.aec_engine!r}; available: {', '.join(ENGINES)}")
-        if not 0 <= self.noise_suppression <= 4:
-            raise ValueError("noise suppression must be 0 (off) .. 4")
-        if not 0 <= self.auto_gain_dbfs <= 31:
-            raise ValueError("auto gain must be 0 (off) .. 31 dBFS")
-        if not 10 <= self.aec_tail_ms <= 2000:
-            raise ValueError("the echo tail must be 10 .. 2000 ms")
-
-    @property
-    def active(self) -> bool:
-        return self.aec or self.noise_suppression > 0 or self.auto_gain_dbfs > 0
 
 
 def _pywebrtc() -> Any:
@@ -152,6 +134,9 @@ class AudioFrontend:
         # comes later than that anyway: the speaker's buffer plus the room).
         self._ref = bytearray(_LEAD_BYTES)
         self._delay = EchoDelay(RATE) if self._speex is not None else None
+        # Beside speex, a canceller whose adaptation is held while the user speaks (satellite.aec_shadow).
+        self._shadow = ShadowCanceller() if self._speex is not None and config.aec_shadow else None
+        self.shadow_frames = 0  # frames whose output was the shadow's
         self._history = np.zeros(_MAX_BULK + RATE // 2, dtype=np.int16)  # recent reference (16 kHz)
         self.bulk = 0  # samples the reference is delayed by before the canceller ...
         self._frac = 0.0  # ... and this fraction of one more (satellite.realign)
@@ -178,7 +163,7 @@ class AudioFrontend:
         return self.engine != "none"
 
     def reset(self) -> None:
-        for part in (self._speex, self._apm, self._agc):
+        for part in (self._speex, self._apm, self._agc, self._shadow):
             if part is not None:
                 part.reset()
         self._ref = bytearray(_LEAD_BYTES)
@@ -192,6 +177,12 @@ class AudioFrontend:
         if len(self._ref) > need + 2 * _LEAD_BYTES:  # cannot grow (one frame in, one out); bounded anyway
             del self._ref[: len(self._ref) - _LEAD_BYTES]
         return np.frombuffer(chunk, dtype="<i2")
+
+    def user_speaking(self, speaking: bool) -> None:
+        """The user speaks (or may: a barge-in): the shadow canceller holds its adaptation and,
+        once it cancels about as well as speex, its output is used (speex adapts on the user's words)."""
+        if self._shadow is not None:
+            self._shadow.hold(speaking)
 
     def path_changed(self) -> None:
         """The echo path may have changed (a restarted speaker, a stall that ran it dry): the delay
@@ -367,6 +358,14 @@ class AudioFrontend:
         self.bulk, self._frac = bulk, 0.0
         return True
 
+    def _shadow_trusted(self) -> bool:
+        shadow = self._shadow
+        return (
+            shadow is not None
+            and shadow.held
+            and shadow.erle_db >= max(SHADOW_MIN_ERLE_DB, shadow.speex_erle_db - SHADOW_BEHIND_DB)
+        )
+
     def process(self, mic: bytes, played: bytes | None = None) -> bytes:
         """The cleaned ``mic`` frame (same length); ``played`` is this tick's speaker frame."""
         out: Pcm = np.frombuffer(mic, dtype="<i2")
@@ -382,6 +381,11 @@ class AudioFrontend:
                 cancelled = self._speex.process(out, ref)
                 self.estimate_corr = _estimate_corr(out, cancelled)
                 self.later_echo.feed(out, cancelled)
+                if self._shadow is not None:
+                    mine = self._shadow.process(out, ref, cancelled)
+                    if self._shadow_trusted():
+                        cancelled = np.clip(np.round(mine), -32768, 32767).astype(np.int16)
+                        self.shadow_frames += 1
                 out = cancelled
             else:
                 self.later_echo.skip()

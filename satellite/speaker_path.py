@@ -91,6 +91,7 @@ class SpeakerPath:
     _allowed: deque[int]  # per frame of the last ``_REACH_BACK_S`` (at least the pre-roll): _HELD, _LET, ...
     _heard: deque[bytes]  # ... and the cleaned frames (what the VAD heard and a turn streams)
     _unspoken: int  # frames since the VAD was last in speech (a reach-back stops there)
+    _user_on: bool = False  # the judge let the last frame through
 
     def _wire_echo_path(self) -> None:
         vad = self.detector.config
@@ -172,6 +173,9 @@ class SpeakerPath:
         cleaned, cancelling, not_echo, double_talk, echo_only = raw, True, False, False, False
         estimate_corr = 0.0
         if self.frontend is not None:
+            # The user is heard (the last frame let through, speech, or the speaker killed by a hold): the
+            # shadow canceller holds its filter over their words (satellite.aec_shadow).
+            self.frontend.user_speaking(self._user_on or self.detector.in_speech or self._restarted)
             cleaned = self.frontend.process(raw, played)
             # Asked only while trusted (~1 ms) and the speaker plays: after a kill (live, session 20) it fired
             # 60 ms into a barge-in, the judge suspended, the question was not confirmed (3 voiced frames).
@@ -196,6 +200,7 @@ class SpeakerPath:
             allow = double_talk = True  # the user, let through as on double talk (and so flagged)
         if self.guard.misaligned and self.frontend is not None:
             self.frontend.recheck()  # the judge suspended itself: the delay, measured again, confirms it
+        self._user_on = allow
         self._allowed.append(self._flag(allow, frame_rms(cleaned) < _QUIET_RMS, double_talk, echo_only))
         self._heard.append(cleaned)
         self._unspoken = 0 if self.detector.in_speech else self._unspoken + 1
