@@ -13,7 +13,7 @@ from wyoming.audio import AudioChunk
 from wyoming.event import Event
 from wyoming.tts import Synthesize
 
-from orchestrator.intents import Recognized
+from orchestrator.command_end import RecognizedOnce
 from orchestrator.pipeline import Pipeline, TurnOutput, TurnResult
 from orchestrator.services import Connection
 from orchestrator.tts_forwarder import TtsForwarder
@@ -44,7 +44,7 @@ class HeldTtsForwarder(TtsForwarder):
 class NonStreamingPipeline(Pipeline):
     """A :class:`Pipeline` whose stages wait for each other, as Home Assistant chains them."""
 
-    def _preemptor(self, conversation_id: str, recognized: dict[str, list[Recognized]]) -> None:
+    def _preemptor(self, conversation_id: str, once: RecognizedOnce | None) -> None:
         """Home Assistant prepares nothing before the end of the turn."""
         return None
 
