@@ -4,8 +4,11 @@ evaluates only its own words and the template's few tokens."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
+import pytest
 from helpers import ServiceProcess, connected
-from test_llama_service import PROMPT_NOW, RecordingProvider, ask, check_reply, llama, ready_url  # noqa: F401
+from llama_service_harness import PROMPT_NOW, RecordingProvider, ask, check_reply, llama_service, ready_url
 from wyoming.info import Info
 
 from voice_runtime.server import ServerConfig, WyomingServer
@@ -16,6 +19,12 @@ from wyoming_llama.prefill import Prefiller
 
 SETTINGS = GenerationSettings(max_tokens=8, temperature=0.0)
 CLOCK_TOKENS = 21  # clock_line's length in SmolLM2's tokens (handler.clock_line)
+
+
+@pytest.fixture(scope="module")
+async def llama() -> AsyncIterator[ServiceProcess]:
+    async with llama_service() as service:
+        yield service
 
 
 async def second_turn_uncached(url: str, conversation: str, *, prefill: bool) -> tuple[int, RecordingProvider]:
@@ -50,7 +59,7 @@ async def second_turn_uncached(url: str, conversation: str, *, prefill: bool) ->
     return stats.prompt_tokens - stats.cached_tokens, provider
 
 
-async def test_after_a_stored_reply_the_next_question_finds_its_clock_line_evaluated(llama: ServiceProcess) -> None:  # noqa: F811
+async def test_after_a_stored_reply_the_next_question_finds_its_clock_line_evaluated(llama: ServiceProcess) -> None:
     url = await ready_url(llama)
     before, _ = await second_turn_uncached(url, "prefill-off", prefill=False)
     after, provider = await second_turn_uncached(url, "prefill-on", prefill=True)
