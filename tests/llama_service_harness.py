@@ -2,9 +2,9 @@
 (tests/test_llama_service_*.py, test_llama_speculative.py, test_llama_prefill.py).
 
 ``llama_service``: one service process (``python -m wyoming_llama``, which starts and manages its
-own llama-server) per test module (each module's ``llama`` fixture, module-scoped, enters it).
-Tests that need to look inside the handler run it in-process (``in_process``), attached to that
-same llama-server.
+own llama-server) per test module (the module-scoped ``llama`` fixture of tests/conftest.py
+enters it). Tests that need to look inside the handler run it in-process (``in_process``),
+attached to that same llama-server.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ MAX_TOKENS = 64  # every reply of the shared service is exactly this long (ignor
 
 @contextlib.asynccontextmanager
 async def llama_service() -> AsyncIterator[ServiceProcess]:
-    """The service a test module shares (its module-scoped ``llama`` fixture enters this)."""
+    """The service a test module shares (tests/conftest.py's ``llama``)."""
     service = await start_service(
         "wyoming_llama", "--threads", "1", "--context-size", "2048", "--max-tokens", str(MAX_TOKENS),
         "--temperature", "0", "--llm-option", "ignore_eos=true", "--health-interval", "1",

@@ -4,11 +4,8 @@ evaluates only its own words and the template's few tokens."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from helpers import ServiceProcess, connected
-from llama_service_harness import PROMPT_NOW, RecordingProvider, ask, check_reply, llama_service, ready_url
+from llama_service_harness import PROMPT_NOW, RecordingProvider, ask, check_reply, ready_url
 from wyoming.info import Info
 
 from voice_runtime.server import ServerConfig, WyomingServer
@@ -19,12 +16,6 @@ from wyoming_llama.prefill import Prefiller
 
 SETTINGS = GenerationSettings(max_tokens=8, temperature=0.0)
 CLOCK_TOKENS = 21  # clock_line's length in SmolLM2's tokens (handler.clock_line)
-
-
-@pytest.fixture(scope="module")
-async def llama() -> AsyncIterator[ServiceProcess]:
-    async with llama_service() as service:
-        yield service
 
 
 async def second_turn_uncached(url: str, conversation: str, *, prefill: bool) -> tuple[int, RecordingProvider]:

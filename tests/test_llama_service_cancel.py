@@ -1,24 +1,15 @@
-"""Generation stopped on the real llama-server (``llama``: tests/llama_service_harness.py): by a
+"""Generation stopped on the real llama-server (``llama``: tests/conftest.py): by a
 new transcript (what was said is kept in the history) and by the client's disconnect."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from helpers import ServiceProcess, connected
-from llama_service_harness import check_reply, in_process, llama_service, metric, ready_url, wait_idle
+from llama_service_harness import check_reply, in_process, metric, ready_url, wait_idle
 from wyoming.asr import Transcript
 from wyoming.handle import HandledChunk
 
 from wyoming_llama.handler import EMPTY_TRANSCRIPT_REPLY
 from wyoming_llama.llm import GenerationSettings
-
-
-@pytest.fixture(scope="module")
-async def llama() -> AsyncIterator[ServiceProcess]:
-    async with llama_service() as service:
-        yield service
 
 
 async def test_new_transcript_cancels_generation_and_keeps_what_was_said(llama: ServiceProcess) -> None:

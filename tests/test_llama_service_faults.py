@@ -1,5 +1,5 @@
 """Process faults of wyoming_llama and its llama-server (``llama``: its own service for this module,
-tests/llama_service_harness.py; the tests kill processes, in file order): llama-server killed
+tests/conftest.py; the tests kill processes, in file order): llama-server killed
 mid-reply or hung is restarted; our server killed leaves no orphan llama-server."""
 
 from __future__ import annotations
@@ -8,19 +8,11 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import AsyncIterator
 
-import pytest
 from helpers import ServiceProcess, connected
-from llama_service_harness import ask, check_reply, llama_child, llama_service, not_running, ready_url
+from llama_service_harness import ask, check_reply, llama_child, not_running, ready_url
 from wyoming.asr import Transcript
 from wyoming.error import Error
-
-
-@pytest.fixture(scope="module")
-async def llama() -> AsyncIterator[ServiceProcess]:
-    async with llama_service() as service:
-        yield service
 
 
 async def test_sigkill_of_llama_server_mid_reply_then_automatic_restart(llama: ServiceProcess) -> None:

@@ -1,23 +1,14 @@
-"""A conversation's history on the real llama-server (``llama``: tests/llama_service_harness.py):
+"""A conversation's history on the real llama-server (``llama``: tests/conftest.py):
 a fact carried within a conversation only, its prompt from llama-server's cache, and one slot
 per conversation (``SlotMap``)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from helpers import ServiceProcess, connected
-from llama_service_harness import ask, check_reply, in_process, llama_service, ready_url
+from llama_service_harness import ask, check_reply, in_process, ready_url
 
 from wyoming_llama.history import ChatMessage
 from wyoming_llama.llm import GenerationSettings, LocalProvider, ReplyStats
-
-
-@pytest.fixture(scope="module")
-async def llama() -> AsyncIterator[ServiceProcess]:
-    async with llama_service() as service:
-        yield service
 
 
 async def test_history_carries_a_fact_within_a_conversation_only(llama: ServiceProcess) -> None:

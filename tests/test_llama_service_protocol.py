@@ -1,15 +1,12 @@
 """wyoming_llama as a client meets it, against the real llama-server and the real SmolLM2 GGUF
-(``llama``: one ``python -m wyoming_llama`` for the module, tests/llama_service_harness.py): its
+(``llama``: one ``python -m wyoming_llama`` for the module, tests/conftest.py): its
 Info and streamed reply, the empty and the bad transcript, attached to a running llama-server,
 and the sentence budget (``--max-sentences``)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from helpers import ServiceProcess, connected, start_service
-from llama_service_harness import ask, check_reply, llama_child, llama_service, metric, ready_url
+from llama_service_harness import ask, check_reply, llama_child, metric, ready_url
 from wyoming.asr import Transcript
 from wyoming.error import Error
 from wyoming.event import Event
@@ -17,12 +14,6 @@ from wyoming.info import Describe, Info
 
 from wyoming_llama.handler import EMPTY_TRANSCRIPT_REPLY
 from wyoming_llama.spoken import SentenceBudget
-
-
-@pytest.fixture(scope="module")
-async def llama() -> AsyncIterator[ServiceProcess]:
-    async with llama_service() as service:
-        yield service
 
 
 async def test_describe_and_streamed_reply(llama: ServiceProcess) -> None:

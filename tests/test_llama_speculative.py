@@ -3,23 +3,14 @@ transcript marked ``speculative`` enters the history only once the same transcri
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from helpers import Client, ServiceProcess, connected
-from llama_service_harness import ask, check_reply, in_process, llama_service, ready_url
+from llama_service_harness import ask, check_reply, in_process, ready_url
 from wyoming.asr import Transcript
 from wyoming.event import Event
 
 from wyoming_llama.llm import GenerationSettings
 
 SETTINGS = GenerationSettings(max_tokens=8, temperature=0.0)
-
-
-@pytest.fixture(scope="module")
-async def llama() -> AsyncIterator[ServiceProcess]:
-    async with llama_service() as service:
-        yield service
 
 
 async def speculate(client: Client, text: str, conversation: str) -> list[Event]:
