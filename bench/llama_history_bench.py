@@ -22,50 +22,21 @@ import json
 import os
 import statistics
 import sys
-import time
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from wyoming.asr import Transcript
 from wyoming.info import Info
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from helpers import connected  # noqa: E402
-
-from bench.llama_threads_bench import QUESTIONS, pct  # noqa: E402
-from voice_runtime.models import resolve_llama_server, resolve_llm  # noqa: E402
-from voice_runtime.server import ServerConfig, WyomingServer  # noqa: E402
-from wyoming_llama.config import DEFAULT_SYSTEM_PROMPT  # noqa: E402
-from wyoming_llama.handler import LlamaHandler, LlamaService  # noqa: E402
-from wyoming_llama.history import ChatMessage, HistoryStore  # noqa: E402
-from wyoming_llama.llm import GenerationSettings, LocalProvider, ReplyStats  # noqa: E402
-from wyoming_llama.prefill import Prefiller  # noqa: E402
-from wyoming_llama.process import LlamaServerConfig, LlamaServerProcess  # noqa: E402
-
-
-class Recording:
-    """The real provider, with the stats of every reply kept."""
-
-    def __init__(self, inner: LocalProvider) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.stats: list[ReplyStats] = []
-
-    async def stream(
-        self, messages: list[ChatMessage], settings: GenerationSettings, stats: ReplyStats, *,
-        conversation: str | None = None,
-    ) -> AsyncIterator[str]:
-        self.stats.append(stats)
-        async for piece in self.inner.stream(messages, settings, stats, conversation=conversation):
-            yield piece
-
-
-def handler_for(service: LlamaService) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], LlamaHandler]:
-    return lambda reader, writer: LlamaHandler(reader, writer, service=service)
+from bench.llama_common import Recording, first_chunk, served, warmed_llama
+from bench.llama_threads_bench import QUESTIONS, pct
+from voice_runtime.models import resolve_llama_server, resolve_llm
+from wyoming_llama.config import DEFAULT_SYSTEM_PROMPT
+from wyoming_llama.handler import LlamaService
+from wyoming_llama.history import HistoryStore
+from wyoming_llama.llm import GenerationSettings
+from wyoming_llama.process import LlamaServerConfig
 
 
 async def main() -> int:
@@ -76,54 +47,36 @@ async def main() -> int:
     parser.add_argument("--pause", type=float, default=1.0, help="seconds after each answer (it being spoken)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    process = LlamaServerProcess(LlamaServerConfig(exe=resolve_llama_server(), model=resolve_llm(),
-                                                   extra_args=tuple(args.llama_args.split())))
-    await process.start()
-    provider = LocalProvider(process=process, slots=4, read_timeout=300.0)
-    await provider.warm_up(DEFAULT_SYSTEM_PROMPT)
-    prefiller = Prefiller(provider)
+    config = LlamaServerConfig(exe=resolve_llama_server(), model=resolve_llm(),
+                               extra_args=tuple(args.llama_args.split()))
     settings = GenerationSettings(max_tokens=80, temperature=0.0)  # wyoming_llama's defaults
-    services: dict[str, LlamaService] = {}
-    servers: dict[str, WyomingServer] = {}
-    recs: dict[str, Recording] = {}
-    for arm in args.arms:
-        keep, _, extra = arm.removeprefix("keep").partition("+")
-        recs[arm] = Recording(provider)
-        services[arm] = LlamaService(
-            provider=recs[arm], info=Info, system_prompt=DEFAULT_SYSTEM_PROMPT, settings=settings,
-            history=HistoryStore(max_turns=int(keep)), max_sentences=3,
-            prefiller=prefiller if extra == "prefill" else None,
-        )
-        servers[arm] = WyomingServer(ServerConfig(uri="tcp://127.0.0.1:0"), handler_for(services[arm]))
-        await servers[arm].start()
     rows: list[dict[str, Any]] = []
-    try:
-        for i, question in enumerate(QUESTIONS * args.laps):
-            arms = list(args.arms)
-            for arm in arms[i % len(arms):] + arms[:i % len(arms)]:
-                load = os.getloadavg()[0]
-                async with connected(servers[arm].port or 0) as client:
-                    started = time.monotonic()
-                    await client.send(Transcript(text=question, context={"conversation_id": f"bench-{arm}"}))
-                    while (event := await client.recv(300)) is not None and event.type != "handled-chunk":
-                        pass
-                    first = time.monotonic() - started
-                    await client.recv_until("handled-stop", timeout=300)
-                stats = recs[arm].stats[-1]
-                rows.append({"arm": arm, "i": i, "question": question, "load1": round(load, 2),
-                             "first_ms": round(first * 1000, 1), "prompt_ms": stats.prompt_ms,
-                             "uncached": (stats.prompt_tokens or 0) - (stats.cached_tokens or 0),
-                             "cached": stats.cached_tokens,
-                             "turns_kept": len(services[arm].history.turns(f"bench-{arm}"))})
-                print(json.dumps({k: v for k, v in rows[-1].items() if k != "question"}), flush=True)
-                await prefiller.wait()
-                await asyncio.sleep(args.pause)
-    finally:
-        for server in servers.values():
-            await server.stop()
-        await prefiller.aclose()
-        await provider.aclose()
-        await process.stop()
+    async with warmed_llama(config, read_timeout=300.0) as (provider, prefiller):
+        services: dict[str, LlamaService] = {}
+        recs: dict[str, Recording] = {}
+        for arm in args.arms:
+            keep, _, extra = arm.removeprefix("keep").partition("+")
+            recs[arm] = Recording(provider)
+            services[arm] = LlamaService(
+                provider=recs[arm], info=Info, system_prompt=DEFAULT_SYSTEM_PROMPT, settings=settings,
+                history=HistoryStore(max_turns=int(keep)), max_sentences=3,
+                prefiller=prefiller if extra == "prefill" else None,
+            )
+        async with served(services) as servers:
+            for i, question in enumerate(QUESTIONS * args.laps):
+                arms = list(args.arms)
+                for arm in arms[i % len(arms):] + arms[:i % len(arms)]:
+                    load = os.getloadavg()[0]
+                    first = await first_chunk(servers[arm], question, f"bench-{arm}", 300)
+                    stats = recs[arm].stats[-1]
+                    rows.append({"arm": arm, "i": i, "question": question, "load1": round(load, 2),
+                                 "first_ms": round(first * 1000, 1), "prompt_ms": stats.prompt_ms,
+                                 "uncached": (stats.prompt_tokens or 0) - (stats.cached_tokens or 0),
+                                 "cached": stats.cached_tokens,
+                                 "turns_kept": len(services[arm].history.turns(f"bench-{arm}"))})
+                    print(json.dumps({k: v for k, v in rows[-1].items() if k != "question"}), flush=True)
+                    await prefiller.wait()
+                    await asyncio.sleep(args.pause)
     lines = ["| arm | n | load1 p50 | first chunk ms p50 / p95 | prompt ms p50 / p95 | uncached p50 | cached p50 |",
              "|---|---|---|---|---|---|---|"]
     for arm in args.arms:

@@ -15,27 +15,20 @@ import argparse
 import asyncio
 import os
 import sys
-import time
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import numpy as np
-from wyoming.asr import Transcript
 from wyoming.info import Info
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from helpers import connected
-
+from bench.llama_common import Recording, first_chunk, served, warmed_llama
 from voice_runtime.models import resolve_llama_server, resolve_llm
-from voice_runtime.server import ServerConfig, WyomingServer
 from wyoming_llama.config import DEFAULT_SYSTEM_PROMPT
-from wyoming_llama.handler import LlamaHandler, LlamaService
-from wyoming_llama.history import ChatMessage, HistoryStore
-from wyoming_llama.llm import GenerationSettings, LocalProvider, ReplyStats
-from wyoming_llama.prefill import Prefiller
-from wyoming_llama.process import LlamaServerConfig, LlamaServerProcess
+from wyoming_llama.handler import LlamaService
+from wyoming_llama.history import HistoryStore
+from wyoming_llama.llm import GenerationSettings
+from wyoming_llama.process import LlamaServerConfig
 
 QUESTIONS = [
     "What is the capital of France?",
@@ -53,76 +46,35 @@ QUESTIONS = [
 ]
 
 
-class Recording:
-    """The real provider, with the stats of every reply kept."""
-
-    def __init__(self, inner: LocalProvider) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.stats: list[ReplyStats] = []
-
-    async def stream(
-        self,
-        messages: list[ChatMessage],
-        settings: GenerationSettings,
-        stats: ReplyStats,
-        *,
-        conversation: str | None = None,
-    ) -> AsyncIterator[str]:
-        self.stats.append(stats)
-        async for piece in self.inner.stream(messages, settings, stats, conversation=conversation):
-            yield piece
-
-
-def handler_for(service: LlamaService) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], LlamaHandler]:
-    return lambda reader, writer: LlamaHandler(reader, writer, service=service)
-
-
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--questions", type=int, default=10)
     parser.add_argument("--pause", type=float, default=2.0, help="seconds after each reply (the user's silence)")
     args = parser.parse_args()
-    process = LlamaServerProcess(LlamaServerConfig(exe=resolve_llama_server(), model=resolve_llm(), parallel=4))
-    await process.start()
-    provider = LocalProvider(process=process, slots=4)
-    await provider.warm_up(DEFAULT_SYSTEM_PROMPT)
+    config = LlamaServerConfig(exe=resolve_llama_server(), model=resolve_llm(), parallel=4)
     settings = GenerationSettings(max_tokens=64, temperature=0.0)
-    prefiller = Prefiller(provider)
-    services, servers, recs = {}, {}, {}
-    for name, pre in (("A", prefiller), ("B", None)):
-        recs[name] = Recording(provider)
-        services[name] = LlamaService(
-            provider=recs[name],
-            info=Info,
-            system_prompt=DEFAULT_SYSTEM_PROMPT,
-            settings=settings,
-            history=HistoryStore(),
-            max_sentences=1,
-            prefiller=pre,
-        )
-        servers[name] = WyomingServer(ServerConfig(uri="tcp://127.0.0.1:0"), handler_for(services[name]))
-        await servers[name].start()
     first: dict[str, list[float]] = {"A": [], "B": []}
-    print(f"load before {os.getloadavg()}", flush=True)
-    try:
-        for i, question in enumerate(QUESTIONS[: args.questions]):
-            for name in ("A", "B") if i % 2 == 0 else ("B", "A"):
-                async with connected(servers[name].port or 0) as client:
-                    started = time.monotonic()
-                    await client.send(Transcript(text=question, context={"conversation_id": f"bench-{name}"}))
-                    while (event := await client.recv(120)) is not None and event.type != "handled-chunk":
-                        pass
-                    first[name].append(time.monotonic() - started)
-                    await client.recv_until("handled-stop", timeout=120)
-                await prefiller.wait()
-                await asyncio.sleep(args.pause)
-    finally:
-        for server in servers.values():
-            await server.stop()
-        await prefiller.aclose()
-        await provider.aclose()
-        await process.stop()
+    recs: dict[str, Recording] = {}
+    async with warmed_llama(config) as (provider, prefiller):
+        services: dict[str, LlamaService] = {}
+        for name, pre in (("A", prefiller), ("B", None)):
+            recs[name] = Recording(provider)
+            services[name] = LlamaService(
+                provider=recs[name],
+                info=Info,
+                system_prompt=DEFAULT_SYSTEM_PROMPT,
+                settings=settings,
+                history=HistoryStore(),
+                max_sentences=1,
+                prefiller=pre,
+            )
+        async with served(services) as servers:
+            print(f"load before {os.getloadavg()}", flush=True)
+            for i, question in enumerate(QUESTIONS[: args.questions]):
+                for name in ("A", "B") if i % 2 == 0 else ("B", "A"):
+                    first[name].append(await first_chunk(servers[name], question, f"bench-{name}", 120))
+                    await prefiller.wait()
+                    await asyncio.sleep(args.pause)
     print(f"load after {os.getloadavg()}")
     for name in ("A", "B"):
         stats = recs[name].stats[1:]  # the first question: no reply stored before it

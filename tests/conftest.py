@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from voice_runtime.procs import ServiceProcess
+
 _PROC = Path("/proc")
 SETTLE_ROUNDS = 20  # loop iterations given to transports and cancelled tasks to finish closing
 # onnxruntime's per-user state database (opened with the first InferenceSession, kept open)
@@ -156,6 +158,17 @@ async def stack():  # type: ignore[no-untyped-def]
         yield running
     finally:
         await running.stop()
+
+
+@pytest.fixture(scope="module")
+async def llama() -> AsyncIterator[ServiceProcess]:
+    """One ``python -m wyoming_llama`` (its own llama-server, every reply MAX_TOKENS long) per test
+    module that asks for it (tests/llama_service_harness.py; the module's tests share it, in file
+    order). A module that needs other settings defines its own ``llama``."""
+    from llama_service_harness import llama_service
+
+    async with llama_service() as service:
+        yield service
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -9,11 +9,12 @@ import sys
 from functools import cache
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ is imported as a package
 
-from home_bench import SnapshotHome, corpus_home
-
+from bench.home_bench import SnapshotHome, corpus_home
 from orchestrator.intents import IntentRecognizer
+
+__all__ = ["SnapshotHome", "bench_home", "no_home"]  # SnapshotHome: tests build their own homes from it
 
 
 @cache

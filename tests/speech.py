@@ -6,7 +6,7 @@ import functools
 import io
 import wave
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from voice_runtime.audio import PCM16_MONO_16K, AudioFormat, convert, write_wav
 from voice_runtime.models import resolve_piper
@@ -53,7 +53,7 @@ def speak_to_wav(text: str, path: Path) -> Path:
 
 
 @functools.cache
-def _whisper():  # type: ignore[no-untyped-def]
+def _whisper() -> Any:  # a faster_whisper.WhisperModel (the package is untyped)
     from faster_whisper import WhisperModel
 
     from voice_runtime.models import resolve_whisper
@@ -61,7 +61,7 @@ def _whisper():  # type: ignore[no-untyped-def]
     return WhisperModel(str(resolve_whisper("tiny.en")), device="cpu", compute_type="int8")
 
 
-def whisper_model():  # type: ignore[no-untyped-def]
+def whisper_model() -> Any:
     """The session's one in-process Whisper tiny.en (faster-whisper ``WhisperModel``), shared by
     every test that listens to audio itself."""
     return _whisper()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -50,7 +51,7 @@ def test_turns_belong_to_the_slot_they_started_in_and_a_cancelled_turn_answers_n
     import datetime as dt
 
     wall0 = dt.datetime.fromisoformat(WALL0).replace(tzinfo=dt.UTC).timestamp()
-    slots = [
+    slots: list[dict[str, Any]] = [
         {"at": 3.0, "request": "How far away is the moon?", "id": "tune-01"},
         {"at": 14.0, "request": None, "id": "tv"},
     ]

@@ -24,7 +24,8 @@ def tone(seconds: float, rms_dbfs: float, hz: float = 180.0) -> Audio:
     if not len(t):
         return zeros(0)
     x = np.sin(2 * np.pi * hz * t) + 0.5 * np.sin(4 * np.pi * hz * t) + 0.25 * np.sin(6 * np.pi * hz * t)
-    return (x / np.sqrt(np.mean(x**2)) * 10 ** (rms_dbfs / 20)).astype(np.float32)
+    level: Audio = (x / np.sqrt(np.mean(x**2)) * 10 ** (rms_dbfs / 20)).astype(np.float32)
+    return level
 
 
 def zeros(seconds: float) -> Audio:

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from ha_home import RunningHa, ha_backend
-from test_orchestrator_satellite import INFO, Script, ScriptedSatellite, link_to
+from test_orchestrator_satellite import INFO, Script, ScriptedSatellite, link_to, serving
 from wyoming.event import Event
 from wyoming.snd import Played
 
@@ -33,7 +33,7 @@ from orchestrator.pipeline import Pipeline
 from orchestrator.services import ServicePool
 from orchestrator.turn import TurnResult
 from voice_runtime.procs import ServiceProcess
-from voice_runtime.server import ServerConfig, WyomingServer
+from voice_runtime.server import WyomingServer
 
 pytestmark = pytest.mark.slow
 KETTLE = "I asked your home, but the Slow Kettle has not changed after 2 seconds."
@@ -66,12 +66,8 @@ async def satellite(script: Script, asked: asyncio.Event) -> AsyncIterator[Wyomi
         handler.script, handler.asked = script, asked
         return handler
 
-    server = WyomingServer(ServerConfig(uri="tcp://127.0.0.1:0"), factory)
-    await server.start()
-    try:
+    async with serving(factory) as server:
         yield server
-    finally:
-        await server.stop()
 
 
 async def while_running(peers: tuple[ServiceProcess, ServiceProcess], ha: RunningHa,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +56,7 @@ def _tap(folder: Path, *, record_trims: bool) -> None:
     (folder / "meta.tsv").write_text("\n".join(lines) + "\n")
 
 
-def _rows(folder: Path) -> list[dict[str, object]]:
+def _rows(folder: Path) -> list[dict[str, Any]]:
     features = folder / "features.jsonl"
     holds = replay(folder, EchoConfig(), quiet=True, features=features, speaker_rate=RATE)
     assert holds == []

@@ -62,6 +62,9 @@ async def test_question_reply_interruption_stops_the_reply_and_is_answered(stack
     # --reply-timeout: the satellite gives up on a turn after 20 s without an event of it; at load
     # ~10 the story's first audio came 32 s after the transcript (first token 18 s), and the
     # reply then played as an announcement (seen in a loop of this test). Not what is tested here.
+    # The cause was llama-server's two threads on this 2-core box (session 22, two busy loops at
+    # nice 0, load ~12: first token 17-23 s, first audio 47-53 s, the satellite gave the turn up;
+    # with the one thread wyoming_llama now runs there: first token 2.3-5.6 s, first audio 3.3-8.9 s).
     async with satellite("--mic-command", f"cat {fifo}", "--snd-wav", str(tmp_path / "speaker.wav"),
                          "--snd-rate", "16000", "--no-tones", "--reply-timeout", "300") as sat, Room(fifo) as room:
         # Spoken over a reply that has begun: a barge-in, never the rest of the question.

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from helpers import ROOT
 
-sys.path.insert(0, str(ROOT / "bench"))
-from fuzz_bench import run_atheris
+sys.path.insert(0, str(ROOT))  # bench/ is imported as a package
+from bench.fuzz_bench import run_atheris
 
 
 async def test_atheris_finds_no_unexpected_exception_in_the_frame_reader(tmp_path: Path) -> None:

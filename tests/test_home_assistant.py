@@ -125,7 +125,7 @@ async def test_home_assistant_too_slow_gets_an_honest_timeout(ha: RunningHa) -> 
         lists = real.slot_lists()
     fake = FakeSlowHome()
     async with fake as url, backend(HaConfig(url, "token", timeout=0.5, reconnect_delay=60)) as home:
-        home.slot_lists = lambda: lists  # type: ignore[method-assign]  # the real names, a stalled server
+        home.slot_lists = lambda: lists  # the real names, a stalled server
         intents = IntentRecognizer(home=home)
         assert await say(intents, "Turn on the kitchen light") == TOO_SLOW
     assert fake.requests >= 1

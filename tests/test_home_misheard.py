@@ -14,10 +14,8 @@ from ha_home import RunningHa
 from ha_home import ha_backend as backend
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
-from home_bench import corpus_home
-
+from bench.home_bench import corpus_home
 from bench.home_misheard_corpus import HELD_OUT, TUNE
 from bench.home_misheard_judge import RecordingHome
 from orchestrator.home.confidence import Hearing
@@ -112,7 +110,7 @@ async def test_a_temperature_with_several_or_no_thermostats_is_asked_or_refused(
     none = RecordingHome(HomeSnapshot(entities=(HomeEntity("light.hall", "Hall Light"),)))
     answer = await IntentRecognizer(home=none).answer("set the hall light to 20 degrees", "none", hearing=SURE)
     assert answer is not None and answer.response == "There is no thermostat in your home."
-    assert two.done == two.agent == none.done == none.agent == []
+    assert two.done == none.done == [] and two.agent == none.agent == []
 
 
 async def test_a_remark_or_a_near_name_is_not_read_as_a_misfit(home: tuple[IntentRecognizer, RecordingHome]) -> None:
@@ -170,7 +168,7 @@ async def test_real_whisper_far_off_thermostat_request_is_never_done_on_another_
     from voice_runtime.models import resolve_whisper
     from wyoming_whisper.engine import EngineConfig, WhisperEngine
 
-    clean = np.frombuffer(speak("Set the thermostat to twenty degrees."), dtype="<i2").astype(np.float32) / 32768
+    clean = (np.frombuffer(speak("Set the thermostat to twenty degrees."), dtype="<i2") / 32768).astype(np.float32)
     engine = WhisperEngine(EngineConfig(model_dir=resolve_whisper("tiny.en")))
     decoded = engine.transcribe(condition(clean, gain=-14.0, noise=-40.0, room=True, seed=2), "en")
     recognizer, recording = home

@@ -5,11 +5,13 @@ against a real Home Assistant)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from home_shared import SnapshotHome
 from wyoming.asr import Transcribe
 from wyoming.info import Describe
 
+from bench.home_bench import SnapshotHome
 from orchestrator.home.asr import names_prompt, with_names
 from orchestrator.home.entities import HomeArea, HomeEntity, HomeSnapshot, slot_lists
 from orchestrator.home.resolve import area_state_answer, by_kind, only_thermostat
@@ -187,8 +189,9 @@ def test_a_done_action_is_read_from_the_state_asked_for() -> None:
     assert progress(cmd("HassLightSet", brightness=80), lamp) is Progress.NOT_YET
     assert progress(cmd("HassTurnOff"), lamp) is Progress.NOT_YET
     assert progress(cmd("HassMediaNext"), {"entity_id": "media_player.tv", "state": "playing"}) is None
-    states = {"cover.garage_door": door, "switch.kettle": {"entity_id": "switch.kettle", "state": "off"},
-              "light.kitchen": lamp}
+    states: dict[str, dict[str, Any]] = {
+        "cover.garage_door": door, "switch.kettle": {"entity_id": "switch.kettle", "state": "off"},
+        "light.kitchen": lamp}
     targets = {"cover.garage_door": "Garage Door", "switch.kettle": "Kettle", "light.kitchen": "Kitchen Light"}
     pending = unconfirmed(cmd("HassTurnOn"), targets, states)
     assert pending == {"cover.garage_door": Progress.MOVING, "switch.kettle": Progress.NOT_YET}

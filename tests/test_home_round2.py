@@ -10,16 +10,17 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ is imported as a package
 
-from home_bench import judge
-from home_corpus import Case
-from home_corpus_4 import TUNE_5
 from home_shared import bench_home, no_home
 
+from bench.home_bench import judge
+from bench.home_corpus import Case
+from bench.home_corpus_4 import TUNE_5
 from orchestrator.home.entities import HomeEntity, HomeSnapshot
+from orchestrator.home.phrasing import trim
 from orchestrator.home.resolve import by_kind, every_one
-from orchestrator.intents import NO_HOME_REPLY, IntentRecognizer, Recognized, trim
+from orchestrator.intents import NO_HOME_REPLY, IntentRecognizer, Recognized
 
 
 @pytest.fixture(scope="module")

@@ -12,16 +12,17 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ is imported as a package
 
-from home_bench import judge
-from home_corpus import Case
 from home_shared import bench_home
 from home_shared import no_home as shared_no_home
 
+from bench.home_bench import judge
+from bench.home_corpus import Case
 from orchestrator.home.entities import HomeEntity, HomeSnapshot
 from orchestrator.home.ha import HaConfig, HomeAssistant
-from orchestrator.intents import NO_HOME_REPLY, IntentRecognizer, Recognized, trim
+from orchestrator.home.phrasing import trim
+from orchestrator.intents import NO_HOME_REPLY, IntentRecognizer, Recognized
 
 # The 8 HELD_OUT_5 misses and a sibling of each class (now a tuning set, like TUNE_5).
 TUNE_6: list[Case] = [

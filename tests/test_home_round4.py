@@ -18,12 +18,12 @@ from stack import Stack
 from test_orchestrator_peers import chunks
 from wyoming.event import Event
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ is imported as a package
 
-from home_bench import judge
-from home_corpus import Case
 from home_shared import bench_home, no_home
 
+from bench.home_bench import judge
+from bench.home_corpus import Case
 from orchestrator.home.confidence import Hearing, near_name
 from orchestrator.home.ha import HaConfig
 from orchestrator.intents import ASKED, NO_HOME_REPLY, IntentRecognizer

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ is imported as a package
 
-from home_bench import judge
-from home_corpus import Case
 from home_shared import bench_home, no_home
-from home_tune_8 import TUNE_8, TUNE_8_NO_HOME, TUNE_8_NOT
 
+from bench.home_bench import judge
+from bench.home_corpus import Case
+from bench.home_tune_8 import TUNE_8, TUNE_8_NO_HOME, TUNE_8_NOT
 from orchestrator.home.confidence import doubt, home_names
 from orchestrator.intents import HOME_INTENTS, NO_HOME_REPLY, IntentRecognizer
 

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ is imported as a package
 
-from home_bench import judge
-from home_corpus import Case
 from home_shared import bench_home, no_home
-from home_tune_9 import TUNE_9, TUNE_9_NO_HOME, TUNE_9_NOT
 
+from bench.home_bench import judge
+from bench.home_corpus import Case
+from bench.home_tune_9 import TUNE_9, TUNE_9_NO_HOME, TUNE_9_NOT
 from orchestrator.home.confidence import Hearing, near_name
 from orchestrator.home.entities import HomeArea, HomeEntity, HomeSnapshot
 from orchestrator.home.phrasing import looped

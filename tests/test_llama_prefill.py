@@ -5,7 +5,7 @@ evaluates only its own words and the template's few tokens."""
 from __future__ import annotations
 
 from helpers import ServiceProcess, connected
-from test_llama_service import PROMPT_NOW, RecordingProvider, ask, check_reply, llama, ready_url  # noqa: F401
+from llama_service_harness import PROMPT_NOW, RecordingProvider, ask, check_reply, ready_url
 from wyoming.info import Info
 
 from voice_runtime.server import ServerConfig, WyomingServer
@@ -50,7 +50,7 @@ async def second_turn_uncached(url: str, conversation: str, *, prefill: bool) ->
     return stats.prompt_tokens - stats.cached_tokens, provider
 
 
-async def test_after_a_stored_reply_the_next_question_finds_its_clock_line_evaluated(llama: ServiceProcess) -> None:  # noqa: F811
+async def test_after_a_stored_reply_the_next_question_finds_its_clock_line_evaluated(llama: ServiceProcess) -> None:
     url = await ready_url(llama)
     before, _ = await second_turn_uncached(url, "prefill-off", prefill=False)
     after, provider = await second_turn_uncached(url, "prefill-on", prefill=True)

@@ -3,8 +3,8 @@ transcript marked ``speculative`` enters the history only once the same transcri
 
 from __future__ import annotations
 
-from helpers import Client, connected
-from test_llama_service import ask, check_reply, in_process, llama, ready_url  # noqa: F401  (llama: fixture)
+from helpers import Client, ServiceProcess, connected
+from llama_service_harness import ask, check_reply, in_process, ready_url
 from wyoming.asr import Transcript
 from wyoming.event import Event
 
@@ -18,7 +18,7 @@ async def speculate(client: Client, text: str, conversation: str) -> list[Event]
     return await client.recv_until("handled-stop", timeout=180)
 
 
-async def test_a_confirmed_speculative_reply_is_kept_once_and_not_generated_again(llama) -> None:  # noqa: F811
+async def test_a_confirmed_speculative_reply_is_kept_once_and_not_generated_again(llama: ServiceProcess) -> None:
     url = await ready_url(llama)
     async with in_process(url, SETTINGS) as (server, service, provider), connected(server.port or 0) as client:
         first = check_reply(await speculate(client, "My name is Zorblax.", "c"), "c")
@@ -34,7 +34,7 @@ async def test_a_confirmed_speculative_reply_is_kept_once_and_not_generated_agai
     assert provider.sent[1][1:3] == [provider.sent[0][-1], {"role": "assistant", "content": first}]
 
 
-async def test_a_speculative_reply_that_is_not_confirmed_leaves_no_trace(llama) -> None:  # noqa: F811
+async def test_a_speculative_reply_that_is_not_confirmed_leaves_no_trace(llama: ServiceProcess) -> None:
     url = await ready_url(llama)
     async with in_process(url, SETTINGS) as (server, service, provider):
         async with connected(server.port or 0) as client:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from voice_runtime.models import resolve_llama_server, resolve_llm
-from wyoming_llama.__main__ import DEFAULT_SYSTEM_PROMPT, make_config, make_info, parse_args
+from wyoming_llama.__main__ import make_config, make_info, parse_args
+from wyoming_llama.config import DEFAULT_SYSTEM_PROMPT
 from wyoming_llama.history import HistoryStore, estimate_tokens
 from wyoming_llama.llm import LlmError, ReplyStats, SseReader, _parse_chunk
 from wyoming_llama.process import LlamaServerConfig

@@ -61,7 +61,8 @@ async def test_warm_up_puts_the_system_prompt_in_the_first_slots_before_the_firs
         assert warm[conversation].prompt_tokens == cold[conversation].prompt_tokens
     for conversation in ("kitchen", "hall"):
         # The system prompt (~40 tokens) and the user message's opening were evaluated already.
-        assert warm[conversation].cached_tokens is not None and warm[conversation].cached_tokens >= 40, warm
+        cached = warm[conversation].cached_tokens
+        assert cached is not None and cached >= 40, warm
     assert (warm["attic"].cached_tokens or 0) < 5, warm  # the third slot was left cold
 
 

@@ -29,7 +29,7 @@ def blended_voice() -> bytes:
     """A valid voice no package has: the mean of two installed ones."""
     with np.load(resolve_kokoro_voices()) as packaged:
         style = (packaged["af_heart"] + packaged["af_bella"]) / 2
-    data = style.astype("<f4").tobytes()
+    data: bytes = style.astype("<f4").tobytes()  # (np.load's arrays are untyped)
     assert len(data) == KOKORO_VOICE_BYTES
     return data
 

@@ -116,7 +116,7 @@ def test_endpoint_after_is_a_hold_and_bad_values_are_refused() -> None:
     from wyoming_whisper.stream import StreamPolicy
 
     base = StreamPolicy(endpoint_max_windows=47)
-    held = request_policy(base, Transcribe(vad_sensitivity="default", context={"endpoint_after": 2.0}))  # type: ignore[arg-type]
+    held = request_policy(base, Transcribe(vad_sensitivity="default", context={"endpoint_after": 2.0}))
     assert held.hold_windows == 62 and request_policy(base, Transcribe()).hold_windows == 0
     for bad in ("2", True, -1):
         with pytest.raises(TypeError):

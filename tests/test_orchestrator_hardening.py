@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from satellite_harness import CONFIG, QuietMic, attach, feed
+from state_harness import state
 from wyoming.asr import Transcript
 from wyoming.error import Error
 from wyoming.event import Event
@@ -177,7 +178,9 @@ async def test_a_stale_warm_spare_is_replaced_not_handed_out() -> None:
             assert Error.is_type(event.type) and Error.from_event(event).code == "idle-timeout"
             # Put the event back, as it sat in the buffer unread: the spare looks alive.
             pool._replicas[0].spare = spare
-            spare.reader._buffer[:0] = b'{"type": "error", "data": {"text": "idle", "code": "idle-timeout"}}\n'
+            # (StreamReader's buffer is private: typeshed does not declare it)
+            spare.reader._buffer[:0] = (  # type: ignore[attr-defined]
+                b'{"type": "error", "data": {"text": "idle", "code": "idle-timeout"}}\n')
             conn = await pool.acquire()
             assert conn is not spare
             assert Info.is_type((await conn.probe(2.0)).event().type)
@@ -241,15 +244,15 @@ async def test_the_reply_wait_counts_from_the_last_event_of_the_turn() -> None:
     async with satellite() as (sat, clock):
         link = await attach(sat)
         feed(sat, "..vvv" + "v" * 10 + ".....")
-        assert sat.state == TurnState.WAITING
+        assert state(sat) == TurnState.WAITING
         for _ in range(3):  # the controller keeps reporting progress, 4 s apart (timeout: 5 s)
             clock.advance(4.0)
             await sat.on_controller_event(link, Transcript(text="what time is it").event())
             feed(sat, ".")
-            assert sat.state == TurnState.WAITING
+            assert state(sat) == TurnState.WAITING
         clock.advance(CONFIG.thinking_timeout + 0.1)  # then nothing for longer than the timeout (after a transcript)
         feed(sat, ".")
-        assert sat.state == TurnState.LISTENING
+        assert state(sat) == TurnState.LISTENING
 
 
 async def test_services_unavailable_after_the_reply_timeout_still_goes_to_the_cloud() -> None:
@@ -257,17 +260,17 @@ async def test_services_unavailable_after_the_reply_timeout_still_goes_to_the_cl
     async with satellite(cloud) as (sat, clock):
         link = await attach(sat)
         feed(sat, "..vvv" + "v" * 10 + ".....")
-        assert sat.state == TurnState.WAITING
+        assert state(sat) == TurnState.WAITING
         await sat.flush()
         sent = b"".join(e.payload or b"" for e in link.received if e.type == "audio-chunk")
         clock.advance(CONFIG.reply_timeout + 0.1)
         feed(sat, ".")
-        assert sat.state == TurnState.LISTENING  # gave up on the controller
+        assert state(sat) == TurnState.LISTENING  # gave up on the controller
         await sat.on_controller_event(link, Error(text="down", code="services-unavailable").event())
-        assert sat.state == TurnState.WAITING
+        assert state(sat) == TurnState.WAITING
         await asyncio.wait_for(cloud.done.wait(), 10)
         assert cloud.audio == sent  # the very utterance the controller got
-        assert sat.state == TurnState.SPEAKING
+        assert state(sat) == TurnState.SPEAKING
         # A second, stale services-unavailable changes nothing.
         await sat.on_controller_event(link, Error(text="down", code="services-unavailable").event())
-        assert sat.state == TurnState.SPEAKING
+        assert state(sat) == TurnState.SPEAKING

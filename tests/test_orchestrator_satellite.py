@@ -28,7 +28,7 @@ from orchestrator.timers import TimerManager
 from voice_runtime.faultproxy import FaultProxy
 from voice_runtime.handler import ServiceHandler
 from voice_runtime.procs import ServiceProcess
-from voice_runtime.server import ServerConfig, WyomingServer
+from voice_runtime.server import HandlerFactory, ServerConfig, WyomingServer
 
 __all__ = ["start_peer_piper", "start_peer_whisper"]
 ATTR = Attribution("tests", "")
@@ -56,6 +56,7 @@ class Script:
 
 class ScriptedSatellite(ServiceHandler):
     script: Script
+    end_stage: PipelineStage = PipelineStage.TTS  # where each run-pipeline it sends ends
 
     async def preempt(self, event: Event) -> None:
         self.script.arrived.append(event.type)
@@ -81,7 +82,7 @@ class ScriptedSatellite(ServiceHandler):
 
     async def _say(self, text: str, barge: bool = False) -> None:
         pcm = speak(text)
-        await self.write_event(RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS).event())
+        await self.write_event(RunPipeline(start_stage=PipelineStage.ASR, end_stage=self.end_stage).event())
         if barge:
             self.script.marks["barge"] = len(self.script.arrived)
         await self.write_event(AudioStart(16000, 2, 1).event())
@@ -106,18 +107,25 @@ def assert_clean_cut(script: Script, first_reply_bytes: int) -> None:
 
 
 @contextlib.asynccontextmanager
-async def satellite(script: Script) -> AsyncIterator[WyomingServer]:
-    def factory(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> ScriptedSatellite:
-        handler = ScriptedSatellite(r, w, info=lambda: INFO)
-        handler.script = script
-        return handler
-
+async def serving(factory: HandlerFactory) -> AsyncIterator[WyomingServer]:
+    """A scripted satellite's server on a free loopback port (``factory`` makes each handler)."""
     server = WyomingServer(ServerConfig(uri="tcp://127.0.0.1:0"), factory)
     await server.start()
     try:
         yield server
     finally:
         await server.stop()
+
+
+@contextlib.asynccontextmanager
+async def satellite(script: Script) -> AsyncIterator[WyomingServer]:
+    def factory(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> ScriptedSatellite:
+        handler = ScriptedSatellite(r, w, info=lambda: INFO)
+        handler.script = script
+        return handler
+
+    async with serving(factory) as server:
+        yield server
 
 
 NO_CONTINUATION = ContinuationPolicy(window=0)

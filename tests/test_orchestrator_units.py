@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from state_harness import state
+
 from orchestrator.intents import NO_HOME_REPLY, IntentRecognizer
 from orchestrator.state import TABLE, LinkAction, LinkMachine, LinkState, LinkTrigger
 
@@ -13,18 +15,18 @@ def test_a_normal_turn() -> None:
     m = LinkMachine()
     assert m.fire(LinkTrigger.RUN_PIPELINE) == (LinkAction.START_TURN,)
     assert m.fire(LinkTrigger.AUDIO_STOP) == (LinkAction.END_AUDIO,)
-    assert m.state is LinkState.RESPONDING
+    assert state(m) is LinkState.RESPONDING
     assert m.fire(LinkTrigger.TURN_DONE_AUDIO) == ()
-    assert m.state is LinkState.PLAYING
+    assert state(m) is LinkState.PLAYING
     m.fire(LinkTrigger.PLAYED)
-    assert m.state is LinkState.IDLE
+    assert state(m) is LinkState.IDLE
 
 
 def test_barge_in_cancels_then_starts_from_every_busy_state() -> None:
     for busy in (LinkState.LISTENING, LinkState.RESPONDING):
         m = LinkMachine(state=busy)
         assert m.fire(LinkTrigger.RUN_PIPELINE) == (LinkAction.CANCEL_TURN, LinkAction.START_TURN)
-        assert m.state is LinkState.LISTENING
+        assert state(m) is LinkState.LISTENING
     # While the satellite still plays, the turn is over: only a new one starts.
     m = LinkMachine(state=LinkState.PLAYING)
     assert m.fire(LinkTrigger.RUN_PIPELINE) == (LinkAction.START_TURN,)
@@ -33,9 +35,9 @@ def test_barge_in_cancels_then_starts_from_every_busy_state() -> None:
 def test_disconnect_cancels_and_ignored_pairs_change_nothing() -> None:
     m = LinkMachine(state=LinkState.RESPONDING)
     assert m.fire(LinkTrigger.DISCONNECT) == (LinkAction.CANCEL_TURN,)
-    assert m.state is LinkState.IDLE
+    assert state(m) is LinkState.IDLE
     assert m.fire(LinkTrigger.AUDIO_STOP) == ()  # audio-stop without a turn
-    assert m.state is LinkState.IDLE
+    assert state(m) is LinkState.IDLE
     assert LinkMachine(state=LinkState.PLAYING).fire(LinkTrigger.DISCONNECT) == ()
     # Every target in the table is a real state and every state is reachable.
     assert {target for target, _ in TABLE.values()} == set(LinkState)
@@ -46,7 +48,7 @@ def test_stale_turn_done_after_silent_turn() -> None:
     m.fire(LinkTrigger.RUN_PIPELINE)
     m.fire(LinkTrigger.AUDIO_STOP)
     m.fire(LinkTrigger.TURN_DONE_SILENT)
-    assert m.state is LinkState.IDLE
+    assert state(m) is LinkState.IDLE
     assert m.history[-1] == (LinkState.RESPONDING, LinkTrigger.TURN_DONE_SILENT, LinkState.IDLE)
 
 

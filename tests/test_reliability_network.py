@@ -91,9 +91,10 @@ def pipeline_on(peers: tuple[ServiceProcess, ServiceProcess], intents: IntentRec
     """The link tests' engines. They are healthy: generous connect/probe timeouts, so a describe
     slowed by a loaded box is not taken for a dead engine (that is tested elsewhere)."""
     whisper, piper = peers
-    timeouts = {"connect_timeout": 10.0, "probe_timeout": 10.0}
-    return Pipeline(ServicePool("asr", [whisper.uri], **timeouts), ServicePool("handle", []),
-                    ServicePool("tts", [piper.uri], **timeouts), intents=intents, config=config)
+    return Pipeline(ServicePool("asr", [whisper.uri], connect_timeout=10.0, probe_timeout=10.0),
+                    ServicePool("handle", []),
+                    ServicePool("tts", [piper.uri], connect_timeout=10.0, probe_timeout=10.0),
+                    intents=intents, config=config)
 
 
 async def _fault_mid_reply(
@@ -126,8 +127,8 @@ async def _fault_mid_reply(
     # Two records, one per turn (the cut turn was once recorded twice: tests/test_orchestrator_cancel.py).
     assert link.turns_done == 2 and turns[0] is not turns[1]
     assert "rules" in turns[0].transcript.lower() and turns[0].audio_bytes > REPLY_CUT_BYTES // 2
-    second = turns[1]
-    assert second.error is None and second.intent is not None and second.reply == SECOND_REPLY
+    answered = turns[1]
+    assert answered.error is None and answered.intent is not None and answered.reply == SECOND_REPLY
     assert proxy.connections >= 2  # reconnected
     return sat, link, proxy, timeline
 

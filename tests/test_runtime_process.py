@@ -24,10 +24,10 @@ async def test_stdio_server_answers_and_exits_at_end_of_input() -> None:
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
     )
     assert proc.stdin is not None and proc.stdout is not None
-    await async_write_event(Describe().event(), proc.stdin)  # type: ignore[arg-type]
+    await async_write_event(Describe().event(), proc.stdin)
     info = await asyncio.wait_for(async_read_event(proc.stdout), 30)
     assert info is not None and Info.from_event(info).intent[0].name == "echo"
-    await async_write_event(Event("echo", {"n": 1}, b"xyz"), proc.stdin)  # type: ignore[arg-type]
+    await async_write_event(Event("echo", {"n": 1}, b"xyz"), proc.stdin)
     echo = await asyncio.wait_for(async_read_event(proc.stdout), 30)
     assert echo is not None and echo.data == {"n": 1} and echo.payload == b"xyz"
     proc.stdin.close()

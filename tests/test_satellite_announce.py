@@ -23,6 +23,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from satellite_harness import CONFIG, REPLY, Link, attach, chunk, feed, running
+from state_harness import state
 from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event, async_read_event
@@ -76,11 +77,11 @@ async def test_announcement_outside_a_turn_plays_chime_then_audio_then_played() 
         await announce(sat, link, pcm)
         out = b""
         for _ in range(30):  # chime 0.24 s + audio 0.3 s (+ the resampler's tail) = 19 frames
-            assert sat.state == TurnState.ANNOUNCING
+            assert state(sat) == TurnState.ANNOUNCING
             out += feed(sat, ".")
-            if sat.state == TurnState.LISTENING:
+            if state(sat) == TurnState.LISTENING:
                 break
-        assert sat.state == TurnState.LISTENING and len(out) == 19 * 960
+        assert state(sat) == TurnState.LISTENING and len(out) == 19 * 960
         await sat.flush()
         assert link.types() == ["played"]
         ding = chime(16000, CONFIG.tones)
@@ -101,7 +102,7 @@ async def test_the_chime_waits_for_the_announcements_first_audio() -> None:
         await sat.on_controller_event(link, AudioStop().event())
         out = feed(sat, "." * 19)
         ding = chime(16000, CONFIG.tones)
-        assert out[:len(ding)] == ding and sat.state == TurnState.LISTENING
+        assert out[:len(ding)] == ding and state(sat) == TurnState.LISTENING
         await sat.flush()
         assert link.types() == ["played"]
 
@@ -113,18 +114,18 @@ async def test_an_announcement_during_a_reply_waits_its_turn_and_the_queue_is_bo
         await a_turn_replied(sat, link)
         for freq in (500.0, 600.0, 700.0):  # three arrive during the reply; room for two
             await announce(sat, link, sine(freq, 0.09))
-        assert sat.state == TurnState.SPEAKING and sat.announcements.waiting == 2
+        assert state(sat) == TurnState.SPEAKING and sat.announcements.waiting == 2
         reply = feed(sat, "...")
         assert np.frombuffer(reply, "<i2").tolist() == [3000] * (len(reply) // 2)  # the reply alone
         feed(sat, ".")
-        assert sat.state == TurnState.ANNOUNCING
+        assert state(sat) == TurnState.ANNOUNCING
         second = feed(sat, "...")
         assert tone_power(second, 16000, 600.0) > 0.8  # the oldest waiting one (500 Hz) was dropped
         feed(sat, ".")
         third = feed(sat, "...")
         assert tone_power(third, 16000, 700.0) > 0.8
         feed(sat, "..")
-        assert sat.state == TurnState.LISTENING
+        assert state(sat) == TurnState.LISTENING
         await sat.flush()
         assert link.types() == ["run-pipeline", "audio-start", "audio-stop", "played", "played", "played"]
 
@@ -135,16 +136,16 @@ async def test_barge_in_on_an_announcement_sends_played_then_a_new_turn() -> Non
         await announce(sat, link, sine(440.0, 2.0))
         assert any(feed(sat, "...."))
         feed(sat, "vvv")
-        assert sat.state == TurnState.ANNOUNCE_BARGE_IN
+        assert state(sat) == TurnState.ANNOUNCE_BARGE_IN
         assert not any(feed(sat, "v"))  # held at once
         feed(sat, "vvvvvv")  # 0.3 s of speech: confirmed
-        assert sat.state == TurnState.STREAMING and not sat.playback.has_reply
+        assert state(sat) == TurnState.STREAMING and not sat.playback.has_reply
         await sat.flush()
         assert link.types() == ["played", "run-pipeline", "audio-start"]
         feed(sat, "v.....")
         await sat.on_controller_event(link, REPLY)  # the reply of the new turn plays normally
         await sat.on_controller_event(link, chunk(60))
-        assert sat.state == TurnState.SPEAKING
+        assert state(sat) == TurnState.SPEAKING
 
 
 async def test_an_announcement_cut_off_by_a_replaced_controller_plays_what_came_then_listens() -> None:
@@ -154,11 +155,11 @@ async def test_an_announcement_cut_off_by_a_replaced_controller_plays_what_came_
         await sat.on_controller_event(link, AudioChunk(rate=HA_RATE, width=2, channels=1,
                                                        audio=sine(440.0, 0.1)).event())  # no audio-stop ever
         await announce(sat, link, sine(550.0, 0.1))  # a second one waits
-        assert sat.state == TurnState.ANNOUNCING and sat.announcements.waiting == 1
+        assert state(sat) == TurnState.ANNOUNCING and sat.announcements.waiting == 1
         second = await attach(sat, "ha-again")  # HA reconnected: the old connection's stream is over
         assert sat.announcements.waiting == 0
         assert any(feed(sat, "." * 14))  # chime 0.24 s + 0.1 s
-        assert sat.state == TurnState.LISTENING and not sat.playback.has_reply
+        assert state(sat) == TurnState.LISTENING and not sat.playback.has_reply
         feed(sat, "vvv")  # a new turn, nothing stuck
         await sat.flush()
         assert second.types() == ["played", "run-pipeline", "audio-start"]
@@ -169,9 +170,9 @@ async def test_a_cough_over_an_announcement_resumes_it() -> None:
         link = await attach(sat)
         await announce(sat, link, sine(440.0, 1.0))
         feed(sat, "..vvv")
-        assert sat.state == TurnState.ANNOUNCE_BARGE_IN
+        assert state(sat) == TurnState.ANNOUNCE_BARGE_IN
         feed(sat, ".....")
-        assert sat.state == TurnState.ANNOUNCING and any(feed(sat, "."))
+        assert state(sat) == TurnState.ANNOUNCING and any(feed(sat, "."))
         await sat.flush()
         assert link.types() == []
 
@@ -296,7 +297,7 @@ async def test_a_reply_that_asks_a_question_opens_a_follow_up(text: str, follow_
         link = await attach(sat)
         await a_turn_replied(sat, link, Synthesize(text=text).event(), reply=chunk(60))
         feed(sat, "...")
-        assert sat.state == TurnState.LISTENING
+        assert state(sat) == TurnState.LISTENING
         assert sat.follow_up_open is follow_up
         assert isinstance(sat.clock, ManualClock)
         sat.clock.advance(CONFIG.follow_up_seconds + 0.1)
@@ -351,11 +352,11 @@ async def test_the_alarm_waits_while_an_announcement_is_waiting_for_its_audio() 
         assert rings(feed(sat, "." * 10))
         feed(sat, "." * 40)  # the first period's gap ends: the next beeps would be due now
         await sat.on_controller_event(link, AudioStart(rate=HA_RATE, width=2, channels=1).event())
-        assert sat.state == TurnState.ANNOUNCING
+        assert state(sat) == TurnState.ANNOUNCING
         assert not any(feed(sat, "." * 60))  # no audio yet, and no beeps
         await sat.on_controller_event(link, AudioStop().event())  # it had no audio after all
         feed(sat, "..")
-        assert sat.state == TurnState.LISTENING
+        assert state(sat) == TurnState.LISTENING
         assert sat.alarm.ringing is not None and rings(feed(sat, "." * 60))  # beeps again after it
 
 

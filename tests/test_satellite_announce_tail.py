@@ -12,6 +12,7 @@ import dataclasses
 
 import numpy as np
 from satellite_harness import CONFIG, attach, feed, running
+from state_harness import state
 from test_satellite_announce import HA_RATE, a_turn_replied, announce, sine
 
 from satellite.announce import AnnounceConfig
@@ -40,10 +41,10 @@ async def test_played_follows_the_last_audible_sample_not_the_trailing_silence()
         link = await attach(sat)
         await announce(sat, link, sine(440.0, 0.3, level=0.3) + hiss(0.3, 40))  # 0.3 s tone, 0.3 s at -58 dBFS
         frames = 0
-        while sat.state == TurnState.ANNOUNCING and frames < 40:
+        while state(sat) == TurnState.ANNOUNCING and frames < 40:
             feed(sat, ".")
             frames += 1
-        assert sat.state == TurnState.LISTENING
+        assert state(sat) == TurnState.LISTENING
         assert frames <= 11, frames  # 0.3 s of tone = 10 frames (+1 for the resampler's tail), not 20
         await sat.flush()
         assert link.types() == ["played"]
@@ -55,7 +56,7 @@ async def test_quiet_audio_inside_an_announcement_is_played_and_the_cap_holds() 
         pcm = sine(440.0, 0.15) + bytes(int(0.3 * HA_RATE) * 2) + sine(440.0, 0.15) + bytes(int(1.0 * HA_RATE) * 2)
         await announce(sat, link, pcm)
         frames = 0
-        while sat.state == TurnState.ANNOUNCING and frames < 80:
+        while state(sat) == TurnState.ANNOUNCING and frames < 80:
             feed(sat, ".")
             frames += 1
         # 0.6 s up to the last tone sample (the pause inside is played), then 1.0 s of silence of which
@@ -70,15 +71,15 @@ async def test_an_announcement_waiting_behind_a_reply_loses_its_quiet_tail_too()
         link = await attach(sat)
         await a_turn_replied(sat, link)
         await announce(sat, link, sine(600.0, 0.3) + bytes(int(0.3 * HA_RATE) * 2))
-        assert sat.state == TurnState.SPEAKING and sat.announcements.waiting == 1
+        assert state(sat) == TurnState.SPEAKING and sat.announcements.waiting == 1
         frames = 0
-        while sat.state != TurnState.ANNOUNCING and frames < 10:
+        while state(sat) != TurnState.ANNOUNCING and frames < 10:
             feed(sat, ".")
             frames += 1
         frames = 0
-        while sat.state == TurnState.ANNOUNCING and frames < 40:
+        while state(sat) == TurnState.ANNOUNCING and frames < 40:
             feed(sat, ".")
             frames += 1
-        assert sat.state == TurnState.LISTENING and frames <= 11, frames
+        assert state(sat) == TurnState.LISTENING and frames <= 11, frames
         await sat.flush()
         assert link.types()[-2:] == ["played", "played"]

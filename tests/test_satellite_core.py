@@ -21,6 +21,7 @@ from satellite_harness import (
     running,
     sat_fixture,  # noqa: F401 (the `sat` fixture)
 )
+from state_harness import state
 from wyoming.asr import Transcript
 from wyoming.audio import AudioStop
 from wyoming.satellite import PauseSatellite
@@ -35,30 +36,30 @@ from voice_runtime.clock import ManualClock
 
 async def test_late_audio_of_an_interrupted_reply_is_dropped(sat: Satellite) -> None:
     link = await attach(sat)
-    assert sat.state == TurnState.LISTENING
+    assert state(sat) == TurnState.LISTENING
     feed(sat, "..vvv")
-    assert sat.state == TurnState.STREAMING
+    assert state(sat) == TurnState.STREAMING
     feed(sat, "v.....")
-    assert sat.state == TurnState.WAITING
+    assert state(sat) == TurnState.WAITING
     for event in (REPLY, chunk(2000)):
         await sat.on_controller_event(link, event)
-    assert sat.state == TurnState.SPEAKING
+    assert state(sat) == TurnState.SPEAKING
     assert any(feed(sat, "." * 32))  # the reply plays (past its first 0.95 s: a barge-in, not a continuation)
     assert any(feed(sat, "vvv"))  # written before the third voiced frame was heard
-    assert sat.state == TurnState.BARGE_IN and sat.playback.has_reply
+    assert state(sat) == TurnState.BARGE_IN and sat.playback.has_reply
     assert not any(feed(sat, "v"))  # held from the next frame on
     feed(sat, "vvvvvv")  # 10 voiced frames = 0.3 s: confirmed
-    assert sat.state == TurnState.STREAMING and not sat.playback.has_reply
+    assert state(sat) == TurnState.STREAMING and not sat.playback.has_reply
     # The old reply keeps arriving for a while: none of it plays.
     for event in (chunk(500), AudioStop().event()):
         await sat.on_controller_event(link, event)
     assert not any(feed(sat, "v....."))
-    assert sat.state == TurnState.WAITING
+    assert state(sat) == TurnState.WAITING
     await sat.on_controller_event(link, chunk(500))  # still old (no audio-start yet)
     assert not sat.playback.has_reply
     await sat.on_controller_event(link, REPLY)
     await sat.on_controller_event(link, chunk(100, 2000))
-    assert sat.state == TurnState.SPEAKING and sat.playback.has_reply
+    assert state(sat) == TurnState.SPEAKING and sat.playback.has_reply
     await sat.flush()
     assert link.types() == ["run-pipeline", "audio-start", "audio-stop", "run-pipeline", "audio-start", "audio-stop"]
     second = [e for e in link.received if e.type == "audio-chunk"][-7:]
@@ -70,14 +71,14 @@ async def test_controller_vad_ends_the_stream_and_played_follows_the_reply(sat: 
     link = await attach(sat)
     feed(sat, "vvvvv")
     await sat.on_controller_event(link, VoiceStopped().event())
-    assert sat.state == TurnState.WAITING
+    assert state(sat) == TurnState.WAITING
     feed(sat, "......")  # the user's VAD ending later changes nothing
     for event in (REPLY, chunk(100), AudioStop().event()):
         await sat.on_controller_event(link, event)
     feed(sat, "...")
-    assert sat.state == TurnState.SPEAKING
+    assert state(sat) == TurnState.SPEAKING
     feed(sat, "..")  # 100 ms of reply = 4 frames: drained
-    assert sat.state == TurnState.LISTENING
+    assert state(sat) == TurnState.LISTENING
     await sat.flush()
     assert link.types() == ["run-pipeline", "audio-start", "audio-stop", "played"]
 
@@ -89,9 +90,9 @@ async def test_speech_going_on_after_the_controller_ended_the_question_is_a_new_
     link = await attach(sat)
     feed(sat, "vvvvv")
     await sat.on_controller_event(link, VoiceStopped().event())
-    assert sat.state == TurnState.WAITING
+    assert state(sat) == TurnState.WAITING
     feed(sat, "vvv")  # still speaking
-    assert sat.state == TurnState.STREAMING
+    assert state(sat) == TurnState.STREAMING
     await sat.flush()
     assert link.types() == ["run-pipeline", "audio-start", "audio-stop", "run-pipeline", "audio-start"]
 
@@ -99,18 +100,18 @@ async def test_speech_going_on_after_the_controller_ended_the_question_is_a_new_
 async def test_pause_and_a_replacing_controller(sat: Satellite) -> None:
     first = await attach(sat, "first")
     await sat.on_controller_event(first, PauseSatellite().event())
-    assert sat.state == TurnState.IDLE
+    assert state(sat) == TurnState.IDLE
     feed(sat, "vvvvvv.....")
     second = await attach(sat, "second")
-    assert sat.state == TurnState.LISTENING
+    assert state(sat) == TurnState.LISTENING
     feed(sat, ".....vvv")
-    assert sat.state == TurnState.STREAMING
+    assert state(sat) == TurnState.STREAMING
     await sat.on_controller_event(first, VoiceStopped().event())  # not the controller any more
-    assert sat.state == TurnState.STREAMING
+    assert state(sat) == TurnState.STREAMING
     sat.detach(first)  # the old connection closing changes nothing
-    assert sat.state == TurnState.STREAMING
+    assert state(sat) == TurnState.STREAMING
     sat.detach(second)  # the controller gone, no cloud: the turn ends, the mic is ignored
-    assert sat.state == TurnState.IDLE
+    assert state(sat) == TurnState.IDLE
     await sat.flush()
     assert first.received == [] and second.types() == ["run-pipeline", "audio-start"]
 
@@ -118,15 +119,15 @@ async def test_pause_and_a_replacing_controller(sat: Satellite) -> None:
 async def test_no_reply_within_the_timeout(sat: Satellite) -> None:
     link = await attach(sat)
     feed(sat, "vvv.....")
-    assert sat.state == TurnState.WAITING
+    assert state(sat) == TurnState.WAITING
     feed(sat, "..")
-    assert sat.state == TurnState.WAITING
+    assert state(sat) == TurnState.WAITING
     assert isinstance(sat.clock, ManualClock)
     sat.clock.advance(5.1)
     feed(sat, ".")
-    assert sat.state == TurnState.LISTENING
+    assert state(sat) == TurnState.LISTENING
     await sat.on_controller_event(link, REPLY)  # too late: ignored
-    assert sat.state == TurnState.LISTENING and not sat.playback.has_reply
+    assert state(sat) == TurnState.LISTENING and not sat.playback.has_reply
 
 
 async def test_once_the_question_is_heard_a_slow_answer_is_waited_for() -> None:
@@ -136,23 +137,23 @@ async def test_once_the_question_is_heard_a_slow_answer_is_waited_for() -> None:
         link = await attach(sat)
         feed(sat, "vvv.....")
         await sat.on_controller_event(link, Transcript(text="what is the meaning of life").event())
-        assert sat.state == TurnState.WAITING
+        assert state(sat) == TurnState.WAITING
         assert isinstance(sat.clock, ManualClock)
         sat.clock.advance(11.0)
         feed(sat, ".")
-        assert sat.state == TurnState.WAITING
+        assert state(sat) == TurnState.WAITING
         await sat.on_controller_event(link, REPLY)
         await sat.on_controller_event(link, chunk(100))
-        assert sat.state == TurnState.SPEAKING and sat.playback.has_reply
+        assert state(sat) == TurnState.SPEAKING and sat.playback.has_reply
         # the next turn's question is again held to the reply timeout until its transcript
         await sat.on_controller_event(link, AudioStop().event())
-        while sat.state != TurnState.LISTENING:
+        while state(sat) != TurnState.LISTENING:
             feed(sat, ".")
         feed(sat, "vvv.....")
-        assert sat.state == TurnState.WAITING
+        assert state(sat) == TurnState.WAITING
         sat.clock.advance(5.1)
         feed(sat, ".")
-        assert sat.state == TurnState.LISTENING
+        assert state(sat) == TurnState.LISTENING
 
 
 async def test_a_heard_question_with_no_answer_is_given_up_after_the_thinking_timeout() -> None:
@@ -163,16 +164,16 @@ async def test_a_heard_question_with_no_answer_is_given_up_after_the_thinking_ti
         assert isinstance(sat.clock, ManualClock)
         sat.clock.advance(12.1)
         feed(sat, ".")
-        assert sat.state == TurnState.LISTENING
+        assert state(sat) == TurnState.LISTENING
 
 
 async def test_endless_speech_is_cut() -> None:
     async with running(dataclasses.replace(CONFIG, max_speech_seconds=0.6)) as sat:
         link = await attach(sat)
         feed(sat, "vvv" + "v" * 16)  # 19 frames: the pre-roll is the 3 frames heard so far
-        assert sat.state == TurnState.STREAMING
+        assert state(sat) == TurnState.STREAMING
         feed(sat, "v")  # 20 frames = 0.6 s
-        assert sat.state == TurnState.WAITING
+        assert state(sat) == TurnState.WAITING
         feed(sat, "v" * 10)  # still talking: a new utterance once the VAD starts again
         await sat.flush()
         assert link.types()[:3] == ["run-pipeline", "audio-start", "audio-stop"]
@@ -186,16 +187,16 @@ async def test_barge_in_in_the_frame_the_reply_ends_leaves_the_next_reply_audibl
     for event in (REPLY, chunk(90), AudioStop().event()):  # 90 ms = 3 frames of reply
         await sat.on_controller_event(link, event)
     assert any(feed(sat, "vv"))
-    assert sat.state == TurnState.SPEAKING
+    assert state(sat) == TurnState.SPEAKING
     feed(sat, "v")  # the third voiced frame starts speech in the frame the reply's last 30 ms play
-    assert sat.state == TurnState.STREAMING
+    assert state(sat) == TurnState.STREAMING
     feed(sat, "v.....")
-    assert sat.state == TurnState.WAITING
+    assert state(sat) == TurnState.WAITING
     for event in (REPLY, chunk(60, 2000), AudioStop().event()):
         await sat.on_controller_event(link, event)
     assert any(feed(sat, ".."))  # the next reply is heard, not played as silence
     feed(sat, ".")
-    assert sat.state == TurnState.LISTENING
+    assert state(sat) == TurnState.LISTENING
     await sat.flush()
     assert link.types().count("played") == 2 and not sat.playback.held
 
@@ -221,7 +222,7 @@ async def test_quiet_room_noise_right_after_arming_opens_no_turn_but_speech_does
         link = await attach(satellite)
         hear(np.zeros(16000 * 5))  # 5 s of room noise only, from the moment it is armed
         await satellite.flush()
-        assert link.types() == [] and satellite.state == TurnState.LISTENING
+        assert link.types() == [] and state(satellite) == TurnState.LISTENING
         hear(np.frombuffer(speak("Turn on the kitchen lights."), "<i2").astype(np.float64))
         await satellite.flush()
         assert link.types()[:2] == ["run-pipeline", "audio-start"]
@@ -237,19 +238,19 @@ async def test_a_pause_mid_question_is_left_to_the_controller() -> None:
     async with running(config) as sat:
         link = await attach(sat)
         feed(sat, "..vvvvv")
-        assert sat.state == TurnState.STREAMING
+        assert state(sat) == TurnState.STREAMING
         feed(sat, "." * 30 + "vvvv")  # 0.9 s pause, then the rest of the question
-        assert sat.state == TurnState.STREAMING
+        assert state(sat) == TurnState.STREAMING
         await sat.on_controller_event(link, VoiceStopped().event())
         # The controller ended the utterance: our VAD starts afresh, so speech from now on (a
         # barge-in over the reply, or the user going on) is heard as new speech.
-        assert sat.state == TurnState.WAITING and not sat.detector.in_speech
+        assert state(sat) == TurnState.WAITING and not sat.detector.in_speech
         feed(sat, ".....")
         await sat.flush()
         assert link.types()[:3] == ["run-pipeline", "audio-start", "audio-stop"]
     async with running(config) as sat:  # a controller that never ends it: our VAD, after 2 s
         await attach(sat)
         feed(sat, "..vvvvv" + "." * 60)
-        assert sat.state == TurnState.STREAMING
+        assert state(sat) == TurnState.STREAMING
         feed(sat, "." * 7)
-        assert sat.state == TurnState.WAITING
+        assert state(sat) == TurnState.WAITING

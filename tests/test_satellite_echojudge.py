@@ -13,6 +13,7 @@ canceller after a speaker restart.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 import pytest
@@ -38,7 +39,8 @@ def onset(x: np.ndarray) -> int:
     return int(np.nonzero(e > e.max() - 35)[0][0]) * 160
 
 
-def scene(gain_db: float, *, user_at: float | None, delays_ms: tuple[float, float, float] = (70, 70, 70)) -> dict:
+def scene(gain_db: float, *, user_at: float | None,
+          delays_ms: tuple[float, float, float] = (70, 70, 70)) -> dict[str, Any]:
     reply = samples(speak(REPLY))
     starts, far = [], np.zeros(0)
     for _ in range(3):
@@ -64,7 +66,7 @@ def scene(gain_db: float, *, user_at: float | None, delays_ms: tuple[float, floa
             "onset": user_onset, "reply_starts": starts}
 
 
-def holds(s: dict, *, cancel: bool = True) -> list[int]:
+def holds(s: dict[str, Any], *, cancel: bool = True) -> list[int]:
     """Sample positions (frame ends) where the satellite would hold the reply: the echo judge's
     onset, or the VAD starting speech through the judge's gate."""
     frontend = AudioFrontend(FrontendConfig(aec=cancel), SPEAKER_RATE)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root: bench/
 
@@ -28,9 +29,9 @@ from speech import speak
 from test_satellite_echopath import LEAD_IN, REPLY, add_user, run, scene
 
 from bench.aec_bench import FRAME, echo_path, noise, samples
-from satellite.aec import _estimate_corr
 from satellite.echo import EchoConfig
 from satellite.echojudge import EchoJudge
+from satellite.estimate import estimate_corr as _estimate_corr
 from satellite.speex import load_library
 
 RATE = 16000
@@ -38,7 +39,7 @@ DELAY_MS = 110.0
 pytestmark = pytest.mark.skipif(load_library() is None, reason="libspeexdsp1 is not installed")
 
 
-def underrated(gain_db: float, louder_db: float = 4.5) -> tuple[dict, int]:
+def underrated(gain_db: float, louder_db: float = 4.5) -> tuple[dict[str, Any], int]:
     """scene(): the echo of the third reply ``louder_db`` louder from its first phrase that starts
     2 s in or later after 0.15 s under -50 dBFS; and that phrase's first sample."""
     s = scene(gain_db, DELAY_MS)

@@ -8,6 +8,7 @@ import dataclasses
 
 import pytest
 from satellite_harness import CONFIG, REPLY, attach, chunk, feed, running
+from state_harness import state
 from test_satellite_error_tone import _error_tones
 from wyoming.audio import AudioStop
 from wyoming.error import Error
@@ -24,9 +25,9 @@ async def test_an_error_while_waiting_plays_the_tone_once() -> None:
     async with running(TONES) as sat:
         link = await attach(sat)
         feed(sat, "vvvvv.....")
-        assert sat.state == TurnState.WAITING
+        assert state(sat) == TurnState.WAITING
         await sat.on_controller_event(link, Error(text="boom", code="turn-failed").event())
-        assert sat.state == TurnState.LISTENING
+        assert state(sat) == TurnState.LISTENING
         assert len(_error_tones(feed(sat, AFTER))) == 1
 
 
@@ -38,7 +39,7 @@ async def test_an_error_that_cuts_a_reply_short_plays_no_tone() -> None:
             await sat.on_controller_event(link, event)
         feed(sat, "...")
         await sat.on_controller_event(link, Error(text="tts died", code="tts-failed").event())
-        assert sat.state == TurnState.LISTENING
+        assert state(sat) == TurnState.LISTENING
         assert _error_tones(feed(sat, AFTER)) == []
 
 
@@ -48,8 +49,8 @@ async def test_an_error_after_a_whole_apology_lets_it_play_without_a_tone() -> N
         feed(sat, "vvvvv.....")
         for event in (REPLY, chunk(100), AudioStop().event(), Error(text="x", code="llm-failed").event()):
             await sat.on_controller_event(link, event)
-        assert sat.state == TurnState.SPEAKING
-        assert _error_tones(feed(sat, AFTER)) == [] and sat.state == TurnState.LISTENING
+        assert state(sat) == TurnState.SPEAKING
+        assert _error_tones(feed(sat, AFTER)) == [] and state(sat) == TurnState.LISTENING
 
 
 @pytest.mark.parametrize("code", ["no-speech", "stt-no-text-recognized"])  # ours, Home Assistant's
@@ -58,7 +59,7 @@ async def test_no_speech_without_the_wake_word_plays_no_tone(code: str) -> None:
         link = await attach(sat)
         feed(sat, "vvvvv.....")
         await sat.on_controller_event(link, Error(text="nothing heard", code=code).event())
-        assert sat.state == TurnState.LISTENING
+        assert state(sat) == TurnState.LISTENING
         assert _error_tones(feed(sat, AFTER)) == []
 
 
@@ -67,7 +68,7 @@ async def test_a_pause_or_an_error_after_the_turn_ended_plays_no_tone() -> None:
         link = await attach(sat)
         feed(sat, "vvvvv")
         await sat.on_controller_event(link, PauseSatellite().event())  # the user muted it: no failure
-        assert sat.state == TurnState.IDLE
+        assert state(sat) == TurnState.IDLE
         assert _error_tones(feed(sat, AFTER)) == []
         link = await attach(sat)
         await sat.on_controller_event(link, Error(text="late", code="turn-failed").event())  # no turn running
@@ -79,7 +80,7 @@ async def test_the_controller_lost_mid_turn_plays_the_tone_even_when_idle_after(
         link = await attach(sat)
         feed(sat, "vvvvv.....")
         sat.detach(link)  # no cloud: disarmed, but the speaker still plays out
-        assert sat.state == TurnState.IDLE
+        assert state(sat) == TurnState.IDLE
         assert len(_error_tones(feed(sat, AFTER))) == 1
 
 

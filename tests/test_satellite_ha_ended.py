@@ -15,6 +15,7 @@ from pathlib import Path
 
 from helpers import Client
 from speech import speak
+from state_harness import state
 from test_satellite_service import satellite, silence
 from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -73,17 +74,17 @@ async def test_audio_while_streaming_ends_the_turn_unless_an_earlier_reply_is_ow
     async with running(CONFIG) as sat:
         link = await attach(sat)
         feed(sat, "..vvv")
-        assert sat.state == TurnState.STREAMING
+        assert state(sat) == TurnState.STREAMING
         await sat.on_controller_event(link, start)  # Home Assistant cancelled the run for an announcement
-        assert sat.state == TurnState.ANNOUNCING
+        assert state(sat) == TurnState.ANNOUNCING
     async with running(CONFIG) as sat:
         link = await attach(sat)
         feed(sat, "..vvv" + "v......")
-        assert sat.state == TurnState.WAITING  # the satellite ended the question: a reply is owed
+        assert state(sat) == TurnState.WAITING  # the satellite ended the question: a reply is owed
         feed(sat, "vvv")
-        assert sat.state == TurnState.STREAMING  # the user goes on: a new turn
+        assert state(sat) == TurnState.STREAMING  # the user goes on: a new turn
         await sat.on_controller_event(link, start)  # the first turn's reply, already on its way
-        assert sat.state == TurnState.STREAMING
+        assert state(sat) == TurnState.STREAMING
 
 
 async def test_a_run_home_assistant_ends_without_an_answer_ends_the_turn(tmp_path: Path) -> None:
@@ -146,10 +147,10 @@ async def test_the_answer_timeout_needs_home_assistants_run_and_ends_on_any_sign
             feed(sat, "v")
             for event in (Transcript(text="Never mind.").event(), *answer):
                 await sat.on_controller_event(link, event)
-            assert sat.state == TurnState.WAITING
+            assert state(sat) == TurnState.WAITING
             sat.clock.advance(2.1)
             feed(sat, ".")
             assert sat.state == after, (opening, answer)
             if after == TurnState.LISTENING:
                 await sat.on_controller_event(link, reply)  # a late answer after all: heard
-                assert sat.state == TurnState.ANNOUNCING
+                assert state(sat) == TurnState.ANNOUNCING

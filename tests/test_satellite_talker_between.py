@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 from speech import speak
+from state_harness import state
 from test_satellite_talker_gate import floats, norm_words, pcm, tv
 from test_satellite_wake import Link
 from test_satellite_wake_own_words import QuietMic, play
@@ -65,14 +66,14 @@ async def after_the_question(then: np.ndarray, *, reply: bool) -> tuple[Link, Tu
         await sat.on_controller_event(link, RunSatellite().event())
         question = floats(speak("Okay Nabu. Turn off the lights."))
         play(sat, wake, pcm(np.concatenate([np.zeros(16000, np.float32), question])))
-        assert sat.state == TurnState.STREAMING
+        assert state(sat) == TurnState.STREAMING
         await sat.on_controller_event(link, VoiceStopped().event())  # the controller's end of turn
-        assert sat.state == TurnState.WAITING
+        assert state(sat) == TurnState.WAITING
         if reply:
             await sat.on_controller_event(link, AudioStart(rate=16000, width=2, channels=1).event())
             long_reply = AudioChunk(rate=16000, width=2, channels=1, audio=b"\x10\x00" * 16000 * 20).event()
             await sat.on_controller_event(link, long_reply)
-            assert sat.state == TurnState.SPEAKING
+            assert state(sat) == TurnState.SPEAKING
         play(sat, wake, pcm(then))
         await sat.flush()
         return link, sat.state

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 from speech import speak
+from state_harness import state
 from test_satellite_talker_gate import floats, norm_words, pcm, tv
 from test_satellite_wake import Link
 from test_satellite_wake_own_words import QuietMic, play
@@ -54,13 +55,13 @@ async def follow_up_audio(answer: str | None) -> tuple[bytes, int]:
     try:
         await sat.on_controller_event(link, RunSatellite().event())
         play(sat, wake, pcm(np.concatenate([room(1.0), floats(speak("Okay Nabu. Turn on the light.")), room(2.5)])))
-        assert sat.state == TurnState.WAITING
+        assert state(sat) == TurnState.WAITING
         await sat.on_controller_event(link, Synthesize(text="Which room?").event())
         await sat.on_controller_event(link, AudioStart(rate=16000, width=2, channels=1).event())
         await sat.on_controller_event(link, AudioChunk(rate=16000, width=2, channels=1, audio=bytes(3200)).event())
         await sat.on_controller_event(link, AudioStop().event())
         play(sat, wake, pcm(room(1.0)))  # the reply plays out: the follow-up opens
-        assert sat.state == TurnState.LISTENING and sat.follow_up_open
+        assert state(sat) == TurnState.LISTENING and sat.follow_up_open
         said = floats(speak(answer)) if answer else room(0.3)
         play(sat, wake, pcm(np.concatenate([said, tv(6.0, -25.0)])))
         await sat.flush()

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from state_harness import state as state_of
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
 from wyoming.info import Info
@@ -33,29 +34,29 @@ def run(machine: TurnMachine, *triggers: TurnTrigger) -> list[TurnAction]:
 
 def test_plain_turn() -> None:
     m = TurnMachine()
-    assert run(m, T.SPEECH_START) == [] and m.state == S.IDLE  # not armed: mic ignored
-    assert run(m, T.ARM) == [] and m.state == S.LISTENING
-    assert run(m, T.SPEECH_START) == [A.START_TURN, A.TONE_LISTEN] and m.state == S.STREAMING
-    assert run(m, T.SPEECH_END) == [A.END_STREAM] and m.state == S.WAITING
-    assert run(m, T.TRANSCRIPT) == [A.TONE_PROCESS] and m.state == S.WAITING
-    assert run(m, T.REPLY_START) == [] and m.state == S.SPEAKING
-    assert run(m, T.REPLY_DONE) == [A.SEND_PLAYED] and m.state == S.LISTENING
+    assert run(m, T.SPEECH_START) == [] and state_of(m) == S.IDLE  # not armed: mic ignored
+    assert run(m, T.ARM) == [] and state_of(m) == S.LISTENING
+    assert run(m, T.SPEECH_START) == [A.START_TURN, A.TONE_LISTEN] and state_of(m) == S.STREAMING
+    assert run(m, T.SPEECH_END) == [A.END_STREAM] and state_of(m) == S.WAITING
+    assert run(m, T.TRANSCRIPT) == [A.TONE_PROCESS] and state_of(m) == S.WAITING
+    assert run(m, T.REPLY_START) == [] and state_of(m) == S.SPEAKING
+    assert run(m, T.REPLY_DONE) == [A.SEND_PLAYED] and state_of(m) == S.LISTENING
     assert [h[1] for h in m.history] == [T.ARM, T.SPEECH_START, T.SPEECH_END, T.TRANSCRIPT, T.REPLY_START,
                                          T.REPLY_DONE]
 
 
 def test_barge_in_confirmed_stops_playback_before_the_new_turn() -> None:
     m = TurnMachine(state=S.SPEAKING)
-    assert run(m, T.SPEECH_START) == [A.HOLD_PLAYBACK] and m.state == S.BARGE_IN
+    assert run(m, T.SPEECH_START) == [A.HOLD_PLAYBACK] and state_of(m) == S.BARGE_IN
     actions = run(m, T.BARGE_IN_CONFIRMED)
-    assert m.state == S.STREAMING
+    assert state_of(m) == S.STREAMING
     assert actions.index(A.STOP_PLAYBACK) < actions.index(A.START_TURN)
     assert A.TONE_LISTEN not in actions and A.SEND_PLAYED not in actions
 
 
 def test_cough_during_reply_holds_then_resumes() -> None:
     m = TurnMachine(state=S.SPEAKING)
-    assert run(m, T.SPEECH_START, T.SPEECH_END) == [A.HOLD_PLAYBACK, A.RESUME_PLAYBACK] and m.state == S.SPEAKING
+    assert run(m, T.SPEECH_START, T.SPEECH_END) == [A.HOLD_PLAYBACK, A.RESUME_PLAYBACK] and state_of(m) == S.SPEAKING
 
 
 @pytest.mark.parametrize(("playing", "held"), [(S.SPEAKING, S.BARGE_IN), (S.ANNOUNCING, S.ANNOUNCE_BARGE_IN)])
@@ -65,31 +66,31 @@ def test_an_onset_holds_at_once_and_lapses_or_is_confirmed_by_the_vad(playing: T
     assert run(m, T.ONSET_LAPSED) == [A.RESUME_PLAYBACK] and m.state == playing  # the VAD heard no speech
     m = TurnMachine(state=playing)
     assert run(m, T.ONSET, T.SPEECH_START) == [A.HOLD_PLAYBACK] and m.state == held  # held once, not twice
-    assert A.START_TURN in run(m, T.BARGE_IN_CONFIRMED) and m.state == S.STREAMING
+    assert A.START_TURN in run(m, T.BARGE_IN_CONFIRMED) and state_of(m) == S.STREAMING
     assert run(TurnMachine(state=S.LISTENING), T.ONSET) == []  # no reply: an onset means nothing
 
 
 def test_reply_ending_during_barge_in_candidate_sends_played_then_streams() -> None:
     m = TurnMachine(state=S.BARGE_IN)
-    assert run(m, T.REPLY_DONE) == [A.RESUME_PLAYBACK, A.SEND_PLAYED, A.START_TURN] and m.state == S.STREAMING
+    assert run(m, T.REPLY_DONE) == [A.RESUME_PLAYBACK, A.SEND_PLAYED, A.START_TURN] and state_of(m) == S.STREAMING
 
 
 def test_controller_ended_speech_first() -> None:
     m = TurnMachine(state=S.STREAMING)
-    assert run(m, T.TRANSCRIPT) == [A.END_STREAM, A.TONE_PROCESS] and m.state == S.WAITING
+    assert run(m, T.TRANSCRIPT) == [A.END_STREAM, A.TONE_PROCESS] and state_of(m) == S.WAITING
 
 
 @pytest.mark.parametrize("state", [S.STREAMING, S.WAITING, S.SPEAKING, S.BARGE_IN])
 def test_error_and_disarm_abort_any_turn(state: TurnState) -> None:
     m = TurnMachine(state=state)
-    assert run(m, T.ERROR) == [A.STOP_PLAYBACK, A.CANCEL_TURN] and m.state == S.LISTENING
+    assert run(m, T.ERROR) == [A.STOP_PLAYBACK, A.CANCEL_TURN] and state_of(m) == S.LISTENING
     m = TurnMachine(state=state)
-    assert run(m, T.DISARM) == [A.STOP_PLAYBACK, A.CANCEL_TURN] and m.state == S.IDLE
+    assert run(m, T.DISARM) == [A.STOP_PLAYBACK, A.CANCEL_TURN] and state_of(m) == S.IDLE
 
 
 def test_unknown_transitions_are_ignored_and_every_state_is_reachable() -> None:
     m = TurnMachine(state=S.LISTENING)
-    assert run(m, T.REPLY_DONE, T.BARGE_IN_CONFIRMED, T.REPLY_START) == [] and m.state == S.LISTENING
+    assert run(m, T.REPLY_DONE, T.BARGE_IN_CONFIRMED, T.REPLY_START) == [] and state_of(m) == S.LISTENING
     assert m.history == []
     targets = {new for new, _ in TRANSITIONS.values()} | {S.IDLE}
     assert targets == set(TurnState)

@@ -70,13 +70,16 @@ def test_what_is_streamed_after_the_wake_word_holds_the_request_and_not_the_wake
     gate = WakeGate(WakeConfig(), VAD.frame_seconds)
     drain = getattr(gate.detector, "drain", None)
     streamed = None
-    for frame in frames(audio):
-        if streamed is not None:
-            streamed += frame
-        elif gate.process(frame) is not None:
-            streamed = bytearray(gate.take_preroll())
-        if drain is not None:
-            drain()
+    try:
+        for frame in frames(audio):
+            if streamed is not None:
+                streamed += frame
+            elif gate.process(frame) is not None:
+                streamed = bytearray(gate.take_preroll())
+            if drain is not None:
+                drain()
+    finally:  # its models closed now (left to the garbage collector, a .tflite file stayed open under load)
+        asyncio.run(gate.stop())
     assert streamed is not None
     heard = transcribe(bytes(streamed)).lower().strip(" .")
     assert heard.startswith("set a timer"), heard

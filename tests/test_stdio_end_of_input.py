@@ -29,12 +29,12 @@ async def run_stdio(command: list[str], events: list[Event], timeout: float = 12
     )
     assert proc.stdin is not None and proc.stdout is not None
     for event in events:
-        await async_write_event(event, proc.stdin)  # type: ignore[arg-type]
+        await async_write_event(event, proc.stdin)
     proc.stdin.close()
     out: list[Event] = []
     async with asyncio.timeout(timeout):
-        while (event := await async_read_event(proc.stdout)) is not None:  # type: ignore[arg-type]
-            out.append(event)
+        while (got := await async_read_event(proc.stdout)) is not None:
+            out.append(got)
         assert await proc.wait() == 0
     return out
 

@@ -24,13 +24,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 from ha_home import RunningHa, ha_backend
-from speech import speak
 from test_cut_running_command import KETTLE
-from test_orchestrator_satellite import INFO, Script, ScriptedSatellite, link_to
-from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from test_orchestrator_satellite import INFO, Script, ScriptedSatellite, link_to, serving
 from wyoming.error import Error
 from wyoming.event import Event
-from wyoming.pipeline import PipelineStage, RunPipeline
+from wyoming.pipeline import PipelineStage
 from wyoming.snd import Played
 from wyoming.tts import Synthesize
 
@@ -41,7 +39,7 @@ from orchestrator.services import ServicePool
 from orchestrator.turn import TurnResult
 from voice_runtime.error_codes import SERVICES_UNAVAILABLE
 from voice_runtime.procs import ServiceProcess
-from voice_runtime.server import ServerConfig, WyomingServer
+from voice_runtime.server import WyomingServer
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +50,6 @@ class Staged(ScriptedSatellite):
     (an ``audio-stop`` is answered with ``played``)."""
 
     asked: asyncio.Event
-    end_stage: PipelineStage
     last: str
 
     async def handle_event(self, event: Event) -> bool:
@@ -70,17 +67,6 @@ class Staged(ScriptedSatellite):
             return True
         return await super().handle_event(event)
 
-    async def _say(self, text: str, barge: bool = False) -> None:
-        pcm = speak(text)
-        await self.write_event(RunPipeline(start_stage=PipelineStage.ASR, end_stage=self.end_stage).event())
-        if barge:
-            self.script.marks["barge"] = len(self.script.arrived)
-        await self.write_event(AudioStart(16000, 2, 1).event())
-        for i in range(0, len(pcm), 640):
-            await self.write_event(AudioChunk(16000, 2, 1, pcm[i:i + 640]).event())
-            await asyncio.sleep(0)  # like a real mic stream, let the reader see what arrives
-        await self.write_event(AudioStop().event())
-
 
 @contextlib.asynccontextmanager
 async def satellite(script: Script, asked: asyncio.Event, end_stage: PipelineStage,
@@ -90,19 +76,15 @@ async def satellite(script: Script, asked: asyncio.Event, end_stage: PipelineSta
         handler.script, handler.asked, handler.end_stage, handler.last = script, asked, end_stage, last
         return handler
 
-    server = WyomingServer(ServerConfig(uri="tcp://127.0.0.1:0"), factory)
-    await server.start()
-    try:
+    async with serving(factory) as server:
         yield server
-    finally:
-        await server.stop()
 
 
 async def while_running(peers: tuple[ServiceProcess, ServiceProcess], ha: RunningHa, then: str,
-                        end_stage: PipelineStage, last: str) -> tuple[list[TurnResult], Script]:
+                        end_stage: PipelineStage, last: str) -> tuple[TurnResult, TurnResult, Script]:
     """"Turn on the slow kettle."; while our backend does it, the user says ``then`` (its turn's
     ``last`` event ends the script). No LLM (an empty pool): a question that needs one fails
-    (``services-unavailable``)."""
+    (``services-unavailable``). Returns the command's turn, then's turn and the script."""
     whisper, piper = peers
     await ha.call("switch", "turn_off", {"entity_id": "switch.slow_kettle"})
     await ha.wait_state("switch.slow_kettle", lambda s: s["state"] == "off")
@@ -128,7 +110,8 @@ async def while_running(peers: tuple[ServiceProcess, ServiceProcess], ha: Runnin
     finally:  # HA is shared by the session's tests: leave the kettle off, as found
         await ha.call("switch", "turn_off", {"entity_id": "switch.slow_kettle"})
         await ha.wait_state("switch.slow_kettle", lambda s: s["state"] == "off")
-    return turns, script
+    command = next(t for t in turns if t.intent is not None and t.intent.name == "HassTurnOn")
+    return command, next(t for t in turns if t is not command), script
 
 
 def texts(script: Script) -> list[str]:
@@ -140,9 +123,7 @@ def texts(script: Script) -> list[str]:
 async def test_a_text_satellite_waits_for_the_running_command_and_is_told_its_outcome(
     peers: tuple[ServiceProcess, ServiceProcess], ha: RunningHa
 ) -> None:
-    turns, script = await while_running(peers, ha, "Please.", PipelineStage.HANDLE, "synthesize")
-    command = next(t for t in turns if t.intent is not None and t.intent.name == "HassTurnOn")
-    said = next(t for t in turns if t is not command)
+    command, said, script = await while_running(peers, ha, "Please.", PipelineStage.HANDLE, "synthesize")
     assert not command.cancelled and command.reply == KETTLE, command  # the command ran to its end
     assert said.error is None and said.reply == KETTLE, said
     assert texts(script) == [KETTLE], script.received  # the user is told what was done
@@ -152,9 +133,8 @@ async def test_a_text_satellite_waits_for_the_running_command_and_is_told_its_ou
 async def test_a_failed_question_after_a_running_command_still_says_the_commands_reply(
     peers: tuple[ServiceProcess, ServiceProcess], ha: RunningHa
 ) -> None:
-    turns, script = await while_running(peers, ha, "Tell me a story about a dragon.", PipelineStage.TTS, "error")
-    command = next(t for t in turns if t.intent is not None and t.intent.name == "HassTurnOn")
-    asked = next(t for t in turns if t is not command)
+    command, asked, script = await while_running(peers, ha, "Tell me a story about a dragon.", PipelineStage.TTS,
+                                                 "error")
     assert command.reply == KETTLE, command
     assert asked.error is not None and asked.error.code == SERVICES_UNAVAILABLE, asked  # no LLM: it failed
     assert texts(script) == [KETTLE], script.received  # ... and the command's reply was said all the same

@@ -37,7 +37,8 @@ POLICY = StreamPolicy(endpoint_max_windows=round(1.5 * SAMPLE_RATE / 512))
 def _clip() -> bytes:
     with wave.open(str(CLIP)) as wav:
         assert (wav.getframerate(), wav.getsampwidth(), wav.getnchannels()) == (SAMPLE_RATE, 2, 1)
-        return wav.readframes(wav.getnframes())
+        frames: bytes = wav.readframes(wav.getnframes())
+        return frames
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +71,7 @@ async def test_the_question_said_once_is_transcribed_once(
 ) -> None:
     whisper, client = handler
     audio = _clip() + bytes(2 * int(1.5 * SAMPLE_RATE))  # digital silence: the turn ends at the cap, as in the room
-    context = {"partial_transcripts": False, "endpoint_after": 0.6}
+    context: dict[str, object] = {"partial_transcripts": False, "endpoint_after": 0.6}
     got = await transcribe_stream(whisper, client, audio, context)
     text = next(Transcript.from_event(e).text for e in got if Transcript.is_type(e.type))
     assert text.lower().count("emerald") == 1, text

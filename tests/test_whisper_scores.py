@@ -74,9 +74,9 @@ async def final(port: int, pcm: bytes) -> Transcript:
                       *(AudioChunk(16000, 2, 1, pcm[i:i + 3200]).event() for i in range(0, len(pcm), 3200)),
                       AudioStop().event()]:
             await async_write_event(event, writer)
-        while (event := await async_read_event(reader)) is not None:
-            if Transcript.is_type(event.type):
-                return Transcript.from_event(event)
+        while (got := await async_read_event(reader)) is not None:
+            if Transcript.is_type(got.type):
+                return Transcript.from_event(got)
         raise AssertionError("the connection ended without a transcript")
     finally:
         writer.close()

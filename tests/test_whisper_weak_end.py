@@ -59,7 +59,7 @@ async def test_a_quiet_last_word_is_heard_whole(handler: tuple[WhisperHandler, a
     with wave.open(str(CLIP)) as wav:
         assert (wav.getframerate(), wav.getsampwidth(), wav.getnchannels()) == (SAMPLE_RATE, 2, 1)
         audio = wav.readframes(wav.getnframes()) + bytes(2 * int(1.5 * SAMPLE_RATE))
-    context = {"partial_transcripts": False, "endpoint_after": 1.7}
+    context: dict[str, object] = {"partial_transcripts": False, "endpoint_after": 1.7}
     got = await transcribe_stream(whisper, client, audio, context)
     text = next(Transcript.from_event(e).text for e in got if Transcript.is_type(e.type))
     assert "nearest pharmacy" in text.lower(), text

@@ -1,0 +1,148 @@
+"""What the tests of wyoming_llama against the real llama-server and the real SmolLM2 GGUF share
+(tests/test_llama_service_*.py, test_llama_speculative.py, test_llama_prefill.py).
+
+``llama_service``: one service process (``python -m wyoming_llama``, which starts and manages its
+own llama-server) per test module (the module-scoped ``llama`` fixture of tests/conftest.py
+enters it). Tests that need to look inside the handler run it in-process (``in_process``),
+attached to that same llama-server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+from helpers import Client, ServiceProcess, start_service
+from wyoming.asr import Transcript
+from wyoming.event import Event
+from wyoming.handle import Handled, HandledChunk, HandledStart
+from wyoming.info import Info
+
+from voice_runtime.server import ServerConfig, WyomingServer
+from wyoming_llama.handler import LlamaHandler, LlamaService
+from wyoming_llama.history import ChatMessage, HistoryStore
+from wyoming_llama.llm import GenerationSettings, LocalProvider, ReplyStats
+
+PROMPT_NOW = dt.datetime(2026, 3, 14, 15, 9)  # the clock the in-process service tells the model
+MAX_TOKENS = 64  # every reply of the shared service is exactly this long (ignore_eos)
+
+
+@contextlib.asynccontextmanager
+async def llama_service() -> AsyncIterator[ServiceProcess]:
+    """The service a test module shares (tests/conftest.py's ``llama``)."""
+    service = await start_service(
+        "wyoming_llama", "--threads", "1", "--context-size", "2048", "--max-tokens", str(MAX_TOKENS),
+        "--temperature", "0", "--llm-option", "ignore_eos=true", "--health-interval", "1",
+        "--health-timeout", "3", "--restart-delay", "0.2", "--max-sentences", "0",  # long replies on purpose
+        "--warm-up-slots", "1",  # not 4: each (re)start's warm-up competes with the test (1 thread)
+    )
+    try:
+        yield service
+    finally:
+        await service.stop()
+
+
+def llama_child(service: ServiceProcess) -> tuple[int, str]:
+    """The pid and base URL of the llama-server our service runs (its only child)."""
+    children = []
+    for task in Path(f"/proc/{service.pid}/task").iterdir():
+        children += (task / "children").read_text().split()
+    assert len(children) == 1, children
+    pid = int(children[0])
+    args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    port = args[args.index(b"--port") + 1].decode()
+    return pid, f"http://127.0.0.1:{port}"
+
+
+async def ask(client: Client, text: str, conversation: str | None = None) -> list[Event]:
+    context = {"conversation_id": conversation} if conversation else None
+    await client.send(Transcript(text=text, context=context))
+    return await client.recv_until("handled-stop", timeout=180)
+
+
+async def ready_url(llama: ServiceProcess) -> str:
+    """The managed llama-server's URL once it is ready and its first prompt-cache warm-up (1 slot,
+    in the background, after /health answered) is over: it counts in the metrics. A test that
+    restarts llama-server waits for the new one itself. (This asked "Hi" and waited for the
+    reply: 64 tokens written on one thread before every test.)"""
+    assert await llama.wait_log("warm-up: system prompt evaluated into 1 slot(s)", timeout=180)
+    return llama_child(llama)[1]
+
+
+async def metric(url: str, name: str) -> float:
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(f"{url}/metrics")).text
+    match = re.search(rf"^llamacpp:{name} (\S+)$", text, re.MULTILINE)
+    assert match, text
+    return float(match.group(1))
+
+
+async def wait_idle(url: str) -> None:
+    """Returns once llama-server has finished every task queued before it (one slot)."""
+    async with httpx.AsyncClient(timeout=120) as http:
+        response = await http.post(f"{url}/v1/chat/completions",
+                                   json={"messages": [{"role": "user", "content": "x"}], "max_tokens": 1})
+    assert response.status_code == 200
+
+
+class RecordingProvider:
+    """Delegates to the real provider and records exactly what was sent to the model."""
+
+    def __init__(self, inner: LocalProvider) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.sent: list[list[ChatMessage]] = []
+        self.stats: list[ReplyStats] = []  # what llama-server reported for each request
+
+    async def stream(self, messages: list[ChatMessage], settings: GenerationSettings,
+                     stats: ReplyStats, *, conversation: str | None = None) -> AsyncIterator[str]:
+        self.sent.append([dict(m) for m in messages])  # type: ignore[misc]
+        self.stats.append(stats)
+        async for piece in self.inner.stream(messages, settings, stats, conversation=conversation):
+            yield piece
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@contextlib.asynccontextmanager
+async def in_process(url: str, settings: GenerationSettings) -> AsyncIterator[tuple[WyomingServer, LlamaService,
+                                                                                  RecordingProvider]]:
+    provider = RecordingProvider(LocalProvider(url=url))
+    service = LlamaService(provider=provider, info=Info, system_prompt="Answer briefly.",
+                           settings=settings, context_size=2048, history=HistoryStore(max_turns=10),
+                           now=lambda: PROMPT_NOW)
+    server = WyomingServer(ServerConfig(uri="tcp://127.0.0.1:0"),
+                           lambda r, w: LlamaHandler(r, w, service=service))
+    await server.start()
+    try:
+        yield server, service, provider
+    finally:
+        await server.stop()
+        await provider.aclose()
+
+
+def check_reply(events: list[Event], conversation: str | None) -> str:
+    types = [e.type for e in events]
+    assert types[0] == "handled-start" and types[-2:] == ["handled", "handled-stop"], types
+    assert set(types[1:-2]) == {"handled-chunk"}, types
+    chunks = [HandledChunk.from_event(e).text for e in events[1:-2]]
+    final = Handled.from_event(events[-2])
+    assert final.text == "".join(chunks)
+    expected = {"conversation_id": conversation} if conversation else None
+    assert HandledStart.from_event(events[0]).context == expected
+    assert final.context == expected
+    return final.text
+
+
+
+def not_running(pid: int) -> bool:
+    """Gone, or a zombie waiting for init to reap it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] in ("Z", "X")
+    except FileNotFoundError:
+        return True
