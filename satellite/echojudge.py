@@ -60,6 +60,7 @@ from collections import deque
 import numpy as np
 
 from .echo import EchoConfig, EchoGuard, db_to_ratio, frame_rms, ratio_to_db
+from .killed_echo import KilledEcho
 from .residual import ResidualGate, high_band_rms
 
 _MAX_DELAY_S = 0.48  # the longest speaker->mic delay measured (satellite.aec)
@@ -121,6 +122,7 @@ class EchoJudge:
         self._delay_frames = 0  # the reference is delayed by this many frames before the gates
         self._played: deque[float] = deque(maxlen=math.ceil(_MAX_DELAY_S / frame_seconds) + 2)
         self._played_hi: deque[float] = deque(maxlen=self._played.maxlen)
+        self.killed = KilledEcho(frame_seconds)  # the echo's span after a kill (satellite.killed_echo)
 
     def process(
         self,
@@ -142,15 +144,15 @@ class EchoJudge:
         the residual gate at its initial coupling the user had to be 8 dB louder than the
         playback itself, and a user speaking as the reply began was never heard).
         ``double_talk``: the playback explains little of the mic's sound
-        (:attr:`satellite.aec.AudioFrontend.double_talk`): neither gate learns from the frame, and
-        before the canceller is trusted the VAD alone decides (someone is speaking; else a user 6 dB louder
-        than the echo, over the first reply, was learned as echo by the raw gate and never
-        heard: the room missed the first interruption at both echo levels). ``echo_only``: the
-        playback explains the mic as well as echo alone does
-        (:attr:`satellite.aec.AudioFrontend.echo_only`): before the canceller is trusted, not the
-        user whatever the gates say (after a stall both were off the path: the first syllable
-        of a reply's echo passed both, a false hold)."""
+        (:attr:`satellite.aec.AudioFrontend.double_talk`): neither gate learns from it, and before the
+        canceller is trusted the VAD alone decides (someone is speaking; else a user 6 dB louder than the
+        echo, over the first reply, was learned as echo by the raw gate and never heard: the room missed
+        the first interruption at both echo levels). ``echo_only``: the playback explains the mic as
+        well as echo alone does (:attr:`satellite.aec.AudioFrontend.echo_only`): before the canceller is
+        trusted, not the user whatever the gates say (after a stall both were off the path: the first
+        syllable of a reply's echo passed both, a false hold). After a kill: :mod:`satellite.killed_echo`."""
         mic = frame_rms(raw)
+        self.killed.step(self.span_s)
         louder_before = max(self._mics, default=0.0)
         self._mics.append(mic)
         self._played.append(frame_rms(played))
@@ -196,7 +198,8 @@ class EchoJudge:
         off_path = cancelled_db <= -_OFF_PATH_DB and out >= max(
             _MISALIGNED_RMS, louder_before * db_to_ratio(_OFF_PATH_DB)
         )
-        self.misaligned = self.converged and ((added and mic >= _MISALIGNED_RMS) or off_path)
+        phantom = self.killed.phantom(added)  # ... not after a kill: the echo of what never played
+        self.misaligned = self.converged and not phantom and ((added and mic >= _MISALIGNED_RMS) or off_path)
         if self.misaligned:
             self.suspend()
         learn = cancelling and not not_echo and not double_talk and not added
@@ -230,7 +233,7 @@ class EchoJudge:
             cancelling
             and not raw_user
             and not residual_user
-            and not double_talk
+            and not double_talk and not phantom
             and max(self.raw.recent_reference, reference) >= self._min_ref
         ):
             self._erle.append((mic * mic, out * out))
@@ -265,10 +268,12 @@ class EchoJudge:
             and self.residual.excess_db >= _HI_HOLD_DB
         )
         residual_user = residual_user and (self._fresh or self._strong < max(2, self.config.onset_frames))
-        if self.converged:
-            self.residual_decisions += 1
-            return residual_user
-        return double_talk or (raw_user and residual_user and not echo_only)
+        if self.converged and self.killed.active:  # the speaker was killed (satellite.killed_echo)
+            return self.killed.verdict(mic, residual_user or (phantom and raw_user))
+        self.residual_decisions += self.converged
+        user = residual_user if self.converged else double_talk or (raw_user and residual_user and not echo_only)
+        self.killed.judged(mic, user)
+        return user
 
     def _is_fresh(self, cancelled_db: float) -> bool:
         """Is this frame, clearly over the residual echo of a trusted canceller, more than echo
@@ -360,6 +365,7 @@ class EchoJudge:
         never confirmed: the room, 0 of 15 at -6 dB)."""
         for i in range(min(self._delay_frames, len(self._played))):
             self._played[-1 - i] = self._played_hi[-1 - i] = 0.0
+        self.killed.killed()  # for its echo's span the canceller's added frames are no path moving
 
     def suspend(self) -> None:
         """The echo path may have moved (the satellite fell behind its mic): the canceller is not
@@ -385,6 +391,7 @@ class EchoJudge:
         self.residual.forget_coupling()
         self.residual_hi.forget_coupling()
         self._erle.clear()
+        self.killed.replayed()
         self.suspended = False  # re-proven from the ERLE measured from now on
         self.converged = False
         self._strong = 0
