@@ -21,7 +21,10 @@ So for the echo's span after a kill (:meth:`killed` until :meth:`replayed` or ``
   voice going on at its level, while what echo truly came ends with the sound (its reverberation
   falls away: ~9 dB a frame in the room's 0.2 s). An echo that held the reply by mistake has its last
   frames before the phantom ones: they are not the user's, so it does not go on through them;
-* no ERLE and nothing learned from it.
+* no ERLE and nothing learned from it;
+* the satellite streams (and its VAD hears) the raw mic for it, not the canceller's output: that is the
+  negated echo of the reply's next words, louder than a far user's word it lands in (cont-10: the mic
+  at -25.6 dBFS, the output at -21.1), which went to whisper with the trailing word.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class KilledEcho:
         self._frame_seconds = frame_seconds
         self._since: int | None = None  # frames since the kill (None: not within the echo's span of one)
         self._user_mic = 0.0  # the raw mic of the user's last frame the gates let through (0: the last was not)
+        self.last = False  # the last frame was a phantom: the satellite streams (the VAD hears) the raw mic
 
     def killed(self) -> None:
         self._since = 0
@@ -49,6 +53,7 @@ class KilledEcho:
         self._since = None
 
     def step(self, span_s: float) -> None:
+        self.last = False
         if self._since is not None:
             self._since += 1
             if self._since > math.ceil(span_s / self._frame_seconds) + 1:
@@ -61,7 +66,8 @@ class KilledEcho:
 
     def phantom(self, added: bool) -> bool:
         """Is this frame the canceller subtracting the echo of audio that never played?"""
-        return added and self._since is not None
+        self.last = added and self._since is not None
+        return self.last
 
     def verdict(self, mic: float, by_gates: bool) -> bool:
         """Within the span: the user's if the gates say so, or if the user's voice goes on (the raw mic
