@@ -43,7 +43,7 @@ as usual, whatever the playback-based residual says. A frame it made much louder
 the mic heard just before predicted an echo that had not come (the path moved): the trust ends.
 A *leak*, a frame it still took ``_LEAK_DB`` (8 dB) out of, less than ``_LEAK_EXCESS_DB`` (15 dB)
 over the residual echo and with no hiss, is the canceller cancelling a few frames worse than its
-ERLE, not the user: an onset needs a frame of its run that is not one (:meth:`EchoJudge._is_fresh`).
+ERLE, not the user: an onset needs a frame of its run that is not one (:func:`satellite.leaks.is_fresh`).
 So is a frame whose cancelled sound is a scaled copy of the canceller's own echo estimate
 (``estimate_corr``: the canceller on its path underrated the echo), or the negative of it (it subtracted
 an echo that was not there: the path moved unseen), however far over the residual.
@@ -61,6 +61,7 @@ import numpy as np
 
 from .echo import EchoConfig, EchoGuard, db_to_ratio, frame_rms, ratio_to_db
 from .killed_echo import KilledEcho
+from .leaks import OFF_PATH_CORR, UNDERRATED_CORR, is_fresh
 from .residual import ResidualGate, high_band_rms
 
 _MAX_DELAY_S = 0.48  # the longest speaker->mic delay measured (satellite.aec)
@@ -78,14 +79,6 @@ _TRUST_FRAMES = 10  # the ERLE is at least converged_erle_db this many frames in
 _AS_ECHO_DB = 6.0  # a frame cancelled within this of the canceller's ERLE is echo (see process)
 _OFF_PATH_DB = 10.0  # a frame made this much louder than the mic, and than the mic before: the path moved
 _BEFORE = 4  # ... and than the loudest of this many mic frames before it
-_LEAK_DB = 8.0  # a frame the canceller took this much out of is mostly echo: it is echo leaking ...
-_LEAK_EXCESS_DB = 15.0  # ... unless this far over the residual echo (see _is_fresh)
-# The cancelled frame this correlated with the canceller's estimate: echo (_is_fresh). 0.3, not 0.5: the
-# echo 6 dB louder mid-reply (the speaker turned up), speex re-adapting left frames 0.34-0.48 correlated
-# 10-14 dB over the residual echo (held at 0 and -6 dB); the users' frames: at most 0.20 (26 room runs),
-# 0.19 (session 19's five barge-in taps, 88 frames 8 dB or more over the residual echo).
-_UNDERRATED_CORR = 0.3
-_OFF_PATH_CORR = -0.4  # ... or anti-correlated this much: the estimate subtracted where no such echo was
 _ERLE_SLACK_DB = 6.0  # the residual echo: at least ERLE + this under the raw echo (process)
 
 
@@ -113,7 +106,7 @@ class EchoJudge:
         self.residual_decisions = 0  # frames decided by the residual gate alone
         self._strong = 0  # frames in a row clearly above the residual echo while it is trusted
         self._risen = False  # ... one of which was above the broadband residual echo
-        self._fresh = False  # ... one of which was not a leak of echo coming back (_is_fresh)
+        self._fresh = False  # ... one of which was not a leak of echo coming back (leaks.is_fresh)
         self._mics: deque[float] = deque(maxlen=_BEFORE)  # the last frames' mic levels (RMS)
         self.onset = False
         self.suspended = False  # the path may have moved: not trusted until confirmed (or re-proven)
@@ -254,9 +247,9 @@ class EchoJudge:
         hiss = hi_user and self.residual_hi.excess_db >= margin and erle >= _HI_MIN_ERLE_DB
         broadband = residual_user and self.residual.excess_db >= margin
         strong = self.converged and (broadband or hiss) and not added and not as_echo
-        # A scaled copy of the canceller's estimate (or of its negative) is echo, hiss or not (_is_fresh).
-        underrated = estimate_corr >= _UNDERRATED_CORR or estimate_corr <= _OFF_PATH_CORR
-        self._fresh = strong and (self._fresh or (not underrated and (hiss or self._is_fresh(cancelled_db))))
+        # A scaled copy of the canceller's estimate (or of its negative) is echo, hiss or not (leaks.is_fresh).
+        underrated = estimate_corr >= UNDERRATED_CORR or estimate_corr <= OFF_PATH_CORR
+        self._fresh = strong and (self._fresh or (not underrated and (hiss or is_fresh(cancelled_db, self.residual))))
         self._strong = self._strong + 1 if strong else 0
         # A high-band onset needs a broadband rise in one of its frames: the echo's own hiss,
         # poorly cancelled, came with the broadband residual below the residual echo.
@@ -274,32 +267,6 @@ class EchoJudge:
         user = residual_user if self.converged else double_talk or (raw_user and residual_user and not echo_only)
         self.killed.judged(mic, user)
         return user
-
-    def _is_fresh(self, cancelled_db: float) -> bool:
-        """Is this frame, clearly over the residual echo of a trusted canceller, more than echo
-        leaking through? Not if the canceller still took ``_LEAK_DB`` out of it (most of the frame
-        was echo it cancelled) and it is less than ``_LEAK_EXCESS_DB`` over the residual echo: the
-        canceller cancelling a few frames 12-17 dB instead of its 26-32 (the room, replayed: a
-        new phrase's first frames, a reply's first echo; excess 8-13 dB). A voice is not
-        cancelled: the users' frames up to their first hold (236 frames, 145 barge-ins) lost at
-        most 8.4 dB (those two 12-14 dB over the residual), and the best frame of each onset at
-        most 5.0 dB. A hiss in the high band is fresh whatever the broadband (an "s" over echo:
-        the broadband mostly echo; the leaks had none, -9 to +2.4 dB over the high band's
-        residual). The cost: over a trusted canceller a voice 7 dB or more under the echo with
-        no hiss must be 15 dB, not 8, over the residual echo (up to ERLE - 15 dB under the echo:
-        11 dB at 26 dB ERLE) for an onset or the VAD while the echo plays. The first frame of a run stays the
-        user's either way (the VAD's speech start came a frame later on four barge-ins when it
-        did not). Nor is a frame correlated ``_UNDERRATED_CORR`` (0.3) or more with the canceller's echo
-        estimate (:attr:`satellite.aec.AudioFrontend.estimate_corr`), however far over the residual:
-        the room at 0 dB (session 17's lead, 143.1 s): a phrase's first echo frames cancelled 8-9 dB
-        at 25 dB ERLE, on an unmoved path, 16 dB over the residual, 0.92-0.96 (a false hold); the
-        users' frames over the trusted canceller, 26 replayed room runs: at most 0.20 (the caller
-        checks it: it overrules a hiss too, an underrated echo's high band is underrated as well). Nor
-        one anti-correlated ``_OFF_PATH_CORR`` or more: the room at 0 dB on a box at load 6 (session
-        18, 34.3 s): the room's card played 20 ms of silence inside a reply that no stall or underrun
-        showed, the canceller (trusted, ERLE 29 dB) took 5 then -0.7 dB out, -0.47 / -0.46 (a false
-        hold); the users' frames >= 10 dB over the residual: at least -0.30."""
-        return not (cancelled_db >= _LEAK_DB and self.residual.excess_db < _LEAK_EXCESS_DB)
 
     def _clearly_above_echo(self, mic: float) -> bool:
         """While the path may have moved (:meth:`suspend`: the satellite fell behind its mic)
