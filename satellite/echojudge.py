@@ -76,6 +76,8 @@ _HI_HOLD_DB = 3.0  # ... and the frame it holds on this far (see process)
 _ADDED_DB = 1.0  # a frame the canceller made this much louder than the mic: it is off its path, no evidence
 _MISALIGNED_RMS = 10 ** (-35 / 20)  # ... on a mic frame this loud: the path moved (see process)
 _TRUST_FRAMES = 10  # the ERLE is at least converged_erle_db this many frames in a row: trusted
+_KEPT_FRAMES, _KEPT_ERLE_DB = 4, 20.0  # after a restart the kept filter cancels this much this many echo frames: early
+# trust (_kept_proven)
 _AS_ECHO_DB = 6.0  # a frame cancelled within this of the canceller's ERLE is echo (see process)
 _OFF_PATH_DB = 10.0  # a frame made this much louder than the mic, and than the mic before: the path moved
 _BEFORE = 4  # ... and than the loudest of this many mic frames before it
@@ -100,6 +102,8 @@ class EchoJudge:
         self._echo_out = 0.0
         self._echo_frames = 0
         self.converged = False
+        self.early = False  # trusted early: the kept filter proven after a restart, double talk still lets through
+        self._kept = False  # the speaker restarted with the canceller's filter kept (path_changed)
         self._proven = 0  # frames in a row the ERLE has said the canceller may be trusted
         self._erle_now = float("-inf")  # the ERLE the last frame was judged with
         self.misaligned = False  # the last frame showed the trusted canceller off its path
@@ -243,10 +247,14 @@ class EchoJudge:
         proven = not self.suspended and erle >= self.config.converged_erle_db
         self._proven = self._proven + 1 if proven else 0
         self.converged = self._proven >= _TRUST_FRAMES
+        self._kept = self._kept and not self.suspended and not self.converged
+        self.early = self._kept and (self.early or self._kept_proven(loud))
+        if self.early and not math.isfinite(erle):
+            erle = float(np.median(loud))
         margin = self.config.onset_margin_db
         hiss = hi_user and self.residual_hi.excess_db >= margin and erle >= _HI_MIN_ERLE_DB
         broadband = residual_user and self.residual.excess_db >= margin
-        strong = self.converged and (broadband or hiss) and not added and not as_echo
+        strong = (self.converged or self.early) and (broadband or hiss) and not added and not as_echo
         # A scaled copy of the canceller's estimate (or of its negative) is echo, hiss or not (leaks.is_fresh).
         underrated = estimate_corr >= UNDERRATED_CORR or estimate_corr <= OFF_PATH_CORR
         self._fresh = strong and (self._fresh or (not underrated and (hiss or is_fresh(cancelled_db, self.residual))))
@@ -265,6 +273,7 @@ class EchoJudge:
             return self.killed.verdict(mic, residual_user or (phantom and raw_user))
         self.residual_decisions += self.converged
         user = residual_user if self.converged else double_talk or (raw_user and residual_user and not echo_only)
+        user = user or (self.early and residual_user)
         self.killed.judged(mic, user)
         return user
 
@@ -281,6 +290,11 @@ class EchoJudge:
         return ratio_to_db(max(mic, 1e-9) / reference) > self.raw.coupling_db + self.config.margin_db + _SUSPENDED_DB
 
     @property
+    def phantom(self) -> bool:
+        """The last frame was the canceller subtracting the echo of audio that never played (killed_echo)."""
+        return self.killed.last
+
+    @property
     def erle_db(self) -> float | None:
         """The canceller's ERLE over the last second of echo: the median over the frames whose
         echo is within ``_LOUD_DB`` of the loudest (a median over all frames sat at the noise
@@ -288,6 +302,23 @@ class EchoJudge:
         by one bad frame as the canceller resumed). None before any."""
         loud = self._loud_erle()
         return float(np.median(loud)) if loud else None
+
+    def _kept_proven(self, loud: list[float]) -> bool:
+        """After a speaker restart the canceller keeps its filter (:meth:`path_changed`), usually still right:
+        the last ``_KEPT_FRAMES`` echo frames since each cancelled ``_KEPT_ERLE_DB`` or more is an early trust
+        (:attr:`early`, until the usual proof: ``trust_after_ms`` of echo + ``_TRUST_FRAMES``, ~0.9 s into a
+        reply in the room, session 21, while the canceller cancelled from ~0.34 s; a user 6 dB under the echo
+        was heard 0.7 s late, far trailing words over a reply's first second never). While early the residual
+        gate decides and onsets count, but double talk still lets the user through, the front end still
+        watches for it (``converged`` stays False: ``SpeakerPath`` asks it ``watch(not converged)``), and
+        nothing that needs the full proof acts (a misaligned frame, the as-echo rule, the residual's floor).
+        Session 21 trusted it fully: a user 12 dB under the echo 0.1 s in was never heard. Synthetic scenes
+        (tests/test_satellite_echopath.py's restart, a user 0/6/12 dB under at 0.1/0.25/0.4 s, -6/0 dB): 10
+        of 18 held sooner (0.21-0.72 -> 0.06-0.24 s), 8 as before, none later; echo alone: no hold."""
+        if len(self._erle) < _KEPT_FRAMES or len(loud) < _KEPT_FRAMES:
+            return False
+        return all(10.0 * math.log10(max(a, 1e-18) / max(b, 1e-18)) >= _KEPT_ERLE_DB
+                   for a, b in list(self._erle)[-_KEPT_FRAMES:])
 
     def _loud_erle(self) -> list[float]:
         if not self._erle:
@@ -339,7 +370,7 @@ class EchoJudge:
         trusted until :meth:`confirm` (the delay was re-measured unchanged) or, if it changed,
         until it has proven itself again after :meth:`path_changed`."""
         self.suspended = True
-        self.converged = False
+        self.converged = self.early = self._kept = False
         self._strong = 0
         self._risen = False
         self._fresh = False
@@ -360,7 +391,8 @@ class EchoJudge:
         self._erle.clear()
         self.killed.replayed()
         self.suspended = False  # re-proven from the ERLE measured from now on
-        self.converged = False
+        self.converged = self.early = False
+        self._kept = True
         self._strong = 0
         self._risen = False
         self._fresh = False
