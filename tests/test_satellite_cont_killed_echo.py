@@ -120,9 +120,18 @@ class Scene:
         self.noise = np.random.default_rng(1)
         self.mics: list[np.ndarray] = []  # every mic frame, in order
         self.sent: list[Event] = []
+        self.stall_at_hold = False  # the satellite falls behind its mic as the hold kills the speaker (below)
+        self._late: list[float] = []
 
     def step(self, user: np.ndarray | None = None) -> None:
         """One tick of the satellite's mic loop: the speaker frame written, the mic frame processed."""
+        if self.stall_at_hold and self.speaker.kills and not self._late:
+            # The loaded room (session 22, run 2): killing and restarting the sound command at the hold
+            # stalled the satellite ~90 ms; its next frames were read in a burst, the new command ran dry.
+            self._late = [0.12, 0.09, 0.06, 0.03, 0.0]
+            self.speaker.ahead.underruns += 1
+        self.sat.trace.read = (len(self.mics) + 1) * FRAME / RATE + (self._late.pop(0) if len(self._late) > 1 else 0.0)
+        self.sat._check_lag()
         played = self.sat.playback.next_frame()
         self.speaker.tick(played)
         mic = self.speaker.echo() + self.noise.standard_normal(FRAME) * 32768 * 10 ** (-60 / 20)
@@ -175,7 +184,8 @@ def rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(x**2)))
 
 
-async def word_over_the_second_reply(word_db: float | None, after_reply_s: float = 0.35) -> Scene:
+async def word_over_the_second_reply(word_db: float | None, after_reply_s: float = 0.35, *,
+                                     stall_at_hold: bool = False) -> Scene:
     """A question and its 5 s reply played to the end (the canceller converges), a second question,
     its reply, and ``after_reply_s`` into it "now" ``word_db`` under the echo's level (None: no word)."""
     scene = Scene()
@@ -192,6 +202,7 @@ async def word_over_the_second_reply(word_db: float | None, after_reply_s: float
     await reply(scene, link, REPLY_TEXT)
     echo_rms = 32768 * 10 ** (-20 / 20) * 10 ** (ECHO_DB / 20)  # Piper's speech ~-20 dBFS, through the room
     scene.quiet(after_reply_s)
+    scene.stall_at_hold = stall_at_hold
     if word_db is not None:
         word = voiced(speak(WORD))
         word *= echo_rms * 10 ** (word_db / 20) / float(np.sqrt(np.mean(word**2)))
@@ -224,3 +235,14 @@ async def test_the_echo_alone_never_holds_or_cuts_the_reply() -> None:
     history = [(a.value, t.value, b.value) for a, t, b in scene.sat.machine.history]
     assert scene.speaker.kills == 0, history
     assert sum(1 for h in history if h[2] == "streaming") == 2, history  # the two questions only
+
+
+async def test_a_stall_as_the_hold_kills_the_speaker_does_not_deafen_the_judge() -> None:
+    """The same word 0.35 s into the reply, the satellite 120 ms behind
+    its mic as the hold kills the speaker and the new sound command run dry: the run's 3 of 4 lost words.
+    Before: the judge suspended its trust and the canceller re-measured the delay of a silent speaker,
+    deaf to the word: the hold lapsed. Nothing plays while the speaker is killed: nothing moved."""
+    scene = await word_over_the_second_reply(-6.0, 0.35, stall_at_hold=True)
+    history = [(a.value, t.value, b.value) for a, t, b in scene.sat.machine.history]
+    assert scene.speaker.kills >= 1, history
+    assert ("barge-in", "continued", "streaming") in history, history
