@@ -304,7 +304,10 @@ class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, Clou
         """
         self._mic_ms += self.config.vad.frame_ms
         self._tick()
+        raw = frame
         frame, allow = self._judge(frame, played)  # the VAD, the wake word and the controller get the cleaned frame
+        if self.guard.phantom:  # ... but not the echo of audio that never played (satellite.killed_echo)
+            frame = raw
         heard, streamed, turns = frame, [frame], self.turns
         if self.talker is not None:  # in a gated turn the VAD and the controller hear its talker only
             streamed = self.talker.step(frame, self.machine.state == TurnState.STREAMING)

@@ -43,7 +43,7 @@ as usual, whatever the playback-based residual says. A frame it made much louder
 the mic heard just before predicted an echo that had not come (the path moved): the trust ends.
 A *leak*, a frame it still took ``_LEAK_DB`` (8 dB) out of, less than ``_LEAK_EXCESS_DB`` (15 dB)
 over the residual echo and with no hiss, is the canceller cancelling a few frames worse than its
-ERLE, not the user: an onset needs a frame of its run that is not one (:meth:`EchoJudge._is_fresh`).
+ERLE, not the user: an onset needs a frame of its run that is not one (:func:`satellite.leaks.is_fresh`).
 So is a frame whose cancelled sound is a scaled copy of the canceller's own echo estimate
 (``estimate_corr``: the canceller on its path underrated the echo), or the negative of it (it subtracted
 an echo that was not there: the path moved unseen), however far over the residual.
@@ -60,6 +60,8 @@ from collections import deque
 import numpy as np
 
 from .echo import EchoConfig, EchoGuard, db_to_ratio, frame_rms, ratio_to_db
+from .killed_echo import KilledEcho
+from .leaks import OFF_PATH_CORR, UNDERRATED_CORR, is_fresh
 from .residual import ResidualGate, high_band_rms
 
 _MAX_DELAY_S = 0.48  # the longest speaker->mic delay measured (satellite.aec)
@@ -74,17 +76,11 @@ _HI_HOLD_DB = 3.0  # ... and the frame it holds on this far (see process)
 _ADDED_DB = 1.0  # a frame the canceller made this much louder than the mic: it is off its path, no evidence
 _MISALIGNED_RMS = 10 ** (-35 / 20)  # ... on a mic frame this loud: the path moved (see process)
 _TRUST_FRAMES = 10  # the ERLE is at least converged_erle_db this many frames in a row: trusted
+_KEPT_FRAMES, _KEPT_ERLE_DB = 4, 20.0  # after a restart the kept filter cancels this much this many echo frames: early
+# trust (_kept_proven)
 _AS_ECHO_DB = 6.0  # a frame cancelled within this of the canceller's ERLE is echo (see process)
 _OFF_PATH_DB = 10.0  # a frame made this much louder than the mic, and than the mic before: the path moved
 _BEFORE = 4  # ... and than the loudest of this many mic frames before it
-_LEAK_DB = 8.0  # a frame the canceller took this much out of is mostly echo: it is echo leaking ...
-_LEAK_EXCESS_DB = 15.0  # ... unless this far over the residual echo (see _is_fresh)
-# The cancelled frame this correlated with the canceller's estimate: echo (_is_fresh). 0.3, not 0.5: the
-# echo 6 dB louder mid-reply (the speaker turned up), speex re-adapting left frames 0.34-0.48 correlated
-# 10-14 dB over the residual echo (held at 0 and -6 dB); the users' frames: at most 0.20 (26 room runs),
-# 0.19 (session 19's five barge-in taps, 88 frames 8 dB or more over the residual echo).
-_UNDERRATED_CORR = 0.3
-_OFF_PATH_CORR = -0.4  # ... or anti-correlated this much: the estimate subtracted where no such echo was
 _ERLE_SLACK_DB = 6.0  # the residual echo: at least ERLE + this under the raw echo (process)
 
 
@@ -106,13 +102,15 @@ class EchoJudge:
         self._echo_out = 0.0
         self._echo_frames = 0
         self.converged = False
+        self.early = False  # trusted early: the kept filter proven after a restart, double talk still lets through
+        self._kept = False  # the speaker restarted with the canceller's filter kept (path_changed)
         self._proven = 0  # frames in a row the ERLE has said the canceller may be trusted
         self._erle_now = float("-inf")  # the ERLE the last frame was judged with
         self.misaligned = False  # the last frame showed the trusted canceller off its path
         self.residual_decisions = 0  # frames decided by the residual gate alone
         self._strong = 0  # frames in a row clearly above the residual echo while it is trusted
         self._risen = False  # ... one of which was above the broadband residual echo
-        self._fresh = False  # ... one of which was not a leak of echo coming back (_is_fresh)
+        self._fresh = False  # ... one of which was not a leak of echo coming back (leaks.is_fresh)
         self._mics: deque[float] = deque(maxlen=_BEFORE)  # the last frames' mic levels (RMS)
         self.onset = False
         self.suspended = False  # the path may have moved: not trusted until confirmed (or re-proven)
@@ -121,6 +119,7 @@ class EchoJudge:
         self._delay_frames = 0  # the reference is delayed by this many frames before the gates
         self._played: deque[float] = deque(maxlen=math.ceil(_MAX_DELAY_S / frame_seconds) + 2)
         self._played_hi: deque[float] = deque(maxlen=self._played.maxlen)
+        self.killed = KilledEcho(frame_seconds)  # the echo's span after a kill (satellite.killed_echo)
 
     def process(
         self,
@@ -142,15 +141,15 @@ class EchoJudge:
         the residual gate at its initial coupling the user had to be 8 dB louder than the
         playback itself, and a user speaking as the reply began was never heard).
         ``double_talk``: the playback explains little of the mic's sound
-        (:attr:`satellite.aec.AudioFrontend.double_talk`): neither gate learns from the frame, and
-        before the canceller is trusted the VAD alone decides (someone is speaking; else a user 6 dB louder
-        than the echo, over the first reply, was learned as echo by the raw gate and never
-        heard: the room missed the first interruption at both echo levels). ``echo_only``: the
-        playback explains the mic as well as echo alone does
-        (:attr:`satellite.aec.AudioFrontend.echo_only`): before the canceller is trusted, not the
-        user whatever the gates say (after a stall both were off the path: the first syllable
-        of a reply's echo passed both, a false hold)."""
+        (:attr:`satellite.aec.AudioFrontend.double_talk`): neither gate learns from it, and before the
+        canceller is trusted the VAD alone decides (someone is speaking; else a user 6 dB louder than the
+        echo, over the first reply, was learned as echo by the raw gate and never heard: the room missed
+        the first interruption at both echo levels). ``echo_only``: the playback explains the mic as
+        well as echo alone does (:attr:`satellite.aec.AudioFrontend.echo_only`): before the canceller is
+        trusted, not the user whatever the gates say (after a stall both were off the path: the first
+        syllable of a reply's echo passed both, a false hold). After a kill: :mod:`satellite.killed_echo`."""
         mic = frame_rms(raw)
+        self.killed.step(self.span_s)
         louder_before = max(self._mics, default=0.0)
         self._mics.append(mic)
         self._played.append(frame_rms(played))
@@ -196,7 +195,8 @@ class EchoJudge:
         off_path = cancelled_db <= -_OFF_PATH_DB and out >= max(
             _MISALIGNED_RMS, louder_before * db_to_ratio(_OFF_PATH_DB)
         )
-        self.misaligned = self.converged and ((added and mic >= _MISALIGNED_RMS) or off_path)
+        phantom = self.killed.phantom(added)  # ... not after a kill: the echo of what never played
+        self.misaligned = self.converged and not phantom and ((added and mic >= _MISALIGNED_RMS) or off_path)
         if self.misaligned:
             self.suspend()
         learn = cancelling and not not_echo and not double_talk and not added
@@ -230,7 +230,7 @@ class EchoJudge:
             cancelling
             and not raw_user
             and not residual_user
-            and not double_talk
+            and not double_talk and not phantom
             and max(self.raw.recent_reference, reference) >= self._min_ref
         ):
             self._erle.append((mic * mic, out * out))
@@ -247,13 +247,17 @@ class EchoJudge:
         proven = not self.suspended and erle >= self.config.converged_erle_db
         self._proven = self._proven + 1 if proven else 0
         self.converged = self._proven >= _TRUST_FRAMES
+        self._kept = self._kept and not self.suspended and not self.converged
+        self.early = self._kept and (self.early or self._kept_proven(loud))
+        if self.early and not math.isfinite(erle):
+            erle = float(np.median(loud))
         margin = self.config.onset_margin_db
         hiss = hi_user and self.residual_hi.excess_db >= margin and erle >= _HI_MIN_ERLE_DB
         broadband = residual_user and self.residual.excess_db >= margin
-        strong = self.converged and (broadband or hiss) and not added and not as_echo
-        # A scaled copy of the canceller's estimate (or of its negative) is echo, hiss or not (_is_fresh).
-        underrated = estimate_corr >= _UNDERRATED_CORR or estimate_corr <= _OFF_PATH_CORR
-        self._fresh = strong and (self._fresh or (not underrated and (hiss or self._is_fresh(cancelled_db))))
+        strong = (self.converged or self.early) and (broadband or hiss) and not added and not as_echo
+        # A scaled copy of the canceller's estimate (or of its negative) is echo, hiss or not (leaks.is_fresh).
+        underrated = estimate_corr >= UNDERRATED_CORR or estimate_corr <= OFF_PATH_CORR
+        self._fresh = strong and (self._fresh or (not underrated and (hiss or is_fresh(cancelled_db, self.residual))))
         self._strong = self._strong + 1 if strong else 0
         # A high-band onset needs a broadband rise in one of its frames: the echo's own hiss,
         # poorly cancelled, came with the broadband residual below the residual echo.
@@ -265,36 +269,13 @@ class EchoJudge:
             and self.residual.excess_db >= _HI_HOLD_DB
         )
         residual_user = residual_user and (self._fresh or self._strong < max(2, self.config.onset_frames))
-        if self.converged:
-            self.residual_decisions += 1
-            return residual_user
-        return double_talk or (raw_user and residual_user and not echo_only)
-
-    def _is_fresh(self, cancelled_db: float) -> bool:
-        """Is this frame, clearly over the residual echo of a trusted canceller, more than echo
-        leaking through? Not if the canceller still took ``_LEAK_DB`` out of it (most of the frame
-        was echo it cancelled) and it is less than ``_LEAK_EXCESS_DB`` over the residual echo: the
-        canceller cancelling a few frames 12-17 dB instead of its 26-32 (the room, replayed: a
-        new phrase's first frames, a reply's first echo; excess 8-13 dB). A voice is not
-        cancelled: the users' frames up to their first hold (236 frames, 145 barge-ins) lost at
-        most 8.4 dB (those two 12-14 dB over the residual), and the best frame of each onset at
-        most 5.0 dB. A hiss in the high band is fresh whatever the broadband (an "s" over echo:
-        the broadband mostly echo; the leaks had none, -9 to +2.4 dB over the high band's
-        residual). The cost: over a trusted canceller a voice 7 dB or more under the echo with
-        no hiss must be 15 dB, not 8, over the residual echo (up to ERLE - 15 dB under the echo:
-        11 dB at 26 dB ERLE) for an onset or the VAD while the echo plays. The first frame of a run stays the
-        user's either way (the VAD's speech start came a frame later on four barge-ins when it
-        did not). Nor is a frame correlated ``_UNDERRATED_CORR`` (0.3) or more with the canceller's echo
-        estimate (:attr:`satellite.aec.AudioFrontend.estimate_corr`), however far over the residual:
-        the room at 0 dB (session 17's lead, 143.1 s): a phrase's first echo frames cancelled 8-9 dB
-        at 25 dB ERLE, on an unmoved path, 16 dB over the residual, 0.92-0.96 (a false hold); the
-        users' frames over the trusted canceller, 26 replayed room runs: at most 0.20 (the caller
-        checks it: it overrules a hiss too, an underrated echo's high band is underrated as well). Nor
-        one anti-correlated ``_OFF_PATH_CORR`` or more: the room at 0 dB on a box at load 6 (session
-        18, 34.3 s): the room's card played 20 ms of silence inside a reply that no stall or underrun
-        showed, the canceller (trusted, ERLE 29 dB) took 5 then -0.7 dB out, -0.47 / -0.46 (a false
-        hold); the users' frames >= 10 dB over the residual: at least -0.30."""
-        return not (cancelled_db >= _LEAK_DB and self.residual.excess_db < _LEAK_EXCESS_DB)
+        if self.converged and self.killed.active:  # the speaker was killed (satellite.killed_echo)
+            return self.killed.verdict(mic, residual_user or (phantom and raw_user))
+        self.residual_decisions += self.converged
+        user = residual_user if self.converged else double_talk or (raw_user and residual_user and not echo_only)
+        user = user or (self.early and residual_user)
+        self.killed.judged(mic, user)
+        return user
 
     def _clearly_above_echo(self, mic: float) -> bool:
         """While the path may have moved (:meth:`suspend`: the satellite fell behind its mic)
@@ -309,6 +290,11 @@ class EchoJudge:
         return ratio_to_db(max(mic, 1e-9) / reference) > self.raw.coupling_db + self.config.margin_db + _SUSPENDED_DB
 
     @property
+    def phantom(self) -> bool:
+        """The last frame was the canceller subtracting the echo of audio that never played (killed_echo)."""
+        return self.killed.last
+
+    @property
     def erle_db(self) -> float | None:
         """The canceller's ERLE over the last second of echo: the median over the frames whose
         echo is within ``_LOUD_DB`` of the loudest (a median over all frames sat at the noise
@@ -316,6 +302,23 @@ class EchoJudge:
         by one bad frame as the canceller resumed). None before any."""
         loud = self._loud_erle()
         return float(np.median(loud)) if loud else None
+
+    def _kept_proven(self, loud: list[float]) -> bool:
+        """After a speaker restart the canceller keeps its filter (:meth:`path_changed`), usually still right:
+        the last ``_KEPT_FRAMES`` echo frames since each cancelled ``_KEPT_ERLE_DB`` or more is an early trust
+        (:attr:`early`, until the usual proof: ``trust_after_ms`` of echo + ``_TRUST_FRAMES``, ~0.9 s into a
+        reply in the room, session 21, while the canceller cancelled from ~0.34 s; a user 6 dB under the echo
+        was heard 0.7 s late, far trailing words over a reply's first second never). While early the residual
+        gate decides and onsets count, but double talk still lets the user through, the front end still
+        watches for it (``converged`` stays False: ``SpeakerPath`` asks it ``watch(not converged)``), and
+        nothing that needs the full proof acts (a misaligned frame, the as-echo rule, the residual's floor).
+        Session 21 trusted it fully: a user 12 dB under the echo 0.1 s in was never heard. Synthetic scenes
+        (tests/test_satellite_echopath.py's restart, a user 0/6/12 dB under at 0.1/0.25/0.4 s, -6/0 dB): 10
+        of 18 held sooner (0.21-0.72 -> 0.06-0.24 s), 8 as before, none later; echo alone: no hold."""
+        if len(self._erle) < _KEPT_FRAMES or len(loud) < _KEPT_FRAMES:
+            return False
+        return all(10.0 * math.log10(max(a, 1e-18) / max(b, 1e-18)) >= _KEPT_ERLE_DB
+                   for a, b in list(self._erle)[-_KEPT_FRAMES:])
 
     def _loud_erle(self) -> list[float]:
         if not self._erle:
@@ -360,13 +363,14 @@ class EchoJudge:
         never confirmed: the room, 0 of 15 at -6 dB)."""
         for i in range(min(self._delay_frames, len(self._played))):
             self._played[-1 - i] = self._played_hi[-1 - i] = 0.0
+        self.killed.killed()  # for its echo's span the canceller's added frames are no path moving
 
     def suspend(self) -> None:
         """The echo path may have moved (the satellite fell behind its mic): the canceller is not
         trusted until :meth:`confirm` (the delay was re-measured unchanged) or, if it changed,
         until it has proven itself again after :meth:`path_changed`."""
         self.suspended = True
-        self.converged = False
+        self.converged = self.early = self._kept = False
         self._strong = 0
         self._risen = False
         self._fresh = False
@@ -385,8 +389,10 @@ class EchoJudge:
         self.residual.forget_coupling()
         self.residual_hi.forget_coupling()
         self._erle.clear()
+        self.killed.replayed()
         self.suspended = False  # re-proven from the ERLE measured from now on
-        self.converged = False
+        self.converged = self.early = False
+        self._kept = True
         self._strong = 0
         self._risen = False
         self._fresh = False

@@ -251,7 +251,10 @@ class SpeakerPath:
                 lag * 1000,
                 dropped,
             )
-            if self.frontend is not None and self.frontend.cancels_echo:
+            # (Not while the speaker is killed and silent, a hold: nothing plays to move. Killing and
+            # restarting the sound command stalled the loaded room's satellite 90 ms at the hold; the
+            # suspend and recheck left the judge deaf to the held word: session 22, 3 of 4 lost.)
+            if self.frontend is not None and self.frontend.cancels_echo and not self._restarted:
                 self.guard.suspend()
                 self.frontend.recheck(moved=moved, behind_s=lag)
                 # At once: the delay may have shrunk (an underrun, then frames played as soon as
@@ -353,7 +356,7 @@ class SpeakerPath:
         waits, its filter kept, until the delay is measured again (satellite.aec.AudioFrontend.recheck).
         Also when nothing said so but the echo is the canceller's estimate heard later
         (satellite.estimate.LaterEcho): a card that played silence the write-ahead did not see."""
-        if self.frontend is not None and self.frontend.cancels_echo:
+        if self.frontend is not None and self.frontend.cancels_echo and not self._restarted:  # (as _check_lag)
             if self.frontend.later_echo.shift:
                 _LOGGER.debug("echo %d samples later than the canceller's estimate: measured again",
                               self.frontend.later_echo.shift)

@@ -28,6 +28,7 @@ class FakeOnsetJudge:
 
     converged = True
     misaligned = False
+    phantom = False  # (satellite.killed_echo: no speaker killed here matters)
 
     def __init__(self) -> None:
         self.onset = False
