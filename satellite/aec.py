@@ -48,7 +48,7 @@ import numpy as np
 from voice_runtime.audio import PCM16_MONO_16K, AudioConverter, AudioFormat
 
 from .aec_config import ENGINES, FrontendConfig
-from .aec_shadow import ShadowCanceller
+from .aec_shadow import PROVEN_BLOCKS, ShadowCanceller
 from .delay import EchoDelay
 from .estimate import LaterEcho
 from .estimate import estimate_corr as _estimate_corr
@@ -190,6 +190,8 @@ class AudioFrontend:
         if self._delay is not None:
             self._delay.restart()
             self._waited = 0
+        if self._shadow is not None:
+            self._shadow.remeasure()
 
     def speaker_dropped(self, unplayed: int | None = None) -> None:
         """The speaker's buffer was thrown away (a hold kills the sound command): what was written
@@ -356,6 +358,8 @@ class AudioFrontend:
             return False
         _LOGGER.info("echo delay %.1f ms: reference delayed by %.1f ms (was %.1f)", lag / 16, bulk / 16, self.bulk / 16)
         self.bulk, self._frac = bulk, 0.0
+        if self._shadow is not None:
+            self._shadow.remeasure()
         return True
 
     def _shadow_trusted(self) -> bool:
@@ -363,6 +367,7 @@ class AudioFrontend:
         return (
             shadow is not None
             and shadow.held
+            and shadow.measured >= PROVEN_BLOCKS
             and shadow.erle_db >= max(SHADOW_MIN_ERLE_DB, shadow.speex_erle_db - SHADOW_BEHIND_DB)
         )
 

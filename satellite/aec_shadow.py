@@ -36,6 +36,7 @@ _DIVERGED = 1e4  # output energy over the mic's (+40 dB): the filter diverged
 _QUIET_REF = (32768 * 10 ** (-50 / 20)) ** 2  # mean square of a reference block too quiet to adapt on
 _SMOOTH = 0.9
 _ERLE_DECAY = 0.995  # per block: about 2 s of echo for the ERLE estimate
+PROVEN_BLOCKS = 30  # echo-alone blocks since the echo path changed before the ERLE estimate counts
 Complex = np.ndarray[Any, np.dtype[np.complex128]]
 Real = np.ndarray[Any, np.dtype[np.float64]]
 
@@ -53,6 +54,7 @@ class ShadowCanceller:
         self._mic = 1e-9
         self._out = 1e-9
         self._speex = 1e-9
+        self.measured = 0  # echo-alone blocks in the ERLE estimate since the path last changed
 
     def reset(self) -> None:
         self.__init__(len(self._w))  # type: ignore[misc]
@@ -63,6 +65,13 @@ class ShadowCanceller:
             self._w = self._past[0]
             self._past.clear()
         self.held = held
+
+    def remeasure(self) -> None:
+        """The echo path may have changed (a restarted speaker, a new delay): the filter is kept,
+        but its ERLE and speex's are measured afresh (an estimate from the old path said the shadow
+        was as good as speex right after a restart and its output hid a soft user's first words)."""
+        self._mic = self._out = self._speex = 1e-9
+        self.measured = 0
 
     @property
     def erle_db(self) -> float:
@@ -86,6 +95,7 @@ class ShadowCanceller:
                 self._mic = _ERLE_DECAY * self._mic + float(np.dot(d, d))
                 self._out = _ERLE_DECAY * self._out + float(np.dot(e, e))
                 self._speex = _ERLE_DECAY * self._speex + float(np.dot(sp, sp))
+                self.measured += 1
         return out
 
     def _block(self, d: Real, x: Real) -> Real:
