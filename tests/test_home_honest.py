@@ -189,7 +189,8 @@ async def test_a_streamed_action_claim_is_replaced_before_it_is_spoken(stack: St
     assert result.error is None, result.error
     assert result.reply == f"Sure, {NO_HOME_REPLY} Anything else?"
     heard = transcribe(bytes(sink.audio)).lower()
-    assert "no home is connected" in heard and "locked" not in heard, heard
+    # tiny.en hears Piper's "no home is connected" as "no homeless connected" now and then (CI, session 22).
+    assert "no home" in heard and "connected" in heard and "locked" not in heard, heard
 
 
 def test_the_honest_line_says_what_is_true_with_and_without_a_home() -> None:
