@@ -22,6 +22,7 @@ feeds the mic at twice real time: the pause lasts 0.35 s of wall time.)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -130,10 +131,12 @@ async def test_a_question_cut_at_a_pause_is_answered_whole(stack: Stack, tmp_pat
         try:
             await sat.wait_log("controller attached", timeout=30)
             room.say(question)
-            # The rest was answered (alone or whole): a second answer. Not "room" in any line: the
-            # command end's own log line ("end of turn from the words: '... living room.'") came
-            # before the answer and the test stopped the orchestrator mid-turn (CI, session 22).
-            await orch.wait_log("answered transcript=", count=2, timeout=120)
+            # The rest was answered (alone or whole). Not "room" in any line: the command end's own
+            # log line ("end of turn from the words: '... living room.'") came before the answer and
+            # the test stopped the orchestrator mid-turn (CI, session 22); nor the second answer:
+            # turn 1 may be cancelled by the continuation before it is answered.
+            with contextlib.suppress(TimeoutError):  # the asserts below say what was logged
+                await orch.wait_lines(lambda line: "answered transcript=" in line and "room" in line.lower(), 1, 120)
         finally:
             await orch.stop(signal.SIGTERM)
             await sat.stop()

@@ -8,7 +8,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .tasks import TaskSet
@@ -55,13 +55,17 @@ class ServiceProcess:
 
     async def wait_log(self, text: str, count: int = 1, timeout: float = 60.0) -> bool:
         """Wait until ``text`` has appeared in ``count`` log lines; False if the process exited first."""
+        return await self.wait_lines(lambda line: text in line, count, timeout)
+
+    async def wait_lines(self, match: Callable[[str], bool], count: int = 1, timeout: float = 60.0) -> bool:
+        """Wait until ``count`` log lines ``match``; False if the process exited first."""
 
         def seen() -> bool:
-            return sum(text in line for line in self.log) >= count or self._pump.done()
+            return sum(map(match, self.log)) >= count or self._pump.done()
 
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(seen)
-        return sum(text in line for line in self.log) >= count
+        return sum(map(match, self.log)) >= count
 
     async def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
         if self.proc.returncode is None:
