@@ -87,8 +87,10 @@ def with_end(row: dict[str, Any], commands: list[float], starts: list[float], en
     row = dict(row)
     end: float | None
     if found is not None and (eot is None or found <= eot):
-        end, by = found, "command"
-        spec = [t for t in ends if lo <= t <= found]
+        # the command end is on the orchestrator's wall clock (ms, mapped through the start file):
+        # its audio-stop's transcript (whisper's monotonic clock) stands for it, as the decodes do
+        end, by = row.get("asr") or found, "command"
+        spec = [t for t in ends if lo <= t <= end]
         row["spec"] = spec[-1] if spec else None
         start = [t for t in starts if row["spec"] is not None and lo <= t <= row["spec"]]
         row["start"] = start[-1] if start else None
