@@ -186,9 +186,12 @@ class WhisperHandler(ServiceHandler):
                 await self.write_event(VoiceStarted(timestamp=millis).event())
         if not any(kind == "stopped" for kind, _ in events):
             self._spawn_decode(stream)
-            if utterance.adopted_done:  # the early decode, done before the pad came, is the speculative final
-                utterance.adopted_done = False
-                await self._speculative(stream, utterance.speculated)
+            if (adopted := utterance.adopted) is not None:  # the early decode stands for the whole region
+                utterance.adopted = None
+                _LOGGER.info("client=%s speculative final: the early decode, the pad added no word (%s)", self.client,
+                             adopted)
+                if adopted == "done":  # done before the pad came: its text goes out now
+                    await self._speculative(stream, utterance.speculated)
             if not endpointing:
                 return
             region = utterance.verdict_due()

@@ -156,7 +156,7 @@ class Utterance:
         self.verdict: tuple[Region, Verdict] | None = None  # the latest speech judged (endpointing)
         self._speech_at: tuple[int, Region | None] = (0, None)  # (windows scored, their speech windows)
         self._early: EarlyFinal | None = None  # the speculative final started when the score fell (.early)
-        self.adopted_done = False  # an early decode already done was adopted by the last next_job: send its text
+        self.adopted: str | None = None  # the last next_job adopted the early decode, "running" or "done" (handler)
 
     # -- audio ----------------------------------------------------------------------------
     @property
@@ -255,10 +255,9 @@ class Utterance:
             return False
         if not adds_no_word(self._vad.probs, self._vad.half_probs, found[1], self._pad()):
             return False
-        early.adopted, self._final_region = region, region
+        early.adopted, self._final_region, self.adopted = region, region, "running"
         if self.speculated is not None and self.speculated[0] == early.region:
-            self.speculated = (region, self.speculated[1])
-            self.adopted_done = True
+            self.speculated, self.adopted = (region, self.speculated[1]), "done"
         return True
 
     def decoded_for(self, region: Region) -> Region:
