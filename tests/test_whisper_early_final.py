@@ -114,6 +114,20 @@ def test_an_early_decode_done_before_the_pad_is_re_keyed_to_the_whole_region() -
     assert utterance.speculative_text(region, "Turn on the kitchen lights.") is not None
 
 
+def test_an_early_text_is_never_sent_before_the_pad_has_arrived() -> None:
+    utterance = Utterance(ScriptedVad(SPEECH + [0.02] * 12), default_policy())
+    pcm = bytes(2 * WINDOW)
+    job = None
+    while job is None:
+        utterance.add(pcm)
+        made = utterance.next_job(model_busy=False)
+        job = made if made is not None and made.kind == "final" else None
+    text = "Turn on the kitchen lights."
+    utterance.speculated = (job.region, Decoded(text))  # a decode faster than a window
+    assert utterance.region() == job.region  # nothing newer came yet
+    assert utterance.speculative_text(job.region, text) is None  # the orchestrator could end the turn on it
+
+
 def test_no_early_final_without_endpointing() -> None:
     utterance = Utterance(ScriptedVad(SPEECH + [0.02] * 12), StreamPolicy())
     got = finals(utterance, bytes(2 * WINDOW * 37), 2 * WINDOW)

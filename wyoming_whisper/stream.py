@@ -312,6 +312,7 @@ class Utterance:
             or found is None
             or found[1] < self.policy.hold_windows
             or region != self.region()
+            or len(self._vad.probs) - 1 - found[1] < self._pad()  # an early decode's text: not before the pad
             or not text.strip()
         ):
             return None
