@@ -186,6 +186,12 @@ class WhisperHandler(ServiceHandler):
                 await self.write_event(VoiceStarted(timestamp=millis).event())
         if not any(kind == "stopped" for kind, _ in events):
             self._spawn_decode(stream)
+            if (adopted := utterance.adopted) is not None:  # the early decode stands for the whole region
+                utterance.adopted = None
+                _LOGGER.info("client=%s speculative final: the early decode, the pad added no word (%s)", self.client,
+                             adopted)
+                if adopted == "done":  # done before the pad came: its text goes out now
+                    await self._speculative(stream, utterance.speculated)
             if not endpointing:
                 return
             region = utterance.verdict_due()
@@ -226,7 +232,7 @@ class WhisperHandler(ServiceHandler):
         into the silence), or None when there is none. Raises :class:`_NewerAudio` rather than wait
         while newer audio waits to be handled, or when some arrives: the user may have gone on
         ("Lock the front door ... please"); a slow decode must not end the turn on older audio."""
-        if stream.final is not None and stream.final[0].region == region:
+        if stream.final is not None and stream.utterance.decoded_for(stream.final[0].region) == region:
             decode = stream.final[1]
             while not decode.done():
                 if self._chunks_waiting:
@@ -248,17 +254,15 @@ class WhisperHandler(ServiceHandler):
             return
         text = decoded.text
         utterance = stream.utterance
+        region = utterance.decoded_for(job.region)  # an adopted early decode: the whole region's (.early)
         if job.kind == "final":
-            utterance.speculated = (job.region, decoded)
+            utterance.speculated = (region, decoded)
             _LOGGER.info("client=%s speculative final decoded mono=%.4f avg_logprob=%s", self.client, time.monotonic(),
                          None if decoded.avg_logprob is None else round(decoded.avg_logprob, 3))
         if stream is not self._stream or utterance.finishing:
             return  # stale: the utterance ended or was replaced while decoding
-        if job.kind == "final" and (speculative := utterance.speculative_text(job.region, text)) is not None:
-            try:
-                await self.write_event(SpeculativeTranscript(text=speculative[0], weak=speculative[1]).event())
-            except ConnectionResetError:
-                return
+        if job.kind == "final" and not await self._speculative(stream, (region, decoded)):
+            return
         _LOGGER.debug("client=%s %s hypothesis=%r", self.client, job.kind, text)
         delta = utterance.hypothesis(text)
         if delta:
@@ -267,6 +271,20 @@ class WhisperHandler(ServiceHandler):
                 await self.write_event(TranscriptChunk(text=delta).event())
             except ConnectionResetError:
                 return
+
+    async def _speculative(self, stream: AudioStream, decoded: tuple[tuple[int, int], Decoded] | None) -> bool:
+        """Send ``decoded`` (a speculative final: its region and decode) as ``transcript-speculative``
+        when it reads so (:meth:`Utterance.speculative_text`); False when the client is gone."""
+        if decoded is None:
+            return True
+        speculative = stream.utterance.speculative_text(decoded[0], decoded[1].text)
+        if speculative is None:
+            return True
+        try:
+            await self.write_event(SpeculativeTranscript(text=speculative[0], weak=speculative[1]).event())
+        except ConnectionResetError:
+            return False
+        return True
 
     async def _complete(self, stream: AudioStream) -> None:
         try:
@@ -309,7 +327,7 @@ class WhisperHandler(ServiceHandler):
     async def _final_decode(self, stream: AudioStream, region: tuple[int, int]) -> Decoded:
         """The final decode of ``region``: reused from a speculative decode when possible."""
         utterance = stream.utterance
-        if stream.final is not None and stream.final[0].region == region:
+        if stream.final is not None and utterance.decoded_for(stream.final[0].region) == region:
             await asyncio.wait({stream.final[1]})  # the speculative decode of this very audio
         await stream.tasks.close()  # anything else is stale: its thread ends, then ours runs
         if utterance.speculated is not None and utterance.speculated[0] == region:

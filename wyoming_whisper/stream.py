@@ -13,12 +13,9 @@ Pure and synchronous (no asyncio, no wyoming); the handler drives it.
 * **Partials.** While the user speaks, the region so far is decoded greedily every
   ``partial_interval`` seconds of new audio, only when the model is idle (a partial never
   delays anyone's final transcript by more than the decode already running).
-* **Chunks.** ``transcript-chunk`` texts are append-only: a word is sent once two
-  consecutive hypotheses agree on it and on every word before it (local agreement); a
-  hypothesis's last word (where the audio was cut) is never sent. At the end the rest of
-  the final text is sent if the final text starts with the words already sent, so the
-  chunks concatenate to the final ``transcript`` whenever the final decode confirms them;
-  the ``transcript`` event is always authoritative.
+* **Chunks.** ``transcript-chunk`` texts are append-only (:mod:`.chunks`: local agreement).
+* **Early.** With endpointing the speculative final starts after 1 window of silence when
+  Silero's score fell, and stands for the whole region when the pad added no word (:mod:`.early`).
 * **End of turn** (server-side endpointing). Once ``endpoint_windows`` of silence follow the
   speech, the speculative final's text is judged (:mod:`.endpoint`, :meth:`Utterance.judge`):
   a finished request ends there, an unfinished one at ``endpoint_max_windows`` unless speech
@@ -42,6 +39,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .chunks import AgreedText
+from .early import EarlyFinal, adds_no_word, may_start
 from .endpoint import EndpointPolicy, Verdict, ends, judge, repeats, whole_value, words
 from .engine import SAMPLE_RATE, Decoded, FloatArray, pcm16_to_float
 from .vad import WINDOW, VadPolicy, VadStream, end_pad, speech_region, speech_windows
@@ -151,12 +150,13 @@ class Utterance:
         self.speculated: tuple[Region, Decoded] | None = None  # the speculative final decode, its scores too
         self._final_region: Region | None = None  # last region a final job was made for
         self._partial_at = 0  # sample count when the last partial job was made
-        self._sent: list[str] = []
-        self._previous: list[str] | None = None
+        self._chunks = AgreedText()
         self._voice_started = False
         self._voice_stopped = False
         self.verdict: tuple[Region, Verdict] | None = None  # the latest speech judged (endpointing)
         self._speech_at: tuple[int, Region | None] = (0, None)  # (windows scored, their speech windows)
+        self._early: EarlyFinal | None = None  # the speculative final started when the score fell (.early)
+        self.adopted: str | None = None  # the last next_job adopted the early decode, "running" or "done" (handler)
 
     # -- audio ----------------------------------------------------------------------------
     @property
@@ -221,8 +221,10 @@ class Utterance:
         if region is None or trailing is None or self.finishing:
             return None
         settle = max(self.policy.settle_windows, self._pad())
+        if (early := self._early_job(region, trailing)) is not None:
+            return early
         if trailing >= settle:
-            if region == self._final_region:
+            if region == self._final_region or self._adopt(region):
                 return None
             self._final_region = region
             return self.job("final", region)
@@ -234,39 +236,50 @@ class Utterance:
         self._partial_at = self.samples
         return self.job("partial", (region[0], self.samples))
 
+    def _early_job(self, region: Region, trailing: int) -> Job | None:
+        """The speculative final started when Silero's score falls (:mod:`.early`), with endpointing."""
+        found, endpoint, early = self._speech(), self.policy.endpoint(), self._early
+        if found is None or endpoint is None or not endpoint.semantic or found[1] < self.policy.hold_windows:
+            return None
+        if (early is not None and early.last == found[1]) or not may_start(
+            self._vad.probs, found[1], trailing, self._pad(), self.policy.vad.pad_windows):
+            return None
+        self._early = EarlyFinal(found[1], region)
+        return self.job("final", region)
+
+    def _adopt(self, region: Region) -> bool:
+        """Whether the early decode made for this speech stands for ``region`` (the speech plus the
+        whole pad, which added no word): then no second decode runs."""
+        early, found = self._early, self._speech()
+        if early is None or found is None or early.last != found[1] or early.region[0] != region[0]:
+            return False
+        if not adds_no_word(self._vad.probs, self._vad.half_probs, found[1], self._pad()):
+            return False
+        early.adopted, self._final_region, self.adopted = region, region, "running"
+        if self.speculated is not None and self.speculated[0] == early.region:
+            self.speculated, self.adopted = (region, self.speculated[1]), "done"
+        return True
+
+    def decoded_for(self, region: Region) -> Region:
+        """The region a final decode of ``region`` is the speculative final of: the whole region
+        for an adopted early decode, else ``region`` itself."""
+        early = self._early
+        if early is not None and early.region == region and early.adopted is not None:
+            return early.adopted
+        return region
+
     def job(self, kind: str, region: Region) -> Job:
         start, end = region
         return Job(kind, region, bytes(self._pcm[start * 2 : end * 2]))
 
-    # -- streamed text --------------------------------------------------------------------
+    # -- streamed text (.chunks) ----------------------------------------------------------
     def hypothesis(self, text: str) -> str:
         """Record a partial hypothesis; return the newly agreed text to send ('' if none)."""
-        words = text.split()
-        previous, self._previous = self._previous, words
-        if previous is None or words[: len(self._sent)] != self._sent:
-            return ""
-        agreed = 0
-        for a, b in zip(previous, words, strict=False):
-            if a != b:
-                break
-            agreed += 1
-        # The last word of a hypothesis is where the audio was cut: never sent from a partial.
-        return self._extend(words[: min(agreed, len(words) - 1)])
+        return self._chunks.hypothesis(text)
 
     def final_delta(self, text: str) -> str:
         """The rest of the final text after what was sent, if it confirms what was sent."""
-        words = text.split()
-        if words[: len(self._sent)] != self._sent:
-            return ""
-        return self._extend(words)
-
-    def _extend(self, words: list[str]) -> str:
-        if len(words) <= len(self._sent):
-            return ""
-        new = words[len(self._sent) :]
-        prefix = " " if self._sent else ""
-        self._sent = list(words)
-        return prefix + " ".join(new)
+        return self._chunks.final_delta(text)
 
     # -- server-side endpointing ----------------------------------------------------------
     def verdict_due(self) -> Region | None:
@@ -299,6 +312,7 @@ class Utterance:
             or found is None
             or found[1] < self.policy.hold_windows
             or region != self.region()
+            or len(self._vad.probs) - 1 - found[1] < self._pad()  # an early decode's text: not before the pad
             or not text.strip()
         ):
             return None
