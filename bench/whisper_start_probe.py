@@ -80,17 +80,17 @@ class Engine:
         self.engine.config = replace(self.base, lead_seconds=0.0 if kind == "none" else float(seconds))
 
 
-def final_text(engine: Any, x: FloatArray, a: int, b: int, text: str | None = None) -> str:
-    """The server's final text of ``x[a:b]`` (``text``: its decode, if made): decoded again with
-    up to 0.2 s more audio when it repeats a phrase (``Utterance.loop_retry``)."""
+def final_text(engine: Any, x: FloatArray, a: int, b: int, first: Any = None) -> tuple[str, float | None]:
+    """The server's final text of ``x[a:b]`` (``first``: its decode, if made) and its avg_logprob:
+    decoded again with up to 0.2 s more audio when it repeats a phrase (``Utterance.loop_retry``)."""
     from wyoming_whisper.endpoint import repeats, words
     from wyoming_whisper.stream import LOOP_RETRY_SECONDS
 
-    text = engine.transcribe(x[a:b], "en").text if text is None else text
+    d = engine.transcribe(x[a:b], "en") if first is None else first
     end = min(len(x), b + int(LOOP_RETRY_SECONDS * RATE))
-    if not repeats(words(text)) or end <= b:
-        return text
-    return str(engine.transcribe(x[a:end], "en").text)
+    if repeats(words(d.text)) and end > b:
+        d = engine.transcribe(x[a:end], "en")
+    return str(d.text), d.avg_logprob
 
 
 def cut(rule: str, region: tuple[int, int], first: int) -> tuple[int, int]:
@@ -167,15 +167,16 @@ def interrupt(args: argparse.Namespace) -> dict[str, Any]:
         t0, times, rows = time.time(), [], []
         for m in meta:
             got = audio[m["key"]]
+            logprob = None
             if got is None:
                 heard = None
             else:
                 x, region, first = got
                 a, b = cut(rule, region, first)
                 t = time.perf_counter()
-                heard = final_text(engine.engine, x, a, b)
+                heard, logprob = final_text(engine.engine, x, a, b)
                 times.append(time.perf_counter() - t)
-            rows.append({**m, "heard": heard, "wer": turn_wer(m["question"], heard)})
+            rows.append({**m, "heard": heard, "wer": turn_wer(m["question"], heard), "avg_logprob": logprob})
         summary: dict[str, Any] = {"decode_s": _p5095(times), "load": os.getloadavg()[0],
                                    "when": time.strftime("%H:%M:%S", time.gmtime()), "seconds": round(time.time() - t0)}
         for level in sorted({m["echo_db"] for m in meta}):
@@ -227,7 +228,7 @@ def corpus(args: argparse.Namespace) -> dict[str, Any]:
                 resume = next((k for k in range(n, len(probs)) if probs[k] >= policy.threshold), None)
                 found.append((n, region, speech, None if resume is None else (resume - speech[1] - 1) * 512 / RATE))
             prepared.append((r, preroll, x, found))
-    last: tuple[FloatArray, int, int] | None = None
+    last: tuple[FloatArray, int, int, Any] | None = None
     from orchestrator.command_end import complete_command
     from orchestrator.intents import IntentRecognizer
 
@@ -245,15 +246,16 @@ def corpus(args: argparse.Namespace) -> dict[str, Any]:
                 t = time.perf_counter()
                 d = engine.engine.transcribe(x[a:b], "en", beam_size=5, word_end=True)
                 times.append(time.perf_counter() - t)
-                last = (x, a, b)
+                last = (x, a, b, d)
                 pts.append({"at": round(n * 512 / RATE, 3), "speech_end": round((speech[1] + 1) * 512 / RATE, 3),
                             "gap": None if gap is None else round(gap, 3), "region_start": round(a / RATE, 3),
                             "text": d.text, "decode_s": 0.09, "avg_logprob": d.avg_logprob,
                             "last_word_end": d.last_word_end})
-            final = "" if not pts or last is None else final_text(engine.engine, *last, str(pts[-1]["text"]))
+            final, logprob = ("", None) if not pts or last is None else final_text(engine.engine, *last)
             streams.append({"id": r.id, "split": r.split, "preroll": preroll, "text": r.text, "pause": r.pause,
                             "pause_after": r.pause_after, "pause_kind": r.pause_kind, "condition": r.condition,
-                            "voice_end": round(r.speech_end + preroll, 3), "points": pts, "final": final})
+                            "voice_end": round(r.speech_end + preroll, 3), "points": pts, "final": final,
+                            "avg_logprob": logprob})
         summary: dict[str, Any] = {"decode_s": _p5095(times), "load": os.getloadavg()[0],
                                    "when": time.strftime("%H:%M:%S", time.gmtime()), "seconds": round(time.time() - t0)}
         per: list[dict[str, Any]] = []
@@ -266,7 +268,8 @@ def corpus(args: argparse.Namespace) -> dict[str, Any]:
             end = sure.replay(s, rule)
             per.append({"id": s["id"], "preroll": s["preroll"], "split": s["split"], "text": heard,
                         "first": first_kept(s["text"], heard), "whole_last": sure.is_whole_text(s, heard),
-                        "wer": turn_wer(s["text"], heard), "cut": end["cut"], "whole": end["whole"]})
+                        "wer": turn_wer(s["text"], heard), "cut": end["cut"], "whole": end["whole"],
+                        "avg_logprob": s["avg_logprob"]})
         for split in ("tune", "held"):
             mine = [p for p in per if p["split"] == split]
             ref: dict[tuple[str, float], str] = {(s["id"], s["preroll"]): s["text"] for s in streams}

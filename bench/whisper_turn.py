@@ -65,3 +65,54 @@ class ServerTurn:
         """Every streamed sample decoded (no region): the judge ``bench/room_bench.py`` used."""
         audio = (np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], "<i2") / 32768).astype(np.float32)
         return str(self.engine.transcribe(audio, "en").text)
+
+
+def product_decoder() -> Any:
+    """What our whisper server makes of a turn's streamed 16 kHz PCM (``bench/whisper_turn.py``:
+    its Silero region with the endpointing pad, tiny.en beam 5, its loop retry): the transcript
+    the orchestrator gets; ``.whole``: every streamed sample decoded (the judge of sessions 15-22)."""
+    return ServerTurn()
+
+
+def question_wer(audio: list[bytes], spoken: dict[str, bytes]) -> dict[str, Any]:
+    """Each interrupting turn's streamed audio, transcribed as the product does (``heard_product``,
+    ``wer_product``: the whisper server's region of it) and by the judge (``heard``, ``wer``: the
+    whole stream decoded the same way); each WER against the closest of the sentences the room
+    speaks (the interruption, or a question that landed on a reply). ``spoken``: each sentence's
+    clean audio, decoded both ways (the recogniser's floor)."""
+    from speech import transcribe  # greedy tiny.en: the judge of sessions <= 14
+
+    from bench.aec_bench import wer
+
+    decode = product_decoder()
+    per = []
+    for a in audio:
+        if len(a) < 3200:
+            continue
+        heard, product, greedy = decode.whole(a), decode(a), transcribe(a)
+        said = min(spoken, key=lambda s: wer(s, heard))
+        said_product = min(spoken, key=lambda s: wer(s, product.text))
+        region = None if product.region is None else [round(x / 16000, 3) for x in product.region]
+        per.append({"said": said, "heard": heard, "wer": round(wer(said, heard), 3),
+                    "said_product": said_product, "heard_product": product.text,
+                    "wer_product": round(wer(said_product, product.text), 3), "product_region_s": region,
+                    "product_looped": product.looped, "streamed_s": round(len(a) / 32000, 3),
+                    "heard_greedy": greedy, "wer_greedy": round(min(wer(s, greedy) for s in spoken), 3)})
+    wers, product_wers = [p["wer"] for p in per], [p["wer_product"] for p in per]
+
+    def mean(values: list[float]) -> float | None:
+        return round(float(np.mean(values)), 3) if values else None
+
+    def median(values: list[float]) -> float | None:
+        return round(float(np.median(values)), 3) if values else None
+
+    return {"judge": "whole stream, whisper server default decode (tiny.en, beam 5)",
+            "product": "the whisper server's region of the stream + loop retry (bench/whisper_turn.py)",
+            "turns": len(per),
+            "wer_mean_product": mean(product_wers), "wer_p50_product": median(product_wers),
+            "wer_mean": mean(wers), "wer_p50": median(wers),
+            "wer_mean_greedy": mean([p["wer_greedy"] for p in per]),
+            "heard_product": [p["heard_product"] for p in per], "heard": [p["heard"] for p in per],
+            "per_question": per,
+            "clean_floor_product": {s: round(wer(s, decode(pcm).text), 3) for s, pcm in spoken.items()},
+            "clean_floor": {s: round(wer(s, decode.whole(pcm)), 3) for s, pcm in spoken.items()}}
