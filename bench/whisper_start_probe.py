@@ -4,10 +4,12 @@ The whisper server decodes a turn's Silero region (0.5 s lead, or its reach back
 0.1 s pad). In the room the satellite streams from ~150 ms before the onset (its pre-roll), so the
 region starts at the stream's first sample, and tiny.en reads the clean "Will it rain on Thursday?"
 right or wrong depending on where the decoded audio starts (bench/results/s22_echo.md). Each
-``--leads`` rule puts something before the region the engine decodes (``wyoming_whisper.engine``'s
-``lead_seconds``): ``none`` (main), ``zeros:S`` (S s of digital silence), ``noise:S`` (S s of
-noise at the region's quietest 32 ms window's level, fixed seed), ``cut:K:S`` (the region from K
-Silero windows before its first speech window, or its own start if later, then S s of zeros).
+``--leads`` rule changes the start of the audio the engine decodes: ``none`` (main), ``zeros:S``
+(S s of digital silence before the region), ``noise:S`` (S s of noise at the region's quietest
+32 ms window's level, fixed seed), ``cut:K:S`` (the region from K Silero windows before its first
+speech window, or its own start if later, then S s of zeros). Every final is decoded again with
+0.2 s more audio when it repeats a phrase, as the server does (``Utterance.loop_retry``).
+Results: bench/results/s23_wer.md (none of these rules was kept).
 
 Two corpora, each rule on the same audio:
 
@@ -42,17 +44,18 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 sys.path.insert(1, str(ROOT / "tests"))  # speech.speak (Piper), as bench/room_bench.py
 
-import wyoming_whisper.engine as engine_mod  # noqa: E402
-from wyoming_whisper.engine import SAMPLE_RATE, FloatArray  # noqa: E402
+from wyoming_whisper.engine import SAMPLE_RATE, Decoded, FloatArray  # noqa: E402
 
 RATE = SAMPLE_RATE
-_STOCK_LEAD = engine_mod.with_lead
+
+
+def zeros_lead(audio: FloatArray, seconds: float) -> FloatArray:
+    """``audio`` after ``seconds`` of digital silence."""
+    return np.concatenate([np.zeros(int(round(seconds * RATE)), dtype=np.float32), audio.astype(np.float32)])
 
 
 def noise_lead(audio: FloatArray, seconds: float) -> FloatArray:
     """``audio`` after ``seconds`` of white noise at its quietest 512-sample window's RMS."""
-    if seconds <= 0:
-        return audio
     n = len(audio) // 512
     rms = min(float(np.sqrt(np.mean(audio[i * 512 : (i + 1) * 512] ** 2))) for i in range(n)) if n else 0.0
     noise = np.random.default_rng(0).standard_normal(int(round(seconds * RATE))).astype(np.float32) * rms
@@ -69,15 +72,22 @@ class Engine:
 
         self.engine = WhisperEngine(EngineConfig(resolve_whisper(DEFAULT_MODEL)))
         self.engine.transcribe(np.zeros(RATE, dtype=np.float32))
-        self.base = self.engine.config
+        self.lead, self.seconds = zeros_lead, 0.0
 
     def use(self, rule: str) -> None:
-        from dataclasses import replace
-
         kind, _, seconds = rule.partition(":")
         seconds = seconds.partition(":")[2] if kind == "cut" else seconds
-        engine_mod.with_lead = noise_lead if kind == "noise" else _STOCK_LEAD
-        self.engine.config = replace(self.base, lead_seconds=0.0 if kind == "none" else float(seconds))
+        self.lead = noise_lead if kind == "noise" else zeros_lead
+        self.seconds = 0.0 if kind == "none" else float(seconds)
+
+    def transcribe(self, audio: FloatArray, language: str, **kw: Any) -> Decoded:
+        """The engine's decode of ``audio`` with the rule's lead before it; its last word's end
+        in ``audio``'s time."""
+        if self.seconds <= 0 or not audio.size:
+            return self.engine.transcribe(audio, language, **kw)
+        d = self.engine.transcribe(self.lead(audio, self.seconds), language, **kw)
+        end = None if d.last_word_end is None else max(0.0, d.last_word_end - self.seconds)
+        return Decoded(d.text, d.avg_logprob, d.no_speech_prob, end)
 
 
 def final_text(engine: Any, x: FloatArray, a: int, b: int, first: Any = None) -> tuple[str, float | None]:
@@ -174,7 +184,7 @@ def interrupt(args: argparse.Namespace) -> dict[str, Any]:
                 x, region, first = got
                 a, b = cut(rule, region, first)
                 t = time.perf_counter()
-                heard, logprob = final_text(engine.engine, x, a, b)
+                heard, logprob = final_text(engine, x, a, b)
                 times.append(time.perf_counter() - t)
             rows.append({**m, "heard": heard, "wer": turn_wer(m["question"], heard), "avg_logprob": logprob})
         summary: dict[str, Any] = {"decode_s": _p5095(times), "load": os.getloadavg()[0],
@@ -244,14 +254,14 @@ def corpus(args: argparse.Namespace) -> dict[str, Any]:
             for n, region, speech, gap in found:
                 a, b = cut(name, region, speech[0])
                 t = time.perf_counter()
-                d = engine.engine.transcribe(x[a:b], "en", beam_size=5, word_end=True)
+                d = engine.transcribe(x[a:b], "en", beam_size=5, word_end=True)
                 times.append(time.perf_counter() - t)
                 last = (x, a, b, d)
                 pts.append({"at": round(n * 512 / RATE, 3), "speech_end": round((speech[1] + 1) * 512 / RATE, 3),
                             "gap": None if gap is None else round(gap, 3), "region_start": round(a / RATE, 3),
                             "text": d.text, "decode_s": 0.09, "avg_logprob": d.avg_logprob,
                             "last_word_end": d.last_word_end})
-            final, logprob = ("", None) if not pts or last is None else final_text(engine.engine, *last)
+            final, logprob = ("", None) if not pts or last is None else final_text(engine, *last)
             streams.append({"id": r.id, "split": r.split, "preroll": preroll, "text": r.text, "pause": r.pause,
                             "pause_after": r.pause_after, "pause_kind": r.pause_kind, "condition": r.condition,
                             "voice_end": round(r.speech_end + preroll, 3), "points": pts, "final": final,

@@ -53,7 +53,6 @@ class EngineConfig:
     language: str | None = None  # None: English for *.en models, else auto-detect
     initial_prompt: str | None = None
     audio_context: float = 10.0  # minimum encoder window in seconds (30: stock faster-whisper)
-    lead_seconds: float = 0.0  # digital silence put before every decoded audio (see the module doc)
 
 
 _FRAMES_PER_SECOND = 100  # Whisper mel frames per second
@@ -150,12 +149,6 @@ class WhisperEngine:
         fits one encoder window)."""
         if audio.size == 0:
             return Decoded("")
-        return self._transcribe(with_lead(audio, self.config.lead_seconds), language, beam_size=beam_size,
-                                prompt=prompt, word_end=word_end)
-
-    def _transcribe(self, audio: FloatArray, language: str | None, *, beam_size: int | None,
-                    prompt: str | None, word_end: bool) -> Decoded:
-        """``transcribe`` of ``audio`` that already has its lead."""
         frames = self._frames(audio)
         self._model.encoder_frames = frames if frames < _FULL_WINDOW else None
         segments, info = self._model.transcribe(
@@ -176,7 +169,6 @@ class WhisperEngine:
         end = None
         if word_end and frames < _FULL_WINDOW and len(decoded) == 1:
             end = self._word_ends([decoded[0].tokens], self._model.encoded, [audio], info.language)[0]
-            end = None if end is None else max(0.0, end - self.config.lead_seconds)
         return Decoded(text, min(s.avg_logprob for s in decoded), max(s.no_speech_prob for s in decoded), end)
 
     def transcribe_partial(self, audio: FloatArray, language: str | None = None) -> Decoded:
@@ -185,7 +177,7 @@ class WhisperEngine:
 
     def batch_key(self, audio: FloatArray) -> int | None:
         """Audios with the same key can be decoded together (their encoder window); None: alone."""
-        frames = self._frames(with_lead(audio, self.config.lead_seconds))
+        frames = self._frames(audio)
         return frames if audio.size > 0 and frames < _FULL_WINDOW else None
 
     def transcribe_batch(self, audios: Sequence[FloatArray], language: str | None = None, *,
@@ -199,7 +191,6 @@ class WhisperEngine:
         """
         lang = self.resolve_language(language)
         decodes = [Decoded("")] * len(audios)
-        led = [with_lead(audio, self.config.lead_seconds) if audio.size else audio for audio in audios]
         groups: dict[int, list[int]] = {}  # encoder window -> audios with that window
         for i, audio in enumerate(audios):
             key = self.batch_key(audio)
@@ -209,12 +200,11 @@ class WhisperEngine:
                 groups.setdefault(-1 - i, []).append(i)  # on its own
         for group in groups.values():
             if len(group) == 1:
-                if audios[group[0]].size:
-                    decodes[group[0]] = self._transcribe(led[group[0]], language, beam_size=beam_size, prompt=prompt,
-                                                         word_end=word_end)
+                decodes[group[0]] = self.transcribe(audios[group[0]], language, beam_size=beam_size, prompt=prompt,
+                                                    word_end=word_end)
                 continue
             beam = beam_size or self.config.beam_size
-            together = self._decode_together([led[i] for i in group], lang or "en", beam, prompt, word_end)
+            together = self._decode_together([audios[i] for i in group], lang or "en", beam, prompt, word_end)
             for i, decoded in zip(group, together, strict=True):
                 decodes[i] = decoded
         return decodes
@@ -256,9 +246,8 @@ class WhisperEngine:
         for result, tokens, end in zip(results, sequences, ends, strict=True):
             avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)  # length_penalty 1
             silent = result.no_speech_prob > _NO_SPEECH_THRESHOLD and avg_logprob <= _LOG_PROB_THRESHOLD
-            at = None if silent or end is None else max(0.0, end - self.config.lead_seconds)
             decodes.append(Decoded("" if silent else tokenizer.decode(tokens).strip(), avg_logprob,
-                                   result.no_speech_prob, at))
+                                   result.no_speech_prob, None if silent else end))
         return decodes
 
     def _word_ends(self, tokens: Sequence[Sequence[int]], encoded: Any, audios: Sequence[FloatArray],
@@ -286,14 +275,6 @@ class WhisperEngine:
         if prompt is None:
             return []
         return list(tokenizer.encode(" " + prompt.strip()))
-
-
-def with_lead(audio: FloatArray, seconds: float) -> FloatArray:
-    """``audio`` with ``seconds`` of digital silence before it (the decoded audio's start)."""
-    if seconds <= 0:
-        return audio
-    lead: FloatArray = np.zeros(int(round(seconds * SAMPLE_RATE)), dtype=np.float32)
-    return np.concatenate([lead, audio.astype(np.float32, copy=False)])
 
 
 _NON_WORD = re.compile(r"[^\w']+")
