@@ -59,7 +59,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(1, str(ROOT / "tests"))  # its helpers (speech) by their bare names
 if str(ROOT) not in sys.path:  # run as a script (bench/room_bench.py): bench.aec_bench by its name
     sys.path.insert(0, str(ROOT))
-from bench.whisper_turn import product_decoder, question_wer  # noqa: E402,F401  (the interrupting WER)
+from bench.whisper_turn import question_wer  # noqa: E402  (the interrupting WER: product and judge)
 
 ROOM = ROOT.parent / "shared" / "room" / "room.py"
 if not ROOM.exists():

@@ -25,8 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root
 import pytest
 from whisper_clip import AUDIO, clip_float, clip_pcm, transcript
 
-from bench.room_bench import question_wer
-from bench.whisper_turn import ServerTurn
+from bench.whisper_turn import ServerTurn, question_wer  # bench/room_bench.py's interrupting WER
 from wyoming_whisper.engine import SAMPLE_RATE
 
 ROOM_TURN = AUDIO / "room_barge_0db_streamed_turn.wav"
