@@ -7,8 +7,10 @@ right or wrong depending on where the decoded audio starts (bench/results/s22_ec
 ``--leads`` rule changes the start of the audio the engine decodes: ``none`` (main), ``zeros:S``
 (S s of digital silence before the region), ``noise:S`` (S s of noise at the region's quietest
 32 ms window's level, fixed seed), ``cut:K:S`` (the region from K Silero windows before its first
-speech window, or its own start if later, then S s of zeros). Every final is decoded again with
-0.2 s more audio when it repeats a phrase, as the server does (``Utterance.loop_retry``).
+speech window, or its own start if later, then S s of zeros), ``best:S`` (decoded as it is and
+after S s of zeros, the one that does not repeat a phrase and scores the higher avg_logprob).
+Every final is decoded again with 0.2 s more audio when it repeats a phrase, as the server does
+(``Utterance.loop_retry``).
 Results: bench/results/s23_wer.md (none of these rules was kept).
 
 Two corpora, each rule on the same audio:
@@ -79,15 +81,23 @@ class Engine:
         seconds = seconds.partition(":")[2] if kind == "cut" else seconds
         self.lead = noise_lead if kind == "noise" else zeros_lead
         self.seconds = 0.0 if kind == "none" else float(seconds)
+        self.best = kind == "best"
 
     def transcribe(self, audio: FloatArray, language: str, **kw: Any) -> Decoded:
         """The engine's decode of ``audio`` with the rule's lead before it; its last word's end
-        in ``audio``'s time."""
+        in ``audio``'s time. ``best:S``: decoded as it is and with S s of zeros before it, the
+        decode that does not repeat a phrase and has the higher avg_logprob kept."""
         if self.seconds <= 0 or not audio.size:
             return self.engine.transcribe(audio, language, **kw)
         d = self.engine.transcribe(self.lead(audio, self.seconds), language, **kw)
         end = None if d.last_word_end is None else max(0.0, d.last_word_end - self.seconds)
-        return Decoded(d.text, d.avg_logprob, d.no_speech_prob, end)
+        led = Decoded(d.text, d.avg_logprob, d.no_speech_prob, end)
+        if not self.best:
+            return led
+        from wyoming_whisper.endpoint import repeats, words
+
+        plain = self.engine.transcribe(audio, language, **kw)
+        return max((plain, led), key=lambda x: (not repeats(words(x.text)), x.avg_logprob or -99.0))
 
 
 def final_text(engine: Any, x: FloatArray, a: int, b: int, first: Any = None) -> tuple[str, float | None]:
