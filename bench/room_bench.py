@@ -348,8 +348,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="run the room at nice -N (the satellite at 0); -1: the room real-time (SCHED_FIFO), the "
                              "satellite normal: a busy box made the room late; -2: the satellite real-time too "
                              "(SCHED_FIFO 10): a quiet box for it on a shared one")
-    parser.add_argument("--keep", type=Path, help="keep the room's files (mic.wav, played.wav, run.log, each "
-                        "interrupting turn's streamed audio: barge<dB>dB-turns/turnNN.wav) here")
+    parser.add_argument("--keep", type=Path, help="keep the room's files (mic.wav, played.wav, run.log) here")
     parser.add_argument("--tap", action="store_true",
                         help="with --keep: record the satellite's mic and speaker frames (bench/sat_tap.py) for "
                              "bench/echo_replay.py")
