@@ -7,6 +7,8 @@ when tiny.en's final text repeats a phrase the region plus 0.2 s more is decoded
 (``Utterance.loop_retry``). :class:`ServerTurn` runs that same code on the whole stream (the final
 decode at audio-stop) with the server's default model and beam; ``whole`` decodes every streamed
 sample instead (what ``bench/room_bench.py`` judged before: not what the product heard).
+:func:`question_wer` is room_bench's interrupting WER, both ways; with ``--keep`` room_bench also
+saves each interrupting turn's stream (``barge<dB>dB-turns/turnNN.wav``) to decode again here.
 """
 
 from __future__ import annotations
