@@ -14,9 +14,11 @@ Two scenarios per echo level:
 - barge-in: ``--barge-ins`` questions, each reply interrupted 1.5 s in. Reaction = the room's
   speech onset → playback silent at the speaker (p50/p95), and how many were cut. The audio the
   satellite streams for each interrupting question (its echo-cancelled mic, what an orchestrator
-  would transcribe) is transcribed as our whisper server decodes by default (tiny.en, beam 5,
-  no timestamps: ``wyoming_whisper.engine``): WER against the words spoken, per question, beside
-  the same decode of each sentence's clean WAV (the recogniser's own floor: tiny.en hears
+  would transcribe) is transcribed as our whisper server transcribes a turn (``heard_product``,
+  ``wer_mean_product``: its Silero region of the stream, tiny.en beam 5, its loop retry:
+  ``bench/whisper_turn.py``) and by the judge of sessions 15-22 (``heard``, ``wer_mean``: the whole
+  stream, same decode; not what the user got): WER against the words spoken, per question, beside
+  the same decodes of each sentence's clean WAV (the recogniser's own floor: tiny.en hears
   Piper's clean "Will it rain on Thursday?" wrong at some paddings) and the greedy tiny.en
   decode earlier sessions reported (``wer_mean_greedy``; it hears that clean WAV wrong always).
 
@@ -57,6 +59,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(1, str(ROOT / "tests"))  # its helpers (speech) by their bare names
 if str(ROOT) not in sys.path:  # run as a script (bench/room_bench.py): bench.aec_bench by its name
     sys.path.insert(0, str(ROOT))
+from bench.whisper_turn import question_wer  # noqa: E402  (the interrupting WER: product and judge)
+
 ROOM = ROOT.parent / "shared" / "room" / "room.py"
 if not ROOM.exists():
     ROOM = Path("/work/shared/room/room.py")
@@ -253,43 +257,6 @@ def trace_summary(traces: list[dict[str, float]]) -> dict[str, Any]:
             if any(k in t for t in traces)} | {"holds_traced": len(traces)}
 
 
-def product_decoder() -> Any:
-    """Text of 16 kHz PCM as our whisper server decodes it with its defaults (model, beam 5, no
-    timestamps, temperature 0): what an orchestrator would get for the streamed audio."""
-    from voice_runtime.models import resolve_whisper
-    from wyoming_whisper.__main__ import DEFAULT_MODEL
-    from wyoming_whisper.engine import EngineConfig, WhisperEngine
-
-    engine = WhisperEngine(EngineConfig(resolve_whisper(DEFAULT_MODEL)))
-    return lambda pcm: engine.transcribe((np.frombuffer(pcm, "<i2") / 32768).astype(np.float32), "en").text
-
-
-def question_wer(audio: list[bytes], spoken: dict[str, bytes]) -> dict[str, Any]:
-    """Each interrupting turn's streamed audio, transcribed as the whisper server does; its WER
-    against the closest of the sentences the room speaks (the interruption, or a question that
-    landed on a reply). ``spoken``: each sentence's clean audio, decoded the same way (the floor)."""
-    from speech import transcribe  # greedy tiny.en: the judge of sessions <= 14
-
-    from bench.aec_bench import wer
-
-    decode = product_decoder()
-    per = []
-    for a in audio:
-        if len(a) < 3200:
-            continue
-        heard, greedy = decode(a), transcribe(a)
-        said = min(spoken, key=lambda s: wer(s, heard))
-        per.append({"said": said, "heard": heard, "wer": round(wer(said, heard), 3), "heard_greedy": greedy,
-                    "wer_greedy": round(min(wer(s, greedy) for s in spoken), 3)})
-    wers = [p["wer"] for p in per]
-    return {"judge": "whisper server default decode (tiny.en, beam 5)", "turns": len(per),
-            "wer_mean": round(float(np.mean(wers)), 3) if wers else None,
-            "wer_p50": round(float(np.median(wers)), 3) if wers else None,
-            "wer_mean_greedy": round(float(np.mean([p["wer_greedy"] for p in per])), 3) if per else None,
-            "heard": [p["heard"] for p in per], "per_question": per,
-            "clean_floor": {s: round(wer(s, decode(pcm)), 3) for s, pcm in spoken.items()}}
-
-
 def barge_summary(result: dict[str, Any], attempts: int) -> dict[str, Any]:
     """Reaction of each utterance spoken over a long reply (onset -> playback silent). The
     scripted "Stop. What time is it?" is meant to land 1.5 s into each reply; when one is not
@@ -350,6 +317,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                                        sat_flags=args.sat_flags, audio=audio, python=args.python,
                                       nice=args.harness_nice, tap=args.tap)
                 level["barge_in"] = barge_summary(barge["result"], args.barge_ins)
+                if args.keep:  # each interrupting turn's stream, to decode again offline (bench/whisper_turn.py)
+                    turns = folder / f"barge{echo_db:+.0f}dB-turns"
+                    turns.mkdir(exist_ok=True)
+                    for i, streamed in enumerate(barge["barge_audio"]):
+                        write_wav(str(turns / f"turn{i:02d}.wav"), streamed, PCM16_MONO_16K)
                 level["barge_in"].update({
                     "confirmed": barge["confirmed"], "room": barge["room"],
                     "room_stats": barge["result"].get("stats"), "trace": trace_summary(barge["traces"]),
