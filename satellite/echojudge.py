@@ -60,6 +60,7 @@ from collections import deque
 import numpy as np
 
 from .echo import EchoConfig, EchoGuard, db_to_ratio, frame_rms, ratio_to_db
+from .going_on import GoingOn
 from .killed_echo import KilledEcho
 from .leaks import OFF_PATH_CORR, UNDERRATED_CORR, is_fresh
 from .residual import ResidualGate, high_band_rms
@@ -119,7 +120,7 @@ class EchoJudge:
         self._delay_frames = 0  # the reference is delayed by this many frames before the gates
         self._played: deque[float] = deque(maxlen=math.ceil(_MAX_DELAY_S / frame_seconds) + 2)
         self._played_hi: deque[float] = deque(maxlen=self._played.maxlen)
-        self.killed = KilledEcho(frame_seconds)  # the echo's span after a kill (satellite.killed_echo)
+        self.killed, self.going_on = KilledEcho(frame_seconds), GoingOn(frame_seconds)  # (their modules)
 
     def process(
         self,
@@ -160,7 +161,8 @@ class EchoJudge:
             if len(self._played) > self._delay_frames
             else (0.0, 0.0)
         )
-        raw_user = self.raw.process(mic, reference, learn=not double_talk)
+        raw_user = raw_plain = self.raw.process(mic, reference, learn=not double_talk)
+        self.going_on.step(self._played[-1])
         if raw_user and self.suspended and not double_talk:
             raw_user = self._clearly_above_echo(mic)
         if not self.config.enabled:
@@ -273,7 +275,8 @@ class EchoJudge:
             return self.killed.verdict(mic, residual_user or (phantom and raw_user))
         self.residual_decisions += self.converged
         user = residual_user if self.converged else double_talk or (raw_user and residual_user and not echo_only)
-        user = user or (self.early and residual_user)
+        going_on = not self.converged and self.going_on.verdict(mic, raw_plain, echo_only)  # (satellite.going_on)
+        user = user or (self.early and residual_user) or going_on
         self.killed.judged(mic, user)
         return user
 
@@ -312,9 +315,7 @@ class EchoJudge:
         gate decides and onsets count, but double talk still lets the user through, the front end still
         watches for it (``converged`` stays False: ``SpeakerPath`` asks it ``watch(not converged)``), and
         nothing that needs the full proof acts (a misaligned frame, the as-echo rule, the residual's floor).
-        Session 21 trusted it fully: a user 12 dB under the echo 0.1 s in was never heard. Synthetic scenes
-        (tests/test_satellite_echopath.py's restart, a user 0/6/12 dB under at 0.1/0.25/0.4 s, -6/0 dB): 10
-        of 18 held sooner (0.21-0.72 -> 0.06-0.24 s), 8 as before, none later; echo alone: no hold."""
+        Session 21 trusted it fully: a user 12 dB under the echo 0.1 s in was never heard (s22_cont.md)."""
         if len(self._erle) < _KEPT_FRAMES or len(loud) < _KEPT_FRAMES:
             return False
         return all(10.0 * math.log10(max(a, 1e-18) / max(b, 1e-18)) >= _KEPT_ERLE_DB
