@@ -47,8 +47,7 @@ ERLE, not the user: an onset needs a frame of its run that is not one (:func:`sa
 So is a frame whose cancelled sound is a scaled copy of the canceller's own echo estimate
 (``estimate_corr``: the canceller on its path underrated the echo), or the negative of it (it subtracted
 an echo that was not there: the path moved unseen), however far over the residual.
-The trust begins only once the ERLE has held for ``_TRUST_FRAMES``.
-
+The trust begins only once the ERLE has held for ``_TRUST_FRAMES`` (the question's end: :mod:`satellite.going_on`).
 Without a canceller (no playback reference, ``--no-aec``) the raw gate alone decides.
 """
 
@@ -154,6 +153,7 @@ class EchoJudge:
         louder_before = max(self._mics, default=0.0)
         self._mics.append(mic)
         self._played.append(frame_rms(played))
+        self.going_on.step(self._played[-1])
         high_band = self.config.onset_high_band  # off: no high band is computed (per frame, on the mic loop)
         self._played_hi.append(high_band_rms(played) if high_band else 0.0)
         reference, reference_hi = (
@@ -162,7 +162,6 @@ class EchoJudge:
             else (0.0, 0.0)
         )
         raw_user = raw_plain = self.raw.process(mic, reference, learn=not double_talk)
-        self.going_on.step(self._played[-1])
         if raw_user and self.suspended and not double_talk:
             raw_user = self._clearly_above_echo(mic)
         if not self.config.enabled:
@@ -275,8 +274,9 @@ class EchoJudge:
             return self.killed.verdict(mic, residual_user or (phantom and raw_user))
         self.residual_decisions += self.converged
         user = residual_user if self.converged else double_talk or (raw_user and residual_user and not echo_only)
-        going_on = not self.converged and self.going_on.verdict(mic, raw_plain, echo_only)  # (satellite.going_on)
-        user = user or (self.early and residual_user) or going_on
+        expected = self.raw.recent_reference * db_to_ratio(self.raw.coupling_db)  # (satellite.going_on)
+        user = user or (self.early and residual_user) or (
+            not self.converged and self.going_on.verdict(mic, raw_plain, echo_only, expected))
         self.killed.judged(mic, user)
         return user
 

@@ -15,10 +15,11 @@ canceller waiting or suspended through the whole word.
 For ``seconds`` after the question's end (:meth:`expect`, the satellite's ``audio-stop`` with the
 question's voice level) and while the reply has played under ``heard_seconds``, a frame the raw gate
 calls the user at its plain margin (not the suspended one) is the user when it is also as loud as
-their question was (within ``under_db`` of its ``LEVEL_PERCENTILE`` frame level) and the playback does
-not explain it as echo alone (:attr:`satellite.aec.AudioFrontend.echo_only`). The echo after a stall
-can come 7 dB over the raw gate's learned coupling, but not also at the level of the user's own
-voice with the playback explaining little of it.
+their question was (within ``under_db`` of its ``LEVEL_PERCENTILE`` frame level; that level less
+``outweigh_db`` over the echo the raw gate expects: a far user is left to the gates) and the playback does not
+explain it as echo alone (:attr:`satellite.aec.AudioFrontend.echo_only`). The echo after a stall can
+come 7 dB over the raw gate's learned coupling, but not also at the level of the user's own voice with
+the playback explaining little of it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from .echo import db_to_ratio
 
 LEVEL_PERCENTILE = 90  # the question's voice level: this percentile of its frames' levels (pauses are quiet)
 UNDER_DB = 6.0  # a frame this far under the question's level may still be the user going on
+OUTWEIGH_DB = 3.0  # ... when the question's level less this is over the echo the raw gate expects
 _MIN_REFERENCE = 10 ** (-50 / 20)  # a speaker frame this loud (RMS) is the reply playing (counted as heard)
 
 
@@ -46,12 +48,13 @@ def voice_level(pcm: bytes, frame_bytes: int) -> float:
 class GoingOn:
     """:meth:`expect` at the question's end, :meth:`step` once per frame, :meth:`verdict` per frame."""
 
-    def __init__(self, frame_seconds: float, under_db: float = UNDER_DB) -> None:
+    def __init__(self, frame_seconds: float, under_db: float = UNDER_DB, outweigh_db: float = OUTWEIGH_DB) -> None:
         self._frame_seconds = frame_seconds
-        self._under = db_to_ratio(-under_db)
+        self._under, self._outweigh = db_to_ratio(-under_db), db_to_ratio(-outweigh_db)
         self._left = 0  # frames of the window left
         self._heard_left = 0  # frames of reply playback the window lasts
         self._floor = math.inf  # a frame at least this loud (RMS) is at the user's level
+        self._voice = math.inf  # ... and the user outweighs an expected echo up to this level
 
     def expect(self, level: float, seconds: float, heard_seconds: float) -> None:
         """The question ended, its voice at ``level`` (RMS): for ``seconds`` (and ``heard_seconds`` of
@@ -59,6 +62,7 @@ class GoingOn:
         self._left = math.ceil(seconds / self._frame_seconds - 1e-6)
         self._heard_left = math.ceil(heard_seconds / self._frame_seconds - 1e-6)
         self._floor = level * self._under if level > 0 else math.inf
+        self._voice = level * self._outweigh if level > 0 else math.inf
 
     def stop(self) -> None:
         self._left = 0
@@ -75,6 +79,9 @@ class GoingOn:
     def active(self) -> bool:
         return self._left > 0
 
-    def verdict(self, mic: float, raw_user: bool, echo_only: bool) -> bool:
-        """The frame (raw mic RMS ``mic``; ``raw_user``: the raw gate at its plain margin) is the user going on."""
-        return self._left > 0 and raw_user and not echo_only and mic >= self._floor
+    def verdict(self, mic: float, raw_user: bool, echo_only: bool, echo: float) -> bool:
+        """The frame (raw mic RMS ``mic``; ``raw_user``: the raw gate at its plain margin; ``echo``: the echo
+        it expects, RMS) is the user going on. Only for a user whose voice outweighs that echo (their
+        level less ``outweigh_db`` over it): a far user's level says nothing, and the raw gate alone let a
+        reply's first echo through (session 22's loaded room replayed: a false hold 0.3 s in, far user)."""
+        return self._left > 0 and raw_user and not echo_only and mic >= self._floor and self._voice >= echo
