@@ -274,9 +274,10 @@ class EchoJudge:
             return self.killed.verdict(mic, residual_user or (phantom and raw_user))
         self.residual_decisions += self.converged
         user = residual_user if self.converged else double_talk or (raw_user and residual_user and not echo_only)
-        expected = self.raw.recent_reference * db_to_ratio(self.raw.coupling_db)  # (satellite.going_on)
-        user = user or (self.early and residual_user) or (
-            not self.converged and self.going_on.verdict(mic, raw_plain, echo_only, expected))
+        user = user or (self.early and residual_user) or (not self.converged and self.going_on.verdict(  # (its module)
+            mic, raw_plain, echo_only, self.raw.recent_reference * db_to_ratio(self.raw.coupling_db)))
+        if not self.converged and self.killed.active and self.going_on.at_level(mic):  # (satellite.going_on)
+            return self.killed.verdict(mic, user)
         self.killed.judged(mic, user)
         return user
 
@@ -284,9 +285,8 @@ class EchoJudge:
         """While the path may have moved (:meth:`suspend`: the satellite fell behind its mic)
         neither gate knows the echo: the canceller is off its path (its residual is the whole
         echo), and the speaker may play sooner or later than the raw gate's window says (the
-        first syllable of the echo after an underrun came as loud as the loudest playback of
-        the window, 7 dB over its learned coupling). The user must then be ``_SUSPENDED_DB``
-        more above the echo the raw gate expects."""
+        first syllable of the echo after an underrun came as loud as the loudest playback of the window,
+        7 dB over its learned coupling). The user must be ``_SUSPENDED_DB`` more over the expected echo."""
         reference = self.raw.recent_reference
         if reference < self._min_ref:
             return True

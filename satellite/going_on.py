@@ -79,6 +79,14 @@ class GoingOn:
     def active(self) -> bool:
         return self._left > 0
 
+    def at_level(self, mic: float) -> bool:
+        """Within the window, the raw mic at the user's level: while a hold has killed the speaker the judge
+        follows the user's voice at its level (:meth:`satellite.killed_echo.KilledEcho.verdict`), not the
+        raw gate, which expects the loudest echo of its window (up to ~1 s) long after the speaker went
+        silent: the room, session 23's second run (load 11), 8 continuation holds lapsed after 1-3 voiced
+        frames (``vvv.....``), the word's softer end under that echo."""
+        return self._left > 0 and mic >= self._floor
+
     def verdict(self, mic: float, raw_user: bool, echo_only: bool, echo: float) -> bool:
         """The frame (raw mic RMS ``mic``; ``raw_user``: the raw gate at its plain margin; ``echo``: the echo
         it expects, RMS) is the user going on. Only for a user whose voice outweighs that echo (their

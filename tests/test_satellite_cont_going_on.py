@@ -30,6 +30,8 @@ from wyoming.asr import Transcribe
 from wyoming.vad import VoiceStopped
 
 from bench.aec_bench import FRAME, echo_path, pcm, samples
+from satellite.echo import EchoConfig
+from satellite.echojudge import EchoJudge
 from satellite.going_on import voice_level
 
 QUESTION = "Lock the front door."
@@ -128,3 +130,37 @@ async def test_home_assistants_turns_never_open_it() -> None:
         await sat.on_controller_event(link, Transcribe(language="en").event())
         await sat.on_controller_event(link, VoiceStopped().event())
         assert not sat.guard.going_on.active
+
+
+# --- through the hold: the speaker killed, the user's voice followed at its level (the judge alone) --------
+def tone(dbfs: float, n: int = FRAME) -> bytes:
+    t = np.arange(n) / RATE
+    return pcm(np.sin(2 * np.pi * 220 * t) * np.sqrt(2) * 10 ** (dbfs / 20) * 32768)
+
+
+def judge_through_a_hold(going_on: bool) -> list[bool]:
+    """A reply at -14 dBFS heard 6 dB down (the canceller waiting: its output is the mic); the question
+    ended at -13 dBFS (p90); a word at -12 dBFS holds the reply (the speaker killed), then its softer
+    end at -15 and -17 dBFS, under the raw gate's expected echo + 6 dB (-14) but at the user's level."""
+    judge = EchoJudge(EchoConfig(), FRAME / RATE, cancels_echo=True)
+    played = tone(-14.0)
+    for _ in range(40):  # the raw gate learns the echo's coupling
+        echo = tone(-20.0)
+        judge.process(echo, echo, played, cancelling=False)
+    if going_on:
+        judge.going_on.expect(10 ** (-13 / 20), 1.4, 0.95)
+    verdicts = [judge.process(tone(-12.0), tone(-12.0), played, cancelling=False)]  # the word: held on it
+    judge.speaker_dropped()  # the hold killed the speaker
+    silent = bytes(2 * FRAME)
+    for level in (-12.0, -15.0, -17.0):
+        verdicts.append(judge.process(tone(level), tone(level), silent, cancelling=False))
+    verdicts.append(judge.process(tone(-40.0), tone(-40.0), silent, cancelling=False))  # the word has ended
+    return verdicts
+
+
+def test_through_the_hold_the_users_softer_end_is_followed_at_their_level() -> None:
+    """The room, session 23's second run (load 11): 8 continuation holds lapsed after 1-3 voiced frames,
+    the word's softer end under the raw gate, which expects the loudest echo of its window (~1 s) long
+    after the speaker went silent."""
+    assert judge_through_a_hold(going_on=True) == [True, True, True, True, False]
+    assert judge_through_a_hold(going_on=False)[2:4] == [False, False]  # before: the word's end unheard
