@@ -201,6 +201,7 @@ class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, Clou
             self._start_turn()
         elif action == TurnAction.END_STREAM:
             self._waiting_since, self._ended_ms = self.clock.now(), self._mic_ms
+            self._question_ended()  # (held.py: the user going on is listened for)
             self._emit("streaming-stopped")
             self._stream(self.talker.flush() if self.talker is not None else [])  # what the talker gate held back
             if self._route == "local":
@@ -249,6 +250,7 @@ class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, Clou
 
     def _start_turn(self) -> None:
         self.turns += 1
+        self.guard.going_on.stop()
         self._transcribed = False
         self._reply_ended = False
         self._reply_text = ""

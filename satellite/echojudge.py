@@ -47,8 +47,7 @@ ERLE, not the user: an onset needs a frame of its run that is not one (:func:`sa
 So is a frame whose cancelled sound is a scaled copy of the canceller's own echo estimate
 (``estimate_corr``: the canceller on its path underrated the echo), or the negative of it (it subtracted
 an echo that was not there: the path moved unseen), however far over the residual.
-The trust begins only once the ERLE has held for ``_TRUST_FRAMES``.
-
+The trust begins only once the ERLE has held for ``_TRUST_FRAMES`` (the question's end: :mod:`satellite.going_on`).
 Without a canceller (no playback reference, ``--no-aec``) the raw gate alone decides.
 """
 
@@ -60,6 +59,7 @@ from collections import deque
 import numpy as np
 
 from .echo import EchoConfig, EchoGuard, db_to_ratio, frame_rms, ratio_to_db
+from .going_on import GoingOn
 from .killed_echo import KilledEcho
 from .leaks import OFF_PATH_CORR, UNDERRATED_CORR, is_fresh
 from .residual import ResidualGate, high_band_rms
@@ -119,7 +119,7 @@ class EchoJudge:
         self._delay_frames = 0  # the reference is delayed by this many frames before the gates
         self._played: deque[float] = deque(maxlen=math.ceil(_MAX_DELAY_S / frame_seconds) + 2)
         self._played_hi: deque[float] = deque(maxlen=self._played.maxlen)
-        self.killed = KilledEcho(frame_seconds)  # the echo's span after a kill (satellite.killed_echo)
+        self.killed, self.going_on = KilledEcho(frame_seconds), GoingOn(frame_seconds)  # (their modules)
 
     def process(
         self,
@@ -153,6 +153,7 @@ class EchoJudge:
         louder_before = max(self._mics, default=0.0)
         self._mics.append(mic)
         self._played.append(frame_rms(played))
+        self.going_on.step(self._played[-1])
         high_band = self.config.onset_high_band  # off: no high band is computed (per frame, on the mic loop)
         self._played_hi.append(high_band_rms(played) if high_band else 0.0)
         reference, reference_hi = (
@@ -160,7 +161,7 @@ class EchoJudge:
             if len(self._played) > self._delay_frames
             else (0.0, 0.0)
         )
-        raw_user = self.raw.process(mic, reference, learn=not double_talk)
+        raw_user = raw_plain = self.raw.process(mic, reference, learn=not double_talk)
         if raw_user and self.suspended and not double_talk:
             raw_user = self._clearly_above_echo(mic)
         if not self.config.enabled:
@@ -273,7 +274,10 @@ class EchoJudge:
             return self.killed.verdict(mic, residual_user or (phantom and raw_user))
         self.residual_decisions += self.converged
         user = residual_user if self.converged else double_talk or (raw_user and residual_user and not echo_only)
-        user = user or (self.early and residual_user)
+        user = user or (self.early and residual_user) or (not self.converged and self.going_on.verdict(  # (its module)
+            mic, raw_plain, echo_only, self.raw.recent_reference * db_to_ratio(self.raw.coupling_db)))
+        if not self.converged and self.killed.active and self.going_on.at_level(mic):  # (satellite.going_on)
+            return self.killed.verdict(mic, user)
         self.killed.judged(mic, user)
         return user
 
@@ -281,9 +285,8 @@ class EchoJudge:
         """While the path may have moved (:meth:`suspend`: the satellite fell behind its mic)
         neither gate knows the echo: the canceller is off its path (its residual is the whole
         echo), and the speaker may play sooner or later than the raw gate's window says (the
-        first syllable of the echo after an underrun came as loud as the loudest playback of
-        the window, 7 dB over its learned coupling). The user must then be ``_SUSPENDED_DB``
-        more above the echo the raw gate expects."""
+        first syllable of the echo after an underrun came as loud as the loudest playback of the window,
+        7 dB over its learned coupling). The user must be ``_SUSPENDED_DB`` more over the expected echo."""
         reference = self.raw.recent_reference
         if reference < self._min_ref:
             return True
@@ -312,9 +315,7 @@ class EchoJudge:
         gate decides and onsets count, but double talk still lets the user through, the front end still
         watches for it (``converged`` stays False: ``SpeakerPath`` asks it ``watch(not converged)``), and
         nothing that needs the full proof acts (a misaligned frame, the as-echo rule, the residual's floor).
-        Session 21 trusted it fully: a user 12 dB under the echo 0.1 s in was never heard. Synthetic scenes
-        (tests/test_satellite_echopath.py's restart, a user 0/6/12 dB under at 0.1/0.25/0.4 s, -6/0 dB): 10
-        of 18 held sooner (0.21-0.72 -> 0.06-0.24 s), 8 as before, none later; echo alone: no hold."""
+        Session 21 trusted it fully: a user 12 dB under the echo 0.1 s in was never heard (s22_cont.md)."""
         if len(self._erle) < _KEPT_FRAMES or len(loud) < _KEPT_FRAMES:
             return False
         return all(10.0 * math.log10(max(a, 1e-18) / max(b, 1e-18)) >= _KEPT_ERLE_DB

@@ -52,9 +52,11 @@ import math
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from .echojudge import EchoJudge
+from .going_on import voice_level
 from .playback import Playback
 from .state import TurnMachine, TurnState, TurnTrigger
-from .vad import SpeechDetector
+from .vad import RATE, SpeechDetector
 
 if TYPE_CHECKING:
     from .config import SatelliteConfig
@@ -64,6 +66,7 @@ _LOGGER = logging.getLogger("satellite.core")
 # orchestrator.continuation.reply_played: the same name)
 REPLY_PLAYED = "reply_played"
 _PATTERN_FRAMES = 64  # the held frames' verdicts logged at most (the room's logs: how words and echo look)
+_LEVEL_SECONDS = 3.0  # the question's voice level is taken over its last seconds (satellite.going_on)
 
 
 class HoldKind(StrEnum):
@@ -93,7 +96,9 @@ class HeldSpeech:
     machine: TurnMachine
     playback: Playback
     detector: SpeechDetector
+    guard: EchoJudge
     turns: int
+    _utterance: bytearray  # the question's audio as streamed (core.py)
     _route: str | None  # "local": the controller's turn
     _mic_ms: float
     _held_ms: float  # mic time the reply was last held (core.py)
@@ -122,6 +127,18 @@ class HeldSpeech:
         self._hold_began_ms, self._hold_after, self._hold_heard = self._mic_ms, after, heard
         _LOGGER.info("hold (%s): %.2fs after the end of the question, %.2fs of the reply heard",
                      self._hold_kind.value, after, heard)
+
+    def _question_ended(self) -> None:
+        """The question's end (``audio-stop``): over the reply's first moments a frame at the user's voice
+        level, louder than the echo the playback predicts, is the user going on (satellite.going_on), however
+        unproven the canceller; only where a continuation hold could follow (as in :meth:`_hold_begins`)."""
+        config = self.config
+        if self._route != "local" or self._stt_turn == self.turns or config.continuation_min_seconds <= 0:
+            self.guard.going_on.stop()
+            return
+        tail = bytes(self._utterance[-round(_LEVEL_SECONDS * RATE) * 2 :])  # (16-bit mono)
+        self.guard.going_on.expect(voice_level(tail, self.detector.config.frame_bytes),
+                                   config.continuation_hold_seconds, config.continuation_max_heard_seconds)
 
     def _continuation_expires(self) -> None:
         """A continuation is confirmed only while the controller would still join it: its clock of the

@@ -19,6 +19,7 @@ from satellite_harness import (
 from wyoming.audio import AudioChunk
 
 from satellite.core import Satellite
+from satellite.going_on import GoingOn
 from satellite.speaker_path import _PRE_USER
 from satellite.state import TurnState
 
@@ -33,6 +34,7 @@ class FakeOnsetJudge:
     def __init__(self) -> None:
         self.onset = False
         self.path_changes = 0
+        self.going_on = GoingOn(VAD.frame_seconds)  # (satellite.going_on: opened and stopped by the satellite)
 
     def process(self, raw: bytes, cleaned: bytes, played: bytes, *, cancelling: bool = True,
                 not_echo: bool = False, double_talk: bool = False, echo_only: bool = False,
