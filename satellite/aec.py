@@ -47,7 +47,9 @@ import numpy as np
 
 from voice_runtime.audio import PCM16_MONO_16K, AudioConverter, AudioFormat
 
-from .aec_config import ENGINES, FrontendConfig
+from .aec_config import ENGINES, FrontendConfig, pywebrtc
+from .aec_delay import DelayView
+from .aec_prior import REACH_MS, PriorPath, agrees, cancel, segment
 from .aec_shadow import PROVEN_BLOCKS, ShadowCanceller
 from .delay import EchoDelay
 from .estimate import LaterEcho
@@ -71,18 +73,7 @@ SHADOW_BEHIND_DB = 6.0
 Pcm = np.ndarray[Any, np.dtype[np.int16]]
 
 
-def _pywebrtc() -> Any:
-    try:
-        import pywebrtc_audio
-    except ImportError as err:  # pragma: no cover - the satellite extra installs it
-        raise RuntimeError(
-            "the mic front end needs pywebrtc-audio: pip install 'hearth-voice[satellite]' "
-            "(or run with --no-aec --noise-suppression 0 --auto-gain 0)"
-        ) from err
-    return pywebrtc_audio
-
-
-class AudioFrontend:
+class AudioFrontend(DelayView):
     """Cleans each mic frame; call :meth:`process` once per tick, in order."""
 
     def __init__(self, config: FrontendConfig, speaker_rate: int | None) -> None:
@@ -107,7 +98,7 @@ class AudioFrontend:
         else:
             self.engine = "webrtc"
         need_webrtc = self.engine == "webrtc" or config.noise_suppression > 0 or config.auto_gain_dbfs > 0
-        lib = _pywebrtc() if need_webrtc else None
+        lib = pywebrtc() if need_webrtc else None
         self._apm = (
             lib.AudioProcessor(
                 sample_rate=RATE,
@@ -145,6 +136,9 @@ class AudioFrontend:
         self.on_path_change: Callable[[], None] | None = None  # told when the bulk delay changes
         self.on_path_confirmed: Callable[[], None] | None = None  # told when a recheck found it unchanged
         self._rechecking = False
+        self._prior: PriorPath | None = None  # after a restart: the kept path tried near the old delay (aec_prior)
+        self.prior_frames = 0  # frames whose output was the kept path's at a proven shift (aec_prior)
+        self.priors_proven = 0  # restarts after which the kept path was proven before the delay was measured
         self._quiet_left: int | None = None  # after a speaker kill: samples of echo tail still to cancel
         self.frames = 0
         # The canceller's output against what it took out of the mic (its echo estimate), this frame
@@ -192,6 +186,8 @@ class AudioFrontend:
             self._waited = 0
         if self._shadow is not None:
             self._shadow.remeasure()
+            known = self._delay is not None and self._delay.lag is not None
+            self._prior = PriorPath(self._shadow.impulse_response(), RATE * REACH_MS // 1000) if known else None
 
     def speaker_dropped(self, unplayed: int | None = None) -> None:
         """The speaker's buffer was thrown away (a hold kills the sound command): what was written
@@ -273,41 +269,13 @@ class AudioFrontend:
         return (self.bulk / RATE if known else None), tail
 
     @property
-    def mic_not_echo(self) -> bool:
-        """No echo delay was ever measured and the mic is loud with sound the playback explains
-        at no delay (:attr:`satellite.delay.EchoDelay.unexplained`): no echo path (a speaker
-        the mic does not hear), so the mic's sound is the user's. Checked every 90 ms."""
-        return self._delay is not None and self._delay.unexplained
-
-    @property
-    def double_talk(self) -> bool:
-        """The mic is loud and the playback explains little of it at any delay: someone is
-        speaking over it (:attr:`satellite.delay.EchoDelay.double_talk`, every 90 ms while
-        :meth:`watch` is on, else every 250 ms)."""
-        return self._delay is not None and self._delay.double_talk
-
-    @property
-    def explained(self) -> float:
-        """How much of the loud mic the playback explains at its best delay (0..1, the last
-        estimate: :attr:`satellite.delay.EchoDelay.explained`); 0 without a canceller."""
-        return self._delay.explained if self._delay is not None else 0.0
-
-    @property
-    def echo_only(self) -> bool:
-        """The mic is loud and the playback explains it (at some delay, measured or not) as well
-        as echo alone does (:attr:`satellite.delay.EchoDelay.echo_only`)."""
-        return self._delay is not None and self._delay.echo_only
-
-    def watch(self, closely: bool) -> None:
-        """Estimate (delay, double talk) every 90 ms, not 250, while the judge does not trust the
-        canceller yet: then double talk is what lets the user through."""
-        if self._delay is not None:
-            self._delay.watch = closely
-
-    @property
     def cancelling(self) -> bool:
         """The canceller is running on a known (or given-up-on) delay, not waiting for one."""
-        return self.engine == "webrtc" or (self._speex is not None and self._waited is None)
+        return self.engine == "webrtc" or (self._speex is not None and (self._waited is None or self._prior_proven))
+
+    @property
+    def _prior_proven(self) -> bool:
+        return self._prior is not None and self._prior.shift is not None
 
     def _compensated(self, mic: Pcm, far: Pcm) -> Pcm:
         """``far`` delayed by the bulk of the measured echo delay (updated as it is measured)."""
@@ -324,9 +292,18 @@ class AudioFrontend:
                 waited = _MAX_WAIT // RATE
                 _LOGGER.info("no clear echo delay in %d s of playback: cancelling with %.1f ms", waited, self.bulk / 16)
                 self._waited = None
+                if self._prior is not None and self._prior.shift is not None:
+                    self.bulk = min(_MAX_BULK, max(0, self.bulk + self._prior.shift))
+                self._prior = None
         if lag is not None:
             self._waited = None
-            if self._moved(lag, before):
+            prior, self._prior = self._prior, None
+            agreed = agrees(prior, lag, before[0])  # the measured delay is the one the kept path proved (aec_prior)
+            kept = self.bulk + self._frac + (prior.shift + prior.frac if prior is not None and prior.shift is not None else 0.0)
+            moved = self._moved(lag, before)
+            if agreed and 0 <= kept <= _MAX_BULK:  # the kept path's fit, finer than the meter's (0.36 samples off)
+                self.bulk, self._frac = math.floor(kept), kept - math.floor(kept)
+            if moved if agreed is None else not agreed:
                 if self.on_path_change is not None:
                     self.on_path_change()  # the canceller is off its path until it adapts: not to be trusted
             elif self._rechecking and self.on_path_confirmed is not None:
@@ -394,6 +371,15 @@ class AudioFrontend:
                 out = cancelled
             else:
                 self.later_echo.skip()
+                kept = None if self._prior is None else cancel(self._prior, self._history, self.bulk, self._frac, out)
+                if self._shadow is not None:  # its history follows the reference (at the proven shift, if any)
+                    shift = self._prior.shift if self._prior is not None and self._prior.shift else 0
+                    self._shadow.follow(segment(self._history, self.bulk + shift, len(out), 0, 0, frac=self._frac)
+                                        if shift else ref)
+                if kept is not None:  # the kept path at a proven shift, until the delay is measured
+                    out = np.clip(np.round(kept), -32768, 32767).astype(np.int16)
+                    self.prior_frames += 1
+                    self.priors_proven += self._prior is not None and self._prior.used == 1
             if self._quiet_left is not None:
                 self._quiet_left -= len(out)
         if self._apm is not None:

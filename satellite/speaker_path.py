@@ -176,7 +176,11 @@ class SpeakerPath:
             # The user is heard (the last frame let through, speech, or the speaker killed by a hold): the
             # shadow canceller holds its filter over their words (satellite.aec_shadow).
             self.frontend.user_speaking(self._user_on or self.detector.in_speech or self._restarted)
+            proven = self.frontend.priors_proven
             cleaned = self.frontend.process(raw, played)
+            if self.frontend.priors_proven != proven:  # the kept path cancels at once after a restart (aec_prior):
+                self.guard.residual.recall_coupling()  # the residual echo learned on it before counts again
+                self.guard.residual_hi.recall_coupling()
             # Asked only while trusted (~1 ms) and the speaker plays: after a kill (live, session 20) it fired
             # 60 ms into a barge-in, the judge suspended, the question was not confirmed (3 voiced frames).
             if self.guard.converged and not self._restarted and self.frontend.later_echo.shift:
