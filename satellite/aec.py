@@ -299,7 +299,7 @@ class AudioFrontend(DelayView):
             self._waited = None
             prior, self._prior = self._prior, None
             agreed = agrees(prior, lag, before[0])  # the measured delay is the one the kept path proved (aec_prior)
-            kept = self.bulk + self._frac + (prior.shift + prior.frac if prior is not None and prior.shift is not None else 0.0)
+            kept = self.bulk + self._frac + (prior.offset if prior is not None else 0.0)
             moved = self._moved(lag, before)
             if agreed and 0 <= kept <= _MAX_BULK:  # the kept path's fit, finer than the meter's (0.36 samples off)
                 self.bulk, self._frac = math.floor(kept), kept - math.floor(kept)

@@ -65,6 +65,11 @@ class PriorPath:
         self.used = 0  # frames its output was used on (satellite.aec.AudioFrontend)
 
     @property
+    def offset(self) -> float:
+        """The proven shift with its fraction (samples; 0 while none is proven)."""
+        return 0.0 if self.shift is None else self.shift + self.frac
+
+    @property
     def span(self) -> int:
         """Reference samples needed before a frame's first sample at the old delay (and ``reach`` after its last)."""
         return len(self.h) - 1 + self.reach
