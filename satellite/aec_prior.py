@@ -35,8 +35,9 @@ REACH_MS = 32  # shifts tried either side of the old delay (the room: 10-20 ms, 
 MIN_DB = 18.0  # the best shift cancels this much of the echo ...
 MIN_FRAMES = 3  # ... over this many frames of echo
 CLEAR_DB = 6.0  # ... and every shift SHIFT_OVER or more samples away cancels at least this much less
-FRACTIONS = 17  # fractions of a sample tried past the best whole shift (-0.5 .. 0.5 in 1/16)
-KEPT_FRAMES = 12  # echo frames the fraction is judged on (the last ones)
+FRACTIONS = 9  # fractions of a sample tried past the best whole shift (-0.5 .. 0.5 in 1/8)
+FRACTION_DB = 12.0  # a whole shift this far under MIN_DB is not tried to the fraction (half a sample: ~10 dB)
+KEPT_FRAMES = 8  # echo frames the fraction is judged on (the last ones)
 SHIFT_OVER = 8  # samples: neighbours of the best shift (its own peak) are not rivals
 _ECHO_RMS = 32768 * 10 ** (-55 / 20)  # a frame whose predicted echo is this loud counts as echo
 Real = np.ndarray[Any, np.dtype[np.float64]]
@@ -116,8 +117,9 @@ class PriorPath:
             return
         best = int(np.argmin(self._res))
         shift = best - self.reach
-        if abs(shift) > self.reach - TAPS - 1:
-            return  # at the edge of the reach: no fraction to find, and likely no echo of this path
+        whole = 10.0 * np.log10(max(self._mic, 1e-9) / max(float(self._res[best]), 1e-9))
+        if abs(shift) > self.reach - TAPS - 1 or whole < MIN_DB - FRACTION_DB:
+            return  # at the edge of the reach (no fraction to find), or no fraction could make it (CPU: ~5 ms)
         frac, left = self._refine(shift)
         erle = 10.0 * np.log10(max(self._mic, 1e-9) / max(left, 1e-9))
         far = np.abs(np.arange(len(self._res)) - best) >= SHIFT_OVER
