@@ -49,8 +49,8 @@ from voice_runtime.audio import PCM16_MONO_16K, AudioConverter, AudioFormat
 
 from .aec_config import ENGINES, FrontendConfig, pywebrtc
 from .aec_delay import DelayView
-from .aec_prior import REACH_MS, PriorPath, agrees, cancel, segment
-from .aec_shadow import PROVEN_BLOCKS, ShadowCanceller
+from .aec_prior import REACH_MS, PriorPath, agrees, cancel, warm
+from .aec_shadow import ShadowCanceller
 from .delay import EchoDelay
 from .estimate import LaterEcho
 from .estimate import estimate_corr as _estimate_corr
@@ -67,9 +67,6 @@ _MAX_BULK = RATE * 480 // 1000
 _MAX_WAIT = RATE * 3  # samples of audible playback to wait for a delay estimate at most
 _REALIGN_AGREE = 2.0  # samples: a fine move of the echo must agree this well with the whole-sample one
 TAIL_DB = 35.0  # the echo path's reverberation counts until this far below its peak
-# The held shadow's output replaces speex's once its ERLE on the echo alone is this and within BEHIND of speex's.
-SHADOW_MIN_ERLE_DB = 10.0
-SHADOW_BEHIND_DB = 6.0
 Pcm = np.ndarray[Any, np.dtype[np.int16]]
 
 
@@ -139,6 +136,8 @@ class AudioFrontend(DelayView):
         self._prior: PriorPath | None = None  # after a restart: the kept path tried near the old delay (aec_prior)
         self.prior_frames = 0  # frames whose output was the kept path's at a proven shift (aec_prior)
         self.priors_proven = 0  # restarts after which the kept path was proven before the delay was measured
+        self._warm = 0  # samples the kept path still stands in for speex (its history refilling) ...
+        self._kept_path: PriorPath | None = None  # ... this one
         self._quiet_left: int | None = None  # after a speaker kill: samples of echo tail still to cancel
         self.frames = 0
         # The canceller's output against what it took out of the mic (its echo estimate), this frame
@@ -184,6 +183,7 @@ class AudioFrontend(DelayView):
         if self._delay is not None:
             self._delay.restart()
             self._waited = 0
+            self._warm = 0
         if self._shadow is not None:
             self._shadow.remeasure()
             known = self._delay is not None and self._delay.lag is not None
@@ -271,11 +271,7 @@ class AudioFrontend(DelayView):
     @property
     def cancelling(self) -> bool:
         """The canceller is running on a known (or given-up-on) delay, not waiting for one."""
-        return self.engine == "webrtc" or (self._speex is not None and (self._waited is None or self._prior_proven))
-
-    @property
-    def _prior_proven(self) -> bool:
-        return self._prior is not None and self._prior.shift is not None
+        return self.engine == "webrtc" or (self._speex is not None and self._waited is None)
 
     def _compensated(self, mic: Pcm, far: Pcm) -> Pcm:
         """``far`` delayed by the bulk of the measured echo delay (updated as it is measured)."""
@@ -292,14 +288,13 @@ class AudioFrontend(DelayView):
                 waited = _MAX_WAIT // RATE
                 _LOGGER.info("no clear echo delay in %d s of playback: cancelling with %.1f ms", waited, self.bulk / 16)
                 self._waited = None
-                if self._prior is not None and self._prior.shift is not None:
-                    self.bulk = min(_MAX_BULK, max(0, self.bulk + self._prior.shift))
                 self._prior = None
         if lag is not None:
             self._waited = None
             prior, self._prior = self._prior, None
             agreed = agrees(prior, lag, before[0])  # the measured delay is the one the kept path proved (aec_prior)
-            kept = self.bulk + self._frac + (prior.offset if prior is not None else 0.0)
+            self._warm = self._warm if agreed else 0
+            kept = self.bulk + self._frac
             moved = self._moved(lag, before)
             if agreed and 0 <= kept <= _MAX_BULK:  # the kept path's fit, finer than the meter's (0.36 samples off)
                 self.bulk, self._frac = math.floor(kept), kept - math.floor(kept)
@@ -339,14 +334,24 @@ class AudioFrontend(DelayView):
             self._shadow.remeasure()
         return True
 
-    def _shadow_trusted(self) -> bool:
-        shadow = self._shadow
-        return (
-            shadow is not None
-            and shadow.held
-            and shadow.measured >= PROVEN_BLOCKS
-            and shadow.erle_db >= max(SHADOW_MIN_ERLE_DB, shadow.speex_erle_db - SHADOW_BEHIND_DB)
-        )
+    def _adopt(self, prior: PriorPath) -> None:
+        """The kept path proven at ``prior.offset`` from the old delay: the reference is delayed by that from
+        now on and speex resumes; its own history of the reference was stale (not fed while it waited), so
+        for its tail the kept path's output stands in (speex's first frames left the whole echo: the judge,
+        trusting the kept path early, held on them). The measured delay still decides (:meth:`_compensated`)."""
+        offset = self.bulk + self._frac + prior.offset
+        if not 0 <= offset <= _MAX_BULK or self._delay is None:
+            return
+        self.bulk, self._frac = math.floor(offset), offset - math.floor(offset)
+        self._delay.assume(prior.offset)
+        prior.rebase()
+        self._waited = None
+        self._warm = self.config.aec_tail_ms * RATE // 1000
+        self._kept_path = prior
+        self.prior_frames += 1
+        self.priors_proven += 1
+        _LOGGER.debug("the kept echo path after the restart: %.2f samples from the old delay, %.1f dB",
+                      prior.offset, prior.erle_db)
 
     def process(self, mic: bytes, played: bytes | None = None) -> bytes:
         """The cleaned ``mic`` frame (same length); ``played`` is this tick's speaker frame."""
@@ -365,21 +370,23 @@ class AudioFrontend(DelayView):
                 self.later_echo.feed(out, cancelled)
                 if self._shadow is not None:
                     mine = self._shadow.process(out, ref, cancelled)
-                    if self._shadow_trusted():
+                    if self._shadow.trusted:
                         cancelled = np.clip(np.round(mine), -32768, 32767).astype(np.int16)
                         self.shadow_frames += 1
+                if self._kept_path is not None and self._warm > 0:  # speex's history of the reference refills
+                    cancelled = np.clip(np.round(warm(self._kept_path, self._history, self.bulk, self._frac, out)),
+                                        -32768, 32767).astype(np.int16)
+                    self._warm -= len(out)
+                    self.prior_frames += 1
                 out = cancelled
             else:
                 self.later_echo.skip()
                 kept = None if self._prior is None else cancel(self._prior, self._history, self.bulk, self._frac, out)
-                if self._shadow is not None:  # its history follows the reference (at the proven shift, if any)
-                    shift = self._prior.shift if self._prior is not None and self._prior.shift else 0
-                    self._shadow.follow(segment(self._history, self.bulk + shift, len(out), 0, 0, frac=self._frac)
-                                        if shift else ref)
-                if kept is not None:  # the kept path at a proven shift, until the delay is measured
+                if self._shadow is not None:  # its history follows the reference
+                    self._shadow.follow(ref)
+                if kept is not None and self._prior is not None:  # proven: speex resumes on it (aec_prior)
                     out = np.clip(np.round(kept), -32768, 32767).astype(np.int16)
-                    self.prior_frames += 1
-                    self.priors_proven += self._prior is not None and self._prior.used == 1
+                    self._adopt(self._prior)
             if self._quiet_left is not None:
                 self._quiet_left -= len(out)
         if self._apm is not None:

@@ -65,6 +65,10 @@ class PriorPath:
         self.erle_db = float("-inf")  # ... what it cancelled over the echo frames when it was taken
         self.used = 0  # frames its output was used on (satellite.aec.AudioFrontend)
 
+    def rebase(self) -> None:
+        """The reference is now delayed by the proven offset: drop what was kept for the proof."""
+        self._kept.clear()
+
     @property
     def offset(self) -> float:
         """The proven shift with its fraction (samples; 0 while none is proven)."""
@@ -154,13 +158,23 @@ def segment(history: np.ndarray[Any, Any], bulk: int, n: int, before: int, after
     return delayed(seg, len(seg) - pad - frac, len(seg) - 2 * pad) if frac else seg
 
 
-def agrees(prior: PriorPath | None, lag: int, old: int | None) -> bool | None:
-    """The delay measured after the restart (``lag``; ``old``: the one before) against the shift the kept path
-    proved: within 1 ms of it (True: nothing changed for the echo judge, which trusted that output), not (False:
-    the path changed), or nothing was proven (None)."""
-    if prior is None or prior.shift is None or old is None:
+def agrees(prior: PriorPath | None, lag: int, assumed: int | None) -> bool | None:
+    """The delay measured after the restart (``lag``) against the one the kept path proved (``assumed``: the
+    delay meter was told, :meth:`satellite.delay.EchoDelay.assume`): within 1 ms (True: nothing changed for
+    the echo judge, which trusted that output), not (False: the path changed), or nothing was proven (None)."""
+    if prior is None or prior.shift is None or assumed is None:
         return None
-    return abs(lag - old - prior.shift) <= 16
+    return abs(lag - assumed) <= 16
+
+
+def warm(prior: PriorPath, history: np.ndarray[Any, Any], bulk: int, frac: float, mic: np.ndarray[Any, Any]) -> Real:
+    """``mic`` less the kept path's echo, the reference delayed by the proven delay (``bulk`` + ``frac``)."""
+    n, taps = len(mic), len(prior.h)
+    ref = segment(history, bulk, n, taps - 1, 0, frac=frac)
+    size = _fft_len(len(ref) + taps - 1)
+    full = np.fft.irfft(np.fft.rfft(ref, size) * np.fft.rfft(prior.h, size), size)
+    out: Real = np.asarray(mic, dtype=np.float64) - full[taps - 1 : taps - 1 + n]
+    return out
 
 
 def cancel(prior: PriorPath, history: np.ndarray[Any, Any], bulk: int, frac: float, mic: np.ndarray[Any, Any]

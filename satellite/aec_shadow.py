@@ -36,6 +36,9 @@ _DIVERGED = 1e4  # output energy over the mic's (+40 dB): the filter diverged
 _QUIET_REF = (32768 * 10 ** (-50 / 20)) ** 2  # mean square of a reference block too quiet to adapt on
 _SMOOTH = 0.9
 _ERLE_DECAY = 0.995  # per block: about 2 s of echo for the ERLE estimate
+# Its output replaces speex's (while held) once its ERLE on the echo alone is this and within BEHIND of speex's.
+SHADOW_MIN_ERLE_DB = 10.0
+SHADOW_BEHIND_DB = 6.0
 PROVEN_BLOCKS = 30  # echo-alone blocks since the echo path changed before the ERLE estimate counts
 Complex = np.ndarray[Any, np.dtype[np.complex128]]
 Real = np.ndarray[Any, np.dtype[np.float64]]
@@ -78,6 +81,15 @@ class ShadowCanceller:
         w = np.fft.irfft(self._w, 2 * BLOCK, axis=1)[:, :BLOCK]
         h: Real = w.reshape(-1)
         return h
+
+    @property
+    def trusted(self) -> bool:
+        """Its output is the front end's (held, proven on the echo alone, about as good as speex)."""
+        return (
+            self.held
+            and self.measured >= PROVEN_BLOCKS
+            and self.erle_db >= max(SHADOW_MIN_ERLE_DB, self.speex_erle_db - SHADOW_BEHIND_DB)
+        )
 
     @property
     def erle_db(self) -> float:
