@@ -49,7 +49,7 @@ from voice_runtime.audio import PCM16_MONO_16K, AudioConverter, AudioFormat
 
 from .aec_config import ENGINES, FrontendConfig, pywebrtc
 from .aec_delay import DelayView
-from .aec_prior import REACH_MS, PriorPath, agrees, cancel, warm
+from .aec_prior import REACH_MS, PriorPath, agrees, cancel, kept_off_path, warm
 from .aec_shadow import ShadowCanceller
 from .delay import EchoDelay
 from .estimate import LaterEcho
@@ -374,10 +374,15 @@ class AudioFrontend(DelayView):
                         cancelled = np.clip(np.round(mine), -32768, 32767).astype(np.int16)
                         self.shadow_frames += 1
                 if self._kept_path is not None and self._warm > 0:  # speex's history of the reference refills
-                    cancelled = np.clip(np.round(warm(self._kept_path, self._history, self.bulk, self._frac, out)),
-                                        -32768, 32767).astype(np.int16)
+                    stand_in = warm(self._kept_path, self._history, self.bulk, self._frac, out)
                     self._warm -= len(out)
-                    self.prior_frames += 1
+                    if kept_off_path(out, stand_in):  # the kept path is not this echo's: the path changed
+                        self._warm, self._kept_path = 0, None
+                        if self.on_path_change is not None:
+                            self.on_path_change()
+                    else:
+                        cancelled = np.clip(np.round(stand_in), -32768, 32767).astype(np.int16)
+                        self.prior_frames += 1
                 out = cancelled
             else:
                 self.later_echo.skip()

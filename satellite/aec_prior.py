@@ -37,6 +37,7 @@ MIN_FRAMES = 3  # ... over this many frames of echo
 CLEAR_DB = 6.0  # ... and every shift SHIFT_OVER or more samples away cancels at least this much less
 FRACTIONS = 9  # fractions of a sample tried past the best whole shift (-0.5 .. 0.5 in 1/8)
 FRACTION_DB = 12.0  # a whole shift this far under MIN_DB is not tried to the fraction (half a sample: ~10 dB)
+FRACTION_GAIN_DB = 3.0  # ... and taken only when it leaves this much less echo than the whole shift
 KEPT_FRAMES = 8  # echo frames the fraction is judged on (the last ones)
 SHIFT_OVER = 8  # samples: neighbours of the best shift (its own peak) are not rivals
 _ECHO_RMS = 32768 * 10 ** (-55 / 20)  # a frame whose predicted echo is this loud counts as echo
@@ -125,6 +126,9 @@ class PriorPath:
         if abs(shift) > self.reach - TAPS - 1 or whole < MIN_DB - FRACTION_DB:
             return  # at the edge of the reach (no fraction to find), or no fraction could make it (CPU: ~5 ms)
         frac, left = self._refine(shift)
+        if 10.0 * np.log10(max(float(self._res[best]), 1e-9) / max(left, 1e-9)) < FRACTION_GAIN_DB:
+            frac, left = 0.0, float(self._res[best])  # no fraction it needs: one fitted on a few faint frames
+            # drifted (-0.375, -0.5 ... at every restart, offline at 0 dB: the judge held on the residual)
         erle = 10.0 * np.log10(max(self._mic, 1e-9) / max(left, 1e-9))
         far = np.abs(np.arange(len(self._res)) - best) >= SHIFT_OVER
         rival = float(np.min(self._res[far])) if np.any(far) else float("inf")
@@ -165,6 +169,15 @@ def agrees(prior: PriorPath | None, lag: int, assumed: int | None) -> bool | Non
     if prior is None or prior.shift is None or assumed is None:
         return None
     return abs(lag - assumed) <= 16
+
+
+def kept_off_path(mic: np.ndarray[Any, Any], out: Real) -> bool:
+    """The kept path's output louder than the mic on a loud frame: it subtracts an echo that is not there (no
+    voice does that). Offline, a kept path proven on a reply's faint first syllable went from 38 to -10 dB
+    over the next frames and the judge, trusting it early, held on its output."""
+    x = np.asarray(mic, dtype=np.float64)
+    energy = float(np.dot(x, x))
+    return energy >= _ECHO_RMS**2 * len(x) and float(np.dot(out, out)) > energy
 
 
 def warm(prior: PriorPath, history: np.ndarray[Any, Any], bulk: int, frac: float, mic: np.ndarray[Any, Any]) -> Real:
