@@ -136,8 +136,9 @@ class AudioFrontend(DelayView):
         self._prior: PriorPath | None = None  # after a restart: the kept path tried near the old delay (aec_prior)
         self.prior_frames = 0  # frames whose output was the kept path's at a proven shift (aec_prior)
         self.priors_proven = 0  # restarts after which the kept path was proven before the delay was measured
-        self._warm = 0  # samples the kept path still stands in for speex (its history refilling) ...
-        self._kept_path: PriorPath | None = None  # ... this one
+        self._warm = 0  # samples the kept path (proven at kept_erle_db) stands in for speex (its history refilling)
+        self._kept_path: PriorPath | None = None
+        self.kept_erle_db = 0.0
         self._quiet_left: int | None = None  # after a speaker kill: samples of echo tail still to cancel
         self.frames = 0
         # The canceller's output against what it took out of the mic (its echo estimate), this frame
@@ -336,20 +337,17 @@ class AudioFrontend(DelayView):
 
     def _adopt(self, prior: PriorPath) -> None:
         """The kept path proven at ``prior.offset`` from the old delay: the reference is delayed by that from
-        now on and speex resumes; its own history of the reference was stale (not fed while it waited), so
-        for its tail the kept path's output stands in (speex's first frames left the whole echo: the judge,
-        trusting the kept path early, held on them). The measured delay still decides (:meth:`_compensated`)."""
+        now on and speex resumes; its history of the reference stale (not fed while it waited), for its tail the
+        kept path's output stands in (speex's first frames left the whole echo: the judge held on them)."""
         offset = self.bulk + self._frac + prior.offset
         if not 0 <= offset <= _MAX_BULK or self._delay is None:
             return
         self.bulk, self._frac = math.floor(offset), offset - math.floor(offset)
-        self._delay.assume(prior.offset)
+        self._delay.assume(prior.offset)  # (the meter's measurement, agreeing, is then no change)
         prior.rebase()
-        self._waited = None
-        self._warm = self.config.aec_tail_ms * RATE // 1000
-        self._kept_path = prior
-        self.prior_frames += 1
-        self.priors_proven += 1
+        self._waited, self._warm = None, self.config.aec_tail_ms * RATE // 1000
+        self._kept_path, self.kept_erle_db = prior, prior.erle_db
+        self.prior_frames, self.priors_proven = self.prior_frames + 1, self.priors_proven + 1
         _LOGGER.debug("the kept echo path after the restart: %.2f samples from the old delay, %.1f dB",
                       prior.offset, prior.erle_db)
 
