@@ -40,6 +40,8 @@ FRACTION_DB = 12.0  # a whole shift this far under MIN_DB is not tried to the fr
 FRACTION_GAIN_DB = 3.0  # ... and taken only when it leaves this much less echo than the whole shift
 KEPT_FRAMES = 8  # echo frames the fraction is judged on (the last ones)
 SHIFT_OVER = 8  # samples: neighbours of the best shift (its own peak) are not rivals
+OFF_PATH_RATIO = 2.0  # kept_off_path: the output this much louder than the mic (3 dB) ...
+_LOUD_MIC = 32768 * 10 ** (-40 / 20)  # ... on a mic frame this loud
 _ECHO_RMS = 32768 * 10 ** (-55 / 20)  # a frame whose predicted echo is this loud counts as echo
 Real = np.ndarray[Any, np.dtype[np.float64]]
 
@@ -177,7 +179,7 @@ def kept_off_path(mic: np.ndarray[Any, Any], out: Real) -> bool:
     over the next frames and the judge, trusting it early, held on its output."""
     x = np.asarray(mic, dtype=np.float64)
     energy = float(np.dot(x, x))
-    return energy >= _ECHO_RMS**2 * len(x) and float(np.dot(out, out)) > energy
+    return energy >= _LOUD_MIC**2 * len(x) and float(np.dot(out, out)) > energy * OFF_PATH_RATIO
 
 
 def warm(prior: PriorPath, history: np.ndarray[Any, Any], bulk: int, frac: float, mic: np.ndarray[Any, Any]) -> Real:

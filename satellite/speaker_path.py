@@ -63,7 +63,7 @@ _PARTLY_EXPLAINED = (0.6, 0.88)  # the playback explains the loud mic this well:
 _PARTLY_EXCESS_DB = 0.0  # ... the cleaned frame at least at the residual echo the canceller leaves
 _PARTLY_HISS_DB = 3.0  # ... and its high band this far over the high band's residual echo
 _PARTLY_MIC_RMS = 10 ** (-40 / 20)  # ... on a mic at least this loud
-_KEPT_SLACK_DB = 6.0  # the residual echo after a restart: at least the kept path's proof (aec_prior) less this
+_KEPT_SLACK_DB = 0.0  # the residual echo after a restart: at least the kept path's proof (aec_prior) less this
 
 
 def _unplayed_s(ahead: object) -> float | None:
