@@ -13,10 +13,11 @@ others 10 or 20 ms away (the card's period), to a fraction of a sample. :class:`
 echo with that filter, frozen, at every shift within ``REACH_MS`` of the old delay, on the first frames
 of echo after the restart; once one shift cancels ``MIN_DB`` or more of it over ``MIN_FRAMES`` frames,
 and no other shift ``SHIFT_OVER``+ samples away comes within ``CLEAR_DB`` of it (a periodic echo fits
-several shifts), its output is the front end's until the measured delay arrives. The filter does not
-adapt meanwhile: a wrong shift costs nothing but the frames it is not used on. The measured delay
-decides (``satellite.aec.AudioFrontend``): the same, and nothing changes for the echo judge; another,
-and the path changed as before.
+several shifts), the front end adopts it (``satellite.aec.AudioFrontend``): the reference is delayed by
+it, speex resumes, and for speex's tail the frozen kept path's output stands in (speex's own history of
+the reference is stale). The filter does not adapt meanwhile. The measured delay decides: the same, and
+nothing changes for the echo judge; another, and the path changed as before. A stand-in 3 dB louder
+than a loud mic frame (:func:`kept_off_path`) is dropped too.
 
 Cost: one FFT convolution of the filter with the reference over the frame and the reach, and a
 correlation over the shifts: ~1 ms per 30 ms frame, only until the delay is measured (~0.3-0.5 s).
