@@ -72,6 +72,7 @@ QUESTIONS = ["What is the weather like this week?", "Tell me about the forecast.
 INTERRUPTION = "Stop. What time is it?"
 CYCLE_S = 12.0  # one question + its reply (echo only)
 BARGE_CYCLE_S = 9.0
+EARLY_EXTRA_S = 5.0  # --barge-early: the second interruption, its question and the short answer
 
 
 def harness(nice: int) -> str:
@@ -89,9 +90,14 @@ def free_port() -> int:
 class Controller:
     """Answers each turn: a long reply, or a short one for a turn that interrupted a reply."""
 
-    def __init__(self, port: int, long_reply: bytes, short_reply: bytes) -> None:
+    def __init__(self, port: int, long_reply: bytes, short_reply: bytes, *, early: bool = False) -> None:
         self.port = port
         self.long_reply, self.short_reply = long_reply, short_reply
+        # --barge-early: the first interruption of a cycle is answered with the long reply (it plays on the
+        # speaker its hold restarted) and a second one lands early in it; that one's audio is kept apart.
+        self.early = early
+        self.in_a_row = 0  # interrupting turns since the last turn that was not one
+        self.early_audio: list[bytes] = []
         self.turns = 0
         self.replying = False
         self.barge_turns = 0
@@ -146,13 +152,18 @@ class Controller:
                 self.turns += 1
                 interrupted = self.replying
                 self.barge_turns += interrupted
+                self.in_a_row = self.in_a_row + 1 if interrupted else 0
                 if interrupted and len(self.barge_audio) < 100:
                     self.barge_audio.append(b"")
+                if self.early and self.in_a_row == 2 and len(self.early_audio) < 100:
+                    self.early_audio.append(b"")
             elif AudioChunk.is_type(event.type) and interrupted and self.barge_audio:
                 self.barge_audio[-1] += AudioChunk.from_event(event).audio
+                if self.early and self.in_a_row == 2 and self.early_audio:
+                    self.early_audio[-1] += AudioChunk.from_event(event).audio
             elif AudioStop.is_type(event.type):
                 await client.write_event(Transcript(text="question").event())
-                audio = self.short_reply if interrupted else self.long_reply
+                audio = self.short_reply if interrupted and not (self.early and self.in_a_row == 1) else self.long_reply
                 await client.write_event(AudioStart(rate=16000, width=2, channels=1).event())
                 for pos in range(0, len(audio), 3200):
                     await client.write_event(AudioChunk(rate=16000, width=2, channels=1,
@@ -183,20 +194,24 @@ class Controller:
         await asyncio.to_thread(ready.touch)
 
 
-def scenario(folder: Path, wavs: dict[str, str], *, questions: int, barge: bool) -> Path:
+def scenario(folder: Path, wavs: dict[str, str], *, questions: int, barge: bool, early: float | None = None) -> Path:
+    """``early``: each cycle's interruption is answered with the long reply, on the speaker its hold restarted,
+    and a second interruption (``early.wav``, the same words) starts ``early`` s after that reply starts."""
     events: list[dict[str, Any]] = []
-    cycle = BARGE_CYCLE_S if barge else CYCLE_S
+    cycle = BARGE_CYCLE_S + (EARLY_EXTRA_S if early is not None else 0.0) if barge else CYCLE_S
     for i in range(questions):
         events.append({"at": 1.0 + i * cycle, "wav": wavs[f"q{i % len(QUESTIONS)}"]})
         if barge:
             events.append({"after_reply_starts": 1.5, "wav": wavs["stop"]})
+            if early is not None:
+                events.append({"after_reply_starts": early, "min_reply": 0.0, "wav": wavs["early"]})
     path = folder / ("barge.json" if barge else "echo.json")
     path.write_text(json.dumps({"duration": 1.0 + questions * cycle + 2.0, "noise_db": -60, "events": events}))
     return path
 
 
 async def run_room(folder: Path, scen: Path, echo_db: float, *, sat_flags: list[str], audio: dict[str, bytes],
-                   python: str, nice: int = 0, tap: bool = False) -> dict[str, Any]:
+                   python: str, nice: int = 0, tap: bool = False, early: bool = False) -> dict[str, Any]:
     out = folder / f"{scen.stem}{echo_db:+.0f}dB"
     out.mkdir(exist_ok=True)
     module = f"bench.sat_tap {shlex.quote(str(out / 'tap'))}" if tap else "satellite"
@@ -222,7 +237,7 @@ async def run_room(folder: Path, scen: Path, echo_db: float, *, sat_flags: list[
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(ROOT),
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
-    controller = Controller(port, audio["reply"], audio["short"])
+    controller = Controller(port, audio["reply"], audio["short"], early=early)
     task = asyncio.create_task(controller.run(ready))
     stdout, _ = await room.communicate()
     task.cancel()
@@ -240,7 +255,8 @@ async def run_room(folder: Path, scen: Path, echo_db: float, *, sat_flags: list[
     cpu_pct = round(100 * (cpu[-1][1] - cpu[0][1]) / (cpu[-1][0] - cpu[0][0]), 1) if len(cpu) == 2 else None
     return {"room": line[0] if line else "", "result": result, "holds": holds, "confirmed": confirmed,
             "turns": controller.turns, "barge_turns": controller.barge_turns, "early_turns": controller.early_turns,
-            "erle_db": erle, "traces": traces, "cpu_pct": cpu_pct, "barge_audio": controller.barge_audio}
+            "erle_db": erle, "traces": traces, "cpu_pct": cpu_pct, "barge_audio": controller.barge_audio,
+            "early_audio": controller.early_audio}
 
 
 def erle_summary(values: list[float]) -> dict[str, Any]:
@@ -282,6 +298,7 @@ def pcts(values: list[float]) -> dict[str, float | None]:
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     from speech import speak
 
+    from bench.echo_room_early import early_summary, write_early
     from voice_runtime.audio import PCM16_MONO_16K, write_wav
 
     audio = {"reply": speak(REPLY), "short": speak(SHORT)}
@@ -296,6 +313,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             wavs[f"q{i}"] = f"q{i}.wav"
         write_wav(str(folder / "stop.wav"), spoken[INTERRUPTION], PCM16_MONO_16K)
         wavs["stop"] = "stop.wav"
+        wavs["early"] = write_early(folder, spoken[INTERRUPTION])
         for echo_db in args.echo_db:
             level: dict[str, Any] = {}
             if args.replies:
@@ -313,9 +331,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 }
                 print(json.dumps({"echo_db": echo_db, **level["echo_only"]}), flush=True)
             if args.barge_ins:
-                barge = await run_room(folder, scenario(folder, wavs, questions=args.barge_ins, barge=True), echo_db,
+                early = args.barge_early is not None
+                barge = await run_room(folder, scenario(folder, wavs, questions=args.barge_ins, barge=True,
+                                                        early=args.barge_early), echo_db,
                                        sat_flags=args.sat_flags, audio=audio, python=args.python,
-                                      nice=args.harness_nice, tap=args.tap)
+                                       nice=args.harness_nice, tap=args.tap, early=early)
                 level["barge_in"] = barge_summary(barge["result"], args.barge_ins)
                 if args.keep:  # each interrupting turn's stream, to decode again offline (bench/whisper_turn.py)
                     turns = folder / f"barge{echo_db:+.0f}dB-turns"
@@ -328,6 +348,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                     "interrupting_question": question_wer(barge["barge_audio"], spoken),
                     "satellite_cpu_pct_of_core": barge["cpu_pct"],
                 })
+                if early:  # bench/echo_room_early.py
+                    level["barge_in"]["early"] = {**early_summary(barge["result"], pcts), "at": args.barge_early,
+                                                  "interrupting_question": question_wer(barge["early_audio"], spoken)}
                 print(json.dumps({"echo_db": echo_db, **level["barge_in"]}), flush=True)
             results["levels"][str(echo_db)] = level
     load = os.getloadavg()
@@ -342,6 +365,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--echo-db", type=float, nargs="+", default=[-6.0, 0.0])
     parser.add_argument("--replies", type=int, default=20)
     parser.add_argument("--barge-ins", type=int, default=10)
+    parser.add_argument("--barge-early", type=float, metavar="S",
+                        help="each interruption is answered with the long reply (on the restarted speaker) and a "
+                             "second one starts S s after it starts (issue 17: interrupting right as a reply begins)")
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--harness-nice", type=int, default=0,

@@ -47,8 +47,10 @@ import numpy as np
 
 from voice_runtime.audio import PCM16_MONO_16K, AudioConverter, AudioFormat
 
-from .aec_config import ENGINES, FrontendConfig
-from .aec_shadow import PROVEN_BLOCKS, ShadowCanceller
+from .aec_config import ENGINES, FrontendConfig, pywebrtc
+from .aec_delay import DelayView
+from .aec_prior import REACH_MS, PriorPath, agrees, cancel, kept_off_path, warm
+from .aec_shadow import ShadowCanceller
 from .delay import EchoDelay
 from .estimate import LaterEcho
 from .estimate import estimate_corr as _estimate_corr
@@ -65,24 +67,10 @@ _MAX_BULK = RATE * 480 // 1000
 _MAX_WAIT = RATE * 3  # samples of audible playback to wait for a delay estimate at most
 _REALIGN_AGREE = 2.0  # samples: a fine move of the echo must agree this well with the whole-sample one
 TAIL_DB = 35.0  # the echo path's reverberation counts until this far below its peak
-# The held shadow's output replaces speex's once its ERLE on the echo alone is this and within BEHIND of speex's.
-SHADOW_MIN_ERLE_DB = 10.0
-SHADOW_BEHIND_DB = 6.0
 Pcm = np.ndarray[Any, np.dtype[np.int16]]
 
 
-def _pywebrtc() -> Any:
-    try:
-        import pywebrtc_audio
-    except ImportError as err:  # pragma: no cover - the satellite extra installs it
-        raise RuntimeError(
-            "the mic front end needs pywebrtc-audio: pip install 'hearth-voice[satellite]' "
-            "(or run with --no-aec --noise-suppression 0 --auto-gain 0)"
-        ) from err
-    return pywebrtc_audio
-
-
-class AudioFrontend:
+class AudioFrontend(DelayView):
     """Cleans each mic frame; call :meth:`process` once per tick, in order."""
 
     def __init__(self, config: FrontendConfig, speaker_rate: int | None) -> None:
@@ -107,7 +95,7 @@ class AudioFrontend:
         else:
             self.engine = "webrtc"
         need_webrtc = self.engine == "webrtc" or config.noise_suppression > 0 or config.auto_gain_dbfs > 0
-        lib = _pywebrtc() if need_webrtc else None
+        lib = pywebrtc() if need_webrtc else None
         self._apm = (
             lib.AudioProcessor(
                 sample_rate=RATE,
@@ -145,6 +133,12 @@ class AudioFrontend:
         self.on_path_change: Callable[[], None] | None = None  # told when the bulk delay changes
         self.on_path_confirmed: Callable[[], None] | None = None  # told when a recheck found it unchanged
         self._rechecking = False
+        self._prior: PriorPath | None = None  # after a restart: the kept path tried near the old delay (aec_prior)
+        self.prior_frames = 0  # frames whose output was the kept path's at a proven shift (aec_prior)
+        self.priors_proven = 0  # restarts after which the kept path was proven before the delay was measured
+        self._warm = 0  # samples the kept path (proven at kept_erle_db) stands in for speex (its history refilling)
+        self._kept_path: PriorPath | None = None
+        self.kept_erle_db = 0.0
         self._quiet_left: int | None = None  # after a speaker kill: samples of echo tail still to cancel
         self.frames = 0
         # The canceller's output against what it took out of the mic (its echo estimate), this frame
@@ -190,8 +184,11 @@ class AudioFrontend:
         if self._delay is not None:
             self._delay.restart()
             self._waited = 0
+            self._warm = 0
         if self._shadow is not None:
             self._shadow.remeasure()
+            known = self._delay is not None and self._delay.lag is not None
+            self._prior = PriorPath(self._shadow.impulse_response(), RATE * REACH_MS // 1000) if known else None
 
     def speaker_dropped(self, unplayed: int | None = None) -> None:
         """The speaker's buffer was thrown away (a hold kills the sound command): what was written
@@ -273,38 +270,6 @@ class AudioFrontend:
         return (self.bulk / RATE if known else None), tail
 
     @property
-    def mic_not_echo(self) -> bool:
-        """No echo delay was ever measured and the mic is loud with sound the playback explains
-        at no delay (:attr:`satellite.delay.EchoDelay.unexplained`): no echo path (a speaker
-        the mic does not hear), so the mic's sound is the user's. Checked every 90 ms."""
-        return self._delay is not None and self._delay.unexplained
-
-    @property
-    def double_talk(self) -> bool:
-        """The mic is loud and the playback explains little of it at any delay: someone is
-        speaking over it (:attr:`satellite.delay.EchoDelay.double_talk`, every 90 ms while
-        :meth:`watch` is on, else every 250 ms)."""
-        return self._delay is not None and self._delay.double_talk
-
-    @property
-    def explained(self) -> float:
-        """How much of the loud mic the playback explains at its best delay (0..1, the last
-        estimate: :attr:`satellite.delay.EchoDelay.explained`); 0 without a canceller."""
-        return self._delay.explained if self._delay is not None else 0.0
-
-    @property
-    def echo_only(self) -> bool:
-        """The mic is loud and the playback explains it (at some delay, measured or not) as well
-        as echo alone does (:attr:`satellite.delay.EchoDelay.echo_only`)."""
-        return self._delay is not None and self._delay.echo_only
-
-    def watch(self, closely: bool) -> None:
-        """Estimate (delay, double talk) every 90 ms, not 250, while the judge does not trust the
-        canceller yet: then double talk is what lets the user through."""
-        if self._delay is not None:
-            self._delay.watch = closely
-
-    @property
     def cancelling(self) -> bool:
         """The canceller is running on a known (or given-up-on) delay, not waiting for one."""
         return self.engine == "webrtc" or (self._speex is not None and self._waited is None)
@@ -324,9 +289,17 @@ class AudioFrontend:
                 waited = _MAX_WAIT // RATE
                 _LOGGER.info("no clear echo delay in %d s of playback: cancelling with %.1f ms", waited, self.bulk / 16)
                 self._waited = None
+                self._prior = None
         if lag is not None:
             self._waited = None
-            if self._moved(lag, before):
+            prior, self._prior = self._prior, None
+            agreed = agrees(prior, lag, before[0])  # the measured delay is the one the kept path proved (aec_prior)
+            self._warm = self._warm if agreed else 0
+            kept = self.bulk + self._frac
+            moved = self._moved(lag, before)
+            if agreed and 0 <= kept <= _MAX_BULK:  # the kept path's fit, finer than the meter's (0.36 samples off)
+                self.bulk, self._frac = math.floor(kept), kept - math.floor(kept)
+            if moved if agreed is None else not agreed:
                 if self.on_path_change is not None:
                     self.on_path_change()  # the canceller is off its path until it adapts: not to be trusted
             elif self._rechecking and self.on_path_confirmed is not None:
@@ -362,14 +335,21 @@ class AudioFrontend:
             self._shadow.remeasure()
         return True
 
-    def _shadow_trusted(self) -> bool:
-        shadow = self._shadow
-        return (
-            shadow is not None
-            and shadow.held
-            and shadow.measured >= PROVEN_BLOCKS
-            and shadow.erle_db >= max(SHADOW_MIN_ERLE_DB, shadow.speex_erle_db - SHADOW_BEHIND_DB)
-        )
+    def _adopt(self, prior: PriorPath) -> None:
+        """The kept path proven at ``prior.offset`` from the old delay: the reference is delayed by that from
+        now on and speex resumes; its history of the reference stale (not fed while it waited), for its tail the
+        kept path's output stands in (speex's first frames left the whole echo: the judge held on them)."""
+        offset = self.bulk + self._frac + prior.offset
+        if not 0 <= offset <= _MAX_BULK or self._delay is None:
+            return
+        self.bulk, self._frac = math.floor(offset), offset - math.floor(offset)
+        self._delay.assume(prior.offset)  # (the meter's measurement, agreeing, is then no change)
+        prior.rebase()
+        self._waited, self._warm = None, self.config.aec_tail_ms * RATE // 1000
+        self._kept_path, self.kept_erle_db = prior, prior.erle_db
+        self.prior_frames, self.priors_proven = self.prior_frames + 1, self.priors_proven + 1
+        _LOGGER.debug("the kept echo path after the restart: %.2f samples from the old delay, %.1f dB",
+                      prior.offset, prior.erle_db)
 
     def process(self, mic: bytes, played: bytes | None = None) -> bytes:
         """The cleaned ``mic`` frame (same length); ``played`` is this tick's speaker frame."""
@@ -388,12 +368,28 @@ class AudioFrontend:
                 self.later_echo.feed(out, cancelled)
                 if self._shadow is not None:
                     mine = self._shadow.process(out, ref, cancelled)
-                    if self._shadow_trusted():
+                    if self._shadow.trusted:
                         cancelled = np.clip(np.round(mine), -32768, 32767).astype(np.int16)
                         self.shadow_frames += 1
+                if self._kept_path is not None and self._warm > 0:  # speex's history of the reference refills
+                    stand_in = warm(self._kept_path, self._history, self.bulk, self._frac, out)
+                    self._warm -= len(out)
+                    if kept_off_path(out, stand_in):  # the kept path is not this echo's: the path changed
+                        self._warm, self._kept_path = 0, None
+                        if self.on_path_change is not None:
+                            self.on_path_change()
+                    else:
+                        cancelled = np.clip(np.round(stand_in), -32768, 32767).astype(np.int16)
+                        self.prior_frames += 1
                 out = cancelled
             else:
                 self.later_echo.skip()
+                kept = None if self._prior is None else cancel(self._prior, self._history, self.bulk, self._frac, out)
+                if self._shadow is not None:  # its history follows the reference
+                    self._shadow.follow(ref)
+                if kept is not None and self._prior is not None:  # proven: speex resumes on it (aec_prior)
+                    out = np.clip(np.round(kept), -32768, 32767).astype(np.int16)
+                    self._adopt(self._prior)
             if self._quiet_left is not None:
                 self._quiet_left -= len(out)
         if self._apm is not None:

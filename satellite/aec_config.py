@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 ENGINES = ("speex", "webrtc")
 
@@ -29,3 +30,14 @@ class FrontendConfig:
     @property
     def active(self) -> bool:
         return self.aec or self.noise_suppression > 0 or self.auto_gain_dbfs > 0
+
+
+def pywebrtc() -> Any:
+    try:
+        import pywebrtc_audio
+    except ImportError as err:  # pragma: no cover - the satellite extra installs it
+        raise RuntimeError(
+            "the mic front end needs pywebrtc-audio: pip install 'hearth-voice[satellite]' "
+            "(or run with --no-aec --noise-suppression 0 --auto-gain 0)"
+        ) from err
+    return pywebrtc_audio

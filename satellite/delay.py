@@ -170,6 +170,15 @@ class EchoDelay:
         self._ref.delay(n)
         self._hist.delay(n)
 
+    def assume(self, shift: float) -> None:
+        """The caller found the echo ``shift`` samples later than the delay in use (the kept echo path after a
+        speaker restart, :mod:`satellite.aec_prior`): the delay in use and its fine estimate move with it, so
+        that the measurement under way, when it agrees, is no change (still measured: it decides)."""
+        if self.lag is not None:
+            self.lag = max(0, self.lag + round(shift))
+        if self.settled_fine is not None:
+            self.settled_fine += shift
+
     def push(self, mic: Pcm, ref: Pcm) -> int | None:
         """Add one frame of each (same length); returns the delay when one is settled: the first
         after :meth:`restart` (changed or not), then only when it changes."""

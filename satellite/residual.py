@@ -40,6 +40,7 @@ class ResidualGate:
         self.coupling_db = config.initial_coupling_db
         self.floor = 0.0
         self.excess_db = 0.0  # the last frame's level above the predicted residual echo
+        self._forgotten: tuple[list[float], float] = ([], self.coupling_db)  # what forget_coupling forgot
 
     def set_span(self, frames: int) -> None:
         frames = max(frames, self._window_frames)
@@ -54,8 +55,25 @@ class ResidualGate:
     def forget_coupling(self) -> None:
         """The canceller is off its path: its residual is unknown again (the playback window is
         kept: what was just played still echoes)."""
+        if len(self._levels) >= self.config.min_learned_frames:  # (not the few frames of a path that moved again)
+            self._forgotten = (list(self._levels), self.coupling_db)
         self._levels.clear()
         self.coupling_db = self.config.initial_coupling_db
+
+    def recall_coupling(self, floor_db: float) -> None:
+        """The canceller is back on the path its residual echo was learned on (the kept path proven at once
+        after a speaker restart, :mod:`satellite.aec_prior`): what :meth:`forget_coupling` forgot counts
+        again, with what was learned since (the higher percentile of both: a residual learned on fewer
+        frames than ``min_learned_frames`` left the user 8 dB over the playback itself to be heard), but
+        never under ``floor_db`` (what the kept path proved it leaves: recalled alone, the residual of a
+        converged speex, 8-10 dB under the kept path's, held the reply on echo alone offline)."""
+        levels, coupling = self._forgotten
+        self._levels = deque([*levels, *self._levels], maxlen=self._levels.maxlen)
+        if len(self._levels) >= self.config.min_learned_frames:
+            coupling = float(np.percentile(np.fromiter(self._levels, float), self.config.percentile))
+        elif not levels:
+            return
+        self.coupling_db = max(coupling, floor_db)
 
     def process(
         self, cleaned_rms: float, reference_rms: float, *, learn: bool = True, min_coupling_db: float | None = None

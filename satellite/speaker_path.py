@@ -63,6 +63,7 @@ _PARTLY_EXPLAINED = (0.6, 0.88)  # the playback explains the loud mic this well:
 _PARTLY_EXCESS_DB = 0.0  # ... the cleaned frame at least at the residual echo the canceller leaves
 _PARTLY_HISS_DB = 3.0  # ... and its high band this far over the high band's residual echo
 _PARTLY_MIC_RMS = 10 ** (-40 / 20)  # ... on a mic at least this loud
+_KEPT_SLACK_DB = 0.0  # the residual echo after a restart: at least the kept path's proof (aec_prior) less this
 
 
 def _unplayed_s(ahead: object) -> float | None:
@@ -176,7 +177,12 @@ class SpeakerPath:
             # The user is heard (the last frame let through, speech, or the speaker killed by a hold): the
             # shadow canceller holds its filter over their words (satellite.aec_shadow).
             self.frontend.user_speaking(self._user_on or self.detector.in_speech or self._restarted)
+            proven = self.frontend.priors_proven
             cleaned = self.frontend.process(raw, played)
+            if self.frontend.priors_proven != proven:  # the kept path cancels at once after a restart (aec_prior):
+                floor = self.guard.raw.coupling_db - self.frontend.kept_erle_db + _KEPT_SLACK_DB  # its residual
+                self.guard.residual.recall_coupling(floor)  # the residual echo learned on it before counts again
+                self.guard.residual_hi.recall_coupling(floor - _KEPT_SLACK_DB)
             # Asked only while trusted (~1 ms) and the speaker plays: after a kill (live, session 20) it fired
             # 60 ms into a barge-in, the judge suspended, the question was not confirmed (3 voiced frames).
             if self.guard.converged and not self._restarted and self.frontend.later_echo.shift:
