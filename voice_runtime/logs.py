@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from types import TracebackType
+from typing import TextIO
 
 from .env import secret_values
 
@@ -144,11 +145,32 @@ def add_logging_args(parser: argparse.ArgumentParser | argparse._ArgumentGroup) 
                         help="text: key=value lines (default); json: one JSON object per line")
 
 
+class StderrHandler(logging.StreamHandler[TextIO]):
+    """Writes to whatever ``sys.stderr`` is when a record is emitted, not the object it was when
+    logging was set up (as Python's own last-resort handler does). A CLI run in-process (a test
+    under pytest, which swaps ``sys.stderr`` per test and closes the old one) left a handler bound
+    to a closed stream: every later record printed "--- Logging error --- ValueError: I/O
+    operation on closed file" instead of itself."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass  # always the current sys.stderr (StreamHandler.__init__ and setStream assign it)
+
+
 def setup_logging(debug: bool = False, *, stream: object | None = None, log_format: str = "text") -> None:
-    """Configure the root logger once for a service process (logs go to stderr)."""
+    """Configure the root logger once for a service process (logs go to ``stream``, default the
+    current stderr)."""
     if log_format not in LOG_FORMATS:
         raise ValueError(f"unknown log format {log_format!r}; use one of {', '.join(LOG_FORMATS)}")
-    handler = logging.StreamHandler(stream)  # type: ignore[arg-type]
+    handler: logging.Handler = (
+        StderrHandler() if stream is None else logging.StreamHandler(stream))  # type: ignore[call-overload]
     handler.setFormatter(JsonFormatter() if log_format == "json" else KeyValueFormatter())
     handler.addFilter(RedactingFilter())
     handler.addFilter(RateLimitFilter())
