@@ -194,15 +194,18 @@ class Controller:
         await asyncio.to_thread(ready.touch)
 
 
-def scenario(folder: Path, wavs: dict[str, str], *, questions: int, barge: bool, early: float | None = None) -> Path:
+def scenario(folder: Path, wavs: dict[str, str], *, questions: int, barge: bool, early: float | None = None,
+             every_question: bool = False) -> Path:
     """``early``: each cycle's interruption is answered with the long reply, on the speaker its hold restarted,
-    and a second interruption (``early.wav``, the same words) starts ``early`` s after that reply starts."""
+    and a second interruption (``early.wav``, the same words) starts ``early`` s after that reply starts.
+    ``every_question``: the 1.5 s interruptions take turns over "Stop. What time is it?" and the questions."""
+    said = ["stop", *(f"q{k}" for k in range(len(QUESTIONS)))] if every_question else ["stop"]
     events: list[dict[str, Any]] = []
     cycle = BARGE_CYCLE_S + (EARLY_EXTRA_S if early is not None else 0.0) if barge else CYCLE_S
     for i in range(questions):
         events.append({"at": 1.0 + i * cycle, "wav": wavs[f"q{i % len(QUESTIONS)}"]})
         if barge:
-            events.append({"after_reply_starts": 1.5, "wav": wavs["stop"]})
+            events.append({"after_reply_starts": 1.5, "wav": wavs[said[i % len(said)]]})
             if early is not None:
                 events.append({"after_reply_starts": early, "min_reply": 0.0, "wav": wavs["early"]})
     path = folder / ("barge.json" if barge else "echo.json")
@@ -333,7 +336,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             if args.barge_ins:
                 early = args.barge_early is not None
                 barge = await run_room(folder, scenario(folder, wavs, questions=args.barge_ins, barge=True,
-                                                        early=args.barge_early), echo_db,
+                                                        early=args.barge_early,
+                                                        every_question=args.every_question), echo_db,
                                        sat_flags=args.sat_flags, audio=audio, python=args.python,
                                        nice=args.harness_nice, tap=args.tap, early=early)
                 level["barge_in"] = barge_summary(barge["result"], args.barge_ins)
@@ -368,6 +372,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--barge-early", type=float, metavar="S",
                         help="each interruption is answered with the long reply (on the restarted speaker) and a "
                              "second one starts S s after it starts (issue 17: interrupting right as a reply begins)")
+    parser.add_argument("--every-question", action="store_true",
+                        help="the interruptions take turns over the five sentences (the interrupting WER over all "
+                             "of them; by default each is 'Stop. What time is it?')")
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--harness-nice", type=int, default=0,
