@@ -43,7 +43,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.eot_lead_probe import PAD, W, scores, streamed  # noqa: E402
-from bench.eot_sure_probe import is_whole_text, make_rule, server_verdict, summarise  # noqa: E402
+from bench.eot_sure_probe import (  # noqa: E402
+    decodes_record,
+    is_whole_text,
+    make_rule,
+    server_verdict,
+    stream_record,
+    summarise,
+)
 from bench.turn_bench_rules import CAP  # noqa: E402
 from bench.turn_corpus import RATE, build  # noqa: E402
 from wyoming_whisper.vad import WINDOW, VadPolicy, end_pad, speech_region, speech_windows  # noqa: E402
@@ -139,29 +146,10 @@ def decode_all(prerolls: list[float], limit: int) -> dict[str, Any]:
                         }
                     )
                     pending = None
-            streams.append(
-                {
-                    "id": r.id,
-                    "split": r.split,
-                    "preroll": preroll,
-                    "text": r.text,
-                    "pause": r.pause,
-                    "pause_after": r.pause_after,
-                    "pause_kind": r.pause_kind,
-                    "condition": r.condition,
-                    "voice_end": round(r.speech_end + preroll, 3),
-                    "points": found,
-                    "dips": dips,
-                }
-            )
+            streams.append(stream_record(r, preroll, found, dips=dips))
         load.append(os.getloadavg()[0])
         print(f"pre-roll {preroll}: {len(streams)} streams, load {os.getloadavg()[0]:.2f}", flush=True)
-    return {
-        "started": started,
-        "ended": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-        "load_1min": [round(min(load), 2), round(max(load), 2)],
-        "streams": streams,
-    }
+    return decodes_record(started, load, streams)
 
 
 def timeline(

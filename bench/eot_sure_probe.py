@@ -90,22 +90,31 @@ def decode_all(prerolls: list[float], limit: int) -> dict[str, Any]:
                         "last_word_end": d.last_word_end,
                     }
                 )
-            streams.append(
-                {
-                    "id": r.id,
-                    "split": r.split,
-                    "preroll": preroll,
-                    "text": r.text,
-                    "pause": r.pause,
-                    "pause_after": r.pause_after,
-                    "pause_kind": r.pause_kind,
-                    "condition": r.condition,
-                    "voice_end": round(r.speech_end + preroll, 3),
-                    "points": found,
-                }
-            )
+            streams.append(stream_record(r, preroll, found))
         load.append(os.getloadavg()[0])
         print(f"pre-roll {preroll}: {len(streams)} streams, load {os.getloadavg()[0]:.2f}", flush=True)
+    return decodes_record(started, load, streams)
+
+
+def stream_record(r: Any, preroll: float, found: list[dict[str, Any]], **more: Any) -> dict[str, Any]:
+    """One stream's stored decodes: the corpus request ``r`` started after ``preroll`` s, its decode ``points``."""
+    return {
+        "id": r.id,
+        "split": r.split,
+        "preroll": preroll,
+        "text": r.text,
+        "pause": r.pause,
+        "pause_after": r.pause_after,
+        "pause_kind": r.pause_kind,
+        "condition": r.condition,
+        "voice_end": round(r.speech_end + preroll, 3),
+        "points": found,
+        **more,
+    }
+
+
+def decodes_record(started: str, load: list[float], streams: list[dict[str, Any]]) -> dict[str, Any]:
+    """The stored decodes of a run (when, the 1-minute load's range, every stream)."""
     return {
         "started": started,
         "ended": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
