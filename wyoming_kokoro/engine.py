@@ -40,6 +40,11 @@ class Engine(Protocol):
         """Audio for ``text`` in one or more parts; raises EngineError on failure."""
         ...
 
+    def interrupt(self, stop: bool) -> None:
+        """``True`` (from any thread): the call in progress fails at its next model step with
+        EngineError, and so does every call until ``interrupt(False)`` (the call's client is gone)."""
+        ...
+
 
 def onnx_providers(device: str) -> list[str]:
     """onnxruntime execution providers for ``--device``; refuses cuda when it is not there."""
@@ -69,6 +74,10 @@ class ShrinkingSession:
         self.run_options.add_run_config_entry(
             "memory.enable_memory_arena_shrinkage", "cpu:0;gpu:0" if device == "cuda" else "cpu:0"
         )
+
+    def interrupt(self, stop: bool) -> None:
+        """onnxruntime's terminate flag: a run in progress exits at its next operator (thread-safe)."""
+        self.run_options.terminate = stop
 
     def run(self, output_names: Any, input_feed: Any, run_options: Any = None) -> Any:
         return self.session.run(output_names, input_feed, run_options or self.run_options)

@@ -8,7 +8,9 @@
   stream, then ``synthesize-stopped``. Every accepted ``synthesize-start`` gets exactly
   one ``synthesize-stopped``.
 * A new ``synthesize-start`` stops the reply in progress at once (from the reader, before
-  it waits in the queue); a disconnect cancels it. A cancelled stream is still closed
+  it waits in the queue); a disconnect cancels it, and the engine call in flight is interrupted
+  (the engine is free for the next client at once, :class:`~.synthesizer.Synthesizer`). A
+  cancelled stream is still closed
   (``audio-stop`` if audio was sent, ``synthesize-stopped``) before the new one starts,
   and its leftover chunks are dropped.
 * Errors (``error`` with a code; the connection stays usable): ``unknown-voice``,

@@ -70,6 +70,9 @@ class KokoroEngine:
     def voices(self) -> Sequence[Voice]:
         return self._voices
 
+    def interrupt(self, stop: bool) -> None:
+        self.session.interrupt(stop)
+
     def synthesize(self, text: str, voice: str, speaker: str | None = None) -> Iterator[Samples]:
         if not has_speech(text):
             return

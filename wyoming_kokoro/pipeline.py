@@ -53,7 +53,7 @@ ENGINE_RETRY = RetryPolicy(delays=TTS_RETRY.delays, retry_on=(EngineError, OSErr
 # Pieces of text waiting for the synthesiser; when full the feeder waits (back-pressure
 # reaches the client through the connection's bounded event queue).
 TEXT_QUEUE = 32
-# A cancelled reply may have to wait for the engine call in flight (one piece of text).
+# A cancelled reply waits for the engine call in flight to stop (interrupted at its next model step).
 CANCEL_TIMEOUT = 60.0
 
 Write = Callable[[Event], Awaitable[None]]

@@ -62,6 +62,7 @@ class PiperEngine:
         self._models = {name: models[name] for name in described}
         self._voices = [voice for voice, _rate in described.values()]
         self._loaded: dict[str, Any] = {}
+        self._stop = False  # interrupt()
 
     def voices(self) -> Sequence[Voice]:
         return self._voices
@@ -83,11 +84,17 @@ class PiperEngine:
                     options.intra_op_num_threads = self.threads
                 session = onnxruntime.InferenceSession(str(model), sess_options=options,
                                                        providers=onnx_providers(device))
-                self._loaded[voice] = PiperVoice(config=PiperConfig.from_dict(config),
-                                                 session=ShrinkingSession(session, device))
+                shrinking = ShrinkingSession(session, device)
+                shrinking.interrupt(self._stop)
+                self._loaded[voice] = PiperVoice(config=PiperConfig.from_dict(config), session=shrinking)
             except Exception as err:
                 raise EngineError(f"cannot load Piper voice {voice}: {err}") from err
         return self._loaded[voice]
+
+    def interrupt(self, stop: bool) -> None:
+        self._stop = stop  # (a voice loaded later starts with the flag as it is now)
+        for loaded in list(self._loaded.values()):
+            loaded.session.interrupt(stop)
 
     def synthesize(self, text: str, voice: str, speaker: str | None = None) -> Iterator[Samples]:
         if not has_speech(text):

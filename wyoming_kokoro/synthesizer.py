@@ -9,6 +9,7 @@ import asyncio
 import heapq
 import itertools
 import logging
+import threading
 import time
 from collections import OrderedDict
 
@@ -129,13 +130,20 @@ class Synthesizer:
         await self.gate.acquire(asked if deadline is None else deadline)
         began = time.monotonic()
         try:
-            work = asyncio.ensure_future(asyncio.to_thread(self._run, text, voice, speaker))
+            stop = threading.Event()
+            work = asyncio.ensure_future(asyncio.to_thread(self._run, text, voice, speaker, stop))
             work.add_done_callback(_retrieve)
             try:
                 audio = await asyncio.shield(work)
             except asyncio.CancelledError:
-                # A thread cannot be interrupted: hold the gate until the engine is free.
+                # The reply was cancelled (its client has gone, or barged in). A thread cannot be
+                # interrupted, the engine's model run can: it fails at its next step, so the gate
+                # (held until the engine is free) passes on at once, not after the whole call.
+                stop.set()
+                self.engine.interrupt(True)
                 await asyncio.wait({work})
+                _LOGGER.debug("engine=%s chars=%d interrupted after %.3fs", self.engine.provider, len(text),
+                              time.monotonic() - began)
                 raise
         finally:
             self.gate.release()
@@ -144,7 +152,10 @@ class Synthesizer:
         self.cache.put(voice, speaker, text, audio)
         return audio
 
-    def _run(self, text: str, voice: str, speaker: str | None) -> Samples:
+    def _run(self, text: str, voice: str, speaker: str | None, stop: threading.Event) -> Samples:
+        self.engine.interrupt(False)  # (an interrupted call before this one left it set)
+        if stop.is_set():  # cancelled before it began (checked after the reset: no interrupt is lost)
+            return np.zeros(0, dtype=np.float32)
         parts = list(self.engine.synthesize(text, voice, speaker))  # drained in the thread
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
