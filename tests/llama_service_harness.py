@@ -9,6 +9,7 @@ attached to that same llama-server.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import re
@@ -82,11 +83,24 @@ async def metric(url: str, name: str) -> float:
 
 
 async def wait_idle(url: str) -> None:
-    """Returns once llama-server has finished every task queued before it (one slot)."""
+    """Returns once a 1-token request has been answered. With llama-server's --parallel slots (4 by
+    default) it may be answered in another slot while a cancelled request still holds its own: to
+    wait for that, :func:`wait_released`."""
     async with httpx.AsyncClient(timeout=120) as http:
         response = await http.post(f"{url}/v1/chat/completions",
                                    json={"messages": [{"role": "user", "content": "x"}], "max_tokens": 1})
     assert response.status_code == 200
+
+
+async def wait_released(url: str, timeout: float = 120.0) -> None:
+    """Returns once no slot of llama-server is processing a request. A request whose HTTP client
+    has gone is released (and its generated tokens counted in the metrics) only when llama-server
+    notices the closed connection; at load 13 that came after a 1-token request had been answered
+    in another slot, and a disconnect test counted 0 tokens (session 23)."""
+    async with asyncio.timeout(timeout):
+        # llama-server (another process) has no event to wait on: its metrics are polled.
+        while await metric(url, "requests_processing") > 0:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
 
 
 class RecordingProvider:
