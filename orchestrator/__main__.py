@@ -20,7 +20,7 @@ from voice_runtime.cli import add_version_arg
 from voice_runtime.client import describe
 from voice_runtime.env import env
 from voice_runtime.latency import LatencyMonitor
-from voice_runtime.logs import add_logging_args, setup_logging
+from voice_runtime.logs import add_logging_args, restores_logging, setup_logging
 from voice_runtime.memory import tune_malloc
 from voice_runtime.signals import on_stop_signal
 from voice_runtime.tasks import TaskSet, cancel_and_wait
@@ -319,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@restores_logging
 def run(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)

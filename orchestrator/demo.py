@@ -16,7 +16,7 @@ import wave
 from pathlib import Path
 
 from voice_runtime.cli import add_version_arg
-from voice_runtime.logs import add_logging_args, setup_logging
+from voice_runtime.logs import add_logging_args, restores_logging, setup_logging
 from voice_runtime.models import cache_dir
 from voice_runtime.procs import ROOT, ServiceProcess, start_service
 
@@ -72,6 +72,7 @@ def ask_namespace(args: argparse.Namespace, question: Path, *, asr: str, handle:
     return ask_args
 
 
+@restores_logging
 def run(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m orchestrator.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

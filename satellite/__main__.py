@@ -14,7 +14,7 @@ from pathlib import Path
 
 from voice_runtime.cli import add_server_args, parse_checked, server_config
 from voice_runtime.env import env, env_bool, warn_ignored
-from voice_runtime.logs import setup_logging
+from voice_runtime.logs import restores_logging, setup_logging
 from voice_runtime.memory import tune_malloc
 from voice_runtime.server import ServerConfig, run_server
 from voice_runtime.tasks import cancel_and_wait, race
@@ -291,6 +291,7 @@ async def serve(config: SatelliteConfig, audio: AudioConfig, cloud: CloudConfig 
         sys.exit(1)
 
 
+@restores_logging
 def run(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parse_checked(parser, argv)  # SATELLITE_AEC_ENGINE=… and other env defaults against their choices

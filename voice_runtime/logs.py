@@ -9,14 +9,17 @@ and ``stack_info``. The traceback is rendered once, redacted, into ``exc_text``,
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import re
 import sys
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
-from typing import TextIO
+from typing import Any, ParamSpec, TextIO, TypeVar
 
 from .env import secret_values
 
@@ -164,11 +167,77 @@ class StderrHandler(logging.StreamHandler[TextIO]):
         pass  # always the current sys.stderr (StreamHandler.__init__ and setStream assign it)
 
 
-def setup_logging(debug: bool = False, *, stream: object | None = None, log_format: str = "text") -> None:
-    """Configure the root logger once for a service process (logs go to ``stream``, default the
-    current stderr)."""
+P = ParamSpec("P")
+T = TypeVar("T")
+NOISY = ("httpx", "httpcore", "httpx2", "httpcore2", "zeroconf", "asyncio")
+ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None], Any]
+
+
+@dataclass
+class LoggingState:
+    """What :func:`setup_logging` changes, as it was before: the root logger's handlers and level,
+    every logger's own level, the exception hooks; a context manager that puts them back at its
+    end (:func:`restores_logging`)."""
+
+    handlers: list[logging.Handler]
+    level: int
+    levels: dict[str, int]
+    excepthook: ExceptHook
+    threading_excepthook: Callable[[threading.ExceptHookArgs], Any]
+
+    @classmethod
+    def capture(cls) -> LoggingState:
+        root = logging.getLogger()
+        levels = {name: logger.level for name, logger in logging.Logger.manager.loggerDict.items()
+                  if isinstance(logger, logging.Logger)}
+        return cls(root.handlers[:], root.level, levels, sys.excepthook, threading.excepthook)
+
+    def restore(self, *, hooks: bool = True) -> None:
+        root = logging.getLogger()
+        for handler in root.handlers:
+            if handler not in self.handlers:
+                handler.close()
+        root.handlers[:] = self.handlers
+        root.setLevel(self.level)
+        for name, logger in list(logging.Logger.manager.loggerDict.items()):
+            if isinstance(logger, logging.Logger):
+                logger.setLevel(self.levels.get(name, logging.NOTSET if name in NOISY else logger.level))
+        if hooks:
+            sys.excepthook = self.excepthook
+            threading.excepthook = self.threading_excepthook
+
+    def __enter__(self) -> LoggingState:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        # An exception on its way out of the command keeps our hooks: its traceback is still
+        # printed redacted (a real process ends with it; Python would print it raw).
+        self.restore(hooks=kind is None or issubclass(kind, (SystemExit, KeyboardInterrupt)))
+
+
+def restores_logging(command: Callable[P, T]) -> Callable[P, T]:
+    """A command's ``run``/``main``: the logging it sets up (:func:`setup_logging`) lasts as long as
+    the call. A command run in-process (a test calling its ``main()``) leaves the process's logging
+    as it found it: before session 24 it replaced the root logger's handlers for the rest of the
+    process (pytest's capture handlers were gone: ``caplog`` saw nothing more), its level, the
+    noisy loggers' levels and the exception hooks."""
+
+    @functools.wraps(command)
+    def scoped(*args: P.args, **kwargs: P.kwargs) -> T:
+        with LoggingState.capture():
+            return command(*args, **kwargs)
+
+    return scoped
+
+
+def setup_logging(debug: bool = False, *, stream: object | None = None, log_format: str = "text") -> LoggingState:
+    """Configure the root logger for a service process (logs go to ``stream``, default the current
+    stderr). Returns how logging was before (``with setup_logging(...):`` puts it back at the end);
+    a command's entry point is decorated with :func:`restores_logging` instead."""
     if log_format not in LOG_FORMATS:
         raise ValueError(f"unknown log format {log_format!r}; use one of {', '.join(LOG_FORMATS)}")
+    before = LoggingState.capture()
     handler: logging.Handler = (
         StderrHandler() if stream is None else logging.StreamHandler(stream))  # type: ignore[call-overload]
     handler.setFormatter(JsonFormatter() if log_format == "json" else KeyValueFormatter())
@@ -178,11 +247,12 @@ def setup_logging(debug: bool = False, *, stream: object | None = None, log_form
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     # httpx2/httpcore2: the openai client's own copies (one "HTTP Request: POST ..." info line per reply)
-    for noisy in ("httpx", "httpcore", "httpx2", "httpcore2", "zeroconf", "asyncio"):
+    for noisy in NOISY:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # An uncaught exception would otherwise be printed raw by Python, secrets and all.
     sys.excepthook = _log_uncaught
     threading.excepthook = lambda args: _log_uncaught(args.exc_type, args.exc_value, args.exc_traceback)
+    return before
 
 
 def _log_uncaught(

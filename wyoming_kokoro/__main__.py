@@ -13,7 +13,7 @@ import numpy as np
 
 from voice_runtime.cli import add_server_args, parse_checked, server_config
 from voice_runtime.env import env, warn_ignored
-from voice_runtime.logs import setup_logging
+from voice_runtime.logs import restores_logging, setup_logging
 from voice_runtime.memory import tune_malloc
 from voice_runtime.modelctl import (
     add_model_dir_args,
@@ -188,6 +188,7 @@ def _handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, serv
     return TtsHandler(reader, writer, service=service, limits=config.server.limits)
 
 
+@restores_logging
 def run() -> None:
     args = parse_args()
     setup_logging(args.debug, log_format=args.log_format)

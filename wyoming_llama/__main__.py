@@ -15,7 +15,7 @@ from wyoming.info import Attribution, HandleModel, HandleProgram, Info
 from voice_runtime.backoff import BackoffPolicy
 from voice_runtime.cli import ATTRIBUTION, add_server_args, parse_checked, server_config
 from voice_runtime.env import env
-from voice_runtime.logs import setup_logging
+from voice_runtime.logs import restores_logging, setup_logging
 from voice_runtime.memory import tune_malloc
 from voice_runtime.modelctl import add_model_dir_args, dirs_from_args, resolve_or_fetch_llm
 from voice_runtime.models import ModelError, resolve_llama_server
@@ -381,6 +381,7 @@ def _handler(
     return LlamaHandler(reader, writer, service=service, limits=config.server.limits)
 
 
+@restores_logging
 def run() -> None:
     args = parse_args()
     setup_logging(args.debug, log_format=args.log_format)

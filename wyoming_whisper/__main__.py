@@ -17,7 +17,7 @@ from wyoming.info import AsrModel, AsrProgram, Attribution, Info
 
 from voice_runtime.cli import ATTRIBUTION, add_server_args, parse_checked, server_config
 from voice_runtime.env import env
-from voice_runtime.logs import setup_logging
+from voice_runtime.logs import restores_logging, setup_logging
 from voice_runtime.memory import tune_malloc
 from voice_runtime.modelctl import add_model_dir_args, dirs_from_args, resolve_or_fetch_whisper
 from voice_runtime.models import ModelError, silero_vad
@@ -217,6 +217,7 @@ def _handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, serv
     return WhisperHandler(reader, writer, service=service, limits=config.server.limits)
 
 
+@restores_logging
 def run() -> None:
     args = parse_args()
     setup_logging(args.debug, log_format=args.log_format)

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..cli import add_version_arg
 from ..env import load_dotenv
-from ..logs import setup_logging
+from ..logs import restores_logging, setup_logging
 from ..models import cache_dir
 from .config import ConfigError, HomeConfig, load_config
 from .supervisor import Supervisor
@@ -80,6 +80,7 @@ def systemd(args: argparse.Namespace, config: HomeConfig) -> int:
     return 0
 
 
+@restores_logging
 def main(argv: list[str] | None = None) -> int:
     load_dotenv()
     argv = sys.argv[1:] if argv is None else argv

@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from ..cli import add_version_arg
-from ..logs import add_logging_args, setup_logging
+from ..logs import add_logging_args, restores_logging, setup_logging
 from ..signals import on_stop_signal
 from ..tasks import race
 from .format import Session, SessionFileError, load_session
@@ -30,6 +30,7 @@ async def _record(args: argparse.Namespace) -> None:
         await recorder.stop()
 
 
+@restores_logging
 def run(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="wyoming-session", description=__doc__)
     add_version_arg(parser)
