@@ -55,6 +55,24 @@ ORCH_S = 0.01  # the orchestrator's check + audio-stop + the server's final tran
 POLICY = VadPolicy(pad_windows=PAD)
 
 
+EndPoint = tuple[int, tuple[int, int], tuple[int, int], "int | None"]
+
+
+def end_points(vad: Any, x: np.ndarray[Any, Any], policy: VadPolicy = POLICY) -> list[EndPoint]:
+    """Where the whisper server would start a final decode of stream ``x``: (window count ``n``, the
+    Silero region it decodes in samples, the speech's first and last window, the window where speech
+    resumes or None). Shared with bench/whisper_start_probe.py."""
+    probs, half, levels = scores(vad, x)
+    found: list[EndPoint] = []
+    for n in points(probs, half, levels, policy):
+        region = speech_region(probs[:n], n * 512, policy, half[: n - 1], levels[:n])
+        speech = speech_windows(probs[:n], policy, half[: n - 1], levels[:n])
+        assert region is not None and speech is not None
+        resume = next((k for k in range(n, len(probs)) if probs[k] >= policy.threshold), None)
+        found.append((n, region, speech, resume))
+    return found
+
+
 def decode_all(prerolls: list[float], limit: int) -> dict[str, Any]:
     from voice_runtime.models import resolve_whisper, silero_vad
     from wyoming_whisper.engine import EngineConfig, WhisperEngine
@@ -69,13 +87,8 @@ def decode_all(prerolls: list[float], limit: int) -> dict[str, Any]:
     for preroll in prerolls:
         for i, r in enumerate(corpus):
             x = streamed(r, preroll, None, i, True)
-            probs, half, levels = scores(vad, x)
             found = []
-            for n in points(probs, half, levels, POLICY):
-                region = speech_region(probs[:n], n * 512, POLICY, half[: n - 1], levels[:n])
-                speech = speech_windows(probs[:n], POLICY, half[: n - 1], levels[:n])
-                assert region is not None and speech is not None
-                resume = next((k for k in range(n, len(probs)) if probs[k] >= POLICY.threshold), None)
+            for n, region, speech, resume in end_points(vad, x):
                 t = time.perf_counter()
                 d = engine.transcribe(x[region[0] : region[1]], beam_size=5, word_end=True)
                 found.append(

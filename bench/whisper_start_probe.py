@@ -226,10 +226,10 @@ def _p5095(values: list[float]) -> dict[str, Any]:
 def corpus(args: argparse.Namespace) -> dict[str, Any]:
     import bench.eot_sure_probe as sure
     from bench.echo_interrupt_bench import turn_wer
-    from bench.eot_lead_probe import first_kept, points, scores, streamed
+    from bench.eot_lead_probe import first_kept, streamed
     from bench.turn_corpus import build
     from voice_runtime.models import silero_vad
-    from wyoming_whisper.vad import SileroVad, speech_region, speech_windows
+    from wyoming_whisper.vad import SileroVad
 
     policy = sure.POLICY
     vad = SileroVad(silero_vad())
@@ -239,14 +239,8 @@ def corpus(args: argparse.Namespace) -> dict[str, Any]:
     for preroll in [float(p) for p in args.prerolls.split(",")]:
         for i, r in enumerate(requests):
             x = streamed(r, preroll, None, i, True)
-            probs, half, levels = scores(vad, x)
-            found = []
-            for n in points(probs, half, levels, policy):
-                region = speech_region(probs[:n], n * 512, policy, half[: n - 1], levels[:n])
-                speech = speech_windows(probs[:n], policy, half[: n - 1], levels[:n])
-                assert region is not None and speech is not None
-                resume = next((k for k in range(n, len(probs)) if probs[k] >= policy.threshold), None)
-                found.append((n, region, speech, None if resume is None else (resume - speech[1] - 1) * 512 / RATE))
+            found = [(n, region, speech, None if resume is None else (resume - speech[1] - 1) * 512 / RATE)
+                     for n, region, speech, resume in sure.end_points(vad, x, policy)]
             prepared.append((r, preroll, x, found))
     last: tuple[FloatArray, int, int, Any] | None = None
     from orchestrator.command_end import complete_command
