@@ -70,11 +70,13 @@ async def satellite(script: Script, asked: asyncio.Event) -> AsyncIterator[Wyomi
         yield server
 
 
-async def while_running(peers: tuple[ServiceProcess, ServiceProcess], ha: RunningHa,
-                        then: str) -> tuple[list[TurnResult], Script]:
-    """"Turn on the slow kettle."; while our backend does it, the user says ``then``."""
+@contextlib.asynccontextmanager
+async def watched_home(peers: tuple[ServiceProcess, ServiceProcess],
+                       ha: RunningHa) -> AsyncIterator[tuple[Pipeline, asyncio.Event]]:
+    """A pipeline (whisper, piper, no LLM) over our Home Assistant backend, and an event set as the
+    backend starts to run a command (the user speaks from then on). Shared with
+    tests/test_sturdy_command_wait.py."""
     whisper, piper = peers
-    await ha.call("input_boolean", "turn_off", {"entity_id": "input_boolean.kettle_on"})
     async with ha_backend(HaConfig(ha.url, ha.token), loaded=True) as backend:
         assert isinstance(backend, HomeAssistant)
         home: HomeAssistant = backend
@@ -86,8 +88,15 @@ async def while_running(peers: tuple[ServiceProcess, ServiceProcess], ha: Runnin
             return await execute(command)
 
         home.execute = observed  # type: ignore[method-assign]
-        pipeline = Pipeline(ServicePool("asr", [whisper.uri], warm=False), ServicePool("handle", []),
-                            ServicePool("tts", [piper.uri], warm=False), intents=IntentRecognizer(home=home))
+        yield Pipeline(ServicePool("asr", [whisper.uri], warm=False), ServicePool("handle", []),
+                       ServicePool("tts", [piper.uri], warm=False), intents=IntentRecognizer(home=home)), asked
+
+
+async def while_running(peers: tuple[ServiceProcess, ServiceProcess], ha: RunningHa,
+                        then: str) -> tuple[list[TurnResult], Script]:
+    """"Turn on the slow kettle."; while our backend does it, the user says ``then``."""
+    await ha.call("input_boolean", "turn_off", {"entity_id": "input_boolean.kettle_on"})
+    async with watched_home(peers, ha) as (pipeline, asked):
         script = Script(["Turn on the slow kettle.", then])
         async with satellite(script, asked) as sat, link_to(sat.port or 0, pipeline) as link:
             await asyncio.wait_for(script.done.wait(), 120)

@@ -23,8 +23,8 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
-from ha_home import RunningHa, ha_backend
-from test_cut_running_command import KETTLE
+from ha_home import RunningHa
+from test_cut_running_command import KETTLE, watched_home
 from test_orchestrator_satellite import INFO, Script, ScriptedSatellite, link_to, serving
 from wyoming.error import Error
 from wyoming.event import Event
@@ -32,10 +32,6 @@ from wyoming.pipeline import PipelineStage
 from wyoming.snd import Played
 from wyoming.tts import Synthesize
 
-from orchestrator.home.ha import HaConfig, HomeAssistant
-from orchestrator.intents import IntentRecognizer, Recognized
-from orchestrator.pipeline import Pipeline
-from orchestrator.services import ServicePool
 from orchestrator.turn import TurnResult
 from voice_runtime.error_codes import SERVICES_UNAVAILABLE
 from voice_runtime.procs import ServiceProcess
@@ -85,23 +81,10 @@ async def while_running(peers: tuple[ServiceProcess, ServiceProcess], ha: Runnin
     """"Turn on the slow kettle."; while our backend does it, the user says ``then`` (its turn's
     ``last`` event ends the script). No LLM (an empty pool): a question that needs one fails
     (``services-unavailable``). Returns the command's turn, then's turn and the script."""
-    whisper, piper = peers
     await ha.call("switch", "turn_off", {"entity_id": "switch.slow_kettle"})
     await ha.wait_state("switch.slow_kettle", lambda s: s["state"] == "off")
     try:
-        async with ha_backend(HaConfig(ha.url, ha.token), loaded=True) as backend:
-            assert isinstance(backend, HomeAssistant)
-            home: HomeAssistant = backend
-            asked = asyncio.Event()
-            execute = home.execute
-
-            async def observed(command: Recognized) -> str:
-                asked.set()  # the command runs from here on: the user speaks now
-                return await execute(command)
-
-            home.execute = observed  # type: ignore[method-assign]
-            pipeline = Pipeline(ServicePool("asr", [whisper.uri], warm=False), ServicePool("handle", []),
-                                ServicePool("tts", [piper.uri], warm=False), intents=IntentRecognizer(home=home))
+        async with watched_home(peers, ha) as (pipeline, asked):
             script = Script(["Turn on the slow kettle.", then])
             async with satellite(script, asked, end_stage, last) as sat, link_to(sat.port or 0, pipeline) as link:
                 await asyncio.wait_for(script.done.wait(), 120)
