@@ -13,15 +13,26 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
   exit 1
 fi
 
-# PortAudio headers for pyaudio (the satellite's sound card access).
-if [ ! -e /usr/include/portaudio.h ]; then
+# System packages, installed with apt when run as root (else named, and the set-up stops): a C/C++
+# compiler and the Python headers (pyaudio has no Linux wheel: it is compiled; llama-server is built
+# once), PortAudio's headers (pyaudio), Debian's python3-venv (a venv needs ensurepip), cmake (the
+# llama-server build) and npm (the Kokoro voices come from an npm package).
+need=()
+{ command -v cc && command -v c++; } >/dev/null || need+=(build-essential)
+"$PYTHON" -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+  || need+=(python3-dev)
+"$PYTHON" -c 'import ensurepip' 2>/dev/null || [ -x .venv/bin/python ] || need+=(python3-venv)
+[ -e /usr/include/portaudio.h ] || need+=(portaudio19-dev)
+command -v cmake >/dev/null || need+=(cmake)
+command -v npm >/dev/null || need+=(npm)
+if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    say "installing portaudio19-dev (for pyaudio)"
-    (apt-get install -y -qq portaudio19-dev >/dev/null 2>&1 \
-      || { apt-get update -qq >/dev/null && apt-get install -y -qq portaudio19-dev >/dev/null; }) \
-      || { say "FAILED: could not install portaudio19-dev"; exit 1; }
+    say "installing ${need[*]} with apt"
+    (apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null && apt-get install -y -qq "${need[@]}" >/dev/null; }) \
+      || { say "FAILED: could not install ${need[*]}"; exit 1; }
   else
-    say "FAILED: PortAudio headers missing: install portaudio19-dev (Debian/Ubuntu) and rerun"
+    say "FAILED: missing system packages: install ${need[*]} (Debian/Ubuntu names) and rerun"
     exit 1
   fi
 fi
@@ -36,18 +47,6 @@ if ! ldconfig -p 2>/dev/null | grep -q libspeexdsp.so.1; then
     say "note: install libspeexdsp1 for the satellite's default echo canceller (else WebRTC AEC3 is used)"
   fi
 fi
-for tool in cmake npm; do
-  if ! command -v "$tool" >/dev/null; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      say "installing $tool"
-      pkg=$tool; [ "$tool" = npm ] && pkg=npm
-      apt-get install -y -qq "$pkg" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$pkg" >/dev/null; }
-    else
-      say "FAILED: $tool is needed once (llama-server build / Kokoro voices); install it and rerun"
-      exit 1
-    fi
-  fi
-done
 
 if [ ! -x .venv/bin/python ]; then
   say "creating .venv"
