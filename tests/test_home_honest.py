@@ -3,14 +3,13 @@ replaced, and time/date/timer questions are answered locally from the official t
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import pytest
 from speech import speak, transcribe
-from stack import Stack
+from stack import Stack, ask_llm_at_once
 from test_orchestrator_peers import chunks
 from wyoming.asr import Transcript
 from wyoming.event import Event
@@ -19,21 +18,13 @@ from wyoming.info import Attribution, HandleProgram, Info
 
 from orchestrator.honesty import ClaimGuard, claims_action
 from orchestrator.intents import LLM_CANNOT_ACT, NO_HOME_REPLY, IntentRecognizer
-from orchestrator.pipeline import Pipeline, PipelineConfig, TurnResult
+from orchestrator.pipeline import Pipeline
 from orchestrator.services import ServicePool
 from orchestrator.wavio import WavSink
 from voice_runtime.handler import ServiceHandler
 from voice_runtime.server import ServerConfig, WyomingServer
 
 NOW = dt.datetime(2026, 3, 14, 15, 9)
-
-
-class Events:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    async def event(self, event: Event) -> None:
-        self.events.append(event)
 
 
 @pytest.fixture(scope="module")
@@ -131,21 +122,9 @@ def test_the_guard_replaces_the_first_claim_and_drops_later_ones_as_text_streams
 async def test_the_real_default_model_never_claims_an_action_it_cannot_do(stack: Stack) -> None:
     """No templates (``--no-intents``): device commands reach SmolLM2-135M itself. Whatever it
     writes, what is spoken must not claim the action was done."""
-    # Four prompts at once on a loaded box can take over the 30 s inactivity timeout to a first
-    # token (seen at load 12): a retry would only ask again. This test is about what is said.
-    pipeline = Pipeline(ServicePool("asr", [stack.whisper.uri]), ServicePool("handle", [stack.llama.uri]),
-                        ServicePool("tts", [stack.tts.uri]), config=PipelineConfig(handle_timeout=180.0))
     texts = ["Lock the front door.", "Turn off the lights in the living room.", "Set a timer for ten minutes.",
              "Please turn on the heating."]
-    results = [TurnResult() for _ in texts]
-    try:
-        # The four turns at once, as four satellites would ask: llama-server batches them in its
-        # slots (one conversation each), so they take about as long as the slowest, not the sum.
-        await asyncio.gather(*(pipeline.run_turn(chunks(speak(text)), Events(), conversation_id=f"honest-{i}",
-                                                 result=result, end_stage="handle")
-                               for i, (text, result) in enumerate(zip(texts, results, strict=True))))
-    finally:
-        await pipeline.close()
+    results = await ask_llm_at_once(stack, texts, "honest")
     for text, result in zip(texts, results, strict=True):
         assert result.error is None, result.error
         assert result.reply.strip(), text

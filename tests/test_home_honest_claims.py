@@ -4,28 +4,17 @@ cannot see the home) is replaced by the honest line."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 
 import pytest
-from speech import speak
-from stack import Stack
-from test_orchestrator_peers import chunks
-from wyoming.event import Event
+from stack import Stack, ask_llm_at_once
 
 from orchestrator.clock_claims import fix_clock_claim
 from orchestrator.honesty import ClaimGuard, claims_action
 from orchestrator.intents import NO_HOME_REPLY
-from orchestrator.pipeline import Pipeline, PipelineConfig, TurnResult
-from orchestrator.services import ServicePool
 from wyoming_llama.handler import clock_line
 
 NOW = dt.datetime(2026, 3, 14, 15, 9, 30)  # a Saturday
-
-
-class Events:
-    async def event(self, event: Event) -> None:
-        pass
 
 
 @pytest.mark.parametrize("clause", [
@@ -91,19 +80,9 @@ def _checked(reply: str, now: dt.datetime) -> None:
 async def test_the_real_default_model_says_only_the_real_time_and_no_device_state(stack: Stack) -> None:
     """No templates: the questions reach SmolLM2-135M itself (told the real time in its prompt),
     and what is spoken passes the post-check with the real local clock."""
-    # The four questions at once (llama-server batches its 4 slots; see test_home_honest's twin),
-    # with an inactivity timeout a loaded box's first token cannot outlast.
-    pipeline = Pipeline(ServicePool("asr", [stack.whisper.uri]), ServicePool("handle", [stack.llama.uri]),
-                        ServicePool("tts", [stack.tts.uri]), config=PipelineConfig(handle_timeout=180.0))
     texts = ["Could you tell me what time it is?", "Which day of the week is it?", "Did I lock the back door?",
              "Are the lights on in the kitchen?"]
-    results = [TurnResult() for _ in texts]
-    try:
-        await asyncio.gather(*(pipeline.run_turn(chunks(speak(text)), Events(), conversation_id=f"clock-{i}",
-                                                 result=result, end_stage="handle")
-                               for i, (text, result) in enumerate(zip(texts, results, strict=True))))
-    finally:
-        await pipeline.close()
+    results = await ask_llm_at_once(stack, texts, "clock")  # (the four at once, as tests/stack.py says)
     for text, result in zip(texts, results, strict=True):
         assert result.error is None, result.error
         assert result.reply.strip(), text
