@@ -224,38 +224,15 @@ async def test_a_request_our_whisper_reads_finished_lets_home_assistant_hear_its
     The mic is fed step by step, each step once the satellite has logged what the one before led to, so how
     fast our whisper decodes does not matter (a real-time mic raced it: on a loaded box the speculative
     transcript came with the 1.0 s end, and our whisper ended the turn; session 17 saw it once at load 4.7)."""
-    fifo = tmp_path / "mic.pcm"
-    os.mkfifo(fifo)
-    args = ("--mic-command", f"cat {fifo}", "--snd-wav", str(tmp_path / "speaker.wav"), "--snd-rate", "16000")
     fake = FakeHaController(0.37)
-    async with satellite(*args, "--controller-end-seconds", "2.0", "--end-of-turn-uri", whisper.uri) as sat:
-        client = await Client.connect(sat.port)
-        try:
-            ha = asyncio.create_task(fake.run(client, whisper.port))
-            mic = os.open(fifo, os.O_RDWR)  # (read-write: does not wait for the satellite's `cat` to open it)
-
-            def feed(audio: bytes) -> None:
-                view = memoryview(audio)
-                while view:
-                    view = view[os.write(mic, view) :]
-
-            try:
-                for audio, then in (
-                    (silence(0.5) + speak("What time is it?")[: -int(0.3 * 16000) * 2], "our whisper hears speech"),
-                    (silence(0.36), "our whisper reads the speech so far as finished"),  # under HA's 0.37 s
-                    # HA now gets the pause up to 0.39 s and ends; our whisper has heard ~0.7 s of it, under its 1.0 s
-                    (silence(0.15), "end of speech found by the controller"),
-                ):
-                    await asyncio.to_thread(feed, audio)
-                    await sat.wait_log(then)
-                await asyncio.to_thread(feed, silence(3.0))
-                text = await asyncio.wait_for(ha, 60)
-            finally:
-                os.close(mic)
-        finally:
-            await client.close()
-    assert fake.ended_by == "detector", sat.log[-30:]
-    assert not any("request is complete" in line for line in sat.log), sat.log[-30:]
+    text, log = await fed_turn(tmp_path, whisper, fake, [
+        (silence(0.5) + speak("What time is it?")[: -int(0.3 * 16000) * 2], "our whisper hears speech"),
+        (silence(0.36), "our whisper reads the speech so far as finished"),  # under HA's 0.37 s
+        # HA now gets the pause up to 0.39 s and ends; our whisper has heard ~0.7 s of it, under its 1.0 s
+        (silence(0.15), "end of speech found by the controller"),
+    ], "--end-of-turn-uri", whisper.uri)
+    assert fake.ended_by == "detector", log[-30:]
+    assert not any("request is complete" in line for line in log), log[-30:]
     assert "time" in text.lower(), text
 
 
