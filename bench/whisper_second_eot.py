@@ -3,8 +3,9 @@ whole end-of-turn corpus streamed room-like (``bench/eot_sure_probe.py``'s strea
 and replay): pauses cut, requests heard whole, end of turn after the clip (p50 / p95, whole
 requests), per split, with tiny.en alone and with the second model asked on every speculative
 final tiny.en was unsure of (its text, scores and last word's end then stand; its decode time is
-added to that point's). Every speculative final point is decoded by tiny.en; the second model
-only where :func:`wyoming_whisper.second.asks_second` says so.
+added to that point's; ``VARIANTS``: also with tiny.en's scores and word end kept for the end of
+turn's rules, and as if the second decode took no time). Every speculative final point is
+decoded by tiny.en; the second model only where :func:`wyoming_whisper.second.asks_second` says so.
 
     nice -n 10 .venv/bin/python bench/whisper_second_eot.py [--decodes F] [--second base]
 """
@@ -90,17 +91,29 @@ def decode_all(prerolls: list[float], second_name: str, limit: int) -> dict[str,
     return decodes_record(started, load, streams)
 
 
-def variant(stream: dict[str, Any], with_second: bool) -> dict[str, Any]:
-    """The stream's points as the server would have decoded them, tiny.en alone or with the second."""
+VARIANTS = {
+    # name: (second opinion on, its decode time added, the second's scores and word end read by the end of turn)
+    "tiny.en (main)": (False, True, True),
+    "tiny.en + second": (True, True, True),
+    "+ second, tiny.en's scores": (True, True, False),
+    "+ second, no decode time": (True, False, True),
+}
+
+
+def variant(stream: dict[str, Any], name: str) -> dict[str, Any]:
+    """The stream's points as the server would have decoded them under ``VARIANTS[name]``."""
+    with_second, timed, scored = VARIANTS[name]
     out = []
     for p in stream["points"]:
         point = {k: v for k, v in p.items() if k not in ("first", "second")}
         point.update(p["first"])
         s = p["second"]
         if with_second and s is not None:
-            point["decode_s"] = round(p["first"]["decode_s"] + s["decode_s"], 3)
+            point["decode_s"] = round(p["first"]["decode_s"] + (s["decode_s"] if timed else 0.0), 3)
             if s["chosen"] != p["first"]["text"]:
-                point.update(text=s["chosen"], avg_logprob=s["avg_logprob"], last_word_end=s["last_word_end"])
+                point["text"] = s["chosen"]
+                if scored:
+                    point.update(avg_logprob=s["avg_logprob"], last_word_end=s["last_word_end"])
         out.append(point)
     return {**stream, "points": out}
 
@@ -142,22 +155,20 @@ def main() -> int:
     print(f"decoded {data['started']} - {data['ended']}, load {data['load_1min']}; "
           f"{out['asked']} of {out['points']} speculative finals asked the second model")
     print("| variant | split | pauses cut | whole | eot p50 / p95 (s, whole) |\n|---|---|---|---|---|")
-    results: dict[bool, dict[tuple[str, float], dict[str, Any]]] = {}
-    for with_second in (False, True):
-        name = "tiny.en + second" if with_second else "tiny.en (main)"
-        results[with_second] = {(s["id"], s["preroll"]): {**replay(variant(s, with_second), rule), "stream": s}
-                                for s in streams}
+    results: dict[str, dict[tuple[str, float], dict[str, Any]]] = {}
+    for name in VARIANTS:
+        results[name] = {(s["id"], s["preroll"]): {**replay(variant(s, name), rule), "stream": s} for s in streams}
         for split in ("tune", "held"):
             for only in (False, True):
-                chosen = [r for r in results[with_second].values() if r["stream"]["split"] == split
+                chosen = [r for r in results[name].values() if r["stream"]["split"] == split
                           and (not only or command(r["stream"]["text"]))]
                 summary = summarise(chosen)
                 label = f"{split}{', commands' if only else ''}"
                 out["summary"][f"{name} | {label}"] = summary
                 print(f"| {name} | {label} | {summary['cut']}/{summary['n']} | {summary['whole']}/{summary['n']} | "
                       f"{summary['eot_p50']} / {summary['eot_p95']} |")
-    for key, before in results[False].items():
-        after = results[True][key]
+    for key, before in results["tiny.en (main)"].items():
+        after = results["tiny.en + second"][key]
         if (before["text"], before["cut"], before["eot"]) != (after["text"], after["cut"], after["eot"]):
             line = (f"{key[0]}@{key[1]}: {before['text']!r} cut={before['cut']} whole={before['whole']} "
                     f"eot={before['eot']} -> {after['text']!r} cut={after['cut']} whole={after['whole']} "

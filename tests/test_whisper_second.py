@@ -108,13 +108,15 @@ def test_a_sure_final_is_not_decoded_twice(engines: tuple[WhisperEngine, Whisper
 
 def test_the_flag_picks_the_second_model(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("WHISPER_SECOND_OPINION", raising=False)
-    default = whisper_main.make_config(whisper_main.parse_args(["--uri", "stdio://"]))
-    assert default.second is not None and default.second.model_dir == resolve_whisper("base")
-    assert default.second_name == "base" and default.second.beam_size == default.engine.beam_size
+    assert whisper_main.make_config(whisper_main.parse_args(["--uri", "stdio://"])).second is None  # off by default
+    on = whisper_main.make_config(whisper_main.parse_args(["--uri", "stdio://", "--second-opinion-model", "base"]))
+    assert on.second is not None and on.second.model_dir == resolve_whisper("base")
+    assert on.second_name == "base" and on.second.beam_size == on.engine.beam_size
+    monkeypatch.setenv("WHISPER_SECOND_OPINION", "base")
+    from_env = whisper_main.make_config(whisper_main.parse_args(["--uri", "stdio://"]))
+    assert from_env.second is not None and from_env.second.model_dir == resolve_whisper("base")
     off = whisper_main.make_config(whisper_main.parse_args(["--uri", "stdio://", "--second-opinion-model", "none"]))
-    assert off.second is None
-    monkeypatch.setenv("WHISPER_SECOND_OPINION", "none")
-    assert whisper_main.make_config(whisper_main.parse_args(["--uri", "stdio://"])).second is None
+    assert off.second is None  # the flag wins over the environment
     same = whisper_main.parse_args(["--uri", "stdio://", "--second-opinion-model", "tiny.en"])
     assert whisper_main.make_config(same).second is None  # the same model twice hears the same
 

@@ -12,13 +12,15 @@ or it lost the first's end punctuation (then the first's . ? ! is kept: the end 
 the falling voice, :mod:`.endpoint`, and base leaves it out of finished requests that tiny.en
 ended: "Volume down", "lights off").
 
-Measured (bench/whisper_second_probe.py, bench/results/s24_heard.md): the end-of-turn corpus
-streamed room-like, 3 start phases, the server's final region, base (multilingual, int8, beam 5)
-asked below -0.4 (chosen on the tune split): tune heard whole 94 -> 98 of 111, word for word 85 ->
-88, asked on 15; held (reported only) 76 -> 80 of 84, word for word 60 -> 66, asked on 23
-("Switch off thing. Bedroom lamp." -> "Switch off the bedroom lamp", "Walk the front door" ->
-"Lock the front door", "Yeah." -> "Yes."). Base on every final heard no more on tune (83 word for
-word) and costs its decode on every turn.
+Off by default (``--second-opinion-model none``); measured on this 2-core CPU
+(bench/results/s24_heard.md): on the final transcripts of the end-of-turn corpus streamed
+room-like (bench/whisper_second_probe.py, 3 start phases, base int8 beam 5 asked below -0.4, chosen
+on the tune split) word for word tune 85 -> 88 of 111 (asked on 15), held 60 -> 66 of 84 (asked on
+23: "Switch off thing. Bedroom lamp." -> "Switch off the bedroom lamp", "Yeah." -> "Yes."), base's
+decode 0.33-0.37 s p50 on those turns at load 4-5. But asked on every speculative final at the end
+of turn (bench/whisper_second_eot.py, 5 phases) it fired on 187 of 643, and on the held split added
+3 pause cuts (20 -> 23 of 139), lost 2 of 35 whole commands and moved their end of turn p50 0.30 ->
+0.58 s (far and noisy "Lights off.", "Volume down." tiny.en heard right at -0.44 .. -0.72).
 """
 
 from __future__ import annotations
