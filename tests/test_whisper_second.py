@@ -24,7 +24,7 @@ from wyoming_whisper.service import WhisperService
 from wyoming_whisper.stream import StreamPolicy
 from wyoming_whisper.vad import SileroVad
 
-# Recorded decodes (bench/whisper_second_probe.py's stored run, s24): tiny.en's final, base's.
+# Recorded decodes (bench/whisper_second_probe.py, s24 first run, 10:35): tiny.en's final, base's.
 HELD_40_TINY = Decoded("Switch off thing, bedroom lamp.", -0.443, 0.167)
 HELD_40_BASE = Decoded("Switch off the bedroom lamp", -0.461, 0.2)
 HELD_41_TINY = Decoded("Switch off the Bedroom lamp.", -0.383, 0.097)  # sure enough: not asked
