@@ -33,7 +33,7 @@ from .vad import WINDOW, SileroVad, VadPolicy
 _LOGGER = logging.getLogger("wyoming_whisper")
 DEFAULT_MODEL = "tiny.en"
 # The second opinion on a final tiny.en was unsure of (:mod:`.second`); "none": off. Off by default:
-# on this 2-core CPU base's decode (0.33 s p50 on the turns it is asked on) delays the end of turn of
+# on this 2-core CPU base's decode (~0.35 s p50 on the turns it is asked on) delays the end of turn of
 # far or noisy whole commands tiny.en heard right but not surely (bench/results/s24_heard.md).
 DEFAULT_SECOND = "none"
 
