@@ -8,7 +8,7 @@ import contextlib
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -32,6 +32,10 @@ from .vad import WINDOW, SileroVad, VadPolicy
 
 _LOGGER = logging.getLogger("wyoming_whisper")
 DEFAULT_MODEL = "tiny.en"
+# The second opinion on a final tiny.en was unsure of (:mod:`.second`); "none": off. Off by default:
+# on this 2-core CPU base's decode (~0.35 s p50 on the turns it is asked on) delays the end of turn of
+# far or noisy whole commands tiny.en heard right but not surely (bench/results/s24_heard.md).
+DEFAULT_SECOND = "none"
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,8 @@ class WhisperConfig:
     max_batch: int
     busy_beam_size: int | None
     warmup: bool
+    second: EngineConfig | None = None  # the second opinion's model (None: off)
+    second_name: str | None = None
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -94,6 +100,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="beam size of final decodes that had to wait for another decode (several "
                         "satellites finishing at once on a small CPU): greedy is ~30%% faster (default 1; "
                         "0 = always --beam-size)")
+    parser.add_argument("--second-opinion-model", default=env("WHISPER_SECOND_OPINION", DEFAULT_SECOND),
+                        help="a second Whisper model (size name or CTranslate2 folder) that decodes again a final "
+                        "the first decoded unsure (average log-probability below -0.4); its text is the transcript "
+                        "('base': fewer mishearings, ~0.3 s more on those turns on 2 CPU cores; a GPU affords more). "
+                        f"'none' turns it off (env WHISPER_SECOND_OPINION; default {DEFAULT_SECOND})")
     parser.add_argument("--no-warmup", action="store_true", help="skip the warm-up decode at start")
     add_server_args(parser, default_uri="tcp://127.0.0.1:10300")
     return parse_checked(parser, argv)
@@ -118,6 +129,15 @@ def make_config(args: argparse.Namespace) -> WhisperConfig:
         vad_model = silero_vad()
     except ModelError as err:
         raise SystemExit(f"wyoming-whisper: {err}") from err
+    second_dir = None
+    if str(args.second_opinion_model).lower() != "none":
+        try:
+            second_dir = resolve_or_fetch_whisper(args.second_opinion_model, dirs_from_args(args))
+        except ModelError as err:
+            raise SystemExit(f"wyoming-whisper: --second-opinion-model: {err} "
+                             "(--second-opinion-model none: no second opinion)") from err
+        if second_dir.resolve() == model_dir.resolve():
+            second_dir = None  # the same model twice would hear the same
     if min(args.beam_size, args.max_batch) < 1 or args.busy_beam_size < 0 or args.max_seconds <= 0:
         raise SystemExit("--beam-size, --max-batch and --max-seconds must be positive, --busy-beam-size >= 0")
     if not 0.0 < args.speech_threshold < 1.0:
@@ -129,19 +149,20 @@ def make_config(args: argparse.Namespace) -> WhisperConfig:
     if args.endpoint_max_silence < 0:
         raise SystemExit("--endpoint-max-silence must be >= 0")
     endpoint_max = _windows(args.endpoint_max_silence) if args.endpoint_max_silence > 0 else None
+    engine = EngineConfig(
+        model_dir=model_dir,
+        device=device,
+        compute_type=compute_type,
+        cpu_threads=max(0, args.cpu_threads),
+        beam_size=args.beam_size,
+        language=args.language,
+        initial_prompt=args.initial_prompt,
+        audio_context=min(30.0, max(1.0, args.audio_context)),
+    )
     return WhisperConfig(
         server=server_config(args, "wyoming-whisper"),
-        model_name=model_dir.name if os.sep in args.model or Path(args.model).exists() else args.model,
-        engine=EngineConfig(
-            model_dir=model_dir,
-            device=device,
-            compute_type=compute_type,
-            cpu_threads=max(0, args.cpu_threads),
-            beam_size=args.beam_size,
-            language=args.language,
-            initial_prompt=args.initial_prompt,
-            audio_context=min(30.0, max(1.0, args.audio_context)),
-        ),
+        model_name=_name(args.model, model_dir),
+        engine=engine,
         vad_model=vad_model,
         policy=StreamPolicy(
             vad=VadPolicy(threshold=args.speech_threshold, pad_windows=pad),
@@ -154,7 +175,13 @@ def make_config(args: argparse.Namespace) -> WhisperConfig:
         max_batch=args.max_batch,
         busy_beam_size=args.busy_beam_size or None,
         warmup=not args.no_warmup,
+        second=None if second_dir is None else replace(engine, model_dir=second_dir),
+        second_name=None if second_dir is None else _name(args.second_opinion_model, second_dir),
     )
+
+
+def _name(model: str, folder: Path) -> str:
+    return folder.name if os.sep in model or Path(model).exists() else model
 
 
 def build_info(config: WhisperConfig, engine: WhisperEngine) -> Info:
@@ -195,17 +222,40 @@ def load(config: WhisperConfig) -> tuple[WhisperEngine, SileroVad]:
     return engine, vad
 
 
-async def serve(config: WhisperConfig) -> None:
+def load_second(config: WhisperConfig) -> WhisperEngine | None:
+    """The second opinion's model (None: off); warmed up with the first."""
+    if config.second is None:
+        return None
+    started = time.monotonic()
+    second = WhisperEngine(config.second)
+    if config.warmup:
+        second.transcribe(np.zeros(SAMPLE_RATE, dtype=np.float32), "en" if second.multilingual else None)
+    _LOGGER.info("loaded second opinion model=%s path=%s in %.1fs", config.second_name, config.second.model_dir,
+                 time.monotonic() - started)
+    return second
+
+
+async def _loaded(config: WhisperConfig) -> tuple[WhisperEngine, SileroVad, WhisperEngine | None]:
+    """Both models, or one line saying which could not be loaded (not CTranslate2's traceback)."""
+    name, folder = config.model_name, config.engine.model_dir
     try:
         engine, vad = await asyncio.to_thread(load, config)
-    except Exception as err:  # a corrupt or foreign model file: one line, not CTranslate2's traceback
+        if config.second is not None:
+            name, folder = f"{config.second_name} (--second-opinion-model)", config.second.model_dir
+        second = await asyncio.to_thread(load_second, config)
+    except Exception as err:  # a corrupt or foreign model file
         _LOGGER.debug("loading failed", exc_info=True)
-        raise SystemExit(f"wyoming-whisper: cannot load the model {config.model_name} from "
-                         f"{config.engine.model_dir}: {type(err).__name__}: {err}") from None
+        raise SystemExit(f"wyoming-whisper: cannot load the model {name} from {folder}: "
+                         f"{type(err).__name__}: {err}") from None
+    return engine, vad, second
+
+
+async def serve(config: WhisperConfig) -> None:
+    engine, vad, second = await _loaded(config)
     info = build_info(config, engine)
     service = WhisperService(engine=engine, vad=vad, policy=config.policy, info=lambda: info,
                              max_seconds=config.max_seconds, max_batch=config.max_batch,
-                             busy_beam_size=config.busy_beam_size)
+                             busy_beam_size=config.busy_beam_size, second=second)
     try:
         await run_server(config.server, partial(_handler, service=service, config=config))
     finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ from voice_runtime.tasks import TaskSet
 
 from .engine import Decoded, FloatArray, WhisperEngine
 from .scheduler import DecodeScheduler
+from .second import asks_second, prefer
 from .stream import Job, StreamPolicy, Utterance
 from .vad import SileroVad
 
@@ -34,6 +36,7 @@ class WhisperService:
     max_seconds: float = 60.0
     max_batch: int = 8  # decodes batched into one model call (1: one at a time)
     busy_beam_size: int | None = None  # finals that had to wait for another decode (None: the usual beam)
+    second: WhisperEngine | None = None  # the second opinion on an unsure final (:mod:`.second`; None: off)
     scheduler: DecodeScheduler[Decoded] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -51,7 +54,30 @@ class WhisperService:
         if kind != "final":
             return self.engine.transcribe_batch(audios, language, beam_size=1, prompt=prompt)
         beam = self.busy_beam_size if waited else None
-        return self.engine.transcribe_batch(audios, language, beam_size=beam, prompt=prompt, word_end=True)
+        decodes = self.engine.transcribe_batch(audios, language, beam_size=beam, prompt=prompt, word_end=True)
+        if self.second is None:
+            return decodes
+        return [self._second_opinion(audio, first, language, beam, prompt) for audio, first in
+                zip(audios, decodes, strict=True)]
+
+    def _second_opinion(self, audio: FloatArray, first: Decoded, language: str | None, beam: int | None,
+                        prompt: str | None) -> Decoded:
+        """``first`` (a final), or the second model's decode of the same audio when ``first`` was
+        unsure (:mod:`.second`); worker thread, after the first model's call."""
+        second = self.second
+        if second is None or not asks_second(first):
+            return first
+        try:
+            second.resolve_language(language)
+        except ValueError:
+            return first  # a language the second model does not know: the first's text stands
+        started = time.monotonic()
+        other = second.transcribe(audio, language, beam_size=beam, prompt=prompt, word_end=True)
+        chosen = prefer(first, other)
+        _LOGGER.info("second opinion in %.3fs (avg_logprob %.3f -> %s): %r -> %r%s", time.monotonic() - started,
+                     first.avg_logprob, None if other.avg_logprob is None else round(other.avg_logprob, 3),
+                     first.text, other.text, "" if chosen is not first else " (kept the first)")
+        return chosen
 
     async def decode(self, job: Job, language: str | None, prompt: str | None = None) -> Decoded:
         """The text of ``job`` with its own scores, decoded when the scheduler gets to it (maybe
