@@ -123,7 +123,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     else:
         llama = await start_service("wyoming_llama", "--max-sentences", "1")
         try:
-            replies = await record(llama.uri, QUESTIONS[: args.questions], args.pause)
+            questions = json.loads(args.ask.read_text()) if args.ask else QUESTIONS[: args.questions]
+            replies = await record(llama.uri, questions, args.pause)
         finally:
             await llama.stop()
         if args.replies:
@@ -168,6 +169,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--questions", type=int, default=len(QUESTIONS))
+    parser.add_argument("--ask", type=Path,
+                        help="a JSON list of questions to ask instead (e.g. a pair run's transcripts)")
     parser.add_argument("--pause", type=float, default=2.0, help="seconds after each reply (the prefill runs)")
     parser.add_argument("--provider", default="piper", help="wyoming_kokoro --provider (piper, kokoro)")
     parser.add_argument("--synth-runs", type=int, default=3)
