@@ -39,7 +39,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS = ("prep", "eot", "transcript", "first_token", "first_tts_audio", "first_audio_sent")
-_REPLY = re.compile(r"msg=\"reply conversation=\S+ chunks=\d+ prompt_tokens=(\d+) cached=(\d+) prompt_eval_ms=(\d+)")
+# the steps between two marks of a turn (s24: first token -> first TTS audio grew 0.07 s between two room runs)
+GAPS = {"prep_to_token": ("prep", "first_token"), "token_to_tts": ("first_token", "first_tts_audio")}
+_REPLY = re.compile(r"msg=\"reply conversation=\S+ chunks=\d+ prompt_tokens=(\d+) cached=(\d+) prompt_eval_ms=(\d+)"
+                    r"(?: completion_tokens=(\d+) first_chunk_ms=(\d+))?")
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -128,7 +131,10 @@ async def worker(args: argparse.Namespace) -> int:
             if used and preparing:
                 row["prep"] = round(preparing[-1][0] - clip_end, 3)
             replies = [m.groups() for x in llama.log[log_from:] if (m := _REPLY.search(x))]
-            row["llama"] = [{"prompt": int(p), "cached": int(c), "eval_ms": int(e)} for p, c, e in replies]
+            row["llama"] = [{"prompt": int(p), "cached": int(c), "eval_ms": int(e),
+                             "tokens": int(t) if t else None, "first_chunk_ms": int(f) if f else None}
+                            for p, c, e, t, f in replies]
+            row["reply"] = result.reply
             row["dropped"] = sum("dropped" in x for x in llama.log[log_from:])
             print(json.dumps(row), flush=True)
             await asyncio.sleep(args.gap)
@@ -202,6 +208,9 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for step in STEPS:
         values = [r[step] for r in rows if r.get(step) is not None]
         out[step] = {"n": len(values), "p50": statistics.median(values) if values else None, "p95": pct(values, 0.95)}
+    for name, (start, end) in GAPS.items():
+        values = [r[end] - r[start] for r in rows if r.get(start) is not None and r.get(end) is not None]
+        out[name] = {"n": len(values), "p50": statistics.median(values) if values else None, "p95": pct(values, 0.95)}
     evals = [x["eval_ms"] for r in rows for x in r["llama"]]
     out["llama_eval_ms"] = {"n": len(evals), "p50": statistics.median(evals) if evals else None,
                             "p95": pct(evals, 0.95)}

@@ -85,6 +85,11 @@ RISKY_WORDS = frozenset({
     "april", "may", "june", "july", "august", "september", "october", "november", "december",
 })
 _OPENERS = frozenset({"ok", "okay", "sure", "alright", "yes", "yeah"})
+# An opening "It" before a verb of its own ("It takes 11 minutes", "It depends on ...") cannot open a
+# claim ("it's locked", "it is on", "it has been turned off" need a form of be/have/do, and a linking verb
+# may go on to a state: "it looks locked"); such a verb lets it through.
+_AUXILIARIES = frozenset({"is", "was", "has", "does", "isn't", "wasn't", "hasn't", "doesn't", "seems", "looks",
+                          "remains", "stays", "sounds", "appears", "gets", "goes", "turns", "becomes", "keeps"})
 _EARLY_WORD = re.compile(r"\S+\s+")  # a whole word: followed by a space
 _AROUND_WORD = ".,;:!?\"\u201c\u201d()[]-"  # punctuation and quotes (straight or curly) around a word
 
@@ -104,6 +109,12 @@ def _risky(bare: str, first: bool) -> bool:
 def _done_verb(bare: str) -> bool:
     """A clause that starts "Turned on the ...", "Setting the ...": a claim's usual opening."""
     return bare.endswith(("ed", "ing")) or bare in {"set", "shut", "done"}
+
+
+def _own_verb(bare: str) -> bool:
+    """A verb "it" does something with ("takes", "depends", "means"): not a form of be/have/do nor a
+    linking verb (:data:`_AUXILIARIES`)."""
+    return len(bare) > 3 and bare.endswith("s") and not bare.endswith("'s") and bare not in _AUXILIARIES
 
 
 def claims_action(clause: str) -> bool:
@@ -150,9 +161,16 @@ class ClaimGuard:
     def _release_early(self) -> str:
         """The first clause's whole words that cannot be part of a claim, let through now."""
         cut = 0
-        for match in _EARLY_WORD.finditer(self._pending):
+        words = list(_EARLY_WORD.finditer(self._pending))
+        for k, match in enumerate(words):
             word = _bare(match.group())
             first = not self._said and cut == 0
+            if word == "it" and first:
+                if k + 1 == len(words):
+                    break  # the verb after it decides: wait for it
+                if _own_verb(_bare(words[k + 1].group())):
+                    cut = match.end()
+                    continue
             if _risky(word, first) or (first and _done_verb(word)):
                 self._early = False
                 break

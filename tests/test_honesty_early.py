@@ -40,6 +40,11 @@ CLAIMS = [
     "23:12. Have a good evening.",
     "Good question and the current time is 4:20 PM.",
     "Right now in your area the date is March 2, 2026.",
+    "It has been switched on.",
+    "It is now locked.",
+    "It's locked.",
+    "It takes a moment and the front door is now locked.",
+    "It turns out I have turned off the kitchen lights.",
 ]
 
 
@@ -107,3 +112,27 @@ def test_only_the_first_clause_goes_out_word_by_word() -> None:
 def test_a_quoted_opening_word_is_held_like_a_bare_one(reply: str, step: int) -> None:
     guard = ClaimGuard(NO_HOME_REPLY, now=lambda: NOW)
     assert "".join(stream(guard, reply, step)) == NO_HOME_REPLY + " "
+
+
+# SmolLM2-135M's replies in the room (session 24, bench/llm_turn_pair_bench.py): an opening "It" was
+# risky, so the whole first clause waited ("It takes 8 hours ... miles.": 20 tokens, the first piece
+# the whole sentence).
+@pytest.mark.parametrize("reply", ["It takes 8 hours and 20 minutes to travel 1000 miles.",
+                                   "It depends on the size of the egg and the altitude."])
+def test_an_opening_it_before_a_verb_of_its_own_goes_out_early(reply: str) -> None:
+    guard = ClaimGuard(NO_HOME_REPLY, now=lambda: NOW)
+    splitter = SentenceSplitter()
+    pieces_at = [i for i in range(0, len(reply), 2) if splitter.feed(guard.feed(reply[i : i + 2]))]
+    splitter.feed(guard.flush())
+    assert pieces_at and pieces_at[0] < len(reply) - 10, pieces_at  # before: at the full stop
+    assert guard.text == reply and not guard.replaced
+
+
+def test_an_opening_it_waits_for_its_verb() -> None:
+    guard = ClaimGuard(NO_HOME_REPLY, now=lambda: NOW)
+    assert guard.feed("It ") == ""
+    assert guard.feed("is ") == ""  # "It is ...": held to the clause's end, as before
+    assert guard.feed("locked. ") == NO_HOME_REPLY + " "
+    guard = ClaimGuard(NO_HOME_REPLY, now=lambda: NOW)
+    assert guard.feed("It ") == ""
+    assert guard.feed("takes ") == "It takes "

@@ -223,6 +223,27 @@ def test_splitter_first_piece_of_a_noun_phrase_ends_before_its_verb() -> None:
         "The capital of Australia is Canberra."]
 
 
+def test_splitter_first_piece_ends_before_approximately_without_waiting_for_the_figure() -> None:
+    """Session 24: in the room the honesty guard lets a number through only once it is whole, so the
+    cut that waited for the figure's first digit waited for all of it ("Mars is approximately
+    141,622,880 miles": 11 more tokens, 0.21 s of SmolLM2-135M at load 5). "approximately" and
+    "roughly" announce a figure: the first piece ends before them as soon as they are whole words."""
+    splitter = SentenceSplitter()
+    assert splitter.feed("Mars is approximately") == []  # ("approximately" may still be "approximate")
+    assert splitter.feed(" ") == ["Mars is,"]
+    assert splitter.feed("141,622,880 miles away from Earth. ") + splitter.finish() == [
+        "approximately 141,622,880 miles away from Earth."]
+    assert SentenceSplitter().feed("It weighs roughly ") == ["It weighs,"]
+    # without a figure after it the words are the same, the cut in the same place
+    assert split_streamed("Mars is approximately the size of Earth.") == [
+        "Mars is,", "approximately the size of Earth."]
+    # not from one word, not after a word the phrase goes on from, only the first piece
+    assert split_streamed("It is approximately 5 kilometers.")[0] == "It is,"
+    assert not split_streamed("Set it to approximately 20 degrees.")[0].endswith("to,")
+    assert split_streamed("Sure. Mars is approximately 5 units away.")[:2] == [
+        "Sure.", "Mars is approximately 5 units away."]
+
+
 def test_splitter_first_piece_ends_before_an_approximate_figure() -> None:
     """Replies of SmolLM2-135M (2026-12-03, bench/tts_first_piece_bench.py): "X is approximately
     <figure> <unit> ..." had no cut before the figure's end (none may split a number), so the
@@ -243,9 +264,9 @@ def test_splitter_first_piece_ends_before_an_approximate_figure() -> None:
             # the same words, the figure whole (the piece after it may end after its unit: a comma there,
             # tests/test_tts_figure_piece.py)
             assert " ".join(pieces).replace(",", "") == text.replace(",", "")
-    splitter = SentenceSplitter()  # the cut waits for the figure's first digit
-    assert splitter.feed("Mars is approximately ") == []
-    assert splitter.feed("1") == ["Mars is,"]
+    splitter = SentenceSplitter()  # after "about", the cut waits for the figure's first digit
+    assert splitter.feed("It takes about ") == []
+    assert splitter.feed("1") == ["It takes,"]
     # Not without a figure, not after a word the phrase goes on from, not from one word, only the first piece.
     assert split_streamed("The film is about a dog and his owner.")[0] != "The film is,"
     assert not split_streamed("Set a timer for about 10 minutes.")[0].endswith("for,")

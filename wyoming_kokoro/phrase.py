@@ -37,6 +37,8 @@ _PREDICATE_STARTS = frozenset({
 # miles"): the figure is spoken in the next piece, whole (its digits, its unit), where a speaker pauses.
 _APPROXIMATORS = frozenset({"approximately", "about", "around", "roughly", "nearly", "almost", "exactly", "over"})
 _BEFORE_FIGURE = re.compile(r"([A-Za-z]+)\s+[$€£¥]?\d")
+# Of those, the ones an answer says only before a figure: the cut need not wait for the figure's digits.
+_FIGURE_WORDS = frozenset({"approximately", "roughly"})
 # The words a piece may not end on before such a figure: _NO_END_WORDS but the verb "to be" ("Mars is, |").
 _NO_END_BEFORE_FIGURE = _NO_END_WORDS - {"is", "are", "was", "were"}
 _WORD_AROUND = re.compile(r"(\S+)\s+(\S+)(?:\s+(\S+))?")
@@ -88,9 +90,14 @@ def noun_phrase_start(buf: str) -> bool:
 
 def figure_at(buf: str, i: int) -> bool:
     """An approximate figure starts at ``buf[i]``: "approximately 141...", "about 8", "over $5"
-    (the figure's first character has come)."""
+    (the figure's first character has come), or "approximately " / "roughly " whole (a word that
+    announces a figure: the orchestrator's honesty guard lets a number through only once it is
+    whole, so waiting for its first digit waited for all of it, ~11 tokens for "141,622,880 ")."""
     match = _BEFORE_FIGURE.match(buf, i)
-    return match is not None and match.group(1).lower() in _APPROXIMATORS
+    if match is not None and match.group(1).lower() in _APPROXIMATORS:
+        return True
+    word = _NEXT_WORD.match(buf, i)
+    return word is not None and word.group(1).lower() in _FIGURE_WORDS
 
 
 def may_end_before_figure(buf: str, i: int) -> bool:

@@ -121,13 +121,14 @@ def clock_line(now: dt.datetime) -> str:
 # The clock line goes into a question that may need it (its ~21 tokens are most of what a turn
 # evaluates before its first token, 200-300 ms on this VM: bench/llama_context_probe.py,
 # bench/results/s20_llm.md): one that names a time, a date, a day, a season or a time span, asks
-# "when" / "how long" / "how old", or sets an alarm, a timer or a reminder. Other questions ("How
+# "when" / "how long until" / "how old", or sets an alarm, a timer or a reminder ("how long" alone is
+# a duration: needs_clock). Other questions ("How
 # far away is Mars?") are asked without it; a time or date the model says anyway is checked by the
 # orchestrator's claim guard against the real clock (orchestrator/honesty.py).
 TIME_WORDS = frozenset("""
     time times clock o'clock hour hours minute minutes date dates day days today tonight tomorrow
     yesterday week weeks weekend weekday month months year years now current currently latest recent
-    recently ago since until till when while early earlier late later soon long old age born century
+    recently ago since until till when while early earlier late later soon old age born century
     decade morning afternoon evening night noon midnight am pm a.m p.m monday tuesday wednesday
     thursday friday saturday sunday january february march april may june july august september
     october november december season spring summer autumn fall winter holiday holidays christmas
@@ -138,7 +139,11 @@ _WORD = re.compile(r"[a-z0-9'.]+")
 
 
 def needs_clock(text: str) -> bool:
-    """Whether ``text`` (a question) is asked with the clock line (``TIME_WORDS``)."""
+    """Whether ``text`` (a question) is asked with the clock line (``TIME_WORDS``). "How long" alone is
+    a duration or a length ("How long does it take to boil an egg?", "How long is the Nile?"): with the
+    clock line SmolLM2-135M put the time into the duration ("To boil an egg, it takes 11:06 AM, Friday,
+    ...", "... 2 hours, 30 minutes, 4 seconds" on December 4; session 24); "how long until / ago / since"
+    and a named day or date still get it."""
     return any(word.strip(".") in TIME_WORDS or word in TIME_WORDS for word in _WORD.findall(text.lower()))
 
 
