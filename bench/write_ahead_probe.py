@@ -1,0 +1,95 @@
+"""The speaker's write-ahead (``satellite/write_ahead.py``) at other leads, on a tapped room run's timing.
+
+A tapped run (``room_bench.py --keep DIR --tap``, ``bench/sat_tap.py``) recorded when each mic read
+returned and the speaker frame written right after it. Here a :class:`WriteAhead` at each lead is
+fed those frames at those times (its clock injected), as the live sink would have been:
+
+* ``underruns``: the card ran dry in its estimate (the satellite then measures the echo delay again;
+  inside a sound it is an audible gap);
+* ``late ticks``: the mic read returned later than the stream's earliest arrival by more than the
+  lead (``satellite.lag.MicLag``, the stall measure; it includes the room's own lateness, which also
+  delays the card, so it over-counts);
+* ``start level``: what the card held when the first audible frame of a sound (after >= 0.5 s of
+  silence) was written: that frame plays this much later (the room adds its 10 ms block).
+
+    python -m bench.write_ahead_probe DIR/echo0dB/tap [--leads 40 30 20 15] [--rate 22050]
+
+The card's level is estimated from the satellite's clock alone: it does not see a room that was
+late itself (both sides late: no real underrun). Compare leads on the same tap, not runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.echo_replay import ticks
+from satellite.lag import MicLag
+from satellite.write_ahead import WriteAhead
+
+FRAME_S = 0.03
+_QUIET_BEFORE = 17  # silent frames before an audible one that make it a sound's start (~0.5 s)
+
+
+class _TapClock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:  # (unused: the Clock protocol)
+        self.t += seconds
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    return round(float(np.percentile(values, q)), 4) if values else None
+
+
+def probe(folder: Path, leads: list[float], rate: int) -> dict[str, Any]:
+    frames = list(ticks(folder))
+    lag = MicLag(FRAME_S)
+    lags = [lag.update(t.read) for t in frames]
+    out: dict[str, Any] = {"tap": str(folder), "ticks": len(frames),
+                           "lag_p50_p95_p99_max": [_pct(lags, 50), _pct(lags, 95), _pct(lags, 99),
+                                                   round(max(lags), 4) if lags else None],
+                           "leads": {}}
+    for lead in leads:
+        clock = _TapClock()
+        ahead = WriteAhead(rate, lead_ms=lead, clock=clock)
+        quiet, starts, aborts = 0, [], 0
+        for t in frames:
+            clock.t = t.read
+            if t.aborts_after != aborts:  # the live speaker was killed at this tick (a hold): afresh
+                aborts = t.aborts_after
+                ahead.dropped()
+            audible = bool(t.ref.strip(b"\0"))
+            if audible and quiet >= _QUIET_BEFORE:
+                starts.append(ahead.level_s)
+            quiet = 0 if audible else quiet + 1
+            ahead.plan(t.ref)
+        out["leads"][str(lead)] = {
+            "underruns": ahead.underruns,
+            "late_ticks": sum(1 for x in lags if x > lead / 1000),
+            "sound_starts": len(starts),
+            "start_level_p50_p95_s": [_pct(starts, 50), _pct(starts, 95)],
+        }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("taps", nargs="+", type=Path)
+    parser.add_argument("--leads", nargs="+", type=float, default=[40.0, 30.0, 25.0, 20.0, 15.0, 10.0])
+    parser.add_argument("--rate", type=int, default=22050, help="the speaker's rate (the satellite's --snd-rate)")
+    args = parser.parse_args()
+    for tap in args.taps:
+        print(json.dumps(probe(tap, args.leads, args.rate)))
+
+
+if __name__ == "__main__":
+    main()
