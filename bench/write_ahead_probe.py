@@ -12,7 +12,9 @@ fed those frames at those times (its clock injected), as the live sink would hav
 * ``start level``: what the card held when the first audible frame of a sound (after >= 0.5 s of
   silence) was written: that frame plays this much later (the room adds its 10 ms block).
 
-    python -m bench.write_ahead_probe DIR/echo0dB/tap [--leads 40 30 20 15] [--rate 22050]
+    python -m bench.write_ahead_probe DIR/echo0dB/tap [--leads 40 30 20 15] [--rate 22050] [--fixed]
+
+``--fixed``: the lead is not raised to ``LEAD_AFTER_DRY_MS`` after the card ran dry (each lead as is).
 
 The card's level is estimated from the satellite's clock alone: it does not see a room that was
 late itself (both sides late: no real underrun). Compare leads on the same tap, not runs.
@@ -50,7 +52,7 @@ def _pct(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 4) if values else None
 
 
-def probe(folder: Path, leads: list[float], rate: int) -> dict[str, Any]:
+def probe(folder: Path, leads: list[float], rate: int, raise_after_dry: bool = True) -> dict[str, Any]:
     frames = list(ticks(folder))
     lag = MicLag(FRAME_S)
     lags = [lag.update(t.read) for t in frames]
@@ -60,7 +62,8 @@ def probe(folder: Path, leads: list[float], rate: int) -> dict[str, Any]:
                            "leads": {}}
     for lead in leads:
         clock = _TapClock()
-        ahead = WriteAhead(rate, lead_ms=lead, clock=clock)
+        after_dry = {} if raise_after_dry else {"lead_after_dry_ms": lead}  # (the lead kept after it ran dry)
+        ahead = WriteAhead(rate, lead_ms=lead, clock=clock, **after_dry)
         quiet, starts, aborts = 0, [], 0
         for t in frames:
             clock.t = t.read
@@ -86,9 +89,10 @@ def main() -> None:
     parser.add_argument("taps", nargs="+", type=Path)
     parser.add_argument("--leads", nargs="+", type=float, default=[40.0, 30.0, 25.0, 20.0, 15.0, 10.0])
     parser.add_argument("--rate", type=int, default=22050, help="the speaker's rate (the satellite's --snd-rate)")
+    parser.add_argument("--fixed", action="store_true", help="the lead is not raised after the card ran dry")
     args = parser.parse_args()
     for tap in args.taps:
-        print(json.dumps(probe(tap, args.leads, args.rate)))
+        print(json.dumps(probe(tap, args.leads, args.rate, raise_after_dry=not args.fixed)))
 
 
 if __name__ == "__main__":

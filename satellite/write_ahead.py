@@ -96,6 +96,7 @@ class WriteAhead:
         self._lead_after_dry = max(self._lead, lead_after_dry_ms / 1000.0)
         self.dry_hold_s = dry_hold_s
         self._dry_at = float("-inf")  # when the card last ran dry
+        self._lead_now = self._lead  # the lead of the last frame (its changes are logged)
         self.hang_s = hang_ms / 1000.0
         self.clock = clock or MonotonicClock()
         self.unit = trim_unit(rate)
@@ -137,6 +138,10 @@ class WriteAhead:
             )
         self._level = max(0.0, self._level - elapsed)
         self._at = now
+        if (lead := self.lead_s) != self._lead_now:
+            why = "it ran dry" if lead > self._lead_now else f"{self.dry_hold_s:.0f} s without running dry"
+            _LOGGER.info("speaker lead %.0f -> %.0f ms (%s)", self._lead_now * 1000, lead * 1000, why)
+            self._lead_now = lead
         seconds = len(pcm) / (2 * self.rate)
         out = pcm
         if self._fresh:
