@@ -72,7 +72,12 @@ LEAD_AFTER_DRY_MS = 40.0  # the lead (at least) after the card ran dry, for ...
 DRY_HOLD_S = 120.0  # ... this long after the last time it did
 HANG_MS = 500  # silence after a sound before its stream is trimmed (the echo's tail is over)
 CANCELLER_RATE = 16000  # the echo canceller's rate: a trim is a whole number of its samples too
-_DRY_S = 0.002  # written this much later than the card's estimated level: it ran dry
+# Written this close to the card's estimated end, or later: it ran dry, or may have (the estimate is
+# off by a ms or two: session 16's room ran its card dry by one sample unseen, the canceller trusted on a
+# path one sample off). Counted as an underrun: the satellite measures the echo delay again and the lead
+# is raised. Was 2 ms past the end; with the 40 ms lead the satellite's stall check (35 ms,
+# satellite.speaker_path.STALL_S) rechecked those anyway, with 20 ms it does not.
+_DRY_S = -0.005
 
 
 def trim_unit(rate: int) -> int:
@@ -132,7 +137,7 @@ class WriteAhead:
             self.underruns += 1
             self._dry_at = now  # the lead is raised (its catch-up burst refills the card: not trimmed below it)
             _LOGGER.debug(
-                "speaker ran dry: %.1f ms of silence played in the stream (underrun %d)",
+                "speaker ran dry (or nearly): %.1f ms past its estimated end (underrun %d)",
                 (elapsed - self._level) * 1000,
                 self.underruns,
             )
