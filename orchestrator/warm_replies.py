@@ -51,7 +51,8 @@ def known_replies(intents: IntentRecognizer | None, now: dt.datetime) -> list[st
 
 async def synthesize_once(uri: str, text: str, voice: str | None, timeout: float = SYNTH_TIMEOUT) -> None:
     """Ask the TTS at ``uri`` for ``text`` and drain its audio (thrown away: only its cache keeps it).
-    OSError / TimeoutError when the service cannot be reached or does not answer."""
+    OSError / TimeoutError when the service cannot be reached or does not answer (ValueError: not a
+    tcp:// or unix:// URI)."""
     conn = await Connection.open(uri)
     try:
         async with asyncio.timeout(timeout):
@@ -83,12 +84,13 @@ async def warm_all(
             try:
                 for text in texts:
                     await synthesize_once(uri, text, voice)
-            except (OSError, TimeoutError) as err:
-                last = attempt + 1 >= tries
+            except (OSError, TimeoutError, ValueError) as err:  # (ValueError: a URI it cannot open)
+                last = attempt + 1 >= tries or isinstance(err, ValueError)
                 _LOGGER.info("tts %s not warmed (%s %s): %s", uri, type(err).__name__, err,
                              "given up" if last else f"again in {retry_after:.0f} s")
-                if not last:
-                    await clock.sleep(retry_after)
+                if last:
+                    break
+                await clock.sleep(retry_after)
                 continue
             _LOGGER.info("tts %s warmed with %d known replies", uri, len(texts))
             warmed.append(uri)

@@ -71,3 +71,9 @@ async def test_a_replica_that_is_down_is_asked_again_then_given_up() -> None:
     assert await clock.next_sleep() == 10.0  # the first try failed: asked again later
     clock.advance(10.0)
     assert await warming == []  # the second failed too: given up, no exception
+
+
+async def test_a_uri_it_cannot_open_is_given_up_at_once() -> None:
+    clock = ManualClock()
+    assert await warm_all(["stdio://"], ["Hello."], None, clock=clock) == []
+    assert clock.slept == []
