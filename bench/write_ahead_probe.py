@@ -31,7 +31,7 @@ import numpy as np
 
 from bench.echo_replay import ticks
 from satellite.lag import MicLag
-from satellite.write_ahead import WriteAhead
+from satellite.write_ahead import DRY_HOLD_S, WriteAhead
 
 FRAME_S = 0.03
 _QUIET_BEFORE = 17  # silent frames before an audible one that make it a sound's start (~0.5 s)
@@ -52,7 +52,8 @@ def _pct(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 4) if values else None
 
 
-def probe(folder: Path, leads: list[float], rate: int, raise_after_dry: bool = True) -> dict[str, Any]:
+def probe(folder: Path, leads: list[float], rate: int, raise_after_dry: bool = True,
+          hold_s: float = DRY_HOLD_S) -> dict[str, Any]:
     frames = list(ticks(folder))
     lag = MicLag(FRAME_S)
     lags = [lag.update(t.read) for t in frames]
@@ -63,7 +64,7 @@ def probe(folder: Path, leads: list[float], rate: int, raise_after_dry: bool = T
     for lead in leads:
         clock = _TapClock()
         after_dry = {} if raise_after_dry else {"lead_after_dry_ms": lead}  # (the lead kept after it ran dry)
-        ahead = WriteAhead(rate, lead_ms=lead, clock=clock, **after_dry)
+        ahead = WriteAhead(rate, lead_ms=lead, clock=clock, dry_hold_s=hold_s, **after_dry)
         quiet, starts, aborts = 0, [], 0
         for t in frames:
             clock.t = t.read
@@ -90,9 +91,10 @@ def main() -> None:
     parser.add_argument("--leads", nargs="+", type=float, default=[40.0, 30.0, 25.0, 20.0, 15.0, 10.0])
     parser.add_argument("--rate", type=int, default=22050, help="the speaker's rate (the satellite's --snd-rate)")
     parser.add_argument("--fixed", action="store_true", help="the lead is not raised after the card ran dry")
+    parser.add_argument("--hold", type=float, default=DRY_HOLD_S, help="seconds the raised lead is kept")
     args = parser.parse_args()
     for tap in args.taps:
-        print(json.dumps(probe(tap, args.leads, args.rate, raise_after_dry=not args.fixed)))
+        print(json.dumps(probe(tap, args.leads, args.rate, raise_after_dry=not args.fixed, hold_s=args.hold)))
 
 
 if __name__ == "__main__":

@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     snd.add_argument("--snd-rate", type=int, default=22050, help="speaker sample rate (16-bit mono)")
     snd.add_argument("--snd-lead-ms", type=float, default=DEFAULT_LEAD_MS,
                      help="20 (default): idle silence is trimmed so a sound starts this far (up to 20 ms more) "
-                          "ahead of the device, the echo canceller told exactly (40 for 2 minutes after the "
+                          "ahead of the device, the echo canceller told exactly (40 for 30 s after the "
                           "device ran dry); -1: every frame written as it comes, the device's queue stays as "
                           "full as past stalls left it")
     snd.add_argument("--echo-sim-delay-ms", type=float, help="testing: mix the speaker into the mic at this delay")

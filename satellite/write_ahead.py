@@ -69,7 +69,9 @@ LEAD_MS = 20  # what the card holds when a sound starts: margin against the sate
 # 33.5 dB; off 0/20, 33.9 dB) compared off and 40 ms, not smaller leads. Off with --snd-lead-ms -1.
 DEFAULT_LEAD_MS = float(LEAD_MS)
 LEAD_AFTER_DRY_MS = 40.0  # the lead (at least) after the card ran dry, for ...
-DRY_HOLD_S = 120.0  # ... this long after the last time it did
+DRY_HOLD_S = 30.0  # ... this long after the last time it did. Replayed over four taps of session 24
+# (bench/write_ahead_probe.py, s24_fast.md): 120 s kept a quiet-ish run's lead at 40 ms for the whole run
+# after one 20 ms stall; 30 s gave back most of the 20 ms at +1 underrun or none.
 HANG_MS = 500  # silence after a sound before its stream is trimmed (the echo's tail is over)
 CANCELLER_RATE = 16000  # the echo canceller's rate: a trim is a whole number of its samples too
 # Written this close to the card's estimated end, or later: it ran dry, or may have (the estimate is
