@@ -14,6 +14,9 @@ fed those frames at those times (its clock injected), as the live sink would hav
 
     python -m bench.write_ahead_probe DIR/echo0dB/tap [--leads 40 30 20 15] [--rate 22050] [--fixed]
 
+``--room RUN...``: kept room runs instead of taps: how long after the satellite wrote a reply's first
+audible frame the room's speaker sounded (the card's level and the room's block), per reply.
+
 ``--fixed``: the lead is not raised to ``LEAD_AFTER_DRY_MS`` after the card ran dry (each lead as is).
 
 The card's level is estimated from the satellite's clock alone: it does not see a room that was
@@ -85,6 +88,29 @@ def probe(folder: Path, leads: list[float], rate: int, raise_after_dry: bool = T
     return out
 
 
+def written_to_sound(run: Path) -> dict[str, Any]:
+    """In a kept room run with a tap (``run/result.json``, ``run/tap``): for each reply the room heard,
+    how long after the satellite wrote its first audible frame (after >= 0.5 s of silence) the room's
+    speaker sounded (its reply start): the card's level then plus the room's 10 ms block."""
+    result = json.loads((run / "result.json").read_text())
+    zero = float(result["t0_monotonic"]) + float(result["wav_offset_s"])
+    written, quiet = [], 0
+    for t in ticks(run / "tap"):
+        audible = bool(t.ref.strip(b"\0"))
+        if audible and quiet >= _QUIET_BEFORE:
+            written.append(t.read)
+        quiet = 0 if audible else quiet + 1
+    waits = []
+    for reply in result["replies"]:
+        sound = zero + float(reply["start"])
+        before = [w for w in written if w <= sound]
+        if before and sound - before[-1] < 0.5:
+            waits.append(sound - before[-1])
+    return {"run": str(run), "replies": len(result["replies"]), "n": len(waits),
+            "written_to_sound_p50_p95_s": [_pct(waits, 50), _pct(waits, 95)],
+            "all_s": [round(w, 4) for w in waits]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("taps", nargs="+", type=Path)
@@ -92,7 +118,13 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=22050, help="the speaker's rate (the satellite's --snd-rate)")
     parser.add_argument("--fixed", action="store_true", help="the lead is not raised after the card ran dry")
     parser.add_argument("--hold", type=float, default=DRY_HOLD_S, help="seconds the raised lead is kept")
+    parser.add_argument("--room", action="store_true",
+                        help="the folders are kept room runs (result.json + tap): measure written -> sound instead")
     args = parser.parse_args()
+    if args.room:
+        for run in args.taps:
+            print(json.dumps(written_to_sound(run)))
+        return
     for tap in args.taps:
         print(json.dumps(probe(tap, args.leads, args.rate, raise_after_dry=not args.fixed, hold_s=args.hold)))
 
