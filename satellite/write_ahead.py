@@ -44,11 +44,7 @@ replayed with the reference the room really played: 35.2 dB; with only the sub-s
 between replies: 23.0 dB; with only the two stall moves: 31.5 dB (2026-12-02, run r0).
 
 The level is estimated from what was written and the time since (never below zero: a card that
-ran dry plays silence and goes on when data comes), and never below what still waits on its way
-to the card (``plan``'s ``waiting_s``: the sound command's pipe, which a command that has just
-started is not reading yet; session 24's room: a Python player 27-58 ms late left the card 0.1 s
-fuller than estimated for good, a reply played 0.13 s after it was written with a 20 ms lead).
-A real card: the stream never stops, so no
+ran dry plays silence and goes on when data comes). A real card: the stream never stops, so no
 underrun while idle (``aplay --buffer-time=100000`` as before, no ``--start-delay`` needed);
 PortAudio the same. The card's own clock may drift from the monotonic one by ~100 ppm: over a
 long idle stretch the estimate drifts, the trimming stops at ``lead_s`` of it, and the first
