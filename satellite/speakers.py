@@ -108,10 +108,8 @@ class CommandSink:
         *,
         lead_ms: float = DEFAULT_LEAD_MS,
         clock: Clock | None = None,
-        pipe_floor: bool = True,
     ) -> None:
         self.argv = list(argv)
-        self.pipe_floor = pipe_floor  # the bytes still in the pipe count as the card's level, at least
         self.rate = rate
         self.clock = clock or MonotonicClock()
         self.ahead = WriteAhead(rate, lead_ms=lead_ms, clock=self.clock)
@@ -166,9 +164,7 @@ class CommandSink:
         proc = self._proc
         if proc is None or proc.stdin is None:
             return
-        # What still waits in the pipe (a command not reading yet: it has just started) is in no card's
-        # clock yet: the write-ahead takes the card's level as at least that (s24_fast.md section 3).
-        planned = self.ahead.plan(pcm, self.queued() / (2 * self.rate) if self.pipe_floor else 0.0)
+        planned = self.ahead.plan(pcm)
         if planned is None:
             return  # idle, the device holds more than the lead: this silent frame is left out
         pcm = planned

@@ -127,12 +127,10 @@ class WriteAhead:
         """Seconds of audio the card is estimated to hold now."""
         return max(0.0, self._level - (self.clock.now() - self._at))
 
-    def plan(self, pcm: bytes, waiting_s: float = 0.0) -> bytes | None:
+    def plan(self, pcm: bytes) -> bytes | None:
         """What to write for this frame (16-bit mono): the frame; ``lead_s`` of silence and the
         frame (a start); part of a silent frame (idle, the card holds more than the lead); or
-        None (idle: the whole silent frame left out). ``waiting_s``: audio written before that
-        still waits on its way to the card (a sound command not reading yet: its pipe): the card
-        will hold at least that much; more than the estimate, the estimate is raised to it."""
+        None (idle: the whole silent frame left out)."""
         if self._lead < 0:
             return pcm  # off: every frame as it comes
         now = self.clock.now()
@@ -145,7 +143,7 @@ class WriteAhead:
                 (elapsed - self._level) * 1000,
                 self.underruns,
             )
-        self._level = max(0.0, self._level - elapsed, waiting_s)
+        self._level = max(0.0, self._level - elapsed)
         self._at = now
         if (lead := self.lead_s) != self._lead_now:
             why = "it ran dry" if lead > self._lead_now else f"{self.dry_hold_s:.0f} s without running dry"

@@ -175,10 +175,7 @@ def test_a_dropped_card_starts_the_next_write_with_the_lead_again() -> None:
 async def test_the_command_speaker_keeps_only_the_lead_of_idle_silence(tmp_path: Path) -> None:
     out = tmp_path / "played.raw"
     clock = ManualClock()
-    # (pipe_floor off: under the manual clock the 100 writes take milliseconds, and what ``cat`` has not
-    # read of them yet in real time would count as the card's level: satellite.speakers.CommandSink)
-    sink = CommandSink(["sh", "-c", f"exec cat > {out}"], RATE, max_queue_ms=10_000, lead_ms=40, clock=clock,
-                       pipe_floor=False)
+    sink = CommandSink(["sh", "-c", f"exec cat > {out}"], RATE, max_queue_ms=10_000, lead_ms=40, clock=clock)
     await sink.open()
     for n in range(100):  # 3 s of idle silence with a stall's burst (150 ms more in the card)
         clock.advance(0.0 if 5 <= n < 10 else FRAME_S)
