@@ -35,6 +35,7 @@ from .satellite_link import LinkConfig, SatelliteLink
 from .satellite_watch import SatelliteWatch, WatchConfig
 from .services import ServicePool, discover_services
 from .timers import DataDirBusy, TimerManager, claim_data_dir
+from .warm_replies import keep_warm
 from .wavio import WavSink, wav_chunks, wav_problem
 
 _LOGGER = logging.getLogger("orchestrator")
@@ -265,6 +266,9 @@ async def _serve(args: argparse.Namespace, config: OrchestratorConfig, stop: asy
     metrics = None
     try:
         tasks.spawn(timers.run(), name="timers")
+        if pipeline.intents is not None:  # the known intent replies in the TTS cache before a turn needs them
+            warming = keep_warm(list(pipeline.tts.uris), pipeline.intents, pipeline.config.voice)
+            tasks.spawn(warming, name="warm replies")
         if home is not None:
             tasks.spawn(home.run(), name="home-assistant")
         for uri in satellites:

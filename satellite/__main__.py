@@ -71,9 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     snd.add_argument("--snd-wav", help="write the speaker's output (silence included) to this WAV")
     snd.add_argument("--snd-rate", type=int, default=22050, help="speaker sample rate (16-bit mono)")
     snd.add_argument("--snd-lead-ms", type=float, default=DEFAULT_LEAD_MS,
-                     help="40 (default): idle silence is trimmed so a sound starts this far (up to 20 ms more) "
-                          "ahead of the device, the echo canceller told exactly; -1: every frame written as it "
-                          "comes, the device's queue stays as full as past stalls left it")
+                     help="20 (default): idle silence is trimmed so a sound starts this far (up to 20 ms more) "
+                          "ahead of the device, the echo canceller told exactly (40 for 30 s after the "
+                          "device ran dry); -1: every frame written as it comes, the device's queue stays as "
+                          "full as past stalls left it")
     snd.add_argument("--echo-sim-delay-ms", type=float, help="testing: mix the speaker into the mic at this delay")
     snd.add_argument("--echo-sim-gain-db", type=float, default=-10.0, help="testing: level of that echo")
     front = parser.add_argument_group("mic front end (WebRTC audio processing)")

@@ -259,7 +259,7 @@ class AudioConfig:
     snd_command: tuple[str, ...] = ()
     snd_wav: str | None = None
     snd_rate: int = 22050
-    snd_lead_ms: float = DEFAULT_LEAD_MS  # 40 (default): a sound starts this far ahead (write_ahead); -1: off
+    snd_lead_ms: float = DEFAULT_LEAD_MS  # 20 (40 after the card ran dry): a sound starts this far ahead; -1: off
     echo_sim_delay_ms: float | None = None  # testing: mix the speaker into the mic
     echo_sim_gain_db: float = -10.0
 

@@ -21,7 +21,18 @@ its level near ``lead_s`` instead:
   one unbroken stream, so the echo delay the canceller measured stays true to the sample.
 * **ran dry** (the satellite stalled longer than the card's level): the card played silence in
   between, and what follows plays later by about the stall's excess. Counted in
-  :attr:`underruns` and logged; the satellite measures the echo delay again.
+  :attr:`underruns` and logged; the satellite measures the echo delay again. The lead is raised to
+  ``LEAD_AFTER_DRY_MS`` for ``DRY_HOLD_S``: nothing is inserted (the frames that queued up in the
+  mic during the stall are written at once and refill the card), the idle trim just stops there.
+
+Where a reply's first sound waits (session 23's quiet room, 0.077 s p50 from the first reply audio
+in to the first sound): the card's level when that frame is written, ``[lead_s, lead_s + unit)``,
+plus the wait for the next mic tick (0-30 ms), plus the room's 10 ms block. Writing the first reply
+audio at once instead of at the next tick would not play it sooner: at every tick the card is
+handed the tick's frame, so between ticks it already holds silence up to the next tick plus its
+level, and written audio cannot be taken back (only the whole card dropped: a restart, a new echo
+path). What plays it sooner is a smaller lead (written audio arrives earlier only as the level is
+lower), so the default lead is 20 ms, kept 40 ms after a stall ran the card dry.
 
 Why not stop writing while idle (session 14's version): each sound then started a drained card
 afresh, at ``lead_s`` after the tick it came in, and that anchor is never sample-exact (the room
@@ -48,17 +59,27 @@ import math
 from voice_runtime.clock import Clock, MonotonicClock
 
 _LOGGER = logging.getLogger(__name__)
-LEAD_MS = 40  # what the card holds when a sound starts: margin against the satellite's jitter
-# The satellite's default: 40 ms since session 15 (-1: every frame written as it comes). In session 14's version
-# (no silence while idle) the write-ahead cost ~9 dB of ERLE (lead 2026-12-02, 0 dB, one run
-# each: off 0/20 false holds, ERLE p50 31.3 dB; 40 ms 3/20, 21.4 dB); this version, 0 dB, one run
-# each (2026-12-02 21:38-22:01): 40 ms 0/20, 33.5 dB; off 0/20, 33.9 dB; the lead's quiet run of
-# the merged code (22:31-22:43) 40 ms: 0/20 at -6 and 0 dB, ERLE 31.2 / 34.3 dB (off, 22:45-22:57:
-# 1/20 and 0/20, 31.3 / 32.6 dB). Off with --snd-lead-ms -1.
-DEFAULT_LEAD_MS = 40.0
+LEAD_MS = 20  # what the card holds when a sound starts: margin against the satellite's jitter
+# The satellite's default since session 24 (40 ms from session 15; -1: every frame written as it comes). Each
+# ms of it is a ms between the reply's first audio in and its first sound (session 23: that step 0.077 s
+# p50 quiet, 40 ms of it the lead). Raised to ``LEAD_AFTER_DRY_MS`` for ``DRY_HOLD_S`` after the card ran
+# dry (a stall longer than what it held): a box that stalls keeps session 15's margin. Session 15's
+# choice of 40 ms (one run each, 0 dB, in session 14's version with no silence while idle: off 0/20
+# false holds, ERLE p50 31.3 dB; 40 ms 3/20, 21.4 dB; this version 2026-12-02 21:38-22:01: 40 ms 0/20,
+# 33.5 dB; off 0/20, 33.9 dB) compared off and 40 ms, not smaller leads. Off with --snd-lead-ms -1.
+DEFAULT_LEAD_MS = float(LEAD_MS)
+LEAD_AFTER_DRY_MS = 40.0  # the lead (at least) after the card ran dry, for ...
+DRY_HOLD_S = 30.0  # ... this long after the last time it did. Replayed over four taps of session 24
+# (bench/write_ahead_probe.py, s24_fast.md): 120 s kept a quiet-ish run's lead at 40 ms for the whole run
+# after one 20 ms stall; 30 s gave back most of the 20 ms at +1 underrun or none.
 HANG_MS = 500  # silence after a sound before its stream is trimmed (the echo's tail is over)
 CANCELLER_RATE = 16000  # the echo canceller's rate: a trim is a whole number of its samples too
-_DRY_S = 0.002  # written this much later than the card's estimated level: it ran dry
+# Written this close to the card's estimated end, or later: it ran dry, or may have (the estimate is
+# off by a ms or two: session 16's room ran its card dry by one sample unseen, the canceller trusted on a
+# path one sample off). Counted as an underrun: the satellite measures the echo delay again and the lead
+# is raised. Was 2 ms past the end; with the 40 ms lead the satellite's stall check (35 ms,
+# satellite.speaker_path.STALL_S) rechecked those anyway, with 20 ms it does not.
+_DRY_S = -0.005
 
 
 def trim_unit(rate: int) -> int:
@@ -68,10 +89,21 @@ def trim_unit(rate: int) -> int:
 
 class WriteAhead:
     def __init__(
-        self, rate: int, *, lead_ms: float = LEAD_MS, hang_ms: float = HANG_MS, clock: Clock | None = None
+        self,
+        rate: int,
+        *,
+        lead_ms: float = LEAD_MS,
+        hang_ms: float = HANG_MS,
+        clock: Clock | None = None,
+        lead_after_dry_ms: float = LEAD_AFTER_DRY_MS,
+        dry_hold_s: float = DRY_HOLD_S,
     ) -> None:
         self.rate = rate
-        self.lead_s = lead_ms / 1000.0
+        self._lead = lead_ms / 1000.0
+        self._lead_after_dry = max(self._lead, lead_after_dry_ms / 1000.0)
+        self.dry_hold_s = dry_hold_s
+        self._dry_at = float("-inf")  # when the card last ran dry
+        self._lead_now = self._lead  # the lead of the last frame (its changes are logged)
         self.hang_s = hang_ms / 1000.0
         self.clock = clock or MonotonicClock()
         self.unit = trim_unit(rate)
@@ -83,6 +115,14 @@ class WriteAhead:
         self._quiet = 0.0  # seconds of silence handed over since the last audible frame
 
     @property
+    def lead_s(self) -> float:
+        """What the card is kept at while idle and holds when a sound starts (< 0: off): the lead, or
+        ``lead_after_dry_ms`` for ``dry_hold_s`` after the card last ran dry."""
+        if self._lead < 0 or self.clock.now() - self._dry_at >= self.dry_hold_s:
+            return self._lead
+        return self._lead_after_dry
+
+    @property
     def level_s(self) -> float:
         """Seconds of audio the card is estimated to hold now."""
         return max(0.0, self._level - (self.clock.now() - self._at))
@@ -91,19 +131,24 @@ class WriteAhead:
         """What to write for this frame (16-bit mono): the frame; ``lead_s`` of silence and the
         frame (a start); part of a silent frame (idle, the card holds more than the lead); or
         None (idle: the whole silent frame left out)."""
-        if self.lead_s < 0:
+        if self._lead < 0:
             return pcm  # off: every frame as it comes
         now = self.clock.now()
         elapsed = now - self._at
         if not self._fresh and elapsed > self._level + _DRY_S:
             self.underruns += 1
+            self._dry_at = now  # the lead is raised (its catch-up burst refills the card: not trimmed below it)
             _LOGGER.debug(
-                "speaker ran dry: %.1f ms of silence played in the stream (underrun %d)",
+                "speaker ran dry (or nearly): %.1f ms past its estimated end (underrun %d)",
                 (elapsed - self._level) * 1000,
                 self.underruns,
             )
         self._level = max(0.0, self._level - elapsed)
         self._at = now
+        if (lead := self.lead_s) != self._lead_now:
+            why = "it ran dry" if lead > self._lead_now else f"{self.dry_hold_s:.0f} s without running dry"
+            _LOGGER.info("speaker lead %.0f -> %.0f ms (%s)", self._lead_now * 1000, lead * 1000, why)
+            self._lead_now = lead
         seconds = len(pcm) / (2 * self.rate)
         out = pcm
         if self._fresh:

@@ -1,0 +1,115 @@
+"""Replies known before anyone asks, synthesised ahead so the first turn that needs one is fast.
+
+The TTS server keeps the audio of short texts it has spoken (``wyoming_kokoro``'s cache): a
+cached intent reply's first audio comes at once, an uncached one waits for the engine (session
+21's quiet room: 0.07 s for the date, 0.12 s for the first device reply of a run, 0.24-0.44 s on a
+loaded box). Two intent replies are known before any turn: the device line when no home is
+connected (every device command gets it) and today's date. They are synthesised once when the
+orchestrator starts (after ``START_DELAY``, so the services have come up) and the date again after
+each midnight, on a connection of its own to every TTS replica (the pool's state is not touched:
+a TTS that is down at start-up is not marked down by this). The clock's answer (it changes every
+minute) is not warmed: a synthesis every minute could hold the one-at-a-time engine when a real
+reply needs it.
+
+A text is warmed with the voice the turns use (``PipelineConfig.voice``); the TTS server splits it
+into the same sentences as a turn's request, so the cached pieces are the ones asked for later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from wyoming.audio import AudioStop
+from wyoming.error import Error
+from wyoming.tts import Synthesize, SynthesizeVoice
+
+from voice_runtime.clock import Clock, MonotonicClock
+
+from .answers import clock_answer
+from .intents import IntentRecognizer
+from .services import Connection
+
+_LOGGER = logging.getLogger(__name__)
+START_DELAY = 2.0  # seconds after start-up (the engines load meanwhile)
+RETRY_AFTER = 10.0  # a replica that did not answer is asked again this much later ...
+TRIES = 6  # ... this many times in all
+SYNTH_TIMEOUT = 30.0  # one text's audio (an engine that is still loading takes a while)
+
+
+def known_replies(intents: IntentRecognizer | None, now: dt.datetime) -> list[str]:
+    """The intent replies known before anyone asks: today's date; the no-home line with no home."""
+    if intents is None:
+        return []
+    texts = [clock_answer("HassGetCurrentDate", now)]
+    if intents.home is None:
+        texts.append(intents.no_home_reply)
+    return texts
+
+
+async def synthesize_once(uri: str, text: str, voice: str | None, timeout: float = SYNTH_TIMEOUT) -> None:
+    """Ask the TTS at ``uri`` for ``text`` and drain its audio (thrown away: only its cache keeps it).
+    OSError / TimeoutError when the service cannot be reached or does not answer (ValueError: not a
+    tcp:// or unix:// URI)."""
+    conn = await Connection.open(uri)
+    try:
+        async with asyncio.timeout(timeout):
+            await conn.send(Synthesize(text=text, voice=SynthesizeVoice(name=voice) if voice else None).event())
+            while True:
+                event = await conn.recv()
+                if AudioStop.is_type(event.type):
+                    return
+                if Error.is_type(event.type):
+                    raise OSError(f"tts error: {Error.from_event(event).text}")
+    finally:
+        await conn.close()
+
+
+def _seconds_to_midnight(now: dt.datetime) -> float:
+    tomorrow = (now + dt.timedelta(days=1)).replace(hour=0, minute=0, second=5, microsecond=0)
+    return max(1.0, (tomorrow - now).total_seconds())
+
+
+async def warm_all(
+    uris: list[str], texts: list[str], voice: str | None, *, clock: Clock, retry_after: float = RETRY_AFTER,
+    tries: int = TRIES,
+) -> list[str]:
+    """Synthesise ``texts`` on every replica in ``uris`` (a replica that does not answer is asked again
+    ``retry_after`` later, ``tries`` times in all); the replicas warmed."""
+    warmed: list[str] = []
+    for uri in uris:
+        for attempt in range(tries):
+            try:
+                for text in texts:
+                    await synthesize_once(uri, text, voice)
+            except (OSError, TimeoutError, ValueError) as err:  # (ValueError: a URI it cannot open)
+                last = attempt + 1 >= tries or isinstance(err, ValueError)
+                _LOGGER.info("tts %s not warmed (%s %s): %s", uri, type(err).__name__, err,
+                             "given up" if last else f"again in {retry_after:.0f} s")
+                if last:
+                    break
+                await clock.sleep(retry_after)
+                continue
+            _LOGGER.info("tts %s warmed with %d known replies", uri, len(texts))
+            warmed.append(uri)
+            break
+    return warmed
+
+
+async def keep_warm(
+    uris: list[str],
+    intents: IntentRecognizer | None,
+    voice: str | None,
+    *,
+    clock: Clock | None = None,
+    now: Callable[[], dt.datetime] = dt.datetime.now,
+    start_delay: float = START_DELAY,
+) -> None:
+    """Warm every TTS replica with :func:`known_replies` at start-up and after each midnight (runs until cancelled)."""
+    clock = clock or MonotonicClock()
+    await clock.sleep(start_delay)
+    while texts := known_replies(intents, now()):
+        await warm_all(uris, texts, voice, clock=clock)
+        await clock.sleep(_seconds_to_midnight(now()))
