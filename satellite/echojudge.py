@@ -360,15 +360,18 @@ class EchoJudge:
     def confirm(self) -> None:
         self.suspended = False
 
-    def path_changed(self) -> None:
+    def path_changed(self, *, playing: bool = True) -> None:
         """The echo delay may have changed (a restarted speaker, a new bulk delay): the canceller
         is unproven again. The gates keep their playback windows (measured in the room: clearing
         them let the echo of the last 300 ms through as the user, 10-50 ms after each change) and
-        the raw gate its coupling (a level ratio, whatever the delay)."""
+        the raw gate its coupling (a level ratio, whatever the delay). ``playing`` False: the speaker
+        is killed (a hold) and the delay meter only now measured the echo of what played before: the
+        span after the kill goes on (:mod:`satellite.killed_echo`), the user's voice still followed."""
         self.residual.forget_coupling()
         self.residual_hi.forget_coupling()
         self._erle.clear()
-        self.killed.replayed()
+        if playing:
+            self.killed.replayed()
         self.suspended = False  # re-proven from the ERLE measured from now on
         self.converged = self.early = False
         self._kept = True
