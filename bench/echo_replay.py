@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -190,11 +190,14 @@ def replay(
     features: Path | None = None,
     speaker_rate: int = 22050,
     erle: list[tuple[float, float, int]] | None = None,
+    after_frame: Callable[[int, Tick, ReplayChain, bytes], None] | None = None,
 ) -> list[dict[str, Any]]:
     """``jump`` (mic s, ms): the echo path moves that much there, as no stall or drop says
     (:func:`jumped`): how the chain takes a move it is not told of. ``features``: every frame's
     row (what the judge saw) is written there as JSON lines, with the room's reply and user
-    around it when its result.json is beside the tap. ``erle``: (mic s, dB, frames) appended at the
+    around it when its result.json is beside the tap. ``after_frame(i, tick, chain, cleaned)``: called
+    after each frame is judged (what the live satellite does between frames: ``bench/echo_replay_cont.py``
+    opens the going-on window at the question's end). ``erle``: (mic s, dB, frames) appended at the
     end of each stretch of playback, as the satellite logs it at a reply's end. A row's ``live_kill_ms``: the live
     satellite killed the speaker that long ago (<= 300 ms) where the replay did not hold: from
     there the tap's playback is the live run's, not what this code would have played."""
@@ -221,7 +224,10 @@ def replay(
         if jump is not None and i == int(jump[0] * RATE / FRAME):
             ref = jumped(ref, jump[1])
         cleaned, allow = chain._judge(t.mic, ref)
-        event = chain.detector.process(cleaned, allow)
+        # (as the live satellite: the VAD hears the raw mic on a frame of the echo of audio that never played)
+        event = chain.detector.process(t.mic if chain.guard.phantom else cleaned, allow)
+        if after_frame is not None:
+            after_frame(i, t, chain, cleaned)
         recent = [*recent[-19:], ratio_to_db(frame_rms(t.ref))]
         was_playing, playing = playing, max(recent) > -50
         if erle is not None and was_playing and not playing:

@@ -59,13 +59,13 @@ from collections import deque
 import numpy as np
 
 from .echo import EchoConfig, EchoGuard, db_to_ratio, frame_rms, ratio_to_db
+from .erle import ErleMeter
 from .going_on import GoingOn
 from .killed_echo import KilledEcho
 from .leaks import OFF_PATH_CORR, UNDERRATED_CORR, is_fresh
 from .residual import ResidualGate, high_band_rms
 
 _MAX_DELAY_S = 0.48  # the longest speaker->mic delay measured (satellite.aec)
-_LOUD_DB = 20.0  # the ERLE counts on frames whose echo is this close to the loudest of the window
 _SUSPENDED_DB = 6.0  # the raw gate's extra margin while the echo path may have moved (a stall)
 # High-band onsets only from this ERLE (the room: false ones at 12.2-13.1 dB, true 14.3-33). 14, not
 # 15, since the residual echo's floor (_ERLE_SLACK_DB): a "Stop" at 0 dB, 14.6 dB ERLE, its "s" 13.8 dB
@@ -76,8 +76,6 @@ _HI_HOLD_DB = 3.0  # ... and the frame it holds on this far (see process)
 _ADDED_DB = 1.0  # a frame the canceller made this much louder than the mic: it is off its path, no evidence
 _MISALIGNED_RMS = 10 ** (-35 / 20)  # ... on a mic frame this loud: the path moved (see process)
 _TRUST_FRAMES = 10  # the ERLE is at least converged_erle_db this many frames in a row: trusted
-_KEPT_FRAMES, _KEPT_ERLE_DB = 4, 20.0  # after a restart the kept filter cancels this much this many echo frames: early
-# trust (_kept_proven)
 _AS_ECHO_DB = 6.0  # a frame cancelled within this of the canceller's ERLE is echo (see process)
 _OFF_PATH_DB = 10.0  # a frame made this much louder than the mic, and than the mic before: the path moved
 _BEFORE = 4  # ... and than the loudest of this many mic frames before it
@@ -94,13 +92,9 @@ class EchoJudge:
         self.residual = ResidualGate(config, frame_seconds)
         self.residual_hi = ResidualGate(config, frame_seconds)  # the same on the high band (onsets only)
         erle_frames = max(2, round(config.erle_window_ms / 1000.0 / frame_seconds))
-        # (echo energy at the mic, after the canceller) of the last second's echo frames
-        self._erle: deque[tuple[float, float]] = deque(maxlen=erle_frames)
-        self._min_erle_frames = max(2, round(config.trust_after_ms / 1000.0 / frame_seconds))
+        # the last second's echo frames (satellite.erle)
+        self._erle = ErleMeter(erle_frames, max(2, round(config.trust_after_ms / 1000.0 / frame_seconds)))
         self._min_ref = db_to_ratio(config.min_reference_dbfs)
-        self._echo_in = 0.0  # this reply's echo energy at the mic / after the canceller (for ERLE)
-        self._echo_out = 0.0
-        self._echo_frames = 0
         self.converged = False
         self.early = False  # trusted early: the kept filter proven after a restart, double talk still lets through
         self._kept = False  # the speaker restarted with the canceller's filter kept (path_changed)
@@ -234,12 +228,9 @@ class EchoJudge:
             and not double_talk and not phantom
             and max(self.raw.recent_reference, reference) >= self._min_ref
         ):
-            self._erle.append((mic * mic, out * out))
-            self._echo_in += mic * mic
-            self._echo_out += out * out
-            self._echo_frames += 1
-        loud = self._loud_erle()
-        erle = float(np.median(loud)) if len(loud) >= self._min_erle_frames else float("-inf")
+            self._erle.add(mic, out)
+        loud = self._erle.loud()
+        erle = self._erle.now(loud)
         self._erle_now = erle
         # Trusted once the ERLE has held for _TRUST_FRAMES in a row: a canceller re-converging
         # after a speaker restart crossed 12 dB and back (11.1, 14.0, 12.4, 16.3 dB) and 5 frames
@@ -249,7 +240,7 @@ class EchoJudge:
         self._proven = self._proven + 1 if proven else 0
         self.converged = self._proven >= _TRUST_FRAMES
         self._kept = self._kept and not self.suspended and not self.converged
-        self.early = self._kept and (self.early or self._kept_proven(loud))
+        self.early = self._kept and (self.early or self._erle.kept_proven(loud))
         if self.early and not math.isfinite(erle):
             erle = float(np.median(loud))
         margin = self.config.onset_margin_db
@@ -299,42 +290,29 @@ class EchoJudge:
 
     @property
     def erle_db(self) -> float | None:
-        """The canceller's ERLE over the last second of echo: the median over the frames whose
-        echo is within ``_LOUD_DB`` of the loudest (a median over all frames sat at the noise
-        floor, ~10 dB with a canceller at 30; an energy ratio was held down for a whole second
-        by one bad frame as the canceller resumed). None before any."""
-        loud = self._loud_erle()
+        """The canceller's ERLE over the last second of echo (:class:`satellite.erle.ErleMeter`); None before any.
+        After a speaker restart the canceller keeps its filter (:meth:`path_changed`), usually still right:
+        the last 4 echo frames since each cancelling 20 dB or more is an early trust (:attr:`early`, until the
+        usual proof: ``trust_after_ms`` of echo + ``_TRUST_FRAMES``, ~0.9 s into a reply in the room, session
+        21, while the canceller cancelled from ~0.34 s; a user 6 dB under the echo was heard 0.7 s late, far
+        trailing words over a reply's first second never). While early the residual gate decides and onsets
+        count, but double talk still lets the user through, the front end still watches for it (``converged``
+        stays False: ``SpeakerPath`` asks it ``watch(not converged)``), and nothing that needs the full proof
+        acts (a misaligned frame, the as-echo rule, the residual's floor). Session 21 trusted it fully: a user
+        12 dB under the echo 0.1 s in was never heard (s22_cont.md)."""
+        loud = self._erle.loud()
         return float(np.median(loud)) if loud else None
 
-    def _kept_proven(self, loud: list[float]) -> bool:
-        """After a speaker restart the canceller keeps its filter (:meth:`path_changed`), usually still right:
-        the last ``_KEPT_FRAMES`` echo frames since each cancelled ``_KEPT_ERLE_DB`` or more is an early trust
-        (:attr:`early`, until the usual proof: ``trust_after_ms`` of echo + ``_TRUST_FRAMES``, ~0.9 s into a
-        reply in the room, session 21, while the canceller cancelled from ~0.34 s; a user 6 dB under the echo
-        was heard 0.7 s late, far trailing words over a reply's first second never). While early the residual
-        gate decides and onsets count, but double talk still lets the user through, the front end still
-        watches for it (``converged`` stays False: ``SpeakerPath`` asks it ``watch(not converged)``), and
-        nothing that needs the full proof acts (a misaligned frame, the as-echo rule, the residual's floor).
-        Session 21 trusted it fully: a user 12 dB under the echo 0.1 s in was never heard (s22_cont.md)."""
-        if len(self._erle) < _KEPT_FRAMES or len(loud) < _KEPT_FRAMES:
-            return False
-        return all(10.0 * math.log10(max(a, 1e-18) / max(b, 1e-18)) >= _KEPT_ERLE_DB
-                   for a, b in list(self._erle)[-_KEPT_FRAMES:])
+    @property
+    def _min_erle_frames(self) -> int:
+        return self._erle.min_frames
 
     def _loud_erle(self) -> list[float]:
-        if not self._erle:
-            return []
-        floor = max(e[0] for e in self._erle) * 10 ** (-_LOUD_DB / 10)
-        return [10.0 * math.log10(max(a, 1e-18) / max(b, 1e-18)) for a, b in self._erle if a >= floor]
+        return self._erle.loud()
 
     def take_reply_erle(self) -> tuple[float | None, int]:
         """ERLE (dB) over the echo frames since the last call, and how many frames that was."""
-        frames, echo_in, echo_out = self._echo_frames, self._echo_in, self._echo_out
-        self._echo_in = self._echo_out = 0.0
-        self._echo_frames = 0
-        if frames == 0 or echo_in <= 0:
-            return None, frames
-        return 10.0 * math.log10(echo_in / max(echo_out, 1e-18)), frames
+        return self._erle.take_reply()
 
     def set_echo_path(self, delay_s: float | None, tail_s: float) -> None:
         """The playback's echo reaches the mic ``delay_s`` after it is played (None: not known) and
@@ -382,15 +360,18 @@ class EchoJudge:
     def confirm(self) -> None:
         self.suspended = False
 
-    def path_changed(self) -> None:
+    def path_changed(self, *, playing: bool = True) -> None:
         """The echo delay may have changed (a restarted speaker, a new bulk delay): the canceller
         is unproven again. The gates keep their playback windows (measured in the room: clearing
         them let the echo of the last 300 ms through as the user, 10-50 ms after each change) and
-        the raw gate its coupling (a level ratio, whatever the delay)."""
+        the raw gate its coupling (a level ratio, whatever the delay). ``playing`` False: the speaker
+        is killed (a hold) and the delay meter only now measured the echo of what played before: the
+        span after the kill goes on (:mod:`satellite.killed_echo`), the user's voice still followed."""
         self.residual.forget_coupling()
         self.residual_hi.forget_coupling()
         self._erle.clear()
-        self.killed.replayed()
+        if playing:
+            self.killed.replayed()
         self.suspended = False  # re-proven from the ERLE measured from now on
         self.converged = self.early = False
         self._kept = True

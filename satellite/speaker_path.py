@@ -107,7 +107,11 @@ class SpeakerPath:
             self.frontend.on_path_confirmed = self.guard.confirm
 
     def _echo_path_moved(self) -> None:
-        self.guard.path_changed()
+        # While a hold has the speaker killed the meter measured the echo of what played before the kill
+        # (a recheck after a stall): the judge goes on following the user's voice through the hold. Before,
+        # the span after the kill ended there: the room, session 24's base run (load 3-6), cont-06's "in the
+        # bedroom" held 0.39 s into the reply, "moved 1441 samples" 30 ms after the kill, lapsed (v.....).
+        self.guard.path_changed(playing=not self._restarted)
         self._update_echo_span()
 
     def _preroll(self, preroll: bytes, frame_bytes: int, over_reply: bool) -> bytes:
