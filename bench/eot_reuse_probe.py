@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.eot_lead_probe import PAD, W, scores, streamed  # noqa: E402
 from bench.eot_sure_probe import (  # noqa: E402
+    command_judge,
     decodes_record,
     is_whole_text,
     make_rule,
@@ -230,16 +231,7 @@ def main() -> int:
     else:
         data = decode_all([float(p) for p in args.prerolls.split(",")], args.limit)
         args.save.write_text(json.dumps(data) + "\n")
-    from orchestrator.command_end import complete_command
-    from orchestrator.intents import IntentRecognizer
-
-    intents, memo = IntentRecognizer(), {}
-
-    def command(text: str) -> bool:
-        if text not in memo:
-            memo[text] = complete_command(intents, text)
-        return bool(memo[text])
-
+    command = command_judge()
     rule = make_rule("command-sure", command)
     decode_s = None if args.decode_s <= 0 else args.decode_s
     streams = [s for s in data["streams"] if s["points"]]

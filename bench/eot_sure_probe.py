@@ -168,6 +168,23 @@ def tail_gap(point: dict[str, Any]) -> float | None:
 Rule = Callable[[dict[str, Any], Verdict, float], float]  # point, verdict, known -> silence that ends it
 
 
+def command_judge() -> Callable[[str], bool]:
+    """:func:`orchestrator.command_end.complete_command` over the intent recogniser, remembered per text
+    (the probes ask it of the same texts at every start phase)."""
+    from orchestrator.command_end import complete_command
+    from orchestrator.intents import IntentRecognizer
+
+    intents = IntentRecognizer()
+    memo: dict[str, bool] = {}
+
+    def command(text: str) -> bool:
+        if text not in memo:
+            memo[text] = bool(complete_command(intents, text))
+        return memo[text]
+
+    return command
+
+
 def make_rule(name: str, command: Callable[[str], bool]) -> Rule:
     def rule(point: dict[str, Any], verdict: Verdict, known: float) -> float:
         text, said = point["text"], judge(point["text"])
@@ -255,17 +272,7 @@ def main() -> int:
     else:
         data = decode_all([float(p) for p in args.prerolls.split(",")], args.limit)
         args.save.write_text(json.dumps(data) + "\n")
-    from orchestrator.command_end import complete_command
-    from orchestrator.intents import IntentRecognizer
-
-    intents = IntentRecognizer()
-    memo: dict[str, bool] = {}
-
-    def command(text: str) -> bool:
-        if text not in memo:
-            memo[text] = complete_command(intents, text)
-        return memo[text]
-
+    command = command_judge()
     out: dict[str, Any] = {k: data[k] for k in ("started", "ended", "load_1min")}
     out["decode_s"] = args.decode_s
     out["no_speech"] = [(s["id"], s["preroll"]) for s in data["streams"] if not s["points"]]

@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from bench.eot_lead_probe import points, scores, streamed  # noqa: E402
 from bench.eot_sure_probe import (  # noqa: E402
     POLICY,
+    command_judge,
     decodes_record,
     make_rule,
     replay,
@@ -132,17 +133,7 @@ def main() -> int:
     else:
         data = decode_all([float(p) for p in args.prerolls.split(",")], args.second, args.limit)
         args.save.write_text(json.dumps(data) + "\n")
-    from orchestrator.command_end import complete_command
-    from orchestrator.intents import IntentRecognizer
-
-    intents = IntentRecognizer()
-    memo: dict[str, bool] = {}
-
-    def command(text: str) -> bool:
-        if text not in memo:
-            memo[text] = complete_command(intents, text)
-        return memo[text]
-
+    command = command_judge()
     rule = make_rule("now", command)
     streams = [s for s in data["streams"] if s["points"]]
     asked = [p for s in streams for p in s["points"] if p["second"] is not None]
