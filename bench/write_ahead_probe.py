@@ -34,7 +34,7 @@ import numpy as np
 
 from bench.echo_replay import ticks
 from satellite.lag import MicLag
-from satellite.write_ahead import DRY_HOLD_S, WriteAhead
+from satellite.write_ahead import DRY_HOLD_S, LEAD_AFTER_DRY_MS, WriteAhead
 
 FRAME_S = 0.03
 _QUIET_BEFORE = 17  # silent frames before an audible one that make it a sound's start (~0.5 s)
@@ -66,8 +66,8 @@ def probe(folder: Path, leads: list[float], rate: int, raise_after_dry: bool = T
                            "leads": {}}
     for lead in leads:
         clock = _TapClock()
-        after_dry = {} if raise_after_dry else {"lead_after_dry_ms": lead}  # (the lead kept after it ran dry)
-        ahead = WriteAhead(rate, lead_ms=lead, clock=clock, dry_hold_s=hold_s, **after_dry)
+        after_dry = LEAD_AFTER_DRY_MS if raise_after_dry else lead  # (the lead kept after it ran dry)
+        ahead = WriteAhead(rate, lead_ms=lead, clock=clock, dry_hold_s=hold_s, lead_after_dry_ms=after_dry)
         quiet, starts, aborts = 0, [], 0
         for t in frames:
             clock.t = t.read

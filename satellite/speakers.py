@@ -33,6 +33,7 @@ _LOGGER = logging.getLogger(__name__)
 RESTART_FIRST_S = 0.5  # a command that dies young is started again after this, doubling
 RESTART_MAX_S = 30.0
 RESTART_HEALTHY_S = 10.0  # one that lived this long is started again at once, the backoff reset
+READER_POLL_S = 0.002  # after a (re)start: how often the pipe is checked until the command reads it
 RESTART_BACKOFF = BackoffPolicy(
     first=RESTART_FIRST_S, cap=RESTART_MAX_S, healthy_after=RESTART_HEALTHY_S, healthy_wait=0.0
 )
@@ -112,8 +113,10 @@ class CommandSink:
         self.argv = list(argv)
         self.rate = rate
         self.clock = clock or MonotonicClock()
-        self.ahead = WriteAhead(rate, lead_ms=lead_ms, clock=self.clock)
+        self.ahead = WriteAhead(rate, lead_ms=lead_ms, clock=self.clock, waits_for_reader=True)
         self._proc: asyncio.subprocess.Process | None = None
+        self._unread = 0  # bytes handed to the pipe since a start, while its reader has read none
+        self._watch: asyncio.TimerHandle | None = None
         self._killed: asyncio.subprocess.Process | None = None
         self._max_queue = rate * 2 * max_queue_ms // 1000
         self._fd = -1
@@ -164,26 +167,53 @@ class CommandSink:
         proc = self._proc
         if proc is None or proc.stdin is None:
             return
-        planned = self.ahead.plan(pcm)
-        if planned is None:
-            return  # idle, the device holds more than the lead: this silent frame is left out
-        pcm = planned
-        if self.queued() > self._max_queue:
+        if self.queued() > self._max_queue:  # before the plan: a dropped frame is not in the card's level
             self.dropped_frames += 1
             if self.dropped_frames in (1, 10, 100) or self.dropped_frames % 1000 == 0:
                 _LOGGER.warning("speaker is behind: dropped %d frames so far", self.dropped_frames)
             return
+        planned = self.ahead.plan(pcm)
+        if planned is None:
+            return  # idle, the device holds more than the lead: this silent frame is left out
+        pcm = planned
         try:
             proc.stdin.write(pcm)
+            if self.ahead.awaiting_reader:
+                self._unread += len(pcm)
+                self._watch_reader()
             await proc.stdin.drain()
         except (BrokenPipeError, ConnectionResetError):
             self._exited(proc.returncode)
+
+    def _watch_reader(self) -> None:
+        """After a start, until the command has read from its pipe (a program still loading reads
+        nothing): checked every ``READER_POLL_S``; the write-ahead's card starts playing when it has."""
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
+        proc = self._proc
+        if proc is None or proc.stdin is None or not self.ahead.awaiting_reader:
+            self._unread = 0
+            return
+        in_pipe = self._unread - proc.stdin.transport.get_write_buffer_size()
+        if self._fd < 0 or self.queued() < in_pipe:
+            self._unread = 0
+            self.ahead.reader_started()
+            return
+        self._watch = asyncio.get_running_loop().call_later(READER_POLL_S, self._watch_reader)
+
+    def _forget_reader(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
+        self._unread = 0
 
     def _exited(self, code: int | None) -> None:
         """The command ended on its own: forget it and plan its restart."""
         proc, self._proc = self._proc, None
         self._fd = -1
         self.ahead.dropped()
+        self._forget_reader()
         if proc is not None and proc.returncode is None:  # it closed its input but runs on: useless
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -217,6 +247,7 @@ class CommandSink:
 
     def abort(self) -> None:
         self.ahead.dropped()
+        self._forget_reader()
         proc, self._proc = self._proc, None
         if proc is None or proc.returncode is not None:
             return
@@ -229,6 +260,7 @@ class CommandSink:
 
     async def close(self) -> None:
         self._open = False
+        self._forget_reader()
         if self._killed is not None:
             await self._killed.wait()
             self._killed = None

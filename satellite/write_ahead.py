@@ -19,6 +19,13 @@ its level near ``lead_s`` instead:
   the level settles in ``[lead_s, lead_s + unit)``.
 * **otherwise** every frame is written as it comes: within and between sounds the card plays
   one unbroken stream, so the echo delay the canceller measured stays true to the sample.
+* **a reader that starts late** (``waits_for_reader``: a sound command just (re)started reads its
+  pipe only once its program has loaded, 27-58 ms later for the room's Python player): until the
+  sink calls :meth:`reader_started` nothing written counts as played, so the level is everything
+  written since the start, and the idle trim gives the excess back. Counted from the first write
+  instead, that start-up stayed in the card as a lead the estimate did not know (session 25: a
+  20 ms lead played 48 ms after the write in room_bench, all ten replies; the player read its first
+  bytes 27.5 ms after the satellite wrote them).
 * **ran dry** (the satellite stalled longer than the card's level): the card played silence in
   between, and what follows plays later by about the stall's excess. Counted in
   :attr:`underruns` and logged; the satellite measures the echo delay again. The lead is raised to
@@ -80,6 +87,7 @@ CANCELLER_RATE = 16000  # the echo canceller's rate: a trim is a whole number of
 # is raised. Was 2 ms past the end; with the 40 ms lead the satellite's stall check (35 ms,
 # satellite.speaker_path.STALL_S) rechecked those anyway, with 20 ms it does not.
 _DRY_S = -0.005
+READER_START_MAX_S = 1.0  # a reader not reported started after this is taken as started (the old count)
 
 
 def trim_unit(rate: int) -> int:
@@ -97,8 +105,10 @@ class WriteAhead:
         clock: Clock | None = None,
         lead_after_dry_ms: float = LEAD_AFTER_DRY_MS,
         dry_hold_s: float = DRY_HOLD_S,
+        waits_for_reader: bool = False,
     ) -> None:
         self.rate = rate
+        self.waits_for_reader = waits_for_reader  # the sink calls reader_started() after each start
         self._lead = lead_ms / 1000.0
         self._lead_after_dry = max(self._lead, lead_after_dry_ms / 1000.0)
         self.dry_hold_s = dry_hold_s
@@ -113,6 +123,7 @@ class WriteAhead:
         self._level = 0.0  # seconds of audio the card is estimated to hold
         self._at = self.clock.now()
         self._quiet = 0.0  # seconds of silence handed over since the last audible frame
+        self._unread_since: float | None = None  # first write of a start whose reader has not read yet
 
     @property
     def lead_s(self) -> float:
@@ -125,6 +136,8 @@ class WriteAhead:
     @property
     def level_s(self) -> float:
         """Seconds of audio the card is estimated to hold now."""
+        if self._unread_since is not None:
+            return self._level  # its reader has not read yet: nothing has played
         return max(0.0, self._level - (self.clock.now() - self._at))
 
     def plan(self, pcm: bytes) -> bytes | None:
@@ -134,6 +147,11 @@ class WriteAhead:
         if self._lead < 0:
             return pcm  # off: every frame as it comes
         now = self.clock.now()
+        if self._unread_since is not None:
+            if now - self._unread_since < READER_START_MAX_S:
+                self._at = now  # nothing has been read yet: the card plays nothing, it holds all that was written
+            else:
+                self.reader_started()
         elapsed = now - self._at
         if not self._fresh and elapsed > self._level + _DRY_S:
             self.underruns += 1
@@ -154,6 +172,8 @@ class WriteAhead:
         if self._fresh:
             self._fresh = False
             out = bytes(round(self.lead_s * self.rate) * 2) + pcm
+            if self.waits_for_reader:
+                self._unread_since = now
         elif not pcm.strip(b"\0"):
             self._quiet += seconds
             if self._quiet > self.hang_s + self._level:
@@ -178,11 +198,31 @@ class WriteAhead:
         )
         return pcm[cut * 2 :]
 
+    @property
+    def awaiting_reader(self) -> bool:
+        """Written since a start, and the sink has not yet seen its reader read (``waits_for_reader``)."""
+        return self._unread_since is not None
+
+    def reader_started(self) -> None:
+        """The sink saw its reader take the first bytes since the start: the card plays from now on.
+        Until then the level did not drain, so it holds everything written since the start."""
+        if self._unread_since is None:
+            return
+        now = self.clock.now()
+        _LOGGER.debug(
+            "speaker reader started %.1f ms after the first write: %.1f ms held",
+            (now - self._unread_since) * 1000,
+            self._level * 1000,
+        )
+        self._unread_since = None
+        self._at = now  # the level as at the last write: nothing has drained it since the start
+
     def dropped(self) -> None:
         """The card's queue was thrown away (a barge-in killed the sound command, the command
         exited): the next write starts afresh with the lead (the satellite measures the echo path
         again after a restart anyway)."""
         self._fresh = True
+        self._unread_since = None
         self._level = 0.0
         self._quiet = 0.0
         self._at = self.clock.now()

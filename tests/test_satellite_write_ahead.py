@@ -180,6 +180,10 @@ async def test_the_command_speaker_keeps_only_the_lead_of_idle_silence(tmp_path:
     for n in range(100):  # 3 s of idle silence with a stall's burst (150 ms more in the card)
         clock.advance(0.0 if 5 <= n < 10 else FRAME_S)
         await sink.write(bytes(FRAME))
+        if n == 0:  # the card plays from cat's first read on (session 25): the clock runs from there
+            async with asyncio.timeout(10):
+                while sink.ahead.awaiting_reader:  # noqa: ASYNC110 (cat's first read: another process)
+                    await asyncio.sleep(0.002)
     clock.advance(FRAME_S)
     await sink.write(LOUD)
     proc = sink._proc
