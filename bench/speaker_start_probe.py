@@ -12,6 +12,11 @@ is killed and started again at the next write) unless ``--no-restart``.
 
     python -m bench.speaker_start_probe --sounds 10 --out /tmp/x.json
 
+``--tap DIR... [--reader-ms ...]``: offline, no processes: a tapped room run's write times replayed
+through the write-ahead and the sink's pipe rule into a card whose reader starts that many ms after each
+(re)start, session 24's sink against session 25's (the replay of session 24's bench20b tap with the
+player's measured 27.5 ms gives its live 0.048 s).
+
 Printed: written -> played per sound (the card's level when the frame was written, plus the wait
 for the card's next 10 ms tick), p50 / p95, and the sink's own estimate of the level then.
 """
@@ -158,7 +163,15 @@ def main() -> None:
     )
     parser.add_argument("--out", default=None)
     parser.add_argument("--card", nargs=3, metavar=("FIFO", "OUT", "SECONDS"), help=argparse.SUPPRESS)
+    parser.add_argument("--tap", nargs="+", default=None, help="replay these taps instead (offline, no card process)")
+    parser.add_argument("--reader-ms", type=float, nargs="+", default=[0, 10, 27.5, 45, 60, 100])
     args = parser.parse_args()
+    if args.tap:
+        for folder in args.tap:
+            for ms in args.reader_ms:
+                for new in (False, True):
+                    print(json.dumps(replay(Path(folder), ms / 1000, new)))
+        return
     if args.card:
         card(args.card[0], args.card[1], float(args.card[2]))
         return
@@ -202,6 +215,61 @@ def main() -> None:
     print(json.dumps(report))
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1))
+
+
+def replay(folder: Path, reader_s: float, waits_for_reader: bool, max_queue_ms: float = 40.0) -> dict[str, Any]:
+    """A tapped room run's write times through the write-ahead and the command sink's pipe rule, into a card
+    (plays what arrived in order, silence when dry) whose reader starts ``reader_s`` after the first write
+    and after each restart (a hold's kill). ``waits_for_reader``: session 25's sink (a frame dropped for a
+    full pipe before the plan, the level counted from the read); else session 24's (plan, then drop).
+    Per sound (>= 0.5 s of silence before): its first frame's write -> the card playing it."""
+    from bench.echo_replay import ticks
+    from bench.write_ahead_probe import _QUIET_BEFORE, _TapClock
+    from satellite.write_ahead import WriteAhead
+
+    clock = _TapClock()
+    ahead = WriteAhead(RATE, clock=clock, waits_for_reader=waits_for_reader)
+    max_pipe = RATE * 2 * max_queue_ms / 1000
+    card_end, unread, reader_at, aborts, quiet = 0.0, 0, None, 0, 0
+    first_write: float | None = None
+    delays: list[float] = []
+    for t in ticks(folder):
+        clock.t = t.read
+        if t.aborts_after != aborts:  # the live speaker was killed at this tick: a new command
+            aborts = t.aborts_after
+            ahead.dropped()
+            card_end, unread, first_write, reader_at = 0.0, 0, None, None
+        if reader_at is not None and unread and t.read >= reader_at:
+            unread = 0  # the reader took the pipe at reader_at (already in the card below)
+        if waits_for_reader and reader_at is not None and ahead.awaiting_reader and t.read >= reader_at:
+            clock.t = reader_at
+            ahead.reader_started()
+            clock.t = t.read
+        if waits_for_reader and unread > max_pipe:
+            continue  # dropped before the plan
+        out = ahead.plan(t.ref)
+        if out is None or (not waits_for_reader and unread > max_pipe):
+            continue  # trimmed away / dropped after the plan
+        if first_write is None:
+            first_write, reader_at = t.read, t.read + reader_s
+        arrival = max(t.read, reader_at or t.read)
+        if arrival > t.read:
+            unread += len(out)
+        starts_at = max(arrival, card_end) + (len(out) - len(t.ref)) / (2 * RATE)
+        card_end = max(arrival, card_end) + len(out) / (2 * RATE)
+        audible = bool(t.ref.strip(b"\0"))
+        if audible and quiet >= _QUIET_BEFORE:
+            delays.append(starts_at - t.read)
+        quiet = 0 if audible else quiet + 1
+    return {
+        "tap": str(folder),
+        "reader_ms": reader_s * 1000,
+        "session25": waits_for_reader,
+        "n": len(delays),
+        "written_to_played_p50_p95_s": [_pct(delays, 50), _pct(delays, 95)],
+        "underruns": ahead.underruns,
+        "trimmed": ahead.trimmed,
+    }
 
 
 if __name__ == "__main__":
