@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import wave
 from pathlib import Path
 from typing import Any
 
@@ -94,21 +95,49 @@ def written_to_sound(run: Path) -> dict[str, Any]:
     speaker sounded (its reply start): the card's level then plus the room's 10 ms block."""
     result = json.loads((run / "result.json").read_text())
     zero = float(result["t0_monotonic"]) + float(result["wav_offset_s"])
-    written, quiet = [], 0
-    for t in ticks(run / "tap"):
+    with wave.open(str(run / "played.wav")) as w:
+        rate = w.getframerate()
+        played = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.int32)
+    frames = list(ticks(run / "tap"))
+    written: list[tuple[float, float | None]] = []  # (mic read, when its first audible sample played)
+    quiet = 0
+    for i, t in enumerate(frames):
         audible = bool(t.ref.strip(b"\0"))
         if audible and quiet >= _QUIET_BEFORE:
-            written.append(t.read)
+            sig = np.concatenate([np.frombuffer(f.ref, "<i2").astype(np.int32) for f in frames[i : i + 12]])
+            written.append((t.read, _plays_at(sig, played, rate, t.read - float(result["t0_monotonic"]))))
         quiet = 0 if audible else quiet + 1
-    waits = []
+    waits, cards, quiets = [], [], []
     for reply in result["replies"]:
         sound = zero + float(reply["start"])
-        before = [w for w in written if w <= sound]
-        if before and sound - before[-1] < 0.5:
-            waits.append(sound - before[-1])
+        before = [w for w in written if w[0] <= sound]
+        if before and sound - before[-1][0] < 0.5:
+            waits.append(sound - before[-1][0])
+            if (at := before[-1][1]) is not None:
+                cards.append(float(result["t0_monotonic"]) + at - before[-1][0])
+                quiets.append(sound - float(result["t0_monotonic"]) - at)
     return {"run": str(run), "replies": len(result["replies"]), "n": len(waits),
             "written_to_sound_p50_p95_s": [_pct(waits, 50), _pct(waits, 95)],
-            "all_s": [round(w, 4) for w in waits]}
+            "all_s": [round(w, 4) for w in waits],
+            # session 25: the same, split by matching the written samples in played.wav: the card's real
+            # delay (its level and the room's tick) and the reply's own start under the room's -40 dBFS mark
+            "card_p50_p95_s": [_pct(cards, 50), _pct(cards, 95)],
+            "quiet_start_p50_p95_s": [_pct(quiets, 50), _pct(quiets, 95)]}
+
+
+def _plays_at(sig: np.ndarray, played: np.ndarray, rate: int, near: float) -> float | None:
+    """Seconds on the room's clock (from its t0) at which ``sig``'s first audible sample played: found
+    sample for sample (+-2 for the float round trip) in ``played`` within 0.5 s after ``near``."""
+    first = np.flatnonzero(sig)
+    if not len(first):
+        return None
+    seg = sig[first[0] : first[0] + 2000]
+    lo = max(0, int(near * rate) - rate // 10)
+    hi = min(len(played) - len(seg), int(near * rate) + rate // 2)
+    for off in np.flatnonzero(np.abs(played[lo:hi] - seg[0]) <= 2) + lo:
+        if np.max(np.abs(played[off : off + len(seg)] - seg)) <= 2:
+            return float(off / rate)
+    return None
 
 
 def main() -> None:
