@@ -47,12 +47,14 @@ async def run(rounds: int, provider: str) -> dict[str, object]:
     server = await start_service("wyoming_kokoro", "--provider", provider, "--engines", provider)
     try:
         await first_audio(server.uri, "Warming up the engine.")
-        rows: dict[str, list[tuple[float, float]]] = {"date": [], "no_home": []}
+        rows: dict[str, list[tuple[float, float]]] = {"date": [], "no_home": [], "clock": []}
         for k in range(rounds):
             day = dt.date(2026, 1, 1) + dt.timedelta(days=k)
             texts = {"date": clock_answer("HassGetCurrentDate", dt.datetime.combine(day, dt.time())),
                      # (a new first clause each round: the server caches each piece it speaks)
-                     "no_home": NO_HOME_REPLY.replace("control", f"control {k} of the") if k else NO_HOME_REPLY}
+                     "no_home": NO_HOME_REPLY.replace("control", f"control {k} of the") if k else NO_HOME_REPLY,
+                     # the clock's answer (not warmed: it changes every minute), another minute each round
+                     "clock": clock_answer("HassGetCurrentTime", dt.datetime(2026, 1, 1, 15, 7 * k + 3))}
             for name, text in texts.items():
                 rows[name].append((await first_audio(server.uri, text), await first_audio(server.uri, text)))
     finally:
