@@ -16,6 +16,7 @@ ends and the next word starts, in both renderings. There, per rendering:
 The default's own first cut where it has one is measured alike (the cut a listener already hears).
 
     .venv/bin/python bench/tts_cut_prosody_probe.py [--providers kokoro,piper] [--out F.json] [--wav-dir D]
+    .venv/bin/python bench/tts_cut_prosody_probe.py --reanalyse F.json --wav-dir D --out F2.json
 """
 
 from __future__ import annotations
@@ -120,21 +121,22 @@ def quiet_frames(x: Audio, rate: int) -> np.ndarray[Any, np.dtype[np.bool_]]:
     return 20 * np.log10(rms / rms.max()) < -35.0  # type: ignore[no-any-return]
 
 
-def pause_at(quiet: np.ndarray[Any, np.dtype[np.bool_]], lo: float, hi: float) -> float:
-    """The longest run of quiet frames that overlaps [lo, hi] s (0 if none)."""
-    best, run_start = 0.0, None
+def pause_near(quiet: np.ndarray[Any, np.dtype[np.bool_]], at: float, reach: float = 0.15) -> tuple[float, float]:
+    """The longest run of quiet frames within ``reach`` s of ``at``: (start, end) s; (at, at) if none."""
+    best, run_start = (at, at), None
     for i, q in enumerate([*quiet.tolist(), False]):
         if q and run_start is None:
             run_start = i
         elif not q and run_start is not None:
-            if run_start / 100 <= hi and i / 100 >= lo:
-                best = max(best, (i - run_start) / 100)
+            lo, hi = run_start / 100, i / 100
+            if lo <= at + reach and hi >= at - reach and hi - lo > best[1] - best[0]:
+                best = (lo, hi)
             run_start = None
     return best
 
 
 def f0_track(x: Audio, rate: int) -> tuple[list[float], list[float]]:
-    """(times s, semitones re 100 Hz) of voiced 40 ms frames every 10 ms (autocorrelation, 70-400 Hz)."""
+    """(times s, semitones re 100 Hz) of clearly voiced 40 ms frames every 10 ms (autocorrelation, 70-400 Hz)."""
     frame, hop = int(0.04 * rate), rate // 100
     lo, hi = rate // 400, rate // 70
     peak = float(np.max(np.abs(x))) or 1.0
@@ -156,12 +158,18 @@ def f0_track(x: Audio, rate: int) -> tuple[list[float], list[float]]:
 
 
 def pitch_at(track: tuple[list[float], list[float]], end: float, start: float) -> dict[str, float | None]:
+    """Around a pause from ``end`` to ``start``: the median-pairwise (Theil-Sen) pitch slope over the
+    last 15 voiced frames before it (within 0.5 s), and the step from the median of the last 8 voiced
+    frames before it to the first 8 after it (within 0.4 s): both robust to the odd octave error."""
     t, p = np.array(track[0]), np.array(track[1])
-    before = (t <= end) & (t >= end - 0.3)
-    slope = float(np.polyfit(t[before], p[before], 1)[0]) if before.sum() >= 6 else None
-    last = p[(t <= end) & (t >= end - 0.15)]
-    nxt = p[(t >= start) & (t <= start + 0.15)]
-    step = float(np.median(nxt) - np.median(last)) if len(last) >= 3 and len(nxt) >= 3 else None
+    before = (t <= end) & (t >= end - 0.5)
+    tb, pb = t[before][-15:], p[before][-15:]
+    slopes = [(pb[j] - pb[i]) / (tb[j] - tb[i]) for i in range(len(tb)) for j in range(i + 1, len(tb))
+              if tb[j] - tb[i] >= 0.03]
+    slope = float(np.median(slopes)) if len(tb) >= 6 and slopes else None
+    last = p[before][-8:]
+    nxt = p[(t >= start) & (t <= start + 0.4)][:8]
+    step = float(np.median(nxt) - np.median(last)) if len(last) >= 4 and len(nxt) >= 4 else None
     return {"slope_st_s": slope, "step_st": step}
 
 
@@ -179,10 +187,9 @@ def measure(whisper: Any, x: Audio, rate: int, text: str, k: int) -> dict[str, A
     edge = boundary(words, text, k)
     if edge is None:
         return {"asr_words": len(words), "text_words": len(text.split())}
-    end, start = edge
     quiet = quiet_frames(x, rate)
-    return {"end": end, "start": start, "pause_s": pause_at(quiet, end - 0.03, start + 0.03),
-            **pitch_at(f0_track(x, rate), end, start)}
+    end, start = pause_near(quiet, (edge[0] + edge[1]) / 2)
+    return {"end": end, "start": start, "pause_s": round(start - end, 3), **pitch_at(f0_track(x, rate), end, start)}
 
 
 def save(path: Path, x: Audio, rate: int) -> None:
@@ -241,14 +248,36 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return {"meta": meta, "rows": rows}
 
 
+def reanalyse(path: Path, wav_dir: Path) -> dict[str, Any]:
+    """The measures again, from a run's JSON and the renderings it saved (``--wav-dir``)."""
+    from faster_whisper import WhisperModel
+
+    from voice_runtime.models import resolve_whisper
+
+    whisper = WhisperModel(str(resolve_whisper("tiny.en")), device="cpu", compute_type="int8")
+    result: dict[str, Any] = json.loads(path.read_text())
+    for row in result["rows"]:
+        n = REPLIES.index(row["text"])
+        audio = {}
+        for arm in ARMS:
+            with wave.open(str(wav_dir / f"{row['provider']}-{n:02d}-{arm}.wav"), "rb") as wav:
+                pcm = np.frombuffer(wav.readframes(wav.getnframes()), "<i2")
+                audio[arm] = ((pcm / 32768).astype(np.float32), wav.getframerate())
+        row["at"] = {f"{cut_arm}_cut@{k}": {arm: measure(whisper, x, rate, row["text"], k)
+                                            for arm, (x, rate) in audio.items()}
+                     for cut_arm, k in row["cut_words"].items() if k is not None}
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--providers", default="kokoro,piper")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--wav-dir", type=Path)
+    parser.add_argument("--reanalyse", type=Path, help="measure again a run's JSON from its --wav-dir")
     args = parser.parse_args()
-    result = asyncio.run(run(args))
+    result = reanalyse(args.reanalyse, args.wav_dir) if args.reanalyse else asyncio.run(run(args))
     if args.out:
         args.out.write_text(json.dumps(result, indent=1) + "\n")
     return 0
