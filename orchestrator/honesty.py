@@ -18,7 +18,7 @@ our solar system is Jupiter,"). So in the reply's first clause, whole words are 
 they arrive while none of them could be part of a claim (:data:`RISKY_WORDS`: a first or second
 person, "it"/"they", a device, a timer, "now"/"been"/"just", a clock or date word; nor a clause
 that starts with a number or a done-verb, "23:12.", "Turned on the ..."; an opening "It" before a verb of
-its own and "time it takes" are let through): text-to-speech can start its short
+its own, "time it takes" and "of light" are let through): text-to-speech can start its short
 first piece. From the first such word the rest of the clause is held as before, and the whole
 clause (words let through included) is checked at its end: a claim found then replaces the held
 rest with the honest line, so a claim is never spoken. Later clauses are checked whole.
@@ -188,6 +188,10 @@ class ClaimGuard:
                 if _own_verb(_bare(words[k + 1].group())):
                     cut = match.end()
                     continue
+            before = words[k - 1].group() if k else (self._said.split() or [""])[-1]
+            if word == "light" and _bare(before) == "of":
+                cut = match.end()  # "the speed of light", "a beam of light": not a lamp
+                continue
             if _risky(word, first or self._figures_risky) or (first and _done_verb(word)):
                 self._early = False
                 break

@@ -47,6 +47,7 @@ CLAIMS = [
     "It turns out I have turned off the kitchen lights.",
     "The time it takes is short and I have locked the front door.",
     "The time is 4:20 PM.",
+    "The speed of light is fast and I have turned on the kitchen light.",
 ]
 
 
@@ -161,3 +162,15 @@ def test_time_goes_out_early_only_before_it_takes_and_a_figure_after_it_waits() 
     assert guard.feed("The time it takes is ") == "The time it takes is "
     assert guard.feed("4:20 ") == ""  # a figure in that clause holds its rest
     assert guard.feed("PM. ") == "4:20 PM. "
+
+
+# Session 25: "light" is a device word, so "The speed of light is ..." (SmolLM2-135M's reply to "What is the
+# speed of light?") held its first clause: 9 tokens to the first piece instead of 6.
+def test_light_after_of_is_not_a_lamp() -> None:
+    guard = ClaimGuard(NO_HOME_REPLY, now=lambda: NOW)
+    assert guard.feed("The speed of light is ") == "The speed of light is "
+    guard = ClaimGuard(NO_HOME_REPLY, now=lambda: NOW)  # a token at a time, as the LLM sends them
+    assert "".join(guard.feed(token) for token in ("The", " speed", " of", " light", " is", " not")) == (
+        "The speed of light is ")
+    guard = ClaimGuard(NO_HOME_REPLY, now=lambda: NOW)
+    assert guard.feed("The kitchen light is ") == "The kitchen "  # a lamp: held as before
