@@ -92,7 +92,8 @@ async def worker(args: argparse.Namespace) -> int:
     monitor = Monitor()
     pipeline = Pipeline(ServicePool("asr", [whisper.uri]), ServicePool("handle", [llama.uri]),
                         ServicePool("tts", [tts.uri]), intents=IntentRecognizer(),
-                        config=PipelineConfig(vad_sensitivity="default", preemptive=True), monitor=monitor)
+                        config=PipelineConfig(**{"vad_sensitivity": "default", "preemptive": True,
+                                                 **json.loads(args.pipeline_args or "{}")}), monitor=monitor)
     print(json.dumps({"ready": True}), flush=True)
     try:
         while line := await asyncio.to_thread(sys.stdin.readline):
@@ -227,11 +228,13 @@ async def drive(args: argparse.Namespace) -> int:
     await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
     names = ["a", "b"] + (["c"] if args.c_tree else [])
     settings = {name: {"tree": getattr(args, f"{name}_tree"), "llama": getattr(args, f"{name}_llama"),
-                       "whisper": getattr(args, f"{name}_whisper"), "tts": getattr(args, f"{name}_tts")}
+                       "whisper": getattr(args, f"{name}_whisper"), "tts": getattr(args, f"{name}_tts"),
+                       "pipeline": getattr(args, f"{name}_pipeline")}
                 for name in names}
     arms = [
         Arm(name, arm["tree"], [f"--llama-args={arm['llama']}", f"--whisper-args={arm['whisper']}",
-                                f"--tts-args={arm['tts']}"], folder / f"{name}.log")
+                                f"--tts-args={arm['tts']}", f"--pipeline-args={arm['pipeline']}"],
+            folder / f"{name}.log")
         for name, arm in settings.items()
     ]
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
@@ -271,6 +274,7 @@ def main() -> int:
     parser.add_argument("--llama-args", default="", help=argparse.SUPPRESS)
     parser.add_argument("--whisper-args", default="", help=argparse.SUPPRESS)
     parser.add_argument("--tts-args", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--pipeline-args", default="", help=argparse.SUPPRESS)
     parser.add_argument("--gap", type=float, default=1.0, help=argparse.SUPPRESS)
     parser.add_argument("--a-tree", default=str(ROOT), help="code tree of arm a (e.g. a git archive of old main)")
     parser.add_argument("--b-tree", default=str(ROOT), help="code tree of arm b")
@@ -279,6 +283,8 @@ def main() -> int:
         parser.add_argument(f"--{arm}-llama", default="", help=f"more wyoming_llama flags for arm {arm}")
         parser.add_argument(f"--{arm}-whisper", default="", help=f"more wyoming_whisper flags for arm {arm}")
         parser.add_argument(f"--{arm}-tts", default="--provider piper", help=f"wyoming_kokoro flags for arm {arm}")
+        parser.add_argument(f"--{arm}-pipeline", default="",
+                            help=f'PipelineConfig fields for arm {arm}, JSON (e.g. {{"partial_transcripts": true}})')
     parser.add_argument("--split", default="held", help="corpus split(s), comma separated")
     parser.add_argument("--limit", type=int, default=0, help="at most this many clips (0: all LLM clips)")
     parser.add_argument("--rounds", type=int, default=1)

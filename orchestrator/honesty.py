@@ -17,7 +17,8 @@ back by 0.3-0.5 s in the room (the first clause is often a whole sentence: "The 
 our solar system is Jupiter,"). So in the reply's first clause, whole words are let through as
 they arrive while none of them could be part of a claim (:data:`RISKY_WORDS`: a first or second
 person, "it"/"they", a device, a timer, "now"/"been"/"just", a clock or date word; nor a clause
-that starts with a number or a done-verb, "23:12.", "Turned on the ..."): text-to-speech can start its short
+that starts with a number or a done-verb, "23:12.", "Turned on the ..."; an opening "It" before a verb of
+its own, "time it takes" and "of light" are let through): text-to-speech can start its short
 first piece. From the first such word the rest of the clause is held as before, and the whole
 clause (words let through included) is checked at its end: a claim found then replaces the held
 rest with the honest line, so a claim is never spoken. Later clauses are checked whole.
@@ -90,6 +91,9 @@ _OPENERS = frozenset({"ok", "okay", "sure", "alright", "yes", "yeah"})
 # may go on to a state: "it looks locked"); such a verb lets it through.
 _AUXILIARIES = frozenset({"is", "was", "has", "does", "isn't", "wasn't", "hasn't", "doesn't", "seems", "looks",
                           "remains", "stays", "sounds", "appears", "gets", "goes", "turns", "becomes", "keeps"})
+# "The time it takes to ..." is a duration, not the clock: "time" followed by "it takes" / "it took"
+# goes out early with them (any other "time" holds the clause: "the time is 4:20", "time now").
+_TIME_IT_VERBS = frozenset({"takes", "took"})
 _EARLY_WORD = re.compile(r"\S+\s+")  # a whole word: followed by a space
 _AROUND_WORD = ".,;:!?\"\u201c\u201d()[]-"  # punctuation and quotes (straight or curly) around a word
 
@@ -135,6 +139,7 @@ class ClaimGuard:
         self._out: list[str] = []
         self._early = early  # still in the reply's first clause, no risky word seen
         self._said = ""  # the current clause's words already let through early
+        self._figures_risky = False  # a number holds the first clause's rest (after "time it takes")
 
     def feed(self, delta: str) -> str:
         self._pending += delta
@@ -162,16 +167,32 @@ class ClaimGuard:
         """The first clause's whole words that cannot be part of a claim, let through now."""
         cut = 0
         words = list(_EARLY_WORD.finditer(self._pending))
+        skip = 0  # words already let through with the word before them ("time it takes")
         for k, match in enumerate(words):
+            if skip:
+                skip -= 1
+                cut = match.end()
+                continue
             word = _bare(match.group())
             first = not self._said and cut == 0
+            if word == "time" and not first:
+                if k + 2 >= len(words):
+                    break  # "The time it takes": the next two words decide; wait for them
+                if _bare(words[k + 1].group()) == "it" and _bare(words[k + 2].group()) in _TIME_IT_VERBS:
+                    skip, cut = 2, match.end()
+                    self._figures_risky = True  # a figure after it holds the rest ("... is 4:20")
+                    continue
             if word == "it" and first:
                 if k + 1 == len(words):
                     break  # the verb after it decides: wait for it
                 if _own_verb(_bare(words[k + 1].group())):
                     cut = match.end()
                     continue
-            if _risky(word, first) or (first and _done_verb(word)):
+            before = words[k - 1].group() if k else (self._said.split() or [""])[-1]
+            if word == "light" and _bare(before) == "of":
+                cut = match.end()  # "the speed of light", "a beam of light": not a lamp
+                continue
+            if _risky(word, first or self._figures_risky) or (first and _done_verb(word)):
                 self._early = False
                 break
             if first and word in _OPENERS:

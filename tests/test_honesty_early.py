@@ -45,6 +45,9 @@ CLAIMS = [
     "It's locked.",
     "It takes a moment and the front door is now locked.",
     "It turns out I have turned off the kitchen lights.",
+    "The time it takes is short and I have locked the front door.",
+    "The time is 4:20 PM.",
+    "The speed of light is fast and I have turned on the kitchen light.",
 ]
 
 
@@ -136,3 +139,38 @@ def test_an_opening_it_waits_for_its_verb() -> None:
     guard = ClaimGuard(NO_HOME_REPLY, now=lambda: NOW)
     assert guard.feed("It ") == ""
     assert guard.feed("takes ") == "It takes "
+
+
+# Session 25: "How long does it take to boil an egg?" was answered "The time it takes to boil an egg is
+# approximately 11 minutes." in the room, and "time" (a clock claim's word) held the whole sentence:
+# its first audio came 0.45-0.50 s after the first token (bench/results/s24_llm.md).
+def test_the_time_it_takes_goes_out_early() -> None:
+    reply = "The time it takes to boil an egg is approximately 11 minutes."
+    guard = ClaimGuard(NO_HOME_REPLY, now=lambda: NOW)
+    splitter = SentenceSplitter()
+    pieces_at = [i for i in range(0, len(reply), 2) if splitter.feed(guard.feed(reply[i : i + 2]))]
+    splitter.feed(guard.flush())
+    assert pieces_at and pieces_at[0] < reply.index(" is "), pieces_at  # before: at the full stop
+    assert guard.text == reply and not guard.replaced
+
+
+def test_time_goes_out_early_only_before_it_takes_and_a_figure_after_it_waits() -> None:
+    guard = ClaimGuard(NO_HOME_REPLY, now=lambda: NOW)
+    assert guard.feed("The time it ") == "The "  # the next word decides
+    assert guard.feed("is ") == ""  # "The time it is ...": held to the clause's end, as before
+    guard = ClaimGuard(NO_HOME_REPLY, now=lambda: NOW)
+    assert guard.feed("The time it takes is ") == "The time it takes is "
+    assert guard.feed("4:20 ") == ""  # a figure in that clause holds its rest
+    assert guard.feed("PM. ") == "4:20 PM. "
+
+
+# Session 25: "light" is a device word, so "The speed of light is ..." (SmolLM2-135M's reply to "What is the
+# speed of light?") held its first clause: 9 tokens to the first piece instead of 6.
+def test_light_after_of_is_not_a_lamp() -> None:
+    guard = ClaimGuard(NO_HOME_REPLY, now=lambda: NOW)
+    assert guard.feed("The speed of light is ") == "The speed of light is "
+    guard = ClaimGuard(NO_HOME_REPLY, now=lambda: NOW)  # a token at a time, as the LLM sends them
+    assert "".join(guard.feed(token) for token in ("The", " speed", " of", " light", " is", " not")) == (
+        "The speed of light is ")
+    guard = ClaimGuard(NO_HOME_REPLY, now=lambda: NOW)
+    assert guard.feed("The kitchen light is ") == "The kitchen "  # a lamp: held as before

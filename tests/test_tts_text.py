@@ -223,6 +223,17 @@ def test_splitter_first_piece_of_a_noun_phrase_ends_before_its_verb() -> None:
         "The capital of Australia is Canberra."]
 
 
+def test_splitter_subject_cut_not_inside_a_clause_with_a_pronoun() -> None:
+    """Session 25: with three subject words "The time it takes to boil an egg ..." (SmolLM2-135M's
+    reply in the room) was cut "The time it, | takes ...": "takes" is the verb of the clause inside
+    the subject, not the sentence's. A subject holding a personal pronoun is not cut before a verb."""
+    reply = "The time it takes to boil an egg is approximately 11 minutes."
+    assert split_streamed(reply, first_subject_words=3)[0] == "The time it takes to boil,"  # (the six-word cut)
+    assert split_streamed("The book you have is mine.", first_subject_words=3)[0] != "The book you,"
+    assert split_streamed("The nearest pharmacy is in a hospital.", first_subject_words=3) == [
+        "The nearest pharmacy,", "is in a hospital."]
+
+
 def test_splitter_first_piece_ends_before_approximately_without_waiting_for_the_figure() -> None:
     """Session 24: in the room the honesty guard lets a number through only once it is whole, so the
     cut that waited for the figure's first digit waited for all of it ("Mars is approximately

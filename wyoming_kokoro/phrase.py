@@ -30,6 +30,7 @@ _NEXT_WORD = re.compile(r"([A-Za-z]+)\s")
 # A first piece that began with one of these (a noun phrase: "The capital of Australia") may end
 # before its verb (_PREDICATE_STARTS): the subject | predicate boundary, where a speaker pauses.
 _DETERMINERS = frozenset({"the", "a", "an", "this", "these", "those", "my", "your", "our", "its", "their"})
+_PRONOUNS = frozenset({"i", "you", "he", "she", "it", "we", "they"})
 _PREDICATE_STARTS = frozenset({
     "is", "are", "was", "were", "has", "have", "had", "can", "could", "will", "would", "should", "may", "might",
     "must", "does", "do", "did", "includes", "include", "contains", "consists", "means", "makes", "takes", "lies"})
@@ -86,6 +87,13 @@ def predicate_at(buf: str, i: int) -> bool:
 def noun_phrase_start(buf: str) -> bool:
     """The piece starts with a determiner ("The ...", "A ...", "Your ...")."""
     return _next_word(buf, len(buf) - len(buf.lstrip())) in _DETERMINERS
+
+
+def plain_subject(buf: str, i: int) -> bool:
+    """The words before the space ``i`` hold no personal pronoun: a subject with one has a clause
+    inside it ("The time it | takes to boil an egg is ...", "The book you | have ..."), whose verb is
+    not the sentence's."""
+    return not any(word.strip(".,;:!?\"'()").lower() in _PRONOUNS for word in buf[:i].split())
 
 
 def figure_at(buf: str, i: int) -> bool:

@@ -23,6 +23,7 @@ from .phrase import (
     may_end_before_figure,
     noun_phrase_start,
     phrase_start_at,
+    plain_subject,
     predicate_at,
 )
 from .runs import bounded_runs  # (its home was here)
@@ -313,7 +314,7 @@ class SentenceSplitter:
                     self._mid_phrase = self._after_figure = True
                     return i
                 if (first and 0 < self.first_subject_words <= words and predicate_at(buf, i + 1)
-                        and noun_phrase_start(buf) and may_cut(buf, i, words)):
+                        and noun_phrase_start(buf) and plain_subject(buf, i) and may_cut(buf, i, words)):
                     self._mid_phrase = True
                     return i
                 if (first and 0 < self.first_max_words <= words and _word_begins_at(buf, i + 1)
