@@ -148,23 +148,27 @@ def trimmed(stream: dict[str, Any]) -> dict[str, Any]:
     return {**stream, "points": [*found[:last], {**found[last], "gap": None}]}
 
 
-def doubted(point: dict[str, Any], below: float) -> bool:
-    """A finished text whose final mark the model scored under ``below``."""
-    mark = point.get("end_mark_prob")
-    return mark is not None and mark < below and judge(point["text"]).finished
+def doubted(point: dict[str, Any], below: float, open_below: float = 0.0) -> bool:
+    """A finished text whose final mark the model scored under ``below``, or a weak one (no final mark,
+    words that read finished) whose ending there it scored under ``open_below``."""
+    mark, said = point.get("end_mark_prob"), judge(point["text"])
+    if mark is None:
+        return False
+    marked = point["text"].rstrip().endswith((".", "?", "!"))
+    return (marked and said.finished and mark < below) or (not marked and said.weak and mark < open_below)
 
 
 def _said(result: dict[str, Any]) -> str:
     return f"{result['text']!r} {result['after']}{' CUT' if result['cut'] else ''}"
 
 
-def mark_rule(command: Callable[[str], bool], below: float | None) -> Rule:
+def mark_rule(command: Callable[[str], bool], below: float | None, open_below: float = 0.0) -> Rule:
     """``now`` (``bench/eot_sure_probe``), and with ``below``: a doubted text (:func:`doubted`) waits
     the weak cap at the server and is never sent to the orchestrator (no command end)."""
     now = make_rule("now", command)
 
     def rule(point: dict[str, Any], verdict: Verdict, known: float) -> float:
-        if below is not None and doubted(point, below):
+        if below is not None and doubted(point, below, open_below):
             return min(CAP, max(WEAK_CAP, known))
         return now(point, verdict, known)
 
@@ -178,6 +182,7 @@ def main() -> int:
     parser.add_argument("--prerolls", default="0.3,0.4,0.5,0.6,0.7")
     parser.add_argument("--room", type=Path, action="append", default=[], help="a kept room_turns folder")
     parser.add_argument("--marks", default="0.2,0.25,0.3,0.4,0.5")
+    parser.add_argument("--opens", default="", help="with --marks' first: END_OPEN_BELOW values to try")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "s25_eot_cover.json")
     args = parser.parse_args()
     if args.decodes:
@@ -208,9 +213,11 @@ def main() -> int:
     print("| rule | part | pauses cut | whole | eot p50 / p95 (s, whole) | whole commands: n, p50 / p95 |")
     print("|---|---|---|---|---|---|")
     base: dict[tuple[str, str, float], dict[str, Any]] = {}
-    for name in ["now"] + [f"mark {m}" for m in args.marks.split(",")]:
+    names = ["now"] + [f"mark {m}" for m in args.marks.split(",")]
+    names += [f"mark {args.marks.split(',')[0]} open {o}" for o in args.opens.split(",") if o]
+    for name in names:
         below = None if name == "now" else float(name.split()[1])
-        rule = mark_rule(command, below)
+        rule = mark_rule(command, below, float(name.split()[3]) if " open " in name else 0.0)
         results = {(s.get("run", ""), s["id"], s["preroll"]): {**replay(s, rule), "stream": s} for s in streams}
         if name == "now":
             base = results

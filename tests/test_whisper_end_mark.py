@@ -30,7 +30,7 @@ from wyoming.asr import Transcribe, Transcript
 
 from voice_runtime.models import silero_vad
 from voice_runtime.speculative import SpeculativeTranscript
-from wyoming_whisper.endpoint import END_MARK_BELOW, doubted_end
+from wyoming_whisper.endpoint import END_MARK_BELOW, END_OPEN_BELOW, doubted_end
 from wyoming_whisper.engine import SAMPLE_RATE, Decoded
 from wyoming_whisper.handler import WhisperHandler
 from wyoming_whisper.policy import request_policy
@@ -109,7 +109,24 @@ def test_a_text_whose_end_mark_is_in_doubt_is_never_offered() -> None:
     assert utterance.speculative_text(region, HALF) == (HALF, False)
 
 
+def test_a_weak_whole_command_the_model_would_go_on_from_is_never_offered() -> None:
+    """Held-43 in two other room runs (lead-turns-1b, llm-turns-1): "play the next song" at the pause, no
+    final mark (a weak text, which the orchestrator's command end ends at once as a whole command); the
+    model scored its ending there 0.46 / 0.51 (" of", " up" next). Recorded against whole weak
+    commands at their end ("Switch off the Bedroom lamp" 0.88, "cancel the timer" 0.79-0.84)."""
+    policy = request_policy(POLICY, Transcribe(vad_sensitivity="default", context=CONTEXT))
+    utterance, region, speech_end = paused(policy)
+    weak = "play the next song"
+    for scored, offered in ((0.456, False), (0.511, False), (0.79, True), (0.88, True), (None, True)):
+        utterance.speculated = (region, Decoded(weak, -0.45, 0.02, speech_end - 0.06, end_mark_prob=scored))
+        assert (utterance.speculative_text(region, weak) == (weak, True)) is offered, scored
+        verdict = utterance.judge(region, weak)
+        assert not verdict.finished and verdict.weak  # waits the weak cap either way, as before
+
+
 def test_doubted_end() -> None:
-    assert doubted_end(END_MARK_BELOW - 0.01)
-    assert not doubted_end(END_MARK_BELOW)
-    assert not doubted_end(None)
+    assert doubted_end(HALF, END_MARK_BELOW - 0.01)
+    assert not doubted_end(HALF, END_MARK_BELOW)
+    assert not doubted_end(HALF, None)
+    assert doubted_end("play the next song", END_OPEN_BELOW - 0.01)
+    assert not doubted_end("play the next song", END_OPEN_BELOW)

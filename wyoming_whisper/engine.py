@@ -72,8 +72,9 @@ class Decoded:
     avg_logprob: float | None = None  # the lowest of its segments'
     no_speech_prob: float | None = None  # the highest of its segments'
     last_word_end: float | None = None  # seconds into the audio where its last word ends (None: not aligned)
-    # The probability the model gave its final . ? ! after the words (from the same alignment; None:
-    # no final mark or not aligned): low when it nearly went on (the end of turn reads it, .stream).
+    # The probability the model gave its final . ? ! after the words (from the same alignment), or for
+    # a text without one, its text ending there (end of text or a . ? ! next: one greedy decoder step);
+    # None: not aligned. Low when it nearly went on (the end of turn reads it, .stream).
     end_mark_prob: float | None = None
 
     def confidence(self) -> dict[str, float]:
@@ -172,6 +173,8 @@ class WhisperEngine:
         end = mark = None
         if word_end and frames < _FULL_WINDOW and len(decoded) == 1:
             end, mark = self._word_ends([decoded[0].tokens], self._model.encoded, [audio], info.language)[0]
+            if mark is None and end is not None:
+                mark = self._ends_here(decoded[0].tokens, info.language)
         return Decoded(text, min(s.avg_logprob for s in decoded), max(s.no_speech_prob for s in decoded), end, mark)
 
     def transcribe_partial(self, audio: FloatArray, language: str | None = None) -> Decoded:
@@ -275,6 +278,28 @@ class WhisperEngine:
             ends.append((float(spoken[-1]["end"]) if text and spoken else None,
                          None if mark is None else float(mark["probability"])))
         return ends
+
+    def _ends_here(self, tokens: Sequence[int], language: str | None) -> float | None:
+        """For a decode with no final . ? !: the probability the model gives its text ending there
+        (end of text, or a . ? ! next) after its words, on the encoder output of the last
+        ``transcribe`` (one greedy decoder step after the words; no initial prompt, as the alignment)."""
+        from faster_whisper.tokenizer import Tokenizer
+
+        model = self._model
+        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
+                              language=language or "en")
+        text = [t for t in tokens if t < tokenizer.eot]
+        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps, *text]
+        # the logits cover the words' own steps first, then the one after them (max_length: tiny.en here,
+        # ctranslate2 4.8, stops after len(text) + 1 steps with this bound)
+        result = model.model.generate(model.encoded, [prompt], beam_size=1, max_length=2 * len(text) + 2,
+                                      return_logits_vocab=True, suppress_blank=False)[0]
+        if not text or len(result.logits[0]) <= len(text):
+            return None
+        logits = np.asarray(result.logits[0][len(text)], dtype=np.float64)
+        probs = np.exp(logits - logits.max())
+        ends = [tokenizer.eot, *(tokenizer.encode(mark)[0] for mark in _END_MARKS)]
+        return float(probs[ends].sum() / probs.sum())
 
     def _prompt_tokens(self, tokenizer: Any, prompt: str | None = None) -> list[int]:
         prompt = prompt if prompt is not None else self.config.initial_prompt

@@ -362,7 +362,9 @@ class Utterance:
     def _end_doubted(self, region: Region) -> float | None:
         """The end-mark score of the speculative final of ``region`` when in doubt (.endpoint.doubted_end)."""
         s = self.speculated
-        return s[1].end_mark_prob if s is not None and s[0] == region and doubted_end(s[1].end_mark_prob) else None
+        if s is None or s[0] != region or not doubted_end(s[1].text, s[1].end_mark_prob):
+            return None
+        return s[1].end_mark_prob
 
     def _speech_after_words(self, region: Region) -> float | None:
         """Seconds the speech runs on after the last word of the speculative final of ``region``
