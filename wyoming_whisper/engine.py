@@ -72,6 +72,10 @@ class Decoded:
     avg_logprob: float | None = None  # the lowest of its segments'
     no_speech_prob: float | None = None  # the highest of its segments'
     last_word_end: float | None = None  # seconds into the audio where its last word ends (None: not aligned)
+    # The probability the model gave its final . ? ! after the words (from the same alignment), or for
+    # a text without one, its text ending there (end of text or a . ? ! next: one greedy decoder step);
+    # None: not aligned. Low when it nearly went on (the end of turn reads it, .stream).
+    end_mark_prob: float | None = None
 
     def confidence(self) -> dict[str, float]:
         """The scores for the transcript's ``context`` (the orchestrator asks before a device
@@ -166,10 +170,12 @@ class WhisperEngine:
         text = " ".join(t for segment in decoded if (t := segment.text.strip()))
         if not decoded:
             return Decoded(text)
-        end = None
+        end = mark = None
         if word_end and frames < _FULL_WINDOW and len(decoded) == 1:
-            end = self._word_ends([decoded[0].tokens], self._model.encoded, [audio], info.language)[0]
-        return Decoded(text, min(s.avg_logprob for s in decoded), max(s.no_speech_prob for s in decoded), end)
+            end, mark = self._word_ends([decoded[0].tokens], self._model.encoded, [audio], info.language)[0]
+            if mark is None and end is not None:
+                mark = self._ends_here(decoded[0].tokens, info.language)
+        return Decoded(text, min(s.avg_logprob for s in decoded), max(s.no_speech_prob for s in decoded), end, mark)
 
     def transcribe_partial(self, audio: FloatArray, language: str | None = None) -> Decoded:
         """A cheaper (greedy) decode of the audio so far, for partial results."""
@@ -241,20 +247,21 @@ class WhisperEngine:
             max_initial_timestamp_index=int(round(1.0 / model.time_precision)),
         )
         sequences = [result.sequences_ids[0] for result in results]
-        ends = self._word_ends(sequences, encoded, audios, language) if word_end else [None] * len(audios)
+        ends = self._word_ends(sequences, encoded, audios, language) if word_end else [(None, None)] * len(audios)
         decodes = []
-        for result, tokens, end in zip(results, sequences, ends, strict=True):
+        for result, tokens, (end, mark) in zip(results, sequences, ends, strict=True):
             avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)  # length_penalty 1
             silent = result.no_speech_prob > _NO_SPEECH_THRESHOLD and avg_logprob <= _LOG_PROB_THRESHOLD
             decodes.append(Decoded("" if silent else tokenizer.decode(tokens).strip(), avg_logprob,
-                                   result.no_speech_prob, None if silent else end))
+                                   result.no_speech_prob, None if silent else end, None if silent else mark))
         return decodes
 
     def _word_ends(self, tokens: Sequence[Sequence[int]], encoded: Any, audios: Sequence[FloatArray],
-                   language: str | None) -> list[float | None]:
+                   language: str | None) -> list[tuple[float | None, float | None]]:
         """Where the last word of each decode (its ``tokens``, of ``audios`` encoded together as
         ``encoded``) ends, in seconds: the text aligned with the encoder output (faster-whisper's
-        word-timestamp alignment); None for a decode without words."""
+        word-timestamp alignment); None for a decode without words. With it, the probability of
+        the decode's final . ? ! (None: it has none)."""
         from faster_whisper.tokenizer import Tokenizer
 
         model = self._model
@@ -264,11 +271,35 @@ class WhisperEngine:
         # an empty decode is aligned as "." (align needs a token); its answer is not used
         aligned = model.find_alignment(tokenizer, [t or tokenizer.encode(".") for t in texts], encoded,
                                        [a.size * _FRAMES_PER_SECOND // SAMPLE_RATE for a in audios])
-        ends: list[float | None] = []
+        ends: list[tuple[float | None, float | None]] = []
         for text, words in zip(texts, aligned, strict=True):
             spoken = [w for w in words if any(c.isalnum() for c in w["word"])]
-            ends.append(float(spoken[-1]["end"]) if text and spoken else None)
+            mark = words[-1] if text and spoken and words[-1]["word"].strip() in _END_MARKS else None
+            ends.append((float(spoken[-1]["end"]) if text and spoken else None,
+                         None if mark is None else float(mark["probability"])))
         return ends
+
+    def _ends_here(self, tokens: Sequence[int], language: str | None) -> float | None:
+        """For a decode with no final . ? !: the probability the model gives its text ending there
+        (end of text, or a . ? ! next) after its words, on the encoder output of the last
+        ``transcribe`` (one greedy decoder step after the words; no initial prompt, as the alignment)."""
+        from faster_whisper.tokenizer import Tokenizer
+
+        model = self._model
+        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
+                              language=language or "en")
+        text = [t for t in tokens if t < tokenizer.eot]
+        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps, *text]
+        # the logits cover the words' own steps first, then the one after them (max_length: tiny.en here,
+        # ctranslate2 4.8, stops after len(text) + 1 steps with this bound)
+        result = model.model.generate(model.encoded, [prompt], beam_size=1, max_length=2 * len(text) + 2,
+                                      return_logits_vocab=True, suppress_blank=False)[0]
+        if not text or len(result.logits[0]) <= len(text):
+            return None
+        logits = np.asarray(result.logits[0][len(text)], dtype=np.float64)
+        probs = np.exp(logits - logits.max())
+        ends = [tokenizer.eot, *(tokenizer.encode(mark)[0] for mark in _END_MARKS)]
+        return float(probs[ends].sum() / probs.sum())
 
     def _prompt_tokens(self, tokenizer: Any, prompt: str | None = None) -> list[int]:
         prompt = prompt if prompt is not None else self.config.initial_prompt
@@ -277,6 +308,7 @@ class WhisperEngine:
         return list(tokenizer.encode(" " + prompt.strip()))
 
 
+_END_MARKS = (".", "?", "!")
 _NON_WORD = re.compile(r"[^\w']+")
 
 

@@ -22,7 +22,8 @@ Pure and synchronous (no asyncio, no wyoming); the handler drives it.
   resumes (then the longer region is judged at its next pause); a text decoded unsure
   (``UNSURE_LOGPROB``) waits the weak cap whatever its words say. A finished-reading text whose
   last word (aligned with the decode's audio) ends more than ``TAIL_SECONDS`` before the speech
-  does is judged weak: Silero heard a word Whisper left out. Speech that ends before
+  does is judged weak: Silero heard a word Whisper left out; so is one whose final . ? ! the decode
+  scored under ``endpoint.END_MARK_BELOW`` (it nearly went on). Speech that ends before
   ``hold_windows`` (an earlier part of the question the client sent again first) ends nothing.
 * **A looped final is decoded again, longer.** With the short encoder window (:mod:`.engine`)
   and only 0.1 s of silence after the speech (endpointing), tiny.en sometimes writes the request
@@ -41,7 +42,7 @@ from dataclasses import dataclass
 
 from .chunks import AgreedText
 from .early import EarlyFinal, adds_no_word, may_start
-from .endpoint import EndpointPolicy, Verdict, ends, judge, repeats, whole_value, words
+from .endpoint import EndpointPolicy, Verdict, doubted_end, ends, judge, repeats, whole_value, words
 from .engine import SAMPLE_RATE, Decoded, FloatArray, pcm16_to_float
 from .vad import WINDOW, VadPolicy, VadStream, end_pad, speech_region, speech_windows
 
@@ -317,8 +318,8 @@ class Utterance:
         ):
             return None
         verdict = judge(text)
-        if self._speech_after_words(region) is not None:
-            return None  # speech ran on after its last word: a word the decode left out, never sent
+        if self._speech_after_words(region) is not None or self._end_doubted(region) is not None:
+            return None  # a word the decode left out (speech after its last word, or an end mark in doubt)
         if verdict.finished:
             return text, self._unsure(region)
         return (text, True) if verdict.weak and self.policy.speculative_weak else None
@@ -351,10 +352,19 @@ class Utterance:
                 verdict = Verdict(False, f"{verdict.reason}, {heard}", weak=True)
         elif verdict.finished and text is not None and (gap := self._speech_after_words(region)) is not None:
             verdict = Verdict(False, f"speech {gap:.2f}s after its last word", weak=True)
+        elif verdict.finished and text is not None and (mark := self._end_doubted(region)) is not None:
+            verdict = Verdict(False, f"its end mark scored {mark:.2f}", weak=True)  # endpoint.END_MARK_BELOW
         if not verdict.finished and not verdict.weak and text is not None and repeats(words(text)):
             verdict = Verdict(False, f"{verdict.reason}: looped, the weak wait", weak=True)  # LOOP_WAIT
         self.verdict = (region, verdict)
         return verdict
+
+    def _end_doubted(self, region: Region) -> float | None:
+        """The end-mark score of the speculative final of ``region`` when in doubt (.endpoint.doubted_end)."""
+        s = self.speculated
+        if s is None or s[0] != region or not doubted_end(s[1].text, s[1].end_mark_prob):
+            return None
+        return s[1].end_mark_prob
 
     def _speech_after_words(self, region: Region) -> float | None:
         """Seconds the speech runs on after the last word of the speculative final of ``region``
