@@ -67,6 +67,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--compute-type", default=None,
                         help="CTranslate2 compute type (default int8 on cpu, float16 on cuda)")
     parser.add_argument("--beam-size", type=int, default=5, help="beam size of the final decode (default 5)")
+    parser.add_argument("--greedy-sure", type=float, default=None, metavar="LOGPROB",
+                        help="greedy first: a final decode searches greedily and keeps that text when its "
+                        "avg_logprob is at least LOGPROB and it does not loop, else runs the beam on the same "
+                        "encoder output (default: off, always the beam; bench/results/s25_decode.md)")
     parser.add_argument("--language", default=None,
                         help="default language (default: en for *.en models, auto-detect otherwise)")
     parser.add_argument("--initial-prompt", default=None, help="text that biases the decoding (names, terms)")
@@ -158,6 +162,7 @@ def make_config(args: argparse.Namespace) -> WhisperConfig:
         language=args.language,
         initial_prompt=args.initial_prompt,
         audio_context=min(30.0, max(1.0, args.audio_context)),
+        greedy_sure=args.greedy_sure,
     )
     return WhisperConfig(
         server=server_config(args, "wyoming-whisper"),

@@ -26,18 +26,28 @@ search (CTranslate2 batches them), for when several satellites finish speaking a
 commands take about 0.45 s together instead of 0.8 s one after another on 2 cores. Each
 utterance gets exactly the input and options of its lone ``transcribe`` (same window, same
 prompt, same no-speech rule), so batching never changes a transcript.
+
+Greedy first (``greedy_sure``; off by default, ``--greedy-sure``): a beam decode of audio that fits
+one window is encoded once and searched greedily (at most ``_GREEDY_TOKENS_PER_SECOND`` tokens a
+second); the greedy text stands when its ``avg_logprob`` is at least ``greedy_sure``, it repeats no
+phrase and it ended before its cap, else the beam searches the same encoder output. On the slow
+2-core box of session 25 the beam search is ~0.03 s of a ~0.3 s decode (the encoder ~0.14 s), and
+the decodes that search twice cost more than the greedy ones save at p95: not the default
+(bench/results/s25_decode.md).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from . import endpoint
 
 FloatArray = npt.NDArray[np.float32]
 SAMPLE_RATE = 16000
@@ -53,6 +63,9 @@ class EngineConfig:
     language: str | None = None  # None: English for *.en models, else auto-detect
     initial_prompt: str | None = None
     audio_context: float = 10.0  # minimum encoder window in seconds (30: stock faster-whisper)
+    # Greedy first (off: None): a beam decode searches greedily first and keeps that text when its
+    # avg_logprob is at least this (and it does not loop); otherwise the beam, on the same encoder output.
+    greedy_sure: float | None = None
 
 
 _FRAMES_PER_SECOND = 100  # Whisper mel frames per second
@@ -62,6 +75,15 @@ _CONTEXT_MARGIN = 100  # frames of silence kept after the audio
 # says no speech with this probability and its text is no likelier than this average log-prob.
 _NO_SPEECH_THRESHOLD = 0.6
 _LOG_PROB_THRESHOLD = -1.0
+# Greedy first (``EngineConfig.greedy_sure``, off by default): a beam decode (``beam_size`` > 1) of
+# audio that fits one encoder window first searches greedily; the greedy text stands when tiny.en
+# was at least ``greedy_sure`` sure of it (its ``avg_logprob``) and it repeats no phrase; otherwise
+# the beam searches the same encoder output (encoded once). See the module doc.
+# Tokens per second of audio the greedy search may write (plus _GREEDY_TOKENS_MIN): a greedy loop
+# otherwise runs to the model's 448 tokens (2 s, bench/results/eot_decode.md); one that reaches
+# the limit is not kept.
+_GREEDY_TOKENS_PER_SECOND = 8
+_GREEDY_TOKENS_MIN = 16
 
 
 @dataclass(frozen=True)
@@ -149,12 +171,16 @@ class WhisperEngine:
         fits one encoder window)."""
         if audio.size == 0:
             return Decoded("")
+        beam = beam_size or self.config.beam_size
+        lang = self.resolve_language(language)
+        if self._greedy_first(beam) and lang is not None and self.batch_key(audio) is not None:
+            return self._decode_together([audio], lang, beam, prompt, word_end)[0]
         frames = self._frames(audio)
         self._model.encoder_frames = frames if frames < _FULL_WINDOW else None
         segments, info = self._model.transcribe(
             audio,
-            language=self.resolve_language(language),
-            beam_size=beam_size or self.config.beam_size,
+            language=lang,
+            beam_size=beam,
             temperature=0.0,
             condition_on_previous_text=False,
             without_timestamps=True,
@@ -170,6 +196,9 @@ class WhisperEngine:
         if word_end and frames < _FULL_WINDOW and len(decoded) == 1:
             end = self._word_ends([decoded[0].tokens], self._model.encoded, [audio], info.language)[0]
         return Decoded(text, min(s.avg_logprob for s in decoded), max(s.no_speech_prob for s in decoded), end)
+
+    def _greedy_first(self, beam: int) -> bool:
+        return self.config.greedy_sure is not None and beam > 1
 
     def transcribe_partial(self, audio: FloatArray, language: str | None = None) -> Decoded:
         """A cheaper (greedy) decode of the audio so far, for partial results."""
@@ -211,20 +240,68 @@ class WhisperEngine:
 
     def _decode_together(self, audios: Sequence[FloatArray], language: str, beam_size: int,
                          prompt: str | None = None, word_end: bool = False) -> list[Decoded]:
+        """``audios`` (one encoder window, see ``batch_key``) encoded together and searched
+        together; greedy first when ``greedy_first`` (the beam searches the same encoder output
+        again for the decodes whose greedy text does not stand)."""
+        from faster_whisper.transcribe import get_ctranslate2_storage
+
+        encoded = self._model.model.encode(get_ctranslate2_storage(self._features(audios)), to_cpu=False)
+        if self._greedy_first(beam_size):
+            decodes, tokens = self._search(encoded, audios, language, 1, prompt, greedy_cap=True)
+            again = [i for i, (d, t) in enumerate(zip(decodes, tokens, strict=True))
+                     if not self._greedy_stands(d, t, audios[i])]
+            if again:  # the beam over the whole batch (one search); only the unsure ones take its text
+                beamed, beamed_tokens = self._search(encoded, audios, language, beam_size, prompt)
+                for i in again:
+                    decodes[i], tokens[i] = beamed[i], beamed_tokens[i]
+        else:
+            decodes, tokens = self._search(encoded, audios, language, beam_size, prompt)
+        if not word_end:
+            return decodes
+        ends = self._word_ends(tokens, encoded, audios, language)
+        return [replace(d, last_word_end=end if d.text else None) for d, end in zip(decodes, ends, strict=True)]
+
+    def _features(self, audios: Sequence[FloatArray]) -> Any:
+        """The encoder's input for ``audios`` (as ``transcribe`` makes it: the whole clip's mel, the
+        last frame dropped, padded to 30 s and cut to the first audio's window)."""
         from faster_whisper.audio import pad_or_trim
-        from faster_whisper.tokenizer import Tokenizer
-        from faster_whisper.transcribe import get_ctranslate2_storage, get_suppressed_tokens
 
         model = self._model
         frames = self._frames(audios[0])
         features = []
         for audio in audios:
-            mel = model.feature_extractor(audio)  # as transcribe: the whole clip, the last frame dropped
+            mel = model.feature_extractor(audio)
             features.append(pad_or_trim(mel[:, : mel.shape[-1] - 1])[:, :frames])
+        return np.ascontiguousarray(np.stack(features))
+
+    def _greedy_stands(self, decoded: Decoded, tokens: Sequence[int], audio: FloatArray) -> bool:
+        """Whether a greedy decode is kept instead of a beam search: sure (``greedy_sure``), no
+        phrase repeated, not stopped by its length limit. A silent decode (no text) stands."""
+        if not decoded.text:
+            return True
+        if len(tokens) >= self._greedy_cap(audio) - 1:
+            return False
+        floor = self.config.greedy_sure
+        sure = floor is not None and decoded.avg_logprob is not None and decoded.avg_logprob >= floor
+        return sure and not endpoint.repeats(endpoint.words(decoded.text))
+
+    @staticmethod
+    def _greedy_cap(audio: FloatArray) -> int:
+        return int(audio.size / SAMPLE_RATE * _GREEDY_TOKENS_PER_SECOND) + _GREEDY_TOKENS_MIN
+
+    def _search(self, encoded: Any, audios: Sequence[FloatArray], language: str, beam_size: int,
+                prompt: str | None = None, *, greedy_cap: bool = False) -> tuple[list[Decoded], list[list[int]]]:
+        """One search over ``encoded`` (of ``audios``): each audio's decode (the no-speech rule applied)
+        and its tokens. ``greedy_cap``: at most ``_greedy_cap`` tokens each."""
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        model = self._model
         tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language)
-        tokens = self._prompt_tokens(tokenizer, prompt)
-        prompt_ids = model.get_prompt(tokenizer, tokens, without_timestamps=True)
-        encoded = model.model.encode(get_ctranslate2_storage(np.ascontiguousarray(np.stack(features))), to_cpu=False)
+        prompt_ids = model.get_prompt(tokenizer, self._prompt_tokens(tokenizer, prompt), without_timestamps=True)
+        max_length = model.max_length
+        if greedy_cap:
+            max_length = min(max_length, len(prompt_ids) + max(self._greedy_cap(a) for a in audios))
         results = model.model.generate(
             encoded,
             [prompt_ids] * len(audios),
@@ -233,22 +310,21 @@ class WhisperEngine:
             length_penalty=1.0,
             repetition_penalty=1.0,
             no_repeat_ngram_size=0,
-            max_length=model.max_length,
+            max_length=max_length,
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
             suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
             max_initial_timestamp_index=int(round(1.0 / model.time_precision)),
         )
-        sequences = [result.sequences_ids[0] for result in results]
-        ends = self._word_ends(sequences, encoded, audios, language) if word_end else [None] * len(audios)
+        sequences = [list(result.sequences_ids[0]) for result in results]
         decodes = []
-        for result, tokens, end in zip(results, sequences, ends, strict=True):
+        for result, tokens in zip(results, sequences, strict=True):
             avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)  # length_penalty 1
             silent = result.no_speech_prob > _NO_SPEECH_THRESHOLD and avg_logprob <= _LOG_PROB_THRESHOLD
             decodes.append(Decoded("" if silent else tokenizer.decode(tokens).strip(), avg_logprob,
-                                   result.no_speech_prob, None if silent else end))
-        return decodes
+                                   result.no_speech_prob))
+        return decodes, sequences
 
     def _word_ends(self, tokens: Sequence[Sequence[int]], encoded: Any, audios: Sequence[FloatArray],
                    language: str | None) -> list[float | None]:
