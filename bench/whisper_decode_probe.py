@@ -54,14 +54,14 @@ from bench.turn_corpus import RATE, build  # noqa: E402
 
 # name -> the engine's settings (tiny.en int8; main: the server before session 25)
 WAYS: dict[str, dict[str, Any]] = {
-    "main": {"cpu_threads": 2},
-    "direct": {"cpu_threads": 2},  # main's search, through the engine's own path (not faster-whisper's transcribe)
-    "cascade": {"cpu_threads": 2, "greedy_sure": -0.3},
+    "main": {"cpu_threads": 2, "greedy_sure": None},
+    "direct": {"cpu_threads": 2, "greedy_sure": None},  # main's search through our own encode + search path
+    "cascade": {"cpu_threads": 2, "greedy_sure": -0.3},  # runs 1-3: without the final . ? ! rule
     "cascade6": {"cpu_threads": 2, "greedy_sure": -0.6},
     "cascade4": {"cpu_threads": 2, "greedy_sure": -0.4},
-    "threads1": {"cpu_threads": 1},
-    "ctx8": {"cpu_threads": 2, "audio_context": 8.0},
-    "ctx7": {"cpu_threads": 2, "audio_context": 7.0},
+    "threads1": {"cpu_threads": 1, "greedy_sure": None},
+    "ctx8": {"cpu_threads": 2, "greedy_sure": None, "audio_context": 8.0},
+    "ctx7": {"cpu_threads": 2, "greedy_sure": None, "audio_context": 7.0},
 }
 
 

@@ -1,4 +1,4 @@
-"""Greedy first (session 25, ``EngineConfig.greedy_sure``, off by default): a beam decode searches
+"""Greedy first (session 25, ``EngineConfig.greedy_sure``, on by default): a beam decode searches
 greedily first and keeps that text when tiny.en was sure of it; otherwise the beam searches the same
 encoder output. Real tiny.en, real speech; the assertions are on words (which search's text came
 back), never on time."""
@@ -19,15 +19,15 @@ from wyoming_whisper.engine import SAMPLE_RATE, Decoded, EngineConfig, FloatArra
 REQUESTS = ["Turn on the kitchen lights.", "Set a timer for five minutes.", "What is the capital of France?"]
 
 
-SURE = -0.6
+SURE = engine_module.GREEDY_SURE
 
 
 @pytest.fixture(scope="module")
 def engines() -> tuple[WhisperEngine, WhisperEngine]:
-    """(greedy first at ``SURE``, the default: always the beam)."""
+    """(the default: greedy first at ``GREEDY_SURE``, off: always the beam as before)."""
     model = resolve_whisper("tiny.en")
-    return (WhisperEngine(EngineConfig(model_dir=model, greedy_sure=SURE)),
-            WhisperEngine(EngineConfig(model_dir=model)))
+    return (WhisperEngine(EngineConfig(model_dir=model)),
+            WhisperEngine(EngineConfig(model_dir=model, greedy_sure=None)))
 
 
 def never_sure(engine: WhisperEngine) -> WhisperEngine:
@@ -85,6 +85,8 @@ def test_a_greedy_text_stands_only_sure_unlooped_and_under_its_length_cap(
                                     tokens, audio)
     assert not first._greedy_stands(Decoded("Lights off. Lights off.", -0.1, 0.01), tokens, audio)
     assert not first._greedy_stands(Decoded("Turn on the lights.", -0.1, 0.01), list(range(cap)), audio)
+    assert not first._greedy_stands(Decoded("Turn on the lights", -0.1, 0.01), tokens, audio)  # no final . ? !
+    assert first._greedy_stands(Decoded("What time is it?", -0.1, 0.01), tokens, audio)
     assert first._greedy_stands(Decoded("", -2.0, 0.9), tokens, audio)  # silence: nothing to search again
 
 
@@ -101,7 +103,8 @@ def test_a_greedy_loop_stops_at_its_cap_and_the_beam_decides(
     assert "capital of france" in decoded.text.lower()
 
 
-def test_greedy_first_is_off_by_default_and_on_with_its_flag() -> None:
+def test_greedy_first_is_on_by_default_and_off_with_its_flag() -> None:
     args = ["--uri", "tcp://127.0.0.1:0", "--model", str(resolve_whisper("tiny.en"))]
-    assert make_config(parse_args(args)).engine.greedy_sure is None
-    assert make_config(parse_args([*args, "--greedy-sure", "-0.6"])).engine.greedy_sure == -0.6
+    assert make_config(parse_args(args)).engine.greedy_sure == SURE == -0.6
+    assert make_config(parse_args([*args, "--greedy-sure", "-0.4"])).engine.greedy_sure == -0.4
+    assert make_config(parse_args([*args, "--greedy-sure", "off"])).engine.greedy_sure is None

@@ -27,13 +27,15 @@ commands take about 0.45 s together instead of 0.8 s one after another on 2 core
 utterance gets exactly the input and options of its lone ``transcribe`` (same window, same
 prompt, same no-speech rule), so batching never changes a transcript.
 
-Greedy first (``greedy_sure``; off by default, ``--greedy-sure``): a beam decode of audio that fits
-one window is encoded once and searched greedily (at most ``_GREEDY_TOKENS_PER_SECOND`` tokens a
-second); the greedy text stands when its ``avg_logprob`` is at least ``greedy_sure``, it repeats no
-phrase and it ended before its cap, else the beam searches the same encoder output. On the slow
-2-core box of session 25 the beam search is ~0.03 s of a ~0.3 s decode (the encoder ~0.14 s), and
-the decodes that search twice cost more than the greedy ones save at p95: not the default
-(bench/results/s25_decode.md).
+Greedy first (``greedy_sure``, default ``GREEDY_SURE``; ``--greedy-sure off``: always the beam): a
+beam decode of audio that fits one window is encoded once and searched greedily (at most
+``_GREEDY_TOKENS_PER_SECOND`` tokens a second); the greedy text stands when its ``avg_logprob`` is
+at least ``greedy_sure``, it ends in . ? or !, it repeats no phrase and it ended before its cap,
+else the beam searches the same encoder output. On the slow 2-core box of session 25 the encoder
+is ~0.14 s of a ~0.3 s decode and the beam ~0.03 s more than greedy: greedy first kept 77 % of the
+corpus's speculative finals greedy, 0.024 s (12 %) cheaper per decode p50 paired, with texts as
+good or better (held whole 50 -> 51/55, WER 8.3 -> 7.7 %, no new pause cut at equal decode times;
+bench/results/s25_decode.md).
 """
 
 from __future__ import annotations
@@ -53,6 +55,13 @@ FloatArray = npt.NDArray[np.float32]
 SAMPLE_RATE = 16000
 
 
+# Greedy first (``EngineConfig.greedy_sure``, default GREEDY_SURE): a beam decode (``beam_size`` > 1)
+# of audio that fits one encoder window first searches greedily; the greedy text stands when tiny.en
+# was at least ``greedy_sure`` sure of it (its ``avg_logprob``), it ends in . ? ! and repeats no
+# phrase; otherwise the beam searches the same encoder output (encoded once). See the module doc.
+GREEDY_SURE = -0.6
+
+
 @dataclass(frozen=True)
 class EngineConfig:
     model_dir: Path
@@ -63,9 +72,10 @@ class EngineConfig:
     language: str | None = None  # None: English for *.en models, else auto-detect
     initial_prompt: str | None = None
     audio_context: float = 10.0  # minimum encoder window in seconds (30: stock faster-whisper)
-    # Greedy first (off: None): a beam decode searches greedily first and keeps that text when its
-    # avg_logprob is at least this (and it does not loop); otherwise the beam, on the same encoder output.
-    greedy_sure: float | None = None
+    # Greedy first (None: off, always the beam): a beam decode searches greedily first and keeps that
+    # text when its avg_logprob is at least this (and it ends in . ? !, does not loop); otherwise the
+    # beam, on the same encoder output.
+    greedy_sure: float | None = GREEDY_SURE
 
 
 _FRAMES_PER_SECOND = 100  # Whisper mel frames per second
@@ -75,10 +85,6 @@ _CONTEXT_MARGIN = 100  # frames of silence kept after the audio
 # says no speech with this probability and its text is no likelier than this average log-prob.
 _NO_SPEECH_THRESHOLD = 0.6
 _LOG_PROB_THRESHOLD = -1.0
-# Greedy first (``EngineConfig.greedy_sure``, off by default): a beam decode (``beam_size`` > 1) of
-# audio that fits one encoder window first searches greedily; the greedy text stands when tiny.en
-# was at least ``greedy_sure`` sure of it (its ``avg_logprob``) and it repeats no phrase; otherwise
-# the beam searches the same encoder output (encoded once). See the module doc.
 # Tokens per second of audio the greedy search may write (plus _GREEDY_TOKENS_MIN): a greedy loop
 # otherwise runs to the model's 448 tokens (2 s, bench/results/eot_decode.md); one that reaches
 # the limit is not kept.
@@ -275,11 +281,13 @@ class WhisperEngine:
         return np.ascontiguousarray(np.stack(features))
 
     def _greedy_stands(self, decoded: Decoded, tokens: Sequence[int], audio: FloatArray) -> bool:
-        """Whether a greedy decode is kept instead of a beam search: sure (``greedy_sure``), no
-        phrase repeated, not stopped by its length limit. A silent decode (no text) stands."""
+        """Whether a greedy decode is kept instead of a beam search: sure (``greedy_sure``), ending
+        in . ? or ! (greedy texts drop a final period more often than the beam's, and a text without
+        one waits the end of turn's weak cap), no phrase repeated, not stopped by its length limit.
+        A silent decode (no text) stands."""
         if not decoded.text:
             return True
-        if len(tokens) >= self._greedy_cap(audio) - 1:
+        if len(tokens) >= self._greedy_cap(audio) - 1 or decoded.text.rstrip()[-1] not in ".?!":
             return False
         floor = self.config.greedy_sure
         sure = floor is not None and decoded.avg_logprob is not None and decoded.avg_logprob >= floor
