@@ -33,9 +33,9 @@ beam decode of audio that fits one window is encoded once and searched greedily 
 at least ``greedy_sure``, it ends in . ? or !, it repeats no phrase and it ended before its cap,
 else the beam searches the same encoder output. On the slow 2-core box of session 25 the encoder
 is ~0.14 s of a ~0.3 s decode and the beam ~0.03 s more than greedy: greedy first kept 77 % of the
-corpus's speculative finals greedy, 0.024 s (12 %) cheaper per decode p50 paired, with texts as
-good or better (held whole 50 -> 51/55, WER 8.3 -> 7.7 %, no new pause cut at equal decode times;
-bench/results/s25_decode.md).
+corpus's speculative finals greedy, 0.024-0.025 s (11-12 %) cheaper per decode p50 paired, held
+whole as good or better, held WER 8.3 -> 7.7 % and 8.2 -> 8.5 % (one word) in two runs, no new pause
+cut at equal decode times (bench/results/s25_decode.md).
 """
 
 from __future__ import annotations
