@@ -27,7 +27,7 @@ class Heard:
 
 
 class ServerTurn:
-    """tiny.en (the server's default), beam 5, the server's VAD region and loop retry."""
+    """tiny.en with the server's default decode (greedy first, beam 5), its VAD region and loop retry."""
 
     def __init__(self, engine: Any = None) -> None:
         from voice_runtime.models import resolve_whisper, silero_vad

@@ -56,7 +56,9 @@ def test_the_second_text_stands_with_the_first_end_mark_unless_it_loops_or_is_em
 
 @pytest.fixture(scope="module")
 def engines() -> tuple[WhisperEngine, WhisperEngine]:
-    tiny = WhisperEngine(EngineConfig(model_dir=resolve_whisper("tiny.en")))
+    # the clips were kept for tiny.en's beam-5 mishearings: its old decode (greedy first off; with it
+    # on held-40's clip decodes "Switch off, eh? Bedroom lamp?", sure enough to stand)
+    tiny = WhisperEngine(EngineConfig(model_dir=resolve_whisper("tiny.en"), greedy_sure=None))
     base = WhisperEngine(EngineConfig(model_dir=resolve_whisper("base"), language="en"))
     return tiny, base
 

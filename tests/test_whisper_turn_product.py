@@ -45,7 +45,29 @@ async def test_the_product_transcript_is_the_servers_on_a_recorded_room_turn(ser
     assert "time is it" in heard.text.lower(), heard.text
 
 
-def test_question_wer_reports_the_product_beside_the_judge(server: ServerTurn) -> None:
+@pytest.fixture(scope="module")
+def beam_server() -> ServerTurn:
+    """The server's decode before session 25 (greedy first off): the beam loops on the emerald clip."""
+    from voice_runtime.models import resolve_whisper
+    from wyoming_whisper.engine import EngineConfig, WhisperEngine
+
+    return ServerTurn(WhisperEngine(EngineConfig(resolve_whisper("tiny.en"), greedy_sure=None)))
+
+
+def test_greedy_first_hears_the_emerald_question_once_without_the_loop_retry(server: ServerTurn) -> None:
+    """The default decode (greedy first, session 25) on the clip whose region the beam decodes as
+    the question twice: the greedy text is sure and says it once, so no retry is needed."""
+    heard = server(clip_pcm(EMERALD))
+    assert not heard.looped
+    assert heard.text.lower().count("emerald") == 1 and "color" in heard.text.lower(), heard.text
+
+
+def test_question_wer_reports_the_product_beside_the_judge(beam_server: ServerTurn,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import whisper_turn
+
+    monkeypatch.setattr(whisper_turn, "ServerTurn", lambda: beam_server)  # question_wer's own ServerTurn
+    server = beam_server
     pcm = clip_pcm(EMERALD)
     said = "What color is an emerald?"
     heard = server(pcm)

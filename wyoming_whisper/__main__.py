@@ -24,7 +24,7 @@ from voice_runtime.models import ModelError, silero_vad
 from voice_runtime.server import ServerConfig, require_listen, run_server
 
 from . import __version__
-from .engine import SAMPLE_RATE, EngineConfig, WhisperEngine
+from .engine import GREEDY_SURE, SAMPLE_RATE, EngineConfig, WhisperEngine
 from .handler import WhisperHandler
 from .service import WhisperService
 from .stream import StreamPolicy
@@ -67,6 +67,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--compute-type", default=None,
                         help="CTranslate2 compute type (default int8 on cpu, float16 on cuda)")
     parser.add_argument("--beam-size", type=int, default=5, help="beam size of the final decode (default 5)")
+    parser.add_argument("--greedy-sure", type=_logprob_or_off, default=GREEDY_SURE, metavar="LOGPROB|off",
+                        help="greedy first: a final decode searches greedily and keeps that text when its "
+                        "avg_logprob is at least LOGPROB, it ends in . ? ! and does not loop, else runs the beam "
+                        f"on the same encoder output (default {GREEDY_SURE}; off: always the beam, as before "
+                        "session 25)")
     parser.add_argument("--language", default=None,
                         help="default language (default: en for *.en models, auto-detect otherwise)")
     parser.add_argument("--initial-prompt", default=None, help="text that biases the decoding (names, terms)")
@@ -108,6 +113,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-warmup", action="store_true", help="skip the warm-up decode at start")
     add_server_args(parser, default_uri="tcp://127.0.0.1:10300")
     return parse_checked(parser, argv)
+
+
+def _logprob_or_off(value: str) -> float | None:
+    if value.strip().lower() in ("off", "none"):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a log-probability or 'off': {value!r}") from None
 
 
 def _windows(seconds: float) -> int:
@@ -158,6 +172,7 @@ def make_config(args: argparse.Namespace) -> WhisperConfig:
         language=args.language,
         initial_prompt=args.initial_prompt,
         audio_context=min(30.0, max(1.0, args.audio_context)),
+        greedy_sure=args.greedy_sure,
     )
     return WhisperConfig(
         server=server_config(args, "wyoming-whisper"),
