@@ -35,8 +35,9 @@ over the reply is no such run: session 24's quiet room run (held-43, "my playlis
 0.5 s into the reply, ERLE 29 dB) had its first loud frame explained 4.6 dB at 45 samples and one six
 frames later 7.3 dB at 59, the only two such frames of the run (14 requests); the first suspended the
 trusted canceller, which waited 0.4 s for a delay then measured unchanged, and the word was never held
-(tests/test_satellite_held43_room.py); the same in session 24's room_cont (cont-04, far, 4.9 dB). The
-synthetic unseen moves: see tests/test_satellite_later_echo_agree.py and bench/results/s25_hold.md.
+(tests/test_satellite_held43_room.py). Not caught: session 24's room_cont cont-04 (a far "now": 4.9 then
+5.5 dB at 30 and 32 samples, two frames that agree). The synthetic unseen moves: see
+tests/test_satellite_later_echo_agree.py and bench/results/s25_hold.md.
 """
 
 from __future__ import annotations
