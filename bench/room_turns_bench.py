@@ -295,17 +295,29 @@ def save(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=1) + "\n")
 
 
-def part_of(split: str, spec: str, limit: int) -> list[Request]:
+def part_of(split: str, spec: str, limit: int, only: list[str] | None = None) -> list[Request]:
+    """The K-th of N parts of a split (``spec`` "K/N"), or with ``only`` just those requests, in corpus order."""
     corpus = [r for r in build() if r.split == split]
-    part, parts = (int(x) for x in spec.split("/"))
-    corpus = corpus[(part - 1) * len(corpus) // parts : part * len(corpus) // parts]
+    if only:
+        missing = set(only) - {r.id for r in corpus}
+        if missing:
+            raise SystemExit(f"--only: not in the {split} split: {', '.join(sorted(missing))}")
+        corpus = [r for r in corpus if r.id in only]
+    else:
+        part, parts = (int(x) for x in spec.split("/"))
+        corpus = corpus[(part - 1) * len(corpus) // parts : part * len(corpus) // parts]
     return corpus[:limit] if limit else corpus
+
+
+def part_name(args: argparse.Namespace) -> str:
+    """The run's name in the results: pKofN, or "only" for chosen requests."""
+    return "only" if args.only else f"p{args.part.replace('/', 'of')}"
 
 
 def rejudge(args: argparse.Namespace) -> int:
     """Judge a kept run folder again (the scenario clock placed at the start file's mtime)."""
     folder = Path(args.rejudge)
-    path = RESULTS / "room_turns" / f"{args.split}-{args.label}-p{args.part.replace('/', 'of')}.json"
+    path = RESULTS / "room_turns" / f"{args.split}-{args.label}-{part_name(args)}.json"
     data = json.loads(path.read_text())
     ran = {
         "result": json.loads((folder / "result.json").read_text()),
@@ -314,14 +326,14 @@ def rejudge(args: argparse.Namespace) -> int:
         "scenario_wall": (folder / "go").stat().st_mtime,
     }
     skipped = set(json.loads((RESULTS / "turn.json").read_text()).get("skipped", {}))
-    data["rows"] = judge(part_of(args.split, args.part, args.limit), ran, skipped)
+    data["rows"] = judge(part_of(args.split, args.part, args.limit, args.only), ran, skipped)
     save(path, data)
     print(f"rejudged {path}: {sum(r['whole'] for r in data['rows'])}/{len(data['rows'])} whole")
     return 0
 
 
 async def run(args: argparse.Namespace) -> int:
-    corpus = await asyncio.to_thread(part_of, args.split, args.part, args.limit)
+    corpus = await asyncio.to_thread(part_of, args.split, args.part, args.limit, args.only)
     skipped = set(json.loads((RESULTS / "turn.json").read_text()).get("skipped", {}))
     engines: dict[str, ServiceProcess] = {}
     load_start = os.getloadavg()
@@ -331,7 +343,7 @@ async def run(args: argparse.Namespace) -> int:
         engines["llama"] = await start_service("wyoming_llama", "--max-sentences", "1", *shlex.split(args.llama_args))
         engines["tts"] = await start_service("wyoming_kokoro", *shlex.split(args.tts_args))
         label = args.label or ("on" if args.window is None else f"window{args.window:g}")
-        folder = Path(args.keep or f"/tmp/room-turns-{args.split}-{label}-p{args.part.replace('/', 'of')}")
+        folder = Path(args.keep or f"/tmp/room-turns-{args.split}-{label}-{part_name(args)}")
         ran = await run_split(args, corpus, engines, folder)
     finally:
         for name, proc in engines.items():
@@ -343,6 +355,8 @@ async def run(args: argparse.Namespace) -> int:
         "split": args.split,
         "label": label,
         "part": args.part,
+        "only": args.only,
+        "tap": args.tap,
         "window": args.window,
         "gap": args.gap,
         "corpus_generation": GENERATION,  # 2: each pause measured = nominal (bench/turn_pauses.py)
@@ -357,7 +371,7 @@ async def run(args: argparse.Namespace) -> int:
         "room_stats": ran["result"].get("stats"),
         "rows": rows,
     }
-    path = RESULTS / "room_turns" / f"{args.split}-{label}-p{args.part.replace('/', 'of')}.json"
+    path = RESULTS / "room_turns" / f"{args.split}-{label}-{part_name(args)}.json"
     await asyncio.to_thread(save, path, data)
     for row in rows:
         print(
@@ -378,6 +392,9 @@ def main() -> int:
     parser.add_argument("--gap", type=float, default=12.0, help="seconds from the end of one request to the next")
     parser.add_argument("--part", default="1/1", help="K/N: only the K-th of N equal parts of the split (short runs)")
     parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--only", nargs="+", metavar="ID", help="only these requests (e.g. held-43 held-40)")
+    parser.add_argument("--tap", action="store_true",
+                        help="record the satellite's echo chain (bench/sat_tap.py, KEEP/tap) for bench/echo_replay.py")
     parser.add_argument("--llama-args", default="", help="more flags for wyoming_llama (A/B runs, e.g. '--threads 1')")
     parser.add_argument("--whisper-args", default="", help="more flags for wyoming_whisper (e.g. '--beam-size 1')")
     parser.add_argument("--tts-args", default="", help="more flags for wyoming_kokoro (e.g. '--provider piper')")

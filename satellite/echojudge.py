@@ -126,6 +126,7 @@ class EchoJudge:
         double_talk: bool = False,
         echo_only: bool = False,
         estimate_corr: float = 0.0,
+        later_echo: bool = False,
     ) -> bool:
         """True if the (cleaned) frame may be the user's voice, not just the playback's echo.
         ``cancelling`` False: the canceller let this frame through untouched (it waits for the
@@ -141,7 +142,9 @@ class EchoJudge:
         the first interruption at both echo levels). ``echo_only``: the playback explains the mic as
         well as echo alone does (:attr:`satellite.aec.AudioFrontend.echo_only`): before the canceller is
         trusted, not the user whatever the gates say (after a stall both were off the path: the first
-        syllable of a reply's echo passed both, a false hold). After a kill: :mod:`satellite.killed_echo`."""
+        syllable of a reply's echo passed both, a false hold). After a kill: :mod:`satellite.killed_echo`.
+        ``later_echo``: the frame may be the echo heard later than the canceller's estimate, one frame not yet
+        a moved path (:attr:`satellite.estimate.LaterEcho.pending`): no evidence either way (as ``added``)."""
         mic = frame_rms(raw)
         self.killed.step(self.span_s)
         louder_before = max(self._mics, default=0.0)
@@ -170,6 +173,7 @@ class EchoJudge:
         # the mic what the canceller leaves), so such a frame is no evidence either way.
         cancelled_db = ratio_to_db(max(mic, 1e-9) / max(out, 1e-9)) if cancelling else 0.0
         added = cancelled_db < -_ADDED_DB
+        unknown = added or later_echo  # no evidence of the user (nor of the echo's level) in this frame
         # Over a trusted canceller a frame it took about its usual ERLE out of is echo, cancelled
         # as usual, whatever the playback-based residual says: the user's voice is not cancelled,
         # so a frame the residual gate calls the user (8 dB over the residual) loses at least
@@ -194,7 +198,7 @@ class EchoJudge:
         self.misaligned = self.converged and not phantom and ((added and mic >= _MISALIGNED_RMS) or off_path)
         if self.misaligned:
             self.suspend()
-        learn = cancelling and not not_echo and not double_talk and not added
+        learn = cancelling and not not_echo and not double_talk and not unknown
         # The residual echo a trusted canceller leaves is at most its ERLE (+ _ERLE_SLACK_DB) under the
         # echo the raw gate learned: a residual level learned below that is stale. After a speaker
         # restart it was learned on the first frames, before the echo came (the room, 0 dB: -38.6 dB),
@@ -207,7 +211,7 @@ class EchoJudge:
             else None
         )
         residual_user = (
-            self.residual.process(out, reference, learn=learn, min_coupling_db=floor_db) and not added and not as_echo
+            self.residual.process(out, reference, learn=learn, min_coupling_db=floor_db) and not unknown and not as_echo
         )
         hi_user = high_band and self.residual_hi.process(
             high_band_rms(cleaned), reference_hi, learn=learn and not residual_user
@@ -225,7 +229,7 @@ class EchoJudge:
             cancelling
             and not raw_user
             and not residual_user
-            and not double_talk and not phantom
+            and not double_talk and not phantom and not later_echo
             and max(self.raw.recent_reference, reference) >= self._min_ref
         ):
             self._erle.add(mic, out)
@@ -246,7 +250,7 @@ class EchoJudge:
         margin = self.config.onset_margin_db
         hiss = hi_user and self.residual_hi.excess_db >= margin and erle >= _HI_MIN_ERLE_DB
         broadband = residual_user and self.residual.excess_db >= margin
-        strong = (self.converged or self.early) and (broadband or hiss) and not added and not as_echo
+        strong = (self.converged or self.early) and (broadband or hiss) and not unknown and not as_echo
         # A scaled copy of the canceller's estimate (or of its negative) is echo, hiss or not (leaks.is_fresh).
         underrated = estimate_corr >= UNDERRATED_CORR or estimate_corr <= OFF_PATH_CORR
         self._fresh = strong and (self._fresh or (not underrated and (hiss or is_fresh(cancelled_db, self.residual))))

@@ -175,7 +175,7 @@ class SpeakerPath:
         ahead = getattr(self.speaker, "ahead", None)
         if ahead is not None:
             self._follow_write_ahead(ahead)
-        cleaned, cancelling, not_echo, double_talk, echo_only = raw, True, False, False, False
+        cleaned, cancelling, not_echo, double_talk, echo_only, later = raw, True, False, False, False, False
         estimate_corr = 0.0
         if self.frontend is not None:
             # The user is heard (the last frame let through, speech, or the speaker killed by a hold): the
@@ -189,8 +189,10 @@ class SpeakerPath:
                 self.guard.residual_hi.recall_coupling(floor - _KEPT_SLACK_DB)
             # Asked only while trusted (~1 ms) and the speaker plays: after a kill (live, session 20) it fired
             # 60 ms into a barge-in, the judge suspended, the question was not confirmed (3 voiced frames).
-            if self.guard.converged and not self._restarted and self.frontend.later_echo.shift:
+            asked = self.guard.converged and not self._restarted
+            if asked and self.frontend.later_echo.shift:
                 self._echo_moved_later()
+            later = asked and self.frontend.later_echo.pending  # (satellite.estimate: one frame, not yet a move)
             cancelling, not_echo = self.frontend.cancelling, self.frontend.mic_not_echo
             double_talk, echo_only = self.frontend.double_talk, self.frontend.echo_only
             estimate_corr = self.frontend.estimate_corr
@@ -205,6 +207,7 @@ class SpeakerPath:
             double_talk=double_talk,
             echo_only=echo_only,
             estimate_corr=estimate_corr,
+            later_echo=later,
         )
         if not allow and cancelling and not echo_only and self._partly_explained(raw):
             allow = double_talk = True  # the user, let through as on double talk (and so flagged)
