@@ -47,10 +47,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.eot_lead_probe import W, scores, streamed  # noqa: E402
+from bench.eot_lead_probe import scores, streamed  # noqa: E402
 from bench.eot_sure_probe import (  # noqa: E402
     Rule,
     command_judge,
+    decode_point,
     decodes_record,
     end_points,
     make_rule,
@@ -76,21 +77,7 @@ def decode_points(
         resume = resumed
         if resume_probs is not None:
             resume = next((k for k in range(n, len(resume_probs)) if resume_probs[k] >= THRESHOLD), None)
-        t = time.perf_counter()
-        d = engine.transcribe(x[region[0] : region[1]], beam_size=5, word_end=True)
-        found.append(
-            {
-                "at": round(n * W, 3),
-                "speech_end": round((speech[1] + 1) * W, 3),
-                "gap": None if resume is None else round((resume - speech[1] - 1) * W, 3),
-                "region_start": round(region[0] / RATE, 3),
-                "text": d.text,
-                "decode_s": round(time.perf_counter() - t, 3),
-                "avg_logprob": d.avg_logprob,
-                "last_word_end": d.last_word_end,
-                "end_mark_prob": d.end_mark_prob,
-            }
-        )
+        found.append(decode_point(engine, x, (n, region, speech, resumed), resume))
     return found
 
 

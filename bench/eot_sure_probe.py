@@ -88,25 +88,33 @@ def decode_all(prerolls: list[float], limit: int) -> dict[str, Any]:
         for i, r in enumerate(corpus):
             x = streamed(r, preroll, None, i, True)
             found = []
-            for n, region, speech, resume in end_points(vad, x):
-                t = time.perf_counter()
-                d = engine.transcribe(x[region[0] : region[1]], beam_size=5, word_end=True)
-                found.append(
-                    {
-                        "at": round(n * W, 3),
-                        "speech_end": round((speech[1] + 1) * W, 3),
-                        "gap": None if resume is None else round((resume - speech[1] - 1) * W, 3),
-                        "region_start": round(region[0] / RATE, 3),
-                        "text": d.text,
-                        "decode_s": round(time.perf_counter() - t, 3),
-                        "avg_logprob": d.avg_logprob,
-                        "last_word_end": d.last_word_end,
-                    }
-                )
+            for point in end_points(vad, x):
+                found.append(decode_point(engine, x, point, point[3]))
             streams.append(stream_record(r, preroll, found))
         load.append(os.getloadavg()[0])
         print(f"pre-roll {preroll}: {len(streams)} streams, load {os.getloadavg()[0]:.2f}", flush=True)
     return decodes_record(started, load, streams)
+
+
+def decode_point(engine: Any, x: np.ndarray[Any, Any], point: EndPoint, resume: int | None) -> dict[str, Any]:
+    """The stored decode of one speculative final of stream ``x`` (an ``end_points`` item: window
+    ``n``, the decoded ``region`` in samples, the ``speech`` windows; speech ``resume``s at that window,
+    usually the point's own), decoded as the server's final (beam 5, the last word's end and the end
+    mark's score)."""
+    n, region, speech, _ = point
+    t = time.perf_counter()
+    d = engine.transcribe(x[region[0] : region[1]], beam_size=5, word_end=True)
+    return {
+        "at": round(n * W, 3),
+        "speech_end": round((speech[1] + 1) * W, 3),
+        "gap": None if resume is None else round((resume - speech[1] - 1) * W, 3),
+        "region_start": round(region[0] / RATE, 3),
+        "text": d.text,
+        "decode_s": round(time.perf_counter() - t, 3),
+        "avg_logprob": d.avg_logprob,
+        "last_word_end": d.last_word_end,
+        "end_mark_prob": d.end_mark_prob,
+    }
 
 
 def stream_record(r: Any, preroll: float, found: list[dict[str, Any]], **more: Any) -> dict[str, Any]:
