@@ -160,7 +160,7 @@ TOO_VERBS = frozenset({"set", "change", "adjust", "raise", "lower", "increase", 
 TRANSITIVE = frozenset({"turn", "set", "switch", "play", "add", "remind", "tell", "open", "close", "lock", "unlock",
                         "put", "call", "show", "give", "make", "dim", "start", "read"})
 SET_WORDS = frozenset({"set", "start", "create", "make", "add"})
-_FINAL_PUNCTUATION = (".", "?", "!")
+FINAL_PUNCTUATION = (".", "?", "!")
 
 _WORD = re.compile(r"[a-z0-9']+(?:\.[a-z]\b)?")
 _OPEN_PUNCTUATION = (",", "-", "…", "...", ";", ":")
@@ -195,7 +195,7 @@ def judge(text: str) -> Verdict:
         return Verdict(False, "no words")
     if stripped.endswith(_OPEN_PUNCTUATION):
         return Verdict(False, f"ends in {stripped[-1]!r}")
-    if not stripped.endswith(_FINAL_PUNCTUATION):
+    if not stripped.endswith(FINAL_PUNCTUATION):
         # Whisper heard no falling voice, or the audio was noisy: weak when the words alone
         # read as finished ("Switch off the bedroom lamp"), not after "turn on the".
         return Verdict(False, "no final punctuation", weak=judge(stripped + ".").finished)
@@ -334,7 +334,7 @@ def doubted_end(text: str, end_prob: float | None) -> bool:
     or, without one, its ending there under ``END_OPEN_BELOW`` (None: not scored)."""
     if end_prob is None:
         return False
-    return end_prob < (END_MARK_BELOW if text.rstrip().endswith(_FINAL_PUNCTUATION) else END_OPEN_BELOW)
+    return end_prob < (END_MARK_BELOW if text.rstrip().endswith(FINAL_PUNCTUATION) else END_OPEN_BELOW)
 
 
 def repeats(found: list[str]) -> bool:

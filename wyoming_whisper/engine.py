@@ -296,7 +296,7 @@ class WhisperEngine:
         A silent decode (no text) stands."""
         if not decoded.text:
             return True
-        if len(tokens) >= self._greedy_cap(audio) - 1 or decoded.text.rstrip()[-1] not in ".?!":
+        if len(tokens) >= self._greedy_cap(audio) - 1 or not decoded.text.rstrip().endswith(endpoint.FINAL_PUNCTUATION):
             return False
         floor = self.config.greedy_sure
         sure = floor is not None and decoded.avg_logprob is not None and decoded.avg_logprob >= floor
@@ -361,7 +361,7 @@ class WhisperEngine:
         ends: list[tuple[float | None, float | None]] = []
         for text, words in zip(texts, aligned, strict=True):
             spoken = [w for w in words if any(c.isalnum() for c in w["word"])]
-            mark = words[-1] if text and spoken and words[-1]["word"].strip() in _END_MARKS else None
+            mark = words[-1] if text and spoken and words[-1]["word"].strip() in endpoint.FINAL_PUNCTUATION else None
             ends.append((float(spoken[-1]["end"]) if text and spoken else None,
                          None if mark is None else float(mark["probability"])))
         return ends
@@ -376,16 +376,18 @@ class WhisperEngine:
         tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
                               language=language or "en")
         text = [t for t in tokens if t < tokenizer.eot]
+        if not text:
+            return None
         prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps, *text]
         # the logits cover the words' own steps first, then the one after them (max_length: tiny.en here,
         # ctranslate2 4.8, stops after len(text) + 1 steps with this bound)
         result = model.model.generate(encoded, [prompt], beam_size=1, max_length=2 * len(text) + 2,
                                       return_logits_vocab=True, suppress_blank=False)[0]
-        if not text or len(result.logits[0]) <= len(text):
+        if len(result.logits[0]) <= len(text):
             return None
         logits = np.asarray(result.logits[0][len(text)], dtype=np.float64)
         probs = np.exp(logits - logits.max())
-        ends = [tokenizer.eot, *(tokenizer.encode(mark)[0] for mark in _END_MARKS)]
+        ends = [tokenizer.eot, *(tokenizer.encode(mark)[0] for mark in endpoint.FINAL_PUNCTUATION)]
         return float(probs[ends].sum() / probs.sum())
 
     def _prompt_tokens(self, tokenizer: Any, prompt: str | None = None) -> list[int]:
@@ -395,7 +397,6 @@ class WhisperEngine:
         return list(tokenizer.encode(" " + prompt.strip()))
 
 
-_END_MARKS = (".", "?", "!")
 _NON_WORD = re.compile(r"[^\w']+")
 
 
