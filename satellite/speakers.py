@@ -188,9 +188,7 @@ class CommandSink:
     def _watch_reader(self) -> None:
         """After a start, until the command has read from its pipe (a program still loading reads
         nothing): checked every ``READER_POLL_S``; the write-ahead's card starts playing when it has."""
-        if self._watch is not None:
-            self._watch.cancel()
-            self._watch = None
+        self._stop_watch()
         proc = self._proc
         if proc is None or proc.stdin is None or not self.ahead.awaiting_reader:
             self._unread = 0
@@ -202,10 +200,13 @@ class CommandSink:
             return
         self._watch = asyncio.get_running_loop().call_later(READER_POLL_S, self._watch_reader)
 
-    def _forget_reader(self) -> None:
+    def _stop_watch(self) -> None:
         if self._watch is not None:
             self._watch.cancel()
             self._watch = None
+
+    def _forget_reader(self) -> None:
+        self._stop_watch()
         self._unread = 0
 
     def _exited(self, code: int | None) -> None:
