@@ -60,7 +60,7 @@ POLICY = VadPolicy(pad_windows=PAD)
 EARLY = 1  # windows of silence heard when the early decode starts
 
 
-def decode_all(prerolls: list[float], limit: int) -> dict[str, Any]:
+def decode_all(prerolls: list[float], limit: int, fill: bool = True) -> dict[str, Any]:
     from voice_runtime.models import resolve_whisper, silero_vad
     from wyoming_whisper.engine import EngineConfig, WhisperEngine
     from wyoming_whisper.vad import SileroVad
@@ -79,6 +79,7 @@ def decode_all(prerolls: list[float], limit: int) -> dict[str, Any]:
             "decode_s": round(time.perf_counter() - t, 3),
             "avg_logprob": d.avg_logprob,
             "last_word_end": d.last_word_end,
+            "end_mark_prob": d.end_mark_prob,
         }
 
     streams: list[dict[str, Any]] = []
@@ -113,7 +114,7 @@ def decode_all(prerolls: list[float], limit: int) -> dict[str, Any]:
                     filled = np.concatenate(
                         [x[region[0] : region[1]], np.resize(x[(n - 1) * WINDOW : n * WINDOW], (PAD - EARLY) * WINDOW)]
                     )
-                    early_t = decode(filled)
+                    early_t = decode(filled) if fill else early  # --no-fill: the filled variant not decoded
                     item = {
                         "early_at": round(n * W, 3),
                         "first": round(first, 3),
@@ -154,7 +155,8 @@ def decode_all(prerolls: list[float], limit: int) -> dict[str, Any]:
 
 
 def timeline(
-    stream: dict[str, Any], variant: str | None, gate: float, reuse: float, decode_s: float | None
+    stream: dict[str, Any], variant: str | None, gate: float, reuse: float, decode_s: float | None,
+    *, mark: float | None = None,
 ) -> list[dict[str, Any]]:
     """The stream's judged points in time order, each with the text the end of turn reads and
     ``known`` (when that text is in, stream seconds); the early decodes (and the dips' wasted
@@ -179,6 +181,7 @@ def timeline(
             and "early_at" in p
             and p["first"] < gate
             and max(p["pad_probs"] + p["pad_half"]) < reuse
+            and (mark is None or (p[variant].get("end_mark_prob") or 0.0) >= mark)  # --marks: the early text's end
         )
         if use_early:
             start = max(p["early_at"], free)
@@ -224,12 +227,20 @@ def main() -> int:
     parser.add_argument("--decode-s", type=float, default=0.09)
     parser.add_argument("--gates", default="1.0,0.2,0.1")
     parser.add_argument("--reuses", default="0.45,0.3,0.2,0.1")
+    parser.add_argument("--marks", default="", help="also reuse only when the early decode's end mark scored "
+                        "at least this (comma-separated; 'none': no such condition); default: none")
+    parser.add_argument("--variants", default="early,early_t")
+    parser.add_argument("--early", type=int, default=1, help="windows of silence heard when the early decode "
+                        "starts (2 with --gates 1.0 --reuses 1.01: a 2-window pad instead of 3, never decoded again)")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--no-fill", action="store_true", help="skip the filled (early_t) decodes: early_t = early")
     args = parser.parse_args()
+    global EARLY
+    EARLY = args.early
     if args.decodes:
         data = json.loads(args.decodes.read_text())
     else:
-        data = decode_all([float(p) for p in args.prerolls.split(",")], args.limit)
+        data = decode_all([float(p) for p in args.prerolls.split(",")], args.limit, not args.no_fill)
         args.save.write_text(json.dumps(data) + "\n")
     command = command_judge()
     rule = make_rule("command-sure", command)
@@ -245,15 +256,18 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|---|---|---|")
     out: dict[str, Any] = {k: data[k] for k in ("started", "ended", "load_1min")} | {"rows": {}, "changes": {}}
     base: dict[tuple[str, float], dict[str, Any]] = {}
-    configs = [(None, 1.0, 0.0)] + [
-        (v, float(g), float(r))
-        for v in ("early", "early_t")
+    marks = [None if m in ("", "none") else float(m) for m in (args.marks or "none").split(",")]
+    configs: list[tuple[str | None, float, float, float | None]] = [(None, 1.0, 0.0, None)] + [
+        (v, float(g), float(r), m)
+        for v in args.variants.split(",")
         for g in args.gates.split(",")
         for r in args.reuses.split(",")
+        for m in marks
     ]
-    for variant, gate, reuse in configs:
+    for variant, gate, reuse, mark in configs:
         results = {
-            (s["id"], s["preroll"]): replay(s, rule, timeline(s, variant, gate, reuse, decode_s)) | {"stream": s}
+            (s["id"], s["preroll"]): replay(s, rule, timeline(s, variant, gate, reuse, decode_s, mark=mark))
+            | {"stream": s}
             for s in streams
         }
         if variant is None:
@@ -264,18 +278,20 @@ def main() -> int:
             dips = sum(1 for r in mine for d in r["stream"]["dips"] if variant and d["first"] < gate)
             reused = sum(r["reused"] for r in mine)
             row = (
-                f"| {variant or 'regular'} | {gate} | {reuse} | {split} | {s['cut']}/{s['n']} | {s['whole']} | "
+                f"| {variant or 'regular'} | {gate} | {reuse}{'' if mark is None else f' mark {mark}'} | {split} "
+                f"| {s['cut']}/{s['n']} | {s['whole']} | "
                 f"{s['eot_p50']}/{s['eot_p95']} | {c['cut']}, {c['whole']}/{c['n']}, {c['eot_p50']}/{c['eot_p95']} | "
                 f"{reused} | {dips} |"
             )
             print(row)
-            out["rows"][f"{variant} {gate} {reuse} {split}"] = {"all": s, "commands": c, "reused": reused, "dips": dips}
+            row_key = f"{variant} {gate} {reuse} {mark} {split}"
+            out["rows"][row_key] = {"all": s, "commands": c, "reused": reused, "dips": dips}
         changed = [
             f"{k} {base[k]['text']!r}{' CUT' if base[k]['cut'] else ''} -> {r['text']!r}{' CUT' if r['cut'] else ''}"
             for k, r in results.items()
             if (r["cut"], r["whole"], r["text"]) != (base[k]["cut"], base[k]["whole"], base[k]["text"])
         ]
-        out["changes"][f"{variant} {gate} {reuse}"] = changed
+        out["changes"][f"{variant} {gate} {reuse} {mark}"] = changed
         for line in changed:
             print("   ", line)
     if args.out:

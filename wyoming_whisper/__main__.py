@@ -24,6 +24,7 @@ from voice_runtime.models import ModelError, silero_vad
 from voice_runtime.server import ServerConfig, require_listen, run_server
 
 from . import __version__
+from .blas import single_blas_thread
 from .engine import GREEDY_SURE, SAMPLE_RATE, EngineConfig, WhisperEngine
 from .handler import WhisperHandler
 from .service import WhisperService
@@ -288,6 +289,7 @@ def run() -> None:
     setup_logging(args.debug, log_format=args.log_format)
     require_listen(args.uri, "wyoming-whisper")  # before the models load: a taken port fails at once
     tune_malloc()  # a months-long process: two malloc arenas, not 8 per core
+    single_blas_thread()  # numpy's small products on this thread, not OpenBLAS's woken ones (.blas)
     if not args.debug:  # faster-whisper logs every decode at info level
         logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     config = make_config(args)

@@ -15,11 +15,9 @@ inside the calling (worker) thread.
 Every decode returns a :class:`Decoded`: its text with how sure the model was of it (the
 lowest segment ``avg_logprob`` and highest ``no_speech_prob``), so each request carries its own
 scores (the handler puts them in its transcript's ``context``). Asked for (``word_end``: the
-server's finals), also where its last word ends in the audio: the text aligned with the encoder
-output the decode already made (cross-attention, faster-whisper's word-timestamp alignment; one
-extra decoder pass: tiny.en p50 +24 ms on a 0.22 s decode at load 9, bench/results/tail_gap.md).
-The end of turn reads it (:mod:`.stream`): speech that runs on well after the last word decoded
-is a word Whisper dropped.
+server's finals), also where its last word ends in the audio and how sure the model was that the
+text ends there (:mod:`.align`, on the encoder output the decode already made). One faster-whisper
+``Tokenizer`` per language serves every decode (built once, not per search and alignment).
 
 Batching: ``transcribe_batch`` decodes several utterances in one encoder call and one beam
 search (CTranslate2 batches them), for when several satellites finish speaking at once: four
@@ -49,7 +47,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from . import endpoint
+from . import align, endpoint
 
 FloatArray = npt.NDArray[np.float32]
 SAMPLE_RATE = 16000
@@ -149,6 +147,19 @@ class WhisperEngine:
             self._languages: list[str] = list(self._model.supported_languages)
         else:
             self._languages = ["en"]
+        self._tokenizers: dict[str, Any] = {}  # language -> faster-whisper Tokenizer (see tokenizer)
+
+    def tokenizer(self, language: str | None) -> Any:
+        """The model's faster-whisper ``Tokenizer`` for ``language`` (None: English), built once."""
+        key = language or "en"
+        found = self._tokenizers.get(key)
+        if found is None:
+            from faster_whisper.tokenizer import Tokenizer
+
+            model = self._model
+            found = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=key)
+            self._tokenizers[key] = found
+        return found
 
     @property
     def languages(self) -> list[str]:
@@ -310,11 +321,10 @@ class WhisperEngine:
                 prompt: str | None = None, *, greedy_cap: bool = False) -> tuple[list[Decoded], list[list[int]]]:
         """One search over ``encoded`` (of ``audios``): each audio's decode (the no-speech rule applied)
         and its tokens. ``greedy_cap``: at most ``_greedy_cap`` tokens each."""
-        from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens
 
         model = self._model
-        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language)
+        tokenizer = self.tokenizer(language)
         prompt_ids = model.get_prompt(tokenizer, self._prompt_tokens(tokenizer, prompt), without_timestamps=True)
         max_length = model.max_length
         if greedy_cap:
@@ -344,51 +354,14 @@ class WhisperEngine:
         return decodes, sequences
 
     def _word_ends(self, tokens: Sequence[Sequence[int]], encoded: Any, audios: Sequence[FloatArray],
-                   language: str | None) -> list[tuple[float | None, float | None]]:
-        """Where the last word of each decode (its ``tokens``, of ``audios`` encoded together as
-        ``encoded``) ends, in seconds: the text aligned with the encoder output (faster-whisper's
-        word-timestamp alignment); None for a decode without words. With it, the probability of
-        the decode's final . ? ! (None: it has none)."""
-        from faster_whisper.tokenizer import Tokenizer
-
-        model = self._model
-        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
-                              language=language or "en")
-        texts = [[t for t in item if t < tokenizer.eot] for item in tokens]
-        # an empty decode is aligned as "." (align needs a token); its answer is not used
-        aligned = model.find_alignment(tokenizer, [t or tokenizer.encode(".") for t in texts], encoded,
-                                       [a.size * _FRAMES_PER_SECOND // SAMPLE_RATE for a in audios])
-        ends: list[tuple[float | None, float | None]] = []
-        for text, words in zip(texts, aligned, strict=True):
-            spoken = [w for w in words if any(c.isalnum() for c in w["word"])]
-            mark = words[-1] if text and spoken and words[-1]["word"].strip() in endpoint.FINAL_PUNCTUATION else None
-            ends.append((float(spoken[-1]["end"]) if text and spoken else None,
-                         None if mark is None else float(mark["probability"])))
-        return ends
+                   language: str | None) -> list[align.WordEnd]:
+        """:func:`.align.word_ends` of each decode (its ``tokens``) of ``audios`` encoded as ``encoded``."""
+        frames = [a.size * _FRAMES_PER_SECOND // SAMPLE_RATE for a in audios]
+        return align.word_ends(self._model, self.tokenizer(language), tokens, encoded, frames)
 
     def _ends_here(self, tokens: Sequence[int], language: str | None, encoded: Any) -> float | None:
-        """For a decode with no final . ? !: the probability the model gives its text ending there
-        (end of text, or a . ? ! next) after its words, on the audio's encoder output ``encoded``
-        (one greedy decoder step after the words; no initial prompt, as the alignment)."""
-        from faster_whisper.tokenizer import Tokenizer
-
-        model = self._model
-        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
-                              language=language or "en")
-        text = [t for t in tokens if t < tokenizer.eot]
-        if not text:
-            return None
-        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps, *text]
-        # the logits cover the words' own steps first, then the one after them (max_length: tiny.en here,
-        # ctranslate2 4.8, stops after len(text) + 1 steps with this bound)
-        result = model.model.generate(encoded, [prompt], beam_size=1, max_length=2 * len(text) + 2,
-                                      return_logits_vocab=True, suppress_blank=False)[0]
-        if len(result.logits[0]) <= len(text):
-            return None
-        logits = np.asarray(result.logits[0][len(text)], dtype=np.float64)
-        probs = np.exp(logits - logits.max())
-        ends = [tokenizer.eot, *(tokenizer.encode(mark)[0] for mark in endpoint.FINAL_PUNCTUATION)]
-        return float(probs[ends].sum() / probs.sum())
+        """:func:`.align.ends_here` for a decode with no final . ? !."""
+        return align.ends_here(self._model, self.tokenizer(language), tokens, encoded)
 
     def _prompt_tokens(self, tokenizer: Any, prompt: str | None = None) -> list[int]:
         prompt = prompt if prompt is not None else self.config.initial_prompt
