@@ -18,6 +18,11 @@ TIMER_INTENTS = frozenset({
 CLOCK_INTENTS = frozenset({"HassGetCurrentTime", "HassGetCurrentDate", "HassNevermind"})
 TIMER_READ_ONLY = frozenset({"HassTimerStatus"})  # timer intents that change nothing
 NO_TIMER_SATELLITE = "I can't set timers here: there is no satellite to ring when it is done."
+# The clock's answer says the time its words will be heard at, not the time it is computed: a warmed
+# reply's first sound comes ~0.08 s after the answer (room_turns, session 25: answer -> TTS -> satellite
+# -> speaker) and Piper says "It is" before the hour (~0.3 s) and the minute by ~0.8 s. Computed at
+# 16:17:59.7 it says 4:18 (heard from ~16:18:00.1), not the minute that is over when it is heard.
+SPOKEN_AHEAD = dt.timedelta(seconds=0.5)
 
 
 def clock_answer(name: str, now: dt.datetime) -> str:

@@ -7,9 +7,16 @@ loaded box). Two intent replies are known before any turn: the device line when 
 connected (every device command gets it) and today's date. They are synthesised once when the
 orchestrator starts (after ``START_DELAY``, so the services have come up) and the date again after
 each midnight, on a connection of its own to every TTS replica (the pool's state is not touched:
-a TTS that is down at start-up is not marked down by this). The clock's answer (it changes every
-minute) is not warmed: a synthesis every minute could hold the one-at-a-time engine when a real
-reply needs it.
+a TTS that is down at start-up is not marked down by this).
+
+The clock's answer changes every minute (:func:`keep_clock_warm`): the next minute's line is
+synthesised ``CLOCK_LEAD`` seconds before that minute, only while every satellite is idle (no turn
+listening, answering or playing: the synthesis must not take a core from a turn's decode), and it is
+*pinned* in the TTS cache (``wyoming_kokoro.synthesizer``), in one of two slots by the minute's
+parity (``clock-0``/``clock-1``): the line for minute M+1 replaces M-1's, not M's (still asked for
+until M ends), and no line pushes the other warmed replies out of the LRU. The warm-up waits at the TTS
+engine's gate behind any listener's reply. What is said is still computed when the turn is answered
+(``answers.SPOKEN_AHEAD``): a warmed line is only used if it is the right one.
 
 A text is warmed with the voice the turns use (``PipelineConfig.voice``); the TTS server splits it
 into the same sentences as a turn's request, so the cached pieces are the ones asked for later.
@@ -37,6 +44,10 @@ START_DELAY = 2.0  # seconds after start-up (the engines load meanwhile)
 RETRY_AFTER = 10.0  # a replica that did not answer is asked again this much later ...
 TRIES = 6  # ... this many times in all
 SYNTH_TIMEOUT = 30.0  # one text's audio (an engine that is still loading takes a while)
+PIN_KEY = "hearth_cache_pin"
+CLOCK_LEAD = 15.0  # the next minute's line is synthesised from this many seconds before the minute
+IDLE_POLL = 0.25  # seconds between looks at the satellites while one is busy
+MINUTE = dt.timedelta(minutes=1)
 
 
 def known_replies(intents: IntentRecognizer | None, now: dt.datetime) -> list[str]:
@@ -49,14 +60,16 @@ def known_replies(intents: IntentRecognizer | None, now: dt.datetime) -> list[st
     return texts
 
 
-async def synthesize_once(uri: str, text: str, voice: str | None, timeout: float = SYNTH_TIMEOUT) -> None:
-    """Ask the TTS at ``uri`` for ``text`` and drain its audio (thrown away: only its cache keeps it).
-    OSError / TimeoutError when the service cannot be reached or does not answer (ValueError: not a
-    tcp:// or unix:// URI)."""
+async def synthesize_once(uri: str, text: str, voice: str | None, timeout: float = SYNTH_TIMEOUT,
+                          pin: str | None = None) -> None:
+    """Ask the TTS at ``uri`` for ``text`` and drain its audio (thrown away: only its cache keeps it;
+    ``pin``: in that slot). OSError / TimeoutError when the service cannot be reached or does not
+    answer (ValueError: not a tcp:// or unix:// URI)."""
     conn = await Connection.open(uri)
     try:
         async with asyncio.timeout(timeout):
-            await conn.send(Synthesize(text=text, voice=SynthesizeVoice(name=voice) if voice else None).event())
+            await conn.send(Synthesize(text=text, voice=SynthesizeVoice(name=voice) if voice else None,
+                                       context={PIN_KEY: pin} if pin is not None else None).event())
             while True:
                 event = await conn.recv()
                 if AudioStop.is_type(event.type):
@@ -113,3 +126,49 @@ async def keep_warm(
     while texts := known_replies(intents, now()):
         await warm_all(uris, texts, voice, clock=clock)
         await clock.sleep(_seconds_to_midnight(now()))
+
+
+def clock_slot(minute: dt.datetime) -> str:
+    """The TTS cache slot of ``minute``'s clock line (two, by parity: this minute's and the next's)."""
+    return f"clock-{minute.minute % 2}"
+
+
+def clock_line(minute: dt.datetime) -> str:
+    """The clock's answer during ``minute``."""
+    return clock_answer("HassGetCurrentTime", minute)
+
+
+async def keep_clock_warm(
+    uris: list[str],
+    voice: str | None,
+    idle: Callable[[], bool],
+    *,
+    clock: Clock | None = None,
+    now: Callable[[], dt.datetime] = dt.datetime.now,
+    lead: float = CLOCK_LEAD,
+    poll: float = IDLE_POLL,
+) -> None:
+    """Pin each minute's clock line in every replica's cache before the minute (runs until cancelled).
+
+    From ``lead`` seconds before a minute, as soon as ``idle()`` (no satellite in a turn or playing),
+    that minute's line is synthesised; still busy when the next minute's turn to be warmed comes:
+    that minute is skipped (its turns synthesise the line as before)."""
+    clock = clock or MonotonicClock()
+    target = now().replace(second=0, microsecond=0) + MINUTE
+    while True:
+        wait = (target - dt.timedelta(seconds=lead) - now()).total_seconds()
+        if wait > 0:
+            await clock.sleep(wait)
+        give_up = target + MINUTE - dt.timedelta(seconds=lead)
+        while not idle() and now() < give_up:
+            await clock.sleep(poll)
+        if now() < give_up:
+            text = clock_line(target)
+            for uri in uris:
+                try:
+                    await synthesize_once(uri, text, voice, pin=clock_slot(target))
+                except (OSError, TimeoutError, ValueError) as err:
+                    _LOGGER.debug("tts %s: clock line not warmed (%s %s)", uri, type(err).__name__, err)
+        else:
+            _LOGGER.debug("clock line for %s not warmed: busy", target.strftime("%H:%M"))
+        target = max(target + MINUTE, now().replace(second=0, microsecond=0) + MINUTE)

@@ -102,7 +102,7 @@ class TtsHandler(ServiceHandler):
         if not await self._text_ok(request.text):
             return
         await self._retire()
-        reply = await self._new_reply(request.voice, streaming=False)
+        reply = await self._new_reply(request.voice, streaming=False, pin=_pin_slot(request))
         if reply is None:
             return
         reply.mark("synthesize received")  # (--debug: each reply's timeline, see .pipeline)
@@ -161,7 +161,8 @@ class TtsHandler(ServiceHandler):
             await reply.finish()
             await reply.wait()
 
-    async def _new_reply(self, requested: SynthesizeVoice | None, *, streaming: bool) -> Reply | None:
+    async def _new_reply(self, requested: SynthesizeVoice | None, *, streaming: bool,
+                         pin: str | None = None) -> Reply | None:
         name = requested.name if requested else None
         language = requested.language if requested else None
         try:
@@ -176,6 +177,14 @@ class TtsHandler(ServiceHandler):
         self._reply = Reply(
             self.service.synthesizers[voice.provider], voice, speaker if voice.speakers else None,
             streaming=streaming, write=self.write_event, send_error=self.send_error,
-            options=self.service.options, client=self.client,
+            options=self.service.options, client=self.client, pin=pin,
         )
         return self._reply
+
+
+PIN_KEY = "hearth_cache_pin"  # synthesize's context: keep the audio in this cache slot (.synthesizer)
+
+
+def _pin_slot(request: Synthesize) -> str | None:
+    slot = (request.context or {}).get(PIN_KEY)
+    return slot if isinstance(slot, str) and 0 < len(slot) <= 32 else None
