@@ -18,11 +18,12 @@ TIMER_INTENTS = frozenset({
 CLOCK_INTENTS = frozenset({"HassGetCurrentTime", "HassGetCurrentDate", "HassNevermind"})
 TIMER_READ_ONLY = frozenset({"HassTimerStatus"})  # timer intents that change nothing
 NO_TIMER_SATELLITE = "I can't set timers here: there is no satellite to ring when it is done."
-# The clock's answer says the time its words will be heard at, not the time it is computed: a warmed
-# reply's first sound comes ~0.08 s after the answer (room_turns, session 25: answer -> TTS -> satellite
-# -> speaker) and Piper says "It is" before the hour (~0.3 s) and the minute by ~0.8 s. Computed at
-# 16:17:59.7 it says 4:18 (heard from ~16:18:00.1), not the minute that is over when it is heard.
-SPOKEN_AHEAD = dt.timedelta(seconds=0.5)
+# The clock's answer says the minute in which its minute word is heard, not the one it is computed
+# in: a warmed reply's first sound comes ~0.08 s after the answer (room_turns, session 25: answer ->
+# TTS -> satellite -> speaker), and Piper's "It is 4:17 PM." says the hour from 0.39 s and the minute
+# from 0.64 to 1.25 s of its audio (bench/tts_clock_warm_probe.py). Computed at 16:17:59.3 it says
+# 4:18 (its minute word is heard from ~16:18:00.0), not a minute that is over when it is heard.
+SPOKEN_AHEAD = dt.timedelta(seconds=0.7)
 
 
 def clock_answer(name: str, now: dt.datetime) -> str:

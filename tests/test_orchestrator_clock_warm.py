@@ -27,6 +27,7 @@ START = dt.datetime(2026, 12, 4, 16, 17, 30)
 
 @pytest.mark.parametrize(("at", "said"), [
     (dt.datetime(2026, 12, 4, 16, 17, 59, 700_000), "It is 4:18 PM."),  # heard in 4:18: main said 4:17
+    (dt.datetime(2026, 12, 4, 16, 17, 59, 400_000), "It is 4:18 PM."),  # (main: 4:17)
     (dt.datetime(2026, 12, 4, 16, 17, 59, 0), "It is 4:17 PM."),
     (dt.datetime(2026, 12, 4, 16, 18, 0, 0), "It is 4:18 PM."),
     (dt.datetime(2026, 12, 4, 11, 59, 59, 800_000), "It is 12:00 PM."),
