@@ -13,6 +13,9 @@
   cancelled stream is still closed
   (``audio-stop`` if audio was sent, ``synthesize-stopped``) before the new one starts,
   and its leftover chunks are dropped.
+* A ``synthesize`` whose context has ``hearth_cache_pin`` (a slot name): its audio is kept in that
+  cache slot, outside the LRU (:class:`~.synthesizer.AudioCache`), and it waits at the engine behind
+  other replies (``pipeline.PIN_DEFER``): the orchestrator's warm-up of the clock's answer.
 * Errors (``error`` with a code; the connection stays usable): ``unknown-voice``,
   ``no-stream`` (chunk or stop without a start), ``text-too-long``, ``synthesis-failed``.
 * Events of another protocol (a speech-to-text client pointed here by mistake): ONE
