@@ -11,7 +11,9 @@ a TTS that is down at start-up is not marked down by this).
 
 The clock's answer changes every minute (:func:`keep_clock_warm`): the next minute's line is
 synthesised ``CLOCK_LEAD`` seconds before that minute, only while every satellite is idle (no turn
-listening, answering or playing: the synthesis must not take a core from a turn's decode), and it is
+listening, answering or playing: the synthesis must not take a core from a turn's decode; a turn that
+begins meanwhile closes its connection, the TTS interrupts the engine call, and it is asked again when
+all is idle), and it is
 *pinned* in the TTS cache (``wyoming_kokoro.synthesizer``), in one of two slots by the minute's
 parity (``clock-0``/``clock-1``): the line for minute M+1 replaces M-1's, not M's (still asked for
 until M ends), and no line pushes the other warmed replies out of the LRU. The warm-up waits at the TTS
@@ -34,6 +36,7 @@ from wyoming.error import Error
 from wyoming.tts import Synthesize, SynthesizeVoice
 
 from voice_runtime.clock import Clock, MonotonicClock
+from voice_runtime.tasks import cancel_and_wait
 
 from .answers import clock_answer
 from .intents import IntentRecognizer
@@ -151,8 +154,10 @@ async def keep_clock_warm(
     """Pin each minute's clock line in every replica's cache before the minute (runs until cancelled).
 
     From ``lead`` seconds before a minute, as soon as ``idle()`` (no satellite in a turn or playing),
-    that minute's line is synthesised; still busy when the next minute's turn to be warmed comes:
-    that minute is skipped (its turns synthesise the line as before)."""
+    that minute's line is synthesised; a turn that begins meanwhile stops it (the connection is
+    closed: the TTS interrupts its engine call) and it is asked again when all is idle. Still not
+    done when the next minute's turn to be warmed comes: that minute is skipped (its turns
+    synthesise the line as before)."""
     clock = clock or MonotonicClock()
     target = now().replace(second=0, microsecond=0) + MINUTE
     while True:
@@ -160,15 +165,35 @@ async def keep_clock_warm(
         if wait > 0:
             await clock.sleep(wait)
         give_up = target + MINUTE - dt.timedelta(seconds=lead)
-        while not idle() and now() < give_up:
-            await clock.sleep(poll)
-        if now() < give_up:
-            text = clock_line(target)
-            for uri in uris:
-                try:
-                    await synthesize_once(uri, text, voice, pin=clock_slot(target))
-                except (OSError, TimeoutError, ValueError) as err:
-                    _LOGGER.debug("tts %s: clock line not warmed (%s %s)", uri, type(err).__name__, err)
-        else:
+        pending = list(uris)
+        while pending and now() < give_up:
+            if not idle():
+                await clock.sleep(poll)
+            elif await _pin_while_idle(pending[0], clock_line(target), voice, slot=clock_slot(target), idle=idle,
+                                       clock=clock, poll=poll) is not None:
+                pending.pop(0)  # warmed, or failed (not asked again this minute)
+        if pending:
             _LOGGER.debug("clock line for %s not warmed: busy", target.strftime("%H:%M"))
         target = max(target + MINUTE, now().replace(second=0, microsecond=0) + MINUTE)
+
+
+async def _pin_while_idle(uri: str, text: str, voice: str | None, *, slot: str, idle: Callable[[], bool],
+                          clock: Clock, poll: float) -> bool | None:
+    """Synthesise ``text`` pinned to ``slot`` at ``uri`` while ``idle()`` holds (looked at every ``poll``):
+    True when done, False when it failed, None when a turn began and it was stopped."""
+    synthesis = asyncio.create_task(synthesize_once(uri, text, voice, pin=slot), name="clock warm-up")
+    try:
+        while not synthesis.done():
+            tick = asyncio.create_task(clock.sleep(poll))
+            await asyncio.wait({synthesis, tick}, return_when=asyncio.FIRST_COMPLETED)
+            tick.cancel()
+            if not synthesis.done() and not idle():
+                _LOGGER.debug("tts %s: clock line warm-up stopped, a turn began", uri)
+                return None
+        synthesis.result()
+        return True
+    except (OSError, TimeoutError, ValueError) as err:
+        _LOGGER.debug("tts %s: clock line not warmed (%s %s)", uri, type(err).__name__, err)
+        return False
+    finally:
+        await cancel_and_wait(synthesis)

@@ -61,6 +61,16 @@ def _pinned(proc: ServiceProcess, slot: str) -> int:
     return sum(1 for line in proc.log if f"pinned={slot}" in line)
 
 
+POLL = 0.25
+
+
+async def _next_wait(clock: ManualClock) -> float:
+    """The loop's next sleep other than a look at the satellites while a warm-up runs (``POLL``)."""
+    while (seconds := await clock.next_sleep()) == POLL:
+        pass
+    return seconds
+
+
 async def test_the_next_minute_is_warmed_before_it_and_a_busy_minute_is_skipped(
     tts: ServiceProcess, caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -70,12 +80,12 @@ async def test_the_next_minute_is_warmed_before_it_and_a_busy_minute_is_skipped(
     dead = f"tcp://127.0.0.1:{free_port()}"  # a replica that is down is passed over, not fatal
     warming = asyncio.create_task(keep_clock_warm(
         [dead, tts.uri], None, lambda: idle, clock=clock, now=lambda: START + dt.timedelta(seconds=clock.now()),
-        lead=15.0, poll=0.25))
+        lead=15.0, poll=POLL))
     try:
         assert await clock.next_sleep() == 15.0  # 16:17:30 -> 16:17:45, 15 s before 16:18
         before = _pinned(tts, "clock-0")
         clock.advance(15.0)
-        assert await clock.next_sleep() == pytest.approx(60.0)  # warmed; next: 16:18:45 for 16:19
+        assert await _next_wait(clock) == pytest.approx(60.0)  # warmed; next: 16:18:45 for 16:19
         assert _pinned(tts, "clock-0") == before + 1
         cached = sum(1 for line in tts.log if " cached" in line)
         await synthesize_once(tts.uri, "It is 4:18 PM.", None)  # a turn at 16:18 asks for it
@@ -83,19 +93,53 @@ async def test_the_next_minute_is_warmed_before_it_and_a_busy_minute_is_skipped(
 
         idle = False  # a turn from 16:18:45 to 16:19:46: 16:19's line is not synthesised meanwhile
         clock.advance(60.0)
-        assert await clock.next_sleep() == 0.25
-        clock.advance(0.25)
-        assert await clock.next_sleep() == 0.25
+        assert await clock.next_sleep() == POLL
+        clock.advance(POLL)
+        assert await clock.next_sleep() == POLL
         slot_1 = _pinned(tts, "clock-1")
-        clock.advance(61.0 - 0.25)  # 16:19:46: past 16:19's give-up (16:19:45), now 16:20's turn
-        assert await clock.next_sleep() == 0.25  # still busy: waiting to warm 16:20
+        clock.advance(61.0 - POLL)  # 16:19:46: past 16:19's give-up (16:19:45), now 16:20's turn
+        assert await clock.next_sleep() == POLL  # still busy: waiting to warm 16:20
         assert _pinned(tts, "clock-1") == slot_1
         assert any("16:19 not warmed: busy" in r.getMessage() for r in caplog.records)
         pinned_0 = _pinned(tts, "clock-0")
         idle = True
-        clock.advance(0.25)
-        await clock.next_sleep()
-        assert _pinned(tts, "clock-0") == pinned_0 + 1  # 16:20's line, at 16:19:46 when idle came
+        clock.advance(POLL)
+        assert await _next_wait(clock) == pytest.approx(58.75)  # 16:20's line, at 16:19:46.25 when idle came
+        assert _pinned(tts, "clock-0") == pinned_0 + 1
         assert _pinned(tts, "clock-1") == slot_1
     finally:
         await cancel_and_wait(warming)
+
+
+async def test_a_turn_that_begins_stops_the_warm_up_and_it_is_asked_again_when_idle(tts: ServiceProcess) -> None:
+    """The warm-up waits at the engine behind a long reply; a turn begins: it is stopped (the TTS
+    cancels it, nothing pinned) and synthesised once the satellites are idle again."""
+    clock = ManualClock()
+    idle = True
+    received = sum(1 for line in tts.log if "synthesize received" in line)
+    warming = asyncio.create_task(keep_clock_warm(
+        [tts.uri], None, lambda: idle, clock=clock, now=lambda: START + dt.timedelta(seconds=clock.now()),
+        lead=15.0, poll=POLL))
+    long_reply = asyncio.create_task(synthesize_once(
+        tts.uri, "This is a long answer that keeps the engine busy for a while, sentence after sentence, "
+        "so that the warm-up has to wait at the gate behind it before it can run at all.", None))
+    try:
+        assert await clock.next_sleep() == 15.0
+        assert await tts.wait_lines(lambda line: "synthesize received" in line, received + 1, timeout=10)
+        before, cancelled = _pinned(tts, "clock-0"), sum(1 for line in tts.log if "reply cancelled" in line)
+        clock.advance(15.0)  # 16:17:45: the warm-up of 16:18 starts (and waits behind the long reply)
+        assert await clock.next_sleep() == POLL
+        assert await tts.wait_lines(lambda line: "synthesize received" in line, received + 2, timeout=10)  # at the TTS
+        idle = False  # the user starts speaking
+        clock.advance(POLL)
+        assert await tts.wait_lines(lambda line: "reply cancelled" in line, cancelled + 1, timeout=10)
+        assert await clock.next_sleep() == POLL  # waiting for idle again
+        assert _pinned(tts, "clock-0") == before
+        await long_reply
+        idle = True
+        clock.advance(POLL)
+        assert await _next_wait(clock) > 50.0  # warmed; waiting for 16:18:45
+        assert _pinned(tts, "clock-0") == before + 1
+    finally:
+        await cancel_and_wait(warming)
+        await cancel_and_wait(long_reply)
