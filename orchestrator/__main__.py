@@ -268,11 +268,12 @@ async def _serve(args: argparse.Namespace, config: OrchestratorConfig, stop: asy
     try:
         tasks.spawn(timers.run(), name="timers")
         if pipeline.intents is not None:  # the known intent replies in the TTS cache before a turn needs them
-            warming = keep_warm(list(pipeline.tts.uris), pipeline.intents, pipeline.config.voice)
-            tasks.spawn(warming, name="warm replies")
 
             def idle() -> bool:  # no satellite in a turn or playing: a warm-up takes no core from a decode
                 return all(link.machine.state is LinkState.IDLE for link, _ in links.values())
+
+            warming = keep_warm(list(pipeline.tts.uris), pipeline.intents, pipeline.config.voice, idle=idle)
+            tasks.spawn(warming, name="warm replies")
 
             clock_warming = keep_clock_warm(list(pipeline.tts.uris), pipeline.config.voice, idle)
             tasks.spawn(clock_warming, name="warm the clock's answer")

@@ -6,8 +6,8 @@ cached intent reply's first audio comes at once, an uncached one waits for the e
 loaded box). Some intent replies are known before any turn: the device line when no home is
 connected (every device command gets it), today's date, and with timers "There is no timer running."
 and the commonest "Timer set for N minutes." lines. They are synthesised once when the
-orchestrator starts (after ``START_DELAY``, so the services have come up) and the date again after
-each midnight, on a connection of its own to every TTS replica (the pool's state is not touched:
+orchestrator starts (after ``START_DELAY``, so the services have come up, and while every satellite is
+idle, as the clock's line below) and the date again after each midnight, on a connection of its own to every TTS replica (the pool's state is not touched:
 a TTS that is down at start-up is not marked down by this).
 
 The clock's answer changes every minute (:func:`keep_clock_warm`): the next minute's line is
@@ -99,16 +99,24 @@ def _seconds_to_midnight(now: dt.datetime) -> float:
 
 async def warm_all(
     uris: list[str], texts: list[str], voice: str | None, *, clock: Clock, retry_after: float = RETRY_AFTER,
-    tries: int = TRIES,
+    tries: int = TRIES, idle: Callable[[], bool] | None = None, poll: float = IDLE_POLL,
 ) -> list[str]:
     """Synthesise ``texts`` on every replica in ``uris`` (a replica that does not answer is asked again
-    ``retry_after`` later, ``tries`` times in all); the replicas warmed."""
+    ``retry_after`` later, ``tries`` times in all); the replicas warmed. ``idle``: each text only while it
+    holds (a turn that begins stops the text, asked again when idle: :func:`_while_idle`)."""
     warmed: list[str] = []
     for uri in uris:
         for attempt in range(tries):
             try:
                 for text in texts:
-                    await synthesize_once(uri, text, voice)
+                    if idle is None:
+                        await synthesize_once(uri, text, voice)
+                        continue
+                    while True:
+                        while not idle():
+                            await clock.sleep(poll)
+                        if await _while_idle(uri, text, voice, pin=None, idle=idle, clock=clock, poll=poll):
+                            break
             except (OSError, TimeoutError, ValueError) as err:  # (ValueError: a URI it cannot open)
                 last = attempt + 1 >= tries or isinstance(err, ValueError)
                 _LOGGER.info("tts %s not warmed (%s %s): %s", uri, type(err).__name__, err,
@@ -131,12 +139,14 @@ async def keep_warm(
     clock: Clock | None = None,
     now: Callable[[], dt.datetime] = dt.datetime.now,
     start_delay: float = START_DELAY,
+    idle: Callable[[], bool] | None = None,
 ) -> None:
-    """Warm every TTS replica with :func:`known_replies` at start-up and after each midnight (runs until cancelled)."""
+    """Warm every TTS replica with :func:`known_replies` at start-up and after each midnight (runs until
+    cancelled); ``idle``: only while every satellite is idle (a text a turn interrupts is asked again)."""
     clock = clock or MonotonicClock()
     await clock.sleep(start_delay)
     while texts := known_replies(intents, now()):
-        await warm_all(uris, texts, voice, clock=clock)
+        await warm_all(uris, texts, voice, clock=clock, idle=idle)
         await clock.sleep(_seconds_to_midnight(now()))
 
 
@@ -178,31 +188,34 @@ async def keep_clock_warm(
         while pending and now() < give_up:
             if not idle():
                 await clock.sleep(poll)
-            elif await _pin_while_idle(pending[0], clock_line(target), voice, slot=clock_slot(target), idle=idle,
-                                       clock=clock, poll=poll) is not None:
-                pending.pop(0)  # warmed, or failed (not asked again this minute)
+                continue
+            try:
+                if not await _while_idle(pending[0], clock_line(target), voice, pin=clock_slot(target), idle=idle,
+                                         clock=clock, poll=poll):
+                    continue  # a turn began: asked again when idle
+            except (OSError, TimeoutError, ValueError) as err:  # not asked again this minute
+                _LOGGER.debug("tts %s: clock line not warmed (%s %s)", pending[0], type(err).__name__, err)
+            pending.pop(0)
         if pending:
             _LOGGER.debug("clock line for %s not warmed: busy", target.strftime("%H:%M"))
         target = max(target + MINUTE, now().replace(second=0, microsecond=0) + MINUTE)
 
 
-async def _pin_while_idle(uri: str, text: str, voice: str | None, *, slot: str, idle: Callable[[], bool],
-                          clock: Clock, poll: float) -> bool | None:
-    """Synthesise ``text`` pinned to ``slot`` at ``uri`` while ``idle()`` holds (looked at every ``poll``):
-    True when done, False when it failed, None when a turn began and it was stopped."""
-    synthesis = asyncio.create_task(synthesize_once(uri, text, voice, pin=slot), name="clock warm-up")
+async def _while_idle(uri: str, text: str, voice: str | None, *, pin: str | None, idle: Callable[[], bool],
+                      clock: Clock, poll: float) -> bool:
+    """Synthesise ``text`` at ``uri`` (``pin``: into that cache slot) while ``idle()`` holds, looked at every
+    ``poll``: True when done; False when a turn began and it was stopped (its connection closed: the TTS
+    interrupts the engine call). OSError / TimeoutError / ValueError as :func:`synthesize_once`."""
+    synthesis = asyncio.create_task(synthesize_once(uri, text, voice, pin=pin), name="warm-up")
     try:
         while not synthesis.done():
             tick = asyncio.create_task(clock.sleep(poll))
             await asyncio.wait({synthesis, tick}, return_when=asyncio.FIRST_COMPLETED)
             tick.cancel()
             if not synthesis.done() and not idle():
-                _LOGGER.debug("tts %s: clock line warm-up stopped, a turn began", uri)
-                return None
+                _LOGGER.debug("tts %s: warm-up stopped, a turn began", uri)
+                return False
         synthesis.result()
         return True
-    except (OSError, TimeoutError, ValueError) as err:
-        _LOGGER.debug("tts %s: clock line not warmed (%s %s)", uri, type(err).__name__, err)
-        return False
     finally:
         await cancel_and_wait(synthesis)

@@ -103,3 +103,20 @@ async def test_a_uri_it_cannot_open_is_given_up_at_once() -> None:
     clock = ManualClock()
     assert await warm_all(["stdio://"], ["Hello."], None, clock=clock) == []
     assert clock.slept == []
+
+
+async def test_the_start_up_warm_up_waits_while_a_satellite_is_busy(tts: ServiceProcess) -> None:
+    """Nothing is synthesised while a turn is on (``idle()`` False); once idle, every text is."""
+    clock = ManualClock()
+    idle = False
+    runs = _count(tts, RUN)
+    texts = ["The porch light is on at last.", "The hall light is on at last."]
+    warming = asyncio.create_task(warm_all([tts.uri], texts, None, clock=clock, idle=lambda: idle, poll=0.25))
+    assert await clock.next_sleep() == 0.25  # a turn is on: it waits
+    clock.advance(0.25)
+    assert await clock.next_sleep() == 0.25
+    assert _count(tts, RUN) == runs and not warming.done()
+    idle = True
+    clock.advance(0.25)
+    assert await warming == [tts.uri]
+    assert await _wait(tts, RUN, runs + 2)
