@@ -180,6 +180,8 @@ async def keep_clock_warm(
     clock = clock or MonotonicClock()
     target = now().replace(second=0, microsecond=0) + MINUTE
     while True:
+        if target - now() > 2 * MINUTE:  # the wall clock went back (daylight saving, a correction): from now
+            target = now().replace(second=0, microsecond=0) + MINUTE
         wait = (target - dt.timedelta(seconds=lead) - now()).total_seconds()
         if wait > 0:
             await clock.sleep(wait)

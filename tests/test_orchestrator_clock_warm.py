@@ -143,3 +143,22 @@ async def test_a_turn_that_begins_stops_the_warm_up_and_it_is_asked_again_when_i
     finally:
         await cancel_and_wait(warming)
         await cancel_and_wait(long_reply)
+
+
+async def test_a_wall_clock_that_goes_back_an_hour_is_followed(tts: ServiceProcess) -> None:
+    """Daylight saving ends: 16:17:45 becomes 15:17:45. The next line warmed is 15:19's, a minute later,
+    not 16:19's an hour later."""
+    clock = ManualClock()
+    shift = dt.timedelta(0)
+    warming = asyncio.create_task(keep_clock_warm(
+        [tts.uri], None, lambda: True, clock=clock,
+        now=lambda: START + dt.timedelta(seconds=clock.now()) - shift, lead=15.0, poll=POLL))
+    try:
+        assert await clock.next_sleep() == 15.0
+        clock.advance(15.0)
+        assert await _next_wait(clock) == pytest.approx(60.0)  # 16:18 warmed at 16:17:45
+        shift = dt.timedelta(hours=1)  # now 15:17:45.x
+        clock.advance(60.0)  # wakes at 15:18:45: the target was 16:19, it is 15:19 now
+        assert await _next_wait(clock) == pytest.approx(60.0)  # 15:19 warmed; next at 15:19:45
+    finally:
+        await cancel_and_wait(warming)
