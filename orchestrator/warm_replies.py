@@ -7,8 +7,9 @@ loaded box). Some intent replies are known before any turn: the device line when
 connected (every device command gets it), today's date, and with timers "There is no timer running."
 and the commonest "Timer set for N minutes." lines. They are synthesised once when the
 orchestrator starts (after ``START_DELAY``, so the services have come up, and while every satellite is
-idle, as the clock's line below) and the date again after each midnight, on a connection of its own to every TTS replica (the pool's state is not touched:
-a TTS that is down at start-up is not marked down by this).
+idle, as the clock's line below) and the date again after each midnight, on a connection of its own
+to every TTS replica (the pool's state is not touched: a TTS that is down at start-up is not marked
+down by this).
 
 The clock's answer changes every minute (:func:`keep_clock_warm`): the next minute's line is
 synthesised ``CLOCK_LEAD`` seconds before that minute, only while every satellite is idle (no turn
