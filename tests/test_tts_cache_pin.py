@@ -14,8 +14,11 @@ from collections.abc import AsyncIterator, Iterator
 
 import numpy as np
 import pytest
+from wyoming.audio import AudioStop
+from wyoming.error import Error
 from wyoming.event import Event
 
+from orchestrator.services import Connection
 from orchestrator.warm_replies import synthesize_once
 from voice_runtime.models import resolve_piper
 from voice_runtime.procs import ServiceProcess, start_service
@@ -153,3 +156,14 @@ async def test_a_warm_up_reply_waits_at_the_engine_behind_a_listener_asked_later
     assert calls == ["Turned on the kitchen lights.", "It is 4:18 PM."]
     assert synth.cache.pinned("clock-0") == "It is 4:18 PM." and len(synth.cache) == 1
     assert PIN_DEFER >= 30.0
+
+
+async def test_a_context_that_is_not_an_object_is_spoken_and_pins_nothing(tts: ServiceProcess) -> None:
+    conn = await Connection.open(tts.uri)
+    try:
+        await conn.send(Event(type="synthesize", data={"text": "The garden light is on now.", "context": ["clock-1"]}))
+        while not AudioStop.is_type((event := await conn.recv(timeout=30)).type):
+            assert not Error.is_type(event.type), event
+    finally:
+        await conn.close()
+    assert not any("pinned=clock-1" in line for line in tts.log)

@@ -189,5 +189,6 @@ PIN_KEY = "hearth_cache_pin"  # synthesize's context: keep the audio in this cac
 
 
 def _pin_slot(request: Synthesize) -> str | None:
-    slot = (request.context or {}).get(PIN_KEY)
+    context = request.context if isinstance(request.context, dict) else {}  # (any JSON a client sent)
+    slot = context.get(PIN_KEY)
     return slot if isinstance(slot, str) and 0 < len(slot) <= 32 else None
