@@ -34,8 +34,9 @@ from .pipeline import Pipeline, PipelineConfig, TurnResult
 from .satellite_link import LinkConfig, SatelliteLink
 from .satellite_watch import SatelliteWatch, WatchConfig
 from .services import ServicePool, discover_services
+from .state import LinkState
 from .timers import DataDirBusy, TimerManager, claim_data_dir
-from .warm_replies import keep_warm
+from .warm_replies import keep_clock_warm, keep_warm
 from .wavio import WavSink, wav_chunks, wav_problem
 
 _LOGGER = logging.getLogger("orchestrator")
@@ -267,8 +268,15 @@ async def _serve(args: argparse.Namespace, config: OrchestratorConfig, stop: asy
     try:
         tasks.spawn(timers.run(), name="timers")
         if pipeline.intents is not None:  # the known intent replies in the TTS cache before a turn needs them
-            warming = keep_warm(list(pipeline.tts.uris), pipeline.intents, pipeline.config.voice)
+
+            def idle() -> bool:  # no satellite in a turn or playing: a warm-up takes no core from a decode
+                return all(link.machine.state is LinkState.IDLE for link, _ in links.values())
+
+            warming = keep_warm(list(pipeline.tts.uris), pipeline.intents, pipeline.config.voice, idle=idle)
             tasks.spawn(warming, name="warm replies")
+
+            clock_warming = keep_clock_warm(list(pipeline.tts.uris), pipeline.config.voice, idle)
+            tasks.spawn(clock_warming, name="warm the clock's answer")
         if home is not None:
             tasks.spawn(home.run(), name="home-assistant")
         for uri in satellites:

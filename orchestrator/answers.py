@@ -9,7 +9,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from .timers import TimerAction, TimerError, TimerManager, TimerQuery, describe_duration, timer_label
+from .timers import (
+    NO_TIMER_RUNNING,
+    TimerAction,
+    TimerError,
+    TimerManager,
+    TimerQuery,
+    describe_duration,
+    timer_label,
+)
 
 TIMER_INTENTS = frozenset({
     "HassStartTimer", "HassCancelTimer", "HassCancelAllTimers", "HassIncreaseTimer", "HassDecreaseTimer",
@@ -18,6 +26,12 @@ TIMER_INTENTS = frozenset({
 CLOCK_INTENTS = frozenset({"HassGetCurrentTime", "HassGetCurrentDate", "HassNevermind"})
 TIMER_READ_ONLY = frozenset({"HassTimerStatus"})  # timer intents that change nothing
 NO_TIMER_SATELLITE = "I can't set timers here: there is no satellite to ring when it is done."
+# The clock's answer says the minute in which its minute word is heard, not the one it is computed
+# in: a warmed reply's first sound comes ~0.08 s after the answer (room_turns, session 25: answer ->
+# TTS -> satellite -> speaker), and Piper's "It is 4:17 PM." says the hour from 0.39 s and the minute
+# from 0.64 to 1.25 s of its audio (bench/tts_clock_warm_probe.py). Computed at 16:17:59.3 it says
+# 4:18 (its minute word is heard from ~16:18:00.0), not a minute that is over when it is heard.
+SPOKEN_AHEAD = dt.timedelta(seconds=0.7)
 
 
 def clock_answer(name: str, now: dt.datetime) -> str:
@@ -27,6 +41,12 @@ def clock_answer(name: str, now: dt.datetime) -> str:
     if name == "HassGetCurrentDate":
         return f"Today is {now.strftime('%A, %B')} {now.day}, {now.year}."
     return ""  # HassNevermind: nothing to say
+
+
+def timer_set_reply(seconds: int, name: str | None = None) -> str:
+    """What a started timer's turn says ("Timer set for 5 minutes.")."""
+    what = f"{name.capitalize()} timer" if name else "Timer"
+    return f"{what} set for {describe_duration(seconds)}."
 
 
 def _int(slots: dict[str, Any], key: str) -> int:
@@ -64,8 +84,7 @@ async def _timer_answer(timers: TimerManager, owner: str, name: str, slots: dict
         label = str(slots["name"]).strip().lower() if slots.get("name") else None
         timer = await timers.start(owner, hours=_int(slots, "hours"), minutes=_int(slots, "minutes"),
                                    seconds=_int(slots, "seconds"), name=label)
-        what = f"{timer.name.capitalize()} timer" if timer.name else "Timer"
-        return f"{what} set for {describe_duration(timer.total_seconds)}."
+        return timer_set_reply(timer.total_seconds, timer.name)
     if name == "HassTimerStatus":
         found = timers.find(owner, _query(slots), all_allowed=True)
         now = timers.wall()
@@ -81,7 +100,7 @@ async def _timer_answer(timers: TimerManager, owner: str, name: str, slots: dict
         found = timers.timers(owner)
         for timer in found:
             await timers.apply(timer, TimerAction.CANCEL)
-        return "There is no timer running." if not found else (
+        return NO_TIMER_RUNNING if not found else (
             "Cancelled your timer." if len(found) == 1 else f"Cancelled all {len(found)} timers.")
     timer = timers.find(owner, _query(slots))[0]
     label = timer_label(timer)

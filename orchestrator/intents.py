@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from hassil import Intents, recognize_best
 from hassil.intents import SlotList
 
-from .answers import CLOCK_INTENTS, TIMER_INTENTS, TIMER_READ_ONLY, clock_answer, timer_answer
+from .answers import CLOCK_INTENTS, SPOKEN_AHEAD, TIMER_INTENTS, TIMER_READ_ONLY, clock_answer, timer_answer
 from .home.confidence import QUERIES, Asked, Doubt, Hearing, answer_word, doubt, home_names
 from .home.phrasing import DEVICE_NOUN, looped, rephrase, trim, undouble
 from .home.speech import FAILURES, not_done
@@ -281,7 +281,7 @@ class IntentRecognizer:
             template = self._custom_responses.get(first.name, "Done.")
             return IntentMatch(first.name, first.slots, template.format(**first.slots))
         if first.name in CLOCK_INTENTS:
-            return IntentMatch(first.name, first.slots, clock_answer(first.name, self.now()))
+            return IntentMatch(first.name, first.slots, clock_answer(first.name, self.now() + SPOKEN_AHEAD))
         if first.name in TIMER_INTENTS:
             if first.name not in TIMER_READ_ONLY:
                 acts()

@@ -127,6 +127,9 @@ def claim_data_dir(data_dir: Path | None) -> DataDirClaim | None:
     return DataDirClaim(data_dir) if data_dir is not None else None
 
 
+NO_TIMER_RUNNING = "There is no timer running."  # (a reply known before anyone asks: warm_replies)
+
+
 class TimerError(Exception):
     """A request that cannot be done; ``str()`` is a sentence to say to the user."""
 
@@ -258,7 +261,7 @@ class TimerManager:
         mine = sorted(self.timers(owner), key=lambda t: t.seconds_left(self.wall()))
         found = [t for t in mine if query.matches(t)]
         if not found:
-            raise TimerError("There is no timer running." if not mine else "I couldn't find that timer.")
+            raise TimerError(NO_TIMER_RUNNING if not mine else "I couldn't find that timer.")
         if len(found) > 1 and not all_allowed:
             raise TimerError(f"You have {len(found)} timers; say which one, for example by its name.")
         return found

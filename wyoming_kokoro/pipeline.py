@@ -55,6 +55,9 @@ ENGINE_RETRY = RetryPolicy(delays=TTS_RETRY.delays, retry_on=(EngineError, OSErr
 TEXT_QUEUE = 32
 # A cancelled reply waits for the engine call in flight to stop (interrupted at its next model step).
 CANCEL_TIMEOUT = 60.0
+# A pinned reply (a warm-up, :mod:`.synthesizer`'s slots) waits at the engine's gate behind any reply
+# asked up to this long after it: a listener's words go first.
+PIN_DEFER = 60.0
 
 Write = Callable[[Event], Awaitable[None]]
 SendError = Callable[[str, str], Awaitable[None]]
@@ -101,8 +104,10 @@ class Reply:
         send_error: SendError,
         options: ReplyOptions,
         client: str = "",
+        pin: str | None = None,
     ) -> None:
         self.voice = voice
+        self.pin = pin  # the cache slot its audio is kept in (a warm-up), not the LRU
         self.speaker = speaker
         self.streaming = streaming
         self.accepting = True  # more text may come
@@ -251,7 +256,8 @@ class Reply:
             self.mark("call %d: %d piece(s), %d chars", calls, len(parts), len(text))
             try:
                 audio = await retry_async(
-                    partial(self._synth.speak, text, self.voice.name, self.speaker, deadline=self._deadline()),
+                    partial(self._synth.speak, text, self.voice.name, self.speaker, deadline=self._deadline(),
+                            pin=self.pin),
                     self._options.policy,
                     may_retry=lambda: not self._audio_sent,
                     clock=self._options.clock,
@@ -270,7 +276,10 @@ class Reply:
 
     def _deadline(self) -> float:
         """When this reply needs its next audio: at once (its request time) for the first piece,
-        else when the audio made so far would have played out from its first sample."""
+        else when the audio made so far would have played out from its first sample. A pinned
+        reply (a warm-up) is due ``PIN_DEFER`` later."""
+        if self.pin is not None:
+            return self._t0 + PIN_DEFER + self._made_seconds
         if self._first_made is None:
             return self._t0
         return self._first_made + self._made_seconds

@@ -1,6 +1,12 @@
 """The engine side of synthesis, shared by every connection: one engine call at a time, earliest
 deadline first (:class:`DeadlineGate`), each call in a worker thread, and the audio of short
 texts already spoken (:class:`AudioCache`). :mod:`.pipeline` turns a reply's text into calls.
+
+A client may *pin* a text's audio to a named slot (``synthesize`` with the context
+``{"hearth_cache_pin": "clock"}``): the slot keeps that one text outside the least-recently-used
+budget until the next pin to the same slot replaces it. The orchestrator warms the clock's answer so
+each minute (:mod:`orchestrator.warm_replies`): 1440 lines a day in the LRU would push the warmed
+replies and the users' device replies out within hours; in a slot each evicts only its predecessor.
 """
 
 from __future__ import annotations
@@ -58,18 +64,24 @@ class DeadlineGate:
         self._busy = False
 
 
+CacheKey = tuple[str, str | None, str]  # (voice, speaker, text)
+PIN_SLOTS = 4  # named slots at most (a pin to a fifth name goes to the LRU like any text)
+
+
 class AudioCache:
     """The audio of short texts already spoken, least recently used first out, bounded in bytes.
 
     Home assistants say the same short things again and again ("Turned on the kitchen
     lights.", "Timer set for five minutes."); a hit answers at once instead of running the
     engine. Only texts up to ``max_chars`` are kept; ``max_bytes`` 0 turns the cache off.
+    :meth:`pin` keeps one text per named slot (at most ``PIN_SLOTS``) outside the LRU budget.
     """
 
     def __init__(self, max_bytes: int, max_chars: int = 160) -> None:
         self.max_bytes = max_bytes
         self.max_chars = max_chars
-        self._items: OrderedDict[tuple[str, str | None, str], Samples] = OrderedDict()
+        self._items: OrderedDict[CacheKey, Samples] = OrderedDict()
+        self._pinned: dict[str, tuple[CacheKey, Samples]] = {}
         self._bytes = 0
         self.hits = 0
         self.misses = 0
@@ -78,6 +90,15 @@ class AudioCache:
     def size_bytes(self) -> int:
         return self._bytes
 
+    @property
+    def pinned_bytes(self) -> int:
+        return sum(audio.nbytes for _, audio in self._pinned.values())
+
+    def pinned(self, slot: str) -> str | None:
+        """The text pinned to ``slot`` (None: nothing)."""
+        entry = self._pinned.get(slot)
+        return entry[0][2] if entry is not None else None
+
     def __len__(self) -> int:
         return len(self._items)
 
@@ -85,6 +106,10 @@ class AudioCache:
         if self.max_bytes <= 0 or len(text) > self.max_chars:
             return None
         key = (voice, speaker, text)
+        for pinned_key, audio in self._pinned.values():
+            if pinned_key == key:
+                self.hits += 1
+                return audio
         found = self._items.get(key)
         if found is None:
             self.misses += 1
@@ -108,6 +133,22 @@ class AudioCache:
             _, dropped = self._items.popitem(last=False)
             self._bytes -= dropped.nbytes
 
+    def pin(self, slot: str, voice: str, speaker: str | None, text: str, audio: Samples) -> None:
+        """Keep ``text``'s audio in ``slot`` (the slot's previous text is dropped), outside the LRU
+        budget; a text the LRU holds moves here. A new slot beyond ``PIN_SLOTS``: an ordinary put."""
+        if self.max_bytes <= 0 or len(text) > self.max_chars or audio.nbytes > self.max_bytes:
+            return
+        if slot not in self._pinned and len(self._pinned) >= PIN_SLOTS:
+            self.put(voice, speaker, text, audio)
+            return
+        key = (voice, speaker, text)
+        old = self._items.pop(key, None)
+        if old is not None:
+            self._bytes -= old.nbytes
+        kept = audio if not audio.flags.writeable else audio.copy()
+        kept.flags.writeable = False
+        self._pinned[slot] = (key, kept)
+
 
 class Synthesizer:
     """An engine, its gate (one call at a time, each in a worker thread) and its audio cache."""
@@ -119,12 +160,15 @@ class Synthesizer:
         self.cache = cache if cache is not None else AudioCache(0)  # (an empty cache is falsy)
 
     async def speak(self, text: str, voice: str, speaker: str | None = None, *,
-                    deadline: float | None = None) -> Samples:
+                    deadline: float | None = None, pin: str | None = None) -> Samples:
         """Audio for ``text``; ``deadline`` (``time.monotonic()`` seconds, default now) orders
-        this call among the waiting ones. A cached text is answered without waiting."""
+        this call among the waiting ones. A cached text is answered without waiting. ``pin``:
+        the audio is kept in that slot of the cache (:meth:`AudioCache.pin`), not in its LRU."""
         cached = self.cache.get(voice, speaker, text)
         if cached is not None:
             _LOGGER.debug("engine=%s chars=%d cached", self.engine.provider, len(text))
+            if pin is not None:
+                self.cache.pin(pin, voice, speaker, text, cached)
             return cached
         asked = time.monotonic()
         await self.gate.acquire(asked if deadline is None else deadline)
@@ -147,9 +191,12 @@ class Synthesizer:
                 raise
         finally:
             self.gate.release()
-        _LOGGER.debug("engine=%s chars=%d gate_wait=%.3fs run=%.3fs", self.engine.provider, len(text),
-                      began - asked, time.monotonic() - began)
-        self.cache.put(voice, speaker, text, audio)
+        _LOGGER.debug("engine=%s chars=%d gate_wait=%.3fs run=%.3fs%s", self.engine.provider, len(text),
+                      began - asked, time.monotonic() - began, f" pinned={pin}" if pin is not None else "")
+        if pin is not None:
+            self.cache.pin(pin, voice, speaker, text, audio)
+        else:
+            self.cache.put(voice, speaker, text, audio)
         return audio
 
     def _run(self, text: str, voice: str, speaker: str | None, stop: threading.Event) -> Samples:
