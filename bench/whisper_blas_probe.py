@@ -5,7 +5,7 @@ run on OpenBLAS, which starts one thread per core and wakes them for each produc
 their wake-up (and their spinning afterwards, next to CTranslate2's own threads) costs far more than the
 product. This decodes each clip of the end-of-turn corpus as the server decodes a speculative final (tiny.en
 int8, beam 5 with greedy first, the last word's end and end mark), once with OpenBLAS's default thread count
-and once with one thread (:func:`wyoming_whisper.blas.blas_threads`, switched between decodes; which way
+and once with one thread (:func:`voice_runtime.blas.blas_threads`, switched between decodes; which way
 goes first alternates from clip to clip), and reports per way: decode p50 / p95, the paired ratio, the
 features alone, and whether every text and score is the same.
 
@@ -35,8 +35,8 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    from voice_runtime.blas import blas_threads
     from voice_runtime.models import resolve_whisper
-    from wyoming_whisper.blas import blas_threads
     from wyoming_whisper.engine import EngineConfig, WhisperEngine, pcm16_to_float
 
     default = blas_threads()

@@ -12,6 +12,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from voice_runtime.blas import single_blas_thread
 from voice_runtime.cli import add_server_args, parse_checked, server_config
 from voice_runtime.env import env, env_bool, warn_ignored
 from voice_runtime.logs import restores_logging, setup_logging
@@ -303,6 +304,7 @@ def run(argv: list[str] | None = None) -> None:
     setup_logging(args.debug, log_format=args.log_format)
     warn_ignored("SERVER_URL")
     tune_malloc()  # a months-long process: two malloc arenas, not 8 per core
+    single_blas_thread()  # the echo chain's small products on this thread, not OpenBLAS's woken ones
     if args.nice:
         try:
             os.setpriority(os.PRIO_PROCESS, 0, args.nice)

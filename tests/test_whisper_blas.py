@@ -1,4 +1,4 @@
-"""The whisper server runs numpy's OpenBLAS on one thread (``wyoming_whisper.blas``, session 26): the
+"""The whisper server runs numpy's OpenBLAS on one thread (``voice_runtime.blas``, session 26): the
 mel features' small product is faster on the calling thread than on OpenBLAS's woken ones on the shared
 2-core box (bench/whisper_blas_probe.py: decode p50 0.393 -> 0.333 s paired, same texts). On main the
 server left OpenBLAS at one thread per core."""
@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from voice_runtime.blas import blas_threads, single_blas_thread
 from wyoming_whisper import __main__ as server
-from wyoming_whisper.blas import blas_threads, single_blas_thread
 
 
 @pytest.fixture
@@ -44,3 +44,9 @@ def test_the_features_do_not_depend_on_the_thread_count(restored: int) -> None:
     one = FeatureExtractor()(audio)
     assert one.shape == many.shape == (80, 251)
     assert np.array_equal(one, many)
+
+
+def test_the_satellite_sets_one_blas_thread_at_start_up() -> None:  # its echo chain's products (0.87x CPU)
+    from satellite import __main__ as satellite
+
+    assert "single_blas_thread" in inspect.unwrap(satellite.run).__code__.co_names

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from wyoming.info import AsrModel, AsrProgram, Attribution, Info
 
+from voice_runtime.blas import single_blas_thread
 from voice_runtime.cli import ATTRIBUTION, add_server_args, parse_checked, server_config
 from voice_runtime.env import env
 from voice_runtime.logs import restores_logging, setup_logging
@@ -24,7 +25,6 @@ from voice_runtime.models import ModelError, silero_vad
 from voice_runtime.server import ServerConfig, require_listen, run_server
 
 from . import __version__
-from .blas import single_blas_thread
 from .engine import GREEDY_SURE, SAMPLE_RATE, EngineConfig, WhisperEngine
 from .handler import WhisperHandler
 from .service import WhisperService
