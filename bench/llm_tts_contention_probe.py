@@ -7,7 +7,9 @@ held split's replies as recorded in session 26) and each arm, in rotated order, 
 cache) server with ``--piper-threads`` 1 (or 2: ``--two-threads``), either alone (the LLM idle) or started
 once a real ``wyoming_llama`` (``--max-sentences 1``, as in the room) has streamed ``--after`` chunks of a
 reply to one of the room's questions (so it is still generating while Piper works, as in a room turn);
-arm ``p1_llm_nice``: the same with llama-server's threads at ``--nice`` while Piper works (back to 0 after).
+arm ``p1_llm_nice``: the same with llama-server's threads at ``--nice`` while Piper works (back to 0 after);
+arm ``p1_llm_tail`` (``--tail-nice``): a second ``wyoming_llama`` with its own tail priority on (the
+other arms' has ``--tail-nice 0``).
 
     .venv/bin/python bench/llm_tts_contention_probe.py --rounds 3 --out /tmp/contention.json
 
@@ -110,7 +112,8 @@ async def one(tts_uri: str, llama_uri: str | None, piece: str, question: str, *,
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    llama = await start_service("wyoming_llama", "--max-sentences", "1")
+    llama = await start_service("wyoming_llama", "--max-sentences", "1", "--tail-nice", "0")
+    tailed = await start_service("wyoming_llama", "--max-sentences", "1") if args.tail_nice else None
     tts1 = await start_service("wyoming_kokoro", "--provider", "piper", "--cache-mb", "0", "--piper-threads", "1")
     tts2 = await start_service("wyoming_kokoro", "--provider", "piper", "--cache-mb", "0", "--piper-threads", "2")
     server = children(llama.pid)
@@ -119,6 +122,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "p1_alone": (tts1.uri, None, None), "p1_llm": (tts1.uri, llama.uri, None),
         "p1_llm_nice": (tts1.uri, llama.uri, (server[0], args.nice)),
     }
+    if tailed is not None:  # the service's own tail priority (--tail-nice 10, priority.py)
+        arms["p1_llm_tail"] = (tts1.uri, tailed.uri, None)
     if args.two_threads:
         arms.update({"p2_alone": (tts2.uri, None, None), "p2_llm": (tts2.uri, llama.uri, None)})
     rows: list[dict[str, Any]] = []
@@ -141,7 +146,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 cells = " ".join(f"{n} {row[n]['synth_s']:.3f}" for n in names)
                 print(rnd, cells, repr(piece), row["load"], flush=True)
     finally:
-        for service in (tts1, tts2, llama):
+        for service in (tts1, tts2, llama, *([tailed] if tailed else [])):
             await service.stop()
     summary: dict[str, Any] = {"n": len(rows), "load": [round(min(load), 2), round(max(load), 2)]}
     for name in arms:
@@ -165,6 +170,8 @@ def main() -> int:
     parser.add_argument("--pause", type=float, default=0.6)
     parser.add_argument("--nice", type=int, default=10, help="llama-server's nice in arm p1_llm_nice while Piper works")
     parser.add_argument("--two-threads", action="store_true", help="also arms with --piper-threads 2")
+    parser.add_argument("--tail-nice", action="store_true",
+                        help="also arm p1_llm_tail: a second wyoming_llama, its default --tail-nice (others: 0)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     result = asyncio.run(run(args))
