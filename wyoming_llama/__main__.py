@@ -140,14 +140,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "under load: speech-to-text gains ~0.06 s a final decode while another reply is written, LLM replies "
         "come seconds later on a busy small CPU (10: +4.2 s p50 in the room, session 19); no effect when idle",
     )
-    parser.add_argument(
-        "--tail-nice",
-        type=int,
-        default=10,
-        help="llama-server's nice while it only writes a reply's rest (its first clause already sent) or a prefill, "
-        "0-19 (default 10; --nice or less: off): the first piece's speech synthesis, which competes with it on a "
-        "small CPU, goes first (priority.py; needs root or RLIMIT_NICE to set it back)",
-    )
+    parser.add_argument("--tail-nice", type=int, default=10, help="llama-server's nice while it writes only a reply's "
+                        "rest or a prefill, 0-19 (default 10; <= --nice: off): the reply's first speech goes first")
     parser.add_argument("--system-prompt", default=env("LLM_SYSTEM_PROMPT", DEFAULT_SYSTEM_PROMPT))
     parser.add_argument(
         "--max-history-turns",
