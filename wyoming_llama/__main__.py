@@ -29,6 +29,7 @@ from .handler import LlamaHandler, LlamaService
 from .history import HistoryStore
 from .llm import GenerationSettings, LocalProvider, Provider
 from .prefill import Prefiller
+from .priority import ServerPriority
 from .process import LlamaServerConfig, LlamaServerProcess, LlamaUnavailable, default_threads
 
 _LOGGER = logging.getLogger("wyoming_llama")
@@ -139,6 +140,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "under load: speech-to-text gains ~0.06 s a final decode while another reply is written, LLM replies "
         "come seconds later on a busy small CPU (10: +4.2 s p50 in the room, session 19); no effect when idle",
     )
+    parser.add_argument("--tail-nice", type=int, default=10, help="llama-server's nice while it writes only a reply's "
+                        "rest or a prefill, 0-19 (default 10; <= --nice: off): the reply's first speech goes first")
     parser.add_argument("--system-prompt", default=env("LLM_SYSTEM_PROMPT", DEFAULT_SYSTEM_PROMPT))
     parser.add_argument(
         "--max-history-turns",
@@ -219,8 +222,8 @@ def make_config(args: argparse.Namespace) -> LlamaConfig:
         raise SystemExit("--max-sentences must be 0 (no limit) or more")
     if args.context_size < 512 or args.max_tokens < 1 or args.max_tokens >= args.context_size:
         raise SystemExit("--context-size must be >= 512 and --max-tokens between 1 and the context size")
-    if not 0 <= args.nice <= 19:
-        raise SystemExit("--nice must be within 0-19")
+    if not 0 <= args.nice <= 19 or not 0 <= args.tail_nice <= 19:
+        raise SystemExit("--nice and --tail-nice must be within 0-19")
     if args.poll is not None and not 0 <= args.poll <= 100:
         raise SystemExit("--poll must be within 0-100")
     if min(args.threads or 0, args.threads_batch or 0) < 0:
@@ -256,6 +259,7 @@ def make_config(args: argparse.Namespace) -> LlamaConfig:
             parallel=args.parallel,
             cache_ram_mib=args.cache_ram,
             nice=args.nice,
+            tail_nice=args.tail_nice,
             startup_timeout=args.startup_timeout,
             health_interval=args.health_interval,
             health_timeout=args.health_timeout,
@@ -325,8 +329,11 @@ async def serve(config: LlamaConfig) -> None:
         provider = OpenAICompatibleProvider(base_url=config.base_url, api_key=env(config.api_key_env) or "")
     elif config.llama is not None:
         process = LlamaServerProcess(config.llama)
+        priority = ServerPriority(lambda: process.pid if process is not None else None,
+                                  base=config.llama.nice, low=config.llama.tail_nice)
         provider = LocalProvider(
-            process=process, ready_timeout=config.llama.startup_timeout, slots=config.llama.parallel
+            process=process, ready_timeout=config.llama.startup_timeout, slots=config.llama.parallel,
+            priority=priority,
         )
         # describe answers meanwhile
         starter = asyncio.create_task(

@@ -41,6 +41,7 @@ from typing import Any, Protocol
 import httpx
 
 from .history import ChatMessage
+from .priority import FirstClause, Phase, ServerPriority
 from .process import LlamaServerProcess, LlamaUnavailable
 
 _LOGGER = logging.getLogger(__name__)
@@ -137,6 +138,7 @@ class LocalProvider:
         ready_timeout: float = 120.0,
         read_timeout: float = 60.0,
         slots: int | None = None,
+        priority: ServerPriority | None = None,
     ) -> None:
         if (url is None) == (process is None):
             raise ValueError("give either a URL or a managed process")
@@ -147,6 +149,7 @@ class LocalProvider:
         self.ready_timeout = ready_timeout
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(read_timeout, connect=5.0))
         self.warmed: str | None = None  # the server (base URL) the system prompt was last evaluated on
+        self.priority = priority  # llama-server's nice by what it does (priority.py): a reply's tail gives way
 
     async def evaluate(self, base: str, messages: list[ChatMessage], slot: int | None) -> httpx.Response:
         """Evaluate ``messages`` into llama-server's prompt cache (of ``slot``), generating one token:
@@ -232,6 +235,8 @@ class LocalProvider:
             body["id_slot"] = slot
         if self.process is not None:
             self.process.note_progress()  # from here the prompt is being evaluated
+        lease = self.priority.lease(Phase.HEAD) if self.priority is not None else None
+        first_clause = FirstClause()
         try:
             async with self._client.stream("POST", f"{base}/v1/chat/completions", json=body) as response:
                 if response.status_code != 200:
@@ -249,6 +254,8 @@ class LocalProvider:
                     piece = _parse_chunk(json.loads(data), stats)
                     if piece:
                         stats.chunks += 1
+                        if lease is not None and first_clause.feed(piece):
+                            lease.back()  # the first clause is out: the rest gives way to its voice
                         yield piece
                 # The body ended without "[DONE]": llama-server ends a stream that way after an
                 # error, and a proxy or a dying server may cut it cleanly too. Not a success.
@@ -262,6 +269,9 @@ class LocalProvider:
             raise TransientLlmError("llm-connection", f"llama-server connection failed: {err}") from err
         except json.JSONDecodeError as err:
             raise LlmError("llm-bad-response", f"llama-server sent invalid JSON: {err}") from err
+        finally:
+            if lease is not None:
+                lease.release()
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -32,6 +32,7 @@ from voice_runtime.tasks import cancel_and_wait
 
 from .history import ChatMessage
 from .llm import LlmError, LocalProvider
+from .priority import Phase
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -69,6 +70,8 @@ class Prefiller:
         provider = self.provider
         started = time.monotonic()
         slot = provider.slot_map.acquire(conversation) if provider.slot_map is not None else None
+        # nobody waits for it: it gives way to the reply's voice (priority.py)
+        lease = provider.priority.lease(Phase.BACK) if provider.priority is not None else None
         try:
             response = await provider.evaluate(await provider._base_url(), messages, slot)
             if response.status_code != 200:
@@ -79,6 +82,8 @@ class Prefiller:
             _LOGGER.warning("prefill conversation=%s failed: %s", conversation, type(err).__name__)
             return
         finally:
+            if lease is not None:
+                lease.release()
             if slot is not None and provider.slot_map is not None:
                 provider.slot_map.release(slot)
         usage = data.get("usage") if isinstance(data, dict) else None

@@ -64,6 +64,8 @@ class LlamaServerConfig:
     # while with another satellite's reply being written, nice 10 saved whisper's final decode
     # only ~0.06 s p50 (bench/llama_nice_whisper_bench.py): the LLM is on every LLM turn's path.
     nice: int = 0
+    # nice while llama-server only writes a reply's rest or a prefill (priority.py; <= nice: off)
+    tail_nice: int = 10
     host: str = "127.0.0.1"
     startup_timeout: float = 120.0
     health_interval: float = 30.0
