@@ -162,6 +162,12 @@ class LaterEcho:
         frame before: no evidence of the user either (the judge takes it as neither; see the module's docstring)."""
         return self._shift == 0 and self._found is not None and self._found[0] != 0
 
+    @property
+    def voice(self) -> bool:
+        """The last frame asked about is :attr:`pending` as a voice over the echo (:func:`_voice`), not as a
+        frame found alone: neither is it a path the canceller is off (the judge's misaligned test)."""
+        return self.pending and self._found is not None and self._found[2]
+
     def _confirmed(self) -> int:
         assert self._frame is not None
         if self._found is None:
