@@ -49,7 +49,9 @@ on true moves (the room's echo moved 0.1-3 ms later unsignalled in the lead's ec
 and the storm scenes of seeds 1, 5, 13, 18) all but one had the mic within 1.5 dB of the estimate, the high
 band explained 0.5 dB or more, or over 12 dB explained (storm seeds 5 and 18: 14.4-15.8 dB, the high band
 not); the one (seed 18, 6.3 dB, alone) was pending already. Such a voice's frame is
-:attr:`LaterEcho.pending`: no evidence either way (bench/results/s26_far.md, bench/far_later_probe.py).
+:attr:`LaterEcho.pending`: no evidence either way, and (:attr:`LaterEcho.voice`) not a canceller off its path
+when it made the frame louder (the judge's misaligned rule suspended on cont-25's; bench/results/s26_far.md,
+bench/far_later_probe.py).
 """
 
 from __future__ import annotations
