@@ -127,6 +127,7 @@ class EchoJudge:
         echo_only: bool = False,
         estimate_corr: float = 0.0,
         later_echo: bool = False,
+        later_voice: bool = False,
     ) -> bool:
         """True if the (cleaned) frame may be the user's voice, not just the playback's echo.
         ``cancelling`` False: the canceller let this frame through untouched (it waits for the
@@ -144,7 +145,9 @@ class EchoJudge:
         trusted, not the user whatever the gates say (after a stall both were off the path: the first
         syllable of a reply's echo passed both, a false hold). After a kill: :mod:`satellite.killed_echo`.
         ``later_echo``: the frame may be the echo heard later than the canceller's estimate, one frame not yet
-        a moved path (:attr:`satellite.estimate.LaterEcho.pending`): no evidence either way (as ``added``)."""
+        a moved path (:attr:`satellite.estimate.LaterEcho.pending`): no evidence either way (as ``added``).
+        ``later_voice``: such a frame found to be a voice over the echo (:attr:`satellite.estimate.LaterEcho.voice`):
+        nor is the canceller off its path if it made it louder (room_cont cont-25, session 26: suspended there)."""
         mic = frame_rms(raw)
         self.killed.step(self.span_s)
         louder_before = max(self._mics, default=0.0)
@@ -195,7 +198,9 @@ class EchoJudge:
             _MISALIGNED_RMS, louder_before * db_to_ratio(_OFF_PATH_DB)
         )
         phantom = self.killed.phantom(added)  # ... not after a kill: the echo of what never played
-        self.misaligned = self.converged and not phantom and ((added and mic >= _MISALIGNED_RMS) or off_path)
+        self.misaligned = (
+            self.converged and not phantom and not later_voice and ((added and mic >= _MISALIGNED_RMS) or off_path)
+        )
         if self.misaligned:
             self.suspend()
         learn = cancelling and not not_echo and not double_talk and not unknown

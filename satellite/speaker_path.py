@@ -176,6 +176,7 @@ class SpeakerPath:
         if ahead is not None:
             self._follow_write_ahead(ahead)
         cleaned, cancelling, not_echo, double_talk, echo_only, later = raw, True, False, False, False, False
+        voice = False
         estimate_corr = 0.0
         if self.frontend is not None:
             # The user is heard (the last frame let through, speech, or the speaker killed by a hold): the
@@ -193,6 +194,7 @@ class SpeakerPath:
             if asked and self.frontend.later_echo.shift:
                 self._echo_moved_later()
             later = asked and self.frontend.later_echo.pending  # (satellite.estimate: one frame, not yet a move)
+            voice = later and self.frontend.later_echo.voice  # ... or a voice: not off the path either
             cancelling, not_echo = self.frontend.cancelling, self.frontend.mic_not_echo
             double_talk, echo_only = self.frontend.double_talk, self.frontend.echo_only
             estimate_corr = self.frontend.estimate_corr
@@ -208,6 +210,7 @@ class SpeakerPath:
             echo_only=echo_only,
             estimate_corr=estimate_corr,
             later_echo=later,
+            later_voice=voice,
         )
         if not allow and cancelling and not echo_only and self._partly_explained(raw):
             allow = double_talk = True  # the user, let through as on double talk (and so flagged)

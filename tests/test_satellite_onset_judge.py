@@ -38,7 +38,8 @@ class FakeOnsetJudge:
 
     def process(self, raw: bytes, cleaned: bytes, played: bytes, *, cancelling: bool = True,
                 not_echo: bool = False, double_talk: bool = False, echo_only: bool = False,
-                estimate_corr: float = 0.0, later_echo: bool = False) -> bool:
+                estimate_corr: float = 0.0, later_echo: bool = False,
+                later_voice: bool = False) -> bool:
         return True
 
     def path_changed(self) -> None:
@@ -97,7 +98,8 @@ class FakeEchoJudge(FakeOnsetJudge):
 
     def process(self, raw: bytes, cleaned: bytes, played: bytes, *, cancelling: bool = True,
                 not_echo: bool = False, double_talk: bool = False, echo_only: bool = False,
-                estimate_corr: float = 0.0, later_echo: bool = False) -> bool:
+                estimate_corr: float = 0.0, later_echo: bool = False,
+                later_voice: bool = False) -> bool:
         return raw[1] != 1
 
 
