@@ -51,6 +51,7 @@ from .aec_config import ENGINES, FrontendConfig, pywebrtc
 from .aec_delay import DelayView
 from .aec_prior import REACH_MS, PriorPath, agrees, cancel, kept_off_path, warm
 from .aec_shadow import ShadowCanceller
+from .aec_slip import Slip
 from .delay import EchoDelay
 from .estimate import LaterEcho
 from .estimate import estimate_corr as _estimate_corr
@@ -145,6 +146,8 @@ class AudioFrontend(DelayView):
         # (0 when it did not run): near 1 it left a scaled copy of its estimate, echo it underrated.
         self.estimate_corr = 0.0
         self.later_echo = LaterEcho()  # ... and whether the echo came later than its estimate (the path moved unseen)
+        self._slip = Slip(self._step)  # ... or a speaker sample or two off it (aec_slip): re-aligned at once
+        self.slips = 0
         _LOGGER.info(
             "mic front end: aec=%s noise_suppression=%d auto_gain_dbfs=%d",
             self.engine,
@@ -335,6 +338,17 @@ class AudioFrontend(DelayView):
             self._shadow.remeasure()
         return True
 
+    def _slipped(self, shift: float, cancelled: Any) -> Pcm:
+        """The echo came ``shift`` samples later than the reference (aec_slip): delayed that much more from now on."""
+        delay = self.bulk + self._frac + shift
+        if self._delay is not None and 0 <= delay <= _MAX_BULK:
+            self.bulk, self._frac = math.floor(delay), delay - math.floor(delay)
+            self._delay.assume(shift)  # (the meter's next estimate, agreeing, is then no change)
+            self.slips += 1
+            _LOGGER.info("echo %.2f samples later than the reference, unseen: reference delayed %.2f", shift, delay)
+        out: Pcm = np.clip(np.round(cancelled), -32768, 32767).astype(np.int16)
+        return out
+
     def _adopt(self, prior: PriorPath) -> None:
         """The kept path proven at ``prior.offset`` from the old delay: the reference is delayed by that from
         now on and speex resumes; its history of the reference stale (not fed while it waited), for its tail the
@@ -364,6 +378,8 @@ class AudioFrontend(DelayView):
                 self._quiet_left = None  # the speaker plays again (not the resampler's last samples)
             if self._waited is None and (self._quiet_left is None or self._quiet_left > 0):
                 cancelled = self._speex.process(out, ref)
+                if (slipped := self._slip.check(out, cancelled)) is not None:
+                    cancelled = self._slipped(*slipped)
                 self.estimate_corr = _estimate_corr(out, cancelled)
                 self.later_echo.feed(out, cancelled)
                 if self._shadow is not None:
@@ -384,6 +400,7 @@ class AudioFrontend(DelayView):
                 out = cancelled
             else:
                 self.later_echo.skip()
+                self._slip.skip()
                 kept = None if self._prior is None else cancel(self._prior, self._history, self.bulk, self._frac, out)
                 if self._shadow is not None:  # its history follows the reference
                     self._shadow.follow(ref)
