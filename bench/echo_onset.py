@@ -138,9 +138,11 @@ def holds_report(keep: Path) -> dict[str, Any]:
     opener = Window((keep / "run.log").read_text(errors="replace"))
     erle: list[tuple[float, float, int]] = []
     slips: list[float] = []
+    watch = Watch(1.0, 8, 200.0, 10.0)
 
     def after(i: int, t: Tick, chain: ReplayChain, cleaned: bytes) -> None:
         opener(i, t, chain, cleaned)
+        watch(i, t, chain, cleaned)
         f = chain.frontend
         if f is not None and getattr(f, "slips", 0) > len(slips):
             slips.append(round((i + 1) * FRAME / RATE, 2))
@@ -156,7 +158,8 @@ def holds_report(keep: Path) -> dict[str, Any]:
     return {"keep": str(keep), "holds": len(rows), "rows": rows,
             "nobody": [r["mic_s"] for r in rows if "no user" in r["who"] and not r["after_live_kill"]],
             "utterances": firsts, "erle_db": [(round(t, 2), round(e, 1), n) for t, e, n in erle if n >= 30],
-            "slips_at_s": slips}
+            "slips_at_s": slips,
+            "onsets": [{k: v for k, v in o.summary().items() if k != "rows"} for o in watch.onsets]}
 
 
 def compare(a: Path, b: Path) -> None:
@@ -175,6 +178,11 @@ def compare(a: Path, b: Path) -> None:
         for u, x, y in zip(rb["utterances"], held_a, held_b, strict=False):
             if x != y:
                 print(f"    {u['wav']} at {u['onset']:.2f}: held {x} -> {y}")
+        fa = [o["first_erle_db"] for o in ra.get("onsets", []) if o["first_erle_db"] is not None]
+        fb = [o["first_erle_db"] for o in rb.get("onsets", []) if o["first_erle_db"] is not None]
+        if fa and fb:
+            print(f"    reply onsets' first 200 ms ERLE p50 {np.median(fa):.1f} -> {np.median(fb):.1f}, "
+                  f"min {min(fa):.1f} -> {min(fb):.1f} (n {len(fa)} / {len(fb)})")
         ea = [e for _, e, _ in ra["erle_db"]]
         eb = [e for _, e, _ in rb["erle_db"]]
         if ea and eb:
