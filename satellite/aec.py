@@ -48,6 +48,7 @@ import numpy as np
 from voice_runtime.audio import PCM16_MONO_16K, AudioConverter, AudioFormat
 
 from .aec_config import ENGINES, FrontendConfig, pywebrtc
+from .aec_delay import MAX_BULK as _MAX_BULK
 from .aec_delay import DelayView
 from .aec_prior import REACH_MS, PriorPath, agrees, cancel, kept_off_path, warm
 from .aec_shadow import ShadowCanceller
@@ -64,7 +65,6 @@ RATE = 16000
 _TEN_MS = RATE // 100
 _LEAD_BYTES = _TEN_MS * 2
 KEEP_MS = 10  # the delay the canceller sees once the bulk is compensated
-_MAX_BULK = RATE * 480 // 1000
 _MAX_WAIT = RATE * 3  # samples of audible playback to wait for a delay estimate at most
 _REALIGN_AGREE = 2.0  # samples: a fine move of the echo must agree this well with the whole-sample one
 TAIL_DB = 35.0  # the echo path's reverberation counts until this far below its peak
@@ -338,17 +338,6 @@ class AudioFrontend(DelayView):
             self._shadow.remeasure()
         return True
 
-    def _slipped(self, shift: float, cancelled: Any) -> Pcm:
-        """The echo came ``shift`` samples later than the reference (aec_slip): delayed that much more from now on."""
-        delay = self.bulk + self._frac + shift
-        if self._delay is not None and 0 <= delay <= _MAX_BULK:
-            self.bulk, self._frac = math.floor(delay), delay - math.floor(delay)
-            self._delay.assume(shift)  # (the meter's next estimate, agreeing, is then no change)
-            self.slips += 1
-            _LOGGER.info("echo %.2f samples later than the reference, unseen: reference delayed %.2f", shift, delay)
-        out: Pcm = np.clip(np.round(cancelled), -32768, 32767).astype(np.int16)
-        return out
-
     def _adopt(self, prior: PriorPath) -> None:
         """The kept path proven at ``prior.offset`` from the old delay: the reference is delayed by that from
         now on and speex resumes; its history of the reference stale (not fed while it waited), for its tail the
@@ -378,7 +367,8 @@ class AudioFrontend(DelayView):
                 self._quiet_left = None  # the speaker plays again (not the resampler's last samples)
             if self._waited is None and (self._quiet_left is None or self._quiet_left > 0):
                 cancelled = self._speex.process(out, ref)
-                if (slipped := self._slip.check(out, cancelled)) is not None:
+                warming = self._kept_path is not None and self._warm > 0  # (speex's own history is refilling)
+                if (slipped := self._slip.check(out, cancelled, look=not warming)) is not None:
                     cancelled = self._slipped(*slipped)
                 self.estimate_corr = _estimate_corr(out, cancelled)
                 self.later_echo.feed(out, cancelled)

@@ -52,9 +52,12 @@ class Slip:
     def skip(self) -> None:
         self._before = np.zeros(_HISTORY)
 
-    def check(self, mic: np.ndarray[Any, Any], cancelled: np.ndarray[Any, Any]) -> tuple[float, Floats] | None:
+    def check(
+        self, mic: np.ndarray[Any, Any], cancelled: np.ndarray[Any, Any], *, look: bool = True
+    ) -> tuple[float, Floats] | None:
         """(the move in 16 kHz samples, the frame cancelled on the moved path) when the frame's echo is the
-        canceller's estimate heard a few speaker samples later or sooner; None if not (or not looked at)."""
+        canceller's estimate heard a few speaker samples later or sooner; None if not (or not looked at:
+        ``look`` False, the frame only kept as the history of the next)."""
         x = np.asarray(mic, dtype=np.float64)
         y = np.asarray(cancelled, dtype=np.float64)
         est = x - y
@@ -64,7 +67,8 @@ class Slip:
         n = len(x)
         mic_e, out_e, est_e = float(np.dot(x, x)), float(np.dot(y, y)), float(np.dot(est, est))
         if (
-            self._step <= 0
+            not look
+            or self._step <= 0
             or n <= _EDGE + _HISTORY
             or mic_e < n * _MIN_MIC**2
             or out_e * 10 ** (_LEFT_DB / 10) < mic_e
