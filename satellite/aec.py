@@ -367,8 +367,10 @@ class AudioFrontend(DelayView):
                 self._quiet_left = None  # the speaker plays again (not the resampler's last samples)
             if self._waited is None and (self._quiet_left is None or self._quiet_left > 0):
                 cancelled = self._speex.process(out, ref)
-                warming = self._kept_path is not None and self._warm > 0  # (speex's own history is refilling)
-                if (slipped := self._slip.check(out, cancelled, look=not warming)) is not None:
+                # Not while the delay is measured afresh (a restart, a recheck) nor speex's history refills after one.
+                warming = self._kept_path is not None and self._warm > 0
+                settled = self._delay is not None and not self._delay.fresh and not warming
+                if (slipped := self._slip.check(out, cancelled, look=settled)) is not None:
                     cancelled = self._slipped(*slipped)
                 self.estimate_corr = _estimate_corr(out, cancelled)
                 self.later_echo.feed(out, cancelled)
