@@ -48,9 +48,11 @@ import numpy as np
 from voice_runtime.audio import PCM16_MONO_16K, AudioConverter, AudioFormat
 
 from .aec_config import ENGINES, FrontendConfig, pywebrtc
+from .aec_delay import MAX_BULK as _MAX_BULK
 from .aec_delay import DelayView
 from .aec_prior import REACH_MS, PriorPath, agrees, cancel, kept_off_path, warm
 from .aec_shadow import ShadowCanceller
+from .aec_slip import Slip
 from .delay import EchoDelay
 from .estimate import LaterEcho
 from .estimate import estimate_corr as _estimate_corr
@@ -63,7 +65,6 @@ RATE = 16000
 _TEN_MS = RATE // 100
 _LEAD_BYTES = _TEN_MS * 2
 KEEP_MS = 10  # the delay the canceller sees once the bulk is compensated
-_MAX_BULK = RATE * 480 // 1000
 _MAX_WAIT = RATE * 3  # samples of audible playback to wait for a delay estimate at most
 _REALIGN_AGREE = 2.0  # samples: a fine move of the echo must agree this well with the whole-sample one
 TAIL_DB = 35.0  # the echo path's reverberation counts until this far below its peak
@@ -145,6 +146,8 @@ class AudioFrontend(DelayView):
         # (0 when it did not run): near 1 it left a scaled copy of its estimate, echo it underrated.
         self.estimate_corr = 0.0
         self.later_echo = LaterEcho()  # ... and whether the echo came later than its estimate (the path moved unseen)
+        self._slip = Slip(self._step)  # ... or a speaker sample or two off it (aec_slip): re-aligned at once
+        self.slips = 0
         _LOGGER.info(
             "mic front end: aec=%s noise_suppression=%d auto_gain_dbfs=%d",
             self.engine,
@@ -364,6 +367,11 @@ class AudioFrontend(DelayView):
                 self._quiet_left = None  # the speaker plays again (not the resampler's last samples)
             if self._waited is None and (self._quiet_left is None or self._quiet_left > 0):
                 cancelled = self._speex.process(out, ref)
+                # Not while the delay is measured afresh (a restart, a recheck) nor speex's history refills after one.
+                warming = self._kept_path is not None and self._warm > 0
+                settled = self._delay is not None and not self._delay.fresh and not warming
+                if (slipped := self._slip.check(out, cancelled, look=settled)) is not None:
+                    cancelled = self._slipped(*slipped)
                 self.estimate_corr = _estimate_corr(out, cancelled)
                 self.later_echo.feed(out, cancelled)
                 if self._shadow is not None:
@@ -384,6 +392,7 @@ class AudioFrontend(DelayView):
                 out = cancelled
             else:
                 self.later_echo.skip()
+                self._slip.skip()
                 kept = None if self._prior is None else cancel(self._prior, self._history, self.bulk, self._frac, out)
                 if self._shadow is not None:  # its history follows the reference
                     self._shadow.follow(ref)

@@ -1,13 +1,38 @@
 """What the echo delay meter (:mod:`satellite.delay`) says about the mic, as the front end
-(:class:`satellite.aec.AudioFrontend`) passes it on to the echo judge. Pure and synchronous."""
+(:class:`satellite.aec.AudioFrontend`) passes it on to the echo judge; and the reference moved
+after an unseen slip (:mod:`satellite.aec_slip`). Pure and synchronous."""
 
 from __future__ import annotations
 
+import logging
+import math
+from typing import Any
+
+import numpy as np
+
 from .delay import EchoDelay
+
+_LOGGER = logging.getLogger("satellite.aec")
+MAX_BULK = 16000 * 480 // 1000  # the longest reference delay (samples at 16 kHz: satellite.aec)
 
 
 class DelayView:
     _delay: EchoDelay | None
+    bulk: int
+    _frac: float
+    slips: int
+
+    def _slipped(self, shift: float, cancelled: Any) -> np.ndarray[Any, np.dtype[np.int16]]:
+        """The echo came ``shift`` samples (16 kHz) later than the reference (:mod:`satellite.aec_slip`): the
+        reference is delayed that much more from the next frame on; ``cancelled``: this frame on the moved path."""
+        delay = self.bulk + self._frac + shift
+        if self._delay is not None and 0 <= delay <= MAX_BULK:
+            self.bulk, self._frac = math.floor(delay), delay - math.floor(delay)
+            self._delay.assume(shift)  # (the meter's next estimate, agreeing, is then no change)
+            self.slips += 1
+            _LOGGER.info("echo %.2f samples later than the reference, unseen: reference delayed %.2f", shift, delay)
+        out: np.ndarray[Any, np.dtype[np.int16]] = np.clip(np.round(cancelled), -32768, 32767).astype(np.int16)
+        return out
 
     @property
     def mic_not_echo(self) -> bool:
