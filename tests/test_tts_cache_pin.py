@@ -10,21 +10,19 @@ server (``--debug`` logs each call: " cached" or "gate_wait=").
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
+from test_tts_engines import recording_piper as _recording_piper
 from wyoming.audio import AudioStop
 from wyoming.error import Error
 from wyoming.event import Event
 
 from orchestrator.services import Connection
 from orchestrator.warm_replies import synthesize_once
-from voice_runtime.models import resolve_piper
 from voice_runtime.procs import ServiceProcess, start_service
-from wyoming_kokoro.engine import Samples
 from wyoming_kokoro.pipeline import PIN_DEFER, Reply, ReplyOptions
-from wyoming_kokoro.piper_engine import PiperEngine
 from wyoming_kokoro.synthesizer import PIN_SLOTS, AudioCache, Synthesizer
 
 SECOND = np.ones(1000, dtype=np.float32)  # 4,000 bytes
@@ -59,19 +57,6 @@ def test_a_text_the_lru_holds_moves_to_the_slot_and_slots_are_bounded() -> None:
     off = AudioCache(max_bytes=0)
     off.pin("clock-0", "v", None, "It is 4:18 PM.", SECOND)
     assert off.get("v", None, "It is 4:18 PM.") is None and off.pinned("clock-0") is None
-
-
-def _recording_piper() -> tuple[PiperEngine, list[str]]:
-    engine = PiperEngine({"joe": resolve_piper()})
-    calls: list[str] = []
-    synthesize = engine.synthesize
-
-    def counting(text: str, voice: str, speaker: str | None = None) -> Iterator[Samples]:
-        calls.append(text)
-        return synthesize(text, voice, speaker)
-
-    engine.synthesize = counting  # type: ignore[method-assign]
-    return engine, calls
 
 
 async def test_a_pinned_synthesis_is_served_from_its_slot_after_the_lru_has_turned_over() -> None:

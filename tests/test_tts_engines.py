@@ -112,7 +112,7 @@ async def test_a_cancelled_waiter_gives_the_gate_to_the_next() -> None:
     await asyncio.wait_for(gate.acquire(3.0), 10)  # free again: acquired at once
 
 
-def _recording_piper() -> tuple[PiperEngine, list[str]]:
+def recording_piper() -> tuple[PiperEngine, list[str]]:
     """Real Piper; the texts of its calls are noted."""
     engine = PiperEngine({"joe": resolve_piper()})
     calls: list[str] = []
@@ -129,7 +129,7 @@ def _recording_piper() -> tuple[PiperEngine, list[str]]:
 async def test_a_reply_joins_less_text_per_call_while_another_reply_shares_the_engine() -> None:
     """A call cannot be interrupted: with another listener waiting on the same engine, a long
     answer goes in calls of at most merge_first characters instead of up to merge_max."""
-    engine, calls = _recording_piper()
+    engine, calls = recording_piper()
     synth = Synthesizer(engine)
     voice = engine.voices()[0]
     events: list[Event] = []
@@ -165,7 +165,7 @@ async def test_a_reply_joins_less_text_per_call_while_another_reply_shares_the_e
 
 # --- the audio cache: short texts said again are answered without the engine -----------------
 async def test_a_repeated_short_text_is_spoken_once_then_served_from_the_cache() -> None:
-    engine, calls = _recording_piper()
+    engine, calls = recording_piper()
     synth = Synthesizer(engine, AudioCache(16 * 1024 * 1024))
     first = await synth.speak("Turned on the kitchen lights.", "joe")
     again = await synth.speak("Turned on the kitchen lights.", "joe")
