@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import signal
 import socket
 import sys
@@ -16,7 +17,33 @@ from .tasks import TaskSet
 ROOT = Path(__file__).resolve().parent.parent
 
 
+_BELOW_EPHEMERAL = 12000  # how many ports under the kernel's ephemeral range free_port draws from
+
+
+def _ephemeral_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def free_port() -> int:
+    """A loopback TCP port free now, drawn at random from just under the kernel's ephemeral range.
+
+    ``bind(0)`` hands out a port from the ephemeral range, the same range every outgoing connection takes its
+    local port from: between this call and the child's own bind, another test's client socket could take it
+    (CI on session 26's merge: "address already in use" for a satellite under xdist). Under that range no
+    outgoing connection takes it; ``bind(0)`` where the range starts too low to leave room."""
+    top = _ephemeral_start()
+    if top - _BELOW_EPHEMERAL >= 1024:
+        for _ in range(50):
+            port = random.randrange(top - _BELOW_EPHEMERAL, top)
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
