@@ -37,6 +37,7 @@ from wyoming.audio import AudioStop
 from wyoming.error import Error
 from wyoming.tts import Synthesize, SynthesizeVoice
 
+from voice_runtime.cache_pin import pin_context
 from voice_runtime.clock import Clock, MonotonicClock
 from voice_runtime.tasks import cancel_and_wait
 
@@ -50,7 +51,6 @@ START_DELAY = 2.0  # seconds after start-up (the engines load meanwhile)
 RETRY_AFTER = 10.0  # a replica that did not answer is asked again this much later ...
 TRIES = 6  # ... this many times in all
 SYNTH_TIMEOUT = 30.0  # one text's audio (an engine that is still loading takes a while)
-PIN_KEY = "hearth_cache_pin"
 CLOCK_LEAD = 15.0  # the next minute's line is synthesised from this many seconds before the minute
 IDLE_POLL = 0.25  # seconds between looks at the satellites while one is busy
 MINUTE = dt.timedelta(minutes=1)
@@ -82,7 +82,7 @@ async def synthesize_once(uri: str, text: str, voice: str | None, timeout: float
     try:
         async with asyncio.timeout(timeout):
             await conn.send(Synthesize(text=text, voice=SynthesizeVoice(name=voice) if voice else None,
-                                       context={PIN_KEY: pin} if pin is not None else None).event())
+                                       context=pin_context(pin)).event())
             while True:
                 event = await conn.recv()
                 if AudioStop.is_type(event.type):

@@ -13,9 +13,9 @@
   cancelled stream is still closed
   (``audio-stop`` if audio was sent, ``synthesize-stopped``) before the new one starts,
   and its leftover chunks are dropped.
-* A ``synthesize`` whose context has ``hearth_cache_pin`` (a slot name): its audio is kept in that
-  cache slot, outside the LRU (:class:`~.synthesizer.AudioCache`), and it waits at the engine behind
-  other replies (``pipeline.PIN_DEFER``): the orchestrator's warm-up of the clock's answer.
+* A ``synthesize`` whose context has ``hearth_cache_pin`` (a slot name, :mod:`voice_runtime.cache_pin`):
+  its audio is kept in that cache slot, outside the LRU (:class:`~.synthesizer.AudioCache`), and it
+  waits at the engine behind other replies (``pipeline.PIN_DEFER``): the orchestrator's warm-up of the clock's answer.
 * Errors (``error`` with a code; the connection stays usable): ``unknown-voice``,
   ``no-stream`` (chunk or stop without a start), ``text-too-long``, ``synthesis-failed``.
 * Events of another protocol (a speech-to-text client pointed here by mistake): ONE
@@ -38,6 +38,7 @@ from wyoming.tts import (
     SynthesizeVoice,
 )
 
+from voice_runtime.cache_pin import pin_slot
 from voice_runtime.handler import ServiceHandler
 from voice_runtime.limits import Limits
 
@@ -105,7 +106,7 @@ class TtsHandler(ServiceHandler):
         if not await self._text_ok(request.text):
             return
         await self._retire()
-        reply = await self._new_reply(request.voice, streaming=False, pin=_pin_slot(request))
+        reply = await self._new_reply(request.voice, streaming=False, pin=pin_slot(request.context))
         if reply is None:
             return
         reply.mark("synthesize received")  # (--debug: each reply's timeline, see .pipeline)
@@ -183,12 +184,3 @@ class TtsHandler(ServiceHandler):
             options=self.service.options, client=self.client, pin=pin,
         )
         return self._reply
-
-
-PIN_KEY = "hearth_cache_pin"  # synthesize's context: keep the audio in this cache slot (.synthesizer)
-
-
-def _pin_slot(request: Synthesize) -> str | None:
-    context = request.context if isinstance(request.context, dict) else {}  # (any JSON a client sent)
-    slot = context.get(PIN_KEY)
-    return slot if isinstance(slot, str) and 0 < len(slot) <= 32 else None
