@@ -39,7 +39,7 @@ from wyoming.tts import Synthesize, SynthesizeVoice
 
 from voice_runtime.cache_pin import pin_context
 from voice_runtime.clock import Clock, MonotonicClock
-from voice_runtime.tasks import cancel_and_wait
+from voice_runtime.tasks import cancel_and_wait, race
 
 from .answers import clock_answer, timer_set_reply
 from .intents import IntentRecognizer
@@ -212,9 +212,7 @@ async def _while_idle(uri: str, text: str, voice: str | None, *, pin: str | None
     synthesis = asyncio.create_task(synthesize_once(uri, text, voice, pin=pin), name="warm-up")
     try:
         while not synthesis.done():
-            tick = asyncio.create_task(clock.sleep(poll))
-            await asyncio.wait({synthesis, tick}, return_when=asyncio.FIRST_COMPLETED)
-            tick.cancel()
+            await race(synthesis, clock.sleep(poll))  # (the sleep is the race's: cancelled when it returns)
             if not synthesis.done() and not idle():
                 _LOGGER.debug("tts %s: warm-up stopped, a turn began", uri)
                 return False
