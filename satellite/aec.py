@@ -39,7 +39,6 @@ without a clear estimate it runs with the delay it has.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -300,8 +299,8 @@ class AudioFrontend(DelayView):
             self._warm = self._warm if agreed else 0
             kept = self.bulk + self._frac
             moved = self._moved(lag, before)
-            if agreed and 0 <= kept <= _MAX_BULK:  # the kept path's fit, finer than the meter's (0.36 samples off)
-                self.bulk, self._frac = math.floor(kept), kept - math.floor(kept)
+            if agreed:  # the kept path's fit, finer than the meter's (0.36 samples off)
+                self._delay_reference(kept)
             if moved if agreed is None else not agreed:
                 if self.on_path_change is not None:
                     self.on_path_change()  # the canceller is off its path until it adapts: not to be trusted
@@ -325,8 +324,7 @@ class AudioFrontend(DelayView):
         if old is not None and old_fine is not None:
             shift = snap(fine - old_fine, self._step)
             delay = self.bulk + self._frac + shift
-            if abs(shift - (lag - old)) <= _REALIGN_AGREE and 0 <= delay <= _MAX_BULK:
-                self.bulk, self._frac = math.floor(delay), delay - math.floor(delay)
+            if abs(shift - (lag - old)) <= _REALIGN_AGREE and self._delay_reference(delay):
                 _LOGGER.info("echo delay %.1f ms: moved %.2f samples, reference delayed %.2f", lag / 16, shift, delay)
                 return abs(shift) > RATE // 1000
         bulk = min(_MAX_BULK, max(0, lag - RATE * KEEP_MS // 1000))
@@ -343,9 +341,8 @@ class AudioFrontend(DelayView):
         now on and speex resumes; its history of the reference stale (not fed while it waited), for its tail the
         kept path's output stands in (speex's first frames left the whole echo: the judge held on them)."""
         offset = self.bulk + self._frac + prior.offset
-        if not 0 <= offset <= _MAX_BULK or self._delay is None:
+        if self._delay is None or not self._delay_reference(offset):
             return
-        self.bulk, self._frac = math.floor(offset), offset - math.floor(offset)
         self._delay.assume(prior.offset)  # (the meter's measurement, agreeing, is then no change)
         prior.rebase()
         self._waited, self._warm = None, self.config.aec_tail_ms * RATE // 1000

@@ -22,12 +22,19 @@ class DelayView:
     _frac: float
     slips: int
 
+    def _delay_reference(self, delay: float) -> bool:
+        """The reference delayed by ``delay`` samples (16 kHz; whole ``bulk`` and its fraction) from the next
+        frame on, if within 0..``MAX_BULK``: True if so, else nothing changes."""
+        if not 0 <= delay <= MAX_BULK:
+            return False
+        self.bulk, self._frac = math.floor(delay), delay - math.floor(delay)
+        return True
+
     def _slipped(self, shift: float, cancelled: Any) -> np.ndarray[Any, np.dtype[np.int16]]:
         """The echo came ``shift`` samples (16 kHz) later than the reference (:mod:`satellite.aec_slip`): the
         reference is delayed that much more from the next frame on; ``cancelled``: this frame on the moved path."""
         delay = self.bulk + self._frac + shift
-        if self._delay is not None and 0 <= delay <= MAX_BULK:
-            self.bulk, self._frac = math.floor(delay), delay - math.floor(delay)
+        if self._delay is not None and self._delay_reference(delay):
             self._delay.assume(shift)  # (the meter's next estimate, agreeing, is then no change)
             self.slips += 1
             _LOGGER.info("echo %.2f samples later than the reference, unseen: reference delayed %.2f", shift, delay)
