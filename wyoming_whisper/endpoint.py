@@ -20,7 +20,8 @@ so the decision adds no decode of its own:
 
 A transcript is unfinished when it ends in a word that cannot end an English request
 (:data:`OPEN_WORDS`: articles, prepositions, conjunctions, auxiliaries, possessives, "to",
-"for", fillers such as "um"), in a verb particle right after its verb ("turn on", "switch off"),
+"for", fillers such as "um"; not a be-form after a wh-clause's subject: "where it is"), in a verb
+particle right after its verb ("turn on", "switch off"),
 in "on" after the object of a verb that says where ("play the next song on", "show the weather
 on"; not "turn the lights on", "is the tv on"), in a subject right after a modal ("can you"), in
 a number after a timer/alarm word without its unit ("set a timer for fifteen"), in an article + a
@@ -208,8 +209,10 @@ def judge(text: str) -> Verdict:
         return Verdict(False, "a timer without its time")
     if len(found) == 1 and last in OPENERS:
         return Verdict(False, f"only {last!r}")
-    if last in OPEN_WORDS and not (
-        last in {"that", "this", "those", "these", "like", "also", "then", "so"} and len(found) > 2
+    if (
+        last in OPEN_WORDS
+        and not (last in {"that", "this", "those", "these", "like", "also", "then", "so"} and len(found) > 2)
+        and not _be_after_subject(found)
     ):
         return Verdict(False, f"ends in {last!r}")
     if last in SUPERLATIVES and len(found) >= 2 and found[-2] in ARTICLES | POSSESSIVES:
@@ -267,6 +270,24 @@ def _cut_at_pause(found: list[str], verb: str) -> str | None:
     if last == "going" and before not in GOING_WHOLE:
         return "going without its to"
     return None
+
+
+# "Do you know where it is?": a be-form closing a wh-clause after its subject (a pronoun, or a noun
+# after an article/possessive) ends it; "What time is", "How far away is" still wait. The room's held-57
+# (far "What time does | the store close?") was heard "What kind of this thought was?" in all three
+# kept quiet runs (sessions 25-26) and waited the 1.5 s cap each time: the slowest LLM turn (2.4 s).
+BE_FORMS = frozenset({"is", "are", "was", "were", "am"})
+SUBJECT_WORDS = SUBJECTS | frozenset({"it", "this", "that", "these", "those", "there"})
+
+
+def _be_after_subject(found: list[str]) -> bool:
+    """Whether ``found`` ends in a be-form right after the subject of a wh-clause."""
+    if len(found) < 3 or found[-1] not in BE_FORMS or not WH_WORDS & set(found[:-2]):
+        return False
+    subject = found[-2]
+    if subject in WH_WORDS or subject in OPEN_WORDS - SUBJECT_WORDS:
+        return False
+    return subject in SUBJECT_WORDS or found[-3] in ARTICLES | POSSESSIVES
 
 
 def _too_for_to(found: list[str]) -> bool:
