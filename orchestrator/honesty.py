@@ -69,6 +69,10 @@ _STATE_CLAIMS = [
 ]
 # A clause ends at punctuation followed by a space ("4:20" and "3.5" do not end one), or a line.
 _CLAUSE_END = re.compile(r"[,;:.!?]+\s+|\n+\s*")
+# ... or at a comma or semicolon right after a letter that ends the text so far ("... in the world,"):
+# the LLM's next token (" is") would only confirm it, one token later. Not after a digit ("1,000") nor
+# inside a quote ("“Okay,” I ..." is one clause).
+_COMMA_END = re.compile(r"^[^\"“”]*(?:“[^\"“”]*”[^\"“”]*|\"[^\"“”]*\"[^\"“”]*)*(?<=[^\W\d_])[,;]$")
 MAX_PENDING = 400  # characters held at most before they are checked anyway
 
 # Words that may begin or carry a claim (see the module doc): from the first of them on, the first
@@ -145,7 +149,7 @@ class ClaimGuard:
         self._pending += delta
         ready: list[str] = []
         while True:
-            end = _CLAUSE_END.search(self._pending)
+            end = _CLAUSE_END.search(self._pending) or _COMMA_END.search(self._pending)
             if end is None:
                 break
             clause, self._pending = self._pending[: end.end()], self._pending[end.end():]

@@ -285,3 +285,17 @@ def test_splitter_first_piece_ends_before_an_approximate_figure() -> None:
     assert split_streamed("Sure. It is about 5 kilometers away.") == ["Sure.", "It is about 5 kilometers away."]
     assert split_streamed("A day is approximately 86,400 seconds.", first_figure_words=0) == [
         "A day is approximately 86,400 seconds."]
+
+
+def test_splitter_first_piece_ends_at_its_comma_without_the_next_token() -> None:
+    """The LLM sends the space after a clause mark with its next token (" it"): the first piece is
+    whole at the comma right after a word, one token earlier (room held-44: "To boil an egg,")."""
+    splitter = SentenceSplitter()
+    assert splitter.feed("To boil an egg") == []
+    assert splitter.feed(",") == ["To boil an egg,"]
+    assert splitter.feed(" it takes about ") == []
+    # not a thousands comma, nor one inside a quote, nor a later piece's
+    for text in ("It is 1,", "He said \u201cokay,", 'He said "okay,'):
+        assert SentenceSplitter().feed(text) == [], text
+    later = SentenceSplitter()
+    assert later.feed("Yes. It is big,") == ["Yes."]

@@ -321,6 +321,10 @@ class SentenceSplitter:
                         and may_cut(buf, i, words)):
                     self._mid_phrase = True
                     return i
+        if first and words >= self.first_min_words and len(buf) <= self.hard_max and _clause_mark_ends(buf):
+            # The first piece's clause mark right after a word ends it now: the space the LLM sends
+            # with its next token would only confirm it, one token later.
+            return len(buf)
         if len(buf) > self.hard_max:
             # Too long without a sentence end: break at the last clause mark, else a space.
             return clause_cut or space_cut or self.hard_max
@@ -343,6 +347,12 @@ class SentenceSplitter:
             return False
         # A list number ("1. Open the door") starts its line.
         return not (word.isdigit() and _line_start(buf, i - len(word)))
+
+
+def _clause_mark_ends(buf: str) -> bool:
+    """``buf`` ends in a comma or semicolon right after a letter (not "1,000"), outside quotes."""
+    return (len(buf) >= 2 and buf[-1] in ",;" and buf[-2].isalpha()
+            and buf.count("\u201c") <= buf.count("\u201d") and buf.count('"') % 2 == 0)
 
 
 def _word_begins_at(buf: str, i: int) -> bool:
