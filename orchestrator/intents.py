@@ -114,8 +114,15 @@ class HomeBackend(Protocol):
         ...
 
 
+_DEGREE_SIGN = re.compile(r"\s*°\s*([cf](?![a-z]))?")
+_DEGREES = {"c": " degrees celsius ", "f": " degrees fahrenheit "}
+
+
 def normalize(text: str) -> str:
     text = text.lower().replace("’", "'")
+    # "20°", "21°C": Whisper's other spelling of degrees; dropped with the other signs, "set the
+    # kitchen light to 20°" read as a brightness of 20 (the temperature lost to fit.py)
+    text = _DEGREE_SIGN.sub(lambda m: _DEGREES.get(m[1], " degrees "), text)
     text = re.sub(r"[^\w\s'%.-]|(?<!\d)[.-]|[.-](?!\d)", " ", text)
     return " ".join(text.split())
 

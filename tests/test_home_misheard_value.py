@@ -21,13 +21,14 @@ from bench.home_misheard_judge import RecordingHome
 from orchestrator.home.confidence import Hearing
 from orchestrator.home.fit import reads_as_value
 from orchestrator.home.ha import HaConfig
-from orchestrator.intents import IntentRecognizer
+from orchestrator.intents import IntentRecognizer, normalize
 
 SURE = Hearing(avg_logprob=-0.3, no_speech_prob=0.05)
 HELD_47 = "Set the film to stop 2. 20 degrees."  # session 26, /tmp/p26/lead-turns-1
 HELD_47_HEARING = Hearing(avg_logprob=-0.91, no_speech_prob=0.05)
 THERMOSTAT_20 = "Did you mean: set the Thermostat to 20 degrees?"
 NOT_CAUGHT = "Sorry, I didn't catch what to set"
+SET_TEMPERATURE = "HassClimateSetTemperature"
 
 
 @pytest.fixture
@@ -112,3 +113,27 @@ async def test_held_47_changes_nothing_in_home_assistant(ha: RunningHa) -> None:
         done = await intents.answer("yes", "ha-held-47")
         assert done is not None and not done.response.endswith("?"), done
         await ha.wait_state("climate.thermostat", lambda s: s["attributes"].get("temperature") == 20)
+
+
+@pytest.mark.parametrize(
+    ("heard", "reply", "done"),
+    [
+        # main: the degree sign was dropped with the other signs, and a light was set to 20 %
+        ("Set the kitchen light to 20°.", THERMOSTAT_20, []),
+        ("Make it 20°.", "Done.", [(SET_TEMPERATURE, {"temperature": 20.0})]),  # main: HA's agent
+        ("Set the thermostat to 21°.", "Done.", [(SET_TEMPERATURE, {"name": "Thermostat", "temperature": 21})]),
+    ],
+)
+async def test_a_degree_sign_is_read_as_degrees(
+    home: tuple[IntentRecognizer, RecordingHome], heard: str, reply: str, done: list[tuple[str, dict[str, object]]]
+) -> None:
+    recognizer, recording = home
+    answer = await recognizer.answer(heard, heard, hearing=SURE)
+    assert answer is not None and answer.response == reply
+    assert [(c.name, c.slots) for c in recording.done] == done and recording.agent == []
+
+
+def test_normalize_spells_the_degree_sign() -> None:
+    assert normalize("Set the heating to 21°C.") == "set the heating to 21 degrees celsius"
+    assert normalize("It's 70 °F outside") == "it's 70 degrees fahrenheit outside"
+    assert normalize("Set the kitchen light to 20°.") == "set the kitchen light to 20 degrees"
