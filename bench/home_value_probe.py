@@ -17,6 +17,7 @@ hearing was right (its word error rate vs what was said is 0, numbers as digits)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import sys
@@ -41,8 +42,17 @@ def phrasings() -> list[str]:
 
 
 def decodes() -> list[dict[str, Any]]:
+    """The stored decodes of spoken device requests, then the end-of-turn corpus's final texts
+    (questions for the LLM among them; ``bench/whisper_prompt_probe.py``'s unprompted decodes,
+    corpus streams and room mics)."""
     found = json.loads((HERE / "results" / "home_misheard.decodes.json").read_text())["decodes"]
     found += json.loads((HERE / "results" / "home_loops.decodes.json").read_text())
+    for part in ("names", "room"):
+        path = HERE / "results" / "s27_prompt" / part / "none.json"
+        for stream in json.loads(path.read_text())["streams"] if path.exists() else []:
+            if stream["points"]:
+                last = stream["points"][-1]
+                found.append({"said": stream["text"], "heard": last["text"], "avg_logprob": last["avg_logprob"]})
     return [d for d in found if d.get("heard")]
 
 
@@ -50,15 +60,23 @@ def decide(texts: list[str], heard: list[dict[str, Any]]) -> dict[str, Any]:
     from bench.home_bench import corpus_home
     from bench.home_misheard_judge import RecordingHome
     from orchestrator.home.confidence import Hearing
-    from orchestrator.intents import IntentRecognizer
+    from orchestrator.intents import IntentRecognizer, normalize
+
+    unheard: Any = None
+    with contextlib.suppress(ImportError):  # a checkout before session 27: nothing recognised goes to the LLM
+        from orchestrator.home import unheard
 
     recognizer = IntentRecognizer(home=RecordingHome(corpus_home()))
+    lists = recognizer.home.slot_lists() if recognizer.home is not None else {}
     sure = Hearing(avg_logprob=-0.3, no_speech_prob=0.05)
 
     def question(text: str, hearing: Hearing) -> str | None:
         commands = recognizer.recognize(text)
-        if not commands:
-            return None
+        if not commands:  # as IntentRecognizer.answer: a device named, its command word misheard
+            if unheard is None:
+                return None
+            device = unheard.unheard_device(normalize(text), lists, question=text.rstrip().endswith("?"))
+            return str(unheard.unheard_question(device)) if device else None
         doubt = recognizer.ask_first(commands, text, hearing)
         return doubt.question if doubt is not None else None
 

@@ -137,3 +137,67 @@ def test_normalize_spells_the_degree_sign() -> None:
     assert normalize("Set the heating to 21°C.") == "set the heating to 21 degrees celsius"
     assert normalize("It's 70 °F outside") == "it's 70 degrees fahrenheit outside"
     assert normalize("Set the kitchen light to 20°.") == "set the kitchen light to 20 degrees"
+
+
+@pytest.mark.parametrize(
+    ("heard", "device"),
+    [
+        ("Walk the front door, please.", "Front Door"),  # session 26's room, held-54 (went to the LLM)
+        ("and lock the front door.", "Front Door"),  # said "Unlock the front door." (stored decode)
+        ("Watch the back door.", "Back Door"),  # said "Lock the back door."
+        ("Check the garage door.", "Garage Door"),  # said "Shut the garage door."
+    ],
+)
+async def test_a_device_named_with_a_misheard_command_word_is_asked_about_not_left_to_the_llm(
+    home: tuple[IntentRecognizer, RecordingHome], heard: str, device: str
+) -> None:
+    """Before: no template matched, and the LLM answered a lock request as chat."""
+    recognizer, recording = home
+    answer = await recognizer.answer(heard, heard, hearing=SURE)
+    assert answer is not None
+    assert answer.response == f"Sorry, I didn't catch what to do with the {device}. Could you say it again?"
+    assert answer.done == "asked" and answer.slots == {"name": device}
+    assert await recognizer.answer("yes", heard) is None  # nothing was offered: a "yes" is no command
+    assert recording.done == [] and recording.agent == []
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "who invented the thermostat",  # the home corpora's not-commands that name a device
+        "How does a garage door opener work?",
+        "Can you recommend a good TV show?",
+        "The garage door makes a strange noise every morning.",  # a remark, not a command
+        "What is the tallest mountain in the world?",
+    ],
+)
+async def test_questions_and_remarks_naming_a_device_still_go_to_the_llm(
+    home: tuple[IntentRecognizer, RecordingHome], said: str
+) -> None:
+    assert await home[0].answer(said, said, hearing=SURE) is None
+
+
+async def test_without_a_home_a_misheard_command_word_goes_to_the_llm() -> None:
+    assert await IntentRecognizer().answer("Walk the front door, please.", "no-home", hearing=SURE) is None
+
+
+async def test_a_misheard_command_word_gets_no_prepared_llm_reply(home: tuple[IntentRecognizer, RecordingHome]) -> None:
+    """The preemptive reply (orchestrator/preemptive.py) prepares the LLM's answer to a speculative
+    text with no command while the end-of-turn silence runs, and a hit is used instead of the
+    intents: "Walk the front door, please." must reach the intents' question, so nothing is
+    prepared for it (before: the LLM's reply was prepared and used). A question still is."""
+    from orchestrator.command_end import RecognizedOnce
+    from orchestrator.pipeline import Pipeline, PipelineConfig
+    from orchestrator.services import ServicePool
+
+    recognizer = home[0]
+    pools = [ServicePool(kind, ["tcp://127.0.0.1:9"]) for kind in ("asr", "handle", "tts")]  # never connected
+    pipeline = Pipeline(*pools, intents=recognizer, config=PipelineConfig(vad_sensitivity="default", preemptive=True))
+    for text, prepared in (("Walk the front door, please.", False), ("What is the capital of France?", True)):
+        preemptor = pipeline._preemptor(text, RecognizedOnce(recognizer, {}))
+        assert preemptor is not None
+        preemptor.speculative(text)
+        try:
+            assert (await preemptor.final(text) is not None) == prepared, text
+        finally:
+            await preemptor.close()
