@@ -168,6 +168,7 @@ async def test_a_device_named_with_a_misheard_command_word_is_asked_about_not_le
         "How does a garage door opener work?",
         "Can you recommend a good TV show?",
         "The garage door makes a strange noise every morning.",  # a remark, not a command
+        "Thanks for turning on the kitchen light.",
         "What is the tallest mountain in the world?",
     ],
 )

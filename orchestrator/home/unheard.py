@@ -8,7 +8,7 @@ name a device of the bench home and match no command; all 21 were said as device
 template matches them, so the LLM answered them as if they were chat.
 
 :func:`unheard_device` finds such a text: it names a device of the home (its spoken form, as
-whole words), it is not a question (no final "?", not opened by a question word) and it is short
+whole words), it is not a question (no final "?", not opened by a question word or a thanks) and it is short
 (at most :data:`MAX_WORDS` words: a command, not a remark about the device). The assistant then
 says it did not catch what to do with that device instead of guessing: the verb is exactly what
 was misheard, and the likely guesses are opposites ("lock" / "unlock"), so nothing is offered for
@@ -30,6 +30,7 @@ QUESTION_WORDS = frozenset({
     "who", "what", "what's", "whats", "when", "where", "where's", "why", "how", "how's", "which", "whose", "is",
     "are", "was", "were", "do", "does", "did", "can", "could", "would", "will", "should", "shall", "have", "has",
     "tell", "explain", "describe", "recommend",
+    "thanks", "thank", "cheers", "great", "nice", "sorry",  # chat about what was done, not a command
 })  # fmt: skip
 
 
