@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 import bench.eot_lead_probe as lead  # noqa: E402
 from bench.eot_lead_probe import PAD, W, points, scores, streamed  # noqa: E402
-from bench.turn_bench import is_whole, pct  # noqa: E402
+from bench.turn_bench import is_whole, pct, word_error_rate  # noqa: E402
 from bench.turn_bench_rules import BASE, CAP, WEAK_CAP  # noqa: E402
 from bench.turn_corpus import RATE, build  # noqa: E402
 from wyoming_whisper.endpoint import Verdict, judge, repeats, whole_value, words  # noqa: E402
@@ -256,6 +256,8 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
         "n": len(results),
         "cut": sum(r["cut"] for r in results),
         "whole": sum(r["whole"] for r in results),
+        # heard whole (not cut) but with wrong words (word error rate vs the corpus text > 0)
+        "whole_misheard": sum(r["whole"] and word_error_rate(r["stream"]["text"], r["text"]) > 0 for r in results),
         "eot_p50": round(statistics.median(lat), 3) if lat else None,
         "eot_p95": round(pct(lat, 0.95) or 0.0, 3) if lat else None,
     }
@@ -297,7 +299,8 @@ def main() -> int:
         for split in ("tune", "held"):
             s = summarise([r for r in results.values() if r["stream"]["split"] == split])
             out["summary"][f"{name} | {split}"] = s
-            print(f"| {name} | {split} | {s['cut']}/{s['n']} | {s['whole']}/{s['n']} | ", end="")
+            heard = f"{s['whole']}/{s['n']} ({s['whole_misheard']} misheard)"
+            print(f"| {name} | {split} | {s['cut']}/{s['n']} | {heard} | ", end="")
             print(f"{s['eot_p50']} / {s['eot_p95']} |")
             # the requests an intent answers: the stream's last text is a whole command
             c = summarise([r for r in results.values() if r["stream"]["split"] == split and command(r["text"])])

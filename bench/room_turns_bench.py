@@ -16,6 +16,8 @@ CLOCK_MONOTONIC):
 
 * cut off: the last transcript the orchestrator answered for it misses the request (the
   turn bench's rule: under 75 % of its words, or under 60 % of the words after the pause);
+* misheard: not cut (scored whole) but its words are not the request's: the word error rate of
+  that transcript vs the corpus text (``wer``, numbers as digits, no punctuation) is above 0;
 * end of speech (the room's speech offset) -> first reply audio at the speaker after it
   (the room's reply start), intents and LLM turns apart;
 * continuations (new speech merged into the question) and the reply audio the user heard
@@ -48,7 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import run_until_signalled  # noqa: E402
-from bench.turn_bench import is_whole, miss_kind  # noqa: E402
+from bench.turn_bench import is_whole, miss_kind, word_error_rate  # noqa: E402
 from bench.turn_corpus import GENERATION, Request, build  # noqa: E402
 from voice_runtime.audio import PCM16_MONO_16K, write_wav  # noqa: E402
 from voice_runtime.procs import ServiceProcess, start_service  # noqa: E402
@@ -267,6 +269,10 @@ def judge(requests: list[Request], run: dict[str, Any], skipped: set[str]) -> li
                 "answered": text,
                 "continued": bool(text_m and text_m.group(2) == "True"),
                 "whole": is_whole(r, text) if text else False,
+                # the words heard vs the corpus text; "whole" only says the turn was not cut: held-47
+                # "Set the film to stop 2. 20 degrees." was whole, 0.5 wrong (session 26)
+                "wer": round(word_error_rate(r.text, text), 3) if text else None,
+                "misheard": bool(text) and is_whole(r, text) and word_error_rate(r.text, text) > 0,
                 "excluded": r.id in skipped,
                 "over_a_reply": over,
                 "intent": intent_m.group(1) if intent_m else None,
@@ -376,6 +382,7 @@ async def run(args: argparse.Namespace) -> int:
     for row in rows:
         print(
             f"{row['id']} {'whole' if row['whole'] else 'CUT  '}{' (excl)' if row['excluded'] else ''} "
+            f"{'MISHEARD ' if row['misheard'] else ''}wer={row['wer']} "
             f"merges={row['merges']} first_audio={row['first_audio_s']} "
             f"from_clip_end={row['first_audio_clip_s']} {row['answered']!r}",
             flush=True,

@@ -53,7 +53,28 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "no_first_audio": sum(r["first_audio_s"] is None for r in scored),
         "miss_cut": f"{sum(r.get('miss') == 'cut' for r in scored)}/{len(scored)}",
         "miss_misheard": f"{sum(r.get('miss') in ('misheard', 'lost') for r in scored)}/{len(scored)}",
+        "whole_misheard": f"{sum(r['whole'] and r['wer'] > 0 for r in scored if r['wer'] is not None)}/"
+        f"{sum(r['whole'] for r in scored)}",
+        "wer": wer_line([r["wer"] for r in scored if r["wer"] is not None]),
     }
+
+
+def wer_line(values: list[float]) -> str:
+    """p50 / max of the turns' word error rates (and how many had a transcript)."""
+    if not values:
+        return "-"
+    return f"{np.percentile(values, 50):.3f} / {max(values):.3f} (n={len(values)})"
+
+
+def fill_wer(rows: list[dict[str, Any]]) -> None:
+    """Runs judged before ``wer`` existed: the words answered vs the corpus text (both in the rows)."""
+    from bench.turn_bench import word_error_rate
+
+    for row in rows:
+        if "wer" not in row:
+            text = row.get("answered") or ""
+            row["wer"] = round(word_error_rate(row["text"], text), 3) if text else None
+            row["misheard"] = bool(row["whole"]) and row["wer"] is not None and row["wer"] > 0
 
 
 def outcome(row: dict[str, Any]) -> str:
@@ -123,6 +144,8 @@ COLUMNS = [
     ("no_turn_logged", "no turn logged (not scored)"),
     ("miss_cut", "not whole: cut (ended mid-speech, or the part after the pause missing) / scored"),
     ("miss_misheard", "not whole: misheard (the whole utterance decoded, wrong words) / scored"),
+    ("whole_misheard", "whole but misheard (not cut, word error rate > 0) / whole"),
+    ("wer", "word error rate vs the corpus text p50 / max"),
 ]
 
 
@@ -155,6 +178,7 @@ def report(results: Path) -> None:
     ]
     for run in runs:
         fill_miss(run["rows"])
+        fill_wer(run["rows"])
         s = summary(run["rows"])
         out["runs"].append({k: v for k, v in run.items() if k != "rows"} | {"summary": s})
         cells = [
@@ -186,6 +210,20 @@ def report(results: Path) -> None:
                     f"| {run['split']}/{run['label']} | {r['id']} ({r['voice']}, {r['condition']}, "
                     f"pause {r['pause']} s {r['pause_kind']}, {r['method']}) | {r['text']} | "
                     f"{r['answered'] or '(nothing answered)'} | {r.get('miss') or '-'} |"
+                )
+    lines += [
+        "",
+        "## Requests heard whole (not cut) but misheard",
+        "",
+        "| run | request | text | answered | intent | word error rate |",
+        "|---|---|---|---|---|---|",
+    ]
+    for run in runs:
+        for r in run["rows"]:
+            if r.get("misheard") and not r["excluded"] and not r["over_a_reply"] and r["turns_answered"]:
+                lines.append(
+                    f"| {run['split']}/{run['label']} | {r['id']} ({r['voice']}, {r['condition']}) | {r['text']} | "
+                    f"{r['answered']} | {r['intent'] or '-'} | {r['wer']:.3f} |"
                 )
     (results / "room_turns.md").write_text("\n".join(lines) + "\n")
     (results / "room_turns.json").write_text(json.dumps(out, indent=1) + "\n")

@@ -98,6 +98,22 @@ def is_whole(request: Request, text: str) -> bool:
     return recall(comparable(norm_words(request.text)), heard) >= 0.75 and (not after or recall(after, heard) >= 0.6)
 
 
+def word_error_rate(said: str, text: str) -> float:
+    """Word error rate of ``text`` against the request ``said`` (word edits over the request's
+    words), compared as :func:`is_whole` compares (lower case, no punctuation, the corpus's
+    numbers as digits). Unlike :func:`is_whole` the words must be the same and in order: "Set
+    the film to stop 2. 20 degrees." for "Set the thermostat to twenty degrees." is whole (5 of
+    its 6 words heard) but 0.5 wrong (1 word replaced, 2 inserted)."""
+    ref = comparable(norm_words(said.replace("%", " percent")))
+    hyp = comparable(norm_words(text.replace("%", " percent")))
+    row = list(range(len(hyp) + 1))
+    for i, want in enumerate(ref, 1):
+        diagonal, row[0] = row[0], i
+        for j, got in enumerate(hyp, 1):
+            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (want != got))
+    return row[-1] / len(ref) if ref else float(len(hyp) > 0)
+
+
 def miss_kind(request: Request, text: str, ended_mid_speech: int = 0) -> str | None:
     """Why a request was not heard whole (None: it was). ``cut``: the end of turn came while the user
     was still speaking, or the request's first part is there and its rest is missing (the words
@@ -211,7 +227,12 @@ def pct(values: list[float], q: float) -> float | None:
 def summarise(outcomes: list[Outcome], requests: dict[str, Request]) -> dict[str, Any]:
     def group(items: list[Outcome]) -> dict[str, Any]:
         lat = [o.latency for o in items if o.whole and o.latency is not None and not o.early]
+        # heard whole (not cut) but with wrong words, and the word error rate of every text
+        wers = [word_error_rate(requests[o.request].text, o.text) for o in items]
         return {"n": len(items), "cut": sum(not o.whole for o in items),
+                "whole_misheard": sum(o.whole and w > 0 for o, w in zip(items, wers, strict=True)),
+                "wer_p50": round(statistics.median(wers), 3) if wers else None,
+                "wer_max": round(max(wers), 3) if wers else None,
                 "cut_rate": round(sum(not o.whole for o in items) / len(items), 3) if items else None,
                 "p50": None if not lat else round(statistics.median(lat), 3),
                 "p95": None if not lat else round(pct(lat, 0.95) or 0.0, 3)}

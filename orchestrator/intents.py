@@ -33,6 +33,7 @@ from .answers import CLOCK_INTENTS, SPOKEN_AHEAD, TIMER_INTENTS, TIMER_READ_ONLY
 from .home.confidence import QUERIES, Asked, Doubt, Hearing, answer_word, doubt, home_names
 from .home.phrasing import DEVICE_NOUN, looped, rephrase, trim, undouble
 from .home.speech import FAILURES, not_done
+from .home.unheard import unheard_device, unheard_question
 from .intent_templates import (
     EXTRA,
     FALLBACK,
@@ -87,6 +88,7 @@ FAILED = "failed"  # tried, and the home could not do it or did not answer
 ASKED = "asked"  # a device action asked about, not done ("Did you mean ...?")
 REFUSED = "refused"  # not done, nothing asked ("There is no thermostat in your home.")
 NO_HOME = "no-home"  # a home command with no home connected
+UNHEARD = "DeviceUnheard"  # ours: a device named, its command word misheard (.home.unheard)
 ANSWERED = "answered"  # nothing to do: the time, a state read, a timer read, "no" to a question
 REMOTE = "remote"  # the configured Wyoming intent service answered (what it did is not known here)
 
@@ -114,8 +116,15 @@ class HomeBackend(Protocol):
         ...
 
 
+_DEGREE_SIGN = re.compile(r"\s*°\s*([cf](?![a-z]))?")
+_DEGREES = {"c": " degrees celsius ", "f": " degrees fahrenheit "}
+
+
 def normalize(text: str) -> str:
     text = text.lower().replace("’", "'")
+    # "20°", "21°C": Whisper's other spelling of degrees; dropped with the other signs, "set the
+    # kitchen light to 20°" read as a brightness of 20 (the temperature lost to fit.py)
+    text = _DEGREE_SIGN.sub(lambda m: _DEGREES.get(m[1], " degrees "), text)
     text = re.sub(r"[^\w\s'%.-]|(?<!\d)[.-]|[.-](?!\d)", " ", text)
     return " ".join(text.split())
 
@@ -274,8 +283,9 @@ class IntentRecognizer:
                 meant[0].name, meant[0].slots, spoken or "Your home didn't understand that.", _done(list(meant), spoken)
             )
         commands = recognized if recognized is not None else await asyncio.to_thread(self.recognize, text)
-        if not commands:
-            return None
+        if not commands:  # a device named with a command word misheard: asked, not left to the LLM
+            device = self.unheard(text)
+            return IntentMatch(UNHEARD, {"name": device}, unheard_question(device), ASKED) if device else None
         first = commands[0]
         if first.source == "user":
             template = self._custom_responses.get(first.name, "Done.")
@@ -299,6 +309,13 @@ class IntentRecognizer:
         acts()
         spoken = await self._home_do(commands, text, conversation_id)
         return IntentMatch(first.name, slots, spoken, _done(commands, spoken)) if spoken else None
+
+    def unheard(self, text: str) -> str | None:
+        """The home's device ``text`` (matching no command) names with its command word misheard
+        (:mod:`.home.unheard`: "Walk the front door, please."); None: none, or no home."""
+        if self.home is None:
+            return None
+        return unheard_device(normalize(text), self.home.slot_lists(), question=text.rstrip().endswith("?"))
 
     def ask_first(self, commands: list[Recognized], text: str, hearing: Hearing | None) -> Doubt | None:
         """Whether to ask instead of doing ``commands`` recognised in ``text`` (None: go ahead):

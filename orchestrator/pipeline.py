@@ -208,7 +208,9 @@ class Pipeline:
         async def recognize(text: str) -> Sequence[object]:
             if once is None:
                 return []
-            return await asyncio.to_thread(once, text)  # kept in the turn's recognitions (RecognizedOnce)
+            found = await asyncio.to_thread(once, text)  # kept in the turn's recognitions (RecognizedOnce)
+            # a device named with its command word misheard is the intents' to answer (a question), not the LLM's
+            return found or ([text] if self.intents is not None and self.intents.unheard(text) else [])
 
         def prepare(text: str) -> PreparedReply:
             timer = self.monitor.start_turn()

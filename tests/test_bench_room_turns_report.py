@@ -53,3 +53,29 @@ def test_by_pause_counts_cut_misheard_lost_per_pause_and_kind() -> None:
         "| held/x | 0 / 1 / 1 of 2 | 0 / 0 / 0 of 0 | 0 / 0 / 0 of 0 | 0 / 0 / 0 of 0 | 1 / 0 / 0 of 2 "
         "| 1 / 1 / 0 of 2 | 0 / 0 / 1 of 2 | 1 / 1 / 1 of 4 |"
     ]
+
+
+def test_a_turn_heard_whole_with_wrong_words_is_counted_misheard() -> None:
+    """Session 26's held-47 was scored whole ("Set the film to stop 2. 20 degrees.": 5 of its 6
+    words heard, no cut) and nothing said it was misheard: its word error rate is 0.5 (one word
+    replaced, two inserted) and the summary counts it, without calling it cut."""
+    from bench.room_turns_report import fill_wer, summary
+    from bench.turn_bench import word_error_rate
+
+    said = "Set the thermostat to twenty degrees."
+    assert word_error_rate(said, "Set the film to stop 2. 20 degrees.") == 0.5
+    assert word_error_rate(said, "Set the thermostat to 20 degrees.") == 0.0
+    assert word_error_rate("Yes.", "Yeah.") == 1.0
+    rows = [
+        {**row(0.9, "open"), "text": said, "answered": "Set the film to stop 2. 20 degrees."},
+        {**row(0.9, "open"), "text": said, "answered": "Set the thermostat to 20 degrees."},
+        {**row(0.0, ""), "text": "Yes.", "answered": "Yeah.", "whole": False, "miss": "misheard"},
+    ]
+    for r in rows:
+        r.update(first_audio_s=0.5, intent="-", reply_heard_log_s=[], reply_heard_room_s=[], merges=0, method="whole")
+    fill_wer(rows)
+    assert [r["misheard"] for r in rows] == [True, False, False]  # the cut rule's own miss is not counted twice
+    s = summary(rows)
+    assert s["whole_misheard"] == "1/2"
+    assert s["wer"] == "0.500 / 1.000 (n=3)"
+    assert s["cut_paused"] == "0/2"  # "cut" means what it meant

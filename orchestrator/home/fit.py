@@ -18,6 +18,14 @@ degrees?" (a "yes" does it); with several it asks which; with none it says so. A
 that does not fit is asked about ("The Front Door can't do that. Which device did you mean?").
 A wildcard name that is no device of the home but comes with a temperature is treated the same
 (any other wildcard name is left to :mod:`.confidence`).
+
+A wildcard value that does not read as a value (:func:`reads_as_value`: words that are no number,
+unit, level or colour, or two numbers: the room's held-47 "Set the thermostat to twenty degrees."
+heard far off as "Set the film to stop 2. 20 degrees.", value "stop 2 20 degrees") was misheard
+somewhere: it is never handed on to be done. With a temperature in it the home's thermostat is
+offered as above; otherwise the assistant asks what to set ("Sorry, I didn't catch what to set the
+Kitchen Light to. What should it be?"; a "yes" does nothing). Before session 27 a sure hearing of
+"Set the kitchen light to stop 2." went to Home Assistant's own agent as it was.
 Requests whose words fit their device are not touched (no extra question on a clear request).
 """
 
@@ -70,6 +78,22 @@ CHECKED = frozenset(
 _IMPLIED = {"HassClimateSetTemperature": "climate"}
 _DEGREES = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(?:degrees?|celsius|fahrenheit|centigrade)(?!\S)")
 THERMOSTAT_DOMAINS = ("climate",)  # what a temperature is set on (a water heater has no voice intent here)
+# fmt: off
+# The words a wildcard value may hold besides one number: units, levels, colours, number words.
+_VALUE_WORDS = frozenset({
+    "percent", "percentage", "%", "degree", "degrees", "celsius", "fahrenheit", "centigrade", "kelvin",
+    "brightness", "bright", "brighter", "brightest", "dim", "dimmer", "dimmest", "full", "half", "max", "maximum",
+    "min", "minimum", "low", "lower", "lowest", "medium", "mid", "high", "higher", "highest", "warm", "warmer",
+    "cool", "cooler", "cold", "colder", "hot", "daylight", "off", "on", "open", "opened", "closed", "up", "down",
+    "level", "power", "speed", "setting", "the", "a", "an", "of", "and", "point", "light", "dark", "deep", "pale",
+    "red", "green", "blue", "yellow", "orange", "purple", "pink", "violet", "magenta", "cyan", "white",
+    "turquoise", "lavender", "teal", "gold", "amber", "lime",
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty",
+    "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred",
+})
+# fmt: on
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?%?")
 
 
 @dataclass(frozen=True)
@@ -153,6 +177,12 @@ def misfit(
             continue
         wants = asked_for(command.text, words)
         aimed = target(command, words)
+        value = command.slots.get("value")
+        if command.source == "fallback" and isinstance(value, str) and not reads_as_value(value):
+            if "temperature" in wants:
+                return _thermostat(command, words, recognize)
+            what = f"the {aimed[0]}" if aimed is not None and aimed[0] else "that"
+            return Misfit(f"Sorry, I didn't catch what to set {what} to. What should it be?")
         if aimed is None:  # a wildcard name that is no device: only a temperature says what it is for
             if "temperature" in wants:
                 return _thermostat(command, words, recognize)
@@ -166,6 +196,15 @@ def misfit(
         what = f"The {name}" if name else "That"
         return Misfit(f"{what} can't do that. Which device did you mean?")
     return None
+
+
+def reads_as_value(value: str) -> bool:
+    """Whether a wildcard value (normalized text) reads as something a device can be set to: at
+    most one number (digits), and else only units, levels, colours and number words ("20
+    degrees", "fifty percent", "warm white", "half"). "stop 2 20 degrees" does not."""
+    said = value.replace("%", " % ").split()
+    numbers = [w for w in said if _NUMBER.fullmatch(w)]
+    return bool(said) and len(numbers) <= 1 and all(w in _VALUE_WORDS or _NUMBER.fullmatch(w) for w in said)
 
 
 def _thermostat(command: Recognized, words: HomeWords, recognize: Callable[[str], list[Recognized]]) -> Misfit:
