@@ -4,15 +4,17 @@ A kept, tapped room run (``room_bench.py --keep DIR --tap``) holds both streams 
 room's ``played.wav`` (what its card played, silence where it ran dry) and the tap's ``ref.raw`` (every
 frame the satellite handed its speaker). Between two audible stretches the written stream plays at a fixed
 offset; silence the card played in between (it ran dry) moves the offset by as much (negative: the card
-played samples nobody wrote), as do idle silence the write-ahead left out (``trims``, positive) and a
-kill (what was written ahead never plays). So for each underrun the satellite counted (the tap's last column,
+played samples nobody wrote), as do idle silence the write-ahead left out (``trims``, positive), frames the
+sink dropped because it was behind (``dropped``, positive) and a kill (what was written ahead never plays).
+``silence_ms``: the move less trims and drops, as silence the card played (a kill in between: not counted).
+So for each underrun the satellite counted (the tap's last column,
 and its "speaker ran dry (or nearly): X ms past its estimated end" log line) this finds the offset in the
 nearest audible 0.1 s window before and after (normalised correlation over ``MATCH``: the same samples)
 and reports how far it moved: whether the card ran dry at all, and by how much.
 
-Session 27 (bench/results/s27_stall.md): the four underruns logged -4.3 .. +4.3 ms had no move (the card never
-ran dry; each one still re-measured the delay and suspended the canceller's trust), every true one was logged
-at +5.3 ms or more and moved 10-110 ms.
+Session 27 (bench/results/s27_stall.md): of the underruns measurable on their own, the six logged -2.4 .. +4.4 ms
+had the card play no silence (each one still re-measured the delay and suspended the canceller's trust), every
+one logged at +5.3 ms or more played 10-110 ms of it.
 
     python -m bench.stall_played DIR/barge+0dB [DIR/echo+0dB ...] [--scan FROM TO]
 
@@ -93,18 +95,22 @@ def check(played: Floats, written: Floats, rate: int, *, offset_s: float, events
     """Each underrun event (scenario seconds ``at``; played.wav starts ``offset_s`` before the scenario): the
     offsets before and after it, the move, and the trims and kills between the two windows."""
     rows = []
-    ticks = [(float(f[0]) - t0 - offset_s, int(f[6]), int(f[4])) for f in (x.split("\t") for x in meta.splitlines())
-             if len(f) >= 8]
+    ticks = [(float(f[0]) - t0 - offset_s, int(f[6]), int(f[4]), int(f[2]), int(f[1]) // 2)
+             for f in (x.split("\t") for x in meta.splitlines()) if len(f) >= 8]
     for e in events:
         before = anchor(played, written, rate, e["at"] + offset_s - 0.05, -1)
         after = anchor(played, written, rate, e["at"] + offset_s + 0.05, +1, guess=before[1] if before else None)
-        row = dict(e) | {"before": before, "after": after, "moved": None, "moved_ms": None}
+        row = dict(e) | {"before": before, "after": after, "moved": None, "moved_ms": None, "silence_ms": None}
         if before is not None and after is not None:
             row["moved"] = after[1] - before[1]
             row["moved_ms"] = round(1000 * row["moved"] / rate, 1)
-            inside = [(tr, k) for t, tr, k in ticks if before[0] - offset_s <= t <= after[0] - offset_s]
-            row["trims_between"] = max(tr for tr, _ in inside) - min(tr for tr, _ in inside) if inside else 0
-            row["kills_between"] = max(k for _, k in inside) - min(k for _, k in inside) if inside else 0
+            inside = [k for k, tick in enumerate(ticks) if before[0] - offset_s <= tick[0] <= after[0] - offset_s]
+            first, last = (ticks[inside[0]], ticks[inside[-1]]) if inside else (None, None)
+            row["trims_between"] = last[1] - first[1] if first and last else 0
+            row["kills_between"] = last[2] - first[2] if first and last else 0
+            # frames the sink dropped (it was behind) are in the written stream but never played
+            row["dropped_between"] = sum(ticks[k][4] for k in inside[1:] if ticks[k][3] > ticks[k - 1][3])
+            row["silence_ms"] = round(-1000 * (row["moved"] - row["trims_between"] - row["dropped_between"]) / rate, 1)
         rows.append(row)
     return rows
 
@@ -159,7 +165,8 @@ def main(argv: list[str] | None = None) -> None:
         for r in check_dir(folder):
             moved = ("not measurable" if r["moved"] is None
                      else f"moved {r['moved']:+d} samples ({r['moved_ms']:+.1f} ms)")
-            extra = "" if r["moved"] is None else f", trims +{r['trims_between']}, kills +{r['kills_between']}"
+            extra = ("" if r["moved"] is None else f", trims +{r['trims_between']}, dropped +{r['dropped_between']}"
+                     f", kills +{r['kills_between']}: the card played {r['silence_ms']:.1f} ms of silence")
             print(f"  underrun {r['underrun']} at {r['at']:.3f} s, logged {r.get('logged_ms_past', '?')} ms past: "
                   f"{moved}{extra}")
 

@@ -66,3 +66,16 @@ def test_a_scan_finds_one_offset_until_the_card_ran_dry_then_another() -> None:
     offsets = {off for t, off, corr in found if corr > 0.98}
     assert offsets == {-LAG, -LAG - 441}
     assert all(off == -LAG for t, off, corr in found if t + 0.1 < 3.0 and corr > 0.98)
+
+
+def test_a_frame_the_sink_dropped_is_no_silence_played() -> None:
+    rng = np.random.default_rng(5)
+    written = rng.standard_normal(6 * RATE) * 3000.0
+    i = round(2.6 * RATE)  # the sink dropped the 661 samples written at 2.1 s (they would have played at 2.6 s)
+    played = np.concatenate([np.zeros(LAG), written[: i - LAG], written[i - LAG + 661 :]])
+    meta = "".join(f"{t:.6f}\t1322\t{int(t >= 2.6)}\t0\t0\t{round(t * 1000)}\t0\t{int(t >= 2.6)}\n"
+                   for t in np.arange(2.0, 3.5, 0.03))
+    rows = check(played, written, RATE, offset_s=0.0, events=[{"at": 2.6, "underrun": 1}], meta=meta)
+    assert rows[0]["moved"] == 661
+    assert rows[0]["dropped_between"] == 661
+    assert rows[0]["silence_ms"] == 0.0
