@@ -12,7 +12,11 @@ Two scenarios per echo level:
   false cuts (the room: a reply cut with no user speech), holds (the satellite's log: the reply
   silenced because it heard "speech" over it) and barge-ins confirmed from echo alone.
 - barge-in: ``--barge-ins`` questions, each reply interrupted 1.5 s in. Reaction = the room's
-  speech onset → playback silent at the speaker (p50/p95), and how many were cut. The audio the
+  speech onset → playback silent at the speaker (p50/p95), and how many were cut. Each reaction
+  split (``split``, ``bench/stall_split.py``): ``detect_s`` onset → the mic frame the satellite held
+  on, ``deliver_s`` (with ``--tap``) that frame → the satellite's read of it, ``stop_s`` → silent at
+  the room's speaker; ``late_stop`` lists a silence that came late after the satellite's sink was
+  silent (the room's own lateness), ``untrusted_holds`` holds over an untrusted canceller. The audio the
   satellite streams for each interrupting question (its echo-cancelled mic, what an orchestrator
   would transcribe) is transcribed as our whisper server transcribes a turn (``heard_product``,
   ``wer_mean_product``: its Silero region of the stream, tiny.en beam 5, its loop retry:
@@ -53,6 +57,8 @@ sys.path.insert(1, str(ROOT / "tests"))  # its helpers (speech) by their bare na
 if str(ROOT) not in sys.path:  # run as a script (bench/room_bench.py): bench.aec_bench by its name
     sys.path.insert(0, str(ROOT))
 from bench.room_controller import Controller, free_port  # noqa: E402  (the scripted controller)
+from bench.stall_split import read_times, split  # noqa: E402  (each barge-in: detect / deliver / stop)
+from bench.stall_split import summary as split_summary  # noqa: E402
 from bench.whisper_turn import question_wer  # noqa: E402  (the interrupting WER: product and judge)
 
 ROOM = ROOT.parent / "shared" / "room" / "room.py"
@@ -135,11 +141,13 @@ async def run_room(folder: Path, scen: Path, echo_db: float, *, sat_flags: list[
     erle = [float(x) for x in re.findall(r"echo canceller erle_db=(-?[\d.]+) frames=(?:[3-9]\d|\d{3,})", log)]
     traces = [{k: float(v) for k, v in re.findall(r"(\w+_ms)=([\d.]+)", t)}
               for t in re.findall(r"barge-in trace action=\w+ (.*)", log)]
+    meta = out / "tap" / "meta.tsv"  # by name: the folder holds the room's FIFOs
+    rows = split(result, log, read_times(meta.read_text()) if tap and meta.is_file() else None)
     cpu = controller.cpu
     cpu_pct = round(100 * (cpu[-1][1] - cpu[0][1]) / (cpu[-1][0] - cpu[0][0]), 1) if len(cpu) == 2 else None
     return {"room": line[0] if line else "", "result": result, "holds": holds, "confirmed": confirmed,
             "turns": controller.turns, "barge_turns": controller.barge_turns, "early_turns": controller.early_turns,
-            "erle_db": erle, "traces": traces, "cpu_pct": cpu_pct, "barge_audio": controller.barge_audio,
+            "erle_db": erle, "traces": traces, "split": rows, "cpu_pct": cpu_pct, "barge_audio": controller.barge_audio,
             "early_audio": controller.early_audio}
 
 
@@ -230,6 +238,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 level["barge_in"].update({
                     "confirmed": barge["confirmed"], "room": barge["room"],
                     "room_stats": barge["result"].get("stats"), "trace": trace_summary(barge["traces"]),
+                    "split": split_summary(barge["split"]), "split_rows": barge["split"],
                     "interrupting_question": question_wer(barge["barge_audio"], spoken),
                     "satellite_cpu_pct_of_core": barge["cpu_pct"],
                 })
