@@ -46,6 +46,7 @@ import numpy as np
 
 from voice_runtime.audio import PCM16_MONO_16K, AudioConverter, AudioFormat
 
+from .aec_catchup import CatchUp
 from .aec_config import ENGINES, FrontendConfig, pywebrtc
 from .aec_delay import MAX_BULK as _MAX_BULK
 from .aec_delay import DelayView
@@ -125,7 +126,8 @@ class AudioFrontend(DelayView):
         # Beside speex, a canceller whose adaptation is held while the user speaks (satellite.aec_shadow).
         self._shadow = ShadowCanceller() if self._speex is not None and config.aec_shadow else None
         self.shadow_frames = 0  # frames whose output was the shadow's
-        self._history = np.zeros(_MAX_BULK + RATE // 2, dtype=np.int16)  # recent reference (16 kHz)
+        self._catch_up = CatchUp(RATE, _TEN_MS)  # the mic while it waits after a move (satellite.aec_catchup)
+        self._history = np.zeros(_MAX_BULK + RATE // 2 + self._catch_up.limit, dtype=np.int16)  # recent reference
         self.bulk = 0  # samples the reference is delayed by before the canceller ...
         self._frac = 0.0  # ... and this fraction of one more (satellite.realign)
         self._step = RATE / speaker_rate if speaker_rate else 0.0  # one speaker sample, at 16 kHz
@@ -164,6 +166,7 @@ class AudioFrontend(DelayView):
                 part.reset()
         self._ref = bytearray(_LEAD_BYTES)
         self._quiet_left = None
+        self._catch_up.disarm()
 
     def _reference(self, played: bytes | None, need: int) -> Pcm:
         assert self._to_16k is not None
@@ -187,6 +190,7 @@ class AudioFrontend(DelayView):
             self._delay.restart()
             self._waited = 0
             self._warm = 0
+            self._catch_up.disarm()  # (the user's words after a hold are no echo to feed it)
         if self._shadow is not None:
             self._shadow.remeasure()
             known = self._delay is not None and self._delay.lag is not None
@@ -248,6 +252,7 @@ class AudioFrontend(DelayView):
             self._rechecking = True
             if moved:
                 self._waited = 0
+                self._catch_up.arm(int(behind_s * RATE), self.bulk + self._frac)  # (satellite.aec_catchup)
 
     def echo_path(self, adapted: bool) -> tuple[float | None, float] | None:
         """(delay, tail) in seconds: the echo of a sample played now reaches the mic ``delay``
@@ -308,12 +313,23 @@ class AudioFrontend(DelayView):
                 _LOGGER.debug("echo delay %.1f ms: unchanged", lag / 16)
                 self.on_path_confirmed()
             self._rechecking = False
-        end = len(self._history) - self.bulk
-        if self._frac and self.bulk >= TAPS:  # the reference from TAPS before to TAPS after the frame
+        return self._aligned(n)
+
+    def _aligned(self, n: int, back: int = 0) -> Pcm:
+        """``n`` samples of the reference delayed by ``bulk`` + ``_frac``, the last ``back`` before this frame's end."""
+        end = len(self._history) - self.bulk - back
+        if self._frac and self.bulk >= TAPS:  # the reference from TAPS before to TAPS after the samples
             seg = self._history[end - n - TAPS - 1 : end + TAPS + 1].astype(np.float64)
             fine = delayed(seg, n + TAPS + 1 - self._frac, n)
             return np.clip(np.round(fine), -32768, 32767).astype(np.int16)
         return self._history[end - n : end]
+
+    def _caught_up(self, n: int) -> None:
+        """Speex is fed the mic it waited on (satellite.aec_catchup) with the reference at the delay now known,
+        up to this frame (``n`` samples); its output is dropped."""
+        mic = self._catch_up.take(len(self._history) - self.bulk - n - TAPS - 1, self.bulk + self._frac)
+        if len(mic) and self._speex is not None:
+            self._speex.process(mic, self._aligned(len(mic), n))
 
     def _moved(self, lag: int, before: tuple[int | None, float | None]) -> bool:
         """The reference's delay for a new echo delay ``lag`` (``before``: the old one and its fine estimate):
@@ -363,6 +379,8 @@ class AudioFrontend(DelayView):
             if self._quiet_left is not None and played and played.strip(b"\0"):
                 self._quiet_left = None  # the speaker plays again (not the resampler's last samples)
             if self._waited is None and (self._quiet_left is None or self._quiet_left > 0):
+                if self._catch_up.armed:
+                    self._caught_up(len(out))
                 cancelled = self._speex.process(out, ref)
                 # Not while the delay is measured afresh (a restart, a recheck) nor speex's history refills after one.
                 warming = self._kept_path is not None and self._warm > 0
@@ -388,6 +406,10 @@ class AudioFrontend(DelayView):
                         self.prior_frames += 1
                 out = cancelled
             else:
+                if self._waited is not None:
+                    self._catch_up.keep(out)
+                else:  # (not fed after a kill: no wait to catch up on)
+                    self._catch_up.disarm()
                 self.later_echo.skip()
                 self._slip.skip()
                 kept = None if self._prior is None else cancel(self._prior, self._history, self.bulk, self._frac, out)
