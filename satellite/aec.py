@@ -48,15 +48,14 @@ from voice_runtime.audio import PCM16_MONO_16K, AudioConverter, AudioFormat
 
 from .aec_catchup import CatchUp
 from .aec_config import ENGINES, FrontendConfig, pywebrtc
+from .aec_delay import KEEP_MS, DelayView
 from .aec_delay import MAX_BULK as _MAX_BULK
-from .aec_delay import DelayView
 from .aec_prior import REACH_MS, PriorPath, agrees, cancel, kept_off_path, warm
 from .aec_shadow import ShadowCanceller
 from .aec_slip import Slip
 from .delay import EchoDelay
 from .estimate import LaterEcho
 from .estimate import estimate_corr as _estimate_corr
-from .realign import TAPS, delayed, snap
 from .speex import SpeexEchoCanceller, load_library
 
 __all__ = ["ENGINES", "AudioFrontend", "FrontendConfig"]
@@ -64,9 +63,7 @@ _LOGGER = logging.getLogger(__name__)
 RATE = 16000
 _TEN_MS = RATE // 100
 _LEAD_BYTES = _TEN_MS * 2
-KEEP_MS = 10  # the delay the canceller sees once the bulk is compensated
 _MAX_WAIT = RATE * 3  # samples of audible playback to wait for a delay estimate at most
-_REALIGN_AGREE = 2.0  # samples: a fine move of the echo must agree this well with the whole-sample one
 TAIL_DB = 35.0  # the echo path's reverberation counts until this far below its peak
 Pcm = np.ndarray[Any, np.dtype[np.int16]]
 
@@ -314,58 +311,6 @@ class AudioFrontend(DelayView):
                 self.on_path_confirmed()
             self._rechecking = False
         return self._aligned(n)
-
-    def _aligned(self, n: int, back: int = 0) -> Pcm:
-        """``n`` samples of the reference delayed by ``bulk`` + ``_frac``, the last ``back`` before this frame's end."""
-        end = len(self._history) - self.bulk - back
-        if self._frac and self.bulk >= TAPS:  # the reference from TAPS before to TAPS after the samples
-            seg = self._history[end - n - TAPS - 1 : end + TAPS + 1].astype(np.float64)
-            fine = delayed(seg, n + TAPS + 1 - self._frac, n)
-            return np.clip(np.round(fine), -32768, 32767).astype(np.int16)
-        return self._history[end - n : end]
-
-    def _caught_up(self, n: int) -> None:
-        """Speex is fed the mic it waited on (satellite.aec_catchup) with the reference at the delay now known,
-        up to this frame (``n`` samples); its output is dropped."""
-        mic = self._catch_up.take(len(self._history) - self.bulk - n - TAPS - 1, self.bulk + self._frac)
-        if len(mic) and self._speex is not None:
-            self._speex.process(mic, self._aligned(len(mic), n))
-
-    def _moved(self, lag: int, before: tuple[int | None, float | None]) -> bool:
-        """The reference's delay for a new echo delay ``lag`` (``before``: the old one and its fine estimate):
-        moved by the fine estimates' difference in whole speaker samples (:mod:`satellite.realign`), else
-        to ``lag`` less ``KEEP_MS`` if more than 1 ms away. True if it moved more than 1 ms."""
-        assert self._delay is not None
-        fine, (old, old_fine) = self._delay.fine, before
-        if old is not None and old_fine is not None:
-            shift = snap(fine - old_fine, self._step)
-            delay = self.bulk + self._frac + shift
-            if abs(shift - (lag - old)) <= _REALIGN_AGREE and self._delay_reference(delay):
-                _LOGGER.info("echo delay %.1f ms: moved %.2f samples, reference delayed %.2f", lag / 16, shift, delay)
-                return abs(shift) > RATE // 1000
-        bulk = min(_MAX_BULK, max(0, lag - RATE * KEEP_MS // 1000))
-        if abs(bulk - self.bulk) <= RATE // 1000:  # moved by 1 ms or less
-            return False
-        _LOGGER.info("echo delay %.1f ms: reference delayed by %.1f ms (was %.1f)", lag / 16, bulk / 16, self.bulk / 16)
-        self.bulk, self._frac = bulk, 0.0
-        if self._shadow is not None:
-            self._shadow.remeasure()
-        return True
-
-    def _adopt(self, prior: PriorPath) -> None:
-        """The kept path proven at ``prior.offset`` from the old delay: the reference is delayed by that from
-        now on and speex resumes; its history of the reference stale (not fed while it waited), for its tail the
-        kept path's output stands in (speex's first frames left the whole echo: the judge held on them)."""
-        offset = self.bulk + self._frac + prior.offset
-        if self._delay is None or not self._delay_reference(offset):
-            return
-        self._delay.assume(prior.offset)  # (the meter's measurement, agreeing, is then no change)
-        prior.rebase()
-        self._waited, self._warm = None, self.config.aec_tail_ms * RATE // 1000
-        self._kept_path, self.kept_erle_db = prior, prior.erle_db
-        self.prior_frames, self.priors_proven = self.prior_frames + 1, self.priors_proven + 1
-        _LOGGER.debug("the kept echo path after the restart: %.2f samples from the old delay, %.1f dB",
-                      prior.offset, prior.erle_db)
 
     def process(self, mic: bytes, played: bytes | None = None) -> bytes:
         """The cleaned ``mic`` frame (same length); ``played`` is this tick's speaker frame."""
