@@ -176,9 +176,13 @@ class AudioFrontend(DelayView):
 
     def user_speaking(self, speaking: bool) -> None:
         """The user speaks (or may: a barge-in): the shadow canceller holds its adaptation and,
-        once it cancels about as well as speex, its output is used (speex adapts on the user's words)."""
+        once it cancels about as well as speex, its output is used (speex adapts on the user's words).
+        Nor is speex fed the mic it waited on after a move (satellite.aec_catchup): the user's words are no echo
+        (replayed room_cont runs: two continuations no longer held, three held later, when it was)."""
         if self._shadow is not None:
             self._shadow.hold(speaking)
+        if speaking:
+            self._catch_up.disarm()
 
     def path_changed(self) -> None:
         """The echo path may have changed (a restarted speaker, a stall that ran it dry): the delay

@@ -12,7 +12,8 @@ one 13 dB *louder* than the mic after a 110 ms move; the replies' ERLE 19.5 and 
 were cancelled 33).
 
 :class:`CatchUp` keeps the last ``CATCH_UP_MS`` of the mic while the canceller waits (armed by a move,
-not by a speaker restart: the user's words after a barge-in would be fed as echo). When the delay is
+not by a speaker restart, and dropped whenever the user is heard until the canceller resumes: the user's words
+would be fed as echo). When the delay is
 known the front end gives speex those samples with the reference at the new delay (the echo of what
 played then, on the path it was played on: what speex would have been fed had the delay been known),
 its output dropped (already past), before the frame that resumes it: speex's history is whole again

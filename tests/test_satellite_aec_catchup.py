@@ -75,6 +75,22 @@ def test_a_restart_feeds_nothing() -> None:
     assert frontend._catch_up.fed == 0
 
 
+@pytest.mark.skipif(load_library() is None, reason="libspeexdsp1 is not installed")
+def test_the_user_heard_during_the_wait_feeds_nothing() -> None:
+    """The user's words over the wait are no echo: speex is not fed them (replayed room_cont runs, fed: two
+    continuations no longer held, three held later). Silent frames before and after: the frontend is told per frame."""
+    written, mic, seen, end = underrun_scene(441)
+    frontend = AudioFrontend(FrontendConfig(), SPEAKER)
+    for i in range(end // FRAME):
+        a, b = round(i * 0.03 * SPEAKER), round((i + 1) * 0.03 * SPEAKER)
+        if i == seen:
+            frontend.recheck(moved=True)
+        frontend.user_speaking(i == seen + 3)  # one frame of the user let through while it waits
+        x = np.clip(np.round(mic[i * FRAME : (i + 1) * FRAME]), -32768, 32767).astype("<i2")
+        frontend.process(x.tobytes(), np.clip(written[a:b], -32768, 32767).astype("<i2").tobytes())
+    assert frontend._catch_up.fed == 0
+
+
 def test_the_kept_mic_leaves_out_the_backlog_and_the_move() -> None:
     c = CatchUp(RATE, 160)
     c.keep(np.ones(480, dtype=np.int16))  # not armed: nothing kept
