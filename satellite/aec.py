@@ -46,16 +46,16 @@ import numpy as np
 
 from voice_runtime.audio import PCM16_MONO_16K, AudioConverter, AudioFormat
 
+from .aec_catchup import CatchUp
 from .aec_config import ENGINES, FrontendConfig, pywebrtc
+from .aec_delay import KEEP_MS, DelayView
 from .aec_delay import MAX_BULK as _MAX_BULK
-from .aec_delay import DelayView
 from .aec_prior import REACH_MS, PriorPath, agrees, cancel, kept_off_path, warm
 from .aec_shadow import ShadowCanceller
 from .aec_slip import Slip
 from .delay import EchoDelay
 from .estimate import LaterEcho
 from .estimate import estimate_corr as _estimate_corr
-from .realign import TAPS, delayed, snap
 from .speex import SpeexEchoCanceller, load_library
 
 __all__ = ["ENGINES", "AudioFrontend", "FrontendConfig"]
@@ -63,9 +63,7 @@ _LOGGER = logging.getLogger(__name__)
 RATE = 16000
 _TEN_MS = RATE // 100
 _LEAD_BYTES = _TEN_MS * 2
-KEEP_MS = 10  # the delay the canceller sees once the bulk is compensated
 _MAX_WAIT = RATE * 3  # samples of audible playback to wait for a delay estimate at most
-_REALIGN_AGREE = 2.0  # samples: a fine move of the echo must agree this well with the whole-sample one
 TAIL_DB = 35.0  # the echo path's reverberation counts until this far below its peak
 Pcm = np.ndarray[Any, np.dtype[np.int16]]
 
@@ -125,7 +123,8 @@ class AudioFrontend(DelayView):
         # Beside speex, a canceller whose adaptation is held while the user speaks (satellite.aec_shadow).
         self._shadow = ShadowCanceller() if self._speex is not None and config.aec_shadow else None
         self.shadow_frames = 0  # frames whose output was the shadow's
-        self._history = np.zeros(_MAX_BULK + RATE // 2, dtype=np.int16)  # recent reference (16 kHz)
+        self._catch_up = CatchUp(RATE, _TEN_MS)  # the mic while it waits after a move (satellite.aec_catchup)
+        self._history = np.zeros(_MAX_BULK + RATE // 2 + self._catch_up.limit, dtype=np.int16)  # recent reference
         self.bulk = 0  # samples the reference is delayed by before the canceller ...
         self._frac = 0.0  # ... and this fraction of one more (satellite.realign)
         self._step = RATE / speaker_rate if speaker_rate else 0.0  # one speaker sample, at 16 kHz
@@ -164,6 +163,7 @@ class AudioFrontend(DelayView):
                 part.reset()
         self._ref = bytearray(_LEAD_BYTES)
         self._quiet_left = None
+        self._catch_up.disarm()
 
     def _reference(self, played: bytes | None, need: int) -> Pcm:
         assert self._to_16k is not None
@@ -176,9 +176,13 @@ class AudioFrontend(DelayView):
 
     def user_speaking(self, speaking: bool) -> None:
         """The user speaks (or may: a barge-in): the shadow canceller holds its adaptation and,
-        once it cancels about as well as speex, its output is used (speex adapts on the user's words)."""
+        once it cancels about as well as speex, its output is used (speex adapts on the user's words).
+        Nor is speex fed the mic it waited on after a move (satellite.aec_catchup): the user's words are no echo
+        (replayed room_cont runs: two continuations no longer held, three held later, when it was)."""
         if self._shadow is not None:
             self._shadow.hold(speaking)
+        if speaking:
+            self._catch_up.disarm()
 
     def path_changed(self) -> None:
         """The echo path may have changed (a restarted speaker, a stall that ran it dry): the delay
@@ -187,6 +191,7 @@ class AudioFrontend(DelayView):
             self._delay.restart()
             self._waited = 0
             self._warm = 0
+            self._catch_up.disarm()  # (the user's words after a hold are no echo to feed it)
         if self._shadow is not None:
             self._shadow.remeasure()
             known = self._delay is not None and self._delay.lag is not None
@@ -248,6 +253,7 @@ class AudioFrontend(DelayView):
             self._rechecking = True
             if moved:
                 self._waited = 0
+                self._catch_up.arm(int(behind_s * RATE), self.bulk + self._frac)  # (satellite.aec_catchup)
 
     def echo_path(self, adapted: bool) -> tuple[float | None, float] | None:
         """(delay, tail) in seconds: the echo of a sample played now reaches the mic ``delay``
@@ -308,48 +314,7 @@ class AudioFrontend(DelayView):
                 _LOGGER.debug("echo delay %.1f ms: unchanged", lag / 16)
                 self.on_path_confirmed()
             self._rechecking = False
-        end = len(self._history) - self.bulk
-        if self._frac and self.bulk >= TAPS:  # the reference from TAPS before to TAPS after the frame
-            seg = self._history[end - n - TAPS - 1 : end + TAPS + 1].astype(np.float64)
-            fine = delayed(seg, n + TAPS + 1 - self._frac, n)
-            return np.clip(np.round(fine), -32768, 32767).astype(np.int16)
-        return self._history[end - n : end]
-
-    def _moved(self, lag: int, before: tuple[int | None, float | None]) -> bool:
-        """The reference's delay for a new echo delay ``lag`` (``before``: the old one and its fine estimate):
-        moved by the fine estimates' difference in whole speaker samples (:mod:`satellite.realign`), else
-        to ``lag`` less ``KEEP_MS`` if more than 1 ms away. True if it moved more than 1 ms."""
-        assert self._delay is not None
-        fine, (old, old_fine) = self._delay.fine, before
-        if old is not None and old_fine is not None:
-            shift = snap(fine - old_fine, self._step)
-            delay = self.bulk + self._frac + shift
-            if abs(shift - (lag - old)) <= _REALIGN_AGREE and self._delay_reference(delay):
-                _LOGGER.info("echo delay %.1f ms: moved %.2f samples, reference delayed %.2f", lag / 16, shift, delay)
-                return abs(shift) > RATE // 1000
-        bulk = min(_MAX_BULK, max(0, lag - RATE * KEEP_MS // 1000))
-        if abs(bulk - self.bulk) <= RATE // 1000:  # moved by 1 ms or less
-            return False
-        _LOGGER.info("echo delay %.1f ms: reference delayed by %.1f ms (was %.1f)", lag / 16, bulk / 16, self.bulk / 16)
-        self.bulk, self._frac = bulk, 0.0
-        if self._shadow is not None:
-            self._shadow.remeasure()
-        return True
-
-    def _adopt(self, prior: PriorPath) -> None:
-        """The kept path proven at ``prior.offset`` from the old delay: the reference is delayed by that from
-        now on and speex resumes; its history of the reference stale (not fed while it waited), for its tail the
-        kept path's output stands in (speex's first frames left the whole echo: the judge held on them)."""
-        offset = self.bulk + self._frac + prior.offset
-        if self._delay is None or not self._delay_reference(offset):
-            return
-        self._delay.assume(prior.offset)  # (the meter's measurement, agreeing, is then no change)
-        prior.rebase()
-        self._waited, self._warm = None, self.config.aec_tail_ms * RATE // 1000
-        self._kept_path, self.kept_erle_db = prior, prior.erle_db
-        self.prior_frames, self.priors_proven = self.prior_frames + 1, self.priors_proven + 1
-        _LOGGER.debug("the kept echo path after the restart: %.2f samples from the old delay, %.1f dB",
-                      prior.offset, prior.erle_db)
+        return self._aligned(n)
 
     def process(self, mic: bytes, played: bytes | None = None) -> bytes:
         """The cleaned ``mic`` frame (same length); ``played`` is this tick's speaker frame."""
@@ -363,6 +328,8 @@ class AudioFrontend(DelayView):
             if self._quiet_left is not None and played and played.strip(b"\0"):
                 self._quiet_left = None  # the speaker plays again (not the resampler's last samples)
             if self._waited is None and (self._quiet_left is None or self._quiet_left > 0):
+                if self._catch_up.armed:
+                    self._caught_up(len(out))
                 cancelled = self._speex.process(out, ref)
                 # Not while the delay is measured afresh (a restart, a recheck) nor speex's history refills after one.
                 warming = self._kept_path is not None and self._warm > 0
@@ -388,6 +355,10 @@ class AudioFrontend(DelayView):
                         self.prior_frames += 1
                 out = cancelled
             else:
+                if self._waited is not None:
+                    self._catch_up.keep(out)
+                else:  # (not fed after a kill: no wait to catch up on)
+                    self._catch_up.disarm()
                 self.later_echo.skip()
                 self._slip.skip()
                 kept = None if self._prior is None else cancel(self._prior, self._history, self.bulk, self._frac, out)

@@ -1,6 +1,8 @@
-"""What the echo delay meter (:mod:`satellite.delay`) says about the mic, as the front end
-(:class:`satellite.aec.AudioFrontend`) passes it on to the echo judge; and the reference moved
-after an unseen slip (:mod:`satellite.aec_slip`). Pure and synchronous."""
+"""The front end's (:class:`satellite.aec.AudioFrontend`) delay of the canceller's reference: set from the echo
+delay meter's (:mod:`satellite.delay`) estimates and moves, from the kept path proven after a restart
+(:mod:`satellite.aec_prior`) and after an unseen slip (:mod:`satellite.aec_slip`); the canceller fed the mic it
+waited on after a move (:mod:`satellite.aec_catchup`); and what the meter says about the mic, as the front end
+passes it on to the echo judge. Split from ``aec.py`` (session 27) so each file stays small. Pure and synchronous."""
 
 from __future__ import annotations
 
@@ -10,17 +12,41 @@ from typing import Any
 
 import numpy as np
 
+from .aec_catchup import CatchUp
+from .aec_config import FrontendConfig
+from .aec_prior import PriorPath
+from .aec_shadow import ShadowCanceller
 from .delay import EchoDelay
+from .realign import TAPS, delayed, snap
+from .speex import SpeexEchoCanceller
 
 _LOGGER = logging.getLogger("satellite.aec")
-MAX_BULK = 16000 * 480 // 1000  # the longest reference delay (samples at 16 kHz: satellite.aec)
+RATE = 16000
+MAX_BULK = RATE * 480 // 1000  # the longest reference delay (samples at 16 kHz: satellite.aec)
+KEEP_MS = 10  # the delay the canceller sees once the bulk is compensated
+_REALIGN_AGREE = 2.0  # samples: a fine move of the echo must agree this well with the whole-sample one
+Pcm = np.ndarray[Any, np.dtype[np.int16]]
 
 
 class DelayView:
+    """The reference's delay as the echo delay meter and the moves of the path set it (the front end's part)."""
+
+    config: FrontendConfig
     _delay: EchoDelay | None
+    _speex: SpeexEchoCanceller | None
+    _shadow: ShadowCanceller | None
+    _catch_up: CatchUp
+    _history: Pcm
+    _step: float
+    _waited: int | None
+    _warm: int
+    _kept_path: PriorPath | None
     bulk: int
     _frac: float
     slips: int
+    kept_erle_db: float
+    prior_frames: int
+    priors_proven: int
 
     def _delay_reference(self, delay: float) -> bool:
         """The reference delayed by ``delay`` samples (16 kHz; whole ``bulk`` and its fraction) from the next
@@ -29,6 +55,58 @@ class DelayView:
             return False
         self.bulk, self._frac = math.floor(delay), delay - math.floor(delay)
         return True
+
+    def _aligned(self, n: int, back: int = 0) -> Pcm:
+        """``n`` samples of the reference delayed by ``bulk`` + ``_frac``, the last ``back`` before this frame's end."""
+        end = len(self._history) - self.bulk - back
+        if self._frac and self.bulk >= TAPS:  # the reference from TAPS before to TAPS after the samples
+            seg = self._history[end - n - TAPS - 1 : end + TAPS + 1].astype(np.float64)
+            fine = delayed(seg, n + TAPS + 1 - self._frac, n)
+            return np.clip(np.round(fine), -32768, 32767).astype(np.int16)
+        return self._history[end - n : end]
+
+    def _caught_up(self, n: int) -> None:
+        """Speex is fed the mic it waited on (satellite.aec_catchup) with the reference at the delay now known,
+        up to this frame (``n`` samples); its output is dropped."""
+        mic = self._catch_up.take(len(self._history) - self.bulk - n - TAPS - 1, self.bulk + self._frac)
+        if len(mic) and self._speex is not None:
+            self._speex.process(mic, self._aligned(len(mic), n))
+
+    def _moved(self, lag: int, before: tuple[int | None, float | None]) -> bool:
+        """The reference's delay for a new echo delay ``lag`` (``before``: the old one and its fine estimate):
+        moved by the fine estimates' difference in whole speaker samples (:mod:`satellite.realign`), else
+        to ``lag`` less ``KEEP_MS`` if more than 1 ms away. True if it moved more than 1 ms."""
+        assert self._delay is not None
+        fine, (old, old_fine) = self._delay.fine, before
+        if old is not None and old_fine is not None:
+            shift = snap(fine - old_fine, self._step)
+            delay = self.bulk + self._frac + shift
+            if abs(shift - (lag - old)) <= _REALIGN_AGREE and self._delay_reference(delay):
+                _LOGGER.info("echo delay %.1f ms: moved %.2f samples, reference delayed %.2f", lag / 16, shift, delay)
+                return abs(shift) > RATE // 1000
+        bulk = min(MAX_BULK, max(0, lag - RATE * KEEP_MS // 1000))
+        if abs(bulk - self.bulk) <= RATE // 1000:  # moved by 1 ms or less
+            return False
+        _LOGGER.info("echo delay %.1f ms: reference delayed by %.1f ms (was %.1f)", lag / 16, bulk / 16, self.bulk / 16)
+        self.bulk, self._frac = bulk, 0.0
+        if self._shadow is not None:
+            self._shadow.remeasure()
+        return True
+
+    def _adopt(self, prior: PriorPath) -> None:
+        """The kept path proven at ``prior.offset`` from the old delay: the reference is delayed by that from
+        now on and speex resumes; its history of the reference stale (not fed while it waited), for its tail the
+        kept path's output stands in (speex's first frames left the whole echo: the judge held on them)."""
+        offset = self.bulk + self._frac + prior.offset
+        if self._delay is None or not self._delay_reference(offset):
+            return
+        self._delay.assume(prior.offset)  # (the meter's measurement, agreeing, is then no change)
+        prior.rebase()
+        self._waited, self._warm = None, self.config.aec_tail_ms * RATE // 1000
+        self._kept_path, self.kept_erle_db = prior, prior.erle_db
+        self.prior_frames, self.priors_proven = self.prior_frames + 1, self.priors_proven + 1
+        _LOGGER.debug("the kept echo path after the restart: %.2f samples from the old delay, %.1f dB",
+                      prior.offset, prior.erle_db)
 
     def _slipped(self, shift: float, cancelled: Any) -> np.ndarray[Any, np.dtype[np.int16]]:
         """The echo came ``shift`` samples (16 kHz) later than the reference (:mod:`satellite.aec_slip`): the

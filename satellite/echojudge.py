@@ -11,9 +11,9 @@ user):
   (6 dB) louder than the echo the playback predicts. Safe with any canceller state, but deaf
   to a user who is about as loud as the echo.
 * the **residual gate** (:class:`ResidualGate`): the *cancelled* mic must be
-  ``residual_margin_db`` (10 dB) louder than the residual echo the canceller leaves (a high
+  ``residual_margin_db`` (8 dB) louder than the residual echo the canceller leaves (a high
   percentile of cancelled/reference levels, plus the noise floor). With the canceller removing
-  20–30 dB of echo, a user 10–20 dB quieter than the echo still passes it (but see *leaks*
+  20–30 dB of echo, a user 12–22 dB quieter than the echo still passes it (but see *leaks*
   below: a frame mostly echo by energy must be 15 dB over it).
 
 Which one decides depends on the canceller's measured state. Its echo return loss
@@ -26,7 +26,7 @@ but its filter is kept: it is usually still right, and re-adapting from zero tak
 4–6 s.
 
 **Onset.** While the canceller is trusted, ``onset_frames`` (2) frames in a row that the
-residual gate calls the user, with the cancelled mic at least ``onset_margin_db`` (10 dB)
+residual gate calls the user, with the cancelled mic at least ``onset_margin_db`` (8 dB)
 above the residual echo, are an *onset* (:attr:`EchoJudge.onset`): the satellite holds the
 reply on it, before the VAD has heard voicing (an "st" is ~150 ms of unvoiced sound), and
 resumes it if the VAD does not confirm speech soon after. The same test runs on the frames'

@@ -1,0 +1,85 @@
+"""After the echo path moved mid-reply: the mic heard while the canceller waited, fed to it once the delay is known.
+
+Pure and synchronous (numpy only); used by :class:`satellite.aec.AudioFrontend`. When the speaker runs dry
+in the middle of a reply (a stall of the satellite longer than the card's level: the card plays silence,
+and everything after it is heard later), the canceller is not fed until the delay meter has measured the
+new delay (0.4-0.75 s of playback in the room), so that speex does not adapt to a misaligned reference and
+keeps its filter (:meth:`satellite.aec.AudioFrontend.recheck`). The filter is then still right at the new
+delay, but speex's own history of the reference (its filter's tail, 0.5 s) holds what played before the
+wait: its first frames after it predicted the echo of that, not of what plays now, and left the echo
+whole or louder (the room at 0 dB, session 26's lead: the three frames after a 20 ms move cancelled 1.8 dB,
+one 13 dB *louder* than the mic after a 110 ms move; the replies' ERLE 19.5 and 26.5 dB where the rest
+were cancelled 33).
+
+:class:`CatchUp` keeps the last ``CATCH_UP_MS`` of the mic while the canceller waits (armed by a move,
+not by a speaker restart, and dropped whenever the user is heard until the canceller resumes: the user's words
+would be fed as echo). When the delay is
+known the front end gives speex those samples with the reference at the new delay (the echo of what
+played then, on the path it was played on: what speex would have been fed had the delay been known),
+its output dropped (already past), before the frame that resumes it: speex's history is whole again
+and its first frames cancel as its filter does. Cost: speex over up to 0.6 s of samples on that one
+frame (~5 ms, once a stall).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+CATCH_UP_MS = 600  # the mic kept while the canceller waits (speex's tail is 500 ms)
+MARGIN_MS = 30  # ... less the stall's backlog, the move and this much (the echo of the card's silence: see take)
+Pcm = np.ndarray[Any, np.dtype[np.int16]]
+
+
+class CatchUp:
+    """``rate``: the mic's sample rate; ``block``: the canceller's block (what is handed back is a multiple)."""
+
+    def __init__(self, rate: int, block: int) -> None:
+        self._block = block
+        self.limit = rate * CATCH_UP_MS // 1000
+        self._rate = rate
+        self._mic: Pcm = np.zeros(0, dtype=np.int16)
+        self.armed = False
+        self._skip = 0  # samples still to leave out of what is kept (the backlog: heard before the move)
+        self._delay = 0.0  # the reference's delay when it moved (samples)
+        self._lost = 0  # samples kept then dropped for the limit (the oldest)
+        self.fed = 0  # times the canceller was caught up
+        self.samples = 0  # ... and the samples it was fed then, in all
+
+    def arm(self, behind: int, delay: float) -> None:
+        """The echo path moved while playing: the mic is kept from the next frame the canceller waits on, but for
+        its first ``behind`` samples (a stall's backlog: the echo on the old path, and the card's silence);
+        ``delay``: the reference's delay (16 kHz samples) before the move."""
+        self.armed = True
+        self._mic = np.zeros(0, dtype=np.int16)
+        self._skip, self._delay, self._lost = max(0, behind) + self._rate * MARGIN_MS // 1000, delay, 0
+
+    def disarm(self) -> None:
+        """A restart (or a reset): nothing kept, nothing fed."""
+        self.armed = False
+        self._mic = np.zeros(0, dtype=np.int16)
+
+    def keep(self, mic: Pcm) -> None:
+        """One frame the canceller did not run on (it waits for the delay); contiguous with the last one kept."""
+        if self.armed:
+            skipped = min(self._skip, len(mic))
+            self._skip -= skipped
+            kept = np.concatenate([self._mic, mic[skipped:]])
+            self._lost += max(0, len(kept) - self.limit)
+            self._mic = kept[-self.limit :]
+
+    def take(self, most: int, delay: float) -> Pcm:
+        """The kept mic (its newest ``most`` samples at most, whole blocks), right before the frame the canceller
+        resumes on with the reference delayed by ``delay``; disarms. The first samples as long as the move are
+        left out too: the card played silence for that long (the reference at the new delay has what played
+        before it there) and its echo lasts a little more."""
+        silence = max(0, math.ceil(abs(delay - self._delay)) - self._lost)  # (the oldest kept, if still kept)
+        most = max(0, min(most, len(self._mic) - silence))
+        mic = self._mic[len(self._mic) - most + most % self._block :] if most else self._mic[:0]
+        self.disarm()
+        if len(mic):
+            self.fed += 1
+            self.samples += len(mic)
+        return mic
