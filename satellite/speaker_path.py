@@ -209,7 +209,7 @@ class SpeakerPath:
             double_talk=double_talk,
             echo_only=echo_only,
             estimate_corr=estimate_corr,
-            later_echo=later,
+            later_echo=later and not voice,  # a voice's frame is evidence as any other (satellite.estimate, s27)
             later_voice=voice,
         )
         if not allow and cancelling and not echo_only and self._partly_explained(raw):
