@@ -58,9 +58,11 @@ than the estimate. Session 26's quiet room_cont lost cont-04 (far) to its third 
 (0.03 dB), 9.8 dB explained, but the mic only 1.31 dB over an estimate the canceller, adapting on the voice, had
 raised 3.7 dB in one frame (the playback fell 2.5 dB): under the 1.5 dB line, a move, the judge suspended. Of the
 45 true-move frames above, one followed a frame found a voice (storm seed 18, 53.34 s): its mic 0.77 dB under the
-estimate. A voice's frame is evidence as any other frame (``satellite.speaker_path`` does not pass it to the
-judge as ``later_echo``): pending, cont-04's word (15-21 dB over the residual echo) was never let through
-(bench/results/s27_cont.md).
+estimate. A voice's frame with the mic ``_EVIDENCE_DB`` over the estimate is evidence as any other frame
+(:attr:`LaterEcho.evidence`; ``satellite.speaker_path`` does not pass it to the judge as ``later_echo``): pending,
+cont-04's word (15-21 dB over the residual echo) was never let through. Every voice's frame as evidence made a
+false hold on storm seed 18's one true-move frame called a voice (the mic 1.99 dB over its estimate); cont-04's
+frames were 3.5-7.1 dB over theirs (bench/results/s27_cont.md).
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ _HI_DB = 0.5  # a voice: the later estimate explains under this much of the outp
 _LOUDER_DB = 1.5  # ... and the mic is this much louder than the estimate (a moved path carries the same echo) ...
 _VOICE_DB = 12.0  # ... and the later estimate explains under this much of the output (no user's frame did over 10)
 _GOES_ON_DB = 0.5  # right after a voice's frame the mic need only be this much louder than the estimate
+_EVIDENCE_DB = 2.5  # a voice's frame with the mic this much louder than the estimate is judged as any frame
 
 
 def estimate_corr(mic: Floats | np.ndarray[Any, Any], cancelled: Floats | np.ndarray[Any, Any]) -> float:
@@ -179,6 +182,17 @@ class LaterEcho:
         """The last frame asked about is :attr:`pending` as a voice over the echo (:func:`_voice`), not as a
         frame found alone: neither is it a path the canceller is off (the judge's misaligned test)."""
         return self.pending and self._found is not None and self._found[2]
+
+    @property
+    def evidence(self) -> bool:
+        """The last frame asked about is :attr:`voice` with the mic ``_EVIDENCE_DB`` louder than the estimate: the
+        judge takes it as any frame (it may be the user's), not as no evidence either way (see the module's
+        docstring)."""
+        if not self.voice or self._frame is None:
+            return False
+        x, e = self._frame
+        est = e[MAX_SHIFT:]
+        return float(np.dot(x, x)) * 10 ** (-_EVIDENCE_DB / 10) > float(np.dot(est, est))
 
     def _confirmed(self) -> int:
         assert self._frame is not None
