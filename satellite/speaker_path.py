@@ -195,6 +195,7 @@ class SpeakerPath:
                 self._echo_moved_later()
             later = asked and self.frontend.later_echo.pending  # (satellite.estimate: one frame, not yet a move)
             voice = later and self.frontend.later_echo.voice  # ... or a voice: not off the path either
+            later = later and not self.frontend.later_echo.evidence  # ... a voice clearly over the estimate: judged
             cancelling, not_echo = self.frontend.cancelling, self.frontend.mic_not_echo
             double_talk, echo_only = self.frontend.double_talk, self.frontend.echo_only
             estimate_corr = self.frontend.estimate_corr
