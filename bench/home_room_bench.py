@@ -25,7 +25,6 @@ import asyncio
 import json
 import os
 import re
-import socket
 import statistics
 import sys
 import tempfile
@@ -37,6 +36,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+
+from voice_runtime.procs import free_port  # noqa: E402
+
 ROOM = Path("/work/shared/room/room.py")
 if (ROOT.parent / "shared/room/room.py").exists():
     ROOM = ROOT.parent / "shared/room/room.py"
@@ -65,11 +67,6 @@ def commands(round_: int) -> list[tuple[str, str | None, Check | None]]:
         ("Lock the front door.", "lock.front_door", lambda s: s["state"] == "locked"),
     ]
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def pct(values: list[float]) -> dict[str, float | None]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from voice_runtime.procs import free_port  # noqa: E402
 
 BASE = ["--ctx-size", "8192", "--n-gpu-layers", "-1", "--parallel", "4", "--cache-prompt", "--cache-ram", "0",
         "--no-webui", "--no-cache-idle-slots", "--kv-unified", "--no-repack"]
@@ -42,11 +43,6 @@ QUESTIONS = ["What is the tallest mountain in the world?", "How long does it tak
              "Tell me a joke about penguins.", "How old is the universe?"]
 CLOCK = "It is 6:05 PM, Thursday, December 3, 2026."
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def post(url: str, body: dict[str, Any]) -> dict[str, Any]:

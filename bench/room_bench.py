@@ -56,10 +56,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(1, str(ROOT / "tests"))  # its helpers (speech) by their bare names
 if str(ROOT) not in sys.path:  # run as a script (bench/room_bench.py): bench.aec_bench by its name
     sys.path.insert(0, str(ROOT))
-from bench.room_controller import Controller, free_port  # noqa: E402  (the scripted controller)
+from bench.room_controller import Controller  # noqa: E402  (the scripted controller)
 from bench.stall_split import read_times, split  # noqa: E402  (each barge-in: detect / deliver / stop)
 from bench.stall_split import summary as split_summary  # noqa: E402
 from bench.whisper_turn import question_wer  # noqa: E402  (the interrupting WER: product and judge)
+from voice_runtime.procs import free_port  # noqa: E402
 
 ROOM = ROOT.parent / "shared" / "room" / "room.py"
 if not ROOM.exists():

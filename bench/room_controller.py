@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
 import time
 from pathlib import Path
 
@@ -18,12 +17,6 @@ from wyoming.client import AsyncTcpClient
 from wyoming.ping import Ping
 from wyoming.pipeline import RunPipeline
 from wyoming.satellite import RunSatellite
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Controller:

@@ -46,12 +46,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(1, str(ROOT / "tests"))  # its helpers (speech) by their bare names
 
-from bench.room_turns_bench import ROOM, can_connect, free_port, stop_room, wait_for  # noqa: E402
+from bench.room_turns_bench import ROOM, can_connect, stop_room, wait_for  # noqa: E402
 from bench.stack_barge_corpus import INTERRUPTIONS, ONSETS_S, QUESTIONS, WARM_UP, Line, lead_in_s, synthesize  # noqa: E402
 from bench.stack_barge_judge import judge_dir, summary  # noqa: E402
 from bench.turn_tap import TurnTap  # noqa: E402
 from voice_runtime.audio import PCM16_MONO_16K, write_wav  # noqa: E402
-from voice_runtime.procs import ServiceProcess, start_service  # noqa: E402
+from voice_runtime.procs import (  # noqa: E402
+    ServiceProcess,
+    free_port,
+    start_service,
+)
 
 WARM_UP_S = 20.0
 NEXT_S = 5.0

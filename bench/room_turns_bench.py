@@ -53,7 +53,7 @@ from bench import run_until_signalled  # noqa: E402
 from bench.turn_bench import is_whole, miss_kind, word_error_rate  # noqa: E402
 from bench.turn_corpus import GENERATION, Request, build  # noqa: E402
 from voice_runtime.audio import PCM16_MONO_16K, write_wav  # noqa: E402
-from voice_runtime.procs import ServiceProcess, start_service  # noqa: E402
+from voice_runtime.procs import ServiceProcess, free_port, start_service  # noqa: E402
 
 ROOM = (
     Path("/work/shared/room/room.py")
@@ -63,11 +63,6 @@ ROOM = (
 RESULTS = ROOT / "bench" / "results"
 ECHO = ["--echo-delay-ms", "40", "--echo-gain-db", "-6", "--rt60", "0.2", "--reverb-db", "-10"]
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def wait_for(predicate: Any, timeout: float, what: str) -> None:

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -39,15 +38,11 @@ from wyoming.snd import Played
 
 from voice_runtime.audio import PCM16_MONO_16K, AudioFormat, convert, read_wav, write_wav
 from voice_runtime.models import resolve_piper
+from voice_runtime.procs import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 MS = 32
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def cpu_seconds(pid: int) -> float:
