@@ -37,7 +37,7 @@ from bench.turn_corpus import RATE, build  # noqa: E402
 from bench.turn_talker import at_level, speech_of, wake_clip  # noqa: E402
 from bench.turn_talker_score import score  # noqa: E402
 from voice_runtime.audio import PCM16_MONO_16K, write_wav  # noqa: E402
-from voice_runtime.procs import ServiceProcess, start_service  # noqa: E402
+from voice_runtime.procs import ServiceProcess, free_port, start_service  # noqa: E402
 
 SLOT = 11.0  # seconds per session (the wake word at its start)
 WAKE_DBFS = -20.0
@@ -88,7 +88,7 @@ async def run(args: argparse.Namespace) -> int:
         engines["whisper"] = await start_service("wyoming_whisper")
         engines["llama"] = await start_service("wyoming_llama", "--max-sentences", "1")
         engines["tts"] = await start_service("wyoming_kokoro")
-        port = rt.free_port()
+        port = free_port()
         sat = (
             f"{shlex.quote(sys.executable)} -m satellite --uri tcp://127.0.0.1:{port} --no-tones "
             f"--talker-gate-db {args.gate_db:g} --mic-command 'cat {{mic}}' --snd-command '{{player}}' "
