@@ -92,17 +92,7 @@ def test_a_moved_paths_frame_taken_for_a_voice_holds_nothing() -> None:
     judged as any frame (every voice's frame evidence) it was the onset's second strong frame, a hold on the
     echo alone at 53.31 s. Under ``_EVIDENCE_DB`` it is no evidence either way: no hold there (main's one hold
     of this scene, at 19.38 s, is the move detection's own limit, not looked at here)."""
-    from test_satellite_echo_realign import SPEAKER, FakeAhead, storm
+    from test_satellite_echo_unseen import holds_unsignalled
 
-    from bench.aec_bench import pcm
-
-    written, mic, _ = storm(18)
-    chain = Chain()
-    chain.speaker.ahead = FakeAhead()  # type: ignore[attr-defined]
-    held = []
-    for i in range(len(mic) // FRAME):
-        a, b = round(i * 0.03 * SPEAKER), round((i + 1) * 0.03 * SPEAKER)
-        played = np.clip(written[a:b], -32768, 32767).astype("<i2").tobytes()
-        if chain.frame(pcm(mic[i * FRAME : (i + 1) * FRAME]), played, (i + 1) * FRAME / RATE):
-            held.append((i + 1) * FRAME / RATE)
+    held = holds_unsignalled(18)
     assert [t for t in held if 53.0 <= t <= 54.0] == [], held
