@@ -253,7 +253,8 @@ class AudioFrontend(DelayView):
             self._rechecking = True
             if moved:
                 self._waited = 0
-                self._catch_up.arm(int(behind_s * RATE), self.bulk + self._frac)  # (satellite.aec_catchup)
+                if self.config.aec_catch_up:
+                    self._catch_up.arm(int(behind_s * RATE), self.bulk + self._frac)  # (satellite.aec_catchup)
 
     def echo_path(self, adapted: bool) -> tuple[float | None, float] | None:
         """(delay, tail) in seconds: the echo of a sample played now reaches the mic ``delay``

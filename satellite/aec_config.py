@@ -14,6 +14,9 @@ class FrontendConfig:
     aec_engine: str = "speex"
     aec_tail_ms: int = 500  # speex: speaker buffer + room delay + reverberation the filter covers
     aec_shadow: bool = True  # speex: the held shadow canceller over the user's words (satellite.aec_shadow)
+    # speex fed the mic it waited on after a dry speaker (satellite.aec_catchup): off by default since session 27,
+    # its replay lost a clean user's continuation that main holds (bench/results/room.md, session 27 lead)
+    aec_catch_up: bool = False
     noise_suppression: int = 0  # 0 off, 1..4 (WebRTC NS levels: about 6/12/18/21 dB less noise)
     auto_gain_dbfs: int = 0  # 0 off; else AGC2 with this headroom below 0 dBFS (wyoming-satellite: 0..31)
 
