@@ -12,6 +12,8 @@ Opt-in since session 27 (FrontendConfig.aec_catch_up; see test_off_by_default).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root: bench/
@@ -61,35 +63,40 @@ def test_the_first_frames_after_an_underrun_are_cancelled(dry_ms: int) -> None:
     assert whole >= 25.0
 
 
-@pytest.mark.skipif(load_library() is None, reason="libspeexdsp1 is not installed")
-def test_a_restart_feeds_nothing() -> None:
-    """A restarted speaker (a barge-in hold: the user may go on speaking) is not caught up on."""
+def times_fed(config: FrontendConfig, at_underrun: Callable[[AudioFrontend], None], user_frame: int = -1) -> int:
+    """How often the canceller was caught up over the 20 ms underrun scene: ``at_underrun`` is what the satellite
+    tells the front end on the frame the write-ahead saw the speaker run dry; the user is heard on the frame
+    ``user_frame`` after it (-1: never)."""
     written, mic, seen, end = underrun_scene(441)
-    frontend = AudioFrontend(FrontendConfig(aec_catch_up=True), SPEAKER)
+    frontend = AudioFrontend(config, SPEAKER)
     for i in range(end // FRAME):
         a, b = round(i * 0.03 * SPEAKER), round((i + 1) * 0.03 * SPEAKER)
         if i == seen:
-            frontend.recheck(moved=True)
-            frontend.path_changed()  # ... and then the speaker restarted
+            at_underrun(frontend)
+        if user_frame >= 0:
+            frontend.user_speaking(i == seen + user_frame)
         x = np.clip(np.round(mic[i * FRAME : (i + 1) * FRAME]), -32768, 32767).astype("<i2")
         frontend.process(x.tobytes(), np.clip(written[a:b], -32768, 32767).astype("<i2").tobytes())
-    assert frontend._catch_up.fed == 0
+    return frontend._catch_up.fed
+
+
+@pytest.mark.skipif(load_library() is None, reason="libspeexdsp1 is not installed")
+def test_a_restart_feeds_nothing() -> None:
+    """A restarted speaker (a barge-in hold: the user may go on speaking) is not caught up on."""
+
+    def restarted(frontend: AudioFrontend) -> None:
+        frontend.recheck(moved=True)
+        frontend.path_changed()  # ... and then the speaker restarted
+
+    assert times_fed(FrontendConfig(aec_catch_up=True), restarted) == 0
 
 
 @pytest.mark.skipif(load_library() is None, reason="libspeexdsp1 is not installed")
 def test_the_user_heard_during_the_wait_feeds_nothing() -> None:
     """The user's words over the wait are no echo: speex is not fed them (replayed room_cont runs, fed: two
     continuations no longer held, three held later). Silent frames before and after: the frontend is told per frame."""
-    written, mic, seen, end = underrun_scene(441)
-    frontend = AudioFrontend(FrontendConfig(aec_catch_up=True), SPEAKER)
-    for i in range(end // FRAME):
-        a, b = round(i * 0.03 * SPEAKER), round((i + 1) * 0.03 * SPEAKER)
-        if i == seen:
-            frontend.recheck(moved=True)
-        frontend.user_speaking(i == seen + 3)  # one frame of the user let through while it waits
-        x = np.clip(np.round(mic[i * FRAME : (i + 1) * FRAME]), -32768, 32767).astype("<i2")
-        frontend.process(x.tobytes(), np.clip(written[a:b], -32768, 32767).astype("<i2").tobytes())
-    assert frontend._catch_up.fed == 0
+    moved = partial(AudioFrontend.recheck, moved=True)
+    assert times_fed(FrontendConfig(aec_catch_up=True), moved, user_frame=3) == 0  # one frame of the user
 
 
 def test_the_kept_mic_leaves_out_the_backlog_and_the_move() -> None:
@@ -114,12 +121,6 @@ def test_the_kept_mic_leaves_out_the_backlog_and_the_move() -> None:
 def test_off_by_default() -> None:
     """Session 27: off unless FrontendConfig.aec_catch_up (its replay of the quiet room_cont run lost a clean
     user's continuation, cont-12, that main's code holds at 0.072 s: the user's first words near the resume)."""
-    written, mic, seen, end = underrun_scene(441)
-    frontend = AudioFrontend(FrontendConfig(), SPEAKER)
-    for i in range(end // FRAME):
-        a, b = round(i * 0.03 * SPEAKER), round((i + 1) * 0.03 * SPEAKER)
-        if i == seen:
-            frontend.recheck(moved=True, behind_s=0.03)
-        x = np.clip(np.round(mic[i * FRAME : (i + 1) * FRAME]), -32768, 32767).astype("<i2")
-        frontend.process(x.tobytes(), np.clip(written[a:b], -32768, 32767).astype("<i2").tobytes())
-    assert frontend._catch_up.fed == 0
+    moved = partial(AudioFrontend.recheck, moved=True, behind_s=0.03)
+    assert times_fed(FrontendConfig(aec_catch_up=True), moved) == 1  # the same scene with it on: fed
+    assert times_fed(FrontendConfig(), moved) == 0
