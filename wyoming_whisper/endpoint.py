@@ -35,8 +35,8 @@ so a 0.2 s blip before the question was answered as the whole request), or when 
 pause in ways no request ends (:func:`_cut_at_pause`, session 22: "the" heard as "then"/"them"/"they"
 after a particle or "me" or "is", "read me" with nothing to read, "turn"/"switch" with no on/off/up/
 down or value, "going" with its "to" still to come; on the corpus's room-like streams pause cuts
-67 -> 48 of 185 tune and 22 -> 16 of 139 held, no request's end changed; bench/results/s22_eot.md).
-Everything else is finished.
+67 -> 48 of 185 tune and 22 -> 16 of 139 held, no request's end changed; bench/results/s22_eot.md;
+session 28, :mod:`.pause_cuts`: "who wrote the novel" without its title, "call mine"). Else finished.
 
 What was tried and what won (``bench/turn_bench.py``; 43 requests with a 0.3-0.9 s pause
 mid-sentence streamed in real time, 2026-12-01; paused requests cut, tune + held-out):
@@ -75,6 +75,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from .pause_cuts import cut_reason
 
 # fmt: off
 ARTICLES = frozenset({"a", "an", "the", "this", "that", "these", "those", "some", "any", "every", "each"})
@@ -269,7 +271,7 @@ def _cut_at_pause(found: list[str], verb: str) -> str | None:
         return f"{verb} without on/off/up/down"
     if last == "going" and before not in GOING_WHOLE:
         return "going without its to"
-    return None
+    return cut_reason(found)  # session 28 (.pause_cuts)
 
 
 # "Do you know where it is?": a be-form closing a wh-clause after its subject (a pronoun, or a noun
