@@ -131,6 +131,18 @@ def step_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def end_waits(rows: list[dict[str, Any]]) -> str:
+    """``text->end`` by what ended the turn: whisper's own end waits its base silence after the text
+    (0.256 s from the speech end with ``default``), the orchestrator's command end does not (session 28:
+    with 0.07-0.11 s decodes the text is in before the base silence has passed)."""
+    lines = ["| text->end, ended by | intents p50 / p95 | LLM turns p50 / p95 |", "|---|---|---|"]
+    for by in sorted({r["ended_by"] for r in rows}):
+        cells = [stat([v for r in rows if kind(r) == k and r["ended_by"] == by
+                       and (v := shares(r)["text->end"]) is not None]) for k in ("intents", "llm")]
+        lines.append(f"| {by} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines) + "\n"
+
+
 def totals(rows: list[dict[str, Any]]) -> str:
     lines = ["| turns | kind | from the room's mark p50 / p95 | from the clip's end p50 / p95 |", "|---|---|---|---|"]
     subsets = [("all", rows)]
@@ -180,6 +192,7 @@ def main() -> int:
         parser.error("--turns takes one JSON per folder")
     rows = load(args.folders, args.turns)
     print(step_table(rows))
+    print(end_waits(rows))
     print(totals(rows))
     for r in rows:
         if kind(r) == "intents":

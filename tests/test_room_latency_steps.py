@@ -9,7 +9,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root: bench/
 
-from bench.room_latency_steps import kind, shares, with_end
+from bench.room_latency_steps import end_waits, kind, shares, with_end
 
 
 def turn(**changes: Any) -> dict[str, Any]:
@@ -41,3 +41,12 @@ def test_whisper_s_end_when_no_command_end_came_first() -> None:
 def test_the_shares_add_up_to_the_first_sound_from_the_clip_s_end() -> None:
     row = with_end(turn(eot=4.45, text=4.451, tts=4.46), [], [4.30], [4.39])
     assert abs(sum(v for v in shares(row).values() if v is not None) - (row["speaker"] - row["clip_end"])) < 1e-9
+
+
+def test_the_wait_after_the_text_is_split_by_what_ended_the_turn() -> None:
+    # whisper's own end waits its base silence after the text; the command end does not
+    rows = [with_end(turn(eot=4.45), [], [4.30], [4.39]), with_end(turn(spec=None, start=None), [4.37], [4.30], [4.39]),
+            with_end(turn(eot=4.50, intent="-"), [], [4.30], [4.39])]
+    table = end_waits(rows).splitlines()
+    assert table[2] == "| command | 0.010 / 0.010 (n=1) | - |"
+    assert table[3] == "| whisper | 0.060 / 0.060 (n=1) | 0.110 / 0.110 (n=1) |"
