@@ -7,8 +7,8 @@ blocks for transparent huge pages (the kernel's ``enabled`` is ``madvise`` here)
 still given back after each run, but mapped again in 2 MiB pages (~20 faults).
 
 One worker process per arm (a tunable, and onnxruntime's shared arena, are per process): ``shrink``
-(main's: ``PiperEngine(kept_arena_mb=0)``, the arena given back after every run), ``kept64`` (this
-branch's ``PiperEngine()`` default: the arena's first 64 MB kept, ``engine.kept_cpu_arena``),
+(main's: ``PiperEngine(kept_arena_mb=0)``, the arena given back after every run), ``kept96`` (this
+branch's ``PiperEngine()`` default: the arena's first 96 MB kept, ``engine.kept_cpu_arena``),
 ``shrink+thp`` (main's, the tunable set; ``--thp``), ``no-shrink`` (the whole arena kept). Each arm
 calls the engine's own ``synthesize`` (the service's path) up to its first audio.
 The room's 9 uncached first pieces (``tts_piper_arena_probe.PIECES``), each arm in turn (the
@@ -40,7 +40,7 @@ from bench.tts_piper_arena_probe import PIECES  # noqa: E402
 THP = "glibc.malloc.hugetlb=1"
 REST = ("which is the highest mountain on Earth and stands tall above the clouds, about 8,849 meters above "
         "the level of the sea.")
-ARMS: dict[str, tuple[str, str | None]] = {"shrink": ("shrink", None), "kept64": ("kept64", None),
+ARMS: dict[str, tuple[str, str | None]] = {"shrink": ("shrink", None), "kept96": ("kept96", None),
                                            "shrink+thp": ("shrink", THP), "no-shrink": ("keep", None)}
 
 
@@ -60,7 +60,7 @@ def worker(kind: str) -> int:
         def call(text: str) -> float:
             return first_audio(piper, text)
     else:
-        engine = PiperEngine({"joe": resolve_piper()}, kept_arena_mb=64 if kind == "kept64" else 0)
+        engine = PiperEngine({"joe": resolve_piper()}, kept_arena_mb=96 if kind == "kept96" else 0)
         engine.load("joe")
 
         def call(text: str) -> float:
@@ -93,7 +93,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--out", default=None)
     parser.add_argument("--thp", action="store_true", help="also the shrink+thp arm")
-    parser.add_argument("--worker", choices=("shrink", "kept64", "keep"), default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=("shrink", "kept96", "keep"), default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker(args.worker)

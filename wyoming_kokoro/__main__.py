@@ -64,9 +64,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--piper-threads", type=int, default=1,
                         help="onnxruntime threads per Piper call (default 1: steadier on a busy small CPU; "
                         "0: one per core)")
-    parser.add_argument("--piper-kept-arena-mb", type=int, default=64,
+    parser.add_argument("--piper-kept-arena-mb", type=int, default=96,
                         help="MB of Piper's onnxruntime memory kept between calls (the rest is given back after "
-                        "each): a short first piece then maps no fresh pages (default 64; 0: all given back)")
+                        "each): a short first piece then maps no fresh pages (default 96; 0: all given back)")
     parser.add_argument("--samples-per-chunk", type=int, default=1024, help="samples per audio-chunk event")
     parser.add_argument("--first-subject-words", type=int, default=4,
                         help="a reply's first piece that starts with a noun phrase may end before its verb once "

@@ -93,11 +93,12 @@ _KEPT_ARENA: dict[str, int] = {}
 def kept_cpu_arena(megabytes: int) -> bool:
     """Register, once per process, a shared onnxruntime CPU arena whose first ``megabytes`` are never shrunk.
 
-    ``ShrinkingSession`` gives the arena back after every run, so every short piece mapped its ~30 MB of
-    buffers again: ~7,000 page faults, ~0.02-0.03 s of a Piper first piece (bench/tts_piper_thp_probe.py,
-    session 28). onnxruntime never shrinks an arena's initial region (strategy kNextPowerOfTwo): with one of
-    64 MB a first piece reuses it warm, and only what a longer run adds beyond it is given back. A session
-    opts in with ``session.use_env_allocators``. False (nothing registered) when ``megabytes`` <= 0.
+    ``ShrinkingSession`` gives the arena back after every run, so every short piece mapped its buffers
+    again: ~8,000 page faults, ~0.03 s of a Piper first piece (bench/tts_piper_thp_probe.py, session 28).
+    onnxruntime never shrinks an arena's initial region (strategy kNextPowerOfTwo): with one of 96 MB a
+    reply's first piece reuses it warm whatever piece came before (64 MB: only after a full 120-character
+    run), and what a longer run adds beyond it is still given back. A session opts in with
+    ``session.use_env_allocators``. False (nothing registered) when ``megabytes`` <= 0.
     """
     if megabytes <= 0:
         return False

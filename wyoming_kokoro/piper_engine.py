@@ -35,7 +35,7 @@ class PiperEngine:
 
     def __init__(
         self, models: Mapping[str, Path], *, length_scale: float | None = None, device: str = "cpu",
-        max_run_chars: int = 120, threads: int = 1, kept_arena_mb: int = 64,
+        max_run_chars: int = 120, threads: int = 1, kept_arena_mb: int = 96,
     ) -> None:
         if not models:
             raise EngineError("no Piper voice given")
