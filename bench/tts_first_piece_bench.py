@@ -86,6 +86,9 @@ NUMBER_QUESTIONS = [  # session 18: numbers, dates, units, lists, "approximately
 ]
 ALL_QUESTIONS = QUESTIONS + NUMBER_QUESTIONS
 SETTINGS = {"figure-unit": (2, 2), "figure-cut": (2, 0), "off": (0, 0)}  # --first-figure-words, --figure-tail-words
+# Session 28 (llm): Piper's arena, the default (its first 64 MB kept) against main's (all given back).
+SETTINGS.update({"kept-arena": (2, 2), "main-arena": (2, 2)})
+EXTRA = {"main-arena": ("--piper-kept-arena-mb", "0")}  # more wyoming_kokoro flags per setting
 
 
 async def record(llama: str, question: str, cid: str) -> list[tuple[float, str]]:
@@ -208,7 +211,7 @@ async def run_provider(provider: str, recorded: list[dict[str, Any]], args: argp
         for name, (words, tail) in settings.items():
             servers[name] = await start_service(  # no audio cache: a reply replayed again would hit it
                 "wyoming_kokoro", "--provider", provider, *engines, "--cache-mb", "0",
-                "--first-figure-words", str(words), "--figure-tail-words", str(tail))
+                "--first-figure-words", str(words), "--figure-tail-words", str(tail), *EXTRA.get(name, ()))
             chose = next((line.split("chose ")[1].split(":")[0] for line in servers[name].log
                           if "provider=auto chose" in line), chose)
         for server in servers.values():  # the voice warm
@@ -291,7 +294,7 @@ def main() -> int:
     parser.add_argument("--provider", default="piper",
                         help="the TTS servers' --provider: piper, kokoro or auto (the default voice path), or "
                         "several comma-separated, one after the other (default piper)")
-    parser.add_argument("--settings", default=",".join(SETTINGS),
+    parser.add_argument("--settings", default="figure-unit,figure-cut,off",
                         help=f"settings to compare, comma-separated, the first against the second "
                         f"({', '.join(SETTINGS)})")
     parser.add_argument("--repeat", type=int, default=1, help="replay each reply this many times")

@@ -64,6 +64,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--piper-threads", type=int, default=1,
                         help="onnxruntime threads per Piper call (default 1: steadier on a busy small CPU; "
                         "0: one per core)")
+    parser.add_argument("--piper-kept-arena-mb", type=int, default=96,
+                        help="MB of Piper's onnxruntime memory kept between calls (the rest is given back after "
+                        "each): a short first piece then maps no fresh pages (default 96; 0: all given back)")
     parser.add_argument("--samples-per-chunk", type=int, default=1024, help="samples per audio-chunk event")
     parser.add_argument("--first-subject-words", type=int, default=4,
                         help="a reply's first piece that starts with a noun phrase may end before its verb once "
@@ -92,8 +95,8 @@ def make_config(args: argparse.Namespace) -> TtsConfig:
     unknown = set(engines) - set(PROVIDERS)
     if unknown:
         raise SystemExit(f"unknown engine(s) {sorted(unknown)}; choose from {PROVIDERS}")
-    if args.piper_threads < 0:
-        raise SystemExit("--piper-threads must be 0 (one per core) or more")
+    if args.piper_threads < 0 or args.piper_kept_arena_mb < 0:
+        raise SystemExit("--piper-threads and --piper-kept-arena-mb must be 0 or more")
     if args.provider == "auto":
         engines = tuple(dict.fromkeys((*engines, *PROVIDERS)))  # auto compares both
     elif args.provider not in engines:
@@ -149,6 +152,7 @@ def make_config(args: argparse.Namespace) -> TtsConfig:
         speed=args.speed,
         length_scale=args.length_scale,
         piper_threads=args.piper_threads,
+        piper_kept_arena_mb=args.piper_kept_arena_mb,
         samples_per_chunk=args.samples_per_chunk,
         device=args.device,
         max_text_chars=args.max_text_chars,

@@ -86,6 +86,34 @@ class ShrinkingSession:
         return getattr(self.session, name)
 
 
+# The process's one CPU arena that sessions may share (onnxruntime registers it once per process).
+_KEPT_ARENA: dict[str, int] = {}
+
+
+def kept_cpu_arena(megabytes: int) -> bool:
+    """Register, once per process, a shared onnxruntime CPU arena whose first ``megabytes`` are never shrunk.
+
+    ``ShrinkingSession`` gives the arena back after every run, so every short piece mapped its buffers
+    again: ~8,000 page faults, ~0.03 s of a Piper first piece (bench/tts_piper_thp_probe.py, session 28).
+    onnxruntime never shrinks an arena's initial region (strategy kNextPowerOfTwo): with one of 96 MB a
+    reply's first piece reuses it warm whatever piece came before (64 MB: only after a full 120-character
+    run), and what a longer run adds beyond it is still given back. A session opts in with
+    ``session.use_env_allocators``. False (nothing registered) when ``megabytes`` <= 0.
+    """
+    if megabytes <= 0:
+        return False
+    if "cpu" in _KEPT_ARENA:
+        return True  # the first size asked wins (one arena per process)
+    import onnxruntime
+
+    config = onnxruntime.OrtArenaCfg({"arena_extend_strategy": 0, "initial_chunk_size_bytes": megabytes << 20})
+    info = onnxruntime.OrtMemoryInfo("Cpu", onnxruntime.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0,
+                                     onnxruntime.OrtMemType.DEFAULT)
+    onnxruntime.create_and_register_allocator(info, config)
+    _KEPT_ARENA["cpu"] = megabytes
+    return True
+
+
 def silence(seconds: float, rate: int) -> Samples:
     return np.zeros(int(seconds * rate), dtype=np.float32)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import EngineError, Samples, ShrinkingSession, Voice, onnx_providers, pause_after, silence
+from .engine import EngineError, Samples, ShrinkingSession, Voice, kept_cpu_arena, onnx_providers, pause_after, silence
 from .runs import bounded_runs
 from .text import has_speech
 
@@ -35,7 +35,7 @@ class PiperEngine:
 
     def __init__(
         self, models: Mapping[str, Path], *, length_scale: float | None = None, device: str = "cpu",
-        max_run_chars: int = 120, threads: int = 1,
+        max_run_chars: int = 120, threads: int = 1, kept_arena_mb: int = 96,
     ) -> None:
         if not models:
             raise EngineError("no Piper voice given")
@@ -57,6 +57,8 @@ class PiperEngine:
         # Through Home Assistant (bench/results/ha_announce.md) our audio was all out in 0.18-0.37 s
         # against 0.16-1.06 s. 0: onnxruntime's default, one thread per core.
         self.threads = threads
+        # The first MB of the CPU arena kept between runs (kept_cpu_arena; 0: all given back after each run).
+        self.kept_arena_mb = 0 if self.use_cuda else kept_arena_mb
         if self.use_cuda:
             onnx_providers(device)  # refuses cuda early when onnxruntime has no CUDA
         self._models = {name: models[name] for name in described}
@@ -82,6 +84,8 @@ class PiperEngine:
                 options = onnxruntime.SessionOptions()
                 if self.threads > 0:
                     options.intra_op_num_threads = self.threads
+                if kept_cpu_arena(self.kept_arena_mb):
+                    options.add_session_config_entry("session.use_env_allocators", "1")
                 session = onnxruntime.InferenceSession(str(model), sess_options=options,
                                                        providers=onnx_providers(device))
                 shrinking = ShrinkingSession(session, device)

@@ -45,6 +45,7 @@ class TtsConfig:
     cache_mb: float = 16.0
     kokoro_voice: str = "af_heart"  # the default voice when --provider auto picks Kokoro
     piper_threads: int = 1  # onnxruntime intra-op threads per Piper call (0: one per core)
+    piper_kept_arena_mb: int = 96  # Piper's CPU arena: this much is kept warm between runs (0: none)
     auto_first_audio: float = 0.3  # --provider auto: Kokoro's budget for a short first phrase, s
     kokoro_extra_voices: dict[str, Path] = field(default_factory=dict)  # fetched voices/NAME.bin files
     first_subject_words: int = 4  # a first piece may end before its verb ("The capital of France | is")
@@ -107,7 +108,7 @@ def load_engines(config: TtsConfig) -> dict[str, Engine]:
         from .piper_engine import PiperEngine
 
         piper = PiperEngine(config.piper_models, length_scale=config.length_scale, device=config.device,
-                            threads=config.piper_threads)
+                            threads=config.piper_threads, kept_arena_mb=config.piper_kept_arena_mb)
         if config.piper_default:
             piper.load(config.piper_default)
         engines["piper"] = piper
