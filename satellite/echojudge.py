@@ -357,14 +357,10 @@ class EchoJudge:
     def suspend(self, *, stalled: bool = True) -> None:
         """The echo path may have moved (the satellite fell behind its mic): the canceller is not
         trusted until :meth:`confirm` (the delay was re-measured unchanged) or, if it changed,
-        until it has proven itself again after :meth:`path_changed`. ``stalled`` False: nothing
-        stalled, ran dry or was dropped (the echo only looked later, :class:`satellite.estimate.LaterEcho`):
-        if the delay is measured unchanged and nothing stalled since, :meth:`confirm` gives the trust back
-        at once (session 27's u12 at 0 dB: one frame found
-        alone suspended a canceller trusted at 25-33 dB, re-measured unchanged 0.48 s later, and the
-        trust had to be earned again from nothing: the user over it was held 0.78 s after speaking). The
-        canceller waits meanwhile (``AudioFrontend.recheck(moved=True)``, as before): run on, it adapted to the
-        truly moved echo of the unseen-move storm scenes (seeds 1 and 2: 15 and 7 hold frames, main none)."""
+        until it has proven itself again after :meth:`path_changed`. ``stalled`` False (the echo only looked
+        later: :class:`satellite.estimate.LaterEcho`): if the delay is measured unchanged with no stall since,
+        :meth:`confirm` gives the trust back at once, not earned again from nothing (session 27's u12 at 0 dB:
+        the user held 0.78 s after speaking; tests/test_satellite_echojudge_giveback.py, s28_flake.md)."""
         if stalled:
             self._given_back = None
         elif not self.suspended:
