@@ -44,11 +44,11 @@ def trace(keep: Path, spans: list[tuple[float, float]]) -> list[str]:
     plain_suspend = echojudge.EchoJudge.suspend
     plain_verdict = going_on.GoingOn.verdict
 
-    def suspend(self: echojudge.EchoJudge) -> None:
+    def suspend(self: echojudge.EchoJudge, *, stalled: bool = True) -> None:
         if inside():
             callers = traceback.extract_stack()[-4:-1]
             notes.append("suspended by " + " <- ".join(f"{f.name}:{f.lineno}" for f in callers))
-        plain_suspend(self)
+        plain_suspend(self, stalled=stalled)
 
     def verdict(self: going_on.GoingOn, mic: float, raw_user: bool, echo_only: bool, echo: float) -> bool:
         out = plain_verdict(self, mic, raw_user, echo_only, echo)

@@ -108,6 +108,7 @@ class EchoJudge:
         self._mics: deque[float] = deque(maxlen=_BEFORE)  # the last frames' mic levels (RMS)
         self.onset = False
         self.suspended = False  # the path may have moved: not trusted until confirmed (or re-proven)
+        self._given_back: list[tuple[float, float]] | None = None  # the ERLE of a trust confirm gives back
         self._frame_seconds = frame_seconds
         self.span_s = config.window_ms / 1000.0
         self._delay_frames = 0  # the reference is delayed by this many frames before the gates
@@ -353,10 +354,17 @@ class EchoJudge:
             self._played[-1 - i] = self._played_hi[-1 - i] = 0.0
         self.killed.killed()  # for its echo's span the canceller's added frames are no path moving
 
-    def suspend(self) -> None:
+    def suspend(self, *, stalled: bool = True) -> None:
         """The echo path may have moved (the satellite fell behind its mic): the canceller is not
         trusted until :meth:`confirm` (the delay was re-measured unchanged) or, if it changed,
-        until it has proven itself again after :meth:`path_changed`."""
+        until it has proven itself again after :meth:`path_changed`. ``stalled`` False (the echo only looked
+        later: :class:`satellite.estimate.LaterEcho`): if the delay is measured unchanged with no stall since,
+        :meth:`confirm` gives the trust back at once, not earned again from nothing (session 27's u12 at 0 dB:
+        the user held 0.78 s after speaking; tests/test_satellite_echojudge_giveback.py, s28_flake.md)."""
+        if stalled:
+            self._given_back = None
+        elif not self.suspended:
+            self._given_back = self._erle.snapshot() if self.converged else None
         self.suspended = True
         self.converged = self.early = self._kept = False
         self._strong = 0
@@ -368,6 +376,10 @@ class EchoJudge:
 
     def confirm(self) -> None:
         self.suspended = False
+        if self._given_back is not None:  # (suspend: nothing stalled, the delay unchanged)
+            self._erle.restore(self._given_back)
+            self._given_back = None
+            self._proven, self.converged = _TRUST_FRAMES, True
 
     def path_changed(self, *, playing: bool = True) -> None:
         """The echo delay may have changed (a restarted speaker, a new bulk delay): the canceller
@@ -379,6 +391,7 @@ class EchoJudge:
         self.residual.forget_coupling()
         self.residual_hi.forget_coupling()
         self._erle.clear()
+        self._given_back = None
         if playing:
             self.killed.replayed()
         self.suspended = False  # re-proven from the ERLE measured from now on

@@ -44,6 +44,14 @@ class ErleMeter:
         """Earned again from frames to come (a stall, a moved path)."""
         self._frames.clear()
 
+    def snapshot(self) -> list[tuple[float, float]]:
+        """The window's frames, to :meth:`restore` (a trust suspended and given back: satellite.echojudge)."""
+        return list(self._frames)
+
+    def restore(self, frames: list[tuple[float, float]]) -> None:
+        self._frames.clear()
+        self._frames.extend(frames)
+
     def __len__(self) -> int:
         return len(self._frames)
 

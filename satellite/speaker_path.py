@@ -192,7 +192,7 @@ class SpeakerPath:
             # 60 ms into a barge-in, the judge suspended, the question was not confirmed (3 voiced frames).
             asked = self.guard.converged and not self._restarted
             if asked and self.frontend.later_echo.shift:
-                self._echo_moved_later()
+                self._echo_moved_later(stalled=False)
             later = asked and self.frontend.later_echo.pending  # (satellite.estimate: one frame, not yet a move)
             voice = later and self.frontend.later_echo.voice  # ... or a voice: not off the path either
             later = later and not self.frontend.later_echo.evidence  # ... a voice clearly over the estimate: judged
@@ -368,7 +368,7 @@ class SpeakerPath:
             _LOGGER.debug("speaker ran dry (%d so far): the echo delay is measured again", ahead.underruns)
             self._echo_moved_later()
 
-    def _echo_moved_later(self) -> None:
+    def _echo_moved_later(self, *, stalled: bool = True) -> None:
         """The speaker ran dry: what follows plays later. The judge stops trusting the canceller, which
         waits, its filter kept, until the delay is measured again (satellite.aec.AudioFrontend.recheck).
         Also when nothing said so but the echo is the canceller's estimate heard later
@@ -377,7 +377,9 @@ class SpeakerPath:
             if self.frontend.later_echo.shift:
                 _LOGGER.debug("echo %d samples later than the canceller's estimate: measured again",
                               self.frontend.later_echo.shift)
-            self.guard.suspend()
+            # Found later with nothing stalled (``stalled`` False): the judge's trust comes back at once if the
+            # delay is measured unchanged (EchoJudge.suspend).
+            self.guard.suspend(stalled=stalled or self.lag.lag > STALL_S)
             self.frontend.recheck(moved=True, behind_s=self.lag.lag)
             self._update_echo_span()
 

@@ -80,12 +80,14 @@ async def test_question_reply_interruption_stops_the_reply_and_is_answered(stack
             await sat.wait_log("on reply-done", timeout=60)  # … and played to the end
         except BaseException:
             print("orchestrator:", *orch.log[-60:], sep="\n")  # shown with the failure
+            print("satellite:", *sat.log[-80:], sep="\n")
             raise
         finally:
             await orch.stop(signal.SIGTERM)
             await sat.stop()
     sat_log, orch_log = "\n".join(sat.log), "\n".join(orch.log)
     seen = states(sat.log)
+    print("satellite:", *sat.log[-120:], sep="\n")  # (pytest shows it with a failed assertion below)
     # Heard over the reply: held at once, confirmed, a new turn streamed.
     start = seen.index("waiting -> speaking on reply-start")
     # (a reply that began within 1 s of the question's end: confirmed as a continuation, on less speech;

@@ -4,8 +4,8 @@ Session 19's room, held-60 "Next song.": the controller ended the question early
 command), the reply started, and the question's own tail (and the noisy clip's noise) reached
 4 of the continuation's 6 voiced frames: the reply was held until the VAD's end of that speech,
 0.6 s of silence, a 0.6 s stutter at the reply's start, with nobody speaking on. Now such speech,
-quiet for ``continuation_lapse_seconds`` (0.15 s) short of its minimum, resumes the reply; a real
-short word, voiced without such a gap, still continues the question
+quiet for ``continuation_lapse_seconds`` (0.21 s; 0.15 s until session 28) short of its minimum,
+resumes the reply; a real short word, voiced without such a gap, still continues the question
 (``test_satellite_cont_short_word.py``).
 
 The real satellite process, its mic a FIFO fed step by step, a FAKE controller (the one of
@@ -58,7 +58,8 @@ async def test_a_burst_right_after_the_end_of_the_question_is_no_long_stutter(tm
     """The old code kept the reply held over the quiet after the burst until the VAD's end (0.6 s);
     here it never got there: 0.24 s after the burst two more frames the VAD called voiced (its
     hangover, once the energy gate opened on the held reply's silence) made the six, and the reply
-    was cut for a new turn (``frames=vv........vv``). Now the hold lapses after five quiet frames."""
+    was cut for a new turn (``frames=vv........vv``). Now the hold lapses after seven quiet frames (five until
+    session 28)."""
     fifo = tmp_path / "mic.pcm"
     os.mkfifo(fifo)
     speaker = tmp_path / "speaker.wav"
@@ -94,7 +95,7 @@ async def test_a_burst_right_after_the_end_of_the_question_is_no_long_stutter(tm
     assert "hold (continuation)" in log, log  # held as the user going on, at first
     assert "barge-in -> speaking on speech-lapsed" in log, log
     assert "on continued" not in log and "on barge-in-confirmed" not in log, log  # the reply was not cut
-    assert longest_silence_inside(speaker) < 0.4, log  # the hold: the burst and 0.15 s, not 0.6 s of silence
+    assert longest_silence_inside(speaker) < 0.4, log  # the hold: the burst and 0.21 s, not 0.6 s of silence
 
 
 # --- in process: the VAD's verdicts injected, frames fed by hand -----------------------------------
@@ -131,14 +132,14 @@ async def _later_in_the_reply(pattern: str) -> TurnState:
 
 
 async def test_only_a_continuation_hold_gone_quiet_resumes_the_reply() -> None:
-    """Four voiced frames, five quiet (0.15 s), right after the end: resumed, the reply plays on (the
-    old code held it until 20 quiet frames). Not so a word with a shorter gap inside ("in the |
+    """Four voiced frames, seven quiet (0.21 s; five until session 28), right after the end: resumed, the reply
+    plays on (the old code held it until 20 quiet frames). Not so a word with a shorter gap inside ("in the |
     kitchen": four quiet frames), which continues the question, nor a barge-in hold later in the
     reply, which waits for the VAD's end as before."""
-    state, played = await _after_the_end("vvvv.....")
+    state, played = await _after_the_end("vvvv.......")
     assert (state, played) == (TurnState.SPEAKING, 10)
     assert (await _after_the_end("vvv....vvvv"))[0] == TurnState.STREAMING
-    assert await _later_in_the_reply("vvvv.....") == TurnState.BARGE_IN
+    assert await _later_in_the_reply("vvvv.......") == TurnState.BARGE_IN
 
 
 async def _held_late(pattern: str) -> TurnState:
