@@ -19,18 +19,64 @@ played then, on the path it was played on: what speex would have been fed had th
 its output dropped (already past), before the frame that resumes it: speex's history is whole again
 and its first frames cancel as its filter does. Cost: speex over up to 0.6 s of samples on that one
 frame (~5 ms, once a stall).
+
+The user first (session 28): the user's first words can be in the kept mic before anyone has heard them
+(the judge is suspended while the canceller waits, so ``user_speaking`` comes a frame or more late): fed
+as echo, speex adapted on them (session 27's replayed quiet room_cont run lost cont-12, a clean user's
+"now" 0.29 s into the reply, that the code without the catch-up holds). So before speex is fed, the kept
+mic is checked against the echo its own filter predicts at the new delay (:func:`echo_alone`: the filter
+kept through the wait, as above, its scale fitted over the kept mic; the user's voice does not correlate
+with the reference, so the fit is the echo's): a loud 10 ms block the prediction leaves within
+``USER_DB`` of itself, or a kept mic the prediction explains less than ``FIT_DB`` of as a whole (who
+speaks cannot be told), and nothing is fed (as with the catch-up off).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 CATCH_UP_MS = 600  # the mic kept while the canceller waits (speex's tail is 500 ms)
 MARGIN_MS = 30  # ... less the stall's backlog, the move and this much (the echo of the card's silence: see take)
+USER_DB = 0.0  # a block the prediction leaves at most this far under itself (its residual as loud) holds the user
+FIT_DB = 6.0  # the prediction explains at least this much of the kept mic as a whole, else nothing is fed
+LOUD_RMS = 32768 * 10 ** (-50 / 20)  # a block this loud (RMS, 16-bit) counts (the room's noise: -60 dBFS)
 Pcm = np.ndarray[Any, np.dtype[np.int16]]
+Real = np.ndarray[Any, np.dtype[np.float64]]
+
+
+def predicted(h: Real, reference: Pcm, n: int) -> Real:
+    """The echo of the last ``n`` samples of ``reference`` through the filter ``h`` (the ``len(h) - 1`` samples
+    before them in ``reference`` too; shorter: ``h`` is cut to what there is)."""
+    taps = max(1, min(len(h), len(reference) - n + 1))
+    x = np.asarray(reference[len(reference) - n - taps + 1 :], dtype=np.float64)
+    size = 1 << (len(x) + taps - 1).bit_length()
+    full = np.fft.irfft(np.fft.rfft(x, size) * np.fft.rfft(h[:taps], size), size)
+    out: Real = full[taps - 1 : taps - 1 + n]
+    return out
+
+
+def echo_alone(mic: Pcm, echo: Real, block: int) -> bool:
+    """The kept ``mic`` is the predicted ``echo`` (any scale) and nothing more: the prediction, fitted, explains
+    ``FIT_DB`` of it as a whole and leaves no loud block within ``USER_DB`` of the prediction there."""
+    m = np.asarray(mic, dtype=np.float64)
+    pp = float(np.dot(echo, echo))
+    if len(m) < block or pp <= 0.0:
+        return False
+    scaled = echo * (float(np.dot(m, echo)) / pp)
+    left = m - scaled
+    whole = float(np.dot(m, m)) / max(float(np.dot(left, left)), 1e-9)
+    if whole < 10 ** (FIT_DB / 10):
+        return False
+    k = len(m) // block
+    mic_e = np.sum(np.square(m[: k * block]).reshape(k, block), axis=1)
+    left_e = np.sum(np.square(left[: k * block]).reshape(k, block), axis=1)
+    echo_e = np.sum(np.square(scaled[: k * block]).reshape(k, block), axis=1)
+    loud = mic_e >= LOUD_RMS**2 * block
+    return not bool(np.any(loud & (left_e >= echo_e * 10 ** (-USER_DB / 10))))
 
 
 class CatchUp:
@@ -47,6 +93,7 @@ class CatchUp:
         self._lost = 0  # samples kept then dropped for the limit (the oldest)
         self.fed = 0  # times the canceller was caught up
         self.samples = 0  # ... and the samples it was fed then, in all
+        self.refused = 0  # times the kept mic was not echo alone (the user: echo_alone): nothing fed
 
     def arm(self, behind: int, delay: float) -> None:
         """The echo path moved while playing: the mic is kept from the next frame the canceller waits on, but for
@@ -70,15 +117,19 @@ class CatchUp:
             self._lost += max(0, len(kept) - self.limit)
             self._mic = kept[-self.limit :]
 
-    def take(self, most: int, delay: float) -> Pcm:
+    def take(self, most: int, delay: float, alone: Callable[[Pcm], bool] | None = None) -> Pcm:
         """The kept mic (its newest ``most`` samples at most, whole blocks), right before the frame the canceller
         resumes on with the reference delayed by ``delay``; disarms. The first samples as long as the move are
         left out too: the card played silence for that long (the reference at the new delay has what played
-        before it there) and its echo lasts a little more."""
+        before it there) and its echo lasts a little more. ``alone(mic)``: the mic is echo alone; if not, nothing
+        is handed back (the user's words are no echo to feed)."""
         silence = max(0, math.ceil(abs(delay - self._delay)) - self._lost)  # (the oldest kept, if still kept)
         most = max(0, min(most, len(self._mic) - silence))
         mic = self._mic[len(self._mic) - most + most % self._block :] if most else self._mic[:0]
         self.disarm()
+        if len(mic) and alone is not None and not alone(mic):
+            self.refused += 1
+            return mic[:0]
         if len(mic):
             self.fed += 1
             self.samples += len(mic)

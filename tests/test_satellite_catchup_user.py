@@ -1,0 +1,76 @@
+"""The canceller's catch-up after a dry speaker checks for the user before speex is fed (satellite.aec_catchup).
+
+Session 27: with the catch-up on, the replayed quiet room_cont run lost a clean user's continuation
+(cont-12, "now" 0.29 s into the reply): the word began in the mic kept while the canceller waited for
+the new delay, before the judge (suspended over that wait) had heard anyone, so ``user_speaking`` came
+too late to drop it and speex was fed the user's first words as echo. Here the real chain (speex, the
+delay meter, AudioFrontend) over test_satellite_aec_catchup's 20 ms underrun scene, with a word spoken
+at the echo's level over the last 0.3 s of the wait and nobody ever signalled: old code fed it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root: bench/
+
+import numpy as np
+import pytest
+from speech import speak
+from test_satellite_echo_realign import FRAME, RATE, SPEAKER, underrun_scene
+
+from satellite.aec import AudioFrontend, FrontendConfig
+from satellite.aec_catchup import echo_alone
+from satellite.speex import load_library
+
+WORD = "Please."
+WORD_S = 0.3  # the word's voice heard before the canceller resumes
+
+
+def run(word_at: int | None) -> tuple[AudioFrontend, int]:
+    """(the front end after the 20 ms underrun scene with the catch-up on, the first frame it cancels on after the
+    underrun); ``word_at``: the mic frame a word at the echo's level starts on (None: echo alone). Nobody is
+    ever signalled (``user_speaking`` is never called: the judge has not heard the word yet)."""
+    written, mic, seen, end = underrun_scene(441)
+    mic = mic.copy()
+    if word_at is not None:
+        word = np.frombuffer(speak(WORD), "<i2").astype(np.float64)
+        word = word[np.flatnonzero(np.abs(word) > 300)[0] :][: int(WORD_S * RATE) + 2 * FRAME]
+        echo = mic[word_at * FRAME : word_at * FRAME + len(word)]
+        word *= np.sqrt(np.mean(echo**2) / np.mean(word**2))  # as loud as the echo it is spoken over
+        mic[word_at * FRAME : word_at * FRAME + len(word)] += word
+    frontend = AudioFrontend(FrontendConfig(aec_catch_up=True), SPEAKER)
+    resumed = -1
+    for i in range(end // FRAME):
+        a, b = round(i * 0.03 * SPEAKER), round((i + 1) * 0.03 * SPEAKER)
+        if i == seen:
+            frontend.recheck(moved=True, behind_s=0.03)  # the write-ahead saw the speaker run dry
+        x = np.clip(np.round(mic[i * FRAME : (i + 1) * FRAME]), -32768, 32767).astype("<i2")
+        frontend.process(x.tobytes(), np.clip(written[a:b], -32768, 32767).astype("<i2").tobytes())
+        if resumed < 0 and i > seen and frontend.cancelling:
+            resumed = i
+    return frontend, resumed
+
+
+@pytest.mark.skipif(load_library() is None, reason="libspeexdsp1 is not installed")
+def test_a_word_in_the_kept_mic_is_not_fed_as_echo() -> None:
+    alone, resumed = run(None)
+    assert alone._catch_up.fed == 1  # echo alone: caught up as before
+    word_at = resumed - round(WORD_S * RATE / FRAME)  # the word's first 0.3 s in the wait, the rest after it
+    spoken, again = run(word_at)
+    assert word_at < again <= word_at + round(0.6 * RATE / FRAME)  # the word in the kept mic (0.6 s before it)
+    assert spoken._catch_up.fed == 0  # old code: 1
+    assert (alone._catch_up.refused, spoken._catch_up.refused) == (0, 1)
+
+
+def test_echo_alone_tells_a_voice_from_the_echo() -> None:
+    """The kept mic against the echo predicted (any scale): echo alone, or a block of something else as loud."""
+    rng = np.random.default_rng(5)
+    echo = rng.standard_normal(4800) * 3000.0
+    mic = (echo * 0.5 + rng.standard_normal(4800) * 30.0).astype(np.int16)  # the echo 40 dB over the noise
+    assert echo_alone(mic, echo, 160)
+    voiced = mic.astype(np.float64)
+    voiced[3200:3680] += rng.standard_normal(480) * 1600.0  # 30 ms of a voice as loud as the echo
+    assert not echo_alone(voiced.astype(np.int16), echo, 160)
+    assert not echo_alone(rng.standard_normal(4800).astype(np.int16) * 1000, echo, 160)  # nothing explained
