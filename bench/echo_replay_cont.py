@@ -144,8 +144,9 @@ def analyse(keep: Path, *, window: bool = True, catch_up: bool = False) -> dict[
                      "going_on": g.going_on.active, "state": state_char(chain),
                      "mic_db": round(ratio_to_db(frame_rms(t.mic)), 1), "excess": round(g.residual.excess_db, 1)})
 
+    erle: list[tuple[float, float, int]] = []  # (mic s, dB, frames) per reply, as the satellite logs it
     with front_end(catch_up=catch_up):
-        holds = replay(tap, EchoConfig(), quiet=True, after_frame=after)
+        holds = replay(tap, EchoConfig(), quiet=True, after_frame=after, erle=erle)
     hold_t = [h["read"] - t0 for h in holds]
     tails = []
     for u in utterances:
@@ -163,7 +164,7 @@ def analyse(keep: Path, *, window: bool = True, catch_up: bool = False) -> dict[
                       "confirmed": first is not None and confirmed(after_hold)})
     nobody = [round(h, 2) for h in hold_t if "no user" in label(h, utterances, replies)]
     return {"tap": str(keep), "window": window, "catch_up": catch_up, "caught_up": caught,
-            "opened": opener.opened, "holds": len(holds),
+            "opened": opener.opened, "erle_db": [round(db, 1) for _, db, _ in erle], "holds": len(holds),
             "holds_nobody": nobody, "tails": tails,
             "tails_held": sum(x["held_s"] is not None for x in tails),
             "tails_confirmed": sum(x["confirmed"] for x in tails)}
@@ -182,6 +183,9 @@ def main() -> None:
         out.append(r)
         print(f"{keep}: window opened {r['opened']}x, holds {r['holds']}, with nobody speaking "
               f"{len(r['holds_nobody'])} {r['holds_nobody']}; caught up {len(r['caught_up'])}x {r['caught_up']}")
+        if r["erle_db"]:
+            e = sorted(r["erle_db"])
+            print(f"  ERLE per reply (n={len(e)}): min {e[0]}, p10 {e[len(e) // 10]}, median {e[len(e) // 2]} dB")
         if r["tails"]:
             print(f"  tails held {r['tails_held']}/{len(r['tails'])}, reach a continuation "
                   f"{r['tails_confirmed']}/{len(r['tails'])}")

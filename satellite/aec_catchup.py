@@ -20,15 +20,17 @@ its output dropped (already past), before the frame that resumes it: speex's his
 and its first frames cancel as its filter does. Cost: speex over up to 0.6 s of samples on that one
 frame (~5 ms, once a stall).
 
-The user first (session 28): the user's first words can be in the kept mic before anyone has heard them
-(the judge is suspended while the canceller waits, so ``user_speaking`` comes a frame or more late): fed
-as echo, speex adapted on them (session 27's replayed quiet room_cont run lost cont-12, a clean user's
-"now" 0.29 s into the reply, that the code without the catch-up holds). So before speex is fed, the kept
-mic is checked against the echo its own filter predicts at the new delay (:func:`echo_alone`: the filter
-kept through the wait, as above, its scale fitted over the kept mic; the user's voice does not correlate
-with the reference, so the fit is the echo's): a loud 10 ms block the prediction leaves within
-``USER_DB`` of itself, or a kept mic the prediction explains less than ``FIT_DB`` of as a whole (who
-speaks cannot be told), and nothing is fed (as with the catch-up off).
+The user first (session 28): the user's words can be in the kept mic before anyone has heard them (the
+judge is suspended while the canceller waits, so ``user_speaking`` comes a frame or more late): fed as
+echo, speex adapted on them (session 27's replayed quiet room_cont run lost cont-12, a clean user's "now"
+0.29 s into the reply, that the code without the catch-up holds). So before speex is fed, each 10 ms
+block of the kept mic is checked against the echo speex's own filter predicts at the new delay
+(:func:`echo_alone`): a loud block is more than echo when its mic-to-prediction ratio stands ``OVER_DB``
+over the kept mic's (``BASE_PERCENTILE`` of its loud blocks': the path's gain, whatever the filter's scale;
+a user only raises it) or, if the prediction (its scale fitted: the user's voice does not correlate with the
+reference) explains ``FIT_DB`` of the kept mic's median loud block, when it leaves ``USER_DB`` more than itself there.
+One such block and nothing is fed (as with the catch-up off). A stale filter explained the room's kept mic
+0-13 dB (session 28's loaded tap): the ratio still follows the echo's envelope.
 """
 
 from __future__ import annotations
@@ -41,8 +43,10 @@ import numpy as np
 
 CATCH_UP_MS = 600  # the mic kept while the canceller waits (speex's tail is 500 ms)
 MARGIN_MS = 30  # ... less the stall's backlog, the move and this much (the echo of the card's silence: see take)
-USER_DB = 0.0  # a block the prediction leaves at most this far under itself (its residual as loud) holds the user
-FIT_DB = 6.0  # the prediction explains at least this much of the kept mic as a whole, else nothing is fed
+BASE_PERCENTILE = 25  # the kept mic's mic-to-prediction ratio: this percentile of its loud blocks' ...
+OVER_DB = 10.0  # ... a block this far over it holds more than echo
+USER_DB = 3.0  # ... or one the fitted prediction leaves this much louder than itself ...
+FIT_DB = 6.0  # ... when it explains at least this much of the kept mic's median loud block
 LOUD_RMS = 32768 * 10 ** (-50 / 20)  # a block this loud (RMS, 16-bit) counts (the room's noise: -60 dBFS)
 Pcm = np.ndarray[Any, np.dtype[np.int16]]
 Real = np.ndarray[Any, np.dtype[np.float64]]
@@ -60,23 +64,30 @@ def predicted(h: Real, reference: Pcm, n: int) -> Real:
 
 
 def echo_alone(mic: Pcm, echo: Real, block: int) -> bool:
-    """The kept ``mic`` is the predicted ``echo`` (any scale) and nothing more: the prediction, fitted, explains
-    ``FIT_DB`` of it as a whole and leaves no loud block within ``USER_DB`` of the prediction there."""
+    """The kept ``mic`` is the predicted ``echo`` (any scale) alone: no loud ``block`` holds more (its ratio to
+    the prediction ``OVER_DB`` over the kept mic's, or, with the fitted prediction explaining ``FIT_DB`` of the
+    median loud block, left by it ``USER_DB`` louder than itself)."""
     m = np.asarray(mic, dtype=np.float64)
+    k = len(m) // block
     pp = float(np.dot(echo, echo))
-    if len(m) < block or pp <= 0.0:
+    if k == 0 or pp <= 0.0:
         return False
     scaled = echo * (float(np.dot(m, echo)) / pp)
     left = m - scaled
-    whole = float(np.dot(m, m)) / max(float(np.dot(left, left)), 1e-9)
-    if whole < 10 ** (FIT_DB / 10):
-        return False
-    k = len(m) // block
-    mic_e = np.sum(np.square(m[: k * block]).reshape(k, block), axis=1)
-    left_e = np.sum(np.square(left[: k * block]).reshape(k, block), axis=1)
-    echo_e = np.sum(np.square(scaled[: k * block]).reshape(k, block), axis=1)
+
+    def energy(x: Real) -> Real:
+        out: Real = np.sum(np.square(x[: k * block]).reshape(k, block), axis=1)
+        return out
+
+    mic_e, left_e, echo_e = energy(m), energy(left), energy(scaled)
     loud = mic_e >= LOUD_RMS**2 * block
-    return not bool(np.any(loud & (left_e >= echo_e * 10 ** (-USER_DB / 10))))
+    if not np.any(loud):
+        return True
+    ratio = mic_e / np.maximum(echo_e, 1e-9)
+    more = loud & (ratio >= float(np.percentile(ratio[loud], BASE_PERCENTILE)) * 10 ** (OVER_DB / 10))
+    if float(np.median(mic_e[loud] / np.maximum(left_e[loud], 1e-9))) >= 10 ** (FIT_DB / 10):  # (a user's blocks
+        more |= loud & (left_e >= echo_e * 10 ** (USER_DB / 10))  # are few: the median block is the echo's)
+    return not bool(np.any(more))
 
 
 class CatchUp:
@@ -93,7 +104,7 @@ class CatchUp:
         self._lost = 0  # samples kept then dropped for the limit (the oldest)
         self.fed = 0  # times the canceller was caught up
         self.samples = 0  # ... and the samples it was fed then, in all
-        self.refused = 0  # times the kept mic was not echo alone (the user: echo_alone): nothing fed
+        self.refused = 0  # times the kept mic held more than echo (the user: echo_alone): nothing fed
 
     def arm(self, behind: int, delay: float) -> None:
         """The echo path moved while playing: the mic is kept from the next frame the canceller waits on, but for
@@ -121,8 +132,8 @@ class CatchUp:
         """The kept mic (its newest ``most`` samples at most, whole blocks), right before the frame the canceller
         resumes on with the reference delayed by ``delay``; disarms. The first samples as long as the move are
         left out too: the card played silence for that long (the reference at the new delay has what played
-        before it there) and its echo lasts a little more. ``alone(mic)``: the mic is echo alone; if not, nothing
-        is handed back (the user's words are no echo to feed)."""
+        before it there) and its echo lasts a little more. ``alone(mic)``: the mic is echo alone (:func:`echo_alone`);
+        if not, nothing is handed back (the user's words are no echo to feed)."""
         silence = max(0, math.ceil(abs(delay - self._delay)) - self._lost)  # (the oldest kept, if still kept)
         most = max(0, min(most, len(self._mic) - silence))
         mic = self._mic[len(self._mic) - most + most % self._block :] if most else self._mic[:0]
