@@ -78,3 +78,13 @@ def test_echo_alone_tells_a_voice_from_the_echo() -> None:
     assert echo_alone(stale.astype(np.int16), echo, 160)
     stale[1600:2080] += rng.standard_normal(480) * 9000.0  # ... and a voice 12.5 dB over that mic
     assert not echo_alone(stale.astype(np.int16), echo, 160)
+
+
+def test_the_catch_up_is_a_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Off by default; ``--aec-catch-up`` (or SATELLITE_AEC_CATCH_UP=1, for the room's runs) turns it on."""
+    from satellite.__main__ import build_parser, frontend_config
+
+    assert not frontend_config(build_parser().parse_args([])).aec_catch_up
+    assert frontend_config(build_parser().parse_args(["--aec-catch-up"])).aec_catch_up
+    monkeypatch.setenv("SATELLITE_AEC_CATCH_UP", "1")
+    assert frontend_config(build_parser().parse_args([])).aec_catch_up
