@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .aec_catchup import CatchUp, echo_alone, predicted
+from .aec_catchup import CatchUp, echo_from, predicted
 from .aec_config import FrontendConfig
 from .aec_prior import PriorPath
 from .aec_shadow import ShadowCanceller
@@ -68,15 +68,15 @@ class DelayView:
     def _caught_up(self, n: int) -> None:
         """Speex is fed the mic it waited on (satellite.aec_catchup) with the reference at the delay now known,
         up to this frame (``n`` samples); its output is dropped. Not if the mic is more than the echo its filter
-        predicts (the user: :func:`satellite.aec_catchup.echo_alone`)."""
+        predicts (the user: :func:`satellite.aec_catchup.echo_from`; at its edge only, the rest is fed)."""
         speex = self._speex
         most = len(self._history) - self.bulk - n - TAPS - 1
 
-        def alone(mic: Pcm) -> bool:
+        def alone(mic: Pcm, edge: int) -> int | None:
             assert speex is not None
             h = speex.impulse_response()
             reference = self._aligned(len(mic) + min(len(h), max(1, most - len(mic))) - 1, n)
-            return echo_alone(mic, predicted(h, reference, len(mic)), speex.frame_size)
+            return echo_from(mic, predicted(h, reference, len(mic)), speex.frame_size, edge)
 
         refused = self._catch_up.refused
         mic = self._catch_up.take(most, self.bulk + self._frac, alone if speex is not None else None)

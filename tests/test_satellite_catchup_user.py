@@ -21,7 +21,7 @@ from speech import speak
 from test_satellite_echo_realign import FRAME, RATE, SPEAKER, underrun_scene
 
 from satellite.aec import AudioFrontend, FrontendConfig
-from satellite.aec_catchup import echo_alone
+from satellite.aec_catchup import echo_from
 from satellite.speex import load_library
 
 WORDS = "Please turn it down in the kitchen."
@@ -64,20 +64,23 @@ def test_a_word_in_the_kept_mic_is_not_fed_as_echo() -> None:
     assert (alone._catch_up.refused, spoken._catch_up.refused) == (0, 1)
 
 
-def test_echo_alone_tells_a_voice_from_the_echo() -> None:
-    """The kept mic against the echo predicted (any scale): echo alone, or a block with a voice 6 dB over the
-    echo, whatever the filter explains of the rest."""
+def test_echo_from_tells_a_voice_from_the_echo() -> None:
+    """The kept mic against the echo predicted (any scale): echo alone (fed from 0), or a block with a voice 6 dB
+    over the echo (nothing fed: None; at the kept mic's edge, fed after it), whatever the filter explains."""
     rng = np.random.default_rng(5)
     echo = rng.standard_normal(4800) * 3000.0
     mic = echo * 0.5 + rng.standard_normal(4800) * 30.0  # the echo 40 dB over the noise
-    assert echo_alone(mic.astype(np.int16), echo, 160)
+    assert echo_from(mic.astype(np.int16), echo, 160, 480) == 0
     voiced = mic.copy()
     voiced[1600:2080] += rng.standard_normal(480) * 3000.0  # 30 ms of a voice 6 dB over the echo
-    assert not echo_alone(voiced.astype(np.int16), echo, 160)
+    assert echo_from(voiced.astype(np.int16), echo, 160, 480) is None
+    edge = mic.copy()
+    edge[160:320] += rng.standard_normal(160) * 3000.0  # its second block: left out, the rest fed
+    assert echo_from(edge.astype(np.int16), echo, 160, 480) == 320
     stale = echo * 0.5 + rng.standard_normal(4800) * 1500.0  # a filter that explains ~0 dB of it ...
-    assert echo_alone(stale.astype(np.int16), echo, 160)
+    assert echo_from(stale.astype(np.int16), echo, 160, 480) == 0
     stale[1600:2080] += rng.standard_normal(480) * 9000.0  # ... and a voice 12.5 dB over that mic
-    assert not echo_alone(stale.astype(np.int16), echo, 160)
+    assert echo_from(stale.astype(np.int16), echo, 160, 480) is None
 
 
 def test_the_catch_up_is_a_flag(monkeypatch: pytest.MonkeyPatch) -> None:
