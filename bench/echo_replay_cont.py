@@ -16,7 +16,10 @@ before ``continuation_lapse`` (5) quiet frames in a row from that hold (an offli
 "confirmed": the replay's own holds do not kill the speaker, the live run's kills are replayed).
 Holds where nobody speaks (the room's utterances +-0.5 s): every tap.
 
-    python -m bench.echo_replay_cont KEEP [KEEP ...] [--json OUT]
+    python -m bench.echo_replay_cont KEEP [KEEP ...] [--json OUT] [--catch-up]
+
+``--catch-up``: the front end with ``FrontendConfig.aec_catch_up`` on (speex fed the mic it waited on after a
+dry speaker, :mod:`satellite.aec_catchup`); the room times it caught up at are listed (``caught_up``).
 """
 
 from __future__ import annotations
@@ -25,16 +28,32 @@ import argparse
 import datetime as dt
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from bench import echo_replay
 from bench.echo_replay import FRAME, RATE, ReplayChain, Tick, label, replay, room_times
+from satellite.aec import FrontendConfig
 from satellite.echo import EchoConfig, frame_rms, ratio_to_db
 from satellite.going_on import voice_level
 
 LEVEL_SECONDS = 3.0  # as satellite.held._LEVEL_SECONDS
 WINDOW_S, HEARD_S = 1.4, 0.95  # continuation_hold_seconds, continuation_max_heard_seconds (defaults)
 CONFIRM_FRAMES, LAPSE_FRAMES = 6, 5  # continuation_min_seconds 0.18, lapse 0.15 s (30 ms frames)
+
+
+@contextmanager
+def front_end(*, catch_up: bool) -> Iterator[None]:
+    """The replay's front end built with :class:`FrontendConfig` ``aec_catch_up`` set so."""
+    plain = getattr(echo_replay, "FrontendConfig")  # noqa: B009 (not re-exported: set as an attribute)
+    setattr(echo_replay, "FrontendConfig", partial(FrontendConfig, aec_catch_up=catch_up))  # noqa: B010
+    try:
+        yield
+    finally:
+        setattr(echo_replay, "FrontendConfig", plain)  # noqa: B010
 
 
 def log_marks(run_log: str) -> tuple[list[tuple[float, float]], list[float]]:
@@ -106,23 +125,28 @@ def confirmed(rows: list[dict[str, Any]]) -> bool:
     return False
 
 
-def analyse(keep: Path, *, window: bool = True) -> dict[str, Any]:
+def analyse(keep: Path, *, window: bool = True, catch_up: bool = False) -> dict[str, Any]:
     tap = keep / "tap"
     room = room_times(tap)
     assert room is not None, "the room's result.json beside the tap"
     t0, utterances, replies = room
     opener = Window((keep / "run.log").read_text(errors="replace"), enabled=window)
     rows: list[dict[str, Any]] = []
+    caught: list[float] = []
 
     def after(i: int, t: Tick, chain: ReplayChain, cleaned: bytes) -> None:
         opener(i, t, chain, cleaned)
         g, f = chain.guard, chain.frontend
         assert f is not None
+        if f._catch_up.fed > len(caught):
+            caught.append(round(t.read - t0, 3))
         rows.append({"room_t": t.read - t0, "allow": chain._user_on, "voiced": chain.detector.voiced,
                      "going_on": g.going_on.active, "state": state_char(chain),
                      "mic_db": round(ratio_to_db(frame_rms(t.mic)), 1), "excess": round(g.residual.excess_db, 1)})
 
-    holds = replay(tap, EchoConfig(), quiet=True, after_frame=after)
+    erle: list[tuple[float, float, int]] = []  # (mic s, dB, frames) per reply, as the satellite logs it
+    with front_end(catch_up=catch_up):
+        holds = replay(tap, EchoConfig(), quiet=True, after_frame=after, erle=erle)
     hold_t = [h["read"] - t0 for h in holds]
     tails = []
     for u in utterances:
@@ -139,7 +163,8 @@ def analyse(keep: Path, *, window: bool = True) -> dict[str, Any]:
                       "mic_db": max((r["mic_db"] for r in span), default=None),
                       "confirmed": first is not None and confirmed(after_hold)})
     nobody = [round(h, 2) for h in hold_t if "no user" in label(h, utterances, replies)]
-    return {"tap": str(keep), "window": window, "opened": opener.opened, "holds": len(holds),
+    return {"tap": str(keep), "window": window, "catch_up": catch_up, "caught_up": caught,
+            "opened": opener.opened, "erle_db": [round(db, 1) for _, db, _ in erle], "holds": len(holds),
             "holds_nobody": nobody, "tails": tails,
             "tails_held": sum(x["held_s"] is not None for x in tails),
             "tails_confirmed": sum(x["confirmed"] for x in tails)}
@@ -150,13 +175,17 @@ def main() -> None:
     parser.add_argument("keep", type=Path, nargs="+", help="room run folders (each with tap/, run.log, result.json)")
     parser.add_argument("--no-window", action="store_true", help="never open the going-on window (as before s23)")
     parser.add_argument("--json", type=Path, help="write every result here")
+    parser.add_argument("--catch-up", action="store_true", help="FrontendConfig.aec_catch_up on")
     args = parser.parse_args()
     out = []
     for keep in args.keep:
-        r = analyse(keep, window=not args.no_window)
+        r = analyse(keep, window=not args.no_window, catch_up=args.catch_up)
         out.append(r)
         print(f"{keep}: window opened {r['opened']}x, holds {r['holds']}, with nobody speaking "
-              f"{len(r['holds_nobody'])} {r['holds_nobody']}")
+              f"{len(r['holds_nobody'])} {r['holds_nobody']}; caught up {len(r['caught_up'])}x {r['caught_up']}")
+        if r["erle_db"]:
+            e = sorted(r["erle_db"])
+            print(f"  ERLE per reply (n={len(e)}): min {e[0]}, p10 {e[len(e) // 10]}, median {e[len(e) // 2]} dB")
         if r["tails"]:
             print(f"  tails held {r['tails_held']}/{len(r['tails'])}, reach a continuation "
                   f"{r['tails_confirmed']}/{len(r['tails'])}")

@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     front.add_argument("--aec-engine", choices=["speex", "webrtc"], default=env("SATELLITE_AEC_ENGINE", "speex"),
                        help="speex (libspeexdsp: keeps speech over the reply intact) or webrtc (AEC3)")
     front.add_argument("--aec-tail-ms", type=int, default=500, help="speex: echo delay + reverberation covered")
+    front.add_argument("--aec-catch-up", action=argparse.BooleanOptionalAction,
+                       default=env_bool("SATELLITE_AEC_CATCH_UP", False),
+                       help="speex: fed the mic it waited on after a dry speaker (satellite.aec_catchup)")
     front.add_argument("--noise-suppression", type=int, default=0, choices=range(5), metavar="0-4",
                        help="noise suppression level (0 off)")
     front.add_argument("--auto-gain", type=int, default=0, metavar="DBFS",
@@ -204,6 +207,7 @@ def _argv(command: str | None) -> tuple[str, ...]:
 
 def frontend_config(args: argparse.Namespace) -> FrontendConfig:
     return FrontendConfig(aec=args.aec, aec_engine=args.aec_engine, aec_tail_ms=args.aec_tail_ms,
+                          aec_catch_up=args.aec_catch_up,
                           noise_suppression=args.noise_suppression, auto_gain_dbfs=args.auto_gain)
 
 

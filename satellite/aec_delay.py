@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .aec_catchup import CatchUp
+from .aec_catchup import CatchUp, echo_from, predicted
 from .aec_config import FrontendConfig
 from .aec_prior import PriorPath
 from .aec_shadow import ShadowCanceller
@@ -67,10 +67,23 @@ class DelayView:
 
     def _caught_up(self, n: int) -> None:
         """Speex is fed the mic it waited on (satellite.aec_catchup) with the reference at the delay now known,
-        up to this frame (``n`` samples); its output is dropped."""
-        mic = self._catch_up.take(len(self._history) - self.bulk - n - TAPS - 1, self.bulk + self._frac)
-        if len(mic) and self._speex is not None:
-            self._speex.process(mic, self._aligned(len(mic), n))
+        up to this frame (``n`` samples); its output is dropped. Not if the mic is more than the echo its filter
+        predicts (the user: :func:`satellite.aec_catchup.echo_from`; at its edge only, the rest is fed)."""
+        speex = self._speex
+        most = len(self._history) - self.bulk - n - TAPS - 1
+
+        def alone(mic: Pcm, edge: int) -> int | None:
+            assert speex is not None
+            h = speex.impulse_response()
+            reference = self._aligned(len(mic) + min(len(h), max(1, most - len(mic))) - 1, n)
+            return echo_from(mic, predicted(h, reference, len(mic)), speex.frame_size, edge)
+
+        refused = self._catch_up.refused
+        mic = self._catch_up.take(most, self.bulk + self._frac, alone if speex is not None else None)
+        if len(mic) and speex is not None:
+            speex.process(mic, self._aligned(len(mic), n))
+        elif self._catch_up.refused > refused:
+            _LOGGER.debug("the mic kept through the wait is more than echo: the canceller is not caught up on it")
 
     def _moved(self, lag: int, before: tuple[int | None, float | None]) -> bool:
         """The reference's delay for a new echo delay ``lag`` (``before``: the old one and its fine estimate):
