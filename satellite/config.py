@@ -40,7 +40,7 @@ class SatelliteConfig:
     continuation_max_heard_seconds: float = 0.95
     # A continuation hold whose speech goes quiet this long short of its minimum resumes the reply (0: only at
     # the VAD's end of speech, 0.6 s of silence: the stutter of session 19's held-60). 0.15 s until session 28:
-    # the closure of the "t" in "What time" was five quiet frames (tests/test_satellite_cont_closure.py).
+    # the closure of the "t" in "What time" was five quiet frames (tests/test_satellite_cont_lapse.py).
     continuation_lapse_seconds: float = 0.21
     barge_in_hold: bool = True  # silence the reply as soon as speech starts over it
     reply_timeout: float = 20.0

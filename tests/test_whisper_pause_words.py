@@ -11,6 +11,14 @@ corpus's room-like streams; bench/results/s22_eot.md):
   down to fifty percent");
 * "going" with its "to" still to come: "What's the weather going?" (tune-13/14).
 
+Session 28 (wyoming_whisper/pause_cuts.py; bench/turn_bench.py's real-time run of the tune split with
+serve's default, 2026-12-05, bench/results/s28_turn.md):
+
+* a work without its title: "who wrote the novel." (tune-21, clean, 0.3 s pause) and "to wrote the
+  novel." (tune-22, far+noise, 0.75 s) for "Who wrote the novel ... Pride and Prejudice?";
+* a possessive determiner heard as a pronoun: "Remind me to call mine." (tune-12, far+noise, 0.75 s)
+  for "Remind me to call my ... mother tomorrow.".
+
 Each now waits for more speech up to the cap, and is not sent as a speculative transcript. The
 whole requests (and requests like them) still read as finished: no stream's end changed on the
 corpus, nor any final transcript of the room logs that was not such a cut.
@@ -37,6 +45,9 @@ AT_THE_PAUSE = [
     ("Read me the", "Read me?", -0.564),
     ("Turn the bedroom lights", "Turn the bedroom lights.", -0.238),
     ("What's the weather going", "What's the weather going?", -0.216),
+    ("Who wrote the novel", "who wrote the novel.", -0.248),  # session 28 (pause_cuts)
+    ("Who wrote the novel", "to wrote the novel.", -0.583),
+    ("Remind me to call my", "Remind me to call mine.", -0.279),
 ]
 
 FINISHED = [
@@ -58,6 +69,20 @@ FINISHED = [
     "Play me a song.",
     "Excuse me.",
     "Turn off the lights.",
+    # session 28 (pause_cuts): the whole requests and requests like them
+    "Who wrote the novel Pride and Prejudice?",
+    "Remind me to call my mother tomorrow.",
+    "Who painted the Mona Lisa?",
+    "Who wrote this book?",
+    "Who directed the movie Jaws?",
+    "Play the song.",
+    "Read the book.",
+    "What is the best novel?",
+    "Write the song.",
+    "Is that mine?",
+    "Those are ours.",
+    "Call my mother.",
+    "Which one is yours?",
 ]
 
 
