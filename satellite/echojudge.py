@@ -22,8 +22,7 @@ is tracked all the time. While it is at least ``converged_erle_db`` (12 dB) the 
 alone decides (trusting the canceller); before that (start-up, a speaker restart, a canceller
 that misadjusted) a frame must pass *both* gates. A speaker restart (:meth:`path_changed`:
 the device's buffer, hence the echo delay, may differ) makes the canceller unproven again,
-but its filter is kept: it is usually still right, and re-adapting from zero takes speex
-4–6 s.
+but its filter is kept: it is usually still right, and re-adapting from zero takes speex 4–6 s.
 
 **Onset.** While the canceller is trusted, ``onset_frames`` (2) frames in a row that the
 residual gate calls the user, with the cancelled mic at least ``onset_margin_db`` (8 dB)
@@ -357,10 +356,9 @@ class EchoJudge:
     def suspend(self, *, stalled: bool = True) -> None:
         """The echo path may have moved (the satellite fell behind its mic): the canceller is not
         trusted until :meth:`confirm` (the delay was re-measured unchanged) or, if it changed,
-        until it has proven itself again after :meth:`path_changed`. ``stalled`` False (the echo only looked
-        later: :class:`satellite.estimate.LaterEcho`): if the delay is measured unchanged with no stall since,
-        :meth:`confirm` gives the trust back at once, not earned again from nothing (session 27's u12 at 0 dB:
-        the user held 0.78 s after speaking; tests/test_satellite_echojudge_giveback.py, s28_flake.md)."""
+        until it has proven itself again after :meth:`path_changed`. ``stalled`` False (a LaterEcho find): a
+        delay re-measured unchanged with no stall since gives the trust back at once (session 27's u12, held
+        0.78 s after speaking; tests/test_satellite_echojudge_giveback.py)."""
         if stalled:
             self._given_back = None
         elif not self.suspended:

@@ -43,12 +43,11 @@ mid-sentence streamed in real time, 2026-12-01; paused requests cut, tune + held
 silence alone 0.25 s cut 42/43 (the old ``serve`` default), 0.7 s 16/43; rules over the words
 alone (first run, ``aggressive``) 24/43; the words plus Whisper's final punctuation, repeated
 phrases, lone command verbs and timers without a time 18/43 with ``aggressive`` (0.25 s / 1.5 s)
-and 13/43 with ``default`` (0.4 s / 1.875 s), which ``serve`` now asks for. Finished requests
-without a pause were never cut and ended as fast as with 0.25 s of silence (p50 0.62 s on a
-busy machine; p95 1.70 s against 1.04 s: a finished request Whisper writes without a final
-period waits for the cap). Not tried: the local LLM's end-of-text probability (SmolLM2-135M
-is not trained for it, and it would put an HTTP request on every turn's latency path), a
-trained classifier (no labelled data), pitch/energy features. Details in
+and 13/43 with ``default`` (0.4 s / 1.875 s), which ``serve`` asks for. Re-measured on the code of
+2026-12-05 (``bench/results/turn.md``): 9/43 (0.7 s of silence 13/43, 0.25 s 41/43); finished requests
+end p50 0.27 s, p95 1.17-1.19 s (one written without a final period, or unsure, waits 1.2 s).
+Not tried: the local LLM's end-of-text probability (SmolLM2-135M is not trained for it, and it would
+put an HTTP request on every turn's latency path), a trained classifier (no labelled data). Details in
 ``wyoming_whisper/README.md`` and ``bench/results/turn.md``.
 
 Words and silence alone cannot get to zero cuts (a pause after a word that can end a request:
