@@ -20,20 +20,20 @@ its output dropped (already past), before the frame that resumes it: speex's his
 and its first frames cancel as its filter does. Cost: speex over up to 0.6 s of samples on that one
 frame (~5 ms, once a stall).
 
-The user first (session 28): the user's words can be in the kept mic before anyone has heard them (the
-judge is suspended while the canceller waits, so ``user_speaking`` comes a frame or more late): fed as
-echo, speex adapted on them (session 27's replayed quiet room_cont run lost cont-12, a clean user's "now"
-0.29 s into the reply, that the code without the catch-up holds). So before speex is fed, each 10 ms
-block of the kept mic is checked against the echo speex's own filter predicts at the new delay
-(:func:`echo_from`): a loud block is more than echo when its mic-to-prediction ratio stands ``OVER_DB``
-over the kept mic's (``BASE_PERCENTILE`` of its loud blocks': the path's gain, whatever the filter's scale;
-a user only raises it) or, if the prediction (its scale fitted: the user's voice does not correlate with the
-reference) explains ``FIT_DB`` of the kept mic's median loud block, when it leaves ``USER_DB`` more than itself there.
-One such block and nothing is fed (as with the catch-up off), but for the first ``EDGE_MS`` of the kept mic:
-there such blocks are left out and the rest is fed (the kept mic's edge: the end of a word spoken before
-the wait, or the echo of what played before the move, which the margin left in: session 28's quiet echo-only
-room run, 0 dB, the one catch-up refused on three blocks at its start). A stale filter explained the room's
-kept mic 0-13 dB (session 28's loaded tap): the ratio still follows the echo's envelope.
+The user first (session 28): the user's words can be in the kept mic before anyone has heard them (the judge
+is suspended while the canceller waits, so ``user_speaking`` comes a frame or more late): fed as echo, speex
+adapted on them (session 27's replayed quiet room_cont run lost cont-12, a clean user's "now" 0.29 s into the
+reply, that the code without the catch-up holds). So before speex is fed, each 10 ms block of the kept mic is
+checked against the echo speex's own filter predicts at the new delay (:func:`satellite.aec_prior.echo_of`;
+:func:`echo_from`): a loud block is more than echo when its mic-to-prediction ratio stands ``OVER_DB`` over
+the kept mic's (``BASE_PERCENTILE`` of its loud blocks': the path's gain, whatever the filter's scale; a user
+only raises it) or, if the prediction (its scale fitted: the user's voice does not correlate with the
+reference) explains ``FIT_DB`` of the kept mic's median loud block, when it leaves ``USER_DB`` more than
+itself there. One such block and nothing is fed (as with the catch-up off), but for the first ``EDGE_MS`` of
+the kept mic: there such blocks are left out and the rest is fed (the kept mic's edge: the end of a word
+spoken before the wait, or the echo of what played before the move, which the margin left in: session 28's
+quiet echo-only room run, 0 dB, the one catch-up refused on three blocks at its start). A stale filter
+explained the room's kept mic 0-13 dB (session 28's loaded tap): the ratio still follows the echo's envelope.
 """
 
 from __future__ import annotations
@@ -54,17 +54,6 @@ EDGE_MS = 30  # such blocks in the kept mic's first this much are left out (the 
 LOUD_RMS = 32768 * 10 ** (-50 / 20)  # a block this loud (RMS, 16-bit) counts (the room's noise: -60 dBFS)
 Pcm = np.ndarray[Any, np.dtype[np.int16]]
 Real = np.ndarray[Any, np.dtype[np.float64]]
-
-
-def predicted(h: Real, reference: Pcm, n: int) -> Real:
-    """The echo of the last ``n`` samples of ``reference`` through the filter ``h`` (the ``len(h) - 1`` samples
-    before them in ``reference`` too; shorter: ``h`` is cut to what there is)."""
-    taps = max(1, min(len(h), len(reference) - n + 1))
-    x = np.asarray(reference[len(reference) - n - taps + 1 :], dtype=np.float64)
-    size = 1 << (len(x) + taps - 1).bit_length()
-    full = np.fft.irfft(np.fft.rfft(x, size) * np.fft.rfft(h[:taps], size), size)
-    out: Real = full[taps - 1 : taps - 1 + n]
-    return out
 
 
 def echo_from(mic: Pcm, echo: Real, block: int, edge: int = 0) -> int | None:

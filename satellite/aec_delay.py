@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from .aec_catchup import CatchUp, echo_from, predicted
+from .aec_catchup import CatchUp, echo_from
 from .aec_config import FrontendConfig
-from .aec_prior import PriorPath
+from .aec_prior import PriorPath, echo_of
 from .aec_shadow import ShadowCanceller
 from .delay import EchoDelay
 from .realign import TAPS, delayed, snap
@@ -76,7 +76,7 @@ class DelayView:
             assert speex is not None
             h = speex.impulse_response()
             reference = self._aligned(len(mic) + min(len(h), max(1, most - len(mic))) - 1, n)
-            return echo_from(mic, predicted(h, reference, len(mic)), speex.frame_size, edge)
+            return echo_from(mic, echo_of(h, reference, len(mic)), speex.frame_size, edge)
 
         refused = self._catch_up.refused
         mic = self._catch_up.take(most, self.bulk + self._frac, alone if speex is not None else None)

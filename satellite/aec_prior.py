@@ -51,6 +51,17 @@ def _fft_len(n: int) -> int:
     return 1 << int(np.ceil(np.log2(max(2, n))))
 
 
+def echo_of(h: Real, ref: np.ndarray[Any, Any], n: int) -> Real:
+    """The echo of the last ``n`` samples of ``ref`` through the filter ``h`` (the ``len(h) - 1`` samples
+    before them in ``ref`` too; a shorter ``ref``: ``h`` is cut to what there is)."""
+    taps = max(1, min(len(h), len(ref) - n + 1))
+    x = np.asarray(ref[len(ref) - n - taps + 1 :], dtype=np.float64)
+    size = _fft_len(len(x) + taps - 1)
+    full = np.fft.irfft(np.fft.rfft(x, size) * np.fft.rfft(h[:taps], size), size)
+    out: Real = full[taps - 1 : taps - 1 + n]
+    return out
+
+
 class PriorPath:
     """``h``: the kept echo path after the bulk delay (taps, 16 kHz); ``reach``: shifts tried either side (samples)."""
 
@@ -185,11 +196,9 @@ def kept_off_path(mic: np.ndarray[Any, Any], out: Real) -> bool:
 
 def warm(prior: PriorPath, history: np.ndarray[Any, Any], bulk: int, frac: float, mic: np.ndarray[Any, Any]) -> Real:
     """``mic`` less the kept path's echo, the reference delayed by the proven delay (``bulk`` + ``frac``)."""
-    n, taps = len(mic), len(prior.h)
-    ref = segment(history, bulk, n, taps - 1, 0, frac=frac)
-    size = _fft_len(len(ref) + taps - 1)
-    full = np.fft.irfft(np.fft.rfft(ref, size) * np.fft.rfft(prior.h, size), size)
-    out: Real = np.asarray(mic, dtype=np.float64) - full[taps - 1 : taps - 1 + n]
+    n = len(mic)
+    ref = segment(history, bulk, n, len(prior.h) - 1, 0, frac=frac)
+    out: Real = np.asarray(mic, dtype=np.float64) - echo_of(prior.h, ref, n)
     return out
 
 
