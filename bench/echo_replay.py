@@ -93,8 +93,8 @@ def ticks(folder: Path) -> Iterator[Tick]:
 class ReplayChain(SpeakerPath):
     """The satellite's mic chain, wired as :class:`satellite.core.Satellite` wires it."""
 
-    def __init__(self, echo: EchoConfig, speaker_rate: int = 22050) -> None:
-        self.frontend = AudioFrontend(FrontendConfig(), speaker_rate)
+    def __init__(self, echo: EchoConfig, speaker_rate: int = 22050, frontend: FrontendConfig | None = None) -> None:
+        self.frontend = AudioFrontend(frontend or FrontendConfig(), speaker_rate)
         self.guard = EchoJudge(echo, FRAME / RATE, cancels_echo=True)
         self.detector = SpeechDetector(VadConfig())
         self.speaker = MemorySink(speaker_rate)
@@ -191,6 +191,7 @@ def replay(
     speaker_rate: int = 22050,
     erle: list[tuple[float, float, int]] | None = None,
     after_frame: Callable[[int, Tick, ReplayChain, bytes], None] | None = None,
+    frontend: FrontendConfig | None = None,
 ) -> list[dict[str, Any]]:
     """``jump`` (mic s, ms): the echo path moves that much there, as no stall or drop says
     (:func:`jumped`): how the chain takes a move it is not told of. ``features``: every frame's
@@ -200,8 +201,9 @@ def replay(
     opens the going-on window at the question's end). ``erle``: (mic s, dB, frames) appended at the
     end of each stretch of playback, as the satellite logs it at a reply's end. A row's ``live_kill_ms``: the live
     satellite killed the speaker that long ago (<= 300 ms) where the replay did not hold: from
-    there the tap's playback is the live run's, not what this code would have played."""
-    chain = ReplayChain(echo, speaker_rate)
+    there the tap's playback is the live run's, not what this code would have played. ``frontend``: the
+    front end's config (default: the satellite's default)."""
+    chain = ReplayChain(echo, speaker_rate, frontend)
     holds: list[dict[str, Any]] = []
     last_aborts = 0
     room = room_times(folder) if features is not None else None

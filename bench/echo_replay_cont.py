@@ -12,7 +12,7 @@ to mic time through the audio-stop lines (each has both clocks).
 Per trailing word of a ``room_cont`` run (the room's ``cont-NN-tail.wav``): the first hold the chain
 makes over it (a VAD start or an onset while a reply plays, from 0.1 s before its onset to 0.3 s after
 its end), the frames let through, and whether its voiced frames reach a continuation's minimum (6)
-before ``continuation_lapse`` (5) quiet frames in a row from that hold (an offline proxy for
+before ``continuation_lapse`` (7; 5 until session 28) quiet frames in a row from that hold (an offline proxy for
 "confirmed": the replay's own holds do not kill the speaker, the live run's kills are replayed).
 Holds where nobody speaks (the room's utterances +-0.5 s): every tap.
 
@@ -28,32 +28,20 @@ import argparse
 import datetime as dt
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import echo_replay
 from bench.echo_replay import FRAME, RATE, ReplayChain, Tick, label, replay, room_times
 from satellite.aec import FrontendConfig
+from satellite.config import SatelliteConfig
 from satellite.echo import EchoConfig, frame_rms, ratio_to_db
 from satellite.going_on import voice_level
 
 LEVEL_SECONDS = 3.0  # as satellite.held._LEVEL_SECONDS
-WINDOW_S, HEARD_S = 1.4, 0.95  # continuation_hold_seconds, continuation_max_heard_seconds (defaults)
-CONFIRM_FRAMES, LAPSE_FRAMES = 6, 5  # continuation_min_seconds 0.18, lapse 0.15 s (30 ms frames)
-
-
-@contextmanager
-def front_end(*, catch_up: bool) -> Iterator[None]:
-    """The replay's front end built with :class:`FrontendConfig` ``aec_catch_up`` set so."""
-    plain = getattr(echo_replay, "FrontendConfig")  # noqa: B009 (not re-exported: set as an attribute)
-    setattr(echo_replay, "FrontendConfig", partial(FrontendConfig, aec_catch_up=catch_up))  # noqa: B010
-    try:
-        yield
-    finally:
-        setattr(echo_replay, "FrontendConfig", plain)  # noqa: B010
+_SAT = SatelliteConfig()  # the satellite's defaults, 30 ms frames
+WINDOW_S, HEARD_S = _SAT.continuation_hold_seconds, _SAT.continuation_max_heard_seconds
+CONFIRM_FRAMES = round(_SAT.continuation_min_seconds * RATE / FRAME)  # 6
+LAPSE_FRAMES = round(_SAT.continuation_lapse_seconds * RATE / FRAME)  # 7 (5 until session 28's 0.21 s lapse)
 
 
 def log_marks(run_log: str) -> tuple[list[tuple[float, float]], list[float]]:
@@ -145,8 +133,8 @@ def analyse(keep: Path, *, window: bool = True, catch_up: bool = False) -> dict[
                      "mic_db": round(ratio_to_db(frame_rms(t.mic)), 1), "excess": round(g.residual.excess_db, 1)})
 
     erle: list[tuple[float, float, int]] = []  # (mic s, dB, frames) per reply, as the satellite logs it
-    with front_end(catch_up=catch_up):
-        holds = replay(tap, EchoConfig(), quiet=True, after_frame=after, erle=erle)
+    holds = replay(tap, EchoConfig(), quiet=True, after_frame=after, erle=erle,
+                   frontend=FrontendConfig(aec_catch_up=catch_up))
     hold_t = [h["read"] - t0 for h in holds]
     tails = []
     for u in utterances:
