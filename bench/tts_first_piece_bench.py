@@ -86,7 +86,7 @@ NUMBER_QUESTIONS = [  # session 18: numbers, dates, units, lists, "approximately
 ]
 ALL_QUESTIONS = QUESTIONS + NUMBER_QUESTIONS
 SETTINGS = {"figure-unit": (2, 2), "figure-cut": (2, 0), "off": (0, 0)}  # --first-figure-words, --figure-tail-words
-# Session 28 (llm): Piper's arena, the default (its first 64 MB kept) against main's (all given back).
+# Session 28 (llm): Piper's arena, the default (its first 96 MB kept) against main's (all given back).
 SETTINGS.update({"kept-arena": (2, 2), "main-arena": (2, 2)})
 EXTRA = {"main-arena": ("--piper-kept-arena-mb", "0")}  # more wyoming_kokoro flags per setting
 
