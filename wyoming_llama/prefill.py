@@ -124,12 +124,12 @@ class Prefiller:
     async def _keep(self, conversation: str, build: Build, refresh: bool) -> None:
         me = asyncio.current_task()
         assert me is not None
-        messages = build()
+        messages, minute = build(), False
         while messages is not None:
             self._evaluating.add(me)
             self._idle.clear()
             try:
-                await self._run(conversation, messages)
+                await self._run(conversation, messages, refresh=minute)
             finally:
                 self._evaluated(me)
             if not refresh or self.now is None or conversation in self._paused:
@@ -138,9 +138,9 @@ class Prefiller:
             slots = self.provider.slot_map
             if conversation in self._paused or (slots is not None and not slots.owns(conversation)):
                 return
-            messages = build()
+            messages, minute = build(), True
 
-    async def _run(self, conversation: str, messages: list[ChatMessage]) -> None:
+    async def _run(self, conversation: str, messages: list[ChatMessage], *, refresh: bool = False) -> None:
         provider = self.provider
         started = time.monotonic()
         slot = provider.slot_map.acquire(conversation) if provider.slot_map is not None else None
@@ -168,7 +168,8 @@ class Prefiller:
         cached = details.get("cached_tokens") if isinstance(details, dict) else None
         prompt_ms = timings.get("prompt_ms")
         _LOGGER.info(
-            "prefill conversation=%s prompt_tokens=%s cached=%s prompt_eval_ms=%s total_ms=%d",
+            "%s conversation=%s prompt_tokens=%s cached=%s prompt_eval_ms=%s total_ms=%d",
+            "refresh" if refresh else "prefill",  # refresh: the same, at a new minute
             conversation,
             usage.get("prompt_tokens"),
             cached,
