@@ -291,7 +291,8 @@ _LLM = re.compile(
 
 def llm_lines(folder: Path) -> str:
     """What llama-server evaluated per request (the conversation server's log; ``refresh``: a prefill
-    evaluated again at a new minute, wyoming_llama/prefill.py): the prompt tokens not in its cache, its prompt evaluation (ms, when logged) and, for replies, the first chunk."""
+    evaluated again at a new minute, wyoming_llama/prefill.py): the prompt tokens not in its cache,
+    its prompt evaluation (ms, when logged) and, for replies, the first chunk."""
     path = folder / "llama.log"
     seen: dict[str, list[tuple[int, int | None, int | None]]] = {"reply": [], "prefill": [], "refresh": []}
     for line in path.read_text(errors="replace").splitlines() if path.exists() else []:
