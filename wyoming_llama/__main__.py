@@ -90,6 +90,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="llama-server threads for prompt evaluation (default: as --threads)",
     )
+    parser.add_argument("--flash-attn", choices=("auto", "on", "off"), default=None,
+                        help="llama-server's flash attention (default: its own, on here); off: its prompt evaluation "
+                        "no longer slows as the conversation grows, other numerics (bench/results/s29_llm.md)")
     parser.add_argument(
         "--poll",
         type=int,
@@ -255,6 +258,7 @@ def make_config(args: argparse.Namespace) -> LlamaConfig:
             threads=default_threads() if args.threads is None else args.threads,
             threads_batch=args.threads_batch,
             poll=args.poll,
+            flash_attn=args.flash_attn,
             gpu_layers=args.gpu_layers,
             parallel=args.parallel,
             cache_ram_mib=args.cache_ram,
