@@ -174,3 +174,11 @@ async def test_a_conversation_whose_slot_was_taken_is_not_refreshed() -> None:
         assert task.done() and len(provider.evaluated) == 1
     finally:
         await prefiller.aclose()
+
+
+def test_the_minute_refresh_is_on_by_default_and_can_be_turned_off() -> None:
+    from wyoming_llama.__main__ import make_config, parse_args
+
+    assert make_config(parse_args([])).prefill_refresh is True
+    assert make_config(parse_args(["--no-prefill-refresh"])).prefill_refresh is False
+    assert make_config(parse_args(["--no-prefill-refresh"])).prefill is True  # the prefill itself stays on
