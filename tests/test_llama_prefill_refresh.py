@@ -148,6 +148,9 @@ async def test_the_prefill_is_evaluated_again_at_each_new_minute_until_paused_or
         await minutes.pass_minute()
         await asyncio.wait({task}, timeout=30)
         assert task.done() and len(provider.evaluated) == 4
+        assert not prefiller._paused  # nothing kept of a conversation whose task has ended
+        prefiller.pause("porch")  # a conversation without a prefill: nothing to pause, nothing kept
+        assert not prefiller._paused
         # a list (no refresh asked): evaluated once, no minute awaited
         prefiller.schedule("hall", prompt(minutes))
         hall = prefiller._tasks["hall"]

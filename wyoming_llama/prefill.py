@@ -97,14 +97,17 @@ class Prefiller:
     def pause(self, conversation: str) -> None:
         """A question of ``conversation`` is being answered: no refresh until its reply's prefill (an
         evaluation in flight ends: the question shares its prefix, as with the first prefill)."""
-        self._paused.add(conversation)
         task = self._tasks.get(conversation)
-        if task is not None and task not in self._evaluating:
+        if task is None:
+            return  # nothing to pause (kept only while a task lives: conversations come and go)
+        self._paused.add(conversation)
+        if task not in self._evaluating:
             task.cancel()
 
     def _forget(self, conversation: str, task: asyncio.Task[None]) -> None:
         if self._tasks.get(conversation) is task:
             del self._tasks[conversation]
+            self._paused.discard(conversation)
         self._evaluated(task)
 
     def _evaluated(self, task: asyncio.Task[None]) -> None:
