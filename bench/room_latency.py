@@ -284,16 +284,17 @@ def table(rows: list[dict[str, Any]], title: str) -> str:
 
 
 _LLM = re.compile(
-    r"(reply|prefill) conversation=\S+ (?:chunks=\d+ )?prompt_tokens=(\d+) cached=(\d+)"
+    r"(reply|prefill|refresh) conversation=\S+ (?:chunks=\d+ )?prompt_tokens=(\d+) cached=(\d+)"
     r"(?: prompt_eval_ms=(\d+))?(?:.*first_chunk_ms=(\d+))?"
 )
 
 
 def llm_lines(folder: Path) -> str:
-    """What llama-server evaluated per request (the conversation server's log): the prompt tokens
-    not in its cache, its prompt evaluation (ms, when logged) and, for replies, the first chunk."""
+    """What llama-server evaluated per request (the conversation server's log; ``refresh``: a prefill
+    evaluated again at a new minute, wyoming_llama/prefill.py): the prompt tokens not in its cache,
+    its prompt evaluation (ms, when logged) and, for replies, the first chunk."""
     path = folder / "llama.log"
-    seen: dict[str, list[tuple[int, int | None, int | None]]] = {"reply": [], "prefill": []}
+    seen: dict[str, list[tuple[int, int | None, int | None]]] = {"reply": [], "prefill": [], "refresh": []}
     for line in path.read_text(errors="replace").splitlines() if path.exists() else []:
         if m := _LLM.search(line):
             seen[m.group(1)].append(

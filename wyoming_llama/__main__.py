@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import logging
 from functools import partial
@@ -90,6 +91,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="llama-server threads for prompt evaluation (default: as --threads)",
     )
+    parser.add_argument("--flash-attn", choices=("auto", "on", "off"), default=None,
+                        help="llama-server's flash attention (default: its own, on here); off: its prompt evaluation "
+                        "no longer slows as the conversation grows, other numerics (bench/results/s29_llm.md)")
     parser.add_argument(
         "--poll",
         type=int,
@@ -114,6 +118,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(off): each satellite's conversation stays in the KV cache (--context-size), memory "
         "does not grow; set e.g. 256 for more conversations at once than --parallel",
     )
+    parser.add_argument("--prefill-refresh", action=argparse.BooleanOptionalAction, default=True,
+                        help="evaluate the prefill again at each new minute while the conversation is idle "
+                        "(its clock line: wyoming_llama/prefill.py; --no-prefill-refresh: once, as before session 29)")
     parser.add_argument(
         "--prefill",
         action=argparse.BooleanOptionalAction,
@@ -255,6 +262,7 @@ def make_config(args: argparse.Namespace) -> LlamaConfig:
             threads=default_threads() if args.threads is None else args.threads,
             threads_batch=args.threads_batch,
             poll=args.poll,
+            flash_attn=args.flash_attn,
             gpu_layers=args.gpu_layers,
             parallel=args.parallel,
             cache_ram_mib=args.cache_ram,
@@ -290,6 +298,7 @@ def make_config(args: argparse.Namespace) -> LlamaConfig:
         max_sentences=args.max_sentences,
         warm_up_slots=args.warm_up_slots,
         prefill=args.prefill,
+        prefill_refresh=args.prefill_refresh,
     )
 
 
@@ -352,7 +361,8 @@ async def serve(config: LlamaConfig) -> None:
         history=HistoryStore(max_turns=config.max_history_turns, idle_seconds=config.conversation_timeout),
         max_transcript_chars=config.max_transcript_chars,
         max_sentences=config.max_sentences,
-        prefiller=Prefiller(provider) if config.prefill and isinstance(provider, LocalProvider) else None,
+        prefiller=Prefiller(provider, now=dt.datetime.now if config.prefill_refresh else None)
+        if config.prefill and isinstance(provider, LocalProvider) else None,
     )
     _LOGGER.info("provider=%s model=%s", config.provider, config.model_name)
     try:

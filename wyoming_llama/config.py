@@ -44,3 +44,4 @@ class LlamaConfig:
     max_sentences: int = 3
     warm_up_slots: int | None = None  # slots given the system prompt at start and after a restart (None: all)
     prefill: bool = True  # after each stored reply, evaluate the next prompt up to its clock line (prefill.py)
+    prefill_refresh: bool = True  # ... and again at each new minute while the conversation is idle

@@ -60,7 +60,7 @@ from voice_runtime.limits import Limits
 from voice_runtime.retry import LLM_RETRY, RetryPolicy, retry_async
 from voice_runtime.tasks import cancel_and_wait
 
-from .history import HistoryStore
+from .history import ChatMessage, HistoryStore
 from .llm import GenerationSettings, LlmError, Provider, ReplyStats, TransientLlmError
 from .prefill import Prefiller
 from .spoken import SentenceBudget
@@ -192,14 +192,21 @@ class LlamaHandler(ServiceHandler):
             self._prefill_next(spec.conversation)
 
     def _prefill_next(self, conversation: str) -> None:
-        """A reply was stored: evaluate the next prompt up to its clock line now (:mod:`.prefill`)."""
+        """A reply was stored: evaluate the next prompt up to its clock line now, and again at each
+        new minute while the conversation is idle (:mod:`.prefill`)."""
         service = self.service
         if service.prefiller is None:
             return
-        note = clock_line(service.now()) if service.now else ""
-        messages = service.history.build(conversation, service.system_prompt, "", service.prompt_budget, note=note)
-        messages[-1] = {"role": "user", "content": note}  # no "\n\n": the next prompt matches up to the line's end
-        service.prefiller.schedule(conversation, messages)
+
+        def build() -> list[ChatMessage] | None:
+            if not service.history.turns(conversation):
+                return None  # expired (or forgotten): nothing of it is worth keeping warm
+            note = clock_line(service.now()) if service.now else ""
+            messages = service.history.build(conversation, service.system_prompt, "", service.prompt_budget, note=note)
+            messages[-1] = {"role": "user", "content": note}  # no "\n\n": the next prompt matches up to the line's end
+            return messages
+
+        service.prefiller.schedule(conversation, build, refresh=service.now is not None)
 
     async def finish(self) -> None:
         if self._reply is not None:
@@ -245,6 +252,8 @@ class LlamaHandler(ServiceHandler):
         if not text.strip():
             await self._send_whole(EMPTY_TRANSCRIPT_REPLY, reply_context)
             return
+        if self.service.prefiller is not None:
+            self.service.prefiller.pause(conversation)  # no clock refresh while its question is answered
         spec = Speculation(text.strip(), conversation) if (context or {}).get("speculative") is True else None
         self._speculation = spec
         self._reply = asyncio.create_task(

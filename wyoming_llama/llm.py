@@ -122,6 +122,10 @@ class SlotMap:
     def release(self, slot: int) -> None:
         self._busy[slot] = max(0, self._busy.get(slot, 0) - 1)
 
+    def owns(self, conversation: str) -> bool:
+        """Whether ``conversation`` still has a slot (its prompt is cached there, unless evicted)."""
+        return conversation in self._owner
+
     async def aclose(self) -> None: ...
 
 

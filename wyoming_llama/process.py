@@ -53,6 +53,9 @@ class LlamaServerConfig:
     threads: int | None = None  # generation threads (None: llama-server's default, the physical cores)
     threads_batch: int | None = None  # prompt evaluation threads (None: as ``threads``)
     poll: int | None = None  # how hard idle worker threads busy-wait, 0-100 (None: llama-server's default, 50)
+    # llama-server's --flash-attn (None: its own choice, "auto": on for this CPU). Off, its CPU attention
+    # no longer slows with the conversation (bench/results/s29_llm.md), but the replies' numerics change.
+    flash_attn: str | None = None
     gpu_layers: int = -1  # -1: all layers (no effect without a GPU)
     parallel: int = 4  # slots: replies generated at once (batched), sharing one KV pool
     # llama-server's host prompt cache for conversations that lost their slot (its default: 8192 MiB).
@@ -92,6 +95,8 @@ class LlamaServerConfig:
             args += ["--threads-batch", str(self.threads_batch)]
         if self.poll is not None:
             args += ["--poll", str(self.poll)]
+        if self.flash_attn is not None:
+            args += ["--flash-attn", self.flash_attn]
         return args + list(self.extra_args)
 
 
