@@ -47,8 +47,8 @@ def turns(run_log: str) -> list[dict[str, Any]]:
         if m is None:
             continue
         wall = dt.datetime.fromisoformat(m.group(1)).timestamp()
-        if t := re.match(r"turn (\d+) local run-pipeline preroll_ms=(\d+)", m.group(2)):
-            out.append({"turn": int(t.group(1)), "wall": wall, "preroll_ms": int(t.group(2))})
+        if s := re.match(r"turn (\d+) local run-pipeline preroll_ms=(\d+)", m.group(2)):
+            out.append({"turn": int(s.group(1)), "wall": wall, "preroll_ms": int(s.group(2))})
         elif (a := re.match(r"audio-stop to the controller at mic ([\d.]+)s", m.group(2))) and out:
             out[-1]["end_ms"] = float(a.group(1)) * 1000
             offsets.append((wall, wall - float(a.group(1))))
@@ -64,11 +64,9 @@ def joined(parts: list[np.ndarray[Any, Any]], spans: list[tuple[float, float]]) 
     """The parts (each over its mic span, ms) as HeardAudio joins them."""
     out, end = [parts[0]], spans[0][1]
     for audio, (start, stop) in zip(parts[1:], spans[1:], strict=True):
-        if start < end:
-            audio = audio[int((end - start) * RATE / 1000):]
-        elif (start - end) / 1000 > JOIN_GAP_S:
+        if start >= end and (start - end) / 1000 > JOIN_GAP_S:
             out.append(np.zeros(int(min((start - end) / 1000, MAX_GAP_S) * RATE), dtype=np.int16))
-        out.append(audio)
+        out.append(audio[int((end - start) * RATE / 1000):] if start < end else audio)
         end = max(end, stop)
     return np.concatenate(out)
 
