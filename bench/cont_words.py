@@ -4,8 +4,8 @@
 be the word's own audio, the canceller's leftover echo over it, or its start lost to the hold's pre-roll. Here,
 per request whose trailing word started a continuation turn, the merged stream the orchestrator sends Whisper
 (``orchestrator.continuation.HeardAudio``: the question's audio from its turn's start to its ``audio-stop``, then
-the continuation turn's from its pre-roll on, joined by the satellite's mic times, a gap over 0.5 s put as at most
-0.3 s of silence) is rebuilt from the tap (``--tap``) and decoded with the server's engine (tiny.en, beam 5,
+the continuation turn's from its pre-roll on, joined by the satellite's mic times, a gap put as silence (at most
+0.3 s)) is rebuilt from the tap (``--tap``) and decoded with the server's engine (tiny.en, beam 5,
 greedy first) in variants that change one thing each:
 
 * ``sent``: the canceller's output (the replay's: it follows the live chain until their decisions differ), the
@@ -35,7 +35,7 @@ import numpy as np
 from bench.echo_replay import FRAME, RATE, ReplayChain, Tick, replay, room_times
 from satellite.echo import EchoConfig
 
-JOIN_GAP_S, MAX_GAP_S = 0.5, 0.3  # as HeardAudio.add: a gap over this is put as at most that much silence
+JOIN_GAP_MS, MAX_GAP_S = 0.5, 0.3  # as HeardAudio.add: a gap over this (ms) is put as at most that much silence
 
 
 def turns(run_log: str) -> list[dict[str, Any]]:
@@ -64,7 +64,7 @@ def joined(parts: list[np.ndarray[Any, Any]], spans: list[tuple[float, float]]) 
     """The parts (each over its mic span, ms) as HeardAudio joins them."""
     out, end = [parts[0]], spans[0][1]
     for audio, (start, stop) in zip(parts[1:], spans[1:], strict=True):
-        if start >= end and (start - end) / 1000 > JOIN_GAP_S:
+        if start >= end and start - end > JOIN_GAP_MS:
             out.append(np.zeros(int(min((start - end) / 1000, MAX_GAP_S) * RATE), dtype=np.int16))
         out.append(audio[int((end - start) * RATE / 1000):] if start < end else audio)
         end = max(end, stop)
