@@ -40,6 +40,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -54,6 +56,21 @@ EDGE_MS = 30  # such blocks in the kept mic's first this much are left out (the 
 LOUD_RMS = 32768 * 10 ** (-50 / 20)  # a block this loud (RMS, 16-bit) counts (the room's noise: -60 dBFS)
 Pcm = np.ndarray[Any, np.dtype[np.int16]]
 Real = np.ndarray[Any, np.dtype[np.float64]]
+
+
+class Outcome(StrEnum):
+    """What :meth:`CatchUp.take` handed back."""
+
+    FED = "fed"  # the kept mic (echo alone), to feed the canceller
+    TRIMMED = "trimmed"  # ... but for its first blocks (more than echo, at its edge: left out)
+    REFUSED = "refused"  # the kept mic held more than echo (the user): nothing
+    EMPTY = "empty"  # nothing was kept (not armed, or all of it was the stall's backlog and the move)
+
+
+@dataclass(frozen=True)
+class Taken:
+    mic: Pcm  # the samples to feed the canceller (whole blocks; empty unless FED or TRIMMED)
+    outcome: Outcome
 
 
 def echo_from(mic: Pcm, echo: Real, block: int, edge: int = 0) -> int | None:
@@ -127,12 +144,13 @@ class CatchUp:
             self._lost += max(0, len(kept) - self.limit)
             self._mic = kept[-self.limit :]
 
-    def take(self, most: int, delay: float, alone: Callable[[Pcm, int], int | None] | None = None) -> Pcm:
+    def take(self, most: int, delay: float, alone: Callable[[Pcm, int], int | None] | None = None) -> Taken:
         """The kept mic (its newest ``most`` samples at most, whole blocks), right before the frame the canceller
         resumes on with the reference delayed by ``delay``; disarms. The first samples as long as the move are
         left out too: the card played silence for that long (the reference at the new delay has what played
         before it there) and its echo lasts a little more. ``alone(mic, edge)``: where the mic is echo alone from on
-        (:func:`echo_from`): only that is handed back, nothing if None (the user's words are no echo to feed)."""
+        (:func:`echo_from`): only that is handed back, nothing if None (the user's words are no echo to feed); with
+        what was done (:class:`Outcome`: the caller logs a refusal from it)."""
         silence = max(0, math.ceil(abs(delay - self._delay)) - self._lost)  # (the oldest kept, if still kept)
         most = max(0, min(most, len(self._mic) - silence))
         mic = self._mic[len(self._mic) - most + most % self._block :] if most else self._mic[:0]
@@ -140,11 +158,12 @@ class CatchUp:
         start = alone(mic, self._rate * EDGE_MS // 1000) if len(mic) and alone is not None else 0
         if start is None:
             self.refused += 1
-            return mic[:0]
+            return Taken(mic[:0], Outcome.REFUSED)
         if start:
             self.trimmed += 1
             mic = mic[start:]
-        if len(mic):
-            self.fed += 1
-            self.samples += len(mic)
-        return mic
+        if not len(mic):
+            return Taken(mic, Outcome.EMPTY)
+        self.fed += 1
+        self.samples += len(mic)
+        return Taken(mic, Outcome.TRIMMED if start else Outcome.FED)

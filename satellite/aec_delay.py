@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .aec_catchup import CatchUp, echo_from
+from .aec_catchup import CatchUp, Outcome, echo_from
 from .aec_config import FrontendConfig
 from .aec_prior import PriorPath, echo_of
 from .aec_shadow import ShadowCanceller
@@ -78,11 +78,10 @@ class DelayView:
             reference = self._aligned(len(mic) + min(len(h), max(1, most - len(mic))) - 1, n)
             return echo_from(mic, echo_of(h, reference, len(mic)), speex.frame_size, edge)
 
-        refused = self._catch_up.refused
-        mic = self._catch_up.take(most, self.bulk + self._frac, alone if speex is not None else None)
-        if len(mic) and speex is not None:
-            speex.process(mic, self._aligned(len(mic), n))
-        elif self._catch_up.refused > refused:
+        taken = self._catch_up.take(most, self.bulk + self._frac, alone if speex is not None else None)
+        if len(taken.mic) and speex is not None:
+            speex.process(taken.mic, self._aligned(len(taken.mic), n))
+        elif taken.outcome is Outcome.REFUSED:
             _LOGGER.debug("the mic kept through the wait is more than echo: the canceller is not caught up on it")
 
     def _moved(self, lag: int, before: tuple[int | None, float | None]) -> bool:

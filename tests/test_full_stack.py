@@ -26,6 +26,7 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from helpers import ROOT
@@ -47,6 +48,17 @@ async def orchestrator(stack: Stack, satellite_uri: str, *flags: str) -> Satelli
         cwd=str(ROOT), env=dict(os.environ),
     )
     return SatelliteProcess(proc, 0)
+
+
+@contextlib.contextmanager
+def logs_on_failure(**procs: SatelliteProcess) -> Iterator[None]:
+    """On a failure (a timeout while running, an assertion after), each process's last log lines, once."""
+    try:
+        yield
+    except BaseException:
+        for name, proc in procs.items():
+            print(f"{name}:", *proc.log[-120:], sep="\n")
+        raise
 
 
 def states(log: list[str]) -> list[str]:
@@ -71,23 +83,25 @@ async def test_question_reply_interruption_stops_the_reply_and_is_answered(stack
         # Spoken over a reply that has begun: a barge-in, never the rest of the question.
         orch = await orchestrator(stack, sat.uri, "--continuation-max-reply", "0")
         try:
-            await sat.wait_log("controller attached", timeout=30)
-            room.say(question)
-            await sat.wait_log("waiting -> speaking on reply-start", timeout=180)  # the story plays
-            await asyncio.sleep(0)
-            room.say(interruption)  # spoken over the story
-            await orch.wait_log("turn ok", timeout=180)  # the interruption, answered
-            await sat.wait_log("on reply-done", timeout=60)  # … and played to the end
-        except BaseException:
-            print("orchestrator:", *orch.log[-60:], sep="\n")  # shown with the failure
-            print("satellite:", *sat.log[-80:], sep="\n")
-            raise
+            with logs_on_failure(orchestrator=orch, satellite=sat):
+                await sat.wait_log("controller attached", timeout=30)
+                room.say(question)
+                await sat.wait_log("waiting -> speaking on reply-start", timeout=180)  # the story plays
+                await asyncio.sleep(0)
+                room.say(interruption)  # spoken over the story
+                await orch.wait_log("turn ok", timeout=180)  # the interruption, answered
+                await sat.wait_log("on reply-done", timeout=60)  # … and played to the end
         finally:
             await orch.stop(signal.SIGTERM)
             await sat.stop()
+    with logs_on_failure(satellite=sat):
+        heard(sat, orch)
+
+
+def heard(sat: SatelliteProcess, orch: SatelliteProcess) -> None:
+    """The interruption test's checks on the two logs (after both stopped)."""
     sat_log, orch_log = "\n".join(sat.log), "\n".join(orch.log)
     seen = states(sat.log)
-    print("satellite:", *sat.log[-120:], sep="\n")  # (pytest shows it with a failed assertion below)
     # Heard over the reply: held at once, confirmed, a new turn streamed.
     start = seen.index("waiting -> speaking on reply-start")
     # (a reply that began within 1 s of the question's end: confirmed as a continuation, on less speech;

@@ -23,7 +23,7 @@ import pytest
 from test_satellite_echo_realign import FRAME, RATE, SPEAKER, underrun_scene
 
 from satellite.aec import AudioFrontend, FrontendConfig
-from satellite.aec_catchup import CatchUp
+from satellite.aec_catchup import CatchUp, Outcome
 from satellite.speex import load_library
 
 LOUD = 32768 * 10 ** (-40 / 20)
@@ -105,16 +105,37 @@ def test_the_kept_mic_leaves_out_the_backlog_and_the_move() -> None:
     c.arm(behind=800, delay=1000.0)  # skips 800 + 480 (the 30 ms margin)
     for k in range(10):
         c.keep(np.full(480, k, dtype=np.int16))
-    got = c.take(100_000, delay=1320.0)  # moved 320: 4800 - 1280 - 320 = 3200 samples, whole blocks
-    assert len(got) == 3200 and got[-1] == 9 and got[0] == 3
-    assert not c.armed and c.fed == 1 and len(c.take(100_000, 1320.0)) == 0
+    taken = c.take(100_000, delay=1320.0)  # moved 320: 4800 - 1280 - 320 = 3200 samples, whole blocks
+    got = taken.mic
+    assert len(got) == 3200 and got[-1] == 9 and got[0] == 3 and taken.outcome is Outcome.FED
+    again = c.take(100_000, 1320.0)
+    assert not c.armed and c.fed == 1 and len(again.mic) == 0 and again.outcome is Outcome.EMPTY
     c.arm(0, 0.0)
     for _ in range(40):
         c.keep(np.full(480, 7, dtype=np.int16))
-    assert len(c.take(100_000, 320.0)) == c.limit  # the newest CATCH_UP_MS at most (the move's were dropped)
+    assert len(c.take(100_000, 320.0).mic) == c.limit  # the newest CATCH_UP_MS at most (the move's were dropped)
     c.arm(0, 0.0)
     c.keep(np.full(2000, 1, dtype=np.int16))
-    assert len(c.take(1000, 0.0)) == 960  # at most what the caller's history reaches, in whole blocks
+    assert len(c.take(1000, 0.0).mic) == 960  # at most what the caller's history reaches, in whole blocks
+
+
+def test_take_says_what_it_did() -> None:
+    """The caller logs a refusal from what take() says it did (it compared the refusals counted before and after)."""
+    c = CatchUp(RATE, 160)
+
+    def kept() -> None:
+        c.arm(0, 0.0)
+        c.keep(np.full(4800, 5, dtype=np.int16))
+
+    kept()
+    refused = c.take(100_000, 0.0, lambda mic, edge: None)
+    assert refused.outcome is Outcome.REFUSED and len(refused.mic) == 0 and c.refused == 1 and c.fed == 0
+    kept()
+    trimmed = c.take(100_000, 0.0, lambda mic, edge: 320)
+    assert trimmed.outcome is Outcome.TRIMMED and len(trimmed.mic) == 4800 - 480 - 320 and c.trimmed == c.fed == 1
+    kept()
+    fed = c.take(100_000, 0.0, lambda mic, edge: 0)
+    assert fed.outcome is Outcome.FED and len(fed.mic) == 4800 - 480 and c.fed == 2
 
 
 @pytest.mark.skipif(load_library() is None, reason="libspeexdsp1 is not installed")
