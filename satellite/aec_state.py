@@ -90,7 +90,7 @@ def load(folder: Path, key: str) -> EchoState | None:
     if not file.exists():
         return None
     try:
-        with np.load(file, allow_pickle=False) as data:
+        with file.open("rb") as raw, np.load(raw, allow_pickle=False) as data:  # (np.load leaked a bad zip's fd)
             version = int(data["version"])
             if version != VERSION:
                 _LOGGER.info("kept echo path %s: version %d, not %d: ignored", file, version, VERSION)
