@@ -27,8 +27,8 @@ from bench.aec_bench import FRAME  # noqa: E402
 from bench.echo_interrupt_room import Room  # noqa: E402
 from bench.room_bench import INTERRUPTION, REPLY  # noqa: E402
 from satellite.aec_state import FILE_NAME, EchoState, device_key, load, save  # noqa: E402
-from satellite.echo_keeper import audio_key  # noqa: E402
 from satellite.audio_io import AudioConfig  # noqa: E402
+from satellite.echo_keeper import audio_key  # noqa: E402
 from satellite.vad import VadEvent  # noqa: E402
 
 RATE = 16000
@@ -100,8 +100,8 @@ def _first_reply(room: Room, seconds: float) -> tuple[list[int], float]:
 
 @pytest.mark.parametrize("gain_db", [-6.0, 0.0])
 def test_a_new_process_cancels_its_first_reply_and_hears_the_first_barge_in_at_once(gain_db: float) -> None:
-    """Measured (0 / -6 dB): the first reply's echo 0.5-1.5 s in cancelled 27-30 dB warm, 3-8 dB cold; "Stop"
-    1.5 s into the first reply held 0.06-0.09 s after its onset warm, cold 0.2-0.8 s."""
+    """Measured (-6 / 0 dB): the first reply's echo 0.5-1.5 s in cancelled 24.0 / 26.5 dB warm, 1.6 / 1.5 dB
+    cold (main); "Stop" 1.5 s into the first reply held 0.06 s after its onset warm, 0.30 s cold (main)."""
     state = _learned(gain_db)
     room = Room(speak(REPLY), gain_db, seed=9)
     assert room.chain.frontend is not None and room.chain.frontend.warm_start(state)
