@@ -97,8 +97,9 @@ def test_noise_suppression_lowers_steady_noise() -> None:
 
 
 def test_flags_and_bad_values() -> None:
-    args = build_parser().parse_args(["--no-aec", "--noise-suppression", "2", "--auto-gain", "5"])
+    args = build_parser().parse_args(["--no-aec", "--noise-suppression", "2", "--auto-gain", "5", "--state-dir", ""])
     assert frontend_config(args) == FrontendConfig(aec=False, noise_suppression=2, auto_gain_dbfs=5)
+    assert frontend_config(build_parser().parse_args([])).state_dir.endswith("hearth/satellite")  # kept by default
     assert frontend_config(build_parser().parse_args([])).aec  # on by default
     with pytest.raises(ValueError, match="auto gain"):
         FrontendConfig(auto_gain_dbfs=40)
