@@ -1,7 +1,7 @@
 """The echo path kept across processes (:mod:`satellite.aec_state`): read at start, written while it is good.
 
-The state folder is ``--state-dir`` (``SATELLITE_STATE_DIR``; default ``$XDG_STATE_HOME/hearth/satellite``,
-``~/.local/state/hearth/satellite``; empty: nothing kept). Written every ``EVERY_S`` while the echo judge trusts
+The state folder is ``--state-dir`` (``SATELLITE_STATE_DIR``; default ``$HEARTH_DATA_DIR/satellite``,
+``~/.local/share/hearth/satellite``; empty: nothing kept). Written every ``EVERY_S`` while the echo judge trusts
 the canceller at ``MIN_ERLE_DB`` or more and the shadow canceller cancels as much (at most one write a
 ``REWRITE_S`` unless the delay moved), and at the end; in a thread, off the mic's loop.
 """
@@ -25,8 +25,9 @@ REWRITE_S = 600.0
 
 
 def default_state_dir() -> str:
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return os.path.join(base, "hearth", "satellite")
+    """``satellite`` in the project's data folder (``HEARTH_DATA_DIR``, default ``~/.local/share/hearth``, as the
+    orchestrator's)."""
+    return os.path.join(os.path.expanduser(os.environ.get("HEARTH_DATA_DIR") or "~/.local/share/hearth"), "satellite")
 
 
 def audio_key(audio: AudioConfig, speaker_rate: int | None) -> str:
