@@ -8,7 +8,7 @@ the tap is replayed from a cold start (as main) and from that state (the warm st
 first holds after each user onset (detect: onset -> the frame the chain holds on) and ERLE per reply are
 printed side by side.
 
-    python -m bench.echo_warm TAP --learn OTHER_TAP [--out F.json]
+    python -m bench.echo_warm TAP (--learn OTHER_TAP | --state-dir DIR) [--out F.json]
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.echo_replay import ReplayChain, replay, room_times
-from satellite.aec_state import MIN_ERLE_DB, EchoState
+from satellite.aec_state import MIN_ERLE_DB, EchoState, load
 from satellite.echo import EchoConfig
 
 
@@ -64,10 +64,11 @@ def run(tap: Path, state: EchoState | None) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("tap", type=Path)
-    parser.add_argument("--learn", type=Path, required=True, help="the tap whose end state is kept")
+    parser.add_argument("--learn", type=Path, help="the tap whose end state is kept")
+    parser.add_argument("--state-dir", type=Path, help="or the state a live run kept (satellite.aec_state)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    state = learned(args.learn)
+    state = learned(args.learn) if args.learn else load(args.state_dir, "", any_key=True) if args.state_dir else None
     print(json.dumps({"learned": None if state is None else {"lag": state.lag, "bulk": round(state.bulk, 2)}}))
     result = {"cold": run(args.tap, None), "warm": run(args.tap, state) if state is not None else None}
     for name, r in result.items():

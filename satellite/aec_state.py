@@ -83,9 +83,9 @@ def save(folder: Path, state: EchoState) -> None:
         raise
 
 
-def load(folder: Path, key: str) -> EchoState | None:
-    """The state kept in ``folder`` for these devices (``key``), or None (none, another version or
-    devices, or a file that cannot be read: logged)."""
+def load(folder: Path, key: str, *, any_key: bool = False) -> EchoState | None:
+    """The state kept in ``folder`` for these devices (``key``; ``any_key``: whatever devices), or None (none,
+    another version or devices, or a file that cannot be read: logged)."""
     file = folder / FILE_NAME
     if not file.exists():
         return None
@@ -95,7 +95,7 @@ def load(folder: Path, key: str) -> EchoState | None:
             if version != VERSION:
                 _LOGGER.info("kept echo path %s: version %d, not %d: ignored", file, version, VERSION)
                 return None
-            if str(data["key"]) != key:
+            if str(data["key"]) != key and not any_key:
                 _LOGGER.info("kept echo path %s: learned on other audio devices: ignored", file)
                 return None
             state = EchoState(key, int(data["lag"]), float(data["fine"]), float(data["bulk"]),
