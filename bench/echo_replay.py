@@ -192,6 +192,7 @@ def replay(
     erle: list[tuple[float, float, int]] | None = None,
     after_frame: Callable[[int, Tick, ReplayChain, bytes], None] | None = None,
     frontend: FrontendConfig | None = None,
+    start: Callable[[ReplayChain], None] | None = None,
 ) -> list[dict[str, Any]]:
     """``jump`` (mic s, ms): the echo path moves that much there, as no stall or drop says
     (:func:`jumped`): how the chain takes a move it is not told of. ``features``: every frame's
@@ -202,8 +203,10 @@ def replay(
     end of each stretch of playback, as the satellite logs it at a reply's end. A row's ``live_kill_ms``: the live
     satellite killed the speaker that long ago (<= 300 ms) where the replay did not hold: from
     there the tap's playback is the live run's, not what this code would have played. ``frontend``: the
-    front end's config (default: the satellite's default)."""
+    front end's config (default: the satellite's default). ``start(chain)``: called before the first frame."""
     chain = ReplayChain(echo, speaker_rate, frontend)
+    if start is not None:
+        start(chain)
     holds: list[dict[str, Any]] = []
     last_aborts = 0
     room = room_times(folder) if features is not None else None

@@ -26,6 +26,11 @@ Two scenarios per echo level:
   Piper's clean "Will it rain on Thursday?" wrong at some paddings) and the greedy tiny.en
   decode earlier sessions reported (``wer_mean_greedy``; it hears that clean WAV wrong always).
 
+The satellite processes of one run share a state folder (``--state-dir``, ``satellite.aec_state``: the echo path
+a process learned, kept for the next): the run's first process starts cold, the next ones (the barge-in half after
+the echo-only one, the next level's) from what the one before kept, as after a restart at home. ``-- --state-dir
+DIR`` chooses the folder (kept between runs: a warm first process), ``-- --state-dir ''`` keeps nothing.
+
 Also from each run: the canceller's ERLE per reply (the satellite's ``echo canceller erle_db``
 log lines: echo at the mic / after the canceller over the frames judged echo), the in-process
 steps of each hold (``barge-in trace`` debug lines) and the satellite's CPU (% of one core,
@@ -200,6 +205,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="room-bench-") as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
+        if not any(f.startswith("--state-dir") for f in args.sat_flags):  # one household's (satellite.aec_state)
+            args.sat_flags = [*args.sat_flags, "--state-dir", str(folder / "state")]
         wavs = {}
         for i, q in enumerate(QUESTIONS):
             write_wav(str(folder / f"q{i}.wav"), spoken[q], PCM16_MONO_16K)

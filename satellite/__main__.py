@@ -28,6 +28,7 @@ from .audio_io import AudioConfig, check_audio, list_devices, open_audio
 from .cloud import CloudAssistant, CloudConfig, cloud_config
 from .core import Satellite, SatelliteConfig
 from .echo import EchoConfig
+from .echo_keeper import EchoKeeper, audio_key, default_state_dir
 from .ha_turn import SENSITIVITIES, EndOfTurnConfig
 from .handler import SatelliteHandler, satellite_info
 from .hooks import HooksConfig
@@ -87,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     front.add_argument("--aec-catch-up", action=argparse.BooleanOptionalAction,
                        default=env_bool("SATELLITE_AEC_CATCH_UP", False),
                        help="speex: fed the mic it waited on after a dry speaker (satellite.aec_catchup)")
+    front.add_argument("--state-dir", default=env("SATELLITE_STATE_DIR", default_state_dir()), metavar="DIR",
+                       help="keep the learned echo path here for the next start ('': nothing kept)")
     front.add_argument("--noise-suppression", type=int, default=0, choices=range(5), metavar="0-4",
                        help="noise suppression level (0 off)")
     front.add_argument("--auto-gain", type=int, default=0, metavar="DBFS",
@@ -207,7 +210,7 @@ def _argv(command: str | None) -> tuple[str, ...]:
 
 def frontend_config(args: argparse.Namespace) -> FrontendConfig:
     return FrontendConfig(aec=args.aec, aec_engine=args.aec_engine, aec_tail_ms=args.aec_tail_ms,
-                          aec_catch_up=args.aec_catch_up,
+                          aec_catch_up=args.aec_catch_up, state_dir=args.state_dir,
                           noise_suppression=args.noise_suppression, auto_gain_dbfs=args.auto_gain)
 
 
@@ -273,6 +276,10 @@ async def serve(config: SatelliteConfig, audio: AudioConfig, cloud: CloudConfig 
     wake = WakeGate(config.wake, config.vad.frame_seconds) if config.wake.enabled else None
     assistant = CloudAssistant(cloud) if cloud else None
     satellite = Satellite(config, mic, speaker, cloud=assistant, frontend=frontend, wake=wake)
+    keeper = (EchoKeeper(Path(config.frontend.state_dir), audio_key(audio, speaker.rate), frontend, satellite.guard)
+              if frontend is not None and config.frontend.state_dir else None)
+    if keeper is not None:
+        keeper.start()  # (satellite.aec_state: the echo path the last run learned)
     info = satellite_info(config.name, config.area, wake.programs() if wake else None)
     # The cloud client's imports load in the background: a fallback must not wait for them.
     preparing = asyncio.create_task(assistant.prepare(), name="cloud prepare") if assistant else None
@@ -280,6 +287,7 @@ async def serve(config: SatelliteConfig, audio: AudioConfig, cloud: CloudConfig 
     serving = asyncio.create_task(run_server(server, lambda r, w: SatelliteHandler(
         r, w, satellite=satellite, info=lambda: info, limits=server.limits)), name="server")
     audio_ended = asyncio.create_task(satellite.stopped.wait(), name="audio ended")
+    keeping = asyncio.create_task(keeper.run(), name="echo keeper") if keeper is not None else None
     first = None
     try:
         first = await race(serving, audio_ended)
@@ -287,6 +295,7 @@ async def serve(config: SatelliteConfig, audio: AudioConfig, cloud: CloudConfig 
         await cancel_and_wait(serving)
         await cancel_and_wait(audio_ended)
         await cancel_and_wait(preparing)
+        await cancel_and_wait(keeping)
         await satellite.stop()
     failure = None if first != 0 or serving.cancelled() else serving.exception()
     if failure is not None:  # race() reads no contender's outcome: the server's failure is ours to report

@@ -53,6 +53,7 @@ from .aec_delay import MAX_BULK as _MAX_BULK
 from .aec_prior import REACH_MS, PriorPath, agrees, cancel, kept_off_path, warm
 from .aec_shadow import ShadowCanceller
 from .aec_slip import Slip
+from .aec_state import KeptEchoPath
 from .delay import EchoDelay
 from .estimate import LaterEcho
 from .estimate import estimate_corr as _estimate_corr
@@ -68,7 +69,7 @@ TAIL_DB = 35.0  # the echo path's reverberation counts until this far below its 
 Pcm = np.ndarray[Any, np.dtype[np.int16]]
 
 
-class AudioFrontend(DelayView):
+class AudioFrontend(DelayView, KeptEchoPath):
     """Cleans each mic frame; call :meth:`process` once per tick, in order."""
 
     def __init__(self, config: FrontendConfig, speaker_rate: int | None) -> None:
@@ -303,6 +304,7 @@ class AudioFrontend(DelayView):
             self._waited = None
             prior, self._prior = self._prior, None
             agreed = agrees(prior, lag, before[0])  # the measured delay is the one the kept path proved (aec_prior)
+            self._measured_after_warm_start(agreed)  # (aec_state: a kept path from the last run)
             self._warm = self._warm if agreed else 0
             kept = self.bulk + self._frac
             moved = self._moved(lag, before)

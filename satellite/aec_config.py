@@ -17,6 +17,7 @@ class FrontendConfig:
     # speex fed the mic it waited on after a dry speaker (satellite.aec_catchup): off by default since session 27,
     # its replay lost a clean user's continuation that main holds (bench/results/room.md, session 27 lead)
     aec_catch_up: bool = False
+    state_dir: str = ""  # the echo path kept here for the next process (satellite.aec_state); '': not kept
     noise_suppression: int = 0  # 0 off, 1..4 (WebRTC NS levels: about 6/12/18/21 dB less noise)
     auto_gain_dbfs: int = 0  # 0 off; else AGC2 with this headroom below 0 dBFS (wyoming-satellite: 0..31)
 

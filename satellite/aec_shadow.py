@@ -82,6 +82,14 @@ class ShadowCanceller:
         h: Real = w.reshape(-1)
         return h
 
+    def set_path(self, h: Real) -> None:
+        """The filter set to the taps ``h`` (:meth:`impulse_response`'s form; cut or padded to its length)."""
+        taps = np.zeros(self._w.shape[0] * BLOCK)
+        taps[: min(len(h), len(taps))] = h[: len(taps)]
+        parts = np.concatenate([taps.reshape(-1, BLOCK), np.zeros((self._w.shape[0], BLOCK))], axis=1)
+        self._w = np.fft.rfft(parts, axis=1)
+        self._past.clear()
+
     @property
     def trusted(self) -> bool:
         """Its output is the front end's (held, proven on the echo alone, about as good as speex)."""

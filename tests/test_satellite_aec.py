@@ -9,8 +9,10 @@ fails that), and a question spoken over the reply must come through.
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -97,8 +99,10 @@ def test_noise_suppression_lowers_steady_noise() -> None:
 
 
 def test_flags_and_bad_values() -> None:
-    args = build_parser().parse_args(["--no-aec", "--noise-suppression", "2", "--auto-gain", "5"])
+    args = build_parser().parse_args(["--no-aec", "--noise-suppression", "2", "--auto-gain", "5", "--state-dir", ""])
     assert frontend_config(args) == FrontendConfig(aec=False, noise_suppression=2, auto_gain_dbfs=5)
+    default = frontend_config(build_parser().parse_args([])).state_dir  # kept by default, in the data folder
+    assert default == str(Path(os.environ["HEARTH_DATA_DIR"]).expanduser() / "satellite")
     assert frontend_config(build_parser().parse_args([])).aec  # on by default
     with pytest.raises(ValueError, match="auto gain"):
         FrontendConfig(auto_gain_dbfs=40)
