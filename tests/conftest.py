@@ -178,4 +178,8 @@ def own_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     run in another checkout, or the user's own) would make theirs refuse to start."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HEARTH_DATA_DIR", str(tmp_path_factory.mktemp("hearth-data")))
+        # Satellites the tests start keep no echo path (satellite/aec_state.py): a test's first reply
+        # would otherwise start from what an earlier test of this worker learned on FIFOs of the same
+        # names. tests/test_satellite_aec_state.py passes its own folders.
+        patch.setenv("SATELLITE_STATE_DIR", "")
         yield

@@ -33,13 +33,14 @@ MAX_TOKENS = 64  # every reply of the shared service is exactly this long (ignor
 
 
 @contextlib.asynccontextmanager
-async def llama_service() -> AsyncIterator[ServiceProcess]:
-    """The service a test module shares (tests/conftest.py's ``llama``)."""
+async def llama_service(*extra: str) -> AsyncIterator[ServiceProcess]:
+    """The service a test module shares (tests/conftest.py's ``llama``), with ``extra`` flags."""
     service = await start_service(
         "wyoming_llama", "--threads", "1", "--context-size", "2048", "--max-tokens", str(MAX_TOKENS),
         "--temperature", "0", "--llm-option", "ignore_eos=true", "--health-interval", "1",
         "--health-timeout", "3", "--restart-delay", "0.2", "--max-sentences", "0",  # long replies on purpose
         "--warm-up-slots", "1",  # not 4: each (re)start's warm-up competes with the test (1 thread)
+        *extra,
     )
     try:
         yield service

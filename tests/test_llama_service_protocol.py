@@ -5,8 +5,11 @@ and the sentence budget (``--max-sentences``)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
+import pytest
 from helpers import ServiceProcess, connected, start_service
-from llama_service_harness import ask, check_reply, llama_child, metric, ready_url
+from llama_service_harness import ask, check_reply, llama_child, llama_service, metric, ready_url
 from wyoming.asr import Transcript
 from wyoming.error import Error
 from wyoming.event import Event
@@ -14,6 +17,14 @@ from wyoming.info import Describe, Info
 
 from wyoming_llama.handler import EMPTY_TRANSCRIPT_REPLY
 from wyoming_llama.spoken import SentenceBudget
+
+
+@pytest.fixture(scope="module")
+async def llama() -> AsyncIterator[ServiceProcess]:
+    """conftest's service without the minute's prefill refresh (wyoming_llama/prefill.py): one
+    firing at a minute's turn would count in the empty transcript's decode check."""
+    async with llama_service("--no-prefill-refresh") as service:
+        yield service
 
 
 async def test_describe_and_streamed_reply(llama: ServiceProcess) -> None:

@@ -98,7 +98,8 @@ def test_noise_suppression_lowers_steady_noise() -> None:
     assert 10 * np.log10(np.sum(hiss[tail] ** 2) / np.sum(out[tail] ** 2)) >= 6.0
 
 
-def test_flags_and_bad_values() -> None:
+def test_flags_and_bad_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SATELLITE_STATE_DIR")  # tests/conftest.py sets it to '' for the satellites tests start
     args = build_parser().parse_args(["--no-aec", "--noise-suppression", "2", "--auto-gain", "5", "--state-dir", ""])
     assert frontend_config(args) == FrontendConfig(aec=False, noise_suppression=2, auto_gain_dbfs=5)
     default = frontend_config(build_parser().parse_args([])).state_dir  # kept by default, in the data folder
