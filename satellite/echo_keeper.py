@@ -14,6 +14,8 @@ import os
 import time
 from pathlib import Path
 
+from voice_runtime.env import env
+
 from .aec import AudioFrontend
 from .aec_state import MIN_ERLE_DB, EchoState, device_key, load, save
 from .audio_io import AudioConfig
@@ -27,7 +29,7 @@ REWRITE_S = 600.0
 def default_state_dir() -> str:
     """``satellite`` in the project's data folder (``HEARTH_DATA_DIR``, default ``~/.local/share/hearth``, as the
     orchestrator's)."""
-    return os.path.join(os.path.expanduser(os.environ.get("HEARTH_DATA_DIR") or "~/.local/share/hearth"), "satellite")
+    return os.path.join(os.path.expanduser(env("HEARTH_DATA_DIR") or "~/.local/share/hearth"), "satellite")
 
 
 def audio_key(audio: AudioConfig, speaker_rate: int | None) -> str:
