@@ -108,6 +108,29 @@ def test_the_home_unit_keeps_timers_where_it_may_write(tmp_path: Path, monkeypat
     assert any(data_dir == p or p in data_dir.parents for p in writable), (data_dir, writable)
 
 
+def test_the_satellite_unit_keeps_its_echo_path_where_it_may_write(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The satellite keeps its learned echo path (satellite/aec_state.py) in ``--state-dir``, by default
+    ``$HEARTH_DATA_DIR/satellite``; under the unit the home folder is read-only, so without the unit's
+    HEARTH_DATA_DIR every write failed ("cannot keep the echo path") and each start was cold."""
+    from satellite.__main__ import build_parser
+
+    opts = UnitOptions(user="hearth", venv=Path(sys.prefix), cache_dir=tmp_path / "cache",
+                       state_dir=Path("/var/lib/hearth"), config=None)
+    unit = satellite_unit(opts, ["--uri", "tcp://0.0.0.0:10700"])
+    assert "ProtectHome=read-only" in unit
+    writable = [Path(p) for line in unit.splitlines() if line.startswith("ReadWritePaths=")
+                for p in line.removeprefix("ReadWritePaths=").split()]
+    monkeypatch.delenv("SATELLITE_STATE_DIR")  # tests/conftest.py: '' for the satellites tests start
+    monkeypatch.delenv("HEARTH_DATA_DIR")
+    for line in unit.splitlines():
+        if line.startswith("Environment="):
+            name, _, value = line.removeprefix("Environment=").partition("=")
+            monkeypatch.setenv(name, value)
+    state_dir = Path(build_parser().parse_args(["--uri", "tcp://0.0.0.0:10700"]).state_dir)
+    assert any(p in state_dir.parents for p in writable), (state_dir, writable)
+
+
 async def test_hearth_serve_uses_its_own_engines_not_others_found_by_zeroconf(tmp_path: Path) -> None:
     """With no satellites configured hearth runs the orchestrator with --discover (to find satellites);
     that used to add every ASR/TTS/LLM/intent service zeroconf found on the network to its own engines

@@ -79,6 +79,7 @@ After=network-online.target sound.target
 Type=simple
 User={opts.user}
 SupplementaryGroups=audio
+Environment=HEARTH_DATA_DIR={opts.state_dir}
 Environment=PYTHONUNBUFFERED=1
 ExecStart={shlex.join(command)}
 Restart=always
