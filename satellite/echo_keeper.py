@@ -67,6 +67,7 @@ class EchoKeeper:
             await asyncio.to_thread(save, self.folder, state)
         except OSError as err:
             _LOGGER.warning("cannot keep the echo path in %s: %s", self.folder, err)
+            self._saved, self._saved_at = state, now  # tried again as a written one would be: not every 30 s
             return
         self._saved, self._saved_at = state, now
         _LOGGER.info("echo path kept in %s: delay %.1f ms", self.folder, state.lag / 16)

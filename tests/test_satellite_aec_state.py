@@ -125,3 +125,27 @@ def test_a_path_learned_in_another_room_is_dropped_for_a_cold_start(caplog: pyte
         holds, _ = _first_reply(room, 6.0)
     assert "not this room's" in caplog.text
     assert holds == []
+
+
+async def test_a_folder_it_cannot_write_is_warned_once_not_every_30_s(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A state folder that cannot be written (a read-only home under a unit, a file in its place) used
+    to be retried, and warned about, at every 30 s check; now as a written path is: after REWRITE_S
+    or when the delay moves. The front end and judge are stand-ins giving a trusted, kept path."""
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from satellite.echo_keeper import EVERY_S, REWRITE_S, EchoKeeper
+
+    state = _state()
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    frontend = SimpleNamespace(kept_state=lambda key: state)
+    guard = SimpleNamespace(converged=True, erle_db=30.0)
+    keeper = EchoKeeper(blocked / "sat", state.key, cast(Any, frontend), cast(Any, guard))
+    assert keeper.due(0.0) is state
+    with caplog.at_level(logging.WARNING, logger="satellite.aec"):
+        await keeper.write(state, 0.0)
+    assert [r.getMessage() for r in caplog.records if "cannot keep" in r.getMessage()]
+    assert keeper.due(EVERY_S) is None  # not again at the next check
+    assert keeper.due(REWRITE_S + 1.0) is state
