@@ -9,7 +9,7 @@ the turn corpus's conditions (clean, far-field, noisy). Made at bench time and c
 (``~/.cache/hearth/fresh_corpus``), the pause inserted as ``turn_corpus`` inserts it (Whisper's
 word timestamps, then the silence resized to the nominal pause: generation 2).
 
-Split alternately (paused and unpaused apart) into ``probe`` (looked at, may be fixed against)
+Split (paused and unpaused apart, 2 of every 4 each way) into ``probe`` (looked at, may be fixed against)
 and ``sealed`` (reported only: never tune on it). The spoken text keeps its fillers ("um", "uh");
 ``Request.text`` (what is judged) leaves them out, since Whisper mostly does not write them.
 """
@@ -123,7 +123,13 @@ class FreshVoices(Voices):
 
 def judged(spoken: str, k: int) -> tuple[str, int]:
     """The text judged (the fillers left out) and the pause's place in its words."""
-    kept = [w for w in spoken.split() if norm_words(w) and norm_words(w)[0] not in FILLERS]
+    kept: list[str] = []
+    for w in spoken.split():
+        if norm_words(w) and norm_words(w)[0] in FILLERS:
+            if kept:
+                kept[-1] = kept[-1].rstrip(",")  # "the, um, the" -> "the the"
+            continue
+        kept.append(w)
     before = sum(1 for w in spoken.split()[:k] if norm_words(w) and norm_words(w)[0] not in FILLERS)
     text = " ".join(kept)
     text = text[0].upper() + text[1:]
@@ -136,7 +142,8 @@ def plan() -> list[dict[str, Any]]:
     paused = unpaused = 0
     for n, (spoken, k, kind) in enumerate(REQUESTS):
         index = paused if k else unpaused
-        split = "probe" if index % 2 == 0 else "sealed"
+        # 0, 3 of every 4 probe: the voices (by n) and kinds mix in both halves
+        split = "probe" if index % 4 in (0, 3) else "sealed"
         if k:
             paused += 1
         else:
