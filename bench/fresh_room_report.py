@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.room_turns_report import pcts  # noqa: E402
+from bench.turn_bench import word_error_rate  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -35,6 +36,18 @@ def skipped() -> set[str]:
 def scored(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     left_out = skipped()
     return [r for r in rows if r["id"] not in left_out and not r["over_a_reply"] and r["turns_answered"]]
+
+
+def rescore(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with ``wer`` / ``misheard`` / ``whole`` again from their texts (today's rules: fillers left out)."""
+    out = []
+    for row in rows:
+        r = dict(row)
+        if r["answered"]:
+            r["wer"] = round(word_error_rate(r["text"], r["answered"]), 3)
+            r["misheard"] = r["whole"] and r["wer"] > 0
+        out.append(r)
+    return out
 
 
 def line(label: str, split: str, rows: list[dict[str, Any]], load: str) -> str:
@@ -62,7 +75,7 @@ def report(folder: Path = RESULTS / "room_turns_fresh") -> str:
     loads: dict[tuple[str, str], list[str]] = defaultdict(list)
     for path in sorted(folder.glob("*.json")):
         data = json.loads(path.read_text())
-        runs[(data["label"], data["split"])] += data["rows"]
+        runs[(data["label"], data["split"])] += rescore(data["rows"])
         loads[(data["label"], data["split"])].append(f"{data['loadavg_start'][0]:.1f}-{data['loadavg_end'][0]:.1f}")
     lines = [
         "# The fresh corpus through the room (`bench/room_turns_bench.py --corpus fresh`)",

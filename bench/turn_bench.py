@@ -86,11 +86,15 @@ NUMBERS = {"seven": "7", "fifteen": "15", "twenty": "20", "thirty": "30", "fifty
            "six": "6", "ten": "10", "eighteen": "18"}  # and bench/fresh_corpus.py's
 
 
+FILLERS = {"um", "umm", "uhm", "uh", "uhh", "er", "erm", "hmm"}  # bench/fresh_corpus.py says some; never judged
+
+
 def comparable(words: list[str]) -> list[str]:
-    """Words with the corpus's numbers as digits ("15", "7:30", "50%": Whisper's spelling)."""
+    """Words with the corpus's numbers as digits ("15", "7:30", "50%": Whisper's spelling), fillers left out."""
     out: list[str] = []
     for word in words:
-        out += NUMBERS.get(word, word).replace(":", " ").replace(".", " ").split()
+        if word not in FILLERS:
+            out += NUMBERS.get(word, word).replace(":", " ").replace(".", " ").split()
     return out
 
 
