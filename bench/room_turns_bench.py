@@ -26,6 +26,10 @@ CLOCK_MONOTONIC):
 
     flock /tmp/hearth-rt.lock .venv/bin/python bench/room_turns_bench.py --split tune [--label on]
     .venv/bin/python bench/room_turns_bench.py --report   # bench/results/room_turns.{md,json}
+    flock /tmp/hearth-rt.lock .venv/bin/python bench/room_turns_bench.py --corpus fresh --split probe --part 1/2
+
+``--corpus fresh``: the fresh corpus (``bench/fresh_corpus.py``, splits probe / sealed; never tuned on),
+its runs in bench/results/room_turns_fresh/ (``bench/fresh_room_report.py`` sums them up).
 """
 
 from __future__ import annotations
@@ -50,8 +54,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import run_until_signalled  # noqa: E402
-from bench.turn_bench import is_whole, miss_kind, word_error_rate  # noqa: E402
-from bench.turn_corpus import GENERATION, Request, build  # noqa: E402
+from bench.turn_bench import is_whole, load_corpus, miss_kind, word_error_rate  # noqa: E402
+from bench.turn_corpus import GENERATION, Request  # noqa: E402
 from voice_runtime.audio import PCM16_MONO_16K, write_wav  # noqa: E402
 from voice_runtime.procs import ServiceProcess, free_port, start_service  # noqa: E402
 
@@ -296,9 +300,11 @@ def save(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=1) + "\n")
 
 
-def part_of(split: str, spec: str, limit: int, only: list[str] | None = None) -> list[Request]:
+def part_of(
+    split: str, spec: str, limit: int, only: list[str] | None = None, corpus_name: str = "turn"
+) -> list[Request]:
     """The K-th of N parts of a split (``spec`` "K/N"), or with ``only`` just those requests, in corpus order."""
-    corpus = [r for r in build() if r.split == split]
+    corpus = [r for r in load_corpus(corpus_name) if r.split == split]
     if only:
         missing = set(only) - {r.id for r in corpus}
         if missing:
@@ -315,10 +321,21 @@ def part_name(args: argparse.Namespace) -> str:
     return "only" if args.only else f"p{args.part.replace('/', 'of')}"
 
 
+def runs_folder(args: argparse.Namespace) -> Path:
+    """Where a run's json goes: room_turns/ (the end-of-turn corpus) or room_turns_fresh/."""
+    return RESULTS / ("room_turns_fresh" if getattr(args, "corpus", "turn") == "fresh" else "room_turns")
+
+
+def skipped_ids(args: argparse.Namespace) -> set[str]:
+    """The clips the offline turn bench found tiny.en cannot hear whole (turn.json / fresh_turn.json)."""
+    path = RESULTS / ("fresh_turn.json" if getattr(args, "corpus", "turn") == "fresh" else "turn.json")
+    return set(json.loads(path.read_text()).get("skipped", {})) if path.exists() else set()
+
+
 def rejudge(args: argparse.Namespace) -> int:
     """Judge a kept run folder again (the scenario clock placed at the start file's mtime)."""
     folder = Path(args.rejudge)
-    path = RESULTS / "room_turns" / f"{args.split}-{args.label}-{part_name(args)}.json"
+    path = runs_folder(args) / f"{args.split}-{args.label}-{part_name(args)}.json"
     data = json.loads(path.read_text())
     ran = {
         "result": json.loads((folder / "result.json").read_text()),
@@ -326,16 +343,18 @@ def rejudge(args: argparse.Namespace) -> int:
         "satlog": (folder / "run.log").read_text(errors="replace"),
         "scenario_wall": (folder / "go").stat().st_mtime,
     }
-    skipped = set(json.loads((RESULTS / "turn.json").read_text()).get("skipped", {}))
-    data["rows"] = judge(part_of(args.split, args.part, args.limit, args.only), ran, skipped)
+    skipped = skipped_ids(args)
+    data["rows"] = judge(part_of(args.split, args.part, args.limit, args.only, args.corpus), ran, skipped)
     save(path, data)
     print(f"rejudged {path}: {sum(r['whole'] for r in data['rows'])}/{len(data['rows'])} whole")
     return 0
 
 
 async def run(args: argparse.Namespace) -> int:
-    corpus = await asyncio.to_thread(part_of, args.split, args.part, args.limit, args.only)
-    skipped = set(json.loads((RESULTS / "turn.json").read_text()).get("skipped", {}))
+    if (args.corpus == "fresh") != (args.split in ("probe", "sealed")):
+        raise SystemExit("--corpus fresh has the splits probe and sealed; the turn corpus tune and held")
+    corpus = await asyncio.to_thread(part_of, args.split, args.part, args.limit, args.only, args.corpus)
+    skipped = skipped_ids(args)
     engines: dict[str, ServiceProcess] = {}
     load_start = os.getloadavg()
     folder: Path | None = None
@@ -354,6 +373,7 @@ async def run(args: argparse.Namespace) -> int:
     rows = judge(corpus, ran, skipped)
     data = {
         "split": args.split,
+        "corpus": args.corpus,
         "label": label,
         "part": args.part,
         "only": args.only,
@@ -372,7 +392,7 @@ async def run(args: argparse.Namespace) -> int:
         "room_stats": ran["result"].get("stats"),
         "rows": rows,
     }
-    path = RESULTS / "room_turns" / f"{args.split}-{label}-{part_name(args)}.json"
+    path = runs_folder(args) / f"{args.split}-{label}-{part_name(args)}.json"
     await asyncio.to_thread(save, path, data)
     for row in rows:
         print(
@@ -388,7 +408,9 @@ async def run(args: argparse.Namespace) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--split", choices=["tune", "held"], default="tune")
+    parser.add_argument("--split", choices=["tune", "held", "probe", "sealed"], default="tune")
+    parser.add_argument("--corpus", choices=["turn", "fresh"], default="turn",
+                        help="fresh: bench/fresh_corpus.py (splits probe / sealed)")
     parser.add_argument("--window", type=float, help="--continuation-window for serve (default: serve's own)")
     parser.add_argument("--label", help="name of this run in the results (default: on / windowN)")
     parser.add_argument("--gap", type=float, default=12.0, help="seconds from the end of one request to the next")

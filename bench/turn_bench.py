@@ -18,9 +18,10 @@ and end of speech (the last voiced sample reaching the server, paced) -> ``trans
 p50/p95 over the requests heard whole. An oracle pass (the whole clip, ``audio-stop``, no
 endpointing) checks each clip is intelligible to tiny.en at all; clips it misses are left out.
 
-    .venv/bin/python bench/turn_bench.py [--configs a,b,...] [--limit N]
+    .venv/bin/python bench/turn_bench.py [--configs a,b,...] [--limit N] [--corpus fresh]
 
-Results: bench/results/turn.{json,md}.
+Results: bench/results/turn.{json,md}; with ``--corpus fresh`` (``bench/fresh_corpus.py``: requests,
+voices and speeds never tuned on, split probe / sealed) bench/results/fresh_turn.{json,md}.
 """
 
 from __future__ import annotations
@@ -81,14 +82,19 @@ def recall(reference: list[str], heard: list[str]) -> float:
     return hit / len(reference)
 
 
-NUMBERS = {"seven": "7", "fifteen": "15", "twenty": "20", "thirty": "30", "fifty": "50"}  # the corpus's
+NUMBERS = {"seven": "7", "fifteen": "15", "twenty": "20", "thirty": "30", "fifty": "50",  # the corpus's
+           "six": "6", "ten": "10", "eighteen": "18"}  # and bench/fresh_corpus.py's
+
+
+FILLERS = {"um", "umm", "uhm", "uh", "uhh", "er", "erm", "hmm"}  # bench/fresh_corpus.py says some; never judged
 
 
 def comparable(words: list[str]) -> list[str]:
-    """Words with the corpus's numbers as digits ("15", "7:30", "50%": Whisper's spelling)."""
+    """Words with the corpus's numbers as digits ("15", "7:30", "50%": Whisper's spelling), fillers left out."""
     out: list[str] = []
     for word in words:
-        out += NUMBERS.get(word, word).replace(":", " ").replace(".", " ").split()
+        if word not in FILLERS:
+            out += NUMBERS.get(word, word).replace(":", " ").replace(".", " ").split()
     return out
 
 
@@ -224,6 +230,20 @@ def pct(values: list[float], q: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
+def splits(corpus: Any) -> list[str]:
+    """The corpus's splits in their order (tune, held / probe, sealed)."""
+    return list(dict.fromkeys(r.split for r in corpus))
+
+
+def load_corpus(name: str) -> list[Request]:
+    """The end-of-turn corpus (``turn``) or the fresh one (``fresh``, bench/fresh_corpus.py)."""
+    if name == "fresh":
+        from bench.fresh_corpus import build as build_fresh
+
+        return build_fresh()
+    return build()
+
+
 def summarise(outcomes: list[Outcome], requests: dict[str, Request]) -> dict[str, Any]:
     def group(items: list[Outcome]) -> dict[str, Any]:
         lat = [o.latency for o in items if o.whole and o.latency is not None and not o.early]
@@ -238,7 +258,7 @@ def summarise(outcomes: list[Outcome], requests: dict[str, Request]) -> dict[str
                 "p95": None if not lat else round(pct(lat, 0.95) or 0.0, 3)}
 
     result: dict[str, Any] = {}
-    for split in ("tune", "held", "all"):
+    for split in (*splits(requests.values()), "all"):
         part = [o for o in outcomes if split == "all" or requests[o.request].split == split]
         result[split] = {
             "all": group(part),
@@ -251,7 +271,9 @@ def summarise(outcomes: list[Outcome], requests: dict[str, Request]) -> dict[str
 
 
 async def run(args: argparse.Namespace) -> int:
-    corpus = await asyncio.to_thread(build)
+    corpus = await asyncio.to_thread(load_corpus, args.corpus)
+    if args.only:
+        corpus = [r for r in corpus if r.id in args.only]
     if args.limit:
         corpus = corpus[: args.limit]
     configs = args.configs.split(",")
@@ -291,13 +313,14 @@ def write(args: argparse.Namespace, corpus: list[Request], configs: list[str], *
                   time.gmtime()), "model": "tiny.en int8", "chunk_ms": CHUNK * 1000 // RATE,
                   "endpoint_max_silence": args.max_silence}
     corpus_info = [{k: v for k, v in vars(r).items() if k not in ("pcm", "clean")} for r in corpus]
-    (out / "turn.json").write_text(json.dumps({"conditions": conditions, "summary": summary,
+    name = "fresh_turn" if args.corpus == "fresh" else "turn"
+    (out / f"{name}.json").write_text(json.dumps({"conditions": conditions, "summary": summary,
                                                "skipped": skipped, "corpus": corpus_info,
                                                "outcomes": [vars(o) for o in outcomes]}, indent=1))
     from bench.turn_report import markdown
 
-    (out / "turn.md").write_text(markdown(conditions, summary, corpus, outcomes, skipped))
-    print((out / "turn.md").read_text())
+    (out / f"{name}.md").write_text(markdown(conditions, summary, corpus, outcomes, skipped))
+    print((out / f"{name}.md").read_text())
 
 
 def main() -> int:
@@ -305,6 +328,9 @@ def main() -> int:
     parser.add_argument("--configs", default=DEFAULT_CONFIGS, help=f"comma-separated, of {', '.join(CONFIGS)}")
     parser.add_argument("--max-silence", type=float, default=1.5, help="the server's --endpoint-max-silence")
     parser.add_argument("--limit", type=int, default=0, help="only the first N requests (a quick look)")
+    parser.add_argument("--only", nargs="+", metavar="ID", help="only these requests")
+    parser.add_argument("--corpus", choices=["turn", "fresh"], default="turn",
+                        help="turn: bench/turn_corpus.py; fresh: bench/fresh_corpus.py (results fresh_turn.*)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     return run_until_signalled(run(parser.parse_args()))
 

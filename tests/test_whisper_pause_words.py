@@ -19,6 +19,12 @@ serve's default, 2026-12-05, bench/results/s28_turn.md):
 * a possessive determiner heard as a pronoun: "Remind me to call mine." (tune-12, far+noise, 0.75 s)
   for "Remind me to call my ... mother tomorrow.".
 
+Session 29 (the fresh corpus's probe half, bench/turn_bench.py --corpus fresh, 2026-12-05, main: both
+serve's default and 0.7 s of silence ended it there):
+
+* a conditional clause without its main clause: "If I leave now." (probe-36, noisy, 0.7 s pause; its
+  first part decoded at -0.49) for "If I leave now, how long will it take to get to the station?".
+
 Each now waits for more speech up to the cap, and is not sent as a speculative transcript. The
 whole requests (and requests like them) still read as finished: no stream's end changed on the
 corpus, nor any final transcript of the room logs that was not such a cut.
@@ -48,6 +54,7 @@ AT_THE_PAUSE = [
     ("Who wrote the novel", "who wrote the novel.", -0.248),  # session 28 (pause_cuts)
     ("Who wrote the novel", "to wrote the novel.", -0.583),
     ("Remind me to call my", "Remind me to call mine.", -0.279),
+    ("If I leave now", "If I leave now.", -0.491),  # session 29: the fresh corpus's probe-36 (noisy, 0.7 s)
 ]
 
 FINISHED = [
@@ -83,6 +90,12 @@ FINISHED = [
     "Those are ours.",
     "Call my mother.",
     "Which one is yours?",
+    # session 29 (pause_cuts: a conditional clause without its main clause)
+    "If I leave now, how long will it take to get to the station?",
+    "If I leave now how long will it take?",
+    "If it rains tomorrow remind me to take an umbrella.",
+    "If it is cold, turn on the heating.",
+    "If I go now will I be late?",
 ]
 
 

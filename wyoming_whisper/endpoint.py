@@ -37,6 +37,8 @@ after a particle or "me" or "is", "read me" with nothing to read, "turn"/"switch
 down or value, "going" with its "to" still to come; on the corpus's room-like streams pause cuts
 67 -> 48 of 185 tune and 22 -> 16 of 139 held, no request's end changed; bench/results/s22_eot.md;
 session 28, :mod:`.pause_cuts`: "who wrote the novel" without its title, "call mine"). Else finished.
+Not "her" as an object ("call her") nor a wh-question with an irregular past ("who sang"): session 29,
+:mod:`.whole_words`.
 
 What was tried and what won (``bench/turn_bench.py``; 43 requests with a 0.3-0.9 s pause
 mid-sentence streamed in real time, 2026-12-01; paused requests cut, tune + held-out):
@@ -76,6 +78,7 @@ import re
 from dataclasses import dataclass
 
 from .pause_cuts import cut_reason
+from .whole_words import PAST_VERBS, her_as_object
 
 # fmt: off
 ARTICLES = frozenset({"a", "an", "the", "this", "that", "these", "those", "some", "any", "every", "each"})
@@ -128,6 +131,7 @@ VERBS = AUXILIARIES | frozenset({
     "born", "made", "called", "named", "gets", "got", "left", "opens", "closes",
     "starts", "begin", "begins", "began", "happens", "does", "did",
 })
+WH_VERBS = VERBS | PAST_VERBS
 NUMBER_WORDS = frozenset({
     "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
     "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty",
@@ -214,6 +218,7 @@ def judge(text: str) -> Verdict:
         last in OPEN_WORDS
         and not (last in {"that", "this", "those", "these", "like", "also", "then", "so"} and len(found) > 2)
         and not _be_after_subject(found)
+        and not her_as_object(found)
     ):
         return Verdict(False, f"ends in {last!r}")
     if last in SUPERLATIVES and len(found) >= 2 and found[-2] in ARTICLES | POSSESSIVES:
@@ -231,7 +236,7 @@ def judge(text: str) -> Verdict:
         return Verdict(False, f"{last!r} for 'to' (its value still to come)")
     if verb == "set" and not _has_value(found[found.index(verb) + 1 :]):
         return Verdict(False, "set without a value")
-    if found[0] in WH_WORDS and not VERBS & set(found[1:]) and not any(w.endswith("ed") for w in found[1:]):
+    if found[0] in WH_WORDS and not WH_VERBS & set(found[1:]) and not any(w.endswith("ed") for w in found[1:]):
         return Verdict(False, f"{found[0]}-question without a verb")
     if (cut := _cut_at_pause(found, verb)) is not None:
         return Verdict(False, cut)

@@ -16,6 +16,15 @@ default ``semantic-default``; ``bench/results/s28_turn.md``); held-out was not l
   to call, text, play or read ends in "mine", "yours", "ours", "theirs" or "hers" right after
   the verb ("is that mine", "those are ours" still end).
 
+Session 29, found on the fresh corpus's probe half (``bench/fresh_corpus.py``, never tuned on before;
+bench/results/s29_fresh.md):
+
+* **a conditional clause without its main clause**: "If I leave now, ... how long will it take to get
+  to the station?" (probe-36, 0.7 s pause) was heard "If I leave now." and ended there with both
+  serve's default and 0.7 s of silence. A request that starts with "if" / "unless" and has no word of
+  a main clause after its own subject and verb (a wh-word, "then", "please", a modal or be-form, a
+  command verb) asks nothing yet; "If I leave now, how long ...", "If it rains, remind me ..." end.
+
 Such a text waits for more speech up to the cap, as the session-22 rules do, and is not sent as
 a speculative transcript.
 """
@@ -41,6 +50,13 @@ OBJECT_VERBS = frozenset({
     "bring", "find", "play", "read", "open", "close", "lock", "unlock", "turn", "switch", "start", "stop",
     "check", "set", "add", "visit", "wake",
 })
+CONDITIONALS = frozenset({"if", "unless"})
+# Words that begin (or are) a main clause after a conditional one.
+MAIN_CLAUSE = frozenset({
+    "what", "how", "where", "when", "who", "which", "why", "whose", "then", "please", "will", "would", "can",
+    "could", "should", "shall", "might", "may", "must", "do", "does", "did", "is", "are", "was", "were", "tell",
+    "let", "remind", "turn", "switch", "set", "add", "play", "call", "stop", "start", "wake", "show", "give",
+})
 # fmt: on
 
 
@@ -52,4 +68,6 @@ def cut_reason(found: list[str]) -> str | None:
         return f"the {last} without its title"
     if last in POSSESSIVE_PRONOUNS and before in OBJECT_VERBS:
         return f"{before} {last}: a possessive cut at a pause"
+    if found[0] in CONDITIONALS and not (MAIN_CLAUSE | OBJECT_VERBS) & set(found[3:]):
+        return f"an {found[0]}-clause without its main clause"
     return None
