@@ -3,11 +3,15 @@ each turn's span on the mic clock from the satellite's log."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from wyoming.audio import AudioChunk
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root: bench/
 
 from bench.cont_words import joined, turns
 from orchestrator.continuation import HeardAudio
