@@ -30,7 +30,7 @@ from bench.ha_busy import wait_for  # noqa: E402
 from bench.ha_compat import run_check, satellite  # noqa: E402
 from bench.ha_end_of_turn import loadavg  # noqa: E402
 from bench.ha_reconnect import ANNOUNCE, _announce, _wait_token, start_hass, stop_hass  # noqa: E402
-from bench.ha_rig import Result, rig_parser, run_on_rig  # noqa: E402
+from bench.ha_rig import Result, plain_report, rig_parser, run_on_rig  # noqa: E402
 from voice_runtime.audio import PCM16_MONO_16K, write_wav  # noqa: E402
 from voice_runtime.procs import ServiceProcess, free_port, start_service  # noqa: E402
 
@@ -118,18 +118,9 @@ def passed(res: Result) -> bool:
 
 
 def markdown(res: Result) -> str:
-    md = [
-        f"# Home Assistant 2026.2.3 mutes our satellite and unmutes it ({res['started']} UTC)",
-        "",
-        f"`bench/ha_mute.py`; load {' '.join(res['load_before'])} -> {' '.join(res['load_after'])} (2 shared cores), "
-        f"finished {res['finished']}. {'PASS' if passed(res) else 'FAIL'}.",
-        "",
-        "```",
-        *[f"{k}: {v}" for k, v in res.items()],
-        "```",
-        "",
-    ]
-    return "\n".join(md)
+    return plain_report(
+        "Home Assistant 2026.2.3 mutes our satellite and unmutes it", "bench/ha_mute.py", res, passed(res)
+    )
 
 
 if __name__ == "__main__":

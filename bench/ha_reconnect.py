@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 from bench.ha_busy import wait_for  # noqa: E402
 from bench.ha_compat import run_check, satellite, speak  # noqa: E402
 from bench.ha_end_of_turn import loadavg  # noqa: E402
-from bench.ha_rig import Result, rig_parser, run_on_rig  # noqa: E402
+from bench.ha_rig import Result, report_head, rig_parser, run_on_rig  # noqa: E402
 from bench.ha_select import _call, _token  # noqa: E402
 from voice_runtime.audio import PCM16_MONO_16K, write_wav  # noqa: E402
 from voice_runtime.procs import ServiceProcess, free_port, start_service  # noqa: E402
@@ -286,11 +286,8 @@ def passed(res: Result) -> bool:
 
 def markdown(res: Result) -> str:
     md = [
-        f"# Home Assistant 2026.2.3 restarts: satellite, STT and TTS back ({res['started']} UTC)",
-        "",
-        f"`bench/ha_reconnect.py`; load {' '.join(res['load_before'])} -> {' '.join(res['load_after'])} "
-        f"(2 shared cores), finished {res['finished']}. {'PASS' if passed(res) else 'FAIL'}.",
-        "",
+        *report_head("Home Assistant 2026.2.3 restarts: satellite, STT and TTS back", "bench/ha_reconnect.py", res,
+                     passed(res)),
         "| HA start | HA start -> satellite attached (s) | /api/stt | announce call (s) | announcement |",
         "|---|---|---|---|---|",
     ]

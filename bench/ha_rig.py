@@ -40,3 +40,19 @@ def run_on_rig(
     args.out.with_suffix(".md").write_text(markdown(res), encoding="utf-8")
     print(markdown(res))
     return 0 if passed(res) else 1
+
+
+def report_head(title: str, script: str, res: Result, ok: bool) -> list[str]:
+    """A rig report's title and its run line (script, load before -> after, when finished, PASS/FAIL)."""
+    return [
+        f"# {title} ({res['started']} UTC)",
+        "",
+        f"`{script}`; load {' '.join(res['load_before'])} -> {' '.join(res['load_after'])} (2 shared cores), "
+        f"finished {res['finished']}. {'PASS' if ok else 'FAIL'}.",
+        "",
+    ]
+
+
+def plain_report(title: str, script: str, res: Result, ok: bool) -> str:
+    """:func:`report_head`, then every result as ``key: value`` lines."""
+    return "\n".join([*report_head(title, script, res, ok), "```", *[f"{k}: {v}" for k, v in res.items()], "```", ""])

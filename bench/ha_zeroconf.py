@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from bench.ha_compat import run_check  # noqa: E402
 from bench.ha_end_of_turn import loadavg  # noqa: E402
 from bench.ha_reconnect import _wait_token, start_hass  # noqa: E402
-from bench.ha_rig import Result, rig_parser, run_on_rig  # noqa: E402
+from bench.ha_rig import Result, plain_report, rig_parser, run_on_rig  # noqa: E402
 from voice_runtime.audio import PCM16_MONO_16K, write_wav  # noqa: E402
 from voice_runtime.procs import ServiceProcess, free_port, start_service  # noqa: E402
 
@@ -158,18 +158,9 @@ def passed(res: Result) -> bool:
 
 
 def markdown(res: Result) -> str:
-    md = [
-        f"# Home Assistant 2026.2.3 discovers our services by zeroconf ({res['started']} UTC)",
-        "",
-        f"`bench/ha_zeroconf.py`; load {' '.join(res['load_before'])} -> {' '.join(res['load_after'])} (2 shared "
-        f"cores), finished {res['finished']}. {'PASS' if passed(res) else 'FAIL'}.",
-        "",
-        "```",
-        *[f"{k}: {v}" for k, v in res.items()],
-        "```",
-        "",
-    ]
-    return "\n".join(md)
+    return plain_report(
+        "Home Assistant 2026.2.3 discovers our services by zeroconf", "bench/ha_zeroconf.py", res, passed(res)
+    )
 
 
 if __name__ == "__main__":
