@@ -62,15 +62,20 @@ class EchoKeeper:
             return None
         return state
 
-    async def write(self, state: EchoState, now: float) -> None:
+    def _save(self, state: EchoState) -> bool:
+        """Writes ``state`` (False: it could not be, logged)."""
         try:
-            await asyncio.to_thread(save, self.folder, state)
+            save(self.folder, state)
         except OSError as err:
             _LOGGER.warning("cannot keep the echo path in %s: %s", self.folder, err)
-            self._saved, self._saved_at = state, now  # tried again as a written one would be: not every 30 s
-            return
-        self._saved, self._saved_at = state, now
-        _LOGGER.info("echo path kept in %s: delay %.1f ms", self.folder, state.lag / 16)
+            return False
+        return True
+
+    async def write(self, state: EchoState, now: float) -> None:
+        written = await asyncio.to_thread(self._save, state)
+        self._saved, self._saved_at = state, now  # a failed write is tried again as a written one: not every 30 s
+        if written:
+            _LOGGER.info("echo path kept in %s: delay %.1f ms", self.folder, state.lag / 16)
 
     async def run(self) -> None:
         try:
@@ -82,7 +87,4 @@ class EchoKeeper:
         finally:
             state = self.due(float("inf"))
             if state is not None:  # at the end (not awaited: the task is being cancelled)
-                try:
-                    save(self.folder, state)
-                except OSError as err:
-                    _LOGGER.warning("cannot keep the echo path in %s: %s", self.folder, err)
+                self._save(state)

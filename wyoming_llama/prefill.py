@@ -40,7 +40,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from voice_runtime.tasks import TaskSet, cancel_and_wait
+from voice_runtime.tasks import TaskSet
 
 from .history import ChatMessage
 from .llm import LlmError, LocalProvider
@@ -120,9 +120,7 @@ class Prefiller:
         await self._idle.wait()
 
     async def aclose(self) -> None:
-        for task in list(self._tasks.values()):
-            await cancel_and_wait(task)
-        await self._owner.close()
+        await self._owner.close()  # every prefill task, replaced ones still ending included
 
     async def _keep(self, conversation: str, build: Build, refresh: bool) -> None:
         me = asyncio.current_task()
