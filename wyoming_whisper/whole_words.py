@@ -18,7 +18,7 @@ room runs, then measured on ``bench/fresh_corpus.py``'s probe half; bench/result
 from __future__ import annotations
 
 # fmt: off
-# Irregular past forms (and a few participles) a wh-question may have as its only verb.
+# Irregular past forms (and a few participles, and "sings", "plays", "says") a wh-question may have as its only verb.
 PAST_VERBS = frozenset({
     "sang", "sung", "drew", "drawn", "ran", "ate", "eaten", "came", "went", "gone", "found", "gave",
     "given", "took", "taken", "saw", "seen", "bought", "sold", "told", "thought", "knew", "known",
