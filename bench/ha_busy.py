@@ -39,8 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.ha_compat import Timed, run_check, satellite  # noqa: E402
-from bench.ha_end_of_turn import loadavg  # noqa: E402
-from bench.ha_rig import Result, rig_parser, run_on_rig  # noqa: E402
+from bench.ha_rig import Result, loadavg, rig_parser, run_on_rig  # noqa: E402
 from voice_runtime.audio import PCM16_MONO_16K, write_wav  # noqa: E402
 from voice_runtime.procs import ServiceProcess, start_service  # noqa: E402
 
@@ -159,9 +158,7 @@ async def run(args: argparse.Namespace) -> Result:
     work = Path(tempfile.mkdtemp(prefix="hearth-ha-busy-"))
     write_wav(str(work / "mic.wav"), bytes(int((args.hold + 120) * 16000) * 2), PCM16_MONO_16K)  # silence
     services: list[ServiceProcess] = []
-    started = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-    load_before = loadavg()
-    res: Result = {"started": started, "hold_s": args.hold, "load_before": load_before}
+    res: Result = {"hold_s": args.hold}  # run_on_rig stamps the times and loads
     try:
         services.append(await start_service("wyoming_whisper", "--model", "tiny.en"))
         services.append(await start_service("wyoming_kokoro", "--provider", "piper", "--engines", "piper"))
@@ -172,8 +169,6 @@ async def run(args: argparse.Namespace) -> Result:
     finally:
         for service in services:
             await service.stop()
-    res["finished"] = time.strftime("%H:%M:%S", time.gmtime())
-    res["load_after"] = loadavg()
     return res
 
 

@@ -55,7 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.ha_compat import WAKE, run_check, satellite, speak  # noqa: E402
 from bench.ha_eot_audio import CLOSE_PAUSES, KINDS, LEAD, REQUESTS, S17, mic_audio  # noqa: E402
-from bench.ha_rig import Result, rig_parser, run_on_rig  # noqa: E402
+from bench.ha_rig import Result, loadavg, rig_parser, run_on_rig  # noqa: E402
 from bench.ha_select import set_sensitivity  # noqa: E402
 from bench.ha_tap import audio_tap, replay  # noqa: E402
 from satellite.ha_turn import SENSITIVITIES, EndOfTurnConfig  # noqa: E402
@@ -95,11 +95,6 @@ def nearest_rank(values: list[float], q: float) -> float:
     """The ``q`` quantile (0..1) by nearest rank: a value that was measured (p95 of 4 = the largest)."""
     ranked = sorted(values)
     return ranked[max(0, math.ceil(q * len(ranked)) - 1)]
-
-
-def loadavg() -> list[str]:
-    with open("/proc/loadavg", encoding="ascii") as f:
-        return f.read().split()[:3]
 
 
 async def one_run(

@@ -28,7 +28,6 @@ sys.path.insert(0, str(ROOT))
 
 from bench.ha_busy import wait_for  # noqa: E402
 from bench.ha_compat import run_check, satellite  # noqa: E402
-from bench.ha_end_of_turn import loadavg  # noqa: E402
 from bench.ha_reconnect import ANNOUNCE, _announce, _wait_token, start_hass, stop_hass  # noqa: E402
 from bench.ha_rig import Result, plain_report, rig_parser, run_on_rig  # noqa: E402
 from voice_runtime.audio import PCM16_MONO_16K, write_wav  # noqa: E402
@@ -92,8 +91,7 @@ async def run(args: argparse.Namespace) -> Result:
     write_wav(str(work / "mic.wav"), bytes(16000 * 2 * 300), PCM16_MONO_16K)
     write_wav(str(work / "request.wav"), bytes(16000 * 2), PCM16_MONO_16K)
     config, port = f"/tmp/ha_mute_cfg_{int(time.time())}", free_port()
-    res: Result = {"started": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), "load_before": loadavg(),
-                   "announce": ANNOUNCE}  # fmt: skip
+    res: Result = {"announce": ANNOUNCE}  # run_on_rig stamps the times and loads
     services: list[ServiceProcess] = []
     try:
         services.append(await start_service("wyoming_kokoro", "--provider", "piper", "--engines", "piper"))
@@ -107,8 +105,6 @@ async def run(args: argparse.Namespace) -> Result:
     finally:
         for service in services:
             await service.stop()
-    res["load_after"] = loadavg()
-    res["finished"] = time.strftime("%H:%M:%S", time.gmtime())
     return res
 
 

@@ -43,7 +43,6 @@ sys.path.insert(0, str(ROOT))
 
 from bench.ha_busy import wait_for  # noqa: E402
 from bench.ha_compat import run_check, satellite, speak  # noqa: E402
-from bench.ha_end_of_turn import loadavg  # noqa: E402
 from bench.ha_rig import Result, report_head, rig_parser, run_on_rig  # noqa: E402
 from bench.ha_select import _call, _token  # noqa: E402
 from voice_runtime.audio import PCM16_MONO_16K, write_wav  # noqa: E402
@@ -215,7 +214,7 @@ async def run(args: argparse.Namespace) -> Result:
     config = f"/tmp/ha_reconnect_cfg_{int(time.time())}"  # inside the chroot
     port = free_port()
     log = args.rig / "root" / config.lstrip("/") / "hass.restarts.out"
-    res: Result = {"started": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), "load_before": loadavg()}
+    res: Result = {}  # run_on_rig stamps the times and loads
     services: list[ServiceProcess] = []
     try:
         services.append(await start_service("wyoming_whisper", "--model", "tiny.en"))
@@ -271,8 +270,6 @@ async def run(args: argparse.Namespace) -> Result:
             await service.stop()
     text = log.read_text(errors="replace").splitlines() if log.exists() else []
     res["ha_log"] = [x for x in text if ("WARNING" in x or "ERROR" in x) and ("wyoming" in x or "satellite" in x)][:20]
-    res["load_after"] = loadavg()
-    res["finished"] = time.strftime("%H:%M:%S", time.gmtime())
     return res
 
 

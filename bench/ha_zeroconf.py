@@ -32,7 +32,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.ha_compat import run_check  # noqa: E402
-from bench.ha_end_of_turn import loadavg  # noqa: E402
 from bench.ha_reconnect import _wait_token, start_hass  # noqa: E402
 from bench.ha_rig import Result, plain_report, rig_parser, run_on_rig  # noqa: E402
 from voice_runtime.audio import PCM16_MONO_16K, write_wav  # noqa: E402
@@ -79,7 +78,7 @@ async def run(args: argparse.Namespace) -> Result:
     write_wav(str(work / "mic.wav"), bytes(16000 * 2 * 300), PCM16_MONO_16K)
     config = f"/tmp/ha_zeroconf_cfg_{int(time.time())}"
     port = free_port()
-    res: Result = {"started": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), "load_before": loadavg()}
+    res: Result = {}  # run_on_rig stamps the times and loads
     services: list[ServiceProcess] = []
     try:
         for module, flags in ENGINES:
@@ -147,8 +146,6 @@ async def run(args: argparse.Namespace) -> Result:
     finally:
         for service in services:
             await service.stop()
-    res["load_after"] = loadavg()
-    res["finished"] = time.strftime("%H:%M:%S", time.gmtime())
     return res
 
 
