@@ -25,6 +25,7 @@ from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.info import Info, WakeProgram
 from wyoming.info import Satellite as SatelliteInfo
+from wyoming.ping import Ping
 from wyoming.satellite import RunSatellite
 
 from voice_runtime.cli import ATTRIBUTION
@@ -66,31 +67,70 @@ class SatelliteHandler(ServiceHandler):
         # refusal before the client reads it), and what the client still sends is read and dropped
         # until it closes (or the idle timeout ends it).
         self._refused = False
+        self._heard = asyncio.Event()  # set by every frame from the client (cleared by answers())
+        # Cleared while this connection's run-satellite waits for the controller in charge to answer a ping:
+        # nothing is written to it meanwhile (its describe's info would tell our orchestrator's link it was
+        # taken: orchestrator/satellite_link.py), and once refused nothing is written at all.
+        self._decided = asyncio.Event()
+        self._decided.set()
 
     def heard(self, event: Event) -> None:
+        self._heard.set()
         if self.satellite.controller is self:
             self.satellite.admission.heard()
 
+    async def answers(self, seconds: float) -> bool:
+        """Whether the client sends anything (its ``pong`` to the ``ping`` written now, or any frame)
+        within ``seconds``: a half-open connection (the peer gone without a FIN) never does."""
+        self._heard.clear()
+        try:
+            async with asyncio.timeout(seconds):
+                with contextlib.suppress(ConnectionResetError):
+                    await self.write_event(Ping().event())
+                await self._heard.wait()
+        except TimeoutError:
+            return False
+        return True
+
     async def write_event(self, event: Event) -> None:
+        await self._decided.wait()
         if not self._refused:
             await super().write_event(event)
 
     async def handle_event(self, event: Event) -> bool:
         if self._refused:
             return True
+        replaced: SatelliteHandler | None = None
         if RunSatellite.is_type(event.type):
+            admission = self.satellite.admission
             current = self.satellite.controller
-            other = None if current is None or current is self else current.client
-            refusal = self.satellite.admission.refusal(other, self.client)
-            if refusal is not None:  # another controller is in charge (satellite.admission): say so, then
-                # end our half of the stream; closing at once could reset the socket (frames of the client
-                # unread) before the error is read. The client closes on the end of the stream.
-                with contextlib.suppress(ConnectionResetError, OSError, RuntimeError):  # logged by admission
-                    await self.write_event(Error(text=refusal, code=BUSY).event())
-                    self.writer.write_eof()
-                self._refused = True
-                return True
+            self._decided.clear()
+            try:
+                if (
+                    isinstance(current, SatelliteHandler)
+                    and current is not self
+                    and admission.silent_for() < admission.silent_seconds
+                    and not await current.answers(admission.probe_seconds)
+                    and self.satellite.controller is current  # (no other newcomer took it meanwhile)
+                ):
+                    admission.gone(current.client, self.client)
+                    replaced = current
+                current = self.satellite.controller
+                other = None if current is None or current is self or current is replaced else current.client
+                refusal = admission.refusal(other, self.client)
+                if refusal is not None:  # another controller is in charge (satellite.admission): say so, then
+                    # end our half of the stream; closing at once could reset the socket (frames of the client
+                    # unread) before the error is read. The client closes on the end of the stream.
+                    self._refused = True
+                    with contextlib.suppress(ConnectionResetError, OSError, RuntimeError):  # logged by admission
+                        await super().write_event(Error(text=refusal, code=BUSY).event())
+                        self.writer.write_eof()
+                    return True
+            finally:
+                self._decided.set()
         await self.satellite.on_controller_event(self, event)
+        if replaced is not None:
+            await replaced.stop()  # its connection closes: nothing more is written to it, nor read from it
         return True
 
     async def disconnect(self) -> None:

@@ -20,7 +20,7 @@ from helpers import Client, connected
 from test_reliability_security import satellite_server
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
-from wyoming.ping import Ping
+from wyoming.ping import Ping, Pong
 from wyoming.satellite import RunSatellite
 
 from orchestrator.pipeline import Pipeline
@@ -34,18 +34,35 @@ RATE = 22050
 
 
 class FakeHomeAssistant:
-    """A fake controller (a scripted Wyoming client standing in for Home Assistant)."""
+    """A fake controller (a scripted Wyoming client standing in for Home Assistant). ``pinging``: it
+    goes on pinging, as Home Assistant does (every 2 s; here every ``PING_SECONDS``); else after the
+    first ping it is silent and reads nothing: a controller whose host went away without a FIN."""
+
+    PING_SECONDS = 0.5
 
     def __init__(self, client: Client) -> None:
         self.client = client
+        self.pinger: asyncio.Task[None] | None = None
 
     @classmethod
-    async def connect(cls, port: int) -> FakeHomeAssistant:
+    async def connect(cls, port: int, *, pinging: bool = True) -> FakeHomeAssistant:
         ha = cls(await Client.connect(port))
         await ha.client.send(RunSatellite())
         await ha.client.send(Ping())
         await ha.client.recv_until("pong", timeout=10)
+        if pinging:
+            ha.pinger = asyncio.create_task(ha._keep_pinging())
         return ha
+
+    async def _keep_pinging(self) -> None:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            while not self.client.writer.is_closing():
+                await asyncio.sleep(self.PING_SECONDS)  # Home Assistant's ping period, not a synchronisation
+                await self.client.send(Ping())
+
+    async def close(self) -> None:
+        await cancel_and_wait(self.pinger)
+        await self.client.close()
 
     async def announce(self) -> bool:
         """A 0.2 s announcement; True once the satellite says it was ``played``."""
@@ -72,7 +89,7 @@ async def test_a_second_controller_is_refused_and_the_first_keeps_the_satellite(
             assert not any("controller replaced" in line for line in server.log)
             assert sum("refused controller" in line for line in server.log) == 1
         finally:
-            await ha.client.close()
+            await ha.close()
     finally:
         await server.stop()
 
@@ -105,7 +122,7 @@ async def test_our_orchestrator_is_refused_logs_it_once_and_backs_off(caplog: py
             assert await ha.announce()
             assert not any("controller replaced" in line for line in server.log)
         finally:
-            await ha.client.close()
+            await ha.close()
     finally:
         await link.stop()
         if task is not None:
@@ -120,7 +137,7 @@ async def test_a_silent_controller_is_taken_over() -> None:
     --controller-silent-seconds a new one takes the satellite (the silence is the input here)."""
     server = await satellite_server("--controller-silent-seconds", "0.3")
     try:
-        silent = await FakeHomeAssistant.connect(server.port)  # then says nothing more
+        silent = await FakeHomeAssistant.connect(server.port, pinging=False)  # then says nothing more
         try:
             assert await server.wait_log("controller attached", timeout=10)
             await asyncio.sleep(0.5)  # the silence under test, not a synchronisation
@@ -129,9 +146,55 @@ async def test_a_silent_controller_is_taken_over() -> None:
                 assert await server.wait_log("takes over", timeout=10)
                 assert await ha.announce()
             finally:
-                await ha.client.close()
+                await ha.close()
         finally:
-            await silent.client.close()
+            await silent.close()
+    finally:
+        await server.stop()
+
+
+async def test_a_half_open_controller_is_taken_over_once_it_does_not_answer_a_ping() -> None:
+    """Home Assistant's host gone without a FIN (session 29, bench/ha_reconnect.py: its restarted self was
+    refused and attached only 16 s later): the old connection stays open, takes the satellite's ping and
+    never answers. The newcomer takes over at its first try, well inside the 15 s of silence."""
+    server = await satellite_server()  # --controller-silent-seconds 15 (the default)
+    try:
+        gone = await FakeHomeAssistant.connect(server.port, pinging=False)
+        try:
+            assert await server.wait_log("controller attached", timeout=10)
+            ha = await FakeHomeAssistant.connect(server.port)  # main's code: refused (satellite-busy)
+            try:
+                assert await server.wait_log("no answer to a ping", timeout=10)
+                assert await ha.announce()
+                assert await gone.client.recv_until("ping", timeout=10)  # it was asked
+                assert not any("refused controller" in line for line in server.log)
+            finally:
+                await ha.close()
+        finally:
+            await gone.close()
+    finally:
+        await server.stop()
+
+
+async def test_a_live_controller_that_answers_the_ping_keeps_the_satellite() -> None:
+    """The ping is a question, not a verdict: a controller that only answers (sends nothing by itself)
+    keeps the satellite, and the newcomer is refused."""
+    server = await satellite_server()
+    try:
+        ha = await FakeHomeAssistant.connect(server.port, pinging=False)
+        try:
+            assert await server.wait_log("controller attached", timeout=10)
+            async with connected(server.port) as second:
+                await second.send(RunSatellite())
+                ping = await ha.client.recv_until("ping", timeout=10)  # the satellite asks the one in charge
+                await ha.client.send(Pong(text=Ping.from_event(ping[-1]).text))
+                refusal = await second.recv(timeout=10)
+                assert refusal is not None and Error.is_type(refusal.type), refusal
+                assert Error.from_event(refusal).code == BUSY
+            assert await ha.announce()
+            assert not any("takes over" in line or "controller replaced" in line for line in server.log)
+        finally:
+            await ha.close()
     finally:
         await server.stop()
 
@@ -195,7 +258,7 @@ async def test_while_another_controller_holds_the_satellite_the_link_says_so_onc
         await asyncio.wait_for(refused.event.wait(), 60)  # six refused dials, the last ones at the 2 s cap
         said = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
         assert len(said) == 1 and "busy with another controller" in said[0], said
-        await ha.client.close()  # Home Assistant lets go: the link gets in and says so
+        await ha.close()  # Home Assistant lets go: the link gets in and says so
         await asyncio.wait_for(accepted.event.wait(), 60)
         assert link.info is not None
     finally:
@@ -206,5 +269,5 @@ async def test_while_another_controller_holds_the_satellite_the_link_says_so_onc
         task.cancel()
         with contextlib.suppress(BaseException):
             await task
-        await ha.client.close()
+        await ha.close()
         await server.stop()
