@@ -16,6 +16,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
+from wyoming.audio import AudioChunk, AudioStop
 from wyoming.event import Event
 
 from .cloud import CloudAssistant
@@ -34,6 +35,10 @@ class ControllerSide:
     _armed: asyncio.Event
     _outbox: asyncio.Queue[tuple[ControllerLink, Event]]
     _route: str | None
+    _stt_turn: int
+    # a turn's audio held back from the controller (satellite.wake_turn: a wake word may restart the turn at it)
+    _held_audio: list[Event] | None = None
+    _dropping_audio = False  # ... and, once the turn restarts, dropped until the next turn's start
 
     if TYPE_CHECKING:
 
@@ -48,6 +53,7 @@ class ControllerSide:
             self._fail_local_turn("controller-replaced")
             self._end_controller_audio()
         self.controller = link
+        self._stt_turn = -1  # (it has announced no speech-to-text stage yet: Home Assistant's runs do)
         self._paused = False
         self._degraded_until = float("-inf")
         _LOGGER.info("controller attached client=%s", link.client)
@@ -78,9 +84,33 @@ class ControllerSide:
         if self._route == "local" and self.machine.state not in (TurnState.IDLE, TurnState.LISTENING):
             self._fire(TurnTrigger.ERROR)
 
+    def _hold_audio(self, hold: bool) -> None:
+        """From now on the turn's ``audio-chunk``s wait (``hold``), until :meth:`_release_audio` or
+        :meth:`_drop_audio`; its ``audio-stop`` sends them first."""
+        self._held_audio, self._dropping_audio = ([] if hold else None), False
+
+    def _release_audio(self) -> None:
+        held, self._held_audio = self._held_audio, None
+        for event in held or ():
+            self._send(event)
+
+    def _drop_audio(self) -> int:
+        """The held audio is never sent, nor the rest of the turn's (it restarts at the wake word heard in it:
+        its run ends with no speech, so no request); how many chunks were held."""
+        held, self._held_audio, self._dropping_audio = self._held_audio, None, True
+        return len(held or ())
+
     def _send(self, event: Event) -> None:
         if self.controller is None:
             return
+        if self._dropping_audio and AudioChunk.is_type(event.type):
+            return
+        if self._held_audio is not None:
+            if AudioChunk.is_type(event.type):
+                self._held_audio.append(event)
+                return
+            if AudioStop.is_type(event.type):
+                self._release_audio()
         try:
             self._outbox.put_nowait((self.controller, event))
         except asyncio.QueueFull:

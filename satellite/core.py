@@ -275,6 +275,7 @@ class Satellite(ControllerSide, ControllerEvents, SpeakerPath, OutsideTurn, Clou
             if (played := self._played_before_hold()) is not None:  # (held.py; orchestrator.continuation)
                 run.data[REPLY_PLAYED] = played
             self._send(run)
+            self._hold_audio(self._may_restart())  # (wake_turn.py: not sent while a wake word may restart it)
             self._send(AudioStart(rate=RATE, width=2, channels=1, timestamp=start_ms).event())
             if self._utterance:  # none while the talker gate holds it: an empty chunk ends HA's STT stream
                 self._send(AudioChunk(rate=RATE, width=2, channels=1, audio=bytes(self._utterance),

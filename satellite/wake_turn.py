@@ -47,6 +47,7 @@ detector itself is :mod:`satellite.wake`.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from wyoming.audio import AudioStart, AudioStop
 from wyoming.event import Event
@@ -121,6 +122,11 @@ class WakeTurns:
     _reply_text: str  # the text of the turn's reply (Home Assistant's ``synthesize``: its run's TTS stage began)
     talker: TalkerGate | None
     turns: int
+    _held_audio: list[Event] | None  # the turn's audio not sent yet (controller_side.py)
+
+    if TYPE_CHECKING:
+        def _release_audio(self) -> None: ...
+        def _drop_audio(self) -> int: ...
 
     @property
     def follow_up_open(self) -> bool:
@@ -150,6 +156,9 @@ class WakeTurns:
                 self._turn_seen, self._turn_began_ms = self.turns, self._mic_ms
                 last = self.machine.history[-1] if self.machine.history else None
                 self._turn_restartable = last is not None and (last[0], last[1]) in RESTARTABLE
+            if self._held_audio is not None and self._restart is None and self._mic_ms - self._turn_began_ms > \
+                    RESTART_SECONDS * 1000:
+                self._release_audio()  # no wake word began before the turn: its audio goes, in a burst
         name = self.wake.process(frame)
         if name is not None:
             self._on_wake(name, state)
@@ -196,6 +205,7 @@ class WakeTurns:
                          "began before that turn, which restarts at it", "sure" if self._restart_sure else "unsure",
                          into)
             if self.wake.agreed and not self._ha_run():  # a detector without a second model: at once
+                self._drop_audio()
                 self._restart_now()
             return
         if self._mic_ms - self._streamed_ms < OWN_AUDIO_SECONDS * 1000:
@@ -318,6 +328,8 @@ class WakeTurns:
                          if self.wake is not None else None)
             self._restart = None
             return False
+        if dropped := self._drop_audio():
+            _LOGGER.info("the turn's audio before the wake word (%d chunks) not sent: no request", dropped)
         if self._ha_run():
             # Home Assistant 2026.2.3 cancels its running pipeline for a new run-pipeline, and the cancelled
             # run's end then marks the satellite's pipeline as not running: it drops every audio-chunk of the
@@ -348,6 +360,14 @@ class WakeTurns:
         self._late_reply_until = float("inf")  # the ended run's reply (to the wake word): dropped
         self._restart_now()
         return True
+
+    def _may_restart(self) -> bool:
+        """A turn for Home Assistant (its runs announce their STT stage; our orchestrator's is replaced by the
+        restart's run: no request) starting now that a wake word may restart (``RESTARTABLE``): its audio is held
+        until that is decided. Session 29's rig: HA's agent answered "Okay, Naboo. What?" (bench/ha_restart.py)."""
+        last = self.machine.history[-1] if self.machine.history else None
+        ha = getattr(self, "_stt_turn", -1) >= 0  # (reset when a controller attaches: controller_side.py)
+        return self.wake is not None and self._wake_name is None and ha and last is not None and last[:2] in RESTARTABLE
 
     def _ha_run(self) -> bool:
         """The streaming turn is Home Assistant's run (it announced its speech-to-text stage with ``transcribe``;
