@@ -94,10 +94,13 @@ class ControllerSide:
         for event in held or ():
             self._send(event)
 
-    def _drop_audio(self) -> int:
+    def _drop_audio(self, fill: bytes = b"") -> int:
         """The held audio is never sent, nor the rest of the turn's (it restarts at the wake word heard in it:
-        its run ends with no speech, so no request); how many chunks were held."""
-        held, self._held_audio, self._dropping_audio = self._held_audio, None, True
+        its run ends with no speech, so no request); ``fill`` goes instead. How many chunks were held."""
+        held, self._held_audio = self._held_audio, None
+        if fill:
+            self._send(AudioChunk(rate=16000, width=2, channels=1, audio=fill).event())
+        self._dropping_audio = True
         return len(held or ())
 
     def _send(self, event: Event) -> None:

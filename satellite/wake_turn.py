@@ -67,6 +67,7 @@ OWN_AUDIO_SECONDS = 0.6  # a wake word heard this soon after a turn's stream end
 RESTART_SECONDS = 1.3  # a wake word heard this soon after a turn without it began: the turn restarts at it ...
 OPINION_WAIT_SECONDS = 1.0  # ... once the second model agrees (its answer comes 0.45 s after the detection)
 COMMAND_VOICED_SECONDS = 0.09  # a command: this much voice at the talker's level (the talker gate's open_frames)
+HA_FILL_BYTES = 16000  # 0.5 s of silence: what a Home Assistant run ended for a restart hears (no request)
 HA_RUN_END_SECONDS = 4.0  # a Home Assistant run ended for a restart: its end (synthesize, error) awaited this long
 # The turns a wake word can have opened before it was detected (the state and trigger that started them): a
 # barge-in over a reply or an announcement, speech that outlasted the reply, a follow-up. Not a continuation
@@ -123,10 +124,9 @@ class WakeTurns:
     talker: TalkerGate | None
     turns: int
     _held_audio: list[Event] | None  # the turn's audio not sent yet (controller_side.py)
-
     if TYPE_CHECKING:
         def _release_audio(self) -> None: ...
-        def _drop_audio(self) -> int: ...
+        def _drop_audio(self, fill: bytes = b"") -> int: ...
 
     @property
     def follow_up_open(self) -> bool:
@@ -328,7 +328,8 @@ class WakeTurns:
                          if self.wake is not None else None)
             self._restart = None
             return False
-        if dropped := self._drop_audio():
+        # HA's run gets silence instead (its STT given none: our whisper's error, ignored by HA: the run hung)
+        if dropped := self._drop_audio(bytes(HA_FILL_BYTES) if self._ha_run() else b""):
             _LOGGER.info("the turn's audio before the wake word (%d chunks) not sent: no request", dropped)
         if self._ha_run():
             # Home Assistant 2026.2.3 cancels its running pipeline for a new run-pipeline, and the cancelled
@@ -362,9 +363,8 @@ class WakeTurns:
         return True
 
     def _may_restart(self) -> bool:
-        """A turn for Home Assistant (its runs announce their STT stage; our orchestrator's is replaced by the
-        restart's run: no request) starting now that a wake word may restart (``RESTARTABLE``): its audio is held
-        until that is decided. Session 29's rig: HA's agent answered "Okay, Naboo. What?" (bench/ha_restart.py)."""
+        """A turn for Home Assistant (our orchestrator's run is replaced by the restart's: no request) a wake word
+        may restart (``RESTARTABLE``): its audio is held until that is decided (s29: "Okay, Naboo. What?")."""
         last = self.machine.history[-1] if self.machine.history else None
         ha = getattr(self, "_stt_turn", -1) >= 0  # (reset when a controller attaches: controller_side.py)
         return self.wake is not None and self._wake_name is None and ha and last is not None and last[:2] in RESTARTABLE

@@ -268,8 +268,8 @@ async def test_home_assistant_restarts_the_barge_in_after_its_run_ends(audio_fir
 
 
 async def test_home_assistant_gets_no_speech_in_the_barge_in_run_the_wake_word_restarts() -> None:
-    """The barge-in's own run (the one the wake word restarts) gets audio-start and audio-stop and no audio between:
-    its speech-to-text hears nothing, so Home Assistant's agent gets no request from it. Before: it got the wake
+    """The barge-in's own run (the one the wake word restarts) gets only silence before its audio-stop: its
+    speech-to-text hears no words, so Home Assistant's agent gets no request from it. Before: it got the wake
     word and the command's first syllables, and on the real rig HA's agent answered 'Okay, Naboo. What?'
     (bench/ha_restart.py, sessions 22 and 29). The restarted run still gets the whole command."""
     said = floats(speak("Okay Nabu. What time is it?"))
@@ -281,7 +281,8 @@ async def test_home_assistant_gets_no_speech_in_the_barge_in_run_the_wake_word_r
     assert [r.wake_word_name for r in runs(link)] == ["okay_nabu", None, "okay_nabu"], types
     second, third = [i for i, t in enumerate(types) if t == "run-pipeline"][1:3]
     assert types[second:third].count("audio-stop") == 1, types[second:third]
-    assert turns_of(link)[1] == b"", len(turns_of(link)[1])  # main's code: ~1 s of "Okay Nabu. What"
+    barge_in = turns_of(link)[1]
+    assert barge_in and not any(barge_in), barge_in  # main's code: ~1 s of "Okay Nabu. What"
     words = norm_words(await transcript(turns_of(link)[-1]))
     assert "time" in words and not {"okay", "ok", "nabu", "naboo"} & set(words), words
 
