@@ -28,10 +28,12 @@ Errors (``error`` with a code; the connection stays usable and the next ``audio-
 begins afresh; the rest of a refused stream is dropped quietly):
 ``audio-not-started`` (``audio-chunk``/``audio-stop`` without ``audio-start``),
 ``unsupported-format``, ``format-changed`` (a chunk's format differs from its
-``audio-start``), ``empty-audio`` (``audio-stop`` with no audio), ``audio-too-long`` (over
+``audio-start``), ``audio-too-long`` (over
 ``--max-seconds``), ``unsupported-language``, ``transcription-failed``; malformed event
 fields give ``bad-event`` and garbage frames ``bad-json``/``bad-frame`` (shared runtime). Events of
 another protocol (a text-to-speech stream) get one ``unknown-event`` per stream (shared runtime).
+``audio-stop`` with no audio gets an empty ``transcript`` (an ``empty-audio`` error until session 30:
+Home Assistant waits for a transcript and ignores errors).
 """
 
 from __future__ import annotations
@@ -169,9 +171,13 @@ class WhisperHandler(ServiceHandler):
             return
         if not stream.done:
             await asyncio.to_thread(stream.flush)
-            if stream.utterance.samples == 0:
+            if stream.utterance.samples == 0:  # nothing was said: an empty transcript, as wyoming-faster-whisper
+                # gives; Home Assistant 2026.2.3 reads until a transcript, an error it ignores (session 30: its
+                # pipeline hung until the satellite's next run-pipeline cancelled it)
+                language = stream.language or None
                 await self._drop_stream()
-                await self.send_error("empty-audio", "audio-stop without any audio")
+                _LOGGER.info("client=%s audio-stop without any audio: empty transcript", self.client)
+                await self.write_event(Transcript(text="", language=language).event())
                 return
             await self._complete(stream)
         await self._drop_stream()
