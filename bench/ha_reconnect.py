@@ -13,7 +13,8 @@ that is kept. Then HA is started again from that config (``inroot.sh hass -c DIR
   anything on the connection HA has, leaving both ends open (HA's host gone without closing its
   socket: a power cut, a pulled cable), HA is killed and started again: its new connection meets a
   satellite whose old controller looks alive. The satellite lets a controller silent for 15 s go
-  (``satellite/admission.py``); HA retries every 10 s.
+  (``satellite/admission.py``); HA retries every 10 s. Since session 30 the newcomer's ``run-satellite``
+  makes the satellite ping the old one first, and no answer within 3 s lets the newcomer in at once.
 
 Per start, read off: HA's start -> the satellite's ``controller attached`` (HA's connection with
 ``run-satellite``); the refusals the satellite logged (``satellite-busy``: the old connection was still
