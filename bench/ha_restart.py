@@ -56,7 +56,8 @@ async def run(args: Any) -> Result:
     rig = Path(args.rig)
     work = Path(tempfile.mkdtemp(prefix="hearth-ha-restart-"))
     wake, pause = speak("Okay Nabu."), bytes(9600)
-    mic = (bytes(32000) + wake + pause + speak(QUESTION) + bytes(round(GAP_SECONDS * 32000)) + wake + pause
+    second = b"" if args.no_second_wake else wake + pause  # without it: a barge-in by speech alone (held, then sent)
+    mic = (bytes(32000) + wake + pause + speak(QUESTION) + bytes(round(GAP_SECONDS * 32000)) + second
            + speak(COMMAND) + bytes(12 * 32000))
     write_wav(str(work / "mic.wav"), mic, PCM16_MONO_16K)
     write_wav(str(work / "request.wav"), speak(COMMAND), PCM16_MONO_16K)  # the rig's own STT check
@@ -134,6 +135,9 @@ def main() -> int:
     parser = rig_parser(__doc__, ROOT / "bench" / "results" / "s22_ha" / "restart")
     parser.add_argument("--whisper-model", default="tiny.en")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--no-second-wake", action="store_true",
+                        help='the command over the reply without "Okay Nabu." (a barge-in by speech; session 30: its '
+                             "audio is held until no wake word can restart it, then sent; checks 2 and 4 do not apply)")
     args = parser.parse_args()
     return run_on_rig(args, run, markdown, lambda r: all(verdict(r).values()))
 
