@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from wyoming.audio import AudioChunk, AudioStop
 from wyoming.event import Event
+from wyoming.pipeline import RunPipeline
 
 from .cloud import CloudAssistant
 from .controller_events import ControllerLink
@@ -108,6 +109,8 @@ class ControllerSide:
             return
         if self._dropping_audio and AudioChunk.is_type(event.type):
             return
+        if RunPipeline.is_type(event.type):
+            self._held_audio = None  # a new run: audio still held belongs to a turn that ended without audio-stop
         if self._held_audio is not None:
             if AudioChunk.is_type(event.type):
                 self._held_audio.append(event)
