@@ -22,6 +22,7 @@ WHOLE_HOME = "__whole_home__"
 # The other templates that need it ("lights off") are matched with this as the area: the satellite's
 # own area is put in when the command is done (:mod:`.home.here`).
 HERE = "__here__"
+HERE_DOMAINS = frozenset({"light", "fan"})
 # fmt: off
 WHOLE_HOME_INTENTS = frozenset({
     "HassClimateGetTemperature", "HassClimateSetTemperature", "HassMediaPause", "HassMediaUnpause",
@@ -43,16 +44,19 @@ def load_official() -> dict[str, Any]:
 def split_by_area_context(official: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """The official templates as three sets: those that match as said; those that need the
     satellite's area, for :data:`WHOLE_HOME_INTENTS` and covers by kind ("lower the blinds"),
-    matched with the whole home as the area; and the rest of those that need it ("turn on the
-    lights", "lights off", "set the brightness to 50%"), which mean the satellite's own area
-    (:mod:`.home.here`: not every light of the home)."""
+    matched with the whole home as the area; and those for lights and fans ("turn on the lights",
+    "lights off", "set the brightness to 50%"), which mean the satellite's own area (:mod:`.home.here`:
+    not every light of the home). The rest of them are left out ("play {search_query}" would take
+    every question that starts with "play")."""
     sets: tuple[dict[str, Any], dict[str, Any], dict[str, Any]] = ({}, {}, {})
     for name, intent in official["intents"].items():
         for data in intent.get("data", []):
             needs_area = "area" in (data.get("requires_context") or {})
             whole = name in WHOLE_HOME_INTENTS or (data.get("slots") or {}).get("domain") == "cover"
-            which = sets[0] if not needs_area else sets[1] if whole else sets[2]
-            which.setdefault(name, {"data": []})["data"].append(data)
+            here = (data.get("slots") or {}).get("domain") in HERE_DOMAINS
+            if not needs_area or whole or here:
+                which = sets[0] if not needs_area else sets[1] if whole else sets[2]
+                which.setdefault(name, {"data": []})["data"].append(data)
     plain, contextual, here = ({**official, "intents": one} for one in sets)
     return plain, contextual, here
 
