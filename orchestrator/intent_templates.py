@@ -53,8 +53,8 @@ def split_by_area_context(official: dict[str, Any]) -> tuple[dict[str, Any], dic
         for data in intent.get("data", []):
             needs_area = "area" in (data.get("requires_context") or {})
             whole = name in WHOLE_HOME_INTENTS or (data.get("slots") or {}).get("domain") == "cover"
-            here = (data.get("slots") or {}).get("domain") in HERE_DOMAINS
-            if not needs_area or whole or here:
+            room = (data.get("slots") or {}).get("domain") in HERE_DOMAINS
+            if not needs_area or whole or room:
                 which = sets[0] if not needs_area else sets[1] if whole else sets[2]
                 which.setdefault(name, {"data": []})["data"].append(data)
     plain, contextual, here = ({**official, "intents": one} for one in sets)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from home_shared import no_home
 from wyoming.info import Attribution, Info, Satellite
 
 from bench.home_bench import SnapshotHome
@@ -17,7 +18,6 @@ from orchestrator.intents import ACTED, NO_HOME, NO_HOME_REPLY, REFUSED, IntentR
 from orchestrator.pipeline import Pipeline
 from orchestrator.satellite_link import LinkConfig, SatelliteLink
 from orchestrator.services import ServicePool
-from tests.home_shared import no_home
 
 HOME = HomeSnapshot(
     entities=(HomeEntity("light.kitchen", "Kitchen Light", (), "kitchen"),
