@@ -110,3 +110,12 @@ async def test_the_link_gives_the_intents_its_satellites_area_from_the_satellite
     match = await recognizer.answer("Lights off.", link.owner)
     assert match is not None and match.done == ACTED
     assert isinstance(recognizer.home, RecordingHome) and recognizer.home.done[0].slots["area"] == "kitchen"
+
+
+async def test_in_x_and_y_only_the_part_without_a_place_gets_the_satellites_area(
+    recognizer: IntentRecognizer, home: RecordingHome
+) -> None:
+    recognizer.areas["satellite:bedroom"] = "Bedroom"
+    await recognizer.answer("Turn the lights off and the TV on.", "satellite:bedroom")
+    assert [(c.name, c.slots) for c in home.done] == [
+        ("HassTurnOff", {"domain": "light", "area": "bedroom"}), ("HassTurnOn", {"name": "TV"})]
