@@ -17,8 +17,6 @@ and ends the turn at once (``audio-stop``) when :func:`complete_command` says th
 * it has two words or more (a one-word weak text is too little to go on: "Time." heard unsure at
   a pause in the room), and names no door, gate, garage or lock (those wait as before: a door
   must not open on half a request);
-* it names a place for every light or fan it switches: "turn off the lights" means the
-  satellite's room (:mod:`.home.here`), but a room may still follow ("... in the living room");
 * no run of three words comes twice in it (tiny.en looping over audio cut mid-request wrote
   "open the garage door and open the garage door" at the room's held-50 pause after "and": two
   whole commands to the recogniser).
@@ -114,8 +112,6 @@ def complete_command(
         return False
     names = home_names(intents.home.slot_lists()) if intents.home is not None else set()
     for command in found:
-        if command.here:  # "turn off the lights": a room may follow ("... in the living room"), .home.here
-            return False
         if command.source == "fallback" and not DEVICE_NOUN.search(str(command.slots.get("name", ""))):
             return False
         for slot in NAMED_SLOTS:

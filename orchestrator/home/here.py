@@ -12,9 +12,12 @@ from the satellite's ``info``), as the home's area list spells it. What is hones
 * a home, and the satellite has no area (or one the home does not have): nothing is done, and
   the reply says why and how to say it instead. Never every light of the home.
 
-The orchestrator's command end (:mod:`..command_end`) does not end a turn on such a command:
-"turn off the lights ... in the living room" at its pause must not end there with the satellite's
-own room.
+For the orchestrator's command end (:mod:`..command_end`) such a command is whole, as "turn off
+the lights" already was when the wildcard read "lights" as a device: "lights off" decoded without
+its period ends at once instead of waiting the weak cap. The price is the command end's own: a
+place said after a pause ("turn off the lights ... in the living room", the turn corpus's tune-16)
+ends at the pause when its first part decodes as a whole command (as before for "turn off the
+lights"; the continuation then hears the rest).
 """
 
 from __future__ import annotations
