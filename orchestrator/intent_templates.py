@@ -16,9 +16,13 @@ FIRST = Path(__file__).with_name("intents_first.yaml")
 FALLBACK = Path(__file__).with_name("home_fallback.yaml")
 HOME_SLOT_LISTS = ("name", "area", "floor")
 # Official templates that need the satellite's area ("what's the temperature", "set the volume to
-# 40"): we know no satellite's area, so they are matched with the whole home as the area and the
-# home backend picks the only device that fits (the only thermostat, the only or playing player).
+# 40"): they are matched with the whole home as the area and the home backend picks the only device
+# that fits (the only thermostat, the only or playing player).
 WHOLE_HOME = "__whole_home__"
+# The other templates that need it ("lights off") are matched with this as the area: the satellite's
+# own area is put in when the command is done (:mod:`.home.here`).
+HERE = "__here__"
+HERE_DOMAINS = frozenset({"light", "fan"})
 # fmt: off
 WHOLE_HOME_INTENTS = frozenset({
     "HassClimateGetTemperature", "HassClimateSetTemperature", "HassMediaPause", "HassMediaUnpause",
@@ -37,20 +41,24 @@ def load_official() -> dict[str, Any]:
     return data
 
 
-def split_by_area_context(official: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The official templates as two sets: those that match as said, and those that need the
-    satellite's area (only for :data:`WHOLE_HOME_INTENTS` and covers by kind, "lower the blinds";
-    the rest of them, "turn on the lights", are left out: not every light of the home)."""
-    plain: dict[str, Any] = {}
-    contextual: dict[str, Any] = {}
+def split_by_area_context(official: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The official templates as three sets: those that match as said; those that need the
+    satellite's area, for :data:`WHOLE_HOME_INTENTS` and covers by kind ("lower the blinds"),
+    matched with the whole home as the area; and those for lights and fans ("turn on the lights",
+    "lights off", "set the brightness to 50%"), which mean the satellite's own area (:mod:`.home.here`:
+    not every light of the home). The rest of them are left out ("play {search_query}" would take
+    every question that starts with "play")."""
+    sets: tuple[dict[str, Any], dict[str, Any], dict[str, Any]] = ({}, {}, {})
     for name, intent in official["intents"].items():
         for data in intent.get("data", []):
             needs_area = "area" in (data.get("requires_context") or {})
-            if not needs_area:
-                plain.setdefault(name, {"data": []})["data"].append(data)
-            elif name in WHOLE_HOME_INTENTS or (data.get("slots") or {}).get("domain") == "cover":
-                contextual.setdefault(name, {"data": []})["data"].append(data)
-    return {**official, "intents": plain}, {**official, "intents": contextual}
+            whole = name in WHOLE_HOME_INTENTS or (data.get("slots") or {}).get("domain") == "cover"
+            room = (data.get("slots") or {}).get("domain") in HERE_DOMAINS
+            if not needs_area or whole or room:
+                which = sets[0] if not needs_area else sets[1] if whole else sets[2]
+                which.setdefault(name, {"data": []})["data"].append(data)
+    plain, contextual, here = ({**official, "intents": one} for one in sets)
+    return plain, contextual, here
 
 
 def empty_lists() -> dict[str, SlotList]:

@@ -31,6 +31,7 @@ from hassil.intents import SlotList
 
 from .answers import CLOCK_INTENTS, SPOKEN_AHEAD, TIMER_INTENTS, TIMER_READ_ONLY, clock_answer, timer_answer
 from .home.confidence import QUERIES, Asked, Doubt, Hearing, answer_word, doubt, home_names
+from .home.here import placed
 from .home.phrasing import DEVICE_NOUN, looped, rephrase, trim, undouble
 from .home.speech import FAILURES, not_done
 from .home.unheard import unheard_device, unheard_question
@@ -38,6 +39,7 @@ from .intent_templates import (
     EXTRA,
     FALLBACK,
     FIRST,
+    HERE,
     WHOLE_HOME,
     empty_lists,
     load_official,
@@ -79,6 +81,11 @@ class Recognized:
     def whole_home(self) -> bool:
         """Said without a target where Home Assistant would use the satellite's area."""
         return bool(self.context.get("whole_home"))
+
+    @property
+    def here(self) -> bool:
+        """Said without a place, meaning the satellite's own area ("lights off": :mod:`.home.here`)."""
+        return bool(self.context.get("here"))
 
 
 # What a matched turn did (``IntentMatch.done``; the turn's log line says it): the intent's name
@@ -138,13 +145,15 @@ class IntentRecognizer:
     timers: TimerManager | None = None
     home: HomeBackend | None = None
     no_home_reply: str = NO_HOME_REPLY
+    areas: dict[str, str | None] = field(default_factory=dict)  # conversation id -> its satellite's area
 
     def __post_init__(self) -> None:
         official = load_official()
         self._skip_words: list[str] = list(official.get("skip_words", []))
-        plain, contextual = split_by_area_context(official)
+        plain, contextual, here = split_by_area_context(official)
         self._official = Intents.from_dict(plain)
         self._contextual = Intents.from_dict(contextual)
+        self._here = Intents.from_dict(here)
         # Our extra phrasings use the official lists ({brightness}, {temperature}, ...) and
         # expansion rules (<what_is>, <light>, ...).
         self._extra = Intents.from_yaml(io.StringIO(EXTRA.read_text(encoding="utf-8")))
@@ -180,9 +189,11 @@ class IntentRecognizer:
             return found
         if (found := self._run(cleaned, self._official, "official", lists)) is not None:
             return found
-        if (found := self._run(cleaned, self._contextual, "official", lists, whole_home=True)) is not None:
+        if (found := self._run(cleaned, self._contextual, "official", lists, place=WHOLE_HOME)) is not None:
             return found
         if (found := self._run(cleaned, self._extra, "extra", shared, rules=self._rules)) is not None:
+            return found
+        if (found := self._run(cleaned, self._here, "official", lists, place=HERE)) is not None:
             return found
         return self._run(cleaned, self._fallback, "fallback", None)
 
@@ -230,11 +241,12 @@ class IntentRecognizer:
         slot_lists: dict[str, SlotList] | None,
         *,
         rules: dict[str, Any] | None = None,
-        whole_home: bool = False,
+        place: str | None = None,
     ) -> Recognized | None:
         # Like Home Assistant: of several readings, prefer the one naming a device ("the kitchen
-        # light" as a name, not as the lights of the area "kitchen").
-        context = {"area": {"value": WHOLE_HOME, "text": ""}} if whole_home else None
+        # light" as a name, not as the lights of the area "kitchen"). ``place``: the area placeholder
+        # of templates that need the satellite's (WHOLE_HOME, HERE).
+        context = {"area": {"value": place, "text": ""}} if place else None
         result = recognize_best(
             cleaned,
             intents,
@@ -246,12 +258,12 @@ class IntentRecognizer:
         )
         if result is None:
             return None
-        slots = {name: entity.value for name, entity in result.entities.items() if entity.value != WHOLE_HOME}
+        slots = {name: e.value for name, e in result.entities.items() if e.value not in (WHOLE_HOME, HERE)}
         if source == "fallback" and _INDEFINITE.match(str(slots.get("name", ""))):
             return None  # "open a conversation about ...": a device is "the X" or "my X"
         found = dict(result.context or {})
-        if whole_home and "area" not in slots:
-            found = {"whole_home": True}
+        if place and "area" not in slots:
+            found = {"whole_home" if place == WHOLE_HOME else "here": True}
         return Recognized(result.intent.name, slots, source, cleaned, found)
 
     # -- answers ---------------------------------------------------------------------------
@@ -302,6 +314,10 @@ class IntentRecognizer:
         slots = first.slots if len(commands) == 1 else {"commands": [c.name for c in commands]}
         if self.home is None:
             return IntentMatch(first.name, slots, self.no_home_reply, NO_HOME)
+        here = placed(commands, self.areas.get(conversation_id), self.home.slot_lists())  # "lights off": this room
+        if isinstance(here, str):
+            return IntentMatch(first.name, slots, here, REFUSED)
+        commands = here
         if (asking := self.ask_first(commands, text, hearing)) is not None:
             if asking.meant:
                 self._asked.put(conversation_id, asking.meant, self.now())

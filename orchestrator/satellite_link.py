@@ -221,6 +221,8 @@ class SatelliteLink(LinkTimers):
         elif Info.is_type(event.type):  # the answer to our describe: it took us as its controller
             self.info = Info.from_event(event)
             _LOGGER.info("satellite %s connected (%s)", self.config.uri, self.name)
+            if self.pipeline.intents is not None:  # "lights off" means this satellite's area (home/here.py)
+                self.pipeline.intents.areas[self.owner] = self.info.satellite.area if self.info.satellite else None
         elif RunPipeline.is_type(event.type):
             await self._on_run_pipeline(RunPipeline.from_event(event), conn, reply_played(event.data))
         elif AudioChunk.is_type(event.type):
