@@ -8,7 +8,16 @@ speculative transcript.
 
 from __future__ import annotations
 
-FINAL_PUNCTUATION = (".", "?", "!")
+from .endpoint import FINAL_PUNCTUATION, words
+
+# A thing and its state ("Lights off.", "Volume down.", "Fan on."): two words, the second a state
+# particle after a noun (a verb before it reads unfinished anyway: "turn off"). The room's held-62,
+# a far "Lights off.", decoded its "." at 0.22-0.23 (session 25's corpus streams and session 29's
+# room run) and waited the weak cap, 1.2 s, on every such decode: its first reply sound came 1.59 s
+# after the room's mark in session 29. Nothing said after such a command was lost in any stored
+# decode: every doubted pause text (bench/results/s25_eot_cover_decodes*.json) has 4+ words ("Play
+# the next song.", "Turn the bedroom lights down."), so these are never in doubt (session 30).
+STATE_PARTICLES = frozenset({"on", "off", "up", "down"})
 
 
 # END_MARK_BELOW: a finished text whose final . ? ! the model scored under this (its probability
@@ -41,4 +50,7 @@ def doubted_end(text: str, end_prob: float | None) -> bool:
     or, without one, its ending there under ``END_OPEN_BELOW`` (None: not scored)."""
     if end_prob is None:
         return False
+    found = words(text)
+    if len(found) == 2 and found[1] in STATE_PARTICLES:
+        return False  # "Lights off.": a whole command, nothing lost after it
     return end_prob < (END_MARK_BELOW if text.rstrip().endswith(FINAL_PUNCTUATION) else END_OPEN_BELOW)

@@ -78,7 +78,7 @@ import re
 from dataclasses import dataclass
 
 from .pause_cuts import cut_reason
-from .whole_words import PAST_VERBS, her_as_object
+from .whole_words import PAST_VERBS, clock_time, demonstrative_object, her_as_object, quantity_question
 
 # fmt: off
 ARTICLES = frozenset({"a", "an", "the", "this", "that", "these", "those", "some", "any", "every", "each"})
@@ -219,6 +219,7 @@ def judge(text: str) -> Verdict:
         and not (last in {"that", "this", "those", "these", "like", "also", "then", "so"} and len(found) > 2)
         and not _be_after_subject(found)
         and not her_as_object(found)
+        and not demonstrative_object(found)
     ):
         return Verdict(False, f"ends in {last!r}")
     if last in SUPERLATIVES and len(found) >= 2 and found[-2] in ARTICLES | POSSESSIVES:
@@ -229,14 +230,16 @@ def judge(text: str) -> Verdict:
         return Verdict(False, "on without where (play ... on)")
     if last in SUBJECTS and len(found) >= 2 and found[-2] in MODALS:
         return Verdict(False, f"{found[-2]} {last} without a verb")
-    if _is_number(last) and UNIT_CONTEXT & set(found[:-1]) and not UNITS & set(found):
+    unit = UNITS & set(found) or clock_time(stripped, found)  # "7:30", "half past six": a time (session 30)
+    if _is_number(last) and UNIT_CONTEXT & set(found[:-1]) and not unit:
         return Verdict(False, f"number {last!r} without a unit")
     verb = next((w for w in found if w not in OPENERS | SUBJECTS), "")
     if verb in TOO_VERBS and _too_for_to(found):
         return Verdict(False, f"{last!r} for 'to' (its value still to come)")
     if verb == "set" and not _has_value(found[found.index(verb) + 1 :]):
         return Verdict(False, "set without a value")
-    if found[0] in WH_WORDS and not WH_VERBS & set(found[1:]) and not any(w.endswith("ed") for w in found[1:]):
+    verbless = not WH_VERBS & set(found[1:]) and not any(w.endswith("ed") for w in found[1:])
+    if found[0] in WH_WORDS and verbless and not quantity_question(found):
         return Verdict(False, f"{found[0]}-question without a verb")
     if (cut := _cut_at_pause(found, verb)) is not None:
         return Verdict(False, cut)
