@@ -91,12 +91,20 @@ NUMBERS = {"seven": "7", "fifteen": "15", "twenty": "20", "thirty": "30", "fifty
 FILLERS = {"um", "umm", "uhm", "uh", "uhh", "er", "erm", "hmm"}  # bench/fresh_corpus.py says some; never judged
 
 
+TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50}
+ONES = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
+SAME = {"okay": "ok"}  # Whisper writes either (bench/fresh2_corpus.py's "Okay, stop.")
+
+
 def comparable(words: list[str]) -> list[str]:
-    """Words with the corpus's numbers as digits ("15", "7:30", "50%": Whisper's spelling), fillers left out."""
+    """Words with the corpus's numbers as digits ("15", "7:30", "50%", "twenty one" -> "21": Whisper's
+    spelling), fillers left out."""
     out: list[str] = []
-    for word in words:
-        if word not in FILLERS:
-            out += NUMBERS.get(word, word).replace(":", " ").replace(".", " ").split()
+    for i, word in enumerate(words):
+        if word in ONES and i and words[i - 1] in TENS:
+            out[-1] = str(TENS[words[i - 1]] + ONES[word])
+        elif word not in FILLERS:
+            out += SAME.get(word, NUMBERS.get(word, word)).replace(":", " ").replace(".", " ").split()
     return out
 
 
