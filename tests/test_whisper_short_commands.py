@@ -114,3 +114,16 @@ def test_longer_texts_with_a_low_end_mark_are_still_doubted() -> None:
     assert doubted_end("Next song.", 0.22)
     assert not doubted_end("Volume down.", 0.22)
     assert not doubted_end("lights off", 0.4)  # no mark: its ending there was scored
+
+
+def test_up_too_at_a_pause_waits_for_its_value(vad: SileroVad) -> None:
+    """probe2-41 "Turn the heating up to ... twenty one degrees." (0.75 s pause after "to"): recorded
+    text at the pause "Turn the heating up too." (-0.159), which main read finished and ended the turn
+    on (cut); then the whole request at its end, which still ends at once."""
+    utterance, _ = utterance_at_its_verdict(vad, "Turn the heating up to", "Turn the heating up too.", -0.159)
+    assert utterance.verdict is not None
+    region, verdict = utterance.verdict
+    assert not verdict.finished and not verdict.weak, verdict  # main: finished
+    assert utterance.speculative_text(region, "Turn the heating up too.") is None  # main: offered
+    assert judge("Turn the heating up to 21 degrees.").finished
+    assert judge("Turn on the lights too.").finished  # "too" as "also" after a particle's object

@@ -32,7 +32,8 @@ STATE_PARTICLES = frozenset({"on", "off", "up", "down"})
 # bench/results/s25_eot.md; the corpus's room-like streams, 5 start phases, and 8 kept room mics): the
 # tune split cannot price it (no whole request there ends in a mark under 0.5), held shows the price:
 # at 0.25 held pauses cut 13 -> 12 / 139, room mics 20 -> 17 / 112 (held-43 x3), one far "Lights
-# off." (0.22) waits 1.2 s (not since session 30: STATE_PARTICLES below); at 0.3 two; at 0.5 18 of 130 held ends (far "Volume down.", "Yeah.").
+# off." (0.22) waits 1.2 s (not since session 30: STATE_PARTICLES below); at 0.3 two; at 0.5 18 of 130
+# held ends (far "Volume down.", "Yeah.").
 END_MARK_BELOW = 0.25
 # END_OPEN_BELOW: the same for a text Whisper wrote without a final . ? ! (a weak verdict, which our
 # orchestrator ends at once when it is a whole command): the probability of the text ending after its
