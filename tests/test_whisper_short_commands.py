@@ -7,7 +7,7 @@ of ~0.25 s (session 30; bench/results/s30_words.md):
   fresh2, serve's default, main's code: probe2-01 "Stop that." 1.913 s, -12 "Repeat that." 1.862 s,
   -14 "Who's that?" 1.947 s, -35 "undo that." 1.771 s (tiny.en's texts and avg_logprob below);
 * a "how many" question with its measure and no verb ("how many days until Christmas?", probe2-37,
-  1.860 s on main: "how-question without a verb"); its text at its 0.75 s pause, "How many days
+  1.860 s on main: "how-question without a verb"); its text at its 0.6 s pause, "How many days
   until...", still waits;
 * a clock time after an alarm word ("Set an alarm for 6.30."): main read "number '30' without a
   unit" (text only: tiny.en misheard the probe's clip, probe2-13, whole);
@@ -117,7 +117,7 @@ def test_longer_texts_with_a_low_end_mark_are_still_doubted() -> None:
 
 
 def test_up_too_at_a_pause_waits_for_its_value(vad: SileroVad) -> None:
-    """probe2-41 "Turn the heating up to ... twenty one degrees." (0.75 s pause after "to"): recorded
+    """probe2-41 "Turn the heating up to ... twenty one degrees." (0.3 s pause after "to"): recorded
     text at the pause "Turn the heating up too." (-0.159), which main read finished and ended the turn
     on (cut); then the whole request at its end, which still ends at once."""
     utterance, _ = utterance_at_its_verdict(vad, "Turn the heating up to", "Turn the heating up too.", -0.159)

@@ -27,7 +27,7 @@ bench/results/s29_fresh.md):
 
 Session 30, found on a new probe set of home commands (``bench/fresh2_corpus.py``; bench/results/s30_words.md):
 
-* **"up/down too" after turn/switch**: "Turn the heating up to ... twenty one degrees." (probe2-41, 0.75 s
+* **"up/down too" after turn/switch**: "Turn the heating up to ... twenty one degrees." (probe2-41, 0.3 s
   pause after "to") was heard "Turn the heating up too." at its pause and ended there (serve's default,
   main's and this code alike); the session-20 rule for "too" as a cut "to" covers set/change/dim...
   only ("turn on the lights too" is whole). A "too" right after "up"/"down" in a turn/switch command
