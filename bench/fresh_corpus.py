@@ -158,12 +158,17 @@ def plan() -> list[dict[str, Any]]:
 
 def build(folder: Path | None = None) -> list[Request]:
     """The fresh corpus (cached), probe first, then sealed; ids ``probe-NN`` / ``sealed-NN``."""
-    folder = folder or cache_dir() / "fresh_corpus"
+    return build_rows(plan(), folder or cache_dir() / "fresh_corpus", ("probe", "sealed"))
+
+
+def build_rows(rows: list[dict[str, Any]], folder: Path, order: tuple[str, ...]) -> list[Request]:
+    """The requests of ``rows`` (:func:`plan`'s shape) rendered once into ``folder`` and conditioned,
+    split by split in ``order``; ids ``<split>-NN`` (also ``bench/fresh2_corpus.py``'s)."""
     folder.mkdir(parents=True, exist_ok=True)
     voices: FreshVoices | None = None
     whisper: Any = None
-    out: dict[str, list[Request]] = {"probe": [], "sealed": []}
-    for row in plan():
+    out: dict[str, list[Request]] = {name: [] for name in order}
+    for row in rows:
         spoken, k = row["spoken"], row["k"]
         key = hashlib.sha1(f"{spoken}|{row['voice']}|{k}|{row['pause']}".encode()).hexdigest()[:16]
         wav, meta = folder / f"{key}.raw", folder / f"{key}.json"
@@ -187,7 +192,7 @@ def build(folder: Path | None = None) -> list[Request]:
         out[split].append(_condition(split, f"{split}-{row['n']:02d}", text, info, k=before, kind=row["kind"],
                                      pause=row["pause"], condition=row["condition"], gain=row["gain"],
                                      noise=row["noise"], clean=clean))
-    return out["probe"] + out["sealed"]
+    return [r for name in order for r in out[name]]
 
 
 if __name__ == "__main__":

@@ -21,7 +21,9 @@ endpointing) checks each clip is intelligible to tiny.en at all; clips it misses
     .venv/bin/python bench/turn_bench.py [--configs a,b,...] [--limit N] [--corpus fresh]
 
 Results: bench/results/turn.{json,md}; with ``--corpus fresh`` (``bench/fresh_corpus.py``: requests,
-voices and speeds never tuned on, split probe / sealed) bench/results/fresh_turn.{json,md}.
+voices and speeds never tuned on, split probe / sealed) bench/results/fresh_turn.{json,md}; with
+``--corpus fresh2`` (``bench/fresh2_corpus.py``, session 30's probe set of short commands)
+bench/results/fresh2_turn.{json,md}.
 """
 
 from __future__ import annotations
@@ -89,12 +91,20 @@ NUMBERS = {"seven": "7", "fifteen": "15", "twenty": "20", "thirty": "30", "fifty
 FILLERS = {"um", "umm", "uhm", "uh", "uhh", "er", "erm", "hmm"}  # bench/fresh_corpus.py says some; never judged
 
 
+TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50}
+ONES = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
+SAME = {"okay": "ok"}  # Whisper writes either (bench/fresh2_corpus.py's "Okay, stop.")
+
+
 def comparable(words: list[str]) -> list[str]:
-    """Words with the corpus's numbers as digits ("15", "7:30", "50%": Whisper's spelling), fillers left out."""
+    """Words with the corpus's numbers as digits ("15", "7:30", "50%", "twenty one" -> "21": Whisper's
+    spelling), fillers left out."""
     out: list[str] = []
-    for word in words:
-        if word not in FILLERS:
-            out += NUMBERS.get(word, word).replace(":", " ").replace(".", " ").split()
+    for i, word in enumerate(words):
+        if word in ONES and i and words[i - 1] in TENS:
+            out[-1] = str(TENS[words[i - 1]] + ONES[word])
+        elif word not in FILLERS:
+            out += SAME.get(word, NUMBERS.get(word, word)).replace(":", " ").replace(".", " ").split()
     return out
 
 
@@ -236,11 +246,16 @@ def splits(corpus: Any) -> list[str]:
 
 
 def load_corpus(name: str) -> list[Request]:
-    """The end-of-turn corpus (``turn``) or the fresh one (``fresh``, bench/fresh_corpus.py)."""
+    """The end-of-turn corpus (``turn``), the fresh one (``fresh``, bench/fresh_corpus.py) or the second
+    fresh probe set (``fresh2``, bench/fresh2_corpus.py)."""
     if name == "fresh":
         from bench.fresh_corpus import build as build_fresh
 
         return build_fresh()
+    if name == "fresh2":
+        from bench.fresh2_corpus import build as build_fresh2
+
+        return build_fresh2()
     return build()
 
 
@@ -281,6 +296,7 @@ async def run(args: argparse.Namespace) -> int:
                                  "--language", "en", "--endpoint-max-silence", str(args.max_silence))
     outcomes: list[Outcome] = []
     skipped: dict[str, str] = {}
+    verdicts: list[str] = []
     load = os.getloadavg()
     try:
         for request in corpus:
@@ -294,10 +310,16 @@ async def run(args: argparse.Namespace) -> int:
                 text, latency, early = await stream(server.port, request, sensitivity, mode)
                 whole = is_whole(request, text) and not early
                 outcomes.append(Outcome(request.id, name, text, whole, early, latency))
+                if args.server_log:  # the server's end-of-turn verdicts for this stream (why it waited)
+                    kept = [line for line in server.log if "end of turn?" in line or "avg_logprob=" in line]
+                    verdicts += [f"{request.id} {name} {line}" for line in kept]
+                    del server.log[:]
                 print(f"{request.id} {name:20s} {'whole' if whole else 'CUT  '} "
                       f"{'-' if latency is None else f'{latency:+.3f}s'} {text!r}", flush=True)
     finally:
         await server.stop()
+        if args.server_log:
+            await asyncio.to_thread(Path(args.server_log).write_text, "\n".join(verdicts) + "\n")
     write(args, corpus, configs, outcomes=outcomes, skipped=skipped, load=load)
     return 0
 
@@ -313,7 +335,7 @@ def write(args: argparse.Namespace, corpus: list[Request], configs: list[str], *
                   time.gmtime()), "model": "tiny.en int8", "chunk_ms": CHUNK * 1000 // RATE,
                   "endpoint_max_silence": args.max_silence}
     corpus_info = [{k: v for k, v in vars(r).items() if k not in ("pcm", "clean")} for r in corpus]
-    name = "fresh_turn" if args.corpus == "fresh" else "turn"
+    name = {"fresh": "fresh_turn", "fresh2": "fresh2_turn"}.get(args.corpus, "turn")
     (out / f"{name}.json").write_text(json.dumps({"conditions": conditions, "summary": summary,
                                                "skipped": skipped, "corpus": corpus_info,
                                                "outcomes": [vars(o) for o in outcomes]}, indent=1))
@@ -329,9 +351,11 @@ def main() -> int:
     parser.add_argument("--max-silence", type=float, default=1.5, help="the server's --endpoint-max-silence")
     parser.add_argument("--limit", type=int, default=0, help="only the first N requests (a quick look)")
     parser.add_argument("--only", nargs="+", metavar="ID", help="only these requests")
-    parser.add_argument("--corpus", choices=["turn", "fresh"], default="turn",
-                        help="turn: bench/turn_corpus.py; fresh: bench/fresh_corpus.py (results fresh_turn.*)")
+    parser.add_argument("--corpus", choices=["turn", "fresh", "fresh2"], default="turn",
+                        help="turn: bench/turn_corpus.py; fresh: bench/fresh_corpus.py (results fresh_turn.*); "
+                        "fresh2: bench/fresh2_corpus.py (results fresh2_turn.*)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    parser.add_argument("--server-log", help="write the server's end-of-turn verdicts (per request, config) here")
     return run_until_signalled(run(parser.parse_args()))
 
 

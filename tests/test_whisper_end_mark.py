@@ -30,7 +30,7 @@ from wyoming.asr import Transcribe, Transcript
 
 from voice_runtime.models import silero_vad
 from voice_runtime.speculative import SpeculativeTranscript
-from wyoming_whisper.endpoint import END_MARK_BELOW, END_OPEN_BELOW, doubted_end
+from wyoming_whisper.end_marks import END_MARK_BELOW, END_OPEN_BELOW, doubted_end
 from wyoming_whisper.engine import SAMPLE_RATE, Decoded
 from wyoming_whisper.handler import WhisperHandler
 from wyoming_whisper.policy import request_policy

@@ -78,7 +78,7 @@ import re
 from dataclasses import dataclass
 
 from .pause_cuts import cut_reason
-from .whole_words import PAST_VERBS, her_as_object
+from .whole_words import PAST_VERBS, clock_time, demonstrative_object, her_as_object, quantity_question
 
 # fmt: off
 ARTICLES = frozenset({"a", "an", "the", "this", "that", "these", "those", "some", "any", "every", "each"})
@@ -219,6 +219,7 @@ def judge(text: str) -> Verdict:
         and not (last in {"that", "this", "those", "these", "like", "also", "then", "so"} and len(found) > 2)
         and not _be_after_subject(found)
         and not her_as_object(found)
+        and not demonstrative_object(found)
     ):
         return Verdict(False, f"ends in {last!r}")
     if last in SUPERLATIVES and len(found) >= 2 and found[-2] in ARTICLES | POSSESSIVES:
@@ -229,14 +230,16 @@ def judge(text: str) -> Verdict:
         return Verdict(False, "on without where (play ... on)")
     if last in SUBJECTS and len(found) >= 2 and found[-2] in MODALS:
         return Verdict(False, f"{found[-2]} {last} without a verb")
-    if _is_number(last) and UNIT_CONTEXT & set(found[:-1]) and not UNITS & set(found):
+    unit = UNITS & set(found) or clock_time(stripped, found)  # "7:30", "half past six": a time (session 30)
+    if _is_number(last) and UNIT_CONTEXT & set(found[:-1]) and not unit:
         return Verdict(False, f"number {last!r} without a unit")
     verb = next((w for w in found if w not in OPENERS | SUBJECTS), "")
     if verb in TOO_VERBS and _too_for_to(found):
         return Verdict(False, f"{last!r} for 'to' (its value still to come)")
     if verb == "set" and not _has_value(found[found.index(verb) + 1 :]):
         return Verdict(False, "set without a value")
-    if found[0] in WH_WORDS and not WH_VERBS & set(found[1:]) and not any(w.endswith("ed") for w in found[1:]):
+    verbless = not WH_VERBS & set(found[1:]) and not any(w.endswith("ed") for w in found[1:])
+    if found[0] in WH_WORDS and verbless and not quantity_question(found):
         return Verdict(False, f"{found[0]}-question without a verb")
     if (cut := _cut_at_pause(found, verb)) is not None:
         return Verdict(False, cut)
@@ -329,39 +332,6 @@ def whole_value(text: str) -> bool:
     number = found[-2] if found[-1] in UNITS else found[-1]
     at = len(found) - (3 if found[-1] in UNITS else 2)
     return verb in TOO_VERBS and _is_number(number) and at >= 1 and found[at] in VALUE_PREPOSITIONS
-
-
-# END_MARK_BELOW: a finished text whose final . ? ! the model scored under this (its probability
-# after the words, ``Decoded.end_mark_prob``: the alignment pass the server already runs for the last
-# word's end, no decode of its own) nearly went on: a word said at the end was lost from the text.
-# The room's held-43 ("Play the next song on ... my playlist.", 0.9 s pause after "on") decoded "Play
-# the next song." at its pause in 4 of 5 kept room runs (session 24), its "." scored 0.22: the
-# alignment stretched "song" over the "on" (the tail rule, ``stream.TAIL_SECONDS``, saw 0.06 s), the
-# orchestrator ended the turn on a sure whole command and answered half. Such a text waits the weak
-# cap (longer than a 0.9 s pause) and is not sent as a speculative transcript (no command end, no
-# prepared reply), as a text with speech after its last word. Offline (bench/eot_cover_probe.py,
-# bench/results/s25_eot.md; the corpus's room-like streams, 5 start phases, and 8 kept room mics): the
-# tune split cannot price it (no whole request there ends in a mark under 0.5), held shows the price:
-# at 0.25 held pauses cut 13 -> 12 / 139, room mics 20 -> 17 / 112 (held-43 x3), one far "Lights
-# off." (0.22) waits 1.2 s; at 0.3 two; at 0.5 18 of 130 held ends (far "Volume down.", "Yeah.").
-END_MARK_BELOW = 0.25
-# END_OPEN_BELOW: the same for a text Whisper wrote without a final . ? ! (a weak verdict, which our
-# orchestrator ends at once when it is a whole command): the probability of the text ending after its
-# words (end of text or a . ? ! next; ``Decoded.end_mark_prob``, one greedy decoder step more on such
-# finals, ~0.05 s on this 2-core box). The room's held-43 decoded "play the next song" at its pause in
-# 2 of 5 kept room runs (0.46 / 0.51: " of", " up" next). Tune bounds it (its whole commands without a
-# mark end at 0.79-0.86, its paused "turn the bedroom lights down to 50" scores 0.38); held prices it
-# (far+noise "next song" 0.60-0.69 at its end): at 0.55 held / room pause cuts 11 -> 11 / 11 -> 9,
-# whole commands' end of turn unchanged; at 0.6 one "next song" waits (bench/results/s25_eot.md).
-END_OPEN_BELOW = 0.55
-
-
-def doubted_end(text: str, end_prob: float | None) -> bool:
-    """Whether the model nearly went on after ``text``: its final . ? ! scored under ``END_MARK_BELOW``,
-    or, without one, its ending there under ``END_OPEN_BELOW`` (None: not scored)."""
-    if end_prob is None:
-        return False
-    return end_prob < (END_MARK_BELOW if text.rstrip().endswith(FINAL_PUNCTUATION) else END_OPEN_BELOW)
 
 
 def repeats(found: list[str]) -> bool:

@@ -25,6 +25,14 @@ bench/results/s29_fresh.md):
   a main clause after its own subject and verb (a wh-word, "then", "please", a modal or be-form, a
   command verb) asks nothing yet; "If I leave now, how long ...", "If it rains, remind me ..." end.
 
+Session 30, found on a new probe set of home commands (``bench/fresh2_corpus.py``; bench/results/s30_words.md):
+
+* **"up/down too" after turn/switch**: "Turn the heating up to ... twenty one degrees." (probe2-41, 0.3 s
+  pause after "to") was heard "Turn the heating up too." at its pause and ended there (serve's default,
+  main's and this code alike); the session-20 rule for "too" as a cut "to" covers set/change/dim...
+  only ("turn on the lights too" is whole). A "too" right after "up"/"down" in a turn/switch command
+  is the "to" of its value still to come ("turn the music up too", meaning "also", now waits the cap).
+
 Such a text waits for more speech up to the cap, as the session-22 rules do, and is not sent as
 a speculative transcript.
 """
@@ -51,6 +59,7 @@ OBJECT_VERBS = frozenset({
     "check", "set", "add", "visit", "wake",
 })
 CONDITIONALS = frozenset({"if", "unless"})
+TURN_UP_VERBS = frozenset({"turn", "switch"})
 # Words that begin (or are) a main clause after a conditional one.
 MAIN_CLAUSE = frozenset({
     "what", "how", "where", "when", "who", "which", "why", "whose", "then", "please", "will", "would", "can",
@@ -68,6 +77,8 @@ def cut_reason(found: list[str]) -> str | None:
         return f"the {last} without its title"
     if last in POSSESSIVE_PRONOUNS and before in OBJECT_VERBS:
         return f"{before} {last}: a possessive cut at a pause"
+    if last == "too" and before in {"up", "down"} and TURN_UP_VERBS & set(found[:-2]):
+        return f"{before} {last}: 'to' with its value still to come"
     if found[0] in CONDITIONALS and not (MAIN_CLAUSE | OBJECT_VERBS) & set(found[3:]):
         return f"an {found[0]}-clause without its main clause"
     return None

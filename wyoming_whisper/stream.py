@@ -23,7 +23,7 @@ Pure and synchronous (no asyncio, no wyoming); the handler drives it.
   (``UNSURE_LOGPROB``) waits the weak cap whatever its words say. A finished-reading text whose
   last word (aligned with the decode's audio) ends more than ``TAIL_SECONDS`` before the speech
   does is judged weak: Silero heard a word Whisper left out; so is one whose final . ? ! the decode
-  scored under ``endpoint.END_MARK_BELOW`` (it nearly went on). Speech that ends before
+  scored under ``end_marks.END_MARK_BELOW`` (it nearly went on). Speech that ends before
   ``hold_windows`` (an earlier part of the question the client sent again first) ends nothing.
 * **A looped final is decoded again, longer.** With the short encoder window (:mod:`.engine`)
   and only 0.1 s of silence after the speech (endpointing), tiny.en sometimes writes the request
@@ -42,7 +42,8 @@ from dataclasses import dataclass
 
 from .chunks import AgreedText
 from .early import EarlyFinal, adds_no_word, may_start
-from .endpoint import Verdict, doubted_end, ends, judge, repeats, whole_value, words
+from .end_marks import doubted_end
+from .endpoint import Verdict, ends, judge, repeats, whole_value, words
 from .engine import SAMPLE_RATE, Decoded, FloatArray, pcm16_to_float
 from .stream_policy import LOOP_RETRY_SECONDS, TAIL_SECONDS, UNSURE_LOGPROB, StreamPolicy
 from .stream_policy import seconds as _seconds
@@ -274,14 +275,14 @@ class Utterance:
         elif verdict.finished and text is not None and (gap := self._speech_after_words(region)) is not None:
             verdict = Verdict(False, f"speech {gap:.2f}s after its last word", weak=True)
         elif verdict.finished and text is not None and (mark := self._end_doubted(region)) is not None:
-            verdict = Verdict(False, f"its end mark scored {mark:.2f}", weak=True)  # endpoint.END_MARK_BELOW
+            verdict = Verdict(False, f"its end mark scored {mark:.2f}", weak=True)  # end_marks.END_MARK_BELOW
         if not verdict.finished and not verdict.weak and text is not None and repeats(words(text)):
             verdict = Verdict(False, f"{verdict.reason}: looped, the weak wait", weak=True)  # LOOP_WAIT
         self.verdict = (region, verdict)
         return verdict
 
     def _end_doubted(self, region: Region) -> float | None:
-        """The end-mark score of the speculative final of ``region`` when in doubt (.endpoint.doubted_end)."""
+        """The end-mark score of the speculative final of ``region`` when in doubt (.end_marks.doubted_end)."""
         s = self.speculated
         if s is None or s[0] != region or not doubted_end(s[1].text, s[1].end_mark_prob):
             return None
