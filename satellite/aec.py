@@ -147,6 +147,7 @@ class AudioFrontend(DelayView, KeptEchoPath):
         self.later_echo = LaterEcho()  # ... and whether the echo came later than its estimate (the path moved unseen)
         self._slip = Slip(self._step)  # ... or a speaker sample or two off it (aec_slip): re-aligned at once
         self.slips = 0
+        self._settle_left = 0  # samples of cancelled audio since a fine move of the reference still to come (settling)
         _LOGGER.info(
             "mic front end: aec=%s noise_suppression=%d auto_gain_dbfs=%d",
             self.engine,
@@ -334,6 +335,7 @@ class AudioFrontend(DelayView, KeptEchoPath):
                 if self._catch_up.armed:
                     self._caught_up(len(out))
                 cancelled = self._speex.process(out, ref)
+                self._settle_left = max(0, self._settle_left - len(out))
                 # Not while the delay is measured afresh (a restart, a recheck) nor speex's history refills after one.
                 warming = self._kept_path is not None and self._warm > 0
                 settled = self._delay is not None and not self._delay.fresh and not warming

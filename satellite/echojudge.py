@@ -112,6 +112,7 @@ class EchoJudge:
         estimate_corr: float = 0.0,
         later_echo: bool = False,
         later_voice: bool = False,
+        settling: bool = False,
     ) -> bool:
         """True if the (cleaned) frame may be the user's voice, not just the playback's echo.
         ``cancelling`` False: the canceller let this frame through untouched (it waits for the
@@ -131,7 +132,9 @@ class EchoJudge:
         ``later_echo``: the frame may be the echo heard later than the canceller's estimate, one frame not yet
         a moved path (:attr:`satellite.estimate.LaterEcho.pending`): no evidence either way (as ``added``).
         ``later_voice``: such a frame found to be a voice over the echo (:attr:`satellite.estimate.LaterEcho.voice`):
-        nor is the canceller off its path if it made it louder (room_cont cont-25, session 26: suspended there)."""
+        nor is the canceller off its path if it made it louder (room_cont cont-25, session 26: suspended there).
+        ``settling``: the reference moved by a fraction of a millisecond just before (:attr:`satellite.aec_delay.
+        DelayView.settling`): over a trusted canceller a frame the playback explains as echo alone is no evidence."""
         mic = frame_rms(raw)
         self.killed.step(self.span_s)
         louder_before = max(self._mics, default=0.0)
@@ -155,6 +158,9 @@ class EchoJudge:
         cancelled_db = ratio_to_db(max(mic, 1e-9) / max(out, 1e-9)) if cancelling else 0.0
         added = cancelled_db < -_ADDED_DB
         unknown = added or later_echo  # no evidence of the user (nor of the echo's level) in this frame
+        # Right after a fine move of the reference speex leaves echo it cancelled before (aec_delay.SETTLE): the
+        # room's reply 15 (session 29, 0 dB), 17 then 14 dB out at 29 dB ERLE, explained 0.98: an onset on echo.
+        unknown = unknown or (settling and echo_only and self.converged)
         # Over a trusted canceller a frame it took about its usual ERLE out of is echo, cancelled
         # as usual, whatever the playback-based residual says: the user's voice is not cancelled,
         # so a frame the residual gate calls the user (8 dB over the residual) loses at least
