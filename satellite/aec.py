@@ -302,7 +302,8 @@ class AudioFrontend(DelayView, KeptEchoPath):
                 self._waited = None
                 self._prior = None
         if lag is not None:
-            self._waited = None
+            waited, self._waited = self._rechecking and self._waited is not None, None  # (a recheck's wait: resumed)
+            stand_in = self._kept_stand_in() if waited else None  # (aec_delay: before a move re-measures the shadow)
             prior, self._prior = self._prior, None
             agreed = agrees(prior, lag, before[0])  # the measured delay is the one the kept path proved (aec_prior)
             self._measured_after_warm_start(agreed)  # (aec_state: a kept path from the last run)
@@ -318,6 +319,7 @@ class AudioFrontend(DelayView, KeptEchoPath):
                 _LOGGER.debug("echo delay %.1f ms: unchanged", lag / 16)
                 self.on_path_confirmed()
             self._rechecking = False
+            self._stand_in(stand_in)
         return self._aligned(n)
 
     def process(self, mic: bytes, played: bytes | None = None) -> bytes:

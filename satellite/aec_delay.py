@@ -15,7 +15,7 @@ import numpy as np
 from .aec_catchup import CatchUp, Outcome, echo_from
 from .aec_config import FrontendConfig
 from .aec_prior import PriorPath, echo_of
-from .aec_shadow import ShadowCanceller
+from .aec_shadow import PROVEN_BLOCKS, ShadowCanceller
 from .delay import EchoDelay
 from .realign import TAPS, delayed, snap
 from .speex import SpeexEchoCanceller
@@ -31,6 +31,7 @@ _REALIGN_AGREE = 2.0  # samples: a fine move of the echo must agree this well wi
 # a reply, speex at 28-34 dB before it, 17 then 14 dB after (0.73 samples either way left 2-3 dB less: not a
 # plain shift), an onset on echo alone 60 ms after the move (a continuation hold, a stutter). See settling.
 SETTLE = RATE * 150 // 1000
+STAND_IN_DB = 20.0  # the shadow canceller's path stands in after a recheck's wait if it cancelled this much
 Pcm = np.ndarray[Any, np.dtype[np.int16]]
 
 
@@ -119,6 +120,26 @@ class DelayView:
         if self._shadow is not None:
             self._shadow.remeasure()
         return True
+
+    def _kept_stand_in(self) -> PriorPath | None:
+        """The shadow canceller's path, frozen, if it was cancelling ``STAND_IN_DB`` or more (see :meth:`_stand_in`)."""
+        shadow = self._shadow
+        if shadow is None or shadow.measured < PROVEN_BLOCKS or shadow.erle_db < STAND_IN_DB:
+            return None
+        return PriorPath(shadow.impulse_response(), 0)
+
+    def _stand_in(self, kept: PriorPath | None) -> None:
+        """Speex resumes after waiting for the delay a recheck measured (the satellite fell behind its mic and the
+        speaker ran dry): its history of the reference is from before the wait, at the old delay, and its first
+        frames predicted the echo of what played then: the room at 0 dB (session 29's lead, echo-only reply 16,
+        a stall of 112 ms, the delay 80 ms later), the resumed frames 21.7 and 7.4 dB LOUDER than the mic, then
+        11.5: that reply's ERLE 18.8 dB (35-37 either side). The room did not change, only the delay: for speex's
+        tail the shadow's path (``kept``, frozen) on the reference at the new delay stands in, as the kept path
+        does after a restart (:meth:`_adopt`; dropped as there if it is louder than a loud mic)."""
+        if kept is None or self._warm > 0 or self._waited is not None:
+            return
+        self._kept_path, self._warm = kept, self.config.aec_tail_ms * RATE // 1000
+        _LOGGER.debug("the shadow's path stands in for speex's tail after the wait")
 
     def _adopt(self, prior: PriorPath) -> None:
         """The kept path proven at ``prior.offset`` from the old delay: the reference is delayed by that from
