@@ -153,6 +153,7 @@ def analyse(keep: Path, *, window: bool = True, catch_up: bool = False) -> dict[
     nobody = [round(h, 2) for h in hold_t if "no user" in label(h, utterances, replies)]
     return {"tap": str(keep), "window": window, "catch_up": catch_up, "caught_up": caught,
             "opened": opener.opened, "erle_db": [round(db, 1) for _, db, _ in erle], "holds": len(holds),
+            "hold_t": [round(h, 3) for h in hold_t],
             "holds_nobody": nobody, "tails": tails,
             "tails_held": sum(x["held_s"] is not None for x in tails),
             "tails_confirmed": sum(x["confirmed"] for x in tails)}

@@ -147,6 +147,7 @@ class AudioFrontend(DelayView, KeptEchoPath):
         self.later_echo = LaterEcho()  # ... and whether the echo came later than its estimate (the path moved unseen)
         self._slip = Slip(self._step)  # ... or a speaker sample or two off it (aec_slip): re-aligned at once
         self.slips = 0
+        self._settle_left = 0  # samples of cancelled audio since a fine move of the reference still to come (settling)
         _LOGGER.info(
             "mic front end: aec=%s noise_suppression=%d auto_gain_dbfs=%d",
             self.engine,
@@ -301,7 +302,8 @@ class AudioFrontend(DelayView, KeptEchoPath):
                 self._waited = None
                 self._prior = None
         if lag is not None:
-            self._waited = None
+            waited, self._waited = self._rechecking and self._waited is not None, None  # (a recheck's wait: resumed)
+            stand_in = self._kept_stand_in() if waited else None  # (aec_delay: before a move re-measures the shadow)
             prior, self._prior = self._prior, None
             agreed = agrees(prior, lag, before[0])  # the measured delay is the one the kept path proved (aec_prior)
             self._measured_after_warm_start(agreed)  # (aec_state: a kept path from the last run)
@@ -317,6 +319,7 @@ class AudioFrontend(DelayView, KeptEchoPath):
                 _LOGGER.debug("echo delay %.1f ms: unchanged", lag / 16)
                 self.on_path_confirmed()
             self._rechecking = False
+            self._stand_in(stand_in)
         return self._aligned(n)
 
     def process(self, mic: bytes, played: bytes | None = None) -> bytes:
@@ -334,6 +337,7 @@ class AudioFrontend(DelayView, KeptEchoPath):
                 if self._catch_up.armed:
                     self._caught_up(len(out))
                 cancelled = self._speex.process(out, ref)
+                self._settle_left = max(0, self._settle_left - len(out))
                 # Not while the delay is measured afresh (a restart, a recheck) nor speex's history refills after one.
                 warming = self._kept_path is not None and self._warm > 0
                 settled = self._delay is not None and not self._delay.fresh and not warming

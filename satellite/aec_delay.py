@@ -15,7 +15,7 @@ import numpy as np
 from .aec_catchup import CatchUp, Outcome, echo_from
 from .aec_config import FrontendConfig
 from .aec_prior import PriorPath, echo_of
-from .aec_shadow import ShadowCanceller
+from .aec_shadow import PROVEN_BLOCKS, ShadowCanceller
 from .delay import EchoDelay
 from .realign import TAPS, delayed, snap
 from .speex import SpeexEchoCanceller
@@ -25,6 +25,13 @@ RATE = 16000
 MAX_BULK = RATE * 480 // 1000  # the longest reference delay (samples at 16 kHz: satellite.aec)
 KEEP_MS = 10  # the delay the canceller sees once the bulk is compensated
 _REALIGN_AGREE = 2.0  # samples: a fine move of the echo must agree this well with the whole-sample one
+# After a sub-millisecond move of the reference while speex runs (the meter's fine move, an unseen slip) its
+# output is no measure of the echo for this long (samples): speex's filter and its history of the reference are
+# on the old alignment. The room at 0 dB (session 29's lead, reply 15): a fine move 0.73 samples back 0.69 s into
+# a reply, speex at 28-34 dB before it, 17 then 14 dB after (0.73 samples either way left 2-3 dB less: not a
+# plain shift), an onset on echo alone 60 ms after the move (a continuation hold, a stutter). See settling.
+SETTLE = RATE * 150 // 1000
+STAND_IN_DB = 20.0  # the shadow canceller's path stands in after a recheck's wait if it cancelled this much
 Pcm = np.ndarray[Any, np.dtype[np.int16]]
 
 
@@ -47,6 +54,14 @@ class DelayView:
     kept_erle_db: float
     prior_frames: int
     priors_proven: int
+    _settle_left: int
+
+    @property
+    def settling(self) -> bool:
+        """The reference moved by a fraction of a millisecond while speex ran, less than ``SETTLE`` of cancelled
+        audio ago: its output is not yet a measure of the echo (a frame it left loud may be the move's, not the
+        user's). The echo judge takes such a frame the playback explains as echo alone as no evidence."""
+        return self._settle_left > 0
 
     def _delay_reference(self, delay: float) -> bool:
         """The reference delayed by ``delay`` samples (16 kHz; whole ``bulk`` and its fraction) from the next
@@ -95,6 +110,7 @@ class DelayView:
             delay = self.bulk + self._frac + shift
             if abs(shift - (lag - old)) <= _REALIGN_AGREE and self._delay_reference(delay):
                 _LOGGER.info("echo delay %.1f ms: moved %.2f samples, reference delayed %.2f", lag / 16, shift, delay)
+                self._settle_left = SETTLE if shift else self._settle_left
                 return abs(shift) > RATE // 1000
         bulk = min(MAX_BULK, max(0, lag - RATE * KEEP_MS // 1000))
         if abs(bulk - self.bulk) <= RATE // 1000:  # moved by 1 ms or less
@@ -104,6 +120,26 @@ class DelayView:
         if self._shadow is not None:
             self._shadow.remeasure()
         return True
+
+    def _kept_stand_in(self) -> PriorPath | None:
+        """The shadow canceller's path, frozen, if it was cancelling ``STAND_IN_DB`` or more (see :meth:`_stand_in`)."""
+        shadow = self._shadow
+        if shadow is None or shadow.measured < PROVEN_BLOCKS or shadow.erle_db < STAND_IN_DB:
+            return None
+        return PriorPath(shadow.impulse_response(), 0)
+
+    def _stand_in(self, kept: PriorPath | None) -> None:
+        """Speex resumes after waiting for the delay a recheck measured (the satellite fell behind its mic and the
+        speaker ran dry): its history of the reference is from before the wait, at the old delay, and its first
+        frames predicted the echo of what played then: the room at 0 dB (session 29's lead, echo-only reply 16,
+        a stall of 112 ms, the delay 80 ms later), the resumed frames 21.7 and 7.4 dB LOUDER than the mic, then
+        11.5: that reply's ERLE 18.8 dB (35-37 either side). The room did not change, only the delay: for speex's
+        tail the shadow's path (``kept``, frozen) on the reference at the new delay stands in, as the kept path
+        does after a restart (:meth:`_adopt`; dropped as there if it is louder than a loud mic)."""
+        if kept is None or self._warm > 0 or self._waited is not None:
+            return
+        self._kept_path, self._warm = kept, self.config.aec_tail_ms * RATE // 1000
+        _LOGGER.debug("the shadow's path stands in for speex's tail after the wait")
 
     def _adopt(self, prior: PriorPath) -> None:
         """The kept path proven at ``prior.offset`` from the old delay: the reference is delayed by that from
@@ -127,6 +163,7 @@ class DelayView:
         if self._delay is not None and self._delay_reference(delay):
             self._delay.assume(shift)  # (the meter's next estimate, agreeing, is then no change)
             self.slips += 1
+            self._settle_left = SETTLE
             _LOGGER.info("echo %.2f samples later than the reference, unseen: reference delayed %.2f", shift, delay)
         out: np.ndarray[Any, np.dtype[np.int16]] = np.clip(np.round(cancelled), -32768, 32767).astype(np.int16)
         return out

@@ -24,16 +24,8 @@ that misadjusted) a frame must pass *both* gates. A speaker restart (:meth:`path
 the device's buffer, hence the echo delay, may differ) makes the canceller unproven again,
 but its filter is kept: it is usually still right, and re-adapting from zero takes speex 4–6 s.
 
-**Onset.** While the canceller is trusted, ``onset_frames`` (2) frames in a row that the
-residual gate calls the user, with the cancelled mic at least ``onset_margin_db`` (8 dB)
-above the residual echo, are an *onset* (:attr:`EchoJudge.onset`): the satellite holds the
-reply on it, before the VAD has heard voicing (an "st" is ~150 ms of unvoiced sound), and
-resumes it if the VAD does not confirm speech soon after. The same test runs on the frames'
-high band (:func:`high_band_rms`, a second residual gate on the second difference of the
-cancelled mic and of the playback): the "s" of "Stop" is a hiss that the echo of speech has
-little of, so at 0 dB echo, with the canceller at 14-19 dB ERLE (the room's barge-ins), it
-clears the high band's residual at once while the broadband residual (the echo's voiced
-energy) hid it until the vowel, ~0.2 s after the onset.
+**Onset** (:attr:`EchoJudge.onset`): strong frames in a row over a trusted canceller, broadband or in the
+high band (:mod:`satellite.onset_run`). The gates' playback reference: :mod:`satellite.echo_window`.
 
 **What the canceller did to the frame** (while it is trusted): a frame it made louder than the
 mic is no evidence (it subtracted an echo that was not there: its path moved; a loud one ends the
@@ -58,20 +50,19 @@ from collections import deque
 import numpy as np
 
 from .echo import EchoConfig, EchoGuard, db_to_ratio, frame_rms, ratio_to_db
+from .echo_window import PlayedWindow
 from .erle import ErleMeter
 from .going_on import GoingOn
 from .killed_echo import KilledEcho
 from .leaks import OFF_PATH_CORR, UNDERRATED_CORR, is_fresh
+from .onset_run import OnsetRun
 from .residual import ResidualGate, high_band_rms
 
-_MAX_DELAY_S = 0.48  # the longest speaker->mic delay measured (satellite.aec)
 _SUSPENDED_DB = 6.0  # the raw gate's extra margin while the echo path may have moved (a stall)
 # High-band onsets only from this ERLE (the room: false ones at 12.2-13.1 dB, true 14.3-33). 14, not
 # 15, since the residual echo's floor (_ERLE_SLACK_DB): a "Stop" at 0 dB, 14.6 dB ERLE, its "s" 13.8 dB
 # over the high band's residual, was held a frame later without it (the stale residual had let it in).
 _HI_MIN_ERLE_DB = 14.0
-_HI_RISE_DB = 0.0  # a high-band onset needs a frame this far above the broadband residual echo
-_HI_HOLD_DB = 3.0  # ... and the frame it holds on this far (see process)
 _ADDED_DB = 1.0  # a frame the canceller made this much louder than the mic: it is off its path, no evidence
 _MISALIGNED_RMS = 10 ** (-35 / 20)  # ... on a mic frame this loud: the path moved (see process)
 _TRUST_FRAMES = 10  # the ERLE is at least converged_erle_db this many frames in a row: trusted
@@ -101,18 +92,11 @@ class EchoJudge:
         self._erle_now = float("-inf")  # the ERLE the last frame was judged with
         self.misaligned = False  # the last frame showed the trusted canceller off its path
         self.residual_decisions = 0  # frames decided by the residual gate alone
-        self._strong = 0  # frames in a row clearly above the residual echo while it is trusted
-        self._risen = False  # ... one of which was above the broadband residual echo
-        self._fresh = False  # ... one of which was not a leak of echo coming back (leaks.is_fresh)
+        self._run = OnsetRun(config.onset_frames)  # the strong frames so far (satellite.onset_run)
         self._mics: deque[float] = deque(maxlen=_BEFORE)  # the last frames' mic levels (RMS)
-        self.onset = False
         self.suspended = False  # the path may have moved: not trusted until confirmed (or re-proven)
         self._given_back: list[tuple[float, float]] | None = None  # the ERLE of a trust confirm gives back
-        self._frame_seconds = frame_seconds
-        self.span_s = config.window_ms / 1000.0
-        self._delay_frames = 0  # the reference is delayed by this many frames before the gates
-        self._played: deque[float] = deque(maxlen=math.ceil(_MAX_DELAY_S / frame_seconds) + 2)
-        self._played_hi: deque[float] = deque(maxlen=self._played.maxlen)
+        self._window = PlayedWindow(frame_seconds, config.window_ms / 1000.0)  # (satellite.echo_window)
         self.killed, self.going_on = KilledEcho(frame_seconds), GoingOn(frame_seconds)  # (their modules)
 
     def process(
@@ -128,6 +112,7 @@ class EchoJudge:
         estimate_corr: float = 0.0,
         later_echo: bool = False,
         later_voice: bool = False,
+        settling: bool = False,
     ) -> bool:
         """True if the (cleaned) frame may be the user's voice, not just the playback's echo.
         ``cancelling`` False: the canceller let this frame through untouched (it waits for the
@@ -147,20 +132,16 @@ class EchoJudge:
         ``later_echo``: the frame may be the echo heard later than the canceller's estimate, one frame not yet
         a moved path (:attr:`satellite.estimate.LaterEcho.pending`): no evidence either way (as ``added``).
         ``later_voice``: such a frame found to be a voice over the echo (:attr:`satellite.estimate.LaterEcho.voice`):
-        nor is the canceller off its path if it made it louder (room_cont cont-25, session 26: suspended there)."""
+        nor is the canceller off its path if it made it louder (room_cont cont-25, session 26: suspended there).
+        ``settling``: the reference moved by a fraction of a millisecond just before (:attr:`satellite.aec_delay.
+        DelayView.settling`): over a trusted canceller a frame the playback explains as echo alone is no evidence."""
         mic = frame_rms(raw)
         self.killed.step(self.span_s)
         louder_before = max(self._mics, default=0.0)
         self._mics.append(mic)
-        self._played.append(frame_rms(played))
-        self.going_on.step(self._played[-1])
         high_band = self.config.onset_high_band  # off: no high band is computed (per frame, on the mic loop)
-        self._played_hi.append(high_band_rms(played) if high_band else 0.0)
-        reference, reference_hi = (
-            (self._played[-1 - self._delay_frames], self._played_hi[-1 - self._delay_frames])
-            if len(self._played) > self._delay_frames
-            else (0.0, 0.0)
-        )
+        reference, reference_hi = self._window.add(played, high_band=high_band)
+        self.going_on.step(self._window.played[-1])
         raw_user = raw_plain = self.raw.process(mic, reference, learn=not double_talk)
         if raw_user and self.suspended and not double_talk:
             raw_user = self._clearly_above_echo(mic)
@@ -177,6 +158,9 @@ class EchoJudge:
         cancelled_db = ratio_to_db(max(mic, 1e-9) / max(out, 1e-9)) if cancelling else 0.0
         added = cancelled_db < -_ADDED_DB
         unknown = added or later_echo  # no evidence of the user (nor of the echo's level) in this frame
+        # Right after a fine move of the reference speex leaves echo it cancelled before (aec_delay.SETTLE): the
+        # room's reply 15 (session 29, 0 dB), 17 then 14 dB out at 29 dB ERLE, explained 0.98: an onset on echo.
+        unknown = unknown or (settling and echo_only and self.converged)
         # Over a trusted canceller a frame it took about its usual ERLE out of is echo, cancelled
         # as usual, whatever the playback-based residual says: the user's voice is not cancelled,
         # so a frame the residual gate calls the user (8 dB over the residual) loses at least
@@ -222,10 +206,7 @@ class EchoJudge:
             high_band_rms(cleaned), reference_hi, learn=learn and not residual_user
         )
         if not_echo:
-            self._strong = 0
-            self._risen = False
-            self._fresh = False
-            self.onset = False
+            self._run.reset()
             return True
         # ERLE from echo alone: not while either gate hears more than echo (double talk: the user
         # in the mic, not removed by the canceller, would pull it down and end the trust just as
@@ -258,18 +239,9 @@ class EchoJudge:
         strong = (self.converged or self.early) and (broadband or hiss) and not unknown and not as_echo
         # A scaled copy of the canceller's estimate (or of its negative) is echo, hiss or not (leaks.is_fresh).
         underrated = estimate_corr >= UNDERRATED_CORR or estimate_corr <= OFF_PATH_CORR
-        self._fresh = strong and (self._fresh or (not underrated and (hiss or is_fresh(cancelled_db, self.residual))))
-        self._strong = self._strong + 1 if strong else 0
-        # A high-band onset needs a broadband rise in one of its frames: the echo's own hiss,
-        # poorly cancelled, came with the broadband residual below the residual echo.
-        self._risen = strong and (self._risen or self.residual.excess_db >= _HI_RISE_DB)
-        self.onset = (
-            0 < self.config.onset_frames <= self._strong
-            and self._risen
-            and self._fresh
-            and self.residual.excess_db >= _HI_HOLD_DB
-        )
-        residual_user = residual_user and (self._fresh or self._strong < max(2, self.config.onset_frames))
+        self._run.step(strong, not underrated and (hiss or is_fresh(cancelled_db, self.residual)),
+                       self.residual.excess_db)
+        residual_user = residual_user and self._run.lets_through()
         if self.converged and self.killed.active:  # the speaker was killed (satellite.killed_echo)
             return self.killed.verdict(mic, residual_user or (phantom and raw_user))
         self.residual_decisions += self.converged
@@ -291,6 +263,16 @@ class EchoJudge:
         if reference < self._min_ref:
             return True
         return ratio_to_db(max(mic, 1e-9) / reference) > self.raw.coupling_db + self.config.margin_db + _SUSPENDED_DB
+
+    @property
+    def onset(self) -> bool:
+        """The last frame ended a run of strong frames that holds the reply (:mod:`satellite.onset_run`)."""
+        return self._run.onset
+
+    @property
+    def span_s(self) -> float:
+        """The playback (s back from now) the gates expect echo from (:meth:`set_echo_path`)."""
+        return self._window.span_s
 
     @property
     def phantom(self) -> bool:
@@ -331,15 +313,7 @@ class EchoJudge:
         300 ms window from now missed the echo of a deep speaker buffer (the room: 200-470 ms) and
         the tail of a reply that had just ended; a window as long as delay + tail made the raw
         gate deaf (it expected the loudest echo of the last 0.8 s)."""
-        window = self.config.window_ms / 1000.0
-        if delay_s is None:
-            self._delay_frames = 0
-            span = max(window, _MAX_DELAY_S + tail_s)
-        else:
-            self._delay_frames = max(0, int(delay_s / self._frame_seconds) - 1)
-            span = max(window, delay_s - self._delay_frames * self._frame_seconds + tail_s)
-        self.span_s = self._delay_frames * self._frame_seconds + span
-        frames = math.ceil(span / self._frame_seconds) + 1
+        frames = self._window.set_delay(delay_s, tail_s)
         self.raw.set_span(frames)
         self.residual.set_span(frames)
         self.residual_hi.set_span(frames)
@@ -349,8 +323,7 @@ class EchoJudge:
         written in the last ``delay`` will never sound, so no echo of it is expected (else the
         gates held the user's voice back for delay + tail after a hold, and the barge-in was
         never confirmed: the room, 0 of 15 at -6 dB)."""
-        for i in range(min(self._delay_frames, len(self._played))):
-            self._played[-1 - i] = self._played_hi[-1 - i] = 0.0
+        self._window.dropped()
         self.killed.killed()  # for its echo's span the canceller's added frames are no path moving
 
     def suspend(self, *, stalled: bool = True) -> None:
@@ -365,10 +338,7 @@ class EchoJudge:
             self._given_back = self._erle.snapshot() if self.converged else None
         self.suspended = True
         self.converged = self.early = self._kept = False
-        self._strong = 0
-        self._risen = False
-        self._fresh = False
-        self.onset = False
+        self._run.reset()
         self._erle.clear()  # trust is earned again on frames from after the stall (the room: false
         # onsets right after an "unchanged" delay, the canceller disturbed by the stall's gap)
 
@@ -395,7 +365,4 @@ class EchoJudge:
         self.suspended = False  # re-proven from the ERLE measured from now on
         self.converged = self.early = False
         self._kept = True
-        self._strong = 0
-        self._risen = False
-        self._fresh = False
-        self.onset = False
+        self._run.reset()

@@ -176,7 +176,7 @@ class SpeakerPath:
         if ahead is not None:
             self._follow_write_ahead(ahead)
         cleaned, cancelling, not_echo, double_talk, echo_only, later = raw, True, False, False, False, False
-        voice = False
+        voice = settling = False
         estimate_corr = 0.0
         if self.frontend is not None:
             # The user is heard (the last frame let through, speech, or the speaker killed by a hold): the
@@ -198,7 +198,7 @@ class SpeakerPath:
             later = later and not self.frontend.later_echo.evidence  # ... a voice clearly over the estimate: judged
             cancelling, not_echo = self.frontend.cancelling, self.frontend.mic_not_echo
             double_talk, echo_only = self.frontend.double_talk, self.frontend.echo_only
-            estimate_corr = self.frontend.estimate_corr
+            estimate_corr, settling = self.frontend.estimate_corr, self.frontend.settling
             self._tick_echo_span()
         self.trace.stamp_cleaned()
         allow = self.guard.process(
@@ -210,8 +210,7 @@ class SpeakerPath:
             double_talk=double_talk,
             echo_only=echo_only,
             estimate_corr=estimate_corr,
-            later_echo=later,
-            later_voice=voice,
+            later_echo=later, later_voice=voice, settling=settling,
         )
         if not allow and cancelling and not echo_only and self._partly_explained(raw):
             allow = double_talk = True  # the user, let through as on double talk (and so flagged)

@@ -39,7 +39,7 @@ class FakeOnsetJudge:
     def process(self, raw: bytes, cleaned: bytes, played: bytes, *, cancelling: bool = True,
                 not_echo: bool = False, double_talk: bool = False, echo_only: bool = False,
                 estimate_corr: float = 0.0, later_echo: bool = False,
-                later_voice: bool = False) -> bool:
+                later_voice: bool = False, settling: bool = False) -> bool:
         return True
 
     def path_changed(self) -> None:
@@ -99,7 +99,7 @@ class FakeEchoJudge(FakeOnsetJudge):
     def process(self, raw: bytes, cleaned: bytes, played: bytes, *, cancelling: bool = True,
                 not_echo: bool = False, double_talk: bool = False, echo_only: bool = False,
                 estimate_corr: float = 0.0, later_echo: bool = False,
-                later_voice: bool = False) -> bool:
+                later_voice: bool = False, settling: bool = False) -> bool:
         return raw[1] != 1
 
 
