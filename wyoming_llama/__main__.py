@@ -32,7 +32,7 @@ from .history import HistoryStore
 from .llm import GenerationSettings, LocalProvider, Provider
 from .prefill import Prefiller
 from .priority import ServerPriority
-from .process import LlamaServerConfig, LlamaServerProcess, LlamaUnavailable, default_threads
+from .process import LlamaServerConfig, LlamaServerProcess, LlamaUnavailable, default_flash_attn, default_threads
 
 _LOGGER = logging.getLogger("wyoming_llama")
 __all__ = ["make_config", "make_info", "parse_args", "run", "serve"]
@@ -89,7 +89,7 @@ def make_config(args: argparse.Namespace) -> LlamaConfig:
             threads=default_threads() if args.threads is None else args.threads,
             threads_batch=args.threads_batch,
             poll=args.poll,
-            flash_attn=args.flash_attn,
+            flash_attn=default_flash_attn(args.gpu_layers) if args.flash_attn is None else args.flash_attn,
             gpu_layers=args.gpu_layers,
             parallel=args.parallel,
             cache_ram_mib=args.cache_ram,

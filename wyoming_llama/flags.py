@@ -69,8 +69,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="llama-server threads for prompt evaluation (default: as --threads)",
     )
     parser.add_argument("--flash-attn", choices=("auto", "on", "off"), default=None,
-                        help="llama-server's flash attention (default: its own, on here); off: its prompt evaluation "
-                        "no longer slows as the conversation grows, other numerics (bench/results/s29_llm.md)")
+                        help="llama-server's flash attention (default: off when the model runs on the CPU, where it "
+                        "made a prompt token ~2x and a written one ~1.2x slower, bench/results/s30_llm.md; else "
+                        "llama-server's own choice; auto: llama-server's, on for this CPU, as before session 30)")
     parser.add_argument(
         "--poll",
         type=int,
