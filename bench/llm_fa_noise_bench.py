@@ -19,7 +19,11 @@ Per reply: llama-server's uncached prompt tokens and prompt evaluation, the clie
 ``handled-chunk``, the time of the first ``--piece-words`` words (the first TTS piece's text, about), and
 the reply's tokens and writing time.
 
+With ``--facts``: ``bench/answers_bench.py``'s 32 factual questions instead, each a new conversation,
+right answers per arm (its ``correct``).
+
     .venv/bin/python bench/llm_fa_noise_bench.py [--arms default off default off] [--out FILE.json]
+    .venv/bin/python bench/llm_fa_noise_bench.py --facts --arms default off [--out FILE.json]
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from helpers import connected
 
+from bench.answers_bench import FACTUAL, correct
 from bench.llama_common import Recording, served, warmed_llama
 from bench.llm_clock_refresh_bench import QUESTIONS
 from voice_runtime.server import WyomingServer
@@ -133,6 +138,26 @@ def report(rows: list[dict[str, Any]]) -> None:
         print(f"same replies, run {rnd} {flash}: conversation a vs b (two slots): {sum(same)}/{len(same)}")
 
 
+async def run_facts(flash: str) -> list[dict[str, Any]]:
+    """``bench/answers_bench.py``'s 32 factual questions, each a new conversation, through the service."""
+    config = make_config(parse_args([] if flash == "default" else ["--flash-attn", flash]))
+    assert config.llama is not None
+    rows: list[dict[str, Any]] = []
+    async with warmed_llama(config.llama) as (provider, _):
+        service = LlamaService(
+            provider=provider, info=Info, system_prompt=DEFAULT_SYSTEM_PROMPT, settings=config.settings,
+            context_size=config.context_size, history=HistoryStore(max_turns=config.max_history_turns),
+            max_sentences=config.max_sentences, now=lambda: NOW,
+        )
+        async with served({"s": service}) as servers:
+            for i, (question, accepted) in enumerate(FACTUAL):
+                await ask(servers["s"], question, f"fact-{i}", 1)
+                reply = service.history.turns(f"fact-{i}")[-1].assistant
+                rows.append({"flash": flash, "i": i, "question": question, "reply": reply,
+                             "correct": correct(reply, accepted)})
+    return rows
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--arms", nargs="+", default=["default", "off", "default", "off"],
@@ -140,7 +165,19 @@ async def main() -> int:
     parser.add_argument("--piece-words", type=int, default=4, help="words of the first piece timed (default 4)")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--report", type=Path, help="only print the report of an earlier --out")
+    parser.add_argument("--facts", action="store_true",
+                        help="instead: bench/answers_bench.py's factual questions, right answers per arm")
     args = parser.parse_args()
+    if args.facts:
+        facts = [row for flash in args.arms for row in await run_facts(flash)]
+        for flash in dict.fromkeys(args.arms):
+            print(f"flash={flash}: right {sum(r['correct'] for r in facts if r['flash'] == flash)}/{len(FACTUAL)}")
+        differ = [a for a in facts for b in facts if a["flash"] == args.arms[0] and b["flash"] == args.arms[1]
+                  and a["i"] == b["i"] and a["reply"] != b["reply"]]
+        print(f"replies that differ between {args.arms[0]} and {args.arms[1]}: {len(differ)}/{len(FACTUAL)}")
+        if args.out:
+            args.out.write_text(json.dumps({"arms": args.arms, "facts": facts}, indent=1))
+        return 0
     if args.report:
         report(json.loads(args.report.read_text())["rows"])
         return 0
