@@ -1,19 +1,20 @@
 """Is flash attention's change of the replies more than the replies' own noise? And what does it save?
 
 Each arm is a fresh llama-server started as ``wyoming_llama`` starts it (its default flags,
-``make_config(parse_args([]))``, only ``--flash-attn`` set or not: ``default`` = main's, llama-server's
-own choice, on for this CPU; ``off``), its slots warmed with the system prompt. Two conversations
+``make_config(parse_args([]))``, only ``--flash-attn`` set or not: ``auto`` = llama-server's own choice, on
+for this CPU, main's before session 30; ``off``, this tree's default on a CPU since; ``default``: this
+tree's default, none given), its slots warmed with the system prompt. Two conversations
 (``a``, ``b``: two slots) get the room corpus's LLM questions in turn, through real ``LlamaService`` +
 ``LlamaHandler`` on loopback with the default settings (temperature 0, 3 sentences, the post-reply
 prefill and its refresh on), one clock for both (a fixed minute). Arms run in the order given
-(``--arms default off default off``: each setting twice, each on a fresh server), so three
+(``--arms auto off auto off``: each setting twice, each on a fresh server), so three
 comparisons come from one run:
 
 * the same setting on two fresh servers, same conversation (``a`` vs ``a``): is llama.cpp's greedy
   reply reproducible at all;
 * the same server, two conversations (``a`` vs ``b``: another slot, another place in the KV cache), which
   is what happens in the room whenever a satellite's conversation takes another slot;
-* ``default`` vs ``off``, same conversation.
+* ``auto`` vs ``off``, same conversation.
 
 Per reply: llama-server's uncached prompt tokens and prompt evaluation, the client's transcript -> first
 ``handled-chunk``, the time of the first ``--piece-words`` words (the first TTS piece's text, about), and
@@ -22,8 +23,8 @@ the reply's tokens and writing time.
 With ``--facts``: ``bench/answers_bench.py``'s 32 factual questions instead, each a new conversation,
 right answers per arm (its ``correct``).
 
-    .venv/bin/python bench/llm_fa_noise_bench.py [--arms default off default off] [--out FILE.json]
-    .venv/bin/python bench/llm_fa_noise_bench.py --facts --arms default off [--out FILE.json]
+    .venv/bin/python bench/llm_fa_noise_bench.py [--arms auto off auto off] [--out FILE.json]
+    .venv/bin/python bench/llm_fa_noise_bench.py --facts --arms auto off [--out FILE.json]
 """
 
 from __future__ import annotations
@@ -160,8 +161,8 @@ async def run_facts(flash: str) -> list[dict[str, Any]]:
 
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--arms", nargs="+", default=["default", "off", "default", "off"],
-                        choices=("default", "auto", "on", "off"), help="default: no --flash-attn (main's)")
+    parser.add_argument("--arms", nargs="+", default=["auto", "off", "auto", "off"],
+                        choices=("default", "auto", "on", "off"), help="default: no --flash-attn (this tree's)")
     parser.add_argument("--piece-words", type=int, default=4, help="words of the first piece timed (default 4)")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--report", type=Path, help="only print the report of an earlier --out")
