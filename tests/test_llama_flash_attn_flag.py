@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-import wyoming_llama.process as process
+from wyoming_llama import process
 from wyoming_llama.__main__ import make_config, parse_args
 from wyoming_llama.process import default_flash_attn
 
