@@ -121,7 +121,8 @@ def default_flash_attn(gpu_layers: int, gpu: bool | None = None) -> str | None:
     """llama-server's ``--flash-attn`` when none is given: "off" where the model runs on the CPU (no GPU,
     ``gpu`` None: looked up, or no layer offloaded), else None (llama-server's own choice). On this 2-CPU
     box its CPU kernel made a prompt token cost 34 ms against 18 off and a written one 63 against 52 over the
-    room's LLM questions (bench/results/s30_llm.md); greedy replies change as much as when a conversation
+    room's LLM questions at load 3-7 (16 against 9 at load ~1.5; in a light-load room run no net change of the first
+    audio: bench/results/s30_llm.md); greedy replies change as much as when a conversation
     lands in another slot (same server: 4 of 16 the same between two slots), and no more often on a rerun."""
     if gpu is None:
         gpu = gpu_present()
