@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
@@ -27,6 +27,7 @@ from voice_runtime.server import ServerConfig, WyomingServer
 from wyoming_llama.handler import LlamaHandler, LlamaService
 from wyoming_llama.history import ChatMessage, HistoryStore
 from wyoming_llama.llm import GenerationSettings, LocalProvider, ReplyStats
+from wyoming_llama.prefill import Prefiller
 
 PROMPT_NOW = dt.datetime(2026, 3, 14, 15, 9)  # the clock the in-process service tells the model
 MAX_TOKENS = 64  # every reply of the shared service is exactly this long (ignore_eos)
@@ -125,12 +126,16 @@ class RecordingProvider:
 
 
 @contextlib.asynccontextmanager
-async def in_process(url: str, settings: GenerationSettings) -> AsyncIterator[tuple[WyomingServer, LlamaService,
-                                                                                  RecordingProvider]]:
-    provider = RecordingProvider(LocalProvider(url=url))
+async def in_process(
+    url: str, settings: GenerationSettings, *, slots: int | None = None,
+    now: Callable[[], dt.datetime] = lambda: PROMPT_NOW, prefiller: Callable[[LocalProvider], Prefiller] | None = None,
+) -> AsyncIterator[tuple[WyomingServer, LlamaService, RecordingProvider]]:
+    """The handler in this process, attached to ``url``'s llama-server; ``prefiller`` makes the service's
+    prefiller from the real provider (closed with it)."""
+    provider = RecordingProvider(LocalProvider(url=url, slots=slots))
     service = LlamaService(provider=provider, info=Info, system_prompt="Answer briefly.",
                            settings=settings, context_size=2048, history=HistoryStore(max_turns=10),
-                           now=lambda: PROMPT_NOW)
+                           now=now, prefiller=prefiller(provider.inner) if prefiller is not None else None)
     server = WyomingServer(ServerConfig(uri="tcp://127.0.0.1:0"),
                            lambda r, w: LlamaHandler(r, w, service=service))
     await server.start()
@@ -138,7 +143,16 @@ async def in_process(url: str, settings: GenerationSettings) -> AsyncIterator[tu
         yield server, service, provider
     finally:
         await server.stop()
+        if service.prefiller is not None:
+            await service.prefiller.aclose()
         await provider.aclose()
+
+
+def uncached(provider: RecordingProvider) -> int:
+    """The prompt tokens the last request evaluated (not found in llama-server's cache)."""
+    stats = provider.stats[-1]
+    assert stats.prompt_tokens is not None and stats.cached_tokens is not None
+    return stats.prompt_tokens - stats.cached_tokens
 
 
 def check_reply(events: list[Event], conversation: str | None) -> str:

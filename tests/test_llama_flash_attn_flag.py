@@ -1,13 +1,15 @@
-"""``--flash-attn`` reaches llama-server's command line, and by default llama-server keeps its own
-choice (on for this CPU: the replies' numerics main has). Off, its CPU attention no longer slows as the
-conversation grows (bench/results/s29_llm.md: 9.6 -> 21.4 ms a prompt token from 124 to 631 tokens of
-context with it, 7.7-9.6 without), but greedy replies differ: an opt-in for an A/B in the room."""
+"""``--flash-attn`` reaches llama-server's command line; by default it is off where the model runs on
+the CPU (no GPU, or no layer offloaded) and left to llama-server elsewhere. llama-server's own choice is
+on for this CPU, and there its attention kernel made the room's LLM questions slower as the conversation
+grew: a prompt token 34 ms against 18 off, a written one 63 against 52 (bench/results/s30_llm.md)."""
 
 from __future__ import annotations
 
 import pytest
 
+from wyoming_llama import process
 from wyoming_llama.__main__ import make_config, parse_args
+from wyoming_llama.process import default_flash_attn
 
 
 def command(argv: list[str]) -> list[str]:
@@ -17,9 +19,22 @@ def command(argv: list[str]) -> list[str]:
 
 
 @pytest.mark.parametrize("value", ["off", "on", "auto"])
-def test_the_flash_attention_flag_reaches_llama_server_and_is_left_out_by_default(value: str) -> None:
+def test_the_flash_attention_flag_reaches_llama_server(value: str) -> None:
     args = command(["--flash-attn", value])
-    assert args[args.index("--flash-attn") + 1] == value
-    assert "--flash-attn" not in command([]) and "-fa" not in command([])  # llama-server's own choice
+    assert args[args.index("--flash-attn") + 1] == value and args.count("--flash-attn") == 1
     with pytest.raises(SystemExit):
         parse_args(["--flash-attn", "maybe"])
+
+
+def test_flash_attention_is_off_by_default_on_the_cpu_and_llama_servers_choice_with_a_gpu(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(process, "gpu_present", lambda: False)
+    args = command([])
+    assert args[args.index("--flash-attn") + 1] == "off"
+    monkeypatch.setattr(process, "gpu_present", lambda: True)
+    assert "--flash-attn" not in command([]) and "-fa" not in command([])
+    cpu_only = command(["--gpu-layers", "0"])  # a GPU, but the model kept on the CPU
+    assert cpu_only[cpu_only.index("--flash-attn") + 1] == "off"
+    assert default_flash_attn(-1, gpu=True) is None and default_flash_attn(0, gpu=True) == "off"
+    assert default_flash_attn(-1, gpu=False) == "off"

@@ -5,13 +5,10 @@ evaluates only its own words and the template's few tokens."""
 from __future__ import annotations
 
 from helpers import ServiceProcess, connected
-from llama_service_harness import PROMPT_NOW, RecordingProvider, ask, check_reply, ready_url
-from wyoming.info import Info
+from llama_service_harness import PROMPT_NOW, RecordingProvider, ask, check_reply, in_process, ready_url, uncached
 
-from voice_runtime.server import ServerConfig, WyomingServer
-from wyoming_llama.handler import LlamaHandler, LlamaService, clock_line
-from wyoming_llama.history import HistoryStore
-from wyoming_llama.llm import GenerationSettings, LocalProvider
+from wyoming_llama.handler import clock_line
+from wyoming_llama.llm import GenerationSettings
 from wyoming_llama.prefill import Prefiller
 
 SETTINGS = GenerationSettings(max_tokens=8, temperature=0.0)
@@ -20,34 +17,15 @@ CLOCK_TOKENS = 21  # clock_line's length in SmolLM2's tokens (handler.clock_line
 
 async def second_turn_uncached(url: str, conversation: str, *, prefill: bool) -> tuple[int, RecordingProvider]:
     """Two questions in one conversation; the prompt tokens the second one evaluated (not cached)."""
-    provider = RecordingProvider(LocalProvider(url=url, slots=4))  # the shared service's --parallel
-    prefiller = Prefiller(provider.inner) if prefill else None
-    service = LlamaService(
-        provider=provider,
-        info=Info,
-        system_prompt="Answer briefly.",
-        settings=SETTINGS,
-        context_size=2048,
-        history=HistoryStore(max_turns=10),
-        now=lambda: PROMPT_NOW,
-        prefiller=prefiller,
-    )
-    server = WyomingServer(ServerConfig(uri="tcp://127.0.0.1:0"), lambda r, w: LlamaHandler(r, w, service=service))
-    await server.start()
-    try:
-        async with connected(server.port or 0) as client:
-            check_reply(await ask(client, "Name a fruit.", conversation), conversation)
-            if prefiller is not None:
-                await prefiller.wait()  # the user's pause: the prefill is over before the next question
-            check_reply(await ask(client, "Name a color for today.", conversation), conversation)
-    finally:
-        await server.stop()
-        if prefiller is not None:
-            await prefiller.aclose()
-        await provider.aclose()
-    stats = provider.stats[-1]
-    assert stats.prompt_tokens is not None and stats.cached_tokens is not None
-    return stats.prompt_tokens - stats.cached_tokens, provider
+    prefiller = Prefiller if prefill else None
+    async with (in_process(url, SETTINGS, slots=4,  # the shared service's --parallel
+                           prefiller=prefiller) as (server, service, provider),
+                connected(server.port or 0) as client):
+        check_reply(await ask(client, "Name a fruit.", conversation), conversation)
+        if service.prefiller is not None:
+            await service.prefiller.wait()  # the user's pause: the prefill is over before the next question
+        check_reply(await ask(client, "Name a color for today.", conversation), conversation)
+    return uncached(provider), provider
 
 
 async def test_after_a_stored_reply_the_next_question_finds_its_clock_line_evaluated(llama: ServiceProcess) -> None:

@@ -13,12 +13,10 @@ from typing import Any
 
 import httpx
 from helpers import ServiceProcess, connected
-from llama_service_harness import RecordingProvider, ask, check_reply, ready_url
-from wyoming.info import Info
+from llama_service_harness import RecordingProvider, ask, check_reply, in_process, ready_url, uncached
 
-from voice_runtime.server import ServerConfig, WyomingServer
-from wyoming_llama.handler import LlamaHandler, LlamaService, clock_line
-from wyoming_llama.history import ChatMessage, HistoryStore
+from wyoming_llama.handler import clock_line
+from wyoming_llama.history import ChatMessage
 from wyoming_llama.llm import GenerationSettings, LocalProvider, SlotMap
 from wyoming_llama.prefill import Prefiller
 
@@ -51,38 +49,24 @@ async def clock_question_uncached(url: str, conversation: str, *, refresh: bool)
     """A question, a minute's pause, then a question asked with the clock line: the prompt tokens the
     second one evaluated (not cached)."""
     minutes = Minutes()
-    provider = RecordingProvider(LocalProvider(url=url, slots=4))  # the shared service's --parallel
-    prefiller = Prefiller(provider.inner, now=lambda: minutes.now, sleep=minutes.sleep)
-    service = LlamaService(
-        provider=provider,
-        info=Info,
-        system_prompt="Answer briefly.",
-        settings=SETTINGS,
-        context_size=2048,
-        history=HistoryStore(max_turns=10),
-        now=lambda: minutes.now,
-        prefiller=prefiller,
-    )
-    server = WyomingServer(ServerConfig(uri="tcp://127.0.0.1:0"), lambda r, w: LlamaHandler(r, w, service=service))
-    await server.start()
-    try:
+
+    def prefiller(inner: LocalProvider) -> Prefiller:
+        return Prefiller(inner, now=lambda: minutes.now, sleep=minutes.sleep)
+
+    async with in_process(url, SETTINGS, slots=4,  # the shared service's --parallel
+                          now=lambda: minutes.now, prefiller=prefiller) as (server, service, provider):
+        assert service.prefiller is not None
         async with connected(server.port or 0) as client:
             check_reply(await ask(client, "Name a fruit.", conversation), conversation)
-            await prefiller.wait()
+            await service.prefiller.wait()
             if refresh:
                 await minutes.pass_minute()  # the refresh evaluates the new minute's clock line
                 await minutes.asleep.wait()  # ... and waits for the next one
-                await prefiller.wait()
+                await service.prefiller.wait()
             else:
                 minutes.now += dt.timedelta(minutes=1)  # the minute passes, nothing is evaluated
             check_reply(await ask(client, "Name a color for today.", conversation), conversation)
-    finally:
-        await server.stop()
-        await prefiller.aclose()
-        await provider.aclose()
-    stats = provider.stats[-1]
-    assert stats.prompt_tokens is not None and stats.cached_tokens is not None
-    return stats.prompt_tokens - stats.cached_tokens, provider
+    return uncached(provider), provider
 
 
 async def test_a_clock_question_a_minute_later_finds_the_new_minute_evaluated(llama: ServiceProcess) -> None:

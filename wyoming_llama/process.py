@@ -33,6 +33,7 @@ import httpx
 from voice_runtime import llama_check
 from voice_runtime.clock import Clock, MonotonicClock
 from voice_runtime.procs import free_port
+from voice_runtime.setup_models import gpu_present
 from voice_runtime.tasks import TaskSet, cancel_and_wait, race
 
 _LOGGER = logging.getLogger(__name__)
@@ -54,7 +55,8 @@ class LlamaServerConfig:
     threads_batch: int | None = None  # prompt evaluation threads (None: as ``threads``)
     poll: int | None = None  # how hard idle worker threads busy-wait, 0-100 (None: llama-server's default, 50)
     # llama-server's --flash-attn (None: its own choice, "auto": on for this CPU). Off, its CPU attention
-    # no longer slows with the conversation (bench/results/s29_llm.md), but the replies' numerics change.
+    # no longer slows with the conversation (bench/results/s29_llm.md, s30_llm.md): wyoming_llama's default
+    # on a CPU (default_flash_attn); other numerics, so other greedy replies.
     flash_attn: str | None = None
     gpu_layers: int = -1  # -1: all layers (no effect without a GPU)
     parallel: int = 4  # slots: replies generated at once (batched), sharing one KV pool
@@ -113,6 +115,18 @@ def default_threads(cpus: int | None = None) -> int | None:
     if cpus is None:
         cpus = len(os.sched_getaffinity(0))
     return 1 if cpus <= SMALL_BOX_CPUS else None
+
+
+def default_flash_attn(gpu_layers: int, gpu: bool | None = None) -> str | None:
+    """llama-server's ``--flash-attn`` when none is given: "off" where the model runs on the CPU (no GPU,
+    ``gpu`` None: looked up, or no layer offloaded), else None (llama-server's own choice). On this 2-CPU
+    box its CPU kernel made a prompt token cost 34 ms against 18 off and a written one 63 against 52 over the
+    room's LLM questions at load 3-7 (16 against 9 at load ~1.5; in a light-load room run no net change of the first
+    audio: bench/results/s30_llm.md); greedy replies change as much as when a conversation
+    lands in another slot (same server: 4 of 16 the same between two slots), and no more often on a rerun."""
+    if gpu is None:
+        gpu = gpu_present()
+    return "off" if gpu_layers == 0 or not gpu else None
 
 
 def _child_setup(parent: int, nice: int) -> None:
