@@ -12,7 +12,7 @@ from wyoming.info import Attribution, Info, Satellite
 
 from bench.home_bench import SnapshotHome
 from orchestrator.command_end import complete_command
-from orchestrator.home.entities import HomeArea, HomeEntity, HomeSnapshot
+from orchestrator.home.entities import HomeArea, HomeEntity, HomeSnapshot, slot_lists
 from orchestrator.home.here import NO_AREA_REPLY, unknown_area_reply
 from orchestrator.intents import ACTED, NO_HOME, NO_HOME_REPLY, REFUSED, IntentRecognizer, Recognized
 from orchestrator.pipeline import Pipeline
@@ -118,3 +118,17 @@ async def test_in_x_and_y_only_the_part_without_a_place_gets_the_satellites_area
     await recognizer.answer("Turn the lights off and the TV on.", "satellite:bedroom")
     assert [(c.name, c.slots) for c in home.done] == [
         ("HassTurnOff", {"domain": "light", "area": "bedroom"}), ("HassTurnOn", {"name": "TV"})]
+
+
+async def test_without_a_known_area_the_homes_only_device_of_the_kind_is_meant() -> None:
+    """As "turn the fan off" already meant the only fan (orchestrator/home/resolve.py), so does "I'd like the
+    fan off" said on a satellite with no area; the lights, two of them, are still not guessed."""
+    home = RecordingHome()
+    home._lists = slot_lists(HomeSnapshot(
+        entities=(*HOME.entities, HomeEntity("fan.ceiling", "Ceiling Fan", (), "bedroom")), areas=HOME.areas))
+    recognizer = IntentRecognizer(home=home)
+    fan = await recognizer.answer("I'd like the fan off.", "satellite:nowhere")
+    lights = await recognizer.answer("Lights off.", "satellite:nowhere")
+    assert fan is not None and fan.done == ACTED
+    assert [(c.name, c.slots) for c in home.done] == [("HassTurnOff", {"domain": "fan", "name": "Ceiling Fan"})]
+    assert lights is not None and (lights.response, lights.done) == (NO_AREA_REPLY, REFUSED)

@@ -9,8 +9,10 @@ from the satellite's ``info``), as the home's area list spells it. What is hones
 
 * no home connected: the same no-home answer as every device command (:mod:`..intents`), said
   at once by the intents, not the LLM (which cannot act either);
-* a home, and the satellite has no area (or one the home does not have): nothing is done, and
-  the reply says why and how to say it instead. Never every light of the home.
+* a home, and the satellite has no area (or one the home does not have): the home's only device
+  of the command's domain ("i'd like the fan off": the Ceiling Fan, as "turn the fan off" already
+  meant); with several, nothing is done, and the reply says why and how to say it instead. Never
+  every light of the home.
 
 For the orchestrator's command end (:mod:`..command_end`) such a command is whole, as "turn off
 the lights" already was when the wildcard read "lights" as a device: "lights off" decoded without
@@ -64,5 +66,23 @@ def placed(commands: list[Recognized], area: str | None, lists: Mapping[str, Slo
         return commands
     found = home_area(area, lists)
     if found is None:
+        if (only := only_devices(commands, lists)) is not None:
+            return only
         return unknown_area_reply(area) if area and area.strip() else NO_AREA_REPLY
     return [replace(c, slots={**c.slots, "area": found}) if c.here else c for c in commands]
+
+
+def only_devices(commands: list[Recognized], lists: Mapping[str, SlotList]) -> list[Recognized] | None:
+    """``commands`` with each one said without a place aimed at the home's only device of its domain
+    (by name); None when any such command's domain has none or several."""
+    names = lists.get("name")
+    if not isinstance(names, TextSlotList):
+        return None
+    out = []
+    for command in commands:
+        domain = command.slots.get("domain") if command.here else None
+        found = {str(v.value_out) for v in names.values if (v.context or {}).get("domain") == domain}
+        if command.here and (domain is None or len(found) != 1):
+            return None
+        out.append(replace(command, slots={**command.slots, "name": found.pop()}) if command.here else command)
+    return out
