@@ -13,21 +13,13 @@ as before. Replayed (``bench/echo_replay.py``): the hold at 68.88 s is gone.
 
 from __future__ import annotations
 
-from test_satellite_echojudge_trust import _VOICE, FRAME, RATE, _echo, _pcm
+from test_satellite_echojudge_giveback import _trusted
+from test_satellite_echojudge_trust import _VOICE, FRAME, RATE, _pcm
 from test_satellite_echopath import Chain
 from test_satellite_slip_onset_room import ONSET, frames
 
 from satellite.aec_delay import SETTLE
-from satellite.echo import EchoConfig
 from satellite.echojudge import EchoJudge
-
-
-def _trusted() -> EchoJudge:
-    judge = EchoJudge(EchoConfig(), FRAME / RATE, cancels_echo=True)
-    for _ in range(100):
-        _echo(judge, 30.0)
-    assert judge.converged
-    return judge
 
 
 def _held(judge: EchoJudge, taken_db: list[float], *, settling: bool, echo_only: bool) -> bool:
