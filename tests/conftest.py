@@ -19,10 +19,14 @@ import re
 import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from voice_runtime.procs import ServiceProcess
+
+if TYPE_CHECKING:
+    from wyoming_whisper.vad import SileroVad
 
 _PROC = Path("/proc")
 SETTLE_ROUNDS = 20  # loop iterations given to transports and cancelled tasks to finish closing
@@ -169,6 +173,16 @@ async def llama() -> AsyncIterator[ServiceProcess]:
 
     async with llama_service() as service:
         yield service
+
+
+@pytest.fixture(scope="module")
+def vad() -> SileroVad:
+    """Silero VAD (the whisper server's), one per test module that asks for it: the whisper stream,
+    endpoint and end-of-turn tests feed it real speech."""
+    from voice_runtime.models import silero_vad
+    from wyoming_whisper.vad import SileroVad
+
+    return SileroVad(silero_vad())
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -15,7 +15,6 @@ from speech import speak
 from test_whisper_unsure_open import FRAME, silence
 from wyoming.asr import Transcribe
 
-from voice_runtime.models import silero_vad
 from voice_runtime.speculative import SpeculativeTranscript
 from wyoming_whisper.early import EARLY_WINDOWS
 from wyoming_whisper.engine import Decoded
@@ -132,11 +131,6 @@ def test_no_early_final_without_endpointing() -> None:
     utterance = Utterance(ScriptedVad(SPEECH + [0.02] * 12), StreamPolicy())
     got = finals(utterance, bytes(2 * WINDOW * 37), 2 * WINDOW)
     assert all(scored >= 25 + StreamPolicy().settle_windows for _, scored in got)
-
-
-@pytest.fixture(scope="module")
-def vad() -> SileroVad:
-    return SileroVad(silero_vad())
 
 
 def test_real_speech_starts_its_final_one_window_into_the_silence(vad: SileroVad) -> None:

@@ -12,7 +12,6 @@ import pytest
 from speech import speak
 from wyoming.asr import Transcribe
 
-from voice_runtime.models import silero_vad
 from wyoming_whisper.endpoint import EndpointPolicy, Verdict, ends, judge
 from wyoming_whisper.engine import SAMPLE_RATE, Decoded
 from wyoming_whisper.policy import request_policy
@@ -144,11 +143,6 @@ def test_the_silence_rule_around_the_verdict() -> None:
     assert not ends(policy, 0.3, None)  # not judged yet: wait (up to the cap)
     silence_only = EndpointPolicy(base=0.25, cap=0.0)
     assert not silence_only.semantic and ends(silence_only, 0.25, open_)
-
-
-@pytest.fixture(scope="module")
-def vad() -> SileroVad:
-    return SileroVad(silero_vad())
 
 
 def silence(seconds: float) -> bytes:

@@ -16,7 +16,6 @@ import pytest
 from speech import speak
 from wyoming.asr import Transcribe
 
-from voice_runtime.models import silero_vad
 from wyoming_whisper.engine import SAMPLE_RATE
 from wyoming_whisper.policy import request_policy
 from wyoming_whisper.stream import StreamPolicy, Utterance
@@ -50,11 +49,6 @@ SEQUENCES = [
         0.75,
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def vad() -> SileroVad:
-    return SileroVad(silero_vad())
 
 
 def words_only(text: str) -> bytes:

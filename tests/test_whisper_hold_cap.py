@@ -13,21 +13,14 @@ Real Silero VAD over Piper's first part; the new part is silence (what Silero he
 
 from __future__ import annotations
 
-import pytest
 from speech import speak
 from test_whisper_unsure_open import FRAME, silence
 from wyoming.asr import Transcribe
 
-from voice_runtime.models import silero_vad
 from wyoming_whisper.engine import SAMPLE_RATE
 from wyoming_whisper.policy import request_policy
 from wyoming_whisper.stream import StreamPolicy, Utterance
 from wyoming_whisper.vad import WINDOW, SileroVad
-
-
-@pytest.fixture(scope="module")
-def vad() -> SileroVad:
-    return SileroVad(silero_vad())
 
 
 def continued(vad: SileroVad, first: bytes) -> Utterance:

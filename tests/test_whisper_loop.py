@@ -23,7 +23,6 @@ from handler_pair import tiny_whisper, transcribe_stream
 from wyoming.asr import Transcribe, Transcript
 from wyoming.vad import VoiceStopped
 
-from voice_runtime.models import silero_vad
 from wyoming_whisper.engine import SAMPLE_RATE
 from wyoming_whisper.handler import WhisperHandler
 from wyoming_whisper.policy import request_policy
@@ -39,11 +38,6 @@ def _clip() -> bytes:
         assert (wav.getframerate(), wav.getsampwidth(), wav.getnchannels()) == (SAMPLE_RATE, 2, 1)
         frames: bytes = wav.readframes(wav.getnframes())
         return frames
-
-
-@pytest.fixture(scope="module")
-def vad() -> SileroVad:
-    return SileroVad(silero_vad())
 
 
 def test_a_final_text_that_repeats_a_phrase_is_decoded_again_with_the_audio_after_it(vad: SileroVad) -> None:

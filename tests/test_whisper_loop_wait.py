@@ -15,7 +15,7 @@ Real Silero VAD over Piper's speech, the decode's text and score set as in
 from __future__ import annotations
 
 import pytest
-from test_whisper_unsure_open import stopped_after, utterance_at_its_verdict, vad  # noqa: F401
+from test_whisper_unsure_open import stopped_after, utterance_at_its_verdict
 
 from wyoming_whisper.vad import SileroVad
 
@@ -27,7 +27,7 @@ LOOPS = [
 
 
 @pytest.mark.parametrize(("said", "text", "logprob"), LOOPS)
-def test_a_looped_phrase_waits_the_weak_cap(vad: SileroVad, said: str, text: str, logprob: float) -> None:  # noqa: F811
+def test_a_looped_phrase_waits_the_weak_cap(vad: SileroVad, said: str, text: str, logprob: float) -> None:
     utterance, kinds = utterance_at_its_verdict(vad, said, text, logprob)
     assert utterance.verdict is not None
     verdict = utterance.verdict[1]
@@ -37,13 +37,13 @@ def test_a_looped_phrase_waits_the_weak_cap(vad: SileroVad, said: str, text: str
     assert 1.15 <= waited < 1.5, waited  # the weak cap, longer than the corpus's 0.9 s pauses; not the cap
 
 
-def test_a_looped_phrase_heard_sure_waits_the_weak_cap_too(vad: SileroVad) -> None:  # noqa: F811
+def test_a_looped_phrase_heard_sure_waits_the_weak_cap_too(vad: SileroVad) -> None:
     utterance, kinds = utterance_at_its_verdict(vad, "Lights off", "Lights after. Lights after.", -0.2)
     assert utterance.verdict is not None and utterance.verdict[1].weak
     assert 1.15 <= stopped_after(utterance, kinds) < 1.5
 
 
-def test_a_looped_whole_command_is_never_sent_as_speculative(vad: SileroVad) -> None:  # noqa: F811
+def test_a_looped_whole_command_is_never_sent_as_speculative(vad: SileroVad) -> None:
     text = "Turn off the lights. Turn off the lights."
     utterance, _ = utterance_at_its_verdict(vad, "Turn off the lights", text, -0.3)
     assert utterance.verdict is not None and utterance.verdict[1].weak  # waits the weak cap ...

@@ -38,7 +38,6 @@ from __future__ import annotations
 import pytest
 from test_whisper_unsure_open import stopped_after, utterance_at_its_verdict
 
-from voice_runtime.models import silero_vad
 from wyoming_whisper.endpoint import judge
 from wyoming_whisper.vad import SileroVad
 
@@ -97,11 +96,6 @@ FINISHED = [
     "If it is cold, turn on the heating.",
     "If I go now will I be late?",
 ]
-
-
-@pytest.fixture(scope="module")
-def vad() -> SileroVad:
-    return SileroVad(silero_vad())
 
 
 @pytest.mark.parametrize(("said", "text", "logprob"), AT_THE_PAUSE)

@@ -28,7 +28,6 @@ from speech import speak
 from test_whisper_unsure_open import FRAME, silence, stopped_after, utterance_at_its_verdict
 from wyoming.asr import Transcribe
 
-from voice_runtime.models import silero_vad
 from wyoming_whisper.end_marks import doubted_end
 from wyoming_whisper.endpoint import judge
 from wyoming_whisper.engine import SAMPLE_RATE, Decoded
@@ -57,11 +56,6 @@ STILL_OPEN = [
     "Set an alarm for 6.",
     "What's the.",
 ]
-
-
-@pytest.fixture(scope="module")
-def vad() -> SileroVad:
-    return SileroVad(silero_vad())
 
 
 @pytest.mark.parametrize(("said", "text", "logprob"), WHOLE)

@@ -14,7 +14,6 @@ import pytest
 from speech import speak
 from wyoming.asr import Transcribe
 
-from voice_runtime.models import silero_vad
 from voice_runtime.speculative import SpeculativeTranscript
 from wyoming_whisper.engine import SAMPLE_RATE, Decoded
 from wyoming_whisper.policy import request_policy
@@ -22,11 +21,6 @@ from wyoming_whisper.stream import StreamPolicy, Utterance
 from wyoming_whisper.vad import WINDOW, SileroVad
 
 FRAME = 960  # bytes: the satellite's 30 ms frames
-
-
-@pytest.fixture(scope="module")
-def vad() -> SileroVad:
-    return SileroVad(silero_vad())
 
 
 def settled(vad: SileroVad, context: dict[str, object]) -> tuple[Utterance, tuple[int, int]]:

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from speech import speak
 
-from voice_runtime.models import silero_vad
 from wyoming_whisper.engine import SAMPLE_RATE, normalise, pcm16_to_float
 from wyoming_whisper.stream import StreamPolicy, Utterance
 from wyoming_whisper.vad import WINDOW, SileroVad, VadPolicy, speech_region
 
 SPEECH = "Turn on the kitchen light."
-
-
-@pytest.fixture(scope="module")
-def vad() -> SileroVad:
-    return SileroVad(silero_vad())
 
 
 def silence(seconds: float) -> bytes:

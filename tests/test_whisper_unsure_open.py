@@ -19,18 +19,12 @@ import pytest
 from speech import speak
 from wyoming.asr import Transcribe
 
-from voice_runtime.models import silero_vad
 from wyoming_whisper.engine import SAMPLE_RATE, Decoded
 from wyoming_whisper.policy import request_policy
 from wyoming_whisper.stream import StreamPolicy, Utterance
 from wyoming_whisper.vad import WINDOW, SileroVad
 
 FRAME = 960  # bytes: the satellite's 30 ms frames
-
-
-@pytest.fixture(scope="module")
-def vad() -> SileroVad:
-    return SileroVad(silero_vad())
 
 
 def silence(seconds: float) -> bytes:

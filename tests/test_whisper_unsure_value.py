@@ -19,16 +19,10 @@ from __future__ import annotations
 import pytest
 from test_whisper_unsure_open import stopped_after, utterance_at_its_verdict
 
-from voice_runtime.models import silero_vad
 from wyoming_whisper.endpoint import whole_value
 from wyoming_whisper.vad import SileroVad
 
 SAID = "Set the thermostat to twenty degrees"
-
-
-@pytest.fixture(scope="module")
-def vad() -> SileroVad:
-    return SileroVad(silero_vad())
 
 
 def test_an_unsure_text_with_its_whole_value_ends_at_the_base_silence(vad: SileroVad) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import pytest
 from test_whisper_unsure_open import stopped_after, utterance_at_its_verdict
 
-from voice_runtime.models import silero_vad
 from wyoming_whisper.endpoint import judge
 from wyoming_whisper.vad import SileroVad
 
@@ -39,11 +38,6 @@ STILL_OPEN = [
     "Who wrote the novel.",
     "Remind me to call mine.",
 ]
-
-
-@pytest.fixture(scope="module")
-def vad() -> SileroVad:
-    return SileroVad(silero_vad())
 
 
 @pytest.mark.parametrize(("said", "text", "logprob"), WHOLE)
