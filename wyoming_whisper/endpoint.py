@@ -17,6 +17,7 @@ so the decision adds no decode of its own:
   orchestrator asks for those texts (``context.speculative_weak``) and ends the turn itself at
   once when one is a whole command by its intent templates (``orchestrator/command_end.py``): the
   words alone cannot tell "next song" from the first half of a paused request, the templates can.
+  A whole command of one word ("next", "Louder", :mod:`.short_commands`) is finished without its mark.
 
 A transcript is unfinished when it ends in a word that cannot end an English request
 (:data:`OPEN_WORDS`: articles, prepositions, conjunctions, auxiliaries, possessives, "to",
@@ -78,6 +79,7 @@ import re
 from dataclasses import dataclass
 
 from .pause_cuts import cut_reason
+from .short_commands import alone_command
 from .whole_words import PAST_VERBS, clock_time, demonstrative_object, her_as_object, quantity_question
 
 # fmt: off
@@ -202,6 +204,8 @@ def judge(text: str) -> Verdict:
     if stripped.endswith(_OPEN_PUNCTUATION):
         return Verdict(False, f"ends in {stripped[-1]!r}")
     if not stripped.endswith(FINAL_PUNCTUATION):
+        if alone_command(found):  # "Louder", "next": whole as they stand (session 31, .short_commands)
+            return Verdict(True, "a whole short command")
         # Whisper heard no falling voice, or the audio was noisy: weak when the words alone
         # read as finished ("Switch off the bedroom lamp"), not after "turn on the".
         return Verdict(False, "no final punctuation", weak=judge(stripped + ".").finished)

@@ -45,6 +45,7 @@ from .early import EarlyFinal, adds_no_word, may_start
 from .end_marks import doubted_end
 from .endpoint import Verdict, ends, judge, repeats, whole_value, words
 from .engine import SAMPLE_RATE, Decoded, FloatArray, pcm16_to_float
+from .short_commands import alone_command
 from .stream_policy import LOOP_RETRY_SECONDS, TAIL_SECONDS, UNSURE_LOGPROB, StreamPolicy
 from .stream_policy import seconds as _seconds
 from .vad import WINDOW, VadStream, end_pad, speech_region, speech_windows
@@ -253,7 +254,8 @@ class Utterance:
             return False
         logprob = speculated[1].avg_logprob
         unsure = logprob is not None and logprob < UNSURE_LOGPROB
-        return unsure and not whole_value(speculated[1].text)  # UNSURE_WHOLE_VALUE
+        text = speculated[1].text  # a whole value (UNSURE_WHOLE_VALUE) or a whole short command ("Resume.")
+        return unsure and not whole_value(text) and not alone_command(words(text))
 
     def judge(self, region: Region, text: str | None) -> Verdict:
         """Record the verdict on ``region`` from the text of its decode (None: no decode, so

@@ -33,6 +33,9 @@ UNSURE_LOGPROB = -0.8
 # out too.", "Check the film is dot two."), which never end in a number and its unit; the same text
 # decoded sure ends at the base silence anyway, so this adds no new kind of cut. Priced on the
 # corpus's decodes and the kept room logs of sessions 19-20 (bench/results/s21_eot.md).
+# So does a whole command of one word or a fixed two-word phrase (``short_commands.alone_command``:
+# "Resume." -0.98, "Quieter please." -0.92 on session 30's probe of short commands, session 31): the
+# list holds no word a fragment at a pause is heard as ("Time.", "Ty." for "Turn ...").
 # LOOP_WAIT: a looped phrase ("Lights after. Lights after." for "Lights off.", far, session 19's
 # room; "Read me? Read me?" at the pause of "Read me ... the news headlines") waits the weak cap
 # (1.2 s with ``default``), not the whole cap (1.875 s): tiny.en loops on a short or cut region,
