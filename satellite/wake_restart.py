@@ -30,6 +30,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from wyoming.event import Event
+
 from .state import TurnMachine, TurnState, TurnTrigger
 from .vad import SpeechDetector
 from .wake import WakeGate
@@ -38,6 +40,11 @@ _LOGGER = logging.getLogger("satellite.core")
 
 
 RESTART_SECONDS = 1.3  # a wake word heard this soon after a turn without it began: the turn restarts at it ...
+# ... and Home Assistant's turn holds its audio until then, or until its speech has been over this long with no wake
+# word heard (one that ended the speech would have been: microWakeWord at the word's end, the verifier within its
+# POST_SECONDS, 0.5 s; satellite.wake_cascade). Under Home Assistant's 0.7 s silence count, so that the hold does
+# not end a short request later than HA alone would (session 30 held it 1.3 s: "Lights off." 0.45 s later).
+HOLD_QUIET_SECONDS = 0.6
 OPINION_WAIT_SECONDS = 1.0  # ... once the second model agrees (its answer comes 0.45 s after the detection)
 HA_FILL_BYTES = 16000  # 0.5 s of silence: what a Home Assistant run ended for a restart hears (no request)
 HA_RUN_END_SECONDS = 4.0  # a Home Assistant run ended for a restart: its end (synthesize, error) awaited this long
@@ -58,6 +65,7 @@ class WakeRestarts:
     _restart_sure = True  # ... the detection was sure (WakeGate.trusted)
     _restart_after_ha = False  # ... Home Assistant's run it began in was ended: waiting for that run's end
     _restart_frames = ""  # ... the VAD's verdicts on them ("v" voiced, "." not; logged)
+    _held_quiet = 0  # frames in a row the VAD has heard no voice in while the turn's audio is held
     wake: WakeGate | None
     machine: TurnMachine
     detector: SpeechDetector
@@ -67,10 +75,33 @@ class WakeRestarts:
     _reply_text: str  # the text of the turn's reply (Home Assistant's ``synthesize``: its run's TTS stage began)
     _late_reply_until: float  # until then a reply's audio is an ended turn's late reply: dropped (outside.py)
     turns: int
+    _turn_began_ms: float
+    _held_audio: list[Event] | None  # the turn's audio not sent yet (controller_side.py)
     if TYPE_CHECKING:
+        def _release_audio(self) -> None: ...
         def _drop_audio(self, fill: bytes = b"") -> int: ...
         def _loud(self, frame: bytes, frames: str) -> bool: ...
         def _restart_now(self) -> None: ...
+
+    def _hold_step(self) -> None:
+        """A streaming frame with no wake word detected in it: the turn's held audio goes (in a burst: Home
+        Assistant counts audio, not time) once no wake word can restart the turn: ``RESTART_SECONDS`` into it, or
+        its speech over for ``HOLD_QUIET_SECONDS``. (A detection decides it too: ``_restart_step``.)"""
+        if self._held_audio is None or self._restart is not None:
+            return
+        self._held_quiet = 0 if self.detector.voiced else self._held_quiet + 1
+        if self._held_quiet * self.detector.config.frame_seconds >= HOLD_QUIET_SECONDS:
+            self._release_held(f"the speech over for {HOLD_QUIET_SECONDS:.1f} s with no wake word in it")
+        elif self._mic_ms - self._turn_began_ms > RESTART_SECONDS * 1000:
+            self._release_held(f"no wake word {RESTART_SECONDS:.1f} s into the turn")
+
+    def _release_held(self, why: str) -> None:
+        """No wake word restarts the turn: its held audio goes now."""
+        if self._held_audio is None:
+            return
+        _LOGGER.info("%s: the turn's held audio (%d chunks, %.2f s into it) goes", why, len(self._held_audio),
+                     (self._mic_ms - self._turn_began_ms) / 1000)
+        self._release_audio()
 
     def _restart_step(self, frame: bytes, state: TurnState) -> bool:
         """A wake word heard just after a turn without it began: True once the second model agrees (the turn
@@ -96,6 +127,7 @@ class WakeRestarts:
                          "user's words; the turn goes on as it was", getattr(self.wake.detector, "opinion", None)
                          if self.wake is not None else None)
             self._restart = None
+            self._release_held("the second model does not hear the wake word")
             return False
         # HA's run gets silence instead (its STT given none: our whisper's error, ignored by HA: the run hung)
         if dropped := self._drop_audio(bytes(HA_FILL_BYTES) if self._ha_run() else b""):

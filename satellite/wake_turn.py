@@ -126,10 +126,10 @@ class WakeTurns(WakeRestarts):
                 self._turn_seen, self._turn_began_ms = self.turns, self._mic_ms
                 last = self.machine.history[-1] if self.machine.history else None
                 self._turn_restartable = last is not None and (last[0], last[1]) in RESTARTABLE
-            if self._held_audio is not None and self._restart is None and self._mic_ms - self._turn_began_ms > \
-                    RESTART_SECONDS * 1000:
-                self._release_audio()  # no wake word began before the turn: its audio goes, in a burst
+                self._held_quiet = 0
         name = self.wake.process(frame)
+        if state == TurnState.STREAMING and name is None:
+            self._hold_step()  # (wake_restart.py: the turn's held audio goes once no wake word can restart it)
         if name is not None:
             self._on_wake(name, state)
             return VadEvent.NONE
