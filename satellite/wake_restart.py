@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from wyoming.event import Event
 
 from .state import TurnMachine, TurnState, TurnTrigger
+from .talker_gate import TalkerGate
 from .vad import SpeechDetector
 from .wake import WakeGate
 
@@ -65,6 +66,7 @@ class WakeRestarts:
     _restart_sure = True  # ... the detection was sure (WakeGate.trusted)
     _restart_after_ha = False  # ... Home Assistant's run it began in was ended: waiting for that run's end
     _restart_frames = ""  # ... the VAD's verdicts on them ("v" voiced, "." not; logged)
+    _restart_levels: tuple[float, ...] = ()  # ... the talker gate's levels up to it (the wake word's: its reference)
     _held_quiet = 0  # frames in a row the VAD has heard no voice in while the turn's audio is held
     wake: WakeGate | None
     machine: TurnMachine
@@ -75,6 +77,7 @@ class WakeRestarts:
     _reply_text: str  # the text of the turn's reply (Home Assistant's ``synthesize``: its run's TTS stage began)
     _late_reply_until: float  # until then a reply's audio is an ended turn's late reply: dropped (outside.py)
     turns: int
+    talker: TalkerGate | None
     _turn_began_ms: float
     _held_audio: list[Event] | None  # the turn's audio not sent yet (controller_side.py)
     if TYPE_CHECKING:
@@ -160,6 +163,8 @@ class WakeRestarts:
         _LOGGER.info("Home Assistant's run %s: the turn restarts at the wake word (%.2f s of audio after it)",
                      "is over" if over else "did not end in time", (self._mic_ms - heard_ms) / 1000)
         self._late_reply_until = float("inf")  # the ended run's reply (to the wake word): dropped
+        if self.talker is not None and self._restart_levels:  # (the run's end cleared them: keyed to the pause
+            self.talker.recall(self._restart_levels)  # or the command after it, -62 dBFS on the rig in s30)
         self._restart_now()
         return True
 

@@ -170,6 +170,7 @@ class WakeTurns(WakeRestarts):
             self._restart = (name, self._mic_ms, self.turns)
             self._restart_audio, self._restart_frames, self._restart_after_ha = self.wake.take_preroll(), "", False
             self._restart_sure = self.wake.trusted
+            self._restart_levels = tuple(self.talker.levels()) if self.talker is not None else ()
             self.wake.request_opinion()
             _LOGGER.info("wake word (%s) %.2f s into a turn opened without it: if a second model hears it too, it "
                          "began before that turn, which restarts at it", "sure" if self._restart_sure else "unsure",

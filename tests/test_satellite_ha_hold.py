@@ -9,6 +9,9 @@ controller link that announces Home Assistant's speech-to-text stage (``transcri
 
 from __future__ import annotations
 
+import logging
+import re
+
 import numpy as np
 import pytest
 from speech import speak
@@ -17,6 +20,7 @@ from test_satellite_wake import Link
 from test_satellite_wake_own_words import QuietMic, play
 from test_satellite_wake_unsure import WAKE, as_home_assistant, play_frames
 from wyoming.audio import AudioChunk, AudioStart
+from wyoming.pipeline import RunPipeline
 from wyoming.satellite import RunSatellite
 from wyoming.vad import VoiceStopped
 
@@ -92,3 +96,22 @@ async def test_a_short_request_over_the_reply_reaches_home_assistant_before_its_
     chunks = [sum(AudioChunk.is_type(e.type) for e in link.received[barge_in:n]) for n in got]
     # by then every frame of the turn up to the speech's end had been sent (main: none, held to 1.3 s into it)
     assert chunks[by] >= speech_end - start, (start, speech_end, chunks[start : by + 1])
+
+
+async def test_the_restarted_turn_keys_its_talker_gate_to_the_wake_word(caplog: pytest.LogCaptureFixture) -> None:
+    """ "Okay Nabu.", a pause, "What time is it?" over Home Assistant's reply: the barge-in's run is ended, and when
+    it is over the turn restarts at the wake word; its talker gate is armed at the wake word's level (the level
+    the question's wake word armed it at: the same voice). Before: at the level of what came after the barge-in's
+    run ended (the gate's history is cleared when a turn ends): the pause, -120 dBFS here (-62 on the rig, s30)."""
+    caplog.set_level(logging.INFO, "satellite.talker_gate")
+    said = np.concatenate([floats(speak("Okay Nabu.")), np.zeros(int(0.6 * 16000), np.float32),
+                           floats(speak("What time is it?"))])
+    x = np.zeros(int(0.6 * 16000) + len(said) + 3 * 16000, np.float32)
+    x[int(0.6 * 16000) : int(0.6 * 16000) + len(said)] = said
+    link, _ = await over_the_reply(x)
+    assert [RunPipeline.from_event(e).wake_word_name for e in link.received if RunPipeline.is_type(e.type)] == [
+        "okay_nabu", None, "okay_nabu"], link.types()
+    armed = [float(m.group(1)) for r in caplog.records
+             if (m := re.search(r"armed \(wake word\): talker at (-?[\d.]+) dBFS", r.getMessage()))]
+    assert len(armed) == 2, armed  # the question's wake word, the restart's
+    assert abs(armed[1] - armed[0]) < 3.0, armed
