@@ -115,3 +115,23 @@ async def test_the_restarted_turn_keys_its_talker_gate_to_the_wake_word(caplog: 
              if (m := re.search(r"armed \(wake word\): talker at (-?[\d.]+) dBFS", r.getMessage()))]
     assert len(armed) == 2, armed  # the question's wake word, the restart's
     assert abs(armed[1] - armed[0]) < 3.0, armed
+
+
+async def test_the_held_audio_goes_when_the_second_model_rejects_the_wake_word(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Piper's "What time is it? in London and in Paris right now?" over Home Assistant's reply: our cascade hears
+    the wake word at "it", openWakeWord's model does not: that decides it (no second detection can come within the
+    wake gate's 1.5 s refractory period), and the held audio goes then, before the 1.3 s. Before: held to 1.3 s."""
+    caplog.set_level(logging.INFO, "satellite.core")
+    first = floats(speak("What time is it?"))
+    first = first[: np.nonzero(np.abs(first) > 0.01)[0][-1] + 1]
+    said = np.concatenate([first, floats(speak("in London and in Paris right now?"))])
+    x = np.zeros(int(0.8 * 16000) + len(said) + 3 * 16000, np.float32)
+    x[int(0.8 * 16000) : int(0.8 * 16000) + len(said)] = said
+    link, _ = await over_the_reply(x)
+    assert len([e for e in link.received if RunPipeline.is_type(e.type)]) == 2, link.types()  # no restart
+    released = [float(m.group(1)) for r in caplog.records if (m := re.search(
+        r"second model does not hear the wake word: the turn's held audio \(\d+ chunks, ([\d.]+) s into it\)",
+        r.getMessage()))]
+    assert len(released) == 1 and released[0] <= 1.3, [r.getMessage() for r in caplog.records][-12:]
