@@ -66,10 +66,11 @@ def agent_heard(report: Path) -> list[dict[str, Any]]:
     return received
 
 
-def hold_cost(tap: AudioTap) -> dict[str, Any]:
+def hold_cost(tap: AudioTap, began: float | None) -> dict[str, Any]:
     """Where HA's segmenter ends the barge-in's run on the audio it got (``replay``: s into that run's stream),
-    when HA had that much of it (s after the run's first chunk), and how much later that was than in real time
-    (the first chunk is the pre-roll, every later one a 30 ms frame as heard): the hold's cost to HA's end."""
+    when HA had that much of it (s after the run began: ``began``, the satellite's ``run-pipeline`` log line,
+    monotonic), and how much later that was than in real time (the pre-roll at once, then every 30 ms frame as
+    heard): the hold's cost to HA's end."""
     after = tap.stops[0] if tap.stops else None
     chunks = [(t, audio) for t, audio in tap.chunks if after is not None and t > after]
     if not chunks:
@@ -77,7 +78,7 @@ def hold_cost(tap: AudioTap) -> dict[str, Any]:
     ended = replay(b"".join(audio for _, audio in chunks))["ended_s"]
     if ended is None:
         return {"ha_end_in_stream_s": None, "ha_had_it_s": None, "hold_cost_s": None}
-    total, t0, had = 0, chunks[0][0], None
+    total, t0, had = 0, (began - tap.t0) if began is not None else chunks[0][0], None
     for t, audio in chunks:
         total += len(audio)
         if total >= ended * 32000:
@@ -125,7 +126,8 @@ async def one_run(args: argparse.Namespace, work: Path, engines: list[ServicePro
     stop_mic = mic_s(stop[1]) if stop else None
     barge = sat.first(r"barge-in after")
     held = sat.first(r"held audio|no wake word .* in a burst")
-    ha_end = hold_cost(tap)
+    run = last(sat, r"turn \d+ local run-pipeline")
+    ha_end = hold_cost(tap, run[0] if run else None)
     ok = stop_mic is not None and stop_mic > speech_end - 1.5 and heard is not None and stop is not None
     return {
         "code": code, "command": command, "n": n, "rig_exit": rc, "load": loadavg(),
