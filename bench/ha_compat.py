@@ -118,13 +118,15 @@ def tone_runs(pcm: bytes, freq: float, power: float) -> list[float]:
 
 
 @contextlib.asynccontextmanager
-async def satellite(mic: Path, speaker: Path, *flags: str) -> AsyncIterator[tuple[Timed, int]]:
+async def satellite(mic: Path, speaker: Path, *flags: str, code: Path = ROOT) -> AsyncIterator[tuple[Timed, int]]:
+    """Our satellite (``code``: the tree it runs from, with its own .venv; another tree's for a paired run)."""
     port = free_port()
+    python = sys.executable if code == ROOT else str(code / ".venv" / "bin" / "python")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "satellite", "--uri", f"tcp://127.0.0.1:{port}", "--name", "hearth-compat",
+        python, "-m", "satellite", "--uri", f"tcp://127.0.0.1:{port}", "--name", "hearth-compat",
         "--mic-wav", str(mic), "--snd-wav", str(speaker), "--snd-rate", "16000", "--timer-alarm-seconds", "8",
         *flags, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-        cwd=str(ROOT))
+        cwd=str(code))
     sat = Timed(proc)
     sat.start()
     try:

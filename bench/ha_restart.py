@@ -72,7 +72,8 @@ async def run(args: Any) -> Result:
         services.append(await start_service("wyoming_whisper", "--model", args.whisper_model))
         services.append(await start_service("wyoming_kokoro", "--provider", "piper", "--engines", "piper"))
         load_start = (await asyncio.to_thread(Path("/proc/loadavg").read_text)).split()[:3]
-        async with satellite(work / "mic.wav", work / "speaker.wav") as (sat, sat_port):
+        code = ROOT if args.code is None else args.code
+        async with satellite(work / "mic.wav", work / "speaker.wav", code=code) as (sat, sat_port):
             check = ["--stt", f"127.0.0.1:{services[0].port}", "--tts", f"127.0.0.1:{services[1].port}",
                      "--handle", f"127.0.0.1:{handle_port}", "--satellite", f"127.0.0.1:{sat_port}", "--sat-run",
                      "--wav", str(work / "request.wav"), "--no-pipeline", "--satellite-wait", "60",
@@ -88,7 +89,7 @@ async def run(args: Any) -> Result:
         return {"rig_exit": rc, "rig_lines": [x for x in lines if re.match(r"(PASS|FAIL|SUMMARY)", x)],
                 "handle_transcripts": transcripts, "satellite_log": [
                     x for x in sat_lines if re.search(r"wake word|restart|run-pipeline|transcript=|state |quietly|"
-                                                      r"second model|barge-in", x)],
+                                                      r"second model|barge-in|talker gate armed|held audio", x)],
                 "load_start": load_start, "load_end": load_end, "seconds": round(time.monotonic() - started, 1),
                 "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
     finally:
@@ -135,6 +136,7 @@ def main() -> int:
     parser = rig_parser(__doc__, ROOT / "bench" / "results" / "s22_ha" / "restart")
     parser.add_argument("--whisper-model", default="tiny.en")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--code", type=Path, help="run the satellite from this tree (its .venv): a paired run")
     parser.add_argument("--no-second-wake", action="store_true",
                         help='the command over the reply without "Okay Nabu." (a barge-in by speech; session 30: its '
                              "audio is held until no wake word can restart it, then sent; checks 2 and 4 do not apply)")

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -209,6 +210,16 @@ class TalkerGate:
         """Every frame outside a gated turn: the wake word's level is taken from these."""
         self._history.append(frame_db(frame))
         self._since_wake += 1
+
+    def levels(self) -> list[float]:
+        """The levels (dBFS) of the last frames heard, oldest first: what :meth:`arm` is keyed to."""
+        return list(self._history)
+
+    def recall(self, levels: Iterable[float]) -> None:
+        """``levels`` (from :meth:`levels`) are the last frames heard again: a wake word heard in a turn that ended
+        before the turn restarted at it (its end cleared them; satellite.wake_restart)."""
+        self._history.clear()
+        self._history.extend(levels)
 
     def arm(self) -> float | None:
         """At a wake word: the reference is the mean power of the loudest frames just heard."""

@@ -10,21 +10,8 @@ it?" after "Okay Nabu." is one, at its last word); taken as a new wake word it c
 that had just begun, or replaced the question with an empty turn.
 
 A detection while a turn streams is ignored too (a false accept on the user's words, or the wake
-word said again), except ``RESTART_SECONDS`` or less after a turn that opened WITHOUT the wake word
-began (a barge-in over a reply, a follow-up; not a continuation: ``RESTARTABLE``): that wake word
-began before the turn (it takes up to 1.25 s to say), so the VAD opened the turn on its first
-syllables (session 20's live room: a barge-in confirmed 0.66 s before the detection, and "Okay,
-Naboo." was streamed as the request). The turn starts again at the wake word (``WAKE_RESTART``:
-detection, a new ``run-pipeline`` with its name, which cancels the one in progress in Home Assistant
-and in our orchestrator, the listening tone; the pre-roll is the audio from the detection on), the
-wake word's audio not in the request, once a second model hears the wake word too
-(``WakeGate.agreed``: the cascade asks openWakeWord's model about the ring buffer 0.45 s after the
-detection). The user is already speaking there, so a false accept would cut the request: Piper's
-"What time is it?" is one, of microWakeWord and our verifier at its last word, sure (microWakeWord
-0.48-0.55) at some alignments and unsure at others, and openWakeWord's model scores it 0.001 (real
-wake words 0.95-0.97; ``bench/wake_unsure.py``). Without that agreement the turn goes on as it was
-(session 21 restarted at once at a sure detection, and at an unsure one when voice followed it: a
-false accept inside a loud request then cut it there).
+word said again), except just after a turn that opened WITHOUT the wake word began: the turn then
+restarts at it (:mod:`satellite.wake_restart`).
 
 An UNSURE wake word (``WakeGate.trusted`` False) that no command follows within
 ``UNSURE_COMMAND_SECONDS`` ends its turn quietly (``WAKE_DROPPED``; the turn's run is replaced by one
@@ -58,26 +45,14 @@ from .state import TurnAction, TurnMachine, TurnState, TurnTrigger
 from .talker_gate import TalkerGate, frame_db
 from .vad import SpeechDetector, VadEvent
 from .wake import WakeGate
+from .wake_restart import RESTART_SECONDS, RESTARTABLE, WakeRestarts
 
 _LOGGER = logging.getLogger("satellite.core")
 
 
 HUSH_SECONDS = 2.0  # a wake word heard this soon after speech silenced an alarm is that speech: no turn
 OWN_AUDIO_SECONDS = 0.6  # a wake word heard this soon after a turn's stream ended began in that turn's audio
-RESTART_SECONDS = 1.3  # a wake word heard this soon after a turn without it began: the turn restarts at it ...
-OPINION_WAIT_SECONDS = 1.0  # ... once the second model agrees (its answer comes 0.45 s after the detection)
 COMMAND_VOICED_SECONDS = 0.09  # a command: this much voice at the talker's level (the talker gate's open_frames)
-HA_FILL_BYTES = 16000  # 0.5 s of silence: what a Home Assistant run ended for a restart hears (no request)
-HA_RUN_END_SECONDS = 4.0  # a Home Assistant run ended for a restart: its end (synthesize, error) awaited this long
-# The turns a wake word can have opened before it was detected (the state and trigger that started them): a
-# barge-in over a reply or an announcement, speech that outlasted the reply, a follow-up. Not a continuation
-# right after the question (the user is going on with it: live run, session 21, a false accept in "What is
-# the capital of Australia?" there restarted the turn at "-stralia").
-RESTARTABLE = frozenset({
-    (TurnState.BARGE_IN, TurnTrigger.BARGE_IN_CONFIRMED), (TurnState.BARGE_IN, TurnTrigger.REPLY_DONE),
-    (TurnState.ANNOUNCE_BARGE_IN, TurnTrigger.BARGE_IN_CONFIRMED),
-    (TurnState.ANNOUNCE_BARGE_IN, TurnTrigger.REPLY_DONE), (TurnState.LISTENING, TurnTrigger.SPEECH_START),
-})
 UNHEARD_SECONDS = 1.0  # a turn without the wake word the talker gate has not opened for in this long is ended
 # An unsure wake word (WakeGate.trusted False) that no command follows within this long ends its turn quietly.
 # bench/wake_unsure.py (8 Kokoro voices at 0.9/1.15x and Piper, 0/-20 dB: the wake corpora's design): the
@@ -96,17 +71,12 @@ def command_follows(frames: str, need: int) -> bool:
     return frames[end:].count("V") >= need
 
 
-class WakeTurns:
+class WakeTurns(WakeRestarts):
     _hushed_ms = float("-inf")  # mic time when speech last silenced a ringing alarm
     _streamed_ms = float("-inf")  # mic time of the last frame heard while a turn was streaming
     _turn_seen = -1  # the turn whose start is ``_turn_began_ms``
     _turn_began_ms = float("-inf")  # mic time (to a frame) the streaming turn began
     _turn_restartable = False  # ... it was opened so that a wake word can have begun before it (RESTARTABLE)
-    _restart: tuple[str, float, int] | None = None  # a wake word heard just after the turn began: name, mic ms, turn
-    _restart_audio = b""  # ... the audio heard from it on (the restarted turn's pre-roll)
-    _restart_sure = True  # ... the detection was sure (WakeGate.trusted)
-    _restart_after_ha = False  # ... Home Assistant's run it began in was ended: waiting for that run's end
-    _restart_frames = ""  # ... the VAD's verdicts on them ("v" voiced, "." not; logged)
     _unsure: tuple[float, int] | None = None  # an unsure wake word that opened a turn: mic ms, turn (no command yet)
     _unsure_frames = ""  # ... the VAD's verdicts after it, as ``_restart_frames``
     wake: WakeGate | None
@@ -156,10 +126,10 @@ class WakeTurns:
                 self._turn_seen, self._turn_began_ms = self.turns, self._mic_ms
                 last = self.machine.history[-1] if self.machine.history else None
                 self._turn_restartable = last is not None and (last[0], last[1]) in RESTARTABLE
-            if self._held_audio is not None and self._restart is None and self._mic_ms - self._turn_began_ms > \
-                    RESTART_SECONDS * 1000:
-                self._release_audio()  # no wake word began before the turn: its audio goes, in a burst
+                self._held_quiet = 0
         name = self.wake.process(frame)
+        if state == TurnState.STREAMING and name is None:
+            self._hold_step()  # (wake_restart.py: the turn's held audio goes once no wake word can restart it)
         if name is not None:
             self._on_wake(name, state)
             return VadEvent.NONE
@@ -200,6 +170,7 @@ class WakeTurns:
             self._restart = (name, self._mic_ms, self.turns)
             self._restart_audio, self._restart_frames, self._restart_after_ha = self.wake.take_preroll(), "", False
             self._restart_sure = self.wake.trusted
+            self._restart_levels = tuple(self.talker.levels()) if self.talker is not None else ()
             self.wake.request_opinion()
             _LOGGER.info("wake word (%s) %.2f s into a turn opened without it: if a second model hears it too, it "
                          "began before that turn, which restarts at it", "sure" if self._restart_sure else "unsure",
@@ -302,77 +273,6 @@ class WakeTurns:
         _LOGGER.info("the talker gate has not opened %.2f s into a turn without the wake word: ended",
                      (self._mic_ms - self._turn_began_ms) / 1000)
         return True
-
-    def _restart_step(self, frame: bytes, state: TurnState) -> bool:
-        """A wake word heard just after a turn without it began: True once the second model agrees (the turn
-        restarted at the wake word, or its Home Assistant run ended for that); the candidate is dropped when it
-        does not agree, or when its turn ends first."""
-        assert self._restart is not None
-        _, heard_ms, turn = self._restart
-        if self._restart_after_ha:
-            return self._restart_after_ha_step(frame, heard_ms)
-        if state != TurnState.STREAMING or self.turns != turn:
-            _LOGGER.info("the turn ended before the second opinion on the wake word heard in it (frames=%s)",
-                         self._restart_frames)
-            self._restart = None
-            return False
-        self._restart_audio += frame
-        loud = self._loud(frame, self._restart_frames)
-        self._restart_frames += ("V" if loud else "v") if self.detector.voiced else "."
-        agreed = self.wake.agreed if self.wake is not None else True
-        if agreed is None and self._mic_ms - heard_ms <= OPINION_WAIT_SECONDS * 1000:
-            return False
-        if not agreed:
-            _LOGGER.info("the second model does not hear the wake word heard in the turn (%s): a false accept on the "
-                         "user's words; the turn goes on as it was", getattr(self.wake.detector, "opinion", None)
-                         if self.wake is not None else None)
-            self._restart = None
-            return False
-        # HA's run gets silence instead (its STT given none: our whisper's error, ignored by HA: the run hung)
-        if dropped := self._drop_audio(bytes(HA_FILL_BYTES) if self._ha_run() else b""):
-            _LOGGER.info("the turn's audio before the wake word (%d chunks) not sent: no request", dropped)
-        if self._ha_run():
-            # Home Assistant 2026.2.3 cancels its running pipeline for a new run-pipeline, and the cancelled
-            # run's end then marks the satellite's pipeline as not running: it drops every audio-chunk of the
-            # new run ("Unexpected event from satellite"; bench/ha_restart.py on the real rig). So its run is
-            # ended first (audio-stop: it hears the wake word; its reply is dropped), and the turn restarts once
-            # that run is over (its TTS stage's synthesize, or an error), with the audio from the wake word on.
-            _LOGGER.info("the second model hears the wake word too: Home Assistant's run ends first, then the turn "
-                         "restarts at it (frames=%s)", self._restart_frames)
-            self._restart_after_ha = True
-            self._reply_text = ""
-            self.detector.restart()  # (the command that follows is not a new turn of its own)
-            return False  # (the caller ends the stream: VadEvent.END below)
-        _LOGGER.info("the second model hears the wake word too: the turn restarts at it (%.2f s of audio after it, "
-                     "frames=%s)", (self._mic_ms - heard_ms) / 1000, self._restart_frames)
-        self._restart_now()
-        return True
-
-    def _restart_after_ha_step(self, frame: bytes, heard_ms: float) -> bool:
-        """Home Assistant's run was ended for a restart: the audio is kept until that run is over (its
-        ``synthesize``, or an ``error``: the satellite is then listening), then the turn restarts."""
-        self._restart_audio += frame
-        # (its synthesize; its error: listening; an agent that streams may start the reply's audio first: speaking)
-        over = bool(self._reply_text) or self.machine.state in (TurnState.LISTENING, TurnState.SPEAKING)
-        if not over and self._mic_ms - heard_ms <= HA_RUN_END_SECONDS * 1000:
-            return True  # (speech meanwhile is the command: kept, no turn of its own)
-        _LOGGER.info("Home Assistant's run %s: the turn restarts at the wake word (%.2f s of audio after it)",
-                     "is over" if over else "did not end in time", (self._mic_ms - heard_ms) / 1000)
-        self._late_reply_until = float("inf")  # the ended run's reply (to the wake word): dropped
-        self._restart_now()
-        return True
-
-    def _may_restart(self) -> bool:
-        """A turn for Home Assistant (our orchestrator's run is replaced by the restart's: no request) a wake word
-        may restart (``RESTARTABLE``): its audio is held until that is decided (s29: "Okay, Naboo. What?")."""
-        last = self.machine.history[-1] if self.machine.history else None
-        ha = getattr(self, "_stt_turn", -1) >= 0  # (reset when a controller attaches: controller_side.py)
-        return self.wake is not None and self._wake_name is None and ha and last is not None and last[:2] in RESTARTABLE
-
-    def _ha_run(self) -> bool:
-        """The streaming turn is Home Assistant's run (it announced its speech-to-text stage with ``transcribe``;
-        our orchestrator never sends that)."""
-        return self._route == "local" and getattr(self, "_stt_turn", -1) == self.turns
 
     def _restart_now(self) -> None:
         """The turn starts again at the wake word heard in it (``_restart``), its pre-roll the audio from it on."""
