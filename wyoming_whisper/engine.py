@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from . import align, endpoint
+from . import align, commands, endpoint
 
 FloatArray = npt.NDArray[np.float32]
 SAMPLE_RATE = 16000
@@ -74,6 +74,8 @@ class EngineConfig:
     # text when its avg_logprob is at least this (and it ends in . ? !, does not loop); otherwise the
     # beam, on the same encoder output.
     greedy_sure: float | None = GREEDY_SURE
+    # Finals of 1-3 unsure words scored against these short commands (:mod:`.commands`; (): off)
+    short_commands: tuple[str, ...] = ()
 
 
 _FRAMES_PER_SECOND = 100  # Whisper mel frames per second
@@ -194,7 +196,8 @@ class WhisperEngine:
             return Decoded("")
         beam = beam_size or self.config.beam_size
         lang = self.resolve_language(language)
-        if self._greedy_first(beam) and lang is not None and self.batch_key(audio) is not None:
+        together = self._greedy_first(beam) or (word_end and bool(self.config.short_commands))
+        if together and lang is not None and self.batch_key(audio) is not None:
             return self._decode_together([audio], lang, beam, prompt, word_end)[0]
         frames = self._frames(audio)
         self._model.encoder_frames = frames if frames < _FULL_WINDOW else None
@@ -281,11 +284,25 @@ class WhisperEngine:
             decodes, tokens = self._search(encoded, audios, language, beam_size, prompt)
         if not word_end:
             return decodes
+        if self.config.short_commands:  # a final: short unsure texts scored against the commands
+            self._commands(decodes, tokens, encoded, language)
         ends = self._word_ends(tokens, encoded, audios, language)
         if len(audios) == 1 and ends[0][1] is None and ends[0][0] is not None and decodes[0].text:
             ends[0] = (ends[0][0], self._ends_here(tokens[0], language, encoded))  # no final mark: one step
         return [replace(d, last_word_end=end if d.text else None, end_mark_prob=mark if d.text else None)
                 for d, (end, mark) in zip(decodes, ends, strict=True)]
+
+    def _commands(self, decodes: list[Decoded], tokens: list[list[int]], encoded: Any, language: str) -> None:
+        """Each of ``decodes`` that :func:`.commands.asks` about replaced (with its ``tokens``) by the
+        likeliest short command when :func:`.commands.chosen`."""
+        rows = None
+        for i, d in enumerate(decodes):
+            if d.avg_logprob is None or not commands.asks(d.text, d.avg_logprob, self.config.short_commands):
+                continue
+            rows = np.asarray(encoded) if rows is None else rows
+            found = commands.best(self._model, self.tokenizer(language), rows[i : i + 1], self.config.short_commands)
+            if found is not None and commands.chosen(d.avg_logprob, found):
+                decodes[i], tokens[i] = replace(d, text=found[0], avg_logprob=found[1]), found[2]
 
     def _features(self, audios: Sequence[FloatArray]) -> Any:
         """The encoder's input for ``audios`` (as ``transcribe`` makes it: the whole clip's mel, the
