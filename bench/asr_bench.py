@@ -32,6 +32,7 @@ import sys
 import time
 import wave
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,11 @@ def clips(sets: list[str], everyq: Path | None) -> list[Clip]:
     return out
 
 
+def final(engine: WhisperEngine, audio: np.ndarray[Any, Any]) -> Decoded:
+    """``audio``'s final as the server decodes it."""
+    return engine.transcribe(audio, "en", word_end=True)
+
+
 def options(names: list[str]) -> dict[str, Callable[[np.ndarray[Any, Any]], Decoded]]:
     from voice_runtime.models import resolve_whisper
 
@@ -95,21 +101,19 @@ def options(names: list[str]) -> dict[str, Callable[[np.ndarray[Any, Any]], Deco
     for name in names:
         if name == "main":
             made[name] = lambda a: main.transcribe(a, "en", word_end=True)
-        elif name == "commands":
-            engine = WhisperEngine(EngineConfig(tiny, short_commands=SHORT_COMMANDS))
-            made[name] = lambda a, e=engine: e.transcribe(a, "en", word_end=True)
+        elif name in ("commands", "beam"):
+            config = EngineConfig(tiny, short_commands=SHORT_COMMANDS) if name == "commands" else \
+                EngineConfig(tiny, greedy_sure=None)
+            made[name] = partial(final, WhisperEngine(config))
         elif name == "prompt":
             made[name] = lambda a: main.transcribe(a, "en", prompt=PROMPT, word_end=True)
-        elif name == "beam":
-            engine = WhisperEngine(EngineConfig(tiny, greedy_sure=None))
-            made[name] = lambda a, e=engine: e.transcribe(a, "en", word_end=True)
         elif name == "second" and base is not None:
             def second(a: np.ndarray[Any, Any], b: WhisperEngine = base) -> Decoded:
                 first = main.transcribe(a, "en", word_end=True)
                 return prefer(first, b.transcribe(a, "en", word_end=True)) if asks_second(first) else first
             made[name] = second
         elif name == "base" and base is not None:
-            made[name] = lambda a, b=base: b.transcribe(a, "en", word_end=True)
+            made[name] = partial(final, base)
         else:
             raise SystemExit(f"unknown option {name}")
     return made

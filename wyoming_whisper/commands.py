@@ -12,7 +12,8 @@ decode. Pure and synchronous, on the loaded faster-whisper model (:mod:`.engine`
 worker thread, for finals only: ``word_end``).
 
 Never asked on a text of five or more words, a question of three or more ("... ?", or opening with a
-question word), a decode at least :data:`SURE`, or a text that already is a known command (:func:`asks`): free questions are left as they were heard.
+question word), a decode at least :data:`SURE`, or a text that already is a known command
+(:func:`asks`): free questions are left as they were heard.
 
 Off by default (``--short-commands off``); figures in bench/results/s31_asr.md.
 """

@@ -34,6 +34,9 @@ is ~0.14 s of a ~0.3 s decode and the beam ~0.03 s more than greedy: greedy firs
 corpus's speculative finals greedy, 0.024-0.025 s (11-12 %) cheaper per decode p50 paired, held
 whole as good or better, held WER 8.3 -> 7.7 % and 8.2 -> 8.5 % (one word) in two runs, no new pause
 cut at equal decode times (bench/results/s25_decode.md).
+
+Short commands (``short_commands``, off by default): a final of 1-4 words tiny.en was unsure of is scored
+against known short home commands on the same encoder output (:mod:`.commands`).
 """
 
 from __future__ import annotations
@@ -53,10 +56,7 @@ FloatArray = npt.NDArray[np.float32]
 SAMPLE_RATE = 16000
 
 
-# Greedy first (``EngineConfig.greedy_sure``, default GREEDY_SURE): a beam decode (``beam_size`` > 1)
-# of audio that fits one encoder window first searches greedily; the greedy text stands when tiny.en
-# was at least ``greedy_sure`` sure of it (its ``avg_logprob``), it ends in . ? ! and repeats no
-# phrase; otherwise the beam searches the same encoder output (encoded once). See the module doc.
+# Greedy first (``EngineConfig.greedy_sure``): the greedy text stands at least this sure (module doc).
 GREEDY_SURE = -0.6
 
 
@@ -74,7 +74,7 @@ class EngineConfig:
     # text when its avg_logprob is at least this (and it ends in . ? !, does not loop); otherwise the
     # beam, on the same encoder output.
     greedy_sure: float | None = GREEDY_SURE
-    # Finals of 1-3 unsure words scored against these short commands (:mod:`.commands`; (): off)
+    # Finals of 1-4 unsure words scored against these short commands (:mod:`.commands`; (): off)
     short_commands: tuple[str, ...] = ()
 
 
@@ -284,7 +284,7 @@ class WhisperEngine:
             decodes, tokens = self._search(encoded, audios, language, beam_size, prompt)
         if not word_end:
             return decodes
-        if self.config.short_commands:  # a final: short unsure texts scored against the commands
+        if self.config.short_commands and language == "en":  # a final: short unsure English texts
             self._commands(decodes, tokens, encoded, language)
         ends = self._word_ends(tokens, encoded, audios, language)
         if len(audios) == 1 and ends[0][1] is None and ends[0][0] is not None and decodes[0].text:
@@ -293,8 +293,7 @@ class WhisperEngine:
                 for d, (end, mark) in zip(decodes, ends, strict=True)]
 
     def _commands(self, decodes: list[Decoded], tokens: list[list[int]], encoded: Any, language: str) -> None:
-        """Each of ``decodes`` that :func:`.commands.asks` about replaced (with its ``tokens``) by the
-        likeliest short command when :func:`.commands.chosen`."""
+        """Each of ``decodes`` :func:`.commands.asks` about: the likeliest command when :func:`.commands.chosen`."""
         rows = None
         for i, d in enumerate(decodes):
             if d.avg_logprob is None or not commands.asks(d.text, d.avg_logprob, self.config.short_commands):
