@@ -47,7 +47,7 @@ SHORT_COMMANDS = (
 MARGIN = 0.65
 SURE = -0.3  # a free decode at least this sure (its avg_logprob) is never questioned
 FIRSTS = 3  # the likeliest first tokens whose commands are forced through the decoder
-KEEP = 12  # at most this many commands forced (batched)
+KEEP = 6  # at most this many commands forced (batched: each costs a cross-attention over the window)
 MAX_WORDS = 4
 QUESTION_WORDS = frozenset({"what", "whats", "who", "whos", "where", "wheres", "when", "why", "how", "hows",
                             "which", "is", "are", "can", "could", "do", "does", "will", "would", "should"})
@@ -96,9 +96,10 @@ def best(model: Any, tokenizer: Any, encoded: Any, commands: Sequence[str]) -> t
                     key=lambda i: firsts.index(tokens[i][0]))[:KEEP]
     batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.repeat(rows, len(ranked), axis=0)))
     longest = max(len(tokens[i]) for i in ranked)
-    # as align.ends_here: the logits cover each forced token's step, then the one after them
+    # the logits cover each forced token's step, then the one after them (max_length: as align.ends_here)
     results = model.model.generate(batch, [start + tokens[i] for i in ranked], beam_size=1,
-                                   max_length=2 * longest + 2, return_logits_vocab=True, suppress_blank=False)
+                                   max_length=2 * longest + 2, return_logits_vocab=True,
+                                   suppress_blank=False)
     found: tuple[str, float, list[int]] | None = None
     for i, result in zip(ranked, results, strict=True):
         steps = result.logits[0]
