@@ -17,7 +17,8 @@ Sets: ``fresh2`` (bench/fresh2_corpus.py, 48, every request whole, the probe set
 sealed, 64: never tuned on), ``everyq`` (room_bench's every-question clips, ``--everyq DIR``: q0-q3).
 A clip is a ``command`` when its text has at most 4 words and no "?", else a ``question``/``long``.
 Per set, kind and option: exact (WER 0), WER mean, whole (``turn_bench.is_whole``), decode time p50 /
-p95 and CPU seconds p50 (process time: both cores).
+p95 and CPU seconds p50 (process time: both cores); every engine with the server's ``--cpu-threads``
+default (min(4, cores)).
 
     nice -n 5 .venv/bin/python bench/asr_bench.py --options main,commands --out bench/results/s31_asr/x.json
 """
@@ -92,18 +93,19 @@ def final(engine: WhisperEngine, audio: np.ndarray[Any, Any]) -> Decoded:
 def options(names: list[str]) -> dict[str, Callable[[np.ndarray[Any, Any]], Decoded]]:
     from voice_runtime.models import resolve_whisper
 
-    tiny = resolve_whisper("tiny.en")
-    main = WhisperEngine(EngineConfig(tiny))
     made: dict[str, Callable[[np.ndarray[Any, Any]], Decoded]] = {}
+    tiny = resolve_whisper("tiny.en")
+    threads = min(4, os.cpu_count() or 1)  # the server's --cpu-threads default
+    main = WhisperEngine(EngineConfig(tiny, cpu_threads=threads))
     base: WhisperEngine | None = None
     if {"second", "base"} & set(names):
-        base = WhisperEngine(EngineConfig(resolve_whisper("base")))
+        base = WhisperEngine(EngineConfig(resolve_whisper("base"), cpu_threads=threads))
     for name in names:
         if name == "main":
             made[name] = lambda a: main.transcribe(a, "en", word_end=True)
         elif name in ("commands", "beam"):
-            config = EngineConfig(tiny, short_commands=SHORT_COMMANDS) if name == "commands" else \
-                EngineConfig(tiny, greedy_sure=None)
+            config = EngineConfig(tiny, cpu_threads=threads, short_commands=SHORT_COMMANDS) if name == "commands" \
+                else EngineConfig(tiny, cpu_threads=threads, greedy_sure=None)
             made[name] = partial(final, WhisperEngine(config))
         elif name == "prompt":
             made[name] = lambda a: main.transcribe(a, "en", prompt=PROMPT, word_end=True)
