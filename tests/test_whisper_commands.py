@@ -13,15 +13,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from speech import speak
+from test_whisper_unsure_open import FRAME, silence, stopped_after
 from whisper_clip import AUDIO, clip_float
+from wyoming.asr import Transcribe
 
 import wyoming_whisper.__main__ as whisper_main
 from voice_runtime.models import resolve_whisper, silero_vad
 from wyoming_whisper.commands import SHORT_COMMANDS, asks, chosen
-from wyoming_whisper.engine import EngineConfig, WhisperEngine
+from wyoming_whisper.engine import SAMPLE_RATE, Decoded, EngineConfig, WhisperEngine
+from wyoming_whisper.policy import request_policy
 from wyoming_whisper.service import WhisperService
-from wyoming_whisper.stream import StreamPolicy
-from wyoming_whisper.vad import SileroVad
+from wyoming_whisper.stream import StreamPolicy, Utterance
+from wyoming_whisper.vad import WINDOW, SileroVad
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +55,7 @@ def test_a_misheard_short_command_is_heard_right_with_short_commands(
     assert final.avg_logprob is not None and alone.avg_logprob is not None
     assert final.avg_logprob < alone.avg_logprob  # the command's own score
     assert final.last_word_end is not None and final.last_word_end > 0.3  # aligned on the command's words
+    assert final.command and not alone.command  # the end of turn reads a chosen command as finished
     # batched with another final (the scheduler's batch of several satellites) it is the same
     other = clip_float(AUDIO / "held63_yes_region.wav")
     together = _service(with_commands)._run("final", [audio, other], "en", False, None)
@@ -101,3 +106,36 @@ def test_the_flag_turns_short_commands_on_or_reads_a_file(tmp_path: Path, monkey
     second = whisper_main.make_config(whisper_main.parse_args(
         ["--uri", "stdio://", "--short-commands", "on", "--second-opinion-model", "base"])).second
     assert second is not None and second.short_commands == ()  # the second model's text is not rescored
+
+
+def _verdict_on(vad: SileroVad, decoded: Decoded) -> tuple[Utterance, list[str]]:
+    """"Pause" spoken (Piper), then silence until the first verdict, judged on ``decoded`` as the
+    speculative final (as tests/test_whisper_unsure_open.py does); the voice events so far."""
+    policy = request_policy(
+        StreamPolicy(endpoint_max_windows=round(1.5 * SAMPLE_RATE / WINDOW)),
+        Transcribe(vad_sensitivity="default", context={"speculative_transcripts": True, "speculative_weak": True}),
+    )
+    utterance = Utterance(vad.stream(), policy)
+    kinds: list[str] = []
+    audio = speak("Pause") + silence(0.5)
+    for at in range(0, len(audio), FRAME):
+        utterance.add(audio[at : at + FRAME])
+        kinds += [kind for kind, _ in utterance.voice_events()]
+        region = utterance.verdict_due()
+        if region is not None:
+            utterance.speculated = (region, decoded)
+            utterance.judge(region, decoded.text)
+            return utterance, kinds
+    raise AssertionError("no verdict")
+
+
+def test_a_chosen_short_command_ends_the_turn_though_its_own_score_is_low() -> None:
+    vad = SileroVad(silero_vad())
+    # "Pause." as the rescoring chose it on fresh2_pause_far.wav (-1.79): finished, at the base silence
+    chosen_one, kinds = _verdict_on(vad, Decoded("Pause.", -1.79, 0.3, command=True))
+    assert chosen_one.verdict is not None and chosen_one.verdict[1].finished, chosen_one.verdict
+    assert stopped_after(chosen_one, kinds) < 0.5  # the base silence (0.25 s), not the weak cap
+    # the same text decoded freely at that score is unsure: it waits the weak cap (the unsure rule)
+    free, kinds = _verdict_on(vad, Decoded("Pause.", -1.79, 0.3))
+    assert free.verdict is not None and not free.verdict[1].finished and free.verdict[1].weak
+    assert stopped_after(free, kinds) >= 1.15

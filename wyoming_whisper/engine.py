@@ -56,8 +56,7 @@ FloatArray = npt.NDArray[np.float32]
 SAMPLE_RATE = 16000
 
 
-# Greedy first (``EngineConfig.greedy_sure``): the greedy text stands at least this sure (module doc).
-GREEDY_SURE = -0.6
+GREEDY_SURE = -0.6  # greedy first (``EngineConfig.greedy_sure``): the greedy text stands this sure
 
 
 @dataclass(frozen=True)
@@ -104,6 +103,7 @@ class Decoded:
     # a text without one, its text ending there (end of text or a . ? ! next: one greedy decoder step);
     # None: not aligned. Low when it nearly went on (the end of turn reads it, .stream).
     end_mark_prob: float | None = None
+    command: bool = False  # the text is a short command chosen by :mod:`.commands` (not the free decode)
 
     def confidence(self) -> dict[str, float]:
         """The scores for the transcript's ``context`` (the orchestrator asks before a device
@@ -301,7 +301,7 @@ class WhisperEngine:
             rows = np.asarray(encoded) if rows is None else rows
             found = commands.best(self._model, self.tokenizer(language), rows[i : i + 1], self.config.short_commands)
             if found is not None and commands.chosen(d.avg_logprob, found):
-                decodes[i], tokens[i] = replace(d, text=found[0], avg_logprob=found[1]), found[2]
+                decodes[i], tokens[i] = replace(d, text=found[0], avg_logprob=found[1], command=True), found[2]
 
     def _features(self, audios: Sequence[FloatArray]) -> Any:
         """The encoder's input for ``audios`` (as ``transcribe`` makes it: the whole clip's mel, the

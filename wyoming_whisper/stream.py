@@ -253,7 +253,8 @@ class Utterance:
             return False
         logprob = speculated[1].avg_logprob
         unsure = logprob is not None and logprob < UNSURE_LOGPROB
-        return unsure and not whole_value(speculated[1].text)  # UNSURE_WHOLE_VALUE
+        # UNSURE_WHOLE_VALUE; a short command chosen over an unsure text (.commands) scores low by nature
+        return unsure and not whole_value(speculated[1].text) and not speculated[1].command
 
     def judge(self, region: Region, text: str | None) -> Verdict:
         """Record the verdict on ``region`` from the text of its decode (None: no decode, so
