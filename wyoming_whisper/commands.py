@@ -9,8 +9,8 @@ likely as what the model wrote (within :data:`MARGIN` per token) and the model w
 text, the command is the transcript. One greedy step first ranks the commands by their first
 token, and only the :data:`KEEP` likeliest are forced (batched); each still repeats the decoder's
 cross-attention over the window, so on 2 CPU cores it about doubles a short decode (+0.13 s p50) on the
-turns it is asked on, and nothing on the others. Pure and synchronous, on the loaded faster-whisper model (:mod:`.engine` calls it in its
-worker thread, for finals only: ``word_end``).
+turns it is asked on, and nothing on the others. Pure and synchronous, on the loaded faster-whisper
+model (:mod:`.engine` calls it in its worker thread, for finals only: ``word_end``).
 
 Never asked on a text of five or more words, a question of three or more ("... ?", or opening with a
 question word), a decode at least :data:`SURE`, or a text that already is a known command
