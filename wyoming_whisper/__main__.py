@@ -25,6 +25,7 @@ from voice_runtime.models import ModelError, silero_vad
 from voice_runtime.server import ServerConfig, require_listen, run_server
 
 from . import __version__
+from .commands import SHORT_COMMANDS
 from .engine import GREEDY_SURE, SAMPLE_RATE, EngineConfig, WhisperEngine
 from .handler import WhisperHandler
 from .service import WhisperService
@@ -111,6 +112,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "the first decoded unsure (average log-probability below -0.4); its text is the transcript "
                         "('base': fewer mishearings, ~0.3 s more on those turns on 2 CPU cores; a GPU affords more). "
                         f"'none' turns it off (env WHISPER_SECOND_OPINION; default {DEFAULT_SECOND})")
+    parser.add_argument("--short-commands", default=env("WHISPER_SHORT_COMMANDS", "off"), metavar="on|off|FILE",
+                        help="an English final of 1-4 words the model was unsure of is scored against short home "
+                        "commands (\"Pause.\", \"Cancel that.\", \"Lights off.\"; FILE: one per line) and the "
+                        "likeliest is the transcript when nearly as likely as the free text (env "
+                        "WHISPER_SHORT_COMMANDS; default off; bench/results/s31_asr.md)")
     parser.add_argument("--no-warmup", action="store_true", help="skip the warm-up decode at start")
     add_server_args(parser, default_uri="tcp://127.0.0.1:10300")
     return parse_checked(parser, argv)
@@ -123,6 +129,23 @@ def _logprob_or_off(value: str) -> float | None:
         return float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a log-probability or 'off': {value!r}") from None
+
+
+def short_commands(value: str) -> tuple[str, ...]:
+    """``--short-commands``: on (:data:`.commands.SHORT_COMMANDS`), off (none) or a file of one per line."""
+    choice = value.strip()
+    if choice.lower() in ("off", "none", ""):
+        return ()
+    if choice.lower() == "on":
+        return SHORT_COMMANDS
+    try:
+        lines = Path(choice).expanduser().read_text(encoding="utf-8").splitlines()
+    except OSError as err:
+        raise SystemExit(f"wyoming-whisper: --short-commands: {err}") from err
+    found = tuple(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#"))
+    if not found:
+        raise SystemExit(f"wyoming-whisper: --short-commands: no commands in {choice}")
+    return found
 
 
 def _windows(seconds: float) -> int:
@@ -174,6 +197,7 @@ def make_config(args: argparse.Namespace) -> WhisperConfig:
         initial_prompt=args.initial_prompt,
         audio_context=min(30.0, max(1.0, args.audio_context)),
         greedy_sure=args.greedy_sure,
+        short_commands=short_commands(args.short_commands),
     )
     return WhisperConfig(
         server=server_config(args, "wyoming-whisper"),
@@ -191,7 +215,7 @@ def make_config(args: argparse.Namespace) -> WhisperConfig:
         max_batch=args.max_batch,
         busy_beam_size=args.busy_beam_size or None,
         warmup=not args.no_warmup,
-        second=None if second_dir is None else replace(engine, model_dir=second_dir),
+        second=None if second_dir is None else replace(engine, model_dir=second_dir, short_commands=()),
         second_name=None if second_dir is None else _name(args.second_opinion_model, second_dir),
     )
 

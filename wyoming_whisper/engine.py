@@ -34,6 +34,9 @@ is ~0.14 s of a ~0.3 s decode and the beam ~0.03 s more than greedy: greedy firs
 corpus's speculative finals greedy, 0.024-0.025 s (11-12 %) cheaper per decode p50 paired, held
 whole as good or better, held WER 8.3 -> 7.7 % and 8.2 -> 8.5 % (one word) in two runs, no new pause
 cut at equal decode times (bench/results/s25_decode.md).
+
+Short commands (``short_commands``, off by default): a final of 1-4 words tiny.en was unsure of is scored
+against known short home commands on the same encoder output (:mod:`.commands`).
 """
 
 from __future__ import annotations
@@ -47,17 +50,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from . import align, endpoint
+from . import align, commands, endpoint
 
 FloatArray = npt.NDArray[np.float32]
 SAMPLE_RATE = 16000
 
 
-# Greedy first (``EngineConfig.greedy_sure``, default GREEDY_SURE): a beam decode (``beam_size`` > 1)
-# of audio that fits one encoder window first searches greedily; the greedy text stands when tiny.en
-# was at least ``greedy_sure`` sure of it (its ``avg_logprob``), it ends in . ? ! and repeats no
-# phrase; otherwise the beam searches the same encoder output (encoded once). See the module doc.
-GREEDY_SURE = -0.6
+GREEDY_SURE = -0.6  # greedy first (``EngineConfig.greedy_sure``): the greedy text stands this sure
 
 
 @dataclass(frozen=True)
@@ -74,6 +73,8 @@ class EngineConfig:
     # text when its avg_logprob is at least this (and it ends in . ? !, does not loop); otherwise the
     # beam, on the same encoder output.
     greedy_sure: float | None = GREEDY_SURE
+    # Finals of 1-4 unsure words scored against these short commands (:mod:`.commands`; (): off)
+    short_commands: tuple[str, ...] = ()
 
 
 _FRAMES_PER_SECOND = 100  # Whisper mel frames per second
@@ -102,6 +103,7 @@ class Decoded:
     # a text without one, its text ending there (end of text or a . ? ! next: one greedy decoder step);
     # None: not aligned. Low when it nearly went on (the end of turn reads it, .stream).
     end_mark_prob: float | None = None
+    command: bool = False  # the text is a short command chosen by :mod:`.commands` (not the free decode)
 
     def confidence(self) -> dict[str, float]:
         """The scores for the transcript's ``context`` (the orchestrator asks before a device
@@ -194,7 +196,8 @@ class WhisperEngine:
             return Decoded("")
         beam = beam_size or self.config.beam_size
         lang = self.resolve_language(language)
-        if self._greedy_first(beam) and lang is not None and self.batch_key(audio) is not None:
+        together = self._greedy_first(beam) or (word_end and bool(self.config.short_commands))
+        if together and lang is not None and self.batch_key(audio) is not None:
             return self._decode_together([audio], lang, beam, prompt, word_end)[0]
         frames = self._frames(audio)
         self._model.encoder_frames = frames if frames < _FULL_WINDOW else None
@@ -281,11 +284,24 @@ class WhisperEngine:
             decodes, tokens = self._search(encoded, audios, language, beam_size, prompt)
         if not word_end:
             return decodes
+        if self.config.short_commands and language == "en":  # a final: short unsure English texts
+            self._commands(decodes, tokens, encoded, language)
         ends = self._word_ends(tokens, encoded, audios, language)
         if len(audios) == 1 and ends[0][1] is None and ends[0][0] is not None and decodes[0].text:
             ends[0] = (ends[0][0], self._ends_here(tokens[0], language, encoded))  # no final mark: one step
         return [replace(d, last_word_end=end if d.text else None, end_mark_prob=mark if d.text else None)
                 for d, (end, mark) in zip(decodes, ends, strict=True)]
+
+    def _commands(self, decodes: list[Decoded], tokens: list[list[int]], encoded: Any, language: str) -> None:
+        """Each of ``decodes`` :func:`.commands.asks` about: the likeliest command when :func:`.commands.chosen`."""
+        rows = None
+        for i, d in enumerate(decodes):
+            if d.avg_logprob is None or not commands.asks(d.text, d.avg_logprob, self.config.short_commands):
+                continue
+            rows = np.asarray(encoded) if rows is None else rows
+            found = commands.best(self._model, self.tokenizer(language), rows[i : i + 1], self.config.short_commands)
+            if found is not None and commands.chosen(d.avg_logprob, found):
+                decodes[i], tokens[i] = replace(d, text=found[0], avg_logprob=found[1], command=True), found[2]
 
     def _features(self, audios: Sequence[FloatArray]) -> Any:
         """The encoder's input for ``audios`` (as ``transcribe`` makes it: the whole clip's mel, the

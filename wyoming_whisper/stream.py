@@ -254,8 +254,10 @@ class Utterance:
             return False
         logprob = speculated[1].avg_logprob
         unsure = logprob is not None and logprob < UNSURE_LOGPROB
-        text = speculated[1].text  # a whole value (UNSURE_WHOLE_VALUE) or a whole short command ("Resume.")
-        return unsure and not whole_value(text) and not alone_command(words(text))
+        # a whole value (UNSURE_WHOLE_VALUE), a whole short command ("Resume."), or a short command chosen over
+        # an unsure text (.commands: it scores low by nature)
+        text = speculated[1].text
+        return unsure and not whole_value(text) and not alone_command(words(text)) and not speculated[1].command
 
     def judge(self, region: Region, text: str | None) -> Verdict:
         """Record the verdict on ``region`` from the text of its decode (None: no decode, so
