@@ -28,9 +28,15 @@ its level near ``lead_s`` instead:
   bytes 27.5 ms after the satellite wrote them).
 * **ran dry** (the satellite stalled longer than the card's level): the card played silence in
   between, and what follows plays later by about the stall's excess. Counted in
-  :attr:`underruns` and logged; the satellite measures the echo delay again. The lead is raised to
-  ``LEAD_AFTER_DRY_MS`` for ``DRY_HOLD_S``: nothing is inserted (the frames that queued up in the
-  mic during the stall are written at once and refill the card), the idle trim just stops there.
+  :attr:`underruns` and logged; the satellite measures the echo delay again. When it ran dry in a
+  sound or its ``hang_s`` after, the lead is raised to ``LEAD_AFTER_DRY_MS`` for ``DRY_HOLD_S``:
+  nothing is inserted (the frames that queued up in the mic during the stall are written at once and
+  refill the card), the idle trim just stops there. Dry while idle (the stalls of a loaded box come
+  while the user speaks: whisper's decodes on both cores) it is not (``raise_when_idle``, session
+  31): the reply that follows started at 40 ms in 26 of 68 of sessions 29-30's quiet room turns
+  (sat->speaker 0.068 s p50 against 0.052 at 20 ms), and replayed over sessions 28-30's 32 quiet taps
+  (``bench/write_ahead_probe.py`` with and without ``--raise-when-idle``) underruns in sounds were 48
+  with that raise, 49 without it.
 
 Where a reply's first sound waits (session 23's quiet room, 0.077 s p50 from the first reply audio
 in to the first sound): the card's level when that frame is written, ``[lead_s, lead_s + unit)``,
@@ -39,7 +45,7 @@ audio at once instead of at the next tick would not play it sooner: at every tic
 handed the tick's frame, so between ticks it already holds silence up to the next tick plus its
 level, and written audio cannot be taken back (only the whole card dropped: a restart, a new echo
 path). What plays it sooner is a smaller lead (written audio arrives earlier only as the level is
-lower), so the default lead is 20 ms, kept 40 ms after a stall ran the card dry.
+lower), so the default lead is 20 ms, kept 40 ms after a stall ran the card dry in a sound.
 
 Why not stop writing while idle (session 14's version): each sound then started a drained card
 afresh, at ``lead_s`` after the tick it came in, and that anchor is never sample-exact (the room
@@ -106,8 +112,10 @@ class WriteAhead:
         lead_after_dry_ms: float = LEAD_AFTER_DRY_MS,
         dry_hold_s: float = DRY_HOLD_S,
         waits_for_reader: bool = False,
+        raise_when_idle: bool = False,
     ) -> None:
         self.rate = rate
+        self.raise_when_idle = raise_when_idle  # a card that ran dry while idle raises the lead too (off)
         self.waits_for_reader = waits_for_reader  # the sink calls reader_started() after each start
         self._lead = lead_ms / 1000.0
         self._lead_after_dry = max(self._lead, lead_after_dry_ms / 1000.0)
@@ -155,7 +163,8 @@ class WriteAhead:
         elapsed = now - self._at
         if not self._fresh and elapsed > self._level + _DRY_S:
             self.underruns += 1
-            self._dry_at = now  # the lead is raised (its catch-up burst refills the card: not trimmed below it)
+            if self.raise_when_idle or self._quiet <= self.hang_s:
+                self._dry_at = now  # the lead is raised (its catch-up burst refills the card: not trimmed below it)
             _LOGGER.debug(
                 "speaker ran dry (or nearly): %.1f ms past its estimated end (underrun %d)",
                 (elapsed - self._level) * 1000,
