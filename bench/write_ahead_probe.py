@@ -18,7 +18,7 @@ fed those frames at those times (its clock injected), as the live sink would hav
 audible frame the room's speaker sounded (the card's level and the room's block), per reply.
 
 ``--fixed``: the lead is not raised to ``LEAD_AFTER_DRY_MS`` after the card ran dry (each lead as is).
-``--raise-when-idle``: raised also when it ran dry while idle (before session 31); ``underruns_in_sounds``:
+``--raise-when-idle``: raised at the first underrun while idle too (before session 31); ``underruns_in_sounds``:
 those in a sound or its 0.5 s after (an audible gap, or the echo moved under a reply).
 
 The card's level is estimated from the satellite's clock alone: it does not see a room that was
@@ -155,8 +155,8 @@ def main() -> None:
     parser.add_argument("--fixed", action="store_true", help="the lead is not raised after the card ran dry")
     parser.add_argument("--hold", type=float, default=DRY_HOLD_S, help="seconds the raised lead is kept")
     parser.add_argument("--raise-when-idle", action="store_true",
-                        help="a card that ran dry while idle (0.5 s after the last sound) raises the lead too "
-                             "(main before session 31)")
+                        help="the first underrun while idle (0.5 s after the last sound) raises the lead too "
+                             "(before session 31: only a second one within the hold does)")
     parser.add_argument("--room", action="store_true",
                         help="the folders are kept room runs (result.json + tap): measure written -> sound instead")
     args = parser.parse_args()
