@@ -225,10 +225,10 @@ def breakdown(folder: Path, whisper_log: Path | None = None) -> list[dict[str, A
 def first_reply(utterance: dict[str, Any], next_onset: float, replies: list[dict[str, Any]]) -> float | None:
     """When the room first heard a reply to ``utterance`` (a reply that starts after its onset, before
     the next utterance's), None when none did. A reply that began before the room's speech end (the
-    utterance's ``offset``) began while the user still spoke: a cut, whose first sound is that one, not
-    the reply's restart after the barge-in hold (session 30's held-55: the reply at 47.51 s, cut at
-    47.64 by the "please" over it, played again from 47.92 s, was read as 0.47 s from the satellite to
-    the speaker)."""
+    utterance's ``offset``) began while the user still spoke (a cut, or whole only by the continuation's
+    merge): its first sound is that one, not the reply's restart after the hold (session 30's held-55:
+    the reply at 47.51 s, cut at 47.64 by the "please" over it, played again from 47.92 s, was read as
+    0.47 s from the satellite to the speaker)."""
     starts = [p["start"] for p in replies if utterance["onset"] < p["start"] < next_onset]
     return starts[0] if starts else None
 
