@@ -37,7 +37,8 @@ from bench.home_bench import SnapshotHome, corpus_home  # noqa: E402
 from bench.home_confidence import _acts, _key, clips, piper_in_noise  # noqa: E402
 from orchestrator.home.confidence import QUERIES, Hearing, doubt, home_names  # noqa: E402
 from orchestrator.home.phrasing import looped, undouble  # noqa: E402
-from orchestrator.intents import IntentRecognizer, normalize  # noqa: E402
+from orchestrator.intent_text import normalize  # noqa: E402
+from orchestrator.intents import IntentRecognizer  # noqa: E402
 
 GUARDED = re.compile(r"\b(?:lock|locks|unlock|door|doors|garage|gate|gates|alarm|arm|disarm)\b")
 MORE_PIPER = ["Unlock the front door.", "Lock the back door.", "Close the garage door.", "Turn off the bedroom light."]

@@ -60,7 +60,8 @@ def decide(texts: list[str], heard: list[dict[str, Any]]) -> dict[str, Any]:
     from bench.home_bench import corpus_home
     from bench.home_misheard_judge import RecordingHome
     from orchestrator.home.confidence import Hearing
-    from orchestrator.intents import IntentRecognizer, normalize
+    from orchestrator.intent_text import normalize
+    from orchestrator.intents import IntentRecognizer
 
     unheard: Any = None
     with contextlib.suppress(ImportError):  # a checkout before session 27: nothing recognised goes to the LLM

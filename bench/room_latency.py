@@ -171,16 +171,16 @@ def breakdown(folder: Path, whisper_log: Path | None = None) -> list[dict[str, A
     rows = []
     for i, u in enumerate(utts):
         nxt = utts[i + 1]["onset"] if i + 1 < len(utts) else float("inf")
-        heard = [p["start"] for p in replies if u["offset"] < p["start"] < nxt]
-        if not heard:
+        spk = first_reply(u, nxt, replies)
+        if spk is None:
             continue
-        spk = heard[0]
 
         def last(times: list[float], lo: float = u["onset"], hi: float = spk) -> float | None:
             inside = [t for t in times if lo <= t <= hi]
             return inside[-1] if inside else None
 
         row: dict[str, Any] = {"utterance": i, "wav": u.get("wav"), "offset": u["offset"], "speaker": spk}
+        row["before_mark"] = spk < u["offset"]
         told_t = last(told)
         row["told"] = told_t
         row["vad"] = vad_ends[i]
@@ -222,6 +222,17 @@ def breakdown(folder: Path, whisper_log: Path | None = None) -> list[dict[str, A
     return rows
 
 
+def first_reply(utterance: dict[str, Any], next_onset: float, replies: list[dict[str, Any]]) -> float | None:
+    """When the room first heard a reply to ``utterance`` (a reply that starts after its onset, before
+    the next utterance's), None when none did. A reply that began before the room's speech end (the
+    utterance's ``offset``) began while the user still spoke (a cut, or whole only by the continuation's
+    merge): its first sound is that one, not the reply's restart after the hold (session 30's held-55:
+    the reply at 47.51 s, cut at 47.64 by the "please" over it, played again from 47.92 s, was read as
+    0.47 s from the satellite to the speaker)."""
+    starts = [p["start"] for p in replies if utterance["onset"] < p["start"] < next_onset]
+    return starts[0] if starts else None
+
+
 WEAK_END_S = 0.6  # whisper heard more silence than this before it ended the turn: it judged the text unfinished
 EARLY_MARK_S = 0.3  # the room's speech end this much before the clip's end (its level mark in a noisy clip)
 
@@ -247,9 +258,10 @@ def table(rows: list[dict[str, Any]], title: str) -> str:
         "| step (from the room's speech end) | intents p50 / p95 | LLM turns p50 / p95 |",
         "|---|---|---|",
     ]
+    timed = [r for r in rows if not r.get("before_mark")]  # a reply begun before the mark is a cut, not a latency
     kinds = {
-        "intents": [r for r in rows if r["intent"] not in (None, "-")],
-        "llm": [r for r in rows if r["intent"] == "-"],
+        "intents": [r for r in timed if r["intent"] not in (None, "-")],
+        "llm": [r for r in timed if r["intent"] == "-"],
     }
 
     def cell(items: list[dict[str, Any]], key: str) -> str:

@@ -102,6 +102,11 @@ def with_end(row: dict[str, Any], commands: list[float], starts: list[float], en
 
 
 def kind(row: dict[str, Any]) -> str:
+    """intents, llm, other, or cut: a reply the room heard begin before its speech end mark (over the
+    user's speech: cut, or whole only by the continuation's merge; ``room_latency.first_reply``), in
+    none of the latency figures."""
+    if row.get("before_mark"):
+        return "cut"
     return "llm" if row["intent"] == "-" else "intents" if row["intent"] is not None else "other"
 
 
@@ -195,6 +200,9 @@ def main() -> int:
     print(end_waits(rows))
     print(totals(rows))
     for r in rows:
+        if kind(r) == "cut":
+            began = -r["speaker_s"]
+            print(f"{r['wav']} {r['intent']}: the reply began {began:.3f} s before the room's mark (over the user)")
         if kind(r) == "intents":
             steps = " ".join(f"{k}={v}" for k, v in shares(r).items())
             print(f"{r['wav']} {r['intent']} ended_by={r['ended_by']} {steps} clip={r['speaker_clip_s']}")

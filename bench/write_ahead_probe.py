@@ -18,6 +18,8 @@ fed those frames at those times (its clock injected), as the live sink would hav
 audible frame the room's speaker sounded (the card's level and the room's block), per reply.
 
 ``--fixed``: the lead is not raised to ``LEAD_AFTER_DRY_MS`` after the card ran dry (each lead as is).
+``--raise-when-idle``: raised at the first underrun while idle too (before session 31); ``underruns_in_sounds``:
+those in a sound or its 0.5 s after (an audible gap, or the echo moved under a reply).
 
 The card's level is estimated from the satellite's clock alone: it does not see a room that was
 late itself (both sides late: no real underrun). Compare leads on the same tap, not runs.
@@ -57,7 +59,7 @@ def _pct(values: list[float], q: float) -> float | None:
 
 
 def probe(folder: Path, leads: list[float], rate: int, raise_after_dry: bool = True,
-          hold_s: float = DRY_HOLD_S) -> dict[str, Any]:
+          hold_s: float = DRY_HOLD_S, *, raise_when_idle: bool = False) -> dict[str, Any]:
     frames = list(ticks(folder))
     lag = MicLag(FRAME_S)
     lags = [lag.update(t.read) for t in frames]
@@ -68,8 +70,9 @@ def probe(folder: Path, leads: list[float], rate: int, raise_after_dry: bool = T
     for lead in leads:
         clock = _TapClock()
         after_dry = LEAD_AFTER_DRY_MS if raise_after_dry else lead  # (the lead kept after it ran dry)
-        ahead = WriteAhead(rate, lead_ms=lead, clock=clock, dry_hold_s=hold_s, lead_after_dry_ms=after_dry)
-        quiet, starts, aborts = 0, [], 0
+        ahead = WriteAhead(rate, lead_ms=lead, clock=clock, dry_hold_s=hold_s, lead_after_dry_ms=after_dry,
+                           raise_when_idle=raise_when_idle)
+        quiet, starts, aborts, in_sound = 0, [], 0, 0
         for t in frames:
             clock.t = t.read
             if t.aborts_after != aborts:  # the live speaker was killed at this tick (a hold): afresh
@@ -79,9 +82,13 @@ def probe(folder: Path, leads: list[float], rate: int, raise_after_dry: bool = T
             if audible and quiet >= _QUIET_BEFORE:
                 starts.append(ahead.level_s)
             quiet = 0 if audible else quiet + 1
+            before = ahead.underruns
             ahead.plan(t.ref)
+            if ahead.underruns != before and quiet < _QUIET_BEFORE:  # a sound or its last 0.5 s: a gap in it
+                in_sound += 1
         out["leads"][str(lead)] = {
             "underruns": ahead.underruns,
+            "underruns_in_sounds": in_sound,
             "late_ticks": sum(1 for x in lags if x > lead / 1000),
             "sound_starts": len(starts),
             "start_level_p50_p95_s": [_pct(starts, 50), _pct(starts, 95)],
@@ -147,6 +154,9 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=22050, help="the speaker's rate (the satellite's --snd-rate)")
     parser.add_argument("--fixed", action="store_true", help="the lead is not raised after the card ran dry")
     parser.add_argument("--hold", type=float, default=DRY_HOLD_S, help="seconds the raised lead is kept")
+    parser.add_argument("--raise-when-idle", action="store_true",
+                        help="the first underrun while idle (0.5 s after the last sound) raises the lead too "
+                             "(before session 31: only a second one within the hold does)")
     parser.add_argument("--room", action="store_true",
                         help="the folders are kept room runs (result.json + tap): measure written -> sound instead")
     args = parser.parse_args()
@@ -155,7 +165,8 @@ def main() -> None:
             print(json.dumps(written_to_sound(run)))
         return
     for tap in args.taps:
-        print(json.dumps(probe(tap, args.leads, args.rate, raise_after_dry=not args.fixed, hold_s=args.hold)))
+        print(json.dumps(probe(tap, args.leads, args.rate, raise_after_dry=not args.fixed, hold_s=args.hold,
+                               raise_when_idle=args.raise_when_idle)))
 
 
 if __name__ == "__main__":

@@ -38,7 +38,8 @@ from hassil.expression import TextChunk
 from hassil.intents import SlotList, TextSlotList
 
 from .home.phrasing import DEVICE_NOUN
-from .intents import IntentRecognizer, Recognized, normalize
+from .intent_text import normalize
+from .intents import IntentRecognizer, Recognized
 
 NAMED_SLOTS = ("name", "area", "floor")
 # Doors, gates and locks wait as before: a cut there opens the garage on half a request ("Open the

@@ -48,17 +48,35 @@ def split_by_area_context(official: dict[str, Any]) -> tuple[dict[str, Any], dic
     "lights off", "set the brightness to 50%"), which mean the satellite's own area (:mod:`.home.here`:
     not every light of the home). The rest of them are left out ("play {search_query}" would take
     every question that starts with "play")."""
-    sets: tuple[dict[str, Any], dict[str, Any], dict[str, Any]] = ({}, {}, {})
+    sets: dict[str, dict[str, Any]] = {kind: {} for kind in _SETS}
     for name, intent in official["intents"].items():
         for data in intent.get("data", []):
-            needs_area = "area" in (data.get("requires_context") or {})
-            whole = name in WHOLE_HOME_INTENTS or (data.get("slots") or {}).get("domain") == "cover"
-            room = (data.get("slots") or {}).get("domain") in HERE_DOMAINS
-            if not needs_area or whole or room:
-                which = sets[0] if not needs_area else sets[1] if whole else sets[2]
-                which.setdefault(name, {"data": []})["data"].append(data)
-    plain, contextual, here = ({**official, "intents": one} for one in sets)
+            kind = _area_kind(name, data)
+            if kind is not None:
+                sets[kind].setdefault(name, {"data": []})["data"].append(data)
+    plain, contextual, here = ({**official, "intents": sets[kind]} for kind in _SETS)
     return plain, contextual, here
+
+
+_SETS = ("plain", "whole home", "here")  # split_by_area_context's sets, in its order
+# (needs the satellite's area, a whole-home intent or a cover, a light or fan domain) -> its set (None: left out)
+# fmt: off
+_AREA_SETS: dict[tuple[bool, bool, bool], str | None] = {
+    (False, False, False): "plain", (False, False, True): "plain", (False, True, False): "plain",
+    (False, True, True): "plain",
+    (True, True, False): "whole home", (True, True, True): "whole home",
+    (True, False, True): "here",
+    (True, False, False): None,
+}
+# fmt: on
+
+
+def _area_kind(name: str, data: dict[str, Any]) -> str | None:
+    """Which of :data:`_SETS` one official template data block goes to (None: left out)."""
+    domain = (data.get("slots") or {}).get("domain")
+    needs_area = "area" in (data.get("requires_context") or {})
+    whole = name in WHOLE_HOME_INTENTS or domain == "cover"
+    return _AREA_SETS[(needs_area, whole, domain in HERE_DOMAINS)]
 
 
 def empty_lists() -> dict[str, SlotList]:

@@ -46,6 +46,7 @@ from .intent_templates import (
     responses_in,
     split_by_area_context,
 )
+from .intent_text import MAX_PARTS, normalize, split_parts, with_verbs
 from .timers import TimerManager
 
 NO_HOME_REPLY = "I can't control devices: no home is connected."
@@ -61,11 +62,6 @@ HOME_INTENTS = frozenset({
     "HassShoppingListAddItem", "HassShoppingListCompleteItem", "HassBroadcast",
 })
 # fmt: on
-_SPLIT = re.compile(r"\s+(?:and then|and also|and|then)\s+")
-# "turn off the tv and the kitchen light": a part that starts with its object takes the verb of
-# the part before it ("turn off").
-_OBJECT_FIRST = re.compile(r"^(?:the|my|our|all|both)\b")
-MAX_PARTS = 4
 _INDEFINITE = re.compile(r"^(?:a|an|some|any|another)\b")
 
 
@@ -121,19 +117,6 @@ class HomeBackend(Protocol):
         """Ask the home's own conversation agent; None when it did not understand. ``part``: one
         part of "X and Y", so an error answer must say that this part was not done."""
         ...
-
-
-_DEGREE_SIGN = re.compile(r"\s*°\s*([cf](?![a-z]))?")
-_DEGREES = {"c": " degrees celsius ", "f": " degrees fahrenheit "}
-
-
-def normalize(text: str) -> str:
-    text = text.lower().replace("’", "'")
-    # "20°", "21°C": Whisper's other spelling of degrees; dropped with the other signs, "set the
-    # kitchen light to 20°" read as a brightness of 20 (the temperature lost to fit.py)
-    text = _DEGREE_SIGN.sub(lambda m: _DEGREES.get(m[1], " degrees "), text)
-    text = re.sub(r"[^\w\s'%.-]|(?<!\d)[.-]|[.-](?!\d)", " ", text)
-    return " ".join(text.split())
 
 
 @dataclass
@@ -220,10 +203,10 @@ class IntentRecognizer:
         # "X and Y" naming the home's devices is two commands, whatever the whole would match as
         # (no template has a real name with "and" in it): its parts first, which saves matching
         # the long whole against every template (the slowest recognitions with many entities).
-        pieces = [p for p in _SPLIT.split(normalize(text)) if p]
+        pieces = [p for p in split_parts(normalize(text)) if p]
         parts: list[Recognized | None] = []
         if 1 < len(pieces) <= MAX_PARTS:
-            parts = [self.recognize_one(p) for p in _with_verbs(pieces)]
+            parts = [self.recognize_one(p) for p in with_verbs(pieces)]
             if all(p is not None and p.name in HOME_INTENTS and p.source != "fallback" for p in parts):
                 return [p for p in parts if p is not None]
         whole = self.recognize_one(text)
@@ -386,14 +369,3 @@ def _names_device(command: Recognized) -> bool:
     if command.source != "fallback" or "name" not in command.slots:
         return True
     return bool(DEVICE_NOUN.search(str(command.slots["name"])))
-
-
-def _with_verbs(pieces: list[str]) -> list[str]:
-    """Each part as a command of its own: "the kitchen light" after "turn off the tv" is
-    "turn off the kitchen light" (the words before the first part's object)."""
-    out = [pieces[0]]
-    for piece in pieces[1:]:
-        words = out[-1].split()
-        verb = " ".join(words[: next((i for i, w in enumerate(words) if _OBJECT_FIRST.match(w)), 0)])
-        out.append(f"{verb} {piece}" if verb and _OBJECT_FIRST.match(piece) else piece)
-    return out

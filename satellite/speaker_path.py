@@ -31,6 +31,7 @@ from .audio_io import SpeakerSink
 from .bargetrace import BargeTrace
 from .echo import frame_rms
 from .echojudge import EchoJudge
+from .judge_log import log_judge
 from .lag import MicLag
 from .playback import Playback
 from .vad import SpeechDetector
@@ -323,24 +324,7 @@ class SpeakerPath:
             sink_queued=sink_queued,
             buffered_ms=self.playback.buffered_ms,
         )
-        if _LOGGER.isEnabledFor(logging.DEBUG):  # what the judge knew (which gate let the user through)
-            erle = self.guard.erle_db
-            _LOGGER.debug(
-                "barge-in judge action=%s trusted=%s suspended=%s erle_db=%s cancelling=%s double_talk=%s "
-                "echo_only=%s excess_db=%.1f coupling_db=%.1f hi_excess_db=%.1f hi_learned=%d span_ms=%.0f",
-                why,
-                self.guard.converged,
-                self.guard.suspended,
-                "n/a" if erle is None else f"{erle:.1f}",
-                self.frontend is not None and self.frontend.cancelling,
-                self.frontend is not None and self.frontend.double_talk,
-                self.frontend is not None and self.frontend.echo_only,
-                self.guard.residual.excess_db,
-                self.guard.residual.coupling_db,
-                self.guard.residual_hi.excess_db,
-                self.guard.residual_hi.learned,
-                self.guard.span_s * 1000,
-            )
+        log_judge(why, self.guard, self.frontend)
         self._restarted = True
 
     def _speaker_replayed(self) -> None:

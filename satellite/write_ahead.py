@@ -28,9 +28,17 @@ its level near ``lead_s`` instead:
   bytes 27.5 ms after the satellite wrote them).
 * **ran dry** (the satellite stalled longer than the card's level): the card played silence in
   between, and what follows plays later by about the stall's excess. Counted in
-  :attr:`underruns` and logged; the satellite measures the echo delay again. The lead is raised to
-  ``LEAD_AFTER_DRY_MS`` for ``DRY_HOLD_S``: nothing is inserted (the frames that queued up in the
-  mic during the stall are written at once and refill the card), the idle trim just stops there.
+  :attr:`underruns` and logged; the satellite measures the echo delay again. When it ran dry in a
+  sound or its ``hang_s`` after, the lead is raised to ``LEAD_AFTER_DRY_MS`` for ``DRY_HOLD_S``:
+  nothing is inserted (the frames that queued up in the mic during the stall are written at once and
+  refill the card), the idle trim just stops there. Dry while idle, once, it is not: only a second
+  idle underrun within ``DRY_HOLD_S`` raises it (``raise_when_idle`` raises at the first, as before
+  session 31). On a quiet box most underruns are single ones while idle; the reply after one
+  started at 40 ms in 38 of 108 of sessions 28-30's quiet room turns
+  (sat->speaker 0.068 s p50 against 0.053 at 20 ms). Replayed (``bench/write_ahead_probe.py`` with and
+  without ``--raise-when-idle``): sessions 28-30's 32 quiet taps, underruns in sounds 48 -> 49, the
+  start level p95 of session 30's rt-h2 0.056 -> 0.036 s; two room_turns taps at load 5-8 (~60
+  underruns each), the same 27 in sounds.
 
 Where a reply's first sound waits (session 23's quiet room, 0.077 s p50 from the first reply audio
 in to the first sound): the card's level when that frame is written, ``[lead_s, lead_s + unit)``,
@@ -39,7 +47,7 @@ audio at once instead of at the next tick would not play it sooner: at every tic
 handed the tick's frame, so between ticks it already holds silence up to the next tick plus its
 level, and written audio cannot be taken back (only the whole card dropped: a restart, a new echo
 path). What plays it sooner is a smaller lead (written audio arrives earlier only as the level is
-lower), so the default lead is 20 ms, kept 40 ms after a stall ran the card dry.
+lower), so the default lead is 20 ms, kept 40 ms after a stall ran the card dry in a sound.
 
 Why not stop writing while idle (session 14's version): each sound then started a drained card
 afresh, at ``lead_s`` after the tick it came in, and that anchor is never sample-exact (the room
@@ -106,13 +114,16 @@ class WriteAhead:
         lead_after_dry_ms: float = LEAD_AFTER_DRY_MS,
         dry_hold_s: float = DRY_HOLD_S,
         waits_for_reader: bool = False,
+        raise_when_idle: bool = False,
     ) -> None:
         self.rate = rate
+        self.raise_when_idle = raise_when_idle  # the first idle underrun raises the lead too (off)
         self.waits_for_reader = waits_for_reader  # the sink calls reader_started() after each start
         self._lead = lead_ms / 1000.0
         self._lead_after_dry = max(self._lead, lead_after_dry_ms / 1000.0)
         self.dry_hold_s = dry_hold_s
-        self._dry_at = float("-inf")  # when the card last ran dry
+        self._dry_at = float("-inf")  # when the card last ran dry (the lead raised)
+        self._idle_dry_at = float("-inf")  # when it last ran dry while idle
         self._lead_now = self._lead  # the lead of the last frame (its changes are logged)
         self.hang_s = hang_ms / 1000.0
         self.clock = clock or MonotonicClock()
@@ -155,7 +166,11 @@ class WriteAhead:
         elapsed = now - self._at
         if not self._fresh and elapsed > self._level + _DRY_S:
             self.underruns += 1
-            self._dry_at = now  # the lead is raised (its catch-up burst refills the card: not trimmed below it)
+            idle = self._quiet > self.hang_s
+            if self.raise_when_idle or not idle or now - self._idle_dry_at < self.dry_hold_s:
+                self._dry_at = now  # the lead is raised (its catch-up burst refills the card: not trimmed below it)
+            if idle:
+                self._idle_dry_at = now
             _LOGGER.debug(
                 "speaker ran dry (or nearly): %.1f ms past its estimated end (underrun %d)",
                 (elapsed - self._level) * 1000,

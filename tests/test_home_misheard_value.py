@@ -21,7 +21,8 @@ from bench.home_misheard_judge import RecordingHome
 from orchestrator.home.confidence import Hearing
 from orchestrator.home.fit import reads_as_value
 from orchestrator.home.ha import HaConfig
-from orchestrator.intents import IntentRecognizer, normalize
+from orchestrator.intent_text import normalize
+from orchestrator.intents import IntentRecognizer
 
 SURE = Hearing(avg_logprob=-0.3, no_speech_prob=0.05)
 HELD_47 = "Set the film to stop 2. 20 degrees."  # session 26, /tmp/p26/lead-turns-1

@@ -79,3 +79,39 @@ def test_a_card_written_within_5_ms_of_running_dry_counts_as_dry() -> None:
     # (the satellite follows ``underruns``) and the lead goes to 40 ms.
     assert ahead.underruns == 1
     assert ahead.lead_s == 0.04
+
+
+
+def _idle_then_stall(ahead: WriteAhead, clock: ManualClock, card: CardModel) -> None:
+    """40 idle ticks (the last sound long over), then a 0.12 s stall that runs the card dry."""
+    for n in range(40):
+        if (out := ahead.plan(bytes(frame_samples(n) * 2))) is not None:
+            card.write(clock.now(), out)
+        clock.advance(FRAME_S)
+    clock.advance(0.12)
+    for _ in range(4):  # the backlog at once
+        if (out := ahead.plan(bytes(frame_samples(0) * 2))) is not None:
+            card.write(clock.now(), out)
+
+
+def test_a_card_that_ran_dry_once_while_idle_keeps_the_20_ms_lead_for_the_reply() -> None:
+    # Session 31: on a quiet box most underruns are single ones while idle; the raise to 40 ms then
+    # delayed the reply that followed by 20 ms (38 of 108 of sessions 28-30's quiet room turns).
+    clock = ManualClock()
+    ahead, card = WriteAhead(RATE, clock=clock), CardModel()
+    _idle_then_stall(ahead, clock, card)
+    assert ahead.underruns == 1  # counted: the satellite measures the echo delay again
+    assert ahead.lead_s == 0.02
+    waited = _first_sound(ahead, clock, card, idle_ticks=20)
+    assert 0.015 <= waited < 0.02 + UNIT_S, waited  # main: 0.04 s and more
+
+
+def test_only_a_second_idle_underrun_within_the_hold_raises_the_lead() -> None:
+    # a loaded box runs dry again and again: the margin is kept as before
+    clock = ManualClock()
+    ahead, card = WriteAhead(RATE, clock=clock), CardModel()
+    _idle_then_stall(ahead, clock, card)
+    assert ahead.lead_s == 0.02
+    _idle_then_stall(ahead, clock, card)
+    assert ahead.underruns == 2
+    assert ahead.lead_s == 0.04
