@@ -268,7 +268,6 @@ async def test_home_assistant_restarts_the_barge_in_after_its_run_ends(audio_fir
     assert "audio-stop" in types[third:]  # the restarted turn ended after the command (main: streamed on)
     words = norm_words(await transcript(turns_of(link)[-1]))
     assert "time" in words and not {"okay", "ok", "nabu", "naboo"} & set(words), words
-    assert not sat.playback.busy  # the ended run's reply (to the wake word) is not played
 
 
 async def test_home_assistant_gets_no_speech_in_the_barge_in_run_the_wake_word_restarts() -> None:
