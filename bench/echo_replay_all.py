@@ -63,6 +63,15 @@ def compare(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> None:
             print(f"  first hold moved {m}")
         for t in tails:
             print(f"  tail no longer reaches a continuation: {t}")
+        for x, y in zip(b["tails"], a["tails"], strict=True):
+            if y["confirmed"] and not x["confirmed"]:
+                print(f"  tail now reaches a continuation: {y['wav']} (voiced {x['voiced']} -> {y['voiced']})")
+        before_conts = {c["wav"] + str(c["onset"]): c for c in b.get("conts", [])}
+        for c in a.get("conts", []):
+            o = before_conts.get(c["wav"] + str(c["onset"]))
+            if o is None or (o["confirmed"], o["voiced"]) != (c["confirmed"], c["voiced"]):
+                print(f"  held in the going-on window: {c['wav']} {o and (o['voiced'], o['confirmed'])} -> "
+                      f"{(c['voiced'], c['confirmed'])}")
 
 
 def main() -> None:

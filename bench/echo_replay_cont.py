@@ -14,7 +14,10 @@ makes over it (a VAD start or an onset while a reply plays, from 0.1 s before it
 its end), the frames let through, and whether its voiced frames reach a continuation's minimum (6)
 before ``continuation_lapse`` (7; 5 until session 28) quiet frames in a row from that hold (an offline proxy for
 "confirmed": the replay's own holds do not kill the speaker, the live run's kills are replayed).
-Holds where nobody speaks (the room's utterances +-0.5 s): every tap.
+Holds where nobody speaks (the room's utterances +-0.5 s): every tap. Any utterance first held while the going-on
+window is open (``conts``: a room_turns request's last word over the reply, held-55's "please"): the same proxy.
+At each question's end the controller ended, the VAD is restarted as live (``_ended_by_controller``; before session
+31 the replay's VAD stayed in the question's speech and never held over such a word).
 
     python -m bench.echo_replay_cont KEEP [KEEP ...] [--json OUT] [--catch-up]
 
@@ -83,6 +86,8 @@ class Window:
             self.starts.pop(0)
             chain.guard.going_on.stop()
         if mic_ms in self._end_ms and self.enabled:
+            if chain.detector.in_speech:  # the controller ended the question: speech from now on is new
+                chain.detector.restart()  # (as live: satellite.outside._ended_by_controller)
             level = voice_level(b"".join(self._recent), 2 * FRAME)
             chain.guard.going_on.expect(level, WINDOW_S, HEARD_S)
             self.opened += 1
@@ -150,11 +155,19 @@ def analyse(keep: Path, *, window: bool = True, catch_up: bool = False) -> dict[
                       "window": any(r["going_on"] for r in span), "states": "".join(r["state"] for r in span),
                       "mic_db": max((r["mic_db"] for r in span), default=None),
                       "confirmed": first is not None and confirmed(after_hold)})
+    conts = []  # any utterance first held while the going-on window was open: does it reach a continuation?
+    for u in utterances:
+        lo, hi = u["onset"] - 0.1, u["offset"] + 0.3
+        first = next((h for h in hold_t if lo <= h <= hi), None)
+        at = [r for r in rows if first is not None and r["room_t"] >= first - FRAME / RATE and r["room_t"] <= hi]
+        if at and at[0]["going_on"]:
+            conts.append({"wav": u["wav"], "onset": u["onset"], "held_s": round(first - u["onset"], 3),
+                          "voiced": sum(r["voiced"] for r in at), "confirmed": confirmed(at)})
     nobody = [round(h, 2) for h in hold_t if "no user" in label(h, utterances, replies)]
     return {"tap": str(keep), "window": window, "catch_up": catch_up, "caught_up": caught,
             "opened": opener.opened, "erle_db": [round(db, 1) for _, db, _ in erle], "holds": len(holds),
             "hold_t": [round(h, 3) for h in hold_t],
-            "holds_nobody": nobody, "tails": tails,
+            "holds_nobody": nobody, "tails": tails, "conts": conts,
             "tails_held": sum(x["held_s"] is not None for x in tails),
             "tails_confirmed": sum(x["confirmed"] for x in tails)}
 

@@ -207,6 +207,7 @@ class EchoJudge:
         )
         if not_echo:
             self._run.reset()
+            self.killed.judged(mic, True)  # (the user's frame: followed after a kill, satellite.killed_echo)
             return True
         # ERLE from echo alone: not while either gate hears more than echo (double talk: the user
         # in the mic, not removed by the canceller, would pull it down and end the trust just as
@@ -243,13 +244,13 @@ class EchoJudge:
                        self.residual.excess_db)
         residual_user = residual_user and self._run.lets_through()
         if self.converged and self.killed.active:  # the speaker was killed (satellite.killed_echo)
-            return self.killed.verdict(mic, residual_user or (phantom and raw_user))
+            return self.killed.verdict(mic, residual_user or (phantom and raw_user), self.going_on.at_level(mic))
         self.residual_decisions += self.converged
         user = residual_user if self.converged else double_talk or (raw_user and residual_user and not echo_only)
         user = user or (self.early and residual_user) or (not self.converged and self.going_on.verdict(  # (its module)
             mic, raw_plain, echo_only, self.raw.recent_reference * db_to_ratio(self.raw.coupling_db)))
         if not self.converged and self.killed.active and self.going_on.at_level(mic):  # (satellite.going_on)
-            return self.killed.verdict(mic, user)
+            return self.killed.verdict(mic, user, True)
         self.killed.judged(mic, user)
         return user
 

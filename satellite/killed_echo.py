@@ -21,6 +21,12 @@ So for the echo's span after a kill (:meth:`killed` until :meth:`replayed` or ``
   voice going on at its level, while what echo truly came ends with the sound (its reverberation
   falls away: ~9 dB a frame in the room's 0.2 s). An echo that held the reply by mistake has its last
   frames before the phantom ones: they are not the user's, so it does not go on through them;
+* within the going-on window (:mod:`satellite.going_on`: right after the question's end, where a continuation
+  hold follows) the user's voice is also followed down to the user's level (``at_level``: within 6 dB under the
+  question's), however fast it falls: a word's soft end ("-ease" of "please") fell 7-10 dB in one frame after
+  its vowel (the room, session 30: cont-01 -24.5 -> -31.8 dBFS, held-55 -22.6 -> -32.7), was let go at the fall,
+  and the hold lapsed at 3-4 voiced frames (``frames=vvv.......``): the word lost. An echo that held the reply by
+  mistake is followed as before through the echo in flight, and then only while it is as loud as the user;
 * no ERLE and nothing learned from it;
 * the satellite streams (and its VAD hears) the raw mic for it, not the canceller's output: that is the
   negated echo of the reply's next words, louder than a far user's word it lands in (cont-10: the mic
@@ -69,13 +75,14 @@ class KilledEcho:
         self.last = added and self._since is not None
         return self.last
 
-    def verdict(self, mic: float, by_gates: bool) -> bool:
+    def verdict(self, mic: float, by_gates: bool, at_level: bool = False) -> bool:
         """Within the span: the user's if the gates say so, or if the user's voice goes on (the raw mic
-        within ``_GOES_ON_DB`` of the user's last frame the gates let through, every frame since the user's)."""
+        within ``_GOES_ON_DB`` of the user's last frame the gates let through, or ``at_level``: at the user's
+        level in the going-on window; every frame since the user's)."""
         if by_gates:
             self._user_mic = mic
             return True
-        if self._user_mic > 0 and mic >= self._user_mic * db_to_ratio(-_GOES_ON_DB):
+        if self._user_mic > 0 and (at_level or mic >= self._user_mic * db_to_ratio(-_GOES_ON_DB)):
             return True
         self._user_mic = 0.0
         return False
