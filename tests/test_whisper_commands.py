@@ -131,11 +131,13 @@ def _verdict_on(vad: SileroVad, decoded: Decoded) -> tuple[Utterance, list[str]]
 
 def test_a_chosen_short_command_ends_the_turn_though_its_own_score_is_low() -> None:
     vad = SileroVad(silero_vad())
-    # "Pause." as the rescoring chose it on fresh2_pause_far.wav (-1.79): finished, at the base silence
-    chosen_one, kinds = _verdict_on(vad, Decoded("Pause.", -1.79, 0.3, command=True))
+    # "Cancel that." as the rescoring chose it (fresh2: "and pull back."), at a low score: finished, at the base
+    # silence. ("Pause." would not do here: a whole one-word command ends at the base silence whatever its score,
+    # wyoming_whisper.short_commands; "cancel" takes an object, so it is not in that list.)
+    chosen_one, kinds = _verdict_on(vad, Decoded("Cancel that.", -1.79, 0.3, command=True))
     assert chosen_one.verdict is not None and chosen_one.verdict[1].finished, chosen_one.verdict
     assert stopped_after(chosen_one, kinds) < 0.5  # the base silence (0.25 s), not the weak cap
     # the same text decoded freely at that score is unsure: it waits the weak cap (the unsure rule)
-    free, kinds = _verdict_on(vad, Decoded("Pause.", -1.79, 0.3))
+    free, kinds = _verdict_on(vad, Decoded("Cancel that.", -1.79, 0.3))
     assert free.verdict is not None and not free.verdict[1].finished and free.verdict[1].weak
     assert stopped_after(free, kinds) >= 1.15
