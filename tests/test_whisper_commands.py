@@ -14,18 +14,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from speech import speak
-from test_whisper_unsure_open import FRAME, silence, stopped_after
+from test_whisper_unsure_open import stopped_after, utterance_at_its_verdict
 from whisper_clip import AUDIO, clip_float
-from wyoming.asr import Transcribe
 
 import wyoming_whisper.__main__ as whisper_main
 from voice_runtime.models import resolve_whisper, silero_vad
 from wyoming_whisper.commands import SHORT_COMMANDS, asks, chosen
-from wyoming_whisper.engine import SAMPLE_RATE, Decoded, EngineConfig, WhisperEngine
-from wyoming_whisper.policy import request_policy
+from wyoming_whisper.engine import EngineConfig, WhisperEngine
 from wyoming_whisper.service import WhisperService
-from wyoming_whisper.stream import StreamPolicy, Utterance
-from wyoming_whisper.vad import WINDOW, SileroVad
+from wyoming_whisper.stream import StreamPolicy
+from wyoming_whisper.vad import SileroVad
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +64,6 @@ def test_a_misheard_short_command_is_heard_right_with_short_commands(
 
 def test_sure_and_long_texts_and_questions_are_left_as_heard(engines: tuple[WhisperEngine, WhisperEngine]) -> None:
     _, with_commands = engines
-    from speech import speak
 
     for said in ("What time is it?", "Turn on the kitchen lights.", "Good morning."):
         audio = (np.frombuffer(speak(said), "<i2") / 32768).astype(np.float32)
@@ -108,36 +105,14 @@ def test_the_flag_turns_short_commands_on_or_reads_a_file(tmp_path: Path, monkey
     assert second is not None and second.short_commands == ()  # the second model's text is not rescored
 
 
-def _verdict_on(vad: SileroVad, decoded: Decoded) -> tuple[Utterance, list[str]]:
-    """"Pause" spoken (Piper), then silence until the first verdict, judged on ``decoded`` as the
-    speculative final (as tests/test_whisper_unsure_open.py does); the voice events so far."""
-    policy = request_policy(
-        StreamPolicy(endpoint_max_windows=round(1.5 * SAMPLE_RATE / WINDOW)),
-        Transcribe(vad_sensitivity="default", context={"speculative_transcripts": True, "speculative_weak": True}),
-    )
-    utterance = Utterance(vad.stream(), policy)
-    kinds: list[str] = []
-    audio = speak("Pause") + silence(0.5)
-    for at in range(0, len(audio), FRAME):
-        utterance.add(audio[at : at + FRAME])
-        kinds += [kind for kind, _ in utterance.voice_events()]
-        region = utterance.verdict_due()
-        if region is not None:
-            utterance.speculated = (region, decoded)
-            utterance.judge(region, decoded.text)
-            return utterance, kinds
-    raise AssertionError("no verdict")
-
-
-def test_a_chosen_short_command_ends_the_turn_though_its_own_score_is_low() -> None:
-    vad = SileroVad(silero_vad())
+def test_a_chosen_short_command_ends_the_turn_though_its_own_score_is_low(vad: SileroVad) -> None:
     # "Cancel that." as the rescoring chose it (fresh2: "and pull back."), at a low score: finished, at the base
     # silence. ("Pause." would not do here: a whole one-word command ends at the base silence whatever its score,
     # wyoming_whisper.short_commands; "cancel" takes an object, so it is not in that list.)
-    chosen_one, kinds = _verdict_on(vad, Decoded("Cancel that.", -1.79, 0.3, command=True))
+    chosen_one, kinds = utterance_at_its_verdict(vad, "Cancel that", "Cancel that.", -1.79, command=True)
     assert chosen_one.verdict is not None and chosen_one.verdict[1].finished, chosen_one.verdict
     assert stopped_after(chosen_one, kinds) < 0.5  # the base silence (0.25 s), not the weak cap
     # the same text decoded freely at that score is unsure: it waits the weak cap (the unsure rule)
-    free, kinds = _verdict_on(vad, Decoded("Cancel that.", -1.79, 0.3))
+    free, kinds = utterance_at_its_verdict(vad, "Cancel that", "Cancel that.", -1.79)
     assert free.verdict is not None and not free.verdict[1].finished and free.verdict[1].weak
     assert stopped_after(free, kinds) >= 1.15

@@ -31,9 +31,12 @@ def silence(seconds: float) -> bytes:
     return bytes(int(seconds * SAMPLE_RATE) * 2)
 
 
-def utterance_at_its_verdict(vad: SileroVad, said: str, text: str, logprob: float) -> tuple[Utterance, list[str]]:
+def utterance_at_its_verdict(
+    vad: SileroVad, said: str, text: str, logprob: float, *, command: bool = False
+) -> tuple[Utterance, list[str]]:
     """``said`` spoken, then silence in 30 ms frames until the first verdict, judged on ``text``
-    decoded with ``logprob`` (the speculative final decode); the voice events so far."""
+    decoded with ``logprob`` (the speculative final decode; ``command``: a short command chosen by
+    wyoming_whisper.commands); the voice events so far."""
     policy = request_policy(
         StreamPolicy(endpoint_max_windows=round(1.5 * SAMPLE_RATE / WINDOW)),
         Transcribe(vad_sensitivity="default", context={"speculative_transcripts": True, "speculative_weak": True}),
@@ -46,7 +49,7 @@ def utterance_at_its_verdict(vad: SileroVad, said: str, text: str, logprob: floa
         kinds += [kind for kind, _ in utterance.voice_events()]
         region = utterance.verdict_due()
         if region is not None:
-            utterance.speculated = (region, Decoded(text, logprob, 0.2))
+            utterance.speculated = (region, Decoded(text, logprob, 0.2, command=command))
             utterance.judge(region, text)
             return utterance, kinds
     raise AssertionError("no verdict")
