@@ -15,24 +15,13 @@ import re
 import numpy as np
 import pytest
 from speech import speak
-from test_satellite_talker_gate import floats, pcm
+from test_satellite_talker_gate import floats
 from test_satellite_wake import Link
-from test_satellite_wake_own_words import QuietMic, play
-from test_satellite_wake_unsure import WAKE, as_home_assistant, play_frames
-from wyoming.audio import AudioChunk, AudioStart
+from test_satellite_wake_unsure import after_the_question
+from wyoming.audio import AudioChunk
 from wyoming.pipeline import RunPipeline
-from wyoming.satellite import RunSatellite
-from wyoming.vad import VoiceStopped
 
-from satellite.audio_io import MemorySink
-from satellite.core import Satellite, SatelliteConfig
-from satellite.echo import EchoConfig
-from satellite.state import TurnState
-from satellite.talker_gate import TalkerGateConfig
-from satellite.tones import ToneConfig
 from satellite.vad import VadConfig
-from satellite.wake import WakeGate
-from voice_runtime.clock import ManualClock
 
 VAD = VadConfig()
 HA_SILENCE_SECONDS = 0.7  # Home Assistant's default "finished speaking" count (it counts the audio it gets)
@@ -41,34 +30,9 @@ HA_SILENCE_SECONDS = 0.7  # Home Assistant's default "finished speaking" count (
 async def over_the_reply(then: np.ndarray) -> tuple[Link, list[int]]:
     """The question "Okay Nabu. Turn off the lights." for Home Assistant, which ends it and plays a long reply;
     then ``then`` is heard. The link's events, and for each frame of ``then`` how many it had got by its end."""
-    wake = WakeGate(WAKE, VAD.frame_seconds)
-    config = SatelliteConfig(
-        vad=VAD, echo=EchoConfig(enabled=False), tones=ToneConfig(enabled=False), wake=WAKE, talker=TalkerGateConfig()
-    )
-    sat = Satellite(config, QuietMic(), MemorySink(16000), wake=wake, clock=ManualClock())
-    link = Link()
     got: list[int] = []
-    await sat.start()
-    try:
-        await sat.on_controller_event(link, RunSatellite().event())
-        question = floats(speak("Okay Nabu. Turn off the lights."))
-        announced: list[int] = []
-        for frame in play_frames(sat, wake, pcm(np.concatenate([np.zeros(16000, np.float32), question]))):
-            play(sat, wake, frame)
-            await as_home_assistant(sat, link, announced)
-        await sat.on_controller_event(link, VoiceStopped().event())  # Home Assistant's end of turn
-        await sat.on_controller_event(link, AudioStart(rate=16000, width=2, channels=1).event())
-        long_reply = AudioChunk(rate=16000, width=2, channels=1, audio=b"\x10\x00" * 16000 * 20).event()
-        await sat.on_controller_event(link, long_reply)
-        assert sat.state == TurnState.SPEAKING
-        for frame in play_frames(sat, wake, pcm(then)):
-            play(sat, wake, frame)
-            await as_home_assistant(sat, link, announced)
-            await sat.flush()
-            got.append(len(link.received))
-        return link, got
-    finally:
-        await sat.stop()
+    link, *_ = await after_the_question(then, ha=True, got=got)
+    return link, got
 
 
 def request(text: str, at: float = 0.6, after: float = 2.0) -> tuple[np.ndarray, int]:

@@ -161,10 +161,11 @@ async def test_a_command_after_a_real_but_unsure_wake_word_still_goes_through() 
     assert "time" in words, words
 
 
-async def after_the_question(then: np.ndarray, ha: bool = False, reply: bytes = b"",
-                             audio_first: bool = False) -> tuple[Link, TurnState, WakeGate, Satellite]:
+async def after_the_question(then: np.ndarray, ha: bool = False, reply: bytes = b"", audio_first: bool = False,
+                             got: list[int] | None = None) -> tuple[Link, TurnState, WakeGate, Satellite]:
     """The question "Okay Nabu. Turn off the lights.": the controller ends it, a long reply plays, then
-    ``then`` is heard (as ``test_satellite_talker_between.after_the_question``)."""
+    ``then`` is heard (as ``test_satellite_talker_between.after_the_question``). ``got``: for each frame of
+    ``then``, how many events the link had by its end (flushed frame by frame)."""
     wake = WakeGate(WAKE, VAD.frame_seconds)
     config = SatelliteConfig(
         vad=VAD, echo=EchoConfig(enabled=False), tones=ToneConfig(enabled=False), wake=WAKE, talker=TalkerGateConfig()
@@ -189,6 +190,9 @@ async def after_the_question(then: np.ndarray, ha: bool = False, reply: bytes = 
             play(sat, wake, frame)
             if ha:
                 await as_home_assistant(sat, link, announced, audio_first)
+            if got is not None:
+                await sat.flush()
+                got.append(len(link.received))
         if reply:  # the controller's reply to the last run, after it
             for event in (AudioStart(rate=16000, width=2, channels=1).event(),
                           AudioChunk(rate=16000, width=2, channels=1, audio=reply).event(), AudioStop().event()):
